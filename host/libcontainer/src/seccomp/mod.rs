@@ -1,0 +1,1 @@
+//! Seccomp: loads an OCI `linux.seccomp` profile into the kernel.

@@ -1,0 +1,3 @@
+//! Integration tests that need no privilege.
+
+mod support_selftest;
