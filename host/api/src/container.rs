@@ -1,0 +1,467 @@
+//! Container bodies: create, list, inspect, wait.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A container's configuration as the client gives it (Docker API:
+/// `ContainerConfig`). Also the default configuration of an image.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Config {
+    /// Host name inside the container's UTS namespace.
+    pub hostname: String,
+    /// Domain name inside the container's UTS namespace.
+    pub domainname: String,
+    /// `user`, `uid`, `user:group` or `uid:gid`.
+    pub user: String,
+    /// Whether the client attaches stdin.
+    pub attach_stdin: bool,
+    /// Whether the client attaches stdout.
+    pub attach_stdout: bool,
+    /// Whether the client attaches stderr.
+    pub attach_stderr: bool,
+    /// Allocate a pseudo-terminal.
+    pub tty: bool,
+    /// Keep stdin open.
+    pub open_stdin: bool,
+    /// Close stdin after the first attached client detaches.
+    pub stdin_once: bool,
+    /// `KEY=value` environment entries.
+    #[serde(deserialize_with = "null_as_default")]
+    pub env: Vec<String>,
+    /// Command; a string or an array on the wire.
+    #[serde(
+        deserialize_with = "str_slice",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cmd: Option<Vec<String>>,
+    /// Image name the container was created from.
+    pub image: String,
+    /// Working directory.
+    pub working_dir: String,
+    /// Entrypoint; a string or an array on the wire. An empty array resets
+    /// the image's entrypoint.
+    #[serde(
+        deserialize_with = "str_slice",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub entrypoint: Option<Vec<String>>,
+    /// Labels.
+    #[serde(deserialize_with = "null_as_default")]
+    pub labels: BTreeMap<String, String>,
+    /// Signal that stops the container (`SIGTERM` by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait before killing on stop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+    /// Ports the image exposes (`{"80/tcp": {}}`), kept for inspect.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    /// Volume paths, kept for inspect.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub volumes: BTreeMap<String, serde_json::Value>,
+}
+
+/// Host-dependent configuration (Docker API: `HostConfig`), the subset
+/// berth honours. `Resources` fields are inlined as on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    /// Memory limit in bytes; 0 means unlimited.
+    pub memory: i64,
+    /// Memory + swap limit in bytes; -1 unlimited, 0 unset.
+    pub memory_swap: i64,
+    /// Soft memory limit in bytes.
+    pub memory_reservation: i64,
+    /// CPU quota in units of 10⁻⁹ CPUs.
+    pub nano_cpus: i64,
+    /// Relative CPU weight.
+    pub cpu_shares: i64,
+    /// CFS period in microseconds.
+    pub cpu_period: i64,
+    /// CFS quota in microseconds.
+    pub cpu_quota: i64,
+    /// Maximum number of pids; `None`, 0 or -1 mean unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+    /// Remove the container when it exits.
+    pub auto_remove: bool,
+    /// Network mode (`default`, `none`, `host`, `bridge`).
+    pub network_mode: String,
+    /// Restart policy (recorded; restart is the exec driver's business).
+    pub restart_policy: RestartPolicy,
+    /// Run privileged.
+    pub privileged: bool,
+    /// Mount the root filesystem read-only.
+    pub readonly_rootfs: bool,
+    /// Capabilities to add.
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_add: Vec<String>,
+    /// Capabilities to drop.
+    #[serde(deserialize_with = "null_as_default")]
+    pub cap_drop: Vec<String>,
+    /// Terminal size `[height, width]` at start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u32; 2]>,
+    /// Logging configuration.
+    pub log_config: LogConfig,
+    /// Bind mounts `host:container[:ro]` (not supported yet; rejected when set).
+    #[serde(deserialize_with = "null_as_default")]
+    pub binds: Vec<String>,
+}
+
+/// `HostConfig.RestartPolicy`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    /// `""`, `no`, `always`, `unless-stopped`, `on-failure`.
+    pub name: String,
+    /// Retries for `on-failure`.
+    pub maximum_retry_count: i64,
+}
+
+/// `HostConfig.LogConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogConfig {
+    /// Driver name (`json-file`).
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// Driver options.
+    #[serde(deserialize_with = "null_as_default")]
+    pub config: BTreeMap<String, String>,
+}
+
+/// `POST /containers/create` body: the [`Config`] with `HostConfig` and
+/// `NetworkingConfig` beside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateRequest {
+    /// The container configuration.
+    #[serde(flatten)]
+    pub config: Config,
+    /// Host configuration.
+    #[serde(deserialize_with = "null_as_default")]
+    pub host_config: HostConfig,
+    /// Network endpoints (ignored in this slice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networking_config: Option<serde_json::Value>,
+}
+
+/// `POST /containers/create` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateResponse {
+    /// The new container's id.
+    pub id: String,
+    /// Warnings about the configuration.
+    pub warnings: Vec<String>,
+}
+
+/// A container's lifecycle state as the API names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, never started.
+    #[default]
+    Created,
+    /// Its process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Its process ended.
+    Exited,
+    /// Failed to be removed; only removal is possible.
+    Dead,
+}
+
+impl Status {
+    /// The lowercase API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+
+    /// Parses an API name (as used by the `status` filter).
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "created" => Status::Created,
+            "running" => Status::Running,
+            "paused" => Status::Paused,
+            "restarting" => Status::Restarting,
+            "removing" => Status::Removing,
+            "exited" => Status::Exited,
+            "dead" => Status::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// `State` of `GET /containers/{id}/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct State {
+    /// Lifecycle state.
+    pub status: Status,
+    /// Whether the process runs (also true while paused).
+    pub running: bool,
+    /// Whether it is frozen.
+    pub paused: bool,
+    /// Whether it is being restarted.
+    pub restarting: bool,
+    /// Whether the kernel's OOM killer ended it.
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    /// Whether it is dead.
+    pub dead: bool,
+    /// Host pid of its init process, 0 when not running.
+    pub pid: i64,
+    /// Exit code of the last run.
+    pub exit_code: i64,
+    /// Why the last start failed.
+    pub error: String,
+    /// RFC 3339 time of the last start.
+    pub started_at: String,
+    /// RFC 3339 time of the last exit.
+    pub finished_at: String,
+}
+
+/// `GET /containers/{id}/json` (Docker API: `ContainerInspectResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerInspect {
+    /// 64 hex digits.
+    pub id: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// The executable.
+    pub path: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Runtime state.
+    pub state: State,
+    /// Image id (`sha256:...`).
+    pub image: String,
+    /// Path of the container's resolv.conf (empty: not managed yet).
+    pub resolv_conf_path: String,
+    /// Path of the container's hostname file.
+    pub hostname_path: String,
+    /// Path of the container's hosts file.
+    pub hosts_path: String,
+    /// Path of the json-file log.
+    pub log_path: String,
+    /// `/name`.
+    pub name: String,
+    /// Number of restarts.
+    pub restart_count: i64,
+    /// Storage driver.
+    pub driver: String,
+    /// `linux`.
+    pub platform: String,
+    /// Ids of exec sessions.
+    #[serde(rename = "ExecIDs")]
+    pub exec_ids: Option<Vec<String>>,
+    /// Host configuration.
+    pub host_config: HostConfig,
+    /// Mounts (none yet).
+    pub mounts: Vec<serde_json::Value>,
+    /// The container configuration.
+    pub config: Config,
+    /// Network settings (none yet).
+    pub network_settings: NetworkSettings,
+}
+
+/// Network settings of a container (empty in this slice).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkSettings {
+    /// Endpoints by network name.
+    pub networks: BTreeMap<String, serde_json::Value>,
+}
+
+/// One entry of `GET /containers/json` (Docker API: `ContainerSummary`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerSummary {
+    /// 64 hex digits.
+    pub id: String,
+    /// `["/name"]`.
+    pub names: Vec<String>,
+    /// Image name as given at create.
+    pub image: String,
+    /// Image id.
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    /// The command line, joined with spaces.
+    pub command: String,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+    /// Published ports.
+    pub ports: Vec<serde_json::Value>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Lifecycle state name (`running`).
+    pub state: String,
+    /// Human status (`Up 3 seconds`, `Exited (0) 2 minutes ago`).
+    pub status: String,
+    /// `{"NetworkMode": ...}`.
+    pub host_config: SummaryHostConfig,
+    /// Network settings.
+    pub network_settings: NetworkSettings,
+    /// Mounts.
+    pub mounts: Vec<serde_json::Value>,
+}
+
+/// `HostConfig` of [`ContainerSummary`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SummaryHostConfig {
+    /// Network mode.
+    pub network_mode: String,
+}
+
+/// `POST /containers/{id}/wait` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WaitResponse {
+    /// The exit code.
+    pub status_code: i64,
+    /// Set when waiting failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<WaitError>,
+}
+
+/// The error of a [`WaitResponse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WaitError {
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WaitCondition {
+    /// Return when the container is not running (immediately if it is not).
+    #[default]
+    NotRunning,
+    /// Return at the next exit, even if it is not running now.
+    NextExit,
+    /// Return when the container has been removed.
+    Removed,
+}
+
+impl WaitCondition {
+    /// Parses the query value; empty means `not-running`.
+    pub fn parse(s: &str) -> Option<WaitCondition> {
+        match s {
+            "" | "not-running" => Some(WaitCondition::NotRunning),
+            "next-exit" => Some(WaitCondition::NextExit),
+            "removed" => Some(WaitCondition::Removed),
+            _ => None,
+        }
+    }
+}
+
+/// Accepts `null` where a collection is expected (Go clients send `null` for
+/// nil slices and maps).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `StrSlice` of the Docker API: a JSON string (one word) or an array.
+fn str_slice<'de, D>(d: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StrOrVec {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<StrOrVec>::deserialize(d)? {
+        None => None,
+        Some(StrOrVec::One(s)) => Some(vec![s]),
+        Some(StrOrVec::Many(v)) => Some(v),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_request_reads_what_the_docker_cli_sends() {
+        let body = r#"{"Hostname":"box","User":"1000","Env":null,"Cmd":["echo","hi"],
+            "Image":"busybox","Entrypoint":null,"Labels":{"a":"b"},"OpenStdin":true,
+            "HostConfig":{"Memory":6291456,"PidsLimit":null,"AutoRemove":true,"Binds":null,
+            "Unknown":1},"NetworkingConfig":{"EndpointsConfig":{}},"Whatever":[1]}"#;
+        let req: CreateRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(req.config.hostname, "box");
+        assert_eq!(
+            req.config.cmd,
+            Some(vec!["echo".to_owned(), "hi".to_owned()])
+        );
+        assert_eq!(req.config.entrypoint, None);
+        assert!(req.config.env.is_empty());
+        assert!(req.config.open_stdin);
+        assert_eq!(req.host_config.memory, 6291456);
+        assert!(req.host_config.auto_remove);
+        assert_eq!(req.host_config.pids_limit, None);
+    }
+
+    #[test]
+    fn string_commands_become_one_word() {
+        let req: CreateRequest =
+            serde_json::from_str(r#"{"Image":"x","Cmd":"sh","Entrypoint":[]}"#).unwrap();
+        assert_eq!(req.config.cmd, Some(vec!["sh".to_owned()]));
+        assert_eq!(req.config.entrypoint, Some(vec![]));
+    }
+
+    #[test]
+    fn state_uses_dockers_key_names() {
+        let json = serde_json::to_value(State {
+            status: Status::Running,
+            oom_killed: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(json["Status"], "running");
+        assert_eq!(json["OOMKilled"], true);
+        assert!(json.get("StartedAt").is_some());
+    }
+
+    #[test]
+    fn wait_conditions() {
+        assert_eq!(WaitCondition::parse(""), Some(WaitCondition::NotRunning));
+        assert_eq!(
+            WaitCondition::parse("removed"),
+            Some(WaitCondition::Removed)
+        );
+        assert_eq!(WaitCondition::parse("bogus"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! berth's `/berth/jobs` wire types.
+//!
+//! - `GET /berth/jobs` → `[JobHandlerInfo]`: the engine's handler table.
+//! - `POST /berth/jobs/{name}?arg=A&arg=B&env=K%3DV`: runs a job. The request
+//!   body (or, with `Upgrade: tcp`, the hijacked connection) is the job's
+//!   stdin. The response is a multiplexed stream ([`crate::stream`]): stdout
+//!   on stream 1, stderr on stream 2, and exactly one last frame on stream 3
+//!   holding a [`JobExit`] as JSON.
+
+use serde::{Deserialize, Serialize};
+
+/// Content type of a job stream.
+pub const JOB_STREAM: &str = "application/vnd.berth.job-stream";
+
+/// One entry of the handler table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobHandlerInfo {
+    /// Job name (`container_create`).
+    pub name: String,
+    /// What the job does.
+    pub description: String,
+    /// Who provides it: `builtin` or a plugin's `name@version`.
+    pub source: String,
+}
+
+/// The exit record ending a job stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct JobExit {
+    /// Exit status: 0 for success.
+    pub status: i32,
+    /// The error message when the job failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

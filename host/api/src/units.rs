@@ -1,0 +1,103 @@
+//! Human-readable sizes, as the docker CLI parses them (`go-units`
+//! `RAMInBytes`): binary multiples, `512m`, `1.5g`, `100kb`, `2GiB`.
+
+/// A size string that cannot be parsed. The message is go-units'.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid size: '{0}'")]
+pub struct SizeError(pub String);
+
+/// Parses a memory size: a decimal number with an optional unit among
+/// `b k m g t p` (case-insensitive, 1024-based, optionally followed by `b`
+/// or `ib`). A bare number is bytes.
+pub fn ram_in_bytes(input: &str) -> Result<i64, SizeError> {
+    let err = || SizeError(input.to_owned());
+    let s = input.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(err());
+    }
+    let value: f64 = number.parse().map_err(|_| err())?;
+    let unit = unit.trim_start_matches(' ').to_ascii_lowercase();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(&unit);
+    let multiplier: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "p" => 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(err()),
+    };
+    let bytes = value * multiplier;
+    if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+        return Err(err());
+    }
+    Ok(bytes as i64)
+}
+
+/// Formats a size the way `docker images` prints it (decimal units, three
+/// significant digits): `4.86MB`.
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    // go-units uses %.4g: four significant digits, trailing zeros trimmed.
+    let int_digits = if value < 1.0 {
+        1
+    } else {
+        (value.log10().floor() as usize) + 1
+    };
+    let precision = 4usize.saturating_sub(int_digits);
+    let mut text = format!("{value:.precision$}");
+    if text.contains('.') {
+        while text.ends_with('0') {
+            text.pop();
+        }
+        if text.ends_with('.') {
+            text.pop();
+        }
+    }
+    format!("{text}{}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_docker_sizes() {
+        assert_eq!(ram_in_bytes("512m").unwrap(), 512 << 20);
+        assert_eq!(ram_in_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("1.5G").unwrap(), 3 << 29);
+        assert_eq!(ram_in_bytes("100kb").unwrap(), 102400);
+        assert_eq!(ram_in_bytes("2GiB").unwrap(), 2 << 30);
+        assert_eq!(ram_in_bytes("4096").unwrap(), 4096);
+        assert_eq!(ram_in_bytes("10 m").unwrap(), 10 << 20);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in ["", "m", "12x", "1..2m", "-1m", "1.m", "lots"] {
+            let err = ram_in_bytes(bad).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid size: '{bad}'"));
+        }
+    }
+
+    #[test]
+    fn prints_like_docker_images() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_860_000), "4.86MB");
+        assert_eq!(human_size(1_234_567_890), "1.235GB");
+    }
+}
