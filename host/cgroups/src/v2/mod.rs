@@ -1,0 +1,177 @@
+//! cgroup v2: one unified hierarchy (Documentation/admin-guide/cgroup-v2.rst).
+
+mod cpu;
+pub use cpu::shares_to_weight;
+mod devices;
+mod freezer;
+mod memory;
+
+use std::path::{Path, PathBuf};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
+
+use crate::common::{self, FreezerState};
+use crate::error::Result;
+use crate::manager::CgroupManager;
+use crate::mountinfo::Mount;
+use crate::path::{CgroupsPath, OwnCgroups};
+use crate::stats::{PidsStats, Stats};
+
+/// Controllers berth enables for its cgroups when the parent offers them.
+const WANTED_CONTROLLERS: [&str; 6] = ["cpu", "cpuset", "hugetlb", "io", "memory", "pids"];
+
+/// A cgroup in the unified hierarchy.
+#[derive(Debug, Clone)]
+pub struct V2Manager {
+    mount_point: PathBuf,
+    dir: PathBuf,
+}
+
+impl V2Manager {
+    /// Resolves `path` below the cgroup2 mount.
+    pub fn new(mount: &Mount, path: &CgroupsPath, own: &OwnCgroups) -> Result<V2Manager> {
+        Ok(V2Manager {
+            mount_point: mount.mount_point.clone(),
+            dir: path.dir_in(mount, own.unified(), "the unified hierarchy")?,
+        })
+    }
+
+    /// The cgroup's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// Enables in `dir`'s `cgroup.subtree_control` the wanted controllers that
+/// `dir` has (`cgroup.controllers`) and has not enabled yet, so that its
+/// children get their interface files ("Enabling and Disabling" in
+/// cgroup-v2.rst). All in one write; if the kernel refuses the batch, one
+/// by one, keeping what works: a controller that cannot be enabled (e.g.
+/// cpu with an RT process in the parent) only fails later if a limit needs
+/// it, with an error naming the missing file.
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let available = common::read(&dir.join("cgroup.controllers"))?;
+    let enabled = common::read(&dir.join("cgroup.subtree_control"))?;
+    let missing: Vec<&str> = WANTED_CONTROLLERS
+        .into_iter()
+        .filter(|c| available.split_whitespace().any(|a| a == *c))
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let control = dir.join("cgroup.subtree_control");
+    let batch: Vec<String> = missing.iter().map(|c| format!("+{c}")).collect();
+    if common::write(&control, batch.join(" ")).is_ok() {
+        return Ok(());
+    }
+    for controller in batch {
+        if let Err(e) = common::write(&control, &controller) {
+            tracing::warn!(error = %e, "cannot enable a cgroup v2 controller");
+        }
+    }
+    Ok(())
+}
+
+impl CgroupManager for V2Manager {
+    fn create(&self) -> Result<()> {
+        // Walk from the mount point down, enabling controllers in every
+        // ancestor's subtree_control before creating the next level. The
+        // "no internal processes" rule makes this fail for an ancestor that
+        // holds processes itself (other than the root), as documented in
+        // cgroup-v2.rst; the error then names that ancestor's file.
+        let relative = self
+            .dir
+            .strip_prefix(&self.mount_point)
+            .unwrap_or(&self.dir);
+        let mut current = self.mount_point.clone();
+        for component in relative.components() {
+            enable_controllers(&current)?;
+            current.push(component);
+            common::create_dir_all(&current)?;
+        }
+        Ok(())
+    }
+
+    fn add_task(&self, pid: Pid) -> Result<()> {
+        common::write(&self.dir.join("cgroup.procs"), pid.as_raw())
+    }
+
+    fn apply(&self, resources: &LinuxResources) -> Result<()> {
+        // Compute every value first so that bad input writes nothing.
+        let memory = resources
+            .memory()
+            .as_ref()
+            .map(memory::plan)
+            .transpose()?
+            .unwrap_or_default();
+        let cpu = resources
+            .cpu()
+            .as_ref()
+            .map(cpu::plan)
+            .transpose()?
+            .unwrap_or_default();
+        let pids = resources
+            .pids()
+            .as_ref()
+            .and_then(crate::v1::pids_max_value);
+        let devices = resources
+            .devices()
+            .as_deref()
+            .map(crate::v1::device_rules)
+            .transpose()?;
+        for (file, value) in memory.into_iter().chain(cpu) {
+            common::write(&self.dir.join(file), value)?;
+        }
+        if let Some(value) = pids {
+            common::write(&self.dir.join("pids.max"), value)?;
+        }
+        if let Some(rules) = devices {
+            devices::apply(&self.dir, &rules)?;
+        }
+        Ok(())
+    }
+
+    fn freeze(&self, state: FreezerState) -> Result<()> {
+        freezer::set(&self.dir, state)
+    }
+
+    fn freezer_state(&self) -> Result<FreezerState> {
+        freezer::get(&self.dir)
+    }
+
+    fn pids(&self) -> Result<Vec<Pid>> {
+        common::pids_recursive(&self.dir)
+    }
+
+    fn stats(&self) -> Result<Stats> {
+        let mut stats = Stats::default();
+        if self.dir.join("memory.current").exists() {
+            stats.memory = memory::stats(&self.dir)?;
+        }
+        stats.cpu = cpu::stats(&self.dir)?;
+        if self.dir.join("pids.current").exists() {
+            stats.pids = PidsStats {
+                current: common::read_u64(&self.dir.join("pids.current"))?,
+                limit: common::read_u64_or_max(&self.dir.join("pids.max"))?,
+            };
+        }
+        Ok(stats)
+    }
+
+    fn oom_kill_count(&self) -> Result<u64> {
+        memory::oom_kill_count(&self.dir)
+    }
+
+    fn remove(&self) -> Result<()> {
+        common::remove_tree(&self.dir)
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        vec![self.dir.clone()]
+    }
+}
+
+#[cfg(test)]
+mod tests;
