@@ -1,0 +1,64 @@
+//! Generated bindings, one module per world of `berth:plugin@1.0.0`.
+//!
+//! Plugin authors never use these directly: the world modules of this crate
+//! wrap them in idiomatic traits, and the `register_*!` macros export them.
+//! The WIT lives in the repository's frozen `wit/since_v1.0.0/` folder.
+
+#![allow(missing_docs, clippy::all)]
+
+/// `world job-handler`.
+pub mod job_handler {
+    wit_bindgen::generate!({
+        world: "job-handler",
+        path: "../wit/since_v1.0.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_job_handler",
+        default_bindings_module: "berth_plugin_sdk::bindings::job_handler",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// `world graph-policy`.
+pub mod graph_policy {
+    wit_bindgen::generate!({
+        world: "graph-policy",
+        path: "../wit/since_v1.0.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_graph_policy",
+        default_bindings_module: "berth_plugin_sdk::bindings::graph_policy",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// `world network-policy`.
+pub mod network_policy {
+    wit_bindgen::generate!({
+        world: "network-policy",
+        path: "../wit/since_v1.0.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_network_policy",
+        default_bindings_module: "berth_plugin_sdk::bindings::network_policy",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// `world registry-auth`.
+pub mod registry_auth {
+    wit_bindgen::generate!({
+        world: "registry-auth",
+        path: "../wit/since_v1.0.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_registry_auth",
+        default_bindings_module: "berth_plugin_sdk::bindings::registry_auth",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+/// `world plugin-imports`: the host interface, shared by every world.
+pub mod plugin_imports {
+    wit_bindgen::generate!({
+        world: "plugin-imports",
+        path: "../wit/since_v1.0.0",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+    });
+}
