@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
 use crate::common::{self, FreezerState};
-use crate::error::Result;
+use crate::error::{CgroupError, Result};
 use crate::manager::CgroupManager;
 use crate::mountinfo::Mount;
 use crate::path::{CgroupsPath, OwnCgroups};
@@ -122,7 +122,16 @@ impl CgroupManager for V2Manager {
             .map(crate::v1::device_rules)
             .transpose()?;
         for (file, value) in memory.into_iter().chain(cpu) {
-            common::write(&self.dir.join(file), value)?;
+            let path = self.dir.join(file);
+            // memory.swap.max is missing without swap accounting; "max" is
+            // then already the truth, anything else cannot be honoured.
+            if file == "memory.swap.max" && !path.exists() {
+                if value == "max" {
+                    continue;
+                }
+                return Err(CgroupError::SwapAccountingUnavailable { path });
+            }
+            common::write(&path, value)?;
         }
         if let Some(value) = pids {
             common::write(&self.dir.join("pids.max"), value)?;
