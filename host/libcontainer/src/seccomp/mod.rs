@@ -7,7 +7,9 @@
 //!    no return of container init; it validates actions, operators,
 //!    argument indices, architectures and flags.
 //! 2. [`Filter::load`] in container init, as the last step before
-//!    `execve(2)`.
+//!    `execve(2)`; or, where the loading process must not allocate (a child
+//!    between `fork` and `execve`), [`Filter::program`] beforehand and
+//!    [`BpfProgram::load`] in the child, a single seccomp(2) call.
 //!
 //! # Ordering (runc `libcontainer/standard_init_linux.go`)
 //!
@@ -27,6 +29,7 @@
 //! bit follows the spec's `noNewPrivileges` only.
 
 mod profile;
+mod program;
 
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
@@ -39,6 +42,7 @@ use oci_spec::runtime::{
 pub use profile::{
     DOCKER_DEFAULT_CAPABILITIES, docker_default_profile, docker_default_profile_for,
 };
+pub use program::BpfProgram;
 
 /// What can go wrong while compiling or loading a profile.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +89,12 @@ pub enum SeccompError {
         #[source]
         source: libseccomp::error::SeccompError,
     },
+    /// The compiled program could not be exported from libseccomp.
+    #[error("failed to export the compiled seccomp program")]
+    Export {
+        #[source]
+        source: std::io::Error,
+    },
     /// The kernel refused the filter.
     #[error("failed to load the seccomp filter into the kernel")]
     Load {
@@ -100,6 +110,8 @@ pub enum SeccompError {
 #[derive(Debug)]
 pub struct Filter {
     context: ScmpFilterContext,
+    /// seccomp(2) flags for [`BpfProgram`], from the profile's `flags`.
+    flags: u32,
     /// Syscall names in the profile unknown to libseccomp for this
     /// architecture, skipped as runc does.
     skipped: Vec<String>,
@@ -113,6 +125,12 @@ impl Filter {
         self.context
             .load()
             .map_err(|source| SeccompError::Load { source })
+    }
+
+    /// The filter as raw BPF with the profile's flags, for loading without
+    /// allocation in a forked child ([`BpfProgram::load`]).
+    pub fn program(&self) -> Result<BpfProgram, SeccompError> {
+        BpfProgram::export(&self.context, self.flags)
     }
 
     /// Syscall names the profile listed that this architecture does not
@@ -163,12 +181,23 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, SeccompError> {
                 .map_err(|source| SeccompError::Arch { arch, source })?;
         }
     }
+    let mut flags = 0;
     for &flag in profile.flags().iter().flatten() {
         let outcome = match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => context.set_ctl_log(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => context.set_ctl_ssb(true),
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => context.set_ctl_tsync(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => {
+                flags |= program::flags::LOG;
+                context.set_ctl_log(true)
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
+                flags |= program::flags::SPEC_ALLOW;
+                context.set_ctl_ssb(true)
+            }
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => {
+                flags |= program::flags::TSYNC;
+                context.set_ctl_tsync(true)
+            }
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                flags |= program::flags::WAIT_KILLABLE_RECV;
                 context.set_ctl_waitkill(true)
             }
         };
@@ -181,7 +210,11 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     for rule in profile.syscalls().iter().flatten() {
         add_rule(&mut context, rule, default_action, &mut skipped)?;
     }
-    Ok(Filter { context, skipped })
+    Ok(Filter {
+        context,
+        flags,
+        skipped,
+    })
 }
 
 fn add_rule(

@@ -115,3 +115,12 @@ fn out_of_range_values_and_unsupported_features_are_errors() {
     let err = compile(&parse_profile(notify).unwrap()).unwrap_err();
     assert!(matches!(err, SeccompError::Unsupported { .. }), "{err}");
 }
+
+#[test]
+fn default_profile_exports_a_loadable_sized_program() {
+    let filter = compile(&docker_default_profile()).unwrap();
+    let program = filter.program().unwrap();
+    assert!(!program.is_empty());
+    // The kernel's BPF_MAXINSNS for seccomp filters.
+    assert!(program.len() <= 4096, "{} instructions", program.len());
+}
