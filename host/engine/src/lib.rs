@@ -1,1 +1,28 @@
-//! berth-engine
+//! berth's Engine: the Job model, the handler table, the events stream, and
+//! the daemon's container and image jobs.
+//!
+//! Docker's original architecture runs every piece of work as a named Job
+//! through the Engine's handler table; so does berth:
+//!
+//! - [`job`]: [`Job`] (name, args, env, stdin, stdout, stderr → status or
+//!   [`JobError`]) and the [`Handler`] trait;
+//! - [`engine`]: the [`Engine`] and its runtime-mutable handler table;
+//! - [`events`]: the `/events` hub (container, image, job and plugin events);
+//! - [`driver`]: the seams to the graph driver ([`driver::ImageService`]) and
+//!   the exec driver ([`driver::Runtime`]);
+//! - [`daemon`]: containers (records in `berth-store`, state machine,
+//!   validation into a trusted spec) and the builtin handlers
+//!   ([`daemon::handlers::register_all`]).
+//!
+//! The HTTP edge (`berthd`) turns every request into a job and streams the
+//! job's stdout back; serving the API is itself the `serveapi` job.
+
+pub mod daemon;
+pub mod driver;
+pub mod engine;
+pub mod events;
+pub mod job;
+
+pub use engine::Engine;
+pub use events::Events;
+pub use job::{ErrorKind, Handler, Job, JobError, JobOutput, JobResult, JobStreams, handler_fn};

@@ -1,0 +1,641 @@
+//! The daemon's jobs: one handler per Docker operation.
+//!
+//! Conventions, as in Docker 1.x: positional `args` carry the object the
+//! request names (`container_start <id>`), `env` carries query parameters
+//! under their API names (`t`, `signal`, `all`, `filters`, ...), `stdin` is
+//! the request body, and `stdout` the response body (JSON, or a stream).
+//!
+//! | job | args | env | stdout |
+//! |---|---|---|---|
+//! | `system_ping` | | | `OK` |
+//! | `system_version` | | | `VersionResponse` |
+//! | `system_info` | | | `InfoResponse` |
+//! | `system_events` | | `since`, `until`, `filters` | event lines |
+//! | `job_list` | | | `[JobHandlerInfo]` |
+//! | `image_list` | | | `[ImageSummary]` |
+//! | `image_inspect` | name | | `ImageInspect` |
+//! | `image_import` | | `fromSrc`, `repo`, `tag`, `changes`*, `message`, `platform` | progress lines |
+//! | `image_tag` | name | `repo`, `tag` | |
+//! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
+//! | `container_create` | | `name` | `CreateResponse` |
+//! | `container_list` | | `all`, `filters`, `limit` | `[ContainerSummary]` |
+//! | `container_inspect` | id | | `ContainerInspect` |
+//! | `container_start` | id | | |
+//! | `container_stop` | id | `t`, `signal` | |
+//! | `container_kill` | id | `signal` | |
+//! | `container_wait` | id | `condition` | `WaitResponse` |
+//! | `container_delete` | id | `force`, `v` | |
+//! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
+//! | `container_attach` | id | `stream`, `stdin`, `stdout`, `stderr` | frames (stdin: client input) |
+//! | `container_resize` | id | `h`, `w` | |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Weak;
+
+use berth_api::container::{CreateRequest, WaitCondition, WaitResponse};
+use berth_api::filters::Filters;
+use berth_api::image::ProgressMessage;
+use berth_api::system::{InfoResponse, VersionResponse};
+
+use crate::daemon::Daemon;
+use crate::driver::{AttachOptions, ImportOptions, LogOptions};
+use crate::engine::Engine;
+use crate::job::{Handler, Job, JobError, JobResult, handler_fn};
+
+/// Largest JSON request body accepted (create requests are a few KiB).
+const MAX_JSON_BODY: usize = 4 << 20;
+
+/// Static facts for `version` and `info`.
+#[derive(Debug, Clone, Default)]
+pub struct SystemFacts {
+    /// `version` answer (the API versions are filled in by the edge).
+    pub version: VersionResponse,
+    /// `info` answer: the fields that do not change while running.
+    pub info: InfoResponse,
+}
+
+fn register<F, Fut>(engine: &Engine, name: &str, description: &str, f: F)
+where
+    F: Fn(Job) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = JobResult> + Send + 'static,
+{
+    let handler: Arc<dyn Handler> = Arc::new(handler_fn(description, f));
+    engine.register(name, handler);
+}
+
+/// Registers every builtin job of the daemon on `engine`.
+pub fn register_all(engine: &Arc<Engine>, daemon: &Arc<Daemon>, facts: SystemFacts) {
+    let facts = Arc::new(facts);
+    // Handlers hold the engine weakly: the engine owns the handlers.
+    let weak_engine: Weak<Engine> = Arc::downgrade(engine);
+
+    register(
+        engine,
+        "system_ping",
+        "answers OK when the daemon is up",
+        |job: Job| async move {
+            job.stdout.write(&b"OK"[..]).await?;
+            Ok(0)
+        },
+    );
+
+    let f = Arc::clone(&facts);
+    register(
+        engine,
+        "system_version",
+        "the daemon's version",
+        move |job: Job| {
+            let f = Arc::clone(&f);
+            async move {
+                job.stdout.write_json(&f.version).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let (f, d) = (Arc::clone(&facts), Arc::clone(daemon));
+    register(
+        engine,
+        "system_info",
+        "system-wide information",
+        move |job: Job| {
+            let (f, d) = (Arc::clone(&f), Arc::clone(&d));
+            async move {
+                let mut info = f.info.clone();
+                let counts = d.containers().count_by_status();
+                let get = |s: &str| counts.get(s).copied().unwrap_or(0);
+                info.containers = counts.values().sum();
+                info.containers_running = get("running");
+                info.containers_paused = get("paused");
+                info.containers_stopped =
+                    info.containers - info.containers_running - info.containers_paused;
+                let images = Arc::clone(d.images());
+                info.images = tokio::task::spawn_blocking(move || images.list())
+                    .await
+                    .map_err(|e| JobError::internal("blocking task failed", &e))??
+                    .len() as u64;
+                info.driver = d.images().driver_name();
+                job.stdout.write_json(&info).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "system_events",
+        "streams events as JSON lines",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move { events(&d, job).await }
+        },
+    );
+
+    let e = weak_engine.clone();
+    register(
+        engine,
+        "job_list",
+        "lists the engine's handler table",
+        move |job: Job| {
+            let e = e.clone();
+            async move {
+                let engine = e.upgrade().ok_or_else(|| {
+                    JobError::new(
+                        crate::job::ErrorKind::Unavailable,
+                        "the engine is shutting down",
+                    )
+                })?;
+                job.stdout.write_json(&engine.handlers()).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    register_images(engine, daemon);
+    register_containers(engine, daemon);
+}
+
+async fn events(daemon: &Daemon, job: Job) -> JobResult {
+    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let since = parse_unix_nanos(job.env.get("since"))?;
+    let until = parse_unix_nanos(job.env.get("until"))?;
+    let mut rx = daemon.events().subscribe();
+    let matches = |m: &berth_api::event::EventMessage| {
+        let pick = |name: &str, value: &str| {
+            let v = filters.get(name);
+            v.is_empty() || v.iter().any(|x| x == value)
+        };
+        pick("type", &m.kind)
+            && pick("event", &m.action)
+            && (filters.get("container").is_empty()
+                || (m.kind == "container"
+                    && (pick("container", &m.actor.id)
+                        || pick(
+                            "container",
+                            m.actor.attributes.get("name").map_or("", String::as_str),
+                        ))))
+            && (filters.get("image").is_empty()
+                || (m.kind == "image" && pick("image", &m.actor.id)))
+    };
+    job.stdout.begin(Some("application/json")).await?;
+    if let Some(since) = since {
+        for m in daemon.events().since(since) {
+            if until.is_some_and(|u| m.time_nano > u) {
+                return Ok(0);
+            }
+            if matches(&m) {
+                job.stdout.write_json(&m).await?;
+            }
+        }
+    }
+    let deadline = until.map(|u| {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        std::time::Duration::from_nanos(u.saturating_sub(now).max(0) as u64)
+    });
+    let stream = async {
+        loop {
+            tokio::select! {
+                received = rx.recv() => match received {
+                    Ok(m) => {
+                        if matches(&m) {
+                            job.stdout.write_json(&m).await?;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(skipped = n, "events subscriber fell behind");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok::<(), JobError>(()),
+                },
+                _ = job.stdout.closed() => return Ok(()),
+            }
+        }
+    };
+    match deadline {
+        Some(d) => {
+            let _ = tokio::time::timeout(d, stream).await;
+        }
+        None => stream.await?,
+    }
+    Ok(0)
+}
+
+/// `since`/`until`: Unix seconds, possibly fractional (`1700000000.5`).
+fn parse_unix_nanos(raw: Option<&str>) -> Result<Option<i64>, JobError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let secs: f64 = raw.parse().map_err(|_| {
+        JobError::invalid(format!("invalid timestamp {raw:?}: expected Unix seconds"))
+    })?;
+    Ok(Some((secs * 1e9) as i64))
+}
+
+fn register_images(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
+    let d = Arc::clone(daemon);
+    register(engine, "image_list", "lists images", move |job: Job| {
+        let d = Arc::clone(&d);
+        async move {
+            let images = Arc::clone(d.images());
+            let list = blocking(move || images.list()).await?;
+            job.stdout.write_json(&list).await?;
+            Ok(0)
+        }
+    });
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "image_inspect",
+        "shows an image",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let name = job.required_arg(0, "image name")?.to_owned();
+                let images = Arc::clone(d.images());
+                let image = blocking(move || images.inspect(&name)).await?;
+                job.stdout.write_json(&image).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "image_import",
+        "imports a rootfs tarball from stdin as an image",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move { image_import(&d, job).await }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(engine, "image_tag", "tags an image", move |job: Job| {
+        let d = Arc::clone(&d);
+        async move {
+            let name = job.required_arg(0, "image name")?.to_owned();
+            let repo = job.env.get("repo").unwrap_or("").to_owned();
+            let tag = job.env.get("tag").unwrap_or("").to_owned();
+            if repo.is_empty() {
+                return Err(JobError::invalid(
+                    "repository name must have at least one component",
+                ));
+            }
+            let images = Arc::clone(d.images());
+            let (n, r, t) = (name.clone(), repo.clone(), tag.clone());
+            blocking(move || images.tag(&n, &r, &t)).await?;
+            let reference = if tag.is_empty() {
+                format!("{repo}:latest")
+            } else {
+                format!("{repo}:{tag}")
+            };
+            let images = Arc::clone(d.images());
+            let id = blocking(move || images.inspect(&name))
+                .await
+                .map(|i| i.id)
+                .unwrap_or_default();
+            d.events().publish(
+                "image",
+                "tag",
+                &id,
+                BTreeMap::from([("name".to_owned(), reference)]),
+            );
+            Ok(0)
+        }
+    });
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "image_delete",
+        "removes an image or one of its tags",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let name = job.required_arg(0, "image name")?.to_owned();
+                let force = job.env.get_bool("force")?;
+                let images = Arc::clone(d.images());
+                let items = blocking(move || images.remove(&name, force)).await?;
+                for item in &items {
+                    let (action, id) = match item {
+                        berth_api::image::ImageDeleteItem::Untagged(r) => ("untag", r),
+                        berth_api::image::ImageDeleteItem::Deleted(id) => ("delete", id),
+                    };
+                    d.events().publish("image", action, id, BTreeMap::new());
+                }
+                job.stdout.write_json(&items).await?;
+                Ok(0)
+            }
+        },
+    );
+}
+
+async fn image_import(daemon: &Daemon, mut job: Job) -> JobResult {
+    if let Some(image) = job.env.get("fromImage").filter(|s| !s.is_empty()) {
+        return Err(JobError::new(
+            crate::job::ErrorKind::NotImplemented,
+            format!(
+                "pulling {image} is not supported yet: import a rootfs tarball with `berth import`"
+            ),
+        ));
+    }
+    match job.env.get("fromSrc") {
+        Some("-") => {}
+        Some(src) if !src.is_empty() => {
+            return Err(JobError::invalid(format!(
+                "importing from {src:?} is not supported: send the tarball in the request body (fromSrc=-)"
+            )));
+        }
+        _ => return Err(JobError::invalid("fromSrc or fromImage is required")),
+    }
+    let options = ImportOptions {
+        repo: job.env.get("repo").unwrap_or("").to_owned(),
+        tag: job.env.get("tag").unwrap_or("").to_owned(),
+        changes: job.env.get_all("changes").map(str::to_owned).collect(),
+        message: job.env.get("message").unwrap_or("").to_owned(),
+        platform: job.env.get("platform").unwrap_or("").to_owned(),
+    };
+    let stdin = std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty()));
+    let reader = tokio_util::io::SyncIoBridge::new(stdin);
+    let images = Arc::clone(daemon.images());
+    let opts = options.clone();
+    let result = blocking(move || images.import(Box::new(reader), &opts)).await;
+    let id = match result {
+        Ok(id) => id,
+        Err(e) => {
+            // The docker CLI reads import errors from the progress stream;
+            // an error before any output still becomes an HTTP error.
+            return Err(e);
+        }
+    };
+    let mut attrs = BTreeMap::new();
+    if !options.repo.is_empty() {
+        let reference = match (options.repo.rsplit_once(':'), options.tag.as_str()) {
+            (Some((_, t)), "") if !t.contains('/') => options.repo.clone(),
+            (_, "") => format!("{}:latest", options.repo),
+            (_, tag) => format!("{}:{tag}", options.repo),
+        };
+        attrs.insert("name".to_owned(), reference);
+    }
+    daemon.events().publish("image", "import", &id, attrs);
+    job.stdout
+        .write_json(&ProgressMessage {
+            status: id,
+            ..ProgressMessage::default()
+        })
+        .await?;
+    Ok(0)
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, JobError>
+where
+    F: FnOnce() -> Result<T, JobError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| JobError::internal("blocking task failed", &e))?
+}
+
+fn register_containers(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_create",
+        "creates a container from a JSON config on stdin",
+        move |mut job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let request: CreateRequest = job.read_json(MAX_JSON_BODY).await?;
+                let name = job.env.get("name").map(str::to_owned);
+                let created = d.create(name.as_deref(), request).await?;
+                job.stdout.write_json(&created).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_list",
+        "lists containers",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+                    .map_err(|e| JobError::invalid(e.to_string()))?;
+                let limit = job.env.get_i64("limit")?.filter(|l| *l > 0);
+                let all = job.env.get_bool("all")? || limit.is_some();
+                let mut list = d.list(all, &filters)?;
+                if let Some(limit) = limit {
+                    list.truncate(limit as usize);
+                }
+                job.stdout.write_json(&list).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_inspect",
+        "shows a container",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let inspect = d.inspect(job.required_arg(0, "container id")?)?;
+                job.stdout.write_json(&inspect).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_start",
+        "starts a container",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                d.start(job.required_arg(0, "container id")?).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_stop",
+        "stops a container: its stop signal, then SIGKILL after t seconds",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let t = job.env.get_i64("t")?;
+                d.stop(
+                    job.required_arg(0, "container id")?,
+                    t,
+                    job.env.get("signal"),
+                )
+                .await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_kill",
+        "sends a signal to a container",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                d.kill(job.required_arg(0, "container id")?, job.env.get("signal"))
+                    .await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_wait",
+        "waits for a container to stop, exit or be removed",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let raw = job.env.get("condition").unwrap_or("");
+                let condition = WaitCondition::parse(raw)
+                    .ok_or_else(|| JobError::invalid(format!("invalid condition: \"{raw}\"")))?;
+                let id = job.required_arg(0, "container id")?.to_owned();
+                let out = job.stdout.clone();
+                let registered = async move {
+                    // Headers go out once the waiter is in place: a client
+                    // that starts the container after this cannot miss the exit.
+                    let _ = out.begin(Some("application/json")).await;
+                };
+                let wait = d.wait(&id, condition, registered);
+                let code = tokio::select! {
+                    code = wait => code?,
+                    _ = job.stdout.closed() => return Ok(0),
+                };
+                job.stdout
+                    .write_json(&WaitResponse {
+                        status_code: code,
+                        error: None,
+                    })
+                    .await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_delete",
+        "removes a container",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let force = job.env.get_bool("force")?;
+                d.remove(job.required_arg(0, "container id")?, force)
+                    .await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_logs",
+        "streams a container's logs",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let tail = match job.env.get("tail").unwrap_or("all") {
+                    "" | "all" => None,
+                    n => Some(n.parse::<i64>().map_err(|_| {
+                        JobError::invalid(format!("invalid value for \"tail\": {n:?}"))
+                    })?),
+                };
+                let options = LogOptions {
+                    follow: job.env.get_bool("follow")?,
+                    // Negative tail means all, as in moby.
+                    tail: tail.filter(|t| *t >= 0).map(|t| t as usize),
+                    since: job.env.get_i64("since")?.filter(|s| *s > 0),
+                    until: job.env.get_i64("until")?.filter(|s| *s > 0),
+                    stdout: job.env.get_bool("stdout")?,
+                    stderr: job.env.get_bool("stderr")?,
+                };
+                let timestamps = job.env.get_bool("timestamps")?;
+                let id = job.required_arg(0, "container id")?.to_owned();
+                let logs = d.logs(&id, options, timestamps, &job.stdout);
+                tokio::select! {
+                    r = logs => r?,
+                    _ = job.stdout.closed() => {}
+                }
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_attach",
+        "attaches stdin (job stdin) and output (job stdout) to a container",
+        move |mut job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let options = AttachOptions {
+                    stdin: job.env.get_bool("stdin")?,
+                    stdout: job.env.get_bool("stdout")?,
+                    stderr: job.env.get_bool("stderr")?,
+                };
+                if !job.env.get_bool("stream")? && !job.env.get_bool("logs")? {
+                    return Err(JobError::invalid(
+                        "Bad parameters: stream or logs must be set",
+                    ));
+                }
+                let stdin = options.stdin.then(|| {
+                    std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty()))
+                        as crate::job::JobStdin
+                });
+                let id = job.required_arg(0, "container id")?.to_owned();
+                d.attach(&id, options, stdin, job.stdout.clone()).await?;
+                Ok(0)
+            }
+        },
+    );
+
+    let d = Arc::clone(daemon);
+    register(
+        engine,
+        "container_resize",
+        "resizes a container's TTY",
+        move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let dim = |k: &str| -> Result<u16, JobError> {
+                    let v = job.env.get_i64(k)?.unwrap_or(0);
+                    u16::try_from(v)
+                        .map_err(|_| JobError::invalid(format!("invalid terminal {k}: {v}")))
+                };
+                let (h, w) = (dim("h")?, dim("w")?);
+                d.resize(job.required_arg(0, "container id")?, h, w).await?;
+                Ok(0)
+            }
+        },
+    );
+}

@@ -1,0 +1,907 @@
+//! The daemon's container and image operations (moby's `daemon/`): the
+//! container set and its records in the metadata store, the state machine,
+//! and the calls into the graph ([`ImageService`]) and exec ([`Runtime`])
+//! drivers. [`handlers`] turns these operations into jobs.
+
+pub mod attach;
+pub mod container;
+pub mod handlers;
+pub mod names;
+pub mod signal;
+pub mod spec;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api::container::{
+    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, NetworkSettings, Status,
+    SummaryHostConfig, WaitCondition,
+};
+use berth_api::filters::Filters;
+use berth_store::{Store, StoreError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::oneshot;
+
+use crate::driver::{AttachOptions, ExitRecord, ImageService, Restored, Runtime, StartRequest};
+use crate::events::Events;
+use crate::job::{ErrorKind, JobError, JobOutput, JobStdin};
+use attach::PendingAttach;
+use container::{CONTAINERS, Container, ContainerRecord, ContainerSet, NAMES};
+use spec::ContainerSpecBuilder;
+
+/// Where the daemon keeps its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// `--data-root`: metadata, images, container directories.
+    pub data_root: PathBuf,
+    /// `--exec-root`: sockets and runtime state.
+    pub exec_root: PathBuf,
+}
+
+impl DaemonConfig {
+    /// `<data-root>/containers/<id>`: logs and per-container files.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.data_root.join("containers").join(id)
+    }
+}
+
+/// The container and image subsystem of berthd.
+pub struct Daemon {
+    config: DaemonConfig,
+    store: Store,
+    images: Arc<dyn ImageService>,
+    runtime: Arc<dyn Runtime>,
+    events: Arc<Events>,
+    containers: ContainerSet,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The current time as the Docker API prints it.
+pub fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+fn store_error(what: &str, err: StoreError) -> JobError {
+    JobError::internal(what, &err)
+}
+
+/// Runs blocking driver work off the async workers (STYLE rule 5).
+async fn blocking<T, F>(f: F) -> Result<T, JobError>
+where
+    F: FnOnce() -> Result<T, JobError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| JobError::internal("blocking task failed", &e))?
+}
+
+impl Daemon {
+    /// Builds the daemon over its store and drivers; call [`Daemon::restore`]
+    /// next to load existing containers.
+    pub fn new(
+        config: DaemonConfig,
+        store: Store,
+        images: Arc<dyn ImageService>,
+        runtime: Arc<dyn Runtime>,
+        events: Arc<Events>,
+    ) -> Arc<Daemon> {
+        Arc::new(Daemon {
+            config,
+            store,
+            images,
+            runtime,
+            events,
+            containers: ContainerSet::default(),
+        })
+    }
+
+    /// The daemon's configuration.
+    pub fn config(&self) -> &DaemonConfig {
+        &self.config
+    }
+
+    /// The graph driver.
+    pub fn images(&self) -> &Arc<dyn ImageService> {
+        &self.images
+    }
+
+    /// The events hub.
+    pub fn events(&self) -> &Arc<Events> {
+        &self.events
+    }
+
+    /// The containers.
+    pub fn containers(&self) -> &ContainerSet {
+        &self.containers
+    }
+
+    /// Loads the containers from the store and reconciles those that were
+    /// running with the exec driver: live shims are monitored again, the
+    /// exits that happened while the daemon was away are recorded.
+    pub async fn restore(self: &Arc<Self>) -> Result<usize, JobError> {
+        let records = self
+            .store
+            .list(CONTAINERS)
+            .map_err(|e| store_error("failed to load container records", e))?;
+        let count = records.len();
+        for (_, record) in records {
+            let was_running = record.state.running;
+            let container = Container::new(record);
+            self.containers.insert(Arc::clone(&container));
+            if !was_running {
+                continue;
+            }
+            match self.runtime.restore(&container.id).await {
+                Ok(Restored::Running { pid }) => {
+                    tracing::info!(id = %container.id, pid, "reattached to running container");
+                    container.lock().record.state.pid = pid;
+                    self.spawn_monitor(container);
+                }
+                Ok(Restored::Exited(exit)) => {
+                    tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
+                    self.record_exit(&container, exit).await;
+                }
+                Err(e) => {
+                    tracing::warn!(id = %container.id, error = %e, "cannot restore container");
+                    let exit = ExitRecord {
+                        exit_code: 255,
+                        finished_at: now_rfc3339(),
+                        error: format!("lost track of the container: {e}"),
+                        ..ExitRecord::default()
+                    };
+                    self.record_exit(&container, exit).await;
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    fn persist(&self, record: &ContainerRecord) -> Result<(), JobError> {
+        self.store
+            .put(CONTAINERS, &record.id, record)
+            .map_err(|e| store_error("failed to save the container record", e))
+    }
+
+    fn container_event(&self, action: &str, record: &ContainerRecord, extra: &[(&str, String)]) {
+        let mut attrs = BTreeMap::from([
+            ("image".to_owned(), record.image.clone()),
+            ("name".to_owned(), record.name.clone()),
+        ]);
+        for (k, v) in &record.config.labels {
+            attrs.insert(k.clone(), v.clone());
+        }
+        for (k, v) in extra {
+            attrs.insert((*k).to_owned(), v.clone());
+        }
+        self.events.publish("container", action, &record.id, attrs);
+    }
+
+    /// `POST /containers/create`.
+    pub async fn create(
+        &self,
+        name: Option<&str>,
+        request: CreateRequest,
+    ) -> Result<CreateResponse, JobError> {
+        if request.config.image.is_empty() {
+            return Err(JobError::invalid("config.Image must not be empty"));
+        }
+        let name = name
+            .filter(|n| !n.is_empty())
+            .map(names::validate_name)
+            .transpose()?;
+        if let Some(name) = &name {
+            self.check_name_free(name)?;
+        }
+        let image_name = request.config.image.clone();
+        let images = Arc::clone(&self.images);
+        let image = blocking(move || images.inspect(&image_name)).await?;
+        let id = names::generate_id();
+        let spec = ContainerSpecBuilder::new(request, image, &id).build()?;
+
+        let container_dir = self.config.container_dir(&id);
+        std::fs::create_dir_all(&container_dir).map_err(|e| {
+            JobError::internal(&format!("failed to create {}", container_dir.display()), &e)
+        })?;
+        let images = Arc::clone(&self.images);
+        let (rootfs_id, image_id) = (id.clone(), spec.image_id.clone());
+        if let Err(e) = blocking(move || images.create_rootfs(&rootfs_id, &image_id)).await {
+            let _ = std::fs::remove_dir_all(&container_dir);
+            return Err(e);
+        }
+
+        let mut record = ContainerRecord {
+            id: id.clone(),
+            name: String::new(),
+            created: now_rfc3339(),
+            image_id: spec.image_id,
+            image: spec.image,
+            path: spec.path,
+            args: spec.args,
+            config: spec.config,
+            host_config: spec.host_config,
+            state: spec::created_state(),
+            restart_count: 0,
+        };
+        // Name and record in one transaction: the name is reserved
+        // atomically, and a failure leaves neither behind.
+        let mut attempt = 0;
+        let result = loop {
+            record.name = match &name {
+                Some(n) => n.clone(),
+                None => names::random_name(attempt),
+            };
+            match self.insert_record(&record) {
+                Err(e) if name.is_none() && e.kind == ErrorKind::Conflict && attempt < 10 => {
+                    attempt += 1
+                }
+                other => break other,
+            }
+        };
+        if let Err(e) = result {
+            let images = Arc::clone(&self.images);
+            let rootfs_id = id.clone();
+            let _ = blocking(move || images.remove_rootfs(&rootfs_id)).await;
+            let _ = std::fs::remove_dir_all(&container_dir);
+            return Err(e);
+        }
+        self.containers.insert(Container::new(record.clone()));
+        self.container_event("create", &record, &[]);
+        Ok(CreateResponse {
+            id,
+            warnings: Vec::new(),
+        })
+    }
+
+    fn name_conflict(name: &str, id: &str) -> JobError {
+        JobError::conflict(format!(
+            "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+        ))
+    }
+
+    fn check_name_free(&self, name: &str) -> Result<(), JobError> {
+        match self.store.get(NAMES, name) {
+            Ok(Some(id)) => Err(Self::name_conflict(name, &id)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(store_error("failed to read the container names", e)),
+        }
+    }
+
+    fn insert_record(&self, record: &ContainerRecord) -> Result<(), JobError> {
+        self.store.write(|txn| {
+            if let Some(owner) = txn
+                .get(NAMES, &record.name)
+                .map_err(|e| store_error("failed to read the container names", e))?
+            {
+                return Err(Self::name_conflict(&record.name, &owner));
+            }
+            txn.put(NAMES, &record.name, &record.id)
+                .and_then(|()| txn.put(CONTAINERS, &record.id, record))
+                .map_err(|e| store_error("failed to save the container record", e))
+        })
+    }
+
+    /// `POST /containers/{id}/start`. Fails with NotModified when it runs.
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let (pending, request) = {
+            let mut inner = container.lock();
+            let state = &inner.record.state;
+            if state.running {
+                return Err(JobError::not_modified());
+            }
+            if inner.busy || state.status == Status::Removing {
+                return Err(JobError::conflict(format!(
+                    "container {} is busy: another operation is in progress",
+                    container.id
+                )));
+            }
+            if state.status == Status::Dead {
+                return Err(JobError::conflict(format!(
+                    "cannot start a dead container {}",
+                    container.id
+                )));
+            }
+            inner.busy = true;
+            let pending = std::mem::take(&mut inner.pending_attach);
+            let request = StartRequest {
+                id: container.id.clone(),
+                rootfs: PathBuf::new(),
+                container_dir: self.config.container_dir(&container.id),
+                config: inner.record.config.clone(),
+                host_config: inner.record.host_config.clone(),
+                attach: !pending.is_empty(),
+            };
+            (pending, request)
+        };
+        let result = self.start_locked(&container, request).await;
+        let started = match result {
+            Ok(started) => started,
+            Err(e) => {
+                // Clients waiting for output get end-of-stream.
+                drop(pending);
+                let record = {
+                    let mut inner = container.lock();
+                    inner.busy = false;
+                    let state = &mut inner.record.state;
+                    state.error = e.message.clone();
+                    state.exit_code = start_failure_exit_code(&e.message);
+                    inner.record.clone()
+                };
+                let _ = self.persist(&record);
+                return Err(e);
+            }
+        };
+        let (record, tty) = {
+            let mut inner = container.lock();
+            inner.busy = false;
+            if inner.record.state.finished_at != berth_api::ZERO_TIME {
+                inner.record.restart_count += 1;
+            }
+            container::set_running(&mut inner.record.state, started.pid, &now_rfc3339());
+            (inner.record.clone(), inner.record.config.tty)
+        };
+        self.persist(&record)?;
+        container.notify(false);
+        self.container_event("start", &record, &[]);
+        match started.attach {
+            Some(streams) if !pending.is_empty() => {
+                tokio::spawn(attach::serve(streams, pending, tty));
+            }
+            _ => drop(pending),
+        }
+        self.spawn_monitor(container);
+        Ok(())
+    }
+
+    async fn start_locked(
+        &self,
+        container: &Arc<Container>,
+        mut request: StartRequest,
+    ) -> Result<crate::driver::Started, JobError> {
+        let images = Arc::clone(&self.images);
+        let id = container.id.clone();
+        request.rootfs = blocking(move || images.mount_rootfs(&id)).await?;
+        match self.runtime.start(request).await {
+            Ok(started) => Ok(started),
+            Err(e) => {
+                let images = Arc::clone(&self.images);
+                let id = container.id.clone();
+                let _ = blocking(move || images.unmount_rootfs(&id)).await;
+                Err(e)
+            }
+        }
+    }
+
+    fn spawn_monitor(self: &Arc<Self>, container: Arc<Container>) {
+        let daemon = Arc::clone(self);
+        tokio::spawn(async move {
+            let exit = match daemon.runtime.wait(&container.id).await {
+                Ok(exit) => exit,
+                Err(e) => ExitRecord {
+                    exit_code: 255,
+                    finished_at: now_rfc3339(),
+                    error: format!("lost track of the container: {}", e.message),
+                    ..ExitRecord::default()
+                },
+            };
+            let auto_remove = daemon.record_exit(&container, exit).await;
+            if auto_remove
+                && let Err(e) = daemon.remove_container(&container, false).await
+            {
+                tracing::warn!(id = %container.id, error = %e, "auto-remove failed");
+            }
+        });
+    }
+
+    /// Records an exit; returns whether the container should now be
+    /// auto-removed.
+    async fn record_exit(&self, container: &Arc<Container>, exit: ExitRecord) -> bool {
+        let images = Arc::clone(&self.images);
+        let id = container.id.clone();
+        if let Err(e) = blocking(move || images.unmount_rootfs(&id)).await {
+            tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
+        }
+        let finished_at = if exit.finished_at.is_empty() {
+            now_rfc3339()
+        } else {
+            exit.finished_at.clone()
+        };
+        let (record, auto_remove) = {
+            let mut inner = container.lock();
+            let removing = inner.record.state.status == Status::Removing;
+            container::set_exited(
+                &mut inner.record.state,
+                exit.exit_code,
+                exit.oom_killed,
+                &exit.error,
+                &finished_at,
+            );
+            if removing {
+                inner.record.state.status = Status::Removing;
+            }
+            (
+                inner.record.clone(),
+                inner.record.host_config.auto_remove && !removing,
+            )
+        };
+        if let Err(e) = self.persist(&record) {
+            tracing::warn!(id = %record.id, error = %e, "failed to persist the exit");
+        }
+        container.notify(true);
+        let mut extra = vec![("exitCode", exit.exit_code.to_string())];
+        if exit.oom_killed {
+            self.container_event("oom", &record, &[]);
+            extra.push(("oomKilled", "true".to_owned()));
+        }
+        self.container_event("die", &record, &extra);
+        auto_remove
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), JobError> {
+        let signal = signal::parse(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+        let container = self.containers.get(reference)?;
+        if !container.lock().record.state.running {
+            return Err(JobError::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
+        }
+        self.runtime.kill(&container.id, signal).await?;
+        let record = container.record();
+        self.container_event("kill", &record, &[("signal", signal.to_string())]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after
+    /// `timeout` seconds (`None`: the container's StopTimeout or 10; -1:
+    /// wait forever). NotModified when it is not running.
+    pub async fn stop(
+        &self,
+        reference: &str,
+        timeout: Option<i64>,
+        signal: Option<&str>,
+    ) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let (running, stop_signal, stop_timeout) = {
+            let inner = container.lock();
+            (
+                inner.record.state.running,
+                inner.record.config.stop_signal.clone(),
+                inner.record.config.stop_timeout,
+            )
+        };
+        if !running {
+            return Err(JobError::not_modified());
+        }
+        let signal = signal
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or(stop_signal)
+            .unwrap_or_else(|| "SIGTERM".to_owned());
+        let signal = signal::parse(&signal)?;
+        let timeout = timeout.or(stop_timeout).unwrap_or(10);
+        let mut rx = container.watch();
+        self.runtime.kill(&container.id, signal).await?;
+        let exited = async {
+            let _ = rx.wait_for(|s| s.status != Status::Running).await;
+        };
+        if timeout < 0 {
+            exited.await;
+        } else if tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+            .await
+            .is_err()
+        {
+            tracing::info!(id = %container.id, timeout, "container did not stop in time, killing it");
+            self.runtime.kill(&container.id, 9).await?;
+            let mut rx = container.watch();
+            let _ = rx.wait_for(|s| s.status != Status::Running).await;
+        }
+        self.container_event("stop", &container.record(), &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/wait`: calls `registered` once the waiter is in
+    /// place (so the caller can send its headers), then resolves with the
+    /// exit code.
+    pub async fn wait(
+        &self,
+        reference: &str,
+        condition: WaitCondition,
+        registered: impl std::future::Future<Output = ()>,
+    ) -> Result<i64, JobError> {
+        let container = self.containers.get(reference)?;
+        let mut rx = container.watch();
+        let start = *rx.borrow_and_update();
+        registered.await;
+        let done = |s: &container::Snapshot| match condition {
+            WaitCondition::NotRunning => {
+                s.removed
+                    || !matches!(
+                        s.status,
+                        Status::Running | Status::Restarting | Status::Paused
+                    )
+            }
+            WaitCondition::NextExit => s.removed || s.exits > start.exits,
+            WaitCondition::Removed => s.removed,
+        };
+        let result = rx.wait_for(done).await.map(|s| *s);
+        // The sender lives in the container: dropped means removed.
+        let snapshot = result.unwrap_or_else(|_| *rx.borrow());
+        Ok(snapshot.exit_code)
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(&self, reference: &str, force: bool) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        self.remove_container(&container, force).await
+    }
+
+    async fn remove_container(
+        &self,
+        container: &Arc<Container>,
+        force: bool,
+    ) -> Result<(), JobError> {
+        let running = {
+            let mut inner = container.lock();
+            let state = &mut inner.record.state;
+            if state.status == Status::Removing {
+                return Err(JobError::conflict(format!(
+                    "removal of container {} is already in progress",
+                    container.id
+                )));
+            }
+            if state.running && !force {
+                return Err(JobError::conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    container.id
+                )));
+            }
+            if inner.busy {
+                return Err(JobError::conflict(format!(
+                    "container {} is busy: another operation is in progress",
+                    container.id
+                )));
+            }
+            let running = inner.record.state.running;
+            inner.record.state.status = Status::Removing;
+            running
+        };
+        if running {
+            let mut rx = container.watch();
+            if let Err(e) = self.runtime.kill(&container.id, 9).await {
+                tracing::warn!(id = %container.id, error = %e, "kill before removal failed");
+            }
+            // The monitor records the exit (it keeps the Removing status).
+            let _ = rx
+                .wait_for(|s| s.exits > 0 || s.status != Status::Removing)
+                .await;
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while container.lock().record.state.running {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await;
+        }
+        if let Err(e) = self.runtime.remove(&container.id).await {
+            tracing::warn!(id = %container.id, error = %e, "exec driver cleanup failed");
+        }
+        let images = Arc::clone(&self.images);
+        let id = container.id.clone();
+        if let Err(e) = blocking(move || images.remove_rootfs(&id)).await {
+            // Leave the record so the user can retry; mark it dead like moby.
+            let record = {
+                let mut inner = container.lock();
+                inner.record.state.status = Status::Dead;
+                inner.record.state.dead = true;
+                inner.record.clone()
+            };
+            let _ = self.persist(&record);
+            container.notify(false);
+            return Err(e);
+        }
+        let record = container.record();
+        self.store
+            .write(|txn| {
+                txn.delete(CONTAINERS, &record.id)?;
+                if txn.get(NAMES, &record.name)?.as_deref() == Some(record.id.as_str()) {
+                    txn.delete(NAMES, &record.name)?;
+                }
+                Ok::<(), StoreError>(())
+            })
+            .map_err(|e| store_error("failed to delete the container record", e))?;
+        let dir = self.config.container_dir(&record.id);
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "failed to remove the container directory");
+        }
+        self.containers.remove(&record.id);
+        container.notify_removed();
+        self.container_event("destroy", &record, &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/attach`: `begin` is called when the session
+    /// is set up (the HTTP edge then answers 101); returns when the session
+    /// ends.
+    pub async fn attach(
+        &self,
+        reference: &str,
+        options: AttachOptions,
+        stdin: Option<JobStdin>,
+        out: JobOutput,
+    ) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let (running, tty, open_stdin) = {
+            let inner = container.lock();
+            (
+                inner.record.state.running,
+                inner.record.config.tty,
+                inner.record.config.open_stdin,
+            )
+        };
+        let content_type = if tty {
+            berth_api::stream::RAW
+        } else {
+            berth_api::stream::MULTIPLEXED
+        };
+        let options = AttachOptions {
+            stdin: options.stdin && open_stdin,
+            ..options
+        };
+        if running {
+            let streams = self.runtime.attach(&container.id, options).await?;
+            out.begin(Some(content_type)).await?;
+            let (done, done_rx) = oneshot::channel();
+            let client = PendingAttach {
+                options,
+                stdin,
+                out,
+                done,
+            };
+            attach::serve(streams, vec![client], tty).await;
+            let _ = done_rx.await;
+            return Ok(());
+        }
+        out.begin(Some(content_type)).await?;
+        let (done, done_rx) = oneshot::channel();
+        let closed = out.clone();
+        container.lock().pending_attach.push(PendingAttach {
+            options,
+            stdin,
+            out,
+            done,
+        });
+        tokio::select! {
+            _ = done_rx => {}
+            _ = closed.closed() => {}
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        if !container.lock().record.state.running {
+            return Err(JobError::conflict(format!(
+                "Container {} is not running",
+                container.id
+            )));
+        }
+        self.runtime.resize(&container.id, height, width).await
+    }
+
+    /// `GET /containers/{id}/logs`.
+    pub async fn logs(
+        &self,
+        reference: &str,
+        options: crate::driver::LogOptions,
+        timestamps: bool,
+        out: &JobOutput,
+    ) -> Result<(), JobError> {
+        if !options.stdout && !options.stderr {
+            return Err(JobError::invalid(
+                "Bad parameters: you must choose at least one stream",
+            ));
+        }
+        let container = self.containers.get(reference)?;
+        let tty = container.lock().record.config.tty;
+        let mut records = self.runtime.logs(&container.id, options).await?;
+        out.begin(Some(if tty {
+            berth_api::stream::RAW
+        } else {
+            berth_api::stream::MULTIPLEXED
+        }))
+        .await?;
+        while let Some(record) = records.recv().await {
+            let data = if timestamps {
+                let mut line = Vec::with_capacity(record.time.len() + 1 + record.data.len());
+                line.extend_from_slice(record.time.as_bytes());
+                line.push(b' ');
+                line.extend_from_slice(&record.data);
+                bytes::Bytes::from(line)
+            } else {
+                record.data
+            };
+            out.write(attach::encode(record.stream, &data, tty)).await?;
+        }
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, reference: &str) -> Result<ContainerInspect, JobError> {
+        let container = self.containers.get(reference)?;
+        let record = container.record();
+        let dir = self.config.container_dir(&record.id);
+        Ok(ContainerInspect {
+            id: record.id.clone(),
+            created: record.created,
+            path: record.path,
+            args: record.args,
+            state: record.state,
+            image: record.image_id,
+            log_path: dir
+                .join(format!("{}-json.log", record.id))
+                .to_string_lossy()
+                .into_owned(),
+            name: format!("/{}", record.name),
+            restart_count: record.restart_count,
+            driver: self.images.driver_name(),
+            platform: "linux".to_owned(),
+            host_config: record.host_config,
+            config: record.config,
+            ..ContainerInspect::default()
+        })
+    }
+
+    /// `GET /containers/json`.
+    pub fn list(&self, all: bool, filters: &Filters) -> Result<Vec<ContainerSummary>, JobError> {
+        filters
+            .check_names(&["id", "name", "status", "label", "ancestor", "exited"])
+            .map_err(|e| JobError::invalid(e.to_string()))?;
+        for status in filters.get("status") {
+            if Status::parse(status).is_none() {
+                return Err(JobError::invalid(format!(
+                    "invalid filter 'status={status}'"
+                )));
+            }
+        }
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for container in self.containers.all() {
+            let record = container.record();
+            let state = &record.state;
+            // `all` or any status filter shows stopped containers too.
+            if !all && !state.running && filters.get("status").is_empty() {
+                continue;
+            }
+            if !matches_filters(&record, filters) {
+                continue;
+            }
+            out.push(ContainerSummary {
+                id: record.id.clone(),
+                names: vec![format!("/{}", record.name)],
+                image: record.image.clone(),
+                image_id: record.image_id.clone(),
+                command: std::iter::once(record.path.as_str())
+                    .chain(record.args.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                created: parse_time(&record.created).map_or(0, |t| t.timestamp()),
+                labels: record.config.labels.clone(),
+                state: state.status.as_str().to_owned(),
+                status: human_status(state, now),
+                host_config: SummaryHostConfig {
+                    network_mode: record.host_config.network_mode.clone(),
+                },
+                network_settings: NetworkSettings::default(),
+                ..ContainerSummary::default()
+            });
+        }
+        Ok(out)
+    }
+
+    /// Whether a container uses the image (for `info` and `rmi`).
+    pub fn image_in_use(&self, image_id: &str) -> bool {
+        self.containers
+            .all()
+            .iter()
+            .any(|c| c.lock().record.image_id == image_id)
+    }
+}
+
+fn matches_filters(record: &ContainerRecord, filters: &Filters) -> bool {
+    let any = |name: &str, pred: &dyn Fn(&str) -> bool| {
+        let values = filters.get(name);
+        values.is_empty() || values.iter().any(|v| pred(v))
+    };
+    any("id", &|v| record.id.starts_with(v))
+        && any("name", &|v| record.name.contains(v.trim_start_matches('/')))
+        && any("status", &|v| record.state.status.as_str() == v)
+        && any("ancestor", &|v| record.image == v || record.image_id.starts_with(v))
+        && any("exited", &|v| {
+            record.state.status == Status::Exited && v.parse() == Ok(record.state.exit_code)
+        })
+        // Every label filter must match (moby: labels are ANDed).
+        && filters.get("label").iter().all(|v| match v.split_once('=') {
+            Some((k, val)) => record.config.labels.get(k).is_some_and(|x| x == val),
+            None => record.config.labels.contains_key(v.as_str()),
+        })
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Exit code Docker records when a start fails (moby
+/// `daemon/start.go`): 127 for a missing executable, 126 when it cannot be
+/// executed, 128 otherwise.
+fn start_failure_exit_code(message: &str) -> i64 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        128
+    }
+}
+
+/// `docker ps`'s STATUS column.
+pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> String {
+    let since = |t: &str| parse_time(t).map(|t| human_duration(now - t));
+    match state.status {
+        Status::Running | Status::Paused => {
+            let up = since(&state.started_at).unwrap_or_default();
+            if state.status == Status::Paused {
+                format!("Up {up} (Paused)")
+            } else {
+                format!("Up {up}")
+            }
+        }
+        Status::Exited => match since(&state.finished_at) {
+            Some(ago) => format!("Exited ({}) {ago} ago", state.exit_code),
+            None => format!("Exited ({})", state.exit_code),
+        },
+        Status::Created => "Created".to_owned(),
+        Status::Restarting => "Restarting".to_owned(),
+        Status::Removing => "Removal In Progress".to_owned(),
+        Status::Dead => "Dead".to_owned(),
+    }
+}
+
+/// go-units `HumanDuration`.
+pub fn human_duration(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds();
+    let hours = secs / 3600;
+    match secs {
+        s if s < 1 => "Less than a second".to_owned(),
+        1 => "1 second".to_owned(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".to_owned(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        _ if hours == 1 => "About an hour".to_owned(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,635 @@
+//! Daemon logic against fake drivers: no root, no processes.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use berth_api::container::{Config, CreateRequest, Status, WaitCondition};
+use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
+use berth_api::stream::{StreamType, encode_frame};
+use berth_store::Store;
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+
+use super::*;
+use crate::driver::{AttachStreams, LogRecord, Started};
+use crate::engine::Engine;
+use crate::job::{BoxFuture, Job, JobResult};
+
+#[derive(Default)]
+struct FakeImages {
+    rootfs: Mutex<Vec<String>>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl ImageService for FakeImages {
+    fn driver_name(&self) -> String {
+        "fake".into()
+    }
+    fn import(
+        &self,
+        mut source: Box<dyn Read + Send>,
+        options: &crate::driver::ImportOptions,
+    ) -> Result<String, JobError> {
+        let mut data = Vec::new();
+        source.read_to_end(&mut data).unwrap();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("import {} {}", options.repo, data.len()));
+        Ok("sha256:imported".into())
+    }
+    fn list(&self) -> Result<Vec<ImageSummary>, JobError> {
+        Ok(vec![ImageSummary {
+            id: "sha256:feed".into(),
+            repo_tags: vec!["busybox:latest".into()],
+            ..Default::default()
+        }])
+    }
+    fn inspect(&self, name: &str) -> Result<ImageInspect, JobError> {
+        if name != "busybox" {
+            return Err(JobError::not_found(format!("No such image: {name}")));
+        }
+        Ok(ImageInspect {
+            id: "sha256:feed".into(),
+            config: Config {
+                cmd: Some(vec!["sh".into()]),
+                env: vec!["PATH=/bin".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+    fn tag(&self, _: &str, _: &str, _: &str) -> Result<(), JobError> {
+        Ok(())
+    }
+    fn remove(&self, name: &str, _: bool) -> Result<Vec<ImageDeleteItem>, JobError> {
+        Ok(vec![ImageDeleteItem::Untagged(name.into())])
+    }
+    fn create_rootfs(&self, id: &str, _: &str) -> Result<(), JobError> {
+        self.rootfs.lock().unwrap().push(id.to_owned());
+        Ok(())
+    }
+    fn mount_rootfs(&self, id: &str) -> Result<PathBuf, JobError> {
+        self.calls.lock().unwrap().push(format!("mount {id}"));
+        Ok(PathBuf::from("/fake/rootfs").join(id))
+    }
+    fn unmount_rootfs(&self, id: &str) -> Result<(), JobError> {
+        self.calls.lock().unwrap().push(format!("unmount {id}"));
+        Ok(())
+    }
+    fn remove_rootfs(&self, id: &str) -> Result<(), JobError> {
+        self.rootfs.lock().unwrap().retain(|r| r != id);
+        Ok(())
+    }
+}
+
+/// A process simulated by the fake runtime.
+struct FakeProc {
+    exit: watch::Sender<Option<i64>>,
+    ignores_term: bool,
+}
+
+#[derive(Default)]
+struct FakeRuntime {
+    procs: Mutex<HashMap<String, Arc<FakeProc>>>,
+    signals: Mutex<Vec<(String, i32)>>,
+    restored: Mutex<Option<Restored>>,
+}
+
+impl FakeRuntime {
+    fn exit(&self, id: &str, code: i64) {
+        let proc = self.procs.lock().unwrap().get(id).cloned().unwrap();
+        proc.exit.send_replace(Some(code));
+    }
+}
+
+impl Runtime for Arc<FakeRuntime> {
+    fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
+        let this = Arc::clone(self);
+        Box::pin(async move {
+            let argv = request.config.cmd.clone().unwrap_or_default();
+            if argv.first().map(String::as_str) == Some("missing") {
+                return Err(JobError::invalid(
+                    "exec: \"missing\": executable file not found in $PATH",
+                ));
+            }
+            let (exit, _) = watch::channel(None);
+            let proc = Arc::new(FakeProc {
+                exit,
+                ignores_term: argv.iter().any(|a| a == "ignore-term"),
+            });
+            this.procs
+                .lock()
+                .unwrap()
+                .insert(request.id.clone(), Arc::clone(&proc));
+            let attach = if request.attach {
+                let (tx, rx) = mpsc::channel(8);
+                // `echo WORDS`: print them and exit 0, like the real thing.
+                if argv.first().map(String::as_str) == Some("echo") {
+                    let line = format!("{}\n", argv[1..].join(" "));
+                    tokio::spawn(async move {
+                        tx.send((StreamType::Stdout, Bytes::from(line)))
+                            .await
+                            .unwrap();
+                        drop(tx);
+                        proc.exit.send_replace(Some(0));
+                    });
+                }
+                Some(AttachStreams {
+                    stdin: None,
+                    output: rx,
+                })
+            } else {
+                None
+            };
+            Ok(Started { pid: 4242, attach })
+        })
+    }
+    fn wait(&self, id: &str) -> BoxFuture<Result<ExitRecord, JobError>> {
+        let proc = self.procs.lock().unwrap().get(id).cloned();
+        Box::pin(async move {
+            let proc = proc.ok_or_else(|| JobError::not_found("no proc"))?;
+            let mut rx = proc.exit.subscribe();
+            let code = rx.wait_for(Option::is_some).await.unwrap().unwrap();
+            Ok(ExitRecord {
+                exit_code: code,
+                finished_at: now_rfc3339(),
+                ..Default::default()
+            })
+        })
+    }
+    fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>> {
+        self.signals.lock().unwrap().push((id.to_owned(), signal));
+        let proc = self.procs.lock().unwrap().get(id).cloned();
+        Box::pin(async move {
+            let proc = proc.ok_or_else(|| JobError::not_found("no proc"))?;
+            if !(signal == 15 && proc.ignores_term) {
+                proc.exit.send_replace(Some(128 + i64::from(signal)));
+            }
+            Ok(())
+        })
+    }
+    fn attach(&self, _: &str, _: AttachOptions) -> BoxFuture<Result<AttachStreams, JobError>> {
+        Box::pin(async { Err(JobError::conflict("not in the fake")) })
+    }
+    fn resize(&self, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn logs(
+        &self,
+        _: &str,
+        _: crate::driver::LogOptions,
+    ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>> {
+        Box::pin(async {
+            let (tx, rx) = mpsc::channel(4);
+            tx.send(LogRecord {
+                stream: StreamType::Stderr,
+                time: "2024-01-01T00:00:00Z".into(),
+                data: Bytes::from_static(b"err\n"),
+            })
+            .await
+            .unwrap();
+            Ok(rx)
+        })
+    }
+    fn remove(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        self.procs.lock().unwrap().remove(id);
+        Box::pin(async { Ok(()) })
+    }
+    fn restore(&self, _: &str) -> BoxFuture<Result<Restored, JobError>> {
+        let r = self.restored.lock().unwrap().clone();
+        Box::pin(async move { r.ok_or_else(|| JobError::not_found("nothing to restore")) })
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    daemon: Arc<Daemon>,
+    engine: Arc<Engine>,
+    images: Arc<FakeImages>,
+    runtime: Arc<FakeRuntime>,
+    store: Store,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_in(dir.path()).unwrap();
+    fixture_with(dir, store, Arc::new(FakeRuntime::default()))
+}
+
+fn fixture_with(dir: tempfile::TempDir, store: Store, runtime: Arc<FakeRuntime>) -> Fixture {
+    let images = Arc::new(FakeImages::default());
+    let engine = Engine::new();
+    let config = DaemonConfig {
+        data_root: dir.path().to_owned(),
+        exec_root: dir.path().join("exec"),
+    };
+    let daemon = Daemon::new(
+        config,
+        store.clone(),
+        Arc::clone(&images) as Arc<dyn ImageService>,
+        Arc::new(Arc::clone(&runtime)),
+        Arc::clone(engine.events()),
+    );
+    handlers::register_all(&engine, &daemon, handlers::SystemFacts::default());
+    Fixture {
+        _dir: dir,
+        daemon,
+        engine,
+        images,
+        runtime,
+        store,
+    }
+}
+
+fn request(json: &str) -> CreateRequest {
+    serde_json::from_str(json).unwrap()
+}
+
+impl Fixture {
+    async fn create(&self, name: Option<&str>, json: &str) -> Result<String, JobError> {
+        self.daemon.create(name, request(json)).await.map(|r| r.id)
+    }
+
+    async fn run_job(&self, job: Job, streams: crate::job::JobStreams) -> (JobResult, Vec<u8>) {
+        let handle = self.engine.spawn(job);
+        let out = streams.stdout.collect().await;
+        (handle.await.unwrap(), out)
+    }
+
+    fn record_count(&self) -> usize {
+        self.store.list(CONTAINERS).unwrap().len()
+    }
+
+    async fn wait_status(&self, id: &str, status: Status) {
+        let c = self.daemon.containers().get(id).unwrap();
+        let mut rx = c.watch();
+        tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| s.status == status))
+            .await
+            .expect("state change")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn create_inspect_list_remove() {
+    let f = fixture();
+    let id = f
+        .create(
+            Some("web"),
+            r#"{"Image":"busybox","Labels":{"tier":"front"}}"#,
+        )
+        .await
+        .unwrap();
+    assert_eq!(id.len(), 64);
+    let inspect = f.daemon.inspect("web").unwrap();
+    assert_eq!(inspect.name, "/web");
+    assert_eq!(inspect.path, "sh");
+    assert_eq!(inspect.state.status, Status::Created);
+    assert_eq!(inspect.image, "sha256:feed");
+    assert!(f.images.rootfs.lock().unwrap().contains(&id));
+
+    let none = f.daemon.list(false, &Filters::default()).unwrap();
+    assert!(none.is_empty(), "created containers only show with all");
+    let all = f.daemon.list(true, &Filters::default()).unwrap();
+    assert_eq!(all[0].names, ["/web"]);
+    assert_eq!(all[0].status, "Created");
+    let by_label = Filters::parse(r#"{"label":["tier=front"]}"#).unwrap();
+    assert_eq!(f.daemon.list(true, &by_label).unwrap().len(), 1);
+    let other = Filters::parse(r#"{"label":["tier=back"]}"#).unwrap();
+    assert!(f.daemon.list(true, &other).unwrap().is_empty());
+    assert!(
+        f.daemon
+            .list(true, &Filters::parse(r#"{"bogus":["x"]}"#).unwrap())
+            .is_err()
+    );
+
+    f.daemon.remove("web", false).await.unwrap();
+    assert_eq!(f.record_count(), 0);
+    assert!(f.images.rootfs.lock().unwrap().is_empty());
+    assert!(f.store.get(NAMES, "web").unwrap().is_none());
+    assert_eq!(
+        f.daemon.inspect("web").unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    // The name is free again.
+    f.create(Some("web"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn name_conflicts_change_nothing() {
+    let f = fixture();
+    let first = f
+        .create(Some("db"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let err = f
+        .create(Some("/db"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(err.message.contains(&first), "{err}");
+    assert_eq!(f.record_count(), 1);
+    assert_eq!(f.images.rootfs.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_requests_change_nothing() {
+    let f = fixture();
+    let err = f.create(None, r#"{"Image":"nope"}"#).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::NotFound, "No such image: nope")
+    );
+    let err = f
+        .create(None, r#"{"Image":"busybox","HostConfig":{"Memory":1}}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "Minimum memory limit allowed is 6MB");
+    let err = f
+        .create(Some("bad name"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidParameter);
+    let (job, streams) = Job::new("container_create");
+    let (result, _) = f.run_job(job.stdin(&b"{\"Image\": "[..]), streams).await;
+    let err = result.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidParameter);
+    assert!(err.message.starts_with("invalid JSON"), "{err}");
+    assert_eq!(f.record_count(), 0);
+    assert!(f.images.rootfs.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn random_names_are_assigned() {
+    let f = fixture();
+    let id = f.create(None, r#"{"Image":"busybox"}"#).await.unwrap();
+    let name = f.daemon.inspect(&id).unwrap().name;
+    assert!(name.starts_with('/') && name.contains('_'), "{name}");
+}
+
+#[tokio::test]
+async fn start_exit_and_wait() {
+    let f = fixture();
+    let id = f
+        .create(Some("xx"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let waiter = {
+        let d = Arc::clone(&f.daemon);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            d.wait("xx", WaitCondition::NextExit, async {
+                let _ = tx.send(());
+            })
+            .await
+        });
+        rx.await.unwrap();
+        task
+    };
+    f.daemon.start("xx").await.unwrap();
+    let inspect = f.daemon.inspect("xx").unwrap();
+    assert!(inspect.state.running);
+    assert_eq!(inspect.state.pid, 4242);
+    assert_eq!(
+        f.daemon.start("xx").await.unwrap_err().kind,
+        ErrorKind::NotModified
+    );
+    assert_eq!(
+        f.daemon.remove("xx", false).await.unwrap_err().kind,
+        ErrorKind::Conflict
+    );
+    assert!(
+        f.daemon.list(false, &Filters::default()).unwrap()[0]
+            .status
+            .starts_with("Up ")
+    );
+
+    f.runtime.exit(&id, 3);
+    assert_eq!(waiter.await.unwrap().unwrap(), 3);
+    f.wait_status(&id, Status::Exited).await;
+    let state = f.daemon.inspect("xx").unwrap().state;
+    assert_eq!((state.exit_code, state.running, state.pid), (3, false, 0));
+    assert!(
+        f.images
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&format!("unmount {id}"))
+    );
+    // Persisted.
+    let stored = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    assert_eq!(stored.state.exit_code, 3);
+    // not-running returns at once for a stopped container.
+    assert_eq!(
+        f.daemon
+            .wait("xx", WaitCondition::NotRunning, async {})
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        f.daemon.kill("xx", None).await.unwrap_err().kind,
+        ErrorKind::Conflict
+    );
+}
+
+#[tokio::test]
+async fn failed_start_records_the_error() {
+    let f = fixture();
+    f.create(Some("mm"), r#"{"Image":"busybox","Cmd":["missing"]}"#)
+        .await
+        .unwrap();
+    let err = f.daemon.start("mm").await.unwrap_err();
+    assert!(err.message.contains("executable file not found"));
+    let state = f.daemon.inspect("mm").unwrap().state;
+    assert_eq!((state.running, state.exit_code), (false, 127));
+    assert!(state.error.contains("executable file not found"));
+}
+
+#[tokio::test]
+async fn stop_escalates_to_sigkill() {
+    let f = fixture();
+    let id = f
+        .create(Some("ss"), r#"{"Image":"busybox","Cmd":["ignore-term"]}"#)
+        .await
+        .unwrap();
+    f.daemon.start("ss").await.unwrap();
+    f.daemon.stop("ss", Some(0), None).await.unwrap();
+    let signals: Vec<i32> = f
+        .runtime
+        .signals
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(signals, [15, 9]);
+    f.wait_status(&id, Status::Exited).await;
+    assert_eq!(f.daemon.inspect(&id).unwrap().state.exit_code, 137);
+    assert_eq!(
+        f.daemon.stop("ss", None, None).await.unwrap_err().kind,
+        ErrorKind::NotModified
+    );
+}
+
+#[tokio::test]
+async fn force_remove_kills_a_running_container() {
+    let f = fixture();
+    f.create(Some("rr"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    f.daemon.start("rr").await.unwrap();
+    f.daemon.remove("rr", true).await.unwrap();
+    assert_eq!(f.record_count(), 0);
+    assert!(f.daemon.containers().get("rr").is_err());
+}
+
+#[tokio::test]
+async fn attach_before_start_gets_framed_output_and_auto_remove_cleans_up() {
+    let f = fixture();
+    let id = f
+        .create(
+            Some("ee"),
+            r#"{"Image":"busybox","Cmd":["echo","hi"],"HostConfig":{"AutoRemove":true}}"#,
+        )
+        .await
+        .unwrap();
+    let (job, mut streams) = Job::new("container_attach");
+    let job = job
+        .arg("ee")
+        .env("stream", "1")
+        .env("stdout", "1")
+        .env("stderr", "1");
+    let attach = f.engine.spawn(job);
+    // The session is set up before the container starts.
+    assert!(matches!(
+        streams.stdout.next().await,
+        Some(crate::job::Chunk::Begin { .. })
+    ));
+    let waiter = {
+        let d = Arc::clone(&f.daemon);
+        tokio::spawn(async move { d.wait("ee", WaitCondition::Removed, async {}).await })
+    };
+    tokio::task::yield_now().await;
+    f.daemon.start("ee").await.unwrap();
+    let out = streams.stdout.collect().await;
+    assert_eq!(out, encode_frame(StreamType::Stdout, b"hi\n"));
+    assert_eq!(attach.await.unwrap(), Ok(0));
+    assert_eq!(waiter.await.unwrap().unwrap(), 0);
+    assert!(f.daemon.containers().get(&id).is_err(), "auto-removed");
+    assert_eq!(f.record_count(), 0);
+}
+
+#[tokio::test]
+async fn logs_are_framed_with_optional_timestamps() {
+    let f = fixture();
+    f.create(Some("ll"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let (job, streams) = Job::new("container_logs");
+    let job = job
+        .arg("ll")
+        .env("stdout", "1")
+        .env("stderr", "1")
+        .env("timestamps", "1");
+    let (result, out) = f.run_job(job, streams).await;
+    result.unwrap();
+    assert_eq!(
+        out,
+        encode_frame(StreamType::Stderr, b"2024-01-01T00:00:00Z err\n")
+    );
+    let (job, streams) = Job::new("container_logs");
+    let (result, _) = f.run_job(job.arg("ll"), streams).await;
+    assert_eq!(result.unwrap_err().kind, ErrorKind::InvalidParameter);
+}
+
+#[tokio::test]
+async fn restore_records_exits_that_happened_while_away() {
+    let f = fixture();
+    let id = f
+        .create(Some("pp"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    f.daemon.start("pp").await.unwrap();
+    let Fixture { _dir, store, .. } = f;
+    // A new daemon over the same store: the shim reports an exit.
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
+        exit_code: 9,
+        finished_at: now_rfc3339(),
+        ..Default::default()
+    }));
+    let f = fixture_with(_dir, store, runtime);
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    let state = f.daemon.inspect(&id).unwrap().state;
+    assert_eq!((state.status, state.exit_code), (Status::Exited, 9));
+}
+
+#[tokio::test]
+async fn image_import_streams_stdin_to_the_graph_and_publishes_an_event() {
+    let f = fixture();
+    let mut events = f.engine.events().subscribe();
+    let (job, streams) = Job::new("image_import");
+    let job = job
+        .env("fromSrc", "-")
+        .env("repo", "busybox:1")
+        .stdin(&b"tarball"[..]);
+    let (result, out) = f.run_job(job, streams).await;
+    result.unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"status\":\"sha256:imported\"}\n"
+    );
+    assert_eq!(f.images.calls.lock().unwrap()[0], "import busybox:1 7");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push((e.kind, e.action, e.actor.attributes.get("name").cloned()));
+    }
+    assert!(
+        seen.contains(&("image".into(), "import".into(), Some("busybox:1".into()))),
+        "{seen:?}"
+    );
+    let (job, streams) = Job::new("image_import");
+    let (result, _) = f
+        .run_job(job.env("fromSrc", "http://x/y.tar"), streams)
+        .await;
+    assert_eq!(result.unwrap_err().kind, ErrorKind::InvalidParameter);
+}
+
+#[tokio::test]
+async fn job_list_shows_the_handler_table() {
+    let f = fixture();
+    let (job, streams) = Job::new("job_list");
+    let (result, out) = f.run_job(job, streams).await;
+    result.unwrap();
+    let list: Vec<berth_api::job::JobHandlerInfo> = serde_json::from_slice(&out).unwrap();
+    let names: Vec<&str> = list.iter().map(|h| h.name.as_str()).collect();
+    for wanted in [
+        "container_create",
+        "container_attach",
+        "image_import",
+        "system_events",
+        "job_list",
+    ] {
+        assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    }
+}
+
+#[test]
+fn human_durations_match_go_units() {
+    let s = chrono::TimeDelta::seconds;
+    assert_eq!(human_duration(s(0)), "Less than a second");
+    assert_eq!(human_duration(s(1)), "1 second");
+    assert_eq!(human_duration(s(59)), "59 seconds");
+    assert_eq!(human_duration(s(90)), "About a minute");
+    assert_eq!(human_duration(s(600)), "10 minutes");
+    assert_eq!(human_duration(s(3600)), "About an hour");
+    assert_eq!(human_duration(s(5 * 3600)), "5 hours");
+    assert_eq!(human_duration(s(3 * 86400)), "3 days");
+}

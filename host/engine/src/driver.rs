@@ -1,0 +1,226 @@
+//! The seams between the engine and its drivers.
+//!
+//! The engine does not know how images are stored or how processes are run:
+//! it talks to an [`ImageService`] (the graph driver with the metadata
+//! store) and a [`Runtime`] (the exec driver and its per-container shims).
+//! The daemon wires the real drivers in; unit tests use fakes.
+//!
+//! Errors cross these seams as [`JobError`]s: the adapters decide which
+//! driver failures are the client's fault (NotFound, InvalidParameter,
+//! Conflict) and log internal ones.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use berth_api::container::{Config, HostConfig};
+use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
+use berth_api::stream::StreamType;
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+use tokio::sync::mpsc;
+
+use crate::job::{BoxFuture, JobError};
+
+/// What `POST /images/create?fromSrc=...` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// `repo` or `repo:tag` to tag the new image with (may be empty).
+    pub repo: String,
+    /// Tag (when `repo` has none).
+    pub tag: String,
+    /// Dockerfile-like `changes` (`CMD ["sh"]`, `ENV A=b`, ...).
+    pub changes: Vec<String>,
+    /// Commit message.
+    pub message: String,
+    /// `os[/arch]`, empty for the host's.
+    pub platform: String,
+}
+
+/// Images and container root filesystems (graph driver + metadata store).
+///
+/// Blocking: the engine calls it from `spawn_blocking`.
+pub trait ImageService: Send + Sync + 'static {
+    /// Storage driver name for `info` and inspect (`overlay2`, `vfs`).
+    fn driver_name(&self) -> String;
+
+    /// Imports a rootfs tarball (plain, gzip or zstd) as a new image;
+    /// returns its id (`sha256:...`). A failed import changes nothing.
+    fn import(
+        &self,
+        source: Box<dyn Read + Send>,
+        options: &ImportOptions,
+    ) -> Result<String, JobError>;
+
+    /// Every image.
+    fn list(&self) -> Result<Vec<ImageSummary>, JobError>;
+
+    /// One image by reference, id or unique id prefix. NotFound:
+    /// `No such image: <name>`.
+    fn inspect(&self, name: &str) -> Result<ImageInspect, JobError>;
+
+    /// Adds `repo:tag` to the image `name` resolves to.
+    fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), JobError>;
+
+    /// Removes a reference or an image with Docker's `rmi` rules.
+    fn remove(&self, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>, JobError>;
+
+    /// Prepares the writable root filesystem of a new container.
+    fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<(), JobError>;
+
+    /// Mounts the container's root filesystem (idempotent); returns its path.
+    fn mount_rootfs(&self, container_id: &str) -> Result<PathBuf, JobError>;
+
+    /// Unmounts it (idempotent).
+    fn unmount_rootfs(&self, container_id: &str) -> Result<(), JobError>;
+
+    /// Unmounts and deletes it (idempotent).
+    fn remove_rootfs(&self, container_id: &str) -> Result<(), JobError>;
+}
+
+/// Everything the exec driver needs to start a container's process.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// Container id (64 hex).
+    pub id: String,
+    /// Mounted root filesystem.
+    pub rootfs: PathBuf,
+    /// The container's directory under the data root (logs, hostname, ...).
+    pub container_dir: PathBuf,
+    /// The effective configuration (image defaults merged in).
+    pub config: Config,
+    /// Host configuration (resources, ...).
+    pub host_config: HostConfig,
+    /// Connect output and stdin to the returned [`AttachStreams`] from the
+    /// process's first byte (a client attached before start).
+    pub attach: bool,
+}
+
+/// A started container.
+#[derive(Debug)]
+pub struct Started {
+    /// Host pid of the container's init process.
+    pub pid: i64,
+    /// Streams connected from the start (when `attach` was requested).
+    pub attach: Option<AttachStreams>,
+}
+
+/// How a container's process ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// Exit code; 128+N for signal N.
+    pub exit_code: i64,
+    /// Whether the kernel's OOM killer hit the container.
+    pub oom_killed: bool,
+    /// RFC 3339 time of the exit.
+    pub finished_at: String,
+    /// Why the process could not run or be monitored (empty otherwise).
+    pub error: String,
+}
+
+/// What [`Runtime::restore`] found for a container the engine believed
+/// running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// Its shim is alive and monitoring it.
+    Running {
+        /// Host pid of its init process.
+        pid: i64,
+    },
+    /// It ended while the daemon was away.
+    Exited(ExitRecord),
+}
+
+/// What a client attaches to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachOptions {
+    /// Forward the client's input.
+    pub stdin: bool,
+    /// Send stdout.
+    pub stdout: bool,
+    /// Send stderr.
+    pub stderr: bool,
+}
+
+/// Live streams of an attached container.
+pub struct AttachStreams {
+    /// The container's stdin (when it was opened with `OpenStdin`);
+    /// shutting it down closes the container's stdin.
+    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    /// Output chunks tagged with their stream; ends when the process ends.
+    pub output: mpsc::Receiver<(StreamType, Bytes)>,
+}
+
+impl std::fmt::Debug for AttachStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachStreams")
+            .field("stdin", &self.stdin.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which log records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Keep streaming new records until the container exits.
+    pub follow: bool,
+    /// Only the last N records.
+    pub tail: Option<usize>,
+    /// Only records at or after this Unix time (seconds).
+    pub since: Option<i64>,
+    /// Only records before this Unix time (seconds).
+    pub until: Option<i64>,
+    /// Include stdout records.
+    pub stdout: bool,
+    /// Include stderr records.
+    pub stderr: bool,
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Which stream it came from.
+    pub stream: StreamType,
+    /// RFC 3339 (nanoseconds) time it was written.
+    pub time: String,
+    /// The bytes, including the newline if the process wrote one.
+    pub data: Bytes,
+}
+
+/// Runs and supervises container processes (the exec driver).
+pub trait Runtime: Send + Sync + 'static {
+    /// Starts the container's process (through its shim).
+    fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>>;
+
+    /// Resolves when the process has exited (also after a daemon restart,
+    /// and when it exited already).
+    fn wait(&self, id: &str) -> BoxFuture<Result<ExitRecord, JobError>>;
+
+    /// Sends `signal` to the container's init process.
+    fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>>;
+
+    /// Attaches to a running container.
+    fn attach(
+        &self,
+        id: &str,
+        options: AttachOptions,
+    ) -> BoxFuture<Result<AttachStreams, JobError>>;
+
+    /// Sets the terminal size of a TTY container.
+    fn resize(&self, id: &str, height: u16, width: u16) -> BoxFuture<Result<(), JobError>>;
+
+    /// Reads the container's logs; the receiver ends when there is nothing
+    /// more to send.
+    fn logs(
+        &self,
+        id: &str,
+        options: LogOptions,
+    ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>>;
+
+    /// Forgets a stopped container's runtime state (logs go with its
+    /// directory, which the engine removes).
+    fn remove(&self, id: &str) -> BoxFuture<Result<(), JobError>>;
+
+    /// Finds out, after a daemon restart, what became of a container that
+    /// was running.
+    fn restore(&self, id: &str) -> BoxFuture<Result<Restored, JobError>>;
+}
