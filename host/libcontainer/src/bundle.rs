@@ -1,0 +1,251 @@
+//! Loading and validating an OCI runtime bundle (`config.json` + rootfs).
+//!
+//! Validation happens here, once, before anything is created: a bad bundle
+//! leaves nothing behind (no state directory, cgroup or process).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::Error;
+use crate::mounts::{ResolveError, resolve_in_root};
+
+/// A parsed bundle whose spec passed validation.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// The bundle directory (absolute).
+    pub dir: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+    /// The rootfs (absolute, symlinks resolved).
+    pub rootfs: PathBuf,
+}
+
+impl Bundle {
+    /// Reads `<dir>/config.json`, parses it and validates it against what
+    /// this runtime supports.
+    pub fn load(dir: &Path) -> Result<Bundle, Error> {
+        let dir = std::path::absolute(dir).map_err(|e| Error::io("resolve bundle path", dir, e))?;
+        let config_path = dir.join("config.json");
+        let bytes = std::fs::read(&config_path).map_err(|e| Error::ReadConfig {
+            path: config_path.clone(),
+            source: e,
+        })?;
+        let spec: Spec = serde_json::from_slice(&bytes).map_err(|e| Error::ParseConfig {
+            path: config_path.clone(),
+            source: e,
+        })?;
+        Bundle::from_spec(dir, spec)
+    }
+
+    /// Validates an already parsed spec for a bundle in `dir`.
+    pub fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, Error> {
+        let config_path = dir.join("config.json");
+        let invalid = |reason: String| Error::InvalidConfig {
+            path: config_path.clone(),
+            reason,
+        };
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| invalid("`root` is missing".into()))?;
+        let rootfs = dir.join(root.path());
+        let rootfs = match std::fs::canonicalize(&rootfs) {
+            Ok(p) if p.is_dir() => p,
+            _ => return Err(Error::RootfsMissing { path: rootfs }),
+        };
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| invalid("`process` is missing".into()))?;
+        validate_process(process).map_err(&invalid)?;
+        let linux = spec
+            .linux()
+            .as_ref()
+            .ok_or_else(|| invalid("`linux` is missing".into()))?;
+        let mut seen = HashSet::new();
+        let mut has_mount_ns = false;
+        for ns in linux.namespaces().iter().flatten() {
+            if !seen.insert(ns.typ()) {
+                return Err(invalid(format!("namespace {} is listed twice", ns.typ())));
+            }
+            match ns.typ() {
+                LinuxNamespaceType::Time => {
+                    return Err(invalid("the time namespace is not supported".into()));
+                }
+                LinuxNamespaceType::Mount => has_mount_ns = true,
+                _ => {}
+            }
+            if let Some(path) = ns.path()
+                && !path.exists()
+            {
+                return Err(invalid(format!(
+                    "{} namespace path {} does not exist",
+                    ns.typ(),
+                    path.display()
+                )));
+            }
+        }
+        if !has_mount_ns {
+            // pivot_root needs a private mount namespace; runc's `--no-pivot`
+            // chroot mode is not offered.
+            return Err(invalid("a mount namespace is required".into()));
+        }
+        let user_ns = seen.contains(&LinuxNamespaceType::User);
+        if user_ns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            let joined = linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_some());
+            if !joined {
+                return Err(invalid(
+                    "a new user namespace needs linux.uidMappings and linux.gidMappings".into(),
+                ));
+            }
+        }
+        for mount in spec.mounts().iter().flatten() {
+            let destination = mount.destination();
+            if !destination.is_absolute() {
+                return Err(invalid(format!(
+                    "mount destination {} is not absolute",
+                    destination.display()
+                )));
+            }
+            match resolve_in_root(&rootfs, destination) {
+                Ok(_) => {}
+                Err(ResolveError::Escapes { symlink }) => {
+                    return Err(Error::MountEscapes {
+                        destination: destination.clone(),
+                        rootfs: rootfs.clone(),
+                        symlink,
+                    });
+                }
+                Err(ResolveError::TooManyLinks) => {
+                    return Err(invalid(format!(
+                        "mount destination {} has a symlink loop",
+                        destination.display()
+                    )));
+                }
+                Err(ResolveError::Io(kind)) => {
+                    return Err(invalid(format!(
+                        "mount destination {} cannot be resolved: {kind}",
+                        destination.display()
+                    )));
+                }
+            }
+        }
+        Ok(Bundle { dir, spec, rootfs })
+    }
+}
+
+/// Checks a `process` object (also used for `exec --process`).
+pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), String> {
+    let args = process
+        .args()
+        .as_ref()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err("process.args must name a program".into());
+    }
+    if !process.cwd().is_absolute() {
+        return Err(format!(
+            "process.cwd {} is not absolute",
+            process.cwd().display()
+        ));
+    }
+    for arg in args {
+        if arg.contains('\0') {
+            return Err(format!("process.args entry {arg:?} contains a NUL byte"));
+        }
+    }
+    for var in process.env().iter().flatten() {
+        if var.contains('\0') || !var.contains('=') {
+            return Err(format!("process.env entry {var:?} is not NAME=value"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(config: &str) -> (tempfile::TempDir, Result<Bundle, Error>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        let result = Bundle::load(dir.path());
+        (dir, result)
+    }
+
+    const MINIMAL: &str = r#"{
+        "ociVersion": "1.0.2",
+        "root": {"path": "rootfs"},
+        "process": {"user": {"uid": 0, "gid": 0}, "args": ["sh"], "cwd": "/"},
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}]
+    }"#;
+
+    #[test]
+    fn minimal_bundle_loads() {
+        let (dir, bundle) = bundle_with(MINIMAL);
+        let bundle = bundle.unwrap();
+        assert_eq!(
+            bundle.rootfs,
+            dir.path().canonicalize().unwrap().join("rootfs")
+        );
+    }
+
+    #[test]
+    fn malformed_json_names_the_file_and_position() {
+        let (_dir, err) = bundle_with("{\"ociVersion\": ");
+        let msg = err.unwrap_err().to_string();
+        assert!(
+            msg.contains("malformed bundle config") && msg.contains("config.json"),
+            "{msg}"
+        );
+        assert!(msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_namespace_type_is_rejected() {
+        let (_dir, err) = bundle_with(&MINIMAL.replace("\"pid\"", "\"bogus\""));
+        let msg = err.unwrap_err().to_string();
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn missing_rootfs_is_named() {
+        let (dir, _) = bundle_with(MINIMAL);
+        std::fs::remove_dir(dir.path().join("rootfs")).unwrap();
+        let err = Bundle::load(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::RootfsMissing { .. }), "{err}");
+        assert!(err.to_string().contains("rootfs"), "{err}");
+    }
+
+    #[test]
+    fn escaping_mount_destination_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rootfs")).unwrap();
+        std::os::unix::fs::symlink("../../../..", dir.path().join("rootfs/evil")).unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            MINIMAL.replace("\"/proc\"", "\"/evil/tmp\""),
+        )
+        .unwrap();
+        let err = Bundle::load(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::MountEscapes { .. }), "{err}");
+        assert!(err.to_string().contains("evil"), "{err}");
+    }
+
+    #[test]
+    fn empty_args_and_missing_mount_namespace_are_rejected() {
+        let (_d, err) = bundle_with(&MINIMAL.replace("[\"sh\"]", "[]"));
+        assert!(err.unwrap_err().to_string().contains("process.args"));
+        let (_d, err) = bundle_with(&MINIMAL.replace("{\"type\": \"mount\"}, ", ""));
+        assert!(err.unwrap_err().to_string().contains("mount namespace"));
+    }
+}

@@ -1,0 +1,536 @@
+//! The child side of `clone`: container init and exec'd processes.
+//!
+//! Runs in a copy of the (single-threaded) runtime right after `clone`,
+//! straight-line, reporting the first failure over the channel as a
+//! [`Message::Failed`] naming the step, then `_exit`ing. Order follows runc
+//! (`standard_init_linux.go`, `setns_init_linux.go`) where it matters to the
+//! result: seccomp without `noNewPrivileges` before capabilities are dropped
+//! (it needs `CAP_SYS_ADMIN`), with it as the very last step before
+//! `execve`; the executable is looked up before `Ready`, so that a missing
+//! binary is a create-time error.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+
+use crate::channel::{Channel, Message};
+use crate::config::{InitConfig, MountKind, ProcessConfig};
+use crate::error::InitStep;
+use crate::rootfs::{self, CgroupBind, StepContext, StepError};
+use crate::seccomp::Filter;
+use crate::syscall::{LinuxSyscall, Syscall};
+
+/// File descriptors handed to the child (all opened by the runtime).
+pub(crate) struct ChildFds<'a> {
+    /// Replaces 0, 1, 2.
+    pub stdio: Option<[BorrowedFd<'a>; 3]>,
+    /// Connected console socket (terminal processes).
+    pub console: Option<BorrowedFd<'a>>,
+    /// Namespaces to `setns` into, in order.
+    pub namespaces: Vec<(CloneFlags, BorrowedFd<'a>, InitStep)>,
+    /// `O_PATH` fd of the exec FIFO (init only).
+    pub fifo: Option<BorrowedFd<'a>>,
+    /// Highest capability number of the kernel.
+    pub last_cap: u8,
+}
+
+/// Entry point of container init. Never returns.
+pub(crate) fn init_main(
+    cfg: &InitConfig,
+    chan: Channel,
+    fds: ChildFds<'_>,
+    seccomp: Option<Filter>,
+) -> ! {
+    let err = match init(cfg, &chan, &fds, seccomp) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    fail(&chan, err)
+}
+
+/// Entry point of an exec'd process. Never returns.
+pub(crate) fn exec_main(
+    process: &ProcessConfig,
+    chan: Channel,
+    fds: ChildFds<'_>,
+    seccomp: Option<Filter>,
+) -> ! {
+    let err = match exec(process, &chan, &fds, seccomp) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    fail(&chan, err)
+}
+
+fn fail(chan: &Channel, err: StepError) -> ! {
+    let sent = chan.send(&Message::Failed {
+        step: err.step.clone(),
+        errno: err.errno as i32,
+        detail: err.detail.clone(),
+    });
+    if sent.is_err() {
+        // Nobody listens any more (after `Ready`, `start` has the FIFO
+        // only): stderr is all that is left, as with runc.
+        eprintln!(
+            "berth init: {}: {}{}",
+            err.step,
+            err.errno,
+            detail(&err.detail)
+        );
+    }
+    // SAFETY: _exit is always safe; no destructors or atexit handlers
+    // of the runtime must run in this copy of it.
+    unsafe { libc::_exit(1) }
+}
+
+fn detail(d: &str) -> String {
+    if d.is_empty() {
+        String::new()
+    } else {
+        format!(" ({d})")
+    }
+}
+
+enum Never {}
+
+fn wait_for_parent(chan: &Channel) -> Result<(), StepError> {
+    match chan.recv() {
+        Ok(Some(Message::Continue)) => Ok(()),
+        // The runtime died or gave up: nothing to report to.
+        Ok(None) => unsafe { libc::_exit(1) },
+        Ok(Some(other)) => Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO)
+            .with_detail(format!("unexpected message {other:?}"))),
+        Err(e) => Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO).with_detail(e)),
+    }
+}
+
+fn join_namespaces(fds: &ChildFds<'_>) -> Result<(), StepError> {
+    for (flag, fd, step) in &fds.namespaces {
+        nix::sched::setns(fd, *flag).step(|| step.clone())?;
+    }
+    Ok(())
+}
+
+fn wire_stdio(fds: &ChildFds<'_>) -> Result<(), StepError> {
+    if let Some(stdio) = &fds.stdio {
+        for (target, fd) in stdio.iter().enumerate() {
+            // SAFETY: dup2 onto 0..=2; the source fd stays valid.
+            if unsafe { libc::dup2(fd.as_raw_fd(), target as RawFd) } < 0 {
+                return Err(StepError::new(InitStep::Stdio, Errno::last()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn init(
+    cfg: &InitConfig,
+    chan: &Channel,
+    fds: &ChildFds<'_>,
+    mut seccomp: Option<Filter>,
+) -> Result<Never, StepError> {
+    wait_for_parent(chan)?;
+    join_namespaces(fds)?;
+    if cfg.namespaces.new_user || !cfg.namespaces.join.is_empty() && has_user_join(cfg) {
+        become_root_in_userns()?;
+    }
+    // The container's cgroups as seen from the host, read before a cgroup
+    // namespace would hide the path.
+    let needs_cgroups = cfg
+        .rootfs
+        .mounts
+        .iter()
+        .any(|m| m.kind == MountKind::Cgroup);
+    let cgroup_binds = if needs_cgroups {
+        read_cgroup_binds()
+    } else {
+        Vec::new()
+    };
+    if !cfg.namespaces.unshare.is_empty() {
+        nix::sched::unshare(cfg.namespaces.unshare).step(|| InitStep::Unshare {
+            kind: namespace_names(cfg.namespaces.unshare),
+        })?;
+    }
+    nix::unistd::setsid().step(|| InitStep::Setsid)?;
+    wire_stdio(fds)?;
+    if let Some(value) = cfg.process.oom_score_adj {
+        set_oom_score_adj(value)?;
+    }
+    // Device nodes and directories get exactly the modes asked for.
+    nix::sys::stat::umask(Mode::empty());
+    let sys = LinuxSyscall;
+    rootfs::prepare(&sys, &cfg.rootfs, &|| cgroup_binds.clone())?;
+    // runc creates a missing cwd (rootfs_linux.go, createCwd) while the
+    // root is still writable.
+    if cfg.process.cwd != Path::new("/") {
+        sys.mkdir_all(&cfg.process.cwd).step(|| InitStep::Chdir {
+            path: cfg.process.cwd.clone(),
+        })?;
+    }
+    if cfg.process.terminal {
+        setup_console(fds, true)?;
+    }
+    if let Some(hostname) = &cfg.hostname {
+        nix::unistd::sethostname(hostname).step(|| InitStep::Hostname)?;
+    }
+    if let Some(domainname) = &cfg.domainname {
+        // SAFETY: pointer and length of a live buffer.
+        let rc = unsafe { libc::setdomainname(domainname.as_ptr().cast(), domainname.len()) };
+        if rc < 0 {
+            return Err(StepError::new(InitStep::Domainname, Errno::last()));
+        }
+    }
+    for (key, value) in &cfg.sysctls {
+        std::fs::write(crate::mounts::sysctl_path(key), value).map_err(|e| {
+            StepError::new(
+                InitStep::Sysctl { key: key.clone() },
+                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
+        })?;
+    }
+    rootfs::finalize(&sys, &cfg.rootfs)?;
+    let fifo = fds.fifo;
+    finish(&cfg.process, fds, &mut seccomp, &mut || {
+        chan.send(&Message::Ready)
+            .step(|| InitStep::SyncWithParent)?;
+        if let Some(fifo) = fifo {
+            wait_for_start(fifo)?;
+        }
+        Ok(())
+    })
+}
+
+fn has_user_join(cfg: &InitConfig) -> bool {
+    cfg.namespaces
+        .join
+        .iter()
+        .any(|(k, _)| *k == oci_spec::runtime::LinuxNamespaceType::User)
+}
+
+fn exec(
+    process: &ProcessConfig,
+    chan: &Channel,
+    fds: &ChildFds<'_>,
+    mut seccomp: Option<Filter>,
+) -> Result<Never, StepError> {
+    wait_for_parent(chan)?;
+    join_namespaces(fds)?;
+    if fds
+        .namespaces
+        .iter()
+        .any(|(flag, _, _)| *flag == CloneFlags::CLONE_NEWUSER)
+    {
+        become_root_in_userns()?;
+    }
+    nix::unistd::setsid().step(|| InitStep::Setsid)?;
+    wire_stdio(fds)?;
+    if process.terminal {
+        setup_console(fds, false)?;
+    }
+    finish(process, fds, &mut seccomp, &mut || Ok(()))
+}
+
+/// In a user namespace whose maps are written, act as its root
+/// (user_namespaces(7): the ids of the creator are not mapped otherwise).
+fn become_root_in_userns() -> Result<(), StepError> {
+    let root_gid = Gid::from_raw(0);
+    let root_uid = Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).step(|| InitStep::Setgid { gid: 0 })?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).step(|| InitStep::Setuid { uid: 0 })?;
+    Ok(())
+}
+
+fn namespace_names(flags: CloneFlags) -> String {
+    let names = [
+        (CloneFlags::CLONE_NEWCGROUP, "cgroup"),
+        (CloneFlags::CLONE_NEWNS, "mnt"),
+        (CloneFlags::CLONE_NEWUTS, "uts"),
+        (CloneFlags::CLONE_NEWIPC, "ipc"),
+        (CloneFlags::CLONE_NEWNET, "net"),
+        (CloneFlags::CLONE_NEWUSER, "user"),
+    ];
+    names
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn read_cgroup_binds() -> Vec<CgroupBind> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    rootfs::cgroup_binds(&rootfs::host_cgroup_mounts(&mountinfo), &own)
+}
+
+fn set_oom_score_adj(value: i32) -> Result<(), StepError> {
+    let path = "/proc/self/oom_score_adj";
+    let current = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    if current == Some(value) {
+        return Ok(());
+    }
+    std::fs::write(path, value.to_string()).map_err(|e| {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let mut err = StepError::new(InitStep::OomScoreAdj { value }, errno);
+        if errno == Errno::EACCES || errno == Errno::EPERM {
+            err = err.with_detail(format!(
+                "lowering oom_score_adj below {} needs CAP_SYS_RESOURCE, which this runtime does not have",
+                current.map_or_else(|| "its current value".to_string(), |c| c.to_string())
+            ));
+        }
+        err
+    })
+}
+
+/// Opens a pty in the container's devpts, sends the master to the
+/// console socket and makes the slave the controlling terminal and stdio.
+fn setup_console(fds: &ChildFds<'_>, mount_console: bool) -> Result<(), StepError> {
+    let console = fds.console.ok_or_else(|| {
+        StepError::new(InitStep::Console, Errno::EINVAL)
+            .with_detail("process.terminal is set but no console socket was given")
+    })?;
+    let (master, slave_path, slave) = crate::console::open_pty().step(|| InitStep::Console)?;
+    if mount_console {
+        // runc bind-mounts the pty onto /dev/console (rootfs_linux.go,
+        // mountConsole) so that programs writing there reach the terminal.
+        let sys = LinuxSyscall;
+        let console_path = Path::new("/dev/console");
+        sys.create_file(console_path).step(|| InitStep::Console)?;
+        sys.mount(
+            Some(&slave_path),
+            console_path,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .step(|| InitStep::Console)?;
+    }
+    crate::console::send_master(console.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
+        .step(|| InitStep::Console)?;
+    drop(master);
+    for target in 0..3 {
+        // SAFETY: dup2 of a valid fd onto 0..=2.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(StepError::new(InitStep::Console, Errno::last()));
+        }
+    }
+    // SAFETY: TIOCSCTTY with argument 0 on our own stdin.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(StepError::new(InitStep::Console, Errno::last()));
+    }
+    Ok(())
+}
+
+/// Blocks until `start` opens the FIFO for reading, then tells it we go.
+/// The FIFO is reopened through `/proc/self/fd` because its path is not
+/// reachable from inside the rootfs (runc does the same).
+fn wait_for_start(fifo: BorrowedFd<'_>) -> Result<(), StepError> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let fd = loop {
+        match open(
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => break other.step(|| InitStep::ExecFifo)?,
+        }
+    };
+    nix::unistd::write(&fd, b"0").step(|| InitStep::ExecFifo)?;
+    Ok(())
+}
+
+/// Common tail: rlimits, cwd, lookup, seccomp, user, capabilities,
+/// no_new_privs, `before_exec` (init: `Ready` and the FIFO), execve.
+fn finish(
+    p: &ProcessConfig,
+    fds: &ChildFds<'_>,
+    seccomp: &mut Option<Filter>,
+    before_exec: &mut dyn FnMut() -> Result<(), StepError>,
+) -> Result<Never, StepError> {
+    nix::sys::stat::umask(Mode::from_bits_truncate(p.umask as libc::mode_t));
+    for r in &p.rlimits {
+        set_rlimit(r)?;
+    }
+    nix::unistd::chdir(&p.cwd).step(|| InitStep::Chdir {
+        path: p.cwd.clone(),
+    })?;
+    let program = lookup(p)?;
+    if !p.no_new_privs
+        && let Some(filter) = seccomp.take()
+    {
+        filter.load().map_err(|e| seccomp_error(&e))?;
+    }
+    switch_user(p, fds.last_cap)?;
+    if p.no_new_privs {
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
+            return Err(StepError::new(InitStep::NoNewPrivileges, Errno::last()));
+        }
+    }
+    before_exec()?;
+    if let Some(filter) = seccomp.take() {
+        filter.load().map_err(|e| seccomp_error(&e))?;
+    }
+    // Nothing of the runtime leaks into the container: every fd above
+    // stdio becomes close-on-exec (close_range(2), Linux 5.11).
+    // SAFETY: close_range only flags fds.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+    reset_signals();
+    let err = nix::unistd::execve(&program, &p.args, &p.env).unwrap_err();
+    Err(StepError::new(
+        InitStep::Exec {
+            program: p.program.clone(),
+        },
+        err,
+    ))
+}
+
+fn seccomp_error(e: &crate::seccomp::SeccompError) -> StepError {
+    use std::error::Error as _;
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    StepError::new(InitStep::Seccomp, Errno::EINVAL).with_detail(detail)
+}
+
+fn set_rlimit(r: &crate::config::Rlimit) -> Result<(), StepError> {
+    let new = libc::rlimit {
+        rlim_cur: r.soft,
+        rlim_max: r.hard,
+    };
+    // SAFETY: setrlimit with a valid struct.
+    if unsafe { libc::setrlimit(r.resource, &new) } == 0 {
+        return Ok(());
+    }
+    let errno = Errno::last();
+    let mut err = StepError::new(
+        InitStep::Rlimit {
+            resource: r.name.clone(),
+        },
+        errno,
+    );
+    if errno == Errno::EPERM {
+        let mut cur = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit into a valid struct.
+        unsafe { libc::getrlimit(r.resource, &mut cur) };
+        err = err.with_detail(format!(
+            "raising the hard limit from {} to {} needs CAP_SYS_RESOURCE, which this runtime does not have",
+            cur.rlim_max, r.hard
+        ));
+    } else if errno == Errno::EINVAL && r.soft > r.hard {
+        err = err.with_detail(format!(
+            "soft limit {} is above hard limit {}",
+            r.soft, r.hard
+        ));
+    }
+    Err(err)
+}
+
+/// Finds the executable the way runc does (Go's `exec.LookPath` on the
+/// process's `PATH`): names with a slash are taken as they are.
+fn lookup(p: &ProcessConfig) -> Result<CString, StepError> {
+    let not_found = |errno| {
+        StepError::new(
+            InitStep::LookupExecutable {
+                program: p.program.clone(),
+            },
+            errno,
+        )
+    };
+    let candidates: Vec<PathBuf> = if p.program.contains('/') {
+        vec![PathBuf::from(&p.program)]
+    } else {
+        p.path_dirs.iter().map(|d| d.join(&p.program)).collect()
+    };
+    let mut last = Errno::ENOENT;
+    for candidate in candidates {
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_file() => {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o111 != 0 {
+                    return Ok(crate::config::path_cstring(&candidate));
+                }
+                last = Errno::EACCES;
+            }
+            Ok(_) => last = Errno::EACCES,
+            Err(_) => {}
+        }
+    }
+    Err(not_found(last))
+}
+
+fn switch_user(p: &ProcessConfig, last_cap: u8) -> Result<(), StepError> {
+    if let Some(caps) = &p.caps {
+        crate::capabilities::drop_bounding(caps.bounding, last_cap)
+            .step(|| InitStep::DropBoundingSet)?;
+        // Keep the permitted set across setuid so capset can pick from it.
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } < 0 {
+            return Err(StepError::new(InitStep::Capset, Errno::last()));
+        }
+    }
+    let groups: Vec<Gid> = p
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    match nix::unistd::setgroups(&groups) {
+        Ok(()) => {}
+        // A user namespace with setgroups denied: nothing to change.
+        Err(Errno::EPERM) if groups.is_empty() => {}
+        Err(e) => return Err(StepError::new(InitStep::Setgroups, e)),
+    }
+    let gid = Gid::from_raw(p.gid);
+    nix::unistd::setresgid(gid, gid, gid).step(|| InitStep::Setgid { gid: p.gid })?;
+    let uid = Uid::from_raw(p.uid);
+    nix::unistd::setresuid(uid, uid, uid).step(|| InitStep::Setuid { uid: p.uid })?;
+    if let Some(caps) = &p.caps {
+        // SAFETY: plain prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+        crate::capabilities::set(caps).step(|| InitStep::Capset)?;
+        crate::capabilities::raise_ambient(caps.ambient, last_cap)
+            .step(|| InitStep::AmbientCapabilities)?;
+    }
+    Ok(())
+}
+
+/// Unblocks every signal and restores default dispositions: the runtime
+/// may ignore some (Rust ignores `SIGPIPE`) and ignored signals stay
+/// ignored across execve(2).
+fn reset_signals() {
+    // SAFETY: sigprocmask and signal with valid arguments; no handlers run.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+}
