@@ -1,0 +1,300 @@
+//! Small filesystem helpers: `*at` operations that never follow a symlink in
+//! the final component, whiteout markers, crash-safe writes, sizes.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+
+use cap_std::fs::FileTypeExt as _;
+use std::path::{Path, PathBuf};
+
+use cap_std::fs::Dir;
+use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps};
+
+use crate::error::GraphError;
+
+/// The xattr overlayfs reads to treat a directory as opaque
+/// (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque
+/// directories").
+pub(crate) const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Prefix of AUFS-style whiteout names in image layers (OCI image spec,
+/// layer.md "Whiteouts").
+pub(crate) const WHITEOUT_PREFIX: &str = ".wh.";
+/// The AUFS-style opaque-directory marker.
+pub(crate) const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
+
+/// How whiteouts are represented inside a stored layer directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WhiteoutFormat {
+    /// overlayfs' own: a character device 0/0 per deleted name and
+    /// `trusted.overlay.opaque=y` on opaque directories, so the directory
+    /// can be a lower layer as is. Creating either needs root.
+    Overlay,
+    /// The image format itself: empty `.wh.<name>` and `.wh..wh..opq` files,
+    /// applied when layers are copied into a vfs rootfs. Needs no privilege.
+    Aufs,
+}
+
+/// Extended attributes copied from tar headers and between layers. Others
+/// (`trusted.*`, in particular `trusted.overlay.*`, which would let a tar
+/// steer overlayfs; `security.selinux`, which belongs to the host's policy)
+/// are dropped.
+pub(crate) fn xattr_allowed(name: &str) -> bool {
+    name.starts_with("user.") || name == "security.capability"
+}
+
+/// Whether a failed cap-std call refused a path that resolves outside its
+/// directory (cap-primitives' "escape attempt").
+pub(crate) fn is_escape(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied
+        && e.to_string().contains("outside of the filesystem")
+}
+
+/// What [`remove_entry`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removed {
+    /// Nothing was there.
+    Nothing,
+    /// A directory (removed recursively).
+    Dir,
+    /// Anything else (file, symlink, whiteout, fifo...).
+    Other,
+}
+
+/// Removes `name` in `dir` whatever it is (a directory recursively), without
+/// following symlinks.
+pub(crate) fn remove_entry(dir: &Dir, name: &OsStr) -> io::Result<Removed> {
+    let meta = match dir.symlink_metadata(name) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removed::Nothing),
+        Err(e) => return Err(e),
+    };
+    if meta.is_dir() {
+        dir.remove_dir_all(name)?;
+        Ok(Removed::Dir)
+    } else {
+        dir.remove_file(name)?;
+        Ok(Removed::Other)
+    }
+}
+
+/// Sets owner (without following a symlink at `name`).
+pub(crate) fn chown_at(dir: &Dir, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+    rustix::fs::chownat(
+        dir.as_fd(),
+        name,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Sets atime and mtime (without following a symlink at `name`).
+pub(crate) fn set_times_at(dir: &Dir, name: &OsStr, mtime: Timespec) -> io::Result<()> {
+    rustix::fs::utimensat(
+        dir.as_fd(),
+        name,
+        &Timestamps {
+            last_access: mtime,
+            last_modification: mtime,
+        },
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Sets atime and mtime of an open file or directory.
+pub(crate) fn set_times_fd(fd: impl AsFd, mtime: Timespec) -> io::Result<()> {
+    rustix::fs::futimens(
+        fd,
+        &Timestamps {
+            last_access: mtime,
+            last_modification: mtime,
+        },
+    )
+    .map_err(io::Error::from)
+}
+
+/// Seconds since the epoch as a timestamp.
+pub(crate) fn timespec(secs: i64, nanos: i64) -> Timespec {
+    Timespec {
+        tv_sec: secs,
+        tv_nsec: nanos as _,
+    }
+}
+
+/// Creates an overlayfs whiteout (char device 0/0) named `name`.
+pub(crate) fn make_overlay_whiteout(dir: &Dir, name: &OsStr) -> io::Result<()> {
+    rustix::fs::mknodat(
+        dir.as_fd(),
+        name,
+        FileType::CharacterDevice,
+        Mode::empty(),
+        0,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Creates a fifo named `name`.
+pub(crate) fn make_fifo(dir: &Dir, name: &OsStr, mode: u32) -> io::Result<()> {
+    rustix::fs::mknodat(
+        dir.as_fd(),
+        name,
+        FileType::Fifo,
+        Mode::from_raw_mode(mode & 0o7777),
+        0,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Creates an empty AUFS-style marker file.
+pub(crate) fn make_marker(dir: &Dir, name: &OsStr) -> io::Result<()> {
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    dir.open_with(name, &opts).map(drop)
+}
+
+/// Whether `meta` is an overlayfs whiteout.
+pub(crate) fn is_overlay_whiteout(meta: &cap_std::fs::Metadata) -> bool {
+    use cap_std::fs::MetadataExt as _;
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+/// Marks an open directory opaque for overlayfs.
+pub(crate) fn set_overlay_opaque(dir: &Dir) -> io::Result<()> {
+    rustix::fs::fsetxattr(
+        dir.as_fd(),
+        OVERLAY_OPAQUE_XATTR,
+        b"y",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Whether an open directory is marked opaque for overlayfs.
+pub(crate) fn is_overlay_opaque(dir: &Dir) -> bool {
+    let mut buf = [0u8; 4];
+    matches!(
+        rustix::fs::fgetxattr(dir.as_fd(), OVERLAY_OPAQUE_XATTR, &mut buf),
+        Ok(1) if buf[0] == b'y'
+    )
+}
+
+/// The allowed extended attributes of an open file or directory.
+pub(crate) fn read_xattrs(fd: impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let fd = fd.as_fd();
+    let mut names = vec![0u8; 1024];
+    let len = loop {
+        match rustix::fs::flistxattr(fd, &mut names) {
+            Ok(n) => break n,
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if !xattr_allowed(name) {
+            continue;
+        }
+        let mut value = vec![0u8; 256];
+        let n = loop {
+            match rustix::fs::fgetxattr(fd, name, &mut value) {
+                Ok(n) => break n,
+                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        value.truncate(n);
+        out.push((name.to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// Sets an extended attribute on an open file or directory.
+pub(crate) fn set_xattr(fd: impl AsFd, name: &str, value: &[u8]) -> io::Result<()> {
+    rustix::fs::fsetxattr(fd, name, value, rustix::fs::XattrFlags::empty()).map_err(io::Error::from)
+}
+
+/// Flushes every dirty page of the filesystem holding `path` (`syncfs(2)`):
+/// one call instead of an `fsync` per extracted file.
+pub(crate) fn sync_filesystem(path: &Path) -> Result<(), GraphError> {
+    let f = fs::File::open(path).map_err(GraphError::io("open", path))?;
+    rustix::fs::syncfs(&f).map_err(|e| GraphError::Io {
+        op: "syncfs",
+        path: path.to_path_buf(),
+        source: e.into(),
+    })
+}
+
+/// `fsync` of a directory, making renames and creations in it durable.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), GraphError> {
+    fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(GraphError::io("fsync directory", path))
+}
+
+/// Writes `bytes` to `path` crash-safely: a temp file in the same directory,
+/// `fsync`, `rename`, `fsync` of the directory.
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), GraphError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(GraphError::io("create temp file in", dir))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(GraphError::io("write", tmp.path().to_path_buf()))?;
+    tmp.persist(path).map_err(|e| GraphError::Io {
+        op: "rename temp file to",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    sync_dir(dir)
+}
+
+/// Bytes of regular file content under `path` (not following symlinks;
+/// hard links counted once).
+pub(crate) fn tree_size(path: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0u64;
+    let mut stack: Vec<PathBuf> = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&p) else { continue };
+        for entry in rd.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() && (meta.nlink() == 1 || seen.insert((meta.dev(), meta.ino())))
+            {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+/// Removes a directory tree if it exists.
+pub(crate) fn remove_tree(path: &Path) -> Result<(), GraphError> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(GraphError::Io {
+            op: "remove",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+    }
+}
+
+/// Creates a directory and its parents.
+pub(crate) fn create_dirs(path: &Path) -> Result<(), GraphError> {
+    fs::create_dir_all(path).map_err(GraphError::io("create directory", path))
+}

@@ -1,0 +1,551 @@
+//! The graph-layout policy seam.
+//!
+//! The graph driver asks a [`LayoutPolicy`] three questions and acts on the
+//! answers only after [validating](validate_rootfs_plan) them:
+//!
+//! - [`plan_rootfs`](LayoutPolicy::plan_rootfs), on every container create: how
+//!   the image's layer chain maps onto lower directories, and which contiguous
+//!   runs are merged ("flattened") into one cached directory because the
+//!   driver cannot stack them all (overlayfs' lower-dir limit, which the graph
+//!   computes from the mount option page budget);
+//! - [`plan_import`](LayoutPolicy::plan_import), on every image import: which
+//!   runs of the new image's chain to flatten ahead of time so that its first
+//!   container starts without paying for it;
+//! - [`plan_gc`](LayoutPolicy::plan_gc), on garbage collection: which
+//!   unreferenced layers (and flattened caches) to remove.
+//!
+//! Every request and plan is plain data — strings, integers, vectors — so the
+//! types map 1:1 onto WIT records of the `graph-policy` world; a WASM plugin
+//! implements the trait through an adapter in `berth-plugin-host`.
+//!
+//! Layer ids are the bare 64-digit lower-case hex of the layer's diff id (for
+//! flattened caches: of the run they were built from). They are never paths:
+//! the graph maps ids onto directories itself, and a plan naming anything that
+//! is not a layer of the request is rejected as [`GraphError::InvalidPlan`]
+//! (crate::GraphError::InvalidPlan) before anything is written.
+//!
+//! Orders are always bottom-first (the base layer first), as in the image
+//! config's `rootfs.diff_ids`; the graph reverses them for overlayfs'
+//! `lowerdir=` (which lists the top layer first).
+
+use std::collections::HashSet;
+
+/// What a policy reports when it cannot produce a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicyError {
+    /// Human-readable reason.
+    pub message: String,
+}
+
+impl PolicyError {
+    /// A policy error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// The storage driver names the policy sees in requests.
+pub mod driver_names {
+    /// overlayfs: layers are stacked as lower directories.
+    pub const OVERLAY: &str = "overlay";
+    /// vfs: layers are copied, bottom first, into a plain directory.
+    pub const VFS: &str = "vfs";
+}
+
+/// Layer kinds the policy sees in [`GcLayer::kind`].
+pub mod layer_kinds {
+    /// A layer imported from a tarball (its id is its diff id).
+    pub const LAYER: &str = "layer";
+    /// A cached merge of a contiguous run of layers.
+    pub const FLATTENED: &str = "flattened";
+}
+
+/// One layer of an image chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// 64 hex digits (the diff id without `sha256:`).
+    pub id: String,
+    /// Bytes of regular file content in the layer.
+    pub size: u64,
+}
+
+/// A flattened cache that already exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlattenedInfo {
+    /// The cache's id (64 hex).
+    pub id: String,
+    /// The layers it merges, bottom first.
+    pub layers: Vec<String>,
+    /// Bytes of regular file content.
+    pub size: u64,
+}
+
+/// One lower directory of a rootfs: a single layer, or a contiguous run of
+/// two or more layers that the graph merges into one cached directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lower {
+    /// Layer ids, bottom first.
+    pub layers: Vec<String>,
+}
+
+/// Input of [`LayoutPolicy::plan_rootfs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsRequest {
+    /// The container the rootfs is for (64 hex).
+    pub container_id: String,
+    /// The image (`sha256:<hex>`).
+    pub image_id: String,
+    /// [`driver_names::OVERLAY`] or [`driver_names::VFS`].
+    pub driver: String,
+    /// The image's layers, bottom first.
+    pub layers: Vec<LayerInfo>,
+    /// How many lower directories the driver can stack at most.
+    pub max_lower_dirs: u32,
+    /// Flattened caches that exist now (reusing one costs nothing).
+    pub flattened: Vec<FlattenedInfo>,
+}
+
+/// Output of [`LayoutPolicy::plan_rootfs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootfsPlan {
+    /// Lower directories, bottom first. Their layers, concatenated, must be
+    /// exactly the image's layers in order.
+    pub lowers: Vec<Lower>,
+}
+
+/// Input of [`LayoutPolicy::plan_import`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRequest {
+    /// The image being imported (`sha256:<hex>`).
+    pub image_id: String,
+    /// [`driver_names::OVERLAY`] or [`driver_names::VFS`].
+    pub driver: String,
+    /// The new image's layers, bottom first.
+    pub layers: Vec<LayerInfo>,
+    /// The ids among `layers` that this import adds to the store (the others
+    /// were already present).
+    pub new_layers: Vec<String>,
+    /// How many lower directories the driver can stack at most.
+    pub max_lower_dirs: u32,
+    /// Flattened caches that exist now.
+    pub flattened: Vec<FlattenedInfo>,
+}
+
+/// Output of [`LayoutPolicy::plan_import`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportPlan {
+    /// Runs to flatten now, each two or more contiguous layers of the image,
+    /// not overlapping. Empty: flatten nothing ahead of time.
+    pub flatten: Vec<Lower>,
+}
+
+/// One removable-or-not layer in a [`GcRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcLayer {
+    /// 64 hex.
+    pub id: String,
+    /// [`layer_kinds::LAYER`] or [`layer_kinds::FLATTENED`].
+    pub kind: String,
+    /// Bytes of regular file content.
+    pub size: u64,
+    /// Images whose chain contains it (for a flattened cache: contains its
+    /// whole run, contiguously).
+    pub images: u32,
+    /// Container root filesystems that use it as (part of) a lower.
+    pub containers: u32,
+    /// When it was last used to build a rootfs or imported, seconds since
+    /// the Unix epoch.
+    pub last_used: i64,
+}
+
+/// Input of [`LayoutPolicy::plan_gc`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcRequest {
+    /// Now, seconds since the Unix epoch.
+    pub now: i64,
+    /// Every layer and flattened cache in the store.
+    pub layers: Vec<GcLayer>,
+}
+
+/// Output of [`LayoutPolicy::plan_gc`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GcPlan {
+    /// Ids to remove; each must have no image and no container reference.
+    pub remove: Vec<String>,
+}
+
+/// Decides how layers are laid out; consulted by the graph driver on every
+/// image import, container create and garbage collection.
+///
+/// Implementations must be pure decisions (no I/O): the graph validates each
+/// plan and does the work. Calls come from blocking threads, concurrently.
+pub trait LayoutPolicy: Send + Sync {
+    /// Names the policy in errors and logs, e.g. `"native"` or
+    /// `"graph-layout 1.0.0 (plugin)"`.
+    fn name(&self) -> String;
+
+    /// Maps an image's layers onto lower directories for a container.
+    fn plan_rootfs(&self, request: &RootfsRequest) -> Result<RootfsPlan, PolicyError>;
+
+    /// Decides what to prepare when an image is imported.
+    fn plan_import(&self, request: &ImportRequest) -> Result<ImportPlan, PolicyError>;
+
+    /// Picks the layers garbage collection removes.
+    fn plan_gc(&self, request: &GcRequest) -> Result<GcPlan, PolicyError>;
+}
+
+/// berth's built-in policy, the reference the `graph-layout` plugin must
+/// reproduce:
+///
+/// - rootfs: one lower per layer while the chain fits in `max_lower_dirs`;
+///   otherwise the bottom `len - (max - 1)` layers are flattened into one
+///   lower and the top `max - 1` stay separate (the top of a chain is what
+///   differs between related images, the base is what they share, so the
+///   flattened base is the cache most likely to be reused);
+/// - import: flatten ahead of time exactly the run `plan_rootfs` would;
+/// - gc: remove every layer and flattened cache that no image and no
+///   container references.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NativeLayoutPolicy;
+
+impl NativeLayoutPolicy {
+    fn base_run(layers: &[LayerInfo], max_lower_dirs: u32) -> Result<Option<Lower>, PolicyError> {
+        let max = max_lower_dirs as usize;
+        if layers.len() <= max {
+            return Ok(None);
+        }
+        if max < 1 {
+            return Err(PolicyError::new(format!(
+                "cannot lay out {} layers in {max_lower_dirs} lower directories",
+                layers.len()
+            )));
+        }
+        let flatten = layers.len() - (max - 1);
+        Ok(Some(Lower {
+            layers: layers[..flatten].iter().map(|l| l.id.clone()).collect(),
+        }))
+    }
+}
+
+impl LayoutPolicy for NativeLayoutPolicy {
+    fn name(&self) -> String {
+        "native".to_owned()
+    }
+
+    fn plan_rootfs(&self, request: &RootfsRequest) -> Result<RootfsPlan, PolicyError> {
+        let mut lowers = Vec::with_capacity(request.layers.len());
+        let mut rest = &request.layers[..];
+        if let Some(base) = Self::base_run(&request.layers, request.max_lower_dirs)? {
+            rest = &rest[base.layers.len()..];
+            lowers.push(base);
+        }
+        lowers.extend(rest.iter().map(|l| Lower {
+            layers: vec![l.id.clone()],
+        }));
+        Ok(RootfsPlan { lowers })
+    }
+
+    fn plan_import(&self, request: &ImportRequest) -> Result<ImportPlan, PolicyError> {
+        Ok(ImportPlan {
+            flatten: Self::base_run(&request.layers, request.max_lower_dirs)?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    fn plan_gc(&self, request: &GcRequest) -> Result<GcPlan, PolicyError> {
+        Ok(GcPlan {
+            remove: request
+                .layers
+                .iter()
+                .filter(|l| l.images == 0 && l.containers == 0)
+                .map(|l| l.id.clone())
+                .collect(),
+        })
+    }
+}
+
+/// Whether `id` has the shape of a layer id: 64 lower-case hex digits.
+pub fn is_layer_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn check_ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<(), String> {
+    for id in ids {
+        if !is_layer_id(id) {
+            return Err(format!(
+                "{id:?} is not a layer id (64 lower-case hex digits)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a rootfs plan against its request; the reason is returned on
+/// failure. The graph turns it into `GraphError::InvalidPlan`.
+pub fn validate_rootfs_plan(request: &RootfsRequest, plan: &RootfsPlan) -> Result<(), String> {
+    for lower in &plan.lowers {
+        check_ids(&lower.layers)?;
+        if lower.layers.is_empty() {
+            return Err("a lower directory lists no layers".into());
+        }
+    }
+    let planned: Vec<&String> = plan.lowers.iter().flat_map(|l| &l.layers).collect();
+    let wanted: Vec<&String> = request.layers.iter().map(|l| &l.id).collect();
+    if planned != wanted {
+        return Err(format!(
+            "the lower directories must list the image's {} layers exactly once, in order \
+             (bottom first); the plan lists {} layer ids{}",
+            wanted.len(),
+            planned.len(),
+            first_difference(&planned, &wanted)
+        ));
+    }
+    if plan.lowers.len() > request.max_lower_dirs as usize {
+        return Err(format!(
+            "{} lower directories exceed the driver's limit of {}",
+            plan.lowers.len(),
+            request.max_lower_dirs
+        ));
+    }
+    Ok(())
+}
+
+fn first_difference(planned: &[&String], wanted: &[&String]) -> String {
+    for (i, (p, w)) in planned.iter().zip(wanted).enumerate() {
+        if p != w {
+            return format!(" (position {i}: {p} where the image has {w})");
+        }
+    }
+    String::new()
+}
+
+/// Checks an import plan: every run has at least two layers, is a contiguous
+/// part of the image's chain and does not overlap another run.
+pub fn validate_import_plan(request: &ImportRequest, plan: &ImportPlan) -> Result<(), String> {
+    let ids: Vec<&String> = request.layers.iter().map(|l| &l.id).collect();
+    let mut used: Vec<(usize, usize)> = Vec::new();
+    for run in &plan.flatten {
+        check_ids(&run.layers)?;
+        if run.layers.len() < 2 {
+            return Err(format!(
+                "a flatten run needs at least two layers, got {}",
+                run.layers.len()
+            ));
+        }
+        let run_ids: Vec<&String> = run.layers.iter().collect();
+        let start = ids
+            .windows(run_ids.len())
+            .position(|w| w == run_ids.as_slice())
+            .ok_or_else(|| {
+                format!(
+                    "flatten run starting at {} is not a contiguous part of the image's layers",
+                    run.layers[0]
+                )
+            })?;
+        let end = start + run_ids.len();
+        if used.iter().any(|&(s, e)| start < e && s < end) {
+            return Err(format!(
+                "flatten runs overlap at layers {start}..{end} of the image"
+            ));
+        }
+        used.push((start, end));
+    }
+    Ok(())
+}
+
+/// Checks a GC plan: every id is in the request, named once, and has no
+/// image or container reference.
+pub fn validate_gc_plan(request: &GcRequest, plan: &GcPlan) -> Result<(), String> {
+    check_ids(&plan.remove)?;
+    let mut seen = HashSet::new();
+    for id in &plan.remove {
+        if !seen.insert(id) {
+            return Err(format!("layer {id} is listed twice"));
+        }
+        let layer = request
+            .layers
+            .iter()
+            .find(|l| &l.id == id)
+            .ok_or_else(|| format!("{id} is not a layer in the store"))?;
+        if layer.images > 0 || layer.containers > 0 {
+            return Err(format!(
+                "layer {id} is still referenced by {} image(s) and {} container(s)",
+                layer.images, layer.containers
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u32) -> String {
+        format!("{n:064x}")
+    }
+
+    fn layers(n: u32) -> Vec<LayerInfo> {
+        (0..n)
+            .map(|i| LayerInfo {
+                id: id(i),
+                size: 10,
+            })
+            .collect()
+    }
+
+    fn rootfs_request(n: u32, max: u32) -> RootfsRequest {
+        RootfsRequest {
+            container_id: "c".repeat(64),
+            image_id: format!("sha256:{}", "a".repeat(64)),
+            driver: driver_names::OVERLAY.into(),
+            layers: layers(n),
+            max_lower_dirs: max,
+            flattened: vec![],
+        }
+    }
+
+    #[test]
+    fn native_keeps_short_chains_as_is() {
+        let req = rootfs_request(3, 10);
+        let plan = NativeLayoutPolicy.plan_rootfs(&req).unwrap();
+        assert_eq!(plan.lowers.len(), 3);
+        assert!(plan.lowers.iter().all(|l| l.layers.len() == 1));
+        validate_rootfs_plan(&req, &plan).unwrap();
+    }
+
+    #[test]
+    fn native_flattens_the_base_of_deep_chains() {
+        let req = rootfs_request(10, 4);
+        let plan = NativeLayoutPolicy.plan_rootfs(&req).unwrap();
+        assert_eq!(plan.lowers.len(), 4);
+        assert_eq!(plan.lowers[0].layers, (0..7).map(id).collect::<Vec<_>>());
+        assert_eq!(plan.lowers[3].layers, vec![id(9)]);
+        validate_rootfs_plan(&req, &plan).unwrap();
+
+        let import = ImportRequest {
+            image_id: req.image_id.clone(),
+            driver: req.driver.clone(),
+            layers: req.layers.clone(),
+            new_layers: vec![id(9)],
+            max_lower_dirs: 4,
+            flattened: vec![],
+        };
+        let iplan = NativeLayoutPolicy.plan_import(&import).unwrap();
+        assert_eq!(iplan.flatten, vec![plan.lowers[0].clone()]);
+        validate_import_plan(&import, &iplan).unwrap();
+    }
+
+    #[test]
+    fn native_with_limit_one_flattens_everything() {
+        let req = rootfs_request(3, 1);
+        let plan = NativeLayoutPolicy.plan_rootfs(&req).unwrap();
+        assert_eq!(plan.lowers.len(), 1);
+        validate_rootfs_plan(&req, &plan).unwrap();
+        assert!(
+            NativeLayoutPolicy
+                .plan_rootfs(&rootfs_request(3, 0))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn rootfs_plans_that_reorder_drop_invent_or_exceed_are_rejected() {
+        let req = rootfs_request(3, 2);
+        let one = |i| Lower {
+            layers: vec![id(i)],
+        };
+        let cases = [
+            (vec![one(1), one(0), one(2)], "order"),
+            (vec![one(0), one(2)], "dropped"),
+            (vec![one(0), one(1), one(2), one(7)], "invented"),
+            (vec![one(0), one(1), one(2)], "too many"),
+            (
+                vec![
+                    Lower {
+                        layers: vec![id(0), id(1)],
+                    },
+                    Lower { layers: vec![] },
+                    one(2),
+                ],
+                "empty lower",
+            ),
+            (
+                vec![Lower {
+                    layers: vec!["../../etc".into(), id(1), id(2)],
+                }],
+                "path",
+            ),
+        ];
+        for (lowers, what) in cases {
+            let err = validate_rootfs_plan(&req, &RootfsPlan { lowers });
+            assert!(err.is_err(), "{what} must be rejected");
+        }
+        let ok = RootfsPlan {
+            lowers: vec![
+                Lower {
+                    layers: vec![id(0), id(1)],
+                },
+                one(2),
+            ],
+        };
+        validate_rootfs_plan(&req, &ok).unwrap();
+    }
+
+    #[test]
+    fn import_plans_must_be_contiguous_disjoint_runs() {
+        let req = ImportRequest {
+            image_id: String::new(),
+            driver: driver_names::VFS.into(),
+            layers: layers(5),
+            new_layers: vec![],
+            max_lower_dirs: 2,
+            flattened: vec![],
+        };
+        let run = |ids: &[u32]| Lower {
+            layers: ids.iter().map(|&i| id(i)).collect(),
+        };
+        let bad = [
+            vec![run(&[0])],
+            vec![run(&[0, 2])],
+            vec![run(&[0, 1, 2]), run(&[2, 3])],
+            vec![run(&[3, 9])],
+        ];
+        for flatten in bad {
+            assert!(validate_import_plan(&req, &ImportPlan { flatten }).is_err());
+        }
+        validate_import_plan(
+            &req,
+            &ImportPlan {
+                flatten: vec![run(&[0, 1]), run(&[2, 3, 4])],
+            },
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn gc_may_only_remove_unreferenced_known_layers() {
+        let layer = |i, images, containers| GcLayer {
+            id: id(i),
+            kind: layer_kinds::LAYER.into(),
+            size: 1,
+            images,
+            containers,
+            last_used: 0,
+        };
+        let req = GcRequest {
+            now: 100,
+            layers: vec![layer(0, 0, 0), layer(1, 1, 0), layer(2, 0, 1)],
+        };
+        let plan = NativeLayoutPolicy.plan_gc(&req).unwrap();
+        assert_eq!(plan.remove, vec![id(0)]);
+        validate_gc_plan(&req, &plan).unwrap();
+        for remove in [vec![id(1)], vec![id(2)], vec![id(9)], vec![id(0), id(0)]] {
+            assert!(validate_gc_plan(&req, &GcPlan { remove }).is_err());
+        }
+    }
+}
