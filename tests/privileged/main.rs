@@ -1,3 +1,4 @@
 //! Integration tests that need root: real namespaces, mounts, cgroups and
 //! containers. Each test isolates itself (own temp dirs, own state roots, own
 //! daemons) and cleans up what it creates.
+mod cgroups;

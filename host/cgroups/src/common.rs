@@ -269,12 +269,12 @@ pub(crate) fn create_dir_all(dir: &Path) -> Result<()> {
 /// A cgroup directory is removed with `rmdir(2)` even though it "contains"
 /// interface files (cgroupfs allows that); it fails with `EBUSY` while tasks
 /// remain, so we retry for a short while to let exiting tasks go, as runc
-/// does. A directory that does not exist is already removed.
-pub(crate) fn remove_tree(dir: &Path) -> Result<()> {
+/// does. A directory that does not exist is already removed. `deadline`
+/// bounds the retrying; callers removing several hierarchies share one.
+pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<()> {
     for child in child_dirs(dir)? {
-        remove_tree(&child)?;
+        remove_tree(&child, deadline)?;
     }
-    let deadline = Instant::now() + REMOVE_TIMEOUT;
     let mut delay = Duration::from_millis(5);
     loop {
         match fs::remove_dir(dir) {
@@ -391,8 +391,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cg = dir.path().join("cg");
         fs::create_dir_all(cg.join("a/b")).unwrap();
-        remove_tree(&cg).unwrap();
+        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        remove_tree(&cg, deadline).unwrap();
         assert!(!cg.exists());
-        remove_tree(&cg).unwrap();
+        remove_tree(&cg, deadline).unwrap();
     }
 }

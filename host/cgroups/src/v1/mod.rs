@@ -163,9 +163,10 @@ impl CgroupManager for V1Manager {
 
     fn remove(&self) -> Result<()> {
         // Try every hierarchy even if one fails, then report the first error.
+        let deadline = std::time::Instant::now() + common::REMOVE_TIMEOUT;
         let mut first_error = None;
         for dir in self.unique_dirs() {
-            if let Err(e) = common::remove_tree(dir) {
+            if let Err(e) = common::remove_tree(dir, deadline) {
                 first_error.get_or_insert(e);
             }
         }

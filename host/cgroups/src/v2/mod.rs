@@ -174,7 +174,10 @@ impl CgroupManager for V2Manager {
     }
 
     fn remove(&self) -> Result<()> {
-        common::remove_tree(&self.dir)
+        common::remove_tree(
+            &self.dir,
+            std::time::Instant::now() + common::REMOVE_TIMEOUT,
+        )
     }
 
     fn dirs(&self) -> Vec<PathBuf> {
