@@ -1,1 +1,226 @@
-fn main() {}
+//! `berthd`: the berth daemon. It opens the metadata store, the graph and
+//! exec drivers, builds the Engine with the daemon's jobs, reconciles with
+//! containers still running, and runs the `serveapi` job on the `-H`
+//! addresses until SIGTERM or SIGINT. Containers keep running when it stops:
+//! their shims are independent processes.
+
+mod app;
+mod drivers;
+mod edge;
+mod error;
+mod facts;
+mod hijack;
+mod listen;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use berth_engine::daemon::handlers::register_all;
+use berth_engine::daemon::{Daemon, DaemonConfig};
+use berth_engine::{Engine, Job};
+use clap::Parser;
+use tokio::sync::watch;
+
+/// Command line, with dockerd's flag names where dockerd has them.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berthd",
+    version,
+    about = "The berth daemon: a container engine speaking the Docker Engine API"
+)]
+struct Args {
+    /// Daemon socket(s) to listen on: unix://PATH, tcp://HOST:PORT, fd://[N].
+    #[arg(short = 'H', long = "host", value_name = "ADDR")]
+    hosts: Vec<String>,
+    /// Root of persistent daemon state.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/berth")]
+    data_root: PathBuf,
+    /// Root of runtime state (sockets, shim state).
+    #[arg(long, value_name = "DIR", default_value = "/run/berth")]
+    exec_root: PathBuf,
+    /// Path of the daemon's PID file.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "FILE",
+        default_value = "/run/berth/berthd.pid"
+    )]
+    pidfile: PathBuf,
+    /// Logging level: debug, info, warn, error, fatal.
+    #[arg(short = 'l', long, value_name = "LEVEL", default_value = "info")]
+    log_level: String,
+    /// Use TLS on tcp:// listeners; `--tls=false` allows plain TCP.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    tls: Option<bool>,
+    /// Use TLS and verify client certificates.
+    #[arg(long)]
+    tlsverify: bool,
+    /// CA that signs trusted client certificates.
+    #[arg(long, value_name = "FILE")]
+    tlscacert: Option<PathBuf>,
+    /// Server certificate.
+    #[arg(long, value_name = "FILE")]
+    tlscert: Option<PathBuf>,
+    /// Server key.
+    #[arg(long, value_name = "FILE")]
+    tlskey: Option<PathBuf>,
+    /// Storage driver: overlay2, vfs (default: probe overlay, fall back to vfs).
+    #[arg(short = 's', long, value_name = "DRIVER")]
+    storage_driver: Option<String>,
+    /// The per-container monitor binary (default: berth-shim next to berthd).
+    #[arg(long, value_name = "FILE")]
+    shim: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(&args.log_level)?;
+    // A small fixed pool: the daemon mostly waits on sockets and shims, and
+    // every worker costs stack and allocator arenas (idle RSS target).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(32)
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let level = match level {
+        "fatal" | "panic" => "error",
+        "debug" | "info" | "warn" | "error" | "trace" => level,
+        other => bail!("invalid --log-level {other:?}: use debug, info, warn, error or fatal"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let hosts = if args.hosts.is_empty() {
+        vec!["unix:///run/berth/berth.sock".to_owned()]
+    } else {
+        args.hosts.clone()
+    };
+    for dir in [&args.data_root, &args.exec_root] {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    let _pidfile = PidFile::create(&args.pidfile)?;
+
+    let store = berth_store::Store::open_in(&args.data_root)
+        .context("failed to open the metadata store")?;
+    let config = DaemonConfig {
+        data_root: args.data_root.clone(),
+        exec_root: args.exec_root.clone(),
+    };
+    let shim = match &args.shim {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("cannot locate berthd's own binary")?
+            .with_file_name("berth-shim"),
+    };
+    let (images, runtime) = drivers::open(&config, &store, args.storage_driver.as_deref(), &shim)?;
+
+    let engine = Engine::new();
+    let daemon = Daemon::new(config, store, images, runtime, Arc::clone(engine.events()));
+    let restored = daemon
+        .restore()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    tracing::info!(containers = restored, "daemon state loaded");
+    register_all(&engine, &daemon, facts::collect(&args.data_root));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let tls = listen::TlsOptions {
+        insecure: args.tls == Some(false) && !args.tlsverify,
+        verify: args.tlsverify,
+        ca: args.tlscacert.clone(),
+        cert: args.tlscert.clone(),
+        key: args.tlskey.clone(),
+    };
+    engine.register(
+        "serveapi",
+        Arc::new(serve::ServeApi::new(&engine, tls, stop_rx)),
+    );
+
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down; containers keep running");
+        let _ = stop_tx.send(true);
+    });
+
+    let (mut job, streams) = Job::new("serveapi");
+    job.args = hosts;
+    edge_log(streams);
+    engine
+        .run(job)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))
+        .context("serveapi failed")?;
+    Ok(())
+}
+
+fn edge_log(streams: berth_engine::JobStreams) {
+    let berth_engine::JobStreams { stdout, stderr } = streams;
+    edge::drain_stderr("serveapi".to_owned(), stderr);
+    tokio::spawn(async move {
+        let _ = stdout.collect().await;
+    });
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop berthd with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// The `--pidfile`: refuses to start when it names a live process, removed
+/// on exit.
+struct PidFile(PathBuf);
+
+impl PidFile {
+    fn create(path: &Path) -> anyhow::Result<PidFile> {
+        if let Ok(old) = std::fs::read_to_string(path)
+            && let Ok(pid) = old.trim().parse::<i32>()
+            && Path::new(&format!("/proc/{pid}")).exists()
+            && pid != std::process::id() as i32
+        {
+            bail!(
+                "pid file found, ensure berthd is not running or delete {}",
+                path.display()
+            );
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {}", parent.display()))?;
+        }
+        let tmp = path.with_extension("pid.tmp");
+        std::fs::write(&tmp, format!("{}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(PidFile(path.to_owned()))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,301 @@
+//! The router: Docker Engine API routes, each one a job.
+//!
+//! `fn router(state) -> Router` is everything the listeners serve; unit
+//! tests drive it with `tower::ServiceExt::oneshot`, no socket involved.
+//! Requests may carry a `/v1.24` … `/v1.43` prefix or none; the prefix is
+//! checked and stripped before routing.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use berth_api::version;
+use berth_engine::{Engine, Job};
+use futures_util::TryStreamExt;
+use tokio_util::io::StreamReader;
+
+use crate::edge;
+use crate::error::ApiError;
+use crate::hijack;
+
+/// What every route needs.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine that runs the jobs.
+    pub engine: Arc<Engine>,
+}
+
+/// Query parameters in order (keys may repeat, e.g. `changes`).
+type Params = Query<Vec<(String, String)>>;
+
+/// The engine's version string for the `Server` header.
+const SERVER: &str = concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)");
+
+/// Builds the API router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route(
+            "/version",
+            get(|s: State<AppState>| simple(s, "system_version")),
+        )
+        .route("/info", get(|s: State<AppState>| simple(s, "system_info")))
+        .route(
+            "/events",
+            get(|s: State<AppState>, q: Params| with_query(s, "system_events", q)),
+        )
+        .route(
+            "/images/json",
+            get(|s: State<AppState>, q: Params| with_query(s, "image_list", q)),
+        )
+        .route("/images/create", post(image_create))
+        .route("/images/{*rest}", any(image_dispatch))
+        .route(
+            "/containers/json",
+            get(|s: State<AppState>, q: Params| with_query(s, "container_list", q)),
+        )
+        .route("/containers/create", post(container_create))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_delete", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
+            "/containers/{id}/json",
+            get(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_inspect", p, q, StatusCode::OK)
+            }),
+        )
+        .route(
+            "/containers/{id}/start",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_start", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
+            "/containers/{id}/stop",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_stop", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
+            "/containers/{id}/kill",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_kill", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
+            "/containers/{id}/wait",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_wait", p, q, StatusCode::OK)
+            }),
+        )
+        .route(
+            "/containers/{id}/resize",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_resize", p, q, StatusCode::OK)
+            }),
+        )
+        .route(
+            "/containers/{id}/logs",
+            get(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_logs", p, q, StatusCode::OK)
+            }),
+        )
+        .route("/containers/{id}/attach", post(container_attach))
+        .route(
+            "/berth/jobs",
+            get(|s: State<AppState>| simple(s, "job_list")),
+        )
+        .route("/berth/jobs/{name}", post(job_run))
+        .fallback(|| async { ApiError::page_not_found() })
+        .with_state(state);
+    // The prefix must be stripped before routing, so the middleware wraps
+    // the whole API router rather than being a route layer.
+    Router::new()
+        .fallback_service(api)
+        .layer(middleware::from_fn(version_prefix))
+        .layer(middleware::map_response(common_headers))
+}
+
+/// Checks and strips `/vX.Y`. dockerd answers versions outside its range
+/// with 400 and a message naming both versions.
+async fn version_prefix(mut req: Request, next: Next) -> Response {
+    let (prefix, rest) = version::split_path(req.uri().path());
+    let Some(prefix) = prefix else {
+        return next.run(req).await;
+    };
+    let checked = prefix
+        .parse::<version::ApiVersion>()
+        .map_err(|e| e.to_string())
+        .and_then(|v| version::check(v).map_err(|e| e.to_string()));
+    if let Err(message) = checked {
+        return ApiError::bad_request(message).into_response();
+    }
+    let mut uri = rest.to_owned();
+    if let Some(query) = req.uri().query() {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    match uri.parse() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return ApiError::bad_request("invalid request path").into_response(),
+    }
+    next.run(req).await
+}
+
+async fn common_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("Api-Version", HeaderValue::from_static("1.43"));
+    headers.insert("Server", HeaderValue::from_static(SERVER));
+    headers.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    headers.insert("Ostype", HeaderValue::from_static("linux"));
+    response
+}
+
+/// `GET|HEAD /_ping`: `OK`, with the headers the docker CLI negotiates on.
+async fn ping(State(state): State<AppState>, method: Method) -> Response {
+    let (job, streams) = Job::new("system_ping");
+    let mut response = edge::respond(&state.engine, job, streams, StatusCode::OK).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        "Cache-Control",
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    headers.insert("Pragma", HeaderValue::from_static("no-cache"));
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if method == Method::HEAD {
+        *response.body_mut() = Body::empty();
+    }
+    response
+}
+
+fn job_with(
+    name: &str,
+    args: Vec<String>,
+    query: Vec<(String, String)>,
+) -> (Job, berth_engine::JobStreams) {
+    let (mut job, streams) = Job::new(name);
+    job.args = args;
+    for (k, v) in query {
+        job.env.set(k, v);
+    }
+    (job, streams)
+}
+
+async fn simple(State(state): State<AppState>, name: &'static str) -> Response {
+    let (job, streams) = Job::new(name);
+    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+}
+
+async fn with_query(
+    State(state): State<AppState>,
+    name: &'static str,
+    Query(q): Params,
+) -> Response {
+    let (job, streams) = job_with(name, Vec::new(), q);
+    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+}
+
+async fn on_object(
+    State(state): State<AppState>,
+    name: &'static str,
+    Path(id): Path<String>,
+    Query(q): Params,
+    ok: StatusCode,
+) -> Response {
+    let (job, streams) = job_with(name, vec![id], q);
+    edge::respond(&state.engine, job, streams, ok).await
+}
+
+/// The request body as a job's stdin.
+pub fn body_reader(body: Body) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+    StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+async fn container_create(State(state): State<AppState>, Query(q): Params, body: Body) -> Response {
+    let (job, streams) = job_with("container_create", Vec::new(), q);
+    let job = job.stdin(body_reader(body));
+    edge::respond(&state.engine, job, streams, StatusCode::CREATED).await
+}
+
+async fn image_create(State(state): State<AppState>, Query(q): Params, body: Body) -> Response {
+    let (job, streams) = job_with("image_import", Vec::new(), q);
+    let job = job.stdin(body_reader(body));
+    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+}
+
+/// Image names contain slashes (`docker.io/library/busybox`), so image
+/// routes match the whole rest of the path and split off the operation.
+async fn image_dispatch(
+    State(state): State<AppState>,
+    method: Method,
+    Path(rest): Path<String>,
+    Query(q): Params,
+) -> Response {
+    let (name, ok) = match method {
+        Method::GET => match rest.strip_suffix("/json") {
+            Some(image) => (("image_inspect", image.to_owned()), StatusCode::OK),
+            None => return ApiError::page_not_found().into_response(),
+        },
+        Method::POST => match rest.strip_suffix("/tag") {
+            Some(image) => (("image_tag", image.to_owned()), StatusCode::CREATED),
+            None => return ApiError::page_not_found().into_response(),
+        },
+        Method::DELETE => (("image_delete", rest), StatusCode::OK),
+        _ => return ApiError::page_not_found().into_response(),
+    };
+    let (job, streams) = job_with(name.0, vec![name.1], q);
+    edge::respond(&state.engine, job, streams, ok).await
+}
+
+async fn container_attach(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Params,
+    req: Request,
+) -> Response {
+    let (job, streams) = job_with("container_attach", vec![id], q);
+    hijack::attach(&state.engine, job, streams, req).await
+}
+
+async fn job_run(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Params,
+    req: Request,
+) -> Response {
+    if state.engine.handler(&name).is_none() {
+        return ApiError::new(StatusCode::NOT_FOUND, format!("no such job: {name}"))
+            .into_response();
+    }
+    let (mut job, streams) = Job::new(name);
+    for (k, v) in q {
+        match k.as_str() {
+            "arg" => job.args.push(v),
+            "env" => match v.split_once('=') {
+                Some((key, value)) => job.env.set(key, value),
+                None => job.env.set(v, ""),
+            },
+            other => {
+                return ApiError::bad_request(format!(
+                    "unknown parameter {other:?}: use arg= and env=KEY=VALUE"
+                ))
+                .into_response();
+            }
+        }
+    }
+    hijack::job_stream(&state.engine, job, streams, req).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,231 @@
+//! Hijacked connections: `attach` and streamed `/berth/jobs/{name}` runs.
+//!
+//! Docker API, "Hijacking": the client sends `Connection: Upgrade` and
+//! `Upgrade: tcp`; the server answers `101 UPGRADED` and from then on the
+//! connection is a raw byte pipe. The read half becomes the job's stdin
+//! (end of input — the client's half-close — is the job's EOF); the job's
+//! stdout is written to the write half, and the write half is shut down
+//! when the job ends.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use berth_api::job::{JOB_STREAM, JobExit};
+use berth_api::stream::{StreamType, encode_frame};
+use berth_engine::job::{Chunk, OutputStream};
+use berth_engine::{Engine, Job, JobStreams};
+use bytes::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::sync::mpsc;
+
+use crate::edge;
+use crate::error::ApiError;
+
+/// Size of the pipe between the connection and a job's stdin.
+const STDIN_PIPE: usize = 64 * 1024;
+
+fn wants_upgrade(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, want: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(want))
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "tcp")
+}
+
+fn switching(content_type: &str) -> Response {
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("tcp"));
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Pumps one upgraded connection: client bytes into `stdin`, `output` to the
+/// client, then closes the write half.
+async fn pump(
+    upgraded: hyper::upgrade::Upgraded,
+    mut stdin: DuplexStream,
+    mut output: mpsc::Receiver<Bytes>,
+) {
+    let (mut read, mut write) = tokio::io::split(TokioIo::new(upgraded));
+    let input = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut read, &mut stdin).await;
+        // Client half-closed (or went away): the job sees EOF.
+        let _ = stdin.shutdown().await;
+    });
+    while let Some(data) = output.recv().await {
+        if write.write_all(&data).await.is_err() {
+            break;
+        }
+        let _ = write.flush().await;
+    }
+    let _ = write.shutdown().await;
+    input.abort();
+}
+
+/// Forwards data chunks of `stream` into a channel of bytes.
+fn forward(mut stream: OutputStream, first: Option<Bytes>) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        if let Some(first) = first
+            && tx.send(first).await.is_err()
+        {
+            return;
+        }
+        while let Some(chunk) = stream.next().await {
+            if let Chunk::Data(data) = chunk
+                && tx.send(data).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// `POST /containers/{id}/attach`: runs the attach job and, once it has set
+/// up the session (its first output event), upgrades the connection.
+/// Errors before that (no such container) are ordinary error responses.
+pub async fn attach(
+    engine: &Arc<Engine>,
+    job: Job,
+    streams: JobStreams,
+    mut req: Request,
+) -> Response {
+    if !wants_upgrade(req.headers()) {
+        return ApiError::bad_request(
+            "attach needs a hijacked connection: send 'Connection: Upgrade' and 'Upgrade: tcp'",
+        )
+        .into_response();
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (stdin_job, stdin_conn) = tokio::io::duplex(STDIN_PIPE);
+    let job = job.stdin(stdin_job);
+    let JobStreams { mut stdout, stderr } = streams;
+    edge::drain_stderr(job.name.clone(), stderr);
+    let mut handle = engine.spawn(job);
+    let (content_type, first) = tokio::select! {
+        biased;
+        first = stdout.next() => match first {
+            Some(Chunk::Begin { content_type }) => (content_type, None),
+            Some(Chunk::Data(data)) => (None, Some(data)),
+            None => return finished(handle.await),
+        },
+        result = &mut handle => return finished(result),
+    };
+    let output = forward(stdout, first);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => pump(upgraded, stdin_conn, output).await,
+            Err(e) => tracing::warn!(error = %e, "attach upgrade failed"),
+        }
+        if let Ok(Err(e)) = handle.await {
+            tracing::warn!(error = %e, "attach ended with an error");
+        }
+    });
+    switching(content_type.as_deref().unwrap_or(berth_api::stream::RAW))
+}
+
+fn finished(result: Result<berth_engine::JobResult, tokio::task::JoinError>) -> Response {
+    match result {
+        Ok(Ok(_)) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => ApiError::from(e).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "job panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Multiplexes a running job's stdout and stderr into frames and ends with
+/// the [`JobExit`] frame on stream 3.
+fn job_frames(engine: &Arc<Engine>, job: Job, streams: JobStreams) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(16);
+    let handle = engine.spawn(job);
+    let JobStreams {
+        mut stdout,
+        mut stderr,
+    } = streams;
+    tokio::spawn(async move {
+        let (mut out_open, mut err_open) = (true, true);
+        while out_open || err_open {
+            let (stream, chunk) = tokio::select! {
+                c = stdout.next(), if out_open => (StreamType::Stdout, c),
+                c = stderr.next(), if err_open => (StreamType::Stderr, c),
+            };
+            match chunk {
+                None if stream == StreamType::Stdout => out_open = false,
+                None => err_open = false,
+                Some(Chunk::Begin { .. }) => {}
+                Some(Chunk::Data(data)) => {
+                    // A reader that went away is fine: keep draining so the
+                    // job can finish.
+                    let _ = tx.send(encode_frame(stream, &data)).await;
+                }
+            }
+        }
+        let exit = match handle.await {
+            Ok(Ok(status)) => JobExit {
+                status,
+                error: None,
+            },
+            Ok(Err(e)) => JobExit {
+                status: 1,
+                error: Some(e.message),
+            },
+            Err(e) => JobExit {
+                status: 1,
+                error: Some(format!("job panicked: {e}")),
+            },
+        };
+        let json = serde_json::to_vec(&exit).unwrap_or_default();
+        let _ = tx.send(encode_frame(StreamType::Systemerr, &json)).await;
+    });
+    rx
+}
+
+/// `POST /berth/jobs/{name}`: with `Upgrade: tcp` the connection is
+/// hijacked (stdin streams in while output streams out); otherwise the
+/// request body is stdin and the response body carries the frames.
+pub async fn job_stream(
+    engine: &Arc<Engine>,
+    job: Job,
+    streams: JobStreams,
+    mut req: Request,
+) -> Response {
+    if wants_upgrade(req.headers()) {
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let (stdin_job, stdin_conn) = tokio::io::duplex(STDIN_PIPE);
+        let frames = job_frames(engine, job.stdin(stdin_job), streams);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => pump(upgraded, stdin_conn, frames).await,
+                Err(e) => tracing::warn!(error = %e, "job upgrade failed"),
+            }
+        });
+        return switching(JOB_STREAM);
+    }
+    let body = req.into_body();
+    let job = job.stdin(crate::app::body_reader(body));
+    let frames = job_frames(engine, job, streams);
+    let stream = futures_util::stream::unfold(frames, |mut frames| async move {
+        let item = frames.recv().await?;
+        Some((Ok::<Bytes, std::convert::Infallible>(item), frames))
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JOB_STREAM));
+    response
+}
