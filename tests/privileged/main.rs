@@ -2,3 +2,4 @@
 //! containers. Each test isolates itself (own temp dirs, own state roots, own
 //! daemons) and cleans up what it creates.
 mod cgroups;
+mod seccomp;
