@@ -1,0 +1,209 @@
+//! The graph driver (`berth-graph`) behind the engine's [`ImageService`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_api::container::Config;
+use berth_api::image::{
+    GraphDriverData, ImageDeleteItem, ImageInspect, ImageMetadata, ImageSummary, RootFs,
+};
+use berth_engine::driver::{ImageService, ImportOptions};
+use berth_engine::{ErrorKind, JobError};
+use berth_graph::{DeleteRecord, Graph, GraphError};
+
+/// [`ImageService`] over a [`Graph`].
+pub struct GraphImages {
+    graph: Arc<Graph>,
+}
+
+impl GraphImages {
+    /// Wraps an open graph.
+    pub fn new(graph: Arc<Graph>) -> GraphImages {
+        GraphImages { graph }
+    }
+}
+
+/// Client errors keep the graph's message (it names the object); internal
+/// ones are logged with their chain.
+fn job_error(what: &str, err: GraphError) -> JobError {
+    let kind = match err.kind() {
+        berth_graph::ErrorKind::NotFound => ErrorKind::NotFound,
+        berth_graph::ErrorKind::Conflict => ErrorKind::Conflict,
+        berth_graph::ErrorKind::InvalidParameter => ErrorKind::InvalidParameter,
+        berth_graph::ErrorKind::Internal => return JobError::internal(what, &err),
+    };
+    // Include the cause for client errors such as a refused tar entry.
+    let mut message = err.to_string();
+    if let Some(source) = std::error::Error::source(&err) {
+        message = format!("{message}: {source}");
+    }
+    JobError::new(kind, message)
+}
+
+/// The container defaults of an OCI image config, in the Docker API's shape.
+fn docker_config(config: &berth_graph::ImageConfiguration) -> Config {
+    let Some(c) = config.config() else {
+        return Config::default();
+    };
+    Config {
+        user: c.user().clone().unwrap_or_default(),
+        env: c.env().clone().unwrap_or_default(),
+        cmd: c.cmd().clone(),
+        entrypoint: c.entrypoint().clone(),
+        working_dir: c.working_dir().clone().unwrap_or_default(),
+        labels: c
+            .labels()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        stop_signal: c.stop_signal().clone(),
+        exposed_ports: c
+            .exposed_ports()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p, serde_json::json!({})))
+            .collect(),
+        ..Config::default()
+    }
+}
+
+impl ImageService for GraphImages {
+    fn driver_name(&self) -> String {
+        self.graph.driver().docker_name().to_owned()
+    }
+
+    fn import(
+        &self,
+        source: Box<dyn Read + Send>,
+        options: &ImportOptions,
+    ) -> Result<String, JobError> {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let options = berth_graph::ImportOptions {
+            repo: some(&options.repo),
+            tag: some(&options.tag),
+            changes: options.changes.clone(),
+            message: some(&options.message),
+            platform: some(&options.platform),
+        };
+        let report = self
+            .graph
+            .import(source, &options)
+            .map_err(|e| job_error("failed to import the image", e))?;
+        for warning in &report.warnings {
+            tracing::warn!(image = %report.image_id, "{warning}");
+        }
+        Ok(report.image_id)
+    }
+
+    fn list(&self) -> Result<Vec<ImageSummary>, JobError> {
+        let images = self
+            .graph
+            .images()
+            .map_err(|e| job_error("failed to list images", e))?;
+        Ok(images
+            .into_iter()
+            .map(|i| ImageSummary {
+                id: i.id,
+                parent_id: String::new(),
+                repo_tags: i.repo_tags,
+                repo_digests: Vec::new(),
+                created: i.created,
+                size: i.size as i64,
+                shared_size: -1,
+                virtual_size: i.size as i64,
+                labels: i.labels,
+                containers: i64::from(i.containers),
+            })
+            .collect())
+    }
+
+    fn inspect(&self, name: &str) -> Result<ImageInspect, JobError> {
+        let d = self
+            .graph
+            .inspect(name)
+            .map_err(|e| job_error("failed to inspect the image", e))?;
+        Ok(ImageInspect {
+            id: d.id,
+            repo_tags: d.repo_tags,
+            repo_digests: Vec::new(),
+            parent: String::new(),
+            comment: d.comment,
+            created: d.created,
+            docker_version: String::new(),
+            author: d.author,
+            config: docker_config(&d.config),
+            architecture: d.architecture,
+            os: d.os,
+            size: d.size as i64,
+            virtual_size: d.size as i64,
+            graph_driver: GraphDriverData {
+                name: d.driver,
+                data: d.driver_data,
+            },
+            root_fs: RootFs {
+                kind: "layers".to_owned(),
+                layers: d.layers,
+            },
+            metadata: ImageMetadata {
+                last_tag_time: d.last_tag_time,
+            },
+        })
+    }
+
+    fn tag(&self, name: &str, repo: &str, tag: &str) -> Result<(), JobError> {
+        let tag = (!tag.is_empty()).then_some(tag);
+        self.graph
+            .tag(name, repo, tag)
+            .map(|_| ())
+            .map_err(|e| job_error("failed to tag the image", e))
+    }
+
+    fn remove(&self, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>, JobError> {
+        let records = self
+            .graph
+            .remove_image(name, force)
+            .map_err(|e| job_error("failed to remove the image", e))?;
+        Ok(records
+            .into_iter()
+            .map(|r| match r {
+                DeleteRecord::Untagged(r) => ImageDeleteItem::Untagged(r),
+                DeleteRecord::Deleted(id) => ImageDeleteItem::Deleted(id),
+            })
+            .collect())
+    }
+
+    fn create_rootfs(&self, container_id: &str, image_id: &str) -> Result<(), JobError> {
+        self.graph
+            .create_rootfs(container_id, image_id)
+            .map(|_| ())
+            .map_err(|e| job_error("failed to create the container's root filesystem", e))
+    }
+
+    fn mount_rootfs(&self, container_id: &str) -> Result<PathBuf, JobError> {
+        self.graph
+            .mount_rootfs(container_id)
+            .map_err(|e| job_error("failed to mount the container's root filesystem", e))
+    }
+
+    fn unmount_rootfs(&self, container_id: &str) -> Result<(), JobError> {
+        self.graph
+            .unmount_rootfs(container_id)
+            .map_err(|e| job_error("failed to unmount the container's root filesystem", e))
+    }
+
+    fn remove_rootfs(&self, container_id: &str) -> Result<(), JobError> {
+        match self.graph.remove_rootfs(container_id) {
+            Ok(()) => Ok(()),
+            // Removal is idempotent for the engine.
+            Err(e) if e.kind() == berth_graph::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(job_error(
+                "failed to remove the container's root filesystem",
+                e,
+            )),
+        }
+    }
+}
