@@ -1,1 +1,47 @@
-//! berth-exec
+//! berth's exec driver: runs and supervises container processes for the
+//! engine, through one `berth-shim` per container.
+//!
+//! berthd is a multi-threaded tokio process and never forks a container
+//! itself (DESIGN.md, "Process model"). For each container the driver
+//! writes an OCI bundle ([`spec`]), starts a `berth-shim` with
+//! `tokio::process::Command`, and from then on talks to that shim over a
+//! unix socket: start, kill, stop, wait, attach, resize, pause, resume.
+//! Logs are read from the json-file the shim writes. Because the driver's
+//! only state is the shims and the files, containers survive a `kill -9`
+//! of berthd and a new driver finds them again ([`ExecDriver::state`]).
+//!
+//! ```no_run
+//! # async fn demo(config: berth_api::container::Config, host: berth_api::container::HostConfig) -> Result<(), berth_exec::ExecError> {
+//! use std::time::Duration;
+//! use berth_exec::{ExecConfig, ExecDriver, StartOptions};
+//!
+//! let driver = ExecDriver::new(ExecConfig::new(
+//!     "/run/berth".into(),
+//!     "/var/lib/berth/containers".into(),
+//!     "/usr/libexec/berth-shim".into(),
+//! ))?;
+//! let id = "0123456789ab";
+//! let started = driver
+//!     .start(id, StartOptions { config, host_config: host, rootfs: "/mnt/rootfs".into(), attach: None })
+//!     .await?;
+//! println!("pid {}", started.pid);
+//! let exit = driver.stop(id, libc::SIGTERM, Duration::from_secs(10)).await?;
+//! println!("exit code {}", exit.exit_code);
+//! # Ok(()) }
+//! ```
+
+mod attach;
+mod client;
+mod driver;
+mod error;
+mod files;
+mod logs;
+pub mod spec;
+
+pub use attach::{AttachEvent, AttachOptions, AttachOutput, AttachStdin, Attached, OutputChunk};
+pub use berth_shim::{ExitRecord, StreamKind, Timestamp};
+pub use driver::{
+    ContainerPaths, ExecConfig, ExecDriver, LOST_EXIT_CODE, RunState, StartOptions, Started,
+};
+pub use error::ExecError;
+pub use logs::{LogMessage, LogOptions, LogStream};

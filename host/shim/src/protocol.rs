@@ -130,7 +130,15 @@ pub enum Reply {
     /// Answer to [`Request::Wait`] (and the end of an attach stream).
     Exited(ExitRecord),
     /// Answer to [`Request::Attach`]; stream frames follow.
-    Attached,
+    Attached {
+        /// Whether this connection's bytes reach the container's stdin
+        /// (requested, and the container was created with `OpenStdin` and
+        /// its stdin is still open).
+        stdin: bool,
+    },
+    /// The request needs a running container and it has exited (or, for
+    /// [`Request::Start`], was started already).
+    NotRunning,
     /// The request failed.
     Error(ShimFailure),
 }
@@ -480,7 +488,8 @@ mod tests {
         }
         let replies = [
             Reply::Ok,
-            Reply::Attached,
+            Reply::Attached { stdin: true },
+            Reply::NotRunning,
             Reply::Exited(record()),
             Reply::Started {
                 pid: 42,

@@ -1,0 +1,458 @@
+//! Reading a container's json-file log: `docker logs` with `--tail`,
+//! `--since`, `--until`, `--timestamps`, stream selection and `--follow`.
+//!
+//! Semantics follow moby's json-file reader (`daemon/logger/jsonfilelog/
+//! read.go` and `daemon/logs.go`): `tail` counts the last N records of the
+//! file (both streams), then `since` (inclusive) and `until` filter by the
+//! record's time, then the stream filter applies. With `timestamps`, each
+//! record's data starts with its time in `RFC3339NanoFixed` and a space.
+//! `follow` keeps reading new records until the container has exited and
+//! the file is drained (or `until` is passed).
+
+use std::future::Future;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use berth_shim::jsonlog::decode_entry;
+use berth_shim::{StreamKind, Timestamp};
+use bytes::Bytes;
+use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
+use tokio::sync::mpsc;
+
+use crate::error::ExecError;
+
+/// How often a follower looks for new records at the end of the file.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
+/// Which records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Include stdout records.
+    pub stdout: bool,
+    /// Include stderr records.
+    pub stderr: bool,
+    /// Keep streaming new records until the container exits.
+    pub follow: bool,
+    /// Only the last N records of the file (`None`: all).
+    pub tail: Option<usize>,
+    /// Only records at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only records at or before this time.
+    pub until: Option<Timestamp>,
+    /// Prefix each record's data with its time.
+    pub timestamps: bool,
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMessage {
+    /// Which stream it came from.
+    pub stream: StreamKind,
+    /// When the shim read it.
+    pub time: Timestamp,
+    /// The bytes (with their newline unless the record is a partial line),
+    /// prefixed with the time when `timestamps` was asked for.
+    pub data: Bytes,
+}
+
+/// The records, in file order. Dropping it stops the reader.
+#[derive(Debug)]
+pub struct LogStream {
+    rx: mpsc::Receiver<Result<LogMessage, ExecError>>,
+}
+
+impl LogStream {
+    /// The next record; `None` at the end.
+    pub async fn next(&mut self) -> Option<Result<LogMessage, ExecError>> {
+        self.rx.recv().await
+    }
+
+    /// The underlying channel, for callers that want a plain receiver.
+    pub fn into_receiver(self) -> mpsc::Receiver<Result<LogMessage, ExecError>> {
+        self.rx
+    }
+}
+
+impl futures_util::Stream for LogStream {
+    type Item = Result<LogMessage, ExecError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().rx.poll_recv(cx)
+    }
+}
+
+/// Starts a reader of `path`. `exited` resolves once the container is not
+/// running (and will write no more); only `follow` uses it.
+pub(crate) fn spawn_reader<F>(path: PathBuf, options: LogOptions, exited: F) -> LogStream
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        if let Err(e) = read_log(&path, &options, exited, &tx).await {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    LogStream { rx }
+}
+
+/// Why the reader stopped early.
+enum Stop {
+    /// The consumer went away.
+    Closed,
+    /// A record after `until`.
+    Until,
+}
+
+async fn read_log<F>(
+    path: &Path,
+    options: &LogOptions,
+    exited: F,
+    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+) -> Result<(), ExecError>
+where
+    F: Future<Output = ()> + Send,
+{
+    let mut exited = std::pin::pin!(exited);
+    let mut is_exited = false;
+    // The log appears when the shim starts; a follower may come earlier.
+    let file = loop {
+        match tokio::fs::File::open(path).await {
+            Ok(file) => break file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !options.follow || is_exited {
+                    return Ok(());
+                }
+                tokio::select! {
+                    () = &mut exited, if !is_exited => is_exited = true,
+                    () = tokio::time::sleep(FOLLOW_POLL) => {}
+                }
+            }
+            Err(e) => return Err(ExecError::io("open log", path, e)),
+        }
+    };
+    let start = match options.tail {
+        None => 0,
+        Some(n) => {
+            let owned = path.to_owned();
+            tokio::task::spawn_blocking(move || tail_offset(&owned, n))
+                .await
+                .map_err(|e| ExecError::io("scan log", path, io::Error::other(e)))?
+                .map_err(|e| ExecError::io("scan log", path, e))?
+        }
+    };
+    let mut reader = BufReader::new(file);
+    reader
+        .seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| ExecError::io("seek log", path, e))?;
+    let mut line = Vec::with_capacity(256);
+    loop {
+        reader
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| ExecError::io("read log", path, e))?;
+        if line.last() == Some(&b'\n') {
+            match emit(&line, options, tx).await {
+                Ok(()) => {}
+                Err(Stop::Closed | Stop::Until) => return Ok(()),
+            }
+            line.clear();
+            continue;
+        }
+        // End of the file for now. Bytes of a record still being written
+        // stay in `line`; the next `read_until` appends the rest.
+        if !options.follow {
+            return Ok(());
+        }
+        if is_exited {
+            // The shim drains output and writes the exit record before it
+            // reports the exit, so the file is complete: one more pass found
+            // nothing, stop.
+            return Ok(());
+        }
+        tokio::select! {
+            () = &mut exited => is_exited = true,
+            () = tokio::time::sleep(FOLLOW_POLL) => {}
+            () = tx.closed() => return Ok(()),
+        }
+    }
+}
+
+async fn emit(
+    line: &[u8],
+    options: &LogOptions,
+    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+) -> Result<(), Stop> {
+    let entry = match decode_entry(line) {
+        Ok(entry) => entry,
+        // moby skips what it cannot decode rather than failing the stream;
+        // a torn last line after a crash must not hide the rest.
+        Err(_) => return Ok(()),
+    };
+    if options.since.is_some_and(|since| entry.time < since) {
+        return Ok(());
+    }
+    if options.until.is_some_and(|until| entry.time > until) {
+        return Err(Stop::Until);
+    }
+    let wanted = match entry.stream {
+        StreamKind::Stdout => options.stdout,
+        StreamKind::Stderr => options.stderr,
+        StreamKind::Stdin => false,
+    };
+    if !wanted {
+        return Ok(());
+    }
+    let data = if options.timestamps {
+        let mut prefixed = entry.time.to_rfc3339_nano_fixed().into_bytes();
+        prefixed.push(b' ');
+        prefixed.extend_from_slice(entry.log.as_bytes());
+        Bytes::from(prefixed)
+    } else {
+        Bytes::from(entry.log.into_bytes())
+    };
+    tx.send(Ok(LogMessage {
+        stream: entry.stream,
+        time: entry.time,
+        data,
+    }))
+    .await
+    .map_err(|_| Stop::Closed)
+}
+
+/// The offset where the last `n` complete records of `path` begin (a
+/// trailing record without its newline is not counted: it is still being
+/// written). Scans backwards in blocks, so a large log costs little.
+pub(crate) fn tail_offset(path: &Path, n: usize) -> io::Result<u64> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    const BLOCK: u64 = 64 * 1024;
+    let mut buf = vec![0u8; BLOCK as usize];
+    // Newlines seen so far, scanning from the end; the last newline ends
+    // the last complete record, the (n+1)-th from the end precedes the
+    // first record we want.
+    let mut seen = 0usize;
+    let mut end = len;
+    let mut complete_end = None;
+    while end > 0 {
+        let start = end.saturating_sub(BLOCK);
+        let size = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..size])?;
+        for i in (0..size).rev() {
+            if buf[i] != b'\n' {
+                continue;
+            }
+            let pos = start + i as u64;
+            if complete_end.is_none() {
+                complete_end = Some(pos + 1);
+                if n == 0 {
+                    return Ok(pos + 1);
+                }
+                continue;
+            }
+            seen += 1;
+            if seen == n {
+                return Ok(pos + 1);
+            }
+        }
+        end = start;
+    }
+    // Fewer than n records (or none complete): from the start, except for
+    // `tail 0`, which wants nothing.
+    Ok(if n == 0 { len } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_shim::jsonlog::encode_entry;
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp::from_unix(1_714_564_800 + secs, 0)
+    }
+
+    /// A fixture log: `out-N` on stdout at second N for even N, `err-N` on
+    /// stderr for odd N.
+    fn fixture(records: i64) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c-json.log");
+        let mut out = Vec::new();
+        for i in 0..records {
+            let (stream, text) = if i % 2 == 0 {
+                (StreamKind::Stdout, format!("out-{i}\n"))
+            } else {
+                (StreamKind::Stderr, format!("err-{i}\n"))
+            };
+            encode_entry(&mut out, stream, text.as_bytes(), t(i));
+        }
+        std::fs::write(&path, out).expect("write fixture");
+        (dir, path)
+    }
+
+    fn all() -> LogOptions {
+        LogOptions {
+            stdout: true,
+            stderr: true,
+            ..LogOptions::default()
+        }
+    }
+
+    async fn collect(path: &Path, options: LogOptions) -> Vec<String> {
+        let mut stream = spawn_reader(path.to_owned(), options, std::future::ready(()));
+        let mut out = Vec::new();
+        while let Some(msg) = stream.next().await {
+            let msg = msg.expect("record");
+            out.push(String::from_utf8(msg.data.to_vec()).expect("utf8"));
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn reads_everything_in_order() {
+        let (_dir, path) = fixture(4);
+        assert_eq!(
+            collect(&path, all()).await,
+            ["out-0\n", "err-1\n", "out-2\n", "err-3\n"]
+        );
+    }
+
+    #[tokio::test]
+    async fn filters_streams() {
+        let (_dir, path) = fixture(4);
+        let stdout_only = LogOptions {
+            stderr: false,
+            ..all()
+        };
+        assert_eq!(collect(&path, stdout_only).await, ["out-0\n", "out-2\n"]);
+        let stderr_only = LogOptions {
+            stdout: false,
+            ..all()
+        };
+        assert_eq!(collect(&path, stderr_only).await, ["err-1\n", "err-3\n"]);
+    }
+
+    #[tokio::test]
+    async fn tail_counts_records_of_both_streams_before_filtering() {
+        let (_dir, path) = fixture(6);
+        let tail = |n| LogOptions {
+            tail: Some(n),
+            ..all()
+        };
+        assert_eq!(collect(&path, tail(2)).await, ["out-4\n", "err-5\n"]);
+        assert_eq!(collect(&path, tail(0)).await, Vec::<String>::new());
+        assert_eq!(collect(&path, tail(100)).await.len(), 6);
+        let tail_stdout = LogOptions {
+            tail: Some(3),
+            stderr: false,
+            ..all()
+        };
+        assert_eq!(collect(&path, tail_stdout).await, ["out-4\n"]);
+    }
+
+    #[tokio::test]
+    async fn since_is_inclusive_and_until_stops() {
+        let (_dir, path) = fixture(6);
+        let window = LogOptions {
+            since: Some(t(2)),
+            until: Some(t(4)),
+            ..all()
+        };
+        assert_eq!(
+            collect(&path, window).await,
+            ["out-2\n", "err-3\n", "out-4\n"]
+        );
+    }
+
+    #[tokio::test]
+    async fn timestamps_use_the_fixed_nanosecond_format() {
+        let (_dir, path) = fixture(1);
+        let with_ts = LogOptions {
+            timestamps: true,
+            ..all()
+        };
+        assert_eq!(
+            collect(&path, with_ts).await,
+            ["2024-05-01T12:00:00.000000000Z out-0\n"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_not_returned_and_a_missing_log_is_empty() {
+        let (dir, path) = fixture(2);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"{\"log\":\"half");
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(collect(&path, all()).await, ["out-0\n", "err-1\n"]);
+        let first_len = bytes.iter().position(|&b| b == b'\n').expect("newline") as u64 + 1;
+        assert_eq!(tail_offset(&path, 1).expect("tail"), first_len);
+        assert!(
+            collect(&dir.path().join("missing.log"), all())
+                .await
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn tail_scans_across_blocks() {
+        let (_dir, path) = fixture(5000);
+        let lines = collect(
+            &path,
+            LogOptions {
+                tail: Some(3000),
+                ..all()
+            },
+        )
+        .await;
+        assert_eq!(lines.len(), 3000);
+        assert_eq!(lines[0], "out-2000\n");
+        assert_eq!(lines[2999], "err-4999\n");
+    }
+
+    #[tokio::test]
+    async fn follow_streams_new_records_until_the_container_exits() {
+        let (_dir, path) = fixture(1);
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut stream = spawn_reader(
+            path.clone(),
+            LogOptions {
+                follow: true,
+                ..all()
+            },
+            async move {
+                let _ = exit_rx.await;
+            },
+        );
+        let first = stream.next().await.expect("first").expect("ok");
+        assert_eq!(first.data, "out-0\n");
+        // Append a record in two writes, as a slow writer would.
+        let mut more = Vec::new();
+        encode_entry(&mut more, StreamKind::Stderr, b"late\n", t(9));
+        let (a, b) = more.split_at(10);
+        let append = |bytes: &[u8]| {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .expect("open");
+            f.write_all(bytes).expect("append");
+        };
+        append(a);
+        tokio::time::sleep(FOLLOW_POLL * 2).await;
+        append(b);
+        let late = stream.next().await.expect("late").expect("ok");
+        assert_eq!(
+            (late.stream, late.data.as_ref()),
+            (StreamKind::Stderr, &b"late\n"[..])
+        );
+        exit_tx.send(()).expect("signal exit");
+        assert!(
+            stream.next().await.is_none(),
+            "the stream ends after the exit"
+        );
+    }
+}

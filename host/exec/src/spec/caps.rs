@@ -1,0 +1,225 @@
+//! Linux capabilities: Docker's default set and `--cap-add`/`--cap-drop`.
+
+use oci_spec::runtime::{Capabilities, Capability};
+
+use super::SpecError;
+
+/// Every capability the kernel knows (linux/capability.h), by number.
+const ALL: [(u8, &str, Capability); 41] = [
+    (0, "CAP_CHOWN", Capability::Chown),
+    (1, "CAP_DAC_OVERRIDE", Capability::DacOverride),
+    (2, "CAP_DAC_READ_SEARCH", Capability::DacReadSearch),
+    (3, "CAP_FOWNER", Capability::Fowner),
+    (4, "CAP_FSETID", Capability::Fsetid),
+    (5, "CAP_KILL", Capability::Kill),
+    (6, "CAP_SETGID", Capability::Setgid),
+    (7, "CAP_SETUID", Capability::Setuid),
+    (8, "CAP_SETPCAP", Capability::Setpcap),
+    (9, "CAP_LINUX_IMMUTABLE", Capability::LinuxImmutable),
+    (10, "CAP_NET_BIND_SERVICE", Capability::NetBindService),
+    (11, "CAP_NET_BROADCAST", Capability::NetBroadcast),
+    (12, "CAP_NET_ADMIN", Capability::NetAdmin),
+    (13, "CAP_NET_RAW", Capability::NetRaw),
+    (14, "CAP_IPC_LOCK", Capability::IpcLock),
+    (15, "CAP_IPC_OWNER", Capability::IpcOwner),
+    (16, "CAP_SYS_MODULE", Capability::SysModule),
+    (17, "CAP_SYS_RAWIO", Capability::SysRawio),
+    (18, "CAP_SYS_CHROOT", Capability::SysChroot),
+    (19, "CAP_SYS_PTRACE", Capability::SysPtrace),
+    (20, "CAP_SYS_PACCT", Capability::SysPacct),
+    (21, "CAP_SYS_ADMIN", Capability::SysAdmin),
+    (22, "CAP_SYS_BOOT", Capability::SysBoot),
+    (23, "CAP_SYS_NICE", Capability::SysNice),
+    (24, "CAP_SYS_RESOURCE", Capability::SysResource),
+    (25, "CAP_SYS_TIME", Capability::SysTime),
+    (26, "CAP_SYS_TTY_CONFIG", Capability::SysTtyConfig),
+    (27, "CAP_MKNOD", Capability::Mknod),
+    (28, "CAP_LEASE", Capability::Lease),
+    (29, "CAP_AUDIT_WRITE", Capability::AuditWrite),
+    (30, "CAP_AUDIT_CONTROL", Capability::AuditControl),
+    (31, "CAP_SETFCAP", Capability::Setfcap),
+    (32, "CAP_MAC_OVERRIDE", Capability::MacOverride),
+    (33, "CAP_MAC_ADMIN", Capability::MacAdmin),
+    (34, "CAP_SYSLOG", Capability::Syslog),
+    (35, "CAP_WAKE_ALARM", Capability::WakeAlarm),
+    (36, "CAP_BLOCK_SUSPEND", Capability::BlockSuspend),
+    (37, "CAP_AUDIT_READ", Capability::AuditRead),
+    (38, "CAP_PERFMON", Capability::Perfmon),
+    (39, "CAP_BPF", Capability::Bpf),
+    (40, "CAP_CHECKPOINT_RESTORE", Capability::CheckpointRestore),
+];
+
+/// Docker's default capabilities (moby `oci/caps/defaults.go`). Their mask
+/// is `0x00000000a80425fb`, what `CapEff` shows in a root container.
+pub const DOCKER_DEFAULT: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// A set of capabilities, by number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapabilitySet(u64);
+
+impl CapabilitySet {
+    /// Docker's default set.
+    pub fn docker_default() -> CapabilitySet {
+        let mut set = CapabilitySet(0);
+        for name in DOCKER_DEFAULT {
+            if let Some(bit) = bit_of(name) {
+                set.0 |= 1 << bit;
+            }
+        }
+        set
+    }
+
+    /// Every known capability (what `--privileged` grants).
+    pub fn all() -> CapabilitySet {
+        CapabilitySet(ALL.iter().fold(0, |acc, (bit, _, _)| acc | 1 << bit))
+    }
+
+    /// The bitmask as `/proc/<pid>/status` prints it in `CapEff`.
+    pub fn mask(self) -> u64 {
+        self.0
+    }
+
+    /// Names (`CAP_...`) of the capabilities in the set, by number.
+    pub fn names(self) -> Vec<&'static str> {
+        ALL.iter()
+            .filter(|(bit, _, _)| self.0 & 1 << bit != 0)
+            .map(|(_, name, _)| *name)
+            .collect()
+    }
+
+    /// The set as OCI capabilities.
+    pub fn to_oci(self) -> Capabilities {
+        ALL.iter()
+            .filter(|(bit, _, _)| self.0 & 1 << bit != 0)
+            .map(|(_, _, cap)| *cap)
+            .collect()
+    }
+
+    /// Applies `--privileged`, `--cap-add` and `--cap-drop` to `self` with
+    /// moby's rules (`oci/caps/utils.go`, `TweakCapabilities`): privileged
+    /// gets everything; `ALL` in adds means everything but the drops; `ALL`
+    /// in drops means only the adds; otherwise drop, then add. Names are
+    /// case-insensitive, with or without the `CAP_` prefix.
+    pub fn tweak(
+        self,
+        adds: &[String],
+        drops: &[String],
+        privileged: bool,
+    ) -> Result<CapabilitySet, SpecError> {
+        if privileged {
+            return Ok(CapabilitySet::all());
+        }
+        let adds = normalize(adds)?;
+        let drops = normalize(drops)?;
+        let all = CapabilitySet::all().0;
+        let (add_all, add) = adds;
+        let (drop_all, drop) = drops;
+        Ok(CapabilitySet(if add_all {
+            all & !drop
+        } else if drop_all {
+            add
+        } else {
+            (self.0 & !drop) | add
+        }))
+    }
+}
+
+fn bit_of(name: &str) -> Option<u8> {
+    ALL.iter()
+        .find(|(_, n, _)| *n == name)
+        .map(|(bit, _, _)| *bit)
+}
+
+/// Parses capability names into (`ALL` present, mask of the others).
+fn normalize(names: &[String]) -> Result<(bool, u64), SpecError> {
+    let mut all = false;
+    let mut mask = 0u64;
+    for raw in names {
+        let upper = raw.trim().to_ascii_uppercase();
+        if upper == "ALL" {
+            all = true;
+            continue;
+        }
+        let name = if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        };
+        let bit = bit_of(&name).ok_or_else(|| SpecError::UnknownCapability(raw.clone()))?;
+        mask |= 1 << bit;
+    }
+    Ok((all, mask))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockers_default_set_is_cap_eff_a80425fb() {
+        assert_eq!(
+            CapabilitySet::docker_default().mask(),
+            0x0000_0000_a804_25fb
+        );
+        assert_eq!(CapabilitySet::docker_default().to_oci().len(), 14);
+    }
+
+    #[test]
+    fn all_is_every_known_capability() {
+        assert_eq!(CapabilitySet::all().mask(), (1u64 << 41) - 1);
+        assert_eq!(CapabilitySet::all().names().len(), 41);
+    }
+
+    #[test]
+    fn adds_and_drops_follow_mobys_rules() {
+        let default = CapabilitySet::docker_default();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let tweaked = default
+            .tweak(
+                &s(&["sys_admin", "CAP_NET_ADMIN"]),
+                &s(&["chown", "Cap_Kill"]),
+                false,
+            )
+            .expect("tweak");
+        let names = tweaked.names();
+        assert!(names.contains(&"CAP_SYS_ADMIN") && names.contains(&"CAP_NET_ADMIN"));
+        assert!(!names.contains(&"CAP_CHOWN") && !names.contains(&"CAP_KILL"));
+        assert_eq!(names.len(), 14);
+
+        let only = default
+            .tweak(&s(&["NET_BIND_SERVICE"]), &s(&["ALL"]), false)
+            .expect("drop all");
+        assert_eq!(only.names(), ["CAP_NET_BIND_SERVICE"]);
+
+        let most = default
+            .tweak(&s(&["all"]), &s(&["SYS_ADMIN"]), false)
+            .expect("add all");
+        assert_eq!(most.mask(), CapabilitySet::all().mask() & !(1 << 21));
+
+        let privileged = default.tweak(&[], &s(&["ALL"]), true).expect("privileged");
+        assert_eq!(privileged, CapabilitySet::all());
+    }
+
+    #[test]
+    fn unknown_names_are_rejected() {
+        let err = CapabilitySet::docker_default()
+            .tweak(&["CAP_FLY".to_owned()], &[], false)
+            .expect_err("unknown");
+        assert!(err.to_string().contains("CAP_FLY"), "{err}");
+    }
+}

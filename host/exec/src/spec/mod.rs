@@ -1,0 +1,643 @@
+//! OCI runtime spec generation: a container's Docker configuration becomes
+//! the `config.json` of its bundle, with Docker's defaults.
+//!
+//! Input is the *effective* configuration the engine stores: image defaults
+//! (Entrypoint, Cmd, Env, WorkingDir, User) are already merged into
+//! [`Config`] by the engine (moby merges them at create time too,
+//! `daemon/create.go`), so this module does not look at the image config.
+//!
+//! What a container gets, following moby's `oci/defaults.go` and
+//! `daemon/oci_linux.go`:
+//! - namespaces: mount, pid, uts, ipc, network and cgroup. The network
+//!   namespace is new and holds only `lo` (Docker's `--network none`) until
+//!   the network driver exists; Docker on cgroup v1 would share the host's
+//!   cgroup namespace, berth gives every container its own.
+//! - capabilities: Docker's 14 defaults (`CapEff: 00000000a80425fb` for
+//!   root), tweaked by `CapAdd`/`CapDrop`/`Privileged`; inheritable and
+//!   ambient empty (Docker ≥ 20.10.14, CVE-2022-24769).
+//! - mounts: `/proc`, `/dev` (tmpfs), `/dev/pts`, `/dev/shm` (64 MiB),
+//!   `/dev/mqueue`, `/sys` (ro), `/sys/fs/cgroup` (ro), then the
+//!   container's `/etc/resolv.conf`, `/etc/hostname`, `/etc/hosts` (bind
+//!   mounts of files the exec driver writes), then `Binds`.
+//! - masked and read-only paths, device cgroup rules, the default seccomp
+//!   profile (not for privileged containers), `noNewPrivileges: false`,
+//!   `oomScoreAdj: 0`, no rlimits unless the daemon sets default ulimits.
+//! - cgroups path `<cgroup parent>/<id>`.
+//! - environment: `PATH` (default), `HOSTNAME`, `TERM=xterm` with a TTY,
+//!   the container's `Env` over those, and `HOME` from `/etc/passwd`.
+
+mod caps;
+mod rootfs;
+mod user;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use berth_api::container::{Config, HostConfig};
+use oci_spec::OciSpecError;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
+    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+
+pub use caps::{CapabilitySet, DOCKER_DEFAULT};
+pub use rootfs::read_in_root;
+pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
+
+/// `PATH` when the configuration has none (moby `oci.DefaultPathEnv`).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Size of `/dev/shm` (Docker's default `ShmSize`, 64 MiB).
+pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
+
+/// CFS period Docker uses to express `NanoCpus` (100 ms, in µs).
+pub const NANO_CPUS_PERIOD: u64 = 100_000;
+
+/// Docker's masked paths (moby `oci/defaults.go`, current list).
+pub const MASKED_PATHS: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// A configuration that cannot become a runtime spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Neither Entrypoint nor Cmd is set.
+    #[error("no command specified")]
+    NoCommand,
+    /// `User` does not resolve.
+    #[error("cannot resolve user {user:?}: {reason}")]
+    User {
+        /// The `User` value.
+        user: String,
+        /// Why.
+        reason: String,
+    },
+    /// A file of the rootfs (passwd, group) cannot be read.
+    #[error("failed to read {path}: {source}")]
+    ReadRootfs {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `Binds` entry is malformed.
+    #[error("invalid bind mount {bind:?}: {reason}")]
+    Bind {
+        /// The entry.
+        bind: String,
+        /// Why.
+        reason: String,
+    },
+    /// A `CapAdd`/`CapDrop` name is unknown.
+    #[error("unknown capability: {0:?}")]
+    UnknownCapability(String),
+    /// A resource value is out of range or conflicts with another.
+    #[error("invalid {field}: {reason}")]
+    Resource {
+        /// The HostConfig field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// oci-spec refused a value.
+    #[error("failed to build the runtime spec: {0}")]
+    Oci(#[from] OciSpecError),
+}
+
+/// Daemon-wide settings of spec generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecOptions {
+    /// Parent of every container's cgroup (`/berth`); the container's cgroups
+    /// path is `<parent>/<id>`.
+    pub cgroup_parent: String,
+    /// Whether the kernel accounts swap (`memory.memsw.*` on cgroup v1,
+    /// `memory.swap.max` on v2). Without it Docker ignores `MemorySwap`.
+    pub swap_limit: bool,
+    /// rlimits every container gets (dockerd's `--default-ulimit`); empty by
+    /// default, so containers inherit the shim's limits like Docker's do.
+    pub default_rlimits: Vec<PosixRlimit>,
+}
+
+impl Default for SpecOptions {
+    fn default() -> SpecOptions {
+        SpecOptions {
+            cgroup_parent: "/berth".to_owned(),
+            swap_limit: true,
+            default_rlimits: Vec::new(),
+        }
+    }
+}
+
+/// The per-container files bind-mounted over the image's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerFiles {
+    /// Mounted at `/etc/hostname`.
+    pub hostname: PathBuf,
+    /// Mounted at `/etc/hosts`.
+    pub hosts: PathBuf,
+    /// Mounted at `/etc/resolv.conf`.
+    pub resolv_conf: PathBuf,
+}
+
+/// The host name a container gets: `Config.Hostname`, or the first 12
+/// characters of its id like Docker.
+pub fn hostname_of(id: &str, config: &Config) -> String {
+    if config.hostname.is_empty() {
+        id.chars().take(12).collect()
+    } else {
+        config.hostname.clone()
+    }
+}
+
+/// Builds the runtime spec of container `id` whose (mounted) root filesystem
+/// is `rootfs`.
+pub fn build_spec(
+    id: &str,
+    config: &Config,
+    host: &HostConfig,
+    rootfs: &Path,
+    files: &ContainerFiles,
+    options: &SpecOptions,
+) -> Result<Spec, SpecError> {
+    let args: Vec<String> = config
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(config.cmd.iter().flatten())
+        .cloned()
+        .collect();
+    if args.is_empty() {
+        return Err(SpecError::NoCommand);
+    }
+    let hostname = hostname_of(id, config);
+    let user = resolve_user_in_rootfs(rootfs, &config.user)?;
+    let env = environment(config, &hostname, &user);
+    let caps =
+        CapabilitySet::docker_default().tweak(&host.cap_add, &host.cap_drop, host.privileged)?;
+    let cap_set = caps.to_oci();
+
+    let mut process = ProcessBuilder::default()
+        .terminal(config.tty)
+        .user(
+            UserBuilder::default()
+                .uid(user.uid)
+                .gid(user.gid)
+                .additional_gids(user.additional_gids.clone())
+                .build()?,
+        )
+        .args(args)
+        .env(env)
+        .cwd(if config.working_dir.is_empty() {
+            PathBuf::from("/")
+        } else {
+            PathBuf::from(&config.working_dir)
+        })
+        .capabilities(
+            LinuxCapabilitiesBuilder::default()
+                .bounding(cap_set.clone())
+                .effective(cap_set.clone())
+                .permitted(cap_set.clone())
+                .inheritable(oci_spec::runtime::Capabilities::new())
+                .ambient(oci_spec::runtime::Capabilities::new())
+                .build()?,
+        )
+        .no_new_privileges(false)
+        .oom_score_adj(0)
+        .rlimits(options.default_rlimits.clone());
+    if config.tty
+        && let Some([height, width]) = host.console_size
+        && height > 0
+        && width > 0
+    {
+        process = process.console_size(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(u64::from(height))
+                .width(u64::from(width))
+                .build()?,
+        );
+    }
+
+    let mut resources = LinuxResourcesBuilder::default()
+        .devices(device_rules(host.privileged)?)
+        .memory(memory(host, options)?)
+        .cpu(cpu(host)?);
+    if let Some(limit) = pids_limit(host) {
+        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
+    }
+    let mut linux = LinuxBuilder::default()
+        .namespaces(
+            [
+                LinuxNamespaceType::Mount,
+                LinuxNamespaceType::Network,
+                LinuxNamespaceType::Uts,
+                LinuxNamespaceType::Pid,
+                LinuxNamespaceType::Ipc,
+                LinuxNamespaceType::Cgroup,
+            ]
+            .into_iter()
+            .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+            .collect::<Result<Vec<_>, _>>()?,
+        )
+        .cgroups_path(PathBuf::from(format!(
+            "{}/{id}",
+            options.cgroup_parent.trim_end_matches('/')
+        )))
+        .resources(resources.build()?)
+        // A new network namespace: Docker relaxes these two so that an
+        // unprivileged user can bind low ports and ping (moby
+        // `daemon/oci_linux.go`, `WithSysctls`, since 20.10).
+        .sysctl(HashMap::from([
+            (
+                "net.ipv4.ip_unprivileged_port_start".to_owned(),
+                "0".to_owned(),
+            ),
+            (
+                "net.ipv4.ping_group_range".to_owned(),
+                "0 2147483647".to_owned(),
+            ),
+        ]));
+    if host.privileged {
+        // Explicitly empty: oci-spec's builder would fill in its defaults.
+        linux = linux.masked_paths(Vec::new()).readonly_paths(Vec::new());
+    } else {
+        linux = linux
+            .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+            .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+            .seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
+                &cap_set.iter().copied().collect::<Vec<_>>(),
+            ));
+    }
+
+    let mut builder = SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path(rootfs.to_path_buf())
+                .readonly(host.readonly_rootfs)
+                .build()?,
+        )
+        .hostname(hostname)
+        .mounts(mounts(host, files)?)
+        .process(process.build()?)
+        .linux(linux.build()?);
+    if !config.domainname.is_empty() {
+        builder = builder.domainname(config.domainname.clone());
+    }
+    Ok(builder.build()?)
+}
+
+/// moby's `Container.CreateDaemonEnvironment`: defaults first, the
+/// container's `Env` replaces or extends them (an entry without `=` removes
+/// the variable), then `HOME` when still unset (runc sets it from passwd).
+fn environment(config: &Config, hostname: &str, user: &ExecUser) -> Vec<String> {
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if config.tty {
+        env.push("TERM=xterm".to_owned());
+    }
+    let key = |entry: &str| entry.split_once('=').map_or(entry, |(k, _)| k).to_owned();
+    for entry in &config.env {
+        let k = key(entry);
+        if !entry.contains('=') {
+            env.retain(|e| key(e) != k);
+            continue;
+        }
+        match env.iter_mut().find(|e| key(e) == k) {
+            Some(existing) => existing.clone_from(entry),
+            None => env.push(entry.clone()),
+        }
+    }
+    if !env.iter().any(|e| key(e) == "HOME") {
+        env.push(format!("HOME={}", user.home));
+    }
+    env
+}
+
+fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, SpecError> {
+    Ok(MountBuilder::default()
+        .destination(destination)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>())
+        .build()?)
+}
+
+fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecError> {
+    let shm_size = format!("size={}k", DEFAULT_SHM_SIZE / 1024);
+    let sys_mode = if host.privileged { "rw" } else { "ro" };
+    let mut mounts = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", sys_mode],
+        )?,
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", sys_mode],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
+        )?,
+    ];
+    // moby `Container.NetworkMounts`: writable unless the rootfs is
+    // read-only; private propagation.
+    let file_opts: &[&str] = if host.readonly_rootfs {
+        &["rbind", "rprivate", "ro"]
+    } else {
+        &["rbind", "rprivate"]
+    };
+    for (destination, source) in [
+        ("/etc/resolv.conf", &files.resolv_conf),
+        ("/etc/hostname", &files.hostname),
+        ("/etc/hosts", &files.hosts),
+    ] {
+        mounts.push(mount(
+            destination,
+            "bind",
+            &source.to_string_lossy(),
+            file_opts,
+        )?);
+    }
+    let mut binds = host
+        .binds
+        .iter()
+        .map(|b| parse_bind(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Parents before children, as moby sorts mounts (`sortMounts`).
+    binds.sort_by_key(|b| Path::new(&b.destination).components().count());
+    for bind in binds {
+        let mut options = vec!["rbind", bind.propagation];
+        if bind.read_only {
+            options.push("ro");
+        }
+        mounts.push(mount(&bind.destination, "bind", &bind.source, &options)?);
+    }
+    Ok(mounts)
+}
+
+/// A parsed `host:container[:options]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Absolute host path.
+    pub source: String,
+    /// Absolute path in the container.
+    pub destination: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// Mount propagation (`rprivate` by default).
+    pub propagation: &'static str,
+}
+
+/// Parses a `Binds` entry: `host-path:container-path[:opts]` where `opts`
+/// is a comma-separated list of `ro`/`rw`, a propagation mode, and SELinux
+/// (`z`/`Z`) or `nocopy` flags, which are accepted and ignored. Named
+/// volumes are not supported: the host path must be absolute and exist.
+pub fn parse_bind(entry: &str) -> Result<Bind, SpecError> {
+    let fail = |reason: &str| SpecError::Bind {
+        bind: entry.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let parts: Vec<&str> = entry.split(':').collect();
+    let (source, destination, opts) = match parts.as_slice() {
+        [s, d] => (*s, *d, ""),
+        [s, d, o] => (*s, *d, *o),
+        _ => return Err(fail("expected host-path:container-path[:options]")),
+    };
+    if !source.starts_with('/') {
+        return Err(fail(
+            "the host path must be absolute (named volumes are not supported)",
+        ));
+    }
+    if !destination.starts_with('/') || destination == "/" {
+        return Err(fail("the container path must be absolute and not /"));
+    }
+    if Path::new(destination)
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(fail("the container path must not contain .."));
+    }
+    if !Path::new(source).exists() {
+        return Err(fail("the host path does not exist"));
+    }
+    let mut bind = Bind {
+        source: source.to_owned(),
+        destination: destination.to_owned(),
+        read_only: false,
+        propagation: "rprivate",
+    };
+    let (mut mode_seen, mut propagation_seen) = (false, false);
+    for opt in opts.split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "ro" | "rw" if !mode_seen => {
+                bind.read_only = opt == "ro";
+                mode_seen = true;
+            }
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                if !propagation_seen =>
+            {
+                bind.propagation = match opt {
+                    "private" => "private",
+                    "shared" => "shared",
+                    "rshared" => "rshared",
+                    "slave" => "slave",
+                    "rslave" => "rslave",
+                    _ => "rprivate",
+                };
+                propagation_seen = true;
+            }
+            "z" | "Z" | "nocopy" => {}
+            _ => return Err(fail(&format!("invalid or repeated option {opt:?}"))),
+        }
+    }
+    Ok(bind)
+}
+
+/// Device cgroup rules: deny everything, then allow Docker's defaults
+/// (moby `oci/defaults.go`) plus what runc always allows (`specconv.
+/// AllowedDevices`: `mknod` of anything, `/dev/pts/*`, `/dev/ptmx`,
+/// `/dev/net/tun`); privileged containers may use every device.
+fn device_rules(privileged: bool) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    let rule = |allow: bool,
+                typ: Option<LinuxDeviceType>,
+                major: Option<i64>,
+                minor: Option<i64>,
+                access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access(access);
+        if let Some(typ) = typ {
+            b = b.typ(typ);
+        }
+        if let Some(major) = major {
+            b = b.major(major);
+        }
+        if let Some(minor) = minor {
+            b = b.minor(minor);
+        }
+        b.build()
+    };
+    if privileged {
+        return Ok(vec![rule(true, None, None, None, "rwm")?]);
+    }
+    let c = Some(LinuxDeviceType::C);
+    Ok(vec![
+        rule(false, None, None, None, "rwm")?,
+        rule(true, c, None, None, "m")?,
+        rule(true, Some(LinuxDeviceType::B), None, None, "m")?,
+        rule(true, c, Some(1), Some(3), "rwm")?, // /dev/null
+        rule(true, c, Some(1), Some(5), "rwm")?, // /dev/zero
+        rule(true, c, Some(1), Some(7), "rwm")?, // /dev/full
+        rule(true, c, Some(1), Some(8), "rwm")?, // /dev/random
+        rule(true, c, Some(1), Some(9), "rwm")?, // /dev/urandom
+        rule(true, c, Some(5), Some(0), "rwm")?, // /dev/tty
+        rule(true, c, Some(5), Some(1), "rwm")?, // /dev/console
+        rule(true, c, Some(5), Some(2), "rwm")?, // /dev/ptmx
+        rule(true, c, Some(136), None, "rwm")?,  // /dev/pts/*
+        rule(true, c, Some(10), Some(200), "rwm")?, // /dev/net/tun
+        rule(false, c, Some(10), Some(229), "rwm")?, // /dev/fuse
+    ])
+}
+
+/// Memory limits (moby `daemon/oci_linux.go`, `getMemoryResources`, with
+/// `adaptContainerSettings`' default: an unset `MemorySwap` with a memory
+/// limit means swap up to the same amount again, i.e. twice the limit).
+fn memory(
+    host: &HostConfig,
+    options: &SpecOptions,
+) -> Result<oci_spec::runtime::LinuxMemory, SpecError> {
+    let mut b = LinuxMemoryBuilder::default();
+    if host.memory < 0 {
+        return Err(SpecError::Resource {
+            field: "Memory",
+            reason: format!("{} is negative", host.memory),
+        });
+    }
+    if host.memory > 0 {
+        b = b.limit(host.memory);
+    }
+    if host.memory_reservation > 0 {
+        b = b.reservation(host.memory_reservation);
+    }
+    if options.swap_limit {
+        match host.memory_swap {
+            -1 => b = b.swap(-1),
+            0 if host.memory > 0 => b = b.swap(host.memory.saturating_mul(2)),
+            0 => {}
+            swap if swap < host.memory || host.memory == 0 => {
+                return Err(SpecError::Resource {
+                    field: "MemorySwap",
+                    reason: format!(
+                        "{swap} must be -1, or at least Memory ({}) which must be set",
+                        host.memory
+                    ),
+                });
+            }
+            swap => b = b.swap(swap),
+        }
+    }
+    Ok(b.build()?)
+}
+
+/// CPU limits: `NanoCpus` becomes a quota over a 100 ms period (moby
+/// `daemon/oci_linux.go`, `getCPUResources`); `CpuPeriod`/`CpuQuota` are
+/// passed as they are and cannot be combined with `NanoCpus`.
+fn cpu(host: &HostConfig) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
+    let mut b = LinuxCpuBuilder::default();
+    if host.cpu_shares < 0 || host.cpu_period < 0 || host.nano_cpus < 0 {
+        return Err(SpecError::Resource {
+            field: "CpuShares/CpuPeriod/NanoCpus",
+            reason: "must not be negative".to_owned(),
+        });
+    }
+    if host.cpu_shares > 0 {
+        b = b.shares(host.cpu_shares as u64);
+    }
+    if host.nano_cpus > 0 {
+        if host.cpu_period > 0 || host.cpu_quota > 0 {
+            return Err(SpecError::Resource {
+                field: "NanoCpus",
+                reason: "conflicting options: NanoCpus and CpuPeriod/CpuQuota cannot both be set"
+                    .to_owned(),
+            });
+        }
+        let quota = i128::from(host.nano_cpus) * i128::from(NANO_CPUS_PERIOD) / 1_000_000_000;
+        b = b
+            .period(NANO_CPUS_PERIOD)
+            .quota(i64::try_from(quota).unwrap_or(i64::MAX));
+    } else {
+        if host.cpu_period > 0 {
+            b = b.period(host.cpu_period as u64);
+        }
+        if host.cpu_quota != 0 {
+            b = b.quota(host.cpu_quota);
+        }
+    }
+    Ok(b.build()?)
+}
+
+/// `PidsLimit`: positive values limit, 0/-1/unset mean unlimited (API
+/// ≥ 1.41, moby `daemon/oci_linux.go`), which is the cgroup's default.
+fn pids_limit(host: &HostConfig) -> Option<i64> {
+    host.pids_limit.filter(|limit| *limit > 0)
+}
+
+#[cfg(test)]
+mod tests;
