@@ -13,14 +13,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use berth_cgroups::{
-    AnyCgroupManager, CgroupError, CgroupManager, CgroupMode, CgroupSetup, Controller, FreezerState,
+    AnyCgroupManager, CgroupError, CgroupManager, CgroupMode, CgroupSetup, CgroupsPath, Controller,
+    FreezerState, OwnCgroups,
 };
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 const MIB: i64 = 1024 * 1024;
+const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A cgroup and the processes a test put in it; dropping kills the
 /// processes, thaws and removes the cgroup.
@@ -340,4 +343,94 @@ fn cgroups_relative_path_lands_below_own_cgroup() {
             .join(&name);
         assert!(guard.manager.dirs().contains(&expected), "{expected:?}");
     }
+}
+
+/// The cgroup2 mount of this host: the only hierarchy on a unified host,
+/// the controller-less one at .../unified on a hybrid host.
+fn cgroup2_mount() -> PathBuf {
+    match CgroupSetup::detect().expect("detect cgroups") {
+        CgroupSetup::Unified(mount) => mount.mount_point.clone(),
+        CgroupSetup::Legacy {
+            unified: Some(mount),
+            ..
+        } => mount.mount_point.clone(),
+        CgroupSetup::Legacy { unified: None, .. } => {
+            panic!("no cgroup2 mount on this host: the v2 device filter cannot be tested")
+        }
+    }
+}
+
+fn device(
+    allow: bool,
+    kind: LinuxDeviceType,
+    major: i64,
+    minor: i64,
+    access: &str,
+) -> oci_spec::runtime::LinuxDeviceCgroup {
+    LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(kind)
+        .major(major)
+        .minor(minor)
+        .access(access)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn cgroups_v2_device_filter_denies_unlisted_devices() {
+    berth_tests::require::root();
+    let mount = cgroup2_mount();
+    let name = format!("/berth-test-{}-devices", std::process::id());
+    // Created by hand: on a hybrid host the manager would otherwise enable
+    // controllers in the host's cgroup2 root, which the test must not touch.
+    fs::create_dir(mount.join(name.trim_start_matches('/'))).expect("create cgroup2 dir");
+    let manager = AnyCgroupManager::new(
+        &CgroupSetup::unified_at(&mount),
+        &CgroupsPath::parse(&name).unwrap(),
+        &OwnCgroups::default(),
+    )
+    .expect("v2 manager");
+    let mut cg = TestCgroup {
+        manager,
+        children: Vec::new(),
+    };
+    let rules = LinuxResourcesBuilder::default()
+        .devices(vec![
+            LinuxDeviceCgroupBuilder::default()
+                .allow(false)
+                .access("rwm")
+                .build()
+                .unwrap(),
+            device(true, LinuxDeviceType::C, 1, 3, "rwm"), // /dev/null
+            device(true, LinuxDeviceType::C, 1, 5, "r"),   // /dev/zero, read only
+        ])
+        .build()
+        .unwrap();
+    cg.manager.apply(&rules).expect("attach device filter");
+
+    let allowed = cg.spawn_inside("exec /bin/busybox head -c 1 /dev/zero");
+    assert!(
+        cg.wait_exit(allowed, TIMEOUT).success(),
+        "reading /dev/zero is allowed"
+    );
+    let null = cg.spawn_inside("exec /bin/busybox cat /dev/null");
+    assert!(
+        cg.wait_exit(null, TIMEOUT).success(),
+        "/dev/null is allowed"
+    );
+    // /dev/full (1:7) is not listed; /dev/zero is read-only.
+    let full = cg.spawn_inside("exec /bin/busybox head -c 1 /dev/full");
+    assert!(
+        !cg.wait_exit(full, TIMEOUT).success(),
+        "/dev/full must be denied"
+    );
+    let write_zero = cg.spawn_inside("exec /bin/busybox dd if=/dev/null of=/dev/zero");
+    assert!(
+        !cg.wait_exit(write_zero, TIMEOUT).success(),
+        "writing /dev/zero must be denied"
+    );
+    // Control: outside the cgroup the same command works.
+    let out = berth_tests::cmd::run(["/bin/busybox", "head", "-c", "1", "/dev/full"], TIMEOUT);
+    assert!(out.status.success(), "{out:?}");
 }
