@@ -105,6 +105,20 @@ impl Bundle {
                 ));
             }
         }
+        if let Some(hooks) = spec.hooks()
+            && (hooks
+                .create_container()
+                .as_ref()
+                .is_some_and(|h| !h.is_empty())
+                || hooks
+                    .start_container()
+                    .as_ref()
+                    .is_some_and(|h| !h.is_empty()))
+        {
+            return Err(invalid(
+                "createContainer and startContainer hooks (run inside the container) are not supported".into(),
+            ));
+        }
         for mount in spec.mounts().iter().flatten() {
             let destination = mount.destination();
             if !destination.is_absolute() {

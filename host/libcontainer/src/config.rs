@@ -180,6 +180,58 @@ fn default_devices() -> Vec<DeviceEntry> {
     .collect()
 }
 
+/// The device cgroup rules of a container: the spec's, then allow rules
+/// for its `linux.devices`, then runc's always-allowed devices
+/// (`specconv.AllowedDevices`), so that `mknod` of the default nodes and
+/// ptys work even under Docker's default deny-all rule.
+pub(crate) fn resources_with_default_devices(
+    spec: &Spec,
+) -> Option<oci_spec::runtime::LinuxResources> {
+    let linux = spec.linux().as_ref()?;
+    let mut resources = linux.resources().clone().unwrap_or_default();
+    let mut rules = resources.devices().clone().unwrap_or_default();
+    let mut extra: Vec<serde_json::Value> = Vec::new();
+    for d in linux.devices().iter().flatten() {
+        let typ = match d.typ() {
+            LinuxDeviceType::B => "b",
+            _ => "c",
+        };
+        extra.push(serde_json::json!({
+            "allow": true, "type": typ, "major": d.major(), "minor": d.minor(), "access": "rwm"
+        }));
+    }
+    for (typ, major, minor, access) in [
+        ("c", None, None, "m"),
+        ("b", None, None, "m"),
+        ("c", Some(1), Some(3), "rwm"),
+        ("c", Some(1), Some(8), "rwm"),
+        ("c", Some(1), Some(7), "rwm"),
+        ("c", Some(5), Some(0), "rwm"),
+        ("c", Some(1), Some(5), "rwm"),
+        ("c", Some(1), Some(9), "rwm"),
+        ("c", Some(5), Some(1), "rwm"),
+        ("c", Some(136), None, "rwm"),
+        ("c", Some(5), Some(2), "rwm"),
+        ("c", Some(10), Some(200), "rwm"),
+    ] {
+        let mut rule = serde_json::json!({"allow": true, "type": typ, "access": access});
+        if let Some(major) = major {
+            rule["major"] = serde_json::json!(major);
+        }
+        if let Some(minor) = minor {
+            rule["minor"] = serde_json::json!(minor);
+        }
+        extra.push(rule);
+    }
+    for rule in extra {
+        if let Ok(rule) = serde_json::from_value(rule) {
+            rules.push(rule);
+        }
+    }
+    resources.set_devices(Some(rules));
+    Some(resources)
+}
+
 /// Everything about the root file system.
 #[derive(Debug, Clone)]
 pub(crate) struct RootfsConfig {
@@ -197,6 +249,9 @@ pub(crate) struct RootfsConfig {
     pub masked_paths: Vec<PathBuf>,
     pub readonly_paths: Vec<PathBuf>,
     pub readonly_root: bool,
+    /// The container has its own cgroup namespace: `cgroup` mounts are
+    /// real cgroup file systems rather than binds.
+    pub cgroupns: bool,
 }
 
 /// A resource limit.
@@ -441,6 +496,11 @@ impl InitConfig {
                 .as_ref()
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
+            cgroupns: namespaces.unshare.contains(CloneFlags::CLONE_NEWCGROUP)
+                || namespaces
+                    .join
+                    .iter()
+                    .any(|(k, _)| *k == LinuxNamespaceType::Cgroup),
         };
         let mut sysctls: Vec<(String, String)> = linux
             .sysctl()

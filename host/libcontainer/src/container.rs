@@ -283,7 +283,7 @@ impl Container {
         let seccomp = linux
             .seccomp()
             .as_ref()
-            .map(crate::seccomp::compile)
+            .map(|profile| crate::seccomp::compile(profile)?.program())
             .transpose()
             .map_err(|source| Error::Seccomp {
                 path: config_path.clone(),
@@ -338,9 +338,9 @@ impl Container {
             .create()
             .map_err(|source| cgroup_error(&opts.id, source))?;
         guard.cgroup = Some(&cgroup);
-        if let Some(resources) = linux.resources() {
+        if let Some(resources) = crate::config::resources_with_default_devices(spec) {
             cgroup
-                .apply(resources)
+                .apply(&resources)
                 .map_err(|source| cgroup_error(&opts.id, source))?;
         }
 
@@ -424,6 +424,21 @@ impl Container {
             creator_cgroups,
             config: bundle.spec.clone(),
         };
+        // OCI runtime spec: prestart (deprecated) and createRuntime hooks
+        // run after the namespaces exist, before `create` returns.
+        if let Some(hooks) = spec.hooks() {
+            let state = record.to_state(Status::Created);
+            crate::hooks::run(
+                "prestart",
+                hooks.prestart().as_deref().unwrap_or_default(),
+                &state,
+            )?;
+            crate::hooks::run(
+                "createRuntime",
+                hooks.create_runtime().as_deref().unwrap_or_default(),
+                &state,
+            )?;
+        }
         record.save(&dir)?;
         if let Some(pid_file) = &opts.pid_file {
             write_atomic(pid_file, pid.as_raw().to_string().as_bytes())?;
@@ -739,7 +754,7 @@ impl Container {
         let seccomp = linux
             .seccomp()
             .as_ref()
-            .map(crate::seccomp::compile)
+            .map(|profile| crate::seccomp::compile(profile)?.program())
             .transpose()
             .map_err(|source| Error::Seccomp {
                 path: self.dir.join(crate::state::STATE_FILE),

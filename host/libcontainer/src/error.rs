@@ -159,6 +159,16 @@ pub enum Error {
         #[source]
         source: crate::seccomp::SeccompError,
     },
+    /// A lifecycle hook failed.
+    #[error("{kind} hook {path} failed: {reason}")]
+    Hook {
+        /// Which hook list (`prestart`, `poststart`, ...).
+        kind: &'static str,
+        /// The hook's program.
+        path: PathBuf,
+        /// What happened.
+        reason: String,
+    },
     /// The console socket protocol failed.
     #[error("console socket {path}: failed to {action}")]
     Console {

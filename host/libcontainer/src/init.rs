@@ -24,7 +24,7 @@ use crate::channel::{Channel, Message};
 use crate::config::{InitConfig, MountKind, ProcessConfig};
 use crate::error::InitStep;
 use crate::rootfs::{self, CgroupBind, StepContext, StepError};
-use crate::seccomp::Filter;
+use crate::seccomp::BpfProgram;
 use crate::syscall::{LinuxSyscall, Syscall};
 
 /// File descriptors handed to the child (all opened by the runtime).
@@ -46,7 +46,7 @@ pub(crate) fn init_main(
     cfg: &InitConfig,
     chan: Channel,
     fds: ChildFds<'_>,
-    seccomp: Option<Filter>,
+    seccomp: Option<BpfProgram>,
 ) -> ! {
     let err = match init(cfg, &chan, &fds, seccomp) {
         Ok(never) => match never {},
@@ -60,7 +60,7 @@ pub(crate) fn exec_main(
     process: &ProcessConfig,
     chan: Channel,
     fds: ChildFds<'_>,
-    seccomp: Option<Filter>,
+    seccomp: Option<BpfProgram>,
 ) -> ! {
     let err = match exec(process, &chan, &fds, seccomp) {
         Ok(never) => match never {},
@@ -134,7 +134,7 @@ fn init(
     cfg: &InitConfig,
     chan: &Channel,
     fds: &ChildFds<'_>,
-    mut seccomp: Option<Filter>,
+    mut seccomp: Option<BpfProgram>,
 ) -> Result<Never, StepError> {
     wait_for_parent(chan)?;
     join_namespaces(fds)?;
@@ -218,7 +218,7 @@ fn exec(
     process: &ProcessConfig,
     chan: &Channel,
     fds: &ChildFds<'_>,
-    mut seccomp: Option<Filter>,
+    mut seccomp: Option<BpfProgram>,
 ) -> Result<Never, StepError> {
     wait_for_parent(chan)?;
     join_namespaces(fds)?;
@@ -354,7 +354,7 @@ fn wait_for_start(fifo: BorrowedFd<'_>) -> Result<(), StepError> {
 fn finish(
     p: &ProcessConfig,
     fds: &ChildFds<'_>,
-    seccomp: &mut Option<Filter>,
+    seccomp: &mut Option<BpfProgram>,
     before_exec: &mut dyn FnMut() -> Result<(), StepError>,
 ) -> Result<Never, StepError> {
     nix::sys::stat::umask(Mode::from_bits_truncate(p.umask as libc::mode_t));
@@ -368,7 +368,7 @@ fn finish(
     if !p.no_new_privs
         && let Some(filter) = seccomp.take()
     {
-        filter.load().map_err(|e| seccomp_error(&e))?;
+        filter.load().step(|| InitStep::Seccomp)?;
     }
     switch_user(p, fds.last_cap)?;
     if p.no_new_privs {
@@ -379,7 +379,7 @@ fn finish(
     }
     before_exec()?;
     if let Some(filter) = seccomp.take() {
-        filter.load().map_err(|e| seccomp_error(&e))?;
+        filter.load().step(|| InitStep::Seccomp)?;
     }
     // Nothing of the runtime leaks into the container: every fd above
     // stdio becomes close-on-exec (close_range(2), Linux 5.11).
@@ -400,18 +400,6 @@ fn finish(
         },
         err,
     ))
-}
-
-fn seccomp_error(e: &crate::seccomp::SeccompError) -> StepError {
-    use std::error::Error as _;
-    let mut detail = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    StepError::new(InitStep::Seccomp, Errno::EINVAL).with_detail(detail)
 }
 
 fn set_rlimit(r: &crate::config::Rlimit) -> Result<(), StepError> {
@@ -512,7 +500,12 @@ fn switch_user(p: &ProcessConfig, last_cap: u8) -> Result<(), StepError> {
         // SAFETY: plain prctl with integer arguments.
         unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
         crate::capabilities::set(caps).step(|| InitStep::Capset)?;
-        crate::capabilities::raise_ambient(caps.ambient, last_cap)
+        // The kernel only allows ambient capabilities that are permitted
+        // and inheritable (capabilities(7)); runc silently leaves out the
+        // others (`runc spec` lists ambient but no inheritable set), so do
+        // we.
+        let ambient = caps.ambient & caps.permitted & caps.inheritable;
+        crate::capabilities::raise_ambient(ambient, last_cap)
             .step(|| InitStep::AmbientCapabilities)?;
     }
     Ok(())

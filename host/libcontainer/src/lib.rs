@@ -37,6 +37,7 @@ mod config;
 pub mod console;
 mod container;
 mod error;
+mod hooks;
 mod init;
 mod mounts;
 mod rootfs;

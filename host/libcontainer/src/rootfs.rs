@@ -57,6 +57,10 @@ impl<T> StepContext<T> for nix::Result<T> {
 pub(crate) struct CgroupBind {
     pub source: PathBuf,
     pub name: String,
+    /// The hierarchy's controllers as in `/proc/self/cgroup` (`cpu,cpuacct`,
+    /// `name=systemd`; empty for v2): mount data when the container has
+    /// its own cgroup namespace and mounts the file system itself.
+    pub controllers: String,
 }
 
 /// A cgroup file-system mount of the host, from `/proc/self/mountinfo`.
@@ -160,6 +164,7 @@ pub(crate) fn cgroup_binds(mounts: &[HostCgroupMount], proc_self_cgroup: &str) -
         out.push(CgroupBind {
             source: mount.mount_point.join(below),
             name,
+            controllers: controllers.to_string(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -189,7 +194,7 @@ pub(crate) fn prepare(
     )
     .step(|| InitStep::BindRootfs { path: root.clone() })?;
     for entry in &cfg.mounts {
-        mount_entry(sys, root, entry, cgroups)?;
+        mount_entry(sys, root, entry, cfg.cgroupns, cgroups)?;
     }
     if cfg.create_devices {
         create_devices(sys, cfg)?;
@@ -220,6 +225,7 @@ fn mount_entry(
     sys: &dyn Syscall,
     root: &Path,
     entry: &MountEntry,
+    cgroupns: bool,
     cgroups: &dyn Fn() -> Vec<CgroupBind>,
 ) -> Result<(), StepError> {
     let dest = resolve(root, entry)?;
@@ -245,7 +251,7 @@ fn mount_entry(
             }
             bind(sys, source, &dest, opts.flags).step(step)?;
         }
-        MountKind::Cgroup => mount_cgroup(sys, &dest, entry, cgroups).step(step)?,
+        MountKind::Cgroup => mount_cgroup(sys, &dest, entry, cgroupns, cgroups).step(step)?,
         MountKind::Fs(fstype) => {
             sys.mkdir_all(&dest).step(step)?;
             let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
@@ -289,12 +295,24 @@ fn mount_cgroup(
     sys: &dyn Syscall,
     dest: &Path,
     entry: &MountEntry,
+    cgroupns: bool,
     cgroups: &dyn Fn() -> Vec<CgroupBind>,
 ) -> nix::Result<()> {
     sys.mkdir_all(dest)?;
     let binds = cgroups();
     let flags = entry.options.flags;
     if binds.len() == 1 && binds[0].name.is_empty() {
+        if cgroupns {
+            // In its own cgroup namespace the container sees its cgroup
+            // as the root of a fresh cgroup2 mount.
+            return sys.mount(
+                Some(Path::new("cgroup2")),
+                dest,
+                Some("cgroup2"),
+                flags & !(MsFlags::MS_BIND | MsFlags::MS_REC),
+                None,
+            );
+        }
         // cgroup v2: the container's cgroup directory itself.
         return bind(sys, &binds[0].source, dest, flags | MsFlags::MS_REC);
     }
@@ -306,10 +324,34 @@ fn mount_cgroup(
         tmpfs_flags | (flags & MsFlags::MS_RELATIME),
         Some("mode=755"),
     )?;
-    for b in binds {
+    for b in &binds {
         let target = dest.join(&b.name);
         sys.mkdir_all(&target)?;
-        bind(sys, &b.source, &target, flags | MsFlags::MS_REC)?;
+        if cgroupns {
+            let data = if b.controllers.starts_with("name=") {
+                format!("none,{}", b.controllers)
+            } else {
+                b.controllers.clone()
+            };
+            sys.mount(
+                Some(Path::new("cgroup")),
+                &target,
+                Some("cgroup"),
+                flags & !(MsFlags::MS_BIND | MsFlags::MS_REC),
+                Some(&data),
+            )?;
+        } else {
+            bind(sys, &b.source, &target, flags | MsFlags::MS_REC)?;
+        }
+    }
+    // Co-mounted controllers (`cpu,cpuacct`) are also reachable by each
+    // name, as on the host.
+    for b in &binds {
+        if b.name.contains(',') {
+            for part in b.name.split(',') {
+                sys.symlink(Path::new(&b.name), &dest.join(part))?;
+            }
+        }
     }
     Ok(())
 }
@@ -482,6 +524,7 @@ mod tests {
             masked_paths: vec![PathBuf::from("/proc/kcore")],
             readonly_paths: vec![PathBuf::from("/proc/sys")],
             readonly_root: true,
+            cgroupns: false,
         }
     }
 
@@ -643,15 +686,18 @@ mod tests {
             vec![
                 CgroupBind {
                     source: PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c1"),
-                    name: "cpu,cpuacct".into()
+                    name: "cpu,cpuacct".into(),
+                    controllers: "cpu,cpuacct".into(),
                 },
                 CgroupBind {
                     source: PathBuf::from("/sys/fs/cgroup/memory/c1"),
-                    name: "memory".into()
+                    name: "memory".into(),
+                    controllers: "memory".into(),
                 },
                 CgroupBind {
                     source: PathBuf::from("/sys/fs/cgroup/systemd/c1"),
-                    name: "systemd".into()
+                    name: "systemd".into(),
+                    controllers: "name=systemd".into(),
                 },
             ]
         );
@@ -666,7 +712,8 @@ mod tests {
             binds,
             vec![CgroupBind {
                 source: PathBuf::from("/sys/fs/cgroup/system.slice/c1"),
-                name: String::new()
+                name: String::new(),
+                controllers: String::new(),
             }]
         );
     }

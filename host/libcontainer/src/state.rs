@@ -101,6 +101,25 @@ impl Record {
         serde_json::from_slice(&bytes).map_err(|e| Error::CorruptState { path, source: e })
     }
 
+    /// The reportable state for `status`.
+    pub fn to_state(&self, status: Status) -> State {
+        State {
+            oci_version: self.config.version().clone(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
+            status,
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            owner: String::new(),
+            annotations: self.config.annotations().clone().unwrap_or_default(),
+        }
+    }
+
     /// Writes `<dir>/state.json` atomically.
     pub fn save(&self, dir: &Path) -> Result<(), Error> {
         let bytes = serde_json::to_vec(self).map_err(|e| Error::CorruptState {

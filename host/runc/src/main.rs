@@ -1,1 +1,224 @@
-fn main() {}
+//! `berth-runc`: the OCI runtime command line (as runc implements it) on
+//! berth-libcontainer, usable as the runtime of containerd/dockerd.
+//!
+//! Errors go to stderr and, with `--log`, to the log file in the format of
+//! `--log-format` (`json`: one `{"level","msg","time"}` object per line,
+//! which containerd's shim reads back to report why a command failed).
+
+mod cli;
+mod log;
+mod signals;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use berth_libcontainer::{Container, CreateOptions, InitStdio};
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let logger = log::Logger::new(cli.log.as_deref(), cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logger.error(&msg);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.systemd_cgroup {
+        bail!(
+            "--systemd-cgroup is not supported: berth-runc manages cgroups through cgroupfs only"
+        );
+    }
+    let root = cli.root.clone();
+    match cli.command {
+        Command::Create(args) => {
+            let stdio = InitStdio::Inherit;
+            create(&root, &args, stdio)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => run_container(&root, &args),
+        Command::Start { id } => {
+            let mut c = load(&root, &id)?;
+            c.start().with_context(|| format!("start container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::State { id } => {
+            let c = load(&root, &id)?;
+            let state = c.state()?;
+            print_json(&state)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Kill { id, signal, all } => {
+            let c = load(&root, &id)?;
+            let signal = signals::parse(signal.as_deref().unwrap_or("SIGTERM"))?;
+            c.kill(signal, all)
+                .with_context(|| format!("kill container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Delete { id, force } => {
+            match Container::load(&root, &id) {
+                Ok(c) => c
+                    .delete(force)
+                    .with_context(|| format!("delete container {id}"))?,
+                // runc: deleting a container that does not exist succeeds
+                // with --force.
+                Err(berth_libcontainer::Error::NotFound { .. }) if force => {}
+                Err(e) => return Err(e).with_context(|| format!("load container {id}")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pause { id } => {
+            load(&root, &id)?
+                .pause()
+                .with_context(|| format!("pause container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume { id } => {
+            load(&root, &id)?
+                .resume()
+                .with_context(|| format!("resume container {id}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ps { id, format } => {
+            let c = load(&root, &id)?;
+            let pids = c.processes()?;
+            if format == "json" {
+                print_json(&pids.iter().map(|p| p.as_raw()).collect::<Vec<_>>())?;
+            } else {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "PID     CMD")?;
+                for pid in pids {
+                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                    writeln!(out, "{:<7} {}", pid, cmd.trim_end())?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { quiet } => {
+            let ids = Container::list(&root)?;
+            let mut out = std::io::stdout().lock();
+            if !quiet {
+                writeln!(out, "ID\tPID\tSTATUS\tBUNDLE\tCREATED")?;
+            }
+            for id in ids {
+                if quiet {
+                    writeln!(out, "{id}")?;
+                } else if let Ok(c) = Container::load(&root, &id) {
+                    let s = c.state()?;
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}\t{}",
+                        s.id,
+                        s.pid,
+                        s.status,
+                        s.bundle.display(),
+                        s.created
+                    )?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Exec(args) => exec(&root, &args),
+        Command::Features => {
+            print_json(&cli::features())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn load(root: &Path, id: &str) -> Result<Container> {
+    Container::load(root, id).with_context(|| format!("load container {id}"))
+}
+
+fn create(root: &Path, args: &cli::CreateArgs, stdio: InitStdio) -> Result<Container> {
+    if args.no_pivot {
+        bail!("--no-pivot is not supported: berth-runc always uses pivot_root");
+    }
+    if args.preserve_fds > 0 {
+        bail!("--preserve-fds is not supported");
+    }
+    Container::create(CreateOptions {
+        id: args.id.clone(),
+        bundle: args.bundle.clone(),
+        state_root: root.to_path_buf(),
+        stdio,
+        console_socket: args.console_socket.clone(),
+        pid_file: args.pid_file.as_deref().map(absolute),
+    })
+    .with_context(|| format!("create container {}", args.id))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `run`: create + start; in the foreground, wait for init forwarding
+/// signals, then delete and exit with its status.
+fn run_container(root: &Path, args: &cli::RunArgs) -> Result<ExitCode> {
+    // Block the signals we forward before cloning init so none is lost in
+    // between; init unblocks everything before execve.
+    let forwarder = if args.detach {
+        None
+    } else {
+        Some(signals::Forwarder::block()?)
+    };
+    let mut c = create(root, &args.common, InitStdio::Inherit)?;
+    if let Err(e) = c.start() {
+        let _ = c.delete(true);
+        return Err(e).context("start container");
+    }
+    let Some(forwarder) = forwarder else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let pid = c
+        .pid()
+        .context("container init exited before it could be waited for")?;
+    let status = forwarder.wait_for(pid);
+    let id = c.id().to_string();
+    if !args.keep {
+        c.delete(true)
+            .with_context(|| format!("delete container {id}"))?;
+    }
+    Ok(ExitCode::from(status?))
+}
+
+fn exec(root: &Path, args: &cli::ExecArgs) -> Result<ExitCode> {
+    let c = load(root, &args.id)?;
+    let process = cli::exec_process(&c, args)?;
+    let forwarder = if args.detach {
+        None
+    } else {
+        Some(signals::Forwarder::block()?)
+    };
+    let pid = c
+        .exec(&process, InitStdio::Inherit, args.console_socket.as_deref())
+        .with_context(|| format!("exec in container {}", args.id))?;
+    if let Some(pid_file) = &args.pid_file {
+        let path = absolute(pid_file);
+        let tmp = path.with_extension("tmp-berth");
+        std::fs::write(&tmp, pid.as_raw().to_string())
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("write pid file {}", path.display()))?;
+    }
+    match forwarder {
+        None => Ok(ExitCode::SUCCESS),
+        Some(f) => Ok(ExitCode::from(f.wait_for(pid)?)),
+    }
+}

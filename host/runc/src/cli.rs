@@ -1,0 +1,460 @@
+//! Command line, shaped like runc's (global flags before the command).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use berth_libcontainer::Container;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use oci_spec::runtime::{Capability, Process};
+
+/// berth's OCI runtime (runc-compatible command line).
+#[derive(Debug, Parser)]
+#[command(name = "berth-runc", version, about)]
+pub struct Cli {
+    /// Root directory for container state.
+    #[arg(long, global = true, default_value = "/run/berth-runc")]
+    pub root: PathBuf,
+    /// Also write errors to this file.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Format of `--log`: text or json.
+    #[arg(long = "log-format", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Accepted for compatibility; berth-runc logs errors only.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use systemd cgroups (not supported: rejected with an error).
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility (checkpoint/restore is not supported).
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// Accepted for compatibility (`false` or `auto`; berth-runc runs as root).
+    #[arg(long, global = true, hide = true)]
+    pub rootless: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// logrus-like `time=... level=error msg=...` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options shared by `create` and `run`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle directory.
+    #[arg(long, short = 'b', default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket to send the pty master to (runc's protocol).
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write init's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Not supported (rejected).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Accepted for compatibility: berth-runc creates no session keyring.
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Not supported (rejected when non-zero).
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Container id.
+    pub id: String,
+}
+
+/// `run` options.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CreateArgs,
+    /// Return after start instead of waiting for the container.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Do not delete the container after it exits.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// `exec` options.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Unix socket to send the pty master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment variables (NAME=value).
+    #[arg(long, short = 'e')]
+    pub env: Vec<String>,
+    /// Allocate a pty (needs --console-socket).
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// uid[:gid] to run as.
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Additional gids.
+    #[arg(long = "additional-gids", short = 'g')]
+    pub additional_gids: Vec<u32>,
+    /// A process.json (OCI `process` object) instead of the command line.
+    #[arg(long, short = 'p')]
+    pub process: Option<PathBuf>,
+    /// Return once the process runs.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// File to write the process's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Set no_new_privs.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Extra capabilities (CAP_...).
+    #[arg(long, short = 'c')]
+    pub cap: Vec<String>,
+    /// Accepted for compatibility (SELinux is not supported).
+    #[arg(long = "process-label", hide = true)]
+    pub process_label: Option<String>,
+    /// Accepted for compatibility (AppArmor is not supported).
+    #[arg(long, hide = true)]
+    pub apparmor: Option<String>,
+    /// Container id.
+    pub id: String,
+    /// Command and arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container (init waits for `start`).
+    Create(CreateArgs),
+    /// Create and start a container.
+    Run(RunArgs),
+    /// Start a created container.
+    Start {
+        /// Container id.
+        id: String,
+    },
+    /// Print the state JSON of a container.
+    State {
+        /// Container id.
+        id: String,
+    },
+    /// Send a signal to init (or all processes).
+    Kill {
+        /// Signal every process of the container.
+        #[arg(long, short = 'a')]
+        all: bool,
+        /// Container id.
+        id: String,
+        /// Signal name or number (default SIGTERM).
+        signal: Option<String>,
+    },
+    /// Delete a container.
+    Delete {
+        /// Kill a running container first.
+        #[arg(long, short = 'f')]
+        force: bool,
+        /// Container id.
+        id: String,
+    },
+    /// Freeze a container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Thaw a container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// List the processes of a container.
+    Ps {
+        /// table or json.
+        #[arg(long, short = 'f', default_value = "table")]
+        format: String,
+        /// Container id.
+        id: String,
+    },
+    /// List containers.
+    List {
+        /// Ids only.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Run a process in a container.
+    Exec(ExecArgs),
+    /// Print the runtime's features (JSON).
+    Features,
+}
+
+/// The process of `exec`: `--process` file, or the container's process
+/// with the command line's changes (as runc's `exec`).
+pub fn exec_process(container: &Container, args: &ExecArgs) -> Result<Process> {
+    if let Some(path) = &args.process {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("read process file {}", path.display()))?;
+        let process: Process = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parse process file {}", path.display()))?;
+        return Ok(process);
+    }
+    if args.command.is_empty() {
+        bail!("exec needs a command (or --process)");
+    }
+    let mut process = container.config().process().clone().unwrap_or_default();
+    process.set_args(Some(args.command.clone()));
+    process.set_terminal(Some(args.tty));
+    if let Some(cwd) = &args.cwd {
+        process.set_cwd(cwd.clone());
+    }
+    if !args.env.is_empty() {
+        let mut env = process.env().clone().unwrap_or_default();
+        for var in &args.env {
+            let name = var.split('=').next().unwrap_or_default();
+            env.retain(|e| e.split('=').next() != Some(name));
+            env.push(var.clone());
+        }
+        process.set_env(Some(env));
+    }
+    if let Some(user) = &args.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        let u = process.user_mut();
+        u.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {user}: uid must be numeric"))?,
+        );
+        u.set_gid(match gid {
+            Some(g) => g
+                .parse()
+                .with_context(|| format!("--user {user}: gid must be numeric"))?,
+            None => 0,
+        });
+    }
+    if !args.additional_gids.is_empty() {
+        process
+            .user_mut()
+            .set_additional_gids(Some(args.additional_gids.clone()));
+    }
+    if args.no_new_privs {
+        process.set_no_new_privileges(Some(true));
+    }
+    if !args.cap.is_empty() {
+        let mut caps = process.capabilities().clone().unwrap_or_default();
+        for name in &args.cap {
+            let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
+                .with_context(|| format!("unknown capability {name}"))?;
+            for set in [
+                caps.bounding().clone(),
+                caps.effective().clone(),
+                caps.permitted().clone(),
+                caps.inheritable().clone(),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let mut s = set.1.clone().unwrap_or_default();
+                s.insert(cap);
+                match set.0 {
+                    0 => caps.set_bounding(Some(s)),
+                    1 => caps.set_effective(Some(s)),
+                    2 => caps.set_permitted(Some(s)),
+                    _ => caps.set_inheritable(Some(s)),
+                };
+            }
+        }
+        process.set_capabilities(Some(caps));
+    }
+    Ok(process)
+}
+
+/// `features` output, shaped like runc's (OCI runtime spec
+/// features.md).
+pub fn features() -> serde_json::Value {
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.1.0",
+        "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
+        "mountOptions": [
+            "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+            "mand", "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime",
+            "nostrictatime", "nosuid", "private", "rbind", "relatime", "remount", "ro",
+            "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave",
+            "strictatime", "suid", "sync", "unbindable"
+        ],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "capabilities": all_capabilities(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+                ],
+                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+            },
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {
+            "org.opencontainers.runc.version": env!("CARGO_PKG_VERSION"),
+            "io.github.berth.runtime": "berth-runc"
+        }
+    })
+}
+
+fn all_capabilities() -> Vec<String> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u8>().ok())
+        .unwrap_or(40);
+    (0..=last)
+        .filter_map(|i| {
+            let cap: Capability =
+                serde_json::from_value(serde_json::Value::String(cap_name(i)?)).ok()?;
+            serde_json::to_value(cap).ok()?.as_str().map(String::from)
+        })
+        .collect()
+}
+
+fn cap_name(index: u8) -> Option<String> {
+    const NAMES: [&str; 41] = [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
+    NAMES.get(index as usize).map(|n| format!("CAP_{n}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn containerd_style_invocations_parse() {
+        let cli = Cli::try_parse_from([
+            "berth-runc",
+            "--root",
+            "/r",
+            "--log",
+            "/l.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/p",
+            "--console-socket",
+            "/s",
+            "c1",
+        ])
+        .unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        let Command::Create(args) = cli.command else {
+            panic!("not create")
+        };
+        assert_eq!(args.id, "c1");
+        assert_eq!(args.bundle, PathBuf::from("/b"));
+
+        let cli = Cli::try_parse_from([
+            "berth-runc",
+            "--root",
+            "/r",
+            "exec",
+            "--process",
+            "/p.json",
+            "--detach",
+            "--pid-file",
+            "/p",
+            "c1",
+        ])
+        .unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("not exec")
+        };
+        assert!(args.detach && args.command.is_empty());
+
+        let cli =
+            Cli::try_parse_from(["berth-runc", "exec", "-t", "c1", "sh", "-c", "echo hi"]).unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("not exec")
+        };
+        assert_eq!(args.command, ["sh", "-c", "echo hi"]);
+
+        let cli = Cli::try_parse_from(["berth-runc", "kill", "--all", "c1", "KILL"]).unwrap();
+        let Command::Kill { all, signal, .. } = cli.command else {
+            panic!("not kill")
+        };
+        assert!(all);
+        assert_eq!(signal.as_deref(), Some("KILL"));
+    }
+
+    #[test]
+    fn features_lists_every_capability_of_the_kernel() {
+        let f = features();
+        let caps = f["linux"]["capabilities"].as_array().unwrap();
+        assert!(caps.iter().any(|c| c == "CAP_SYS_ADMIN"));
+        assert!(caps.len() >= 38, "{caps:?}");
+    }
+}
