@@ -335,6 +335,22 @@ pub(crate) fn join_cgroup(mount: &Path, cgroup: &Path) -> PathBuf {
     }
 }
 
+/// Logs the resource sections berth does not apply, so that a spec using
+/// them is not silently half-honoured without a trace.
+pub(crate) fn warn_unapplied(resources: &oci_spec::runtime::LinuxResources) {
+    let ignored = [
+        ("blockIO", resources.block_io().is_some()),
+        ("hugepageLimits", resources.hugepage_limits().is_some()),
+        ("network", resources.network().is_some()),
+        ("rdma", resources.rdma().is_some()),
+    ];
+    for (section, present) in ignored {
+        if present {
+            tracing::warn!(section, "linux.resources section not applied by berth");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

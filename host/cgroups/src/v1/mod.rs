@@ -95,6 +95,15 @@ impl CgroupManager for V1Manager {
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         // Validate everything that can be validated before the first write,
         // so that bad input changes nothing.
+        if resources.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            // `unified` holds raw cgroup v2 file writes (OCI config-linux.md
+            // "Unified"); runc refuses them on v1 too.
+            return Err(CgroupError::Unsupported {
+                what: "linux.resources.unified",
+                version: "cgroup v1",
+            });
+        }
+        common::warn_unapplied(resources);
         let device_rules = match resources.devices() {
             Some(rules) => Some(devices::rules(rules)?),
             None => None,

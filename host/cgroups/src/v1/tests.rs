@@ -494,3 +494,16 @@ fn relative_paths_resolve_per_hierarchy() {
     assert!(dirs.contains(&dir.path().join("memory/process_api/x/ctr")));
     assert!(dirs.contains(&dir.path().join("cpu/ctr")));
 }
+
+#[test]
+fn unified_entries_are_refused_on_v1() {
+    let fx = Fixture::new();
+    let mut unified = std::collections::HashMap::new();
+    unified.insert("memory.high".to_string(), "1".to_string());
+    let resources = LinuxResourcesBuilder::default()
+        .unified(unified)
+        .build()
+        .unwrap();
+    let err = fx.manager.apply(&resources).unwrap_err();
+    assert!(matches!(err, CgroupError::Unsupported { .. }), "{err}");
+}

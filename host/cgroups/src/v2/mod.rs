@@ -74,6 +74,36 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The `linux.resources.unified` entries (OCI config-linux.md "Unified"):
+/// raw `file -> value` writes into the container's cgroup. Keys must name a
+/// controller interface file of this cgroup (`<controller>.<knob>`), never
+/// a path or a core `cgroup.*` file, which would let a spec escape its
+/// cgroup or reconfigure the hierarchy.
+fn unified_writes(resources: &LinuxResources) -> Result<Vec<(String, String)>> {
+    let mut writes: Vec<(String, String)> = resources
+        .unified()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    writes.sort();
+    for (key, _) in &writes {
+        let valid = !key.contains('/')
+            && !key.starts_with('.')
+            && !key.starts_with("cgroup.")
+            && key
+                .split_once('.')
+                .is_some_and(|(c, k)| !c.is_empty() && !k.is_empty());
+        if !valid {
+            return Err(CgroupError::InvalidResource {
+                resource: "unified",
+                reason: format!("{key:?} is not a controller interface file name"),
+            });
+        }
+    }
+    Ok(writes)
+}
+
 impl CgroupManager for V2Manager {
     fn create(&self) -> Result<()> {
         // Walk from the mount point down, enabling controllers in every
@@ -121,6 +151,8 @@ impl CgroupManager for V2Manager {
             .as_deref()
             .map(crate::v1::device_rules)
             .transpose()?;
+        let unified = unified_writes(resources)?;
+        common::warn_unapplied(resources);
         for (file, value) in memory.into_iter().chain(cpu) {
             let path = self.dir.join(file);
             // memory.swap.max is missing without swap accounting; "max" is
@@ -138,6 +170,11 @@ impl CgroupManager for V2Manager {
         }
         if let Some(rules) = devices {
             devices::apply(&self.dir, &rules)?;
+        }
+        // Raw writes last: they are the spec's explicit override of
+        // anything derived above (as in runc).
+        for (file, value) in unified {
+            common::write(&self.dir.join(file), value)?;
         }
         Ok(())
     }

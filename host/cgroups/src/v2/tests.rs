@@ -265,3 +265,31 @@ fn relative_path_resolves_below_own_unified_cgroup() {
         vec![dir.path().join("user.slice/session-1.scope/ctr")]
     );
 }
+
+#[test]
+fn unified_entries_are_written_and_validated() {
+    let fx = Fixture::new();
+    let mut unified = std::collections::HashMap::new();
+    unified.insert("memory.high".to_string(), "1048576".to_string());
+    fx.set("memory.high", "max\n");
+    let resources = LinuxResourcesBuilder::default()
+        .unified(unified)
+        .build()
+        .unwrap();
+    fx.manager.apply(&resources).unwrap();
+    assert_eq!(fx.file("memory.high"), "1048576");
+
+    for bad in ["../escape.max", "cgroup.subtree_control", "nodot"] {
+        let mut unified = std::collections::HashMap::new();
+        unified.insert(bad.to_string(), "1".to_string());
+        let resources = LinuxResourcesBuilder::default()
+            .unified(unified)
+            .build()
+            .unwrap();
+        let err = fx.manager.apply(&resources).unwrap_err();
+        assert!(
+            matches!(err, CgroupError::InvalidResource { .. }),
+            "{bad}: {err}"
+        );
+    }
+}
