@@ -1,0 +1,215 @@
+//! berth-runc against runc: the same bundle under both runtimes, compared
+//! by what the container process sees. Every difference fails the test
+//! unless it is listed in `DELIBERATE` with its reason.
+
+use std::collections::BTreeMap;
+
+use crate::runc_support::{
+    Bundle, CgroupGuard, Runtime, assert_nothing_left, docker_like_spec, runc_spec, unique,
+};
+
+/// The probe: one section per aspect, each introduced by `==name`.
+const PROBE: &str = r#"
+echo ==status; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status
+echo ==mountinfo; cat /proc/self/mountinfo
+echo ==id; id
+echo ==hostname; hostname
+echo ==ulimit; ulimit -a
+echo ==masked
+for p in /proc/acpi /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/scsi /sys/firmware; do
+  if [ -d $p ]; then echo "$p dir entries=$(ls -A $p 2>/dev/null | wc -l)"; \
+  elif [ -e $p ]; then echo "$p bytes=$(head -c 64 $p 2>/dev/null | wc -c)"; else echo "$p absent"; fi
+done
+echo ==readonly
+for p in /proc/sys/kernel/hostname /proc/sysrq-trigger; do
+  if (echo x > $p) 2>/dev/null; then echo "$p writable"; else echo "$p read-only"; fi
+done
+echo ==cgroup
+for f in memory/memory.limit_in_bytes pids/pids.max cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us; do
+  echo "$f=$(cat /sys/fs/cgroup/$f 2>&1)"
+done
+echo ==dev; ls -la /dev | awk '{print $1, $3, $4, $5, $6, $NF}' | grep -v '^total'
+echo ==end
+"#;
+
+/// Differences that are intended, per section, as (needle, reason): a
+/// normalised line containing the needle may differ.
+const DELIBERATE: &[(&str, &str, &str)] = &[
+    (
+        "mountinfo",
+        "/sys/fs/cgroup/systemd ",
+        "runc creates the container's cgroup in the named systemd hierarchy too; berth-cgroups \
+         manages only resource controllers, so berth's bind shows the runtime's own systemd cgroup",
+    ),
+    (
+        "mountinfo",
+        "/sys/fs/cgroup/blkio ",
+        "berth-cgroups has no blkio controller (berth sets no block I/O limits), so the \
+         container stays in the runtime's blkio cgroup and the bind shows that one",
+    ),
+];
+
+fn sections(output: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in output.lines() {
+        if let Some(name) = line.strip_prefix("==") {
+            current = Some(name.trim().to_string());
+            out.entry(name.trim().to_string()).or_insert_with(Vec::new);
+        } else if let Some(name) = &current {
+            out.get_mut(name).expect("section").push(line.to_string());
+        }
+    }
+    out
+}
+
+/// mountinfo without mount ids, device numbers and peer groups, with the
+/// run's cgroup path replaced, sorted.
+fn normalise_mountinfo(lines: &[String], cgroups_path: &str) -> Vec<String> {
+    let mut out: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let (left, right) = line.split_once(" - ").unwrap_or((line, ""));
+            let f: Vec<&str> = left.split(' ').collect();
+            // id parent major:minor root mountpoint options [optional...]
+            let root = f
+                .get(3)
+                .copied()
+                .unwrap_or("")
+                .replace(cgroups_path, "<cgroup>");
+            let point = f.get(4).copied().unwrap_or("");
+            let options = f.get(5).copied().unwrap_or("");
+            format!("{point} root={root} {options} - {right}")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn probe(
+    runtime: &Runtime,
+    make_spec: fn(&[&str], &str) -> serde_json::Value,
+) -> (BTreeMap<String, Vec<String>>, String) {
+    let id = unique(&format!("parity-{}", runtime.name));
+    let cgroups_path = format!("/{id}");
+    let _cg = CgroupGuard(cgroups_path.clone());
+    let mut spec = make_spec(&["sh", "-c", PROBE], &cgroups_path);
+    spec["hostname"] = serde_json::json!("parity");
+    spec["process"]["user"] =
+        serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [10, 29]});
+    spec["process"]["rlimits"] = serde_json::json!([
+        {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 512},
+        {"type": "RLIMIT_NPROC", "hard": 4096, "soft": 2048},
+        {"type": "RLIMIT_CORE", "hard": 0, "soft": 0}
+    ]);
+    let bundle = Bundle::new(&spec);
+    let out = runtime.run(&bundle, &id);
+    assert!(
+        out.status.success() && out.stdout.contains("==end"),
+        "{} run failed: {out:#?}",
+        runtime.name
+    );
+    assert_nothing_left(runtime, &id, &cgroups_path, bundle.path());
+    let mut s = sections(&out.stdout);
+    let mi = s.remove("mountinfo").unwrap_or_default();
+    // The bundle path differs between the two runs; the rest of the line
+    // must not.
+    let bundle_path = bundle.path().to_string_lossy().into_owned();
+    let mi: Vec<String> = mi
+        .iter()
+        .map(|l| l.replace(&bundle_path, "<bundle>"))
+        .collect();
+    s.insert("mountinfo".into(), normalise_mountinfo(&mi, &cgroups_path));
+    (s, out.stdout)
+}
+
+fn compare(make_spec: fn(&[&str], &str) -> serde_json::Value) -> BTreeMap<String, Vec<String>> {
+    berth_tests::require::root();
+    let berth = Runtime::berth();
+    let runc = Runtime::runc();
+    let (b, b_raw) = probe(&berth, make_spec);
+    let (r, r_raw) = probe(&runc, make_spec);
+    let mut differences = Vec::new();
+    for (name, r_lines) in &r {
+        let b_lines = b.get(name).cloned().unwrap_or_default();
+        let deliberate = |line: &String| {
+            DELIBERATE
+                .iter()
+                .any(|(section, needle, _)| section == name && line.contains(needle))
+        };
+        for line in r_lines
+            .iter()
+            .filter(|l| !b_lines.contains(l) && !deliberate(l))
+        {
+            differences.push(format!("[{name}] only runc:       {line}"));
+        }
+        for line in b_lines
+            .iter()
+            .filter(|l| !r_lines.contains(l) && !deliberate(l))
+        {
+            differences.push(format!("[{name}] only berth-runc: {line}"));
+        }
+    }
+    for name in b.keys().filter(|k| !r.contains_key(*k)) {
+        differences.push(format!("section {name} only in berth-runc's output"));
+    }
+    assert!(
+        differences.is_empty(),
+        "berth-runc differs from runc:\n{}\n\n--- berth-runc ---\n{b_raw}\n--- runc ---\n{r_raw}",
+        differences.join("\n")
+    );
+    b
+}
+
+#[test]
+fn runc_parity_with_runc_spec_defaults() {
+    let seen = compare(runc_spec);
+    assert_eq!(seen["hostname"], ["parity"]);
+    assert!(
+        seen["id"][0].contains("groups=10(wheel),29(audio)"),
+        "{:?}",
+        seen["id"]
+    );
+}
+
+#[test]
+fn runc_parity_with_docker_defaults_seccomp_and_limits() {
+    let seen = compare(docker_like_spec);
+    // Equal is not enough: the limits and the filter must be in effect.
+    let cgroup = &seen["cgroup"];
+    for want in [
+        "memory/memory.limit_in_bytes=67108864",
+        "pids/pids.max=100",
+        "cpu/cpu.shares=512",
+        "cpu/cpu.cfs_quota_us=50000",
+    ] {
+        assert!(cgroup.iter().any(|l| l == want), "{want} not in {cgroup:?}");
+    }
+    let status = &seen["status"];
+    assert!(
+        status.iter().any(|l| l == "Seccomp:\t2"),
+        "no seccomp filter: {status:?}"
+    );
+    assert!(
+        status.iter().any(|l| l == "CapEff:\t0000000000000000"),
+        "uid 1000 keeps no effective caps: {status:?}"
+    );
+    assert!(
+        status.iter().any(|l| l == "CapBnd:\t00000000a80425fb"),
+        "Docker's bounding set: {status:?}"
+    );
+}
+
+#[test]
+fn runc_parity_normalisation_keeps_options() {
+    let lines = vec![
+        "65 43 254:0 /tmp/b/rootfs / ro,relatime master:1 - ext4 /dev/vda rw".to_string(),
+        "73 72 0:29 /berth-test/x /sys/fs/cgroup/cpu ro,nosuid - cgroup cgroup rw,cpu".to_string(),
+    ];
+    let n = normalise_mountinfo(&lines, "/berth-test/x");
+    assert_eq!(n[0], "/ root=/tmp/b/rootfs ro,relatime - ext4 /dev/vda rw");
+    assert_eq!(
+        n[1],
+        "/sys/fs/cgroup/cpu root=<cgroup> ro,nosuid - cgroup cgroup rw,cpu"
+    );
+}
