@@ -3,3 +3,5 @@
 //! daemons) and cleans up what it creates.
 mod cgroups;
 mod seccomp;
+mod runc_parity;
+mod runc_support;
