@@ -1,1 +1,262 @@
-fn main() {}
+//! `berth`: the command-line client of berthd. Docker-like verbs and flags
+//! over the Docker Engine API; errors print as docker prints them and exit
+//! non-zero (125 for `run` failures before the container starts).
+
+mod cmd;
+mod format;
+mod http;
+mod stream;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "berth",
+    version,
+    about = "A container engine on the classic Docker architecture"
+)]
+struct Cli {
+    /// Daemon socket to connect to: unix://PATH, tcp://HOST:PORT, fd://N.
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BERTH_HOST",
+        global = true,
+        value_name = "ADDR"
+    )]
+    host: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the client and daemon versions.
+    Version,
+    /// Display system-wide information.
+    Info,
+    /// Import a root filesystem tarball as an image.
+    Import {
+        /// Tarball path, or - for stdin.
+        file: String,
+        /// REPOSITORY[:TAG] for the new image.
+        reference: Option<String>,
+        /// Apply a Dockerfile instruction (CMD, ENV, WORKDIR, ...).
+        #[arg(short = 'c', long = "change")]
+        change: Vec<String>,
+        /// Commit message.
+        #[arg(short = 'm', long)]
+        message: Option<String>,
+    },
+    /// List images.
+    Images {
+        /// Only show image ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Tag an image: SOURCE TARGET[:TAG].
+    Tag { source: String, target: String },
+    /// Remove images.
+    Rmi {
+        /// Images to remove.
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// Force removal.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Create and run a container.
+    #[command(disable_help_flag = true)]
+    Run(cmd::RunArgs),
+    /// Create a container.
+    #[command(disable_help_flag = true)]
+    Create(cmd::CreateArgs),
+    /// Start stopped containers.
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop running containers.
+    Stop {
+        /// Seconds to wait before killing.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        /// Signal to send.
+        #[arg(short = 's', long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill running containers.
+    Kill {
+        /// Signal to send.
+        #[arg(short = 's', long, default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove containers.
+    Rm {
+        /// Kill and remove running containers.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers.
+    Ps {
+        /// Show all containers (default shows just running).
+        #[arg(short, long)]
+        all: bool,
+        /// Only show container ids.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Filter output (name=, status=, id=, label=).
+        #[arg(short, long)]
+        filter: Vec<String>,
+    },
+    /// Fetch the logs of a container.
+    Logs {
+        /// Follow log output.
+        #[arg(short, long)]
+        follow: bool,
+        /// Show timestamps.
+        #[arg(short, long)]
+        timestamps: bool,
+        /// Number of lines to show from the end ("all").
+        #[arg(short = 'n', long, default_value = "all")]
+        tail: String,
+        container: String,
+    },
+    /// Return low-level information on containers or images.
+    Inspect {
+        #[arg(required = true)]
+        objects: Vec<String>,
+    },
+    /// Block until containers stop, then print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// The engine's jobs.
+    #[command(subcommand)]
+    Job(JobCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum JobCommand {
+    /// List the engine's handler table.
+    Ls,
+    /// Run a job, streaming stdin (when not a terminal), stdout and stderr.
+    Run(JobRunArgs),
+}
+
+#[derive(Debug, Args)]
+struct JobRunArgs {
+    /// KEY=VALUE for the job's env.
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Job name.
+    name: String,
+    /// Job arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(dispatch(cli));
+    // Exit without waiting for a blocked stdin reader thread.
+    std::process::exit(code);
+}
+
+async fn dispatch(cli: Cli) -> i32 {
+    let host = cli.host.unwrap_or_else(|| http::DEFAULT_HOST.to_owned());
+    let client = match http::Client::new(&host) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e:#}");
+            return 1;
+        }
+    };
+    let result = match cli.command {
+        Command::Version => cmd::version(&client).await,
+        Command::Info => cmd::info(&client).await,
+        Command::Import {
+            file,
+            reference,
+            change,
+            message,
+        } => {
+            cmd::import(
+                &client,
+                &file,
+                reference.as_deref(),
+                &change,
+                message.as_deref(),
+            )
+            .await
+        }
+        Command::Images { quiet } => cmd::images(&client, quiet).await,
+        Command::Tag { source, target } => cmd::tag(&client, &source, &target).await,
+        Command::Rmi { images, force } => cmd::rmi(&client, &images, force).await,
+        Command::Run(args) => return cmd::run(&client, args).await,
+        Command::Create(args) => cmd::create(&client, &args).await.map(|id| {
+            println!("{id}");
+            0
+        }),
+        Command::Start { containers } => {
+            cmd::each(&client, &containers, cmd::start).await
+        }
+        Command::Stop {
+            time,
+            signal,
+            containers,
+        } => {
+            cmd::each(&client, &containers, |c, id| {
+                cmd::stop(c, id, time, signal.clone())
+            })
+            .await
+        }
+        Command::Kill { signal, containers } => {
+            cmd::each(&client, &containers, |c, id| {
+                cmd::kill(c, id, signal.clone())
+            })
+            .await
+        }
+        Command::Rm { force, containers } => {
+            cmd::each(&client, &containers, |c, id| cmd::rm(c, id, force)).await
+        }
+        Command::Ps { all, quiet, filter } => cmd::ps(&client, all, quiet, &filter).await,
+        Command::Logs {
+            follow,
+            timestamps,
+            tail,
+            container,
+        } => cmd::logs(&client, &container, follow, timestamps, &tail).await,
+        Command::Inspect { objects } => cmd::inspect(&client, &objects).await,
+        Command::Wait { containers } => cmd::wait_all(&client, &containers).await,
+        Command::Job(JobCommand::Ls) => cmd::job_ls(&client).await,
+        Command::Job(JobCommand::Run(args)) => {
+            return cmd::job_run(&client, &args.name, &args.args, &args.env).await;
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            cmd::print_error(&e);
+            1
+        }
+    }
+}

@@ -1,0 +1,873 @@
+//! The commands.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, anyhow, bail};
+use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
+use berth_api::filters::Filters;
+use berth_api::image::{ImageDeleteItem, ImageSummary, ProgressMessage};
+use berth_api::job::JobHandlerInfo;
+use berth_api::system::{InfoResponse, VersionResponse};
+use clap::Args;
+use http_body_util::BodyExt;
+use hyper::Method;
+use tokio::io::AsyncWriteExt;
+
+use crate::format::{ago, ellipsis, pretty_json, short_id, table};
+use crate::http::{Body, Client, DaemonError, query, segment};
+use crate::stream::{body_reader, copy_output};
+
+type Result<T> = anyhow::Result<T>;
+
+/// Prints an error the way docker does.
+pub fn print_error(e: &anyhow::Error) {
+    if let Some(daemon) = e.downcast_ref::<DaemonError>() {
+        eprintln!("{daemon}");
+    } else {
+        eprintln!("{e:#}");
+    }
+}
+
+/// Runs `f` for each container, printing each name; returns 1 if any failed.
+pub async fn each<'a, F, Fut>(client: &'a Client, ids: &'a [String], f: F) -> Result<i32>
+where
+    F: Fn(&'a Client, &'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut code = 0;
+    for id in ids {
+        match f(client, id).await {
+            Ok(()) => println!("{id}"),
+            Err(e) => {
+                print_error(&e);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub async fn version(client: &Client) -> Result<i32> {
+    println!("Client:");
+    println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
+    println!(" API version:       {}", berth_api::version::CURRENT);
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    println!(" OS/Arch:           linux/{arch}");
+    println!();
+    let v: VersionResponse = client.get_json("/version").await?;
+    println!("Server: {}", v.platform.name);
+    println!(" Engine:");
+    println!("  Version:          {}", v.version);
+    println!(
+        "  API version:      {} (minimum version {})",
+        v.api_version, v.min_api_version
+    );
+    println!("  OS/Arch:          {}/{}", v.os, v.arch);
+    println!("  Kernel Version:   {}", v.kernel_version);
+    println!("  Experimental:     {}", v.experimental);
+    Ok(0)
+}
+
+pub async fn info(client: &Client) -> Result<i32> {
+    let i: InfoResponse = client.get_json("/info").await?;
+    println!("Server:");
+    println!(" Containers: {}", i.containers);
+    println!("  Running: {}", i.containers_running);
+    println!("  Paused: {}", i.containers_paused);
+    println!("  Stopped: {}", i.containers_stopped);
+    println!(" Images: {}", i.images);
+    println!(" Server Version: {}", i.server_version);
+    println!(" Storage Driver: {}", i.driver);
+    println!(" Logging Driver: {}", i.logging_driver);
+    println!(" Cgroup Driver: {}", i.cgroup_driver);
+    println!(" Cgroup Version: {}", i.cgroup_version);
+    println!(" Default Runtime: {}", i.default_runtime);
+    println!(" Security Options: {}", i.security_options.join(", "));
+    println!(" Kernel Version: {}", i.kernel_version);
+    println!(" Operating System: {}", i.operating_system);
+    println!(" OSType: {}", i.os_type);
+    println!(" Architecture: {}", i.architecture);
+    println!(" CPUs: {}", i.ncpu);
+    println!(
+        " Total Memory: {:.2}GiB",
+        i.mem_total as f64 / (1u64 << 30) as f64
+    );
+    println!(" Name: {}", i.name);
+    println!(" ID: {}", i.id);
+    println!(" Berth Root Dir: {}", i.docker_root_dir);
+    for w in &i.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(0)
+}
+
+pub async fn import(
+    client: &Client,
+    file: &str,
+    reference: Option<&str>,
+    changes: &[String],
+    message: Option<&str>,
+) -> Result<i32> {
+    let body: Box<dyn tokio::io::AsyncRead + Send + Sync + Unpin> = if file == "-" {
+        Box::new(tokio::io::stdin())
+    } else {
+        Box::new(
+            tokio::fs::File::open(file)
+                .await
+                .with_context(|| format!("open {file}"))?,
+        )
+    };
+    let mut pairs = vec![("fromSrc", "-"), ("repo", reference.unwrap_or(""))];
+    if let Some(m) = message {
+        pairs.push(("message", m));
+    }
+    for c in changes {
+        pairs.push(("changes", c));
+    }
+    let response = client
+        .call(
+            Method::POST,
+            &format!("/images/create{}", query(&pairs)),
+            Body::Reader(body),
+            Some("application/x-tar"),
+        )
+        .await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    let mut id = None;
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let msg: ProgressMessage = serde_json::from_slice(line)?;
+        if let Some(error) = msg.error {
+            return Err(DaemonError {
+                status: hyper::StatusCode::INTERNAL_SERVER_ERROR,
+                message: error,
+            }
+            .into());
+        }
+        id = Some(msg.status);
+    }
+    println!(
+        "{}",
+        id.ok_or_else(|| anyhow!("the daemon sent no image id"))?
+    );
+    Ok(0)
+}
+
+pub async fn images(client: &Client, quiet: bool) -> Result<i32> {
+    let images: Vec<ImageSummary> = client.get_json("/images/json").await?;
+    if quiet {
+        for i in &images {
+            println!("{}", short_id(&i.id));
+        }
+        return Ok(0);
+    }
+    let mut rows = Vec::new();
+    for i in &images {
+        let tags = if i.repo_tags.is_empty() {
+            vec!["<none>:<none>".to_owned()]
+        } else {
+            i.repo_tags.clone()
+        };
+        for t in tags {
+            let (repo, tag) = t
+                .rsplit_once(':')
+                .filter(|(_, tag)| !tag.contains('/'))
+                .unwrap_or((&t, "<none>"));
+            rows.push(vec![
+                repo.to_owned(),
+                tag.to_owned(),
+                short_id(&i.id),
+                ago(i.created),
+                berth_api::units::human_size(i.size),
+            ]);
+        }
+    }
+    print!(
+        "{}",
+        table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
+    );
+    Ok(0)
+}
+
+pub async fn tag(client: &Client, source: &str, target: &str) -> Result<i32> {
+    let (repo, tag) = match target.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (target, "latest"),
+    };
+    client
+        .simple(
+            Method::POST,
+            &format!(
+                "/images/{}/tag{}",
+                segment(source),
+                query(&[("repo", repo), ("tag", tag)])
+            ),
+        )
+        .await?;
+    Ok(0)
+}
+
+pub async fn rmi(client: &Client, images: &[String], force: bool) -> Result<i32> {
+    let mut code = 0;
+    for image in images {
+        let path = format!(
+            "/images/{}{}",
+            segment(image),
+            query(&[("force", if force { "1" } else { "0" })])
+        );
+        match client.call(Method::DELETE, &path, Body::Empty, None).await {
+            Ok(response) => {
+                let items: Vec<ImageDeleteItem> = crate::http::read_json(response).await?;
+                for item in items {
+                    match item {
+                        ImageDeleteItem::Untagged(r) => println!("Untagged: {r}"),
+                        ImageDeleteItem::Deleted(id) => println!("Deleted: {id}"),
+                    }
+                }
+            }
+            Err(e) => {
+                print_error(&e);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `create` flags.
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to copy it).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Memory limit (e.g. 512m).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Number of CPUs.
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Tune container pids limit (-1 for unlimited).
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Print help (`-h` is the host name, as in docker).
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Image.
+    pub image: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `run` flags: `create`'s plus detach.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container id.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
+    let mut req = CreateRequest::default();
+    let c = &mut req.config;
+    c.image = args.image.clone();
+    if !args.command.is_empty() {
+        c.cmd = Some(args.command.clone());
+    }
+    if let Some(ep) = &args.entrypoint {
+        // docker: an empty --entrypoint resets the image's entrypoint.
+        c.entrypoint = Some(if ep.is_empty() {
+            Vec::new()
+        } else {
+            vec![ep.clone()]
+        });
+    }
+    c.env = args
+        .env
+        .iter()
+        .filter_map(|e| {
+            if e.contains('=') {
+                Some(e.clone())
+            } else {
+                std::env::var(e).ok().map(|v| format!("{e}={v}"))
+            }
+        })
+        .collect();
+    c.working_dir = args.workdir.clone().unwrap_or_default();
+    c.user = args.user.clone().unwrap_or_default();
+    c.hostname = args.hostname.clone().unwrap_or_default();
+    c.tty = args.tty;
+    c.open_stdin = args.interactive;
+    c.stdin_once = args.interactive;
+    c.attach_stdin = attach && args.interactive;
+    c.attach_stdout = attach;
+    c.attach_stderr = attach;
+    let h = &mut req.host_config;
+    if let Some(m) = &args.memory {
+        h.memory = berth_api::units::ram_in_bytes(m)
+            .map_err(|e| anyhow!("invalid argument {m:?} for \"-m, --memory\" flag: {e}"))?;
+    }
+    if let Some(cpus) = args.cpus {
+        if !cpus.is_finite() || cpus < 0.0 {
+            bail!("invalid argument \"{cpus}\" for \"--cpus\" flag: must be a positive number");
+        }
+        h.nano_cpus = (cpus * 1e9).round() as i64;
+    }
+    h.pids_limit = args.pids_limit;
+    h.auto_remove = args.rm;
+    h.network_mode = "default".to_owned();
+    Ok(req)
+}
+
+pub async fn create(client: &Client, args: &CreateArgs) -> Result<String> {
+    let req = create_request(args, false)?;
+    create_with(client, args, &req).await
+}
+
+async fn create_with(client: &Client, args: &CreateArgs, req: &CreateRequest) -> Result<String> {
+    let q = match &args.name {
+        Some(n) => query(&[("name", n)]),
+        None => String::new(),
+    };
+    let created: CreateResponse = client
+        .post_json(&format!("/containers/create{q}"), req)
+        .await?;
+    for w in &created.warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(created.id)
+}
+
+pub async fn start(client: &Client, id: &str) -> Result<()> {
+    client
+        .simple(Method::POST, &format!("/containers/{}/start", segment(id)))
+        .await
+}
+
+pub async fn stop(
+    client: &Client,
+    id: &str,
+    time: Option<i64>,
+    signal: Option<String>,
+) -> Result<()> {
+    let t = time.map(|t| t.to_string());
+    let mut pairs = Vec::new();
+    if let Some(t) = &t {
+        pairs.push(("t", t.as_str()));
+    }
+    if let Some(s) = &signal {
+        pairs.push(("signal", s.as_str()));
+    }
+    client
+        .simple(
+            Method::POST,
+            &format!("/containers/{}/stop{}", segment(id), query(&pairs)),
+        )
+        .await
+}
+
+pub async fn kill(client: &Client, id: &str, signal: String) -> Result<()> {
+    client
+        .simple(
+            Method::POST,
+            &format!(
+                "/containers/{}/kill{}",
+                segment(id),
+                query(&[("signal", &signal)])
+            ),
+        )
+        .await
+}
+
+pub async fn rm(client: &Client, id: &str, force: bool) -> Result<()> {
+    client
+        .simple(
+            Method::DELETE,
+            &format!(
+                "/containers/{}{}",
+                segment(id),
+                query(&[("force", if force { "1" } else { "0" })])
+            ),
+        )
+        .await
+}
+
+pub async fn ps(client: &Client, all: bool, quiet: bool, filter: &[String]) -> Result<i32> {
+    let mut filters = Filters::default();
+    for f in filter {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        filters.add(k, v);
+    }
+    let mut pairs = vec![("all", if all { "1" } else { "0" })];
+    let encoded = filters.to_query_json();
+    if !filters.is_empty() {
+        pairs.push(("filters", &encoded));
+    }
+    let list: Vec<ContainerSummary> = client
+        .get_json(&format!("/containers/json{}", query(&pairs)))
+        .await?;
+    if quiet {
+        for c in &list {
+            println!("{}", short_id(&c.id));
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            vec![
+                short_id(&c.id),
+                c.image.clone(),
+                format!("\"{}\"", ellipsis(&c.command, 20)),
+                ago(c.created),
+                c.status.clone(),
+                String::new(),
+                c.names
+                    .iter()
+                    .map(|n| n.trim_start_matches('/'))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES"
+            ],
+            &rows
+        )
+    );
+    Ok(0)
+}
+
+async fn is_tty(client: &Client, id: &str) -> Result<bool> {
+    let inspect: serde_json::Value = client
+        .get_json(&format!("/containers/{}/json", segment(id)))
+        .await?;
+    Ok(inspect["Config"]["Tty"].as_bool().unwrap_or(false))
+}
+
+pub async fn logs(
+    client: &Client,
+    id: &str,
+    follow: bool,
+    timestamps: bool,
+    tail: &str,
+) -> Result<i32> {
+    let tty = is_tty(client, id).await?;
+    let b = |v: bool| if v { "1" } else { "0" };
+    let q = query(&[
+        ("stdout", "1"),
+        ("stderr", "1"),
+        ("follow", b(follow)),
+        ("timestamps", b(timestamps)),
+        ("tail", tail),
+    ]);
+    let response = client
+        .call(
+            Method::GET,
+            &format!("/containers/{}/logs{q}", segment(id)),
+            Body::Empty,
+            None,
+        )
+        .await?;
+    copy_output(body_reader(response.into_body()), tty).await?;
+    Ok(0)
+}
+
+pub async fn inspect(client: &Client, objects: &[String]) -> Result<i32> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for object in objects {
+        // Containers first, then images, as `docker inspect` does.
+        let container = client
+            .get_json::<serde_json::Value>(&format!("/containers/{}/json", segment(object)))
+            .await;
+        let not_found = |e: &anyhow::Error| {
+            e.downcast_ref::<DaemonError>()
+                .is_some_and(|d| d.status == hyper::StatusCode::NOT_FOUND)
+        };
+        match container {
+            Ok(v) => found.push(v),
+            Err(e) if !not_found(&e) => {
+                print_error(&e);
+                code = 1;
+            }
+            Err(_) => match client
+                .get_json::<serde_json::Value>(&format!("/images/{}/json", segment(object)))
+                .await
+            {
+                Ok(v) => found.push(v),
+                Err(_) => {
+                    eprintln!("Error: No such object: {object}");
+                    code = 1;
+                }
+            },
+        }
+    }
+    println!("{}", pretty_json(&serde_json::Value::Array(found)));
+    Ok(code)
+}
+
+async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
+    let response = client
+        .call(
+            Method::POST,
+            &format!(
+                "/containers/{}/wait{}",
+                segment(id),
+                query(&[("condition", condition)])
+            ),
+            Body::Empty,
+            None,
+        )
+        .await?;
+    let wait: WaitResponse = crate::http::read_json(response).await?;
+    if let Some(e) = wait.error {
+        bail!("waiting for the container failed: {}", e.message);
+    }
+    Ok(wait.status_code)
+}
+
+pub async fn wait_all(client: &Client, ids: &[String]) -> Result<i32> {
+    let mut code = 0;
+    for id in ids {
+        match wait_one(client, id, "not-running").await {
+            Ok(status) => println!("{status}"),
+            Err(e) => {
+                print_error(&e);
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// docker's exit code for a start failure (`runStartContainerErr`).
+fn start_failure_code(e: &anyhow::Error) -> i32 {
+    let msg = format!("{e:#}");
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+/// Puts the local terminal in raw mode for `run -t`, restored on drop.
+struct RawTerminal(Option<nix::sys::termios::Termios>);
+
+impl RawTerminal {
+    fn enable() -> RawTerminal {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let Ok(original) = tcgetattr(&stdin) else {
+            return RawTerminal(None);
+        };
+        let mut raw = original.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        RawTerminal(Some(original))
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(original) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                original,
+            );
+        }
+    }
+}
+
+fn terminal_size() -> Option<(u16, u16)> {
+    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
+    let rc = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// `run`: create, attach, wait, start, stream, exit with the container's code.
+pub async fn run(client: &Client, args: RunArgs) -> i32 {
+    let fail = |e: anyhow::Error, code: i32| {
+        print_error(&e);
+        code
+    };
+    let req = match create_request(&args.create, !args.detach) {
+        Ok(r) => r,
+        Err(e) => return fail(e, 125),
+    };
+    let id = match create_with(client, &args.create, &req).await {
+        Ok(id) => id,
+        Err(e) => return fail(e, 125),
+    };
+    if args.detach {
+        return match start(client, &id).await {
+            Ok(()) => {
+                println!("{id}");
+                0
+            }
+            Err(e) => {
+                let code = start_failure_code(&e);
+                fail(e, code)
+            }
+        };
+    }
+    let tty = args.create.tty;
+    let interactive = args.create.interactive;
+    let attach_q = query(&[
+        ("stream", "1"),
+        ("stdin", if interactive { "1" } else { "0" }),
+        ("stdout", "1"),
+        ("stderr", "1"),
+    ]);
+    let conn = match client
+        .hijack(&format!("/containers/{id}/attach{attach_q}"), Body::Empty)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return fail(e, 125),
+    };
+    // The daemon answers wait's headers once the waiter is registered, so
+    // the exit cannot be missed however fast the container is.
+    let condition = if args.create.rm {
+        "removed"
+    } else {
+        "next-exit"
+    };
+    let wait_response = match client
+        .send(
+            Method::POST,
+            &format!(
+                "/containers/{id}/wait{}",
+                query(&[("condition", condition)])
+            ),
+            Body::Empty,
+            None,
+            false,
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e, 125),
+    };
+    let raw_terminal = (tty && std::io::stdin().is_terminal()).then(RawTerminal::enable);
+    if let Err(e) = start(client, &id).await {
+        drop(raw_terminal);
+        let code = start_failure_code(&e);
+        return fail(e, code);
+    }
+    if tty && let Some((h, w)) = terminal_size() {
+        let _ = client
+            .simple(
+                Method::POST,
+                &format!(
+                    "/containers/{id}/resize{}",
+                    query(&[("h", &h.to_string()), ("w", &w.to_string())])
+                ),
+            )
+            .await;
+    }
+    let (read, mut write) = tokio::io::split(conn);
+    let input = interactive.then(|| {
+        tokio::spawn(async move {
+            let mut stdin = tokio::io::stdin();
+            let _ = tokio::io::copy(&mut stdin, &mut write).await;
+            // Half-close: the container sees end of input.
+            let _ = write.shutdown().await;
+        })
+    });
+    let output = copy_output(read, tty).await;
+    if let Some(task) = input {
+        task.abort();
+    }
+    drop(raw_terminal);
+    if let Err(e) = output {
+        return fail(e, 125);
+    }
+    let status = async {
+        let response = crate::http::check(wait_response).await?;
+        let wait: WaitResponse = crate::http::read_json(response).await?;
+        Ok::<_, anyhow::Error>(wait.status_code)
+    };
+    match status.await {
+        Ok(code) => code as i32,
+        Err(e) => fail(e, 125),
+    }
+}
+
+pub async fn job_ls(client: &Client) -> Result<i32> {
+    let jobs: Vec<JobHandlerInfo> = client.get_json("/berth/jobs").await?;
+    let rows: Vec<Vec<String>> = jobs
+        .into_iter()
+        .map(|j| vec![j.name, j.source, j.description])
+        .collect();
+    print!("{}", table(&["NAME", "SOURCE", "DESCRIPTION"], &rows));
+    Ok(0)
+}
+
+/// `job run NAME ARGS...`: stdin is streamed when it is not a terminal;
+/// stdout and stderr are printed live; the exit status is the job's.
+pub async fn job_run(client: &Client, name: &str, args: &[String], env: &[String]) -> i32 {
+    let mut pairs: Vec<(&str, &str)> = args.iter().map(|a| ("arg", a.as_str())).collect();
+    pairs.extend(env.iter().map(|e| ("env", e.as_str())));
+    let path = format!("/berth/jobs/{}{}", segment(name), query(&pairs));
+    let streamed = !std::io::stdin().is_terminal();
+    let result = async {
+        let exit = if streamed {
+            let conn = client.hijack(&path, Body::Empty).await?;
+            let (read, mut write) = tokio::io::split(conn);
+            let input = tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut write).await;
+                let _ = write.shutdown().await;
+            });
+            let exit = copy_output(read, false).await;
+            input.abort();
+            exit?
+        } else {
+            let response = client.call(Method::POST, &path, Body::Empty, None).await?;
+            copy_output(body_reader(response.into_body()), false).await?
+        };
+        exit.ok_or_else(|| anyhow!("the job stream ended without an exit status"))
+    };
+    match result.await {
+        Ok(exit) => {
+            if let Some(error) = exit.error {
+                eprintln!("Error: job {name} failed: {error}");
+            }
+            exit.status
+        }
+        Err(e) => {
+            print_error(&e);
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(disable_help_flag = true)]
+    struct T {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> RunArgs {
+        T::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
+            .unwrap()
+            .run
+    }
+
+    #[test]
+    fn run_flags_map_onto_the_create_request() {
+        let args = parse(&[
+            "--rm",
+            "-i",
+            "-m",
+            "512m",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "20",
+            "-u",
+            "1000",
+            "-h",
+            "box",
+            "-w",
+            "/tmp",
+            "-e",
+            "A=b",
+            "busybox",
+            "sh",
+            "-c",
+            "exit 3",
+        ]);
+        let req = create_request(&args.create, true).unwrap();
+        assert_eq!(
+            req.config.cmd.as_deref(),
+            Some(&["sh".to_owned(), "-c".into(), "exit 3".into()][..])
+        );
+        assert_eq!(req.host_config.memory, 512 << 20);
+        assert_eq!(req.host_config.nano_cpus, 1_500_000_000);
+        assert_eq!(req.host_config.pids_limit, Some(20));
+        assert!(req.host_config.auto_remove && req.config.open_stdin && req.config.attach_stdin);
+        assert_eq!(
+            (
+                req.config.user.as_str(),
+                req.config.hostname.as_str(),
+                req.config.working_dir.as_str()
+            ),
+            ("1000", "box", "/tmp")
+        );
+        assert_eq!(req.config.env, ["A=b"]);
+    }
+
+    #[test]
+    fn invalid_memory_is_reported_like_docker() {
+        let args = parse(&["-m", "lots", "busybox"]);
+        let err = create_request(&args.create, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
+        );
+    }
+
+    #[test]
+    fn empty_entrypoint_resets() {
+        let args = parse(&["--entrypoint", "", "busybox"]);
+        assert_eq!(
+            create_request(&args.create, false)
+                .unwrap()
+                .config
+                .entrypoint,
+            Some(vec![])
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! HTTP/1.1 to berthd over `unix://`, `tcp://` or `fd://`, with hyper.
+//!
+//! Every request opens its own connection (the daemon is local; this keeps
+//! concurrent requests such as `run`'s attach + wait + start independent).
+//! Hijacked requests (`attach`, `job run`) upgrade their connection and hand
+//! back the raw stream.
+
+use std::os::fd::{FromRawFd, RawFd};
+
+use anyhow::{Context, anyhow, bail};
+use berth_api::ErrorResponse;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The default daemon address.
+pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+
+/// An error answered by the daemon: printed as docker prints it.
+#[derive(Debug)]
+pub struct DaemonError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The daemon's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Error response from daemon: {}", self.message)
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+/// A stream to the daemon.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+/// A request body: nothing, bytes, or a stream (import of a large tarball).
+pub enum Body {
+    /// No body.
+    Empty,
+    /// In-memory bytes (JSON).
+    Bytes(Bytes),
+    /// Streamed from a reader.
+    Reader(Box<dyn AsyncRead + Send + Sync + Unpin>),
+}
+
+type BoxBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn box_body(body: Body) -> BoxBody {
+    match body {
+        Body::Empty => Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+        Body::Bytes(b) => Full::new(b).map_err(|never| match never {}).boxed_unsync(),
+        Body::Reader(r) => {
+            use futures_util::TryStreamExt;
+            let stream = tokio_util::io::ReaderStream::new(r).map_ok(Frame::data);
+            StreamBody::new(stream).boxed_unsync()
+        }
+    }
+}
+
+/// The daemon's address and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    host: String,
+}
+
+impl Client {
+    /// A client for `host` (`unix://`, `tcp://`, `fd://`).
+    pub fn new(host: &str) -> anyhow::Result<Client> {
+        if !(host.starts_with("unix://") || host.starts_with("tcp://") || host.starts_with("fd://"))
+        {
+            bail!("invalid host {host:?}: expected unix://PATH, tcp://HOST:PORT or fd://N");
+        }
+        Ok(Client {
+            host: host.to_owned(),
+        })
+    }
+
+    async fn connect(&self) -> anyhow::Result<Box<dyn Io>> {
+        let unreachable = || {
+            format!(
+                "Cannot connect to the berth daemon at {}. Is the berth daemon running?",
+                self.host
+            )
+        };
+        if let Some(path) = self.host.strip_prefix("unix://") {
+            let stream = tokio::net::UnixStream::connect(path)
+                .await
+                .with_context(unreachable)?;
+            return Ok(Box::new(stream));
+        }
+        if let Some(addr) = self.host.strip_prefix("tcp://") {
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .with_context(unreachable)?;
+            return Ok(Box::new(stream));
+        }
+        if let Some(fd) = self.host.strip_prefix("fd://") {
+            // fd://N: a connected stream socket inherited from the parent.
+            // Each request uses a duplicate, so requests must not overlap.
+            let fd: RawFd = fd
+                .parse()
+                .map_err(|_| anyhow!("invalid fd:// host {:?}", self.host))?;
+            let dup = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+                .with_context(|| format!("cannot use inherited fd {fd}"))?;
+            // SAFETY: `dup` returned a fresh descriptor that we own.
+            let std = unsafe {
+                std::os::unix::net::UnixStream::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(
+                    dup,
+                ))
+            };
+            std.set_nonblocking(true)?;
+            return Ok(Box::new(tokio::net::UnixStream::from_std(std)?));
+        }
+        bail!("invalid host {:?}", self.host)
+    }
+
+    /// Sends one request and returns the response (any status).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: Option<&str>,
+        upgrade: bool,
+    ) -> anyhow::Result<Response<Incoming>> {
+        let io = self.connect().await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .context("HTTP handshake with the daemon failed")?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("/v{}{path}", berth_api::version::CURRENT))
+            .header("Host", "berth")
+            .header(
+                "User-Agent",
+                concat!("berth-cli/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        if upgrade {
+            req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
+        }
+        let req = req.body(box_body(body))?;
+        sender
+            .send_request(req)
+            .await
+            .context("request to the daemon failed")
+    }
+
+    /// Sends a request and fails with a [`DaemonError`] on error statuses.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: Option<&str>,
+    ) -> anyhow::Result<Response<Incoming>> {
+        let response = self.send(method, path, body, content_type, false).await?;
+        check(response).await
+    }
+
+    /// GET a JSON document.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        let response = self.call(Method::GET, path, Body::Empty, None).await?;
+        read_json(response).await
+    }
+
+    /// POST a JSON document, expecting JSON back (or nothing).
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<T> {
+        let body = Body::Bytes(Bytes::from(serde_json::to_vec(body)?));
+        let response = self
+            .call(Method::POST, path, body, Some("application/json"))
+            .await?;
+        read_json(response).await
+    }
+
+    /// A request whose answer is ignored beyond its status.
+    pub async fn simple(&self, method: Method, path: &str) -> anyhow::Result<()> {
+        let response = self.call(method, path, Body::Empty, None).await?;
+        let _ = response.into_body().collect().await;
+        Ok(())
+    }
+
+    /// Upgrades a request into a raw stream (`101 Switching Protocols`).
+    pub async fn hijack(
+        &self,
+        path: &str,
+        body: Body,
+    ) -> anyhow::Result<TokioIo<hyper::upgrade::Upgraded>> {
+        let response = self
+            .send(Method::POST, path, body, Some("text/plain"), true)
+            .await?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            check(response).await?;
+            bail!("the daemon did not upgrade the connection");
+        }
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .context("upgrading the connection failed")?;
+        Ok(TokioIo::new(upgraded))
+    }
+}
+
+/// Turns error statuses into [`DaemonError`]s.
+pub async fn check(response: Response<Incoming>) -> anyhow::Result<Response<Incoming>> {
+    let status = response.status();
+    if status.is_success()
+        || status == StatusCode::NOT_MODIFIED
+        || status == StatusCode::SWITCHING_PROTOCOLS
+    {
+        return Ok(response);
+    }
+    let body = response.into_body().collect().await?.to_bytes();
+    let message = serde_json::from_slice::<ErrorResponse>(&body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).trim().to_owned());
+    Err(DaemonError { status, message }.into())
+}
+
+/// Reads a whole JSON body (an empty body reads as `null`).
+pub async fn read_json<T: DeserializeOwned>(response: Response<Incoming>) -> anyhow::Result<T> {
+    let body = response.into_body().collect().await?.to_bytes();
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+    serde_json::from_slice(body).with_context(|| {
+        format!(
+            "unexpected answer from the daemon: {}",
+            String::from_utf8_lossy(body)
+        )
+    })
+}
+
+/// URL-encodes a query from pairs.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str(&encode(k));
+        out.push('=');
+        out.push_str(&encode(v));
+    }
+    out
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Percent-encodes one path segment (container names, image references).
+pub fn segment(s: &str) -> String {
+    // Image references keep their slashes: the daemon's image routes take
+    // the rest of the path.
+    s.split('/').map(encode).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_encoded() {
+        assert_eq!(
+            query(&[("a", "1"), ("f", "{\"x\":[1]}")]),
+            "?a=1&f=%7B%22x%22%3A%5B1%5D%7D"
+        );
+        assert_eq!(query(&[]), "");
+        assert_eq!(
+            segment("docker.io/library/busybox:1"),
+            "docker.io/library/busybox%3A1"
+        );
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert!(Client::new("unix:///run/berth/berth.sock").is_ok());
+        assert!(Client::new("tcp://127.0.0.1:2375").is_ok());
+        assert!(Client::new("http://x").is_err());
+    }
+}
