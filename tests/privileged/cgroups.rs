@@ -79,8 +79,9 @@ impl TestCgroup {
             .expect("a child of this test");
         let deadline = Instant::now() + timeout;
         loop {
+            // The reaped child stays in the list; Drop's kill and wait on it
+            // are then no-ops.
             if let Some(status) = self.children[index].try_wait().expect("try_wait") {
-                self.children.remove(index);
                 return status;
             }
             assert!(
@@ -136,7 +137,7 @@ fn limits() -> LinuxResources {
                 .reservation(32 * MIB)
                 .swap(96 * MIB)
                 .build()
-                .unwrap(),
+                .expect("valid memory"),
         )
         .cpu(
             LinuxCpuBuilder::default()
@@ -146,11 +147,16 @@ fn limits() -> LinuxResources {
                 .cpus("0")
                 .mems("0")
                 .build()
-                .unwrap(),
+                .expect("valid cpu"),
         )
-        .pids(LinuxPidsBuilder::default().limit(32).build().unwrap())
+        .pids(
+            LinuxPidsBuilder::default()
+                .limit(32)
+                .build()
+                .expect("valid pids"),
+        )
         .build()
-        .unwrap()
+        .expect("valid resources")
 }
 
 #[test]
@@ -374,7 +380,7 @@ fn device(
         .minor(minor)
         .access(access)
         .build()
-        .unwrap()
+        .expect("valid device rule")
 }
 
 #[test]
