@@ -1,0 +1,50 @@
+//! Bindings for `berth:plugin@1.0.0` (`wit/since_v1.0.0`).
+//!
+//! Job handlers run async (their stdio is the Job's streams, fed by tokio);
+//! policies run sync, straight on the graph driver's blocking threads, which
+//! avoids a fiber switch per call. wasmtime 48 allows both on one Engine.
+
+#![allow(missing_docs, clippy::all)]
+
+/// `world job-handler`: async imports and exports.
+pub mod job_handler {
+    wasmtime::component::bindgen!({
+        world: "job-handler",
+        path: "../../wit/since_v1.0.0",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+/// `world graph-policy`: sync; also owns the sync `host` and `types`
+/// bindings that the other policy worlds reuse.
+pub mod graph_policy {
+    wasmtime::component::bindgen!({
+        world: "graph-policy",
+        path: "../../wit/since_v1.0.0",
+    });
+}
+
+/// `world network-policy`: sync.
+pub mod network_policy {
+    wasmtime::component::bindgen!({
+        world: "network-policy",
+        path: "../../wit/since_v1.0.0",
+        with: {
+            "berth:plugin/host": crate::bindings::v1::graph_policy::berth::plugin::host,
+            "berth:plugin/types": crate::bindings::v1::graph_policy::berth::plugin::types,
+        },
+    });
+}
+
+/// `world registry-auth`: sync.
+pub mod registry_auth {
+    wasmtime::component::bindgen!({
+        world: "registry-auth",
+        path: "../../wit/since_v1.0.0",
+        with: {
+            "berth:plugin/host": crate::bindings::v1::graph_policy::berth::plugin::host,
+            "berth:plugin/types": crate::bindings::v1::graph_policy::berth::plugin::types,
+        },
+    });
+}

@@ -1,0 +1,148 @@
+//! The plugin host's error type.
+//!
+//! Every error that comes out of a plugin is wrapped with the plugin's name
+//! and version before it leaves this crate (STYLE.md rule 6), so that the
+//! daemon's log, the API and the CLI always say which plugin failed.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// What went wrong loading, managing or calling a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// Reading a file of the plugin directory, the grants file or the cache.
+    #[error("failed to read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing the compilation cache or a scratch directory.
+    #[error("failed to write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A manifest that does not parse or breaks a rule.
+    #[error("invalid manifest {path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+
+    /// The admin's grants file does not parse or breaks a rule.
+    #[error("invalid grants file {path}: {reason}")]
+    Grants { path: PathBuf, reason: String },
+
+    /// The plugin targets a WIT version this host does not implement.
+    #[error(
+        "plugin {plugin} {version} targets berth:plugin WIT {wanted}, \
+         but this berthd supports {supported}"
+    )]
+    IncompatibleWit {
+        plugin: String,
+        version: String,
+        wanted: semver::Version,
+        supported: String,
+    },
+
+    /// The manifest asks for a capability the admin has not granted, or a
+    /// capability its world cannot have.
+    #[error("plugin {plugin} {version} asks for capability {capability}: {reason}")]
+    Capability {
+        plugin: String,
+        version: String,
+        capability: String,
+        reason: String,
+    },
+
+    /// The file is not a component this host can run, or it does not
+    /// implement the world its manifest names.
+    #[error("plugin {plugin} {version}: {path} is not a usable component: {reason}")]
+    Component {
+        plugin: String,
+        version: String,
+        path: PathBuf,
+        reason: String,
+    },
+
+    /// The component loaded but its `describe` failed or disagreed with the
+    /// manifest.
+    #[error("plugin {plugin} {version} failed its describe check: {reason}")]
+    Describe {
+        plugin: String,
+        version: String,
+        reason: String,
+    },
+
+    /// A call trapped, ran out of time or memory, or returned an error.
+    #[error("plugin {plugin} {version}: {call} failed: {reason}")]
+    Call {
+        plugin: String,
+        version: String,
+        call: String,
+        kind: CallFailure,
+        reason: String,
+    },
+
+    /// The plugin failed repeatedly and is resting until `until`.
+    #[error(
+        "plugin {plugin} {version} is failing ({failures} consecutive failures, \
+         last: {last_error}); calls resume after its backoff"
+    )]
+    Backoff {
+        plugin: String,
+        version: String,
+        failures: u32,
+        last_error: String,
+        until: SystemTime,
+    },
+
+    /// The plugin is disabled by the admin.
+    #[error("plugin {plugin} is disabled")]
+    Disabled { plugin: String },
+
+    /// No plugin (or no job) by that name.
+    #[error("no {what} named {name:?}")]
+    NotFound { what: &'static str, name: String },
+
+    /// Two plugins offer the same job.
+    #[error("job {job} of plugin {plugin} is already offered by plugin {owner}")]
+    JobConflict {
+        job: String,
+        plugin: String,
+        owner: String,
+    },
+
+    /// The plugin host itself could not be set up (engine, linker, watcher).
+    #[error("plugin host setup: {what}: {reason}")]
+    Setup { what: &'static str, reason: String },
+}
+
+/// Why a call failed: lets callers and tests tell a deadline from a trap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallFailure {
+    /// The epoch deadline passed (an infinite loop, or simply too slow).
+    Timeout,
+    /// The store's memory limit stopped a growth.
+    MemoryLimit,
+    /// The guest trapped (a panic, `unreachable`, an out-of-bounds access).
+    Trap,
+    /// The plugin returned an error value (e.g. a policy refusing a request).
+    Returned,
+    /// The host rejected what the plugin returned (an invalid plan).
+    InvalidResult,
+    /// Instantiation failed (e.g. the instance pool is exhausted).
+    Instantiate,
+}
+
+impl PluginError {
+    /// The call failure kind, when this is a failed call.
+    pub fn call_failure(&self) -> Option<CallFailure> {
+        match self {
+            PluginError::Call { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+}

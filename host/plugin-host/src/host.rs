@@ -1,0 +1,976 @@
+//! [`PluginHost`]: the table of plugins (built-in and from the plugin
+//! directory), its atomic swaps, the admin operations and the calls.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+use crate::capabilities::Grants;
+use crate::events::{PluginEvent, PluginEventKind};
+use crate::graph_admin::GraphAdmin;
+use crate::manifest::{Capability, Manifest, World};
+use crate::plugin::{HealthPolicy, JobIo, JobSpec, LoadRequest, LoadedPlugin, PluginSource};
+use crate::runtime::{CompileOrigin, HostLimits, Limits, Runtime};
+use crate::{CallFailure, PluginError, builtin};
+
+/// berthd's default plugin directory.
+pub const DEFAULT_PLUGIN_DIR: &str = "/etc/berth/plugins";
+/// berthd's default grants file (outside the plugin directory on purpose).
+pub const DEFAULT_GRANTS_FILE: &str = "/etc/berth/plugin-grants.toml";
+
+/// How to set up a [`PluginHost`].
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The watched plugin directory; `None` runs the built-in plugins only.
+    /// A directory that does not exist yet is treated as empty.
+    pub plugin_dir: Option<PathBuf>,
+    /// The daemon's data root: compiled components are cached in
+    /// `<data_root>/plugins/cache`, scratch directories live in
+    /// `<data_root>/plugins/scratch/<plugin>`.
+    pub data_root: PathBuf,
+    /// The admin's grants file; `None` grants nothing.
+    pub grants_file: Option<PathBuf>,
+    /// Load the plugins embedded in berthd (the default graph-layout policy,
+    /// `image-gc`, `disk-usage`).
+    pub builtins: bool,
+    /// Ceilings and defaults for limits.
+    pub limits: HostLimits,
+    /// Backoff of failing plugins.
+    pub health: HealthPolicy,
+}
+
+impl HostConfig {
+    /// Built-in plugins only, default limits, under `data_root`.
+    pub fn new(data_root: impl Into<PathBuf>) -> HostConfig {
+        HostConfig {
+            plugin_dir: None,
+            data_root: data_root.into(),
+            grants_file: None,
+            builtins: true,
+            limits: HostLimits::default(),
+            health: HealthPolicy::default(),
+        }
+    }
+}
+
+/// A plugin's state as the admin sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginState {
+    /// Serving.
+    Loaded,
+    /// Failed repeatedly; calls are refused until `backoff_until`.
+    Failing,
+    /// Disabled by the admin.
+    Disabled,
+    /// Refused at load, and no earlier version is serving.
+    Refused,
+}
+
+/// Everything `berth plugin inspect` shows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PluginStatus {
+    /// The plugin's name (for a refused file: its file name).
+    pub name: String,
+    /// Loaded, failing, disabled or refused.
+    pub state: PluginState,
+    /// Whether it currently serves its role: the policy the driver uses, or
+    /// a job handler whose jobs are in the table.
+    pub active: bool,
+    /// The serving version.
+    pub version: Option<String>,
+    /// Its world.
+    pub world: Option<World>,
+    /// The WIT version it was built against.
+    pub wit: Option<String>,
+    /// sha256 of the serving component.
+    pub digest: Option<String>,
+    /// Where it came from.
+    pub source: Option<PluginSource>,
+    /// Whether this directory plugin replaces a built-in of the same name.
+    pub overrides_builtin: bool,
+    /// One line.
+    pub summary: String,
+    /// Granted capabilities.
+    pub capabilities: Vec<Capability>,
+    /// Jobs offered (job handlers).
+    pub jobs: Vec<JobSpec>,
+    /// Effective limits.
+    pub limits: Option<Limits>,
+    /// Whether the component was compiled or came from the cache.
+    pub compile: Option<CompileOrigin>,
+    /// When the serving version was loaded.
+    pub loaded_at: Option<SystemTime>,
+    /// Calls made to the serving version.
+    pub calls: u64,
+    /// Failed calls of the serving version.
+    pub failures: u64,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// End of the current backoff, when failing.
+    pub backoff_until: Option<SystemTime>,
+    /// The last call failure.
+    pub last_error: Option<String>,
+    /// Why the newest file version was refused (the previous version, if
+    /// any, keeps serving).
+    pub refused: Option<String>,
+}
+
+/// A job in the table, with the plugin serving it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct JobEntry {
+    /// The job.
+    pub job: JobSpec,
+    /// The plugin offering it.
+    pub plugin: String,
+    /// The plugin's version.
+    pub version: String,
+}
+
+#[derive(Clone)]
+struct Refusal {
+    message: String,
+}
+
+#[derive(Clone)]
+struct DirEntry {
+    active: Option<Arc<LoadedPlugin>>,
+    refused: Option<Refusal>,
+    /// Digest of the manifest and component last attempted, so that an
+    /// unchanged broken file is not retried on every event.
+    stamp: String,
+}
+
+/// One consistent view of every plugin; replaced atomically.
+#[derive(Clone, Default)]
+struct Table {
+    builtins: BTreeMap<String, Arc<LoadedPlugin>>,
+    dir: BTreeMap<String, DirEntry>,
+    disabled: BTreeSet<String>,
+}
+
+impl Table {
+    /// The serving plugin named `name`: the directory's, else the built-in.
+    fn effective(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.dir
+            .get(name)
+            .and_then(|e| e.active.as_ref())
+            .or_else(|| self.builtins.get(name))
+    }
+
+    /// Every serving plugin, directory ones first (they take precedence).
+    fn serving(&self) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
+        let dir = self.dir.values().filter_map(|e| e.active.as_ref());
+        let builtins = self
+            .builtins
+            .iter()
+            .filter(|(name, _)| self.dir.get(*name).is_none_or(|e| e.active.is_none()))
+            .map(|(_, p)| p);
+        dir.chain(builtins)
+    }
+
+    fn enabled(&self, plugin: &LoadedPlugin) -> bool {
+        !self.disabled.contains(plugin.name())
+    }
+
+    /// The plugin serving job `job`: a directory plugin's job overrides a
+    /// built-in one.
+    fn job_owner(&self, job: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.serving()
+            .filter(|p| self.enabled(p))
+            .find(|p| p.jobs.iter().any(|j| j.name == job))
+    }
+
+    /// The policy serving `world`: an enabled directory plugin that is not
+    /// resting, else the built-in (so a failing replacement degrades to the
+    /// default rather than failing every operation).
+    fn policy(&self, world: World) -> Option<&Arc<LoadedPlugin>> {
+        let candidates = || {
+            self.serving()
+                .filter(|p| p.manifest.world == world && self.enabled(p))
+        };
+        candidates()
+            .find(|p| p.source != PluginSource::Builtin && !p.is_resting())
+            .or_else(|| candidates().find(|p| p.source == PluginSource::Builtin))
+            .or_else(|| candidates().next())
+    }
+}
+
+/// A plugin found in the directory.
+struct Candidate {
+    id: String,
+    manifest_path: PathBuf,
+    component_path: PathBuf,
+    stamp: String,
+    /// The parsed manifest and the component bytes, or why they could not
+    /// be read.
+    contents: Result<(Manifest, Vec<u8>), PluginError>,
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    config: HostConfig,
+    grants: ArcSwap<Grants>,
+    table: ArcSwap<Table>,
+    /// Serialises changes to the table: the reload task and admin calls.
+    writer: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<PluginEvent>,
+    graph_admin: RwLock<Option<Arc<dyn GraphAdmin>>>,
+}
+
+/// The plugin host: loads plugins, keeps them current, and runs calls.
+/// Cheap to clone (one shared table).
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost")
+            .field("plugin_dir", &self.inner.config.plugin_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_ignored_file(name: &str) -> bool {
+    // Editors' and atomic writers' temporaries appear and vanish around
+    // every save; only finished files are plugins.
+    name.starts_with('.') || name.ends_with('~') || name.ends_with(".tmp") || name.ends_with(".swp")
+}
+
+fn stamp_of(manifest: &[u8], component: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update((manifest.len() as u64).to_le_bytes());
+    hasher.update(manifest);
+    hasher.update(component);
+    hex::encode(hasher.finalize())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, PluginError> {
+    std::fs::read(path).map_err(|source| PluginError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads one candidate: its manifest and component.
+fn read_candidate(id: String, manifest_path: PathBuf, default_component: PathBuf) -> Candidate {
+    let manifest_bytes = read(&manifest_path);
+    let mut component_path = default_component;
+    let contents = manifest_bytes
+        .as_ref()
+        .map_err(clone_read_error)
+        .and_then(|bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            let manifest = Manifest::parse(&text, &manifest_path)?;
+            if manifest.name != id {
+                return Err(PluginError::Manifest {
+                    path: manifest_path.clone(),
+                    reason: format!(
+                        "name {:?} does not match its file name {id:?}: the manifest of plugin \
+                     NAME is NAME.toml or NAME/plugin.toml",
+                        manifest.name
+                    ),
+                });
+            }
+            let dir = manifest_path.parent().unwrap_or(Path::new("."));
+            component_path = dir.join(&manifest.component);
+            let component = read(&component_path)?;
+            Ok((manifest, component))
+        });
+    let component_bytes = contents.as_ref().map(|(_, c)| c.as_slice()).unwrap_or(&[]);
+    let stamp = match (&manifest_bytes, &contents) {
+        (Ok(m), _) => stamp_of(m, component_bytes),
+        (Err(_), _) => String::new(),
+    };
+    Candidate {
+        id,
+        manifest_path,
+        component_path,
+        stamp,
+        contents,
+    }
+}
+
+fn clone_read_error(e: &PluginError) -> PluginError {
+    match e {
+        PluginError::Read { path, source } => PluginError::Read {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => PluginError::Setup {
+            what: "plugin directory",
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Lists the plugins in `dir`: `NAME.toml` (+ the component it names,
+/// `NAME.wasm` by default) and `NAME/plugin.toml`. A `.wasm` file without a
+/// manifest is reported, not loaded.
+fn scan_dir(dir: &Path, grants_file: Option<&Path>) -> Vec<Candidate> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the plugin directory");
+            return Vec::new();
+        }
+    };
+    let mut candidates = BTreeMap::new();
+    let mut orphans = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(file) = path.file_name().and_then(|f| f.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if is_ignored_file(&file) || Some(path.as_path()) == grants_file {
+            continue;
+        }
+        if path.is_dir() {
+            let manifest = path.join("plugin.toml");
+            if manifest.is_file() {
+                let component = path.join(format!("{file}.wasm"));
+                candidates.insert(file.clone(), read_candidate(file, manifest, component));
+            }
+        } else if let Some(id) = file.strip_suffix(".toml") {
+            let component = dir.join(format!("{id}.wasm"));
+            candidates.insert(
+                id.to_owned(),
+                read_candidate(id.to_owned(), path, component),
+            );
+        } else if let Some(id) = file.strip_suffix(".wasm") {
+            orphans.push((id.to_owned(), path));
+        }
+    }
+    for (id, path) in orphans {
+        if candidates.contains_key(&id) || candidates.values().any(|c| c.component_path == path) {
+            continue;
+        }
+        let manifest_path = dir.join(format!("{id}.toml"));
+        candidates.insert(
+            id.clone(),
+            Candidate {
+                id: id.clone(),
+                contents: Err(PluginError::Manifest {
+                    path: manifest_path.clone(),
+                    reason: format!(
+                        "{} has no manifest: write {id}.toml beside it (name, version, world, wit)",
+                        path.display()
+                    ),
+                }),
+                manifest_path,
+                component_path: path,
+                stamp: String::from("orphan"),
+            },
+        );
+    }
+    candidates.into_values().collect()
+}
+
+impl PluginHost {
+    /// Creates the runtime, loads the built-in plugins and the plugin
+    /// directory. Plugins that fail to load are refused (see their status);
+    /// only a broken runtime, cache directory or built-in plugin fails this.
+    pub async fn start(config: HostConfig) -> Result<PluginHost, PluginError> {
+        let cache_dir = config.data_root.join("plugins").join("cache");
+        let runtime = {
+            let (limits, health) = (config.limits, config.health);
+            tokio::task::spawn_blocking(move || Runtime::new(&cache_dir, limits, health))
+                .await
+                .map_err(|e| PluginError::Setup {
+                    what: "wasmtime runtime",
+                    reason: e.to_string(),
+                })??
+        };
+        let grants = match &config.grants_file {
+            Some(path) => Grants::load(path)?,
+            None => Grants::none(),
+        };
+        let (events, _) = broadcast::channel(256);
+        let host = PluginHost {
+            inner: Arc::new(Inner {
+                runtime: Arc::new(runtime),
+                config,
+                grants: ArcSwap::from_pointee(grants),
+                table: ArcSwap::from_pointee(Table::default()),
+                writer: tokio::sync::Mutex::new(()),
+                events,
+                graph_admin: RwLock::new(None),
+            }),
+        };
+        if host.inner.config.builtins {
+            host.load_builtins().await?;
+        }
+        host.rescan().await;
+        Ok(host)
+    }
+
+    async fn load_builtins(&self) -> Result<(), PluginError> {
+        let _writer = self.inner.writer.lock().await;
+        let grants = self.inner.grants.load_full();
+        let mut table = (**self.inner.table.load()).clone();
+        for plugin in builtin::BUILTINS {
+            let path = PathBuf::from(format!("<builtin>/{}.toml", plugin.name));
+            let manifest = Manifest::parse(plugin.manifest, &path)?;
+            let loaded = LoadedPlugin::load(
+                &self.inner.runtime,
+                LoadRequest {
+                    manifest,
+                    component: plugin.component.to_vec(),
+                    source: PluginSource::Builtin,
+                    builtin: true,
+                    grants: &grants,
+                    scratch_root: &self.scratch_root(),
+                },
+            )
+            .await?;
+            self.emit(
+                PluginEventKind::Load,
+                loaded.name(),
+                Some(loaded.version()),
+                format!(
+                    "built-in plugin {} loaded ({:?})",
+                    loaded.label(),
+                    loaded.origin
+                ),
+            );
+            table
+                .builtins
+                .insert(plugin.name.to_owned(), Arc::new(loaded));
+        }
+        self.inner.table.store(Arc::new(table));
+        Ok(())
+    }
+
+    fn scratch_root(&self) -> PathBuf {
+        self.inner.config.data_root.join("plugins").join("scratch")
+    }
+
+    fn emit(&self, kind: PluginEventKind, plugin: &str, version: Option<&str>, message: String) {
+        match kind {
+            PluginEventKind::Refuse | PluginEventKind::Fail => {
+                tracing::warn!(plugin, version, ?kind, "{message}")
+            }
+            _ => tracing::info!(plugin, version, ?kind, "{message}"),
+        }
+        // No receiver is fine: nobody is listening to events right now.
+        let _ = self.inner.events.send(PluginEvent {
+            kind,
+            plugin: plugin.to_owned(),
+            version: version.map(str::to_owned),
+            message,
+            time: SystemTime::now(),
+        });
+    }
+
+    /// Subscribes to plugin events.
+    pub fn subscribe(&self) -> broadcast::Receiver<PluginEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The watched directory, if any.
+    pub fn plugin_dir(&self) -> Option<&Path> {
+        self.inner.config.plugin_dir.as_deref()
+    }
+
+    /// Installs the image store's maintenance functions for job handlers
+    /// granted `graph-admin` (the daemon calls this once its graph exists).
+    pub fn set_graph_admin(&self, admin: Arc<dyn GraphAdmin>) {
+        *self
+            .inner
+            .graph_admin
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(admin);
+    }
+
+    /// Brings the table in line with the plugin directory: loads new
+    /// plugins, swaps changed ones (after validating them off to the side),
+    /// unloads removed ones. Returns the errors of plugins refused in this
+    /// pass; a refused replacement leaves the previous version serving.
+    pub async fn rescan(&self) -> Vec<PluginError> {
+        let Some(dir) = self.inner.config.plugin_dir.clone() else {
+            return Vec::new();
+        };
+        let _writer = self.inner.writer.lock().await;
+        let grants_file = self.inner.config.grants_file.clone();
+        let candidates =
+            tokio::task::spawn_blocking(move || scan_dir(&dir, grants_file.as_deref()))
+                .await
+                .unwrap_or_default();
+        let grants = self.inner.grants.load_full();
+        let mut errors = Vec::new();
+
+        let mut table = (**self.inner.table.load()).clone();
+        let present: BTreeSet<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
+        let removed: Vec<String> = table
+            .dir
+            .keys()
+            .filter(|id| !present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in removed {
+            if let Some(entry) = table.dir.remove(&id)
+                && let Some(active) = entry.active
+            {
+                self.emit(
+                    PluginEventKind::Unload,
+                    active.name(),
+                    Some(active.version()),
+                    format!("plugin {} unloaded: its files were removed", active.label()),
+                );
+            }
+            self.inner.table.store(Arc::new(table.clone()));
+        }
+
+        for candidate in candidates {
+            let previous = table.dir.get(&candidate.id).cloned();
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.stamp == candidate.stamp)
+            {
+                continue;
+            }
+            let Candidate {
+                id,
+                manifest_path,
+                component_path,
+                stamp,
+                contents,
+            } = candidate;
+            let result = match contents {
+                Err(e) => Err(e),
+                Ok((manifest, component)) => {
+                    LoadedPlugin::load(
+                        &self.inner.runtime,
+                        LoadRequest {
+                            manifest,
+                            component,
+                            source: PluginSource::Directory {
+                                manifest: manifest_path,
+                                component: component_path,
+                            },
+                            builtin: false,
+                            grants: &grants,
+                            scratch_root: &self.scratch_root(),
+                        },
+                    )
+                    .await
+                }
+            }
+            .and_then(|loaded| check_job_conflicts(&table, &loaded).map(|()| loaded));
+
+            let old = previous.and_then(|p| p.active);
+            let entry = match result {
+                Ok(loaded) => {
+                    let loaded = Arc::new(loaded);
+                    match &old {
+                        Some(old) => self.emit(
+                            PluginEventKind::Swap,
+                            loaded.name(),
+                            Some(loaded.version()),
+                            format!(
+                                "plugin {} replaced version {} ({:?})",
+                                loaded.label(),
+                                old.version(),
+                                loaded.origin
+                            ),
+                        ),
+                        None => self.emit(
+                            PluginEventKind::Load,
+                            loaded.name(),
+                            Some(loaded.version()),
+                            format!("plugin {} loaded ({:?})", loaded.label(), loaded.origin),
+                        ),
+                    }
+                    DirEntry {
+                        active: Some(loaded),
+                        refused: None,
+                        stamp,
+                    }
+                }
+                Err(error) => {
+                    let message = match &old {
+                        Some(old) => format!("{error}; version {} keeps serving", old.version()),
+                        None => error.to_string(),
+                    };
+                    self.emit(
+                        PluginEventKind::Refuse,
+                        &id,
+                        old.as_ref().map(|o| o.version()),
+                        message.clone(),
+                    );
+                    errors.push(error);
+                    DirEntry {
+                        active: old,
+                        refused: Some(Refusal { message }),
+                        stamp,
+                    }
+                }
+            };
+            table.dir.insert(id, entry);
+            // Publish each change as soon as it is ready: calls that already
+            // hold the previous Arc finish on it.
+            self.inner.table.store(Arc::new(table.clone()));
+        }
+        errors
+    }
+
+    /// Re-reads the grants file and reloads plugin `name` from the
+    /// directory (or re-validates the whole directory when `name` is a
+    /// built-in), returning its status.
+    pub async fn reload(&self, name: &str) -> Result<PluginStatus, PluginError> {
+        if let Some(path) = &self.inner.config.grants_file {
+            self.inner.grants.store(Arc::new(Grants::load(path)?));
+        }
+        {
+            let _writer = self.inner.writer.lock().await;
+            let mut table = (**self.inner.table.load()).clone();
+            if let Some(entry) = table.dir.get_mut(name) {
+                entry.stamp.clear();
+            } else if !table.builtins.contains_key(name) {
+                return Err(PluginError::NotFound {
+                    what: "plugin",
+                    name: name.to_owned(),
+                });
+            }
+            self.inner.table.store(Arc::new(table));
+        }
+        self.rescan().await;
+        self.inspect(name).ok_or_else(|| PluginError::NotFound {
+            what: "plugin",
+            name: name.to_owned(),
+        })
+    }
+
+    /// Enables (`true`) or disables plugin `name`. Disabling a policy makes
+    /// the driver fall back to the built-in default; disabling a job
+    /// handler removes its jobs. Enabling also clears a failure backoff.
+    pub async fn set_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+    ) -> Result<PluginStatus, PluginError> {
+        {
+            let _writer = self.inner.writer.lock().await;
+            let mut table = (**self.inner.table.load()).clone();
+            let exists = table.builtins.contains_key(name) || table.dir.contains_key(name);
+            if !exists {
+                return Err(PluginError::NotFound {
+                    what: "plugin",
+                    name: name.to_owned(),
+                });
+            }
+            let version = table.effective(name).map(|p| p.version().to_owned());
+            if enabled {
+                table.disabled.remove(name);
+                if let Some(plugin) = table.effective(name) {
+                    plugin.reset_health();
+                }
+            } else {
+                table.disabled.insert(name.to_owned());
+            }
+            self.inner.table.store(Arc::new(table));
+            let (kind, verb) = if enabled {
+                (PluginEventKind::Enable, "enabled")
+            } else {
+                (PluginEventKind::Disable, "disabled")
+            };
+            self.emit(
+                kind,
+                name,
+                version.as_deref(),
+                format!("plugin {name} {verb}"),
+            );
+        }
+        self.inspect(name).ok_or_else(|| PluginError::NotFound {
+            what: "plugin",
+            name: name.to_owned(),
+        })
+    }
+
+    fn status_of(&self, table: &Table, name: &str) -> Option<PluginStatus> {
+        let entry = table.dir.get(name);
+        let plugin = table.effective(name);
+        if plugin.is_none() && entry.is_none() {
+            return None;
+        }
+        let refused = entry
+            .and_then(|e| e.refused.as_ref())
+            .map(|r| r.message.clone());
+        let disabled = table.disabled.contains(name);
+        let Some(plugin) = plugin else {
+            return Some(PluginStatus {
+                name: name.to_owned(),
+                state: if disabled {
+                    PluginState::Disabled
+                } else {
+                    PluginState::Refused
+                },
+                active: false,
+                version: None,
+                world: None,
+                wit: None,
+                digest: None,
+                source: None,
+                overrides_builtin: false,
+                summary: String::new(),
+                capabilities: Vec::new(),
+                jobs: Vec::new(),
+                limits: None,
+                compile: None,
+                loaded_at: None,
+                calls: 0,
+                failures: 0,
+                consecutive_failures: 0,
+                backoff_until: None,
+                last_error: None,
+                refused,
+            });
+        };
+        let (calls, failures) = plugin.counters();
+        let (consecutive_failures, backoff_until, last_error) = plugin.health();
+        let state = if disabled {
+            PluginState::Disabled
+        } else if backoff_until.is_some() {
+            PluginState::Failing
+        } else {
+            PluginState::Loaded
+        };
+        let world = plugin.manifest.world;
+        let active = !disabled
+            && if world.is_policy() {
+                table.policy(world).is_some_and(|p| Arc::ptr_eq(p, plugin))
+            } else {
+                true
+            };
+        Some(PluginStatus {
+            name: name.to_owned(),
+            state,
+            active,
+            version: Some(plugin.version().to_owned()),
+            world: Some(world),
+            wit: Some(plugin.manifest.wit.to_string()),
+            digest: Some(format!("sha256:{}", plugin.digest)),
+            source: Some(plugin.source.clone()),
+            overrides_builtin: plugin.source != PluginSource::Builtin
+                && table.builtins.contains_key(name),
+            summary: plugin.summary.clone(),
+            capabilities: plugin.capabilities.iter().copied().collect(),
+            jobs: plugin.jobs.clone(),
+            limits: Some(plugin.limits),
+            compile: Some(plugin.origin),
+            loaded_at: Some(plugin.loaded_at),
+            calls,
+            failures,
+            consecutive_failures,
+            backoff_until,
+            last_error,
+            refused,
+        })
+    }
+
+    /// Every plugin (built-in and directory, refused ones included), by name.
+    pub fn list(&self) -> Vec<PluginStatus> {
+        let table = self.inner.table.load();
+        let names: BTreeSet<&String> = table.builtins.keys().chain(table.dir.keys()).collect();
+        names
+            .into_iter()
+            .filter_map(|name| self.status_of(&table, name))
+            .collect()
+    }
+
+    /// One plugin's status.
+    pub fn inspect(&self, name: &str) -> Option<PluginStatus> {
+        self.status_of(&self.inner.table.load(), name)
+    }
+
+    /// Every job offered by an enabled plugin, by job name.
+    pub fn jobs(&self) -> Vec<JobEntry> {
+        let table = self.inner.table.load();
+        let mut jobs = BTreeMap::new();
+        for plugin in table.serving().filter(|p| table.enabled(p)) {
+            for job in &plugin.jobs {
+                // serving() yields directory plugins first: they win.
+                jobs.entry(job.name.clone()).or_insert_with(|| JobEntry {
+                    job: job.clone(),
+                    plugin: plugin.name().to_owned(),
+                    version: plugin.version().to_owned(),
+                });
+            }
+        }
+        jobs.into_values().collect()
+    }
+
+    /// Whether an enabled plugin offers job `name`.
+    pub fn has_job(&self, name: &str) -> bool {
+        self.inner.table.load().job_owner(name).is_some()
+    }
+
+    /// Runs plugin job `job` with `args`, `env` and `io` as its stdio, and
+    /// returns its exit status. The call runs on the plugin version current
+    /// when it starts, even if a new version is swapped in meanwhile.
+    pub async fn run_job(
+        &self,
+        job: &str,
+        args: &[String],
+        env: &[(String, String)],
+        io: JobIo,
+    ) -> Result<i32, PluginError> {
+        let plugin = {
+            let table = self.inner.table.load();
+            table
+                .job_owner(job)
+                .cloned()
+                .ok_or_else(|| PluginError::NotFound {
+                    what: "job",
+                    name: job.to_owned(),
+                })?
+        };
+        let admin = self
+            .inner
+            .graph_admin
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let result = plugin
+            .run_job(&self.inner.runtime, admin, job, args, env, io)
+            .await;
+        self.report(&plugin, &result);
+        result
+    }
+
+    /// Emits a `fail` event for a failed call.
+    fn report<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
+        if let Err(error @ PluginError::Call { kind, .. }) = result
+            && *kind != CallFailure::Returned
+        {
+            self.emit(
+                PluginEventKind::Fail,
+                plugin.name(),
+                Some(plugin.version()),
+                error.to_string(),
+            );
+        }
+    }
+
+    /// The plugin serving `world`'s policy and the runtime, for the policy
+    /// adapters.
+    pub(crate) fn policy_for(&self, world: World) -> Option<Arc<LoadedPlugin>> {
+        self.inner.table.load().policy(world).cloned()
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Records and reports a failure detected by the host after a call
+    /// (an invalid plan).
+    pub(crate) fn invalid_result(
+        &self,
+        plugin: &LoadedPlugin,
+        call: &str,
+        reason: String,
+    ) -> PluginError {
+        let error = plugin.failed(
+            &self.inner.runtime,
+            call,
+            CallFailure::InvalidResult,
+            reason,
+        );
+        self.emit(
+            PluginEventKind::Fail,
+            plugin.name(),
+            Some(plugin.version()),
+            error.to_string(),
+        );
+        error
+    }
+
+    pub(crate) fn report_call<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
+        self.report(plugin, result);
+    }
+}
+
+/// Refuses a directory plugin offering a job another directory plugin
+/// already offers (overriding a built-in's job is allowed: that is how a
+/// plugin replaces a default).
+fn check_job_conflicts(table: &Table, loaded: &LoadedPlugin) -> Result<(), PluginError> {
+    for (name, entry) in &table.dir {
+        if name == loaded.name() {
+            continue;
+        }
+        let Some(other) = &entry.active else { continue };
+        for job in &loaded.jobs {
+            if other.jobs.iter().any(|j| j.name == job.name) {
+                return Err(PluginError::JobConflict {
+                    job: job.name.clone(),
+                    plugin: loaded.name().to_owned(),
+                    owner: other.name().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporaries_are_ignored() {
+        for name in [".x.wasm", "x.wasm~", "x.wasm.tmp", ".x.toml.swp"] {
+            assert!(is_ignored_file(name), "{name}");
+        }
+        assert!(!is_ignored_file("x.wasm"));
+    }
+
+    #[test]
+    fn scan_finds_flat_and_folder_plugins_and_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = |name: &str| {
+            format!(
+                "name = \"{name}\"\nversion = \"1.0.0\"\nworld = \"job-handler\"\nwit = \"1.0.0\"\n"
+            )
+        };
+        std::fs::write(dir.path().join("a.toml"), manifest("a")).unwrap();
+        std::fs::write(dir.path().join("a.wasm"), b"a").unwrap();
+        std::fs::create_dir(dir.path().join("b")).unwrap();
+        std::fs::write(dir.path().join("b/plugin.toml"), manifest("b")).unwrap();
+        std::fs::write(dir.path().join("b/b.wasm"), b"b").unwrap();
+        std::fs::write(dir.path().join("c.wasm"), b"c").unwrap();
+        std::fs::write(dir.path().join("d.toml"), manifest("not-d")).unwrap();
+        std::fs::write(dir.path().join(".e.wasm.tmp"), b"e").unwrap();
+        std::fs::write(dir.path().join("grants.toml"), "").unwrap();
+
+        let grants = dir.path().join("grants.toml");
+        let found = scan_dir(dir.path(), Some(&grants));
+        let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        let (m, bytes) = found[0].contents.as_ref().unwrap();
+        assert_eq!((m.name.as_str(), bytes.as_slice()), ("a", &b"a"[..]));
+        assert!(found[1].contents.is_ok());
+        let orphan = found[2].contents.as_ref().err().unwrap().to_string();
+        assert!(orphan.contains("has no manifest"), "{orphan}");
+        let mismatch = found[3].contents.as_ref().err().unwrap().to_string();
+        assert!(
+            mismatch.contains("does not match its file name"),
+            "{mismatch}"
+        );
+    }
+
+    #[test]
+    fn stamps_change_with_either_file() {
+        assert_ne!(stamp_of(b"m", b"c"), stamp_of(b"m", b"d"));
+        assert_ne!(stamp_of(b"m", b"c"), stamp_of(b"n", b"c"));
+        // The manifest length is hashed, so bytes cannot move between files.
+        assert_ne!(stamp_of(b"mc", b""), stamp_of(b"m", b"c"));
+    }
+}

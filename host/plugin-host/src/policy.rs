@@ -1,0 +1,183 @@
+//! Policy calls: sync entry points for the drivers' blocking threads.
+//!
+//! Policies run in a sync `Store` straight on the caller's thread (the
+//! graph driver calls from `spawn_blocking` threads): no runtime hop, no
+//! fiber, just instantiate from the `InstancePre` and call.
+
+use std::sync::Arc;
+
+use crate::bindings::latest;
+use crate::manifest::World;
+use crate::plugin::{LoadedPlugin, WorldPre};
+use crate::{PluginError, PluginHost};
+
+/// The `graph-layout` interface's types, as the plugin sees them.
+pub mod graph_types {
+    pub use crate::bindings::latest::graph_policy::exports::berth::plugin::graph_layout::{
+        FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, Lower,
+        RootfsPlan, RootfsRequest,
+    };
+}
+
+/// The `network` interface's types.
+pub mod network_types {
+    pub use crate::bindings::latest::network_policy::exports::berth::plugin::network::{
+        NetworkPlan, NetworkRequest, PortMapping,
+    };
+}
+
+/// The `credentials` interface's types.
+pub mod registry_types {
+    pub use crate::bindings::latest::registry_auth::exports::berth::plugin::credentials::{
+        AuthRequest, Credential,
+    };
+}
+
+/// The graph driver's handle on the active graph-layout policy: the
+/// directory's graph-policy plugin if one is loaded, enabled and not in
+/// backoff, else the built-in `graph-layout` plugin.
+#[derive(Debug, Clone)]
+pub struct GraphPolicyHandle {
+    host: PluginHost,
+}
+
+impl PluginHost {
+    /// A handle for the graph driver; cheap to clone, always follows the
+    /// currently active policy.
+    pub fn graph_policy(&self) -> GraphPolicyHandle {
+        GraphPolicyHandle { host: self.clone() }
+    }
+
+    /// Asks the active network policy for a plan; `None` when no
+    /// network-policy plugin is loaded.
+    pub fn plan_network(
+        &self,
+        request: &network_types::NetworkRequest,
+    ) -> Option<Result<network_types::NetworkPlan, PluginError>> {
+        let plugin = self.policy_for(World::NetworkPolicy)?;
+        let result = plugin.call_policy(self.runtime(), "plan-network", |pre, store| {
+            let WorldPre::Network(pre) = pre else {
+                unreachable!("a network-policy plugin has a network pre")
+            };
+            pre.instantiate(&mut *store)?
+                .berth_plugin_network()
+                .call_plan_network(&mut *store, request)
+        });
+        self.report_call(&plugin, &result);
+        Some(result)
+    }
+
+    /// Asks the registry-auth plugin for credentials; `None` when none is
+    /// loaded.
+    pub fn registry_credentials(
+        &self,
+        request: &registry_types::AuthRequest,
+    ) -> Option<Result<registry_types::Credential, PluginError>> {
+        let plugin = self.policy_for(World::RegistryAuth)?;
+        let result = plugin.call_policy(self.runtime(), "credentials", |pre, store| {
+            let WorldPre::Registry(pre) = pre else {
+                unreachable!("a registry-auth plugin has a registry pre")
+            };
+            pre.instantiate(&mut *store)?
+                .berth_plugin_credentials()
+                .call_lookup(&mut *store, request)
+        });
+        self.report_call(&plugin, &result);
+        Some(result)
+    }
+}
+
+impl GraphPolicyHandle {
+    fn plugin(&self) -> Result<Arc<LoadedPlugin>, PluginError> {
+        self.host
+            .policy_for(World::GraphPolicy)
+            .ok_or_else(|| PluginError::NotFound {
+                what: "graph-policy plugin",
+                name: "(none loaded or enabled)".into(),
+            })
+    }
+
+    /// `NAME VERSION (builtin|plugin)` of the policy serving now, or `None`.
+    pub fn active(&self) -> Option<String> {
+        let plugin = self.host.policy_for(World::GraphPolicy)?;
+        let origin = match plugin.source {
+            crate::PluginSource::Builtin => "built-in plugin",
+            crate::PluginSource::Directory { .. } => "plugin",
+        };
+        Some(format!("{} ({origin})", plugin.label()))
+    }
+
+    fn call<R>(
+        &self,
+        call: &str,
+        f: impl FnOnce(
+            &latest::graph_policy::GraphPolicy,
+            &mut wasmtime::Store<crate::state::CallState>,
+        ) -> wasmtime::Result<Result<R, String>>,
+        validate: impl FnOnce(&R) -> Result<(), String>,
+    ) -> Result<R, PluginError> {
+        let plugin = self.plugin()?;
+        let result = plugin.call_policy(self.host.runtime(), call, |pre, store| {
+            let WorldPre::Graph(pre) = pre else {
+                unreachable!("a graph-policy plugin has a graph pre")
+            };
+            let instance = pre.instantiate(&mut *store)?;
+            f(&instance, store)
+        });
+        self.host.report_call(&plugin, &result);
+        let value = result?;
+        // The host validates every plan before anything acts on it: an
+        // invalid plan is the plugin's failure, never a write.
+        validate(&value).map_err(|reason| {
+            self.host
+                .invalid_result(&plugin, call, format!("returned an invalid plan: {reason}"))
+        })?;
+        Ok(value)
+    }
+
+    /// Asks the policy how to lay out a container's rootfs; `validate`
+    /// checks the plan against the request.
+    pub fn plan_rootfs(
+        &self,
+        request: &graph_types::RootfsRequest,
+        validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), String>,
+    ) -> Result<graph_types::RootfsPlan, PluginError> {
+        self.call(
+            "plan-rootfs",
+            |b, store| {
+                b.berth_plugin_graph_layout()
+                    .call_plan_rootfs(store, request)
+            },
+            validate,
+        )
+    }
+
+    /// Asks the policy what to flatten on import.
+    pub fn plan_import(
+        &self,
+        request: &graph_types::ImportRequest,
+        validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), String>,
+    ) -> Result<graph_types::ImportPlan, PluginError> {
+        self.call(
+            "plan-import",
+            |b, store| {
+                b.berth_plugin_graph_layout()
+                    .call_plan_import(store, request)
+            },
+            validate,
+        )
+    }
+
+    /// Asks the policy which layers garbage collection removes.
+    pub fn plan_gc(
+        &self,
+        request: &graph_types::GcRequest,
+        validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), String>,
+    ) -> Result<graph_types::GcPlan, PluginError> {
+        self.call(
+            "plan-gc",
+            |b, store| b.berth_plugin_graph_layout().call_plan_gc(store, request),
+            validate,
+        )
+    }
+}

@@ -1,0 +1,247 @@
+//! Unit tests against a real `PluginHost` running the built-in plugins
+//! (embedded by build.rs): no root, no plugin directory.
+
+use std::sync::{Arc, Mutex};
+
+use crate::graph_admin::{GcReport, GraphAdmin, LayerUsage, StoreUsage};
+use crate::policy::graph_types::*;
+use crate::{CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World};
+
+fn id(n: u32) -> String {
+    format!("{n:064x}")
+}
+
+fn layers(n: u32) -> Vec<LayerInfo> {
+    (0..n)
+        .map(|i| LayerInfo {
+            id: id(i),
+            size: 10,
+        })
+        .collect()
+}
+
+async fn host(data_root: &std::path::Path) -> PluginHost {
+    PluginHost::start(HostConfig::new(data_root)).await.unwrap()
+}
+
+#[tokio::test]
+async fn builtins_load_and_describe_themselves() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    let list = host.list();
+    let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["disk-usage", "graph-layout", "image-gc"]);
+    for status in &list {
+        assert_eq!(status.state, PluginState::Loaded, "{status:?}");
+        assert_eq!(status.source, Some(PluginSource::Builtin));
+        assert_eq!(status.wit.as_deref(), Some("1.0.0"));
+        assert!(status.active);
+    }
+    let graph = host.inspect("graph-layout").unwrap();
+    assert_eq!(graph.world, Some(World::GraphPolicy));
+    assert!(graph.capabilities.is_empty());
+    let jobs: Vec<String> = host.jobs().into_iter().map(|j| j.job.name).collect();
+    assert_eq!(jobs, ["disk-usage", "image-gc"]);
+}
+
+#[tokio::test]
+async fn a_restart_loads_compiled_components_from_the_cache() {
+    let data = tempfile::tempdir().unwrap();
+    let first = host(data.path()).await;
+    let origin = first.inspect("graph-layout").unwrap().compile;
+    drop(first);
+    // The first start may find the cache of nothing: it compiles.
+    assert_eq!(origin, Some(CompileOrigin::Compiled));
+    let second = host(data.path()).await;
+    for status in second.list() {
+        assert_eq!(
+            status.compile,
+            Some(CompileOrigin::Cached),
+            "{}",
+            status.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_cache_entry_is_recompiled() {
+    let data = tempfile::tempdir().unwrap();
+    drop(host(data.path()).await);
+    let cache = data.path().join("plugins/cache");
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let host = host(data.path()).await;
+    for status in host.list() {
+        assert_eq!(
+            status.compile,
+            Some(CompileOrigin::Compiled),
+            "{}",
+            status.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn builtin_graph_policy_plans_and_host_validates() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    let policy = host.graph_policy();
+    assert_eq!(
+        policy.active().as_deref(),
+        Some("graph-layout 1.0.0 (built-in plugin)")
+    );
+    let request = RootfsRequest {
+        container_id: "c".repeat(64),
+        image_id: format!("sha256:{}", "a".repeat(64)),
+        driver: "overlay".into(),
+        layers: layers(10),
+        max_lower_dirs: 4,
+        flattened: vec![],
+    };
+    // Run on a blocking thread, as the graph driver does.
+    let plan = tokio::task::spawn_blocking({
+        let policy = policy.clone();
+        let request = request.clone();
+        move || policy.plan_rootfs(&request, |_| Ok(()))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(plan.lowers.len(), 4);
+    assert_eq!(plan.lowers[0].layers, (0..7).map(id).collect::<Vec<_>>());
+    assert_eq!(plan.lowers[3].layers, vec![id(9)]);
+
+    // A validator rejecting the plan turns it into the plugin's failure.
+    let err = policy
+        .plan_rootfs(&request, |_| Err("no".into()))
+        .unwrap_err();
+    assert_eq!(err.call_failure(), Some(crate::CallFailure::InvalidResult));
+    let text = err.to_string();
+    assert!(text.contains("graph-layout 1.0.0"), "{text}");
+    assert!(text.contains("invalid plan"), "{text}");
+
+    // A request the policy cannot satisfy is its refusal, not a failure.
+    let impossible = RootfsRequest {
+        max_lower_dirs: 0,
+        ..request
+    };
+    let err = policy.plan_rootfs(&impossible, |_| Ok(())).unwrap_err();
+    assert_eq!(err.call_failure(), Some(crate::CallFailure::Returned));
+    assert_eq!(
+        host.inspect("graph-layout").unwrap().state,
+        PluginState::Loaded
+    );
+}
+
+#[tokio::test]
+async fn disabling_the_builtin_policy_leaves_no_graph_policy() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    host.set_enabled("graph-layout", false).await.unwrap();
+    assert_eq!(host.graph_policy().active(), None);
+    let status = host.inspect("graph-layout").unwrap();
+    assert_eq!(status.state, PluginState::Disabled);
+    assert!(!status.active);
+    host.set_enabled("graph-layout", true).await.unwrap();
+    assert!(host.graph_policy().active().is_some());
+    assert!(host.set_enabled("nope", true).await.is_err());
+}
+
+/// Records graph-admin calls and answers with fixed data.
+#[derive(Default)]
+struct FakeGraph {
+    gc_calls: Mutex<Vec<bool>>,
+}
+
+impl GraphAdmin for FakeGraph {
+    fn disk_usage(&self) -> Result<StoreUsage, String> {
+        Ok(StoreUsage {
+            layers: vec![
+                LayerUsage {
+                    id: id(1),
+                    size: 2_000_000,
+                    images: 1,
+                    containers: 0,
+                },
+                LayerUsage {
+                    id: id(2),
+                    size: 500,
+                    images: 0,
+                    containers: 0,
+                },
+            ],
+            images: vec![],
+            layers_size: 2_000_500,
+            containers_size: 0,
+        })
+    }
+
+    fn gc(&self, dry_run: bool) -> Result<GcReport, String> {
+        self.gc_calls.lock().unwrap().push(dry_run);
+        Ok(GcReport {
+            removed: vec![id(2)],
+            reclaimed: 500,
+            dry_run,
+        })
+    }
+}
+
+async fn run(host: &PluginHost, job: &str, args: &[&str]) -> (i32, String, String) {
+    let (stdout, mut out_reader) = tokio::io::duplex(1 << 20);
+    let (stderr, mut err_reader) = tokio::io::duplex(1 << 20);
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let io = JobIo {
+        stdin: Box::new(tokio::io::empty()),
+        stdout: Box::new(stdout),
+        stderr: Box::new(stderr),
+    };
+    let status = host.run_job(job, &args, &[], io).await.unwrap();
+    let mut out = String::new();
+    let mut err = String::new();
+    use tokio::io::AsyncReadExt;
+    out_reader.read_to_string(&mut out).await.unwrap();
+    err_reader.read_to_string(&mut err).await.unwrap();
+    (status, out, err)
+}
+
+#[tokio::test]
+async fn builtin_jobs_use_graph_admin() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+
+    // Before the daemon installs graph-admin, the jobs fail cleanly.
+    let (status, _, err) = run(&host, "disk-usage", &[]).await;
+    assert_eq!(status, 1);
+    assert!(err.contains("graph-admin is not available"), "{err}");
+
+    let graph = Arc::new(FakeGraph::default());
+    host.set_graph_admin(graph.clone());
+    let (status, out, _) = run(&host, "image-gc", &["--dry-run"]).await;
+    assert_eq!(status, 0);
+    assert!(out.contains(&format!("would remove {}", id(2))), "{out}");
+    assert!(out.contains("would remove 1 layers, 500 bytes"), "{out}");
+    let (status, out, _) = run(&host, "image-gc", &[]).await;
+    assert_eq!(status, 0);
+    assert!(out.contains(&format!("removed {}", id(2))), "{out}");
+    assert_eq!(*graph.gc_calls.lock().unwrap(), [true, false]);
+
+    let (status, out, _) = run(&host, "disk-usage", &[]).await;
+    assert_eq!(status, 0);
+    assert!(out.contains("Layers"), "{out}");
+    assert!(out.contains("2.0MB"), "{out}");
+    let (status, out, _) = run(&host, "disk-usage", &["--json"]).await;
+    assert_eq!(status, 0);
+    assert!(out.contains("\"LayersSize\":2000500"), "{out}");
+
+    let (status, _, err) = run(&host, "image-gc", &["--bogus"]).await;
+    assert_eq!(status, 2);
+    assert!(err.contains("unknown argument"), "{err}");
+
+    let err = host
+        .run_job("no-such-job", &[], &[], JobIo::null())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no job named"), "{err}");
+    assert_eq!(host.inspect("image-gc").unwrap().calls, 3);
+}

@@ -1,0 +1,94 @@
+//! Which `berth:plugin` WIT versions this host implements.
+//!
+//! The WIT package is versioned by frozen folders (`wit/since_vX.Y.Z`); the
+//! host keeps one bindings module per folder ([`crate::bindings`]). A plugin
+//! built against WIT `W` runs on a host whose bindings version `B` has the
+//! same major version and `W <= B`: minor versions only add, so a plugin
+//! built for 1.0 works with 1.3 bindings, while a plugin built for 1.4 may
+//! call functions a 1.3 host lacks. The host supports the current and the
+//! previous major version (DESIGN.md, "Plugins"); while only 1.x exists, the
+//! previous major has no bindings.
+
+use semver::Version;
+
+/// Bindings versions this host carries, newest first.
+pub const SUPPORTED: &[Version] = &[Version::new(1, 0, 0)];
+
+/// Which bindings module serves a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingsVersion {
+    /// `wit/since_v1.0.0`, served by [`crate::bindings::v1`].
+    V1,
+}
+
+/// Human-readable list of supported versions, for errors.
+pub fn describe_supported() -> String {
+    SUPPORTED
+        .iter()
+        .map(|v| format!("{v} (plugins built for {}.0.0 to {v})", v.major))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The bindings that serve a plugin built against `wanted`, or `None` when
+/// this host cannot run it.
+pub fn bindings_for(wanted: &Version) -> Option<BindingsVersion> {
+    // Pre-release WIT versions are development snapshots: never compatible.
+    if !wanted.pre.is_empty() {
+        return None;
+    }
+    SUPPORTED
+        .iter()
+        .find(|host| host.major == wanted.major && wanted <= host)
+        .map(|host| match host.major {
+            1 => BindingsVersion::V1,
+            // SUPPORTED and this match are edited together when a new
+            // major version's folder is added.
+            _ => unreachable!("no bindings module for WIT major {}", host.major),
+        })
+}
+
+/// The WIT version in a component's import or export name such as
+/// `berth:plugin/job@1.0.0`, if it names a `berth:plugin` interface.
+pub fn version_in_name(name: &str) -> Option<Result<Version, semver::Error>> {
+    let rest = name.strip_prefix("berth:plugin/")?;
+    let (_, version) = rest.split_once('@')?;
+    Some(Version::parse(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+
+    #[test]
+    fn same_major_not_newer_is_compatible() {
+        assert_eq!(bindings_for(&v("1.0.0")), Some(BindingsVersion::V1));
+    }
+
+    #[test]
+    fn newer_minor_other_major_and_prerelease_are_not() {
+        for wanted in ["1.1.0", "1.0.1", "2.0.0", "0.9.0", "1.0.0-rc.1"] {
+            assert_eq!(bindings_for(&v(wanted)), None, "{wanted}");
+        }
+    }
+
+    #[test]
+    fn versions_are_read_from_component_names() {
+        assert_eq!(
+            version_in_name("berth:plugin/job@1.0.0").unwrap().unwrap(),
+            v("1.0.0")
+        );
+        assert!(version_in_name("berth:plugin/job@x").unwrap().is_err());
+        assert!(version_in_name("wasi:cli/stdout@0.2.0").is_none());
+        assert!(version_in_name("describe").is_none());
+    }
+
+    #[test]
+    fn supported_versions_are_described() {
+        assert!(describe_supported().contains("1.0.0"));
+    }
+}
