@@ -478,7 +478,9 @@ impl Extractor {
             let shown = d.rel.display().to_string();
             let e = |op: &str| Self::extract_err(&shown, op.to_owned());
             let dir = if d.rel.as_os_str().is_empty() {
-                self.root.try_clone().map_err(e("reopen layer root"))?
+                Dir::from_std_file(std::fs::File::from(
+                    fsutil::reopen_rdonly(&self.root).map_err(e("reopen layer root"))?,
+                ))
             } else {
                 let parent_rel = d.rel.parent().unwrap_or(Path::new(""));
                 let Some(name) = d.rel.file_name() else {

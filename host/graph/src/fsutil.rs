@@ -164,10 +164,24 @@ pub(crate) fn is_overlay_whiteout(meta: &cap_std::fs::Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
-/// Marks an open directory opaque for overlayfs.
-pub(crate) fn set_overlay_opaque(dir: &Dir) -> io::Result<()> {
-    rustix::fs::fsetxattr(
+/// Opens the directory `dir` refers to for reading. cap-std's handles are
+/// `O_PATH` descriptors, which `*at` calls accept but `fchmod`, `futimens`
+/// and the `f*xattr` calls refuse with `EBADF`.
+pub(crate) fn reopen_rdonly(dir: &Dir) -> io::Result<std::os::fd::OwnedFd> {
+    rustix::fs::openat(
         dir.as_fd(),
+        ".",
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)
+}
+
+/// Marks a directory opaque for overlayfs.
+pub(crate) fn set_overlay_opaque(dir: &Dir) -> io::Result<()> {
+    let fd = reopen_rdonly(dir)?;
+    rustix::fs::fsetxattr(
+        &fd,
         OVERLAY_OPAQUE_XATTR,
         b"y",
         rustix::fs::XattrFlags::empty(),
@@ -175,11 +189,14 @@ pub(crate) fn set_overlay_opaque(dir: &Dir) -> io::Result<()> {
     .map_err(io::Error::from)
 }
 
-/// Whether an open directory is marked opaque for overlayfs.
+/// Whether a directory is marked opaque for overlayfs.
 pub(crate) fn is_overlay_opaque(dir: &Dir) -> bool {
+    let Ok(fd) = reopen_rdonly(dir) else {
+        return false;
+    };
     let mut buf = [0u8; 4];
     matches!(
-        rustix::fs::fgetxattr(dir.as_fd(), OVERLAY_OPAQUE_XATTR, &mut buf),
+        rustix::fs::fgetxattr(&fd, OVERLAY_OPAQUE_XATTR, &mut buf),
         Ok(1) if buf[0] == b'y'
     )
 }

@@ -227,7 +227,7 @@ impl Graph {
             }
             (DriverChoice::Vfs, _) => StorageDriver::Vfs,
             (DriverChoice::Overlay, _) => {
-                probe_overlay(&*config.mounter, &layout, chown).map_err(|reason| {
+                probe_overlay(&*config.mounter, &layout).map_err(|reason| {
                     GraphError::DriverUnavailable {
                         driver: "overlay".into(),
                         data_root: config.data_root.clone(),
@@ -237,7 +237,7 @@ impl Graph {
                 StorageDriver::Overlay
             }
             (DriverChoice::Auto, Some(d)) if has_layers => d,
-            (DriverChoice::Auto, _) => match probe_overlay(&*config.mounter, &layout, chown) {
+            (DriverChoice::Auto, _) => match probe_overlay(&*config.mounter, &layout) {
                 Ok(()) => StorageDriver::Overlay,
                 Err(reason) => {
                     tracing::warn!(%reason, "overlay is not usable on the data root; using vfs");
@@ -479,16 +479,17 @@ pub(crate) fn read_dir_names(dir: &Path) -> Result<Vec<String>, GraphError> {
     Ok(out)
 }
 
-/// Checks that overlay works on the data root: the kernel has it, we can
-/// create whiteouts (root), and a test mount over directories of the data
+/// Checks that overlay works on the data root: the mounter says it is
+/// supported (kernel and privilege), and a test mount over directories of the data
 /// root's filesystem succeeds (it fails e.g. when that filesystem is itself
 /// an overlay).
-fn probe_overlay(mounter: &dyn Mounter, layout: &Layout, is_root: bool) -> Result<(), String> {
+fn probe_overlay(mounter: &dyn Mounter, layout: &Layout) -> Result<(), String> {
     if !mounter.overlay_supported() {
-        return Err("the kernel has no overlay filesystem".into());
-    }
-    if !is_root {
-        return Err("overlay layers need root (whiteouts are device nodes)".into());
+        return Err(
+            "overlay is unavailable: the kernel lacks it, or this process is not root (overlay \
+             layers store whiteouts as device nodes)"
+                .into(),
+        );
     }
     let dir = tempfile::Builder::new()
         .prefix("probe-")

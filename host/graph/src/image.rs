@@ -53,6 +53,27 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
 }
 
+/// What [`Graph::add_layer`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerReport {
+    /// `sha256:<hex>` of the uncompressed tar.
+    pub diff_id: String,
+    /// Bytes of regular file content.
+    pub size: u64,
+    /// Whether the layer was already stored.
+    pub reused: bool,
+    /// Entries skipped, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// A layer extracted into `tmp/`, not yet published.
+struct StagedLayer {
+    staging: tempfile::TempDir,
+    diff_hex: String,
+    size: u64,
+    warnings: Vec<String>,
+}
+
 /// One entry of the image list (`GET /images/json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSummary {
@@ -235,8 +256,131 @@ impl Graph {
         apply_changes(&mut container_config, &options.changes)
             .map_err(|reason| GraphError::InvalidImportOption { reason })?;
 
+        let staged = self.stage_layer(source)?;
+
+        let created = chrono::Utc::now();
+        let created_rfc = created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let build_err = |e: oci_spec::OciSpecError| GraphError::InvalidImportOption {
+            reason: format!("cannot build the image config: {e}"),
+        };
+        let history = HistoryBuilder::default()
+            .created(created_rfc.clone())
+            .created_by(String::new())
+            .comment(
+                options
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "Imported from -".into()),
+            )
+            .build()
+            .map_err(build_err)?;
+        let rootfs = RootFsBuilder::default()
+            .typ("layers")
+            .diff_ids(vec![format!("sha256:{}", staged.diff_hex)])
+            .build()
+            .map_err(build_err)?;
+        let mut builder = ImageConfigurationBuilder::default()
+            .created(created_rfc)
+            .architecture(platform.architecture)
+            .os(platform.os)
+            .config(container_config)
+            .rootfs(rootfs)
+            .history(vec![history]);
+        if let Some(variant) = platform.variant {
+            builder = builder.variant(variant);
+        }
+        let image_config = builder.build().map_err(build_err)?;
+        let config_bytes =
+            serde_json::to_vec(&image_config).map_err(|source| GraphError::ImageConfig {
+                image_id: "(new)".into(),
+                source,
+            })?;
+        let size = staged.size;
+        let diff_hex = staged.diff_hex.clone();
+        let warnings = staged.warnings.clone();
+        let (image_id, tagged, layer_reused) =
+            self.commit_image(&config_bytes, &image_config, reference, Some(staged))?;
+        tracing::info!(image = %image_id, layer = %diff_hex, tag = ?tagged, "imported image");
+        Ok(ImportReport {
+            image_id,
+            diff_id: format!("sha256:{diff_hex}"),
+            tagged,
+            size,
+            layer_reused,
+            warnings,
+        })
+    }
+
+    /// Stores one layer from a tar stream (plain, gzip or zstd) without
+    /// making an image of it — the first half of a registry pull; then
+    /// [`Graph::create_image`] with a config whose `rootfs.diff_ids` name it.
+    /// An unreferenced layer is fair game for [`Graph::gc`], so the two calls
+    /// should follow each other.
+    pub fn add_layer(&self, source: impl Read) -> Result<LayerReport, GraphError> {
+        let staged = self.stage_layer(source)?;
+        let guard = self.lock();
+        let diff_hex = staged.diff_hex.clone();
+        let (size, warnings) = (staged.size, staged.warnings.clone());
+        let published = self.publish_layer_locked(staged)?;
+        if published {
+            let now = now_unix();
+            let record = LayerRecord {
+                id: diff_hex.clone(),
+                kind: LayerKind::Layer,
+                size,
+                source_layers: vec![],
+                created: now,
+                last_used: now,
+            };
+            if let Err(e) = self.store.put(LAYERS, &diff_hex, &record) {
+                let _ = self.remove_layer_files(LayerKind::Layer, &diff_hex);
+                return Err(e.into());
+            }
+        }
+        drop(guard);
+        Ok(LayerReport {
+            diff_id: format!("sha256:{diff_hex}"),
+            size,
+            reused: !published,
+            warnings,
+        })
+    }
+
+    /// Registers an image from its OCI config JSON (kept byte for byte: the
+    /// image id is its SHA-256), whose `rootfs.diff_ids` must all be stored
+    /// layers, and tags it with `reference` (`repo[:tag]`) if given.
+    /// Returns the image id.
+    pub fn create_image(
+        &self,
+        config_json: &[u8],
+        reference: Option<&str>,
+    ) -> Result<String, GraphError> {
+        let reference = reference
+            .map(|r| import_reference(Some(r), None))
+            .transpose()?
+            .flatten();
+        let config: ImageConfiguration =
+            serde_json::from_slice(config_json).map_err(|source| GraphError::ImageConfig {
+                image_id: format!("sha256:{}", sha256_hex(config_json)),
+                source,
+            })?;
+        if config.os() != &oci_spec::image::Os::Linux {
+            return Err(GraphError::InvalidImportOption {
+                reason: format!(
+                    "image operating system {:?} is not supported",
+                    config.os().to_string()
+                ),
+            });
+        }
+        let (id, _, _) = self.commit_image(config_json, &config, reference, None)?;
+        Ok(id)
+    }
+
+    /// Extracts a tar stream into a staging directory under `tmp/` and
+    /// makes it durable. Dropping the result removes it.
+    fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
         let staging = tempfile::Builder::new()
-            .prefix("import-")
+            .prefix("layer-")
             .tempdir_in(self.layout.tmp())
             .map_err(GraphError::io(
                 "create a staging directory in",
@@ -246,7 +390,6 @@ impl Graph {
         fs::create_dir(&diff).map_err(GraphError::io("create directory", &diff))?;
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
-
         let hashing = HashingReader::new(decompressed(source)?);
         let mut archive = tar::Archive::new(hashing);
         let report = extract(
@@ -271,69 +414,108 @@ impl Graph {
                 source: None,
             });
         }
+        // Durability of the extracted files before they are published.
+        fsutil::sync_filesystem(&diff)?;
+        Ok(StagedLayer {
+            staging,
+            diff_hex,
+            size: report.size,
+            warnings: report.warnings,
+        })
+    }
 
-        let created = chrono::Utc::now();
-        let created_rfc = created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let history = HistoryBuilder::default()
-            .created(created_rfc.clone())
-            .created_by(String::new())
-            .comment(
-                options
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "Imported from -".into()),
-            )
-            .build()
-            .map_err(|e| GraphError::InvalidImportOption {
-                reason: format!("cannot build the image history: {e}"),
-            })?;
-        let rootfs = RootFsBuilder::default()
-            .typ("layers")
-            .diff_ids(vec![format!("sha256:{diff_hex}")])
-            .build()
-            .map_err(|e| GraphError::InvalidImportOption {
-                reason: format!("cannot build the image rootfs: {e}"),
-            })?;
-        let mut builder = ImageConfigurationBuilder::default()
-            .created(created_rfc.clone())
-            .architecture(platform.architecture)
-            .os(platform.os)
-            .config(container_config)
-            .rootfs(rootfs)
-            .history(vec![history]);
-        if let Some(variant) = platform.variant {
-            builder = builder.variant(variant);
+    /// Moves a staged layer into `layers/` unless that layer is already
+    /// stored (then the staging copy is dropped). Returns whether it was
+    /// published; its record is the caller's to write.
+    fn publish_layer_locked(&self, staged: StagedLayer) -> Result<bool, GraphError> {
+        if self.store.get(LAYERS, &staged.diff_hex)?.is_some() {
+            return Ok(false);
         }
-        let image_config = builder
-            .build()
-            .map_err(|e| GraphError::InvalidImportOption {
-                reason: format!("cannot build the image config: {e}"),
-            })?;
-        let config_bytes =
-            serde_json::to_vec(&image_config).map_err(|source| GraphError::ImageConfig {
-                image_id: "(new)".into(),
+        let layer_dir = self.layout.layer_dir(LayerKind::Layer, &staged.diff_hex);
+        fsutil::remove_tree(&layer_dir)?;
+        let staging = staged.staging.keep();
+        if let Err(source) = fs::rename(&staging, &layer_dir) {
+            let _ = fsutil::remove_tree(&staging);
+            return Err(GraphError::Io {
+                op: "publish layer at",
+                path: layer_dir,
                 source,
-            })?;
-        let image_hex = sha256_hex(&config_bytes);
+            });
+        }
+        let linked = fsutil::sync_dir(&self.layout.layers())
+            .and_then(|()| self.create_link(LayerKind::Layer, &staged.diff_hex));
+        if let Err(e) = linked {
+            let _ = self.remove_layer_files(LayerKind::Layer, &staged.diff_hex);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Consults the policy, then (under the lock) publishes the staged
+    /// layer if any, writes the config blob and commits the records in one
+    /// transaction; undoes the files on failure. Returns the image id, the
+    /// familiar tag and whether the staged layer was already stored.
+    fn commit_image(
+        &self,
+        config_bytes: &[u8],
+        config: &ImageConfiguration,
+        reference: Option<Reference>,
+        staged: Option<StagedLayer>,
+    ) -> Result<(String, Option<String>, bool), GraphError> {
+        let image_hex = sha256_hex(config_bytes);
         let image_id = format!("sha256:{image_hex}");
+        let mut chain = Vec::new();
+        for diff_id in config.rootfs().diff_ids() {
+            match diff_id.strip_prefix("sha256:") {
+                Some(hex) if is_layer_id(hex) => chain.push(hex.to_owned()),
+                _ => {
+                    return Err(GraphError::InvalidImportOption {
+                        reason: format!("diff id {diff_id:?} is not sha256:<64 hex>"),
+                    });
+                }
+            }
+        }
+        if chain.is_empty() {
+            return Err(GraphError::InvalidImportOption {
+                reason: "the image config lists no layers".into(),
+            });
+        }
 
         // Ask the policy before anything becomes visible.
-        let layer_exists = self.store.get(LAYERS, &diff_hex)?.is_some();
+        let read = self.store.read()?;
+        let mut layers = Vec::with_capacity(chain.len());
+        let mut new_layers = Vec::new();
+        for hex in &chain {
+            match read.get(LAYERS, hex)? {
+                Some(l) => layers.push(LayerInfo {
+                    id: hex.clone(),
+                    size: l.size,
+                }),
+                None => match &staged {
+                    Some(s) if &s.diff_hex == hex => {
+                        layers.push(LayerInfo {
+                            id: hex.clone(),
+                            size: s.size,
+                        });
+                        new_layers.push(hex.clone());
+                    }
+                    _ => {
+                        return Err(GraphError::InvalidImportOption {
+                            reason: format!("layer sha256:{hex} of the image is not stored"),
+                        });
+                    }
+                },
+            }
+        }
         let request = ImportRequest {
             image_id: image_id.clone(),
             driver: self.driver.name().into(),
-            layers: vec![LayerInfo {
-                id: diff_hex.clone(),
-                size: report.size,
-            }],
-            new_layers: if layer_exists {
-                vec![]
-            } else {
-                vec![diff_hex.clone()]
-            },
+            layers: layers.clone(),
+            new_layers,
             max_lower_dirs: self.max_lower_dirs(&"0".repeat(64)),
-            flattened: self.flattened_infos(&self.store.read()?)?,
+            flattened: self.flattened_infos(&read)?,
         };
+        drop(read);
         let policy = self.policy();
         let plan = policy
             .plan_import(&request)
@@ -348,103 +530,93 @@ impl Graph {
             reason,
         })?;
 
-        // Durability of the extracted files before they are published.
-        fsutil::sync_filesystem(&diff)?;
-
         let guard = self.lock();
-        let layer_dir = self.layout.layer_dir(LayerKind::Layer, &diff_hex);
-        let layer_reused = self.store.get(LAYERS, &diff_hex)?.is_some();
-        let mut published_layer = false;
-        if !layer_reused {
-            fsutil::remove_tree(&layer_dir)?;
-            fs::rename(staging.path(), &layer_dir)
-                .map_err(GraphError::io("publish layer at", &layer_dir))?;
-            published_layer = true;
-            fsutil::sync_dir(&self.layout.layers())?;
-        }
+        let staged_meta = staged.as_ref().map(|s| (s.diff_hex.clone(), s.size));
+        let published = match staged {
+            Some(s) => self.publish_layer_locked(s)?,
+            None => false,
+        };
         let blob = self.layout.blob(&image_hex);
         let blob_existed = blob.exists();
-        let commit = || -> Result<Option<String>, GraphError> {
-            if published_layer {
-                self.create_link(LayerKind::Layer, &diff_hex)?;
-            }
+        let created = config.created().clone().unwrap_or_default();
+        let created_unix = chrono::DateTime::parse_from_rfc3339(&created)
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        let commit = || -> Result<(), GraphError> {
             if !blob_existed {
-                write_blob(&blob, &config_bytes, &image_hex)?;
+                write_blob(&blob, config_bytes, &image_hex)?;
             }
             let now = now_unix();
             let tag_time = reference
                 .as_ref()
-                .map(|_| created_rfc.clone())
+                .map(|_| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
                 .unwrap_or_default();
             self.store.write(|txn: &mut WriteTxn| {
-                if !layer_reused {
-                    txn.put(
-                        LAYERS,
-                        &diff_hex,
-                        &LayerRecord {
-                            id: diff_hex.clone(),
-                            kind: LayerKind::Layer,
-                            size: report.size,
-                            source_layers: vec![],
-                            created: now,
-                            last_used: now,
-                        },
-                    )?;
+                for hex in &chain {
+                    // Between the lookup above and this lock, a gc may have
+                    // removed a layer nothing referenced yet.
+                    let stored = txn.contains(LAYERS, hex)?;
+                    let ours = published && staged_meta.as_ref().is_some_and(|(h, _)| h == hex);
+                    if ours {
+                        let size = staged_meta.as_ref().map_or(0, |(_, s)| *s);
+                        txn.put(
+                            LAYERS,
+                            hex,
+                            &LayerRecord {
+                                id: hex.clone(),
+                                kind: LayerKind::Layer,
+                                size,
+                                source_layers: vec![],
+                                created: now,
+                                last_used: now,
+                            },
+                        )?;
+                    } else if !stored {
+                        return Err(GraphError::InvalidImportOption {
+                            reason: format!("layer sha256:{hex} of the image is not stored"),
+                        });
+                    }
                 }
-                txn.put(
-                    IMAGES,
-                    &image_hex,
-                    &ImageRecord {
-                        id: image_hex.clone(),
-                        layers: vec![diff_hex.clone()],
-                        size: report.size,
-                        created: created_rfc.clone(),
-                        created_unix: created.timestamp(),
-                        last_tag_time: tag_time.clone(),
-                    },
-                )?;
+                let mut record = txn.get(IMAGES, &image_hex)?.unwrap_or(ImageRecord {
+                    id: image_hex.clone(),
+                    layers: chain.clone(),
+                    size: layers.iter().map(|l| l.size).sum(),
+                    created: created.clone(),
+                    created_unix,
+                    last_tag_time: String::new(),
+                });
+                if reference.is_some() {
+                    record.last_tag_time = tag_time.clone();
+                }
+                txn.put(IMAGES, &image_hex, &record)?;
                 if let Some(r) = &reference {
                     txn.put(TAGS, &r.to_string(), &image_hex)?;
                 }
                 Ok::<_, GraphError>(())
-            })?;
-            Ok(reference.as_ref().map(Reference::familiar))
+            })
         };
-        let tagged = match commit() {
-            Ok(t) => t,
-            Err(e) => {
-                // Undo what became visible; the records were not written.
-                if published_layer {
-                    let _ = self.remove_layer_files(LayerKind::Layer, &diff_hex);
-                }
-                if !blob_existed {
-                    let _ = fs::remove_file(&blob);
-                }
-                return Err(e);
+        if let Err(e) = commit() {
+            // Undo what became visible; the records were not written.
+            if published && let Some((hex, _)) = &staged_meta {
+                let _ = self.remove_layer_files(LayerKind::Layer, hex);
             }
-        };
-        drop(guard);
-        if layer_reused {
-            drop(staging);
-        } else {
-            // Renamed away: nothing left to clean.
-            std::mem::forget(staging);
+            if !blob_existed {
+                let _ = fs::remove_file(&blob);
+            }
+            return Err(e);
         }
-
+        drop(guard);
         for run in &plan.flatten {
             if let Err(e) = self.ensure_flattened(&run.layers) {
-                tracing::warn!(error = %e, "cannot pre-build a flattened layer after import");
+                tracing::warn!(error = %e, "cannot pre-build a flattened layer");
             }
         }
-        tracing::info!(image = %image_id, layer = %diff_hex, tag = ?tagged, "imported image");
-        Ok(ImportReport {
+        let reused = staged_meta.is_some() && !published;
+        Ok((
             image_id,
-            diff_id: format!("sha256:{diff_hex}"),
-            tagged,
-            size: report.size,
-            layer_reused,
-            warnings: report.warnings,
-        })
+            reference.as_ref().map(Reference::familiar),
+            reused,
+        ))
     }
 
     /// Resolves a name, tag, full id or unique id prefix to `sha256:<hex>`.

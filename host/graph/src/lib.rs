@@ -93,7 +93,9 @@ pub use changes::Platform;
 pub use error::{ErrorKind, GraphError};
 pub use gc::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use graph::{DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, StorageDriver};
-pub use image::{DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport};
+pub use image::{
+    DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
+};
 pub use mount::{KernelMounter, MountCall, Mounter, RecordingMounter};
 pub use policy::{
     FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, LayoutPolicy,
@@ -104,3 +106,6 @@ pub use rootfs::RootfsInfo;
 
 /// Re-exported so that callers can name the image config type.
 pub use oci_spec::image::ImageConfiguration;
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,8 @@ pub trait Mounter: Send + Sync {
     fn unmount(&self, target: &Path) -> io::Result<()>;
     /// Whether something is mounted exactly at `target`.
     fn is_mounted(&self, target: &Path) -> io::Result<bool>;
-    /// Whether the kernel knows the overlay filesystem at all.
+    /// Whether this process can use overlay layers at all: the kernel has
+    /// overlayfs and we may create its whiteouts (device nodes: root).
     fn overlay_supported(&self) -> bool;
 }
 
@@ -57,6 +58,9 @@ impl Mounter for KernelMounter {
     }
 
     fn overlay_supported(&self) -> bool {
+        if !rustix::process::geteuid().is_root() {
+            return false;
+        }
         // proc(5): /proc/filesystems lists the filesystem types the kernel
         // supports; overlay may be a module that loads on first mount, so an
         // absent line is not final, but the mount probe decides anyway.

@@ -325,7 +325,8 @@ mod tests {
             "registry.example.com/x:latest"
         );
         assert_eq!(norm("[::1]:5000/x"), "[::1]:5000/x:latest");
-        assert_eq!(norm("a-b__c.d/e"), "a-b__c.d/e:latest");
+        assert_eq!(norm("a-b__c.d"), "docker.io/library/a-b__c.d:latest");
+        assert_eq!(norm("a.b-c.d/e"), "a.b-c.d/e:latest");
     }
 
     #[test]
