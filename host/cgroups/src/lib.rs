@@ -21,6 +21,27 @@
 //! [`v2::V2Manager`], each split by controller. All kernel interaction is
 //! plain file I/O below a configurable root, so unit tests run against
 //! fixture directory trees.
+//!
+//! # Decisions
+//!
+//! - **Hybrid is v1**, as in runc: on a host with v1 controller hierarchies
+//!   and a controller-less cgroup2 mount, the container's cgroup is created
+//!   in the v1 hierarchies `cpu`, `cpuacct`, `cpuset`, `memory`, `devices`,
+//!   `freezer` and `pids` (co-mounted ones share a directory); `blkio`,
+//!   `hugetlb`, `net_cls`, `perf_event` and `name=systemd` are not joined.
+//! - **Values**: as in runc, numeric limits set to 0 are "leave as is" and
+//!   -1 is "unlimited"; `pids.limit` below 0 is `max`.
+//! - **v2 translations**: `cpu.shares` → `cpu.weight` with runc's linear
+//!   formula ([`shares_to_weight`]); OCI `swap` (memory+swap, v1
+//!   semantics) → `memory.swap.max = swap - memory`.
+//! - **v2 devices** are enforced with a `BPF_PROG_TYPE_CGROUP_DEVICE`
+//!   program generated from the rules, like runc and crun
+//!   ([`v2`] module docs give the rule semantics).
+//! - **Refused, not ignored**: v1-only knobs on v2 (`swappiness`,
+//!   `disableOOMKiller`, realtime CPU), `unified` on v1, a swap limit
+//!   without kernel swap accounting, and `cpu.shares` the kernel clamped.
+//! - **Not applied** (logged with `tracing::warn!`): `blockIO`,
+//!   `hugepageLimits`, `network`, `rdma`.
 
 mod common;
 mod error;

@@ -1,4 +1,8 @@
 //! cgroup v2: one unified hierarchy (Documentation/admin-guide/cgroup-v2.rst).
+//!
+//! Device rules become an eBPF program; see the `devices` submodule for
+//! their semantics (a full `a *:* rwm` rule resets the default, then the
+//! last matching rule decides).
 
 mod cpu;
 pub use cpu::shares_to_weight;
