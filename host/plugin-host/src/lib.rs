@@ -29,6 +29,7 @@ mod builtin;
 pub mod capabilities;
 mod error;
 mod events;
+mod graph_adapter;
 mod graph_admin;
 mod host;
 pub mod manifest;
@@ -42,6 +43,7 @@ pub mod wit;
 pub use builtin::builtin_names;
 pub use error::{CallFailure, PluginError};
 pub use events::{PluginEvent, PluginEventKind};
+pub use graph_adapter::GraphAdminAdapter;
 pub use graph_admin::{GcReport, GraphAdmin, ImageUsage, LayerUsage, StoreUsage};
 pub use host::{
     DEFAULT_GRANTS_FILE, DEFAULT_PLUGIN_DIR, HostConfig, JobEntry, PluginHost, PluginState,

@@ -135,9 +135,10 @@ impl GraphPolicyHandle {
         Ok(value)
     }
 
-    /// Asks the policy how to lay out a container's rootfs; `validate`
-    /// checks the plan against the request.
-    pub fn plan_rootfs(
+    /// Asks the policy how to lay out a container's rootfs, in the WIT's
+    /// types; `validate` checks the plan against the request (the graph
+    /// driver uses the `LayoutPolicy` impl instead).
+    pub fn plan_rootfs_wit(
         &self,
         request: &graph_types::RootfsRequest,
         validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), String>,
@@ -153,7 +154,7 @@ impl GraphPolicyHandle {
     }
 
     /// Asks the policy what to flatten on import.
-    pub fn plan_import(
+    pub fn plan_import_wit(
         &self,
         request: &graph_types::ImportRequest,
         validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), String>,
@@ -169,7 +170,7 @@ impl GraphPolicyHandle {
     }
 
     /// Asks the policy which layers garbage collection removes.
-    pub fn plan_gc(
+    pub fn plan_gc_wit(
         &self,
         request: &graph_types::GcRequest,
         validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), String>,

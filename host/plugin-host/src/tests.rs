@@ -103,7 +103,7 @@ async fn builtin_graph_policy_plans_and_host_validates() {
     let plan = tokio::task::spawn_blocking({
         let policy = policy.clone();
         let request = request.clone();
-        move || policy.plan_rootfs(&request, |_| Ok(()))
+        move || policy.plan_rootfs_wit(&request, |_| Ok(()))
     })
     .await
     .unwrap()
@@ -114,7 +114,7 @@ async fn builtin_graph_policy_plans_and_host_validates() {
 
     // A validator rejecting the plan turns it into the plugin's failure.
     let err = policy
-        .plan_rootfs(&request, |_| Err("no".into()))
+        .plan_rootfs_wit(&request, |_| Err("no".into()))
         .unwrap_err();
     assert_eq!(err.call_failure(), Some(crate::CallFailure::InvalidResult));
     let text = err.to_string();
@@ -126,7 +126,7 @@ async fn builtin_graph_policy_plans_and_host_validates() {
         max_lower_dirs: 0,
         ..request
     };
-    let err = policy.plan_rootfs(&impossible, |_| Ok(())).unwrap_err();
+    let err = policy.plan_rootfs_wit(&impossible, |_| Ok(())).unwrap_err();
     assert_eq!(err.call_failure(), Some(crate::CallFailure::Returned));
     assert_eq!(
         host.inspect("graph-layout").unwrap().state,
@@ -244,4 +244,127 @@ async fn builtin_jobs_use_graph_admin() {
         .unwrap_err();
     assert!(err.to_string().contains("no job named"), "{err}");
     assert_eq!(host.inspect("image-gc").unwrap().calls, 3);
+}
+
+/// Requests covering short and deep chains, every limit around the chain
+/// length, an impossible limit, existing flattened caches and new layers.
+fn graph_inputs() -> (
+    Vec<berth_graph::RootfsRequest>,
+    Vec<berth_graph::ImportRequest>,
+    Vec<berth_graph::GcRequest>,
+) {
+    let chain = |n: u32| -> Vec<berth_graph::LayerInfo> {
+        (0..n)
+            .map(|i| berth_graph::LayerInfo {
+                id: id(i),
+                size: u64::from(i) * 100,
+            })
+            .collect()
+    };
+    let flattened = vec![berth_graph::FlattenedInfo {
+        id: id(900),
+        layers: vec![id(0), id(1)],
+        size: 100,
+    }];
+    let mut rootfs = Vec::new();
+    let mut import = Vec::new();
+    for n in [0, 1, 2, 3, 7, 40] {
+        for max in [0, 1, 2, 3, 6, 40, 128] {
+            for driver in ["overlay", "vfs"] {
+                rootfs.push(berth_graph::RootfsRequest {
+                    container_id: "c".repeat(64),
+                    image_id: format!("sha256:{}", "a".repeat(64)),
+                    driver: driver.into(),
+                    layers: chain(n),
+                    max_lower_dirs: max,
+                    flattened: if n > 2 { flattened.clone() } else { vec![] },
+                });
+                import.push(berth_graph::ImportRequest {
+                    image_id: format!("sha256:{}", "b".repeat(64)),
+                    driver: driver.into(),
+                    layers: chain(n),
+                    new_layers: (0..n).filter(|i| i % 2 == 0).map(id).collect(),
+                    max_lower_dirs: max,
+                    flattened: vec![],
+                });
+            }
+        }
+    }
+    let gc_layer =
+        |i: u32, kind: &str, images: u32, containers: u32, last_used: i64| berth_graph::GcLayer {
+            id: id(i),
+            kind: kind.into(),
+            size: u64::from(i),
+            images,
+            containers,
+            last_used,
+        };
+    let gc = vec![
+        berth_graph::GcRequest {
+            now: 1_000,
+            layers: vec![],
+        },
+        berth_graph::GcRequest {
+            now: 1_000,
+            layers: vec![
+                gc_layer(5, "layer", 0, 0, 990),
+                gc_layer(1, "layer", 1, 0, 10),
+                gc_layer(2, "flattened", 0, 0, 2_000),
+                gc_layer(3, "layer", 0, 2, 0),
+                gc_layer(4, "flattened", 0, 0, 0),
+                gc_layer(0, "layer", 0, 0, 500),
+            ],
+        },
+    ];
+    (rootfs, import, gc)
+}
+
+#[tokio::test]
+async fn graph_layout_plugin_reproduces_the_native_policy() {
+    use berth_graph::LayoutPolicy;
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    let plugin = host.graph_policy();
+    let native = berth_graph::NativeLayoutPolicy;
+    let (rootfs, import, gc) = graph_inputs();
+    tokio::task::spawn_blocking(move || {
+        for request in &rootfs {
+            let ours = plugin.plan_rootfs(request).map_err(|_| ());
+            let theirs = native.plan_rootfs(request).map_err(|_| ());
+            assert_eq!(ours, theirs, "plan_rootfs for {request:?}");
+        }
+        for request in &import {
+            let ours = plugin.plan_import(request).map_err(|_| ());
+            let theirs = native.plan_import(request).map_err(|_| ());
+            assert_eq!(ours, theirs, "plan_import for {request:?}");
+        }
+        for request in &gc {
+            assert_eq!(
+                plugin.plan_gc(request).unwrap(),
+                native.plan_gc(request).unwrap(),
+                "plan_gc for {request:?}"
+            );
+        }
+        assert_eq!(
+            plugin.name(),
+            "graph-layout 1.0.0 (built-in plugin)".to_string()
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn without_an_enabled_graph_policy_the_native_one_decides() {
+    use berth_graph::LayoutPolicy;
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    host.set_enabled("graph-layout", false).await.unwrap();
+    let handle = host.graph_policy();
+    assert_eq!(handle.name(), "native");
+    let (rootfs, _, _) = graph_inputs();
+    let plan = tokio::task::spawn_blocking(move || handle.plan_rootfs(&rootfs[30]))
+        .await
+        .unwrap();
+    assert!(plan.is_ok(), "{plan:?}");
 }

@@ -1,0 +1,257 @@
+//! The bridges between the plugin host and the graph driver:
+//! - [`GraphPolicyHandle`] implements `berth_graph::LayoutPolicy`, so the
+//!   graph consults the active graph-policy plugin (the built-in
+//!   `graph-layout` by default; `NativeLayoutPolicy` when none is enabled);
+//! - [`GraphAdminAdapter`] implements [`GraphAdmin`] on a
+//!   `berth_graph::Graph`, for job handlers granted `graph-admin`.
+//!
+//! The WIT records mirror the graph's policy types field for field, so the
+//! conversions below are mechanical.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use berth_graph::policy::{validate_gc_plan, validate_import_plan, validate_rootfs_plan};
+use berth_graph::{Graph, LayoutPolicy, NativeLayoutPolicy, PolicyError};
+
+use crate::graph_admin::{self, GraphAdmin};
+use crate::policy::graph_types as wit;
+use crate::{GraphPolicyHandle, PluginError};
+
+fn to_wit_layers(layers: &[berth_graph::LayerInfo]) -> Vec<wit::LayerInfo> {
+    layers
+        .iter()
+        .map(|l| wit::LayerInfo {
+            id: l.id.clone(),
+            size: l.size,
+        })
+        .collect()
+}
+
+fn to_wit_flattened(flattened: &[berth_graph::FlattenedInfo]) -> Vec<wit::FlattenedInfo> {
+    flattened
+        .iter()
+        .map(|f| wit::FlattenedInfo {
+            id: f.id.clone(),
+            layers: f.layers.clone(),
+            size: f.size,
+        })
+        .collect()
+}
+
+fn from_wit_lowers(lowers: &[wit::Lower]) -> Vec<berth_graph::Lower> {
+    lowers
+        .iter()
+        .map(|l| berth_graph::Lower {
+            layers: l.layers.clone(),
+        })
+        .collect()
+}
+
+fn rootfs_request(r: &berth_graph::RootfsRequest) -> wit::RootfsRequest {
+    wit::RootfsRequest {
+        container_id: r.container_id.clone(),
+        image_id: r.image_id.clone(),
+        driver: r.driver.clone(),
+        layers: to_wit_layers(&r.layers),
+        max_lower_dirs: r.max_lower_dirs,
+        flattened: to_wit_flattened(&r.flattened),
+    }
+}
+
+fn import_request(r: &berth_graph::ImportRequest) -> wit::ImportRequest {
+    wit::ImportRequest {
+        image_id: r.image_id.clone(),
+        driver: r.driver.clone(),
+        layers: to_wit_layers(&r.layers),
+        new_layers: r.new_layers.clone(),
+        max_lower_dirs: r.max_lower_dirs,
+        flattened: to_wit_flattened(&r.flattened),
+    }
+}
+
+fn gc_request(r: &berth_graph::GcRequest) -> wit::GcRequest {
+    wit::GcRequest {
+        now: r.now,
+        layers: r
+            .layers
+            .iter()
+            .map(|l| wit::GcLayer {
+                id: l.id.clone(),
+                kind: l.kind.clone(),
+                size: l.size,
+                images: l.images,
+                containers: l.containers,
+                last_used: l.last_used,
+            })
+            .collect(),
+    }
+}
+
+fn rootfs_plan(p: &wit::RootfsPlan) -> berth_graph::RootfsPlan {
+    berth_graph::RootfsPlan {
+        lowers: from_wit_lowers(&p.lowers),
+    }
+}
+
+fn import_plan(p: &wit::ImportPlan) -> berth_graph::ImportPlan {
+    berth_graph::ImportPlan {
+        flatten: from_wit_lowers(&p.flatten),
+    }
+}
+
+fn gc_plan(p: &wit::GcPlan) -> berth_graph::GcPlan {
+    berth_graph::GcPlan {
+        remove: p.remove.clone(),
+    }
+}
+
+/// Whether the error means "no graph-policy plugin serves now" (none
+/// loaded, or disabled between the check and the call).
+fn no_policy(error: &PluginError) -> bool {
+    matches!(error, PluginError::NotFound { .. })
+}
+
+fn policy_error(error: PluginError) -> PolicyError {
+    PolicyError::new(error.to_string())
+}
+
+impl LayoutPolicy for GraphPolicyHandle {
+    fn name(&self) -> String {
+        self.active().unwrap_or_else(|| NativeLayoutPolicy.name())
+    }
+
+    fn plan_rootfs(
+        &self,
+        request: &berth_graph::RootfsRequest,
+    ) -> Result<berth_graph::RootfsPlan, PolicyError> {
+        match self.plan_rootfs_wit(&rootfs_request(request), |plan| {
+            validate_rootfs_plan(request, &rootfs_plan(plan))
+        }) {
+            Ok(plan) => Ok(rootfs_plan(&plan)),
+            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_rootfs(request),
+            Err(e) => Err(policy_error(e)),
+        }
+    }
+
+    fn plan_import(
+        &self,
+        request: &berth_graph::ImportRequest,
+    ) -> Result<berth_graph::ImportPlan, PolicyError> {
+        match self.plan_import_wit(&import_request(request), |plan| {
+            validate_import_plan(request, &import_plan(plan))
+        }) {
+            Ok(plan) => Ok(import_plan(&plan)),
+            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_import(request),
+            Err(e) => Err(policy_error(e)),
+        }
+    }
+
+    fn plan_gc(
+        &self,
+        request: &berth_graph::GcRequest,
+    ) -> Result<berth_graph::GcPlan, PolicyError> {
+        match self.plan_gc_wit(&gc_request(request), |plan| {
+            validate_gc_plan(request, &gc_plan(plan))
+        }) {
+            Ok(plan) => Ok(gc_plan(&plan)),
+            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_gc(request),
+            Err(e) => Err(policy_error(e)),
+        }
+    }
+}
+
+/// [`GraphAdmin`] on a graph driver: disk usage, and garbage collection
+/// planned by the graph's current policy (a dry run plans and validates
+/// without removing anything).
+#[derive(Debug, Clone)]
+pub struct GraphAdminAdapter {
+    graph: Arc<Graph>,
+}
+
+impl GraphAdminAdapter {
+    /// Serves `graph` to job handlers granted `graph-admin`.
+    pub fn new(graph: Arc<Graph>) -> Self {
+        GraphAdminAdapter { graph }
+    }
+}
+
+impl GraphAdmin for GraphAdminAdapter {
+    fn disk_usage(&self) -> Result<graph_admin::StoreUsage, String> {
+        let usage = self.graph.disk_usage().map_err(|e| e.to_string())?;
+        Ok(graph_admin::StoreUsage {
+            layers: usage
+                .layers
+                .into_iter()
+                .map(|l| graph_admin::LayerUsage {
+                    id: l.id,
+                    size: l.size,
+                    images: l.images,
+                    containers: l.containers,
+                })
+                .collect(),
+            images: usage
+                .images
+                .into_iter()
+                .map(|i| graph_admin::ImageUsage {
+                    id: i.id,
+                    tags: i.repo_tags,
+                    size: i.size,
+                    shared_size: i.shared_size,
+                    containers: i.containers,
+                })
+                .collect(),
+            layers_size: usage.layers_size,
+            containers_size: usage.containers.iter().map(|c| c.size_rw).sum(),
+        })
+    }
+
+    fn gc(&self, dry_run: bool) -> Result<graph_admin::GcReport, String> {
+        if !dry_run {
+            let report = self.graph.gc().map_err(|e| e.to_string())?;
+            return Ok(graph_admin::GcReport {
+                removed: report.removed,
+                reclaimed: report.reclaimed,
+                dry_run: false,
+            });
+        }
+        // Dry run: the same request the graph's gc builds (its disk usage
+        // carries the reference counts), planned and validated, not applied.
+        let usage = self.graph.disk_usage().map_err(|e| e.to_string())?;
+        let request = berth_graph::GcRequest {
+            now: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+            layers: usage
+                .layers
+                .iter()
+                .map(|l| berth_graph::GcLayer {
+                    id: l.id.clone(),
+                    kind: l.kind.clone(),
+                    size: l.size,
+                    images: l.images,
+                    containers: l.containers,
+                    last_used: l.last_used,
+                })
+                .collect(),
+        };
+        let policy = self.graph.policy();
+        let plan = policy
+            .plan_gc(&request)
+            .map_err(|e| format!("policy {}: {e}", policy.name()))?;
+        validate_gc_plan(&request, &plan)
+            .map_err(|e| format!("policy {} returned an invalid plan: {e}", policy.name()))?;
+        let reclaimed = plan
+            .remove
+            .iter()
+            .filter_map(|id| request.layers.iter().find(|l| &l.id == id))
+            .map(|l| l.size)
+            .sum();
+        Ok(graph_admin::GcReport {
+            removed: plan.remove,
+            reclaimed,
+            dry_run: true,
+        })
+    }
+}
