@@ -195,6 +195,74 @@ impl Runtime {
         run_with_timeout(&mut command, TIMEOUT)
     }
 
+    /// Like [`Runtime::cmd`], but the command's stdout and stderr go to
+    /// files, so that a container inheriting them (detached `create`,
+    /// `run -d`, `exec -d`) does not keep a pipe open after the runtime
+    /// exits.
+    pub fn cmd_detached<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out_path = dir.path().join("stdout");
+        let err_path = dir.path().join("stderr");
+        let mut child = Command::new(&self.binary)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+            .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+            .spawn()
+            .expect("spawn runtime");
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait runtime") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{} did not finish within {TIMEOUT:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        Output {
+            status,
+            stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        }
+    }
+
+    /// `state <id>` parsed.
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.cmd(["state", id]);
+        assert!(
+            out.status.success(),
+            "{} state {id} failed: {out:#?}",
+            self.name
+        );
+        serde_json::from_str(&out.stdout).expect("state is JSON")
+    }
+
+    /// Polls `state <id>` until its status is `want` (bounded).
+    pub fn wait_status(&self, id: &str, want: &str) -> Value {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let state = self.state(id);
+            if state["status"] == want {
+                return state;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: {id} never became {want}: {state}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// `run --bundle <bundle> <id>` in the foreground, with a guard that
     /// deletes the container should it survive.
     pub fn run(&self, bundle: &Bundle, id: &str) -> Output {

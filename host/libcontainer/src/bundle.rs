@@ -216,7 +216,8 @@ mod tests {
     #[test]
     fn malformed_json_names_the_file_and_position() {
         let (_dir, err) = bundle_with("{\"ociVersion\": ");
-        let msg = err.unwrap_err().to_string();
+        let err = err.unwrap_err();
+        let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(
             msg.contains("malformed bundle config") && msg.contains("config.json"),
             "{msg}"
@@ -227,7 +228,8 @@ mod tests {
     #[test]
     fn unknown_namespace_type_is_rejected() {
         let (_dir, err) = bundle_with(&MINIMAL.replace("\"pid\"", "\"bogus\""));
-        let msg = err.unwrap_err().to_string();
+        let err = err.unwrap_err();
+        let msg = format!("{err}: {}", std::error::Error::source(&err).unwrap());
         assert!(msg.contains("bogus"), "{msg}");
     }
 

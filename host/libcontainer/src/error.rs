@@ -47,7 +47,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// `config.json` is not valid JSON or does not match the OCI runtime spec.
-    #[error("malformed bundle config {path}: {source}")]
+    #[error("malformed bundle config {path}")]
     ParseConfig {
         /// Path of `config.json`.
         path: PathBuf,
