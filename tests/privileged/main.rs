@@ -3,5 +3,7 @@
 //! daemons) and cleans up what it creates.
 mod cgroups;
 mod seccomp;
+mod runc_bad_bundles;
+mod runc_lifecycle;
 mod runc_parity;
 mod runc_support;
