@@ -72,6 +72,9 @@ impl ContainerSpecBuilder {
         let mut config = request.config;
         let mut host = request.host_config;
         let defaults = &image.config;
+        // Host settings first: dockerd verifies them before looking at the
+        // command (verifyContainerSettings).
+        validate_host(&mut host, ncpu)?;
 
         // Command: moby `daemon/create.go` merge rules. An explicit
         // entrypoint (even empty) drops the image's Cmd unless Cmd is given.
@@ -135,76 +138,6 @@ impl ContainerSpecBuilder {
         }
         validate_hostname(&config.hostname)?;
 
-        // Resources (moby `daemon/daemon_unix.go` verifyPlatformContainerResources).
-        if host.memory < 0 {
-            return Err(JobError::invalid(
-                "invalid memory limit: must not be negative",
-            ));
-        }
-        if host.memory > 0 && host.memory < MIN_MEMORY {
-            return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
-        }
-        if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
-            return Err(JobError::invalid(
-                "Minimum memoryswap limit should be larger than memory limit, see usage",
-            ));
-        }
-        if host.memory == 0 && host.memory_swap > 0 {
-            return Err(JobError::invalid(
-                "You should always set the Memory limit when using Memoryswap limit, see usage",
-            ));
-        }
-        if host.nano_cpus != 0 && (host.cpu_quota != 0 || host.cpu_period != 0) {
-            return Err(JobError::invalid(
-                "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-            ));
-        }
-        if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
-            return Err(JobError::invalid(format!(
-                "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-            )));
-        }
-        if host.cpu_shares < 0 {
-            return Err(JobError::invalid(
-                "invalid CPU shares: must not be negative",
-            ));
-        }
-        if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
-            return Err(JobError::invalid(
-                "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-            ));
-        }
-        if host.cpu_quota > 0 && host.cpu_quota < 1000 {
-            return Err(JobError::invalid(
-                "CPU cfs quota can not be less than 1ms (i.e. 1000)",
-            ));
-        }
-        // Docker treats 0 and negative pids limits as unlimited.
-        if host.pids_limit.is_some_and(|p| p <= 0) {
-            host.pids_limit = None;
-        }
-
-        let policy = host.restart_policy.name.as_str();
-        if !matches!(
-            policy,
-            "" | "no" | "always" | "unless-stopped" | "on-failure"
-        ) {
-            return Err(JobError::invalid(format!(
-                "invalid restart policy '{policy}'"
-            )));
-        }
-        if host.auto_remove && !matches!(policy, "" | "no") {
-            return Err(JobError::invalid(
-                "can't create 'AutoRemove' container with restart policy",
-            ));
-        }
-        for bind in &host.binds {
-            validate_bind(bind)?;
-        }
-        if host.network_mode.is_empty() {
-            host.network_mode = "default".to_owned();
-        }
-
         Ok(ContainerSpec {
             path: path.clone(),
             args: args.to_vec(),
@@ -218,6 +151,80 @@ impl ContainerSpecBuilder {
             spec
         })
     }
+}
+
+fn validate_host(host: &mut HostConfig, ncpu: u64) -> Result<(), JobError> {
+    // Resources (moby `daemon/daemon_unix.go` verifyPlatformContainerResources).
+    if host.memory < 0 {
+        return Err(JobError::invalid(
+            "invalid memory limit: must not be negative",
+        ));
+    }
+    if host.memory > 0 && host.memory < MIN_MEMORY {
+        return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
+        return Err(JobError::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if host.memory == 0 && host.memory_swap > 0 {
+        return Err(JobError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if host.nano_cpus != 0 && (host.cpu_quota != 0 || host.cpu_period != 0) {
+        return Err(JobError::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
+        return Err(JobError::invalid(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    if host.cpu_shares < 0 {
+        return Err(JobError::invalid(
+            "invalid CPU shares: must not be negative",
+        ));
+    }
+    if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
+        return Err(JobError::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if host.cpu_quota > 0 && host.cpu_quota < 1000 {
+        return Err(JobError::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    // Docker treats 0 and negative pids limits as unlimited.
+    if host.pids_limit.is_some_and(|p| p <= 0) {
+        host.pids_limit = None;
+    }
+
+    let policy = host.restart_policy.name.as_str();
+    if !matches!(
+        policy,
+        "" | "no" | "always" | "unless-stopped" | "on-failure"
+    ) {
+        return Err(JobError::invalid(format!(
+            "invalid restart policy '{policy}'"
+        )));
+    }
+    if host.auto_remove && !matches!(policy, "" | "no") {
+        return Err(JobError::invalid(
+            "can't create 'AutoRemove' container with restart policy",
+        ));
+    }
+    for bind in &host.binds {
+        validate_bind(bind)?;
+    }
+    if host.network_mode.is_empty() {
+        host.network_mode = "default".to_owned();
+    }
+
+    Ok(())
 }
 
 fn validate_hostname(hostname: &str) -> Result<(), JobError> {

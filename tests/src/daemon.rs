@@ -1,0 +1,404 @@
+//! A real `berthd` for a test: its own data root, exec root, socket and
+//! pidfile under one temp dir. It is started by [`Daemon::start`], answers
+//! `_ping` before the constructor returns, and on drop removes every
+//! container it still has, stops (SIGTERM, then SIGKILL), and unmounts
+//! whatever is left under its directories.
+//!
+//! Helpers run `berth` and the real `docker` CLI against it (each under a
+//! timeout, `DOCKER_CONFIG` pointing into the temp dir so `~/.docker` is
+//! never touched) and speak raw HTTP/1.1 over its socket.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cmd::{Output, run_with_input, run_with_timeout};
+
+/// How long one CLI invocation may take.
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running berthd owned by a test.
+pub struct Daemon {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    extra_args: Vec<String>,
+}
+
+/// A raw HTTP response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body (chunked encoding removed).
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Daemon {
+    /// Starts a daemon with default flags.
+    pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// Starts a daemon with extra `berthd` flags.
+    pub fn start_with(extra_args: &[&str]) -> Daemon {
+        crate::require::root();
+        let dir = tempfile::Builder::new()
+            .prefix("berth-daemon-")
+            .tempdir()
+            .expect("daemon temp dir");
+        std::fs::create_dir_all(dir.path().join("docker-config")).expect("docker config dir");
+        let mut daemon = Daemon {
+            dir,
+            child: None,
+            extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    /// The temp dir holding everything of this daemon.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `--data-root`.
+    pub fn data_root(&self) -> PathBuf {
+        self.dir().join("data")
+    }
+
+    /// `--exec-root`.
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir().join("exec")
+    }
+
+    /// The API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir().join("berth.sock")
+    }
+
+    /// `unix://<socket>`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// berthd's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon is running").id()
+    }
+
+    /// What berthd logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("berthd.log")).unwrap_or_default()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join("berthd.log"))
+            .expect("daemon log file");
+        let mut command = Command::new(crate::workspace_bin("berthd"));
+        command
+            .arg("-H")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.dir().join("berthd.pid"))
+            .arg("--log-level")
+            .arg("debug")
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log);
+        self.child = Some(command.spawn().expect("spawn berthd"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = self.try_http("GET", "/_ping", b"")
+                && r.status == 200
+            {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "berthd exited with {status} before answering: {}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not answer _ping within 30s: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills berthd with SIGKILL (its containers keep running).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts berthd again over the same directories.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Stops berthd: SIGTERM, SIGKILL after 10 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Runs `berth -H <socket> ARGS...`.
+    #[track_caller]
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.berth_with_input(args, None)
+    }
+
+    /// Runs `berth` feeding `input` on stdin.
+    #[track_caller]
+    pub fn berth_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        let mut command = Command::new(crate::workspace_bin("berth"));
+        command.arg("-H").arg(self.host()).args(args);
+        command.env_remove("BERTH_HOST");
+        run_with_input(&mut command, input, CLI_TIMEOUT)
+    }
+
+    /// Runs the real `docker` CLI against this daemon.
+    #[track_caller]
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_with_input(args, None)
+    }
+
+    /// Runs `docker` feeding `input` on stdin.
+    #[track_caller]
+    pub fn docker_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        let docker = crate::require::program("docker", "docker-ce-cli (or docker.io)");
+        let mut command = Command::new(docker);
+        command
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .env("DOCKER_CLI_HINTS", "false");
+        run_with_input(&mut command, input, CLI_TIMEOUT)
+    }
+
+    /// Imports the shared busybox tarball as `reference` with `berth import`.
+    #[track_caller]
+    pub fn import_busybox(&self, reference: &str) -> String {
+        let tarball = crate::busybox::shared_tarball();
+        let tarball = tarball.to_str().expect("utf-8 path");
+        self.berth(&["import", tarball, reference])
+            .ok()
+            .trim()
+            .to_owned()
+    }
+
+    /// One raw HTTP/1.1 request over the socket (`Connection: close`).
+    #[track_caller]
+    pub fn http(&self, method: &str, path: &str, body: &[u8]) -> HttpResponse {
+        self.try_http(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    fn try_http(&self, method: &str, path: &str, body: &[u8]) -> std::io::Result<HttpResponse> {
+        let mut stream = UnixStream::connect(self.socket())?;
+        stream.set_read_timeout(Some(CLI_TIMEOUT))?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        parse_response(&raw)
+    }
+
+    /// Sends a raw request and returns the stream after the response head
+    /// (for hijacked endpoints): the head and the connected socket.
+    pub fn http_hijack(&self, path: &str) -> (String, UnixStream) {
+        let mut stream = UnixStream::connect(self.socket()).expect("connect");
+        stream
+            .set_read_timeout(Some(CLI_TIMEOUT))
+            .expect("read timeout");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("send");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = stream.read(&mut byte).expect("read head");
+            assert!(
+                n == 1,
+                "connection closed inside the response head: {head:?}"
+            );
+            head.push(byte[0]);
+        }
+        (String::from_utf8_lossy(&head).into_owned(), stream)
+    }
+
+    /// Ids of every container the daemon knows.
+    pub fn container_ids(&self) -> Vec<String> {
+        let r = self.try_http("GET", "/containers/json?all=1", b"");
+        match r {
+            Ok(r) if r.status == 200 => r
+                .json()
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn parse_response(raw: &[u8]) -> std::io::Result<HttpResponse> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or_else(|| bad("no status line"))?;
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&data[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(data.get(..size)?);
+        data = data.get(size + 2..)?;
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Remove what the test left: containers first (their shims, mounts
+        // and cgroups go with them), then the daemon.
+        if self.child.is_some() {
+            for id in self.container_ids() {
+                let _ = self.try_http("DELETE", &format!("/containers/{id}?force=1"), b"");
+            }
+        }
+        self.stop();
+        // Shims of containers that could not be removed: they are this
+        // test's processes (their command line names our exec root).
+        let exec_root = self.exec_root().display().to_string();
+        if let Ok(procs) = std::fs::read_dir("/proc") {
+            for entry in procs.flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                if cmdline.contains("berth-shim") && cmdline.contains(&exec_root) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+        // Mounts left under our directories, deepest first.
+        let prefix = self.dir().display().to_string();
+        let mut mounts: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|m| m.starts_with(&prefix))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = run_with_timeout(
+                Command::new("umount").arg("-l").arg(&m),
+                Duration::from_secs(10),
+            );
+        }
+    }
+}
