@@ -2,6 +2,7 @@
 //! containers. Each test isolates itself (own temp dirs, own state roots, own
 //! daemons) and cleans up what it creates.
 mod cgroups;
+mod graph;
 mod seccomp;
 mod runc_bad_bundles;
 mod runc_lifecycle;

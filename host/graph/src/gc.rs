@@ -100,6 +100,7 @@ fn gc_layers(
                 .iter()
                 .filter(|(_, i)| match l.kind {
                     LayerKind::Layer => i.layers.contains(id),
+                    LayerKind::Flattened if l.base => i.layers.starts_with(&l.source_layers),
                     LayerKind::Flattened => contains_run(&i.layers, &l.source_layers),
                 })
                 .count() as u32;

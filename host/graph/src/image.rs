@@ -329,6 +329,7 @@ impl Graph {
                 kind: LayerKind::Layer,
                 size,
                 source_layers: vec![],
+                base: false,
                 created: now,
                 last_used: now,
             };
@@ -567,6 +568,7 @@ impl Graph {
                                 kind: LayerKind::Layer,
                                 size,
                                 source_layers: vec![],
+                                base: false,
                                 created: now,
                                 last_used: now,
                             },
@@ -607,7 +609,8 @@ impl Graph {
         }
         drop(guard);
         for run in &plan.flatten {
-            if let Err(e) = self.ensure_flattened(&run.layers) {
+            let base = chain.starts_with(&run.layers);
+            if let Err(e) = self.ensure_flattened(&run.layers, base) {
                 tracing::warn!(error = %e, "cannot pre-build a flattened layer");
             }
         }

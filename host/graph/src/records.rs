@@ -54,6 +54,10 @@ pub(crate) struct LayerRecord {
     /// For flattened caches, the layers merged, bottom first.
     #[serde(default)]
     pub source_layers: Vec<String>,
+    /// For flattened caches: built for the base of a chain (whiteouts
+    /// dropped) rather than a run higher up (whiteouts kept).
+    #[serde(default)]
+    pub base: bool,
     pub created: i64,
     pub last_used: i64,
 }

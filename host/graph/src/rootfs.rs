@@ -38,9 +38,12 @@ fn check_container_id(id: &str) -> Result<(), GraphError> {
 }
 
 /// The id of the flattened cache of a run: its own digest domain, so it can
-/// never equal a diff id.
-pub(crate) fn flattened_id(layers: &[String]) -> String {
-    sha256_hex(format!("berth-flattened-v1\n{}", layers.join("\n")).as_bytes())
+/// never equal a diff id. A run at the base of a chain and the same run
+/// higher up differ (see [`Graph::ensure_flattened`]), so the position is
+/// part of the id.
+pub(crate) fn flattened_id(layers: &[String], base: bool) -> String {
+    let position = if base { "base" } else { "middle" };
+    sha256_hex(format!("berth-flattened-v1\n{position}\n{}", layers.join("\n")).as_bytes())
 }
 
 impl Graph {
@@ -97,13 +100,13 @@ impl Graph {
         })?;
 
         let mut lowers = Vec::with_capacity(plan.lowers.len());
-        for lower in &plan.lowers {
+        for (i, lower) in plan.lowers.iter().enumerate() {
             if let [single] = lower.layers.as_slice() {
                 lowers.push((LayerKind::Layer, single.clone()));
             } else {
                 lowers.push((
                     LayerKind::Flattened,
-                    self.ensure_flattened_locked(&lower.layers)?,
+                    self.ensure_flattened_locked(&lower.layers, i == 0)?,
                 ));
             }
         }
@@ -278,13 +281,22 @@ impl Graph {
     }
 
     /// Builds the flattened cache of a run unless it exists; returns its id.
-    pub(crate) fn ensure_flattened(&self, layers: &[String]) -> Result<String, GraphError> {
+    ///
+    /// A run that sits at the base of the chain (`base`) has nothing below
+    /// it, so its whiteouts and opaque marks are dropped: overlayfs shows a
+    /// whiteout in the lowest layer as the device node it is. A run higher
+    /// up keeps them, to hide what lies below it.
+    pub(crate) fn ensure_flattened(
+        &self,
+        layers: &[String],
+        base: bool,
+    ) -> Result<String, GraphError> {
         let _guard = self.lock();
-        self.ensure_flattened_locked(layers)
+        self.ensure_flattened_locked(layers, base)
     }
 
-    fn ensure_flattened_locked(&self, layers: &[String]) -> Result<String, GraphError> {
-        let id = flattened_id(layers);
+    fn ensure_flattened_locked(&self, layers: &[String], base: bool) -> Result<String, GraphError> {
+        let id = flattened_id(layers, base);
         if self.store.get(LAYERS, &id)?.is_some() {
             return Ok(id);
         }
@@ -308,7 +320,7 @@ impl Graph {
                 &diff,
                 MergeOptions {
                     format: self.whiteouts(),
-                    keep_whiteouts: true,
+                    keep_whiteouts: !base,
                     chown: self.chown,
                 },
             )?;
@@ -332,6 +344,7 @@ impl Graph {
                     kind: LayerKind::Flattened,
                     size,
                     source_layers: layers.to_vec(),
+                    base,
                     created: now,
                     last_used: now,
                 },

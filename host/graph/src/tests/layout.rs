@@ -130,10 +130,10 @@ fn deep_chains_are_flattened_within_the_limit() {
     assert_eq!(flat.len(), 1, "{:?}", usage.layers);
     assert_eq!(flat[0].images, 1);
     let flat_diff = f.graph.root().join("flat").join(&flat[0].id).join("diff");
-    // Whiteouts are kept in a flattened run (they must still hide what lies
-    // below it), as markers in the vfs format.
-    assert!(flat_diff.join("etc/.wh.group").exists());
-    assert!(flat_diff.join("opt/.wh..wh..opq").exists());
+    // The run is the base of the chain: nothing lies below it, so its
+    // whiteouts are applied and dropped.
+    assert_eq!(names(&flat_diff.join("etc")), ["passwd"]);
+    assert_eq!(names(&flat_diff.join("opt")), ["c"]);
     assert!(
         flat_diff.join("becomes-dir").is_file(),
         "becomes-dir is replaced only in the top layer"
@@ -153,6 +153,56 @@ fn deep_chains_are_flattened_within_the_limit() {
         "untag, image, 4 layers, 1 flattened: {records:?}"
     );
     f.assert_empty();
+}
+
+/// Flattens the middle of the chain: layers 1 and 2 into one lower.
+struct MiddleRun;
+
+impl LayoutPolicy for MiddleRun {
+    fn name(&self) -> String {
+        "middle-run".into()
+    }
+    fn plan_rootfs(&self, r: &RootfsRequest) -> Result<RootfsPlan, PolicyError> {
+        let id = |i: usize| r.layers[i].id.clone();
+        Ok(RootfsPlan {
+            lowers: vec![
+                Lower {
+                    layers: vec![id(0)],
+                },
+                Lower {
+                    layers: vec![id(1), id(2)],
+                },
+                Lower {
+                    layers: vec![id(3)],
+                },
+            ],
+        })
+    }
+    fn plan_import(&self, _: &ImportRequest) -> Result<ImportPlan, PolicyError> {
+        Ok(ImportPlan::default())
+    }
+    fn plan_gc(&self, r: &GcRequest) -> Result<GcPlan, PolicyError> {
+        NativeLayoutPolicy.plan_gc(r)
+    }
+}
+
+#[test]
+fn a_flattened_middle_run_keeps_its_whiteouts() {
+    let f = Fixture::with(|c| {
+        c.driver(crate::DriverChoice::Vfs)
+            .policy(Arc::new(MiddleRun))
+    });
+    multi_layer_image(&f.graph, &layered_tars(), "layered");
+    let info = f.graph.create_rootfs(C1, "layered").unwrap();
+    assert_eq!(info.lower_dirs, 3);
+    let usage = f.graph.disk_usage().unwrap();
+    let flat = usage.layers.iter().find(|l| l.kind == "flattened").unwrap();
+    assert_eq!((flat.images, flat.containers), (1, 1));
+    let flat_diff = f.graph.root().join("flat").join(&flat.id).join("diff");
+    // Whiteouts must keep hiding the base layer's entries.
+    assert!(flat_diff.join("etc/.wh.group").exists());
+    assert!(flat_diff.join("opt/.wh..wh..opq").exists());
+    assert_layered_rootfs(&info.path);
 }
 
 #[test]
