@@ -416,6 +416,18 @@ impl Graph {
             }
         }
         let rootfs = read.list(ROOTFS)?;
+        // After a reboot (or a manual umount) an overlay recorded as mounted
+        // is not: correct the record, which rmi reads as "running".
+        if self.driver == StorageDriver::Overlay {
+            for (id, record) in &rootfs {
+                let merged = self.layout.merged(id);
+                if record.mounted && !self.mounter.is_mounted(&merged).unwrap_or(true) {
+                    let mut record = record.clone();
+                    record.mounted = false;
+                    self.store.put(ROOTFS, id, &record)?;
+                }
+            }
+        }
         for name in read_dir_names(&self.layout.containers())? {
             if rootfs.iter().any(|(id, _)| *id == name) {
                 continue;

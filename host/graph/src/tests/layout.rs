@@ -504,3 +504,22 @@ fn container_ids_are_validated() {
         Err(GraphError::ImageNotFound { .. })
     ));
 }
+
+#[test]
+fn mount_state_is_reconciled_at_open() {
+    let mut f = Fixture::overlay();
+    f.import(&small_rootfs(), Some("x")).unwrap();
+    f.graph.create_rootfs(C1, "x").unwrap();
+    let merged = f.graph.mount_rootfs(C1).unwrap();
+    // As if the machine rebooted: the mount is gone, the record says mounted.
+    crate::Mounter::unmount(&*f.mounter, &merged).unwrap();
+    f.reopen(|c| c.driver(crate::DriverChoice::Overlay));
+    let usage = f.graph.disk_usage().unwrap();
+    assert!(!usage.containers[0].mounted);
+    // So rmi sees a stopped container, and mount works again.
+    let id = f.graph.resolve("x").unwrap();
+    let err = f.graph.remove_image(&id, false).unwrap_err();
+    assert!(err.to_string().contains("stopped"), "{err}");
+    assert_eq!(f.graph.mount_rootfs(C1).unwrap(), merged);
+    assert!(f.graph.disk_usage().unwrap().containers[0].mounted);
+}
