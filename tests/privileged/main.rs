@@ -5,6 +5,7 @@ mod cgroups;
 mod graph;
 mod seccomp;
 mod runc_bad_bundles;
+mod runc_dockerd;
 mod runc_lifecycle;
 mod runc_parity;
 mod runc_support;
