@@ -1,6 +1,7 @@
 //! Wiring of the real drivers behind the engine's seams: the graph driver
-//! ([`graph::GraphImages`]) and the exec driver.
+//! ([`graph::GraphImages`]) and the exec driver ([`exec::ExecRuntime`]).
 
+pub mod exec;
 pub mod graph;
 
 use std::path::Path;
@@ -28,57 +29,12 @@ pub fn open(
     .context("failed to open the graph driver")?;
     tracing::info!(driver = graph.driver().docker_name(), "graph driver ready");
     let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(Arc::new(graph)));
-    let _ = shim;
-    let runtime: Arc<dyn Runtime> = Arc::new(pending::NoExecDriver);
+    let exec = berth_exec::ExecDriver::new(berth_exec::ExecConfig::new(
+        config.exec_root.clone(),
+        config.data_root.join("containers"),
+        shim.to_owned(),
+    ))
+    .context("failed to open the exec driver")?;
+    let runtime: Arc<dyn Runtime> = Arc::new(exec::ExecRuntime::new(exec));
     Ok((images, runtime))
-}
-
-/// Until the exec driver is wired: every runtime call fails clearly.
-mod pending {
-    use berth_engine::driver::*;
-    use berth_engine::job::BoxFuture;
-    use berth_engine::{ErrorKind, JobError};
-    use tokio::sync::mpsc;
-
-    pub struct NoExecDriver;
-
-    fn unavailable<T: Send + 'static>() -> BoxFuture<Result<T, JobError>> {
-        Box::pin(async {
-            Err(JobError::new(
-                ErrorKind::Unavailable,
-                "the exec driver is not available in this berthd build",
-            ))
-        })
-    }
-
-    impl Runtime for NoExecDriver {
-        fn start(&self, _: StartRequest) -> BoxFuture<Result<Started, JobError>> {
-            unavailable()
-        }
-        fn wait(&self, _: &str) -> BoxFuture<Result<ExitRecord, JobError>> {
-            unavailable()
-        }
-        fn kill(&self, _: &str, _: i32) -> BoxFuture<Result<(), JobError>> {
-            unavailable()
-        }
-        fn attach(&self, _: &str, _: AttachOptions) -> BoxFuture<Result<AttachStreams, JobError>> {
-            unavailable()
-        }
-        fn resize(&self, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
-            unavailable()
-        }
-        fn logs(
-            &self,
-            _: &str,
-            _: LogOptions,
-        ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>> {
-            unavailable()
-        }
-        fn remove(&self, _: &str) -> BoxFuture<Result<(), JobError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn restore(&self, _: &str) -> BoxFuture<Result<Restored, JobError>> {
-            unavailable()
-        }
-    }
 }

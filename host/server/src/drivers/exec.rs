@@ -1,0 +1,222 @@
+//! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
+//! engine's [`Runtime`].
+
+use berth_api::stream::StreamType;
+use berth_engine::driver::{
+    AttachOptions, AttachStreams, ExitRecord, LogOptions, LogRecord, Restored, Runtime,
+    StartRequest, Started,
+};
+use berth_engine::job::BoxFuture;
+use berth_engine::{ErrorKind, JobError};
+use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// [`Runtime`] over an [`ExecDriver`].
+pub struct ExecRuntime {
+    driver: ExecDriver,
+}
+
+impl ExecRuntime {
+    /// Wraps a driver.
+    pub fn new(driver: ExecDriver) -> ExecRuntime {
+        ExecRuntime { driver }
+    }
+}
+
+/// State errors are the client's (Conflict, NotFound); start failures of
+/// the user's command are 400 like dockerd's (the docker CLI reads their
+/// message to pick 126/127); the rest is internal.
+fn job_error(err: ExecError) -> JobError {
+    let kind = match &err {
+        ExecError::InvalidId(_) | ExecError::Spec { .. } => ErrorKind::InvalidParameter,
+        ExecError::AlreadyRunning(_) | ExecError::NotRunning(_) | ExecError::NeverStarted(_) => {
+            ErrorKind::Conflict
+        }
+        ExecError::StartFailed { exit_code, .. } if *exit_code == 126 || *exit_code == 127 => {
+            ErrorKind::InvalidParameter
+        }
+        ExecError::StartFailed { .. } | ExecError::Shim { .. } => ErrorKind::Internal,
+        _ => return JobError::internal("exec driver failure", &err),
+    };
+    let mut message = err.to_string();
+    if let Some(source) = std::error::Error::source(&err) {
+        message = format!("{message}: {source}");
+    }
+    if kind == ErrorKind::Internal {
+        tracing::warn!(error = %message, "exec driver failure");
+    }
+    JobError::new(kind, message)
+}
+
+fn exit_record(record: berth_exec::ExitRecord) -> ExitRecord {
+    ExitRecord {
+        exit_code: i64::from(record.exit_code),
+        oom_killed: record.oom_killed,
+        finished_at: record.finished_at.to_rfc3339_nano(),
+        error: record.error.unwrap_or_default(),
+    }
+}
+
+fn stream_type(kind: berth_exec::StreamKind) -> StreamType {
+    StreamType::from_byte(kind as u8).unwrap_or(StreamType::Stdout)
+}
+
+/// Converts the driver's attach halves into the engine's.
+fn attach_streams(attached: berth_exec::Attached) -> AttachStreams {
+    let berth_exec::Attached { stdin, mut output } = attached;
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Some(event) = output.next().await {
+            match event {
+                Ok(AttachEvent::Output(chunk)) => {
+                    if tx
+                        .send((stream_type(chunk.stream), chunk.data))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(AttachEvent::Exited(_)) => return,
+                Err(e) => {
+                    tracing::debug!(error = %e, "attach stream ended");
+                    return;
+                }
+            }
+        }
+    });
+    AttachStreams {
+        stdin: stdin.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
+        output: rx,
+    }
+}
+
+impl Runtime for ExecRuntime {
+    fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
+        let driver = self.driver.clone();
+        Box::pin(async move {
+            let attach = request.attach.then_some(berth_exec::AttachOptions {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+            });
+            let options = berth_exec::StartOptions {
+                config: request.config,
+                host_config: request.host_config,
+                rootfs: request.rootfs,
+                attach,
+            };
+            let started = driver
+                .start(&request.id, options)
+                .await
+                .map_err(job_error)?;
+            Ok(Started {
+                pid: i64::from(started.pid),
+                attach: started.attach.map(attach_streams),
+            })
+        })
+    }
+
+    fn wait(&self, id: &str) -> BoxFuture<Result<ExitRecord, JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.wait(&id).await.map(exit_record).map_err(job_error) })
+    }
+
+    fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.kill(&id, signal).await.map_err(job_error) })
+    }
+
+    fn attach(
+        &self,
+        id: &str,
+        options: AttachOptions,
+    ) -> BoxFuture<Result<AttachStreams, JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move {
+            let options = berth_exec::AttachOptions {
+                stdin: options.stdin,
+                stdout: options.stdout,
+                stderr: options.stderr,
+            };
+            driver
+                .attach(&id, options)
+                .await
+                .map(attach_streams)
+                .map_err(job_error)
+        })
+    }
+
+    fn resize(&self, id: &str, height: u16, width: u16) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.resize(&id, height, width).await.map_err(job_error) })
+    }
+
+    fn logs(
+        &self,
+        id: &str,
+        options: LogOptions,
+    ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move {
+            let options = berth_exec::LogOptions {
+                stdout: options.stdout,
+                stderr: options.stderr,
+                follow: options.follow,
+                tail: options.tail,
+                since: options.since.map(|s| Timestamp::from_unix(s, 0)),
+                until: options.until.map(|s| Timestamp::from_unix(s, 0)),
+                // The engine prefixes the time itself.
+                timestamps: false,
+            };
+            let mut stream = driver.logs(&id, options).map_err(job_error)?;
+            let (tx, rx) = mpsc::channel(64);
+            tokio::spawn(async move {
+                while let Some(message) = stream.next().await {
+                    let message = match message {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading a container log failed");
+                            return;
+                        }
+                    };
+                    let record = LogRecord {
+                        stream: stream_type(message.stream),
+                        time: message.time.to_rfc3339_nano_fixed(),
+                        data: Bytes::from(message.data),
+                    };
+                    if tx.send(record).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(rx)
+        })
+    }
+
+    fn remove(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.remove(&id).await.map_err(job_error) })
+    }
+
+    fn restore(&self, id: &str) -> BoxFuture<Result<Restored, JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move {
+            Ok(match driver.state(&id).await.map_err(job_error)? {
+                RunState::Running { pid, .. }
+                | RunState::Paused { pid, .. }
+                | RunState::Created { pid } => Restored::Running {
+                    pid: i64::from(pid),
+                },
+                RunState::Exited(record) => Restored::Exited(exit_record(record)),
+                RunState::NeverStarted => Restored::Exited(ExitRecord {
+                    exit_code: i64::from(berth_exec::LOST_EXIT_CODE),
+                    finished_at: Timestamp::now().to_rfc3339_nano(),
+                    error: "the container's monitor is gone and left no exit record".to_owned(),
+                    ..ExitRecord::default()
+                }),
+            })
+        })
+    }
+}
