@@ -9,7 +9,6 @@ use berth_engine::driver::{
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
 use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
-use bytes::Bytes;
 use tokio::sync::mpsc;
 
 /// [`Runtime`] over an [`ExecDriver`].
@@ -184,7 +183,7 @@ impl Runtime for ExecRuntime {
                     let record = LogRecord {
                         stream: stream_type(message.stream),
                         time: message.time.to_rfc3339_nano_fixed(),
-                        data: Bytes::from(message.data),
+                        data: message.data,
                     };
                     if tx.send(record).await.is_err() {
                         return;
