@@ -247,7 +247,7 @@ fn layered_image(graph: &Graph) -> Vec<String> {
     let ids: Vec<String> = tars
         .iter()
         .map(|t| {
-            let r = graph.add_layer(Cursor::new(t.clone())).unwrap();
+            let r = graph.add_layer(Cursor::new(t.clone()), None).unwrap();
             r.diff_id.strip_prefix("sha256:").unwrap().to_owned()
         })
         .collect();

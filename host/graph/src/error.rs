@@ -97,6 +97,23 @@ pub enum GraphError {
         #[source]
         source: std::io::Error,
     },
+    /// An image refers to a layer the store does not hold (the store was
+    /// changed behind berth's back, or a layer was collected before the
+    /// image that needs it was registered).
+    #[error("layer sha256:{id} is not stored")]
+    MissingLayer {
+        /// The layer id (64 hex).
+        id: String,
+    },
+    /// A layer's content does not match the diff id it was announced with.
+    /// Nothing was stored.
+    #[error("layer content has diff id sha256:{actual}, expected {expected}")]
+    DiffIdMismatch {
+        /// What the caller announced.
+        expected: String,
+        /// What the content hashes to (64 hex).
+        actual: String,
+    },
     /// A stored blob's content does not match its digest.
     #[error("blob {path} does not match digest {expected} (found {actual})")]
     DigestMismatch {
@@ -212,6 +229,7 @@ impl GraphError {
             Self::Reference(_)
             | Self::InvalidImportOption { .. }
             | Self::InvalidArchive { .. }
+            | Self::DiffIdMismatch { .. }
             | Self::UnsafeEntry { .. }
             | Self::InvalidContainerId { .. } => ErrorKind::InvalidParameter,
             _ => ErrorKind::Internal,

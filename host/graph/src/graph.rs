@@ -466,11 +466,8 @@ impl Graph {
 
     /// A layer record or an error naming it.
     pub(crate) fn layer_record(read: &ReadTxn, id: &str) -> Result<LayerRecord, GraphError> {
-        read.get(LAYERS, id)?.ok_or_else(|| GraphError::Io {
-            op: "find layer record",
-            path: PathBuf::from(id),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        })
+        read.get(LAYERS, id)?
+            .ok_or_else(|| GraphError::MissingLayer { id: id.to_owned() })
     }
 }
 

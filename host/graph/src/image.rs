@@ -316,8 +316,24 @@ impl Graph {
     /// [`Graph::create_image`] with a config whose `rootfs.diff_ids` name it.
     /// An unreferenced layer is fair game for [`Graph::gc`], so the two calls
     /// should follow each other.
-    pub fn add_layer(&self, source: impl Read) -> Result<LayerReport, GraphError> {
+    ///
+    /// With `expected_diff_id` (`sha256:<hex>`, e.g. from the image config
+    /// being pulled), content that hashes to anything else is refused before
+    /// it is published.
+    pub fn add_layer(
+        &self,
+        source: impl Read,
+        expected_diff_id: Option<&str>,
+    ) -> Result<LayerReport, GraphError> {
         let staged = self.stage_layer(source)?;
+        if let Some(expected) = expected_diff_id
+            && expected.strip_prefix("sha256:") != Some(staged.diff_hex.as_str())
+        {
+            return Err(GraphError::DiffIdMismatch {
+                expected: expected.to_owned(),
+                actual: staged.diff_hex.clone(),
+            });
+        }
         let guard = self.lock();
         let diff_hex = staged.diff_hex.clone();
         let (size, warnings) = (staged.size, staged.warnings.clone());

@@ -449,7 +449,10 @@ fn gc_removes_only_what_a_valid_plan_names() {
     f.import(&small_rootfs(), Some("kept")).unwrap();
     let orphan = f
         .graph
-        .add_layer(std::io::Cursor::new(Tar::new().file("o", "orphan").build()))
+        .add_layer(
+            std::io::Cursor::new(Tar::new().file("o", "orphan").build()),
+            None,
+        )
         .unwrap();
     let kept_layer = f.graph.inspect("kept").unwrap().layers[0].clone();
 
@@ -522,4 +525,24 @@ fn mount_state_is_reconciled_at_open() {
     assert!(err.to_string().contains("stopped"), "{err}");
     assert_eq!(f.graph.mount_rootfs(C1).unwrap(), merged);
     assert!(f.graph.disk_usage().unwrap().containers[0].mounted);
+}
+
+#[test]
+fn add_layer_checks_an_announced_diff_id() {
+    let f = Fixture::vfs();
+    let tar = Tar::new().file("f", "content").build();
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let err = f
+        .graph
+        .add_layer(std::io::Cursor::new(tar.clone()), Some(&wrong))
+        .unwrap_err();
+    assert!(matches!(err, GraphError::DiffIdMismatch { .. }), "{err}");
+    f.assert_empty();
+    let right = format!("sha256:{}", crate::compress::sha256_hex(&tar));
+    let report = f
+        .graph
+        .add_layer(std::io::Cursor::new(tar), Some(&right))
+        .unwrap();
+    assert_eq!(report.diff_id, right);
+    assert!(!report.reused);
 }

@@ -271,7 +271,7 @@ pub(crate) fn multi_layer_image(graph: &Graph, tars: &[Vec<u8>], tag: &str) -> S
     let hexes: Vec<String> = tars
         .iter()
         .map(|t| {
-            let r = graph.add_layer(Cursor::new(t.clone())).unwrap();
+            let r = graph.add_layer(Cursor::new(t.clone()), None).unwrap();
             r.diff_id.strip_prefix("sha256:").unwrap().to_owned()
         })
         .collect();
