@@ -1,3 +1,5 @@
 //! Integration tests that need no privilege.
 
 mod support_selftest;
+mod plugins;
+mod plugins_support;

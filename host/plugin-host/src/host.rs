@@ -870,29 +870,6 @@ impl PluginHost {
         &self.inner.runtime
     }
 
-    /// Records and reports a failure detected by the host after a call
-    /// (an invalid plan).
-    pub(crate) fn invalid_result(
-        &self,
-        plugin: &LoadedPlugin,
-        call: &str,
-        reason: String,
-    ) -> PluginError {
-        let error = plugin.failed(
-            &self.inner.runtime,
-            call,
-            CallFailure::InvalidResult,
-            reason,
-        );
-        self.emit(
-            PluginEventKind::Fail,
-            plugin.name(),
-            Some(plugin.version()),
-            error.to_string(),
-        );
-        error
-    }
-
     pub(crate) fn report_call<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
         self.report(plugin, result);
     }

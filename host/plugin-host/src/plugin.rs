@@ -671,20 +671,30 @@ impl LoadedPlugin {
 
     /// Runs a sync policy call `f` on a fresh instance and classifies the
     /// outcome. `Ok(Err(message))` from the plugin is a refusal, returned as
-    /// [`CallFailure::Returned`].
+    /// [`CallFailure::Returned`]; a value `validate` rejects is the
+    /// plugin's failure ([`CallFailure::InvalidResult`]).
     pub fn call_policy<R>(
         &self,
         runtime: &Runtime,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
+        validate: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         self.admit()?;
         let (mut store, stderr) = self.policy_store(runtime);
         match f(&self.pre, &mut store) {
-            Ok(Ok(value)) => {
-                self.succeeded();
-                Ok(value)
-            }
+            Ok(Ok(value)) => match validate(&value) {
+                Ok(()) => {
+                    self.succeeded();
+                    Ok(value)
+                }
+                Err(reason) => Err(self.failed(
+                    runtime,
+                    call,
+                    CallFailure::InvalidResult,
+                    format!("returned an invalid plan: {reason}"),
+                )),
+            },
             Ok(Err(message)) => {
                 self.succeeded();
                 Err(self.failed(runtime, call, CallFailure::Returned, message))

@@ -55,14 +55,19 @@ impl PluginHost {
         request: &network_types::NetworkRequest,
     ) -> Option<Result<network_types::NetworkPlan, PluginError>> {
         let plugin = self.policy_for(World::NetworkPolicy)?;
-        let result = plugin.call_policy(self.runtime(), "plan-network", |pre, store| {
-            let WorldPre::Network(pre) = pre else {
-                unreachable!("a network-policy plugin has a network pre")
-            };
-            pre.instantiate(&mut *store)?
-                .berth_plugin_network()
-                .call_plan_network(&mut *store, request)
-        });
+        let result = plugin.call_policy(
+            self.runtime(),
+            "plan-network",
+            |pre, store| {
+                let WorldPre::Network(pre) = pre else {
+                    unreachable!("a network-policy plugin has a network pre")
+                };
+                pre.instantiate(&mut *store)?
+                    .berth_plugin_network()
+                    .call_plan_network(&mut *store, request)
+            },
+            |_| Ok(()),
+        );
         self.report_call(&plugin, &result);
         Some(result)
     }
@@ -74,14 +79,19 @@ impl PluginHost {
         request: &registry_types::AuthRequest,
     ) -> Option<Result<registry_types::Credential, PluginError>> {
         let plugin = self.policy_for(World::RegistryAuth)?;
-        let result = plugin.call_policy(self.runtime(), "credentials", |pre, store| {
-            let WorldPre::Registry(pre) = pre else {
-                unreachable!("a registry-auth plugin has a registry pre")
-            };
-            pre.instantiate(&mut *store)?
-                .berth_plugin_credentials()
-                .call_lookup(&mut *store, request)
-        });
+        let result = plugin.call_policy(
+            self.runtime(),
+            "credentials",
+            |pre, store| {
+                let WorldPre::Registry(pre) = pre else {
+                    unreachable!("a registry-auth plugin has a registry pre")
+                };
+                pre.instantiate(&mut *store)?
+                    .berth_plugin_credentials()
+                    .call_lookup(&mut *store, request)
+            },
+            |_| Ok(()),
+        );
         self.report_call(&plugin, &result);
         Some(result)
     }
@@ -117,22 +127,22 @@ impl GraphPolicyHandle {
         validate: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         let plugin = self.plugin()?;
-        let result = plugin.call_policy(self.host.runtime(), call, |pre, store| {
-            let WorldPre::Graph(pre) = pre else {
-                unreachable!("a graph-policy plugin has a graph pre")
-            };
-            let instance = pre.instantiate(&mut *store)?;
-            f(&instance, store)
-        });
-        self.host.report_call(&plugin, &result);
-        let value = result?;
         // The host validates every plan before anything acts on it: an
         // invalid plan is the plugin's failure, never a write.
-        validate(&value).map_err(|reason| {
-            self.host
-                .invalid_result(&plugin, call, format!("returned an invalid plan: {reason}"))
-        })?;
-        Ok(value)
+        let result = plugin.call_policy(
+            self.host.runtime(),
+            call,
+            |pre, store| {
+                let WorldPre::Graph(pre) = pre else {
+                    unreachable!("a graph-policy plugin has a graph pre")
+                };
+                let instance = pre.instantiate(&mut *store)?;
+                f(&instance, store)
+            },
+            validate,
+        );
+        self.host.report_call(&plugin, &result);
+        result
     }
 
     /// Asks the policy how to lay out a container's rootfs, in the WIT's

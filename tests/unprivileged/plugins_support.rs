@@ -1,0 +1,168 @@
+//! Support for the plugin tests: the SDK-built test plugins, plugin
+//! directories and their files.
+//!
+//! The plugins under `plugins/` are built here with
+//! `cargo build --release --target wasm32-wasip2` into their own target
+//! directories (`target/wasm-test-plugins*`): the outer cargo may still hold
+//! the lock of the main target directory, and the `next` variant of
+//! `example-job` needs its own directory so that concurrent test processes
+//! never see one variant's artifact under the other's name. After the first
+//! build every call is a no-op check of a few hundred milliseconds.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A built test plugin: its component and its manifest text.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub name: &'static str,
+    pub wasm: PathBuf,
+    pub manifest: String,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+fn target_root() -> PathBuf {
+    // target/<profile>/deps/<test-exe> -> target/
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("test executables live in target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds `packages` for wasm32-wasip2 into `target/<dir>` and returns the
+/// release output directory.
+fn cargo_build(dir: &str, packages: &[&str], features: &[&str]) -> PathBuf {
+    let target_dir = target_root().join(dir);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace_root())
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    for feature in features {
+        command.args(["--features", feature]);
+    }
+    for key in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
+        command.env_remove(key);
+    }
+    berth_tests::cmd::run_with_timeout(&mut command, Duration::from_secs(900)).ok();
+    target_dir.join("wasm32-wasip2").join("release")
+}
+
+fn manifest_of(crate_dir: &str) -> String {
+    let path = workspace_root()
+        .join("plugins")
+        .join(crate_dir)
+        .join("manifest.toml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The test plugins, built with the SDK.
+#[derive(Debug, Clone)]
+pub struct TestPlugins {
+    /// `example-job` 1.0.0.
+    pub example: Built,
+    /// `example-job` 1.1.0 (the `next` feature).
+    pub example_next: Built,
+    /// `misbehave`: spin, bomb, panic, ok.
+    pub misbehave: Built,
+    /// `misbehave-policy`: a graph policy failing on request.
+    pub misbehave_policy: Built,
+    /// `image-gc`, which imports graph-admin.
+    pub image_gc: Built,
+}
+
+/// Builds (or finds up to date) every test plugin.
+pub fn test_plugins() -> TestPlugins {
+    let out = cargo_build(
+        "wasm-test-plugins",
+        &[
+            "berth-plugin-example-job",
+            "berth-plugin-misbehave",
+            "berth-plugin-misbehave-policy",
+            "berth-plugin-image-gc",
+        ],
+        &[],
+    );
+    let next = cargo_build(
+        "wasm-test-plugins-next",
+        &["berth-plugin-example-job"],
+        &["berth-plugin-example-job/next"],
+    );
+    let built = |name: &'static str, dir: &Path, crate_dir: &str| Built {
+        name,
+        wasm: dir.join(format!("berth_plugin_{}.wasm", crate_dir.replace('-', "_"))),
+        manifest: manifest_of(crate_dir),
+    };
+    let mut example_next = built("example-job", &next, "example-job");
+    example_next.manifest = example_next
+        .manifest
+        .replace("version = \"1.0.0\"", "version = \"1.1.0\"");
+    TestPlugins {
+        example: built("example-job", &out, "example-job"),
+        example_next,
+        misbehave: built("misbehave", &out, "misbehave"),
+        misbehave_policy: built("misbehave-policy", &out, "misbehave-policy"),
+        image_gc: built("image-gc", &out, "image-gc"),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temp file + rename), as an admin's
+/// deployment tool would; the temp name is one the host ignores.
+pub fn write_atomically(path: &Path, bytes: &[u8]) {
+    let dir = path.parent().expect("a file in a directory");
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .and_then(|f| f.to_str())
+            .expect("utf-8 name")
+    ));
+    std::fs::write(&tmp, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", tmp.display()));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("renaming to {}: {e}", path.display()));
+}
+
+/// Installs `plugin` as `NAME.wasm` + `NAME.toml` in `dir`, optionally with
+/// a different manifest.
+pub fn install(dir: &Path, plugin: &Built, manifest: Option<&str>) {
+    let wasm = std::fs::read(&plugin.wasm)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", plugin.wasm.display()));
+    write_atomically(&dir.join(format!("{}.wasm", plugin.name)), &wasm);
+    write_atomically(
+        &dir.join(format!("{}.toml", plugin.name)),
+        manifest.unwrap_or(&plugin.manifest).as_bytes(),
+    );
+}
+
+/// Installs `plugin` as a folder `NAME/` with `plugin.toml` and `NAME.wasm`.
+pub fn install_folder(dir: &Path, plugin: &Built) {
+    let folder = dir.join(plugin.name);
+    std::fs::create_dir_all(&folder).expect("plugin folder");
+    let wasm = std::fs::read(&plugin.wasm).expect("built plugin");
+    write_atomically(&folder.join(format!("{}.wasm", plugin.name)), &wasm);
+    write_atomically(&folder.join("plugin.toml"), plugin.manifest.as_bytes());
+}
