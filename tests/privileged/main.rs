@@ -10,3 +10,4 @@ mod runc_lifecycle;
 mod runc_parity;
 mod runc_support;
 mod daemon;
+mod daemon_containers;

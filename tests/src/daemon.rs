@@ -367,6 +367,15 @@ impl Drop for Daemon {
             }
         }
         self.stop();
+        // Every container this daemon ever had has a directory here; its
+        // cgroups (`berth/<id>` under each v1 controller) must go too.
+        let ids: Vec<String> = std::fs::read_dir(self.data_root().join("containers"))
+            .map(|dir| {
+                dir.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
         // Shims of containers that could not be removed: they are this
         // test's processes (their command line names our exec root).
         let exec_root = self.exec_root().display().to_string();
@@ -382,6 +391,34 @@ impl Drop for Daemon {
                         nix::unistd::Pid::from_raw(pid),
                         nix::sys::signal::Signal::SIGKILL,
                     );
+                }
+            }
+        }
+        for id in &ids {
+            let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+                .map(|d| {
+                    d.flatten()
+                        .map(|c| c.path().join("berth").join(id))
+                        .filter(|p| p.is_dir())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for cgroup in &cgroups {
+                let procs =
+                    std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            for cgroup in &cgroups {
+                for _ in 0..50 {
+                    if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
         }

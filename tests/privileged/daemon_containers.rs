@@ -1,0 +1,225 @@
+//! Containers through berthd: `berth run`, the real `docker` CLI driving
+//! the basic lifecycle, Docker's defaults inside a container, exit codes,
+//! and containers surviving `kill -9` of the daemon.
+
+use berth_tests::daemon::Daemon;
+
+fn ready() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d
+}
+
+#[test]
+fn berth_run_streams_output_stdin_and_exit_codes() {
+    let d = ready();
+    let out = d.berth(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+    let out = d.berth(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo oops >&2; exit 3",
+    ]);
+    assert_eq!((out.code(), out.stderr.as_str()), (3, "oops\n"), "{out:?}");
+    let out = d.berth_with_input(&["run", "-i", "--rm", "busybox", "cat"], Some(b"piped\n"));
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "piped\n"), "{out:?}");
+    // --rm removed them all.
+    assert!(d.container_ids().is_empty(), "{:?}", d.container_ids());
+
+    // A missing executable fails like docker: 127, a clear message.
+    let out = d.berth(&["run", "--rm", "busybox", "/no/such/binary"]);
+    assert_eq!(out.code(), 127, "{out:?}");
+    assert!(
+        out.stderr.starts_with("Error response from daemon:"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn berth_detached_lifecycle_logs_stop_wait_rm() {
+    let d = ready();
+    let id = d
+        .berth(&[
+            "run",
+            "-d",
+            "--name",
+            "ticker",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; exec sleep 100",
+        ])
+        .ok();
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let ps = d.berth(&["ps"]).ok();
+    assert!(
+        ps.lines()
+            .any(|l| l.ends_with("ticker") && l.contains("Up ")),
+        "{ps}"
+    );
+    let logs = d.berth(&["logs", "ticker"]).ok();
+    assert_eq!(logs, "started\n");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.berth(&["inspect", "ticker"]).ok()).unwrap();
+    assert_eq!(inspect[0]["State"]["Running"], true);
+    assert!(inspect[0]["State"]["Pid"].as_i64().unwrap() > 0);
+
+    // Removing a running container needs force.
+    let out = d.berth(&["rm", "ticker"]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr.contains("You cannot remove a running container"),
+        "{}",
+        out.stderr
+    );
+
+    d.berth(&["stop", "-t", "1", "ticker"]).ok();
+    let code = d.berth(&["wait", "ticker"]).ok();
+    // sleep ignores nothing: SIGTERM ends it (128 + 15).
+    assert_eq!(code.trim(), "143");
+    let ps = d.berth(&["ps", "-a"]).ok();
+    assert!(
+        ps.lines()
+            .any(|l| l.ends_with("ticker") && l.contains("Exited (143)")),
+        "{ps}"
+    );
+    d.berth(&["rm", "ticker"]).ok();
+    assert!(d.container_ids().is_empty());
+}
+
+#[test]
+fn docker_cli_drives_the_basic_lifecycle() {
+    let d = ready();
+    let out = d.docker(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+    let out = d.docker_with_input(&["run", "-i", "--rm", "busybox", "cat"], Some(b"hi\n"));
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+    let out = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), 3, "{out:?}");
+
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "x",
+        "busybox",
+        "sh",
+        "-c",
+        "echo up; exec sleep 100",
+    ])
+    .ok();
+    let ps = d.docker(&["ps", "--format", "{{.Names}} {{.Status}}"]).ok();
+    assert!(ps.lines().any(|l| l.starts_with("x Up")), "{ps}");
+    let logs = d.docker(&["logs", "x"]).ok();
+    assert_eq!(logs, "up\n");
+    let running = d
+        .docker(&["inspect", "--format", "{{.State.Running}}", "x"])
+        .ok();
+    assert_eq!(running.trim(), "true");
+    d.docker(&["stop", "-t", "1", "x"]).ok();
+    let code = d.docker(&["wait", "x"]).ok();
+    assert_eq!(code.trim(), "143");
+    let ps = d
+        .docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        .ok();
+    assert!(ps.lines().any(|l| l.starts_with("x Exited (143)")), "{ps}");
+
+    d.docker(&["start", "x"]).ok();
+    d.docker(&["kill", "x"]).ok();
+    let code = d.docker(&["wait", "x"]).ok();
+    assert_eq!(code.trim(), "137");
+    d.docker(&["run", "-d", "--name", "y", "busybox", "sleep", "100"])
+        .ok();
+    d.docker(&["rm", "-f", "x", "y"]).ok();
+    let ps = d.docker(&["ps", "-a", "-q"]).ok();
+    assert!(ps.trim().is_empty(), "{ps}");
+}
+
+#[test]
+fn containers_see_dockers_defaults_and_requested_limits() {
+    let d = ready();
+    let script = "grep CapEff /proc/self/status; hostname; id -u; \
+                  wc -c < /proc/kcore; \
+                  cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+                  cat /sys/fs/cgroup/pids/pids.max";
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-h",
+        "myhost",
+        "-u",
+        "1000",
+        "-m",
+        "64m",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        [
+            "CapEff:\t0000000000000000",
+            "myhost",
+            "1000",
+            "0",
+            &(64u64 << 20).to_string(),
+            "50"
+        ],
+        "{out:?}"
+    );
+    // As root the bounding set is Docker's default.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_eq!(out.stdout.trim(), "CapEff:\t00000000a80425fb", "{out:?}");
+}
+
+#[test]
+fn containers_survive_kill_9_of_the_daemon() {
+    let mut d = ready();
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; exec sleep 100",
+    ])
+    .ok();
+    let inspect: serde_json::Value =
+        serde_json::from_str(&d.berth(&["inspect", "survivor"]).ok()).unwrap();
+    let pid = inspect[0]["State"]["Pid"].as_i64().unwrap();
+    d.kill9();
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "container died with berthd"
+    );
+    d.restart();
+    let ps = d.berth(&["ps"]).ok();
+    assert!(
+        ps.lines()
+            .any(|l| l.ends_with("survivor") && l.contains("Up ")),
+        "{ps}"
+    );
+    assert_eq!(d.berth(&["logs", "survivor"]).ok(), "before\n");
+    d.berth(&["stop", "-t", "1", "survivor"]).ok();
+    assert_eq!(d.berth(&["wait", "survivor"]).ok().trim(), "143");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
