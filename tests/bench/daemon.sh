@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Benchmark harness (not a test): how long a container run takes end to end
+# through berth, against runc and a bare unshare, plus memory figures.
+#
+# Measures in one run, with hyperfine:
+#   1. berth run --rm busybox true            (berth CLI -> berthd -> shim)
+#   2. docker run --rm busybox true           (the real docker CLI -> berthd)
+#   3. runc run of an equivalent bundle       (the OCI runtime alone)
+#   4. unshare --fork --pid --mount --uts --ipc --net true
+# and prints medians, ratios to runc, berthd's idle RSS and a shim's RSS.
+# Targets: berth run <= 3x runc; shim < 2 MiB; berthd idle < 30 MiB.
+#
+# Usage: sudo tests/bench/daemon.sh [RUNS]
+#   BERTH_BIN_DIR  directory with berthd, berth, berth-shim
+#                  (default: target/release if built, else target/debug)
+set -euo pipefail
+
+runs=${1:-20}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${BERTH_BIN_DIR:-}
+if [[ -z $bin ]]; then
+    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
+fi
+for tool in hyperfine runc unshare docker busybox python3; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+for b in berthd berth berth-shim; do
+    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+sock=$work/berth.sock
+berthd_pid=
+cleanup() {
+    set +e
+    if [[ -n $berthd_pid ]]; then
+        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
+            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
+        done
+        kill "$berthd_pid" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$berthd_pid" 2>/dev/null
+    fi
+    timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
+    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "binaries: $bin"
+# A busybox rootfs, as the tests build it.
+rootfs=$work/bundle/rootfs
+mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root}
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+for applet in $(busybox --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+echo 'root:x:0:' >"$rootfs/etc/group"
+tar -C "$rootfs" -cf "$work/busybox.tar" .
+
+# The runc bundle: runc's default spec running `true`.
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["args"] = ["true"]
+spec["process"]["terminal"] = False
+json.dump(spec, open(path, "w"))
+PY
+
+# berthd with its own roots.
+mkdir -p "$work/docker-config"
+"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" >"$work/berthd.log" 2>&1 &
+berthd_pid=$!
+for _ in $(seq 300); do
+    [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+sleep 1
+idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$berthd_pid/status")
+"$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
+
+# A shim's RSS, from a long-running container.
+"$bin/berth" -H "unix://$sock" run -d --name rss busybox sleep 60 >/dev/null
+shim_pid=$(pgrep -f "berth-shim.*$work/exec" | head -1)
+shim_rss=$(awk '/VmRSS/ {print $2}' "/proc/$shim_pid/status")
+"$bin/berth" -H "unix://$sock" rm -f rss >/dev/null
+
+export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false
+hyperfine --warmup 3 --runs "$runs" --style basic --export-json "$work/results.json" \
+    -n "berth run" "$bin/berth -H unix://$sock run --rm busybox true" \
+    -n "docker run (berthd)" "docker -H unix://$sock run --rm busybox true" \
+    -n "runc run" "runc --root $work/runc run --bundle $work/bundle bench-runc" \
+    -n "unshare" "unshare --fork --pid --mount --uts --ipc --net true"
+
+python3 - "$work/results.json" "$idle_rss" "$shim_rss" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+runc = results["runc run"]["median"]
+print()
+print(f"{'command':<22}{'median':>12}{'vs runc':>10}")
+for name, r in results.items():
+    print(f"{name:<22}{r['median'] * 1000:>10.1f}ms{r['median'] / runc:>9.2f}x")
+idle, shim = int(sys.argv[2]), int(sys.argv[3])
+print()
+print(f"berthd idle RSS: {idle / 1024:.1f} MiB (target < 30 MiB)")
+print(f"berth-shim RSS:  {shim / 1024:.1f} MiB (target < 2 MiB)")
+ratio = results["berth run"]["median"] / runc
+print(f"berth run / runc run: {ratio:.2f}x (target <= 3x)")
+PY
