@@ -3,3 +3,4 @@
 mod support_selftest;
 mod plugins;
 mod plugins_support;
+mod api_compat;
