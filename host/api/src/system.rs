@@ -117,6 +117,28 @@ pub struct InfoResponse {
     pub default_runtime: String,
     /// Runtimes known to the daemon.
     pub runtimes: serde_json::Map<String, serde_json::Value>,
+    /// Swarm state: always inactive (berth has no swarm mode).
+    pub swarm: SwarmInfo,
     /// Warnings shown by `docker info`.
     pub warnings: Vec<String>,
+}
+
+/// `Swarm` of [`InfoResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SwarmInfo {
+    /// Node id (empty).
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    /// `inactive`.
+    pub local_node_state: String,
+}
+
+impl Default for SwarmInfo {
+    fn default() -> SwarmInfo {
+        SwarmInfo {
+            node_id: String::new(),
+            local_node_state: "inactive".to_owned(),
+        }
+    }
 }
