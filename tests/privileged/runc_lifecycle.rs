@@ -135,6 +135,12 @@ fn runc_lifecycle_create_start_exec_pause_kill_delete() {
     assert!(berth.cmd(["kill", &id, "KILL"]).status.success());
     let state = berth.wait_status(&id, "stopped");
     assert_eq!(state["pid"], 0);
+    // containerd's shim recognises this text as "already exited".
+    let out = berth.cmd(["kill", &id, "KILL"]);
+    assert!(
+        !out.status.success() && out.stderr.contains("container not running"),
+        "{out:#?}"
+    );
     // The detached exec'd process is still in the cgroup: --all reaches it.
     assert!(berth.cmd(["kill", "--all", &id, "9"]).status.success());
     let out = berth.cmd(["delete", &id]);
@@ -394,4 +400,28 @@ fn runc_lifecycle_joins_namespaces_by_path() {
     assert_nothing_left(&berth, &second, &cg_b, bundle_b.path());
     assert!(berth.cmd(["delete", "--force", &first]).status.success());
     assert_nothing_left(&berth, &first, &cg_a, bundle_a.path());
+}
+
+#[test]
+fn runc_lifecycle_run_with_terminal_relays_the_pty() {
+    berth_tests::require::root();
+    let berth = Runtime::berth();
+    let id = unique("relay");
+    let cg = format!("/{id}");
+    let _c = CgroupGuard(cg.clone());
+    // `runc spec` asks for a terminal; without --console-socket, `run`
+    // relays the pty itself as runc does.
+    let mut spec = runc_spec(&["sh", "-c", "tty; echo relayed; exit 4"], &cg);
+    spec["process"]["terminal"] = json!(true);
+    let bundle = Bundle::new(&spec);
+    let out = berth.run(&bundle, &id);
+    assert_eq!(out.code(), 4, "{out:#?}");
+    assert_eq!(out.stdout, "/dev/pts/0\r\nrelayed\r\n");
+    assert_nothing_left(&berth, &id, &cg, bundle.path());
+    let sockets: Vec<_> = std::fs::read_dir(berth.root())
+        .expect("state root")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(sockets.is_empty(), "console socket left: {sockets:?}");
 }

@@ -621,10 +621,17 @@ impl Container {
     /// container's cgroup.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<(), Error> {
         if !all {
-            let Some(pid) = self.pid() else {
-                return Err(self.wrong_status(Status::Stopped, "kill"));
+            let not_running = || Error::NotRunning {
+                id: self.record.id.clone(),
             };
-            return kill(pid, signal).map_err(|e| Error::sys(format!("send {signal} to {pid}"), e));
+            let Some(pid) = self.pid() else {
+                return Err(not_running());
+            };
+            return match kill(pid, signal) {
+                Ok(()) => Ok(()),
+                Err(Errno::ESRCH) => Err(not_running()),
+                Err(e) => Err(Error::sys(format!("send {signal} to {pid}"), e)),
+            };
         }
         // Freeze first so that no process forks away from a SIGKILL sweep
         // (runc's signalAllProcesses does the same).

@@ -131,6 +131,14 @@ pub enum Error {
     /// The init socket carried something that is not a protocol message.
     #[error("malformed message from container init: {0}")]
     Protocol(String),
+    /// A signal was sent to a container whose init has exited. The text
+    /// contains "container not running", which containerd's runc shim
+    /// matches to treat the kill as done.
+    #[error("cannot signal container {id:?}: container not running")]
+    NotRunning {
+        /// The container id.
+        id: String,
+    },
     /// The operation needs a container in another state.
     #[error("container {id:?} is {status}: cannot {operation}")]
     WrongStatus {

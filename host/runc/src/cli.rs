@@ -46,7 +46,7 @@ pub enum LogFormat {
 }
 
 /// Options shared by `create` and `run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
     /// The bundle directory.
     #[arg(long, short = 'b', default_value = ".")]

@@ -8,12 +8,14 @@
 mod cli;
 mod log;
 mod signals;
+mod tty;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use berth_libcontainer::console::ConsoleSocket;
 use berth_libcontainer::{Container, CreateOptions, InitStdio};
 use clap::Parser;
 
@@ -179,7 +181,36 @@ fn run_container(root: &Path, args: &cli::RunArgs) -> Result<ExitCode> {
     } else {
         Some(signals::Forwarder::block()?)
     };
-    let mut c = create(root, &args.common, InitStdio::Inherit)?;
+    // runc relays the terminal itself when the spec asks for one and
+    // nobody else takes the pty master.
+    let console = if forwarder.is_some()
+        && args.common.console_socket.is_none()
+        && wants_terminal(&args.common.bundle)
+    {
+        std::fs::create_dir_all(root).with_context(|| format!("create {}", root.display()))?;
+        let path = root.join(format!(".{}-console.sock", args.common.id));
+        Some(ConsoleSocket::bind(&path).context("create a console socket")?)
+    } else {
+        None
+    };
+    let mut common = args.common.clone();
+    if let Some(socket) = &console {
+        common.console_socket = Some(socket.path().to_path_buf());
+    }
+    let mut c = create(root, &common, InitStdio::Inherit)?;
+    // Init queued the master on the connected socket before `create`
+    // returned.
+    let master = match &console {
+        Some(socket) => match socket.accept_master() {
+            Ok(master) => Some(master),
+            Err(e) => {
+                let _ = c.delete(true);
+                return Err(e).context("receive the pty master");
+            }
+        },
+        None => None,
+    };
+    drop(console);
     if let Err(e) = c.start() {
         let _ = c.delete(true);
         return Err(e).context("start container");
@@ -190,13 +221,24 @@ fn run_container(root: &Path, args: &cli::RunArgs) -> Result<ExitCode> {
     let pid = c
         .pid()
         .context("container init exited before it could be waited for")?;
-    let status = forwarder.wait_for(pid);
+    let status = match master {
+        Some(master) => tty::relay_console(forwarder, pid, master),
+        None => forwarder.wait_for(pid),
+    };
     let id = c.id().to_string();
     if !args.keep {
         c.delete(true)
             .with_context(|| format!("delete container {id}"))?;
     }
     Ok(ExitCode::from(status?))
+}
+
+/// Whether the bundle's process asks for a terminal.
+fn wants_terminal(bundle: &Path) -> bool {
+    berth_libcontainer::bundle::Bundle::load(bundle)
+        .ok()
+        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .unwrap_or(false)
 }
 
 fn exec(root: &Path, args: &cli::ExecArgs) -> Result<ExitCode> {
@@ -207,9 +249,25 @@ fn exec(root: &Path, args: &cli::ExecArgs) -> Result<ExitCode> {
     } else {
         Some(signals::Forwarder::block()?)
     };
+    let terminal = process.terminal().unwrap_or(false);
+    let console = if terminal && forwarder.is_some() && args.console_socket.is_none() {
+        let path = root.join(format!(".{}-exec-{}.sock", args.id, std::process::id()));
+        Some(ConsoleSocket::bind(&path).context("create a console socket")?)
+    } else {
+        None
+    };
+    let socket_path = console
+        .as_ref()
+        .map(|s| s.path().to_path_buf())
+        .or_else(|| args.console_socket.clone());
     let pid = c
-        .exec(&process, InitStdio::Inherit, args.console_socket.as_deref())
+        .exec(&process, InitStdio::Inherit, socket_path.as_deref())
         .with_context(|| format!("exec in container {}", args.id))?;
+    let master = match &console {
+        Some(socket) => Some(socket.accept_master().context("receive the pty master")?),
+        None => None,
+    };
+    drop(console);
     if let Some(pid_file) = &args.pid_file {
         let path = absolute(pid_file);
         let tmp = path.with_extension("tmp-berth");
@@ -217,8 +275,9 @@ fn exec(root: &Path, args: &cli::ExecArgs) -> Result<ExitCode> {
             .and_then(|()| std::fs::rename(&tmp, &path))
             .with_context(|| format!("write pid file {}", path.display()))?;
     }
-    match forwarder {
-        None => Ok(ExitCode::SUCCESS),
-        Some(f) => Ok(ExitCode::from(f.wait_for(pid)?)),
+    match (forwarder, master) {
+        (None, _) => Ok(ExitCode::SUCCESS),
+        (Some(f), Some(master)) => Ok(ExitCode::from(tty::relay_console(f, pid, master)?)),
+        (Some(f), None) => Ok(ExitCode::from(f.wait_for(pid)?)),
     }
 }

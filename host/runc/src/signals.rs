@@ -39,7 +39,7 @@ fn forwarded() -> SigSet {
 /// Blocks forwardable signals (so they queue for `sigwait`) until the
 /// waited-for process exits.
 pub struct Forwarder {
-    set: SigSet,
+    pub(crate) set: SigSet,
 }
 
 impl Forwarder {
