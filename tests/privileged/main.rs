@@ -11,3 +11,4 @@ mod runc_parity;
 mod runc_support;
 mod daemon;
 mod daemon_containers;
+mod daemon_listeners;

@@ -1,0 +1,176 @@
+//! berthd's listeners: a second `-H tcp://` (plain only with `--tls=false`),
+//! `fd://` socket activation, a live daemon's socket refused, and the
+//! pidfile.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::Duration;
+
+use berth_tests::cmd::run_with_timeout;
+use berth_tests::daemon::Daemon;
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn plain_tcp_needs_the_explicit_flag() {
+    berth_tests::require::root();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let out = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berthd"))
+            .arg("-H")
+            .arg(format!("tcp://127.0.0.1:{port}"))
+            .arg("--data-root")
+            .arg(dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(dir.path().join("exec"))
+            .arg("--pidfile")
+            .arg(dir.path().join("pid")),
+        Duration::from_secs(30),
+    );
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("refusing to listen on tcp://127.0.0.1"),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.path().join("pid").exists(), "pidfile left behind");
+
+    let port = free_tcp_port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let d = Daemon::start_with(&["-H", &tcp, "--tls=false"]);
+    let out = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berth"))
+            .args(["-H", &tcp, "version"])
+            .env_remove("BERTH_HOST"),
+        Duration::from_secs(30),
+    );
+    assert!(out.stdout.contains("API version:      1.43"), "{out:?}");
+    // BERTH_HOST selects the daemon too.
+    let out = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berth"))
+            .arg("info")
+            .env("BERTH_HOST", d.host()),
+        Duration::from_secs(30),
+    );
+    assert!(out.stdout.contains("OSType: linux"), "{out:?}");
+}
+
+#[test]
+fn socket_activation_with_fd() {
+    berth_tests::require::root();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let fd = listener.as_raw_fd();
+    let mut command = Command::new("sh");
+    // `exec` keeps the shell's pid, so LISTEN_PID=$$ names berthd.
+    command
+        .arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
+        .arg(berth_tests::workspace_bin("berthd"))
+        .args(["-H", "fd://", "--data-root"])
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--pidfile")
+        .arg(dir.path().join("pid"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("berthd.log")).unwrap());
+    // SAFETY: only async-signal-safe dup2 between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // dup2 onto itself keeps FD_CLOEXEC: clear it explicitly.
+            let ok = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) >= 0
+            } else {
+                libc::dup2(fd, 3) >= 0
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let guard = Kill(command.spawn().unwrap());
+    drop(listener);
+    let host = format!("unix://{}", socket.display());
+    let mut answered = None;
+    for _ in 0..300 {
+        let out = run_with_timeout(
+            Command::new(berth_tests::workspace_bin("berth"))
+                .args(["-H", &host, "version"])
+                .env_remove("BERTH_HOST"),
+            Duration::from_secs(30),
+        );
+        if out.status.success() {
+            answered = Some(out.stdout);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let answered = answered.unwrap_or_else(|| {
+        panic!(
+            "berthd never answered on the activated socket: {}",
+            std::fs::read_to_string(dir.path().join("berthd.log")).unwrap_or_default()
+        )
+    });
+    assert!(answered.contains("Server: berth"), "{answered}");
+    drop(guard);
+}
+
+#[test]
+fn a_live_daemons_socket_and_pidfile_are_refused() {
+    let d = Daemon::start();
+    let other = tempfile::tempdir().unwrap();
+    let out = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berthd"))
+            .arg("-H")
+            .arg(d.host())
+            .arg("--data-root")
+            .arg(other.path().join("data"))
+            .arg("--exec-root")
+            .arg(other.path().join("exec"))
+            .arg("--pidfile")
+            .arg(other.path().join("pid")),
+        Duration::from_secs(30),
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.contains("another daemon is already listening"),
+        "{}",
+        out.stderr
+    );
+    let out = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berthd"))
+            .arg("-H")
+            .arg(format!("unix://{}", other.path().join("s.sock").display()))
+            .arg("--data-root")
+            .arg(other.path().join("data"))
+            .arg("--exec-root")
+            .arg(other.path().join("exec"))
+            .arg("--pidfile")
+            .arg(d.dir().join("berthd.pid")),
+        Duration::from_secs(30),
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stderr.contains("pid file found"), "{}", out.stderr);
+    // The first daemon is unaffected.
+    assert_eq!(d.http("GET", "/_ping", b"").status, 200);
+}
