@@ -104,7 +104,8 @@ pub struct PluginStatus {
     pub limits: Option<Limits>,
     /// Whether the component was compiled or came from the cache.
     pub compile: Option<CompileOrigin>,
-    /// When the serving version was loaded.
+    /// When the serving version was loaded (unix seconds in JSON).
+    #[serde(serialize_with = "unix_seconds")]
     pub loaded_at: Option<SystemTime>,
     /// Calls made to the serving version.
     pub calls: u64,
@@ -112,13 +113,26 @@ pub struct PluginStatus {
     pub failures: u64,
     /// Failures since the last success.
     pub consecutive_failures: u32,
-    /// End of the current backoff, when failing.
+    /// End of the current backoff, when failing (unix seconds in JSON).
+    #[serde(serialize_with = "unix_seconds")]
     pub backoff_until: Option<SystemTime>,
     /// The last call failure.
     pub last_error: Option<String>,
     /// Why the newest file version was refused (the previous version, if
     /// any, keeps serving).
     pub refused: Option<String>,
+}
+
+/// Serialises a time as seconds since the Unix epoch (what API clients
+/// parse most easily), `null` when absent.
+fn unix_seconds<S: serde::Serializer>(
+    time: &Option<SystemTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()) {
+        Some(d) => serializer.serialize_some(&d.as_secs()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// A job in the table, with the plugin serving it.

@@ -114,6 +114,21 @@ pub fn router(state: AppState) -> Router {
             get(|s: State<AppState>| simple(s, "job_list")),
         )
         .route("/berth/jobs/{name}", post(job_run))
+        .route(
+            "/berth/plugins",
+            get(|s: State<AppState>| simple(s, "plugin_list")),
+        )
+        .route(
+            "/berth/plugins/{name}",
+            get(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "plugin_inspect", p, q, StatusCode::OK)
+            }),
+        )
+        .route("/berth/plugins/{name}/{action}", post(plugin_action))
+        .route(
+            "/plugins",
+            get(|s: State<AppState>| simple(s, "plugin_list_docker")),
+        )
         .fallback(|| async { ApiError::page_not_found() })
         .with_state(state);
     // The prefix must be stripped before routing, so the middleware wraps
@@ -295,6 +310,21 @@ async fn job_run(
         }
     }
     hijack::job_stream(&state.engine, job, streams, req).await
+}
+
+/// `POST /berth/plugins/{name}/{enable|disable|reload}`.
+async fn plugin_action(
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
+    let job = match action.as_str() {
+        "enable" => "plugin_enable",
+        "disable" => "plugin_disable",
+        "reload" => "plugin_reload",
+        _ => return ApiError::page_not_found().into_response(),
+    };
+    let (job, streams) = job_with(job, vec![name], Vec::new());
+    edge::respond(&state.engine, job, streams, StatusCode::OK).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod error;
 mod facts;
 mod hijack;
 mod listen;
+mod plugins;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +73,12 @@ struct Args {
     /// The per-container monitor binary (default: berth-shim next to berthd).
     #[arg(long, value_name = "FILE")]
     shim: Option<PathBuf>,
+    /// Watched directory of WebAssembly plugins (NAME.wasm + NAME.toml).
+    #[arg(long, value_name = "DIR", default_value = berth_plugin_host::DEFAULT_PLUGIN_DIR)]
+    plugin_dir: PathBuf,
+    /// The admin's capability grants for plugins.
+    #[arg(long, value_name = "FILE", default_value = berth_plugin_host::DEFAULT_GRANTS_FILE)]
+    plugin_grants: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -127,7 +134,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot locate berthd's own binary")?
             .with_file_name("berth-shim"),
     };
-    let (images, runtime) = drivers::open(&config, &store, args.storage_driver.as_deref(), &shim)?;
+    let plugins = plugins::start(&plugins::PluginOptions {
+        plugin_dir: args.plugin_dir.clone(),
+        grants_file: args.plugin_grants.clone(),
+        data_root: args.data_root.clone(),
+    })
+    .await?;
+    let (images, runtime) = drivers::open(
+        &config,
+        &store,
+        args.storage_driver.as_deref(),
+        &shim,
+        &plugins.host,
+    )?;
 
     let engine = Engine::new();
     let daemon = Daemon::new(config, store, images, runtime, Arc::clone(engine.events()));
@@ -137,6 +156,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e.message))?;
     tracing::info!(containers = restored, "daemon state loaded");
     register_all(&engine, &daemon, facts::collect(&args.data_root));
+    plugins::register(&engine, &plugins.host);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let tls = listen::TlsOptions {

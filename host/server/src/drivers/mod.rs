@@ -17,6 +17,7 @@ pub fn open(
     store: &berth_store::Store,
     storage_driver: Option<&str>,
     shim: &Path,
+    plugins: &berth_plugin_host::PluginHost,
 ) -> anyhow::Result<(Arc<dyn ImageService>, Arc<dyn Runtime>)> {
     let choice: berth_graph::DriverChoice = storage_driver
         .unwrap_or("auto")
@@ -24,11 +25,18 @@ pub fn open(
         .map_err(|e: String| anyhow::anyhow!(e))?;
     let graph = berth_graph::Graph::open(
         store.clone(),
-        berth_graph::GraphConfig::new(&config.data_root).driver(choice),
+        berth_graph::GraphConfig::new(&config.data_root)
+            .driver(choice)
+            // The active graph-policy plugin (built-in: graph-layout).
+            .policy(Arc::new(plugins.graph_policy())),
     )
     .context("failed to open the graph driver")?;
+    let graph = Arc::new(graph);
+    plugins.set_graph_admin(Arc::new(berth_plugin_host::GraphAdminAdapter::new(
+        Arc::clone(&graph),
+    )));
     tracing::info!(driver = graph.driver().docker_name(), "graph driver ready");
-    let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(Arc::new(graph)));
+    let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(graph));
     let exec = berth_exec::ExecDriver::new(berth_exec::ExecConfig::new(
         config.exec_root.clone(),
         config.data_root.join("containers"),

@@ -1,0 +1,475 @@
+//! berthd's plugins: the plugin host wired into the Engine.
+//!
+//! - Plugin jobs join the Engine's handler table (and leave it) as plugins
+//!   are loaded, swapped, disabled and removed, so `POST /berth/jobs/{name}`
+//!   and `berth job run` reach them like any job.
+//! - The admin surface is jobs too: `plugin_list`, `plugin_inspect`,
+//!   `plugin_enable`, `plugin_disable`, `plugin_reload` (routes under
+//!   `/berth/plugins`) and `plugin_list_docker` (`GET /plugins`, Docker's
+//!   format, for `docker plugin ls`).
+//! - Plugin events (load, swap, unload, fail, refuse, enable, disable) are
+//!   forwarded to `/events` as `Type: "plugin"`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use berth_engine::job::BoxFuture;
+use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobOutput, JobResult, handler_fn};
+use berth_plugin_host::{
+    HostConfig, JobIo, PluginError, PluginEventKind, PluginHost, PluginState, PluginStatus,
+    WatchHandle,
+};
+use tokio::io::AsyncReadExt;
+
+/// How berthd's plugin host is configured (from the command line).
+#[derive(Debug, Clone)]
+pub struct PluginOptions {
+    /// The watched plugin directory.
+    pub plugin_dir: PathBuf,
+    /// The admin's grants file.
+    pub grants_file: PathBuf,
+    /// The daemon's data root (compilation cache, scratch directories).
+    pub data_root: PathBuf,
+}
+
+/// The running plugin host and its directory watcher.
+pub struct Plugins {
+    /// The host.
+    pub host: PluginHost,
+    _watch: Option<WatchHandle>,
+}
+
+/// Starts the plugin host: built-in plugins, then the plugin directory
+/// (watched from now on). A plugin that fails to load is refused and shown
+/// in `berth plugin ls`; it never stops the daemon.
+pub async fn start(options: &PluginOptions) -> anyhow::Result<Plugins> {
+    let mut config = HostConfig::new(&options.data_root);
+    config.plugin_dir = Some(options.plugin_dir.clone());
+    config.grants_file = Some(options.grants_file.clone());
+    let host = PluginHost::start(config)
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to start the plugin host: {e}"))?;
+    let watch = match host.watch() {
+        Ok(watch) => Some(watch),
+        Err(e) => {
+            // Without a watcher plugins still load at start and on
+            // `berth plugin reload`; say why hot reload is off.
+            tracing::warn!(error = %e, dir = %options.plugin_dir.display(), "plugin directory not watched");
+            None
+        }
+    };
+    for status in host.list() {
+        tracing::info!(
+            plugin = %status.name,
+            version = status.version.as_deref().unwrap_or("-"),
+            state = ?status.state,
+            refused = status.refused.as_deref().unwrap_or(""),
+            "plugin"
+        );
+    }
+    Ok(Plugins {
+        host,
+        _watch: watch,
+    })
+}
+
+fn job_error(error: PluginError) -> JobError {
+    let kind = match &error {
+        PluginError::NotFound { .. } => ErrorKind::NotFound,
+        PluginError::Disabled { .. } | PluginError::Backoff { .. } => ErrorKind::Unavailable,
+        PluginError::Grants { .. } | PluginError::Manifest { .. } => ErrorKind::InvalidParameter,
+        _ => ErrorKind::Internal,
+    };
+    JobError::new(kind, error.to_string())
+}
+
+/// Copies what the plugin writes into the Job's output.
+fn forward(mut reader: tokio::io::DuplexStream, output: JobOutput) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 << 10];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if output.write(buf[..n].to_vec()).await.is_err() {
+                        // The caller went away; keep draining so the plugin
+                        // never blocks on a full pipe.
+                        continue;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// One plugin job in the Engine's handler table.
+struct PluginJob {
+    host: PluginHost,
+    description: String,
+    source: String,
+}
+
+impl Handler for PluginJob {
+    fn call(&self, job: Job) -> BoxFuture<JobResult> {
+        let host = self.host.clone();
+        Box::pin(async move {
+            let Job {
+                name,
+                args,
+                env,
+                stdin,
+                stdout,
+                stderr,
+            } = job;
+            let env: Vec<(String, String)> = env
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            let (out_writer, out_reader) = tokio::io::duplex(64 << 10);
+            let (err_writer, err_reader) = tokio::io::duplex(64 << 10);
+            let forwarders = [forward(out_reader, stdout), forward(err_reader, stderr)];
+            let io = JobIo {
+                stdin,
+                stdout: Box::new(out_writer),
+                stderr: Box::new(err_writer),
+            };
+            let result = host.run_job(&name, &args, &env, io).await;
+            // The writers are dropped with the call's store: the forwarders
+            // end once everything written has reached the Job's outputs.
+            for forwarder in forwarders {
+                let _ = forwarder.await;
+            }
+            result.map_err(job_error)
+        })
+    }
+
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    fn source(&self) -> String {
+        self.source.clone()
+    }
+}
+
+/// Keeps the Engine's table in step with the plugins' jobs.
+struct JobSync {
+    engine: Arc<Engine>,
+    host: PluginHost,
+    /// (job, source) pairs this module registered.
+    registered: Mutex<BTreeMap<String, String>>,
+}
+
+impl JobSync {
+    fn sync(&self) {
+        let mut registered = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        let jobs = self.host.jobs();
+        let wanted: BTreeSet<&str> = jobs.iter().map(|j| j.job.name.as_str()).collect();
+        for entry in &jobs {
+            let name = &entry.job.name;
+            let source = format!("plugin:{}@{}", entry.plugin, entry.version);
+            if registered.get(name) == Some(&source) {
+                continue;
+            }
+            // Native jobs are the daemon's: a plugin never shadows them.
+            if !registered.contains_key(name) && self.engine.handler(name).is_some() {
+                tracing::warn!(job = %name, plugin = %entry.plugin, "plugin job not registered: a native job has that name");
+                continue;
+            }
+            let description = match entry.job.usage.as_str() {
+                "" => entry.job.summary.clone(),
+                usage => format!("{} (usage: {name} {usage})", entry.job.summary),
+            };
+            self.engine.register(
+                name,
+                Arc::new(PluginJob {
+                    host: self.host.clone(),
+                    description,
+                    source: source.clone(),
+                }),
+            );
+            registered.insert(name.clone(), source);
+        }
+        let gone: Vec<String> = registered
+            .keys()
+            .filter(|name| !wanted.contains(name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.engine.unregister(&name);
+            registered.remove(&name);
+        }
+    }
+}
+
+/// Registers the plugin jobs and admin jobs, and forwards plugin events to
+/// the Engine's events (re-syncing the job table on every change).
+pub fn register(engine: &Arc<Engine>, host: &PluginHost) {
+    let sync = Arc::new(JobSync {
+        engine: Arc::clone(engine),
+        host: host.clone(),
+        registered: Mutex::new(BTreeMap::new()),
+    });
+    sync.sync();
+    let mut events = host.subscribe();
+    let forward_to = Arc::clone(engine.events());
+    tokio::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "plugin events lagged; resyncing jobs");
+                    sync.sync();
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            if event.kind != PluginEventKind::Fail {
+                sync.sync();
+            }
+            let action = serde_json::to_value(event.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let mut attrs = BTreeMap::from([
+                ("name".to_owned(), event.plugin.clone()),
+                ("message".to_owned(), event.message.clone()),
+            ]);
+            if let Some(version) = &event.version {
+                attrs.insert("version".to_owned(), version.clone());
+            }
+            forward_to.publish("plugin", &action, &event.plugin, attrs);
+        }
+    });
+    register_admin_jobs(engine, host);
+}
+
+fn status_json(status: &PluginStatus) -> Result<serde_json::Value, JobError> {
+    serde_json::to_value(status).map_err(|e| JobError::internal("failed to encode a plugin", &e))
+}
+
+/// A plugin in the Docker Engine API's `Plugin` shape (`GET /plugins`), so
+/// that `docker plugin ls` lists berth's plugins: `Id` is the component's
+/// digest, `Name` is `NAME:VERSION`, the world is the interface type.
+fn docker_plugin(status: &PluginStatus) -> serde_json::Value {
+    let id = status
+        .digest
+        .as_deref()
+        .and_then(|d| d.strip_prefix("sha256:"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:0>64}", hex_name(&status.name)));
+    let version = status.version.as_deref().unwrap_or("refused");
+    let world = status.world.map(|w| w.as_str()).unwrap_or("unknown");
+    let mut description = status.summary.clone();
+    if let Some(reason) = &status.refused {
+        description = format!("{description} [refused: {reason}]")
+            .trim()
+            .to_owned();
+    }
+    serde_json::json!({
+        "Id": id,
+        "Name": format!("{}:{version}", status.name),
+        "Enabled": matches!(status.state, PluginState::Loaded | PluginState::Failing),
+        "PluginReference": format!("berth/{}:{version}", status.name),
+        "Settings": { "Mounts": [], "Env": [], "Args": [], "Devices": [] },
+        "Config": {
+            "Description": description,
+            "Documentation": "https://github.com/berth-engine/berth/tree/main/plugin-sdk",
+            "Interface": {
+                "Types": [format!("berth.{world}/{}", status.wit.as_deref().unwrap_or("-"))],
+                "Socket": "",
+            },
+            "Entrypoint": [],
+            "WorkDir": "",
+            "Network": { "Type": "none" },
+            "Linux": { "Capabilities": status.capabilities, "AllowAllDevices": false, "Devices": [] },
+            "Mounts": [],
+            "Env": [],
+            "Args": { "Name": "", "Description": "", "Settable": [], "Value": [] },
+            "IpcHost": false,
+            "PidHost": false,
+            "PropagatedMount": "",
+        },
+    })
+}
+
+/// Hex of a name, to give refused plugins (no digest) a stable Id.
+fn hex_name(name: &str) -> String {
+    name.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn admin_job<F, Fut>(engine: &Engine, name: &str, description: &str, host: &PluginHost, f: F)
+where
+    F: Fn(PluginHost, Job) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    let host = host.clone();
+    engine.register(
+        name,
+        Arc::new(handler_fn(description, move |job: Job| {
+            f(host.clone(), job)
+        })),
+    );
+}
+
+fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
+    admin_job(
+        engine,
+        "plugin_list",
+        "list plugins",
+        host,
+        |host, job: Job| async move {
+            let all: Vec<serde_json::Value> = host
+                .list()
+                .iter()
+                .map(status_json)
+                .collect::<Result<_, _>>()?;
+            job.stdout.write_json(&all).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_list_docker",
+        "list plugins in Docker's format",
+        host,
+        |host, job: Job| async move {
+            let all: Vec<serde_json::Value> = host.list().iter().map(docker_plugin).collect();
+            job.stdout.write_json(&all).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_inspect",
+        "inspect a plugin",
+        host,
+        |host, job: Job| async move {
+            let name = job.required_arg(0, "plugin name")?;
+            let status = host
+                .inspect(name)
+                .ok_or_else(|| JobError::not_found(format!("no such plugin: {name}")))?;
+            job.stdout.write_json(&status_json(&status)?).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_enable",
+        "enable a plugin",
+        host,
+        |host, job: Job| async move {
+            let name = job.required_arg(0, "plugin name")?;
+            let status = host.set_enabled(name, true).await.map_err(job_error)?;
+            job.stdout.write_json(&status_json(&status)?).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_disable",
+        "disable a plugin",
+        host,
+        |host, job: Job| async move {
+            let name = job.required_arg(0, "plugin name")?;
+            let status = host.set_enabled(name, false).await.map_err(job_error)?;
+            job.stdout.write_json(&status_json(&status)?).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_reload",
+        "re-read grants and reload a plugin",
+        host,
+        |host, job: Job| async move {
+            let name = job.required_arg(0, "plugin name")?;
+            let status = host.reload(name).await.map_err(job_error)?;
+            job.stdout.write_json(&status_json(&status)?).await?;
+            Ok(0)
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn setup() -> (tempfile::TempDir, Arc<Engine>, PluginHost) {
+        let dir = tempfile::tempdir().unwrap();
+        let host = PluginHost::start(HostConfig::new(dir.path()))
+            .await
+            .unwrap();
+        let engine = Engine::new();
+        register(&engine, &host);
+        (dir, engine, host)
+    }
+
+    #[tokio::test]
+    async fn builtin_plugin_jobs_and_admin_jobs_are_in_the_table() {
+        let (_dir, engine, _host) = setup().await;
+        let handlers = engine.handlers();
+        let gc = handlers.iter().find(|h| h.name == "image-gc").unwrap();
+        assert_eq!(gc.source, "plugin:image-gc@1.0.0");
+        assert!(gc.description.contains("usage: image-gc [--dry-run]"));
+        for name in [
+            "plugin_list",
+            "plugin_list_docker",
+            "plugin_reload",
+            "disk-usage",
+        ] {
+            assert!(handlers.iter().any(|h| h.name == name), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn plugin_jobs_stream_output_and_status_through_the_engine() {
+        let (_dir, engine, _host) = setup().await;
+        let (job, streams) = Job::new("image-gc");
+        let handle = engine.spawn(job.arg("--bogus"));
+        let (out, err) = tokio::join!(streams.stdout.collect(), streams.stderr.collect());
+        assert_eq!(handle.await.unwrap(), Ok(2));
+        assert!(out.is_empty());
+        assert!(String::from_utf8_lossy(&err).contains("unknown argument"));
+    }
+
+    #[tokio::test]
+    async fn disabling_a_plugin_removes_its_jobs_and_publishes_events() {
+        let (_dir, engine, host) = setup().await;
+        let mut events = engine.events().subscribe();
+        host.set_enabled("disk-usage", false).await.unwrap();
+        let event = events.recv().await.unwrap();
+        assert_eq!(
+            (event.kind.as_str(), event.action.as_str()),
+            ("plugin", "disable")
+        );
+        assert_eq!(event.actor.attributes["name"], "disk-usage");
+        assert!(engine.handler("disk-usage").is_none());
+        host.set_enabled("disk-usage", true).await.unwrap();
+        let event = events.recv().await.unwrap();
+        assert_eq!(event.action, "enable");
+        assert!(engine.handler("disk-usage").is_some());
+    }
+
+    #[tokio::test]
+    async fn docker_format_lists_every_plugin() {
+        let (_dir, engine, _host) = setup().await;
+        let (job, streams) = Job::new("plugin_list_docker");
+        let handle = engine.spawn(job);
+        let out = streams.stdout.collect().await;
+        assert_eq!(handle.await.unwrap(), Ok(0));
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        let names: Vec<&str> = list.iter().map(|p| p["Name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["disk-usage:1.0.0", "graph-layout:1.0.0", "image-gc:1.0.0"]
+        );
+        assert_eq!(list[1]["Enabled"], true);
+        assert_eq!(list[1]["Id"].as_str().unwrap().len(), 64);
+        assert_eq!(
+            list[1]["Config"]["Interface"]["Types"][0],
+            "berth.graph-policy/1.0.0"
+        );
+    }
+}
