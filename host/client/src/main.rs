@@ -5,6 +5,7 @@
 mod cmd;
 mod format;
 mod http;
+mod plugin;
 mod stream;
 
 use clap::{Args, Parser, Subcommand};
@@ -142,6 +143,9 @@ enum Command {
     /// The engine's jobs.
     #[command(subcommand)]
     Job(JobCommand),
+    /// WebAssembly plugins: list, inspect, enable, disable, reload.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +252,7 @@ async fn dispatch(cli: Cli) -> i32 {
         Command::Inspect { objects } => cmd::inspect(&client, &objects).await,
         Command::Wait { containers } => cmd::wait_all(&client, &containers).await,
         Command::Job(JobCommand::Ls) => cmd::job_ls(&client).await,
+        Command::Plugin(command) => plugin::run(&client, &command).await,
         Command::Job(JobCommand::Run(args)) => {
             return cmd::job_run(&client, &args.name, &args.args, &args.env).await;
         }
