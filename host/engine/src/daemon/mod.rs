@@ -573,6 +573,9 @@ impl Daemon {
             }
             let running = inner.record.state.running;
             inner.record.state.status = Status::Removing;
+            // Clients attached to a container that will never start: their
+            // sessions end now (dropping them closes their streams).
+            inner.pending_attach.clear();
             running
         };
         if running {

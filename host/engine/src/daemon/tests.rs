@@ -633,3 +633,24 @@ fn human_durations_match_go_units() {
     assert_eq!(human_duration(s(5 * 3600)), "5 hours");
     assert_eq!(human_duration(s(3 * 86400)), "3 days");
 }
+
+#[tokio::test]
+async fn removing_a_container_ends_attach_sessions_waiting_for_its_start() {
+    let f = fixture();
+    f.create(Some("gone"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let (job, mut streams) = Job::new("container_attach");
+    let attach = f
+        .engine
+        .spawn(job.arg("gone").env("stream", "1").env("stdout", "1"));
+    assert!(matches!(
+        streams.stdout.next().await,
+        Some(crate::job::Chunk::Begin { .. })
+    ));
+    f.daemon.remove("gone", false).await.unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), attach)
+        .await
+        .expect("attach ended");
+    assert_eq!(result.unwrap(), Ok(0));
+}
