@@ -174,3 +174,129 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
     // The first daemon is unaffected.
     assert_eq!(d.http("GET", "/_ping", b"").status, 200);
 }
+
+/// Runs openssl under a timeout in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = run_with_timeout(
+        Command::new("openssl").current_dir(dir).args(args),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+#[test]
+fn tls_listener_requires_client_certificates() {
+    berth_tests::require::program("openssl", "openssl");
+    let curl = berth_tests::require::program("curl", "curl");
+    let pki = tempfile::tempdir().unwrap();
+    let p = pki.path();
+    openssl(
+        p,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=berth test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    std::fs::write(
+        p.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("client.ext"),
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    for who in ["server", "client"] {
+        let (key, csr, cert, ext) = (
+            format!("{who}.key"),
+            format!("{who}.csr"),
+            format!("{who}.pem"),
+            format!("{who}.ext"),
+        );
+        openssl(
+            p,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={who}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            p,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                &ext,
+                "-out",
+                &cert,
+            ],
+        );
+    }
+    let port = free_tcp_port();
+    let tcp = format!("tcp://127.0.0.1:{port}");
+    let path = |f: &str| p.join(f).display().to_string();
+    let d = Daemon::start_with(&[
+        "-H",
+        &tcp,
+        "--tlsverify",
+        "--tlscacert",
+        &path("ca.pem"),
+        "--tlscert",
+        &path("server.pem"),
+        "--tlskey",
+        &path("server.key"),
+    ]);
+    let url = format!("https://127.0.0.1:{port}/_ping");
+    let with_cert = run_with_timeout(
+        Command::new(&curl).args([
+            "-sS",
+            "--cacert",
+            &path("ca.pem"),
+            "--cert",
+            &path("client.pem"),
+            "--key",
+            &path("client.key"),
+            &url,
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(with_cert.stdout, "OK", "{with_cert:?}\n{}", d.log());
+    let without = run_with_timeout(
+        Command::new(&curl).args(["-sS", "--cacert", &path("ca.pem"), &url]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        !without.status.success(),
+        "a client without a certificate was served: {without:?}"
+    );
+    assert_ne!(without.stdout, "OK");
+}
