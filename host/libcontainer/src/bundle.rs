@@ -87,6 +87,18 @@ impl Bundle {
                 )));
             }
         }
+        for (field, set) in [
+            ("linux.personality", linux.personality().is_some()),
+            ("linux.intelRdt", linux.intel_rdt().is_some()),
+            (
+                "linux.mountLabel",
+                linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
+            ),
+        ] {
+            if set {
+                return Err(invalid(format!("{field} is not supported by this runtime")));
+            }
+        }
         if !has_mount_ns {
             // pivot_root needs a private mount namespace; runc's `--no-pivot`
             // chroot mode is not offered.
@@ -156,6 +168,34 @@ impl Bundle {
 
 /// Checks a `process` object (also used for `exec --process`).
 pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), String> {
+    // Fields this runtime does not implement are refused rather than
+    // silently ignored: a container must not run with less isolation or
+    // other scheduling than its spec asks for.
+    let unsupported = [
+        (
+            "process.apparmorProfile",
+            process
+                .apparmor_profile()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "process.selinuxLabel",
+            process
+                .selinux_label()
+                .as_ref()
+                .is_some_and(|p| !p.is_empty()),
+        ),
+        ("process.scheduler", process.scheduler().is_some()),
+        ("process.ioPriority", process.io_priority().is_some()),
+        (
+            "process.execCPUAffinity",
+            process.exec_cpu_affinity().is_some(),
+        ),
+    ];
+    if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
+        return Err(format!("{field} is not supported by this runtime"));
+    }
     let args = process
         .args()
         .as_ref()
@@ -255,6 +295,24 @@ mod tests {
         let err = Bundle::load(dir.path()).unwrap_err();
         assert!(matches!(err, Error::MountEscapes { .. }), "{err}");
         assert!(err.to_string().contains("evil"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_fields_are_refused_by_name() {
+        let (_d, err) = bundle_with(&MINIMAL.replace(
+            "\"cwd\": \"/\"",
+            "\"cwd\": \"/\", \"apparmorProfile\": \"docker-default\"",
+        ));
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("process.apparmorProfile")
+        );
+        let (_d, err) = bundle_with(&MINIMAL.replace(
+            "\"linux\": {",
+            "\"linux\": {\"personality\": {\"domain\": \"LINUX32\"}, ",
+        ));
+        assert!(err.unwrap_err().to_string().contains("linux.personality"));
     }
 
     #[test]
