@@ -201,11 +201,17 @@ fn open_ns(path: &Path) -> Result<OwnedFd, Error> {
         .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))
 }
 
-fn connect_console(path: Option<&Path>, terminal: bool) -> Result<Option<UnixStream>, Error> {
+/// Connects to the console socket when the process wants a terminal;
+/// `source` names where `process.terminal` came from, for the error.
+fn connect_console(
+    path: Option<&Path>,
+    terminal: bool,
+    source: &Path,
+) -> Result<Option<UnixStream>, Error> {
     match (terminal, path) {
         (false, _) => Ok(None),
         (true, None) => Err(Error::InvalidConfig {
-            path: PathBuf::from("config.json"),
+            path: source.to_path_buf(),
             reason: "process.terminal is true but no console socket was given".into(),
         }),
         (true, Some(path)) => UnixStream::connect(path)
@@ -299,7 +305,11 @@ impl Container {
             String::new()
         };
         let cgroup = cgroup_manager(&opts.id, &cgroups_path, &creator_cgroups)?;
-        let console = connect_console(opts.console_socket.as_deref(), cfg.process.terminal)?;
+        let console = connect_console(
+            opts.console_socket.as_deref(),
+            cfg.process.terminal,
+            &config_path,
+        )?;
 
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -796,7 +806,7 @@ impl Container {
             .iter()
             .flatten()
             .any(|ns| ns.typ() == LinuxNamespaceType::Pid);
-        let console = connect_console(console_socket, pcfg.terminal)?;
+        let console = connect_console(console_socket, pcfg.terminal, Path::new("exec process"))?;
         let (parent_chan, child_chan) =
             Channel::pair().map_err(|e| Error::sys("create exec socketpair", e))?;
         let last_cap = crate::capabilities::last_cap();

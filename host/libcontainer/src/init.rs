@@ -104,6 +104,8 @@ fn wait_for_parent(chan: &Channel) -> Result<(), StepError> {
     match chan.recv() {
         Ok(Some(Message::Continue)) => Ok(()),
         // The runtime died or gave up: nothing to report to.
+        // SAFETY: _exit ends this copy of the runtime without running
+        // any of its destructors.
         Ok(None) => unsafe { libc::_exit(1) },
         Ok(Some(other)) => Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO)
             .with_detail(format!("unexpected message {other:?}"))),
@@ -119,12 +121,25 @@ fn join_namespaces(fds: &ChildFds<'_>) -> Result<(), StepError> {
 }
 
 fn wire_stdio(fds: &ChildFds<'_>) -> Result<(), StepError> {
-    if let Some(stdio) = &fds.stdio {
-        for (target, fd) in stdio.iter().enumerate() {
-            // SAFETY: dup2 onto 0..=2; the source fd stays valid.
-            if unsafe { libc::dup2(fd.as_raw_fd(), target as RawFd) } < 0 {
-                return Err(StepError::new(InitStep::Stdio, Errno::last()));
-            }
+    let Some(stdio) = &fds.stdio else {
+        return Ok(());
+    };
+    // Move the sources above 2 first: a source that is itself 0, 1 or 2
+    // would otherwise be overwritten before it is copied.
+    let mut high = [0 as RawFd; 3];
+    for (slot, fd) in high.iter_mut().zip(stdio.iter()) {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a valid fd.
+        let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+        if dup < 0 {
+            return Err(StepError::new(InitStep::Stdio, Errno::last()));
+        }
+        *slot = dup;
+    }
+    for (target, fd) in high.iter().enumerate() {
+        // SAFETY: dup2 of a valid fd onto 0..=2 (the copy is not
+        // close-on-exec); the temporary copies are closed at exec.
+        if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
+            return Err(StepError::new(InitStep::Stdio, Errno::last()));
         }
     }
     Ok(())
