@@ -294,6 +294,28 @@ fn tls_listener_requires_client_certificates() {
         Command::new(&curl).args(["-sS", "--cacert", &path("ca.pem"), &url]),
         Duration::from_secs(30),
     );
+    // The berth CLI speaks TLS with docker's flags.
+    let tls_host = format!("tcp://127.0.0.1:{port}");
+    let berth = run_with_timeout(
+        Command::new(berth_tests::workspace_bin("berth"))
+            .args([
+                "-H",
+                &tls_host,
+                "--tlsverify",
+                "--tlscacert",
+                &path("ca.pem"),
+            ])
+            .args([
+                "--tlscert",
+                &path("client.pem"),
+                "--tlskey",
+                &path("client.key"),
+                "version",
+            ])
+            .env_remove("BERTH_HOST"),
+        Duration::from_secs(30),
+    );
+    assert!(berth.stdout.contains("Server: berth"), "{berth:?}");
     assert!(
         !without.status.success(),
         "a client without a certificate was served: {without:?}"

@@ -67,10 +67,31 @@ fn box_body(body: Body) -> BoxBody {
     }
 }
 
+/// TLS settings for `tcp://` hosts (docker's flag names).
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// CA that signed the daemon's certificate.
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate.
+    pub cert: Option<std::path::PathBuf>,
+    /// Client key.
+    pub key: Option<std::path::PathBuf>,
+}
+
 /// The daemon's address and how to reach it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     host: String,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("host", &self.host)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Client {
@@ -82,7 +103,47 @@ impl Client {
         }
         Ok(Client {
             host: host.to_owned(),
+            tls: None,
         })
+    }
+
+    /// Speaks TLS to `tcp://` hosts, verifying the daemon against the CA and
+    /// presenting the client certificate.
+    pub fn with_tls(mut self, tls: &TlsOptions) -> anyhow::Result<Client> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let read_certs = |path: &std::path::Path| -> anyhow::Result<Vec<CertificateDer<'static>>> {
+            CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow!("reading {}: {e}", path.display()))
+        };
+        let ca = tls
+            .ca
+            .as_deref()
+            .ok_or_else(|| anyhow!("--tlscacert is required with --tlsverify"))?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in read_certs(ca)? {
+            roots
+                .add(cert)
+                .with_context(|| format!("CA certificate in {}", ca.display()))?;
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let config = match (&tls.cert, &tls.key) {
+            (Some(cert), Some(key)) => {
+                let key = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| anyhow!("reading {}: {e}", key.display()))?;
+                builder.with_client_auth_cert(read_certs(cert)?, key)?
+            }
+            (None, None) => builder.with_no_client_auth(),
+            _ => bail!("--tlscert and --tlskey go together"),
+        };
+        self.tls = Some(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+            config,
+        )));
+        Ok(self)
     }
 
     async fn connect(&self) -> anyhow::Result<Box<dyn Io>> {
@@ -102,6 +163,19 @@ impl Client {
             let stream = tokio::net::TcpStream::connect(addr)
                 .await
                 .with_context(unreachable)?;
+            if let Some(tls) = &self.tls {
+                let host = addr
+                    .rsplit_once(':')
+                    .map_or(addr, |(h, _)| h)
+                    .trim_matches(['[', ']']);
+                let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                    .map_err(|e| anyhow!("invalid TLS server name {host:?}: {e}"))?;
+                let stream = tls
+                    .connect(name, stream)
+                    .await
+                    .context("TLS handshake with the daemon failed")?;
+                return Ok(Box::new(stream));
+            }
             return Ok(Box::new(stream));
         }
         if let Some(fd) = self.host.strip_prefix("fd://") {

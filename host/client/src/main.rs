@@ -27,6 +27,18 @@ struct Cli {
         value_name = "ADDR"
     )]
     host: Option<String>,
+    /// Use TLS and verify the daemon (tcp:// hosts).
+    #[arg(long, global = true)]
+    tlsverify: bool,
+    /// Trust certs signed only by this CA.
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscacert: Option<std::path::PathBuf>,
+    /// TLS certificate file.
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscert: Option<std::path::PathBuf>,
+    /// TLS key file.
+    #[arg(long, global = true, value_name = "FILE")]
+    tlskey: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -187,7 +199,19 @@ fn main() {
 
 async fn dispatch(cli: Cli) -> i32 {
     let host = cli.host.unwrap_or_else(|| http::DEFAULT_HOST.to_owned());
-    let client = match http::Client::new(&host) {
+    let tls = http::TlsOptions {
+        ca: cli.tlscacert.clone(),
+        cert: cli.tlscert.clone(),
+        key: cli.tlskey.clone(),
+    };
+    let client = http::Client::new(&host).and_then(|c| {
+        if cli.tlsverify || cli.tlscacert.is_some() {
+            c.with_tls(&tls)
+        } else {
+            Ok(c)
+        }
+    });
+    let client = match client {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e:#}");
@@ -220,9 +244,7 @@ async fn dispatch(cli: Cli) -> i32 {
             println!("{id}");
             0
         }),
-        Command::Start { containers } => {
-            cmd::each(&client, &containers, cmd::start).await
-        }
+        Command::Start { containers } => cmd::each(&client, &containers, cmd::start).await,
         Command::Stop {
             time,
             signal,
