@@ -13,6 +13,8 @@
 //! - [`units`]: human sizes such as `512m`.
 //! - [`job`]: berth's own `/berth/jobs` wire types.
 
+#![warn(missing_docs)]
+
 pub mod container;
 pub mod event;
 pub mod filters;

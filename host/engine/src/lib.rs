@@ -17,6 +17,8 @@
 //! The HTTP edge (`berthd`) turns every request into a job and streams the
 //! job's stdout back; serving the API is itself the `serveapi` job.
 
+#![warn(missing_docs)]
+
 pub mod daemon;
 pub mod driver;
 pub mod engine;
