@@ -1,0 +1,347 @@
+//! The shim's seam to the container runtime: create, start, signal, freeze,
+//! count OOM kills, delete. The delivered shim uses libcontainer
+//! ([`Libcontainer`]); unit tests of the monitor loop use a plain child
+//! process (`tests::ProcessRuntime`), which needs no root.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use berth_libcontainer::console::ConsoleSocket;
+use berth_libcontainer::{Container, CreateOptions, InitStdio};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+/// A runtime failure, as text: the shim passes runtime messages on to
+/// berthd verbatim (the docker CLI inspects them, e.g. for "executable file
+/// not found").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RuntimeError(pub String);
+
+impl RuntimeError {
+    /// Flattens an error and its sources into one line.
+    pub fn from_chain(err: &(dyn std::error::Error + 'static)) -> RuntimeError {
+        let mut text = err.to_string();
+        let mut source = err.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        RuntimeError(text)
+    }
+}
+
+/// The container's stdio as the monitor hands it to the runtime.
+#[derive(Debug)]
+pub enum InitIo {
+    /// Pipes (or /dev/null) that become init's 0, 1, 2.
+    Pipes {
+        /// Becomes fd 0.
+        stdin: OwnedFd,
+        /// Becomes fd 1.
+        stdout: OwnedFd,
+        /// Becomes fd 2.
+        stderr: OwnedFd,
+    },
+    /// A pseudo-terminal: the runtime returns its master.
+    Tty,
+}
+
+/// A created container.
+#[derive(Debug)]
+pub struct Created {
+    /// Host pid of init; the shim is its parent.
+    pub pid: Pid,
+    /// The pty master, for [`InitIo::Tty`].
+    pub console: Option<OwnedFd>,
+}
+
+/// What the monitor needs from a container runtime.
+pub trait Runtime {
+    /// Creates the container; init waits for [`Runtime::start`].
+    fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError>;
+    /// Lets init execute the user process.
+    fn start(&mut self) -> Result<(), RuntimeError>;
+    /// Signals init, or every process of the container.
+    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), RuntimeError>;
+    /// Freezes the container.
+    fn pause(&mut self) -> Result<(), RuntimeError>;
+    /// Thaws the container.
+    fn resume(&mut self) -> Result<(), RuntimeError>;
+    /// How many processes the kernel's OOM killer has killed in the
+    /// container so far.
+    fn oom_kill_count(&mut self) -> Result<u64, RuntimeError>;
+    /// Removes what is left of the container (processes, cgroup, state).
+    fn delete(&mut self) -> Result<(), RuntimeError>;
+}
+
+/// The real runtime: berth's libcontainer, in this process.
+pub struct Libcontainer {
+    id: String,
+    bundle: PathBuf,
+    state_root: PathBuf,
+    container: Option<Container>,
+}
+
+impl Libcontainer {
+    /// A runtime for container `id` of `bundle`, keeping its state under
+    /// `state_root`.
+    pub fn new(id: String, bundle: PathBuf, state_root: PathBuf) -> Libcontainer {
+        Libcontainer {
+            id,
+            bundle,
+            state_root,
+            container: None,
+        }
+    }
+
+    fn container(&mut self) -> Result<&mut Container, RuntimeError> {
+        self.container
+            .as_mut()
+            .ok_or_else(|| RuntimeError("the container does not exist".to_owned()))
+    }
+}
+
+fn lc(err: berth_libcontainer::Error) -> RuntimeError {
+    RuntimeError::from_chain(&err)
+}
+
+fn dev_null() -> Result<OwnedFd, RuntimeError> {
+    std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| RuntimeError(format!("open /dev/null: {e}")))
+}
+
+impl Runtime for Libcontainer {
+    fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError> {
+        // A state directory left by a shim that was SIGKILLed would make
+        // create fail with "already exists": remove it first, killing
+        // whatever it still describes (its monitor is gone).
+        if let Ok(stale) = Container::load(&self.state_root, &self.id) {
+            stale.delete(true).map_err(lc)?;
+        }
+        let (stdio, console) = match io {
+            InitIo::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => (
+                InitStdio::Fds {
+                    stdin,
+                    stdout,
+                    stderr,
+                },
+                None,
+            ),
+            InitIo::Tty => {
+                let path = self.bundle.join("console.sock");
+                let _ = std::fs::remove_file(&path);
+                let socket = ConsoleSocket::bind(&path).map_err(lc)?;
+                (
+                    InitStdio::Fds {
+                        stdin: dev_null()?,
+                        stdout: dev_null()?,
+                        stderr: dev_null()?,
+                    },
+                    Some(socket),
+                )
+            }
+        };
+        let container = Container::create(CreateOptions {
+            id: self.id.clone(),
+            bundle: self.bundle.clone(),
+            state_root: self.state_root.clone(),
+            stdio,
+            console_socket: console.as_ref().map(|c| c.path().to_path_buf()),
+            pid_file: None,
+        })
+        .map_err(lc)?;
+        let pid = container.pid();
+        self.container = Some(container);
+        let pid =
+            pid.ok_or_else(|| RuntimeError("container init died during create".to_owned()))?;
+        // Init sent the master while `create` ran; the connection waits in
+        // the socket's backlog.
+        let console = match console {
+            Some(socket) => Some(socket.accept_master().map_err(lc)?),
+            None => None,
+        };
+        Ok(Created { pid, console })
+    }
+
+    fn start(&mut self) -> Result<(), RuntimeError> {
+        self.container()?.start().map_err(lc)
+    }
+
+    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), RuntimeError> {
+        self.container()?.kill(signal, all).map_err(lc)
+    }
+
+    fn pause(&mut self) -> Result<(), RuntimeError> {
+        self.container()?.pause().map_err(lc)
+    }
+
+    fn resume(&mut self) -> Result<(), RuntimeError> {
+        self.container()?.resume().map_err(lc)
+    }
+
+    fn oom_kill_count(&mut self) -> Result<u64, RuntimeError> {
+        self.container()?.oom_kill_count().map_err(lc)
+    }
+
+    fn delete(&mut self) -> Result<(), RuntimeError> {
+        match self.container.take() {
+            // Init has been reaped; `force` also sweeps processes that
+            // outlived it (none can, in a pid namespace, but be thorough).
+            Some(container) => container.delete(true).map_err(lc),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    //! A runtime without isolation for unit tests: init is a plain child
+    //! that waits on a pipe until `start`, like libcontainer's exec fifo.
+
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    use super::{Created, InitIo, Runtime, RuntimeError};
+
+    /// Runs `argv` as the "container".
+    pub struct ProcessRuntime {
+        argv: Vec<String>,
+        pid: Option<Pid>,
+        gate: Option<std::fs::File>,
+        /// What `oom_kill_count` reports.
+        pub oom_kills: u64,
+    }
+
+    impl ProcessRuntime {
+        pub fn new(argv: &[&str]) -> ProcessRuntime {
+            ProcessRuntime {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                pid: None,
+                gate: None,
+                oom_kills: 0,
+            }
+        }
+    }
+
+    impl Runtime for ProcessRuntime {
+        fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError> {
+            let program = std::path::Path::new(&self.argv[0]);
+            if program.is_absolute() && !program.exists() {
+                return Err(RuntimeError(format!(
+                    "exec {:?}: no such file or directory",
+                    self.argv[0]
+                )));
+            }
+            let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| RuntimeError(e.to_string()))?;
+            // `spawn` returns once the child has exec'd, so the child cannot
+            // block before exec: a shell waits on the gate (fd 3) instead,
+            // then execs the "container" process.
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg("read _ <&3; exec 3<&-; exec \"$@\"")
+                .arg("sh")
+                .args(&self.argv);
+            let mut console = None;
+            match io {
+                InitIo::Pipes {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => {
+                    command
+                        .stdin(Stdio::from(stdin))
+                        .stdout(Stdio::from(stdout))
+                        .stderr(Stdio::from(stderr));
+                }
+                InitIo::Tty => {
+                    let pty =
+                        nix::pty::openpty(None, None).map_err(|e| RuntimeError(e.to_string()))?;
+                    let slave: OwnedFd = pty.slave;
+                    let dup =
+                        |fd: &OwnedFd| fd.try_clone().map_err(|e| RuntimeError(e.to_string()));
+                    command
+                        .stdin(Stdio::from(dup(&slave)?))
+                        .stdout(Stdio::from(dup(&slave)?))
+                        .stderr(Stdio::from(slave));
+                    console = Some(pty.master);
+                }
+            }
+            let gate_fd = gate_r.as_raw_fd();
+            let tty = console.is_some();
+            // SAFETY: only async-signal-safe calls (setsid, ioctl, dup2) run
+            // between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    if tty {
+                        libc::setsid();
+                        libc::ioctl(0, libc::TIOCSCTTY, 0);
+                    }
+                    if libc::dup2(gate_fd, 3) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = command
+                .spawn()
+                .map_err(|e| RuntimeError(format!("exec {:?}: {e}", self.argv[0])))?;
+            drop(gate_r);
+            let pid = Pid::from_raw(child.id() as i32);
+            self.pid = Some(pid);
+            self.gate = Some(std::fs::File::from(gate_w));
+            Ok(Created { pid, console })
+        }
+
+        fn start(&mut self) -> Result<(), RuntimeError> {
+            let mut gate = self
+                .gate
+                .take()
+                .ok_or_else(|| RuntimeError("already started".to_owned()))?;
+            gate.write_all(b"go\n")
+                .map_err(|e| RuntimeError(e.to_string()))
+        }
+
+        fn kill(&mut self, signal: Signal, _all: bool) -> Result<(), RuntimeError> {
+            let pid = self
+                .pid
+                .ok_or_else(|| RuntimeError("no process".to_owned()))?;
+            kill(pid, signal).map_err(|e| RuntimeError(e.to_string()))
+        }
+
+        fn pause(&mut self) -> Result<(), RuntimeError> {
+            self.kill(Signal::SIGSTOP, false)
+        }
+
+        fn resume(&mut self) -> Result<(), RuntimeError> {
+            self.kill(Signal::SIGCONT, false)
+        }
+
+        fn oom_kill_count(&mut self) -> Result<u64, RuntimeError> {
+            Ok(self.oom_kills)
+        }
+
+        fn delete(&mut self) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+    }
+}
