@@ -31,6 +31,10 @@ fn plain_tcp_needs_the_explicit_flag() {
             .arg(dir.path().join("data"))
             .arg("--exec-root")
             .arg(dir.path().join("exec"))
+            .arg("--plugin-dir")
+            .arg(dir.path().join("plugins"))
+            .arg("--plugin-grants")
+            .arg(dir.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(dir.path().join("pid")),
         Duration::from_secs(30),
@@ -80,6 +84,10 @@ fn socket_activation_with_fd() {
         .arg(dir.path().join("data"))
         .arg("--exec-root")
         .arg(dir.path().join("exec"))
+        .arg("--plugin-dir")
+        .arg(dir.path().join("plugins"))
+        .arg("--plugin-grants")
+        .arg(dir.path().join("plugin-grants.toml"))
         .arg("--pidfile")
         .arg(dir.path().join("pid"))
         .stdin(std::process::Stdio::null())
@@ -147,6 +155,10 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
             .arg(other.path().join("data"))
             .arg("--exec-root")
             .arg(other.path().join("exec"))
+            .arg("--plugin-dir")
+            .arg(other.path().join("plugins"))
+            .arg("--plugin-grants")
+            .arg(other.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(other.path().join("pid")),
         Duration::from_secs(30),
@@ -165,6 +177,10 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
             .arg(other.path().join("data"))
             .arg("--exec-root")
             .arg(other.path().join("exec"))
+            .arg("--plugin-dir")
+            .arg(other.path().join("plugins"))
+            .arg("--plugin-grants")
+            .arg(other.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(d.dir().join("berthd.pid")),
         Duration::from_secs(30),

@@ -78,6 +78,7 @@ impl Daemon {
             .tempdir()
             .expect("daemon temp dir");
         std::fs::create_dir_all(dir.path().join("docker-config")).expect("docker config dir");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugin dir");
         let mut daemon = Daemon {
             dir,
             child: None,
@@ -144,6 +145,17 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
+        // Plugins: a directory of this daemon's own unless the test names
+        // one, so that no test loads (or creates) the machine's
+        // /etc/berth/plugins or reads its grants.
+        if !self.extra_args.iter().any(|a| a == "--plugin-dir") {
+            command.arg("--plugin-dir").arg(self.dir().join("plugins"));
+        }
+        if !self.extra_args.iter().any(|a| a == "--plugin-grants") {
+            command
+                .arg("--plugin-grants")
+                .arg(self.dir().join("plugin-grants.toml"));
+        }
         self.child = Some(command.spawn().expect("spawn berthd"));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
