@@ -338,6 +338,13 @@ impl Daemon {
                     inner.record.clone()
                 };
                 let _ = self.persist(&record);
+                // moby (daemon/start.go): an AutoRemove container that
+                // cannot start is cleaned up, as if it had exited.
+                if record.host_config.auto_remove
+                    && let Err(cleanup) = self.remove_container(&container, true).await
+                {
+                    tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
+                }
                 return Err(e);
             }
         };

@@ -450,6 +450,16 @@ async fn failed_start_records_the_error() {
     let state = f.daemon.inspect("mm").unwrap().state;
     assert_eq!((state.running, state.exit_code), (false, 127));
     assert!(state.error.contains("executable file not found"));
+    // With --rm the container does not outlive its failed start.
+    f.create(
+        Some("rm"),
+        r#"{"Image":"busybox","Cmd":["missing"],"HostConfig":{"AutoRemove":true}}"#,
+    )
+    .await
+    .unwrap();
+    assert!(f.daemon.start("rm").await.is_err());
+    assert!(f.daemon.containers().get("rm").is_err());
+    assert!(f.store.get(NAMES, "rm").unwrap().is_none());
 }
 
 #[tokio::test]
