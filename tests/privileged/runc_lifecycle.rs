@@ -425,3 +425,26 @@ fn runc_lifecycle_run_with_terminal_relays_the_pty() {
         .collect();
     assert!(sockets.is_empty(), "console socket left: {sockets:?}");
 }
+
+#[test]
+fn runc_lifecycle_container_gets_its_own_session_keyring() {
+    berth_tests::require::root();
+    let berth = Runtime::berth();
+    let id = unique("keys");
+    let cg = format!("/{id}");
+    let _c = CgroupGuard(cg.clone());
+    let mut spec = runc_spec(&["cat", "/proc/keys"], &cg);
+    // /proc/keys is masked by default; unmask it to look.
+    spec["linux"]["maskedPaths"] = json!([]);
+    let bundle = Bundle::new(&spec);
+    let out = berth.run(&bundle, &id);
+    assert!(out.status.success(), "{out:#?}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("keyring") && l.ends_with(&format!("_ses.{id}: empty"))),
+        "runc's _ses.<id> session keyring: {}",
+        out.stdout
+    );
+    assert_nothing_left(&berth, &id, &cg, bundle.path());
+}

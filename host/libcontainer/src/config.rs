@@ -394,6 +394,8 @@ impl ProcessConfig {
 /// Everything container init does, in data.
 #[derive(Debug, Clone)]
 pub(crate) struct InitConfig {
+    /// Name of the container's session keyring (`_ses.<id>`).
+    pub keyring: CString,
     pub namespaces: NamespacePlan,
     pub rootfs: RootfsConfig,
     pub process: ProcessConfig,
@@ -404,7 +406,7 @@ pub(crate) struct InitConfig {
 
 impl InitConfig {
     /// Converts a validated bundle.
-    pub fn from_bundle(bundle: &Bundle) -> InitConfig {
+    pub fn from_bundle(bundle: &Bundle, id: &str) -> InitConfig {
         let spec = &bundle.spec;
         let linux = spec.linux().clone().unwrap_or_default();
         let namespaces = NamespacePlan::for_spec(spec);
@@ -515,6 +517,7 @@ impl InitConfig {
             .map(ProcessConfig::from_process)
             .unwrap_or_else(|| ProcessConfig::from_process(&Process::default()));
         InitConfig {
+            keyring: cstring(&format!("_ses.{id}")),
             namespaces,
             rootfs,
             process,

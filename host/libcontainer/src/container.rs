@@ -283,7 +283,7 @@ impl Container {
         ensure_single_threaded()?;
         let bundle = Bundle::load(&opts.bundle)?;
         let spec = &bundle.spec;
-        let cfg = InitConfig::from_bundle(&bundle);
+        let cfg = InitConfig::from_bundle(&bundle, &opts.id);
         let config_path = bundle.dir.join("config.json");
         let linux = spec.linux().clone().unwrap_or_default();
         let seccomp = linux
@@ -520,6 +520,13 @@ impl Container {
     /// The container's cgroup.
     pub fn cgroup(&self) -> &AnyCgroupManager {
         &self.cgroup
+    }
+
+    /// Init's pid as recorded at create, alive or not. For the caller of
+    /// `create` (init's parent, which reaps it) this stays the right pid
+    /// until it has waited for it, even if init already exited.
+    pub fn init_pid(&self) -> Pid {
+        Pid::from_raw(self.record.pid)
     }
 
     /// Init's pid while it lives (the recorded pid is checked against the

@@ -243,6 +243,8 @@ pub enum InitStep {
     },
     /// `setsid`.
     Setsid,
+    /// Joining a fresh session keyring.
+    SessionKeyring,
     /// Wiring the given stdio file descriptors to 0, 1 and 2.
     Stdio,
     /// Changing the propagation of `/` before mounting.
@@ -354,6 +356,7 @@ impl fmt::Display for InitStep {
             }
             InitStep::Unshare { kind } => write!(f, "unshare {kind} namespace"),
             InitStep::Setsid => write!(f, "setsid"),
+            InitStep::SessionKeyring => write!(f, "join a new session keyring"),
             InitStep::Stdio => write!(f, "set up stdio"),
             InitStep::RootfsPropagation => write!(f, "set rootfs propagation"),
             InitStep::BindRootfs { path } => write!(f, "bind rootfs {}", path.display()),

@@ -156,6 +156,7 @@ fn init(
     if cfg.namespaces.new_user || !cfg.namespaces.join.is_empty() && has_user_join(cfg) {
         become_root_in_userns()?;
     }
+    join_session_keyring(&cfg.keyring)?;
     // The container's cgroups as seen from the host, read before a cgroup
     // namespace would hide the path.
     let needs_cgroups = cfg
@@ -250,6 +251,55 @@ fn exec(
         setup_console(fds, false)?;
     }
     finish(process, fds, &mut seccomp, &mut || Ok(()))
+}
+
+/// Gives the container its own session keyring, as runc does
+/// (`_ses.<id>`), so that it does not share the runtime's (keyrings(7)).
+/// The keyring is made usable by the container's user after the uid
+/// switch: user view/read/write/search and possessor setattr, runc's
+/// 0x080f0000.
+fn join_session_keyring(name: &std::ffi::CStr) -> Result<(), StepError> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEYCTL_DESCRIBE: libc::c_int = 6;
+    // SAFETY: keyctl with a NUL-terminated name.
+    let id = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if id < 0 {
+        return match Errno::last() {
+            // No keyring support in this kernel: nothing to isolate.
+            Errno::ENOSYS => Ok(()),
+            e => Err(StepError::new(InitStep::SessionKeyring, e)),
+        };
+    }
+    let mut desc = [0u8; 256];
+    // SAFETY: keyctl writes at most desc.len() bytes into desc.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            id,
+            desc.as_mut_ptr(),
+            desc.len(),
+        )
+    };
+    if n < 0 {
+        return Err(StepError::new(InitStep::SessionKeyring, Errno::last()));
+    }
+    // "type;uid;gid;perm;description", perm in hex.
+    let text = String::from_utf8_lossy(&desc[..(n as usize).min(desc.len())]);
+    let perm = text
+        .split(';')
+        .nth(3)
+        .and_then(|p| u32::from_str_radix(p, 16).ok())
+        .ok_or_else(|| {
+            StepError::new(InitStep::SessionKeyring, Errno::EINVAL)
+                .with_detail(format!("keyring description {text:?}"))
+        })?;
+    // SAFETY: keyctl with integer arguments.
+    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, perm | 0x080f_0000) } < 0 {
+        return Err(StepError::new(InitStep::SessionKeyring, Errno::last()));
+    }
+    Ok(())
 }
 
 /// In a user namespace whose maps are written, act as its root

@@ -218,9 +218,9 @@ fn run_container(root: &Path, args: &cli::RunArgs) -> Result<ExitCode> {
     let Some(forwarder) = forwarder else {
         return Ok(ExitCode::SUCCESS);
     };
-    let pid = c
-        .pid()
-        .context("container init exited before it could be waited for")?;
+    // We are init's parent: its pid is ours to wait for even if it has
+    // already exited (then it is a zombie until we reap it).
+    let pid = c.init_pid();
     let status = match master {
         Some(master) => tty::relay_console(forwarder, pid, master),
         None => forwarder.wait_for(pid),
