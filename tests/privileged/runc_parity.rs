@@ -28,6 +28,7 @@ echo ==cgroup
 for f in memory/memory.limit_in_bytes pids/pids.max cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us; do
   echo "$f=$(cat /sys/fs/cgroup/$f 2>&1)"
 done
+echo ==cgroupns; cat /proc/self/cgroup
 echo ==dev; ls -la /dev | awk '{print $1, $3, $4, $5, $6, $NF}' | grep -v '^total'
 echo ==end
 "#;
@@ -40,6 +41,22 @@ const DELIBERATE: &[(&str, &str, &str)] = &[
         "/sys/fs/cgroup/systemd ",
         "runc creates the container's cgroup in the named systemd hierarchy too; berth-cgroups \
          manages only resource controllers, so berth's bind shows the runtime's own systemd cgroup",
+    ),
+    (
+        "cgroupns",
+        ":name=systemd:",
+        "the named systemd hierarchy: see the mountinfo entry above",
+    ),
+    (
+        "cgroupns",
+        ":blkio:",
+        "no blkio controller in berth-cgroups: see the mountinfo entry above",
+    ),
+    (
+        "cgroupns",
+        "0::",
+        "on hybrid hosts runc also moves the container into a cgroup of the (controller-less) \
+         unified hierarchy; berth-cgroups manages the v1 controllers there, where the limits live",
     ),
     (
         "mountinfo",
@@ -120,6 +137,11 @@ fn probe(
         .map(|l| l.replace(&bundle_path, "<bundle>"))
         .collect();
     s.insert("mountinfo".into(), normalise_mountinfo(&mi, &cgroups_path));
+    if let Some(lines) = s.get_mut("cgroupns") {
+        for line in lines.iter_mut() {
+            *line = line.replace(&cgroups_path, "<cgroup>");
+        }
+    }
     (s, out.stdout)
 }
 
@@ -211,5 +233,26 @@ fn runc_parity_normalisation_keeps_options() {
     assert_eq!(
         n[1],
         "/sys/fs/cgroup/cpu root=<cgroup> ro,nosuid - cgroup cgroup rw,cpu"
+    );
+}
+
+/// `runc_spec` plus a cgroup namespace: `/sys/fs/cgroup` then holds real
+/// cgroup mounts rooted at the container's cgroup.
+fn cgroupns_spec(args: &[&str], cgroups_path: &str) -> serde_json::Value {
+    let mut spec = runc_spec(args, cgroups_path);
+    spec["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces")
+        .push(serde_json::json!({"type": "cgroup"}));
+    spec
+}
+
+#[test]
+fn runc_parity_with_a_cgroup_namespace() {
+    let seen = compare(cgroupns_spec);
+    assert!(
+        seen["cgroupns"].iter().any(|l| l == "4:memory:/"),
+        "the container's cgroup is its namespace's root: {:?}",
+        seen["cgroupns"]
     );
 }
