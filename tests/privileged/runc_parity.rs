@@ -256,3 +256,108 @@ fn runc_parity_with_a_cgroup_namespace() {
         seen["cgroupns"]
     );
 }
+
+/// Whether an exec'd process shares init's namespaces (as root: only it
+/// may read init's namespace links).
+const NS_PROBE: &str = r#"
+echo ==ns
+for ns in cgroup ipc mnt net pid uts; do
+  if [ "$(readlink /proc/self/ns/$ns)" = "$(readlink /proc/1/ns/$ns)" ]; then echo "$ns shared with init"; else echo "$ns differs"; fi
+done
+"#;
+
+/// What an exec'd process sees, for both runtimes.
+const EXEC_PROBE: &str = r#"
+echo ==status; grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status
+echo ==id; id
+echo ==cgroup; cat /proc/self/cgroup
+echo ==cwd; pwd
+echo ==end
+"#;
+
+fn exec_probe(runtime: &Runtime) -> BTreeMap<String, Vec<String>> {
+    let id = unique(&format!("exec-parity-{}", runtime.name));
+    let cgroups_path = format!("/{id}");
+    let _cg = CgroupGuard(cgroups_path.clone());
+    let bundle = Bundle::new(&docker_like_spec(&["sleep", "1000"], &cgroups_path));
+    let _guard = crate::runc_support::ContainerGuard::new(runtime, &id);
+    let bundle_path = bundle.path().to_string_lossy().into_owned();
+    let out = runtime.cmd_detached(["run", "--detach", "--bundle", &bundle_path, &id]);
+    assert!(out.status.success(), "{} run -d: {out:#?}", runtime.name);
+    runtime.wait_status(&id, "running");
+    let out = runtime.cmd([
+        "exec",
+        "--user",
+        "1000:1000",
+        "--additional-gids",
+        "29",
+        "--cwd",
+        "/tmp",
+        &id,
+        "sh",
+        "-c",
+        EXEC_PROBE,
+    ]);
+    assert!(
+        out.status.success() && out.stdout.contains("==end"),
+        "{} exec failed: {out:#?}",
+        runtime.name
+    );
+    let ns = runtime.cmd(["exec", &id, "sh", "-c", NS_PROBE]);
+    assert!(ns.status.success(), "{} exec failed: {ns:#?}", runtime.name);
+    let deleted = runtime.cmd(["delete", "--force", &id]);
+    assert!(deleted.status.success(), "{deleted:#?}");
+    assert_nothing_left(runtime, &id, &cgroups_path, bundle.path());
+    let mut s = sections(&out.stdout);
+    s.extend(sections(&ns.stdout));
+    if let Some(lines) = s.get_mut("cgroup") {
+        for line in lines.iter_mut() {
+            *line = line.replace(&cgroups_path, "<cgroup>");
+        }
+    }
+    s
+}
+
+#[test]
+fn runc_parity_of_exec_into_a_running_container() {
+    berth_tests::require::root();
+    let b = exec_probe(&Runtime::berth());
+    let r = exec_probe(&Runtime::runc());
+    let deliberate = |line: &String| {
+        [":name=systemd:", ":blkio:", "0::"]
+            .iter()
+            .any(|n| line.contains(n))
+    };
+    let mut differences = Vec::new();
+    for (name, r_lines) in &r {
+        let b_lines = b.get(name).cloned().unwrap_or_default();
+        for line in r_lines
+            .iter()
+            .filter(|l| !b_lines.contains(l) && !deliberate(l))
+        {
+            differences.push(format!("[{name}] only runc:       {line}"));
+        }
+        for line in b_lines
+            .iter()
+            .filter(|l| !r_lines.contains(l) && !deliberate(l))
+        {
+            differences.push(format!("[{name}] only berth-runc: {line}"));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "exec differs from runc's:\n{}\n{b:#?}",
+        differences.join("\n")
+    );
+    assert!(
+        b["ns"].iter().all(|l| l.ends_with("shared with init")),
+        "{:?}",
+        b["ns"]
+    );
+    assert!(
+        b["cgroup"].iter().any(|l| l == "4:memory:<cgroup>"),
+        "{:?}",
+        b["cgroup"]
+    );
+    assert_eq!(b["cwd"], ["/tmp"]);
+}
