@@ -24,10 +24,12 @@
 //!   applied after ownership (`chown` clears setuid); mtimes are applied,
 //!   directories' at the end (creating children changes them).
 //! - Extended attributes from PAX `SCHILY.xattr.*` records: only `user.*`
-//!   and `security.capability` (see [`xattr_allowed`](crate::fsutil::xattr_allowed)).
+//!   and `security.capability`; `trusted.*` (which would let a tar steer
+//!   overlayfs) and `security.selinux` (the host's policy) are dropped.
 //! - Whiteouts (`.wh.<name>`, `.wh..wh..opq`) are stored in the layer's
-//!   [`WhiteoutFormat`]; other `.wh..wh.*` names (AUFS bookkeeping) are
-//!   dropped.
+//!   whiteout format (overlay: char device 0/0 and `trusted.overlay.opaque`;
+//!   vfs: the `.wh.` files as they are); other `.wh..wh.*` names (AUFS
+//!   bookkeeping) are dropped.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};

@@ -21,8 +21,9 @@
 //! Layer ids are the bare 64-digit lower-case hex of the layer's diff id (for
 //! flattened caches: of the run they were built from). They are never paths:
 //! the graph maps ids onto directories itself, and a plan naming anything that
-//! is not a layer of the request is rejected as [`GraphError::InvalidPlan`]
-//! (crate::GraphError::InvalidPlan) before anything is written.
+//! is not a layer of the request is rejected as
+//! [`GraphError::InvalidPlan`](crate::GraphError::InvalidPlan) before anything
+//! is written.
 //!
 //! Orders are always bottom-first (the base layer first), as in the image
 //! config's `rootfs.diff_ids`; the graph reverses them for overlayfs'
