@@ -153,7 +153,7 @@ fn init(
 ) -> Result<Never, StepError> {
     wait_for_parent(chan)?;
     join_namespaces(fds)?;
-    if cfg.namespaces.new_user || !cfg.namespaces.join.is_empty() && has_user_join(cfg) {
+    if cfg.namespaces.new_user || has_user_join(cfg) {
         become_root_in_userns()?;
     }
     join_session_keyring(&cfg.keyring)?;
