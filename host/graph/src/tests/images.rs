@@ -344,3 +344,30 @@ fn a_data_root_keeps_its_driver() {
     assert_eq!(f.graph.driver(), crate::StorageDriver::Vfs);
     assert_eq!(f.graph.images().unwrap().len(), 1);
 }
+
+#[test]
+fn concurrent_imports_of_one_layer_share_it() {
+    let f = Fixture::vfs();
+    let tar = small_rootfs();
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (f, tar) = (&f, &tar);
+                s.spawn(move || f.import(tar, Some(&format!("same:{i}"))).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(reports.iter().all(|r| r.diff_id == reports[0].diff_id));
+    assert_eq!(
+        reports.iter().filter(|r| !r.layer_reused).count(),
+        1,
+        "exactly one import published the layer"
+    );
+    assert_eq!(
+        fs::read_dir(f.graph.root().join("layers")).unwrap().count(),
+        1
+    );
+    assert_eq!(fs::read_dir(f.graph.root().join("tmp")).unwrap().count(), 0);
+    assert_eq!(f.graph.images().unwrap().len(), 4);
+}
