@@ -12,3 +12,4 @@ mod runc_support;
 mod daemon;
 mod daemon_containers;
 mod daemon_listeners;
+mod plugins;

@@ -234,8 +234,14 @@ struct Inner {
     /// Serialises changes to the table: the reload task and admin calls.
     writer: tokio::sync::Mutex<()>,
     events: broadcast::Sender<PluginEvent>,
+    /// The latest events, so that a subscriber arriving after start (the
+    /// engine's event hub) still sees the loads at start.
+    history: std::sync::Mutex<std::collections::VecDeque<PluginEvent>>,
     graph_admin: RwLock<Option<Arc<dyn GraphAdmin>>>,
 }
+
+/// Events kept for late subscribers.
+const EVENT_HISTORY: usize = 256;
 
 /// The plugin host: loads plugins, keeps them current, and runs calls.
 /// Cheap to clone (one shared table).
@@ -416,6 +422,7 @@ impl PluginHost {
                 table: ArcSwap::from_pointee(Table::default()),
                 writer: tokio::sync::Mutex::new(()),
                 events,
+                history: std::sync::Mutex::new(std::collections::VecDeque::new()),
                 graph_admin: RwLock::new(None),
             }),
         };
@@ -474,19 +481,37 @@ impl PluginHost {
             }
             _ => tracing::info!(plugin, version, ?kind, "{message}"),
         }
-        // No receiver is fine: nobody is listening to events right now.
-        let _ = self.inner.events.send(PluginEvent {
+        let event = PluginEvent {
             kind,
             plugin: plugin.to_owned(),
             version: version.map(str::to_owned),
             message,
             time: SystemTime::now(),
-        });
+        };
+        // Sent under the history lock, so that `subscribe_with_history`
+        // sees every event exactly once.
+        let mut history = self.inner.history.lock().unwrap_or_else(|p| p.into_inner());
+        if history.len() == EVENT_HISTORY {
+            history.pop_front();
+        }
+        history.push_back(event.clone());
+        // No receiver is fine: nobody is listening to events right now.
+        let _ = self.inner.events.send(event);
     }
 
-    /// Subscribes to plugin events.
+    /// Subscribes to plugin events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<PluginEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The latest events (up to 256, oldest first) and a subscription to
+    /// every later one, with no gap and no duplicate between the two.
+    pub fn subscribe_with_history(&self) -> (Vec<PluginEvent>, broadcast::Receiver<PluginEvent>) {
+        let history = self.inner.history.lock().unwrap_or_else(|p| p.into_inner());
+        (
+            history.iter().cloned().collect(),
+            self.inner.events.subscribe(),
+        )
     }
 
     /// The watched directory, if any.

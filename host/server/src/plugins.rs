@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use berth_engine::job::BoxFuture;
 use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobOutput, JobResult, handler_fn};
 use berth_plugin_host::{
-    HostConfig, JobIo, PluginError, PluginEventKind, PluginHost, PluginState, PluginStatus,
-    WatchHandle,
+    HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginState,
+    PluginStatus, WatchHandle,
 };
 use tokio::io::AsyncReadExt;
 
@@ -212,8 +212,13 @@ pub fn register(engine: &Arc<Engine>, host: &PluginHost) {
         registered: Mutex::new(BTreeMap::new()),
     });
     sync.sync();
-    let mut events = host.subscribe();
+    // The loads (and refusals) at start happened before the engine existed:
+    // publish them first, then follow.
+    let (past, mut events) = host.subscribe_with_history();
     let forward_to = Arc::clone(engine.events());
+    for event in &past {
+        publish(&forward_to, event);
+    }
     tokio::spawn(async move {
         loop {
             let event = match events.recv().await {
@@ -228,21 +233,28 @@ pub fn register(engine: &Arc<Engine>, host: &PluginHost) {
             if event.kind != PluginEventKind::Fail {
                 sync.sync();
             }
-            let action = serde_json::to_value(event.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let mut attrs = BTreeMap::from([
-                ("name".to_owned(), event.plugin.clone()),
-                ("message".to_owned(), event.message.clone()),
-            ]);
-            if let Some(version) = &event.version {
-                attrs.insert("version".to_owned(), version.clone());
-            }
-            forward_to.publish("plugin", &action, &event.plugin, attrs);
+            publish(&forward_to, &event);
         }
     });
     register_admin_jobs(engine, host);
+}
+
+/// A plugin event on `/events`: `Type: "plugin"`, the action named after
+/// the event kind, the plugin's name as actor id and attributes `name`,
+/// `version`, `message`.
+fn publish(events: &berth_engine::Events, event: &PluginEvent) {
+    let action = serde_json::to_value(event.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let mut attrs = BTreeMap::from([
+        ("name".to_owned(), event.plugin.clone()),
+        ("message".to_owned(), event.message.clone()),
+    ]);
+    if let Some(version) = &event.version {
+        attrs.insert("version".to_owned(), version.clone());
+    }
+    events.publish("plugin", &action, &event.plugin, attrs);
 }
 
 fn status_json(status: &PluginStatus) -> Result<serde_json::Value, JobError> {
