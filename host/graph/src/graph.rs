@@ -172,6 +172,9 @@ pub struct Graph {
     policy: RwLock<Arc<dyn LayoutPolicy>>,
     pub(crate) chown: bool,
     pub(crate) max_lower_cap: u32,
+    /// Extra overlay mount options (`,index=off` where the kernel has the
+    /// inodes index feature).
+    pub(crate) overlay_options: &'static str,
     /// Serialises every change of records and published directories.
     /// Extraction (the slow part of an import) runs outside it.
     lock: Mutex<()>,
@@ -259,6 +262,15 @@ impl Graph {
                 .max_lower_dirs
                 .unwrap_or(DEFAULT_MAX_LOWER_DIRS)
                 .min(DEFAULT_MAX_LOWER_DIRS),
+            // Docker's overlay2 turns the inodes index off when the kernel
+            // has it: with it on, an upper dir is tied to the lower dirs it
+            // was first mounted with (Documentation/filesystems/overlayfs.rst,
+            // "Inodes index"), and berth mounts layers into many overlays.
+            overlay_options: if Path::new("/sys/module/overlay/parameters/index").exists() {
+                ",index=off"
+            } else {
+                ""
+            },
             lock: Mutex::new(()),
         };
         graph.sweep()?;
@@ -319,6 +331,7 @@ impl Graph {
             + self.layout.upper(container_id).as_os_str().len()
             + ",workdir=".len()
             + self.layout.work(container_id).as_os_str().len()
+            + self.overlay_options.len()
             + 1; // the terminating NUL
         let per_lower = self.layout.links().as_os_str().len() + 1 + SHORT_LINK_LEN + 1;
         let fit = page.saturating_sub(fixed) / per_lower;

@@ -199,10 +199,11 @@ impl Graph {
                 .map(|id| self.layout.link(id).display().to_string())
                 .collect();
             let options = format!(
-                "lowerdir={},upperdir={},workdir={}",
+                "lowerdir={},upperdir={},workdir={}{}",
                 lowers.join(":"),
                 self.layout.upper(container_id).display(),
-                self.layout.work(container_id).display()
+                self.layout.work(container_id).display(),
+                self.overlay_options
             );
             if options.len() >= rustix::param::page_size() {
                 return Err(GraphError::Mount {
