@@ -139,6 +139,16 @@ impl Graph {
     /// Asks the policy which unreferenced layers to remove, validates the
     /// plan and removes them.
     pub fn gc(&self) -> Result<GcReport, GraphError> {
+        self.collect(true)
+    }
+
+    /// What [`Graph::gc`] would remove now (planned by the policy and
+    /// validated), without removing anything.
+    pub fn gc_dry_run(&self) -> Result<GcReport, GraphError> {
+        self.collect(false)
+    }
+
+    fn collect(&self, apply: bool) -> Result<GcReport, GraphError> {
         let _guard = self.lock();
         let read = self.store.read()?;
         let layers = read.list(LAYERS)?;
@@ -166,13 +176,16 @@ impl Graph {
             let Some((_, record)) = layers.iter().find(|(l, _)| l == id) else {
                 continue;
             };
-            // Record first; a crash leaves a directory the next open sweeps.
-            self.store.delete(LAYERS, id)?;
-            self.remove_layer_files(record.kind, id)?;
+            if apply {
+                // Record first; a crash leaves a directory the next open
+                // sweeps.
+                self.store.delete(LAYERS, id)?;
+                self.remove_layer_files(record.kind, id)?;
+            }
             reclaimed += record.size;
             removed.push(id.clone());
         }
-        if !removed.is_empty() {
+        if apply && !removed.is_empty() {
             tracing::info!(policy = %policy.name(), removed = removed.len(), reclaimed, "graph gc");
         }
         Ok(GcReport {

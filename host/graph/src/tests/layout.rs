@@ -468,7 +468,14 @@ fn gc_removes_only_what_a_valid_plan_names() {
     assert_eq!(f.graph.disk_usage().unwrap().layers.len(), 2);
 
     f.graph.set_policy(Arc::new(NativeLayoutPolicy));
+    let dry = f.graph.gc_dry_run().unwrap();
+    assert_eq!(
+        f.graph.disk_usage().unwrap().layers.len(),
+        2,
+        "dry run removes nothing"
+    );
     let report = f.graph.gc().unwrap();
+    assert_eq!(dry, report);
     assert_eq!(report.policy, "native");
     assert_eq!(
         report.removed,
