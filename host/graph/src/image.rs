@@ -876,14 +876,17 @@ impl Graph {
         drop(guard);
         if delete_image {
             // Layers that no image or container needs any more go now, as
-            // the policy decides.
-            let report = self.gc()?;
-            records.extend(
-                report
-                    .removed
-                    .into_iter()
-                    .map(|id| DeleteRecord::Deleted(format!("sha256:{id}"))),
-            );
+            // the policy decides. The image is gone whatever happens here; a
+            // failing policy only delays the layers to the next gc.
+            match self.gc() {
+                Ok(report) => records.extend(
+                    report
+                        .removed
+                        .into_iter()
+                        .map(|id| DeleteRecord::Deleted(format!("sha256:{id}"))),
+                ),
+                Err(e) => tracing::warn!(error = %e, "layer gc after image removal failed"),
+            }
         }
         Ok(records)
     }
