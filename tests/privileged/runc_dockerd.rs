@@ -256,6 +256,31 @@ fn runc_dockerd_runs_containers_through_berth_runc() {
     assert_eq!(out, "exec-ok\nsleep\u{0}1000\u{0}");
     let out = daemon.ok(&["exec", "-t", "berth-lc", "tty"]);
     assert_eq!(out.trim_end(), "/dev/pts/0");
+    // docker update → containerd → `berth-runc update --resources -`.
+    daemon.ok(&[
+        "update",
+        "--pids-limit",
+        "77",
+        "--cpu-shares",
+        "256",
+        "-m",
+        "96m",
+        "--memory-swap",
+        "192m",
+        "berth-lc",
+    ]);
+    let out = daemon.ok(&[
+        "exec",
+        "berth-lc",
+        "cat",
+        "/sys/fs/cgroup/pids/pids.max",
+        "/sys/fs/cgroup/cpu/cpu.shares",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]);
+    assert_eq!(
+        out, "77\n256\n100663296\n",
+        "limits updated through berth-runc"
+    );
     daemon.ok(&["pause", "berth-lc"]);
     assert_eq!(
         daemon

@@ -691,6 +691,21 @@ impl Container {
             .map_err(|source| cgroup_error(&self.record.id, source))
     }
 
+    /// Applies new resource limits to a live container (`runc update`).
+    /// Device rules are not changed here: containerd never sends them
+    /// with an update, and resetting them would drop runc's defaults.
+    pub fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
+        let status = self.status();
+        if status == Status::Stopped {
+            return Err(self.wrong_status(status, "update"));
+        }
+        let mut resources = resources.clone();
+        resources.set_devices(None);
+        self.cgroup
+            .apply(&resources)
+            .map_err(|source| cgroup_error(&self.record.id, source))
+    }
+
     /// The pids in the container's cgroup.
     pub fn processes(&self) -> Result<Vec<Pid>, Error> {
         self.cgroup

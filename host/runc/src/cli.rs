@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use berth_libcontainer::Container;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use oci_spec::runtime::{Capability, Process};
+use oci_spec::runtime::{Capability, LinuxResources, Process};
 
 /// berth's OCI runtime (runc-compatible command line).
 #[derive(Debug, Parser)]
@@ -132,6 +132,91 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
+/// `update` options (a subset of runc's; `--resources` takes the OCI
+/// `linux.resources` JSON, `-` for stdin, as containerd sends it).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// File with the OCI `linux.resources` JSON, or `-` for stdin.
+    #[arg(long, short = 'r')]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes.
+    #[arg(long, short = 'm')]
+    pub memory: Option<i64>,
+    /// Memory + swap limit in bytes (-1: unlimited).
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<i64>,
+    /// Maximum number of pids (-1: unlimited).
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CFS quota in microseconds.
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPUs to use (cpuset).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (cpuset).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Container id.
+    pub id: String,
+}
+
+/// The resources of `update`: the `--resources` JSON with the flags
+/// applied on top.
+pub fn update_resources(args: &UpdateArgs) -> Result<LinuxResources> {
+    let mut value = match &args.resources {
+        None => serde_json::json!({}),
+        Some(path) => {
+            let text = if path.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .context("read resources from stdin")?;
+                text
+            } else {
+                std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?
+            };
+            serde_json::from_str(&text).context("parse the resources JSON")?
+        }
+    };
+    let mut set = |section: &str, key: &str, v: serde_json::Value| {
+        if !value[section].is_object() {
+            value[section] = serde_json::json!({});
+        }
+        value[section][key] = v;
+    };
+    if let Some(v) = args.memory {
+        set("memory", "limit", v.into());
+    }
+    if let Some(v) = args.memory_swap {
+        set("memory", "swap", v.into());
+    }
+    if let Some(v) = args.pids_limit {
+        set("pids", "limit", v.into());
+    }
+    if let Some(v) = args.cpu_share {
+        set("cpu", "shares", v.into());
+    }
+    if let Some(v) = args.cpu_quota {
+        set("cpu", "quota", v.into());
+    }
+    if let Some(v) = args.cpu_period {
+        set("cpu", "period", v.into());
+    }
+    if let Some(v) = &args.cpuset_cpus {
+        set("cpu", "cpus", v.clone().into());
+    }
+    if let Some(v) = &args.cpuset_mems {
+        set("cpu", "mems", v.clone().into());
+    }
+    serde_json::from_value(value).context("the resources do not match the OCI runtime spec")
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -193,6 +278,8 @@ pub enum Command {
     },
     /// Run a process in a container.
     Exec(ExecArgs),
+    /// Change the resource limits of a running container.
+    Update(UpdateArgs),
     /// Print the runtime's features (JSON).
     Features,
 }
@@ -448,6 +535,36 @@ mod tests {
         };
         assert!(all);
         assert_eq!(signal.as_deref(), Some("KILL"));
+    }
+
+    #[test]
+    fn update_flags_override_the_resources_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.json");
+        std::fs::write(
+            &file,
+            r#"{"memory": {"limit": 1000}, "pids": {"limit": 5}}"#,
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from([
+            "berth-runc",
+            "update",
+            "--resources",
+            file.to_str().unwrap(),
+            "--memory",
+            "2000",
+            "--cpu-share",
+            "512",
+            "c1",
+        ])
+        .unwrap();
+        let Command::Update(args) = cli.command else {
+            panic!("not update")
+        };
+        let r = update_resources(&args).unwrap();
+        assert_eq!(r.memory().as_ref().unwrap().limit(), Some(2000));
+        assert_eq!(r.pids().as_ref().unwrap().limit(), 5);
+        assert_eq!(r.cpu().as_ref().unwrap().shares(), Some(512));
     }
 
     #[test]

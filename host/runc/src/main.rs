@@ -131,6 +131,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec(args) => exec(&root, &args),
+        Command::Update(args) => {
+            let resources = cli::update_resources(&args)?;
+            load(&root, &args.id)?
+                .update(&resources)
+                .with_context(|| format!("update container {}", args.id))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Features => {
             print_json(&cli::features())?;
             Ok(ExitCode::SUCCESS)
