@@ -13,3 +13,4 @@ mod daemon;
 mod daemon_containers;
 mod daemon_listeners;
 mod plugins;
+mod exec;

@@ -33,7 +33,7 @@ use berth_shim::args::ShimArgs;
 use berth_shim::fsutil::write_atomic;
 use berth_shim::protocol::{ContainerStatus, Reply, Request, ShimFailure, StartupReport};
 use berth_shim::{ExitRecord, Timestamp};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::Notify;
 
 use crate::attach::{self, AttachOptions, Attached};
@@ -432,7 +432,7 @@ impl ExecDriver {
 
     /// Runs the shim and reads its startup report. The shim forks: the
     /// process we started exits at once (so berthd never has to reap the
-    /// monitor), its child keeps our stdout pipe until it has reported.
+    /// monitor), its child writes the report line.
     async fn spawn_shim(&self, id: &str, args: &ShimArgs) -> Result<StartupReport, ExecError> {
         let shim_log = self.shim_dir(id).join("shim.log");
         let stderr = fs::OpenOptions::new()
@@ -457,9 +457,13 @@ impl ExecDriver {
             id: id.to_owned(),
             message: "no stdout pipe".to_owned(),
         })?;
+        // One line, not EOF: until it execs the user process, the
+        // container's init holds a copy of the pipe (close-on-exec).
         let startup = async {
             let mut out = Vec::new();
-            let read = (&mut stdout).take(64 * 1024).read_to_end(&mut out).await;
+            let read = tokio::io::BufReader::new((&mut stdout).take(64 * 1024))
+                .read_until(b'\n', &mut out)
+                .await;
             let status = child.wait().await;
             (read.map(|_| out), status)
         };
@@ -547,7 +551,7 @@ impl ExecDriver {
             if self.is_starting(id) {
                 continue;
             }
-            return match self.exited_or_lost(id)? {
+            return match self.exited_or_lost(id).await? {
                 Some(record) => Ok(record),
                 None => Err(ExecError::NeverStarted(id.to_owned())),
             };
@@ -574,8 +578,9 @@ impl ExecDriver {
 
     /// No shim answers: the exit record, or — when a shim was started here
     /// but left none — a durable "lost" record; `None` when the container
-    /// was never started.
-    fn exited_or_lost(&self, id: &str) -> Result<Option<ExitRecord>, ExecError> {
+    /// was never started. A lost container's processes are killed: nothing
+    /// monitors them any more, and Docker's state says it exited.
+    async fn exited_or_lost(&self, id: &str) -> Result<Option<ExitRecord>, ExecError> {
         let paths = self.paths(id);
         if let Some(record) = ExitRecord::read(&paths.exit)? {
             return Ok(Some(record));
@@ -583,6 +588,7 @@ impl ExecDriver {
         if !exists(&self.shim_dir(id)) {
             return Ok(None);
         }
+        self.delete_orphan(id).await?;
         mkdir(&paths.dir, 0o710)?;
         let record = ExitRecord::failed(
             LOST_EXIT_CODE,
@@ -618,7 +624,7 @@ impl ExecDriver {
                 })
             }
             Some((_, other)) => Err(socket.unexpected(&other)),
-            None => Ok(match self.exited_or_lost(id)? {
+            None => Ok(match self.exited_or_lost(id).await? {
                 Some(record) => RunState::Exited(record),
                 None => RunState::NeverStarted,
             }),
@@ -674,7 +680,8 @@ impl ExecDriver {
     }
 
     /// Reads the container's json-file log. With `follow`, the stream ends
-    /// once the container has exited and everything is read.
+    /// once the container has exited and everything is read. The reader is
+    /// a tokio task: call this within a tokio runtime.
     pub fn logs(&self, id: &str, options: LogOptions) -> Result<LogStream, ExecError> {
         validate_id(id)?;
         let driver = self.clone();
@@ -712,6 +719,34 @@ impl ExecDriver {
         }
     }
 
+    /// Deletes libcontainer state that no shim owns any more (its shim was
+    /// killed): kills the container's processes, removes its cgroup and
+    /// state directory. Loading and deleting do not fork, so berthd may do
+    /// this itself; it blocks (it waits for the processes to die), so it
+    /// runs on the blocking pool.
+    async fn delete_orphan(&self, id: &str) -> Result<(), ExecError> {
+        let state_root = self.runtime_root();
+        if !exists(&state_root.join(id)) {
+            return Ok(());
+        }
+        let owned = id.to_owned();
+        let result = tokio::task::spawn_blocking(move || {
+            berth_libcontainer::Container::load(&state_root, &owned)?.delete(true)
+        })
+        .await
+        .map_err(|e| {
+            ExecError::io(
+                "delete runtime state of",
+                self.runtime_root().join(id),
+                io::Error::other(e),
+            )
+        })?;
+        result.map_err(|e| ExecError::Shim {
+            id: id.to_owned(),
+            message: format!("cannot delete the orphaned container: {}", error_chain(&e)),
+        })
+    }
+
     /// Forgets the runtime state of an exited container (its bundle, socket
     /// and shim log). The persistent directory (log, exit record) is left
     /// to the engine, which removes it with the container.
@@ -727,6 +762,7 @@ impl ExecDriver {
         {
             return Err(ExecError::AlreadyRunning(id.to_owned()));
         }
+        self.delete_orphan(id).await?;
         let shim_dir = self.shim_dir(id);
         tokio::task::spawn_blocking(move || match fs::remove_dir_all(&shim_dir) {
             Ok(()) => Ok(()),
@@ -736,6 +772,18 @@ impl ExecDriver {
         .await
         .map_err(|e| ExecError::io("remove", self.shim_dir(id), io::Error::other(e)))?
     }
+}
+
+/// An error and its sources on one line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn remove_if_exists(path: &Path) -> Result<(), ExecError> {
