@@ -15,6 +15,30 @@ use crate::runc_support::{
     Bundle, CgroupGuard, ContainerGuard, Runtime, TIMEOUT, assert_nothing_left, runc_spec, unique,
 };
 
+/// A nosuid,nodev,noexec tmpfs on the host, unmounted on drop.
+struct TmpfsGuard(std::path::PathBuf);
+
+impl TmpfsGuard {
+    fn mount(dir: &std::path::Path) -> TmpfsGuard {
+        use nix::mount::MsFlags;
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=1m"),
+        )
+        .expect("mount a tmpfs");
+        TmpfsGuard(dir.to_path_buf())
+    }
+}
+
+impl Drop for TmpfsGuard {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 fn path_str(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -320,10 +344,19 @@ fn runc_lifecycle_user_namespace_maps_root() {
         &[
             "sh",
             "-c",
-            "id -u; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox",
+            "id -u; cat /proc/self/uid_map /proc/self/gid_map; ls -ln /bin/busybox; \
+             grep ' /hostshm ' /proc/self/mountinfo | cut -d' ' -f6",
         ],
         &cg,
     );
+    // A read-only bind of a nosuid,nodev,noexec host mount: in a user
+    // namespace those flags are locked and the read-only remount must keep
+    // them.
+    let host_dir = tempfile::tempdir().expect("tempdir");
+    let host_mount = TmpfsGuard::mount(host_dir.path());
+    spec["mounts"].as_array_mut().expect("mounts").push(json!({
+        "destination": "/hostshm", "type": "bind", "source": host_mount.0, "options": ["rbind", "ro"]
+    }));
     spec["linux"]["namespaces"]
         .as_array_mut()
         .expect("namespaces")
@@ -331,6 +364,9 @@ fn runc_lifecycle_user_namespace_maps_root() {
     spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     spec["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     let bundle = Bundle::new(&spec);
+    // Host root owns the rootfs and is not mapped: the container's root
+    // cannot create mount points there, so the bundle brings it.
+    std::fs::create_dir(bundle.rootfs().join("hostshm")).expect("mkdir mount point");
     let out = berth.run(&bundle, &id);
     assert!(out.status.success(), "{out:#?}");
     let lines: Vec<&str> = out.stdout.lines().collect();
@@ -341,6 +377,10 @@ fn runc_lifecycle_user_namespace_maps_root() {
     }
     // Host root is not mapped: files it owns show the overflow id.
     assert!(lines[3].contains(" 65534 "), "{out:#?}");
+    assert!(
+        lines[4].starts_with("ro,nosuid,nodev"),
+        "locked flags kept: {out:#?}"
+    );
     assert_nothing_left(&berth, &id, &cg, bundle.path());
 }
 
