@@ -305,14 +305,15 @@ pub fn random_name(retry: u32) -> String {
 }
 
 /// Validates a user-given name (with or without its leading `/`) and
-/// returns it without the slash. The rule and message are moby's
-/// (`daemon/names.go`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`).
+/// returns it without the slash. The characters and the message are moby's
+/// (`daemon/names.go`: `[a-zA-Z0-9][a-zA-Z0-9_.-]`), but one character is
+/// enough: dockerd's pattern wants two, and `docker run --name x` is part of
+/// what berthd must serve.
 pub fn validate_name(name: &str) -> Result<String, JobError> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let mut chars = bare.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let rest_ok =
-        bare.len() >= 2 && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if first_ok && rest_ok {
         Ok(bare.to_owned())
     } else {
@@ -347,7 +348,8 @@ mod tests {
     fn validates_names_like_moby() {
         assert_eq!(validate_name("/web-1").unwrap(), "web-1");
         assert_eq!(validate_name("a.b_c").unwrap(), "a.b_c");
-        for bad in ["", "a", "-web", "web/1", "we b", "_x"] {
+        assert_eq!(validate_name("x").unwrap(), "x");
+        for bad in ["", "/", "-web", "web/1", "we b", "_x"] {
             let err = validate_name(bad).unwrap_err();
             assert!(
                 err.message.starts_with("Invalid container name"),
