@@ -2,7 +2,9 @@
 //! plus berth's own types (`job`, and `plugin` from the plugin host).
 //!
 //! Publishers call [`Events::publish`]; subscribers get a broadcast receiver.
-//! The last [`HISTORY`] events are kept so `since` can replay them.
+//! The last [`HISTORY`] events are kept so `since` can replay them; job
+//! events (two per API request) have a ring of their own so that they never
+//! push container and image events out of the replay window.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -18,7 +20,13 @@ pub const HISTORY: usize = 256;
 #[derive(Debug)]
 pub struct Events {
     tx: broadcast::Sender<EventMessage>,
-    history: Mutex<VecDeque<EventMessage>>,
+    history: Mutex<History>,
+}
+
+#[derive(Debug, Default)]
+struct History {
+    objects: VecDeque<EventMessage>,
+    jobs: VecDeque<EventMessage>,
 }
 
 impl Default for Events {
@@ -33,7 +41,7 @@ impl Events {
         let (tx, _) = broadcast::channel(1024);
         Events {
             tx,
-            history: Mutex::new(VecDeque::with_capacity(HISTORY)),
+            history: Mutex::new(History::default()),
         }
     }
 
@@ -79,10 +87,15 @@ impl Events {
     /// Publishes a ready-made message (the plugin host's events).
     pub fn publish_message(&self, message: EventMessage) {
         if let Ok(mut history) = self.history.lock() {
-            if history.len() == HISTORY {
-                history.pop_front();
+            let ring = if message.kind == "job" {
+                &mut history.jobs
+            } else {
+                &mut history.objects
+            };
+            if ring.len() == HISTORY {
+                ring.pop_front();
             }
-            history.push_back(message.clone());
+            ring.push_back(message.clone());
         }
         // No subscribers is fine.
         let _ = self.tx.send(message);
@@ -95,15 +108,19 @@ impl Events {
 
     /// Kept events with `time_nano >= since_nano`, oldest first.
     pub fn since(&self, since_nano: i64) -> Vec<EventMessage> {
-        self.history
-            .lock()
-            .map(|h| {
-                h.iter()
-                    .filter(|m| m.time_nano >= since_nano)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+        let Ok(history) = self.history.lock() else {
+            return Vec::new();
+        };
+        let mut kept: Vec<EventMessage> = history
+            .objects
+            .iter()
+            .chain(history.jobs.iter())
+            .filter(|m| m.time_nano >= since_nano)
+            .cloned()
+            .collect();
+        // Stable: events of the same nanosecond keep their order per ring.
+        kept.sort_by_key(|m| m.time_nano);
+        kept
     }
 }
 
@@ -135,11 +152,14 @@ mod tests {
     }
 
     #[test]
-    fn history_is_bounded() {
+    fn history_is_bounded_and_jobs_do_not_evict_objects() {
         let events = Events::new();
+        events.publish("container", "create", "c", BTreeMap::new());
         for _ in 0..HISTORY + 10 {
             events.publish("job", "end", "x", BTreeMap::new());
         }
-        assert_eq!(events.since(0).len(), HISTORY);
+        let kept = events.since(0);
+        assert_eq!(kept.len(), HISTORY + 1);
+        assert_eq!(kept[0].action, "create");
     }
 }
