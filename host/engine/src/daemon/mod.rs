@@ -587,19 +587,20 @@ impl Daemon {
         };
         if running {
             let mut rx = container.watch();
+            let exits_before = rx.borrow_and_update().exits;
             if let Err(e) = self.runtime.kill(&container.id, 9).await {
                 tracing::warn!(id = %container.id, error = %e, "kill before removal failed");
             }
-            // The monitor records the exit (it keeps the Removing status).
-            let _ = rx
-                .wait_for(|s| s.exits > 0 || s.status != Status::Removing)
-                .await;
-            let _ = tokio::time::timeout(Duration::from_secs(10), async {
-                while container.lock().record.state.running {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-            .await;
+            // The monitor records the exit (keeping the Removing status) and
+            // unmounts the rootfs; removal waits for that, but not forever:
+            // a shim that cannot report leaves the rest to the exec driver.
+            let exited = rx.wait_for(|s| s.exits > exits_before);
+            if tokio::time::timeout(Duration::from_secs(10), exited)
+                .await
+                .is_err()
+            {
+                tracing::warn!(id = %container.id, "no exit seen 10 s after SIGKILL; removing anyway");
+            }
         }
         if let Err(e) = self.runtime.remove(&container.id).await {
             tracing::warn!(id = %container.id, error = %e, "exec driver cleanup failed");
