@@ -149,7 +149,13 @@ impl Daemon {
                 }
                 Ok(Restored::Exited(exit)) => {
                     tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
-                    self.record_exit(&container, exit).await;
+                    // An AutoRemove container that ended meanwhile goes now,
+                    // as it would have had the daemon been up.
+                    if self.record_exit(&container, exit).await
+                        && let Err(e) = self.remove_container(&container, false).await
+                    {
+                        tracing::warn!(id = %container.id, error = %e, "auto-remove at restore failed");
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(id = %container.id, error = %e, "cannot restore container");
@@ -497,7 +503,13 @@ impl Daemon {
         let signal = signal::parse(&signal)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(10);
         let mut rx = container.watch();
-        self.runtime.kill(&container.id, signal).await?;
+        if let Err(e) = self.runtime.kill(&container.id, signal).await {
+            // It may have exited on its own since we looked: then it is
+            // stopped, which is what was asked.
+            if container.lock().record.state.running {
+                return Err(e);
+            }
+        }
         let exited = async {
             let _ = rx.wait_for(|s| s.status != Status::Running).await;
         };
@@ -508,7 +520,11 @@ impl Daemon {
             .is_err()
         {
             tracing::info!(id = %container.id, timeout, "container did not stop in time, killing it");
-            self.runtime.kill(&container.id, 9).await?;
+            if let Err(e) = self.runtime.kill(&container.id, 9).await
+                && container.lock().record.state.running
+            {
+                return Err(e);
+            }
             let mut rx = container.watch();
             let _ = rx.wait_for(|s| s.status != Status::Running).await;
         }

@@ -664,3 +664,27 @@ async fn removing_a_container_ends_attach_sessions_waiting_for_its_start() {
         .expect("attach ended");
     assert_eq!(result.unwrap(), Ok(0));
 }
+
+#[tokio::test]
+async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
+    let f = fixture();
+    let id = f
+        .create(
+            Some("tmp"),
+            r#"{"Image":"busybox","HostConfig":{"AutoRemove":true}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start("tmp").await.unwrap();
+    let Fixture { _dir, store, .. } = f;
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
+        exit_code: 0,
+        finished_at: now_rfc3339(),
+        ..Default::default()
+    }));
+    let f = fixture_with(_dir, store, runtime);
+    f.daemon.restore().await.unwrap();
+    assert!(f.daemon.containers().get(&id).is_err());
+    assert_eq!(f.record_count(), 0);
+}
