@@ -624,6 +624,7 @@ impl Drop for RawTerminal {
 }
 
 fn terminal_size() -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain integers; all-zero is a valid value.
     let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
     let rc = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };

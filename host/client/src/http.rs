@@ -184,6 +184,8 @@ impl Client {
             let fd: RawFd = fd
                 .parse()
                 .map_err(|_| anyhow!("invalid fd:// host {:?}", self.host))?;
+            // SAFETY: the user named this inherited descriptor; it stays open
+            // for the whole process (we only ever use duplicates of it).
             let dup = nix::unistd::dup(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
                 .with_context(|| format!("cannot use inherited fd {fd}"))?;
             // SAFETY: `dup` returned a fresh descriptor that we own.
