@@ -28,3 +28,13 @@ pub(crate) const BUILTINS: &[Builtin] = &[
 pub fn builtin_names() -> impl Iterator<Item = &'static str> {
     BUILTINS.iter().map(|b| b.name)
 }
+
+/// The manifest text and component bytes of built-in plugin `name`, e.g.
+/// to copy the default graph-layout policy into a plugin directory as the
+/// starting point of a replacement.
+pub fn builtin_plugin(name: &str) -> Option<(&'static str, &'static [u8])> {
+    BUILTINS
+        .iter()
+        .find(|b| b.name == name)
+        .map(|b| (b.manifest, b.component))
+}

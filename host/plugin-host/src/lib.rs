@@ -40,7 +40,7 @@ mod state;
 mod watcher;
 pub mod wit;
 
-pub use builtin::builtin_names;
+pub use builtin::{builtin_names, builtin_plugin};
 pub use error::{CallFailure, PluginError};
 pub use events::{PluginEvent, PluginEventKind};
 pub use graph_adapter::GraphAdminAdapter;
