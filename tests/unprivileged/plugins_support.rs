@@ -2,12 +2,14 @@
 //! directories and their files.
 //!
 //! The plugins under `plugins/` are built here with
-//! `cargo build --release --target wasm32-wasip2` into their own target
-//! directories (`target/wasm-test-plugins*`): the outer cargo may still hold
-//! the lock of the main target directory, and the `next` variant of
-//! `example-job` needs its own directory so that concurrent test processes
-//! never see one variant's artifact under the other's name. After the first
-//! build every call is a no-op check of a few hundred milliseconds.
+//! `cargo build --release --target wasm32-wasip2` into
+//! `target/<profile>/wasm-plugins`, the directory (and profile settings)
+//! `berth-plugin-host`'s build script uses for the built-in plugins, so the
+//! SDK and wit-bindgen are compiled once for both. It is not the main target
+//! directory, whose lock the outer cargo may hold. The `next` variant of
+//! `example-job` has a directory of its own (`wasm-plugins-next`) so that
+//! concurrent test processes never see one variant's artifact under the
+//! other's name. After the first build every call is a quick no-op check.
 
 #![allow(dead_code)]
 
@@ -30,19 +32,19 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn target_root() -> PathBuf {
-    // target/<profile>/deps/<test-exe> -> target/
+fn profile_dir() -> PathBuf {
+    // target/<profile>/deps/<test-exe> -> target/<profile>/
     let exe = std::env::current_exe().expect("current_exe");
     exe.ancestors()
-        .nth(3)
+        .nth(2)
         .expect("test executables live in target/<profile>/deps")
         .to_path_buf()
 }
 
-/// Builds `packages` for wasm32-wasip2 into `target/<dir>` and returns the
-/// release output directory.
+/// Builds `packages` for wasm32-wasip2 into `target/<profile>/<dir>` and
+/// returns the release output directory.
 fn cargo_build(dir: &str, packages: &[&str], features: &[&str]) -> PathBuf {
-    let target_dir = target_root().join(dir);
+    let target_dir = profile_dir().join(dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -70,6 +72,11 @@ fn cargo_build(dir: &str, packages: &[&str], features: &[&str]) -> PathBuf {
     ] {
         command.env_remove(key);
     }
+    // The same profile settings as the build script's, so that the shared
+    // dependencies are not rebuilt.
+    command
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
     berth_tests::cmd::run_with_timeout(&mut command, Duration::from_secs(900)).ok();
     target_dir.join("wasm32-wasip2").join("release")
 }
@@ -100,7 +107,7 @@ pub struct TestPlugins {
 /// Builds (or finds up to date) every test plugin.
 pub fn test_plugins() -> TestPlugins {
     let out = cargo_build(
-        "wasm-test-plugins",
+        "wasm-plugins",
         &[
             "berth-plugin-example-job",
             "berth-plugin-misbehave",
@@ -110,7 +117,7 @@ pub fn test_plugins() -> TestPlugins {
         &[],
     );
     let next = cargo_build(
-        "wasm-test-plugins-next",
+        "wasm-plugins-next",
         &["berth-plugin-example-job"],
         &["berth-plugin-example-job/next"],
     );
