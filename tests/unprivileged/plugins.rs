@@ -145,7 +145,7 @@ async fn sdk_built_plugins_load_from_the_plugin_directory() {
         example.source,
         Some(PluginSource::Directory { .. })
     ));
-    assert_eq!(example.jobs.len(), 5);
+    assert_eq!(example.jobs.len(), 6);
     let folder = f.host.inspect("misbehave").unwrap();
     assert_eq!(folder.state, PluginState::Loaded, "{folder:#?}");
 
@@ -216,7 +216,14 @@ async fn example_job_gets_args_env_stdin_and_returns_stdout_stderr_and_status() 
         .await
         .unwrap();
     assert_eq!(ran.stdout, "1.0.0\n");
-    assert_eq!(host.inspect("example-job").unwrap().calls, 5);
+
+    // No scratch-dir capability: the plugin sees no filesystem at all.
+    let ran = run_job(host, "example-scratch", &[], &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(ran.status, 1, "{ran:?}");
+    assert!(ran.stderr.starts_with("example-scratch: "), "{ran:?}");
+    assert_eq!(host.inspect("example-job").unwrap().calls, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,11 +505,17 @@ async fn ungranted_capabilities_are_refused_and_granted_ones_loaded() {
     let status = f.host.reload("example-job").await.unwrap();
     assert_eq!(status.state, PluginState::Loaded, "{status:#?}");
     assert_eq!(status.capabilities.len(), 1);
-    assert!(
-        f.dir
-            .path()
-            .join("data/plugins/scratch/example-job")
-            .is_dir()
+    let scratch = f.dir.path().join("data/plugins/scratch/example-job");
+    assert!(scratch.is_dir());
+    for expected in ["1\n", "2\n"] {
+        let ran = run_job(&f.host, "example-scratch", &[], &[], b"")
+            .await
+            .unwrap();
+        assert_eq!((ran.status, ran.stdout.as_str()), (0, expected), "{ran:?}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(scratch.join("counter")).unwrap(),
+        "2"
     );
 }
 

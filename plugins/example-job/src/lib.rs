@@ -9,6 +9,8 @@
 //! - `example-exit CODE [MESSAGE]`: prints MESSAGE on stderr, exits with CODE.
 //! - `example-version`: prints the plugin's version (the hot-reload tests
 //!   tell the two builds apart by it).
+//! - `example-scratch`: increments a counter in `/scratch/counter` and
+//!   prints it; works only when the admin granted `scratch-dir`.
 
 use std::io::{Read, Write};
 
@@ -77,6 +79,21 @@ fn exit(job: &Job) -> std::io::Result<i32> {
     Ok(code)
 }
 
+/// `/scratch` exists only when the host preopened the plugin's scratch
+/// directory (the `scratch-dir` capability).
+fn scratch() -> std::io::Result<i32> {
+    let path = "/scratch/counter";
+    let count = match std::fs::read_to_string(path) {
+        Ok(text) => text.trim().parse::<u64>().unwrap_or(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let count = count + 1;
+    std::fs::write(path, count.to_string())?;
+    writeln!(std::io::stdout(), "{count}")?;
+    Ok(0)
+}
+
 impl JobHandler for Example {
     fn new() -> Self {
         Example
@@ -109,6 +126,11 @@ impl JobHandler for Example {
                 "exit with CODE after printing MESSAGE on stderr",
             ),
             JobInfo::new("example-version", "", "print the plugin's version"),
+            JobInfo::new(
+                "example-scratch",
+                "",
+                "count calls in the scratch directory",
+            ),
         ]
     }
 
@@ -124,6 +146,7 @@ impl JobHandler for Example {
             "example-cat" => cat(),
             "example-exit" => exit(job),
             "example-version" => writeln!(std::io::stdout(), "{VERSION}").map(|()| 0),
+            "example-scratch" => scratch(),
             other => {
                 eprintln!("no job {other:?}");
                 Ok(127)
