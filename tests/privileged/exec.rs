@@ -58,10 +58,15 @@ impl ExecFixture {
     /// A driver over this fixture's directories (a "restarted daemon" gets
     /// a new one).
     pub fn new_driver(&self) -> ExecDriver {
+        // BERTH_TEST_SHIM picks another build (e.g. target/release) for
+        // the RSS figure.
+        let shim = std::env::var_os("BERTH_TEST_SHIM")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| berth_tests::workspace_bin("berth-shim"));
         let mut config = ExecConfig::new(
             self.root.path().join("run"),
             self.root.path().join("containers"),
-            berth_tests::workspace_bin("berth-shim"),
+            shim,
         );
         config.spec.cgroup_parent = self.cgroup_parent.clone();
         ExecDriver::new(config).expect("exec driver")
@@ -639,5 +644,47 @@ fn exec_shim_rss_is_reported() {
         field("RssFile:"),
         field("VmHWM:")
     );
+    let rollup = std::fs::read_to_string(format!("/proc/{shim}/smaps_rollup")).unwrap_or_default();
+    let kb = |name: &str| {
+        rollup
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    println!(
+        "berth-shim smaps_rollup: Pss {}, Private_Clean {}, Private_Dirty {}, Shared_Clean {}",
+        kb("Pss:"),
+        kb("Private_Clean:"),
+        kb("Private_Dirty:"),
+        kb("Shared_Clean:")
+    );
+    // Where the resident pages are, largest first.
+    let smaps = std::fs::read_to_string(format!("/proc/{shim}/smaps")).unwrap_or_default();
+    let mut by_mapping: Vec<(u64, String)> = Vec::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        if let Some(rss) = line.strip_prefix("Rss:") {
+            let value: u64 = rss.trim().trim_end_matches(" kB").parse().unwrap_or(0);
+            match by_mapping.iter_mut().find(|(_, name)| *name == current) {
+                Some(entry) => entry.0 += value,
+                None => by_mapping.push((value, current.clone())),
+            }
+        } else if line
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.contains('-') && !w.ends_with(':'))
+        {
+            current = line
+                .split_whitespace()
+                .nth(5)
+                .unwrap_or("[anon]")
+                .to_owned();
+        }
+    }
+    by_mapping.sort_by(|a, b| b.0.cmp(&a.0));
+    for (rss, name) in by_mapping.iter().take(6) {
+        println!("  {rss:>6} kB  {name}");
+    }
     assert!(!field("VmRSS:").is_empty());
 }

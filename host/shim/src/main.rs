@@ -15,6 +15,7 @@
 //!
 //! Single-threaded by design: libcontainer forks from this process.
 
+mod memory;
 mod monitor;
 mod runtime;
 
@@ -73,6 +74,7 @@ fn main() {
         stdin_once: args.stdin_once,
         console_size: args.console_size,
         reap_strays: true,
+        trim_memory: true,
     };
     let runtime = Libcontainer::new(
         args.id.clone(),
@@ -81,6 +83,7 @@ fn main() {
     );
     match Monitor::create(config, runtime) {
         Ok(monitor) => {
+            memory::trim();
             send_report(
                 report,
                 &StartupReport::Created {

@@ -72,6 +72,8 @@ pub struct MonitorConfig {
     pub console_size: Option<(u16, u16)>,
     /// Reap every child (the shim is a subreaper), not only init.
     pub reap_strays: bool,
+    /// Give setup-only memory back after start (see `crate::memory`).
+    pub trim_memory: bool,
 }
 
 /// One of the container's output streams.
@@ -799,6 +801,9 @@ impl<R: Runtime> Monitor<R> {
                 let now = Timestamp::now();
                 self.started_at = Some(now);
                 self.phase = Phase::Running;
+                if self.config.trim_memory {
+                    crate::memory::trim();
+                }
                 Reply::Started {
                     pid: self.pid.as_raw(),
                     started_at: now,

@@ -39,6 +39,7 @@ fn config(dir: &std::path::Path, flags: Flags) -> MonitorConfig {
         stdin_once: flags.stdin_once,
         console_size: Some((24, 80)),
         reap_strays: false,
+        trim_memory: false,
     }
 }
 
