@@ -688,3 +688,40 @@ fn exec_shim_rss_is_reported() {
     }
     assert!(!field("VmRSS:").is_empty());
 }
+
+#[test]
+fn exec_working_dir_binds_and_a_read_only_rootfs() {
+    let mut f = ExecFixture::new("binds");
+    let data = f.root.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    std::fs::write(data.join("in.txt"), "from the host\n").expect("fixture");
+    let script = "pwd; cat /data/in.txt; echo written > /data/out.txt; \
+                  if touch /ro/x 2>/dev/null; then echo ro-writable; else echo ro-refused; fi; \
+                  if touch /rootfs-file 2>/dev/null; then echo root-writable; else echo root-refused; fi";
+    let (id, _) = f.start(
+        "binds",
+        Config {
+            working_dir: "/srv/app".into(),
+            ..cmd(&["sh", "-c", script])
+        },
+        HostConfig {
+            readonly_rootfs: true,
+            binds: vec![
+                format!("{}:/data", data.display()),
+                format!("{}:/ro:ro", data.display()),
+            ],
+            ..HostConfig::default()
+        },
+    );
+    assert_eq!(f.wait(&id).exit_code, 0, "{:?}", f.logs(&id));
+    let (out, err) = f.logs(&id);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["/srv/app", "from the host", "ro-refused", "root-refused"],
+        "stderr: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("out.txt")).expect("written through the bind"),
+        "written\n"
+    );
+}

@@ -186,15 +186,18 @@ impl std::fmt::Display for ShimFailure {
 }
 
 /// Docker's exit code for a container whose start failed with `message`.
+///
+/// As in moby, "permission denied" wins over "not found" when a message has
+/// both (a lookup that found a file it may not execute).
 pub fn start_failure_exit_code(message: &str) -> i32 {
     let lower = message.to_ascii_lowercase();
-    if lower.contains("executable file not found")
+    if lower.contains("permission denied") || lower.contains("exec format error") {
+        126
+    } else if lower.contains("executable file not found")
         || lower.contains("no such file or directory")
         || lower.contains("command not found")
     {
         127
-    } else if lower.contains("permission denied") || lower.contains("exec format error") {
-        126
     } else {
         128
     }
