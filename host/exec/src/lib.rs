@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod attach;
 mod client;
 mod driver;

@@ -16,6 +16,8 @@
 //! - [`time`]: RFC 3339 timestamps as Docker prints them;
 //! - [`fsutil`]: crash-safe file replacement.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod exit;
 pub mod fsutil;

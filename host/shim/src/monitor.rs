@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
@@ -26,7 +26,8 @@ use berth_shim::protocol::{
     ShimFailure, ShimState, StreamKind,
 };
 use berth_shim::time::Timestamp;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
@@ -70,7 +71,9 @@ pub struct MonitorConfig {
     pub stdin_once: bool,
     /// Initial terminal size `(height, width)`.
     pub console_size: Option<(u16, u16)>,
-    /// Reap every child (the shim is a subreaper), not only init.
+    /// Reap every child (the shim is a subreaper), not only init. Blocks
+    /// SIGCHLD and reads it from a signalfd, so the process must be
+    /// single-threaded (the shim is; unit tests are not and leave it off).
     pub reap_strays: bool,
     /// Give setup-only memory back after start (see `crate::memory`).
     pub trim_memory: bool,
@@ -191,6 +194,8 @@ pub struct Monitor<R: Runtime> {
     runtime: R,
     pid: Pid,
     pidfd: OwnedFd,
+    /// SIGCHLD as a descriptor, with `reap_strays`.
+    sigchld: Option<SignalFd>,
     listener: UnixListener,
     log: File,
     log_buf: Vec<u8>,
@@ -366,11 +371,26 @@ impl<R: Runtime> Monitor<R> {
             set_nonblocking(&stdin.file).map_err(|e| io_err("container stdin", e))?;
         }
         let pidfd = pidfd_open(created.pid).map_err(|e| io_err("pidfd_open", e))?;
+        // Blocked from here on; a SIGCHLD of an earlier exit is covered by
+        // the pidfd (init) and the first reap (anything else).
+        let sigchld = if config.reap_strays {
+            let mut mask = SigSet::empty();
+            mask.add(Signal::SIGCHLD);
+            mask.thread_block()
+                .map_err(|e| io_err("block SIGCHLD", e.into()))?;
+            Some(
+                SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+                    .map_err(|e| io_err("signalfd", e.into()))?,
+            )
+        } else {
+            None
+        };
         Ok(Monitor {
             config,
             runtime,
             pid: created.pid,
             pidfd,
+            sigchld,
             listener,
             log,
             log_buf: Vec::with_capacity(4096),
@@ -394,6 +414,9 @@ impl<R: Runtime> Monitor<R> {
     /// Runs until the container has exited and everything is recorded;
     /// returns the exit record.
     pub fn run(mut self) -> ExitRecord {
+        if self.config.reap_strays {
+            self.reap(false);
+        }
         loop {
             if let Phase::Draining { deadline, .. } = self.phase
                 && (self.outputs.iter().all(|o| !o.open) || Instant::now() >= deadline)
@@ -407,7 +430,8 @@ impl<R: Runtime> Monitor<R> {
 
     /// Builds the poll set, waits, and handles what is ready.
     fn poll_once(&mut self) {
-        // Slots: 0 listener, 1 pidfd, then outputs, stdin, clients.
+        // Slots: 0 listener, 1 pidfd, 2 SIGCHLD, then outputs, stdin,
+        // clients.
         let draining = matches!(self.phase, Phase::Draining { .. });
         let backpressure = !draining
             && self.clients.iter().any(|c| {
@@ -423,6 +447,10 @@ impl<R: Runtime> Monitor<R> {
         fds.push(pfd(self.listener.as_raw_fd(), libc::POLLIN));
         fds.push(pfd(
             if draining { -1 } else { self.pidfd.as_raw_fd() },
+            libc::POLLIN,
+        ));
+        fds.push(pfd(
+            self.sigchld.as_ref().map_or(-1, |s| s.as_fd().as_raw_fd()),
             libc::POLLIN,
         ));
         for output in &self.outputs {
@@ -458,7 +486,6 @@ impl<R: Runtime> Monitor<R> {
         }
         let timeout = match self.phase {
             Phase::Draining { deadline, .. } => elapsed_millis(deadline),
-            _ if self.config.reap_strays => 1000,
             _ => -1,
         };
         // SAFETY: `fds` is a valid array of pollfd of the given length.
@@ -471,14 +498,18 @@ impl<R: Runtime> Monitor<R> {
             }
             return;
         }
-        if self.config.reap_strays {
+        if fds[2].revents != 0 {
+            if let Some(sigchld) = &self.sigchld {
+                // Drain: one read per pending signal, coalesced anyway.
+                while let Ok(Some(_)) = sigchld.read_signal() {}
+            }
             self.reap(false);
         }
         if fds[1].revents != 0 {
             self.reap(true);
         }
         for i in 0..self.outputs.len() {
-            if fds[2 + i].revents != 0 {
+            if fds[3 + i].revents != 0 {
                 self.read_output(i);
             }
         }
