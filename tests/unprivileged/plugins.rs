@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use berth_plugin_host::network_types::{NetworkRequest, PortMapping};
+use berth_plugin_host::registry_types::{AuthRequest, Credential};
 use berth_plugin_host::{
     CallFailure, HealthPolicy, HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind,
     PluginHost, PluginSource, PluginState,
@@ -653,4 +655,77 @@ async fn hot_reload_under_load_loses_no_call() {
         "hot reload: {} calls during 20 replacements, none failed",
         calls.load(Ordering::Relaxed)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_and_registry_policies_answer_through_the_host() {
+    let built = test_plugins();
+    // Without plugins of these worlds the host has nothing to ask.
+    let empty = fixture(|_, _| {}).await;
+    let request = NetworkRequest {
+        container_id: "c".repeat(64),
+        network: "bridge".into(),
+        subnet: "172.30.0.0/24".into(),
+        gateway: "172.30.0.1".into(),
+        used_addresses: vec!["172.30.0.2".into()],
+        requested_address: None,
+        ports: vec![PortMapping {
+            protocol: "tcp".into(),
+            container_port: 80,
+            host_ip: String::new(),
+            host_port: 0,
+        }],
+    };
+    assert!(empty.host.plan_network(&request).is_none());
+
+    let f = fixture(|dir, grants| {
+        install(dir, &built.example_network, None);
+        install(dir, &built.example_registry_auth, None);
+        std::fs::write(
+            grants,
+            "[plugin.example-registry-auth.config]\n\"token.registry.example\" = \"s3cret\"\n",
+        )
+        .unwrap();
+    })
+    .await;
+    let host = f.host.clone();
+    tokio::task::spawn_blocking(move || {
+        let plan = host.plan_network(&request).unwrap().unwrap();
+        assert_eq!(plan.address, "172.30.0.3");
+        assert_eq!(plan.dns_servers, ["192.0.2.53"]);
+        assert_eq!(plan.ports[0].host_port, 80);
+        let taken = NetworkRequest {
+            requested_address: Some("172.30.0.2".into()),
+            ..request
+        };
+        let err = host.plan_network(&taken).unwrap().unwrap_err();
+        assert_eq!(err.call_failure(), Some(CallFailure::Returned));
+        assert!(err.to_string().contains("172.30.0.2 is in use"), "{err}");
+
+        let ask = |registry: &str, action: &str| AuthRequest {
+            registry: registry.into(),
+            repository: "library/busybox".into(),
+            actions: vec![action.into()],
+        };
+        let credential = host
+            .registry_credentials(&ask("registry.example", "pull"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(credential, Credential::Bearer("s3cret".into()));
+        let credential = host
+            .registry_credentials(&ask("other.example", "pull"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(credential, Credential::Anonymous);
+        let err = host
+            .registry_credentials(&ask("registry.example", "push"))
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("pushing to registry.example is not allowed")
+        );
+    })
+    .await
+    .unwrap();
 }

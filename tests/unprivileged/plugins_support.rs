@@ -102,6 +102,10 @@ pub struct TestPlugins {
     pub misbehave_policy: Built,
     /// `image-gc`, which imports graph-admin.
     pub image_gc: Built,
+    /// `example-network`: a network policy.
+    pub example_network: Built,
+    /// `example-registry-auth`: credentials from configuration.
+    pub example_registry_auth: Built,
 }
 
 /// Builds (or finds up to date) every test plugin.
@@ -113,6 +117,8 @@ pub fn test_plugins() -> TestPlugins {
             "berth-plugin-misbehave",
             "berth-plugin-misbehave-policy",
             "berth-plugin-image-gc",
+            "berth-plugin-example-network",
+            "berth-plugin-example-registry-auth",
         ],
         &[],
     );
@@ -136,6 +142,8 @@ pub fn test_plugins() -> TestPlugins {
         misbehave: built("misbehave", &out, "misbehave"),
         misbehave_policy: built("misbehave-policy", &out, "misbehave-policy"),
         image_gc: built("image-gc", &out, "image-gc"),
+        example_network: built("example-network", &out, "example-network"),
+        example_registry_auth: built("example-registry-auth", &out, "example-registry-auth"),
     }
 }
 

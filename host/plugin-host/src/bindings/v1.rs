@@ -22,6 +22,7 @@ pub mod graph_policy {
     wasmtime::component::bindgen!({
         world: "graph-policy",
         path: "../../wit/since_v1.0.0",
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -30,6 +31,7 @@ pub mod network_policy {
     wasmtime::component::bindgen!({
         world: "network-policy",
         path: "../../wit/since_v1.0.0",
+        additional_derives: [PartialEq, Eq],
         with: {
             "berth:plugin/host": crate::bindings::v1::graph_policy::berth::plugin::host,
             "berth:plugin/types": crate::bindings::v1::graph_policy::berth::plugin::types,
@@ -42,6 +44,7 @@ pub mod registry_auth {
     wasmtime::component::bindgen!({
         world: "registry-auth",
         path: "../../wit/since_v1.0.0",
+        additional_derives: [PartialEq, Eq],
         with: {
             "berth:plugin/host": crate::bindings::v1::graph_policy::berth::plugin::host,
             "berth:plugin/types": crate::bindings::v1::graph_policy::berth::plugin::types,
