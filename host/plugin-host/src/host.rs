@@ -30,8 +30,10 @@ pub struct HostConfig {
     /// A directory that does not exist yet is treated as empty.
     pub plugin_dir: Option<PathBuf>,
     /// The daemon's data root: compiled components are cached in
-    /// `<data_root>/plugins/cache`, scratch directories live in
-    /// `<data_root>/plugins/scratch/<plugin>`.
+    /// `<data_root>/plugins/cache` (entries no loaded plugin uses are pruned
+    /// at start), scratch directories live in
+    /// `<data_root>/plugins/scratch/<plugin>`, the admin's enable/disable
+    /// choices in `<data_root>/plugins/disabled.toml`.
     pub data_root: PathBuf,
     /// The admin's grants file; `None` grants nothing.
     pub grants_file: Option<PathBuf>,
@@ -213,6 +215,58 @@ impl Table {
             .or_else(|| candidates().find(|p| p.source == PluginSource::Builtin))
             .or_else(|| candidates().next())
     }
+}
+
+/// Where the admin's enable/disable choices are kept, under
+/// `<data_root>/plugins/`.
+const DISABLED_FILE: &str = "disabled.toml";
+
+#[derive(serde::Deserialize, serde::Serialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DisabledFile {
+    disabled: BTreeSet<String>,
+}
+
+fn load_disabled(path: &Path) -> Result<BTreeSet<String>, PluginError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str::<DisabledFile>(&text)
+            .map(|f| f.disabled)
+            .map_err(|e| PluginError::Manifest {
+                path: path.to_path_buf(),
+                reason: format!("cannot parse the list of disabled plugins: {e}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+        Err(source) => Err(PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Writes the disabled set: temp file, fsync, rename.
+fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginError> {
+    use std::io::Write;
+    let write_error = |source| PluginError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = toml::to_string(&DisabledFile {
+        disabled: disabled.clone(),
+    })
+    .map_err(|e| write_error(std::io::Error::other(e.to_string())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let tmp = dir.join(format!(".{DISABLED_FILE}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(write_error)
 }
 
 /// A plugin found in the directory.
@@ -414,12 +468,16 @@ impl PluginHost {
             None => Grants::none(),
         };
         let (events, _) = broadcast::channel(256);
+        let disabled_file = config.data_root.join("plugins").join(DISABLED_FILE);
         let host = PluginHost {
             inner: Arc::new(Inner {
                 runtime: Arc::new(runtime),
                 config,
                 grants: ArcSwap::from_pointee(grants),
-                table: ArcSwap::from_pointee(Table::default()),
+                table: ArcSwap::from_pointee(Table {
+                    disabled: load_disabled(&disabled_file)?,
+                    ..Table::default()
+                }),
                 writer: tokio::sync::Mutex::new(()),
                 events,
                 history: std::sync::Mutex::new(std::collections::VecDeque::new()),
@@ -430,7 +488,48 @@ impl PluginHost {
             host.load_builtins().await?;
         }
         host.rescan().await;
+        host.prune_cache();
         Ok(host)
+    }
+
+    fn disabled_file(&self) -> PathBuf {
+        self.inner
+            .config
+            .data_root
+            .join("plugins")
+            .join(DISABLED_FILE)
+    }
+
+    /// Removes compiled components that no loaded plugin uses (earlier
+    /// versions, removed plugins), so the cache does not grow forever.
+    fn prune_cache(&self) {
+        let table = self.inner.table.load();
+        let keep: BTreeSet<PathBuf> = table
+            .builtins
+            .values()
+            .chain(table.dir.values().filter_map(|e| e.active.as_ref()))
+            .map(|p| self.inner.runtime.cache_path(&p.digest))
+            .collect();
+        let Some(dir) = keep.iter().next().and_then(|p| p.parent()) else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let compiled = path.extension().is_some_and(|e| e == "cwasm");
+            if compiled && !keep.contains(&path) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {
+                        tracing::debug!(path = %path.display(), "pruned compilation cache entry")
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot prune compilation cache entry")
+                    }
+                }
+            }
+        }
     }
 
     async fn load_builtins(&self) -> Result<(), PluginError> {
@@ -715,6 +814,9 @@ impl PluginHost {
             } else {
                 table.disabled.insert(name.to_owned());
             }
+            // Persist first: a disable that would not survive a restart is
+            // refused rather than half-done.
+            save_disabled(&self.disabled_file(), &table.disabled)?;
             self.inner.table.store(Arc::new(table));
             let (kind, verb) = if enabled {
                 (PluginEventKind::Enable, "enabled")

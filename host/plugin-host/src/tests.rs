@@ -368,3 +368,40 @@ async fn without_an_enabled_graph_policy_the_native_one_decides() {
         .unwrap();
     assert!(plan.is_ok(), "{plan:?}");
 }
+
+#[tokio::test]
+async fn disabled_plugins_stay_disabled_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let first = host(data.path()).await;
+    first.set_enabled("disk-usage", false).await.unwrap();
+    drop(first);
+    let second = host(data.path()).await;
+    assert_eq!(
+        second.inspect("disk-usage").unwrap().state,
+        PluginState::Disabled
+    );
+    assert!(!second.has_job("disk-usage"));
+    second.set_enabled("disk-usage", true).await.unwrap();
+    drop(second);
+    let third = host(data.path()).await;
+    assert_eq!(
+        third.inspect("disk-usage").unwrap().state,
+        PluginState::Loaded
+    );
+}
+
+#[tokio::test]
+async fn unused_cache_entries_are_pruned_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    drop(host(data.path()).await);
+    let cache = data.path().join("plugins/cache");
+    let stale = cache.join(format!("{}-0000000000000000.cwasm", "f".repeat(64)));
+    std::fs::write(&stale, b"old").unwrap();
+    let unrelated = cache.join("README");
+    std::fs::write(&unrelated, b"keep").unwrap();
+    let host = host(data.path()).await;
+    assert!(!stale.exists());
+    assert!(unrelated.exists());
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 4);
+    drop(host);
+}
