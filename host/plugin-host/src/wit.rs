@@ -1,7 +1,7 @@
 //! Which `berth:plugin` WIT versions this host implements.
 //!
 //! The WIT package is versioned by frozen folders (`wit/since_vX.Y.Z`); the
-//! host keeps one bindings module per folder ([`crate::bindings`]). A plugin
+//! host keeps one bindings module per folder (`bindings::v1`, ...). A plugin
 //! built against WIT `W` runs on a host whose bindings version `B` has the
 //! same major version and `W <= B`: minor versions only add, so a plugin
 //! built for 1.0 works with 1.3 bindings, while a plugin built for 1.4 may
@@ -17,7 +17,7 @@ pub const SUPPORTED: &[Version] = &[Version::new(1, 0, 0)];
 /// Which bindings module serves a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindingsVersion {
-    /// `wit/since_v1.0.0`, served by [`crate::bindings::v1`].
+    /// `wit/since_v1.0.0`, served by the `bindings::v1` module.
     V1,
 }
 
