@@ -267,6 +267,30 @@ async fn a_spinning_job_is_killed_at_its_deadline_and_the_plugin_keeps_serving()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_blocked_in_a_host_call_is_cut_at_its_deadline() {
+    let built = test_plugins();
+    let f = fixture(|dir, _| install(dir, &built.misbehave, None)).await;
+    // A stdin that never ends: the plugin waits in the host, not in wasm.
+    let (_keep_open, stdin) = tokio::io::duplex(16);
+    let io = JobIo {
+        stdin: Box::new(stdin),
+        stdout: Box::new(tokio::io::sink()),
+        stderr: Box::new(tokio::io::sink()),
+    };
+    let err = f
+        .host
+        .run_job("misbehave-read", &[], &[], io)
+        .await
+        .unwrap_err();
+    assert_eq!(err.call_failure(), Some(CallFailure::Timeout), "{err}");
+    assert!(err.to_string().contains("waiting in a host call"), "{err}");
+    let ok = run_job(&f.host, "misbehave-ok", &[], &[], b"")
+        .await
+        .unwrap();
+    assert_eq!(ok.stdout, "alive\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memory_bomb_is_stopped_at_its_limit() {
     let built = test_plugins();
     let f = fixture(|dir, _| install(dir, &built.misbehave, None)).await;

@@ -45,6 +45,7 @@ impl JobHandler for Misbehave {
             "misbehave-spin",
             "misbehave-bomb",
             "misbehave-panic",
+            "misbehave-read",
             "misbehave-ok",
         ]
         .into_iter()
@@ -57,6 +58,15 @@ impl JobHandler for Misbehave {
             "misbehave-spin" => spin(),
             "misbehave-bomb" => bomb(),
             "misbehave-panic" => panic!("misbehave-panic was asked to panic"),
+            // Blocks in a host call (reading stdin) rather than in wasm: only
+            // the host's outer deadline can stop it.
+            "misbehave-read" => {
+                let mut input = Vec::new();
+                match std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
+                    Ok(_) => 0,
+                    Err(_) => 1,
+                }
+            }
             _ => match writeln!(std::io::stdout(), "alive") {
                 Ok(()) => 0,
                 Err(_) => 1,
