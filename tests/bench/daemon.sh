@@ -73,8 +73,11 @@ PY
 
 # berthd with its own roots.
 mkdir -p "$work/docker-config"
+mkdir -p "$work/plugins"
 "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
-    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" >"$work/berthd.log" 2>&1 &
+    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
+    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
+    >"$work/berthd.log" 2>&1 &
 berthd_pid=$!
 for _ in $(seq 300); do
     [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
@@ -82,6 +85,7 @@ for _ in $(seq 300); do
 done
 sleep 1
 idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$berthd_pid/status")
+idle_anon=$(awk '/RssAnon/ {print $2}' "/proc/$berthd_pid/status")
 "$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
 
 # A shim's RSS, from a long-running container.
@@ -97,7 +101,7 @@ hyperfine --warmup 3 --runs "$runs" --style basic --export-json "$work/results.j
     -n "runc run" "runc --root $work/runc run --bundle $work/bundle bench-runc" \
     -n "unshare" "unshare --fork --pid --mount --uts --ipc --net true"
 
-python3 - "$work/results.json" "$idle_rss" "$shim_rss" <<'PY'
+python3 - "$work/results.json" "$idle_rss" "$shim_rss" "$idle_anon" <<'PY'
 import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 runc = results["runc run"]["median"]
@@ -107,7 +111,8 @@ for name, r in results.items():
     print(f"{name:<22}{r['median'] * 1000:>10.1f}ms{r['median'] / runc:>9.2f}x")
 idle, shim = int(sys.argv[2]), int(sys.argv[3])
 print()
-print(f"berthd idle RSS: {idle / 1024:.1f} MiB (target < 30 MiB)")
+anon = int(sys.argv[4])
+print(f"berthd idle RSS: {idle / 1024:.1f} MiB, of which anonymous {anon / 1024:.1f} MiB (target < 30 MiB)")
 print(f"berth-shim RSS:  {shim / 1024:.1f} MiB (target < 2 MiB)")
 ratio = results["berth run"]["median"] / runc
 print(f"berth run / runc run: {ratio:.2f}x (target <= 3x)")
