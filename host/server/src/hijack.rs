@@ -229,3 +229,129 @@ pub async fn job_stream(
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(JOB_STREAM));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use berth_api::stream::FrameDecoder;
+    use berth_engine::handler_fn;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::app::{AppState, router};
+
+    /// An engine whose `container_attach` echoes its input back, raw.
+    fn engine() -> Arc<Engine> {
+        let engine = Engine::new();
+        engine.register(
+            "container_attach",
+            Arc::new(handler_fn("", |mut job: Job| async move {
+                if job.args[0] == "missing" {
+                    return Err(berth_engine::JobError::not_found(
+                        "No such container: missing",
+                    ));
+                }
+                job.stdout.begin(Some(berth_api::stream::RAW)).await?;
+                let mut buf = [0u8; 1024];
+                loop {
+                    let n = job.stdin.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    job.stdout.write(buf[..n].to_vec()).await?;
+                }
+                job.stdout.write(&b"<eof>"[..]).await?;
+                Ok(0)
+            })),
+        );
+        engine.register(
+            "upper",
+            Arc::new(handler_fn("", |mut job: Job| async move {
+                let input = job.read_stdin(1024).await?;
+                job.stdout.write(input.to_ascii_uppercase()).await?;
+                Ok(5)
+            })),
+        );
+        engine
+    }
+
+    /// Serves one in-memory connection; returns the client end.
+    fn connect() -> tokio::net::UnixStream {
+        let (client, server) = tokio::net::UnixStream::pair().unwrap();
+        let app = router(AppState { engine: engine() });
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _keep = _stop;
+            crate::listen::serve_connection(server, app, shutdown).await;
+        });
+        client
+    }
+
+    async fn head(stream: &mut tokio::net::UnixStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(
+                stream.read(&mut byte).await.unwrap(),
+                1,
+                "closed inside the head"
+            );
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
+    }
+
+    const UPGRADE: &str =
+        "Host: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n";
+
+    #[tokio::test]
+    async fn attach_upgrades_and_half_close_ends_the_input() {
+        let mut conn = connect();
+        let request =
+            format!("POST /v1.43/containers/c1/attach?stream=1&stdin=1 HTTP/1.1\r\n{UPGRADE}");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let head = head(&mut conn).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("upgrade: tcp"), "{head}");
+        conn.write_all(b"hello").await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        conn.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"hello<eof>");
+    }
+
+    #[tokio::test]
+    async fn attach_errors_before_the_upgrade_are_plain_responses() {
+        let mut conn = connect();
+        let request = format!("POST /containers/missing/attach?stream=1 HTTP/1.1\r\n{UPGRADE}");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let head = head(&mut conn).await;
+        assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn hijacked_jobs_stream_stdin_and_end_with_their_status() {
+        let mut conn = connect();
+        let request = format!("POST /berth/jobs/upper HTTP/1.1\r\n{UPGRADE}");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let head = head(&mut conn).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        conn.write_all(b"shout").await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        conn.read_to_end(&mut rest).await.unwrap();
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&rest);
+        let mut frames = Vec::new();
+        while let Some(frame) = decoder.next_frame().unwrap() {
+            frames.push(frame);
+        }
+        assert_eq!(
+            frames[0],
+            (StreamType::Stdout, Bytes::from_static(b"SHOUT"))
+        );
+        let (stream, exit) = frames.last().unwrap();
+        assert_eq!(*stream, StreamType::Systemerr);
+        let exit: JobExit = serde_json::from_slice(exit).unwrap();
+        assert_eq!(exit.status, 5);
+    }
+}

@@ -268,7 +268,7 @@ fn tls_acceptor(tls: &TlsOptions) -> Result<tokio_rustls::TlsAcceptor, ListenErr
 /// Serves one connection until it closes or shutdown is requested (then
 /// in-flight requests finish; hijacked streams are cut when the process
 /// exits).
-async fn serve_connection<I>(io: I, router: Router, mut shutdown: watch::Receiver<bool>)
+pub(crate) async fn serve_connection<I>(io: I, router: Router, mut shutdown: watch::Receiver<bool>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
