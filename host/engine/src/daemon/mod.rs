@@ -134,7 +134,13 @@ impl Daemon {
             .list(CONTAINERS)
             .map_err(|e| store_error("failed to load container records", e))?;
         let count = records.len();
-        for (_, record) in records {
+        for (_, mut record) in records {
+            // A removal cut short by a crash: the container is dead, and
+            // `rm` (which accepts dead containers) finishes the job.
+            if record.state.status == Status::Removing {
+                record.state.status = Status::Dead;
+                record.state.dead = true;
+            }
             let was_running = record.state.running;
             let container = Container::new(record);
             self.containers.insert(Arc::clone(&container));

@@ -688,3 +688,21 @@ async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
     assert!(f.daemon.containers().get(&id).is_err());
     assert_eq!(f.record_count(), 0);
 }
+
+#[tokio::test]
+async fn a_removal_cut_short_by_a_crash_leaves_a_dead_container_that_rm_finishes() {
+    let f = fixture();
+    let id = f
+        .create(Some("half"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let mut record = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    record.state.status = Status::Removing;
+    f.store.put(CONTAINERS, &id, &record).unwrap();
+    let Fixture { _dir, store, .. } = f;
+    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    f.daemon.restore().await.unwrap();
+    assert_eq!(f.daemon.inspect(&id).unwrap().state.status, Status::Dead);
+    f.daemon.remove("half", false).await.unwrap();
+    assert_eq!(f.record_count(), 0);
+}
