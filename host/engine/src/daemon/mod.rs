@@ -782,6 +782,11 @@ impl Daemon {
             args: record.args,
             state: record.state,
             image: record.image_id,
+            // The exec driver's layout of the container directory (the
+            // files it bind-mounts and the json-file log it writes).
+            resolv_conf_path: dir.join("resolv.conf").to_string_lossy().into_owned(),
+            hostname_path: dir.join("hostname").to_string_lossy().into_owned(),
+            hosts_path: dir.join("hosts").to_string_lossy().into_owned(),
             log_path: dir
                 .join(format!("{}-json.log", record.id))
                 .to_string_lossy()
