@@ -2,15 +2,15 @@
 //! containers. Each test isolates itself (own temp dirs, own state roots, own
 //! daemons) and cleans up what it creates.
 mod cgroups;
+mod daemon;
+mod daemon_containers;
+mod daemon_listeners;
+mod exec;
 mod graph;
-mod seccomp;
+mod plugins;
 mod runc_bad_bundles;
 mod runc_dockerd;
 mod runc_lifecycle;
 mod runc_parity;
 mod runc_support;
-mod daemon;
-mod daemon_containers;
-mod daemon_listeners;
-mod plugins;
-mod exec;
+mod seccomp;

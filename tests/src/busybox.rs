@@ -47,7 +47,16 @@ fn applets() -> Vec<String> {
 pub fn build_rootfs(dir: &Path) {
     let busybox = static_busybox();
     for sub in [
-        "bin", "etc", "dev", "proc", "sys", "tmp", "root", "home/berth", "var", "run",
+        "bin",
+        "etc",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "root",
+        "home/berth",
+        "var",
+        "run",
     ] {
         fs::create_dir_all(dir.join(sub)).expect("create rootfs dir");
     }
@@ -79,19 +88,25 @@ pub fn build_tarball(path: &Path) {
     builder.finish().expect("finish tarball");
 }
 
-/// A rootfs tarball built once per test process and shared by its tests.
+/// A rootfs tarball shared by every test process of one build.
+///
+/// It lives in the target dir's scratch dir (`target/tmp`), so nothing is
+/// left in `/tmp`, and it is built once: written to a unique temp name, then
+/// renamed into place, so concurrent test processes never see half a file.
 pub fn shared_tarball() -> PathBuf {
-    static TARBALL: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    static TARBALL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     TARBALL
         .get_or_init(|| {
-            let dir = tempfile::Builder::new()
-                .prefix("berth-busybox-")
-                .tempdir()
-                .expect("tempdir");
-            let path = dir.path().join("busybox.tar");
-            build_tarball(&path);
-            (dir, path)
+            let dir = crate::target_tmp().join("berth-fixtures");
+            fs::create_dir_all(&dir).expect("create fixture dir");
+            // Bump the version when the rootfs recipe changes, so a stale build is not reused.
+            let path = dir.join("busybox-v1.tar");
+            if !path.is_file() {
+                let staging = dir.join(format!("busybox.tar.{}", std::process::id()));
+                build_tarball(&staging);
+                fs::rename(&staging, &path).expect("publish busybox tarball");
+            }
+            path
         })
-        .1
         .clone()
 }

@@ -33,3 +33,16 @@ pub fn workspace_bin(name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// The build's scratch directory, `target/tmp` (what cargo calls
+/// `CARGO_TARGET_TMPDIR`; that variable is only set while compiling the test
+/// binaries, not this support library): derived from the test executable's
+/// path, `target/<profile>/deps/<test>`.
+pub fn target_tmp() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("test executable lives in target/<profile>/deps");
+    target.join("tmp")
+}

@@ -1,6 +1,6 @@
 //! Integration tests that need no privilege.
 
-mod support_selftest;
+mod api_compat;
 mod plugins;
 mod plugins_support;
-mod api_compat;
+mod support_selftest;
