@@ -13,7 +13,8 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::{
-    Capabilities, LinuxDeviceType, LinuxNamespaceType, PosixRlimitType, Process, Spec,
+    Capabilities, Linux, LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespaceType, LinuxResources,
+    PosixRlimitType, Process, Spec,
 };
 
 use crate::bundle::Bundle;
@@ -184,52 +185,52 @@ fn default_devices() -> Vec<DeviceEntry> {
 /// for its `linux.devices`, then runc's always-allowed devices
 /// (`specconv.AllowedDevices`), so that `mknod` of the default nodes and
 /// ptys work even under Docker's default deny-all rule.
-pub(crate) fn resources_with_default_devices(
-    spec: &Spec,
-) -> Option<oci_spec::runtime::LinuxResources> {
+pub(crate) fn resources_with_default_devices(spec: &Spec) -> Option<LinuxResources> {
     let linux = spec.linux().as_ref()?;
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
-    let mut extra: Vec<serde_json::Value> = Vec::new();
     for d in linux.devices().iter().flatten() {
         let typ = match d.typ() {
-            LinuxDeviceType::B => "b",
-            _ => "c",
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            _ => LinuxDeviceType::C,
         };
-        extra.push(serde_json::json!({
-            "allow": true, "type": typ, "major": d.major(), "minor": d.minor(), "access": "rwm"
-        }));
+        rules.push(allow_rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
     }
+    let (b, c) = (LinuxDeviceType::B, LinuxDeviceType::C);
     for (typ, major, minor, access) in [
-        ("c", None, None, "m"),
-        ("b", None, None, "m"),
-        ("c", Some(1), Some(3), "rwm"),
-        ("c", Some(1), Some(8), "rwm"),
-        ("c", Some(1), Some(7), "rwm"),
-        ("c", Some(5), Some(0), "rwm"),
-        ("c", Some(1), Some(5), "rwm"),
-        ("c", Some(1), Some(9), "rwm"),
-        ("c", Some(5), Some(1), "rwm"),
-        ("c", Some(136), None, "rwm"),
-        ("c", Some(5), Some(2), "rwm"),
-        ("c", Some(10), Some(200), "rwm"),
+        (c, None, None, "m"),
+        (b, None, None, "m"),
+        (c, Some(1), Some(3), "rwm"),
+        (c, Some(1), Some(8), "rwm"),
+        (c, Some(1), Some(7), "rwm"),
+        (c, Some(5), Some(0), "rwm"),
+        (c, Some(1), Some(5), "rwm"),
+        (c, Some(1), Some(9), "rwm"),
+        (c, Some(5), Some(1), "rwm"),
+        (c, Some(136), None, "rwm"),
+        (c, Some(5), Some(2), "rwm"),
+        (c, Some(10), Some(200), "rwm"),
     ] {
-        let mut rule = serde_json::json!({"allow": true, "type": typ, "access": access});
-        if let Some(major) = major {
-            rule["major"] = serde_json::json!(major);
-        }
-        if let Some(minor) = minor {
-            rule["minor"] = serde_json::json!(minor);
-        }
-        extra.push(rule);
-    }
-    for rule in extra {
-        if let Ok(rule) = serde_json::from_value(rule) {
-            rules.push(rule);
-        }
+        rules.push(allow_rule(typ, major, minor, access));
     }
     resources.set_devices(Some(rules));
     Some(resources)
+}
+
+/// An allow rule of the device cgroup; `None` for major or minor is `*`.
+fn allow_rule(
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut rule = LinuxDeviceCgroup::default();
+    rule.set_allow(true)
+        .set_typ(Some(typ))
+        .set_major(major)
+        .set_minor(minor)
+        .set_access(Some(access.to_owned()));
+    rule
 }
 
 /// Everything about the root file system.
@@ -408,7 +409,8 @@ impl InitConfig {
     /// Converts a validated bundle.
     pub fn from_bundle(bundle: &Bundle, id: &str) -> InitConfig {
         let spec = &bundle.spec;
-        let linux = spec.linux().clone().unwrap_or_default();
+        let no_linux = Linux::default();
+        let linux = spec.linux().as_ref().unwrap_or(&no_linux);
         let namespaces = NamespacePlan::for_spec(spec);
         let mounts: Vec<MountEntry> = spec
             .mounts()

@@ -27,13 +27,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Process, Spec};
 
 use crate::bundle::{Bundle, validate_process};
 use crate::channel::{Channel, Message};
 use crate::config::{InitConfig, ProcessConfig, clone_flag, proc_ns_name};
 use crate::error::{Error, InitStep};
 use crate::init::{ChildFds, exec_main, init_main};
+use crate::seccomp::BpfProgram;
 use crate::state::{EXEC_FIFO, Record, State, Status, now_rfc3339, proc_stat, write_atomic};
 
 /// Where the container's stdio comes from.
@@ -196,9 +197,46 @@ impl Drop for PidNsSwitch {
     }
 }
 
-fn open_ns(path: &Path) -> Result<OwnedFd, Error> {
-    open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))
+/// A namespace the child joins with `setns`, opened by the runtime (the
+/// child may no longer see the path once it has joined others).
+struct JoinedNamespace {
+    kind: LinuxNamespaceType,
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl JoinedNamespace {
+    fn open(kind: LinuxNamespaceType, path: PathBuf) -> Result<JoinedNamespace, Error> {
+        let fd = open(&path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
+        Ok(JoinedNamespace { kind, path, fd })
+    }
+
+    /// What the child needs to join it and to name it in an error.
+    fn for_child(&self) -> (CloneFlags, BorrowedFd<'_>, InitStep) {
+        (
+            clone_flag(self.kind),
+            self.fd.as_fd(),
+            InitStep::JoinNamespace {
+                kind: proc_ns_name(self.kind).into(),
+                path: self.path.clone(),
+            },
+        )
+    }
+}
+
+/// Compiles the spec's seccomp profile into a program the child can load
+/// without allocating; `source` names where the profile came from.
+fn seccomp_program(linux: &Linux, source: &Path) -> Result<Option<BpfProgram>, Error> {
+    linux
+        .seccomp()
+        .as_ref()
+        .map(|profile| crate::seccomp::compile(profile)?.program())
+        .transpose()
+        .map_err(|source_error| Error::Seccomp {
+            path: source.to_path_buf(),
+            source: source_error,
+        })
 }
 
 /// Connects to the console socket when the process wants a terminal;
@@ -253,8 +291,7 @@ fn await_child(chan: &Channel, pid: Pid, expect_ready: bool) -> Result<(), Error
     }
 }
 
-fn write_id_maps(pid: Pid, spec: &Spec) -> Result<(), Error> {
-    let linux = spec.linux().clone().unwrap_or_default();
+fn write_id_maps(pid: Pid, linux: &Linux) -> Result<(), Error> {
     for (file, maps) in [
         ("uid_map", linux.uid_mappings()),
         ("gid_map", linux.gid_mappings()),
@@ -285,16 +322,9 @@ impl Container {
         let spec = &bundle.spec;
         let cfg = InitConfig::from_bundle(&bundle, &opts.id);
         let config_path = bundle.dir.join("config.json");
-        let linux = spec.linux().clone().unwrap_or_default();
-        let seccomp = linux
-            .seccomp()
-            .as_ref()
-            .map(|profile| crate::seccomp::compile(profile)?.program())
-            .transpose()
-            .map_err(|source| Error::Seccomp {
-                path: config_path.clone(),
-                source,
-            })?;
+        let no_linux = Linux::default();
+        let linux = spec.linux().as_ref().unwrap_or(&no_linux);
+        let seccomp = seccomp_program(linux, &config_path)?;
         let cgroups_path = linux
             .cgroups_path()
             .clone()
@@ -354,12 +384,12 @@ impl Container {
                 .map_err(|source| cgroup_error(&opts.id, source))?;
         }
 
-        let ns_fds: Vec<(LinuxNamespaceType, PathBuf, OwnedFd)> = cfg
+        let ns_fds = cfg
             .namespaces
             .join
             .iter()
-            .map(|(kind, path)| Ok((*kind, path.clone(), open_ns(path)?)))
-            .collect::<Result<_, Error>>()?;
+            .map(|(kind, path)| JoinedNamespace::open(*kind, path.clone()))
+            .collect::<Result<Vec<_>, Error>>()?;
         let (parent_chan, child_chan) =
             Channel::pair().map_err(|e| Error::sys("create init socketpair", e))?;
         let last_cap = crate::capabilities::last_cap();
@@ -378,19 +408,7 @@ impl Container {
             let fds = ChildFds {
                 stdio: stdio_fds(&opts.stdio),
                 console: console.as_ref().map(|c| c.as_fd()),
-                namespaces: ns_fds
-                    .iter()
-                    .map(|(kind, path, fd)| {
-                        (
-                            clone_flag(*kind),
-                            fd.as_fd(),
-                            InitStep::JoinNamespace {
-                                kind: proc_ns_name(*kind).into(),
-                                path: path.clone(),
-                            },
-                        )
-                    })
-                    .collect(),
+                namespaces: ns_fds.iter().map(JoinedNamespace::for_child).collect(),
                 fifo: Some(fifo.as_fd()),
                 last_cap,
             };
@@ -408,7 +426,7 @@ impl Container {
         guard.child = Some(pid);
 
         if cfg.namespaces.new_user {
-            write_id_maps(pid, spec)?;
+            write_id_maps(pid, linux)?;
         }
         cgroup
             .add_task(pid)
@@ -558,22 +576,7 @@ impl Container {
 
     /// The state as `berth-runc state` prints it.
     pub fn state(&self) -> Result<State, Error> {
-        let status = self.status();
-        Ok(State {
-            oci_version: self.record.config.version().clone(),
-            id: self.record.id.clone(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.record.pid
-            },
-            status,
-            bundle: self.record.bundle.clone(),
-            rootfs: self.record.rootfs.clone(),
-            created: self.record.created.clone(),
-            owner: String::new(),
-            annotations: self.record.config.annotations().clone().unwrap_or_default(),
-        })
+        Ok(self.record.to_state(self.status()))
     }
 
     fn wrong_status(&self, status: Status, operation: &'static str) -> Error {
@@ -789,16 +792,9 @@ impl Container {
             reason,
         })?;
         let pcfg = ProcessConfig::from_process(process);
-        let linux = self.record.config.linux().clone().unwrap_or_default();
-        let seccomp = linux
-            .seccomp()
-            .as_ref()
-            .map(|profile| crate::seccomp::compile(profile)?.program())
-            .transpose()
-            .map_err(|source| Error::Seccomp {
-                path: self.dir.join(crate::state::STATE_FILE),
-                source,
-            })?;
+        let no_linux = Linux::default();
+        let linux = self.record.config.linux().as_ref().unwrap_or(&no_linux);
+        let seccomp = seccomp_program(linux, &self.dir.join(crate::state::STATE_FILE))?;
         let init = self
             .pid()
             .ok_or_else(|| self.wrong_status(Status::Stopped, "exec"))?;
@@ -816,13 +812,13 @@ impl Container {
             LinuxNamespaceType::Mount => 2,
             _ => 1,
         });
-        let ns_fds: Vec<(LinuxNamespaceType, PathBuf, OwnedFd)> = kinds
+        let ns_fds = kinds
             .into_iter()
             .map(|kind| {
                 let path = PathBuf::from(format!("/proc/{init}/ns/{}", proc_ns_name(kind)));
-                Ok((kind, path.clone(), open_ns(&path)?))
+                JoinedNamespace::open(kind, path)
             })
-            .collect::<Result<_, Error>>()?;
+            .collect::<Result<Vec<_>, Error>>()?;
         let has_pid_ns = linux
             .namespaces()
             .iter()
@@ -845,19 +841,7 @@ impl Container {
             let fds = ChildFds {
                 stdio: stdio_fds(&stdio),
                 console: console.as_ref().map(|c| c.as_fd()),
-                namespaces: ns_fds
-                    .iter()
-                    .map(|(kind, path, fd)| {
-                        (
-                            clone_flag(*kind),
-                            fd.as_fd(),
-                            InitStep::JoinNamespace {
-                                kind: proc_ns_name(*kind).into(),
-                                path: path.clone(),
-                            },
-                        )
-                    })
-                    .collect(),
+                namespaces: ns_fds.iter().map(JoinedNamespace::for_child).collect(),
                 fifo: None,
                 last_cap,
             };
