@@ -70,6 +70,17 @@ pub(crate) fn proc_ns_name(kind: LinuxNamespaceType) -> &'static str {
 }
 
 impl NamespacePlan {
+    /// Whether the child joins an existing namespace of type `kind` by path
+    /// (PID namespaces are entered by the runtime, see `join_pid`).
+    pub fn joins(&self, kind: LinuxNamespaceType) -> bool {
+        self.join.iter().any(|(k, _)| *k == kind)
+    }
+
+    /// Whether init ends up in a user namespace, new or joined.
+    pub fn enters_user(&self) -> bool {
+        self.new_user || self.joins(LinuxNamespaceType::User)
+    }
+
     /// The plan for a new container.
     pub fn for_spec(spec: &Spec) -> NamespacePlan {
         let mut plan = NamespacePlan {
@@ -476,11 +487,7 @@ impl InitConfig {
             mounts,
             create_devices: !dev_is_bind,
             devices,
-            bind_devices: namespaces.new_user
-                || namespaces
-                    .join
-                    .iter()
-                    .any(|(k, _)| *k == LinuxNamespaceType::User),
+            bind_devices: namespaces.enters_user(),
             masked_paths: linux
                 .masked_paths()
                 .clone()
@@ -501,10 +508,7 @@ impl InitConfig {
                 .and_then(|r| r.readonly())
                 .unwrap_or(false),
             cgroupns: namespaces.unshare.contains(CloneFlags::CLONE_NEWCGROUP)
-                || namespaces
-                    .join
-                    .iter()
-                    .any(|(k, _)| *k == LinuxNamespaceType::Cgroup),
+                || namespaces.joins(LinuxNamespaceType::Cgroup),
         };
         let mut sysctls: Vec<(String, String)> = linux
             .sysctl()

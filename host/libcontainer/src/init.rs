@@ -153,7 +153,7 @@ fn init(
 ) -> Result<Never, StepError> {
     wait_for_parent(chan)?;
     join_namespaces(fds)?;
-    if cfg.namespaces.new_user || has_user_join(cfg) {
+    if cfg.namespaces.enters_user() {
         become_root_in_userns()?;
     }
     join_session_keyring(&cfg.keyring)?;
@@ -221,13 +221,6 @@ fn init(
         }
         Ok(())
     })
-}
-
-fn has_user_join(cfg: &InitConfig) -> bool {
-    cfg.namespaces
-        .join
-        .iter()
-        .any(|(k, _)| *k == oci_spec::runtime::LinuxNamespaceType::User)
 }
 
 fn exec(
