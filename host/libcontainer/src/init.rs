@@ -25,7 +25,7 @@ use crate::config::{InitConfig, MountKind, ProcessConfig};
 use crate::error::InitStep;
 use crate::rootfs::{self, CgroupBind, StepContext, StepError};
 use crate::seccomp::BpfProgram;
-use crate::syscall::{LinuxSyscall, Syscall};
+use crate::syscall::{LinuxSyscall, Syscall, io_errno};
 
 /// File descriptors handed to the child (all opened by the runtime).
 pub(crate) struct ChildFds<'a> {
@@ -98,6 +98,8 @@ fn detail(d: &str) -> String {
     }
 }
 
+/// The success type of the child's steps: they only return by failing
+/// (success ends in `execve`).
 enum Never {}
 
 fn wait_for_parent(chan: &Channel) -> Result<(), StepError> {
@@ -337,7 +339,7 @@ fn set_oom_score_adj(value: i32) -> Result<(), StepError> {
         return Ok(());
     }
     std::fs::write(path, value.to_string()).map_err(|e| {
-        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+        let errno = io_errno(e);
         let mut err = StepError::new(InitStep::OomScoreAdj { value }, errno);
         if errno == Errno::EACCES || errno == Errno::EPERM {
             err = err.with_detail(format!(

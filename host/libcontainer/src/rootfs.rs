@@ -15,7 +15,7 @@ use nix::sys::stat::Mode;
 use crate::config::{MountEntry, MountKind, RootfsConfig};
 use crate::error::InitStep;
 use crate::mounts::{ResolveError, resolve_in_root};
-use crate::syscall::Syscall;
+use crate::syscall::{Syscall, io_errno};
 
 /// A failed step with its errno and an explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,11 +238,8 @@ fn mount_entry(
         MountKind::Bind => {
             let source = entry.source.as_deref().unwrap_or(Path::new(""));
             let is_dir = std::fs::metadata(source).map(|m| m.is_dir()).map_err(|e| {
-                StepError::new(
-                    step(),
-                    Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)),
-                )
-                .with_detail(format!("bind source {}", source.display()))
+                StepError::new(step(), io_errno(e))
+                    .with_detail(format!("bind source {}", source.display()))
             })?;
             if is_dir {
                 sys.mkdir_all(&dest).step(step)?;

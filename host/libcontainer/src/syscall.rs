@@ -167,7 +167,9 @@ impl Syscall for LinuxSyscall {
     }
 }
 
-fn io_errno(e: std::io::Error) -> nix::errno::Errno {
+/// The errno behind an I/O error of a system call (`EIO` for the rare error
+/// that carries none), for code that reports errnos.
+pub(crate) fn io_errno(e: std::io::Error) -> nix::errno::Errno {
     nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
