@@ -48,10 +48,7 @@ pub(crate) fn init_main(
     fds: ChildFds<'_>,
     seccomp: Option<BpfProgram>,
 ) -> ! {
-    let err = match init(cfg, &chan, &fds, seccomp) {
-        Ok(never) => match never {},
-        Err(e) => e,
-    };
+    let Err(err) = init(cfg, &chan, &fds, seccomp);
     fail(&chan, err)
 }
 
@@ -62,10 +59,7 @@ pub(crate) fn exec_main(
     fds: ChildFds<'_>,
     seccomp: Option<BpfProgram>,
 ) -> ! {
-    let err = match exec(process, &chan, &fds, seccomp) {
-        Ok(never) => match never {},
-        Err(e) => e,
-    };
+    let Err(err) = exec(process, &chan, &fds, seccomp);
     fail(&chan, err)
 }
 
@@ -206,12 +200,8 @@ fn init(
         }
     }
     for (key, value) in &cfg.sysctls {
-        std::fs::write(crate::mounts::sysctl_path(key), value).map_err(|e| {
-            StepError::new(
-                InitStep::Sysctl { key: key.clone() },
-                Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            )
-        })?;
+        std::fs::write(crate::mounts::sysctl_path(key), value)
+            .map_err(|e| StepError::new(InitStep::Sysctl { key: key.clone() }, io_errno(e)))?;
     }
     rootfs::finalize(&sys, &cfg.rootfs)?;
     let fifo = fds.fifo;
@@ -453,7 +443,7 @@ fn finish(
         );
     }
     reset_signals();
-    let err = nix::unistd::execve(&program, &p.args, &p.env).unwrap_err();
+    let Err(err) = nix::unistd::execve(&program, &p.args, &p.env);
     Err(StepError::new(
         InitStep::Exec {
             program: p.program.clone(),
