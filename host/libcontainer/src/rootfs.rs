@@ -616,54 +616,10 @@ mod tests {
     fn bind_remount_retries_with_locked_flags_on_eperm() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("dest");
-        /// Refuses a remount that does not keep nosuid/nodev/noexec.
-        struct Locked(RecordingSyscall);
-        impl Syscall for Locked {
-            fn mount(
-                &self,
-                source: Option<&Path>,
-                target: &Path,
-                fstype: Option<&str>,
-                flags: MsFlags,
-                data: Option<&str>,
-            ) -> nix::Result<()> {
-                let locked = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-                if flags.contains(MsFlags::MS_REMOUNT) && !flags.contains(locked) {
-                    return Err(Errno::EPERM);
-                }
-                self.0.mount(source, target, fstype, flags, data)
-            }
-            fn mknod(
-                &self,
-                p: &Path,
-                k: nix::sys::stat::SFlag,
-                m: Mode,
-                d: u64,
-                u: u32,
-                g: u32,
-            ) -> nix::Result<()> {
-                self.0.mknod(p, k, m, d, u, g)
-            }
-            fn symlink(&self, t: &Path, l: &Path) -> nix::Result<()> {
-                self.0.symlink(t, l)
-            }
-            fn remove_file(&self, p: &Path) -> nix::Result<()> {
-                self.0.remove_file(p)
-            }
-            fn mkdir_all(&self, p: &Path) -> nix::Result<()> {
-                self.0.mkdir_all(p)
-            }
-            fn create_file(&self, p: &Path) -> nix::Result<()> {
-                self.0.create_file(p)
-            }
-            fn pivot_root(&self, p: &Path) -> nix::Result<()> {
-                self.0.pivot_root(p)
-            }
-            fn locked_flags(&self, p: &Path) -> nix::Result<MsFlags> {
-                self.0.locked_flags(p)
-            }
-        }
-        let sys = Locked(RecordingSyscall::default());
+        let sys = RecordingSyscall {
+            refuse_unlocked_remounts: true,
+            ..Default::default()
+        };
         bind(
             &sys,
             Path::new("/src"),
@@ -671,7 +627,7 @@ mod tests {
             MsFlags::MS_BIND | MsFlags::MS_RDONLY,
         )
         .unwrap();
-        let mounts = sys.0.mounts();
+        let mounts = sys.mounts();
         let Op::Mount { flags, .. } = &mounts[1] else {
             unreachable!()
         };

@@ -199,12 +199,16 @@ pub(crate) enum Op {
 }
 
 /// Records every operation and succeeds, except for mounts onto paths
-/// listed in `fail_mounts` (which fail with `EPERM`).
+/// listed in `fail_mounts` and, with `refuse_unlocked_remounts`, remounts
+/// that drop `nosuid`/`nodev`/`noexec` (as the kernel refuses them for
+/// locked mounts in a user namespace); those fail with `EPERM` and are not
+/// recorded.
 #[cfg(test)]
 #[derive(Default)]
 pub(crate) struct RecordingSyscall {
     pub ops: std::cell::RefCell<Vec<Op>>,
     pub fail_mounts: Vec<PathBuf>,
+    pub refuse_unlocked_remounts: bool,
 }
 
 #[cfg(test)]
@@ -230,7 +234,11 @@ impl Syscall for RecordingSyscall {
         flags: MsFlags,
         data: Option<&str>,
     ) -> nix::Result<()> {
-        if self.fail_mounts.iter().any(|p| p == target) {
+        let locked = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        let unlocked_remount = flags.contains(MsFlags::MS_REMOUNT) && !flags.contains(locked);
+        if self.fail_mounts.iter().any(|p| p == target)
+            || (self.refuse_unlocked_remounts && unlocked_remount)
+        {
             return Err(nix::errno::Errno::EPERM);
         }
         self.ops.borrow_mut().push(Op::Mount {
