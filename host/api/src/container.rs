@@ -92,6 +92,20 @@ pub struct HostConfig {
     /// Maximum number of pids; `None`, 0 or -1 mean unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    /// CPUs the container may run on, cpuset(7) list format (`0-2,4`).
+    pub cpuset_cpus: String,
+    /// Memory nodes the container may use, list format.
+    pub cpuset_mems: String,
+    /// Size of `/dev/shm` in bytes; 0 means the daemon's default (64 MiB).
+    pub shm_size: i64,
+    /// OOM score adjustment of the container's processes (-1000..=1000).
+    pub oom_score_adj: i64,
+    /// Resource limits (`setrlimit`) of the container's processes.
+    #[serde(deserialize_with = "null_as_default")]
+    pub ulimits: Vec<Ulimit>,
+    /// tmpfs mounts: container path → mount options (`size=64m,mode=1777`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub tmpfs: BTreeMap<String, String>,
     /// Remove the container when it exits.
     pub auto_remove: bool,
     /// Network mode (`default`, `none`, `host`, `bridge`).
@@ -113,9 +127,23 @@ pub struct HostConfig {
     pub console_size: Option<[u32; 2]>,
     /// Logging configuration.
     pub log_config: LogConfig,
-    /// Bind mounts `host:container[:ro]` (not supported yet; rejected when set).
+    /// Bind mounts `host-path:container-path[:options]`; a missing host
+    /// directory is created, as Docker's `-v` does.
     #[serde(deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
+}
+
+/// One entry of `HostConfig.Ulimits`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    /// Docker's name of the limit (`nofile`, `nproc`, ...: `RLIMIT_` and the
+    /// name in capitals).
+    pub name: String,
+    /// Soft limit.
+    pub soft: i64,
+    /// Hard limit.
+    pub hard: i64,
 }
 
 /// `HostConfig.RestartPolicy`.

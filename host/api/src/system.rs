@@ -85,8 +85,16 @@ pub struct InfoResponse {
     pub cpu_cfs_period: bool,
     /// CFS quota supported.
     pub cpu_cfs_quota: bool,
+    /// CPU shares supported.
+    #[serde(rename = "CPUShares")]
+    pub cpu_shares: bool,
+    /// Cpusets supported.
+    #[serde(rename = "CPUSet")]
+    pub cpu_set: bool,
     /// Pids limit supported.
     pub pids_limit: bool,
+    /// Disabling the OOM killer supported (never: berth does not offer it).
+    pub oom_kill_disable: bool,
     /// Host kernel release.
     pub kernel_version: String,
     /// Host OS description.
