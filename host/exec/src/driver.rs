@@ -217,6 +217,12 @@ impl ExecDriver {
                 io::Error::new(io::ErrorKind::NotFound, "no such file"),
             ));
         }
+        crate::cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(|source| {
+            ExecError::CgroupParent {
+                parent: config.spec.cgroup_parent.clone(),
+                source,
+            }
+        })?;
         mkdir(&config.exec_root, 0o711)?;
         mkdir(&config.exec_root.join("shims"), 0o700)?;
         mkdir(&config.exec_root.join("runtime"), 0o700)?;
@@ -233,6 +239,28 @@ impl ExecDriver {
     /// The configuration.
     pub fn config(&self) -> &ExecConfig {
         &self.inner.config
+    }
+
+    /// Removes the daemon's cgroup parent ([`SpecOptions::cgroup_parent`])
+    /// from every hierarchy where it is empty; berthd calls this when it
+    /// shuts down. While containers run their cgroups keep it (the kernel
+    /// refuses with `EBUSY`), which is what Docker's parent does too.
+    /// Returns the directories that remain, each with the reason.
+    pub fn release_cgroup_parent(&self) -> Result<Vec<(PathBuf, io::Error)>, ExecError> {
+        let parent = &self.inner.config.spec.cgroup_parent;
+        let fail = |source| ExecError::CgroupParent {
+            parent: parent.clone(),
+            source,
+        };
+        let setup = berth_cgroups::CgroupSetup::detect().map_err(fail)?;
+        // A relative parent is below berthd's own cgroup, as the shims
+        // (berthd's children) resolve it.
+        let own = if parent.starts_with('/') {
+            berth_cgroups::OwnCgroups::default()
+        } else {
+            berth_cgroups::OwnCgroups::from_proc_self().map_err(fail)?
+        };
+        crate::cgroups::remove_cgroup_parent(setup, &own, parent).map_err(fail)
     }
 
     /// libcontainer's state root, `<exec-root>/runtime`.
@@ -384,6 +412,10 @@ impl ExecDriver {
         // A record of a previous run must not answer for this one.
         remove_if_exists(&paths.exit)?;
         remove_if_exists(&shim_dir.join("sock"))?;
+        spec::create_bind_sources(&options.host_config).map_err(|source| ExecError::Spec {
+            id: id.to_owned(),
+            source,
+        })?;
         let spec = spec::build_spec(
             id,
             &options.config,

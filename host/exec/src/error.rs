@@ -122,6 +122,16 @@ pub enum ExecError {
         #[source]
         source: berth_shim::jsonlog::DecodeError,
     },
+    /// The daemon's cgroup parent is not a usable cgroup path, or the
+    /// cgroup filesystems cannot be resolved for it.
+    #[error("cgroup parent {parent:?}: {source}")]
+    CgroupParent {
+        /// The configured parent.
+        parent: String,
+        /// What is wrong.
+        #[source]
+        source: berth_cgroups::CgroupError,
+    },
     /// A path is too long for a unix socket address (108 bytes).
     #[error("socket path {0} is too long for a unix socket; use a shorter exec root")]
     SocketPathTooLong(PathBuf),

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 mod attach;
+pub mod cgroups;
 mod client;
 mod driver;
 mod error;

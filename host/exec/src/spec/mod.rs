@@ -15,13 +15,21 @@
 //! - capabilities: Docker's 14 defaults (`CapEff: 00000000a80425fb` for
 //!   root), tweaked by `CapAdd`/`CapDrop`/`Privileged`; inheritable and
 //!   ambient empty (Docker ≥ 20.10.14, CVE-2022-24769).
-//! - mounts: `/proc`, `/dev` (tmpfs), `/dev/pts`, `/dev/shm` (64 MiB),
-//!   `/dev/mqueue`, `/sys` (ro), `/sys/fs/cgroup` (ro), then the
-//!   container's `/etc/resolv.conf`, `/etc/hostname`, `/etc/hosts` (bind
-//!   mounts of files the exec driver writes), then `Binds`.
+//! - mounts: `/proc`, `/dev` (tmpfs), `/dev/pts`, `/dev/shm` (`ShmSize`,
+//!   64 MiB by default), `/dev/mqueue`, `/sys` (ro), `/sys/fs/cgroup`
+//!   (ro), then the container's `/etc/resolv.conf`, `/etc/hostname`,
+//!   `/etc/hosts` (bind mounts of files the exec driver writes), then
+//!   `Binds` and `Tmpfs` sorted parents first.
 //! - masked and read-only paths, device cgroup rules, the default seccomp
-//!   profile (not for privileged containers), `noNewPrivileges: false`,
-//!   `oomScoreAdj: 0`, no rlimits unless the daemon sets default ulimits.
+//!   profile, `noNewPrivileges: false`, `oomScoreAdj` from `OomScoreAdj`,
+//!   rlimits from `Ulimits` over the daemon's defaults.
+//! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids.
+//! - `Privileged`: every capability, no seccomp profile, no masked or
+//!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, and a device
+//!   cgroup that allows every device. Unlike Docker, the host's device
+//!   nodes are *not* created in the container's `/dev` (it keeps the
+//!   minimal set), so a privileged container can use a host device only
+//!   after `mknod`-ing it itself.
 //! - cgroups path `<cgroup parent>/<id>`.
 //! - environment: `PATH` (default), `HOSTNAME`, `TERM=xterm` with a TTY,
 //!   the container's `Env` over those, and `HOME` from `/etc/passwd`.
@@ -31,6 +39,7 @@ mod rootfs;
 mod user;
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use berth_api::container::{Config, HostConfig};
@@ -39,7 +48,8 @@ use oci_spec::runtime::{
     LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
     LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
     LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
+    UserBuilder,
 };
 
 pub use caps::{CapabilitySet, DOCKER_DEFAULT};
@@ -144,7 +154,7 @@ pub struct SpecOptions {
 impl Default for SpecOptions {
     fn default() -> SpecOptions {
         SpecOptions {
-            cgroup_parent: "/berth".to_owned(),
+            cgroup_parent: crate::cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
             swap_limit: true,
             default_rlimits: Vec::new(),
         }
@@ -225,8 +235,13 @@ pub fn build_spec(
                 .build()?,
         )
         .no_new_privileges(false)
-        .oom_score_adj(0)
-        .rlimits(options.default_rlimits.clone());
+        .oom_score_adj(
+            i32::try_from(host.oom_score_adj).map_err(|_| SpecError::Resource {
+                field: "OomScoreAdj",
+                reason: format!("{} is out of range", host.oom_score_adj),
+            })?,
+        )
+        .rlimits(rlimits(host, options)?);
     if config.tty
         && let Some([height, width]) = host.console_size
         && height > 0
@@ -347,8 +362,96 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result
         .build()?)
 }
 
+/// `Ulimits` over the daemon's default rlimits, by name (moby
+/// `daemon/oci_linux.go`, `WithRlimits`: the container's win). -1 is
+/// unlimited.
+fn rlimits(host: &HostConfig, options: &SpecOptions) -> Result<Vec<PosixRlimit>, SpecError> {
+    let mut limits = options.default_rlimits.clone();
+    for ulimit in &host.ulimits {
+        let typ = rlimit_type(&ulimit.name).ok_or_else(|| SpecError::Resource {
+            field: "Ulimits",
+            reason: format!("unknown ulimit type {:?}", ulimit.name),
+        })?;
+        let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
+        let limit = PosixRlimitBuilder::default()
+            .typ(typ)
+            .soft(as_limit(ulimit.soft))
+            .hard(as_limit(ulimit.hard))
+            .build()?;
+        limits.retain(|l| l.typ() != typ);
+        limits.push(limit);
+    }
+    Ok(limits)
+}
+
+/// The OCI rlimit type of a Docker ulimit name.
+fn rlimit_type(name: &str) -> Option<PosixRlimitType> {
+    Some(match name {
+        "as" => PosixRlimitType::RlimitAs,
+        "core" => PosixRlimitType::RlimitCore,
+        "cpu" => PosixRlimitType::RlimitCpu,
+        "data" => PosixRlimitType::RlimitData,
+        "fsize" => PosixRlimitType::RlimitFsize,
+        "locks" => PosixRlimitType::RlimitLocks,
+        "memlock" => PosixRlimitType::RlimitMemlock,
+        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
+        "nice" => PosixRlimitType::RlimitNice,
+        "nofile" => PosixRlimitType::RlimitNofile,
+        "nproc" => PosixRlimitType::RlimitNproc,
+        "rss" => PosixRlimitType::RlimitRss,
+        "rtprio" => PosixRlimitType::RlimitRtprio,
+        "rttime" => PosixRlimitType::RlimitRttime,
+        "sigpending" => PosixRlimitType::RlimitSigpending,
+        "stack" => PosixRlimitType::RlimitStack,
+        _ => return None,
+    })
+}
+
+/// tmpfs options as moby merges them (`mount.MergeTmpfsOptions`): Docker's
+/// defaults `noexec,nosuid,nodev,rprivate` first, the user's after; a
+/// later flag replaces its opposite (`exec` replaces `noexec`) and a later
+/// `key=value` replaces the same key.
+pub fn merge_tmpfs_options(user: &str) -> Vec<String> {
+    let opposite = |flag: &str| -> Option<String> {
+        match flag {
+            "rw" => Some("ro".to_owned()),
+            "ro" => Some("rw".to_owned()),
+            "async" => Some("sync".to_owned()),
+            "sync" => Some("async".to_owned()),
+            "private" | "rprivate" => None,
+            f => f
+                .strip_prefix("no")
+                .map(str::to_owned)
+                .or_else(|| Some(format!("no{f}"))),
+        }
+    };
+    let mut merged: Vec<String> = ["noexec", "nosuid", "nodev", "rprivate"]
+        .map(String::from)
+        .to_vec();
+    for option in user.split(',').filter(|o| !o.is_empty()) {
+        match option.split_once('=') {
+            Some((key, _)) => merged.retain(|m| m.split_once('=').is_none_or(|(k, _)| k != key)),
+            None => {
+                let opposite = opposite(option);
+                merged.retain(|m| m != option && Some(m) != opposite.as_ref());
+                if option == "private" {
+                    merged.retain(|m| m != "rprivate");
+                }
+            }
+        }
+        merged.push(option.to_owned());
+    }
+    merged
+}
+
 fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecError> {
-    let shm_size = format!("size={}k", DEFAULT_SHM_SIZE / 1024);
+    let shm_bytes = if host.shm_size > 0 {
+        host.shm_size
+    } else {
+        DEFAULT_SHM_SIZE
+    };
+    // tmpfs rounds up to pages anyway; kibibytes as moby writes it.
+    let shm_size = format!("size={}k", (shm_bytes + 1023) / 1024);
     let sys_mode = if host.privileged { "rw" } else { "ro" };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -415,20 +518,34 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
             file_opts,
         )?);
     }
-    let mut binds = host
+    let binds = host
         .binds
         .iter()
         .map(|b| parse_bind(b))
         .collect::<Result<Vec<_>, _>>()?;
-    // Parents before children, as moby sorts mounts (`sortMounts`).
-    binds.sort_by_key(|b| Path::new(&b.destination).components().count());
+    // Parents before children, as moby sorts mounts (`sortMounts`); a
+    // tmpfs is a user mount like a bind.
+    let mut user: Vec<(String, Mount)> = Vec::new();
     for bind in binds {
         let mut options = vec!["rbind", bind.propagation];
         if bind.read_only {
             options.push("ro");
         }
-        mounts.push(mount(&bind.destination, "bind", &bind.source, &options)?);
+        user.push((
+            bind.destination.clone(),
+            mount(&bind.destination, "bind", &bind.source, &options)?,
+        ));
     }
+    for (destination, options) in &host.tmpfs {
+        let options = merge_tmpfs_options(options);
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        user.push((
+            destination.clone(),
+            mount(destination, "tmpfs", "tmpfs", &options)?,
+        ));
+    }
+    user.sort_by_key(|(destination, _)| Path::new(destination).components().count());
+    mounts.extend(user.into_iter().map(|(_, m)| m));
     Ok(mounts)
 }
 
@@ -448,7 +565,8 @@ pub struct Bind {
 /// Parses a `Binds` entry: `host-path:container-path[:opts]` where `opts`
 /// is a comma-separated list of `ro`/`rw`, a propagation mode, and SELinux
 /// (`z`/`Z`) or `nocopy` flags, which are accepted and ignored. Named
-/// volumes are not supported: the host path must be absolute and exist.
+/// volumes are not supported: the host path must be absolute. A missing
+/// host path is created by the driver at start ([`create_bind_sources`]).
 pub fn parse_bind(entry: &str) -> Result<Bind, SpecError> {
     let fail = |reason: &str| SpecError::Bind {
         bind: entry.to_owned(),
@@ -473,9 +591,6 @@ pub fn parse_bind(entry: &str) -> Result<Bind, SpecError> {
         .any(|c| c == std::path::Component::ParentDir)
     {
         return Err(fail("the container path must not contain .."));
-    }
-    if !Path::new(source).exists() {
-        return Err(fail("the host path does not exist"));
     }
     let mut bind = Bind {
         source: source.to_owned(),
@@ -508,6 +623,29 @@ pub fn parse_bind(entry: &str) -> Result<Bind, SpecError> {
         }
     }
     Ok(bind)
+}
+
+/// Creates the host directories of `Binds` that do not exist yet, like
+/// Docker's `-v` (moby `volume/mounts`, `MountPoint.Setup` with
+/// `createIfNotExists`: `mkdir -p`, mode 0755). `--mount type=bind` would
+/// refuse instead; berth has only the `-v` form.
+pub fn create_bind_sources(host: &HostConfig) -> Result<(), SpecError> {
+    for entry in &host.binds {
+        let bind = parse_bind(entry)?;
+        let source = Path::new(&bind.source);
+        if source.symlink_metadata().is_ok() {
+            continue;
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(source)
+            .map_err(|e| SpecError::Bind {
+                bind: entry.clone(),
+                reason: format!("cannot create the host directory {}: {e}", bind.source),
+            })?;
+    }
+    Ok(())
 }
 
 /// Device cgroup rules: deny everything, then allow Docker's defaults
@@ -609,6 +747,13 @@ fn cpu(host: &HostConfig) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
     }
     if host.cpu_shares > 0 {
         b = b.shares(host.cpu_shares as u64);
+    }
+    // An empty cpuset field is inherited from the parent cgroup.
+    if !host.cpuset_cpus.is_empty() {
+        b = b.cpus(host.cpuset_cpus.clone());
+    }
+    if !host.cpuset_mems.is_empty() {
+        b = b.mems(host.cpuset_mems.clone());
     }
     if host.nano_cpus > 0 {
         if host.cpu_period > 0 || host.cpu_quota > 0 {

@@ -471,7 +471,6 @@ fn binds_are_parsed_validated_and_sorted() {
         format!("{src}:/x/../y"),
         format!("{src}:/x:rw,ro"),
         format!("{src}:/x:bogus"),
-        "/definitely/not/here:/x".to_owned(),
         "volume-name:/x".to_owned(),
         format!("{src}:/x:ro:extra"),
     ] {
@@ -501,4 +500,205 @@ fn cgroup_parent_is_configurable() {
         Some(PathBuf::from("/tests/run-1/c1"))
     );
     assert_eq!(spec.hostname().as_deref(), Some("c1"));
+}
+
+#[test]
+fn missing_bind_sources_are_created_like_docker_v() {
+    let host_dir = tempfile::tempdir().expect("tempdir");
+    let missing = host_dir.path().join("a/b");
+    let host = HostConfig {
+        binds: vec![format!("{}:/data", missing.display())],
+        ..HostConfig::default()
+    };
+    // Parsing and spec building do not touch the host.
+    assert!(build(&config(&["true"]), &host).is_ok());
+    assert!(!missing.exists());
+    create_bind_sources(&host).expect("create");
+    assert!(missing.is_dir());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&missing)
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // An existing file is left alone (a file bind).
+    let file = host_dir.path().join("f");
+    std::fs::write(&file, "x").expect("write");
+    let host = HostConfig {
+        binds: vec![format!("{}:/f", file.display())],
+        ..HostConfig::default()
+    };
+    create_bind_sources(&host).expect("file");
+    assert!(file.is_file());
+}
+
+#[test]
+fn shm_size_oom_score_and_ulimits_reach_the_spec() {
+    let host = HostConfig {
+        shm_size: 128 * 1024 * 1024,
+        oom_score_adj: 500,
+        ulimits: vec![
+            berth_api::container::Ulimit {
+                name: "nofile".into(),
+                soft: 1024,
+                hard: 2048,
+            },
+            berth_api::container::Ulimit {
+                name: "core".into(),
+                soft: -1,
+                hard: -1,
+            },
+        ],
+        ..HostConfig::default()
+    };
+    let spec = build(&config(&["true"]), &host).expect("spec");
+    let json = serde_json::to_value(&spec).expect("json");
+    let shm = json["mounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .find(|m| m["destination"] == "/dev/shm")
+        .expect("/dev/shm");
+    assert!(
+        shm["options"]
+            .as_array()
+            .expect("options")
+            .contains(&serde_json::json!("size=131072k")),
+        "{shm}"
+    );
+    assert_eq!(json["process"]["oomScoreAdj"], 500);
+    assert_eq!(
+        json["process"]["rlimits"],
+        serde_json::json!([
+            {"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048},
+            {"type": "RLIMIT_CORE", "soft": u64::MAX, "hard": u64::MAX},
+        ])
+    );
+    let bad = HostConfig {
+        ulimits: vec![berth_api::container::Ulimit {
+            name: "bogus".into(),
+            soft: 1,
+            hard: 1,
+        }],
+        ..HostConfig::default()
+    };
+    assert!(matches!(
+        build(&config(&["true"]), &bad),
+        Err(SpecError::Resource {
+            field: "Ulimits",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn container_ulimits_replace_daemon_defaults_of_the_same_type() {
+    let root = fixture_rootfs();
+    let default = PosixRlimitBuilder::default()
+        .typ(PosixRlimitType::RlimitNofile)
+        .soft(10u64)
+        .hard(20u64)
+        .build()
+        .expect("rlimit");
+    let options = SpecOptions {
+        default_rlimits: vec![default],
+        ..SpecOptions::default()
+    };
+    let host = HostConfig {
+        ulimits: vec![berth_api::container::Ulimit {
+            name: "nofile".into(),
+            soft: 30,
+            hard: 40,
+        }],
+        ..HostConfig::default()
+    };
+    let spec = build_spec(
+        ID,
+        &config(&["true"]),
+        &host,
+        root.path(),
+        &files(),
+        &options,
+    )
+    .expect("spec");
+    let rlimits = spec.process().as_ref().and_then(|p| p.rlimits().clone());
+    let rlimits = rlimits.expect("rlimits");
+    assert_eq!(rlimits.len(), 1);
+    assert_eq!((rlimits[0].soft(), rlimits[0].hard()), (30, 40));
+}
+
+#[test]
+fn cpusets_reach_the_cpu_resources() {
+    let host = HostConfig {
+        cpuset_cpus: "1".into(),
+        cpuset_mems: "0".into(),
+        ..HostConfig::default()
+    };
+    let spec = build(&config(&["true"]), &host).expect("spec");
+    let json = serde_json::to_value(&spec).expect("json");
+    assert_eq!(json["linux"]["resources"]["cpu"]["cpus"], "1");
+    assert_eq!(json["linux"]["resources"]["cpu"]["mems"], "0");
+    let spec = build(&config(&["true"]), &HostConfig::default()).expect("spec");
+    let json = serde_json::to_value(&spec).expect("json");
+    assert!(json["linux"]["resources"]["cpu"].get("cpus").is_none());
+}
+
+#[test]
+fn tmpfs_mounts_merge_dockers_defaults() {
+    assert_eq!(
+        merge_tmpfs_options(""),
+        ["noexec", "nosuid", "nodev", "rprivate"]
+    );
+    assert_eq!(
+        merge_tmpfs_options("exec,size=1m,size=2m,mode=1777"),
+        [
+            "nosuid",
+            "nodev",
+            "rprivate",
+            "exec",
+            "size=2m",
+            "mode=1777"
+        ]
+    );
+    assert_eq!(
+        merge_tmpfs_options("ro,private"),
+        ["noexec", "nosuid", "nodev", "ro", "private"]
+    );
+    let host = HostConfig {
+        tmpfs: [
+            ("/run/sub".to_owned(), "size=1m".to_owned()),
+            ("/run".to_owned(), "size=64m".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        binds: vec!["/tmp:/run/sub/deeper".to_owned()],
+        ..HostConfig::default()
+    };
+    let spec = build(&config(&["true"]), &host).expect("spec");
+    let mounts = spec.mounts().clone().expect("mounts");
+    let n = mounts.len();
+    let tail: Vec<(&Path, Option<&str>)> = mounts[n - 3..]
+        .iter()
+        .map(|m| (m.destination().as_path(), m.typ().as_deref()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            (Path::new("/run"), Some("tmpfs")),
+            (Path::new("/run/sub"), Some("tmpfs")),
+            (Path::new("/run/sub/deeper"), Some("bind")),
+        ]
+    );
+    assert_eq!(
+        mounts[n - 3].options().as_deref(),
+        Some(
+            &[
+                "noexec".to_owned(),
+                "nosuid".to_owned(),
+                "nodev".to_owned(),
+                "rprivate".to_owned(),
+                "size=64m".to_owned()
+            ][..]
+        )
+    );
 }
