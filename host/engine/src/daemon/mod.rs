@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod names;
 pub mod signal;
 pub mod spec;
+pub mod sysinfo;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ pub struct DaemonConfig {
     pub data_root: PathBuf,
     /// `--exec-root`: sockets and runtime state.
     pub exec_root: PathBuf,
+    /// What the host offers containers, probed at start.
+    pub sysinfo: sysinfo::SysInfo,
 }
 
 impl DaemonConfig {
@@ -218,7 +221,10 @@ impl Daemon {
         let images = Arc::clone(&self.images);
         let image = blocking(move || images.inspect(&image_name)).await?;
         let id = names::generate_id();
-        let spec = ContainerSpecBuilder::new(request, image, &id).build()?;
+        let spec = ContainerSpecBuilder::new(request, image, &id)
+            .sysinfo(&self.config.sysinfo)
+            .build()?;
+        let warnings = spec.warnings.clone();
 
         let container_dir = self.config.container_dir(&id);
         std::fs::create_dir_all(&container_dir).map_err(|e| {
@@ -268,10 +274,10 @@ impl Daemon {
         }
         self.containers.insert(Container::new(record.clone()));
         self.container_event("create", &record, &[]);
-        Ok(CreateResponse {
-            id,
-            warnings: Vec::new(),
-        })
+        for warning in &warnings {
+            tracing::warn!(container = %id, "{warning}");
+        }
+        Ok(CreateResponse { id, warnings })
     }
 
     fn name_conflict(name: &str, id: &str) -> JobError {

@@ -2,9 +2,12 @@
 //! image it names become a trusted [`ContainerSpec`]. Nothing downstream
 //! re-checks what is validated here.
 
+use std::path::{Component, Path};
+
 use berth_api::container::{Config, CreateRequest, HostConfig, State};
 use berth_api::image::ImageInspect;
 
+use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
 use crate::job::JobError;
 
 /// Docker's minimum memory limit (moby `daemon/daemon_unix.go`,
@@ -13,6 +16,45 @@ pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Longest host name the kernel accepts (`HOST_NAME_MAX`).
 const HOST_NAME_MAX: usize = 64;
+
+/// `/dev/shm` size when `ShmSize` is 0 (dockerd's `--default-shm-size`).
+pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
+
+/// The ulimit names Docker knows (go-units `ulimit.go`), each an
+/// `RLIMIT_*` of setrlimit(2).
+pub const ULIMIT_NAMES: [&str; 16] = [
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// Warnings of [`ContainerSpec::warnings`] when the kernel lacks a
+/// controller (moby `daemon/daemon_unix.go`, verbatim).
+mod warning {
+    pub const MEMORY: &str = "Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.";
+    pub const SWAP: &str = "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.";
+    pub const CPU_SHARES: &str =
+        "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.";
+    pub const CFS_PERIOD: &str = "Your kernel does not support CPU cfs period or the cgroup is not mounted. Period discarded.";
+    pub const CFS_QUOTA: &str =
+        "Your kernel does not support CPU cfs quota or the cgroup is not mounted. Quota discarded.";
+    pub const CPUSET: &str =
+        "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
+    pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
+}
 
 /// A validated container configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +71,9 @@ pub struct ContainerSpec {
     pub image_id: String,
     /// Image name as the client gave it.
     pub image: String,
+    /// Settings the host cannot honour and that were dropped (the create
+    /// answer's `Warnings`, printed by the docker CLI).
+    pub warnings: Vec<String>,
 }
 
 /// Builds a [`ContainerSpec`] from a create request and its image.
@@ -37,7 +82,7 @@ pub struct ContainerSpecBuilder {
     request: CreateRequest,
     image: ImageInspect,
     id: String,
-    ncpu: u64,
+    sysinfo: SysInfo,
 }
 
 impl ContainerSpecBuilder {
@@ -48,15 +93,19 @@ impl ContainerSpecBuilder {
             request,
             image,
             id: id.to_owned(),
-            ncpu: std::thread::available_parallelism()
-                .map(|n| n.get() as u64)
-                .unwrap_or(1),
+            sysinfo: SysInfo::default(),
         }
+    }
+
+    /// What the host offers (default: everything, this machine's CPUs).
+    pub fn sysinfo(mut self, sysinfo: &SysInfo) -> ContainerSpecBuilder {
+        self.sysinfo = sysinfo.clone();
+        self
     }
 
     /// Overrides the CPU count used to validate `NanoCpus`.
     pub fn ncpu(mut self, ncpu: u64) -> ContainerSpecBuilder {
-        self.ncpu = ncpu;
+        self.sysinfo.ncpu = ncpu;
         self
     }
 
@@ -67,14 +116,14 @@ impl ContainerSpecBuilder {
             request,
             image,
             id,
-            ncpu,
+            sysinfo,
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
         let defaults = &image.config;
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
-        validate_host(&mut host, ncpu)?;
+        let warnings = validate_host(&mut host, &sysinfo)?;
 
         // Command: moby `daemon/create.go` merge rules. An explicit
         // entrypoint (even empty) drops the image's Cmd unless Cmd is given.
@@ -145,6 +194,7 @@ impl ContainerSpecBuilder {
             host_config: host,
             image_id: image.id,
             image: String::new(),
+            warnings,
         })
         .map(|mut spec| {
             spec.image = spec.config.image.clone();
@@ -153,54 +203,37 @@ impl ContainerSpecBuilder {
     }
 }
 
-fn validate_host(host: &mut HostConfig, ncpu: u64) -> Result<(), JobError> {
-    // Resources (moby `daemon/daemon_unix.go` verifyPlatformContainerResources).
-    if host.memory < 0 {
-        return Err(JobError::invalid(
-            "invalid memory limit: must not be negative",
-        ));
-    }
-    if host.memory > 0 && host.memory < MIN_MEMORY {
-        return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
-    }
-    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
-        return Err(JobError::invalid(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
-    }
-    if host.memory == 0 && host.memory_swap > 0 {
-        return Err(JobError::invalid(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
-    }
-    if host.nano_cpus != 0 && (host.cpu_quota != 0 || host.cpu_period != 0) {
-        return Err(JobError::invalid(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-        ));
-    }
-    if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
-        return Err(JobError::invalid(format!(
-            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-        )));
-    }
-    if host.cpu_shares < 0 {
-        return Err(JobError::invalid(
-            "invalid CPU shares: must not be negative",
-        ));
-    }
-    if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
-        return Err(JobError::invalid(
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-        ));
-    }
-    if host.cpu_quota > 0 && host.cpu_quota < 1000 {
-        return Err(JobError::invalid(
-            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
-        ));
-    }
+/// moby `verifyPlatformContainerResources` and `verifyContainerSettings`:
+/// errors for what cannot work, warnings (and the setting dropped) for
+/// what the kernel lacks.
+fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, JobError> {
+    let mut warnings = Vec::new();
+    let mut warn = |w: &str| warnings.push(w.to_owned());
+    validate_memory(host, sys, &mut warn)?;
+    validate_cpu(host, sys, &mut warn)?;
+    validate_cpuset(host, sys, &mut warn)?;
     // Docker treats 0 and negative pids limits as unlimited.
     if host.pids_limit.is_some_and(|p| p <= 0) {
         host.pids_limit = None;
+    }
+    if host.pids_limit.is_some() && !sys.pids_limit {
+        warn(warning::PIDS);
+        host.pids_limit = None;
+    }
+
+    if host.shm_size < 0 {
+        return Err(JobError::invalid("SHM size can not be less than 0"));
+    }
+    if host.shm_size == 0 {
+        // moby `adaptContainerSettings`: inspect shows the size in effect.
+        host.shm_size = DEFAULT_SHM_SIZE;
+    }
+    validate_oom_score_adj(host.oom_score_adj, sys)?;
+    for ulimit in &host.ulimits {
+        validate_ulimit(ulimit, sys)?;
+    }
+    for (destination, options) in &host.tmpfs {
+        validate_tmpfs(destination, options)?;
     }
 
     let policy = host.restart_policy.name.as_str();
@@ -224,6 +257,256 @@ fn validate_host(host: &mut HostConfig, ncpu: u64) -> Result<(), JobError> {
         host.network_mode = "default".to_owned();
     }
 
+    Ok(warnings)
+}
+
+fn validate_memory(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if host.memory < 0 {
+        return Err(JobError::invalid(
+            "invalid memory limit: must not be negative",
+        ));
+    }
+    if host.memory > 0 && host.memory < MIN_MEMORY {
+        return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if host.memory > 0 && !sys.memory_limit {
+        warn(warning::MEMORY);
+        host.memory = 0;
+        host.memory_swap = -1;
+    }
+    // Without swap accounting the limit applies to memory alone: dockerd
+    // warns and records MemorySwap -1 rather than failing the start.
+    if host.memory > 0 && host.memory_swap != -1 && !sys.swap_limit {
+        warn(warning::SWAP);
+        host.memory_swap = -1;
+    }
+    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
+        return Err(JobError::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if host.memory == 0 && host.memory_swap > 0 {
+        return Err(JobError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if host.memory_reservation > 0 && host.memory_reservation < MIN_MEMORY {
+        return Err(JobError::invalid(
+            "Minimum memory reservation allowed is 6MB",
+        ));
+    }
+    if host.memory > 0 && host.memory_reservation > 0 && host.memory < host.memory_reservation {
+        return Err(JobError::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_cpu(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if host.nano_cpus > 0 && host.cpu_period > 0 {
+        return Err(JobError::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if host.nano_cpus > 0 && host.cpu_quota > 0 {
+        return Err(JobError::invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    let ncpu = sys.ncpu;
+    if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
+        return Err(JobError::invalid(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    if host.nano_cpus > 0 && !(sys.cpu_cfs_period && sys.cpu_cfs_quota) {
+        return Err(JobError::invalid(
+            "NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted",
+        ));
+    }
+    if host.cpu_shares < 0 {
+        return Err(JobError::invalid(
+            "invalid CPU shares: must not be negative",
+        ));
+    }
+    if host.cpu_shares > 0 && !sys.cpu_shares {
+        warn(warning::CPU_SHARES);
+        host.cpu_shares = 0;
+    }
+    if host.cpu_period > 0 && !sys.cpu_cfs_period {
+        warn(warning::CFS_PERIOD);
+        host.cpu_period = 0;
+    }
+    if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
+        return Err(JobError::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if host.cpu_quota > 0 && !sys.cpu_cfs_quota {
+        warn(warning::CFS_QUOTA);
+        host.cpu_quota = 0;
+    }
+    if host.cpu_quota > 0 && host.cpu_quota < 1000 {
+        return Err(JobError::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    Ok(())
+}
+
+/// Cpusets must name CPUs and memory nodes the host has (moby
+/// `sysinfo.IsCpusetCpusAvailable`).
+fn validate_cpuset(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if (!host.cpuset_cpus.is_empty() || !host.cpuset_mems.is_empty()) && !sys.cpuset {
+        warn(warning::CPUSET);
+        host.cpuset_cpus.clear();
+        host.cpuset_mems.clear();
+    }
+    for (value, available, what, unavailable) in [
+        (&host.cpuset_cpus, &sys.cpus, "cpus", "CPUs"),
+        (&host.cpuset_mems, &sys.mems, "mems", "memory nodes"),
+    ] {
+        let Some(requested) = parse_cpuset_list(value) else {
+            return Err(JobError::invalid(format!(
+                "Invalid value {value} for cpuset {what}: invalid format: {value}"
+            )));
+        };
+        let offered = parse_cpuset_list(available).unwrap_or_default();
+        if requested.iter().any(|n| !offered.contains(n)) {
+            return Err(JobError::invalid(format!(
+                "Requested {unavailable} are not available - requested {value}, available: {available}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's range, and what a daemon without `CAP_SYS_RESOURCE` can
+/// set: proc(5) — lowering `oom_score_adj` below the value last set with
+/// that capability fails with `EACCES`.
+fn validate_oom_score_adj(value: i64, sys: &SysInfo) -> Result<(), JobError> {
+    if !(-1000..=1000).contains(&value) {
+        return Err(JobError::invalid(format!(
+            "Invalid value {value}, range for oom score adj is [-1000, 1000]"
+        )));
+    }
+    if value < sys.oom_score_adj && !sys.cap_sys_resource {
+        return Err(JobError::invalid(format!(
+            "Invalid value {value} for oom score adj: lowering it below the daemon's {} needs CAP_SYS_RESOURCE, which berthd does not have",
+            sys.oom_score_adj
+        )));
+    }
+    Ok(())
+}
+
+/// A known name, soft ≤ hard, and a hard limit the daemon may grant: only
+/// `CAP_SYS_RESOURCE` may raise a hard limit (setrlimit(2), `EPERM`).
+fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Result<(), JobError> {
+    if !ULIMIT_NAMES.contains(&ulimit.name.as_str()) {
+        return Err(JobError::invalid(format!(
+            "invalid ulimit type: {}",
+            ulimit.name
+        )));
+    }
+    // -1 is unlimited (RLIM_INFINITY), as runc reads it.
+    let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
+    if ulimit.soft < -1 || ulimit.hard < -1 {
+        return Err(JobError::invalid(format!(
+            "invalid ulimit {}: limits must not be negative (-1 is unlimited)",
+            ulimit.name
+        )));
+    }
+    if as_limit(ulimit.soft) > as_limit(ulimit.hard) {
+        return Err(JobError::invalid(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+            ulimit.soft, ulimit.hard
+        )));
+    }
+    if let Some(&max) = sys.hard_rlimits.get(&ulimit.name)
+        && as_limit(ulimit.hard) > max
+        && !sys.cap_sys_resource
+    {
+        return Err(JobError::invalid(format!(
+            "ulimit {}: hard limit {} is above the daemon's hard limit {max}; raising a hard limit needs CAP_SYS_RESOURCE, which berthd does not have",
+            ulimit.name, ulimit.hard
+        )));
+    }
+    Ok(())
+}
+
+/// tmpfs options mount(8) and tmpfs(5) know; the rest would fail the
+/// mount at start.
+const TMPFS_FLAGS: [&str; 22] = [
+    "rw",
+    "ro",
+    "exec",
+    "noexec",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "sync",
+    "async",
+    "dirsync",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "private",
+    "rprivate",
+    "tmpcopyup",
+];
+const TMPFS_DATA: [&str; 8] = [
+    "size",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+    "nr_blocks",
+    "mpol",
+    "huge",
+];
+
+/// A `Tmpfs` entry: an absolute container path other than `/`, options
+/// from [`TMPFS_FLAGS`] and `key=value` data of [`TMPFS_DATA`].
+fn validate_tmpfs(destination: &str, options: &str) -> Result<(), JobError> {
+    let path = Path::new(destination);
+    if !path.is_absolute()
+        || destination == "/"
+        || path.components().any(|c| c == Component::ParentDir)
+    {
+        return Err(JobError::invalid(format!(
+            "invalid tmpfs mount point {destination:?}: it must be an absolute path other than / without .."
+        )));
+    }
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        let known = match option.split_once('=') {
+            Some((key, value)) => TMPFS_DATA.contains(&key) && !value.is_empty(),
+            None => TMPFS_FLAGS.contains(&option),
+        };
+        if !known {
+            return Err(JobError::invalid(format!(
+                "invalid tmpfs option {option:?} for {destination}"
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -244,14 +527,30 @@ fn validate_hostname(hostname: &str) -> Result<(), JobError> {
     }
 }
 
-/// `host-path:container-path[:ro|rw]` with both paths absolute (moby's
-/// `volume/mounts` parser, simple form only).
+/// `host-path:container-path[:options]` with both paths absolute and
+/// options among `ro`/`rw`, a propagation mode, `z`/`Z`/`nocopy` (moby's
+/// `volume/mounts` linux parser, bind form only: no named volumes).
 fn validate_bind(bind: &str) -> Result<(), JobError> {
     let parts: Vec<&str> = bind.split(':').collect();
+    let known = |opt: &str| {
+        matches!(
+            opt,
+            "ro" | "rw"
+                | "private"
+                | "rprivate"
+                | "shared"
+                | "rshared"
+                | "slave"
+                | "rslave"
+                | "z"
+                | "Z"
+                | "nocopy"
+        )
+    };
     let ok = match parts.as_slice() {
         [src, dst] => src.starts_with('/') && dst.starts_with('/'),
         [src, dst, mode] => {
-            src.starts_with('/') && dst.starts_with('/') && matches!(*mode, "ro" | "rw")
+            src.starts_with('/') && dst.starts_with('/') && mode.split(',').all(known)
         }
         _ => false,
     };
@@ -352,5 +651,186 @@ mod tests {
         );
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["rel:/x"]}}"#).is_err());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro"]}}"#).is_ok());
+        assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro,rslave"]}}"#).is_ok());
+        assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:bogus"]}}"#).is_err());
+    }
+
+    fn build_on(json: &str, sys: &SysInfo) -> Result<ContainerSpec, JobError> {
+        ContainerSpecBuilder::new(request(json), image(), ID)
+            .sysinfo(sys)
+            .build()
+    }
+
+    #[test]
+    fn without_swap_accounting_memory_swap_is_a_warning() {
+        let sys = SysInfo {
+            swap_limit: false,
+            ..SysInfo::default()
+        };
+        let json = r#"{"Image":"b","HostConfig":{"Memory":10485760,"MemorySwap":20971520}}"#;
+        let spec = build_on(json, &sys).unwrap();
+        assert_eq!(spec.warnings, [warning::SWAP]);
+        assert_eq!(spec.host_config.memory_swap, -1);
+        assert_eq!(spec.host_config.memory, 10485760);
+        // Even an unset MemorySwap (swap = twice the memory by default).
+        let spec = build_on(r#"{"Image":"b","HostConfig":{"Memory":10485760}}"#, &sys).unwrap();
+        assert_eq!(spec.warnings, [warning::SWAP]);
+        // With accounting: no warning, the value stands.
+        let spec = build_on(json, &SysInfo::default()).unwrap();
+        assert!(spec.warnings.is_empty());
+        assert_eq!(spec.host_config.memory_swap, 20971520);
+        // No memory limit, nothing to warn about.
+        assert!(
+            build_on(r#"{"Image":"b"}"#, &sys)
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn missing_controllers_drop_their_settings_with_dockers_warnings() {
+        let sys = SysInfo {
+            memory_limit: false,
+            cpu_shares: false,
+            cpuset: false,
+            pids_limit: false,
+            ..SysInfo::default()
+        };
+        let json = r#"{"Image":"b","HostConfig":{"Memory":10485760,"CpuShares":512,"CpusetCpus":"0","PidsLimit":10}}"#;
+        let spec = build_on(json, &sys).unwrap();
+        assert_eq!(
+            spec.warnings,
+            [
+                warning::MEMORY,
+                warning::CPU_SHARES,
+                warning::CPUSET,
+                warning::PIDS
+            ]
+        );
+        let h = &spec.host_config;
+        assert_eq!((h.memory, h.memory_swap, h.cpu_shares), (0, -1, 0));
+        assert_eq!((h.cpuset_cpus.as_str(), h.pids_limit), ("", None));
+    }
+
+    #[test]
+    fn cpusets_must_name_what_the_host_has() {
+        let sys = SysInfo {
+            cpus: "0-1".into(),
+            mems: "0".into(),
+            ..SysInfo::default()
+        };
+        let ok = build_on(
+            r#"{"Image":"b","HostConfig":{"CpusetCpus":"0,1","CpusetMems":"0"}}"#,
+            &sys,
+        )
+        .unwrap();
+        assert_eq!(ok.host_config.cpuset_cpus, "0,1");
+        let err = build_on(r#"{"Image":"b","HostConfig":{"CpusetCpus":"5"}}"#, &sys).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Requested CPUs are not available - requested 5, available: 0-1"
+        );
+        let err = build_on(r#"{"Image":"b","HostConfig":{"CpusetMems":"1"}}"#, &sys).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Requested memory nodes are not available - requested 1, available: 0"
+        );
+        let err = build_on(r#"{"Image":"b","HostConfig":{"CpusetCpus":"x-"}}"#, &sys).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid value x- for cpuset cpus: invalid format: x-"
+        );
+    }
+
+    #[test]
+    fn shm_size_oom_score_adj_and_ulimits_are_checked() {
+        let spec = build(r#"{"Image":"b"}"#).unwrap();
+        assert_eq!(spec.host_config.shm_size, DEFAULT_SHM_SIZE);
+        let err = build(r#"{"Image":"b","HostConfig":{"ShmSize":-1}}"#).unwrap_err();
+        assert_eq!(err.message, "SHM size can not be less than 0");
+        let err = build(r#"{"Image":"b","HostConfig":{"OomScoreAdj":1001}}"#).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Invalid value 1001, range for oom score adj is [-1000, 1000]"
+        );
+
+        // Without CAP_SYS_RESOURCE: raising is fine, lowering is refused.
+        let sys = SysInfo {
+            cap_sys_resource: false,
+            oom_score_adj: 0,
+            hard_rlimits: [("nofile".to_owned(), 4096)].into_iter().collect(),
+            ..SysInfo::default()
+        };
+        assert!(build_on(r#"{"Image":"b","HostConfig":{"OomScoreAdj":500}}"#, &sys).is_ok());
+        let err = build_on(r#"{"Image":"b","HostConfig":{"OomScoreAdj":-500}}"#, &sys).unwrap_err();
+        assert!(err.message.contains("CAP_SYS_RESOURCE"), "{err}");
+        assert!(
+            build_on(
+                r#"{"Image":"b","HostConfig":{"OomScoreAdj":-500}}"#,
+                &SysInfo::default()
+            )
+            .is_ok()
+        );
+
+        let ulimit = |soft: i64, hard: i64| {
+            format!(
+                r#"{{"Image":"b","HostConfig":{{"Ulimits":[{{"Name":"nofile","Soft":{soft},"Hard":{hard}}}]}}}}"#
+            )
+        };
+        assert!(build_on(&ulimit(1024, 2048), &sys).is_ok());
+        let err = build_on(&ulimit(1024, 8192), &sys).unwrap_err();
+        assert!(
+            err.message.contains("above the daemon's hard limit 4096"),
+            "{err}"
+        );
+        let err = build_on(&ulimit(-1, -1), &sys).unwrap_err();
+        assert!(err.message.contains("CAP_SYS_RESOURCE"), "{err}");
+        let err = build_on(&ulimit(4096, 1024), &sys).unwrap_err();
+        assert_eq!(
+            err.message,
+            "ulimit soft limit must be less than or equal to hard limit: 4096 > 1024"
+        );
+        let err =
+            build(r#"{"Image":"b","HostConfig":{"Ulimits":[{"Name":"bogus","Soft":1,"Hard":1}]}}"#)
+                .unwrap_err();
+        assert_eq!(err.message, "invalid ulimit type: bogus");
+    }
+
+    #[test]
+    fn tmpfs_entries_need_absolute_paths_and_known_options() {
+        assert!(
+            build(r#"{"Image":"b","HostConfig":{"Tmpfs":{"/run":"size=64m,mode=1777,exec"}}}"#)
+                .is_ok()
+        );
+        assert!(build(r#"{"Image":"b","HostConfig":{"Tmpfs":{"/run":""}}}"#).is_ok());
+        for bad in [
+            r#"{"/":""}"#,
+            r#"{"run":""}"#,
+            r#"{"/a/../b":""}"#,
+            r#"{"/run":"bogus"}"#,
+            r#"{"/run":"size="}"#,
+            r#"{"/run":"colour=red"}"#,
+        ] {
+            let json = format!(r#"{{"Image":"b","HostConfig":{{"Tmpfs":{bad}}}}}"#);
+            let err = build(&json).unwrap_err();
+            assert!(err.message.contains("tmpfs"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn nano_cpus_conflicts_name_the_field() {
+        let err = build(r#"{"Image":"b","HostConfig":{"NanoCpus":1000000000,"CpuPeriod":100000}}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+        );
+        let err = build(r#"{"Image":"b","HostConfig":{"NanoCpus":1000000000,"CpuQuota":50000}}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
+        );
     }
 }

@@ -226,6 +226,7 @@ fn fixture_with(dir: tempfile::TempDir, store: Store, runtime: Arc<FakeRuntime>)
     let config = DaemonConfig {
         data_root: dir.path().to_owned(),
         exec_root: dir.path().join("exec"),
+        sysinfo: Default::default(),
     };
     let daemon = Daemon::new(
         config,

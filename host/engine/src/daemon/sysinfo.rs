@@ -1,0 +1,118 @@
+//! What the host offers containers (moby `pkg/sysinfo`): probed once by
+//! berthd at start, consulted when a container is created. A setting the
+//! host cannot honour becomes a warning in the create answer (swap) or an
+//! error naming the problem (cpusets, rlimits, OOM score), with dockerd's
+//! messages where dockerd has one, instead of a container that fails to
+//! start.
+
+use std::collections::BTreeMap;
+
+/// The host's capabilities as far as container settings go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysInfo {
+    /// The memory controller is mounted.
+    pub memory_limit: bool,
+    /// The kernel accounts swap (`memory.memsw.*` / `memory.swap.max`).
+    pub swap_limit: bool,
+    /// CFS period can be set.
+    pub cpu_cfs_period: bool,
+    /// CFS quota can be set.
+    pub cpu_cfs_quota: bool,
+    /// CPU shares can be set.
+    pub cpu_shares: bool,
+    /// The cpuset controller is mounted.
+    pub cpuset: bool,
+    /// The pids controller is mounted.
+    pub pids_limit: bool,
+    /// Number of CPUs (`NanoCpus` range).
+    pub ncpu: u64,
+    /// CPUs containers may be pinned to (`cpuset.cpus` of the root, `0-1`).
+    pub cpus: String,
+    /// Memory nodes containers may use (`cpuset.mems` of the root, `0`).
+    pub mems: String,
+    /// Whether the daemon (and so a container's init, before it drops its
+    /// capabilities) holds `CAP_SYS_RESOURCE`. Without it the kernel
+    /// refuses to raise a hard rlimit and to lower `oom_score_adj` below
+    /// the daemon's own (proc(5), setrlimit(2)).
+    pub cap_sys_resource: bool,
+    /// The daemon's `oom_score_adj`, which containers inherit.
+    pub oom_score_adj: i64,
+    /// The daemon's hard rlimits by Docker's ulimit name (`nofile`); absent
+    /// ones are unlimited.
+    pub hard_rlimits: BTreeMap<String, u64>,
+}
+
+impl Default for SysInfo {
+    /// A host that offers everything, with the CPUs of this machine.
+    fn default() -> SysInfo {
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        SysInfo {
+            memory_limit: true,
+            swap_limit: true,
+            cpu_cfs_period: true,
+            cpu_cfs_quota: true,
+            cpu_shares: true,
+            cpuset: true,
+            pids_limit: true,
+            ncpu,
+            cpus: if ncpu > 1 {
+                format!("0-{}", ncpu - 1)
+            } else {
+                "0".to_owned()
+            },
+            mems: "0".to_owned(),
+            cap_sys_resource: true,
+            oom_score_adj: 0,
+            hard_rlimits: BTreeMap::new(),
+        }
+    }
+}
+
+/// Parses a cpuset list (`0-2,4`, cpuset(7) "List format") into its
+/// members; `None` when malformed. Empty means none.
+pub fn parse_cpuset_list(list: &str) -> Option<Vec<u32>> {
+    let mut members = Vec::new();
+    if list.trim().is_empty() {
+        return Some(members);
+    }
+    for part in list.trim().split(',') {
+        match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high): (u32, u32) = (low.parse().ok()?, high.parse().ok()?);
+                // go-units' ParseUintList caps ranges too: a typo must not
+                // allocate a huge list.
+                if low > high || high - low > 4096 {
+                    return None;
+                }
+                members.extend(low..=high);
+            }
+            None => members.push(part.parse().ok()?),
+        }
+    }
+    Some(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuset_lists() {
+        assert_eq!(parse_cpuset_list("0-2,4"), Some(vec![0, 1, 2, 4]));
+        assert_eq!(parse_cpuset_list("1"), Some(vec![1]));
+        assert_eq!(parse_cpuset_list(""), Some(vec![]));
+        assert_eq!(parse_cpuset_list("2-1"), None);
+        assert_eq!(parse_cpuset_list("a"), None);
+        assert_eq!(parse_cpuset_list("1,"), None);
+        assert_eq!(parse_cpuset_list("0-100000"), None);
+    }
+
+    #[test]
+    fn default_offers_every_cpu() {
+        let info = SysInfo::default();
+        assert_eq!(
+            parse_cpuset_list(&info.cpus).map(|c| c.len() as u64),
+            Some(info.ncpu)
+        );
+    }
+}
