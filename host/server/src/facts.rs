@@ -5,6 +5,10 @@ use std::path::Path;
 use berth_api::system::{ComponentVersion, InfoResponse, Platform, VersionResponse};
 use berth_api::version::{CURRENT, MINIMUM};
 use berth_engine::daemon::handlers::SystemFacts;
+use berth_engine::daemon::spec::ULIMIT_NAMES;
+use berth_engine::daemon::sysinfo::SysInfo;
+use berth_exec::cgroups::CgroupFeatures;
+use nix::sys::resource::{Resource, getrlimit};
 
 /// Go's name for the architecture (what Docker clients expect in `Arch`).
 fn go_arch() -> &'static str {
@@ -65,8 +69,83 @@ fn engine_id(data_root: &Path) -> String {
     id
 }
 
+/// `CAP_SYS_RESOURCE` (capability 24) in a `/proc/<pid>/status` text's
+/// `CapEff` mask.
+fn has_cap_sys_resource(status: &str) -> bool {
+    const CAP_SYS_RESOURCE: u32 = 24;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << CAP_SYS_RESOURCE) != 0)
+}
+
+/// The `RLIMIT_*` of a Docker ulimit name.
+fn resource(name: &str) -> Option<Resource> {
+    Some(match name {
+        "as" => Resource::RLIMIT_AS,
+        "core" => Resource::RLIMIT_CORE,
+        "cpu" => Resource::RLIMIT_CPU,
+        "data" => Resource::RLIMIT_DATA,
+        "fsize" => Resource::RLIMIT_FSIZE,
+        "locks" => Resource::RLIMIT_LOCKS,
+        "memlock" => Resource::RLIMIT_MEMLOCK,
+        "msgqueue" => Resource::RLIMIT_MSGQUEUE,
+        "nice" => Resource::RLIMIT_NICE,
+        "nofile" => Resource::RLIMIT_NOFILE,
+        "nproc" => Resource::RLIMIT_NPROC,
+        "rss" => Resource::RLIMIT_RSS,
+        "rtprio" => Resource::RLIMIT_RTPRIO,
+        "rttime" => Resource::RLIMIT_RTTIME,
+        "sigpending" => Resource::RLIMIT_SIGPENDING,
+        "stack" => Resource::RLIMIT_STACK,
+        _ => return None,
+    })
+}
+
+/// What this host offers containers: the cgroup features (none when no
+/// cgroup filesystem is mounted) and berthd's own process limits, which
+/// every shim and container init inherits.
+pub fn sysinfo(cgroups: Option<&CgroupFeatures>) -> SysInfo {
+    let defaults = SysInfo::default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hard_rlimits = ULIMIT_NAMES
+        .iter()
+        .filter_map(|name| {
+            let (_, hard) = getrlimit(resource(name)?).ok()?;
+            (hard != nix::sys::resource::RLIM_INFINITY).then(|| ((*name).to_owned(), hard))
+        })
+        .collect();
+    let oom_score_adj = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    let or_default = |value: &str, default: &str| {
+        if value.is_empty() {
+            default.to_owned()
+        } else {
+            value.to_owned()
+        }
+    };
+    SysInfo {
+        memory_limit: cgroups.is_some_and(|c| c.memory_limit),
+        swap_limit: cgroups.is_some_and(|c| c.swap_limit),
+        cpu_cfs_period: cgroups.is_some_and(|c| c.cpu_cfs_period),
+        cpu_cfs_quota: cgroups.is_some_and(|c| c.cpu_cfs_quota),
+        cpu_shares: cgroups.is_some_and(|c| c.cpu_shares),
+        cpuset: cgroups.is_some_and(|c| c.cpuset),
+        pids_limit: cgroups.is_some_and(|c| c.pids_limit),
+        cpus: or_default(cgroups.map_or("", |c| c.cpus.as_str()), &defaults.cpus),
+        mems: or_default(cgroups.map_or("", |c| c.mems.as_str()), &defaults.mems),
+        cap_sys_resource: has_cap_sys_resource(&status),
+        oom_score_adj,
+        hard_rlimits,
+        ..defaults
+    }
+}
+
 /// Collects the facts once at start.
-pub fn collect(data_root: &Path) -> SystemFacts {
+pub fn collect(data_root: &Path, sysinfo: &SysInfo, cgroup_version: Option<u8>) -> SystemFacts {
     let version = env!("CARGO_PKG_VERSION").to_owned();
     let kernel = kernel_release();
     let details: serde_json::Map<String, serde_json::Value> = [
@@ -83,11 +162,7 @@ pub fn collect(data_root: &Path) -> SystemFacts {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
     .collect();
-    let cgroup_version = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        "2"
-    } else {
-        "1"
-    };
+    let cgroup_version = cgroup_version.map_or_else(String::new, |v| v.to_string());
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
@@ -115,22 +190,24 @@ pub fn collect(data_root: &Path) -> SystemFacts {
         info: InfoResponse {
             id: engine_id(data_root),
             docker_root_dir: data_root.display().to_string(),
-            memory_limit: true,
-            swap_limit: cgroup_version == "2"
-                || Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
-            cpu_cfs_period: true,
-            cpu_cfs_quota: true,
-            pids_limit: true,
+            memory_limit: sysinfo.memory_limit,
+            swap_limit: sysinfo.swap_limit,
+            cpu_cfs_period: sysinfo.cpu_cfs_period,
+            cpu_cfs_quota: sysinfo.cpu_cfs_quota,
+            cpu_shares: sysinfo.cpu_shares,
+            cpu_set: sysinfo.cpuset,
+            pids_limit: sysinfo.pids_limit,
+            oom_kill_disable: false,
             kernel_version: kernel,
             operating_system: os_pretty_name(),
             os_type: "linux".to_owned(),
             architecture: std::env::consts::ARCH.to_owned(),
-            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            ncpu: sysinfo.ncpu,
             mem_total: mem_total(),
             name: hostname,
             server_version: version,
             cgroup_driver: "cgroupfs".to_owned(),
-            cgroup_version: cgroup_version.to_owned(),
+            cgroup_version,
             logging_driver: "json-file".to_owned(),
             security_options: vec!["name=seccomp,profile=builtin".to_owned()],
             default_runtime: "berth".to_owned(),
@@ -142,5 +219,41 @@ pub fn collect(data_root: &Path) -> SystemFacts {
             .collect(),
             ..InfoResponse::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cap_sys_resource_is_bit_24_of_cap_eff() {
+        let status =
+            |eff: &str| format!("Name:\tberthd\nCapPrm:\t000001ffffffffff\nCapEff:\t{eff}\n");
+        assert!(has_cap_sys_resource(&status("000001ffffffffff")));
+        assert!(!has_cap_sys_resource(&status("000001fffeffffff")));
+        assert!(!has_cap_sys_resource("no capabilities line"));
+    }
+
+    #[test]
+    fn every_docker_ulimit_name_is_an_rlimit() {
+        for name in ULIMIT_NAMES {
+            assert!(resource(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn info_reports_the_probed_features() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = SysInfo {
+            swap_limit: false,
+            cpuset: false,
+            ..SysInfo::default()
+        };
+        let info = collect(dir.path(), &sys, Some(1)).info;
+        assert!(info.memory_limit && info.cpu_cfs_quota && info.pids_limit);
+        assert!(!info.swap_limit && !info.cpu_set);
+        assert_eq!(info.cgroup_version, "1");
+        assert_eq!(info.cgroup_driver, "cgroupfs");
     }
 }

@@ -79,6 +79,10 @@ struct Args {
     /// The admin's capability grants for plugins.
     #[arg(long, value_name = "FILE", default_value = berth_plugin_host::DEFAULT_GRANTS_FILE)]
     plugin_grants: PathBuf,
+    /// Parent cgroup of every container (absolute, or relative to berthd's
+    /// own cgroup); removed at shutdown when no container is left in it.
+    #[arg(long, value_name = "CGROUP", default_value = berth_exec::cgroups::DEFAULT_CGROUP_PARENT)]
+    cgroup_parent: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -124,9 +128,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let store = berth_store::Store::open_in(&args.data_root)
         .context("failed to open the metadata store")?;
+    // What the kernel offers containers, probed once: a `HostConfig` the
+    // host cannot honour becomes a warning or an error at create.
+    let cgroups = berth_exec::cgroups::CgroupFeatures::detect();
+    if cgroups.is_none() {
+        tracing::warn!("no cgroup filesystem found: resource limits cannot be applied");
+    }
+    let sysinfo = facts::sysinfo(cgroups.as_ref());
     let config = DaemonConfig {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
+        sysinfo: sysinfo.clone(),
     };
     let shim = match &args.shim {
         Some(path) => path.clone(),
@@ -140,11 +152,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         data_root: args.data_root.clone(),
     })
     .await?;
-    let (images, runtime) = drivers::open(
+    let spec_options = berth_exec::spec::SpecOptions {
+        cgroup_parent: args.cgroup_parent.clone(),
+        swap_limit: cgroups.as_ref().is_some_and(|c| c.swap_limit),
+        ..berth_exec::spec::SpecOptions::default()
+    };
+    let drivers::Drivers {
+        images,
+        runtime,
+        exec,
+    } = drivers::open(
         &config,
         &store,
         args.storage_driver.as_deref(),
-        &shim,
+        &drivers::ExecOptions {
+            shim,
+            spec: spec_options,
+        },
         &plugins.host,
     )?;
 
@@ -155,7 +179,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     tracing::info!(containers = restored, "daemon state loaded");
-    register_all(&engine, &daemon, facts::collect(&args.data_root));
+    register_all(
+        &engine,
+        &daemon,
+        facts::collect(
+            &args.data_root,
+            &sysinfo,
+            cgroups.as_ref().map(|c| c.version),
+        ),
+    );
     plugins::register(&engine, &plugins.host);
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -185,7 +217,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.message))
         .context("serveapi failed")?;
+    release_cgroup_parent(&exec);
     Ok(())
+}
+
+/// Removes `--cgroup-parent` where no container is left in it, so that a
+/// stopped daemon leaves no empty cgroups behind (with running containers
+/// it stays: they keep running without berthd).
+fn release_cgroup_parent(exec: &berth_exec::ExecDriver) {
+    let parent = &exec.config().spec.cgroup_parent;
+    match exec.release_cgroup_parent() {
+        Ok(kept) => {
+            for (dir, error) in kept {
+                tracing::debug!(cgroup = %dir.display(), %error, "cgroup parent kept");
+            }
+        }
+        Err(error) => tracing::warn!(%parent, %error, "cannot remove the cgroup parent"),
+    }
 }
 
 fn edge_log(streams: berth_engine::JobStreams) {

@@ -4,21 +4,41 @@
 pub mod exec;
 pub mod graph;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use berth_engine::daemon::DaemonConfig;
 use berth_engine::driver::{ImageService, Runtime};
 
+/// How berthd configures the exec driver.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// The `berth-shim` binary.
+    pub shim: PathBuf,
+    /// Spec generation settings (cgroup parent, swap accounting).
+    pub spec: berth_exec::spec::SpecOptions,
+}
+
+/// The opened drivers: behind the engine's seams, plus the exec driver
+/// itself for what berthd does at shutdown.
+pub struct Drivers {
+    /// The graph driver.
+    pub images: Arc<dyn ImageService>,
+    /// The exec driver as the engine's runtime.
+    pub runtime: Arc<dyn Runtime>,
+    /// The exec driver.
+    pub exec: berth_exec::ExecDriver,
+}
+
 /// Opens the graph and exec drivers over the daemon's directories.
 pub fn open(
     config: &DaemonConfig,
     store: &berth_store::Store,
     storage_driver: Option<&str>,
-    shim: &Path,
+    exec: &ExecOptions,
     plugins: &berth_plugin_host::PluginHost,
-) -> anyhow::Result<(Arc<dyn ImageService>, Arc<dyn Runtime>)> {
+) -> anyhow::Result<Drivers> {
     let choice: berth_graph::DriverChoice = storage_driver
         .unwrap_or("auto")
         .parse()
@@ -37,12 +57,18 @@ pub fn open(
     )));
     tracing::info!(driver = graph.driver().docker_name(), "graph driver ready");
     let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(graph));
-    let exec = berth_exec::ExecDriver::new(berth_exec::ExecConfig::new(
+    let mut exec_config = berth_exec::ExecConfig::new(
         config.exec_root.clone(),
         config.data_root.join("containers"),
-        shim.to_owned(),
-    ))
-    .context("failed to open the exec driver")?;
-    let runtime: Arc<dyn Runtime> = Arc::new(exec::ExecRuntime::new(exec));
-    Ok((images, runtime))
+        exec.shim.clone(),
+    );
+    exec_config.spec = exec.spec.clone();
+    let exec =
+        berth_exec::ExecDriver::new(exec_config).context("failed to open the exec driver")?;
+    let runtime: Arc<dyn Runtime> = Arc::new(exec::ExecRuntime::new(exec.clone()));
+    Ok(Drivers {
+        images,
+        runtime,
+        exec,
+    })
 }
