@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Output, run_with_input, run_with_timeout};
@@ -19,11 +20,15 @@ use crate::cmd::{Output, run_with_input, run_with_timeout};
 /// How long one CLI invocation may take.
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Numbers the daemons of one test process (their cgroup parents).
+static DAEMONS: AtomicUsize = AtomicUsize::new(0);
+
 /// A running berthd owned by a test.
 pub struct Daemon {
     dir: tempfile::TempDir,
     child: Option<Child>,
     extra_args: Vec<String>,
+    cgroup_parent: String,
 }
 
 /// A raw HTTP response.
@@ -79,10 +84,24 @@ impl Daemon {
             .expect("daemon temp dir");
         std::fs::create_dir_all(dir.path().join("docker-config")).expect("docker config dir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugin dir");
+        // A cgroup parent of its own, so that no two daemons (nor a test
+        // and the machine's berthd) share one, and Drop can remove it.
+        let cgroup_parent = match extra_args.iter().position(|a| *a == "--cgroup-parent") {
+            Some(i) => extra_args
+                .get(i + 1)
+                .expect("--cgroup-parent needs a value")
+                .to_string(),
+            None => format!(
+                "/berth-test-{}-{}",
+                std::process::id(),
+                DAEMONS.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
         let mut daemon = Daemon {
             dir,
             child: None,
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
+            cgroup_parent,
         };
         daemon.spawn();
         daemon
@@ -111,6 +130,17 @@ impl Daemon {
     /// `unix://<socket>`.
     pub fn host(&self) -> String {
         format!("unix://{}", self.socket().display())
+    }
+
+    /// `--cgroup-parent`: unique to this daemon unless the test named one.
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
+    /// The directories of the cgroup parent under each v1 hierarchy (or
+    /// the v2 mount) that exist now.
+    pub fn cgroup_parent_dirs(&self) -> Vec<PathBuf> {
+        cgroup_dirs(&self.cgroup_parent)
     }
 
     /// berthd's pid.
@@ -150,6 +180,9 @@ impl Daemon {
         // /etc/berth/plugins or reads its grants.
         if !self.extra_args.iter().any(|a| a == "--plugin-dir") {
             command.arg("--plugin-dir").arg(self.dir().join("plugins"));
+        }
+        if !self.extra_args.iter().any(|a| a == "--cgroup-parent") {
+            command.arg("--cgroup-parent").arg(&self.cgroup_parent);
         }
         if !self.extra_args.iter().any(|a| a == "--plugin-grants") {
             command
@@ -406,32 +439,28 @@ impl Drop for Daemon {
                 }
             }
         }
-        for id in &ids {
-            let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-                .map(|d| {
-                    d.flatten()
-                        .map(|c| c.path().join("berth").join(id))
-                        .filter(|p| p.is_dir())
-                        .collect()
-                })
-                .unwrap_or_default();
-            for cgroup in &cgroups {
-                let procs =
-                    std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
+        // Their cgroups (`<parent>/<id>` in every hierarchy), then the
+        // parent itself, which berthd removes at shutdown when it can.
+        let parent = self.cgroup_parent.trim_end_matches('/').to_owned();
+        let cgroups: Vec<PathBuf> = ids
+            .iter()
+            .flat_map(|id| cgroup_dirs(&format!("{parent}/{id}")))
+            .collect();
+        for cgroup in &cgroups {
+            let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
-            for cgroup in &cgroups {
-                for _ in 0..50 {
-                    if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+        }
+        for cgroup in cgroups.iter().chain(&cgroup_dirs(&parent)) {
+            for _ in 0..50 {
+                if std::fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+                    break;
                 }
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
         // Mounts left under our directories, deepest first.
@@ -450,4 +479,29 @@ impl Drop for Daemon {
             );
         }
     }
+}
+
+/// The directories of cgroup `path` (absolute) that exist now: one per
+/// mounted v1 hierarchy under `/sys/fs/cgroup`, or the v2 one.
+pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
+    let relative = path.trim_start_matches('/');
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return [root.join(relative)]
+            .into_iter()
+            .filter(|p| p.is_dir())
+            .collect();
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map(|d| {
+            d.flatten()
+                // Co-mounted hierarchies appear as symlinks (cpu -> cpu,cpuacct).
+                .filter(|c| c.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|c| c.path().join(relative))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
 }
