@@ -261,9 +261,46 @@ pub struct CreateArgs {
     /// Number of CPUs.
     #[arg(long)]
     pub cpus: Option<f64>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap.
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
     /// Tune container pids limit (-1 for unlimited).
     #[arg(long)]
     pub pids_limit: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Size of /dev/shm (e.g. 128m).
+    #[arg(long)]
+    pub shm_size: Option<String>,
+    /// Tune host's OOM preferences (-1000 to 1000).
+    #[arg(long, allow_hyphen_values = true)]
+    pub oom_score_adj: Option<i64>,
+    /// Ulimit options (name=soft[:hard], e.g. nofile=1024:2048).
+    #[arg(long = "ulimit")]
+    pub ulimits: Vec<String>,
+    /// Add Linux capabilities (ALL for every one).
+    #[arg(long)]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities (ALL for every one).
+    #[arg(long)]
+    pub cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Mount a tmpfs directory (PATH[:OPTIONS], e.g. /run:size=64m).
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// Bind mount a host directory (HOST:CONTAINER[:OPTIONS]); a missing
+    /// host directory is created.
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image.
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -342,10 +379,61 @@ fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
         }
         h.nano_cpus = (cpus * 1e9).round() as i64;
     }
+    if let Some(swap) = &args.memory_swap {
+        h.memory_swap = if swap == "-1" {
+            -1
+        } else {
+            berth_api::units::ram_in_bytes(swap)
+                .map_err(|e| anyhow!("invalid argument {swap:?} for \"--memory-swap\" flag: {e}"))?
+        };
+    }
     h.pids_limit = args.pids_limit;
+    h.cpuset_cpus = args.cpuset_cpus.clone().unwrap_or_default();
+    h.cpuset_mems = args.cpuset_mems.clone().unwrap_or_default();
+    if let Some(size) = &args.shm_size {
+        h.shm_size = berth_api::units::ram_in_bytes(size)
+            .map_err(|e| anyhow!("invalid argument {size:?} for \"--shm-size\" flag: {e}"))?;
+    }
+    h.oom_score_adj = args.oom_score_adj.unwrap_or(0);
+    h.ulimits = args
+        .ulimits
+        .iter()
+        .map(|u| parse_ulimit(u))
+        .collect::<Result<_>>()?;
+    h.cap_add = args.cap_add.clone();
+    h.cap_drop = args.cap_drop.clone();
+    h.privileged = args.privileged;
+    h.readonly_rootfs = args.read_only;
+    for entry in &args.tmpfs {
+        let (path, options) = entry.split_once(':').unwrap_or((entry, ""));
+        h.tmpfs.insert(path.to_owned(), options.to_owned());
+    }
+    h.binds = args.volumes.clone();
     h.auto_remove = args.rm;
     h.network_mode = "default".to_owned();
     Ok(req)
+}
+
+/// go-units `ParseUlimit`: `name=soft[:hard]`, the hard limit defaulting
+/// to the soft one.
+fn parse_ulimit(value: &str) -> Result<berth_api::container::Ulimit> {
+    let bad = |why: &str| anyhow!("invalid argument {value:?} for \"--ulimit\" flag: {why}");
+    let (name, limits) = value
+        .split_once('=')
+        .ok_or_else(|| bad("expected name=soft[:hard]"))?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    let number = |n: &str| n.parse::<i64>().map_err(|_| bad("limits must be numbers"));
+    let (soft, hard) = (number(soft)?, number(hard)?);
+    if soft > hard && hard != -1 {
+        return Err(bad(&format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
+    }
+    Ok(berth_api::container::Ulimit {
+        name: name.to_owned(),
+        soft,
+        hard,
+    })
 }
 
 pub async fn create(client: &Client, args: &CreateArgs) -> Result<String> {
@@ -804,6 +892,77 @@ mod tests {
         T::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
             .unwrap()
             .run
+    }
+
+    #[test]
+    fn resource_and_security_flags_map_onto_the_host_config() {
+        let args = parse(&[
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--cpuset-cpus",
+            "0-1",
+            "--cpuset-mems",
+            "0",
+            "--shm-size",
+            "128m",
+            "--oom-score-adj",
+            "-5",
+            "--ulimit",
+            "nofile=1024:2048",
+            "--ulimit",
+            "core=0",
+            "--cap-add",
+            "ALL",
+            "--cap-drop",
+            "NET_RAW",
+            "--privileged",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=64m,mode=1777",
+            "--tmpfs",
+            "/scratch",
+            "-v",
+            "/srv/data:/data:ro",
+            "busybox",
+        ]);
+        let h = create_request(&args.create, false).unwrap().host_config;
+        assert_eq!((h.memory, h.memory_swap), (64 << 20, -1));
+        assert_eq!(
+            (h.cpuset_cpus.as_str(), h.cpuset_mems.as_str()),
+            ("0-1", "0")
+        );
+        assert_eq!((h.shm_size, h.oom_score_adj), (128 << 20, -5));
+        let ulimits: Vec<(&str, i64, i64)> = h
+            .ulimits
+            .iter()
+            .map(|u| (u.name.as_str(), u.soft, u.hard))
+            .collect();
+        assert_eq!(ulimits, [("nofile", 1024, 2048), ("core", 0, 0)]);
+        assert_eq!(
+            (h.cap_add, h.cap_drop),
+            (vec!["ALL".to_owned()], vec!["NET_RAW".to_owned()])
+        );
+        assert!(h.privileged && h.readonly_rootfs);
+        assert_eq!(h.tmpfs["/run"], "size=64m,mode=1777");
+        assert_eq!(h.tmpfs["/scratch"], "");
+        assert_eq!(h.binds, ["/srv/data:/data:ro"]);
+
+        for bad in [
+            &["--ulimit", "nofile"][..],
+            &["--ulimit", "nofile=2048:1024"],
+            &["--ulimit", "nofile=a"],
+            &["--shm-size", "lots"],
+            &["--memory-swap", "x"],
+        ] {
+            let mut argv = bad.to_vec();
+            argv.push("busybox");
+            assert!(
+                create_request(&parse(&argv).create, false).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
