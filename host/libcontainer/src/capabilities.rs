@@ -98,8 +98,9 @@ pub(crate) fn raise_ambient(ambient: u64, last_cap: u8) -> Result<(), Errno> {
 }
 
 /// The highest capability number this kernel knows
-/// (`/proc/sys/kernel/cap_last_cap`), read once by the runtime.
-pub(crate) fn last_cap() -> u8 {
+/// (`/proc/sys/kernel/cap_last_cap`; 40, `CAP_CHECKPOINT_RESTORE`, if it
+/// cannot be read). The runtime reads it once per container.
+pub fn last_cap() -> u8 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse().ok())

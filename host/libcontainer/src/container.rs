@@ -35,7 +35,7 @@ use crate::config::{InitConfig, ProcessConfig, clone_flag, proc_ns_name};
 use crate::error::{Error, InitStep};
 use crate::init::{ChildFds, exec_main, init_main};
 use crate::seccomp::BpfProgram;
-use crate::state::{EXEC_FIFO, Record, State, Status, now_rfc3339, proc_stat, write_atomic};
+use crate::state::{EXEC_FIFO, Record, State, Status, now_rfc3339, proc_stat, write_pid_file};
 
 /// Where the container's stdio comes from.
 #[derive(Debug, Default)]
@@ -469,7 +469,7 @@ impl Container {
         }
         record.save(&dir)?;
         if let Some(pid_file) = &opts.pid_file {
-            write_atomic(pid_file, pid.as_raw().to_string().as_bytes())?;
+            write_pid_file(pid_file, pid)?;
         }
         guard.armed = false;
         drop(guard);

@@ -46,6 +46,7 @@ mod state;
 mod syscall;
 
 pub use berth_cgroups::{CgroupManager, Stats};
+pub use capabilities::last_cap;
 pub use container::{Container, CreateOptions, InitStdio};
 pub use error::{Error, InitStep};
-pub use state::{State, Status};
+pub use state::{State, Status, write_pid_file};

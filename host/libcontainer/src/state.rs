@@ -151,6 +151,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// Writes a `--pid-file` as runc does (the pid in decimal, no newline),
+/// atomically, so that a caller polling for it never reads half of it.
+pub fn write_pid_file(path: &Path, pid: nix::unistd::Pid) -> Result<(), Error> {
+    write_atomic(path, pid.as_raw().to_string().as_bytes())
+}
+
 /// Start time (field 22) and state (field 3) of a process from
 /// `/proc/<pid>/stat`; `None` if there is no such process.
 pub(crate) fn proc_stat(pid: i32) -> Option<(char, u64)> {

@@ -406,65 +406,22 @@ pub fn features() -> serde_json::Value {
     })
 }
 
+/// The capabilities of this kernel (up to `cap_last_cap`) that the OCI
+/// spec knows, by name, in kernel order.
 fn all_capabilities() -> Vec<String> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u8>().ok())
-        .unwrap_or(40);
-    (0..=last)
-        .filter_map(|i| {
-            let cap: Capability =
-                serde_json::from_value(serde_json::Value::String(cap_name(i)?)).ok()?;
-            serde_json::to_value(cap).ok()?.as_str().map(String::from)
+    let last = berth_libcontainer::last_cap();
+    let mut known: Vec<caps::Capability> = caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last)
+        .collect();
+    known.sort_by_key(|c| c.index());
+    known
+        .into_iter()
+        .map(|c| c.to_string())
+        .filter(|name| {
+            serde_json::from_value::<Capability>(serde_json::Value::String(name.clone())).is_ok()
         })
         .collect()
-}
-
-fn cap_name(index: u8) -> Option<String> {
-    const NAMES: [&str; 41] = [
-        "CHOWN",
-        "DAC_OVERRIDE",
-        "DAC_READ_SEARCH",
-        "FOWNER",
-        "FSETID",
-        "KILL",
-        "SETGID",
-        "SETUID",
-        "SETPCAP",
-        "LINUX_IMMUTABLE",
-        "NET_BIND_SERVICE",
-        "NET_BROADCAST",
-        "NET_ADMIN",
-        "NET_RAW",
-        "IPC_LOCK",
-        "IPC_OWNER",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_CHROOT",
-        "SYS_PTRACE",
-        "SYS_PACCT",
-        "SYS_ADMIN",
-        "SYS_BOOT",
-        "SYS_NICE",
-        "SYS_RESOURCE",
-        "SYS_TIME",
-        "SYS_TTY_CONFIG",
-        "MKNOD",
-        "LEASE",
-        "AUDIT_WRITE",
-        "AUDIT_CONTROL",
-        "SETFCAP",
-        "MAC_OVERRIDE",
-        "MAC_ADMIN",
-        "SYSLOG",
-        "WAKE_ALARM",
-        "BLOCK_SUSPEND",
-        "AUDIT_READ",
-        "PERFMON",
-        "BPF",
-        "CHECKPOINT_RESTORE",
-    ];
-    NAMES.get(index as usize).map(|n| format!("CAP_{n}"))
 }
 
 #[cfg(test)]

@@ -276,11 +276,8 @@ fn exec(root: &Path, args: &cli::ExecArgs) -> Result<ExitCode> {
     };
     drop(console);
     if let Some(pid_file) = &args.pid_file {
-        let path = absolute(pid_file);
-        let tmp = path.with_extension("tmp-berth");
-        std::fs::write(&tmp, pid.as_raw().to_string())
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .with_context(|| format!("write pid file {}", path.display()))?;
+        berth_libcontainer::write_pid_file(&absolute(pid_file), pid)
+            .context("write the exec pid file")?;
     }
     match (forwarder, master) {
         (None, _) => Ok(ExitCode::SUCCESS),
