@@ -240,11 +240,22 @@ fn run_container(root: &Path, args: &cli::RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(status?))
 }
 
-/// Whether the bundle's process asks for a terminal.
+/// Whether the bundle's process asks for a terminal. Only that field is
+/// read: `create` loads and validates the whole bundle right after, and an
+/// unreadable config is its error to report.
 fn wants_terminal(bundle: &Path) -> bool {
-    berth_libcontainer::bundle::Bundle::load(bundle)
+    #[derive(serde::Deserialize)]
+    struct Config {
+        process: Option<Process>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Process {
+        terminal: Option<bool>,
+    }
+    std::fs::read(bundle.join("config.json"))
         .ok()
-        .and_then(|b| b.spec.process().as_ref().and_then(|p| p.terminal()))
+        .and_then(|bytes| serde_json::from_slice::<Config>(&bytes).ok())
+        .and_then(|config| config.process?.terminal)
         .unwrap_or(false)
 }
 
