@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use berth_libcontainer::Container;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use oci_spec::runtime::{Capability, LinuxResources, Process};
+use oci_spec::runtime::{Capabilities, Capability, LinuxResources, Process};
 
 /// berth's OCI runtime (runc-compatible command line).
 #[derive(Debug, Parser)]
@@ -342,24 +342,16 @@ pub fn exec_process(container: &Container, args: &ExecArgs) -> Result<Process> {
         for name in &args.cap {
             let cap: Capability = serde_json::from_value(serde_json::Value::String(name.clone()))
                 .with_context(|| format!("unknown capability {name}"))?;
-            for set in [
-                caps.bounding().clone(),
-                caps.effective().clone(),
-                caps.permitted().clone(),
-                caps.inheritable().clone(),
-            ]
-            .iter()
-            .enumerate()
-            {
-                let mut s = set.1.clone().unwrap_or_default();
-                s.insert(cap);
-                match set.0 {
-                    0 => caps.set_bounding(Some(s)),
-                    1 => caps.set_effective(Some(s)),
-                    2 => caps.set_permitted(Some(s)),
-                    _ => caps.set_inheritable(Some(s)),
-                };
-            }
+            // runc adds an exec's --cap to every set but the ambient one.
+            let with_cap = |set: &Option<Capabilities>| {
+                let mut set = set.clone().unwrap_or_default();
+                set.insert(cap);
+                Some(set)
+            };
+            caps.set_bounding(with_cap(caps.bounding()));
+            caps.set_effective(with_cap(caps.effective()));
+            caps.set_permitted(with_cap(caps.permitted()));
+            caps.set_inheritable(with_cap(caps.inheritable()));
         }
         process.set_capabilities(Some(caps));
     }
