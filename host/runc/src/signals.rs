@@ -56,21 +56,30 @@ impl Forwarder {
         loop {
             // Reap first: SIGCHLD may have arrived before we block in
             // sigwait.
-            loop {
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(code as u8),
-                    Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(128 + sig as u8),
-                    Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
-                    Ok(_) => continue,
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => bail!("waitpid: {e}"),
-                }
+            if let Some(status) = reap(pid)? {
+                return Ok(status);
             }
             let sig = self.set.wait().context("sigwait")?;
             if sig != Signal::SIGCHLD {
                 // The process may be gone already; nothing to do then.
                 let _ = kill(pid, sig);
             }
+        }
+    }
+}
+
+/// Reaps every child that has exited, without blocking; once `pid` is
+/// among them, its exit status as a shell reports it (the code, or 128 +
+/// the signal). Other children (none but init or the exec'd process, in
+/// practice) are reaped and forgotten.
+pub fn reap(pid: Pid) -> Result<Option<u8>> {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => return Ok(Some(code as u8)),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return Ok(Some(128 + sig as u8)),
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return Ok(None),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => bail!("waitpid: {e}"),
         }
     }
 }

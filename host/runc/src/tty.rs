@@ -3,7 +3,6 @@
 
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 /// Relays a container's terminal (the pty master) to our stdio while
@@ -39,7 +38,12 @@ pub fn relay_console(
         let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
     }));
     let resize = || {
-        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a winsize struct.
         unsafe {
             if libc::ioctl(stdout.as_raw_fd(), libc::TIOCGWINSZ, &mut size) == 0 {
@@ -95,20 +99,12 @@ pub fn relay_console(
         {
             let sig = Signal::try_from(info.ssi_signo as i32).ok();
             match sig {
-                Some(Signal::SIGCHLD) => loop {
-                    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                        Ok(WaitStatus::Exited(p, code)) if p == pid => {
-                            drain(&master, &stdout);
-                            return Ok(code as u8);
-                        }
-                        Ok(WaitStatus::Signaled(p, s, _)) if p == pid => {
-                            drain(&master, &stdout);
-                            return Ok(128 + s as u8);
-                        }
-                        Ok(WaitStatus::StillAlive) | Err(_) => break,
-                        Ok(_) => continue,
+                Some(Signal::SIGCHLD) => {
+                    if let Some(status) = crate::signals::reap(pid)? {
+                        drain(&master, &stdout);
+                        return Ok(status);
                     }
-                },
+                }
                 Some(Signal::SIGWINCH) => resize(),
                 Some(other) => {
                     let _ = kill(pid, other);
