@@ -147,6 +147,14 @@ pub(crate) fn read_u64(path: &Path) -> Result<u64> {
     parse_u64(path, &read(path)?)
 }
 
+/// Reads a file holding one integer if it exists (optional kernel
+/// features: `memory.peak`, `memory.swap.current`, ...).
+pub(crate) fn read_optional_u64(path: &Path) -> Result<Option<u64>> {
+    read_optional(path)?
+        .map(|content| parse_u64(path, &content))
+        .transpose()
+}
+
 /// Reads a file holding one integer or `max` (v2 limits, v1 `pids.max`);
 /// `max` is `None`.
 pub(crate) fn read_u64_or_max(path: &Path) -> Result<Option<u64>> {
@@ -185,6 +193,38 @@ pub(crate) fn parse_flat_keyed(path: &Path, content: &str) -> Result<BTreeMap<St
 /// Reads a flat-keyed file.
 pub(crate) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
     parse_flat_keyed(path, &read(path)?)
+}
+
+/// Reads counter `key` of a flat-keyed file; its absence is an error that
+/// says why it may be missing (`missing`).
+pub(crate) fn read_counter(path: &Path, key: &str, missing: &str) -> Result<u64> {
+    let content = read(path)?;
+    let map = parse_flat_keyed(path, &content)?;
+    map.get(key).copied().ok_or_else(|| CgroupError::Parse {
+        path: path.to_path_buf(),
+        content,
+        reason: missing.to_string(),
+    })
+}
+
+/// Refuses memory values that are neither a byte count nor -1 (OCI
+/// config-linux.md "Memory": -1 is unlimited), in either version.
+pub(crate) fn validate_memory_values(memory: &oci_spec::runtime::LinuxMemory) -> Result<()> {
+    for (resource, value) in [
+        ("memory.limit", memory.limit()),
+        ("memory.reservation", memory.reservation()),
+        ("memory.swap", memory.swap()),
+    ] {
+        if let Some(v) = value
+            && v < -1
+        {
+            return Err(CgroupError::InvalidResource {
+                resource,
+                reason: format!("{v} is neither a byte count nor -1 (unlimited)"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses `cgroup.procs` (one pid per line).

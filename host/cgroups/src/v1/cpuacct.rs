@@ -16,13 +16,10 @@ pub(super) fn usage(dir: &Path) -> Result<CpuUsage> {
         .collect::<Result<Vec<u64>>>()?;
     // cpuacct.usage_user/usage_sys (kernel ≥ 4.7) are in ns; cpuacct.stat is
     // in USER_HZ ticks and is the fallback.
-    let user = common::read_optional(&dir.join("cpuacct.usage_user"))?;
-    let sys = common::read_optional(&dir.join("cpuacct.usage_sys"))?;
+    let user = common::read_optional_u64(&dir.join("cpuacct.usage_user"))?;
+    let sys = common::read_optional_u64(&dir.join("cpuacct.usage_sys"))?;
     let (usage_in_usermode, usage_in_kernelmode) = match (user, sys) {
-        (Some(user), Some(sys)) => (
-            common::parse_u64(&dir.join("cpuacct.usage_user"), &user)?,
-            common::parse_u64(&dir.join("cpuacct.usage_sys"), &sys)?,
-        ),
+        (Some(user), Some(sys)) => (user, sys),
         _ => {
             let path = dir.join("cpuacct.stat");
             let stat = common::read_flat_keyed(&path)?;

@@ -13,20 +13,7 @@ const MEMSW_LIMIT: &str = "memory.memsw.limit_in_bytes";
 
 /// Checks the values before anything is written.
 pub(super) fn validate(memory: &LinuxMemory) -> Result<()> {
-    for (resource, value) in [
-        ("memory.limit", memory.limit()),
-        ("memory.reservation", memory.reservation()),
-        ("memory.swap", memory.swap()),
-    ] {
-        if let Some(v) = value
-            && v < -1
-        {
-            return Err(CgroupError::InvalidResource {
-                resource,
-                reason: format!("{v} is neither a byte count nor -1 (unlimited)"),
-            });
-        }
-    }
+    common::validate_memory_values(memory)?;
     if let (Some(limit), Some(swap)) = (memory.limit(), memory.swap())
         && limit > 0
         && swap > 0
@@ -129,13 +116,8 @@ pub(super) fn apply(dir: &Path, memory: &LinuxMemory) -> Result<()> {
 pub(super) fn stats(dir: &Path) -> Result<MemoryStats> {
     let stat = common::read_flat_keyed(&dir.join("memory.stat"))?;
     let usage = common::read_u64(&dir.join("memory.usage_in_bytes"))?;
-    let swap_usage = match common::read_optional(&dir.join("memory.memsw.usage_in_bytes"))? {
-        Some(content) => {
-            let memsw = common::parse_u64(&dir.join("memory.memsw.usage_in_bytes"), &content)?;
-            Some(memsw.saturating_sub(usage))
-        }
-        None => None,
-    };
+    let swap_usage = common::read_optional_u64(&dir.join("memory.memsw.usage_in_bytes"))?
+        .map(|memsw| memsw.saturating_sub(usage));
     Ok(MemoryStats {
         usage,
         max_usage: common::read_u64(&dir.join("memory.max_usage_in_bytes"))?,
@@ -155,12 +137,9 @@ pub(super) fn stats(dir: &Path) -> Result<MemoryStats> {
 
 /// The `oom_kill` counter of `memory.oom_control` (kernel ≥ 4.13).
 pub(super) fn oom_kill_count(dir: &Path) -> Result<u64> {
-    let path = dir.join("memory.oom_control");
-    let content = common::read(&path)?;
-    let map = common::parse_flat_keyed(&path, &content)?;
-    map.get("oom_kill").copied().ok_or(CgroupError::Parse {
-        path,
-        content,
-        reason: "no oom_kill counter (the kernel is older than 4.13)".to_string(),
-    })
+    common::read_counter(
+        &dir.join("memory.oom_control"),
+        "oom_kill",
+        "no oom_kill counter (the kernel is older than 4.13)",
+    )
 }

@@ -45,20 +45,7 @@ pub(crate) fn swap_max(limit: i64, swap: i64) -> Result<Option<String>> {
 
 /// The `(file, value)` writes for `memory`, in order.
 pub(super) fn plan(memory: &LinuxMemory) -> Result<Vec<(&'static str, String)>> {
-    for (resource, value) in [
-        ("memory.limit", memory.limit()),
-        ("memory.reservation", memory.reservation()),
-        ("memory.swap", memory.swap()),
-    ] {
-        if let Some(v) = value
-            && v < -1
-        {
-            return Err(CgroupError::InvalidResource {
-                resource,
-                reason: format!("{v} is neither a byte count nor -1 (unlimited)"),
-            });
-        }
-    }
+    common::validate_memory_values(memory)?;
     if memory.swappiness().is_some() {
         // v2 has no per-cgroup swappiness knob.
         return Err(CgroupError::Unsupported {
@@ -92,17 +79,8 @@ pub(super) fn plan(memory: &LinuxMemory) -> Result<Vec<(&'static str, String)>> 
 pub(super) fn stats(dir: &Path) -> Result<MemoryStats> {
     let stat = common::read_flat_keyed(&dir.join("memory.stat"))?;
     let events = common::read_flat_keyed(&dir.join("memory.events"))?;
-    let max_usage = match common::read_optional(&dir.join("memory.peak"))? {
-        Some(content) => common::parse_u64(&dir.join("memory.peak"), &content)?,
-        None => 0,
-    };
-    let swap_usage = match common::read_optional(&dir.join("memory.swap.current"))? {
-        Some(content) => Some(common::parse_u64(
-            &dir.join("memory.swap.current"),
-            &content,
-        )?),
-        None => None,
-    };
+    let max_usage = common::read_optional_u64(&dir.join("memory.peak"))?.unwrap_or(0);
+    let swap_usage = common::read_optional_u64(&dir.join("memory.swap.current"))?;
     Ok(MemoryStats {
         usage: common::read_u64(&dir.join("memory.current"))?,
         max_usage,
@@ -116,12 +94,9 @@ pub(super) fn stats(dir: &Path) -> Result<MemoryStats> {
 
 /// `oom_kill` from `memory.events` (hierarchical: includes descendants).
 pub(super) fn oom_kill_count(dir: &Path) -> Result<u64> {
-    let path = dir.join("memory.events");
-    let content = common::read(&path)?;
-    let events = common::parse_flat_keyed(&path, &content)?;
-    events.get("oom_kill").copied().ok_or(CgroupError::Parse {
-        path,
-        content,
-        reason: "no oom_kill counter".to_string(),
-    })
+    common::read_counter(
+        &dir.join("memory.events"),
+        "oom_kill",
+        "no oom_kill counter",
+    )
 }
