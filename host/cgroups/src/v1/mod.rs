@@ -28,8 +28,9 @@ pub struct V1Manager {
     /// The cgroup's directory in each mounted controller's hierarchy;
     /// co-mounted controllers map to the same directory.
     dirs: BTreeMap<Controller, PathBuf>,
-    /// Each hierarchy's mount point (cpuset walks from there to the leaf).
-    mounts: BTreeMap<Controller, PathBuf>,
+    /// The cpuset hierarchy's mount point: creating a cpuset cgroup walks
+    /// from there to the leaf (see `cpuset::create_with_parents`).
+    cpuset_mount: Option<PathBuf>,
 }
 
 impl V1Manager {
@@ -41,16 +42,17 @@ impl V1Manager {
         own: &OwnCgroups,
     ) -> Result<V1Manager> {
         let mut dirs = BTreeMap::new();
-        let mut mounts = BTreeMap::new();
         for (&controller, mount) in controllers {
             let dir = path.dir_in(mount, own.v1(controller), controller.name())?;
             dirs.insert(controller, dir);
-            mounts.insert(controller, mount.mount_point.clone());
         }
         if dirs.is_empty() {
             return Err(CgroupError::NoCgroupFs);
         }
-        Ok(V1Manager { dirs, mounts })
+        let cpuset_mount = controllers
+            .get(&Controller::Cpuset)
+            .map(|mount| mount.mount_point.clone());
+        Ok(V1Manager { dirs, cpuset_mount })
     }
 
     /// The cgroup's directory in `controller`'s hierarchy.
@@ -73,13 +75,12 @@ impl V1Manager {
 impl CgroupManager for V1Manager {
     fn create(&self) -> Result<()> {
         for (controller, dir) in &self.dirs {
-            if *controller == Controller::Cpuset {
+            match (controller, &self.cpuset_mount) {
                 // A new cpuset cgroup starts with empty cpus/mems and
                 // refuses tasks until both are set: copy them down from the
                 // parent at every level we create.
-                cpuset::create_with_parents(&self.mounts[controller], dir)?;
-            } else {
-                common::create_dir_all(dir)?;
+                (Controller::Cpuset, Some(mount)) => cpuset::create_with_parents(mount, dir)?,
+                _ => common::create_dir_all(dir)?,
             }
         }
         Ok(())
@@ -194,4 +195,4 @@ impl CgroupManager for V1Manager {
 mod tests;
 
 pub(crate) use devices::{DeviceRule, rules as device_rules};
-pub(crate) use pids::pids_max as pids_max_value;
+pub(crate) use pids::{pids_max as pids_max_value, stats as pids_stats};

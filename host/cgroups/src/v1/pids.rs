@@ -25,7 +25,8 @@ pub(super) fn apply(dir: &Path, pids: &LinuxPids) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn stats(dir: &Path) -> Result<PidsStats> {
+/// `pids.current` and `pids.max` (the same files in v2).
+pub(crate) fn stats(dir: &Path) -> Result<PidsStats> {
     Ok(PidsStats {
         current: common::read_u64(&dir.join("pids.current"))?,
         limit: common::read_u64_or_max(&dir.join("pids.max"))?,

@@ -20,7 +20,7 @@ use crate::error::{CgroupError, Result};
 use crate::manager::CgroupManager;
 use crate::mountinfo::Mount;
 use crate::path::{CgroupsPath, OwnCgroups};
-use crate::stats::{PidsStats, Stats};
+use crate::stats::Stats;
 
 /// Controllers berth enables for its cgroups when the parent offers them.
 const WANTED_CONTROLLERS: [&str; 6] = ["cpu", "cpuset", "hugetlb", "io", "memory", "pids"];
@@ -202,10 +202,8 @@ impl CgroupManager for V2Manager {
         }
         stats.cpu = cpu::stats(&self.dir)?;
         if self.dir.join("pids.current").exists() {
-            stats.pids = PidsStats {
-                current: common::read_u64(&self.dir.join("pids.current"))?,
-                limit: common::read_u64_or_max(&self.dir.join("pids.max"))?,
-            };
+            // Same files as v1's pids controller.
+            stats.pids = crate::v1::pids_stats(&self.dir)?;
         }
         Ok(stats)
     }
