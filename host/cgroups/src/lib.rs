@@ -55,7 +55,7 @@ pub mod v2;
 pub use common::{Controller, DEFAULT_CGROUP_ROOT, FreezerState};
 pub use error::CgroupError;
 pub use manager::{AnyCgroupManager, CgroupManager};
-pub use mountinfo::{CgroupMode, CgroupSetup, Mount};
+pub use mountinfo::{CgroupMode, CgroupMount, CgroupSetup, Mount, cgroup_mounts};
 pub use path::{CgroupsPath, OwnCgroups};
 pub use stats::{CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData};
 pub use v2::shares_to_weight;

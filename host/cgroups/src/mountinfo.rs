@@ -88,24 +88,21 @@ impl CgroupSetup {
     pub fn from_mountinfo(text: &str) -> Result<CgroupSetup> {
         let mut controllers: BTreeMap<Controller, Mount> = BTreeMap::new();
         let mut unified: Vec<Mount> = Vec::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let entry = MountInfoLine::parse(line)?;
-            match entry.fstype {
-                "cgroup2" => unified.push(entry.mount()),
-                "cgroup" => {
-                    // v1 super options name the controllers bound to the
-                    // hierarchy: `rw,cpu,cpuacct`, `rw,name=systemd`, ...
-                    for option in entry.super_options.split(',') {
-                        if let Some(controller) = Controller::from_name(option) {
-                            // The first mount wins, as in runc; later ones are
-                            // usually bind mounts of the same hierarchy.
-                            controllers
-                                .entry(controller)
-                                .or_insert_with(|| entry.mount());
-                        }
-                    }
+        for cgroup in cgroup_mounts(text)? {
+            if cgroup.unified {
+                unified.push(cgroup.mount);
+                continue;
+            }
+            // v1 super options name the controllers bound to the
+            // hierarchy: `rw,cpu,cpuacct`, `rw,name=systemd`, ...
+            for option in cgroup.super_options.split(',') {
+                if let Some(controller) = Controller::from_name(option) {
+                    // The first mount wins, as in runc; later ones are
+                    // usually bind mounts of the same hierarchy.
+                    controllers
+                        .entry(controller)
+                        .or_insert_with(|| cgroup.mount.clone());
                 }
-                _ => {}
             }
         }
         if !controllers.is_empty() {
@@ -152,6 +149,47 @@ impl CgroupSetup {
             } => CgroupMode::Hybrid,
         }
     }
+}
+
+/// A cgroup file system in a mount table: a v1 hierarchy or a cgroup2
+/// mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// Where it is mounted, and which cgroup is the root of the mount.
+    pub mount: Mount,
+    /// A cgroup2 mount rather than a v1 hierarchy.
+    pub unified: bool,
+    /// The super options; for v1 they name the hierarchy's controllers
+    /// (`rw,cpu,cpuacct`, `rw,xattr,name=systemd`).
+    pub super_options: String,
+}
+
+impl CgroupMount {
+    /// Whether `option` (a controller as `/proc/self/cgroup` names it:
+    /// `cpu`, `name=systemd`) is among the super options.
+    pub fn has_option(&self, option: &str) -> bool {
+        self.super_options.split(',').any(|o| o == option)
+    }
+}
+
+/// The cgroup and cgroup2 mounts of a mount table in `/proc/<pid>/mountinfo`
+/// format (proc(5)), in table order; a malformed line is an error.
+pub fn cgroup_mounts(text: &str) -> Result<Vec<CgroupMount>> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let entry = MountInfoLine::parse(line)?;
+        let unified = match entry.fstype {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        out.push(CgroupMount {
+            mount: entry.mount(),
+            unified,
+            super_options: entry.super_options.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// The fields of one mountinfo line that matter here.

@@ -317,7 +317,8 @@ fn namespace_names(flags: CloneFlags) -> String {
 fn read_cgroup_binds() -> Vec<CgroupBind> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    rootfs::cgroup_binds(&rootfs::host_cgroup_mounts(&mountinfo), &own)
+    let mounts = berth_cgroups::cgroup_mounts(&mountinfo).unwrap_or_default();
+    rootfs::cgroup_binds(&mounts, &own)
 }
 
 fn set_oom_score_adj(value: i32) -> Result<(), StepError> {
@@ -492,12 +493,15 @@ fn set_rlimit(r: &crate::config::Rlimit) -> Result<(), StepError> {
 /// process's `PATH`): names with a slash are taken as they are.
 fn lookup(p: &ProcessConfig) -> Result<CString, StepError> {
     let not_found = |errno| {
-        StepError::new(
-            InitStep::LookupExecutable {
-                program: p.program.clone(),
-            },
-            errno,
-        )
+        let program = p.program.clone();
+        // A file that exists but may not be executed is "permission
+        // denied", never "not found": the docker CLI and moby read these
+        // words to choose 126 over 127 (cli `runStartContainerErr`).
+        if errno == Errno::EACCES {
+            return StepError::new(InitStep::Exec { program }, errno)
+                .with_detail("permission denied");
+        }
+        StepError::new(InitStep::LookupExecutable { program }, errno)
     };
     let candidates: Vec<PathBuf> = if p.program.contains('/') {
         vec![PathBuf::from(&p.program)]

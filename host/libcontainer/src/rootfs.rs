@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use berth_cgroups::CgroupMount;
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sys::stat::Mode;
@@ -63,59 +64,13 @@ pub(crate) struct CgroupBind {
     pub controllers: String,
 }
 
-/// A cgroup file-system mount of the host, from `/proc/self/mountinfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HostCgroupMount {
-    pub mount_point: PathBuf,
-    pub root: PathBuf,
-    /// `cgroup` (v1) or `cgroup2`.
-    pub fstype: String,
-    /// v1 super options (`rw,cpu,cpuacct`, `rw,name=systemd`).
-    pub super_options: Vec<String>,
-}
-
-/// The host's cgroup mounts, parsed from mountinfo text (proc(5)).
-pub(crate) fn host_cgroup_mounts(mountinfo: &str) -> Vec<HostCgroupMount> {
-    let mut out = Vec::new();
-    for line in mountinfo.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        if left.len() < 5 || right.len() < 3 {
-            continue;
-        }
-        let fstype = right[0];
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        out.push(HostCgroupMount {
-            mount_point: PathBuf::from(unescape(left[4])),
-            root: PathBuf::from(unescape(left[3])),
-            fstype: fstype.to_string(),
-            super_options: right[2].split(',').map(String::from).collect(),
-        });
-    }
-    out
-}
-
-fn unescape(field: &str) -> String {
-    // mountinfo escapes space, tab, newline and backslash as octal.
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
 /// Which host directories to bind for a `cgroup` mount, given the host's
 /// cgroup mounts and the container's `/proc/self/cgroup`. On v1 (and on
 /// hybrid hosts, where runc ignores the `unified` mount) every v1 hierarchy
 /// is bound under the base name of its mount point; on pure v2 the
 /// container's cgroup directory itself is bound.
-pub(crate) fn cgroup_binds(mounts: &[HostCgroupMount], proc_self_cgroup: &str) -> Vec<CgroupBind> {
-    let v1: Vec<&HostCgroupMount> = mounts.iter().filter(|m| m.fstype == "cgroup").collect();
+pub(crate) fn cgroup_binds(mounts: &[CgroupMount], proc_self_cgroup: &str) -> Vec<CgroupBind> {
+    let v1: Vec<&CgroupMount> = mounts.iter().filter(|m| !m.unified).collect();
     let mut out: Vec<CgroupBind> = Vec::new();
     for line in proc_self_cgroup.lines() {
         let mut fields = line.splitn(3, ':');
@@ -124,24 +79,20 @@ pub(crate) fn cgroup_binds(mounts: &[HostCgroupMount], proc_self_cgroup: &str) -
         else {
             continue;
         };
-        let candidates: Vec<&HostCgroupMount> = if controllers.is_empty() {
+        let candidates: Vec<&CgroupMount> = if controllers.is_empty() {
             if !v1.is_empty() {
                 continue;
             }
-            mounts.iter().filter(|m| m.fstype == "cgroup2").collect()
+            mounts.iter().filter(|m| m.unified).collect()
         } else {
-            let wanted: Vec<&str> = controllers.split(',').collect();
             v1.iter()
                 .copied()
-                .filter(|m| {
-                    wanted
-                        .iter()
-                        .all(|w| m.super_options.iter().any(|o| o == w))
-                })
+                .filter(|m| controllers.split(',').all(|w| m.has_option(w)))
                 .collect()
         };
         let Some(mount) = candidates
             .into_iter()
+            .map(|m| &m.mount)
             .find(|m| Path::new(path).starts_with(&m.root))
         else {
             continue;
@@ -705,7 +656,7 @@ mod tests {
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
 41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 ";
-        let mounts = host_cgroup_mounts(mountinfo);
+        let mounts = berth_cgroups::cgroup_mounts(mountinfo).unwrap();
         assert_eq!(mounts.len(), 5);
         let binds = cgroup_binds(
             &mounts,
@@ -735,8 +686,10 @@ mod tests {
 
     #[test]
     fn cgroup_binds_on_pure_v2_bind_the_container_dir() {
-        let mounts =
-            host_cgroup_mounts("30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+        let mounts = berth_cgroups::cgroup_mounts(
+            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
+        )
+        .unwrap();
         let binds = cgroup_binds(&mounts, "0::/system.slice/c1\n");
         assert_eq!(
             binds,
