@@ -896,40 +896,52 @@ fn start_failure_exit_code(message: &str) -> i64 {
         || message.contains("no such file or directory")
     {
         127
-    } else if message.contains("permission denied") {
+    } else if message.contains("permission denied") || message.contains("is a directory") {
         126
     } else {
         128
     }
 }
 
-/// `docker ps`'s STATUS column.
+/// `docker ps`'s STATUS column, as moby's `State.String()`
+/// (`container/state.go`) words it: `Up 3 seconds`, `Up 2 hours (Paused)`,
+/// `Restarting (1) 5 seconds ago`, `Exited (0) 2 minutes ago`, `Created`
+/// (also for a container whose start failed: it never ran), `Removal In
+/// Progress`, `Dead`.
 pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> String {
-    let since = |t: &str| parse_time(t).map(|t| human_duration(now - t));
+    let since = |t: &str| {
+        parse_time(t)
+            .filter(|_| t != berth_api::ZERO_TIME)
+            .map(|t| human_duration(now - t))
+    };
     match state.status {
-        Status::Running | Status::Paused => {
-            let up = since(&state.started_at).unwrap_or_default();
-            if state.status == Status::Paused {
-                format!("Up {up} (Paused)")
-            } else {
-                format!("Up {up}")
-            }
-        }
-        Status::Exited => match since(&state.finished_at) {
-            Some(ago) => format!("Exited ({}) {ago} ago", state.exit_code),
-            None => format!("Exited ({})", state.exit_code),
-        },
-        Status::Created => "Created".to_owned(),
-        Status::Restarting => "Restarting".to_owned(),
+        Status::Running => format!("Up {}", since(&state.started_at).unwrap_or_default()),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            since(&state.started_at).unwrap_or_default()
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code,
+            since(&state.finished_at).unwrap_or_default()
+        ),
         Status::Removing => "Removal In Progress".to_owned(),
         Status::Dead => "Dead".to_owned(),
+        Status::Created => "Created".to_owned(),
+        // Never started: moby says Created whatever the state.
+        Status::Exited if since(&state.started_at).is_none() => "Created".to_owned(),
+        Status::Exited => since(&state.finished_at).map_or_else(String::new, |ago| {
+            format!("Exited ({}) {ago} ago", state.exit_code)
+        }),
     }
 }
 
-/// go-units `HumanDuration`.
+/// go-units `HumanDuration`: whole seconds and minutes truncated, hours
+/// rounded to the nearest hour (`d.Round(time.Hour)`), years truncated.
 pub fn human_duration(d: chrono::TimeDelta) -> String {
     let secs = d.num_seconds();
-    let hours = secs / 3600;
+    // Go rounds halfway away from zero.
+    let hours = (secs + 1800).div_euclid(3600);
     match secs {
         s if s < 1 => "Less than a second".to_owned(),
         1 => "1 second".to_owned(),
@@ -941,7 +953,7 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
         _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
         _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
         _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
+        s => format!("{} years", s / 3600 / 24 / 365),
     }
 }
 

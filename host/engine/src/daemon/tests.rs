@@ -643,6 +643,74 @@ fn human_durations_match_go_units() {
     assert_eq!(human_duration(s(3600)), "About an hour");
     assert_eq!(human_duration(s(5 * 3600)), "5 hours");
     assert_eq!(human_duration(s(3 * 86400)), "3 days");
+    // Hours are rounded, as `d.Round(time.Hour)`: 1h40m is 2 hours.
+    assert_eq!(human_duration(s(6000)), "2 hours");
+    assert_eq!(human_duration(s(5399)), "About an hour");
+    assert_eq!(human_duration(s(47 * 3600 + 1800)), "2 days");
+    assert_eq!(human_duration(s(15 * 86400)), "2 weeks");
+    assert_eq!(human_duration(s(70 * 86400)), "2 months");
+    assert_eq!(human_duration(s(800 * 86400)), "2 years");
+}
+
+#[test]
+fn statuses_read_like_dockers() {
+    use berth_api::container::State;
+    let now = parse_time("2024-05-01T12:00:10Z").unwrap();
+    let state = |status, started: &str, finished: &str, exit_code| State {
+        status,
+        started_at: started.to_owned(),
+        finished_at: finished.to_owned(),
+        exit_code,
+        ..State::default()
+    };
+    let zero = berth_api::ZERO_TIME;
+    let t0 = "2024-05-01T12:00:07Z";
+    let t1 = "2024-05-01T12:00:08.5Z";
+    assert_eq!(
+        human_status(&state(Status::Running, t0, zero, 0), now),
+        "Up 3 seconds"
+    );
+    assert_eq!(
+        human_status(&state(Status::Paused, t0, zero, 0), now),
+        "Up 3 seconds (Paused)"
+    );
+    assert_eq!(
+        human_status(&state(Status::Exited, t0, t1, 3), now),
+        "Exited (3) 1 second ago"
+    );
+    assert_eq!(
+        human_status(&state(Status::Created, zero, zero, 0), now),
+        "Created"
+    );
+    // A start that failed (127) never ran: Docker still says Created.
+    assert_eq!(
+        human_status(&state(Status::Exited, zero, t1, 127), now),
+        "Created"
+    );
+    assert_eq!(
+        human_status(&state(Status::Restarting, t0, t1, 1), now),
+        "Restarting (1) 1 second ago"
+    );
+}
+
+#[test]
+fn start_failures_get_dockers_exit_codes() {
+    assert_eq!(
+        start_failure_exit_code(
+            r#"container init failed: exec "x": ENOENT: No such file or directory (executable file not found in $PATH)"#
+        ),
+        127
+    );
+    assert_eq!(
+        start_failure_exit_code(
+            r#"container init failed: exec "/etc/passwd": EACCES: Permission denied (permission denied)"#
+        ),
+        126
+    );
+    assert_eq!(
+        start_failure_exit_code("cgroup: device or resource busy"),
+        128
+    );
 }
 
 #[tokio::test]
