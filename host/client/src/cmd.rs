@@ -675,7 +675,7 @@ fn start_failure_code(e: &anyhow::Error) -> i32 {
     let msg = format!("{e:#}");
     if msg.contains("executable file not found") || msg.contains("no such file or directory") {
         127
-    } else if msg.contains("permission denied") {
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
         126
     } else {
         125
