@@ -157,19 +157,12 @@ impl Graph {
             layers: gc_layers(&layers, &read.list(IMAGES)?, &read.list(ROOTFS)?),
         };
         drop(read);
-        let policy = self.policy();
-        let plan = policy
-            .plan_gc(&request)
-            .map_err(|source| GraphError::Policy {
-                policy: policy.name(),
-                what: "gc",
-                source,
-            })?;
-        validate_gc_plan(&request, &plan).map_err(|reason| GraphError::InvalidPlan {
-            policy: policy.name(),
-            what: "gc",
-            reason,
-        })?;
+        let (policy, plan) = self.plan(
+            "gc",
+            &request,
+            |policy, request| policy.plan_gc(request),
+            validate_gc_plan,
+        )?;
         let mut reclaimed = 0;
         let mut removed = Vec::new();
         for id in &plan.remove {
@@ -186,10 +179,10 @@ impl Graph {
             removed.push(id.clone());
         }
         if apply && !removed.is_empty() {
-            tracing::info!(policy = %policy.name(), removed = removed.len(), reclaimed, "graph gc");
+            tracing::info!(%policy, removed = removed.len(), reclaimed, "graph gc");
         }
         Ok(GcReport {
-            policy: policy.name(),
+            policy,
             removed,
             reclaimed,
         })

@@ -12,7 +12,7 @@ use berth_store::{ReadTxn, Store};
 use crate::error::GraphError;
 use crate::fsutil::{self, WhiteoutFormat};
 use crate::mount::{KernelMounter, Mounter};
-use crate::policy::{FlattenedInfo, LayoutPolicy, NativeLayoutPolicy, driver_names};
+use crate::policy::{FlattenedInfo, LayoutPolicy, NativeLayoutPolicy, PolicyError, driver_names};
 use crate::records::{
     IMAGES, LAYERS, LayerKind, LayerRecord, Layout, META, META_DRIVER, ROOTFS, SHORT_LINK_LEN,
 };
@@ -306,6 +306,32 @@ impl Graph {
     pub fn set_policy(&self, policy: Arc<dyn LayoutPolicy>) {
         tracing::info!(policy = %policy.name(), "graph layout policy set");
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = policy;
+    }
+
+    /// Asks the current policy for a plan (`what`: `"rootfs"`, `"import"`
+    /// or `"gc"`) and validates it against the request, so that the graph
+    /// only ever acts on a valid plan. Returns the planning policy's name
+    /// with the plan.
+    pub(crate) fn plan<Request, Plan>(
+        &self,
+        what: &'static str,
+        request: &Request,
+        ask: impl FnOnce(&dyn LayoutPolicy, &Request) -> Result<Plan, PolicyError>,
+        validate: impl FnOnce(&Request, &Plan) -> Result<(), String>,
+    ) -> Result<(String, Plan), GraphError> {
+        let policy = self.policy();
+        let name = policy.name();
+        let plan = ask(&*policy, request).map_err(|source| GraphError::Policy {
+            policy: name.clone(),
+            what,
+            source,
+        })?;
+        validate(request, &plan).map_err(|reason| GraphError::InvalidPlan {
+            policy: name.clone(),
+            what,
+            reason,
+        })?;
+        Ok((name, plan))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {

@@ -533,19 +533,12 @@ impl Graph {
             flattened: self.flattened_infos(&read)?,
         };
         drop(read);
-        let policy = self.policy();
-        let plan = policy
-            .plan_import(&request)
-            .map_err(|source| GraphError::Policy {
-                policy: policy.name(),
-                what: "import",
-                source,
-            })?;
-        validate_import_plan(&request, &plan).map_err(|reason| GraphError::InvalidPlan {
-            policy: policy.name(),
-            what: "import",
-            reason,
-        })?;
+        let (_, plan) = self.plan(
+            "import",
+            &request,
+            |policy, request| policy.plan_import(request),
+            validate_import_plan,
+        )?;
 
         let guard = self.lock();
         let staged_meta = staged.as_ref().map(|s| (s.diff_hex.clone(), s.size));

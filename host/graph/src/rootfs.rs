@@ -85,19 +85,12 @@ impl Graph {
             flattened: self.flattened_infos(&read)?,
         };
         drop(read);
-        let policy = self.policy();
-        let plan = policy
-            .plan_rootfs(&request)
-            .map_err(|source| GraphError::Policy {
-                policy: policy.name(),
-                what: "rootfs",
-                source,
-            })?;
-        validate_rootfs_plan(&request, &plan).map_err(|reason| GraphError::InvalidPlan {
-            policy: policy.name(),
-            what: "rootfs",
-            reason,
-        })?;
+        let (_, plan) = self.plan(
+            "rootfs",
+            &request,
+            |policy, request| policy.plan_rootfs(request),
+            validate_rootfs_plan,
+        )?;
 
         let mut lowers = Vec::with_capacity(plan.lowers.len());
         for (i, lower) in plan.lowers.iter().enumerate() {
