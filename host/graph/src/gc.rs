@@ -3,11 +3,11 @@
 use crate::error::GraphError;
 use crate::fsutil;
 use crate::graph::{Graph, StorageDriver, now_unix};
+use crate::image::{familiar_sorted, tags_of};
 use crate::policy::{GcLayer, GcRequest, layer_kinds, validate_gc_plan};
 use crate::records::{
     IMAGES, ImageRecord, LAYERS, LayerKind, LayerRecord, ROOTFS, RootfsRecord, TAGS,
 };
-use crate::reference::Reference;
 
 /// What [`Graph::gc`] removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,16 +207,9 @@ impl Graph {
                     .filter(|g| g.images > 1)
                     .map(|g| g.size)
                     .sum();
-                let mut repo_tags: Vec<String> = tags
-                    .iter()
-                    .filter(|(_, id)| id == hex)
-                    .filter_map(|(r, _)| Reference::parse(r).ok())
-                    .map(|r| r.familiar())
-                    .collect();
-                repo_tags.sort();
                 ImageUsage {
                     id: format!("sha256:{hex}"),
-                    repo_tags,
+                    repo_tags: familiar_sorted(&tags_of(&tags, hex)),
                     size: i.size,
                     shared_size,
                     containers: rootfs.iter().filter(|(_, r)| &r.image_id == hex).count() as u32,

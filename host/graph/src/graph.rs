@@ -194,6 +194,11 @@ pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Now in RFC 3339 with nanoseconds, as Docker writes image times.
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 impl Graph {
     /// Opens (creating as needed) the graph under `config.data_root`,
     /// decides the storage driver, and removes what an interrupted operation

@@ -15,7 +15,7 @@ use crate::compress::{HashingReader, decompressed, sha256_hex};
 use crate::error::GraphError;
 use crate::extract::{ExtractOptions, extract};
 use crate::fsutil;
-use crate::graph::{Graph, StorageDriver, now_unix};
+use crate::graph::{Graph, StorageDriver, now_rfc3339, now_unix};
 use crate::policy::{ImportRequest, LayerInfo, is_layer_id, validate_import_plan};
 use crate::records::{IMAGES, ImageRecord, LAYERS, LayerKind, LayerRecord, ROOTFS, TAGS};
 use crate::reference::Reference;
@@ -199,7 +199,7 @@ fn by_prefix(read: &ReadTxn, prefix: &str, name: &str) -> Result<ImageRecord, Gr
 }
 
 /// `docker.io/library/busybox:latest` keys of an image, as references.
-fn tags_of(read_tags: &[(String, String)], image_hex: &str) -> Vec<Reference> {
+pub(crate) fn tags_of(read_tags: &[(String, String)], image_hex: &str) -> Vec<Reference> {
     read_tags
         .iter()
         .filter(|(_, id)| id == image_hex)
@@ -207,7 +207,9 @@ fn tags_of(read_tags: &[(String, String)], image_hex: &str) -> Vec<Reference> {
         .collect()
 }
 
-fn familiar_sorted(refs: &[Reference]) -> Vec<String> {
+/// Familiar forms (`busybox:latest`) of `refs`, sorted, as Docker lists
+/// `RepoTags`.
+pub(crate) fn familiar_sorted(refs: &[Reference]) -> Vec<String> {
     let mut v: Vec<String> = refs.iter().map(Reference::familiar).collect();
     v.sort();
     v
@@ -339,16 +341,7 @@ impl Graph {
         let (size, warnings) = (staged.size, staged.warnings.clone());
         let published = self.publish_layer_locked(staged)?;
         if published {
-            let now = now_unix();
-            let record = LayerRecord {
-                id: diff_hex.clone(),
-                kind: LayerKind::Layer,
-                size,
-                source_layers: vec![],
-                base: false,
-                created: now,
-                last_used: now,
-            };
+            let record = LayerRecord::imported(&diff_hex, size, now_unix());
             if let Err(e) = self.store.put(LAYERS, &diff_hex, &record) {
                 let _ = self.remove_layer_files(LayerKind::Layer, &diff_hex);
                 return Err(e.into());
@@ -559,7 +552,7 @@ impl Graph {
             let now = now_unix();
             let tag_time = reference
                 .as_ref()
-                .map(|_| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .map(|_| now_rfc3339())
                 .unwrap_or_default();
             self.store.write(|txn: &mut WriteTxn| {
                 for hex in &chain {
@@ -569,19 +562,7 @@ impl Graph {
                     let ours = published && staged_meta.as_ref().is_some_and(|(h, _)| h == hex);
                     if ours {
                         let size = staged_meta.as_ref().map_or(0, |(_, s)| *s);
-                        txn.put(
-                            LAYERS,
-                            hex,
-                            &LayerRecord {
-                                id: hex.clone(),
-                                kind: LayerKind::Layer,
-                                size,
-                                source_layers: vec![],
-                                base: false,
-                                created: now,
-                                last_used: now,
-                            },
-                        )?;
+                        txn.put(LAYERS, hex, &LayerRecord::imported(hex, size, now))?;
                     } else if !stored {
                         return Err(GraphError::InvalidImportOption {
                             reason: format!("layer sha256:{hex} of the image is not stored"),
@@ -759,8 +740,7 @@ impl Graph {
         // between this lookup and the write.
         let _guard = self.lock();
         let mut image = resolve_in(&self.store.read()?, source)?.image;
-        image.last_tag_time =
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        image.last_tag_time = now_rfc3339();
         self.store.write(|txn| {
             txn.put(TAGS, &reference.to_string(), &image.id)?;
             txn.put(IMAGES, &image.id, &image)

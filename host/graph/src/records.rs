@@ -62,6 +62,21 @@ pub(crate) struct LayerRecord {
     pub last_used: i64,
 }
 
+impl LayerRecord {
+    /// The record of a layer imported now (not a flattened cache).
+    pub fn imported(id: &str, size: u64, now: i64) -> Self {
+        Self {
+            id: id.to_owned(),
+            kind: LayerKind::Layer,
+            size,
+            source_layers: Vec::new(),
+            base: false,
+            created: now,
+            last_used: now,
+        }
+    }
+}
+
 /// A container's root filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RootfsRecord {
