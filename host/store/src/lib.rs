@@ -417,12 +417,7 @@ impl WriteTxn {
         })?;
         let mut t = self.open(table)?;
         t.insert(key, bytes.as_slice())
-            .map_err(|source| StoreError::Storage {
-                op: "write",
-                table: table.name,
-                key: key.to_owned(),
-                source,
-            })?;
+            .map_err(storage_error("write", table.name, key))?;
         Ok(())
     }
 
@@ -447,25 +442,32 @@ impl WriteTxn {
     /// Whether a key is present.
     pub fn contains<V>(&self, table: Table<V>, key: &str) -> Result<bool, StoreError> {
         let t = self.open(table)?;
-        let found = t.get(key).map_err(|source| StoreError::Storage {
-            op: "read",
-            table: table.name,
-            key: key.to_owned(),
-            source,
-        })?;
+        let found = t.get(key).map_err(storage_error("read", table.name, key))?;
         Ok(found.is_some())
     }
 
     /// Deletes one record; returns whether it existed.
     pub fn delete<V>(&mut self, table: Table<V>, key: &str) -> Result<bool, StoreError> {
         let mut t = self.open(table)?;
-        let old = t.remove(key).map_err(|source| StoreError::Storage {
-            op: "delete",
-            table: table.name,
-            key: key.to_owned(),
-            source,
-        })?;
+        let old = t
+            .remove(key)
+            .map_err(storage_error("delete", table.name, key))?;
         Ok(old.is_some())
+    }
+}
+
+/// Maps a storage-layer failure of `op` on `key` in `table`.
+fn storage_error(
+    op: &'static str,
+    table: &'static str,
+    key: &str,
+) -> impl FnOnce(redb::StorageError) -> StoreError {
+    let key = key.to_owned();
+    move |source| StoreError::Storage {
+        op,
+        table,
+        key,
+        source,
     }
 }
 
@@ -487,12 +489,7 @@ fn get_in<V: DeserializeOwned>(
     table: Table<V>,
     key: &str,
 ) -> Result<Option<V>, StoreError> {
-    let found = t.get(key).map_err(|source| StoreError::Storage {
-        op: "read",
-        table: table.name,
-        key: key.to_owned(),
-        source,
-    })?;
+    let found = t.get(key).map_err(storage_error("read", table.name, key))?;
     found
         .map(|guard| decode(table.name, key, guard.value()))
         .transpose()
@@ -503,17 +500,12 @@ fn scan_in<V: DeserializeOwned>(
     table: Table<V>,
     prefix: &str,
 ) -> Result<Vec<(String, V)>, StoreError> {
-    let scan_err = |source| StoreError::Storage {
-        op: "scan",
-        table: table.name,
-        key: prefix.to_owned(),
-        source,
-    };
+    let scan_err = || storage_error("scan", table.name, prefix);
     let mut out = Vec::new();
     // Keys are compared bytewise, so every key with the prefix sorts at or
     // after the prefix itself and they are contiguous.
-    for item in t.range::<&str>(prefix..).map_err(scan_err)? {
-        let (k, v) = item.map_err(scan_err)?;
+    for item in t.range::<&str>(prefix..).map_err(scan_err())? {
+        let (k, v) = item.map_err(scan_err())?;
         let key = k.value();
         if !key.starts_with(prefix) {
             break;
