@@ -89,6 +89,12 @@ impl CapabilitySet {
         CapabilitySet(ALL.iter().fold(0, |acc, (bit, _, _)| acc | 1 << bit))
     }
 
+    /// The set of a `/proc/<pid>/status` mask (`CapBnd`, `CapEff`);
+    /// capabilities this module does not know are left out.
+    pub fn from_mask(mask: u64) -> CapabilitySet {
+        CapabilitySet(mask & CapabilitySet::all().0)
+    }
+
     /// The bitmask as `/proc/<pid>/status` prints it in `CapEff`.
     pub fn mask(self) -> u64 {
         self.0
@@ -115,27 +121,39 @@ impl CapabilitySet {
     /// gets everything; `ALL` in adds means everything but the drops; `ALL`
     /// in drops means only the adds; otherwise drop, then add. Names are
     /// case-insensitive, with or without the `CAP_` prefix.
+    ///
+    /// "Everything" is `available`, the daemon's bounding set: a process
+    /// cannot grant a capability it lacks (capset(2) fails with `EPERM`),
+    /// and moby ≥ 23 likewise lists only the capabilities of its own
+    /// bounding set as "all" (`caps.GetAllCapabilities`), so that
+    /// `--privileged` works where the daemon itself is confined. Anything
+    /// else outside `available` is refused by name.
     pub fn tweak(
         self,
         adds: &[String],
         drops: &[String],
         privileged: bool,
+        available: CapabilitySet,
     ) -> Result<CapabilitySet, SpecError> {
         if privileged {
-            return Ok(CapabilitySet::all());
+            return Ok(available);
         }
         let adds = normalize(adds)?;
         let drops = normalize(drops)?;
-        let all = CapabilitySet::all().0;
+        let all = available.0;
         let (add_all, add) = adds;
         let (drop_all, drop) = drops;
-        Ok(CapabilitySet(if add_all {
+        let set = CapabilitySet(if add_all {
             all & !drop
         } else if drop_all {
             add
         } else {
             (self.0 & !drop) | add
-        }))
+        });
+        match CapabilitySet(set.0 & !available.0).names().first() {
+            Some(missing) => Err(SpecError::UnavailableCapability((*missing).to_owned())),
+            None => Ok(set),
+        }
     }
 }
 
@@ -194,6 +212,7 @@ mod tests {
                 &s(&["sys_admin", "CAP_NET_ADMIN"]),
                 &s(&["chown", "Cap_Kill"]),
                 false,
+                CapabilitySet::all(),
             )
             .expect("tweak");
         let names = tweaked.names();
@@ -202,23 +221,56 @@ mod tests {
         assert_eq!(names.len(), 14);
 
         let only = default
-            .tweak(&s(&["NET_BIND_SERVICE"]), &s(&["ALL"]), false)
+            .tweak(
+                &s(&["NET_BIND_SERVICE"]),
+                &s(&["ALL"]),
+                false,
+                CapabilitySet::all(),
+            )
             .expect("drop all");
         assert_eq!(only.names(), ["CAP_NET_BIND_SERVICE"]);
 
         let most = default
-            .tweak(&s(&["all"]), &s(&["SYS_ADMIN"]), false)
+            .tweak(
+                &s(&["all"]),
+                &s(&["SYS_ADMIN"]),
+                false,
+                CapabilitySet::all(),
+            )
             .expect("add all");
         assert_eq!(most.mask(), CapabilitySet::all().mask() & !(1 << 21));
 
-        let privileged = default.tweak(&[], &s(&["ALL"]), true).expect("privileged");
+        let privileged = default
+            .tweak(&[], &s(&["ALL"]), true, CapabilitySet::all())
+            .expect("privileged");
         assert_eq!(privileged, CapabilitySet::all());
+    }
+
+    #[test]
+    fn all_means_what_the_daemon_holds() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // A daemon without CAP_SYS_RESOURCE (24), as root on this machine.
+        let bounding = CapabilitySet::from_mask(0x1ff_feff_ffff);
+        let default = CapabilitySet::docker_default();
+        assert_eq!(
+            default.tweak(&[], &[], true, bounding).expect("privileged"),
+            bounding
+        );
+        let most = default
+            .tweak(&s(&["ALL"]), &[], false, bounding)
+            .expect("add all");
+        assert_eq!(most, bounding);
+        let err = default
+            .tweak(&s(&["SYS_RESOURCE"]), &[], false, bounding)
+            .expect_err("not available");
+        assert!(err.to_string().contains("CAP_SYS_RESOURCE"), "{err}");
+        assert_eq!(CapabilitySet::from_mask(u64::MAX), CapabilitySet::all());
     }
 
     #[test]
     fn unknown_names_are_rejected() {
         let err = CapabilitySet::docker_default()
-            .tweak(&["CAP_FLY".to_owned()], &[], false)
+            .tweak(&["CAP_FLY".to_owned()], &[], false, CapabilitySet::all())
             .expect_err("unknown");
         assert!(err.to_string().contains("CAP_FLY"), "{err}");
     }

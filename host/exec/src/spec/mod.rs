@@ -24,7 +24,7 @@
 //!   profile, `noNewPrivileges: false`, `oomScoreAdj` from `OomScoreAdj`,
 //!   rlimits from `Ulimits` over the daemon's defaults.
 //! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids.
-//! - `Privileged`: every capability, no seccomp profile, no masked or
+//! - `Privileged`: every capability of berthd's bounding set, no seccomp profile, no masked or
 //!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, and a device
 //!   cgroup that allows every device. Unlike Docker, the host's device
 //!   nodes are *not* created in the container's `/dev` (it keeps the
@@ -124,6 +124,10 @@ pub enum SpecError {
     /// A `CapAdd`/`CapDrop` name is unknown.
     #[error("unknown capability: {0:?}")]
     UnknownCapability(String),
+    /// A capability the container would get is not in the daemon's
+    /// bounding set, so no process it starts can hold it.
+    #[error("capability {0} is not available: it is not in berthd's bounding set")]
+    UnavailableCapability(String),
     /// A resource value is out of range or conflicts with another.
     #[error("invalid {field}: {reason}")]
     Resource {
@@ -149,6 +153,9 @@ pub struct SpecOptions {
     /// rlimits every container gets (dockerd's `--default-ulimit`); empty by
     /// default, so containers inherit the shim's limits like Docker's do.
     pub default_rlimits: Vec<PosixRlimit>,
+    /// The capabilities berthd may hand out (its bounding set, `CapBnd`):
+    /// what `--privileged` and `--cap-add ALL` grant.
+    pub available_caps: CapabilitySet,
 }
 
 impl Default for SpecOptions {
@@ -157,6 +164,7 @@ impl Default for SpecOptions {
             cgroup_parent: crate::cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
             swap_limit: true,
             default_rlimits: Vec::new(),
+            available_caps: CapabilitySet::all(),
         }
     }
 }
@@ -205,8 +213,12 @@ pub fn build_spec(
     let hostname = hostname_of(id, config);
     let user = resolve_user_in_rootfs(rootfs, &config.user)?;
     let env = environment(config, &hostname, &user);
-    let caps =
-        CapabilitySet::docker_default().tweak(&host.cap_add, &host.cap_drop, host.privileged)?;
+    let caps = CapabilitySet::docker_default().tweak(
+        &host.cap_add,
+        &host.cap_drop,
+        host.privileged,
+        options.available_caps,
+    )?;
     let cap_set = caps.to_oci();
 
     let mut process = ProcessBuilder::default()
