@@ -73,11 +73,23 @@ fn engine_id(data_root: &Path) -> String {
 /// `CapEff` mask.
 fn has_cap_sys_resource(status: &str) -> bool {
     const CAP_SYS_RESOURCE: u32 = 24;
+    cap_mask(status, "CapEff").is_some_and(|mask| mask & (1 << CAP_SYS_RESOURCE) != 0)
+}
+
+/// A capability mask field (`CapBnd`, `CapEff`) of a `/proc/<pid>/status`
+/// text.
+fn cap_mask(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << CAP_SYS_RESOURCE) != 0)
+}
+
+/// berthd's bounding set: the most a container can get (all known
+/// capabilities when it cannot be read).
+pub fn bounding_capabilities() -> berth_exec::spec::CapabilitySet {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    berth_exec::spec::CapabilitySet::from_mask(cap_mask(&status, "CapBnd").unwrap_or(u64::MAX))
 }
 
 /// The `RLIMIT_*` of a Docker ulimit name.

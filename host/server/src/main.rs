@@ -155,6 +155,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let spec_options = berth_exec::spec::SpecOptions {
         cgroup_parent: args.cgroup_parent.clone(),
         swap_limit: cgroups.as_ref().is_some_and(|c| c.swap_limit),
+        available_caps: facts::bounding_capabilities(),
         ..berth_exec::spec::SpecOptions::default()
     };
     let drivers::Drivers {
