@@ -9,7 +9,6 @@
 //! conversions below are mechanical.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth_graph::policy::{validate_gc_plan, validate_import_plan, validate_rootfs_plan};
 use berth_graph::{Graph, LayoutPolicy, NativeLayoutPolicy, PolicyError};
@@ -207,51 +206,16 @@ impl GraphAdmin for GraphAdminAdapter {
     }
 
     fn gc(&self, dry_run: bool) -> Result<graph_admin::GcReport, String> {
-        if !dry_run {
-            let report = self.graph.gc().map_err(|e| e.to_string())?;
-            return Ok(graph_admin::GcReport {
-                removed: report.removed,
-                reclaimed: report.reclaimed,
-                dry_run: false,
-            });
+        let report = if dry_run {
+            self.graph.gc_dry_run()
+        } else {
+            self.graph.gc()
         }
-        // Dry run: the same request the graph's gc builds (its disk usage
-        // carries the reference counts), planned and validated, not applied.
-        let usage = self.graph.disk_usage().map_err(|e| e.to_string())?;
-        let request = berth_graph::GcRequest {
-            now: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0),
-            layers: usage
-                .layers
-                .iter()
-                .map(|l| berth_graph::GcLayer {
-                    id: l.id.clone(),
-                    kind: l.kind.clone(),
-                    size: l.size,
-                    images: l.images,
-                    containers: l.containers,
-                    last_used: l.last_used,
-                })
-                .collect(),
-        };
-        let policy = self.graph.policy();
-        let plan = policy
-            .plan_gc(&request)
-            .map_err(|e| format!("policy {}: {e}", policy.name()))?;
-        validate_gc_plan(&request, &plan)
-            .map_err(|e| format!("policy {} returned an invalid plan: {e}", policy.name()))?;
-        let reclaimed = plan
-            .remove
-            .iter()
-            .filter_map(|id| request.layers.iter().find(|l| &l.id == id))
-            .map(|l| l.size)
-            .sum();
+        .map_err(|e| e.to_string())?;
         Ok(graph_admin::GcReport {
-            removed: plan.remove,
-            reclaimed,
-            dry_run: true,
+            removed: report.removed,
+            reclaimed: report.reclaimed,
+            dry_run,
         })
     }
 }
