@@ -105,14 +105,18 @@ fn gc_plan(p: &wit::GcPlan) -> berth_graph::GcPlan {
     }
 }
 
-/// Whether the error means "no graph-policy plugin serves now" (none
-/// loaded, or disabled between the check and the call).
-fn no_policy(error: &PluginError) -> bool {
-    matches!(error, PluginError::NotFound { .. })
-}
-
-fn policy_error(error: PluginError) -> PolicyError {
-    PolicyError::new(error.to_string())
+/// The active plugin's plan; the native policy's when no graph-policy
+/// plugin serves now (none loaded, or disabled between the check and the
+/// call); otherwise the plugin's failure, named, as a policy error.
+fn plan_or_native<Plan>(
+    planned: Result<Plan, PluginError>,
+    native: impl FnOnce() -> Result<Plan, PolicyError>,
+) -> Result<Plan, PolicyError> {
+    match planned {
+        Ok(plan) => Ok(plan),
+        Err(PluginError::NotFound { .. }) => native(),
+        Err(e) => Err(PolicyError::new(e.to_string())),
+    }
 }
 
 impl LayoutPolicy for GraphPolicyHandle {
@@ -124,39 +128,36 @@ impl LayoutPolicy for GraphPolicyHandle {
         &self,
         request: &berth_graph::RootfsRequest,
     ) -> Result<berth_graph::RootfsPlan, PolicyError> {
-        match self.plan_rootfs_wit(&rootfs_request(request), |plan| {
+        let planned = self.plan_rootfs_wit(&rootfs_request(request), |plan| {
             validate_rootfs_plan(request, &rootfs_plan(plan))
-        }) {
-            Ok(plan) => Ok(rootfs_plan(&plan)),
-            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_rootfs(request),
-            Err(e) => Err(policy_error(e)),
-        }
+        });
+        plan_or_native(planned.map(|plan| rootfs_plan(&plan)), || {
+            NativeLayoutPolicy.plan_rootfs(request)
+        })
     }
 
     fn plan_import(
         &self,
         request: &berth_graph::ImportRequest,
     ) -> Result<berth_graph::ImportPlan, PolicyError> {
-        match self.plan_import_wit(&import_request(request), |plan| {
+        let planned = self.plan_import_wit(&import_request(request), |plan| {
             validate_import_plan(request, &import_plan(plan))
-        }) {
-            Ok(plan) => Ok(import_plan(&plan)),
-            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_import(request),
-            Err(e) => Err(policy_error(e)),
-        }
+        });
+        plan_or_native(planned.map(|plan| import_plan(&plan)), || {
+            NativeLayoutPolicy.plan_import(request)
+        })
     }
 
     fn plan_gc(
         &self,
         request: &berth_graph::GcRequest,
     ) -> Result<berth_graph::GcPlan, PolicyError> {
-        match self.plan_gc_wit(&gc_request(request), |plan| {
+        let planned = self.plan_gc_wit(&gc_request(request), |plan| {
             validate_gc_plan(request, &gc_plan(plan))
-        }) {
-            Ok(plan) => Ok(gc_plan(&plan)),
-            Err(e) if no_policy(&e) => NativeLayoutPolicy.plan_gc(request),
-            Err(e) => Err(policy_error(e)),
-        }
+        });
+        plan_or_native(planned.map(|plan| gc_plan(&plan)), || {
+            NativeLayoutPolicy.plan_gc(request)
+        })
     }
 }
 
