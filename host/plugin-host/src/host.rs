@@ -243,9 +243,8 @@ fn load_disabled(path: &Path) -> Result<BTreeSet<String>, PluginError> {
     }
 }
 
-/// Writes the disabled set: temp file, fsync, rename.
+/// Writes the disabled set atomically.
 fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginError> {
-    use std::io::Write;
     let write_error = |source| PluginError::Write {
         path: path.to_path_buf(),
         source,
@@ -254,19 +253,10 @@ fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginE
         disabled: disabled.clone(),
     })
     .map_err(|e| write_error(std::io::Error::other(e.to_string())))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(write_error)?;
-    let tmp = dir.join(format!(".{DISABLED_FILE}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    result.map_err(write_error)
+    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(write_error)
 }
 
 /// A plugin found in the directory.

@@ -3,7 +3,6 @@
 //! and the on-disk cache of compiled components.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -256,7 +255,7 @@ impl Runtime {
                 }
             }
         }
-        if wasmparser_is_core_module(bytes) {
+        if is_core_module(bytes) {
             return Err(
                 "it is a core WebAssembly module, not a component; build it for \
                  wasm32-wasip2 (the SDK does) or wrap it with `wasm-tools component new`"
@@ -273,41 +272,14 @@ impl Runtime {
 
     fn store_in_cache(&self, component: &Component, path: &Path) -> Result<(), String> {
         let bytes = component.serialize().map_err(|e| format!("{e:#}"))?;
-        let dir = path.parent().unwrap_or(&self.cache_dir);
-        let mut tmp = tempfile_in(dir)?;
-        tmp.1.write_all(&bytes).map_err(|e| e.to_string())?;
-        tmp.1.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp.0, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp.0);
-            e.to_string()
-        })
+        crate::fsutil::write_atomic(path, &bytes).map_err(|e| e.to_string())
     }
-}
-
-/// A new uniquely named file in `dir`.
-fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File), String> {
-    use std::sync::atomic::AtomicU64;
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    for _ in 0..16 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("creating a temp file in {}: {e}", dir.display())),
-        }
-    }
-    Err(format!("cannot create a temp file in {}", dir.display()))
 }
 
 /// Whether `bytes` is a core module (version 1) rather than a component: the
 /// binary formats share the magic and differ in the version/layer word
 /// (component model binary format: `0d 00 01 00`).
-fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
+fn is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
@@ -330,9 +302,9 @@ mod tests {
 
     #[test]
     fn core_modules_are_told_apart_from_components() {
-        assert!(wasmparser_is_core_module(b"\0asm\x01\0\0\0"));
-        assert!(!wasmparser_is_core_module(b"\0asm\x0d\0\x01\0"));
-        assert!(!wasmparser_is_core_module(b"not wasm"));
+        assert!(is_core_module(b"\0asm\x01\0\0\0"));
+        assert!(!is_core_module(b"\0asm\x0d\0\x01\0"));
+        assert!(!is_core_module(b"not wasm"));
     }
 
     #[test]
