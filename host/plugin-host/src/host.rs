@@ -978,7 +978,7 @@ impl PluginHost {
     }
 
     /// Emits a `fail` event for a failed call.
-    fn report<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
+    pub(crate) fn report<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
         if let Err(error @ PluginError::Call { kind, .. }) = result
             && *kind != CallFailure::Returned
         {
@@ -999,10 +999,6 @@ impl PluginHost {
 
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.inner.runtime
-    }
-
-    pub(crate) fn report_call<T>(&self, plugin: &LoadedPlugin, result: &Result<T, PluginError>) {
-        self.report(plugin, result);
     }
 }
 

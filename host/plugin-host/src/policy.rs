@@ -4,11 +4,12 @@
 //! graph driver calls from `spawn_blocking` threads): no runtime hop, no
 //! fiber, just instantiate from the `InstancePre` and call.
 
-use std::sync::Arc;
+use wasmtime::Store;
 
 use crate::bindings::latest;
 use crate::manifest::World;
-use crate::plugin::{LoadedPlugin, WorldPre};
+use crate::plugin::WorldPre;
+use crate::state::CallState;
 use crate::{PluginError, PluginHost};
 
 /// The `graph-layout` interface's types, as the plugin sees them.
@@ -54,9 +55,8 @@ impl PluginHost {
         &self,
         request: &network_types::NetworkRequest,
     ) -> Option<Result<network_types::NetworkPlan, PluginError>> {
-        let plugin = self.policy_for(World::NetworkPolicy)?;
-        let result = plugin.call_policy(
-            self.runtime(),
+        self.call_policy(
+            World::NetworkPolicy,
             "plan-network",
             |pre, store| {
                 let WorldPre::Network(pre) = pre else {
@@ -67,9 +67,7 @@ impl PluginHost {
                     .call_plan_network(&mut *store, request)
             },
             |_| Ok(()),
-        );
-        self.report_call(&plugin, &result);
-        Some(result)
+        )
     }
 
     /// Asks the registry-auth plugin for credentials; `None` when none is
@@ -78,9 +76,8 @@ impl PluginHost {
         &self,
         request: &registry_types::AuthRequest,
     ) -> Option<Result<registry_types::Credential, PluginError>> {
-        let plugin = self.policy_for(World::RegistryAuth)?;
-        let result = plugin.call_policy(
-            self.runtime(),
+        self.call_policy(
+            World::RegistryAuth,
             "credentials",
             |pre, store| {
                 let WorldPre::Registry(pre) = pre else {
@@ -91,22 +88,27 @@ impl PluginHost {
                     .call_lookup(&mut *store, request)
             },
             |_| Ok(()),
-        );
-        self.report_call(&plugin, &result);
+        )
+    }
+
+    /// Runs `call` on the plugin serving `world`'s policy (`None` when no
+    /// plugin does) and reports a failure as an event; `validate` judges
+    /// what the plugin returned (see `LoadedPlugin::call_policy`).
+    fn call_policy<R>(
+        &self,
+        world: World,
+        call: &str,
+        f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
+        validate: impl FnOnce(&R) -> Result<(), String>,
+    ) -> Option<Result<R, PluginError>> {
+        let plugin = self.policy_for(world)?;
+        let result = plugin.call_policy(self.runtime(), call, f, validate);
+        self.report(&plugin, &result);
         Some(result)
     }
 }
 
 impl GraphPolicyHandle {
-    fn plugin(&self) -> Result<Arc<LoadedPlugin>, PluginError> {
-        self.host
-            .policy_for(World::GraphPolicy)
-            .ok_or_else(|| PluginError::NotFound {
-                what: "graph-policy plugin",
-                name: "(none loaded or enabled)".into(),
-            })
-    }
-
     /// `NAME VERSION (builtin|plugin)` of the policy serving now, or `None`.
     pub fn active(&self) -> Option<String> {
         let plugin = self.host.policy_for(World::GraphPolicy)?;
@@ -122,27 +124,31 @@ impl GraphPolicyHandle {
         call: &str,
         f: impl FnOnce(
             &latest::graph_policy::GraphPolicy,
-            &mut wasmtime::Store<crate::state::CallState>,
+            &mut Store<CallState>,
         ) -> wasmtime::Result<Result<R, String>>,
         validate: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
-        let plugin = self.plugin()?;
         // The host validates every plan before anything acts on it: an
         // invalid plan is the plugin's failure, never a write.
-        let result = plugin.call_policy(
-            self.host.runtime(),
-            call,
-            |pre, store| {
-                let WorldPre::Graph(pre) = pre else {
-                    unreachable!("a graph-policy plugin has a graph pre")
-                };
-                let instance = pre.instantiate(&mut *store)?;
-                f(&instance, store)
-            },
-            validate,
-        );
-        self.host.report_call(&plugin, &result);
-        result
+        self.host
+            .call_policy(
+                World::GraphPolicy,
+                call,
+                |pre, store| {
+                    let WorldPre::Graph(pre) = pre else {
+                        unreachable!("a graph-policy plugin has a graph pre")
+                    };
+                    let instance = pre.instantiate(&mut *store)?;
+                    f(&instance, store)
+                },
+                validate,
+            )
+            .unwrap_or_else(|| {
+                Err(PluginError::NotFound {
+                    what: "graph-policy plugin",
+                    name: "(none loaded or enabled)".into(),
+                })
+            })
     }
 
     /// Asks the policy how to lay out a container's rootfs, in the WIT's
