@@ -217,9 +217,10 @@ impl Table {
     }
 }
 
-/// Where the admin's enable/disable choices are kept, under
-/// `<data_root>/plugins/`.
-const DISABLED_FILE: &str = "disabled.toml";
+/// Where the admin's enable/disable choices are kept.
+fn disabled_file(data_root: &Path) -> PathBuf {
+    data_root.join("plugins").join("disabled.toml")
+}
 
 #[derive(serde::Deserialize, serde::Serialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -325,14 +326,21 @@ fn read(path: &Path) -> Result<Vec<u8>, PluginError> {
 
 /// Reads one candidate: its manifest and component.
 fn read_candidate(id: String, manifest_path: PathBuf, default_component: PathBuf) -> Candidate {
-    let manifest_bytes = read(&manifest_path);
+    let manifest_bytes = match read(&manifest_path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return Candidate {
+                id,
+                manifest_path,
+                component_path: default_component,
+                stamp: String::new(),
+                contents: Err(error),
+            };
+        }
+    };
     let mut component_path = default_component;
-    let contents = manifest_bytes
-        .as_ref()
-        .map_err(clone_read_error)
-        .and_then(|bytes| {
-            let text = String::from_utf8_lossy(bytes);
-            let manifest = Manifest::parse(&text, &manifest_path)?;
+    let contents = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes), &manifest_path)
+        .and_then(|manifest| {
             if manifest.name != id {
                 return Err(PluginError::Manifest {
                     path: manifest_path.clone(),
@@ -349,29 +357,12 @@ fn read_candidate(id: String, manifest_path: PathBuf, default_component: PathBuf
             Ok((manifest, component))
         });
     let component_bytes = contents.as_ref().map(|(_, c)| c.as_slice()).unwrap_or(&[]);
-    let stamp = match (&manifest_bytes, &contents) {
-        (Ok(m), _) => stamp_of(m, component_bytes),
-        (Err(_), _) => String::new(),
-    };
     Candidate {
         id,
+        stamp: stamp_of(&manifest_bytes, component_bytes),
         manifest_path,
         component_path,
-        stamp,
         contents,
-    }
-}
-
-fn clone_read_error(e: &PluginError) -> PluginError {
-    match e {
-        PluginError::Read { path, source } => PluginError::Read {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        other => PluginError::Setup {
-            what: "plugin directory",
-            reason: other.to_string(),
-        },
     }
 }
 
@@ -458,14 +449,14 @@ impl PluginHost {
             None => Grants::none(),
         };
         let (events, _) = broadcast::channel(256);
-        let disabled_file = config.data_root.join("plugins").join(DISABLED_FILE);
+        let disabled = load_disabled(&disabled_file(&config.data_root))?;
         let host = PluginHost {
             inner: Arc::new(Inner {
                 runtime: Arc::new(runtime),
                 config,
                 grants: ArcSwap::from_pointee(grants),
                 table: ArcSwap::from_pointee(Table {
-                    disabled: load_disabled(&disabled_file)?,
+                    disabled,
                     ..Table::default()
                 }),
                 writer: tokio::sync::Mutex::new(()),
@@ -480,14 +471,6 @@ impl PluginHost {
         host.rescan().await;
         host.prune_cache();
         Ok(host)
-    }
-
-    fn disabled_file(&self) -> PathBuf {
-        self.inner
-            .config
-            .data_root
-            .join("plugins")
-            .join(DISABLED_FILE)
     }
 
     /// Removes compiled components that no loaded plugin uses (earlier
@@ -806,7 +789,10 @@ impl PluginHost {
             }
             // Persist first: a disable that would not survive a restart is
             // refused rather than half-done.
-            save_disabled(&self.disabled_file(), &table.disabled)?;
+            save_disabled(
+                &disabled_file(&self.inner.config.data_root),
+                &table.disabled,
+            )?;
             self.inner.table.store(Arc::new(table));
             let (kind, verb) = if enabled {
                 (PluginEventKind::Enable, "enabled")
