@@ -149,6 +149,7 @@ mod v1_sync {
     use super::*;
     use v1::graph_policy::berth::plugin::{host, types};
 
+    // Every v1 world shares these `types` bindings.
     impl From<types::LogLevel> for Level {
         fn from(level: types::LogLevel) -> Level {
             match level {
@@ -184,20 +185,6 @@ mod v1_async {
     use super::*;
     use crate::graph_admin::{GcReport, StoreUsage};
     use v1::job_handler::berth::plugin::{graph_admin, host, types};
-
-    impl From<types::LogLevel> for Level {
-        fn from(level: types::LogLevel) -> Level {
-            match level {
-                types::LogLevel::Trace => Level::Trace,
-                types::LogLevel::Debug => Level::Debug,
-                types::LogLevel::Info => Level::Info,
-                types::LogLevel::Warn => Level::Warn,
-                types::LogLevel::Error => Level::Error,
-            }
-        }
-    }
-
-    impl types::Host for CallState {}
 
     impl host::Host for CallState {
         async fn log(

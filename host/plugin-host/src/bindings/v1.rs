@@ -6,18 +6,22 @@
 
 #![allow(missing_docs, clippy::all)]
 
-/// `world job-handler`: async imports and exports.
+/// `world job-handler`: async imports and exports. Its `types` are the
+/// policy worlds' (an interface of types only is the same sync or async).
 pub mod job_handler {
     wasmtime::component::bindgen!({
         world: "job-handler",
         path: "../../wit/since_v1.0.0",
         imports: { default: async },
         exports: { default: async },
+        with: {
+            "berth:plugin/types": crate::bindings::v1::graph_policy::berth::plugin::types,
+        },
     });
 }
 
-/// `world graph-policy`: sync; also owns the sync `host` and `types`
-/// bindings that the other policy worlds reuse.
+/// `world graph-policy`: sync; also owns the `types` bindings every world
+/// reuses and the sync `host` bindings the other policy worlds reuse.
 pub mod graph_policy {
     wasmtime::component::bindgen!({
         world: "graph-policy",
