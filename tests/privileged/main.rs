@@ -5,6 +5,7 @@ mod cgroups;
 mod daemon;
 mod daemon_containers;
 mod daemon_listeners;
+mod daemon_resources;
 mod exec;
 mod graph;
 mod plugins;
