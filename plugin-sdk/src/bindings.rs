@@ -3,6 +3,11 @@
 //! Plugin authors never use these directly: the world modules of this crate
 //! wrap them in idiomatic traits, and the `register_*!` macros export them.
 //! The WIT lives in the repository's frozen `wit/since_v1.0.0/` folder.
+//!
+//! The `host` and `types` interfaces every world imports are generated once,
+//! in `plugin_imports`, and shared by the world modules (paths through
+//! `berth_plugin_sdk::` so that the export macros resolve them from plugin
+//! crates too).
 
 #![allow(missing_docs, clippy::all)]
 
@@ -15,6 +20,10 @@ pub mod job_handler {
         export_macro_name: "__export_job_handler",
         default_bindings_module: "berth_plugin_sdk::bindings::job_handler",
         runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
     });
 }
 
@@ -27,6 +36,10 @@ pub mod graph_policy {
         export_macro_name: "__export_graph_policy",
         default_bindings_module: "berth_plugin_sdk::bindings::graph_policy",
         runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
     });
 }
 
@@ -39,6 +52,10 @@ pub mod network_policy {
         export_macro_name: "__export_network_policy",
         default_bindings_module: "berth_plugin_sdk::bindings::network_policy",
         runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
     });
 }
 
@@ -51,10 +68,15 @@ pub mod registry_auth {
         export_macro_name: "__export_registry_auth",
         default_bindings_module: "berth_plugin_sdk::bindings::registry_auth",
         runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
     });
 }
 
-/// `world plugin-imports`: the host interface, shared by every world.
+/// `world plugin-imports`: the `host` and `types` interfaces, shared by
+/// every world.
 pub mod plugin_imports {
     wit_bindgen::generate!({
         world: "plugin-imports",

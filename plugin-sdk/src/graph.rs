@@ -67,12 +67,12 @@
 //! ```
 
 use crate::PluginInfo;
-use crate::bindings::graph_policy::berth::plugin::types as wit_types;
 use crate::bindings::graph_policy::exports::berth::plugin::graph_layout as wit_layout;
 pub use crate::bindings::graph_policy::exports::berth::plugin::graph_layout::{
     FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, Lower,
     RootfsPlan, RootfsRequest,
 };
+use crate::bindings::plugin_imports::berth::plugin::types as wit_types;
 
 /// The graph driver's layout policy.
 pub trait GraphPolicy {
@@ -108,16 +108,7 @@ pub mod __private {
 
     impl<T: GraphPolicy> crate::bindings::graph_policy::Guest for Export<T> {
         fn describe() -> wit_types::PluginInfo {
-            let PluginInfo {
-                name,
-                version,
-                summary,
-            } = T::new().info();
-            wit_types::PluginInfo {
-                name,
-                version,
-                summary,
-            }
+            T::new().info().into()
         }
     }
 

@@ -62,8 +62,8 @@ use crate::PluginInfo;
 pub use crate::bindings::job_handler::berth::plugin::graph_admin::{
     GcReport, ImageUsage, LayerUsage, StoreUsage,
 };
-use crate::bindings::job_handler::berth::plugin::types as wit_types;
 use crate::bindings::job_handler::exports::berth::plugin::job as wit_job;
+use crate::bindings::plugin_imports::berth::plugin::types as wit_types;
 
 /// Exit status of a job asked for a name its handler does not offer,
 /// like a shell's "command not found".
@@ -161,17 +161,8 @@ pub mod __private {
     impl<T: JobHandler> crate::bindings::job_handler::Guest for Export<T> {
         fn describe() -> wit_types::HandlerInfo {
             let handler = T::new();
-            let PluginInfo {
-                name,
-                version,
-                summary,
-            } = handler.info();
             wit_types::HandlerInfo {
-                plugin: wit_types::PluginInfo {
-                    name,
-                    version,
-                    summary,
-                },
+                plugin: handler.info().into(),
                 jobs: handler
                     .jobs()
                     .into_iter()

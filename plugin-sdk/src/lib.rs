@@ -92,6 +92,22 @@ impl PluginInfo {
     }
 }
 
+/// Every world's `describe` answers with this record.
+impl From<PluginInfo> for bindings::plugin_imports::berth::plugin::types::PluginInfo {
+    fn from(info: PluginInfo) -> Self {
+        let PluginInfo {
+            name,
+            version,
+            summary,
+        } = info;
+        Self {
+            name,
+            version,
+            summary,
+        }
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use wit_bindgen;

@@ -40,11 +40,11 @@
 //! Its manifest names `world = "network-policy"`.
 
 use crate::PluginInfo;
-use crate::bindings::network_policy::berth::plugin::types as wit_types;
 use crate::bindings::network_policy::exports::berth::plugin::network as wit_network;
 pub use crate::bindings::network_policy::exports::berth::plugin::network::{
     NetworkPlan, NetworkRequest, PortMapping,
 };
+use crate::bindings::plugin_imports::berth::plugin::types as wit_types;
 
 /// The network driver's policy.
 pub trait NetworkPolicy {
@@ -69,16 +69,7 @@ pub mod __private {
 
     impl<T: NetworkPolicy> crate::bindings::network_policy::Guest for Export<T> {
         fn describe() -> wit_types::PluginInfo {
-            let PluginInfo {
-                name,
-                version,
-                summary,
-            } = T::new().info();
-            wit_types::PluginInfo {
-                name,
-                version,
-                summary,
-            }
+            T::new().info().into()
         }
     }
 

@@ -35,7 +35,7 @@
 //! Its manifest names `world = "registry-auth"`.
 
 use crate::PluginInfo;
-use crate::bindings::registry_auth::berth::plugin::types as wit_types;
+use crate::bindings::plugin_imports::berth::plugin::types as wit_types;
 use crate::bindings::registry_auth::exports::berth::plugin::credentials as wit_credentials;
 pub use crate::bindings::registry_auth::exports::berth::plugin::credentials::{
     AuthRequest, Credential,
@@ -64,16 +64,7 @@ pub mod __private {
 
     impl<T: RegistryAuth> crate::bindings::registry_auth::Guest for Export<T> {
         fn describe() -> wit_types::PluginInfo {
-            let PluginInfo {
-                name,
-                version,
-                summary,
-            } = T::new().info();
-            wit_types::PluginInfo {
-                name,
-                version,
-                summary,
-            }
+            T::new().info().into()
         }
     }
 
