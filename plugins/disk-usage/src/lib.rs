@@ -3,6 +3,7 @@
 //! `berth job run disk-usage [--verbose|--json]`. Needs the `graph-admin`
 //! capability (granted to the built-in copy).
 
+use std::fmt::Display;
 use std::io::Write;
 
 use berth_plugin_sdk::job::{Job, JobHandler, JobInfo, StoreUsage, graph_admin};
@@ -41,6 +42,15 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// One line of the summary table, in `docker system df`'s columns.
+fn row(out: &mut impl Write, cells: [&dyn Display; 5]) -> std::io::Result<()> {
+    let [kind, total, active, size, reclaimable] = cells;
+    writeln!(
+        out,
+        "{kind:<12}{total:>8}{active:>8}{size:>12}{reclaimable:>14}"
+    )
+}
+
 fn summary(usage: &StoreUsage, out: &mut impl Write, verbose: bool) -> std::io::Result<()> {
     let reclaimable: u64 = usage
         .layers
@@ -49,37 +59,36 @@ fn summary(usage: &StoreUsage, out: &mut impl Write, verbose: bool) -> std::io::
         .map(|l| l.size)
         .sum();
     let active = usage.images.iter().filter(|i| i.containers > 0).count();
-    writeln!(
+    row(out, [&"TYPE", &"TOTAL", &"ACTIVE", &"SIZE", &"RECLAIMABLE"])?;
+    row(
         out,
-        "{:<12}{:>8}{:>8}{:>12}{:>14}",
-        "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"
+        [
+            &"Images",
+            &usage.images.len(),
+            &active,
+            &human(usage.layers_size),
+            &human(reclaimable),
+        ],
     )?;
-    writeln!(
+    row(
         out,
-        "{:<12}{:>8}{:>8}{:>12}{:>14}",
-        "Images",
-        usage.images.len(),
-        active,
-        human(usage.layers_size),
-        human(reclaimable)
+        [
+            &"Layers",
+            &usage.layers.len(),
+            &usage.layers.iter().filter(|l| l.containers > 0).count(),
+            &human(usage.layers_size),
+            &human(reclaimable),
+        ],
     )?;
-    writeln!(
+    row(
         out,
-        "{:<12}{:>8}{:>8}{:>12}{:>14}",
-        "Layers",
-        usage.layers.len(),
-        usage.layers.iter().filter(|l| l.containers > 0).count(),
-        human(usage.layers_size),
-        human(reclaimable)
-    )?;
-    writeln!(
-        out,
-        "{:<12}{:>8}{:>8}{:>12}{:>14}",
-        "Containers",
-        "-",
-        "-",
-        human(usage.containers_size),
-        "-"
+        [
+            &"Containers",
+            &"-",
+            &"-",
+            &human(usage.containers_size),
+            &"-",
+        ],
     )?;
     if verbose {
         writeln!(out)?;
