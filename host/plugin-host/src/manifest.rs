@@ -91,15 +91,7 @@ impl FromStr for World {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        World::ALL
-            .into_iter()
-            .find(|w| w.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown world {s:?} (expected one of: {})",
-                    World::ALL.map(World::as_str).join(", ")
-                )
-            })
+        parse_named("world", s, World::ALL, World::as_str)
     }
 }
 
@@ -136,16 +128,23 @@ impl FromStr for Capability {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Capability::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown capability {s:?} (expected one of: {})",
-                    Capability::ALL.map(Capability::as_str).join(", ")
-                )
-            })
+        parse_named("capability", s, Capability::ALL, Capability::as_str)
     }
+}
+
+/// The member of `all` whose `name` is `s`; the error lists the names.
+fn parse_named<T: Copy, const N: usize>(
+    what: &str,
+    s: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+) -> Result<T, String> {
+    all.into_iter().find(|v| name(*v) == s).ok_or_else(|| {
+        format!(
+            "unknown {what} {s:?} (expected one of: {})",
+            all.map(name).join(", ")
+        )
+    })
 }
 
 /// Limits a manifest asks for; `None` takes the host's default for the world.
