@@ -90,11 +90,8 @@ fn unescape_octal(field: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+        if let Some(byte) = octal_escape(&b[i..]) {
+            out.push(byte);
             i += 4;
         } else {
             out.push(b[i]);
@@ -102,6 +99,18 @@ fn unescape_octal(field: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The byte of a `\ooo` escape at the start of `b`, if there is one and it
+/// fits in a byte (`\777` does not: it is kept as text, not wrapped).
+fn octal_escape(b: &[u8]) -> Option<u8> {
+    let [b'\\', digits @ ..] = b.get(..4)? else {
+        return None;
+    };
+    digits.iter().try_fold(0u8, |value, &d| {
+        let digit = d.checked_sub(b'0').filter(|d| *d < 8)?;
+        value.checked_mul(8)?.checked_add(digit)
+    })
 }
 
 /// One call seen by a [`RecordingMounter`].
@@ -229,6 +238,13 @@ mod tests {
         ));
         assert!(!mountinfo_has_mount_point(info, Path::new("/var/lib")));
         assert!(!mountinfo_has_mount_point(info, Path::new("/pro")));
+    }
+
+    #[test]
+    fn escapes_beyond_a_byte_stay_text_instead_of_overflowing() {
+        let info = "99 22 0:50 / /x\\777y\\134 rw - overlay overlay rw\n";
+        assert!(mountinfo_has_mount_point(info, Path::new("/x\\777y\\")));
+        assert_eq!(unescape_octal("\\400\\377"), b"\\400\xff");
     }
 
     #[test]
