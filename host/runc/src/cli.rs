@@ -181,7 +181,16 @@ pub fn update_resources(args: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?
             };
-            serde_json::from_str(&text).context("parse the resources JSON")?
+            let value: serde_json::Value =
+                serde_json::from_str(&text).context("parse the resources JSON")?;
+            // The flags below index into it; anything but an object would
+            // panic there.
+            if !value.is_object() {
+                bail!(
+                    "the resources JSON must be an object (linux.resources of the OCI runtime spec)"
+                );
+            }
+            value
         }
     };
     let mut set = |section: &str, key: &str, v: serde_json::Value| {
@@ -514,6 +523,28 @@ mod tests {
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(2000));
         assert_eq!(r.pids().as_ref().unwrap().limit(), 5);
         assert_eq!(r.cpu().as_ref().unwrap().shares(), Some(512));
+    }
+
+    #[test]
+    fn update_resources_that_are_not_an_object_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.json");
+        std::fs::write(&file, "[1]").unwrap();
+        let cli = Cli::try_parse_from([
+            "berth-runc",
+            "update",
+            "--resources",
+            file.to_str().unwrap(),
+            "--memory",
+            "2000",
+            "c1",
+        ])
+        .unwrap();
+        let Command::Update(args) = cli.command else {
+            panic!("not update")
+        };
+        let err = update_resources(&args).unwrap_err().to_string();
+        assert!(err.contains("must be an object"), "{err}");
     }
 
     #[test]
