@@ -45,7 +45,6 @@ impl berth_graph::LayoutPolicy for MiddleRun {
         &self,
         r: &berth_graph::GcRequest,
     ) -> Result<berth_graph::GcPlan, berth_graph::PolicyError> {
-        use berth_graph::LayoutPolicy;
         berth_graph::NativeLayoutPolicy.plan_gc(r)
     }
 }
