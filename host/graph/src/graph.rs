@@ -383,6 +383,22 @@ impl Graph {
             .collect())
     }
 
+    /// A new staging directory in `tmp/` (removed when dropped) with an
+    /// empty `diff/`, where a layer is built before a rename publishes it.
+    pub(crate) fn staging_dir(
+        &self,
+        prefix: &str,
+    ) -> Result<(tempfile::TempDir, PathBuf), GraphError> {
+        let tmp = self.layout.tmp();
+        let staging = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&tmp)
+            .map_err(GraphError::io("create a staging directory in", &tmp))?;
+        let diff = staging.path().join("diff");
+        fs::create_dir(&diff).map_err(GraphError::io("create directory", &diff))?;
+        Ok((staging, diff))
+    }
+
     /// Creates `l/<short>` → `../layers/<id>/diff` (or `flat/`).
     pub(crate) fn create_link(&self, kind: LayerKind, id: &str) -> Result<(), GraphError> {
         let link = self.layout.link(id);

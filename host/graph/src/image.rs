@@ -389,15 +389,7 @@ impl Graph {
     /// Extracts a tar stream into a staging directory under `tmp/` and
     /// makes it durable. Dropping the result removes it.
     fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
-        let staging = tempfile::Builder::new()
-            .prefix("layer-")
-            .tempdir_in(self.layout.tmp())
-            .map_err(GraphError::io(
-                "create a staging directory in",
-                self.layout.tmp(),
-            ))?;
-        let diff = staging.path().join("diff");
-        fs::create_dir(&diff).map_err(GraphError::io("create directory", &diff))?;
+        let (staging, diff) = self.staging_dir("layer-")?;
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
         let hashing = HashingReader::new(decompressed(source)?);

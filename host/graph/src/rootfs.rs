@@ -299,15 +299,7 @@ impl Graph {
             Self::layer_record(&read, l)?;
         }
         drop(read);
-        let staging = tempfile::Builder::new()
-            .prefix("flatten-")
-            .tempdir_in(self.layout.tmp())
-            .map_err(GraphError::io(
-                "create a staging directory in",
-                self.layout.tmp(),
-            ))?;
-        let diff = staging.path().join("diff");
-        fs::create_dir(&diff).map_err(GraphError::io("create directory", &diff))?;
+        let (staging, diff) = self.staging_dir("flatten-")?;
         for l in layers {
             merge_layer(
                 &self.layout.layer_diff(LayerKind::Layer, l),
@@ -323,9 +315,18 @@ impl Graph {
         fsutil::sync_filesystem(&diff)?;
         let dir = self.layout.layer_dir(LayerKind::Flattened, &id);
         fsutil::remove_tree(&dir)?;
-        fs::rename(staging.path(), &dir)
-            .map_err(GraphError::io("publish flattened layer at", &dir))?;
-        std::mem::forget(staging);
+        // From here the directory is removed by hand, as in
+        // `publish_layer_locked`: once renamed it is no longer the staging
+        // path.
+        let staging = staging.keep();
+        if let Err(source) = fs::rename(&staging, &dir) {
+            let _ = fsutil::remove_tree(&staging);
+            return Err(GraphError::Io {
+                op: "publish flattened layer at",
+                path: dir,
+                source,
+            });
+        }
         let publish = || -> Result<(), GraphError> {
             fsutil::sync_dir(&self.layout.flat())?;
             self.create_link(LayerKind::Flattened, &id)?;
