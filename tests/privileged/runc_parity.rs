@@ -145,33 +145,43 @@ fn probe(
     (s, out.stdout)
 }
 
+/// The lines of each of runc's sections that only one runtime printed,
+/// except the `deliberate` differences (by section name and line).
+fn line_differences(
+    berth: &BTreeMap<String, Vec<String>>,
+    runc: &BTreeMap<String, Vec<String>>,
+    deliberate: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    let mut differences = Vec::new();
+    for (name, r_lines) in runc {
+        let b_lines = berth.get(name).cloned().unwrap_or_default();
+        for line in r_lines
+            .iter()
+            .filter(|l| !b_lines.contains(l) && !deliberate(name, l))
+        {
+            differences.push(format!("[{name}] only runc:       {line}"));
+        }
+        for line in b_lines
+            .iter()
+            .filter(|l| !r_lines.contains(l) && !deliberate(name, l))
+        {
+            differences.push(format!("[{name}] only berth-runc: {line}"));
+        }
+    }
+    differences
+}
+
 fn compare(make_spec: fn(&[&str], &str) -> serde_json::Value) -> BTreeMap<String, Vec<String>> {
     berth_tests::require::root();
     let berth = Runtime::berth();
     let runc = Runtime::runc();
     let (b, b_raw) = probe(&berth, make_spec);
     let (r, r_raw) = probe(&runc, make_spec);
-    let mut differences = Vec::new();
-    for (name, r_lines) in &r {
-        let b_lines = b.get(name).cloned().unwrap_or_default();
-        let deliberate = |line: &String| {
-            DELIBERATE
-                .iter()
-                .any(|(section, needle, _)| section == name && line.contains(needle))
-        };
-        for line in r_lines
+    let mut differences = line_differences(&b, &r, |name, line| {
+        DELIBERATE
             .iter()
-            .filter(|l| !b_lines.contains(l) && !deliberate(l))
-        {
-            differences.push(format!("[{name}] only runc:       {line}"));
-        }
-        for line in b_lines
-            .iter()
-            .filter(|l| !r_lines.contains(l) && !deliberate(l))
-        {
-            differences.push(format!("[{name}] only berth-runc: {line}"));
-        }
-    }
+            .any(|(section, needle, _)| *section == name && line.contains(needle))
+    });
     for name in b.keys().filter(|k| !r.contains_key(*k)) {
         differences.push(format!("section {name} only in berth-runc's output"));
     }
@@ -323,27 +333,11 @@ fn runc_parity_of_exec_into_a_running_container() {
     berth_tests::require::root();
     let b = exec_probe(&Runtime::berth());
     let r = exec_probe(&Runtime::runc());
-    let deliberate = |line: &String| {
+    let differences = line_differences(&b, &r, |_, line| {
         [":name=systemd:", ":blkio:", "0::"]
             .iter()
             .any(|n| line.contains(n))
-    };
-    let mut differences = Vec::new();
-    for (name, r_lines) in &r {
-        let b_lines = b.get(name).cloned().unwrap_or_default();
-        for line in r_lines
-            .iter()
-            .filter(|l| !b_lines.contains(l) && !deliberate(l))
-        {
-            differences.push(format!("[{name}] only runc:       {line}"));
-        }
-        for line in b_lines
-            .iter()
-            .filter(|l| !r_lines.contains(l) && !deliberate(l))
-        {
-            differences.push(format!("[{name}] only berth-runc: {line}"));
-        }
-    }
+    });
     assert!(
         differences.is_empty(),
         "exec differs from runc's:\n{}\n{b:#?}",
