@@ -190,7 +190,8 @@ pub enum Error {
     },
 }
 
-fn detail_suffix(detail: &str) -> String {
+/// ` (detail)`, or nothing for an empty detail.
+pub(crate) fn detail_suffix(detail: &str) -> String {
     if detail.is_empty() {
         String::new()
     } else {

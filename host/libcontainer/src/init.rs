@@ -22,7 +22,7 @@ use nix::unistd::{Gid, Uid};
 
 use crate::channel::{Channel, Message};
 use crate::config::{InitConfig, MountKind, ProcessConfig};
-use crate::error::InitStep;
+use crate::error::{InitStep, detail_suffix};
 use crate::rootfs::{self, CgroupBind, StepContext, StepError};
 use crate::seccomp::BpfProgram;
 use crate::syscall::{LinuxSyscall, Syscall, io_errno};
@@ -76,20 +76,12 @@ fn fail(chan: &Channel, err: StepError) -> ! {
             "berth init: {}: {}{}",
             err.step,
             err.errno,
-            detail(&err.detail)
+            detail_suffix(&err.detail)
         );
     }
     // SAFETY: _exit is always safe; no destructors or atexit handlers
     // of the runtime must run in this copy of it.
     unsafe { libc::_exit(1) }
-}
-
-fn detail(d: &str) -> String {
-    if d.is_empty() {
-        String::new()
-    } else {
-        format!(" ({d})")
-    }
 }
 
 /// The success type of the child's steps: they only return by failing
