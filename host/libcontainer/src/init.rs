@@ -170,7 +170,7 @@ fn init(
     // Device nodes and directories get exactly the modes asked for.
     nix::sys::stat::umask(Mode::empty());
     let sys = LinuxSyscall;
-    rootfs::prepare(&sys, &cfg.rootfs, &|| cgroup_binds.clone())?;
+    rootfs::prepare(&sys, &cfg.rootfs, &cgroup_binds)?;
     // runc creates a missing cwd (rootfs_linux.go, createCwd) while the
     // root is still writable.
     if cfg.process.cwd != Path::new("/") {

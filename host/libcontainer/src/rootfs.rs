@@ -128,7 +128,7 @@ pub(crate) fn cgroup_binds(mounts: &[CgroupMount], proc_self_cgroup: &str) -> Ve
 pub(crate) fn prepare(
     sys: &dyn Syscall,
     cfg: &RootfsConfig,
-    cgroups: &dyn Fn() -> Vec<CgroupBind>,
+    cgroups: &[CgroupBind],
 ) -> Result<(), StepError> {
     let root = &cfg.rootfs;
     // Keep our mounts from propagating to the host (and the host's to us,
@@ -177,7 +177,7 @@ fn mount_entry(
     root: &Path,
     entry: &MountEntry,
     cgroupns: bool,
-    cgroups: &dyn Fn() -> Vec<CgroupBind>,
+    cgroups: &[CgroupBind],
 ) -> Result<(), StepError> {
     let dest = resolve(root, entry)?;
     let step = || InitStep::Mount {
@@ -253,10 +253,9 @@ fn mount_cgroup(
     dest: &Path,
     entry: &MountEntry,
     cgroupns: bool,
-    cgroups: &dyn Fn() -> Vec<CgroupBind>,
+    binds: &[CgroupBind],
 ) -> nix::Result<()> {
     sys.mkdir_all(dest)?;
-    let binds = cgroups();
     let flags = entry.options.flags;
     if binds.len() == 1 && binds[0].name.is_empty() {
         if cgroupns {
@@ -281,7 +280,7 @@ fn mount_cgroup(
         tmpfs_flags | (flags & MsFlags::MS_RELATIME),
         Some("mode=755"),
     )?;
-    for b in &binds {
+    for b in binds {
         let target = dest.join(&b.name);
         sys.mkdir_all(&target)?;
         if cgroupns {
@@ -303,7 +302,7 @@ fn mount_cgroup(
     }
     // Co-mounted controllers (`cpu,cpuacct`) are also reachable by each
     // name, as on the host.
-    for b in &binds {
+    for b in binds {
         if b.name.contains(',') {
             for part in b.name.split(',') {
                 sys.symlink(Path::new(&b.name), &dest.join(part))?;
@@ -510,7 +509,7 @@ mod tests {
             ],
         );
         let sys = RecordingSyscall::default();
-        prepare(&sys, &cfg, &Vec::new).unwrap();
+        prepare(&sys, &cfg, &[]).unwrap();
         let mounts = sys.mounts();
         let targets: Vec<(PathBuf, MsFlags)> = mounts
             .iter()
@@ -604,7 +603,7 @@ mod tests {
             fail_mounts: vec![root.join("sys")],
             ..Default::default()
         };
-        let err = prepare(&sys, &cfg, &Vec::new).unwrap_err();
+        let err = prepare(&sys, &cfg, &[]).unwrap_err();
         assert_eq!(err.errno, Errno::EPERM);
         assert_eq!(err.step.to_string(), "mount /sys (sysfs)");
         assert!(
