@@ -546,6 +546,30 @@ async fn ungranted_capabilities_are_refused_and_granted_ones_loaded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_refused_at_describe_leaves_no_scratch_dir() {
+    let built = test_plugins();
+    // Granted scratch-dir, but the component calls itself 1.0.0 while its
+    // manifest says 9.9.9: refused after compiling and linking.
+    let manifest = built
+        .example
+        .manifest
+        .replace("version = \"1.0.0\"", "version = \"9.9.9\"")
+        .replace("[limits]", "capabilities = [\"scratch-dir\"]\n\n[limits]");
+    let f = fixture(|dir, grants| {
+        install(dir, &built.example, Some(&manifest));
+        std::fs::write(
+            grants,
+            "[plugin.example-job]\ncapabilities = [\"scratch-dir\"]\n",
+        )
+        .expect("write grants");
+    })
+    .await;
+    assert_refused(&f.host, "example-job", &["describe", "9.9.9"]);
+    let scratch = f.dir.path().join("data/plugins/scratch/example-job");
+    assert!(!scratch.exists(), "{} was created", scratch.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_replacement_never_replaces_a_working_plugin() {
     let built = test_plugins();
     let f = fixture(|dir, _| install(dir, &built.example, None)).await;

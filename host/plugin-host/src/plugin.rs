@@ -362,19 +362,6 @@ impl LoadedPlugin {
         }
         .map_err(|e| unusable(format!("does not match world {}: {e:#}", manifest.world)))?;
 
-        let scratch = if capabilities.contains(&Capability::ScratchDir) {
-            // The name is [a-z0-9][a-z0-9._-]*, so the join stays inside
-            // scratch_root.
-            let dir = scratch_root.join(&name);
-            std::fs::create_dir_all(&dir).map_err(|source| PluginError::Write {
-                path: dir.clone(),
-                source,
-            })?;
-            Some(dir)
-        } else {
-            None
-        };
-
         let limits = effective_limits(&manifest, runtime);
         let mut plugin = LoadedPlugin {
             identity: Arc::new(PluginIdentity {
@@ -391,13 +378,24 @@ impl LoadedPlugin {
             limits,
             origin,
             loaded_at: SystemTime::now(),
-            scratch,
+            scratch: None,
             pre,
             calls: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             health: Mutex::new(Health::default()),
         };
         plugin.describe(runtime).await?;
+        if plugin.capabilities.contains(&Capability::ScratchDir) {
+            // Made only once every check passed, so that a refused plugin
+            // leaves nothing behind. The name is [a-z0-9][a-z0-9._-]*, so
+            // the join stays inside scratch_root.
+            let dir = scratch_root.join(&name);
+            std::fs::create_dir_all(&dir).map_err(|source| PluginError::Write {
+                path: dir.clone(),
+                source,
+            })?;
+            plugin.scratch = Some(dir);
+        }
         Ok(plugin)
     }
 
