@@ -495,6 +495,19 @@ mod tests {
         assert_eq!(signal.as_deref(), Some("KILL"));
     }
 
+    /// `berth-runc update FLAGS... c1`, parsed.
+    fn update_args(flags: &[&str]) -> UpdateArgs {
+        let argv = ["berth-runc", "update"]
+            .iter()
+            .chain(flags)
+            .chain(&["c1"])
+            .copied();
+        let Command::Update(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not update")
+        };
+        args
+    }
+
     #[test]
     fn update_flags_override_the_resources_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -504,21 +517,14 @@ mod tests {
             r#"{"memory": {"limit": 1000}, "pids": {"limit": 5}}"#,
         )
         .unwrap();
-        let cli = Cli::try_parse_from([
-            "berth-runc",
-            "update",
+        let args = update_args(&[
             "--resources",
             file.to_str().unwrap(),
             "--memory",
             "2000",
             "--cpu-share",
             "512",
-            "c1",
-        ])
-        .unwrap();
-        let Command::Update(args) = cli.command else {
-            panic!("not update")
-        };
+        ]);
         let r = update_resources(&args).unwrap();
         assert_eq!(r.memory().as_ref().unwrap().limit(), Some(2000));
         assert_eq!(r.pids().as_ref().unwrap().limit(), 5);
@@ -530,19 +536,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("r.json");
         std::fs::write(&file, "[1]").unwrap();
-        let cli = Cli::try_parse_from([
-            "berth-runc",
-            "update",
-            "--resources",
-            file.to_str().unwrap(),
-            "--memory",
-            "2000",
-            "c1",
-        ])
-        .unwrap();
-        let Command::Update(args) = cli.command else {
-            panic!("not update")
-        };
+        let args = update_args(&["--resources", file.to_str().unwrap(), "--memory", "2000"]);
         let err = update_resources(&args).unwrap_err().to_string();
         assert!(err.contains("must be an object"), "{err}");
     }
