@@ -43,6 +43,8 @@
 //! - **Not applied** (logged with `tracing::warn!`): `blockIO`,
 //!   `hugepageLimits`, `network`, `rdma`.
 
+#![warn(missing_docs)]
+
 mod common;
 mod error;
 mod manager;

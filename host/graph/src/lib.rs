@@ -74,6 +74,8 @@
 //! - Deleting an image runs [`Graph::gc`]: the policy removes the layers no
 //!   image or container references; their ids are reported as `Deleted`.
 
+#![warn(missing_docs)]
+
 mod changes;
 mod compress;
 mod error;

@@ -30,6 +30,8 @@
 //! carries typed messages between runtime and child; [`console`] speaks
 //! runc's console-socket protocol; [`seccomp`] compiles and loads filters.
 
+#![warn(missing_docs)]
+
 pub mod bundle;
 mod capabilities;
 mod channel;

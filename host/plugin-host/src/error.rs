@@ -13,7 +13,9 @@ pub enum PluginError {
     /// Reading a file of the plugin directory, the grants file or the cache.
     #[error("failed to read {path}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -21,18 +23,30 @@ pub enum PluginError {
     /// Writing the compilation cache or a scratch directory.
     #[error("failed to write {path}")]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
 
     /// A manifest that does not parse or breaks a rule.
     #[error("invalid manifest {path}: {reason}")]
-    Manifest { path: PathBuf, reason: String },
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// The admin's grants file does not parse or breaks a rule.
     #[error("invalid grants file {path}: {reason}")]
-    Grants { path: PathBuf, reason: String },
+    Grants {
+        /// The grants file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// The plugin targets a WIT version this host does not implement.
     #[error(
@@ -40,9 +54,13 @@ pub enum PluginError {
          but this berthd supports {supported}"
     )]
     IncompatibleWit {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// The WIT version the plugin was built against.
         wanted: semver::Version,
+        /// The versions this host supports, described.
         supported: String,
     },
 
@@ -50,9 +68,13 @@ pub enum PluginError {
     /// capability its world cannot have.
     #[error("plugin {plugin} {version} asks for capability {capability}: {reason}")]
     Capability {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// The capability.
         capability: String,
+        /// Why it is refused.
         reason: String,
     },
 
@@ -60,9 +82,13 @@ pub enum PluginError {
     /// implement the world its manifest names.
     #[error("plugin {plugin} {version}: {path} is not a usable component: {reason}")]
     Component {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// The component file.
         path: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
 
@@ -70,18 +96,26 @@ pub enum PluginError {
     /// manifest.
     #[error("plugin {plugin} {version} failed its describe check: {reason}")]
     Describe {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// What failed or disagreed.
         reason: String,
     },
 
     /// A call trapped, ran out of time or memory, or returned an error.
     #[error("plugin {plugin} {version}: {call} failed: {reason}")]
     Call {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// The call (`plan-rootfs`, `job image-gc`, ...).
         call: String,
+        /// What kind of failure.
         kind: CallFailure,
+        /// What happened, in words.
         reason: String,
     },
 
@@ -91,32 +125,53 @@ pub enum PluginError {
          last: {last_error}); calls resume after its backoff"
     )]
     Backoff {
+        /// The plugin's name.
         plugin: String,
+        /// The plugin's version.
         version: String,
+        /// Consecutive failed calls.
         failures: u32,
+        /// The last failure.
         last_error: String,
+        /// When calls resume.
         until: SystemTime,
     },
 
     /// The plugin is disabled by the admin.
     #[error("plugin {plugin} is disabled")]
-    Disabled { plugin: String },
+    Disabled {
+        /// The plugin's name.
+        plugin: String,
+    },
 
     /// No plugin (or no job) by that name.
     #[error("no {what} named {name:?}")]
-    NotFound { what: &'static str, name: String },
+    NotFound {
+        /// What was looked for (`plugin`, `job`, ...).
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+    },
 
     /// Two plugins offer the same job.
     #[error("job {job} of plugin {plugin} is already offered by plugin {owner}")]
     JobConflict {
+        /// The job.
         job: String,
+        /// The plugin refused.
         plugin: String,
+        /// The plugin that offers the job already.
         owner: String,
     },
 
     /// The plugin host itself could not be set up (engine, linker, watcher).
     #[error("plugin host setup: {what}: {reason}")]
-    Setup { what: &'static str, reason: String },
+    Setup {
+        /// The part being set up.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
 }
 
 /// Why a call failed: lets callers and tests tell a deadline from a trap.

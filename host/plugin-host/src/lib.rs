@@ -24,6 +24,8 @@
 //! Manifests are described in [`manifest`], grants in [`capabilities`],
 //! version compatibility in [`wit`].
 
+#![warn(missing_docs)]
+
 mod bindings;
 mod builtin;
 pub mod capabilities;

@@ -40,6 +40,8 @@
 //! # Ok::<(), berth_store::StoreError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};

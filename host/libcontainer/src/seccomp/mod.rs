@@ -54,50 +54,74 @@ pub enum SeccompError {
     /// libseccomp could not create a filter with the default action.
     #[error("failed to create a seccomp filter with default action {action}")]
     Context {
+        /// The default action.
         action: String,
+        /// libseccomp's error.
         #[source]
         source: libseccomp::error::SeccompError,
     },
     /// An architecture could not be added to the filter.
     #[error("failed to add architecture {arch:?} to the seccomp filter")]
     Arch {
+        /// The architecture.
         arch: Arch,
+        /// libseccomp's error.
         #[source]
         source: libseccomp::error::SeccompError,
     },
     /// A filter flag is not supported by this libseccomp/kernel.
     #[error("failed to set seccomp filter flag {flag:?}")]
     Flag {
+        /// The flag.
         flag: String,
+        /// libseccomp's error.
         #[source]
         source: libseccomp::error::SeccompError,
     },
     /// An errno value does not fit the 16 bits of `SECCOMP_RET_DATA`.
     #[error("errno {value} for {context} is out of range (0..=65535)")]
-    Errno { value: u32, context: String },
+    Errno {
+        /// The errno value.
+        value: u32,
+        /// Where it was given (`defaultAction` or a syscall name).
+        context: String,
+    },
     /// An argument index outside 0..=5.
     #[error("syscall {syscall}: argument index {index} is out of range (0..=5)")]
-    ArgIndex { syscall: String, index: usize },
+    ArgIndex {
+        /// The syscall of the rule.
+        syscall: String,
+        /// The index given.
+        index: usize,
+    },
     /// The profile uses a feature berth does not implement.
     #[error("{what} is not supported")]
-    Unsupported { what: &'static str },
+    Unsupported {
+        /// The feature.
+        what: &'static str,
+    },
     /// libseccomp refused a rule.
     #[error("failed to add seccomp rule {action} for syscall {syscall}")]
     Rule {
+        /// The syscall.
         syscall: String,
+        /// The rule's action.
         action: String,
+        /// libseccomp's error.
         #[source]
         source: libseccomp::error::SeccompError,
     },
     /// The compiled program could not be exported from libseccomp.
     #[error("failed to export the compiled seccomp program")]
     Export {
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// The kernel refused the filter.
     #[error("failed to load the seccomp filter into the kernel")]
     Load {
+        /// libseccomp's error.
         #[source]
         source: libseccomp::error::SeccompError,
     },
