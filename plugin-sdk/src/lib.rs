@@ -50,6 +50,8 @@
 //! Keep state in the host (configuration) or, for job handlers granted a
 //! scratch directory, in files under `/scratch`.
 
+#![warn(missing_docs)]
+
 // The generated bindings name this crate by its path so that the export
 // macros work from plugin crates; make that path resolve here as well.
 extern crate self as berth_plugin_sdk;
