@@ -26,7 +26,7 @@
 //! | `container_wait` | id | `condition` | `WaitResponse` |
 //! | `container_delete` | id | `force`, `v` | |
 //! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
-//! | `container_attach` | id | `stream`, `stdin`, `stdout`, `stderr` | frames (stdin: client input) |
+//! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
 //! | `container_resize` | id | `h`, `w` | |
 
 use std::collections::BTreeMap;
@@ -603,7 +603,11 @@ fn register_containers(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
                     stdout: job.env.get_bool("stdout")?,
                     stderr: job.env.get_bool("stderr")?,
                 };
-                if !job.env.get_bool("stream")? && !job.env.get_bool("logs")? {
+                let replay = crate::daemon::AttachReplay {
+                    logs: job.env.get_bool("logs")?,
+                    stream: job.env.get_bool("stream")?,
+                };
+                if !replay.stream && !replay.logs {
                     return Err(JobError::invalid(
                         "Bad parameters: stream or logs must be set",
                     ));
@@ -613,7 +617,8 @@ fn register_containers(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
                         as crate::job::JobStdin
                 });
                 let id = job.required_arg(0, "container id")?.to_owned();
-                d.attach(&id, options, stdin, job.stdout.clone()).await?;
+                d.attach(&id, options, replay, stdin, job.stdout.clone())
+                    .await?;
                 Ok(0)
             }
         },

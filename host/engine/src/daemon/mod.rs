@@ -32,6 +32,26 @@ use attach::PendingAttach;
 use container::{CONTAINERS, Container, ContainerRecord, ContainerSet, NAMES};
 use spec::ContainerSpecBuilder;
 
+/// What an attach sends besides live output (`logs`, `stream` of
+/// `POST /containers/{id}/attach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachReplay {
+    /// Replay the container's log first.
+    pub logs: bool,
+    /// Then stream live output (and forward input).
+    pub stream: bool,
+}
+
+impl Default for AttachReplay {
+    /// Live output only, what `docker attach` and `docker start -a` ask.
+    fn default() -> AttachReplay {
+        AttachReplay {
+            logs: false,
+            stream: true,
+        }
+    }
+}
+
 /// Where the daemon keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DaemonConfig {
@@ -676,16 +696,18 @@ impl Daemon {
         &self,
         reference: &str,
         options: AttachOptions,
+        replay: AttachReplay,
         stdin: Option<JobStdin>,
         out: JobOutput,
     ) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
-        let (running, tty, open_stdin) = {
+        let (running, tty, open_stdin, ever_started) = {
             let inner = container.lock();
             (
                 inner.record.state.running,
                 inner.record.config.tty,
                 inner.record.config.open_stdin,
+                inner.record.state.started_at != berth_api::ZERO_TIME,
             )
         };
         let content_type = if tty {
@@ -697,9 +719,39 @@ impl Daemon {
             stdin: options.stdin && open_stdin,
             ..options
         };
+        if replay.logs {
+            // moby `daemon/attach.go`: the whole json-file log first, then
+            // (with `stream`) the live output. Output written between the
+            // two may be missed, as with dockerd.
+            let records = if ever_started && (options.stdout || options.stderr) {
+                let log_options = crate::driver::LogOptions {
+                    follow: false,
+                    tail: None,
+                    since: None,
+                    until: None,
+                    stdout: options.stdout,
+                    stderr: options.stderr,
+                };
+                Some(self.runtime.logs(&container.id, log_options).await?)
+            } else {
+                None
+            };
+            out.begin(Some(content_type)).await?;
+            if let Some(mut records) = records {
+                while let Some(record) = records.recv().await {
+                    out.write(attach::encode(record.stream, &record.data, tty))
+                        .await?;
+                }
+            }
+            if !replay.stream {
+                return Ok(());
+            }
+        }
         if running {
             let streams = self.runtime.attach(&container.id, options).await?;
-            out.begin(Some(content_type)).await?;
+            if !replay.logs {
+                out.begin(Some(content_type)).await?;
+            }
             let (done, done_rx) = oneshot::channel();
             let client = PendingAttach {
                 options,
@@ -711,7 +763,9 @@ impl Daemon {
             let _ = done_rx.await;
             return Ok(());
         }
-        out.begin(Some(content_type)).await?;
+        if !replay.logs {
+            out.begin(Some(content_type)).await?;
+        }
         let (done, done_rx) = oneshot::channel();
         let closed = out.clone();
         container.lock().pending_attach.push(PendingAttach {
