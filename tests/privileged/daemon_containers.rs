@@ -277,3 +277,75 @@ fn containers_survive_kill_9_of_the_daemon() {
     assert_eq!(d.berth(&["wait", "survivor"]).ok().trim(), "137");
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
 }
+
+/// The frames of a multiplexed attach stream, as (stream byte, text).
+fn frames(raw: &[u8]) -> Vec<(u8, String)> {
+    let mut decoder = berth_api::stream::FrameDecoder::new();
+    decoder.push(raw);
+    let mut out = Vec::new();
+    while let Some((stream, data)) = decoder.next_frame().expect("valid frame") {
+        out.push((stream as u8, String::from_utf8_lossy(&data).into_owned()));
+    }
+    assert_eq!(decoder.pending(), 0, "a partial frame is left: {raw:?}");
+    out
+}
+
+#[test]
+fn attach_with_logs_replays_the_log_before_live_output() {
+    use std::io::{Read, Write};
+    let d = ready();
+    d.berth(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "replay",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo err >&2; read x; echo \"got $x\"",
+    ])
+    .ok();
+    // Wait until both lines are in the log (bounded: the CLI's timeout).
+    let deadline = std::time::Instant::now() + berth_tests::daemon::CLI_TIMEOUT;
+    loop {
+        let logs = d.berth(&["logs", "replay"]);
+        if logs.stdout.contains("one") && logs.stderr.contains("err") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container's output never reached its log: {logs:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // logs=1&stream=1: the log first, then the live session, whose input
+    // the process reads.
+    let (head, mut conn) =
+        d.http_hijack("/containers/replay/attach?logs=1&stream=1&stdin=1&stdout=1&stderr=1");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    conn.write_all(b"two\n").unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    assert_eq!(
+        frames(&raw),
+        [
+            (1, "one\n".to_owned()),
+            (2, "err\n".to_owned()),
+            (1, "got two\n".to_owned())
+        ]
+    );
+    let code = d.docker(&["wait", "replay"]).ok();
+    assert_eq!(code.trim(), "0");
+
+    // logs=1&stream=0 on the exited container: just the log, filtered by
+    // stream, then the connection ends.
+    let (head, mut conn) = d.http_hijack("/containers/replay/attach?logs=1&stream=0&stdout=1");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    assert_eq!(
+        frames(&raw),
+        [(1, "one\n".to_owned()), (1, "got two\n".to_owned())]
+    );
+}
