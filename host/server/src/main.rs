@@ -83,11 +83,22 @@ struct Args {
     /// own cgroup); removed at shutdown when no container is left in it.
     #[arg(long, value_name = "CGROUP", default_value = berth_exec::cgroups::DEFAULT_CGROUP_PARENT)]
     cgroup_parent: String,
+    /// Internal: compile the plugins into the cache and exit (berthd runs
+    /// itself this way at start, see `plugins::precompile_in_child`).
+    #[arg(long, hide = true)]
+    precompile_plugins: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log_level)?;
+    if args.precompile_plugins {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("failed to start the async runtime")?;
+        return runtime.block_on(plugins::precompile(&plugin_options(&args)));
+    }
     // A small fixed pool: the daemon mostly waits on sockets and shims, and
     // every worker costs stack and allocator arenas (idle RSS target).
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,6 +108,14 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("failed to start the async runtime")?;
     runtime.block_on(run(args))
+}
+
+fn plugin_options(args: &Args) -> plugins::PluginOptions {
+    plugins::PluginOptions {
+        plugin_dir: args.plugin_dir.clone(),
+        grants_file: args.plugin_grants.clone(),
+        data_root: args.data_root.clone(),
+    }
 }
 
 fn init_logging(level: &str) -> anyhow::Result<()> {
@@ -146,12 +165,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .context("cannot locate berthd's own binary")?
             .with_file_name("berth-shim"),
     };
-    let plugins = plugins::start(&plugins::PluginOptions {
-        plugin_dir: args.plugin_dir.clone(),
-        grants_file: args.plugin_grants.clone(),
-        data_root: args.data_root.clone(),
-    })
-    .await?;
+    let plugins = plugins::start(&plugin_options(&args)).await?;
     let spec_options = berth_exec::spec::SpecOptions {
         cgroup_parent: args.cgroup_parent.clone(),
         swap_limit: cgroups.as_ref().is_some_and(|c| c.swap_limit),

@@ -40,14 +40,86 @@ pub struct Plugins {
     _watch: Option<WatchHandle>,
 }
 
-/// Starts the plugin host: built-in plugins, then the plugin directory
-/// (watched from now on). A plugin that fails to load is refused and shown
-/// in `berth plugin ls`; it never stops the daemon.
-pub async fn start(options: &PluginOptions) -> anyhow::Result<Plugins> {
+fn host_config(options: &PluginOptions) -> HostConfig {
     let mut config = HostConfig::new(&options.data_root);
     config.plugin_dir = Some(options.plugin_dir.clone());
     config.grants_file = Some(options.grants_file.clone());
-    let host = PluginHost::start(config)
+    config
+}
+
+/// How long the compiling child may take (Cranelift on every plugin of a
+/// cold cache, on a loaded machine).
+const PRECOMPILE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The hidden `berthd --precompile-plugins` mode: starts a plugin host over
+/// the daemon's directories, which compiles every plugin (built-in and in
+/// the plugin directory) into the on-disk cache, and exits.
+pub async fn precompile(options: &PluginOptions) -> anyhow::Result<()> {
+    let host = PluginHost::start(host_config(options))
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to start the plugin host: {e}"))?;
+    drop(host);
+    Ok(())
+}
+
+/// Fills the compilation cache in a short-lived child process
+/// (`berthd --precompile-plugins`), so that the daemon itself only
+/// deserializes compiled code.
+///
+/// Why: compiling with Cranelift touches some 20 MiB of berthd's own code
+/// and heap that an idle daemon never needs again, yet file-backed pages
+/// of the binary stay in its RSS for as long as it runs. Loading from the
+/// cache takes about a millisecond per plugin and touches none of it. With
+/// a warm cache the child only deserializes too. A child that fails or
+/// times out costs nothing but memory: the daemon then compiles what is
+/// missing itself.
+async fn precompile_in_child(options: &PluginOptions) {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot locate berthd to precompile plugins");
+            return;
+        }
+    };
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .arg("--precompile-plugins")
+        .arg("--data-root")
+        .arg(&options.data_root)
+        .arg("--plugin-dir")
+        .arg(&options.plugin_dir)
+        .arg("--plugin-grants")
+        .arg(&options.grants_file)
+        // Its load events would repeat the daemon's own.
+        .arg("--log-level")
+        .arg("error")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let status = match command.spawn() {
+        Ok(mut child) => tokio::time::timeout(PRECOMPILE_TIMEOUT, child.wait()).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the plugin compiler process");
+            return;
+        }
+    };
+    match status {
+        Ok(Ok(status)) if status.success() => {}
+        Ok(Ok(status)) => tracing::warn!(%status, "plugin compiler process failed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "waiting for the plugin compiler process failed"),
+        Err(_) => tracing::warn!(
+            seconds = PRECOMPILE_TIMEOUT.as_secs(),
+            "plugin compiler process timed out"
+        ),
+    }
+}
+
+/// Starts the plugin host: built-in plugins, then the plugin directory
+/// (watched from now on), compiled in a child process first
+/// ([`precompile_in_child`]). A plugin that fails to load is refused and
+/// shown in `berth plugin ls`; it never stops the daemon.
+pub async fn start(options: &PluginOptions) -> anyhow::Result<Plugins> {
+    precompile_in_child(options).await;
+    let host = PluginHost::start(host_config(options))
         .await
         .map_err(|e| anyhow::anyhow!("failed to start the plugin host: {e}"))?;
     let watch = match host.watch() {
