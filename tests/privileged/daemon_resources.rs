@@ -403,3 +403,62 @@ fn ps_status_strings_read_like_dockers() {
         .unwrap_or_default();
     assert!(line.contains("Exited (3) "), "{out}");
 }
+
+#[test]
+fn a_fresh_daemon_loads_its_plugins_from_a_cache_a_child_compiled() {
+    // berthd compiles plugins in a short-lived child process so that its
+    // own memory never holds the compiler: even on the first start (empty
+    // cache) the daemon itself only loads compiled code.
+    let d = Daemon::start();
+    let cache = d.data_root().join("plugins/cache");
+    let compiled = std::fs::read_dir(&cache)
+        .unwrap_or_else(|e| panic!("{}: {e}", cache.display()))
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .count();
+    assert!(compiled >= 1, "no compiled plugin in {}", cache.display());
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let events = d
+        .http(
+            "GET",
+            &format!("/events?since=0&until={until}&filters=%7B%22type%22%3A%5B%22plugin%22%5D%7D"),
+            b"",
+        )
+        .text();
+    let loads: Vec<String> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["Action"] == "load")
+        .map(|e| {
+            e["Actor"]["Attributes"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(!loads.is_empty(), "no plugin load events: {events}");
+    for load in &loads {
+        assert!(
+            load.ends_with("(Cached)"),
+            "compiled in the daemon: {loads:?}"
+        );
+    }
+    // The compiler process is gone.
+    let data_root = d.data_root().display().to_string();
+    let out = berth_tests::cmd::run_with_timeout(
+        std::process::Command::new("pgrep").args(["-f", "--", "--precompile-plugins"]),
+        berth_tests::daemon::CLI_TIMEOUT,
+    );
+    assert!(!out.stdout.is_empty() || out.code() == 1, "{out:?}");
+    for pid in out.stdout.lines() {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(&data_root),
+            "the plugin compiler of this daemon still runs: {pid}"
+        );
+    }
+}
