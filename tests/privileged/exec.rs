@@ -682,7 +682,7 @@ fn exec_shim_rss_is_reported() {
                 .to_owned();
         }
     }
-    by_mapping.sort_by(|a, b| b.0.cmp(&a.0));
+    by_mapping.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (rss, name) in by_mapping.iter().take(6) {
         println!("  {rss:>6} kB  {name}");
     }
