@@ -100,7 +100,7 @@ fn a_bad_cgroup_parent_is_refused_at_start() {
         berth_tests::daemon::CLI_TIMEOUT,
     );
     assert_ne!(out.code(), 0, "{out:?}");
-    assert!(out.stderr.contains("cgroup parent"), "{}", out.stderr);
+    assert!(out.stderr.contains("--cgroup-parent"), "{}", out.stderr);
     assert!(out.stderr.contains(".."), "{}", out.stderr);
 }
 

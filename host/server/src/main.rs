@@ -2,7 +2,8 @@
 //! exec drivers, builds the Engine with the daemon's jobs, reconciles with
 //! containers still running, and runs the `serveapi` job on the `-H`
 //! addresses until SIGTERM or SIGINT. Containers keep running when it stops:
-//! their shims are independent processes.
+//! their shims are independent processes. At shutdown it removes its cgroup
+//! parent (`--cgroup-parent`) where no container is left in it.
 
 mod app;
 mod drivers;
@@ -139,6 +140,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.hosts.clone()
     };
+    berth_exec::cgroups::validate_cgroup_parent(&args.cgroup_parent)
+        .with_context(|| format!("invalid --cgroup-parent {:?}", args.cgroup_parent))?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
