@@ -208,6 +208,12 @@ pub trait Runtime: Send + Sync + 'static {
     /// Sets the terminal size of a TTY container.
     fn resize(&self, id: &str, height: u16, width: u16) -> BoxFuture<Result<(), JobError>>;
 
+    /// Freezes every process of the container.
+    fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>>;
+
+    /// Thaws a frozen container.
+    fn resume(&self, id: &str) -> BoxFuture<Result<(), JobError>>;
+
     /// Reads the container's logs; the receiver ends when there is nothing
     /// more to send.
     fn logs(

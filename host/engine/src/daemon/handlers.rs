@@ -23,6 +23,8 @@
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |
 //! | `container_kill` | id | `signal` | |
+//! | `container_pause` | id | | |
+//! | `container_unpause` | id | | |
 //! | `container_wait` | id | `condition` | `WaitResponse` |
 //! | `container_delete` | id | `force`, `v` | |
 //! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
@@ -491,6 +493,29 @@ fn register_containers(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
     );
 
     let d = Arc::clone(daemon);
+    for (name, description, pause) in [
+        (
+            "container_pause",
+            "freezes every process of a container",
+            true,
+        ),
+        ("container_unpause", "thaws a paused container", false),
+    ] {
+        let d = Arc::clone(daemon);
+        register(engine, name, description, move |job: Job| {
+            let d = Arc::clone(&d);
+            async move {
+                let id = job.required_arg(0, "container id")?;
+                if pause {
+                    d.pause(id).await?;
+                } else {
+                    d.unpause(id).await?;
+                }
+                Ok(0)
+            }
+        });
+    }
+
     register(
         engine,
         "container_kill",

@@ -500,9 +500,99 @@ impl Daemon {
                 container.id
             )));
         }
-        self.runtime.kill(&container.id, signal).await?;
+        self.signal(&container, signal).await?;
         let record = container.record();
         self.container_event("kill", &record, &[("signal", signal.to_string())]);
+        Ok(())
+    }
+
+    /// Sends `signal` to the container's init. A frozen process cannot act
+    /// on a signal, so a paused container is thawed after SIGKILL or its
+    /// stop signal, which are meant to end it (moby `daemon/kill.go`).
+    async fn signal(&self, container: &Arc<Container>, signal: i32) -> Result<(), JobError> {
+        self.runtime.kill(&container.id, signal).await?;
+        let (paused, stop_signal) = {
+            let inner = container.lock();
+            (
+                inner.record.state.paused,
+                inner.record.config.stop_signal.clone(),
+            )
+        };
+        let stop_signal = signal::parse(stop_signal.as_deref().unwrap_or("SIGTERM"))?;
+        if paused && (signal == signal::SIGKILL || signal == stop_signal) {
+            if let Err(e) = self.runtime.resume(&container.id).await {
+                tracing::warn!(id = %container.id, error = %e, "cannot unpause the signalled container");
+                return Ok(());
+            }
+            self.set_paused(container, false);
+        }
+        Ok(())
+    }
+
+    /// Records the freezer state; a container that exited meanwhile keeps
+    /// its exit.
+    fn set_paused(&self, container: &Arc<Container>, paused: bool) -> Option<ContainerRecord> {
+        let record = {
+            let mut inner = container.lock();
+            let state = &mut inner.record.state;
+            if !state.running {
+                return None;
+            }
+            state.paused = paused;
+            match (paused, state.status) {
+                (true, Status::Running) => state.status = Status::Paused,
+                (false, Status::Paused) => state.status = Status::Running,
+                _ => {}
+            }
+            inner.record.clone()
+        };
+        if let Err(e) = self.persist(&record) {
+            tracing::warn!(id = %record.id, error = %e, "cannot persist the paused state");
+        }
+        container.notify(false);
+        Some(record)
+    }
+
+    /// `POST /containers/{id}/pause`: freezes every process of the
+    /// container (cgroup freezer).
+    pub async fn pause(&self, reference: &str) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        {
+            let inner = container.lock();
+            let state = &inner.record.state;
+            if !state.running {
+                return Err(JobError::conflict(format!(
+                    "Container {} is not running",
+                    container.id
+                )));
+            }
+            if state.paused {
+                return Err(JobError::conflict(format!(
+                    "Container {} is already paused",
+                    container.id
+                )));
+            }
+        }
+        self.runtime.pause(&container.id).await?;
+        if let Some(record) = self.set_paused(&container, true) {
+            self.container_event("pause", &record, &[]);
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/unpause`: thaws a paused container.
+    pub async fn unpause(&self, reference: &str) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        if !container.lock().record.state.paused {
+            return Err(JobError::conflict(format!(
+                "Container {} is not paused",
+                container.id
+            )));
+        }
+        self.runtime.resume(&container.id).await?;
+        if let Some(record) = self.set_paused(&container, false) {
+            self.container_event("unpause", &record, &[]);
+        }
         Ok(())
     }
 
@@ -535,7 +625,7 @@ impl Daemon {
         let signal = signal::parse(&signal)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(10);
         let mut rx = container.watch();
-        if let Err(e) = self.runtime.kill(&container.id, signal).await {
+        if let Err(e) = self.signal(&container, signal).await {
             // It may have exited on its own since we looked: then it is
             // stopped, which is what was asked.
             if container.lock().record.state.running {
@@ -543,7 +633,9 @@ impl Daemon {
             }
         }
         let exited = async {
-            let _ = rx.wait_for(|s| s.status != Status::Running).await;
+            let _ = rx
+                .wait_for(|s| !matches!(s.status, Status::Running | Status::Paused))
+                .await;
         };
         if timeout < 0 {
             exited.await;
@@ -552,13 +644,15 @@ impl Daemon {
             .is_err()
         {
             tracing::info!(id = %container.id, timeout, "container did not stop in time, killing it");
-            if let Err(e) = self.runtime.kill(&container.id, 9).await
+            if let Err(e) = self.signal(&container, signal::SIGKILL).await
                 && container.lock().record.state.running
             {
                 return Err(e);
             }
             let mut rx = container.watch();
-            let _ = rx.wait_for(|s| s.status != Status::Running).await;
+            let _ = rx
+                .wait_for(|s| !matches!(s.status, Status::Running | Status::Paused))
+                .await;
         }
         self.container_event("stop", &container.record(), &[]);
         Ok(())
@@ -636,7 +730,7 @@ impl Daemon {
         if running {
             let mut rx = container.watch();
             let exits_before = rx.borrow_and_update().exits;
-            if let Err(e) = self.runtime.kill(&container.id, 9).await {
+            if let Err(e) = self.signal(container, signal::SIGKILL).await {
                 tracing::warn!(id = %container.id, error = %e, "kill before removal failed");
             }
             // The monitor records the exit (keeping the Removing status) and

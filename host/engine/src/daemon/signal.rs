@@ -3,6 +3,9 @@
 
 use crate::job::JobError;
 
+/// SIGKILL (signal(7)): what force removal and stop after the timeout send.
+pub const SIGKILL: i32 = 9;
+
 const SIGNALS: &[(&str, i32)] = &[
     ("HUP", 1),
     ("INT", 2),

@@ -96,6 +96,8 @@ struct FakeProc {
 struct FakeRuntime {
     procs: Mutex<HashMap<String, Arc<FakeProc>>>,
     signals: Mutex<Vec<(String, i32)>>,
+    /// `pause` (true) and `resume` (false) calls, in order.
+    freezer: Mutex<Vec<(String, bool)>>,
     restored: Mutex<Option<Restored>>,
 }
 
@@ -176,6 +178,14 @@ impl Runtime for Arc<FakeRuntime> {
         Box::pin(async { Err(JobError::conflict("not in the fake")) })
     }
     fn resize(&self, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        self.freezer.lock().unwrap().push((id.to_owned(), true));
+        Box::pin(async { Ok(()) })
+    }
+    fn resume(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        self.freezer.lock().unwrap().push((id.to_owned(), false));
         Box::pin(async { Ok(()) })
     }
     fn logs(
@@ -823,4 +833,64 @@ async fn a_removal_cut_short_by_a_crash_leaves_a_dead_container_that_rm_finishes
     assert_eq!(f.daemon.inspect(&id).unwrap().state.status, Status::Dead);
     f.daemon.remove("half", false).await.unwrap();
     assert_eq!(f.record_count(), 0);
+}
+
+#[tokio::test]
+async fn pause_and_unpause_freeze_and_thaw_with_dockers_errors() {
+    let f = fixture();
+    let id = f
+        .create(Some("pz"), r#"{"Image":"busybox","Cmd":["sleep"]}"#)
+        .await
+        .unwrap();
+    let err = f.daemon.pause("pz").await.unwrap_err();
+    assert_eq!(err.message, format!("Container {id} is not running"));
+    f.daemon.start("pz").await.unwrap();
+    let err = f.daemon.unpause("pz").await.unwrap_err();
+    assert_eq!(err.message, format!("Container {id} is not paused"));
+
+    f.daemon.pause("pz").await.unwrap();
+    let state = f.daemon.inspect("pz").unwrap().state;
+    assert_eq!(
+        (state.status, state.paused, state.running),
+        (Status::Paused, true, true)
+    );
+    assert!(human_status(&state, Utc::now()).ends_with(" (Paused)"));
+    let err = f.daemon.pause("pz").await.unwrap_err();
+    assert_eq!(err.message, format!("Container {id} is already paused"));
+    // The paused state survives in the store.
+    let stored = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    assert!(stored.state.paused);
+
+    f.daemon.unpause("pz").await.unwrap();
+    let state = f.daemon.inspect("pz").unwrap().state;
+    assert_eq!((state.status, state.paused), (Status::Running, false));
+    assert_eq!(
+        *f.runtime.freezer.lock().unwrap(),
+        [(id.clone(), true), (id.clone(), false)]
+    );
+}
+
+#[tokio::test]
+async fn stopping_a_paused_container_thaws_it_after_the_signal() {
+    let f = fixture();
+    let id = f
+        .create(Some("ps"), r#"{"Image":"busybox","Cmd":["sleep"]}"#)
+        .await
+        .unwrap();
+    f.daemon.start("ps").await.unwrap();
+    f.daemon.pause("ps").await.unwrap();
+    // A signal that does not end it leaves it frozen.
+    f.daemon.kill("ps", Some("USR1")).await.unwrap();
+    assert!(f.daemon.inspect("ps").unwrap().state.paused);
+    f.daemon.stop("ps", Some(5), None).await.unwrap();
+    let state = f.daemon.inspect("ps").unwrap().state;
+    assert_eq!(state.status, Status::Exited);
+    assert_eq!(
+        *f.runtime.freezer.lock().unwrap(),
+        [(id.clone(), true), (id.clone(), false)]
+    );
+    assert_eq!(
+        *f.runtime.signals.lock().unwrap(),
+        [(id.clone(), 10), (id.clone(), 15)]
+    );
 }
