@@ -85,6 +85,18 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .route(
+            "/containers/{id}/pause",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_pause", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
+            "/containers/{id}/unpause",
+            post(|s: State<AppState>, p: Path<String>, q: Params| {
+                on_object(s, "container_unpause", p, q, StatusCode::NO_CONTENT)
+            }),
+        )
+        .route(
             "/containers/{id}/kill",
             post(|s: State<AppState>, p: Path<String>, q: Params| {
                 on_object(s, "container_kill", p, q, StatusCode::NO_CONTENT)

@@ -152,6 +152,16 @@ impl Runtime for ExecRuntime {
         Box::pin(async move { driver.resize(&id, height, width).await.map_err(job_error) })
     }
 
+    fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.pause(&id).await.map_err(job_error) })
+    }
+
+    fn resume(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.resume(&id).await.map_err(job_error) })
+    }
+
     fn logs(
         &self,
         id: &str,
