@@ -496,6 +496,14 @@ pub async fn kill(client: &Client, id: &str, signal: String) -> Result<()> {
         .await
 }
 
+/// `pause` (true) or `unpause` (false).
+pub async fn freeze(client: &Client, id: &str, pause: bool) -> Result<()> {
+    let verb = if pause { "pause" } else { "unpause" };
+    client
+        .simple(Method::POST, &format!("/containers/{}/{verb}", segment(id)))
+        .await
+}
+
 pub async fn rm(client: &Client, id: &str, force: bool) -> Result<()> {
     client
         .simple(

@@ -109,6 +109,16 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Pause all processes within containers.
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within containers.
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Remove containers.
     Rm {
         /// Kill and remove running containers.
@@ -260,6 +270,12 @@ async fn dispatch(cli: Cli) -> i32 {
                 cmd::kill(c, id, signal.clone())
             })
             .await
+        }
+        Command::Pause { containers } => {
+            cmd::each(&client, &containers, |c, id| cmd::freeze(c, id, true)).await
+        }
+        Command::Unpause { containers } => {
+            cmd::each(&client, &containers, |c, id| cmd::freeze(c, id, false)).await
         }
         Command::Rm { force, containers } => {
             cmd::each(&client, &containers, |c, id| cmd::rm(c, id, force)).await
