@@ -379,6 +379,38 @@ fn ps_status_strings_read_like_dockers() {
         up.strip_prefix("Up ").is_some_and(is_short_duration),
         "{up:?}"
     );
+    d.docker(&["pause", "up"]).ok();
+    let paused = ps_status(&d, "up");
+    assert!(
+        paused
+            .strip_prefix("Up ")
+            .and_then(|s| s.strip_suffix(" (Paused)"))
+            .is_some_and(is_short_duration),
+        "{paused:?}"
+    );
+    let state = d.docker(&["inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "up"]);
+    assert_eq!(state.ok().trim(), "paused true");
+    // The kernel froze it: its init sits in the freezer's FROZEN cgroup.
+    let id = d.docker(&["inspect", "-f", "{{.Id}}", "up"]).ok();
+    let freezer = cgroup_dirs(&format!("{}/{}", d.cgroup_parent(), id.trim()))
+        .into_iter()
+        .find(|p| p.starts_with("/sys/fs/cgroup/freezer"));
+    if let Some(freezer) = freezer {
+        let state = std::fs::read_to_string(freezer.join("freezer.state")).unwrap();
+        assert_eq!(state.trim(), "FROZEN");
+    }
+    d.docker(&["unpause", "up"]).ok();
+    assert!(
+        ps_status(&d, "up").starts_with("Up "),
+        "{}",
+        ps_status(&d, "up")
+    );
+    // Stopping a paused container thaws it so that it can end.
+    d.berth(&["pause", "up"]).ok();
+    let out = d.docker(&["stop", "-t", "1", "up"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let exited = ps_status(&d, "up");
+    assert!(exited.starts_with("Exited (137) "), "{exited:?}");
 
     let out = d.docker(&["run", "--name", "done", "busybox", "sh", "-c", "exit 3"]);
     assert_eq!(out.code(), 3, "{out:?}");
