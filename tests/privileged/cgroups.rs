@@ -240,6 +240,22 @@ fn cgroups_clamped_cpu_shares_are_an_error_on_v1() {
     assert_eq!(cg.read(Controller::Cpu, "cpu.shares"), "2");
 }
 
+/// Waits (bounded) until the process `pid` runs the program `comm`.
+fn wait_for_comm(pid: Pid, comm: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let current = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if current.trim_end() == comm {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pid} still runs {current:?}, not {comm:?}, after {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn cgroups_membership_freeze_thaw_and_stats() {
     let mut cg = TestCgroup::new("freeze");
@@ -247,6 +263,10 @@ fn cgroups_membership_freeze_thaw_and_stats() {
     let pid = cg.spawn_inside("exec sleep 120");
     let pids = cg.manager.pids().expect("pids");
     assert!(pids.contains(&pid), "{pid} not in {pids:?}");
+    // Memory is charged to the cgroup only for what the task allocates after
+    // joining it: wait until it has run its script and exec'd `sleep`, so the
+    // usage read below is not racing the child's first instructions.
+    wait_for_comm(pid, "sleep", Duration::from_secs(10));
 
     cg.manager.freeze(FreezerState::Frozen).expect("freeze");
     assert_eq!(cg.manager.freezer_state().unwrap(), FreezerState::Frozen);
