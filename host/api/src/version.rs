@@ -38,16 +38,19 @@ impl FromStr for ApiVersion {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseVersionError(s.to_owned());
-        let (major, minor) = s.split_once('.').ok_or_else(err)?;
-        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-        if !digits(major) || !digits(minor) {
-            return Err(err());
-        }
+        let (major, minor) = major_minor(s).ok_or_else(err)?;
         Ok(ApiVersion {
             major: major.parse().map_err(|_| err())?,
             minor: minor.parse().map_err(|_| err())?,
         })
     }
+}
+
+/// The two digit runs of a `MAJOR.MINOR` string.
+fn major_minor(s: &str) -> Option<(&str, &str)> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    s.split_once('.')
+        .filter(|(major, minor)| digits(major) && digits(minor))
 }
 
 impl fmt::Display for ApiVersion {
@@ -100,13 +103,7 @@ pub fn split_path(path: &str) -> (Option<&str>, &str) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let is_version = segment.split_once('.').is_some_and(|(a, b)| {
-        !a.is_empty()
-            && !b.is_empty()
-            && a.bytes().all(|c| c.is_ascii_digit())
-            && b.bytes().all(|c| c.is_ascii_digit())
-    });
-    if is_version {
+    if major_minor(segment).is_some() {
         (Some(segment), if tail.is_empty() { "/" } else { tail })
     } else {
         (None, path)
