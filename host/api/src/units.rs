@@ -1,5 +1,6 @@
-//! Human-readable sizes, as the docker CLI parses them (`go-units`
-//! `RAMInBytes`): binary multiples, `512m`, `1.5g`, `100kb`, `2GiB`.
+//! Human-readable sizes and durations as Docker parses and prints them
+//! (`go-units`): `RAMInBytes` (`512m`, `1.5g`, `100kb`, `2GiB`),
+//! `HumanSize` (`4.86MB`) and `HumanDuration` (`About an hour`).
 
 /// A size string that cannot be parsed. The message is go-units'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +71,27 @@ pub fn human_size(bytes: i64) -> String {
     format!("{text}{}", UNITS[unit])
 }
 
+/// go-units `HumanDuration` of `seconds`, as `docker ps` and `docker
+/// images` print ages: whole seconds and minutes truncated, hours rounded
+/// to the nearest hour (`d.Round(time.Hour)`), years truncated.
+pub fn human_duration(seconds: i64) -> String {
+    // Go rounds halfway away from zero.
+    let hours = (seconds + 1800).div_euclid(3600);
+    match seconds {
+        s if s < 1 => "Less than a second".to_owned(),
+        1 => "1 second".to_owned(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s / 60 == 1 => "About a minute".to_owned(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        _ if hours == 1 => "About an hour".to_owned(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        s => format!("{} years", s / 3600 / 24 / 365),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +121,25 @@ mod tests {
         assert_eq!(human_size(999), "999B");
         assert_eq!(human_size(4_860_000), "4.86MB");
         assert_eq!(human_size(1_234_567_890), "1.235GB");
+    }
+
+    #[test]
+    fn durations_match_go_units() {
+        assert_eq!(human_duration(-5), "Less than a second");
+        assert_eq!(human_duration(0), "Less than a second");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(59), "59 seconds");
+        assert_eq!(human_duration(90), "About a minute");
+        assert_eq!(human_duration(600), "10 minutes");
+        assert_eq!(human_duration(3600), "About an hour");
+        assert_eq!(human_duration(5 * 3600), "5 hours");
+        assert_eq!(human_duration(3 * 86400), "3 days");
+        // Hours are rounded, not truncated: 1 h 40 min is "2 hours".
+        assert_eq!(human_duration(6000), "2 hours");
+        assert_eq!(human_duration(5399), "About an hour");
+        assert_eq!(human_duration(47 * 3600 + 1800), "2 days");
+        assert_eq!(human_duration(15 * 86400), "2 weeks");
+        assert_eq!(human_duration(70 * 86400), "2 months");
+        assert_eq!(human_duration(800 * 86400), "2 years");
     }
 }

@@ -1,5 +1,6 @@
 //! Output formatting close to the docker CLI's.
 
+use berth_api::units::human_duration;
 use chrono::{DateTime, Utc};
 
 /// Renders rows as columns separated by at least three spaces (docker's
@@ -34,29 +35,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// go-units `HumanDuration`, used for "5 seconds ago".
-pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds();
-    let hours = secs / 3600;
-    match secs {
-        s if s < 1 => "Less than a second".to_owned(),
-        1 => "1 second".to_owned(),
-        s if s < 60 => format!("{s} seconds"),
-        s if s / 60 == 1 => "About a minute".to_owned(),
-        s if s < 3600 => format!("{} minutes", s / 60),
-        _ if hours == 1 => "About an hour".to_owned(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        _ => format!("{} years", hours / 24 / 365),
-    }
-}
-
 /// "N units ago" for a Unix timestamp.
 pub fn ago(unix: i64) -> String {
     match DateTime::<Utc>::from_timestamp(unix, 0) {
-        Some(t) => format!("{} ago", human_duration(Utc::now() - t)),
+        Some(t) => format!("{} ago", human_duration((Utc::now() - t).num_seconds())),
         None => "N/A".to_owned(),
     }
 }
@@ -105,7 +87,13 @@ mod tests {
         assert_eq!(ellipsis("abcdef", 4), "abc…");
         assert_eq!(ellipsis("abc", 4), "abc");
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
-        assert_eq!(human_duration(chrono::TimeDelta::seconds(3)), "3 seconds");
         assert!(pretty_json(&serde_json::json!([{"a": 1}])).contains("\n        \"a\": 1"));
+    }
+
+    #[test]
+    fn ages_round_hours_like_the_docker_cli() {
+        // 1 h 40 min: go-units rounds to the nearest hour.
+        assert_eq!(ago(Utc::now().timestamp() - 6000), "2 hours ago");
+        assert_eq!(ago(Utc::now().timestamp() - 90), "About a minute ago");
     }
 }

@@ -21,6 +21,7 @@ use berth_api::container::{
     SummaryHostConfig, WaitCondition,
 };
 use berth_api::filters::Filters;
+use berth_api::units::human_duration;
 use berth_store::{Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::oneshot;
@@ -1060,7 +1061,7 @@ pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> 
     let since = |t: &str| {
         parse_time(t)
             .filter(|_| t != berth_api::ZERO_TIME)
-            .map(|t| human_duration(now - t))
+            .map(|t| human_duration((now - t).num_seconds()))
     };
     match state.status {
         Status::Running => format!("Up {}", since(&state.started_at).unwrap_or_default()),
@@ -1081,27 +1082,6 @@ pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> 
         Status::Exited => since(&state.finished_at).map_or_else(String::new, |ago| {
             format!("Exited ({}) {ago} ago", state.exit_code)
         }),
-    }
-}
-
-/// go-units `HumanDuration`: whole seconds and minutes truncated, hours
-/// rounded to the nearest hour (`d.Round(time.Hour)`), years truncated.
-pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds();
-    // Go rounds halfway away from zero.
-    let hours = (secs + 1800).div_euclid(3600);
-    match secs {
-        s if s < 1 => "Less than a second".to_owned(),
-        1 => "1 second".to_owned(),
-        s if s < 60 => format!("{s} seconds"),
-        s if s / 60 == 1 => "About a minute".to_owned(),
-        s if s < 3600 => format!("{} minutes", s / 60),
-        _ if hours == 1 => "About an hour".to_owned(),
-        _ if hours < 48 => format!("{hours} hours"),
-        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
-        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
-        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
-        s => format!("{} years", s / 3600 / 24 / 365),
     }
 }
 

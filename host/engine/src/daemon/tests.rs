@@ -692,26 +692,6 @@ async fn job_list_shows_the_handler_table() {
 }
 
 #[test]
-fn human_durations_match_go_units() {
-    let s = chrono::TimeDelta::seconds;
-    assert_eq!(human_duration(s(0)), "Less than a second");
-    assert_eq!(human_duration(s(1)), "1 second");
-    assert_eq!(human_duration(s(59)), "59 seconds");
-    assert_eq!(human_duration(s(90)), "About a minute");
-    assert_eq!(human_duration(s(600)), "10 minutes");
-    assert_eq!(human_duration(s(3600)), "About an hour");
-    assert_eq!(human_duration(s(5 * 3600)), "5 hours");
-    assert_eq!(human_duration(s(3 * 86400)), "3 days");
-    // Hours are rounded, as `d.Round(time.Hour)`: 1h40m is 2 hours.
-    assert_eq!(human_duration(s(6000)), "2 hours");
-    assert_eq!(human_duration(s(5399)), "About an hour");
-    assert_eq!(human_duration(s(47 * 3600 + 1800)), "2 days");
-    assert_eq!(human_duration(s(15 * 86400)), "2 weeks");
-    assert_eq!(human_duration(s(70 * 86400)), "2 months");
-    assert_eq!(human_duration(s(800 * 86400)), "2 years");
-}
-
-#[test]
 fn statuses_read_like_dockers() {
     use berth_api::container::State;
     let now = parse_time("2024-05-01T12:00:10Z").unwrap();
