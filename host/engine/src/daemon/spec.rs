@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path};
 
-use berth_api::container::{Config, CreateRequest, HostConfig, State};
+use berth_api::container::{Bind, Config, CreateRequest, HostConfig, State};
 use berth_api::image::ImageInspect;
 
 use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
@@ -527,40 +527,13 @@ fn validate_hostname(hostname: &str) -> Result<(), JobError> {
     }
 }
 
-/// `host-path:container-path[:options]` with both paths absolute and
-/// options among `ro`/`rw`, a propagation mode, `z`/`Z`/`nocopy` (moby's
-/// `volume/mounts` linux parser, bind form only: no named volumes).
+/// A `Binds` entry the exec driver can mount: [`Bind::parse`], the parser
+/// it uses at start, with dockerd's message.
 fn validate_bind(bind: &str) -> Result<(), JobError> {
-    let parts: Vec<&str> = bind.split(':').collect();
-    let known = |opt: &str| {
-        matches!(
-            opt,
-            "ro" | "rw"
-                | "private"
-                | "rprivate"
-                | "shared"
-                | "rshared"
-                | "slave"
-                | "rslave"
-                | "z"
-                | "Z"
-                | "nocopy"
-        )
-    };
-    let ok = match parts.as_slice() {
-        [src, dst] => src.starts_with('/') && dst.starts_with('/'),
-        [src, dst, mode] => {
-            src.starts_with('/') && dst.starts_with('/') && mode.split(',').all(known)
-        }
-        _ => false,
-    };
-    if ok && parts[1] != "/" {
-        Ok(())
-    } else {
-        Err(JobError::invalid(format!(
-            "invalid volume specification: '{bind}'"
-        )))
-    }
+    Bind::parse(bind).map(drop).map_err(|e| {
+        tracing::debug!(error = %e, "refused bind");
+        JobError::invalid(format!("invalid volume specification: '{bind}'"))
+    })
 }
 
 /// A fresh state for a new container.
@@ -653,6 +626,15 @@ mod tests {
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro"]}}"#).is_ok());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro,rslave"]}}"#).is_ok());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:bogus"]}}"#).is_err());
+        // What the exec driver would refuse at start is refused at create.
+        for bad in ["/tmp:/x/../y", "/tmp:/x:ro,rw", "/tmp:/x:rslave,shared"] {
+            let json = format!(r#"{{"Image":"b","HostConfig":{{"Binds":["{bad}"]}}}}"#);
+            let err = build(&json).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("invalid volume specification: '{bad}'")
+            );
+        }
     }
 
     fn build_on(json: &str, sys: &SysInfo) -> Result<ContainerSpec, JobError> {

@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use berth_api::container::{Config, HostConfig};
+use berth_api::container::{Bind, BindError, Config, HostConfig};
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
     LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
@@ -139,6 +139,15 @@ pub enum SpecError {
     /// oci-spec refused a value.
     #[error("failed to build the runtime spec: {0}")]
     Oci(#[from] OciSpecError),
+}
+
+impl From<BindError> for SpecError {
+    fn from(err: BindError) -> SpecError {
+        SpecError::Bind {
+            bind: err.bind,
+            reason: err.reason,
+        }
+    }
 }
 
 /// Daemon-wide settings of spec generation.
@@ -533,7 +542,7 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
     let binds = host
         .binds
         .iter()
-        .map(|b| parse_bind(b))
+        .map(|b| Bind::parse(b))
         .collect::<Result<Vec<_>, _>>()?;
     // Parents before children, as moby sorts mounts (`sortMounts`); a
     // tmpfs is a user mount like a bind.
@@ -561,89 +570,13 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
     Ok(mounts)
 }
 
-/// A parsed `host:container[:options]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bind {
-    /// Absolute host path.
-    pub source: String,
-    /// Absolute path in the container.
-    pub destination: String,
-    /// Mounted read-only.
-    pub read_only: bool,
-    /// Mount propagation (`rprivate` by default).
-    pub propagation: &'static str,
-}
-
-/// Parses a `Binds` entry: `host-path:container-path[:opts]` where `opts`
-/// is a comma-separated list of `ro`/`rw`, a propagation mode, and SELinux
-/// (`z`/`Z`) or `nocopy` flags, which are accepted and ignored. Named
-/// volumes are not supported: the host path must be absolute. A missing
-/// host path is created by the driver at start ([`create_bind_sources`]).
-pub fn parse_bind(entry: &str) -> Result<Bind, SpecError> {
-    let fail = |reason: &str| SpecError::Bind {
-        bind: entry.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let parts: Vec<&str> = entry.split(':').collect();
-    let (source, destination, opts) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, o] => (*s, *d, *o),
-        _ => return Err(fail("expected host-path:container-path[:options]")),
-    };
-    if !source.starts_with('/') {
-        return Err(fail(
-            "the host path must be absolute (named volumes are not supported)",
-        ));
-    }
-    if !destination.starts_with('/') || destination == "/" {
-        return Err(fail("the container path must be absolute and not /"));
-    }
-    if Path::new(destination)
-        .components()
-        .any(|c| c == std::path::Component::ParentDir)
-    {
-        return Err(fail("the container path must not contain .."));
-    }
-    let mut bind = Bind {
-        source: source.to_owned(),
-        destination: destination.to_owned(),
-        read_only: false,
-        propagation: "rprivate",
-    };
-    let (mut mode_seen, mut propagation_seen) = (false, false);
-    for opt in opts.split(',').filter(|o| !o.is_empty()) {
-        match opt {
-            "ro" | "rw" if !mode_seen => {
-                bind.read_only = opt == "ro";
-                mode_seen = true;
-            }
-            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-                if !propagation_seen =>
-            {
-                bind.propagation = match opt {
-                    "private" => "private",
-                    "shared" => "shared",
-                    "rshared" => "rshared",
-                    "slave" => "slave",
-                    "rslave" => "rslave",
-                    _ => "rprivate",
-                };
-                propagation_seen = true;
-            }
-            "z" | "Z" | "nocopy" => {}
-            _ => return Err(fail(&format!("invalid or repeated option {opt:?}"))),
-        }
-    }
-    Ok(bind)
-}
-
 /// Creates the host directories of `Binds` that do not exist yet, like
 /// Docker's `-v` (moby `volume/mounts`, `MountPoint.Setup` with
 /// `createIfNotExists`: `mkdir -p`, mode 0755). `--mount type=bind` would
 /// refuse instead; berth has only the `-v` form.
 pub fn create_bind_sources(host: &HostConfig) -> Result<(), SpecError> {
     for entry in &host.binds {
-        let bind = parse_bind(entry)?;
+        let bind = Bind::parse(entry)?;
         let source = Path::new(&bind.source);
         if source.symlink_metadata().is_ok() {
             continue;
