@@ -70,6 +70,10 @@ pub struct Config {
     pub volumes: BTreeMap<String, serde_json::Value>,
 }
 
+/// Size of `/dev/shm` when `HostConfig.ShmSize` is 0: dockerd's default
+/// `--default-shm-size`, 64 MiB.
+pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
+
 /// Host-dependent configuration (Docker API: `HostConfig`), the subset
 /// berth honours. `Resources` fields are inlined as on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,7 +100,7 @@ pub struct HostConfig {
     pub cpuset_cpus: String,
     /// Memory nodes the container may use, list format.
     pub cpuset_mems: String,
-    /// Size of `/dev/shm` in bytes; 0 means the daemon's default (64 MiB).
+    /// Size of `/dev/shm` in bytes; 0 means [`DEFAULT_SHM_SIZE`].
     pub shm_size: i64,
     /// OOM score adjustment of the container's processes (-1000..=1000).
     pub oom_score_adj: i64,
@@ -498,6 +502,23 @@ impl WaitCondition {
     }
 }
 
+/// The exit status Docker derives from the message of a failed start:
+/// 127 when the executable is missing, 126 when it cannot be executed,
+/// `None` otherwise. dockerd records it as the container's exit code (128
+/// for the rest, moby `daemon/start.go`); the docker CLI exits with it
+/// (125 for the rest, `runStartContainerErr`).
+pub fn start_failure_code(message: &str) -> Option<i32> {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        Some(127)
+    } else if message.contains("permission denied") || message.contains("is a directory") {
+        Some(126)
+    } else {
+        None
+    }
+}
+
 /// Accepts `null` where a collection is expected (Go clients send `null` for
 /// nil slices and maps).
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -598,6 +619,33 @@ mod tests {
             let err = Bind::parse(bad).unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn start_failures_map_to_dockers_exit_codes() {
+        let code = start_failure_code;
+        assert_eq!(
+            code("exec: \"nope\": executable file not found in $PATH"),
+            Some(127)
+        );
+        assert_eq!(code("open /x: no such file or directory"), Some(127));
+        assert_eq!(code("exec /etc: permission denied"), Some(126));
+        assert_eq!(code("exec /etc: is a directory"), Some(126));
+        assert_eq!(code("cgroup setup failed"), None);
+        // libcontainer's wording, as the exec driver passes it on.
+        assert_eq!(
+            code(
+                r#"container init failed: exec "x": ENOENT: No such file or directory (executable file not found in $PATH)"#
+            ),
+            Some(127)
+        );
+        assert_eq!(
+            code(
+                r#"container init failed: exec "/etc/passwd": EACCES: Permission denied (permission denied)"#
+            ),
+            Some(126)
+        );
+        assert_eq!(code("cgroup: device or resource busy"), None);
     }
 
     #[test]

@@ -2,6 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
+/// This machine's architecture under Go's name (`amd64`, `arm64`, ...),
+/// which Docker clients expect in `Arch` and print in `OS/Arch`.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 /// `GET /version` (Docker API: `SystemVersion`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

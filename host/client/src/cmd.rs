@@ -51,12 +51,7 @@ pub async fn version(client: &Client) -> Result<i32> {
     println!("Client:");
     println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
     println!(" API version:       {}", berth_api::version::CURRENT);
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    println!(" OS/Arch:           linux/{arch}");
+    println!(" OS/Arch:           linux/{}", berth_api::system::go_arch());
     println!();
     let v: VersionResponse = client.get_json("/version").await?;
     println!("Server: {}", v.platform.name);
@@ -678,16 +673,10 @@ pub async fn wait_all(client: &Client, ids: &[String]) -> Result<i32> {
     Ok(code)
 }
 
-/// docker's exit code for a start failure (`runStartContainerErr`).
+/// docker's exit status for a start failure (`runStartContainerErr`):
+/// 127/126 from the daemon's message, 125 otherwise.
 fn start_failure_code(e: &anyhow::Error) -> i32 {
-    let msg = format!("{e:#}");
-    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
-        127
-    } else if msg.contains("permission denied") || msg.contains("is a directory") {
-        126
-    } else {
-        125
-    }
+    berth_api::container::start_failure_code(&format!("{e:#}")).unwrap_or(125)
 }
 
 /// Puts the local terminal in raw mode for `run -t`, restored on drop.

@@ -2,23 +2,13 @@
 
 use std::path::Path;
 
-use berth_api::system::{ComponentVersion, InfoResponse, Platform, VersionResponse};
+use berth_api::system::{ComponentVersion, InfoResponse, Platform, VersionResponse, go_arch};
 use berth_api::version::{CURRENT, MINIMUM};
 use berth_engine::daemon::handlers::SystemFacts;
 use berth_engine::daemon::spec::ULIMIT_NAMES;
 use berth_engine::daemon::sysinfo::SysInfo;
 use berth_exec::cgroups::CgroupFeatures;
 use nix::sys::resource::{Resource, getrlimit};
-
-/// Go's name for the architecture (what Docker clients expect in `Arch`).
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
-}
 
 fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use berth_api::container::{
     ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, NetworkSettings, Status,
-    SummaryHostConfig, WaitCondition,
+    SummaryHostConfig, WaitCondition, start_failure_code,
 };
 use berth_api::filters::Filters;
 use berth_api::units::human_duration;
@@ -373,7 +373,8 @@ impl Daemon {
                     inner.busy = false;
                     let state = &mut inner.record.state;
                     state.error = e.message.clone();
-                    state.exit_code = start_failure_exit_code(&e.message);
+                    // moby `daemon/start.go`: 127/126 from the message, else 128.
+                    state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
                     inner.record.clone()
                 };
                 let _ = self.persist(&record);
@@ -1035,21 +1036,6 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
-}
-
-/// Exit code Docker records when a start fails (moby
-/// `daemon/start.go`): 127 for a missing executable, 126 when it cannot be
-/// executed, 128 otherwise.
-fn start_failure_exit_code(message: &str) -> i64 {
-    if message.contains("executable file not found")
-        || message.contains("no such file or directory")
-    {
-        127
-    } else if message.contains("permission denied") || message.contains("is a directory") {
-        126
-    } else {
-        128
-    }
 }
 
 /// `docker ps`'s STATUS column, as moby's `State.String()`

@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path};
 
-use berth_api::container::{Bind, Config, CreateRequest, HostConfig, State};
+use berth_api::container::{Bind, Config, CreateRequest, DEFAULT_SHM_SIZE, HostConfig, State};
 use berth_api::image::ImageInspect;
 
 use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
@@ -16,9 +16,6 @@ pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Longest host name the kernel accepts (`HOST_NAME_MAX`).
 const HOST_NAME_MAX: usize = 64;
-
-/// `/dev/shm` size when `ShmSize` is 0 (dockerd's `--default-shm-size`).
-pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
 
 /// The ulimit names Docker knows (go-units `ulimit.go`), each an
 /// `RLIMIT_*` of setrlimit(2).

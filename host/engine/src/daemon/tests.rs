@@ -732,26 +732,6 @@ fn statuses_read_like_dockers() {
     );
 }
 
-#[test]
-fn start_failures_get_dockers_exit_codes() {
-    assert_eq!(
-        start_failure_exit_code(
-            r#"container init failed: exec "x": ENOENT: No such file or directory (executable file not found in $PATH)"#
-        ),
-        127
-    );
-    assert_eq!(
-        start_failure_exit_code(
-            r#"container init failed: exec "/etc/passwd": EACCES: Permission denied (permission denied)"#
-        ),
-        126
-    );
-    assert_eq!(
-        start_failure_exit_code("cgroup: device or resource busy"),
-        128
-    );
-}
-
 #[tokio::test]
 async fn removing_a_container_ends_attach_sessions_waiting_for_its_start() {
     let f = fixture();

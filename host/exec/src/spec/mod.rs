@@ -42,7 +42,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use berth_api::container::{Bind, BindError, Config, HostConfig};
+use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
     LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
@@ -58,9 +58,6 @@ pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
 
 /// `PATH` when the configuration has none (moby `oci.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Size of `/dev/shm` (Docker's default `ShmSize`, 64 MiB).
-pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
 
 /// CFS period Docker uses to express `NanoCpus` (100 ms, in µs).
 pub const NANO_CPUS_PERIOD: u64 = 100_000;
