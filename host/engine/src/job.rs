@@ -467,6 +467,18 @@ where
     }
 }
 
+/// Wraps `f` as a builtin handler that is handed a clone of `state` (the
+/// daemon, the plugin host, ...) with every job, so that registering a job
+/// over shared state takes one closure instead of a clone per layer.
+pub fn handler_with<S, F, Fut>(description: impl Into<String>, state: S, f: F) -> impl Handler
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, Job) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = JobResult> + Send + 'static,
+{
+    handler_fn(description, move |job| f(state.clone(), job))
+}
+
 impl<F, Fut> Handler for HandlerFn<F>
 where
     F: Fn(Job) -> Fut + Send + Sync + 'static,

@@ -27,4 +27,6 @@ pub mod job;
 
 pub use engine::Engine;
 pub use events::Events;
-pub use job::{ErrorKind, Handler, Job, JobError, JobOutput, JobResult, JobStreams, handler_fn};
+pub use job::{
+    ErrorKind, Handler, Job, JobError, JobOutput, JobResult, JobStreams, handler_fn, handler_with,
+};

@@ -32,18 +32,17 @@
 //! | `container_resize` | id | `h`, `w` | |
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use berth_api::container::{CreateRequest, WaitCondition, WaitResponse};
 use berth_api::filters::Filters;
-use berth_api::image::ProgressMessage;
+use berth_api::image::{ImageDeleteItem, ProgressMessage};
 use berth_api::system::{InfoResponse, VersionResponse};
 
-use crate::daemon::Daemon;
+use crate::daemon::{AttachReplay, Daemon, blocking};
 use crate::driver::{AttachOptions, ImportOptions, LogOptions};
 use crate::engine::Engine;
-use crate::job::{Handler, Job, JobError, JobResult, handler_fn};
+use crate::job::{ErrorKind, Handler, Job, JobError, JobResult, JobStdin, handler_with};
 
 /// Largest JSON request body accepted (create requests are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -57,101 +56,81 @@ pub struct SystemFacts {
     pub info: InfoResponse,
 }
 
-fn register<F, Fut>(engine: &Engine, name: &str, description: &str, f: F)
+/// Registers the builtin job `name`, whose handler gets a clone of `state`
+/// with every job.
+fn register<S, F, Fut>(engine: &Engine, name: &str, description: &str, state: S, f: F)
 where
-    F: Fn(Job) -> Fut + Send + Sync + 'static,
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, Job) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = JobResult> + Send + 'static,
 {
-    let handler: Arc<dyn Handler> = Arc::new(handler_fn(description, f));
+    let handler: Arc<dyn Handler> = Arc::new(handler_with(description, state, f));
     engine.register(name, handler);
 }
 
 /// Registers every builtin job of the daemon on `engine`.
 pub fn register_all(engine: &Arc<Engine>, daemon: &Arc<Daemon>, facts: SystemFacts) {
     let facts = Arc::new(facts);
-    // Handlers hold the engine weakly: the engine owns the handlers.
-    let weak_engine: Weak<Engine> = Arc::downgrade(engine);
-
     register(
         engine,
         "system_ping",
         "answers OK when the daemon is up",
-        |job: Job| async move {
+        (),
+        |(), job| async move {
             job.stdout.write(&b"OK"[..]).await?;
             Ok(0)
         },
     );
-
-    let f = Arc::clone(&facts);
     register(
         engine,
         "system_version",
         "the daemon's version",
-        move |job: Job| {
-            let f = Arc::clone(&f);
-            async move {
-                job.stdout.write_json(&f.version).await?;
-                Ok(0)
-            }
+        Arc::clone(&facts),
+        |facts, job| async move {
+            job.stdout.write_json(&facts.version).await?;
+            Ok(0)
         },
     );
-
-    let (f, d) = (Arc::clone(&facts), Arc::clone(daemon));
     register(
         engine,
         "system_info",
         "system-wide information",
-        move |job: Job| {
-            let (f, d) = (Arc::clone(&f), Arc::clone(&d));
-            async move {
-                let mut info = f.info.clone();
-                let counts = d.containers().count_by_status();
-                let get = |s: &str| counts.get(s).copied().unwrap_or(0);
-                info.containers = counts.values().sum();
-                info.containers_running = get("running");
-                info.containers_paused = get("paused");
-                info.containers_stopped =
-                    info.containers - info.containers_running - info.containers_paused;
-                let images = Arc::clone(d.images());
-                info.images = tokio::task::spawn_blocking(move || images.list())
-                    .await
-                    .map_err(|e| JobError::internal("blocking task failed", &e))??
-                    .len() as u64;
-                info.driver = d.images().driver_name();
-                job.stdout.write_json(&info).await?;
-                Ok(0)
-            }
+        (facts, Arc::clone(daemon)),
+        |(facts, d), job| async move {
+            let mut info = facts.info.clone();
+            let counts = d.containers().count_by_status();
+            let get = |s: &str| counts.get(s).copied().unwrap_or(0);
+            info.containers = counts.values().sum();
+            info.containers_running = get("running");
+            info.containers_paused = get("paused");
+            info.containers_stopped =
+                info.containers - info.containers_running - info.containers_paused;
+            let images = Arc::clone(d.images());
+            info.images = blocking(move || images.list()).await?.len() as u64;
+            info.driver = d.images().driver_name();
+            job.stdout.write_json(&info).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "system_events",
         "streams events as JSON lines",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move { events(&d, job).await }
-        },
+        Arc::clone(daemon),
+        |d, job| async move { events(&d, job).await },
     );
-
-    let e = weak_engine.clone();
+    // The engine owns the handlers: they hold it weakly.
     register(
         engine,
         "job_list",
         "lists the engine's handler table",
-        move |job: Job| {
-            let e = e.clone();
-            async move {
-                let engine = e.upgrade().ok_or_else(|| {
-                    JobError::new(
-                        crate::job::ErrorKind::Unavailable,
-                        "the engine is shutting down",
-                    )
-                })?;
-                job.stdout.write_json(&engine.handlers()).await?;
-                Ok(0)
-            }
+        Arc::downgrade(engine),
+        |engine: Weak<Engine>, job| async move {
+            let engine = engine.upgrade().ok_or_else(|| {
+                JobError::new(ErrorKind::Unavailable, "the engine is shutting down")
+            })?;
+            job.stdout.write_json(&engine.handlers()).await?;
+            Ok(0)
         },
     );
 
@@ -235,50 +214,46 @@ fn parse_unix_nanos(raw: Option<&str>) -> Result<Option<i64>, JobError> {
     Ok(Some((secs * 1e9) as i64))
 }
 
-fn register_images(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
-    let d = Arc::clone(daemon);
-    register(engine, "image_list", "lists images", move |job: Job| {
-        let d = Arc::clone(&d);
-        async move {
+fn register_images(engine: &Engine, daemon: &Arc<Daemon>) {
+    let d = || Arc::clone(daemon);
+    register(
+        engine,
+        "image_list",
+        "lists images",
+        d(),
+        |d, job| async move {
             let images = Arc::clone(d.images());
             let list = blocking(move || images.list()).await?;
             job.stdout.write_json(&list).await?;
             Ok(0)
-        }
-    });
-
-    let d = Arc::clone(daemon);
+        },
+    );
     register(
         engine,
         "image_inspect",
         "shows an image",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let name = job.required_arg(0, "image name")?.to_owned();
-                let images = Arc::clone(d.images());
-                let image = blocking(move || images.inspect(&name)).await?;
-                job.stdout.write_json(&image).await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let name = job.required_arg(0, "image name")?.to_owned();
+            let images = Arc::clone(d.images());
+            let image = blocking(move || images.inspect(&name)).await?;
+            job.stdout.write_json(&image).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "image_import",
         "imports a rootfs tarball from stdin as an image",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move { image_import(&d, job).await }
-        },
+        d(),
+        |d, job| async move { image_import(&d, job).await },
     );
-
-    let d = Arc::clone(daemon);
-    register(engine, "image_tag", "tags an image", move |job: Job| {
-        let d = Arc::clone(&d);
-        async move {
+    register(
+        engine,
+        "image_tag",
+        "tags an image",
+        d(),
+        |d, job| async move {
             let name = job.required_arg(0, "image name")?.to_owned();
             let repo = job.env.get("repo").unwrap_or("").to_owned();
             let tag = job.env.get("tag").unwrap_or("").to_owned();
@@ -307,31 +282,27 @@ fn register_images(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
                 BTreeMap::from([("name".to_owned(), reference)]),
             );
             Ok(0)
-        }
-    });
-
-    let d = Arc::clone(daemon);
+        },
+    );
     register(
         engine,
         "image_delete",
         "removes an image or one of its tags",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let name = job.required_arg(0, "image name")?.to_owned();
-                let force = job.env.get_bool("force")?;
-                let images = Arc::clone(d.images());
-                let items = blocking(move || images.remove(&name, force)).await?;
-                for item in &items {
-                    let (action, id) = match item {
-                        berth_api::image::ImageDeleteItem::Untagged(r) => ("untag", r),
-                        berth_api::image::ImageDeleteItem::Deleted(id) => ("delete", id),
-                    };
-                    d.events().publish("image", action, id, BTreeMap::new());
-                }
-                job.stdout.write_json(&items).await?;
-                Ok(0)
+        d(),
+        |d, job| async move {
+            let name = job.required_arg(0, "image name")?.to_owned();
+            let force = job.env.get_bool("force")?;
+            let images = Arc::clone(d.images());
+            let items = blocking(move || images.remove(&name, force)).await?;
+            for item in &items {
+                let (action, id) = match item {
+                    ImageDeleteItem::Untagged(r) => ("untag", r),
+                    ImageDeleteItem::Deleted(id) => ("delete", id),
+                };
+                d.events().publish("image", action, id, BTreeMap::new());
             }
+            job.stdout.write_json(&items).await?;
+            Ok(0)
         },
     );
 }
@@ -339,7 +310,7 @@ fn register_images(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
 async fn image_import(daemon: &Daemon, mut job: Job) -> JobResult {
     if let Some(image) = job.env.get("fromImage").filter(|s| !s.is_empty()) {
         return Err(JobError::new(
-            crate::job::ErrorKind::NotImplemented,
+            ErrorKind::NotImplemented,
             format!(
                 "pulling {image} is not supported yet: import a rootfs tarball with `berth import`"
             ),
@@ -365,15 +336,9 @@ async fn image_import(daemon: &Daemon, mut job: Job) -> JobResult {
     let reader = tokio_util::io::SyncIoBridge::new(stdin);
     let images = Arc::clone(daemon.images());
     let opts = options.clone();
-    let result = blocking(move || images.import(Box::new(reader), &opts)).await;
-    let id = match result {
-        Ok(id) => id,
-        Err(e) => {
-            // The docker CLI reads import errors from the progress stream;
-            // an error before any output still becomes an HTTP error.
-            return Err(e);
-        }
-    };
+    // Nothing was written yet: a failed import is an HTTP error (the docker
+    // CLI reads later errors from the progress stream).
+    let id = blocking(move || images.import(Box::new(reader), &opts)).await?;
     let mut attrs = BTreeMap::new();
     if !options.repo.is_empty() {
         let reference = match (options.repo.rsplit_once(':'), options.tag.as_str()) {
@@ -393,279 +358,220 @@ async fn image_import(daemon: &Daemon, mut job: Job) -> JobResult {
     Ok(0)
 }
 
-async fn blocking<T, F>(f: F) -> Result<T, JobError>
-where
-    F: FnOnce() -> Result<T, JobError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| JobError::internal("blocking task failed", &e))?
-}
-
-fn register_containers(engine: &Arc<Engine>, daemon: &Arc<Daemon>) {
-    let d = Arc::clone(daemon);
+fn register_containers(engine: &Engine, daemon: &Arc<Daemon>) {
+    let d = || Arc::clone(daemon);
     register(
         engine,
         "container_create",
         "creates a container from a JSON config on stdin",
-        move |mut job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let request: CreateRequest = job.read_json(MAX_JSON_BODY).await?;
-                let name = job.env.get("name").map(str::to_owned);
-                let created = d.create(name.as_deref(), request).await?;
-                job.stdout.write_json(&created).await?;
-                Ok(0)
-            }
+        d(),
+        |d, mut job| async move {
+            let request: CreateRequest = job.read_json(MAX_JSON_BODY).await?;
+            let created = d.create(job.env.get("name"), request).await?;
+            job.stdout.write_json(&created).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_list",
         "lists containers",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
-                    .map_err(|e| JobError::invalid(e.to_string()))?;
-                let limit = job.env.get_i64("limit")?.filter(|l| *l > 0);
-                let all = job.env.get_bool("all")? || limit.is_some();
-                let mut list = d.list(all, &filters)?;
-                if let Some(limit) = limit {
-                    list.truncate(limit as usize);
-                }
-                job.stdout.write_json(&list).await?;
-                Ok(0)
+        d(),
+        |d, job| async move {
+            let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+                .map_err(|e| JobError::invalid(e.to_string()))?;
+            let limit = job.env.get_i64("limit")?.filter(|l| *l > 0);
+            let all = job.env.get_bool("all")? || limit.is_some();
+            let mut list = d.list(all, &filters)?;
+            if let Some(limit) = limit {
+                list.truncate(limit as usize);
             }
+            job.stdout.write_json(&list).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_inspect",
         "shows a container",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let inspect = d.inspect(job.required_arg(0, "container id")?)?;
-                job.stdout.write_json(&inspect).await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let inspect = d.inspect(job.required_arg(0, "container id")?)?;
+            job.stdout.write_json(&inspect).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_start",
         "starts a container",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                d.start(job.required_arg(0, "container id")?).await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            d.start(job.required_arg(0, "container id")?).await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_stop",
         "stops a container: its stop signal, then SIGKILL after t seconds",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let t = job.env.get_i64("t")?;
-                d.stop(
-                    job.required_arg(0, "container id")?,
-                    t,
-                    job.env.get("signal"),
-                )
-                .await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let t = job.env.get_i64("t")?;
+            d.stop(
+                job.required_arg(0, "container id")?,
+                t,
+                job.env.get("signal"),
+            )
+            .await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
-    for (name, description, pause) in [
-        (
-            "container_pause",
-            "freezes every process of a container",
-            true,
-        ),
-        ("container_unpause", "thaws a paused container", false),
-    ] {
-        let d = Arc::clone(daemon);
-        register(engine, name, description, move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let id = job.required_arg(0, "container id")?;
-                if pause {
-                    d.pause(id).await?;
-                } else {
-                    d.unpause(id).await?;
-                }
-                Ok(0)
-            }
-        });
-    }
-
+    register(
+        engine,
+        "container_pause",
+        "freezes every process of a container",
+        d(),
+        |d, job| async move {
+            d.pause(job.required_arg(0, "container id")?).await?;
+            Ok(0)
+        },
+    );
+    register(
+        engine,
+        "container_unpause",
+        "thaws a paused container",
+        d(),
+        |d, job| async move {
+            d.unpause(job.required_arg(0, "container id")?).await?;
+            Ok(0)
+        },
+    );
     register(
         engine,
         "container_kill",
         "sends a signal to a container",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                d.kill(job.required_arg(0, "container id")?, job.env.get("signal"))
-                    .await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            d.kill(job.required_arg(0, "container id")?, job.env.get("signal"))
+                .await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_wait",
         "waits for a container to stop, exit or be removed",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let raw = job.env.get("condition").unwrap_or("");
-                let condition = WaitCondition::parse(raw)
-                    .ok_or_else(|| JobError::invalid(format!("invalid condition: \"{raw}\"")))?;
-                let id = job.required_arg(0, "container id")?.to_owned();
-                let out = job.stdout.clone();
-                let registered = async move {
-                    // Headers go out once the waiter is in place: a client
-                    // that starts the container after this cannot miss the exit.
-                    let _ = out.begin(Some("application/json")).await;
-                };
-                let wait = d.wait(&id, condition, registered);
-                let code = tokio::select! {
-                    code = wait => code?,
-                    _ = job.stdout.closed() => return Ok(0),
-                };
-                job.stdout
-                    .write_json(&WaitResponse {
-                        status_code: code,
-                        error: None,
-                    })
-                    .await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let raw = job.env.get("condition").unwrap_or("");
+            let condition = WaitCondition::parse(raw)
+                .ok_or_else(|| JobError::invalid(format!("invalid condition: \"{raw}\"")))?;
+            let id = job.required_arg(0, "container id")?;
+            let out = job.stdout.clone();
+            let registered = async move {
+                // Headers go out once the waiter is in place: a client
+                // that starts the container after this cannot miss the exit.
+                let _ = out.begin(Some("application/json")).await;
+            };
+            let code = tokio::select! {
+                code = d.wait(id, condition, registered) => code?,
+                _ = job.stdout.closed() => return Ok(0),
+            };
+            job.stdout
+                .write_json(&WaitResponse {
+                    status_code: code,
+                    error: None,
+                })
+                .await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_delete",
         "removes a container",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let force = job.env.get_bool("force")?;
-                d.remove(job.required_arg(0, "container id")?, force)
-                    .await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let force = job.env.get_bool("force")?;
+            d.remove(job.required_arg(0, "container id")?, force)
+                .await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_logs",
         "streams a container's logs",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let tail = match job.env.get("tail").unwrap_or("all") {
-                    "" | "all" => None,
-                    n => Some(n.parse::<i64>().map_err(|_| {
-                        JobError::invalid(format!("invalid value for \"tail\": {n:?}"))
-                    })?),
-                };
-                let options = LogOptions {
-                    follow: job.env.get_bool("follow")?,
-                    // Negative tail means all, as in moby.
-                    tail: tail.filter(|t| *t >= 0).map(|t| t as usize),
-                    since: job.env.get_i64("since")?.filter(|s| *s > 0),
-                    until: job.env.get_i64("until")?.filter(|s| *s > 0),
-                    stdout: job.env.get_bool("stdout")?,
-                    stderr: job.env.get_bool("stderr")?,
-                };
-                let timestamps = job.env.get_bool("timestamps")?;
-                let id = job.required_arg(0, "container id")?.to_owned();
-                let logs = d.logs(&id, options, timestamps, &job.stdout);
-                tokio::select! {
-                    r = logs => r?,
-                    _ = job.stdout.closed() => {}
-                }
-                Ok(0)
+        d(),
+        |d, job| async move {
+            let tail = match job.env.get("tail").unwrap_or("all") {
+                "" | "all" => None,
+                n => Some(n.parse::<i64>().map_err(|_| {
+                    JobError::invalid(format!("invalid value for \"tail\": {n:?}"))
+                })?),
+            };
+            let options = LogOptions {
+                follow: job.env.get_bool("follow")?,
+                // Negative tail means all, as in moby.
+                tail: tail.filter(|t| *t >= 0).map(|t| t as usize),
+                since: job.env.get_i64("since")?.filter(|s| *s > 0),
+                until: job.env.get_i64("until")?.filter(|s| *s > 0),
+                stdout: job.env.get_bool("stdout")?,
+                stderr: job.env.get_bool("stderr")?,
+            };
+            let timestamps = job.env.get_bool("timestamps")?;
+            let id = job.required_arg(0, "container id")?;
+            tokio::select! {
+                r = d.logs(id, options, timestamps, &job.stdout) => r?,
+                _ = job.stdout.closed() => {}
             }
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
-        move |mut job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let options = AttachOptions {
-                    stdin: job.env.get_bool("stdin")?,
-                    stdout: job.env.get_bool("stdout")?,
-                    stderr: job.env.get_bool("stderr")?,
-                };
-                let replay = crate::daemon::AttachReplay {
-                    logs: job.env.get_bool("logs")?,
-                    stream: job.env.get_bool("stream")?,
-                };
-                if !replay.stream && !replay.logs {
-                    return Err(JobError::invalid(
-                        "Bad parameters: stream or logs must be set",
-                    ));
-                }
-                let stdin = options.stdin.then(|| {
-                    std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty()))
-                        as crate::job::JobStdin
-                });
-                let id = job.required_arg(0, "container id")?.to_owned();
-                d.attach(&id, options, replay, stdin, job.stdout.clone())
-                    .await?;
-                Ok(0)
+        d(),
+        |d, mut job| async move {
+            let options = AttachOptions {
+                stdin: job.env.get_bool("stdin")?,
+                stdout: job.env.get_bool("stdout")?,
+                stderr: job.env.get_bool("stderr")?,
+            };
+            let replay = AttachReplay {
+                logs: job.env.get_bool("logs")?,
+                stream: job.env.get_bool("stream")?,
+            };
+            if !replay.stream && !replay.logs {
+                return Err(JobError::invalid(
+                    "Bad parameters: stream or logs must be set",
+                ));
             }
+            let stdin = options.stdin.then(|| {
+                std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty())) as JobStdin
+            });
+            let id = job.required_arg(0, "container id")?;
+            d.attach(id, options, replay, stdin, job.stdout.clone())
+                .await?;
+            Ok(0)
         },
     );
-
-    let d = Arc::clone(daemon);
     register(
         engine,
         "container_resize",
         "resizes a container's TTY",
-        move |job: Job| {
-            let d = Arc::clone(&d);
-            async move {
-                let dim = |k: &str| -> Result<u16, JobError> {
-                    let v = job.env.get_i64(k)?.unwrap_or(0);
-                    u16::try_from(v)
-                        .map_err(|_| JobError::invalid(format!("invalid terminal {k}: {v}")))
-                };
-                let (h, w) = (dim("h")?, dim("w")?);
-                d.resize(job.required_arg(0, "container id")?, h, w).await?;
-                Ok(0)
-            }
+        d(),
+        |d, job| async move {
+            let dim = |k: &str| -> Result<u16, JobError> {
+                let v = job.env.get_i64(k)?.unwrap_or(0);
+                u16::try_from(v)
+                    .map_err(|_| JobError::invalid(format!("invalid terminal {k}: {v}")))
+            };
+            let (h, w) = (dim("h")?, dim("w")?);
+            d.resize(job.required_arg(0, "container id")?, h, w).await?;
+            Ok(0)
         },
     );
 }

@@ -99,7 +99,7 @@ fn store_error(what: &str, err: StoreError) -> JobError {
 }
 
 /// Runs blocking driver work off the async workers (STYLE rule 5).
-async fn blocking<T, F>(f: F) -> Result<T, JobError>
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, JobError>
 where
     F: FnOnce() -> Result<T, JobError> + Send + 'static,
     T: Send + 'static,
