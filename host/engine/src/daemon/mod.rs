@@ -351,7 +351,10 @@ impl Daemon {
                 )));
             }
             inner.busy = true;
-            let pending = std::mem::take(&mut inner.pending_attach);
+            let mut pending = std::mem::take(&mut inner.pending_attach);
+            // Clients that stopped waiting for the start get nothing: with
+            // none left, the process starts without an attachment.
+            pending.retain(|client| !client.out.is_closed());
             let request = StartRequest {
                 id: container.id.clone(),
                 rootfs: PathBuf::new(),
@@ -864,12 +867,20 @@ impl Daemon {
         }
         let (done, done_rx) = oneshot::channel();
         let closed = out.clone();
-        container.lock().pending_attach.push(PendingAttach {
-            options,
-            stdin,
-            out,
-            done,
-        });
+        {
+            let mut inner = container.lock();
+            // Sessions whose client left stay parked until the next start;
+            // drop them here so that they cannot pile up meanwhile.
+            inner
+                .pending_attach
+                .retain(|client| !client.out.is_closed());
+            inner.pending_attach.push(PendingAttach {
+                options,
+                stdin,
+                out,
+                done,
+            });
+        }
         tokio::select! {
             _ = done_rx => {}
             _ = closed.closed() => {}

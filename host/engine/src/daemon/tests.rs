@@ -96,6 +96,8 @@ struct FakeProc {
 struct FakeRuntime {
     procs: Mutex<HashMap<String, Arc<FakeProc>>>,
     signals: Mutex<Vec<(String, i32)>>,
+    /// `StartRequest::attach` of every start, in order.
+    attach_requests: Mutex<Vec<bool>>,
     /// `pause` (true) and `resume` (false) calls, in order.
     freezer: Mutex<Vec<(String, bool)>>,
     restored: Mutex<Option<Restored>>,
@@ -111,6 +113,7 @@ impl FakeRuntime {
 impl Runtime for Arc<FakeRuntime> {
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let this = Arc::clone(self);
+        self.attach_requests.lock().unwrap().push(request.attach);
         Box::pin(async move {
             let argv = request.config.cmd.clone().unwrap_or_default();
             if argv.first().map(String::as_str) == Some("missing") {
@@ -853,4 +856,25 @@ async fn stopping_a_paused_container_thaws_it_after_the_signal() {
         *f.runtime.signals.lock().unwrap(),
         [(id.clone(), 10), (id.clone(), 15)]
     );
+}
+
+#[tokio::test]
+async fn a_client_that_left_before_the_start_is_not_attached() {
+    let f = fixture();
+    f.create(Some("gone"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let (job, mut streams) = Job::new("container_attach");
+    let attach = f
+        .engine
+        .spawn(job.arg("gone").env("stream", "1").env("stdout", "1"));
+    assert!(matches!(
+        streams.stdout.next().await,
+        Some(crate::job::Chunk::Begin { .. })
+    ));
+    // The client goes away before anyone starts the container.
+    drop(streams);
+    assert_eq!(attach.await.unwrap(), Ok(0));
+    f.daemon.start("gone").await.unwrap();
+    assert_eq!(*f.runtime.attach_requests.lock().unwrap(), [false]);
 }
