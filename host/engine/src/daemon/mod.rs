@@ -732,6 +732,35 @@ impl Daemon {
             inner.pending_attach.clear();
             running
         };
+        if let Err(e) = self.tear_down(container, running).await {
+            // Leave the record so that `rm` can retry, marked dead like moby
+            // does: a container left in Removing would refuse every retry.
+            let record = {
+                let mut inner = container.lock();
+                inner.record.state.status = Status::Dead;
+                inner.record.state.dead = true;
+                inner.record.clone()
+            };
+            let _ = self.persist(&record);
+            container.notify(false);
+            return Err(e);
+        }
+        let record = container.record();
+        let dir = self.config.container_dir(&record.id);
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "failed to remove the container directory");
+        }
+        self.containers.remove(&record.id);
+        container.notify_removed();
+        self.container_event("destroy", &record, &[]);
+        Ok(())
+    }
+
+    /// What removal undoes: the process (killed when `running`), the exec
+    /// driver's state, the root filesystem, then the record and the name.
+    async fn tear_down(&self, container: &Arc<Container>, running: bool) -> Result<(), JobError> {
         if running {
             let mut rx = container.watch();
             let exits_before = rx.borrow_and_update().exits;
@@ -754,38 +783,20 @@ impl Daemon {
         }
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
-        if let Err(e) = blocking(move || images.remove_rootfs(&id)).await {
-            // Leave the record so the user can retry; mark it dead like moby.
-            let record = {
-                let mut inner = container.lock();
-                inner.record.state.status = Status::Dead;
-                inner.record.state.dead = true;
-                inner.record.clone()
-            };
-            let _ = self.persist(&record);
-            container.notify(false);
-            return Err(e);
-        }
-        let record = container.record();
+        blocking(move || images.remove_rootfs(&id)).await?;
+        let (id, name) = {
+            let inner = container.lock();
+            (inner.record.id.clone(), inner.record.name.clone())
+        };
         self.store
             .write(|txn| {
-                txn.delete(CONTAINERS, &record.id)?;
-                if txn.get(NAMES, &record.name)?.as_deref() == Some(record.id.as_str()) {
-                    txn.delete(NAMES, &record.name)?;
+                txn.delete(CONTAINERS, &id)?;
+                if txn.get(NAMES, &name)?.as_deref() == Some(id.as_str()) {
+                    txn.delete(NAMES, &name)?;
                 }
                 Ok::<(), StoreError>(())
             })
-            .map_err(|e| store_error("failed to delete the container record", e))?;
-        let dir = self.config.container_dir(&record.id);
-        if let Err(e) = std::fs::remove_dir_all(&dir)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(dir = %dir.display(), error = %e, "failed to remove the container directory");
-        }
-        self.containers.remove(&record.id);
-        container.notify_removed();
-        self.container_event("destroy", &record, &[]);
-        Ok(())
+            .map_err(|e| store_error("failed to delete the container record", e))
     }
 
     /// `POST /containers/{id}/attach`: `begin` is called when the session

@@ -878,3 +878,28 @@ async fn a_client_that_left_before_the_start_is_not_attached() {
     f.daemon.start("gone").await.unwrap();
     assert_eq!(*f.runtime.attach_requests.lock().unwrap(), [false]);
 }
+
+#[tokio::test]
+async fn a_failed_removal_leaves_a_dead_container_that_rm_retries() {
+    let f = fixture();
+    let id = f
+        .create(Some("stuck"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    // A corrupt name entry makes deleting the record fail.
+    let corrupt: berth_store::Table<u64> = berth_store::Table::new("container_names");
+    f.store.put(corrupt, "stuck", &7).unwrap();
+    let err = f.daemon.remove("stuck", false).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Internal, "{err}");
+    let state = f.daemon.inspect("stuck").unwrap().state;
+    assert_eq!((state.status, state.dead), (Status::Dead, true));
+    assert_eq!(
+        f.store.get(CONTAINERS, &id).unwrap().unwrap().state.status,
+        Status::Dead
+    );
+    // Once the store is sound again, rm finishes the job.
+    f.store.put(NAMES, "stuck", &id).unwrap();
+    f.daemon.remove("stuck", false).await.unwrap();
+    assert_eq!(f.record_count(), 0);
+    assert!(f.store.get(NAMES, "stuck").unwrap().is_none());
+}
