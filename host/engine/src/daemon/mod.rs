@@ -11,7 +11,7 @@ pub mod signal;
 pub mod spec;
 pub mod sysinfo;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,9 +65,15 @@ pub struct DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// `<data-root>/containers`: one directory per container, shared with
+    /// the exec driver (its `ExecConfig::containers_dir`).
+    pub fn containers_root(&self) -> PathBuf {
+        self.data_root.join("containers")
+    }
+
     /// `<data-root>/containers/<id>`: logs and per-container files.
     pub fn container_dir(&self, id: &str) -> PathBuf {
-        self.data_root.join("containers").join(id)
+        self.containers_root().join(id)
     }
 }
 
@@ -158,6 +164,8 @@ impl Daemon {
             .list(CONTAINERS)
             .map_err(|e| store_error("failed to load container records", e))?;
         let count = records.len();
+        let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
+        self.discard_orphans(&known).await;
         for (_, mut record) in records {
             // A removal cut short by a crash: the container is dead, and
             // `rm` (which accepts dead containers) finishes the job.
@@ -200,6 +208,47 @@ impl Daemon {
             }
         }
         Ok(count)
+    }
+
+    /// Container directories without a record are what a create left when
+    /// berthd was killed between preparing the root filesystem and saving
+    /// the record: nothing refers to them, so they go (with their rootfs,
+    /// which would otherwise pin its image) before anything is served.
+    async fn discard_orphans(&self, known: &HashSet<&str>) {
+        let root = self.config.containers_root();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str() else { continue };
+            if known.contains(id) || !names::is_id(id) {
+                continue;
+            }
+            tracing::warn!(id, "removing a container that was never fully created");
+            if let Err(e) = self.discard_unrecorded(id).await {
+                tracing::warn!(id, error = %e, "cannot remove the unfinished container");
+            }
+        }
+    }
+
+    /// Removes what `create` made for a container that has no record: its
+    /// root filesystem, then its directory. The directory goes last so that
+    /// a root filesystem that could not be removed is found again through
+    /// it at the next start ([`Daemon::discard_orphans`]).
+    async fn discard_unrecorded(&self, id: &str) -> Result<(), JobError> {
+        let images = Arc::clone(&self.images);
+        let rootfs_id = id.to_owned();
+        blocking(move || images.remove_rootfs(&rootfs_id)).await?;
+        let dir = self.config.container_dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(JobError::internal(
+                &format!("failed to remove {}", dir.display()),
+                &e,
+            )),
+        }
     }
 
     fn persist(&self, record: &ContainerRecord) -> Result<(), JobError> {
@@ -254,7 +303,7 @@ impl Daemon {
         let images = Arc::clone(&self.images);
         let (rootfs_id, image_id) = (id.clone(), spec.image_id.clone());
         if let Err(e) = blocking(move || images.create_rootfs(&rootfs_id, &image_id)).await {
-            let _ = std::fs::remove_dir_all(&container_dir);
+            self.discard_after_failed_create(&id).await;
             return Err(e);
         }
 
@@ -287,10 +336,7 @@ impl Daemon {
             }
         };
         if let Err(e) = result {
-            let images = Arc::clone(&self.images);
-            let rootfs_id = id.clone();
-            let _ = blocking(move || images.remove_rootfs(&rootfs_id)).await;
-            let _ = std::fs::remove_dir_all(&container_dir);
+            self.discard_after_failed_create(&id).await;
             return Err(e);
         }
         self.containers.insert(Container::new(record.clone()));
@@ -299,6 +345,12 @@ impl Daemon {
             tracing::warn!(container = %id, "{warning}");
         }
         Ok(CreateResponse { id, warnings })
+    }
+
+    async fn discard_after_failed_create(&self, id: &str) {
+        if let Err(e) = self.discard_unrecorded(id).await {
+            tracing::warn!(id, error = %e, "cleanup after a failed create failed; the next start of berthd retries");
+        }
     }
 
     fn name_conflict(name: &str, id: &str) -> JobError {

@@ -287,6 +287,12 @@ pub fn generate_id() -> String {
     }
 }
 
+/// Whether `s` has the shape of a [`generate_id`] id: 64 lowercase hex
+/// digits.
+pub fn is_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A random `adjective_surname`; `retry > 0` appends a digit like moby
 /// does after a collision.
 pub fn random_name(retry: u32) -> String {
@@ -332,6 +338,8 @@ mod tests {
         let id = generate_id();
         assert_eq!(id.len(), 64);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert!(is_id(&id));
+        assert!(!is_id(&id[1..]) && !is_id(&id.to_uppercase()) && !is_id("plugins"));
         assert_ne!(id, generate_id());
     }
 

@@ -903,3 +903,34 @@ async fn a_failed_removal_leaves_a_dead_container_that_rm_retries() {
     assert_eq!(f.record_count(), 0);
     assert!(f.store.get(NAMES, "stuck").unwrap().is_none());
 }
+
+#[tokio::test]
+async fn restore_removes_what_an_unfinished_create_left() {
+    let f = fixture();
+    let kept = f
+        .create(Some("kept"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    // berthd killed between preparing a container's rootfs and saving its
+    // record: a directory and a rootfs that nothing refers to.
+    let orphan = names::generate_id();
+    std::fs::create_dir_all(f.daemon.config().container_dir(&orphan)).unwrap();
+    f.images.rootfs.lock().unwrap().push(orphan.clone());
+    // Not a container's: left alone.
+    let other = f.daemon.config().containers_root().join("notes");
+    std::fs::create_dir_all(&other).unwrap();
+
+    let Fixture {
+        _dir,
+        store,
+        images,
+        ..
+    } = f;
+    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    *f.images.rootfs.lock().unwrap() = images.rootfs.lock().unwrap().clone();
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    assert!(!f.daemon.config().container_dir(&orphan).exists());
+    assert_eq!(*f.images.rootfs.lock().unwrap(), std::slice::from_ref(&kept));
+    assert!(f.daemon.config().container_dir(&kept).exists());
+    assert!(other.exists());
+}
