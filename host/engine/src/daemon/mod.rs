@@ -452,7 +452,11 @@ impl Daemon {
             container::set_running(&mut inner.record.state, started.pid, &now_rfc3339());
             (inner.record.clone(), inner.record.config.tty)
         };
-        self.persist(&record)?;
+        // The process runs: its exit must be watched whatever happens to
+        // the record now. A failed save is logged (JobError::internal) and
+        // the monitor saves the state again at the exit; returning it here
+        // would leave a running container that nothing monitors.
+        let _ = self.persist(&record);
         container.notify(false);
         self.container_event("start", &record, &[]);
         match started.attach {
