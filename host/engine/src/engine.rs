@@ -57,19 +57,17 @@ impl Engine {
 
     /// The handler table, sorted by name.
     pub fn handlers(&self) -> Vec<JobHandlerInfo> {
-        let table: BTreeMap<String, Arc<dyn Handler>> = self
+        let mut table: Vec<JobHandlerInfo> = self
             .read_table()
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        table
-            .into_iter()
             .map(|(name, h)| JobHandlerInfo {
-                name,
+                name: name.clone(),
                 description: h.description(),
                 source: h.source(),
             })
-            .collect()
+            .collect();
+        table.sort_by(|a, b| a.name.cmp(&b.name));
+        table
     }
 
     fn handler_names(&self) -> Vec<String> {
@@ -91,25 +89,19 @@ impl Engine {
         };
         let serial = self.next_job.fetch_add(1, Ordering::Relaxed);
         let name = job.name.clone();
-        let attrs = |extra: &[(&str, String)]| {
-            let mut map = BTreeMap::from([("serial".to_owned(), serial.to_string())]);
-            for (k, v) in extra {
-                map.insert((*k).to_owned(), v.clone());
-            }
-            map
-        };
-        self.events.publish("job", "start", &name, attrs(&[]));
+        let mut attrs = BTreeMap::from([("serial".to_owned(), serial.to_string())]);
+        self.events.publish("job", "start", &name, attrs.clone());
         tracing::debug!(job = %name, serial, args = ?job.args, "job start");
         let result = handler.call(job).await;
         let (status, error) = match &result {
             Ok(status) => (*status, None),
-            Err(e) => (1, Some(e.message.clone())),
+            Err(e) => (1, Some(e.message.as_str())),
         };
-        let mut extra = vec![("status", status.to_string())];
-        if let Some(error) = &error {
-            extra.push(("error", error.clone()));
+        attrs.insert("status".to_owned(), status.to_string());
+        if let Some(error) = error {
+            attrs.insert("error".to_owned(), error.to_owned());
         }
-        self.events.publish("job", "end", &name, attrs(&extra));
+        self.events.publish("job", "end", &name, attrs);
         tracing::debug!(job = %name, serial, status, error, "job end");
         result
     }

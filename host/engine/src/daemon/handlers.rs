@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
 use berth_api::container::{CreateRequest, WaitCondition, WaitResponse};
+use berth_api::event::EventMessage;
 use berth_api::filters::Filters;
 use berth_api::image::{ImageDeleteItem, ProgressMessage};
 use berth_api::system::{InfoResponse, VersionResponse};
@@ -144,23 +145,7 @@ async fn events(daemon: &Daemon, job: Job) -> JobResult {
     let since = parse_unix_nanos(job.env.get("since"))?;
     let until = parse_unix_nanos(job.env.get("until"))?;
     let mut rx = daemon.events().subscribe();
-    let matches = |m: &berth_api::event::EventMessage| {
-        let pick = |name: &str, value: &str| {
-            let v = filters.get(name);
-            v.is_empty() || v.iter().any(|x| x == value)
-        };
-        pick("type", &m.kind)
-            && pick("event", &m.action)
-            && (filters.get("container").is_empty()
-                || (m.kind == "container"
-                    && (pick("container", &m.actor.id)
-                        || pick(
-                            "container",
-                            m.actor.attributes.get("name").map_or("", String::as_str),
-                        ))))
-            && (filters.get("image").is_empty()
-                || (m.kind == "image" && pick("image", &m.actor.id)))
-    };
+    let matches = |m: &EventMessage| event_matches(&filters, m);
     job.stdout.begin(Some("application/json")).await?;
     if let Some(since) = since {
         for m in daemon.events().since(since) {
@@ -201,6 +186,22 @@ async fn events(daemon: &Daemon, job: Job) -> JobResult {
         None => stream.await?,
     }
     Ok(0)
+}
+
+/// The `/events` filters: `type` and `event` by value; `container` (id or
+/// name) keeps container events, `image` (id) image events.
+fn event_matches(filters: &Filters, m: &EventMessage) -> bool {
+    let accepts = |name: &str, value: &str| {
+        let wanted = filters.get(name);
+        wanted.is_empty() || wanted.iter().any(|w| w == value)
+    };
+    let container_name = m.actor.attributes.get("name").map_or("", String::as_str);
+    accepts("type", &m.kind)
+        && accepts("event", &m.action)
+        && (filters.get("container").is_empty()
+            || (m.kind == "container"
+                && (accepts("container", &m.actor.id) || accepts("container", container_name))))
+        && (filters.get("image").is_empty() || (m.kind == "image" && accepts("image", &m.actor.id)))
 }
 
 /// `since`/`until`: Unix seconds, possibly fractional (`1700000000.5`).
@@ -574,4 +575,49 @@ fn register_containers(engine: &Engine, daemon: &Arc<Daemon>) {
             Ok(0)
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_api::event::Actor;
+
+    use super::*;
+
+    fn event(kind: &str, action: &str, id: &str, name: &str) -> EventMessage {
+        EventMessage {
+            kind: kind.to_owned(),
+            action: action.to_owned(),
+            actor: Actor {
+                id: id.to_owned(),
+                attributes: BTreeMap::from([("name".to_owned(), name.to_owned())]),
+            },
+            ..EventMessage::default()
+        }
+    }
+
+    #[test]
+    fn event_filters_select_by_type_action_container_and_image() {
+        let start = event("container", "start", "c1", "web");
+        let import = event("image", "import", "sha256:ab", "");
+        let job = event("job", "end", "container_start", "");
+        let f = |json: &str| Filters::parse(json).unwrap();
+        let all = Filters::default();
+        assert!(
+            [&start, &import, &job]
+                .iter()
+                .all(|m| event_matches(&all, m))
+        );
+        let containers = f(r#"{"type":["container"]}"#);
+        assert!(event_matches(&containers, &start) && !event_matches(&containers, &job));
+        let by_name = f(r#"{"container":["web"],"event":["start"]}"#);
+        assert!(event_matches(&by_name, &start));
+        assert!(!event_matches(
+            &by_name,
+            &event("container", "die", "c1", "web")
+        ));
+        assert!(!event_matches(&by_name, &import), "only container events");
+        assert!(event_matches(&f(r#"{"container":["c1"]}"#), &start));
+        let image = f(r#"{"image":["sha256:ab"]}"#);
+        assert!(event_matches(&image, &import) && !event_matches(&image, &start));
+    }
 }

@@ -891,12 +891,9 @@ impl Daemon {
             // two may be missed, as with dockerd.
             let records = if ever_started && (options.stdout || options.stderr) {
                 let log_options = crate::driver::LogOptions {
-                    follow: false,
-                    tail: None,
-                    since: None,
-                    until: None,
                     stdout: options.stdout,
                     stderr: options.stderr,
+                    ..Default::default()
                 };
                 Some(self.runtime.logs(&container.id, log_options).await?)
             } else {

@@ -187,15 +187,11 @@ impl ContainerSpecBuilder {
         Ok(ContainerSpec {
             path: path.clone(),
             args: args.to_vec(),
+            image: config.image.clone(),
             config,
             host_config: host,
             image_id: image.id,
-            image: String::new(),
             warnings,
-        })
-        .map(|mut spec| {
-            spec.image = spec.config.image.clone();
-            spec
         })
     }
 }

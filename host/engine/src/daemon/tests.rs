@@ -930,7 +930,10 @@ async fn restore_removes_what_an_unfinished_create_left() {
     *f.images.rootfs.lock().unwrap() = images.rootfs.lock().unwrap().clone();
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     assert!(!f.daemon.config().container_dir(&orphan).exists());
-    assert_eq!(*f.images.rootfs.lock().unwrap(), std::slice::from_ref(&kept));
+    assert_eq!(
+        *f.images.rootfs.lock().unwrap(),
+        std::slice::from_ref(&kept)
+    );
     assert!(f.daemon.config().container_dir(&kept).exists());
     assert!(other.exists());
 }
