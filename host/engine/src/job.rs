@@ -117,6 +117,17 @@ impl JobError {
         JobError::new(ErrorKind::NotModified, "")
     }
 
+    /// A failure of `kind` described by a driver error: its message and
+    /// its first cause, which for a client error names what was refused and
+    /// why (`refusing layer entry "x": path escapes the root`).
+    pub fn with_cause(kind: ErrorKind, err: &(dyn std::error::Error + 'static)) -> JobError {
+        let message = match err.source() {
+            Some(cause) => format!("{err}: {cause}"),
+            None => err.to_string(),
+        };
+        JobError::new(kind, message)
+    }
+
     /// 500 for an error of the daemon itself: the full chain goes to the
     /// log, the client gets `what` and the error's top-level message.
     pub fn internal(what: &str, err: &(dyn std::error::Error + 'static)) -> JobError {
@@ -524,6 +535,25 @@ mod tests {
         );
         assert_eq!(env.get_i64("t").unwrap(), Some(10));
         assert!(env.get_i64("bad").is_err());
+    }
+
+    #[test]
+    fn errors_with_a_cause_name_it() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("refusing layer entry \"x\"")]
+        struct Refused(#[source] std::io::Error);
+        let err = Refused(std::io::Error::other("path escapes the root"));
+        let job = JobError::with_cause(ErrorKind::InvalidParameter, &err);
+        assert_eq!(job.kind, ErrorKind::InvalidParameter);
+        assert_eq!(
+            job.message,
+            "refusing layer entry \"x\": path escapes the root"
+        );
+        let plain = std::io::Error::other("no cause");
+        assert_eq!(
+            JobError::with_cause(ErrorKind::Conflict, &plain).message,
+            "no cause"
+        );
     }
 
     #[tokio::test]

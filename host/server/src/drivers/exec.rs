@@ -38,14 +38,11 @@ fn job_error(err: ExecError) -> JobError {
         ExecError::StartFailed { .. } | ExecError::Shim { .. } => ErrorKind::Internal,
         _ => return JobError::internal("exec driver failure", &err),
     };
-    let mut message = err.to_string();
-    if let Some(source) = std::error::Error::source(&err) {
-        message = format!("{message}: {source}");
-    }
+    let error = JobError::with_cause(kind, &err);
     if kind == ErrorKind::Internal {
-        tracing::warn!(error = %message, "exec driver failure");
+        tracing::warn!(error = %error.message, "exec driver failure");
     }
-    JobError::new(kind, message)
+    error
 }
 
 fn exit_record(record: berth_exec::ExitRecord) -> ExitRecord {

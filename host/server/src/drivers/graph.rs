@@ -34,12 +34,8 @@ fn job_error(what: &str, err: GraphError) -> JobError {
         berth_graph::ErrorKind::InvalidParameter => ErrorKind::InvalidParameter,
         berth_graph::ErrorKind::Internal => return JobError::internal(what, &err),
     };
-    // Include the cause for client errors such as a refused tar entry.
-    let mut message = err.to_string();
-    if let Some(source) = std::error::Error::source(&err) {
-        message = format!("{message}: {source}");
-    }
-    JobError::new(kind, message)
+    // The cause too, for client errors such as a refused tar entry.
+    JobError::with_cause(kind, &err)
 }
 
 /// The container defaults of an OCI image config, in the Docker API's shape.

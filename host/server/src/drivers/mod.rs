@@ -59,7 +59,7 @@ pub fn open(
     let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(graph));
     let mut exec_config = berth_exec::ExecConfig::new(
         config.exec_root.clone(),
-        config.data_root.join("containers"),
+        config.containers_root(),
         exec.shim.clone(),
     );
     exec_config.spec = exec.spec.clone();
