@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{MethodFilter, MethodRouter, any, get, on, post};
 use berth_api::version;
 use berth_engine::{Engine, Job};
 use futures_util::TryStreamExt;
@@ -36,111 +36,77 @@ type Params = Query<Vec<(String, String)>>;
 /// The engine's version string for the `Server` header.
 const SERVER: &str = concat!("berth/", env!("CARGO_PKG_VERSION"), " (linux)");
 
+/// Shorthands for the route table.
+const GET: MethodFilter = MethodFilter::GET;
+const POST: MethodFilter = MethodFilter::POST;
+const DELETE: MethodFilter = MethodFilter::DELETE;
+
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
+    use StatusCode as S;
     let api = Router::new()
         .route("/_ping", get(ping).head(ping))
-        .route(
-            "/version",
-            get(|s: State<AppState>| simple(s, "system_version")),
-        )
-        .route("/info", get(|s: State<AppState>| simple(s, "system_info")))
-        .route(
-            "/events",
-            get(|s: State<AppState>, q: Params| with_query(s, "system_events", q)),
-        )
-        .route(
-            "/images/json",
-            get(|s: State<AppState>, q: Params| with_query(s, "image_list", q)),
-        )
-        .route("/images/create", post(image_create))
+        .route("/version", plain_job("system_version"))
+        .route("/info", plain_job("system_info"))
+        .route("/events", query_job("system_events"))
+        .route("/images/json", query_job("image_list"))
+        .route("/images/create", body_job("image_import", S::OK))
         .route("/images/{*rest}", any(image_dispatch))
+        .route("/containers/json", query_job("container_list"))
         .route(
-            "/containers/json",
-            get(|s: State<AppState>, q: Params| with_query(s, "container_list", q)),
+            "/containers/create",
+            body_job("container_create", S::CREATED),
         )
-        .route("/containers/create", post(container_create))
         .route(
             "/containers/{id}",
-            axum::routing::delete(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_delete", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(DELETE, "container_delete", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/json",
-            get(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_inspect", p, q, StatusCode::OK)
-            }),
+            object_job(GET, "container_inspect", S::OK),
         )
         .route(
             "/containers/{id}/start",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_start", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(POST, "container_start", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/stop",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_stop", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(POST, "container_stop", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/pause",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_pause", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(POST, "container_pause", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/unpause",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_unpause", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(POST, "container_unpause", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/kill",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_kill", p, q, StatusCode::NO_CONTENT)
-            }),
+            object_job(POST, "container_kill", S::NO_CONTENT),
         )
         .route(
             "/containers/{id}/wait",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_wait", p, q, StatusCode::OK)
-            }),
+            object_job(POST, "container_wait", S::OK),
         )
         .route(
             "/containers/{id}/resize",
-            post(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_resize", p, q, StatusCode::OK)
-            }),
+            object_job(POST, "container_resize", S::OK),
         )
         .route(
             "/containers/{id}/logs",
-            get(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "container_logs", p, q, StatusCode::OK)
-            }),
+            object_job(GET, "container_logs", S::OK),
         )
         .route("/containers/{id}/attach", post(container_attach))
-        .route(
-            "/berth/jobs",
-            get(|s: State<AppState>| simple(s, "job_list")),
-        )
+        .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))
-        .route(
-            "/berth/plugins",
-            get(|s: State<AppState>| simple(s, "plugin_list")),
-        )
+        .route("/berth/plugins", plain_job("plugin_list"))
         .route(
             "/berth/plugins/{name}",
-            get(|s: State<AppState>, p: Path<String>, q: Params| {
-                on_object(s, "plugin_inspect", p, q, StatusCode::OK)
-            }),
+            object_job(GET, "plugin_inspect", S::OK),
         )
         .route("/berth/plugins/{name}/{action}", post(plugin_action))
-        .route(
-            "/plugins",
-            get(|s: State<AppState>| simple(s, "plugin_list_docker")),
-        )
+        .route("/plugins", plain_job("plugin_list_docker"))
         .fallback(|| async { ApiError::page_not_found() })
         .with_state(state);
     // The prefix must be stripped before routing, so the middleware wraps
@@ -219,46 +185,52 @@ fn job_with(
     (job, streams)
 }
 
-async fn simple(State(state): State<AppState>, name: &'static str) -> Response {
-    let (job, streams) = Job::new(name);
-    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+/// `GET` of job `name`, which takes nothing.
+fn plain_job(name: &'static str) -> MethodRouter<AppState> {
+    get(move |State(state): State<AppState>| async move {
+        let (job, streams) = Job::new(name);
+        edge::respond(&state.engine, job, streams, StatusCode::OK).await
+    })
 }
 
-async fn with_query(
-    State(state): State<AppState>,
-    name: &'static str,
-    Query(q): Params,
-) -> Response {
-    let (job, streams) = job_with(name, Vec::new(), q);
-    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+/// `GET` of job `name`, the query parameters as its env.
+fn query_job(name: &'static str) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, Query(q): Params| async move {
+            let (job, streams) = job_with(name, Vec::new(), q);
+            edge::respond(&state.engine, job, streams, StatusCode::OK).await
+        },
+    )
 }
 
-async fn on_object(
-    State(state): State<AppState>,
-    name: &'static str,
-    Path(id): Path<String>,
-    Query(q): Params,
-    ok: StatusCode,
-) -> Response {
-    let (job, streams) = job_with(name, vec![id], q);
-    edge::respond(&state.engine, job, streams, ok).await
+/// `POST` of job `name` with the request body as its stdin and the query
+/// as its env; `ok` on success.
+fn body_job(name: &'static str, ok: StatusCode) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>, Query(q): Params, body: Body| async move {
+            let (job, streams) = job_with(name, Vec::new(), q);
+            let job = job.stdin(body_reader(body));
+            edge::respond(&state.engine, job, streams, ok).await
+        },
+    )
+}
+
+/// `method` of job `name` on the object the path names (`{id}`, `{name}`):
+/// the object is the job's first argument, the query its env; `ok` on
+/// success.
+fn object_job(method: MethodFilter, name: &'static str, ok: StatusCode) -> MethodRouter<AppState> {
+    on(
+        method,
+        move |State(state): State<AppState>, Path(id): Path<String>, Query(q): Params| async move {
+            let (job, streams) = job_with(name, vec![id], q);
+            edge::respond(&state.engine, job, streams, ok).await
+        },
+    )
 }
 
 /// The request body as a job's stdin.
 pub fn body_reader(body: Body) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
     StreamReader::new(body.into_data_stream().map_err(std::io::Error::other))
-}
-
-async fn container_create(State(state): State<AppState>, Query(q): Params, body: Body) -> Response {
-    let (job, streams) = job_with("container_create", Vec::new(), q);
-    let job = job.stdin(body_reader(body));
-    edge::respond(&state.engine, job, streams, StatusCode::CREATED).await
-}
-
-async fn image_create(State(state): State<AppState>, Query(q): Params, body: Body) -> Response {
-    let (job, streams) = job_with("image_import", Vec::new(), q);
-    let job = job.stdin(body_reader(body));
-    edge::respond(&state.engine, job, streams, StatusCode::OK).await
 }
 
 /// Image names contain slashes (`docker.io/library/busybox`), so image

@@ -287,3 +287,215 @@ async fn attach_without_upgrade_is_refused() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(json(&body)["message"].as_str().unwrap().contains("Upgrade"));
 }
+
+#[tokio::test]
+async fn every_route_runs_its_job_with_the_path_object_as_argument() {
+    // Every job answers 0 and records its name and arguments.
+    type Calls = std::sync::Mutex<Vec<(String, Vec<String>)>>;
+    let calls: Arc<Calls> = Arc::default();
+    let engine = Engine::new();
+    let routes = [
+        (
+            Method::GET,
+            "/version",
+            "system_version",
+            None,
+            StatusCode::OK,
+        ),
+        (Method::GET, "/info", "system_info", None, StatusCode::OK),
+        (
+            Method::GET,
+            "/events",
+            "system_events",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/images/json",
+            "image_list",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/images/create",
+            "image_import",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/images/a/b/json",
+            "image_inspect",
+            Some("a/b"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/images/a/tag",
+            "image_tag",
+            Some("a"),
+            StatusCode::CREATED,
+        ),
+        (
+            Method::DELETE,
+            "/images/a",
+            "image_delete",
+            Some("a"),
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/containers/json",
+            "container_list",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/containers/create",
+            "container_create",
+            None,
+            StatusCode::CREATED,
+        ),
+        (
+            Method::DELETE,
+            "/containers/c",
+            "container_delete",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::GET,
+            "/containers/c/json",
+            "container_inspect",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/containers/c/start",
+            "container_start",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/stop",
+            "container_stop",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/pause",
+            "container_pause",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/unpause",
+            "container_unpause",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/kill",
+            "container_kill",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/wait",
+            "container_wait",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/containers/c/resize",
+            "container_resize",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/containers/c/logs",
+            "container_logs",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (Method::GET, "/berth/jobs", "job_list", None, StatusCode::OK),
+        (
+            Method::GET,
+            "/berth/plugins",
+            "plugin_list",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/berth/plugins/p",
+            "plugin_inspect",
+            Some("p"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/berth/plugins/p/enable",
+            "plugin_enable",
+            Some("p"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/berth/plugins/p/disable",
+            "plugin_disable",
+            Some("p"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/berth/plugins/p/reload",
+            "plugin_reload",
+            Some("p"),
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/plugins",
+            "plugin_list_docker",
+            None,
+            StatusCode::OK,
+        ),
+    ];
+    for (_, _, job, _, _) in &routes {
+        let handler =
+            berth_engine::handler_with("", Arc::clone(&calls), |calls, job: Job| async move {
+                calls
+                    .lock()
+                    .unwrap()
+                    .push((job.name.clone(), job.args.clone()));
+                Ok(0)
+            });
+        engine.register(job, Arc::new(handler));
+    }
+    let app = router(AppState { engine });
+    for (method, uri, job, object, status) in routes {
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(format!("/v1.43{uri}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{method} {uri}");
+        let (name, args) = calls.lock().unwrap().pop().expect("a job ran");
+        assert_eq!(name, job, "{method} {uri}");
+        let expected: Vec<String> = object.into_iter().map(str::to_owned).collect();
+        assert_eq!(args, expected, "{method} {uri}");
+    }
+}
