@@ -49,12 +49,8 @@ fn engine_id(data_root: &Path) -> String {
         return id.trim().to_owned();
     }
     let id = berth_engine::daemon::names::generate_id();
-    let tmp = path.with_extension("tmp");
-    if std::fs::write(&tmp, &id)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .is_err()
-    {
-        tracing::warn!(path = %path.display(), "cannot persist the engine id");
+    if let Err(e) = berth_shim::fsutil::write_atomic(&path, id.as_bytes(), 0o644) {
+        tracing::warn!(error = %e, "cannot persist the engine id");
     }
     id
 }
@@ -242,6 +238,18 @@ mod tests {
         for name in ULIMIT_NAMES {
             assert!(resource(name).is_some(), "{name}");
         }
+    }
+
+    #[test]
+    fn the_engine_id_is_kept_in_the_data_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = engine_id(dir.path());
+        assert_eq!(id.len(), 64);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("engine-id")).unwrap(),
+            id
+        );
+        assert_eq!(engine_id(dir.path()), id);
     }
 
     #[test]

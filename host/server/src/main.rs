@@ -22,6 +22,7 @@ use anyhow::{Context, bail};
 use berth_engine::daemon::handlers::register_all;
 use berth_engine::daemon::{Daemon, DaemonConfig};
 use berth_engine::{Engine, Job};
+use berth_shim::fsutil::write_atomic;
 use clap::Parser;
 use tokio::sync::watch;
 
@@ -297,10 +298,8 @@ impl PidFile {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("failed to create {}", parent.display()))?;
         }
-        let tmp = path.with_extension("pid.tmp");
-        std::fs::write(&tmp, format!("{}\n", std::process::id()))
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("failed to write {}", path.display()))?;
+        let pid = format!("{}\n", std::process::id());
+        write_atomic(path, pid.as_bytes(), 0o644)?;
         Ok(PidFile(path.to_owned()))
     }
 }
