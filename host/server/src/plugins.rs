@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use berth_engine::job::BoxFuture;
-use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobOutput, JobResult, handler_fn};
+use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobOutput, JobResult, handler_with};
 use berth_plugin_host::{
     HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginState,
     PluginStatus, WatchHandle,
@@ -383,18 +383,27 @@ fn hex_name(name: &str) -> String {
     name.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Registers the admin job `name` over the plugin host.
 fn admin_job<F, Fut>(engine: &Engine, name: &str, description: &str, host: &PluginHost, f: F)
 where
-    F: Fn(PluginHost, Job) -> Fut + Send + Sync + Copy + 'static,
+    F: Fn(PluginHost, Job) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = JobResult> + Send + 'static,
 {
-    let host = host.clone();
-    engine.register(
-        name,
-        Arc::new(handler_fn(description, move |job: Job| {
-            f(host.clone(), job)
-        })),
-    );
+    engine.register(name, Arc::new(handler_with(description, host.clone(), f)));
+}
+
+/// What the `/berth/plugins/{name}/{action}` jobs do.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Enable,
+    Disable,
+    Reload,
+}
+
+/// Answers a plugin's status as JSON.
+async fn write_status(out: &JobOutput, status: &PluginStatus) -> JobResult {
+    out.write_json(&status_json(status)?).await?;
+    Ok(0)
 }
 
 fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
@@ -403,7 +412,7 @@ fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
         "plugin_list",
         "list plugins",
         host,
-        |host, job: Job| async move {
+        |host, job| async move {
             let all: Vec<serde_json::Value> = host
                 .list()
                 .iter()
@@ -418,7 +427,7 @@ fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
         "plugin_list_docker",
         "list plugins in Docker's format",
         host,
-        |host, job: Job| async move {
+        |host, job| async move {
             let all: Vec<serde_json::Value> = host.list().iter().map(docker_plugin).collect();
             job.stdout.write_json(&all).await?;
             Ok(0)
@@ -429,51 +438,40 @@ fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
         "plugin_inspect",
         "inspect a plugin",
         host,
-        |host, job: Job| async move {
+        |host, job| async move {
             let name = job.required_arg(0, "plugin name")?;
             let status = host
                 .inspect(name)
                 .ok_or_else(|| JobError::not_found(format!("no such plugin: {name}")))?;
-            job.stdout.write_json(&status_json(&status)?).await?;
-            Ok(0)
+            write_status(&job.stdout, &status).await
         },
     );
-    admin_job(
-        engine,
-        "plugin_enable",
-        "enable a plugin",
-        host,
-        |host, job: Job| async move {
-            let name = job.required_arg(0, "plugin name")?;
-            let status = host.set_enabled(name, true).await.map_err(job_error)?;
-            job.stdout.write_json(&status_json(&status)?).await?;
-            Ok(0)
-        },
-    );
-    admin_job(
-        engine,
-        "plugin_disable",
-        "disable a plugin",
-        host,
-        |host, job: Job| async move {
-            let name = job.required_arg(0, "plugin name")?;
-            let status = host.set_enabled(name, false).await.map_err(job_error)?;
-            job.stdout.write_json(&status_json(&status)?).await?;
-            Ok(0)
-        },
-    );
-    admin_job(
-        engine,
-        "plugin_reload",
-        "re-read grants and reload a plugin",
-        host,
-        |host, job: Job| async move {
-            let name = job.required_arg(0, "plugin name")?;
-            let status = host.reload(name).await.map_err(job_error)?;
-            job.stdout.write_json(&status_json(&status)?).await?;
-            Ok(0)
-        },
-    );
+    for (job_name, description, action) in [
+        ("plugin_enable", "enable a plugin", Action::Enable),
+        ("plugin_disable", "disable a plugin", Action::Disable),
+        (
+            "plugin_reload",
+            "re-read grants and reload a plugin",
+            Action::Reload,
+        ),
+    ] {
+        admin_job(
+            engine,
+            job_name,
+            description,
+            host,
+            move |host, job| async move {
+                let name = job.required_arg(0, "plugin name")?;
+                let status = match action {
+                    Action::Enable => host.set_enabled(name, true).await,
+                    Action::Disable => host.set_enabled(name, false).await,
+                    Action::Reload => host.reload(name).await,
+                }
+                .map_err(job_error)?;
+                write_status(&job.stdout, &status).await
+            },
+        );
+    }
 }
 
 #[cfg(test)]
@@ -534,6 +532,42 @@ mod tests {
         let event = events.recv().await.unwrap();
         assert_eq!(event.action, "enable");
         assert!(engine.handler("disk-usage").is_some());
+    }
+
+    /// Runs an admin job on `plugin`: its result and its JSON answer.
+    async fn admin(
+        engine: &Arc<Engine>,
+        job: &str,
+        plugin: &str,
+    ) -> (JobResult, serde_json::Value) {
+        let (job, streams) = Job::new(job);
+        let handle = engine.spawn(job.arg(plugin));
+        let out = streams.stdout.collect().await;
+        let answer = serde_json::from_slice(&out).unwrap_or(serde_json::Value::Null);
+        (handle.await.unwrap(), answer)
+    }
+
+    #[tokio::test]
+    async fn admin_jobs_answer_the_plugins_status() {
+        let (_dir, engine, _host) = setup().await;
+        let (result, status) = admin(&engine, "plugin_disable", "disk-usage").await;
+        assert_eq!(
+            (result, status["state"].as_str()),
+            (Ok(0), Some("disabled"))
+        );
+        let (result, status) = admin(&engine, "plugin_enable", "disk-usage").await;
+        assert_eq!((result, status["state"].as_str()), (Ok(0), Some("loaded")));
+        let (result, status) = admin(&engine, "plugin_reload", "disk-usage").await;
+        assert_eq!(
+            (result, status["name"].as_str()),
+            (Ok(0), Some("disk-usage"))
+        );
+        let (result, status) = admin(&engine, "plugin_inspect", "image-gc").await;
+        assert_eq!((result, status["version"].as_str()), (Ok(0), Some("1.0.0")));
+        let (result, _) = admin(&engine, "plugin_inspect", "nope").await;
+        assert_eq!(result.unwrap_err().kind, ErrorKind::NotFound);
+        let (result, _) = admin(&engine, "plugin_enable", "nope").await;
+        assert_eq!(result.unwrap_err().kind, ErrorKind::NotFound);
     }
 
     #[tokio::test]
