@@ -97,11 +97,6 @@ impl AttachOutput {
     pub async fn next(&mut self) -> Option<Result<AttachEvent, ExecError>> {
         self.rx.recv().await
     }
-
-    /// The underlying channel, for callers that want a plain receiver.
-    pub fn into_receiver(self) -> mpsc::Receiver<Result<AttachEvent, ExecError>> {
-        self.rx
-    }
 }
 
 impl futures_util::Stream for AttachOutput {

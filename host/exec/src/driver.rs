@@ -521,16 +521,7 @@ impl ExecDriver {
 
     /// Sends `signal` to the container's init.
     pub async fn kill(&self, id: &str, signal: i32) -> Result<(), ExecError> {
-        let socket = self.socket(id)?;
-        match socket
-            .call(&Request::Kill { signal, all: false }, Some(REQUEST_TIMEOUT))
-            .await?
-        {
-            Some((_, Reply::Ok)) => Ok(()),
-            Some((_, Reply::NotRunning)) | None => Err(ExecError::NotRunning(id.to_owned())),
-            Some((_, Reply::Error(failure))) => Err(ExecError::from_failure(id, failure)),
-            Some((_, other)) => Err(socket.unexpected(&other)),
-        }
+        self.simple(id, &Request::Kill { signal, all: false }).await
     }
 
     /// Docker's stop: `signal` (the image's `StopSignal`, SIGTERM by
@@ -741,6 +732,7 @@ impl ExecDriver {
         self.simple(id, &Request::Resume).await
     }
 
+    /// A request the running container's shim answers with `Ok`.
     async fn simple(&self, id: &str, request: &Request) -> Result<(), ExecError> {
         let socket = self.socket(id)?;
         match socket.call(request, Some(REQUEST_TIMEOUT)).await? {

@@ -111,17 +111,6 @@ pub enum ExecError {
     /// The exit record could not be read or written.
     #[error(transparent)]
     ExitRecord(#[from] ExitRecordError),
-    /// A line of the json-file log is malformed.
-    #[error("malformed line {line} of log {path}: {source}")]
-    Log {
-        /// The log file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong.
-        #[source]
-        source: berth_shim::jsonlog::DecodeError,
-    },
     /// The daemon's cgroup parent is not a usable cgroup path, or the
     /// cgroup filesystems cannot be resolved for it.
     #[error("cgroup parent {parent:?}: {source}")]

@@ -69,11 +69,6 @@ impl LogStream {
     pub async fn next(&mut self) -> Option<Result<LogMessage, ExecError>> {
         self.rx.recv().await
     }
-
-    /// The underlying channel, for callers that want a plain receiver.
-    pub fn into_receiver(self) -> mpsc::Receiver<Result<LogMessage, ExecError>> {
-        self.rx
-    }
 }
 
 impl futures_util::Stream for LogStream {
