@@ -64,23 +64,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let config = MonitorConfig {
-        id: args.id.clone(),
-        socket: args.socket.clone(),
-        log: args.log.clone(),
-        exit_file: args.exit_file.clone(),
-        tty: args.tty,
-        open_stdin: args.open_stdin,
-        stdin_once: args.stdin_once,
-        console_size: args.console_size,
-        reap_strays: true,
-        trim_memory: true,
-    };
     let runtime = Libcontainer::new(
         args.id.clone(),
         args.bundle.clone(),
         args.state_root.clone(),
     );
+    let id = args.id.clone();
+    let config = MonitorConfig {
+        args,
+        reap_strays: true,
+        trim_memory: true,
+    };
     match Monitor::create(config, runtime) {
         Ok(monitor) => {
             memory::trim();
@@ -94,7 +88,7 @@ fn main() {
             let record = monitor.run();
             eprintln!(
                 "berth-shim: container {} exited with code {}{}",
-                args.id,
+                id,
                 record.exit_code,
                 if record.oom_killed {
                     " (OOM killed)"
@@ -104,7 +98,7 @@ fn main() {
             );
         }
         Err(failure) => {
-            eprintln!("berth-shim: container {}: {}", args.id, failure.message);
+            eprintln!("berth-shim: container {id}: {}", failure.message);
             send_report(report, &StartupReport::Failed(failure));
             std::process::exit(1);
         }

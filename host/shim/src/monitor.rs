@@ -16,9 +16,9 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use berth_shim::args::ShimArgs;
 use berth_shim::exit::ExitRecord;
 use berth_shim::jsonlog::{LineSplitter, encode_entry};
 use berth_shim::protocol::{
@@ -55,22 +55,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// What the monitor is told at startup.
 #[derive(Debug, Clone)]
 pub struct MonitorConfig {
-    /// Container id.
-    pub id: String,
-    /// Control socket path.
-    pub socket: PathBuf,
-    /// json-file log path.
-    pub log: PathBuf,
-    /// Exit record path.
-    pub exit_file: PathBuf,
-    /// Give the container a pty.
-    pub tty: bool,
-    /// Keep stdin open for attach.
-    pub open_stdin: bool,
-    /// Close stdin when the first stdin-attached client detaches.
-    pub stdin_once: bool,
-    /// Initial terminal size `(height, width)`.
-    pub console_size: Option<(u16, u16)>,
+    /// The shim's command line: container id, control socket, log, exit
+    /// record and how to set up the container's stdio.
+    pub args: ShimArgs,
     /// Reap every child (the shim is a subreaper), not only init. Blocks
     /// SIGCHLD and reads it from a signalfd, so the process must be
     /// single-threaded (the shim is; unit tests are not and leave it off).
@@ -256,7 +243,8 @@ fn set_winsize(master: &OwnedFd, height: u16, width: u16) -> io::Result<()> {
     Ok(())
 }
 
-fn elapsed_millis(deadline: Instant) -> i32 {
+/// Milliseconds left until `deadline`, as poll(2) takes a timeout.
+fn millis_until(deadline: Instant) -> i32 {
     let left = deadline.saturating_duration_since(Instant::now());
     i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
 }
@@ -271,13 +259,15 @@ impl<R: Runtime> Monitor<R> {
             .create(true)
             .mode(0o640)
             .custom_flags(libc::O_CLOEXEC)
-            .open(&config.log)
-            .map_err(|e| ShimFailure::other(format!("open log {}: {e}", config.log.display())))?;
-        let _ = std::fs::remove_file(&config.socket);
-        let listener = UnixListener::bind(&config.socket).map_err(|e| {
+            .open(&config.args.log)
+            .map_err(|e| {
+                ShimFailure::other(format!("open log {}: {e}", config.args.log.display()))
+            })?;
+        let _ = std::fs::remove_file(&config.args.socket);
+        let listener = UnixListener::bind(&config.args.socket).map_err(|e| {
             ShimFailure::other(format!(
                 "bind control socket {}: {e}",
-                config.socket.display()
+                config.args.socket.display()
             ))
         })?;
         set_nonblocking(&listener)
@@ -286,12 +276,12 @@ impl<R: Runtime> Monitor<R> {
         let io_err = |what: &str, e: io::Error| ShimFailure::other(format!("{what}: {e}"));
         let mut outputs = Vec::with_capacity(2);
         let mut stdin = None;
-        let io = if config.tty {
+        let io = if config.args.tty {
             InitIo::Tty
         } else {
             let (out_r, out_w) = cloexec_pipe().map_err(|e| io_err("stdout pipe", e))?;
             let (err_r, err_w) = cloexec_pipe().map_err(|e| io_err("stderr pipe", e))?;
-            let container_stdin = if config.open_stdin {
+            let container_stdin = if config.args.open_stdin {
                 let (in_r, in_w) = cloexec_pipe().map_err(|e| io_err("stdin pipe", e))?;
                 stdin = Some(Stdin {
                     file: File::from(in_w),
@@ -327,16 +317,16 @@ impl<R: Runtime> Monitor<R> {
                     failure.message.clone(),
                     Timestamp::now(),
                 );
-                if let Err(e) = record.write(&config.exit_file) {
+                if let Err(e) = record.write(&config.args.exit_file) {
                     eprintln!("berth-shim: {e}");
                 }
-                let _ = std::fs::remove_file(&config.socket);
+                let _ = std::fs::remove_file(&config.args.socket);
                 return Err(failure);
             }
         };
         let console = match created.console {
             Some(master) => {
-                if let Some((h, w)) = config.console_size
+                if let Some((h, w)) = config.args.console_size
                     && let Err(e) = set_winsize(&master, h, w)
                 {
                     eprintln!("berth-shim: initial console size: {e}");
@@ -350,7 +340,7 @@ impl<R: Runtime> Monitor<R> {
                     splitter: LineSplitter::new(),
                     open: true,
                 });
-                if config.open_stdin {
+                if config.args.open_stdin {
                     let writer = master
                         .try_clone()
                         .map_err(|e| io_err("dup pty master", e))?;
@@ -418,14 +408,13 @@ impl<R: Runtime> Monitor<R> {
             self.reap(false);
         }
         loop {
-            if let Phase::Draining { deadline, .. } = self.phase
+            if let Phase::Draining { status, deadline } = self.phase
                 && (self.outputs.iter().all(|o| !o.open) || Instant::now() >= deadline)
             {
-                break;
+                return self.finish(status);
             }
             self.poll_once();
         }
-        self.finish()
     }
 
     /// Builds the poll set, waits, and handles what is ready.
@@ -485,7 +474,7 @@ impl<R: Runtime> Monitor<R> {
             fds.push(pfd(client.stream.as_raw_fd(), events));
         }
         let timeout = match self.phase {
-            Phase::Draining { deadline, .. } => elapsed_millis(deadline),
+            Phase::Draining { deadline, .. } => millis_until(deadline),
             _ => -1,
         };
         // SAFETY: `fds` is a valid array of pollfd of the given length.
@@ -632,7 +621,10 @@ impl<R: Runtime> Monitor<R> {
             return;
         }
         if let Err(e) = self.log.write_all(&self.log_buf) {
-            eprintln!("berth-shim: writing log {}: {e}", self.config.log.display());
+            eprintln!(
+                "berth-shim: writing log {}: {e}",
+                self.config.args.log.display()
+            );
         }
         self.log_buf.clear();
     }
@@ -744,7 +736,7 @@ impl<R: Runtime> Monitor<R> {
         // moby `container/stream/attach.go`: with StdinOnce the container's
         // stdin is closed when the attached client's input ends; a TTY's
         // stdin is never closed that way.
-        if self.config.stdin_once && !self.config.tty {
+        if self.config.args.stdin_once && !self.config.args.tty {
             if let Some(stdin) = &mut self.stdin {
                 stdin.closing = true;
             }
@@ -758,7 +750,7 @@ impl<R: Runtime> Monitor<R> {
 
     fn state(&self) -> ShimState {
         ShimState {
-            id: self.config.id.clone(),
+            id: self.config.args.id.clone(),
             pid: self.pid.as_raw(),
             shim_pid: std::process::id() as i32,
             status: match self.phase {
@@ -768,8 +760,8 @@ impl<R: Runtime> Monitor<R> {
                 Phase::Draining { .. } => ContainerStatus::Exited,
             },
             started_at: self.started_at,
-            tty: self.config.tty,
-            open_stdin: self.config.open_stdin,
+            tty: self.config.args.tty,
+            open_stdin: self.config.args.open_stdin,
             exit: self.record.clone(),
         }
     }
@@ -883,11 +875,9 @@ impl<R: Runtime> Monitor<R> {
         }
     }
 
-    /// After init's exit and the drain: log the rest, record, delete, tell.
-    fn finish(mut self) -> ExitRecord {
-        let Phase::Draining { status, .. } = self.phase else {
-            unreachable!("finish is only called after init exited");
-        };
+    /// After init's exit (`status`) and the drain: log the rest, record,
+    /// delete, tell.
+    fn finish(mut self, status: WaitStatus) -> ExitRecord {
         let now = Timestamp::now();
         for i in 0..self.outputs.len() {
             let output = &mut self.outputs[i];
@@ -919,14 +909,17 @@ impl<R: Runtime> Monitor<R> {
             record.signal = None;
             record.error = Some(failure.message);
         }
-        if let Err(e) = record.write(&self.config.exit_file) {
+        if let Err(e) = record.write(&self.config.args.exit_file) {
             eprintln!("berth-shim: {e}");
         }
         self.record = Some(record.clone());
         // New connections now find no listener and read the record.
-        let _ = std::fs::remove_file(&self.config.socket);
+        let _ = std::fs::remove_file(&self.config.args.socket);
         if let Err(e) = self.runtime.delete() {
-            eprintln!("berth-shim: deleting container {}: {e}", self.config.id);
+            eprintln!(
+                "berth-shim: deleting container {}: {e}",
+                self.config.args.id
+            );
         }
         let mut exit_frame = Vec::new();
         if let Ok(json) = serde_json::to_vec(&record) {
@@ -978,7 +971,7 @@ impl<R: Runtime> Monitor<R> {
                 libc::poll(
                     fds.as_mut_ptr(),
                     fds.len() as libc::nfds_t,
-                    elapsed_millis(deadline).min(100),
+                    millis_until(deadline).min(100),
                 )
             };
         }

@@ -30,14 +30,19 @@ struct Flags {
 
 fn config(dir: &std::path::Path, flags: Flags) -> MonitorConfig {
     MonitorConfig {
-        id: "c1".into(),
-        socket: dir.join("sock"),
-        log: dir.join("c1-json.log"),
-        exit_file: dir.join("exit.json"),
-        tty: flags.tty,
-        open_stdin: flags.open_stdin,
-        stdin_once: flags.stdin_once,
-        console_size: Some((24, 80)),
+        args: ShimArgs {
+            id: "c1".into(),
+            // The test runtime runs plain processes: no bundle, no state.
+            bundle: dir.join("bundle"),
+            state_root: dir.join("state"),
+            socket: dir.join("sock"),
+            log: dir.join("c1-json.log"),
+            exit_file: dir.join("exit.json"),
+            tty: flags.tty,
+            open_stdin: flags.open_stdin,
+            stdin_once: flags.stdin_once,
+            console_size: Some((24, 80)),
+        },
         reap_strays: false,
         trim_memory: false,
     }
@@ -63,7 +68,7 @@ fn spawn(argv: &[&str], flags: Flags) -> Harness {
 
 impl Harness {
     fn connect(&self) -> UnixStream {
-        let stream = UnixStream::connect(&self.config.socket).expect("connect");
+        let stream = UnixStream::connect(&self.config.args.socket).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .expect("timeout");
@@ -92,7 +97,7 @@ impl Harness {
     }
 
     fn log(&self) -> Vec<LogEntry> {
-        std::fs::read(&self.config.log)
+        std::fs::read(&self.config.args.log)
             .expect("log")
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -152,7 +157,7 @@ fn logs_both_streams_and_records_the_exit_code() {
     );
     assert!(record.started_at.is_some());
     assert_eq!(
-        ExitRecord::read(&h.config.exit_file).expect("read"),
+        ExitRecord::read(&h.config.args.exit_file).expect("read"),
         Some(record)
     );
     let mut entries = h.log();
@@ -162,7 +167,10 @@ fn logs_both_streams_and_records_the_exit_code() {
         lines,
         [(StreamKind::Stdout, "hi\n"), (StreamKind::Stderr, "oops\n")]
     );
-    assert!(!h.config.socket.exists(), "the socket goes with the shim");
+    assert!(
+        !h.config.args.socket.exists(),
+        "the socket goes with the shim"
+    );
 }
 
 #[test]
@@ -425,12 +433,12 @@ fn a_failed_create_writes_a_127_exit_record() {
         Err(failure) => failure,
     };
     assert_eq!(failure.exit_code, Some(127), "{}", failure.message);
-    let record = ExitRecord::read(&config.exit_file)
+    let record = ExitRecord::read(&config.args.exit_file)
         .expect("read")
         .expect("record");
     assert_eq!(record.exit_code, 127);
     assert!(record.error.is_some());
-    assert!(!config.socket.exists());
+    assert!(!config.args.socket.exists());
 }
 
 #[test]
