@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use berth_api::container::{Config, HostConfig};
 use berth_shim::args::ShimArgs;
-use berth_shim::fsutil::write_atomic;
+use berth_shim::fsutil;
 use berth_shim::protocol::{ContainerStatus, Reply, Request, ShimFailure, StartupReport};
 use berth_shim::{ExitRecord, Timestamp};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -406,7 +406,8 @@ impl ExecDriver {
             (&paths.files.hosts, files::HOSTS.to_owned()),
             (&paths.files.resolv_conf, resolv),
         ] {
-            write_atomic(path, contents.as_bytes(), 0o644)
+            // Written again at every start: atomic, but no fsync.
+            fsutil::replace(path, contents.as_bytes(), 0o644)
                 .map_err(|e| ExecError::io("write", path, e.source))?;
         }
         // A record of a previous run must not answer for this one.
@@ -436,7 +437,7 @@ impl ExecDriver {
             )
         })?;
         let config_path = shim_dir.join("config.json");
-        write_atomic(&config_path, &json, 0o600)
+        fsutil::replace(&config_path, &json, 0o600)
             .map_err(|e| ExecError::io("write", &config_path, e.source))?;
         let console_size = options
             .host_config

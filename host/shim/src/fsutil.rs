@@ -1,4 +1,5 @@
-//! Crash-safe file writes shared by the shim and the exec driver.
+//! Atomic file replacement shared by the shim, the exec driver and
+//! berthd: durable ([`write_atomic`]) or not ([`replace`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -21,6 +22,25 @@ pub struct AtomicWriteError {
 /// it, rename it over `path`, fsync the directory (the rename is only
 /// durable once the directory entry is; see fsync(2)).
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), AtomicWriteError> {
+    replace_file(path, contents, mode, true)
+}
+
+/// Replaces `path` with `contents` atomically (a reader sees the old file
+/// or the new one) but without the fsyncs of [`write_atomic`]: for files
+/// that are generated again from durable state before anything reads them
+/// after a crash, such as a container's bundle and the files mounted over
+/// its `/etc`, which the exec driver writes at every start. There the
+/// syncs would only slow the start down (two per file).
+pub fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), AtomicWriteError> {
+    replace_file(path, contents, mode, false)
+}
+
+fn replace_file(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    durable: bool,
+) -> Result<(), AtomicWriteError> {
     let fail = |source| AtomicWriteError {
         path: path.to_owned(),
         source,
@@ -45,10 +65,15 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), Atomi
             .custom_flags(libc::O_CLOEXEC)
             .open(&tmp)?;
         file.write_all(contents)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -75,6 +100,23 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("record.json")]);
+    }
+
+    #[test]
+    fn replace_swaps_the_file_in_one_rename() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.json");
+        replace(&path, b"old", 0o600).expect("first write");
+        let before = fs::File::open(&path).expect("open old");
+        replace(&path, b"new", 0o600).expect("second write");
+        assert_eq!(fs::read(&path).expect("read"), b"new");
+        // A reader of the old file keeps it whole: a new inode took its name.
+        let mut old = String::new();
+        std::io::Read::read_to_string(&mut &before, &mut old).expect("read old");
+        assert_eq!(old, "old");
+        let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).expect("readdir").count(), 1);
     }
 
     #[test]
