@@ -28,23 +28,43 @@ pub fn print_error(e: &anyhow::Error) {
     }
 }
 
+/// Runs `f` on each object in turn. A failure is printed and the others
+/// still run, as docker does; returns 1 if any failed.
+async fn for_each<'a, F, Fut>(objects: &'a [String], f: F) -> i32
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut code = 0;
+    for object in objects {
+        if let Err(e) = f(object).await {
+            print_error(&e);
+            code = 1;
+        }
+    }
+    code
+}
+
 /// Runs `f` for each container, printing each name; returns 1 if any failed.
 pub async fn each<'a, F, Fut>(client: &'a Client, ids: &'a [String], f: F) -> Result<i32>
 where
     F: Fn(&'a Client, &'a str) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let mut code = 0;
-    for id in ids {
-        match f(client, id).await {
-            Ok(()) => println!("{id}"),
-            Err(e) => {
-                print_error(&e);
-                code = 1;
-            }
+    Ok(for_each(ids, |id| {
+        let done = f(client, id);
+        async move {
+            done.await?;
+            println!("{id}");
+            Ok(())
         }
-    }
-    Ok(code)
+    })
+    .await)
+}
+
+/// A boolean query value as the API reads it.
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
 }
 
 pub async fn version(client: &Client) -> Result<i32> {
@@ -206,30 +226,25 @@ pub async fn tag(client: &Client, source: &str, target: &str) -> Result<i32> {
 }
 
 pub async fn rmi(client: &Client, images: &[String], force: bool) -> Result<i32> {
-    let mut code = 0;
-    for image in images {
+    Ok(for_each(images, |image| async move {
         let path = format!(
             "/images/{}{}",
             segment(image),
-            query(&[("force", if force { "1" } else { "0" })])
+            query(&[("force", flag(force))])
         );
-        match client.call(Method::DELETE, &path, Body::Empty, None).await {
-            Ok(response) => {
-                let items: Vec<ImageDeleteItem> = crate::http::read_json(response).await?;
-                for item in items {
-                    match item {
-                        ImageDeleteItem::Untagged(r) => println!("Untagged: {r}"),
-                        ImageDeleteItem::Deleted(id) => println!("Deleted: {id}"),
-                    }
-                }
-            }
-            Err(e) => {
-                print_error(&e);
-                code = 1;
+        let response = client
+            .call(Method::DELETE, &path, Body::Empty, None)
+            .await?;
+        let items: Vec<ImageDeleteItem> = crate::http::read_json(response).await?;
+        for item in items {
+            match item {
+                ImageDeleteItem::Untagged(r) => println!("Untagged: {r}"),
+                ImageDeleteItem::Deleted(id) => println!("Deleted: {id}"),
             }
         }
-    }
-    Ok(code)
+        Ok(())
+    })
+    .await)
 }
 
 /// `create` flags.
@@ -506,7 +521,7 @@ pub async fn rm(client: &Client, id: &str, force: bool) -> Result<()> {
             &format!(
                 "/containers/{}{}",
                 segment(id),
-                query(&[("force", if force { "1" } else { "0" })])
+                query(&[("force", flag(force))])
             ),
         )
         .await
@@ -520,7 +535,7 @@ pub async fn ps(client: &Client, all: bool, quiet: bool, filter: &[String]) -> R
             .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
         filters.add(k, v);
     }
-    let mut pairs = vec![("all", if all { "1" } else { "0" })];
+    let mut pairs = vec![("all", flag(all))];
     let encoded = filters.to_query_json();
     if !filters.is_empty() {
         pairs.push(("filters", &encoded));
@@ -585,12 +600,11 @@ pub async fn logs(
     tail: &str,
 ) -> Result<i32> {
     let tty = is_tty(client, id).await?;
-    let b = |v: bool| if v { "1" } else { "0" };
     let q = query(&[
         ("stdout", "1"),
         ("stderr", "1"),
-        ("follow", b(follow)),
-        ("timestamps", b(timestamps)),
+        ("follow", flag(follow)),
+        ("timestamps", flag(timestamps)),
         ("tail", tail),
     ]);
     let response = client
@@ -660,17 +674,11 @@ async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
 }
 
 pub async fn wait_all(client: &Client, ids: &[String]) -> Result<i32> {
-    let mut code = 0;
-    for id in ids {
-        match wait_one(client, id, "not-running").await {
-            Ok(status) => println!("{status}"),
-            Err(e) => {
-                print_error(&e);
-                code = 1;
-            }
-        }
-    }
-    Ok(code)
+    Ok(for_each(ids, |id| async move {
+        println!("{}", wait_one(client, id, "not-running").await?);
+        Ok(())
+    })
+    .await)
 }
 
 /// docker's exit status for a start failure (`runStartContainerErr`):
@@ -746,7 +754,7 @@ pub async fn run(client: &Client, args: RunArgs) -> i32 {
     let interactive = args.create.interactive;
     let attach_q = query(&[
         ("stream", "1"),
-        ("stdin", if interactive { "1" } else { "0" }),
+        ("stdin", flag(interactive)),
         ("stdout", "1"),
         ("stderr", "1"),
     ]);
@@ -1014,6 +1022,25 @@ mod tests {
             err.to_string(),
             "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
         );
+    }
+
+    #[tokio::test]
+    async fn every_object_is_tried_and_any_failure_sets_the_exit_status() {
+        let tried = std::sync::Mutex::new(Vec::new());
+        let objects = ["a".to_owned(), "bad".to_owned(), "c".to_owned()];
+        let code = for_each(&objects, |object| {
+            tried.lock().unwrap().push(object.to_owned());
+            async move {
+                if object == "bad" {
+                    bail!("no such object: {object}");
+                }
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(code, 1);
+        assert_eq!(*tried.lock().unwrap(), objects);
+        assert_eq!(for_each(&objects[..1], |_| async { Ok(()) }).await, 0);
     }
 
     #[test]
