@@ -717,8 +717,12 @@ impl Drop for RawTerminal {
 }
 
 fn terminal_size() -> Option<(u16, u16)> {
-    // SAFETY: winsize is plain integers; all-zero is a valid value.
-    let mut ws: nix::libc::winsize = unsafe { std::mem::zeroed() };
+    let mut ws = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
     let rc = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
     (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
