@@ -29,23 +29,9 @@ fn berth_run_streams_output_stdin_and_exit_codes() {
     // --rm removed them all.
     assert!(d.container_ids().is_empty(), "{:?}", d.container_ids());
     // Their lifecycle is in the events stream, in Docker's format.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        + 1.0;
-    let events = d
-        .http(
-            "GET",
-            &format!(
-                "/events?since=0&until={now}&filters=%7B%22type%22%3A%5B%22container%22%5D%7D"
-            ),
-            b"",
-        )
-        .text();
-    let actions: Vec<String> = events
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let actions: Vec<String> = d
+        .past_events(Some("container"))
+        .iter()
         .map(|e| e["Action"].as_str().unwrap_or_default().to_owned())
         .collect();
     for wanted in ["create", "start", "die", "destroy"] {

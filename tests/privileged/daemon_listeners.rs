@@ -2,13 +2,41 @@
 //! `fd://` socket activation, a live daemon's socket refused, and the
 //! pidfile.
 
+use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use berth_tests::cmd::run_with_timeout;
 use berth_tests::daemon::Daemon;
+
+/// A `berthd` started outside [`Daemon`], with every directory of its own
+/// under `dir` (data and exec roots, plugin directory, grants) and a cgroup
+/// parent of its own; the caller adds `-H` and `--pidfile`.
+fn berthd_in(dir: &Path) -> Command {
+    let mut command = Command::new(berth_tests::workspace_bin("berthd"));
+    command.args(berthd_roots(dir));
+    command
+}
+
+/// The directory flags of [`berthd_in`].
+fn berthd_roots(dir: &Path) -> Vec<OsString> {
+    let mut args = Vec::new();
+    for (flag, name) in [
+        ("--data-root", "data"),
+        ("--exec-root", "exec"),
+        ("--plugin-dir", "plugins"),
+        ("--plugin-grants", "plugin-grants.toml"),
+    ] {
+        args.push(flag.into());
+        args.push(dir.join(name).into());
+    }
+    args.push("--cgroup-parent".into());
+    args.push(format!("/berth-test-listeners-{}", std::process::id()).into());
+    args
+}
 
 fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -24,17 +52,9 @@ fn plain_tcp_needs_the_explicit_flag() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp_port();
     let out = run_with_timeout(
-        Command::new(berth_tests::workspace_bin("berthd"))
+        berthd_in(dir.path())
             .arg("-H")
             .arg(format!("tcp://127.0.0.1:{port}"))
-            .arg("--data-root")
-            .arg(dir.path().join("data"))
-            .arg("--exec-root")
-            .arg(dir.path().join("exec"))
-            .arg("--plugin-dir")
-            .arg(dir.path().join("plugins"))
-            .arg("--plugin-grants")
-            .arg(dir.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(dir.path().join("pid")),
         Duration::from_secs(30),
@@ -80,14 +100,8 @@ fn socket_activation_with_fd() {
         .arg("-c")
         .arg("LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" \"$@\"")
         .arg(berth_tests::workspace_bin("berthd"))
-        .args(["-H", "fd://", "--data-root"])
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .arg("--plugin-dir")
-        .arg(dir.path().join("plugins"))
-        .arg("--plugin-grants")
-        .arg(dir.path().join("plugin-grants.toml"))
+        .args(["-H", "fd://"])
+        .args(berthd_roots(dir.path()))
         .arg("--pidfile")
         .arg(dir.path().join("pid"))
         .stdin(std::process::Stdio::null())
@@ -148,17 +162,9 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
     let d = Daemon::start();
     let other = tempfile::tempdir().unwrap();
     let out = run_with_timeout(
-        Command::new(berth_tests::workspace_bin("berthd"))
+        berthd_in(other.path())
             .arg("-H")
             .arg(d.host())
-            .arg("--data-root")
-            .arg(other.path().join("data"))
-            .arg("--exec-root")
-            .arg(other.path().join("exec"))
-            .arg("--plugin-dir")
-            .arg(other.path().join("plugins"))
-            .arg("--plugin-grants")
-            .arg(other.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(other.path().join("pid")),
         Duration::from_secs(30),
@@ -170,17 +176,9 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
         out.stderr
     );
     let out = run_with_timeout(
-        Command::new(berth_tests::workspace_bin("berthd"))
+        berthd_in(other.path())
             .arg("-H")
             .arg(format!("unix://{}", other.path().join("s.sock").display()))
-            .arg("--data-root")
-            .arg(other.path().join("data"))
-            .arg("--exec-root")
-            .arg(other.path().join("exec"))
-            .arg("--plugin-dir")
-            .arg(other.path().join("plugins"))
-            .arg("--plugin-grants")
-            .arg(other.path().join("plugin-grants.toml"))
             .arg("--pidfile")
             .arg(d.dir().join("berthd.pid")),
         Duration::from_secs(30),

@@ -449,21 +449,9 @@ fn a_fresh_daemon_loads_its_plugins_from_a_cache_a_child_compiled() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
         .count();
     assert!(compiled >= 1, "no compiled plugin in {}", cache.display());
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    let events = d
-        .http(
-            "GET",
-            &format!("/events?since=0&until={until}&filters=%7B%22type%22%3A%5B%22plugin%22%5D%7D"),
-            b"",
-        )
-        .text();
+    let events = d.past_events(Some("plugin"));
     let loads: Vec<String> = events
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .iter()
         .filter(|e| e["Action"] == "load")
         .map(|e| {
             e["Actor"]["Attributes"]["message"]
@@ -472,7 +460,7 @@ fn a_fresh_daemon_loads_its_plugins_from_a_cache_a_child_compiled() {
                 .to_owned()
         })
         .collect();
-    assert!(!loads.is_empty(), "no plugin load events: {events}");
+    assert!(!loads.is_empty(), "no plugin load events: {events:?}");
     for load in &loads {
         assert!(
             load.ends_with("(Cached)"),

@@ -337,6 +337,28 @@ impl Daemon {
         (String::from_utf8_lossy(&head).into_owned(), stream)
     }
 
+    /// The events the daemon kept until now (`GET /events?since=0&until=`
+    /// the current time, so the answer ends at once), only those of type
+    /// `kind` when given.
+    #[track_caller]
+    pub fn past_events(&self, kind: Option<&str>) -> Vec<serde_json::Value> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_secs_f64();
+        let mut path = format!("/events?since=0&until={now}");
+        if let Some(kind) = kind {
+            // filters={"type":["<kind>"]}, percent-encoded.
+            path.push_str(&format!("&filters=%7B%22type%22%3A%5B%22{kind}%22%5D%7D"));
+        }
+        let r = self.http("GET", &path, b"");
+        assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+        r.text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("event {l:?}: {e}")))
+            .collect()
+    }
+
     /// Ids of every container the daemon knows.
     pub fn container_ids(&self) -> Vec<String> {
         let r = self.try_http("GET", "/containers/json?all=1", b"");
