@@ -181,14 +181,8 @@ impl Drop for ExecFixture {
 }
 
 fn remove_cgroup_parent(parent: &str) {
-    let Ok(mounts) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for mount in mounts.flatten() {
-        let dir = mount.path().join(parent.trim_start_matches('/'));
-        if dir.is_dir() {
-            let _ = std::fs::remove_dir(&dir);
-        }
+    for dir in berth_tests::daemon::cgroup_dirs(parent) {
+        let _ = std::fs::remove_dir(&dir);
     }
 }
 
@@ -629,14 +623,15 @@ fn exec_shim_rss_is_reported() {
     let mut f = ExecFixture::new("rss");
     let (id, _) = f.start("rss", cmd(&["sleep", "1000"]), HostConfig::default());
     let shim = f.shim_pid(&id).expect("shim process");
-    let status = std::fs::read_to_string(format!("/proc/{shim}/status")).expect("status");
-    let field = |name: &str| {
-        status
-            .lines()
+    // The value of a `Name:   value` line of a /proc file.
+    let value_of = |text: &str, name: &str| {
+        text.lines()
             .find_map(|l| l.strip_prefix(name))
             .map(|v| v.trim().to_owned())
             .unwrap_or_default()
     };
+    let status = std::fs::read_to_string(format!("/proc/{shim}/status")).expect("status");
+    let field = |name: &str| value_of(&status, name);
     println!(
         "berth-shim RSS: VmRSS {} (RssAnon {}, RssFile {}), VmHWM {}",
         field("VmRSS:"),
@@ -645,13 +640,7 @@ fn exec_shim_rss_is_reported() {
         field("VmHWM:")
     );
     let rollup = std::fs::read_to_string(format!("/proc/{shim}/smaps_rollup")).unwrap_or_default();
-    let kb = |name: &str| {
-        rollup
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let kb = |name: &str| value_of(&rollup, name);
     println!(
         "berth-shim smaps_rollup: Pss {}, Private_Clean {}, Private_Dirty {}, Shared_Clean {}",
         kb("Pss:"),
