@@ -37,15 +37,17 @@ fn config(cmd: &[&str]) -> Config {
 }
 
 fn build(config: &Config, host: &HostConfig) -> Result<Spec, SpecError> {
+    build_with(config, host, &SpecOptions::default())
+}
+
+/// [`build`] with daemon-wide options of the test's own.
+fn build_with(
+    config: &Config,
+    host: &HostConfig,
+    options: &SpecOptions,
+) -> Result<Spec, SpecError> {
     let root = fixture_rootfs();
-    build_spec(
-        ID,
-        config,
-        host,
-        root.path(),
-        &files(),
-        &SpecOptions::default(),
-    )
+    build_spec(ID, config, host, root.path(), &files(), options)
 }
 
 fn caps_mask(set: &oci_spec::runtime::Capabilities) -> u64 {
@@ -329,7 +331,6 @@ fn memory_swap_cpu_and_pids_map_like_docker() {
 
 #[test]
 fn swap_is_left_alone_without_swap_accounting() {
-    let root = fixture_rootfs();
     let host = HostConfig {
         memory: 64 << 20,
         memory_swap: 256 << 20,
@@ -339,15 +340,7 @@ fn swap_is_left_alone_without_swap_accounting() {
         swap_limit: false,
         ..SpecOptions::default()
     };
-    let spec = build_spec(
-        ID,
-        &config(&["true"]),
-        &host,
-        root.path(),
-        &files(),
-        &options,
-    )
-    .expect("spec");
+    let spec = build_with(&config(&["true"]), &host, &options).expect("spec");
     let memory = spec
         .linux()
         .as_ref()
@@ -590,7 +583,6 @@ fn shm_size_oom_score_and_ulimits_reach_the_spec() {
 
 #[test]
 fn container_ulimits_replace_daemon_defaults_of_the_same_type() {
-    let root = fixture_rootfs();
     let default = PosixRlimitBuilder::default()
         .typ(PosixRlimitType::RlimitNofile)
         .soft(10u64)
@@ -609,15 +601,7 @@ fn container_ulimits_replace_daemon_defaults_of_the_same_type() {
         }],
         ..HostConfig::default()
     };
-    let spec = build_spec(
-        ID,
-        &config(&["true"]),
-        &host,
-        root.path(),
-        &files(),
-        &options,
-    )
-    .expect("spec");
+    let spec = build_with(&config(&["true"]), &host, &options).expect("spec");
     let rlimits = spec.process().as_ref().and_then(|p| p.rlimits().clone());
     let rlimits = rlimits.expect("rlimits");
     assert_eq!(rlimits.len(), 1);
