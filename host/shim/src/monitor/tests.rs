@@ -81,6 +81,19 @@ impl Harness {
         read_message(&mut stream).expect("reply")
     }
 
+    /// Attaches a new client: its connection and the shim's reply.
+    fn attach(&self, stdin: bool, stdout: bool, stderr: bool) -> (UnixStream, Reply) {
+        let mut stream = self.connect();
+        let request = Request::Attach {
+            stdin,
+            stdout,
+            stderr,
+        };
+        write_message(&mut stream, &request).expect("attach");
+        let reply = read_message(&mut stream).expect("attach reply");
+        (stream, reply)
+    }
+
     fn start(&self) {
         match self.call(&Request::Start) {
             Reply::Started { pid, .. } => assert_eq!(pid, self.pid.as_raw()),
@@ -213,20 +226,8 @@ fn attach_before_start_sees_all_output() {
         &["sh", "-c", "echo one; echo two >&2; echo three"],
         Flags::default(),
     );
-    let mut attach = h.connect();
-    write_message(
-        &mut attach,
-        &Request::Attach {
-            stdin: false,
-            stdout: true,
-            stderr: true,
-        },
-    )
-    .expect("attach");
-    assert_eq!(
-        read_message::<Reply>(&mut attach).expect("attached"),
-        Reply::Attached { stdin: false }
-    );
+    let (mut attach, reply) = h.attach(false, true, true);
+    assert_eq!(reply, Reply::Attached { stdin: false });
     h.start();
     let (out, err, record) = drain_attach(&mut attach);
     assert_eq!(out, b"one\nthree\n");
@@ -243,20 +244,8 @@ fn stdin_once_closes_stdin_when_the_client_half_closes() {
         ..Flags::default()
     };
     let mut h = spawn(&["cat"], flags);
-    let mut attach = h.connect();
-    write_message(
-        &mut attach,
-        &Request::Attach {
-            stdin: true,
-            stdout: true,
-            stderr: true,
-        },
-    )
-    .expect("attach");
-    assert_eq!(
-        read_message::<Reply>(&mut attach).expect("attached"),
-        Reply::Attached { stdin: true }
-    );
+    let (mut attach, reply) = h.attach(true, true, true);
+    assert_eq!(reply, Reply::Attached { stdin: true });
     h.start();
     attach.write_all(b"hello\nworld\n").expect("stdin");
     attach.shutdown(Shutdown::Write).expect("half-close");
@@ -275,20 +264,8 @@ fn without_stdin_once_stdin_stays_open_for_the_next_client() {
     let mut h = spawn(&["sh", "-c", "read a; read b; echo \"$a $b\""], flags);
     h.start();
     for word in ["first\n", "second\n"] {
-        let mut attach = h.connect();
-        write_message(
-            &mut attach,
-            &Request::Attach {
-                stdin: true,
-                stdout: false,
-                stderr: false,
-            },
-        )
-        .expect("attach");
-        assert_eq!(
-            read_message::<Reply>(&mut attach).expect("attached"),
-            Reply::Attached { stdin: true }
-        );
+        let (mut attach, reply) = h.attach(true, false, false);
+        assert_eq!(reply, Reply::Attached { stdin: true });
         attach.write_all(word.as_bytes()).expect("stdin");
         attach.shutdown(Shutdown::Both).expect("close");
     }
@@ -303,20 +280,8 @@ fn without_stdin_once_stdin_stays_open_for_the_next_client() {
 #[test]
 fn stdin_is_refused_when_the_container_has_none() {
     let mut h = spawn(&["cat"], Flags::default());
-    let mut attach = h.connect();
-    write_message(
-        &mut attach,
-        &Request::Attach {
-            stdin: true,
-            stdout: true,
-            stderr: false,
-        },
-    )
-    .expect("attach");
-    assert_eq!(
-        read_message::<Reply>(&mut attach).expect("attached"),
-        Reply::Attached { stdin: false }
-    );
+    let (mut attach, reply) = h.attach(true, true, false);
+    assert_eq!(reply, Reply::Attached { stdin: false });
     h.start();
     // cat reads /dev/null and exits at once.
     let (out, _, record) = drain_attach(&mut attach);
@@ -447,17 +412,7 @@ fn a_slow_attached_client_loses_no_output() {
         &["sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' y"],
         Flags::default(),
     );
-    let mut attach = h.connect();
-    write_message(
-        &mut attach,
-        &Request::Attach {
-            stdin: false,
-            stdout: true,
-            stderr: false,
-        },
-    )
-    .expect("attach");
-    read_message::<Reply>(&mut attach).expect("attached");
+    let (mut attach, _) = h.attach(false, true, false);
     h.start();
     // Do not read for a while: the shim must stop reading the container,
     // not buffer without bound.
