@@ -551,9 +551,9 @@ impl Daemon {
         auto_remove
     }
 
-    /// `POST /containers/{id}/kill`.
-    pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), JobError> {
-        let signal = signal::parse(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+    /// The container `reference` names, which must be running (dockerd's
+    /// `errNotRunning`: 409 "Container <id> is not running").
+    fn running_container(&self, reference: &str) -> Result<Arc<Container>, JobError> {
         let container = self.containers.get(reference)?;
         if !container.lock().record.state.running {
             return Err(JobError::conflict(format!(
@@ -561,6 +561,13 @@ impl Daemon {
                 container.id
             )));
         }
+        Ok(container)
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), JobError> {
+        let signal = signal::parse(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
+        let container = self.running_container(reference)?;
         self.signal(&container, signal).await?;
         let record = container.record();
         self.container_event("kill", &record, &[("signal", signal.to_string())]);
@@ -617,22 +624,12 @@ impl Daemon {
     /// `POST /containers/{id}/pause`: freezes every process of the
     /// container (cgroup freezer).
     pub async fn pause(&self, reference: &str) -> Result<(), JobError> {
-        let container = self.containers.get(reference)?;
-        {
-            let inner = container.lock();
-            let state = &inner.record.state;
-            if !state.running {
-                return Err(JobError::conflict(format!(
-                    "Container {} is not running",
-                    container.id
-                )));
-            }
-            if state.paused {
-                return Err(JobError::conflict(format!(
-                    "Container {} is already paused",
-                    container.id
-                )));
-            }
+        let container = self.running_container(reference)?;
+        if container.lock().record.state.paused {
+            return Err(JobError::conflict(format!(
+                "Container {} is already paused",
+                container.id
+            )));
         }
         self.runtime.pause(&container.id).await?;
         if let Some(record) = self.set_paused(&container, true) {
@@ -954,13 +951,7 @@ impl Daemon {
 
     /// `POST /containers/{id}/resize`.
     pub async fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), JobError> {
-        let container = self.containers.get(reference)?;
-        if !container.lock().record.state.running {
-            return Err(JobError::conflict(format!(
-                "Container {} is not running",
-                container.id
-            )));
-        }
+        let container = self.running_container(reference)?;
         self.runtime.resize(&container.id, height, width).await
     }
 
