@@ -80,6 +80,15 @@ fn berth_detached_lifecycle_logs_stop_wait_rm() {
         serde_json::from_str(&d.berth(&["inspect", "ticker"]).ok()).unwrap();
     assert_eq!(inspect[0]["State"]["Running"], true);
     assert!(inspect[0]["State"]["Pid"].as_i64().unwrap() > 0);
+    // The paths inspect reports are the exec driver's files.
+    let file = |key: &str| {
+        let path = inspect[0][key].as_str().unwrap_or_default().to_owned();
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{key} {path:?}: {e}"))
+    };
+    assert!(file("LogPath").contains("started"));
+    assert_eq!(file("HostnamePath"), format!("{}\n", &id[..12]));
+    assert!(file("HostsPath").starts_with("127.0.0.1\tlocalhost"));
+    assert!(file("ResolvConfPath").contains("nameserver"));
 
     // Removing a running container needs force.
     let out = d.berth(&["rm", "ticker"]);

@@ -186,8 +186,25 @@ pub struct LogRecord {
     pub data: Bytes,
 }
 
+/// Where the exec driver keeps a container's files, as inspect reports
+/// them (`LogPath`, `HostnamePath`, `HostsPath`, `ResolvConfPath`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerFiles {
+    /// The json-file log.
+    pub log: PathBuf,
+    /// The file mounted over `/etc/hostname`.
+    pub hostname: PathBuf,
+    /// The file mounted over `/etc/hosts`.
+    pub hosts: PathBuf,
+    /// The file mounted over `/etc/resolv.conf`.
+    pub resolv_conf: PathBuf,
+}
+
 /// Runs and supervises container processes (the exec driver).
 pub trait Runtime: Send + Sync + 'static {
+    /// The paths of the container's files (whether they exist yet or not).
+    fn files(&self, id: &str) -> ContainerFiles;
+
     /// Starts the container's process (through its shim).
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>>;
 

@@ -996,7 +996,8 @@ impl Daemon {
     pub fn inspect(&self, reference: &str) -> Result<ContainerInspect, JobError> {
         let container = self.containers.get(reference)?;
         let record = container.record();
-        let dir = self.config.container_dir(&record.id);
+        let files = self.runtime.files(&record.id);
+        let path = |p: PathBuf| p.to_string_lossy().into_owned();
         Ok(ContainerInspect {
             id: record.id.clone(),
             created: record.created,
@@ -1004,15 +1005,10 @@ impl Daemon {
             args: record.args,
             state: record.state,
             image: record.image_id,
-            // The exec driver's layout of the container directory (the
-            // files it bind-mounts and the json-file log it writes).
-            resolv_conf_path: dir.join("resolv.conf").to_string_lossy().into_owned(),
-            hostname_path: dir.join("hostname").to_string_lossy().into_owned(),
-            hosts_path: dir.join("hosts").to_string_lossy().into_owned(),
-            log_path: dir
-                .join(format!("{}-json.log", record.id))
-                .to_string_lossy()
-                .into_owned(),
+            resolv_conf_path: path(files.resolv_conf),
+            hostname_path: path(files.hostname),
+            hosts_path: path(files.hosts),
+            log_path: path(files.log),
             name: format!("/{}", record.name),
             restart_count: record.restart_count,
             driver: self.images.driver_name(),

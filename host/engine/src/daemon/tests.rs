@@ -111,6 +111,15 @@ impl FakeRuntime {
 }
 
 impl Runtime for Arc<FakeRuntime> {
+    fn files(&self, id: &str) -> crate::driver::ContainerFiles {
+        let dir = PathBuf::from("/fake/containers").join(id);
+        crate::driver::ContainerFiles {
+            log: dir.join("log"),
+            hostname: dir.join("hostname"),
+            hosts: dir.join("hosts"),
+            resolv_conf: dir.join("resolv.conf"),
+        }
+    }
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let this = Arc::clone(self);
         self.attach_requests.lock().unwrap().push(request.attach);
@@ -304,6 +313,10 @@ async fn create_inspect_list_remove() {
     assert_eq!(inspect.path, "sh");
     assert_eq!(inspect.state.status, Status::Created);
     assert_eq!(inspect.image, "sha256:feed");
+    // The files are where the exec driver says.
+    let files = f.runtime.files(&id);
+    assert_eq!(inspect.log_path, files.log.to_string_lossy());
+    assert_eq!(inspect.hosts_path, files.hosts.to_string_lossy());
     assert!(f.images.rootfs.lock().unwrap().contains(&id));
 
     let none = f.daemon.list(false, &Filters::default()).unwrap();

@@ -3,8 +3,8 @@
 
 use berth_api::stream::StreamType;
 use berth_engine::driver::{
-    AttachOptions, AttachStreams, ExitRecord, LogOptions, LogRecord, Restored, Runtime,
-    StartRequest, Started,
+    AttachOptions, AttachStreams, ContainerFiles, ExitRecord, LogOptions, LogRecord, Restored,
+    Runtime, StartRequest, Started,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
@@ -89,6 +89,16 @@ fn attach_streams(attached: berth_exec::Attached) -> AttachStreams {
 }
 
 impl Runtime for ExecRuntime {
+    fn files(&self, id: &str) -> ContainerFiles {
+        let paths = self.driver.paths(id);
+        ContainerFiles {
+            log: paths.log,
+            hostname: paths.files.hostname,
+            hosts: paths.files.hosts,
+            resolv_conf: paths.files.resolv_conf,
+        }
+    }
+
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let driver = self.driver.clone();
         Box::pin(async move {
