@@ -31,7 +31,9 @@ use std::time::Duration;
 use berth_api::container::{Config, HostConfig};
 use berth_shim::args::ShimArgs;
 use berth_shim::fsutil;
-use berth_shim::protocol::{ContainerStatus, Reply, Request, ShimFailure, StartupReport};
+use berth_shim::protocol::{
+    ContainerStatus, Reply, Request, ShimFailure, StartupReport, error_chain,
+};
 use berth_shim::{ExitRecord, Timestamp};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::Notify;
@@ -797,18 +799,6 @@ impl ExecDriver {
         .await
         .map_err(|e| ExecError::io("remove", self.shim_dir(id), io::Error::other(e)))?
     }
-}
-
-/// An error and its sources on one line.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn remove_if_exists(path: &Path) -> Result<(), ExecError> {

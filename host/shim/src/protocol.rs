@@ -179,6 +179,24 @@ impl ShimFailure {
     }
 }
 
+/// An error and its causes on one line, as the shim reports runtime
+/// failures and the exec driver the failures it meets itself. A cause whose
+/// text the line already holds is left out (libcontainer's messages often
+/// repeat their source).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl std::fmt::Display for ShimFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
@@ -449,6 +467,19 @@ fn read_exact_or_eof(r: &mut impl Read, buf: &mut [u8]) -> Result<(), ProtocolEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chains_are_one_line_without_repeated_causes() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("{0}")]
+        struct Wrapper(String, #[source] std::io::Error);
+        let cause = || std::io::Error::other("permission denied");
+        let err = Wrapper("exec \"/x\"".into(), cause());
+        assert_eq!(error_chain(&err), "exec \"/x\": permission denied");
+        // A message that already names its cause does not repeat it.
+        let err = Wrapper("exec \"/x\": permission denied".into(), cause());
+        assert_eq!(error_chain(&err), "exec \"/x\": permission denied");
+    }
 
     fn record() -> ExitRecord {
         ExitRecord {

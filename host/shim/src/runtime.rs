@@ -21,17 +21,7 @@ pub struct RuntimeError(pub String);
 impl RuntimeError {
     /// Flattens an error and its sources into one line.
     pub fn from_chain(err: &(dyn std::error::Error + 'static)) -> RuntimeError {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
-                text.push_str(": ");
-                text.push_str(&cause_text);
-            }
-            source = cause.source();
-        }
-        RuntimeError(text)
+        RuntimeError(berth_shim::protocol::error_chain(err))
     }
 }
 
