@@ -74,7 +74,7 @@ fn berth_image_lifecycle() {
 
 /// A tar whose entries try to escape the layer root.
 fn hostile_tarball(path: &std::path::Path) {
-    let file = std::fs::File::create(path).unwrap();
+    let file = std::fs::File::create(path).expect("hostile tarball");
     let mut builder = tar::Builder::new(file);
     let mut header = tar::Header::new_gnu();
     let data = b"pwned\n";
@@ -85,8 +85,8 @@ fn hostile_tarball(path: &std::path::Path) {
     let name = b"../../../../escaped-by-berth-test";
     header.as_old_mut().name[..name.len()].copy_from_slice(name);
     header.set_cksum();
-    builder.append(&header, &data[..]).unwrap();
-    builder.finish().unwrap();
+    builder.append(&header, &data[..]).expect("tar entry");
+    builder.finish().expect("tar end");
 }
 
 #[test]

@@ -40,9 +40,8 @@ fn berthd_roots(dir: &Path) -> Vec<OsString> {
 
 fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("a free TCP port")
         .port()
 }
 

@@ -14,7 +14,7 @@ use berth_api::system::{InfoResponse, VersionResponse};
 use bollard::models;
 
 fn through<T: serde::Serialize, U: serde::de::DeserializeOwned>(value: &T) -> U {
-    let json = serde_json::to_string(value).unwrap();
+    let json = serde_json::to_string(value).expect("serialize");
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
