@@ -79,10 +79,7 @@ fn finish(
             response
         }
         Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "job panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
+        Err(e) => ApiError::job_panicked(&e).into_response(),
     }
 }
 

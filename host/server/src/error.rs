@@ -29,6 +29,12 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// 500 for a job that panicked: logged, and the client gets no detail.
+    pub fn job_panicked(err: &tokio::task::JoinError) -> ApiError {
+        tracing::error!(error = %err, "job panicked");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
     /// 404 for a path no route serves (dockerd's wording).
     pub fn page_not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "page not found")

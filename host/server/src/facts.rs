@@ -71,11 +71,16 @@ fn cap_mask(status: &str, field: &str) -> Option<u64> {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
 }
 
-/// berthd's bounding set: the most a container can get (all known
-/// capabilities when it cannot be read).
-pub fn bounding_capabilities() -> berth_exec::spec::CapabilitySet {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    berth_exec::spec::CapabilitySet::from_mask(cap_mask(&status, "CapBnd").unwrap_or(u64::MAX))
+/// The text of `/proc/self/status` (empty when it cannot be read), read
+/// once at start for [`sysinfo`] and [`bounding_capabilities`].
+pub fn own_status() -> String {
+    std::fs::read_to_string("/proc/self/status").unwrap_or_default()
+}
+
+/// berthd's bounding set, from its `status` text: the most a container can
+/// get (all known capabilities when it cannot be read).
+pub fn bounding_capabilities(status: &str) -> berth_exec::spec::CapabilitySet {
+    berth_exec::spec::CapabilitySet::from_mask(cap_mask(status, "CapBnd").unwrap_or(u64::MAX))
 }
 
 /// The `RLIMIT_*` of a Docker ulimit name.
@@ -102,11 +107,11 @@ fn resource(name: &str) -> Option<Resource> {
 }
 
 /// What this host offers containers: the cgroup features (none when no
-/// cgroup filesystem is mounted) and berthd's own process limits, which
-/// every shim and container init inherits.
-pub fn sysinfo(cgroups: Option<&CgroupFeatures>) -> SysInfo {
+/// cgroup filesystem is mounted) and berthd's own process limits and
+/// capabilities (`status`: [`own_status`]), which every shim and container
+/// init inherits.
+pub fn sysinfo(cgroups: Option<&CgroupFeatures>, status: &str) -> SysInfo {
     let defaults = SysInfo::default();
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hard_rlimits = ULIMIT_NAMES
         .iter()
         .filter_map(|name| {
@@ -135,7 +140,7 @@ pub fn sysinfo(cgroups: Option<&CgroupFeatures>) -> SysInfo {
         pids_limit: cgroups.is_some_and(|c| c.pids_limit),
         cpus: or_default(cgroups.map_or("", |c| c.cpus.as_str()), &defaults.cpus),
         mems: or_default(cgroups.map_or("", |c| c.mems.as_str()), &defaults.mems),
-        cap_sys_resource: has_cap_sys_resource(&status),
+        cap_sys_resource: has_cap_sys_resource(status),
         oom_score_adj,
         hard_rlimits,
         ..defaults

@@ -141,10 +141,7 @@ fn finished(result: Result<berth_engine::JobResult, tokio::task::JoinError>) -> 
     match result {
         Ok(Ok(_)) => StatusCode::OK.into_response(),
         Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "job panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
+        Err(e) => ApiError::job_panicked(&e).into_response(),
     }
 }
 

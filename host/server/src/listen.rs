@@ -19,6 +19,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+/// The socket of `unix://` without a path, and of a berthd without `-H`
+/// (DESIGN.md, "API and state").
+pub const DEFAULT_UNIX_SOCKET: &str = "/run/berth/berth.sock";
+
 /// Why a listener could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
@@ -115,7 +119,7 @@ impl Listener {
 pub async fn bind(address: &str, tls: &TlsOptions) -> Result<Vec<Listener>, ListenError> {
     if let Some(path) = address.strip_prefix("unix://") {
         let path = if path.is_empty() {
-            "/run/berth/berth.sock"
+            DEFAULT_UNIX_SOCKET
         } else {
             path
         };

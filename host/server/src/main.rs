@@ -137,7 +137,7 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let hosts = if args.hosts.is_empty() {
-        vec!["unix:///run/berth/berth.sock".to_owned()]
+        vec![format!("unix://{}", listen::DEFAULT_UNIX_SOCKET)]
     } else {
         args.hosts.clone()
     };
@@ -157,7 +157,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if cgroups.is_none() {
         tracing::warn!("no cgroup filesystem found: resource limits cannot be applied");
     }
-    let sysinfo = facts::sysinfo(cgroups.as_ref());
+    // berthd's own capabilities and limits, which shims and containers
+    // inherit.
+    let status = facts::own_status();
+    let sysinfo = facts::sysinfo(cgroups.as_ref(), &status);
     let config = DaemonConfig {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
@@ -173,7 +176,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let spec_options = berth_exec::spec::SpecOptions {
         cgroup_parent: args.cgroup_parent.clone(),
         swap_limit: cgroups.as_ref().is_some_and(|c| c.swap_limit),
-        available_caps: facts::bounding_capabilities(),
+        available_caps: facts::bounding_capabilities(&status),
         ..berth_exec::spec::SpecOptions::default()
     };
     let drivers::Drivers {
