@@ -133,6 +133,17 @@ impl Container {
         });
     }
 
+    /// Resolves once the container's process is gone: its status is
+    /// neither running nor paused (at once when it already is).
+    pub async fn stopped(&self) {
+        let mut rx = self.watch();
+        // The sender is `self.changes`: the wait cannot fail while `self`
+        // is borrowed.
+        let _ = rx
+            .wait_for(|s| !matches!(s.status, Status::Running | Status::Paused))
+            .await;
+    }
+
     /// Tells watchers the container is gone.
     pub fn notify_removed(&self) {
         self.changes.send_modify(|s| s.removed = true);

@@ -682,7 +682,6 @@ impl Daemon {
             .unwrap_or_else(|| "SIGTERM".to_owned());
         let signal = signal::parse(&signal)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(10);
-        let mut rx = container.watch();
         if let Err(e) = self.signal(&container, signal).await {
             // It may have exited on its own since we looked: then it is
             // stopped, which is what was asked.
@@ -690,14 +689,9 @@ impl Daemon {
                 return Err(e);
             }
         }
-        let exited = async {
-            let _ = rx
-                .wait_for(|s| !matches!(s.status, Status::Running | Status::Paused))
-                .await;
-        };
         if timeout < 0 {
-            exited.await;
-        } else if tokio::time::timeout(Duration::from_secs(timeout as u64), exited)
+            container.stopped().await;
+        } else if tokio::time::timeout(Duration::from_secs(timeout as u64), container.stopped())
             .await
             .is_err()
         {
@@ -707,10 +701,7 @@ impl Daemon {
             {
                 return Err(e);
             }
-            let mut rx = container.watch();
-            let _ = rx
-                .wait_for(|s| !matches!(s.status, Status::Running | Status::Paused))
-                .await;
+            container.stopped().await;
         }
         self.container_event("stop", &container.record(), &[]);
         Ok(())
