@@ -37,13 +37,5 @@ pub struct ErrorResponse {
     pub message: String,
 }
 
-/// `{"Id": "..."}` bodies (e.g. `POST /images/create` progress end).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IdResponse {
-    /// The created object's id.
-    pub id: String,
-}
-
 /// The zero time as Docker prints it (`time.Time{}` in Go).
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -285,12 +285,6 @@ pub fn output_pipe() -> (JobOutput, OutputStream) {
 }
 
 impl JobOutput {
-    /// A sink whose output is thrown away.
-    pub fn discard() -> JobOutput {
-        let (tx, _) = mpsc::channel(1);
-        JobOutput { tx }
-    }
-
     /// Signals that output starts (see [`Chunk::Begin`]).
     pub async fn begin(&self, content_type: Option<&str>) -> Result<(), OutputClosed> {
         self.tx

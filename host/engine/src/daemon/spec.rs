@@ -100,12 +100,6 @@ impl ContainerSpecBuilder {
         self
     }
 
-    /// Overrides the CPU count used to validate `NanoCpus`.
-    pub fn ncpu(mut self, ncpu: u64) -> ContainerSpecBuilder {
-        self.sysinfo.ncpu = ncpu;
-        self
-    }
-
     /// Merges image defaults and validates; errors are InvalidParameter with
     /// dockerd's messages.
     pub fn build(self) -> Result<ContainerSpec, JobError> {
@@ -562,9 +556,11 @@ mod tests {
     }
 
     fn build(json: &str) -> Result<ContainerSpec, JobError> {
-        ContainerSpecBuilder::new(request(json), image(), ID)
-            .ncpu(2)
-            .build()
+        let two_cpus = SysInfo {
+            ncpu: 2,
+            ..SysInfo::default()
+        };
+        build_on(json, &two_cpus)
     }
 
     #[test]
