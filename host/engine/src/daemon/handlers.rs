@@ -144,17 +144,20 @@ async fn events(daemon: &Daemon, job: Job) -> JobResult {
         .map_err(|e| JobError::invalid(e.to_string()))?;
     let since = parse_unix_nanos(job.env.get("since"))?;
     let until = parse_unix_nanos(job.env.get("until"))?;
-    let mut rx = daemon.events().subscribe();
+    // The replay and the live stream split the events between them: an
+    // event published meanwhile is sent once.
+    let (past, mut rx) = match since {
+        Some(since) => daemon.events().subscribe_since(since),
+        None => (Vec::new(), daemon.events().subscribe()),
+    };
     let matches = |m: &EventMessage| event_matches(&filters, m);
     job.stdout.begin(Some("application/json")).await?;
-    if let Some(since) = since {
-        for m in daemon.events().since(since) {
-            if until.is_some_and(|u| m.time_nano > u) {
-                return Ok(0);
-            }
-            if matches(&m) {
-                job.stdout.write_json(&m).await?;
-            }
+    for m in past {
+        if until.is_some_and(|u| m.time_nano > u) {
+            return Ok(0);
+        }
+        if matches(&m) {
+            job.stdout.write_json(&m).await?;
         }
     }
     let deadline = until.map(|u| {
