@@ -289,8 +289,8 @@ impl PidFile {
     fn create(path: &Path) -> anyhow::Result<PidFile> {
         if let Ok(old) = std::fs::read_to_string(path)
             && let Ok(pid) = old.trim().parse::<i32>()
-            && Path::new(&format!("/proc/{pid}")).exists()
             && pid != std::process::id() as i32
+            && process_alive(pid)
         {
             bail!(
                 "pid file found, ensure berthd is not running or delete {}",
@@ -307,8 +307,81 @@ impl PidFile {
     }
 }
 
+/// Whether `pid` names a process that still runs. A zombie (a killed berthd
+/// its parent has not reaped yet) no longer does: its pid file is stale.
+fn process_alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may
+    // itself contain spaces and parentheses.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}
+
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_does_not_hold_the_pid_file() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id() as i32;
+        assert!(process_alive(pid), "a running child is alive");
+
+        child.kill().expect("kill sleep");
+        // Not reaped yet: the child is a zombie until wait. Its state turns
+        // to Z once the kernel has delivered the SIGKILL.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_alive(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "killed child {pid} never became a zombie"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "the zombie is still in /proc"
+        );
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("berthd.pid");
+        std::fs::write(&path, format!("{pid}\n")).expect("write stale pid file");
+        let pidfile = PidFile::create(&path).expect("a zombie's pid file is stale");
+        let written = std::fs::read_to_string(&path).expect("read pid file");
+        assert_eq!(written.trim(), std::process::id().to_string());
+        drop(pidfile);
+        assert!(!path.exists(), "the pid file goes on exit");
+
+        child.wait().expect("reap sleep");
+        assert!(!process_alive(pid), "a reaped child is gone");
+    }
+
+    #[test]
+    fn a_live_process_holds_the_pid_file() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .expect("spawn sleep");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("berthd.pid");
+        std::fs::write(&path, format!("{}\n", child.id())).expect("write pid file");
+        let err = PidFile::create(&path).err().map(|e| e.to_string());
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
+        let err = err.expect("a live process holds the pid file");
+        assert!(err.contains("ensure berthd is not running"), "{err}");
     }
 }
