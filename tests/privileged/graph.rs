@@ -117,13 +117,19 @@ fn import_busybox(graph: &Graph) -> String {
         )
         .expect("import busybox");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    report.diff_id.strip_prefix("sha256:").unwrap().to_owned()
+    report
+        .diff_id
+        .strip_prefix("sha256:")
+        .expect("diff id is sha256")
+        .to_owned()
 }
 
 /// Runs `sh -c script` inside `root` with chroot(8), under a timeout.
 fn chroot_sh(root: &Path, script: &str) -> String {
     berth_tests::cmd::run_with_timeout(
-        Command::new("chroot").args([root.to_str().unwrap(), "/bin/sh", "-c", script]),
+        Command::new("chroot")
+            .arg(root)
+            .args(["/bin/sh", "-c", script]),
         Duration::from_secs(20),
     )
     .ok()
@@ -142,7 +148,7 @@ fn graph_overlay_rootfs_of_busybox_image() {
     let info = graph.create_rootfs(C1, "busybox").unwrap();
     let merged = graph.mount_rootfs(C1).unwrap();
     assert_eq!(merged, info.path);
-    assert_eq!(root.mounts_below(), [merged.clone()]);
+    assert_eq!(root.mounts_below(), std::slice::from_ref(&merged));
     assert_eq!(graph.mount_rootfs(C1).unwrap(), merged, "idempotent");
     assert_eq!(root.mounts_below().len(), 1, "not mounted twice");
 
@@ -193,7 +199,7 @@ fn graph_overlay_rootfs_of_busybox_image() {
     assert!(c1.mounted && c1.size_rw > 0);
 
     graph.unmount_rootfs(C1).unwrap();
-    assert_eq!(root.mounts_below(), [merged2.clone()]);
+    assert_eq!(root.mounts_below(), std::slice::from_ref(&merged2));
     graph.remove_rootfs(C1).unwrap();
     graph.remove_rootfs(C2).unwrap();
     assert!(root.mounts_below().is_empty(), "nothing left mounted");
@@ -210,17 +216,19 @@ fn tar_of(entries: &[(&str, Option<&str>)]) -> Vec<u8> {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o644);
                 h.set_size(c.len() as u64);
-                b.append_data(&mut h, path, c.as_bytes()).unwrap();
+                b.append_data(&mut h, path, c.as_bytes())
+                    .expect("append file to tar");
             }
             None => {
                 h.set_entry_type(tar::EntryType::Directory);
                 h.set_mode(0o755);
                 h.set_size(0);
-                b.append_data(&mut h, path, std::io::empty()).unwrap();
+                b.append_data(&mut h, path, std::io::empty())
+                    .expect("append dir to tar");
             }
         }
     }
-    b.into_inner().unwrap()
+    b.into_inner().expect("finish tar")
 }
 
 /// Layers with a whiteout, an opaque directory and replacements.
@@ -246,8 +254,13 @@ fn layered_image(graph: &Graph) -> Vec<String> {
     let ids: Vec<String> = tars
         .iter()
         .map(|t| {
-            let r = graph.add_layer(Cursor::new(t.clone()), None).unwrap();
-            r.diff_id.strip_prefix("sha256:").unwrap().to_owned()
+            let r = graph
+                .add_layer(Cursor::new(t.clone()), None)
+                .expect("add layer");
+            r.diff_id
+                .strip_prefix("sha256:")
+                .expect("diff id is sha256")
+                .to_owned()
         })
         .collect();
     let config = serde_json::json!({
@@ -257,16 +270,19 @@ fn layered_image(graph: &Graph) -> Vec<String> {
         "rootfs": {"type": "layers", "diff_ids": ids.iter().map(|i| format!("sha256:{i}")).collect::<Vec<_>>()},
     });
     graph
-        .create_image(&serde_json::to_vec(&config).unwrap(), Some("layered"))
-        .unwrap();
+        .create_image(
+            &serde_json::to_vec(&config).expect("serialize config"),
+            Some("layered"),
+        )
+        .expect("create layered image");
     ids
 }
 
 /// An extended attribute of `path` (not following symlinks).
 fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     use std::os::unix::ffi::OsStrExt;
-    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    let n = std::ffi::CString::new(name).unwrap();
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("path without NUL");
+    let n = std::ffi::CString::new(name).expect("name without NUL");
     let mut buf = [0u8; 64];
     // SAFETY: two NUL-terminated strings and a buffer of the length given.
     let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -275,8 +291,13 @@ fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .expect("read dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8 name")
+        })
         .collect();
     v.sort();
     v
@@ -284,7 +305,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 fn assert_layered_view(root: &Path) {
     assert_eq!(
-        fs::read_to_string(root.join("etc/passwd")).unwrap(),
+        fs::read_to_string(root.join("etc/passwd")).expect("read etc/passwd"),
         "layer1"
     );
     assert_eq!(
