@@ -164,6 +164,24 @@ fn bad_input_is_refused_and_changes_nothing() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["message"], "Minimum memory limit allowed is 6MB");
 
+    // An unknown capability fails the create, not the later start.
+    let out = d.berth(&["create", "--cap-add", "fly", "busybox", "true"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error response from daemon: invalid CapAdd: unknown capability: "CAP_FLY""#
+    );
+    let r = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","HostConfig":{"CapDrop":["CAP_NOPE"]}}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["message"],
+        r#"invalid CapDrop: unknown capability: "CAP_NOPE""#
+    );
+
     // A hostile layer tar.
     let tar = d.dir().join("hostile.tar");
     hostile_tarball(&tar);

@@ -205,6 +205,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// The paths of the container's files (whether they exist yet or not).
     fn files(&self, id: &str) -> ContainerFiles;
 
+    /// Refuses at create what this driver could never start (moby checks
+    /// capability names in `verifyContainerSettings`), so that the client
+    /// sees the error from `create` and nothing is stored.
+    fn validate(&self, host: &HostConfig) -> Result<(), JobError>;
+
     /// Starts the container's process (through its shim).
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>>;
 

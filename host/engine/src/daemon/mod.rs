@@ -287,6 +287,8 @@ impl Daemon {
         if let Some(name) = &name {
             self.check_name_free(name)?;
         }
+        // moby checks capability names before the resource settings.
+        self.runtime.validate(&request.host_config)?;
         let image_name = request.config.image.clone();
         let images = Arc::clone(&self.images);
         let image = blocking(move || images.inspect(&image_name)).await?;

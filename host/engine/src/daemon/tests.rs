@@ -111,6 +111,12 @@ impl FakeRuntime {
 }
 
 impl Runtime for Arc<FakeRuntime> {
+    fn validate(&self, host: &berth_api::container::HostConfig) -> Result<(), JobError> {
+        match host.cap_add.iter().find(|c| c.as_str() == "FLY") {
+            Some(_) => Err(JobError::invalid("fake: FLY is no capability")),
+            None => Ok(()),
+        }
+    }
     fn files(&self, id: &str) -> crate::driver::ContainerFiles {
         let dir = PathBuf::from("/fake/containers").join(id);
         crate::driver::ContainerFiles {
@@ -378,6 +384,19 @@ async fn bad_requests_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.message, "Minimum memory limit allowed is 6MB");
+    let err = f
+        .create(
+            Some("flyer"),
+            r#"{"Image":"busybox","HostConfig":{"CapAdd":["FLY"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::InvalidParameter, "fake: FLY is no capability"),
+        "the runtime's refusal fails the create"
+    );
+    assert!(f.store.get(NAMES, "flyer").unwrap().is_none());
     let err = f
         .create(Some("bad name"), r#"{"Image":"busybox"}"#)
         .await

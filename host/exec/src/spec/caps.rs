@@ -138,8 +138,8 @@ impl CapabilitySet {
         if privileged {
             return Ok(available);
         }
-        let adds = normalize(adds)?;
-        let drops = normalize(drops)?;
+        let adds = normalize(adds, "CapAdd")?;
+        let drops = normalize(drops, "CapDrop")?;
         let all = available.0;
         let (add_all, add) = adds;
         let (drop_all, drop) = drops;
@@ -163,8 +163,18 @@ fn bit_of(name: &str) -> Option<u8> {
         .map(|(bit, _, _)| *bit)
 }
 
-/// Parses capability names into (`ALL` present, mask of the others).
-fn normalize(names: &[String]) -> Result<(bool, u64), SpecError> {
+/// moby `validateCapabilities`: every `CapAdd` and `CapDrop` name is a
+/// capability (with or without `CAP_`, any case) or `ALL`. The engine asks
+/// at create, so a typo fails `docker create`, not the later start.
+pub fn validate_names(adds: &[String], drops: &[String]) -> Result<(), SpecError> {
+    normalize(adds, "CapAdd")?;
+    normalize(drops, "CapDrop")?;
+    Ok(())
+}
+
+/// Parses capability names into (`ALL` present, mask of the others);
+/// `field` names the list in the error.
+fn normalize(names: &[String], field: &'static str) -> Result<(bool, u64), SpecError> {
     let mut all = false;
     let mut mask = 0u64;
     for raw in names {
@@ -178,7 +188,7 @@ fn normalize(names: &[String]) -> Result<(bool, u64), SpecError> {
         } else {
             format!("CAP_{upper}")
         };
-        let bit = bit_of(&name).ok_or_else(|| SpecError::UnknownCapability(raw.clone()))?;
+        let bit = bit_of(&name).ok_or(SpecError::UnknownCapability { field, name })?;
         mask |= 1 << bit;
     }
     Ok((all, mask))
@@ -273,5 +283,25 @@ mod tests {
             .tweak(&["CAP_FLY".to_owned()], &[], false, CapabilitySet::all())
             .expect_err("unknown");
         assert!(err.to_string().contains("CAP_FLY"), "{err}");
+    }
+
+    #[test]
+    fn names_are_validated_like_mobys() {
+        let names = |list: &[&str]| list.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        validate_names(
+            &names(&["net_admin", "CAP_SYS_TIME", "ALL"]),
+            &names(&["all"]),
+        )
+        .expect("known names in any case, with or without CAP_");
+        let err = validate_names(&names(&["NET_ADMIN", "fly"]), &[]).expect_err("fly");
+        assert_eq!(
+            err.to_string(),
+            r#"invalid CapAdd: unknown capability: "CAP_FLY""#
+        );
+        let err = validate_names(&[], &names(&["CAP_NOPE"])).expect_err("nope");
+        assert_eq!(
+            err.to_string(),
+            r#"invalid CapDrop: unknown capability: "CAP_NOPE""#
+        );
     }
 }

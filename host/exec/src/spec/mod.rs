@@ -52,7 +52,7 @@ use oci_spec::runtime::{
     UserBuilder,
 };
 
-pub use caps::{CapabilitySet, DOCKER_DEFAULT};
+pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
 pub use rootfs::read_in_root;
 pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
 
@@ -118,9 +118,15 @@ pub enum SpecError {
         /// Why.
         reason: String,
     },
-    /// A `CapAdd`/`CapDrop` name is unknown.
-    #[error("unknown capability: {0:?}")]
-    UnknownCapability(String),
+    /// A `CapAdd`/`CapDrop` name is unknown (`name` as normalised, in
+    /// moby's wording).
+    #[error("invalid {field}: unknown capability: {name:?}")]
+    UnknownCapability {
+        /// `CapAdd` or `CapDrop`.
+        field: &'static str,
+        /// The name with its `CAP_` prefix, upper case.
+        name: String,
+    },
     /// A capability the container would get is not in the daemon's
     /// bounding set, so no process it starts can hold it.
     #[error("capability {0} is not available: it is not in berthd's bounding set")]

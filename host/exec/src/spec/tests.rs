@@ -429,10 +429,11 @@ fn cap_add_and_drop_reach_the_spec() {
         cap_add: vec!["FLY".into()],
         ..HostConfig::default()
     };
-    assert!(matches!(
-        build(&config(&["true"]), &host),
-        Err(SpecError::UnknownCapability(_))
-    ));
+    let err = build(&config(&["true"]), &host).expect_err("FLY is no capability");
+    assert_eq!(
+        err.to_string(),
+        r#"invalid CapAdd: unknown capability: "CAP_FLY""#
+    );
 }
 
 #[test]

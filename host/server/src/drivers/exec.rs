@@ -1,6 +1,7 @@
 //! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
 //! engine's [`Runtime`].
 
+use berth_api::container::HostConfig;
 use berth_api::stream::StreamType;
 use berth_engine::driver::{
     AttachOptions, AttachStreams, ContainerFiles, ExitRecord, LogOptions, LogRecord, Restored,
@@ -97,6 +98,11 @@ impl Runtime for ExecRuntime {
             hosts: paths.files.hosts,
             resolv_conf: paths.files.resolv_conf,
         }
+    }
+
+    fn validate(&self, host: &HostConfig) -> Result<(), JobError> {
+        berth_exec::spec::validate_capability_names(&host.cap_add, &host.cap_drop)
+            .map_err(|e| JobError::invalid(e.to_string()))
     }
 
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
