@@ -25,6 +25,29 @@ fn docker_sh(d: &Daemon, flags: &[&str], script: &str) -> String {
     out.stdout
 }
 
+/// A character device of the host's `/dev` that no container gets by
+/// default, and its `major:minor` in hex as `stat -c %t:%T` prints it.
+fn host_device_beyond_the_defaults() -> (String, String) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    const DEFAULTS: [&str; 8] = [
+        "null", "zero", "full", "tty", "random", "urandom", "ptmx", "console",
+    ];
+    let entries = std::fs::read_dir("/dev").expect("read /dev");
+    for entry in entries {
+        let entry = entry.expect("/dev entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = std::fs::symlink_metadata(entry.path()).expect("stat a /dev entry");
+        if meta.file_type().is_char_device() && !DEFAULTS.contains(&name.as_str()) {
+            let rdev = meta.rdev();
+            return (
+                format!("/dev/{name}"),
+                format!("{:x}:{:x}", libc::major(rdev), libc::minor(rdev)),
+            );
+        }
+    }
+    panic!("this machine's /dev has no character device beyond the defaults to test with");
+}
+
 /// A `/proc/self/status` field of the container's shell.
 #[track_caller]
 fn status_field(d: &Daemon, flags: &[&str], field: &str) -> String {
@@ -280,6 +303,13 @@ fn capabilities_read_only_privileged_tmpfs_and_binds_reach_the_container() {
     );
     assert!(mounts.contains(" /sys sysfs rw"), "{mounts}");
     assert!(!mounts.contains("/proc/kcore"), "{mounts}");
+
+    // --privileged also gets the host's device nodes, with their numbers;
+    // an unprivileged container only the runtime's few.
+    let (device, numbers) = host_device_beyond_the_defaults();
+    let probe = format!("stat -c '%t:%T' {device} 2>/dev/null || echo absent");
+    assert_eq!(docker_sh(&d, &["--privileged"], &probe).trim(), numbers);
+    assert_eq!(docker_sh(&d, &[], &probe).trim(), "absent");
 
     // --tmpfs with Docker's defaults (noexec) plus the options given.
     let run = docker_sh(

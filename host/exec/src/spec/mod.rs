@@ -25,16 +25,15 @@
 //!   rlimits from `Ulimits` over the daemon's defaults.
 //! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids.
 //! - `Privileged`: every capability of berthd's bounding set, no seccomp profile, no masked or
-//!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, and a device
-//!   cgroup that allows every device. Unlike Docker, the host's device
-//!   nodes are *not* created in the container's `/dev` (it keeps the
-//!   minimal set), so a privileged container can use a host device only
-//!   after `mknod`-ing it itself.
+//!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, a device
+//!   cgroup that allows every device, and the host's device nodes in its
+//!   `/dev` ([`devices::host_devices`]).
 //! - cgroups path `<cgroup parent>/<id>`.
 //! - environment: `PATH` (default), `HOSTNAME`, `TERM=xterm` with a TTY,
 //!   the container's `Env` over those, and `HOME` from `/etc/passwd`.
 
 mod caps;
+mod devices;
 mod rootfs;
 mod user;
 
@@ -139,6 +138,9 @@ pub enum SpecError {
         /// Why.
         reason: String,
     },
+    /// `--privileged`: the host's `/dev` cannot be listed.
+    #[error("failed to list the host's devices for --privileged: {0}")]
+    HostDevices(#[source] std::io::Error),
     /// oci-spec refused a value.
     #[error("failed to build the runtime spec: {0}")]
     Oci(#[from] OciSpecError),
@@ -320,7 +322,10 @@ pub fn build_spec(
         ]));
     if host.privileged {
         // Explicitly empty: oci-spec's builder would fill in its defaults.
-        linux = linux.masked_paths(Vec::new()).readonly_paths(Vec::new());
+        linux = linux
+            .masked_paths(Vec::new())
+            .readonly_paths(Vec::new())
+            .devices(devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?);
     } else {
         linux = linux
             .masked_paths(MASKED_PATHS.map(String::from).to_vec())

@@ -407,6 +407,20 @@ fn privileged_gets_all_caps_and_no_confinement() {
     assert!(linux.seccomp().is_none());
     assert!(linux.masked_paths().as_ref().is_none_or(Vec::is_empty));
     assert!(linux.readonly_paths().as_ref().is_none_or(Vec::is_empty));
+    let devices = linux.devices().clone().unwrap_or_default();
+    assert!(
+        devices
+            .iter()
+            .any(|d| d.path() == Path::new("/dev/null") && d.major() == 1 && d.minor() == 3),
+        "the host's devices: {devices:?}"
+    );
+
+    let spec = build(&config(&["true"]), &HostConfig::default()).expect("spec");
+    let linux = spec.linux().as_ref().expect("linux");
+    assert!(
+        linux.devices().as_ref().is_none_or(Vec::is_empty),
+        "an unprivileged container gets the runtime's default nodes only"
+    );
 }
 
 #[test]

@@ -1,0 +1,139 @@
+//! The host's device nodes, which a `--privileged` container gets in its
+//! `/dev` (moby `WithDevices` over containerd's `HostDevices`).
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
+
+/// Directories under `/dev` that are not the host's devices: the
+/// container mounts its own `pts`, `shm` and `mqueue`, `fd` is a link to
+/// `/proc`, the rest belong to other container managers and udev.
+const SKIPPED_DIRS: [&str; 7] = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+
+/// Every character and block device below `dev` (the host's `/dev`), as
+/// the container sees it at `/dev/...`, with the node's owner and mode.
+/// Symbolic links, FIFOs, sockets and `console` (the container gets its
+/// own) are left out.
+pub fn host_devices(dev: &Path) -> io::Result<Vec<LinuxDevice>> {
+    let mut found = Vec::new();
+    walk(dev, Path::new("/dev"), &mut found)?;
+    found.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(found)
+}
+
+fn walk(dir: &Path, in_container: &Path, found: &mut Vec<LinuxDevice>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        // The entry may be gone by now (a hot-unplugged device).
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            if !SKIPPED_DIRS.iter().any(|skipped| name == *skipped) {
+                walk(&entry.path(), &in_container.join(&name), found)?;
+            }
+            continue;
+        }
+        let typ = if kind.is_char_device() {
+            LinuxDeviceType::C
+        } else if kind.is_block_device() {
+            LinuxDeviceType::B
+        } else {
+            continue;
+        };
+        if name == "console" && in_container == Path::new("/dev") {
+            continue;
+        }
+        let rdev = meta.rdev();
+        let device = LinuxDeviceBuilder::default()
+            .path(PathBuf::from(in_container).join(&name))
+            .typ(typ)
+            .major(i64::from(libc::major(rdev)))
+            .minor(i64::from(libc::minor(rdev)))
+            .file_mode(meta.mode() & 0o777)
+            .uid(meta.uid())
+            .gid(meta.gid())
+            .build()
+            .map_err(io::Error::other)?;
+        found.push(device);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find<'a>(devices: &'a [LinuxDevice], path: &str) -> Option<&'a LinuxDevice> {
+        devices.iter().find(|d| d.path() == Path::new(path))
+    }
+
+    #[test]
+    fn the_hosts_devices_are_found_with_their_numbers() {
+        let devices = host_devices(Path::new("/dev")).expect("walk /dev");
+        let null = find(&devices, "/dev/null").expect("/dev/null is a host device");
+        assert_eq!(
+            (null.typ(), null.major(), null.minor()),
+            (LinuxDeviceType::C, 1, 3)
+        );
+        assert_eq!(null.file_mode(), Some(0o666));
+        assert!(
+            find(&devices, "/dev/console").is_none(),
+            "console is skipped"
+        );
+        assert!(find(&devices, "/dev/stdin").is_none(), "links are skipped");
+        // Every entry, nested ones too, is the host node at the same path.
+        for d in &devices {
+            let path = d.path().to_string_lossy();
+            assert!(
+                !path.starts_with("/dev/pts/") && !path.starts_with("/dev/shm/"),
+                "{path} is the container's own"
+            );
+            let meta = std::fs::symlink_metadata(d.path()).expect("host node");
+            let rdev = meta.rdev();
+            assert_eq!(
+                (i64::from(libc::major(rdev)), i64::from(libc::minor(rdev))),
+                (d.major(), d.minor()),
+                "{path}"
+            );
+            let kind = meta.file_type();
+            assert_eq!(
+                d.typ(),
+                if kind.is_block_device() {
+                    LinuxDeviceType::B
+                } else {
+                    LinuxDeviceType::C
+                },
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_links_fifos_and_skipped_dirs_are_not_devices() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nested = dir.path().join("input");
+        std::fs::create_dir(&nested).expect("mkdir input");
+        std::fs::write(nested.join("regular"), "x").expect("write file");
+        std::os::unix::fs::symlink("/dev/null", nested.join("link")).expect("symlink");
+        let fifo =
+            std::ffi::CString::new(nested.join("fifo").into_os_string().into_encoded_bytes())
+                .expect("path without NUL");
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0, "mkfifo");
+        std::fs::create_dir(dir.path().join("pts")).expect("mkdir pts");
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("pts/0")).expect("symlink");
+        assert!(
+            host_devices(dir.path()).expect("walk").is_empty(),
+            "no device nodes in the fixture"
+        );
+        assert!(
+            host_devices(&dir.path().join("missing")).is_err(),
+            "a missing directory is an error"
+        );
+    }
+}
