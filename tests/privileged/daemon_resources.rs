@@ -101,6 +101,65 @@ fn containers_live_under_the_cgroup_parent_which_goes_with_the_daemon() {
 }
 
 #[test]
+fn the_cgroup_namespace_follows_dockers_default_and_cgroupns() {
+    let d = ready();
+    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    // The line of /proc/self/cgroup with the memory controller (v1) or the
+    // unified one (v2), as the container sees it, and the container's id.
+    let cgroup_seen = |flags: &[&str]| {
+        let mut args = vec!["run", "-d"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "cat", "/proc/self/cgroup"]);
+        let id = d.docker(&args).ok().trim().to_owned();
+        assert_eq!(d.docker(&["wait", &id]).ok().trim(), "0");
+        let out = d.docker(&["logs", &id]).ok();
+        let mode = d
+            .docker(&["inspect", "-f", "{{.HostConfig.CgroupnsMode}}", &id])
+            .ok();
+        d.docker(&["rm", &id]).ok();
+        let line = out
+            .lines()
+            .find(|l| {
+                if unified {
+                    l.starts_with("0::")
+                } else {
+                    l.split(':')
+                        .nth(1)
+                        .is_some_and(|c| c.split(',').any(|c| c == "memory"))
+                }
+            })
+            .unwrap_or_else(|| panic!("no memory cgroup line in {out}"))
+            .to_owned();
+        let path = line.splitn(3, ':').nth(2).expect("cgroup path").to_owned();
+        (mode.trim().to_owned(), path, id)
+    };
+
+    // dockerd's default: the host's namespace on v1, a private one on v2.
+    let (mode, path, id) = cgroup_seen(&[]);
+    if unified {
+        assert_eq!((mode.as_str(), path.as_str()), ("private", "/"));
+    } else {
+        assert_eq!(mode, "host");
+        assert_eq!(path, format!("{}/{id}", d.cgroup_parent()));
+    }
+    let (mode, path, _) = cgroup_seen(&["--cgroupns", "private"]);
+    assert_eq!((mode.as_str(), path.as_str()), ("private", "/"));
+    let (mode, path, id) = cgroup_seen(&["--cgroupns", "host"]);
+    assert_eq!(mode, "host");
+    assert!(
+        path.ends_with(&format!("{}/{id}", d.cgroup_parent())),
+        "{path}"
+    );
+
+    let out = d.berth(&["create", "--cgroupns", "shared", "busybox", "true"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert_eq!(
+        out.stderr.trim(),
+        "Error response from daemon: invalid cgroup namespace mode: shared"
+    );
+}
+
+#[test]
 fn a_bad_cgroup_parent_is_refused_at_start() {
     berth_tests::require::root();
     let dir = tempfile::tempdir().unwrap();

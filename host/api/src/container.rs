@@ -116,6 +116,9 @@ pub struct HostConfig {
     pub network_mode: String,
     /// Restart policy (recorded; restart is the exec driver's business).
     pub restart_policy: RestartPolicy,
+    /// Cgroup namespace: `private` (its own), `host` (the host's), or empty
+    /// for the daemon's default, which create fills in.
+    pub cgroupns_mode: String,
     /// Run privileged.
     pub privileged: bool,
     /// Mount the root filesystem read-only.

@@ -298,6 +298,9 @@ pub struct CreateArgs {
     /// Drop Linux capabilities (ALL for every one).
     #[arg(long)]
     pub cap_drop: Vec<String>,
+    /// Cgroup namespace to use: host or private (default: the daemon's).
+    #[arg(long, value_name = "MODE")]
+    pub cgroupns: Option<String>,
     /// Give extended privileges to this container.
     #[arg(long)]
     pub privileged: bool,
@@ -412,6 +415,7 @@ fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
         .collect::<Result<_>>()?;
     h.cap_add = args.cap_add.clone();
     h.cap_drop = args.cap_drop.clone();
+    h.cgroupns_mode = args.cgroupns.clone().unwrap_or_default();
     h.privileged = args.privileged;
     h.readonly_rootfs = args.read_only;
     for entry in &args.tmpfs {
@@ -926,6 +930,8 @@ mod tests {
             "ALL",
             "--cap-drop",
             "NET_RAW",
+            "--cgroupns",
+            "host",
             "--privileged",
             "--read-only",
             "--tmpfs",
@@ -954,6 +960,7 @@ mod tests {
             (vec!["ALL".to_owned()], vec!["NET_RAW".to_owned()])
         );
         assert!(h.privileged && h.readonly_rootfs);
+        assert_eq!(h.cgroupns_mode, "host");
         assert_eq!(h.tmpfs["/run"], "size=64m,mode=1777");
         assert_eq!(h.tmpfs["/scratch"], "");
         assert_eq!(h.binds, ["/srv/data:/data:ro"]);

@@ -6,7 +6,7 @@ use berth_api::system::{ComponentVersion, InfoResponse, Platform, VersionRespons
 use berth_api::version::{CURRENT, MINIMUM};
 use berth_engine::daemon::handlers::SystemFacts;
 use berth_engine::daemon::spec::ULIMIT_NAMES;
-use berth_engine::daemon::sysinfo::SysInfo;
+use berth_engine::daemon::sysinfo::{CgroupnsMode, SysInfo};
 use berth_exec::cgroups::CgroupFeatures;
 use nix::sys::resource::{Resource, getrlimit};
 
@@ -143,6 +143,11 @@ pub fn sysinfo(cgroups: Option<&CgroupFeatures>, status: &str) -> SysInfo {
         cap_sys_resource: has_cap_sys_resource(status),
         oom_score_adj,
         hard_rlimits,
+        // dockerd: private where the kernel has only cgroup v2.
+        default_cgroupns_mode: match cgroups {
+            Some(c) if c.version == 2 => CgroupnsMode::Private,
+            _ => CgroupnsMode::Host,
+        },
         ..defaults
     }
 }

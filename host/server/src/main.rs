@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use berth_engine::daemon::handlers::register_all;
+use berth_engine::daemon::sysinfo::CgroupnsMode;
 use berth_engine::daemon::{Daemon, DaemonConfig};
 use berth_engine::{Engine, Job};
 use berth_shim::fsutil::write_atomic;
@@ -85,6 +86,10 @@ struct Args {
     /// own cgroup); removed at shutdown when no container is left in it.
     #[arg(long, value_name = "CGROUP", default_value = berth_exec::cgroups::DEFAULT_CGROUP_PARENT)]
     cgroup_parent: String,
+    /// Cgroup namespace of containers that do not choose: private or host
+    /// (default: private on cgroup v2 hosts, host on v1, as dockerd).
+    #[arg(long, value_name = "MODE", value_parser = parse_cgroupns_mode)]
+    default_cgroupns_mode: Option<CgroupnsMode>,
     /// Internal: compile the plugins into the cache and exit (berthd runs
     /// itself this way at start, see `plugins::precompile_in_child`).
     #[arg(long, hide = true)]
@@ -160,7 +165,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // berthd's own capabilities and limits, which shims and containers
     // inherit.
     let status = facts::own_status();
-    let sysinfo = facts::sysinfo(cgroups.as_ref(), &status);
+    let mut sysinfo = facts::sysinfo(cgroups.as_ref(), &status);
+    if let Some(mode) = args.default_cgroupns_mode {
+        sysinfo.default_cgroupns_mode = mode;
+    }
     let config = DaemonConfig {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
@@ -279,6 +287,11 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+fn parse_cgroupns_mode(value: &str) -> Result<CgroupnsMode, String> {
+    CgroupnsMode::parse(value)
+        .ok_or_else(|| format!("invalid cgroup namespace mode {value:?}: must be private or host"))
 }
 
 /// The `--pidfile`: refuses to start when it names a live process, removed

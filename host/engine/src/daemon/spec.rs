@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 use berth_api::container::{Bind, Config, CreateRequest, DEFAULT_SHM_SIZE, HostConfig, State};
 use berth_api::image::ImageInspect;
 
-use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
+use crate::daemon::sysinfo::{CgroupnsMode, SysInfo, parse_cpuset_list};
 use crate::job::JobError;
 
 /// Docker's minimum memory limit (moby `daemon/daemon_unix.go`,
@@ -216,6 +216,16 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
         host.shm_size = DEFAULT_SHM_SIZE;
     }
     validate_oom_score_adj(host.oom_score_adj, sys)?;
+    // moby `verifyPlatformContainerSettings`, then the default filled in so
+    // that inspect shows the mode in effect.
+    if host.cgroupns_mode.is_empty() {
+        host.cgroupns_mode = sys.default_cgroupns_mode.as_str().to_owned();
+    } else if CgroupnsMode::parse(&host.cgroupns_mode).is_none() {
+        return Err(JobError::invalid(format!(
+            "invalid cgroup namespace mode: {}",
+            host.cgroupns_mode
+        )));
+    }
     for ulimit in &host.ulimits {
         validate_ulimit(ulimit, sys)?;
     }
@@ -573,6 +583,36 @@ mod tests {
         assert_eq!(spec.image, "busybox");
         assert_eq!(spec.image_id, "sha256:feed");
         assert_eq!(spec.host_config.network_mode, "default");
+    }
+
+    #[test]
+    fn cgroupns_mode_is_checked_and_defaults_to_the_daemons() {
+        let v1 = SysInfo {
+            default_cgroupns_mode: CgroupnsMode::Host,
+            ..SysInfo::default()
+        };
+        let mode = |json: &str, sys: &SysInfo| {
+            build_on(json, sys).map(|spec| spec.host_config.cgroupns_mode)
+        };
+        assert_eq!(mode(r#"{"Image":"b"}"#, &v1).unwrap(), "host");
+        assert_eq!(
+            mode(r#"{"Image":"b"}"#, &SysInfo::default()).unwrap(),
+            "private"
+        );
+        let private = r#"{"Image":"b","HostConfig":{"CgroupnsMode":"private"}}"#;
+        assert_eq!(mode(private, &v1).unwrap(), "private");
+        let err = mode(
+            r#"{"Image":"b","HostConfig":{"CgroupnsMode":"shared"}}"#,
+            &v1,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (
+                crate::job::ErrorKind::InvalidParameter,
+                "invalid cgroup namespace mode: shared"
+            )
+        );
     }
 
     #[test]

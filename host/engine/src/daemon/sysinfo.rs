@@ -40,6 +40,38 @@ pub struct SysInfo {
     /// The daemon's hard rlimits by Docker's ulimit name (`nofile`); absent
     /// ones are unlimited.
     pub hard_rlimits: BTreeMap<String, u64>,
+    /// `CgroupnsMode` of a container that does not choose (dockerd's
+    /// `--default-cgroupns-mode`): `private` on cgroup v2 hosts, `host` on
+    /// v1, as dockerd does.
+    pub default_cgroupns_mode: CgroupnsMode,
+}
+
+/// Whether a container gets its own cgroup namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupnsMode {
+    /// Its own: `/proc/self/cgroup` shows `/`.
+    Private,
+    /// The host's: `/proc/self/cgroup` shows the container's full path.
+    Host,
+}
+
+impl CgroupnsMode {
+    /// The `HostConfig.CgroupnsMode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        }
+    }
+
+    /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
+    pub fn parse(value: &str) -> Option<CgroupnsMode> {
+        match value {
+            "private" => Some(CgroupnsMode::Private),
+            "host" => Some(CgroupnsMode::Host),
+            _ => None,
+        }
+    }
 }
 
 impl Default for SysInfo {
@@ -64,6 +96,7 @@ impl Default for SysInfo {
             cap_sys_resource: true,
             oom_score_adj: 0,
             hard_rlimits: BTreeMap::new(),
+            default_cgroupns_mode: CgroupnsMode::Private,
         }
     }
 }

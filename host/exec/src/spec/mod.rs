@@ -8,10 +8,10 @@
 //!
 //! What a container gets, following moby's `oci/defaults.go` and
 //! `daemon/oci_linux.go`:
-//! - namespaces: mount, pid, uts, ipc, network and cgroup. The network
-//!   namespace is new and holds only `lo` (Docker's `--network none`) until
-//!   the network driver exists; Docker on cgroup v1 would share the host's
-//!   cgroup namespace, berth gives every container its own.
+//! - namespaces: mount, pid, uts, ipc, network, and cgroup unless
+//!   `CgroupnsMode` is `host` (the daemon's default on cgroup v1 hosts, as
+//!   dockerd's). The network namespace is new and holds only `lo`
+//!   (Docker's `--network none`) until the network driver exists.
 //! - capabilities: Docker's 14 defaults (`CapEff: 00000000a80425fb` for
 //!   root), tweaked by `CapAdd`/`CapDrop`/`Privileged`; inheritable and
 //!   ambient empty (Docker ≥ 20.10.14, CVE-2022-24769).
@@ -288,6 +288,9 @@ pub fn build_spec(
     if let Some(limit) = pids_limit(host) {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
+    // `CgroupnsMode` is filled in at create; containers created before it
+    // existed had their own cgroup namespace.
+    let cgroupns = (host.cgroupns_mode != "host").then_some(LinuxNamespaceType::Cgroup);
     let mut linux = LinuxBuilder::default()
         .namespaces(
             [
@@ -296,9 +299,9 @@ pub fn build_spec(
                 LinuxNamespaceType::Uts,
                 LinuxNamespaceType::Pid,
                 LinuxNamespaceType::Ipc,
-                LinuxNamespaceType::Cgroup,
             ]
             .into_iter()
+            .chain(cgroupns)
             .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
             .collect::<Result<Vec<_>, _>>()?,
         )

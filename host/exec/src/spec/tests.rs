@@ -106,6 +106,23 @@ fn defaults_match_docker() {
         namespaces,
         ["Cgroup", "Ipc", "Mount", "Network", "Pid", "Uts"]
     );
+    let host_cgroupns = HostConfig {
+        cgroupns_mode: "host".into(),
+        ..HostConfig::default()
+    };
+    let shared = build(&config(&["true"]), &host_cgroupns).expect("spec");
+    let shared = shared.linux().as_ref().expect("linux").namespaces().clone();
+    assert_eq!(
+        shared.iter().flatten().map(|n| n.typ()).collect::<Vec<_>>(),
+        [
+            LinuxNamespaceType::Mount,
+            LinuxNamespaceType::Network,
+            LinuxNamespaceType::Uts,
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Ipc,
+        ],
+        "CgroupnsMode host shares the host's cgroup namespace"
+    );
     assert!(
         linux
             .namespaces()
