@@ -344,3 +344,123 @@ fn attach_with_logs_replays_the_log_before_live_output() {
         [(1, "one\n".to_owned()), (1, "got two\n".to_owned())]
     );
 }
+
+/// The numbers of `line-N` records in `output`, in order.
+fn line_numbers(output: &str) -> Vec<u32> {
+    output
+        .lines()
+        .map(|l| {
+            l.strip_prefix("line-")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected log line {l:?} in {output}"))
+        })
+        .collect()
+}
+
+#[test]
+fn json_file_logs_rotate_and_the_none_driver_keeps_nothing() {
+    let d = ready();
+    // ~70 bytes a record, one record at a time: a 1 kB file holds about 14,
+    // so 100 records rotate many times and 3 files keep the newest ~40.
+    let id = d
+        .docker(&[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 100 ]; do echo line-$i; usleep 2000; i=$((i+1)); done",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    assert_eq!(d.docker(&["wait", &id]).ok().trim(), "0");
+    let kept = line_numbers(&d.docker(&["logs", &id]).ok());
+    let first = *kept.first().expect("some records kept");
+    assert!(first > 0, "the oldest records were rotated out: {kept:?}");
+    assert_eq!(kept, (first..100).collect::<Vec<_>>(), "a contiguous tail");
+    let tail = line_numbers(&d.docker(&["logs", "--tail", "20", &id]).ok());
+    assert_eq!(
+        tail,
+        (80..100).collect::<Vec<_>>(),
+        "--tail spans the files"
+    );
+    let log_path = d.docker(&["inspect", "-f", "{{.LogPath}}", &id]).ok();
+    let log_path = log_path.trim();
+    for kept in [format!("{log_path}.1"), format!("{log_path}.2")] {
+        assert!(std::path::Path::new(&kept).is_file(), "{kept} kept");
+    }
+    assert!(!std::path::Path::new(&format!("{log_path}.3")).exists());
+    d.docker(&["rm", &id]).ok();
+    assert!(
+        !std::path::Path::new(&format!("{log_path}.1")).exists(),
+        "rotated files go with the container"
+    );
+
+    // A follower goes on across rotations (3 files hold all 30 records, so
+    // every one of them must arrive, in order).
+    let id = d
+        .docker(&[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+            "busybox",
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 30 ]; do echo line-$i; usleep 30000; i=$((i+1)); done",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let followed = d.docker(&["logs", "-f", &id]).ok();
+    assert_eq!(line_numbers(&followed), (0..30).collect::<Vec<_>>());
+    d.docker(&["rm", "-f", &id]).ok();
+
+    // The none driver: attach still streams, logs refuses, nothing on disk.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "hi",
+    ]);
+    assert_eq!((out.code(), out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+    let id = d
+        .docker(&["run", "-d", "--log-driver", "none", "busybox", "echo", "hi"])
+        .ok()
+        .trim()
+        .to_owned();
+    assert_eq!(d.docker(&["wait", &id]).ok().trim(), "0");
+    let out = d.docker(&["logs", &id]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("configured logging driver does not support reading"),
+        "{out:?}"
+    );
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.LogPath}}", &id])
+            .ok()
+            .trim(),
+        ""
+    );
+    d.docker(&["rm", &id]).ok();
+
+    // Options the driver does not know are refused at create.
+    let out = d.docker(&["run", "--rm", "--log-opt", "max-sise=1m", "busybox", "true"]);
+    assert_eq!(out.code(), 125, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("unknown log opt 'max-sise' for json-file log driver"),
+        "{out:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Human-readable sizes and durations as Docker parses and prints them
 //! (`go-units`): `RAMInBytes` (`512m`, `1.5g`, `100kb`, `2GiB`),
-//! `HumanSize` (`4.86MB`) and `HumanDuration` (`About an hour`).
+//! `FromHumanSize` (`10m` is 10 000 000 bytes), `HumanSize` (`4.86MB`) and
+//! `HumanDuration` (`About an hour`).
 
 /// A size string that cannot be parsed. The message is go-units'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -11,6 +12,16 @@ pub struct SizeError(pub String);
 /// `b k m g t p` (case-insensitive, 1024-based, optionally followed by `b`
 /// or `ib`). A bare number is bytes.
 pub fn ram_in_bytes(input: &str) -> Result<i64, SizeError> {
+    parse_size(input, 1024.0)
+}
+
+/// Parses a size with the grammar of [`ram_in_bytes`] but 1000-based units,
+/// as Docker reads the json-file log driver's `max-size`.
+pub fn from_human_size(input: &str) -> Result<i64, SizeError> {
+    parse_size(input, 1000.0)
+}
+
+fn parse_size(input: &str, base: f64) -> Result<i64, SizeError> {
     let err = || SizeError(input.to_owned());
     let s = input.trim();
     let split = s
@@ -26,15 +37,16 @@ pub fn ram_in_bytes(input: &str) -> Result<i64, SizeError> {
         .strip_suffix("ib")
         .or_else(|| unit.strip_suffix('b'))
         .unwrap_or(&unit);
-    let multiplier: f64 = match unit {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        "p" => 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0,
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
         _ => return Err(err()),
     };
+    let multiplier = base.powi(power);
     let bytes = value * multiplier;
     if !bytes.is_finite() || bytes >= i64::MAX as f64 {
         return Err(err());
@@ -105,6 +117,18 @@ mod tests {
         assert_eq!(ram_in_bytes("2GiB").unwrap(), 2 << 30);
         assert_eq!(ram_in_bytes("4096").unwrap(), 4096);
         assert_eq!(ram_in_bytes("10 m").unwrap(), 10 << 20);
+    }
+
+    #[test]
+    fn human_sizes_are_decimal() {
+        assert_eq!(from_human_size("10m").unwrap(), 10_000_000);
+        assert_eq!(from_human_size("1.5k").unwrap(), 1500);
+        assert_eq!(from_human_size("2GB").unwrap(), 2_000_000_000);
+        assert_eq!(from_human_size("512").unwrap(), 512);
+        assert_eq!(
+            from_human_size("ten").unwrap_err().to_string(),
+            "invalid size: 'ten'"
+        );
     }
 
     #[test]

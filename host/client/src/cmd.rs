@@ -298,6 +298,12 @@ pub struct CreateArgs {
     /// Drop Linux capabilities (ALL for every one).
     #[arg(long)]
     pub cap_drop: Vec<String>,
+    /// Logging driver for the container (json-file, none).
+    #[arg(long, value_name = "DRIVER")]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
     /// Cgroup namespace to use: host or private (default: the daemon's).
     #[arg(long, value_name = "MODE")]
     pub cgroupns: Option<String>,
@@ -416,6 +422,13 @@ fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
     h.cap_add = args.cap_add.clone();
     h.cap_drop = args.cap_drop.clone();
     h.cgroupns_mode = args.cgroupns.clone().unwrap_or_default();
+    h.log_config.kind = args.log_driver.clone().unwrap_or_default();
+    for opt in &args.log_opts {
+        let (key, value) = opt
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid log opt {opt:?}: expected KEY=VALUE"))?;
+        h.log_config.config.insert(key.to_owned(), value.to_owned());
+    }
     h.privileged = args.privileged;
     h.readonly_rootfs = args.read_only;
     for entry in &args.tmpfs {
@@ -932,6 +945,12 @@ mod tests {
             "NET_RAW",
             "--cgroupns",
             "host",
+            "--log-driver",
+            "json-file",
+            "--log-opt",
+            "max-size=10m",
+            "--log-opt",
+            "max-file=3",
             "--privileged",
             "--read-only",
             "--tmpfs",
@@ -961,6 +980,14 @@ mod tests {
         );
         assert!(h.privileged && h.readonly_rootfs);
         assert_eq!(h.cgroupns_mode, "host");
+        assert_eq!(h.log_config.kind, "json-file");
+        assert_eq!(
+            h.log_config.config.iter().collect::<Vec<_>>(),
+            [
+                (&"max-file".to_owned(), &"3".to_owned()),
+                (&"max-size".to_owned(), &"10m".to_owned())
+            ]
+        );
         assert_eq!(h.tmpfs["/run"], "size=64m,mode=1777");
         assert_eq!(h.tmpfs["/scratch"], "");
         assert_eq!(h.binds, ["/srv/data:/data:ro"]);

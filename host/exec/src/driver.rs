@@ -28,9 +28,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_api::container::{Config, HostConfig};
+use berth_api::container::{Config, HostConfig, LogDriver};
 use berth_shim::args::ShimArgs;
 use berth_shim::fsutil;
+use berth_shim::logfile::Rotation;
 use berth_shim::protocol::{
     ContainerStatus, Reply, Request, ShimFailure, StartupReport, error_chain,
 };
@@ -451,12 +452,39 @@ impl ExecDriver {
                     u16::try_from(w).unwrap_or(u16::MAX),
                 )
             });
+        let log_driver =
+            options
+                .host_config
+                .log_config
+                .driver()
+                .map_err(|reason| ExecError::Spec {
+                    id: id.to_owned(),
+                    source: spec::SpecError::Resource {
+                        field: "LogConfig",
+                        reason,
+                    },
+                })?;
+        let (log_rotation, no_log) = match log_driver {
+            LogDriver::JsonFile {
+                max_size,
+                max_files,
+            } => (
+                max_size.map(|max_size| Rotation {
+                    max_size,
+                    max_files,
+                }),
+                false,
+            ),
+            LogDriver::None => (None, true),
+        };
         Ok(ShimArgs {
             id: id.to_owned(),
             bundle: shim_dir.clone(),
             state_root: self.runtime_root(),
             socket: shim_dir.join("sock"),
             log: paths.log,
+            log_rotation,
+            no_log,
             exit_file: paths.exit,
             tty: options.config.tty,
             open_stdin: options.config.open_stdin,

@@ -2,12 +2,14 @@
 //! `--since`, `--until`, `--timestamps`, stream selection and `--follow`.
 //!
 //! Semantics follow moby's json-file reader (`daemon/logger/jsonfilelog/
-//! read.go` and `daemon/logs.go`): `tail` counts the last N records of the
-//! file (both streams), then `since` (inclusive) and `until` filter by the
-//! record's time, then the stream filter applies. With `timestamps`, each
-//! record's data starts with its time in `RFC3339NanoFixed` and a space.
-//! `follow` keeps reading new records until the container has exited and
-//! the file is drained (or `until` is passed).
+//! read.go` and `daemon/logs.go`): the files rotated out (`LOG.2`, `LOG.1`,
+//! see [`berth_shim::logfile`]) are read before the current one; `tail`
+//! counts the last N records across them (both streams), then `since`
+//! (inclusive) and `until` filter by the record's time, then the stream
+//! filter applies. With `timestamps`, each record's data starts with its
+//! time in `RFC3339NanoFixed` and a space. `follow` keeps reading new
+//! records, into the next file when the shim rotates, until the container
+//! has exited and the file is drained (or `until` is passed).
 
 use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -17,6 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use berth_shim::jsonlog::decode_entry;
+use berth_shim::logfile::rotated_path;
 use berth_shim::{StreamKind, Timestamp};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
@@ -114,37 +117,57 @@ where
     let mut exited = std::pin::pin!(exited);
     let mut is_exited = false;
     // The log appears when the shim starts; a follower may come earlier.
-    let file = loop {
-        match tokio::fs::File::open(path).await {
-            Ok(file) => break file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if !options.follow || is_exited {
-                    return Ok(());
-                }
-                tokio::select! {
-                    () = &mut exited, if !is_exited => is_exited = true,
-                    () = tokio::time::sleep(FOLLOW_POLL) => {}
-                }
-            }
-            Err(e) => return Err(ExecError::io("open log", path, e)),
-        }
+    let Some(current) = open_when_there(path, options.follow, &mut exited, &mut is_exited).await?
+    else {
+        return Ok(());
     };
-    let start = match options.tail {
-        None => 0,
-        Some(n) => {
-            let owned = path.to_owned();
-            tokio::task::spawn_blocking(move || tail_offset(&owned, n))
+    // The files rotated out (`LOG.1` is the newest), opened right away so
+    // that a rotation while we read cannot take them from us; then the
+    // records to start from (`tail` counts across files).
+    let owned = path.to_owned();
+    let tail = options.tail;
+    let (older, current, start) = tokio::task::spawn_blocking(move || {
+        let mut older = open_rotated(&owned)?;
+        let mut current = current;
+        let start = tail_plan(&mut older, &mut current, tail)?;
+        Ok::<_, io::Error>((older, current, start))
+    })
+    .await
+    .map_err(|e| ExecError::io("scan log", path, io::Error::other(e)))?
+    .map_err(|e| ExecError::io("scan log", path, e))?;
+
+    let mut line = Vec::with_capacity(256);
+    for (index, (rotated, file)) in older.into_iter().enumerate() {
+        let Some(offset) = start.older.get(index).copied().flatten() else {
+            continue;
+        };
+        let mut reader = BufReader::new(tokio::fs::File::from_std(file));
+        reader
+            .seek(SeekFrom::Start(offset))
+            .await
+            .map_err(|e| ExecError::io("seek log", &rotated, e))?;
+        // A rotated file is complete: read it to its end.
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
                 .await
-                .map_err(|e| ExecError::io("scan log", path, io::Error::other(e)))?
-                .map_err(|e| ExecError::io("scan log", path, e))?
+                .map_err(|e| ExecError::io("read log", &rotated, e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') && emit(&line, options, tx).await.is_err() {
+                return Ok(());
+            }
         }
-    };
-    let mut reader = BufReader::new(file);
+    }
+
+    line.clear();
+    let mut reader = BufReader::new(tokio::fs::File::from_std(current));
     reader
-        .seek(SeekFrom::Start(start))
+        .seek(SeekFrom::Start(start.current))
         .await
         .map_err(|e| ExecError::io("seek log", path, e))?;
-    let mut line = Vec::with_capacity(256);
     loop {
         reader
             .read_until(b'\n', &mut line)
@@ -163,6 +186,30 @@ where
         if !options.follow {
             return Ok(());
         }
+        if rotated_away(reader.get_ref(), path).await {
+            // The shim renamed (or removed) this file and writes no more to
+            // it, but its last write may have landed after our last read:
+            // read to the end, then go on with the new file.
+            loop {
+                reader
+                    .read_until(b'\n', &mut line)
+                    .await
+                    .map_err(|e| ExecError::io("read log", path, e))?;
+                if line.last() != Some(&b'\n') {
+                    break;
+                }
+                if emit(&line, options, tx).await.is_err() {
+                    return Ok(());
+                }
+                line.clear();
+            }
+            let Some(next) = open_when_there(path, true, &mut exited, &mut is_exited).await? else {
+                return Ok(());
+            };
+            reader = BufReader::new(tokio::fs::File::from_std(next));
+            line.clear();
+            continue;
+        }
         if is_exited {
             // The shim drains output and writes the exit record before it
             // reports the exit, so the file is complete: one more pass found
@@ -175,6 +222,101 @@ where
             () = tx.closed() => return Ok(()),
         }
     }
+}
+
+/// Opens the log at `path`; while it does not exist, waits for it when
+/// following a container that has not exited (`None`: no log to read).
+async fn open_when_there(
+    path: &Path,
+    follow: bool,
+    exited: &mut Pin<&mut impl Future<Output = ()>>,
+    is_exited: &mut bool,
+) -> Result<Option<std::fs::File>, ExecError> {
+    loop {
+        match std::fs::File::open(path) {
+            Ok(file) => return Ok(Some(file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if !follow || *is_exited {
+                    return Ok(None);
+                }
+                tokio::select! {
+                    () = exited.as_mut(), if !*is_exited => *is_exited = true,
+                    () = tokio::time::sleep(FOLLOW_POLL) => {}
+                }
+            }
+            Err(e) => return Err(ExecError::io("open log", path, e)),
+        }
+    }
+}
+
+/// Whether `path` now names another file than `file` (the shim rotated
+/// it). The open file keeps its inode, so a new file cannot reuse it.
+async fn rotated_away(file: &tokio::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(open) = file.metadata().await else {
+        return false;
+    };
+    match tokio::fs::metadata(path).await {
+        Ok(named) => named.ino() != open.ino() || named.dev() != open.dev(),
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    }
+}
+
+/// The rotated files of the log at `path` that exist, oldest first.
+fn open_rotated(path: &Path) -> io::Result<Vec<(PathBuf, std::fs::File)>> {
+    let mut files = Vec::new();
+    for n in 1.. {
+        let rotated = rotated_path(path, n);
+        match std::fs::File::open(&rotated) {
+            Ok(file) => files.push((rotated, file)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        }
+    }
+    files.reverse();
+    Ok(files)
+}
+
+/// Where reading starts: an offset per rotated file (`None`: skipped) and
+/// in the current one.
+#[derive(Debug, PartialEq, Eq)]
+struct Start {
+    older: Vec<Option<u64>>,
+    current: u64,
+}
+
+/// With `tail`, the last `n` complete records across the files (newest
+/// file first until enough are found); without, everything.
+fn tail_plan(
+    older: &mut [(PathBuf, std::fs::File)],
+    current: &mut std::fs::File,
+    tail: Option<usize>,
+) -> io::Result<Start> {
+    let Some(mut wanted) = tail else {
+        return Ok(Start {
+            older: vec![Some(0); older.len()],
+            current: 0,
+        });
+    };
+    let mut start = Start {
+        older: vec![None; older.len()],
+        current: 0,
+    };
+    let (offset, found) = tail_start(current, wanted)?;
+    start.current = offset;
+    if found == wanted {
+        return Ok(start);
+    }
+    wanted -= found;
+    for (index, (_, file)) in older.iter_mut().enumerate().rev() {
+        let (offset, found) = tail_start(file, wanted)?;
+        start.older[index] = Some(offset);
+        if found == wanted {
+            break;
+        }
+        wanted -= found;
+    }
+    Ok(start)
 }
 
 async fn emit(
@@ -219,20 +361,19 @@ async fn emit(
     .map_err(|_| Stop::Closed)
 }
 
-/// The offset where the last `n` complete records of `path` begin (a
-/// trailing record without its newline is not counted: it is still being
-/// written). Scans backwards in blocks, so a large log costs little.
-pub(crate) fn tail_offset(path: &Path, n: usize) -> io::Result<u64> {
-    let mut file = std::fs::File::open(path)?;
+/// Where the last `n` complete records of `file` begin, and how many of
+/// them there are (fewer than `n` when the file holds fewer: then from the
+/// start). A trailing record without its newline is not counted: it is
+/// still being written. Scans backwards in blocks, so a large log costs
+/// little.
+pub(crate) fn tail_start(file: &mut std::fs::File, n: usize) -> io::Result<(u64, usize)> {
     let len = file.metadata()?.len();
     const BLOCK: u64 = 64 * 1024;
     let mut buf = vec![0u8; BLOCK as usize];
-    // Newlines seen so far, scanning from the end; the last newline ends
-    // the last complete record, the (n+1)-th from the end precedes the
-    // first record we want.
-    let mut seen = 0usize;
+    // The k-th newline from the end ends the k-th complete record from the
+    // end, so the (n+1)-th precedes the first record wanted.
+    let mut newlines = 0usize;
     let mut end = len;
-    let mut complete_end = None;
     while end > 0 {
         let start = end.saturating_sub(BLOCK);
         let size = (end - start) as usize;
@@ -242,24 +383,14 @@ pub(crate) fn tail_offset(path: &Path, n: usize) -> io::Result<u64> {
             if buf[i] != b'\n' {
                 continue;
             }
-            let pos = start + i as u64;
-            if complete_end.is_none() {
-                complete_end = Some(pos + 1);
-                if n == 0 {
-                    return Ok(pos + 1);
-                }
-                continue;
-            }
-            seen += 1;
-            if seen == n {
-                return Ok(pos + 1);
+            newlines += 1;
+            if newlines == n + 1 {
+                return Ok((start + i as u64 + 1, n));
             }
         }
         end = start;
     }
-    // Fewer than n records (or none complete): from the start, except for
-    // `tail 0`, which wants nothing.
-    Ok(if n == 0 { len } else { 0 })
+    Ok((0, newlines))
 }
 
 #[cfg(test)]
@@ -384,7 +515,9 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         assert_eq!(collect(&path, all()).await, ["out-0\n", "err-1\n"]);
         let first_len = bytes.iter().position(|&b| b == b'\n').expect("newline") as u64 + 1;
-        assert_eq!(tail_offset(&path, 1).expect("tail"), first_len);
+        let mut file = std::fs::File::open(&path).expect("open");
+        assert_eq!(tail_start(&mut file, 1).expect("tail"), (first_len, 1));
+        assert_eq!(tail_start(&mut file, 5).expect("tail"), (0, 2));
         assert!(
             collect(&dir.path().join("missing.log"), all())
                 .await
@@ -444,6 +577,98 @@ mod tests {
             (late.stream, late.data.as_ref()),
             (StreamKind::Stderr, &b"late\n"[..])
         );
+        exit_tx.send(()).expect("signal exit");
+        assert!(
+            stream.next().await.is_none(),
+            "the stream ends after the exit"
+        );
+    }
+
+    /// Records `name-0` .. `name-(n-1)` at seconds `first..`, as a file.
+    fn write_records(path: &Path, name: &str, first: i64, n: i64) {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let text = format!("{name}-{i}\n");
+            encode_entry(&mut out, StreamKind::Stdout, text.as_bytes(), t(first + i));
+        }
+        std::fs::write(path, out).expect("write records");
+    }
+
+    #[tokio::test]
+    async fn rotated_files_are_read_oldest_first_and_tail_spans_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c-json.log");
+        write_records(&rotated_path(&path, 2), "a", 0, 3);
+        write_records(&rotated_path(&path, 1), "b", 10, 2);
+        write_records(&path, "c", 20, 2);
+        assert_eq!(
+            collect(&path, all()).await,
+            [
+                "a-0\n", "a-1\n", "a-2\n", "b-0\n", "b-1\n", "c-0\n", "c-1\n"
+            ]
+        );
+        let tail = |n| LogOptions {
+            tail: Some(n),
+            ..all()
+        };
+        assert_eq!(collect(&path, tail(1)).await, ["c-1\n"]);
+        assert_eq!(collect(&path, tail(3)).await, ["b-1\n", "c-0\n", "c-1\n"]);
+        assert_eq!(
+            collect(&path, tail(6)).await,
+            ["a-1\n", "a-2\n", "b-0\n", "b-1\n", "c-0\n", "c-1\n"]
+        );
+        assert_eq!(collect(&path, tail(100)).await.len(), 7);
+        assert!(collect(&path, tail(0)).await.is_empty());
+        let window = LogOptions {
+            since: Some(t(2)),
+            until: Some(t(20)),
+            ..all()
+        };
+        assert_eq!(
+            collect(&path, window).await,
+            ["a-2\n", "b-0\n", "b-1\n", "c-0\n"]
+        );
+    }
+
+    #[tokio::test]
+    async fn follow_goes_on_in_the_new_file_after_a_rotation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c-json.log");
+        write_records(&path, "old", 0, 1);
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut stream = spawn_reader(
+            path.clone(),
+            LogOptions {
+                follow: true,
+                ..all()
+            },
+            async move {
+                let _ = exit_rx.await;
+            },
+        );
+        let first = stream.next().await.expect("first").expect("ok");
+        assert_eq!(first.data, "old-0\n");
+        // What the shim does: a last write to the full file, the rename, a
+        // new file.
+        let mut last = Vec::new();
+        encode_entry(&mut last, StreamKind::Stdout, b"old-1\n", t(1));
+        {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .expect("open");
+            f.write_all(&last).expect("append");
+        }
+        std::fs::rename(&path, rotated_path(&path, 1)).expect("rotate");
+        tokio::time::sleep(FOLLOW_POLL * 2).await;
+        write_records(&path, "new", 2, 2);
+        let mut rest = Vec::new();
+        for _ in 0..3 {
+            let msg = stream.next().await.expect("record").expect("ok");
+            rest.push(String::from_utf8(msg.data.to_vec()).expect("utf8"));
+        }
+        assert_eq!(rest, ["old-1\n", "new-0\n", "new-1\n"]);
         exit_tx.send(()).expect("signal exit");
         assert!(
             stream.next().await.is_none(),

@@ -7,6 +7,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::logfile::Rotation;
+
 /// Everything a shim needs to run one container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShimArgs {
@@ -20,6 +22,10 @@ pub struct ShimArgs {
     pub socket: PathBuf,
     /// json-file log to append to.
     pub log: PathBuf,
+    /// Rotate the log (json-file's `max-size` and `max-file`).
+    pub log_rotation: Option<Rotation>,
+    /// Log nothing (the `none` log driver): `log` is not even created.
+    pub no_log: bool,
     /// Where to write the exit record.
     pub exit_file: PathBuf,
     /// Give the container a pseudo-terminal.
@@ -73,7 +79,12 @@ impl ShimArgs {
         if let Some((h, w)) = self.console_size {
             pair("--console-size", format!("{h}x{w}").into());
         }
+        if let Some(rotation) = self.log_rotation {
+            pair("--log-max-size", rotation.max_size.to_string().into());
+            pair("--log-max-files", rotation.max_files.to_string().into());
+        }
         for (flag, on) in [
+            ("--no-log", self.no_log),
             ("--tty", self.tty),
             ("--open-stdin", self.open_stdin),
             ("--stdin-once", self.stdin_once),
@@ -94,7 +105,8 @@ impl ShimArgs {
         let mut log = None;
         let mut exit_file = None;
         let mut console_size = None;
-        let (mut tty, mut open_stdin, mut stdin_once) = (false, false, false);
+        let (mut max_size, mut max_files) = (None, None);
+        let (mut tty, mut open_stdin, mut stdin_once, mut no_log) = (false, false, false, false);
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let flag = arg.to_string_lossy().into_owned();
@@ -126,18 +138,47 @@ impl ShimArgs {
                         w.parse().map_err(|_| invalid())?,
                     ));
                 }
+                "--log-max-size" | "--log-max-files" => {
+                    let raw = value()?.to_string_lossy().into_owned();
+                    let option = if flag == "--log-max-size" {
+                        "--log-max-size"
+                    } else {
+                        "--log-max-files"
+                    };
+                    let number: u64 = raw
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(ArgsError::Invalid { option, value: raw })?;
+                    if option == "--log-max-size" {
+                        max_size = Some(number);
+                    } else {
+                        max_files = Some(u32::try_from(number).unwrap_or(u32::MAX));
+                    }
+                }
+                "--no-log" => no_log = true,
                 "--tty" => tty = true,
                 "--open-stdin" => open_stdin = true,
                 "--stdin-once" => stdin_once = true,
                 _ => return Err(ArgsError::Unexpected(flag)),
             }
         }
+        let log_rotation = match (max_size, max_files) {
+            (Some(max_size), max_files) => Some(Rotation {
+                max_size,
+                max_files: max_files.unwrap_or(1),
+            }),
+            (None, Some(_)) => return Err(ArgsError::Missing("--log-max-size")),
+            (None, None) => None,
+        };
         Ok(ShimArgs {
             id: id.ok_or(ArgsError::Missing("--id"))?,
             bundle: bundle.ok_or(ArgsError::Missing("--bundle"))?,
             state_root: state_root.ok_or(ArgsError::Missing("--state-root"))?,
             socket: socket.ok_or(ArgsError::Missing("--socket"))?,
             log: log.ok_or(ArgsError::Missing("--log"))?,
+            log_rotation,
+            no_log,
             exit_file: exit_file.ok_or(ArgsError::Missing("--exit-file"))?,
             tty,
             open_stdin,
@@ -158,6 +199,11 @@ mod tests {
             state_root: "/run/berth/runtime".into(),
             socket: "/run/berth/shims/c1/sock".into(),
             log: "/var/lib/berth/containers/c1/c1-json.log".into(),
+            log_rotation: Some(Rotation {
+                max_size: 10_000_000,
+                max_files: 3,
+            }),
+            no_log: false,
             exit_file: "/var/lib/berth/containers/c1/exit.json".into(),
             tty: true,
             open_stdin: true,
@@ -174,6 +220,8 @@ mod tests {
             tty: false,
             open_stdin: false,
             console_size: None,
+            log_rotation: None,
+            no_log: true,
             ..args
         };
         assert_eq!(ShimArgs::parse(plain.to_args()), Ok(plain));
@@ -192,6 +240,25 @@ mod tests {
             ShimArgs::parse([OsString::from("--frobnicate")]),
             Err(ArgsError::Unexpected("--frobnicate".into()))
         );
+        let mut only_files = sample().to_args();
+        let pos = only_files
+            .iter()
+            .position(|a| a == "--log-max-size")
+            .expect("present");
+        only_files.drain(pos..pos + 2);
+        assert_eq!(
+            ShimArgs::parse(only_files),
+            Err(ArgsError::Missing("--log-max-size"))
+        );
+        let mut zero = sample().to_args();
+        zero[pos + 1] = "0".into();
+        assert!(matches!(
+            ShimArgs::parse(zero),
+            Err(ArgsError::Invalid {
+                option: "--log-max-size",
+                ..
+            })
+        ));
         let mut bad = sample().to_args();
         let pos = bad
             .iter()

@@ -13,6 +13,7 @@
 //! - [`protocol`]: the startup report and the control-socket messages;
 //! - [`exit`]: the durable exit record;
 //! - [`jsonlog`]: the json-file log format (write and read);
+//! - [`logfile`]: the log file and its rotation (`max-size`, `max-file`);
 //! - [`time`]: RFC 3339 timestamps as Docker prints them;
 //! - [`fsutil`]: crash-safe file replacement.
 
@@ -22,6 +23,7 @@ pub mod args;
 pub mod exit;
 pub mod fsutil;
 pub mod jsonlog;
+pub mod logfile;
 pub mod protocol;
 pub mod time;
 

@@ -14,13 +14,13 @@
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 use berth_shim::args::ShimArgs;
 use berth_shim::exit::ExitRecord;
 use berth_shim::jsonlog::{LineSplitter, encode_entry};
+use berth_shim::logfile::LogFile;
 use berth_shim::protocol::{
     self, ContainerStatus, FrameKind, MAX_MESSAGE_LEN, MESSAGE_HEADER_LEN, Reply, Request,
     ShimFailure, ShimState, StreamKind,
@@ -184,7 +184,8 @@ pub struct Monitor<R: Runtime> {
     /// SIGCHLD as a descriptor, with `reap_strays`.
     sigchld: Option<SignalFd>,
     listener: UnixListener,
-    log: File,
+    /// `None` with the `none` log driver.
+    log: Option<LogFile>,
     log_buf: Vec<u8>,
     outputs: Vec<Output>,
     stdin: Option<Stdin>,
@@ -254,15 +255,14 @@ impl<R: Runtime> Monitor<R> {
     /// On a runtime failure the exit record is written (the container
     /// "exited" with Docker's start-failure code) before returning it.
     pub fn create(config: MonitorConfig, mut runtime: R) -> Result<Monitor<R>, ShimFailure> {
-        let log = File::options()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&config.args.log)
-            .map_err(|e| {
+        let log = if config.args.no_log {
+            None
+        } else {
+            let log = LogFile::open(&config.args.log, config.args.log_rotation).map_err(|e| {
                 ShimFailure::other(format!("open log {}: {e}", config.args.log.display()))
             })?;
+            Some(log)
+        };
         let _ = std::fs::remove_file(&config.args.socket);
         let listener = UnixListener::bind(&config.args.socket).map_err(|e| {
             ShimFailure::other(format!(
@@ -620,11 +620,10 @@ impl<R: Runtime> Monitor<R> {
         if self.log_buf.is_empty() {
             return;
         }
-        if let Err(e) = self.log.write_all(&self.log_buf) {
-            eprintln!(
-                "berth-shim: writing log {}: {e}",
-                self.config.args.log.display()
-            );
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.write(&self.log_buf)
+        {
+            eprintln!("berth-shim: writing log {}: {e}", log.path().display());
         }
         self.log_buf.clear();
     }

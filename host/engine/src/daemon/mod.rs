@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::container::{
-    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, NetworkSettings, Status,
-    SummaryHostConfig, WaitCondition, start_failure_code,
+    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, LogDriver, NetworkSettings,
+    Status, SummaryHostConfig, WaitCondition, start_failure_code,
 };
 use berth_api::filters::Filters;
 use berth_api::units::human_duration;
@@ -962,7 +962,20 @@ impl Daemon {
             ));
         }
         let container = self.containers.get(reference)?;
-        let tty = container.lock().record.config.tty;
+        let (tty, log_driver) = {
+            let inner = container.lock();
+            (
+                inner.record.config.tty,
+                inner.record.host_config.log_config.driver(),
+            )
+        };
+        if log_driver == Ok(LogDriver::None) {
+            // moby `logger.ErrReadLogsNotSupported`.
+            return Err(JobError::new(
+                ErrorKind::NotImplemented,
+                "configured logging driver does not support reading",
+            ));
+        }
         let mut records = self.runtime.logs(&container.id, options).await?;
         out.begin(Some(if tty {
             berth_api::stream::RAW
@@ -1001,7 +1014,11 @@ impl Daemon {
             resolv_conf_path: path(files.resolv_conf),
             hostname_path: path(files.hostname),
             hosts_path: path(files.hosts),
-            log_path: path(files.log),
+            // As dockerd: only a driver that writes a file has a path.
+            log_path: match record.host_config.log_config.driver() {
+                Ok(LogDriver::None) => String::new(),
+                _ => path(files.log),
+            },
             name: format!("/{}", record.name),
             restart_count: record.restart_count,
             driver: self.images.driver_name(),

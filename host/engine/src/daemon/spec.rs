@@ -4,7 +4,9 @@
 
 use std::path::{Component, Path};
 
-use berth_api::container::{Bind, Config, CreateRequest, DEFAULT_SHM_SIZE, HostConfig, State};
+use berth_api::container::{
+    Bind, Config, CreateRequest, DEFAULT_LOG_DRIVER, DEFAULT_SHM_SIZE, HostConfig, State,
+};
 use berth_api::image::ImageInspect;
 
 use crate::daemon::sysinfo::{CgroupnsMode, SysInfo, parse_cpuset_list};
@@ -216,6 +218,12 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
         host.shm_size = DEFAULT_SHM_SIZE;
     }
     validate_oom_score_adj(host.oom_score_adj, sys)?;
+    // moby `mergeAndVerifyLogConfig`: the daemon's driver when none is
+    // named, and options the driver does not know are refused.
+    host.log_config.driver().map_err(JobError::invalid)?;
+    if host.log_config.kind.is_empty() {
+        host.log_config.kind = DEFAULT_LOG_DRIVER.to_owned();
+    }
     // moby `verifyPlatformContainerSettings`, then the default filled in so
     // that inspect shows the mode in effect.
     if host.cgroupns_mode.is_empty() {

@@ -37,6 +37,8 @@ fn config(dir: &std::path::Path, flags: Flags) -> MonitorConfig {
             state_root: dir.join("state"),
             socket: dir.join("sock"),
             log: dir.join("c1-json.log"),
+            log_rotation: None,
+            no_log: false,
             exit_file: dir.join("exit.json"),
             tty: flags.tty,
             open_stdin: flags.open_stdin,
@@ -49,8 +51,18 @@ fn config(dir: &std::path::Path, flags: Flags) -> MonitorConfig {
 }
 
 fn spawn_with(runtime: ProcessRuntime, flags: Flags) -> Harness {
+    spawn_configured(runtime, flags, |_| {})
+}
+
+/// [`spawn_with`] with the shim's arguments adjusted by `adjust`.
+fn spawn_configured(
+    runtime: ProcessRuntime,
+    flags: Flags,
+    adjust: impl FnOnce(&mut ShimArgs),
+) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = config(dir.path(), flags);
+    let mut config = config(dir.path(), flags);
+    adjust(&mut config.args);
     let monitor = Monitor::create(config.clone(), runtime).expect("create");
     let pid = monitor.pid();
     let handle = std::thread::spawn(move || monitor.run());
@@ -184,6 +196,68 @@ fn logs_both_streams_and_records_the_exit_code() {
         !h.config.args.socket.exists(),
         "the socket goes with the shim"
     );
+}
+
+#[test]
+fn the_none_driver_logs_nothing_but_attach_still_sees_output() {
+    let mut h = spawn_configured(
+        ProcessRuntime::new(&["sh", "-c", "echo hi"]),
+        Flags::default(),
+        |args| args.no_log = true,
+    );
+    let (mut stream, reply) = h.attach(false, true, true);
+    assert!(matches!(reply, Reply::Attached { .. }), "{reply:?}");
+    h.start();
+    let (stdout, _, record) = drain_attach(&mut stream);
+    assert_eq!((stdout.as_slice(), record.exit_code), (&b"hi\n"[..], 0));
+    assert_eq!(h.join().exit_code, 0);
+    assert!(!h.config.args.log.exists(), "no log file with --no-log");
+}
+
+#[test]
+fn a_rotated_log_keeps_max_files_of_the_newest_records() {
+    // One line at a time (the pauses keep each line its own read, hence its
+    // own write), so that the log fills and rotates many times.
+    let mut h = spawn_configured(
+        ProcessRuntime::new(&[
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 30 ]; do echo line-$i; sleep 0.01; i=$((i+1)); done",
+        ]),
+        Flags::default(),
+        |args| {
+            args.log_rotation = Some(berth_shim::logfile::Rotation {
+                max_size: 200,
+                max_files: 3,
+            });
+        },
+    );
+    h.start();
+    assert_eq!(h.join().exit_code, 0);
+    let log = &h.config.args.log;
+    let files = [
+        berth_shim::logfile::rotated_path(log, 2),
+        berth_shim::logfile::rotated_path(log, 1),
+        log.clone(),
+    ];
+    assert!(!berth_shim::logfile::rotated_path(log, 3).exists());
+    let mut lines = Vec::new();
+    for file in &files {
+        let bytes = std::fs::read(file).expect("rotated file");
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            lines.push(decode_entry(line).expect("record").log);
+        }
+    }
+    // The newest records, in order, the last one included.
+    assert_eq!(lines.last().map(String::as_str), Some("line-29\n"));
+    let first: usize = lines[0]
+        .trim_start_matches("line-")
+        .trim_end()
+        .parse()
+        .expect("numbered line");
+    let expected: Vec<String> = (first..30).map(|i| format!("line-{i}\n")).collect();
+    assert_eq!(lines, expected);
+    assert!(first > 0, "the oldest records were dropped");
 }
 
 #[test]
