@@ -357,27 +357,36 @@ fn line_numbers(output: &str) -> Vec<u32> {
         .collect()
 }
 
+/// `docker run -d` of a container that prints `line-0` .. `line-(count-1)`,
+/// one every `pause_us` microseconds, into a json-file log rotated at 1 kB
+/// with 3 files; its id.
+fn run_counting(d: &Daemon, count: u32, pause_us: u32) -> String {
+    let script = format!(
+        "i=0; while [ $i -lt {count} ]; do echo line-$i; usleep {pause_us}; i=$((i+1)); done"
+    );
+    d.docker(&[
+        "run",
+        "-d",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .ok()
+    .trim()
+    .to_owned()
+}
+
 #[test]
 fn json_file_logs_rotate_and_the_none_driver_keeps_nothing() {
     let d = ready();
     // ~70 bytes a record, one record at a time: a 1 kB file holds about 14,
     // so 100 records rotate many times and 3 files keep the newest ~40.
-    let id = d
-        .docker(&[
-            "run",
-            "-d",
-            "--log-opt",
-            "max-size=1k",
-            "--log-opt",
-            "max-file=3",
-            "busybox",
-            "sh",
-            "-c",
-            "i=0; while [ $i -lt 100 ]; do echo line-$i; usleep 2000; i=$((i+1)); done",
-        ])
-        .ok()
-        .trim()
-        .to_owned();
+    let id = run_counting(&d, 100, 2000);
     assert_eq!(d.docker(&["wait", &id]).ok().trim(), "0");
     let kept = line_numbers(&d.docker(&["logs", &id]).ok());
     let first = *kept.first().expect("some records kept");
@@ -403,22 +412,7 @@ fn json_file_logs_rotate_and_the_none_driver_keeps_nothing() {
 
     // A follower goes on across rotations (3 files hold all 30 records, so
     // every one of them must arrive, in order).
-    let id = d
-        .docker(&[
-            "run",
-            "-d",
-            "--log-opt",
-            "max-size=1k",
-            "--log-opt",
-            "max-file=3",
-            "busybox",
-            "sh",
-            "-c",
-            "i=0; while [ $i -lt 30 ]; do echo line-$i; usleep 30000; i=$((i+1)); done",
-        ])
-        .ok()
-        .trim()
-        .to_owned();
+    let id = run_counting(&d, 30, 30000);
     let followed = d.docker(&["logs", "-f", &id]).ok();
     assert_eq!(line_numbers(&followed), (0..30).collect::<Vec<_>>());
     d.docker(&["rm", "-f", &id]).ok();

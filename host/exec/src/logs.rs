@@ -438,6 +438,29 @@ mod tests {
         out
     }
 
+    /// A follower of `path` and the sender that reports the container's exit.
+    fn follow(path: &Path) -> (LogStream, tokio::sync::oneshot::Sender<()>) {
+        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<()>();
+        let options = LogOptions {
+            follow: true,
+            ..all()
+        };
+        let stream = spawn_reader(path.to_owned(), options, async move {
+            let _ = exit_rx.await;
+        });
+        (stream, exit_tx)
+    }
+
+    /// Appends `bytes` to `path`, as the shim's writes do.
+    fn append(path: &Path, bytes: &[u8]) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .expect("open");
+        f.write_all(bytes).expect("append");
+    }
+
     #[tokio::test]
     async fn reads_everything_in_order() {
         let (_dir, path) = fixture(4);
@@ -544,34 +567,16 @@ mod tests {
     #[tokio::test]
     async fn follow_streams_new_records_until_the_container_exits() {
         let (_dir, path) = fixture(1);
-        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut stream = spawn_reader(
-            path.clone(),
-            LogOptions {
-                follow: true,
-                ..all()
-            },
-            async move {
-                let _ = exit_rx.await;
-            },
-        );
+        let (mut stream, exit_tx) = follow(&path);
         let first = stream.next().await.expect("first").expect("ok");
         assert_eq!(first.data, "out-0\n");
         // Append a record in two writes, as a slow writer would.
         let mut more = Vec::new();
         encode_entry(&mut more, StreamKind::Stderr, b"late\n", t(9));
         let (a, b) = more.split_at(10);
-        let append = |bytes: &[u8]| {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .expect("open");
-            f.write_all(bytes).expect("append");
-        };
-        append(a);
+        append(&path, a);
         tokio::time::sleep(FOLLOW_POLL * 2).await;
-        append(b);
+        append(&path, b);
         let late = stream.next().await.expect("late").expect("ok");
         assert_eq!(
             (late.stream, late.data.as_ref()),
@@ -635,31 +640,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c-json.log");
         write_records(&path, "old", 0, 1);
-        let (exit_tx, exit_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut stream = spawn_reader(
-            path.clone(),
-            LogOptions {
-                follow: true,
-                ..all()
-            },
-            async move {
-                let _ = exit_rx.await;
-            },
-        );
+        let (mut stream, exit_tx) = follow(&path);
         let first = stream.next().await.expect("first").expect("ok");
         assert_eq!(first.data, "old-0\n");
         // What the shim does: a last write to the full file, the rename, a
         // new file.
         let mut last = Vec::new();
         encode_entry(&mut last, StreamKind::Stdout, b"old-1\n", t(1));
-        {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .expect("open");
-            f.write_all(&last).expect("append");
-        }
+        append(&path, &last);
         std::fs::rename(&path, rotated_path(&path, 1)).expect("rotate");
         tokio::time::sleep(FOLLOW_POLL * 2).await;
         write_records(&path, "new", 2, 2);
