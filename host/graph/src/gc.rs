@@ -52,22 +52,9 @@ pub struct ImageUsage {
     pub created: i64,
 }
 
-/// A layer's or flattened cache's figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LayerUsage {
-    /// 64 hex.
-    pub id: String,
-    /// `layer` or `flattened`.
-    pub kind: String,
-    /// Bytes of content.
-    pub size: u64,
-    /// Images using it.
-    pub images: u32,
-    /// Container root filesystems using it.
-    pub containers: u32,
-    /// Seconds since the epoch.
-    pub last_used: i64,
-}
+/// A layer's or flattened cache's figures: what the policy sees when it
+/// plans a garbage collection.
+pub type LayerUsage = GcLayer;
 
 /// A container rootfs' writable size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,17 +220,7 @@ impl Graph {
             driver: self.driver.name().into(),
             layers_size: layers.iter().map(|(_, l)| l.size).sum(),
             images: images_out,
-            layers: gc
-                .into_iter()
-                .map(|g| LayerUsage {
-                    id: g.id,
-                    kind: g.kind,
-                    size: g.size,
-                    images: g.images,
-                    containers: g.containers,
-                    last_used: g.last_used,
-                })
-                .collect(),
+            layers: gc,
             containers,
         })
     }

@@ -492,15 +492,7 @@ impl Graph {
             if rootfs.iter().any(|(id, _)| *id == name) {
                 continue;
             }
-            let merged = self.layout.merged(&name);
-            if self.mounter.is_mounted(&merged).unwrap_or(false) {
-                self.mounter
-                    .unmount(&merged)
-                    .map_err(|source| GraphError::Unmount {
-                        target: merged.clone(),
-                        source,
-                    })?;
-            }
+            self.unmount_locked(&name)?;
             tracing::warn!(container = %name, "removing uncommitted container rootfs");
             fsutil::remove_tree(&self.layout.container(&name))?;
         }

@@ -233,7 +233,9 @@ impl Graph {
         Ok(())
     }
 
-    fn unmount_locked(&self, container_id: &str) -> Result<(), GraphError> {
+    /// Unmounts the container's overlay when it is mounted (vfs has no
+    /// mount); the caller holds the graph lock.
+    pub(crate) fn unmount_locked(&self, container_id: &str) -> Result<(), GraphError> {
         let merged = self.layout.merged(container_id);
         if self.driver == StorageDriver::Overlay
             && self

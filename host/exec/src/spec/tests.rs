@@ -50,6 +50,14 @@ fn build_with(
     build_spec(ID, config, host, root.path(), &files(), options)
 }
 
+/// The spec's `linux.resources`.
+fn resources_of(spec: &Spec) -> oci_spec::runtime::LinuxResources {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .expect("resources")
+}
+
 fn caps_mask(set: &oci_spec::runtime::Capabilities) -> u64 {
     let all = CapabilitySet::all().names();
     set.iter()
@@ -308,12 +316,7 @@ fn memory_swap_cpu_and_pids_map_like_docker() {
         pids_limit: Some(100),
         ..HostConfig::default()
     };
-    let spec = build(&config(&["true"]), &host).expect("spec");
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .expect("resources");
+    let resources = resources_of(&build(&config(&["true"]), &host).expect("spec"));
     let memory = resources.memory().expect("memory");
     assert_eq!(memory.limit(), Some(64 << 20));
     assert_eq!(
@@ -334,12 +337,7 @@ fn memory_swap_cpu_and_pids_map_like_docker() {
         pids_limit: Some(-1),
         ..HostConfig::default()
     };
-    let spec = build(&config(&["true"]), &host).expect("spec");
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .expect("resources");
+    let resources = resources_of(&build(&config(&["true"]), &host).expect("spec"));
     assert_eq!(resources.memory().and_then(|m| m.swap()), Some(-1));
     let cpu = resources.cpu().clone().expect("cpu");
     assert_eq!((cpu.quota(), cpu.period()), (Some(25_000), Some(50_000)));
@@ -358,12 +356,7 @@ fn swap_is_left_alone_without_swap_accounting() {
         ..SpecOptions::default()
     };
     let spec = build_with(&config(&["true"]), &host, &options).expect("spec");
-    let memory = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .and_then(|r| *r.memory())
-        .expect("memory");
+    let memory = resources_of(&spec).memory().expect("memory");
     assert_eq!((memory.limit(), memory.swap()), (Some(64 << 20), None));
 }
 

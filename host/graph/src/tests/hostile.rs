@@ -57,13 +57,8 @@ fn absolute_paths_are_made_relative() {
         .build();
     let report = f.import(&tar, Some("abs")).unwrap();
     f.assert_sentinel_untouched();
-    let hex = report.diff_id.strip_prefix("sha256:").unwrap();
     let stored = f
-        .graph
-        .root()
-        .join("layers")
-        .join(hex)
-        .join("diff")
+        .layer_diff(&report.diff_id)
         .join(abs.trim_start_matches('/'));
     assert_eq!(fs::read_to_string(stored).unwrap(), "inside");
 }
@@ -165,8 +160,7 @@ fn device_nodes_are_skipped_with_a_warning() {
     let report = f.import(&tar, Some("devices")).unwrap();
     assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
     assert!(report.warnings[0].contains("dev-null"));
-    let hex = report.diff_id.strip_prefix("sha256:").unwrap();
-    let diff = f.graph.root().join("layers").join(hex).join("diff");
+    let diff = f.layer_diff(&report.diff_id);
     assert!(diff.join("keep").exists());
     assert!(!diff.join("dev-null").exists());
     assert!(!diff.join("dev-sda").exists());
@@ -228,8 +222,7 @@ fn garbage_and_truncated_input_change_nothing() {
 fn fifos_are_created_and_setuid_bits_kept() {
     let f = Fixture::vfs();
     let report = f.import(&super::small_rootfs(), Some("small")).unwrap();
-    let hex = report.diff_id.strip_prefix("sha256:").unwrap();
-    let diff = f.graph.root().join("layers").join(hex).join("diff");
+    let diff = f.layer_diff(&report.diff_id);
     assert!(
         fs::symlink_metadata(diff.join("run-fifo"))
             .unwrap()

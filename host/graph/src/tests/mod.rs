@@ -135,6 +135,13 @@ impl Fixture {
         self.dir.path().join("sentinel")
     }
 
+    /// `layers/<hex>/diff` of the layer with `diff_id` (`sha256:<hex>`),
+    /// spelled out as the crate docs describe the layout.
+    pub fn layer_diff(&self, diff_id: &str) -> PathBuf {
+        let hex = diff_id.strip_prefix("sha256:").expect("a sha256 diff id");
+        self.graph.root().join("layers").join(hex).join("diff")
+    }
+
     /// Reopens the graph on the same data root (as after a restart).
     pub fn reopen(&mut self, f: impl FnOnce(GraphConfig) -> GraphConfig) {
         self.try_reopen(f).unwrap();
