@@ -12,6 +12,7 @@ mod error;
 mod facts;
 mod hijack;
 mod listen;
+mod peer;
 mod plugins;
 mod serve;
 
