@@ -166,3 +166,68 @@ fn seccomp_filter_load_applies_to_the_calling_thread() {
     // The filter stayed with that thread.
     std::fs::create_dir(&in_main).expect("mkdir in the unfiltered main thread");
 }
+
+/// A static probe that calls io_uring_setup(2) and says how it ended:
+/// exit 0 "ok", 1 EPERM, 2 anything else (busybox has no applet for it).
+const IO_URING_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+    unsigned char params[120]; /* struct io_uring_params, zeroed */
+    memset(params, 0, sizeof params);
+    long fd = syscall(__NR_io_uring_setup, 1, params);
+    if (fd >= 0) { puts("io_uring_setup: ok"); return 0; }
+    printf("io_uring_setup: %s\n", strerror(errno));
+    return errno == EPERM ? 1 : 2;
+}
+"#;
+
+#[test]
+fn seccomp_default_container_cannot_set_up_io_uring() {
+    berth_tests::require::root();
+    let cc = berth_tests::require::program("cc", "gcc and libc6-dev");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("probe.c"), IO_URING_PROBE).unwrap();
+    let probe = dir.path().join("io_uring_probe");
+    let out = run_with_timeout(
+        Command::new(cc)
+            .args(["-static", "-O2", "-o"])
+            .arg(&probe)
+            .arg(dir.path().join("probe.c")),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "building the static probe failed (needs libc6-dev's libc.a): {out:?}"
+    );
+    let tarball = dir.path().join("image.tar");
+    berth_tests::busybox::build_tarball_with(&tarball, |rootfs| {
+        std::fs::copy(&probe, rootfs.join("bin/io_uring_probe")).expect("copy probe");
+    });
+    let d = berth_tests::daemon::Daemon::start();
+    d.berth(&["import", tarball.to_str().unwrap(), "probe"])
+        .ok();
+    // Control: without a filter the kernel lets the call through, so an
+    // EPERM below comes from the profile, not from the host.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "probe",
+        "/bin/io_uring_probe",
+    ]);
+    assert_eq!(
+        (out.code(), out.stdout.as_str()),
+        (0, "io_uring_setup: ok\n"),
+        "io_uring must work on this host without seccomp (kernel.io_uring_disabled?): {out:?}"
+    );
+    let out = d.docker(&["run", "--rm", "probe", "/bin/io_uring_probe"]);
+    assert_eq!(
+        (out.code(), out.stdout.as_str()),
+        (1, "io_uring_setup: Operation not permitted\n"),
+        "{out:?}"
+    );
+}

@@ -124,3 +124,25 @@ fn default_profile_exports_a_loadable_sized_program() {
     // The kernel's BPF_MAXINSNS for seccomp filters.
     assert!(program.len() <= 4096, "{} instructions", program.len());
 }
+
+#[test]
+fn default_profile_blocks_io_uring_with_eperm() {
+    // moby#46762 (Docker 25): io_uring submissions bypass per-syscall
+    // filtering, so the three calls left the allow-list and fall to the
+    // default action, EPERM; with CAP_SYS_ADMIN too.
+    for profile in [
+        docker_default_profile(),
+        docker_default_profile_for(&[Capability::SysAdmin]),
+    ] {
+        let listed: Vec<String> = profile
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.names().clone())
+            .collect();
+        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            assert!(!listed.contains(&name.to_string()), "{name} is listed");
+        }
+        assert_eq!(profile.default_errno_ret(), Some(libc::EPERM as u32));
+    }
+}
