@@ -26,7 +26,9 @@
 //!
 //! Layout: [`bundle`] validates a bundle once; `config` turns the spec into
 //! what init needs before `clone`; `init` is the child side; `rootfs`
-//! builds the mount tree through the `syscall::Syscall` seam; `channel`
+//! builds the mount tree through the `syscall::Syscall` seam, every path
+//! inside the container's root resolved by [`root::Root`] (also used by the
+//! exec driver to read an image's files); `channel`
 //! carries typed messages between runtime and child; [`console`] speaks
 //! runc's console-socket protocol; [`seccomp`] compiles and loads filters.
 
@@ -42,6 +44,7 @@ mod error;
 mod hooks;
 mod init;
 mod mounts;
+pub mod root;
 mod rootfs;
 pub mod seccomp;
 mod state;
