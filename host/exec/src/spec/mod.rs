@@ -52,7 +52,7 @@ use oci_spec::runtime::{
 };
 
 pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
-pub use rootfs::read_in_root;
+pub use rootfs::{MAX_IMAGE_FILE, read_in_root};
 pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
 
 /// `PATH` when the configuration has none (moby `oci.DefaultPathEnv`).
@@ -100,14 +100,13 @@ pub enum SpecError {
         /// Why.
         reason: String,
     },
-    /// A file of the rootfs (passwd, group) cannot be read.
-    #[error("failed to read {path}: {source}")]
+    /// A file of the rootfs (passwd, group) cannot be read: it is not a
+    /// regular file, too large, or unreadable. The message names the file
+    /// as the container sees it.
+    #[error("cannot read the container's files: {error}")]
     ReadRootfs {
-        /// The file.
-        path: PathBuf,
-        /// What failed.
-        #[source]
-        source: std::io::Error,
+        /// What failed, with the container path.
+        error: berth_libcontainer::root::RootError,
     },
     /// A `Binds` entry is malformed.
     #[error("invalid bind mount {bind:?}: {reason}")]

@@ -178,18 +178,18 @@ pub fn resolve_user(
 }
 
 /// Resolves `spec` against the rootfs's `/etc/passwd` and `/etc/group`,
-/// following symlinks inside the rootfs only.
+/// following symlinks inside the rootfs only. A passwd or group file that
+/// is not a regular file (a FIFO would block the start forever) or is
+/// larger than [`super::MAX_IMAGE_FILE`] is an error, with or without a
+/// user to look up: the image is broken.
 pub fn resolve_user_in_rootfs(rootfs: &Path, spec: &str) -> Result<ExecUser, SpecError> {
     let read = |name: &str| -> Result<Option<String>, SpecError> {
         read_in_root(rootfs, name)
             .map(|bytes| bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
-            .map_err(|source| SpecError::ReadRootfs {
-                path: rootfs.join(name),
-                source,
-            })
+            .map_err(|error| SpecError::ReadRootfs { error })
     };
-    let passwd = read("etc/passwd")?;
-    let group = read("etc/group")?;
+    let passwd = read("/etc/passwd")?;
+    let group = read("/etc/group")?;
     resolve_user(spec, passwd.as_deref(), group.as_deref())
 }
 
@@ -324,5 +324,32 @@ mod tests {
         // The group symlink climbs out, but is clamped to the rootfs, where
         // /etc/group is the symlink itself: a loop, not the host's file.
         assert!(resolve_user_in_rootfs(root.path(), "inside:root").is_err());
+    }
+
+    #[test]
+    fn a_fifo_or_an_oversized_passwd_is_a_prompt_clear_error() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(root.path().join("etc")).expect("etc");
+        let passwd = root.path().join("etc/passwd");
+        let c_path = std::ffi::CString::new(passwd.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) }, 0, "mkfifo");
+        // Opening the FIFO for reading would block this test forever.
+        for spec in ["", "berth"] {
+            let err = resolve_user_in_rootfs(root.path(), spec).expect_err("a FIFO");
+            let msg = err.to_string();
+            assert!(
+                msg.contains("/etc/passwd") && msg.contains("FIFO, not a regular file"),
+                "{msg}"
+            );
+        }
+        std::fs::remove_file(&passwd).expect("rm");
+        let big = "x:x:1:1::/:/bin/sh\n".repeat(60_000);
+        std::fs::write(&passwd, big).expect("big passwd");
+        let err = resolve_user_in_rootfs(root.path(), "x").expect_err("too large");
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
     }
 }
