@@ -8,6 +8,7 @@ mod daemon_listeners;
 mod daemon_resources;
 mod exec;
 mod graph;
+mod hostile_images;
 mod plugins;
 mod runc_bad_bundles;
 mod runc_dockerd;

@@ -77,14 +77,26 @@ pub fn build_rootfs(dir: &Path) {
 /// Builds the rootfs and packs it as an uncompressed tarball (the format of
 /// `docker export`, accepted by `docker import` and `berth import`).
 pub fn build_tarball(path: &Path) {
+    build_tarball_with(path, |_| {});
+}
+
+/// Like [`build_tarball`], with `mutate` applied to the rootfs before it
+/// is packed (variant images: a symlink or a FIFO where the runtime looks,
+/// an extra binary).
+pub fn build_tarball_with(path: &Path, mutate: impl FnOnce(&Path)) {
     let staging = tempfile::tempdir().expect("tempdir");
     build_rootfs(staging.path());
+    mutate(staging.path());
+    pack_tarball(staging.path(), path);
+}
+
+/// Packs the directory `dir` as an uncompressed tarball at `path`, links
+/// and FIFOs as they are.
+pub fn pack_tarball(dir: &Path, path: &Path) {
     let file = fs::File::create(path).expect("create tarball");
     let mut builder = tar::Builder::new(file);
     builder.follow_symlinks(false);
-    builder
-        .append_dir_all(".", staging.path())
-        .expect("pack rootfs");
+    builder.append_dir_all(".", dir).expect("pack rootfs");
     builder.finish().expect("finish tarball");
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::Error;
-use crate::mounts::{ResolveError, resolve_in_root};
+use crate::root::{Root, RootError};
 
 /// A parsed bundle whose spec passed validation.
 #[derive(Debug, Clone)]
@@ -131,6 +131,7 @@ impl Bundle {
                 "createContainer and startContainer hooks (run inside the container) are not supported".into(),
             ));
         }
+        let root = Root::open(&rootfs).map_err(|e| invalid(e.to_string()))?;
         for mount in spec.mounts().iter().flatten() {
             let destination = mount.destination();
             if !destination.is_absolute() {
@@ -139,24 +140,28 @@ impl Bundle {
                     destination.display()
                 )));
             }
-            match resolve_in_root(&rootfs, destination) {
-                Ok(_) => {}
-                Err(ResolveError::Escapes { symlink }) => {
+            // Stricter than the mounts themselves (which clamp at the
+            // root): a symlink climbing out of the rootfs is a broken or
+            // hostile bundle, and saying so beats mounting somewhere its
+            // author did not mean.
+            match root.check_confined(destination) {
+                Ok(()) => {}
+                Err(RootError::Escapes { symlink, .. }) => {
                     return Err(Error::MountEscapes {
                         destination: destination.clone(),
                         rootfs: rootfs.clone(),
                         symlink,
                     });
                 }
-                Err(ResolveError::TooManyLinks) => {
+                Err(e) if e.errno() == nix::errno::Errno::ELOOP => {
                     return Err(invalid(format!(
                         "mount destination {} has a symlink loop",
                         destination.display()
                     )));
                 }
-                Err(ResolveError::Io(kind)) => {
+                Err(e) => {
                     return Err(invalid(format!(
-                        "mount destination {} cannot be resolved: {kind}",
+                        "mount destination {} cannot be resolved: {e}",
                         destination.display()
                     )));
                 }

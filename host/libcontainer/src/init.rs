@@ -23,9 +23,10 @@ use nix::unistd::{Gid, Uid};
 use crate::channel::{Channel, Message};
 use crate::config::{InitConfig, MountKind, ProcessConfig};
 use crate::error::{InitStep, detail_suffix};
+use crate::root::Root;
 use crate::rootfs::{self, CgroupBind, StepContext, StepError};
 use crate::seccomp::BpfProgram;
-use crate::syscall::{LinuxSyscall, Syscall, io_errno};
+use crate::syscall::{LinuxSyscall, Source, Syscall, Target, io_errno};
 
 /// File descriptors handed to the child (all opened by the runtime).
 pub(crate) struct ChildFds<'a> {
@@ -171,15 +172,20 @@ fn init(
     nix::sys::stat::umask(Mode::empty());
     let sys = LinuxSyscall;
     rootfs::prepare(&sys, &cfg.rootfs, &cgroup_binds)?;
+    // The container's root, now `/`: what follows is confined by the
+    // kernel already, and still goes through the root handle (no magic
+    // links, one resolver).
+    let root = Root::open(Path::new("/")).step(|| InitStep::PivotRoot)?;
     // runc creates a missing cwd (rootfs_linux.go, createCwd) while the
     // root is still writable.
     if cfg.process.cwd != Path::new("/") {
-        sys.mkdir_all(&cfg.process.cwd).step(|| InitStep::Chdir {
-            path: cfg.process.cwd.clone(),
-        })?;
+        sys.mkdir_in(&root, &cfg.process.cwd)
+            .step(|| InitStep::Chdir {
+                path: cfg.process.cwd.clone(),
+            })?;
     }
     if cfg.process.terminal {
-        setup_console(fds, true)?;
+        setup_console(fds, Some(&root))?;
     }
     if let Some(hostname) = &cfg.hostname {
         nix::unistd::sethostname(hostname).step(|| InitStep::Hostname)?;
@@ -195,7 +201,7 @@ fn init(
         std::fs::write(crate::mounts::sysctl_path(key), value)
             .map_err(|e| StepError::new(InitStep::Sysctl { key: key.clone() }, io_errno(e)))?;
     }
-    rootfs::finalize(&sys, &cfg.rootfs)?;
+    rootfs::finalize(&sys, &root, &cfg.rootfs)?;
     let fifo = fds.fifo;
     finish(&cfg.process, fds, &mut seccomp, &mut || {
         chan.send(&Message::Ready)
@@ -225,7 +231,7 @@ fn exec(
     nix::unistd::setsid().step(|| InitStep::Setsid)?;
     wire_stdio(fds)?;
     if process.terminal {
-        setup_console(fds, false)?;
+        setup_console(fds, None)?;
     }
     finish(process, fds, &mut seccomp, &mut || Ok(()))
 }
@@ -336,26 +342,29 @@ fn set_oom_score_adj(value: i32) -> Result<(), StepError> {
 
 /// Opens a pty in the container's devpts, sends the master to the
 /// console socket and makes the slave the controlling terminal and stdio.
-fn setup_console(fds: &ChildFds<'_>, mount_console: bool) -> Result<(), StepError> {
+/// With `root` (container init), the pty is also bound onto `/dev/console`.
+fn setup_console(fds: &ChildFds<'_>, root: Option<&Root>) -> Result<(), StepError> {
     let console = fds.console.ok_or_else(|| {
         StepError::new(InitStep::Console, Errno::EINVAL)
             .with_detail("process.terminal is set but no console socket was given")
     })?;
     let (master, slave_path, slave) = crate::console::open_pty().step(|| InitStep::Console)?;
-    if mount_console {
+    if let Some(root) = root {
         // runc bind-mounts the pty onto /dev/console (rootfs_linux.go,
-        // mountConsole) so that programs writing there reach the terminal.
-        let sys = LinuxSyscall;
-        let console_path = Path::new("/dev/console");
-        sys.create_file(console_path).step(|| InitStep::Console)?;
-        sys.mount(
-            Some(&slave_path),
-            console_path,
-            None,
-            MsFlags::MS_BIND,
-            None,
-        )
-        .step(|| InitStep::Console)?;
+        // mountConsole) so that programs writing there reach the terminal;
+        // both ends resolved in the root, the source being the pty just
+        // opened in the container's devpts.
+        LinuxSyscall
+            .mount_in(
+                root,
+                Source::InRoot(&slave_path),
+                Path::new("/dev/console"),
+                Target::File,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .step(|| InitStep::Console)?;
     }
     crate::console::send_master(console.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")
         .step(|| InitStep::Console)?;

@@ -1,11 +1,8 @@
-//! Pure mount logic: option parsing and confined path resolution.
-//!
-//! Nothing here touches the kernel (only `lstat`/`readlink` for resolution),
-//! so it is unit-tested on fixture directories.
+//! Pure mount logic: option parsing and sysctl paths. Resolving paths
+//! inside the rootfs is `crate::root`'s job.
 
-use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
@@ -101,113 +98,6 @@ pub(crate) fn propagation_option(option: &str) -> Option<MsFlags> {
     })
 }
 
-/// Why a path could not be resolved inside the rootfs.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ResolveError {
-    /// A symlink's target climbs above the rootfs.
-    Escapes {
-        /// The symlink, as a host path.
-        symlink: PathBuf,
-    },
-    /// More than 40 symlinks (the kernel's `MAXSYMLINKS`).
-    TooManyLinks,
-    /// `lstat`/`readlink` failed with something other than "not found".
-    Io(std::io::ErrorKind),
-}
-
-/// Resolves `path` (absolute as seen inside the container) to a host path
-/// under `rootfs`, following symlinks as the container would see them:
-/// absolute targets restart at `rootfs`. Unlike runc (which clamps `..` at the
-/// root, as `filepath-securejoin` does), a symlink whose target climbs above
-/// the rootfs is an error: such a bundle is broken or hostile, and saying so
-/// is more useful than mounting somewhere the author did not mean.
-///
-/// Components that do not exist yet are appended verbatim (the caller
-/// creates them), so the result is always inside `rootfs`.
-pub(crate) fn resolve_in_root(rootfs: &Path, path: &Path) -> Result<PathBuf, ResolveError> {
-    // Pending components, processed front to back; symlink targets are
-    // pushed in front of what remains.
-    let mut pending: Vec<OsString> = components(path).into_iter().rev().collect();
-    let mut resolved: Vec<OsString> = Vec::new();
-    let mut links = 0;
-    let mut missing = false;
-    while let Some(part) = pending.pop() {
-        if part == ".." {
-            if resolved.pop().is_none() {
-                // `..` at the container's root stays at the root: that is
-                // how the kernel treats `/..` as well.
-            }
-            continue;
-        }
-        let host = join(rootfs, &resolved).join(&part);
-        if missing {
-            resolved.push(part);
-            continue;
-        }
-        match std::fs::symlink_metadata(&host) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                links += 1;
-                if links > 40 {
-                    return Err(ResolveError::TooManyLinks);
-                }
-                let target = std::fs::read_link(&host).map_err(|e| ResolveError::Io(e.kind()))?;
-                if target.is_absolute() {
-                    resolved.clear();
-                } else if climbs_above(&resolved, &target) {
-                    return Err(ResolveError::Escapes { symlink: host });
-                }
-                for c in components(&target).into_iter().rev() {
-                    pending.push(c);
-                }
-            }
-            Ok(_) => resolved.push(part),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                missing = true;
-                resolved.push(part);
-            }
-            Err(e) => return Err(ResolveError::Io(e.kind())),
-        }
-    }
-    Ok(join(rootfs, &resolved))
-}
-
-/// Whether a relative symlink target, evaluated in the directory
-/// `resolved`, goes above the root at some point.
-fn climbs_above(resolved: &[OsString], target: &Path) -> bool {
-    let mut depth = resolved.len() as isize;
-    for c in target.components() {
-        match c {
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return true;
-                }
-            }
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-    }
-    false
-}
-
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_os_string()),
-            Component::ParentDir => Some(OsString::from("..")),
-            _ => None,
-        })
-        .collect()
-}
-
-fn join(rootfs: &Path, parts: &[OsString]) -> PathBuf {
-    let mut p = rootfs.to_path_buf();
-    for part in parts {
-        p.push(part);
-    }
-    p
-}
-
 /// `/proc/sys` path of a sysctl key (`net.ipv4.ip_forward` →
 /// `/proc/sys/net/ipv4/ip_forward`). Dots become slashes and slashes become
 /// dots, as sysctl(8) does for keys such as `net.ipv4.conf.eth0/1.forwarding`.
@@ -227,7 +117,6 @@ pub(crate) fn sysctl_path(key: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
 
     fn opts(list: &[&str]) -> MountOptions {
         parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -264,59 +153,6 @@ mod tests {
         assert_eq!(
             sysctl_path("net.ipv4.conf.eth0/1.forwarding"),
             Path::new("/proc/sys/net/ipv4/conf/eth0.1/forwarding")
-        );
-    }
-
-    #[test]
-    fn resolution_stays_in_root_and_follows_links() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("real/dir")).unwrap();
-        symlink("/real", root.join("abs")).unwrap();
-        symlink("real/dir", root.join("rel")).unwrap();
-        symlink("../../real", root.join("real/dir/up")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/abs/dir/x")).unwrap(),
-            root.join("real/dir/x")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/rel/new/deeper")).unwrap(),
-            root.join("real/dir/new/deeper")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/real/dir/up/dir")).unwrap(),
-            root.join("real/dir")
-        );
-        assert_eq!(
-            resolve_in_root(root, Path::new("/../../etc")).unwrap(),
-            root.join("etc"),
-            "a literal .. at the root stays at the root"
-        );
-    }
-
-    #[test]
-    fn symlink_climbing_out_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("a")).unwrap();
-        symlink("../../../../tmp", root.join("a/escape")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/a/escape/x")),
-            Err(ResolveError::Escapes {
-                symlink: root.join("a/escape")
-            })
-        );
-    }
-
-    #[test]
-    fn symlink_loops_are_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        symlink("b", root.join("a")).unwrap();
-        symlink("a", root.join("b")).unwrap();
-        assert_eq!(
-            resolve_in_root(root, Path::new("/a")),
-            Err(ResolveError::TooManyLinks)
         );
     }
 }

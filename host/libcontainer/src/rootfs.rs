@@ -15,8 +15,8 @@ use nix::sys::stat::Mode;
 
 use crate::config::{MountEntry, MountKind, RootfsConfig};
 use crate::error::InitStep;
-use crate::mounts::{ResolveError, resolve_in_root};
-use crate::syscall::{Syscall, io_errno};
+use crate::root::{Root, RootError};
+use crate::syscall::{Source, Syscall, Target, io_errno};
 
 /// A failed step with its errno and an explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +50,18 @@ impl<T> StepContext<T> for nix::Result<T> {
     fn step(self, step: impl FnOnce() -> InitStep) -> Result<T, StepError> {
         self.map_err(|errno| StepError::new(step(), errno))
     }
+}
+
+impl<T> StepContext<T> for Result<T, RootError> {
+    fn step(self, step: impl FnOnce() -> InitStep) -> Result<T, StepError> {
+        self.map_err(|e| step_error(step(), e))
+    }
+}
+
+/// A failed operation in the rootfs as a step error: its errno, and the
+/// resolver's explanation as the detail.
+pub(crate) fn step_error(step: InitStep, e: RootError) -> StepError {
+    StepError::new(step, e.errno()).with_detail(e.to_string())
 }
 
 /// A v1 hierarchy (or the v2 tree) to expose under a `cgroup` mount: the
@@ -130,56 +142,46 @@ pub(crate) fn prepare(
     cfg: &RootfsConfig,
     cgroups: &[CgroupBind],
 ) -> Result<(), StepError> {
-    let root = &cfg.rootfs;
+    let rootfs = &cfg.rootfs;
     // Keep our mounts from propagating to the host (and the host's to us,
     // unless the spec asks for shared); mount_namespaces(7).
     sys.mount(None, Path::new("/"), None, cfg.propagation, None)
         .step(|| InitStep::RootfsPropagation)?;
     // pivot_root(2) needs new_root to be a mount point.
     sys.mount(
-        Some(root),
-        root,
+        Some(rootfs),
+        rootfs,
         None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )
-    .step(|| InitStep::BindRootfs { path: root.clone() })?;
+    .step(|| InitStep::BindRootfs {
+        path: rootfs.clone(),
+    })?;
+    // Opened after the bind, so that it is the new mount (a descriptor of
+    // the directory below would put every mount under the bind, out of
+    // sight). From here on every path is a container path resolved in it.
+    let root = Root::open(rootfs).step(|| InitStep::BindRootfs {
+        path: rootfs.clone(),
+    })?;
     for entry in &cfg.mounts {
-        mount_entry(sys, root, entry, cfg.cgroupns, cgroups)?;
+        mount_entry(sys, &root, entry, cfg.cgroupns, cgroups)?;
     }
     if cfg.create_devices {
-        create_devices(sys, cfg)?;
+        create_devices(sys, &root, cfg)?;
     }
-    sys.pivot_root(root).step(|| InitStep::PivotRoot)?;
+    sys.pivot_root(&root).step(|| InitStep::PivotRoot)?;
     Ok(())
-}
-
-fn resolve(root: &Path, entry: &MountEntry) -> Result<PathBuf, StepError> {
-    resolve_in_root(root, &entry.destination).map_err(|e| {
-        let step = InitStep::Mount {
-            destination: entry.destination.clone(),
-            fstype: entry.fstype(),
-        };
-        match e {
-            ResolveError::Escapes { symlink } => StepError::new(step, Errno::EXDEV).with_detail(
-                format!("symlink {} leads outside the rootfs", symlink.display()),
-            ),
-            ResolveError::TooManyLinks => StepError::new(step, Errno::ELOOP),
-            ResolveError::Io(kind) => {
-                StepError::new(step, Errno::EIO).with_detail(kind.to_string())
-            }
-        }
-    })
 }
 
 fn mount_entry(
     sys: &dyn Syscall,
-    root: &Path,
+    root: &Root,
     entry: &MountEntry,
     cgroupns: bool,
     cgroups: &[CgroupBind],
 ) -> Result<(), StepError> {
-    let dest = resolve(root, entry)?;
+    let dest = entry.destination.as_path();
     let step = || InitStep::Mount {
         destination: entry.destination.clone(),
         fstype: entry.fstype(),
@@ -192,20 +194,18 @@ fn mount_entry(
                 StepError::new(step(), io_errno(e))
                     .with_detail(format!("bind source {}", source.display()))
             })?;
-            if is_dir {
-                sys.mkdir_all(&dest).step(step)?;
-            } else {
-                sys.create_file(&dest).step(step)?;
-            }
-            bind(sys, source, &dest, opts.flags).step(step)?;
+            let target = if is_dir { Target::Dir } else { Target::File };
+            bind(sys, root, Source::Host(source), dest, target, opts.flags).step(step)?;
         }
-        MountKind::Cgroup => mount_cgroup(sys, &dest, entry, cgroupns, cgroups).step(step)?,
+        MountKind::Cgroup => mount_cgroup(sys, root, dest, entry, cgroupns, cgroups).step(step)?,
         MountKind::Fs(fstype) => {
-            sys.mkdir_all(&dest).step(step)?;
             let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
-            sys.mount(
-                entry.source.as_deref(),
-                &dest,
+            let source = entry.source.as_deref().map_or(Source::None, Source::Host);
+            sys.mount_in(
+                root,
+                source,
+                dest,
+                Target::Dir,
                 Some(fstype),
                 opts.flags,
                 data,
@@ -214,32 +214,35 @@ fn mount_entry(
         }
     }
     for prop in &opts.propagation {
-        sys.mount(None, &dest, None, *prop, None).step(step)?;
+        sys.remount_in(root, dest, *prop).step(step)?;
     }
     Ok(())
 }
 
 /// Bind mount, then a remount to apply flags a bind ignores (ro, nosuid,
 /// ...): mount(2), "Creating a bind mount".
-fn bind(sys: &dyn Syscall, source: &Path, dest: &Path, flags: MsFlags) -> nix::Result<()> {
+fn bind(
+    sys: &dyn Syscall,
+    root: &Root,
+    source: Source<'_>,
+    dest: &Path,
+    target: Target,
+    flags: MsFlags,
+) -> Result<(), RootError> {
     let bind_flags = MsFlags::MS_BIND | (flags & MsFlags::MS_REC);
-    sys.mount(Some(source), dest, None, bind_flags, None)?;
+    sys.mount_in(root, source, dest, target, None, bind_flags, None)?;
     let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if !extra.is_empty() {
         let remount = |flags: MsFlags| {
-            sys.mount(
-                Some(dest),
-                dest,
-                None,
-                flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT,
-                None,
-            )
+            sys.remount_in(root, dest, flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT)
         };
         match remount(extra) {
             // In a user namespace the kernel refuses to clear flags that
             // were locked on the source mount (mount_namespaces(7),
             // "locked" mounts); keep them, as runc does on retry.
-            Err(nix::errno::Errno::EPERM) => remount(extra | sys.locked_flags(dest)?)?,
+            Err(e) if e.errno() == Errno::EPERM => {
+                remount(extra | sys.locked_flags_in(root, dest)?)?
+            }
             other => other?,
         }
     }
@@ -250,54 +253,73 @@ fn bind(sys: &dyn Syscall, source: &Path, dest: &Path, flags: MsFlags) -> nix::R
 /// of the container's own cgroup directories (no cgroup namespace needed).
 fn mount_cgroup(
     sys: &dyn Syscall,
+    root: &Root,
     dest: &Path,
     entry: &MountEntry,
     cgroupns: bool,
     binds: &[CgroupBind],
-) -> nix::Result<()> {
-    sys.mkdir_all(dest)?;
+) -> Result<(), RootError> {
     let flags = entry.options.flags;
     if binds.len() == 1 && binds[0].name.is_empty() {
         if cgroupns {
             // In its own cgroup namespace the container sees its cgroup
             // as the root of a fresh cgroup2 mount.
-            return sys.mount(
-                Some(Path::new("cgroup2")),
+            return sys.mount_in(
+                root,
+                Source::Host(Path::new("cgroup2")),
                 dest,
+                Target::Dir,
                 Some("cgroup2"),
                 flags & !(MsFlags::MS_BIND | MsFlags::MS_REC),
                 None,
             );
         }
         // cgroup v2: the container's cgroup directory itself.
-        return bind(sys, &binds[0].source, dest, flags | MsFlags::MS_REC);
+        return bind(
+            sys,
+            root,
+            Source::Host(&binds[0].source),
+            dest,
+            Target::Dir,
+            flags | MsFlags::MS_REC,
+        );
     }
     let tmpfs_flags = MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    sys.mount(
-        Some(Path::new("tmpfs")),
+    sys.mount_in(
+        root,
+        Source::Host(Path::new("tmpfs")),
         dest,
+        Target::Dir,
         Some("tmpfs"),
         tmpfs_flags | (flags & MsFlags::MS_RELATIME),
         Some("mode=755"),
     )?;
     for b in binds {
         let target = dest.join(&b.name);
-        sys.mkdir_all(&target)?;
         if cgroupns {
             let data = if b.controllers.starts_with("name=") {
                 format!("none,{}", b.controllers)
             } else {
                 b.controllers.clone()
             };
-            sys.mount(
-                Some(Path::new("cgroup")),
+            sys.mount_in(
+                root,
+                Source::Host(Path::new("cgroup")),
                 &target,
+                Target::Dir,
                 Some("cgroup"),
                 flags & !(MsFlags::MS_BIND | MsFlags::MS_REC),
                 Some(&data),
             )?;
         } else {
-            bind(sys, &b.source, &target, flags | MsFlags::MS_REC)?;
+            bind(
+                sys,
+                root,
+                Source::Host(&b.source),
+                &target,
+                Target::Dir,
+                flags | MsFlags::MS_REC,
+            )?;
         }
     }
     // Co-mounted controllers (`cpu,cpuacct`) are also reachable by each
@@ -305,33 +327,38 @@ fn mount_cgroup(
     for b in binds {
         if b.name.contains(',') {
             for part in b.name.split(',') {
-                sys.symlink(Path::new(&b.name), &dest.join(part))?;
+                sys.symlink_in(root, Path::new(&b.name), &dest.join(part))?;
             }
         }
     }
     Ok(())
 }
 
-fn create_devices(sys: &dyn Syscall, cfg: &RootfsConfig) -> Result<(), StepError> {
-    let root = &cfg.rootfs;
+/// Device nodes and `/dev` links, every one through the root handle: an
+/// image whose `/dev` (or `/dev/ptmx`) is a link to a host path gets them
+/// inside its rootfs, never on the host.
+fn create_devices(sys: &dyn Syscall, root: &Root, cfg: &RootfsConfig) -> Result<(), StepError> {
     for dev in &cfg.devices {
-        let rel = dev.path.strip_prefix("/").unwrap_or(&dev.path);
-        let path = root.join(rel);
         let step = || InitStep::Device {
             path: dev.path.clone(),
         };
-        if let Some(parent) = path.parent() {
-            sys.mkdir_all(parent).step(step)?;
-        }
         if cfg.bind_devices {
             // mknod is refused in a user namespace: bind the host's node.
-            sys.create_file(&path).step(step)?;
-            sys.mount(Some(&dev.path), &path, None, MsFlags::MS_BIND, None)
-                .step(step)?;
+            sys.mount_in(
+                root,
+                Source::Host(&dev.path),
+                &dev.path,
+                Target::File,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )
+            .step(step)?;
         } else {
             let devno = nix::sys::stat::makedev(dev.major, dev.minor);
-            sys.mknod(
-                &path,
+            sys.mknod_in(
+                root,
+                &dev.path,
                 dev.kind,
                 Mode::from_bits_truncate(dev.mode),
                 devno,
@@ -343,10 +370,11 @@ fn create_devices(sys: &dyn Syscall, cfg: &RootfsConfig) -> Result<(), StepError
     }
     // /dev/ptmx must be the container's devpts multiplexer: devpts
     // "newinstance" semantics (Documentation/filesystems/devpts.rst).
-    let ptmx = root.join("dev/ptmx");
-    sys.remove_file(&ptmx).step(|| InitStep::Symlink {
-        path: PathBuf::from("/dev/ptmx"),
-    })?;
+    // unlinkat never follows the final component.
+    sys.unlink_in(root, Path::new("/dev/ptmx"))
+        .step(|| InitStep::Symlink {
+            path: PathBuf::from("/dev/ptmx"),
+        })?;
     let mut links = vec![
         ("pts/ptmx", "/dev/ptmx"),
         ("/proc/self/fd", "/dev/fd"),
@@ -354,12 +382,13 @@ fn create_devices(sys: &dyn Syscall, cfg: &RootfsConfig) -> Result<(), StepError
         ("/proc/self/fd/1", "/dev/stdout"),
         ("/proc/self/fd/2", "/dev/stderr"),
     ];
+    // The host's /proc decides whether the kernel has kcore (runc does the
+    // same); this is a host path on purpose.
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "/dev/core"));
     }
     for (target, link) in links {
-        let rel = link.trim_start_matches('/');
-        sys.symlink(Path::new(target), &root.join(rel))
+        sys.symlink_in(root, Path::new(target), Path::new(link))
             .step(|| InitStep::Symlink {
                 path: PathBuf::from(link),
             })?;
@@ -367,336 +396,98 @@ fn create_devices(sys: &dyn Syscall, cfg: &RootfsConfig) -> Result<(), StepError
     Ok(())
 }
 
-/// After `pivot_root` (paths are container paths now): read-only root,
-/// read-only paths, masked paths. Order as runc: root first, so that masks
-/// stay on top.
-pub(crate) fn finalize(sys: &dyn Syscall, cfg: &RootfsConfig) -> Result<(), StepError> {
+/// After `pivot_root`: read-only root, read-only paths, masked paths. Order
+/// as runc: root first, so that masks stay on top.
+///
+/// `root` is the container's `/` now. The kernel already confines path
+/// resolution to it (the old root is detached: `..` at `/` stays there and
+/// absolute links restart at it), and these paths still go through the
+/// root handle, so that a masked or read-only path that is a link is
+/// followed inside the root, never through a magic link, and what is bound
+/// is exactly what was checked (runc `maskPaths`, `WithProcfd`).
+pub(crate) fn finalize(
+    sys: &dyn Syscall,
+    root: &Root,
+    cfg: &RootfsConfig,
+) -> Result<(), StepError> {
     if cfg.readonly_root {
-        let root = Path::new("/");
-        let locked = sys.locked_flags(root).step(|| InitStep::ReadonlyRoot)?;
-        sys.mount(
-            Some(root),
+        let slash = Path::new("/");
+        let locked = sys
+            .locked_flags_in(root, slash)
+            .step(|| InitStep::ReadonlyRoot)?;
+        sys.remount_in(
             root,
-            None,
+            slash,
             locked | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None,
         )
         .step(|| InitStep::ReadonlyRoot)?;
     }
     for path in &cfg.readonly_paths {
-        readonly_path(sys, path)?;
+        readonly_path(sys, root, path)?;
     }
     for path in &cfg.masked_paths {
-        mask_path(sys, path)?;
+        mask_path(sys, root, path)?;
     }
     Ok(())
 }
 
-fn readonly_path(sys: &dyn Syscall, path: &Path) -> Result<(), StepError> {
+fn readonly_path(sys: &dyn Syscall, root: &Root, path: &Path) -> Result<(), StepError> {
     let step = || InitStep::ReadonlyPath {
         path: path.to_path_buf(),
     };
-    match sys.mount(
-        Some(path),
+    match sys.mount_in(
+        root,
+        Source::InRoot(path),
         path,
+        Target::Existing,
         None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     ) {
         Ok(()) => {}
         // The spec lists paths that may not exist on this kernel.
-        Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(StepError::new(step(), e)),
+        Err(e) if e.errno() == Errno::ENOENT => return Ok(()),
+        Err(e) => return Err(step_error(step(), e)),
     }
-    let locked = sys.locked_flags(path).step(step)?;
-    sys.mount(
-        Some(path),
+    let locked = sys.locked_flags_in(root, path).step(step)?;
+    sys.remount_in(
+        root,
         path,
-        None,
         locked | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-        None,
     )
     .step(step)
 }
 
-fn mask_path(sys: &dyn Syscall, path: &Path) -> Result<(), StepError> {
+fn mask_path(sys: &dyn Syscall, root: &Root, path: &Path) -> Result<(), StepError> {
     let step = || InitStep::MaskPath {
         path: path.to_path_buf(),
     };
-    match sys.mount(
-        Some(Path::new("/dev/null")),
+    match sys.mount_in(
+        root,
+        Source::DevNull,
         path,
+        Target::Existing,
         None,
         MsFlags::MS_BIND,
         None,
     ) {
-        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Ok(()) => Ok(()),
+        Err(e) if e.errno() == Errno::ENOENT => Ok(()),
         // A directory: hide it under an empty read-only tmpfs.
-        Err(Errno::ENOTDIR) => sys
-            .mount(
-                Some(Path::new("tmpfs")),
+        Err(e) if e.errno() == Errno::ENOTDIR => sys
+            .mount_in(
+                root,
+                Source::Host(Path::new("tmpfs")),
                 path,
+                Target::Existing,
                 Some("tmpfs"),
                 MsFlags::MS_RDONLY,
                 None,
             )
             .step(step),
-        Err(e) => Err(StepError::new(step(), e)),
+        Err(e) => Err(step_error(step(), e)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::DeviceEntry;
-    use crate::mounts::parse_options;
-    use crate::syscall::{Op, RecordingSyscall};
-
-    fn entry(dest: &str, kind: MountKind, source: &str, options: &[&str]) -> MountEntry {
-        MountEntry {
-            destination: PathBuf::from(dest),
-            source: Some(PathBuf::from(source)),
-            kind,
-            options: parse_options(&options.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
-        }
-    }
-
-    fn config(root: &Path, mounts: Vec<MountEntry>) -> RootfsConfig {
-        RootfsConfig {
-            rootfs: root.to_path_buf(),
-            propagation: MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            mounts,
-            create_devices: true,
-            devices: vec![DeviceEntry {
-                path: PathBuf::from("/dev/null"),
-                kind: nix::sys::stat::SFlag::S_IFCHR,
-                major: 1,
-                minor: 3,
-                mode: 0o666,
-                uid: 0,
-                gid: 0,
-            }],
-            bind_devices: false,
-            masked_paths: vec![PathBuf::from("/proc/kcore")],
-            readonly_paths: vec![PathBuf::from("/proc/sys")],
-            readonly_root: true,
-            cgroupns: false,
-        }
-    }
-
-    #[test]
-    fn prepare_mounts_in_runc_order_and_pivots_last() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let host_file = root.join("hostfile");
-        std::fs::write(&host_file, "x").unwrap();
-        let cfg = config(
-            root,
-            vec![
-                entry("/proc", MountKind::Fs("proc".into()), "proc", &[]),
-                entry(
-                    "/dev",
-                    MountKind::Fs("tmpfs".into()),
-                    "tmpfs",
-                    &["nosuid", "mode=755"],
-                ),
-                entry(
-                    "/etc/hosts",
-                    MountKind::Bind,
-                    host_file.to_str().unwrap(),
-                    &["rbind", "ro", "rprivate"],
-                ),
-            ],
-        );
-        let sys = RecordingSyscall::default();
-        prepare(&sys, &cfg, &[]).unwrap();
-        let mounts = sys.mounts();
-        let targets: Vec<(PathBuf, MsFlags)> = mounts
-            .iter()
-            .map(|op| match op {
-                Op::Mount { target, flags, .. } => (target.clone(), *flags),
-                _ => unreachable!(),
-            })
-            .collect();
-        assert_eq!(
-            targets[0],
-            (PathBuf::from("/"), MsFlags::MS_SLAVE | MsFlags::MS_REC)
-        );
-        assert_eq!(
-            targets[1],
-            (root.to_path_buf(), MsFlags::MS_BIND | MsFlags::MS_REC)
-        );
-        assert_eq!(targets[2].0, root.join("proc"));
-        assert_eq!(targets[3], (root.join("dev"), MsFlags::MS_NOSUID));
-        assert_eq!(
-            targets[4],
-            (root.join("etc/hosts"), MsFlags::MS_BIND | MsFlags::MS_REC)
-        );
-        assert_eq!(
-            targets[5],
-            (
-                root.join("etc/hosts"),
-                MsFlags::MS_RDONLY | MsFlags::MS_BIND | MsFlags::MS_REMOUNT
-            )
-        );
-        assert_eq!(
-            targets[6],
-            (
-                root.join("etc/hosts"),
-                MsFlags::MS_PRIVATE | MsFlags::MS_REC
-            )
-        );
-        let ops = sys.ops.borrow();
-        assert!(
-            ops.contains(&Op::CreateFile(root.join("etc/hosts"))),
-            "file bind target created"
-        );
-        assert!(ops.contains(&Op::Mknod {
-            path: root.join("dev/null"),
-            dev: nix::sys::stat::makedev(1, 3)
-        }));
-        assert!(ops.contains(&Op::Symlink {
-            target: PathBuf::from("pts/ptmx"),
-            link: root.join("dev/ptmx")
-        }));
-        assert_eq!(ops.last(), Some(&Op::PivotRoot(root.to_path_buf())));
-    }
-
-    #[test]
-    fn bind_remount_retries_with_locked_flags_on_eperm() {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("dest");
-        let sys = RecordingSyscall {
-            refuse_unlocked_remounts: true,
-            ..Default::default()
-        };
-        bind(
-            &sys,
-            Path::new("/src"),
-            &dest,
-            MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-        )
-        .unwrap();
-        let mounts = sys.mounts();
-        let Op::Mount { flags, .. } = &mounts[1] else {
-            unreachable!()
-        };
-        assert!(flags.contains(
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
-        ));
-    }
-
-    #[test]
-    fn failing_mount_names_destination_and_type() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let cfg = config(
-            root,
-            vec![entry(
-                "/sys",
-                MountKind::Fs("sysfs".into()),
-                "sysfs",
-                &["ro"],
-            )],
-        );
-        let sys = RecordingSyscall {
-            fail_mounts: vec![root.join("sys")],
-            ..Default::default()
-        };
-        let err = prepare(&sys, &cfg, &[]).unwrap_err();
-        assert_eq!(err.errno, Errno::EPERM);
-        assert_eq!(err.step.to_string(), "mount /sys (sysfs)");
-        assert!(
-            !sys.ops
-                .borrow()
-                .iter()
-                .any(|op| matches!(op, Op::PivotRoot(_))),
-            "no pivot after a failed mount"
-        );
-    }
-
-    #[test]
-    fn finalize_keeps_locked_flags_and_masks_last() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), vec![]);
-        let sys = RecordingSyscall::default();
-        finalize(&sys, &cfg).unwrap();
-        let mounts = sys.mounts();
-        let locked = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        let Op::Mount { target, flags, .. } = &mounts[0] else {
-            unreachable!()
-        };
-        assert_eq!(target, Path::new("/"));
-        assert_eq!(
-            *flags,
-            locked | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY
-        );
-        let Op::Mount { target, flags, .. } = &mounts[2] else {
-            unreachable!()
-        };
-        assert_eq!(target, Path::new("/proc/sys"));
-        assert!(flags.contains(MsFlags::MS_RDONLY | MsFlags::MS_REMOUNT));
-        let Op::Mount { source, target, .. } = &mounts[3] else {
-            unreachable!()
-        };
-        assert_eq!(
-            (source.as_deref(), target.as_path()),
-            (Some(Path::new("/dev/null")), Path::new("/proc/kcore"))
-        );
-    }
-
-    #[test]
-    fn cgroup_binds_follow_v1_hierarchies_and_skip_unified_on_hybrid() {
-        let mountinfo = "\
-31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-38 31 0:35 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
-40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-";
-        let mounts = berth_cgroups::cgroup_mounts(mountinfo).unwrap();
-        assert_eq!(mounts.len(), 5);
-        let binds = cgroup_binds(
-            &mounts,
-            "9:name=systemd:/c1\n4:memory:/c1\n2:cpu,cpuacct:/c1\n0::/\n",
-        );
-        assert_eq!(
-            binds,
-            vec![
-                CgroupBind {
-                    source: PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c1"),
-                    name: "cpu,cpuacct".into(),
-                    controllers: "cpu,cpuacct".into(),
-                },
-                CgroupBind {
-                    source: PathBuf::from("/sys/fs/cgroup/memory/c1"),
-                    name: "memory".into(),
-                    controllers: "memory".into(),
-                },
-                CgroupBind {
-                    source: PathBuf::from("/sys/fs/cgroup/systemd/c1"),
-                    name: "systemd".into(),
-                    controllers: "name=systemd".into(),
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn cgroup_binds_on_pure_v2_bind_the_container_dir() {
-        let mounts = berth_cgroups::cgroup_mounts(
-            "30 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n",
-        )
-        .unwrap();
-        let binds = cgroup_binds(&mounts, "0::/system.slice/c1\n");
-        assert_eq!(
-            binds,
-            vec![CgroupBind {
-                source: PathBuf::from("/sys/fs/cgroup/system.slice/c1"),
-                name: String::new(),
-                controllers: String::new(),
-            }]
-        );
-    }
-}
+mod tests;
