@@ -68,17 +68,14 @@ impl Reference {
         if let Some(tag) = tag {
             validate_tag(tag).map_err(|r| err(&r))?;
         }
-        if name.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(err(&format!(
-                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
-            )));
-        }
         let (domain, path) = split_domain(name);
         if path.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(err(&format!("repository name ({path}) must be lowercase")));
         }
         validate_domain(&domain).map_err(|r| err(&r))?;
         validate_path(&path).map_err(|r| err(&r))?;
+        // reference.go `NameTotalLengthMax` bounds the normalised name, which
+        // may be shorter than the input (`index.docker.io/` → `docker.io/`).
         if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
             return Err(err(&format!(
                 "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
@@ -227,9 +224,22 @@ fn validate_digest(digest: &str) -> Result<(), String> {
 }
 
 fn validate_domain(domain: &str) -> Result<(), String> {
-    let (host, port) = match domain.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || domain.starts_with('[') => (h, Some(p)),
-        _ => (domain, None),
+    // regexp.go `domainAndPort`: a host, then an optional `:port`. A
+    // bracketed IPv6 host holds colons of its own, so its port is only what
+    // follows the `]` (and `[::1]` alone has none).
+    let bad_host = || format!("registry host {domain:?} is not a valid host name");
+    let (host, port) = match domain.strip_prefix('[').and_then(|_| domain.find(']')) {
+        Some(end) => match &domain[end + 1..] {
+            "" => (&domain[..=end], None),
+            rest => match rest.strip_prefix(':') {
+                Some(p) => (&domain[..=end], Some(p)),
+                None => return Err(bad_host()),
+            },
+        },
+        None => match domain.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (domain, None),
+        },
     };
     if let Some(port) = port
         && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
@@ -371,6 +381,33 @@ mod tests {
             let err = Reference::parse(input).expect_err(input);
             assert!(err.to_string().contains(needle), "{input:?}: {err}");
         }
+    }
+
+    #[test]
+    fn ipv6_registries_without_a_port_and_the_normalised_length() {
+        // regexp.go: the port is optional after a bracketed IPv6 host too.
+        let r = Reference::parse("[::1]/x").expect("ipv6 without port");
+        assert_eq!((r.domain(), r.path()), ("[::1]", "x"));
+        assert_eq!(
+            Reference::parse("[::1]:5000/x").expect("port").domain(),
+            "[::1]:5000"
+        );
+        for bad in ["[::1]x/y", "[::1]:/y", "[::1]:p/y"] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+        // The 255-byte limit is on the normalised name, which the legacy
+        // index.docker.io makes shorter than the input.
+        let long = format!("index.docker.io/a/{}", "b".repeat(243));
+        assert!(long.len() > NAME_TOTAL_LENGTH_MAX);
+        assert_eq!(
+            Reference::parse(&long)
+                .expect("255 once normalised")
+                .name()
+                .len(),
+            255
+        );
+        let too_long = format!("index.docker.io/a/{}", "b".repeat(244));
+        assert!(Reference::parse(&too_long).is_err());
     }
 
     #[test]
