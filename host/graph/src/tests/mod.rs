@@ -2,6 +2,7 @@
 //! through the recording mounter, hostile tars, rmi rules, policy
 //! validation, crash recovery.
 
+mod fuzz_reference;
 mod hostile;
 mod images;
 mod layout;
@@ -14,6 +15,18 @@ use std::sync::Arc;
 use berth_store::Store;
 
 use crate::{DriverChoice, Graph, GraphConfig, ImportOptions, ImportReport, RecordingMounter};
+
+/// Settings of the property tests: `cases` cases (sized to keep each
+/// property within seconds in a debug build), or `PROPTEST_CASES` when set
+/// for a longer run by hand. Failures persist under `proptest-regressions/`
+/// and are replayed first on every run.
+pub(crate) fn fuzz_config(cases: u32) -> proptest::test_runner::Config {
+    let mut config = proptest::test_runner::Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases;
+    }
+    config
+}
 
 /// Builds tar archives in memory, including entries `tar::Builder` would
 /// refuse to write.
