@@ -296,6 +296,9 @@ impl FrameKind {
 
     fn from_byte(byte: u8) -> Option<FrameKind> {
         match byte {
+            // Every kind the encoder writes decodes back; Docker's stdcopy
+            // also takes stream type 0 (stdin) as a valid frame.
+            0 => Some(FrameKind::Output(StreamKind::Stdin)),
             1 => Some(FrameKind::Output(StreamKind::Stdout)),
             2 => Some(FrameKind::Output(StreamKind::Stderr)),
             Self::EXIT => Some(FrameKind::Exit),
@@ -612,6 +615,12 @@ mod tests {
             Some((FrameKind::Exit, b"{}".to_vec()))
         );
         assert_eq!(read_stream_frame(&mut r).expect("eof"), None);
+        assert_eq!(
+            StreamFrameHeader::decode([0, 0, 0, 0, 1])
+                .expect("stdin")
+                .kind,
+            FrameKind::Output(StreamKind::Stdin)
+        );
         assert!(matches!(
             StreamFrameHeader::decode([7, 0, 0, 0, 0]),
             Err(ProtocolError::UnknownFrame(7))
