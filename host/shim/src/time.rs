@@ -33,6 +33,11 @@ pub struct ParseTimestampError {
     reason: &'static str,
 }
 
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: RFC 3339 writes a year in
+/// four digits, so these bound what can be printed and parsed back.
+const RFC3339_MIN_SECS: i64 = -62_167_219_200;
+const RFC3339_MAX_SECS: i64 = 253_402_300_799;
+
 impl Timestamp {
     /// The Unix epoch.
     pub const UNIX_EPOCH: Timestamp = Timestamp { secs: 0, nanos: 0 };
@@ -173,6 +178,11 @@ impl Timestamp {
         let secs =
             days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
                 - offset_secs;
+        // An offset can carry 0000-01-01 or 9999-12-31 out of the years UTC
+        // can be printed in; such a time could not be written back.
+        if !(RFC3339_MIN_SECS..=RFC3339_MAX_SECS).contains(&secs) {
+            return Err(fail("year outside of range [0,9999] in UTC"));
+        }
         Ok(Timestamp { secs, nanos })
     }
 }
@@ -224,8 +234,17 @@ impl std::str::FromStr for Timestamp {
     }
 }
 
+/// Refuses instants whose year is outside 0000–9999, as Go's
+/// `Time.MarshalJSON` does ("year outside of range [0,9999]"): printed,
+/// they would not parse back on the other side.
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !(RFC3339_MIN_SECS..=RFC3339_MAX_SECS).contains(&self.secs) {
+            return Err(serde::ser::Error::custom(format!(
+                "timestamp of {} seconds since the epoch: year outside of range [0,9999]",
+                self.secs
+            )));
+        }
         s.serialize_str(&self.to_rfc3339_nano())
     }
 }
