@@ -282,8 +282,13 @@ impl Manifest {
             capabilities.insert(capability);
         }
 
-        if raw.limits.memory_mib == Some(0) || raw.limits.timeout_ms == Some(0) {
-            return Err(invalid("limits must be greater than zero".into()));
+        for (key, value) in [
+            ("memory-mib", raw.limits.memory_mib),
+            ("timeout-ms", raw.limits.timeout_ms),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(format!("limits.{key} must be greater than zero")));
+            }
         }
         let limits = RequestedLimits {
             memory: raw.limits.memory_mib.map(|mib| mib.saturating_mul(1 << 20)),
@@ -421,7 +426,7 @@ mod tests {
             ),
             (
                 "name = \"x\"\nversion=\"1.0.0\"\nworld=\"job-handler\"\nwit=\"1.0.0\"\n[limits]\nmemory-mib=0",
-                "greater than zero",
+                "limits.memory-mib must be greater than zero",
             ),
             (
                 "name = \"x\"\nversion=\"1.0.0\"\nworld=\"job-handler\"\nwit=\"1.0.0\"\n[config]\nt={a=1}",
