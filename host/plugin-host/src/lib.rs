@@ -59,4 +59,6 @@ pub use runtime::{CompileOrigin, HostLimits, Limits};
 pub use watcher::{DEBOUNCE, WatchHandle};
 
 #[cfg(test)]
+mod fuzz_manifest;
+#[cfg(test)]
 mod tests;
