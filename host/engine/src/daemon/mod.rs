@@ -1144,4 +1144,6 @@ pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> 
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
