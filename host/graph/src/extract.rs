@@ -9,8 +9,10 @@
 //! - Parent directories are resolved by cap-std inside the layer: a symlink
 //!   that points inside the layer is followed, one that leads outside (an
 //!   absolute target such as `evil -> /etc`, or `../..`) makes the entry
-//!   fail. The final component is never followed: whatever is there (file,
-//!   symlink, fifo) is removed first, unless both are directories (merge).
+//!   fail, and so does one under a file, fifo or symlink loop of the
+//!   layer (the archive's fault, not the host's). The final component is
+//!   never followed: whatever is there (file, symlink, fifo) is removed
+//!   first, unless both are directories (merge).
 //! - Symlinks are stored with their target unchanged (absolute targets are
 //!   normal in images: they resolve inside the container's root later).
 //! - Hard links must name an existing entry of the same layer, resolved like
@@ -46,6 +48,12 @@ use crate::fsutil::{
     self, Removed, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, WhiteoutFormat, is_escape, remove_entry,
     timespec, xattr_allowed,
 };
+
+/// errno values (rustix's, as raw numbers) of a path the tar itself broke.
+mod libc_errno {
+    pub(super) const ENOTDIR: i32 = rustix::io::Errno::NOTDIR.raw_os_error();
+    pub(super) const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
+}
 
 /// Longest path we accept in a tar entry (`PATH_MAX` less the NUL).
 const MAX_PATH: usize = 4095;
@@ -170,6 +178,16 @@ impl Extractor {
                     reason: format!(
                         "{op}: the path resolves outside the layer (through a symlink or '..')"
                     ),
+                }
+            } else if matches!(
+                source.raw_os_error(),
+                Some(libc_errno::ENOTDIR | libc_errno::ELOOP)
+            ) {
+                // The tar put the entry under a file, fifo or symlink loop
+                // of its own: the archive is at fault, not the host.
+                GraphError::UnsafeEntry {
+                    entry,
+                    reason: format!("{op}: a parent of the entry is not a directory"),
                 }
             } else {
                 GraphError::Extract { entry, op, source }

@@ -241,3 +241,24 @@ fn fifos_are_created_and_setuid_bits_kept() {
         "absolute symlink targets are stored unchanged"
     );
 }
+
+#[test]
+fn entries_under_a_file_or_a_symlink_loop_are_the_tars_fault() {
+    // Found by the extraction property test: these were internal errors
+    // (a 500), though the archive alone is to blame.
+    refused(
+        Tar::new().file("b", "x").file("b/a", "y").build(),
+        "not a directory",
+    );
+    refused(
+        Tar::new()
+            .special(tar::EntryType::Fifo, "p")
+            .file("p/a", "y")
+            .build(),
+        "not a directory",
+    );
+    refused(
+        Tar::new().symlink("l", "l").file("l/a", "y").build(),
+        "not a directory",
+    );
+}
