@@ -2,6 +2,7 @@
 //! through the recording mounter, hostile tars, rmi rules, policy
 //! validation, crash recovery.
 
+mod fuzz_extract;
 mod fuzz_reference;
 mod hostile;
 mod images;
