@@ -46,6 +46,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
@@ -53,6 +54,10 @@ use serde::de::DeserializeOwned;
 
 /// File name of the database inside the data root.
 pub const DB_FILE_NAME: &str = "berth.redb";
+
+/// How long [`Store::open`] waits for another process to let go of the
+/// database (a daemon killed an instant ago).
+pub const OPEN_WAIT: Duration = Duration::from_secs(10);
 
 /// Errors of the metadata store. Every variant names the table (and key) it
 /// was working on.
@@ -66,6 +71,18 @@ pub enum StoreError {
         /// What redb reported.
         #[source]
         source: redb::DatabaseError,
+    },
+    /// Another process still held the database after the open waited
+    /// [`OPEN_WAIT`] for it.
+    #[error(
+        "metadata database {path} is still open in another process after waiting {}s: is another berthd running on this data root?",
+        waited.as_secs()
+    )]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+        /// How long the open waited.
+        waited: Duration,
     },
     /// The directory meant to hold the database could not be created.
     #[error("failed to create directory {path} for the metadata database")]
@@ -206,18 +223,54 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens the database file at `path`, creating it (and its parent
-    /// directory) when missing.
+    /// directory) when missing. While another process holds it, waits up to
+    /// [`OPEN_WAIT`] (see [`Store::open_waiting`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_waiting(path, OPEN_WAIT)
+    }
+
+    /// Opens the database file at `path` like [`Store::open`], waiting at
+    /// most `wait` for another holder to let go of it.
+    ///
+    /// redb holds an exclusive `flock(2)` on the file while a [`Store`] is
+    /// open. A daemon killed with SIGKILL drops it only once the kernel has
+    /// torn the process down (and any process that shares the open file
+    /// has let go), which a restart started right away can beat; so an open
+    /// that finds the file locked tries again, with a growing pause, until
+    /// `wait` has passed, and then fails with [`StoreError::Locked`].
+    pub fn open_waiting(path: &Path, wait: Duration) -> Result<Self, StoreError> {
+        const FIRST_PAUSE: Duration = Duration::from_millis(10);
+        const LONGEST_PAUSE: Duration = Duration::from_millis(250);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
-        let db = redb::Database::create(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let deadline = Instant::now() + wait;
+        let mut pause = FIRST_PAUSE;
+        let db = loop {
+            match redb::Database::create(path) {
+                Ok(db) => break db,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(StoreError::Locked {
+                            path: path.to_path_buf(),
+                            waited: wait,
+                        });
+                    }
+                    std::thread::sleep(pause.min(deadline - now));
+                    pause = (pause * 2).min(LONGEST_PAUSE);
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        };
         Ok(Self {
             db: Arc::new(db),
             path: Arc::new(path.to_path_buf()),
@@ -542,6 +595,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in(&dir.path().join("nested/root")).unwrap();
         (dir, store)
+    }
+
+    #[test]
+    fn an_open_waits_for_the_holder_to_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE_NAME);
+        let first = Store::open(&path).unwrap();
+        first.put(NAMES, "kept", &"yes".to_owned()).unwrap();
+        let (opened_tx, opened_rx) = std::sync::mpsc::channel();
+        let second = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let store = Store::open_waiting(&path, Duration::from_secs(60));
+                let _ = opened_tx.send(());
+                store
+            }
+        });
+        // The second open is waiting, not failing: it only gets the file
+        // once the first lets go.
+        assert!(
+            opened_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the second open returned while the first held the database"
+        );
+        drop(first);
+        let second = second
+            .join()
+            .unwrap()
+            .expect("the open waited for the lock");
+        assert_eq!(second.get(NAMES, "kept").unwrap().as_deref(), Some("yes"));
+    }
+
+    #[test]
+    fn an_open_gives_up_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE_NAME);
+        let _held = Store::open(&path).unwrap();
+        let err = Store::open_waiting(&path, Duration::from_millis(50))
+            .expect_err("the database is held");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains("still open in another process"),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
     }
 
     #[test]
