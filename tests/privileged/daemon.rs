@@ -248,7 +248,7 @@ fn job_api_lists_and_runs_jobs() {
             "{job} missing: {table}"
         );
     }
-    // Any job runs through the job API; stdin is streamed to it.
+    // Any API job runs through the job API; stdin is streamed to it.
     let tarball = std::fs::read(berth_tests::busybox::shared_tarball()).unwrap();
     let out = d.berth_with_input(
         &[

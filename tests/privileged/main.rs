@@ -4,6 +4,7 @@
 mod cgroups;
 mod daemon;
 mod daemon_containers;
+mod daemon_jobs;
 mod daemon_listeners;
 mod daemon_resources;
 mod exec;

@@ -503,6 +503,69 @@ impl Drop for Daemon {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (tests
+/// that open many connections), returning the new limit.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit(RLIMIT_NOFILE)");
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit(RLIMIT_NOFILE)");
+    hard
+}
+
+/// The inodes of the sockets process `pid` has open.
+pub fn socket_inodes(pid: u32) -> std::collections::BTreeSet<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The listening sockets of process `pid`: unix ones by path, TCP ones by
+/// local address (hex, as in `/proc/net/tcp`).
+pub fn listening_sockets(pid: u32) -> std::collections::BTreeSet<String> {
+    let mine = socket_inodes(pid);
+    let mut listening = std::collections::BTreeSet::new();
+    // unix(7) /proc/net/unix: Num RefCount Protocol Flags Type St Inode Path;
+    // Flags 00010000 is __SO_ACCEPTCON, a listening socket.
+    let unix = std::fs::read_to_string(format!("/proc/{pid}/net/unix")).unwrap_or_default();
+    for line in unix.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(flags), Some(inode)) = (fields.get(3), fields.get(6)) else {
+            continue;
+        };
+        if *flags == "00010000" && inode.parse().is_ok_and(|i: u64| mine.contains(&i)) {
+            listening.insert(format!("unix:{}", fields.get(7).unwrap_or(&"")));
+        }
+    }
+    // tcp(7) /proc/net/tcp{,6}: st 0A is LISTEN; the inode is field 9.
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state == "0A" && inode.parse().is_ok_and(|i: u64| mine.contains(&i)) {
+                listening.insert(format!("{table}:{local}"));
+            }
+        }
+    }
+    listening
+}
+
 /// The directories of cgroup `path` (absolute) that exist now: one per
 /// mounted v1 hierarchy under `/sys/fs/cgroup`, or the v2 one.
 pub fn cgroup_dirs(path: &str) -> Vec<PathBuf> {

@@ -12,6 +12,35 @@ use serde::{Deserialize, Serialize};
 /// Content type of a job stream.
 pub const JOB_STREAM: &str = "application/vnd.berth.job-stream";
 
+/// Who may run a job: the daemon only, or also API clients through
+/// `POST /berth/jobs/{name}`.
+///
+/// Every handler declares it when it is registered; there is no default at
+/// registration. The [`Default`] here only fills in an entry from a daemon
+/// that did not report it, and is the narrow one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Exposure {
+    /// Callable over the API: the job does nothing a client could not ask
+    /// for through the Docker API routes (or is a plugin job, which runs
+    /// sandboxed with the grants the admin gave it).
+    Api,
+    /// The daemon's own machinery (`serveapi`: listeners, sockets, files
+    /// outside the data root): never run on a client's request.
+    #[default]
+    Internal,
+}
+
+impl Exposure {
+    /// `api` or `internal`, as `berth job ls` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exposure::Api => "api",
+            Exposure::Internal => "internal",
+        }
+    }
+}
+
 /// One entry of the handler table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -22,6 +51,8 @@ pub struct JobHandlerInfo {
     pub description: String,
     /// Who provides it: `builtin` or a plugin's `name@version`.
     pub source: String,
+    /// Whether `POST /berth/jobs/{name}` may run it.
+    pub exposure: Exposure,
 }
 
 /// The exit record ending a job stream.

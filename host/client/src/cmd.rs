@@ -858,9 +858,21 @@ pub async fn job_ls(client: &Client) -> Result<i32> {
     let jobs: Vec<JobHandlerInfo> = client.get_json("/berth/jobs").await?;
     let rows: Vec<Vec<String>> = jobs
         .into_iter()
-        .map(|j| vec![j.name, j.source, j.description])
+        .map(|j| {
+            vec![
+                j.name,
+                j.source,
+                j.exposure.as_str().to_owned(),
+                j.description,
+            ]
+        })
         .collect();
-    print!("{}", table(&["NAME", "SOURCE", "DESCRIPTION"], &rows));
+    // CALLABLE: `api` jobs run through `berth job run`; `internal` ones are
+    // the daemon's own and are refused.
+    print!(
+        "{}",
+        table(&["NAME", "SOURCE", "CALLABLE", "DESCRIPTION"], &rows)
+    );
     Ok(0)
 }
 

@@ -4,20 +4,34 @@
 //! (plugins register, replace and remove jobs while the daemon runs). A lookup
 //! clones the handler's `Arc`, so a job keeps the handler it started with
 //! even if the table entry is replaced mid-run.
+//!
+//! Each entry also says who may run it ([`Exposure`]): the daemon runs any
+//! job ([`Engine::run`]), a request from the API only those registered as
+//! [`Exposure::Api`] ([`Engine::run_api`]). The exposure is an argument of
+//! [`Engine::register`], so no handler becomes callable over HTTP by
+//! omission.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+pub use berth_api::job::Exposure;
 use berth_api::job::JobHandlerInfo;
 use tokio::task::JoinHandle;
 
 use crate::events::Events;
-use crate::job::{Handler, Job, JobError, JobResult};
+use crate::job::{ErrorKind, Handler, Job, JobError, JobResult};
+
+/// One entry of the handler table.
+#[derive(Clone)]
+struct Entry {
+    handler: Arc<dyn Handler>,
+    exposure: Exposure,
+}
 
 /// The Engine: runs every piece of work as a named [`Job`].
 pub struct Engine {
-    handlers: RwLock<HashMap<String, Arc<dyn Handler>>>,
+    handlers: RwLock<HashMap<String, Entry>>,
     events: Arc<Events>,
     next_job: AtomicU64,
 }
@@ -40,19 +54,32 @@ impl Engine {
         })
     }
 
-    /// Registers `handler` under `name`, returning the handler it replaces.
-    pub fn register(&self, name: &str, handler: Arc<dyn Handler>) -> Option<Arc<dyn Handler>> {
-        self.write_table().insert(name.to_owned(), handler)
+    /// Registers `handler` under `name` with who may run it, returning the
+    /// handler it replaces.
+    pub fn register(
+        &self,
+        name: &str,
+        exposure: Exposure,
+        handler: Arc<dyn Handler>,
+    ) -> Option<Arc<dyn Handler>> {
+        self.write_table()
+            .insert(name.to_owned(), Entry { handler, exposure })
+            .map(|old| old.handler)
     }
 
     /// Removes the handler of `name`, returning it.
     pub fn unregister(&self, name: &str) -> Option<Arc<dyn Handler>> {
-        self.write_table().remove(name)
+        self.write_table().remove(name).map(|old| old.handler)
     }
 
     /// The handler of `name`.
     pub fn handler(&self, name: &str) -> Option<Arc<dyn Handler>> {
-        self.read_table().get(name).cloned()
+        self.read_table().get(name).map(|e| Arc::clone(&e.handler))
+    }
+
+    /// Who may run job `name`; `None` when there is no such job.
+    pub fn exposure(&self, name: &str) -> Option<Exposure> {
+        self.read_table().get(name).map(|e| e.exposure)
     }
 
     /// The handler table, sorted by name.
@@ -60,10 +87,11 @@ impl Engine {
         let mut table: Vec<JobHandlerInfo> = self
             .read_table()
             .iter()
-            .map(|(name, h)| JobHandlerInfo {
+            .map(|(name, e)| JobHandlerInfo {
                 name: name.clone(),
-                description: h.description(),
-                source: h.source(),
+                description: e.handler.description(),
+                source: e.handler.source(),
+                exposure: e.exposure,
             })
             .collect();
         table.sort_by(|a, b| a.name.cmp(&b.name));
@@ -81,12 +109,55 @@ impl Engine {
         &self.events
     }
 
-    /// Runs `job` in the calling task and returns its status. Unknown names
-    /// fail with NotFound. Start and end are published as `job` events.
+    /// Runs `job` for the daemon itself (any job, internal ones included) in
+    /// the calling task and returns its status. Unknown names fail with
+    /// NotFound. Start and end are published as `job` events.
     pub async fn run(&self, job: Job) -> JobResult {
-        let Some(handler) = self.handler(&job.name) else {
-            return Err(JobError::not_found(format!("no such job: {}", job.name)));
+        let Some(entry) = self.entry(&job.name) else {
+            return Err(no_such_job(&job.name));
         };
+        self.call(entry.handler, job).await
+    }
+
+    /// Runs `job` on behalf of an API client: like [`Engine::run`], but a
+    /// job registered as [`Exposure::Internal`] is refused (Forbidden)
+    /// without running. The exposure is read in the same lookup that picks
+    /// the handler, so a table change in between cannot widen it.
+    pub async fn run_api(&self, job: Job) -> JobResult {
+        let entry = self.api_entry(&job.name)?;
+        self.call(entry.handler, job).await
+    }
+
+    /// Whether an API client may run job `name`: NotFound when there is no
+    /// such job, Forbidden when it is internal. For an edge that must answer
+    /// before it starts the job ([`Engine::run_api`] checks again).
+    pub fn check_api(&self, name: &str) -> Result<(), JobError> {
+        self.api_entry(name).map(drop)
+    }
+
+    fn api_entry(&self, name: &str) -> Result<Entry, JobError> {
+        let entry = self.entry(name).ok_or_else(|| no_such_job(name))?;
+        match entry.exposure {
+            Exposure::Api => Ok(entry),
+            Exposure::Internal => {
+                tracing::warn!(job = %name, "refused an API request to run an internal job");
+                Err(internal_job(name))
+            }
+        }
+    }
+
+    /// Runs `job` on behalf of an API client on its own task (see
+    /// [`Engine::run_api`]).
+    pub fn spawn_api(self: &Arc<Self>, job: Job) -> JoinHandle<JobResult> {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move { engine.run_api(job).await })
+    }
+
+    fn entry(&self, name: &str) -> Option<Entry> {
+        self.read_table().get(name).cloned()
+    }
+
+    async fn call(&self, handler: Arc<dyn Handler>, job: Job) -> JobResult {
         let serial = self.next_job.fetch_add(1, Ordering::Relaxed);
         let name = job.name.clone();
         let mut attrs = BTreeMap::from([("serial".to_owned(), serial.to_string())]);
@@ -112,21 +183,36 @@ impl Engine {
         tokio::spawn(async move { engine.run(job).await })
     }
 
-    fn read_table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<dyn Handler>>> {
+    fn read_table(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave the map half-updated
         // (insert/remove are atomic), so a poisoned lock is still usable.
         self.handlers.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write_table(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<dyn Handler>>> {
+    fn write_table(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
         self.handlers.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn no_such_job(name: &str) -> JobError {
+    JobError::not_found(format!("no such job: {name}"))
+}
+
+/// Forbidden rather than "no such job": `job ls` lists the job as internal,
+/// and a 403 tells the client (the docker CLI prints the message of any
+/// 4xx, moby's errdefs.Forbidden maps to it) that it exists but is not
+/// theirs to run.
+fn internal_job(name: &str) -> JobError {
+    JobError::new(
+        ErrorKind::Forbidden,
+        format!("job {name} is internal to the daemon and cannot be run through the API"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{ErrorKind, handler_fn};
+    use crate::job::handler_fn;
 
     fn echo() -> Arc<dyn Handler> {
         Arc::new(handler_fn("prints its args", |job: Job| async move {
@@ -138,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn runs_registered_handlers_and_streams_their_output() {
         let engine = Engine::new();
-        engine.register("echo", echo());
+        engine.register("echo", Exposure::Api, echo());
         let (job, streams) = Job::new("echo");
         let handle = engine.spawn(job.arg("hello").arg("world"));
         assert_eq!(streams.stdout.collect().await, b"hello world");
@@ -157,16 +243,21 @@ mod tests {
     #[tokio::test]
     async fn table_can_be_changed_at_runtime() {
         let engine = Engine::new();
-        assert!(engine.register("echo", echo()).is_none());
+        assert!(engine.register("echo", Exposure::Api, echo()).is_none());
         let replacement: Arc<dyn Handler> =
             Arc::new(handler_fn("exits 7", |_job: Job| async { Ok(7) }));
-        assert!(engine.register("echo", replacement).is_some());
+        assert!(
+            engine
+                .register("echo", Exposure::Internal, replacement)
+                .is_some()
+        );
         let (job, _s) = Job::new("echo");
         assert_eq!(engine.run(job).await, Ok(7));
         let listed = engine.handlers();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].description, "exits 7");
         assert_eq!(listed[0].source, "builtin");
+        assert_eq!(listed[0].exposure, Exposure::Internal);
         assert!(engine.unregister("echo").is_some());
         assert!(engine.handlers().is_empty());
     }
@@ -176,6 +267,7 @@ mod tests {
         let engine = Engine::new();
         engine.register(
             "fail",
+            Exposure::Api,
             Arc::new(handler_fn("", |_job: Job| async {
                 Err(JobError::conflict("busy"))
             })),
@@ -192,5 +284,70 @@ mod tests {
         assert_eq!(end.action, "end");
         assert_eq!(end.actor.attributes["status"], "1");
         assert_eq!(end.actor.attributes["error"], "busy");
+    }
+
+    #[tokio::test]
+    async fn internal_jobs_run_for_the_daemon_and_are_refused_to_the_api() {
+        let engine = Engine::new();
+        let ran = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&ran);
+        let internal: Arc<dyn Handler> = Arc::new(crate::job::handler_with(
+            "",
+            counter,
+            |ran, _job: Job| async move {
+                ran.fetch_add(1, Ordering::SeqCst);
+                Ok(0)
+            },
+        ));
+        engine.register("serveapi", Exposure::Internal, internal);
+        engine.register("echo", Exposure::Api, echo());
+        assert_eq!(engine.exposure("serveapi"), Some(Exposure::Internal));
+        assert_eq!(engine.exposure("echo"), Some(Exposure::Api));
+        assert_eq!(engine.exposure("nope"), None);
+
+        let (job, _s) = Job::new("serveapi");
+        let err = engine
+            .run_api(job.arg("unix:///tmp/x.sock"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Forbidden);
+        assert_eq!(
+            err.message,
+            "job serveapi is internal to the daemon and cannot be run through the API"
+        );
+        let (job, _s) = Job::new("serveapi");
+        let err = engine.spawn_api(job).await.unwrap().unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Forbidden);
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            0,
+            "an internal job ran for the API"
+        );
+
+        let (job, _s) = Job::new("serveapi");
+        assert_eq!(engine.run(job).await, Ok(0));
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+
+        let (job, streams) = Job::new("echo");
+        let handle = engine.spawn_api(job.arg("hi"));
+        assert_eq!(streams.stdout.collect().await, b"hi");
+        assert_eq!(handle.await.unwrap(), Ok(0));
+        let (job, _s) = Job::new("nope");
+        assert_eq!(
+            engine.run_api(job).await.unwrap_err().kind,
+            ErrorKind::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn replacing_a_handler_replaces_its_exposure() {
+        let engine = Engine::new();
+        engine.register("job", Exposure::Api, echo());
+        engine.register("job", Exposure::Internal, echo());
+        let (job, _s) = Job::new("job");
+        assert_eq!(
+            engine.run_api(job).await.unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
     }
 }

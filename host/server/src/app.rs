@@ -273,9 +273,11 @@ async fn job_run(
     Query(q): Params,
     req: Request,
 ) -> Response {
-    if state.engine.handler(&name).is_none() {
-        return ApiError::new(StatusCode::NOT_FOUND, format!("no such job: {name}"))
-            .into_response();
+    // Checked before the response starts, so that an unknown or internal
+    // job is an HTTP error rather than a job stream (`run_api` checks
+    // again when it runs).
+    if let Err(e) = state.engine.check_api(&name) {
+        return ApiError::from(e).into_response();
     }
     let (mut job, streams) = Job::new(name);
     for (k, v) in q {

@@ -34,7 +34,7 @@ pub async fn respond(
     let JobStreams { mut stdout, stderr } = streams;
     let name = job.name.clone();
     drain_stderr(name.clone(), stderr);
-    let mut handle = engine.spawn(job);
+    let mut handle = engine.spawn_api(job);
     tokio::select! {
         biased;
         first = stdout.next() => match first {

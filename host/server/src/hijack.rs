@@ -114,7 +114,7 @@ pub async fn attach(
     let job = job.stdin(stdin_job);
     let JobStreams { mut stdout, stderr } = streams;
     edge::drain_stderr(job.name.clone(), stderr);
-    let mut handle = engine.spawn(job);
+    let mut handle = engine.spawn_api(job);
     let (content_type, first) = tokio::select! {
         biased;
         first = stdout.next() => match first {
@@ -149,7 +149,7 @@ fn finished(result: Result<berth_engine::JobResult, tokio::task::JoinError>) -> 
 /// the [`JobExit`] frame on stream 3.
 fn job_frames(engine: &Arc<Engine>, job: Job, streams: JobStreams) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(16);
-    let handle = engine.spawn(job);
+    let handle = engine.spawn_api(job);
     let JobStreams {
         mut stdout,
         mut stderr,
@@ -241,6 +241,7 @@ mod tests {
         let engine = Engine::new();
         engine.register(
             "container_attach",
+            berth_engine::Exposure::Api,
             Arc::new(handler_fn("", |mut job: Job| async move {
                 if job.args[0] == "missing" {
                     return Err(berth_engine::JobError::not_found(
@@ -262,6 +263,7 @@ mod tests {
         );
         engine.register(
             "upper",
+            berth_engine::Exposure::Api,
             Arc::new(handler_fn("", |mut job: Job| async move {
                 let input = job.read_stdin(1024).await?;
                 job.stdout.write(input.to_ascii_uppercase()).await?;

@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use berth_engine::daemon::handlers::register_all;
 use berth_engine::daemon::sysinfo::CgroupnsMode;
 use berth_engine::daemon::{Daemon, DaemonConfig};
-use berth_engine::{Engine, Job};
+use berth_engine::{Engine, Exposure, Job};
 use berth_shim::fsutil::write_atomic;
 use clap::Parser;
 use tokio::sync::watch;
@@ -231,6 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     engine.register(
         "serveapi",
+        Exposure::Internal,
         Arc::new(serve::ServeApi::new(&engine, tls, stop_rx)),
     );
 

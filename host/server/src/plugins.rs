@@ -15,7 +15,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use berth_engine::job::BoxFuture;
-use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobOutput, JobResult, handler_with};
+use berth_engine::{
+    Engine, ErrorKind, Exposure, Handler, Job, JobError, JobOutput, JobResult, handler_with,
+};
 use berth_plugin_host::{
     HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginState,
     PluginStatus, WatchHandle,
@@ -253,8 +255,11 @@ impl JobSync {
                 "" => entry.job.summary.clone(),
                 usage => format!("{} (usage: {name} {usage})", entry.job.summary),
             };
+            // A plugin job runs sandboxed with the admin's grants: running
+            // it is what the job API is for.
             self.engine.register(
                 name,
+                Exposure::Api,
                 Arc::new(PluginJob {
                     host: self.host.clone(),
                     description,
@@ -389,7 +394,13 @@ where
     F: Fn(PluginHost, Job) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = JobResult> + Send + 'static,
 {
-    engine.register(name, Arc::new(handler_with(description, host.clone(), f)));
+    // The admin jobs back the `/berth/plugins` routes and take a plugin's
+    // name, never a path: the host looks it up in its table.
+    engine.register(
+        name,
+        Exposure::Api,
+        Arc::new(handler_with(description, host.clone(), f)),
+    );
 }
 
 /// What the `/berth/plugins/{name}/{action}` jobs do.

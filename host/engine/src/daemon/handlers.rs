@@ -42,7 +42,7 @@ use berth_api::system::{InfoResponse, VersionResponse};
 
 use crate::daemon::{AttachReplay, Daemon, blocking};
 use crate::driver::{AttachOptions, ImportOptions, LogOptions};
-use crate::engine::Engine;
+use crate::engine::{Engine, Exposure};
 use crate::job::{ErrorKind, Handler, Job, JobError, JobResult, JobStdin, handler_with};
 
 /// Largest JSON request body accepted (create requests are a few KiB).
@@ -59,6 +59,13 @@ pub struct SystemFacts {
 
 /// Registers the builtin job `name`, whose handler gets a clone of `state`
 /// with every job.
+///
+/// Every job here is one Docker API operation, already reachable through
+/// its route with the same args and env, and none takes a host path or a
+/// listen address from them (`image_import` refuses any `fromSrc` but the
+/// request body): running it through `POST /berth/jobs/{name}` gives a
+/// client nothing more, so they are all [`Exposure::Api`]. A job that is
+/// not an API operation does not belong in this helper.
 fn register<S, F, Fut>(engine: &Engine, name: &str, description: &str, state: S, f: F)
 where
     S: Clone + Send + Sync + 'static,
@@ -66,7 +73,7 @@ where
     Fut: std::future::Future<Output = JobResult> + Send + 'static,
 {
     let handler: Arc<dyn Handler> = Arc::new(handler_with(description, state, f));
-    engine.register(name, handler);
+    engine.register(name, Exposure::Api, handler);
 }
 
 /// Registers every builtin job of the daemon on `engine`.

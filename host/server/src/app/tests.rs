@@ -15,7 +15,7 @@ use super::*;
 fn engine() -> Arc<Engine> {
     let engine = Engine::new();
     let reg = |name: &str, h: Arc<dyn Handler>| {
-        engine.register(name, h);
+        engine.register(name, berth_engine::Exposure::Api, h);
     };
     reg(
         "system_ping",
@@ -96,6 +96,15 @@ fn engine() -> Arc<Engine> {
                     .unwrap_or(0))
             },
         )),
+    );
+    // The daemon's own: running it on a request would be a 500 (the
+    // panic), not the 403 the tests expect.
+    engine.register(
+        "serveapi",
+        berth_engine::Exposure::Internal,
+        Arc::new(handler_fn("", |_job: Job| async move {
+            panic!("an internal job ran for an API request")
+        })),
     );
     engine
 }
@@ -279,6 +288,54 @@ async fn jobs_run_with_framed_output_and_an_exit_record() {
     assert_eq!(json(&body)["message"], "no such job: nope");
     let (status, _, _) = call(Method::POST, "/berth/jobs/cat?colour=red", "").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn internal_jobs_are_refused_to_the_job_api() {
+    for uri in [
+        "/berth/jobs/serveapi",
+        "/berth/jobs/serveapi?arg=unix%3A%2F%2F%2Ftmp%2Fx%2Fpwned.sock",
+        "/v1.43/berth/jobs/serveapi?arg=a&env=K%3DV",
+    ] {
+        let (status, _, body) = call(Method::POST, uri, "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(
+            json(&body)["message"],
+            "job serveapi is internal to the daemon and cannot be run through the API"
+        );
+    }
+    // Hijacked runs are refused before the upgrade.
+    let app = router(AppState { engine: engine() });
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/berth/jobs/serveapi")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn routes_run_only_api_jobs() {
+    // A route whose job is internal (a mistake in the route table) is
+    // refused too: the edge runs every job as the API's.
+    let engine = Engine::new();
+    engine.register(
+        "system_version",
+        berth_engine::Exposure::Internal,
+        Arc::new(handler_fn("", |_job: Job| async move {
+            panic!("an internal job ran for an API request")
+        })),
+    );
+    let app = router(AppState { engine });
+    let request = Request::builder()
+        .uri("/version")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -482,7 +539,7 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
                     .push((job.name.clone(), job.args.clone()));
                 Ok(0)
             });
-        engine.register(job, Arc::new(handler));
+        engine.register(job, berth_engine::Exposure::Api, Arc::new(handler));
     }
     let app = router(AppState { engine });
     for (method, uri, job, object, status) in routes {
