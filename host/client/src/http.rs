@@ -78,6 +78,40 @@ pub struct TlsOptions {
     pub key: Option<std::path::PathBuf>,
 }
 
+/// Every certificate in the PEM file `path` (given as `flag`); at least one.
+fn pem_certificates(
+    path: &std::path::Path,
+    flag: &str,
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| anyhow!("{flag} {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "{flag} {}: no certificate found (expected a PEM \"CERTIFICATE\" block)",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
+/// The private key in the PEM file `path` (`--tlskey`).
+fn pem_private_key(
+    path: &std::path::Path,
+) -> anyhow::Result<rustls::pki_types::PrivateKeyDer<'static>> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::{self, PemObject};
+    PrivateKeyDer::from_pem_file(path).map_err(|e| match e {
+        pem::Error::NoItemsFound => anyhow!(
+            "--tlskey {}: no private key found (expected a PEM \"PRIVATE KEY\" block)",
+            path.display()
+        ),
+        e => anyhow!("--tlskey {}: {e}", path.display()),
+    })
+}
+
 /// The daemon's address and how to reach it.
 #[derive(Clone)]
 pub struct Client {
@@ -109,23 +143,20 @@ impl Client {
 
     /// Speaks TLS to `tcp://` hosts, verifying the daemon against the CA and
     /// presenting the client certificate.
+    ///
+    /// Each file must hold what its flag names: a PEM file without it is an
+    /// error naming the file, never an empty chain (which rustls would send,
+    /// and the daemon would refuse with "peer sent no certificates").
     pub fn with_tls(mut self, tls: &TlsOptions) -> anyhow::Result<Client> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let read_certs = |path: &std::path::Path| -> anyhow::Result<Vec<CertificateDer<'static>>> {
-            CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| anyhow!("reading {}: {e}", path.display()))
-        };
         let ca = tls
             .ca
             .as_deref()
             .ok_or_else(|| anyhow!("--tlscacert is required with --tlsverify"))?;
         let mut roots = rustls::RootCertStore::empty();
-        for cert in read_certs(ca)? {
+        for cert in pem_certificates(ca, "--tlscacert")? {
             roots
                 .add(cert)
-                .with_context(|| format!("CA certificate in {}", ca.display()))?;
+                .with_context(|| format!("--tlscacert {}", ca.display()))?;
         }
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -133,9 +164,16 @@ impl Client {
             .with_root_certificates(roots);
         let config = match (&tls.cert, &tls.key) {
             (Some(cert), Some(key)) => {
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| anyhow!("reading {}: {e}", key.display()))?;
-                builder.with_client_auth_cert(read_certs(cert)?, key)?
+                let chain = pem_certificates(cert, "--tlscert")?;
+                builder
+                    .with_client_auth_cert(chain, pem_private_key(key)?)
+                    .with_context(|| {
+                        format!(
+                            "--tlscert {} with --tlskey {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?
             }
             (None, None) => builder.with_no_client_auth(),
             _ => bail!("--tlscert and --tlskey go together"),
@@ -370,6 +408,81 @@ mod tests {
             segment("docker.io/library/busybox:1"),
             "docker.io/library/busybox%3A1"
         );
+    }
+
+    #[test]
+    fn bad_tls_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = std::process::Command::new("openssl")
+            .current_dir(dir.path())
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=client",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.pem",
+            ])
+            .output()
+            .expect("openssl is needed to make test certificates (Debian package openssl)");
+        assert!(out.status.success(), "openssl: {out:?}");
+        let path = |name: &str| Some(dir.path().join(name));
+        let options = |ca: &str, cert: &str, key: &str| TlsOptions {
+            ca: path(ca),
+            cert: path(cert),
+            key: path(key),
+        };
+        let client = || Client::new("tcp://127.0.0.1:2376").expect("client");
+        client()
+            .with_tls(&options("client.pem", "client.pem", "client.key"))
+            .expect("good material");
+        for (options, flag, file, why) in [
+            // rustls alone takes the empty chain and fails with "peer sent
+            // no certificates", naming neither the file nor the side.
+            (
+                options("client.pem", "client.key", "client.key"),
+                "--tlscert",
+                "client.key",
+                "no certificate found",
+            ),
+            (
+                options("client.pem", "client.pem", "client.pem"),
+                "--tlskey",
+                "client.pem",
+                "no private key found",
+            ),
+            (
+                options("client.key", "client.pem", "client.key"),
+                "--tlscacert",
+                "client.key",
+                "no certificate found",
+            ),
+            (
+                options("client.pem", "absent.pem", "client.key"),
+                "--tlscert",
+                "absent.pem",
+                "No such file",
+            ),
+        ] {
+            let err = format!(
+                "{:#}",
+                client().with_tls(&options).expect_err("bad material")
+            );
+            assert!(
+                err.contains(flag) && err.contains(file) && err.contains(why),
+                "{flag} {file}: {err}"
+            );
+            assert!(!err.contains("peer sent no certificates"), "{err}");
+        }
     }
 
     #[test]
