@@ -280,7 +280,7 @@ mod tests {
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let _keep = _stop;
-            crate::listen::serve_connection(server, app, shutdown).await;
+            crate::listen::serve_unix_stream(server, app, shutdown).await;
         });
         client
     }

@@ -18,6 +18,7 @@ mod serve;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use berth_engine::daemon::handlers::register_all;
@@ -71,6 +72,28 @@ struct Args {
     /// Server key.
     #[arg(long, value_name = "FILE")]
     tlskey: Option<PathBuf>,
+    /// Most connections each API listener keeps open, hijacked streams
+    /// included. When full, the connection that has waited longest (for a
+    /// TLS handshake, request headers, or idle between requests) is closed
+    /// to make room; while all are busy, new ones are closed at once.
+    #[arg(long, value_name = "N", default_value_t = listen::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_max_connections: u32,
+    /// Seconds a tcp:// client has to complete its TLS handshake.
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_HANDSHAKE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    api_tls_handshake_timeout: u64,
+    /// Seconds a client has to send a request's headers, counted from its
+    /// connection (after the TLS handshake) or from its first byte after an
+    /// idle keep-alive spell. A request in flight (a streaming response,
+    /// an upload) and a hijacked stream are never cut.
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    api_header_timeout: u64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    #[arg(long, value_name = "SECONDS", default_value_t = listen::DEFAULT_IDLE_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    api_idle_timeout: u64,
     /// Storage driver: overlay2, vfs (default: probe overlay, fall back to vfs).
     #[arg(short = 's', long, value_name = "DRIVER")]
     storage_driver: Option<String>,
@@ -149,6 +172,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     berth_exec::cgroups::validate_cgroup_parent(&args.cgroup_parent)
         .with_context(|| format!("invalid --cgroup-parent {:?}", args.cgroup_parent))?;
+    // Every -H address (and the TLS material) is checked before anything is
+    // created: a daemon that cannot serve what it was asked to leaves no
+    // data root behind.
+    let tls = listen::TlsOptions {
+        insecure: args.tls == Some(false) && !args.tlsverify,
+        verify: args.tlsverify,
+        ca: args.tlscacert.clone(),
+        cert: args.tlscert.clone(),
+        key: args.tlskey.clone(),
+    };
+    let addresses = listen::Address::parse_all(&hosts, &tls)?;
+    match listen::raise_open_files_limit() {
+        Ok((before, after)) if before != after => {
+            tracing::debug!(before, after, "raised the soft limit on open files");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot raise the soft limit on open files"),
+    }
+    let limits = listen::ConnectionLimits {
+        max_connections: args.api_max_connections as usize,
+        handshake_timeout: Duration::from_secs(args.api_tls_handshake_timeout),
+        header_timeout: Duration::from_secs(args.api_header_timeout),
+        idle_timeout: Duration::from_secs(args.api_idle_timeout),
+    };
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -222,17 +269,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     plugins::register(&engine, &plugins.host);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let tls = listen::TlsOptions {
-        insecure: args.tls == Some(false) && !args.tlsverify,
-        verify: args.tlsverify,
-        ca: args.tlscacert.clone(),
-        cert: args.tlscert.clone(),
-        key: args.tlskey.clone(),
-    };
     engine.register(
         "serveapi",
         Exposure::Internal,
-        Arc::new(serve::ServeApi::new(&engine, tls, stop_rx)),
+        Arc::new(serve::ServeApi::new(&engine, addresses, limits, stop_rx)),
     );
 
     tokio::spawn(async move {
@@ -241,8 +281,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
 
-    let (mut job, streams) = Job::new("serveapi");
-    job.args = hosts;
+    let (job, streams) = Job::new("serveapi");
     edge_log(streams);
     engine
         .run(job)
