@@ -1,4 +1,5 @@
-//! Generated bindings, one module per world of `berth:plugin@1.0.0`.
+//! Generated bindings, one module per world: the four worlds of
+//! `berth:plugin@1.0.0`, and `authz` of `berth:plugin@1.1.0`.
 //!
 //! Plugin authors never use these directly: the world modules of this crate
 //! wrap them in idiomatic traits, and the `register_*!` macros export them.
@@ -71,6 +72,26 @@ pub mod registry_auth {
         with: {
             "berth:plugin/host@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
             "berth:plugin/types@1.0.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
+    });
+}
+
+/// `world authz`, from `berth:plugin@1.1.0` (the minor version that added
+/// it). Its `host` and `types` are bound to the 1.0.0 ones every other world
+/// shares: the records are the same, so the component imports
+/// `berth:plugin/host@1.0.0` like every plugin of this SDK, which a 1.1
+/// host serves (minor versions only add).
+pub mod authz {
+    wit_bindgen::generate!({
+        world: "authz",
+        path: "../wit/since_v1.1.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_authz",
+        default_bindings_module: "berth_plugin_sdk::bindings::authz",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.1.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.1.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
         },
     });
 }

@@ -11,11 +11,15 @@
 //! | `graph-policy` | [`graph::GraphPolicy`] | [`register_graph_policy!`] |
 //! | `network-policy` | [`network::NetworkPolicy`] | [`register_network_policy!`] |
 //! | `registry-auth` | [`registry::RegistryAuth`] | [`register_registry_auth!`] |
+//! | `authz` | [`authz::AuthzPolicy`] | [`register_authz_policy!`] |
 //!
 //! Every plugin may also log through berthd and read its configuration with
-//! [`host`]. The WIT version the SDK targets is [`WIT_VERSION`]; it is
-//! recorded in the component (in the versioned names of its imports and
-//! exports), and the host checks it against the manifest.
+//! [`host`]. The WIT version a plugin targets is recorded in the component
+//! (in the versioned names of its exports), and the host checks it against
+//! the manifest: [`WIT_VERSION`] (1.0.0) for the first four worlds, so that
+//! plugins built before 1.1 keep building unchanged, and
+//! [`authz::WIT_VERSION`] (1.1.0, the minor version that added the world)
+//! for `authz`.
 //!
 //! A plugin crate is a `cdylib` that registers exactly one world:
 //!
@@ -56,6 +60,7 @@
 // macros work from plugin crates; make that path resolve here as well.
 extern crate self as berth_plugin_sdk;
 
+pub mod authz;
 #[doc(hidden)]
 pub mod bindings;
 pub mod graph;
@@ -64,8 +69,10 @@ pub mod job;
 pub mod network;
 pub mod registry;
 
-/// The version of the `berth:plugin` WIT package this SDK targets. Put it in
-/// the manifest's `wit` key.
+/// The version of the `berth:plugin` WIT package the `job-handler`,
+/// `graph-policy`, `network-policy` and `registry-auth` worlds of this SDK
+/// target. Put it in the manifest's `wit` key (an authz plugin puts
+/// [`authz::WIT_VERSION`]).
 pub const WIT_VERSION: &str = "1.0.0";
 
 /// Who a plugin is: returned by every world's `describe`.
