@@ -1,6 +1,6 @@
 //! Builds the built-in plugins (`plugins/graph-layout`, `plugins/image-gc`,
-//! `plugins/disk-usage`) for `wasm32-wasip2` so that berthd embeds them and
-//! runs with no plugin directory.
+//! `plugins/disk-usage`, `plugins/authz-default`) for `wasm32-wasip2` so
+//! that berthd embeds them and runs with no plugin directory.
 //!
 //! The nested `cargo build` uses its own target directory
 //! (`target/<profile>/wasm-plugins`): the outer cargo holds the lock of the
@@ -20,6 +20,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("graph-layout", "berth-plugin-graph-layout"),
     ("image-gc", "berth-plugin-image-gc"),
     ("disk-usage", "berth-plugin-disk-usage"),
+    ("authz-default", "berth-plugin-authz-default"),
 ];
 
 /// Environment the outer cargo sets for build scripts that must not leak

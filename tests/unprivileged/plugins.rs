@@ -131,6 +131,7 @@ async fn sdk_built_plugins_load_from_the_plugin_directory() {
     assert_eq!(
         names,
         [
+            "authz-default",
             "disk-usage",
             "example-job",
             "graph-layout",
@@ -481,9 +482,9 @@ async fn an_incompatible_wit_version_is_refused_naming_both_versions() {
     assert_refused(
         &f.host,
         "example-job",
-        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.0.0"],
+        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.1.0"],
     );
-    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.0.0"]);
+    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.1.0"]);
     assert!(!f.host.has_job("example-echo"));
 }
 

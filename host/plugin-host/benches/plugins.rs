@@ -8,7 +8,10 @@
 //!    directory watcher;
 //! 4. the graph driver's container-create time (`create_rootfs`, overlay
 //!    with a recording mounter, so no root needed) with the plugin policy
-//!    vs the native policy.
+//!    vs the native policy;
+//! 5. the authz call berthd makes for every API request: the built-in
+//!    `authz-default` deciding on a `docker run`-sized create request,
+//!    inline and through `spawn_blocking` as berthd's middleware calls it.
 //!
 //! Run: `cargo bench -p berth-plugin-host --bench plugins` (release build).
 //! `BERTH_BENCH_CALLS=N` changes the number of policy calls (default 20000).
@@ -20,7 +23,8 @@ use berth_graph::{
     DriverChoice, Graph, GraphConfig, ImportOptions, LayerInfo, LayoutPolicy, NativeLayoutPolicy,
     RecordingMounter, RootfsRequest,
 };
-use berth_plugin_host::{HostConfig, PluginHost, builtin_plugin};
+use berth_plugin_host::authz_types::{AuthnMethod, Body, Request};
+use berth_plugin_host::{AuthzVerdict, HostConfig, PluginHost, builtin_plugin};
 use sha2::{Digest, Sha256};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -52,6 +56,28 @@ fn request(layers: u32) -> RootfsRequest {
             .collect(),
         max_lower_dirs: 128,
         flattened: vec![],
+    }
+}
+
+/// What `docker run --rm busybox true` sends to create its container, as
+/// the authz policy sees it.
+fn authz_request() -> Request {
+    let body = br#"{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":["true"],"Image":"busybox","Volumes":{},"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":{},"HostConfig":{"Binds":null,"NetworkMode":"default","AutoRemove":true,"Privileged":false}}"#;
+    Request {
+        method: "POST".into(),
+        uri: "/v1.43/containers/create".into(),
+        path: "/containers/create".into(),
+        api_version: Some("1.43".into()),
+        query: vec![],
+        headers: vec![
+            ("host".into(), "api.moby.localhost".into()),
+            ("user-agent".into(), "Docker-Client/28.0.0 (linux)".into()),
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), body.len().to_string()),
+        ],
+        body: Body::Json(body.to_vec()),
+        user: "uid:0".into(),
+        authn_method: AuthnMethod::UnixPeer,
     }
 }
 
@@ -161,7 +187,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
 
-    // 2. Cold compile vs cached load (three built-in plugins per start).
+    // 2. Cold compile vs cached load (every built-in plugin per start).
     let data = tempfile::tempdir().expect("temp dir");
     let start = Instant::now();
     let host = runtime
@@ -178,18 +204,19 @@ fn main() {
         cached.push(start.elapsed());
         drop(host);
     }
-    println!("== load (3 built-in plugins per host start, includes describe calls)");
+    let builtins = berth_plugin_host::builtin_names().count() as u32;
+    println!("== load ({builtins} built-in plugins per host start, includes describe calls)");
     println!(
         "{:<52} {cold:>10.1?} ({:.1?} per plugin)",
         "cold start (compile + cache write)",
-        cold / 3
+        cold / builtins
     );
     cached.sort();
     let cached_p50 = percentile(&cached, 0.5);
     println!(
         "{:<52} {cached_p50:>10.1?} ({:.1?} per plugin, p50 of 10)",
         "cached start (deserialize from cache)",
-        cached_p50 / 3
+        cached_p50 / builtins
     );
 
     // 1. Trivial policy call.
@@ -249,6 +276,38 @@ fn main() {
     summary(
         "graph-layout plan-rootfs, 2 threads concurrently",
         concurrent,
+    );
+
+    // 5. The authz call of every API request.
+    let create = authz_request();
+    for _ in 0..500 {
+        assert_eq!(host.authorize(&create), AuthzVerdict::Allow);
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let start = Instant::now();
+        let verdict = host.authorize(&create);
+        samples.push(start.elapsed());
+        std::hint::black_box(verdict);
+    }
+    println!("== authz (every API request)");
+    summary("authz-default authorize, create request (inline)", samples);
+    let samples = runtime.block_on(async {
+        let mut samples = Vec::with_capacity(calls / 4);
+        for _ in 0..calls / 4 {
+            let (host, create) = (host.clone(), create.clone());
+            let start = Instant::now();
+            let verdict = tokio::task::spawn_blocking(move || host.authorize(&create))
+                .await
+                .expect("authorize");
+            samples.push(start.elapsed());
+            std::hint::black_box(verdict);
+        }
+        samples
+    });
+    summary(
+        "authz-default authorize via spawn_blocking (berthd)",
+        samples,
     );
     drop(host);
 

@@ -17,11 +17,13 @@ macro_rules! builtin {
     };
 }
 
-/// The default graph-layout policy and the image maintenance jobs.
+/// The default graph-layout and authz policies and the image maintenance
+/// jobs.
 pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("graph-layout"),
     builtin!("image-gc"),
     builtin!("disk-usage"),
+    builtin!("authz-default"),
 ];
 
 /// Names of the built-in plugins.

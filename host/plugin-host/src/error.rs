@@ -144,6 +144,15 @@ pub enum PluginError {
         plugin: String,
     },
 
+    /// An admin operation the host does not allow on this plugin.
+    #[error("plugin {plugin}: {reason}")]
+    Refused {
+        /// The plugin's name.
+        plugin: String,
+        /// Why the operation is refused.
+        reason: String,
+    },
+
     /// No plugin (or no job) by that name.
     #[error("no {what} named {name:?}")]
     NotFound {

@@ -21,6 +21,16 @@ pub enum PluginEventKind {
     Enable,
     /// The admin disabled the plugin.
     Disable,
+    /// An authz plugin denied an API request.
+    Deny,
+}
+
+impl PluginEventKind {
+    /// Whether the event changes which plugins serve (as opposed to the
+    /// outcome of one call: a failure, a denial).
+    pub fn changes_plugins(self) -> bool {
+        !matches!(self, PluginEventKind::Fail | PluginEventKind::Deny)
+    }
 }
 
 /// One plugin event.

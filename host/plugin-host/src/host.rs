@@ -37,13 +37,19 @@ pub struct HostConfig {
     pub data_root: PathBuf,
     /// The admin's grants file; `None` grants nothing.
     pub grants_file: Option<PathBuf>,
-    /// Load the plugins embedded in berthd (the default graph-layout policy,
-    /// `image-gc`, `disk-usage`).
+    /// Load the plugins embedded in berthd (the default graph-layout and
+    /// authz policies, `image-gc`, `disk-usage`). Without them and without
+    /// an authz plugin nothing decides on API requests and every one is
+    /// allowed (berthd always loads them).
     pub builtins: bool,
     /// Ceilings and defaults for limits.
     pub limits: HostLimits,
     /// Backoff of failing plugins.
     pub health: HealthPolicy,
+    /// The authz plugins that decide on API requests, in order (berthd's
+    /// `--authorization-plugin`); empty: the directory's authz plugins, else
+    /// the built-in `authz-default` (see [`PluginHost::authorize`]).
+    pub authorization_plugins: Vec<String>,
 }
 
 impl HostConfig {
@@ -56,6 +62,7 @@ impl HostConfig {
             builtins: true,
             limits: HostLimits::default(),
             health: HealthPolicy::default(),
+            authorization_plugins: Vec::new(),
         }
     }
 }
@@ -149,14 +156,17 @@ pub struct JobEntry {
 }
 
 #[derive(Clone)]
-struct Refusal {
-    message: String,
+pub(crate) struct Refusal {
+    pub message: String,
+    /// The world its manifest names, when the manifest could be read (an
+    /// authz plugin that cannot load denies every request).
+    pub world: Option<World>,
 }
 
 #[derive(Clone)]
-struct DirEntry {
-    active: Option<Arc<LoadedPlugin>>,
-    refused: Option<Refusal>,
+pub(crate) struct DirEntry {
+    pub active: Option<Arc<LoadedPlugin>>,
+    pub refused: Option<Refusal>,
     /// Digest of the manifest and component last attempted, so that an
     /// unchanged broken file is not retried on every event.
     stamp: String,
@@ -164,15 +174,15 @@ struct DirEntry {
 
 /// One consistent view of every plugin; replaced atomically.
 #[derive(Clone, Default)]
-struct Table {
-    builtins: BTreeMap<String, Arc<LoadedPlugin>>,
-    dir: BTreeMap<String, DirEntry>,
-    disabled: BTreeSet<String>,
+pub(crate) struct Table {
+    pub builtins: BTreeMap<String, Arc<LoadedPlugin>>,
+    pub dir: BTreeMap<String, DirEntry>,
+    pub disabled: BTreeSet<String>,
 }
 
 impl Table {
     /// The serving plugin named `name`: the directory's, else the built-in.
-    fn effective(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+    pub(crate) fn effective(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
         self.dir
             .get(name)
             .and_then(|e| e.active.as_ref())
@@ -546,7 +556,13 @@ impl PluginHost {
         self.inner.config.data_root.join("plugins").join("scratch")
     }
 
-    fn emit(&self, kind: PluginEventKind, plugin: &str, version: Option<&str>, message: String) {
+    pub(crate) fn emit(
+        &self,
+        kind: PluginEventKind,
+        plugin: &str,
+        version: Option<&str>,
+        message: String,
+    ) {
         match kind {
             PluginEventKind::Refuse | PluginEventKind::Fail => {
                 tracing::warn!(plugin, version, ?kind, "{message}")
@@ -655,6 +671,7 @@ impl PluginHost {
                 stamp,
                 contents,
             } = candidate;
+            let world = contents.as_ref().ok().map(|(manifest, _)| manifest.world);
             let result = match contents {
                 Err(e) => Err(e),
                 Ok((manifest, component)) => {
@@ -720,7 +737,7 @@ impl PluginHost {
                     errors.push(error);
                     DirEntry {
                         active: old,
-                        refused: Some(Refusal { message }),
+                        refused: Some(Refusal { message, world }),
                         stamp,
                     }
                 }
@@ -779,6 +796,21 @@ impl PluginHost {
                 });
             }
             let version = table.effective(name).map(|p| p.version().to_owned());
+            if !enabled
+                && table.effective(name).is_some_and(|p| {
+                    p.manifest.world == World::Authz && p.source == PluginSource::Builtin
+                })
+            {
+                // With no other authz plugin, nothing would decide: the
+                // daemon would have to deny every request, the admin's
+                // re-enable included.
+                return Err(PluginError::Refused {
+                    plugin: name.to_owned(),
+                    reason: "the built-in authz policy cannot be disabled; install an authz \
+                             plugin in the plugin directory to replace it"
+                        .into(),
+                });
+            }
             if enabled {
                 table.disabled.remove(name);
                 if let Some(plugin) = table.effective(name) {
@@ -862,10 +894,15 @@ impl PluginHost {
         };
         let world = plugin.manifest.world;
         let active = !disabled
-            && if world.is_policy() {
-                table.policy(world).is_some_and(|p| Arc::ptr_eq(p, plugin))
-            } else {
-                true
+            && match world {
+                World::Authz => table
+                    .authz_chain(&self.inner.config.authorization_plugins)
+                    .iter()
+                    .any(|link| link.as_ref().is_ok_and(|p| Arc::ptr_eq(p, plugin))),
+                _ if world.is_policy() => {
+                    table.policy(world).is_some_and(|p| Arc::ptr_eq(p, plugin))
+                }
+                _ => true,
             };
         Some(PluginStatus {
             name: name.to_owned(),
@@ -975,6 +1012,14 @@ impl PluginHost {
                 error.to_string(),
             );
         }
+    }
+
+    /// The authz chain now (see [`crate::authz`]).
+    pub(crate) fn authz_chain(&self) -> Vec<crate::authz::Link> {
+        self.inner
+            .table
+            .load()
+            .authz_chain(&self.inner.config.authorization_plugins)
     }
 
     /// The plugin serving `world`'s policy and the runtime, for the policy

@@ -16,7 +16,8 @@
 //!   Job's stdio as the plugin's WASI stdio ([`JobIo`]).
 //! - Policies: [`PluginHost::graph_policy`] (graph layout, plans validated
 //!   before use), [`PluginHost::plan_network`],
-//!   [`PluginHost::registry_credentials`].
+//!   [`PluginHost::registry_credentials`], and [`PluginHost::authorize`]
+//!   for every API request (fail-closed; see [`authz`]).
 //! - Admin: [`PluginHost::list`], [`PluginHost::inspect`],
 //!   [`PluginHost::set_enabled`], [`PluginHost::reload`], and
 //!   [`PluginHost::subscribe`] for [`PluginEvent`]s.
@@ -26,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod authz;
 mod bindings;
 mod builtin;
 pub mod capabilities;
@@ -42,7 +44,9 @@ mod runtime;
 mod state;
 mod watcher;
 pub mod wit;
+mod world;
 
+pub use authz::{AuthzVerdict, DEFAULT_AUTHZ_PLUGIN, authz_types};
 pub use builtin::{builtin_names, builtin_plugin};
 pub use error::{CallFailure, PluginError};
 pub use events::{PluginEvent, PluginEventKind};

@@ -3,8 +3,8 @@
 //! ```toml
 //! name = "example-job"          # must match the file (or folder) name
 //! version = "1.0.0"             # the plugin's own semver version
-//! world = "job-handler"         # job-handler | graph-policy | network-policy | registry-auth
-//! wit = "1.0.0"                 # the berth:plugin WIT version it was built against
+//! world = "job-handler"         # job-handler | graph-policy | network-policy | registry-auth | authz
+//! wit = "1.0.0"                 # the berth:plugin WIT version it was built against (authz: 1.1.0 or newer)
 //! summary = "example jobs"      # optional
 //! component = "example-job.wasm"  # optional, relative to the manifest
 //! capabilities = ["scratch-dir"]  # optional: scratch-dir, graph-admin (job handlers only)
@@ -44,15 +44,18 @@ pub enum World {
     NetworkPolicy,
     /// Registry credentials.
     RegistryAuth,
+    /// Authorization of every API request (WIT 1.1.0 and newer).
+    Authz,
 }
 
 impl World {
     /// Every world, in declaration order.
-    pub const ALL: [World; 4] = [
+    pub const ALL: [World; 5] = [
         World::JobHandler,
         World::GraphPolicy,
         World::NetworkPolicy,
         World::RegistryAuth,
+        World::Authz,
     ];
 
     /// The WIT name of the world.
@@ -62,6 +65,16 @@ impl World {
             World::GraphPolicy => "graph-policy",
             World::NetworkPolicy => "network-policy",
             World::RegistryAuth => "registry-auth",
+            World::Authz => "authz",
+        }
+    }
+
+    /// The first `berth:plugin` WIT version that has the world: a plugin
+    /// built against an older one cannot implement it.
+    pub fn since(self) -> semver::Version {
+        match self {
+            World::Authz => semver::Version::new(1, 1, 0),
+            _ => semver::Version::new(1, 0, 0),
         }
     }
 
@@ -77,6 +90,7 @@ impl World {
             World::GraphPolicy => "graph-layout",
             World::NetworkPolicy => "network",
             World::RegistryAuth => "credentials",
+            World::Authz => "authorization",
         }
     }
 }
@@ -252,6 +266,13 @@ impl Manifest {
         let world: World = raw.world.parse().map_err(invalid)?;
         let wit = semver::Version::parse(&raw.wit)
             .map_err(|e| invalid(format!("wit {:?} is not a semver version: {e}", raw.wit)))?;
+        if wit < world.since() {
+            return Err(invalid(format!(
+                "world {world} was added in berth:plugin WIT {}; a plugin built against \
+                 wit = \"{wit}\" cannot implement it",
+                world.since()
+            )));
+        }
 
         let component = match raw.component {
             None => PathBuf::from(format!("{}.wasm", raw.name)),
@@ -417,6 +438,14 @@ mod tests {
                 "policies get no",
             ),
             (
+                "name = \"x\"\nversion=\"1.0.0\"\nworld=\"authz\"\nwit=\"1.0.0\"",
+                "added in berth:plugin WIT 1.1.0",
+            ),
+            (
+                "name = \"x\"\nversion=\"1.0.0\"\nworld=\"authz\"\nwit=\"1.1.0\"\ncapabilities=[\"scratch-dir\"]",
+                "policies get no",
+            ),
+            (
                 "name = \"x\"\nversion=\"1.0.0\"\nworld=\"job-handler\"\nwit=\"1.0.0\"\ncomponent=\"../../bin/sh\"",
                 "relative path",
             ),
@@ -440,6 +469,18 @@ mod tests {
                 err.contains("/plugins/x.toml"),
                 "{err:?} should name the file"
             );
+        }
+    }
+
+    #[test]
+    fn authz_manifests_target_wit_1_1_or_newer() {
+        let m =
+            parse("name = \"x\"\nversion = \"1.0.0\"\nworld = \"authz\"\nwit = \"1.1.0\"").unwrap();
+        assert_eq!(m.world, World::Authz);
+        assert!(m.world.is_policy());
+        assert_eq!(m.world.export_interface(), "authorization");
+        for world in World::ALL {
+            assert_eq!(world.as_str().parse::<World>(), Ok(world));
         }
     }
 

@@ -18,13 +18,13 @@ use wasmtime_wasi::cli::{AsyncStdinStream, AsyncStdoutStream};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-use crate::bindings::v1;
 use crate::capabilities::Grants;
 use crate::graph_admin::GraphAdmin;
 use crate::manifest::{Capability, Manifest, World, is_valid_name};
 use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, Runtime};
 use crate::state::{CallLimiter, CallState, PluginIdentity};
 use crate::wit::{bindings_for, describe_supported, version_in_name};
+use crate::world::WorldPre;
 use crate::{CallFailure, PluginError};
 
 /// Bytes of a policy's stderr kept to explain a trap (a panic message).
@@ -84,14 +84,6 @@ struct Health {
     consecutive_failures: u32,
     resting_until: Option<(Instant, SystemTime)>,
     last_error: Option<String>,
-}
-
-/// The instantiable form of a plugin, by world.
-pub(crate) enum WorldPre {
-    Job(v1::job_handler::JobHandlerPre<CallState>),
-    Graph(v1::graph_policy::GraphPolicyPre<CallState>),
-    Network(v1::network_policy::NetworkPolicyPre<CallState>),
-    Registry(v1::registry_auth::RegistryAuthPre<CallState>),
 }
 
 /// A validated, linked plugin, ready for calls. Immutable but for its
@@ -308,14 +300,14 @@ impl LoadedPlugin {
         let name = manifest.name.clone();
         let version = manifest.version.to_string();
 
-        if bindings_for(&manifest.wit).is_none() {
+        let Some(bindings) = bindings_for(&manifest.wit) else {
             return Err(PluginError::IncompatibleWit {
                 plugin: name,
                 version,
                 wanted: manifest.wit.clone(),
                 supported: describe_supported(),
             });
-        }
+        };
         let capabilities = grants.authorize(&manifest, builtin)?;
         let config = grants.config_for(&manifest);
         let digest = hex::encode(Sha256::digest(&bytes));
@@ -350,17 +342,8 @@ impl LoadedPlugin {
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| unusable(format!("cannot link: {e:#}")))?;
-        let pre = match manifest.world {
-            World::JobHandler => v1::job_handler::JobHandlerPre::new(pre).map(WorldPre::Job),
-            World::GraphPolicy => v1::graph_policy::GraphPolicyPre::new(pre).map(WorldPre::Graph),
-            World::NetworkPolicy => {
-                v1::network_policy::NetworkPolicyPre::new(pre).map(WorldPre::Network)
-            }
-            World::RegistryAuth => {
-                v1::registry_auth::RegistryAuthPre::new(pre).map(WorldPre::Registry)
-            }
-        }
-        .map_err(|e| unusable(format!("does not match world {}: {e:#}", manifest.world)))?;
+        let pre = WorldPre::new(manifest.world, bindings, pre)
+            .map_err(|e| unusable(format!("does not match world {}: {e:#}", manifest.world)))?;
 
         let limits = effective_limits(&manifest, runtime);
         let mut plugin = LoadedPlugin {
@@ -409,11 +392,7 @@ impl LoadedPlugin {
         let (info, jobs) = match &self.pre {
             WorldPre::Job(pre) => {
                 let mut store = self.store(runtime, sealed_wasi().build(), None);
-                let result = async {
-                    let bindings = pre.instantiate_async(&mut store).await?;
-                    bindings.call_describe(&mut store).await
-                }
-                .await;
+                let result = pre.describe(&mut store).await;
                 let info = result.map_err(|e| describe_error(self.explain(&e, &store, None).1))?;
                 let jobs = info
                     .jobs
@@ -429,18 +408,7 @@ impl LoadedPlugin {
             }
             _ => {
                 let (mut store, stderr) = self.policy_store(runtime);
-                let result = match &self.pre {
-                    WorldPre::Graph(pre) => pre
-                        .instantiate(&mut store)
-                        .and_then(|b| b.call_describe(&mut store)),
-                    WorldPre::Network(pre) => pre
-                        .instantiate(&mut store)
-                        .and_then(|b| b.call_describe(&mut store)),
-                    WorldPre::Registry(pre) => pre
-                        .instantiate(&mut store)
-                        .and_then(|b| b.call_describe(&mut store)),
-                    WorldPre::Job(_) => unreachable!("handled above"),
-                };
+                let result = self.pre.describe_policy(&mut store);
                 let info = result
                     .map_err(|e| describe_error(self.explain(&e, &store, Some(&stderr)).1))?;
                 ((info.name, info.version, info.summary), Vec::new())
@@ -555,8 +523,9 @@ impl LoadedPlugin {
     }
 
     /// Records a failed call and returns its error. Failures of the plugin
-    /// (trap, deadline, memory, invalid result) count towards the backoff;
-    /// host-side ones (instantiation) and refusals returned as values do not.
+    /// (trap, deadline, memory, invalid result) count towards the backoff
+    /// (authz policies excepted: they never rest); host-side ones
+    /// (instantiation) and refusals returned as values do not.
     pub fn failed(
         &self,
         runtime: &Runtime,
@@ -577,7 +546,12 @@ impl LoadedPlugin {
             let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
             health.consecutive_failures += 1;
             health.last_error = Some(format!("{call}: {reason}"));
-            if health.consecutive_failures >= policy.failure_threshold {
+            // An authz policy never rests: resting would deny every client
+            // for minutes because of a few requests crafted to make it
+            // fail. Each call is tried, and each failure denies only its
+            // own request (fail-closed either way).
+            let rests = self.manifest.world != World::Authz;
+            if rests && health.consecutive_failures >= policy.failure_threshold {
                 let doublings = (health.consecutive_failures - policy.failure_threshold).min(16);
                 let rest = policy
                     .backoff_base
@@ -686,12 +660,18 @@ impl LoadedPlugin {
                     self.succeeded();
                     Ok(value)
                 }
-                Err(reason) => Err(self.failed(
-                    runtime,
-                    call,
-                    CallFailure::InvalidResult,
-                    format!("returned an invalid plan: {reason}"),
-                )),
+                Err(reason) => {
+                    let what = match self.manifest.world {
+                        World::Authz => "decision",
+                        _ => "plan",
+                    };
+                    Err(self.failed(
+                        runtime,
+                        call,
+                        CallFailure::InvalidResult,
+                        format!("returned an invalid {what}: {reason}"),
+                    ))
+                }
             },
             Ok(Err(message)) => {
                 self.succeeded();
@@ -753,14 +733,7 @@ impl LoadedPlugin {
         // in a host call (reading a stdin that never ends) is cut by this
         // outer timeout, a couple of ticks later.
         let outer = self.limits.timeout + EPOCH_TICK * 3;
-        let outcome = tokio::time::timeout(outer, async {
-            let bindings = pre.instantiate_async(&mut store).await?;
-            bindings
-                .berth_plugin_job()
-                .call_run(&mut store, job, args, env)
-                .await
-        })
-        .await;
+        let outcome = tokio::time::timeout(outer, pre.run(&mut store, job, args, env)).await;
         match outcome {
             Ok(Ok(status)) => {
                 self.succeeded();

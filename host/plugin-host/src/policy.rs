@@ -6,10 +6,9 @@
 
 use wasmtime::Store;
 
-use crate::bindings::latest;
 use crate::manifest::World;
-use crate::plugin::WorldPre;
 use crate::state::CallState;
+use crate::world::{GraphPre, WorldPre};
 use crate::{PluginError, PluginHost};
 
 /// The `graph-layout` interface's types, as the plugin sees them.
@@ -62,9 +61,7 @@ impl PluginHost {
                 let WorldPre::Network(pre) = pre else {
                     unreachable!("a network-policy plugin has a network pre")
                 };
-                pre.instantiate(&mut *store)?
-                    .berth_plugin_network()
-                    .call_plan_network(&mut *store, request)
+                pre.plan_network(store, request)
             },
             |_| Ok(()),
         )
@@ -83,9 +80,7 @@ impl PluginHost {
                 let WorldPre::Registry(pre) = pre else {
                     unreachable!("a registry-auth plugin has a registry pre")
                 };
-                pre.instantiate(&mut *store)?
-                    .berth_plugin_credentials()
-                    .call_lookup(&mut *store, request)
+                pre.lookup(store, request)
             },
             |_| Ok(()),
         )
@@ -94,7 +89,7 @@ impl PluginHost {
     /// Runs `call` on the plugin serving `world`'s policy (`None` when no
     /// plugin does) and reports a failure as an event; `validate` judges
     /// what the plugin returned (see `LoadedPlugin::call_policy`).
-    fn call_policy<R>(
+    pub(crate) fn call_policy<R>(
         &self,
         world: World,
         call: &str,
@@ -122,10 +117,7 @@ impl GraphPolicyHandle {
     fn call<R>(
         &self,
         call: &str,
-        f: impl FnOnce(
-            &latest::graph_policy::GraphPolicy,
-            &mut Store<CallState>,
-        ) -> wasmtime::Result<Result<R, String>>,
+        f: impl FnOnce(&GraphPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
         validate: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         // The host validates every plan before anything acts on it: an
@@ -138,8 +130,7 @@ impl GraphPolicyHandle {
                     let WorldPre::Graph(pre) = pre else {
                         unreachable!("a graph-policy plugin has a graph pre")
                     };
-                    let instance = pre.instantiate(&mut *store)?;
-                    f(&instance, store)
+                    f(pre, store)
                 },
                 validate,
             )
@@ -161,10 +152,7 @@ impl GraphPolicyHandle {
     ) -> Result<graph_types::RootfsPlan, PluginError> {
         self.call(
             "plan-rootfs",
-            |b, store| {
-                b.berth_plugin_graph_layout()
-                    .call_plan_rootfs(store, request)
-            },
+            |pre, store| pre.plan_rootfs(store, request),
             validate,
         )
     }
@@ -177,10 +165,7 @@ impl GraphPolicyHandle {
     ) -> Result<graph_types::ImportPlan, PluginError> {
         self.call(
             "plan-import",
-            |b, store| {
-                b.berth_plugin_graph_layout()
-                    .call_plan_import(store, request)
-            },
+            |pre, store| pre.plan_import(store, request),
             validate,
         )
     }
@@ -193,7 +178,7 @@ impl GraphPolicyHandle {
     ) -> Result<graph_types::GcPlan, PluginError> {
         self.call(
             "plan-gc",
-            |b, store| b.berth_plugin_graph_layout().call_plan_gc(store, request),
+            |pre, store| pre.plan_gc(store, request),
             validate,
         )
     }

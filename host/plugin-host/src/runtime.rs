@@ -13,7 +13,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::PluginError;
-use crate::bindings::v1;
+use crate::bindings::latest;
 use crate::plugin::HealthPolicy;
 use crate::state::CallState;
 
@@ -130,9 +130,10 @@ impl Drop for EpochTicker {
 /// The engine, linkers and cache.
 pub(crate) struct Runtime {
     pub engine: Engine,
-    /// Async WASI + `host` + `graph-admin`: job handlers.
+    /// Async WASI + `host` + `graph-admin`: job handlers. The newest
+    /// versions only: older 1.x imports resolve to them by semver.
     pub job_linker: Linker<CallState>,
-    /// Sync WASI + `host`: policies.
+    /// Sync WASI + `host`: policies (the newest version, as above).
     pub policy_linker: Linker<CallState>,
     pub limits: HostLimits,
     pub health: HealthPolicy,
@@ -180,12 +181,12 @@ impl Runtime {
 
         let mut job_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut job_linker).map_err(setup("WASI (async)"))?;
-        v1::job_handler::berth::plugin::host::add_to_linker::<_, HasSelf<CallState>>(
+        latest::job_handler::berth::plugin::host::add_to_linker::<_, HasSelf<CallState>>(
             &mut job_linker,
             |state| state,
         )
         .map_err(setup("berth:plugin/host (async)"))?;
-        v1::job_handler::berth::plugin::graph_admin::add_to_linker::<_, HasSelf<CallState>>(
+        latest::job_handler::berth::plugin::graph_admin::add_to_linker::<_, HasSelf<CallState>>(
             &mut job_linker,
             |state| state,
         )
@@ -193,7 +194,7 @@ impl Runtime {
 
         let mut policy_linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut policy_linker).map_err(setup("WASI (sync)"))?;
-        v1::graph_policy::berth::plugin::host::add_to_linker::<_, HasSelf<CallState>>(
+        latest::graph_policy::berth::plugin::host::add_to_linker::<_, HasSelf<CallState>>(
             &mut policy_linker,
             |state| state,
         )

@@ -8,7 +8,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::v1;
+use crate::bindings::latest;
 use crate::graph_admin::GraphAdmin;
 
 /// Who is calling into the host: fixed for a loaded plugin, shared by all
@@ -143,13 +143,18 @@ fn config_entries(plugin: &PluginIdentity) -> Vec<(String, String)> {
         .collect()
 }
 
-// --- v1, sync (policies) ---------------------------------------------------
+// --- sync (policies) -------------------------------------------------------
+//
+// Only the newest bindings' host interfaces are implemented: plugins built
+// for older 1.x versions import them through the linker's semver matching,
+// and their `types` are the newest ones (`bindings::v1` binds them with
+// `with`).
 
-mod v1_sync {
+mod sync {
     use super::*;
-    use v1::graph_policy::berth::plugin::{host, types};
+    use latest::graph_policy::berth::plugin::{host, types};
 
-    // Every v1 world shares these `types` bindings.
+    // Every world shares these `types` bindings.
     impl From<types::LogLevel> for Level {
         fn from(level: types::LogLevel) -> Level {
             match level {
@@ -179,12 +184,12 @@ mod v1_sync {
     }
 }
 
-// --- v1, async (job handlers) ---------------------------------------------
+// --- async (job handlers) --------------------------------------------------
 
-mod v1_async {
+mod asynchronous {
     use super::*;
     use crate::graph_admin::{GcReport, StoreUsage};
-    use v1::job_handler::berth::plugin::{graph_admin, host, types};
+    use latest::job_handler::berth::plugin::{graph_admin, host, types};
 
     impl host::Host for CallState {
         async fn log(

@@ -3,9 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::authz_types::{AuthnMethod, Body, Request};
 use crate::graph_admin::{GcReport, GraphAdmin, LayerUsage, StoreUsage};
 use crate::policy::graph_types::*;
-use crate::{CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World};
+use crate::{
+    AuthzVerdict, CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World,
+};
 
 fn id(n: u32) -> String {
     format!("{n:064x}")
@@ -30,13 +33,28 @@ async fn builtins_load_and_describe_themselves() {
     let host = host(data.path()).await;
     let list = host.list();
     let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["disk-usage", "graph-layout", "image-gc"]);
+    assert_eq!(
+        names,
+        ["authz-default", "disk-usage", "graph-layout", "image-gc"]
+    );
     for status in &list {
         assert_eq!(status.state, PluginState::Loaded, "{status:?}");
         assert_eq!(status.source, Some(PluginSource::Builtin));
-        assert_eq!(status.wit.as_deref(), Some("1.0.0"));
+        // The 1.0.0 plugins load unchanged beside the 1.1.0 authz world,
+        // their imports (`host@1.0.0`) served by the linker's 1.1.0
+        // definitions through wasmtime's semver matching.
+        let wit = if status.name == "authz-default" {
+            "1.1.0"
+        } else {
+            "1.0.0"
+        };
+        assert_eq!(status.wit.as_deref(), Some(wit), "{}", status.name);
         assert!(status.active);
     }
+    assert_eq!(
+        host.inspect("authz-default").unwrap().world,
+        Some(World::Authz)
+    );
     let graph = host.inspect("graph-layout").unwrap();
     assert_eq!(graph.world, Some(World::GraphPolicy));
     assert!(graph.capabilities.is_empty());
@@ -402,6 +420,100 @@ async fn unused_cache_entries_are_pruned_at_start() {
     let host = host(data.path()).await;
     assert!(!stale.exists());
     assert!(unrelated.exists());
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 4);
+    // One entry per built-in plugin, and the unrelated file.
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 5);
     drop(host);
+}
+
+fn request(method: &str, path: &str) -> Request {
+    Request {
+        method: method.into(),
+        uri: format!("/v1.43{path}"),
+        path: path.into(),
+        api_version: Some("1.43".into()),
+        query: vec![],
+        headers: vec![("host".into(), "berth".into())],
+        body: Body::Empty,
+        user: "uid:0".into(),
+        authn_method: AuthnMethod::UnixPeer,
+    }
+}
+
+#[tokio::test]
+async fn the_builtin_authz_default_allows_every_request() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    assert_eq!(
+        host.authz_policies(),
+        ["authz-default 1.0.0 (built-in plugin)"]
+    );
+    let host2 = host.clone();
+    let verdicts = tokio::task::spawn_blocking(move || {
+        let mut create = request("POST", "/containers/create");
+        create.body = Body::Json(br#"{"HostConfig":{"Privileged":true}}"#.to_vec());
+        [
+            host2.authorize(&request("GET", "/_ping")),
+            host2.authorize(&create),
+        ]
+    })
+    .await
+    .unwrap();
+    assert_eq!(verdicts, [AuthzVerdict::Allow, AuthzVerdict::Allow]);
+    assert_eq!(host.inspect("authz-default").unwrap().calls, 2);
+}
+
+#[tokio::test]
+async fn the_builtin_authz_default_cannot_be_disabled() {
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    let err = host.set_enabled("authz-default", false).await.unwrap_err();
+    assert!(err.to_string().contains("cannot be disabled"), "{err}");
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+}
+
+#[tokio::test]
+async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = HostConfig::new(data.path());
+    config.authorization_plugins = vec!["authz-default".into(), "nope".into()];
+    let host = PluginHost::start(config).await.unwrap();
+    let verdict = host.authorize(&request("GET", "/_ping"));
+    let AuthzVerdict::Fail { plugin, reason } = &verdict else {
+        panic!("{verdict:?}");
+    };
+    assert_eq!(plugin, "nope");
+    assert!(
+        reason.contains("authorization plugin nope is not loaded"),
+        "{reason}"
+    );
+    assert_eq!(
+        verdict.message().unwrap(),
+        format!("plugin nope failed with error: {reason}")
+    );
+    // The allowing plugin before it was asked, and still it denied.
+    assert_eq!(host.inspect("authz-default").unwrap().calls, 1);
+
+    let data = tempfile::tempdir().unwrap();
+    let mut config = HostConfig::new(data.path());
+    config.authorization_plugins = vec!["graph-layout".into()];
+    let host = PluginHost::start(config).await.unwrap();
+    let verdict = host.authorize(&request("GET", "/_ping"));
+    assert!(
+        verdict
+            .message()
+            .unwrap()
+            .contains("graph-policy plugin, not an authz plugin"),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        host.authz_policies(),
+        [
+            "graph-layout (unavailable: plugin graph-layout is a graph-policy plugin, not an authz plugin)"
+        ]
+    );
+    // Not the chain: the built-in default is loaded but not active.
+    assert!(!host.inspect("authz-default").unwrap().active);
 }

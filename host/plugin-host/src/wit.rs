@@ -11,14 +11,23 @@
 
 use semver::Version;
 
-/// Bindings versions this host carries, newest first.
-pub const SUPPORTED: &[Version] = &[Version::new(1, 0, 0)];
+/// The WIT folders this host carries bindings for, newest first, with the
+/// module serving each.
+pub const FOLDERS: &[(Version, BindingsVersion)] = &[
+    (Version::new(1, 1, 0), BindingsVersion::V1_1),
+    (Version::new(1, 0, 0), BindingsVersion::V1),
+];
+
+/// The newest WIT version of each major this host supports, newest first.
+pub const SUPPORTED: &[Version] = &[Version::new(1, 1, 0)];
 
 /// Which bindings module serves a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindingsVersion {
     /// `wit/since_v1.0.0`, served by the `bindings::v1` module.
     V1,
+    /// `wit/since_v1.1.0`, served by the `bindings::v1_1` module.
+    V1_1,
 }
 
 /// Human-readable list of supported versions, for errors.
@@ -31,21 +40,22 @@ pub fn describe_supported() -> String {
 }
 
 /// The bindings that serve a plugin built against `wanted`, or `None` when
-/// this host cannot run it.
+/// this host cannot run it: the newest folder of the same major that is not
+/// newer than `wanted` (its exports carry that folder's interface names, up
+/// to semver), provided `wanted` is not newer than what this host supports.
 pub fn bindings_for(wanted: &Version) -> Option<BindingsVersion> {
     // Pre-release WIT versions are development snapshots: never compatible.
     if !wanted.pre.is_empty() {
         return None;
     }
-    SUPPORTED
+    let newest = SUPPORTED.iter().find(|host| host.major == wanted.major)?;
+    if wanted > newest {
+        return None;
+    }
+    FOLDERS
         .iter()
-        .find(|host| host.major == wanted.major && wanted <= host)
-        .map(|host| match host.major {
-            1 => BindingsVersion::V1,
-            // SUPPORTED and this match are edited together when a new
-            // major version's folder is added.
-            _ => unreachable!("no bindings module for WIT major {}", host.major),
-        })
+        .find(|(folder, _)| folder.major == wanted.major && folder <= wanted)
+        .map(|(_, bindings)| *bindings)
 }
 
 /// The WIT version in a component's import or export name such as
@@ -65,14 +75,32 @@ mod tests {
     }
 
     #[test]
-    fn same_major_not_newer_is_compatible() {
+    fn same_major_not_newer_is_served_by_its_minor_folder() {
         assert_eq!(bindings_for(&v("1.0.0")), Some(BindingsVersion::V1));
+        assert_eq!(bindings_for(&v("1.0.1")), Some(BindingsVersion::V1));
+        assert_eq!(bindings_for(&v("1.1.0")), Some(BindingsVersion::V1_1));
     }
 
     #[test]
     fn newer_minor_other_major_and_prerelease_are_not() {
-        for wanted in ["1.1.0", "1.0.1", "2.0.0", "0.9.0", "1.0.0-rc.1"] {
+        for wanted in [
+            "1.2.0",
+            "1.1.1",
+            "2.0.0",
+            "0.9.0",
+            "1.0.0-rc.1",
+            "1.1.0-rc.1",
+        ] {
             assert_eq!(bindings_for(&v(wanted)), None, "{wanted}");
+        }
+    }
+
+    #[test]
+    fn every_major_supported_has_its_folders() {
+        for newest in SUPPORTED {
+            assert!(FOLDERS.iter().any(|(f, _)| f == newest), "{newest}");
+            let base = Version::new(newest.major, 0, 0);
+            assert!(bindings_for(&base).is_some(), "{base}");
         }
     }
 
@@ -89,6 +117,9 @@ mod tests {
 
     #[test]
     fn supported_versions_are_described() {
-        assert!(describe_supported().contains("1.0.0"));
+        assert_eq!(
+            describe_supported(),
+            "1.1.0 (plugins built for 1.0.0 to 1.1.0)"
+        );
     }
 }

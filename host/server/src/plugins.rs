@@ -19,8 +19,7 @@ use berth_engine::{
     Engine, ErrorKind, Exposure, Handler, Job, JobError, JobOutput, JobResult, handler_with,
 };
 use berth_plugin_host::{
-    HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind, PluginHost, PluginState,
-    PluginStatus, WatchHandle,
+    HostConfig, JobIo, PluginError, PluginEvent, PluginHost, PluginState, PluginStatus, WatchHandle,
 };
 use tokio::io::AsyncReadExt;
 
@@ -153,6 +152,7 @@ fn job_error(error: PluginError) -> JobError {
         PluginError::NotFound { .. } => ErrorKind::NotFound,
         PluginError::Disabled { .. } | PluginError::Backoff { .. } => ErrorKind::Unavailable,
         PluginError::Grants { .. } | PluginError::Manifest { .. } => ErrorKind::InvalidParameter,
+        PluginError::Refused { .. } => ErrorKind::Forbidden,
         _ => ErrorKind::Internal,
     };
     JobError::new(kind, error.to_string())
@@ -307,7 +307,7 @@ pub fn register(engine: &Arc<Engine>, host: &PluginHost) {
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
-            if event.kind != PluginEventKind::Fail {
+            if event.kind.changes_plugins() {
                 sync.sync();
             }
             publish(&forward_to, &event);
@@ -592,13 +592,22 @@ mod tests {
         let names: Vec<&str> = list.iter().map(|p| p["Name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["disk-usage:1.0.0", "graph-layout:1.0.0", "image-gc:1.0.0"]
+            [
+                "authz-default:1.0.0",
+                "disk-usage:1.0.0",
+                "graph-layout:1.0.0",
+                "image-gc:1.0.0"
+            ]
         );
-        assert_eq!(list[1]["Enabled"], true);
-        assert_eq!(list[1]["Id"].as_str().unwrap().len(), 64);
+        assert_eq!(list[2]["Enabled"], true);
+        assert_eq!(list[2]["Id"].as_str().unwrap().len(), 64);
         assert_eq!(
-            list[1]["Config"]["Interface"]["Types"][0],
+            list[2]["Config"]["Interface"]["Types"][0],
             "berth.graph-policy/1.0.0"
+        );
+        assert_eq!(
+            list[0]["Config"]["Interface"]["Types"][0],
+            "berth.authz/1.1.0"
         );
     }
 }

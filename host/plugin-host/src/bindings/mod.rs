@@ -1,11 +1,19 @@
 //! Generated host bindings, quarantined: one module per frozen WIT folder.
 //!
-//! `v1` serves `wit/since_v1.0.0`. When a `since_v2.0.0` folder is added, a
-//! `v2` module joins it and the host maps the older module's types onto the
-//! newest ones at this boundary, so the rest of the crate only sees the
-//! newest types (the Zed extension host's pattern).
+//! - `v1` serves `wit/since_v1.0.0` (plugins built for 1.0.x);
+//! - `v1_1` serves `wit/since_v1.1.0` (plugins built for 1.1.x) and is
+//!   `latest`, the only types the rest of the crate sees.
+//!
+//! An older module maps its types onto the newest ones at this boundary
+//! (the Zed extension host's pattern, `wasm_host/wit/since_v*.rs`): the
+//! interfaces it only imports or only uses for types (`host`, `types`,
+//! `graph-admin`) are bound to the newest module's with bindgen's `with`,
+//! and the records of the interfaces it exports are converted with `From`
+//! in its module. [`crate::world`] picks the module by the WIT version a
+//! plugin was built for.
 
 pub mod v1;
+pub mod v1_1;
 
 /// The newest bindings: what the rest of the crate programs against.
-pub use v1 as latest;
+pub use v1_1 as latest;

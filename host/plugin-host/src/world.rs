@@ -1,0 +1,273 @@
+//! The instantiable form of a plugin, by world and by the bindings module of
+//! the WIT version it was built for, and its calls in the newest bindings'
+//! types: callers pass and get `latest` records whatever version the plugin
+//! speaks; a 1.0 plugin's records are converted at this boundary
+//! (`bindings::v1`).
+//!
+//! Every call instantiates afresh from the `InstancePre` into the caller's
+//! `Store` (one store per call: nothing survives between calls).
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use crate::bindings::{latest, v1};
+use crate::manifest::World;
+use crate::state::CallState;
+use crate::wit::BindingsVersion;
+
+use latest::graph_policy::berth::plugin::types::{HandlerInfo, PluginInfo};
+use latest::graph_policy::exports::berth::plugin::graph_layout as graph;
+use latest::network_policy::exports::berth::plugin::network;
+use latest::registry_auth::exports::berth::plugin::credentials;
+
+/// A world's `InstancePre`, in the bindings of the plugin's WIT version.
+pub(crate) enum Versioned<Old, New> {
+    /// Built against WIT 1.0.x (`bindings::v1`).
+    V1(Old),
+    /// Built against WIT 1.1.x (`bindings::latest`).
+    Latest(New),
+}
+
+/// A job handler.
+pub(crate) type JobPre = Versioned<
+    v1::job_handler::JobHandlerPre<CallState>,
+    latest::job_handler::JobHandlerPre<CallState>,
+>;
+/// A graph-layout policy.
+pub(crate) type GraphPre = Versioned<
+    v1::graph_policy::GraphPolicyPre<CallState>,
+    latest::graph_policy::GraphPolicyPre<CallState>,
+>;
+/// A network policy.
+pub(crate) type NetworkPre = Versioned<
+    v1::network_policy::NetworkPolicyPre<CallState>,
+    latest::network_policy::NetworkPolicyPre<CallState>,
+>;
+/// A registry-auth policy.
+pub(crate) type RegistryPre = Versioned<
+    v1::registry_auth::RegistryAuthPre<CallState>,
+    latest::registry_auth::RegistryAuthPre<CallState>,
+>;
+/// An authz policy (the world exists since 1.1.0 only).
+pub(crate) type AuthzPre = latest::authz::AuthzPre<CallState>;
+
+/// The instantiable form of a plugin, by world.
+pub(crate) enum WorldPre {
+    Job(JobPre),
+    Graph(GraphPre),
+    Network(NetworkPre),
+    Registry(RegistryPre),
+    Authz(AuthzPre),
+}
+
+impl WorldPre {
+    /// Checks the component's exports against `world` in the bindings of
+    /// `version` and keeps the typed form.
+    pub fn new(
+        world: World,
+        version: BindingsVersion,
+        pre: InstancePre<CallState>,
+    ) -> wasmtime::Result<WorldPre> {
+        use BindingsVersion::{V1, V1_1};
+        use Versioned::{Latest, V1 as Old};
+        Ok(match (world, version) {
+            (World::JobHandler, V1) => {
+                WorldPre::Job(Old(v1::job_handler::JobHandlerPre::new(pre)?))
+            }
+            (World::JobHandler, V1_1) => {
+                WorldPre::Job(Latest(latest::job_handler::JobHandlerPre::new(pre)?))
+            }
+            (World::GraphPolicy, V1) => {
+                WorldPre::Graph(Old(v1::graph_policy::GraphPolicyPre::new(pre)?))
+            }
+            (World::GraphPolicy, V1_1) => {
+                WorldPre::Graph(Latest(latest::graph_policy::GraphPolicyPre::new(pre)?))
+            }
+            (World::NetworkPolicy, V1) => {
+                WorldPre::Network(Old(v1::network_policy::NetworkPolicyPre::new(pre)?))
+            }
+            (World::NetworkPolicy, V1_1) => {
+                WorldPre::Network(Latest(latest::network_policy::NetworkPolicyPre::new(pre)?))
+            }
+            (World::RegistryAuth, V1) => {
+                WorldPre::Registry(Old(v1::registry_auth::RegistryAuthPre::new(pre)?))
+            }
+            (World::RegistryAuth, V1_1) => {
+                WorldPre::Registry(Latest(latest::registry_auth::RegistryAuthPre::new(pre)?))
+            }
+            (World::Authz, V1_1) => WorldPre::Authz(latest::authz::AuthzPre::new(pre)?),
+            // Manifest::parse refuses an authz manifest with wit < 1.1.0.
+            (World::Authz, V1) => {
+                return Err(wasmtime::format_err!(
+                    "world authz needs berth:plugin WIT {} or newer",
+                    World::Authz.since()
+                ));
+            }
+        })
+    }
+
+    /// Calls a policy's `describe` (job handlers describe themselves
+    /// through [`JobPre::describe`]).
+    pub fn describe_policy(&self, store: &mut Store<CallState>) -> wasmtime::Result<PluginInfo> {
+        use Versioned::{Latest, V1};
+        match self {
+            WorldPre::Graph(V1(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Graph(Latest(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Network(V1(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Network(Latest(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Registry(V1(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Registry(Latest(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Authz(pre) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::Job(_) => Err(wasmtime::format_err!(
+                "a job handler describes itself with its jobs"
+            )),
+        }
+    }
+}
+
+impl JobPre {
+    /// Calls `describe`: the plugin and its jobs.
+    pub async fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<HandlerInfo> {
+        match self {
+            Versioned::V1(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_describe(store).await
+            }
+            Versioned::Latest(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings.call_describe(store).await
+            }
+        }
+    }
+
+    /// Runs job `name`; returns its exit status.
+    pub async fn run(
+        &self,
+        store: &mut Store<CallState>,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> wasmtime::Result<i32> {
+        match self {
+            Versioned::V1(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings
+                    .berth_plugin_job()
+                    .call_run(store, name, args, env)
+                    .await
+            }
+            Versioned::Latest(pre) => {
+                let bindings = pre.instantiate_async(&mut *store).await?;
+                bindings
+                    .berth_plugin_job()
+                    .call_run(store, name, args, env)
+                    .await
+            }
+        }
+    }
+}
+
+/// What a policy call returns: the plugin's value or its refusal, inside
+/// wasmtime's error for traps.
+type PolicyResult<T> = wasmtime::Result<Result<T, String>>;
+
+/// Converts a 1.0 plugin's answer to the newest types.
+fn up<T, U: From<T>>(answer: PolicyResult<T>) -> PolicyResult<U> {
+    answer.map(|r| r.map(U::from))
+}
+
+impl GraphPre {
+    /// `plan-rootfs`.
+    pub fn plan_rootfs(
+        &self,
+        store: &mut Store<CallState>,
+        request: &graph::RootfsRequest,
+    ) -> PolicyResult<graph::RootfsPlan> {
+        match self {
+            Versioned::V1(pre) => up(pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_rootfs(store, &request.into())),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_rootfs(store, request),
+        }
+    }
+
+    /// `plan-import`.
+    pub fn plan_import(
+        &self,
+        store: &mut Store<CallState>,
+        request: &graph::ImportRequest,
+    ) -> PolicyResult<graph::ImportPlan> {
+        match self {
+            Versioned::V1(pre) => up(pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_import(store, &request.into())),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_import(store, request),
+        }
+    }
+
+    /// `plan-gc`.
+    pub fn plan_gc(
+        &self,
+        store: &mut Store<CallState>,
+        request: &graph::GcRequest,
+    ) -> PolicyResult<graph::GcPlan> {
+        match self {
+            Versioned::V1(pre) => up(pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_gc(store, &request.into())),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_graph_layout()
+                .call_plan_gc(store, request),
+        }
+    }
+}
+
+impl NetworkPre {
+    /// `plan-network`.
+    pub fn plan_network(
+        &self,
+        store: &mut Store<CallState>,
+        request: &network::NetworkRequest,
+    ) -> PolicyResult<network::NetworkPlan> {
+        match self {
+            Versioned::V1(pre) => up(pre
+                .instantiate(&mut *store)?
+                .berth_plugin_network()
+                .call_plan_network(store, &request.into())),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_network()
+                .call_plan_network(store, request),
+        }
+    }
+}
+
+impl RegistryPre {
+    /// `lookup`.
+    pub fn lookup(
+        &self,
+        store: &mut Store<CallState>,
+        request: &credentials::AuthRequest,
+    ) -> PolicyResult<credentials::Credential> {
+        match self {
+            Versioned::V1(pre) => up(pre
+                .instantiate(&mut *store)?
+                .berth_plugin_credentials()
+                .call_lookup(store, &request.into())),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_credentials()
+                .call_lookup(store, request),
+        }
+    }
+}
