@@ -3,7 +3,8 @@
 //! `fn router(state) -> Router` is everything the listeners serve; unit
 //! tests drive it with `tower::ServiceExt::oneshot`, no socket involved.
 //! Requests may carry a `/v1.24` … `/v1.43` prefix or none; the prefix is
-//! checked and stripped before routing.
+//! checked and stripped before routing, then the authz policy decides on
+//! the request (`authz`).
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use berth_engine::{Engine, Job};
 use futures_util::TryStreamExt;
 use tokio_util::io::StreamReader;
 
+use crate::authz::{self, Authz};
 use crate::edge;
 use crate::error::ApiError;
 use crate::hijack;
@@ -28,6 +30,8 @@ use crate::hijack;
 pub struct AppState {
     /// The engine that runs the jobs.
     pub engine: Arc<Engine>,
+    /// Who decides whether a request may run (the authz plugins).
+    pub authz: Authz,
 }
 
 /// Query parameters in order (keys may repeat, e.g. `changes`).
@@ -44,6 +48,7 @@ const DELETE: MethodFilter = MethodFilter::DELETE;
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
     use StatusCode as S;
+    let authz = state.authz.clone();
     let api = Router::new()
         .route("/_ping", get(ping).head(ping))
         .route("/version", plain_job("system_version"))
@@ -110,9 +115,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::page_not_found() })
         .with_state(state);
     // The prefix must be stripped before routing, so the middleware wraps
-    // the whole API router rather than being a route layer.
+    // the whole API router rather than being a route layer. Authorization
+    // runs after the prefix check and before routing: every request, known
+    // route or not, is decided on (see `authz`).
     Router::new()
         .fallback_service(api)
+        .layer(middleware::from_fn_with_state(authz, authz::authorize))
         .layer(middleware::from_fn(version_prefix))
         .layer(middleware::map_response(common_headers))
 }

@@ -276,7 +276,10 @@ mod tests {
     /// Serves one in-memory connection; returns the client end.
     fn connect() -> tokio::net::UnixStream {
         let (client, server) = tokio::net::UnixStream::pair().unwrap();
-        let app = router(AppState { engine: engine() });
+        let app = router(AppState {
+            engine: engine(),
+            authz: crate::authz::Authz::unrestricted(),
+        });
         let (_stop, shutdown) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let _keep = _stop;

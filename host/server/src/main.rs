@@ -6,6 +6,7 @@
 //! parent (`--cgroup-parent`) where no container is left in it.
 
 mod app;
+mod authz;
 mod drivers;
 mod edge;
 mod error;
@@ -106,6 +107,11 @@ struct Args {
     /// The admin's capability grants for plugins.
     #[arg(long, value_name = "FILE", default_value = berth_plugin_host::DEFAULT_GRANTS_FILE)]
     plugin_grants: PathBuf,
+    /// Authz plugin that decides on every API request (repeatable: all must
+    /// allow). Default: the plugin directory's authz plugins, else the
+    /// built-in authz-default, which allows everything.
+    #[arg(long = "authorization-plugin", value_name = "NAME")]
+    authorization_plugins: Vec<String>,
     /// Parent cgroup of every container (absolute, or relative to berthd's
     /// own cgroup); removed at shutdown when no container is left in it.
     #[arg(long, value_name = "CGROUP", default_value = berth_exec::cgroups::DEFAULT_CGROUP_PARENT)]
@@ -146,6 +152,7 @@ fn plugin_options(args: &Args) -> plugins::PluginOptions {
         plugin_dir: args.plugin_dir.clone(),
         grants_file: args.plugin_grants.clone(),
         data_root: args.data_root.clone(),
+        authorization_plugins: args.authorization_plugins.clone(),
     }
 }
 
@@ -272,7 +279,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     engine.register(
         "serveapi",
         Exposure::Internal,
-        Arc::new(serve::ServeApi::new(&engine, addresses, limits, stop_rx)),
+        Arc::new(serve::ServeApi::new(
+            &engine,
+            addresses,
+            limits,
+            authz::Authz::new(Arc::new(plugins.host.clone())),
+            stop_rx,
+        )),
     );
 
     tokio::spawn(async move {

@@ -32,6 +32,8 @@ pub struct PluginOptions {
     pub grants_file: PathBuf,
     /// The daemon's data root (compilation cache, scratch directories).
     pub data_root: PathBuf,
+    /// `--authorization-plugin`: the authz plugins deciding on requests.
+    pub authorization_plugins: Vec<String>,
 }
 
 /// The running plugin host and its directory watcher.
@@ -45,6 +47,7 @@ fn host_config(options: &PluginOptions) -> HostConfig {
     let mut config = HostConfig::new(&options.data_root);
     config.plugin_dir = Some(options.plugin_dir.clone());
     config.grants_file = Some(options.grants_file.clone());
+    config.authorization_plugins = options.authorization_plugins.clone();
     config
 }
 
@@ -119,6 +122,13 @@ async fn precompile_in_child(options: &PluginOptions) {
 /// ([`precompile_in_child`]). A plugin that fails to load is refused and
 /// shown in `berth plugin ls`; it never stops the daemon.
 pub async fn start(options: &PluginOptions) -> anyhow::Result<Plugins> {
+    for name in &options.authorization_plugins {
+        if !berth_plugin_host::manifest::is_valid_name(name) {
+            anyhow::bail!(
+                "invalid --authorization-plugin {name:?}: a plugin name matches [a-z0-9][a-z0-9._-]*"
+            );
+        }
+    }
     precompile_in_child(options).await;
     let host = PluginHost::start(host_config(options))
         .await
@@ -141,6 +151,9 @@ pub async fn start(options: &PluginOptions) -> anyhow::Result<Plugins> {
             "plugin"
         );
     }
+    // Fail-closed from the first request: a configured policy that is not
+    // there denies everything, so say so at start.
+    tracing::info!(policies = ?host.authz_policies(), "authorization");
     Ok(Plugins {
         host,
         _watch: watch,

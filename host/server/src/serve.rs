@@ -15,6 +15,7 @@ use berth_engine::{Engine, ErrorKind, Handler, Job, JobError, JobResult};
 use tokio::sync::watch;
 
 use crate::app::{AppState, router};
+use crate::authz::Authz;
 use crate::listen::{self, Address, ConnectionLimits};
 
 /// The `serveapi` handler.
@@ -23,22 +24,25 @@ pub struct ServeApi {
     /// The validated addresses, taken by the one run that binds them.
     addresses: Mutex<Option<Vec<Address>>>,
     limits: ConnectionLimits,
+    authz: Authz,
     shutdown: watch::Receiver<bool>,
 }
 
 impl ServeApi {
-    /// A handler serving `engine`'s jobs on `addresses` until `shutdown`
-    /// turns true.
+    /// A handler serving `engine`'s jobs on `addresses`, each request
+    /// authorized by `authz`, until `shutdown` turns true.
     pub fn new(
         engine: &Arc<Engine>,
         addresses: Vec<Address>,
         limits: ConnectionLimits,
+        authz: Authz,
         shutdown: watch::Receiver<bool>,
     ) -> ServeApi {
         ServeApi {
             engine: Arc::downgrade(engine),
             addresses: Mutex::new(Some(addresses)),
             limits,
+            authz,
             shutdown,
         }
     }
@@ -53,6 +57,7 @@ impl Handler for ServeApi {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let limits = self.limits;
+        let authz = self.authz.clone();
         let shutdown = self.shutdown.clone();
         Box::pin(async move {
             let engine =
@@ -74,7 +79,7 @@ impl Handler for ServeApi {
                     .map_err(|e| JobError::invalid(e.to_string()))?;
                 listeners.extend(bound);
             }
-            let app = router(AppState { engine });
+            let app = router(AppState { engine, authz });
             let mut tasks = tokio::task::JoinSet::new();
             for listener in listeners {
                 let described = listener.describe();

@@ -114,7 +114,10 @@ async fn call(
     uri: &str,
     body: &str,
 ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let app = router(AppState { engine: engine() });
+    let app = router(AppState {
+        engine: engine(),
+        authz: crate::authz::Authz::unrestricted(),
+    });
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -541,7 +544,10 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             });
         engine.register(job, berth_engine::Exposure::Api, Arc::new(handler));
     }
-    let app = router(AppState { engine });
+    let app = router(AppState {
+        engine,
+        authz: crate::authz::Authz::unrestricted(),
+    });
     for (method, uri, job, object, status) in routes {
         let request = Request::builder()
             .method(method.clone())
