@@ -1,6 +1,7 @@
 //! Integration tests that need root: real namespaces, mounts, cgroups and
 //! containers. Each test isolates itself (own temp dirs, own state roots, own
 //! daemons) and cleans up what it creates.
+mod authz;
 mod cgroups;
 mod daemon;
 mod daemon_containers;

@@ -4,7 +4,7 @@
 //! events, bad plugins that never take berthd down, and a hot reload under
 //! load through the daemon.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,45 +12,9 @@ use std::time::{Duration, Instant};
 use berth_tests::daemon::Daemon;
 
 #[path = "../unprivileged/plugins_support.rs"]
-mod plugins_support;
+pub(crate) mod plugins_support;
 
-use plugins_support::{Built, TestPlugins, install, test_plugins};
-
-/// A plugin directory and grants file for one daemon, outside its roots so
-/// that they can be filled before it starts.
-struct PluginDir {
-    dir: tempfile::TempDir,
-}
-
-impl PluginDir {
-    fn new() -> PluginDir {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-plugins-")
-            .tempdir()
-            .expect("plugin temp dir");
-        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugin dir");
-        PluginDir { dir }
-    }
-
-    fn plugins(&self) -> PathBuf {
-        self.dir.path().join("plugins")
-    }
-
-    fn grants(&self) -> PathBuf {
-        self.dir.path().join("plugin-grants.toml")
-    }
-
-    fn start(&self) -> Daemon {
-        let plugins = self.plugins();
-        let grants = self.grants();
-        Daemon::start_with(&[
-            "--plugin-dir",
-            plugins.to_str().expect("utf-8"),
-            "--plugin-grants",
-            grants.to_str().expect("utf-8"),
-        ])
-    }
-}
+use plugins_support::{Built, PluginDir, TestPlugins, install, test_plugins};
 
 fn plugin_json(d: &Daemon, name: &str) -> serde_json::Value {
     let r = d.http("GET", &format!("/berth/plugins/{name}"), b"");

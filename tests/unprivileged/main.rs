@@ -2,5 +2,6 @@
 
 mod api_compat;
 mod plugins;
+mod plugins_authz;
 mod plugins_support;
 mod support_selftest;

@@ -2,7 +2,6 @@
 //! by a real `PluginHost` from a temp plugin directory — good ones, bad
 //! ones, replacements and removals, and a hot reload under load.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,50 +9,14 @@ use std::time::{Duration, Instant};
 use berth_plugin_host::network_types::{NetworkRequest, PortMapping};
 use berth_plugin_host::registry_types::{AuthRequest, Credential};
 use berth_plugin_host::{
-    CallFailure, HealthPolicy, HostConfig, JobIo, PluginError, PluginEvent, PluginEventKind,
-    PluginHost, PluginSource, PluginState,
+    CallFailure, HealthPolicy, JobIo, PluginError, PluginEventKind, PluginHost, PluginSource,
+    PluginState,
 };
 use tokio::io::AsyncReadExt;
 
-use crate::plugins_support::{Built, install, install_folder, test_plugins, write_atomically};
-
-/// A host with the built-in plugins, a plugin directory and a grants file
-/// under one temp dir.
-struct Fixture {
-    dir: tempfile::TempDir,
-    host: PluginHost,
-}
-
-impl Fixture {
-    fn plugin_dir(&self) -> PathBuf {
-        self.dir.path().join("plugins")
-    }
-
-    fn grants(&self) -> PathBuf {
-        self.dir.path().join("plugin-grants.toml")
-    }
-}
-
-async fn fixture_with(
-    prepare: impl FnOnce(&Path, &Path),
-    tweak: impl FnOnce(&mut HostConfig),
-) -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugin dir");
-    let grants = dir.path().join("plugin-grants.toml");
-    prepare(&plugins, &grants);
-    let mut config = HostConfig::new(dir.path().join("data"));
-    config.plugin_dir = Some(plugins);
-    config.grants_file = Some(grants);
-    tweak(&mut config);
-    let host = PluginHost::start(config).await.expect("plugin host starts");
-    Fixture { dir, host }
-}
-
-async fn fixture(prepare: impl FnOnce(&Path, &Path)) -> Fixture {
-    fixture_with(prepare, |_| {}).await
-}
+use crate::plugins_support::{
+    Built, drain, fixture, fixture_with, install, install_folder, test_plugins, write_atomically,
+};
 
 /// What a job printed and returned.
 #[derive(Debug)]
@@ -92,15 +55,6 @@ async fn run_job(
         stdout,
         stderr,
     })
-}
-
-/// Events received so far.
-fn drain(events: &mut tokio::sync::broadcast::Receiver<PluginEvent>) -> Vec<PluginEvent> {
-    let mut out = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        out.push(event);
-    }
-    out
 }
 
 fn assert_refused(host: &PluginHost, name: &str, needles: &[&str]) -> String {

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use berth_plugin_host::{HostConfig, PluginEvent, PluginHost};
+use berth_tests::daemon::Daemon;
+
 /// A built test plugin: its component and its manifest text.
 #[derive(Debug, Clone)]
 pub struct Built {
@@ -106,6 +109,10 @@ pub struct TestPlugins {
     pub example_network: Built,
     /// `example-registry-auth`: credentials from configuration.
     pub example_registry_auth: Built,
+    /// `example-authz`: denies `--privileged` and binds of `/` (WIT 1.1.0).
+    pub example_authz: Built,
+    /// `misbehave-authz`: an authz policy failing on request.
+    pub misbehave_authz: Built,
 }
 
 /// Builds (or finds up to date) every test plugin.
@@ -119,6 +126,8 @@ pub fn test_plugins() -> TestPlugins {
             "berth-plugin-image-gc",
             "berth-plugin-example-network",
             "berth-plugin-example-registry-auth",
+            "berth-plugin-example-authz",
+            "berth-plugin-misbehave-authz",
         ],
         &[],
     );
@@ -144,6 +153,8 @@ pub fn test_plugins() -> TestPlugins {
         image_gc: built("image-gc", &out, "image-gc"),
         example_network: built("example-network", &out, "example-network"),
         example_registry_auth: built("example-registry-auth", &out, "example-registry-auth"),
+        example_authz: built("example-authz", &out, "example-authz"),
+        misbehave_authz: built("misbehave-authz", &out, "misbehave-authz"),
     }
 }
 
@@ -180,4 +191,100 @@ pub fn install_folder(dir: &Path, plugin: &Built) {
     let wasm = std::fs::read(&plugin.wasm).expect("built plugin");
     write_atomically(&folder.join(format!("{}.wasm", plugin.name)), &wasm);
     write_atomically(&folder.join("plugin.toml"), plugin.manifest.as_bytes());
+}
+
+/// A host with the built-in plugins, a plugin directory and a grants file
+/// under one temp dir.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub host: PluginHost,
+}
+
+impl Fixture {
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    pub fn grants(&self) -> PathBuf {
+        self.dir.path().join("plugin-grants.toml")
+    }
+}
+
+pub async fn fixture_with(
+    prepare: impl FnOnce(&Path, &Path),
+    tweak: impl FnOnce(&mut HostConfig),
+) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugin dir");
+    let grants = dir.path().join("plugin-grants.toml");
+    prepare(&plugins, &grants);
+    let mut config = HostConfig::new(dir.path().join("data"));
+    config.plugin_dir = Some(plugins);
+    config.grants_file = Some(grants);
+    tweak(&mut config);
+    let host = PluginHost::start(config).await.expect("plugin host starts");
+    Fixture { dir, host }
+}
+
+pub async fn fixture(prepare: impl FnOnce(&Path, &Path)) -> Fixture {
+    fixture_with(prepare, |_| {}).await
+}
+
+/// Events received so far.
+pub fn drain(events: &mut tokio::sync::broadcast::Receiver<PluginEvent>) -> Vec<PluginEvent> {
+    let mut out = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        out.push(event);
+    }
+    out
+}
+
+/// A plugin directory and grants file for one daemon, outside its roots so
+/// that they can be filled before it starts.
+pub struct PluginDir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for PluginDir {
+    fn default() -> Self {
+        PluginDir::new()
+    }
+}
+
+impl PluginDir {
+    pub fn new() -> PluginDir {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-plugins-")
+            .tempdir()
+            .expect("plugin temp dir");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugin dir");
+        PluginDir { dir }
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    pub fn grants(&self) -> PathBuf {
+        self.dir.path().join("plugin-grants.toml")
+    }
+
+    pub fn start(&self) -> Daemon {
+        self.start_with(&[])
+    }
+
+    /// Starts a daemon on this directory with `extra` berthd flags.
+    pub fn start_with(&self, extra: &[&str]) -> Daemon {
+        let plugins = self.plugins();
+        let grants = self.grants();
+        let mut args = vec![
+            "--plugin-dir",
+            plugins.to_str().expect("utf-8"),
+            "--plugin-grants",
+            grants.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        Daemon::start_with(&args)
+    }
 }
