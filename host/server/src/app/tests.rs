@@ -308,7 +308,10 @@ async fn internal_jobs_are_refused_to_the_job_api() {
         );
     }
     // Hijacked runs are refused before the upgrade.
-    let app = router(AppState { engine: engine() });
+    let app = router(AppState {
+        engine: engine(),
+        authz: crate::authz::Authz::unrestricted(),
+    });
     let request = Request::builder()
         .method(Method::POST)
         .uri("/berth/jobs/serveapi")
@@ -332,7 +335,10 @@ async fn routes_run_only_api_jobs() {
             panic!("an internal job ran for an API request")
         })),
     );
-    let app = router(AppState { engine });
+    let app = router(AppState {
+        engine,
+        authz: crate::authz::Authz::unrestricted(),
+    });
     let request = Request::builder()
         .uri("/version")
         .body(Body::empty())

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use berth_engine::{Engine, Job, handler_fn};
+use berth_engine::{Engine, Exposure, Job, handler_fn};
 use berth_plugin_host::authz_types::{AuthnMethod, Body as Shown, Request as Facts};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -44,6 +44,7 @@ fn fixture() -> Fixture {
         let runs = Arc::clone(&runs);
         engine.register(
             name,
+            Exposure::Api,
             Arc::new(handler_fn("", move |mut job: Job| {
                 let runs = Arc::clone(&runs);
                 async move {
@@ -60,6 +61,7 @@ fn fixture() -> Fixture {
     let counter = Arc::clone(&runs);
     engine.register(
         "container_create",
+        Exposure::Api,
         Arc::new(handler_fn("", move |mut job: Job| {
             let runs = Arc::clone(&counter);
             async move {
