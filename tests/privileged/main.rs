@@ -7,6 +7,7 @@ mod daemon;
 mod daemon_containers;
 mod daemon_jobs;
 mod daemon_listeners;
+mod daemon_options;
 mod daemon_resources;
 mod exec;
 mod graph;

@@ -1,4 +1,10 @@
 //! Container bodies: create, list, inspect, wait.
+//!
+//! - [`fields`]: which fields of a create request berth honours.
+//! - [`security`]: `HostConfig.SecurityOpt`, parsed.
+
+pub mod fields;
+pub mod security;
 
 use std::collections::BTreeMap;
 
@@ -62,12 +68,17 @@ pub struct Config {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
-    /// Volume paths, kept for inspect.
+    /// Volume paths, kept for inspect. In a create request they ask for
+    /// anonymous volumes, which berth refuses ([`fields::CONFIG`]).
     #[serde(
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub volumes: BTreeMap<String, serde_json::Value>,
+    /// Fields berth has no typed member for, as sent: checked against
+    /// [`fields::CONFIG`] at create and dropped after.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, serde_json::Value>,
 }
 
 /// Size of `/dev/shm` when `HostConfig.ShmSize` is 0: dockerd's default
@@ -75,7 +86,8 @@ pub struct Config {
 pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
 
 /// Host-dependent configuration (Docker API: `HostConfig`), the subset
-/// berth honours. `Resources` fields are inlined as on the wire.
+/// berth honours ([`fields::HOST_CONFIG`]). `Resources` fields are inlined
+/// as on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
@@ -138,6 +150,26 @@ pub struct HostConfig {
     /// directory is created, as Docker's `-v` does.
     #[serde(deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
+    /// Security options ([`security::SecurityOptions::parse`]).
+    #[serde(deserialize_with = "null_as_default")]
+    pub security_opt: Vec<String>,
+    /// Block I/O weight (10..=1000; 0: the kernel's default).
+    pub blkio_weight: u16,
+    /// Paths masked in the container, replacing Docker's list (`None`:
+    /// Docker's; `--security-opt systempaths=unconfined` sends `[]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub masked_paths: Option<Vec<String>>,
+    /// Paths mounted read-only in the container, replacing Docker's list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readonly_paths: Option<Vec<String>>,
+    /// Where the client wrote the container's id (`--cidfile`); recorded
+    /// only, as dockerd does.
+    #[serde(rename = "ContainerIDFile")]
+    pub container_id_file: String,
+    /// Fields berth has no typed member for, as sent: checked against
+    /// [`fields::HOST_CONFIG`] at create and dropped after.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, serde_json::Value>,
 }
 
 /// One `HostConfig.Binds` entry, parsed: `host-path:container-path[:opts]`
@@ -366,9 +398,90 @@ pub struct CreateRequest {
     /// Host configuration.
     #[serde(deserialize_with = "null_as_default")]
     pub host_config: HostConfig,
-    /// Network endpoints (ignored in this slice).
+    /// Network endpoints: berth has no network driver yet, so only the
+    /// entry of the container's own network with zero values is accepted
+    /// ([`fields::ENDPOINT_SETTINGS`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub networking_config: Option<serde_json::Value>,
+}
+
+/// Network modes berth gives containers: a network namespace of their own
+/// with only `lo`. The default (`default`, `bridge`) gets the same until the
+/// network driver exists; other modes (`host`, `container:ID`, a named
+/// network) are refused.
+const NETWORK_MODES: [&str; 4] = ["", "default", "bridge", "none"];
+
+/// Restart policies Docker has that berth does not run yet.
+const RESTART_POLICIES: [&str; 3] = ["always", "unless-stopped", "on-failure"];
+
+impl CreateRequest {
+    /// Refuses a request that sets a field berth does not honour
+    /// ([`fields`]), names a network mode berth has no driver for, or
+    /// asks for a restart policy, naming the field and the option.
+    pub fn check_fields(&self) -> Result<(), fields::FieldError> {
+        use fields::{FieldError, Section, check_section};
+        let unsupported = |field: &str, option: &'static str| FieldError::Unsupported {
+            field: field.to_owned(),
+            option: Some(option),
+        };
+        let members = |value: serde_json::Result<serde_json::Value>| match value {
+            Ok(serde_json::Value::Object(members)) => members,
+            _ => serde_json::Map::new(),
+        };
+        check_section(
+            Section::Config,
+            "Config",
+            &members(serde_json::to_value(&self.config)),
+        )?;
+        check_section(
+            Section::HostConfig,
+            "HostConfig",
+            &members(serde_json::to_value(&self.host_config)),
+        )?;
+        let mode = self.host_config.network_mode.as_str();
+        if !NETWORK_MODES.contains(&mode) {
+            return Err(FieldError::Unsupported {
+                field: format!("HostConfig.NetworkMode (--network) {mode:?}"),
+                option: None,
+            });
+        }
+        if RESTART_POLICIES.contains(&self.host_config.restart_policy.name.as_str()) {
+            return Err(unsupported("HostConfig.RestartPolicy", "--restart"));
+        }
+        let networking = match &self.networking_config {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(serde_json::Value::Object(members)) => members,
+            Some(_) => {
+                return Err(FieldError::Unknown {
+                    field: "NetworkingConfig".to_owned(),
+                });
+            }
+        };
+        check_section(Section::NetworkingConfig, "NetworkingConfig", networking)?;
+        let own_network = if mode.is_empty() { "default" } else { mode };
+        let endpoints = match networking.get("EndpointsConfig") {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(serde_json::Value::Object(endpoints)) => endpoints,
+            Some(_) => return Err(unsupported("NetworkingConfig.EndpointsConfig", "--network")),
+        };
+        for (network, settings) in endpoints {
+            let path = format!("NetworkingConfig.EndpointsConfig.{network}");
+            if network != own_network {
+                return Err(FieldError::Unsupported {
+                    field: path,
+                    option: Some("--network"),
+                });
+            }
+            match settings {
+                serde_json::Value::Null => {}
+                serde_json::Value::Object(members) => {
+                    check_section(Section::EndpointSettings, &path, members)?;
+                }
+                _ => return Err(FieldError::Unknown { field: path }),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `POST /containers/create` answer.
@@ -664,6 +777,54 @@ mod tests {
         assert_eq!(req.host_config.memory, 6291456);
         assert!(req.host_config.auto_remove);
         assert_eq!(req.host_config.pids_limit, None);
+        // Kept, and refused: berth cannot know what they would ask for.
+        assert_eq!(req.host_config.rest["Unknown"], 1);
+        assert_eq!(
+            req.check_fields().unwrap_err().to_string(),
+            "Config.Whatever is not a field of the Docker Engine API 1.43: berth cannot honour it"
+        );
+    }
+
+    #[test]
+    fn the_typed_fields_are_the_honoured_ones_of_the_table() {
+        use fields::Handling;
+        // Every optional member set, so that each is serialized.
+        let config = Config {
+            cmd: Some(vec![]),
+            entrypoint: Some(vec![]),
+            stop_signal: Some("SIGTERM".into()),
+            stop_timeout: Some(1),
+            exposed_ports: BTreeMap::from([("80/tcp".into(), serde_json::json!({}))]),
+            volumes: BTreeMap::from([("/v".into(), serde_json::json!({}))]),
+            ..Config::default()
+        };
+        let host = HostConfig {
+            pids_limit: Some(1),
+            console_size: Some([1, 1]),
+            masked_paths: Some(vec![]),
+            readonly_paths: Some(vec![]),
+            ..HostConfig::default()
+        };
+        let keys = |value: serde_json::Value| -> Vec<String> {
+            value.as_object().unwrap().keys().cloned().collect()
+        };
+        let honoured = |table: &[(&str, Handling)]| -> Vec<String> {
+            let mut names: Vec<String> = table
+                .iter()
+                .filter(|(_, h)| *h == Handling::Honoured)
+                .map(|(n, _)| (*n).to_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let mut config_keys = keys(serde_json::to_value(&config).unwrap());
+        // Typed for images' VOLUMEs, refused in a request.
+        config_keys.retain(|k| k != "Volumes");
+        assert_eq!(config_keys, honoured(fields::CONFIG));
+        assert_eq!(
+            keys(serde_json::to_value(&host).unwrap()),
+            honoured(fields::HOST_CONFIG)
+        );
     }
 
     #[test]

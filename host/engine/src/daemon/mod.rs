@@ -287,6 +287,11 @@ impl Daemon {
         if let Some(name) = &name {
             self.check_name_free(name)?;
         }
+        // Before anything else: a field berth would drop must not get as far
+        // as a stored container.
+        request
+            .check_fields()
+            .map_err(|e| JobError::invalid(e.to_string()))?;
         // moby checks capability names before the resource settings.
         self.runtime.validate(&request.host_config)?;
         let image_name = request.config.image.clone();

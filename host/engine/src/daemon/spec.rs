@@ -4,6 +4,7 @@
 
 use std::path::{Component, Path};
 
+use berth_api::container::security::SecurityOptions;
 use berth_api::container::{
     Bind, Config, CreateRequest, DEFAULT_LOG_DRIVER, DEFAULT_SHM_SIZE, HostConfig, State,
 };
@@ -113,6 +114,8 @@ impl ContainerSpecBuilder {
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
+        // Checked by `CreateRequest::check_fields`: what is left is unused.
+        config.rest.clear();
         let defaults = &image.config;
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
@@ -258,6 +261,23 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
     for bind in &host.binds {
         validate_bind(bind)?;
     }
+    // moby `parseSecurityOpt` at create; the exec driver parses the same
+    // list with the same parser at start.
+    SecurityOptions::parse(&host.security_opt).map_err(|e| JobError::invalid(e.to_string()))?;
+    for (field, paths) in [
+        ("MaskedPaths", &host.masked_paths),
+        ("ReadonlyPaths", &host.readonly_paths),
+    ] {
+        for path in paths.iter().flatten() {
+            if !Path::new(path).is_absolute() {
+                return Err(JobError::invalid(format!(
+                    "invalid {field} entry {path:?}: it must be an absolute path"
+                )));
+            }
+        }
+    }
+    // Checked by `CreateRequest::check_fields`: what is left is unused.
+    host.rest.clear();
     if host.network_mode.is_empty() {
         host.network_mode = "default".to_owned();
     }

@@ -1020,3 +1020,5 @@ async fn restore_removes_what_an_unfinished_create_left() {
     assert!(f.daemon.config().container_dir(&kept).exists());
     assert!(other.exists());
 }
+
+mod create_fields;

@@ -20,9 +20,13 @@
 //!   (ro), then the container's `/etc/resolv.conf`, `/etc/hostname`,
 //!   `/etc/hosts` (bind mounts of files the exec driver writes), then
 //!   `Binds` and `Tmpfs` sorted parents first.
-//! - masked and read-only paths, device cgroup rules, the default seccomp
-//!   profile, `noNewPrivileges: false`, `oomScoreAdj` from `OomScoreAdj`,
-//!   rlimits from `Ulimits` over the daemon's defaults.
+//! - masked and read-only paths (Docker's, or `MaskedPaths`/`ReadonlyPaths`
+//!   when given), device cgroup rules, `SecurityOpt` (moby
+//!   `daemon/seccomp_linux.go`): Docker's default seccomp profile, none
+//!   with `seccomp=unconfined`, or a profile in Docker's format resolved for
+//!   the container ([`seccomp::resolve`]); `noNewPrivileges` from
+//!   `no-new-privileges`; `oomScoreAdj` from `OomScoreAdj`, rlimits from
+//!   `Ulimits` over the daemon's defaults.
 //! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids.
 //! - `Privileged`: every capability of berthd's bounding set, no seccomp profile, no masked or
 //!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, a device
@@ -35,12 +39,14 @@
 mod caps;
 mod devices;
 mod rootfs;
+mod seccomp;
 mod user;
 
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use berth_api::container::security::{Seccomp, SecurityOptError, SecurityOptions};
 use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
@@ -53,6 +59,7 @@ use oci_spec::runtime::{
 
 pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
 pub use rootfs::{MAX_IMAGE_FILE, read_in_root};
+pub use seccomp::native_go_arch;
 pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
 
 /// `PATH` when the configuration has none (moby `oci.DefaultPathEnv`).
@@ -137,6 +144,12 @@ pub enum SpecError {
         /// Why.
         reason: String,
     },
+    /// A `SecurityOpt` entry is refused (the daemon refuses it at create).
+    #[error(transparent)]
+    SecurityOpt(#[from] SecurityOptError),
+    /// A seccomp profile cannot be resolved for this container.
+    #[error("invalid seccomp profile: {0}")]
+    Seccomp(String),
     /// `--privileged`: the host's `/dev` cannot be listed.
     #[error("failed to list the host's devices for --privileged: {0}")]
     HostDevices(#[source] std::io::Error),
@@ -224,6 +237,7 @@ pub fn build_spec(
         return Err(SpecError::NoCommand);
     }
     let hostname = hostname_of(id, config);
+    let security = SecurityOptions::parse(&host.security_opt)?;
     let user = resolve_user_in_rootfs(rootfs, &config.user)?;
     let env = environment(config, &hostname, &user);
     let caps = CapabilitySet::docker_default().tweak(
@@ -259,7 +273,7 @@ pub fn build_spec(
                 .ambient(oci_spec::runtime::Capabilities::new())
                 .build()?,
         )
-        .no_new_privileges(false)
+        .no_new_privileges(security.no_new_privileges)
         .oom_score_adj(
             i32::try_from(host.oom_score_adj).map_err(|_| SpecError::Resource {
                 field: "OomScoreAdj",
@@ -329,12 +343,33 @@ pub fn build_spec(
             .readonly_paths(Vec::new())
             .devices(devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?);
     } else {
+        // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
+        // replaces Docker's when it has one, even an empty one.
         linux = linux
-            .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-            .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
-            .seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
-                &cap_set.iter().copied().collect::<Vec<_>>(),
-            ));
+            .masked_paths(
+                host.masked_paths
+                    .clone()
+                    .unwrap_or_else(|| MASKED_PATHS.map(String::from).to_vec()),
+            )
+            .readonly_paths(
+                host.readonly_paths
+                    .clone()
+                    .unwrap_or_else(|| READONLY_PATHS.map(String::from).to_vec()),
+            );
+        let bounding: Vec<_> = cap_set.iter().copied().collect();
+        // moby `WithSeccomp`; a privileged container gets none at all.
+        match &security.seccomp {
+            Seccomp::Default => {
+                linux = linux.seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
+                    &bounding,
+                ));
+            }
+            Seccomp::Unconfined => {}
+            Seccomp::Profile(profile) => {
+                linux = linux
+                    .seccomp(seccomp::resolve(profile, &bounding).map_err(SpecError::Seccomp)?);
+            }
+        }
     }
 
     let mut builder = SpecBuilder::default()

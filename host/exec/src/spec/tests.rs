@@ -708,3 +708,5 @@ fn tmpfs_mounts_merge_dockers_defaults() {
         )
     );
 }
+
+mod security;

@@ -1,0 +1,435 @@
+//! `HostConfig.SecurityOpt`, parsed: one parser for the daemon, which
+//! refuses a bad option at create, and the exec driver, which turns the
+//! result into the runtime spec at start.
+//!
+//! What berth honours: `no-new-privileges` (bare, `=bool` or `:bool`),
+//! `seccomp=unconfined`, `seccomp=builtin`, `seccomp=<profile JSON>` (the
+//! docker CLI reads `seccomp=FILE` and sends the file's content). berth
+//! applies no AppArmor profile and no SELinux label (libcontainer refuses
+//! both in a spec), so `apparmor=unconfined` and `label=disable` ask for
+//! what a container gets anyway and are accepted; any other AppArmor
+//! profile or label would be silently dropped and is refused.
+
+use oci_spec::runtime::{Arch, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The parsed `SecurityOpt` list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecurityOptions {
+    /// Set `no_new_privs` on the container's processes.
+    pub no_new_privileges: bool,
+    /// Which seccomp filter the container gets.
+    pub seccomp: Seccomp,
+}
+
+/// The seccomp choice of a container (moby `daemon/seccomp_linux.go`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Seccomp {
+    /// Docker's default profile (no option, `seccomp=builtin` or
+    /// `seccomp=`).
+    #[default]
+    Default,
+    /// No filter: `seccomp=unconfined`, or a profile with neither a
+    /// default action nor rules, which moby takes as "seccomp disabled".
+    Unconfined,
+    /// A profile in Docker's format.
+    Profile(Box<SeccompProfile>),
+}
+
+/// A `SecurityOpt` entry berth refuses, with moby's message where moby has
+/// one (`daemon/daemon_unix.go`, `parseSecurityOpt`;
+/// `profiles/seccomp/seccomp.go`, `LoadProfile`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecurityOptError {
+    /// Neither `key=value`, `key:value` nor a bare known option.
+    #[error("invalid --security-opt 1: {0:?}")]
+    Malformed(String),
+    /// An unknown key, or a `no-new-privileges` value that is no boolean.
+    #[error("invalid --security-opt 2: {0:?}")]
+    Invalid(String),
+    /// A valid Docker option that berth cannot honour.
+    #[error("--security-opt {option:?} is not supported by berth: {reason}")]
+    Unsupported {
+        /// The entry.
+        option: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A seccomp profile that does not decode.
+    #[error("Decoding seccomp profile failed: {0}")]
+    Seccomp(String),
+}
+
+impl SecurityOptions {
+    /// Parses `HostConfig.SecurityOpt` with moby's rules: later entries win.
+    pub fn parse(options: &[String]) -> Result<SecurityOptions, SecurityOptError> {
+        let mut parsed = SecurityOptions::default();
+        for option in options {
+            match option.as_str() {
+                "no-new-privileges" => {
+                    parsed.no_new_privileges = true;
+                    continue;
+                }
+                // The legacy spelling of label=disable.
+                "disable" => continue,
+                _ => {}
+            }
+            // moby splits at the first '=', else at the first ':' (the
+            // deprecated separator).
+            let separator = if option.contains('=') { '=' } else { ':' };
+            let Some((key, value)) = option.split_once(separator) else {
+                return Err(SecurityOptError::Malformed(option.clone()));
+            };
+            match key {
+                "no-new-privileges" => {
+                    parsed.no_new_privileges = parse_go_bool(value)
+                        .ok_or_else(|| SecurityOptError::Invalid(option.clone()))?;
+                }
+                "seccomp" => parsed.seccomp = parse_seccomp(value)?,
+                // The default (empty) profile is none at all here.
+                "apparmor" if value.is_empty() || value == "unconfined" => {}
+                "apparmor" => {
+                    return Err(SecurityOptError::Unsupported {
+                        option: option.clone(),
+                        reason: "it applies no AppArmor profile (only apparmor=unconfined is accepted)",
+                    });
+                }
+                "label" if value == "disable" => {}
+                "label" => {
+                    return Err(SecurityOptError::Unsupported {
+                        option: option.clone(),
+                        reason: "it applies no SELinux label (only label=disable is accepted)",
+                    });
+                }
+                _ => return Err(SecurityOptError::Invalid(option.clone())),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_seccomp(value: &str) -> Result<Seccomp, SecurityOptError> {
+    match value {
+        // moby `dconfig.SeccompProfileDefault`; an empty value is the
+        // daemon's default, which is Docker's profile.
+        "" | "builtin" => Ok(Seccomp::Default),
+        "unconfined" => Ok(Seccomp::Unconfined),
+        json => {
+            let profile: SeccompProfile =
+                serde_json::from_str(json).map_err(|e| SecurityOptError::Seccomp(e.to_string()))?;
+            profile.check().map_err(SecurityOptError::Seccomp)?;
+            // moby `setupSeccomp`: no default action and no rules means
+            // seccomp disabled.
+            if profile.default_action.is_none() && profile.syscalls.is_empty() {
+                return Ok(Seccomp::Unconfined);
+            }
+            Ok(Seccomp::Profile(Box::new(profile)))
+        }
+    }
+}
+
+/// A seccomp profile in Docker's format (moby `profiles/seccomp`,
+/// `Seccomp`): the OCI `linux.seccomp` object plus `archMap` and
+/// conditional rules, resolved against the container's capabilities and
+/// the host's architecture and kernel when the runtime spec is built.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeccompProfile {
+    /// The action for syscalls no rule matches.
+    pub default_action: Option<LinuxSeccompAction>,
+    /// The errno of an `SCMP_ACT_ERRNO` default action.
+    pub default_errno_ret: Option<u32>,
+    /// Architectures, as in the OCI profile.
+    #[serde(deserialize_with = "null_as_default")]
+    pub architectures: Vec<Arch>,
+    /// Architectures by native one: the entry of the host's architecture
+    /// contributes it and its sub-architectures.
+    #[serde(deserialize_with = "null_as_default")]
+    pub arch_map: Vec<SeccompArchMap>,
+    /// seccomp(2) filter flags.
+    #[serde(deserialize_with = "null_as_default")]
+    pub flags: Vec<LinuxSeccompFilterFlag>,
+    /// A seccomp agent's socket (refused when the spec is compiled).
+    pub listener_path: Option<String>,
+    /// Data for the agent.
+    pub listener_metadata: Option<String>,
+    /// Rules, each possibly conditional.
+    #[serde(deserialize_with = "null_as_default")]
+    pub syscalls: Vec<SeccompRule>,
+}
+
+/// One `archMap` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompArchMap {
+    /// The native architecture.
+    pub architecture: Arch,
+    /// Its compat ABIs.
+    #[serde(
+        rename = "subArchitectures",
+        default,
+        deserialize_with = "null_as_default"
+    )]
+    pub sub_architectures: Vec<Arch>,
+}
+
+/// One rule of a Docker profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeccompRule {
+    /// Syscall names.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub names: Vec<String>,
+    /// One syscall name (the old format; not with `names`).
+    #[serde(default)]
+    pub name: String,
+    /// What happens when it matches.
+    pub action: LinuxSeccompAction,
+    /// The errno of an `SCMP_ACT_ERRNO` action.
+    #[serde(default)]
+    pub errno_ret: Option<u32>,
+    /// Argument conditions.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub args: Vec<LinuxSeccompArg>,
+    /// Free text.
+    #[serde(default)]
+    pub comment: String,
+    /// The rule applies only when all of these hold.
+    #[serde(default)]
+    pub includes: Option<SeccompCondition>,
+    /// The rule applies only when none of these holds.
+    #[serde(default)]
+    pub excludes: Option<SeccompCondition>,
+}
+
+/// `includes`/`excludes` of a rule (moby's `Filter`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SeccompCondition {
+    /// Capability names (`CAP_SYS_ADMIN`): includes needs all of them in the
+    /// container's bounding set, excludes any.
+    #[serde(deserialize_with = "null_as_default")]
+    pub caps: Vec<String>,
+    /// Go architecture names (`amd64`, `arm64`, ...).
+    #[serde(deserialize_with = "null_as_default")]
+    pub arches: Vec<String>,
+    /// `"<kernel>.<major>"`: the host's kernel is at least this version.
+    pub min_kernel: Option<KernelVersion>,
+}
+
+/// A `minKernel` value: kernel and major revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "String")]
+pub struct KernelVersion {
+    /// `4` of `4.1`.
+    pub kernel: u8,
+    /// `1` of `4.1`.
+    pub major: u8,
+}
+
+impl From<KernelVersion> for String {
+    fn from(v: KernelVersion) -> String {
+        format!("{}.{}", v.kernel, v.major)
+    }
+}
+
+impl<'de> Deserialize<'de> for KernelVersion {
+    /// moby's `KernelVersion.UnmarshalJSON`, with its messages.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KernelVersion, D::Error> {
+        let raw = String::deserialize(d)?;
+        let invalid = |why: &str| {
+            serde::de::Error::custom(format!(
+                r#"invalid kernel version: "{raw}", expected "<kernel>.<major>"{why}"#
+            ))
+        };
+        let mut parts = raw.splitn(3, '.');
+        let (Some(kernel), Some(major), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid(""));
+        };
+        let (Ok(kernel), Ok(major)) = (kernel.parse::<u8>(), major.parse::<u8>()) else {
+            return Err(invalid(": not a number"));
+        };
+        if kernel == 0 && major == 0 {
+            return Err(invalid(": version cannot be 0.0"));
+        }
+        Ok(KernelVersion { kernel, major })
+    }
+}
+
+impl SeccompProfile {
+    /// The checks of moby's `setupSeccomp` that do not depend on the host.
+    fn check(&self) -> Result<(), String> {
+        if !self.architectures.is_empty() && !self.arch_map.is_empty() {
+            return Err("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".to_owned());
+        }
+        if self
+            .syscalls
+            .iter()
+            .any(|rule| !rule.name.is_empty() && !rule.names.is_empty())
+        {
+            return Err("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'".to_owned());
+        }
+        // runc refuses this at start; here it is a create error.
+        if self.default_action.is_none() && !self.syscalls.is_empty() {
+            return Err("the profile has syscall rules but no defaultAction".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Accepts `null` where a collection is expected, as Go does.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(options: &[&str]) -> Result<SecurityOptions, SecurityOptError> {
+        SecurityOptions::parse(&options.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn no_new_privileges_in_every_spelling() {
+        for on in [
+            &["no-new-privileges"][..],
+            &["no-new-privileges=true"],
+            &["no-new-privileges:true"],
+            &["no-new-privileges=1"],
+            &["no-new-privileges=false", "no-new-privileges"],
+        ] {
+            assert!(parse(on).unwrap().no_new_privileges, "{on:?}");
+        }
+        for off in [
+            &[][..],
+            &["no-new-privileges=false"],
+            &["no-new-privileges:False"],
+            &["no-new-privileges", "no-new-privileges=0"],
+        ] {
+            assert!(!parse(off).unwrap().no_new_privileges, "{off:?}");
+        }
+    }
+
+    #[test]
+    fn mobys_messages_for_what_docker_refuses() {
+        for (option, message) in [
+            ("bogus", r#"invalid --security-opt 1: "bogus""#),
+            ("label", r#"invalid --security-opt 1: "label""#),
+            ("bogus=1", r#"invalid --security-opt 2: "bogus=1""#),
+            ("unknown:x", r#"invalid --security-opt 2: "unknown:x""#),
+            (
+                "no-new-privileges=maybe",
+                r#"invalid --security-opt 2: "no-new-privileges=maybe""#,
+            ),
+            // A CLI-only option that an API client passed through.
+            (
+                "systempaths=unconfined",
+                r#"invalid --security-opt 2: "systempaths=unconfined""#,
+            ),
+        ] {
+            assert_eq!(parse(&[option]).unwrap_err().to_string(), message);
+        }
+    }
+
+    #[test]
+    fn apparmor_and_selinux_only_as_the_nothing_berth_applies() {
+        for ok in [
+            "apparmor=unconfined",
+            "apparmor:unconfined",
+            "label=disable",
+            "disable",
+        ] {
+            assert_eq!(parse(&[ok]).unwrap(), SecurityOptions::default(), "{ok}");
+        }
+        for refused in [
+            "apparmor=docker-default",
+            "label=type:svirt_apache_t",
+            "label=level:s0",
+        ] {
+            let err = parse(&[refused]).unwrap_err();
+            assert!(
+                matches!(err, SecurityOptError::Unsupported { .. }),
+                "{refused}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn seccomp_choices() {
+        assert_eq!(parse(&[]).unwrap().seccomp, Seccomp::Default);
+        assert_eq!(
+            parse(&["seccomp=builtin"]).unwrap().seccomp,
+            Seccomp::Default
+        );
+        assert_eq!(
+            parse(&["seccomp=unconfined"]).unwrap().seccomp,
+            Seccomp::Unconfined
+        );
+        assert_eq!(parse(&["seccomp={}"]).unwrap().seccomp, Seccomp::Unconfined);
+        let profile = r#"seccomp={"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
+            "archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86"]}],
+            "syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW","args":[],
+              "includes":{"caps":["CAP_SYS_ADMIN"],"minKernel":"4.8"},"excludes":{}},
+              {"name":"mount","action":"SCMP_ACT_ALLOW","args":null,"comment":"old"}]}"#;
+        let Seccomp::Profile(parsed) = parse(&[profile]).unwrap().seccomp else {
+            panic!("a profile");
+        };
+        assert_eq!(parsed.syscalls.len(), 2);
+        assert_eq!(
+            parsed.syscalls[0]
+                .includes
+                .as_ref()
+                .and_then(|i| i.min_kernel),
+            Some(KernelVersion {
+                kernel: 4,
+                major: 8
+            })
+        );
+        assert_eq!(parsed.syscalls[1].name, "mount");
+    }
+
+    #[test]
+    fn bad_profiles_fail_with_mobys_prefix() {
+        for (json, wanted) in [
+            ("/etc/profile.json", "Decoding seccomp profile failed: "),
+            (
+                r#"{"defaultAction":"SCMP_ACT_NOPE"}"#,
+                "Decoding seccomp profile failed: unknown variant",
+            ),
+            (
+                r#"{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86"],"archMap":[{"architecture":"SCMP_ARCH_X86_64"}]}"#,
+                "Decoding seccomp profile failed: both 'architectures' and 'archMap'",
+            ),
+            (
+                r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"name":"a","names":["b"],"action":"SCMP_ACT_ALLOW"}]}"#,
+                "Decoding seccomp profile failed: both 'name' and 'names'",
+            ),
+            (
+                r#"{"syscalls":[{"names":["b"],"action":"SCMP_ACT_ALLOW"}]}"#,
+                "Decoding seccomp profile failed: the profile has syscall rules but no defaultAction",
+            ),
+            (
+                r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["b"],"action":"SCMP_ACT_ALLOW","includes":{"minKernel":"0.0"}}]}"#,
+                "Decoding seccomp profile failed: invalid kernel version",
+            ),
+        ] {
+            let err = parse(&[&format!("seccomp={json}")])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(wanted), "{json}: {err}");
+        }
+    }
+}

