@@ -1,0 +1,268 @@
+//! Resource settings of a create request (moby `daemon/daemon_unix.go`,
+//! `verifyPlatformContainerResources` and `adaptContainerSettings`): what
+//! cannot work is an error, what the kernel lacks a warning (and the setting
+//! dropped) where dockerd warns, and every value the kernel would refuse when
+//! the container starts is refused here, so that a container that was
+//! created can start.
+
+use berth_api::container::{DEFAULT_SHM_SIZE, HostConfig};
+
+use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
+use crate::job::JobError;
+
+/// Docker's minimum memory limit (moby `daemon/daemon_unix.go`,
+/// `linuxMinMemory`).
+pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// The ulimit names Docker knows (go-units `ulimit.go`), each an
+/// `RLIMIT_*` of setrlimit(2).
+pub const ULIMIT_NAMES: [&str; 16] = [
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+/// Warnings of [`ContainerSpec::warnings`] when the kernel lacks a
+/// controller (moby `daemon/daemon_unix.go`, verbatim).
+pub(super) mod warning {
+    pub const MEMORY: &str = "Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.";
+    pub const SWAP: &str = "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.";
+    pub const CPU_SHARES: &str =
+        "Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.";
+    pub const CFS_PERIOD: &str = "Your kernel does not support CPU cfs period or the cgroup is not mounted. Period discarded.";
+    pub const CFS_QUOTA: &str =
+        "Your kernel does not support CPU cfs quota or the cgroup is not mounted. Quota discarded.";
+    pub const CPUSET: &str =
+        "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
+    pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
+}
+
+/// Checks and normalises the resource settings; returns the warnings.
+pub(super) fn validate(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, JobError> {
+    let mut warnings = Vec::new();
+    let mut warn = |w: &str| warnings.push(w.to_owned());
+    validate_memory(host, sys, &mut warn)?;
+    validate_cpu(host, sys, &mut warn)?;
+    validate_cpuset(host, sys, &mut warn)?;
+    // Docker treats 0 and negative pids limits as unlimited.
+    if host.pids_limit.is_some_and(|p| p <= 0) {
+        host.pids_limit = None;
+    }
+    if host.pids_limit.is_some() && !sys.pids_limit {
+        warn(warning::PIDS);
+        host.pids_limit = None;
+    }
+
+    if host.shm_size < 0 {
+        return Err(JobError::invalid("SHM size can not be less than 0"));
+    }
+    if host.shm_size == 0 {
+        // moby `adaptContainerSettings`: inspect shows the size in effect.
+        host.shm_size = DEFAULT_SHM_SIZE;
+    }
+    validate_oom_score_adj(host.oom_score_adj, sys)?;
+    for ulimit in &host.ulimits {
+        validate_ulimit(ulimit, sys)?;
+    }
+    Ok(warnings)
+}
+
+fn validate_memory(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if host.memory < 0 {
+        return Err(JobError::invalid(
+            "invalid memory limit: must not be negative",
+        ));
+    }
+    if host.memory > 0 && host.memory < MIN_MEMORY {
+        return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if host.memory > 0 && !sys.memory_limit {
+        warn(warning::MEMORY);
+        host.memory = 0;
+        host.memory_swap = -1;
+    }
+    // Without swap accounting the limit applies to memory alone: dockerd
+    // warns and records MemorySwap -1 rather than failing the start.
+    if host.memory > 0 && host.memory_swap != -1 && !sys.swap_limit {
+        warn(warning::SWAP);
+        host.memory_swap = -1;
+    }
+    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
+        return Err(JobError::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if host.memory == 0 && host.memory_swap > 0 {
+        return Err(JobError::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if host.memory_reservation > 0 && host.memory_reservation < MIN_MEMORY {
+        return Err(JobError::invalid(
+            "Minimum memory reservation allowed is 6MB",
+        ));
+    }
+    if host.memory > 0 && host.memory_reservation > 0 && host.memory < host.memory_reservation {
+        return Err(JobError::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_cpu(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if host.nano_cpus > 0 && host.cpu_period > 0 {
+        return Err(JobError::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if host.nano_cpus > 0 && host.cpu_quota > 0 {
+        return Err(JobError::invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    let ncpu = sys.ncpu;
+    if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
+        return Err(JobError::invalid(format!(
+            "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
+        )));
+    }
+    if host.nano_cpus > 0 && !(sys.cpu_cfs_period && sys.cpu_cfs_quota) {
+        return Err(JobError::invalid(
+            "NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted",
+        ));
+    }
+    if host.cpu_shares < 0 {
+        return Err(JobError::invalid(
+            "invalid CPU shares: must not be negative",
+        ));
+    }
+    if host.cpu_shares > 0 && !sys.cpu_shares {
+        warn(warning::CPU_SHARES);
+        host.cpu_shares = 0;
+    }
+    if host.cpu_period > 0 && !sys.cpu_cfs_period {
+        warn(warning::CFS_PERIOD);
+        host.cpu_period = 0;
+    }
+    if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
+        return Err(JobError::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if host.cpu_quota > 0 && !sys.cpu_cfs_quota {
+        warn(warning::CFS_QUOTA);
+        host.cpu_quota = 0;
+    }
+    if host.cpu_quota > 0 && host.cpu_quota < 1000 {
+        return Err(JobError::invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
+    }
+    Ok(())
+}
+
+/// Cpusets must name CPUs and memory nodes the host has (moby
+/// `sysinfo.IsCpusetCpusAvailable`).
+fn validate_cpuset(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+    warn: &mut impl FnMut(&str),
+) -> Result<(), JobError> {
+    if (!host.cpuset_cpus.is_empty() || !host.cpuset_mems.is_empty()) && !sys.cpuset {
+        warn(warning::CPUSET);
+        host.cpuset_cpus.clear();
+        host.cpuset_mems.clear();
+    }
+    for (value, available, what, unavailable) in [
+        (&host.cpuset_cpus, &sys.cpus, "cpus", "CPUs"),
+        (&host.cpuset_mems, &sys.mems, "mems", "memory nodes"),
+    ] {
+        let Some(requested) = parse_cpuset_list(value) else {
+            return Err(JobError::invalid(format!(
+                "Invalid value {value} for cpuset {what}: invalid format: {value}"
+            )));
+        };
+        let offered = parse_cpuset_list(available).unwrap_or_default();
+        if requested.iter().any(|n| !offered.contains(n)) {
+            return Err(JobError::invalid(format!(
+                "Requested {unavailable} are not available - requested {value}, available: {available}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The kernel's range, and what a daemon without `CAP_SYS_RESOURCE` can
+/// set: proc(5) — lowering `oom_score_adj` below the value last set with
+/// that capability fails with `EACCES`.
+fn validate_oom_score_adj(value: i64, sys: &SysInfo) -> Result<(), JobError> {
+    if !(-1000..=1000).contains(&value) {
+        return Err(JobError::invalid(format!(
+            "Invalid value {value}, range for oom score adj is [-1000, 1000]"
+        )));
+    }
+    if value < sys.oom_score_adj && !sys.cap_sys_resource {
+        return Err(JobError::invalid(format!(
+            "Invalid value {value} for oom score adj: lowering it below the daemon's {} needs CAP_SYS_RESOURCE, which berthd does not have",
+            sys.oom_score_adj
+        )));
+    }
+    Ok(())
+}
+
+/// A known name, soft ≤ hard, and a hard limit the daemon may grant: only
+/// `CAP_SYS_RESOURCE` may raise a hard limit (setrlimit(2), `EPERM`).
+fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Result<(), JobError> {
+    if !ULIMIT_NAMES.contains(&ulimit.name.as_str()) {
+        return Err(JobError::invalid(format!(
+            "invalid ulimit type: {}",
+            ulimit.name
+        )));
+    }
+    // -1 is unlimited (RLIM_INFINITY), as runc reads it.
+    let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
+    if ulimit.soft < -1 || ulimit.hard < -1 {
+        return Err(JobError::invalid(format!(
+            "invalid ulimit {}: limits must not be negative (-1 is unlimited)",
+            ulimit.name
+        )));
+    }
+    if as_limit(ulimit.soft) > as_limit(ulimit.hard) {
+        return Err(JobError::invalid(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {} > {}",
+            ulimit.soft, ulimit.hard
+        )));
+    }
+    if let Some(&max) = sys.hard_rlimits.get(&ulimit.name)
+        && as_limit(ulimit.hard) > max
+        && !sys.cap_sys_resource
+    {
+        return Err(JobError::invalid(format!(
+            "ulimit {}: hard limit {} is above the daemon's hard limit {max}; raising a hard limit needs CAP_SYS_RESOURCE, which berthd does not have",
+            ulimit.name, ulimit.hard
+        )));
+    }
+    Ok(())
+}
