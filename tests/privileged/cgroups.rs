@@ -18,8 +18,8 @@ use berth_cgroups::{
 };
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
-    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 const MIB: i64 = 1024 * 1024;
@@ -238,6 +238,57 @@ fn cgroups_clamped_cpu_shares_are_an_error_on_v1() {
     let err = cg.manager.apply(&too_small).unwrap_err();
     assert!(matches!(err, CgroupError::NotApplied { .. }), "{err}");
     assert_eq!(cg.read(Controller::Cpu, "cpu.shares"), "2");
+}
+
+#[test]
+fn cgroups_v1_containers_join_blkio_and_its_weight_is_applied_or_refused() {
+    assert!(
+        is_v1(),
+        "this machine is expected to manage cgroups as v1 (hybrid)"
+    );
+    let mut cg = TestCgroup::new("blkio");
+    let dir = cg.dir(Controller::Blkio);
+    assert!(
+        dir.starts_with("/sys/fs/cgroup/blkio/"),
+        "{}",
+        dir.display()
+    );
+    let pid = cg.spawn_inside("sleep 30");
+    // The kernel's view: the process is in the test's blkio cgroup.
+    let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read its cgroups");
+    let relative = Path::new("/").join(
+        dir.strip_prefix("/sys/fs/cgroup/blkio")
+            .expect("below the mount"),
+    );
+    assert!(
+        cgroups
+            .lines()
+            .any(|l| l.contains(":blkio:")
+                && Path::new(l.rsplit(':').next().unwrap_or("")) == relative),
+        "{cgroups}"
+    );
+    let weight = LinuxResourcesBuilder::default()
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(300u16)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    // CFQ's or BFQ's weight file where the kernel has one; else a refusal
+    // naming them (this project's CI kernel has neither).
+    let file = ["blkio.weight", "blkio.bfq.weight"]
+        .into_iter()
+        .find(|f| dir.join(f).exists());
+    match (file, cg.manager.apply(&weight)) {
+        (Some(file), Ok(())) => assert_eq!(cg.read(Controller::Blkio, file), "300"),
+        (None, Err(err)) => {
+            assert!(matches!(err, CgroupError::Unsupported { .. }), "{err}");
+            assert!(err.to_string().contains("blkio.bfq.weight"), "{err}");
+        }
+        (file, result) => panic!("weight file {file:?}, apply gave {result:?}"),
+    }
 }
 
 /// Waits (bounded) until the process `pid` runs the program `comm`.

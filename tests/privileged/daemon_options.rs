@@ -139,3 +139,75 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
     d.docker(&["create", "--name", "refused", "busybox", "true"])
         .ok();
 }
+
+#[test]
+fn limits_the_kernel_would_refuse_at_start_are_refused_at_create() {
+    let d = ready();
+    let max = i64::MAX;
+    for (host, message) in [
+        (
+            format!(r#"{{"PidsLimit":{max}}}"#),
+            "the kernel allows at most 4194304 processes",
+        ),
+        (
+            format!(r#"{{"CpuShares":{max}}}"#),
+            "the maximum allowed cpu-shares is 262144",
+        ),
+        (
+            format!(r#"{{"Memory":10485760,"MemorySwap":{}}}"#, i64::MIN),
+            "invalid memory swap limit",
+        ),
+    ] {
+        let body = format!(r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{host}}}"#);
+        let r = d.http("POST", "/containers/create", body.as_bytes());
+        assert_eq!(r.status, 400, "{host}: {}", r.text());
+        assert!(r.text().contains(message), "{host}: {}", r.text());
+    }
+    assert!(d.container_ids().is_empty());
+
+    // The largest /dev/shm the API can ask for starts: tmpfs takes it.
+    let body = format!(
+        r#"{{"Image":"busybox","Cmd":["sh","-c","grep ' /dev/shm ' /proc/mounts"],"HostConfig":{{"ShmSize":{max}}}}}"#
+    );
+    let r = d.http("POST", "/containers/create", body.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["Id"].as_str().expect("an id").to_owned();
+    d.docker(&["start", &id]).ok();
+    assert_eq!(d.docker(&["wait", &id]).ok().trim(), "0");
+    let mounts = d.docker(&["logs", &id]).ok();
+    assert!(mounts.contains("size=9007199254740992k"), "{mounts}");
+    d.docker(&["rm", &id]).ok();
+
+    // BlkioWeight: applied where the kernel has a weight file, refused
+    // where it has none (this project's CI kernel), never dropped.
+    let weight_file = ["blkio.weight", "blkio.bfq.weight"].into_iter().find(|f| {
+        std::path::Path::new("/sys/fs/cgroup/blkio")
+            .join(f)
+            .exists()
+    });
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--blkio-weight",
+        "300",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight 2>/dev/null",
+    ]);
+    match weight_file {
+        Some(_) => {
+            assert_eq!(out.code(), 0, "{out:?}");
+            assert!(out.stdout.contains("300"), "{out:?}");
+        }
+        None => {
+            assert_ne!(out.code(), 0, "{out:?}");
+            assert!(
+                out.stderr
+                    .contains("Your kernel does not support Block I/O weight"),
+                "{out:?}"
+            );
+        }
+    }
+    assert!(d.container_ids().is_empty());
+}

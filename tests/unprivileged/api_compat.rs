@@ -179,6 +179,8 @@ fn create_bodies_from_the_sdk_parse_as_berths_request() {
         ..Default::default()
     };
     let ours: CreateRequest = through(&body);
+    ours.check_fields()
+        .expect("bollard's body sets nothing berth refuses");
     assert_eq!(ours.config.image, "busybox");
     assert_eq!(
         ours.config.cmd,
@@ -189,4 +191,193 @@ fn create_bodies_from_the_sdk_parse_as_berths_request() {
     assert_eq!(ours.host_config.nano_cpus, 500_000_000);
     assert_eq!(ours.host_config.pids_limit, Some(10));
     assert!(ours.host_config.auto_remove);
+}
+
+/// Issue 8, finding 7: no create that passes the daemon's validation may
+/// fail at start for a resource reason. Every combination of boundary
+/// values below goes through the create validation (`ContainerSpecBuilder`,
+/// on a host that offers every controller) and, when accepted, through the
+/// runtime spec the exec driver builds at start; the spec's values must be
+/// within what the kernel accepts (cgroup-v1 and cgroup-v2 docs, and the
+/// limits of `kernel/sched/core.c` and `kernel/cgroup/pids.c`).
+#[test]
+fn resource_values_accepted_at_create_are_values_the_kernel_accepts() {
+    use berth_engine::daemon::spec::ContainerSpecBuilder;
+    use berth_engine::daemon::sysinfo::SysInfo;
+
+    const EDGES: [i64; 24] = [
+        i64::MIN,
+        i64::MIN + 1,
+        -2,
+        -1,
+        0,
+        1,
+        2,
+        9,
+        10,
+        999,
+        1000,
+        1001,
+        262_144,
+        262_145,
+        1_000_000,
+        1_000_001,
+        4_194_304,
+        4_194_305,
+        6 * 1024 * 1024,
+        (1 << 44) - 1,
+        1 << 44,
+        u32::MAX as i64,
+        i64::MAX - 1,
+        i64::MAX,
+    ];
+    let rootfs = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(rootfs.path().join("etc")).expect("etc");
+    std::fs::write(
+        rootfs.path().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n",
+    )
+    .expect("passwd");
+    let image = ImageInspect {
+        id: "sha256:feed".into(),
+        config: Config {
+            cmd: Some(vec!["true".into()]),
+            ..Config::default()
+        },
+        ..ImageInspect::default()
+    };
+    let files = berth_exec::spec::ContainerFiles {
+        hostname: "/c/hostname".into(),
+        hosts: "/c/hosts".into(),
+        resolv_conf: "/c/resolv.conf".into(),
+    };
+    let sys = SysInfo {
+        ncpu: 2,
+        cpus: "0-1".into(),
+        ..SysInfo::default()
+    };
+    let mut accepted = 0;
+    let mut check = |host: serde_json::Value| {
+        let request: CreateRequest =
+            serde_json::from_value(serde_json::json!({"Image": "b", "HostConfig": host}))
+                .expect("a request");
+        let Ok(spec) = ContainerSpecBuilder::new(request, image.clone(), &"ab".repeat(32))
+            .sysinfo(&sys)
+            .build()
+        else {
+            return;
+        };
+        accepted += 1;
+        let oci = berth_exec::spec::build_spec(
+            &"ab".repeat(32),
+            &spec.config,
+            &spec.host_config,
+            rootfs.path(),
+            &files,
+            &berth_exec::spec::SpecOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{host}: accepted at create, but no spec: {e}"));
+        if let Err(why) = kernel_accepts(&oci) {
+            panic!("{host}: accepted at create, refused at start: {why}");
+        }
+    };
+    for a in EDGES {
+        for field in [
+            "CpuShares",
+            "PidsLimit",
+            "ShmSize",
+            "MemoryReservation",
+            "OomScoreAdj",
+        ] {
+            check(serde_json::json!({ field: a }));
+        }
+        for b in EDGES {
+            check(serde_json::json!({"Memory": a, "MemorySwap": b}));
+            check(serde_json::json!({"Memory": a, "MemoryReservation": b}));
+            check(serde_json::json!({"CpuPeriod": a, "CpuQuota": b}));
+            check(serde_json::json!({"NanoCpus": a, "CpuQuota": b}));
+        }
+        if let Ok(weight) = u16::try_from(a) {
+            check(serde_json::json!({ "BlkioWeight": weight }));
+        }
+    }
+    // The grid must exercise acceptance, not only refusals.
+    assert!(accepted > 200, "only {accepted} combinations were accepted");
+}
+
+/// What the kernel refuses when the runtime writes the container's cgroup
+/// files and mounts its `/dev/shm`, as an error naming the value.
+fn kernel_accepts(spec: &oci_spec::runtime::Spec) -> Result<(), String> {
+    let linux = spec.linux().as_ref().ok_or("no linux section")?;
+    let resources = linux.resources().as_ref().ok_or("no resources")?;
+    if let Some(memory) = resources.memory() {
+        let limit = memory.limit().unwrap_or(-1);
+        if limit < -1 {
+            return Err(format!("memory limit {limit}"));
+        }
+        if let Some(swap) = memory.swap()
+            && swap != -1
+            && (swap < 0 || (limit >= 0 && swap < limit))
+        {
+            return Err(format!("memsw limit {swap} below the memory limit {limit}"));
+        }
+        if memory.reservation().is_some_and(|r| r < 0) {
+            return Err("negative soft limit".into());
+        }
+    }
+    if let Some(cpu) = resources.cpu() {
+        if let Some(shares) = cpu.shares()
+            && !(2..=262_144).contains(&shares)
+        {
+            return Err(format!(
+                "cpu.shares {shares} (the kernel clamps to 2..=262144)"
+            ));
+        }
+        if let Some(period) = cpu.period()
+            && !(1000..=1_000_000).contains(&period)
+        {
+            return Err(format!("cpu.cfs_period_us {period}"));
+        }
+        if let Some(quota) = cpu.quota()
+            && quota > 0
+            && !(1000..=(1 << 44) - 1).contains(&quota)
+        {
+            return Err(format!("cpu.cfs_quota_us {quota}"));
+        }
+    }
+    if let Some(pids) = resources.pids()
+        && pids.limit() > 4_194_304
+    {
+        return Err(format!("pids.max {}", pids.limit()));
+    }
+    if let Some(weight) = resources.block_io().as_ref().and_then(|b| b.weight())
+        && !(10..=1000).contains(&weight)
+    {
+        return Err(format!("blkio.weight {weight}"));
+    }
+    let score = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.oom_score_adj())
+        .unwrap_or(0);
+    if !(-1000..=1000).contains(&score) {
+        return Err(format!("oom_score_adj {score}"));
+    }
+    // tmpfs `size=<n>k`: memparse shifts by 10 in a u64.
+    for mount in spec.mounts().iter().flatten() {
+        for option in mount.options().iter().flatten() {
+            if let Some(kib) = option
+                .strip_prefix("size=")
+                .and_then(|s| s.strip_suffix('k'))
+            {
+                let kib: u64 = kib
+                    .parse()
+                    .map_err(|_| format!("{option} on {}", mount.destination().display()))?;
+                if kib.checked_mul(1024).is_none() {
+                    return Err(format!("{option} overflows"));
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -32,11 +32,14 @@ pub enum Controller {
     Freezer,
     /// Process-count limits.
     Pids,
+    /// Block I/O weight and throttling (v1; `io` in v2). Joined like runc
+    /// does, so that a weight set on the container's cgroup governs it.
+    Blkio,
 }
 
 impl Controller {
     /// Every controller berth manages, in the order limits are applied.
-    pub const ALL: [Controller; 7] = [
+    pub const ALL: [Controller; 8] = [
         Controller::Cpu,
         Controller::CpuAcct,
         Controller::Cpuset,
@@ -44,6 +47,7 @@ impl Controller {
         Controller::Devices,
         Controller::Freezer,
         Controller::Pids,
+        Controller::Blkio,
     ];
 
     /// The kernel's name for the controller (mount option in v1, token in
@@ -57,6 +61,7 @@ impl Controller {
             Controller::Devices => "devices",
             Controller::Freezer => "freezer",
             Controller::Pids => "pids",
+            Controller::Blkio => "blkio",
         }
     }
 
@@ -378,8 +383,28 @@ pub(crate) fn join_cgroup(mount: &Path, cgroup: &Path) -> PathBuf {
 /// Logs the resource sections berth does not apply, so that a spec using
 /// them is not silently half-honoured without a trace.
 pub(crate) fn warn_unapplied(resources: &oci_spec::runtime::LinuxResources) {
+    // The weight is applied; per-device weights and throttling are not.
+    let block_io_rest = resources.block_io().as_ref().is_some_and(|b| {
+        b.leaf_weight().is_some()
+            || b.weight_device().as_ref().is_some_and(|d| !d.is_empty())
+            || b.throttle_read_bps_device()
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+            || b.throttle_write_bps_device()
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+            || b.throttle_read_iops_device()
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+            || b.throttle_write_iops_device()
+                .as_ref()
+                .is_some_and(|d| !d.is_empty())
+    });
     let ignored = [
-        ("blockIO", resources.block_io().is_some()),
+        (
+            "blockIO (per-device weights, leaf weight and throttling)",
+            block_io_rest,
+        ),
         ("hugepageLimits", resources.hugepage_limits().is_some()),
         ("network", resources.network().is_some()),
         ("rdma", resources.rdma().is_some()),

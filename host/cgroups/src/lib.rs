@@ -27,7 +27,7 @@
 //! - **Hybrid is v1**, as in runc: on a host with v1 controller hierarchies
 //!   and a controller-less cgroup2 mount, the container's cgroup is created
 //!   in the v1 hierarchies `cpu`, `cpuacct`, `cpuset`, `memory`, `devices`,
-//!   `freezer` and `pids` (co-mounted ones share a directory); `blkio`,
+//!   `freezer`, `pids` and `blkio` (co-mounted ones share a directory);
 //!   `hugetlb`, `net_cls`, `perf_event` and `name=systemd` are not joined.
 //! - **Values**: as in runc, numeric limits set to 0 are "leave as is" and
 //!   -1 is "unlimited"; `pids.limit` below 0 is `max`.
@@ -40,8 +40,11 @@
 //! - **Refused, not ignored**: v1-only knobs on v2 (`swappiness`,
 //!   `disableOOMKiller`, realtime CPU), `unified` on v1, a swap limit
 //!   without kernel swap accounting, and `cpu.shares` the kernel clamped.
-//! - **Not applied** (logged with `tracing::warn!`): `blockIO`,
-//!   `hugepageLimits`, `network`, `rdma`.
+//! - **Block I/O weight** as runc writes it: `blkio.weight` or
+//!   `blkio.bfq.weight` on v1, `io.bfq.weight` or `io.weight` (scaled) on
+//!   v2; refused on a kernel with none of them.
+//! - **Not applied** (logged with `tracing::warn!`): the rest of `blockIO`
+//!   (per-device weights, throttling), `hugepageLimits`, `network`, `rdma`.
 
 #![warn(missing_docs)]
 

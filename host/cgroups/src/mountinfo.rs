@@ -304,7 +304,8 @@ mod tests {
         else {
             panic!("hybrid must be legacy");
         };
-        assert_eq!(controllers.len(), 7);
+        // Blkio included: containers join it, as with runc.
+        assert_eq!(controllers.len(), 8);
         assert_eq!(
             controllers[&Controller::Cpu].mount_point,
             Path::new("/sys/fs/cgroup/cpu")

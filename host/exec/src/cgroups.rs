@@ -41,6 +41,10 @@ pub struct CgroupFeatures {
     pub cpuset: bool,
     /// The pids controller is there.
     pub pids_limit: bool,
+    /// A block I/O weight can be set: `blkio.weight` (CFQ) or
+    /// `blkio.bfq.weight` (BFQ) on v1, `io.bfq.weight` or `io.weight` on v2
+    /// (moby `sysinfo`'s `BlkioWeight`).
+    pub blkio_weight: bool,
     /// CPUs of the root cpuset (`0-1`); empty when unknown.
     pub cpus: String,
     /// Memory nodes of the root cpuset (`0`); empty when unknown.
@@ -75,6 +79,8 @@ impl CgroupFeatures {
                     cpu_shares: file(Controller::Cpu, "cpu.shares"),
                     cpuset: file(Controller::Cpuset, "cpuset.cpus"),
                     pids_limit: controllers.contains_key(&Controller::Pids),
+                    blkio_weight: file(Controller::Blkio, "blkio.weight")
+                        || file(Controller::Blkio, "blkio.bfq.weight"),
                     cpus: controllers
                         .get(&Controller::Cpuset)
                         .map_or_else(String::new, |m| {
@@ -99,6 +105,14 @@ impl CgroupFeatures {
                     }
                     _ => has("memory"),
                 };
+                // Like the swap files, the weight files exist only below
+                // the root, where io is enabled.
+                let blkio_weight = match probe_dir {
+                    Some(dir) => {
+                        dir.join("io.bfq.weight").exists() || dir.join("io.weight").exists()
+                    }
+                    None => has("io"),
+                };
                 CgroupFeatures {
                     version: 2,
                     memory_limit: has("memory"),
@@ -108,6 +122,7 @@ impl CgroupFeatures {
                     cpu_shares: has("cpu"),
                     cpuset: has("cpuset"),
                     pids_limit: has("pids"),
+                    blkio_weight,
                     cpus: read_trimmed(&mount.mount_point.join("cpuset.cpus.effective")),
                     mems: read_trimmed(&mount.mount_point.join("cpuset.mems.effective")),
                 }
@@ -199,6 +214,25 @@ mod tests {
         assert_eq!((f.cpus.as_str(), f.mems.as_str()), ("0-3", "0"));
         assert_eq!(f.version, 1);
         assert!(f.memory_limit && f.swap_limit && f.cpu_cfs_quota && f.cpuset && f.pids_limit);
+    }
+
+    #[test]
+    fn blkio_weight_needs_cfqs_or_bfqs_file() {
+        let (dir, setup) = legacy_fixture(&[]);
+        assert!(!CgroupFeatures::probe(&setup, None).blkio_weight);
+        std::fs::write(dir.path().join("blkio/blkio.bfq.weight"), "100\n").unwrap();
+        assert!(CgroupFeatures::probe(&setup, None).blkio_weight);
+        let (_dir, setup) = legacy_fixture(&[("blkio", "blkio.weight")]);
+        assert!(CgroupFeatures::probe(&setup, None).blkio_weight);
+
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("berthd.service");
+        std::fs::create_dir_all(&own).unwrap();
+        std::fs::write(dir.path().join("cgroup.controllers"), "cpu io memory\n").unwrap();
+        let setup = CgroupSetup::unified_at(dir.path());
+        assert!(!CgroupFeatures::probe(&setup, Some(&own)).blkio_weight);
+        std::fs::write(own.join("io.weight"), "default 100\n").unwrap();
+        assert!(CgroupFeatures::probe(&setup, Some(&own)).blkio_weight);
     }
 
     #[test]

@@ -138,6 +138,7 @@ pub fn sysinfo(cgroups: Option<&CgroupFeatures>, status: &str) -> SysInfo {
         cpu_shares: cgroups.is_some_and(|c| c.cpu_shares),
         cpuset: cgroups.is_some_and(|c| c.cpuset),
         pids_limit: cgroups.is_some_and(|c| c.pids_limit),
+        blkio_weight: cgroups.is_some_and(|c| c.blkio_weight),
         cpus: or_default(cgroups.map_or("", |c| c.cpus.as_str()), &defaults.cpus),
         mems: or_default(cgroups.map_or("", |c| c.mems.as_str()), &defaults.mems),
         cap_sys_resource: has_cap_sys_resource(status),

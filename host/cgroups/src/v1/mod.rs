@@ -1,6 +1,7 @@
 //! cgroup v1: one hierarchy per controller (or per group of co-mounted
 //! controllers), see the kernel's Documentation/admin-guide/cgroup-v1/.
 
+mod blkio;
 mod cpu;
 mod cpuacct;
 mod cpuset;
@@ -109,6 +110,15 @@ impl CgroupManager for V1Manager {
             Some(rules) => Some(devices::rules(rules)?),
             None => None,
         };
+        let blkio_weight = match resources
+            .block_io()
+            .as_ref()
+            .and_then(|b| b.weight())
+            .filter(|w| *w != 0)
+        {
+            Some(weight) => Some((blkio::weight_file(self.dir(Controller::Blkio)?)?, weight)),
+            None => None,
+        };
         if let Some(memory) = resources.memory() {
             memory::validate(memory)?;
             if memory::wants_changes(memory) {
@@ -128,6 +138,9 @@ impl CgroupManager for V1Manager {
         }
         if let Some(rules) = device_rules {
             devices::apply(self.dir(Controller::Devices)?, &rules)?;
+        }
+        if let Some((path, weight)) = blkio_weight {
+            common::write(&path, weight)?;
         }
         Ok(())
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
-    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 use crate::{
@@ -55,6 +55,9 @@ fn files(controller: Controller) -> &'static [(&'static str, &'static str)] {
         Controller::Pids => &[("pids.max", "max\n"), ("pids.current", "0\n")],
         Controller::Freezer => &[("freezer.state", "THAWED\n")],
         Controller::Devices => &[("devices.allow", ""), ("devices.deny", "")],
+        // CFQ's file; BFQ's is blkio.bfq.weight; kernels with neither (like
+        // this project's CI machine) have no weight at all.
+        Controller::Blkio => &[("blkio.weight", "500\n")],
     }
 }
 
@@ -486,7 +489,7 @@ fn relative_paths_resolve_per_hierarchy() {
     let err = AnyCgroupManager::new(&setup, &path, &own).unwrap_err();
     assert!(matches!(err, CgroupError::OwnCgroupUnknown { .. }), "{err}");
     let own = OwnCgroups::parse(
-        "1:cpu:/\n2:cpuacct:/\n3:cpuset:/\n4:memory:/process_api/x\n5:devices:/\n6:freezer:/\n8:pids:/\n",
+        "1:cpu:/\n2:cpuacct:/\n3:cpuset:/\n4:memory:/process_api/x\n5:devices:/\n6:freezer:/\n8:pids:/\n9:blkio:/\n",
     )
     .unwrap();
     let manager = AnyCgroupManager::new(&setup, &path, &own).unwrap();
@@ -506,4 +509,56 @@ fn unified_entries_are_refused_on_v1() {
         .unwrap();
     let err = fx.manager.apply(&resources).unwrap_err();
     assert!(matches!(err, CgroupError::Unsupported { .. }), "{err}");
+}
+
+fn blkio_weight(weight: u16) -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(weight)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn containers_join_blkio_like_runc() {
+    let fx = Fixture::new();
+    fx.manager.create().unwrap();
+    assert!(
+        fx.manager.dirs().contains(&fx.root.join("blkio/berth/ctr")),
+        "{:?}",
+        fx.manager.dirs()
+    );
+    fx.manager.add_task(Pid::from_raw(4242)).unwrap();
+    assert_eq!(fx.file(Controller::Blkio, "cgroup.procs"), "4242");
+}
+
+#[test]
+fn blkio_weight_goes_to_cfqs_file_else_to_bfqs() {
+    let fx = Fixture::new();
+    fx.manager.apply(&blkio_weight(300)).unwrap();
+    assert_eq!(fx.file(Controller::Blkio, "blkio.weight"), "300");
+
+    // runc `fs/blkio.go`: blkio.weight when it exists, else BFQ's file.
+    let dir = fx.root.join("blkio/berth/ctr");
+    fs::remove_file(dir.join("blkio.weight")).unwrap();
+    fs::write(dir.join("blkio.bfq.weight"), "100\n").unwrap();
+    fx.manager.apply(&blkio_weight(700)).unwrap();
+    assert_eq!(fx.file(Controller::Blkio, "blkio.bfq.weight"), "700");
+
+    // Neither: an error naming both, not a silently unweighted container.
+    fs::remove_file(dir.join("blkio.bfq.weight")).unwrap();
+    let err = fx.manager.apply(&blkio_weight(700)).unwrap_err();
+    assert!(
+        matches!(err, CgroupError::Unsupported { .. }) || err.to_string().contains("blkio.weight"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("blkio.bfq.weight"), "{err}");
+    // No weight asked, nothing written and nothing refused.
+    fx.manager
+        .apply(&LinuxResourcesBuilder::default().build().unwrap())
+        .unwrap();
 }

@@ -78,6 +78,26 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Where the OCI block I/O weight (10..=1000) goes, as runc `fs2/io.go`
+/// does it: BFQ's `io.bfq.weight` takes it as it is; otherwise `io.weight`
+/// (1..=10000) takes it scaled with runc's `ConvertBlkIOToIOWeightValue`.
+/// Without either file the weight cannot be honoured and is refused.
+fn io_weight(dir: &Path, weight: u16) -> Result<(PathBuf, u64)> {
+    let bfq = dir.join("io.bfq.weight");
+    if bfq.exists() {
+        return Ok((bfq, u64::from(weight)));
+    }
+    let io = dir.join("io.weight");
+    if io.exists() {
+        let scaled = 1 + u64::from(weight.saturating_sub(10)) * 9999 / 990;
+        return Ok((io, scaled));
+    }
+    Err(CgroupError::Unsupported {
+        what: "linux.resources.blockIO.weight (no io.bfq.weight or io.weight in the container's cgroup)",
+        version: "this kernel's cgroup v2",
+    })
+}
+
 /// The `linux.resources.unified` entries (OCI config-linux.md "Unified"):
 /// raw `file -> value` writes into the container's cgroup. Keys must name a
 /// controller interface file of this cgroup (`<controller>.<knob>`), never
@@ -156,6 +176,13 @@ impl CgroupManager for V2Manager {
             .map(crate::v1::device_rules)
             .transpose()?;
         let unified = unified_writes(resources)?;
+        let io_weight = resources
+            .block_io()
+            .as_ref()
+            .and_then(|b| b.weight())
+            .filter(|w| *w != 0)
+            .map(|weight| io_weight(&self.dir, weight))
+            .transpose()?;
         common::warn_unapplied(resources);
         for (file, value) in memory.into_iter().chain(cpu) {
             let path = self.dir.join(file);
@@ -174,6 +201,9 @@ impl CgroupManager for V2Manager {
         }
         if let Some(rules) = devices {
             devices::apply(&self.dir, &rules)?;
+        }
+        if let Some((path, value)) = io_weight {
+            common::write(&path, value)?;
         }
         // Raw writes last: they are the spec's explicit override of
         // anything derived above (as in runc).

@@ -4,7 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
+    LinuxResourcesBuilder,
 };
 
 use super::memory::swap_max;
@@ -292,4 +293,42 @@ fn unified_entries_are_written_and_validated() {
             "{bad}: {err}"
         );
     }
+}
+
+#[test]
+fn blkio_weight_goes_to_bfq_or_converted_to_io_weight() {
+    let fx = Fixture::new();
+    fx.manager.create().unwrap();
+    let dir = fx.root.join("berth/ctr");
+    let weight = |w: u16| {
+        LinuxResourcesBuilder::default()
+            .block_io(LinuxBlockIoBuilder::default().weight(w).build().unwrap())
+            .build()
+            .unwrap()
+    };
+    // runc `fs2/io.go`: BFQ's file takes the weight as it is...
+    fs::write(dir.join("io.bfq.weight"), "default 100\n").unwrap();
+    fs::write(dir.join("io.weight"), "default 100\n").unwrap();
+    fx.manager.apply(&weight(500)).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("io.bfq.weight")).unwrap(),
+        "500"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("io.weight")).unwrap(),
+        "default 100\n"
+    );
+    // ...else io.weight gets it scaled from 10..=1000 to 1..=10000.
+    fs::remove_file(dir.join("io.bfq.weight")).unwrap();
+    for (blkio, io) in [(10, "1"), (500, "4950"), (1000, "10000")] {
+        fx.manager.apply(&weight(blkio)).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.join("io.weight")).unwrap(),
+            io,
+            "{blkio}"
+        );
+    }
+    fs::remove_file(dir.join("io.weight")).unwrap();
+    let err = fx.manager.apply(&weight(500)).unwrap_err();
+    assert!(err.to_string().contains("io.weight"), "{err}");
 }

@@ -24,6 +24,10 @@ pub struct SysInfo {
     pub cpuset: bool,
     /// The pids controller is mounted.
     pub pids_limit: bool,
+    /// A block I/O weight can be set: the blkio controller is mounted with
+    /// `blkio.weight` or `blkio.bfq.weight` (v1), or `io.weight` or
+    /// `io.bfq.weight` is there (v2). Kernels without CFQ or BFQ have none.
+    pub blkio_weight: bool,
     /// Number of CPUs (`NanoCpus` range).
     pub ncpu: u64,
     /// CPUs containers may be pinned to (`cpuset.cpus` of the root, `0-1`).
@@ -86,6 +90,7 @@ impl Default for SysInfo {
             cpu_shares: true,
             cpuset: true,
             pids_limit: true,
+            blkio_weight: true,
             ncpu,
             cpus: if ncpu > 1 {
                 format!("0-{}", ncpu - 1)

@@ -27,7 +27,8 @@
 //!   the container ([`seccomp::resolve`]); `noNewPrivileges` from
 //!   `no-new-privileges`; `oomScoreAdj` from `OomScoreAdj`, rlimits from
 //!   `Ulimits` over the daemon's defaults.
-//! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids.
+//! - resources: memory, CPU (shares, CFS, `CpusetCpus`/`CpusetMems`), pids,
+//!   the block I/O weight.
 //! - `Privileged`: every capability of berthd's bounding set, no seccomp profile, no masked or
 //!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, a device
 //!   cgroup that allows every device, and the host's device nodes in its
@@ -50,11 +51,11 @@ use berth_api::container::security::{Seccomp, SecurityOptError, SecurityOptions}
 use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroup,
-    LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder, PosixRlimit,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, Spec, SpecBuilder,
-    UserBuilder,
+    LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder,
+    Spec, SpecBuilder, UserBuilder,
 };
 
 pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
@@ -301,6 +302,13 @@ pub fn build_spec(
     if let Some(limit) = pids_limit(host) {
         resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
     }
+    if host.blkio_weight > 0 {
+        resources = resources.block_io(
+            LinuxBlockIoBuilder::default()
+                .weight(host.blkio_weight)
+                .build()?,
+        );
+    }
     // `CgroupnsMode` is filled in at create; containers created before it
     // existed had their own cgroup namespace.
     let cgroupns = (host.cgroupns_mode != "host").then_some(LinuxNamespaceType::Cgroup);
@@ -516,8 +524,10 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
     } else {
         DEFAULT_SHM_SIZE
     };
-    // tmpfs rounds up to pages anyway; kibibytes as moby writes it.
-    let shm_size = format!("size={}k", (shm_bytes + 1023) / 1024);
+    // tmpfs rounds up to pages anyway; kibibytes, rounded up without
+    // overflow: i64::MAX bytes is 2^53 KiB, which the kernel's memparse
+    // reads back into its u64 as 2^63 bytes.
+    let shm_size = format!("size={}k", shm_bytes.unsigned_abs().div_ceil(1024));
     let sys_mode = if host.privileged { "rw" } else { "ro" };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,

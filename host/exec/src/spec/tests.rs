@@ -709,4 +709,5 @@ fn tmpfs_mounts_merge_dockers_defaults() {
     );
 }
 
+mod limits;
 mod security;

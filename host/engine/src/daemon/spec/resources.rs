@@ -14,6 +14,27 @@ use crate::job::JobError;
 /// `linuxMinMemory`).
 pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
+/// The range of `cpu.shares` (kernel `MIN_SHARES`/`MAX_SHARES`,
+/// `kernel/sched/sched.h`): the kernel clamps a value outside it, which runc
+/// and berth-cgroups then refuse at start (runc `fs/cpu.go`'s messages).
+const CPU_SHARES: std::ops::RangeInclusive<i64> = 2..=262_144;
+
+/// The largest `pids.max` (`PID_MAX_LIMIT` on 64-bit kernels;
+/// `kernel/cgroup/pids.c` refuses anything above).
+const PIDS_MAX: i64 = 4 * 1024 * 1024;
+
+/// The largest CFS quota in microseconds (`kernel/sched/core.c`,
+/// `max_cfs_runtime`: `MAX_BW`, 2^44 - 1).
+const MAX_CFS_QUOTA: i64 = (1 << 44) - 1;
+
+/// 0.01 CPU: the quota of `NanoCpus` over Docker's 100 ms period is then
+/// the kernel's minimum quota, 1 ms.
+const MIN_NANO_CPUS: i64 = 10_000_000;
+
+/// The block I/O weight range of the API (moby `verifyPlatformContainerResources`),
+/// which is the range of `blkio.weight` (cgroup-v1/blkio-controller.rst).
+const BLKIO_WEIGHT: std::ops::RangeInclusive<u16> = 10..=1000;
+
 /// The ulimit names Docker knows (go-units `ulimit.go`), each an
 /// `RLIMIT_*` of setrlimit(2).
 pub const ULIMIT_NAMES: [&str; 16] = [
@@ -65,6 +86,14 @@ pub(super) fn validate(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<Strin
         warn(warning::PIDS);
         host.pids_limit = None;
     }
+    if let Some(limit) = host.pids_limit
+        && limit > PIDS_MAX
+    {
+        return Err(JobError::invalid(format!(
+            "invalid PidsLimit {limit}: the kernel allows at most {PIDS_MAX} processes (0 or -1: unlimited)"
+        )));
+    }
+    validate_blkio_weight(host.blkio_weight, sys)?;
 
     if host.shm_size < 0 {
         return Err(JobError::invalid("SHM size can not be less than 0"));
@@ -78,6 +107,26 @@ pub(super) fn validate(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<Strin
         validate_ulimit(ulimit, sys)?;
     }
     Ok(warnings)
+}
+
+/// moby's range; where the kernel has no weight file dockerd warns and
+/// drops the setting, berth refuses it: discarding would run the container
+/// with another weight than it asked for.
+fn validate_blkio_weight(weight: u16, sys: &SysInfo) -> Result<(), JobError> {
+    if weight == 0 {
+        return Ok(());
+    }
+    if !BLKIO_WEIGHT.contains(&weight) {
+        return Err(JobError::invalid(
+            "Range of blkio weight is from 10 to 1000",
+        ));
+    }
+    if !sys.blkio_weight {
+        return Err(JobError::invalid(
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted: berth refuses BlkioWeight rather than discard it",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_memory(
@@ -114,6 +163,18 @@ fn validate_memory(
             "You should always set the Memory limit when using Memoryswap limit, see usage",
         ));
     }
+    // -1 and 0 are the only special values (unlimited, twice the memory):
+    // the kernel refuses other negative limits at start.
+    if host.memory_swap < -1 {
+        return Err(JobError::invalid(
+            "invalid memory swap limit: -1 is unlimited, anything else must not be negative",
+        ));
+    }
+    if host.memory_reservation < 0 {
+        return Err(JobError::invalid(
+            "invalid memory reservation: must not be negative",
+        ));
+    }
     if host.memory_reservation > 0 && host.memory_reservation < MIN_MEMORY {
         return Err(JobError::invalid(
             "Minimum memory reservation allowed is 6MB",
@@ -143,7 +204,12 @@ fn validate_cpu(
         ));
     }
     let ncpu = sys.ncpu;
-    if host.nano_cpus < 0 || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000 {
+    // moby checks only the upper end; below 0.01 CPU the quota over the
+    // 100 ms period is under the kernel's 1 ms minimum and the start fails.
+    if host.nano_cpus < 0
+        || (host.nano_cpus > 0 && host.nano_cpus < MIN_NANO_CPUS)
+        || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000
+    {
         return Err(JobError::invalid(format!(
             "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
@@ -162,6 +228,20 @@ fn validate_cpu(
         warn(warning::CPU_SHARES);
         host.cpu_shares = 0;
     }
+    // moby clamps shares only for API < 1.19 clients (`adaptContainerSettings`);
+    // for the rest runc fails the start, so the create fails here instead.
+    if host.cpu_shares > 0 && host.cpu_shares < *CPU_SHARES.start() {
+        return Err(JobError::invalid(format!(
+            "invalid CPU shares: the minimum allowed cpu-shares is {}",
+            CPU_SHARES.start()
+        )));
+    }
+    if host.cpu_shares > *CPU_SHARES.end() {
+        return Err(JobError::invalid(format!(
+            "invalid CPU shares: the maximum allowed cpu-shares is {}",
+            CPU_SHARES.end()
+        )));
+    }
     if host.cpu_period > 0 && !sys.cpu_cfs_period {
         warn(warning::CFS_PERIOD);
         host.cpu_period = 0;
@@ -179,6 +259,11 @@ fn validate_cpu(
         return Err(JobError::invalid(
             "CPU cfs quota can not be less than 1ms (i.e. 1000)",
         ));
+    }
+    if host.cpu_quota > MAX_CFS_QUOTA {
+        return Err(JobError::invalid(format!(
+            "CPU cfs quota can not be larger than {MAX_CFS_QUOTA} (the kernel's maximum)"
+        )));
     }
     Ok(())
 }
@@ -265,4 +350,119 @@ fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Resu
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_on(host: &str, sys: &SysInfo) -> Result<HostConfig, JobError> {
+        let mut host: HostConfig = serde_json::from_str(host).expect("a HostConfig");
+        validate(&mut host, sys).map(|_| host)
+    }
+
+    fn check(host: &str) -> Result<HostConfig, JobError> {
+        let two_cpus = SysInfo {
+            ncpu: 2,
+            ..SysInfo::default()
+        };
+        check_on(host, &two_cpus)
+    }
+
+    #[test]
+    fn values_the_kernel_refuses_at_start_are_refused_at_create() {
+        let max = i64::MAX;
+        let min = i64::MIN;
+        for (host, message) in [
+            (
+                r#"{"CpuShares":1}"#.to_owned(),
+                "invalid CPU shares: the minimum allowed cpu-shares is 2",
+            ),
+            (
+                r#"{"CpuShares":262145}"#.to_owned(),
+                "invalid CPU shares: the maximum allowed cpu-shares is 262144",
+            ),
+            (
+                format!(r#"{{"CpuShares":{max}}}"#),
+                "invalid CPU shares: the maximum allowed cpu-shares is 262144",
+            ),
+            (
+                format!(r#"{{"PidsLimit":{max}}}"#),
+                "invalid PidsLimit 9223372036854775807: the kernel allows at most 4194304 processes (0 or -1: unlimited)",
+            ),
+            (
+                r#"{"PidsLimit":4194305}"#.to_owned(),
+                "invalid PidsLimit 4194305: the kernel allows at most 4194304 processes (0 or -1: unlimited)",
+            ),
+            (
+                r#"{"CpuQuota":17592186044416}"#.to_owned(),
+                "CPU cfs quota can not be larger than 17592186044415 (the kernel's maximum)",
+            ),
+            (
+                format!(r#"{{"Memory":10485760,"MemorySwap":{min}}}"#),
+                "invalid memory swap limit: -1 is unlimited, anything else must not be negative",
+            ),
+            (
+                r#"{"MemorySwap":-2}"#.to_owned(),
+                "invalid memory swap limit: -1 is unlimited, anything else must not be negative",
+            ),
+            (
+                r#"{"MemoryReservation":-1}"#.to_owned(),
+                "invalid memory reservation: must not be negative",
+            ),
+            (
+                r#"{"NanoCpus":9999999}"#.to_owned(),
+                "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available",
+            ),
+            (
+                r#"{"BlkioWeight":9}"#.to_owned(),
+                "Range of blkio weight is from 10 to 1000",
+            ),
+            (
+                r#"{"BlkioWeight":1001}"#.to_owned(),
+                "Range of blkio weight is from 10 to 1000",
+            ),
+        ] {
+            let err = check(&host).expect_err(&host);
+            assert_eq!(err.message, message, "{host}");
+        }
+        for host in [
+            r#"{"NanoCpus":10000000}"#.to_owned(),
+            r#"{"CpuShares":2}"#.to_owned(),
+            r#"{"CpuShares":262144}"#.to_owned(),
+            r#"{"PidsLimit":4194304}"#.to_owned(),
+            format!(r#"{{"ShmSize":{max}}}"#),
+            format!(r#"{{"Memory":{max},"MemorySwap":{max},"MemoryReservation":{max}}}"#),
+            r#"{"Memory":10485760,"MemorySwap":-1}"#.to_owned(),
+            r#"{"CpuQuota":-1}"#.to_owned(),
+            r#"{"CpuQuota":17592186044415}"#.to_owned(),
+            r#"{"BlkioWeight":10}"#.to_owned(),
+            r#"{"BlkioWeight":1000}"#.to_owned(),
+        ] {
+            check(&host).unwrap_or_else(|e| panic!("{host}: {e}"));
+        }
+    }
+
+    #[test]
+    fn blkio_weight_needs_the_kernels_weight_file() {
+        let sys = SysInfo {
+            blkio_weight: false,
+            ..SysInfo::default()
+        };
+        let err = check_on(r#"{"BlkioWeight":500}"#, &sys).expect_err("refused");
+        assert_eq!(
+            err.message,
+            "Your kernel does not support Block I/O weight or the cgroup is not mounted: berth refuses BlkioWeight rather than discard it"
+        );
+        assert_eq!(
+            check_on(r#"{"BlkioWeight":0}"#, &sys)
+                .expect("unset")
+                .blkio_weight,
+            0
+        );
+        assert_eq!(
+            check(r#"{"BlkioWeight":500}"#).expect("set").blkio_weight,
+            500
+        );
+    }
 }
