@@ -211,3 +211,63 @@ fn limits_the_kernel_would_refuse_at_start_are_refused_at_create() {
     }
     assert!(d.container_ids().is_empty());
 }
+
+#[test]
+fn image_filters_narrow_docker_images_and_unknown_ones_are_refused() {
+    let d = ready();
+    let tarball = berth_tests::busybox::shared_tarball();
+    let tarball = tarball.to_str().expect("utf-8 path");
+    let labelled = d
+        .docker(&["import", "--change", "LABEL app=x", tarball, "labelled:1"])
+        .ok()
+        .trim()
+        .to_owned();
+    // An image without a tag.
+    let dangling = d.docker(&["import", tarball]).ok().trim().to_owned();
+    let busybox = d.docker(&["images", "-q", "--no-trunc", "busybox"]).ok();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut argv = vec!["images", "-q", "--no-trunc"];
+        argv.extend_from_slice(args);
+        let mut ids: Vec<String> = d.docker(&argv).ok().lines().map(str::to_owned).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    assert_eq!(
+        ids(&["--filter", "label=app=x"]),
+        std::slice::from_ref(&labelled)
+    );
+    assert_eq!(
+        ids(&["--filter", "label=app"]),
+        std::slice::from_ref(&labelled)
+    );
+    assert!(ids(&["--filter", "label=app=y"]).is_empty());
+    assert_eq!(
+        ids(&["--filter", "reference=labelled"]),
+        std::slice::from_ref(&labelled)
+    );
+    assert_eq!(
+        ids(&["--filter", "reference=label*:1"]),
+        std::slice::from_ref(&labelled)
+    );
+    assert_eq!(ids(&["busybox"]), [busybox.trim().to_owned()]);
+    assert!(ids(&["nosuchrepo"]).is_empty(), "docker images REPO");
+    assert_eq!(
+        ids(&["--filter", "dangling=true"]),
+        std::slice::from_ref(&dangling)
+    );
+    assert!(!ids(&["--filter", "dangling=false"]).contains(&dangling));
+    assert_eq!(ids(&[]).len(), 3);
+    // The clean-up line removes only the labelled image.
+    d.docker(&["rmi", &labelled]).ok();
+    assert_eq!(ids(&[]).len(), 2);
+    let out = d.docker(&["images", "--filter", "bogus=1"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("invalid filter 'bogus'"), "{out:?}");
+    let out = d.docker(&["ps", "-a", "--filter", "volume=x"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("invalid filter 'volume'"), "{out:?}");
+    let out = d.docker(&["plugin", "ls", "--filter", "bogus=1"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("invalid filter 'bogus'"), "{out:?}");
+}

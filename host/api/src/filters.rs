@@ -1,19 +1,49 @@
 //! The `filters` query parameter: a JSON object from filter names to
 //! values. Clients send either `{"name": ["a"]}` or the older
 //! `{"name": {"a": true}}`; both are accepted.
+//!
+//! The matching helpers follow moby's `api/types/filters` (`Args`): how a
+//! filter applies is dockerd's, so that a list berthd answers is the list
+//! dockerd would answer, never a wider one.
+
+mod glob;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use glob::{BadPattern, path_match};
+
 /// Parsed filters: name → accepted values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filters(BTreeMap<String, Vec<String>>);
 
-/// A `filters` value that is not valid filter JSON. The message is dockerd's.
+/// A filter berthd refuses, with dockerd's message where it has one
+/// (moby `api/types/filters/errors.go`, `daemon/errors.go`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid filter: {0}")]
-pub struct FilterError(pub String);
+pub enum FilterError {
+    /// The `filters` value is not filter JSON.
+    #[error("invalid filter: {0}")]
+    Json(String),
+    /// A filter name the endpoint does not know.
+    #[error("invalid filter '{0}'")]
+    Name(String),
+    /// A filter dockerd has for this endpoint but berthd does not apply.
+    #[error("invalid filter '{0}': not supported by berth")]
+    Unsupported(String),
+    /// Values that do not make sense for the filter (Go prints the values
+    /// as a `[]string`: `[a b]`).
+    #[error("invalid filter '{name}=[{}]'", values.join(" "))]
+    Values {
+        /// The filter.
+        name: String,
+        /// Its values.
+        values: Vec<String>,
+    },
+    /// Anything else, with its own message.
+    #[error("{0}")]
+    Other(String),
+}
 
 impl Filters {
     /// Parses the query value; an empty string means no filters.
@@ -28,7 +58,7 @@ impl Filters {
             Set(BTreeMap<String, bool>),
         }
         let map: BTreeMap<String, Values> =
-            serde_json::from_str(raw).map_err(|e| FilterError(e.to_string()))?;
+            serde_json::from_str(raw).map_err(|e| FilterError::Json(e.to_string()))?;
         Ok(Filters(
             map.into_iter()
                 .map(|(k, v)| {
@@ -63,13 +93,71 @@ impl Filters {
         self.0.keys().map(String::as_str)
     }
 
-    /// Fails naming the first filter not in `known` (dockerd: "invalid
-    /// filter 'x'").
+    /// Fails naming the first filter not in `known` (moby `Args.Validate`:
+    /// "invalid filter 'x'").
     pub fn check_names(&self, known: &[&str]) -> Result<(), FilterError> {
         match self.names().find(|n| !known.contains(n)) {
-            Some(unknown) => Err(FilterError(format!("'{unknown}'"))),
+            Some(unknown) => Err(FilterError::Name(unknown.to_owned())),
             None => Ok(()),
         }
+    }
+
+    /// Fails naming the first of `unsupported` present: filters dockerd has
+    /// for the endpoint that berthd cannot apply.
+    pub fn refuse(&self, unsupported: &[&str]) -> Result<(), FilterError> {
+        match self.names().find(|n| unsupported.contains(n)) {
+            Some(name) => Err(FilterError::Unsupported(name.to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the filter is present (moby `Args.Contains`).
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// A boolean filter (moby `Args.GetBoolOrDefault`): `None` when absent;
+    /// `1`/`true` or `0`/`false`; anything else, or both, is an error.
+    pub fn get_bool(&self, name: &str) -> Result<Option<bool>, FilterError> {
+        let Some(values) = self.0.get(name) else {
+            return Ok(None);
+        };
+        let has = |v: &str| values.iter().any(|x| x == v);
+        let (is_true, is_false) = (has("1") || has("true"), has("0") || has("false"));
+        if is_true == is_false {
+            return Err(FilterError::Values {
+                name: name.to_owned(),
+                values: values.clone(),
+            });
+        }
+        Ok(Some(is_true))
+    }
+
+    /// Whether `source` is one of the values (true when the filter is
+    /// absent; moby `Args.ExactMatch`).
+    pub fn exact(&self, name: &str, source: &str) -> bool {
+        let values = self.get(name);
+        values.is_empty() || values.iter().any(|v| v == source)
+    }
+
+    /// moby `Args.Match`: true when the filter is absent, or a value equals
+    /// `source` or, as a regular expression, matches somewhere in it (a
+    /// value that is no valid expression matches only exactly).
+    pub fn matches(&self, name: &str, source: &str) -> bool {
+        let values = self.get(name);
+        values.is_empty()
+            || values
+                .iter()
+                .any(|v| v == source || regex::Regex::new(v).is_ok_and(|re| re.is_match(source)))
+    }
+
+    /// moby `Args.MatchKVList`: every `key` or `key=value` value names a
+    /// label that `labels` has (with that value); true when absent.
+    pub fn match_labels(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.get(name).iter().all(|v| match v.split_once('=') {
+            Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
+            None => labels.contains_key(v.as_str()),
+        })
     }
 
     /// Whether no filter is set.
@@ -117,8 +205,60 @@ mod tests {
         let f = Filters::parse(r#"{"colour":["red"]}"#).unwrap();
         assert_eq!(
             f.check_names(&["name"]).unwrap_err().to_string(),
-            "invalid filter: 'colour'"
+            "invalid filter 'colour'"
         );
+        assert_eq!(
+            f.refuse(&["colour"]).unwrap_err().to_string(),
+            "invalid filter 'colour': not supported by berth"
+        );
+    }
+
+    #[test]
+    fn booleans_like_mobys_get_bool_or_default() {
+        let f = |json: &str| Filters::parse(json).unwrap();
+        assert_eq!(f("{}").get_bool("dangling"), Ok(None));
+        assert_eq!(
+            f(r#"{"dangling":["1"]}"#).get_bool("dangling"),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            f(r#"{"dangling":["false"]}"#).get_bool("dangling"),
+            Ok(Some(false))
+        );
+        assert_eq!(
+            f(r#"{"dangling":["yes"]}"#)
+                .get_bool("dangling")
+                .unwrap_err()
+                .to_string(),
+            "invalid filter 'dangling=[yes]'"
+        );
+        assert!(
+            f(r#"{"dangling":["true","0"]}"#)
+                .get_bool("dangling")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn match_is_exact_or_a_regular_expression() {
+        let f = Filters::parse(r#"{"name":["^/web$","db"],"id":["("]}"#).unwrap();
+        assert!(f.matches("name", "/web"));
+        assert!(!f.matches("name", "/web2"));
+        assert!(
+            f.matches("name", "/mydb-1"),
+            "unanchored, as Go's MatchString"
+        );
+        assert!(
+            f.matches("id", "("),
+            "an invalid expression still matches exactly"
+        );
+        assert!(!f.matches("id", "abc"));
+        assert!(f.matches("absent", "anything"));
+        let labels = BTreeMap::from([("a".to_owned(), "1".to_owned())]);
+        let l = Filters::parse(r#"{"label":["a","a=1"],"other":["b"]}"#).unwrap();
+        assert!(l.match_labels("label", &labels));
+        assert!(!l.match_labels("other", &labels));
+        assert!(l.match_labels("absent", &labels));
     }
 
     #[test]

@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
             object_job(GET, "plugin_inspect", S::OK),
         )
         .route("/berth/plugins/{name}/{action}", post(plugin_action))
-        .route("/plugins", plain_job("plugin_list_docker"))
+        .route("/plugins", query_job("plugin_list_docker"))
         .fallback(|| async { ApiError::page_not_found() })
         .with_state(state);
     // The prefix must be stripped before routing, so the middleware wraps

@@ -452,7 +452,26 @@ fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
         "list plugins in Docker's format",
         host,
         |host, job| async move {
-            let all: Vec<serde_json::Value> = host.list().iter().map(docker_plugin).collect();
+            // moby `plugin/backend_linux.go`, `List`: `enabled` and
+            // `capability` (the plugin's world here); nothing else.
+            let invalid = |e: berth_api::filters::FilterError| JobError::invalid(e.to_string());
+            let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+                .map_err(invalid)?;
+            filters
+                .check_names(&["enabled", "capability"])
+                .map_err(invalid)?;
+            let enabled = filters.get_bool("enabled").map_err(invalid)?;
+            let all: Vec<serde_json::Value> = host
+                .list()
+                .iter()
+                .filter(|status| {
+                    let on = matches!(status.state, PluginState::Loaded | PluginState::Failing);
+                    let capability = status.world.map_or("unknown", |w| w.as_str());
+                    enabled.is_none_or(|want| want == on)
+                        && filters.matches("capability", capability)
+                })
+                .map(docker_plugin)
+                .collect();
             job.stdout.write_json(&all).await?;
             Ok(0)
         },
@@ -556,6 +575,65 @@ mod tests {
         let event = events.recv().await.unwrap();
         assert_eq!(event.action, "enable");
         assert!(engine.handler("disk-usage").is_some());
+    }
+
+    /// `GET /plugins?filters=...`: the result and the plugin names.
+    async fn docker_list(engine: &Arc<Engine>, filters: &str) -> Result<Vec<String>, JobError> {
+        let (job, streams) = Job::new("plugin_list_docker");
+        let handle = engine.spawn(job.env("filters", filters));
+        let out = streams.stdout.collect().await;
+        handle.await.unwrap()?;
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        let mut names: Vec<String> = list
+            .iter()
+            .map(|p| p["Name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    #[tokio::test]
+    async fn docker_plugin_list_applies_dockers_filters() {
+        let (_dir, engine, host) = setup().await;
+        let all = docker_list(&engine, "").await.unwrap();
+        assert!(all.len() > 1, "{all:?}");
+        host.set_enabled("disk-usage", false).await.unwrap();
+        let disabled = docker_list(&engine, r#"{"enabled":["false"]}"#)
+            .await
+            .unwrap();
+        assert_eq!(disabled.len(), 1);
+        assert!(disabled[0].starts_with("disk-usage:"), "{disabled:?}");
+        let enabled = docker_list(&engine, r#"{"enabled":["true"]}"#)
+            .await
+            .unwrap();
+        assert_eq!(enabled.len(), all.len() - 1);
+        let jobs = docker_list(&engine, r#"{"capability":["job-handler"]}"#)
+            .await
+            .unwrap();
+        assert!(jobs.iter().any(|n| n.starts_with("image-gc:")), "{jobs:?}");
+        assert!(
+            jobs.len() < all.len(),
+            "policies are no job handlers: {jobs:?}"
+        );
+        assert!(
+            docker_list(&engine, r#"{"capability":["volumedriver"]}"#)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        for (filters, message) in [
+            (r#"{"bogus":["x"]}"#, "invalid filter 'bogus'"),
+            (
+                r#"{"enabled":["maybe"]}"#,
+                "invalid filter 'enabled=[maybe]'",
+            ),
+        ] {
+            let err = docker_list(&engine, filters).await.unwrap_err();
+            assert_eq!(
+                (err.kind, err.message.as_str()),
+                (ErrorKind::InvalidParameter, message)
+            );
+        }
     }
 
     /// Runs an admin job on `plugin`: its result and its JSON answer.

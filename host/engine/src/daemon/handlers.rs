@@ -146,8 +146,35 @@ pub fn register_all(engine: &Arc<Engine>, daemon: &Arc<Daemon>, facts: SystemFac
     register_containers(engine, daemon);
 }
 
+/// The filters of `/events` (moby `daemon/events/filter.go`); berth emits
+/// no event of the swarm, network, volume or daemon kinds, and refuses
+/// their filters rather than answer as if they had matched.
+const EVENT_FILTERS: [&str; 14] = [
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
+];
+const UNSUPPORTED_EVENT_FILTERS: [&str; 7] = [
+    "config", "daemon", "network", "node", "secret", "service", "volume",
+];
+
 async fn events(daemon: &Daemon, job: Job) -> JobResult {
     let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    filters
+        .check_names(&EVENT_FILTERS)
+        .and_then(|()| filters.refuse(&UNSUPPORTED_EVENT_FILTERS))
         .map_err(|e| JobError::invalid(e.to_string()))?;
     let since = parse_unix_nanos(job.env.get("since"))?;
     let until = parse_unix_nanos(job.env.get("until"))?;
@@ -198,20 +225,42 @@ async fn events(daemon: &Daemon, job: Job) -> JobResult {
     Ok(0)
 }
 
-/// The `/events` filters: `type` and `event` by value; `container` (id or
-/// name) keeps container events, `image` (id) image events.
+/// moby's `events.Filter.Include` for the filters berth applies: `type`,
+/// `event` and `scope` exactly (every berth event is `local`); `container`
+/// and `plugin` by a prefix of the actor's id or name; `image` by the id or
+/// the image name, with or without its tag; `label` against the actor's
+/// attributes.
 fn event_matches(filters: &Filters, m: &EventMessage) -> bool {
-    let accepts = |name: &str, value: &str| {
-        let wanted = filters.get(name);
-        wanted.is_empty() || wanted.iter().any(|w| w == value)
+    let attr = |name: &str| m.actor.attributes.get(name).map_or("", String::as_str);
+    let fuzzy = |filter: &str| {
+        let wanted = filters.get(filter);
+        wanted.is_empty()
+            || wanted.iter().any(|w| {
+                m.actor.id.starts_with(w.as_str())
+                    || (!attr("name").is_empty() && attr("name").starts_with(w.as_str()))
+            })
     };
-    let container_name = m.actor.attributes.get("name").map_or("", String::as_str);
-    accepts("type", &m.kind)
-        && accepts("event", &m.action)
-        && (filters.get("container").is_empty()
-            || (m.kind == "container"
-                && (accepts("container", &m.actor.id) || accepts("container", container_name))))
-        && (filters.get("image").is_empty() || (m.kind == "image" && accepts("image", &m.actor.id)))
+    let image_name = if m.kind == "image" {
+        attr("name")
+    } else {
+        attr("image")
+    };
+    let strip_tag = |s: &str| -> String {
+        match s.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => name.to_owned(),
+            _ => s.to_owned(),
+        }
+    };
+    filters.exact("type", &m.kind)
+        && filters.exact("event", &m.action)
+        && filters.exact("scope", "local")
+        && fuzzy("container")
+        && fuzzy("plugin")
+        && (filters.exact("image", &m.actor.id)
+            || (!image_name.is_empty()
+                && (filters.exact("image", image_name)
+                    || filters.exact("image", &strip_tag(image_name)))))
+        && filters.match_labels("label", &m.actor.attributes)
 }
 
 /// `since`/`until`: Unix seconds, possibly fractional (`1700000000.5`).
@@ -233,8 +282,14 @@ fn register_images(engine: &Engine, daemon: &Arc<Daemon>) {
         "lists images",
         d(),
         |d, job| async move {
-            let images = Arc::clone(d.images());
-            let list = blocking(move || images.list()).await?;
+            let mut filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+                .map_err(|e| JobError::invalid(e.to_string()))?;
+            // API < 1.28 clients send `docker images REPO` as `filter`
+            // (moby's image router turns it into a reference filter).
+            if let Some(reference) = job.env.get("filter").filter(|r| !r.is_empty()) {
+                filters.add("reference", reference);
+            }
+            let list = d.image_list(&filters).await?;
             job.stdout.write_json(&list).await?;
             Ok(0)
         },
@@ -629,5 +684,29 @@ mod tests {
         assert!(event_matches(&f(r#"{"container":["c1"]}"#), &start));
         let image = f(r#"{"image":["sha256:ab"]}"#);
         assert!(event_matches(&image, &import) && !event_matches(&image, &start));
+        // A container's events carry its image, with or without the tag.
+        let mut from_busybox = start.clone();
+        from_busybox
+            .actor
+            .attributes
+            .insert("image".into(), "busybox:latest".into());
+        assert!(event_matches(&f(r#"{"image":["busybox"]}"#), &from_busybox));
+        assert!(!event_matches(&f(r#"{"image":["busybox"]}"#), &start));
+        // Labels against the actor's attributes; every event is local.
+        from_busybox
+            .actor
+            .attributes
+            .insert("tier".into(), "front".into());
+        assert!(event_matches(
+            &f(r#"{"label":["tier=front"]}"#),
+            &from_busybox
+        ));
+        assert!(!event_matches(
+            &f(r#"{"label":["tier=back"]}"#),
+            &from_busybox
+        ));
+        assert!(!event_matches(&f(r#"{"label":["tier"]}"#), &start));
+        assert!(event_matches(&f(r#"{"scope":["local"]}"#), &start));
+        assert!(!event_matches(&f(r#"{"scope":["swarm"]}"#), &start));
     }
 }

@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod container;
 pub mod handlers;
+pub mod images;
 pub mod names;
 pub mod signal;
 pub mod spec;
@@ -1034,11 +1035,30 @@ impl Daemon {
         })
     }
 
-    /// `GET /containers/json`.
+    /// `GET /containers/json`, with moby's filters (`daemon/list.go`,
+    /// `foldFilter` and `includeContainerInList`). Filters dockerd has that
+    /// berthd cannot apply are refused, never ignored.
     pub fn list(&self, all: bool, filters: &Filters) -> Result<Vec<ContainerSummary>, JobError> {
+        let invalid = |e: berth_api::filters::FilterError| JobError::invalid(e.to_string());
+        filters.check_names(&CONTAINER_FILTERS).map_err(invalid)?;
+        // Volumes, networks, published ports, isolation and swarm tasks do
+        // not exist in berth yet.
         filters
-            .check_names(&["id", "name", "status", "label", "ancestor", "exited"])
-            .map_err(|e| JobError::invalid(e.to_string()))?;
+            .refuse(&[
+                "isolation",
+                "volume",
+                "network",
+                "is-task",
+                "publish",
+                "expose",
+            ])
+            .map_err(invalid)?;
+        let mut exited = Vec::new();
+        for value in filters.get("exited") {
+            exited.push(value.parse::<i64>().map_err(|_| {
+                JobError::invalid(format!("invalid filter 'exited={value}': not an integer"))
+            })?);
+        }
         for status in filters.get("status") {
             if Status::parse(status).is_none() {
                 return Err(JobError::invalid(format!(
@@ -1046,16 +1066,39 @@ impl Daemon {
                 )));
             }
         }
+        for health in filters.get("health") {
+            if !["starting", "healthy", "unhealthy", "none"].contains(&health.as_str()) {
+                return Err(JobError::invalid(format!(
+                    "unrecognized filter value for health: {health}"
+                )));
+            }
+        }
+        // Newest first; `before` keeps what comes after its container in
+        // this order, `since` what comes before (moby's iteration).
+        let containers = self.containers.all();
+        let position = |name: &str| -> Result<usize, JobError> {
+            let id = self.containers.get(name)?.id.clone();
+            Ok(containers.iter().position(|c| c.id == id).unwrap_or(0))
+        };
+        let mut first = 0;
+        let mut end = containers.len();
+        for value in filters.get("before") {
+            first = first.max(position(value)? + 1);
+        }
+        for value in filters.get("since") {
+            end = end.min(position(value)?);
+        }
+        // A status filter shows stopped containers too.
+        let all = all || filters.contains("status");
         let now = Utc::now();
         let mut out = Vec::new();
-        for container in self.containers.all() {
+        for container in containers.iter().take(end).skip(first) {
             let record = container.record();
             let state = &record.state;
-            // `all` or any status filter shows stopped containers too.
-            if !all && !state.running && filters.get("status").is_empty() {
+            if !all && !state.running {
                 continue;
             }
-            if !matches_filters(&record, filters) {
+            if !matches_filters(&record, filters, &exited) {
                 continue;
             }
             out.push(ContainerSummary {
@@ -1090,26 +1133,46 @@ impl Daemon {
     }
 }
 
-fn matches_filters(record: &ContainerRecord, filters: &Filters) -> bool {
-    let any = |name: &str, pred: &dyn Fn(&str) -> bool| {
-        let values = filters.get(name);
-        values.is_empty() || values.iter().any(|v| pred(v))
-    };
-    any("id", &|v| record.id.starts_with(v))
-        && any("name", &|v| record.name.contains(v.trim_start_matches('/')))
-        && any("status", &|v| record.state.status.as_str() == v)
-        && any("ancestor", &|v| record.image == v || record.image_id.starts_with(v))
-        && any("exited", &|v| {
-            record.state.status == Status::Exited && v.parse() == Ok(record.state.exit_code)
-        })
-        // Every label filter must match (moby: labels are ANDed).
-        && filters.get("label").iter().all(|v| match v.split_once('=') {
-            Some((k, val)) => record.config.labels.get(k).is_some_and(|x| x == val),
-            None => record.config.labels.contains_key(v.as_str()),
-        })
+/// The filters of `GET /containers/json` (moby `acceptedPsFilterTags`).
+const CONTAINER_FILTERS: [&str; 15] = [
+    "ancestor",
+    "before",
+    "exited",
+    "id",
+    "isolation",
+    "label",
+    "name",
+    "status",
+    "health",
+    "since",
+    "volume",
+    "network",
+    "is-task",
+    "publish",
+    "expose",
+];
+
+/// moby's `includeContainerInList` for the filters berth applies: `name`
+/// and `id` are regular expressions, `exited` needs a container that ran,
+/// labels are ANDed; no container has a health check, so every one is
+/// `none`.
+fn matches_filters(record: &ContainerRecord, filters: &Filters, exited: &[i64]) -> bool {
+    let state = &record.state;
+    let ran = !state.running && state.started_at != berth_api::ZERO_TIME;
+    (filters.matches("name", &format!("/{}", record.name)) || filters.matches("name", &record.name))
+        && filters.matches("id", &record.id)
+        && filters.match_labels("label", &record.config.labels)
+        && (exited.is_empty() || (ran && exited.contains(&state.exit_code)))
+        && filters.matches("status", state.status.as_str())
+        && filters.exact("health", "none")
+        && (filters.get("ancestor").is_empty()
+            || filters
+                .get("ancestor")
+                .iter()
+                .any(|v| record.image == *v || record.image_id.starts_with(v.as_str())))
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))

@@ -22,6 +22,9 @@ use crate::job::{BoxFuture, Job, JobResult};
 struct FakeImages {
     rootfs: Mutex<Vec<String>>,
     calls: Mutex<Vec<String>>,
+    /// Images `list` and `inspect` answer with, when set (else one
+    /// busybox image): summaries and their RFC 3339 creation times.
+    catalog: Mutex<Vec<(ImageSummary, String)>>,
 }
 
 impl ImageService for FakeImages {
@@ -42,6 +45,10 @@ impl ImageService for FakeImages {
         Ok("sha256:imported".into())
     }
     fn list(&self) -> Result<Vec<ImageSummary>, JobError> {
+        let catalog = self.catalog.lock().unwrap();
+        if !catalog.is_empty() {
+            return Ok(catalog.iter().map(|(s, _)| s.clone()).collect());
+        }
         Ok(vec![ImageSummary {
             id: "sha256:feed".into(),
             repo_tags: vec!["busybox:latest".into()],
@@ -49,6 +56,24 @@ impl ImageService for FakeImages {
         }])
     }
     fn inspect(&self, name: &str) -> Result<ImageInspect, JobError> {
+        let catalog = self.catalog.lock().unwrap();
+        if !catalog.is_empty() {
+            let (summary, created) = catalog
+                .iter()
+                .find(|(s, _)| {
+                    s.id == name
+                        || s.repo_tags
+                            .iter()
+                            .any(|t| t == name || t.strip_suffix(":latest") == Some(name))
+                })
+                .ok_or_else(|| JobError::not_found(format!("No such image: {name}")))?;
+            return Ok(ImageInspect {
+                id: summary.id.clone(),
+                repo_tags: summary.repo_tags.clone(),
+                created: created.clone(),
+                ..Default::default()
+            });
+        }
         if name != "busybox" {
             return Err(JobError::not_found(format!("No such image: {name}")));
         }
@@ -1022,3 +1047,4 @@ async fn restore_removes_what_an_unfinished_create_left() {
 }
 
 mod create_fields;
+mod filters;
