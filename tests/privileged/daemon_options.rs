@@ -271,3 +271,87 @@ fn image_filters_narrow_docker_images_and_unknown_ones_are_refused() {
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(out.stderr.contains("invalid filter 'bogus'"), "{out:?}");
 }
+
+/// The busybox rootfs with a FIFO at `/etc/passwd`: a start that reads
+/// it without care blocks for as long as nobody writes to it.
+fn fifo_passwd_tarball(path: &std::path::Path) {
+    let staging = tempfile::tempdir().expect("tempdir");
+    berth_tests::busybox::build_rootfs(staging.path());
+    std::fs::remove_file(staging.path().join("etc/passwd")).expect("remove passwd");
+    let file = std::fs::File::create(path).expect("create tarball");
+    let mut builder = tar::Builder::new(file);
+    builder.follow_symlinks(false);
+    builder
+        .append_dir_all(".", staging.path())
+        .expect("pack rootfs");
+    let mut fifo = tar::Header::new_gnu();
+    fifo.set_entry_type(tar::EntryType::Fifo);
+    fifo.set_path("etc/passwd").expect("fifo path");
+    fifo.set_mode(0o644);
+    fifo.set_size(0);
+    fifo.set_cksum();
+    builder
+        .append(&fifo, std::io::empty())
+        .expect("append the fifo");
+    builder.finish().expect("finish tarball");
+}
+
+/// The class "no request can block the daemon": `rm -f` of a container
+/// whose start is in progress does not answer "busy" (before: for as long
+/// as the start hung); it ends the start and removes the container, and
+/// the daemon serves on. The start may hang on the FIFO or fail at once
+/// (once the user lookup refuses non-regular files): `rm -f` must work
+/// either way.
+#[test]
+fn rm_f_ends_a_start_in_progress_and_the_daemon_serves_on() {
+    let d = ready();
+    let tarball = d.dir().join("fifo-passwd.tar");
+    fifo_passwd_tarball(&tarball);
+    d.docker(&["import", tarball.to_str().expect("utf-8"), "fifo-passwd"])
+        .ok();
+    let id = d
+        .docker(&["create", "--name", "stuck", "fifo-passwd", "true"])
+        .ok()
+        .trim()
+        .to_owned();
+    let socket_daemon = d.socket();
+    let start = std::thread::spawn(move || {
+        // A raw client: it waits for the answer, whatever it is.
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket_daemon).expect("connect");
+        stream
+            .set_read_timeout(Some(berth_tests::daemon::CLI_TIMEOUT))
+            .expect("timeout");
+        use std::io::{Read, Write};
+        stream
+            .write_all(b"POST /containers/stuck/start HTTP/1.1\r\nHost: b\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            .expect("send");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    });
+    // Wait (bounded) until the daemon runs the start job.
+    let deadline = std::time::Instant::now() + berth_tests::daemon::CLI_TIMEOUT;
+    while !d
+        .past_events(Some("job"))
+        .iter()
+        .any(|e| e["Action"] == "start" && e["Actor"]["ID"] == "container_start")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the start never began"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = d.docker(&["rm", "-f", "stuck"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let answer = start.join().expect("the start's client");
+    assert!(!answer.starts_with("HTTP/1.1 204"), "{answer}");
+    assert!(d.container_ids().is_empty(), "{id} is gone");
+    // The daemon serves on: a container runs to completion.
+    assert_eq!(
+        d.docker(&["run", "--rm", "busybox", "echo", "ok"])
+            .ok()
+            .trim(),
+        "ok"
+    );
+}

@@ -37,7 +37,7 @@ use berth_shim::protocol::{
 };
 use berth_shim::{ExitRecord, Timestamp};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::attach::{self, AttachOptions, Attached};
 use crate::client::{REQUEST_TIMEOUT, ShimSocket, exists};
@@ -47,8 +47,17 @@ use crate::logs::{self, LogOptions, LogStream};
 use crate::spec::{self, ContainerFiles, SpecOptions};
 
 /// How long a shim may take to create a container (pull nothing, but mount,
-/// set up cgroups and namespaces on a loaded machine).
+/// set up cgroups and namespaces on a loaded machine), and how long the
+/// bundle's preparation may take.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Preparations (file writes, user lookup in the image, spec) that may run
+/// at once, and cleanups of orphaned runtime state: each blocks a thread of
+/// the blocking pool, and one that hangs on an image's file keeps it. Kept
+/// small so that berthd's pool (32 threads) always has threads for the
+/// engine's own bounded kinds (`berth_engine::daemon::blocking`).
+const PREPARE_PERMITS: usize = 4;
+const CLEANUP_PERMITS: usize = 2;
 
 /// Exit code recorded for a container whose shim vanished without an exit
 /// record (its end was not observed).
@@ -167,6 +176,10 @@ struct Inner {
     /// yet, which must not be mistaken for a vanished shim.
     starting: Mutex<HashSet<String>>,
     start_done: Notify,
+    /// Bounds the preparations on the blocking pool ([`PREPARE_PERMITS`]).
+    prepare_permits: Arc<Semaphore>,
+    /// Bounds the cleanups on the blocking pool ([`CLEANUP_PERMITS`]).
+    cleanup_permits: Arc<Semaphore>,
 }
 
 /// Removes an id from the starting set when `start` returns (or is
@@ -184,6 +197,43 @@ impl Drop for StartingGuard<'_> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(&self.id);
         self.inner.start_done.notify_waiters();
+    }
+}
+
+/// Kills the container of a start that did not complete; see
+/// [`ExecDriver::start`]. Dropped armed, it asks the shim to SIGKILL every
+/// process of the container from a task of its own (drop cannot wait); the
+/// shim then records the exit and goes.
+struct ShimReaper {
+    socket: Option<ShimSocket>,
+}
+
+impl ShimReaper {
+    /// The start completed: nothing to kill.
+    fn disarm(mut self) {
+        self.socket = None;
+    }
+}
+
+impl Drop for ShimReaper {
+    fn drop(&mut self) {
+        let Some(socket) = self.socket.take() else {
+            return;
+        };
+        // Outside a runtime (the driver's futures run on tokio) there is
+        // nothing to kill with; berthd's engine, which abandoned the start,
+        // kills the container again through `kill`.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let kill = Request::Kill {
+                signal: libc::SIGKILL,
+                all: true,
+            };
+            // A shim that is gone already needs no kill.
+            let _ = socket.call_ok(&kill).await;
+        });
     }
 }
 
@@ -235,6 +285,8 @@ impl ExecDriver {
                 config,
                 starting: Mutex::new(HashSet::new()),
                 start_done: Notify::new(),
+                prepare_permits: Arc::new(Semaphore::new(PREPARE_PERMITS)),
+                cleanup_permits: Arc::new(Semaphore::new(CLEANUP_PERMITS)),
             }),
         })
     }
@@ -329,14 +381,15 @@ impl ExecDriver {
             return Err(ExecError::AlreadyRunning(id.to_owned()));
         }
         let attach_options = options.attach;
-        let driver = self.clone();
-        let owned_id = id.to_owned();
-        let args = tokio::task::spawn_blocking(move || driver.prepare(&owned_id, &options))
-            .await
-            .map_err(|e| {
-                ExecError::io("prepare bundle", self.shim_dir(id), io::Error::other(e))
-            })??;
+        let args = self.prepare_bounded(id, options).await?;
         let report = self.spawn_shim(id, &args).await?;
+        // From here a container exists: if this start does not complete
+        // (an error below, or its future dropped by the engine's deadline or
+        // a cancelling `rm -f`), it is killed rather than left created,
+        // waiting for a Start that never comes.
+        let reaper = ShimReaper {
+            socket: Some(socket.clone()),
+        };
         match report {
             StartupReport::Created { .. } => {}
             StartupReport::Failed(failure) => {
@@ -360,11 +413,14 @@ impl ExecDriver {
             None => None,
         };
         match socket.call(&Request::Start, Some(STARTUP_TIMEOUT)).await? {
-            Some((_, Reply::Started { pid, started_at })) => Ok(Started {
-                pid,
-                started_at,
-                attach,
-            }),
+            Some((_, Reply::Started { pid, started_at })) => {
+                reaper.disarm();
+                Ok(Started {
+                    pid,
+                    started_at,
+                    attach,
+                })
+            }
             Some((_, Reply::Error(failure))) => Err(self.start_failure(id, failure)),
             Some((_, other)) => Err(socket.unexpected(&other)),
             None => {
@@ -391,6 +447,39 @@ impl ExecDriver {
             failure
         };
         ExecError::from_failure(id, failure)
+    }
+
+    /// [`ExecDriver::prepare`] on the blocking pool, within
+    /// [`PREPARE_PERMITS`] and [`STARTUP_TIMEOUT`] (waiting for a permit
+    /// included). A preparation that hangs keeps its thread and its permit
+    /// until it returns; the start fails at the deadline.
+    async fn prepare_bounded(
+        &self,
+        id: &str,
+        options: StartOptions,
+    ) -> Result<ShimArgs, ExecError> {
+        let timeout = ExecError::PrepareTimeout {
+            id: id.to_owned(),
+            seconds: STARTUP_TIMEOUT.as_secs(),
+        };
+        let driver = self.clone();
+        let owned_id = id.to_owned();
+        let permits = Arc::clone(&self.inner.prepare_permits);
+        let prepare = async move {
+            let permit = permits.acquire_owned().await.map_err(io::Error::other)?;
+            tokio::task::spawn_blocking(move || {
+                let result = driver.prepare(&owned_id, &options);
+                drop(permit);
+                result
+            })
+            .await
+            .map_err(io::Error::other)
+        };
+        match tokio::time::timeout(STARTUP_TIMEOUT, prepare).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(ExecError::io("prepare bundle", self.shim_dir(id), e)),
+            Err(_) => Err(timeout),
+        }
     }
 
     /// Writes the container's files and bundle; returns the shim's
@@ -785,8 +874,20 @@ impl ExecDriver {
             return Ok(());
         }
         let owned = id.to_owned();
+        let permit = Arc::clone(&self.inner.cleanup_permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| {
+                ExecError::io(
+                    "delete runtime state of",
+                    self.runtime_root().join(id),
+                    io::Error::other(e),
+                )
+            })?;
         let result = tokio::task::spawn_blocking(move || {
-            berth_libcontainer::Container::load(&state_root, &owned)?.delete(true)
+            let result = berth_libcontainer::Container::load(&state_root, &owned)?.delete(true);
+            drop(permit);
+            result
         })
         .await
         .map_err(|e| {
@@ -819,10 +920,18 @@ impl ExecDriver {
         }
         self.delete_orphan(id).await?;
         let shim_dir = self.shim_dir(id);
-        tokio::task::spawn_blocking(move || match fs::remove_dir_all(&shim_dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ExecError::io("remove", shim_dir, e)),
+        let permit = Arc::clone(&self.inner.cleanup_permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| ExecError::io("remove", self.shim_dir(id), io::Error::other(e)))?;
+        tokio::task::spawn_blocking(move || {
+            let result = match fs::remove_dir_all(&shim_dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(ExecError::io("remove", shim_dir, e)),
+            };
+            drop(permit);
+            result
         })
         .await
         .map_err(|e| ExecError::io("remove", self.shim_dir(id), io::Error::other(e)))?

@@ -98,6 +98,16 @@ pub enum ExecError {
         #[source]
         source: ProtocolError,
     },
+    /// Preparing a container's bundle (files, user lookup in the image,
+    /// runtime spec) did not finish in time: something in the image's
+    /// files blocks, or too many preparations hang already.
+    #[error("preparing container {id} did not finish within {seconds} s")]
+    PrepareTimeout {
+        /// Container id.
+        id: String,
+        /// The deadline.
+        seconds: u64,
+    },
     /// A shim did not answer in time.
     #[error("berth-shim of container {id} did not answer {what} within {seconds} s")]
     Timeout {

@@ -144,7 +144,12 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("failed to start the async runtime")?;
-    runtime.block_on(run(args))
+    let result = runtime.block_on(run(args));
+    // Dropping the runtime would wait for every blocking task, and one that
+    // hangs on an image's file (bounded per kind, but never cancelled) would
+    // keep berthd from exiting: give the rest a moment, then leave.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    result
 }
 
 fn plugin_options(args: &Args) -> plugins::PluginOptions {
@@ -228,6 +233,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
         sysinfo: sysinfo.clone(),
+        start_timeout: berth_engine::daemon::DEFAULT_START_TIMEOUT,
     };
     let shim = match &args.shim {
         Some(path) => path.clone(),

@@ -52,8 +52,10 @@ pub struct ContainerInner {
     pub record: ContainerRecord,
     /// Clients attached before start, connected when it starts.
     pub pending_attach: Vec<PendingAttach>,
-    /// A start, stop or removal is in progress.
+    /// A start is in progress.
     pub busy: bool,
+    /// Cancels the start in progress (`rm -f`).
+    pub cancel_start: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// One container: its data behind a mutex, and a watch channel that fires
@@ -77,6 +79,8 @@ pub struct Snapshot {
     pub exits: u64,
     /// The container is gone.
     pub removed: bool,
+    /// A start is in progress ([`ContainerInner::busy`]).
+    pub busy: bool,
 }
 
 impl Container {
@@ -87,6 +91,7 @@ impl Container {
             exit_code: record.state.exit_code,
             exits: 0,
             removed: false,
+            busy: false,
         };
         let (changes, _) = watch::channel(snapshot);
         Arc::new(Container {
@@ -95,6 +100,7 @@ impl Container {
                 record,
                 pending_attach: Vec::new(),
                 busy: false,
+                cancel_start: None,
             }),
             changes,
         })
@@ -120,13 +126,18 @@ impl Container {
     /// Publishes the current state to watchers; `exited` bumps the exit
     /// counter.
     pub fn notify(&self, exited: bool) {
-        let (status, exit_code) = {
+        let (status, exit_code, busy) = {
             let inner = self.lock();
-            (inner.record.state.status, inner.record.state.exit_code)
+            (
+                inner.record.state.status,
+                inner.record.state.exit_code,
+                inner.busy,
+            )
         };
         self.changes.send_modify(|s| {
             s.status = status;
             s.exit_code = exit_code;
+            s.busy = busy;
             if exited {
                 s.exits += 1;
             }

@@ -40,7 +40,8 @@ use berth_api::filters::Filters;
 use berth_api::image::{ImageDeleteItem, ProgressMessage};
 use berth_api::system::{InfoResponse, VersionResponse};
 
-use crate::daemon::{AttachReplay, Daemon, blocking};
+use crate::daemon::blocking::BlockingKind;
+use crate::daemon::{AttachReplay, Daemon};
 use crate::driver::{AttachOptions, ImportOptions, LogOptions};
 use crate::engine::{Engine, Exposure};
 use crate::job::{ErrorKind, Handler, Job, JobError, JobResult, JobStdin, handler_with};
@@ -114,7 +115,10 @@ pub fn register_all(engine: &Arc<Engine>, daemon: &Arc<Daemon>, facts: SystemFac
             info.containers_stopped =
                 info.containers - info.containers_running - info.containers_paused;
             let images = Arc::clone(d.images());
-            info.images = blocking(move || images.list()).await?.len() as u64;
+            info.images = d
+                .blocking(BlockingKind::ImageMetadata, move || images.list())
+                .await?
+                .len() as u64;
             info.driver = d.images().driver_name();
             job.stdout.write_json(&info).await?;
             Ok(0)
@@ -302,7 +306,9 @@ fn register_images(engine: &Engine, daemon: &Arc<Daemon>) {
         |d, job| async move {
             let name = job.required_arg(0, "image name")?.to_owned();
             let images = Arc::clone(d.images());
-            let image = blocking(move || images.inspect(&name)).await?;
+            let image = d
+                .blocking(BlockingKind::ImageMetadata, move || images.inspect(&name))
+                .await?;
             job.stdout.write_json(&image).await?;
             Ok(0)
         },
@@ -330,14 +336,16 @@ fn register_images(engine: &Engine, daemon: &Arc<Daemon>) {
             }
             let images = Arc::clone(d.images());
             let (n, r, t) = (name.clone(), repo.clone(), tag.clone());
-            blocking(move || images.tag(&n, &r, &t)).await?;
+            d.blocking(BlockingKind::ImageMetadata, move || images.tag(&n, &r, &t))
+                .await?;
             let reference = if tag.is_empty() {
                 format!("{repo}:latest")
             } else {
                 format!("{repo}:{tag}")
             };
             let images = Arc::clone(d.images());
-            let id = blocking(move || images.inspect(&name))
+            let id = d
+                .blocking(BlockingKind::ImageMetadata, move || images.inspect(&name))
                 .await
                 .map(|i| i.id)
                 .unwrap_or_default();
@@ -359,7 +367,12 @@ fn register_images(engine: &Engine, daemon: &Arc<Daemon>) {
             let name = job.required_arg(0, "image name")?.to_owned();
             let force = job.env.get_bool("force")?;
             let images = Arc::clone(d.images());
-            let items = blocking(move || images.remove(&name, force)).await?;
+            // Removing an image deletes its layers' files.
+            let items = d
+                .blocking(BlockingKind::ImageContent, move || {
+                    images.remove(&name, force)
+                })
+                .await?;
             for item in &items {
                 let (action, id) = match item {
                     ImageDeleteItem::Untagged(r) => ("untag", r),
@@ -404,7 +417,11 @@ async fn image_import(daemon: &Daemon, mut job: Job) -> JobResult {
     let opts = options.clone();
     // Nothing was written yet: a failed import is an HTTP error (the docker
     // CLI reads later errors from the progress stream).
-    let id = blocking(move || images.import(Box::new(reader), &opts)).await?;
+    let id = daemon
+        .blocking(BlockingKind::ImageContent, move || {
+            images.import(Box::new(reader), &opts)
+        })
+        .await?;
     let mut attrs = BTreeMap::new();
     if !options.repo.is_empty() {
         let reference = match (options.repo.rsplit_once(':'), options.tag.as_str()) {

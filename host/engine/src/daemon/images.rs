@@ -11,7 +11,8 @@ use berth_api::filters::{FilterError, Filters, path_match};
 use berth_api::image::ImageSummary;
 use chrono::{DateTime, Utc};
 
-use crate::daemon::{Daemon, blocking, parse_time};
+use crate::daemon::blocking::BlockingKind;
+use crate::daemon::{Daemon, parse_time};
 use crate::job::JobError;
 
 /// The filters of the image list (moby `acceptedImageFilterTags`, plus
@@ -86,7 +87,7 @@ impl Daemon {
         }
         let images = Arc::clone(self.images());
         let filters = filters.clone();
-        blocking(move || {
+        self.blocking(BlockingKind::ImageMetadata, move || {
             // Several values resolve to the oldest (before) and newest
             // (since) image: the values are ANDed.
             let before = filters

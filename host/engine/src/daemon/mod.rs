@@ -4,6 +4,7 @@
 //! drivers. [`handlers`] turns these operations into jobs.
 
 pub mod attach;
+pub mod blocking;
 pub mod container;
 pub mod handlers;
 pub mod images;
@@ -31,6 +32,7 @@ use crate::driver::{AttachOptions, ExitRecord, ImageService, Restored, Runtime, 
 use crate::events::Events;
 use crate::job::{ErrorKind, JobError, JobOutput, JobStdin};
 use attach::PendingAttach;
+use blocking::{BlockingKind, BlockingPool};
 use container::{CONTAINERS, Container, ContainerRecord, ContainerSet, NAMES};
 use spec::ContainerSpecBuilder;
 
@@ -63,7 +65,16 @@ pub struct DaemonConfig {
     pub exec_root: PathBuf,
     /// What the host offers containers, probed at start.
     pub sysinfo: sysinfo::SysInfo,
+    /// How long a container start may take, from mounting its root
+    /// filesystem to its process running ([`DEFAULT_START_TIMEOUT`]). A
+    /// start past it fails, and what it set up is undone.
+    pub start_timeout: Duration,
 }
+
+/// [`DaemonConfig::start_timeout`] by default: beyond the exec driver's
+/// own bounds on preparing the bundle and on the shim's startup (60 s
+/// each), so that a slow but healthy start on a loaded machine completes.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(150);
 
 impl DaemonConfig {
     /// `<data-root>/containers`: one directory per container, shared with
@@ -86,6 +97,7 @@ pub struct Daemon {
     runtime: Arc<dyn Runtime>,
     events: Arc<Events>,
     containers: ContainerSet,
+    pool: BlockingPool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -96,6 +108,33 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
+/// How a start ended ([`Daemon::start`]).
+enum StartOutcome {
+    /// The exec driver answered.
+    Done(Result<crate::driver::Started, JobError>),
+    /// `rm -f` cancelled it.
+    Cancelled,
+    /// [`DaemonConfig::start_timeout`] passed.
+    TimedOut,
+}
+
+/// Bound of each step that undoes an abandoned start.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One step of [`Daemon::abandon_start`], bounded by [`CLEANUP_TIMEOUT`];
+/// its failure is logged: the start fails anyway.
+async fn bounded(
+    id: &str,
+    what: &'static str,
+    step: impl std::future::Future<Output = Result<(), JobError>>,
+) {
+    match tokio::time::timeout(CLEANUP_TIMEOUT, step).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(id, what, error = %e, "after an abandoned start"),
+        Err(_) => tracing::warn!(id, what, "timed out after an abandoned start"),
+    }
+}
+
 /// The current time as the Docker API prints it.
 pub fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
@@ -103,17 +142,6 @@ pub fn now_rfc3339() -> String {
 
 fn store_error(what: &str, err: StoreError) -> JobError {
     JobError::internal(what, &err)
-}
-
-/// Runs blocking driver work off the async workers (STYLE rule 5).
-pub(crate) async fn blocking<T, F>(f: F) -> Result<T, JobError>
-where
-    F: FnOnce() -> Result<T, JobError> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| JobError::internal("blocking task failed", &e))?
 }
 
 impl Daemon {
@@ -133,7 +161,18 @@ impl Daemon {
             runtime,
             events,
             containers: ContainerSet::default(),
+            pool: BlockingPool::default(),
         })
+    }
+
+    /// Runs blocking driver work of `kind` off the async workers, within
+    /// its kind's bound ([`blocking`]).
+    pub async fn blocking<T, F>(&self, kind: BlockingKind, f: F) -> Result<T, JobError>
+    where
+        F: FnOnce() -> Result<T, JobError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.pool.run(kind, f).await
     }
 
     /// The daemon's configuration.
@@ -240,22 +279,39 @@ impl Daemon {
     async fn discard_unrecorded(&self, id: &str) -> Result<(), JobError> {
         let images = Arc::clone(&self.images);
         let rootfs_id = id.to_owned();
-        blocking(move || images.remove_rootfs(&rootfs_id)).await?;
-        let dir = self.config.container_dir(id);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(JobError::internal(
-                &format!("failed to remove {}", dir.display()),
-                &e,
-            )),
-        }
+        self.blocking(BlockingKind::Rootfs, move || {
+            images.remove_rootfs(&rootfs_id)
+        })
+        .await?;
+        self.remove_tree(self.config.container_dir(id)).await
     }
 
-    fn persist(&self, record: &ContainerRecord) -> Result<(), JobError> {
-        self.store
-            .put(CONTAINERS, &record.id, record)
-            .map_err(|e| store_error("failed to save the container record", e))
+    /// Removes a container's directory tree (absent is fine).
+    async fn remove_tree(&self, dir: PathBuf) -> Result<(), JobError> {
+        self.blocking(
+            BlockingKind::TreeRemoval,
+            move || match std::fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(JobError::internal(
+                    &format!("failed to remove {}", dir.display()),
+                    &e,
+                )),
+            },
+        )
+        .await
+    }
+
+    /// Saves a record; a commit waits for fsync, so it runs as blocking
+    /// work of its own kind.
+    async fn persist(&self, record: &ContainerRecord) -> Result<(), JobError> {
+        let (store, record) = (self.store.clone(), record.clone());
+        self.blocking(BlockingKind::StoreCommit, move || {
+            store
+                .put(CONTAINERS, &record.id, &record)
+                .map_err(|e| store_error("failed to save the container record", e))
+        })
+        .await
     }
 
     fn container_event(&self, action: &str, record: &ContainerRecord, extra: &[(&str, String)]) {
@@ -297,7 +353,11 @@ impl Daemon {
         self.runtime.validate(&request.host_config)?;
         let image_name = request.config.image.clone();
         let images = Arc::clone(&self.images);
-        let image = blocking(move || images.inspect(&image_name)).await?;
+        let image = self
+            .blocking(BlockingKind::ImageMetadata, move || {
+                images.inspect(&image_name)
+            })
+            .await?;
         let id = names::generate_id();
         let spec = ContainerSpecBuilder::new(request, image, &id)
             .sysinfo(&self.config.sysinfo)
@@ -310,7 +370,11 @@ impl Daemon {
         })?;
         let images = Arc::clone(&self.images);
         let (rootfs_id, image_id) = (id.clone(), spec.image_id.clone());
-        if let Err(e) = blocking(move || images.create_rootfs(&rootfs_id, &image_id)).await {
+        // A writable layer may be a copy of the image's content (vfs).
+        let created = self.blocking(BlockingKind::ImageContent, move || {
+            images.create_rootfs(&rootfs_id, &image_id)
+        });
+        if let Err(e) = created.await {
             self.discard_after_failed_create(&id).await;
             return Err(e);
         }
@@ -336,7 +400,7 @@ impl Daemon {
                 Some(n) => n.clone(),
                 None => names::random_name(attempt),
             };
-            match self.insert_record(&record) {
+            match self.insert_record(&record).await {
                 Err(e) if name.is_none() && e.kind == ErrorKind::Conflict && attempt < 10 => {
                     attempt += 1
                 }
@@ -375,23 +439,32 @@ impl Daemon {
         }
     }
 
-    fn insert_record(&self, record: &ContainerRecord) -> Result<(), JobError> {
-        self.store.write(|txn| {
-            if let Some(owner) = txn
-                .get(NAMES, &record.name)
-                .map_err(|e| store_error("failed to read the container names", e))?
-            {
-                return Err(Self::name_conflict(&record.name, &owner));
-            }
-            txn.put(NAMES, &record.name, &record.id)
-                .and_then(|()| txn.put(CONTAINERS, &record.id, record))
-                .map_err(|e| store_error("failed to save the container record", e))
+    async fn insert_record(&self, record: &ContainerRecord) -> Result<(), JobError> {
+        let (store, record) = (self.store.clone(), record.clone());
+        self.blocking(BlockingKind::StoreCommit, move || {
+            store.write(|txn| {
+                if let Some(owner) = txn
+                    .get(NAMES, &record.name)
+                    .map_err(|e| store_error("failed to read the container names", e))?
+                {
+                    return Err(Self::name_conflict(&record.name, &owner));
+                }
+                txn.put(NAMES, &record.name, &record.id)
+                    .and_then(|()| txn.put(CONTAINERS, &record.id, &record))
+                    .map_err(|e| store_error("failed to save the container record", e))
+            })
         })
+        .await
     }
 
     /// `POST /containers/{id}/start`. Fails with NotModified when it runs.
+    ///
+    /// The start is bounded by [`DaemonConfig::start_timeout`] and can be
+    /// cancelled by `rm -f` ([`Daemon::remove`]); either way what it set up
+    /// is undone ([`Daemon::abandon_start`]) and it fails.
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
+        let cancel = Arc::new(tokio::sync::Notify::new());
         let (pending, request) = {
             let mut inner = container.lock();
             let state = &inner.record.state;
@@ -411,6 +484,7 @@ impl Daemon {
                 )));
             }
             inner.busy = true;
+            inner.cancel_start = Some(Arc::clone(&cancel));
             let mut pending = std::mem::take(&mut inner.pending_attach);
             // Clients that stopped waiting for the start get nothing: with
             // none left, the process starts without an attachment.
@@ -425,7 +499,35 @@ impl Daemon {
             };
             (pending, request)
         };
-        let result = self.start_locked(&container, request).await;
+        container.notify(false);
+        let deadline = self.config.start_timeout;
+        let outcome = tokio::select! {
+            result = self.start_locked(&container, request) => StartOutcome::Done(result),
+            () = cancel.notified() => StartOutcome::Cancelled,
+            () = tokio::time::sleep(deadline) => StartOutcome::TimedOut,
+        };
+        let (result, cancelled) = match outcome {
+            StartOutcome::Done(result) => (result, false),
+            StartOutcome::Cancelled => {
+                self.abandon_start(&container).await;
+                let e = JobError::conflict(format!(
+                    "start of container {} cancelled: the container is being removed",
+                    container.id
+                ));
+                (Err(e), true)
+            }
+            StartOutcome::TimedOut => {
+                self.abandon_start(&container).await;
+                let e = JobError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "starting container {} timed out after {deadline:?}; what the start had set up was undone",
+                        container.id
+                    ),
+                );
+                (Err(e), false)
+            }
+        };
         let started = match result {
             Ok(started) => started,
             Err(e) => {
@@ -434,16 +536,20 @@ impl Daemon {
                 let record = {
                     let mut inner = container.lock();
                     inner.busy = false;
+                    inner.cancel_start = None;
                     let state = &mut inner.record.state;
                     state.error = e.message.clone();
                     // moby `daemon/start.go`: 127/126 from the message, else 128.
                     state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
                     inner.record.clone()
                 };
-                let _ = self.persist(&record);
+                let _ = self.persist(&record).await;
+                container.notify(false);
                 // moby (daemon/start.go): an AutoRemove container that
-                // cannot start is cleaned up, as if it had exited.
+                // cannot start is cleaned up, as if it had exited; unless
+                // the start was cancelled by a removal, which does that.
                 if record.host_config.auto_remove
+                    && !cancelled
                     && let Err(cleanup) = self.remove_container(&container, true).await
                 {
                     tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
@@ -454,6 +560,7 @@ impl Daemon {
         let (record, tty) = {
             let mut inner = container.lock();
             inner.busy = false;
+            inner.cancel_start = None;
             if inner.record.state.finished_at != berth_api::ZERO_TIME {
                 inner.record.restart_count += 1;
             }
@@ -464,7 +571,7 @@ impl Daemon {
         // the record now. A failed save is logged (JobError::internal) and
         // the monitor saves the state again at the exit; returning it here
         // would leave a running container that nothing monitors.
-        let _ = self.persist(&record);
+        let _ = self.persist(&record).await;
         container.notify(false);
         self.container_event("start", &record, &[]);
         match started.attach {
@@ -484,16 +591,39 @@ impl Daemon {
     ) -> Result<crate::driver::Started, JobError> {
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
-        request.rootfs = blocking(move || images.mount_rootfs(&id)).await?;
+        request.rootfs = self
+            .blocking(BlockingKind::Rootfs, move || images.mount_rootfs(&id))
+            .await?;
         match self.runtime.start(request).await {
             Ok(started) => Ok(started),
             Err(e) => {
                 let images = Arc::clone(&self.images);
                 let id = container.id.clone();
-                let _ = blocking(move || images.unmount_rootfs(&id)).await;
+                let _ = self
+                    .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
+                    .await;
                 Err(e)
             }
         }
+    }
+
+    /// Undoes what a start that was abandoned (past its deadline, or
+    /// cancelled) may have set up. Its future was dropped wherever it was:
+    /// the exec driver kills a shim it had spawned when its start is
+    /// dropped; here the container's processes are killed again and their
+    /// end awaited, then the root filesystem is unmounted. Each step is
+    /// bounded, so that the start's caller and a waiting `rm` are too.
+    async fn abandon_start(&self, container: &Arc<Container>) {
+        let id = container.id.as_str();
+        bounded(id, "kill", self.runtime.kill(id, signal::SIGKILL)).await;
+        let wait = self.runtime.wait(id);
+        bounded(id, "wait", async move { wait.await.map(drop) }).await;
+        let images = Arc::clone(&self.images);
+        let rootfs_id = id.to_owned();
+        let unmount = self.blocking(BlockingKind::Rootfs, move || {
+            images.unmount_rootfs(&rootfs_id)
+        });
+        bounded(id, "unmount", unmount).await;
     }
 
     fn spawn_monitor(self: &Arc<Self>, container: Arc<Container>) {
@@ -520,7 +650,10 @@ impl Daemon {
     async fn record_exit(&self, container: &Arc<Container>, exit: ExitRecord) -> bool {
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
-        if let Err(e) = blocking(move || images.unmount_rootfs(&id)).await {
+        if let Err(e) = self
+            .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
+            .await
+        {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
         let finished_at = if exit.finished_at.is_empty() {
@@ -546,7 +679,7 @@ impl Daemon {
                 inner.record.host_config.auto_remove && !removing,
             )
         };
-        if let Err(e) = self.persist(&record) {
+        if let Err(e) = self.persist(&record).await {
             tracing::warn!(id = %record.id, error = %e, "failed to persist the exit");
         }
         container.notify(true);
@@ -600,14 +733,18 @@ impl Daemon {
                 tracing::warn!(id = %container.id, error = %e, "cannot unpause the signalled container");
                 return Ok(());
             }
-            self.set_paused(container, false);
+            self.set_paused(container, false).await;
         }
         Ok(())
     }
 
     /// Records the freezer state; a container that exited meanwhile keeps
     /// its exit.
-    fn set_paused(&self, container: &Arc<Container>, paused: bool) -> Option<ContainerRecord> {
+    async fn set_paused(
+        &self,
+        container: &Arc<Container>,
+        paused: bool,
+    ) -> Option<ContainerRecord> {
         let record = {
             let mut inner = container.lock();
             let state = &mut inner.record.state;
@@ -622,7 +759,7 @@ impl Daemon {
             }
             inner.record.clone()
         };
-        if let Err(e) = self.persist(&record) {
+        if let Err(e) = self.persist(&record).await {
             tracing::warn!(id = %record.id, error = %e, "cannot persist the paused state");
         }
         container.notify(false);
@@ -640,7 +777,7 @@ impl Daemon {
             )));
         }
         self.runtime.pause(&container.id).await?;
-        if let Some(record) = self.set_paused(&container, true) {
+        if let Some(record) = self.set_paused(&container, true).await {
             self.container_event("pause", &record, &[]);
         }
         Ok(())
@@ -656,7 +793,7 @@ impl Daemon {
             )));
         }
         self.runtime.resume(&container.id).await?;
-        if let Some(record) = self.set_paused(&container, false) {
+        if let Some(record) = self.set_paused(&container, false).await {
             self.container_event("unpause", &record, &[]);
         }
         Ok(())
@@ -751,38 +888,61 @@ impl Daemon {
         self.remove_container(&container, force).await
     }
 
+    /// A start in progress holds the container. dockerd's `rm` waits on the
+    /// container's lock, and its `rm -f` of a container whose start hangs
+    /// never returns. Here a start is bounded by
+    /// [`DaemonConfig::start_timeout`], so `rm` waits for it to end and
+    /// then decides as usual; `rm -f` first cancels it, because `rm -f` is
+    /// how a user gets rid of a container whose start hangs (a hostile
+    /// image) and should not take as long as the deadline.
     async fn remove_container(
         &self,
         container: &Arc<Container>,
         force: bool,
     ) -> Result<(), JobError> {
-        let running = {
-            let mut inner = container.lock();
-            let state = &mut inner.record.state;
-            if state.status == Status::Removing {
-                return Err(JobError::conflict(format!(
-                    "removal of container {} is already in progress",
+        let running = loop {
+            let mut rx = container.watch();
+            let decided = {
+                let mut inner = container.lock();
+                if inner.busy {
+                    if force && let Some(cancel) = &inner.cancel_start {
+                        cancel.notify_one();
+                    }
+                    None
+                } else {
+                    let state = &mut inner.record.state;
+                    if state.status == Status::Removing {
+                        return Err(JobError::conflict(format!(
+                            "removal of container {} is already in progress",
+                            container.id
+                        )));
+                    }
+                    if state.running && !force {
+                        return Err(JobError::conflict(format!(
+                            "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                            container.id
+                        )));
+                    }
+                    let running = state.running;
+                    state.status = Status::Removing;
+                    // Clients attached to a container that will never start:
+                    // their sessions end now (dropping them closes their
+                    // streams).
+                    inner.pending_attach.clear();
+                    Some(running)
+                }
+            };
+            if let Some(running) = decided {
+                break running;
+            }
+            // The start ends within its deadline (or at once, cancelled).
+            let _ = rx.wait_for(|s| !s.busy || s.removed).await;
+            if rx.borrow().removed {
+                return Err(JobError::not_found(format!(
+                    "No such container: {}",
                     container.id
                 )));
             }
-            if state.running && !force {
-                return Err(JobError::conflict(format!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                    container.id
-                )));
-            }
-            if inner.busy {
-                return Err(JobError::conflict(format!(
-                    "container {} is busy: another operation is in progress",
-                    container.id
-                )));
-            }
-            let running = inner.record.state.running;
-            inner.record.state.status = Status::Removing;
-            // Clients attached to a container that will never start: their
-            // sessions end now (dropping them closes their streams).
-            inner.pending_attach.clear();
-            running
         };
         if let Err(e) = self.tear_down(container, running).await {
             // Leave the record so that `rm` can retry, marked dead like moby
@@ -793,16 +953,16 @@ impl Daemon {
                 inner.record.state.dead = true;
                 inner.record.clone()
             };
-            let _ = self.persist(&record);
+            let _ = self.persist(&record).await;
             container.notify(false);
             return Err(e);
         }
         let record = container.record();
-        let dir = self.config.container_dir(&record.id);
-        if let Err(e) = std::fs::remove_dir_all(&dir)
-            && e.kind() != std::io::ErrorKind::NotFound
+        if let Err(e) = self
+            .remove_tree(self.config.container_dir(&record.id))
+            .await
         {
-            tracing::warn!(dir = %dir.display(), error = %e, "failed to remove the container directory");
+            tracing::warn!(error = %e.message, "failed to remove the container directory");
         }
         self.containers.remove(&record.id);
         container.notify_removed();
@@ -835,20 +995,25 @@ impl Daemon {
         }
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
-        blocking(move || images.remove_rootfs(&id)).await?;
+        self.blocking(BlockingKind::Rootfs, move || images.remove_rootfs(&id))
+            .await?;
         let (id, name) = {
             let inner = container.lock();
             (inner.record.id.clone(), inner.record.name.clone())
         };
-        self.store
-            .write(|txn| {
-                txn.delete(CONTAINERS, &id)?;
-                if txn.get(NAMES, &name)?.as_deref() == Some(id.as_str()) {
-                    txn.delete(NAMES, &name)?;
-                }
-                Ok::<(), StoreError>(())
-            })
-            .map_err(|e| store_error("failed to delete the container record", e))
+        let store = self.store.clone();
+        self.blocking(BlockingKind::StoreCommit, move || {
+            store
+                .write(|txn| {
+                    txn.delete(CONTAINERS, &id)?;
+                    if txn.get(NAMES, &name)?.as_deref() == Some(id.as_str()) {
+                        txn.delete(NAMES, &name)?;
+                    }
+                    Ok::<(), StoreError>(())
+                })
+                .map_err(|e| store_error("failed to delete the container record", e))
+        })
+        .await
     }
 
     /// `POST /containers/{id}/attach`: `begin` is called when the session

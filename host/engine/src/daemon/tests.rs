@@ -156,6 +156,10 @@ impl Runtime for Arc<FakeRuntime> {
         self.attach_requests.lock().unwrap().push(request.attach);
         Box::pin(async move {
             let argv = request.config.cmd.clone().unwrap_or_default();
+            // A start that never ends, like one stuck on a FIFO in the image.
+            if argv.first().map(String::as_str) == Some("hang") {
+                return std::future::pending().await;
+            }
             if argv.first().map(String::as_str) == Some("missing") {
                 return Err(JobError::invalid(
                     "exec: \"missing\": executable file not found in $PATH",
@@ -274,12 +278,23 @@ fn fixture() -> Fixture {
 }
 
 fn fixture_with(dir: tempfile::TempDir, store: Store, runtime: Arc<FakeRuntime>) -> Fixture {
+    fixture_timed(dir, store, runtime, DEFAULT_START_TIMEOUT)
+}
+
+/// A fixture whose starts give up after `start_timeout`.
+fn fixture_timed(
+    dir: tempfile::TempDir,
+    store: Store,
+    runtime: Arc<FakeRuntime>,
+    start_timeout: Duration,
+) -> Fixture {
     let images = Arc::new(FakeImages::default());
     let engine = Engine::new();
     let config = DaemonConfig {
         data_root: dir.path().to_owned(),
         exec_root: dir.path().join("exec"),
         sysinfo: Default::default(),
+        start_timeout,
     };
     let daemon = Daemon::new(
         config,
@@ -1048,3 +1063,4 @@ async fn restore_removes_what_an_unfinished_create_left() {
 
 mod create_fields;
 mod filters;
+mod start_bounds;
