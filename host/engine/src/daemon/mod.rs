@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod container;
 pub mod handlers;
 pub mod images;
+pub mod list;
 pub mod names;
 pub mod signal;
 pub mod spec;
@@ -19,10 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::container::{
-    ContainerInspect, ContainerSummary, CreateRequest, CreateResponse, LogDriver, NetworkSettings,
-    Status, SummaryHostConfig, WaitCondition, start_failure_code,
+    ContainerInspect, CreateRequest, CreateResponse, LogDriver, Status, WaitCondition,
+    start_failure_code,
 };
-use berth_api::filters::Filters;
 use berth_api::units::human_duration;
 use berth_store::{Store, StoreError};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -1200,95 +1200,6 @@ impl Daemon {
         })
     }
 
-    /// `GET /containers/json`, with moby's filters (`daemon/list.go`,
-    /// `foldFilter` and `includeContainerInList`). Filters dockerd has that
-    /// berthd cannot apply are refused, never ignored.
-    pub fn list(&self, all: bool, filters: &Filters) -> Result<Vec<ContainerSummary>, JobError> {
-        let invalid = |e: berth_api::filters::FilterError| JobError::invalid(e.to_string());
-        filters.check_names(&CONTAINER_FILTERS).map_err(invalid)?;
-        // Volumes, networks, published ports, isolation and swarm tasks do
-        // not exist in berth yet.
-        filters
-            .refuse(&[
-                "isolation",
-                "volume",
-                "network",
-                "is-task",
-                "publish",
-                "expose",
-            ])
-            .map_err(invalid)?;
-        let mut exited = Vec::new();
-        for value in filters.get("exited") {
-            exited.push(value.parse::<i64>().map_err(|_| {
-                JobError::invalid(format!("invalid filter 'exited={value}': not an integer"))
-            })?);
-        }
-        for status in filters.get("status") {
-            if Status::parse(status).is_none() {
-                return Err(JobError::invalid(format!(
-                    "invalid filter 'status={status}'"
-                )));
-            }
-        }
-        for health in filters.get("health") {
-            if !["starting", "healthy", "unhealthy", "none"].contains(&health.as_str()) {
-                return Err(JobError::invalid(format!(
-                    "unrecognized filter value for health: {health}"
-                )));
-            }
-        }
-        // Newest first; `before` keeps what comes after its container in
-        // this order, `since` what comes before (moby's iteration).
-        let containers = self.containers.all();
-        let position = |name: &str| -> Result<usize, JobError> {
-            let id = self.containers.get(name)?.id.clone();
-            Ok(containers.iter().position(|c| c.id == id).unwrap_or(0))
-        };
-        let mut first = 0;
-        let mut end = containers.len();
-        for value in filters.get("before") {
-            first = first.max(position(value)? + 1);
-        }
-        for value in filters.get("since") {
-            end = end.min(position(value)?);
-        }
-        // A status filter shows stopped containers too.
-        let all = all || filters.contains("status");
-        let now = Utc::now();
-        let mut out = Vec::new();
-        for container in containers.iter().take(end).skip(first) {
-            let record = container.record();
-            let state = &record.state;
-            if !all && !state.running {
-                continue;
-            }
-            if !matches_filters(&record, filters, &exited) {
-                continue;
-            }
-            out.push(ContainerSummary {
-                id: record.id.clone(),
-                names: vec![format!("/{}", record.name)],
-                image: record.image.clone(),
-                image_id: record.image_id.clone(),
-                command: std::iter::once(record.path.as_str())
-                    .chain(record.args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                created: parse_time(&record.created).map_or(0, |t| t.timestamp()),
-                labels: record.config.labels.clone(),
-                state: state.status.as_str().to_owned(),
-                status: human_status(state, now),
-                host_config: SummaryHostConfig {
-                    network_mode: record.host_config.network_mode.clone(),
-                },
-                network_settings: NetworkSettings::default(),
-                ..ContainerSummary::default()
-            });
-        }
-        Ok(out)
-    }
-
     /// Whether a container uses the image (for `info` and `rmi`).
     pub fn image_in_use(&self, image_id: &str) -> bool {
         self.containers
@@ -1296,45 +1207,6 @@ impl Daemon {
             .iter()
             .any(|c| c.lock().record.image_id == image_id)
     }
-}
-
-/// The filters of `GET /containers/json` (moby `acceptedPsFilterTags`).
-const CONTAINER_FILTERS: [&str; 15] = [
-    "ancestor",
-    "before",
-    "exited",
-    "id",
-    "isolation",
-    "label",
-    "name",
-    "status",
-    "health",
-    "since",
-    "volume",
-    "network",
-    "is-task",
-    "publish",
-    "expose",
-];
-
-/// moby's `includeContainerInList` for the filters berth applies: `name`
-/// and `id` are regular expressions, `exited` needs a container that ran,
-/// labels are ANDed; no container has a health check, so every one is
-/// `none`.
-fn matches_filters(record: &ContainerRecord, filters: &Filters, exited: &[i64]) -> bool {
-    let state = &record.state;
-    let ran = !state.running && state.started_at != berth_api::ZERO_TIME;
-    (filters.matches("name", &format!("/{}", record.name)) || filters.matches("name", &record.name))
-        && filters.matches("id", &record.id)
-        && filters.match_labels("label", &record.config.labels)
-        && (exited.is_empty() || (ran && exited.contains(&state.exit_code)))
-        && filters.matches("status", state.status.as_str())
-        && filters.exact("health", "none")
-        && (filters.get("ancestor").is_empty()
-            || filters
-                .get("ancestor")
-                .iter()
-                .any(|v| record.image == *v || record.image_id.starts_with(v.as_str())))
 }
 
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_api::container::{Config, CreateRequest, Status, WaitCondition};
+use berth_api::filters::Filters;
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::{StreamType, encode_frame};
 use berth_store::Store;
