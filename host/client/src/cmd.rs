@@ -298,6 +298,10 @@ pub struct CreateArgs {
     /// Drop Linux capabilities (ALL for every one).
     #[arg(long)]
     pub cap_drop: Vec<String>,
+    /// Security options (no-new-privileges, seccomp=unconfined|FILE); as
+    /// the docker CLI, a seccomp profile file is read and its JSON sent.
+    #[arg(long = "security-opt", value_name = "OPTION")]
+    pub security_opts: Vec<String>,
     /// Logging driver for the container (json-file, none).
     #[arg(long, value_name = "DRIVER")]
     pub log_driver: Option<String>,
@@ -421,6 +425,11 @@ fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
         .collect::<Result<_>>()?;
     h.cap_add = args.cap_add.clone();
     h.cap_drop = args.cap_drop.clone();
+    h.security_opt = args
+        .security_opts
+        .iter()
+        .map(|opt| security_opt(opt))
+        .collect::<Result<_>>()?;
     h.cgroupns_mode = args.cgroupns.clone().unwrap_or_default();
     h.log_config.kind = args.log_driver.clone().unwrap_or_default();
     for opt in &args.log_opts {
@@ -439,6 +448,19 @@ fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRequest> {
     h.auto_remove = args.rm;
     h.network_mode = "default".to_owned();
     Ok(req)
+}
+
+/// A `--security-opt` as the docker CLI sends it (`parseSecurityOpts`): a
+/// seccomp profile named by path is sent as the file's JSON.
+fn security_opt(opt: &str) -> Result<String> {
+    match opt.split_once(['=', ':']) {
+        Some(("seccomp", value)) if !matches!(value, "unconfined" | "builtin" | "") => {
+            let json = std::fs::read_to_string(value)
+                .with_context(|| format!("opening seccomp profile ({value}) failed"))?;
+            Ok(format!("seccomp={json}"))
+        }
+        _ => Ok(opt.to_owned()),
+    }
 }
 
 /// go-units `ParseUlimit`: `name=soft[:hard]`, the hard limit defaulting
@@ -933,6 +955,28 @@ mod tests {
     }
 
     #[test]
+    fn a_seccomp_profile_file_is_sent_as_its_json() {
+        let path = std::env::temp_dir().join(format!("berth-seccomp-{}.json", std::process::id()));
+        std::fs::write(&path, r#"{"defaultAction":"SCMP_ACT_ALLOW"}"#).unwrap();
+        let sent = security_opt(&format!("seccomp={}", path.display()));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            sent.unwrap(),
+            r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#
+        );
+        assert_eq!(
+            security_opt("seccomp=unconfined").unwrap(),
+            "seccomp=unconfined"
+        );
+        assert_eq!(security_opt("label=disable").unwrap(), "label=disable");
+        let err = security_opt("seccomp=/nonexistent/profile.json").unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/profile.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn resource_and_security_flags_map_onto_the_host_config() {
         let args = parse(&[
             "-m",
@@ -955,6 +999,10 @@ mod tests {
             "ALL",
             "--cap-drop",
             "NET_RAW",
+            "--security-opt",
+            "no-new-privileges",
+            "--security-opt",
+            "seccomp=unconfined",
             "--cgroupns",
             "host",
             "--log-driver",
@@ -991,6 +1039,7 @@ mod tests {
             (vec!["ALL".to_owned()], vec!["NET_RAW".to_owned()])
         );
         assert!(h.privileged && h.readonly_rootfs);
+        assert_eq!(h.security_opt, ["no-new-privileges", "seccomp=unconfined"]);
         assert_eq!(h.cgroupns_mode, "host");
         assert_eq!(h.log_config.kind, "json-file");
         assert_eq!(
