@@ -253,7 +253,7 @@ fn cgroups_v1_containers_join_blkio_and_its_weight_is_applied_or_refused() {
         "{}",
         dir.display()
     );
-    let pid = cg.spawn_inside("sleep 30");
+    let pid = cg.spawn_inside("exec sleep 30");
     // The kernel's view: the process is in the test's blkio cgroup.
     let cgroups = fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("read its cgroups");
     let relative = Path::new("/").join(
