@@ -185,6 +185,7 @@ fn fixture() -> Fixture {
             data_root: dir.path().to_owned(),
             exec_root: dir.path().join("exec"),
             sysinfo: sysinfo.clone(),
+            start_timeout: crate::daemon::DEFAULT_START_TIMEOUT,
         },
         store.clone(),
         Arc::new(Images),
