@@ -2,7 +2,8 @@
 //! handler table is called through `POST /berth/jobs/{name}` with hostile
 //! args (socket addresses, host paths, climbing paths, huge strings, NUL
 //! bytes), and nothing outside the daemon's own directories is created or
-//! removed, no listener is added, internal jobs are refused, and the daemon
+//! removed, no listener is added, internal jobs and the Docker operations
+//! (which run only through their own routes) are refused, and the daemon
 //! keeps serving.
 
 use std::collections::BTreeMap;
@@ -136,7 +137,7 @@ fn every_job_called_with_hostile_args_stays_inside_the_daemon() {
         let name = job["Name"].as_str().expect("job name");
         let exposure = job["Exposure"].as_str().unwrap_or_default();
         assert!(
-            exposure == "api" || exposure == "internal",
+            ["api", "route", "internal"].contains(&exposure),
             "{name} has no exposure: {job}"
         );
         for args in &hostile {
@@ -146,12 +147,26 @@ fn every_job_called_with_hostile_args_stays_inside_the_daemon() {
                 .collect();
             let path = format!("/berth/jobs/{}?{}", encode(name), query.join("&"));
             let (status, answer) = call(&d, &path);
-            if exposure == "internal" {
-                assert_eq!(status, Some(403), "{name} ran for the API: {answer}");
-                assert!(
-                    answer.contains("is internal to the daemon"),
-                    "{name}: {answer}"
-                );
+            match exposure {
+                "internal" => {
+                    assert_eq!(status, Some(403), "{name} ran for the API: {answer}");
+                    assert!(
+                        answer.contains("is internal to the daemon"),
+                        "{name}: {answer}"
+                    );
+                }
+                "route" => {
+                    assert_eq!(
+                        status,
+                        Some(403),
+                        "{name} ran through the job API: {answer}"
+                    );
+                    assert!(
+                        answer.contains("runs only through its own API route"),
+                        "{name}: {answer}"
+                    );
+                }
+                _ => {}
             }
             assert!(
                 !pwned.parent().is_some_and(Path::exists),
@@ -207,7 +222,8 @@ fn job_ls_shows_which_jobs_are_callable() {
             .to_owned()
     };
     assert!(row("serveapi").contains(" internal "), "{table}");
-    assert!(row("container_create").contains(" api "), "{table}");
+    assert!(row("container_create").contains(" route "), "{table}");
+    assert!(row("disk-usage").contains(" api "), "{table}");
     let out = d.berth_with_input(&["job", "run", "serveapi", "unix:///tmp/x.sock"], Some(b""));
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(

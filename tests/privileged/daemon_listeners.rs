@@ -703,14 +703,27 @@ fn slow_and_silent_clients_are_cut_while_work_goes_on() {
     let tls = format!("tcp:127.0.0.1:{port}");
 
     // Work that waits for a long time and must not be cut: a long poll of
-    // /events, and a hijacked job waiting for its stdin.
+    // /events, and a hijacked attach waiting for its container to start.
     let mut events = Raw::connect(&unix);
     assert!(events.send(b"GET /events HTTP/1.1\r\nHost: berth\r\n\r\n"));
     let mut head = [0u8; 12];
     events.set_read_timeout(BOUND);
     let n = events.read(&mut head).expect("the events response starts");
     assert_eq!(&head[..n.min(12)], b"HTTP/1.1 200", "events answered");
-    let (switched, mut hijacked) = d.http_hijack("/berth/jobs/image_import?env=fromSrc%3D-");
+    d.import_busybox("busybox:latest");
+    let created = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox:latest","Cmd":["cat"],"OpenStdin":true}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["Id"]
+        .as_str()
+        .expect("created container id")
+        .to_owned();
+    let (switched, mut hijacked) = d.http_hijack(&format!(
+        "/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+    ));
     assert!(switched.starts_with("HTTP/1.1 101"), "{switched}");
 
     // Silent clients, and slow ones: a TLS ClientHello and HTTP headers a
@@ -768,7 +781,7 @@ fn slow_and_silent_clients_are_cut_while_work_goes_on() {
                 e.kind(),
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
             ) => {}
-        other => panic!("the hijacked job stream was cut: {other:?}"),
+        other => panic!("the hijacked attach stream was cut: {other:?}"),
     }
     drop(hijacked);
     drop(events);

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 /// Content type of a job stream.
 pub const JOB_STREAM: &str = "application/vnd.berth.job-stream";
 
-/// Who may run a job: the daemon only, or also API clients through
-/// `POST /berth/jobs/{name}`.
+/// Who may run a job: the daemon only, API clients through the job's own
+/// route, or also through `POST /berth/jobs/{name}`.
 ///
 /// Every handler declares it when it is registered; there is no default at
 /// registration. The [`Default`] here only fills in an entry from a daemon
@@ -21,10 +21,18 @@ pub const JOB_STREAM: &str = "application/vnd.berth.job-stream";
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Exposure {
-    /// Callable over the API: the job does nothing a client could not ask
-    /// for through the Docker API routes (or is a plugin job, which runs
-    /// sandboxed with the grants the admin gave it).
+    /// Callable through the job API (`POST /berth/jobs/{name}`, `berth job
+    /// run`): plugin jobs, which run sandboxed with the grants the admin
+    /// gave them, and jobs that have no route of their own.
     Api,
+    /// A Docker API operation (`container_create`, `image_import`, ...):
+    /// callable only through its own route (`POST /containers/create`), so
+    /// that an authorization policy sees every such request as Docker
+    /// clients send it. Through the job API the same operation would reach
+    /// the daemon under another path and body shape, which a policy written
+    /// for Docker's routes would not recognise (the class of moby's
+    /// CVE-2024-41110, an authz bypass by an unexpected request form).
+    Route,
     /// The daemon's own machinery (`serveapi`: listeners, sockets, files
     /// outside the data root): never run on a client's request.
     #[default]
@@ -32,10 +40,11 @@ pub enum Exposure {
 }
 
 impl Exposure {
-    /// `api` or `internal`, as `berth job ls` prints it.
+    /// `api`, `route` or `internal`, as `berth job ls` prints it.
     pub fn as_str(self) -> &'static str {
         match self {
             Exposure::Api => "api",
+            Exposure::Route => "route",
             Exposure::Internal => "internal",
         }
     }
@@ -51,7 +60,7 @@ pub struct JobHandlerInfo {
     pub description: String,
     /// Who provides it: `builtin` or a plugin's `name@version`.
     pub source: String,
-    /// Whether `POST /berth/jobs/{name}` may run it.
+    /// Where API clients may run it from.
     pub exposure: Exposure,
 }
 

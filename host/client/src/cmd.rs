@@ -889,8 +889,9 @@ pub async fn job_ls(client: &Client) -> Result<i32> {
             ]
         })
         .collect();
-    // CALLABLE: `api` jobs run through `berth job run`; `internal` ones are
-    // the daemon's own and are refused.
+    // CALLABLE: `api` jobs run through `berth job run`; `route` ones (the
+    // Docker operations) only through their own API route; `internal` ones
+    // are the daemon's own and are refused.
     print!(
         "{}",
         table(&["NAME", "SOURCE", "CALLABLE", "DESCRIPTION"], &rows)

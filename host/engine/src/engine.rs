@@ -6,10 +6,11 @@
 //! even if the table entry is replaced mid-run.
 //!
 //! Each entry also says who may run it ([`Exposure`]): the daemon runs any
-//! job ([`Engine::run`]), a request from the API only those registered as
-//! [`Exposure::Api`] ([`Engine::run_api`]). The exposure is an argument of
-//! [`Engine::register`], so no handler becomes callable over HTTP by
-//! omission.
+//! job ([`Engine::run`]); an API request runs a job only through a door its
+//! exposure opens ([`Engine::run_api`] with a [`Via`]): a Docker operation
+//! through its own route, a plugin job also through the job API, an
+//! internal job never. The exposure is an argument of [`Engine::register`],
+//! so no handler becomes callable over HTTP by omission.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,16 @@ use tokio::task::JoinHandle;
 
 use crate::events::Events;
 use crate::job::{ErrorKind, Handler, Job, JobError, JobResult};
+
+/// Which door of the API a request to run a job came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The job's own route (`POST /containers/create` runs
+    /// `container_create`).
+    Route,
+    /// The job API: `POST /berth/jobs/{name}`, `berth job run`.
+    JobApi,
+}
 
 /// One entry of the handler table.
 #[derive(Clone)]
@@ -119,27 +130,35 @@ impl Engine {
         self.call(entry.handler, job).await
     }
 
-    /// Runs `job` on behalf of an API client: like [`Engine::run`], but a
-    /// job registered as [`Exposure::Internal`] is refused (Forbidden)
-    /// without running. The exposure is read in the same lookup that picks
-    /// the handler, so a table change in between cannot widen it.
-    pub async fn run_api(&self, job: Job) -> JobResult {
-        let entry = self.api_entry(&job.name)?;
+    /// Runs `job` on behalf of an API client that came `via` a door: like
+    /// [`Engine::run`], but a job whose exposure does not open that door is
+    /// refused (Forbidden) without running. The exposure is read in the same
+    /// lookup that picks the handler, so a table change in between cannot
+    /// widen it.
+    pub async fn run_api(&self, job: Job, via: Via) -> JobResult {
+        let entry = self.api_entry(&job.name, via)?;
         self.call(entry.handler, job).await
     }
 
-    /// Whether an API client may run job `name`: NotFound when there is no
-    /// such job, Forbidden when it is internal. For an edge that must answer
-    /// before it starts the job ([`Engine::run_api`] checks again).
-    pub fn check_api(&self, name: &str) -> Result<(), JobError> {
-        self.api_entry(name).map(drop)
+    /// Whether an API client may run job `name` `via` a door: NotFound when
+    /// there is no such job, Forbidden when its exposure keeps that door
+    /// closed. For an edge that must answer before it starts the job
+    /// ([`Engine::run_api`] checks again).
+    pub fn check_api(&self, name: &str, via: Via) -> Result<(), JobError> {
+        self.api_entry(name, via).map(drop)
     }
 
-    fn api_entry(&self, name: &str) -> Result<Entry, JobError> {
+    fn api_entry(&self, name: &str, via: Via) -> Result<Entry, JobError> {
         let entry = self.entry(name).ok_or_else(|| no_such_job(name))?;
-        match entry.exposure {
-            Exposure::Api => Ok(entry),
-            Exposure::Internal => {
+        match (entry.exposure, via) {
+            (Exposure::Api, _) | (Exposure::Route, Via::Route) => Ok(entry),
+            (Exposure::Route, Via::JobApi) => Err(JobError::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "job {name} is a Docker API operation: it runs only through its own API route, where authorization policies see it"
+                ),
+            )),
+            (Exposure::Internal, _) => {
                 tracing::warn!(job = %name, "refused an API request to run an internal job");
                 Err(internal_job(name))
             }
@@ -148,9 +167,9 @@ impl Engine {
 
     /// Runs `job` on behalf of an API client on its own task (see
     /// [`Engine::run_api`]).
-    pub fn spawn_api(self: &Arc<Self>, job: Job) -> JoinHandle<JobResult> {
+    pub fn spawn_api(self: &Arc<Self>, job: Job, via: Via) -> JoinHandle<JobResult> {
         let engine = Arc::clone(self);
-        tokio::spawn(async move { engine.run_api(job).await })
+        tokio::spawn(async move { engine.run_api(job, via).await })
     }
 
     fn entry(&self, name: &str) -> Option<Entry> {
@@ -307,7 +326,7 @@ mod tests {
 
         let (job, _s) = Job::new("serveapi");
         let err = engine
-            .run_api(job.arg("unix:///tmp/x.sock"))
+            .run_api(job.arg("unix:///tmp/x.sock"), Via::Route)
             .await
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Forbidden);
@@ -316,7 +335,11 @@ mod tests {
             "job serveapi is internal to the daemon and cannot be run through the API"
         );
         let (job, _s) = Job::new("serveapi");
-        let err = engine.spawn_api(job).await.unwrap().unwrap_err();
+        let err = engine
+            .spawn_api(job, Via::JobApi)
+            .await
+            .unwrap()
+            .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Forbidden);
         assert_eq!(
             ran.load(Ordering::SeqCst),
@@ -329,12 +352,12 @@ mod tests {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
 
         let (job, streams) = Job::new("echo");
-        let handle = engine.spawn_api(job.arg("hi"));
+        let handle = engine.spawn_api(job.arg("hi"), Via::JobApi);
         assert_eq!(streams.stdout.collect().await, b"hi");
         assert_eq!(handle.await.unwrap(), Ok(0));
         let (job, _s) = Job::new("nope");
         assert_eq!(
-            engine.run_api(job).await.unwrap_err().kind,
+            engine.run_api(job, Via::Route).await.unwrap_err().kind,
             ErrorKind::NotFound
         );
     }
@@ -346,8 +369,37 @@ mod tests {
         engine.register("job", Exposure::Internal, echo());
         let (job, _s) = Job::new("job");
         assert_eq!(
-            engine.run_api(job).await.unwrap_err().kind,
+            engine.run_api(job, Via::Route).await.unwrap_err().kind,
             ErrorKind::Forbidden
+        );
+    }
+
+    #[tokio::test]
+    async fn route_jobs_run_through_their_route_and_not_the_job_api() {
+        let engine = Engine::new();
+        engine.register("container_create", Exposure::Route, echo());
+        let (job, streams) = Job::new("container_create");
+        let handle = engine.spawn_api(job.arg("via the route"), Via::Route);
+        assert_eq!(streams.stdout.collect().await, b"via the route");
+        assert_eq!(handle.await.unwrap(), Ok(0));
+
+        assert_eq!(engine.check_api("container_create", Via::Route), Ok(()));
+        let refused = engine
+            .check_api("container_create", Via::JobApi)
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Forbidden);
+        assert_eq!(
+            refused.message,
+            "job container_create is a Docker API operation: it runs only through its own API route, where authorization policies see it"
+        );
+        let (job, streams) = Job::new("container_create");
+        assert_eq!(
+            engine.run_api(job.arg("x"), Via::JobApi).await.unwrap_err(),
+            refused
+        );
+        assert!(
+            streams.stdout.collect().await.is_empty(),
+            "the refused job ran"
         );
     }
 }

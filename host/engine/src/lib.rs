@@ -25,7 +25,7 @@ pub mod engine;
 pub mod events;
 pub mod job;
 
-pub use engine::{Engine, Exposure};
+pub use engine::{Engine, Exposure, Via};
 pub use events::Events;
 pub use job::{
     ErrorKind, Handler, Job, JobError, JobOutput, JobResult, JobStreams, handler_fn, handler_with,

@@ -16,7 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, any, get, on, post};
 use berth_api::version;
-use berth_engine::{Engine, Job};
+use berth_engine::{Engine, Job, Via};
 use futures_util::TryStreamExt;
 use tokio_util::io::StreamReader;
 
@@ -284,7 +284,7 @@ async fn job_run(
     // Checked before the response starts, so that an unknown or internal
     // job is an HTTP error rather than a job stream (`run_api` checks
     // again when it runs).
-    if let Err(e) = state.engine.check_api(&name) {
+    if let Err(e) = state.engine.check_api(&name, Via::JobApi) {
         return ApiError::from(e).into_response();
     }
     let (mut job, streams) = Job::new(name);

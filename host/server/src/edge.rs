@@ -19,7 +19,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_engine::job::{Chunk, OutputStream};
-use berth_engine::{Engine, Job, JobStreams};
+use berth_engine::{Engine, Job, JobStreams, Via};
 use bytes::Bytes;
 
 use crate::error::ApiError;
@@ -34,7 +34,7 @@ pub async fn respond(
     let JobStreams { mut stdout, stderr } = streams;
     let name = job.name.clone();
     drain_stderr(name.clone(), stderr);
-    let mut handle = engine.spawn_api(job);
+    let mut handle = engine.spawn_api(job, Via::Route);
     tokio::select! {
         biased;
         first = stdout.next() => match first {

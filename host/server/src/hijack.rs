@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use berth_api::job::{JOB_STREAM, JobExit};
 use berth_api::stream::{StreamType, encode_frame};
 use berth_engine::job::{Chunk, OutputStream};
-use berth_engine::{Engine, Job, JobStreams};
+use berth_engine::{Engine, Job, JobStreams, Via};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncWriteExt, DuplexStream};
@@ -114,7 +114,7 @@ pub async fn attach(
     let job = job.stdin(stdin_job);
     let JobStreams { mut stdout, stderr } = streams;
     edge::drain_stderr(job.name.clone(), stderr);
-    let mut handle = engine.spawn_api(job);
+    let mut handle = engine.spawn_api(job, Via::Route);
     let (content_type, first) = tokio::select! {
         biased;
         first = stdout.next() => match first {
@@ -149,7 +149,7 @@ fn finished(result: Result<berth_engine::JobResult, tokio::task::JoinError>) -> 
 /// the [`JobExit`] frame on stream 3.
 fn job_frames(engine: &Arc<Engine>, job: Job, streams: JobStreams) -> mpsc::Receiver<Bytes> {
     let (tx, rx) = mpsc::channel(16);
-    let handle = engine.spawn_api(job);
+    let handle = engine.spawn_api(job, Via::JobApi);
     let JobStreams {
         mut stdout,
         mut stderr,

@@ -408,10 +408,11 @@ where
     Fut: Future<Output = JobResult> + Send + 'static,
 {
     // The admin jobs back the `/berth/plugins` routes and take a plugin's
-    // name, never a path: the host looks it up in its table.
+    // name, never a path: the host looks it up in its table. Like the
+    // Docker operations they run only through their routes.
     engine.register(
         name,
-        Exposure::Api,
+        Exposure::Route,
         Arc::new(handler_with(description, host.clone(), f)),
     );
 }

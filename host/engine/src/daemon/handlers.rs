@@ -61,12 +61,13 @@ pub struct SystemFacts {
 /// Registers the builtin job `name`, whose handler gets a clone of `state`
 /// with every job.
 ///
-/// Every job here is one Docker API operation, already reachable through
-/// its route with the same args and env, and none takes a host path or a
-/// listen address from them (`image_import` refuses any `fromSrc` but the
-/// request body): running it through `POST /berth/jobs/{name}` gives a
-/// client nothing more, so they are all [`Exposure::Api`]. A job that is
-/// not an API operation does not belong in this helper.
+/// Every job here is one Docker API operation, reachable through its route
+/// with the same args and env, and none takes a host path or a listen
+/// address from them (`image_import` refuses any `fromSrc` but the request
+/// body). They are [`Exposure::Route`]: the job API does not run them, so an
+/// authorization policy sees each such request in the form Docker clients
+/// send it. A job that is not an API operation does not belong in this
+/// helper.
 fn register<S, F, Fut>(engine: &Engine, name: &str, description: &str, state: S, f: F)
 where
     S: Clone + Send + Sync + 'static,
@@ -74,7 +75,7 @@ where
     Fut: std::future::Future<Output = JobResult> + Send + 'static,
 {
     let handler: Arc<dyn Handler> = Arc::new(handler_with(description, state, f));
-    engine.register(name, Exposure::Api, handler);
+    engine.register(name, Exposure::Route, handler);
 }
 
 /// Registers every builtin job of the daemon on `engine`.

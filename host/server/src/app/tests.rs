@@ -14,8 +14,15 @@ use super::*;
 
 fn engine() -> Arc<Engine> {
     let engine = Engine::new();
+    // As in berthd: the Docker operations run only through their routes,
+    // `cat` stands for a plugin job the job API runs.
     let reg = |name: &str, h: Arc<dyn Handler>| {
-        engine.register(name, berth_engine::Exposure::Api, h);
+        let exposure = if name == "cat" {
+            berth_engine::Exposure::Api
+        } else {
+            berth_engine::Exposure::Route
+        };
+        engine.register(name, exposure, h);
     };
     reg(
         "system_ping",
@@ -307,6 +314,24 @@ async fn internal_jobs_are_refused_to_the_job_api() {
             "job serveapi is internal to the daemon and cannot be run through the API"
         );
     }
+    // A Docker operation runs through its route only: through the job API
+    // it would reach the daemon in a shape authorization policies do not
+    // expect.
+    for uri in [
+        "/berth/jobs/container_inspect?arg=x",
+        "/v1.43/berth/jobs/image_delete?arg=x",
+    ] {
+        let (status, _, body) = call(Method::POST, uri, "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(
+            json(&body)["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("is a Docker API operation: it runs only through its own API route, where authorization policies see it")),
+            "{uri}: {body:?}"
+        );
+    }
+    let (status, _, _) = call(Method::GET, "/containers/x/json", "").await;
+    assert_eq!(status, StatusCode::OK, "the same job through its route");
     // Hijacked runs are refused before the upgrade.
     let app = router(AppState {
         engine: engine(),
