@@ -119,11 +119,14 @@ impl JobError {
 
     /// A failure of `kind` described by a driver error: its message and
     /// its first cause, which for a client error names what was refused and
-    /// why (`refusing layer entry "x": path escapes the root`).
+    /// why (`refusing layer entry "x": path escapes the root`). A cause the
+    /// message already quotes (an error whose text embeds its source) is
+    /// not repeated.
     pub fn with_cause(kind: ErrorKind, err: &(dyn std::error::Error + 'static)) -> JobError {
-        let message = match err.source() {
-            Some(cause) => format!("{err}: {cause}"),
-            None => err.to_string(),
+        let message = err.to_string();
+        let message = match err.source().map(|cause| cause.to_string()) {
+            Some(cause) if !message.contains(&cause) => format!("{message}: {cause}"),
+            _ => message,
         };
         JobError::new(kind, message)
     }
@@ -547,6 +550,18 @@ mod tests {
         assert_eq!(
             JobError::with_cause(ErrorKind::Conflict, &plain).message,
             "no cause"
+        );
+        // An error whose text already embeds its source (the exec driver's
+        // `invalid configuration of container X: {source}`) says it once.
+        #[derive(Debug, thiserror::Error)]
+        #[error("invalid configuration of container c1: {0}")]
+        struct Embeds(#[source] std::io::Error);
+        let err = Embeds(std::io::Error::other(
+            "/etc/passwd in the rootfs is a FIFO, not a regular file",
+        ));
+        assert_eq!(
+            JobError::with_cause(ErrorKind::InvalidParameter, &err).message,
+            "invalid configuration of container c1: /etc/passwd in the rootfs is a FIFO, not a regular file"
         );
     }
 
