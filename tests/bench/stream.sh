@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Benchmark harness (not a test): how fast container output reaches a client.
+#
+# Streams 1 GiB (`dd if=/dev/zero bs=1M count=1024`) from a busybox
+# container into a pipe (`| cat >/dev/null`), in one hyperfine session:
+#   1. berth run --rm                       (berth CLI -> berthd -> shim)
+#   2. docker run --rm against berthd       (the real docker CLI)
+#   3. docker run --rm against dockerd      (Debian's docker.io, the real thing)
+#   4. runc run of an equivalent bundle     (the OCI runtime alone, no daemon)
+#   5. berth run --rm --log-driver none     (the attach path without the log)
+#   6. docker run --rm --log-driver none against dockerd
+# and prints medians in MiB/s with ratios to runc and to dockerd (with the
+# same log driver). Both daemons write their json-file log as they stream
+# (6 bytes of JSON per zero byte, written back to disk once the page cache
+# holds too much), runc writes none: rows 5 and 6 show the attach path
+# alone.
+# Target (issue 9): berth run >= 0.5x runc.
+#
+# dockerd runs private to the bench: own data root, exec root, pid file,
+# socket and cgroup parent, no bridge, no iptables, its managed containerd;
+# it is stopped and its directories removed at the end.
+#
+# Usage: sudo tests/bench/stream.sh [RUNS]     (default 5 runs each)
+#   BERTH_BIN_DIR  directory with berthd, berth, berth-shim
+#                  (default: target/release if built, else target/debug)
+#   BENCH_MIB      MiB to stream (default 1024)
+set -euo pipefail
+
+runs=${1:-5}
+mib=${BENCH_MIB:-1024}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${BERTH_BIN_DIR:-}
+if [[ -z $bin ]]; then
+    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
+fi
+for tool in hyperfine runc docker dockerd containerd containerd-shim-runc-v2 busybox python3; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+for b in berthd berth berth-shim; do
+    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build --release -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
+
+# Short path: containerd's socket lives below it (108-byte sun_path limit).
+work=$(mktemp -d /tmp/bs-XXXXXX)
+sock=$work/berth.sock
+dsock=$work/docker.sock
+berthd_pid=
+dockerd_pid=
+stop() { # PID: TERM, wait up to 30 s, then KILL
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null
+}
+cleanup() {
+    set +e
+    if [[ -n $berthd_pid ]]; then
+        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
+            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
+        done
+        stop "$berthd_pid"
+    fi
+    if [[ -n $dockerd_pid ]]; then
+        for c in $(timeout 20 docker -H "unix://$dsock" ps -aq 2>/dev/null); do
+            timeout 20 docker -H "unix://$dsock" rm -f "$c" >/dev/null 2>&1
+        done
+        stop "$dockerd_pid"
+    fi
+    timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
+    # dockerd's managed containerd and its shims name the work directory.
+    for pid in $(pgrep -f "$work"); do kill -9 "$pid" 2>/dev/null; done
+    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+    for hierarchy in /sys/fs/cgroup/*/; do
+        for dir in "$hierarchy"berth-bench-$$/* "$hierarchy"berth-bench-$$ \
+            "$hierarchy"dockerd-bench-$$/* "$hierarchy"dockerd-bench-$$; do
+            [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
+        done
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "binaries: $bin; streaming $mib MiB, $runs runs each"
+# A busybox rootfs, as the tests build it.
+rootfs=$work/bundle/rootfs
+mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root}
+cp "$(command -v busybox)" "$rootfs/bin/busybox"
+for applet in $(busybox --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+echo 'root:x:0:' >"$rootfs/etc/group"
+tar -C "$rootfs" -cf "$work/busybox.tar" .
+
+dd_args="dd if=/dev/zero bs=1M count=$mib"
+# The runc bundle: runc's default spec running the same dd.
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" "$dd_args" <<'PY'
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["args"] = sys.argv[2].split()
+spec["process"]["terminal"] = False
+json.dump(spec, open(path, "w"))
+PY
+
+wait_for() { # SOCKET CLIENT... : until `CLIENT version` answers, at most 60 s
+    local socket=$1; shift
+    for _ in $(seq 600); do
+        [[ -S $socket ]] && "$@" version >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "daemon on $socket did not come up" >&2
+    return 1
+}
+
+mkdir -p "$work/plugins" "$work/docker-config"
+"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
+    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
+    --cgroup-parent "/berth-bench-$$" \
+    >>"$work/berthd.log" 2>&1 &
+berthd_pid=$!
+wait_for "$sock" "$bin/berth" -H "unix://$sock" || { cat "$work/berthd.log" >&2; exit 1; }
+"$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
+
+echo '{}' >"$work/daemon.json"
+dockerd --config-file "$work/daemon.json" --data-root "$work/dockerd-data" \
+    --exec-root "$work/dockerd-exec" --pidfile "$work/dockerd.pid" -H "unix://$dsock" \
+    --bridge none --iptables=false --ip-masq=false --ip-forward=false \
+    --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/dockerd-bench-$$" \
+    --oom-score-adjust 0 \
+    >>"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false
+wait_for "$dsock" docker -H "unix://$dsock" || { cat "$work/dockerd.log" >&2; exit 1; }
+docker -H "unix://$dsock" import "$work/busybox.tar" busybox >/dev/null
+
+sink="| cat >/dev/null"
+hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$work/results.json" \
+    -n "berth run" "$bin/berth -H unix://$sock run --rm busybox $dd_args $sink" \
+    -n "docker run (berthd)" "docker -H unix://$sock run --rm busybox $dd_args $sink" \
+    -n "docker run (dockerd)" "docker -H unix://$dsock run --rm --network none busybox $dd_args $sink" \
+    -n "runc run" "runc --root $work/runc run --bundle $work/bundle bench-runc $sink" \
+    -n "berth run, no log" "$bin/berth -H unix://$sock run --rm --log-driver none busybox $dd_args $sink" \
+    -n "docker run (dockerd), no log" "docker -H unix://$dsock run --rm --network none --log-driver none busybox $dd_args $sink"
+
+python3 - "$work/results.json" "$mib" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+mib = int(sys.argv[2])
+rate = {name: mib / r["median"] for name, r in results.items()}
+runc = rate["runc run"]
+def dockerd(name):  # the dockerd row with the same log driver
+    return rate["docker run (dockerd), no log" if name.endswith("no log") else "docker run (dockerd)"]
+print()
+print(f"{'command':<30}{'median':>9}{'MiB/s':>8}{'vs runc':>9}{'vs dockerd':>12}")
+for name, r in results.items():
+    print(f"{name:<30}{r['median']:>8.2f}s{rate[name]:>8.0f}{rate[name] / runc:>8.2f}x"
+          f"{rate[name] / dockerd(name):>11.2f}x")
+ratio = rate["berth run"] / runc
+print(f"berth run / runc run: {ratio:.2f}x (target >= 0.5x: {'met' if ratio >= 0.5 else 'NOT met'})")
+PY
