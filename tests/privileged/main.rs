@@ -4,6 +4,7 @@
 mod authz;
 mod cgroups;
 mod daemon;
+mod daemon_attach;
 mod daemon_containers;
 mod daemon_jobs;
 mod daemon_listeners;

@@ -3,8 +3,9 @@
 //! ([`Libcontainer`]); unit tests of the monitor loop use a plain child
 //! process (`tests::ProcessRuntime`), which needs no root.
 
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use berth_libcontainer::console::ConsoleSocket;
 use berth_libcontainer::{Container, CreateOptions, InitStdio};
@@ -100,6 +101,28 @@ fn lc(err: berth_libcontainer::Error) -> RuntimeError {
     RuntimeError::from_chain(&err)
 }
 
+/// Opens a directory as a path handle (`O_PATH`), to reach entries in it.
+fn open_dir(path: &Path) -> Result<OwnedFd, RuntimeError> {
+    std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| RuntimeError(format!("open {}: {e}", path.display())))
+}
+
+/// Where the console socket is bound, inside the bundle directory `dir`.
+///
+/// `sun_path` holds 108 bytes, and `BUNDLE/console.sock` under a long
+/// `--exec-root` does not fit ("path must be shorter than SUN_LEN"), which
+/// failed every TTY container there. Only this process binds and connects
+/// to it (libcontainer connects while `create` runs here), so the socket is
+/// reached through this process's handle on the directory, a path whose
+/// length does not depend on the exec root.
+fn console_socket_path(dir: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}/console.sock", dir.as_raw_fd()))
+}
+
 fn dev_null() -> Result<OwnedFd, RuntimeError> {
     std::fs::File::options()
         .read(true)
@@ -117,6 +140,9 @@ impl Runtime for Libcontainer {
         if let Ok(stale) = Container::load(&self.state_root, &self.id) {
             stale.delete(true).map_err(lc)?;
         }
+        // Declared first so that it outlives the console socket, whose path
+        // goes through it.
+        let mut bundle_dir = None;
         let (stdio, console) = match io {
             InitIo::Pipes {
                 stdin,
@@ -131,9 +157,11 @@ impl Runtime for Libcontainer {
                 None,
             ),
             InitIo::Tty => {
-                let path = self.bundle.join("console.sock");
+                let dir = open_dir(&self.bundle)?;
+                let path = console_socket_path(&dir);
                 let _ = std::fs::remove_file(&path);
                 let socket = ConsoleSocket::bind(&path).map_err(lc)?;
+                bundle_dir = Some(dir);
                 (
                     InitStdio::Fds {
                         stdin: dev_null()?,
@@ -163,6 +191,7 @@ impl Runtime for Libcontainer {
             Some(socket) => Some(socket.accept_master().map_err(lc)?),
             None => None,
         };
+        drop(bundle_dir);
         Ok(Created { pid, console })
     }
 
