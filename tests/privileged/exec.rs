@@ -96,7 +96,7 @@ impl ExecFixture {
             config,
             host_config,
             rootfs: self.rootfs.clone(),
-            attach: None,
+            attach: Vec::new(),
         }
     }
 
@@ -351,13 +351,13 @@ fn exec_attach_streams_stdin_through_cat_and_half_close_ends_it() {
         },
         HostConfig::default(),
     );
-    options.attach = Some(AttachOptions {
+    options.attach = vec![AttachOptions {
         stdin: true,
         stdout: true,
         stderr: true,
-    });
+    }];
     let started = f.block_on(f.driver().start(&id, options)).expect("start");
-    let mut attached = started.attach.expect("attached");
+    let mut attached = started.attach.into_iter().next().expect("attached");
     let mut stdin = attached.stdin.take().expect("stdin");
     let (out, exit) = f.block_on(async {
         stdin.write_all(b"hello\nworld\n").await.expect("write");
@@ -394,13 +394,13 @@ fn exec_tty_mode_uses_a_pty_with_the_requested_size() {
             ..HostConfig::default()
         },
     );
-    options.attach = Some(AttachOptions {
+    options.attach = vec![AttachOptions {
         stdin: false,
         stdout: true,
         stderr: true,
-    });
+    }];
     let started = f.block_on(f.driver().start(&id, options)).expect("start");
-    let mut attached = started.attach.expect("attached");
+    let mut attached = started.attach.into_iter().next().expect("attached");
     let out = f.block_on(async {
         let mut out = Vec::new();
         while let Some(event) = attached.output.next().await {

@@ -11,11 +11,13 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::pin::Pin;
 
 use berth_api::container::{Config, HostConfig};
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::StreamType;
 use bytes::Bytes;
+use futures_util::Stream;
 use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
@@ -90,9 +92,9 @@ pub struct StartRequest {
     pub config: Config,
     /// Host configuration (resources, ...).
     pub host_config: HostConfig,
-    /// Connect output and stdin to the returned [`AttachStreams`] from the
-    /// process's first byte (a client attached before start).
-    pub attach: bool,
+    /// One attachment per client attached before start, each connected
+    /// from the process's first byte to its own [`AttachStreams`].
+    pub attach: Vec<AttachOptions>,
 }
 
 /// A started container.
@@ -100,8 +102,8 @@ pub struct StartRequest {
 pub struct Started {
     /// Host pid of the container's init process.
     pub pid: i64,
-    /// Streams connected from the start (when `attach` was requested).
-    pub attach: Option<AttachStreams>,
+    /// The streams of [`StartRequest::attach`], in the same order.
+    pub attach: Vec<AttachStreams>,
 }
 
 /// How a container's process ended.
@@ -141,13 +143,21 @@ pub struct AttachOptions {
     pub stderr: bool,
 }
 
-/// Live streams of an attached container.
+/// A container's output as one attached client receives it: chunks of the
+/// streams it asked for, tagged with their stream, as the process wrote
+/// them; it ends when the process ends (or the runtime's connection
+/// breaks). The client's session pulls it and writes each chunk to the
+/// client, so that output crosses no task or channel between the
+/// runtime's connection and the client's.
+pub type OutputSource = Pin<Box<dyn Stream<Item = (StreamType, Bytes)> + Send>>;
+
+/// Live streams of an attached container, for one client.
 pub struct AttachStreams {
     /// The container's stdin (when it was opened with `OpenStdin`);
     /// shutting it down closes the container's stdin.
     pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    /// Output chunks tagged with their stream; ends when the process ends.
-    pub output: mpsc::Receiver<(StreamType, Bytes)>,
+    /// The output this client asked for.
+    pub output: OutputSource,
 }
 
 impl std::fmt::Debug for AttachStreams {
@@ -220,7 +230,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Sends `signal` to the container's init process.
     fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>>;
 
-    /// Attaches to a running container.
+    /// Attaches one client to a running container: every call gets its
+    /// own streams, filtered by its `options`.
     fn attach(
         &self,
         id: &str,

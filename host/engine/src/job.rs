@@ -16,8 +16,8 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
 
 /// Status of a job that finished without error.
 pub type JobStatus = i32;
@@ -30,6 +30,30 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The stream a job reads its input from.
 pub type JobStdin = Box<dyn AsyncRead + Send + Unpin + 'static>;
+
+/// The caller's raw byte connection (a hijacked HTTP connection), which a
+/// job that asked for it with [`JobOutput::begin_raw`] writes into directly
+/// instead of through chunks. The job shuts it down when its output ends.
+pub type RawOutput = Box<dyn AsyncWrite + Send + Unpin + 'static>;
+
+/// A job's request for the caller's raw connection: the caller answers it
+/// with [`RawRequest::grant`], or drops it and the job writes chunks.
+pub struct RawRequest(oneshot::Sender<RawOutput>);
+
+impl fmt::Debug for RawRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawRequest").finish_non_exhaustive()
+    }
+}
+
+impl RawRequest {
+    /// Hands the job the connection; from now on the job writes there and
+    /// nothing more comes as chunks. Gives the connection back when the job
+    /// stopped waiting for it.
+    pub fn grant(self, conn: RawOutput) -> Result<(), RawOutput> {
+        self.0.send(conn)
+    }
+}
 
 /// How many chunks a job may run ahead of a slow reader before its writes
 /// wait: bounded so a job streaming logs cannot buffer without limit.
@@ -244,11 +268,19 @@ impl From<OutputClosed> for JobError {
     }
 }
 
+/// What travels from a [`JobOutput`] to its [`OutputStream`]: a chunk and,
+/// with a [`Chunk::Begin`] from [`JobOutput::begin_raw`], the job's request
+/// for the caller's raw connection.
+struct Sent {
+    chunk: Chunk,
+    raw: Option<RawRequest>,
+}
+
 /// A job's stdout or stderr: a sink whose chunks reach the caller as they
 /// are written.
 #[derive(Clone)]
 pub struct JobOutput {
-    tx: mpsc::Sender<Chunk>,
+    tx: mpsc::Sender<Sent>,
 }
 
 impl fmt::Debug for JobOutput {
@@ -258,15 +290,45 @@ impl fmt::Debug for JobOutput {
 }
 
 /// The caller's end of a [`JobOutput`].
-#[derive(Debug)]
 pub struct OutputStream {
-    rx: mpsc::Receiver<Chunk>,
+    rx: mpsc::Receiver<Sent>,
+    /// Whether the caller has a raw connection to offer.
+    accepts_raw: bool,
+    /// The raw-connection request that came with the last chunk.
+    raw: Option<RawRequest>,
+}
+
+impl fmt::Debug for OutputStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutputStream")
+            .field("raw_requested", &self.raw.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutputStream {
     /// The next chunk; `None` once the job dropped its output (finished).
+    /// A raw-connection request is refused as it arrives (the job goes on
+    /// with chunks) unless the caller [accepts](OutputStream::accept_raw)
+    /// them; then it is refused at the next call if not taken.
     pub async fn next(&mut self) -> Option<Chunk> {
-        self.rx.recv().await
+        self.raw = None;
+        let sent = self.rx.recv().await?;
+        self.raw = sent.raw.filter(|_| self.accepts_raw);
+        Some(sent.chunk)
+    }
+
+    /// Declares that the caller has a raw connection to offer: it takes the
+    /// job's request with [`OutputStream::take_raw_request`] right after
+    /// the [`Chunk::Begin`] that carries it, and grants or drops it.
+    pub fn accept_raw(&mut self) {
+        self.accepts_raw = true;
+    }
+
+    /// Takes the job's request for the raw connection, when the chunk just
+    /// returned by [`OutputStream::next`] (a [`Chunk::Begin`]) carried one.
+    pub fn take_raw_request(&mut self) -> Option<RawRequest> {
+        self.raw.take()
     }
 
     /// Reads every data chunk until the job finishes.
@@ -284,18 +346,45 @@ impl OutputStream {
 /// A connected sink and stream.
 pub fn output_pipe() -> (JobOutput, OutputStream) {
     let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
-    (JobOutput { tx }, OutputStream { rx })
+    let stream = OutputStream {
+        rx,
+        accepts_raw: false,
+        raw: None,
+    };
+    (JobOutput { tx }, stream)
 }
 
 impl JobOutput {
-    /// Signals that output starts (see [`Chunk::Begin`]).
-    pub async fn begin(&self, content_type: Option<&str>) -> Result<(), OutputClosed> {
+    async fn send(&self, chunk: Chunk, raw: Option<RawRequest>) -> Result<(), OutputClosed> {
         self.tx
-            .send(Chunk::Begin {
-                content_type: content_type.map(str::to_owned),
-            })
+            .send(Sent { chunk, raw })
             .await
             .map_err(|_| OutputClosed)
+    }
+
+    /// Signals that output starts (see [`Chunk::Begin`]).
+    pub async fn begin(&self, content_type: Option<&str>) -> Result<(), OutputClosed> {
+        let content_type = content_type.map(str::to_owned);
+        self.send(Chunk::Begin { content_type }, None).await
+    }
+
+    /// Signals that output starts, like [`JobOutput::begin`], and asks the
+    /// caller for its raw connection: `Some` when the caller handed it over
+    /// (a hijacked connection, once it is switched), `None` when it does
+    /// not have one and output goes on as chunks. Docker 1.x gave the
+    /// attach job the hijacked connection as its stdout in the same way;
+    /// here it spares a long-running stream a task and a channel per chunk.
+    pub async fn begin_raw(
+        &self,
+        content_type: Option<&str>,
+    ) -> Result<Option<RawOutput>, OutputClosed> {
+        let content_type = content_type.map(str::to_owned);
+        let (tx, rx) = oneshot::channel();
+        self.send(Chunk::Begin { content_type }, Some(RawRequest(tx)))
+            .await?;
+        // A caller without a raw connection drops the request as it reads
+        // the chunk; one with a connection grants it once it is switched.
+        Ok(rx.await.ok())
     }
 
     /// Writes bytes; waits while the reader is behind.
@@ -304,10 +393,7 @@ impl JobOutput {
         if data.is_empty() {
             return Ok(());
         }
-        self.tx
-            .send(Chunk::Data(data))
-            .await
-            .map_err(|_| OutputClosed)
+        self.send(Chunk::Data(data), None).await
     }
 
     /// Writes `value` as one line of JSON.
@@ -578,6 +664,60 @@ mod tests {
         let out = streams.stdout.collect().await;
         writer.await.unwrap();
         assert_eq!(out, b"{\"a\":1}\ntail");
+    }
+
+    #[tokio::test]
+    async fn a_job_writes_into_the_raw_connection_its_caller_grants() {
+        let (job, mut streams) = Job::new("attach");
+        streams.stdout.accept_raw();
+        let writer = tokio::spawn(async move {
+            let mut conn = job.stdout.begin_raw(Some("raw")).await?.expect("granted");
+            tokio::io::AsyncWriteExt::write_all(&mut conn, b"straight")
+                .await
+                .expect("write");
+            Ok::<_, OutputClosed>(())
+        });
+        assert_eq!(
+            streams.stdout.next().await,
+            Some(Chunk::Begin {
+                content_type: Some("raw".into())
+            })
+        );
+        let request = streams.stdout.take_raw_request().expect("requested");
+        let (conn, mut client) = tokio::io::duplex(64);
+        request.grant(Box::new(conn)).ok().expect("job waits");
+        writer.await.unwrap().unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"straight");
+        assert_eq!(streams.stdout.next().await, None, "no chunks came");
+    }
+
+    #[tokio::test]
+    async fn a_caller_without_a_raw_connection_gets_chunks() {
+        // Not accepting: refused as the Begin chunk is read.
+        let (job, mut streams) = Job::new("attach");
+        let writer = tokio::spawn(async move {
+            assert!(job.stdout.begin_raw(None).await.unwrap().is_none());
+            job.stdout.write(&b"chunk"[..]).await
+        });
+        assert!(matches!(
+            streams.stdout.next().await,
+            Some(Chunk::Begin { .. })
+        ));
+        assert!(streams.stdout.take_raw_request().is_none());
+        assert_eq!(
+            streams.stdout.next().await,
+            Some(Chunk::Data(Bytes::from_static(b"chunk")))
+        );
+        writer.await.unwrap().unwrap();
+        // Accepting but not taking it: refused at the next read.
+        let (job, mut streams) = Job::new("attach");
+        streams.stdout.accept_raw();
+        let writer = tokio::spawn(async move { job.stdout.begin_raw(None).await });
+        assert!(streams.stdout.next().await.is_some());
+        assert_eq!(streams.stdout.next().await, None);
+        assert!(matches!(writer.await.unwrap(), Ok(None)));
     }
 
     #[tokio::test]

@@ -10,14 +10,12 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use berth_shim::protocol::FrameKind;
+use berth_shim::protocol::{FrameKind, ProtocolError, STREAM_FRAME_HEADER_LEN, StreamFrameHeader};
 use berth_shim::{ExitRecord, StreamKind};
-use bytes::Bytes;
-use tokio::io::AsyncWrite;
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
 
-use crate::client::read_stream_frame;
 use crate::error::ExecError;
 
 /// What to attach to.
@@ -86,31 +84,103 @@ impl AsyncWrite for AttachStdin {
     }
 }
 
+/// Room made in the buffer before each `read(2)` from the shim: a few of
+/// its frames, so that one read usually brings several.
+const READ_AHEAD: usize = 256 * 1024;
+
 /// The output side of an attach connection.
+///
+/// Pulled, not pushed: [`AttachOutput::next`] reads the shim's socket
+/// itself and cuts frames out of its buffer without copying their
+/// payload, so whoever writes the output to a client is the only task
+/// between the shim and that client. A consumer that does not pull holds
+/// the shim back (it stops reading the container once a client has 1 MiB
+/// queued), which slows the container — Docker's attach behaves the same.
 #[derive(Debug)]
 pub struct AttachOutput {
-    rx: mpsc::Receiver<Result<AttachEvent, ExecError>>,
+    id: String,
+    read: OwnedReadHalf,
+    buf: BytesMut,
+    /// The exit frame, an error or the end of the connection was seen.
+    ended: bool,
 }
 
 impl AttachOutput {
-    /// The next event; `None` once the stream has ended.
+    /// The next event; `None` once the stream has ended (after the exit,
+    /// an error, or the shim going away).
     pub async fn next(&mut self) -> Option<Result<AttachEvent, ExecError>> {
-        self.rx.recv().await
+        if self.ended {
+            return None;
+        }
+        let event = self.read_event().await;
+        self.ended = !matches!(event, Some(Ok(AttachEvent::Output(_))));
+        event
+    }
+
+    async fn read_event(&mut self) -> Option<Result<AttachEvent, ExecError>> {
+        loop {
+            let wanted = match self.take_frame() {
+                Ok(Frame::Event(event)) => return Some(Ok(event)),
+                Ok(Frame::Needs(wanted)) => wanted,
+                Err(e) => return Some(Err(e)),
+            };
+            self.buf.reserve(wanted.max(READ_AHEAD));
+            match self.read.read_buf(&mut self.buf).await {
+                Ok(0) if self.buf.is_empty() => return None,
+                Ok(0) => return Some(Err(self.broken(&ProtocolError::Eof))),
+                Ok(_) => {}
+                Err(e) => return Some(Err(self.broken(&ProtocolError::Io(e)))),
+            }
+        }
+    }
+
+    /// Cuts the next whole frame off the buffer, or says how many bytes it
+    /// still needs.
+    fn take_frame(&mut self) -> Result<Frame, ExecError> {
+        let Some(header) = self.buf.first_chunk::<STREAM_FRAME_HEADER_LEN>() else {
+            return Ok(Frame::Needs(STREAM_FRAME_HEADER_LEN - self.buf.len()));
+        };
+        let header = StreamFrameHeader::decode(*header).map_err(|e| self.broken(&e))?;
+        let end = STREAM_FRAME_HEADER_LEN + header.len;
+        if self.buf.len() < end {
+            return Ok(Frame::Needs(end - self.buf.len()));
+        }
+        self.buf.advance(STREAM_FRAME_HEADER_LEN);
+        let payload = self.buf.split_to(header.len).freeze();
+        Ok(Frame::Event(match header.kind {
+            FrameKind::Output(stream) => AttachEvent::Output(OutputChunk {
+                stream,
+                data: payload,
+            }),
+            FrameKind::Exit => match serde_json::from_slice(&payload) {
+                Ok(record) => AttachEvent::Exited(record),
+                Err(e) => {
+                    return Err(ExecError::Shim {
+                        id: self.id.clone(),
+                        message: format!("malformed exit frame: {e}"),
+                    });
+                }
+            },
+        }))
+    }
+
+    fn broken(&self, e: &ProtocolError) -> ExecError {
+        ExecError::Shim {
+            id: self.id.clone(),
+            message: format!("attach stream broke: {e}"),
+        }
     }
 }
 
-impl futures_util::Stream for AttachOutput {
-    type Item = Result<AttachEvent, ExecError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().rx.poll_recv(cx)
-    }
+/// What [`AttachOutput::take_frame`] found.
+enum Frame {
+    Event(AttachEvent),
+    /// At least this many more bytes are needed.
+    Needs(usize),
 }
 
 /// Turns an attached connection (after the `Attached` reply) into the
-/// public halves. A task decodes frames into a small channel, so a slow
-/// consumer slows the shim's sending, which in turn slows the container —
-/// Docker's attach behaves the same.
+/// public halves.
 pub(crate) fn split(
     id: &str,
     read: OwnedReadHalf,
@@ -118,40 +188,106 @@ pub(crate) fn split(
     options: AttachOptions,
     stdin_open: bool,
 ) -> Attached {
-    let (tx, rx) = mpsc::channel(16);
-    let id = id.to_owned();
-    tokio::spawn(async move {
-        let mut read = read;
-        loop {
-            let frame = read_stream_frame(&mut read).await;
-            let event = match frame {
-                Ok(Some((FrameKind::Output(stream), data))) => {
-                    Ok(AttachEvent::Output(OutputChunk {
-                        stream,
-                        data: Bytes::from(data),
-                    }))
-                }
-                Ok(Some((FrameKind::Exit, payload))) => match serde_json::from_slice(&payload) {
-                    Ok(record) => Ok(AttachEvent::Exited(record)),
-                    Err(e) => Err(ExecError::Shim {
-                        id: id.clone(),
-                        message: format!("malformed exit frame: {e}"),
-                    }),
-                },
-                Ok(None) => break,
-                Err(e) => Err(ExecError::Shim {
-                    id: id.clone(),
-                    message: format!("attach stream broke: {e}"),
-                }),
-            };
-            let last = !matches!(event, Ok(AttachEvent::Output(_)));
-            if tx.send(event).await.is_err() || last {
-                break;
-            }
-        }
-    });
     Attached {
         stdin: (options.stdin && stdin_open).then_some(AttachStdin(write)),
-        output: AttachOutput { rx },
+        output: AttachOutput {
+            id: id.to_owned(),
+            read,
+            buf: BytesMut::new(),
+            ended: false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_shim::protocol::encode_stream_frame;
+    use berth_shim::time::Timestamp;
+    use tokio::io::AsyncWriteExt;
+
+    /// An attach output over a socket pair; returns the shim's end.
+    fn attach_output() -> (AttachOutput, tokio::net::UnixStream) {
+        let (ours, shim) = tokio::net::UnixStream::pair().unwrap();
+        let (read, write) = ours.into_split();
+        let attached = split("c1", read, write, AttachOptions::default(), false);
+        (attached.output, shim)
+    }
+
+    #[tokio::test]
+    async fn frames_split_anywhere_come_out_whole_and_the_exit_ends_them() {
+        let (mut output, mut shim) = attach_output();
+        let record = ExitRecord::exited(3, None, Timestamp::from_unix(1, 0));
+        let mut wire = Vec::new();
+        encode_stream_frame(&mut wire, FrameKind::Output(StreamKind::Stdout), b"hello\n");
+        encode_stream_frame(&mut wire, FrameKind::Output(StreamKind::Stderr), b"");
+        let big = vec![7u8; READ_AHEAD + 3];
+        encode_stream_frame(&mut wire, FrameKind::Output(StreamKind::Stdout), &big);
+        let json = serde_json::to_vec(&record).unwrap();
+        encode_stream_frame(&mut wire, FrameKind::Exit, &json);
+        encode_stream_frame(&mut wire, FrameKind::Output(StreamKind::Stdout), b"after");
+        let writer = tokio::spawn(async move {
+            for piece in wire.chunks(4093) {
+                shim.write_all(piece).await.unwrap();
+            }
+            shim
+        });
+        let mut events = Vec::new();
+        while let Some(event) = output.next().await {
+            events.push(event.unwrap());
+        }
+        let _shim = writer.await.unwrap();
+        let chunk = |stream, data: &[u8]| {
+            AttachEvent::Output(OutputChunk {
+                stream,
+                data: Bytes::copy_from_slice(data),
+            })
+        };
+        assert_eq!(
+            events.len(),
+            4,
+            "nothing after the exit: {:?}",
+            events.len()
+        );
+        assert_eq!(
+            format!("{:?}", &events[..2]),
+            format!(
+                "{:?}",
+                [
+                    chunk(StreamKind::Stdout, b"hello\n"),
+                    chunk(StreamKind::Stderr, b"")
+                ]
+            )
+        );
+        match &events[2] {
+            AttachEvent::Output(c) => assert_eq!(c.data, big),
+            other => panic!("{other:?}"),
+        }
+        match &events[3] {
+            AttachEvent::Exited(r) => assert_eq!(r, &record),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_breaks_inside_a_frame_is_an_error() {
+        let (mut output, mut shim) = attach_output();
+        let mut wire = Vec::new();
+        encode_stream_frame(
+            &mut wire,
+            FrameKind::Output(StreamKind::Stdout),
+            b"cut short",
+        );
+        shim.write_all(&wire[..wire.len() - 2]).await.unwrap();
+        drop(shim);
+        assert!(matches!(
+            output.next().await,
+            Some(Err(ExecError::Shim { .. }))
+        ));
+        assert!(output.next().await.is_none());
+        // A clean end between frames is just the end.
+        let (mut output, shim) = attach_output();
+        drop(shim);
+        assert!(output.next().await.is_none());
     }
 }

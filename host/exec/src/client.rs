@@ -5,10 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use berth_shim::protocol::{
-    self, FrameKind, MESSAGE_HEADER_LEN, ProtocolError, Reply, Request, STREAM_FRAME_HEADER_LEN,
-    StreamFrameHeader,
-};
+use berth_shim::protocol::{self, MESSAGE_HEADER_LEN, ProtocolError, Reply, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
@@ -150,25 +147,6 @@ where
     let mut body = vec![0u8; protocol::message_len(header)?];
     read_exact(r, &mut body).await?;
     Ok(serde_json::from_slice(&body)?)
-}
-
-/// Reads one stream frame; `Ok(None)` at a clean end of stream.
-pub(crate) async fn read_stream_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
-) -> Result<Option<(FrameKind, Vec<u8>)>, ProtocolError> {
-    let mut header = [0u8; STREAM_FRAME_HEADER_LEN];
-    let mut got = 0;
-    while got < header.len() {
-        match r.read(&mut header[got..]).await? {
-            0 if got == 0 => return Ok(None),
-            0 => return Err(ProtocolError::Eof),
-            n => got += n,
-        }
-    }
-    let header = StreamFrameHeader::decode(header)?;
-    let mut payload = vec![0u8; header.len];
-    read_exact(r, &mut payload).await?;
-    Ok(Some((header.kind, payload)))
 }
 
 async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> Result<(), ProtocolError> {

@@ -103,9 +103,10 @@ pub struct StartOptions {
     pub host_config: HostConfig,
     /// The mounted root filesystem.
     pub rootfs: PathBuf,
-    /// Attach before the process starts, so that no output is missed
-    /// (`docker run` attaches before it starts the container).
-    pub attach: Option<AttachOptions>,
+    /// Attachments made before the process starts, so that they miss no
+    /// output (`docker run` attaches before it starts the container): one
+    /// shim connection each, in order.
+    pub attach: Vec<AttachOptions>,
 }
 
 /// A started container.
@@ -115,8 +116,8 @@ pub struct Started {
     pub pid: i32,
     /// When its process was started.
     pub started_at: Timestamp,
-    /// The attachment requested in [`StartOptions::attach`].
-    pub attach: Option<Attached>,
+    /// The attachments requested in [`StartOptions::attach`], in order.
+    pub attach: Vec<Attached>,
 }
 
 /// What the driver knows about a container.
@@ -357,7 +358,7 @@ impl ExecDriver {
     /// Fails with [`ExecError::StartFailed`] (carrying Docker's exit code,
     /// also recorded in the exit record) when the process cannot be
     /// started, e.g. a missing executable (127).
-    pub async fn start(&self, id: &str, options: StartOptions) -> Result<Started, ExecError> {
+    pub async fn start(&self, id: &str, mut options: StartOptions) -> Result<Started, ExecError> {
         let socket = self.socket(id)?;
         {
             let mut starting = self
@@ -380,7 +381,7 @@ impl ExecDriver {
         {
             return Err(ExecError::AlreadyRunning(id.to_owned()));
         }
-        let attach_options = options.attach;
+        let attach_options = std::mem::take(&mut options.attach);
         let args = self.prepare_bounded(id, options).await?;
         let report = self.spawn_shim(id, &args).await?;
         // From here a container exists: if this start does not complete
@@ -396,9 +397,10 @@ impl ExecDriver {
                 return Err(self.start_failure(id, failure));
             }
         }
-        let attach = match attach_options {
-            Some(opts) => match self.attach(id, opts).await {
-                Ok(attached) => Some(attached),
+        let mut attach = Vec::with_capacity(attach_options.len());
+        for opts in attach_options {
+            match self.attach(id, opts).await {
+                Ok(attached) => attach.push(attached),
                 Err(e) => {
                     // Do not leave a created container behind.
                     let _ = socket
@@ -409,9 +411,8 @@ impl ExecDriver {
                         .await;
                     return Err(e);
                 }
-            },
-            None => None,
-        };
+            }
+        }
         match socket.call(&Request::Start, Some(STARTUP_TIMEOUT)).await? {
             Some((_, Reply::Started { pid, started_at })) => {
                 reaper.disarm();

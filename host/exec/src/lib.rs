@@ -22,7 +22,7 @@
 //! ))?;
 //! let id = "0123456789ab";
 //! let started = driver
-//!     .start(id, StartOptions { config, host_config: host, rootfs: "/mnt/rootfs".into(), attach: None })
+//!     .start(id, StartOptions { config, host_config: host, rootfs: "/mnt/rootfs".into(), attach: Vec::new() })
 //!     .await?;
 //! println!("pid {}", started.pid);
 //! let exit = driver.stop(id, libc::SIGTERM, Duration::from_secs(10)).await?;

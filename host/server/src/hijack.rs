@@ -3,9 +3,10 @@
 //! Docker API, "Hijacking": the client sends `Connection: Upgrade` and
 //! `Upgrade: tcp`; the server answers `101 UPGRADED` and from then on the
 //! connection is a raw byte pipe. The read half becomes the job's stdin
-//! (end of input — the client's half-close — is the job's EOF); the job's
-//! stdout is written to the write half, and the write half is shut down
-//! when the job ends.
+//! (end of input — the client's half-close — is the job's EOF). An attach
+//! job that asks for it (`JobOutput::begin_raw`) gets the write half and
+//! writes container output straight into it; otherwise the job's stdout
+//! is written to the write half, which is shut down when the job ends.
 
 use std::sync::Arc;
 
@@ -15,11 +16,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use berth_api::job::{JOB_STREAM, JobExit};
 use berth_api::stream::{StreamType, encode_frame};
-use berth_engine::job::{Chunk, OutputStream};
+use berth_engine::job::{Chunk, OutputStream, RawRequest};
 use berth_engine::{Engine, Job, JobStreams, Via};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncWriteExt, DuplexStream, WriteHalf};
 use tokio::sync::mpsc;
 
 use crate::edge;
@@ -51,19 +52,33 @@ fn switching(content_type: &str) -> Response {
     response
 }
 
-/// Pumps one upgraded connection: client bytes into `stdin`, `output` to the
-/// client, then closes the write half.
-async fn pump(
+/// Splits an upgraded connection: client bytes go into `stdin` (its
+/// half-close is the job's EOF) on a task of their own, the write half is
+/// returned.
+fn split_upgraded(
     upgraded: hyper::upgrade::Upgraded,
     mut stdin: DuplexStream,
-    mut output: mpsc::Receiver<Bytes>,
+) -> (
+    WriteHalf<TokioIo<hyper::upgrade::Upgraded>>,
+    tokio::task::JoinHandle<()>,
 ) {
-    let (mut read, mut write) = tokio::io::split(TokioIo::new(upgraded));
+    let (mut read, write) = tokio::io::split(TokioIo::new(upgraded));
     let input = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut read, &mut stdin).await;
         // Client half-closed (or went away): the job sees EOF.
         let _ = stdin.shutdown().await;
     });
+    (write, input)
+}
+
+/// Pumps one upgraded connection: client bytes into `stdin`, `output` to the
+/// client, then closes the write half.
+async fn pump(
+    upgraded: hyper::upgrade::Upgraded,
+    stdin: DuplexStream,
+    mut output: mpsc::Receiver<Bytes>,
+) {
+    let (mut write, input) = split_upgraded(upgraded, stdin);
     while let Some(data) = output.recv().await {
         if write.write_all(&data).await.is_err() {
             break;
@@ -94,9 +109,40 @@ fn forward(mut stream: OutputStream, first: Option<Bytes>) -> mpsc::Receiver<Byt
     rx
 }
 
+/// Hands the write half of an upgraded connection to the job that asked
+/// for it ([`RawRequest`]): the job writes its output there itself and
+/// shuts it down at its end. Returns when the job has dropped its output.
+async fn hand_over(
+    upgraded: hyper::upgrade::Upgraded,
+    stdin: DuplexStream,
+    request: RawRequest,
+    mut stdout: OutputStream,
+) {
+    let (write, input) = split_upgraded(upgraded, stdin);
+    if let Err(mut write) = request.grant(Box::new(write)) {
+        // The job ended before it took the connection.
+        let _ = write.shutdown().await;
+    }
+    // Held until the job ends, so that the job sees its client as present
+    // while the session runs; it writes nothing more here.
+    while let Some(chunk) = stdout.next().await {
+        if let Chunk::Data(data) = chunk {
+            tracing::warn!(
+                bytes = data.len(),
+                "attach output after the hand-over dropped"
+            );
+        }
+    }
+    input.abort();
+}
+
 /// `POST /containers/{id}/attach`: runs the attach job and, once it has set
-/// up the session (its first output event), upgrades the connection.
+/// up the session (its first output event), upgrades the connection; when
+/// the job asks for the connection ([`JobOutput::begin_raw`]) it gets the
+/// write half and writes its output straight into it.
 /// Errors before that (no such container) are ordinary error responses.
+///
+/// [`JobOutput::begin_raw`]: berth_engine::job::JobOutput::begin_raw
 pub async fn attach(
     engine: &Arc<Engine>,
     job: Job,
@@ -113,6 +159,7 @@ pub async fn attach(
     let (stdin_job, stdin_conn) = tokio::io::duplex(STDIN_PIPE);
     let job = job.stdin(stdin_job);
     let JobStreams { mut stdout, stderr } = streams;
+    stdout.accept_raw();
     edge::drain_stderr(job.name.clone(), stderr);
     let mut handle = engine.spawn_api(job, Via::Route);
     let (content_type, first) = tokio::select! {
@@ -124,11 +171,12 @@ pub async fn attach(
         },
         result = &mut handle => return finished(result),
     };
-    let output = forward(stdout, first);
+    let raw = stdout.take_raw_request();
     tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => pump(upgraded, stdin_conn, output).await,
-            Err(e) => tracing::warn!(error = %e, "attach upgrade failed"),
+        match (on_upgrade.await, raw) {
+            (Ok(upgraded), Some(raw)) => hand_over(upgraded, stdin_conn, raw, stdout).await,
+            (Ok(upgraded), None) => pump(upgraded, stdin_conn, forward(stdout, first)).await,
+            (Err(e), _) => tracing::warn!(error = %e, "attach upgrade failed"),
         }
         if let Ok(Err(e)) = handle.await {
             tracing::warn!(error = %e, "attach ended with an error");
@@ -248,6 +296,18 @@ mod tests {
                         "No such container: missing",
                     ));
                 }
+                if job.args[0] == "raw" {
+                    // Like the daemon's attach: the connection itself.
+                    let mut conn = job
+                        .stdout
+                        .begin_raw(Some(berth_api::stream::RAW))
+                        .await?
+                        .expect("the edge hands over the connection");
+                    tokio::io::copy(&mut job.stdin, &mut conn).await.unwrap();
+                    conn.write_all(b"<eof>").await.unwrap();
+                    conn.shutdown().await.unwrap();
+                    return Ok(0);
+                }
                 job.stdout.begin(Some(berth_api::stream::RAW)).await?;
                 let mut buf = [0u8; 1024];
                 loop {
@@ -319,6 +379,21 @@ mod tests {
         let mut rest = Vec::new();
         conn.read_to_end(&mut rest).await.unwrap();
         assert_eq!(rest, b"hello<eof>");
+    }
+
+    #[tokio::test]
+    async fn attach_hands_the_connection_to_a_job_that_asks_for_it() {
+        let mut conn = connect();
+        let request =
+            format!("POST /v1.43/containers/raw/attach?stream=1&stdin=1 HTTP/1.1\r\n{UPGRADE}");
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let head = head(&mut conn).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        conn.write_all(b"direct").await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        conn.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"direct<eof>");
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 use crate::driver::{AttachOptions, ExitRecord, ImageService, Restored, Runtime, StartRequest};
 use crate::events::Events;
 use crate::job::{ErrorKind, JobError, JobOutput, JobStdin};
-use attach::PendingAttach;
+use attach::{ClientOutput, PendingAttach};
 use blocking::{BlockingKind, BlockingPool};
 use container::{CONTAINERS, Container, ContainerRecord, ContainerSet, NAMES};
 use spec::ContainerSpecBuilder;
@@ -495,7 +495,7 @@ impl Daemon {
                 container_dir: self.config.container_dir(&container.id),
                 config: inner.record.config.clone(),
                 host_config: inner.record.host_config.clone(),
-                attach: !pending.is_empty(),
+                attach: attach::start_options(&pending),
             };
             (pending, request)
         };
@@ -557,7 +557,7 @@ impl Daemon {
                 return Err(e);
             }
         };
-        let (record, tty) = {
+        let record = {
             let mut inner = container.lock();
             inner.busy = false;
             inner.cancel_start = None;
@@ -565,7 +565,7 @@ impl Daemon {
                 inner.record.restart_count += 1;
             }
             container::set_running(&mut inner.record.state, started.pid, &now_rfc3339());
-            (inner.record.clone(), inner.record.config.tty)
+            inner.record.clone()
         };
         // The process runs: its exit must be watched whatever happens to
         // the record now. A failed save is logged (JobError::internal) and
@@ -574,11 +574,9 @@ impl Daemon {
         let _ = self.persist(&record).await;
         container.notify(false);
         self.container_event("start", &record, &[]);
-        match started.attach {
-            Some(streams) if !pending.is_empty() => {
-                tokio::spawn(attach::serve(streams, pending, tty));
-            }
-            _ => drop(pending),
+        // One session per client, each over its own streams.
+        for (client, streams) in pending.into_iter().zip(started.attach) {
+            tokio::spawn(client.serve(streams));
         }
         self.spawn_monitor(container);
         Ok(())
@@ -1016,9 +1014,9 @@ impl Daemon {
         .await
     }
 
-    /// `POST /containers/{id}/attach`: `begin` is called when the session
-    /// is set up (the HTTP edge then answers 101); returns when the session
-    /// ends.
+    /// `POST /containers/{id}/attach`: the stream begins when the session
+    /// is set up (the HTTP edge then answers 101 and hands over the
+    /// connection); returns when the session ends.
     pub async fn attach(
         &self,
         reference: &str,
@@ -1037,61 +1035,46 @@ impl Daemon {
                 inner.record.state.started_at != berth_api::ZERO_TIME,
             )
         };
-        let content_type = if tty {
-            berth_api::stream::RAW
-        } else {
-            berth_api::stream::MULTIPLEXED
-        };
         let options = AttachOptions {
             stdin: options.stdin && open_stdin,
             ..options
         };
-        if replay.logs {
-            // moby `daemon/attach.go`: the whole json-file log first, then
-            // (with `stream`) the live output. Output written between the
-            // two may be missed, as with dockerd.
-            let records = if ever_started && (options.stdout || options.stderr) {
-                let log_options = crate::driver::LogOptions {
-                    stdout: options.stdout,
-                    stderr: options.stderr,
-                    ..Default::default()
-                };
-                Some(self.runtime.logs(&container.id, log_options).await?)
-            } else {
-                None
+        // moby `daemon/attach.go`: the whole json-file log first, then (with
+        // `stream`) the live output. Output written between the two may be
+        // missed, as with dockerd. Read before the stream begins, so that a
+        // failure is an ordinary error response.
+        let records = if replay.logs && ever_started && (options.stdout || options.stderr) {
+            let log_options = crate::driver::LogOptions {
+                stdout: options.stdout,
+                stderr: options.stderr,
+                ..Default::default()
             };
-            out.begin(Some(content_type)).await?;
-            if let Some(mut records) = records {
-                while let Some(record) = records.recv().await {
-                    out.write(attach::encode(record.stream, &record.data, tty))
-                        .await?;
-                }
-            }
-            if !replay.stream {
-                return Ok(());
-            }
-        }
-        if running {
-            let streams = self.runtime.attach(&container.id, options).await?;
-            if !replay.logs {
-                out.begin(Some(content_type)).await?;
-            }
-            let (done, done_rx) = oneshot::channel();
-            let client = PendingAttach {
-                options,
-                stdin,
-                out,
-                done,
-            };
-            attach::serve(streams, vec![client], tty).await;
-            let _ = done_rx.await;
+            Some(self.runtime.logs(&container.id, log_options).await?)
+        } else {
+            None
+        };
+        if !replay.stream {
+            let mut client = ClientOutput::begin(out, tty).await?;
+            client.replay(records).await?;
+            client.finish().await;
             return Ok(());
         }
-        if !replay.logs {
-            out.begin(Some(content_type)).await?;
+        if running {
+            let (client, streams) = if replay.logs {
+                let mut client = ClientOutput::begin(out, tty).await?;
+                client.replay(records).await?;
+                (client, self.runtime.attach(&container.id, options).await?)
+            } else {
+                let streams = self.runtime.attach(&container.id, options).await?;
+                (ClientOutput::begin(out, tty).await?, streams)
+            };
+            attach::serve(streams, stdin, client).await;
+            return Ok(());
         }
+        // Parked before the stream begins: a client that starts the
+        // container as soon as it has the response finds itself attached.
+        let (session_tx, session_rx) = oneshot::channel();
         let (done, done_rx) = oneshot::channel();
-        let closed = out.clone();
         {
             let mut inner = container.lock();
             // Sessions whose client left stay parked until the next start;
@@ -1101,14 +1084,21 @@ impl Daemon {
                 .retain(|client| !client.out.is_closed());
             inner.pending_attach.push(PendingAttach {
                 options,
-                stdin,
-                out,
+                out: out.clone(),
+                session: session_rx,
                 done,
             });
         }
+        let mut client = ClientOutput::begin(out.clone(), tty).await?;
+        client.replay(records).await?;
+        if let Err(session) = session_tx.send(attach::Session { stdin, out: client }) {
+            // Unparked meanwhile (removed): the session is over.
+            session.out.finish().await;
+            return Ok(());
+        }
         tokio::select! {
             _ = done_rx => {}
-            _ = closed.closed() => {}
+            _ = out.closed() => {}
         }
         Ok(())
     }

@@ -154,7 +154,10 @@ impl Runtime for Arc<FakeRuntime> {
     }
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let this = Arc::clone(self);
-        self.attach_requests.lock().unwrap().push(request.attach);
+        self.attach_requests
+            .lock()
+            .unwrap()
+            .push(!request.attach.is_empty());
         Box::pin(async move {
             let argv = request.config.cmd.clone().unwrap_or_default();
             // A start that never ends, like one stuck on a FIFO in the image.
@@ -175,26 +178,31 @@ impl Runtime for Arc<FakeRuntime> {
                 .lock()
                 .unwrap()
                 .insert(request.id.clone(), Arc::clone(&proc));
-            let attach = if request.attach {
+            // One stream per attachment, as the exec driver gives each
+            // client its own.
+            let mut attach = Vec::new();
+            let mut senders = Vec::new();
+            for _ in &request.attach {
                 let (tx, rx) = mpsc::channel(8);
-                // `echo WORDS`: print them and exit 0, like the real thing.
-                if argv.first().map(String::as_str) == Some("echo") {
-                    let line = format!("{}\n", argv[1..].join(" "));
-                    tokio::spawn(async move {
-                        tx.send((StreamType::Stdout, Bytes::from(line)))
-                            .await
-                            .unwrap();
-                        drop(tx);
-                        proc.exit.send_replace(Some(0));
-                    });
-                }
-                Some(AttachStreams {
+                senders.push(tx);
+                let output = futures_util::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|chunk| (chunk, rx))
+                });
+                attach.push(AttachStreams {
                     stdin: None,
-                    output: rx,
-                })
-            } else {
-                None
-            };
+                    output: Box::pin(output),
+                });
+            }
+            // `echo WORDS`: print them and exit 0, like the real thing.
+            if !senders.is_empty() && argv.first().map(String::as_str) == Some("echo") {
+                let line = Bytes::from(format!("{}\n", argv[1..].join(" ")));
+                tokio::spawn(async move {
+                    for tx in senders {
+                        tx.send((StreamType::Stdout, line.clone())).await.unwrap();
+                    }
+                    proc.exit.send_replace(Some(0));
+                });
+            }
             Ok(Started { pid: 4242, attach })
         })
     }

@@ -59,33 +59,33 @@ fn stream_type(kind: berth_exec::StreamKind) -> StreamType {
     StreamType::from_byte(kind as u8).unwrap_or(StreamType::Stdout)
 }
 
-/// Converts the driver's attach halves into the engine's.
+/// The driver's attach halves as the engine's: the output is the driver's
+/// own reader, pulled by the engine's session (no task in between).
 fn attach_streams(attached: berth_exec::Attached) -> AttachStreams {
-    let berth_exec::Attached { stdin, mut output } = attached;
-    let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(async move {
-        while let Some(event) = output.next().await {
-            match event {
-                Ok(AttachEvent::Output(chunk)) => {
-                    if tx
-                        .send((stream_type(chunk.stream), chunk.data))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(AttachEvent::Exited(_)) => return,
-                Err(e) => {
-                    tracing::debug!(error = %e, "attach stream ended");
-                    return;
-                }
+    let berth_exec::Attached { stdin, output } = attached;
+    let output = futures_util::stream::unfold(output, |mut output| async move {
+        match output.next().await? {
+            Ok(AttachEvent::Output(chunk)) => {
+                Some(((stream_type(chunk.stream), chunk.data), output))
+            }
+            Ok(AttachEvent::Exited(_)) => None,
+            Err(e) => {
+                tracing::debug!(error = %e, "attach stream ended");
+                None
             }
         }
     });
     AttachStreams {
         stdin: stdin.map(|s| Box::new(s) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>),
-        output: rx,
+        output: Box::pin(output),
+    }
+}
+
+fn attach_options(options: AttachOptions) -> berth_exec::AttachOptions {
+    berth_exec::AttachOptions {
+        stdin: options.stdin,
+        stdout: options.stdout,
+        stderr: options.stderr,
     }
 }
 
@@ -108,16 +108,11 @@ impl Runtime for ExecRuntime {
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let driver = self.driver.clone();
         Box::pin(async move {
-            let attach = request.attach.then_some(berth_exec::AttachOptions {
-                stdin: true,
-                stdout: true,
-                stderr: true,
-            });
             let options = berth_exec::StartOptions {
                 config: request.config,
                 host_config: request.host_config,
                 rootfs: request.rootfs,
-                attach,
+                attach: request.attach.into_iter().map(attach_options).collect(),
             };
             let started = driver
                 .start(&request.id, options)
@@ -125,7 +120,7 @@ impl Runtime for ExecRuntime {
                 .map_err(job_error)?;
             Ok(Started {
                 pid: i64::from(started.pid),
-                attach: started.attach.map(attach_streams),
+                attach: started.attach.into_iter().map(attach_streams).collect(),
             })
         })
     }
@@ -147,13 +142,8 @@ impl Runtime for ExecRuntime {
     ) -> BoxFuture<Result<AttachStreams, JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move {
-            let options = berth_exec::AttachOptions {
-                stdin: options.stdin,
-                stdout: options.stdout,
-                stderr: options.stderr,
-            };
             driver
-                .attach(&id, options)
+                .attach(&id, attach_options(options))
                 .await
                 .map(attach_streams)
                 .map_err(job_error)
