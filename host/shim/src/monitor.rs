@@ -12,7 +12,7 @@
 //! input queued, clients' input is not read.
 
 use std::fs::File;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use berth_shim::jsonlog::{LineSplitter, encode_entry};
 use berth_shim::logfile::LogFile;
 use berth_shim::protocol::{
     self, ContainerStatus, FrameKind, MAX_MESSAGE_LEN, MESSAGE_HEADER_LEN, Reply, Request,
-    ShimFailure, ShimState, StreamKind,
+    ShimFailure, ShimState, StreamFrameHeader, StreamKind,
 };
 use berth_shim::time::Timestamp;
 use nix::sys::signal::{SigSet, Signal};
@@ -41,8 +41,19 @@ const CLIENT_BUFFER_LIMIT: usize = 1024 * 1024;
 /// being read.
 const STDIN_BUFFER_LIMIT: usize = 64 * 1024;
 
-/// Bytes read from the container per `read(2)`.
-const READ_CHUNK: usize = 16 * 1024;
+/// Capacity asked for the container's stdout and stderr pipes (the
+/// default is 64 KiB): a container that prints a lot blocks, and wakes the
+/// shim, half as often.
+const PIPE_SIZE: i32 = 128 * 1024;
+
+/// Bytes read from the container per `read(2)` at most: a whole pipe, so
+/// that one wakeup empties it; each read is one attach frame.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// Encoded log lines are written once they reach this many bytes, so that
+/// the encoding buffer stays small however much one read brings (a read of
+/// zeros takes six times its size as JSON).
+const LOG_BATCH: usize = 64 * 1024;
 
 /// How long to keep draining output after init has exited. Everything in
 /// the container's pid namespace dies with init, so the pipes close at once;
@@ -123,6 +134,36 @@ impl Client {
         self.out.extend_from_slice(bytes);
     }
 
+    /// Sends a stream frame: with nothing queued, header and payload go to
+    /// the socket in one `writev(2)` straight from the read buffer, and
+    /// only what the socket did not take is queued (copied).
+    fn send_frame(&mut self, header: &[u8], payload: &[u8]) {
+        if self.queued() > 0 {
+            self.queue(header);
+            self.queue(payload);
+            self.flush();
+            return;
+        }
+        let written = loop {
+            let slices = [IoSlice::new(header), IoSlice::new(payload)];
+            match (&self.stream).write_vectored(&slices) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break 0,
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        };
+        if let Some(rest) = header.get(written..) {
+            self.queue(rest);
+            self.queue(payload);
+        } else {
+            self.queue(&payload[written - header.len()..]);
+        }
+    }
+
     fn queue_reply(&mut self, reply: &Reply) {
         match protocol::encode_message(reply) {
             Ok(bytes) => self.queue(&bytes),
@@ -187,6 +228,9 @@ pub struct Monitor<R: Runtime> {
     /// `None` with the `none` log driver.
     log: Option<LogFile>,
     log_buf: Vec<u8>,
+    /// Container output is read into this ([`READ_CHUNK`] bytes once the
+    /// container first prints; a quiet container never touches it).
+    read_buf: Vec<u8>,
     outputs: Vec<Output>,
     stdin: Option<Stdin>,
     /// The pty master, for resize.
@@ -244,6 +288,17 @@ fn set_winsize(master: &OwnedFd, height: u16, width: u16) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends the encoded lines in `buf` to the log and empties `buf`.
+fn write_log(log: &mut LogFile, buf: &mut Vec<u8>) {
+    if buf.is_empty() {
+        return;
+    }
+    if let Err(e) = log.write(buf) {
+        eprintln!("berth-shim: writing log {}: {e}", log.path().display());
+    }
+    buf.clear();
+}
+
 /// Milliseconds left until `deadline`, as poll(2) takes a timeout.
 fn millis_until(deadline: Instant) -> i32 {
     let left = deadline.saturating_duration_since(Instant::now());
@@ -281,6 +336,11 @@ impl<R: Runtime> Monitor<R> {
         } else {
             let (out_r, out_w) = cloexec_pipe().map_err(|e| io_err("stdout pipe", e))?;
             let (err_r, err_w) = cloexec_pipe().map_err(|e| io_err("stderr pipe", e))?;
+            for pipe in [&out_r, &err_r] {
+                // Best effort: above /proc/sys/fs/pipe-max-size or the
+                // user's pipe page limit the default size stays.
+                let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+            }
             let container_stdin = if config.args.open_stdin {
                 let (in_r, in_w) = cloexec_pipe().map_err(|e| io_err("stdin pipe", e))?;
                 stdin = Some(Stdin {
@@ -384,6 +444,7 @@ impl<R: Runtime> Monitor<R> {
             listener,
             log,
             log_buf: Vec::with_capacity(4096),
+            read_buf: Vec::new(),
             outputs,
             stdin,
             console,
@@ -566,9 +627,12 @@ impl<R: Runtime> Monitor<R> {
     }
 
     fn read_output(&mut self, index: usize) {
-        let mut buf = [0u8; READ_CHUNK];
+        if self.read_buf.is_empty() {
+            self.read_buf = vec![0; READ_CHUNK];
+        }
+        let buf = &mut self.read_buf;
         let output = &mut self.outputs[index];
-        let n = match output.file.read(&mut buf) {
+        let n = match output.file.read(buf) {
             Ok(0) => {
                 output.open = false;
                 return;
@@ -583,13 +647,25 @@ impl<R: Runtime> Monitor<R> {
         };
         let data = &buf[..n];
         let kind = output.kind;
-        let now = Timestamp::now();
-        let log_buf = &mut self.log_buf;
-        output.splitter.push(data, now, &mut |message, time| {
-            encode_entry(log_buf, kind, message, time);
-        });
-        self.flush_log();
-        let mut frame = Vec::new();
+        // With the `none` log driver nothing is encoded at all.
+        if let Some(log) = &mut self.log {
+            let log_buf = &mut self.log_buf;
+            output
+                .splitter
+                .push(data, Timestamp::now(), &mut |message, time| {
+                    encode_entry(log_buf, kind, message, time);
+                    if log_buf.len() >= LOG_BATCH {
+                        write_log(log, log_buf);
+                    }
+                });
+            write_log(log, log_buf);
+        }
+        let header = StreamFrameHeader {
+            kind: FrameKind::Output(kind),
+            len: n,
+        }
+        .encode();
+        let draining = matches!(self.phase, Phase::Draining { .. });
         for client in &mut self.clients {
             if let ClientState::Attached { stdout, stderr, .. } = client.state {
                 let wanted = match kind {
@@ -600,14 +676,8 @@ impl<R: Runtime> Monitor<R> {
                 if !wanted {
                     continue;
                 }
-                if frame.is_empty() {
-                    protocol::encode_stream_frame(&mut frame, FrameKind::Output(kind), data);
-                }
-                client.queue(&frame);
-                client.flush();
-                if matches!(self.phase, Phase::Draining { .. })
-                    && client.queued() > CLIENT_BUFFER_LIMIT
-                {
+                client.send_frame(&header, data);
+                if draining && client.queued() > CLIENT_BUFFER_LIMIT {
                     // Nobody reads it and the container is gone: stop
                     // holding the shim up for this client.
                     client.dead = true;
@@ -617,15 +687,10 @@ impl<R: Runtime> Monitor<R> {
     }
 
     fn flush_log(&mut self) {
-        if self.log_buf.is_empty() {
-            return;
+        match &mut self.log {
+            Some(log) => write_log(log, &mut self.log_buf),
+            None => self.log_buf.clear(),
         }
-        if let Some(log) = &mut self.log
-            && let Err(e) = log.write(&self.log_buf)
-        {
-            eprintln!("berth-shim: writing log {}: {e}", log.path().display());
-        }
-        self.log_buf.clear();
     }
 
     fn write_stdin(&mut self) {

@@ -492,7 +492,8 @@ fn a_slow_attached_client_loses_no_output() {
     // not buffer without bound.
     std::thread::sleep(Duration::from_millis(500));
     let mut total = 0;
-    let mut buf = vec![0u8; 65536];
+    // A frame's payload may be as large as the protocol allows.
+    let mut buf = vec![0u8; berth_shim::protocol::MAX_STREAM_FRAME_LEN];
     let mut header = [0u8; 5];
     loop {
         attach.read_exact(&mut header).expect("header");
