@@ -5,11 +5,14 @@
 # Measures in one run, with hyperfine:
 #   1. berth run --rm busybox true            (berth CLI -> berthd -> shim)
 #   2. docker run --rm busybox true           (the real docker CLI -> berthd)
-#   3. runc run of an equivalent bundle       (the OCI runtime alone)
-#   4. unshare --fork --pid --mount --uts --ipc --net true
-# and prints medians, ratios to runc, berthd's idle RSS (first start with
-# an empty plugin cache, and a restart with a warm one) and a shim's RSS,
-# each split into anonymous and file-backed pages (smaps_rollup).
+#   3. docker run --rm busybox true against dockerd (Debian's docker.io, the
+#      real thing, private to the bench: tests/bench/dockerd.sh)
+#   4. runc run of an equivalent bundle       (the OCI runtime alone)
+#   5. unshare --fork --pid --mount --uts --ipc --net true
+# and prints medians, ratios to runc and to dockerd, berthd's idle RSS
+# (first start with an empty plugin cache, and a restart with a warm one),
+# dockerd's (with its containerd) and a shim's RSS, each split into
+# anonymous and file-backed pages (smaps_rollup).
 # Targets: berth run <= 3x runc; shim < 2 MiB; berthd idle < 30 MiB.
 #
 # Usage: sudo tests/bench/daemon.sh [RUNS]
@@ -31,11 +34,15 @@ for b in berthd berth berth-shim; do
 done
 [[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
 
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
+# Short path: dockerd's containerd socket lives below it (108-byte sun_path).
+work=$(mktemp -d /tmp/bd-XXXXXX)
 sock=$work/berth.sock
 berthd_pid=
+# shellcheck source=tests/bench/dockerd.sh
+source "$(dirname "$0")/dockerd.sh"
 cleanup() {
     set +e
+    dockerd_cleanup
     if [[ -n $berthd_pid ]]; then
         for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
             timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
@@ -116,20 +123,26 @@ read -r shim_rss shim_anon shim_file < <(rss_of "$shim_pid")
 "$bin/berth" -H "unix://$sock" rm -f rss >/dev/null
 
 export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false
+dockerd_start
+sleep 1
+read -r dockerd_rss_kib dockerd_anon dockerd_file < <(dockerd_rss)
 hyperfine --warmup 3 --runs "$runs" --style basic --export-json "$work/results.json" \
     -n "berth run" "$bin/berth -H unix://$sock run --rm busybox true" \
     -n "docker run (berthd)" "docker -H unix://$sock run --rm busybox true" \
+    -n "docker run (dockerd)" "docker -H unix://$dsock run --rm --network none busybox true" \
     -n "runc run" "runc --root $work/runc run --bundle $work/bundle bench-runc" \
     -n "unshare" "unshare --fork --pid --mount --uts --ipc --net true"
 
-python3 - "$work/results.json" "$cold_rss $cold_anon $cold_file" "$idle_rss $idle_anon $idle_file" "$shim_rss $shim_anon $shim_file" <<'PY'
+python3 - "$work/results.json" "$cold_rss $cold_anon $cold_file" "$idle_rss $idle_anon $idle_file" "$shim_rss $shim_anon $shim_file" \
+    "$dockerd_rss_kib $dockerd_anon $dockerd_file" <<'PY'
 import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 runc = results["runc run"]["median"]
+dockerd = results["docker run (dockerd)"]["median"]
 print()
-print(f"{'command':<22}{'median':>12}{'vs runc':>10}")
+print(f"{'command':<22}{'median':>12}{'vs runc':>10}{'vs dockerd':>12}")
 for name, r in results.items():
-    print(f"{name:<22}{r['median'] * 1000:>10.1f}ms{r['median'] / runc:>9.2f}x")
+    print(f"{name:<22}{r['median'] * 1000:>10.1f}ms{r['median'] / runc:>9.2f}x{r['median'] / dockerd:>11.2f}x")
 def mib(kib):
     return f"{int(kib) / 1024:.1f} MiB"
 def line(label, figures, target):
@@ -139,6 +152,10 @@ print()
 line("berthd idle RSS, first start:", sys.argv[2], "30 MiB")
 line("berthd idle RSS, warm plugin cache:", sys.argv[3], "30 MiB")
 line("berth-shim RSS:", sys.argv[4], "2 MiB")
+line("dockerd + containerd idle RSS:", sys.argv[5], "-")
+berthd_idle, dockerd_idle = int(sys.argv[3].split()[0]), int(sys.argv[5].split()[0])
+print(f"berthd idle / dockerd + containerd idle: {berthd_idle / dockerd_idle:.2f}x")
 ratio = results["berth run"]["median"] / runc
 print(f"berth run / runc run: {ratio:.2f}x (target <= 3x)")
+print(f"docker run through berthd / through dockerd: {results['docker run (berthd)']['median'] / dockerd:.2f}x")
 PY

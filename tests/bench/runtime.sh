@@ -5,6 +5,8 @@
 # ratios. Target: berth-runc ≤ 0.8 × runc.
 #
 # Usage: sudo tests/bench/runtime.sh [RUNS]   (default 50 runs each)
+#   BERTH_RUNC   a berth-runc binary to measure instead of building this
+#                checkout's (e.g. an earlier build, for a before/after pair)
 # Needs: root, cargo, hyperfine, runc, busybox-static, python3.
 set -euo pipefail
 
@@ -17,9 +19,14 @@ done
 [ -x /bin/busybox ] || { echo "runtime.sh: /bin/busybox is missing (Debian package busybox-static)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "runtime.sh: must run as root" >&2; exit 1; }
 
-echo "== building berth-runc (release)"
-(cd "$REPO" && cargo build --release -p berth-runc --quiet)
-BERTH="$REPO/target/release/berth-runc"
+if [ -n "${BERTH_RUNC:-}" ]; then
+    BERTH="$BERTH_RUNC"
+    [ -x "$BERTH" ] || { echo "runtime.sh: BERTH_RUNC=$BERTH is not an executable" >&2; exit 1; }
+else
+    echo "== building berth-runc (release)"
+    (cd "$REPO" && cargo build --release -p berth-runc --quiet)
+    BERTH="$REPO/target/release/berth-runc"
+fi
 
 WORK="$(mktemp -d /tmp/berth-bench-XXXXXX)"
 cleanup() {

@@ -16,9 +16,9 @@
 # alone.
 # Target (issue 9): berth run >= 0.5x runc.
 #
-# dockerd runs private to the bench: own data root, exec root, pid file,
-# socket and cgroup parent, no bridge, no iptables, its managed containerd;
-# it is stopped and its directories removed at the end.
+# dockerd runs private to the bench (tests/bench/dockerd.sh): own data root,
+# exec root, pid file, socket and cgroup parent, no bridge, no iptables, its
+# managed containerd; it is stopped and its directories removed at the end.
 #
 # Usage: sudo tests/bench/stream.sh [RUNS]     (default 5 runs each)
 #   BERTH_BIN_DIR  directory with berthd, berth, berth-shim
@@ -44,14 +44,14 @@ done
 # Short path: containerd's socket lives below it (108-byte sun_path limit).
 work=$(mktemp -d /tmp/bs-XXXXXX)
 sock=$work/berth.sock
-dsock=$work/docker.sock
 berthd_pid=
-dockerd_pid=
 stop() { # PID: TERM, wait up to 30 s, then KILL
     kill "$1" 2>/dev/null || return 0
     for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
     kill -9 "$1" 2>/dev/null
 }
+# shellcheck source=tests/bench/dockerd.sh
+source "$(dirname "$0")/dockerd.sh"
 cleanup() {
     set +e
     if [[ -n $berthd_pid ]]; then
@@ -60,19 +60,11 @@ cleanup() {
         done
         stop "$berthd_pid"
     fi
-    if [[ -n $dockerd_pid ]]; then
-        for c in $(timeout 20 docker -H "unix://$dsock" ps -aq 2>/dev/null); do
-            timeout 20 docker -H "unix://$dsock" rm -f "$c" >/dev/null 2>&1
-        done
-        stop "$dockerd_pid"
-    fi
+    dockerd_cleanup
     timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
-    # dockerd's managed containerd and its shims name the work directory.
-    for pid in $(pgrep -f "$work"); do kill -9 "$pid" 2>/dev/null; done
     grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
     for hierarchy in /sys/fs/cgroup/*/; do
-        for dir in "$hierarchy"berth-bench-$$/* "$hierarchy"berth-bench-$$ \
-            "$hierarchy"dockerd-bench-$$/* "$hierarchy"dockerd-bench-$$; do
+        for dir in "$hierarchy"berth-bench-$$/* "$hierarchy"berth-bench-$$; do
             [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
         done
     done
@@ -124,17 +116,8 @@ berthd_pid=$!
 wait_for "$sock" "$bin/berth" -H "unix://$sock" || { cat "$work/berthd.log" >&2; exit 1; }
 "$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
 
-echo '{}' >"$work/daemon.json"
-dockerd --config-file "$work/daemon.json" --data-root "$work/dockerd-data" \
-    --exec-root "$work/dockerd-exec" --pidfile "$work/dockerd.pid" -H "unix://$dsock" \
-    --bridge none --iptables=false --ip-masq=false --ip-forward=false \
-    --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/dockerd-bench-$$" \
-    --oom-score-adjust 0 \
-    >>"$work/dockerd.log" 2>&1 &
-dockerd_pid=$!
 export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false
-wait_for "$dsock" docker -H "unix://$dsock" || { cat "$work/dockerd.log" >&2; exit 1; }
-docker -H "unix://$dsock" import "$work/busybox.tar" busybox >/dev/null
+dockerd_start
 
 sink="| cat >/dev/null"
 hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$work/results.json" \
