@@ -19,8 +19,9 @@ use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::daemon::Daemon;
 use crate::driver::{AttachOptions, AttachStreams, LogRecord};
-use crate::job::{JobOutput, JobStdin, OutputClosed, RawOutput};
+use crate::job::{JobError, JobOutput, JobStdin, OutputClosed, RawOutput};
 
 /// Where one attached client's output goes: straight into its connection
 /// when the caller handed it over, else the job's stdout as chunks.
@@ -205,6 +206,123 @@ pub async fn serve(streams: AttachStreams, stdin: Option<JobStdin>, mut out: Cli
         task.abort();
     }
     out.finish().await;
+}
+
+/// What an attach sends besides live output (`logs`, `stream` of
+/// `POST /containers/{id}/attach`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachReplay {
+    /// Replay the container's log first.
+    pub logs: bool,
+    /// Then stream live output (and forward input).
+    pub stream: bool,
+}
+
+impl Default for AttachReplay {
+    /// Live output only, what `docker attach` and `docker start -a` ask.
+    fn default() -> AttachReplay {
+        AttachReplay {
+            logs: false,
+            stream: true,
+        }
+    }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/attach`: the stream begins when the session
+    /// is set up (the HTTP edge then answers 101 and hands over the
+    /// connection); returns when the session ends.
+    pub async fn attach(
+        &self,
+        reference: &str,
+        options: AttachOptions,
+        replay: AttachReplay,
+        stdin: Option<JobStdin>,
+        out: JobOutput,
+    ) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let (running, tty, open_stdin, ever_started) = {
+            let inner = container.lock();
+            (
+                inner.record.state.running,
+                inner.record.config.tty,
+                inner.record.config.open_stdin,
+                inner.record.state.started_at != berth_api::ZERO_TIME,
+            )
+        };
+        let options = AttachOptions {
+            stdin: options.stdin && open_stdin,
+            ..options
+        };
+        // moby `daemon/attach.go`: the whole json-file log first, then (with
+        // `stream`) the live output. Output written between the two may be
+        // missed, as with dockerd. Read before the stream begins, so that a
+        // failure is an ordinary error response.
+        let records = if replay.logs && ever_started && (options.stdout || options.stderr) {
+            let log_options = crate::driver::LogOptions {
+                stdout: options.stdout,
+                stderr: options.stderr,
+                ..Default::default()
+            };
+            Some(self.runtime.logs(&container.id, log_options).await?)
+        } else {
+            None
+        };
+        if !replay.stream {
+            let mut client = ClientOutput::begin(out, tty).await?;
+            client.replay(records).await?;
+            client.finish().await;
+            return Ok(());
+        }
+        if running {
+            let (client, streams) = if replay.logs {
+                let mut client = ClientOutput::begin(out, tty).await?;
+                client.replay(records).await?;
+                (client, self.runtime.attach(&container.id, options).await?)
+            } else {
+                let streams = self.runtime.attach(&container.id, options).await?;
+                (ClientOutput::begin(out, tty).await?, streams)
+            };
+            serve(streams, stdin, client).await;
+            return Ok(());
+        }
+        // Parked before the stream begins: a client that starts the
+        // container as soon as it has the response finds itself attached.
+        let (session_tx, session_rx) = oneshot::channel();
+        let (done, done_rx) = oneshot::channel();
+        {
+            let mut inner = container.lock();
+            // Sessions whose client left stay parked until the next start;
+            // drop them here so that they cannot pile up meanwhile.
+            inner
+                .pending_attach
+                .retain(|client| !client.out.is_closed());
+            inner.pending_attach.push(PendingAttach {
+                options,
+                out: out.clone(),
+                session: session_rx,
+                done,
+            });
+        }
+        let mut client = ClientOutput::begin(out.clone(), tty).await?;
+        client.replay(records).await?;
+        if let Err(session) = session_tx.send(Session { stdin, out: client }) {
+            // Unparked meanwhile (removed): the session is over.
+            session.out.finish().await;
+            return Ok(());
+        }
+        tokio::select! {
+            _ = done_rx => {}
+            _ = out.closed() => {}
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/resize`.
+    pub async fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), JobError> {
+        let container = self.running_container(reference)?;
+        self.runtime.resize(&container.id, height, width).await
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! has that berthd cannot apply are refused, never ignored: a list that
 //! ignored one would be wider than asked.
 
-use berth_api::container::{ContainerSummary, NetworkSettings, Status, SummaryHostConfig};
+use std::path::PathBuf;
+
+use berth_api::container::{
+    ContainerInspect, ContainerSummary, LogDriver, NetworkSettings, Status, SummaryHostConfig,
+};
 use berth_api::filters::Filters;
-use chrono::Utc;
+use berth_api::units::human_duration;
+use chrono::{DateTime, Utc};
 
 use crate::daemon::container::ContainerRecord;
-use crate::daemon::{Daemon, human_status, parse_time};
+use crate::daemon::{Daemon, parse_time};
 use crate::job::JobError;
 
 impl Daemon {
@@ -137,4 +142,70 @@ fn matches_filters(record: &ContainerRecord, filters: &Filters, exited: &[i64]) 
                 .get("ancestor")
                 .iter()
                 .any(|v| record.image == *v || record.image_id.starts_with(v.as_str())))
+}
+
+/// `docker ps`'s STATUS column, as moby's `State.String()`
+/// (`container/state.go`) words it: `Up 3 seconds`, `Up 2 hours (Paused)`,
+/// `Restarting (1) 5 seconds ago`, `Exited (0) 2 minutes ago`, `Created`
+/// (also for a container whose start failed: it never ran), `Removal In
+/// Progress`, `Dead`.
+pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> String {
+    let since = |t: &str| {
+        parse_time(t)
+            .filter(|_| t != berth_api::ZERO_TIME)
+            .map(|t| human_duration((now - t).num_seconds()))
+    };
+    match state.status {
+        Status::Running => format!("Up {}", since(&state.started_at).unwrap_or_default()),
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            since(&state.started_at).unwrap_or_default()
+        ),
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            state.exit_code,
+            since(&state.finished_at).unwrap_or_default()
+        ),
+        Status::Removing => "Removal In Progress".to_owned(),
+        Status::Dead => "Dead".to_owned(),
+        Status::Created => "Created".to_owned(),
+        // Never started: moby says Created whatever the state.
+        Status::Exited if since(&state.started_at).is_none() => "Created".to_owned(),
+        Status::Exited => since(&state.finished_at).map_or_else(String::new, |ago| {
+            format!("Exited ({}) {ago} ago", state.exit_code)
+        }),
+    }
+}
+
+impl Daemon {
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, reference: &str) -> Result<ContainerInspect, JobError> {
+        let container = self.containers.get(reference)?;
+        let record = container.record();
+        let files = self.runtime.files(&record.id);
+        let path = |p: PathBuf| p.to_string_lossy().into_owned();
+        Ok(ContainerInspect {
+            id: record.id.clone(),
+            created: record.created,
+            path: record.path,
+            args: record.args,
+            state: record.state,
+            image: record.image_id,
+            resolv_conf_path: path(files.resolv_conf),
+            hostname_path: path(files.hostname),
+            hosts_path: path(files.hosts),
+            // As dockerd: only a driver that writes a file has a path.
+            log_path: match record.host_config.log_config.driver() {
+                Ok(LogDriver::None) => String::new(),
+                _ => path(files.log),
+            },
+            name: format!("/{}", record.name),
+            restart_count: record.restart_count,
+            driver: self.images.driver_name(),
+            platform: "linux".to_owned(),
+            host_config: record.host_config,
+            config: record.config,
+            ..ContainerInspect::default()
+        })
+    }
 }

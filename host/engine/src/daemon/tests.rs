@@ -15,9 +15,12 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::*;
-use crate::driver::{AttachStreams, LogRecord, Started};
+use crate::daemon::container::NAMES;
+use crate::driver::{
+    AttachOptions, AttachStreams, ExitRecord, LogRecord, Restored, StartRequest, Started,
+};
 use crate::engine::Engine;
-use crate::job::{BoxFuture, Job, JobResult};
+use crate::job::{BoxFuture, ErrorKind, Job, JobResult};
 
 #[derive(Default)]
 struct FakeImages {

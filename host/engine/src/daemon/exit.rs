@@ -1,0 +1,79 @@
+//! A container's exit: the task that waits for it and the record of it,
+//! shared by a start and by the restore of a running container.
+
+use std::sync::Arc;
+
+use berth_api::container::Status;
+
+use crate::daemon::blocking::BlockingKind;
+use crate::daemon::container::{self, Container};
+use crate::daemon::{Daemon, now_rfc3339};
+use crate::driver::ExitRecord;
+
+impl Daemon {
+    pub(super) fn spawn_monitor(self: &Arc<Self>, container: Arc<Container>) {
+        let daemon = Arc::clone(self);
+        tokio::spawn(async move {
+            let exit = match daemon.runtime.wait(&container.id).await {
+                Ok(exit) => exit,
+                Err(e) => ExitRecord {
+                    exit_code: 255,
+                    finished_at: now_rfc3339(),
+                    error: format!("lost track of the container: {}", e.message),
+                    ..ExitRecord::default()
+                },
+            };
+            let auto_remove = daemon.record_exit(&container, exit).await;
+            if auto_remove && let Err(e) = daemon.remove_container(&container, false).await {
+                tracing::warn!(id = %container.id, error = %e, "auto-remove failed");
+            }
+        });
+    }
+
+    /// Records an exit; returns whether the container should now be
+    /// auto-removed.
+    pub(super) async fn record_exit(&self, container: &Arc<Container>, exit: ExitRecord) -> bool {
+        let images = Arc::clone(&self.images);
+        let id = container.id.clone();
+        if let Err(e) = self
+            .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
+            .await
+        {
+            tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
+        }
+        let finished_at = if exit.finished_at.is_empty() {
+            now_rfc3339()
+        } else {
+            exit.finished_at.clone()
+        };
+        let (record, auto_remove) = {
+            let mut inner = container.lock();
+            let removing = inner.record.state.status == Status::Removing;
+            container::set_exited(
+                &mut inner.record.state,
+                exit.exit_code,
+                exit.oom_killed,
+                &exit.error,
+                &finished_at,
+            );
+            if removing {
+                inner.record.state.status = Status::Removing;
+            }
+            (
+                inner.record.clone(),
+                inner.record.host_config.auto_remove && !removing,
+            )
+        };
+        if let Err(e) = self.persist(&record).await {
+            tracing::warn!(id = %record.id, error = %e, "failed to persist the exit");
+        }
+        container.notify(true);
+        let mut extra = vec![("exitCode", exit.exit_code.to_string())];
+        if exit.oom_killed {
+            self.container_event("oom", &record, &[]);
+            extra.push(("oomKilled", "true".to_owned()));
+        }
+        self.container_event("die", &record, &extra);
+        auto_remove
+    }
+}

@@ -1,0 +1,91 @@
+//! The daemon's start: containers loaded from the store, running ones
+//! reconciled with the exec driver, unfinished creates discarded.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use berth_api::container::Status;
+
+use crate::daemon::container::{CONTAINERS, Container};
+use crate::daemon::{Daemon, names, now_rfc3339, store_error};
+use crate::driver::{ExitRecord, Restored};
+use crate::job::JobError;
+
+impl Daemon {
+    /// Loads the containers from the store and reconciles those that were
+    /// running with the exec driver: live shims are monitored again, the
+    /// exits that happened while the daemon was away are recorded.
+    pub async fn restore(self: &Arc<Self>) -> Result<usize, JobError> {
+        let records = self
+            .store
+            .list(CONTAINERS)
+            .map_err(|e| store_error("failed to load container records", e))?;
+        let count = records.len();
+        let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
+        self.discard_orphans(&known).await;
+        for (_, mut record) in records {
+            // A removal cut short by a crash: the container is dead, and
+            // `rm` (which accepts dead containers) finishes the job.
+            if record.state.status == Status::Removing {
+                record.state.status = Status::Dead;
+                record.state.dead = true;
+            }
+            let was_running = record.state.running;
+            let container = Container::new(record);
+            self.containers.insert(Arc::clone(&container));
+            if !was_running {
+                continue;
+            }
+            match self.runtime.restore(&container.id).await {
+                Ok(Restored::Running { pid }) => {
+                    tracing::info!(id = %container.id, pid, "reattached to running container");
+                    container.lock().record.state.pid = pid;
+                    self.spawn_monitor(container);
+                }
+                Ok(Restored::Exited(exit)) => {
+                    tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
+                    // An AutoRemove container that ended meanwhile goes now,
+                    // as it would have had the daemon been up.
+                    if self.record_exit(&container, exit).await
+                        && let Err(e) = self.remove_container(&container, false).await
+                    {
+                        tracing::warn!(id = %container.id, error = %e, "auto-remove at restore failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(id = %container.id, error = %e, "cannot restore container");
+                    let exit = ExitRecord {
+                        exit_code: 255,
+                        finished_at: now_rfc3339(),
+                        error: format!("lost track of the container: {e}"),
+                        ..ExitRecord::default()
+                    };
+                    self.record_exit(&container, exit).await;
+                }
+            }
+        }
+        Ok(count)
+    }
+
+    /// Container directories without a record are what a create left when
+    /// berthd was killed between preparing the root filesystem and saving
+    /// the record: nothing refers to them, so they go (with their rootfs,
+    /// which would otherwise pin its image) before anything is served.
+    async fn discard_orphans(&self, known: &HashSet<&str>) {
+        let root = self.config.containers_root();
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str() else { continue };
+            if known.contains(id) || !names::is_id(id) {
+                continue;
+            }
+            tracing::warn!(id, "removing a container that was never fully created");
+            if let Err(e) = self.discard_unrecorded(id).await {
+                tracing::warn!(id, error = %e, "cannot remove the unfinished container");
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! `POST /containers/{id}/start`: bounded by the start timeout, cancellable
+//! by `rm -f`, and undone when abandoned.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_api::container::{Status, start_failure_code};
+
+use crate::daemon::blocking::BlockingKind;
+use crate::daemon::container::{self, Container};
+use crate::daemon::{Daemon, attach, now_rfc3339, signal};
+use crate::driver::StartRequest;
+use crate::job::{ErrorKind, JobError};
+
+/// How a start ended ([`Daemon::start`]).
+enum StartOutcome {
+    /// The exec driver answered.
+    Done(Result<crate::driver::Started, JobError>),
+    /// `rm -f` cancelled it.
+    Cancelled,
+    /// [`DaemonConfig::start_timeout`](crate::daemon::DaemonConfig::start_timeout) passed.
+    TimedOut,
+}
+
+/// Bound of each step that undoes an abandoned start.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One step of [`Daemon::abandon_start`], bounded by [`CLEANUP_TIMEOUT`];
+/// its failure is logged: the start fails anyway.
+async fn bounded(
+    id: &str,
+    what: &'static str,
+    step: impl std::future::Future<Output = Result<(), JobError>>,
+) {
+    match tokio::time::timeout(CLEANUP_TIMEOUT, step).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(id, what, error = %e, "after an abandoned start"),
+        Err(_) => tracing::warn!(id, what, "timed out after an abandoned start"),
+    }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/start`. Fails with NotModified when it runs.
+    ///
+    /// The start is bounded by [`DaemonConfig::start_timeout`](crate::daemon::DaemonConfig::start_timeout) and can be
+    /// cancelled by `rm -f` ([`Daemon::remove`]); either way what it set up
+    /// is undone ([`Daemon::abandon_start`]) and it fails.
+    pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let cancel = Arc::new(tokio::sync::Notify::new());
+        let (pending, request) = {
+            let mut inner = container.lock();
+            let state = &inner.record.state;
+            if state.running {
+                return Err(JobError::not_modified());
+            }
+            if inner.busy || state.status == Status::Removing {
+                return Err(JobError::conflict(format!(
+                    "container {} is busy: another operation is in progress",
+                    container.id
+                )));
+            }
+            if state.status == Status::Dead {
+                return Err(JobError::conflict(format!(
+                    "cannot start a dead container {}",
+                    container.id
+                )));
+            }
+            inner.busy = true;
+            inner.cancel_start = Some(Arc::clone(&cancel));
+            let mut pending = std::mem::take(&mut inner.pending_attach);
+            // Clients that stopped waiting for the start get nothing: with
+            // none left, the process starts without an attachment.
+            pending.retain(|client| !client.out.is_closed());
+            let request = StartRequest {
+                id: container.id.clone(),
+                rootfs: PathBuf::new(),
+                container_dir: self.config.container_dir(&container.id),
+                config: inner.record.config.clone(),
+                host_config: inner.record.host_config.clone(),
+                attach: attach::start_options(&pending),
+            };
+            (pending, request)
+        };
+        container.notify(false);
+        let deadline = self.config.start_timeout;
+        let outcome = tokio::select! {
+            result = self.start_locked(&container, request) => StartOutcome::Done(result),
+            () = cancel.notified() => StartOutcome::Cancelled,
+            () = tokio::time::sleep(deadline) => StartOutcome::TimedOut,
+        };
+        let (result, cancelled) = match outcome {
+            StartOutcome::Done(result) => (result, false),
+            StartOutcome::Cancelled => {
+                self.abandon_start(&container).await;
+                let e = JobError::conflict(format!(
+                    "start of container {} cancelled: the container is being removed",
+                    container.id
+                ));
+                (Err(e), true)
+            }
+            StartOutcome::TimedOut => {
+                self.abandon_start(&container).await;
+                let e = JobError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "starting container {} timed out after {deadline:?}; what the start had set up was undone",
+                        container.id
+                    ),
+                );
+                (Err(e), false)
+            }
+        };
+        let started = match result {
+            Ok(started) => started,
+            Err(e) => {
+                // Clients waiting for output get end-of-stream.
+                drop(pending);
+                let record = {
+                    let mut inner = container.lock();
+                    inner.busy = false;
+                    inner.cancel_start = None;
+                    let state = &mut inner.record.state;
+                    state.error = e.message.clone();
+                    // moby `daemon/start.go`: 127/126 from the message, else 128.
+                    state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
+                    inner.record.clone()
+                };
+                let _ = self.persist(&record).await;
+                container.notify(false);
+                // moby (daemon/start.go): an AutoRemove container that
+                // cannot start is cleaned up, as if it had exited; unless
+                // the start was cancelled by a removal, which does that.
+                if record.host_config.auto_remove
+                    && !cancelled
+                    && let Err(cleanup) = self.remove_container(&container, true).await
+                {
+                    tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
+                }
+                return Err(e);
+            }
+        };
+        let record = {
+            let mut inner = container.lock();
+            inner.busy = false;
+            inner.cancel_start = None;
+            if inner.record.state.finished_at != berth_api::ZERO_TIME {
+                inner.record.restart_count += 1;
+            }
+            container::set_running(&mut inner.record.state, started.pid, &now_rfc3339());
+            inner.record.clone()
+        };
+        // The process runs: its exit must be watched whatever happens to
+        // the record now. A failed save is logged (JobError::internal) and
+        // the monitor saves the state again at the exit; returning it here
+        // would leave a running container that nothing monitors.
+        let _ = self.persist(&record).await;
+        container.notify(false);
+        self.container_event("start", &record, &[]);
+        // One session per client, each over its own streams.
+        for (client, streams) in pending.into_iter().zip(started.attach) {
+            tokio::spawn(client.serve(streams));
+        }
+        self.spawn_monitor(container);
+        Ok(())
+    }
+
+    async fn start_locked(
+        &self,
+        container: &Arc<Container>,
+        mut request: StartRequest,
+    ) -> Result<crate::driver::Started, JobError> {
+        let images = Arc::clone(&self.images);
+        let id = container.id.clone();
+        request.rootfs = self
+            .blocking(BlockingKind::Rootfs, move || images.mount_rootfs(&id))
+            .await?;
+        match self.runtime.start(request).await {
+            Ok(started) => Ok(started),
+            Err(e) => {
+                let images = Arc::clone(&self.images);
+                let id = container.id.clone();
+                let _ = self
+                    .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Undoes what a start that was abandoned (past its deadline, or
+    /// cancelled) may have set up. Its future was dropped wherever it was:
+    /// the exec driver kills a shim it had spawned when its start is
+    /// dropped; here the container's processes are killed again and their
+    /// end awaited, then the root filesystem is unmounted. Each step is
+    /// bounded, so that the start's caller and a waiting `rm` are too.
+    async fn abandon_start(&self, container: &Arc<Container>) {
+        let id = container.id.as_str();
+        bounded(id, "kill", self.runtime.kill(id, signal::SIGKILL)).await;
+        let wait = self.runtime.wait(id);
+        bounded(id, "wait", async move { wait.await.map(drop) }).await;
+        let images = Arc::clone(&self.images);
+        let rootfs_id = id.to_owned();
+        let unmount = self.blocking(BlockingKind::Rootfs, move || {
+            images.unmount_rootfs(&rootfs_id)
+        });
+        bounded(id, "unmount", unmount).await;
+    }
+}
