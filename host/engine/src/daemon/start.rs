@@ -45,7 +45,7 @@ impl Daemon {
     ///
     /// The start is bounded by [`DaemonConfig::start_timeout`](crate::daemon::DaemonConfig::start_timeout) and can be
     /// cancelled by `rm -f` ([`Daemon::remove`]); either way what it set up
-    /// is undone ([`Daemon::abandon_start`]) and it fails.
+    /// is undone (`abandon_start`) and it fails.
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
         let cancel = Arc::new(tokio::sync::Notify::new());

@@ -19,7 +19,7 @@ use crate::daemon::container::NAMES;
 use crate::driver::{
     AttachOptions, AttachStreams, ExitRecord, LogRecord, Restored, StartRequest, Started,
 };
-use crate::engine::Engine;
+use crate::engine::{Engine, Exposure};
 use crate::job::{BoxFuture, ErrorKind, Job, JobResult};
 
 #[derive(Default)]
@@ -1076,3 +1076,111 @@ async fn restore_removes_what_an_unfinished_create_left() {
 mod create_fields;
 mod filters;
 mod start_bounds;
+
+/// The builtin jobs, their descriptions and exposures as `job_list` shows
+/// them: API clients and authorization policies see these, so a change to
+/// the handler table must not change them.
+const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
+    (
+        "container_attach",
+        "attaches stdin (job stdin) and output (job stdout) to a container",
+        Exposure::Route,
+    ),
+    (
+        "container_create",
+        "creates a container from a JSON config on stdin",
+        Exposure::Route,
+    ),
+    ("container_delete", "removes a container", Exposure::Route),
+    ("container_inspect", "shows a container", Exposure::Route),
+    (
+        "container_kill",
+        "sends a signal to a container",
+        Exposure::Route,
+    ),
+    ("container_list", "lists containers", Exposure::Route),
+    (
+        "container_logs",
+        "streams a container's logs",
+        Exposure::Route,
+    ),
+    (
+        "container_pause",
+        "freezes every process of a container",
+        Exposure::Route,
+    ),
+    (
+        "container_resize",
+        "resizes a container's TTY",
+        Exposure::Route,
+    ),
+    ("container_start", "starts a container", Exposure::Route),
+    (
+        "container_stop",
+        "stops a container: its stop signal, then SIGKILL after t seconds",
+        Exposure::Route,
+    ),
+    (
+        "container_unpause",
+        "thaws a paused container",
+        Exposure::Route,
+    ),
+    (
+        "container_wait",
+        "waits for a container to stop, exit or be removed",
+        Exposure::Route,
+    ),
+    (
+        "image_delete",
+        "removes an image or one of its tags",
+        Exposure::Route,
+    ),
+    (
+        "image_import",
+        "imports a rootfs tarball from stdin as an image",
+        Exposure::Route,
+    ),
+    ("image_inspect", "shows an image", Exposure::Route),
+    ("image_list", "lists images", Exposure::Route),
+    ("image_tag", "tags an image", Exposure::Route),
+    (
+        "job_list",
+        "lists the engine's handler table",
+        Exposure::Route,
+    ),
+    (
+        "system_events",
+        "streams events as JSON lines",
+        Exposure::Route,
+    ),
+    ("system_info", "system-wide information", Exposure::Route),
+    (
+        "system_ping",
+        "answers OK when the daemon is up",
+        Exposure::Route,
+    ),
+    ("system_version", "the daemon's version", Exposure::Route),
+];
+
+#[test]
+fn the_builtin_handler_table_is_unchanged() {
+    let f = fixture();
+    let listed: Vec<(String, String, Exposure, String)> = f
+        .engine
+        .handlers()
+        .into_iter()
+        .map(|h| (h.name, h.description, h.exposure, h.source))
+        .collect();
+    let expected: Vec<(String, String, Exposure, String)> = BUILTIN_JOBS
+        .into_iter()
+        .map(|(name, description, exposure)| {
+            (
+                name.to_owned(),
+                description.to_owned(),
+                exposure,
+                "builtin".to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, expected);
+}

@@ -1,0 +1,189 @@
+//! The container jobs, one per Docker container operation.
+
+use std::sync::Arc;
+
+use berth_api::container::{CreateRequest, WaitCondition, WaitResponse};
+use berth_api::filters::Filters;
+
+use super::Context;
+use crate::daemon::AttachReplay;
+use crate::driver::{AttachOptions, LogOptions};
+use crate::job::{Job, JobError, JobResult, JobStdin};
+
+/// Largest JSON request body accepted (create requests are a few KiB).
+const MAX_JSON_BODY: usize = 4 << 20;
+
+/// `container_create`: creates a container from a JSON config on stdin.
+pub(super) async fn container_create(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let request: CreateRequest = job.read_json(MAX_JSON_BODY).await?;
+    let created = d.create(job.env.get("name"), request).await?;
+    job.stdout.write_json(&created).await?;
+    Ok(0)
+}
+
+/// `container_list`: lists containers.
+pub(super) async fn container_list(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let limit = job.env.get_i64("limit")?.filter(|l| *l > 0);
+    let all = job.env.get_bool("all")? || limit.is_some();
+    let mut list = d.list(all, &filters)?;
+    if let Some(limit) = limit {
+        list.truncate(limit as usize);
+    }
+    job.stdout.write_json(&list).await?;
+    Ok(0)
+}
+
+/// `container_inspect`: shows a container.
+pub(super) async fn container_inspect(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let inspect = d.inspect(job.required_arg(0, "container id")?)?;
+    job.stdout.write_json(&inspect).await?;
+    Ok(0)
+}
+
+/// `container_start`: starts a container.
+pub(super) async fn container_start(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.start(job.required_arg(0, "container id")?).await?;
+    Ok(0)
+}
+
+/// `container_stop`: stops a container: its stop signal, then SIGKILL after t seconds.
+pub(super) async fn container_stop(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let t = job.env.get_i64("t")?;
+    d.stop(
+        job.required_arg(0, "container id")?,
+        t,
+        job.env.get("signal"),
+    )
+    .await?;
+    Ok(0)
+}
+
+/// `container_pause`: freezes every process of a container.
+pub(super) async fn container_pause(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.pause(job.required_arg(0, "container id")?).await?;
+    Ok(0)
+}
+
+/// `container_unpause`: thaws a paused container.
+pub(super) async fn container_unpause(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.unpause(job.required_arg(0, "container id")?).await?;
+    Ok(0)
+}
+
+/// `container_kill`: sends a signal to a container.
+pub(super) async fn container_kill(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.kill(job.required_arg(0, "container id")?, job.env.get("signal"))
+        .await?;
+    Ok(0)
+}
+
+/// `container_wait`: waits for a container to stop, exit or be removed.
+pub(super) async fn container_wait(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let raw = job.env.get("condition").unwrap_or("");
+    let condition = WaitCondition::parse(raw)
+        .ok_or_else(|| JobError::invalid(format!("invalid condition: \"{raw}\"")))?;
+    let id = job.required_arg(0, "container id")?;
+    let out = job.stdout.clone();
+    let registered = async move {
+        // Headers go out once the waiter is in place: a client
+        // that starts the container after this cannot miss the exit.
+        let _ = out.begin(Some("application/json")).await;
+    };
+    let code = tokio::select! {
+        code = d.wait(id, condition, registered) => code?,
+        _ = job.stdout.closed() => return Ok(0),
+    };
+    job.stdout
+        .write_json(&WaitResponse {
+            status_code: code,
+            error: None,
+        })
+        .await?;
+    Ok(0)
+}
+
+/// `container_delete`: removes a container.
+pub(super) async fn container_delete(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let force = job.env.get_bool("force")?;
+    d.remove(job.required_arg(0, "container id")?, force)
+        .await?;
+    Ok(0)
+}
+
+/// `container_logs`: streams a container's logs.
+pub(super) async fn container_logs(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let tail = match job.env.get("tail").unwrap_or("all") {
+        "" | "all" => None,
+        n => Some(
+            n.parse::<i64>()
+                .map_err(|_| JobError::invalid(format!("invalid value for \"tail\": {n:?}")))?,
+        ),
+    };
+    let options = LogOptions {
+        follow: job.env.get_bool("follow")?,
+        // Negative tail means all, as in moby.
+        tail: tail.filter(|t| *t >= 0).map(|t| t as usize),
+        since: job.env.get_i64("since")?.filter(|s| *s > 0),
+        until: job.env.get_i64("until")?.filter(|s| *s > 0),
+        stdout: job.env.get_bool("stdout")?,
+        stderr: job.env.get_bool("stderr")?,
+    };
+    let timestamps = job.env.get_bool("timestamps")?;
+    let id = job.required_arg(0, "container id")?;
+    tokio::select! {
+        r = d.logs(id, options, timestamps, &job.stdout) => r?,
+        _ = job.stdout.closed() => {}
+    }
+    Ok(0)
+}
+
+/// `container_attach`: attaches stdin (job stdin) and output (job stdout) to a container.
+pub(super) async fn container_attach(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let options = AttachOptions {
+        stdin: job.env.get_bool("stdin")?,
+        stdout: job.env.get_bool("stdout")?,
+        stderr: job.env.get_bool("stderr")?,
+    };
+    let replay = AttachReplay {
+        logs: job.env.get_bool("logs")?,
+        stream: job.env.get_bool("stream")?,
+    };
+    if !replay.stream && !replay.logs {
+        return Err(JobError::invalid(
+            "Bad parameters: stream or logs must be set",
+        ));
+    }
+    let stdin = options
+        .stdin
+        .then(|| std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty())) as JobStdin);
+    let id = job.required_arg(0, "container id")?;
+    d.attach(id, options, replay, stdin, job.stdout.clone())
+        .await?;
+    Ok(0)
+}
+
+/// `container_resize`: resizes a container's TTY.
+pub(super) async fn container_resize(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let dim = |k: &str| -> Result<u16, JobError> {
+        let v = job.env.get_i64(k)?.unwrap_or(0);
+        u16::try_from(v).map_err(|_| JobError::invalid(format!("invalid terminal {k}: {v}")))
+    };
+    let (h, w) = (dim("h")?, dim("w")?);
+    d.resize(job.required_arg(0, "container id")?, h, w).await?;
+    Ok(0)
+}

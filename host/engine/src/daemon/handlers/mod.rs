@@ -1,0 +1,246 @@
+//! The daemon's jobs: one handler per Docker operation.
+//!
+//! Conventions, as in Docker 1.x: positional `args` carry the object the
+//! request names (`container_start <id>`), `env` carries query parameters
+//! under their API names (`t`, `signal`, `all`, `filters`, ...), `stdin` is
+//! the request body, and `stdout` the response body (JSON, or a stream).
+//!
+//! | job | args | env | stdout |
+//! |---|---|---|---|
+//! | `system_ping` | | | `OK` |
+//! | `system_version` | | | `VersionResponse` |
+//! | `system_info` | | | `InfoResponse` |
+//! | `system_events` | | `since`, `until`, `filters` | event lines |
+//! | `job_list` | | | `[JobHandlerInfo]` |
+//! | `image_list` | | | `[ImageSummary]` |
+//! | `image_inspect` | name | | `ImageInspect` |
+//! | `image_import` | | `fromSrc`, `repo`, `tag`, `changes`*, `message`, `platform` | progress lines |
+//! | `image_tag` | name | `repo`, `tag` | |
+//! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
+//! | `container_create` | | `name` | `CreateResponse` |
+//! | `container_list` | | `all`, `filters`, `limit` | `[ContainerSummary]` |
+//! | `container_inspect` | id | | `ContainerInspect` |
+//! | `container_start` | id | | |
+//! | `container_stop` | id | `t`, `signal` | |
+//! | `container_kill` | id | `signal` | |
+//! | `container_pause` | id | | |
+//! | `container_unpause` | id | | |
+//! | `container_wait` | id | `condition` | `WaitResponse` |
+//! | `container_delete` | id | `force`, `v` | |
+//! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
+//! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
+//! | `container_resize` | id | `h`, `w` | |
+//!
+//! Each job is one named `async fn` (in `system.rs`, `images.rs` or
+//! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
+//! which [`register_all`] walks: adding a verb is one function and one row.
+
+use std::sync::{Arc, Weak};
+
+use berth_api::system::{InfoResponse, VersionResponse};
+
+use crate::daemon::Daemon;
+use crate::engine::{Engine, Exposure};
+use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
+
+mod containers;
+mod images;
+mod system;
+
+/// Static facts for `version` and `info`.
+#[derive(Debug, Clone, Default)]
+pub struct SystemFacts {
+    /// `version` answer (the API versions are filled in by the edge).
+    pub version: VersionResponse,
+    /// `info` answer: the fields that do not change while running.
+    pub info: InfoResponse,
+}
+
+/// What every builtin handler works on; each job gets a clone of the
+/// [`Arc`].
+pub struct Context {
+    daemon: Arc<Daemon>,
+    facts: SystemFacts,
+    /// The engine owns the handlers: they hold it weakly.
+    engine: Weak<Engine>,
+}
+
+/// One builtin job: a row of [`JOBS`].
+#[derive(Debug, Clone, Copy)]
+pub struct JobSpec {
+    /// The job's name, Docker's operation name (`container_create`).
+    pub name: &'static str,
+    /// What `job_list` says the job does.
+    pub description: &'static str,
+    /// Where API clients may run it from.
+    pub exposure: Exposure,
+    /// Runs one job.
+    pub handler: fn(Arc<Context>, Job) -> BoxFuture<JobResult>,
+}
+
+/// The daemon's builtin jobs, grouped by resource.
+///
+/// Every job here is one Docker API operation, reachable through its route
+/// with the same args and env, and none takes a host path or a listen
+/// address from them (`image_import` refuses any `fromSrc` but the request
+/// body). They are [`Exposure::Route`]: the job API does not run them, so an
+/// authorization policy sees each such request in the form Docker clients
+/// send it. A job that is not an API operation needs an exposure of its
+/// own, chosen for it.
+pub const JOBS: &[JobSpec] = &[
+    JobSpec {
+        name: "system_ping",
+        description: "answers OK when the daemon is up",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::system_ping(cx, job)),
+    },
+    JobSpec {
+        name: "system_version",
+        description: "the daemon's version",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::system_version(cx, job)),
+    },
+    JobSpec {
+        name: "system_info",
+        description: "system-wide information",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::system_info(cx, job)),
+    },
+    JobSpec {
+        name: "system_events",
+        description: "streams events as JSON lines",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::system_events(cx, job)),
+    },
+    JobSpec {
+        name: "job_list",
+        description: "lists the engine's handler table",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::job_list(cx, job)),
+    },
+    JobSpec {
+        name: "image_list",
+        description: "lists images",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_list(cx, job)),
+    },
+    JobSpec {
+        name: "image_inspect",
+        description: "shows an image",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "image_import",
+        description: "imports a rootfs tarball from stdin as an image",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_import(cx, job)),
+    },
+    JobSpec {
+        name: "image_tag",
+        description: "tags an image",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_tag(cx, job)),
+    },
+    JobSpec {
+        name: "image_delete",
+        description: "removes an image or one of its tags",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_delete(cx, job)),
+    },
+    JobSpec {
+        name: "container_create",
+        description: "creates a container from a JSON config on stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_create(cx, job)),
+    },
+    JobSpec {
+        name: "container_list",
+        description: "lists containers",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_list(cx, job)),
+    },
+    JobSpec {
+        name: "container_inspect",
+        description: "shows a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "container_start",
+        description: "starts a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_start(cx, job)),
+    },
+    JobSpec {
+        name: "container_stop",
+        description: "stops a container: its stop signal, then SIGKILL after t seconds",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_stop(cx, job)),
+    },
+    JobSpec {
+        name: "container_pause",
+        description: "freezes every process of a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_pause(cx, job)),
+    },
+    JobSpec {
+        name: "container_unpause",
+        description: "thaws a paused container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_unpause(cx, job)),
+    },
+    JobSpec {
+        name: "container_kill",
+        description: "sends a signal to a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_kill(cx, job)),
+    },
+    JobSpec {
+        name: "container_wait",
+        description: "waits for a container to stop, exit or be removed",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_wait(cx, job)),
+    },
+    JobSpec {
+        name: "container_delete",
+        description: "removes a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_delete(cx, job)),
+    },
+    JobSpec {
+        name: "container_logs",
+        description: "streams a container's logs",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_logs(cx, job)),
+    },
+    JobSpec {
+        name: "container_attach",
+        description: "attaches stdin (job stdin) and output (job stdout) to a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_attach(cx, job)),
+    },
+    JobSpec {
+        name: "container_resize",
+        description: "resizes a container's TTY",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_resize(cx, job)),
+    },
+];
+
+/// Registers every builtin job of the daemon ([`JOBS`]) on `engine`.
+pub fn register_all(engine: &Arc<Engine>, daemon: &Arc<Daemon>, facts: SystemFacts) {
+    let cx = Arc::new(Context {
+        daemon: Arc::clone(daemon),
+        facts,
+        engine: Arc::downgrade(engine),
+    });
+    for spec in JOBS {
+        let handler: Arc<dyn Handler> = Arc::new(handler_with(
+            spec.description,
+            Arc::clone(&cx),
+            spec.handler,
+        ));
+        engine.register(spec.name, spec.exposure, handler);
+    }
+}
