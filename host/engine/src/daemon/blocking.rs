@@ -2,7 +2,8 @@
 //!
 //! Tokio's blocking pool is one shared set of threads (berthd caps it at
 //! 32). Work that can hang — reading an image's files, mounting a root
-//! filesystem on a stalled disk, a store commit waiting on fsync — would
+//! filesystem on a stalled disk, a store commit waiting on fsync, creating
+//! or removing a directory — would
 //! otherwise be able to take every thread, after which no other request
 //! that needs one (create, start, import, inspect, rm) can make progress.
 //! Each [`BlockingKind`] therefore gets its own semaphore, and the sum of
@@ -16,6 +17,7 @@
 //! are really busy.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -33,10 +35,11 @@ pub enum BlockingKind {
     ImageMetadata,
     /// Mounting, unmounting and removing container root filesystems.
     Rootfs,
-    /// Commits to the metadata store (each one an fsync).
+    /// The metadata store: commits (each one an fsync), and the reads on a
+    /// request's path or at restore.
     StoreCommit,
-    /// Removing a container's directory tree.
-    TreeRemoval,
+    /// Creating, listing and removing the containers' directories.
+    ContainerDir,
 }
 
 impl BlockingKind {
@@ -46,7 +49,7 @@ impl BlockingKind {
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
         BlockingKind::StoreCommit,
-        BlockingKind::TreeRemoval,
+        BlockingKind::ContainerDir,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
@@ -59,7 +62,7 @@ impl BlockingKind {
             BlockingKind::ImageMetadata => 6,
             BlockingKind::Rootfs => 6,
             BlockingKind::StoreCommit => 4,
-            BlockingKind::TreeRemoval => 2,
+            BlockingKind::ContainerDir => 2,
         }
     }
 
@@ -69,7 +72,7 @@ impl BlockingKind {
             BlockingKind::ImageMetadata => 1,
             BlockingKind::Rootfs => 2,
             BlockingKind::StoreCommit => 3,
-            BlockingKind::TreeRemoval => 4,
+            BlockingKind::ContainerDir => 4,
         }
     }
 }
@@ -79,6 +82,8 @@ impl BlockingKind {
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
     permits: Arc<[Arc<Semaphore>; 5]>,
+    /// Tasks run to completion, per kind.
+    ran: Arc<[AtomicU64; 5]>,
 }
 
 impl Default for BlockingPool {
@@ -93,6 +98,7 @@ impl BlockingPool {
         let semaphore = |kind: BlockingKind| Arc::new(Semaphore::new(limit(kind).max(1)));
         BlockingPool {
             permits: Arc::new(BlockingKind::ALL.map(semaphore)),
+            ran: Arc::new(BlockingKind::ALL.map(|_| AtomicU64::new(0))),
         }
     }
 
@@ -107,13 +113,21 @@ impl BlockingPool {
             .acquire_owned()
             .await
             .map_err(|e| JobError::internal("the blocking pool is closed", &e))?;
+        let ran = Arc::clone(&self.ran);
         tokio::task::spawn_blocking(move || {
             let result = f();
             drop(permit);
+            ran[kind.index()].fetch_add(1, Ordering::Relaxed);
             result
         })
         .await
         .map_err(|e| JobError::internal("blocking task failed", &e))?
+    }
+
+    /// How many tasks of `kind` have run on the pool so far: which steps of
+    /// a request went through it, for tests and diagnostics.
+    pub fn ran(&self, kind: BlockingKind) -> u64 {
+        self.ran[kind.index()].load(Ordering::Relaxed)
     }
 
     /// Permits of `kind` free now.
@@ -124,7 +138,7 @@ impl BlockingPool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
     use std::sync::{Barrier, Mutex, mpsc};
     use std::time::Duration;
 

@@ -26,7 +26,7 @@ impl Daemon {
             .map(names::validate_name)
             .transpose()?;
         if let Some(name) = &name {
-            self.check_name_free(name)?;
+            self.check_name_free(name).await?;
         }
         // Before anything else: a field berth would drop must not get as far
         // as a stored container.
@@ -49,9 +49,12 @@ impl Daemon {
         let warnings = spec.warnings.clone();
 
         let container_dir = self.config.container_dir(&id);
-        std::fs::create_dir_all(&container_dir).map_err(|e| {
-            JobError::internal(&format!("failed to create {}", container_dir.display()), &e)
-        })?;
+        self.blocking(BlockingKind::ContainerDir, move || {
+            std::fs::create_dir_all(&container_dir).map_err(|e| {
+                JobError::internal(&format!("failed to create {}", container_dir.display()), &e)
+            })
+        })
+        .await?;
         let images = Arc::clone(&self.images);
         let (rootfs_id, image_id) = (id.clone(), spec.image_id.clone());
         // A writable layer may be a copy of the image's content (vfs).
@@ -115,12 +118,16 @@ impl Daemon {
         ))
     }
 
-    fn check_name_free(&self, name: &str) -> Result<(), JobError> {
-        match self.store.get(NAMES, name) {
-            Ok(Some(id)) => Err(Self::name_conflict(name, &id)),
-            Ok(None) => Ok(()),
-            Err(e) => Err(store_error("failed to read the container names", e)),
-        }
+    async fn check_name_free(&self, name: &str) -> Result<(), JobError> {
+        let (store, name) = (self.store.clone(), name.to_owned());
+        self.blocking(BlockingKind::StoreCommit, move || {
+            match store.get(NAMES, &name) {
+                Ok(Some(id)) => Err(Self::name_conflict(&name, &id)),
+                Ok(None) => Ok(()),
+                Err(e) => Err(store_error("failed to read the container names", e)),
+            }
+        })
+        .await
     }
 
     async fn insert_record(&self, record: &ContainerRecord) -> Result<(), JobError> {

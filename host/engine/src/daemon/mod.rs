@@ -173,7 +173,7 @@ impl Daemon {
     /// Removes a container's directory tree (absent is fine).
     async fn remove_tree(&self, dir: PathBuf) -> Result<(), JobError> {
         self.blocking(
-            BlockingKind::TreeRemoval,
+            BlockingKind::ContainerDir,
             move || match std::fs::remove_dir_all(&dir) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

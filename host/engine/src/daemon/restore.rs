@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use berth_api::container::Status;
 
+use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{CONTAINERS, Container};
 use crate::daemon::{Daemon, names, now_rfc3339, store_error};
 use crate::driver::{ExitRecord, Restored};
@@ -16,10 +17,14 @@ impl Daemon {
     /// running with the exec driver: live shims are monitored again, the
     /// exits that happened while the daemon was away are recorded.
     pub async fn restore(self: &Arc<Self>) -> Result<usize, JobError> {
+        let store = self.store.clone();
         let records = self
-            .store
-            .list(CONTAINERS)
-            .map_err(|e| store_error("failed to load container records", e))?;
+            .blocking(BlockingKind::StoreCommit, move || {
+                store
+                    .list(CONTAINERS)
+                    .map_err(|e| store_error("failed to load container records", e))
+            })
+            .await?;
         let count = records.len();
         let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
         self.discard_orphans(&known).await;
@@ -73,12 +78,17 @@ impl Daemon {
     /// which would otherwise pin its image) before anything is served.
     async fn discard_orphans(&self, known: &HashSet<&str>) {
         let root = self.config.containers_root();
-        let Ok(entries) = std::fs::read_dir(&root) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(id) = name.to_str() else { continue };
+        let listed = self.blocking(BlockingKind::ContainerDir, move || {
+            // Unreadable (absent at the first start): nothing to discard.
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                return Ok(Vec::new());
+            };
+            let names = entries.flatten().map(|entry| entry.file_name());
+            Ok(names.filter_map(|n| n.into_string().ok()).collect())
+        });
+        let ids: Vec<String> = listed.await.unwrap_or_default();
+        for id in &ids {
+            let id = id.as_str();
             if known.contains(id) || !names::is_id(id) {
                 continue;
             }

@@ -1184,3 +1184,22 @@ fn the_builtin_handler_table_is_unchanged() {
         .collect();
     assert_eq!(listed, expected);
 }
+
+/// STYLE rule 5: the store and the container directories are touched from
+/// the blocking pool, never from an async worker (a commit waits for fsync;
+/// a stalled disk would otherwise stall every task of the worker).
+#[tokio::test]
+async fn create_and_restore_touch_the_disk_from_the_blocking_pool() {
+    use blocking::BlockingKind::{ContainerDir, StoreCommit};
+    let f = fixture();
+    let ran = |d: &Daemon| (d.pool.ran(StoreCommit), d.pool.ran(ContainerDir));
+    let request = request(r#"{"Image":"busybox"}"#);
+    f.daemon.create(Some("web"), request).await.unwrap();
+    // The name's check and the record's commit; the container's directory.
+    assert_eq!(ran(&f.daemon), (2, 1));
+    let Fixture { _dir, store, .. } = f;
+    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    // The records' load; the listing of the containers' directories.
+    assert_eq!(ran(&f.daemon), (1, 1));
+}
