@@ -43,9 +43,11 @@ async fn bounded(
 impl Daemon {
     /// `POST /containers/{id}/start`. Fails with NotModified when it runs.
     ///
-    /// The start is bounded by [`DaemonConfig::start_timeout`](crate::daemon::DaemonConfig::start_timeout) and can be
+    /// The start is bounded by [`DaemonConfig::start_timeout`] and can be
     /// cancelled by `rm -f` ([`Daemon::remove`]); either way what it set up
     /// is undone (`abandon_start`) and it fails.
+    ///
+    /// [`DaemonConfig::start_timeout`]: crate::daemon::DaemonConfig::start_timeout
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
         let cancel = Arc::new(tokio::sync::Notify::new());
@@ -84,60 +86,13 @@ impl Daemon {
             (pending, request)
         };
         container.notify(false);
-        let deadline = self.config.start_timeout;
-        let outcome = tokio::select! {
-            result = self.start_locked(&container, request) => StartOutcome::Done(result),
-            () = cancel.notified() => StartOutcome::Cancelled,
-            () = tokio::time::sleep(deadline) => StartOutcome::TimedOut,
-        };
-        let (result, cancelled) = match outcome {
-            StartOutcome::Done(result) => (result, false),
-            StartOutcome::Cancelled => {
-                self.abandon_start(&container).await;
-                let e = JobError::conflict(format!(
-                    "start of container {} cancelled: the container is being removed",
-                    container.id
-                ));
-                (Err(e), true)
-            }
-            StartOutcome::TimedOut => {
-                self.abandon_start(&container).await;
-                let e = JobError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "starting container {} timed out after {deadline:?}; what the start had set up was undone",
-                        container.id
-                    ),
-                );
-                (Err(e), false)
-            }
-        };
+        let (result, cancelled) = self.run_start(&container, request, &cancel).await;
         let started = match result {
             Ok(started) => started,
             Err(e) => {
                 // Clients waiting for output get end-of-stream.
                 drop(pending);
-                let record = {
-                    let mut inner = container.lock();
-                    inner.busy = false;
-                    inner.cancel_start = None;
-                    let state = &mut inner.record.state;
-                    state.error = e.message.clone();
-                    // moby `daemon/start.go`: 127/126 from the message, else 128.
-                    state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
-                    inner.record.clone()
-                };
-                let _ = self.persist(&record).await;
-                container.notify(false);
-                // moby (daemon/start.go): an AutoRemove container that
-                // cannot start is cleaned up, as if it had exited; unless
-                // the start was cancelled by a removal, which does that.
-                if record.host_config.auto_remove
-                    && !cancelled
-                    && let Err(cleanup) = self.remove_container(&container, true).await
-                {
-                    tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
-                }
+                self.start_failed(&container, &e, cancelled).await;
                 return Err(e);
             }
         };
@@ -164,6 +119,73 @@ impl Daemon {
         }
         self.spawn_monitor(container);
         Ok(())
+    }
+
+    /// Runs the start until it ends, `cancel` is notified (`rm -f`) or
+    /// [`DaemonConfig::start_timeout`] passes; an abandoned start is undone.
+    /// Returns its result and whether it was cancelled.
+    ///
+    /// [`DaemonConfig::start_timeout`]: crate::daemon::DaemonConfig::start_timeout
+    async fn run_start(
+        &self,
+        container: &Arc<Container>,
+        request: StartRequest,
+        cancel: &tokio::sync::Notify,
+    ) -> (Result<crate::driver::Started, JobError>, bool) {
+        let deadline = self.config.start_timeout;
+        let outcome = tokio::select! {
+            result = self.start_locked(container, request) => StartOutcome::Done(result),
+            () = cancel.notified() => StartOutcome::Cancelled,
+            () = tokio::time::sleep(deadline) => StartOutcome::TimedOut,
+        };
+        match outcome {
+            StartOutcome::Done(result) => (result, false),
+            StartOutcome::Cancelled => {
+                self.abandon_start(container).await;
+                let e = JobError::conflict(format!(
+                    "start of container {} cancelled: the container is being removed",
+                    container.id
+                ));
+                (Err(e), true)
+            }
+            StartOutcome::TimedOut => {
+                self.abandon_start(container).await;
+                let e = JobError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "starting container {} timed out after {deadline:?}; what the start had set up was undone",
+                        container.id
+                    ),
+                );
+                (Err(e), false)
+            }
+        }
+    }
+
+    /// Records a start that failed with `e`, and removes an AutoRemove
+    /// container unless a removal `cancelled` the start.
+    async fn start_failed(&self, container: &Arc<Container>, e: &JobError, cancelled: bool) {
+        let record = {
+            let mut inner = container.lock();
+            inner.busy = false;
+            inner.cancel_start = None;
+            let state = &mut inner.record.state;
+            state.error = e.message.clone();
+            // moby `daemon/start.go`: 127/126 from the message, else 128.
+            state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
+            inner.record.clone()
+        };
+        let _ = self.persist(&record).await;
+        container.notify(false);
+        // moby (daemon/start.go): an AutoRemove container that
+        // cannot start is cleaned up, as if it had exited; unless
+        // the start was cancelled by a removal, which does that.
+        if record.host_config.auto_remove
+            && !cancelled
+            && let Err(cleanup) = self.remove_container(container, true).await
+        {
+            tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
+        }
     }
 
     async fn start_locked(
