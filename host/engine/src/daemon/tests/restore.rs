@@ -1,0 +1,101 @@
+//! Restore: exits while the daemon was away, AutoRemove, crashes mid-removal and mid-create.
+
+use super::*;
+
+#[tokio::test]
+async fn restore_records_exits_that_happened_while_away() {
+    let f = fixture();
+    let id = f
+        .create(Some("pp"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    f.daemon.start("pp").await.unwrap();
+    let Fixture { _dir, store, .. } = f;
+    // A new daemon over the same store: the shim reports an exit.
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
+        exit_code: 9,
+        finished_at: now_rfc3339(),
+        ..Default::default()
+    }));
+    let f = fixture_with(_dir, store, runtime);
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    let state = f.daemon.inspect(&id).unwrap().state;
+    assert_eq!((state.status, state.exit_code), (Status::Exited, 9));
+}
+
+#[tokio::test]
+async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
+    let f = fixture();
+    let id = f
+        .create(
+            Some("tmp"),
+            r#"{"Image":"busybox","HostConfig":{"AutoRemove":true}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start("tmp").await.unwrap();
+    let Fixture { _dir, store, .. } = f;
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
+        exit_code: 0,
+        finished_at: now_rfc3339(),
+        ..Default::default()
+    }));
+    let f = fixture_with(_dir, store, runtime);
+    f.daemon.restore().await.unwrap();
+    assert!(f.daemon.containers().get(&id).is_err());
+    assert_eq!(f.record_count(), 0);
+}
+
+#[tokio::test]
+async fn a_removal_cut_short_by_a_crash_leaves_a_dead_container_that_rm_finishes() {
+    let f = fixture();
+    let id = f
+        .create(Some("half"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let mut record = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    record.state.status = Status::Removing;
+    f.store.put(CONTAINERS, &id, &record).unwrap();
+    let Fixture { _dir, store, .. } = f;
+    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    f.daemon.restore().await.unwrap();
+    assert_eq!(f.daemon.inspect(&id).unwrap().state.status, Status::Dead);
+    f.daemon.remove("half", false).await.unwrap();
+    assert_eq!(f.record_count(), 0);
+}
+
+#[tokio::test]
+async fn restore_removes_what_an_unfinished_create_left() {
+    let f = fixture();
+    let kept = f
+        .create(Some("kept"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    // berthd killed between preparing a container's rootfs and saving its
+    // record: a directory and a rootfs that nothing refers to.
+    let orphan = names::generate_id();
+    std::fs::create_dir_all(f.daemon.config().container_dir(&orphan)).unwrap();
+    f.images.rootfs.lock().unwrap().push(orphan.clone());
+    // Not a container's: left alone.
+    let other = f.daemon.config().containers_root().join("notes");
+    std::fs::create_dir_all(&other).unwrap();
+
+    let Fixture {
+        _dir,
+        store,
+        images,
+        ..
+    } = f;
+    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    *f.images.rootfs.lock().unwrap() = images.rootfs.lock().unwrap().clone();
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    assert!(!f.daemon.config().container_dir(&orphan).exists());
+    assert_eq!(
+        *f.images.rootfs.lock().unwrap(),
+        std::slice::from_ref(&kept)
+    );
+    assert!(f.daemon.config().container_dir(&kept).exists());
+    assert!(other.exists());
+}
