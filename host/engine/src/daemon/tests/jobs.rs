@@ -159,3 +159,13 @@ fn the_builtin_handler_table_is_unchanged() {
         .collect();
     assert_eq!(listed, expected);
 }
+
+/// A second row with a name would silently replace the first handler.
+#[test]
+fn every_row_of_the_table_names_a_job_of_its_own() {
+    let mut names: Vec<&str> = handlers::JOBS.iter().map(|j| j.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), handlers::JOBS.len());
+    assert_eq!(names.len(), BUILTIN_JOBS.len());
+}
