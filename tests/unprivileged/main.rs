@@ -1,6 +1,7 @@
 //! Integration tests that need no privilege.
 
 mod api_compat;
+mod daemon_log;
 mod plugins;
 mod plugins_authz;
 mod plugins_support;

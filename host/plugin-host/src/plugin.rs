@@ -315,11 +315,13 @@ impl LoadedPlugin {
             PluginSource::Directory { component, .. } => component.clone(),
             PluginSource::Builtin => PathBuf::from(format!("<builtin>/{name}.wasm")),
         };
+        // wasmparser's errors carry `{:#?}` byte dumps over many lines; a
+        // refusal is shown in one line (`berth plugin ls`, berthd's log).
         let unusable = |reason: String| PluginError::Component {
             plugin: name.clone(),
             version: version.clone(),
             path: component_path.clone(),
-            reason,
+            reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
         };
 
         // Cranelift takes tens to hundreds of milliseconds: never on a

@@ -13,6 +13,7 @@ mod error;
 mod facts;
 mod hijack;
 mod listen;
+mod logging;
 mod peer;
 mod plugins;
 mod serve;
@@ -58,6 +59,10 @@ struct Args {
     /// Logging level: debug, info, warn, error, fatal.
     #[arg(short = 'l', long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
+    /// Log format: text (one line per record, coloured only on a terminal)
+    /// or json (one object per line).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
     /// Use TLS on tcp:// listeners; `--tls=false` allows plain TCP.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     tls: Option<bool>,
@@ -128,7 +133,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(&args.log_level)?;
+    logging::init(&args.log_level, args.log_format)?;
     if args.precompile_plugins {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -158,22 +163,8 @@ fn plugin_options(args: &Args) -> plugins::PluginOptions {
         grants_file: args.plugin_grants.clone(),
         data_root: args.data_root.clone(),
         authorization_plugins: args.authorization_plugins.clone(),
+        log_format: args.log_format,
     }
-}
-
-fn init_logging(level: &str) -> anyhow::Result<()> {
-    let level = match level {
-        "fatal" | "panic" => "error",
-        "debug" | "info" | "warn" | "error" | "trace" => level,
-        other => bail!("invalid --log-level {other:?}: use debug, info, warn, error or fatal"),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    Ok(())
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

@@ -34,6 +34,9 @@ pub struct PluginOptions {
     pub data_root: PathBuf,
     /// `--authorization-plugin`: the authz plugins deciding on requests.
     pub authorization_plugins: Vec<String>,
+    /// `--log-format`, handed on to the compiling child: its records share
+    /// berthd's stderr.
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// The running plugin host and its directory watcher.
@@ -97,6 +100,8 @@ async fn precompile_in_child(options: &PluginOptions) {
         // Its load events would repeat the daemon's own.
         .arg("--log-level")
         .arg("error")
+        .arg("--log-format")
+        .arg(options.log_format.as_str())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let status = match command.spawn() {
