@@ -381,3 +381,36 @@ fn kernel_accepts(spec: &oci_spec::runtime::Spec) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `GET /plugins/{name}/json` (`docker plugin inspect`): Docker's `Plugin`
+/// shape as bollard reads it, by name or `NAME:VERSION`, and moby's 404 for
+/// a name no plugin has; then the real docker CLI against the same daemon.
+#[test]
+fn plugin_inspect_answers_in_dockers_shape_for_the_api_and_the_docker_cli() {
+    let d = berth_tests::daemon::Daemon::start();
+    let response = d.http("GET", "/v1.43/plugins/graph-layout/json", b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let plugin: models::Plugin = serde_json::from_str(&response.text())
+        .unwrap_or_else(|e| panic!("{e}: {}", response.text()));
+    assert_eq!(plugin.name, "graph-layout:1.0.0");
+    assert!(plugin.enabled);
+    assert_eq!(plugin.id.as_deref().map(str::len), Some(64));
+    assert_eq!(plugin.config.interface.types, ["berth.graph-policy/1.0.0"]);
+    let by_reference = d.http("GET", "/plugins/graph-layout:1.0.0/json", b"");
+    assert_eq!(by_reference.json(), response.json());
+
+    let missing = d.http("GET", "/plugins/nope/json", b"");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["message"], "plugin \"nope\" not found");
+
+    let docker = d.docker(&["plugin", "inspect", "graph-layout"]);
+    assert_eq!(docker.code(), 0, "{docker:?}");
+    let inspected: serde_json::Value = serde_json::from_str(&docker.stdout).expect("JSON");
+    assert_eq!(inspected[0]["Name"], "graph-layout:1.0.0", "{inspected}");
+    let docker = d.docker(&["plugin", "inspect", "nope"]);
+    assert_ne!(docker.code(), 0, "{docker:?}");
+    assert!(
+        docker.stderr.contains("plugin \"nope\" not found"),
+        "{docker:?}"
+    );
+}

@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/berth/plugins/{name}/{action}", post(plugin_action))
         .route("/plugins", query_job("plugin_list_docker"))
+        .route(
+            "/plugins/{name}/json",
+            object_job(GET, "plugin_inspect_docker", S::OK),
+        )
         .fallback(|| async { ApiError::page_not_found() })
         .with_state(state);
     // The prefix must be stripped before routing, so the middleware wraps

@@ -5,8 +5,9 @@
 //!   and `berth job run` reach them like any job.
 //! - The admin surface is jobs too: `plugin_list`, `plugin_inspect`,
 //!   `plugin_enable`, `plugin_disable`, `plugin_reload` (routes under
-//!   `/berth/plugins`) and `plugin_list_docker` (`GET /plugins`, Docker's
-//!   format, for `docker plugin ls`).
+//!   `/berth/plugins`), `plugin_list_docker` (`GET /plugins`, Docker's
+//!   format, for `docker plugin ls`) and `plugin_inspect_docker`
+//!   (`GET /plugins/{name}/json`, for `docker plugin inspect`).
 //! - Plugin events (load, swap, unload, fail, refuse, enable, disable) are
 //!   forwarded to `/events` as `Type: "plugin"`.
 
@@ -401,6 +402,24 @@ fn docker_plugin(status: &PluginStatus) -> serde_json::Value {
     })
 }
 
+/// The plugin `reference` names for `GET /plugins/{name}/json`: its name,
+/// the `NAME:VERSION` that `docker plugin ls` shows, or its `Id`, as
+/// moby's plugin store resolves a name, a reference or an id.
+fn find_docker<'a>(all: &'a [PluginStatus], reference: &str) -> Option<&'a PluginStatus> {
+    all.iter()
+        .find(|status| status.name == reference)
+        .or_else(|| {
+            let (name, version) = reference.split_once(':')?;
+            all.iter().find(|status| {
+                status.name == name && status.version.as_deref().unwrap_or("refused") == version
+            })
+        })
+        .or_else(|| {
+            all.iter()
+                .find(|status| docker_plugin(status)["Id"].as_str() == Some(reference))
+        })
+}
+
 /// Hex of a name, to give refused plugins (no digest) a stable Id.
 fn hex_name(name: &str) -> String {
     name.bytes().map(|b| format!("{b:02x}")).collect()
@@ -479,6 +498,23 @@ fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
                 .map(docker_plugin)
                 .collect();
             job.stdout.write_json(&all).await?;
+            Ok(0)
+        },
+    );
+    admin_job(
+        engine,
+        "plugin_inspect_docker",
+        "inspect a plugin in Docker's format",
+        host,
+        |host, job| async move {
+            let reference = job.required_arg(0, "plugin name")?;
+            let all = host.list();
+            let status = find_docker(&all, reference).ok_or_else(|| {
+                // moby `plugin/errors.go`, `errNotFound`: Go's %q of the
+                // reference as given.
+                JobError::not_found(format!("plugin {reference:?} not found"))
+            })?;
+            job.stdout.write_json(&docker_plugin(status)).await?;
             Ok(0)
         },
     );
@@ -676,6 +712,31 @@ mod tests {
         assert_eq!(result.unwrap_err().kind, ErrorKind::NotFound);
         let (result, _) = admin(&engine, "plugin_enable", "nope").await;
         assert_eq!(result.unwrap_err().kind, ErrorKind::NotFound);
+    }
+
+    #[tokio::test]
+    async fn docker_inspect_finds_a_plugin_by_name_reference_or_id() {
+        let (_dir, engine, _host) = setup().await;
+        let (result, by_name) = admin(&engine, "plugin_inspect_docker", "graph-layout").await;
+        assert_eq!(result, Ok(0));
+        assert_eq!(by_name["Name"], "graph-layout:1.0.0");
+        assert_eq!(by_name["Enabled"], true);
+        let id = by_name["Id"].as_str().unwrap().to_owned();
+        for reference in ["graph-layout:1.0.0", id.as_str()] {
+            let (result, found) = admin(&engine, "plugin_inspect_docker", reference).await;
+            assert_eq!((result, &found), (Ok(0), &by_name), "{reference}");
+        }
+        for reference in ["nope", "graph-layout:9.9.9", "graph"] {
+            let (result, _) = admin(&engine, "plugin_inspect_docker", reference).await;
+            let err = result.unwrap_err();
+            assert_eq!(
+                (err.kind, err.message),
+                (
+                    ErrorKind::NotFound,
+                    format!("plugin \"{reference}\" not found")
+                )
+            );
+        }
     }
 
     #[tokio::test]

@@ -563,6 +563,13 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             None,
             StatusCode::OK,
         ),
+        (
+            Method::GET,
+            "/plugins/p/json",
+            "plugin_inspect_docker",
+            Some("p"),
+            StatusCode::OK,
+        ),
     ];
     for (_, _, job, _, _) in &routes {
         let handler =
