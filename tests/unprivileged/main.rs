@@ -2,6 +2,7 @@
 
 mod api_compat;
 mod daemon_log;
+mod plugin_new;
 mod plugins;
 mod plugins_authz;
 mod plugins_support;

@@ -6,6 +6,7 @@ mod cmd;
 mod format;
 mod http;
 mod plugin;
+mod plugin_new;
 mod stream;
 
 use clap::{Args, Parser, Subcommand};

@@ -1,5 +1,6 @@
 //! `berth plugin ls|inspect|enable|disable|reload`: the plugin host's admin
-//! surface under `/berth/plugins`.
+//! surface under `/berth/plugins`; `berth plugin new` writes a plugin crate
+//! (no daemon needed, see `plugin_new`).
 
 use clap::Subcommand;
 use hyper::Method;
@@ -26,6 +27,18 @@ pub enum PluginCommand {
     Disable { plugin: String },
     /// Re-read the grants file and reload a plugin from its files.
     Reload { plugin: String },
+    /// Write a buildable plugin crate NAME/ for a world, from the SDK's
+    /// templates.
+    New {
+        /// The plugin's name ([a-z0-9][a-z0-9._-]*).
+        name: String,
+        /// The world it implements.
+        #[arg(long, value_enum)]
+        world: crate::plugin_new::World,
+        /// The plugin SDK to depend on (default: this checkout's plugin-sdk).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<std::path::PathBuf>,
+    },
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -54,6 +67,14 @@ fn status(plugin: &Value) -> String {
 /// Runs a plugin subcommand; returns the exit code.
 pub async fn run(client: &Client, command: &PluginCommand) -> Result<i32> {
     match command {
+        PluginCommand::New { name, world, sdk } => {
+            crate::plugin_new::create(std::path::Path::new("."), name, *world, sdk.as_deref())?;
+            println!(
+                "created {name}/ (world {}): see {name}/README.md to build and install it",
+                world.as_str()
+            );
+            Ok(0)
+        }
         PluginCommand::Ls => {
             let plugins: Vec<Value> = client.get_json("/berth/plugins").await?;
             let rows: Vec<Vec<String>> = plugins
