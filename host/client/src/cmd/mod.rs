@@ -1,0 +1,66 @@
+//! The commands, by group: [`containers`], [`run`], [`images`], [`jobs`],
+//! [`system`]; the helpers they share are here.
+
+use crate::http::{Client, DaemonError};
+
+mod containers;
+mod images;
+mod jobs;
+mod run;
+mod system;
+
+pub use containers::*;
+pub use images::*;
+pub use jobs::*;
+pub use run::*;
+pub use system::*;
+
+type Result<T> = anyhow::Result<T>;
+
+/// Prints an error the way docker does.
+pub fn print_error(e: &anyhow::Error) {
+    if let Some(daemon) = e.downcast_ref::<DaemonError>() {
+        eprintln!("{daemon}");
+    } else {
+        eprintln!("{e:#}");
+    }
+}
+
+/// Runs `f` on each object in turn. A failure is printed and the others
+/// still run, as docker does; returns 1 if any failed.
+async fn for_each<'a, F, Fut>(objects: &'a [String], f: F) -> i32
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut code = 0;
+    for object in objects {
+        if let Err(e) = f(object).await {
+            print_error(&e);
+            code = 1;
+        }
+    }
+    code
+}
+
+/// Runs `f` for each container, printing each name; returns 1 if any failed.
+pub async fn each<'a, F, Fut>(client: &'a Client, ids: &'a [String], f: F) -> Result<i32>
+where
+    F: Fn(&'a Client, &'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    Ok(for_each(ids, |id| {
+        let done = f(client, id);
+        async move {
+            done.await?;
+            println!("{id}");
+            Ok(())
+        }
+    })
+    .await)
+}
+
+/// A boolean query value as the API reads it.
+fn flag(on: bool) -> &'static str {
+    if on { "1" } else { "0" }
+}

@@ -1,0 +1,180 @@
+//! `run`: create, attach, wait, start, stream, exit with the container's
+//! status, with the local terminal in raw mode for `-t`.
+
+use std::io::IsTerminal;
+
+use berth_api::container::WaitResponse;
+use hyper::Method;
+use tokio::io::AsyncWriteExt;
+
+use hyper_util::rt::TokioIo;
+
+use crate::http::{Body, Client, query};
+use crate::stream::copy_output;
+
+use super::containers::{RunArgs, create_request, create_with, start};
+use super::{flag, print_error};
+
+/// docker's exit status for a start failure (`runStartContainerErr`):
+/// 127/126 from the daemon's message, 125 otherwise.
+fn start_failure_code(e: &anyhow::Error) -> i32 {
+    berth_api::container::start_failure_code(&format!("{e:#}")).unwrap_or(125)
+}
+
+/// Puts the local terminal in raw mode for `run -t`, restored on drop.
+struct RawTerminal(Option<nix::sys::termios::Termios>);
+
+impl RawTerminal {
+    fn enable() -> RawTerminal {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let Ok(original) = tcgetattr(&stdin) else {
+            return RawTerminal(None);
+        };
+        let mut raw = original.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
+        RawTerminal(Some(original))
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(original) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                original,
+            );
+        }
+    }
+}
+
+fn terminal_size() -> Option<(u16, u16)> {
+    let mut ws = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
+    let rc = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Attaches to container `id` and registers the wait for its exit, both
+/// before it starts: the daemon answers wait's headers once the waiter is
+/// registered, so the exit cannot be missed however fast the container is.
+async fn attach_and_wait(
+    client: &Client,
+    id: &str,
+    args: &RunArgs,
+) -> anyhow::Result<(
+    TokioIo<hyper::upgrade::Upgraded>,
+    hyper::Response<hyper::body::Incoming>,
+)> {
+    let attach_q = query(&[
+        ("stream", "1"),
+        ("stdin", flag(args.create.interactive)),
+        ("stdout", "1"),
+        ("stderr", "1"),
+    ]);
+    let conn = client
+        .hijack(&format!("/containers/{id}/attach{attach_q}"), Body::Empty)
+        .await?;
+    let condition = if args.create.rm {
+        "removed"
+    } else {
+        "next-exit"
+    };
+    let wait_response = client
+        .send(
+            Method::POST,
+            &format!(
+                "/containers/{id}/wait{}",
+                query(&[("condition", condition)])
+            ),
+            Body::Empty,
+            None,
+            false,
+        )
+        .await?;
+    Ok((conn, wait_response))
+}
+
+/// `run`: create, attach, wait, start, stream, exit with the container's code.
+pub async fn run(client: &Client, args: RunArgs) -> i32 {
+    let fail = |e: anyhow::Error, code: i32| {
+        print_error(&e);
+        code
+    };
+    let req = match create_request(&args.create, !args.detach) {
+        Ok(r) => r,
+        Err(e) => return fail(e, 125),
+    };
+    let id = match create_with(client, &args.create, &req).await {
+        Ok(id) => id,
+        Err(e) => return fail(e, 125),
+    };
+    if args.detach {
+        return match start(client, &id).await {
+            Ok(()) => {
+                println!("{id}");
+                0
+            }
+            Err(e) => {
+                let code = start_failure_code(&e);
+                fail(e, code)
+            }
+        };
+    }
+    let tty = args.create.tty;
+    let interactive = args.create.interactive;
+    let (conn, wait_response) = match attach_and_wait(client, &id, &args).await {
+        Ok(pair) => pair,
+        Err(e) => return fail(e, 125),
+    };
+    let raw_terminal = (tty && std::io::stdin().is_terminal()).then(RawTerminal::enable);
+    if let Err(e) = start(client, &id).await {
+        drop(raw_terminal);
+        let code = start_failure_code(&e);
+        return fail(e, code);
+    }
+    if tty && let Some((h, w)) = terminal_size() {
+        let _ = client
+            .simple(
+                Method::POST,
+                &format!(
+                    "/containers/{id}/resize{}",
+                    query(&[("h", &h.to_string()), ("w", &w.to_string())])
+                ),
+            )
+            .await;
+    }
+    let (read, mut write) = tokio::io::split(conn);
+    let input = interactive.then(|| {
+        tokio::spawn(async move {
+            let mut stdin = tokio::io::stdin();
+            let _ = tokio::io::copy(&mut stdin, &mut write).await;
+            // Half-close: the container sees end of input.
+            let _ = write.shutdown().await;
+        })
+    });
+    let output = copy_output(read, tty).await;
+    if let Some(task) = input {
+        task.abort();
+    }
+    drop(raw_terminal);
+    if let Err(e) = output {
+        return fail(e, 125);
+    }
+    let status = async {
+        let response = crate::http::check(wait_response).await?;
+        let wait: WaitResponse = crate::http::read_json(response).await?;
+        Ok::<_, anyhow::Error>(wait.status_code)
+    };
+    match status.await {
+        Ok(code) => code as i32,
+        Err(e) => fail(e, 125),
+    }
+}
