@@ -1,0 +1,112 @@
+//! `POST /containers/create`: the request body and the answer.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Config, HostConfig, fields, null_as_default};
+
+/// `POST /containers/create` body: the [`Config`] with `HostConfig` and
+/// `NetworkingConfig` beside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateRequest {
+    /// The container configuration.
+    #[serde(flatten)]
+    pub config: Config,
+    /// Host configuration.
+    #[serde(deserialize_with = "null_as_default")]
+    pub host_config: HostConfig,
+    /// Network endpoints: berth has no network driver yet, so only the
+    /// entry of the container's own network with zero values is accepted
+    /// ([`fields::ENDPOINT_SETTINGS`](super::fields::ENDPOINT_SETTINGS)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networking_config: Option<serde_json::Value>,
+}
+
+/// Network modes berth gives containers: a network namespace of their own
+/// with only `lo`. The default (`default`, `bridge`) gets the same until the
+/// network driver exists; other modes (`host`, `container:ID`, a named
+/// network) are refused.
+const NETWORK_MODES: [&str; 4] = ["", "default", "bridge", "none"];
+
+/// Restart policies Docker has that berth does not run yet.
+const RESTART_POLICIES: [&str; 3] = ["always", "unless-stopped", "on-failure"];
+
+impl CreateRequest {
+    /// Refuses a request that sets a field berth does not honour
+    /// ([`fields`]), names a network mode berth has no driver for, or
+    /// asks for a restart policy, naming the field and the option.
+    pub fn check_fields(&self) -> Result<(), fields::FieldError> {
+        use fields::{FieldError, Section, check_section};
+        let unsupported = |field: &str, option: &'static str| FieldError::Unsupported {
+            field: field.to_owned(),
+            option: Some(option),
+        };
+        let members = |value: serde_json::Result<serde_json::Value>| match value {
+            Ok(serde_json::Value::Object(members)) => members,
+            _ => serde_json::Map::new(),
+        };
+        check_section(
+            Section::Config,
+            "Config",
+            &members(serde_json::to_value(&self.config)),
+        )?;
+        check_section(
+            Section::HostConfig,
+            "HostConfig",
+            &members(serde_json::to_value(&self.host_config)),
+        )?;
+        let mode = self.host_config.network_mode.as_str();
+        if !NETWORK_MODES.contains(&mode) {
+            return Err(FieldError::Unsupported {
+                field: format!("HostConfig.NetworkMode (--network) {mode:?}"),
+                option: None,
+            });
+        }
+        if RESTART_POLICIES.contains(&self.host_config.restart_policy.name.as_str()) {
+            return Err(unsupported("HostConfig.RestartPolicy", "--restart"));
+        }
+        let networking = match &self.networking_config {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(serde_json::Value::Object(members)) => members,
+            Some(_) => {
+                return Err(FieldError::Unknown {
+                    field: "NetworkingConfig".to_owned(),
+                });
+            }
+        };
+        check_section(Section::NetworkingConfig, "NetworkingConfig", networking)?;
+        let own_network = if mode.is_empty() { "default" } else { mode };
+        let endpoints = match networking.get("EndpointsConfig") {
+            None | Some(serde_json::Value::Null) => return Ok(()),
+            Some(serde_json::Value::Object(endpoints)) => endpoints,
+            Some(_) => return Err(unsupported("NetworkingConfig.EndpointsConfig", "--network")),
+        };
+        for (network, settings) in endpoints {
+            let path = format!("NetworkingConfig.EndpointsConfig.{network}");
+            if network != own_network {
+                return Err(FieldError::Unsupported {
+                    field: path,
+                    option: Some("--network"),
+                });
+            }
+            match settings {
+                serde_json::Value::Null => {}
+                serde_json::Value::Object(members) => {
+                    check_section(Section::EndpointSettings, &path, members)?;
+                }
+                _ => return Err(FieldError::Unknown { field: path }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `POST /containers/create` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateResponse {
+    /// The new container's id.
+    pub id: String,
+    /// Warnings about the configuration.
+    pub warnings: Vec<String>,
+}
