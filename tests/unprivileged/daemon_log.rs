@@ -8,12 +8,13 @@ use crate::plugins_support::PluginDir;
 /// carries wasmparser's multi-line byte dump.
 fn with_garbage_plugin() -> PluginDir {
     let dir = PluginDir::new();
-    std::fs::write(dir.plugins().join("garbage.wasm"), b"this is not wasm").unwrap();
+    std::fs::write(dir.plugins().join("garbage.wasm"), b"this is not wasm")
+        .expect("write garbage.wasm");
     std::fs::write(
         dir.plugins().join("garbage.toml"),
         "name = \"garbage\"\nversion = \"1.0.0\"\nworld = \"job-handler\"\nwit = \"1.0.0\"\n",
     )
-    .unwrap();
+    .expect("write garbage.toml");
     dir
 }
 
