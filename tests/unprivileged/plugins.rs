@@ -732,3 +732,46 @@ async fn network_and_registry_policies_answer_through_the_host() {
     .await
     .unwrap();
 }
+
+/// What `plugin-sdk/README.md` tells plugin authors about removal: the
+/// manifest makes the plugin, so deleting only the `.wasm` is a refused
+/// update and a `.wasm` left without its manifest is refused too, the
+/// loaded version serving in both cases; the plugin unloads once both
+/// files are gone, and a folder plugin as soon as its `plugin.toml` is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_unloads_when_its_files_go_and_half_a_removal_is_refused() {
+    let built = test_plugins();
+    let f = fixture(|dir, _| install(dir, &built.example, None)).await;
+    let dir = f.plugin_dir();
+    let serving = |reason: &str| {
+        let status = f.host.inspect("example-job").expect("still listed");
+        assert_eq!(status.state, PluginState::Loaded, "{status:#?}");
+        let refused = status.refused.expect("refused");
+        assert!(refused.contains(reason), "{refused}");
+        assert!(refused.contains("version 1.0.0 keeps serving"), "{refused}");
+    };
+
+    std::fs::remove_file(dir.join("example-job.wasm")).unwrap();
+    assert_eq!(f.host.rescan().await.len(), 1);
+    serving("example-job.wasm");
+    assert!(f.host.has_job("example-echo"));
+
+    install(&dir, &built.example, None);
+    assert!(f.host.rescan().await.is_empty());
+    std::fs::remove_file(dir.join("example-job.toml")).unwrap();
+    assert_eq!(f.host.rescan().await.len(), 1);
+    serving("has no manifest");
+    assert!(f.host.has_job("example-echo"));
+
+    std::fs::remove_file(dir.join("example-job.wasm")).unwrap();
+    f.host.rescan().await;
+    assert!(f.host.inspect("example-job").is_none());
+    assert!(!f.host.has_job("example-echo"));
+
+    install_folder(&dir, &built.example);
+    assert!(f.host.rescan().await.is_empty());
+    assert!(f.host.has_job("example-echo"));
+    std::fs::remove_file(dir.join("example-job").join("plugin.toml")).unwrap();
+    f.host.rescan().await;
+    assert!(f.host.inspect("example-job").is_none());
+}
