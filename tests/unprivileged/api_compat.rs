@@ -246,7 +246,8 @@ fn resource_values_accepted_at_create_are_values_the_kernel_accepts() {
         },
         ..ImageInspect::default()
     };
-    let files = berth_exec::spec::ContainerFiles {
+    let files = berth_exec::ContainerFiles {
+        log: "/c/c-json.log".into(),
         hostname: "/c/hostname".into(),
         hosts: "/c/hosts".into(),
         resolv_conf: "/c/resolv.conf".into(),

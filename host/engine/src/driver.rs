@@ -23,6 +23,9 @@ use tokio::sync::mpsc;
 
 use crate::job::{BoxFuture, JobError};
 
+// The types the exec seam shares with the driver, defined once below both.
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+
 /// What `POST /images/create?fromSrc=...` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOptions {
@@ -106,19 +109,6 @@ pub struct Started {
     pub attach: Vec<AttachStreams>,
 }
 
-/// How a container's process ended.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExitRecord {
-    /// Exit code; 128+N for signal N.
-    pub exit_code: i64,
-    /// Whether the kernel's OOM killer hit the container.
-    pub oom_killed: bool,
-    /// RFC 3339 time of the exit.
-    pub finished_at: String,
-    /// Why the process could not run or be monitored (empty otherwise).
-    pub error: String,
-}
-
 /// What [`Runtime::restore`] found for a container the engine believed
 /// running.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,17 +120,6 @@ pub enum Restored {
     },
     /// It ended while the daemon was away.
     Exited(ExitRecord),
-}
-
-/// What a client attaches to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AttachOptions {
-    /// Forward the client's input.
-    pub stdin: bool,
-    /// Send stdout.
-    pub stdout: bool,
-    /// Send stderr.
-    pub stderr: bool,
 }
 
 /// A container's output as one attached client receives it: chunks of the
@@ -194,20 +173,6 @@ pub struct LogRecord {
     pub time: String,
     /// The bytes, including the newline if the process wrote one.
     pub data: Bytes,
-}
-
-/// Where the exec driver keeps a container's files, as inspect reports
-/// them (`LogPath`, `HostnamePath`, `HostsPath`, `ResolvConfPath`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerFiles {
-    /// The json-file log.
-    pub log: PathBuf,
-    /// The file mounted over `/etc/hostname`.
-    pub hostname: PathBuf,
-    /// The file mounted over `/etc/hosts`.
-    pub hosts: PathBuf,
-    /// The file mounted over `/etc/resolv.conf`.
-    pub resolv_conf: PathBuf,
 }
 
 /// Runs and supervises container processes (the exec driver).

@@ -29,22 +29,24 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_api::container::{Config, HostConfig, LogDriver};
+use berth_model::Timestamp;
+use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+use berth_shim::ExitRecordFile;
 use berth_shim::args::ShimArgs;
 use berth_shim::fsutil;
 use berth_shim::logfile::Rotation;
 use berth_shim::protocol::{
     ContainerStatus, Reply, Request, ShimFailure, StartupReport, error_chain,
 };
-use berth_shim::{ExitRecord, Timestamp};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::attach::{self, AttachOptions, Attached};
+use crate::attach::{self, Attached};
 use crate::client::{REQUEST_TIMEOUT, ShimSocket, exists};
 use crate::error::ExecError;
 use crate::files;
 use crate::logs::{self, LogOptions, LogStream};
-use crate::spec::{self, ContainerFiles, SpecOptions};
+use crate::spec::{self, SpecOptions};
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the
@@ -155,12 +157,10 @@ pub enum RunState {
 pub struct ContainerPaths {
     /// `<containers>/<id>`.
     pub dir: PathBuf,
-    /// The json-file log (`LogPath`).
-    pub log: PathBuf,
     /// The exit record.
     pub exit: PathBuf,
-    /// Files mounted over `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`
-    /// (`HostnamePath`, `HostsPath`, `ResolvConfPath`).
+    /// The json-file log and the files mounted over `/etc/hostname`,
+    /// `/etc/hosts`, `/etc/resolv.conf`, as inspect reports them.
     pub files: ContainerFiles,
 }
 
@@ -333,9 +333,9 @@ impl ExecDriver {
     pub fn paths(&self, id: &str) -> ContainerPaths {
         let dir = self.container_dir(id);
         ContainerPaths {
-            log: dir.join(format!("{id}-json.log")),
             exit: dir.join("exit.json"),
             files: ContainerFiles {
+                log: dir.join(format!("{id}-json.log")),
                 hostname: dir.join("hostname"),
                 hosts: dir.join("hosts"),
                 resolv_conf: dir.join("resolv.conf"),
@@ -572,7 +572,7 @@ impl ExecDriver {
             bundle: shim_dir.clone(),
             state_root: self.runtime_root(),
             socket: shim_dir.join("sock"),
-            log: paths.log,
+            log: paths.files.log,
             log_rotation,
             no_log,
             exit_file: paths.exit,
@@ -835,7 +835,11 @@ impl ExecDriver {
             // nothing more will be written by a shim we could wait for.
             let _ = driver.wait(&owned).await;
         };
-        Ok(logs::spawn_reader(self.paths(id).log, options, exited))
+        Ok(logs::spawn_reader(
+            self.paths(id).files.log,
+            options,
+            exited,
+        ))
     }
 
     /// Sets the terminal size of a TTY container.
@@ -977,7 +981,10 @@ mod tests {
         assert!(dir.path().join("run/runtime").is_dir());
         assert!(dir.path().join("containers").is_dir());
         let paths = driver.paths("c1");
-        assert_eq!(paths.log, dir.path().join("containers/c1/c1-json.log"));
+        assert_eq!(
+            paths.files.log,
+            dir.path().join("containers/c1/c1-json.log")
+        );
         assert_eq!(paths.files.hosts, dir.path().join("containers/c1/hosts"));
         let missing = ExecConfig::new(
             dir.path().join("r2"),

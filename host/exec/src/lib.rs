@@ -41,8 +41,10 @@ mod files;
 mod logs;
 pub mod spec;
 
-pub use attach::{AttachEvent, AttachOptions, AttachOutput, AttachStdin, Attached, OutputChunk};
-pub use berth_shim::{ExitRecord, StreamKind, Timestamp};
+pub use attach::{AttachEvent, AttachOutput, AttachStdin, Attached, OutputChunk};
+pub use berth_model::Timestamp;
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+pub use berth_shim::StreamKind;
 pub use driver::{
     ContainerPaths, ExecConfig, ExecDriver, LOST_EXIT_CODE, RunState, StartOptions, Started,
 };

@@ -24,8 +24,9 @@ use berth_api::container::{
     start_failure_code,
 };
 use berth_api::units::human_duration;
+use berth_model::Timestamp;
 use berth_store::{Store, StoreError};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use crate::driver::{AttachOptions, ExitRecord, ImageService, Restored, Runtime, StartRequest};
@@ -135,10 +136,7 @@ async fn bounded(
     }
 }
 
-/// The current time as the Docker API prints it.
-pub fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
+pub use berth_model::time::now_rfc3339;
 
 fn store_error(what: &str, err: StoreError) -> JobError {
     JobError::internal(what, &err)
@@ -237,12 +235,11 @@ impl Daemon {
                 }
                 Err(e) => {
                     tracing::warn!(id = %container.id, error = %e, "cannot restore container");
-                    let exit = ExitRecord {
-                        exit_code: 255,
-                        finished_at: now_rfc3339(),
-                        error: format!("lost track of the container: {e}"),
-                        ..ExitRecord::default()
-                    };
+                    let exit = ExitRecord::failed(
+                        255,
+                        format!("lost track of the container: {e}"),
+                        Timestamp::now(),
+                    );
                     self.record_exit(&container, exit).await;
                 }
             }
@@ -629,12 +626,11 @@ impl Daemon {
         tokio::spawn(async move {
             let exit = match daemon.runtime.wait(&container.id).await {
                 Ok(exit) => exit,
-                Err(e) => ExitRecord {
-                    exit_code: 255,
-                    finished_at: now_rfc3339(),
-                    error: format!("lost track of the container: {}", e.message),
-                    ..ExitRecord::default()
-                },
+                Err(e) => ExitRecord::failed(
+                    255,
+                    format!("lost track of the container: {}", e.message),
+                    Timestamp::now(),
+                ),
             };
             let auto_remove = daemon.record_exit(&container, exit).await;
             if auto_remove && let Err(e) = daemon.remove_container(&container, false).await {
@@ -654,19 +650,15 @@ impl Daemon {
         {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
-        let finished_at = if exit.finished_at.is_empty() {
-            now_rfc3339()
-        } else {
-            exit.finished_at.clone()
-        };
+        let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, auto_remove) = {
             let mut inner = container.lock();
             let removing = inner.record.state.status == Status::Removing;
             container::set_exited(
                 &mut inner.record.state,
-                exit.exit_code,
+                i64::from(exit.exit_code),
                 exit.oom_killed,
-                &exit.error,
+                exit.error.as_deref().unwrap_or_default(),
                 &finished_at,
             );
             if removing {

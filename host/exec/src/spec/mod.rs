@@ -49,6 +49,7 @@ use std::path::{Path, PathBuf};
 
 use berth_api::container::security::{Seccomp, SecurityOptError, SecurityOptions};
 use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
+use berth_model::exec::ContainerFiles;
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
@@ -194,17 +195,6 @@ impl Default for SpecOptions {
             available_caps: CapabilitySet::all(),
         }
     }
-}
-
-/// The per-container files bind-mounted over the image's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerFiles {
-    /// Mounted at `/etc/hostname`.
-    pub hostname: PathBuf,
-    /// Mounted at `/etc/hosts`.
-    pub hosts: PathBuf,
-    /// Mounted at `/etc/resolv.conf`.
-    pub resolv_conf: PathBuf,
 }
 
 /// The host name a container gets: `Config.Hostname`, or the first 12
