@@ -271,7 +271,7 @@ impl ExecDriver {
                 io::Error::new(io::ErrorKind::NotFound, "no such file"),
             ));
         }
-        crate::cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(|source| {
+        crate::host_cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(|source| {
             ExecError::CgroupParent {
                 parent: config.spec.cgroup_parent.clone(),
                 source,
@@ -316,7 +316,7 @@ impl ExecDriver {
         } else {
             berth_cgroups::OwnCgroups::from_proc_self().map_err(fail)?
         };
-        crate::cgroups::remove_cgroup_parent(setup, &own, parent).map_err(fail)
+        crate::host_cgroups::remove_cgroup_parent(setup, &own, parent).map_err(fail)
     }
 
     /// libcontainer's state root, `<exec-root>/runtime`.

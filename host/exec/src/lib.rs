@@ -33,7 +33,7 @@
 #![warn(missing_docs)]
 
 mod attach;
-pub mod cgroups;
+pub mod host_cgroups;
 mod client;
 mod driver;
 mod error;

@@ -7,7 +7,7 @@ use berth_api::version::{CURRENT, MINIMUM};
 use berth_engine::daemon::handlers::SystemFacts;
 use berth_engine::daemon::spec::ULIMIT_NAMES;
 use berth_engine::daemon::sysinfo::{CgroupnsMode, SysInfo};
-use berth_exec::cgroups::CgroupFeatures;
+use berth_exec::host_cgroups::CgroupFeatures;
 use nix::sys::resource::{Resource, getrlimit};
 
 fn kernel_release() -> String {

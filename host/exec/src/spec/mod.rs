@@ -189,7 +189,7 @@ pub struct SpecOptions {
 impl Default for SpecOptions {
     fn default() -> SpecOptions {
         SpecOptions {
-            cgroup_parent: crate::cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
+            cgroup_parent: crate::host_cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
             swap_limit: true,
             default_rlimits: Vec::new(),
             available_caps: CapabilitySet::all(),
