@@ -2,7 +2,7 @@
 //!
 //! The engine does not know how images are stored or how processes are run:
 //! it talks to an [`ImageService`] (the graph driver with the metadata
-//! store) and a [`Runtime`] (the exec driver and its per-container shims).
+//! store) and a [`ExecService`] (the exec driver and its per-container shims).
 //! The daemon wires the real drivers in; unit tests use fakes.
 //!
 //! Errors cross these seams as [`JobError`]s: the adapters decide which
@@ -109,7 +109,7 @@ pub struct Started {
     pub attach: Vec<AttachStreams>,
 }
 
-/// What [`Runtime::restore`] found for a container the engine believed
+/// What [`ExecService::restore`] found for a container the engine believed
 /// running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restored {
@@ -176,7 +176,7 @@ pub struct LogRecord {
 }
 
 /// Runs and supervises container processes (the exec driver).
-pub trait Runtime: Send + Sync + 'static {
+pub trait ExecService: Send + Sync + 'static {
     /// The paths of the container's files (whether they exist yet or not).
     fn files(&self, id: &str) -> ContainerFiles;
 

@@ -271,12 +271,12 @@ impl ExecDriver {
                 io::Error::new(io::ErrorKind::NotFound, "no such file"),
             ));
         }
-        crate::host_cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(|source| {
-            ExecError::CgroupParent {
+        crate::host_cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(
+            |source| ExecError::CgroupParent {
                 parent: config.spec.cgroup_parent.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         mkdir(&config.exec_root, 0o711)?;
         mkdir(&config.exec_root.join("shims"), 0o700)?;
         mkdir(&config.exec_root.join("runtime"), 0o700)?;

@@ -33,11 +33,11 @@
 #![warn(missing_docs)]
 
 mod attach;
-pub mod host_cgroups;
 mod client;
 mod driver;
 mod error;
 mod files;
+pub mod host_cgroups;
 mod logs;
 pub mod spec;
 

@@ -1,6 +1,6 @@
 //! The daemon's container and image operations (moby's `daemon/`): the
 //! container set and its records in the metadata store, the state machine,
-//! and the calls into the graph ([`ImageService`]) and exec ([`Runtime`])
+//! and the calls into the graph ([`ImageService`]) and exec ([`ExecService`])
 //! drivers. [`handlers`] turns these operations into jobs.
 
 pub mod attach;
@@ -29,7 +29,7 @@ use berth_store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
-use crate::driver::{AttachOptions, ExitRecord, ImageService, Restored, Runtime, StartRequest};
+use crate::driver::{AttachOptions, ExecService, ExitRecord, ImageService, Restored, StartRequest};
 use crate::events::Events;
 use crate::job::{ErrorKind, JobError, JobOutput, JobStdin};
 use attach::{ClientOutput, PendingAttach};
@@ -95,7 +95,7 @@ pub struct Daemon {
     config: DaemonConfig,
     store: Store,
     images: Arc<dyn ImageService>,
-    runtime: Arc<dyn Runtime>,
+    runtime: Arc<dyn ExecService>,
     events: Arc<Events>,
     containers: ContainerSet,
     pool: BlockingPool,
@@ -149,7 +149,7 @@ impl Daemon {
         config: DaemonConfig,
         store: Store,
         images: Arc<dyn ImageService>,
-        runtime: Arc<dyn Runtime>,
+        runtime: Arc<dyn ExecService>,
         events: Arc<Events>,
     ) -> Arc<Daemon> {
         Arc::new(Daemon {

@@ -136,7 +136,7 @@ impl FakeRuntime {
     }
 }
 
-impl Runtime for Arc<FakeRuntime> {
+impl ExecService for Arc<FakeRuntime> {
     fn validate(&self, host: &berth_api::container::HostConfig) -> Result<(), JobError> {
         match host.cap_add.iter().find(|c| c.as_str() == "FLY") {
             Some(_) => Err(JobError::invalid("fake: FLY is no capability")),

@@ -1,26 +1,26 @@
 //! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
-//! engine's [`Runtime`].
+//! engine's [`ExecService`].
 
 use berth_api::container::HostConfig;
 use berth_api::stream::StreamType;
 use berth_engine::driver::{
-    AttachOptions, AttachStreams, ContainerFiles, ExitRecord, LogOptions, LogRecord, Restored,
-    Runtime, StartRequest, Started,
+    AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, LogOptions, LogRecord,
+    Restored, StartRequest, Started,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
 use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
 use tokio::sync::mpsc;
 
-/// [`Runtime`] over an [`ExecDriver`].
-pub struct ExecRuntime {
+/// [`ExecService`] over an [`ExecDriver`].
+pub struct ExecAdapter {
     driver: ExecDriver,
 }
 
-impl ExecRuntime {
+impl ExecAdapter {
     /// Wraps a driver.
-    pub fn new(driver: ExecDriver) -> ExecRuntime {
-        ExecRuntime { driver }
+    pub fn new(driver: ExecDriver) -> ExecAdapter {
+        ExecAdapter { driver }
     }
 }
 
@@ -72,7 +72,7 @@ fn attach_streams(attached: berth_exec::Attached) -> AttachStreams {
     }
 }
 
-impl Runtime for ExecRuntime {
+impl ExecService for ExecAdapter {
     fn files(&self, id: &str) -> ContainerFiles {
         self.driver.paths(id).files
     }
