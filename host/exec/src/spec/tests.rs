@@ -1,4 +1,5 @@
 use super::*;
+use oci_spec::runtime::{PosixRlimitBuilder, PosixRlimitType};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
