@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use crate::job::{BoxFuture, JobError};
 
 // The types the exec seam shares with the driver, defined once below both.
-pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 
 /// What `POST /images/create?fromSrc=...` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -145,23 +145,6 @@ impl std::fmt::Debug for AttachStreams {
             .field("stdin", &self.stdin.is_some())
             .finish_non_exhaustive()
     }
-}
-
-/// Which log records to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    /// Keep streaming new records until the container exits.
-    pub follow: bool,
-    /// Only the last N records.
-    pub tail: Option<usize>,
-    /// Only records at or after this Unix time (seconds).
-    pub since: Option<i64>,
-    /// Only records before this Unix time (seconds).
-    pub until: Option<i64>,
-    /// Include stdout records.
-    pub stdout: bool,
-    /// Include stderr records.
-    pub stderr: bool,
 }
 
 /// One log record.

@@ -43,10 +43,10 @@ pub mod spec;
 
 pub use attach::{AttachEvent, AttachOutput, AttachStdin, Attached, OutputChunk};
 pub use berth_model::Timestamp;
-pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 pub use berth_shim::StreamKind;
 pub use driver::{
     ContainerPaths, ExecConfig, ExecDriver, LOST_EXIT_CODE, RunState, StartOptions, Started,
 };
 pub use error::ExecError;
-pub use logs::{LogMessage, LogOptions, LogStream};
+pub use logs::{LogMessage, LogStream};

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use berth_model::exec::LogOptions;
 use berth_shim::jsonlog::decode_entry;
 use berth_shim::logfile::rotated_path;
 use berth_shim::{StreamKind, Timestamp};
@@ -29,25 +30,6 @@ use crate::error::ExecError;
 
 /// How often a follower looks for new records at the end of the file.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
-
-/// Which records to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    /// Include stdout records.
-    pub stdout: bool,
-    /// Include stderr records.
-    pub stderr: bool,
-    /// Keep streaming new records until the container exits.
-    pub follow: bool,
-    /// Only the last N records of the file (`None`: all).
-    pub tail: Option<usize>,
-    /// Only records at or after this time.
-    pub since: Option<Timestamp>,
-    /// Only records at or before this time.
-    pub until: Option<Timestamp>,
-    /// Prefix each record's data with its time.
-    pub timestamps: bool,
-}
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -91,6 +91,27 @@ pub struct AttachOptions {
     pub stderr: bool,
 }
 
+/// Which records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Include stdout records.
+    pub stdout: bool,
+    /// Include stderr records.
+    pub stderr: bool,
+    /// Keep streaming new records until the container exits.
+    pub follow: bool,
+    /// Only the last N records of the file (`None`: all).
+    pub tail: Option<usize>,
+    /// Only records at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only records at or before this time.
+    pub until: Option<Timestamp>,
+    /// Prefix each record's data with its time (moby's `RFC3339NanoFixed`
+    /// and a space). berthd's engine prefixes the records itself and
+    /// leaves this unset.
+    pub timestamps: bool,
+}
+
 /// Where the exec driver keeps a container's files, as inspect reports
 /// them (`LogPath`, `HostnamePath`, `HostsPath`, `ResolvConfPath`); the
 /// last three are bind-mounted over the image's.

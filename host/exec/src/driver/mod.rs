@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use berth_api::container::{Config, HostConfig};
 use berth_model::Timestamp;
-use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord};
+use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 use berth_shim::ExitRecordFile;
 use berth_shim::protocol::{ContainerStatus, Reply, Request, error_chain};
 use tokio::sync::{Notify, Semaphore};
@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::attach::{self, Attached};
 use crate::client::{REQUEST_TIMEOUT, ShimSocket, exists};
 use crate::error::ExecError;
-use crate::logs::{self, LogOptions, LogStream};
+use crate::logs::{self, LogStream};
 use crate::spec::SpecOptions;
 
 mod start;

@@ -149,16 +149,6 @@ impl ExecService for ExecAdapter {
     ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move {
-            let options = berth_exec::LogOptions {
-                stdout: options.stdout,
-                stderr: options.stderr,
-                follow: options.follow,
-                tail: options.tail,
-                since: options.since.map(|s| Timestamp::from_unix(s, 0)),
-                until: options.until.map(|s| Timestamp::from_unix(s, 0)),
-                // The engine prefixes the time itself.
-                timestamps: false,
-            };
             let mut stream = driver.logs(&id, options).map_err(job_error)?;
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(async move {
