@@ -253,8 +253,11 @@ fn resource_values_accepted_at_create_are_values_the_kernel_accepts() {
         resolv_conf: "/c/resolv.conf".into(),
     };
     let sys = SysInfo {
+        cgroups: berth_engine::daemon::sysinfo::CgroupFeatures {
+            cpus: "0-1".into(),
+            ..SysInfo::default().cgroups
+        },
         ncpu: 2,
-        cpus: "0-1".into(),
         ..SysInfo::default()
     };
     let mut accepted = 0;

@@ -218,7 +218,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("failed to open the metadata store")?;
     // What the kernel offers containers, probed once: a `HostConfig` the
     // host cannot honour becomes a warning or an error at create.
-    let cgroups = berth_exec::host_cgroups::CgroupFeatures::detect();
+    let cgroups = berth_exec::host_cgroups::detect();
     if cgroups.is_none() {
         tracing::warn!("no cgroup filesystem found: resource limits cannot be applied");
     }

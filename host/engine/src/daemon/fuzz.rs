@@ -173,9 +173,12 @@ fn fixture() -> Fixture {
     // What this machine's tests see: two CPUs, one memory node, no
     // CAP_SYS_RESOURCE, a hard nofile limit.
     let sysinfo = SysInfo {
+        cgroups: berth_model::host::CgroupFeatures {
+            cpus: "0-1".into(),
+            mems: "0".into(),
+            ..SysInfo::default().cgroups
+        },
         ncpu: 2,
-        cpus: "0-1".into(),
-        mems: "0".into(),
         cap_sys_resource: false,
         hard_rlimits: [("nofile".to_owned(), 4096)].into_iter().collect(),
         ..SysInfo::default()
