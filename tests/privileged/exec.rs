@@ -208,7 +208,7 @@ fn exec_runs_a_command_and_logs_both_streams() {
     assert_eq!(f.logs(&id), ("hi\n".to_owned(), "oops\n".to_owned()));
     // The record is durable: a second wait, with the shim gone, reads it.
     assert_eq!(f.wait(&id), record);
-    let raw = std::fs::read_to_string(f.driver().paths(&id).log).expect("raw log");
+    let raw = std::fs::read_to_string(f.driver().paths(&id).files.log).expect("raw log");
     assert!(
         raw.starts_with("{\"log\":\"hi\\n\",\"stream\":\"stdout\",\"time\":\""),
         "{raw}"

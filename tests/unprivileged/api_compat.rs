@@ -246,14 +246,18 @@ fn resource_values_accepted_at_create_are_values_the_kernel_accepts() {
         },
         ..ImageInspect::default()
     };
-    let files = berth_exec::spec::ContainerFiles {
+    let files = berth_exec::ContainerFiles {
+        log: "/c/c-json.log".into(),
         hostname: "/c/hostname".into(),
         hosts: "/c/hosts".into(),
         resolv_conf: "/c/resolv.conf".into(),
     };
     let sys = SysInfo {
+        cgroups: berth_engine::daemon::sysinfo::CgroupFeatures {
+            cpus: "0-1".into(),
+            ..SysInfo::default().cgroups
+        },
         ncpu: 2,
-        cpus: "0-1".into(),
         ..SysInfo::default()
     };
     let mut accepted = 0;

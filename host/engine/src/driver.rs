@@ -2,7 +2,7 @@
 //!
 //! The engine does not know how images are stored or how processes are run:
 //! it talks to an [`ImageService`] (the graph driver with the metadata
-//! store) and a [`Runtime`] (the exec driver and its per-container shims).
+//! store) and a [`ExecService`] (the exec driver and its per-container shims).
 //! The daemon wires the real drivers in; unit tests use fakes.
 //!
 //! Errors cross these seams as [`JobError`]s: the adapters decide which
@@ -22,6 +22,9 @@ use tokio::io::AsyncWrite;
 use tokio::sync::mpsc;
 
 use crate::job::{BoxFuture, JobError};
+
+// The types the exec seam shares with the driver, defined once below both.
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 
 /// What `POST /images/create?fromSrc=...` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,20 +109,7 @@ pub struct Started {
     pub attach: Vec<AttachStreams>,
 }
 
-/// How a container's process ended.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExitRecord {
-    /// Exit code; 128+N for signal N.
-    pub exit_code: i64,
-    /// Whether the kernel's OOM killer hit the container.
-    pub oom_killed: bool,
-    /// RFC 3339 time of the exit.
-    pub finished_at: String,
-    /// Why the process could not run or be monitored (empty otherwise).
-    pub error: String,
-}
-
-/// What [`Runtime::restore`] found for a container the engine believed
+/// What [`ExecService::restore`] found for a container the engine believed
 /// running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restored {
@@ -130,17 +120,6 @@ pub enum Restored {
     },
     /// It ended while the daemon was away.
     Exited(ExitRecord),
-}
-
-/// What a client attaches to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AttachOptions {
-    /// Forward the client's input.
-    pub stdin: bool,
-    /// Send stdout.
-    pub stdout: bool,
-    /// Send stderr.
-    pub stderr: bool,
 }
 
 /// A container's output as one attached client receives it: chunks of the
@@ -168,23 +147,6 @@ impl std::fmt::Debug for AttachStreams {
     }
 }
 
-/// Which log records to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    /// Keep streaming new records until the container exits.
-    pub follow: bool,
-    /// Only the last N records.
-    pub tail: Option<usize>,
-    /// Only records at or after this Unix time (seconds).
-    pub since: Option<i64>,
-    /// Only records before this Unix time (seconds).
-    pub until: Option<i64>,
-    /// Include stdout records.
-    pub stdout: bool,
-    /// Include stderr records.
-    pub stderr: bool,
-}
-
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
@@ -196,22 +158,8 @@ pub struct LogRecord {
     pub data: Bytes,
 }
 
-/// Where the exec driver keeps a container's files, as inspect reports
-/// them (`LogPath`, `HostnamePath`, `HostsPath`, `ResolvConfPath`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerFiles {
-    /// The json-file log.
-    pub log: PathBuf,
-    /// The file mounted over `/etc/hostname`.
-    pub hostname: PathBuf,
-    /// The file mounted over `/etc/hosts`.
-    pub hosts: PathBuf,
-    /// The file mounted over `/etc/resolv.conf`.
-    pub resolv_conf: PathBuf,
-}
-
 /// Runs and supervises container processes (the exec driver).
-pub trait Runtime: Send + Sync + 'static {
+pub trait ExecService: Send + Sync + 'static {
     /// The paths of the container's files (whether they exist yet or not).
     fn files(&self, id: &str) -> ContainerFiles;
 

@@ -9,7 +9,7 @@
 //! - [`engine`]: the [`Engine`] and its runtime-mutable handler table;
 //! - [`events`]: the `/events` hub (container, image, job and plugin events);
 //! - [`driver`]: the seams to the graph driver ([`driver::ImageService`]) and
-//!   the exec driver ([`driver::Runtime`]);
+//!   the exec driver ([`driver::ExecService`]);
 //! - [`daemon`]: containers (records in `berth-store`, state machine,
 //!   validation into a trusted spec) and the builtin handlers
 //!   ([`daemon::handlers::register_all`]).

@@ -10,6 +10,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use berth_model::exec::AttachOptions;
 use berth_shim::protocol::{FrameKind, ProtocolError, STREAM_FRAME_HEADER_LEN, StreamFrameHeader};
 use berth_shim::{ExitRecord, StreamKind};
 use bytes::{Buf, Bytes, BytesMut};
@@ -17,18 +18,6 @@ use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::error::ExecError;
-
-/// What to attach to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AttachOptions {
-    /// Forward input to the container's stdin (ignored unless the
-    /// container was created with `OpenStdin`).
-    pub stdin: bool,
-    /// Receive stdout (everything, with a TTY).
-    pub stdout: bool,
-    /// Receive stderr.
-    pub stderr: bool,
-}
 
 /// A chunk of container output, as the container wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]

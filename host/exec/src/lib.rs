@@ -33,18 +33,20 @@
 #![warn(missing_docs)]
 
 mod attach;
-pub mod cgroups;
 mod client;
 mod driver;
 mod error;
 mod files;
+pub mod host_cgroups;
 mod logs;
 pub mod spec;
 
-pub use attach::{AttachEvent, AttachOptions, AttachOutput, AttachStdin, Attached, OutputChunk};
-pub use berth_shim::{ExitRecord, StreamKind, Timestamp};
+pub use attach::{AttachEvent, AttachOutput, AttachStdin, Attached, OutputChunk};
+pub use berth_model::Timestamp;
+pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
+pub use berth_shim::StreamKind;
 pub use driver::{
     ContainerPaths, ExecConfig, ExecDriver, LOST_EXIT_CODE, RunState, StartOptions, Started,
 };
 pub use error::ExecError;
-pub use logs::{LogMessage, LogOptions, LogStream};
+pub use logs::{LogMessage, LogStream};

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use berth_model::exec::LogOptions;
 use berth_shim::jsonlog::decode_entry;
 use berth_shim::logfile::rotated_path;
 use berth_shim::{StreamKind, Timestamp};
@@ -29,25 +30,6 @@ use crate::error::ExecError;
 
 /// How often a follower looks for new records at the end of the file.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
-
-/// Which records to read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LogOptions {
-    /// Include stdout records.
-    pub stdout: bool,
-    /// Include stderr records.
-    pub stderr: bool,
-    /// Keep streaming new records until the container exits.
-    pub follow: bool,
-    /// Only the last N records of the file (`None`: all).
-    pub tail: Option<usize>,
-    /// Only records at or after this time.
-    pub since: Option<Timestamp>,
-    /// Only records at or before this time.
-    pub until: Option<Timestamp>,
-    /// Prefix each record's data with its time.
-    pub timestamps: bool,
-}
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,29 +119,11 @@ where
     .map_err(|e| ExecError::io("scan log", path, e))?;
 
     let mut line = Vec::with_capacity(256);
-    for (index, (rotated, file)) in older.into_iter().enumerate() {
-        let Some(offset) = start.older.get(index).copied().flatten() else {
-            continue;
-        };
-        let mut reader = BufReader::new(tokio::fs::File::from_std(file));
-        reader
-            .seek(SeekFrom::Start(offset))
-            .await
-            .map_err(|e| ExecError::io("seek log", &rotated, e))?;
-        // A rotated file is complete: read it to its end.
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .await
-                .map_err(|e| ExecError::io("read log", &rotated, e))?;
-            if n == 0 {
-                break;
-            }
-            if line.last() == Some(&b'\n') && emit(&line, options, tx).await.is_err() {
-                return Ok(());
-            }
-        }
+    if read_rotated(older, &start.older, &mut line, options, tx)
+        .await?
+        .is_some()
+    {
+        return Ok(());
     }
 
     line.clear();
@@ -222,6 +186,45 @@ where
             () = tx.closed() => return Ok(()),
         }
     }
+}
+
+/// Emits the records of the files rotated out, oldest first, each from
+/// its offset in `offsets` (`None`: skipped by `tail`); `Some` when the
+/// reader stops there.
+async fn read_rotated(
+    older: Vec<(PathBuf, std::fs::File)>,
+    offsets: &[Option<u64>],
+    line: &mut Vec<u8>,
+    options: &LogOptions,
+    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+) -> Result<Option<Stop>, ExecError> {
+    for (index, (rotated, file)) in older.into_iter().enumerate() {
+        let Some(offset) = offsets.get(index).copied().flatten() else {
+            continue;
+        };
+        let mut reader = BufReader::new(tokio::fs::File::from_std(file));
+        reader
+            .seek(SeekFrom::Start(offset))
+            .await
+            .map_err(|e| ExecError::io("seek log", &rotated, e))?;
+        // A rotated file is complete: read it to its end.
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', line)
+                .await
+                .map_err(|e| ExecError::io("read log", &rotated, e))?;
+            if n == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n')
+                && let Err(stop) = emit(line, options, tx).await
+            {
+                return Ok(Some(stop));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Opens the log at `path`; while it does not exist, waits for it when

@@ -194,10 +194,9 @@ pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Now in RFC 3339 with nanoseconds, as Docker writes image times.
-pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-}
+/// Now in RFC 3339 with nanoseconds, as Docker writes image times (the
+/// workspace's one clock helper).
+pub(crate) use berth_model::time::now_rfc3339;
 
 impl Graph {
     /// Opens (creating as needed) the graph under `config.data_root`,

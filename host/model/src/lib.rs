@@ -11,3 +11,9 @@
 //! berth crate, and every crate above may use it.
 
 #![warn(missing_docs)]
+
+pub mod exec;
+pub mod host;
+pub mod time;
+
+pub use time::Timestamp;

@@ -6,8 +6,8 @@ use berth_api::system::{ComponentVersion, InfoResponse, Platform, VersionRespons
 use berth_api::version::{CURRENT, MINIMUM};
 use berth_engine::daemon::handlers::SystemFacts;
 use berth_engine::daemon::spec::ULIMIT_NAMES;
+use berth_engine::daemon::sysinfo::CgroupFeatures;
 use berth_engine::daemon::sysinfo::{CgroupnsMode, SysInfo};
-use berth_exec::cgroups::CgroupFeatures;
 use nix::sys::resource::{Resource, getrlimit};
 
 fn kernel_release() -> String {
@@ -123,24 +123,16 @@ pub fn sysinfo(cgroups: Option<&CgroupFeatures>, status: &str) -> SysInfo {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
-    let or_default = |value: &str, default: &str| {
-        if value.is_empty() {
-            default.to_owned()
-        } else {
-            value.to_owned()
-        }
-    };
+    // The root cpuset's lists, or this machine's CPUs when unknown.
+    let mut features = cgroups.cloned().unwrap_or_else(CgroupFeatures::none);
+    if features.cpus.is_empty() {
+        features.cpus.clone_from(&defaults.cgroups.cpus);
+    }
+    if features.mems.is_empty() {
+        features.mems.clone_from(&defaults.cgroups.mems);
+    }
     SysInfo {
-        memory_limit: cgroups.is_some_and(|c| c.memory_limit),
-        swap_limit: cgroups.is_some_and(|c| c.swap_limit),
-        cpu_cfs_period: cgroups.is_some_and(|c| c.cpu_cfs_period),
-        cpu_cfs_quota: cgroups.is_some_and(|c| c.cpu_cfs_quota),
-        cpu_shares: cgroups.is_some_and(|c| c.cpu_shares),
-        cpuset: cgroups.is_some_and(|c| c.cpuset),
-        pids_limit: cgroups.is_some_and(|c| c.pids_limit),
-        blkio_weight: cgroups.is_some_and(|c| c.blkio_weight),
-        cpus: or_default(cgroups.map_or("", |c| c.cpus.as_str()), &defaults.cpus),
-        mems: or_default(cgroups.map_or("", |c| c.mems.as_str()), &defaults.mems),
+        cgroups: features,
         cap_sys_resource: has_cap_sys_resource(status),
         oom_score_adj,
         hard_rlimits,
@@ -199,13 +191,13 @@ pub fn collect(data_root: &Path, sysinfo: &SysInfo, cgroup_version: Option<u8>) 
         info: InfoResponse {
             id: engine_id(data_root),
             docker_root_dir: data_root.display().to_string(),
-            memory_limit: sysinfo.memory_limit,
-            swap_limit: sysinfo.swap_limit,
-            cpu_cfs_period: sysinfo.cpu_cfs_period,
-            cpu_cfs_quota: sysinfo.cpu_cfs_quota,
-            cpu_shares: sysinfo.cpu_shares,
-            cpu_set: sysinfo.cpuset,
-            pids_limit: sysinfo.pids_limit,
+            memory_limit: sysinfo.cgroups.memory_limit,
+            swap_limit: sysinfo.cgroups.swap_limit,
+            cpu_cfs_period: sysinfo.cgroups.cpu_cfs_period,
+            cpu_cfs_quota: sysinfo.cgroups.cpu_cfs_quota,
+            cpu_shares: sysinfo.cgroups.cpu_shares,
+            cpu_set: sysinfo.cgroups.cpuset,
+            pids_limit: sysinfo.cgroups.pids_limit,
             oom_kill_disable: false,
             kernel_version: kernel,
             operating_system: os_pretty_name(),
@@ -267,8 +259,11 @@ mod tests {
     fn info_reports_the_probed_features() {
         let dir = tempfile::tempdir().unwrap();
         let sys = SysInfo {
-            swap_limit: false,
-            cpuset: false,
+            cgroups: berth_engine::daemon::sysinfo::CgroupFeatures {
+                swap_limit: false,
+                cpuset: false,
+                ..SysInfo::default().cgroups
+            },
             ..SysInfo::default()
         };
         let info = collect(dir.path(), &sys, Some(1)).info;

@@ -119,7 +119,7 @@ struct Args {
     authorization_plugins: Vec<String>,
     /// Parent cgroup of every container (absolute, or relative to berthd's
     /// own cgroup); removed at shutdown when no container is left in it.
-    #[arg(long, value_name = "CGROUP", default_value = berth_exec::cgroups::DEFAULT_CGROUP_PARENT)]
+    #[arg(long, value_name = "CGROUP", default_value = berth_exec::host_cgroups::DEFAULT_CGROUP_PARENT)]
     cgroup_parent: String,
     /// Cgroup namespace of containers that do not choose: private or host
     /// (default: private on cgroup v2 hosts, host on v1, as dockerd).
@@ -173,7 +173,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.hosts.clone()
     };
-    berth_exec::cgroups::validate_cgroup_parent(&args.cgroup_parent)
+    berth_exec::host_cgroups::validate_cgroup_parent(&args.cgroup_parent)
         .with_context(|| format!("invalid --cgroup-parent {:?}", args.cgroup_parent))?;
     // Every -H address (and the TLS material) is checked before anything is
     // created: a daemon that cannot serve what it was asked to leaves no
@@ -209,7 +209,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("failed to open the metadata store")?;
     // What the kernel offers containers, probed once: a `HostConfig` the
     // host cannot honour becomes a warning or an error at create.
-    let cgroups = berth_exec::cgroups::CgroupFeatures::detect();
+    let cgroups = berth_exec::host_cgroups::detect();
     if cgroups.is_none() {
         tracing::warn!("no cgroup filesystem found: resource limits cannot be applied");
     }

@@ -5,33 +5,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+pub use berth_model::exec::ExitRecord;
 
 use crate::fsutil::{AtomicWriteError, write_atomic};
-use crate::time::Timestamp;
-
-/// How a container's init process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExitRecord {
-    /// The exit status with Docker's convention: the process's exit code, or
-    /// 128 + N when signal N killed it.
-    pub exit_code: i32,
-    /// The signal that killed init, if one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signal: Option<i32>,
-    /// Whether the kernel's OOM killer killed a process of the container
-    /// (the cgroup's OOM-kill count rose while it ran).
-    pub oom_killed: bool,
-    /// When the user process was started, if it ever was.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<Timestamp>,
-    /// When the shim saw init exit (or gave up on it).
-    pub finished_at: Timestamp,
-    /// Why the container did not run to completion normally (start failure,
-    /// lost shim), for the API's `State.Error`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 /// A failure to read or write an exit record.
 #[derive(Debug, thiserror::Error)]
@@ -59,52 +35,19 @@ pub enum ExitRecordError {
     Write(#[from] AtomicWriteError),
 }
 
-impl ExitRecord {
-    /// The record of a process that exited with `code`.
-    pub fn exited(code: i32, started_at: Option<Timestamp>, finished_at: Timestamp) -> ExitRecord {
-        ExitRecord {
-            exit_code: code,
-            signal: None,
-            oom_killed: false,
-            started_at,
-            finished_at,
-            error: None,
-        }
-    }
-
-    /// The record of a process killed by `signal`: exit code 128 + signal,
-    /// as a shell and Docker report it.
-    pub fn signaled(
-        signal: i32,
-        started_at: Option<Timestamp>,
-        finished_at: Timestamp,
-    ) -> ExitRecord {
-        ExitRecord {
-            exit_code: 128 + signal,
-            signal: Some(signal),
-            oom_killed: false,
-            started_at,
-            finished_at,
-            error: None,
-        }
-    }
-
-    /// The record of a container that never ran or whose end was not
-    /// observed, with the reason.
-    pub fn failed(exit_code: i32, error: impl Into<String>, finished_at: Timestamp) -> ExitRecord {
-        ExitRecord {
-            exit_code,
-            signal: None,
-            oom_killed: false,
-            started_at: None,
-            finished_at,
-            error: Some(error.into()),
-        }
-    }
-
+/// The exit record's file: the shim writes it, the exec driver reads it.
+/// (The record is `berth-model`'s, which knows no files.)
+pub trait ExitRecordFile: Sized {
     /// Writes the record to `path` durably (temp file, fsync, rename, fsync
     /// of the directory).
-    pub fn write(&self, path: &Path) -> Result<(), ExitRecordError> {
+    fn write(&self, path: &Path) -> Result<(), ExitRecordError>;
+
+    /// Reads the record at `path`; `Ok(None)` when there is none.
+    fn read(path: &Path) -> Result<Option<Self>, ExitRecordError>;
+}
+
+impl ExitRecordFile for ExitRecord {
+    fn write(&self, path: &Path) -> Result<(), ExitRecordError> {
         let mut json = serde_json::to_vec(self).map_err(|source| ExitRecordError::Malformed {
             path: path.to_owned(),
             source,
@@ -114,8 +57,7 @@ impl ExitRecord {
         Ok(())
     }
 
-    /// Reads the record at `path`; `Ok(None)` when there is none.
-    pub fn read(path: &Path) -> Result<Option<ExitRecord>, ExitRecordError> {
+    fn read(path: &Path) -> Result<Option<ExitRecord>, ExitRecordError> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -138,6 +80,7 @@ impl ExitRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     #[test]
     fn signals_map_to_128_plus_n() {

@@ -11,10 +11,12 @@
 //! This library holds what both sides need:
 //! - [`args`]: the shim's command line;
 //! - [`protocol`]: the startup report and the control-socket messages;
-//! - [`exit`]: the durable exit record;
+//! - [`exit`]: the durable exit record's file (the record is
+//!   `berth-model`'s);
 //! - [`jsonlog`]: the json-file log format (write and read);
 //! - [`logfile`]: the log file and its rotation (`max-size`, `max-file`);
-//! - [`time`]: RFC 3339 timestamps as Docker prints them;
+//! - [`time`]: RFC 3339 timestamps as Docker prints them (`berth-model`'s
+//!   clock, re-exported);
 //! - [`fsutil`]: crash-safe file replacement.
 
 #![warn(missing_docs)]
@@ -25,8 +27,8 @@ pub mod fsutil;
 pub mod jsonlog;
 pub mod logfile;
 pub mod protocol;
-pub mod time;
+pub use berth_model::time;
 
-pub use exit::ExitRecord;
+pub use exit::{ExitRecord, ExitRecordFile};
 pub use protocol::StreamKind;
 pub use time::Timestamp;

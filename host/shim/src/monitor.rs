@@ -18,7 +18,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 use berth_shim::args::ShimArgs;
-use berth_shim::exit::ExitRecord;
+use berth_shim::exit::{ExitRecord, ExitRecordFile};
 use berth_shim::jsonlog::{LineSplitter, encode_entry};
 use berth_shim::logfile::LogFile;
 use berth_shim::protocol::{

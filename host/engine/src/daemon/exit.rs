@@ -7,7 +7,9 @@ use berth_api::container::Status;
 
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{self, Container};
-use crate::daemon::{Daemon, now_rfc3339};
+use berth_model::Timestamp;
+
+use crate::daemon::Daemon;
 use crate::driver::ExitRecord;
 
 impl Daemon {
@@ -16,12 +18,11 @@ impl Daemon {
         tokio::spawn(async move {
             let exit = match daemon.runtime.wait(&container.id).await {
                 Ok(exit) => exit,
-                Err(e) => ExitRecord {
-                    exit_code: 255,
-                    finished_at: now_rfc3339(),
-                    error: format!("lost track of the container: {}", e.message),
-                    ..ExitRecord::default()
-                },
+                Err(e) => ExitRecord::failed(
+                    255,
+                    format!("lost track of the container: {}", e.message),
+                    Timestamp::now(),
+                ),
             };
             let auto_remove = daemon.record_exit(&container, exit).await;
             if auto_remove && let Err(e) = daemon.remove_container(&container, false).await {
@@ -41,19 +42,15 @@ impl Daemon {
         {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
-        let finished_at = if exit.finished_at.is_empty() {
-            now_rfc3339()
-        } else {
-            exit.finished_at.clone()
-        };
+        let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, auto_remove) = {
             let mut inner = container.lock();
             let removing = inner.record.state.status == Status::Removing;
             container::set_exited(
                 &mut inner.record.state,
-                exit.exit_code,
+                i64::from(exit.exit_code),
                 exit.oom_killed,
-                &exit.error,
+                exit.error.as_deref().unwrap_or_default(),
                 &finished_at,
             );
             if removing {

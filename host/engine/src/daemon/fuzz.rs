@@ -27,8 +27,8 @@ use super::spec::ContainerSpecBuilder;
 use super::sysinfo::{SysInfo, parse_cpuset_list};
 use super::{Daemon, DaemonConfig, handlers};
 use crate::driver::{
-    AttachOptions, AttachStreams, ContainerFiles, ExitRecord, ImageService, LogOptions, LogRecord,
-    Restored, Runtime, StartRequest, Started,
+    AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, ImageService,
+    LogOptions, LogRecord, Restored, StartRequest, Started,
 };
 use crate::engine::Engine;
 use crate::job::{BoxFuture, ErrorKind, Job, JobError};
@@ -108,7 +108,7 @@ fn refused<T: Send + 'static>() -> BoxFuture<Result<T, JobError>> {
     Box::pin(async { Err(JobError::conflict("not in the fake")) })
 }
 
-impl Runtime for NoRuntime {
+impl ExecService for NoRuntime {
     fn files(&self, id: &str) -> ContainerFiles {
         let dir = Path::new("/fake/containers").join(id);
         ContainerFiles {
@@ -173,9 +173,12 @@ fn fixture() -> Fixture {
     // What this machine's tests see: two CPUs, one memory node, no
     // CAP_SYS_RESOURCE, a hard nofile limit.
     let sysinfo = SysInfo {
+        cgroups: berth_model::host::CgroupFeatures {
+            cpus: "0-1".into(),
+            mems: "0".into(),
+            ..SysInfo::default().cgroups
+        },
         ncpu: 2,
-        cpus: "0-1".into(),
-        mems: "0".into(),
         cap_sys_resource: false,
         hard_rlimits: [("nofile".to_owned(), 4096)].into_iter().collect(),
         ..SysInfo::default()

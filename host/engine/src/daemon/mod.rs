@@ -1,6 +1,6 @@
 //! The daemon's container and image operations (moby's `daemon/`): the
 //! container set and its records in the metadata store, the state machine,
-//! and the calls into the graph ([`ImageService`]) and exec ([`Runtime`])
+//! and the calls into the graph ([`ImageService`]) and exec ([`ExecService`])
 //! drivers. [`handlers`] turns these operations into jobs.
 //!
 //! One file per verb, each an `impl Daemon` block with the helpers only it
@@ -35,9 +35,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_store::{Store, StoreError};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 
-use crate::driver::{ImageService, Runtime};
+use crate::driver::{ExecService, ImageService};
 use crate::events::Events;
 use crate::job::JobError;
 use blocking::{BlockingKind, BlockingPool};
@@ -82,7 +82,7 @@ pub struct Daemon {
     config: DaemonConfig,
     store: Store,
     images: Arc<dyn ImageService>,
-    runtime: Arc<dyn Runtime>,
+    runtime: Arc<dyn ExecService>,
     events: Arc<Events>,
     containers: ContainerSet,
     pool: BlockingPool,
@@ -96,10 +96,7 @@ impl std::fmt::Debug for Daemon {
     }
 }
 
-/// The current time as the Docker API prints it.
-pub fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
+pub use berth_model::time::now_rfc3339;
 
 fn store_error(what: &str, err: StoreError) -> JobError {
     JobError::internal(what, &err)
@@ -112,7 +109,7 @@ impl Daemon {
         config: DaemonConfig,
         store: Store,
         images: Arc<dyn ImageService>,
-        runtime: Arc<dyn Runtime>,
+        runtime: Arc<dyn ExecService>,
         events: Arc<Events>,
     ) -> Arc<Daemon> {
         Arc::new(Daemon {

@@ -8,7 +8,7 @@ use berth_api::container::Status;
 
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{CONTAINERS, Container};
-use crate::daemon::{Daemon, names, now_rfc3339, store_error};
+use crate::daemon::{Daemon, names, store_error};
 use crate::driver::{ExitRecord, Restored};
 use crate::job::JobError;
 
@@ -59,12 +59,11 @@ impl Daemon {
                 }
                 Err(e) => {
                     tracing::warn!(id = %container.id, error = %e, "cannot restore container");
-                    let exit = ExitRecord {
-                        exit_code: 255,
-                        finished_at: now_rfc3339(),
-                        error: format!("lost track of the container: {e}"),
-                        ..ExitRecord::default()
-                    };
+                    let exit = ExitRecord::failed(
+                        255,
+                        format!("lost track of the container: {e}"),
+                        berth_model::Timestamp::now(),
+                    );
                     self.record_exit(&container, exit).await;
                 }
             }

@@ -456,7 +456,10 @@ mod tests {
     #[test]
     fn without_swap_accounting_memory_swap_is_a_warning() {
         let sys = SysInfo {
-            swap_limit: false,
+            cgroups: berth_model::host::CgroupFeatures {
+                swap_limit: false,
+                ..SysInfo::default().cgroups
+            },
             ..SysInfo::default()
         };
         let json = r#"{"Image":"b","HostConfig":{"Memory":10485760,"MemorySwap":20971520}}"#;
@@ -483,10 +486,13 @@ mod tests {
     #[test]
     fn missing_controllers_drop_their_settings_with_dockers_warnings() {
         let sys = SysInfo {
-            memory_limit: false,
-            cpu_shares: false,
-            cpuset: false,
-            pids_limit: false,
+            cgroups: berth_model::host::CgroupFeatures {
+                memory_limit: false,
+                cpu_shares: false,
+                cpuset: false,
+                pids_limit: false,
+                ..SysInfo::default().cgroups
+            },
             ..SysInfo::default()
         };
         let json = r#"{"Image":"b","HostConfig":{"Memory":10485760,"CpuShares":512,"CpusetCpus":"0","PidsLimit":10}}"#;
@@ -508,8 +514,11 @@ mod tests {
     #[test]
     fn cpusets_must_name_what_the_host_has() {
         let sys = SysInfo {
-            cpus: "0-1".into(),
-            mems: "0".into(),
+            cgroups: berth_model::host::CgroupFeatures {
+                cpus: "0-1".into(),
+                mems: "0".into(),
+                ..SysInfo::default().cgroups
+            },
             ..SysInfo::default()
         };
         let ok = build_on(

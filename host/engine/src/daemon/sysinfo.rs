@@ -7,33 +7,16 @@
 
 use std::collections::BTreeMap;
 
+pub use berth_model::host::CgroupFeatures;
+
 /// The host's capabilities as far as container settings go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysInfo {
-    /// The memory controller is mounted.
-    pub memory_limit: bool,
-    /// The kernel accounts swap (`memory.memsw.*` / `memory.swap.max`).
-    pub swap_limit: bool,
-    /// CFS period can be set.
-    pub cpu_cfs_period: bool,
-    /// CFS quota can be set.
-    pub cpu_cfs_quota: bool,
-    /// CPU shares can be set.
-    pub cpu_shares: bool,
-    /// The cpuset controller is mounted.
-    pub cpuset: bool,
-    /// The pids controller is mounted.
-    pub pids_limit: bool,
-    /// A block I/O weight can be set: the blkio controller is mounted with
-    /// `blkio.weight` or `blkio.bfq.weight` (v1), or `io.weight` or
-    /// `io.bfq.weight` is there (v2). Kernels without CFQ or BFQ have none.
-    pub blkio_weight: bool,
+    /// What the host's cgroups offer (the exec driver probes them); `cpus`
+    /// and `mems` are what containers may be pinned to (`0-1`, `0`).
+    pub cgroups: CgroupFeatures,
     /// Number of CPUs (`NanoCpus` range).
     pub ncpu: u64,
-    /// CPUs containers may be pinned to (`cpuset.cpus` of the root, `0-1`).
-    pub cpus: String,
-    /// Memory nodes containers may use (`cpuset.mems` of the root, `0`).
-    pub mems: String,
     /// Whether the daemon (and so a container's init, before it drops its
     /// capabilities) holds `CAP_SYS_RESOURCE`. Without it the kernel
     /// refuses to raise a hard rlimit and to lower `oom_score_adj` below
@@ -82,22 +65,14 @@ impl Default for SysInfo {
     /// A host that offers everything, with the CPUs of this machine.
     fn default() -> SysInfo {
         let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        let cpus = if ncpu > 1 {
+            format!("0-{}", ncpu - 1)
+        } else {
+            "0".to_owned()
+        };
         SysInfo {
-            memory_limit: true,
-            swap_limit: true,
-            cpu_cfs_period: true,
-            cpu_cfs_quota: true,
-            cpu_shares: true,
-            cpuset: true,
-            pids_limit: true,
-            blkio_weight: true,
+            cgroups: CgroupFeatures::all(cpus, "0".to_owned()),
             ncpu,
-            cpus: if ncpu > 1 {
-                format!("0-{}", ncpu - 1)
-            } else {
-                "0".to_owned()
-            },
-            mems: "0".to_owned(),
             cap_sys_resource: true,
             oom_score_adj: 0,
             hard_rlimits: BTreeMap::new(),
@@ -174,7 +149,7 @@ mod tests {
     fn default_offers_every_cpu() {
         let info = SysInfo::default();
         assert_eq!(
-            parse_cpuset_list(&info.cpus).map(|c| c.len() as u64),
+            parse_cpuset_list(&info.cgroups.cpus).map(|c| c.len() as u64),
             Some(info.ncpu)
         );
     }

@@ -139,7 +139,7 @@ impl FakeRuntime {
     }
 }
 
-impl Runtime for Arc<FakeRuntime> {
+impl ExecService for Arc<FakeRuntime> {
     fn validate(&self, host: &berth_api::container::HostConfig) -> Result<(), JobError> {
         match host.cap_add.iter().find(|c| c.as_str() == "FLY") {
             Some(_) => Err(JobError::invalid("fake: FLY is no capability")),
@@ -215,11 +215,11 @@ impl Runtime for Arc<FakeRuntime> {
             let proc = proc.ok_or_else(|| JobError::not_found("no proc"))?;
             let mut rx = proc.exit.subscribe();
             let code = rx.wait_for(Option::is_some).await.unwrap().unwrap();
-            Ok(ExitRecord {
-                exit_code: code,
-                finished_at: now_rfc3339(),
-                ..Default::default()
-            })
+            Ok(ExitRecord::exited(
+                i32::try_from(code).unwrap(),
+                None,
+                berth_model::Timestamp::now(),
+            ))
         })
     }
     fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>> {

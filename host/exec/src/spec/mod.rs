@@ -39,6 +39,7 @@
 
 mod caps;
 mod devices;
+mod resources;
 mod rootfs;
 mod seccomp;
 mod user;
@@ -49,14 +50,14 @@ use std::path::{Path, PathBuf};
 
 use berth_api::container::security::{Seccomp, SecurityOptError, SecurityOptions};
 use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
+use berth_model::exec::ContainerFiles;
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
-    LinuxBlockIoBuilder, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
-    LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
-    MountBuilder, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder,
-    Spec, SpecBuilder, UserBuilder,
+    LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
+    MountBuilder, PosixRlimit, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
+
+use resources::{resources, rlimits};
 
 pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
 pub use rootfs::{MAX_IMAGE_FILE, read_in_root};
@@ -188,23 +189,12 @@ pub struct SpecOptions {
 impl Default for SpecOptions {
     fn default() -> SpecOptions {
         SpecOptions {
-            cgroup_parent: crate::cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
+            cgroup_parent: crate::host_cgroups::DEFAULT_CGROUP_PARENT.to_owned(),
             swap_limit: true,
             default_rlimits: Vec::new(),
             available_caps: CapabilitySet::all(),
         }
     }
-}
-
-/// The per-container files bind-mounted over the image's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerFiles {
-    /// Mounted at `/etc/hostname`.
-    pub hostname: PathBuf,
-    /// Mounted at `/etc/hosts`.
-    pub hosts: PathBuf,
-    /// Mounted at `/etc/resolv.conf`.
-    pub resolv_conf: PathBuf,
 }
 
 /// The host name a container gets: `Config.Hostname`, or the first 12
@@ -247,8 +237,63 @@ pub fn build_spec(
         host.privileged,
         options.available_caps,
     )?;
-    let cap_set = caps.to_oci();
+    let resolved = Resolved {
+        args,
+        env,
+        user,
+        cap_set: caps.to_oci(),
+        security,
+    };
+    let process = process(config, host, options, &resolved)?;
+    let linux = linux(id, host, options, &resolved)?;
+    let mut builder = SpecBuilder::default()
+        .version("1.0.2")
+        .root(
+            RootBuilder::default()
+                .path(rootfs.to_path_buf())
+                .readonly(host.readonly_rootfs)
+                .build()?,
+        )
+        .hostname(hostname)
+        .mounts(mounts(host, files)?)
+        .process(process)
+        .linux(linux);
+    if !config.domainname.is_empty() {
+        builder = builder.domainname(config.domainname.clone());
+    }
+    Ok(builder.build()?)
+}
 
+/// What [`build_spec`] resolves once and its parts share.
+struct Resolved {
+    /// The command line (Entrypoint then Cmd).
+    args: Vec<String>,
+    /// The environment ([`environment`]).
+    env: Vec<String>,
+    /// The user as the image's `/etc/passwd` and `/etc/group` say.
+    user: ExecUser,
+    /// The capabilities: bounding, effective and permitted alike.
+    cap_set: oci_spec::runtime::Capabilities,
+    /// `SecurityOpt`, parsed.
+    security: SecurityOptions,
+}
+
+/// The spec's `process`: command, user, environment, capabilities (all
+/// three sets the same, inheritable and ambient empty), `no_new_privs`,
+/// `oomScoreAdj`, rlimits and the terminal's size.
+fn process(
+    config: &Config,
+    host: &HostConfig,
+    options: &SpecOptions,
+    resolved: &Resolved,
+) -> Result<oci_spec::runtime::Process, SpecError> {
+    let Resolved {
+        args,
+        env,
+        user,
+        cap_set,
+        security,
+    } = resolved;
     let mut process = ProcessBuilder::default()
         .terminal(config.tty)
         .user(
@@ -258,8 +303,8 @@ pub fn build_spec(
                 .additional_gids(user.additional_gids.clone())
                 .build()?,
         )
-        .args(args)
-        .env(env)
+        .args(args.clone())
+        .env(env.clone())
         .cwd(if config.working_dir.is_empty() {
             PathBuf::from("/")
         } else {
@@ -294,21 +339,18 @@ pub fn build_spec(
                 .build()?,
         );
     }
+    Ok(process.build()?)
+}
 
-    let mut resources = LinuxResourcesBuilder::default()
-        .devices(device_rules(host.privileged)?)
-        .memory(memory(host, options)?)
-        .cpu(cpu(host)?);
-    if let Some(limit) = pids_limit(host) {
-        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
-    }
-    if host.blkio_weight > 0 {
-        resources = resources.block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(host.blkio_weight)
-                .build()?,
-        );
-    }
+/// The spec's `linux`: resources, namespaces, cgroups path, sysctls, and
+/// what confines the container (masked and read-only paths, seccomp) or,
+/// privileged, what it gets of the host (its devices).
+fn linux(
+    id: &str,
+    host: &HostConfig,
+    options: &SpecOptions,
+    resolved: &Resolved,
+) -> Result<oci_spec::runtime::Linux, SpecError> {
     // `CgroupnsMode` is filled in at create; containers created before it
     // existed had their own cgroup namespace.
     let cgroupns = (host.cgroupns_mode != "host").then_some(LinuxNamespaceType::Cgroup);
@@ -330,7 +372,7 @@ pub fn build_spec(
             "{}/{id}",
             options.cgroup_parent.trim_end_matches('/')
         )))
-        .resources(resources.build()?)
+        .resources(resources(host, options)?)
         // A new network namespace: Docker relaxes these two so that an
         // unprivileged user can bind low ports and ping (moby
         // `daemon/oci_linux.go`, `WithSysctls`, since 20.10).
@@ -350,52 +392,36 @@ pub fn build_spec(
             .masked_paths(Vec::new())
             .readonly_paths(Vec::new())
             .devices(devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?);
-    } else {
-        // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
-        // replaces Docker's when it has one, even an empty one.
-        linux = linux
-            .masked_paths(
-                host.masked_paths
-                    .clone()
-                    .unwrap_or_else(|| MASKED_PATHS.map(String::from).to_vec()),
-            )
-            .readonly_paths(
-                host.readonly_paths
-                    .clone()
-                    .unwrap_or_else(|| READONLY_PATHS.map(String::from).to_vec()),
-            );
-        let bounding: Vec<_> = cap_set.iter().copied().collect();
-        // moby `WithSeccomp`; a privileged container gets none at all.
-        match &security.seccomp {
-            Seccomp::Default => {
-                linux = linux.seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
-                    &bounding,
-                ));
-            }
-            Seccomp::Unconfined => {}
-            Seccomp::Profile(profile) => {
-                linux = linux
-                    .seccomp(seccomp::resolve(profile, &bounding).map_err(SpecError::Seccomp)?);
-            }
+        return Ok(linux.build()?);
+    }
+    // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
+    // replaces Docker's when it has one, even an empty one.
+    linux = linux
+        .masked_paths(
+            host.masked_paths
+                .clone()
+                .unwrap_or_else(|| MASKED_PATHS.map(String::from).to_vec()),
+        )
+        .readonly_paths(
+            host.readonly_paths
+                .clone()
+                .unwrap_or_else(|| READONLY_PATHS.map(String::from).to_vec()),
+        );
+    let bounding: Vec<_> = resolved.cap_set.iter().copied().collect();
+    // moby `WithSeccomp`; a privileged container gets none at all.
+    match &resolved.security.seccomp {
+        Seccomp::Default => {
+            linux = linux.seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
+                &bounding,
+            ));
+        }
+        Seccomp::Unconfined => {}
+        Seccomp::Profile(profile) => {
+            linux =
+                linux.seccomp(seccomp::resolve(profile, &bounding).map_err(SpecError::Seccomp)?);
         }
     }
-
-    let mut builder = SpecBuilder::default()
-        .version("1.0.2")
-        .root(
-            RootBuilder::default()
-                .path(rootfs.to_path_buf())
-                .readonly(host.readonly_rootfs)
-                .build()?,
-        )
-        .hostname(hostname)
-        .mounts(mounts(host, files)?)
-        .process(process.build()?)
-        .linux(linux.build()?);
-    if !config.domainname.is_empty() {
-        builder = builder.domainname(config.domainname.clone());
-    }
-    Ok(builder.build()?)
+    Ok(linux.build()?)
 }
 
 /// moby's `Container.CreateDaemonEnvironment`: defaults first, the
@@ -436,51 +462,6 @@ fn mount(destination: &str, typ: &str, source: &str, options: &[&str]) -> Result
         .build()?)
 }
 
-/// `Ulimits` over the daemon's default rlimits, by name (moby
-/// `daemon/oci_linux.go`, `WithRlimits`: the container's win). -1 is
-/// unlimited.
-fn rlimits(host: &HostConfig, options: &SpecOptions) -> Result<Vec<PosixRlimit>, SpecError> {
-    let mut limits = options.default_rlimits.clone();
-    for ulimit in &host.ulimits {
-        let typ = rlimit_type(&ulimit.name).ok_or_else(|| SpecError::Resource {
-            field: "Ulimits",
-            reason: format!("unknown ulimit type {:?}", ulimit.name),
-        })?;
-        let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
-        let limit = PosixRlimitBuilder::default()
-            .typ(typ)
-            .soft(as_limit(ulimit.soft))
-            .hard(as_limit(ulimit.hard))
-            .build()?;
-        limits.retain(|l| l.typ() != typ);
-        limits.push(limit);
-    }
-    Ok(limits)
-}
-
-/// The OCI rlimit type of a Docker ulimit name.
-fn rlimit_type(name: &str) -> Option<PosixRlimitType> {
-    Some(match name {
-        "as" => PosixRlimitType::RlimitAs,
-        "core" => PosixRlimitType::RlimitCore,
-        "cpu" => PosixRlimitType::RlimitCpu,
-        "data" => PosixRlimitType::RlimitData,
-        "fsize" => PosixRlimitType::RlimitFsize,
-        "locks" => PosixRlimitType::RlimitLocks,
-        "memlock" => PosixRlimitType::RlimitMemlock,
-        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
-        "nice" => PosixRlimitType::RlimitNice,
-        "nofile" => PosixRlimitType::RlimitNofile,
-        "nproc" => PosixRlimitType::RlimitNproc,
-        "rss" => PosixRlimitType::RlimitRss,
-        "rtprio" => PosixRlimitType::RlimitRtprio,
-        "rttime" => PosixRlimitType::RlimitRttime,
-        "sigpending" => PosixRlimitType::RlimitSigpending,
-        "stack" => PosixRlimitType::RlimitStack,
-        _ => return None,
-    })
-}
-
 /// tmpfs options as moby merges them (`mount.MergeTmpfsOptions`): Docker's
 /// defaults `noexec,nosuid,nodev,rprivate` first, the user's after; a
 /// later flag replaces its opposite (`exec` replaces `noexec`) and a later
@@ -518,7 +499,36 @@ pub fn merge_tmpfs_options(user: &str) -> Vec<String> {
     merged
 }
 
+/// The spec's mounts: Docker's system mounts, the container's files, then
+/// the user's binds and tmpfs mounts.
 fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecError> {
+    let mut mounts = system_mounts(host)?;
+    // moby `Container.NetworkMounts`: writable unless the rootfs is
+    // read-only; private propagation.
+    let file_opts: &[&str] = if host.readonly_rootfs {
+        &["rbind", "rprivate", "ro"]
+    } else {
+        &["rbind", "rprivate"]
+    };
+    for (destination, source) in [
+        ("/etc/resolv.conf", &files.resolv_conf),
+        ("/etc/hostname", &files.hostname),
+        ("/etc/hosts", &files.hosts),
+    ] {
+        mounts.push(mount(
+            destination,
+            "bind",
+            &source.to_string_lossy(),
+            file_opts,
+        )?);
+    }
+    mounts.extend(user_mounts(host)?);
+    Ok(mounts)
+}
+
+/// `/proc`, `/dev` and below, `/sys` and `/sys/fs/cgroup` as Docker mounts
+/// them (moby `oci/defaults.go`), `/dev/shm` sized by `ShmSize`.
+fn system_mounts(host: &HostConfig) -> Result<Vec<Mount>, SpecError> {
     let shm_bytes = if host.shm_size > 0 {
         host.shm_size
     } else {
@@ -529,7 +539,7 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
     // reads back into its u64 as 2^63 bytes.
     let shm_size = format!("size={}k", shm_bytes.unsigned_abs().div_ceil(1024));
     let sys_mode = if host.privileged { "rw" } else { "ro" };
-    let mut mounts = vec![
+    Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
             "/dev",
@@ -574,26 +584,11 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
             "shm",
             &["nosuid", "noexec", "nodev", "mode=1777", &shm_size],
         )?,
-    ];
-    // moby `Container.NetworkMounts`: writable unless the rootfs is
-    // read-only; private propagation.
-    let file_opts: &[&str] = if host.readonly_rootfs {
-        &["rbind", "rprivate", "ro"]
-    } else {
-        &["rbind", "rprivate"]
-    };
-    for (destination, source) in [
-        ("/etc/resolv.conf", &files.resolv_conf),
-        ("/etc/hostname", &files.hostname),
-        ("/etc/hosts", &files.hosts),
-    ] {
-        mounts.push(mount(
-            destination,
-            "bind",
-            &source.to_string_lossy(),
-            file_opts,
-        )?);
-    }
+    ])
+}
+
+/// `Binds` and `Tmpfs`, parents before children.
+fn user_mounts(host: &HostConfig) -> Result<Vec<Mount>, SpecError> {
     let binds = host
         .binds
         .iter()
@@ -621,8 +616,7 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
         ));
     }
     user.sort_by_key(|(destination, _)| Path::new(destination).components().count());
-    mounts.extend(user.into_iter().map(|(_, m)| m));
-    Ok(mounts)
+    Ok(user.into_iter().map(|(_, m)| m).collect())
 }
 
 /// Creates the host directories of `Binds` that do not exist yet, like
@@ -646,142 +640,6 @@ pub fn create_bind_sources(host: &HostConfig) -> Result<(), SpecError> {
             })?;
     }
     Ok(())
-}
-
-/// Device cgroup rules: deny everything, then allow Docker's defaults
-/// (moby `oci/defaults.go`) plus what runc always allows (`specconv.
-/// AllowedDevices`: `mknod` of anything, `/dev/pts/*`, `/dev/ptmx`,
-/// `/dev/net/tun`); privileged containers may use every device.
-fn device_rules(privileged: bool) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
-    let rule = |allow: bool,
-                typ: Option<LinuxDeviceType>,
-                major: Option<i64>,
-                minor: Option<i64>,
-                access: &str| {
-        let mut b = LinuxDeviceCgroupBuilder::default()
-            .allow(allow)
-            .access(access);
-        if let Some(typ) = typ {
-            b = b.typ(typ);
-        }
-        if let Some(major) = major {
-            b = b.major(major);
-        }
-        if let Some(minor) = minor {
-            b = b.minor(minor);
-        }
-        b.build()
-    };
-    if privileged {
-        return Ok(vec![rule(true, None, None, None, "rwm")?]);
-    }
-    let c = Some(LinuxDeviceType::C);
-    Ok(vec![
-        rule(false, None, None, None, "rwm")?,
-        rule(true, c, None, None, "m")?,
-        rule(true, Some(LinuxDeviceType::B), None, None, "m")?,
-        rule(true, c, Some(1), Some(3), "rwm")?, // /dev/null
-        rule(true, c, Some(1), Some(5), "rwm")?, // /dev/zero
-        rule(true, c, Some(1), Some(7), "rwm")?, // /dev/full
-        rule(true, c, Some(1), Some(8), "rwm")?, // /dev/random
-        rule(true, c, Some(1), Some(9), "rwm")?, // /dev/urandom
-        rule(true, c, Some(5), Some(0), "rwm")?, // /dev/tty
-        rule(true, c, Some(5), Some(1), "rwm")?, // /dev/console
-        rule(true, c, Some(5), Some(2), "rwm")?, // /dev/ptmx
-        rule(true, c, Some(136), None, "rwm")?,  // /dev/pts/*
-        rule(true, c, Some(10), Some(200), "rwm")?, // /dev/net/tun
-        rule(false, c, Some(10), Some(229), "rwm")?, // /dev/fuse
-    ])
-}
-
-/// Memory limits (moby `daemon/oci_linux.go`, `getMemoryResources`, with
-/// `adaptContainerSettings`' default: an unset `MemorySwap` with a memory
-/// limit means swap up to the same amount again, i.e. twice the limit).
-fn memory(
-    host: &HostConfig,
-    options: &SpecOptions,
-) -> Result<oci_spec::runtime::LinuxMemory, SpecError> {
-    let mut b = LinuxMemoryBuilder::default();
-    if host.memory < 0 {
-        return Err(SpecError::Resource {
-            field: "Memory",
-            reason: format!("{} is negative", host.memory),
-        });
-    }
-    if host.memory > 0 {
-        b = b.limit(host.memory);
-    }
-    if host.memory_reservation > 0 {
-        b = b.reservation(host.memory_reservation);
-    }
-    if options.swap_limit {
-        match host.memory_swap {
-            -1 => b = b.swap(-1),
-            0 if host.memory > 0 => b = b.swap(host.memory.saturating_mul(2)),
-            0 => {}
-            swap if swap < host.memory || host.memory == 0 => {
-                return Err(SpecError::Resource {
-                    field: "MemorySwap",
-                    reason: format!(
-                        "{swap} must be -1, or at least Memory ({}) which must be set",
-                        host.memory
-                    ),
-                });
-            }
-            swap => b = b.swap(swap),
-        }
-    }
-    Ok(b.build()?)
-}
-
-/// CPU limits: `NanoCpus` becomes a quota over a 100 ms period (moby
-/// `daemon/oci_linux.go`, `getCPUResources`); `CpuPeriod`/`CpuQuota` are
-/// passed as they are and cannot be combined with `NanoCpus`.
-fn cpu(host: &HostConfig) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
-    let mut b = LinuxCpuBuilder::default();
-    if host.cpu_shares < 0 || host.cpu_period < 0 || host.nano_cpus < 0 {
-        return Err(SpecError::Resource {
-            field: "CpuShares/CpuPeriod/NanoCpus",
-            reason: "must not be negative".to_owned(),
-        });
-    }
-    if host.cpu_shares > 0 {
-        b = b.shares(host.cpu_shares as u64);
-    }
-    // An empty cpuset field is inherited from the parent cgroup.
-    if !host.cpuset_cpus.is_empty() {
-        b = b.cpus(host.cpuset_cpus.clone());
-    }
-    if !host.cpuset_mems.is_empty() {
-        b = b.mems(host.cpuset_mems.clone());
-    }
-    if host.nano_cpus > 0 {
-        if host.cpu_period > 0 || host.cpu_quota > 0 {
-            return Err(SpecError::Resource {
-                field: "NanoCpus",
-                reason: "conflicting options: NanoCpus and CpuPeriod/CpuQuota cannot both be set"
-                    .to_owned(),
-            });
-        }
-        let quota = i128::from(host.nano_cpus) * i128::from(NANO_CPUS_PERIOD) / 1_000_000_000;
-        b = b
-            .period(NANO_CPUS_PERIOD)
-            .quota(i64::try_from(quota).unwrap_or(i64::MAX));
-    } else {
-        if host.cpu_period > 0 {
-            b = b.period(host.cpu_period as u64);
-        }
-        if host.cpu_quota != 0 {
-            b = b.quota(host.cpu_quota);
-        }
-    }
-    Ok(b.build()?)
-}
-
-/// `PidsLimit`: positive values limit, 0/-1/unset mean unlimited (API
-/// ≥ 1.41, moby `daemon/oci_linux.go`), which is the cgroup's default.
-fn pids_limit(host: &HostConfig) -> Option<i64> {
-    host.pids_limit.filter(|limit| *limit > 0)
 }
 
 #[cfg(test)]

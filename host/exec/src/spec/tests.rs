@@ -1,4 +1,5 @@
 use super::*;
+use oci_spec::runtime::{PosixRlimitBuilder, PosixRlimitType};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -23,6 +24,7 @@ fn fixture_rootfs() -> tempfile::TempDir {
 
 fn files() -> ContainerFiles {
     ContainerFiles {
+        log: "/var/lib/berth/containers/c/c-json.log".into(),
         hostname: "/var/lib/berth/containers/c/hostname".into(),
         hosts: "/var/lib/berth/containers/c/hosts".into(),
         resolv_conf: "/var/lib/berth/containers/c/resolv.conf".into(),

@@ -1,26 +1,26 @@
 //! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
-//! engine's [`Runtime`].
+//! engine's [`ExecService`].
 
 use berth_api::container::HostConfig;
 use berth_api::stream::StreamType;
 use berth_engine::driver::{
-    AttachOptions, AttachStreams, ContainerFiles, ExitRecord, LogOptions, LogRecord, Restored,
-    Runtime, StartRequest, Started,
+    AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, LogOptions, LogRecord,
+    Restored, StartRequest, Started,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
 use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
 use tokio::sync::mpsc;
 
-/// [`Runtime`] over an [`ExecDriver`].
-pub struct ExecRuntime {
+/// [`ExecService`] over an [`ExecDriver`].
+pub struct ExecAdapter {
     driver: ExecDriver,
 }
 
-impl ExecRuntime {
+impl ExecAdapter {
     /// Wraps a driver.
-    pub fn new(driver: ExecDriver) -> ExecRuntime {
-        ExecRuntime { driver }
+    pub fn new(driver: ExecDriver) -> ExecAdapter {
+        ExecAdapter { driver }
     }
 }
 
@@ -44,15 +44,6 @@ fn job_error(err: ExecError) -> JobError {
         tracing::warn!(error = %error.message, "exec driver failure");
     }
     error
-}
-
-fn exit_record(record: berth_exec::ExitRecord) -> ExitRecord {
-    ExitRecord {
-        exit_code: i64::from(record.exit_code),
-        oom_killed: record.oom_killed,
-        finished_at: record.finished_at.to_rfc3339_nano(),
-        error: record.error.unwrap_or_default(),
-    }
 }
 
 fn stream_type(kind: berth_exec::StreamKind) -> StreamType {
@@ -81,23 +72,9 @@ fn attach_streams(attached: berth_exec::Attached) -> AttachStreams {
     }
 }
 
-fn attach_options(options: AttachOptions) -> berth_exec::AttachOptions {
-    berth_exec::AttachOptions {
-        stdin: options.stdin,
-        stdout: options.stdout,
-        stderr: options.stderr,
-    }
-}
-
-impl Runtime for ExecRuntime {
+impl ExecService for ExecAdapter {
     fn files(&self, id: &str) -> ContainerFiles {
-        let paths = self.driver.paths(id);
-        ContainerFiles {
-            log: paths.log,
-            hostname: paths.files.hostname,
-            hosts: paths.files.hosts,
-            resolv_conf: paths.files.resolv_conf,
-        }
+        self.driver.paths(id).files
     }
 
     fn validate(&self, host: &HostConfig) -> Result<(), JobError> {
@@ -112,7 +89,7 @@ impl Runtime for ExecRuntime {
                 config: request.config,
                 host_config: request.host_config,
                 rootfs: request.rootfs,
-                attach: request.attach.into_iter().map(attach_options).collect(),
+                attach: request.attach,
             };
             let started = driver
                 .start(&request.id, options)
@@ -127,7 +104,7 @@ impl Runtime for ExecRuntime {
 
     fn wait(&self, id: &str) -> BoxFuture<Result<ExitRecord, JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
-        Box::pin(async move { driver.wait(&id).await.map(exit_record).map_err(job_error) })
+        Box::pin(async move { driver.wait(&id).await.map_err(job_error) })
     }
 
     fn kill(&self, id: &str, signal: i32) -> BoxFuture<Result<(), JobError>> {
@@ -143,7 +120,7 @@ impl Runtime for ExecRuntime {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move {
             driver
-                .attach(&id, attach_options(options))
+                .attach(&id, options)
                 .await
                 .map(attach_streams)
                 .map_err(job_error)
@@ -172,16 +149,6 @@ impl Runtime for ExecRuntime {
     ) -> BoxFuture<Result<mpsc::Receiver<LogRecord>, JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move {
-            let options = berth_exec::LogOptions {
-                stdout: options.stdout,
-                stderr: options.stderr,
-                follow: options.follow,
-                tail: options.tail,
-                since: options.since.map(|s| Timestamp::from_unix(s, 0)),
-                until: options.until.map(|s| Timestamp::from_unix(s, 0)),
-                // The engine prefixes the time itself.
-                timestamps: false,
-            };
             let mut stream = driver.logs(&id, options).map_err(job_error)?;
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(async move {
@@ -221,13 +188,12 @@ impl Runtime for ExecRuntime {
                 | RunState::Created { pid } => Restored::Running {
                     pid: i64::from(pid),
                 },
-                RunState::Exited(record) => Restored::Exited(exit_record(record)),
-                RunState::NeverStarted => Restored::Exited(ExitRecord {
-                    exit_code: i64::from(berth_exec::LOST_EXIT_CODE),
-                    finished_at: Timestamp::now().to_rfc3339_nano(),
-                    error: "the container's monitor is gone and left no exit record".to_owned(),
-                    ..ExitRecord::default()
-                }),
+                RunState::Exited(record) => Restored::Exited(record),
+                RunState::NeverStarted => Restored::Exited(ExitRecord::failed(
+                    berth_exec::LOST_EXIT_CODE,
+                    "the container's monitor is gone and left no exit record",
+                    Timestamp::now(),
+                )),
             })
         })
     }

@@ -1,5 +1,5 @@
 //! Wiring of the real drivers behind the engine's seams: the graph driver
-//! ([`graph::GraphImages`]) and the exec driver ([`exec::ExecRuntime`]).
+//! ([`graph::GraphImages`]) and the exec driver ([`exec::ExecAdapter`]).
 
 pub mod exec;
 pub mod graph;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth_engine::daemon::DaemonConfig;
-use berth_engine::driver::{ImageService, Runtime};
+use berth_engine::driver::{ExecService, ImageService};
 
 /// How berthd configures the exec driver.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct Drivers {
     /// The graph driver.
     pub images: Arc<dyn ImageService>,
     /// The exec driver as the engine's runtime.
-    pub runtime: Arc<dyn Runtime>,
+    pub runtime: Arc<dyn ExecService>,
     /// The exec driver.
     pub exec: berth_exec::ExecDriver,
 }
@@ -65,7 +65,7 @@ pub fn open(
     exec_config.spec = exec.spec.clone();
     let exec =
         berth_exec::ExecDriver::new(exec_config).context("failed to open the exec driver")?;
-    let runtime: Arc<dyn Runtime> = Arc::new(exec::ExecRuntime::new(exec.clone()));
+    let runtime: Arc<dyn ExecService> = Arc::new(exec::ExecAdapter::new(exec.clone()));
     Ok(Drivers {
         images,
         runtime,

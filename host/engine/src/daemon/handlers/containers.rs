@@ -136,10 +136,12 @@ pub(super) async fn container_logs(cx: Arc<Context>, job: Job) -> JobResult {
         follow: job.env.get_bool("follow")?,
         // Negative tail means all, as in moby.
         tail: tail.filter(|t| *t >= 0).map(|t| t as usize),
-        since: job.env.get_i64("since")?.filter(|s| *s > 0),
-        until: job.env.get_i64("until")?.filter(|s| *s > 0),
+        since: unix_time(job.env.get_i64("since")?),
+        until: unix_time(job.env.get_i64("until")?),
         stdout: job.env.get_bool("stdout")?,
         stderr: job.env.get_bool("stderr")?,
+        // `Daemon::logs` prefixes the records itself.
+        timestamps: false,
     };
     let timestamps = job.env.get_bool("timestamps")?;
     let id = job.required_arg(0, "container id")?;
@@ -148,6 +150,13 @@ pub(super) async fn container_logs(cx: Arc<Context>, job: Job) -> JobResult {
         _ = job.stdout.closed() => {}
     }
     Ok(0)
+}
+
+/// `since`/`until` of `GET /containers/{id}/logs`: Unix seconds, 0 (or
+/// less) for none.
+fn unix_time(secs: Option<i64>) -> Option<berth_model::Timestamp> {
+    secs.filter(|s| *s > 0)
+        .map(|s| berth_model::Timestamp::from_unix(s, 0))
 }
 
 /// `container_attach`: attaches stdin (job stdin) and output (job stdout) to a container.

@@ -82,7 +82,7 @@ pub(super) fn validate(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<Strin
     if host.pids_limit.is_some_and(|p| p <= 0) {
         host.pids_limit = None;
     }
-    if host.pids_limit.is_some() && !sys.pids_limit {
+    if host.pids_limit.is_some() && !sys.cgroups.pids_limit {
         warn(warning::PIDS);
         host.pids_limit = None;
     }
@@ -121,7 +121,7 @@ fn validate_blkio_weight(weight: u16, sys: &SysInfo) -> Result<(), JobError> {
             "Range of blkio weight is from 10 to 1000",
         ));
     }
-    if !sys.blkio_weight {
+    if !sys.cgroups.blkio_weight {
         return Err(JobError::invalid(
             "Your kernel does not support Block I/O weight or the cgroup is not mounted: berth refuses BlkioWeight rather than discard it",
         ));
@@ -142,14 +142,14 @@ fn validate_memory(
     if host.memory > 0 && host.memory < MIN_MEMORY {
         return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
     }
-    if host.memory > 0 && !sys.memory_limit {
+    if host.memory > 0 && !sys.cgroups.memory_limit {
         warn(warning::MEMORY);
         host.memory = 0;
         host.memory_swap = -1;
     }
     // Without swap accounting the limit applies to memory alone: dockerd
     // warns and records MemorySwap -1 rather than failing the start.
-    if host.memory > 0 && host.memory_swap != -1 && !sys.swap_limit {
+    if host.memory > 0 && host.memory_swap != -1 && !sys.cgroups.swap_limit {
         warn(warning::SWAP);
         host.memory_swap = -1;
     }
@@ -214,7 +214,7 @@ fn validate_cpu(
             "Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
         )));
     }
-    if host.nano_cpus > 0 && !(sys.cpu_cfs_period && sys.cpu_cfs_quota) {
+    if host.nano_cpus > 0 && !(sys.cgroups.cpu_cfs_period && sys.cgroups.cpu_cfs_quota) {
         return Err(JobError::invalid(
             "NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted",
         ));
@@ -224,7 +224,7 @@ fn validate_cpu(
             "invalid CPU shares: must not be negative",
         ));
     }
-    if host.cpu_shares > 0 && !sys.cpu_shares {
+    if host.cpu_shares > 0 && !sys.cgroups.cpu_shares {
         warn(warning::CPU_SHARES);
         host.cpu_shares = 0;
     }
@@ -242,7 +242,7 @@ fn validate_cpu(
             CPU_SHARES.end()
         )));
     }
-    if host.cpu_period > 0 && !sys.cpu_cfs_period {
+    if host.cpu_period > 0 && !sys.cgroups.cpu_cfs_period {
         warn(warning::CFS_PERIOD);
         host.cpu_period = 0;
     }
@@ -251,7 +251,7 @@ fn validate_cpu(
             "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
         ));
     }
-    if host.cpu_quota > 0 && !sys.cpu_cfs_quota {
+    if host.cpu_quota > 0 && !sys.cgroups.cpu_cfs_quota {
         warn(warning::CFS_QUOTA);
         host.cpu_quota = 0;
     }
@@ -275,14 +275,14 @@ fn validate_cpuset(
     sys: &SysInfo,
     warn: &mut impl FnMut(&str),
 ) -> Result<(), JobError> {
-    if (!host.cpuset_cpus.is_empty() || !host.cpuset_mems.is_empty()) && !sys.cpuset {
+    if (!host.cpuset_cpus.is_empty() || !host.cpuset_mems.is_empty()) && !sys.cgroups.cpuset {
         warn(warning::CPUSET);
         host.cpuset_cpus.clear();
         host.cpuset_mems.clear();
     }
     for (value, available, what, unavailable) in [
-        (&host.cpuset_cpus, &sys.cpus, "cpus", "CPUs"),
-        (&host.cpuset_mems, &sys.mems, "mems", "memory nodes"),
+        (&host.cpuset_cpus, &sys.cgroups.cpus, "cpus", "CPUs"),
+        (&host.cpuset_mems, &sys.cgroups.mems, "mems", "memory nodes"),
     ] {
         let Some(requested) = parse_cpuset_list(value) else {
             return Err(JobError::invalid(format!(
@@ -446,7 +446,10 @@ mod tests {
     #[test]
     fn blkio_weight_needs_the_kernels_weight_file() {
         let sys = SysInfo {
-            blkio_weight: false,
+            cgroups: berth_model::host::CgroupFeatures {
+                blkio_weight: false,
+                ..SysInfo::default().cgroups
+            },
             ..SysInfo::default()
         };
         let err = check_on(r#"{"BlkioWeight":500}"#, &sys).expect_err("refused");

@@ -23,7 +23,7 @@ fn image(id: &str, tags: &[&str], labels: &[(&str, &str)], created: i64) -> (Ima
 }
 
 fn now_like(time: chrono::DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Four images: two tagged with labels, a dangling one, one in a registry

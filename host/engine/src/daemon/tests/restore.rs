@@ -13,11 +13,11 @@ async fn restore_records_exits_that_happened_while_away() {
     let Fixture { _dir, store, .. } = f;
     // A new daemon over the same store: the shim reports an exit.
     let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
-        exit_code: 9,
-        finished_at: now_rfc3339(),
-        ..Default::default()
-    }));
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+        9,
+        None,
+        berth_model::Timestamp::now(),
+    )));
     let f = fixture_with(_dir, store, runtime);
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     let state = f.daemon.inspect(&id).unwrap().state;
@@ -37,11 +37,11 @@ async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
     f.daemon.start("tmp").await.unwrap();
     let Fixture { _dir, store, .. } = f;
     let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord {
-        exit_code: 0,
-        finished_at: now_rfc3339(),
-        ..Default::default()
-    }));
+    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+        0,
+        None,
+        berth_model::Timestamp::now(),
+    )));
     let f = fixture_with(_dir, store, runtime);
     f.daemon.restore().await.unwrap();
     assert!(f.daemon.containers().get(&id).is_err());

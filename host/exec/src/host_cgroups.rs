@@ -19,37 +19,7 @@ use berth_cgroups::{CgroupError, OwnCgroups};
 /// berth's is `/berth`.
 pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
 
-/// The cgroup features the host offers (Docker API `SystemInfo`:
-/// `MemoryLimit`, `SwapLimit`, `CpuCfsPeriod`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CgroupFeatures {
-    /// `1` (legacy and hybrid hosts) or `2` (unified).
-    pub version: u8,
-    /// The memory controller is there.
-    pub memory_limit: bool,
-    /// The kernel accounts swap: `memory.memsw.limit_in_bytes` on v1,
-    /// `memory.swap.max` on v2 (absent with `swapaccount=0` or without
-    /// `CONFIG_MEMCG_SWAP`).
-    pub swap_limit: bool,
-    /// `cpu.cfs_period_us` (v1) or `cpu.max` (v2).
-    pub cpu_cfs_period: bool,
-    /// `cpu.cfs_quota_us` (v1) or `cpu.max` (v2).
-    pub cpu_cfs_quota: bool,
-    /// `cpu.shares` (v1) or `cpu.weight` (v2).
-    pub cpu_shares: bool,
-    /// The cpuset controller is there.
-    pub cpuset: bool,
-    /// The pids controller is there.
-    pub pids_limit: bool,
-    /// A block I/O weight can be set: `blkio.weight` (CFQ) or
-    /// `blkio.bfq.weight` (BFQ) on v1, `io.bfq.weight` or `io.weight` on v2
-    /// (moby `sysinfo`'s `BlkioWeight`).
-    pub blkio_weight: bool,
-    /// CPUs of the root cpuset (`0-1`); empty when unknown.
-    pub cpus: String,
-    /// Memory nodes of the root cpuset (`0`); empty when unknown.
-    pub mems: String,
-}
+pub use berth_model::host::CgroupFeatures;
 
 fn read_trimmed(path: &Path) -> String {
     std::fs::read_to_string(path)
@@ -57,97 +27,93 @@ fn read_trimmed(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-impl CgroupFeatures {
-    /// What `setup` offers. On v2 the root cgroup has no controller files,
-    /// so they are looked for in `probe_dir`, a cgroup below the root where
-    /// the controllers are enabled (berthd's own cgroup), falling back to
-    /// the controller list of the root.
-    pub fn probe(setup: &CgroupSetup, probe_dir: Option<&Path>) -> CgroupFeatures {
-        match setup {
-            CgroupSetup::Legacy { controllers, .. } => {
-                let file = |controller: Controller, name: &str| {
-                    controllers
-                        .get(&controller)
-                        .is_some_and(|m| m.mount_point.join(name).exists())
-                };
-                CgroupFeatures {
-                    version: 1,
-                    memory_limit: file(Controller::Memory, "memory.limit_in_bytes"),
-                    swap_limit: file(Controller::Memory, "memory.memsw.limit_in_bytes"),
-                    cpu_cfs_period: file(Controller::Cpu, "cpu.cfs_period_us"),
-                    cpu_cfs_quota: file(Controller::Cpu, "cpu.cfs_quota_us"),
-                    cpu_shares: file(Controller::Cpu, "cpu.shares"),
-                    cpuset: file(Controller::Cpuset, "cpuset.cpus"),
-                    pids_limit: controllers.contains_key(&Controller::Pids),
-                    blkio_weight: file(Controller::Blkio, "blkio.weight")
-                        || file(Controller::Blkio, "blkio.bfq.weight"),
-                    cpus: controllers
-                        .get(&Controller::Cpuset)
-                        .map_or_else(String::new, |m| {
-                            read_trimmed(&m.mount_point.join("cpuset.cpus"))
-                        }),
-                    mems: controllers
-                        .get(&Controller::Cpuset)
-                        .map_or_else(String::new, |m| {
-                            read_trimmed(&m.mount_point.join("cpuset.mems"))
-                        }),
-                }
+/// What `setup` offers. On v2 the root cgroup has no controller files,
+/// so they are looked for in `probe_dir`, a cgroup below the root where
+/// the controllers are enabled (berthd's own cgroup), falling back to
+/// the controller list of the root.
+pub fn probe(setup: &CgroupSetup, probe_dir: Option<&Path>) -> CgroupFeatures {
+    match setup {
+        CgroupSetup::Legacy { controllers, .. } => {
+            let file = |controller: Controller, name: &str| {
+                controllers
+                    .get(&controller)
+                    .is_some_and(|m| m.mount_point.join(name).exists())
+            };
+            CgroupFeatures {
+                version: 1,
+                memory_limit: file(Controller::Memory, "memory.limit_in_bytes"),
+                swap_limit: file(Controller::Memory, "memory.memsw.limit_in_bytes"),
+                cpu_cfs_period: file(Controller::Cpu, "cpu.cfs_period_us"),
+                cpu_cfs_quota: file(Controller::Cpu, "cpu.cfs_quota_us"),
+                cpu_shares: file(Controller::Cpu, "cpu.shares"),
+                cpuset: file(Controller::Cpuset, "cpuset.cpus"),
+                pids_limit: controllers.contains_key(&Controller::Pids),
+                blkio_weight: file(Controller::Blkio, "blkio.weight")
+                    || file(Controller::Blkio, "blkio.bfq.weight"),
+                cpus: controllers
+                    .get(&Controller::Cpuset)
+                    .map_or_else(String::new, |m| {
+                        read_trimmed(&m.mount_point.join("cpuset.cpus"))
+                    }),
+                mems: controllers
+                    .get(&Controller::Cpuset)
+                    .map_or_else(String::new, |m| {
+                        read_trimmed(&m.mount_point.join("cpuset.mems"))
+                    }),
             }
-            CgroupSetup::Unified(mount) => {
-                let enabled = std::fs::read_to_string(mount.mount_point.join("cgroup.controllers"))
-                    .unwrap_or_default();
-                let has = |c: &str| enabled.split_whitespace().any(|e| e == c);
-                // The swap files exist only where memory is enabled, never
-                // in the root: without a probe dir, trust the controller.
-                let swap = match probe_dir {
-                    Some(dir) if dir.join("memory.max").exists() => {
-                        dir.join("memory.swap.max").exists()
-                    }
-                    _ => has("memory"),
-                };
-                // Like the swap files, the weight files exist only below
-                // the root, where io is enabled.
-                let blkio_weight = match probe_dir {
-                    Some(dir) => {
-                        dir.join("io.bfq.weight").exists() || dir.join("io.weight").exists()
-                    }
-                    None => has("io"),
-                };
-                CgroupFeatures {
-                    version: 2,
-                    memory_limit: has("memory"),
-                    swap_limit: has("memory") && swap,
-                    cpu_cfs_period: has("cpu"),
-                    cpu_cfs_quota: has("cpu"),
-                    cpu_shares: has("cpu"),
-                    cpuset: has("cpuset"),
-                    pids_limit: has("pids"),
-                    blkio_weight,
-                    cpus: read_trimmed(&mount.mount_point.join("cpuset.cpus.effective")),
-                    mems: read_trimmed(&mount.mount_point.join("cpuset.mems.effective")),
+        }
+        CgroupSetup::Unified(mount) => {
+            let enabled = std::fs::read_to_string(mount.mount_point.join("cgroup.controllers"))
+                .unwrap_or_default();
+            let has = |c: &str| enabled.split_whitespace().any(|e| e == c);
+            // The swap files exist only where memory is enabled, never
+            // in the root: without a probe dir, trust the controller.
+            let swap = match probe_dir {
+                Some(dir) if dir.join("memory.max").exists() => {
+                    dir.join("memory.swap.max").exists()
                 }
+                _ => has("memory"),
+            };
+            // Like the swap files, the weight files exist only below
+            // the root, where io is enabled.
+            let blkio_weight = match probe_dir {
+                Some(dir) => dir.join("io.bfq.weight").exists() || dir.join("io.weight").exists(),
+                None => has("io"),
+            };
+            CgroupFeatures {
+                version: 2,
+                memory_limit: has("memory"),
+                swap_limit: has("memory") && swap,
+                cpu_cfs_period: has("cpu"),
+                cpu_cfs_quota: has("cpu"),
+                cpu_shares: has("cpu"),
+                cpuset: has("cpuset"),
+                pids_limit: has("pids"),
+                blkio_weight,
+                cpus: read_trimmed(&mount.mount_point.join("cpuset.cpus.effective")),
+                mems: read_trimmed(&mount.mount_point.join("cpuset.mems.effective")),
             }
         }
     }
+}
 
-    /// What this host offers: the layout from the mount table, on v2 probed
-    /// in the caller's own cgroup. `None` when no cgroup filesystem is
-    /// mounted.
-    pub fn detect() -> Option<CgroupFeatures> {
-        let setup = CgroupSetup::detect().ok()?;
-        let own_dir = match setup {
-            CgroupSetup::Unified(mount) => OwnCgroups::from_proc_self()
-                .ok()
-                .and_then(|own| own.unified().map(Path::to_path_buf))
-                .map(|own| {
-                    mount
-                        .mount_point
-                        .join(own.strip_prefix("/").unwrap_or(&own))
-                }),
-            CgroupSetup::Legacy { .. } => None,
-        };
-        Some(CgroupFeatures::probe(setup, own_dir.as_deref()))
-    }
+/// What this host offers: the layout from the mount table, on v2 probed
+/// in the caller's own cgroup. `None` when no cgroup filesystem is
+/// mounted.
+pub fn detect() -> Option<CgroupFeatures> {
+    let setup = CgroupSetup::detect().ok()?;
+    let own_dir = match setup {
+        CgroupSetup::Unified(mount) => OwnCgroups::from_proc_self()
+            .ok()
+            .and_then(|own| own.unified().map(Path::to_path_buf))
+            .map(|own| {
+                mount
+                    .mount_point
+                    .join(own.strip_prefix("/").unwrap_or(&own))
+            }),
+        CgroupSetup::Legacy { .. } => None,
+    };
+    Some(probe(setup, own_dir.as_deref()))
 }
 
 /// Checks a `--cgroup-parent` value: a cgroup path below the root, either
@@ -210,7 +176,7 @@ mod tests {
         ]);
         std::fs::write(dir.path().join("cpuset/cpuset.cpus"), "0-3\n").unwrap();
         std::fs::write(dir.path().join("cpuset/cpuset.mems"), "0\n").unwrap();
-        let f = CgroupFeatures::probe(&setup, None);
+        let f = probe(&setup, None);
         assert_eq!((f.cpus.as_str(), f.mems.as_str()), ("0-3", "0"));
         assert_eq!(f.version, 1);
         assert!(f.memory_limit && f.swap_limit && f.cpu_cfs_quota && f.cpuset && f.pids_limit);
@@ -219,26 +185,26 @@ mod tests {
     #[test]
     fn blkio_weight_needs_cfqs_or_bfqs_file() {
         let (dir, setup) = legacy_fixture(&[]);
-        assert!(!CgroupFeatures::probe(&setup, None).blkio_weight);
+        assert!(!probe(&setup, None).blkio_weight);
         std::fs::write(dir.path().join("blkio/blkio.bfq.weight"), "100\n").unwrap();
-        assert!(CgroupFeatures::probe(&setup, None).blkio_weight);
+        assert!(probe(&setup, None).blkio_weight);
         let (_dir, setup) = legacy_fixture(&[("blkio", "blkio.weight")]);
-        assert!(CgroupFeatures::probe(&setup, None).blkio_weight);
+        assert!(probe(&setup, None).blkio_weight);
 
         let dir = tempfile::tempdir().unwrap();
         let own = dir.path().join("berthd.service");
         std::fs::create_dir_all(&own).unwrap();
         std::fs::write(dir.path().join("cgroup.controllers"), "cpu io memory\n").unwrap();
         let setup = CgroupSetup::unified_at(dir.path());
-        assert!(!CgroupFeatures::probe(&setup, Some(&own)).blkio_weight);
+        assert!(!probe(&setup, Some(&own)).blkio_weight);
         std::fs::write(own.join("io.weight"), "default 100\n").unwrap();
-        assert!(CgroupFeatures::probe(&setup, Some(&own)).blkio_weight);
+        assert!(probe(&setup, Some(&own)).blkio_weight);
     }
 
     #[test]
     fn v1_without_memsw_has_no_swap_limit() {
         let (_dir, setup) = legacy_fixture(&[("memory", "memory.limit_in_bytes")]);
-        let f = CgroupFeatures::probe(&setup, None);
+        let f = probe(&setup, None);
         assert!(f.memory_limit);
         assert!(!f.swap_limit);
         assert!(!f.cpu_cfs_quota && !f.cpuset);
@@ -256,12 +222,12 @@ mod tests {
         .unwrap();
         std::fs::write(own.join("memory.max"), "max\n").unwrap();
         let setup = CgroupSetup::unified_at(dir.path());
-        let f = CgroupFeatures::probe(&setup, Some(&own));
+        let f = probe(&setup, Some(&own));
         assert_eq!(f.version, 2);
         assert!(f.memory_limit && f.cpu_cfs_period && f.pids_limit && f.cpuset);
         assert!(!f.swap_limit, "no memory.swap.max beside memory.max");
         std::fs::write(own.join("memory.swap.max"), "max\n").unwrap();
-        assert!(CgroupFeatures::probe(&setup, Some(&own)).swap_limit);
+        assert!(probe(&setup, Some(&own)).swap_limit);
     }
 
     #[test]

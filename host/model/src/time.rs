@@ -10,6 +10,9 @@
 //!
 //! Written by hand (civil-from-days, H. Hinnant's algorithm) instead of
 //! pulling a date library into the shim, which must stay small.
+//!
+//! This is the workspace's one clock: [`Timestamp::now`], and
+//! [`now_rfc3339`] for the API's time fields.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +26,14 @@ pub struct Timestamp {
     secs: i64,
     /// Nanoseconds within the second, `0..1_000_000_000`.
     nanos: u32,
+}
+
+/// The current time as berthd records `Created` and the times it stamps
+/// itself: RFC 3339 with nine fraction digits, UTC (what the engine and the
+/// graph printed through chrono's `SecondsFormat::Nanos` before this helper
+/// replaced both; Go's parsers and ours read it).
+pub fn now_rfc3339() -> String {
+    Timestamp::now().to_rfc3339_nano_fixed()
 }
 
 /// Why a string is not an RFC 3339 timestamp.

@@ -22,29 +22,25 @@
 use std::collections::HashSet;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_api::container::{Config, HostConfig, LogDriver};
-use berth_shim::args::ShimArgs;
-use berth_shim::fsutil;
-use berth_shim::logfile::Rotation;
-use berth_shim::protocol::{
-    ContainerStatus, Reply, Request, ShimFailure, StartupReport, error_chain,
-};
-use berth_shim::{ExitRecord, Timestamp};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+use berth_api::container::{Config, HostConfig};
+use berth_model::Timestamp;
+use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
+use berth_shim::ExitRecordFile;
+use berth_shim::protocol::{ContainerStatus, Reply, Request, error_chain};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::attach::{self, AttachOptions, Attached};
+use crate::attach::{self, Attached};
 use crate::client::{REQUEST_TIMEOUT, ShimSocket, exists};
 use crate::error::ExecError;
-use crate::files;
-use crate::logs::{self, LogOptions, LogStream};
-use crate::spec::{self, ContainerFiles, SpecOptions};
+use crate::logs::{self, LogStream};
+use crate::spec::SpecOptions;
+
+mod start;
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the
@@ -155,12 +151,10 @@ pub enum RunState {
 pub struct ContainerPaths {
     /// `<containers>/<id>`.
     pub dir: PathBuf,
-    /// The json-file log (`LogPath`).
-    pub log: PathBuf,
     /// The exit record.
     pub exit: PathBuf,
-    /// Files mounted over `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`
-    /// (`HostnamePath`, `HostsPath`, `ResolvConfPath`).
+    /// The json-file log and the files mounted over `/etc/hostname`,
+    /// `/etc/hosts`, `/etc/resolv.conf`, as inspect reports them.
     pub files: ContainerFiles,
 }
 
@@ -201,43 +195,6 @@ impl Drop for StartingGuard<'_> {
     }
 }
 
-/// Kills the container of a start that did not complete; see
-/// [`ExecDriver::start`]. Dropped armed, it asks the shim to SIGKILL every
-/// process of the container from a task of its own (drop cannot wait); the
-/// shim then records the exit and goes.
-struct ShimReaper {
-    socket: Option<ShimSocket>,
-}
-
-impl ShimReaper {
-    /// The start completed: nothing to kill.
-    fn disarm(mut self) {
-        self.socket = None;
-    }
-}
-
-impl Drop for ShimReaper {
-    fn drop(&mut self) {
-        let Some(socket) = self.socket.take() else {
-            return;
-        };
-        // Outside a runtime (the driver's futures run on tokio) there is
-        // nothing to kill with; berthd's engine, which abandoned the start,
-        // kills the container again through `kill`.
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(async move {
-            let kill = Request::Kill {
-                signal: libc::SIGKILL,
-                all: true,
-            };
-            // A shim that is gone already needs no kill.
-            let _ = socket.call_ok(&kill).await;
-        });
-    }
-}
-
 /// Container ids become path components and socket names.
 fn validate_id(id: &str) -> Result<(), ExecError> {
     let ok = !id.is_empty()
@@ -271,12 +228,12 @@ impl ExecDriver {
                 io::Error::new(io::ErrorKind::NotFound, "no such file"),
             ));
         }
-        crate::cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(|source| {
-            ExecError::CgroupParent {
+        crate::host_cgroups::validate_cgroup_parent(&config.spec.cgroup_parent).map_err(
+            |source| ExecError::CgroupParent {
                 parent: config.spec.cgroup_parent.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
         mkdir(&config.exec_root, 0o711)?;
         mkdir(&config.exec_root.join("shims"), 0o700)?;
         mkdir(&config.exec_root.join("runtime"), 0o700)?;
@@ -316,7 +273,7 @@ impl ExecDriver {
         } else {
             berth_cgroups::OwnCgroups::from_proc_self().map_err(fail)?
         };
-        crate::cgroups::remove_cgroup_parent(setup, &own, parent).map_err(fail)
+        crate::host_cgroups::remove_cgroup_parent(setup, &own, parent).map_err(fail)
     }
 
     /// libcontainer's state root, `<exec-root>/runtime`.
@@ -333,9 +290,9 @@ impl ExecDriver {
     pub fn paths(&self, id: &str) -> ContainerPaths {
         let dir = self.container_dir(id);
         ContainerPaths {
-            log: dir.join(format!("{id}-json.log")),
             exit: dir.join("exit.json"),
             files: ContainerFiles {
+                log: dir.join(format!("{id}-json.log")),
                 hostname: dir.join("hostname"),
                 hosts: dir.join("hosts"),
                 resolv_conf: dir.join("resolv.conf"),
@@ -351,293 +308,6 @@ impl ExecDriver {
     fn socket(&self, id: &str) -> Result<ShimSocket, ExecError> {
         validate_id(id)?;
         ShimSocket::new(id, self.shim_dir(id).join("sock"))
-    }
-
-    /// Creates the container through a new shim and starts its process.
-    ///
-    /// Fails with [`ExecError::StartFailed`] (carrying Docker's exit code,
-    /// also recorded in the exit record) when the process cannot be
-    /// started, e.g. a missing executable (127).
-    pub async fn start(&self, id: &str, mut options: StartOptions) -> Result<Started, ExecError> {
-        let socket = self.socket(id)?;
-        {
-            let mut starting = self
-                .inner
-                .starting
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if !starting.insert(id.to_owned()) {
-                return Err(ExecError::AlreadyRunning(id.to_owned()));
-            }
-        }
-        let _guard = StartingGuard {
-            inner: &self.inner,
-            id: id.to_owned(),
-        };
-        if socket
-            .call(&Request::State, Some(REQUEST_TIMEOUT))
-            .await?
-            .is_some()
-        {
-            return Err(ExecError::AlreadyRunning(id.to_owned()));
-        }
-        let attach_options = std::mem::take(&mut options.attach);
-        let args = self.prepare_bounded(id, options).await?;
-        let report = self.spawn_shim(id, &args).await?;
-        // From here a container exists: if this start does not complete
-        // (an error below, or its future dropped by the engine's deadline or
-        // a cancelling `rm -f`), it is killed rather than left created,
-        // waiting for a Start that never comes.
-        let reaper = ShimReaper {
-            socket: Some(socket.clone()),
-        };
-        match report {
-            StartupReport::Created { .. } => {}
-            StartupReport::Failed(failure) => {
-                return Err(self.start_failure(id, failure));
-            }
-        }
-        let mut attach = Vec::with_capacity(attach_options.len());
-        for opts in attach_options {
-            match self.attach(id, opts).await {
-                Ok(attached) => attach.push(attached),
-                Err(e) => {
-                    // Do not leave a created container behind.
-                    let _ = socket
-                        .call_ok(&Request::Kill {
-                            signal: libc::SIGKILL,
-                            all: true,
-                        })
-                        .await;
-                    return Err(e);
-                }
-            }
-        }
-        match socket.call(&Request::Start, Some(STARTUP_TIMEOUT)).await? {
-            Some((_, Reply::Started { pid, started_at })) => {
-                reaper.disarm();
-                Ok(Started {
-                    pid,
-                    started_at,
-                    attach,
-                })
-            }
-            Some((_, Reply::Error(failure))) => Err(self.start_failure(id, failure)),
-            Some((_, other)) => Err(socket.unexpected(&other)),
-            None => {
-                // The shim exited instead of answering; its exit record says
-                // why, if it got to write one.
-                let record = ExitRecord::read(&self.paths(id).exit)?;
-                let message = record
-                    .as_ref()
-                    .and_then(|r| r.error.clone())
-                    .unwrap_or_else(|| "berth-shim exited during start".to_owned());
-                Err(ExecError::StartFailed {
-                    id: id.to_owned(),
-                    exit_code: record.map_or(128, |r| r.exit_code),
-                    message,
-                })
-            }
-        }
-    }
-
-    fn start_failure(&self, id: &str, failure: ShimFailure) -> ExecError {
-        let failure = if failure.exit_code.is_none() {
-            ShimFailure::start_failed(failure.message)
-        } else {
-            failure
-        };
-        ExecError::from_failure(id, failure)
-    }
-
-    /// [`ExecDriver::prepare`] on the blocking pool, within
-    /// [`PREPARE_PERMITS`] and [`STARTUP_TIMEOUT`] (waiting for a permit
-    /// included). A preparation that hangs keeps its thread and its permit
-    /// until it returns; the start fails at the deadline.
-    async fn prepare_bounded(
-        &self,
-        id: &str,
-        options: StartOptions,
-    ) -> Result<ShimArgs, ExecError> {
-        let timeout = ExecError::PrepareTimeout {
-            id: id.to_owned(),
-            seconds: STARTUP_TIMEOUT.as_secs(),
-        };
-        let driver = self.clone();
-        let owned_id = id.to_owned();
-        let permits = Arc::clone(&self.inner.prepare_permits);
-        let prepare = async move {
-            let permit = permits.acquire_owned().await.map_err(io::Error::other)?;
-            tokio::task::spawn_blocking(move || {
-                let result = driver.prepare(&owned_id, &options);
-                drop(permit);
-                result
-            })
-            .await
-            .map_err(io::Error::other)
-        };
-        match tokio::time::timeout(STARTUP_TIMEOUT, prepare).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => Err(ExecError::io("prepare bundle", self.shim_dir(id), e)),
-            Err(_) => Err(timeout),
-        }
-    }
-
-    /// Writes the container's files and bundle; returns the shim's
-    /// arguments. Blocking.
-    fn prepare(&self, id: &str, options: &StartOptions) -> Result<ShimArgs, ExecError> {
-        let paths = self.paths(id);
-        let shim_dir = self.shim_dir(id);
-        mkdir(&paths.dir, 0o710)?;
-        mkdir(&shim_dir, 0o700)?;
-        let hostname = spec::hostname_of(id, &options.config);
-        let resolv = files::resolv_conf(
-            files::host_resolv_conf(&self.inner.config.host_resolv_conf).as_deref(),
-        );
-        for (path, contents) in [
-            (&paths.files.hostname, files::hostname_file(&hostname)),
-            (&paths.files.hosts, files::HOSTS.to_owned()),
-            (&paths.files.resolv_conf, resolv),
-        ] {
-            // Written again at every start: atomic, but no fsync.
-            fsutil::replace(path, contents.as_bytes(), 0o644)
-                .map_err(|e| ExecError::io("write", path, e.source))?;
-        }
-        // A record of a previous run must not answer for this one.
-        remove_if_exists(&paths.exit)?;
-        remove_if_exists(&shim_dir.join("sock"))?;
-        spec::create_bind_sources(&options.host_config).map_err(|source| ExecError::Spec {
-            id: id.to_owned(),
-            source,
-        })?;
-        let spec = spec::build_spec(
-            id,
-            &options.config,
-            &options.host_config,
-            &options.rootfs,
-            &paths.files,
-            &self.inner.config.spec,
-        )
-        .map_err(|source| ExecError::Spec {
-            id: id.to_owned(),
-            source,
-        })?;
-        let json = serde_json::to_vec_pretty(&spec).map_err(|e| {
-            ExecError::io(
-                "serialise runtime spec",
-                shim_dir.join("config.json"),
-                io::Error::other(e),
-            )
-        })?;
-        let config_path = shim_dir.join("config.json");
-        fsutil::replace(&config_path, &json, 0o600)
-            .map_err(|e| ExecError::io("write", &config_path, e.source))?;
-        let console_size = options
-            .host_config
-            .console_size
-            .filter(|[h, w]| *h > 0 && *w > 0)
-            .map(|[h, w]| {
-                (
-                    u16::try_from(h).unwrap_or(u16::MAX),
-                    u16::try_from(w).unwrap_or(u16::MAX),
-                )
-            });
-        let log_driver =
-            options
-                .host_config
-                .log_config
-                .driver()
-                .map_err(|reason| ExecError::Spec {
-                    id: id.to_owned(),
-                    source: spec::SpecError::Resource {
-                        field: "LogConfig",
-                        reason,
-                    },
-                })?;
-        let (log_rotation, no_log) = match log_driver {
-            LogDriver::JsonFile {
-                max_size,
-                max_files,
-            } => (
-                max_size.map(|max_size| Rotation {
-                    max_size,
-                    max_files,
-                }),
-                false,
-            ),
-            LogDriver::None => (None, true),
-        };
-        Ok(ShimArgs {
-            id: id.to_owned(),
-            bundle: shim_dir.clone(),
-            state_root: self.runtime_root(),
-            socket: shim_dir.join("sock"),
-            log: paths.log,
-            log_rotation,
-            no_log,
-            exit_file: paths.exit,
-            tty: options.config.tty,
-            open_stdin: options.config.open_stdin,
-            stdin_once: options.config.stdin_once,
-            console_size,
-        })
-    }
-
-    /// Runs the shim and reads its startup report. The shim forks: the
-    /// process we started exits at once (so berthd never has to reap the
-    /// monitor), its child writes the report line.
-    async fn spawn_shim(&self, id: &str, args: &ShimArgs) -> Result<StartupReport, ExecError> {
-        let shim_log = self.shim_dir(id).join("shim.log");
-        let stderr = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&shim_log)
-            .map_err(|e| ExecError::io("open", &shim_log, e))?;
-        let binary = &self.inner.config.shim_binary;
-        let mut child = tokio::process::Command::new(binary)
-            .args(args.to_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|source| ExecError::SpawnShim {
-                id: id.to_owned(),
-                path: binary.clone(),
-                source,
-            })?;
-        let mut stdout = child.stdout.take().ok_or_else(|| ExecError::ShimStartup {
-            id: id.to_owned(),
-            message: "no stdout pipe".to_owned(),
-        })?;
-        // One line, not EOF: until it execs the user process, the
-        // container's init holds a copy of the pipe (close-on-exec).
-        let startup = async {
-            let mut out = Vec::new();
-            let read = tokio::io::BufReader::new((&mut stdout).take(64 * 1024))
-                .read_until(b'\n', &mut out)
-                .await;
-            let status = child.wait().await;
-            (read.map(|_| out), status)
-        };
-        let (out, status) = tokio::time::timeout(STARTUP_TIMEOUT, startup)
-            .await
-            .map_err(|_| ExecError::Timeout {
-                id: id.to_owned(),
-                what: "startup",
-                seconds: STARTUP_TIMEOUT.as_secs(),
-            })?;
-        let out = out.map_err(|e| ExecError::io("read startup report of", binary, e))?;
-        let line = out.split(|&b| b == b'\n').next().unwrap_or_default();
-        serde_json::from_slice::<StartupReport>(line).map_err(|_| ExecError::ShimStartup {
-            id: id.to_owned(),
-            message: format!(
-                "no startup report (exit status {}, output {:?}); see {}",
-                status.map_or_else(|e| e.to_string(), |s| s.to_string()),
-                String::from_utf8_lossy(&out),
-                shim_log.display()
-            ),
-        })
     }
 
     /// Sends `signal` to the container's init.
@@ -726,20 +396,28 @@ impl ExecDriver {
     /// monitors them any more, and Docker's state says it exited.
     async fn exited_or_lost(&self, id: &str) -> Result<Option<ExitRecord>, ExecError> {
         let paths = self.paths(id);
-        if let Some(record) = ExitRecord::read(&paths.exit)? {
+        if let Some(record) = read_exit_record(paths.exit.clone()).await? {
             return Ok(Some(record));
         }
         if !exists(&self.shim_dir(id)) {
             return Ok(None);
         }
         self.delete_orphan(id).await?;
-        mkdir(&paths.dir, 0o710)?;
         let record = ExitRecord::failed(
             LOST_EXIT_CODE,
             format!("berth-shim of container {id} is gone and left no exit status"),
             Timestamp::now(),
         );
-        record.write(&paths.exit)?;
+        let written = record.clone();
+        // A durable write (fsync of the file and the directory): off the
+        // tokio workers (STYLE.md rule 5).
+        let exit = paths.exit.clone();
+        tokio::task::spawn_blocking(move || {
+            mkdir(&paths.dir, 0o710)?;
+            written.write(&paths.exit).map_err(ExecError::from)
+        })
+        .await
+        .map_err(|e| ExecError::io("write", exit, io::Error::other(e)))??;
         Ok(Some(record))
     }
 
@@ -835,7 +513,11 @@ impl ExecDriver {
             // nothing more will be written by a shim we could wait for.
             let _ = driver.wait(&owned).await;
         };
-        Ok(logs::spawn_reader(self.paths(id).log, options, exited))
+        Ok(logs::spawn_reader(
+            self.paths(id).files.log,
+            options,
+            exited,
+        ))
     }
 
     /// Sets the terminal size of a TTY container.
@@ -939,120 +621,14 @@ impl ExecDriver {
     }
 }
 
-fn remove_if_exists(path: &Path) -> Result<(), ExecError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(ExecError::io("remove", path, e)),
-    }
+/// Reads an exit record on the blocking pool, not on a tokio worker
+/// (STYLE.md rule 5): the disk may be slow.
+async fn read_exit_record(path: PathBuf) -> Result<Option<ExitRecord>, ExecError> {
+    let on_error = path.clone();
+    tokio::task::spawn_blocking(move || ExitRecord::read(&path).map_err(ExecError::from))
+        .await
+        .map_err(|e| ExecError::io("read", on_error, io::Error::other(e)))?
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_must_be_safe_path_components() {
-        for ok in ["abc", "0123456789abcdef", "web_1", "a.b-c"] {
-            validate_id(ok).expect(ok);
-        }
-        for bad in ["", ".", "..", ".hidden", "a/b", "a b", &"x".repeat(65), "ü"] {
-            assert!(validate_id(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    fn driver() -> (tempfile::TempDir, ExecDriver) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let shim = dir.path().join("berth-shim");
-        fs::write(&shim, b"").expect("fake shim");
-        let config = ExecConfig::new(dir.path().join("run"), dir.path().join("containers"), shim);
-        let driver = ExecDriver::new(config).expect("driver");
-        (dir, driver)
-    }
-
-    #[test]
-    fn new_creates_the_layout_and_needs_the_shim() {
-        let (dir, driver) = driver();
-        assert!(dir.path().join("run/shims").is_dir());
-        assert!(dir.path().join("run/runtime").is_dir());
-        assert!(dir.path().join("containers").is_dir());
-        let paths = driver.paths("c1");
-        assert_eq!(paths.log, dir.path().join("containers/c1/c1-json.log"));
-        assert_eq!(paths.files.hosts, dir.path().join("containers/c1/hosts"));
-        let missing = ExecConfig::new(
-            dir.path().join("r2"),
-            dir.path().join("c2"),
-            dir.path().join("nope"),
-        );
-        let err = ExecDriver::new(missing).expect_err("no shim");
-        assert!(err.to_string().contains("nope"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_container_without_shim_or_record_was_never_started() {
-        let (_dir, driver) = driver();
-        assert_eq!(
-            driver.state("c1").await.expect("state"),
-            RunState::NeverStarted
-        );
-        assert!(matches!(
-            driver.wait("c1").await,
-            Err(ExecError::NeverStarted(_))
-        ));
-        assert!(matches!(
-            driver.kill("c1", 15).await,
-            Err(ExecError::NotRunning(_))
-        ));
-        assert!(matches!(
-            driver.attach("c1", AttachOptions::default()).await,
-            Err(ExecError::NotRunning(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn an_exit_record_answers_when_the_shim_is_gone() {
-        let (_dir, driver) = driver();
-        let paths = driver.paths("c1");
-        fs::create_dir_all(&paths.dir).expect("dir");
-        let record = ExitRecord::exited(3, None, Timestamp::from_unix(10, 0));
-        record.write(&paths.exit).expect("record");
-        assert_eq!(driver.wait("c1").await.expect("wait"), record);
-        assert_eq!(
-            driver.state("c1").await.expect("state"),
-            RunState::Exited(record.clone())
-        );
-        assert_eq!(
-            driver
-                .stop("c1", 15, Duration::from_secs(1))
-                .await
-                .expect("stop"),
-            record
-        );
-    }
-
-    #[tokio::test]
-    async fn a_vanished_shim_gets_a_durable_lost_record() {
-        let (_dir, driver) = driver();
-        // A shim directory with a stale socket and no exit record: the shim
-        // was SIGKILLed.
-        let shim_dir = driver.shim_dir("c1");
-        fs::create_dir_all(&shim_dir).expect("shim dir");
-        let stale = std::os::unix::net::UnixListener::bind(shim_dir.join("sock")).expect("bind");
-        drop(stale);
-        let state = driver.state("c1").await.expect("state");
-        let RunState::Exited(record) = state else {
-            panic!("expected exited, got {state:?}");
-        };
-        assert_eq!(record.exit_code, LOST_EXIT_CODE);
-        assert!(record.error.as_deref().unwrap_or_default().contains("gone"));
-        assert_eq!(
-            driver.wait("c1").await.expect("wait"),
-            record,
-            "the record is durable"
-        );
-        assert_eq!(driver.known_ids().expect("ids"), ["c1"]);
-        driver.remove("c1").await.expect("remove");
-        assert!(!shim_dir.exists());
-        assert!(driver.known_ids().expect("ids").is_empty());
-    }
-}
+mod tests;
