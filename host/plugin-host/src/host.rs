@@ -267,7 +267,7 @@ fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginE
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(write_error)
+    berth_fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|e| write_error(e.source))
 }
 
 /// A plugin found in the directory.

@@ -33,7 +33,6 @@ mod builtin;
 pub mod capabilities;
 mod error;
 mod events;
-mod fsutil;
 mod graph_adapter;
 mod graph_admin;
 mod host;

@@ -273,7 +273,7 @@ impl Runtime {
 
     fn store_in_cache(&self, component: &Component, path: &Path) -> Result<(), String> {
         let bytes = component.serialize().map_err(|e| format!("{e:#}"))?;
-        crate::fsutil::write_atomic(path, &bytes).map_err(|e| e.to_string())
+        berth_fsutil::write_atomic(path, &bytes, 0o600).map_err(|e| e.to_string())
     }
 }
 

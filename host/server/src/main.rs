@@ -26,7 +26,7 @@ use berth_engine::daemon::handlers::register_all;
 use berth_engine::daemon::sysinfo::CgroupnsMode;
 use berth_engine::daemon::{Daemon, DaemonConfig};
 use berth_engine::{Engine, Exposure, Job};
-use berth_shim::fsutil::write_atomic;
+use berth_fsutil::write_atomic;
 use clap::Parser;
 use tokio::sync::watch;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{AtomicWriteError, write_atomic};
 use crate::time::Timestamp;
+use berth_fsutil::{AtomicWriteError, write_atomic};
 
 /// How a container's init process ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,13 +15,11 @@
 //! - [`jsonlog`]: the json-file log format (write and read);
 //! - [`logfile`]: the log file and its rotation (`max-size`, `max-file`);
 //! - [`time`]: RFC 3339 timestamps as Docker prints them;
-//! - [`fsutil`]: crash-safe file replacement.
 
 #![warn(missing_docs)]
 
 pub mod args;
 pub mod exit;
-pub mod fsutil;
 pub mod jsonlog;
 pub mod logfile;
 pub mod protocol;
