@@ -271,7 +271,7 @@ fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginE
 }
 
 /// A plugin found in the directory.
-struct Candidate {
+pub(crate) struct Candidate {
     id: String,
     manifest_path: PathBuf,
     component_path: PathBuf,
@@ -293,6 +293,8 @@ struct Inner {
     /// engine's event hub) still sees the loads at start.
     history: std::sync::Mutex<std::collections::VecDeque<PluginEvent>>,
     graph_admin: RwLock<Option<Arc<dyn GraphAdmin>>>,
+    /// Lists the plugin directory ([`scan_dir`]; tests inject failures).
+    scanner: std::sync::Mutex<Scanner>,
 }
 
 /// Events kept for late subscribers.
@@ -376,22 +378,32 @@ fn read_candidate(id: String, manifest_path: PathBuf, default_component: PathBuf
     }
 }
 
+/// How the host lists its plugin directory: [`scan_dir`], or a test's
+/// stand-in that fails.
+pub(crate) type Scanner = fn(&Path, Option<&Path>) -> Result<Vec<Candidate>, PluginError>;
+
 /// Lists the plugins in `dir`: `NAME.toml` (+ the component it names,
 /// `NAME.wasm` by default) and `NAME/plugin.toml`. A `.wasm` file without a
-/// manifest is reported, not loaded.
-fn scan_dir(dir: &Path, grants_file: Option<&Path>) -> Vec<Candidate> {
+/// manifest is reported, not loaded. A missing directory holds no plugins;
+/// a directory that cannot be listed is an error, never an empty listing
+/// (which would unload every directory plugin).
+pub(crate) fn scan_dir(
+    dir: &Path,
+    grants_file: Option<&Path>,
+) -> Result<Vec<Candidate>, PluginError> {
+    let scan_error = |source| PluginError::ScanDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the plugin directory");
-            return Vec::new();
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(scan_error(e)),
     };
     let mut candidates = BTreeMap::new();
     let mut orphans = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
+    for entry in entries {
+        let path = entry.map_err(scan_error)?.path();
         let Some(file) = path.file_name().and_then(|f| f.to_str()).map(str::to_owned) else {
             continue;
         };
@@ -436,7 +448,19 @@ fn scan_dir(dir: &Path, grants_file: Option<&Path>) -> Vec<Candidate> {
             },
         );
     }
-    candidates.into_values().collect()
+    Ok(candidates.into_values().collect())
+}
+
+/// The message of a panic caught by a join handle.
+fn panic_reason(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| String::from("a panic without a message")),
+        Err(error) => error.to_string(),
+    }
 }
 
 impl PluginHost {
@@ -473,6 +497,7 @@ impl PluginHost {
                 events,
                 history: std::sync::Mutex::new(std::collections::VecDeque::new()),
                 graph_admin: RwLock::new(None),
+                scanner: std::sync::Mutex::new(scan_dir),
             }),
         };
         if host.inner.config.builtins {
@@ -626,11 +651,21 @@ impl PluginHost {
             return Vec::new();
         };
         let _writer = self.inner.writer.lock().await;
-        let grants_file = self.inner.config.grants_file.clone();
-        let candidates =
-            tokio::task::spawn_blocking(move || scan_dir(&dir, grants_file.as_deref()))
-                .await
-                .unwrap_or_default();
+        let candidates = match self.scan(dir.clone()).await {
+            Ok(candidates) => candidates,
+            Err(error) => {
+                // Refused, not read as an empty directory: an empty listing
+                // would unload every directory plugin.
+                let serving = self.inner.table.load().dir.len();
+                self.emit(
+                    PluginEventKind::Refuse,
+                    &dir.display().to_string(),
+                    None,
+                    format!("{error}; the {serving} plugins loaded from it keep serving"),
+                );
+                return vec![error];
+            }
+        };
         let grants = self.inner.grants.load_full();
         let mut errors = Vec::new();
 
@@ -748,6 +783,28 @@ impl PluginHost {
             self.inner.table.store(Arc::new(table.clone()));
         }
         errors
+    }
+
+    /// Lists the plugin directory off the async workers; a panic in the
+    /// scan is an error like an I/O failure.
+    async fn scan(&self, dir: PathBuf) -> Result<Vec<Candidate>, PluginError> {
+        let grants_file = self.inner.config.grants_file.clone();
+        let scanner = *self.inner.scanner.lock().unwrap_or_else(|p| p.into_inner());
+        let scan_dir = dir.clone();
+        tokio::task::spawn_blocking(move || scanner(&scan_dir, grants_file.as_deref()))
+            .await
+            .unwrap_or_else(|join| {
+                Err(PluginError::ScanPanicked {
+                    dir,
+                    reason: panic_reason(join),
+                })
+            })
+    }
+
+    /// Replaces how the plugin directory is listed (tests inject failures).
+    #[cfg(test)]
+    pub(crate) fn set_scanner(&self, scanner: Scanner) {
+        *self.inner.scanner.lock().unwrap_or_else(|p| p.into_inner()) = scanner;
     }
 
     /// Re-reads the grants file and reloads plugin `name` from the
@@ -1086,7 +1143,7 @@ mod tests {
         std::fs::write(dir.path().join("grants.toml"), "").unwrap();
 
         let grants = dir.path().join("grants.toml");
-        let found = scan_dir(dir.path(), Some(&grants));
+        let found = scan_dir(dir.path(), Some(&grants)).unwrap();
         let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
         let (m, bytes) = found[0].contents.as_ref().unwrap();

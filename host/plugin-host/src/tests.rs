@@ -517,3 +517,72 @@ async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     // Not the chain: the built-in default is loaded but not active.
     assert!(!host.inspect("authz-default").unwrap().active);
 }
+
+/// A host without built-ins whose plugin directory holds a copy of the
+/// built-in `authz-default` plugin (no capabilities to grant).
+async fn host_with_a_directory_plugin(data: &std::path::Path) -> (PluginHost, std::path::PathBuf) {
+    let dir = data.join("plugins.d");
+    std::fs::create_dir(&dir).unwrap();
+    let (manifest, component) = crate::builtin_plugin("authz-default").unwrap();
+    std::fs::write(dir.join("authz-default.toml"), manifest).unwrap();
+    std::fs::write(dir.join("authz-default.wasm"), component).unwrap();
+    let mut config = HostConfig::new(data);
+    config.builtins = false;
+    config.plugin_dir = Some(dir.clone());
+    let host = PluginHost::start(config).await.unwrap();
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    (host, dir)
+}
+
+#[tokio::test]
+async fn a_plugin_directory_that_cannot_be_read_keeps_the_loaded_plugins() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, dir) = host_with_a_directory_plugin(data.path()).await;
+    let (_, mut events) = host.subscribe_with_history();
+    // readdir(2) of a regular file fails (ENOTDIR): an I/O error that root
+    // cannot bypass, unlike a chmod 000.
+    std::fs::rename(&dir, data.path().join("moved")).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let errors = host.rescan().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].to_string().contains("plugins.d"), "{}", errors[0]);
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, crate::PluginEventKind::Refuse);
+    assert!(event.message.contains("keep serving"), "{}", event.message);
+}
+
+/// A scan that panics (installed after the first scan loaded the directory).
+fn panicking_scan(
+    _: &std::path::Path,
+    _: Option<&std::path::Path>,
+) -> Result<Vec<crate::host::Candidate>, crate::PluginError> {
+    panic!("injected scan panic")
+}
+
+#[tokio::test]
+async fn a_scan_that_panics_keeps_the_loaded_plugins() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, _dir) = host_with_a_directory_plugin(data.path()).await;
+    host.set_scanner(panicking_scan);
+    let (_, mut events) = host.subscribe_with_history();
+    let errors = host.rescan().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].to_string().contains("injected scan panic"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, crate::PluginEventKind::Refuse);
+}
