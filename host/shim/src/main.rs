@@ -15,6 +15,11 @@
 //!
 //! Single-threaded by design: libcontainer forks from this process.
 
+// unsafe_code is denied workspace-wide; the shim forks and reaps the container
+// (clone, waitpid, fd passing) in a single-threaded process (runtime.rs,
+// monitor.rs, memory.rs).
+#![allow(unsafe_code)]
+
 mod memory;
 mod monitor;
 mod runtime;
