@@ -143,24 +143,10 @@ pub struct ImportPlan {
     pub flatten: Vec<Lower>,
 }
 
-/// One removable-or-not layer in a [`GcRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcLayer {
-    /// 64 hex.
-    pub id: String,
-    /// [`layer_kinds::LAYER`] or [`layer_kinds::FLATTENED`].
-    pub kind: String,
-    /// Bytes of regular file content.
-    pub size: u64,
-    /// Images whose chain contains it (for a flattened cache: contains its
-    /// whole run, contiguously).
-    pub images: u32,
-    /// Container root filesystems that use it as (part of) a lower.
-    pub containers: u32,
-    /// When it was last used to build a rootfs or imported, seconds since
-    /// the Unix epoch.
-    pub last_used: i64,
-}
+/// One removable-or-not layer in a [`GcRequest`]: the model's
+/// [`LayerUsage`](berth_model::graph::LayerUsage), which the disk usage
+/// report shares.
+pub type GcLayer = berth_model::graph::LayerUsage;
 
 /// Input of [`LayoutPolicy::plan_gc`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,3 +11,5 @@
 //! berth crate, and every crate above may use it.
 
 #![warn(missing_docs)]
+
+pub mod graph;

@@ -12,11 +12,11 @@ use tokio::sync::broadcast;
 
 use crate::capabilities::Grants;
 use crate::events::{PluginEvent, PluginEventKind};
-use crate::graph_admin::GraphAdmin;
 use crate::manifest::{Capability, Manifest, World};
 use crate::plugin::{HealthPolicy, JobIo, JobSpec, LoadRequest, LoadedPlugin, PluginSource};
 use crate::runtime::{CompileOrigin, HostLimits, Limits, Runtime};
 use crate::{CallFailure, PluginError, builtin};
+use berth_model::graph::GraphAdmin;
 
 /// berthd's default plugin directory.
 pub const DEFAULT_PLUGIN_DIR: &str = "/etc/berth/plugins";

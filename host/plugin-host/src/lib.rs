@@ -38,7 +38,6 @@ pub mod capabilities;
 mod error;
 mod events;
 mod graph_adapter;
-mod graph_admin;
 mod host;
 pub mod manifest;
 mod plugin;
@@ -53,8 +52,6 @@ pub use authz::{AuthzVerdict, DEFAULT_AUTHZ_PLUGIN, authz_types};
 pub use builtin::{builtin_names, builtin_plugin};
 pub use error::{CallFailure, PluginError};
 pub use events::{PluginEvent, PluginEventKind};
-pub use graph_adapter::GraphAdminAdapter;
-pub use graph_admin::{GcReport, GraphAdmin, ImageUsage, LayerUsage, StoreUsage};
 pub use host::{
     DEFAULT_GRANTS_FILE, DEFAULT_PLUGIN_DIR, HostConfig, JobEntry, PluginHost, PluginState,
     PluginStatus,

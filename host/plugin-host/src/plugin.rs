@@ -19,13 +19,13 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::capabilities::Grants;
-use crate::graph_admin::GraphAdmin;
 use crate::manifest::{Capability, Manifest, World, is_valid_name};
 use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, Runtime};
 use crate::state::{CallLimiter, CallState, PluginIdentity};
 use crate::wit::{bindings_for, describe_supported, version_in_name};
 use crate::world::WorldPre;
 use crate::{CallFailure, PluginError};
+use berth_model::graph::GraphAdmin;
 
 /// Bytes of a policy's stderr kept to explain a trap (a panic message).
 const STDERR_CAPTURE: usize = 16 << 10;

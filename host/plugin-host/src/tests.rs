@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use crate::authz_types::{AuthnMethod, Body, Request};
-use crate::graph_admin::{GcReport, GraphAdmin, LayerUsage, StoreUsage};
 use crate::policy::graph_types::*;
 use crate::{
     AuthzVerdict, CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World,
 };
+use berth_model::graph::{DiskUsage, GcReport, GraphAdmin, GraphAdminError, LayerUsage};
 
 fn id(n: u32) -> String {
     format!("{n:064x}")
@@ -173,31 +173,28 @@ struct FakeGraph {
 }
 
 impl GraphAdmin for FakeGraph {
-    fn disk_usage(&self) -> Result<StoreUsage, String> {
-        Ok(StoreUsage {
-            layers: vec![
-                LayerUsage {
-                    id: id(1),
-                    size: 2_000_000,
-                    images: 1,
-                    containers: 0,
-                },
-                LayerUsage {
-                    id: id(2),
-                    size: 500,
-                    images: 0,
-                    containers: 0,
-                },
-            ],
+    fn disk_usage(&self) -> Result<DiskUsage, GraphAdminError> {
+        let layer = |n, size, images| LayerUsage {
+            id: id(n),
+            kind: "layer".into(),
+            size,
+            images,
+            containers: 0,
+            last_used: 0,
+        };
+        Ok(DiskUsage {
+            driver: "vfs".into(),
+            layers: vec![layer(1, 2_000_000, 1), layer(2, 500, 0)],
             images: vec![],
             layers_size: 2_000_500,
-            containers_size: 0,
+            containers: vec![],
         })
     }
 
-    fn gc(&self, dry_run: bool) -> Result<GcReport, String> {
+    fn gc(&self, dry_run: bool) -> Result<GcReport, GraphAdminError> {
         self.gc_calls.lock().unwrap().push(dry_run);
         Ok(GcReport {
+            policy: "fake".into(),
             removed: vec![id(2)],
             reclaimed: 500,
             dry_run,
