@@ -14,7 +14,7 @@ use crate::capabilities::Grants;
 use crate::events::{PluginEvent, PluginEventKind};
 use crate::manifest::{Capability, Manifest, World};
 use crate::plugin::{HealthPolicy, JobIo, JobSpec, LoadRequest, LoadedPlugin, PluginSource};
-use crate::runtime::{CompileOrigin, HostLimits, Limits, Runtime};
+use crate::runtime::{CompileOrigin, HostLimits, Limits, WasmRuntime};
 use crate::{CallFailure, PluginError, builtin};
 use berth_model::graph::GraphAdmin;
 
@@ -25,7 +25,7 @@ pub const DEFAULT_GRANTS_FILE: &str = "/etc/berth/plugin-grants.toml";
 
 /// How to set up a [`PluginHost`].
 #[derive(Debug, Clone)]
-pub struct HostConfig {
+pub struct PluginHostConfig {
     /// The watched plugin directory; `None` runs the built-in plugins only.
     /// A directory that does not exist yet is treated as empty.
     pub plugin_dir: Option<PathBuf>,
@@ -52,10 +52,10 @@ pub struct HostConfig {
     pub authorization_plugins: Vec<String>,
 }
 
-impl HostConfig {
+impl PluginHostConfig {
     /// Built-in plugins only, default limits, under `data_root`.
-    pub fn new(data_root: impl Into<PathBuf>) -> HostConfig {
-        HostConfig {
+    pub fn new(data_root: impl Into<PathBuf>) -> PluginHostConfig {
+        PluginHostConfig {
             plugin_dir: None,
             data_root: data_root.into(),
             grants_file: None,
@@ -282,8 +282,8 @@ pub(crate) struct Candidate {
 }
 
 struct Inner {
-    runtime: Arc<Runtime>,
-    config: HostConfig,
+    runtime: Arc<WasmRuntime>,
+    config: PluginHostConfig,
     grants: ArcSwap<Grants>,
     table: ArcSwap<Table>,
     /// Serialises changes to the table: the reload task and admin calls.
@@ -467,11 +467,11 @@ impl PluginHost {
     /// Creates the runtime, loads the built-in plugins and the plugin
     /// directory. Plugins that fail to load are refused (see their status);
     /// only a broken runtime, cache directory or built-in plugin fails this.
-    pub async fn start(config: HostConfig) -> Result<PluginHost, PluginError> {
+    pub async fn start(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
         let cache_dir = config.data_root.join("plugins").join("cache");
         let runtime = {
             let (limits, health) = (config.limits, config.health);
-            tokio::task::spawn_blocking(move || Runtime::new(&cache_dir, limits, health))
+            tokio::task::spawn_blocking(move || WasmRuntime::new(&cache_dir, limits, health))
                 .await
                 .map_err(|e| PluginError::Setup {
                     what: "wasmtime runtime",
@@ -1085,7 +1085,7 @@ impl PluginHost {
         self.inner.table.load().policy(world).cloned()
     }
 
-    pub(crate) fn runtime(&self) -> &Runtime {
+    pub(crate) fn runtime(&self) -> &WasmRuntime {
         &self.inner.runtime
     }
 }

@@ -53,7 +53,7 @@ pub use builtin::{builtin_names, builtin_plugin};
 pub use error::{CallFailure, PluginError};
 pub use events::{PluginEvent, PluginEventKind};
 pub use host::{
-    DEFAULT_GRANTS_FILE, DEFAULT_PLUGIN_DIR, HostConfig, JobEntry, PluginHost, PluginState,
+    DEFAULT_GRANTS_FILE, DEFAULT_PLUGIN_DIR, JobEntry, PluginHost, PluginHostConfig, PluginState,
     PluginStatus,
 };
 pub use manifest::{Capability, Manifest, World};

@@ -20,7 +20,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::capabilities::Grants;
 use crate::manifest::{Capability, Manifest, World, is_valid_name};
-use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, Runtime};
+use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, WasmRuntime};
 use crate::state::{CallLimiter, CallState, PluginIdentity};
 use crate::wit::{bindings_for, describe_supported, version_in_name};
 use crate::world::WorldPre;
@@ -192,7 +192,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Unshared<T> {
 
 /// The effective limits: the manifest's, capped by the host's maxima, or
 /// the world's defaults.
-fn effective_limits(manifest: &Manifest, runtime: &Runtime) -> Limits {
+fn effective_limits(manifest: &Manifest, runtime: &WasmRuntime) -> Limits {
     let host = &runtime.limits;
     let (memory, timeout, max_timeout) = if manifest.world.is_policy() {
         (
@@ -286,7 +286,7 @@ impl LoadedPlugin {
     /// Validates, compiles (or loads from the cache), links and describes a
     /// plugin, entirely off to the side: nothing is registered here.
     pub async fn load(
-        runtime: &Arc<Runtime>,
+        runtime: &Arc<WasmRuntime>,
         request: LoadRequest<'_>,
     ) -> Result<LoadedPlugin, PluginError> {
         let LoadRequest {
@@ -383,7 +383,7 @@ impl LoadedPlugin {
     }
 
     /// Calls `describe` and checks the answer against the manifest.
-    async fn describe(&mut self, runtime: &Arc<Runtime>) -> Result<(), PluginError> {
+    async fn describe(&mut self, runtime: &Arc<WasmRuntime>) -> Result<(), PluginError> {
         let describe_error = |reason: String| PluginError::Describe {
             plugin: self.manifest.name.clone(),
             version: self.manifest.version.to_string(),
@@ -528,7 +528,7 @@ impl LoadedPlugin {
     /// (instantiation) and refusals returned as values do not.
     pub fn failed(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         call: &str,
         kind: CallFailure,
         reason: String,
@@ -573,7 +573,7 @@ impl LoadedPlugin {
     /// A fresh store for one call, with its deadline and memory limit.
     fn store(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         wasi: WasiCtx,
         graph_admin: Option<Arc<dyn GraphAdmin>>,
     ) -> Store<CallState> {
@@ -593,7 +593,7 @@ impl LoadedPlugin {
     }
 
     /// A sealed store for a policy call, and the pipe capturing its stderr.
-    fn policy_store(&self, runtime: &Runtime) -> (Store<CallState>, MemoryOutputPipe) {
+    fn policy_store(&self, runtime: &WasmRuntime) -> (Store<CallState>, MemoryOutputPipe) {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut wasi = sealed_wasi();
         wasi.stderr(stderr.clone());
@@ -647,7 +647,7 @@ impl LoadedPlugin {
     /// plugin's failure ([`CallFailure::InvalidResult`]).
     pub fn call_policy<R>(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
         validate: impl FnOnce(&R) -> Result<(), String>,
@@ -687,7 +687,7 @@ impl LoadedPlugin {
     /// Runs job `job` with `io` as its stdio; returns its exit status.
     pub async fn run_job(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         graph_admin: Option<Arc<dyn GraphAdmin>>,
         job: &str,
         args: &[String],

@@ -128,7 +128,7 @@ impl Drop for EpochTicker {
 }
 
 /// The engine, linkers and cache.
-pub(crate) struct Runtime {
+pub(crate) struct WasmRuntime {
     pub engine: Engine,
     /// Async WASI + `host` + `graph-admin`: job handlers. The newest
     /// versions only: older 1.x imports resolve to them by semver.
@@ -150,14 +150,14 @@ fn setup(what: &'static str) -> impl Fn(wasmtime::Error) -> PluginError {
     }
 }
 
-impl Runtime {
+impl WasmRuntime {
     /// Creates the engine and linkers; compiled components are cached in
     /// `cache_dir` (created if missing).
     pub fn new(
         cache_dir: &Path,
         limits: HostLimits,
         health: HealthPolicy,
-    ) -> Result<Runtime, PluginError> {
+    ) -> Result<WasmRuntime, PluginError> {
         let mut pool = PoolingAllocationConfig::new();
         let calls = limits.concurrent_calls.max(1);
         pool.total_component_instances(calls)
@@ -213,7 +213,7 @@ impl Runtime {
         let engine_key = format!("{:016x}", hasher.finish());
 
         let ticker = EpochTicker::start(engine.clone())?;
-        Ok(Runtime {
+        Ok(WasmRuntime {
             engine,
             job_linker,
             policy_linker,
@@ -312,7 +312,7 @@ mod tests {
     fn garbage_is_not_compiled_and_nothing_is_cached() {
         let dir = tempfile::tempdir().unwrap();
         let runtime =
-            Runtime::new(dir.path(), HostLimits::default(), HealthPolicy::default()).unwrap();
+            WasmRuntime::new(dir.path(), HostLimits::default(), HealthPolicy::default()).unwrap();
         let err = runtime.compile(b"hello", "00").unwrap_err();
         assert!(!err.is_empty());
         assert!(!runtime.cache_path("00").exists());

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use crate::authz_types::{AuthnMethod, Body, Request};
 use crate::policy::graph_types::*;
 use crate::{
-    AuthzVerdict, CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World,
+    AuthzVerdict, CompileOrigin, JobIo, PluginHost, PluginHostConfig, PluginSource, PluginState,
+    World,
 };
 use berth_model::graph::{DiskUsage, GcReport, GraphAdmin, GraphAdminError, LayerUsage};
 
@@ -24,7 +25,9 @@ fn layers(n: u32) -> Vec<LayerInfo> {
 }
 
 async fn host(data_root: &std::path::Path) -> PluginHost {
-    PluginHost::start(HostConfig::new(data_root)).await.unwrap()
+    PluginHost::start(PluginHostConfig::new(data_root))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -474,7 +477,7 @@ async fn the_builtin_authz_default_cannot_be_disabled() {
 #[tokio::test]
 async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     let data = tempfile::tempdir().unwrap();
-    let mut config = HostConfig::new(data.path());
+    let mut config = PluginHostConfig::new(data.path());
     config.authorization_plugins = vec!["authz-default".into(), "nope".into()];
     let host = PluginHost::start(config).await.unwrap();
     let verdict = host.authorize(&request("GET", "/_ping"));
@@ -494,7 +497,7 @@ async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     assert_eq!(host.inspect("authz-default").unwrap().calls, 1);
 
     let data = tempfile::tempdir().unwrap();
-    let mut config = HostConfig::new(data.path());
+    let mut config = PluginHostConfig::new(data.path());
     config.authorization_plugins = vec!["graph-layout".into()];
     let host = PluginHost::start(config).await.unwrap();
     let verdict = host.authorize(&request("GET", "/_ping"));
@@ -523,7 +526,7 @@ async fn host_with_a_directory_plugin(data: &std::path::Path) -> (PluginHost, st
     let (manifest, component) = crate::builtin_plugin("authz-default").unwrap();
     std::fs::write(dir.join("authz-default.toml"), manifest).unwrap();
     std::fs::write(dir.join("authz-default.wasm"), component).unwrap();
-    let mut config = HostConfig::new(data);
+    let mut config = PluginHostConfig::new(data);
     config.builtins = false;
     config.plugin_dir = Some(dir.clone());
     let host = PluginHost::start(config).await.unwrap();

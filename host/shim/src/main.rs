@@ -20,9 +20,9 @@
 // monitor.rs, memory.rs).
 #![allow(unsafe_code)]
 
+mod container_ops;
 mod memory;
 mod monitor;
-mod runtime;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -31,8 +31,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use berth_shim::args::ShimArgs;
 use berth_shim::protocol::{ShimFailure, StartupReport};
 
+use crate::container_ops::Libcontainer;
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::runtime::Libcontainer;
 
 fn main() {
     let args = match ShimArgs::parse(std::env::args_os().skip(1).collect::<Vec<OsString>>()) {

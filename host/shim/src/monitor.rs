@@ -31,7 +31,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::runtime::{InitIo, Runtime};
+use crate::container_ops::{ContainerOps, InitIo};
 
 /// Output queued for one client above which container output stops being
 /// read until the client catches up.
@@ -217,7 +217,7 @@ enum Phase {
 }
 
 /// A container under supervision.
-pub struct Monitor<R: Runtime> {
+pub struct Monitor<R: ContainerOps> {
     config: MonitorConfig,
     runtime: R,
     pid: Pid,
@@ -305,7 +305,7 @@ fn millis_until(deadline: Instant) -> i32 {
     i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
 }
 
-impl<R: Runtime> Monitor<R> {
+impl<R: ContainerOps> Monitor<R> {
     /// Opens the log, binds the control socket and creates the container.
     /// On a runtime failure the exit record is written (the container
     /// "exited" with Docker's start-failure code) before returning it.
