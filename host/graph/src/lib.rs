@@ -101,7 +101,7 @@ pub use image::{
 pub use mount::{KernelMounter, MountCall, Mounter, RecordingMounter};
 pub use policy::{
     FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, LayoutPolicy,
-    Lower, NativeLayoutPolicy, PolicyError, RootfsPlan, RootfsRequest,
+    Lower, NativeLayoutPolicy, PlanError, PolicyError, RootfsPlan, RootfsRequest,
 };
 pub use reference::{Reference, ReferenceError};
 pub use rootfs::RootfsInfo;

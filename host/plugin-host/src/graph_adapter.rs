@@ -126,7 +126,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::RootfsRequest,
     ) -> Result<berth_graph::RootfsPlan, PolicyError> {
         let planned = self.plan_rootfs_wit(&rootfs_request(request), |plan| {
-            validate_rootfs_plan(request, &rootfs_plan(plan))
+            validate_rootfs_plan(request, &rootfs_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| rootfs_plan(&plan)), || {
             NativeLayoutPolicy.plan_rootfs(request)
@@ -138,7 +138,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::ImportRequest,
     ) -> Result<berth_graph::ImportPlan, PolicyError> {
         let planned = self.plan_import_wit(&import_request(request), |plan| {
-            validate_import_plan(request, &import_plan(plan))
+            validate_import_plan(request, &import_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| import_plan(&plan)), || {
             NativeLayoutPolicy.plan_import(request)
@@ -150,7 +150,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::GcRequest,
     ) -> Result<berth_graph::GcPlan, PolicyError> {
         let planned = self.plan_gc_wit(&gc_request(request), |plan| {
-            validate_gc_plan(request, &gc_plan(plan))
+            validate_gc_plan(request, &gc_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| gc_plan(&plan)), || {
             NativeLayoutPolicy.plan_gc(request)
