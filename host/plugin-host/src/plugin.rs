@@ -331,7 +331,7 @@ impl LoadedPlugin {
                 .await
                 .map_err(|e| unusable(format!("compilation task failed: {e}")))?
         };
-        let (component, origin) = compiled.map_err(&unusable)?;
+        let (component, origin) = compiled.map_err(|e| unusable(e.to_string()))?;
         check_component_type(&manifest, &capabilities, &component, &runtime.engine)
             .map_err(&unusable)?;
 
