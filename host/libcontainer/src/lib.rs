@@ -57,5 +57,5 @@ mod syscall;
 pub use berth_cgroups::{CgroupManager, Stats};
 pub use capabilities::last_cap;
 pub use container::{Container, CreateOptions, InitStdio};
-pub use error::{Error, InitStep};
+pub use error::{Error, InitStep, ProtocolError};
 pub use state::{State, Status, write_pid_file};
