@@ -12,17 +12,35 @@ use berth_libcontainer::{Container, CreateOptions, InitStdio};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-/// A runtime failure, as text: the shim passes runtime messages on to
-/// berthd verbatim (the docker CLI inspects them, e.g. for "executable file
-/// not found").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ContainerOpsError(pub String);
+/// A failed container operation. The shim passes the message on to berthd
+/// verbatim (the docker CLI inspects it, e.g. for "executable file not
+/// found"), so causes are part of the message rather than `source`s.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerOpsError {
+    /// The container runtime failed: its error and their sources, flattened
+    /// to one line as the runtime worded them.
+    #[error("{0}")]
+    Runtime(String),
+    /// A file the shim hands to the runtime could not be opened.
+    #[error("open {}: {error}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// An operation on a container that was never created (or is deleted).
+    #[error("the container does not exist")]
+    NoContainer,
+    /// Container init exited before `create` returned its pid.
+    #[error("container init died during create")]
+    InitDiedDuringCreate,
+}
 
 impl ContainerOpsError {
-    /// Flattens an error and its sources into one line.
+    /// Flattens a runtime error and its sources into one line.
     pub fn from_chain(err: &(dyn std::error::Error + 'static)) -> ContainerOpsError {
-        ContainerOpsError(berth_shim::protocol::error_chain(err))
+        ContainerOpsError::Runtime(berth_shim::protocol::error_chain(err))
     }
 }
 
@@ -93,7 +111,7 @@ impl Libcontainer {
     fn container(&mut self) -> Result<&mut Container, ContainerOpsError> {
         self.container
             .as_mut()
-            .ok_or_else(|| ContainerOpsError("the container does not exist".to_owned()))
+            .ok_or(ContainerOpsError::NoContainer)
     }
 }
 
@@ -108,7 +126,10 @@ fn open_dir(path: &Path) -> Result<OwnedFd, ContainerOpsError> {
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
         .open(path)
         .map(OwnedFd::from)
-        .map_err(|e| ContainerOpsError(format!("open {}: {e}", path.display())))
+        .map_err(|error| ContainerOpsError::Open {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 /// Where the console socket is bound, inside the bundle directory `dir`.
@@ -129,7 +150,10 @@ fn dev_null() -> Result<OwnedFd, ContainerOpsError> {
         .write(true)
         .open("/dev/null")
         .map(OwnedFd::from)
-        .map_err(|e| ContainerOpsError(format!("open /dev/null: {e}")))
+        .map_err(|error| ContainerOpsError::Open {
+            path: PathBuf::from("/dev/null"),
+            error,
+        })
 }
 
 impl ContainerOps for Libcontainer {
@@ -183,8 +207,7 @@ impl ContainerOps for Libcontainer {
         .map_err(lc)?;
         let pid = container.pid();
         self.container = Some(container);
-        let pid =
-            pid.ok_or_else(|| ContainerOpsError("container init died during create".to_owned()))?;
+        let pid = pid.ok_or(ContainerOpsError::InitDiedDuringCreate)?;
         // Init sent the master while `create` ran; the connection waits in
         // the socket's backlog.
         let console = match console {
@@ -264,13 +287,13 @@ pub mod tests {
         fn create(&mut self, io: InitIo) -> Result<Created, ContainerOpsError> {
             let program = std::path::Path::new(&self.argv[0]);
             if program.is_absolute() && !program.exists() {
-                return Err(ContainerOpsError(format!(
+                return Err(ContainerOpsError::Runtime(format!(
                     "exec {:?}: no such file or directory",
                     self.argv[0]
                 )));
             }
             let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| ContainerOpsError(e.to_string()))?;
+                .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
             // `spawn` returns once the child has exec'd, so the child cannot
             // block before exec: a shell waits on the gate (fd 3) instead,
             // then execs the "container" process.
@@ -294,10 +317,12 @@ pub mod tests {
                 }
                 InitIo::Tty => {
                     let pty = nix::pty::openpty(None, None)
-                        .map_err(|e| ContainerOpsError(e.to_string()))?;
+                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
                     let slave: OwnedFd = pty.slave;
-                    let dup =
-                        |fd: &OwnedFd| fd.try_clone().map_err(|e| ContainerOpsError(e.to_string()));
+                    let dup = |fd: &OwnedFd| {
+                        fd.try_clone()
+                            .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
+                    };
                     command
                         .stdin(Stdio::from(dup(&slave)?))
                         .stdout(Stdio::from(dup(&slave)?))
@@ -323,7 +348,7 @@ pub mod tests {
             }
             let child = command
                 .spawn()
-                .map_err(|e| ContainerOpsError(format!("exec {:?}: {e}", self.argv[0])))?;
+                .map_err(|e| ContainerOpsError::Runtime(format!("exec {:?}: {e}", self.argv[0])))?;
             drop(gate_r);
             let pid = Pid::from_raw(child.id() as i32);
             self.pid = Some(pid);
@@ -335,16 +360,16 @@ pub mod tests {
             let mut gate = self
                 .gate
                 .take()
-                .ok_or_else(|| ContainerOpsError("already started".to_owned()))?;
+                .ok_or_else(|| ContainerOpsError::Runtime("already started".to_owned()))?;
             gate.write_all(b"go\n")
-                .map_err(|e| ContainerOpsError(e.to_string()))
+                .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
         }
 
         fn kill(&mut self, signal: Signal, _all: bool) -> Result<(), ContainerOpsError> {
             let pid = self
                 .pid
-                .ok_or_else(|| ContainerOpsError("no process".to_owned()))?;
-            kill(pid, signal).map_err(|e| ContainerOpsError(e.to_string()))
+                .ok_or_else(|| ContainerOpsError::Runtime("no process".to_owned()))?;
+            kill(pid, signal).map_err(|e| ContainerOpsError::Runtime(e.to_string()))
         }
 
         fn pause(&mut self) -> Result<(), ContainerOpsError> {

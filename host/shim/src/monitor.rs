@@ -371,7 +371,7 @@ impl<R: ContainerOps> Monitor<R> {
         let created = match runtime.create(io) {
             Ok(created) => created,
             Err(e) => {
-                let failure = ShimFailure::start_failed(e.0);
+                let failure = ShimFailure::start_failed(e.to_string());
                 let record = ExitRecord::failed(
                     failure.exit_code.unwrap_or(128),
                     failure.message.clone(),
@@ -897,7 +897,7 @@ impl<R: ContainerOps> Monitor<R> {
                 }
             }
             Err(e) => {
-                let failure = ShimFailure::start_failed(e.0);
+                let failure = ShimFailure::start_failed(e.to_string());
                 self.start_failure = Some(failure.clone());
                 // Init may still wait on its fifo: end it, the loop then
                 // records the failure like any exit.
@@ -917,7 +917,7 @@ impl<R: ContainerOps> Monitor<R> {
         };
         match self.runtime.kill(signal, all) {
             Ok(()) => Reply::Ok,
-            Err(e) => Reply::Error(ShimFailure::other(e.0)),
+            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
         }
     }
 
@@ -935,7 +935,7 @@ impl<R: ContainerOps> Monitor<R> {
                 self.paused = pause;
                 Reply::Ok
             }
-            Err(e) => Reply::Error(ShimFailure::other(e.0)),
+            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
         }
     }
 
