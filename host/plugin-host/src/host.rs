@@ -668,8 +668,31 @@ impl PluginHost {
         };
         let grants = self.inner.grants.load_full();
         let mut errors = Vec::new();
-
         let mut table = (**self.inner.table.load()).clone();
+        self.unload_removed(&mut table, &candidates);
+        for candidate in candidates {
+            let previous = table.dir.get(&candidate.id).cloned();
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.stamp == candidate.stamp)
+            {
+                continue;
+            }
+            let old = previous.and_then(|p| p.active);
+            let id = candidate.id.clone();
+            let (entry, error) = self.settle(&table, candidate, old, &grants).await;
+            errors.extend(error);
+            table.dir.insert(id, entry);
+            // Publish each change as soon as it is ready: calls that already
+            // hold the previous Arc finish on it.
+            self.inner.table.store(Arc::new(table.clone()));
+        }
+        errors
+    }
+
+    /// Unloads the directory plugins whose files are gone, publishing each
+    /// removal.
+    fn unload_removed(&self, table: &mut Table, candidates: &[Candidate]) {
         let present: BTreeSet<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
         let removed: Vec<String> = table
             .dir
@@ -690,99 +713,95 @@ impl PluginHost {
             }
             self.inner.table.store(Arc::new(table.clone()));
         }
+    }
 
-        for candidate in candidates {
-            let previous = table.dir.get(&candidate.id).cloned();
-            if previous
-                .as_ref()
-                .is_some_and(|p| p.stamp == candidate.stamp)
-            {
-                continue;
-            }
-            let Candidate {
-                id,
-                manifest_path,
-                component_path,
-                stamp,
-                contents,
-            } = candidate;
-            let world = contents.as_ref().ok().map(|(manifest, _)| manifest.world);
-            let result = match contents {
-                Err(e) => Err(e),
-                Ok((manifest, component)) => {
-                    LoadedPlugin::load(
-                        &self.inner.runtime,
-                        LoadRequest {
-                            manifest,
-                            component,
-                            source: PluginSource::Directory {
-                                manifest: manifest_path,
-                                component: component_path,
-                            },
-                            builtin: false,
-                            grants: &grants,
-                            scratch_root: &self.scratch_root(),
+    /// Loads a new or changed candidate and decides its table entry: the
+    /// new version serving (a load or a swap), or a refusal that keeps
+    /// `old` serving. Returns the entry and the refusal's error.
+    async fn settle(
+        &self,
+        table: &Table,
+        candidate: Candidate,
+        old: Option<Arc<LoadedPlugin>>,
+        grants: &Grants,
+    ) -> (DirEntry, Option<PluginError>) {
+        let Candidate {
+            id,
+            manifest_path,
+            component_path,
+            stamp,
+            contents,
+        } = candidate;
+        let world = contents.as_ref().ok().map(|(manifest, _)| manifest.world);
+        let result = match contents {
+            Err(e) => Err(e),
+            Ok((manifest, component)) => {
+                LoadedPlugin::load(
+                    &self.inner.runtime,
+                    LoadRequest {
+                        manifest,
+                        component,
+                        source: PluginSource::Directory {
+                            manifest: manifest_path,
+                            component: component_path,
                         },
-                    )
-                    .await
-                }
+                        builtin: false,
+                        grants,
+                        scratch_root: &self.scratch_root(),
+                    },
+                )
+                .await
             }
-            .and_then(|loaded| check_job_conflicts(&table, &loaded).map(|()| loaded));
-
-            let old = previous.and_then(|p| p.active);
-            let entry = match result {
-                Ok(loaded) => {
-                    let loaded = Arc::new(loaded);
-                    match &old {
-                        Some(old) => self.emit(
-                            PluginEventKind::Swap,
-                            loaded.name(),
-                            Some(loaded.version()),
-                            format!(
-                                "plugin {} replaced version {} ({:?})",
-                                loaded.label(),
-                                old.version(),
-                                loaded.origin
-                            ),
-                        ),
-                        None => self.emit(
-                            PluginEventKind::Load,
-                            loaded.name(),
-                            Some(loaded.version()),
-                            format!("plugin {} loaded ({:?})", loaded.label(), loaded.origin),
-                        ),
-                    }
-                    DirEntry {
-                        active: Some(loaded),
-                        refused: None,
-                        stamp,
-                    }
-                }
-                Err(error) => {
-                    let message = match &old {
-                        Some(old) => format!("{error}; version {} keeps serving", old.version()),
-                        None => error.to_string(),
-                    };
-                    self.emit(
-                        PluginEventKind::Refuse,
-                        &id,
-                        old.as_ref().map(|o| o.version()),
-                        message.clone(),
-                    );
-                    errors.push(error);
-                    DirEntry {
-                        active: old,
-                        refused: Some(Refusal { message, world }),
-                        stamp,
-                    }
-                }
-            };
-            table.dir.insert(id, entry);
-            // Publish each change as soon as it is ready: calls that already
-            // hold the previous Arc finish on it.
-            self.inner.table.store(Arc::new(table.clone()));
         }
-        errors
+        .and_then(|loaded| check_job_conflicts(table, &loaded).map(|()| loaded));
+        match result {
+            Ok(loaded) => {
+                let loaded = Arc::new(loaded);
+                match &old {
+                    Some(old) => self.emit(
+                        PluginEventKind::Swap,
+                        loaded.name(),
+                        Some(loaded.version()),
+                        format!(
+                            "plugin {} replaced version {} ({:?})",
+                            loaded.label(),
+                            old.version(),
+                            loaded.origin
+                        ),
+                    ),
+                    None => self.emit(
+                        PluginEventKind::Load,
+                        loaded.name(),
+                        Some(loaded.version()),
+                        format!("plugin {} loaded ({:?})", loaded.label(), loaded.origin),
+                    ),
+                }
+                let entry = DirEntry {
+                    active: Some(loaded),
+                    refused: None,
+                    stamp,
+                };
+                (entry, None)
+            }
+            Err(error) => {
+                let message = match &old {
+                    Some(old) => format!("{error}; version {} keeps serving", old.version()),
+                    None => error.to_string(),
+                };
+                self.emit(
+                    PluginEventKind::Refuse,
+                    &id,
+                    old.as_ref().map(|o| o.version()),
+                    message.clone(),
+                );
+                let entry = DirEntry {
+                    active: old,
+                    refused: Some(Refusal { message, world }),
+                    stamp,
+                };
+                (entry, Some(error))
+            }
+        }
     }
 
     /// Lists the plugin directory off the async workers; a panic in the
