@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use berth_plugin_host::{HostConfig, PluginEvent, PluginHost};
+use berth_plugin_host::{PluginEvent, PluginHost, PluginHostConfig};
 use berth_tests::daemon::Daemon;
 
 /// A built test plugin: its component and its manifest text.
@@ -212,14 +212,14 @@ impl Fixture {
 
 pub async fn fixture_with(
     prepare: impl FnOnce(&Path, &Path),
-    tweak: impl FnOnce(&mut HostConfig),
+    tweak: impl FnOnce(&mut PluginHostConfig),
 ) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugin dir");
     let grants = dir.path().join("plugin-grants.toml");
     prepare(&plugins, &grants);
-    let mut config = HostConfig::new(dir.path().join("data"));
+    let mut config = PluginHostConfig::new(dir.path().join("data"));
     config.plugin_dir = Some(plugins);
     config.grants_file = Some(grants);
     tweak(&mut config);

@@ -46,6 +46,10 @@
 //! - **Not applied** (logged with `tracing::warn!`): the rest of `blockIO`
 //!   (per-device weights, throttling), `hugepageLimits`, `network`, `rdma`.
 
+// unsafe_code is denied workspace-wide; this crate loads the cgroup v2 device
+// filter, an eBPF program, with bpf(2) (no safe wrapper in our dependencies)
+// and takes ownership of the fd it returns (v2/devices.rs).
+#![allow(unsafe_code)]
 #![warn(missing_docs)]
 
 mod common;

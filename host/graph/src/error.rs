@@ -153,7 +153,7 @@ pub enum GraphError {
         /// `"rootfs"`, `"import"` or `"gc"`.
         what: &'static str,
         /// Why the plan was refused.
-        reason: String,
+        reason: crate::policy::PlanError,
     },
     /// A container id is not 64 lower-case hex digits.
     #[error("invalid container id {id:?}: expected 64 lower-case hex digits")]

@@ -1,9 +1,9 @@
 //! Small filesystem helpers: `*at` operations that never follow a symlink in
-//! the final component, whiteout markers, crash-safe writes, sizes.
+//! the final component, whiteout markers, syncs, sizes.
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -256,25 +256,6 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), GraphError> {
     fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(GraphError::io("fsync directory", path))
-}
-
-/// Writes `bytes` to `path` crash-safely: a temp file in the same directory,
-/// `fsync`, `rename`, `fsync` of the directory.
-pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), GraphError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(GraphError::io("create temp file in", dir))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(GraphError::io("write", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| GraphError::Io {
-        op: "rename temp file to",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    sync_dir(dir)
 }
 
 /// Bytes of regular file content under `path` (not following symlinks;

@@ -1,5 +1,9 @@
 //! Garbage collection through the policy, and the disk usage report.
 
+use berth_model::graph::{
+    ContainerUsage, DiskUsage, GcReport, GraphAdmin, GraphAdminError, ImageUsage,
+};
+
 use crate::error::GraphError;
 use crate::fsutil;
 use crate::graph::{Graph, StorageDriver, now_unix};
@@ -8,67 +12,6 @@ use crate::policy::{GcLayer, GcRequest, layer_kinds, validate_gc_plan};
 use crate::records::{
     IMAGES, ImageRecord, LAYERS, LayerKind, LayerRecord, ROOTFS, RootfsRecord, TAGS,
 };
-
-/// What [`Graph::gc`] removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcReport {
-    /// The policy that planned it.
-    pub policy: String,
-    /// Removed layer and flattened-cache ids (64 hex).
-    pub removed: Vec<String>,
-    /// Bytes of content removed.
-    pub reclaimed: u64,
-}
-
-/// `docker system df`-like figures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskUsage {
-    /// `overlay` or `vfs`.
-    pub driver: String,
-    /// Bytes of all layers and flattened caches.
-    pub layers_size: u64,
-    /// Per image.
-    pub images: Vec<ImageUsage>,
-    /// Per layer and flattened cache.
-    pub layers: Vec<LayerUsage>,
-    /// Per container rootfs.
-    pub containers: Vec<ContainerUsage>,
-}
-
-/// An image's share of the disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageUsage {
-    /// `sha256:<hex>`.
-    pub id: String,
-    /// Familiar `repo:tag` references.
-    pub repo_tags: Vec<String>,
-    /// Bytes of its layers.
-    pub size: u64,
-    /// Bytes of its layers that other images share.
-    pub shared_size: u64,
-    /// Container root filesystems made from it.
-    pub containers: u32,
-    /// Seconds since the epoch.
-    pub created: i64,
-}
-
-/// A layer's or flattened cache's figures: what the policy sees when it
-/// plans a garbage collection.
-pub type LayerUsage = GcLayer;
-
-/// A container rootfs' writable size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContainerUsage {
-    /// 64 hex.
-    pub container_id: String,
-    /// `sha256:<hex>`.
-    pub image_id: String,
-    /// Bytes written by the container (overlay upper dir, or the whole vfs
-    /// copy).
-    pub size_rw: u64,
-    /// Whether it is mounted.
-    pub mounted: bool,
-}
 
 fn contains_run(chain: &[String], run: &[String]) -> bool {
     !run.is_empty() && chain.windows(run.len()).any(|w| w == run)
@@ -172,6 +115,7 @@ impl Graph {
             policy,
             removed,
             reclaimed,
+            dry_run: !apply,
         })
     }
 
@@ -222,6 +166,29 @@ impl Graph {
             images: images_out,
             layers: gc,
             containers,
+        })
+    }
+}
+
+/// The graph serves plugin job handlers granted `graph-admin` directly:
+/// the reports are the model's types, so nothing is copied on the way.
+impl GraphAdmin for Graph {
+    fn disk_usage(&self) -> Result<DiskUsage, GraphAdminError> {
+        Graph::disk_usage(self).map_err(|e| GraphAdminError {
+            op: "measure the disk usage of",
+            source: Box::new(e),
+        })
+    }
+
+    fn gc(&self, dry_run: bool) -> Result<GcReport, GraphAdminError> {
+        if dry_run {
+            self.gc_dry_run()
+        } else {
+            Graph::gc(self)
+        }
+        .map_err(|e| GraphAdminError {
+            op: "garbage-collect",
+            source: Box::new(e),
         })
     }
 }

@@ -321,7 +321,7 @@ impl Graph {
         what: &'static str,
         request: &Request,
         ask: impl FnOnce(&dyn LayoutPolicy, &Request) -> Result<Plan, PolicyError>,
-        validate: impl FnOnce(&Request, &Plan) -> Result<(), String>,
+        validate: impl FnOnce(&Request, &Plan) -> Result<(), crate::policy::PlanError>,
     ) -> Result<(String, Plan), GraphError> {
         let policy = self.policy();
         let name = policy.name();

@@ -866,5 +866,9 @@ fn write_blob(path: &std::path::Path, bytes: &[u8], expected_hex: &str) -> Resul
             actual: format!("sha256:{actual}"),
         });
     }
-    fsutil::atomic_write(path, bytes)
+    berth_fsutil::write_atomic(path, bytes, 0o600).map_err(|e| GraphError::Io {
+        op: e.op,
+        path: e.path,
+        source: e.source,
+    })
 }

@@ -91,9 +91,9 @@ mod records;
 pub mod reference;
 mod rootfs;
 
+pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use changes::Platform;
 pub use error::{ErrorKind, GraphError};
-pub use gc::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use graph::{DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, StorageDriver};
 pub use image::{
     DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
@@ -101,7 +101,7 @@ pub use image::{
 pub use mount::{KernelMounter, MountCall, Mounter, RecordingMounter};
 pub use policy::{
     FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, LayoutPolicy,
-    Lower, NativeLayoutPolicy, PolicyError, RootfsPlan, RootfsRequest,
+    Lower, NativeLayoutPolicy, PlanError, PolicyError, RootfsPlan, RootfsRequest,
 };
 pub use reference::{Reference, ReferenceError};
 pub use rootfs::RootfsInfo;

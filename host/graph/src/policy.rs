@@ -143,24 +143,10 @@ pub struct ImportPlan {
     pub flatten: Vec<Lower>,
 }
 
-/// One removable-or-not layer in a [`GcRequest`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GcLayer {
-    /// 64 hex.
-    pub id: String,
-    /// [`layer_kinds::LAYER`] or [`layer_kinds::FLATTENED`].
-    pub kind: String,
-    /// Bytes of regular file content.
-    pub size: u64,
-    /// Images whose chain contains it (for a flattened cache: contains its
-    /// whole run, contiguously).
-    pub images: u32,
-    /// Container root filesystems that use it as (part of) a lower.
-    pub containers: u32,
-    /// When it was last used to build a rootfs or imported, seconds since
-    /// the Unix epoch.
-    pub last_used: i64,
-}
+/// One removable-or-not layer in a [`GcRequest`]: the model's
+/// [`LayerUsage`](berth_model::graph::LayerUsage), which the disk usage
+/// report shares.
+pub type GcLayer = berth_model::graph::LayerUsage;
 
 /// Input of [`LayoutPolicy::plan_gc`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,43 +260,117 @@ pub fn is_layer_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn check_ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<(), String> {
+/// Why the graph refuses a layout policy's plan: each variant names what
+/// in the plan breaks which rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// An id in the plan is not 64 lower-case hex digits (it could be a path).
+    #[error("{id:?} is not a layer id (64 lower-case hex digits)")]
+    NotALayerId {
+        /// The id as the plan gave it.
+        id: String,
+    },
+    /// A rootfs plan names a lower directory without layers.
+    #[error("a lower directory lists no layers")]
+    EmptyLower,
+    /// A rootfs plan's lower directories do not list the image's layers
+    /// exactly once, in order.
+    #[error(
+        "the lower directories must list the image's {wanted} layers exactly once, in order \
+         (bottom first); the plan lists {planned} layer ids{difference}"
+    )]
+    LayersMismatch {
+        /// Layers of the image.
+        wanted: usize,
+        /// Layer ids the plan lists.
+        planned: usize,
+        /// The first position where they differ, as text (may be empty).
+        difference: String,
+    },
+    /// A rootfs plan has more lower directories than the driver can mount.
+    #[error("{lowers} lower directories exceed the driver's limit of {limit}")]
+    TooManyLowers {
+        /// Lower directories planned.
+        lowers: usize,
+        /// The driver's limit.
+        limit: u32,
+    },
+    /// An import plan's flatten run has fewer than two layers.
+    #[error("a flatten run needs at least two layers, got {len}")]
+    ShortRun {
+        /// Layers in the run.
+        len: usize,
+    },
+    /// An import plan's flatten run is not a contiguous part of the chain.
+    #[error("flatten run starting at {first} is not a contiguous part of the image's layers")]
+    NotContiguous {
+        /// The run's first layer.
+        first: String,
+    },
+    /// Two flatten runs of an import plan overlap.
+    #[error("flatten runs overlap at layers {start}..{end} of the image")]
+    Overlap {
+        /// First overlapping position.
+        start: usize,
+        /// End of the overlapping run.
+        end: usize,
+    },
+    /// A GC plan names a layer twice.
+    #[error("layer {id} is listed twice")]
+    ListedTwice {
+        /// The layer.
+        id: String,
+    },
+    /// A GC plan names a layer the store does not have.
+    #[error("{id} is not a layer in the store")]
+    NotInStore {
+        /// The layer.
+        id: String,
+    },
+    /// A GC plan would remove a layer still in use.
+    #[error("layer {id} is still referenced by {images} image(s) and {containers} container(s)")]
+    Referenced {
+        /// The layer.
+        id: String,
+        /// Images using it.
+        images: u32,
+        /// Containers using it.
+        containers: u32,
+    },
+}
+
+fn check_ids<'a>(ids: impl IntoIterator<Item = &'a String>) -> Result<(), PlanError> {
     for id in ids {
         if !is_layer_id(id) {
-            return Err(format!(
-                "{id:?} is not a layer id (64 lower-case hex digits)"
-            ));
+            return Err(PlanError::NotALayerId { id: id.clone() });
         }
     }
     Ok(())
 }
 
-/// Checks a rootfs plan against its request; the reason is returned on
-/// failure. The graph turns it into `GraphError::InvalidPlan`.
-pub fn validate_rootfs_plan(request: &RootfsRequest, plan: &RootfsPlan) -> Result<(), String> {
+/// Checks a rootfs plan against its request. The graph turns a refusal
+/// into `GraphError::InvalidPlan`.
+pub fn validate_rootfs_plan(request: &RootfsRequest, plan: &RootfsPlan) -> Result<(), PlanError> {
     for lower in &plan.lowers {
         check_ids(&lower.layers)?;
         if lower.layers.is_empty() {
-            return Err("a lower directory lists no layers".into());
+            return Err(PlanError::EmptyLower);
         }
     }
     let planned: Vec<&String> = plan.lowers.iter().flat_map(|l| &l.layers).collect();
     let wanted: Vec<&String> = request.layers.iter().map(|l| &l.id).collect();
     if planned != wanted {
-        return Err(format!(
-            "the lower directories must list the image's {} layers exactly once, in order \
-             (bottom first); the plan lists {} layer ids{}",
-            wanted.len(),
-            planned.len(),
-            first_difference(&planned, &wanted)
-        ));
+        return Err(PlanError::LayersMismatch {
+            wanted: wanted.len(),
+            planned: planned.len(),
+            difference: first_difference(&planned, &wanted),
+        });
     }
     if plan.lowers.len() > request.max_lower_dirs as usize {
-        return Err(format!(
-            "{} lower directories exceed the driver's limit of {}",
-            plan.lowers.len(),
-            request.max_lower_dirs
-        ));
+        return Err(PlanError::TooManyLowers {
+            lowers: plan.lowers.len(),
+            limit: request.max_lower_dirs,
+        });
     }
     Ok(())
 }
@@ -326,32 +386,26 @@ fn first_difference(planned: &[&String], wanted: &[&String]) -> String {
 
 /// Checks an import plan: every run has at least two layers, is a contiguous
 /// part of the image's chain and does not overlap another run.
-pub fn validate_import_plan(request: &ImportRequest, plan: &ImportPlan) -> Result<(), String> {
+pub fn validate_import_plan(request: &ImportRequest, plan: &ImportPlan) -> Result<(), PlanError> {
     let ids: Vec<&String> = request.layers.iter().map(|l| &l.id).collect();
     let mut used: Vec<(usize, usize)> = Vec::new();
     for run in &plan.flatten {
         check_ids(&run.layers)?;
         if run.layers.len() < 2 {
-            return Err(format!(
-                "a flatten run needs at least two layers, got {}",
-                run.layers.len()
-            ));
+            return Err(PlanError::ShortRun {
+                len: run.layers.len(),
+            });
         }
         let run_ids: Vec<&String> = run.layers.iter().collect();
         let start = ids
             .windows(run_ids.len())
             .position(|w| w == run_ids.as_slice())
-            .ok_or_else(|| {
-                format!(
-                    "flatten run starting at {} is not a contiguous part of the image's layers",
-                    run.layers[0]
-                )
+            .ok_or_else(|| PlanError::NotContiguous {
+                first: run.layers[0].clone(),
             })?;
         let end = start + run_ids.len();
         if used.iter().any(|&(s, e)| start < e && s < end) {
-            return Err(format!(
-                "flatten runs overlap at layers {start}..{end} of the image"
-            ));
+            return Err(PlanError::Overlap { start, end });
         }
         used.push((start, end));
     }
@@ -360,23 +414,24 @@ pub fn validate_import_plan(request: &ImportRequest, plan: &ImportPlan) -> Resul
 
 /// Checks a GC plan: every id is in the request, named once, and has no
 /// image or container reference.
-pub fn validate_gc_plan(request: &GcRequest, plan: &GcPlan) -> Result<(), String> {
+pub fn validate_gc_plan(request: &GcRequest, plan: &GcPlan) -> Result<(), PlanError> {
     check_ids(&plan.remove)?;
     let mut seen = HashSet::new();
     for id in &plan.remove {
         if !seen.insert(id) {
-            return Err(format!("layer {id} is listed twice"));
+            return Err(PlanError::ListedTwice { id: id.clone() });
         }
         let layer = request
             .layers
             .iter()
             .find(|l| &l.id == id)
-            .ok_or_else(|| format!("{id} is not a layer in the store"))?;
+            .ok_or_else(|| PlanError::NotInStore { id: id.clone() })?;
         if layer.images > 0 || layer.containers > 0 {
-            return Err(format!(
-                "layer {id} is still referenced by {} image(s) and {} container(s)",
-                layer.images, layer.containers
-            ));
+            return Err(PlanError::Referenced {
+                id: id.clone(),
+                images: layer.images,
+                containers: layer.containers,
+            });
         }
     }
     Ok(())

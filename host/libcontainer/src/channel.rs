@@ -9,7 +9,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 use serde::{Deserialize, Serialize};
 
-use crate::error::InitStep;
+use crate::error::{InitStep, ProtocolError};
 
 /// A protocol message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +59,12 @@ impl Channel {
     }
 
     /// Receives one message; `Ok(None)` when the peer is gone.
-    pub fn recv(&self) -> Result<Option<Message>, String> {
+    pub fn recv(&self) -> Result<Option<Message>, ProtocolError> {
         let mut buf = vec![0u8; 64 * 1024];
         let n = loop {
             match recv(self.fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
                 Err(Errno::EINTR) => continue,
-                Err(e) => return Err(format!("recv: {e}")),
+                Err(e) => return Err(ProtocolError::Recv(e)),
                 Ok(n) => break n,
             }
         };
@@ -73,7 +73,10 @@ impl Channel {
         }
         serde_json::from_slice(&buf[..n])
             .map(Some)
-            .map_err(|e| format!("{e}: {:?}", String::from_utf8_lossy(&buf[..n])))
+            .map_err(|error| ProtocolError::Decode {
+                error,
+                packet: String::from_utf8_lossy(&buf[..n]).into_owned(),
+            })
     }
 }
 

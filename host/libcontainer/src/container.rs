@@ -32,7 +32,7 @@ use oci_spec::runtime::{Linux, LinuxNamespaceType, Process, Spec};
 use crate::bundle::{Bundle, validate_process};
 use crate::channel::{Channel, Message};
 use crate::config::{InitConfig, ProcessConfig, clone_flag, proc_ns_name};
-use crate::error::{Error, InitStep};
+use crate::error::{Error, InitStep, ProtocolError};
 use crate::init::{ChildFds, exec_main, init_main};
 use crate::seccomp::BpfProgram;
 use crate::state::{EXEC_FIFO, Record, State, Status, now_rfc3339, proc_stat, write_pid_file};
@@ -287,7 +287,9 @@ fn await_child(chan: &Channel, pid: Pid, expect_ready: bool) -> Result<(), Error
             pid: pid.as_raw(),
             expected: "ready",
         }),
-        Some(other) => Err(Error::Protocol(format!("unexpected {other:?}"))),
+        Some(other) => Err(Error::Protocol(ProtocolError::Unexpected {
+            message: format!("{other:?}"),
+        })),
     }
 }
 

@@ -130,7 +130,7 @@ pub enum Error {
     },
     /// The init socket carried something that is not a protocol message.
     #[error("malformed message from container init: {0}")]
-    Protocol(String),
+    Protocol(ProtocolError),
     /// A signal was sent to a container whose init has exited. The text
     /// contains "container not running", which containerd's runc shim
     /// matches to treat the kill as done.
@@ -393,4 +393,28 @@ impl fmt::Display for InitStep {
             InitStep::Exec { program } => write!(f, "exec {program:?}"),
         }
     }
+}
+
+/// What was wrong on the init socket. The causes are part of the message
+/// (not `source`s), so that the one-line chain the shim passes to berthd
+/// reads as before.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// recv(2) on the socket failed.
+    #[error("recv: {0}")]
+    Recv(Errno),
+    /// A packet that is not a protocol message.
+    #[error("{error}: {packet:?}")]
+    Decode {
+        /// The JSON error.
+        error: serde_json::Error,
+        /// The packet, lossily decoded.
+        packet: String,
+    },
+    /// A valid message where another one was expected.
+    #[error("unexpected {message}")]
+    Unexpected {
+        /// The message received, as `Debug` prints it.
+        message: String,
+    },
 }

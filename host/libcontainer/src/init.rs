@@ -98,7 +98,9 @@ fn wait_for_parent(chan: &Channel) -> Result<(), StepError> {
         Ok(None) => unsafe { libc::_exit(1) },
         Ok(Some(other)) => Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO)
             .with_detail(format!("unexpected message {other:?}"))),
-        Err(e) => Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO).with_detail(e)),
+        Err(e) => {
+            Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO).with_detail(e.to_string()))
+        }
     }
 }
 

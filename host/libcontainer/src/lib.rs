@@ -32,6 +32,10 @@
 //! carries typed messages between runtime and child; [`console`] speaks
 //! runc's console-socket protocol; [`seccomp`] compiles and loads filters.
 
+// unsafe_code is denied workspace-wide; the container core is where it is
+// needed: clone/exec of container init, the console and seccomp fds, capability
+// and pre-exec work that has no safe wrapper. Every block has a SAFETY comment.
+#![allow(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bundle;
@@ -53,5 +57,5 @@ mod syscall;
 pub use berth_cgroups::{CgroupManager, Stats};
 pub use capabilities::last_cap;
 pub use container::{Container, CreateOptions, InitStdio};
-pub use error::{Error, InitStep};
+pub use error::{Error, InitStep, ProtocolError};
 pub use state::{State, Status, write_pid_file};

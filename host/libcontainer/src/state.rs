@@ -1,11 +1,10 @@
 //! The container's persisted state: `<state root>/<id>/state.json`.
 //!
-//! Written atomically (temp file, fsync, rename) so that a concurrent
+//! Written atomically (temp file, fsync, rename, directory fsync) so that a concurrent
 //! `state` never reads half a file and a crash never leaves one.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
@@ -130,25 +129,11 @@ impl Record {
     }
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory,
-/// fsync and rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("write", path, e)
-    })
+/// Writes `bytes` to `path` with the workspace's durable atomic write
+/// (temp file, fsync, rename, fsync of the directory). Mode 0666 less the
+/// umask, as `File::create` gave before the helper moved to berth-fsutil.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    berth_fsutil::write_atomic(path, bytes, 0o666).map_err(|e| Error::io(e.op, path, e.source))
 }
 
 /// Writes a `--pid-file` as runc does (the pid in decimal, no newline),
@@ -196,16 +181,6 @@ mod tests {
         let (state, start) = proc_stat(std::process::id() as i32).unwrap();
         assert!(state == 'R' || state == 'S', "{state}");
         assert!(start > 0);
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_temp() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

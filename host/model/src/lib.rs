@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod exec;
+pub mod graph;
 pub mod host;
 pub mod time;
 

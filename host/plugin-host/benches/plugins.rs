@@ -24,7 +24,7 @@ use berth_graph::{
     RecordingMounter, RootfsRequest,
 };
 use berth_plugin_host::authz_types::{AuthnMethod, Body, Request};
-use berth_plugin_host::{AuthzVerdict, HostConfig, PluginHost, builtin_plugin};
+use berth_plugin_host::{AuthzVerdict, PluginHost, PluginHostConfig, builtin_plugin};
 use sha2::{Digest, Sha256};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -191,7 +191,7 @@ fn main() {
     let data = tempfile::tempdir().expect("temp dir");
     let start = Instant::now();
     let host = runtime
-        .block_on(PluginHost::start(HostConfig::new(data.path())))
+        .block_on(PluginHost::start(PluginHostConfig::new(data.path())))
         .expect("host");
     let cold = start.elapsed();
     drop(host);
@@ -199,7 +199,7 @@ fn main() {
     for _ in 0..10 {
         let start = Instant::now();
         let host = runtime
-            .block_on(PluginHost::start(HostConfig::new(data.path())))
+            .block_on(PluginHost::start(PluginHostConfig::new(data.path())))
             .expect("host");
         cached.push(start.elapsed());
         drop(host);
@@ -221,7 +221,7 @@ fn main() {
 
     // 1. Trivial policy call.
     let host = runtime
-        .block_on(PluginHost::start(HostConfig::new(data.path())))
+        .block_on(PluginHost::start(PluginHostConfig::new(data.path())))
         .expect("host");
     let policy = host.graph_policy();
     let req = request(3);
@@ -318,7 +318,7 @@ fn main() {
     let (manifest, component) = builtin_plugin("graph-layout").expect("built-in graph-layout");
     std::fs::write(plugins.join("graph-layout.toml"), manifest).expect("manifest");
     write_atomically(&plugins.join("graph-layout.wasm"), &variant(component, 0));
-    let mut config = HostConfig::new(dir.path().join("data"));
+    let mut config = PluginHostConfig::new(dir.path().join("data"));
     config.plugin_dir = Some(plugins.clone());
     let host = runtime.block_on(PluginHost::start(config)).expect("host");
     let _watch = runtime.block_on(async { host.watch() }).expect("watch");
@@ -351,7 +351,7 @@ fn main() {
 
     // 4. Container create with the plugin policy vs the native one.
     let host = runtime
-        .block_on(PluginHost::start(HostConfig::new(data.path())))
+        .block_on(PluginHost::start(PluginHostConfig::new(data.path())))
         .expect("host");
     println!("== graph create_rootfs (overlay, recording mounter, includes the redb commit)");
     let creates = 300;

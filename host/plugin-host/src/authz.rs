@@ -3,7 +3,7 @@
 //!
 //! Which plugins decide, in order (every one must allow, as dockerd ANDs
 //! its `--authorization-plugin`s):
-//! - the plugins named in [`HostConfig::authorization_plugins`]
+//! - the plugins named in [`PluginHostConfig::authorization_plugins`]
 //!   (berthd's `--authorization-plugin NAME`, repeatable), built-in or from
 //!   the plugin directory; a named plugin that is not loaded, is disabled or
 //!   is not an authz plugin denies every request;
@@ -19,7 +19,7 @@
 //! what failed. Authz plugins never rest in backoff (see
 //! `LoadedPlugin::failed`): each failure denies only its own request.
 //!
-//! [`HostConfig::authorization_plugins`]: crate::HostConfig::authorization_plugins
+//! [`PluginHostConfig::authorization_plugins`]: crate::PluginHostConfig::authorization_plugins
 
 use std::sync::Arc;
 

@@ -173,6 +173,28 @@ pub enum PluginError {
         owner: String,
     },
 
+    /// Listing the plugin directory failed (an unreadable directory, an I/O
+    /// error mid-listing): the scan is refused and the plugins loaded from
+    /// the directory keep serving.
+    #[error("failed to list the plugin directory {dir}")]
+    ScanDir {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The scan of the plugin directory panicked: refused like
+    /// [`PluginError::ScanDir`].
+    #[error("the scan of the plugin directory {dir} panicked: {reason}")]
+    ScanPanicked {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// The panic's message.
+        reason: String,
+    },
+
     /// The plugin host itself could not be set up (engine, linker, watcher).
     #[error("plugin host setup: {what}: {reason}")]
     Setup {

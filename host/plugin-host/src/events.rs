@@ -38,7 +38,7 @@ impl PluginEventKind {
 pub struct PluginEvent {
     /// What happened.
     pub kind: PluginEventKind,
-    /// The plugin's name.
+    /// The plugin's name (the plugin directory, for a refused scan of it).
     pub plugin: String,
     /// Its version, when known.
     pub version: Option<String>,

@@ -1,19 +1,16 @@
-//! The bridges between the plugin host and the graph driver:
-//! - [`GraphPolicyHandle`] implements `berth_graph::LayoutPolicy`, so the
-//!   graph consults the active graph-policy plugin (the built-in
-//!   `graph-layout` by default; `NativeLayoutPolicy` when none is enabled);
-//! - [`GraphAdminAdapter`] implements [`GraphAdmin`] on a
-//!   `berth_graph::Graph`, for job handlers granted `graph-admin`.
+//! The bridge between the plugin host and the graph driver:
+//! [`GraphPolicyHandle`] implements `berth_graph::LayoutPolicy`, so the
+//! graph consults the active graph-policy plugin (the built-in
+//! `graph-layout` by default; `NativeLayoutPolicy` when none is enabled).
+//! (The `graph-admin` capability needs no bridge: the graph implements
+//! `berth_model::graph::GraphAdmin` itself.)
 //!
 //! The WIT records mirror the graph's policy types field for field, so the
 //! conversions below are mechanical.
 
-use std::sync::Arc;
-
 use berth_graph::policy::{validate_gc_plan, validate_import_plan, validate_rootfs_plan};
-use berth_graph::{Graph, LayoutPolicy, NativeLayoutPolicy, PolicyError};
+use berth_graph::{LayoutPolicy, NativeLayoutPolicy, PolicyError};
 
-use crate::graph_admin::{self, GraphAdmin};
 use crate::policy::graph_types as wit;
 use crate::{GraphPolicyHandle, PluginError};
 
@@ -129,7 +126,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::RootfsRequest,
     ) -> Result<berth_graph::RootfsPlan, PolicyError> {
         let planned = self.plan_rootfs_wit(&rootfs_request(request), |plan| {
-            validate_rootfs_plan(request, &rootfs_plan(plan))
+            validate_rootfs_plan(request, &rootfs_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| rootfs_plan(&plan)), || {
             NativeLayoutPolicy.plan_rootfs(request)
@@ -141,7 +138,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::ImportRequest,
     ) -> Result<berth_graph::ImportPlan, PolicyError> {
         let planned = self.plan_import_wit(&import_request(request), |plan| {
-            validate_import_plan(request, &import_plan(plan))
+            validate_import_plan(request, &import_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| import_plan(&plan)), || {
             NativeLayoutPolicy.plan_import(request)
@@ -153,70 +150,10 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &berth_graph::GcRequest,
     ) -> Result<berth_graph::GcPlan, PolicyError> {
         let planned = self.plan_gc_wit(&gc_request(request), |plan| {
-            validate_gc_plan(request, &gc_plan(plan))
+            validate_gc_plan(request, &gc_plan(plan)).map_err(|e| e.to_string())
         });
         plan_or_native(planned.map(|plan| gc_plan(&plan)), || {
             NativeLayoutPolicy.plan_gc(request)
-        })
-    }
-}
-
-/// [`GraphAdmin`] on a graph driver: disk usage, and garbage collection
-/// planned by the graph's current policy (a dry run plans and validates
-/// without removing anything).
-#[derive(Debug, Clone)]
-pub struct GraphAdminAdapter {
-    graph: Arc<Graph>,
-}
-
-impl GraphAdminAdapter {
-    /// Serves `graph` to job handlers granted `graph-admin`.
-    pub fn new(graph: Arc<Graph>) -> Self {
-        GraphAdminAdapter { graph }
-    }
-}
-
-impl GraphAdmin for GraphAdminAdapter {
-    fn disk_usage(&self) -> Result<graph_admin::StoreUsage, String> {
-        let usage = self.graph.disk_usage().map_err(|e| e.to_string())?;
-        Ok(graph_admin::StoreUsage {
-            layers: usage
-                .layers
-                .into_iter()
-                .map(|l| graph_admin::LayerUsage {
-                    id: l.id,
-                    size: l.size,
-                    images: l.images,
-                    containers: l.containers,
-                })
-                .collect(),
-            images: usage
-                .images
-                .into_iter()
-                .map(|i| graph_admin::ImageUsage {
-                    id: i.id,
-                    tags: i.repo_tags,
-                    size: i.size,
-                    shared_size: i.shared_size,
-                    containers: i.containers,
-                })
-                .collect(),
-            layers_size: usage.layers_size,
-            containers_size: usage.containers.iter().map(|c| c.size_rw).sum(),
-        })
-    }
-
-    fn gc(&self, dry_run: bool) -> Result<graph_admin::GcReport, String> {
-        let report = if dry_run {
-            self.graph.gc_dry_run()
-        } else {
-            self.graph.gc()
-        }
-        .map_err(|e| e.to_string())?;
-        Ok(graph_admin::GcReport {
-            removed: report.removed,
-            reclaimed: report.reclaimed,
-            dry_run,
         })
     }
 }

@@ -12,11 +12,11 @@ use tokio::sync::broadcast;
 
 use crate::capabilities::Grants;
 use crate::events::{PluginEvent, PluginEventKind};
-use crate::graph_admin::GraphAdmin;
 use crate::manifest::{Capability, Manifest, World};
 use crate::plugin::{HealthPolicy, JobIo, JobSpec, LoadRequest, LoadedPlugin, PluginSource};
-use crate::runtime::{CompileOrigin, HostLimits, Limits, Runtime};
+use crate::runtime::{CompileOrigin, HostLimits, Limits, WasmRuntime};
 use crate::{CallFailure, PluginError, builtin};
+use berth_model::graph::GraphAdmin;
 
 /// berthd's default plugin directory.
 pub const DEFAULT_PLUGIN_DIR: &str = "/etc/berth/plugins";
@@ -25,7 +25,7 @@ pub const DEFAULT_GRANTS_FILE: &str = "/etc/berth/plugin-grants.toml";
 
 /// How to set up a [`PluginHost`].
 #[derive(Debug, Clone)]
-pub struct HostConfig {
+pub struct PluginHostConfig {
     /// The watched plugin directory; `None` runs the built-in plugins only.
     /// A directory that does not exist yet is treated as empty.
     pub plugin_dir: Option<PathBuf>,
@@ -52,10 +52,10 @@ pub struct HostConfig {
     pub authorization_plugins: Vec<String>,
 }
 
-impl HostConfig {
+impl PluginHostConfig {
     /// Built-in plugins only, default limits, under `data_root`.
-    pub fn new(data_root: impl Into<PathBuf>) -> HostConfig {
-        HostConfig {
+    pub fn new(data_root: impl Into<PathBuf>) -> PluginHostConfig {
+        PluginHostConfig {
             plugin_dir: None,
             data_root: data_root.into(),
             grants_file: None,
@@ -267,11 +267,11 @@ fn save_disabled(path: &Path, disabled: &BTreeSet<String>) -> Result<(), PluginE
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_error)?;
     }
-    crate::fsutil::write_atomic(path, text.as_bytes()).map_err(write_error)
+    berth_fsutil::write_atomic(path, text.as_bytes(), 0o600).map_err(|e| write_error(e.source))
 }
 
 /// A plugin found in the directory.
-struct Candidate {
+pub(crate) struct Candidate {
     id: String,
     manifest_path: PathBuf,
     component_path: PathBuf,
@@ -282,8 +282,8 @@ struct Candidate {
 }
 
 struct Inner {
-    runtime: Arc<Runtime>,
-    config: HostConfig,
+    runtime: Arc<WasmRuntime>,
+    config: PluginHostConfig,
     grants: ArcSwap<Grants>,
     table: ArcSwap<Table>,
     /// Serialises changes to the table: the reload task and admin calls.
@@ -293,6 +293,8 @@ struct Inner {
     /// engine's event hub) still sees the loads at start.
     history: std::sync::Mutex<std::collections::VecDeque<PluginEvent>>,
     graph_admin: RwLock<Option<Arc<dyn GraphAdmin>>>,
+    /// Lists the plugin directory ([`scan_dir`]; tests inject failures).
+    scanner: std::sync::Mutex<Scanner>,
 }
 
 /// Events kept for late subscribers.
@@ -376,22 +378,32 @@ fn read_candidate(id: String, manifest_path: PathBuf, default_component: PathBuf
     }
 }
 
+/// How the host lists its plugin directory: [`scan_dir`], or a test's
+/// stand-in that fails.
+pub(crate) type Scanner = fn(&Path, Option<&Path>) -> Result<Vec<Candidate>, PluginError>;
+
 /// Lists the plugins in `dir`: `NAME.toml` (+ the component it names,
 /// `NAME.wasm` by default) and `NAME/plugin.toml`. A `.wasm` file without a
-/// manifest is reported, not loaded.
-fn scan_dir(dir: &Path, grants_file: Option<&Path>) -> Vec<Candidate> {
+/// manifest is reported, not loaded. A missing directory holds no plugins;
+/// a directory that cannot be listed is an error, never an empty listing
+/// (which would unload every directory plugin).
+pub(crate) fn scan_dir(
+    dir: &Path,
+    grants_file: Option<&Path>,
+) -> Result<Vec<Candidate>, PluginError> {
+    let scan_error = |source| PluginError::ScanDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
-        Err(e) => {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot read the plugin directory");
-            return Vec::new();
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(scan_error(e)),
     };
     let mut candidates = BTreeMap::new();
     let mut orphans = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
+    for entry in entries {
+        let path = entry.map_err(scan_error)?.path();
         let Some(file) = path.file_name().and_then(|f| f.to_str()).map(str::to_owned) else {
             continue;
         };
@@ -436,18 +448,30 @@ fn scan_dir(dir: &Path, grants_file: Option<&Path>) -> Vec<Candidate> {
             },
         );
     }
-    candidates.into_values().collect()
+    Ok(candidates.into_values().collect())
+}
+
+/// The message of a panic caught by a join handle.
+fn panic_reason(error: tokio::task::JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| String::from("a panic without a message")),
+        Err(error) => error.to_string(),
+    }
 }
 
 impl PluginHost {
     /// Creates the runtime, loads the built-in plugins and the plugin
     /// directory. Plugins that fail to load are refused (see their status);
     /// only a broken runtime, cache directory or built-in plugin fails this.
-    pub async fn start(config: HostConfig) -> Result<PluginHost, PluginError> {
+    pub async fn start(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
         let cache_dir = config.data_root.join("plugins").join("cache");
         let runtime = {
             let (limits, health) = (config.limits, config.health);
-            tokio::task::spawn_blocking(move || Runtime::new(&cache_dir, limits, health))
+            tokio::task::spawn_blocking(move || WasmRuntime::new(&cache_dir, limits, health))
                 .await
                 .map_err(|e| PluginError::Setup {
                     what: "wasmtime runtime",
@@ -473,6 +497,7 @@ impl PluginHost {
                 events,
                 history: std::sync::Mutex::new(std::collections::VecDeque::new()),
                 graph_admin: RwLock::new(None),
+                scanner: std::sync::Mutex::new(scan_dir),
             }),
         };
         if host.inner.config.builtins {
@@ -626,15 +651,48 @@ impl PluginHost {
             return Vec::new();
         };
         let _writer = self.inner.writer.lock().await;
-        let grants_file = self.inner.config.grants_file.clone();
-        let candidates =
-            tokio::task::spawn_blocking(move || scan_dir(&dir, grants_file.as_deref()))
-                .await
-                .unwrap_or_default();
+        let candidates = match self.scan(dir.clone()).await {
+            Ok(candidates) => candidates,
+            Err(error) => {
+                // Refused, not read as an empty directory: an empty listing
+                // would unload every directory plugin.
+                let serving = self.inner.table.load().dir.len();
+                self.emit(
+                    PluginEventKind::Refuse,
+                    &dir.display().to_string(),
+                    None,
+                    format!("{error}; the {serving} plugins loaded from it keep serving"),
+                );
+                return vec![error];
+            }
+        };
         let grants = self.inner.grants.load_full();
         let mut errors = Vec::new();
-
         let mut table = (**self.inner.table.load()).clone();
+        self.unload_removed(&mut table, &candidates);
+        for candidate in candidates {
+            let previous = table.dir.get(&candidate.id).cloned();
+            if previous
+                .as_ref()
+                .is_some_and(|p| p.stamp == candidate.stamp)
+            {
+                continue;
+            }
+            let old = previous.and_then(|p| p.active);
+            let id = candidate.id.clone();
+            let (entry, error) = self.settle(&table, candidate, old, &grants).await;
+            errors.extend(error);
+            table.dir.insert(id, entry);
+            // Publish each change as soon as it is ready: calls that already
+            // hold the previous Arc finish on it.
+            self.inner.table.store(Arc::new(table.clone()));
+        }
+        errors
+    }
+
+    /// Unloads the directory plugins whose files are gone, publishing each
+    /// removal.
+    fn unload_removed(&self, table: &mut Table, candidates: &[Candidate]) {
         let present: BTreeSet<&str> = candidates.iter().map(|c| c.id.as_str()).collect();
         let removed: Vec<String> = table
             .dir
@@ -655,99 +713,117 @@ impl PluginHost {
             }
             self.inner.table.store(Arc::new(table.clone()));
         }
+    }
 
-        for candidate in candidates {
-            let previous = table.dir.get(&candidate.id).cloned();
-            if previous
-                .as_ref()
-                .is_some_and(|p| p.stamp == candidate.stamp)
-            {
-                continue;
-            }
-            let Candidate {
-                id,
-                manifest_path,
-                component_path,
-                stamp,
-                contents,
-            } = candidate;
-            let world = contents.as_ref().ok().map(|(manifest, _)| manifest.world);
-            let result = match contents {
-                Err(e) => Err(e),
-                Ok((manifest, component)) => {
-                    LoadedPlugin::load(
-                        &self.inner.runtime,
-                        LoadRequest {
-                            manifest,
-                            component,
-                            source: PluginSource::Directory {
-                                manifest: manifest_path,
-                                component: component_path,
-                            },
-                            builtin: false,
-                            grants: &grants,
-                            scratch_root: &self.scratch_root(),
+    /// Loads a new or changed candidate and decides its table entry: the
+    /// new version serving (a load or a swap), or a refusal that keeps
+    /// `old` serving. Returns the entry and the refusal's error.
+    async fn settle(
+        &self,
+        table: &Table,
+        candidate: Candidate,
+        old: Option<Arc<LoadedPlugin>>,
+        grants: &Grants,
+    ) -> (DirEntry, Option<PluginError>) {
+        let Candidate {
+            id,
+            manifest_path,
+            component_path,
+            stamp,
+            contents,
+        } = candidate;
+        let world = contents.as_ref().ok().map(|(manifest, _)| manifest.world);
+        let result = match contents {
+            Err(e) => Err(e),
+            Ok((manifest, component)) => {
+                LoadedPlugin::load(
+                    &self.inner.runtime,
+                    LoadRequest {
+                        manifest,
+                        component,
+                        source: PluginSource::Directory {
+                            manifest: manifest_path,
+                            component: component_path,
                         },
-                    )
-                    .await
-                }
+                        builtin: false,
+                        grants,
+                        scratch_root: &self.scratch_root(),
+                    },
+                )
+                .await
             }
-            .and_then(|loaded| check_job_conflicts(&table, &loaded).map(|()| loaded));
-
-            let old = previous.and_then(|p| p.active);
-            let entry = match result {
-                Ok(loaded) => {
-                    let loaded = Arc::new(loaded);
-                    match &old {
-                        Some(old) => self.emit(
-                            PluginEventKind::Swap,
-                            loaded.name(),
-                            Some(loaded.version()),
-                            format!(
-                                "plugin {} replaced version {} ({:?})",
-                                loaded.label(),
-                                old.version(),
-                                loaded.origin
-                            ),
-                        ),
-                        None => self.emit(
-                            PluginEventKind::Load,
-                            loaded.name(),
-                            Some(loaded.version()),
-                            format!("plugin {} loaded ({:?})", loaded.label(), loaded.origin),
-                        ),
-                    }
-                    DirEntry {
-                        active: Some(loaded),
-                        refused: None,
-                        stamp,
-                    }
-                }
-                Err(error) => {
-                    let message = match &old {
-                        Some(old) => format!("{error}; version {} keeps serving", old.version()),
-                        None => error.to_string(),
-                    };
-                    self.emit(
-                        PluginEventKind::Refuse,
-                        &id,
-                        old.as_ref().map(|o| o.version()),
-                        message.clone(),
-                    );
-                    errors.push(error);
-                    DirEntry {
-                        active: old,
-                        refused: Some(Refusal { message, world }),
-                        stamp,
-                    }
-                }
-            };
-            table.dir.insert(id, entry);
-            // Publish each change as soon as it is ready: calls that already
-            // hold the previous Arc finish on it.
-            self.inner.table.store(Arc::new(table.clone()));
         }
-        errors
+        .and_then(|loaded| check_job_conflicts(table, &loaded).map(|()| loaded));
+        match result {
+            Ok(loaded) => {
+                let loaded = Arc::new(loaded);
+                match &old {
+                    Some(old) => self.emit(
+                        PluginEventKind::Swap,
+                        loaded.name(),
+                        Some(loaded.version()),
+                        format!(
+                            "plugin {} replaced version {} ({:?})",
+                            loaded.label(),
+                            old.version(),
+                            loaded.origin
+                        ),
+                    ),
+                    None => self.emit(
+                        PluginEventKind::Load,
+                        loaded.name(),
+                        Some(loaded.version()),
+                        format!("plugin {} loaded ({:?})", loaded.label(), loaded.origin),
+                    ),
+                }
+                let entry = DirEntry {
+                    active: Some(loaded),
+                    refused: None,
+                    stamp,
+                };
+                (entry, None)
+            }
+            Err(error) => {
+                let message = match &old {
+                    Some(old) => format!("{error}; version {} keeps serving", old.version()),
+                    None => error.to_string(),
+                };
+                self.emit(
+                    PluginEventKind::Refuse,
+                    &id,
+                    old.as_ref().map(|o| o.version()),
+                    message.clone(),
+                );
+                let entry = DirEntry {
+                    active: old,
+                    refused: Some(Refusal { message, world }),
+                    stamp,
+                };
+                (entry, Some(error))
+            }
+        }
+    }
+
+    /// Lists the plugin directory off the async workers; a panic in the
+    /// scan is an error like an I/O failure.
+    async fn scan(&self, dir: PathBuf) -> Result<Vec<Candidate>, PluginError> {
+        let grants_file = self.inner.config.grants_file.clone();
+        let scanner = *self.inner.scanner.lock().unwrap_or_else(|p| p.into_inner());
+        let scan_dir = dir.clone();
+        tokio::task::spawn_blocking(move || scanner(&scan_dir, grants_file.as_deref()))
+            .await
+            .unwrap_or_else(|join| {
+                Err(PluginError::ScanPanicked {
+                    dir,
+                    reason: panic_reason(join),
+                })
+            })
+    }
+
+    /// Replaces how the plugin directory is listed (tests inject failures).
+    #[cfg(test)]
+    pub(crate) fn set_scanner(&self, scanner: Scanner) {
+        *self.inner.scanner.lock().unwrap_or_else(|p| p.into_inner()) = scanner;
     }
 
     /// Re-reads the grants file and reloads plugin `name` from the
@@ -1028,7 +1104,7 @@ impl PluginHost {
         self.inner.table.load().policy(world).cloned()
     }
 
-    pub(crate) fn runtime(&self) -> &Runtime {
+    pub(crate) fn runtime(&self) -> &WasmRuntime {
         &self.inner.runtime
     }
 }
@@ -1086,7 +1162,7 @@ mod tests {
         std::fs::write(dir.path().join("grants.toml"), "").unwrap();
 
         let grants = dir.path().join("grants.toml");
-        let found = scan_dir(dir.path(), Some(&grants));
+        let found = scan_dir(dir.path(), Some(&grants)).unwrap();
         let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
         let (m, bytes) = found[0].contents.as_ref().unwrap();

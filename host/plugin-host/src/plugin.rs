@@ -19,13 +19,13 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::capabilities::Grants;
-use crate::graph_admin::GraphAdmin;
 use crate::manifest::{Capability, Manifest, World, is_valid_name};
-use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, Runtime};
+use crate::runtime::{CompileOrigin, EPOCH_TICK, Limits, WasmRuntime};
 use crate::state::{CallLimiter, CallState, PluginIdentity};
 use crate::wit::{bindings_for, describe_supported, version_in_name};
 use crate::world::WorldPre;
 use crate::{CallFailure, PluginError};
+use berth_model::graph::GraphAdmin;
 
 /// Bytes of a policy's stderr kept to explain a trap (a panic message).
 const STDERR_CAPTURE: usize = 16 << 10;
@@ -192,7 +192,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Unshared<T> {
 
 /// The effective limits: the manifest's, capped by the host's maxima, or
 /// the world's defaults.
-fn effective_limits(manifest: &Manifest, runtime: &Runtime) -> Limits {
+fn effective_limits(manifest: &Manifest, runtime: &WasmRuntime) -> Limits {
     let host = &runtime.limits;
     let (memory, timeout, max_timeout) = if manifest.world.is_policy() {
         (
@@ -286,7 +286,7 @@ impl LoadedPlugin {
     /// Validates, compiles (or loads from the cache), links and describes a
     /// plugin, entirely off to the side: nothing is registered here.
     pub async fn load(
-        runtime: &Arc<Runtime>,
+        runtime: &Arc<WasmRuntime>,
         request: LoadRequest<'_>,
     ) -> Result<LoadedPlugin, PluginError> {
         let LoadRequest {
@@ -333,7 +333,7 @@ impl LoadedPlugin {
                 .await
                 .map_err(|e| unusable(format!("compilation task failed: {e}")))?
         };
-        let (component, origin) = compiled.map_err(&unusable)?;
+        let (component, origin) = compiled.map_err(|e| unusable(e.to_string()))?;
         check_component_type(&manifest, &capabilities, &component, &runtime.engine)
             .map_err(&unusable)?;
 
@@ -385,7 +385,7 @@ impl LoadedPlugin {
     }
 
     /// Calls `describe` and checks the answer against the manifest.
-    async fn describe(&mut self, runtime: &Arc<Runtime>) -> Result<(), PluginError> {
+    async fn describe(&mut self, runtime: &Arc<WasmRuntime>) -> Result<(), PluginError> {
         let describe_error = |reason: String| PluginError::Describe {
             plugin: self.manifest.name.clone(),
             version: self.manifest.version.to_string(),
@@ -530,7 +530,7 @@ impl LoadedPlugin {
     /// (instantiation) and refusals returned as values do not.
     pub fn failed(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         call: &str,
         kind: CallFailure,
         reason: String,
@@ -575,7 +575,7 @@ impl LoadedPlugin {
     /// A fresh store for one call, with its deadline and memory limit.
     fn store(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         wasi: WasiCtx,
         graph_admin: Option<Arc<dyn GraphAdmin>>,
     ) -> Store<CallState> {
@@ -595,7 +595,7 @@ impl LoadedPlugin {
     }
 
     /// A sealed store for a policy call, and the pipe capturing its stderr.
-    fn policy_store(&self, runtime: &Runtime) -> (Store<CallState>, MemoryOutputPipe) {
+    fn policy_store(&self, runtime: &WasmRuntime) -> (Store<CallState>, MemoryOutputPipe) {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let mut wasi = sealed_wasi();
         wasi.stderr(stderr.clone());
@@ -649,7 +649,7 @@ impl LoadedPlugin {
     /// plugin's failure ([`CallFailure::InvalidResult`]).
     pub fn call_policy<R>(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
         validate: impl FnOnce(&R) -> Result<(), String>,
@@ -689,7 +689,7 @@ impl LoadedPlugin {
     /// Runs job `job` with `io` as its stdio; returns its exit status.
     pub async fn run_job(
         &self,
-        runtime: &Runtime,
+        runtime: &WasmRuntime,
         graph_admin: Option<Arc<dyn GraphAdmin>>,
         job: &str,
         args: &[String],

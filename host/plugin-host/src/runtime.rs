@@ -128,7 +128,7 @@ impl Drop for EpochTicker {
 }
 
 /// The engine, linkers and cache.
-pub(crate) struct Runtime {
+pub(crate) struct WasmRuntime {
     pub engine: Engine,
     /// Async WASI + `host` + `graph-admin`: job handlers. The newest
     /// versions only: older 1.x imports resolve to them by semver.
@@ -150,14 +150,14 @@ fn setup(what: &'static str) -> impl Fn(wasmtime::Error) -> PluginError {
     }
 }
 
-impl Runtime {
+impl WasmRuntime {
     /// Creates the engine and linkers; compiled components are cached in
     /// `cache_dir` (created if missing).
     pub fn new(
         cache_dir: &Path,
         limits: HostLimits,
         health: HealthPolicy,
-    ) -> Result<Runtime, PluginError> {
+    ) -> Result<WasmRuntime, PluginError> {
         let mut pool = PoolingAllocationConfig::new();
         let calls = limits.concurrent_calls.max(1);
         pool.total_component_instances(calls)
@@ -213,7 +213,7 @@ impl Runtime {
         let engine_key = format!("{:016x}", hasher.finish());
 
         let ticker = EpochTicker::start(engine.clone())?;
-        Ok(Runtime {
+        Ok(WasmRuntime {
             engine,
             job_linker,
             policy_linker,
@@ -237,7 +237,7 @@ impl Runtime {
         &self,
         bytes: &[u8],
         digest: &str,
-    ) -> Result<(Component, CompileOrigin), String> {
+    ) -> Result<(Component, CompileOrigin), CompileError> {
         let cached = self.cache_path(digest);
         if cached.is_file() {
             // SAFETY: deserializing runs no checks on the machine code, so
@@ -257,13 +257,11 @@ impl Runtime {
             }
         }
         if is_core_module(bytes) {
-            return Err(
-                "it is a core WebAssembly module, not a component; build it for \
-                 wasm32-wasip2 (the SDK does) or wrap it with `wasm-tools component new`"
-                    .into(),
-            );
+            return Err(CompileError::CoreModule);
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| CompileError::Invalid {
+            reason: format!("{e:#}"),
+        })?;
         if let Err(e) = self.store_in_cache(&component, &cached) {
             // A cache write failure costs a recompile next time, nothing more.
             tracing::warn!(path = %cached.display(), error = %e, "cannot write compilation cache entry");
@@ -271,10 +269,46 @@ impl Runtime {
         Ok((component, CompileOrigin::Compiled))
     }
 
-    fn store_in_cache(&self, component: &Component, path: &Path) -> Result<(), String> {
-        let bytes = component.serialize().map_err(|e| format!("{e:#}"))?;
-        crate::fsutil::write_atomic(path, &bytes).map_err(|e| e.to_string())
+    fn store_in_cache(&self, component: &Component, path: &Path) -> Result<(), CacheWriteError> {
+        let bytes = component
+            .serialize()
+            .map_err(|e| CacheWriteError::Serialize {
+                reason: format!("{e:#}"),
+            })?;
+        Ok(berth_fsutil::write_atomic(path, &bytes, 0o600)?)
     }
+}
+
+/// Why a component could not be compiled.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CompileError {
+    /// The file is a core module: the host runs components only.
+    #[error(
+        "it is a core WebAssembly module, not a component; build it for \
+         wasm32-wasip2 (the SDK does) or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    /// wasmtime refused the bytes (not WebAssembly, invalid, unsupported).
+    #[error("{reason}")]
+    Invalid {
+        /// wasmtime's error chain (`wasmtime::Error` is not a std error).
+        reason: String,
+    },
+}
+
+/// Why a compiled component could not be stored in the cache (logged: it
+/// only costs a recompile next time).
+#[derive(Debug, thiserror::Error)]
+enum CacheWriteError {
+    /// wasmtime could not serialise the compiled code.
+    #[error("failed to serialise the compiled component: {reason}")]
+    Serialize {
+        /// wasmtime's error chain.
+        reason: String,
+    },
+    /// The cache file could not be written.
+    #[error(transparent)]
+    Write(#[from] berth_fsutil::AtomicWriteError),
 }
 
 /// Whether `bytes` is a core module (version 1) rather than a component: the
@@ -312,11 +346,12 @@ mod tests {
     fn garbage_is_not_compiled_and_nothing_is_cached() {
         let dir = tempfile::tempdir().unwrap();
         let runtime =
-            Runtime::new(dir.path(), HostLimits::default(), HealthPolicy::default()).unwrap();
+            WasmRuntime::new(dir.path(), HostLimits::default(), HealthPolicy::default()).unwrap();
         let err = runtime.compile(b"hello", "00").unwrap_err();
-        assert!(!err.is_empty());
+        assert!(matches!(err, CompileError::Invalid { ref reason } if !reason.is_empty()));
         assert!(!runtime.cache_path("00").exists());
         let err = runtime.compile(b"\0asm\x01\0\0\0", "01").unwrap_err();
-        assert!(err.contains("core WebAssembly module"), "{err}");
+        assert!(matches!(err, CompileError::CoreModule), "{err}");
+        assert!(err.to_string().contains("core WebAssembly module"), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::latest;
-use crate::graph_admin::GraphAdmin;
+use berth_model::graph::GraphAdmin;
 
 /// Who is calling into the host: fixed for a loaded plugin, shared by all
 /// its calls.
@@ -188,7 +188,7 @@ mod sync {
 
 mod asynchronous {
     use super::*;
-    use crate::graph_admin::{GcReport, StoreUsage};
+    use berth_model::graph::{DiskUsage, GcReport};
     use latest::job_handler::berth::plugin::{graph_admin, host, types};
 
     impl host::Host for CallState {
@@ -213,7 +213,9 @@ mod asynchronous {
     /// Runs a blocking graph-admin operation off the async worker.
     async fn blocking<T: Send + 'static>(
         admin: Option<Arc<dyn GraphAdmin>>,
-        op: impl FnOnce(&dyn GraphAdmin) -> Result<T, String> + Send + 'static,
+        op: impl FnOnce(&dyn GraphAdmin) -> Result<T, berth_model::graph::GraphAdminError>
+        + Send
+        + 'static,
     ) -> Result<T, String> {
         // The capability check happened at load (a plugin importing
         // graph-admin without the grant is refused); `None` here means the
@@ -226,11 +228,14 @@ mod asynchronous {
         tokio::task::spawn_blocking(move || op(admin.as_ref()))
             .await
             .map_err(|e| format!("graph-admin operation panicked or was cancelled: {e}"))?
+            .map_err(|e| e.to_string())
     }
 
+    // The model's reports become the WIT records here, and only here.
     impl graph_admin::Host for CallState {
         async fn disk_usage(&mut self) -> Result<graph_admin::StoreUsage, String> {
-            let usage: StoreUsage = blocking(self.graph_admin.clone(), |a| a.disk_usage()).await?;
+            let usage: DiskUsage = blocking(self.graph_admin.clone(), |a| a.disk_usage()).await?;
+            let containers_size = usage.containers_size();
             Ok(graph_admin::StoreUsage {
                 layers: usage
                     .layers
@@ -247,14 +252,14 @@ mod asynchronous {
                     .into_iter()
                     .map(|i| graph_admin::ImageUsage {
                         id: i.id,
-                        tags: i.tags,
+                        tags: i.repo_tags,
                         size: i.size,
                         shared_size: i.shared_size,
                         containers: i.containers,
                     })
                     .collect(),
                 layers_size: usage.layers_size,
-                containers_size: usage.containers_size,
+                containers_size,
             })
         }
 

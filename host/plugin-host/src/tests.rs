@@ -4,11 +4,12 @@
 use std::sync::{Arc, Mutex};
 
 use crate::authz_types::{AuthnMethod, Body, Request};
-use crate::graph_admin::{GcReport, GraphAdmin, LayerUsage, StoreUsage};
 use crate::policy::graph_types::*;
 use crate::{
-    AuthzVerdict, CompileOrigin, HostConfig, JobIo, PluginHost, PluginSource, PluginState, World,
+    AuthzVerdict, CompileOrigin, JobIo, PluginHost, PluginHostConfig, PluginSource, PluginState,
+    World,
 };
+use berth_model::graph::{DiskUsage, GcReport, GraphAdmin, GraphAdminError, LayerUsage};
 
 fn id(n: u32) -> String {
     format!("{n:064x}")
@@ -24,7 +25,9 @@ fn layers(n: u32) -> Vec<LayerInfo> {
 }
 
 async fn host(data_root: &std::path::Path) -> PluginHost {
-    PluginHost::start(HostConfig::new(data_root)).await.unwrap()
+    PluginHost::start(PluginHostConfig::new(data_root))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -173,31 +176,28 @@ struct FakeGraph {
 }
 
 impl GraphAdmin for FakeGraph {
-    fn disk_usage(&self) -> Result<StoreUsage, String> {
-        Ok(StoreUsage {
-            layers: vec![
-                LayerUsage {
-                    id: id(1),
-                    size: 2_000_000,
-                    images: 1,
-                    containers: 0,
-                },
-                LayerUsage {
-                    id: id(2),
-                    size: 500,
-                    images: 0,
-                    containers: 0,
-                },
-            ],
+    fn disk_usage(&self) -> Result<DiskUsage, GraphAdminError> {
+        let layer = |n, size, images| LayerUsage {
+            id: id(n),
+            kind: "layer".into(),
+            size,
+            images,
+            containers: 0,
+            last_used: 0,
+        };
+        Ok(DiskUsage {
+            driver: "vfs".into(),
+            layers: vec![layer(1, 2_000_000, 1), layer(2, 500, 0)],
             images: vec![],
             layers_size: 2_000_500,
-            containers_size: 0,
+            containers: vec![],
         })
     }
 
-    fn gc(&self, dry_run: bool) -> Result<GcReport, String> {
+    fn gc(&self, dry_run: bool) -> Result<GcReport, GraphAdminError> {
         self.gc_calls.lock().unwrap().push(dry_run);
         Ok(GcReport {
+            policy: "fake".into(),
             removed: vec![id(2)],
             reclaimed: 500,
             dry_run,
@@ -477,7 +477,7 @@ async fn the_builtin_authz_default_cannot_be_disabled() {
 #[tokio::test]
 async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     let data = tempfile::tempdir().unwrap();
-    let mut config = HostConfig::new(data.path());
+    let mut config = PluginHostConfig::new(data.path());
     config.authorization_plugins = vec!["authz-default".into(), "nope".into()];
     let host = PluginHost::start(config).await.unwrap();
     let verdict = host.authorize(&request("GET", "/_ping"));
@@ -497,7 +497,7 @@ async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     assert_eq!(host.inspect("authz-default").unwrap().calls, 1);
 
     let data = tempfile::tempdir().unwrap();
-    let mut config = HostConfig::new(data.path());
+    let mut config = PluginHostConfig::new(data.path());
     config.authorization_plugins = vec!["graph-layout".into()];
     let host = PluginHost::start(config).await.unwrap();
     let verdict = host.authorize(&request("GET", "/_ping"));
@@ -516,4 +516,73 @@ async fn named_authz_plugins_that_cannot_decide_deny_every_request() {
     );
     // Not the chain: the built-in default is loaded but not active.
     assert!(!host.inspect("authz-default").unwrap().active);
+}
+
+/// A host without built-ins whose plugin directory holds a copy of the
+/// built-in `authz-default` plugin (no capabilities to grant).
+async fn host_with_a_directory_plugin(data: &std::path::Path) -> (PluginHost, std::path::PathBuf) {
+    let dir = data.join("plugins.d");
+    std::fs::create_dir(&dir).unwrap();
+    let (manifest, component) = crate::builtin_plugin("authz-default").unwrap();
+    std::fs::write(dir.join("authz-default.toml"), manifest).unwrap();
+    std::fs::write(dir.join("authz-default.wasm"), component).unwrap();
+    let mut config = PluginHostConfig::new(data);
+    config.builtins = false;
+    config.plugin_dir = Some(dir.clone());
+    let host = PluginHost::start(config).await.unwrap();
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    (host, dir)
+}
+
+#[tokio::test]
+async fn a_plugin_directory_that_cannot_be_read_keeps_the_loaded_plugins() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, dir) = host_with_a_directory_plugin(data.path()).await;
+    let (_, mut events) = host.subscribe_with_history();
+    // readdir(2) of a regular file fails (ENOTDIR): an I/O error that root
+    // cannot bypass, unlike a chmod 000.
+    std::fs::rename(&dir, data.path().join("moved")).unwrap();
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let errors = host.rescan().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].to_string().contains("plugins.d"), "{}", errors[0]);
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, crate::PluginEventKind::Refuse);
+    assert!(event.message.contains("keep serving"), "{}", event.message);
+}
+
+/// A scan that panics (installed after the first scan loaded the directory).
+fn panicking_scan(
+    _: &std::path::Path,
+    _: Option<&std::path::Path>,
+) -> Result<Vec<crate::host::Candidate>, crate::PluginError> {
+    panic!("injected scan panic")
+}
+
+#[tokio::test]
+async fn a_scan_that_panics_keeps_the_loaded_plugins() {
+    let data = tempfile::tempdir().unwrap();
+    let (host, _dir) = host_with_a_directory_plugin(data.path()).await;
+    host.set_scanner(panicking_scan);
+    let (_, mut events) = host.subscribe_with_history();
+    let errors = host.rescan().await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].to_string().contains("injected scan panic"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        host.inspect("authz-default").unwrap().state,
+        PluginState::Loaded
+    );
+    let event = events.try_recv().unwrap();
+    assert_eq!(event.kind, crate::PluginEventKind::Refuse);
 }

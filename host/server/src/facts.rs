@@ -49,7 +49,7 @@ fn engine_id(data_root: &Path) -> String {
         return id.trim().to_owned();
     }
     let id = berth_engine::daemon::names::generate_id();
-    if let Err(e) = berth_shim::fsutil::write_atomic(&path, id.as_bytes(), 0o644) {
+    if let Err(e) = berth_fsutil::write_atomic(&path, id.as_bytes(), 0o644) {
         tracing::warn!(error = %e, "cannot persist the engine id");
     }
     id

@@ -20,7 +20,8 @@ use berth_engine::{
     Engine, ErrorKind, Exposure, Handler, Job, JobError, JobOutput, JobResult, handler_with,
 };
 use berth_plugin_host::{
-    HostConfig, JobIo, PluginError, PluginEvent, PluginHost, PluginState, PluginStatus, WatchHandle,
+    JobIo, PluginError, PluginEvent, PluginHost, PluginHostConfig, PluginState, PluginStatus,
+    WatchHandle,
 };
 use tokio::io::AsyncReadExt;
 
@@ -47,8 +48,8 @@ pub struct Plugins {
     _watch: Option<WatchHandle>,
 }
 
-fn host_config(options: &PluginOptions) -> HostConfig {
-    let mut config = HostConfig::new(&options.data_root);
+fn host_config(options: &PluginOptions) -> PluginHostConfig {
+    let mut config = PluginHostConfig::new(&options.data_root);
     config.plugin_dir = Some(options.plugin_dir.clone());
     config.grants_file = Some(options.grants_file.clone());
     config.authorization_plugins = options.authorization_plugins.clone();
@@ -565,7 +566,7 @@ mod tests {
 
     async fn setup() -> (tempfile::TempDir, Arc<Engine>, PluginHost) {
         let dir = tempfile::tempdir().unwrap();
-        let host = PluginHost::start(HostConfig::new(dir.path()))
+        let host = PluginHost::start(PluginHostConfig::new(dir.path()))
             .await
             .unwrap();
         let engine = Engine::new();

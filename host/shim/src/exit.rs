@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 pub use berth_model::exec::ExitRecord;
 
-use crate::fsutil::{AtomicWriteError, write_atomic};
+use berth_fsutil::{AtomicWriteError, write_atomic};
 
 /// A failure to read or write an exit record.
 #[derive(Debug, thiserror::Error)]

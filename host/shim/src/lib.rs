@@ -16,14 +16,12 @@
 //! - [`jsonlog`]: the json-file log format (write and read);
 //! - [`logfile`]: the log file and its rotation (`max-size`, `max-file`);
 //! - [`time`]: RFC 3339 timestamps as Docker prints them (`berth-model`'s
-//!   clock, re-exported);
-//! - [`fsutil`]: crash-safe file replacement.
+//!   clock, re-exported).
 
 #![warn(missing_docs)]
 
 pub mod args;
 pub mod exit;
-pub mod fsutil;
 pub mod jsonlog;
 pub mod logfile;
 pub mod protocol;

@@ -15,9 +15,14 @@
 //!
 //! Single-threaded by design: libcontainer forks from this process.
 
+// unsafe_code is denied workspace-wide; the shim forks and reaps the container
+// (clone, waitpid, fd passing) in a single-threaded process (runtime.rs,
+// monitor.rs, memory.rs).
+#![allow(unsafe_code)]
+
+mod container_ops;
 mod memory;
 mod monitor;
-mod runtime;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -26,8 +31,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use berth_shim::args::ShimArgs;
 use berth_shim::protocol::{ShimFailure, StartupReport};
 
+use crate::container_ops::Libcontainer;
 use crate::monitor::{Monitor, MonitorConfig};
-use crate::runtime::Libcontainer;
 
 fn main() {
     let args = match ShimArgs::parse(std::env::args_os().skip(1).collect::<Vec<OsString>>()) {

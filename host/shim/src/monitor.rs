@@ -31,7 +31,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::runtime::{InitIo, Runtime};
+use crate::container_ops::{ContainerOps, InitIo};
 
 /// Output queued for one client above which container output stops being
 /// read until the client catches up.
@@ -217,7 +217,7 @@ enum Phase {
 }
 
 /// A container under supervision.
-pub struct Monitor<R: Runtime> {
+pub struct Monitor<R: ContainerOps> {
     config: MonitorConfig,
     runtime: R,
     pid: Pid,
@@ -305,7 +305,7 @@ fn millis_until(deadline: Instant) -> i32 {
     i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
 }
 
-impl<R: Runtime> Monitor<R> {
+impl<R: ContainerOps> Monitor<R> {
     /// Opens the log, binds the control socket and creates the container.
     /// On a runtime failure the exit record is written (the container
     /// "exited" with Docker's start-failure code) before returning it.
@@ -371,7 +371,7 @@ impl<R: Runtime> Monitor<R> {
         let created = match runtime.create(io) {
             Ok(created) => created,
             Err(e) => {
-                let failure = ShimFailure::start_failed(e.0);
+                let failure = ShimFailure::start_failed(e.to_string());
                 let record = ExitRecord::failed(
                     failure.exit_code.unwrap_or(128),
                     failure.message.clone(),
@@ -897,7 +897,7 @@ impl<R: Runtime> Monitor<R> {
                 }
             }
             Err(e) => {
-                let failure = ShimFailure::start_failed(e.0);
+                let failure = ShimFailure::start_failed(e.to_string());
                 self.start_failure = Some(failure.clone());
                 // Init may still wait on its fifo: end it, the loop then
                 // records the failure like any exit.
@@ -917,7 +917,7 @@ impl<R: Runtime> Monitor<R> {
         };
         match self.runtime.kill(signal, all) {
             Ok(()) => Reply::Ok,
-            Err(e) => Reply::Error(ShimFailure::other(e.0)),
+            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
         }
     }
 
@@ -935,7 +935,7 @@ impl<R: Runtime> Monitor<R> {
                 self.paused = pause;
                 Reply::Ok
             }
-            Err(e) => Reply::Error(ShimFailure::other(e.0)),
+            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
         }
     }
 

@@ -7,6 +7,10 @@
 //! Its own test binary, because it installs a global allocator that records
 //! the largest single allocation of the thread that asks for it.
 
+// unsafe_code is denied workspace-wide; this test counts allocations with a
+// recording global allocator, which is an unsafe impl.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, Read};

@@ -9,8 +9,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use berth_api::container::LogDriver;
+use berth_fsutil::write_atomic_non_durable;
 use berth_shim::args::ShimArgs;
-use berth_shim::fsutil;
 use berth_shim::logfile::Rotation;
 use berth_shim::protocol::{Reply, Request, ShimFailure, StartupReport};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -208,7 +208,7 @@ impl ExecDriver {
             (&paths.files.resolv_conf, resolv),
         ] {
             // Written again at every start: atomic, but no fsync.
-            fsutil::replace(path, contents.as_bytes(), 0o644)
+            write_atomic_non_durable(path, contents.as_bytes(), 0o644)
                 .map_err(|e| ExecError::io("write", path, e.source))?;
         }
         // A record of a previous run must not answer for this one.
@@ -238,7 +238,7 @@ impl ExecDriver {
             )
         })?;
         let config_path = shim_dir.join("config.json");
-        fsutil::replace(&config_path, &json, 0o600)
+        write_atomic_non_durable(&config_path, &json, 0o600)
             .map_err(|e| ExecError::io("write", &config_path, e.source))?;
         let console_size = options
             .host_config

@@ -114,6 +114,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // mkfifo(3) has no safe wrapper in this crate's dependencies
     fn files_links_fifos_and_skipped_dirs_are_not_devices() {
         let dir = tempfile::tempdir().expect("tempdir");
         let nested = dir.path().join("input");

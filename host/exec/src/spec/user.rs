@@ -327,6 +327,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // mkfifo(3) has no safe wrapper in this crate's dependencies
     fn a_fifo_or_an_oversized_passwd_is_a_prompt_clear_error() {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(root.path().join("etc")).expect("etc");

@@ -52,9 +52,7 @@ pub fn open(
     )
     .context("failed to open the graph driver")?;
     let graph = Arc::new(graph);
-    plugins.set_graph_admin(Arc::new(berth_plugin_host::GraphAdminAdapter::new(
-        Arc::clone(&graph),
-    )));
+    plugins.set_graph_admin(graph.clone());
     tracing::info!(driver = graph.driver().docker_name(), "graph driver ready");
     let images: Arc<dyn ImageService> = Arc::new(graph::GraphImages::new(graph));
     let mut exec_config = berth_exec::ExecConfig::new(

@@ -12,7 +12,7 @@ use berth_shim::protocol::{
 };
 
 use super::*;
-use crate::runtime::tests::ProcessRuntime;
+use crate::container_ops::tests::ProcessOps;
 
 struct Harness {
     dir: tempfile::TempDir,
@@ -50,13 +50,13 @@ fn config(dir: &std::path::Path, flags: Flags) -> MonitorConfig {
     }
 }
 
-fn spawn_with(runtime: ProcessRuntime, flags: Flags) -> Harness {
+fn spawn_with(runtime: ProcessOps, flags: Flags) -> Harness {
     spawn_configured(runtime, flags, |_| {})
 }
 
 /// [`spawn_with`] with the shim's arguments adjusted by `adjust`.
 fn spawn_configured(
-    runtime: ProcessRuntime,
+    runtime: ProcessOps,
     flags: Flags,
     adjust: impl FnOnce(&mut ShimArgs),
 ) -> Harness {
@@ -75,7 +75,7 @@ fn spawn_configured(
 }
 
 fn spawn(argv: &[&str], flags: Flags) -> Harness {
-    spawn_with(ProcessRuntime::new(argv), flags)
+    spawn_with(ProcessOps::new(argv), flags)
 }
 
 impl Harness {
@@ -201,7 +201,7 @@ fn logs_both_streams_and_records_the_exit_code() {
 #[test]
 fn the_none_driver_logs_nothing_but_attach_still_sees_output() {
     let mut h = spawn_configured(
-        ProcessRuntime::new(&["sh", "-c", "echo hi"]),
+        ProcessOps::new(&["sh", "-c", "echo hi"]),
         Flags::default(),
         |args| args.no_log = true,
     );
@@ -219,7 +219,7 @@ fn a_rotated_log_keeps_max_files_of_the_newest_records() {
     // One line at a time (the pauses keep each line its own read, hence its
     // own write), so that the log fills and rotates many times.
     let mut h = spawn_configured(
-        ProcessRuntime::new(&[
+        ProcessOps::new(&[
             "sh",
             "-c",
             "i=0; while [ $i -lt 30 ]; do echo line-$i; sleep 0.01; i=$((i+1)); done",
@@ -439,7 +439,7 @@ fn a_malformed_request_gets_an_error_and_the_shim_keeps_going() {
 
 #[test]
 fn the_oom_count_sets_the_flag() {
-    let mut runtime = ProcessRuntime::new(&["true"]);
+    let mut runtime = ProcessOps::new(&["true"]);
     runtime.oom_kills = 1;
     let mut h = spawn_with(runtime, Flags::default());
     h.start();
@@ -464,10 +464,8 @@ fn long_lines_are_logged_in_16k_pieces() {
 fn a_failed_create_writes_a_127_exit_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(dir.path(), Flags::default());
-    let failure = match Monitor::create(
-        config.clone(),
-        ProcessRuntime::new(&["/definitely/not/here"]),
-    ) {
+    let failure = match Monitor::create(config.clone(), ProcessOps::new(&["/definitely/not/here"]))
+    {
         Ok(_) => panic!("create must fail"),
         Err(failure) => failure,
     };

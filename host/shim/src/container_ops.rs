@@ -1,7 +1,7 @@
 //! The shim's seam to the container runtime: create, start, signal, freeze,
 //! count OOM kills, delete. The delivered shim uses libcontainer
 //! ([`Libcontainer`]); unit tests of the monitor loop use a plain child
-//! process (`tests::ProcessRuntime`), which needs no root.
+//! process (`tests::ProcessOps`), which needs no root.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,17 +12,35 @@ use berth_libcontainer::{Container, CreateOptions, InitStdio};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-/// A runtime failure, as text: the shim passes runtime messages on to
-/// berthd verbatim (the docker CLI inspects them, e.g. for "executable file
-/// not found").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct RuntimeError(pub String);
+/// A failed container operation. The shim passes the message on to berthd
+/// verbatim (the docker CLI inspects it, e.g. for "executable file not
+/// found"), so causes are part of the message rather than `source`s.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerOpsError {
+    /// The container runtime failed: its error and their sources, flattened
+    /// to one line as the runtime worded them.
+    #[error("{0}")]
+    Runtime(String),
+    /// A file the shim hands to the runtime could not be opened.
+    #[error("open {}: {error}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// An operation on a container that was never created (or is deleted).
+    #[error("the container does not exist")]
+    NoContainer,
+    /// Container init exited before `create` returned its pid.
+    #[error("container init died during create")]
+    InitDiedDuringCreate,
+}
 
-impl RuntimeError {
-    /// Flattens an error and its sources into one line.
-    pub fn from_chain(err: &(dyn std::error::Error + 'static)) -> RuntimeError {
-        RuntimeError(berth_shim::protocol::error_chain(err))
+impl ContainerOpsError {
+    /// Flattens a runtime error and its sources into one line.
+    pub fn from_chain(err: &(dyn std::error::Error + 'static)) -> ContainerOpsError {
+        ContainerOpsError::Runtime(berth_shim::protocol::error_chain(err))
     }
 }
 
@@ -52,22 +70,22 @@ pub struct Created {
 }
 
 /// What the monitor needs from a container runtime.
-pub trait Runtime {
-    /// Creates the container; init waits for [`Runtime::start`].
-    fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError>;
+pub trait ContainerOps {
+    /// Creates the container; init waits for [`ContainerOps::start`].
+    fn create(&mut self, io: InitIo) -> Result<Created, ContainerOpsError>;
     /// Lets init execute the user process.
-    fn start(&mut self) -> Result<(), RuntimeError>;
+    fn start(&mut self) -> Result<(), ContainerOpsError>;
     /// Signals init, or every process of the container.
-    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), RuntimeError>;
+    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), ContainerOpsError>;
     /// Freezes the container.
-    fn pause(&mut self) -> Result<(), RuntimeError>;
+    fn pause(&mut self) -> Result<(), ContainerOpsError>;
     /// Thaws the container.
-    fn resume(&mut self) -> Result<(), RuntimeError>;
+    fn resume(&mut self) -> Result<(), ContainerOpsError>;
     /// How many processes the kernel's OOM killer has killed in the
     /// container so far.
-    fn oom_kill_count(&mut self) -> Result<u64, RuntimeError>;
+    fn oom_kill_count(&mut self) -> Result<u64, ContainerOpsError>;
     /// Removes what is left of the container (processes, cgroup, state).
-    fn delete(&mut self) -> Result<(), RuntimeError>;
+    fn delete(&mut self) -> Result<(), ContainerOpsError>;
 }
 
 /// The real runtime: berth's libcontainer, in this process.
@@ -90,25 +108,28 @@ impl Libcontainer {
         }
     }
 
-    fn container(&mut self) -> Result<&mut Container, RuntimeError> {
+    fn container(&mut self) -> Result<&mut Container, ContainerOpsError> {
         self.container
             .as_mut()
-            .ok_or_else(|| RuntimeError("the container does not exist".to_owned()))
+            .ok_or(ContainerOpsError::NoContainer)
     }
 }
 
-fn lc(err: berth_libcontainer::Error) -> RuntimeError {
-    RuntimeError::from_chain(&err)
+fn lc(err: berth_libcontainer::Error) -> ContainerOpsError {
+    ContainerOpsError::from_chain(&err)
 }
 
 /// Opens a directory as a path handle (`O_PATH`), to reach entries in it.
-fn open_dir(path: &Path) -> Result<OwnedFd, RuntimeError> {
+fn open_dir(path: &Path) -> Result<OwnedFd, ContainerOpsError> {
     std::fs::File::options()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
         .open(path)
         .map(OwnedFd::from)
-        .map_err(|e| RuntimeError(format!("open {}: {e}", path.display())))
+        .map_err(|error| ContainerOpsError::Open {
+            path: path.to_path_buf(),
+            error,
+        })
 }
 
 /// Where the console socket is bound, inside the bundle directory `dir`.
@@ -123,17 +144,20 @@ fn console_socket_path(dir: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}/console.sock", dir.as_raw_fd()))
 }
 
-fn dev_null() -> Result<OwnedFd, RuntimeError> {
+fn dev_null() -> Result<OwnedFd, ContainerOpsError> {
     std::fs::File::options()
         .read(true)
         .write(true)
         .open("/dev/null")
         .map(OwnedFd::from)
-        .map_err(|e| RuntimeError(format!("open /dev/null: {e}")))
+        .map_err(|error| ContainerOpsError::Open {
+            path: PathBuf::from("/dev/null"),
+            error,
+        })
 }
 
-impl Runtime for Libcontainer {
-    fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError> {
+impl ContainerOps for Libcontainer {
+    fn create(&mut self, io: InitIo) -> Result<Created, ContainerOpsError> {
         // A state directory left by a shim that was SIGKILLed would make
         // create fail with "already exists": remove it first, killing
         // whatever it still describes (its monitor is gone).
@@ -183,8 +207,7 @@ impl Runtime for Libcontainer {
         .map_err(lc)?;
         let pid = container.pid();
         self.container = Some(container);
-        let pid =
-            pid.ok_or_else(|| RuntimeError("container init died during create".to_owned()))?;
+        let pid = pid.ok_or(ContainerOpsError::InitDiedDuringCreate)?;
         // Init sent the master while `create` ran; the connection waits in
         // the socket's backlog.
         let console = match console {
@@ -195,27 +218,27 @@ impl Runtime for Libcontainer {
         Ok(Created { pid, console })
     }
 
-    fn start(&mut self) -> Result<(), RuntimeError> {
+    fn start(&mut self) -> Result<(), ContainerOpsError> {
         self.container()?.start().map_err(lc)
     }
 
-    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), RuntimeError> {
+    fn kill(&mut self, signal: Signal, all: bool) -> Result<(), ContainerOpsError> {
         self.container()?.kill(signal, all).map_err(lc)
     }
 
-    fn pause(&mut self) -> Result<(), RuntimeError> {
+    fn pause(&mut self) -> Result<(), ContainerOpsError> {
         self.container()?.pause().map_err(lc)
     }
 
-    fn resume(&mut self) -> Result<(), RuntimeError> {
+    fn resume(&mut self) -> Result<(), ContainerOpsError> {
         self.container()?.resume().map_err(lc)
     }
 
-    fn oom_kill_count(&mut self) -> Result<u64, RuntimeError> {
+    fn oom_kill_count(&mut self) -> Result<u64, ContainerOpsError> {
         self.container()?.oom_kill_count().map_err(lc)
     }
 
-    fn delete(&mut self) -> Result<(), RuntimeError> {
+    fn delete(&mut self) -> Result<(), ContainerOpsError> {
         match self.container.take() {
             // Init has been reaped; `force` also sweeps processes that
             // outlived it (none can, in a pid namespace, but be thorough).
@@ -238,10 +261,10 @@ pub mod tests {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
 
-    use super::{Created, InitIo, Runtime, RuntimeError};
+    use super::{ContainerOps, ContainerOpsError, Created, InitIo};
 
     /// Runs `argv` as the "container".
-    pub struct ProcessRuntime {
+    pub struct ProcessOps {
         argv: Vec<String>,
         pid: Option<Pid>,
         gate: Option<std::fs::File>,
@@ -249,9 +272,9 @@ pub mod tests {
         pub oom_kills: u64,
     }
 
-    impl ProcessRuntime {
-        pub fn new(argv: &[&str]) -> ProcessRuntime {
-            ProcessRuntime {
+    impl ProcessOps {
+        pub fn new(argv: &[&str]) -> ProcessOps {
+            ProcessOps {
                 argv: argv.iter().map(|s| s.to_string()).collect(),
                 pid: None,
                 gate: None,
@@ -260,17 +283,17 @@ pub mod tests {
         }
     }
 
-    impl Runtime for ProcessRuntime {
-        fn create(&mut self, io: InitIo) -> Result<Created, RuntimeError> {
+    impl ContainerOps for ProcessOps {
+        fn create(&mut self, io: InitIo) -> Result<Created, ContainerOpsError> {
             let program = std::path::Path::new(&self.argv[0]);
             if program.is_absolute() && !program.exists() {
-                return Err(RuntimeError(format!(
+                return Err(ContainerOpsError::Runtime(format!(
                     "exec {:?}: no such file or directory",
                     self.argv[0]
                 )));
             }
             let (gate_r, gate_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-                .map_err(|e| RuntimeError(e.to_string()))?;
+                .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
             // `spawn` returns once the child has exec'd, so the child cannot
             // block before exec: a shell waits on the gate (fd 3) instead,
             // then execs the "container" process.
@@ -293,11 +316,13 @@ pub mod tests {
                         .stderr(Stdio::from(stderr));
                 }
                 InitIo::Tty => {
-                    let pty =
-                        nix::pty::openpty(None, None).map_err(|e| RuntimeError(e.to_string()))?;
+                    let pty = nix::pty::openpty(None, None)
+                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
                     let slave: OwnedFd = pty.slave;
-                    let dup =
-                        |fd: &OwnedFd| fd.try_clone().map_err(|e| RuntimeError(e.to_string()));
+                    let dup = |fd: &OwnedFd| {
+                        fd.try_clone()
+                            .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
+                    };
                     command
                         .stdin(Stdio::from(dup(&slave)?))
                         .stdout(Stdio::from(dup(&slave)?))
@@ -323,7 +348,7 @@ pub mod tests {
             }
             let child = command
                 .spawn()
-                .map_err(|e| RuntimeError(format!("exec {:?}: {e}", self.argv[0])))?;
+                .map_err(|e| ContainerOpsError::Runtime(format!("exec {:?}: {e}", self.argv[0])))?;
             drop(gate_r);
             let pid = Pid::from_raw(child.id() as i32);
             self.pid = Some(pid);
@@ -331,35 +356,35 @@ pub mod tests {
             Ok(Created { pid, console })
         }
 
-        fn start(&mut self) -> Result<(), RuntimeError> {
+        fn start(&mut self) -> Result<(), ContainerOpsError> {
             let mut gate = self
                 .gate
                 .take()
-                .ok_or_else(|| RuntimeError("already started".to_owned()))?;
+                .ok_or_else(|| ContainerOpsError::Runtime("already started".to_owned()))?;
             gate.write_all(b"go\n")
-                .map_err(|e| RuntimeError(e.to_string()))
+                .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
         }
 
-        fn kill(&mut self, signal: Signal, _all: bool) -> Result<(), RuntimeError> {
+        fn kill(&mut self, signal: Signal, _all: bool) -> Result<(), ContainerOpsError> {
             let pid = self
                 .pid
-                .ok_or_else(|| RuntimeError("no process".to_owned()))?;
-            kill(pid, signal).map_err(|e| RuntimeError(e.to_string()))
+                .ok_or_else(|| ContainerOpsError::Runtime("no process".to_owned()))?;
+            kill(pid, signal).map_err(|e| ContainerOpsError::Runtime(e.to_string()))
         }
 
-        fn pause(&mut self) -> Result<(), RuntimeError> {
+        fn pause(&mut self) -> Result<(), ContainerOpsError> {
             self.kill(Signal::SIGSTOP, false)
         }
 
-        fn resume(&mut self) -> Result<(), RuntimeError> {
+        fn resume(&mut self) -> Result<(), ContainerOpsError> {
             self.kill(Signal::SIGCONT, false)
         }
 
-        fn oom_kill_count(&mut self) -> Result<u64, RuntimeError> {
+        fn oom_kill_count(&mut self) -> Result<u64, ContainerOpsError> {
             Ok(self.oom_kills)
         }
 
-        fn delete(&mut self) -> Result<(), RuntimeError> {
+        fn delete(&mut self) -> Result<(), ContainerOpsError> {
             Ok(())
         }
     }
