@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use berth_api::container::{Config, HostConfig};
+use berth_api::container::{Config, CreateRequest, HostConfig};
+use berth_engine::daemon::spec::ContainerSpecBuilder;
 use berth_exec::{
     AttachEvent, AttachOptions, ExecConfig, ExecDriver, ExecError, ExitRecord, LogOptions,
     RunState, StartOptions, Started, StreamKind,
@@ -91,10 +92,24 @@ impl ExecFixture {
         id
     }
 
+    /// Start options of a container created from `config` and
+    /// `host_config` as berthd's create makes it (the engine's builder, on
+    /// a host that offers everything).
     pub fn options(&self, config: Config, host_config: HostConfig) -> StartOptions {
-        StartOptions {
-            config,
+        let request = CreateRequest {
+            config: Config {
+                image: "busybox".into(),
+                ..config
+            },
             host_config,
+            networking_config: None,
+        };
+        let container = ContainerSpecBuilder::new(request, Default::default(), &"ab".repeat(32))
+            .build()
+            .unwrap_or_else(|e| panic!("refused at create: {e}"))
+            .model;
+        StartOptions {
+            container,
             rootfs: self.rootfs.clone(),
             attach: Vec::new(),
         }

@@ -274,8 +274,7 @@ fn resource_values_accepted_at_create_are_values_the_kernel_accepts() {
         accepted += 1;
         let oci = berth_exec::spec::build_spec(
             &"ab".repeat(32),
-            &spec.config,
-            &spec.host_config,
+            &spec.model,
             rootfs.path(),
             &files,
             &berth_exec::spec::SpecOptions::default(),

@@ -13,9 +13,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use berth_api::container::{Config, HostConfig};
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::StreamType;
+use berth_model::container::ContainerModel;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
@@ -91,10 +91,8 @@ pub struct StartRequest {
     pub rootfs: PathBuf,
     /// The container's directory under the data root (logs, hostname, ...).
     pub container_dir: PathBuf,
-    /// The effective configuration (image defaults merged in).
-    pub config: Config,
-    /// Host configuration (resources, ...).
-    pub host_config: HostConfig,
+    /// The container to run, as its record stores it.
+    pub container: ContainerModel,
     /// One attachment per client attached before start, each connected
     /// from the process's first byte to its own [`AttachStreams`].
     pub attach: Vec<AttachOptions>,
@@ -163,10 +161,11 @@ pub trait ExecService: Send + Sync + 'static {
     /// The paths of the container's files (whether they exist yet or not).
     fn files(&self, id: &str) -> ContainerFiles;
 
-    /// Refuses at create what this driver could never start (moby checks
-    /// capability names in `verifyContainerSettings`), so that the client
-    /// sees the error from `create` and nothing is stored.
-    fn validate(&self, host: &HostConfig) -> Result<(), JobError>;
+    /// Refuses at create what this driver could never start on this host
+    /// (what the model cannot know: e.g. a capability outside berthd's
+    /// bounding set), so that the client sees the error from `create` and
+    /// nothing is stored.
+    fn validate(&self, container: &ContainerModel) -> Result<(), JobError>;
 
     /// Starts the container's process (through its shim).
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>>;

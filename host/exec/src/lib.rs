@@ -11,7 +11,7 @@
 //! of berthd and a new driver finds them again ([`ExecDriver::state`]).
 //!
 //! ```no_run
-//! # async fn demo(config: berth_api::container::Config, host: berth_api::container::HostConfig) -> Result<(), berth_exec::ExecError> {
+//! # async fn demo(container: berth_model::container::ContainerModel) -> Result<(), berth_exec::ExecError> {
 //! use std::time::Duration;
 //! use berth_exec::{ExecConfig, ExecDriver, StartOptions};
 //!
@@ -22,7 +22,7 @@
 //! ))?;
 //! let id = "0123456789ab";
 //! let started = driver
-//!     .start(id, StartOptions { config, host_config: host, rootfs: "/mnt/rootfs".into(), attach: Vec::new() })
+//!     .start(id, StartOptions { container, rootfs: "/mnt/rootfs".into(), attach: Vec::new() })
 //!     .await?;
 //! println!("pid {}", started.pid);
 //! let exit = driver.stop(id, libc::SIGTERM, Duration::from_secs(10)).await?;

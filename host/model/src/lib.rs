@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod container;
 pub mod exec;
 pub mod graph;
 pub mod host;

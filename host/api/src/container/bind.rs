@@ -6,8 +6,9 @@
 /// (moby's `volume/mounts` linux parser, bind form only). Named volumes are
 /// not supported: the host path must be absolute.
 ///
-/// One parser for the daemon, which refuses a bad entry at create, and the
-/// exec driver, which turns the entry into a mount at start.
+/// Parsed once, at create: the daemon refuses a bad entry and keeps the
+/// result as a mount of the container model
+/// (`berth_model::container::Mount`), which the exec driver mounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
     /// Absolute host path.

@@ -22,24 +22,9 @@ pub struct LogConfig {
 /// (dockerd's `--log-driver` default).
 pub const DEFAULT_LOG_DRIVER: &str = "json-file";
 
-/// A [`LogConfig`], parsed: what the shim writes and `logs` can read.
-///
-/// One parser for the daemon, which refuses a bad configuration at create,
-/// and the exec driver, which hands the result to the shim at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogDriver {
-    /// Docker's `json-file`: one JSON record per line.
-    JsonFile {
-        /// `max-size`: the file is rotated before a write once it holds
-        /// this many bytes; `None` lets it grow.
-        max_size: Option<u64>,
-        /// `max-file`: how many files are kept, the current one included
-        /// (at least 1; with 1, rotation truncates).
-        max_files: u32,
-    },
-    /// `none`: the output is not logged; `logs` refuses.
-    None,
-}
+/// A [`LogConfig`], parsed: the container model's log driver, which the
+/// exec driver hands to the shim.
+pub use berth_model::container::LogDriver;
 
 impl LogConfig {
     /// Parses the driver and its options with moby's rules and messages

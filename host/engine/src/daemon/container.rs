@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_api::container::{Config, HostConfig, State, Status};
+use berth_model::container::ContainerModel;
 use berth_store::Table;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -39,10 +40,47 @@ pub struct ContainerRecord {
     pub config: Config,
     /// Host configuration.
     pub host_config: HostConfig,
+    /// The trusted model the exec driver runs, made from `config` and
+    /// `host_config` at create. `None` in records written before records
+    /// carried it, or whose stored model no longer reads back: the model
+    /// is then rebuilt from the wire configuration
+    /// ([`ContainerRecord::ensure_model`]).
+    #[serde(deserialize_with = "lenient_model")]
+    pub model: Option<ContainerModel>,
     /// Lifecycle state.
     pub state: State,
     /// Number of starts after the first.
     pub restart_count: i64,
+}
+
+impl ContainerRecord {
+    /// The record's model, rebuilt from `config` and `host_config` when the
+    /// record has none (written before records carried it).
+    pub fn ensure_model(&mut self) -> Result<ContainerModel, JobError> {
+        if let Some(model) = &self.model {
+            return Ok(model.clone());
+        }
+        let model = crate::daemon::spec::container_model(&self.config, &self.host_config)?;
+        self.model = Some(model.clone());
+        Ok(model)
+    }
+}
+
+/// A stored model that does not read back (a record of another version)
+/// is no reason to lose the container: it is rebuilt from the wire
+/// configuration instead.
+fn lenient_model<'de, D>(d: D) -> Result<Option<ContainerModel>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value.and_then(|v| match serde_json::from_value(v) {
+        Ok(model) => Some(model),
+        Err(e) => {
+            tracing::warn!(error = %e, "a stored container model does not read back; rebuilding it");
+            None
+        }
+    }))
 }
 
 /// Live state of a container: the record plus what only exists in memory.

@@ -33,8 +33,6 @@ impl Daemon {
         request
             .check_fields()
             .map_err(|e| JobError::invalid(e.to_string()))?;
-        // moby checks capability names before the resource settings.
-        self.runtime.validate(&request.host_config)?;
         let image_name = request.config.image.clone();
         let images = Arc::clone(&self.images);
         let image = self
@@ -46,6 +44,9 @@ impl Daemon {
         let spec = ContainerSpecBuilder::new(request, image, &id)
             .sysinfo(&self.config.sysinfo)
             .build()?;
+        // What only the exec driver knows of the host (its bounding set):
+        // refused now rather than at the first start.
+        self.runtime.validate(&spec.model)?;
         let warnings = spec.warnings.clone();
 
         let container_dir = self.config.container_dir(&id);
@@ -76,6 +77,7 @@ impl Daemon {
             args: spec.args,
             config: spec.config,
             host_config: spec.host_config,
+            model: Some(spec.model),
             state: spec::created_state(),
             restart_count: 0,
         };

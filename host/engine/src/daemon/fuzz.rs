@@ -15,7 +15,7 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use berth_api::container::{Config, CreateRequest, CreateResponse, HostConfig};
+use berth_api::container::{Config, CreateRequest, CreateResponse};
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_store::Store;
 use proptest::prelude::*;
@@ -118,7 +118,7 @@ impl ExecService for NoRuntime {
             resolv_conf: dir.join("resolv.conf"),
         }
     }
-    fn validate(&self, _: &HostConfig) -> Result<(), JobError> {
+    fn validate(&self, _: &berth_model::container::ContainerModel) -> Result<(), JobError> {
         Ok(())
     }
     fn start(&self, _: StartRequest) -> BoxFuture<Result<Started, JobError>> {

@@ -35,6 +35,12 @@ impl Daemon {
                 record.state.status = Status::Dead;
                 record.state.dead = true;
             }
+            // Records written before records carried the model get it now
+            // from their wire configuration; one that no longer validates
+            // keeps none, and its start says why.
+            if let Err(e) = record.ensure_model() {
+                tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
+            }
             let was_running = record.state.running;
             let container = Container::new(record);
             self.containers.insert(Arc::clone(&container));

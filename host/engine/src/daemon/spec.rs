@@ -7,6 +7,10 @@ use std::path::{Component, Path};
 use berth_api::container::security::SecurityOptions;
 use berth_api::container::{Bind, Config, CreateRequest, DEFAULT_LOG_DRIVER, HostConfig, State};
 use berth_api::image::ImageInspect;
+use berth_model::container::{
+    AbsolutePath, CapabilityTweak, Cfs, Command, ContainerModel, Cpu, Hostname, Memory, ModelError,
+    Mount, Process, Propagation, Resources, Rlimit, Security,
+};
 
 use crate::daemon::sysinfo::{CgroupnsMode, SysInfo};
 use crate::job::JobError;
@@ -14,9 +18,6 @@ use crate::job::JobError;
 mod resources;
 
 pub use resources::{MIN_MEMORY, ULIMIT_NAMES};
-
-/// Longest host name the kernel accepts (`HOST_NAME_MAX`).
-const HOST_NAME_MAX: usize = 64;
 
 /// A validated container configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +37,9 @@ pub struct ContainerSpec {
     /// Settings the host cannot honour and that were dropped (the create
     /// answer's `Warnings`, printed by the docker CLI).
     pub warnings: Vec<String>,
+    /// The trusted model the exec driver runs, made from `config` and
+    /// `host_config` by [`container_model`].
+    pub model: ContainerModel,
 }
 
 /// Builds a [`ContainerSpec`] from a create request and its image.
@@ -98,7 +102,7 @@ impl ContainerSpecBuilder {
         let mut argv = entrypoint.clone();
         argv.extend(cmd.iter().cloned());
         let Some((path, args)) = argv.split_first() else {
-            return Err(JobError::invalid("No command specified"));
+            return Err(invalid(ModelError::NoCommand));
         };
         config.entrypoint = (!entrypoint.is_empty()).then_some(entrypoint.clone());
         config.cmd = (!cmd.is_empty()).then_some(cmd.clone());
@@ -121,10 +125,7 @@ impl ContainerSpecBuilder {
             config.working_dir = defaults.working_dir.clone();
         }
         if !config.working_dir.is_empty() && !config.working_dir.starts_with('/') {
-            return Err(JobError::invalid(format!(
-                "the working directory '{}' is invalid, it needs to be an absolute path",
-                config.working_dir
-            )));
+            return Err(invalid(ModelError::WorkingDir(config.working_dir.clone())));
         }
         if config.user.is_empty() {
             config.user = defaults.user.clone();
@@ -143,7 +144,7 @@ impl ContainerSpecBuilder {
         if config.hostname.is_empty() {
             config.hostname = id[..12.min(id.len())].to_owned();
         }
-        validate_hostname(&config.hostname)?;
+        let model = container_model(&config, &host)?;
 
         Ok(ContainerSpec {
             path: path.clone(),
@@ -153,6 +154,7 @@ impl ContainerSpecBuilder {
             host_config: host,
             image_id: image.id,
             warnings,
+            model,
         })
     }
 }
@@ -161,6 +163,9 @@ impl ContainerSpecBuilder {
 /// errors for what cannot work, warnings (and the setting dropped) for
 /// what the kernel lacks.
 fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, JobError> {
+    // moby checks capability names before the resource settings
+    // (`verifyContainerSettings`).
+    CapabilityTweak::new(&host.cap_add, &host.cap_drop).map_err(invalid)?;
     let warnings = resources::validate(host, sys)?;
     // moby `mergeAndVerifyLogConfig`: the daemon's driver when none is
     // named, and options the driver does not know are refused.
@@ -199,8 +204,8 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
     for bind in &host.binds {
         validate_bind(bind)?;
     }
-    // moby `parseSecurityOpt` at create; the exec driver parses the same
-    // list with the same parser at start.
+    // moby `parseSecurityOpt` at create (in this order of checks; the
+    // result goes into the model in `container_model`).
     SecurityOptions::parse(&host.security_opt).map_err(|e| JobError::invalid(e.to_string()))?;
     for (field, paths) in [
         ("MaskedPaths", &host.masked_paths),
@@ -286,30 +291,191 @@ fn validate_tmpfs(destination: &str, options: &str) -> Result<(), JobError> {
     Ok(())
 }
 
-fn validate_hostname(hostname: &str) -> Result<(), JobError> {
-    let valid = hostname.len() <= HOST_NAME_MAX
-        && hostname.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    if valid {
-        Ok(())
-    } else {
-        Err(JobError::invalid(format!(
-            "invalid hostname format: {hostname}"
-        )))
-    }
-}
-
-/// A `Binds` entry the exec driver can mount: [`Bind::parse`], the parser
-/// it uses at start, with dockerd's message.
+/// A `Binds` entry the exec driver can mount ([`Bind::parse`]), with
+/// dockerd's message.
 fn validate_bind(bind: &str) -> Result<(), JobError> {
     Bind::parse(bind).map(drop).map_err(|e| {
         tracing::debug!(error = %e, "refused bind");
-        JobError::invalid(format!("invalid volume specification: '{bind}'"))
+        invalid(ModelError::Bind(bind.to_owned()))
     })
+}
+
+/// A model error as the client sees it.
+fn invalid(error: ModelError) -> JobError {
+    JobError::invalid(error.to_string())
+}
+
+/// The trusted model of a container from its effective, validated
+/// configuration (what [`ContainerSpecBuilder::build`] stores in `config`
+/// and `host_config`). Also rebuilds the model of a record written before
+/// records carried one. Refuses what the model's own types refuse.
+pub fn container_model(config: &Config, host: &HostConfig) -> Result<ContainerModel, JobError> {
+    let args: Vec<String> = config
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(config.cmd.iter().flatten())
+        .cloned()
+        .collect();
+    let working_dir = match config.working_dir.as_str() {
+        "" => None,
+        dir => Some(
+            AbsolutePath::new(dir)
+                .ok_or_else(|| invalid(ModelError::WorkingDir(dir.to_owned())))?,
+        ),
+    };
+    let console_size = host
+        .console_size
+        .filter(|[h, w]| config.tty && *h > 0 && *w > 0)
+        .map(|[h, w]| {
+            (
+                u16::try_from(h).unwrap_or(u16::MAX),
+                u16::try_from(w).unwrap_or(u16::MAX),
+            )
+        });
+    let process = Process {
+        command: Command::new(args).map_err(invalid)?,
+        env: config.env.clone(),
+        user: config.user.clone(),
+        working_dir,
+        tty: config.tty,
+        console_size,
+        open_stdin: config.open_stdin,
+        stdin_once: config.stdin_once,
+    };
+    let mut mounts = Vec::with_capacity(host.binds.len() + host.tmpfs.len());
+    for entry in &host.binds {
+        let bind = Bind::parse(entry).map_err(|e| {
+            tracing::debug!(error = %e, "refused bind");
+            invalid(ModelError::Bind(entry.clone()))
+        })?;
+        let destination = AbsolutePath::new(&bind.destination)
+            .ok_or_else(|| invalid(ModelError::Bind(entry.clone())))?;
+        mounts.push(Mount::Bind {
+            source: bind.source.into(),
+            destination,
+            read_only: bind.read_only,
+            propagation: propagation(bind.propagation),
+        });
+    }
+    for (destination, options) in &host.tmpfs {
+        validate_tmpfs(destination, options)?;
+        let destination = AbsolutePath::new(destination).ok_or_else(|| {
+            JobError::invalid(format!("invalid tmpfs mount point {destination:?}"))
+        })?;
+        mounts.push(Mount::Tmpfs {
+            destination,
+            options: options
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        });
+    }
+    // Parents before children, as moby sorts mounts (`sortMounts`); stable,
+    // so binds keep their order before tmpfs mounts of the same depth.
+    mounts.sort_by_key(|m| m.destination().depth());
+    let options =
+        SecurityOptions::parse(&host.security_opt).map_err(|e| JobError::invalid(e.to_string()))?;
+    let paths = |field: &'static str, paths: &Option<Vec<String>>| {
+        paths
+            .as_ref()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|path| {
+                        AbsolutePath::new(path).ok_or_else(|| {
+                            invalid(ModelError::Path {
+                                field,
+                                path: path.clone(),
+                            })
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+    };
+    let security = Security {
+        privileged: host.privileged,
+        capabilities: CapabilityTweak::new(&host.cap_add, &host.cap_drop).map_err(invalid)?,
+        no_new_privileges: options.no_new_privileges,
+        seccomp: options.seccomp,
+        masked_paths: paths("MaskedPaths", &host.masked_paths)?,
+        readonly_paths: paths("ReadonlyPaths", &host.readonly_paths)?,
+    };
+    // `CgroupnsMode` is filled in at create; containers created before it
+    // existed had their own cgroup namespace.
+    let cgroupns = CgroupnsMode::parse(&host.cgroupns_mode)
+        .unwrap_or(CgroupnsMode::Private)
+        .model();
+    Ok(ContainerModel {
+        process,
+        hostname: Hostname::new(&config.hostname).map_err(invalid)?,
+        domainname: (!config.domainname.is_empty()).then(|| config.domainname.clone()),
+        resources: resources_model(host)?,
+        mounts,
+        security,
+        cgroupns,
+        readonly_rootfs: host.readonly_rootfs,
+        log: host.log_config.driver().map_err(JobError::invalid)?,
+    })
+}
+
+/// The model's resources from a `HostConfig` that [`resources::validate`]
+/// has checked and normalised against the host.
+fn resources_model(host: &HostConfig) -> Result<Resources, JobError> {
+    let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+    let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
+    let cfs = if host.nano_cpus > 0 {
+        Cfs::NanoCpus(host.nano_cpus.unsigned_abs())
+    } else if host.cpu_period > 0 || host.cpu_quota != 0 {
+        Cfs::Explicit {
+            period: positive(host.cpu_period),
+            quota: (host.cpu_quota != 0).then_some(host.cpu_quota),
+        }
+    } else {
+        Cfs::Unlimited
+    };
+    let oom_score_adj = i16::try_from(host.oom_score_adj).map_err(|_| {
+        JobError::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            host.oom_score_adj
+        ))
+    })?;
+    let mut ulimits: Vec<Rlimit> = Vec::with_capacity(host.ulimits.len());
+    for ulimit in &host.ulimits {
+        let limit = Rlimit::new(&ulimit.name, ulimit.soft, ulimit.hard).map_err(invalid)?;
+        // A later entry of the same kind wins, as it did in the spec.
+        ulimits.retain(|l| l.kind() != limit.kind());
+        ulimits.push(limit);
+    }
+    Ok(Resources {
+        memory: Memory::new(host.memory, host.memory_swap, host.memory_reservation)
+            .map_err(invalid)?,
+        cpu: Cpu {
+            shares: positive(host.cpu_shares),
+            cfs,
+            cpuset_cpus: nonempty(&host.cpuset_cpus),
+            cpuset_mems: nonempty(&host.cpuset_mems),
+        },
+        pids_limit: host.pids_limit.and_then(positive),
+        blkio_weight: (host.blkio_weight > 0).then_some(host.blkio_weight),
+        shm_size: positive(host.shm_size)
+            .unwrap_or(berth_model::container::resources::DEFAULT_SHM_SIZE),
+        oom_score_adj,
+        ulimits,
+    })
+}
+
+fn propagation(mode: &str) -> Propagation {
+    match mode {
+        "private" => Propagation::Private,
+        "shared" => Propagation::Shared,
+        "rshared" => Propagation::Rshared,
+        "slave" => Propagation::Slave,
+        "rslave" => Propagation::Rslave,
+        _ => Propagation::Rprivate,
+    }
 }
 
 /// A fresh state for a new container.

@@ -69,6 +69,9 @@ impl Daemon {
                     container.id
                 )));
             }
+            // Before the container is marked busy: a record whose model
+            // cannot be rebuilt refuses the start and stays as it is.
+            let container_model = inner.record.ensure_model()?;
             inner.busy = true;
             inner.cancel_start = Some(Arc::clone(&cancel));
             let mut pending = std::mem::take(&mut inner.pending_attach);
@@ -79,8 +82,7 @@ impl Daemon {
                 id: container.id.clone(),
                 rootfs: PathBuf::new(),
                 container_dir: self.config.container_dir(&container.id),
-                config: inner.record.config.clone(),
-                host_config: inner.record.host_config.clone(),
+                container: container_model,
                 attach: attach::start_options(&pending),
             };
             (pending, request)

@@ -51,6 +51,14 @@ impl CgroupnsMode {
         }
     }
 
+    /// The container model's mode.
+    pub fn model(self) -> berth_model::container::CgroupnsMode {
+        match self {
+            CgroupnsMode::Private => berth_model::container::CgroupnsMode::Private,
+            CgroupnsMode::Host => berth_model::container::CgroupnsMode::Host,
+        }
+    }
+
     /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
     pub fn parse(value: &str) -> Option<CgroupnsMode> {
         match value {

@@ -130,6 +130,8 @@ struct FakeRuntime {
     /// `pause` (true) and `resume` (false) calls, in order.
     freezer: Mutex<Vec<(String, bool)>>,
     restored: Mutex<Option<Restored>>,
+    /// `StartRequest::container` of every start, in order.
+    started: Mutex<Vec<berth_model::container::ContainerModel>>,
 }
 
 impl FakeRuntime {
@@ -140,10 +142,17 @@ impl FakeRuntime {
 }
 
 impl ExecService for Arc<FakeRuntime> {
-    fn validate(&self, host: &berth_api::container::HostConfig) -> Result<(), JobError> {
-        match host.cap_add.iter().find(|c| c.as_str() == "FLY") {
-            Some(_) => Err(JobError::invalid("fake: FLY is no capability")),
-            None => Ok(()),
+    fn validate(&self, container: &berth_model::container::ContainerModel) -> Result<(), JobError> {
+        // A driver whose bounding set is Docker's default set.
+        let security = &container.security;
+        match security.capabilities.apply(
+            security.privileged,
+            berth_model::container::CapabilitySet::docker_default(),
+        ) {
+            Err(missing) => Err(JobError::invalid(format!(
+                "fake: {missing} is not available"
+            ))),
+            Ok(_) => Ok(()),
         }
     }
     fn files(&self, id: &str) -> crate::driver::ContainerFiles {
@@ -161,8 +170,9 @@ impl ExecService for Arc<FakeRuntime> {
             .lock()
             .unwrap()
             .push(!request.attach.is_empty());
+        self.started.lock().unwrap().push(request.container.clone());
         Box::pin(async move {
-            let argv = request.config.cmd.clone().unwrap_or_default();
+            let argv = request.container.process.command.args().to_vec();
             // A start that never ends, like one stuck on a FIFO in the image.
             if argv.first().map(String::as_str) == Some("hang") {
                 return std::future::pending().await;

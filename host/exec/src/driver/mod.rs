@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use berth_api::container::{Config, HostConfig};
 use berth_model::Timestamp;
+use berth_model::container::ContainerModel;
 use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 use berth_shim::ExitRecordFile;
 use berth_shim::protocol::{ContainerStatus, Reply, Request, error_chain};
@@ -93,10 +93,8 @@ impl ExecConfig {
 /// What [`ExecDriver::start`] needs.
 #[derive(Debug, Clone)]
 pub struct StartOptions {
-    /// The effective configuration (image defaults merged in by the engine).
-    pub config: Config,
-    /// Host configuration.
-    pub host_config: HostConfig,
+    /// The container to run, as the engine validated it at create.
+    pub container: ContainerModel,
     /// The mounted root filesystem.
     pub rootfs: PathBuf,
     /// Attachments made before the process starts, so that they miss no

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 
-use berth_api::container::LogDriver;
 use berth_fsutil::write_atomic_non_durable;
+use berth_model::container::{ContainerModel, LogDriver};
 use berth_shim::args::ShimArgs;
 use berth_shim::logfile::Rotation;
 use berth_shim::protocol::{Reply, Request, ShimFailure, StartupReport};
@@ -61,6 +61,13 @@ impl Drop for ShimReaper {
 }
 
 impl ExecDriver {
+    /// Refuses what this host cannot give the container (a capability
+    /// outside berthd's bounding set): the engine asks at create, so that
+    /// the refusal comes before anything is stored; the start checks again.
+    pub fn validate(&self, container: &ContainerModel) -> Result<(), spec::SpecError> {
+        spec::capabilities(container, &self.inner.config.spec).map(drop)
+    }
+
     /// Creates the container through a new shim and starts its process.
     ///
     /// Fails with [`ExecError::StartFailed`] (carrying Docker's exit code,
@@ -198,12 +205,15 @@ impl ExecDriver {
         let shim_dir = self.shim_dir(id);
         mkdir(&paths.dir, 0o710)?;
         mkdir(&shim_dir, 0o700)?;
-        let hostname = spec::hostname_of(id, &options.config);
+        let container = &options.container;
         let resolv = files::resolv_conf(
             files::host_resolv_conf(&self.inner.config.host_resolv_conf).as_deref(),
         );
         for (path, contents) in [
-            (&paths.files.hostname, files::hostname_file(&hostname)),
+            (
+                &paths.files.hostname,
+                files::hostname_file(container.hostname.as_str()),
+            ),
             (&paths.files.hosts, files::HOSTS.to_owned()),
             (&paths.files.resolv_conf, resolv),
         ] {
@@ -214,14 +224,13 @@ impl ExecDriver {
         // A record of a previous run must not answer for this one.
         remove_if_exists(&paths.exit)?;
         remove_if_exists(&shim_dir.join("sock"))?;
-        spec::create_bind_sources(&options.host_config).map_err(|source| ExecError::Spec {
+        spec::create_bind_sources(container).map_err(|source| ExecError::Spec {
             id: id.to_owned(),
             source,
         })?;
         let spec = spec::build_spec(
             id,
-            &options.config,
-            &options.host_config,
+            container,
             &options.rootfs,
             &paths.files,
             &self.inner.config.spec,
@@ -240,29 +249,7 @@ impl ExecDriver {
         let config_path = shim_dir.join("config.json");
         write_atomic_non_durable(&config_path, &json, 0o600)
             .map_err(|e| ExecError::io("write", &config_path, e.source))?;
-        let console_size = options
-            .host_config
-            .console_size
-            .filter(|[h, w]| *h > 0 && *w > 0)
-            .map(|[h, w]| {
-                (
-                    u16::try_from(h).unwrap_or(u16::MAX),
-                    u16::try_from(w).unwrap_or(u16::MAX),
-                )
-            });
-        let log_driver =
-            options
-                .host_config
-                .log_config
-                .driver()
-                .map_err(|reason| ExecError::Spec {
-                    id: id.to_owned(),
-                    source: spec::SpecError::Resource {
-                        field: "LogConfig",
-                        reason,
-                    },
-                })?;
-        let (log_rotation, no_log) = match log_driver {
+        let (log_rotation, no_log) = match container.log {
             LogDriver::JsonFile {
                 max_size,
                 max_files,
@@ -284,10 +271,10 @@ impl ExecDriver {
             log_rotation,
             no_log,
             exit_file: paths.exit,
-            tty: options.config.tty,
-            open_stdin: options.config.open_stdin,
-            stdin_once: options.config.stdin_once,
-            console_size,
+            tty: container.process.tty,
+            open_stdin: container.process.open_stdin,
+            stdin_once: container.process.stdin_once,
+            console_size: container.process.console_size,
         })
     }
 

@@ -1,10 +1,14 @@
 //! OCI runtime spec generation: a container's Docker configuration becomes
 //! the `config.json` of its bundle, with Docker's defaults.
 //!
-//! Input is the *effective* configuration the engine stores: image defaults
-//! (Entrypoint, Cmd, Env, WorkingDir, User) are already merged into
-//! [`Config`] by the engine (moby merges them at create time too,
-//! `daemon/create.go`), so this module does not look at the image config.
+//! Input is the container model the engine made and validated at create
+//! ([`ContainerModel`]): image defaults (Entrypoint, Cmd, Env, WorkingDir,
+//! User) are merged in (moby merges them at create time too,
+//! `daemon/create.go`), and every value is one the kernel takes, so this
+//! module neither looks at the image config nor checks the request again.
+//! What it still checks is what only this host can say at start: the user
+//! in the image, the daemon's bounding set, the kernel for a seccomp
+//! profile's conditions.
 //!
 //! What a container gets, following moby's `oci/defaults.go` and
 //! `daemon/oci_linux.go`:
@@ -48,8 +52,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use berth_api::container::security::{Seccomp, SecurityOptError, SecurityOptions};
-use berth_api::container::{Bind, BindError, Config, DEFAULT_SHM_SIZE, HostConfig};
+use berth_model::container::{CgroupnsMode, ContainerModel, Mount as UserMount, Seccomp};
 use berth_model::exec::ContainerFiles;
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
@@ -59,7 +62,9 @@ use oci_spec::runtime::{
 
 use resources::{resources, rlimits};
 
-pub use caps::{CapabilitySet, DOCKER_DEFAULT, validate_names as validate_capability_names};
+pub use berth_model::container::CapabilitySet;
+pub use berth_model::container::caps::DOCKER_DEFAULT;
+pub use caps::to_oci as capabilities_to_oci;
 pub use rootfs::{MAX_IMAGE_FILE, read_in_root};
 pub use seccomp::native_go_arch;
 pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
@@ -67,8 +72,7 @@ pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
 /// `PATH` when the configuration has none (moby `oci.DefaultPathEnv`).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// CFS period Docker uses to express `NanoCpus` (100 ms, in µs).
-pub const NANO_CPUS_PERIOD: u64 = 100_000;
+pub use berth_model::container::resources::NANO_CPUS_PERIOD;
 
 /// Docker's masked paths (moby `oci/defaults.go`, current list).
 pub const MASKED_PATHS: [&str; 12] = [
@@ -98,9 +102,6 @@ pub const READONLY_PATHS: [&str; 5] = [
 /// A configuration that cannot become a runtime spec.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    /// Neither Entrypoint nor Cmd is set.
-    #[error("no command specified")]
-    NoCommand,
     /// `User` does not resolve.
     #[error("cannot resolve user {user:?}: {reason}")]
     User {
@@ -117,56 +118,33 @@ pub enum SpecError {
         /// What failed, with the container path.
         error: berth_libcontainer::root::RootError,
     },
-    /// A `Binds` entry is malformed.
-    #[error("invalid bind mount {bind:?}: {reason}")]
-    Bind {
-        /// The entry.
-        bind: String,
-        /// Why.
-        reason: String,
-    },
-    /// A `CapAdd`/`CapDrop` name is unknown (`name` as normalised, in
-    /// moby's wording).
-    #[error("invalid {field}: unknown capability: {name:?}")]
-    UnknownCapability {
-        /// `CapAdd` or `CapDrop`.
-        field: &'static str,
-        /// The name with its `CAP_` prefix, upper case.
-        name: String,
-    },
     /// A capability the container would get is not in the daemon's
     /// bounding set, so no process it starts can hold it.
     #[error("capability {0} is not available: it is not in berthd's bounding set")]
     UnavailableCapability(String),
-    /// A resource value is out of range or conflicts with another.
-    #[error("invalid {field}: {reason}")]
-    Resource {
-        /// The HostConfig field.
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-    /// A `SecurityOpt` entry is refused (the daemon refuses it at create).
-    #[error(transparent)]
-    SecurityOpt(#[from] SecurityOptError),
     /// A seccomp profile cannot be resolved for this container.
     #[error("invalid seccomp profile: {0}")]
     Seccomp(String),
+    /// A bind's missing host directory cannot be created (Docker's `-v`
+    /// creates it).
+    #[error(
+        "cannot create the host directory {source_path} of the bind mount on {destination}: {error}"
+    )]
+    BindSource {
+        /// The bind's host path.
+        source_path: String,
+        /// Where it is mounted in the container.
+        destination: String,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
     /// `--privileged`: the host's `/dev` cannot be listed.
     #[error("failed to list the host's devices for --privileged: {0}")]
     HostDevices(#[source] std::io::Error),
     /// oci-spec refused a value.
     #[error("failed to build the runtime spec: {0}")]
     Oci(#[from] OciSpecError),
-}
-
-impl From<BindError> for SpecError {
-    fn from(err: BindError) -> SpecError {
-        SpecError::Bind {
-            bind: err.bind,
-            reason: err.reason,
-        }
-    }
 }
 
 /// Daemon-wide settings of spec generation.
@@ -197,105 +175,79 @@ impl Default for SpecOptions {
     }
 }
 
-/// The host name a container gets: `Config.Hostname`, or the first 12
-/// characters of its id like Docker.
-pub fn hostname_of(id: &str, config: &Config) -> String {
-    if config.hostname.is_empty() {
-        id.chars().take(12).collect()
-    } else {
-        config.hostname.clone()
-    }
-}
-
 /// Builds the runtime spec of container `id` whose (mounted) root filesystem
 /// is `rootfs`.
 pub fn build_spec(
     id: &str,
-    config: &Config,
-    host: &HostConfig,
+    container: &ContainerModel,
     rootfs: &Path,
     files: &ContainerFiles,
     options: &SpecOptions,
 ) -> Result<Spec, SpecError> {
-    let args: Vec<String> = config
-        .entrypoint
-        .iter()
-        .flatten()
-        .chain(config.cmd.iter().flatten())
-        .cloned()
-        .collect();
-    if args.is_empty() {
-        return Err(SpecError::NoCommand);
-    }
-    let hostname = hostname_of(id, config);
-    let security = SecurityOptions::parse(&host.security_opt)?;
-    let user = resolve_user_in_rootfs(rootfs, &config.user)?;
-    let env = environment(config, &hostname, &user);
-    let caps = CapabilitySet::docker_default().tweak(
-        &host.cap_add,
-        &host.cap_drop,
-        host.privileged,
-        options.available_caps,
-    )?;
+    let user = resolve_user_in_rootfs(rootfs, &container.process.user)?;
+    let env = environment(container, &user);
     let resolved = Resolved {
-        args,
         env,
         user,
-        cap_set: caps.to_oci(),
-        security,
+        cap_set: capabilities_to_oci(capabilities(container, options)?),
     };
-    let process = process(config, host, options, &resolved)?;
-    let linux = linux(id, host, options, &resolved)?;
+    let process = process(container, options, &resolved)?;
+    let linux = linux(id, container, options, &resolved)?;
     let mut builder = SpecBuilder::default()
         .version("1.0.2")
         .root(
             RootBuilder::default()
                 .path(rootfs.to_path_buf())
-                .readonly(host.readonly_rootfs)
+                .readonly(container.readonly_rootfs)
                 .build()?,
         )
-        .hostname(hostname)
-        .mounts(mounts(host, files)?)
+        .hostname(container.hostname.as_str())
+        .mounts(mounts(container, files)?)
         .process(process)
         .linux(linux);
-    if !config.domainname.is_empty() {
-        builder = builder.domainname(config.domainname.clone());
+    if let Some(domainname) = &container.domainname {
+        builder = builder.domainname(domainname.clone());
     }
     Ok(builder.build()?)
 }
 
+/// The container's capabilities on this host: `CapAdd`/`CapDrop` applied
+/// to Docker's defaults, "all" being berthd's bounding set. Also what
+/// the engine's create asks through `ExecService::validate`, so that a
+/// container that cannot get its capabilities here is refused at create.
+pub fn capabilities(
+    container: &ContainerModel,
+    options: &SpecOptions,
+) -> Result<CapabilitySet, SpecError> {
+    let security = &container.security;
+    security
+        .capabilities
+        .apply(security.privileged, options.available_caps)
+        .map_err(|missing| SpecError::UnavailableCapability(missing.to_owned()))
+}
+
 /// What [`build_spec`] resolves once and its parts share.
 struct Resolved {
-    /// The command line (Entrypoint then Cmd).
-    args: Vec<String>,
     /// The environment ([`environment`]).
     env: Vec<String>,
     /// The user as the image's `/etc/passwd` and `/etc/group` say.
     user: ExecUser,
     /// The capabilities: bounding, effective and permitted alike.
     cap_set: oci_spec::runtime::Capabilities,
-    /// `SecurityOpt`, parsed.
-    security: SecurityOptions,
 }
 
 /// The spec's `process`: command, user, environment, capabilities (all
 /// three sets the same, inheritable and ambient empty), `no_new_privs`,
 /// `oomScoreAdj`, rlimits and the terminal's size.
 fn process(
-    config: &Config,
-    host: &HostConfig,
+    container: &ContainerModel,
     options: &SpecOptions,
     resolved: &Resolved,
 ) -> Result<oci_spec::runtime::Process, SpecError> {
-    let Resolved {
-        args,
-        env,
-        user,
-        cap_set,
-        security,
-    } = resolved;
+    let Resolved { env, user, cap_set } = resolved;
+    let model = &container.process;
     let mut process = ProcessBuilder::default()
-        .terminal(config.tty)
+        .terminal(model.tty)
         .user(
             UserBuilder::default()
                 .uid(user.uid)
@@ -303,13 +255,11 @@ fn process(
                 .additional_gids(user.additional_gids.clone())
                 .build()?,
         )
-        .args(args.clone())
+        .args(model.command.args().to_vec())
         .env(env.clone())
-        .cwd(if config.working_dir.is_empty() {
-            PathBuf::from("/")
-        } else {
-            PathBuf::from(&config.working_dir)
-        })
+        .cwd(PathBuf::from(
+            model.working_dir.as_ref().map_or("/", |dir| dir.as_str()),
+        ))
         .capabilities(
             LinuxCapabilitiesBuilder::default()
                 .bounding(cap_set.clone())
@@ -319,18 +269,11 @@ fn process(
                 .ambient(oci_spec::runtime::Capabilities::new())
                 .build()?,
         )
-        .no_new_privileges(security.no_new_privileges)
-        .oom_score_adj(
-            i32::try_from(host.oom_score_adj).map_err(|_| SpecError::Resource {
-                field: "OomScoreAdj",
-                reason: format!("{} is out of range", host.oom_score_adj),
-            })?,
-        )
-        .rlimits(rlimits(host, options)?);
-    if config.tty
-        && let Some([height, width]) = host.console_size
-        && height > 0
-        && width > 0
+        .no_new_privileges(container.security.no_new_privileges)
+        .oom_score_adj(i32::from(container.resources.oom_score_adj))
+        .rlimits(rlimits(&container.resources, options)?);
+    if model.tty
+        && let Some((height, width)) = model.console_size
     {
         process = process.console_size(
             oci_spec::runtime::BoxBuilder::default()
@@ -347,13 +290,13 @@ fn process(
 /// privileged, what it gets of the host (its devices).
 fn linux(
     id: &str,
-    host: &HostConfig,
+    container: &ContainerModel,
     options: &SpecOptions,
     resolved: &Resolved,
 ) -> Result<oci_spec::runtime::Linux, SpecError> {
-    // `CgroupnsMode` is filled in at create; containers created before it
-    // existed had their own cgroup namespace.
-    let cgroupns = (host.cgroupns_mode != "host").then_some(LinuxNamespaceType::Cgroup);
+    let cgroupns =
+        (container.cgroupns == CgroupnsMode::Private).then_some(LinuxNamespaceType::Cgroup);
+    let security = &container.security;
     let mut linux = LinuxBuilder::default()
         .namespaces(
             [
@@ -372,7 +315,7 @@ fn linux(
             "{}/{id}",
             options.cgroup_parent.trim_end_matches('/')
         )))
-        .resources(resources(host, options)?)
+        .resources(resources(container, options)?)
         // A new network namespace: Docker relaxes these two so that an
         // unprivileged user can bind low ports and ping (moby
         // `daemon/oci_linux.go`, `WithSysctls`, since 20.10).
@@ -386,7 +329,7 @@ fn linux(
                 "0 2147483647".to_owned(),
             ),
         ]));
-    if host.privileged {
+    if security.privileged {
         // Explicitly empty: oci-spec's builder would fill in its defaults.
         linux = linux
             .masked_paths(Vec::new())
@@ -396,20 +339,19 @@ fn linux(
     }
     // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
     // replaces Docker's when it has one, even an empty one.
+    let paths = |given: &Option<Vec<_>>, docker: &[&str]| match given {
+        Some(paths) => paths
+            .iter()
+            .map(|p: &berth_model::container::AbsolutePath| p.as_str().to_owned())
+            .collect(),
+        None => docker.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>(),
+    };
     linux = linux
-        .masked_paths(
-            host.masked_paths
-                .clone()
-                .unwrap_or_else(|| MASKED_PATHS.map(String::from).to_vec()),
-        )
-        .readonly_paths(
-            host.readonly_paths
-                .clone()
-                .unwrap_or_else(|| READONLY_PATHS.map(String::from).to_vec()),
-        );
+        .masked_paths(paths(&security.masked_paths, &MASKED_PATHS))
+        .readonly_paths(paths(&security.readonly_paths, &READONLY_PATHS));
     let bounding: Vec<_> = resolved.cap_set.iter().copied().collect();
     // moby `WithSeccomp`; a privileged container gets none at all.
-    match &resolved.security.seccomp {
+    match &security.seccomp {
         Seccomp::Default => {
             linux = linux.seccomp(berth_libcontainer::seccomp::docker_default_profile_for(
                 &bounding,
@@ -427,16 +369,16 @@ fn linux(
 /// moby's `Container.CreateDaemonEnvironment`: defaults first, the
 /// container's `Env` replaces or extends them (an entry without `=` removes
 /// the variable), then `HOME` when still unset (runc sets it from passwd).
-fn environment(config: &Config, hostname: &str, user: &ExecUser) -> Vec<String> {
+fn environment(container: &ContainerModel, user: &ExecUser) -> Vec<String> {
     let mut env = vec![
         format!("PATH={DEFAULT_PATH}"),
-        format!("HOSTNAME={hostname}"),
+        format!("HOSTNAME={}", container.hostname.as_str()),
     ];
-    if config.tty {
+    if container.process.tty {
         env.push("TERM=xterm".to_owned());
     }
     let key = |entry: &str| entry.split_once('=').map_or(entry, |(k, _)| k).to_owned();
-    for entry in &config.env {
+    for entry in &container.process.env {
         let k = key(entry);
         if !entry.contains('=') {
             env.retain(|e| key(e) != k);
@@ -501,11 +443,11 @@ pub fn merge_tmpfs_options(user: &str) -> Vec<String> {
 
 /// The spec's mounts: Docker's system mounts, the container's files, then
 /// the user's binds and tmpfs mounts.
-fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecError> {
-    let mut mounts = system_mounts(host)?;
+fn mounts(container: &ContainerModel, files: &ContainerFiles) -> Result<Vec<Mount>, SpecError> {
+    let mut mounts = system_mounts(container)?;
     // moby `Container.NetworkMounts`: writable unless the rootfs is
     // read-only; private propagation.
-    let file_opts: &[&str] = if host.readonly_rootfs {
+    let file_opts: &[&str] = if container.readonly_rootfs {
         &["rbind", "rprivate", "ro"]
     } else {
         &["rbind", "rprivate"]
@@ -522,23 +464,22 @@ fn mounts(host: &HostConfig, files: &ContainerFiles) -> Result<Vec<Mount>, SpecE
             file_opts,
         )?);
     }
-    mounts.extend(user_mounts(host)?);
+    mounts.extend(user_mounts(container)?);
     Ok(mounts)
 }
 
 /// `/proc`, `/dev` and below, `/sys` and `/sys/fs/cgroup` as Docker mounts
 /// them (moby `oci/defaults.go`), `/dev/shm` sized by `ShmSize`.
-fn system_mounts(host: &HostConfig) -> Result<Vec<Mount>, SpecError> {
-    let shm_bytes = if host.shm_size > 0 {
-        host.shm_size
-    } else {
-        DEFAULT_SHM_SIZE
-    };
+fn system_mounts(container: &ContainerModel) -> Result<Vec<Mount>, SpecError> {
     // tmpfs rounds up to pages anyway; kibibytes, rounded up without
     // overflow: i64::MAX bytes is 2^53 KiB, which the kernel's memparse
     // reads back into its u64 as 2^63 bytes.
-    let shm_size = format!("size={}k", shm_bytes.unsigned_abs().div_ceil(1024));
-    let sys_mode = if host.privileged { "rw" } else { "ro" };
+    let shm_size = format!("size={}k", container.resources.shm_size.div_ceil(1024));
+    let sys_mode = if container.security.privileged {
+        "rw"
+    } else {
+        "ro"
+    };
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
@@ -587,46 +528,55 @@ fn system_mounts(host: &HostConfig) -> Result<Vec<Mount>, SpecError> {
     ])
 }
 
-/// `Binds` and `Tmpfs`, parents before children.
-fn user_mounts(host: &HostConfig) -> Result<Vec<Mount>, SpecError> {
-    let binds = host
-        .binds
+/// `Binds` and `Tmpfs`, in the model's order (parents before children).
+fn user_mounts(container: &ContainerModel) -> Result<Vec<Mount>, SpecError> {
+    container
+        .mounts
         .iter()
-        .map(|b| Bind::parse(b))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Parents before children, as moby sorts mounts (`sortMounts`); a
-    // tmpfs is a user mount like a bind.
-    let mut user: Vec<(String, Mount)> = Vec::new();
-    for bind in binds {
-        let mut options = vec!["rbind", bind.propagation];
-        if bind.read_only {
-            options.push("ro");
-        }
-        user.push((
-            bind.destination.clone(),
-            mount(&bind.destination, "bind", &bind.source, &options)?,
-        ));
-    }
-    for (destination, options) in &host.tmpfs {
-        let options = merge_tmpfs_options(options);
-        let options: Vec<&str> = options.iter().map(String::as_str).collect();
-        user.push((
-            destination.clone(),
-            mount(destination, "tmpfs", "tmpfs", &options)?,
-        ));
-    }
-    user.sort_by_key(|(destination, _)| Path::new(destination).components().count());
-    Ok(user.into_iter().map(|(_, m)| m).collect())
+        .map(|user| match user {
+            UserMount::Bind {
+                source,
+                destination,
+                read_only,
+                propagation,
+            } => {
+                let mut options = vec!["rbind", propagation.as_str()];
+                if *read_only {
+                    options.push("ro");
+                }
+                mount(
+                    destination.as_str(),
+                    "bind",
+                    &source.to_string_lossy(),
+                    &options,
+                )
+            }
+            UserMount::Tmpfs {
+                destination,
+                options,
+            } => {
+                let options = merge_tmpfs_options(&options.join(","));
+                let options: Vec<&str> = options.iter().map(String::as_str).collect();
+                mount(destination.as_str(), "tmpfs", "tmpfs", &options)
+            }
+        })
+        .collect()
 }
 
 /// Creates the host directories of `Binds` that do not exist yet, like
 /// Docker's `-v` (moby `volume/mounts`, `MountPoint.Setup` with
 /// `createIfNotExists`: `mkdir -p`, mode 0755). `--mount type=bind` would
 /// refuse instead; berth has only the `-v` form.
-pub fn create_bind_sources(host: &HostConfig) -> Result<(), SpecError> {
-    for entry in &host.binds {
-        let bind = Bind::parse(entry)?;
-        let source = Path::new(&bind.source);
+pub fn create_bind_sources(container: &ContainerModel) -> Result<(), SpecError> {
+    for user in &container.mounts {
+        let UserMount::Bind {
+            source,
+            destination,
+            ..
+        } = user
+        else {
+            continue;
+        };
         if source.symlink_metadata().is_ok() {
             continue;
         }
@@ -634,9 +584,10 @@ pub fn create_bind_sources(host: &HostConfig) -> Result<(), SpecError> {
             .recursive(true)
             .mode(0o755)
             .create(source)
-            .map_err(|e| SpecError::Bind {
-                bind: entry.clone(),
-                reason: format!("cannot create the host directory {}: {e}", bind.source),
+            .map_err(|error| SpecError::BindSource {
+                source_path: source.display().to_string(),
+                destination: destination.as_str().to_owned(),
+                error,
             })?;
     }
     Ok(())

@@ -1,8 +1,8 @@
 //! The spec's limits: `linux.resources` (device rules, memory, CPU, pids,
-//! block I/O weight) and the process's rlimits, from `HostConfig` with
-//! Docker's defaults.
+//! block I/O weight) and the process's rlimits, from the container model's
+//! [`Resources`], which the engine validated at create.
 
-use berth_api::container::HostConfig;
+use berth_model::container::{Cfs, ContainerModel, Resources, RlimitKind, Swap};
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
     LinuxDeviceType, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, PosixRlimit,
@@ -14,72 +14,67 @@ use super::{NANO_CPUS_PERIOD, SpecError, SpecOptions};
 /// The spec's `linux.resources`: device rules, memory, CPU, pids, block
 /// I/O weight.
 pub(super) fn resources(
-    host: &HostConfig,
+    container: &ContainerModel,
     options: &SpecOptions,
 ) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+    let limits = &container.resources;
     let mut resources = LinuxResourcesBuilder::default()
-        .devices(device_rules(host.privileged)?)
-        .memory(memory(host, options)?)
-        .cpu(cpu(host)?);
-    if let Some(limit) = pids_limit(host) {
-        resources = resources.pids(LinuxPidsBuilder::default().limit(limit).build()?);
-    }
-    if host.blkio_weight > 0 {
-        resources = resources.block_io(
-            LinuxBlockIoBuilder::default()
-                .weight(host.blkio_weight)
+        .devices(device_rules(container.security.privileged)?)
+        .memory(memory(limits, options)?)
+        .cpu(cpu(limits)?);
+    if let Some(limit) = limits.pids_limit {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
                 .build()?,
         );
+    }
+    if let Some(weight) = limits.blkio_weight {
+        resources = resources.block_io(LinuxBlockIoBuilder::default().weight(weight).build()?);
     }
     Ok(resources.build()?)
 }
 
-/// `Ulimits` over the daemon's default rlimits, by name (moby
-/// `daemon/oci_linux.go`, `WithRlimits`: the container's win). -1 is
-/// unlimited.
+/// `Ulimits` over the daemon's default rlimits, by kind (moby
+/// `daemon/oci_linux.go`, `WithRlimits`: the container's win).
 pub(super) fn rlimits(
-    host: &HostConfig,
+    limits: &Resources,
     options: &SpecOptions,
 ) -> Result<Vec<PosixRlimit>, SpecError> {
-    let mut limits = options.default_rlimits.clone();
-    for ulimit in &host.ulimits {
-        let typ = rlimit_type(&ulimit.name).ok_or_else(|| SpecError::Resource {
-            field: "Ulimits",
-            reason: format!("unknown ulimit type {:?}", ulimit.name),
-        })?;
-        let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
+    let mut rlimits = options.default_rlimits.clone();
+    for ulimit in &limits.ulimits {
+        let typ = rlimit_type(ulimit.kind());
         let limit = PosixRlimitBuilder::default()
             .typ(typ)
-            .soft(as_limit(ulimit.soft))
-            .hard(as_limit(ulimit.hard))
+            .soft(ulimit.soft())
+            .hard(ulimit.hard())
             .build()?;
-        limits.retain(|l| l.typ() != typ);
-        limits.push(limit);
+        rlimits.retain(|l| l.typ() != typ);
+        rlimits.push(limit);
     }
-    Ok(limits)
+    Ok(rlimits)
 }
 
-/// The OCI rlimit type of a Docker ulimit name.
-fn rlimit_type(name: &str) -> Option<PosixRlimitType> {
-    Some(match name {
-        "as" => PosixRlimitType::RlimitAs,
-        "core" => PosixRlimitType::RlimitCore,
-        "cpu" => PosixRlimitType::RlimitCpu,
-        "data" => PosixRlimitType::RlimitData,
-        "fsize" => PosixRlimitType::RlimitFsize,
-        "locks" => PosixRlimitType::RlimitLocks,
-        "memlock" => PosixRlimitType::RlimitMemlock,
-        "msgqueue" => PosixRlimitType::RlimitMsgqueue,
-        "nice" => PosixRlimitType::RlimitNice,
-        "nofile" => PosixRlimitType::RlimitNofile,
-        "nproc" => PosixRlimitType::RlimitNproc,
-        "rss" => PosixRlimitType::RlimitRss,
-        "rtprio" => PosixRlimitType::RlimitRtprio,
-        "rttime" => PosixRlimitType::RlimitRttime,
-        "sigpending" => PosixRlimitType::RlimitSigpending,
-        "stack" => PosixRlimitType::RlimitStack,
-        _ => return None,
-    })
+/// The OCI rlimit type of a ulimit kind.
+fn rlimit_type(kind: RlimitKind) -> PosixRlimitType {
+    match kind {
+        RlimitKind::As => PosixRlimitType::RlimitAs,
+        RlimitKind::Core => PosixRlimitType::RlimitCore,
+        RlimitKind::Cpu => PosixRlimitType::RlimitCpu,
+        RlimitKind::Data => PosixRlimitType::RlimitData,
+        RlimitKind::Fsize => PosixRlimitType::RlimitFsize,
+        RlimitKind::Locks => PosixRlimitType::RlimitLocks,
+        RlimitKind::Memlock => PosixRlimitType::RlimitMemlock,
+        RlimitKind::Msgqueue => PosixRlimitType::RlimitMsgqueue,
+        RlimitKind::Nice => PosixRlimitType::RlimitNice,
+        RlimitKind::Nofile => PosixRlimitType::RlimitNofile,
+        RlimitKind::Nproc => PosixRlimitType::RlimitNproc,
+        RlimitKind::Rss => PosixRlimitType::RlimitRss,
+        RlimitKind::Rtprio => PosixRlimitType::RlimitRtprio,
+        RlimitKind::Rttime => PosixRlimitType::RlimitRttime,
+        RlimitKind::Sigpending => PosixRlimitType::RlimitSigpending,
+        RlimitKind::Stack => PosixRlimitType::RlimitStack,
+    }
 }
 
 /// Device cgroup rules: deny everything, then allow Docker's defaults
@@ -128,41 +123,28 @@ fn device_rules(privileged: bool) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
     ])
 }
 
-/// Memory limits (moby `daemon/oci_linux.go`, `getMemoryResources`, with
-/// `adaptContainerSettings`' default: an unset `MemorySwap` with a memory
-/// limit means swap up to the same amount again, i.e. twice the limit).
+/// Memory limits (moby `daemon/oci_linux.go`, `getMemoryResources`); the
+/// model has resolved `adaptContainerSettings`' default swap (twice the
+/// limit). Without swap accounting on this host the swap limit is left out,
+/// as Docker does.
 fn memory(
-    host: &HostConfig,
+    limits: &Resources,
     options: &SpecOptions,
 ) -> Result<oci_spec::runtime::LinuxMemory, SpecError> {
+    let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let memory = &limits.memory;
     let mut b = LinuxMemoryBuilder::default();
-    if host.memory < 0 {
-        return Err(SpecError::Resource {
-            field: "Memory",
-            reason: format!("{} is negative", host.memory),
-        });
+    if let Some(limit) = memory.limit() {
+        b = b.limit(as_i64(limit));
     }
-    if host.memory > 0 {
-        b = b.limit(host.memory);
-    }
-    if host.memory_reservation > 0 {
-        b = b.reservation(host.memory_reservation);
+    if let Some(reservation) = memory.reservation() {
+        b = b.reservation(as_i64(reservation));
     }
     if options.swap_limit {
-        match host.memory_swap {
-            -1 => b = b.swap(-1),
-            0 if host.memory > 0 => b = b.swap(host.memory.saturating_mul(2)),
-            0 => {}
-            swap if swap < host.memory || host.memory == 0 => {
-                return Err(SpecError::Resource {
-                    field: "MemorySwap",
-                    reason: format!(
-                        "{swap} must be -1, or at least Memory ({}) which must be set",
-                        host.memory
-                    ),
-                });
-            }
-            swap => b = b.swap(swap),
+        match memory.swap() {
+            Some(Swap::Unlimited) => b = b.swap(-1),
+            Some(Swap::Bytes(bytes)) => b = b.swap(as_i64(bytes)),
+            None => {}
         }
     }
     Ok(b.build()?)
@@ -170,50 +152,36 @@ fn memory(
 
 /// CPU limits: `NanoCpus` becomes a quota over a 100 ms period (moby
 /// `daemon/oci_linux.go`, `getCPUResources`); `CpuPeriod`/`CpuQuota` are
-/// passed as they are and cannot be combined with `NanoCpus`.
-fn cpu(host: &HostConfig) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
+/// passed as they are.
+fn cpu(limits: &Resources) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
+    let cpu = &limits.cpu;
     let mut b = LinuxCpuBuilder::default();
-    if host.cpu_shares < 0 || host.cpu_period < 0 || host.nano_cpus < 0 {
-        return Err(SpecError::Resource {
-            field: "CpuShares/CpuPeriod/NanoCpus",
-            reason: "must not be negative".to_owned(),
-        });
+    if let Some(shares) = cpu.shares {
+        b = b.shares(shares);
     }
-    if host.cpu_shares > 0 {
-        b = b.shares(host.cpu_shares as u64);
+    // An unset cpuset field is inherited from the parent cgroup.
+    if let Some(cpus) = &cpu.cpuset_cpus {
+        b = b.cpus(cpus.clone());
     }
-    // An empty cpuset field is inherited from the parent cgroup.
-    if !host.cpuset_cpus.is_empty() {
-        b = b.cpus(host.cpuset_cpus.clone());
+    if let Some(mems) = &cpu.cpuset_mems {
+        b = b.mems(mems.clone());
     }
-    if !host.cpuset_mems.is_empty() {
-        b = b.mems(host.cpuset_mems.clone());
-    }
-    if host.nano_cpus > 0 {
-        if host.cpu_period > 0 || host.cpu_quota > 0 {
-            return Err(SpecError::Resource {
-                field: "NanoCpus",
-                reason: "conflicting options: NanoCpus and CpuPeriod/CpuQuota cannot both be set"
-                    .to_owned(),
-            });
+    match cpu.cfs {
+        Cfs::Unlimited => {}
+        Cfs::NanoCpus(nano) => {
+            let quota = u128::from(nano) * u128::from(NANO_CPUS_PERIOD) / 1_000_000_000;
+            b = b
+                .period(NANO_CPUS_PERIOD)
+                .quota(i64::try_from(quota).unwrap_or(i64::MAX));
         }
-        let quota = i128::from(host.nano_cpus) * i128::from(NANO_CPUS_PERIOD) / 1_000_000_000;
-        b = b
-            .period(NANO_CPUS_PERIOD)
-            .quota(i64::try_from(quota).unwrap_or(i64::MAX));
-    } else {
-        if host.cpu_period > 0 {
-            b = b.period(host.cpu_period as u64);
-        }
-        if host.cpu_quota != 0 {
-            b = b.quota(host.cpu_quota);
+        Cfs::Explicit { period, quota } => {
+            if let Some(period) = period {
+                b = b.period(period);
+            }
+            if let Some(quota) = quota {
+                b = b.quota(quota);
+            }
         }
     }
     Ok(b.build()?)
-}
-
-/// `PidsLimit`: positive values limit, 0/-1/unset mean unlimited (API
-/// ≥ 1.41, moby `daemon/oci_linux.go`), which is the cgroup's default.
-fn pids_limit(host: &HostConfig) -> Option<i64> {
-    host.pids_limit.filter(|limit| *limit > 0)
 }

@@ -5,7 +5,7 @@
 //! and `excludes` are decided against the host's architecture and kernel
 //! and the container's bounding capabilities.
 
-use berth_api::container::security::{KernelVersion, SeccompCondition, SeccompProfile};
+use berth_model::container::{KernelVersion, SeccompCondition, SeccompProfile};
 use oci_spec::runtime::{Arch, Capability, LinuxSeccomp, LinuxSyscall};
 
 /// The host's architecture as Go (and so Docker's profiles) names it.

@@ -1,4 +1,6 @@
 use super::*;
+use berth_api::container::{Config, CreateRequest, HostConfig};
+use berth_engine::daemon::spec::ContainerSpecBuilder;
 use oci_spec::runtime::{PosixRlimitBuilder, PosixRlimitType};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -38,6 +40,28 @@ fn config(cmd: &[&str]) -> Config {
     }
 }
 
+/// The model the engine makes of a create request with `config` and
+/// `host` (on a host that offers everything), or its refusal.
+fn create(config: &Config, host: &HostConfig) -> Result<ContainerModel, String> {
+    let request = CreateRequest {
+        config: Config {
+            image: "busybox".into(),
+            ..config.clone()
+        },
+        host_config: host.clone(),
+        networking_config: None,
+    };
+    ContainerSpecBuilder::new(request, Default::default(), ID)
+        .build()
+        .map(|spec| spec.model)
+        .map_err(|e| e.message)
+}
+
+/// What `create` refuses never reaches the exec driver: its message.
+fn refused(config: &Config, host: &HostConfig) -> String {
+    create(config, host).expect_err("refused at create")
+}
+
 fn build(config: &Config, host: &HostConfig) -> Result<Spec, SpecError> {
     build_with(config, host, &SpecOptions::default())
 }
@@ -49,7 +73,8 @@ fn build_with(
     options: &SpecOptions,
 ) -> Result<Spec, SpecError> {
     let root = fixture_rootfs();
-    build_spec(ID, config, host, root.path(), &files(), options)
+    let container = create(config, host).unwrap_or_else(|e| panic!("refused at create: {e}"));
+    build_spec(ID, &container, root.path(), &files(), options)
 }
 
 /// The spec's `linux.resources`.
@@ -226,8 +251,10 @@ fn entrypoint_and_cmd_are_joined_and_an_empty_command_is_refused() {
         spec.process().as_ref().and_then(|p| p.args().clone()),
         Some(vec!["/bin/echo".into(), "a".into(), "b".into()])
     );
-    let err = build(&Config::default(), &HostConfig::default()).expect_err("no command");
-    assert!(matches!(err, SpecError::NoCommand));
+    assert_eq!(
+        refused(&Config::default(), &HostConfig::default()),
+        "No command specified"
+    );
 }
 
 #[test]
@@ -380,8 +407,7 @@ fn conflicting_or_invalid_resources_are_refused() {
             ..HostConfig::default()
         },
     ] {
-        let err = build(&config(&["true"]), &host).expect_err("invalid");
-        assert!(matches!(err, SpecError::Resource { .. }), "{err}");
+        refused(&config(&["true"]), &host);
     }
 }
 
@@ -455,10 +481,25 @@ fn cap_add_and_drop_reach_the_spec() {
         cap_add: vec!["FLY".into()],
         ..HostConfig::default()
     };
-    let err = build(&config(&["true"]), &host).expect_err("FLY is no capability");
+    assert_eq!(
+        refused(&config(&["true"]), &host),
+        r#"invalid CapAdd: unknown capability: "CAP_FLY""#
+    );
+    // One the daemon lacks is refused by name (at create through
+    // `ExecDriver::validate`, and again here at start).
+    let host = HostConfig {
+        cap_add: vec!["SYS_RESOURCE".into()],
+        ..HostConfig::default()
+    };
+    let without_sys_resource = SpecOptions {
+        available_caps: CapabilitySet::from_mask(0x1ff_feff_ffff),
+        ..SpecOptions::default()
+    };
+    let err = build_with(&config(&["true"]), &host, &without_sys_resource)
+        .expect_err("not in the bounding set");
     assert_eq!(
         err.to_string(),
-        r#"invalid CapAdd: unknown capability: "CAP_FLY""#
+        "capability CAP_SYS_RESOURCE is not available: it is not in berthd's bounding set"
     );
 }
 
@@ -485,15 +526,14 @@ fn binds_are_parsed_validated_and_sorted() {
     );
 
     // The entry syntax is berth_api's `Bind::parse` (tested there); a
-    // refused entry fails the spec naming it.
+    // refused entry fails the create naming it.
     let bad = format!("{src}:/x/../y");
     let host = HostConfig {
         binds: vec![bad.clone()],
         ..HostConfig::default()
     };
-    let err = build(&config(&["true"]), &host).expect_err(&bad);
-    assert!(matches!(err, SpecError::Bind { .. }), "{err}");
-    assert!(err.to_string().contains(&bad), "{err}");
+    let err = refused(&config(&["true"]), &host);
+    assert_eq!(err, format!("invalid volume specification: '{bad}'"));
 }
 
 #[test]
@@ -503,20 +543,14 @@ fn cgroup_parent_is_configurable() {
         cgroup_parent: "/tests/run-1/".into(),
         ..SpecOptions::default()
     };
-    let spec = build_spec(
-        "c1",
-        &config(&["true"]),
-        &HostConfig::default(),
-        root.path(),
-        &files(),
-        &options,
-    )
-    .expect("spec");
+    let container = create(&config(&["true"]), &HostConfig::default()).expect("model");
+    let spec = build_spec("c1", &container, root.path(), &files(), &options).expect("spec");
     assert_eq!(
         spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()),
         Some(PathBuf::from("/tests/run-1/c1"))
     );
-    assert_eq!(spec.hostname().as_deref(), Some("c1"));
+    // The host name is the model's: the id's first 12 digits by default.
+    assert_eq!(spec.hostname().as_deref(), Some(&ID[..12]));
 }
 
 #[test]
@@ -530,7 +564,7 @@ fn missing_bind_sources_are_created_like_docker_v() {
     // Parsing and spec building do not touch the host.
     assert!(build(&config(&["true"]), &host).is_ok());
     assert!(!missing.exists());
-    create_bind_sources(&host).expect("create");
+    create_bind_sources(&create(&config(&["true"]), &host).expect("model")).expect("create");
     assert!(missing.is_dir());
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&missing)
@@ -545,7 +579,7 @@ fn missing_bind_sources_are_created_like_docker_v() {
         binds: vec![format!("{}:/f", file.display())],
         ..HostConfig::default()
     };
-    create_bind_sources(&host).expect("file");
+    create_bind_sources(&create(&config(&["true"]), &host).expect("model")).expect("file");
     assert!(file.is_file());
 }
 
@@ -599,13 +633,10 @@ fn shm_size_oom_score_and_ulimits_reach_the_spec() {
         }],
         ..HostConfig::default()
     };
-    assert!(matches!(
-        build(&config(&["true"]), &bad),
-        Err(SpecError::Resource {
-            field: "Ulimits",
-            ..
-        })
-    ));
+    assert_eq!(
+        refused(&config(&["true"]), &bad),
+        "invalid ulimit type: bogus"
+    );
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
 //! engine's [`ExecService`].
 
-use berth_api::container::HostConfig;
 use berth_api::stream::StreamType;
 use berth_engine::driver::{
     AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, LogOptions, LogRecord,
@@ -10,6 +9,7 @@ use berth_engine::driver::{
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
 use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
+use berth_model::container::ContainerModel;
 use tokio::sync::mpsc;
 
 /// [`ExecService`] over an [`ExecDriver`].
@@ -77,8 +77,9 @@ impl ExecService for ExecAdapter {
         self.driver.paths(id).files
     }
 
-    fn validate(&self, host: &HostConfig) -> Result<(), JobError> {
-        berth_exec::spec::validate_capability_names(&host.cap_add, &host.cap_drop)
+    fn validate(&self, container: &ContainerModel) -> Result<(), JobError> {
+        self.driver
+            .validate(container)
             .map_err(|e| JobError::invalid(e.to_string()))
     }
 
@@ -86,8 +87,7 @@ impl ExecService for ExecAdapter {
         let driver = self.driver.clone();
         Box::pin(async move {
             let options = berth_exec::StartOptions {
-                config: request.config,
-                host_config: request.host_config,
+                container: request.container,
                 rootfs: request.rootfs,
                 attach: request.attach,
             };

@@ -7,12 +7,14 @@
 
 use berth_api::container::{DEFAULT_SHM_SIZE, HostConfig};
 
+use berth_model::container::{Memory, ModelError, Rlimit};
+
 use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
 use crate::job::JobError;
 
 /// Docker's minimum memory limit (moby `daemon/daemon_unix.go`,
 /// `linuxMinMemory`).
-pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+pub const MIN_MEMORY: i64 = berth_model::container::resources::MIN_MEMORY as i64;
 
 /// The range of `cpu.shares` (kernel `MIN_SHARES`/`MAX_SHARES`,
 /// `kernel/sched/sched.h`): the kernel clamps a value outside it, which runc
@@ -69,6 +71,10 @@ pub(super) mod warning {
     pub const CPUSET: &str =
         "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
     pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
+}
+
+fn invalid(error: ModelError) -> JobError {
+    JobError::invalid(error.to_string())
 }
 
 /// Checks and normalises the resource settings; returns the warnings.
@@ -134,14 +140,9 @@ fn validate_memory(
     sys: &SysInfo,
     warn: &mut impl FnMut(&str),
 ) -> Result<(), JobError> {
-    if host.memory < 0 {
-        return Err(JobError::invalid(
-            "invalid memory limit: must not be negative",
-        ));
-    }
-    if host.memory > 0 && host.memory < MIN_MEMORY {
-        return Err(JobError::invalid("Minimum memory limit allowed is 6MB"));
-    }
+    // The limit alone first, as dockerd: a limit the kernel could not take
+    // is refused even where the memory controller is missing.
+    Memory::new(host.memory, 0, 0).map_err(invalid)?;
     if host.memory > 0 && !sys.cgroups.memory_limit {
         warn(warning::MEMORY);
         host.memory = 0;
@@ -153,38 +154,8 @@ fn validate_memory(
         warn(warning::SWAP);
         host.memory_swap = -1;
     }
-    if host.memory > 0 && host.memory_swap > 0 && host.memory_swap < host.memory {
-        return Err(JobError::invalid(
-            "Minimum memoryswap limit should be larger than memory limit, see usage",
-        ));
-    }
-    if host.memory == 0 && host.memory_swap > 0 {
-        return Err(JobError::invalid(
-            "You should always set the Memory limit when using Memoryswap limit, see usage",
-        ));
-    }
-    // -1 and 0 are the only special values (unlimited, twice the memory):
-    // the kernel refuses other negative limits at start.
-    if host.memory_swap < -1 {
-        return Err(JobError::invalid(
-            "invalid memory swap limit: -1 is unlimited, anything else must not be negative",
-        ));
-    }
-    if host.memory_reservation < 0 {
-        return Err(JobError::invalid(
-            "invalid memory reservation: must not be negative",
-        ));
-    }
-    if host.memory_reservation > 0 && host.memory_reservation < MIN_MEMORY {
-        return Err(JobError::invalid(
-            "Minimum memory reservation allowed is 6MB",
-        ));
-    }
-    if host.memory > 0 && host.memory_reservation > 0 && host.memory < host.memory_reservation {
-        return Err(JobError::invalid(
-            "Minimum memory limit can not be less than memory reservation limit, see usage",
-        ));
-    }
+    // The rest of the checks on what is left, in the model's words.
+    Memory::new(host.memory, host.memory_swap, host.memory_reservation).map_err(invalid)?;
     Ok(())
 }
 
@@ -320,26 +291,9 @@ fn validate_oom_score_adj(value: i64, sys: &SysInfo) -> Result<(), JobError> {
 /// A known name, soft ≤ hard, and a hard limit the daemon may grant: only
 /// `CAP_SYS_RESOURCE` may raise a hard limit (setrlimit(2), `EPERM`).
 fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Result<(), JobError> {
-    if !ULIMIT_NAMES.contains(&ulimit.name.as_str()) {
-        return Err(JobError::invalid(format!(
-            "invalid ulimit type: {}",
-            ulimit.name
-        )));
-    }
+    Rlimit::new(&ulimit.name, ulimit.soft, ulimit.hard).map_err(invalid)?;
     // -1 is unlimited (RLIM_INFINITY), as runc reads it.
     let as_limit = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
-    if ulimit.soft < -1 || ulimit.hard < -1 {
-        return Err(JobError::invalid(format!(
-            "invalid ulimit {}: limits must not be negative (-1 is unlimited)",
-            ulimit.name
-        )));
-    }
-    if as_limit(ulimit.soft) > as_limit(ulimit.hard) {
-        return Err(JobError::invalid(format!(
-            "ulimit soft limit must be less than or equal to hard limit: {} > {}",
-            ulimit.soft, ulimit.hard
-        )));
-    }
     if let Some(&max) = sys.hard_rlimits.get(&ulimit.name)
         && as_limit(ulimit.hard) > max
         && !sys.cap_sys_resource

@@ -86,13 +86,16 @@ async fn bad_requests_change_nothing() {
     let err = f
         .create(
             Some("flyer"),
-            r#"{"Image":"busybox","HostConfig":{"CapAdd":["FLY"]}}"#,
+            r#"{"Image":"busybox","HostConfig":{"CapAdd":["SYS_MODULE"]}}"#,
         )
         .await
         .unwrap_err();
     assert_eq!(
         (err.kind, err.message.as_str()),
-        (ErrorKind::InvalidParameter, "fake: FLY is no capability"),
+        (
+            ErrorKind::InvalidParameter,
+            "fake: CAP_SYS_MODULE is not available"
+        ),
         "the runtime's refusal fails the create"
     );
     assert!(f.store.get(NAMES, "flyer").unwrap().is_none());

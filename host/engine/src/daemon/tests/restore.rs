@@ -99,3 +99,46 @@ async fn restore_removes_what_an_unfinished_create_left() {
     assert!(f.daemon.config().container_dir(&kept).exists());
     assert!(other.exists());
 }
+
+#[tokio::test]
+async fn a_record_written_before_records_carried_the_model_still_starts() {
+    // The containers table as untyped records, to write what an older
+    // berthd wrote.
+    const RAW: berth_store::Table<serde_json::Value> = berth_store::Table::new("containers");
+    type Age = fn(&mut serde_json::Value);
+    let old_records: [(&str, Age); 2] = [
+        ("no model", |raw| {
+            raw.as_object_mut()
+                .and_then(|r| r.remove("model"))
+                .expect("a new record carries its model");
+        }),
+        ("a model that no longer reads back", |raw| {
+            raw["model"] = serde_json::json!({"process": {"command": []}});
+        }),
+    ];
+    for (what, age) in old_records {
+        let f = fixture();
+        let id = f
+            .create(
+                Some("old"),
+                r#"{"Image":"busybox","Cmd":["echo","old"],"HostConfig":{"Memory":67108864,"CapDrop":["MKNOD"]}}"#,
+            )
+            .await
+            .unwrap();
+        let model = f.store.get(CONTAINERS, &id).unwrap().unwrap().model;
+        let model = model.expect("a new record carries its model");
+        let mut raw = f.store.get(RAW, &id).unwrap().unwrap();
+        age(&mut raw);
+        f.store.put(RAW, &id, &raw).unwrap();
+        let Fixture { _dir, store, .. } = f;
+        let runtime = Arc::new(FakeRuntime::default());
+        let f = fixture_with(_dir, store, Arc::clone(&runtime));
+        assert_eq!(f.daemon.restore().await.unwrap(), 1, "{what}");
+        f.daemon.start("old").await.expect(what);
+        assert_eq!(
+            runtime.started.lock().unwrap().as_slice(),
+            [model],
+            "{what}: the model is rebuilt from the wire configuration"
+        );
+    }
+}

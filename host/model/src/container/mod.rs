@@ -1,0 +1,349 @@
+//! The trusted model of a container to run: what the exec driver needs to
+//! build a runtime spec and a shim's arguments, already validated.
+//!
+//! Built in one place, the engine's `ContainerSpecBuilder::build()`, from
+//! the Docker API's wire types (`berth_api::container::{Config,
+//! HostConfig}`) and the host's facts; stored in the container record
+//! beside the wire configuration (which inspect shows); passed to
+//! `berth_exec::ExecDriver::start`, which checks again only what depends on
+//! the host at start time (its cgroup features, its bounding set).
+//!
+//! Each invariant lives in the leaf type that carries it: the fields of a
+//! leaf are private, its constructor checks (with moby's wording where
+//! moby has one, `daemon/daemon_unix.go`), and its serde form goes through
+//! the same constructor (`try_from`), so that a record read back cannot
+//! carry a value the constructor refuses. The aggregates
+//! ([`ContainerModel`], [`Process`], [`Resources`], [`Security`]) have
+//! public fields: any combination of valid leaves is a valid container.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub mod caps;
+pub mod resources;
+pub mod seccomp;
+
+pub use caps::{Capability, CapabilitySet, CapabilityTweak};
+pub use resources::{Cfs, Cpu, Memory, Resources, Rlimit, RlimitKind, Swap};
+pub use seccomp::{KernelVersion, SeccompArchMap, SeccompCondition, SeccompProfile, SeccompRule};
+
+/// A value the model refuses; the engine returns it as InvalidParameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// Neither Entrypoint nor Cmd (moby `daemon/create.go`).
+    #[error("No command specified")]
+    NoCommand,
+    /// A relative `WorkingDir` (moby `daemon/container.go`).
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    WorkingDir(String),
+    /// A host name the kernel or Docker refuses (moby `validateHostname`).
+    #[error("invalid hostname format: {0}")]
+    Hostname(String),
+    /// A resource value out of range; the message is moby's, or says why
+    /// the kernel would refuse it at start.
+    #[error("{0}")]
+    Resource(String),
+    /// A `Binds` entry (moby's `volume/mounts` message).
+    #[error("invalid volume specification: '{0}'")]
+    Bind(String),
+    /// A `Tmpfs` mount point or option.
+    #[error("{0}")]
+    Tmpfs(String),
+    /// `MaskedPaths`/`ReadonlyPaths` with a relative entry.
+    #[error("invalid {field} entry {path:?}: it must be an absolute path")]
+    Path {
+        /// `MaskedPaths` or `ReadonlyPaths`.
+        field: &'static str,
+        /// The entry.
+        path: String,
+    },
+    /// A `CapAdd`/`CapDrop` name (moby `validateCapabilities`).
+    #[error("invalid {field}: unknown capability: {name:?}")]
+    UnknownCapability {
+        /// `CapAdd` or `CapDrop`.
+        field: &'static str,
+        /// Normalised (`CAP_` prefix, upper case).
+        name: String,
+    },
+}
+
+/// A container to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerModel {
+    /// Its first process.
+    pub process: Process,
+    /// `Config.Hostname` (the short id when the request has none).
+    pub hostname: Hostname,
+    /// `Config.Domainname`, when set.
+    pub domainname: Option<String>,
+    /// Limits.
+    pub resources: Resources,
+    /// Binds and tmpfs mounts, parents before children (moby `sortMounts`).
+    pub mounts: Vec<Mount>,
+    /// What confines it.
+    pub security: Security,
+    /// `HostConfig.CgroupnsMode`, the daemon's default filled in.
+    pub cgroupns: CgroupnsMode,
+    /// `HostConfig.ReadonlyRootfs`.
+    pub readonly_rootfs: bool,
+    /// `HostConfig.LogConfig`, parsed.
+    pub log: LogDriver,
+}
+
+/// The first process (moby `daemon/create.go` merges the image's
+/// Entrypoint, Cmd, Env, WorkingDir and User in before this is made).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    /// Entrypoint then Cmd.
+    pub command: Command,
+    /// `Config.Env` over the image's: `KEY=value`, or `KEY` to unset.
+    pub env: Vec<String>,
+    /// `Config.User` as given (`name`, `uid`, `uid:gid`, ...): only the
+    /// exec driver can resolve it, against the container's `/etc/passwd`.
+    pub user: String,
+    /// `Config.WorkingDir`; `/` when `None`.
+    pub working_dir: Option<AbsolutePath>,
+    /// `Config.Tty`.
+    pub tty: bool,
+    /// `HostConfig.ConsoleSize` (height, width), with a TTY and both non-zero.
+    pub console_size: Option<(u16, u16)>,
+    /// `Config.OpenStdin`.
+    pub open_stdin: bool,
+    /// `Config.StdinOnce`.
+    pub stdin_once: bool,
+}
+
+/// A command line with at least the executable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct Command(Vec<String>);
+
+impl Command {
+    /// Entrypoint then Cmd; refused when both are empty.
+    pub fn new(args: Vec<String>) -> Result<Command, ModelError> {
+        if args.is_empty() {
+            return Err(ModelError::NoCommand);
+        }
+        Ok(Command(args))
+    }
+
+    /// The executable then its arguments.
+    pub fn args(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for Command {
+    type Error = ModelError;
+    fn try_from(args: Vec<String>) -> Result<Command, ModelError> {
+        Command::new(args)
+    }
+}
+
+impl From<Command> for Vec<String> {
+    fn from(command: Command) -> Vec<String> {
+        command.0
+    }
+}
+
+/// An absolute path inside the container. Mount destinations are also
+/// free of `..` (the engine's parsers refuse it); a working directory or a
+/// masked path need only be absolute, as in moby.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AbsolutePath(String);
+
+impl AbsolutePath {
+    /// `None` unless `path` is absolute.
+    pub fn new(path: &str) -> Option<AbsolutePath> {
+        path.starts_with('/').then(|| AbsolutePath(path.to_owned()))
+    }
+
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Components below `/`: parents sort before their children.
+    pub fn depth(&self) -> usize {
+        std::path::Path::new(&self.0).components().count()
+    }
+}
+
+impl TryFrom<String> for AbsolutePath {
+    type Error = String;
+    fn try_from(path: String) -> Result<AbsolutePath, String> {
+        AbsolutePath::new(&path).ok_or_else(|| format!("{path:?} is not an absolute path"))
+    }
+}
+
+impl From<AbsolutePath> for String {
+    fn from(path: AbsolutePath) -> String {
+        path.0
+    }
+}
+
+/// Longest host name the kernel accepts (`HOST_NAME_MAX`).
+pub const HOST_NAME_MAX: usize = 64;
+
+/// A host name: dot-separated labels of letters, digits and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Hostname(String);
+
+impl Hostname {
+    /// moby `validateHostname`'s rules with the kernel's length.
+    pub fn new(name: &str) -> Result<Hostname, ModelError> {
+        let valid = name.len() <= HOST_NAME_MAX
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if valid {
+            Ok(Hostname(name.to_owned()))
+        } else {
+            Err(ModelError::Hostname(name.to_owned()))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Hostname {
+    type Error = ModelError;
+    fn try_from(name: String) -> Result<Hostname, ModelError> {
+        Hostname::new(&name)
+    }
+}
+
+impl From<Hostname> for String {
+    fn from(name: Hostname) -> String {
+        name.0
+    }
+}
+
+/// A user mount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mount {
+    /// A `Binds` entry (`-v /host:/ctr[:opts]`).
+    Bind {
+        /// Absolute host path (created like `-v` does when missing).
+        source: PathBuf,
+        /// Where in the container (not `/`).
+        destination: AbsolutePath,
+        /// `ro`.
+        read_only: bool,
+        /// Mount propagation.
+        propagation: Propagation,
+    },
+    /// A `Tmpfs` entry.
+    Tmpfs {
+        /// Where in the container (not `/`).
+        destination: AbsolutePath,
+        /// The user's options, each known to mount(8)/tmpfs(5); Docker's
+        /// defaults are merged in when the spec is built.
+        options: Vec<String>,
+    },
+}
+
+impl Mount {
+    /// Where in the container.
+    pub fn destination(&self) -> &AbsolutePath {
+        match self {
+            Mount::Bind { destination, .. } | Mount::Tmpfs { destination, .. } => destination,
+        }
+    }
+}
+
+/// Mount propagation of a bind (mount(8)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Propagation {
+    /// `private`.
+    Private,
+    /// `rprivate`, Docker's default.
+    #[default]
+    Rprivate,
+    /// `shared`.
+    Shared,
+    /// `rshared`.
+    Rshared,
+    /// `slave`.
+    Slave,
+    /// `rslave`.
+    Rslave,
+}
+
+impl Propagation {
+    /// The mount option.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagation::Private => "private",
+            Propagation::Rprivate => "rprivate",
+            Propagation::Shared => "shared",
+            Propagation::Rshared => "rshared",
+            Propagation::Slave => "slave",
+            Propagation::Rslave => "rslave",
+        }
+    }
+}
+
+/// What confines the container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Security {
+    /// `HostConfig.Privileged`.
+    pub privileged: bool,
+    /// `CapAdd`/`CapDrop`, names resolved; the daemon's bounding set is
+    /// applied by the exec driver ([`CapabilityTweak::apply`]).
+    pub capabilities: CapabilityTweak,
+    /// `no-new-privileges` of `SecurityOpt`.
+    pub no_new_privileges: bool,
+    /// `seccomp=` of `SecurityOpt`.
+    pub seccomp: Seccomp,
+    /// `MaskedPaths`: `None` is Docker's list.
+    pub masked_paths: Option<Vec<AbsolutePath>>,
+    /// `ReadonlyPaths`: `None` is Docker's list.
+    pub readonly_paths: Option<Vec<AbsolutePath>>,
+}
+
+/// The seccomp choice of a container (moby `daemon/seccomp_linux.go`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub enum Seccomp {
+    /// Docker's default profile.
+    #[default]
+    Default,
+    /// No filter.
+    Unconfined,
+    /// A profile in Docker's format, checked (moby `LoadProfile`).
+    Profile(Box<SeccompProfile>),
+}
+
+/// Whether the container gets its own cgroup namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupnsMode {
+    /// Its own: `/proc/self/cgroup` shows `/`.
+    Private,
+    /// The host's.
+    Host,
+}
+
+/// The log driver and its options (moby `daemon/logger/jsonfilelog`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogDriver {
+    /// `json-file`.
+    JsonFile {
+        /// `max-size` in bytes; `None` lets the file grow.
+        max_size: Option<u64>,
+        /// `max-file`, at least 1.
+        max_files: u32,
+    },
+    /// `none`: nothing is logged; `logs` refuses.
+    None,
+}
