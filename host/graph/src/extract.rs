@@ -117,6 +117,52 @@ pub(crate) fn extract<R: Read>(
     Ok(x.report)
 }
 
+/// An entry's metadata from its tar header and PAX records, checked once.
+struct EntryMeta {
+    /// Permission bits, including setuid/setgid/sticky.
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    /// The extended attributes we keep (see [`pax_xattrs`]).
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+impl EntryMeta {
+    fn read<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Self, GraphError> {
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
+        let mtime = header.mtime().unwrap_or(0) as i64;
+        let (uid, gid) = match (u32::try_from(uid), u32::try_from(gid)) {
+            (Ok(u), Ok(g)) => (u, g),
+            _ => {
+                return Err(GraphError::UnsafeEntry {
+                    entry: shown.to_owned(),
+                    reason: format!("uid {uid} or gid {gid} does not fit in 32 bits"),
+                });
+            }
+        };
+        let xattrs = pax_xattrs(entry, shown)?;
+        Ok(Self {
+            mode,
+            uid,
+            gid,
+            mtime,
+            xattrs,
+        })
+    }
+}
+
+/// Where an entry is written: its parent directory, opened inside the
+/// layer, and its name there (`shown` names the entry in errors).
+struct At<'a> {
+    parent: &'a Dir,
+    name: &'a OsStr,
+    shown: &'a str,
+}
+
 struct Extractor {
     root: Dir,
     opts: ExtractOptions,
@@ -253,41 +299,17 @@ impl Extractor {
         Ok(false)
     }
 
+    /// Writes one tar entry into the layer: the path and header are checked
+    /// first, then the entry goes to the writer for its kind.
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<(), GraphError> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let rel = sanitize(&raw, &shown)?;
-        let header = entry.header();
-        let kind = header.entry_type();
-        let mode = header.mode().unwrap_or(0o644) & 0o7777;
-        let uid = header.uid().unwrap_or(0);
-        let gid = header.gid().unwrap_or(0);
-        let mtime = header.mtime().unwrap_or(0) as i64;
-        let (uid, gid) = match (u32::try_from(uid), u32::try_from(gid)) {
-            (Ok(u), Ok(g)) => (u, g),
-            _ => {
-                return Err(GraphError::UnsafeEntry {
-                    entry: shown,
-                    reason: format!("uid {uid} or gid {gid} does not fit in 32 bits"),
-                });
-            }
-        };
-        let xattrs = pax_xattrs(&mut entry, &shown)?;
+        let kind = entry.header().entry_type();
+        let meta = EntryMeta::read(&mut entry, &shown)?;
 
         let Some(name) = rel.file_name().map(OsStr::to_os_string) else {
-            // The layer root itself ("./"): only its metadata applies.
-            if kind.is_dir() {
-                self.deferred.push(DeferredDir {
-                    rel: PathBuf::new(),
-                    mode,
-                    mtime,
-                });
-                return Ok(());
-            }
-            return Err(GraphError::UnsafeEntry {
-                entry: shown,
-                reason: "the layer root can only be a directory".into(),
-            });
+            return self.layer_root(kind, &meta, shown);
         };
         let parent_rel = rel.parent().unwrap_or(Path::new("")).to_path_buf();
 
@@ -296,122 +318,23 @@ impl Extractor {
         }
 
         let parent = self.parent(&parent_rel, &shown)?;
-        let e = |op: &str| Self::extract_err(&shown, op.to_owned());
+        let at = At {
+            parent: &parent,
+            name: &name,
+            shown: &shown,
+        };
         match kind {
-            tar::EntryType::Directory => {
-                let existed = self.clear(&parent, &name, true, &shown)?;
-                if !existed {
-                    parent.create_dir(&name).map_err(e("create directory"))?;
-                }
-                self.ownership(&parent, &name, uid, gid, &shown)?;
-                if !xattrs.is_empty() {
-                    let d = open_nofollow(&parent, &name, OFlags::DIRECTORY)
-                        .map_err(e("open directory"))?;
-                    apply_xattrs(&d, &xattrs).map_err(e("set extended attributes"))?;
-                }
-                self.deferred.push(DeferredDir { rel, mode, mtime });
-            }
+            tar::EntryType::Directory => self.directory(&at, rel, &meta)?,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                self.clear(&parent, &name, false, &shown)?;
-                let mut opts = OpenOptions::new();
-                opts.write(true).create_new(true).mode(0o600);
-                let mut file = parent.open_with(&name, &opts).map_err(e("create file"))?;
-                let written = io::copy(&mut entry, &mut file).map_err(|source| {
-                    GraphError::InvalidArchive {
-                        reason: format!("cannot read the content of {shown:?}"),
-                        source: Some(source),
-                    }
-                })?;
-                self.report.size += written;
-                if self.opts.chown {
-                    rustix::fs::fchown(
-                        &file,
-                        Some(rustix::fs::Uid::from_raw(uid)),
-                        Some(rustix::fs::Gid::from_raw(gid)),
-                    )
-                    .map_err(|er| e("set owner")(er.into()))?;
-                }
-                rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))
-                    .map_err(|er| e("set mode")(er.into()))?;
-                apply_xattrs(&file, &xattrs).map_err(e("set extended attributes"))?;
-                fsutil::set_times_fd(&file, timespec(mtime, 0)).map_err(e("set times"))?;
+                self.regular(&at, &mut entry, &meta)?;
             }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| GraphError::UnsafeEntry {
-                        entry: shown.clone(),
-                        reason: "symlink without a target".into(),
-                    })?
-                    .into_owned();
-                self.clear(&parent, &name, false, &shown)?;
-                rustix::fs::symlinkat(OsStr::from_bytes(&target), parent.as_fd(), &name)
-                    .map_err(|er| e("create symlink")(er.into()))?;
-                self.ownership(&parent, &name, uid, gid, &shown)?;
-                fsutil::set_times_at(&parent, &name, timespec(mtime, 0)).map_err(e("set times"))?;
-            }
-            tar::EntryType::Link => {
-                let raw_target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| GraphError::UnsafeEntry {
-                        entry: shown.clone(),
-                        reason: "hard link without a target".into(),
-                    })?
-                    .into_owned();
-                let target_display = String::from_utf8_lossy(&raw_target).into_owned();
-                let target = sanitize(&raw_target, &target_display).map_err(|_| {
-                    GraphError::UnsafeEntry {
-                        entry: shown.clone(),
-                        reason: format!("hard link target {target_display:?} is outside the layer"),
-                    }
-                })?;
-                if target == rel {
-                    return Ok(());
-                }
-                match self.root.symlink_metadata(&target) {
-                    Ok(m) if !m.is_dir() => {}
-                    Ok(_) => {
-                        return Err(GraphError::UnsafeEntry {
-                            entry: shown,
-                            reason: format!("hard link target {target_display:?} is a directory"),
-                        });
-                    }
-                    Err(er) if is_escape(&er) => {
-                        return Err(GraphError::UnsafeEntry {
-                            entry: shown,
-                            reason: format!(
-                                "hard link target {target_display:?} resolves outside the layer"
-                            ),
-                        });
-                    }
-                    Err(_) => {
-                        return Err(GraphError::UnsafeEntry {
-                            entry: shown,
-                            reason: format!(
-                                "hard link target {target_display:?} is not an earlier entry of \
-                                 this layer"
-                            ),
-                        });
-                    }
-                }
-                self.clear(&parent, &name, false, &shown)?;
-                self.root
-                    .hard_link(&target, &parent, &name)
-                    .map_err(e("create hard link"))?;
-            }
-            tar::EntryType::Fifo => {
-                self.clear(&parent, &name, false, &shown)?;
-                fsutil::make_fifo(&parent, &name, mode).map_err(e("create fifo"))?;
-                self.ownership(&parent, &name, uid, gid, &shown)?;
-                rustix::fs::chmodat(
-                    parent.as_fd(),
-                    &name,
-                    Mode::from_raw_mode(mode),
-                    rustix::fs::AtFlags::empty(),
-                )
-                .map_err(|er| e("set mode")(er.into()))?;
-                fsutil::set_times_at(&parent, &name, timespec(mtime, 0)).map_err(e("set times"))?;
-            }
+            tar::EntryType::Symlink => self.symlink(&at, &entry, &meta)?,
+            tar::EntryType::Link => match self.link_target(&entry, &rel, &shown)? {
+                Some(target) => self.hard_link(&at, &target)?,
+                // A hard link to itself: nothing to write.
+                None => return Ok(()),
+            },
+            tar::EntryType::Fifo => self.fifo(&at, &meta)?,
             tar::EntryType::Char | tar::EntryType::Block => {
                 let w = format!("skipped device node {shown:?}: images may not carry devices");
                 tracing::warn!(entry = %shown, "skipped device node in layer");
@@ -426,6 +349,177 @@ impl Extractor {
             }
         }
         self.report.entries += 1;
+        Ok(())
+    }
+
+    /// The layer root itself ("./"): only its metadata applies.
+    fn layer_root(
+        &mut self,
+        kind: tar::EntryType,
+        meta: &EntryMeta,
+        shown: String,
+    ) -> Result<(), GraphError> {
+        if !kind.is_dir() {
+            return Err(GraphError::UnsafeEntry {
+                entry: shown,
+                reason: "the layer root can only be a directory".into(),
+            });
+        }
+        self.deferred.push(DeferredDir {
+            rel: PathBuf::new(),
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
+        Ok(())
+    }
+
+    /// A directory: merged with one already there, its mode and mtime
+    /// deferred to the end (creating children changes the mtime).
+    fn directory(&mut self, at: &At<'_>, rel: PathBuf, meta: &EntryMeta) -> Result<(), GraphError> {
+        let e = |op: &str| Self::extract_err(at.shown, op.to_owned());
+        let existed = self.clear(at.parent, at.name, true, at.shown)?;
+        if !existed {
+            at.parent
+                .create_dir(at.name)
+                .map_err(e("create directory"))?;
+        }
+        self.ownership(at.parent, at.name, meta.uid, meta.gid, at.shown)?;
+        if !meta.xattrs.is_empty() {
+            let d = open_nofollow(at.parent, at.name, OFlags::DIRECTORY)
+                .map_err(e("open directory"))?;
+            apply_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
+        }
+        self.deferred.push(DeferredDir {
+            rel,
+            mode: meta.mode,
+            mtime: meta.mtime,
+        });
+        Ok(())
+    }
+
+    /// A regular file: created new (whatever was there is removed first),
+    /// filled, then owner, mode (after the owner: `chown` clears setuid),
+    /// xattrs and mtime set through the open handle.
+    fn regular<R: Read>(
+        &mut self,
+        at: &At<'_>,
+        entry: &mut tar::Entry<'_, R>,
+        meta: &EntryMeta,
+    ) -> Result<(), GraphError> {
+        let e = |op: &str| Self::extract_err(at.shown, op.to_owned());
+        self.clear(at.parent, at.name, false, at.shown)?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true).mode(0o600);
+        let mut file = at
+            .parent
+            .open_with(at.name, &opts)
+            .map_err(e("create file"))?;
+        let written = io::copy(entry, &mut file).map_err(|source| GraphError::InvalidArchive {
+            reason: format!("cannot read the content of {:?}", at.shown),
+            source: Some(source),
+        })?;
+        self.report.size += written;
+        if self.opts.chown {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(meta.uid)),
+                Some(rustix::fs::Gid::from_raw(meta.gid)),
+            )
+            .map_err(|er| e("set owner")(er.into()))?;
+        }
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(meta.mode))
+            .map_err(|er| e("set mode")(er.into()))?;
+        apply_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
+        fsutil::set_times_fd(&file, timespec(meta.mtime, 0)).map_err(e("set times"))?;
+        Ok(())
+    }
+
+    /// A symlink, stored with its target unchanged.
+    fn symlink<R: Read>(
+        &mut self,
+        at: &At<'_>,
+        entry: &tar::Entry<'_, R>,
+        meta: &EntryMeta,
+    ) -> Result<(), GraphError> {
+        let e = |op: &str| Self::extract_err(at.shown, op.to_owned());
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| GraphError::UnsafeEntry {
+                entry: at.shown.to_owned(),
+                reason: "symlink without a target".into(),
+            })?
+            .into_owned();
+        self.clear(at.parent, at.name, false, at.shown)?;
+        rustix::fs::symlinkat(OsStr::from_bytes(&target), at.parent.as_fd(), at.name)
+            .map_err(|er| e("create symlink")(er.into()))?;
+        self.ownership(at.parent, at.name, meta.uid, meta.gid, at.shown)?;
+        fsutil::set_times_at(at.parent, at.name, timespec(meta.mtime, 0))
+            .map_err(e("set times"))?;
+        Ok(())
+    }
+
+    /// Checks a hard link's target: an earlier non-directory entry of this
+    /// layer, resolved inside it. `None` for a link to itself.
+    fn link_target<R: Read>(
+        &self,
+        entry: &tar::Entry<'_, R>,
+        rel: &Path,
+        shown: &str,
+    ) -> Result<Option<PathBuf>, GraphError> {
+        let refuse = |reason: String| GraphError::UnsafeEntry {
+            entry: shown.to_owned(),
+            reason,
+        };
+        let raw_target = entry
+            .link_name_bytes()
+            .ok_or_else(|| refuse("hard link without a target".into()))?
+            .into_owned();
+        let target_display = String::from_utf8_lossy(&raw_target).into_owned();
+        let target = sanitize(&raw_target, &target_display).map_err(|_| {
+            refuse(format!(
+                "hard link target {target_display:?} is outside the layer"
+            ))
+        })?;
+        if target == rel {
+            return Ok(None);
+        }
+        match self.root.symlink_metadata(&target) {
+            Ok(m) if !m.is_dir() => Ok(Some(target)),
+            Ok(_) => Err(refuse(format!(
+                "hard link target {target_display:?} is a directory"
+            ))),
+            Err(er) if is_escape(&er) => Err(refuse(format!(
+                "hard link target {target_display:?} resolves outside the layer"
+            ))),
+            Err(_) => Err(refuse(format!(
+                "hard link target {target_display:?} is not an earlier entry of this layer"
+            ))),
+        }
+    }
+
+    /// A hard link to a target already checked by [`Self::link_target`].
+    fn hard_link(&mut self, at: &At<'_>, target: &Path) -> Result<(), GraphError> {
+        self.clear(at.parent, at.name, false, at.shown)?;
+        self.root
+            .hard_link(target, at.parent, at.name)
+            .map_err(Self::extract_err(at.shown, "create hard link"))
+    }
+
+    /// A fifo; its mode is set after the owner (`chown` clears setuid).
+    fn fifo(&mut self, at: &At<'_>, meta: &EntryMeta) -> Result<(), GraphError> {
+        let e = |op: &str| Self::extract_err(at.shown, op.to_owned());
+        self.clear(at.parent, at.name, false, at.shown)?;
+        fsutil::make_fifo(at.parent, at.name, meta.mode).map_err(e("create fifo"))?;
+        self.ownership(at.parent, at.name, meta.uid, meta.gid, at.shown)?;
+        rustix::fs::chmodat(
+            at.parent.as_fd(),
+            at.name,
+            Mode::from_raw_mode(meta.mode),
+            rustix::fs::AtFlags::empty(),
+        )
+        .map_err(|er| e("set mode")(er.into()))?;
+        fsutil::set_times_at(at.parent, at.name, timespec(meta.mtime, 0))
+            .map_err(e("set times"))?;
         Ok(())
     }
 
