@@ -20,98 +20,131 @@ pub fn apply_changes(config: &mut Config, changes: &[String]) -> Result<(), Stri
             .split_once(char::is_whitespace)
             .map(|(i, r)| (i, r.trim()))
             .unwrap_or((change, ""));
-        let upper = instr.to_ascii_uppercase();
-        let need_args = || {
-            if rest.is_empty() {
-                Err(format!("{upper} requires at least one argument"))
-            } else {
-                Ok(())
+        apply_change(config, &instr.to_ascii_uppercase(), rest)?;
+    }
+    Ok(())
+}
+
+/// Applies one instruction, `upper` (in capitals) with its arguments `rest`.
+fn apply_change(config: &mut Config, upper: &str, rest: &str) -> Result<(), String> {
+    let need_args = || {
+        if rest.is_empty() {
+            Err(format!("{upper} requires at least one argument"))
+        } else {
+            Ok(())
+        }
+    };
+    match upper {
+        "CMD" => {
+            need_args()?;
+            config.set_cmd(Some(command_form(rest, upper)?));
+        }
+        "ENTRYPOINT" => {
+            need_args()?;
+            config.set_entrypoint(Some(command_form(rest, upper)?));
+        }
+        "ENV" => {
+            need_args()?;
+            add_env(config, rest)?;
+        }
+        "LABEL" => {
+            need_args()?;
+            add_labels(config, rest)?;
+        }
+        "WORKDIR" => {
+            need_args()?;
+            set_workdir(config, rest);
+        }
+        "USER" => {
+            need_args()?;
+            if rest.contains(char::is_whitespace) {
+                return Err(format!("USER takes exactly one argument, got {rest:?}"));
             }
-        };
-        match upper.as_str() {
-            "CMD" => {
-                need_args()?;
-                config.set_cmd(Some(command_form(rest, &upper)?));
-            }
-            "ENTRYPOINT" => {
-                need_args()?;
-                config.set_entrypoint(Some(command_form(rest, &upper)?));
-            }
-            "ENV" => {
-                need_args()?;
-                let mut env = config.env().clone().unwrap_or_default();
-                for (k, v) in key_values(rest, "ENV")? {
-                    env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
-                    env.push(format!("{k}={v}"));
-                }
-                config.set_env(Some(env));
-            }
-            "LABEL" => {
-                need_args()?;
-                let mut labels = config.labels().clone().unwrap_or_default();
-                for (k, v) in key_values(rest, "LABEL")? {
-                    labels.insert(k, v);
-                }
-                config.set_labels(Some(labels));
-            }
-            "WORKDIR" => {
-                need_args()?;
-                let dir = if rest.starts_with('/') {
-                    rest.to_owned()
-                } else {
-                    // Relative WORKDIRs build on the previous one (Dockerfile
-                    // reference, WORKDIR).
-                    let base = config.working_dir().clone().unwrap_or_else(|| "/".into());
-                    format!("{}/{rest}", base.trim_end_matches('/'))
-                };
-                config.set_working_dir(Some(dir));
-            }
-            "USER" => {
-                need_args()?;
-                if rest.contains(char::is_whitespace) {
-                    return Err(format!("USER takes exactly one argument, got {rest:?}"));
-                }
-                config.set_user(Some(rest.to_owned()));
-            }
-            "EXPOSE" => {
-                need_args()?;
-                let mut ports = config.exposed_ports().clone().unwrap_or_default();
-                for spec in rest.split_whitespace() {
-                    let port = exposed_port(spec)?;
-                    if !ports.contains(&port) {
-                        ports.push(port);
-                    }
-                }
-                config.set_exposed_ports(Some(ports));
-            }
-            "VOLUME" => {
-                need_args()?;
-                let list = if rest.starts_with('[') {
-                    json_list(rest, "VOLUME")?
-                } else {
-                    rest.split_whitespace().map(str::to_owned).collect()
-                };
-                let mut volumes = config.volumes().clone().unwrap_or_default();
-                for v in list {
-                    if v.is_empty() {
-                        return Err("VOLUME specified can not be an empty string".into());
-                    }
-                    if !volumes.contains(&v) {
-                        volumes.push(v);
-                    }
-                }
-                config.set_volumes(Some(volumes));
-            }
-            "STOPSIGNAL" => {
-                need_args()?;
-                config.set_stop_signal(Some(rest.to_owned()));
-            }
-            "ONBUILD" => {
-                return Err("ONBUILD is not supported: OCI image configs cannot carry it".into());
-            }
-            _ => return Err(format!("{upper} is not a valid change command")),
+            config.set_user(Some(rest.to_owned()));
+        }
+        "EXPOSE" => {
+            need_args()?;
+            add_exposed_ports(config, rest)?;
+        }
+        "VOLUME" => {
+            need_args()?;
+            add_volumes(config, rest)?;
+        }
+        "STOPSIGNAL" => {
+            need_args()?;
+            config.set_stop_signal(Some(rest.to_owned()));
+        }
+        "ONBUILD" => {
+            return Err("ONBUILD is not supported: OCI image configs cannot carry it".into());
+        }
+        _ => return Err(format!("{upper} is not a valid change command")),
+    }
+    Ok(())
+}
+
+/// `ENV k=v ...` (or `ENV k v`): a variable set again replaces the old one.
+fn add_env(config: &mut Config, rest: &str) -> Result<(), String> {
+    let mut env = config.env().clone().unwrap_or_default();
+    for (k, v) in key_values(rest, "ENV")? {
+        env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
+        env.push(format!("{k}={v}"));
+    }
+    config.set_env(Some(env));
+    Ok(())
+}
+
+/// `LABEL k=v ...`, added to the image's labels.
+fn add_labels(config: &mut Config, rest: &str) -> Result<(), String> {
+    let mut labels = config.labels().clone().unwrap_or_default();
+    for (k, v) in key_values(rest, "LABEL")? {
+        labels.insert(k, v);
+    }
+    config.set_labels(Some(labels));
+    Ok(())
+}
+
+/// `WORKDIR dir`: a relative one builds on the previous one (Dockerfile
+/// reference, WORKDIR).
+fn set_workdir(config: &mut Config, rest: &str) {
+    let dir = if rest.starts_with('/') {
+        rest.to_owned()
+    } else {
+        let base = config.working_dir().clone().unwrap_or_else(|| "/".into());
+        format!("{}/{rest}", base.trim_end_matches('/'))
+    };
+    config.set_working_dir(Some(dir));
+}
+
+/// `EXPOSE port[/proto] ...`, each port once.
+fn add_exposed_ports(config: &mut Config, rest: &str) -> Result<(), String> {
+    let mut ports = config.exposed_ports().clone().unwrap_or_default();
+    for spec in rest.split_whitespace() {
+        let port = exposed_port(spec)?;
+        if !ports.contains(&port) {
+            ports.push(port);
         }
     }
+    config.set_exposed_ports(Some(ports));
+    Ok(())
+}
+
+/// `VOLUME /a /b` or `VOLUME ["/a", "/b"]`, each volume once.
+fn add_volumes(config: &mut Config, rest: &str) -> Result<(), String> {
+    let list = if rest.starts_with('[') {
+        json_list(rest, "VOLUME")?
+    } else {
+        rest.split_whitespace().map(str::to_owned).collect()
+    };
+    let mut volumes = config.volumes().clone().unwrap_or_default();
+    for v in list {
+        if v.is_empty() {
+            return Err("VOLUME specified can not be an empty string".into());
+        }
+        if !volumes.contains(&v) {
+            volumes.push(v);
+        }
+    }
+    config.set_volumes(Some(volumes));
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Container root filesystems and flattened layer caches.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::compress::sha256_hex;
 use crate::error::GraphError;
@@ -9,8 +9,8 @@ use crate::fsutil;
 use crate::graph::{Graph, StorageDriver, now_unix};
 use crate::image::resolve_in;
 use crate::merge::{MergeOptions, merge_layer};
-use crate::policy::{LayerInfo, RootfsRequest, is_layer_id, validate_rootfs_plan};
-use crate::records::{LAYERS, LayerKind, LayerRecord, ROOTFS, RootfsRecord};
+use crate::policy::{LayerInfo, RootfsPlan, RootfsRequest, is_layer_id, validate_rootfs_plan};
+use crate::records::{ImageRecord, LAYERS, LayerKind, LayerRecord, ROOTFS, RootfsRecord};
 
 /// A container's root filesystem as created.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,37 +61,7 @@ impl Graph {
     pub fn create_rootfs(&self, container_id: &str, image: &str) -> Result<RootfsInfo, GraphError> {
         check_container_id(container_id)?;
         let _guard = self.lock();
-        let read = self.store.read()?;
-        if read.get(ROOTFS, container_id)?.is_some() {
-            return Err(GraphError::RootfsExists {
-                container_id: container_id.to_owned(),
-            });
-        }
-        let image = resolve_in(&read, image)?.image;
-        let mut layers = Vec::with_capacity(image.layers.len());
-        for id in &image.layers {
-            let record = Self::layer_record(&read, id)?;
-            layers.push(LayerInfo {
-                id: id.clone(),
-                size: record.size,
-            });
-        }
-        let request = RootfsRequest {
-            container_id: container_id.to_owned(),
-            image_id: format!("sha256:{}", image.id),
-            driver: self.driver.name().into(),
-            layers,
-            max_lower_dirs: self.max_lower_dirs(container_id),
-            flattened: self.flattened_infos(&read)?,
-        };
-        drop(read);
-        let (_, plan) = self.plan(
-            "rootfs",
-            &request,
-            |policy, request| policy.plan_rootfs(request),
-            validate_rootfs_plan,
-        )?;
-
+        let (image, plan) = self.plan_rootfs_locked(container_id, image)?;
         let mut lowers = Vec::with_capacity(plan.lowers.len());
         for (i, lower) in plan.lowers.iter().enumerate() {
             if let [single] = lower.layers.as_slice() {
@@ -107,36 +77,7 @@ impl Graph {
         let dir = self.layout.container(container_id);
         let build = || -> Result<(), GraphError> {
             fsutil::create_dirs(&dir)?;
-            match self.driver {
-                StorageDriver::Overlay => {
-                    for d in [
-                        self.layout.upper(container_id),
-                        self.layout.work(container_id),
-                        self.layout.merged(container_id),
-                    ] {
-                        fs::create_dir(&d).map_err(GraphError::io("create directory", &d))?;
-                    }
-                }
-                StorageDriver::Vfs => {
-                    let staging = dir.join("rootfs.partial");
-                    fs::create_dir(&staging)
-                        .map_err(GraphError::io("create directory", &staging))?;
-                    for (kind, id) in &lowers {
-                        merge_layer(
-                            &self.layout.layer_diff(*kind, id),
-                            &staging,
-                            MergeOptions {
-                                format: self.whiteouts(),
-                                keep_whiteouts: false,
-                                chown: self.chown,
-                            },
-                        )?;
-                    }
-                    let rootfs = self.layout.vfs_rootfs(container_id);
-                    fs::rename(&staging, &rootfs)
-                        .map_err(GraphError::io("publish rootfs at", &rootfs))?;
-                }
-            }
+            self.build_rootfs_dirs(container_id, &dir, &lowers)?;
             let now = now_unix();
             self.store.write(|txn| {
                 txn.insert_new(
@@ -168,6 +109,88 @@ impl Graph {
             path: self.rootfs_path(container_id),
             lower_dirs: lowers.len(),
         })
+    }
+
+    /// Under the graph lock: checks that the container has no rootfs yet,
+    /// resolves `image` and asks the layout policy for the rootfs's lower
+    /// directories. Returns the image and the validated plan.
+    fn plan_rootfs_locked(
+        &self,
+        container_id: &str,
+        image: &str,
+    ) -> Result<(ImageRecord, RootfsPlan), GraphError> {
+        let read = self.store.read()?;
+        if read.get(ROOTFS, container_id)?.is_some() {
+            return Err(GraphError::RootfsExists {
+                container_id: container_id.to_owned(),
+            });
+        }
+        let image = resolve_in(&read, image)?.image;
+        let mut layers = Vec::with_capacity(image.layers.len());
+        for id in &image.layers {
+            let record = Self::layer_record(&read, id)?;
+            layers.push(LayerInfo {
+                id: id.clone(),
+                size: record.size,
+            });
+        }
+        let request = RootfsRequest {
+            container_id: container_id.to_owned(),
+            image_id: format!("sha256:{}", image.id),
+            driver: self.driver.name().into(),
+            layers,
+            max_lower_dirs: self.max_lower_dirs(container_id),
+            flattened: self.flattened_infos(&read)?,
+        };
+        drop(read);
+        let (_, plan) = self.plan(
+            "rootfs",
+            &request,
+            |policy, request| policy.plan_rootfs(request),
+            validate_rootfs_plan,
+        )?;
+        Ok((image, plan))
+    }
+
+    /// Creates the driver's directories of a new rootfs under `dir`:
+    /// overlay's upper/work/merged, or vfs's copy of the `lowers` (merged
+    /// in a staging directory, then renamed into place).
+    fn build_rootfs_dirs(
+        &self,
+        container_id: &str,
+        dir: &Path,
+        lowers: &[(LayerKind, String)],
+    ) -> Result<(), GraphError> {
+        match self.driver {
+            StorageDriver::Overlay => {
+                for d in [
+                    self.layout.upper(container_id),
+                    self.layout.work(container_id),
+                    self.layout.merged(container_id),
+                ] {
+                    fs::create_dir(&d).map_err(GraphError::io("create directory", &d))?;
+                }
+            }
+            StorageDriver::Vfs => {
+                let staging = dir.join("rootfs.partial");
+                fs::create_dir(&staging).map_err(GraphError::io("create directory", &staging))?;
+                for (kind, id) in lowers {
+                    merge_layer(
+                        &self.layout.layer_diff(*kind, id),
+                        &staging,
+                        MergeOptions {
+                            format: self.whiteouts(),
+                            keep_whiteouts: false,
+                            chown: self.chown,
+                        },
+                    )?;
+                }
+                let rootfs = self.layout.vfs_rootfs(container_id);
+                fs::rename(&staging, &rootfs)
+                    .map_err(GraphError::io("publish rootfs at", &rootfs))?;
+            }
+        }
+        Ok(())
     }
 
     /// Mounts the container's rootfs (overlay) and returns its path;
