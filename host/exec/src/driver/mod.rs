@@ -555,29 +555,25 @@ impl ExecDriver {
             return Ok(());
         }
         let owned = id.to_owned();
+        let state_dir = state_root.join(id);
+        let failed = |e: &dyn std::fmt::Display| {
+            ExecError::io(
+                "delete runtime state of",
+                &state_dir,
+                io::Error::other(e.to_string()),
+            )
+        };
         let permit = Arc::clone(&self.inner.cleanup_permits)
             .acquire_owned()
             .await
-            .map_err(|e| {
-                ExecError::io(
-                    "delete runtime state of",
-                    self.runtime_root().join(id),
-                    io::Error::other(e),
-                )
-            })?;
+            .map_err(|e| failed(&e))?;
         let result = tokio::task::spawn_blocking(move || {
             let result = berth_libcontainer::Container::load(&state_root, &owned)?.delete(true);
             drop(permit);
             result
         })
         .await
-        .map_err(|e| {
-            ExecError::io(
-                "delete runtime state of",
-                self.runtime_root().join(id),
-                io::Error::other(e),
-            )
-        })?;
+        .map_err(|e| failed(&e))?;
         result.map_err(|e| ExecError::Shim {
             id: id.to_owned(),
             message: format!("cannot delete the orphaned container: {}", error_chain(&e)),
