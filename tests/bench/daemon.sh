@@ -40,6 +40,8 @@ sock=$work/berth.sock
 berthd_pid=
 # shellcheck source=tests/bench/dockerd.sh
 source "$(dirname "$0")/dockerd.sh"
+# shellcheck source=tests/bench/bundle.sh
+source "$(dirname "$0")/bundle.sh"
 cleanup() {
     set +e
     dockerd_cleanup
@@ -59,27 +61,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "binaries: $bin"
-# A busybox rootfs, as the tests build it.
-rootfs=$work/bundle/rootfs
-mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root}
-cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for applet in $(busybox --list); do
-    [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
-tar -C "$rootfs" -cf "$work/busybox.tar" .
-
-# The runc bundle: runc's default spec running `true`.
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-spec = json.load(open(path))
-spec["process"]["args"] = ["true"]
-spec["process"]["terminal"] = False
-json.dump(spec, open(path, "w"))
-PY
+# The busybox image and the runc bundle running the same command.
+busybox_bundle true
 
 # berthd with its own roots.
 mkdir -p "$work/docker-config"

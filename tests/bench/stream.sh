@@ -52,6 +52,8 @@ stop() { # PID: TERM, wait up to 30 s, then KILL
 }
 # shellcheck source=tests/bench/dockerd.sh
 source "$(dirname "$0")/dockerd.sh"
+# shellcheck source=tests/bench/bundle.sh
+source "$(dirname "$0")/bundle.sh"
 cleanup() {
     set +e
     if [[ -n $berthd_pid ]]; then
@@ -73,28 +75,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "binaries: $bin; streaming $mib MiB, $runs runs each"
-# A busybox rootfs, as the tests build it.
-rootfs=$work/bundle/rootfs
-mkdir -p "$rootfs"/{bin,etc,dev,proc,sys,tmp,root}
-cp "$(command -v busybox)" "$rootfs/bin/busybox"
-for applet in $(busybox --list); do
-    [[ $applet == busybox ]] || ln -sf busybox "$rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
-echo 'root:x:0:' >"$rootfs/etc/group"
-tar -C "$rootfs" -cf "$work/busybox.tar" .
-
 dd_args="dd if=/dev/zero bs=1M count=$mib"
-# The runc bundle: runc's default spec running the same dd.
-(cd "$work/bundle" && runc spec)
-python3 - "$work/bundle/config.json" "$dd_args" <<'PY'
-import json, sys
-path = sys.argv[1]
-spec = json.load(open(path))
-spec["process"]["args"] = sys.argv[2].split()
-spec["process"]["terminal"] = False
-json.dump(spec, open(path, "w"))
-PY
+# The busybox image and the runc bundle running the same command.
+busybox_bundle $dd_args
 
 wait_for() { # SOCKET CLIENT... : until `CLIENT version` answers, at most 60 s
     local socket=$1; shift
