@@ -128,9 +128,7 @@ fn escape_str(out: &mut Vec<u8>, s: &str) {
                     .unwrap_or(bytes.len() - i);
                 let start = out.len();
                 out.resize(start + 6 * run, 0);
-                for (slot, &b) in out[start..].chunks_exact_mut(6).zip(&bytes[i..i + run]) {
-                    slot.copy_from_slice(&ESCAPES[usize::from(b)].1);
-                }
+                write_escape_run(&mut out[start..], &bytes[i..i + run]);
                 i += run;
             }
             len => {
@@ -138,6 +136,29 @@ fn escape_str(out: &mut Vec<u8>, s: &str) {
                 i += 1;
             }
         }
+    }
+}
+
+/// Writes the `\u00XX` escapes of `run` (bytes that all escape to six
+/// bytes) into `dst`, six bytes each. A stretch of one repeated byte (a
+/// stream of zeros, the common case) is escaped once and then doubled in
+/// place, so it costs a memcpy rather than a lookup and a copy per byte.
+fn write_escape_run(dst: &mut [u8], run: &[u8]) {
+    let mut k = 0;
+    while let Some(&b) = run.get(k) {
+        let same = run[k..]
+            .iter()
+            .position(|&c| c != b)
+            .unwrap_or(run.len() - k);
+        let region = &mut dst[6 * k..6 * (k + same)];
+        region[..6].copy_from_slice(&ESCAPES[usize::from(b)].1);
+        let mut filled = 6;
+        while filled < region.len() {
+            let n = filled.min(region.len() - filled);
+            region.copy_within(..n, filled);
+            filled += n;
+        }
+        k += same;
     }
 }
 
@@ -386,6 +407,20 @@ mod tests {
         let mut out = Vec::new();
         escape_str(&mut out, &zeros);
         assert_eq!(out, escape_per_char(&zeros));
+        // Runs of one repeated control byte (escaped once, then doubled in
+        // place) of every length up to past a few doublings, back to back
+        // with runs of another and with single ones.
+        for len in 1..70 {
+            for s in [
+                "\0".repeat(len),
+                format!("{}{}a", "\u{1}".repeat(len), "\u{1f}".repeat(len / 2 + 1)),
+                format!("<{}\u{2}>{}&", "\0".repeat(len), "\u{3}\u{4}".repeat(len)),
+            ] {
+                let mut out = Vec::new();
+                escape_str(&mut out, &s);
+                assert_eq!(out, escape_per_char(&s), "{s:?}");
+            }
+        }
     }
 
     /// The splitter as first written (buffer everything, then cut): the
