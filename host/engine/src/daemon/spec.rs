@@ -425,17 +425,9 @@ pub fn container_model(config: &Config, host: &HostConfig) -> Result<ContainerMo
 /// has checked and normalised against the host.
 fn resources_model(host: &HostConfig) -> Result<Resources, JobError> {
     let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
-    let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
-    let cfs = if host.nano_cpus > 0 {
-        Cfs::NanoCpus(host.nano_cpus.unsigned_abs())
-    } else if host.cpu_period > 0 || host.cpu_quota != 0 {
-        Cfs::Explicit {
-            period: positive(host.cpu_period),
-            quota: (host.cpu_quota != 0).then_some(host.cpu_quota),
-        }
-    } else {
-        Cfs::Unlimited
-    };
+    let cfs = Cfs::new(host.nano_cpus, host.cpu_period, host.cpu_quota).map_err(invalid)?;
+    let cpu =
+        Cpu::new(host.cpu_shares, cfs, &host.cpuset_cpus, &host.cpuset_mems).map_err(invalid)?;
     let oom_score_adj = i16::try_from(host.oom_score_adj).map_err(|_| {
         JobError::invalid(format!(
             "Invalid value {}, range for oom score adj is [-1000, 1000]",
@@ -452,12 +444,7 @@ fn resources_model(host: &HostConfig) -> Result<Resources, JobError> {
     Ok(Resources {
         memory: Memory::new(host.memory, host.memory_swap, host.memory_reservation)
             .map_err(invalid)?,
-        cpu: Cpu {
-            shares: positive(host.cpu_shares),
-            cfs,
-            cpuset_cpus: nonempty(&host.cpuset_cpus),
-            cpuset_mems: nonempty(&host.cpuset_mems),
-        },
+        cpu,
         pids_limit: host.pids_limit.and_then(positive),
         blkio_weight: (host.blkio_weight > 0).then_some(host.blkio_weight),
         shm_size: positive(host.shm_size)

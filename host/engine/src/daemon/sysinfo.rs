@@ -89,49 +89,9 @@ impl Default for SysInfo {
     }
 }
 
-/// The largest CPU or memory node number a cpuset list may name: moby's
-/// `isCpusetListAvailable` takes numbers up to 8192, "the normal maximum
-/// number of CPUs in Linux" (the kernel's `NR_CPUS` tops out there, and
-/// `MAX_NUMNODES` lower).
-pub const MAX_CPUSET_MEMBER: u32 = 8192;
-
-/// Parses a cpuset list (`0-2,4`, cpuset(7) "List format") into its
-/// members, each once and in order; `None` when malformed or naming a
-/// number above [`MAX_CPUSET_MEMBER`]. Empty means none.
-///
-/// The work and the result are bounded by [`MAX_CPUSET_MEMBER`], not by
-/// the list's length: a request repeating `0-4096` over megabytes must not
-/// expand to billions of members (moby's `ParseUintList` keeps a set too).
-pub fn parse_cpuset_list(list: &str) -> Option<Vec<u32>> {
-    let mut ranges = Vec::new();
-    if list.trim().is_empty() {
-        return Some(Vec::new());
-    }
-    for part in list.trim().split(',') {
-        let (low, high): (u32, u32) = match part.split_once('-') {
-            Some((low, high)) => (low.parse().ok()?, high.parse().ok()?),
-            None => {
-                let n = part.parse().ok()?;
-                (n, n)
-            }
-        };
-        // go-units' ParseUintList caps ranges too: a typo must not
-        // allocate a huge list.
-        if low > high || high - low > 4096 || high > MAX_CPUSET_MEMBER {
-            return None;
-        }
-        ranges.push((low, high));
-    }
-    // Sorted ranges, each expanded past what the previous ones covered:
-    // at most MAX_CPUSET_MEMBER + 1 members are ever pushed.
-    ranges.sort_unstable();
-    let mut members: Vec<u32> = Vec::new();
-    for (low, high) in ranges {
-        let from = members.last().map_or(low, |&last| low.max(last + 1));
-        members.extend(from..=high);
-    }
-    Some(members)
-}
+/// The cpuset list syntax is the model's ([`berth_model::container::Cpu`]
+/// checks it); the engine compares lists with the host's.
+pub use berth_model::container::resources::{MAX_CPUSET_MEMBER, parse_cpuset_list};
 
 #[cfg(test)]
 mod tests {
