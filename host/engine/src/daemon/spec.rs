@@ -405,9 +405,7 @@ pub fn container_model(config: &Config, host: &HostConfig) -> Result<ContainerMo
     };
     // `CgroupnsMode` is filled in at create; containers created before it
     // existed had their own cgroup namespace.
-    let cgroupns = CgroupnsMode::parse(&host.cgroupns_mode)
-        .unwrap_or(CgroupnsMode::Private)
-        .model();
+    let cgroupns = CgroupnsMode::parse(&host.cgroupns_mode).unwrap_or(CgroupnsMode::Private);
     Ok(ContainerModel {
         process,
         hostname: Hostname::new(&config.hostname).map_err(invalid)?,

@@ -33,41 +33,9 @@ pub struct SysInfo {
     pub default_cgroupns_mode: CgroupnsMode,
 }
 
-/// Whether a container gets its own cgroup namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupnsMode {
-    /// Its own: `/proc/self/cgroup` shows `/`.
-    Private,
-    /// The host's: `/proc/self/cgroup` shows the container's full path.
-    Host,
-}
-
-impl CgroupnsMode {
-    /// The `HostConfig.CgroupnsMode` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CgroupnsMode::Private => "private",
-            CgroupnsMode::Host => "host",
-        }
-    }
-
-    /// The container model's mode.
-    pub fn model(self) -> berth_model::container::CgroupnsMode {
-        match self {
-            CgroupnsMode::Private => berth_model::container::CgroupnsMode::Private,
-            CgroupnsMode::Host => berth_model::container::CgroupnsMode::Host,
-        }
-    }
-
-    /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
-    pub fn parse(value: &str) -> Option<CgroupnsMode> {
-        match value {
-            "private" => Some(CgroupnsMode::Private),
-            "host" => Some(CgroupnsMode::Host),
-            _ => None,
-        }
-    }
-}
+/// The model's mode: one definition for the create request, the daemon's
+/// default and the exec driver.
+pub use berth_model::container::CgroupnsMode;
 
 impl Default for SysInfo {
     /// A host that offers everything, with the CPUs of this machine.

@@ -330,14 +330,34 @@ pub enum Seccomp {
     Profile(Box<SeccompProfile>),
 }
 
-/// Whether the container gets its own cgroup namespace.
+/// Whether the container gets its own cgroup namespace
+/// (`HostConfig.CgroupnsMode`, and dockerd's `--default-cgroupns-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupnsMode {
     /// Its own: `/proc/self/cgroup` shows `/`.
     Private,
-    /// The host's.
+    /// The host's: `/proc/self/cgroup` shows the container's full path.
     Host,
+}
+
+impl CgroupnsMode {
+    /// The `HostConfig.CgroupnsMode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        }
+    }
+
+    /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
+    pub fn parse(value: &str) -> Option<CgroupnsMode> {
+        match value {
+            "private" => Some(CgroupnsMode::Private),
+            "host" => Some(CgroupnsMode::Host),
+            _ => None,
+        }
+    }
 }
 
 /// The log driver and its options (moby `daemon/logger/jsonfilelog`).
@@ -441,5 +461,14 @@ mod tests {
         );
         let refused = r#"{"JsonFile":{"max_size":10,"max_files":0}}"#;
         assert!(serde_json::from_str::<LogDriver>(refused).is_err());
+    }
+
+    #[test]
+    fn cgroupns_modes_parse_what_they_print() {
+        for mode in [CgroupnsMode::Private, CgroupnsMode::Host] {
+            assert_eq!(CgroupnsMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(CgroupnsMode::parse(""), None);
+        assert_eq!(CgroupnsMode::parse("shared"), None);
     }
 }
