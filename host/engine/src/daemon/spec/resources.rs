@@ -8,8 +8,9 @@
 use berth_api::container::{DEFAULT_SHM_SIZE, HostConfig};
 
 use berth_model::container::resources::MIN_NANO_CPUS;
-use berth_model::container::{Cfs, Cpu, Memory, ModelError, Rlimit};
+use berth_model::container::{Cfs, Cpu, Memory, Resources, Rlimit};
 
+use super::invalid;
 use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
 use crate::job::JobError;
 
@@ -59,10 +60,6 @@ pub(super) mod warning {
     pub const CPUSET: &str =
         "Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.";
     pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
-}
-
-fn invalid(error: ModelError) -> JobError {
-    JobError::invalid(error.to_string())
 }
 
 /// Checks and normalises the resource settings; returns the warnings.
@@ -247,6 +244,39 @@ fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Resu
         )));
     }
     Ok(())
+}
+
+/// The model's resources from a `HostConfig` that [`validate`]
+/// has checked and normalised against the host.
+pub(super) fn model(host: &HostConfig) -> Result<Resources, JobError> {
+    let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+    let cfs = Cfs::new(host.nano_cpus, host.cpu_period, host.cpu_quota).map_err(invalid)?;
+    let cpu =
+        Cpu::new(host.cpu_shares, cfs, &host.cpuset_cpus, &host.cpuset_mems).map_err(invalid)?;
+    let oom_score_adj = i16::try_from(host.oom_score_adj).map_err(|_| {
+        JobError::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            host.oom_score_adj
+        ))
+    })?;
+    let mut ulimits: Vec<Rlimit> = Vec::with_capacity(host.ulimits.len());
+    for ulimit in &host.ulimits {
+        let limit = Rlimit::new(&ulimit.name, ulimit.soft, ulimit.hard).map_err(invalid)?;
+        // A later entry of the same kind wins, as it did in the spec.
+        ulimits.retain(|l| l.kind() != limit.kind());
+        ulimits.push(limit);
+    }
+    Ok(Resources {
+        memory: Memory::new(host.memory, host.memory_swap, host.memory_reservation)
+            .map_err(invalid)?,
+        cpu,
+        pids_limit: host.pids_limit.and_then(positive),
+        blkio_weight: (host.blkio_weight > 0).then_some(host.blkio_weight),
+        shm_size: positive(host.shm_size)
+            .unwrap_or(berth_model::container::resources::DEFAULT_SHM_SIZE),
+        oom_score_adj,
+        ulimits,
+    })
 }
 
 #[cfg(test)]
