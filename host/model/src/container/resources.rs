@@ -1,6 +1,7 @@
 //! Limits of a container: cgroup resources and rlimits, each value in the
 //! range the kernel accepts at start (moby `verifyPlatformContainerResources`;
-//! kernel limits as `host/engine/src/daemon/spec/resources.rs` cites them).
+//! the kernel's limits cited where they are defined, here or in
+//! `host/engine/src/daemon/spec/resources.rs`).
 //!
 //! What depends on the host (the controllers it has, its CPUs, the
 //! daemon's own rlimits and `oom_score_adj`) is not checked here: the
@@ -689,6 +690,22 @@ mod tests {
         );
         let unlimited = Cfs::new(0, 0, 0).expect("valid");
         assert_eq!((unlimited.period(), unlimited.quota()), (None, None));
+    }
+
+    #[test]
+    fn cpuset_lists() {
+        assert_eq!(parse_cpuset_list("0-2,4"), Some(vec![0, 1, 2, 4]));
+        assert_eq!(parse_cpuset_list("1"), Some(vec![1]));
+        assert_eq!(parse_cpuset_list(""), Some(vec![]));
+        assert_eq!(parse_cpuset_list("2-1"), None);
+        assert_eq!(parse_cpuset_list("a"), None);
+        assert_eq!(parse_cpuset_list("1,"), None);
+        assert_eq!(parse_cpuset_list("0-100000"), None);
+        // Each member once, whatever the repetition; nothing past 8192.
+        assert_eq!(parse_cpuset_list("3,0-2,1,2-3"), Some(vec![0, 1, 2, 3]));
+        let repeated = vec!["0-4096"; 1000].join(",");
+        assert_eq!(parse_cpuset_list(&repeated).map(|m| m.len()), Some(4097));
+        assert_eq!(parse_cpuset_list("8193"), None);
     }
 
     #[test]
