@@ -22,9 +22,10 @@ pub struct LogConfig {
 /// (dockerd's `--log-driver` default).
 pub const DEFAULT_LOG_DRIVER: &str = "json-file";
 
+use berth_model::container::ModelError;
 /// A [`LogConfig`], parsed: the container model's log driver, which the
 /// exec driver hands to the shim.
-pub use berth_model::container::LogDriver;
+pub use berth_model::container::{JsonFileLog, LogDriver};
 
 impl LogConfig {
     /// Parses the driver and its options with moby's rules and messages
@@ -48,7 +49,7 @@ impl LogConfig {
                 "max-size" => {
                     let bytes = crate::units::from_human_size(value).map_err(|e| e.to_string())?;
                     if bytes <= 0 {
-                        return Err("max-size must be a positive number".to_owned());
+                        return Err(ModelError::LogMaxSize.to_string());
                     }
                     max_size = Some(bytes as u64);
                 }
@@ -57,7 +58,7 @@ impl LogConfig {
                         .parse()
                         .map_err(|_| format!("invalid max-file '{value}': not an integer"))?;
                     if files < 1 {
-                        return Err("max-file cannot be less than 1".to_owned());
+                        return Err(ModelError::LogMaxFiles.to_string());
                     }
                     max_files = u32::try_from(files)
                         .map_err(|_| format!("invalid max-file '{value}': too large"))?;
@@ -88,9 +89,8 @@ impl LogConfig {
                 _ => return Err(format!("unknown log opt '{key}' for json-file log driver")),
             }
         }
-        Ok(LogDriver::JsonFile {
-            max_size,
-            max_files,
-        })
+        JsonFileLog::new(max_size, max_files)
+            .map(LogDriver::JsonFile)
+            .map_err(|e| e.to_string())
     }
 }

@@ -166,18 +166,14 @@ fn log_configs_parse_with_mobys_rules() {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
     };
-    let unbounded = LogDriver::JsonFile {
-        max_size: None,
-        max_files: 1,
-    };
+    let unbounded = LogDriver::JsonFile(JsonFileLog::default());
     assert_eq!(config("", &[]).driver(), Ok(unbounded));
     assert_eq!(config("json-file", &[("tag", "x")]).driver(), Ok(unbounded));
     assert_eq!(
         config("json-file", &[("max-size", "10k"), ("max-file", "3")]).driver(),
-        Ok(LogDriver::JsonFile {
-            max_size: Some(10_000),
-            max_files: 3
-        })
+        Ok(LogDriver::JsonFile(
+            JsonFileLog::new(Some(10_000), 3).expect("valid")
+        ))
     );
     assert_eq!(config("none", &[]).driver(), Ok(LogDriver::None));
     for (kind, opts, message) in [

@@ -2,22 +2,21 @@
 //! image it names become a trusted [`ContainerSpec`]. Nothing downstream
 //! re-checks what is validated here.
 
-use std::path::{Component, Path};
-
-use berth_api::container::security::SecurityOptions;
-use berth_api::container::{Bind, Config, CreateRequest, DEFAULT_LOG_DRIVER, HostConfig, State};
+use berth_api::container::{Config, CreateRequest, DEFAULT_LOG_DRIVER, HostConfig, State};
 use berth_api::image::ImageInspect;
-use berth_model::container::{
-    AbsolutePath, CapabilityTweak, Cfs, Command, ContainerModel, Cpu, Hostname, Memory, ModelError,
-    Mount, Process, Propagation, Resources, Rlimit, Security,
-};
+use berth_model::container::{CgroupnsMode, ContainerModel, ModelError};
 
-use crate::daemon::sysinfo::{CgroupnsMode, SysInfo};
+use crate::daemon::sysinfo::SysInfo;
 use crate::job::JobError;
 
+mod model;
+mod mounts;
 mod resources;
 
+pub use model::container_model;
 pub use resources::{MIN_MEMORY, ULIMIT_NAMES};
+
+use model::HostParts;
 
 /// A validated container configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +37,7 @@ pub struct ContainerSpec {
     /// answer's `Warnings`, printed by the docker CLI).
     pub warnings: Vec<String>,
     /// The trusted model the exec driver runs, made from `config` and
-    /// `host_config` by [`container_model`].
+    /// `host_config` (what [`container_model`] rebuilds for old records).
     pub model: ContainerModel,
 }
 
@@ -85,7 +84,7 @@ impl ContainerSpecBuilder {
         let defaults = &image.config;
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
-        let warnings = validate_host(&mut host, &sysinfo)?;
+        let (warnings, parts) = validate_host(&mut host, &sysinfo)?;
 
         // Command: moby `daemon/create.go` merge rules. An explicit
         // entrypoint (even empty) drops the image's Cmd unless Cmd is given.
@@ -144,7 +143,7 @@ impl ContainerSpecBuilder {
         if config.hostname.is_empty() {
             config.hostname = id[..12.min(id.len())].to_owned();
         }
-        let model = container_model(&config, &host)?;
+        let model = model::assemble(&config, &host, parts)?;
 
         Ok(ContainerSpec {
             path: path.clone(),
@@ -161,15 +160,18 @@ impl ContainerSpecBuilder {
 
 /// moby `verifyPlatformContainerResources` and `verifyContainerSettings`:
 /// errors for what cannot work, warnings (and the setting dropped) for
-/// what the kernel lacks.
-fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, JobError> {
+/// what the kernel lacks. What it parses on the way is kept for the model.
+fn validate_host(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+) -> Result<(Vec<String>, HostParts), JobError> {
     // moby checks capability names before the resource settings
     // (`verifyContainerSettings`).
-    CapabilityTweak::new(&host.cap_add, &host.cap_drop).map_err(invalid)?;
+    let capabilities = model::capabilities(host)?;
     let warnings = resources::validate(host, sys)?;
     // moby `mergeAndVerifyLogConfig`: the daemon's driver when none is
     // named, and options the driver does not know are refused.
-    host.log_config.driver().map_err(JobError::invalid)?;
+    let log = model::log_driver(host)?;
     if host.log_config.kind.is_empty() {
         host.log_config.kind = DEFAULT_LOG_DRIVER.to_owned();
     }
@@ -183,10 +185,33 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
             host.cgroupns_mode
         )));
     }
-    for (destination, options) in &host.tmpfs {
-        validate_tmpfs(destination, options)?;
+    let tmpfs = mounts::tmpfs(host)?;
+    validate_restart_policy(host)?;
+    let binds = mounts::binds(host)?;
+    // moby `parseSecurityOpt` at create, in this order of checks.
+    let security_options = model::security_options(host)?;
+    let masked_paths = model::confined_paths("MaskedPaths", &host.masked_paths)?;
+    let readonly_paths = model::confined_paths("ReadonlyPaths", &host.readonly_paths)?;
+    // Checked by `CreateRequest::check_fields`: what is left is unused.
+    host.rest.clear();
+    if host.network_mode.is_empty() {
+        host.network_mode = "default".to_owned();
     }
+    let parts = HostParts {
+        capabilities,
+        log,
+        tmpfs,
+        binds,
+        security_options,
+        masked_paths,
+        readonly_paths,
+    };
+    Ok((warnings, parts))
+}
 
+/// A known restart policy, and none with `AutoRemove` (moby
+/// `verifyContainerSettings`).
+fn validate_restart_policy(host: &HostConfig) -> Result<(), JobError> {
     let policy = host.restart_policy.name.as_str();
     if !matches!(
         policy,
@@ -201,281 +226,12 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    for bind in &host.binds {
-        validate_bind(bind)?;
-    }
-    // moby `parseSecurityOpt` at create (in this order of checks; the
-    // result goes into the model in `container_model`).
-    SecurityOptions::parse(&host.security_opt).map_err(|e| JobError::invalid(e.to_string()))?;
-    for (field, paths) in [
-        ("MaskedPaths", &host.masked_paths),
-        ("ReadonlyPaths", &host.readonly_paths),
-    ] {
-        for path in paths.iter().flatten() {
-            if !Path::new(path).is_absolute() {
-                return Err(JobError::invalid(format!(
-                    "invalid {field} entry {path:?}: it must be an absolute path"
-                )));
-            }
-        }
-    }
-    // Checked by `CreateRequest::check_fields`: what is left is unused.
-    host.rest.clear();
-    if host.network_mode.is_empty() {
-        host.network_mode = "default".to_owned();
-    }
-
-    Ok(warnings)
-}
-
-/// tmpfs options mount(8) and tmpfs(5) know; the rest would fail the
-/// mount at start.
-const TMPFS_FLAGS: [&str; 22] = [
-    "rw",
-    "ro",
-    "exec",
-    "noexec",
-    "suid",
-    "nosuid",
-    "dev",
-    "nodev",
-    "sync",
-    "async",
-    "dirsync",
-    "atime",
-    "noatime",
-    "diratime",
-    "nodiratime",
-    "relatime",
-    "norelatime",
-    "strictatime",
-    "nostrictatime",
-    "private",
-    "rprivate",
-    "tmpcopyup",
-];
-const TMPFS_DATA: [&str; 8] = [
-    "size",
-    "mode",
-    "uid",
-    "gid",
-    "nr_inodes",
-    "nr_blocks",
-    "mpol",
-    "huge",
-];
-
-/// A `Tmpfs` entry: an absolute container path other than `/`, options
-/// from [`TMPFS_FLAGS`] and `key=value` data of [`TMPFS_DATA`].
-fn validate_tmpfs(destination: &str, options: &str) -> Result<(), JobError> {
-    let path = Path::new(destination);
-    if !path.is_absolute()
-        || destination == "/"
-        || path.components().any(|c| c == Component::ParentDir)
-    {
-        return Err(JobError::invalid(format!(
-            "invalid tmpfs mount point {destination:?}: it must be an absolute path other than / without .."
-        )));
-    }
-    for option in options.split(',').filter(|o| !o.is_empty()) {
-        let known = match option.split_once('=') {
-            Some((key, value)) => TMPFS_DATA.contains(&key) && !value.is_empty(),
-            None => TMPFS_FLAGS.contains(&option),
-        };
-        if !known {
-            return Err(JobError::invalid(format!(
-                "invalid tmpfs option {option:?} for {destination}"
-            )));
-        }
-    }
     Ok(())
-}
-
-/// A `Binds` entry the exec driver can mount ([`Bind::parse`]), with
-/// dockerd's message.
-fn validate_bind(bind: &str) -> Result<(), JobError> {
-    Bind::parse(bind).map(drop).map_err(|e| {
-        tracing::debug!(error = %e, "refused bind");
-        invalid(ModelError::Bind(bind.to_owned()))
-    })
 }
 
 /// A model error as the client sees it.
 fn invalid(error: ModelError) -> JobError {
     JobError::invalid(error.to_string())
-}
-
-/// The trusted model of a container from its effective, validated
-/// configuration (what [`ContainerSpecBuilder::build`] stores in `config`
-/// and `host_config`). Also rebuilds the model of a record written before
-/// records carried one. Refuses what the model's own types refuse.
-pub fn container_model(config: &Config, host: &HostConfig) -> Result<ContainerModel, JobError> {
-    let args: Vec<String> = config
-        .entrypoint
-        .iter()
-        .flatten()
-        .chain(config.cmd.iter().flatten())
-        .cloned()
-        .collect();
-    let working_dir = match config.working_dir.as_str() {
-        "" => None,
-        dir => Some(
-            AbsolutePath::new(dir)
-                .ok_or_else(|| invalid(ModelError::WorkingDir(dir.to_owned())))?,
-        ),
-    };
-    let console_size = host
-        .console_size
-        .filter(|[h, w]| config.tty && *h > 0 && *w > 0)
-        .map(|[h, w]| {
-            (
-                u16::try_from(h).unwrap_or(u16::MAX),
-                u16::try_from(w).unwrap_or(u16::MAX),
-            )
-        });
-    let process = Process {
-        command: Command::new(args).map_err(invalid)?,
-        env: config.env.clone(),
-        user: config.user.clone(),
-        working_dir,
-        tty: config.tty,
-        console_size,
-        open_stdin: config.open_stdin,
-        stdin_once: config.stdin_once,
-    };
-    let mut mounts = Vec::with_capacity(host.binds.len() + host.tmpfs.len());
-    for entry in &host.binds {
-        let bind = Bind::parse(entry).map_err(|e| {
-            tracing::debug!(error = %e, "refused bind");
-            invalid(ModelError::Bind(entry.clone()))
-        })?;
-        let destination = AbsolutePath::new(&bind.destination)
-            .ok_or_else(|| invalid(ModelError::Bind(entry.clone())))?;
-        mounts.push(Mount::Bind {
-            source: bind.source.into(),
-            destination,
-            read_only: bind.read_only,
-            propagation: propagation(bind.propagation),
-        });
-    }
-    for (destination, options) in &host.tmpfs {
-        validate_tmpfs(destination, options)?;
-        let destination = AbsolutePath::new(destination).ok_or_else(|| {
-            JobError::invalid(format!("invalid tmpfs mount point {destination:?}"))
-        })?;
-        mounts.push(Mount::Tmpfs {
-            destination,
-            options: options
-                .split(',')
-                .filter(|o| !o.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        });
-    }
-    // Parents before children, as moby sorts mounts (`sortMounts`); stable,
-    // so binds keep their order before tmpfs mounts of the same depth.
-    mounts.sort_by_key(|m| m.destination().depth());
-    let options =
-        SecurityOptions::parse(&host.security_opt).map_err(|e| JobError::invalid(e.to_string()))?;
-    let paths = |field: &'static str, paths: &Option<Vec<String>>| {
-        paths
-            .as_ref()
-            .map(|paths| {
-                paths
-                    .iter()
-                    .map(|path| {
-                        AbsolutePath::new(path).ok_or_else(|| {
-                            invalid(ModelError::Path {
-                                field,
-                                path: path.clone(),
-                            })
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()
-    };
-    let security = Security {
-        privileged: host.privileged,
-        capabilities: CapabilityTweak::new(&host.cap_add, &host.cap_drop).map_err(invalid)?,
-        no_new_privileges: options.no_new_privileges,
-        seccomp: options.seccomp,
-        masked_paths: paths("MaskedPaths", &host.masked_paths)?,
-        readonly_paths: paths("ReadonlyPaths", &host.readonly_paths)?,
-    };
-    // `CgroupnsMode` is filled in at create; containers created before it
-    // existed had their own cgroup namespace.
-    let cgroupns = CgroupnsMode::parse(&host.cgroupns_mode)
-        .unwrap_or(CgroupnsMode::Private)
-        .model();
-    Ok(ContainerModel {
-        process,
-        hostname: Hostname::new(&config.hostname).map_err(invalid)?,
-        domainname: (!config.domainname.is_empty()).then(|| config.domainname.clone()),
-        resources: resources_model(host)?,
-        mounts,
-        security,
-        cgroupns,
-        readonly_rootfs: host.readonly_rootfs,
-        log: host.log_config.driver().map_err(JobError::invalid)?,
-    })
-}
-
-/// The model's resources from a `HostConfig` that [`resources::validate`]
-/// has checked and normalised against the host.
-fn resources_model(host: &HostConfig) -> Result<Resources, JobError> {
-    let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
-    let nonempty = |s: &String| (!s.is_empty()).then(|| s.clone());
-    let cfs = if host.nano_cpus > 0 {
-        Cfs::NanoCpus(host.nano_cpus.unsigned_abs())
-    } else if host.cpu_period > 0 || host.cpu_quota != 0 {
-        Cfs::Explicit {
-            period: positive(host.cpu_period),
-            quota: (host.cpu_quota != 0).then_some(host.cpu_quota),
-        }
-    } else {
-        Cfs::Unlimited
-    };
-    let oom_score_adj = i16::try_from(host.oom_score_adj).map_err(|_| {
-        JobError::invalid(format!(
-            "Invalid value {}, range for oom score adj is [-1000, 1000]",
-            host.oom_score_adj
-        ))
-    })?;
-    let mut ulimits: Vec<Rlimit> = Vec::with_capacity(host.ulimits.len());
-    for ulimit in &host.ulimits {
-        let limit = Rlimit::new(&ulimit.name, ulimit.soft, ulimit.hard).map_err(invalid)?;
-        // A later entry of the same kind wins, as it did in the spec.
-        ulimits.retain(|l| l.kind() != limit.kind());
-        ulimits.push(limit);
-    }
-    Ok(Resources {
-        memory: Memory::new(host.memory, host.memory_swap, host.memory_reservation)
-            .map_err(invalid)?,
-        cpu: Cpu {
-            shares: positive(host.cpu_shares),
-            cfs,
-            cpuset_cpus: nonempty(&host.cpuset_cpus),
-            cpuset_mems: nonempty(&host.cpuset_mems),
-        },
-        pids_limit: host.pids_limit.and_then(positive),
-        blkio_weight: (host.blkio_weight > 0).then_some(host.blkio_weight),
-        shm_size: positive(host.shm_size)
-            .unwrap_or(berth_model::container::resources::DEFAULT_SHM_SIZE),
-        oom_score_adj,
-        ulimits,
-    })
-}
-
-fn propagation(mode: &str) -> Propagation {
-    match mode {
-        "private" => Propagation::Private,
-        "shared" => Propagation::Shared,
-        "rshared" => Propagation::Rshared,
-        "slave" => Propagation::Slave,
-        "rslave" => Propagation::Rslave,
-        _ => Propagation::Rprivate,
-    }
 }
 
 /// A fresh state for a new container.
@@ -783,6 +539,31 @@ mod tests {
             let err = build(&json).unwrap_err();
             assert!(err.message.contains("tmpfs"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_record_without_a_model_rebuilds_the_one_create_made() {
+        let json = r#"{"Image":"b","Tty":true,"HostConfig":{
+            "Binds":["/tmp:/data/in:ro,rslave","/var:/data"],
+            "Tmpfs":{"/data/run":"size=64m,noexec","/run":""},
+            "SecurityOpt":["no-new-privileges","seccomp=unconfined"],
+            "CapAdd":["NET_ADMIN"],"CapDrop":["chown"],
+            "MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/sys"],
+            "LogConfig":{"Type":"json-file","Config":{"max-size":"1m","max-file":"2"}},
+            "ConsoleSize":[24,80],"CpuShares":512,"NanoCpus":500000000}}"#;
+        let spec = build(json).unwrap();
+        let rebuilt = container_model(&spec.config, &spec.host_config).unwrap();
+        assert_eq!(rebuilt, spec.model);
+        let destinations: Vec<&str> = spec
+            .model
+            .mounts
+            .iter()
+            .map(|m| m.destination().as_str())
+            .collect();
+        // Parents first; at one depth binds before tmpfs mounts.
+        assert_eq!(destinations, ["/data", "/run", "/data/in", "/data/run"]);
+        assert!(spec.model.security.no_new_privileges);
+        assert_eq!(spec.model.process.console_size, Some((24, 80)));
     }
 
     #[test]

@@ -33,41 +33,9 @@ pub struct SysInfo {
     pub default_cgroupns_mode: CgroupnsMode,
 }
 
-/// Whether a container gets its own cgroup namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupnsMode {
-    /// Its own: `/proc/self/cgroup` shows `/`.
-    Private,
-    /// The host's: `/proc/self/cgroup` shows the container's full path.
-    Host,
-}
-
-impl CgroupnsMode {
-    /// The `HostConfig.CgroupnsMode` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CgroupnsMode::Private => "private",
-            CgroupnsMode::Host => "host",
-        }
-    }
-
-    /// The container model's mode.
-    pub fn model(self) -> berth_model::container::CgroupnsMode {
-        match self {
-            CgroupnsMode::Private => berth_model::container::CgroupnsMode::Private,
-            CgroupnsMode::Host => berth_model::container::CgroupnsMode::Host,
-        }
-    }
-
-    /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
-    pub fn parse(value: &str) -> Option<CgroupnsMode> {
-        match value {
-            "private" => Some(CgroupnsMode::Private),
-            "host" => Some(CgroupnsMode::Host),
-            _ => None,
-        }
-    }
-}
+/// The model's mode: one definition for the create request, the daemon's
+/// default and the exec driver.
+pub use berth_model::container::CgroupnsMode;
 
 impl Default for SysInfo {
     /// A host that offers everything, with the CPUs of this machine.
@@ -89,69 +57,13 @@ impl Default for SysInfo {
     }
 }
 
-/// The largest CPU or memory node number a cpuset list may name: moby's
-/// `isCpusetListAvailable` takes numbers up to 8192, "the normal maximum
-/// number of CPUs in Linux" (the kernel's `NR_CPUS` tops out there, and
-/// `MAX_NUMNODES` lower).
-pub const MAX_CPUSET_MEMBER: u32 = 8192;
-
-/// Parses a cpuset list (`0-2,4`, cpuset(7) "List format") into its
-/// members, each once and in order; `None` when malformed or naming a
-/// number above [`MAX_CPUSET_MEMBER`]. Empty means none.
-///
-/// The work and the result are bounded by [`MAX_CPUSET_MEMBER`], not by
-/// the list's length: a request repeating `0-4096` over megabytes must not
-/// expand to billions of members (moby's `ParseUintList` keeps a set too).
-pub fn parse_cpuset_list(list: &str) -> Option<Vec<u32>> {
-    let mut ranges = Vec::new();
-    if list.trim().is_empty() {
-        return Some(Vec::new());
-    }
-    for part in list.trim().split(',') {
-        let (low, high): (u32, u32) = match part.split_once('-') {
-            Some((low, high)) => (low.parse().ok()?, high.parse().ok()?),
-            None => {
-                let n = part.parse().ok()?;
-                (n, n)
-            }
-        };
-        // go-units' ParseUintList caps ranges too: a typo must not
-        // allocate a huge list.
-        if low > high || high - low > 4096 || high > MAX_CPUSET_MEMBER {
-            return None;
-        }
-        ranges.push((low, high));
-    }
-    // Sorted ranges, each expanded past what the previous ones covered:
-    // at most MAX_CPUSET_MEMBER + 1 members are ever pushed.
-    ranges.sort_unstable();
-    let mut members: Vec<u32> = Vec::new();
-    for (low, high) in ranges {
-        let from = members.last().map_or(low, |&last| low.max(last + 1));
-        members.extend(from..=high);
-    }
-    Some(members)
-}
+/// The cpuset list syntax is the model's ([`berth_model::container::Cpu`]
+/// checks it); the engine compares lists with the host's.
+pub use berth_model::container::resources::{MAX_CPUSET_MEMBER, parse_cpuset_list};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpuset_lists() {
-        assert_eq!(parse_cpuset_list("0-2,4"), Some(vec![0, 1, 2, 4]));
-        assert_eq!(parse_cpuset_list("1"), Some(vec![1]));
-        assert_eq!(parse_cpuset_list(""), Some(vec![]));
-        assert_eq!(parse_cpuset_list("2-1"), None);
-        assert_eq!(parse_cpuset_list("a"), None);
-        assert_eq!(parse_cpuset_list("1,"), None);
-        assert_eq!(parse_cpuset_list("0-100000"), None);
-        // Each member once, whatever the repetition; nothing past 8192.
-        assert_eq!(parse_cpuset_list("3,0-2,1,2-3"), Some(vec![0, 1, 2, 3]));
-        let repeated = vec!["0-4096"; 1000].join(",");
-        assert_eq!(parse_cpuset_list(&repeated).map(|m| m.len()), Some(4097));
-        assert_eq!(parse_cpuset_list("8193"), None);
-    }
 
     #[test]
     fn default_offers_every_cpu() {

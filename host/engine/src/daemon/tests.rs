@@ -293,46 +293,87 @@ struct Fixture {
     store: Store,
 }
 
+/// A daemon over a fresh store with the fake drivers.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in(dir.path()).unwrap();
-    fixture_with(dir, store, Arc::new(FakeRuntime::default()))
+    FixtureBuilder::default().build()
 }
 
-fn fixture_with(dir: tempfile::TempDir, store: Store, runtime: Arc<FakeRuntime>) -> Fixture {
-    fixture_timed(dir, store, runtime, DEFAULT_START_TIMEOUT)
-}
-
-/// A fixture whose starts give up after `start_timeout`.
-fn fixture_timed(
-    dir: tempfile::TempDir,
-    store: Store,
+/// Builds a [`Fixture`]: the exec driver it finds and how long a start may
+/// take, over a fresh store or (through [`Fixture::restart`]) an old
+/// daemon's.
+struct FixtureBuilder {
+    /// The data root and its store; a fresh pair unless a restart.
+    data: Option<(tempfile::TempDir, Store)>,
     runtime: Arc<FakeRuntime>,
     start_timeout: Duration,
-) -> Fixture {
-    let images = Arc::new(FakeImages::default());
-    let engine = Engine::new();
-    let config = DaemonConfig {
-        data_root: dir.path().to_owned(),
-        exec_root: dir.path().join("exec"),
-        sysinfo: Default::default(),
-        start_timeout,
-    };
-    let daemon = Daemon::new(
-        config,
-        store.clone(),
-        Arc::clone(&images) as Arc<dyn ImageService>,
-        Arc::new(Arc::clone(&runtime)),
-        Arc::clone(engine.events()),
-    );
-    handlers::register_all(&engine, &daemon, handlers::SystemFacts::default());
-    Fixture {
-        _dir: dir,
-        daemon,
-        engine,
-        images,
-        runtime,
-        store,
+}
+
+impl Default for FixtureBuilder {
+    fn default() -> FixtureBuilder {
+        FixtureBuilder {
+            data: None,
+            runtime: Arc::new(FakeRuntime::default()),
+            start_timeout: DEFAULT_START_TIMEOUT,
+        }
+    }
+}
+
+impl FixtureBuilder {
+    /// The exec driver the daemon finds (and the test inspects).
+    fn runtime(mut self, runtime: Arc<FakeRuntime>) -> FixtureBuilder {
+        self.runtime = runtime;
+        self
+    }
+
+    /// A start gives up after `start_timeout`.
+    fn start_timeout(mut self, start_timeout: Duration) -> FixtureBuilder {
+        self.start_timeout = start_timeout;
+        self
+    }
+
+    fn build(self) -> Fixture {
+        let (dir, store) = self.data.unwrap_or_else(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open_in(dir.path()).unwrap();
+            (dir, store)
+        });
+        let images = Arc::new(FakeImages::default());
+        let engine = Engine::new();
+        let config = DaemonConfig {
+            data_root: dir.path().to_owned(),
+            exec_root: dir.path().join("exec"),
+            sysinfo: Default::default(),
+            start_timeout: self.start_timeout,
+        };
+        let daemon = Daemon::new(
+            config,
+            store.clone(),
+            Arc::clone(&images) as Arc<dyn ImageService>,
+            Arc::new(Arc::clone(&self.runtime)),
+            Arc::clone(engine.events()),
+        );
+        handlers::register_all(&engine, &daemon, handlers::SystemFacts::default());
+        Fixture {
+            _dir: dir,
+            daemon,
+            engine,
+            images,
+            runtime: self.runtime,
+            store,
+        }
+    }
+}
+
+impl FakeRuntime {
+    /// An exec driver whose shims report `exit_code` on restore.
+    fn exited_meanwhile(exit_code: i32) -> Arc<FakeRuntime> {
+        let runtime = FakeRuntime::default();
+        *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+            exit_code,
+            None,
+            berth_model::Timestamp::now(),
+        )));
+        Arc::new(runtime)
     }
 }
 
@@ -341,6 +382,17 @@ fn request(json: &str) -> CreateRequest {
 }
 
 impl Fixture {
+    /// berthd restarted: a new daemon (fresh fake images) over this one's
+    /// store and data root, finding `runtime` as its exec driver.
+    fn restart(self, runtime: Arc<FakeRuntime>) -> Fixture {
+        FixtureBuilder {
+            data: Some((self._dir, self.store)),
+            ..FixtureBuilder::default()
+        }
+        .runtime(runtime)
+        .build()
+    }
+
     async fn create(&self, name: Option<&str>, json: &str) -> Result<String, JobError> {
         self.daemon.create(name, request(json)).await.map(|r| r.id)
     }

@@ -250,13 +250,10 @@ impl ExecDriver {
         write_atomic_non_durable(&config_path, &json, 0o600)
             .map_err(|e| ExecError::io("write", &config_path, e.source))?;
         let (log_rotation, no_log) = match container.log {
-            LogDriver::JsonFile {
-                max_size,
-                max_files,
-            } => (
-                max_size.map(|max_size| Rotation {
+            LogDriver::JsonFile(options) => (
+                options.max_size().map(|max_size| Rotation {
                     max_size,
-                    max_files,
+                    max_files: options.max_files(),
                 }),
                 false,
             ),

@@ -2,14 +2,14 @@
 //! block I/O weight) and the process's rlimits, from the container model's
 //! [`Resources`], which the engine validated at create.
 
-use berth_model::container::{Cfs, ContainerModel, Resources, RlimitKind, Swap};
+use berth_model::container::{ContainerModel, Resources, RlimitKind, Swap};
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
     LinuxDeviceType, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder, PosixRlimit,
     PosixRlimitBuilder, PosixRlimitType,
 };
 
-use super::{NANO_CPUS_PERIOD, SpecError, SpecOptions};
+use super::{SpecError, SpecOptions};
 
 /// The spec's `linux.resources`: device rules, memory, CPU, pids, block
 /// I/O weight.
@@ -156,32 +156,21 @@ fn memory(
 fn cpu(limits: &Resources) -> Result<oci_spec::runtime::LinuxCpu, SpecError> {
     let cpu = &limits.cpu;
     let mut b = LinuxCpuBuilder::default();
-    if let Some(shares) = cpu.shares {
+    if let Some(shares) = cpu.shares() {
         b = b.shares(shares);
     }
     // An unset cpuset field is inherited from the parent cgroup.
-    if let Some(cpus) = &cpu.cpuset_cpus {
-        b = b.cpus(cpus.clone());
+    if let Some(cpus) = cpu.cpuset_cpus() {
+        b = b.cpus(cpus.to_owned());
     }
-    if let Some(mems) = &cpu.cpuset_mems {
-        b = b.mems(mems.clone());
+    if let Some(mems) = cpu.cpuset_mems() {
+        b = b.mems(mems.to_owned());
     }
-    match cpu.cfs {
-        Cfs::Unlimited => {}
-        Cfs::NanoCpus(nano) => {
-            let quota = u128::from(nano) * u128::from(NANO_CPUS_PERIOD) / 1_000_000_000;
-            b = b
-                .period(NANO_CPUS_PERIOD)
-                .quota(i64::try_from(quota).unwrap_or(i64::MAX));
-        }
-        Cfs::Explicit { period, quota } => {
-            if let Some(period) = period {
-                b = b.period(period);
-            }
-            if let Some(quota) = quota {
-                b = b.quota(quota);
-            }
-        }
+    if let Some(period) = cpu.cfs().period() {
+        b = b.period(period);
+    }
+    if let Some(quota) = cpu.cfs().quota() {
+        b = b.quota(quota);
     }
     Ok(b.build()?)
 }

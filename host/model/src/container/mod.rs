@@ -58,6 +58,12 @@ pub enum ModelError {
         /// The entry.
         path: String,
     },
+    /// json-file's `max-size` of 0 (moby `jsonfilelog.New`).
+    #[error("max-size must be a positive number")]
+    LogMaxSize,
+    /// json-file's `max-file` below 1 (moby `jsonfilelog.New`).
+    #[error("max-file cannot be less than 1")]
+    LogMaxFiles,
     /// A `CapAdd`/`CapDrop` name (moby `validateCapabilities`).
     #[error("invalid {field}: unknown capability: {name:?}")]
     UnknownCapability {
@@ -324,26 +330,145 @@ pub enum Seccomp {
     Profile(Box<SeccompProfile>),
 }
 
-/// Whether the container gets its own cgroup namespace.
+/// Whether the container gets its own cgroup namespace
+/// (`HostConfig.CgroupnsMode`, and dockerd's `--default-cgroupns-mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupnsMode {
     /// Its own: `/proc/self/cgroup` shows `/`.
     Private,
-    /// The host's.
+    /// The host's: `/proc/self/cgroup` shows the container's full path.
     Host,
+}
+
+impl CgroupnsMode {
+    /// The `HostConfig.CgroupnsMode` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupnsMode::Private => "private",
+            CgroupnsMode::Host => "host",
+        }
+    }
+
+    /// Parses a `HostConfig.CgroupnsMode` value (not the empty default).
+    pub fn parse(value: &str) -> Option<CgroupnsMode> {
+        match value {
+            "private" => Some(CgroupnsMode::Private),
+            "host" => Some(CgroupnsMode::Host),
+            _ => None,
+        }
+    }
 }
 
 /// The log driver and its options (moby `daemon/logger/jsonfilelog`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogDriver {
     /// `json-file`.
-    JsonFile {
-        /// `max-size` in bytes; `None` lets the file grow.
-        max_size: Option<u64>,
-        /// `max-file`, at least 1.
-        max_files: u32,
-    },
+    JsonFile(JsonFileLog),
     /// `none`: nothing is logged; `logs` refuses.
     None,
+}
+
+/// The options of the `json-file` log driver, checked as moby's
+/// `jsonfilelog.New` checks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawJsonFileLog", into = "RawJsonFileLog")]
+pub struct JsonFileLog {
+    max_size: Option<u64>,
+    max_files: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawJsonFileLog {
+    max_size: Option<u64>,
+    max_files: u32,
+}
+
+impl JsonFileLog {
+    /// `max-size` in bytes (`None` lets the file grow) and `max-file`;
+    /// a zero size or fewer than one file is refused with moby's words.
+    pub fn new(max_size: Option<u64>, max_files: u32) -> Result<JsonFileLog, ModelError> {
+        if max_size == Some(0) {
+            return Err(ModelError::LogMaxSize);
+        }
+        if max_files < 1 {
+            return Err(ModelError::LogMaxFiles);
+        }
+        Ok(JsonFileLog {
+            max_size,
+            max_files,
+        })
+    }
+
+    /// `max-size` in bytes, positive; `None` lets the file grow.
+    pub fn max_size(&self) -> Option<u64> {
+        self.max_size
+    }
+
+    /// `max-file`: files kept, the current one included; at least 1.
+    pub fn max_files(&self) -> u32 {
+        self.max_files
+    }
+}
+
+impl Default for JsonFileLog {
+    /// moby's defaults: one file that grows.
+    fn default() -> JsonFileLog {
+        JsonFileLog {
+            max_size: None,
+            max_files: 1,
+        }
+    }
+}
+
+impl TryFrom<RawJsonFileLog> for JsonFileLog {
+    type Error = ModelError;
+    fn try_from(raw: RawJsonFileLog) -> Result<JsonFileLog, ModelError> {
+        JsonFileLog::new(raw.max_size, raw.max_files)
+    }
+}
+
+impl From<JsonFileLog> for RawJsonFileLog {
+    fn from(log: JsonFileLog) -> RawJsonFileLog {
+        RawJsonFileLog {
+            max_size: log.max_size,
+            max_files: log.max_files,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_file_options_are_checked_with_mobys_words() {
+        assert_eq!(
+            JsonFileLog::new(Some(10), 0).map_err(|e| e.to_string()),
+            Err("max-file cannot be less than 1".to_owned())
+        );
+        assert_eq!(
+            JsonFileLog::new(Some(0), 1).map_err(|e| e.to_string()),
+            Err("max-size must be a positive number".to_owned())
+        );
+        let log = JsonFileLog::new(Some(10), 3).expect("valid");
+        assert_eq!((log.max_size(), log.max_files()), (Some(10), 3));
+        let json = serde_json::to_string(&LogDriver::JsonFile(log)).expect("serialise");
+        assert_eq!(json, r#"{"JsonFile":{"max_size":10,"max_files":3}}"#);
+        assert_eq!(
+            serde_json::from_str::<LogDriver>(&json).ok(),
+            Some(LogDriver::JsonFile(log))
+        );
+        let refused = r#"{"JsonFile":{"max_size":10,"max_files":0}}"#;
+        assert!(serde_json::from_str::<LogDriver>(refused).is_err());
+    }
+
+    #[test]
+    fn cgroupns_modes_parse_what_they_print() {
+        for mode in [CgroupnsMode::Private, CgroupnsMode::Host] {
+            assert_eq!(CgroupnsMode::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(CgroupnsMode::parse(""), None);
+        assert_eq!(CgroupnsMode::parse("shared"), None);
+    }
 }

@@ -7,8 +7,10 @@
 
 use berth_api::container::{DEFAULT_SHM_SIZE, HostConfig};
 
-use berth_model::container::{Memory, ModelError, Rlimit};
+use berth_model::container::resources::MIN_NANO_CPUS;
+use berth_model::container::{Cfs, Cpu, Memory, Resources, Rlimit};
 
+use super::invalid;
 use crate::daemon::sysinfo::{SysInfo, parse_cpuset_list};
 use crate::job::JobError;
 
@@ -16,22 +18,9 @@ use crate::job::JobError;
 /// `linuxMinMemory`).
 pub const MIN_MEMORY: i64 = berth_model::container::resources::MIN_MEMORY as i64;
 
-/// The range of `cpu.shares` (kernel `MIN_SHARES`/`MAX_SHARES`,
-/// `kernel/sched/sched.h`): the kernel clamps a value outside it, which runc
-/// and berth-cgroups then refuse at start (runc `fs/cpu.go`'s messages).
-const CPU_SHARES: std::ops::RangeInclusive<i64> = 2..=262_144;
-
 /// The largest `pids.max` (`PID_MAX_LIMIT` on 64-bit kernels;
 /// `kernel/cgroup/pids.c` refuses anything above).
 const PIDS_MAX: i64 = 4 * 1024 * 1024;
-
-/// The largest CFS quota in microseconds (`kernel/sched/core.c`,
-/// `max_cfs_runtime`: `MAX_BW`, 2^44 - 1).
-const MAX_CFS_QUOTA: i64 = (1 << 44) - 1;
-
-/// 0.01 CPU: the quota of `NanoCpus` over Docker's 100 ms period is then
-/// the kernel's minimum quota, 1 ms.
-const MIN_NANO_CPUS: i64 = 10_000_000;
 
 /// The block I/O weight range of the API (moby `verifyPlatformContainerResources`),
 /// which is the range of `blkio.weight` (cgroup-v1/blkio-controller.rst).
@@ -73,17 +62,12 @@ pub(super) mod warning {
     pub const PIDS: &str = "Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.";
 }
 
-fn invalid(error: ModelError) -> JobError {
-    JobError::invalid(error.to_string())
-}
-
 /// Checks and normalises the resource settings; returns the warnings.
 pub(super) fn validate(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, JobError> {
     let mut warnings = Vec::new();
     let mut warn = |w: &str| warnings.push(w.to_owned());
     validate_memory(host, sys, &mut warn)?;
     validate_cpu(host, sys, &mut warn)?;
-    validate_cpuset(host, sys, &mut warn)?;
     // Docker treats 0 and negative pids limits as unlimited.
     if host.pids_limit.is_some_and(|p| p <= 0) {
         host.pids_limit = None;
@@ -159,24 +143,20 @@ fn validate_memory(
     Ok(())
 }
 
+/// What depends on the host is checked here: the CPUs it has, whether
+/// it has the CFS scheduler, the controllers whose settings dockerd drops
+/// with a warning. The values themselves are the model's to check
+/// ([`Cfs::new`], [`Cpu::new`]: moby's conflicts and ranges, the kernel's
+/// limits, the cpuset syntax).
 fn validate_cpu(
     host: &mut HostConfig,
     sys: &SysInfo,
     warn: &mut impl FnMut(&str),
 ) -> Result<(), JobError> {
-    if host.nano_cpus > 0 && host.cpu_period > 0 {
-        return Err(JobError::invalid(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
-        ));
-    }
-    if host.nano_cpus > 0 && host.cpu_quota > 0 {
-        return Err(JobError::invalid(
-            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
-        ));
-    }
     let ncpu = sys.ncpu;
     // moby checks only the upper end; below 0.01 CPU the quota over the
-    // 100 ms period is under the kernel's 1 ms minimum and the start fails.
+    // 100 ms period is under the kernel's 1 ms minimum and the start
+    // fails, so the lower end is in moby's words too.
     if host.nano_cpus < 0
         || (host.nano_cpus > 0 && host.nano_cpus < MIN_NANO_CPUS)
         || host.nano_cpus as u128 > u128::from(ncpu) * 1_000_000_000
@@ -190,76 +170,36 @@ fn validate_cpu(
             "NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted",
         ));
     }
-    if host.cpu_shares < 0 {
-        return Err(JobError::invalid(
-            "invalid CPU shares: must not be negative",
-        ));
-    }
     if host.cpu_shares > 0 && !sys.cgroups.cpu_shares {
         warn(warning::CPU_SHARES);
         host.cpu_shares = 0;
-    }
-    // moby clamps shares only for API < 1.19 clients (`adaptContainerSettings`);
-    // for the rest runc fails the start, so the create fails here instead.
-    if host.cpu_shares > 0 && host.cpu_shares < *CPU_SHARES.start() {
-        return Err(JobError::invalid(format!(
-            "invalid CPU shares: the minimum allowed cpu-shares is {}",
-            CPU_SHARES.start()
-        )));
-    }
-    if host.cpu_shares > *CPU_SHARES.end() {
-        return Err(JobError::invalid(format!(
-            "invalid CPU shares: the maximum allowed cpu-shares is {}",
-            CPU_SHARES.end()
-        )));
     }
     if host.cpu_period > 0 && !sys.cgroups.cpu_cfs_period {
         warn(warning::CFS_PERIOD);
         host.cpu_period = 0;
     }
-    if host.cpu_period != 0 && !(1000..=1_000_000).contains(&host.cpu_period) {
-        return Err(JobError::invalid(
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
-        ));
-    }
     if host.cpu_quota > 0 && !sys.cgroups.cpu_cfs_quota {
         warn(warning::CFS_QUOTA);
         host.cpu_quota = 0;
     }
-    if host.cpu_quota > 0 && host.cpu_quota < 1000 {
-        return Err(JobError::invalid(
-            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
-        ));
-    }
-    if host.cpu_quota > MAX_CFS_QUOTA {
-        return Err(JobError::invalid(format!(
-            "CPU cfs quota can not be larger than {MAX_CFS_QUOTA} (the kernel's maximum)"
-        )));
-    }
-    Ok(())
-}
-
-/// Cpusets must name CPUs and memory nodes the host has (moby
-/// `sysinfo.IsCpusetCpusAvailable`).
-fn validate_cpuset(
-    host: &mut HostConfig,
-    sys: &SysInfo,
-    warn: &mut impl FnMut(&str),
-) -> Result<(), JobError> {
     if (!host.cpuset_cpus.is_empty() || !host.cpuset_mems.is_empty()) && !sys.cgroups.cpuset {
         warn(warning::CPUSET);
         host.cpuset_cpus.clear();
         host.cpuset_mems.clear();
     }
-    for (value, available, what, unavailable) in [
-        (&host.cpuset_cpus, &sys.cgroups.cpus, "cpus", "CPUs"),
-        (&host.cpuset_mems, &sys.cgroups.mems, "mems", "memory nodes"),
+    let cfs = Cfs::new(host.nano_cpus, host.cpu_period, host.cpu_quota).map_err(invalid)?;
+    Cpu::new(host.cpu_shares, cfs, &host.cpuset_cpus, &host.cpuset_mems).map_err(invalid)?;
+    validate_cpuset(host, sys)
+}
+
+/// Cpusets, well-formed, must name CPUs and memory nodes the host has
+/// (moby `sysinfo.IsCpusetCpusAvailable`).
+fn validate_cpuset(host: &HostConfig, sys: &SysInfo) -> Result<(), JobError> {
+    for (value, available, unavailable) in [
+        (&host.cpuset_cpus, &sys.cgroups.cpus, "CPUs"),
+        (&host.cpuset_mems, &sys.cgroups.mems, "memory nodes"),
     ] {
-        let Some(requested) = parse_cpuset_list(value) else {
-            return Err(JobError::invalid(format!(
-                "Invalid value {value} for cpuset {what}: invalid format: {value}"
-            )));
-        };
+        let requested = parse_cpuset_list(value).unwrap_or_default();
         let offered = parse_cpuset_list(available).unwrap_or_default();
         if requested.iter().any(|n| !offered.contains(n)) {
             return Err(JobError::invalid(format!(
@@ -304,6 +244,39 @@ fn validate_ulimit(ulimit: &berth_api::container::Ulimit, sys: &SysInfo) -> Resu
         )));
     }
     Ok(())
+}
+
+/// The model's resources from a `HostConfig` that [`validate`]
+/// has checked and normalised against the host.
+pub(super) fn model(host: &HostConfig) -> Result<Resources, JobError> {
+    let positive = |v: i64| u64::try_from(v).ok().filter(|&v| v > 0);
+    let cfs = Cfs::new(host.nano_cpus, host.cpu_period, host.cpu_quota).map_err(invalid)?;
+    let cpu =
+        Cpu::new(host.cpu_shares, cfs, &host.cpuset_cpus, &host.cpuset_mems).map_err(invalid)?;
+    let oom_score_adj = i16::try_from(host.oom_score_adj).map_err(|_| {
+        JobError::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            host.oom_score_adj
+        ))
+    })?;
+    let mut ulimits: Vec<Rlimit> = Vec::with_capacity(host.ulimits.len());
+    for ulimit in &host.ulimits {
+        let limit = Rlimit::new(&ulimit.name, ulimit.soft, ulimit.hard).map_err(invalid)?;
+        // A later entry of the same kind wins, as it did in the spec.
+        ulimits.retain(|l| l.kind() != limit.kind());
+        ulimits.push(limit);
+    }
+    Ok(Resources {
+        memory: Memory::new(host.memory, host.memory_swap, host.memory_reservation)
+            .map_err(invalid)?,
+        cpu,
+        pids_limit: host.pids_limit.and_then(positive),
+        blkio_weight: (host.blkio_weight > 0).then_some(host.blkio_weight),
+        shm_size: positive(host.shm_size)
+            .unwrap_or(berth_model::container::resources::DEFAULT_SHM_SIZE),
+        oom_score_adj,
+        ulimits,
+    })
 }
 
 #[cfg(test)]

@@ -133,8 +133,7 @@ async fn create_and_restore_touch_the_disk_from_the_blocking_pool() {
     f.daemon.create(Some("web"), request).await.unwrap();
     // The name's check and the record's commit; the container's directory.
     assert_eq!(ran(&f.daemon), (2, 1));
-    let Fixture { _dir, store, .. } = f;
-    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    let f = f.restart(Arc::default());
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     // The records' load; the listing of the containers' directories.
     assert_eq!(ran(&f.daemon), (1, 1));

@@ -10,15 +10,8 @@ async fn restore_records_exits_that_happened_while_away() {
         .await
         .unwrap();
     f.daemon.start("pp").await.unwrap();
-    let Fixture { _dir, store, .. } = f;
     // A new daemon over the same store: the shim reports an exit.
-    let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
-        9,
-        None,
-        berth_model::Timestamp::now(),
-    )));
-    let f = fixture_with(_dir, store, runtime);
+    let f = f.restart(FakeRuntime::exited_meanwhile(9));
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     let state = f.daemon.inspect(&id).unwrap().state;
     assert_eq!((state.status, state.exit_code), (Status::Exited, 9));
@@ -35,14 +28,7 @@ async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
         .await
         .unwrap();
     f.daemon.start("tmp").await.unwrap();
-    let Fixture { _dir, store, .. } = f;
-    let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
-        0,
-        None,
-        berth_model::Timestamp::now(),
-    )));
-    let f = fixture_with(_dir, store, runtime);
+    let f = f.restart(FakeRuntime::exited_meanwhile(0));
     f.daemon.restore().await.unwrap();
     assert!(f.daemon.containers().get(&id).is_err());
     assert_eq!(f.record_count(), 0);
@@ -58,8 +44,7 @@ async fn a_removal_cut_short_by_a_crash_leaves_a_dead_container_that_rm_finishes
     let mut record = f.store.get(CONTAINERS, &id).unwrap().unwrap();
     record.state.status = Status::Removing;
     f.store.put(CONTAINERS, &id, &record).unwrap();
-    let Fixture { _dir, store, .. } = f;
-    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    let f = f.restart(Arc::default());
     f.daemon.restore().await.unwrap();
     assert_eq!(f.daemon.inspect(&id).unwrap().state.status, Status::Dead);
     f.daemon.remove("half", false).await.unwrap();
@@ -82,13 +67,8 @@ async fn restore_removes_what_an_unfinished_create_left() {
     let other = f.daemon.config().containers_root().join("notes");
     std::fs::create_dir_all(&other).unwrap();
 
-    let Fixture {
-        _dir,
-        store,
-        images,
-        ..
-    } = f;
-    let f = fixture_with(_dir, store, Arc::new(FakeRuntime::default()));
+    let images = Arc::clone(&f.images);
+    let f = f.restart(Arc::default());
     *f.images.rootfs.lock().unwrap() = images.rootfs.lock().unwrap().clone();
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     assert!(!f.daemon.config().container_dir(&orphan).exists());
@@ -130,9 +110,8 @@ async fn a_record_written_before_records_carried_the_model_still_starts() {
         let mut raw = f.store.get(RAW, &id).unwrap().unwrap();
         age(&mut raw);
         f.store.put(RAW, &id, &raw).unwrap();
-        let Fixture { _dir, store, .. } = f;
         let runtime = Arc::new(FakeRuntime::default());
-        let f = fixture_with(_dir, store, Arc::clone(&runtime));
+        let f = f.restart(Arc::clone(&runtime));
         assert_eq!(f.daemon.restore().await.unwrap(), 1, "{what}");
         f.daemon.start("old").await.expect(what);
         assert_eq!(

@@ -8,9 +8,9 @@ use super::*;
 const BOUND: Duration = Duration::from_secs(10);
 
 fn timed(start_timeout: Duration) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_in(dir.path()).unwrap();
-    fixture_timed(dir, store, Arc::new(FakeRuntime::default()), start_timeout)
+    FixtureBuilder::default()
+        .start_timeout(start_timeout)
+        .build()
 }
 
 impl Fixture {
