@@ -202,4 +202,10 @@ impl ImageService for GraphImages {
             )),
         }
     }
+
+    fn disk_usage(&self) -> Result<berth_model::graph::DiskUsage, JobError> {
+        self.graph
+            .disk_usage()
+            .map_err(|e| job_error("failed to measure the image store's disk use", e))
+    }
 }

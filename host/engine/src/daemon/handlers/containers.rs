@@ -196,3 +196,12 @@ pub(super) async fn container_resize(cx: Arc<Context>, job: Job) -> JobResult {
     d.resize(job.required_arg(0, "container id")?, h, w).await?;
     Ok(0)
 }
+
+/// `container_prune`: removes the containers that are not running.
+pub(super) async fn container_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let report = cx.daemon.container_prune(&filters).await?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
+}
