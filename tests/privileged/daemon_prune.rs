@@ -1,0 +1,115 @@
+//! Issue 10: `container prune`, `image prune` and `system df` through the
+//! real docker CLI and `berth`, against a real berthd and its image store.
+
+use berth_tests::daemon::Daemon;
+
+/// The short ids `docker ps -aq` / `docker images -q` print, sorted.
+#[track_caller]
+fn ids(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = d.docker(args).ok().lines().map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
+
+#[track_caller]
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:")[..12].to_owned()
+}
+
+#[test]
+fn prune_removes_what_docker_would_and_keeps_what_the_filters_keep() {
+    let d = Daemon::start();
+    let busybox = d.import_busybox("busybox");
+    // An image without a tag: dangling.
+    let tarball = berth_tests::busybox::shared_tarball();
+    let dangling = d
+        .berth(&["import", tarball.to_str().expect("utf-8 path")])
+        .ok()
+        .trim()
+        .to_owned();
+    assert_ne!(short(&dangling), short(&busybox));
+
+    let created = d
+        .docker(&["create", "--name", "created", "busybox", "true"])
+        .ok();
+    d.docker(&["run", "--name", "exited", "busybox", "true"])
+        .ok();
+    let kept = d
+        .docker(&[
+            "create", "--label", "keep=1", "--name", "kept", "busybox", "true",
+        ])
+        .ok();
+    let up = d
+        .docker(&["run", "-d", "--name", "up", "busybox", "sleep", "300"])
+        .ok();
+
+    // A filter prune does not have is refused, and nothing goes.
+    let out = d.docker(&["container", "prune", "-f", "--filter", "status=exited"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(out.stderr.contains("invalid filter 'status'"), "{out:?}");
+    let out = d.docker(&["container", "prune", "-f", "--filter", "until=yesterday"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("failed to parse value as time or duration"),
+        "{out:?}"
+    );
+    assert_eq!(ids(&d, &["ps", "-aq"]).len(), 4);
+
+    // Everything was created after an hour ago: until=1h keeps it all.
+    let out = d
+        .docker(&["container", "prune", "-f", "--filter", "until=1h"])
+        .ok();
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    assert_eq!(ids(&d, &["ps", "-aq"]).len(), 4);
+
+    let out = d
+        .docker(&["container", "prune", "-f", "--filter", "label!=keep"])
+        .ok();
+    assert!(out.contains(created.trim()), "{out}");
+    let mut left = ids(&d, &["ps", "-aq"]);
+    let mut expected = vec![short(kept.trim()), short(up.trim())];
+    expected.sort();
+    left.sort();
+    assert_eq!(
+        left, expected,
+        "the running and the labelled container stay"
+    );
+
+    // system df: both images, two containers, one of them running.
+    let df = d.docker(&["system", "df"]).ok();
+    let row = |kind: &str| -> Vec<String> {
+        df.lines()
+            .find(|l| l.starts_with(kind))
+            .unwrap_or_else(|| panic!("no {kind} row in\n{df}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(row("Images")[1..3], ["2", "1"], "{df}");
+    assert_eq!(row("Containers")[1..3], ["2", "1"], "{df}");
+    let berth_df = d.berth(&["system", "df"]).ok();
+    assert!(berth_df.contains("Containers"), "{berth_df}");
+
+    // image prune: the dangling image goes; busybox, in use and tagged, stays.
+    let out = d.docker(&["image", "prune", "-f"]).ok();
+    assert!(out.contains(&dangling), "{out}");
+    assert_eq!(ids(&d, &["images", "-q"]), [short(&busybox)]);
+    // -a: busybox is used by containers, so it stays.
+    d.docker(&["image", "prune", "-a", "-f"]).ok();
+    assert_eq!(ids(&d, &["images", "-q"]), [short(&busybox)]);
+
+    // berth's own verbs: the rest goes.
+    d.docker(&["rm", "-f", "up"]).ok();
+    let out = d.berth(&["container", "prune", "-f"]).ok();
+    assert!(out.contains(kept.trim()), "{out}");
+    assert!(ids(&d, &["ps", "-aq"]).is_empty());
+    let out = d.berth(&["image", "prune", "-a", "-f"]).ok();
+    assert!(out.contains(&busybox), "{out}");
+    assert!(ids(&d, &["images", "-q"]).is_empty());
+    let events = d.past_events(Some("image"));
+    assert!(
+        events.iter().any(|e| e["Action"] == "prune"),
+        "a prune event: {events:?}"
+    );
+}
