@@ -76,6 +76,11 @@ fn prune_removes_what_docker_would_and_keeps_what_the_filters_keep() {
         "the running and the labelled container stay"
     );
 
+    // ps -s: each row with what it wrote and its image's size.
+    let sizes = d.docker(&["ps", "-a", "-s", "--format", "{{.Size}}"]).ok();
+    assert_eq!(sizes.lines().count(), 2, "{sizes}");
+    assert!(sizes.lines().all(|l| l.contains("(virtual ")), "{sizes}");
+
     // system df: both images, two containers, one of them running.
     let df = d.docker(&["system", "df"]).ok();
     let row = |kind: &str| -> Vec<String> {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use berth_api::container::ContainerPruneResponse;
+use berth_api::container::{ContainerPruneResponse, ContainerSummary};
 use berth_api::filters::{FilterError, Filters};
 use berth_api::image::{ImageDeleteItem, ImagePruneResponse, ImageSummary};
 use berth_api::system::DiskUsageResponse;
@@ -196,25 +196,13 @@ impl Daemon {
         }
         if wants("container") {
             let now = Utc::now();
-            let rw: HashMap<&str, u64> = usage
-                .containers
-                .iter()
-                .map(|c| (c.container_id.as_str(), c.size_rw))
-                .collect();
             let rows = self
                 .containers
                 .all()
                 .iter()
                 .map(|c| {
-                    let record = c.record();
-                    let mut row = summary(&record, now);
-                    let size_rw = rw.get(record.id.as_str()).copied().unwrap_or(0);
-                    let image = image_size
-                        .get(record.image_id.as_str())
-                        .copied()
-                        .unwrap_or(0);
-                    row.size_rw = Some(to_i64(size_rw));
-                    row.size_root_fs = Some(to_i64(size_rw.saturating_add(image)));
+                    let mut row = summary(&c.record(), now);
+                    set_sizes(&mut row, &usage);
                     row
                 })
                 .collect();
@@ -230,6 +218,19 @@ impl Daemon {
         Ok(response)
     }
 
+    /// `GET /containers/json?size=1`: the list's rows with `SizeRw` and
+    /// `SizeRootFs`, measured in one walk of the store.
+    pub async fn add_sizes(&self, rows: &mut [ContainerSummary]) -> Result<(), JobError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let usage = self.disk_usage().await?;
+        for row in rows {
+            set_sizes(row, &usage);
+        }
+        Ok(())
+    }
+
     /// The image store's disk use, measured on the blocking pool.
     async fn disk_usage(&self) -> Result<DiskUsage, JobError> {
         let images = Arc::clone(self.images());
@@ -242,6 +243,23 @@ impl Daemon {
         let attributes = BTreeMap::from([("reclaimed".to_owned(), reclaimed.to_string())]);
         self.events.publish(kind, "prune", "", attributes);
     }
+}
+
+/// A container row's `SizeRw` (what it wrote) and `SizeRootFs` (that and
+/// its image), from the store's figures.
+fn set_sizes(row: &mut ContainerSummary, usage: &DiskUsage) {
+    let size_rw = usage
+        .containers
+        .iter()
+        .find(|c| c.container_id == row.id)
+        .map_or(0, |c| c.size_rw);
+    let image = usage
+        .images
+        .iter()
+        .find(|i| i.id == row.image_id)
+        .map_or(0, |i| i.size);
+    row.size_rw = Some(to_i64(size_rw));
+    row.size_root_fs = Some(to_i64(size_rw.saturating_add(image)));
 }
 
 /// The image rows of `system df`: the list's summaries with the store's

@@ -33,6 +33,9 @@ pub(super) async fn container_list(cx: Arc<Context>, job: Job) -> JobResult {
     if let Some(limit) = limit {
         list.truncate(limit as usize);
     }
+    if job.env.get_bool("size")? {
+        d.add_sizes(&mut list).await?;
+    }
     job.stdout.write_json(&list).await?;
     Ok(0)
 }

@@ -20,7 +20,7 @@
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
 //! | `container_create` | | `name` | `CreateResponse` |
-//! | `container_list` | | `all`, `filters`, `limit` | `[ContainerSummary]` |
+//! | `container_list` | | `all`, `filters`, `limit`, `size` | `[ContainerSummary]` |
 //! | `container_inspect` | id | | `ContainerInspect` |
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |

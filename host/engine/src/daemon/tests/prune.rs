@@ -218,14 +218,25 @@ async fn system_df_reports_the_stores_sizes_for_the_types_asked() {
     *f.images.usage.lock().unwrap() = DiskUsage {
         driver: "fake".into(),
         layers_size: 5000,
-        images: vec![ImageUsage {
-            id: "sha256:tagged".into(),
-            repo_tags: vec!["web:1".into()],
-            size: 4000,
-            shared_size: 1000,
-            containers: 1,
-            created: 100,
-        }],
+        images: vec![
+            ImageUsage {
+                id: "sha256:tagged".into(),
+                repo_tags: vec!["web:1".into()],
+                size: 4000,
+                shared_size: 1000,
+                containers: 1,
+                created: 100,
+            },
+            // The fake's busybox, which the container was made from.
+            ImageUsage {
+                id: "sha256:feed".into(),
+                repo_tags: Vec::new(),
+                size: 700,
+                shared_size: 0,
+                containers: 1,
+                created: 100,
+            },
+        ],
         layers: Vec::new(),
         containers: vec![ContainerUsage {
             container_id: id.clone(),
@@ -246,6 +257,21 @@ async fn system_df_reports_the_stores_sizes_for_the_types_asked() {
     assert_eq!(containers.len(), 1);
     assert_eq!(containers[0].size_rw, Some(12));
     assert_eq!(df.volumes, Some(Vec::new()));
+
+    // `docker ps -s`: the list with the same figures; without `size`, none.
+    let rows: Vec<berth_api::container::ContainerSummary> = f
+        .prune_job("container_list", &[("all", "1"), ("size", "1")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (rows[0].size_rw, rows[0].size_root_fs),
+        (Some(12), Some(712))
+    );
+    let rows: Vec<berth_api::container::ContainerSummary> = f
+        .prune_job("container_list", &[("all", "1")])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].size_rw, None);
 
     let df: DiskUsageResponse = f
         .prune_job("system_df", &[("type", "image")])
