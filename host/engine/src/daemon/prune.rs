@@ -186,11 +186,6 @@ impl Daemon {
             layers_size: to_i64(usage.layers_size),
             ..DiskUsageResponse::default()
         };
-        let image_size: HashMap<&str, u64> = usage
-            .images
-            .iter()
-            .map(|i| (i.id.as_str(), i.size))
-            .collect();
         if wants("image") {
             response.images = Some(image_rows(list, &usage));
         }
