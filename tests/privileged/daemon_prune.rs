@@ -1,5 +1,6 @@
-//! Issue 10: `container prune`, `image prune` and `system df` through the
-//! real docker CLI and `berth`, against a real berthd and its image store.
+//! Issue 10: `container prune`, `image prune`, `system df` and `diff`
+//! through the real docker CLI and `berth`, against a real berthd and its
+//! image store.
 
 use berth_tests::daemon::Daemon;
 
@@ -117,4 +118,48 @@ fn prune_removes_what_docker_would_and_keeps_what_the_filters_keep() {
         events.iter().any(|e| e["Action"] == "prune"),
         "a prune event: {events:?}"
     );
+}
+
+#[test]
+fn diff_lists_what_a_container_changed_and_never_follows_its_links() {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    // Adds a file, changes one, deletes one, and plants links that point
+    // out of the container (at the host's /etc and /).
+    d.docker(&[
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi >/new; echo x >>/etc/passwd; rm /bin/vi; ln -s /etc /root/host-etc; mkdir -p /tmp/a/b; ln -s / /tmp/a/b/up",
+    ])
+    .ok();
+    let out = d.docker(&["diff", "changer"]).ok();
+    let lines: Vec<&str> = out.lines().collect();
+    for expected in [
+        "A /new",
+        "C /etc",
+        "C /etc/passwd",
+        "C /bin",
+        "D /bin/vi",
+        "C /root",
+        "A /root/host-etc",
+        "A /tmp/a/b/up",
+    ] {
+        assert!(lines.contains(&expected), "{expected} missing from\n{out}");
+    }
+    // berth's mount points are not the container's changes (moby keeps
+    // them in the init layer).
+    assert!(!out.contains("/etc/hosts"), "{out}");
+    assert!(!out.contains("/etc/resolv.conf"), "{out}");
+    // Nothing from the host: a followed link would list the host's files.
+    assert!(!out.contains("/root/host-etc/"), "{out}");
+    assert!(!out.contains("/tmp/a/b/up/"), "{out}");
+    // berth says the same.
+    assert_eq!(d.berth(&["diff", "changer"]).ok(), out);
+    let out = d.docker(&["diff", "nope"]);
+    assert_ne!(out.code(), 0);
+    assert!(out.stderr.contains("No such container: nope"), "{out:?}");
 }

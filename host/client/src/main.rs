@@ -167,6 +167,8 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
     /// Manage containers (`container prune`).
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -349,6 +351,7 @@ async fn dispatch(cli: Cli) -> i32 {
             cmd::image_prune(&client, all, force, &filter).await
         }
         Command::System(SystemCommand::Df { verbose }) => cmd::system_df(&client, verbose).await,
+        Command::Diff { container } => cmd::diff(&client, &container).await,
         Command::Job(JobCommand::Ls) => cmd::job_ls(&client).await,
         Command::Plugin(command) => plugin::run(&client, &command).await,
         Command::Job(JobCommand::Run(args)) => {

@@ -13,6 +13,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use berth_api::container::FilesystemChange;
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
@@ -85,6 +86,10 @@ pub trait ImageService: Send + Sync + 'static {
     /// The store's disk use: layers, images and container root filesystems
     /// (`GET /system/df`, the prune reports). Walks the layers' files.
     fn disk_usage(&self) -> Result<DiskUsage, JobError>;
+
+    /// What the container changed in its image's files (`docker diff`),
+    /// parents before children. Walks its writable layer.
+    fn changes(&self, container_id: &str) -> Result<Vec<FilesystemChange>, JobError>;
 }
 
 /// Everything the exec driver needs to start a container's process.

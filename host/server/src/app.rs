@@ -105,6 +105,10 @@ pub fn router(state: AppState) -> Router {
             "/containers/{id}/logs",
             object_job(GET, "container_logs", S::OK),
         )
+        .route(
+            "/containers/{id}/changes",
+            object_job(GET, "container_changes", S::OK),
+        )
         .route("/containers/{id}/attach", post(container_attach))
         .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))

@@ -65,3 +65,14 @@ pub struct SummaryHostConfig {
     /// Network mode.
     pub network_mode: String,
 }
+
+/// One entry of `GET /containers/{id}/changes` (Docker API:
+/// `FilesystemChange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FilesystemChange {
+    /// Absolute path inside the container.
+    pub path: String,
+    /// 0: modified, 1: added, 2: deleted.
+    pub kind: u8,
+}

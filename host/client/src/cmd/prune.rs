@@ -1,10 +1,10 @@
-//! `container prune`, `image prune` and `system df`, with docker's flags,
-//! prompt and output.
+//! `container prune`, `image prune`, `system df` and `diff`, with
+//! docker's flags, prompt and output.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::anyhow;
-use berth_api::container::ContainerPruneResponse;
+use berth_api::container::{ContainerPruneResponse, FilesystemChange};
 use berth_api::filters::Filters;
 use berth_api::image::{ImageDeleteItem, ImagePruneResponse};
 use berth_api::system::DiskUsageResponse;
@@ -12,7 +12,7 @@ use berth_api::units::human_size;
 use hyper::Method;
 
 use crate::format::{ago, ellipsis, short_id, table};
-use crate::http::{Body, Client, query, read_json};
+use crate::http::{Body, Client, query, read_json, segment};
 
 use super::Result;
 
@@ -250,5 +250,22 @@ pub async fn system_df(client: &Client, verbose: bool) -> Result<i32> {
         "{}",
         table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows)
     );
+    Ok(0)
+}
+
+/// `berth diff CONTAINER`: one `C`/`A`/`D` line per changed path.
+pub async fn diff(client: &Client, container: &str) -> Result<i32> {
+    let changes: Vec<FilesystemChange> = client
+        .get_json(&format!("/containers/{}/changes", segment(container)))
+        .await?;
+    for change in changes {
+        let letter = match change.kind {
+            0 => 'C',
+            1 => 'A',
+            2 => 'D',
+            other => return Err(anyhow!("unknown change kind {other} for {}", change.path)),
+        };
+        println!("{letter} {}", change.path);
+    }
     Ok(0)
 }

@@ -11,6 +11,7 @@
 
 pub mod attach;
 pub mod blocking;
+mod changes;
 pub mod container;
 mod create;
 mod exit;

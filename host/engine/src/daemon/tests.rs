@@ -120,6 +120,13 @@ impl ImageService for FakeImages {
         self.calls.lock().unwrap().push("disk_usage".into());
         Ok(self.usage.lock().unwrap().clone())
     }
+    fn changes(&self, id: &str) -> Result<Vec<berth_api::container::FilesystemChange>, JobError> {
+        self.calls.lock().unwrap().push(format!("changes {id}"));
+        Ok(vec![berth_api::container::FilesystemChange {
+            path: "/etc/hosts".into(),
+            kind: 0,
+        }])
+    }
 }
 
 /// A process simulated by the fake runtime.

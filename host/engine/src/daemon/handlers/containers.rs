@@ -208,3 +208,13 @@ pub(super) async fn container_prune(cx: Arc<Context>, job: Job) -> JobResult {
     job.stdout.write_json(&report).await?;
     Ok(0)
 }
+
+/// `container_changes`: what a container changed in its image's files.
+pub(super) async fn container_changes(cx: Arc<Context>, job: Job) -> JobResult {
+    let changes = cx
+        .daemon
+        .changes(job.required_arg(0, "container id")?)
+        .await?;
+    job.stdout.write_json(&changes).await?;
+    Ok(0)
+}

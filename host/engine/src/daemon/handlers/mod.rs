@@ -33,6 +33,7 @@
 //! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
 //! | `container_resize` | id | `h`, `w` | |
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
+//! | `container_changes` | id | | `[FilesystemChange]` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -246,6 +247,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes stopped containers",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_prune(cx, job)),
+    },
+    JobSpec {
+        name: "container_changes",
+        description: "lists what a container changed in its image's files",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_changes(cx, job)),
     },
 ];
 

@@ -55,10 +55,15 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 26] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 27] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
+        Exposure::Route,
+    ),
+    (
+        "container_changes",
+        "lists what a container changed in its image's files",
         Exposure::Route,
     ),
     (

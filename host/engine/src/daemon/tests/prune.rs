@@ -1,5 +1,6 @@
-//! `POST /containers/prune`, `POST /images/prune`, `GET /system/df`
-//! through their jobs: what goes, what stays, and the filters each refuses.
+//! `POST /containers/prune`, `POST /images/prune`, `GET /system/df` and
+//! `GET /containers/{id}/changes` through their jobs: what goes, what
+//! stays, and the filters each refuses.
 
 use berth_api::container::ContainerPruneResponse;
 use berth_api::image::ImagePruneResponse;
@@ -20,6 +21,18 @@ impl Fixture {
             job = job.env(*k, *v);
         }
         let (result, out) = self.run_job(job, streams).await;
+        result?;
+        Ok(serde_json::from_slice(&out).unwrap())
+    }
+
+    /// Runs `name` on the object `arg`; its JSON answer.
+    async fn prune_job_with_arg<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        arg: &str,
+    ) -> Result<T, JobError> {
+        let (job, streams) = Job::new(name);
+        let (result, out) = self.run_job(job.arg(arg), streams).await;
         result?;
         Ok(serde_json::from_slice(&out).unwrap())
     }
@@ -284,4 +297,30 @@ async fn system_df_reports_the_stores_sizes_for_the_types_asked() {
         .await
         .unwrap_err();
     assert_eq!(err.message, "unknown object type: networks");
+}
+
+#[tokio::test]
+async fn changes_come_from_the_image_store_for_the_container_named() {
+    let f = fixture();
+    let id = f.create(Some("c"), r#"{"Image":"busybox"}"#).await.unwrap();
+    let changes: Vec<berth_api::container::FilesystemChange> = f
+        .prune_job_with_arg("container_changes", "c")
+        .await
+        .unwrap();
+    assert_eq!(changes[0].path, "/etc/hosts");
+    assert!(
+        f.images
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&format!("changes {id}"))
+    );
+    let err = f
+        .prune_job_with_arg::<Vec<berth_api::container::FilesystemChange>>(
+            "container_changes",
+            "nope",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
 }
