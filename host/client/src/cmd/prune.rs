@@ -128,72 +128,86 @@ pub async fn image_prune(
 /// per kind).
 pub async fn system_df(client: &Client, verbose: bool) -> Result<i32> {
     let df: DiskUsageResponse = client.get_json("/system/df").await?;
-    let images = df.images.unwrap_or_default();
-    let containers = df.containers.unwrap_or_default();
     if verbose {
-        println!("Images space usage:\n");
-        let rows: Vec<Vec<String>> = images
-            .iter()
-            .map(|i| {
-                let tag = i.repo_tags.first().map_or("<none>:<none>", String::as_str);
-                vec![
-                    tag.to_owned(),
-                    short_id(&i.id),
-                    ago(i.created),
-                    human_size(i.size),
-                    human_size(i.shared_size),
-                    human_size(i.size - i.shared_size),
-                    i.containers.to_string(),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            table(
-                &[
-                    "REFERENCE",
-                    "IMAGE ID",
-                    "CREATED",
-                    "SIZE",
-                    "SHARED SIZE",
-                    "UNIQUE SIZE",
-                    "CONTAINERS"
-                ],
-                &rows
-            )
-        );
-        println!("\nContainers space usage:\n");
-        let rows: Vec<Vec<String>> = containers
-            .iter()
-            .map(|c| {
-                vec![
-                    short_id(&c.id),
-                    c.image.clone(),
-                    ellipsis(&c.command, 20),
-                    human_size(c.size_rw.unwrap_or(0)),
-                    ago(c.created),
-                    c.status.clone(),
-                    c.names.join(",").trim_start_matches('/').to_owned(),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            table(
-                &[
-                    "CONTAINER ID",
-                    "IMAGE",
-                    "COMMAND",
-                    "SIZE",
-                    "CREATED",
-                    "STATUS",
-                    "NAMES"
-                ],
-                &rows
-            )
-        );
-        return Ok(0);
+        print_df_verbose(&df);
+    } else {
+        print_df_summary(&df);
     }
+    Ok(0)
+}
+
+/// `system df -v`: images, then containers.
+fn print_df_verbose(df: &DiskUsageResponse) {
+    let images = df.images.as_deref().unwrap_or_default();
+    let containers = df.containers.as_deref().unwrap_or_default();
+    println!("Images space usage:\n");
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            let tag = i.repo_tags.first().map_or("<none>:<none>", String::as_str);
+            vec![
+                tag.to_owned(),
+                short_id(&i.id),
+                ago(i.created),
+                human_size(i.size),
+                human_size(i.shared_size),
+                human_size(i.size - i.shared_size),
+                i.containers.to_string(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "REFERENCE",
+                "IMAGE ID",
+                "CREATED",
+                "SIZE",
+                "SHARED SIZE",
+                "UNIQUE SIZE",
+                "CONTAINERS"
+            ],
+            &rows
+        )
+    );
+    println!("\nContainers space usage:\n");
+    let rows: Vec<Vec<String>> = containers
+        .iter()
+        .map(|c| {
+            vec![
+                short_id(&c.id),
+                c.image.clone(),
+                ellipsis(&c.command, 20),
+                human_size(c.size_rw.unwrap_or(0)),
+                ago(c.created),
+                c.status.clone(),
+                c.names.join(",").trim_start_matches('/').to_owned(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "SIZE",
+                "CREATED",
+                "STATUS",
+                "NAMES"
+            ],
+            &rows
+        )
+    );
+}
+
+/// `system df`: one row per kind, with what is in use and what a prune
+/// would reclaim.
+fn print_df_summary(df: &DiskUsageResponse) {
+    let images = df.images.as_deref().unwrap_or_default();
+    let containers = df.containers.as_deref().unwrap_or_default();
     let active_images = images.iter().filter(|i| i.containers > 0).count();
     let reclaimable_images: i64 = images
         .iter()
@@ -250,7 +264,6 @@ pub async fn system_df(client: &Client, verbose: bool) -> Result<i32> {
         "{}",
         table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows)
     );
-    Ok(0)
 }
 
 /// `berth diff CONTAINER`: one `C`/`A`/`D` line per changed path.
