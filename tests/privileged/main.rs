@@ -13,6 +13,7 @@ mod daemon_containers;
 mod daemon_jobs;
 mod daemon_listeners;
 mod daemon_options;
+mod daemon_prune;
 mod daemon_resources;
 mod exec;
 mod graph;

@@ -7,12 +7,15 @@
 //! dockerd would answer, never a wider one.
 
 mod glob;
+mod until;
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub use glob::{BadPattern, path_match};
+pub use until::{UntilError, parse_until};
 
 /// Parsed filters: name → accepted values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +43,12 @@ pub enum FilterError {
         /// Its values.
         values: Vec<String>,
     },
+    /// A prune filter with more than one `until` (moby's wording).
+    #[error("more than one until filter specified")]
+    ManyUntil,
+    /// An `until` value that is no time.
+    #[error(transparent)]
+    Until(#[from] UntilError),
     /// Anything else, with its own message.
     #[error("{0}")]
     Other(String),
@@ -158,6 +167,27 @@ impl Filters {
             Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
             None => labels.contains_key(v.as_str()),
         })
+    }
+
+    /// The prune endpoints' `label` and `label!` (moby's `matchLabels` in
+    /// `daemon/prune.go`): every `label` is present, and not every
+    /// `label!` is (a `label!` filter never excludes an object without
+    /// labels).
+    pub fn prune_labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.match_labels("label", labels)
+            && !(self.contains("label!")
+                && !labels.is_empty()
+                && self.match_labels("label!", labels))
+    }
+
+    /// The prune endpoints' `until` (moby's `getUntilFromPruneFilters`),
+    /// `now` being the reference of a duration; `None` when absent.
+    pub fn until(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, FilterError> {
+        match self.get("until") {
+            [] => Ok(None),
+            [one] => Ok(Some(parse_until(one, now)?)),
+            _ => Err(FilterError::ManyUntil),
+        }
     }
 
     /// Whether no filter is set.

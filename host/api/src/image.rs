@@ -110,6 +110,16 @@ pub enum ImageDeleteItem {
     Deleted(String),
 }
 
+/// `POST /images/prune` (Docker API: `ImagePruneResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImagePruneResponse {
+    /// What was untagged and deleted (`null` when nothing was).
+    pub images_deleted: Option<Vec<ImageDeleteItem>>,
+    /// Bytes of the deleted layers.
+    pub space_reclaimed: u64,
+}
+
 /// One JSON message of the progress stream of `POST /images/create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -161,3 +161,26 @@ impl Default for SwarmInfo {
         }
     }
 }
+
+/// `GET /system/df` (Docker API: `SystemDataUsageResponse`, the fields of
+/// API versions before 1.52): each list is present when its `type` was
+/// asked for (all of them when none was).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskUsageResponse {
+    /// Bytes of all image layers, each counted once.
+    pub layers_size: i64,
+    /// Images, with `Containers`, `Size` and `SharedSize` filled in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<crate::image::ImageSummary>>,
+    /// Containers, with `SizeRw` and `SizeRootFs` filled in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<crate::container::ContainerSummary>>,
+    /// Volumes: berth has none yet, so always empty when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<serde_json::Value>>,
+    /// Build cache: berth does not build images, so always empty when
+    /// asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_cache: Option<Vec<serde_json::Value>>,
+}

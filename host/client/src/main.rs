@@ -167,12 +167,62 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff { container: String },
+    /// Manage containers (`container prune`).
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// Manage images (`image prune`).
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Manage berth (`system df`).
+    #[command(subcommand)]
+    System(SystemCommand),
     /// The engine's jobs.
     #[command(subcommand)]
     Job(JobCommand),
     /// WebAssembly plugins: list, inspect, enable, disable, reload.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// Remove all stopped containers.
+    Prune {
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values (`until=<timestamp>`, `label=<key>[=<value>]`).
+        #[arg(long)]
+        filter: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Remove unused images.
+    Prune {
+        /// Remove all unused images, not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values (`until=<timestamp>`, `label=<key>[=<value>]`).
+        #[arg(long)]
+        filter: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SystemCommand {
+    /// Show berth disk usage.
+    Df {
+        /// Show detailed information on space usage.
+        #[arg(short, long)]
+        verbose: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,6 +344,14 @@ async fn dispatch(cli: Cli) -> i32 {
         } => cmd::logs(&client, &container, follow, timestamps, &tail).await,
         Command::Inspect { objects } => cmd::inspect(&client, &objects).await,
         Command::Wait { containers } => cmd::wait_all(&client, &containers).await,
+        Command::Container(ContainerCommand::Prune { force, filter }) => {
+            cmd::container_prune(&client, force, &filter).await
+        }
+        Command::Image(ImageCommand::Prune { all, force, filter }) => {
+            cmd::image_prune(&client, all, force, &filter).await
+        }
+        Command::System(SystemCommand::Df { verbose }) => cmd::system_df(&client, verbose).await,
+        Command::Diff { container } => cmd::diff(&client, &container).await,
         Command::Job(JobCommand::Ls) => cmd::job_ls(&client).await,
         Command::Plugin(command) => plugin::run(&client, &command).await,
         Command::Job(JobCommand::Run(args)) => {

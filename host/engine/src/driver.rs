@@ -13,9 +13,11 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::pin::Pin;
 
+use berth_api::container::FilesystemChange;
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
+use berth_model::graph::DiskUsage;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
@@ -80,6 +82,14 @@ pub trait ImageService: Send + Sync + 'static {
 
     /// Unmounts and deletes it (idempotent).
     fn remove_rootfs(&self, container_id: &str) -> Result<(), JobError>;
+
+    /// The store's disk use: layers, images and container root filesystems
+    /// (`GET /system/df`, the prune reports). Walks the layers' files.
+    fn disk_usage(&self) -> Result<DiskUsage, JobError>;
+
+    /// What the container changed in its image's files (`docker diff`),
+    /// parents before children. Walks its writable layer.
+    fn changes(&self, container_id: &str) -> Result<Vec<FilesystemChange>, JobError>;
 }
 
 /// Everything the exec driver needs to start a container's process.

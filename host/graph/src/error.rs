@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Conflict,
     /// The caller's input is invalid (reference, import options, tarball).
     InvalidParameter,
+    /// The storage driver does not offer the operation.
+    NotImplemented,
     /// Anything else: I/O, database, policy failures.
     Internal,
 }
@@ -33,6 +35,12 @@ pub enum GraphError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// An operation the configured storage driver does not offer.
+    #[error("{what} is not supported")]
+    Unsupported {
+        /// The operation, and where it is missing.
+        what: String,
     },
     /// The metadata database failed.
     #[error(transparent)]
@@ -232,6 +240,7 @@ impl GraphError {
             | Self::DiffIdMismatch { .. }
             | Self::UnsafeEntry { .. }
             | Self::InvalidContainerId { .. } => ErrorKind::InvalidParameter,
+            Self::Unsupported { .. } => ErrorKind::NotImplemented,
             _ => ErrorKind::Internal,
         }
     }

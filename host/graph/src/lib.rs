@@ -78,6 +78,7 @@
 
 mod changes;
 mod compress;
+mod diff;
 mod error;
 pub mod extract;
 mod fsutil;
@@ -93,6 +94,7 @@ mod rootfs;
 
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use changes::Platform;
+pub use diff::{Change, ChangeKind};
 pub use error::{ErrorKind, GraphError};
 pub use graph::{DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, StorageDriver};
 pub use image::{

@@ -29,7 +29,7 @@ pub struct RootfsInfo {
     pub lower_dirs: usize,
 }
 
-fn check_container_id(id: &str) -> Result<(), GraphError> {
+pub(crate) fn check_container_id(id: &str) -> Result<(), GraphError> {
     if is_layer_id(id) {
         Ok(())
     } else {
@@ -291,7 +291,7 @@ impl Graph {
         Ok(())
     }
 
-    fn rootfs_record(&self, container_id: &str) -> Result<RootfsRecord, GraphError> {
+    pub(crate) fn rootfs_record(&self, container_id: &str) -> Result<RootfsRecord, GraphError> {
         self.store
             .get(ROOTFS, container_id)?
             .ok_or_else(|| GraphError::RootfsNotFound {

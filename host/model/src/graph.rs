@@ -56,7 +56,7 @@ pub struct ContainerUsage {
 }
 
 /// The image store's disk use, like Docker's `GET /system/df`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DiskUsage {
     /// `overlay` or `vfs`.
     pub driver: String,

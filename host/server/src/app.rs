@@ -56,8 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/events", query_job("system_events"))
         .route("/images/json", query_job("image_list"))
         .route("/images/create", body_job("image_import", S::OK))
+        .route("/images/prune", body_job("image_prune", S::OK))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/containers/json", query_job("container_list"))
+        .route("/containers/prune", body_job("container_prune", S::OK))
+        .route("/system/df", query_job("system_df"))
         .route(
             "/containers/create",
             body_job("container_create", S::CREATED),
@@ -101,6 +104,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/containers/{id}/logs",
             object_job(GET, "container_logs", S::OK),
+        )
+        .route(
+            "/containers/{id}/changes",
+            object_job(GET, "container_changes", S::OK),
         )
         .route("/containers/{id}/attach", post(container_attach))
         .route("/berth/jobs", plain_job("job_list"))

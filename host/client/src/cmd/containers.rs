@@ -3,7 +3,6 @@
 
 use anyhow::{Context, anyhow, bail};
 use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
-use berth_api::filters::Filters;
 use clap::Args;
 use hyper::Method;
 
@@ -337,13 +336,7 @@ pub async fn rm(client: &Client, id: &str, force: bool) -> Result<()> {
 }
 
 pub async fn ps(client: &Client, all: bool, quiet: bool, filter: &[String]) -> Result<i32> {
-    let mut filters = Filters::default();
-    for f in filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
-        filters.add(k, v);
-    }
+    let filters = super::parse_filters(filter)?;
     let mut pairs = vec![("all", flag(all))];
     let encoded = filters.to_query_json();
     if !filters.is_empty() {

@@ -1,17 +1,19 @@
 //! The commands, by group: [`containers`], [`run`], [`images`], [`jobs`],
-//! [`system`]; the helpers they share are here.
+//! [`system`], [`prune`] (with `system df`); the helpers they share are here.
 
 use crate::http::{Client, DaemonError};
 
 mod containers;
 mod images;
 mod jobs;
+mod prune;
 mod run;
 mod system;
 
 pub use containers::*;
 pub use images::*;
 pub use jobs::*;
+pub use prune::*;
 pub use run::*;
 pub use system::*;
 

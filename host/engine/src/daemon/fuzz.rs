@@ -98,6 +98,12 @@ impl ImageService for Images {
     fn remove_rootfs(&self, _: &str) -> Result<(), JobError> {
         Ok(())
     }
+    fn disk_usage(&self) -> Result<berth_model::graph::DiskUsage, JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn changes(&self, _: &str) -> Result<Vec<berth_api::container::FilesystemChange>, JobError> {
+        Err(JobError::invalid("no store"))
+    }
 }
 
 /// A runtime that accepts every configuration and runs nothing: create

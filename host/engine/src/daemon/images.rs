@@ -112,13 +112,7 @@ impl Daemon {
                         continue;
                     }
                 }
-                if !filters.match_labels("label", &image.labels) {
-                    continue;
-                }
-                if filters.contains("label!")
-                    && !image.labels.is_empty()
-                    && filters.match_labels("label!", &image.labels)
-                {
+                if !filters.prune_labels_match(&image.labels) {
                     continue;
                 }
                 if keep(&mut image, &filters, dangling)? {

@@ -81,27 +81,32 @@ impl Daemon {
             if !matches_filters(&record, filters, &exited) {
                 continue;
             }
-            out.push(ContainerSummary {
-                id: record.id.clone(),
-                names: vec![format!("/{}", record.name)],
-                image: record.image.clone(),
-                image_id: record.image_id.clone(),
-                command: std::iter::once(record.path.as_str())
-                    .chain(record.args.iter().map(String::as_str))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                created: parse_time(&record.created).map_or(0, |t| t.timestamp()),
-                labels: record.config.labels.clone(),
-                state: state.status.as_str().to_owned(),
-                status: human_status(state, now),
-                host_config: SummaryHostConfig {
-                    network_mode: record.host_config.network_mode.clone(),
-                },
-                network_settings: NetworkSettings::default(),
-                ..ContainerSummary::default()
-            });
+            out.push(summary(&record, now));
         }
         Ok(out)
+    }
+}
+
+/// A container as the list shows it.
+pub(super) fn summary(record: &ContainerRecord, now: DateTime<Utc>) -> ContainerSummary {
+    ContainerSummary {
+        id: record.id.clone(),
+        names: vec![format!("/{}", record.name)],
+        image: record.image.clone(),
+        image_id: record.image_id.clone(),
+        command: std::iter::once(record.path.as_str())
+            .chain(record.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        created: parse_time(&record.created).map_or(0, |t| t.timestamp()),
+        labels: record.config.labels.clone(),
+        state: record.state.status.as_str().to_owned(),
+        status: human_status(&record.state, now),
+        host_config: SummaryHostConfig {
+            network_mode: record.host_config.network_mode.clone(),
+        },
+        network_settings: NetworkSettings::default(),
+        ..ContainerSummary::default()
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod attach;
 pub mod blocking;
+mod changes;
 pub mod container;
 mod create;
 mod exit;
@@ -19,6 +20,7 @@ pub mod images;
 pub mod list;
 mod logs;
 pub mod names;
+pub mod prune;
 mod remove;
 mod restore;
 pub mod signal;
@@ -86,6 +88,7 @@ pub struct Daemon {
     events: Arc<Events>,
     containers: ContainerSet,
     pool: BlockingPool,
+    pruning: prune::PruneGuards,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -120,6 +123,7 @@ impl Daemon {
             events,
             containers: ContainerSet::default(),
             pool: BlockingPool::default(),
+            pruning: prune::PruneGuards::default(),
         })
     }
 

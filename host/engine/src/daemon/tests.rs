@@ -29,6 +29,8 @@ struct FakeImages {
     /// Images `list` and `inspect` answer with, when set (else one
     /// busybox image): summaries and their RFC 3339 creation times.
     catalog: Mutex<Vec<(ImageSummary, String)>>,
+    /// What `disk_usage` answers.
+    usage: Mutex<berth_model::graph::DiskUsage>,
 }
 
 impl ImageService for FakeImages {
@@ -95,6 +97,7 @@ impl ImageService for FakeImages {
         Ok(())
     }
     fn remove(&self, name: &str, _: bool) -> Result<Vec<ImageDeleteItem>, JobError> {
+        self.calls.lock().unwrap().push(format!("remove {name}"));
         Ok(vec![ImageDeleteItem::Untagged(name.into())])
     }
     fn create_rootfs(&self, id: &str, _: &str) -> Result<(), JobError> {
@@ -112,6 +115,17 @@ impl ImageService for FakeImages {
     fn remove_rootfs(&self, id: &str) -> Result<(), JobError> {
         self.rootfs.lock().unwrap().retain(|r| r != id);
         Ok(())
+    }
+    fn disk_usage(&self) -> Result<berth_model::graph::DiskUsage, JobError> {
+        self.calls.lock().unwrap().push("disk_usage".into());
+        Ok(self.usage.lock().unwrap().clone())
+    }
+    fn changes(&self, id: &str) -> Result<Vec<berth_api::container::FilesystemChange>, JobError> {
+        self.calls.lock().unwrap().push(format!("changes {id}"));
+        Ok(vec![berth_api::container::FilesystemChange {
+            path: "/etc/hosts".into(),
+            kind: 0,
+        }])
     }
 }
 
@@ -424,6 +438,7 @@ mod filters;
 mod jobs;
 mod list;
 mod logs;
+mod prune;
 mod remove;
 mod restore;
 mod start;

@@ -32,6 +32,7 @@ fn job_error(what: &str, err: GraphError) -> JobError {
         berth_graph::ErrorKind::NotFound => ErrorKind::NotFound,
         berth_graph::ErrorKind::Conflict => ErrorKind::Conflict,
         berth_graph::ErrorKind::InvalidParameter => ErrorKind::InvalidParameter,
+        berth_graph::ErrorKind::NotImplemented => ErrorKind::NotImplemented,
         berth_graph::ErrorKind::Internal => return JobError::internal(what, &err),
     };
     // The cause too, for client errors such as a refused tar entry.
@@ -201,5 +202,28 @@ impl ImageService for GraphImages {
                 e,
             )),
         }
+    }
+
+    fn changes(
+        &self,
+        container_id: &str,
+    ) -> Result<Vec<berth_api::container::FilesystemChange>, JobError> {
+        let changes = self
+            .graph
+            .changes(container_id)
+            .map_err(|e| job_error("failed to list the container's changes", e))?;
+        Ok(changes
+            .into_iter()
+            .map(|c| berth_api::container::FilesystemChange {
+                path: c.path.to_string_lossy().into_owned(),
+                kind: c.kind.code(),
+            })
+            .collect())
+    }
+
+    fn disk_usage(&self) -> Result<berth_model::graph::DiskUsage, JobError> {
+        self.graph
+            .disk_usage()
+            .map_err(|e| job_error("failed to measure the image store's disk use", e))
     }
 }

@@ -33,6 +33,9 @@ pub(super) async fn container_list(cx: Arc<Context>, job: Job) -> JobResult {
     if let Some(limit) = limit {
         list.truncate(limit as usize);
     }
+    if job.env.get_bool("size")? {
+        d.add_sizes(&mut list).await?;
+    }
     job.stdout.write_json(&list).await?;
     Ok(0)
 }
@@ -194,5 +197,24 @@ pub(super) async fn container_resize(cx: Arc<Context>, job: Job) -> JobResult {
     };
     let (h, w) = (dim("h")?, dim("w")?);
     d.resize(job.required_arg(0, "container id")?, h, w).await?;
+    Ok(0)
+}
+
+/// `container_prune`: removes the containers that are not running.
+pub(super) async fn container_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let report = cx.daemon.container_prune(&filters).await?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
+}
+
+/// `container_changes`: what a container changed in its image's files.
+pub(super) async fn container_changes(cx: Arc<Context>, job: Job) -> JobResult {
+    let changes = cx
+        .daemon
+        .changes(job.required_arg(0, "container id")?)
+        .await?;
+    job.stdout.write_json(&changes).await?;
     Ok(0)
 }

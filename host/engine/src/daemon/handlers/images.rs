@@ -97,6 +97,16 @@ pub(super) async fn image_delete(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `image_prune`: removes dangling (or, with `dangling=false`, unused)
+/// images.
+pub(super) async fn image_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let report = cx.daemon.image_prune(&filters).await?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
+}
+
 /// `image_import`: imports a rootfs tarball from stdin as an image.
 pub(super) async fn image_import(cx: Arc<Context>, mut job: Job) -> JobResult {
     let daemon = &cx.daemon;

@@ -11,14 +11,16 @@
 //! | `system_version` | | | `VersionResponse` |
 //! | `system_info` | | | `InfoResponse` |
 //! | `system_events` | | `since`, `until`, `filters` | event lines |
+//! | `system_df` | | `type`* | `DiskUsageResponse` |
 //! | `job_list` | | | `[JobHandlerInfo]` |
 //! | `image_list` | | | `[ImageSummary]` |
 //! | `image_inspect` | name | | `ImageInspect` |
 //! | `image_import` | | `fromSrc`, `repo`, `tag`, `changes`*, `message`, `platform` | progress lines |
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
+//! | `image_prune` | | `filters` | `ImagePruneResponse` |
 //! | `container_create` | | `name` | `CreateResponse` |
-//! | `container_list` | | `all`, `filters`, `limit` | `[ContainerSummary]` |
+//! | `container_list` | | `all`, `filters`, `limit`, `size` | `[ContainerSummary]` |
 //! | `container_inspect` | id | | `ContainerInspect` |
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |
@@ -30,6 +32,8 @@
 //! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
 //! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
 //! | `container_resize` | id | `h`, `w` | |
+//! | `container_prune` | | `filters` | `ContainerPruneResponse` |
+//! | `container_changes` | id | | `[FilesystemChange]` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -113,6 +117,12 @@ pub const JOBS: &[JobSpec] = &[
         handler: |cx, job| Box::pin(system::system_events(cx, job)),
     },
     JobSpec {
+        name: "system_df",
+        description: "the disk use of images and containers",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::system_df(cx, job)),
+    },
+    JobSpec {
         name: "job_list",
         description: "lists the engine's handler table",
         exposure: Exposure::Route,
@@ -147,6 +157,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes an image or one of its tags",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(images::image_delete(cx, job)),
+    },
+    JobSpec {
+        name: "image_prune",
+        description: "removes unused images",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_prune(cx, job)),
     },
     JobSpec {
         name: "container_create",
@@ -225,6 +241,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "resizes a container's TTY",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_resize(cx, job)),
+    },
+    JobSpec {
+        name: "container_prune",
+        description: "removes stopped containers",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_prune(cx, job)),
+    },
+    JobSpec {
+        name: "container_changes",
+        description: "lists what a container changed in its image's files",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_changes(cx, job)),
     },
 ];
 

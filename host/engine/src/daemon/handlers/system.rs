@@ -133,6 +133,14 @@ pub(super) async fn system_events(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `system_df`: the disk use of images and containers (`type` narrows it).
+pub(super) async fn system_df(cx: Arc<Context>, job: Job) -> JobResult {
+    let types: Vec<String> = job.env.get_all("type").map(str::to_owned).collect();
+    let usage = cx.daemon.system_df(&types).await?;
+    job.stdout.write_json(&usage).await?;
+    Ok(0)
+}
+
 /// moby's `events.Filter.Include` for the filters berth applies: `type`,
 /// `event` and `scope` exactly (every berth event is `local`); `container`
 /// and `plugin` by a prefix of the actor's id or name; `image` by the id or

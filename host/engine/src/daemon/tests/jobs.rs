@@ -55,10 +55,15 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 27] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
+        Exposure::Route,
+    ),
+    (
+        "container_changes",
+        "lists what a container changed in its image's files",
         Exposure::Route,
     ),
     (
@@ -82,6 +87,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
     (
         "container_pause",
         "freezes every process of a container",
+        Exposure::Route,
+    ),
+    (
+        "container_prune",
+        "removes stopped containers",
         Exposure::Route,
     ),
     (
@@ -117,10 +127,16 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
     ),
     ("image_inspect", "shows an image", Exposure::Route),
     ("image_list", "lists images", Exposure::Route),
+    ("image_prune", "removes unused images", Exposure::Route),
     ("image_tag", "tags an image", Exposure::Route),
     (
         "job_list",
         "lists the engine's handler table",
+        Exposure::Route,
+    ),
+    (
+        "system_df",
+        "the disk use of images and containers",
         Exposure::Route,
     ),
     (
