@@ -106,6 +106,17 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        /// Signal to send to the container.
+        #[arg(short = 's', long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Kill running containers.
     Kill {
         /// Signal to send.
@@ -267,6 +278,16 @@ async fn dispatch(cli: Cli) -> i32 {
         } => {
             cmd::each(&client, &containers, |c, id| {
                 cmd::stop(c, id, time, signal.clone())
+            })
+            .await
+        }
+        Command::Restart {
+            time,
+            signal,
+            containers,
+        } => {
+            cmd::each(&client, &containers, |c, id| {
+                cmd::restart(c, id, time, signal.clone())
             })
             .await
         }

@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
             object_job(POST, "container_stop", S::NO_CONTENT),
         )
         .route(
+            "/containers/{id}/restart",
+            object_job(POST, "container_restart", S::NO_CONTENT),
+        )
+        .route(
             "/containers/{id}/pause",
             object_job(POST, "container_pause", S::NO_CONTENT),
         )

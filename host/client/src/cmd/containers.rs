@@ -1,4 +1,4 @@
-//! Container commands: `create` and its flags, `start`, `stop`, `kill`,
+//! Container commands: `create` and its flags, `start`, `stop`, `restart`, `kill`,
 //! `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
 
 use anyhow::{Context, anyhow, bail};
@@ -286,6 +286,26 @@ pub async fn stop(
     time: Option<i64>,
     signal: Option<String>,
 ) -> Result<()> {
+    stop_or_restart(client, "stop", id, time, signal).await
+}
+
+/// `docker restart`: the same `t` and `signal` as `stop`.
+pub async fn restart(
+    client: &Client,
+    id: &str,
+    time: Option<i64>,
+    signal: Option<String>,
+) -> Result<()> {
+    stop_or_restart(client, "restart", id, time, signal).await
+}
+
+async fn stop_or_restart(
+    client: &Client,
+    verb: &str,
+    id: &str,
+    time: Option<i64>,
+    signal: Option<String>,
+) -> Result<()> {
     let t = time.map(|t| t.to_string());
     let mut pairs = Vec::new();
     if let Some(t) = &t {
@@ -297,7 +317,7 @@ pub async fn stop(
     client
         .simple(
             Method::POST,
-            &format!("/containers/{}/stop{}", segment(id), query(&pairs)),
+            &format!("/containers/{}/{verb}{}", segment(id), query(&pairs)),
         )
         .await
 }

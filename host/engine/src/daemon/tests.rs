@@ -373,6 +373,7 @@ mod jobs;
 mod list;
 mod logs;
 mod remove;
+mod restart;
 mod restore;
 mod start;
 mod start_bounds;

@@ -65,6 +65,19 @@ pub(super) async fn container_stop(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `container_restart`: stops a container as `container_stop` does, then starts it.
+pub(super) async fn container_restart(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let t = job.env.get_i64("t")?;
+    d.restart(
+        job.required_arg(0, "container id")?,
+        t,
+        job.env.get("signal"),
+    )
+    .await?;
+    Ok(0)
+}
+
 /// `container_pause`: freezes every process of a container.
 pub(super) async fn container_pause(cx: Arc<Context>, job: Job) -> JobResult {
     let d = &cx.daemon;

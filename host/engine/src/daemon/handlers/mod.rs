@@ -22,6 +22,7 @@
 //! | `container_inspect` | id | | `ContainerInspect` |
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |
+//! | `container_restart` | id | `t`, `signal` | |
 //! | `container_kill` | id | `signal` | |
 //! | `container_pause` | id | | |
 //! | `container_unpause` | id | | |
@@ -177,6 +178,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "stops a container: its stop signal, then SIGKILL after t seconds",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_stop(cx, job)),
+    },
+    JobSpec {
+        name: "container_restart",
+        description: "stops a container as container_stop does, then starts it",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_restart(cx, job)),
     },
     JobSpec {
         name: "container_pause",

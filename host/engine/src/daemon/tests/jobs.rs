@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 24] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -87,6 +87,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 23] = [
     (
         "container_resize",
         "resizes a container's TTY",
+        Exposure::Route,
+    ),
+    (
+        "container_restart",
+        "stops a container as container_stop does, then starts it",
         Exposure::Route,
     ),
     ("container_start", "starts a container", Exposure::Route),
