@@ -85,3 +85,69 @@ fn restart_stops_and_starts_through_berth_docker_and_the_api() {
     d.docker(&["rm", "-f", "again", "temp"]).ok();
     assert!(d.container_ids().is_empty(), "{:?}", d.container_ids());
 }
+
+#[test]
+fn rename_through_berth_and_docker_persists_across_a_daemon_restart() {
+    let mut d = ready();
+    d.docker(&["run", "-d", "--name", "first", "busybox", "sleep", "100"])
+        .ok();
+    d.docker(&["create", "--name", "taken", "busybox", "true"])
+        .ok();
+    assert_eq!(d.berth(&["rename", "first", "second"]).ok(), "");
+    d.docker(&["rename", "second", "third"]).ok();
+    let names = d
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .lines()
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        names,
+        ["taken", "third"].map(str::to_owned).into_iter().collect()
+    );
+    // The old names are free again.
+    d.docker(&["create", "--name", "first", "busybox", "true"])
+        .ok();
+
+    // moby's conflict, 409, and nothing changed.
+    let out = d.docker(&["rename", "third", "taken"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "Error when allocating new name: Conflict. The container name \"/taken\" is already in use"
+        ),
+        "{out:?}"
+    );
+    let r = d.http("POST", "/containers/third/rename?name=taken", b"");
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = d.http("POST", "/containers/third/rename?name=a%2Fb", b"");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let out = d.berth(&["rename", "third", "no/slash"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("Invalid container name (no/slash)"),
+        "{out:?}"
+    );
+
+    let event = d
+        .past_events(Some("container"))
+        .into_iter()
+        .find(|e| e["Action"] == "rename" && e["Actor"]["Attributes"]["name"] == "third")
+        .expect("a rename event for third");
+    assert_eq!(event["Actor"]["Attributes"]["oldName"], "/second");
+
+    // The rename is in the store: a new daemon knows the container by its
+    // new name only, and the name stays reserved.
+    d.kill9();
+    d.restart();
+    let r = d.http("GET", "/containers/third/json", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["Name"], "/third");
+    assert_eq!(r.json()["State"]["Running"], true);
+    assert_eq!(d.http("GET", "/containers/second/json", b"").status, 404);
+    let out = d.docker(&["create", "--name", "third", "busybox", "true"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("is already in use"), "{out:?}");
+    d.docker(&["rm", "-f", "third", "taken", "first"]).ok();
+    assert!(d.container_ids().is_empty(), "{:?}", d.container_ids());
+}

@@ -117,6 +117,8 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Rename a container: CONTAINER NEW_NAME.
+    Rename { container: String, new_name: String },
     /// Kill running containers.
     Kill {
         /// Signal to send.
@@ -291,6 +293,12 @@ async fn dispatch(cli: Cli) -> i32 {
             })
             .await
         }
+        Command::Rename {
+            container,
+            new_name,
+        } => cmd::rename(&client, &container, &new_name)
+            .await
+            .map(|()| 0),
         Command::Kill { signal, containers } => {
             cmd::each(&client, &containers, |c, id| {
                 cmd::kill(c, id, signal.clone())

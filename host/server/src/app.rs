@@ -83,6 +83,10 @@ pub fn router(state: AppState) -> Router {
             object_job(POST, "container_restart", S::NO_CONTENT),
         )
         .route(
+            "/containers/{id}/rename",
+            object_job(POST, "container_rename", S::NO_CONTENT),
+        )
+        .route(
             "/containers/{id}/pause",
             object_job(POST, "container_pause", S::NO_CONTENT),
         )

@@ -1,5 +1,5 @@
-//! Container commands: `create` and its flags, `start`, `stop`, `restart`, `kill`,
-//! `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
+//! Container commands: `create` and its flags, `start`, `stop`, `restart`,
+//! `rename`, `kill`, `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
 
 use anyhow::{Context, anyhow, bail};
 use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
@@ -318,6 +318,20 @@ async fn stop_or_restart(
         .simple(
             Method::POST,
             &format!("/containers/{}/{verb}{}", segment(id), query(&pairs)),
+        )
+        .await
+}
+
+/// `docker rename`: prints nothing, as docker does.
+pub async fn rename(client: &Client, id: &str, new_name: &str) -> Result<()> {
+    client
+        .simple(
+            Method::POST,
+            &format!(
+                "/containers/{}/rename{}",
+                segment(id),
+                query(&[("name", new_name)])
+            ),
         )
         .await
 }

@@ -4,7 +4,7 @@
 //! drivers. [`handlers`] turns these operations into jobs.
 //!
 //! One file per verb, each an `impl Daemon` block with the helpers only it
-//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`, `restart`,
+//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`, `rename`, `restart`,
 //! [`attach`] (and resize), `logs`, [`list`] (and inspect), `restore`;
 //! `exit` records the end of a container for `start` and `restore`. This
 //! file keeps the [`Daemon`], its construction and what every verb shares.
@@ -20,6 +20,7 @@ pub mod list;
 mod logs;
 pub mod names;
 mod remove;
+mod rename;
 mod restart;
 mod restore;
 pub mod signal;

@@ -373,6 +373,7 @@ mod jobs;
 mod list;
 mod logs;
 mod remove;
+mod rename;
 mod restart;
 mod restore;
 mod start;

@@ -487,6 +487,13 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
         ),
         (
             Method::POST,
+            "/containers/c/rename",
+            "container_rename",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
             "/containers/c/pause",
             "container_pause",
             Some("c"),

@@ -78,6 +78,17 @@ pub(super) async fn container_restart(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `container_rename`: gives a container a new name.
+pub(super) async fn container_rename(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.rename(
+        job.required_arg(0, "container id")?,
+        job.env.get("name").unwrap_or(""),
+    )
+    .await?;
+    Ok(0)
+}
+
 /// `container_pause`: freezes every process of a container.
 pub(super) async fn container_pause(cx: Arc<Context>, job: Job) -> JobResult {
     let d = &cx.daemon;

@@ -23,6 +23,7 @@
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |
 //! | `container_restart` | id | `t`, `signal` | |
+//! | `container_rename` | id | `name` | |
 //! | `container_kill` | id | `signal` | |
 //! | `container_pause` | id | | |
 //! | `container_unpause` | id | | |
@@ -184,6 +185,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "stops a container as container_stop does, then starts it",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_restart(cx, job)),
+    },
+    JobSpec {
+        name: "container_rename",
+        description: "gives a container a new name",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_rename(cx, job)),
     },
     JobSpec {
         name: "container_pause",

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 24] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 25] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -82,6 +82,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 24] = [
     (
         "container_pause",
         "freezes every process of a container",
+        Exposure::Route,
+    ),
+    (
+        "container_rename",
+        "gives a container a new name",
         Exposure::Route,
     ),
     (
