@@ -151,3 +151,76 @@ fn rename_through_berth_and_docker_persists_across_a_daemon_restart() {
     d.docker(&["rm", "-f", "third", "taken", "first"]).ok();
     assert!(d.container_ids().is_empty(), "{:?}", d.container_ids());
 }
+
+#[test]
+fn top_lists_the_containers_processes_through_docker_berth_and_the_api() {
+    let d = ready();
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 300 & exec sleep 301",
+    ]);
+    let id = out.ok().trim().to_owned();
+    let init = pid(&d, "busy");
+    let r = d.http("GET", "/containers/busy/top", b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = r.json();
+    assert_eq!(
+        list["Titles"],
+        serde_json::json!(["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"])
+    );
+    let rows = list["Processes"].as_array().cloned().unwrap_or_default();
+    let commands: Vec<&str> = rows.iter().filter_map(|r| r[7].as_str()).collect();
+    // Exactly the container's two processes, nothing of the host's.
+    let mut sorted = commands.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["sleep 300", "sleep 301"], "{list}");
+    assert!(
+        rows.iter().any(|r| r[1] == init.to_string().as_str()),
+        "init {init} missing: {list}"
+    );
+
+    // The docker CLI renders it; ps arguments pass through.
+    let out = d.docker(&["top", "busy", "-o", "pid,comm"]).ok();
+    let mut lines = out.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["PID", "COMMAND"]),
+        "{out}"
+    );
+    assert_eq!(lines.filter(|l| l.ends_with("sleep")).count(), 2, "{out}");
+    let out = d.berth(&["top", "busy"]).ok();
+    assert!(out.starts_with("UID "), "{out}");
+    assert!(out.contains("sleep 301"), "{out}");
+
+    // moby's refusals.
+    let r = d.http("GET", "/containers/busy/top?ps_args=-o%20user%3DPID", b"");
+    assert_eq!(
+        (r.status, r.json()["message"].as_str().unwrap_or_default()),
+        (500, "specifying \"user=PID\" is not allowed")
+    );
+    let out = d.docker(&["top", "busy", "-o", "comm"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(
+        out.stderr.contains("Couldn't find PID field in ps output"),
+        "{out:?}"
+    );
+    d.docker(&["kill", "busy"]).ok();
+    d.docker(&["wait", "busy"]).ok();
+    let r = d.http("GET", "/containers/busy/top", b"");
+    assert_eq!(
+        (r.status, r.json()["message"].as_str().unwrap_or_default()),
+        (409, format!("Container {id} is not running").as_str())
+    );
+    let out = d.berth(&["top", "busy"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("is not running"), "{out:?}");
+    d.docker(&["rm", "busy"]).ok();
+}

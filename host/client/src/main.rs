@@ -119,6 +119,13 @@ enum Command {
     },
     /// Rename a container: CONTAINER NEW_NAME.
     Rename { container: String, new_name: String },
+    /// Display the running processes of a container: CONTAINER [ps OPTIONS].
+    Top {
+        container: String,
+        /// Options for the host's ps (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_options: Vec<String>,
+    },
     /// Kill running containers.
     Kill {
         /// Signal to send.
@@ -299,6 +306,10 @@ async fn dispatch(cli: Cli) -> i32 {
         } => cmd::rename(&client, &container, &new_name)
             .await
             .map(|()| 0),
+        Command::Top {
+            container,
+            ps_options,
+        } => cmd::top(&client, &container, &ps_options).await,
         Command::Kill { signal, containers } => {
             cmd::each(&client, &containers, |c, id| {
                 cmd::kill(c, id, signal.clone())

@@ -87,6 +87,10 @@ pub fn router(state: AppState) -> Router {
             object_job(POST, "container_rename", S::NO_CONTENT),
         )
         .route(
+            "/containers/{id}/top",
+            object_job(GET, "container_top", S::OK),
+        )
+        .route(
             "/containers/{id}/pause",
             object_job(POST, "container_pause", S::NO_CONTENT),
         )

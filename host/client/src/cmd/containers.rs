@@ -1,8 +1,10 @@
 //! Container commands: `create` and its flags, `start`, `stop`, `restart`,
-//! `rename`, `kill`, `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
+//! `rename`, `top`, `kill`, `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
 
 use anyhow::{Context, anyhow, bail};
-use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
+use berth_api::container::{
+    ContainerSummary, CreateRequest, CreateResponse, TopResponse, WaitResponse,
+};
 use berth_api::filters::Filters;
 use clap::Args;
 use hyper::Method;
@@ -334,6 +336,22 @@ pub async fn rename(client: &Client, id: &str, new_name: &str) -> Result<()> {
             ),
         )
         .await
+}
+
+/// `docker top CONTAINER [ps OPTIONS]`: the options reach the daemon's
+/// `ps` as one space-separated `ps_args`, as the docker CLI sends them.
+pub async fn top(client: &Client, id: &str, ps_options: &[String]) -> Result<i32> {
+    let ps_args = ps_options.join(" ");
+    let mut pairs = Vec::new();
+    if !ps_args.is_empty() {
+        pairs.push(("ps_args", ps_args.as_str()));
+    }
+    let list: TopResponse = client
+        .get_json(&format!("/containers/{}/top{}", segment(id), query(&pairs)))
+        .await?;
+    let titles: Vec<&str> = list.titles.iter().map(String::as_str).collect();
+    print!("{}", table(&titles, &list.processes));
+    Ok(0)
 }
 
 pub async fn kill(client: &Client, id: &str, signal: String) -> Result<()> {

@@ -4,7 +4,7 @@
 //! drivers. [`handlers`] turns these operations into jobs.
 //!
 //! One file per verb, each an `impl Daemon` block with the helpers only it
-//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`, `rename`, `restart`,
+//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`, `rename`, `restart`, `top`,
 //! [`attach`] (and resize), `logs`, [`list`] (and inspect), `restore`;
 //! `exit` records the end of a container for `start` and `restore`. This
 //! file keeps the [`Daemon`], its construction and what every verb shares.
@@ -28,6 +28,7 @@ pub mod spec;
 mod start;
 mod stop;
 pub mod sysinfo;
+pub mod top;
 
 pub use attach::AttachReplay;
 

@@ -493,6 +493,13 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             StatusCode::NO_CONTENT,
         ),
         (
+            Method::GET,
+            "/containers/c/top",
+            "container_top",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
             Method::POST,
             "/containers/c/pause",
             "container_pause",

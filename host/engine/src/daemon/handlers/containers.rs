@@ -89,6 +89,19 @@ pub(super) async fn container_rename(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `container_top`: the `ps` rows of a container's processes.
+pub(super) async fn container_top(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let list = d
+        .top(
+            job.required_arg(0, "container id")?,
+            job.env.get("ps_args").unwrap_or(""),
+        )
+        .await?;
+    job.stdout.write_json(&list).await?;
+    Ok(0)
+}
+
 /// `container_pause`: freezes every process of a container.
 pub(super) async fn container_pause(cx: Arc<Context>, job: Job) -> JobResult {
     let d = &cx.daemon;

@@ -24,6 +24,7 @@
 //! | `container_stop` | id | `t`, `signal` | |
 //! | `container_restart` | id | `t`, `signal` | |
 //! | `container_rename` | id | `name` | |
+//! | `container_top` | id | `ps_args` | `TopResponse` |
 //! | `container_kill` | id | `signal` | |
 //! | `container_pause` | id | | |
 //! | `container_unpause` | id | | |
@@ -191,6 +192,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "gives a container a new name",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_rename(cx, job)),
+    },
+    JobSpec {
+        name: "container_top",
+        description: "lists a container's processes with the host's ps",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_top(cx, job)),
     },
     JobSpec {
         name: "container_pause",

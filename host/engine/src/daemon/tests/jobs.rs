@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 25] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 26] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -103,6 +103,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 25] = [
     (
         "container_stop",
         "stops a container: its stop signal, then SIGKILL after t seconds",
+        Exposure::Route,
+    ),
+    (
+        "container_top",
+        "lists a container's processes with the host's ps",
         Exposure::Route,
     ),
     (
