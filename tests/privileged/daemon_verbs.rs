@@ -224,3 +224,88 @@ fn top_lists_the_containers_processes_through_docker_berth_and_the_api() {
     assert!(out.stderr.contains("is not running"), "{out:?}");
     d.docker(&["rm", "busy"]).ok();
 }
+
+/// What dockerd writes into `/etc/hosts` of a container without a network
+/// address (`--network none`, berthd's only mode yet): libnetwork's
+/// `etchosts` default records, IPv4 then IPv6, `IP\tnames`. The hostname
+/// line is added only for an interface address (`Sandbox.updateHostsFile`
+/// returns early without one), so there is none here.
+const DOCKER_HOSTS_WITHOUT_ADDRESS: &str = "127.0.0.1\tlocalhost\n\
+::1\tlocalhost ip6-localhost ip6-loopback\n\
+fe00::0\tip6-localnet\n\
+ff00::0\tip6-mcastprefix\n\
+ff02::1\tip6-allnodes\n\
+ff02::2\tip6-allrouters\n";
+
+#[test]
+fn etc_hosts_and_hostname_are_what_docker_writes_without_a_network_address() {
+    let d = ready();
+    // The IPv6 records are written when the kernel has IPv6, as dockerd
+    // writes them unless IPv6 is definitely off.
+    assert!(
+        std::path::Path::new("/proc/net/if_inet6").exists(),
+        "this test needs a kernel with IPv6 (/proc/net/if_inet6)"
+    );
+    let script = "cat /etc/hosts; echo --; cat /etc/hostname; echo --; hostname; \
+                  cat /proc/sys/kernel/domainname";
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "h",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        out.stdout,
+        format!("{DOCKER_HOSTS_WITHOUT_ADDRESS}--\nh\n--\nh\n(none)\n"),
+        "{out:?}"
+    );
+    // A domain name goes to the UTS namespace, not to the files.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "web",
+        "--domainname",
+        "example.com",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(
+        out.stdout,
+        format!("{DOCKER_HOSTS_WITHOUT_ADDRESS}--\nweb\n--\nweb\nexample.com\n"),
+        "{out:?}"
+    );
+    // Without --hostname: the short id, in the file and the UTS namespace,
+    // through berth too.
+    let id = d
+        .berth(&[
+            "create",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /etc/hostname; hostname",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    d.berth(&["start", &id]).ok();
+    assert_eq!(d.berth(&["wait", &id]).ok().trim(), "0");
+    let short = &id[..12];
+    assert_eq!(d.berth(&["logs", &id]).ok(), format!("{short}\n{short}\n"));
+    let r = d.http("GET", &format!("/containers/{id}/json"), b"");
+    let hosts_path = r.json()["HostsPath"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(&hosts_path).unwrap_or_default(),
+        DOCKER_HOSTS_WITHOUT_ADDRESS
+    );
+    d.berth(&["rm", &id]).ok();
+}
