@@ -14,6 +14,7 @@ mod daemon_jobs;
 mod daemon_listeners;
 mod daemon_options;
 mod daemon_resources;
+mod daemon_tty;
 mod daemon_verbs;
 mod exec;
 mod graph;

@@ -90,6 +90,13 @@ enum Command {
     /// Create a container.
     #[command(disable_help_flag = true)]
     Create(cmd::CreateArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach {
+        /// Do not attach STDIN.
+        #[arg(long = "no-stdin")]
+        no_stdin: bool,
+        container: String,
+    },
     /// Start stopped containers.
     Start {
         #[arg(required = true)]
@@ -279,6 +286,10 @@ async fn dispatch(cli: Cli) -> i32 {
             println!("{id}");
             0
         }),
+        Command::Attach {
+            no_stdin,
+            container,
+        } => cmd::attach(&client, &container, !no_stdin).await,
         Command::Start { containers } => cmd::each(&client, &containers, cmd::start).await,
         Command::Stop {
             time,

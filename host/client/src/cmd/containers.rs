@@ -446,7 +446,7 @@ pub async fn ps(client: &Client, all: bool, quiet: bool, filter: &[String]) -> R
     Ok(0)
 }
 
-async fn is_tty(client: &Client, id: &str) -> Result<bool> {
+pub(super) async fn is_tty(client: &Client, id: &str) -> Result<bool> {
     let inspect: serde_json::Value = client
         .get_json(&format!("/containers/{}/json", segment(id)))
         .await?;
@@ -514,7 +514,7 @@ pub async fn inspect(client: &Client, objects: &[String]) -> Result<i32> {
     Ok(code)
 }
 
-async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
+pub(super) async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
     let response = client
         .call(
             Method::POST,

@@ -1,14 +1,17 @@
-//! The commands, by group: [`containers`], [`run`], [`images`], [`jobs`],
+//! The commands, by group: [`containers`], [`attach`], [`run`], [`images`], [`jobs`],
 //! [`system`]; the helpers they share are here.
 
 use crate::http::{Client, DaemonError};
 
+mod attach;
 mod containers;
 mod images;
 mod jobs;
 mod run;
 mod system;
+mod terminal;
 
+pub use attach::*;
 pub use containers::*;
 pub use images::*;
 pub use jobs::*;
