@@ -15,6 +15,8 @@ mod daemon_listeners;
 mod daemon_options;
 mod daemon_prune;
 mod daemon_resources;
+mod daemon_tty;
+mod daemon_verbs;
 mod exec;
 mod graph;
 mod hostile_images;

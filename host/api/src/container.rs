@@ -12,6 +12,7 @@ mod inspect;
 mod list;
 mod log;
 pub mod security;
+mod top;
 
 pub use bind::*;
 pub use config::*;
@@ -20,6 +21,7 @@ pub use exit::*;
 pub use inspect::*;
 pub use list::*;
 pub use log::*;
+pub use top::*;
 
 use serde::{Deserialize, Deserializer};
 

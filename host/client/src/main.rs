@@ -90,6 +90,13 @@ enum Command {
     /// Create a container.
     #[command(disable_help_flag = true)]
     Create(cmd::CreateArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach {
+        /// Do not attach STDIN.
+        #[arg(long = "no-stdin")]
+        no_stdin: bool,
+        container: String,
+    },
     /// Start stopped containers.
     Start {
         #[arg(required = true)]
@@ -105,6 +112,26 @@ enum Command {
         signal: Option<String>,
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        /// Signal to send to the container.
+        #[arg(short = 's', long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container: CONTAINER NEW_NAME.
+    Rename { container: String, new_name: String },
+    /// Display the running processes of a container: CONTAINER [ps OPTIONS].
+    Top {
+        container: String,
+        /// Options for the host's ps (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_options: Vec<String>,
     },
     /// Kill running containers.
     Kill {
@@ -309,6 +336,10 @@ async fn dispatch(cli: Cli) -> i32 {
             println!("{id}");
             0
         }),
+        Command::Attach {
+            no_stdin,
+            container,
+        } => cmd::attach(&client, &container, !no_stdin).await,
         Command::Start { containers } => cmd::each(&client, &containers, cmd::start).await,
         Command::Stop {
             time,
@@ -320,6 +351,26 @@ async fn dispatch(cli: Cli) -> i32 {
             })
             .await
         }
+        Command::Restart {
+            time,
+            signal,
+            containers,
+        } => {
+            cmd::each(&client, &containers, |c, id| {
+                cmd::restart(c, id, time, signal.clone())
+            })
+            .await
+        }
+        Command::Rename {
+            container,
+            new_name,
+        } => cmd::rename(&client, &container, &new_name)
+            .await
+            .map(|()| 0),
+        Command::Top {
+            container,
+            ps_options,
+        } => cmd::top(&client, &container, &ps_options).await,
         Command::Kill { signal, containers } => {
             cmd::each(&client, &containers, |c, id| {
                 cmd::kill(c, id, signal.clone())

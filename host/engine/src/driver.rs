@@ -198,6 +198,10 @@ pub trait ExecService: Send + Sync + 'static {
     /// Sets the terminal size of a TTY container.
     fn resize(&self, id: &str, height: u16, width: u16) -> BoxFuture<Result<(), JobError>>;
 
+    /// The host pids of every process of the running container (its
+    /// cgroup's), for `top`.
+    fn processes(&self, id: &str) -> BoxFuture<Result<Vec<u32>, JobError>>;
+
     /// Freezes every process of the container.
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>>;
 

@@ -4,8 +4,12 @@
 //!
 //! Networking is not wired yet: every container has a new network namespace
 //! with only `lo`, which is Docker's `--network none`. So `hosts` has the
-//! loopback entries only, like Docker's for `--network none`, and
-//! `resolv.conf` is the host's with loopback name servers removed (they are
+//! loopback entries only, byte for byte what dockerd writes for a container
+//! without a network address: libnetwork's `etchosts` default records, and
+//! no line for the hostname, which `Sandbox.updateHostsFile` adds only for
+//! an interface address (the hostname lives in `/etc/hostname` and the UTS
+//! namespace). When networks land, the hostname line comes with the
+//! address. `resolv.conf` is the host's with loopback name servers removed (they are
 //! unreachable from another network namespace), falling back to Docker's
 //! public defaults when none remain (moby `libnetwork/resolvconf`).
 

@@ -82,6 +82,18 @@ pub fn router(state: AppState) -> Router {
             object_job(POST, "container_stop", S::NO_CONTENT),
         )
         .route(
+            "/containers/{id}/restart",
+            object_job(POST, "container_restart", S::NO_CONTENT),
+        )
+        .route(
+            "/containers/{id}/rename",
+            object_job(POST, "container_rename", S::NO_CONTENT),
+        )
+        .route(
+            "/containers/{id}/top",
+            object_job(GET, "container_top", S::OK),
+        )
+        .route(
             "/containers/{id}/pause",
             object_job(POST, "container_pause", S::NO_CONTENT),
         )

@@ -1,8 +1,10 @@
-//! Container commands: `create` and its flags, `start`, `stop`, `kill`,
-//! `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
+//! Container commands: `create` and its flags, `start`, `stop`, `restart`,
+//! `rename`, `top`, `kill`, `pause`, `unpause`, `rm`, `ps`, `logs`, `wait`.
 
 use anyhow::{Context, anyhow, bail};
-use berth_api::container::{ContainerSummary, CreateRequest, CreateResponse, WaitResponse};
+use berth_api::container::{
+    ContainerSummary, CreateRequest, CreateResponse, TopResponse, WaitResponse,
+};
 use clap::Args;
 use hyper::Method;
 
@@ -285,6 +287,26 @@ pub async fn stop(
     time: Option<i64>,
     signal: Option<String>,
 ) -> Result<()> {
+    stop_or_restart(client, "stop", id, time, signal).await
+}
+
+/// `docker restart`: the same `t` and `signal` as `stop`.
+pub async fn restart(
+    client: &Client,
+    id: &str,
+    time: Option<i64>,
+    signal: Option<String>,
+) -> Result<()> {
+    stop_or_restart(client, "restart", id, time, signal).await
+}
+
+async fn stop_or_restart(
+    client: &Client,
+    verb: &str,
+    id: &str,
+    time: Option<i64>,
+    signal: Option<String>,
+) -> Result<()> {
     let t = time.map(|t| t.to_string());
     let mut pairs = Vec::new();
     if let Some(t) = &t {
@@ -296,9 +318,39 @@ pub async fn stop(
     client
         .simple(
             Method::POST,
-            &format!("/containers/{}/stop{}", segment(id), query(&pairs)),
+            &format!("/containers/{}/{verb}{}", segment(id), query(&pairs)),
         )
         .await
+}
+
+/// `docker rename`: prints nothing, as docker does.
+pub async fn rename(client: &Client, id: &str, new_name: &str) -> Result<()> {
+    client
+        .simple(
+            Method::POST,
+            &format!(
+                "/containers/{}/rename{}",
+                segment(id),
+                query(&[("name", new_name)])
+            ),
+        )
+        .await
+}
+
+/// `docker top CONTAINER [ps OPTIONS]`: the options reach the daemon's
+/// `ps` as one space-separated `ps_args`, as the docker CLI sends them.
+pub async fn top(client: &Client, id: &str, ps_options: &[String]) -> Result<i32> {
+    let ps_args = ps_options.join(" ");
+    let mut pairs = Vec::new();
+    if !ps_args.is_empty() {
+        pairs.push(("ps_args", ps_args.as_str()));
+    }
+    let list: TopResponse = client
+        .get_json(&format!("/containers/{}/top{}", segment(id), query(&pairs)))
+        .await?;
+    let titles: Vec<&str> = list.titles.iter().map(String::as_str).collect();
+    print!("{}", table(&titles, &list.processes));
+    Ok(0)
 }
 
 pub async fn kill(client: &Client, id: &str, signal: String) -> Result<()> {
@@ -387,7 +439,7 @@ pub async fn ps(client: &Client, all: bool, quiet: bool, filter: &[String]) -> R
     Ok(0)
 }
 
-async fn is_tty(client: &Client, id: &str) -> Result<bool> {
+pub(super) async fn is_tty(client: &Client, id: &str) -> Result<bool> {
     let inspect: serde_json::Value = client
         .get_json(&format!("/containers/{}/json", segment(id)))
         .await?;
@@ -455,7 +507,7 @@ pub async fn inspect(client: &Client, objects: &[String]) -> Result<i32> {
     Ok(code)
 }
 
-async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
+pub(super) async fn wait_one(client: &Client, id: &str, condition: &str) -> Result<i64> {
     let response = client
         .call(
             Method::POST,

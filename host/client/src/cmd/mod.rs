@@ -1,15 +1,19 @@
-//! The commands, by group: [`containers`], [`run`], [`images`], [`jobs`],
-//! [`system`], [`prune`] (with `system df`); the helpers they share are here.
+//! The commands, by group: [`containers`], [`attach`], [`run`], [`images`],
+//! [`jobs`], [`system`], [`prune`] (with `system df` and `diff`); the
+//! helpers they share are here.
 
 use crate::http::{Client, DaemonError};
 
+mod attach;
 mod containers;
 mod images;
 mod jobs;
 mod prune;
 mod run;
 mod system;
+mod terminal;
 
+pub use attach::*;
 pub use containers::*;
 pub use images::*;
 pub use jobs::*;

@@ -13,53 +13,13 @@ use crate::http::{Body, Client, query};
 use crate::stream::copy_output;
 
 use super::containers::{RunArgs, create_request, create_with, start};
+use super::terminal::{RawTerminal, follow_size};
 use super::{flag, print_error};
 
 /// docker's exit status for a start failure (`runStartContainerErr`):
 /// 127/126 from the daemon's message, 125 otherwise.
 fn start_failure_code(e: &anyhow::Error) -> i32 {
     berth_api::container::start_failure_code(&format!("{e:#}")).unwrap_or(125)
-}
-
-/// Puts the local terminal in raw mode for `run -t`, restored on drop.
-struct RawTerminal(Option<nix::sys::termios::Termios>);
-
-impl RawTerminal {
-    fn enable() -> RawTerminal {
-        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-        let stdin = std::io::stdin();
-        let Ok(original) = tcgetattr(&stdin) else {
-            return RawTerminal(None);
-        };
-        let mut raw = original.clone();
-        cfmakeraw(&mut raw);
-        let _ = tcsetattr(&stdin, SetArg::TCSANOW, &raw);
-        RawTerminal(Some(original))
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        if let Some(original) = &self.0 {
-            let _ = nix::sys::termios::tcsetattr(
-                std::io::stdin(),
-                nix::sys::termios::SetArg::TCSANOW,
-                original,
-            );
-        }
-    }
-}
-
-fn terminal_size() -> Option<(u16, u16)> {
-    let mut ws = nix::libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize into the struct we own.
-    let rc = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
-    (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
 /// Attaches to container `id` and registers the wait for its exit, both
@@ -140,17 +100,8 @@ pub async fn run(client: &Client, args: RunArgs) -> i32 {
         let code = start_failure_code(&e);
         return fail(e, code);
     }
-    if tty && let Some((h, w)) = terminal_size() {
-        let _ = client
-            .simple(
-                Method::POST,
-                &format!(
-                    "/containers/{id}/resize{}",
-                    query(&[("h", &h.to_string()), ("w", &w.to_string())])
-                ),
-            )
-            .await;
-    }
+    // The size now and at every change of the local terminal.
+    let resizes = tty.then(|| follow_size(client, &id));
     let (read, mut write) = tokio::io::split(conn);
     let input = interactive.then(|| {
         tokio::spawn(async move {
@@ -162,6 +113,9 @@ pub async fn run(client: &Client, args: RunArgs) -> i32 {
     });
     let output = copy_output(read, tty).await;
     if let Some(task) = input {
+        task.abort();
+    }
+    if let Some(task) = resizes {
         task.abort();
     }
     drop(raw_terminal);

@@ -40,20 +40,25 @@ pub enum BlockingKind {
     StoreCommit,
     /// Creating, listing and removing the containers' directories.
     ContainerDir,
+    /// Spawning a host helper process (`ps` for `top`). Only the fork and
+    /// exec run here; the caller awaits the child asynchronously under a
+    /// deadline, so a slow `ps` holds no thread.
+    HostProcess,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 5] = [
+    pub const ALL: [BlockingKind; 6] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
         BlockingKind::StoreCommit,
         BlockingKind::ContainerDir,
+        BlockingKind::HostProcess,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
-    /// 22, leaves 10 of berthd's 32 blocking threads to the exec driver's
+    /// 24, leaves 8 of berthd's 32 blocking threads to the exec driver's
     /// own bounded work (bundle preparation, orphan cleanup: 6) and to the
     /// rest (plugin compilation, file reads of the HTTP edge).
     pub const fn default_limit(self) -> usize {
@@ -63,6 +68,7 @@ impl BlockingKind {
             BlockingKind::Rootfs => 6,
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
+            BlockingKind::HostProcess => 2,
         }
     }
 
@@ -73,6 +79,7 @@ impl BlockingKind {
             BlockingKind::Rootfs => 2,
             BlockingKind::StoreCommit => 3,
             BlockingKind::ContainerDir => 4,
+            BlockingKind::HostProcess => 5,
         }
     }
 }
@@ -81,9 +88,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 5]>,
+    permits: Arc<[Arc<Semaphore>; 6]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 5]>,
+    ran: Arc<[AtomicU64; 6]>,
 }
 
 impl Default for BlockingPool {

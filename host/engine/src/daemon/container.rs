@@ -94,6 +94,8 @@ pub struct ContainerInner {
     pub busy: bool,
     /// Cancels the start in progress (`rm -f`).
     pub cancel_start: Option<Arc<tokio::sync::Notify>>,
+    /// A restart is stopping it: its exit does not auto-remove it.
+    pub restarting: bool,
 }
 
 /// One container: its data behind a mutex, and a watch channel that fires
@@ -139,6 +141,7 @@ impl Container {
                 pending_attach: Vec::new(),
                 busy: false,
                 cancel_start: None,
+                restarting: false,
             }),
             changes,
         })

@@ -114,7 +114,7 @@ impl Daemon {
         }
     }
 
-    fn name_conflict(name: &str, id: &str) -> JobError {
+    pub(super) fn name_conflict(name: &str, id: &str) -> JobError {
         JobError::conflict(format!(
             "Conflict. The container name \"/{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
         ))

@@ -46,6 +46,8 @@ impl Daemon {
         let (record, auto_remove) = {
             let mut inner = container.lock();
             let removing = inner.record.state.status == Status::Removing;
+            // A restart's stop is followed by its start ([`Daemon::restart`]).
+            let restarting = inner.restarting;
             container::set_exited(
                 &mut inner.record.state,
                 i64::from(exit.exit_code),
@@ -58,7 +60,7 @@ impl Daemon {
             }
             (
                 inner.record.clone(),
-                inner.record.host_config.auto_remove && !removing,
+                inner.record.host_config.auto_remove && !removing && !restarting,
             )
         };
         if let Err(e) = self.persist(&record).await {

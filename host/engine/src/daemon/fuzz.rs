@@ -142,6 +142,9 @@ impl ExecService for NoRuntime {
     fn resize(&self, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
         refused()
     }
+    fn processes(&self, _: &str) -> BoxFuture<Result<Vec<u32>, JobError>> {
+        refused()
+    }
     fn pause(&self, _: &str) -> BoxFuture<Result<(), JobError>> {
         refused()
     }

@@ -4,7 +4,7 @@
 //! drivers. [`handlers`] turns these operations into jobs.
 //!
 //! One file per verb, each an `impl Daemon` block with the helpers only it
-//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`,
+//! uses: `create`, `start`, `stop` (and kill, pause, wait), `remove`, `rename`, `restart`, `top`,
 //! [`attach`] (and resize), `logs`, [`list`] (and inspect), `restore`;
 //! `exit` records the end of a container for `start` and `restore`. This
 //! file keeps the [`Daemon`], its construction and what every verb shares.
@@ -22,12 +22,15 @@ mod logs;
 pub mod names;
 pub mod prune;
 mod remove;
+mod rename;
+mod restart;
 mod restore;
 pub mod signal;
 pub mod spec;
 mod start;
 mod stop;
 pub mod sysinfo;
+pub mod top;
 
 pub use attach::AttachReplay;
 

@@ -146,6 +146,10 @@ struct FakeRuntime {
     restored: Mutex<Option<Restored>>,
     /// `StartRequest::container` of every start, in order.
     started: Mutex<Vec<berth_model::container::ContainerModel>>,
+    /// The ids `processes` was asked for, in order.
+    processes_asked: Mutex<Vec<String>>,
+    /// What `processes` answers.
+    pids: Mutex<Vec<u32>>,
 }
 
 impl FakeRuntime {
@@ -262,6 +266,11 @@ impl ExecService for Arc<FakeRuntime> {
     }
     fn resize(&self, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
         Box::pin(async { Ok(()) })
+    }
+    fn processes(&self, id: &str) -> BoxFuture<Result<Vec<u32>, JobError>> {
+        self.processes_asked.lock().unwrap().push(id.to_owned());
+        let pids = self.pids.lock().unwrap().clone();
+        Box::pin(async move { Ok(pids) })
     }
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
         self.freezer.lock().unwrap().push((id.to_owned(), true));
@@ -440,7 +449,10 @@ mod list;
 mod logs;
 mod prune;
 mod remove;
+mod rename;
+mod restart;
 mod restore;
 mod start;
 mod start_bounds;
 mod stop;
+mod top;

@@ -533,6 +533,41 @@ impl ExecDriver {
         self.simple(id, &Request::Resume).await
     }
 
+    /// The host pids of the processes in the container's cgroup, for
+    /// `docker top` (moby asks its runtime for the task's pids the same
+    /// way). Loading the libcontainer state and reading `cgroup.procs` do
+    /// not fork, so berthd does it itself; they read files, so on the
+    /// blocking pool, under the cleanups' bound.
+    pub async fn processes(&self, id: &str) -> Result<Vec<u32>, ExecError> {
+        validate_id(id)?;
+        let state_root = self.runtime_root();
+        if !exists(&state_root.join(id)) {
+            return Err(ExecError::NotRunning(id.to_owned()));
+        }
+        let owned = id.to_owned();
+        let failed = |e: &dyn std::fmt::Display| ExecError::Shim {
+            id: id.to_owned(),
+            message: format!("cannot list the container's processes: {e}"),
+        };
+        let permit = Arc::clone(&self.inner.cleanup_permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| failed(&e))?;
+        let pids = tokio::task::spawn_blocking(move || {
+            let pids = berth_libcontainer::Container::load(&state_root, &owned)?.processes();
+            drop(permit);
+            pids
+        })
+        .await
+        .map_err(|e| failed(&e))?
+        .map_err(|e| failed(&error_chain(&e)))?;
+        // Pids are positive; the kernel never lists another.
+        Ok(pids
+            .into_iter()
+            .filter_map(|p| u32::try_from(p.as_raw()).ok())
+            .collect())
+    }
+
     /// A request the running container's shim answers with `Ok`.
     async fn simple(&self, id: &str, request: &Request) -> Result<(), ExecError> {
         let socket = self.socket(id)?;

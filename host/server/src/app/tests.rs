@@ -480,6 +480,27 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
         ),
         (
             Method::POST,
+            "/containers/c/restart",
+            "container_restart",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::POST,
+            "/containers/c/rename",
+            "container_rename",
+            Some("c"),
+            StatusCode::NO_CONTENT,
+        ),
+        (
+            Method::GET,
+            "/containers/c/top",
+            "container_top",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
             "/containers/c/pause",
             "container_pause",
             Some("c"),

@@ -132,6 +132,11 @@ impl ExecService for ExecAdapter {
         Box::pin(async move { driver.resize(&id, height, width).await.map_err(job_error) })
     }
 
+    fn processes(&self, id: &str) -> BoxFuture<Result<Vec<u32>, JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move { driver.processes(&id).await.map_err(job_error) })
+    }
+
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move { driver.pause(&id).await.map_err(job_error) })

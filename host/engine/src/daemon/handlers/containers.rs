@@ -68,6 +68,43 @@ pub(super) async fn container_stop(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
+/// `container_restart`: stops a container as `container_stop` does, then starts it.
+pub(super) async fn container_restart(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let t = job.env.get_i64("t")?;
+    d.restart(
+        job.required_arg(0, "container id")?,
+        t,
+        job.env.get("signal"),
+    )
+    .await?;
+    Ok(0)
+}
+
+/// `container_rename`: gives a container a new name.
+pub(super) async fn container_rename(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    d.rename(
+        job.required_arg(0, "container id")?,
+        job.env.get("name").unwrap_or(""),
+    )
+    .await?;
+    Ok(0)
+}
+
+/// `container_top`: the `ps` rows of a container's processes.
+pub(super) async fn container_top(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let list = d
+        .top(
+            job.required_arg(0, "container id")?,
+            job.env.get("ps_args").unwrap_or(""),
+        )
+        .await?;
+    job.stdout.write_json(&list).await?;
+    Ok(0)
+}
+
 /// `container_pause`: freezes every process of a container.
 pub(super) async fn container_pause(cx: Arc<Context>, job: Job) -> JobResult {
     let d = &cx.daemon;

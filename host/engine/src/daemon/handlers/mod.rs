@@ -24,6 +24,9 @@
 //! | `container_inspect` | id | | `ContainerInspect` |
 //! | `container_start` | id | | |
 //! | `container_stop` | id | `t`, `signal` | |
+//! | `container_restart` | id | `t`, `signal` | |
+//! | `container_rename` | id | `name` | |
+//! | `container_top` | id | `ps_args` | `TopResponse` |
 //! | `container_kill` | id | `signal` | |
 //! | `container_pause` | id | | |
 //! | `container_unpause` | id | | |
@@ -193,6 +196,24 @@ pub const JOBS: &[JobSpec] = &[
         description: "stops a container: its stop signal, then SIGKILL after t seconds",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_stop(cx, job)),
+    },
+    JobSpec {
+        name: "container_restart",
+        description: "stops a container as container_stop does, then starts it",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_restart(cx, job)),
+    },
+    JobSpec {
+        name: "container_rename",
+        description: "gives a container a new name",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_rename(cx, job)),
+    },
+    JobSpec {
+        name: "container_top",
+        description: "lists a container's processes with the host's ps",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_top(cx, job)),
     },
     JobSpec {
         name: "container_pause",

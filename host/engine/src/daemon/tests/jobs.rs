@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 27] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 30] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -95,14 +95,29 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 27] = [
         Exposure::Route,
     ),
     (
+        "container_rename",
+        "gives a container a new name",
+        Exposure::Route,
+    ),
+    (
         "container_resize",
         "resizes a container's TTY",
+        Exposure::Route,
+    ),
+    (
+        "container_restart",
+        "stops a container as container_stop does, then starts it",
         Exposure::Route,
     ),
     ("container_start", "starts a container", Exposure::Route),
     (
         "container_stop",
         "stops a container: its stop signal, then SIGKILL after t seconds",
+        Exposure::Route,
+    ),
+    (
+        "container_top",
+        "lists a container's processes with the host's ps",
         Exposure::Route,
     ),
     (
