@@ -13,7 +13,7 @@ async fn restore_records_exits_that_happened_while_away() {
     let Fixture { _dir, store, .. } = f;
     // A new daemon over the same store: the shim reports an exit.
     let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+    *runtime.restored.lock().unwrap() = Some(RunState::Exited(ExitRecord::exited(
         9,
         None,
         berth_model::Timestamp::now(),
@@ -22,6 +22,31 @@ async fn restore_records_exits_that_happened_while_away() {
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     let state = f.daemon.inspect(&id).unwrap().state;
     assert_eq!((state.status, state.exit_code), (Status::Exited, 9));
+}
+
+#[tokio::test]
+async fn restore_records_a_container_the_driver_lost_track_of() {
+    let f = fixture();
+    let id = f
+        .create(Some("lost"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    f.daemon.start("lost").await.unwrap();
+    let Fixture { _dir, store, .. } = f;
+    // Neither shim nor exit record: the driver never saw it end.
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(RunState::NeverStarted);
+    let f = fixture_with(_dir, store, runtime);
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    let state = f.daemon.inspect(&id).unwrap().state;
+    assert_eq!(
+        (state.status, state.exit_code, state.error.as_str()),
+        (
+            Status::Exited,
+            i64::from(LOST_EXIT_CODE),
+            "the container's monitor is gone and left no exit record"
+        )
+    );
 }
 
 #[tokio::test]
@@ -37,7 +62,7 @@ async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
     f.daemon.start("tmp").await.unwrap();
     let Fixture { _dir, store, .. } = f;
     let runtime = Arc::new(FakeRuntime::default());
-    *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+    *runtime.restored.lock().unwrap() = Some(RunState::Exited(ExitRecord::exited(
         0,
         None,
         berth_model::Timestamp::now(),
