@@ -58,7 +58,7 @@ impl Container {
     ///
     /// On failure nothing is left behind (no process, cgroup or state
     /// directory) and a failure inside init is an [`Error::Init`] naming
-    /// the step. The caller becomes init's parent (see module docs).
+    /// the step. The caller becomes init's parent (see the crate docs).
     pub fn create(opts: CreateOptions) -> Result<Container, Error> {
         validate_id(&opts.id)?;
         ensure_single_threaded()?;
