@@ -26,7 +26,10 @@ use tokio::sync::mpsc;
 use crate::job::{BoxFuture, JobError};
 
 // The types the exec seam shares with the driver, defined once below both.
-pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
+pub use berth_model::exec::{
+    AttachOptions, ContainerFiles, ExitRecord, LOST_EXIT_CODE, LogOptions, LogRecord, RunState,
+    StreamKind,
+};
 
 /// What `POST /images/create?fromSrc=...` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,27 +111,9 @@ pub struct StartRequest {
     pub attach: Vec<AttachOptions>,
 }
 
-/// A started container.
-#[derive(Debug)]
-pub struct Started {
-    /// Host pid of the container's init process.
-    pub pid: i64,
-    /// The streams of [`StartRequest::attach`], in the same order.
-    pub attach: Vec<AttachStreams>,
-}
-
-/// What [`ExecService::restore`] found for a container the engine believed
-/// running.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Restored {
-    /// Its shim is alive and monitoring it.
-    Running {
-        /// Host pid of its init process.
-        pid: i64,
-    },
-    /// It ended while the daemon was away.
-    Exited(ExitRecord),
-}
+/// A started container, with the streams of [`StartRequest::attach`] in
+/// the same order.
+pub type Started = berth_model::exec::Started<AttachStreams>;
 
 /// A container's output as one attached client receives it: chunks of the
 /// streams it asked for, tagged with their stream, as the process wrote
@@ -155,15 +140,14 @@ impl std::fmt::Debug for AttachStreams {
     }
 }
 
-/// One log record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    /// Which stream it came from.
-    pub stream: StreamType,
-    /// RFC 3339 (nanoseconds) time it was written.
-    pub time: String,
-    /// The bytes, including the newline if the process wrote one.
-    pub data: Bytes,
+/// The wire stream (Docker's multiplexed header) of a container stream:
+/// the numbers are the same by design.
+pub fn stream_type(kind: StreamKind) -> StreamType {
+    match kind {
+        StreamKind::Stdin => StreamType::Stdin,
+        StreamKind::Stdout => StreamType::Stdout,
+        StreamKind::Stderr => StreamType::Stderr,
+    }
 }
 
 /// Runs and supervises container processes (the exec driver).
@@ -222,5 +206,5 @@ pub trait ExecService: Send + Sync + 'static {
 
     /// Finds out, after a daemon restart, what became of a container that
     /// was running.
-    fn restore(&self, id: &str) -> BoxFuture<Result<Restored, JobError>>;
+    fn restore(&self, id: &str) -> BoxFuture<Result<RunState, JobError>>;
 }

@@ -49,4 +49,4 @@ pub use driver::{
     ContainerPaths, ExecConfig, ExecDriver, LOST_EXIT_CODE, RunState, StartOptions, Started,
 };
 pub use error::ExecError;
-pub use logs::{LogMessage, LogStream};
+pub use logs::{LogRecord, LogStream};

@@ -19,45 +19,34 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use berth_model::exec::LogOptions;
+use berth_shim::StreamKind;
 use berth_shim::jsonlog::decode_entry;
 use berth_shim::logfile::rotated_path;
-use berth_shim::{StreamKind, Timestamp};
 use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncSeekExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::error::ExecError;
+pub use berth_model::exec::LogRecord;
 
 /// How often a follower looks for new records at the end of the file.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
-/// One log record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogMessage {
-    /// Which stream it came from.
-    pub stream: StreamKind,
-    /// When the shim read it.
-    pub time: Timestamp,
-    /// The bytes (with their newline unless the record is a partial line),
-    /// prefixed with the time when `timestamps` was asked for.
-    pub data: Bytes,
-}
-
 /// The records, in file order. Dropping it stops the reader.
 #[derive(Debug)]
 pub struct LogStream {
-    rx: mpsc::Receiver<Result<LogMessage, ExecError>>,
+    rx: mpsc::Receiver<Result<LogRecord, ExecError>>,
 }
 
 impl LogStream {
     /// The next record; `None` at the end.
-    pub async fn next(&mut self) -> Option<Result<LogMessage, ExecError>> {
+    pub async fn next(&mut self) -> Option<Result<LogRecord, ExecError>> {
         self.rx.recv().await
     }
 }
 
 impl futures_util::Stream for LogStream {
-    type Item = Result<LogMessage, ExecError>;
+    type Item = Result<LogRecord, ExecError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().rx.poll_recv(cx)
@@ -91,7 +80,7 @@ async fn read_log<F>(
     path: &Path,
     options: &LogOptions,
     exited: F,
-    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+    tx: &mpsc::Sender<Result<LogRecord, ExecError>>,
 ) -> Result<(), ExecError>
 where
     F: Future<Output = ()> + Send,
@@ -196,7 +185,7 @@ async fn read_rotated(
     offsets: &[Option<u64>],
     line: &mut Vec<u8>,
     options: &LogOptions,
-    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+    tx: &mpsc::Sender<Result<LogRecord, ExecError>>,
 ) -> Result<Option<Stop>, ExecError> {
     for (index, (rotated, file)) in older.into_iter().enumerate() {
         let Some(offset) = offsets.get(index).copied().flatten() else {
@@ -325,7 +314,7 @@ fn tail_plan(
 async fn emit(
     line: &[u8],
     options: &LogOptions,
-    tx: &mpsc::Sender<Result<LogMessage, ExecError>>,
+    tx: &mpsc::Sender<Result<LogRecord, ExecError>>,
 ) -> Result<(), Stop> {
     let entry = match decode_entry(line) {
         Ok(entry) => entry,
@@ -355,7 +344,7 @@ async fn emit(
     } else {
         Bytes::from(entry.log.into_bytes())
     };
-    tx.send(Ok(LogMessage {
+    tx.send(Ok(LogRecord {
         stream: entry.stream,
         time: entry.time,
         data,
@@ -399,6 +388,7 @@ pub(crate) fn tail_start(file: &mut std::fs::File, n: usize) -> io::Result<(u64,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_shim::Timestamp;
     use berth_shim::jsonlog::encode_entry;
 
     fn t(secs: i64) -> Timestamp {

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespaceType, Spec};
 
 use crate::error::Error;
 use crate::root::{Root, RootError};
@@ -39,7 +39,9 @@ impl Bundle {
         Bundle::from_spec(dir, spec)
     }
 
-    /// Validates an already parsed spec for a bundle in `dir`.
+    /// Validates an already parsed spec for a bundle in `dir`: the rootfs
+    /// and the process first, then the `linux` section, then the mount
+    /// destinations against the rootfs.
     pub fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, Error> {
         let config_path = dir.join("config.json");
         let invalid = |reason: String| Error::InvalidConfig {
@@ -59,120 +61,169 @@ impl Bundle {
             .process()
             .as_ref()
             .ok_or_else(|| invalid("`process` is missing".into()))?;
-        validate_process(process).map_err(&invalid)?;
+        validate_process(process).map_err(|e| invalid(e.to_string()))?;
         let linux = spec
             .linux()
             .as_ref()
             .ok_or_else(|| invalid("`linux` is missing".into()))?;
-        let mut seen = HashSet::new();
-        let mut has_mount_ns = false;
-        for ns in linux.namespaces().iter().flatten() {
-            if !seen.insert(ns.typ()) {
-                return Err(invalid(format!("namespace {} is listed twice", ns.typ())));
-            }
-            match ns.typ() {
-                LinuxNamespaceType::Time => {
-                    return Err(invalid("the time namespace is not supported".into()));
-                }
-                LinuxNamespaceType::Mount => has_mount_ns = true,
-                _ => {}
-            }
-            if let Some(path) = ns.path()
-                && !path.exists()
-            {
-                return Err(invalid(format!(
-                    "{} namespace path {} does not exist",
-                    ns.typ(),
-                    path.display()
-                )));
-            }
-        }
-        for (field, set) in [
-            ("linux.personality", linux.personality().is_some()),
-            ("linux.intelRdt", linux.intel_rdt().is_some()),
-            (
-                "linux.mountLabel",
-                linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
-            ),
-        ] {
-            if set {
-                return Err(invalid(format!("{field} is not supported by this runtime")));
-            }
-        }
-        if !has_mount_ns {
-            // pivot_root needs a private mount namespace; runc's `--no-pivot`
-            // chroot mode is not offered.
-            return Err(invalid("a mount namespace is required".into()));
-        }
-        let user_ns = seen.contains(&LinuxNamespaceType::User);
-        if user_ns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            let joined = linux
-                .namespaces()
-                .iter()
-                .flatten()
-                .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_some());
-            if !joined {
-                return Err(invalid(
-                    "a new user namespace needs linux.uidMappings and linux.gidMappings".into(),
-                ));
-            }
-        }
-        if let Some(hooks) = spec.hooks()
-            && (hooks
-                .create_container()
-                .as_ref()
-                .is_some_and(|h| !h.is_empty())
-                || hooks
-                    .start_container()
-                    .as_ref()
-                    .is_some_and(|h| !h.is_empty()))
-        {
-            return Err(invalid(
-                "createContainer and startContainer hooks (run inside the container) are not supported".into(),
-            ));
-        }
-        let root = Root::open(&rootfs).map_err(|e| invalid(e.to_string()))?;
-        for mount in spec.mounts().iter().flatten() {
-            let destination = mount.destination();
-            if !destination.is_absolute() {
-                return Err(invalid(format!(
-                    "mount destination {} is not absolute",
-                    destination.display()
-                )));
-            }
-            // Stricter than the mounts themselves (which clamp at the
-            // root): a symlink climbing out of the rootfs is a broken or
-            // hostile bundle, and saying so beats mounting somewhere its
-            // author did not mean.
-            match root.check_confined(destination) {
-                Ok(()) => {}
-                Err(RootError::Escapes { symlink, .. }) => {
-                    return Err(Error::MountEscapes {
-                        destination: destination.clone(),
-                        rootfs: rootfs.clone(),
-                        symlink,
-                    });
-                }
-                Err(e) if e.errno() == nix::errno::Errno::ELOOP => {
-                    return Err(invalid(format!(
-                        "mount destination {} has a symlink loop",
-                        destination.display()
-                    )));
-                }
-                Err(e) => {
-                    return Err(invalid(format!(
-                        "mount destination {} cannot be resolved: {e}",
-                        destination.display()
-                    )));
-                }
-            }
-        }
+        check_linux(linux).map_err(invalid)?;
+        check_hooks(&spec).map_err(invalid)?;
+        check_mount_destinations(&spec, &rootfs, &config_path)?;
         Ok(Bundle { dir, spec, rootfs })
     }
 }
 
+/// Checks the `linux` section: namespaces listed once, supported and
+/// present, a mount namespace, id maps for a new user namespace, no field
+/// this runtime does not implement. `Err` is the reason, for
+/// [`Error::InvalidConfig`].
+fn check_linux(linux: &Linux) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for ns in linux.namespaces().iter().flatten() {
+        if !seen.insert(ns.typ()) {
+            return Err(format!("namespace {} is listed twice", ns.typ()));
+        }
+        if ns.typ() == LinuxNamespaceType::Time {
+            return Err("the time namespace is not supported".into());
+        }
+        if let Some(path) = ns.path()
+            && !path.exists()
+        {
+            return Err(format!(
+                "{} namespace path {} does not exist",
+                ns.typ(),
+                path.display()
+            ));
+        }
+    }
+    for (field, set) in [
+        ("linux.personality", linux.personality().is_some()),
+        ("linux.intelRdt", linux.intel_rdt().is_some()),
+        (
+            "linux.mountLabel",
+            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+    ] {
+        if set {
+            return Err(format!("{field} is not supported by this runtime"));
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        // pivot_root needs a private mount namespace; runc's `--no-pivot`
+        // chroot mode is not offered.
+        return Err("a mount namespace is required".into());
+    }
+    let user_ns = seen.contains(&LinuxNamespaceType::User);
+    if user_ns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+        let joined = linux
+            .namespaces()
+            .iter()
+            .flatten()
+            .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_some());
+        if !joined {
+            return Err(
+                "a new user namespace needs linux.uidMappings and linux.gidMappings".into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses the hooks that run inside the container (this runtime runs
+/// only the ones that run in the runtime's namespaces).
+fn check_hooks(spec: &Spec) -> Result<(), String> {
+    let set = |hooks: &Option<Vec<oci_spec::runtime::Hook>>| {
+        hooks.as_ref().is_some_and(|h| !h.is_empty())
+    };
+    match spec.hooks() {
+        Some(hooks) if set(hooks.create_container()) || set(hooks.start_container()) => Err(
+            "createContainer and startContainer hooks (run inside the container) are not supported"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that every mount destination is absolute and resolves inside
+/// `rootfs`.
+fn check_mount_destinations(spec: &Spec, rootfs: &Path, config_path: &Path) -> Result<(), Error> {
+    let invalid = |reason: String| Error::InvalidConfig {
+        path: config_path.to_path_buf(),
+        reason,
+    };
+    let root = Root::open(rootfs).map_err(|e| invalid(e.to_string()))?;
+    for mount in spec.mounts().iter().flatten() {
+        let destination = mount.destination();
+        if !destination.is_absolute() {
+            return Err(invalid(format!(
+                "mount destination {} is not absolute",
+                destination.display()
+            )));
+        }
+        // Stricter than the mounts themselves (which clamp at the
+        // root): a symlink climbing out of the rootfs is a broken or
+        // hostile bundle, and saying so beats mounting somewhere its
+        // author did not mean.
+        match root.check_confined(destination) {
+            Ok(()) => {}
+            Err(RootError::Escapes { symlink, .. }) => {
+                return Err(Error::MountEscapes {
+                    destination: destination.clone(),
+                    rootfs: rootfs.to_path_buf(),
+                    symlink,
+                });
+            }
+            Err(e) if e.errno() == nix::errno::Errno::ELOOP => {
+                return Err(invalid(format!(
+                    "mount destination {} has a symlink loop",
+                    destination.display()
+                )));
+            }
+            Err(e) => {
+                return Err(invalid(format!(
+                    "mount destination {} cannot be resolved: {e}",
+                    destination.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a `process` object is refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InvalidProcess {
+    /// A field this runtime does not implement is set.
+    #[error("{field} is not supported by this runtime")]
+    Unsupported {
+        /// The field, as the OCI spec names it (`process.apparmorProfile`).
+        field: &'static str,
+    },
+    /// `process.args` is empty or its first entry is.
+    #[error("process.args must name a program")]
+    NoProgram,
+    /// `process.cwd` is relative.
+    #[error("process.cwd {} is not absolute", cwd.display())]
+    RelativeCwd {
+        /// The cwd as given.
+        cwd: PathBuf,
+    },
+    /// An argument cannot become a C string.
+    #[error("process.args entry {arg:?} contains a NUL byte")]
+    NulInArg {
+        /// The argument.
+        arg: String,
+    },
+    /// An environment entry is not `NAME=value` or cannot become a C string.
+    #[error("process.env entry {var:?} is not NAME=value")]
+    MalformedEnv {
+        /// The entry.
+        var: String,
+    },
+}
+
 /// Checks a `process` object (also used for `exec --process`).
-pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), String> {
+pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(), InvalidProcess> {
     // Fields this runtime does not implement are refused rather than
     // silently ignored: a container must not run with less isolation or
     // other scheduling than its spec asks for.
@@ -199,7 +250,7 @@ pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(
         ),
     ];
     if let Some((field, _)) = unsupported.iter().find(|(_, set)| *set) {
-        return Err(format!("{field} is not supported by this runtime"));
+        return Err(InvalidProcess::Unsupported { field });
     }
     let args = process
         .args()
@@ -207,23 +258,23 @@ pub(crate) fn validate_process(process: &oci_spec::runtime::Process) -> Result<(
         .map(Vec::as_slice)
         .unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
-        return Err("process.args must name a program".into());
+        return Err(InvalidProcess::NoProgram);
     }
     if !process.cwd().is_absolute() {
-        return Err(format!(
-            "process.cwd {} is not absolute",
-            process.cwd().display()
-        ));
+        return Err(InvalidProcess::RelativeCwd {
+            cwd: process.cwd().clone(),
+        });
     }
-    for arg in args {
-        if arg.contains('\0') {
-            return Err(format!("process.args entry {arg:?} contains a NUL byte"));
-        }
+    if let Some(arg) = args.iter().find(|arg| arg.contains('\0')) {
+        return Err(InvalidProcess::NulInArg { arg: arg.clone() });
     }
-    for var in process.env().iter().flatten() {
-        if var.contains('\0') || !var.contains('=') {
-            return Err(format!("process.env entry {var:?} is not NAME=value"));
-        }
+    if let Some(var) = process
+        .env()
+        .iter()
+        .flatten()
+        .find(|var| var.contains('\0') || !var.contains('='))
+    {
+        return Err(InvalidProcess::MalformedEnv { var: var.clone() });
     }
     Ok(())
 }

@@ -423,93 +423,7 @@ impl InitConfig {
         let no_linux = Linux::default();
         let linux = spec.linux().as_ref().unwrap_or(&no_linux);
         let namespaces = NamespacePlan::for_spec(spec);
-        let mounts: Vec<MountEntry> = spec
-            .mounts()
-            .iter()
-            .flatten()
-            .map(|m| {
-                let mut options = parse_options(m.options().as_deref().unwrap_or_default());
-                let typ = m.typ().clone().unwrap_or_default();
-                let kind = if typ == "bind" || options.is_bind() {
-                    options.flags.insert(MsFlags::MS_BIND);
-                    MountKind::Bind
-                } else if typ == "cgroup" || typ == "cgroup2" {
-                    MountKind::Cgroup
-                } else {
-                    MountKind::Fs(typ)
-                };
-                let source = m.source().as_ref().map(|s| {
-                    if kind == MountKind::Bind && s.is_relative() {
-                        // OCI: a relative bind source is relative to the bundle.
-                        bundle.dir.join(s)
-                    } else {
-                        s.clone()
-                    }
-                });
-                MountEntry {
-                    destination: m.destination().clone(),
-                    source,
-                    kind,
-                    options,
-                }
-            })
-            .collect();
-        let dev_is_bind = mounts
-            .iter()
-            .any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::Bind);
-        let mut devices = default_devices();
-        for d in linux.devices().iter().flatten() {
-            let kind = match d.typ() {
-                LinuxDeviceType::B => SFlag::S_IFBLK,
-                LinuxDeviceType::P => SFlag::S_IFIFO,
-                _ => SFlag::S_IFCHR,
-            };
-            let entry = DeviceEntry {
-                path: d.path().clone(),
-                kind,
-                major: d.major() as u64,
-                minor: d.minor() as u64,
-                mode: d.file_mode().unwrap_or(0o666) & 0o7777,
-                uid: d.uid().unwrap_or(0),
-                gid: d.gid().unwrap_or(0),
-            };
-            devices.retain(|existing| existing.path != entry.path);
-            devices.push(entry);
-        }
-        let propagation = linux
-            .rootfs_propagation()
-            .as_deref()
-            .and_then(crate::mounts::propagation_option)
-            .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-        let rootfs = RootfsConfig {
-            rootfs: bundle.rootfs.clone(),
-            propagation,
-            mounts,
-            create_devices: !dev_is_bind,
-            devices,
-            bind_devices: namespaces.enters_user(),
-            masked_paths: linux
-                .masked_paths()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            readonly_paths: linux
-                .readonly_paths()
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .map(PathBuf::from)
-                .collect(),
-            readonly_root: spec
-                .root()
-                .as_ref()
-                .and_then(|r| r.readonly())
-                .unwrap_or(false),
-            cgroupns: namespaces.unshare.contains(CloneFlags::CLONE_NEWCGROUP)
-                || namespaces.joins(LinuxNamespaceType::Cgroup),
-        };
+        let rootfs = RootfsConfig::from_bundle(bundle, linux, &namespaces);
         let mut sysctls: Vec<(String, String)> = linux
             .sysctl()
             .clone()
@@ -532,6 +446,110 @@ impl InitConfig {
             sysctls,
         }
     }
+}
+
+impl RootfsConfig {
+    /// The mount tree of a validated bundle: its mounts, device nodes,
+    /// masked and read-only paths; `namespaces` decides how devices and
+    /// cgroup mounts are made.
+    fn from_bundle(bundle: &Bundle, linux: &Linux, namespaces: &NamespacePlan) -> RootfsConfig {
+        let mounts: Vec<MountEntry> = bundle
+            .spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(|m| MountEntry::from_spec(m, &bundle.dir))
+            .collect();
+        let dev_is_bind = mounts
+            .iter()
+            .any(|m| m.destination == Path::new("/dev") && m.kind == MountKind::Bind);
+        let propagation = linux
+            .rootfs_propagation()
+            .as_deref()
+            .and_then(crate::mounts::propagation_option)
+            .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+        let paths = |list: &Option<Vec<String>>| -> Vec<PathBuf> {
+            list.clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(PathBuf::from)
+                .collect()
+        };
+        RootfsConfig {
+            rootfs: bundle.rootfs.clone(),
+            propagation,
+            mounts,
+            create_devices: !dev_is_bind,
+            devices: device_entries(linux),
+            bind_devices: namespaces.enters_user(),
+            masked_paths: paths(linux.masked_paths()),
+            readonly_paths: paths(linux.readonly_paths()),
+            readonly_root: bundle
+                .spec
+                .root()
+                .as_ref()
+                .and_then(|r| r.readonly())
+                .unwrap_or(false),
+            cgroupns: namespaces.unshare.contains(CloneFlags::CLONE_NEWCGROUP)
+                || namespaces.joins(LinuxNamespaceType::Cgroup),
+        }
+    }
+}
+
+impl MountEntry {
+    /// Converts one spec mount; a relative bind source is taken relative
+    /// to `bundle_dir`.
+    fn from_spec(m: &oci_spec::runtime::Mount, bundle_dir: &Path) -> MountEntry {
+        let mut options = parse_options(m.options().as_deref().unwrap_or_default());
+        let typ = m.typ().clone().unwrap_or_default();
+        let kind = if typ == "bind" || options.is_bind() {
+            options.flags.insert(MsFlags::MS_BIND);
+            MountKind::Bind
+        } else if typ == "cgroup" || typ == "cgroup2" {
+            MountKind::Cgroup
+        } else {
+            MountKind::Fs(typ)
+        };
+        let source = m.source().as_ref().map(|s| {
+            if kind == MountKind::Bind && s.is_relative() {
+                // OCI: a relative bind source is relative to the bundle.
+                bundle_dir.join(s)
+            } else {
+                s.clone()
+            }
+        });
+        MountEntry {
+            destination: m.destination().clone(),
+            source,
+            kind,
+            options,
+        }
+    }
+}
+
+/// The device nodes to create: runc's defaults, then the spec's
+/// `linux.devices` (an entry replaces a default of the same path).
+fn device_entries(linux: &Linux) -> Vec<DeviceEntry> {
+    let mut devices = default_devices();
+    for d in linux.devices().iter().flatten() {
+        let kind = match d.typ() {
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            _ => SFlag::S_IFCHR,
+        };
+        let entry = DeviceEntry {
+            path: d.path().clone(),
+            kind,
+            major: d.major() as u64,
+            minor: d.minor() as u64,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        devices.retain(|existing| existing.path != entry.path);
+        devices.push(entry);
+    }
+    devices
 }
 
 /// `path` as a C string (paths never contain NUL).

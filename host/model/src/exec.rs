@@ -5,9 +5,12 @@
 //! The shim writes the [`ExitRecord`] (`exit.json`), the exec driver reads
 //! it and the engine records it in the container's state: one type from
 //! the file to the API's `State`, so no side copies it field by field.
+//! Log records and the state the driver finds a container in after a
+//! daemon restart cross the same way.
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
@@ -78,6 +81,116 @@ impl ExitRecord {
         }
     }
 }
+
+/// A container stream. The numbers are those of Docker's multiplexed stream
+/// header (Docker Engine API, "Attach to a container": `STREAM_TYPE` 0 stdin,
+/// 1 stdout, 2 stderr), so the HTTP edge can use them as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum StreamKind {
+    /// Standard input.
+    Stdin = 0,
+    /// Standard output (also everything a TTY prints).
+    Stdout = 1,
+    /// Standard error.
+    Stderr = 2,
+}
+
+impl StreamKind {
+    /// The name used in json-file logs (`"stdout"`, `"stderr"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamKind::Stdin => "stdin",
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        }
+    }
+
+    /// Parses a json-file `stream` value.
+    pub fn parse(s: &str) -> Option<StreamKind> {
+        match s {
+            "stdin" => Some(StreamKind::Stdin),
+            "stdout" => Some(StreamKind::Stdout),
+            "stderr" => Some(StreamKind::Stderr),
+            _ => None,
+        }
+    }
+}
+
+/// One record of a container's log, as the exec driver reads it from the
+/// json-file log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Which stream it came from.
+    pub stream: StreamKind,
+    /// When the shim read it.
+    pub time: Timestamp,
+    /// The bytes (with their newline unless the record is a partial line),
+    /// prefixed with the time when [`LogOptions::timestamps`] was asked for.
+    pub data: Bytes,
+}
+
+/// A started container: init's pid, when its process started, and one
+/// attachment per client attached before start, in the order asked for.
+/// `A` is the attachment as each side holds it (the exec driver's shim
+/// connections, the engine's streams), so the type is the same on both
+/// sides of the seam without the engine depending on the driver.
+#[derive(Debug)]
+pub struct Started<A> {
+    /// Host pid of the container's init.
+    pub pid: i32,
+    /// When its process was started (the shim's clock).
+    pub started_at: Timestamp,
+    /// The attachments, in the order they were asked for.
+    pub attach: Vec<A>,
+}
+
+impl<A> Started<A> {
+    /// The same start with each attachment converted by `f`.
+    pub fn map_attach<B>(self, f: impl FnMut(A) -> B) -> Started<B> {
+        Started {
+            pid: self.pid,
+            started_at: self.started_at,
+            attach: self.attach.into_iter().map(f).collect(),
+        }
+    }
+}
+
+/// What the exec driver knows about a container (after a daemon restart,
+/// what became of one that was running).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Its shim runs and its init waits to be started (a start was
+    /// interrupted, e.g. by a daemon crash).
+    Created {
+        /// Host pid of init.
+        pid: i32,
+    },
+    /// Its process runs.
+    Running {
+        /// Host pid of init.
+        pid: i32,
+        /// Start time.
+        started_at: Timestamp,
+    },
+    /// Its process runs, frozen.
+    Paused {
+        /// Host pid of init.
+        pid: i32,
+        /// Start time.
+        started_at: Timestamp,
+    },
+    /// It exited. When the shim vanished without a record, the driver
+    /// records (and returns) exit code [`LOST_EXIT_CODE`] with an error.
+    Exited(ExitRecord),
+    /// Never started by this driver, or removed since.
+    NeverStarted,
+}
+
+/// Exit code recorded for a container whose shim vanished without an exit
+/// record (its end was not observed).
+pub const LOST_EXIT_CODE: i32 = 255;
 
 /// What a client attaches to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

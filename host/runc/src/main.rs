@@ -71,15 +71,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Delete { id, force } => {
-            match Container::load(&root, &id) {
-                Ok(c) => c
-                    .delete(force)
-                    .with_context(|| format!("delete container {id}"))?,
-                // runc: deleting a container that does not exist succeeds
-                // with --force.
-                Err(berth_libcontainer::Error::NotFound { .. }) if force => {}
-                Err(e) => return Err(e).with_context(|| format!("load container {id}")),
-            }
+            delete(&root, &id, force)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pause { id } => {
@@ -95,43 +87,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Ps { id, format } => {
-            let c = load(&root, &id)?;
-            let pids = c.processes()?;
-            if format == "json" {
-                print_json(&pids.iter().map(|p| p.as_raw()).collect::<Vec<_>>())?;
-            } else {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "PID     CMD")?;
-                for pid in pids {
-                    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                    let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                    writeln!(out, "{:<7} {}", pid, cmd.trim_end())?;
-                }
-            }
+            ps(&load(&root, &id)?, &format)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::List { quiet } => {
-            let ids = Container::list(&root)?;
-            let mut out = std::io::stdout().lock();
-            if !quiet {
-                writeln!(out, "ID\tPID\tSTATUS\tBUNDLE\tCREATED")?;
-            }
-            for id in ids {
-                if quiet {
-                    writeln!(out, "{id}")?;
-                } else if let Ok(c) = Container::load(&root, &id) {
-                    let s = c.state()?;
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}\t{}",
-                        s.id,
-                        s.pid,
-                        s.status,
-                        s.bundle.display(),
-                        s.created
-                    )?;
-                }
-            }
+            list(&root, quiet)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Exec(args) => exec(&root, &args),
@@ -147,6 +107,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `delete`: removes the container; with `force` a running one too, and
+/// a missing one is no error (as runc).
+fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    match Container::load(root, id) {
+        Ok(c) => c
+            .delete(force)
+            .with_context(|| format!("delete container {id}")),
+        // runc: deleting a container that does not exist succeeds
+        // with --force.
+        Err(berth_libcontainer::Error::NotFound { .. }) if force => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("load container {id}")),
+    }
+}
+
+/// `ps`: the container's processes, as a JSON array of pids (`json`) or
+/// a table with their command lines.
+fn ps(c: &Container, format: &str) -> Result<()> {
+    let pids = c.processes()?;
+    if format == "json" {
+        return print_json(&pids.iter().map(|p| p.as_raw()).collect::<Vec<_>>());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "PID     CMD")?;
+    for pid in pids {
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        writeln!(out, "{:<7} {}", pid, cmd.trim_end())?;
+    }
+    Ok(())
+}
+
+/// `list`: the containers of the state root, ids only with `quiet`.
+fn list(root: &Path, quiet: bool) -> Result<()> {
+    let ids = Container::list(root)?;
+    let mut out = std::io::stdout().lock();
+    if !quiet {
+        writeln!(out, "ID\tPID\tSTATUS\tBUNDLE\tCREATED")?;
+    }
+    for id in ids {
+        if quiet {
+            writeln!(out, "{id}")?;
+        } else if let Ok(c) = Container::load(root, &id) {
+            let s = c.state()?;
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}",
+                s.id,
+                s.pid,
+                s.status,
+                s.bundle.display(),
+                s.created
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<()> {

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use berth_engine::daemon::handlers::register_all;
-use berth_engine::daemon::sysinfo::CgroupnsMode;
+use berth_engine::daemon::sysinfo::{CgroupFeatures, CgroupnsMode};
 use berth_engine::daemon::{Daemon, DaemonConfig};
 use berth_engine::{Engine, Exposure, Job};
 use berth_fsutil::write_atomic;
@@ -171,38 +171,16 @@ fn plugin_options(args: &Args) -> plugins::PluginOptions {
     }
 }
 
+/// The daemon's life: check every option, create the data and exec roots,
+/// open the store, probe the host, start the plugins and drivers, build
+/// the Engine and restore its containers, then serve until a signal.
 async fn run(args: Args) -> anyhow::Result<()> {
-    let hosts = if args.hosts.is_empty() {
-        vec![format!("unix://{}", listen::DEFAULT_UNIX_SOCKET)]
-    } else {
-        args.hosts.clone()
-    };
     berth_exec::host_cgroups::validate_cgroup_parent(&args.cgroup_parent)
         .with_context(|| format!("invalid --cgroup-parent {:?}", args.cgroup_parent))?;
     // Every -H address (and the TLS material) is checked before anything is
     // created: a daemon that cannot serve what it was asked to leaves no
     // data root behind.
-    let tls = listen::TlsOptions {
-        insecure: args.tls == Some(false) && !args.tlsverify,
-        verify: args.tlsverify,
-        ca: args.tlscacert.clone(),
-        cert: args.tlscert.clone(),
-        key: args.tlskey.clone(),
-    };
-    let addresses = listen::Address::parse_all(&hosts, &tls)?;
-    match listen::raise_open_files_limit() {
-        Ok((before, after)) if before != after => {
-            tracing::debug!(before, after, "raised the soft limit on open files");
-        }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot raise the soft limit on open files"),
-    }
-    let limits = listen::ConnectionLimits {
-        max_connections: args.api_max_connections as usize,
-        handshake_timeout: Duration::from_secs(args.api_tls_handshake_timeout),
-        header_timeout: Duration::from_secs(args.api_header_timeout),
-        idle_timeout: Duration::from_secs(args.api_idle_timeout),
-    };
+    let (addresses, limits) = api_listeners(&args)?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -230,19 +208,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         sysinfo: sysinfo.clone(),
         start_timeout: berth_engine::daemon::DEFAULT_START_TIMEOUT,
     };
-    let shim = match &args.shim {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("cannot locate berthd's own binary")?
-            .with_file_name("berth-shim"),
-    };
     let plugins = plugins::start(&plugin_options(&args)).await?;
-    let spec_options = berth_exec::spec::SpecOptions {
-        cgroup_parent: args.cgroup_parent.clone(),
-        swap_limit: cgroups.as_ref().is_some_and(|c| c.swap_limit),
-        available_caps: facts::bounding_capabilities(&status),
-        ..berth_exec::spec::SpecOptions::default()
-    };
     let drivers::Drivers {
         images,
         runtime,
@@ -251,10 +217,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         &config,
         &store,
         args.storage_driver.as_deref(),
-        &drivers::ExecOptions {
-            shim,
-            spec: spec_options,
-        },
+        &exec_options(&args, cgroups.as_ref(), &status)?,
         &plugins.host,
     )?;
 
@@ -275,16 +238,83 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
     plugins::register(&engine, &plugins.host);
+    serve_until_signal(&engine, addresses, limits, &plugins.host).await?;
+    release_cgroup_parent(&exec);
+    Ok(())
+}
 
+/// The `-H` addresses (default: the unix socket) with their TLS material,
+/// parsed and checked, and the limits on their connections; raises the
+/// open-files limit for them.
+fn api_listeners(args: &Args) -> anyhow::Result<(Vec<listen::Address>, listen::ConnectionLimits)> {
+    let hosts = if args.hosts.is_empty() {
+        vec![format!("unix://{}", listen::DEFAULT_UNIX_SOCKET)]
+    } else {
+        args.hosts.clone()
+    };
+    let tls = listen::TlsOptions {
+        insecure: args.tls == Some(false) && !args.tlsverify,
+        verify: args.tlsverify,
+        ca: args.tlscacert.clone(),
+        cert: args.tlscert.clone(),
+        key: args.tlskey.clone(),
+    };
+    let addresses = listen::Address::parse_all(&hosts, &tls)?;
+    match listen::raise_open_files_limit() {
+        Ok((before, after)) if before != after => {
+            tracing::debug!(before, after, "raised the soft limit on open files");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot raise the soft limit on open files"),
+    }
+    let limits = listen::ConnectionLimits {
+        max_connections: args.api_max_connections as usize,
+        handshake_timeout: Duration::from_secs(args.api_tls_handshake_timeout),
+        header_timeout: Duration::from_secs(args.api_header_timeout),
+        idle_timeout: Duration::from_secs(args.api_idle_timeout),
+    };
+    Ok((addresses, limits))
+}
+
+/// What the exec driver is given: the shim binary (default: next to
+/// berthd) and the spec options that come from the host (cgroup parent,
+/// swap accounting, the capabilities berthd itself has).
+fn exec_options(
+    args: &Args,
+    cgroups: Option<&CgroupFeatures>,
+    status: &str,
+) -> anyhow::Result<drivers::ExecOptions> {
+    let shim = match &args.shim {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("cannot locate berthd's own binary")?
+            .with_file_name("berth-shim"),
+    };
+    let spec = berth_exec::spec::SpecOptions {
+        cgroup_parent: args.cgroup_parent.clone(),
+        swap_limit: cgroups.is_some_and(|c| c.swap_limit),
+        available_caps: facts::bounding_capabilities(status),
+        ..berth_exec::spec::SpecOptions::default()
+    };
+    Ok(drivers::ExecOptions { shim, spec })
+}
+
+/// Registers and runs the `serveapi` job until SIGTERM or SIGINT.
+async fn serve_until_signal(
+    engine: &Arc<Engine>,
+    addresses: Vec<listen::Address>,
+    limits: listen::ConnectionLimits,
+    plugins: &berth_plugin_host::PluginHost,
+) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     engine.register(
         "serveapi",
         Exposure::Internal,
         Arc::new(serve::ServeApi::new(
-            &engine,
+            engine,
             addresses,
             limits,
-            authz::Authz::new(Arc::new(plugins.host.clone())),
+            authz::Authz::new(Arc::new(plugins.clone())),
             stop_rx,
         )),
     );
@@ -302,7 +332,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!(e.message))
         .context("serveapi failed")?;
-    release_cgroup_parent(&exec);
     Ok(())
 }
 

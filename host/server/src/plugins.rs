@@ -456,108 +456,124 @@ async fn write_status(out: &JobOutput, status: &PluginStatus) -> JobResult {
     Ok(0)
 }
 
+/// The jobs behind the `/berth/plugins` and Docker `/plugins` routes, one
+/// named function each.
 fn register_admin_jobs(engine: &Engine, host: &PluginHost) {
-    admin_job(
-        engine,
-        "plugin_list",
-        "list plugins",
-        host,
-        |host, job| async move {
-            let all: Vec<serde_json::Value> = host
-                .list()
-                .iter()
-                .map(status_json)
-                .collect::<Result<_, _>>()?;
-            job.stdout.write_json(&all).await?;
-            Ok(0)
-        },
-    );
+    admin_job(engine, "plugin_list", "list plugins", host, plugin_list);
     admin_job(
         engine,
         "plugin_list_docker",
         "list plugins in Docker's format",
         host,
-        |host, job| async move {
-            // moby `plugin/backend_linux.go`, `List`: `enabled` and
-            // `capability` (the plugin's world here); nothing else.
-            let invalid = |e: berth_api::filters::FilterError| JobError::invalid(e.to_string());
-            let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
-                .map_err(invalid)?;
-            filters
-                .check_names(&["enabled", "capability"])
-                .map_err(invalid)?;
-            let enabled = filters.get_bool("enabled").map_err(invalid)?;
-            let all: Vec<serde_json::Value> = host
-                .list()
-                .iter()
-                .filter(|status| {
-                    let on = matches!(status.state, PluginState::Loaded | PluginState::Failing);
-                    let capability = status.world.map_or("unknown", |w| w.as_str());
-                    enabled.is_none_or(|want| want == on)
-                        && filters.matches("capability", capability)
-                })
-                .map(docker_plugin)
-                .collect();
-            job.stdout.write_json(&all).await?;
-            Ok(0)
-        },
+        plugin_list_docker,
     );
     admin_job(
         engine,
         "plugin_inspect_docker",
         "inspect a plugin in Docker's format",
         host,
-        |host, job| async move {
-            let reference = job.required_arg(0, "plugin name")?;
-            let all = host.list();
-            let status = find_docker(&all, reference).ok_or_else(|| {
-                // moby `plugin/errors.go`, `errNotFound`: Go's %q of the
-                // reference as given.
-                JobError::not_found(format!("plugin {reference:?} not found"))
-            })?;
-            job.stdout.write_json(&docker_plugin(status)).await?;
-            Ok(0)
-        },
+        plugin_inspect_docker,
     );
     admin_job(
         engine,
         "plugin_inspect",
         "inspect a plugin",
         host,
-        |host, job| async move {
-            let name = job.required_arg(0, "plugin name")?;
-            let status = host
-                .inspect(name)
-                .ok_or_else(|| JobError::not_found(format!("no such plugin: {name}")))?;
-            write_status(&job.stdout, &status).await
-        },
+        plugin_inspect,
     );
-    for (job_name, description, action) in [
-        ("plugin_enable", "enable a plugin", Action::Enable),
-        ("plugin_disable", "disable a plugin", Action::Disable),
-        (
-            "plugin_reload",
-            "re-read grants and reload a plugin",
-            Action::Reload,
-        ),
-    ] {
-        admin_job(
-            engine,
-            job_name,
-            description,
-            host,
-            move |host, job| async move {
-                let name = job.required_arg(0, "plugin name")?;
-                let status = match action {
-                    Action::Enable => host.set_enabled(name, true).await,
-                    Action::Disable => host.set_enabled(name, false).await,
-                    Action::Reload => host.reload(name).await,
-                }
-                .map_err(job_error)?;
-                write_status(&job.stdout, &status).await
-            },
-        );
+    admin_job(
+        engine,
+        "plugin_enable",
+        "enable a plugin",
+        host,
+        |host, job| plugin_change(host, job, Action::Enable),
+    );
+    admin_job(
+        engine,
+        "plugin_disable",
+        "disable a plugin",
+        host,
+        |host, job| plugin_change(host, job, Action::Disable),
+    );
+    admin_job(
+        engine,
+        "plugin_reload",
+        "re-read grants and reload a plugin",
+        host,
+        |host, job| plugin_change(host, job, Action::Reload),
+    );
+}
+
+/// `plugin_list`: every plugin's status.
+async fn plugin_list(host: PluginHost, job: Job) -> JobResult {
+    let all: Vec<serde_json::Value> = host
+        .list()
+        .iter()
+        .map(status_json)
+        .collect::<Result<_, _>>()?;
+    job.stdout.write_json(&all).await?;
+    Ok(0)
+}
+
+/// `plugin_list_docker`: the plugins in Docker's shape, filtered.
+async fn plugin_list_docker(host: PluginHost, job: Job) -> JobResult {
+    // moby `plugin/backend_linux.go`, `List`: `enabled` and
+    // `capability` (the plugin's world here); nothing else.
+    let invalid = |e: berth_api::filters::FilterError| JobError::invalid(e.to_string());
+    let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(invalid)?;
+    filters
+        .check_names(&["enabled", "capability"])
+        .map_err(invalid)?;
+    let enabled = filters.get_bool("enabled").map_err(invalid)?;
+    let all: Vec<serde_json::Value> = host
+        .list()
+        .iter()
+        .filter(|status| {
+            let on = matches!(status.state, PluginState::Loaded | PluginState::Failing);
+            let capability = status.world.map_or("unknown", |w| w.as_str());
+            enabled.is_none_or(|want| want == on) && filters.matches("capability", capability)
+        })
+        .map(docker_plugin)
+        .collect();
+    job.stdout.write_json(&all).await?;
+    Ok(0)
+}
+
+/// `plugin_inspect_docker`: one plugin in Docker's shape, found by name,
+/// reference or id.
+async fn plugin_inspect_docker(host: PluginHost, job: Job) -> JobResult {
+    let reference = job.required_arg(0, "plugin name")?;
+    let all = host.list();
+    let status = find_docker(&all, reference).ok_or_else(|| {
+        // moby `plugin/errors.go`, `errNotFound`: Go's %q of the
+        // reference as given.
+        JobError::not_found(format!("plugin {reference:?} not found"))
+    })?;
+    job.stdout.write_json(&docker_plugin(status)).await?;
+    Ok(0)
+}
+
+/// `plugin_inspect`: one plugin's status.
+async fn plugin_inspect(host: PluginHost, job: Job) -> JobResult {
+    let name = job.required_arg(0, "plugin name")?;
+    let status = host
+        .inspect(name)
+        .ok_or_else(|| JobError::not_found(format!("no such plugin: {name}")))?;
+    write_status(&job.stdout, &status).await
+}
+
+/// `plugin_enable`, `plugin_disable`, `plugin_reload`: the change, then
+/// the plugin's new status.
+async fn plugin_change(host: PluginHost, job: Job, action: Action) -> JobResult {
+    let name = job.required_arg(0, "plugin name")?;
+    let status = match action {
+        Action::Enable => host.set_enabled(name, true).await,
+        Action::Disable => host.set_enabled(name, false).await,
+        Action::Reload => host.reload(name).await,
     }
+    .map_err(job_error)?;
+    write_status(&job.stdout, &status).await
 }
 
 #[cfg(test)]

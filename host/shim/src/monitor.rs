@@ -11,31 +11,34 @@
 //! container blocks on its pipe, as with Docker's attach); while stdin has
 //! input queued, clients' input is not read.
 
-use std::fs::File;
-use std::io::{self, ErrorKind, IoSlice, Read, Write};
+mod client;
+mod control;
+mod stdio;
+
+use std::io::{self, ErrorKind};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_shim::args::ShimArgs;
 use berth_shim::exit::{ExitRecord, ExitRecordFile};
-use berth_shim::jsonlog::{LineSplitter, encode_entry};
+use berth_shim::jsonlog::encode_entry;
 use berth_shim::logfile::LogFile;
-use berth_shim::protocol::{
-    self, ContainerStatus, FrameKind, MAX_MESSAGE_LEN, MESSAGE_HEADER_LEN, Reply, Request,
-    ShimFailure, ShimState, StreamFrameHeader, StreamKind,
-};
+use berth_shim::protocol::{self, FrameKind, Reply, ShimFailure};
 use berth_shim::time::Timestamp;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::container_ops::{ContainerOps, InitIo};
+use self::client::{Client, ClientState};
+use self::stdio::{Output, ShimStdio, Stdin};
+use crate::container_ops::ContainerOps;
 
 /// Output queued for one client above which container output stops being
 /// read until the client catches up.
-const CLIENT_BUFFER_LIMIT: usize = 1024 * 1024;
+pub(super) const CLIENT_BUFFER_LIMIT: usize = 1024 * 1024;
 
 /// Input queued for the container's stdin above which clients' input stops
 /// being read.
@@ -44,16 +47,16 @@ const STDIN_BUFFER_LIMIT: usize = 64 * 1024;
 /// Capacity asked for the container's stdout and stderr pipes (the
 /// default is 64 KiB): a container that prints a lot blocks, and wakes the
 /// shim, half as often.
-const PIPE_SIZE: i32 = 128 * 1024;
+pub(super) const PIPE_SIZE: i32 = 128 * 1024;
 
 /// Bytes read from the container per `read(2)` at most: a whole pipe, so
 /// that one wakeup empties it; each read is one attach frame.
-const READ_CHUNK: usize = 128 * 1024;
+pub(super) const READ_CHUNK: usize = 128 * 1024;
 
 /// Encoded log lines are written once they reach this many bytes, so that
 /// the encoding buffer stays small however much one read brings (a read of
 /// zeros takes six times its size as JSON).
-const LOG_BATCH: usize = 64 * 1024;
+pub(super) const LOG_BATCH: usize = 64 * 1024;
 
 /// How long to keep draining output after init has exited. Everything in
 /// the container's pid namespace dies with init, so the pipes close at once;
@@ -77,134 +80,8 @@ pub struct MonitorConfig {
     pub trim_memory: bool,
 }
 
-/// One of the container's output streams.
-struct Output {
-    file: File,
-    kind: StreamKind,
-    splitter: LineSplitter,
-    open: bool,
-}
-
-/// The container's stdin.
-struct Stdin {
-    file: File,
-    queued: Vec<u8>,
-    /// Close once `queued` is written (StdinOnce).
-    closing: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ClientState {
-    /// Reading its request.
-    Request,
-    /// Waiting for the exit.
-    Waiting,
-    /// Streaming.
-    Attached {
-        stdin: bool,
-        stdout: bool,
-        stderr: bool,
-    },
-    /// Close once the output queue is flushed.
-    Closing,
-}
-
-struct Client {
-    stream: UnixStream,
-    state: ClientState,
-    inbuf: Vec<u8>,
-    out: Vec<u8>,
-    out_pos: usize,
-    /// The client will send nothing more (EOF seen).
-    read_closed: bool,
-    /// Drop it at the next opportunity.
-    dead: bool,
-}
-
-impl Client {
-    fn queued(&self) -> usize {
-        self.out.len() - self.out_pos
-    }
-
-    fn queue(&mut self, bytes: &[u8]) {
-        if self.out_pos > 0 && self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        }
-        self.out.extend_from_slice(bytes);
-    }
-
-    /// Sends a stream frame: with nothing queued, header and payload go to
-    /// the socket in one `writev(2)` straight from the read buffer, and
-    /// only what the socket did not take is queued (copied).
-    fn send_frame(&mut self, header: &[u8], payload: &[u8]) {
-        if self.queued() > 0 {
-            self.queue(header);
-            self.queue(payload);
-            self.flush();
-            return;
-        }
-        let written = loop {
-            let slices = [IoSlice::new(header), IoSlice::new(payload)];
-            match (&self.stream).write_vectored(&slices) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break 0,
-                Err(_) => {
-                    self.dead = true;
-                    return;
-                }
-            }
-        };
-        if let Some(rest) = header.get(written..) {
-            self.queue(rest);
-            self.queue(payload);
-        } else {
-            self.queue(&payload[written - header.len()..]);
-        }
-    }
-
-    fn queue_reply(&mut self, reply: &Reply) {
-        match protocol::encode_message(reply) {
-            Ok(bytes) => self.queue(&bytes),
-            Err(e) => {
-                eprintln!("berth-shim: cannot encode reply: {e}");
-                self.dead = true;
-            }
-        }
-    }
-
-    /// Writes as much queued output as the socket takes.
-    fn flush(&mut self) {
-        while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
-                Ok(0) => {
-                    self.dead = true;
-                    return;
-                }
-                Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    self.dead = true;
-                    return;
-                }
-            }
-        }
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-            if self.state == ClientState::Closing {
-                self.dead = true;
-            }
-        } else if self.out_pos > self.out.len() / 2 {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
-    }
-}
-
-enum Phase {
+/// Where the container is in its life, as the monitor sees it.
+pub(super) enum Phase {
     /// Init waits for `Start`.
     Created,
     /// The user process runs.
@@ -214,6 +91,21 @@ enum Phase {
         status: WaitStatus,
         deadline: Instant,
     },
+}
+
+/// One round's `poll(2)` set. Slots: the listener, the pidfd, SIGCHLD,
+/// then the outputs, stdin, the clients.
+struct PollSet {
+    fds: Vec<libc::pollfd>,
+    stdin_slot: usize,
+    clients_slot: usize,
+}
+
+impl PollSet {
+    const LISTENER: usize = 0;
+    const PIDFD: usize = 1;
+    const SIGCHLD: usize = 2;
+    const OUTPUTS: usize = 3;
 }
 
 /// A container under supervision.
@@ -245,7 +137,8 @@ pub struct Monitor<R: ContainerOps> {
     record: Option<ExitRecord>,
 }
 
-fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
+/// Sets `O_NONBLOCK` on `fd`.
+pub(super) fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
     let raw = fd.as_raw_fd();
     // SAFETY: fcntl on a descriptor we own, with valid flags.
     let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
@@ -259,10 +152,7 @@ fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
     Ok(())
 }
 
-fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)
-}
-
+/// A pidfd of `pid` (pidfd_open(2)): readable once it has exited.
 fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
@@ -273,36 +163,15 @@ fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// Sets the terminal size on a pty master (TIOCSWINSZ, tty_ioctl(4)).
-fn set_winsize(master: &OwnedFd, height: u16, width: u16) -> io::Result<()> {
-    let size = libc::winsize {
-        ws_row: height,
-        ws_col: width,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a `winsize` from the pointer we pass.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Appends the encoded lines in `buf` to the log and empties `buf`.
-fn write_log(log: &mut LogFile, buf: &mut Vec<u8>) {
-    if buf.is_empty() {
-        return;
-    }
-    if let Err(e) = log.write(buf) {
-        eprintln!("berth-shim: writing log {}: {e}", log.path().display());
-    }
-    buf.clear();
-}
-
 /// Milliseconds left until `deadline`, as poll(2) takes a timeout.
 fn millis_until(deadline: Instant) -> i32 {
     let left = deadline.saturating_duration_since(Instant::now());
     i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
+}
+
+/// A shim failure from an I/O error while setting up: `what: error`.
+pub(super) fn io_failure(what: &str, e: io::Error) -> ShimFailure {
+    ShimFailure::other(format!("{what}: {e}"))
 }
 
 impl<R: ContainerOps> Monitor<R> {
@@ -310,128 +179,22 @@ impl<R: ContainerOps> Monitor<R> {
     /// On a runtime failure the exit record is written (the container
     /// "exited" with Docker's start-failure code) before returning it.
     pub fn create(config: MonitorConfig, mut runtime: R) -> Result<Monitor<R>, ShimFailure> {
-        let log = if config.args.no_log {
-            None
-        } else {
-            let log = LogFile::open(&config.args.log, config.args.log_rotation).map_err(|e| {
-                ShimFailure::other(format!("open log {}: {e}", config.args.log.display()))
-            })?;
-            Some(log)
-        };
-        let _ = std::fs::remove_file(&config.args.socket);
-        let listener = UnixListener::bind(&config.args.socket).map_err(|e| {
-            ShimFailure::other(format!(
-                "bind control socket {}: {e}",
-                config.args.socket.display()
-            ))
-        })?;
-        set_nonblocking(&listener)
-            .map_err(|e| ShimFailure::other(format!("control socket: {e}")))?;
-
-        let io_err = |what: &str, e: io::Error| ShimFailure::other(format!("{what}: {e}"));
-        let mut outputs = Vec::with_capacity(2);
-        let mut stdin = None;
-        let io = if config.args.tty {
-            InitIo::Tty
-        } else {
-            let (out_r, out_w) = cloexec_pipe().map_err(|e| io_err("stdout pipe", e))?;
-            let (err_r, err_w) = cloexec_pipe().map_err(|e| io_err("stderr pipe", e))?;
-            for pipe in [&out_r, &err_r] {
-                // Best effort: above /proc/sys/fs/pipe-max-size or the
-                // user's pipe page limit the default size stays.
-                let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
-            }
-            let container_stdin = if config.args.open_stdin {
-                let (in_r, in_w) = cloexec_pipe().map_err(|e| io_err("stdin pipe", e))?;
-                stdin = Some(Stdin {
-                    file: File::from(in_w),
-                    queued: Vec::new(),
-                    closing: false,
-                });
-                in_r
-            } else {
-                File::open("/dev/null")
-                    .map(OwnedFd::from)
-                    .map_err(|e| io_err("open /dev/null", e))?
-            };
-            for (fd, kind) in [(out_r, StreamKind::Stdout), (err_r, StreamKind::Stderr)] {
-                outputs.push(Output {
-                    file: File::from(fd),
-                    kind,
-                    splitter: LineSplitter::new(),
-                    open: true,
-                });
-            }
-            InitIo::Pipes {
-                stdin: container_stdin,
-                stdout: out_w,
-                stderr: err_w,
-            }
-        };
+        let log = open_log(&config.args)?;
+        let listener = bind_control_socket(&config.args.socket)?;
+        let (mut stdio, io) = ShimStdio::prepare(&config.args)?;
         let created = match runtime.create(io) {
             Ok(created) => created,
-            Err(e) => {
-                let failure = ShimFailure::start_failed(e.to_string());
-                let record = ExitRecord::failed(
-                    failure.exit_code.unwrap_or(128),
-                    failure.message.clone(),
-                    Timestamp::now(),
-                );
-                if let Err(e) = record.write(&config.args.exit_file) {
-                    eprintln!("berth-shim: {e}");
-                }
-                let _ = std::fs::remove_file(&config.args.socket);
-                return Err(failure);
-            }
+            Err(e) => return Err(record_create_failure(&config.args, e.to_string())),
         };
-        let console = match created.console {
-            Some(master) => {
-                if let Some((h, w)) = config.args.console_size
-                    && let Err(e) = set_winsize(&master, h, w)
-                {
-                    eprintln!("berth-shim: initial console size: {e}");
-                }
-                let reader = master
-                    .try_clone()
-                    .map_err(|e| io_err("dup pty master", e))?;
-                outputs.push(Output {
-                    file: File::from(reader),
-                    kind: StreamKind::Stdout,
-                    splitter: LineSplitter::new(),
-                    open: true,
-                });
-                if config.args.open_stdin {
-                    let writer = master
-                        .try_clone()
-                        .map_err(|e| io_err("dup pty master", e))?;
-                    stdin = Some(Stdin {
-                        file: File::from(writer),
-                        queued: Vec::new(),
-                        closing: false,
-                    });
-                }
-                Some(master)
-            }
-            None => None,
-        };
-        for output in &outputs {
-            set_nonblocking(&output.file).map_err(|e| io_err("container output", e))?;
+        if let Some(master) = &created.console {
+            stdio.attach_console(master, &config.args)?;
         }
-        if let Some(stdin) = &stdin {
-            set_nonblocking(&stdin.file).map_err(|e| io_err("container stdin", e))?;
-        }
-        let pidfd = pidfd_open(created.pid).map_err(|e| io_err("pidfd_open", e))?;
+        stdio.set_nonblocking()?;
+        let pidfd = pidfd_open(created.pid).map_err(|e| io_failure("pidfd_open", e))?;
         // Blocked from here on; a SIGCHLD of an earlier exit is covered by
         // the pidfd (init) and the first reap (anything else).
         let sigchld = if config.reap_strays {
-            let mut mask = SigSet::empty();
-            mask.add(Signal::SIGCHLD);
-            mask.thread_block()
-                .map_err(|e| io_err("block SIGCHLD", e.into()))?;
-            Some(
-                SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-                    .map_err(|e| io_err("signalfd", e.into()))?,
-            )
+            Some(sigchld_fd()?)
         } else {
             None
         };
@@ -445,9 +208,9 @@ impl<R: ContainerOps> Monitor<R> {
             log,
             log_buf: Vec::with_capacity(4096),
             read_buf: Vec::new(),
-            outputs,
-            stdin,
-            console,
+            outputs: stdio.outputs,
+            stdin: stdio.stdin,
+            console: created.console,
             clients: Vec::new(),
             phase: Phase::Created,
             started_at: None,
@@ -480,8 +243,29 @@ impl<R: ContainerOps> Monitor<R> {
 
     /// Builds the poll set, waits, and handles what is ready.
     fn poll_once(&mut self) {
-        // Slots: 0 listener, 1 pidfd, 2 SIGCHLD, then outputs, stdin,
-        // clients.
+        let mut set = self.poll_set();
+        let timeout = match self.phase {
+            Phase::Draining { deadline, .. } => millis_until(deadline),
+            _ => -1,
+        };
+        let fds = &mut set.fds;
+        // SAFETY: `fds` is a valid array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != ErrorKind::Interrupted {
+                eprintln!("berth-shim: poll: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return;
+        }
+        self.handle_ready(&set);
+    }
+
+    /// What to wait for: output unless a client is too far behind (or
+    /// the container is gone), stdin while input is queued, clients'
+    /// requests and input unless stdin is full, their queued output.
+    fn poll_set(&self) -> PollSet {
         let draining = matches!(self.phase, Phase::Draining { .. });
         let backpressure = !draining
             && self.clients.iter().any(|c| {
@@ -534,43 +318,40 @@ impl<R: ContainerOps> Monitor<R> {
             // POLLHUP (peer gone entirely) is reported whatever we ask.
             fds.push(pfd(client.stream.as_raw_fd(), events));
         }
-        let timeout = match self.phase {
-            Phase::Draining { deadline, .. } => millis_until(deadline),
-            _ => -1,
-        };
-        // SAFETY: `fds` is a valid array of pollfd of the given length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != ErrorKind::Interrupted {
-                eprintln!("berth-shim: poll: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            return;
+        PollSet {
+            fds,
+            stdin_slot,
+            clients_slot,
         }
-        if fds[2].revents != 0 {
+    }
+
+    /// Handles what `poll` reported ready: exits first, then output,
+    /// stdin, known clients, and new connections last.
+    fn handle_ready(&mut self, set: &PollSet) {
+        let fds = &set.fds;
+        if fds[PollSet::SIGCHLD].revents != 0 {
             if let Some(sigchld) = &self.sigchld {
                 // Drain: one read per pending signal, coalesced anyway.
                 while let Ok(Some(_)) = sigchld.read_signal() {}
             }
             self.reap(false);
         }
-        if fds[1].revents != 0 {
+        if fds[PollSet::PIDFD].revents != 0 {
             self.reap(true);
         }
         for i in 0..self.outputs.len() {
-            if fds[3 + i].revents != 0 {
+            if fds[PollSet::OUTPUTS + i].revents != 0 {
                 self.read_output(i);
             }
         }
-        if fds[stdin_slot].revents != 0 {
+        if fds[set.stdin_slot].revents != 0 {
             self.write_stdin();
         }
         // Clients accepted below are not in `fds`; handle the known ones
         // first, by index, before the list changes.
         let known = self.clients.len();
         for i in 0..known {
-            let revents = fds[clients_slot + i].revents;
+            let revents = fds[set.clients_slot + i].revents;
             if revents == 0 {
                 continue;
             }
@@ -585,7 +366,7 @@ impl<R: ContainerOps> Monitor<R> {
                 self.clients[i].flush();
             }
         }
-        if fds[0].revents != 0 {
+        if fds[PollSet::LISTENER].revents != 0 {
             self.accept();
         }
         self.clients.retain(|c| !c.dead);
@@ -626,322 +407,29 @@ impl<R: ContainerOps> Monitor<R> {
         self.stdin = None;
     }
 
-    fn read_output(&mut self, index: usize) {
-        if self.read_buf.is_empty() {
-            self.read_buf = vec![0; READ_CHUNK];
-        }
-        let buf = &mut self.read_buf;
-        let output = &mut self.outputs[index];
-        let n = match output.file.read(buf) {
-            Ok(0) => {
-                output.open = false;
-                return;
-            }
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => return,
-            // EIO: every slave of the pty is closed.
-            Err(_) => {
-                output.open = false;
-                return;
-            }
-        };
-        let data = &buf[..n];
-        let kind = output.kind;
-        // With the `none` log driver nothing is encoded at all.
-        if let Some(log) = &mut self.log {
-            let log_buf = &mut self.log_buf;
-            output
-                .splitter
-                .push(data, Timestamp::now(), &mut |message, time| {
-                    encode_entry(log_buf, kind, message, time);
-                    if log_buf.len() >= LOG_BATCH {
-                        write_log(log, log_buf);
-                    }
-                });
-            write_log(log, log_buf);
-        }
-        let header = StreamFrameHeader {
-            kind: FrameKind::Output(kind),
-            len: n,
-        }
-        .encode();
-        let draining = matches!(self.phase, Phase::Draining { .. });
-        for client in &mut self.clients {
-            if let ClientState::Attached { stdout, stderr, .. } = client.state {
-                let wanted = match kind {
-                    StreamKind::Stdout => stdout,
-                    StreamKind::Stderr => stderr,
-                    StreamKind::Stdin => false,
-                };
-                if !wanted {
-                    continue;
-                }
-                client.send_frame(&header, data);
-                if draining && client.queued() > CLIENT_BUFFER_LIMIT {
-                    // Nobody reads it and the container is gone: stop
-                    // holding the shim up for this client.
-                    client.dead = true;
-                }
-            }
-        }
-    }
-
-    fn flush_log(&mut self) {
-        match &mut self.log {
-            Some(log) => write_log(log, &mut self.log_buf),
-            None => self.log_buf.clear(),
-        }
-    }
-
-    fn write_stdin(&mut self) {
-        let Some(stdin) = &mut self.stdin else { return };
-        while !stdin.queued.is_empty() {
-            match stdin.file.write(&stdin.queued) {
-                Ok(n) => {
-                    stdin.queued.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The container closed its stdin.
-                    self.stdin = None;
-                    return;
-                }
-            }
-        }
-        if stdin.closing {
-            self.stdin = None;
-        }
-    }
-
-    fn accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if set_nonblocking(&stream).is_err() {
-                        continue;
-                    }
-                    self.clients.push(Client {
-                        stream,
-                        state: ClientState::Request,
-                        inbuf: Vec::new(),
-                        out: Vec::new(),
-                        out_pos: 0,
-                        read_closed: false,
-                        dead: false,
-                    });
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn read_client(&mut self, index: usize) {
-        let mut buf = [0u8; 4096];
-        let client = &mut self.clients[index];
-        let n = match client.stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => return,
-            Err(_) => {
-                client.dead = true;
-                return;
-            }
-        };
-        if n == 0 {
-            client.read_closed = true;
-            match client.state {
-                ClientState::Request => client.dead = true,
-                ClientState::Attached { stdin: true, .. } => self.stdin_detached(),
-                _ => {}
-            }
-            return;
-        }
-        match client.state {
-            ClientState::Request => {
-                client.inbuf.extend_from_slice(&buf[..n]);
-                match protocol::decode_message::<Request>(&client.inbuf) {
-                    Ok(Some((request, used))) => {
-                        let rest = client.inbuf.split_off(used);
-                        client.inbuf = Vec::new();
-                        self.handle(index, request);
-                        // Bytes after the request are the first stdin bytes
-                        // of an attach.
-                        if !rest.is_empty() {
-                            self.client_input(index, &rest);
-                        }
-                    }
-                    Ok(None) if client.inbuf.len() <= MAX_MESSAGE_LEN + MESSAGE_HEADER_LEN => {}
-                    Ok(None) | Err(_) => {
-                        client.queue_reply(&Reply::Error(ShimFailure::other("malformed request")));
-                        client.state = ClientState::Closing;
-                        client.flush();
-                    }
-                }
-            }
-            _ => self.client_input(index, &buf[..n]),
-        }
-    }
-
-    /// Input from an attached client.
-    fn client_input(&mut self, index: usize, data: &[u8]) {
-        if let ClientState::Attached { stdin: true, .. } = self.clients[index].state
-            && let Some(stdin) = &mut self.stdin
-            && !stdin.closing
-        {
-            stdin.queued.extend_from_slice(data);
-            self.write_stdin();
-        }
-        // Otherwise: input nobody asked for is dropped.
-    }
-
-    /// A stdin-attached client ended its input (half-close or gone).
-    fn stdin_detached(&mut self) {
-        // moby `container/stream/attach.go`: with StdinOnce the container's
-        // stdin is closed when the attached client's input ends; a TTY's
-        // stdin is never closed that way.
-        if self.config.args.stdin_once && !self.config.args.tty {
-            if let Some(stdin) = &mut self.stdin {
-                stdin.closing = true;
-            }
-            self.write_stdin();
-        }
-    }
-
-    fn exited(&self) -> bool {
-        matches!(self.phase, Phase::Draining { .. })
-    }
-
-    fn state(&self) -> ShimState {
-        ShimState {
-            id: self.config.args.id.clone(),
-            pid: self.pid.as_raw(),
-            shim_pid: std::process::id() as i32,
-            status: match self.phase {
-                Phase::Created => ContainerStatus::Created,
-                Phase::Running if self.paused => ContainerStatus::Paused,
-                Phase::Running => ContainerStatus::Running,
-                Phase::Draining { .. } => ContainerStatus::Exited,
-            },
-            started_at: self.started_at,
-            tty: self.config.args.tty,
-            open_stdin: self.config.args.open_stdin,
-            exit: self.record.clone(),
-        }
-    }
-
-    fn handle(&mut self, index: usize, request: Request) {
-        let reply = match request {
-            Request::State => Some(Reply::State(self.state())),
-            Request::Start => Some(self.start()),
-            Request::Kill { signal, all } => Some(self.kill(signal, all)),
-            Request::Pause => Some(self.freeze(true)),
-            Request::Resume => Some(self.freeze(false)),
-            Request::Resize { height, width } => Some(match &self.console {
-                _ if self.exited() => Reply::NotRunning,
-                None => Reply::Error(ShimFailure::other("the container has no TTY")),
-                Some(master) => match set_winsize(master, height, width) {
-                    Ok(()) => Reply::Ok,
-                    Err(e) => Reply::Error(ShimFailure::other(format!("resize: {e}"))),
-                },
-            }),
-            Request::Wait => {
-                self.clients[index].state = ClientState::Waiting;
-                None
-            }
-            Request::Attach {
-                stdin,
-                stdout,
-                stderr,
-            } => {
-                if self.exited() {
-                    Some(Reply::NotRunning)
-                } else {
-                    let stdin = stdin && self.stdin.as_ref().is_some_and(|s| !s.closing);
-                    let client = &mut self.clients[index];
-                    client.state = ClientState::Attached {
-                        stdin,
-                        stdout,
-                        stderr,
-                    };
-                    client.queue_reply(&Reply::Attached { stdin });
-                    client.flush();
-                    None
-                }
-            }
-        };
-        if let Some(reply) = reply {
-            let client = &mut self.clients[index];
-            client.queue_reply(&reply);
-            client.state = ClientState::Closing;
-            client.flush();
-        }
-    }
-
-    fn start(&mut self) -> Reply {
-        match self.phase {
-            Phase::Created => {}
-            Phase::Running | Phase::Draining { .. } => return Reply::NotRunning,
-        }
-        match self.runtime.start() {
-            Ok(()) => {
-                let now = Timestamp::now();
-                self.started_at = Some(now);
-                self.phase = Phase::Running;
-                if self.config.trim_memory {
-                    crate::memory::trim();
-                }
-                Reply::Started {
-                    pid: self.pid.as_raw(),
-                    started_at: now,
-                }
-            }
-            Err(e) => {
-                let failure = ShimFailure::start_failed(e.to_string());
-                self.start_failure = Some(failure.clone());
-                // Init may still wait on its fifo: end it, the loop then
-                // records the failure like any exit.
-                let _ = self.runtime.kill(Signal::SIGKILL, true);
-                Reply::Error(failure)
-            }
-        }
-    }
-
-    fn kill(&mut self, signal: i32, all: bool) -> Reply {
-        if self.exited() {
-            return Reply::NotRunning;
-        }
-        let signal = match Signal::try_from(signal) {
-            Ok(signal) => signal,
-            Err(_) => return Reply::Error(ShimFailure::other(format!("invalid signal {signal}"))),
-        };
-        match self.runtime.kill(signal, all) {
-            Ok(()) => Reply::Ok,
-            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
-        }
-    }
-
-    fn freeze(&mut self, pause: bool) -> Reply {
-        if !matches!(self.phase, Phase::Running) {
-            return Reply::NotRunning;
-        }
-        let result = if pause {
-            self.runtime.pause()
-        } else {
-            self.runtime.resume()
-        };
-        match result {
-            Ok(()) => {
-                self.paused = pause;
-                Reply::Ok
-            }
-            Err(e) => Reply::Error(ShimFailure::other(e.to_string())),
-        }
-    }
-
     /// After init's exit (`status`) and the drain: log the rest, record,
     /// delete, tell.
     fn finish(mut self, status: WaitStatus) -> ExitRecord {
+        self.log_last_lines();
+        let record = self.exit_record(status);
+        if let Err(e) = record.write(&self.config.args.exit_file) {
+            eprintln!("berth-shim: {e}");
+        }
+        self.record = Some(record.clone());
+        // New connections now find no listener and read the record.
+        let _ = std::fs::remove_file(&self.config.args.socket);
+        if let Err(e) = self.runtime.delete() {
+            eprintln!(
+                "berth-shim: deleting container {}: {e}",
+                self.config.args.id
+            );
+        }
+        self.tell_clients(&record);
+        record
+    }
+
+    /// Logs what each stream had after its last newline.
+    fn log_last_lines(&mut self) {
         let now = Timestamp::now();
         for i in 0..self.outputs.len() {
             let output = &mut self.outputs[i];
@@ -952,6 +440,11 @@ impl<R: ContainerOps> Monitor<R> {
             });
         }
         self.flush_log();
+    }
+
+    /// The exit record of init's `status`; a failed `Start` overrides the
+    /// exit code with its own and adds its message.
+    fn exit_record(&mut self, status: WaitStatus) -> ExitRecord {
         let oom_killed = match self.runtime.oom_kill_count() {
             Ok(count) => count > 0,
             Err(e) => {
@@ -973,20 +466,15 @@ impl<R: ContainerOps> Monitor<R> {
             record.signal = None;
             record.error = Some(failure.message);
         }
-        if let Err(e) = record.write(&self.config.args.exit_file) {
-            eprintln!("berth-shim: {e}");
-        }
-        self.record = Some(record.clone());
-        // New connections now find no listener and read the record.
-        let _ = std::fs::remove_file(&self.config.args.socket);
-        if let Err(e) = self.runtime.delete() {
-            eprintln!(
-                "berth-shim: deleting container {}: {e}",
-                self.config.args.id
-            );
-        }
+        record
+    }
+
+    /// Gives waiting clients the record and attached ones the exit frame,
+    /// answers requests still arriving, and flushes for at most
+    /// [`FLUSH_TIMEOUT`].
+    fn tell_clients(&mut self, record: &ExitRecord) {
         let mut exit_frame = Vec::new();
-        if let Ok(json) = serde_json::to_vec(&record) {
+        if let Ok(json) = serde_json::to_vec(record) {
             protocol::encode_stream_frame(&mut exit_frame, FrameKind::Exit, &json);
         }
         // Requests that arrived meanwhile (in the backlog) get answers too.
@@ -1039,8 +527,54 @@ impl<R: ContainerOps> Monitor<R> {
                 )
             };
         }
-        record
     }
+}
+
+/// The container's json-file log, unless the log driver is `none`.
+fn open_log(args: &ShimArgs) -> Result<Option<LogFile>, ShimFailure> {
+    if args.no_log {
+        return Ok(None);
+    }
+    LogFile::open(&args.log, args.log_rotation)
+        .map(Some)
+        .map_err(|e| ShimFailure::other(format!("open log {}: {e}", args.log.display())))
+}
+
+/// Binds the control socket at `path` (replacing a stale one),
+/// non-blocking.
+fn bind_control_socket(path: &Path) -> Result<UnixListener, ShimFailure> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)
+        .map_err(|e| ShimFailure::other(format!("bind control socket {}: {e}", path.display())))?;
+    set_nonblocking(&listener).map_err(|e| ShimFailure::other(format!("control socket: {e}")))?;
+    Ok(listener)
+}
+
+/// A create the runtime refused: the container "exited" with Docker's
+/// start-failure code, written to the exit record; the control socket
+/// goes.
+fn record_create_failure(args: &ShimArgs, message: String) -> ShimFailure {
+    let failure = ShimFailure::start_failed(message);
+    let record = ExitRecord::failed(
+        failure.exit_code.unwrap_or(128),
+        failure.message.clone(),
+        Timestamp::now(),
+    );
+    if let Err(e) = record.write(&args.exit_file) {
+        eprintln!("berth-shim: {e}");
+    }
+    let _ = std::fs::remove_file(&args.socket);
+    failure
+}
+
+/// Blocks SIGCHLD and returns it as a non-blocking signalfd.
+fn sigchld_fd() -> Result<SignalFd, ShimFailure> {
+    let mut mask = SigSet::empty();
+    mask.add(Signal::SIGCHLD);
+    mask.thread_block()
+        .map_err(|e| io_failure("block SIGCHLD", e.into()))?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| io_failure("signalfd", e.into()))
 }
 
 #[cfg(test)]

@@ -37,41 +37,9 @@ pub const STREAM_FRAME_HEADER_LEN: usize = 5;
 /// Upper bound of one stream frame's payload.
 pub const MAX_STREAM_FRAME_LEN: usize = 1024 * 1024;
 
-/// A container stream. The numbers are those of Docker's multiplexed stream
-/// header (Docker Engine API, "Attach to a container": `STREAM_TYPE` 0 stdin,
-/// 1 stdout, 2 stderr), so the HTTP edge can use them as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum StreamKind {
-    /// Standard input.
-    Stdin = 0,
-    /// Standard output (also everything a TTY prints).
-    Stdout = 1,
-    /// Standard error.
-    Stderr = 2,
-}
-
-impl StreamKind {
-    /// The name used in json-file logs (`"stdout"`, `"stderr"`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StreamKind::Stdin => "stdin",
-            StreamKind::Stdout => "stdout",
-            StreamKind::Stderr => "stderr",
-        }
-    }
-
-    /// Parses a json-file `stream` value.
-    pub fn parse(s: &str) -> Option<StreamKind> {
-        match s {
-            "stdin" => Some(StreamKind::Stdin),
-            "stdout" => Some(StreamKind::Stdout),
-            "stderr" => Some(StreamKind::Stderr),
-            _ => None,
-        }
-    }
-}
+// The stream a frame or a log line belongs to is the model's: the exec
+// driver hands it to the engine as it is.
+pub use berth_model::exec::StreamKind;
 
 /// What a client asks the shim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::daemon::Daemon;
-use crate::driver::{AttachOptions, AttachStreams, LogRecord};
+use crate::driver::{AttachOptions, AttachStreams, LogRecord, stream_type};
 use crate::job::{JobError, JobOutput, JobStdin, OutputClosed, RawOutput};
 
 /// Where one attached client's output goes: straight into its connection
@@ -83,7 +83,7 @@ impl ClientOutput {
     ) -> Result<(), OutputClosed> {
         if let Some(mut records) = records {
             while let Some(record) = records.recv().await {
-                self.write(record.stream, record.data).await?;
+                self.write(stream_type(record.stream), record.data).await?;
             }
         }
         Ok(())

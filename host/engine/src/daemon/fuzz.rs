@@ -28,7 +28,7 @@ use super::sysinfo::{SysInfo, parse_cpuset_list};
 use super::{Daemon, DaemonConfig, handlers};
 use crate::driver::{
     AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, ImageService,
-    LogOptions, LogRecord, Restored, StartRequest, Started,
+    LogOptions, LogRecord, RunState, StartRequest, Started,
 };
 use crate::engine::Engine;
 use crate::job::{BoxFuture, ErrorKind, Job, JobError};
@@ -161,7 +161,7 @@ impl ExecService for NoRuntime {
     fn remove(&self, _: &str) -> BoxFuture<Result<(), JobError>> {
         Box::pin(async { Ok(()) })
     }
-    fn restore(&self, _: &str) -> BoxFuture<Result<Restored, JobError>> {
+    fn restore(&self, _: &str) -> BoxFuture<Result<RunState, JobError>> {
         refused()
     }
 }

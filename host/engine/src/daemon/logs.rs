@@ -4,6 +4,7 @@
 use berth_api::container::LogDriver;
 
 use crate::daemon::{Daemon, attach};
+use crate::driver::stream_type;
 use crate::job::{ErrorKind, JobError, JobOutput};
 
 impl Daemon {
@@ -44,15 +45,17 @@ impl Daemon {
         .await?;
         while let Some(record) = records.recv().await {
             let data = if timestamps {
-                let mut line = Vec::with_capacity(record.time.len() + 1 + record.data.len());
-                line.extend_from_slice(record.time.as_bytes());
+                let time = record.time.to_rfc3339_nano_fixed();
+                let mut line = Vec::with_capacity(time.len() + 1 + record.data.len());
+                line.extend_from_slice(time.as_bytes());
                 line.push(b' ');
                 line.extend_from_slice(&record.data);
                 bytes::Bytes::from(line)
             } else {
                 record.data
             };
-            out.write(attach::encode(record.stream, &data, tty)).await?;
+            out.write(attach::encode(stream_type(record.stream), &data, tty))
+                .await?;
         }
         Ok(())
     }

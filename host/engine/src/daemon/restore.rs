@@ -9,7 +9,7 @@ use berth_api::container::Status;
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{CONTAINERS, Container};
 use crate::daemon::{Daemon, names, store_error};
-use crate::driver::{ExitRecord, Restored};
+use crate::driver::{ExitRecord, LOST_EXIT_CODE, RunState};
 use crate::job::JobError;
 
 impl Daemon {
@@ -47,22 +47,26 @@ impl Daemon {
             if !was_running {
                 continue;
             }
-            match self.runtime.restore(&container.id).await {
-                Ok(Restored::Running { pid }) => {
+            let exit = match self.runtime.restore(&container.id).await {
+                Ok(
+                    RunState::Created { pid }
+                    | RunState::Running { pid, .. }
+                    | RunState::Paused { pid, .. },
+                ) => {
+                    let pid = i64::from(pid);
                     tracing::info!(id = %container.id, pid, "reattached to running container");
                     container.lock().record.state.pid = pid;
                     self.spawn_monitor(container);
+                    continue;
                 }
-                Ok(Restored::Exited(exit)) => {
-                    tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
-                    // An AutoRemove container that ended meanwhile goes now,
-                    // as it would have had the daemon been up.
-                    if self.record_exit(&container, exit).await
-                        && let Err(e) = self.remove_container(&container, false).await
-                    {
-                        tracing::warn!(id = %container.id, error = %e, "auto-remove at restore failed");
-                    }
-                }
+                Ok(RunState::Exited(exit)) => exit,
+                // The driver knows nothing of it: its shim is gone and left
+                // no exit record.
+                Ok(RunState::NeverStarted) => ExitRecord::failed(
+                    LOST_EXIT_CODE,
+                    "the container's monitor is gone and left no exit record",
+                    berth_model::Timestamp::now(),
+                ),
                 Err(e) => {
                     tracing::warn!(id = %container.id, error = %e, "cannot restore container");
                     let exit = ExitRecord::failed(
@@ -71,7 +75,16 @@ impl Daemon {
                         berth_model::Timestamp::now(),
                     );
                     self.record_exit(&container, exit).await;
+                    continue;
                 }
+            };
+            tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
+            // An AutoRemove container that ended meanwhile goes now, as it
+            // would have had the daemon been up.
+            if self.record_exit(&container, exit).await
+                && let Err(e) = self.remove_container(&container, false).await
+            {
+                tracing::warn!(id = %container.id, error = %e, "auto-remove at restore failed");
             }
         }
         Ok(count)

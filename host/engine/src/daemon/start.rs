@@ -105,7 +105,11 @@ impl Daemon {
             if inner.record.state.finished_at != berth_api::ZERO_TIME {
                 inner.record.restart_count += 1;
             }
-            container::set_running(&mut inner.record.state, started.pid, &now_rfc3339());
+            container::set_running(
+                &mut inner.record.state,
+                i64::from(started.pid),
+                &now_rfc3339(),
+            );
             inner.record.clone()
         };
         // The process runs: its exit must be watched whatever happens to

@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, watch};
 use super::*;
 use crate::daemon::container::NAMES;
 use crate::driver::{
-    AttachOptions, AttachStreams, ExitRecord, LogRecord, Restored, StartRequest, Started,
+    AttachOptions, AttachStreams, ExitRecord, LOST_EXIT_CODE, LogRecord, RunState, StartRequest,
+    Started, StreamKind,
 };
 use crate::engine::{Engine, Exposure};
 use crate::job::{BoxFuture, ErrorKind, Job, JobResult};
@@ -143,7 +144,7 @@ struct FakeRuntime {
     attach_requests: Mutex<Vec<bool>>,
     /// `pause` (true) and `resume` (false) calls, in order.
     freezer: Mutex<Vec<(String, bool)>>,
-    restored: Mutex<Option<Restored>>,
+    restored: Mutex<Option<RunState>>,
     /// `StartRequest::container` of every start, in order.
     started: Mutex<Vec<berth_model::container::ContainerModel>>,
     /// The ids `processes` was asked for, in order.
@@ -234,7 +235,11 @@ impl ExecService for Arc<FakeRuntime> {
                     proc.exit.send_replace(Some(0));
                 });
             }
-            Ok(Started { pid: 4242, attach })
+            Ok(Started {
+                pid: 4242,
+                started_at: berth_model::Timestamp::now(),
+                attach,
+            })
         })
     }
     fn wait(&self, id: &str) -> BoxFuture<Result<ExitRecord, JobError>> {
@@ -288,8 +293,8 @@ impl ExecService for Arc<FakeRuntime> {
         Box::pin(async {
             let (tx, rx) = mpsc::channel(4);
             tx.send(LogRecord {
-                stream: StreamType::Stderr,
-                time: "2024-01-01T00:00:00Z".into(),
+                stream: StreamKind::Stderr,
+                time: berth_model::Timestamp::from_unix(1_704_067_200, 0),
                 data: Bytes::from_static(b"err\n"),
             })
             .await
@@ -301,7 +306,7 @@ impl ExecService for Arc<FakeRuntime> {
         self.procs.lock().unwrap().remove(id);
         Box::pin(async { Ok(()) })
     }
-    fn restore(&self, _: &str) -> BoxFuture<Result<Restored, JobError>> {
+    fn restore(&self, _: &str) -> BoxFuture<Result<RunState, JobError>> {
         let r = self.restored.lock().unwrap().clone();
         Box::pin(async move { r.ok_or_else(|| JobError::not_found("nothing to restore")) })
     }
@@ -391,7 +396,7 @@ impl FakeRuntime {
     /// An exec driver whose shims report `exit_code` on restore.
     fn exited_meanwhile(exit_code: i32) -> Arc<FakeRuntime> {
         let runtime = FakeRuntime::default();
-        *runtime.restored.lock().unwrap() = Some(Restored::Exited(ExitRecord::exited(
+        *runtime.restored.lock().unwrap() = Some(RunState::Exited(ExitRecord::exited(
             exit_code,
             None,
             berth_model::Timestamp::now(),

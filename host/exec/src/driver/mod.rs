@@ -29,7 +29,9 @@ use std::time::Duration;
 
 use berth_model::Timestamp;
 use berth_model::container::ContainerModel;
+// What the driver tells the engine about a container is the model's.
 use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
+pub use berth_model::exec::{LOST_EXIT_CODE, RunState};
 use berth_shim::ExitRecordFile;
 use berth_shim::protocol::{ContainerStatus, Reply, Request, error_chain};
 use tokio::sync::{Notify, Semaphore};
@@ -54,10 +56,6 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// engine's own bounded kinds (`berth_engine::daemon::blocking`).
 const PREPARE_PERMITS: usize = 4;
 const CLEANUP_PERMITS: usize = 2;
-
-/// Exit code recorded for a container whose shim vanished without an exit
-/// record (its end was not observed).
-pub const LOST_EXIT_CODE: i32 = 255;
 
 /// Where the driver keeps things and how it builds specs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,46 +101,9 @@ pub struct StartOptions {
     pub attach: Vec<AttachOptions>,
 }
 
-/// A started container.
-#[derive(Debug)]
-pub struct Started {
-    /// Host pid of the container's init.
-    pub pid: i32,
-    /// When its process was started.
-    pub started_at: Timestamp,
-    /// The attachments requested in [`StartOptions::attach`], in order.
-    pub attach: Vec<Attached>,
-}
-
-/// What the driver knows about a container.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RunState {
-    /// Its shim runs and its init waits to be started (a start was
-    /// interrupted, e.g. by a daemon crash).
-    Created {
-        /// Host pid of init.
-        pid: i32,
-    },
-    /// Its process runs.
-    Running {
-        /// Host pid of init.
-        pid: i32,
-        /// Start time.
-        started_at: Timestamp,
-    },
-    /// Its process runs, frozen.
-    Paused {
-        /// Host pid of init.
-        pid: i32,
-        /// Start time.
-        started_at: Timestamp,
-    },
-    /// It exited. When the shim vanished without a record, the driver
-    /// records (and returns) exit code [`LOST_EXIT_CODE`] with an error.
-    Exited(ExitRecord),
-    /// Never started by this driver, or removed since.
-    NeverStarted,
-}
+/// A started container, with the attachments requested in
+/// [`StartOptions::attach`], in order.
+pub type Started = berth_model::exec::Started<Attached>;
 
 /// Paths of one container's persistent files.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,13 @@
 //! The exec driver (`berth-exec`, one `berth-shim` per container) behind the
 //! engine's [`ExecService`].
 
-use berth_api::stream::StreamType;
 use berth_engine::driver::{
     AttachOptions, AttachStreams, ContainerFiles, ExecService, ExitRecord, LogOptions, LogRecord,
-    Restored, StartRequest, Started,
+    RunState, StartRequest, Started, stream_type,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
-use berth_exec::{AttachEvent, ExecDriver, ExecError, RunState, Timestamp};
+use berth_exec::{AttachEvent, ExecDriver, ExecError};
 use berth_model::container::ContainerModel;
 use tokio::sync::mpsc;
 
@@ -44,10 +43,6 @@ fn job_error(err: ExecError) -> JobError {
         tracing::warn!(error = %error.message, "exec driver failure");
     }
     error
-}
-
-fn stream_type(kind: berth_exec::StreamKind) -> StreamType {
-    StreamType::from_byte(kind as u8).unwrap_or(StreamType::Stdout)
 }
 
 /// The driver's attach halves as the engine's: the output is the driver's
@@ -95,10 +90,7 @@ impl ExecService for ExecAdapter {
                 .start(&request.id, options)
                 .await
                 .map_err(job_error)?;
-            Ok(Started {
-                pid: i64::from(started.pid),
-                attach: started.attach.into_iter().map(attach_streams).collect(),
-            })
+            Ok(started.map_attach(attach_streams))
         })
     }
 
@@ -157,18 +149,13 @@ impl ExecService for ExecAdapter {
             let mut stream = driver.logs(&id, options).map_err(job_error)?;
             let (tx, rx) = mpsc::channel(64);
             tokio::spawn(async move {
-                while let Some(message) = stream.next().await {
-                    let message = match message {
-                        Ok(m) => m,
+                while let Some(record) = stream.next().await {
+                    let record = match record {
+                        Ok(record) => record,
                         Err(e) => {
                             tracing::warn!(error = %e, "reading a container log failed");
                             return;
                         }
-                    };
-                    let record = LogRecord {
-                        stream: stream_type(message.stream),
-                        time: message.time.to_rfc3339_nano_fixed(),
-                        data: message.data,
                     };
                     if tx.send(record).await.is_err() {
                         return;
@@ -184,22 +171,8 @@ impl ExecService for ExecAdapter {
         Box::pin(async move { driver.remove(&id).await.map_err(job_error) })
     }
 
-    fn restore(&self, id: &str) -> BoxFuture<Result<Restored, JobError>> {
+    fn restore(&self, id: &str) -> BoxFuture<Result<RunState, JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
-        Box::pin(async move {
-            Ok(match driver.state(&id).await.map_err(job_error)? {
-                RunState::Running { pid, .. }
-                | RunState::Paused { pid, .. }
-                | RunState::Created { pid } => Restored::Running {
-                    pid: i64::from(pid),
-                },
-                RunState::Exited(record) => Restored::Exited(record),
-                RunState::NeverStarted => Restored::Exited(ExitRecord::failed(
-                    berth_exec::LOST_EXIT_CODE,
-                    "the container's monitor is gone and left no exit record",
-                    Timestamp::now(),
-                )),
-            })
-        })
+        Box::pin(async move { driver.state(&id).await.map_err(job_error) })
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use berth_shim::jsonlog::{LogEntry, decode_entry};
 use berth_shim::protocol::{
-    ContainerStatus, FrameKind, Reply, Request, read_message, read_stream_frame, write_message,
+    ContainerStatus, FrameKind, Reply, Request, ShimState, StreamKind, read_message,
+    read_stream_frame, write_message,
 };
 
 use super::*;

@@ -18,7 +18,9 @@ async fn logs_are_framed_with_optional_timestamps() {
     result.unwrap();
     assert_eq!(
         out,
-        encode_frame(StreamType::Stderr, b"2024-01-01T00:00:00Z err\n")
+        // moby's RFC3339NanoFixed (`daemon/logger/jsonfilelog`), as dockerd
+        // prefixes each line.
+        encode_frame(StreamType::Stderr, b"2024-01-01T00:00:00.000000000Z err\n")
     );
     let (job, streams) = Job::new("container_logs");
     let (result, _) = f.run_job(job.arg("ll"), streams).await;

@@ -18,6 +18,30 @@ async fn restore_records_exits_that_happened_while_away() {
 }
 
 #[tokio::test]
+async fn restore_records_a_container_the_driver_lost_track_of() {
+    let f = fixture();
+    let id = f
+        .create(Some("lost"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    f.daemon.start("lost").await.unwrap();
+    // Neither shim nor exit record: the driver never saw it end.
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(RunState::NeverStarted);
+    let f = f.restart(runtime);
+    assert_eq!(f.daemon.restore().await.unwrap(), 1);
+    let state = f.daemon.inspect(&id).unwrap().state;
+    assert_eq!(
+        (state.status, state.exit_code, state.error.as_str()),
+        (
+            Status::Exited,
+            i64::from(LOST_EXIT_CODE),
+            "the container's monitor is gone and left no exit record"
+        )
+    );
+}
+
+#[tokio::test]
 async fn restore_removes_auto_remove_containers_that_ended_meanwhile() {
     let f = fixture();
     let id = f
