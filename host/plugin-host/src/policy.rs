@@ -4,6 +4,9 @@
 //! graph driver calls from `spawn_blocking` threads): no runtime hop, no
 //! fiber, just instantiate from the `InstancePre` and call.
 
+use std::sync::Arc;
+
+use berth_model::graph::policy::LayoutPolicy;
 use wasmtime::Store;
 
 use crate::manifest::World;
@@ -35,17 +38,35 @@ pub mod registry_types {
 
 /// The graph driver's handle on the active graph-layout policy: the
 /// directory's graph-policy plugin if one is loaded, enabled and not in
-/// backoff, else the built-in `graph-layout` plugin.
-#[derive(Debug, Clone)]
+/// backoff, else the built-in `graph-layout` plugin, else (none enabled)
+/// the fallback policy the daemon passed in.
+#[derive(Clone)]
 pub struct GraphPolicyHandle {
     host: PluginHost,
+    /// Answers when no graph-policy plugin serves. The daemon passes the
+    /// graph driver's native policy: the plugin host names no graph crate,
+    /// so the dependency arrows keep pointing down to `berth-model`.
+    pub(crate) fallback: Arc<dyn LayoutPolicy>,
+}
+
+impl std::fmt::Debug for GraphPolicyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphPolicyHandle")
+            .field("host", &self.host)
+            .field("fallback", &self.fallback.name())
+            .finish()
+    }
 }
 
 impl PluginHost {
     /// A handle for the graph driver; cheap to clone, always follows the
-    /// currently active policy.
-    pub fn graph_policy(&self) -> GraphPolicyHandle {
-        GraphPolicyHandle { host: self.clone() }
+    /// currently active policy, and asks `fallback` (the graph's native
+    /// policy) when no graph-policy plugin is loaded or enabled.
+    pub fn graph_policy(&self, fallback: Arc<dyn LayoutPolicy>) -> GraphPolicyHandle {
+        GraphPolicyHandle {
+            host: self.clone(),
+            fallback,
+        }
     }
 
     /// Asks the active network policy for a plan; `None` when no

@@ -47,8 +47,11 @@ pub fn open(
         store.clone(),
         berth_graph::GraphConfig::new(&config.data_root)
             .driver(choice)
-            // The active graph-policy plugin (built-in: graph-layout).
-            .policy(Arc::new(plugins.graph_policy())),
+            // The active graph-policy plugin (built-in: graph-layout); the
+            // native policy when none is enabled.
+            .policy(Arc::new(
+                plugins.graph_policy(Arc::new(berth_graph::NativeLayoutPolicy)),
+            )),
     )
     .context("failed to open the graph driver")?;
     let graph = Arc::new(graph);
