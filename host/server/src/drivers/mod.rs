@@ -39,10 +39,7 @@ pub fn open(
     exec: &ExecOptions,
     plugins: &berth_plugin_host::PluginHost,
 ) -> anyhow::Result<Drivers> {
-    let choice: berth_graph::DriverChoice = storage_driver
-        .unwrap_or("auto")
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let choice: berth_graph::DriverChoice = storage_driver.unwrap_or("auto").parse()?;
     let graph = berth_graph::Graph::open(
         store.clone(),
         berth_graph::GraphConfig::new(&config.data_root)
