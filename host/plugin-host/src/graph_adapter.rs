@@ -128,7 +128,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &model::RootfsRequest,
     ) -> Result<model::RootfsPlan, PolicyError> {
         let planned = self.plan_rootfs_wit(&rootfs_request(request), |plan| {
-            validate_rootfs_plan(request, &rootfs_plan(plan)).map_err(|e| e.to_string())
+            validate_rootfs_plan(request, &rootfs_plan(plan))
         });
         plan_or_native(planned.map(|plan| rootfs_plan(&plan)), || {
             self.fallback.plan_rootfs(request)
@@ -140,7 +140,7 @@ impl LayoutPolicy for GraphPolicyHandle {
         request: &model::ImportRequest,
     ) -> Result<model::ImportPlan, PolicyError> {
         let planned = self.plan_import_wit(&import_request(request), |plan| {
-            validate_import_plan(request, &import_plan(plan)).map_err(|e| e.to_string())
+            validate_import_plan(request, &import_plan(plan))
         });
         plan_or_native(planned.map(|plan| import_plan(&plan)), || {
             self.fallback.plan_import(request)
@@ -149,7 +149,7 @@ impl LayoutPolicy for GraphPolicyHandle {
 
     fn plan_gc(&self, request: &model::GcRequest) -> Result<model::GcPlan, PolicyError> {
         let planned = self.plan_gc_wit(&gc_request(request), |plan| {
-            validate_gc_plan(request, &gc_plan(plan)).map_err(|e| e.to_string())
+            validate_gc_plan(request, &gc_plan(plan))
         });
         plan_or_native(planned.map(|plan| gc_plan(&plan)), || {
             self.fallback.plan_gc(request)

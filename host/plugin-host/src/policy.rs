@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use berth_model::graph::policy::LayoutPolicy;
+use berth_model::graph::policy::{LayoutPolicy, PlanError};
 use wasmtime::Store;
 
 use crate::manifest::World;
@@ -34,6 +34,12 @@ pub mod registry_types {
     pub use crate::bindings::latest::registry_auth::exports::berth::plugin::credentials::{
         AuthRequest, Credential,
     };
+}
+
+/// The validation of a policy whose every well-typed answer is valid
+/// (network, registry credentials).
+fn accept<R>(_: &R) -> Result<(), std::convert::Infallible> {
+    Ok(())
 }
 
 /// The graph driver's handle on the active graph-layout policy: the
@@ -84,7 +90,7 @@ impl PluginHost {
                 };
                 pre.plan_network(store, request)
             },
-            |_| Ok(()),
+            accept,
         )
     }
 
@@ -103,19 +109,19 @@ impl PluginHost {
                 };
                 pre.lookup(store, request)
             },
-            |_| Ok(()),
+            accept,
         )
     }
 
     /// Runs `call` on the plugin serving `world`'s policy (`None` when no
     /// plugin does) and reports a failure as an event; `validate` judges
     /// what the plugin returned (see `LoadedPlugin::call_policy`).
-    pub(crate) fn call_policy<R>(
+    pub(crate) fn call_policy<R, E: std::fmt::Display>(
         &self,
         world: World,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
-        validate: impl FnOnce(&R) -> Result<(), String>,
+        validate: impl FnOnce(&R) -> Result<(), E>,
     ) -> Option<Result<R, PluginError>> {
         let plugin = self.policy_for(world)?;
         let result = plugin.call_policy(self.runtime(), call, f, validate);
@@ -139,7 +145,7 @@ impl GraphPolicyHandle {
         &self,
         call: &str,
         f: impl FnOnce(&GraphPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
-        validate: impl FnOnce(&R) -> Result<(), String>,
+        validate: impl FnOnce(&R) -> Result<(), PlanError>,
     ) -> Result<R, PluginError> {
         // The host validates every plan before anything acts on it: an
         // invalid plan is the plugin's failure, never a write.
@@ -169,7 +175,7 @@ impl GraphPolicyHandle {
     pub fn plan_rootfs_wit(
         &self,
         request: &graph_types::RootfsRequest,
-        validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::RootfsPlan, PluginError> {
         self.call(
             "plan-rootfs",
@@ -182,7 +188,7 @@ impl GraphPolicyHandle {
     pub fn plan_import_wit(
         &self,
         request: &graph_types::ImportRequest,
-        validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::ImportPlan, PluginError> {
         self.call(
             "plan-import",
@@ -195,7 +201,7 @@ impl GraphPolicyHandle {
     pub fn plan_gc_wit(
         &self,
         request: &graph_types::GcRequest,
-        validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::GcPlan, PluginError> {
         self.call(
             "plan-gc",

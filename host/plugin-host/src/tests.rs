@@ -135,12 +135,17 @@ async fn builtin_graph_policy_plans_and_host_validates() {
 
     // A validator rejecting the plan turns it into the plugin's failure.
     let err = policy
-        .plan_rootfs_wit(&request, |_| Err("no".into()))
+        .plan_rootfs_wit(&request, |_| {
+            Err(berth_model::graph::policy::PlanError::EmptyLower)
+        })
         .unwrap_err();
     assert_eq!(err.call_failure(), Some(crate::CallFailure::InvalidResult));
     let text = err.to_string();
     assert!(text.contains("graph-layout 1.0.0"), "{text}");
-    assert!(text.contains("invalid plan"), "{text}");
+    assert!(
+        text.contains("invalid plan: a lower directory lists no layers"),
+        "{text}"
+    );
 
     // A request the policy cannot satisfy is its refusal, not a failure.
     let impossible = RootfsRequest {
