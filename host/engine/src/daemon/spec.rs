@@ -169,7 +169,9 @@ fn validate_host(host: &mut HostConfig, sys: &SysInfo) -> Result<Vec<String>, Jo
     let warnings = resources::validate(host, sys)?;
     // moby `mergeAndVerifyLogConfig`: the daemon's driver when none is
     // named, and options the driver does not know are refused.
-    host.log_config.driver().map_err(JobError::invalid)?;
+    host.log_config
+        .driver()
+        .map_err(|e| JobError::invalid(e.to_string()))?;
     if host.log_config.kind.is_empty() {
         host.log_config.kind = DEFAULT_LOG_DRIVER.to_owned();
     }
@@ -417,7 +419,10 @@ pub fn container_model(config: &Config, host: &HostConfig) -> Result<ContainerMo
         security,
         cgroupns,
         readonly_rootfs: host.readonly_rootfs,
-        log: host.log_config.driver().map_err(JobError::invalid)?,
+        log: host
+            .log_config
+            .driver()
+            .map_err(|e| JobError::invalid(e.to_string()))?,
     })
 }
 
