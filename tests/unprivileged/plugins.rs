@@ -108,7 +108,10 @@ async fn sdk_built_plugins_load_from_the_plugin_directory() {
 
     // The directory's graph policy overrides the built-in default.
     assert_eq!(
-        f.host.graph_policy().active().as_deref(),
+        f.host
+            .graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy))
+            .active()
+            .as_deref(),
         Some("misbehave-policy 1.0.0 (plugin)")
     );
     assert!(f.host.inspect("misbehave-policy").unwrap().active);
@@ -289,7 +292,9 @@ async fn misbehaving_policies_fail_their_call_and_the_default_takes_over_in_back
         },
     )
     .await;
-    let policy = f.host.graph_policy();
+    let policy = f
+        .host
+        .graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy));
     let request = |container: &str| berth_graph::RootfsRequest {
         container_id: container.into(),
         image_id: format!("sha256:{}", "a".repeat(64)),

@@ -5,8 +5,11 @@
 
 /// A size string that cannot be parsed. The message is go-units'.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid size: '{0}'")]
-pub struct SizeError(pub String);
+#[error("invalid size: '{input}'")]
+pub struct SizeError {
+    /// The size string as given.
+    pub input: String,
+}
 
 /// Parses a memory size: a decimal number with an optional unit among
 /// `b k m g t p` (case-insensitive, 1024-based, optionally followed by `b`
@@ -22,7 +25,9 @@ pub fn from_human_size(input: &str) -> Result<i64, SizeError> {
 }
 
 fn parse_size(input: &str, base: f64) -> Result<i64, SizeError> {
-    let err = || SizeError(input.to_owned());
+    let err = || SizeError {
+        input: input.to_owned(),
+    };
     let s = input.trim();
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))

@@ -30,14 +30,19 @@ pub struct ApiVersion {
 
 /// A string that is not `MAJOR.MINOR`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid API version {0:?}: expected MAJOR.MINOR")]
-pub struct ParseVersionError(pub String);
+#[error("invalid API version {input:?}: expected MAJOR.MINOR")]
+pub struct ParseVersionError {
+    /// The version string as given.
+    pub input: String,
+}
 
 impl FromStr for ApiVersion {
     type Err = ParseVersionError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ParseVersionError(s.to_owned());
+        let err = || ParseVersionError {
+            input: s.to_owned(),
+        };
         let (major, minor) = major_minor(s).ok_or_else(err)?;
         Ok(ApiVersion {
             major: major.parse().map_err(|_| err())?,

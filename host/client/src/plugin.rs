@@ -33,12 +33,22 @@ pub enum PluginCommand {
         /// The plugin's name ([a-z0-9][a-z0-9._-]*).
         name: String,
         /// The world it implements.
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = world_parser())]
         world: crate::plugin_new::World,
         /// The plugin SDK to depend on (default: this checkout's plugin-sdk).
         #[arg(long, value_name = "PATH")]
         sdk: Option<std::path::PathBuf>,
     },
+}
+
+/// `--world`: the model's world names, listed in `--help` and in the
+/// error for an unknown one.
+fn world_parser() -> impl clap::builder::TypedValueParser<Value = crate::plugin_new::World> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(
+        crate::plugin_new::World::ALL.map(crate::plugin_new::World::as_str),
+    )
+    .try_map(|world| world.parse::<crate::plugin_new::World>())
 }
 
 fn text(value: &Value, key: &str) -> String {

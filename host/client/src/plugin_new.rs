@@ -10,70 +10,33 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-/// A world of the `berth:plugin` WIT package (see `wit/`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum World {
-    /// Jobs run through the Engine (`berth job run`).
-    JobHandler,
-    /// The graph driver's layout decisions.
-    GraphPolicy,
-    /// The network driver's configuration decisions.
-    NetworkPolicy,
-    /// Registry credentials.
-    RegistryAuth,
-    /// Authorization of every API request.
-    Authz,
+/// The worlds and the plugin name rule are the plugin host's, defined once
+/// in the model, so `plugin new` never writes a plugin berthd would refuse.
+pub use berth_model::plugin::{World, is_valid_name};
+
+/// The WIT version the SDK's bindings of `world` target: `authz` was added
+/// in 1.1.0, the others are 1.0.0 (the SDK's `WIT_VERSION` and
+/// `authz::WIT_VERSION`).
+fn wit(world: World) -> &'static str {
+    match world {
+        World::Authz => "1.1.0",
+        _ => "1.0.0",
+    }
 }
 
-impl World {
-    /// The world's name in manifests and WIT.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            World::JobHandler => "job-handler",
-            World::GraphPolicy => "graph-policy",
-            World::NetworkPolicy => "network-policy",
-            World::RegistryAuth => "registry-auth",
-            World::Authz => "authz",
-        }
-    }
-
-    /// The WIT version the SDK's bindings of this world target: `authz`
-    /// was added in 1.1.0, the others are 1.0.0 (the SDK's `WIT_VERSION`
-    /// and `authz::WIT_VERSION`).
-    fn wit(self) -> &'static str {
-        match self {
-            World::Authz => "1.1.0",
-            _ => "1.0.0",
-        }
-    }
-
-    fn template(self) -> &'static str {
-        match self {
-            World::JobHandler => include_str!("../../../plugin-sdk/templates/job-handler.rs"),
-            World::GraphPolicy => include_str!("../../../plugin-sdk/templates/graph-policy.rs"),
-            World::NetworkPolicy => {
-                include_str!("../../../plugin-sdk/templates/network-policy.rs")
-            }
-            World::RegistryAuth => include_str!("../../../plugin-sdk/templates/registry-auth.rs"),
-            World::Authz => include_str!("../../../plugin-sdk/templates/authz.rs"),
-        }
+fn template(world: World) -> &'static str {
+    match world {
+        World::JobHandler => include_str!("../../../plugin-sdk/templates/job-handler.rs"),
+        World::GraphPolicy => include_str!("../../../plugin-sdk/templates/graph-policy.rs"),
+        World::NetworkPolicy => include_str!("../../../plugin-sdk/templates/network-policy.rs"),
+        World::RegistryAuth => include_str!("../../../plugin-sdk/templates/registry-auth.rs"),
+        World::Authz => include_str!("../../../plugin-sdk/templates/authz.rs"),
     }
 }
 
 const CARGO_TOML: &str = include_str!("../../../plugin-sdk/templates/Cargo.toml.tmpl");
 const MANIFEST: &str = include_str!("../../../plugin-sdk/templates/manifest.toml.tmpl");
 const README: &str = include_str!("../../../plugin-sdk/templates/README.md.tmpl");
-
-/// Whether `name` is a valid plugin name: the plugin host's rule
-/// (`host/plugin-host/src/manifest.rs`, `is_valid_name`), `[a-z0-9][a-z0-9._-]*`
-/// and at most 64 bytes. Checked here so that `plugin new` never writes a
-/// plugin berthd would refuse.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
-        && name.len() <= 64
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
-}
 
 /// The Cargo package name for plugin `name`: Cargo allows no `.` and no
 /// leading digit, and no Rust keyword.
@@ -195,7 +158,7 @@ pub fn create(parent: &Path, name: &str, world: World, sdk: Option<&Path>) -> an
         ("crate", crate_name.as_str()),
         ("sdk", sdk.as_str()),
         ("world", world.as_str()),
-        ("wit", world.wit()),
+        ("wit", wit(world)),
         ("wasm", wasm.as_str()),
         ("summary", summary.as_str()),
     ];
@@ -217,7 +180,7 @@ fn write_files(
 ) -> anyhow::Result<()> {
     let files = [
         (PathBuf::from("Cargo.toml"), CARGO_TOML),
-        (PathBuf::from("src/lib.rs"), world.template()),
+        (PathBuf::from("src/lib.rs"), template(world)),
         (PathBuf::from(format!("{name}.toml")), MANIFEST),
         (PathBuf::from("README.md"), README),
     ];

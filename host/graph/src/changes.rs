@@ -9,8 +9,122 @@
 
 use oci_spec::image::{Arch, Config, Os};
 
+/// Why a `--change` instruction was refused; each variant names the
+/// instruction and what in its arguments is wrong. The unknown-instruction
+/// wording is Docker's (moby `builder/dockerfile/builder.go`,
+/// `BuildFromConfig`: "%s is not a valid change command").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// The instruction is not one `docker import --change` accepts.
+    #[error("{instruction} is not a valid change command")]
+    NotAChangeCommand {
+        /// The instruction, in capitals.
+        instruction: String,
+    },
+    /// `ONBUILD`, which an OCI image config cannot carry.
+    #[error("ONBUILD is not supported: OCI image configs cannot carry it")]
+    OnbuildUnsupported,
+    /// The instruction was given no argument.
+    #[error("{instruction} requires at least one argument")]
+    MissingArgument {
+        /// The instruction, in capitals.
+        instruction: String,
+    },
+    /// `USER` with more than one word.
+    #[error("USER takes exactly one argument, got {argument:?}")]
+    UserArguments {
+        /// The arguments given.
+        argument: String,
+    },
+    /// An exec-form list that is not a JSON array of strings.
+    #[error("{instruction} {argument}: not a JSON array of strings: {reason}")]
+    NotAJsonList {
+        /// The instruction, in capitals.
+        instruction: String,
+        /// The arguments given.
+        argument: String,
+        /// The JSON parser's complaint.
+        reason: String,
+    },
+    /// Unbalanced quotes or a trailing backslash in `ENV`/`LABEL` words.
+    #[error("{instruction} {argument}: {reason}")]
+    Quoting {
+        /// The instruction, in capitals.
+        instruction: String,
+        /// The arguments given.
+        argument: String,
+        /// What is unterminated.
+        reason: QuotingError,
+    },
+    /// A legacy `key value` pair without a value.
+    #[error("{instruction} {argument}: expected key=value or `key value`")]
+    MissingValue {
+        /// The instruction, in capitals.
+        instruction: String,
+        /// The arguments given.
+        argument: String,
+    },
+    /// A word of a `key=value` list that is not `key=value`.
+    #[error("{instruction} {argument}: {word:?} is not key=value")]
+    NotKeyValue {
+        /// The instruction, in capitals.
+        instruction: String,
+        /// The arguments given.
+        argument: String,
+        /// The offending word.
+        word: String,
+    },
+    /// `EXPOSE` with a protocol other than tcp, udp or sctp.
+    #[error("EXPOSE {spec}: invalid protocol {protocol:?}")]
+    InvalidProtocol {
+        /// The port spec as given.
+        spec: String,
+        /// The protocol, lower-cased.
+        protocol: String,
+    },
+    /// `EXPOSE` with a port that is not 1-65535.
+    #[error("EXPOSE {spec}: invalid port {port:?}")]
+    InvalidPort {
+        /// The port spec as given.
+        spec: String,
+        /// The port part.
+        port: String,
+    },
+    /// `VOLUME ""` (Docker's wording).
+    #[error("VOLUME specified can not be an empty string")]
+    EmptyVolume,
+}
+
+/// What is unterminated in a shell-quoted word list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QuotingError {
+    /// A backslash at the end of the input.
+    #[error("unterminated escape")]
+    Escape,
+    /// A quote (`"` or `'`) that is never closed.
+    #[error("unterminated {0} quote")]
+    Quote(char),
+}
+
+/// Why a `--platform` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    /// Not `os[/arch[/variant]]`.
+    #[error("platform {0:?} must be os[/arch[/variant]]")]
+    Malformed(String),
+    /// An operating system other than linux.
+    #[error("operating system {0:?} is not supported: berth imports linux images only")]
+    UnsupportedOs(String),
+    /// An architecture with characters Go's names never have.
+    #[error("architecture {0:?} is not valid")]
+    InvalidArchitecture(String),
+    /// A variant that is not alphanumeric.
+    #[error("variant {0:?} is not valid")]
+    InvalidVariant(String),
+}
+
 /// Applies `changes` (one instruction each) to `config`, in order.
-pub fn apply_changes(config: &mut Config, changes: &[String]) -> Result<(), String> {
+pub fn apply_changes(config: &mut Config, changes: &[String]) -> Result<(), ChangeError> {
     for change in changes {
         let change = change.trim();
         if change.is_empty() {
@@ -26,10 +140,12 @@ pub fn apply_changes(config: &mut Config, changes: &[String]) -> Result<(), Stri
 }
 
 /// Applies one instruction, `upper` (in capitals) with its arguments `rest`.
-fn apply_change(config: &mut Config, upper: &str, rest: &str) -> Result<(), String> {
+fn apply_change(config: &mut Config, upper: &str, rest: &str) -> Result<(), ChangeError> {
     let need_args = || {
         if rest.is_empty() {
-            Err(format!("{upper} requires at least one argument"))
+            Err(ChangeError::MissingArgument {
+                instruction: upper.to_owned(),
+            })
         } else {
             Ok(())
         }
@@ -58,7 +174,9 @@ fn apply_change(config: &mut Config, upper: &str, rest: &str) -> Result<(), Stri
         "USER" => {
             need_args()?;
             if rest.contains(char::is_whitespace) {
-                return Err(format!("USER takes exactly one argument, got {rest:?}"));
+                return Err(ChangeError::UserArguments {
+                    argument: rest.to_owned(),
+                });
             }
             config.set_user(Some(rest.to_owned()));
         }
@@ -75,15 +193,19 @@ fn apply_change(config: &mut Config, upper: &str, rest: &str) -> Result<(), Stri
             config.set_stop_signal(Some(rest.to_owned()));
         }
         "ONBUILD" => {
-            return Err("ONBUILD is not supported: OCI image configs cannot carry it".into());
+            return Err(ChangeError::OnbuildUnsupported);
         }
-        _ => return Err(format!("{upper} is not a valid change command")),
+        _ => {
+            return Err(ChangeError::NotAChangeCommand {
+                instruction: upper.to_owned(),
+            });
+        }
     }
     Ok(())
 }
 
 /// `ENV k=v ...` (or `ENV k v`): a variable set again replaces the old one.
-fn add_env(config: &mut Config, rest: &str) -> Result<(), String> {
+fn add_env(config: &mut Config, rest: &str) -> Result<(), ChangeError> {
     let mut env = config.env().clone().unwrap_or_default();
     for (k, v) in key_values(rest, "ENV")? {
         env.retain(|e| e.split_once('=').map(|(ek, _)| ek) != Some(k.as_str()));
@@ -94,7 +216,7 @@ fn add_env(config: &mut Config, rest: &str) -> Result<(), String> {
 }
 
 /// `LABEL k=v ...`, added to the image's labels.
-fn add_labels(config: &mut Config, rest: &str) -> Result<(), String> {
+fn add_labels(config: &mut Config, rest: &str) -> Result<(), ChangeError> {
     let mut labels = config.labels().clone().unwrap_or_default();
     for (k, v) in key_values(rest, "LABEL")? {
         labels.insert(k, v);
@@ -116,7 +238,7 @@ fn set_workdir(config: &mut Config, rest: &str) {
 }
 
 /// `EXPOSE port[/proto] ...`, each port once.
-fn add_exposed_ports(config: &mut Config, rest: &str) -> Result<(), String> {
+fn add_exposed_ports(config: &mut Config, rest: &str) -> Result<(), ChangeError> {
     let mut ports = config.exposed_ports().clone().unwrap_or_default();
     for spec in rest.split_whitespace() {
         let port = exposed_port(spec)?;
@@ -129,7 +251,7 @@ fn add_exposed_ports(config: &mut Config, rest: &str) -> Result<(), String> {
 }
 
 /// `VOLUME /a /b` or `VOLUME ["/a", "/b"]`, each volume once.
-fn add_volumes(config: &mut Config, rest: &str) -> Result<(), String> {
+fn add_volumes(config: &mut Config, rest: &str) -> Result<(), ChangeError> {
     let list = if rest.starts_with('[') {
         json_list(rest, "VOLUME")?
     } else {
@@ -138,7 +260,7 @@ fn add_volumes(config: &mut Config, rest: &str) -> Result<(), String> {
     let mut volumes = config.volumes().clone().unwrap_or_default();
     for v in list {
         if v.is_empty() {
-            return Err("VOLUME specified can not be an empty string".into());
+            return Err(ChangeError::EmptyVolume);
         }
         if !volumes.contains(&v) {
             volumes.push(v);
@@ -149,7 +271,7 @@ fn add_volumes(config: &mut Config, rest: &str) -> Result<(), String> {
 }
 
 /// Exec form (`["a", "b"]`) or shell form (wrapped in `/bin/sh -c`).
-fn command_form(rest: &str, instr: &str) -> Result<Vec<String>, String> {
+fn command_form(rest: &str, instr: &str) -> Result<Vec<String>, ChangeError> {
     if rest.starts_with('[') {
         json_list(rest, instr)
     } else {
@@ -157,34 +279,48 @@ fn command_form(rest: &str, instr: &str) -> Result<Vec<String>, String> {
     }
 }
 
-fn json_list(rest: &str, instr: &str) -> Result<Vec<String>, String> {
-    serde_json::from_str::<Vec<String>>(rest)
-        .map_err(|e| format!("{instr} {rest}: not a JSON array of strings: {e}"))
+fn json_list(rest: &str, instr: &str) -> Result<Vec<String>, ChangeError> {
+    serde_json::from_str::<Vec<String>>(rest).map_err(|e| ChangeError::NotAJsonList {
+        instruction: instr.to_owned(),
+        argument: rest.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// `k=v k2="v 2"` pairs, or the legacy `key value with spaces` form.
-fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>, String> {
-    let words = shell_words(rest).map_err(|e| format!("{instr} {rest}: {e}"))?;
+fn key_values(rest: &str, instr: &str) -> Result<Vec<(String, String)>, ChangeError> {
+    let words = shell_words(rest).map_err(|reason| ChangeError::Quoting {
+        instruction: instr.to_owned(),
+        argument: rest.to_owned(),
+        reason,
+    })?;
     let first_has_eq = words.first().is_some_and(|w| w.contains('='));
     if !first_has_eq {
         // Legacy form: the first word is the key, the rest of the line the
         // value (Dockerfile reference, ENV).
-        let (key, value) = rest
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("{instr} {rest}: expected key=value or `key value`"))?;
+        let (key, value) =
+            rest.split_once(char::is_whitespace)
+                .ok_or_else(|| ChangeError::MissingValue {
+                    instruction: instr.to_owned(),
+                    argument: rest.to_owned(),
+                })?;
         return Ok(vec![(key.to_owned(), value.trim().to_owned())]);
     }
     words
         .into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(format!("{instr} {rest}: {w:?} is not key=value")),
+            _ => Err(ChangeError::NotKeyValue {
+                instruction: instr.to_owned(),
+                argument: rest.to_owned(),
+                word: w,
+            }),
         })
         .collect()
 }
 
 /// Splits on unquoted whitespace; handles `"..."`, `'...'` and `\x`.
-fn shell_words(s: &str) -> Result<Vec<String>, String> {
+fn shell_words(s: &str) -> Result<Vec<String>, QuotingError> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -198,10 +334,10 @@ fn shell_words(s: &str) -> Result<Vec<String>, String> {
                         Some(q) if q == c => break,
                         Some('\\') if c == '"' => match chars.next() {
                             Some(e) => cur.push(e),
-                            None => return Err("unterminated escape".into()),
+                            None => return Err(QuotingError::Escape),
                         },
                         Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated {c} quote")),
+                        None => return Err(QuotingError::Quote(c)),
                     }
                 }
             }
@@ -209,7 +345,7 @@ fn shell_words(s: &str) -> Result<Vec<String>, String> {
                 in_word = true;
                 match chars.next() {
                     Some(e) => cur.push(e),
-                    None => return Err("unterminated escape".into()),
+                    None => return Err(QuotingError::Escape),
                 }
             }
             c if c.is_whitespace() => {
@@ -231,15 +367,21 @@ fn shell_words(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// `80`, `80/tcp`, `53/udp` → `80/tcp`, `53/udp`.
-fn exposed_port(spec: &str) -> Result<String, String> {
+fn exposed_port(spec: &str) -> Result<String, ChangeError> {
     let (port, proto) = spec.split_once('/').unwrap_or((spec, "tcp"));
     let proto = proto.to_ascii_lowercase();
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("EXPOSE {spec}: invalid protocol {proto:?}"));
+        return Err(ChangeError::InvalidProtocol {
+            spec: spec.to_owned(),
+            protocol: proto,
+        });
     }
     match port.parse::<u16>() {
         Ok(p) if p > 0 => Ok(format!("{p}/{proto}")),
-        _ => Err(format!("EXPOSE {spec}: invalid port {port:?}")),
+        _ => Err(ChangeError::InvalidPort {
+            spec: spec.to_owned(),
+            port: port.to_owned(),
+        }),
     }
 }
 
@@ -267,27 +409,25 @@ impl Platform {
     /// Parses `linux`, `linux/amd64`, `linux/arm64/v8`, ...; empty means the
     /// host's platform. Common aliases are normalised as containerd's
     /// `platforms.Normalize` does (`x86_64` → `amd64`, `aarch64` → `arm64`).
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, PlatformError> {
         let s = s.trim();
         if s.is_empty() {
             return Ok(Self::host());
         }
         let parts: Vec<&str> = s.split('/').collect();
         if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-            return Err(format!("platform {s:?} must be os[/arch[/variant]]"));
+            return Err(PlatformError::Malformed(s.to_owned()));
         }
         let os = parts[0].to_ascii_lowercase();
         if os != "linux" {
-            return Err(format!(
-                "operating system {os:?} is not supported: berth imports linux images only"
-            ));
+            return Err(PlatformError::UnsupportedOs(os));
         }
         let host = Self::host();
         let architecture = match parts.get(1) {
             Some(a) => {
                 let a = a.to_ascii_lowercase();
                 if !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    return Err(format!("architecture {a:?} is not valid"));
+                    return Err(PlatformError::InvalidArchitecture(a));
                 }
                 go_arch(&a)
             }
@@ -295,7 +435,7 @@ impl Platform {
         };
         let variant = match parts.get(2) {
             Some(v) if v.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(v.to_ascii_lowercase()),
-            Some(v) => return Err(format!("variant {v:?} is not valid")),
+            Some(v) => return Err(PlatformError::InvalidVariant((*v).to_owned())),
             None => None,
         };
         Ok(Self {
@@ -334,7 +474,7 @@ pub fn sorted_labels(
 mod tests {
     use super::*;
 
-    fn apply(changes: &[&str]) -> Result<Config, String> {
+    fn apply(changes: &[&str]) -> Result<Config, ChangeError> {
         let mut c = Config::default();
         let changes: Vec<String> = changes.iter().map(|s| s.to_string()).collect();
         apply_changes(&mut c, &changes)?;
@@ -391,7 +531,7 @@ mod tests {
             ("USER a b", "exactly one"),
             ("ONBUILD RUN x", "ONBUILD"),
         ] {
-            let err = apply(&[change]).unwrap_err();
+            let err = apply(&[change]).unwrap_err().to_string();
             assert!(err.contains(needle), "{change}: {err}");
         }
     }
@@ -409,6 +549,7 @@ mod tests {
         assert!(
             Platform::parse("windows/amd64")
                 .unwrap_err()
+                .to_string()
                 .contains("not supported")
         );
         assert!(Platform::parse("linux//").is_err());

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::changes::{ChangeError, PlatformError};
+use crate::graph::OverlayUnavailable;
 use crate::policy::PolicyError;
 use crate::reference::ReferenceError;
 
@@ -75,6 +77,12 @@ pub enum GraphError {
         /// What is wrong.
         reason: String,
     },
+    /// A `--change` instruction is refused.
+    #[error("invalid import option: {0}")]
+    InvalidChange(#[from] ChangeError),
+    /// The `--platform` is refused.
+    #[error("invalid import option: {0}")]
+    InvalidPlatform(#[from] PlatformError),
     /// The input is not a tar archive we can read (or its compression is not
     /// supported). Nothing was stored.
     #[error("invalid layer archive: {reason}")]
@@ -209,7 +217,7 @@ pub enum GraphError {
         /// The data root.
         data_root: PathBuf,
         /// Why.
-        reason: String,
+        reason: OverlayUnavailable,
     },
     /// The data root was set up with another storage driver.
     #[error(
@@ -236,6 +244,8 @@ impl GraphError {
             }
             Self::Reference(_)
             | Self::InvalidImportOption { .. }
+            | Self::InvalidChange(_)
+            | Self::InvalidPlatform(_)
             | Self::InvalidArchive { .. }
             | Self::DiffIdMismatch { .. }
             | Self::UnsafeEntry { .. }

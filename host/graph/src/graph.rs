@@ -84,18 +84,50 @@ pub enum DriverChoice {
     Vfs,
 }
 
+/// A `--storage-driver` berth does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown storage driver {0:?}: choose overlay, vfs or auto")]
+pub struct UnknownDriver(pub String);
+
 impl std::str::FromStr for DriverChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownDriver;
+    fn from_str(s: &str) -> Result<Self, UnknownDriver> {
         match s {
             "" | "auto" => Ok(Self::Auto),
             "overlay" | "overlay2" => Ok(Self::Overlay),
             "vfs" => Ok(Self::Vfs),
-            other => Err(format!(
-                "unknown storage driver {other:?}: choose overlay, vfs or auto"
-            )),
+            other => Err(UnknownDriver(other.to_owned())),
         }
     }
+}
+
+/// Why overlay cannot be used on the data root (found by the probe at
+/// open).
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayUnavailable {
+    /// The mounter says the kernel or the privilege is missing.
+    #[error(
+        "overlay is unavailable: the kernel lacks it, or this process is not root (overlay \
+         layers store whiteouts as device nodes)"
+    )]
+    Unsupported,
+    /// The probe's scratch directory could not be made.
+    #[error("cannot create a probe directory: {0}")]
+    ProbeDir(std::io::Error),
+    /// One of the probe mount's directories could not be made.
+    #[error("cannot create {dir}: {error}")]
+    ProbeSubdir {
+        /// `lower`, `upper`, `work` or `merged`.
+        dir: &'static str,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The test mount failed (e.g. the data root is itself on overlay).
+    #[error("test mount failed: {0}")]
+    Mount(std::io::Error),
+    /// The test mount could not be unmounted.
+    #[error("test unmount failed: {0}")]
+    Unmount(std::io::Error),
 }
 
 /// How to open a [`Graph`].
@@ -543,20 +575,17 @@ pub(crate) fn read_dir_names(dir: &Path) -> Result<Vec<String>, GraphError> {
 /// supported (kernel and privilege), and a test mount over directories of the data
 /// root's filesystem succeeds (it fails e.g. when that filesystem is itself
 /// an overlay).
-fn probe_overlay(mounter: &dyn Mounter, layout: &Layout) -> Result<(), String> {
+fn probe_overlay(mounter: &dyn Mounter, layout: &Layout) -> Result<(), OverlayUnavailable> {
     if !mounter.overlay_supported() {
-        return Err(
-            "overlay is unavailable: the kernel lacks it, or this process is not root (overlay \
-             layers store whiteouts as device nodes)"
-                .into(),
-        );
+        return Err(OverlayUnavailable::Unsupported);
     }
     let dir = tempfile::Builder::new()
         .prefix("probe-")
         .tempdir_in(layout.tmp())
-        .map_err(|e| format!("cannot create a probe directory: {e}"))?;
+        .map_err(OverlayUnavailable::ProbeDir)?;
     for sub in ["lower", "upper", "work", "merged"] {
-        fs::create_dir(dir.path().join(sub)).map_err(|e| format!("cannot create {sub}: {e}"))?;
+        fs::create_dir(dir.path().join(sub))
+            .map_err(|error| OverlayUnavailable::ProbeSubdir { dir: sub, error })?;
     }
     let p = |s: &str| dir.path().join(s).display().to_string();
     let options = format!(
@@ -568,9 +597,9 @@ fn probe_overlay(mounter: &dyn Mounter, layout: &Layout) -> Result<(), String> {
     let merged = dir.path().join("merged");
     mounter
         .mount_overlay(&options, &merged)
-        .map_err(|e| format!("test mount failed: {e}"))?;
+        .map_err(OverlayUnavailable::Mount)?;
     mounter
         .unmount(&merged)
-        .map_err(|e| format!("test unmount failed: {e}"))?;
+        .map_err(OverlayUnavailable::Unmount)?;
     Ok(())
 }

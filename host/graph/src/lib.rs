@@ -93,10 +93,13 @@ pub mod reference;
 mod rootfs;
 
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
-pub use changes::Platform;
+pub use changes::{ChangeError, Platform, PlatformError, QuotingError};
 pub use diff::{Change, ChangeKind};
 pub use error::{ErrorKind, GraphError};
-pub use graph::{DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, StorageDriver};
+pub use graph::{
+    DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, OverlayUnavailable, StorageDriver,
+    UnknownDriver,
+};
 pub use image::{
     DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
 };
@@ -105,7 +108,7 @@ pub use policy::{
     FlattenedInfo, GcLayer, GcPlan, GcRequest, ImportPlan, ImportRequest, LayerInfo, LayoutPolicy,
     Lower, NativeLayoutPolicy, PlanError, PolicyError, RootfsPlan, RootfsRequest,
 };
-pub use reference::{Reference, ReferenceError};
+pub use reference::{InvalidReference, Reference, ReferenceError};
 pub use rootfs::RootfsInfo;
 
 /// Re-exported so that callers can name the image config type.

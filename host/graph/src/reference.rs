@@ -24,7 +24,80 @@ pub struct ReferenceError {
     /// What was parsed.
     pub input: String,
     /// What is wrong with it.
-    pub reason: String,
+    pub reason: InvalidReference,
+}
+
+/// Which rule of Docker's `distribution/reference` a reference breaks
+/// (`reference.go`, `regexp.go`, `normalize.go`), each naming the part of
+/// the reference that breaks it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidReference {
+    /// The name is empty.
+    #[error("repository name must have at least one component")]
+    Empty,
+    /// The name is 64 hex digits, which reads as an image id.
+    #[error("cannot specify 64-byte hexadecimal strings as a repository name")]
+    HexName,
+    /// The repository path has capitals.
+    #[error("repository name ({path}) must be lowercase")]
+    Uppercase {
+        /// The path as given.
+        path: String,
+    },
+    /// The normalised name is longer than `NameTotalLengthMax`.
+    #[error("repository name must not be more than {max} characters")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// A tag outside `[\w][\w.-]{0,127}`.
+    #[error("tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}")]
+    Tag {
+        /// The tag.
+        tag: String,
+    },
+    /// A sha256 digest whose hex part is not 64 lower-case hex digits.
+    #[error("digest {digest:?} must be sha256: followed by 64 lower-case hex digits")]
+    DigestHex {
+        /// The digest.
+        digest: String,
+    },
+    /// A digest algorithm other than sha256.
+    #[error("unsupported digest algorithm {algorithm:?}")]
+    DigestAlgorithm {
+        /// The algorithm.
+        algorithm: String,
+    },
+    /// A digest without `algorithm:`.
+    #[error("digest {digest:?} has no algorithm")]
+    DigestWithoutAlgorithm {
+        /// The digest.
+        digest: String,
+    },
+    /// A registry host that is not a host name or bracketed IPv6 address.
+    #[error("registry host {host:?} is not a valid host name")]
+    Host {
+        /// The host (with its port when the brackets do not close).
+        host: String,
+    },
+    /// A registry port that is not a number.
+    #[error("registry port {port:?} is not a number")]
+    Port {
+        /// The port.
+        port: String,
+    },
+    /// A repository path component outside `[a-z0-9]+(?:[._-][a-z0-9]+)*`.
+    #[error(
+        "repository path component {component:?} must be lower-case letters and digits \
+         separated by '.', '_', '__' or '-'"
+    )]
+    PathComponent {
+        /// The component.
+        component: String,
+    },
+    /// `docker tag` to a reference with a digest.
+    #[error("refusing to create a tag with a digest reference")]
+    TagWithDigest,
 }
 
 /// A normalised image reference.
@@ -40,21 +113,19 @@ impl Reference {
     /// Parses and normalises `input` (Docker's `ParseNormalizedNamed`).
     /// No tag is added; see [`Reference::with_default_tag`].
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
-        let err = |reason: &str| ReferenceError {
+        let err = |reason: InvalidReference| ReferenceError {
             input: input.to_owned(),
-            reason: reason.to_owned(),
+            reason,
         };
         if input.is_empty() {
-            return Err(err("repository name must have at least one component"));
+            return Err(err(InvalidReference::Empty));
         }
         if is_full_hex(input) {
-            return Err(err(
-                "cannot specify 64-byte hexadecimal strings as a repository name",
-            ));
+            return Err(err(InvalidReference::HexName));
         }
         let (rest, digest) = match input.split_once('@') {
             Some((name, digest)) => {
-                validate_digest(digest).map_err(|r| err(&r))?;
+                validate_digest(digest).map_err(err)?;
                 (name, Some(digest.to_owned()))
             }
             None => (input, None),
@@ -66,20 +137,20 @@ impl Reference {
             _ => (rest, None),
         };
         if let Some(tag) = tag {
-            validate_tag(tag).map_err(|r| err(&r))?;
+            validate_tag(tag).map_err(err)?;
         }
         let (domain, path) = split_domain(name);
         if path.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(err(&format!("repository name ({path}) must be lowercase")));
+            return Err(err(InvalidReference::Uppercase { path }));
         }
-        validate_domain(&domain).map_err(|r| err(&r))?;
-        validate_path(&path).map_err(|r| err(&r))?;
+        validate_domain(&domain).map_err(err)?;
+        validate_path(&path).map_err(err)?;
         // reference.go `NameTotalLengthMax` bounds the normalised name, which
         // may be shorter than the input (`index.docker.io/` → `docker.io/`).
         if domain.len() + 1 + path.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(err(&format!(
-                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
-            )));
+            return Err(err(InvalidReference::TooLong {
+                max: NAME_TOTAL_LENGTH_MAX,
+            }));
         }
         Ok(Self {
             domain,
@@ -197,7 +268,7 @@ fn split_domain(name: &str) -> (String, String) {
     (domain, path)
 }
 
-fn validate_tag(tag: &str) -> Result<(), String> {
+fn validate_tag(tag: &str) -> Result<(), InvalidReference> {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut chars = tag.chars();
     let ok = tag.len() <= 128
@@ -206,28 +277,34 @@ fn validate_tag(tag: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "tag {tag:?} must match [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
-        ))
+        Err(InvalidReference::Tag {
+            tag: tag.to_owned(),
+        })
     }
 }
 
-fn validate_digest(digest: &str) -> Result<(), String> {
+fn validate_digest(digest: &str) -> Result<(), InvalidReference> {
     match digest.split_once(':') {
         Some(("sha256", hex)) if is_full_hex(hex) => Ok(()),
-        Some(("sha256", _)) => Err(format!(
-            "digest {digest:?} must be sha256: followed by 64 lower-case hex digits"
-        )),
-        Some((alg, _)) => Err(format!("unsupported digest algorithm {alg:?}")),
-        None => Err(format!("digest {digest:?} has no algorithm")),
+        Some(("sha256", _)) => Err(InvalidReference::DigestHex {
+            digest: digest.to_owned(),
+        }),
+        Some((alg, _)) => Err(InvalidReference::DigestAlgorithm {
+            algorithm: alg.to_owned(),
+        }),
+        None => Err(InvalidReference::DigestWithoutAlgorithm {
+            digest: digest.to_owned(),
+        }),
     }
 }
 
-fn validate_domain(domain: &str) -> Result<(), String> {
+fn validate_domain(domain: &str) -> Result<(), InvalidReference> {
     // regexp.go `domainAndPort`: a host, then an optional `:port`. A
     // bracketed IPv6 host holds colons of its own, so its port is only what
     // follows the `]` (and `[::1]` alone has none).
-    let bad_host = || format!("registry host {domain:?} is not a valid host name");
+    let bad_host = || InvalidReference::Host {
+        host: domain.to_owned(),
+    };
     let (host, port) = match domain.strip_prefix('[').and_then(|_| domain.find(']')) {
         Some(end) => match &domain[end + 1..] {
             "" => (&domain[..=end], None),
@@ -244,7 +321,9 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     if let Some(port) = port
         && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(format!("registry port {port:?} is not a number"));
+        return Err(InvalidReference::Port {
+            port: port.to_owned(),
+        });
     }
     let host_ok = if let Some(ipv6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         !ipv6.is_empty() && ipv6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
@@ -259,18 +338,19 @@ fn validate_domain(domain: &str) -> Result<(), String> {
     if host_ok {
         Ok(())
     } else {
-        Err(format!("registry host {host:?} is not a valid host name"))
+        Err(InvalidReference::Host {
+            host: host.to_owned(),
+        })
     }
 }
 
 /// Path components: `[a-z0-9]+` joined by `.`, `_`, `__` or runs of `-`.
-fn validate_path(path: &str) -> Result<(), String> {
+fn validate_path(path: &str) -> Result<(), InvalidReference> {
     for component in path.split('/') {
         if !valid_component(component) {
-            return Err(format!(
-                "repository path component {component:?} must be lower-case letters and digits \
-                 separated by '.', '_', '__' or '-'"
-            ));
+            return Err(InvalidReference::PathComponent {
+                component: component.to_owned(),
+            });
         }
     }
     Ok(())
@@ -408,6 +488,28 @@ mod tests {
         );
         let too_long = format!("index.docker.io/a/{}", "b".repeat(244));
         assert!(Reference::parse(&too_long).is_err());
+    }
+
+    #[test]
+    fn refusals_name_the_rule_and_the_part() {
+        let err = Reference::parse("busybox:-x").unwrap_err();
+        assert_eq!(
+            err.reason,
+            InvalidReference::Tag { tag: "-x".into() },
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid reference format: tag \"-x\" must match \
+             [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}: \"busybox:-x\""
+        );
+        let err = Reference::parse("Busybox").unwrap_err();
+        assert_eq!(
+            err.reason,
+            InvalidReference::Uppercase {
+                path: "library/Busybox".into()
+            }
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+pub mod policy;
+
 /// One layer's or flattened cache's figures: what the graph-layout policy
 /// sees when it plans a garbage collection, and what `disk-usage` reports.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -16,6 +16,7 @@ pub mod container;
 pub mod exec;
 pub mod graph;
 pub mod host;
+pub mod plugin;
 pub mod time;
 
 pub use time::Timestamp;

@@ -223,7 +223,7 @@ fn main() {
     let host = runtime
         .block_on(PluginHost::start(PluginHostConfig::new(data.path())))
         .expect("host");
-    let policy = host.graph_policy();
+    let policy = host.graph_policy(Arc::new(NativeLayoutPolicy));
     let req = request(3);
     for _ in 0..500 {
         policy.plan_rootfs(&req).expect("warm-up call");
@@ -362,7 +362,7 @@ fn main() {
     );
     bench_create(
         "create_rootfs with the graph-layout plugin",
-        Arc::new(host.graph_policy()),
+        Arc::new(host.graph_policy(Arc::new(NativeLayoutPolicy))),
         creates,
     );
 }

@@ -91,17 +91,30 @@ impl AuthzVerdict {
 /// be asked (`name`, `reason`).
 pub(crate) type Link = Result<Arc<LoadedPlugin>, (String, String)>;
 
+/// Why an authz policy's decision is refused (and so denies, fail-closed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidDecision {
+    /// A denial must say why: the client sees the message.
+    #[error("a denial without a message")]
+    DenyWithoutMessage,
+    /// A denial message longer than [`MAX_DENY_MESSAGE`].
+    #[error("a denial message of {len} bytes (at most {MAX_DENY_MESSAGE})")]
+    DenyMessageTooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
 /// Checks a policy's answer: a denial needs a message, of bounded size.
-fn validate(decision: &Decision) -> Result<(), String> {
+fn validate(decision: &Decision) -> Result<(), InvalidDecision> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Deny(message) if message.trim().is_empty() => {
-            Err("a denial without a message".into())
+            Err(InvalidDecision::DenyWithoutMessage)
         }
-        Decision::Deny(message) if message.len() > MAX_DENY_MESSAGE => Err(format!(
-            "a denial message of {} bytes (at most {MAX_DENY_MESSAGE})",
-            message.len()
-        )),
+        Decision::Deny(message) if message.len() > MAX_DENY_MESSAGE => {
+            Err(InvalidDecision::DenyMessageTooLong { len: message.len() })
+        }
         Decision::Deny(_) => Ok(()),
     }
 }
@@ -269,8 +282,16 @@ mod tests {
     fn denials_need_a_bounded_message() {
         assert!(validate(&Decision::Allow).is_ok());
         assert!(validate(&Decision::Deny("no".into())).is_ok());
-        assert!(validate(&Decision::Deny(" \n".into())).is_err());
-        assert!(validate(&Decision::Deny("x".repeat(MAX_DENY_MESSAGE + 1))).is_err());
+        assert_eq!(
+            validate(&Decision::Deny(" \n".into())),
+            Err(InvalidDecision::DenyWithoutMessage)
+        );
+        assert_eq!(
+            validate(&Decision::Deny("x".repeat(MAX_DENY_MESSAGE + 1))),
+            Err(InvalidDecision::DenyMessageTooLong {
+                len: MAX_DENY_MESSAGE + 1
+            })
+        );
         assert!(validate(&Decision::Deny("x".repeat(MAX_DENY_MESSAGE))).is_ok());
     }
 

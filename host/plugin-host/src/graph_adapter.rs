@@ -1,20 +1,22 @@
 //! The bridge between the plugin host and the graph driver:
-//! [`GraphPolicyHandle`] implements `berth_graph::LayoutPolicy`, so the
-//! graph consults the active graph-policy plugin (the built-in
-//! `graph-layout` by default; `NativeLayoutPolicy` when none is enabled).
-//! (The `graph-admin` capability needs no bridge: the graph implements
-//! `berth_model::graph::GraphAdmin` itself.)
+//! [`GraphPolicyHandle`] implements `berth_model::graph::policy::LayoutPolicy`,
+//! so the graph consults the active graph-policy plugin (the built-in
+//! `graph-layout` by default; the handle's fallback, the graph's native
+//! policy, when none is enabled). (The `graph-admin` capability needs no
+//! bridge: the graph implements `berth_model::graph::GraphAdmin` itself.)
 //!
-//! The WIT records mirror the graph's policy types field for field, so the
+//! The WIT records mirror the model's policy types field for field, so the
 //! conversions below are mechanical.
 
-use berth_graph::policy::{validate_gc_plan, validate_import_plan, validate_rootfs_plan};
-use berth_graph::{LayoutPolicy, NativeLayoutPolicy, PolicyError};
+use berth_model::graph::policy::{
+    self as model, LayoutPolicy, PolicyError, validate_gc_plan, validate_import_plan,
+    validate_rootfs_plan,
+};
 
 use crate::policy::graph_types as wit;
 use crate::{GraphPolicyHandle, PluginError};
 
-fn to_wit_layers(layers: &[berth_graph::LayerInfo]) -> Vec<wit::LayerInfo> {
+fn to_wit_layers(layers: &[model::LayerInfo]) -> Vec<wit::LayerInfo> {
     layers
         .iter()
         .map(|l| wit::LayerInfo {
@@ -24,7 +26,7 @@ fn to_wit_layers(layers: &[berth_graph::LayerInfo]) -> Vec<wit::LayerInfo> {
         .collect()
 }
 
-fn to_wit_flattened(flattened: &[berth_graph::FlattenedInfo]) -> Vec<wit::FlattenedInfo> {
+fn to_wit_flattened(flattened: &[model::FlattenedInfo]) -> Vec<wit::FlattenedInfo> {
     flattened
         .iter()
         .map(|f| wit::FlattenedInfo {
@@ -35,16 +37,16 @@ fn to_wit_flattened(flattened: &[berth_graph::FlattenedInfo]) -> Vec<wit::Flatte
         .collect()
 }
 
-fn from_wit_lowers(lowers: &[wit::Lower]) -> Vec<berth_graph::Lower> {
+fn from_wit_lowers(lowers: &[wit::Lower]) -> Vec<model::Lower> {
     lowers
         .iter()
-        .map(|l| berth_graph::Lower {
+        .map(|l| model::Lower {
             layers: l.layers.clone(),
         })
         .collect()
 }
 
-fn rootfs_request(r: &berth_graph::RootfsRequest) -> wit::RootfsRequest {
+fn rootfs_request(r: &model::RootfsRequest) -> wit::RootfsRequest {
     wit::RootfsRequest {
         container_id: r.container_id.clone(),
         image_id: r.image_id.clone(),
@@ -55,7 +57,7 @@ fn rootfs_request(r: &berth_graph::RootfsRequest) -> wit::RootfsRequest {
     }
 }
 
-fn import_request(r: &berth_graph::ImportRequest) -> wit::ImportRequest {
+fn import_request(r: &model::ImportRequest) -> wit::ImportRequest {
     wit::ImportRequest {
         image_id: r.image_id.clone(),
         driver: r.driver.clone(),
@@ -66,7 +68,7 @@ fn import_request(r: &berth_graph::ImportRequest) -> wit::ImportRequest {
     }
 }
 
-fn gc_request(r: &berth_graph::GcRequest) -> wit::GcRequest {
+fn gc_request(r: &model::GcRequest) -> wit::GcRequest {
     wit::GcRequest {
         now: r.now,
         layers: r
@@ -84,20 +86,20 @@ fn gc_request(r: &berth_graph::GcRequest) -> wit::GcRequest {
     }
 }
 
-fn rootfs_plan(p: &wit::RootfsPlan) -> berth_graph::RootfsPlan {
-    berth_graph::RootfsPlan {
+fn rootfs_plan(p: &wit::RootfsPlan) -> model::RootfsPlan {
+    model::RootfsPlan {
         lowers: from_wit_lowers(&p.lowers),
     }
 }
 
-fn import_plan(p: &wit::ImportPlan) -> berth_graph::ImportPlan {
-    berth_graph::ImportPlan {
+fn import_plan(p: &wit::ImportPlan) -> model::ImportPlan {
+    model::ImportPlan {
         flatten: from_wit_lowers(&p.flatten),
     }
 }
 
-fn gc_plan(p: &wit::GcPlan) -> berth_graph::GcPlan {
-    berth_graph::GcPlan {
+fn gc_plan(p: &wit::GcPlan) -> model::GcPlan {
+    model::GcPlan {
         remove: p.remove.clone(),
     }
 }
@@ -118,42 +120,39 @@ fn plan_or_native<Plan>(
 
 impl LayoutPolicy for GraphPolicyHandle {
     fn name(&self) -> String {
-        self.active().unwrap_or_else(|| NativeLayoutPolicy.name())
+        self.active().unwrap_or_else(|| self.fallback.name())
     }
 
     fn plan_rootfs(
         &self,
-        request: &berth_graph::RootfsRequest,
-    ) -> Result<berth_graph::RootfsPlan, PolicyError> {
+        request: &model::RootfsRequest,
+    ) -> Result<model::RootfsPlan, PolicyError> {
         let planned = self.plan_rootfs_wit(&rootfs_request(request), |plan| {
-            validate_rootfs_plan(request, &rootfs_plan(plan)).map_err(|e| e.to_string())
+            validate_rootfs_plan(request, &rootfs_plan(plan))
         });
         plan_or_native(planned.map(|plan| rootfs_plan(&plan)), || {
-            NativeLayoutPolicy.plan_rootfs(request)
+            self.fallback.plan_rootfs(request)
         })
     }
 
     fn plan_import(
         &self,
-        request: &berth_graph::ImportRequest,
-    ) -> Result<berth_graph::ImportPlan, PolicyError> {
+        request: &model::ImportRequest,
+    ) -> Result<model::ImportPlan, PolicyError> {
         let planned = self.plan_import_wit(&import_request(request), |plan| {
-            validate_import_plan(request, &import_plan(plan)).map_err(|e| e.to_string())
+            validate_import_plan(request, &import_plan(plan))
         });
         plan_or_native(planned.map(|plan| import_plan(&plan)), || {
-            NativeLayoutPolicy.plan_import(request)
+            self.fallback.plan_import(request)
         })
     }
 
-    fn plan_gc(
-        &self,
-        request: &berth_graph::GcRequest,
-    ) -> Result<berth_graph::GcPlan, PolicyError> {
+    fn plan_gc(&self, request: &model::GcRequest) -> Result<model::GcPlan, PolicyError> {
         let planned = self.plan_gc_wit(&gc_request(request), |plan| {
-            validate_gc_plan(request, &gc_plan(plan)).map_err(|e| e.to_string())
+            validate_gc_plan(request, &gc_plan(plan))
         });
         plan_or_native(planned.map(|plan| gc_plan(&plan)), || {
-            NativeLayoutPolicy.plan_gc(request)
+            self.fallback.plan_gc(request)
         })
     }
 }

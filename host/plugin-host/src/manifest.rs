@@ -32,82 +32,9 @@ use serde::Deserialize;
 
 use crate::PluginError;
 
-/// The world a plugin implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum World {
-    /// Adds jobs to the Engine's handler table.
-    JobHandler,
-    /// The graph driver's layout policy.
-    GraphPolicy,
-    /// The network driver's policy.
-    NetworkPolicy,
-    /// Registry credentials.
-    RegistryAuth,
-    /// Authorization of every API request (WIT 1.1.0 and newer).
-    Authz,
-}
-
-impl World {
-    /// Every world, in declaration order.
-    pub const ALL: [World; 5] = [
-        World::JobHandler,
-        World::GraphPolicy,
-        World::NetworkPolicy,
-        World::RegistryAuth,
-        World::Authz,
-    ];
-
-    /// The WIT name of the world.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            World::JobHandler => "job-handler",
-            World::GraphPolicy => "graph-policy",
-            World::NetworkPolicy => "network-policy",
-            World::RegistryAuth => "registry-auth",
-            World::Authz => "authz",
-        }
-    }
-
-    /// The first `berth:plugin` WIT version that has the world: a plugin
-    /// built against an older one cannot implement it.
-    pub fn since(self) -> semver::Version {
-        match self {
-            World::Authz => semver::Version::new(1, 1, 0),
-            _ => semver::Version::new(1, 0, 0),
-        }
-    }
-
-    /// Policies are pure decisions: no capabilities, short deadlines.
-    pub fn is_policy(self) -> bool {
-        self != World::JobHandler
-    }
-
-    /// The interface the world exports besides `describe`.
-    pub fn export_interface(self) -> &'static str {
-        match self {
-            World::JobHandler => "job",
-            World::GraphPolicy => "graph-layout",
-            World::NetworkPolicy => "network",
-            World::RegistryAuth => "credentials",
-            World::Authz => "authorization",
-        }
-    }
-}
-
-impl fmt::Display for World {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for World {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named("world", s, World::ALL, World::as_str)
-    }
-}
+/// The worlds and the name rule are the model's, shared with the client's
+/// `berth plugin new`.
+pub use berth_model::plugin::{UnknownName, World, is_valid_name};
 
 /// Something a plugin may be granted beyond its world's imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -139,26 +66,11 @@ impl fmt::Display for Capability {
 }
 
 impl FromStr for Capability {
-    type Err = String;
+    type Err = UnknownName;
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_named("capability", s, Capability::ALL, Capability::as_str)
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        UnknownName::find("capability", s, Capability::ALL, Capability::as_str)
     }
-}
-
-/// The member of `all` whose `name` is `s`; the error lists the names.
-fn parse_named<T: Copy, const N: usize>(
-    what: &str,
-    s: &str,
-    all: [T; N],
-    name: fn(T) -> &'static str,
-) -> Result<T, String> {
-    all.into_iter().find(|v| name(*v) == s).ok_or_else(|| {
-        format!(
-            "unknown {what} {s:?} (expected one of: {})",
-            all.map(name).join(", ")
-        )
-    })
 }
 
 /// Limits a manifest asks for; `None` takes the host's default for the world.
@@ -221,27 +133,28 @@ struct RawLimits {
     table_elements: Option<u32>,
 }
 
-/// Whether `name` is a valid plugin or job name: `[a-z0-9][a-z0-9._-]*`,
-/// at most 64 bytes. Names become file names (scratch directories, cache
-/// entries) and CLI words, so they never contain `/` or start with `.`.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
-        && name.len() <= 64
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+/// A `[config]` value of a type plugins cannot read (a table, an array, a
+/// datetime).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config value {key:?} is a {kind}; only strings, numbers and booleans are allowed")]
+pub struct ConfigValueError {
+    /// The key.
+    pub key: String,
+    /// The TOML type it has.
+    pub kind: &'static str,
 }
 
 /// Converts a `[config]` value to the string the plugin reads.
-pub(crate) fn config_value(key: &str, value: &toml::Value) -> Result<String, String> {
+pub(crate) fn config_value(key: &str, value: &toml::Value) -> Result<String, ConfigValueError> {
     match value {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
-        other => Err(format!(
-            "config value {key:?} is a {}; only strings, numbers and booleans are allowed",
-            other.type_str()
-        )),
+        other => Err(ConfigValueError {
+            key: key.to_owned(),
+            kind: other.type_str(),
+        }),
     }
 }
 
@@ -263,7 +176,10 @@ impl Manifest {
         }
         let version = semver::Version::parse(&raw.version)
             .map_err(|e| invalid(format!("version {:?} is not semver: {e}", raw.version)))?;
-        let world: World = raw.world.parse().map_err(invalid)?;
+        let world: World = raw
+            .world
+            .parse()
+            .map_err(|e: UnknownName| invalid(e.to_string()))?;
         let wit = semver::Version::parse(&raw.wit)
             .map_err(|e| invalid(format!("wit {:?} is not a semver version: {e}", raw.wit)))?;
         if wit < world.since() {
@@ -293,7 +209,9 @@ impl Manifest {
 
         let mut capabilities = BTreeSet::new();
         for name in &raw.capabilities {
-            let capability: Capability = name.parse().map_err(invalid)?;
+            let capability: Capability = name
+                .parse()
+                .map_err(|e: UnknownName| invalid(e.to_string()))?;
             if world.is_policy() {
                 return Err(invalid(format!(
                     "a {world} plugin cannot have capability {capability}: \
@@ -319,7 +237,10 @@ impl Manifest {
 
         let mut config = BTreeMap::new();
         for (key, value) in &raw.config {
-            config.insert(key.clone(), config_value(key, value).map_err(invalid)?);
+            config.insert(
+                key.clone(),
+                config_value(key, value).map_err(|e| invalid(e.to_string()))?,
+            );
         }
 
         Ok(Manifest {
@@ -481,16 +402,6 @@ mod tests {
         assert_eq!(m.world.export_interface(), "authorization");
         for world in World::ALL {
             assert_eq!(world.as_str().parse::<World>(), Ok(world));
-        }
-    }
-
-    #[test]
-    fn names_are_file_and_cli_safe() {
-        for ok in ["a", "graph-layout", "x1.2_b", &"a".repeat(64)] {
-            assert!(is_valid_name(ok), "{ok}");
-        }
-        for bad in ["", "-a", ".a", "A", "a/b", "a b", &"a".repeat(65), "é"] {
-            assert!(!is_valid_name(bad), "{bad}");
         }
     }
 }

@@ -229,6 +229,58 @@ fn sealed_wasi() -> WasiCtxBuilder {
     wasi
 }
 
+/// Why a component does not fit its manifest, in berth's terms rather than
+/// the linker's.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ComponentMismatch {
+    /// An export names a `berth:plugin` version that is not semver.
+    #[error("export {export} has a bad version: {source}")]
+    BadVersion {
+        /// The export.
+        export: String,
+        /// The parse error.
+        source: semver::Error,
+    },
+    /// An export's WIT version differs from the manifest's `wit`.
+    #[error(
+        "it was built against berth:plugin WIT {built} (export {export}) but its manifest says \
+         wit = \"{manifest}\""
+    )]
+    WitVersion {
+        /// The version in the export's name.
+        built: semver::Version,
+        /// The export.
+        export: String,
+        /// The manifest's `wit`.
+        manifest: semver::Version,
+    },
+    /// The world's interface is not exported.
+    #[error(
+        "it does not export {interface}{wit}: it does not implement world {world} (was it built \
+         with the SDK's register macro for that world?)"
+    )]
+    MissingExport {
+        /// `berth:plugin/<interface>@`.
+        interface: String,
+        /// The manifest's `wit`.
+        wit: semver::Version,
+        /// The manifest's world.
+        world: World,
+    },
+    /// `graph-admin` imported without the capability in the manifest.
+    #[error("it imports {import} but its manifest does not ask for the graph-admin capability")]
+    GraphAdminNotAsked {
+        /// The import.
+        import: String,
+    },
+    /// An import berthd does not provide.
+    #[error("it imports {import}, which berthd does not provide")]
+    UnknownImport {
+        /// The import.
+        import: String,
+    },
+}
+
 /// Checks the component's imports and exports against the manifest before
 /// linking, so that refusals say what is wrong in berth's terms rather
 /// than the linker's.
@@ -237,29 +289,32 @@ fn check_component_type(
     capabilities: &BTreeSet<Capability>,
     component: &wasmtime::component::Component,
     engine: &wasmtime::Engine,
-) -> Result<(), String> {
+) -> Result<(), ComponentMismatch> {
     let ty = component.component_type();
     let wanted = format!("berth:plugin/{}@", manifest.world.export_interface());
     let mut implements = false;
     for (name, _) in ty.exports(engine) {
         if let Some(version) = version_in_name(name) {
-            let version = version.map_err(|e| format!("export {name} has a bad version: {e}"))?;
+            let version = version.map_err(|source| ComponentMismatch::BadVersion {
+                export: name.to_owned(),
+                source,
+            })?;
             if version != manifest.wit {
-                return Err(format!(
-                    "it was built against berth:plugin WIT {version} (export {name}) \
-                     but its manifest says wit = \"{}\"",
-                    manifest.wit
-                ));
+                return Err(ComponentMismatch::WitVersion {
+                    built: version,
+                    export: name.to_owned(),
+                    manifest: manifest.wit.clone(),
+                });
             }
             implements |= name.starts_with(&wanted);
         }
     }
     if !implements {
-        return Err(format!(
-            "it does not export {wanted}{}: it does not implement world {} \
-             (was it built with the SDK's register macro for that world?)",
-            manifest.wit, manifest.world
-        ));
+        return Err(ComponentMismatch::MissingExport {
+            interface: wanted,
+            wit: manifest.wit.clone(),
+            world: manifest.world,
+        });
     }
     for (name, _) in ty.imports(engine) {
         if name.starts_with("wasi:")
@@ -273,11 +328,13 @@ fn check_component_type(
             {
                 continue;
             }
-            return Err(format!(
-                "it imports {name} but its manifest does not ask for the graph-admin capability"
-            ));
+            return Err(ComponentMismatch::GraphAdminNotAsked {
+                import: name.to_owned(),
+            });
         }
-        return Err(format!("it imports {name}, which berthd does not provide"));
+        return Err(ComponentMismatch::UnknownImport {
+            import: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -335,7 +392,7 @@ impl LoadedPlugin {
         };
         let (component, origin) = compiled.map_err(|e| unusable(e.to_string()))?;
         check_component_type(&manifest, &capabilities, &component, &runtime.engine)
-            .map_err(&unusable)?;
+            .map_err(|e| unusable(e.to_string()))?;
 
         let linker = match manifest.world {
             World::JobHandler => &runtime.job_linker,
@@ -647,12 +704,12 @@ impl LoadedPlugin {
     /// outcome. `Ok(Err(message))` from the plugin is a refusal, returned as
     /// [`CallFailure::Returned`]; a value `validate` rejects is the
     /// plugin's failure ([`CallFailure::InvalidResult`]).
-    pub fn call_policy<R>(
+    pub fn call_policy<R, E: std::fmt::Display>(
         &self,
         runtime: &WasmRuntime,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
-        validate: impl FnOnce(&R) -> Result<(), String>,
+        validate: impl FnOnce(&R) -> Result<(), E>,
     ) -> Result<R, PluginError> {
         self.admit()?;
         let (mut store, stderr) = self.policy_store(runtime);

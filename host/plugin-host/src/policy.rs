@@ -4,6 +4,9 @@
 //! graph driver calls from `spawn_blocking` threads): no runtime hop, no
 //! fiber, just instantiate from the `InstancePre` and call.
 
+use std::sync::Arc;
+
+use berth_model::graph::policy::{LayoutPolicy, PlanError};
 use wasmtime::Store;
 
 use crate::manifest::World;
@@ -33,19 +36,43 @@ pub mod registry_types {
     };
 }
 
+/// The validation of a policy whose every well-typed answer is valid
+/// (network, registry credentials).
+fn accept<R>(_: &R) -> Result<(), std::convert::Infallible> {
+    Ok(())
+}
+
 /// The graph driver's handle on the active graph-layout policy: the
 /// directory's graph-policy plugin if one is loaded, enabled and not in
-/// backoff, else the built-in `graph-layout` plugin.
-#[derive(Debug, Clone)]
+/// backoff, else the built-in `graph-layout` plugin, else (none enabled)
+/// the fallback policy the daemon passed in.
+#[derive(Clone)]
 pub struct GraphPolicyHandle {
     host: PluginHost,
+    /// Answers when no graph-policy plugin serves. The daemon passes the
+    /// graph driver's native policy: the plugin host names no graph crate,
+    /// so the dependency arrows keep pointing down to `berth-model`.
+    pub(crate) fallback: Arc<dyn LayoutPolicy>,
+}
+
+impl std::fmt::Debug for GraphPolicyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphPolicyHandle")
+            .field("host", &self.host)
+            .field("fallback", &self.fallback.name())
+            .finish()
+    }
 }
 
 impl PluginHost {
     /// A handle for the graph driver; cheap to clone, always follows the
-    /// currently active policy.
-    pub fn graph_policy(&self) -> GraphPolicyHandle {
-        GraphPolicyHandle { host: self.clone() }
+    /// currently active policy, and asks `fallback` (the graph's native
+    /// policy) when no graph-policy plugin is loaded or enabled.
+    pub fn graph_policy(&self, fallback: Arc<dyn LayoutPolicy>) -> GraphPolicyHandle {
+        GraphPolicyHandle {
+            host: self.clone(),
+            fallback,
+        }
     }
 
     /// Asks the active network policy for a plan; `None` when no
@@ -63,7 +90,7 @@ impl PluginHost {
                 };
                 pre.plan_network(store, request)
             },
-            |_| Ok(()),
+            accept,
         )
     }
 
@@ -82,19 +109,19 @@ impl PluginHost {
                 };
                 pre.lookup(store, request)
             },
-            |_| Ok(()),
+            accept,
         )
     }
 
     /// Runs `call` on the plugin serving `world`'s policy (`None` when no
     /// plugin does) and reports a failure as an event; `validate` judges
     /// what the plugin returned (see `LoadedPlugin::call_policy`).
-    pub(crate) fn call_policy<R>(
+    pub(crate) fn call_policy<R, E: std::fmt::Display>(
         &self,
         world: World,
         call: &str,
         f: impl FnOnce(&WorldPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
-        validate: impl FnOnce(&R) -> Result<(), String>,
+        validate: impl FnOnce(&R) -> Result<(), E>,
     ) -> Option<Result<R, PluginError>> {
         let plugin = self.policy_for(world)?;
         let result = plugin.call_policy(self.runtime(), call, f, validate);
@@ -118,7 +145,7 @@ impl GraphPolicyHandle {
         &self,
         call: &str,
         f: impl FnOnce(&GraphPre, &mut Store<CallState>) -> wasmtime::Result<Result<R, String>>,
-        validate: impl FnOnce(&R) -> Result<(), String>,
+        validate: impl FnOnce(&R) -> Result<(), PlanError>,
     ) -> Result<R, PluginError> {
         // The host validates every plan before anything acts on it: an
         // invalid plan is the plugin's failure, never a write.
@@ -148,7 +175,7 @@ impl GraphPolicyHandle {
     pub fn plan_rootfs_wit(
         &self,
         request: &graph_types::RootfsRequest,
-        validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::RootfsPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::RootfsPlan, PluginError> {
         self.call(
             "plan-rootfs",
@@ -161,7 +188,7 @@ impl GraphPolicyHandle {
     pub fn plan_import_wit(
         &self,
         request: &graph_types::ImportRequest,
-        validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::ImportPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::ImportPlan, PluginError> {
         self.call(
             "plan-import",
@@ -174,7 +201,7 @@ impl GraphPolicyHandle {
     pub fn plan_gc_wit(
         &self,
         request: &graph_types::GcRequest,
-        validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), String>,
+        validate: impl FnOnce(&graph_types::GcPlan) -> Result<(), PlanError>,
     ) -> Result<graph_types::GcPlan, PluginError> {
         self.call(
             "plan-gc",

@@ -210,31 +210,47 @@ mod asynchronous {
         }
     }
 
+    /// Why a graph-admin call failed on the host's side. The WIT interface
+    /// answers the plugin with `result<_, string>`, so this is turned into
+    /// its words at the two `graph_admin::Host` methods only.
+    #[derive(Debug, thiserror::Error)]
+    enum GraphAdminCallError {
+        /// No image store to offer.
+        #[error(
+            "graph-admin is not available: this plugin was not granted the graph-admin \
+             capability, or the daemon has no image store"
+        )]
+        Unavailable,
+        /// The blocking task did not finish.
+        #[error("graph-admin operation panicked or was cancelled: {0}")]
+        Task(tokio::task::JoinError),
+        /// The graph driver failed.
+        #[error(transparent)]
+        Graph(#[from] berth_model::graph::GraphAdminError),
+    }
+
     /// Runs a blocking graph-admin operation off the async worker.
     async fn blocking<T: Send + 'static>(
         admin: Option<Arc<dyn GraphAdmin>>,
         op: impl FnOnce(&dyn GraphAdmin) -> Result<T, berth_model::graph::GraphAdminError>
         + Send
         + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, GraphAdminCallError> {
         // The capability check happened at load (a plugin importing
         // graph-admin without the grant is refused); `None` here means the
         // daemon has no image store to offer.
-        let admin = admin.ok_or_else(|| {
-            "graph-admin is not available: this plugin was not granted the graph-admin \
-             capability, or the daemon has no image store"
-                .to_string()
-        })?;
-        tokio::task::spawn_blocking(move || op(admin.as_ref()))
+        let admin = admin.ok_or(GraphAdminCallError::Unavailable)?;
+        Ok(tokio::task::spawn_blocking(move || op(admin.as_ref()))
             .await
-            .map_err(|e| format!("graph-admin operation panicked or was cancelled: {e}"))?
-            .map_err(|e| e.to_string())
+            .map_err(GraphAdminCallError::Task)??)
     }
 
     // The model's reports become the WIT records here, and only here.
     impl graph_admin::Host for CallState {
         async fn disk_usage(&mut self) -> Result<graph_admin::StoreUsage, String> {
-            let usage: DiskUsage = blocking(self.graph_admin.clone(), |a| a.disk_usage()).await?;
+            let usage: DiskUsage = blocking(self.graph_admin.clone(), |a| a.disk_usage())
+                .await
+                .map_err(|e| e.to_string())?;
             let containers_size = usage.containers_size();
             Ok(graph_admin::StoreUsage {
                 layers: usage
@@ -264,8 +280,9 @@ mod asynchronous {
         }
 
         async fn gc(&mut self, dry_run: bool) -> Result<graph_admin::GcReport, String> {
-            let report: GcReport =
-                blocking(self.graph_admin.clone(), move |a| a.gc(dry_run)).await?;
+            let report: GcReport = blocking(self.graph_admin.clone(), move |a| a.gc(dry_run))
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(graph_admin::GcReport {
                 removed: report.removed,
                 reclaimed: report.reclaimed,

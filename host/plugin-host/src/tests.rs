@@ -107,7 +107,7 @@ async fn a_corrupt_cache_entry_is_recompiled() {
 async fn builtin_graph_policy_plans_and_host_validates() {
     let data = tempfile::tempdir().unwrap();
     let host = host(data.path()).await;
-    let policy = host.graph_policy();
+    let policy = host.graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy));
     assert_eq!(
         policy.active().as_deref(),
         Some("graph-layout 1.0.0 (built-in plugin)")
@@ -135,12 +135,17 @@ async fn builtin_graph_policy_plans_and_host_validates() {
 
     // A validator rejecting the plan turns it into the plugin's failure.
     let err = policy
-        .plan_rootfs_wit(&request, |_| Err("no".into()))
+        .plan_rootfs_wit(&request, |_| {
+            Err(berth_model::graph::policy::PlanError::EmptyLower)
+        })
         .unwrap_err();
     assert_eq!(err.call_failure(), Some(crate::CallFailure::InvalidResult));
     let text = err.to_string();
     assert!(text.contains("graph-layout 1.0.0"), "{text}");
-    assert!(text.contains("invalid plan"), "{text}");
+    assert!(
+        text.contains("invalid plan: a lower directory lists no layers"),
+        "{text}"
+    );
 
     // A request the policy cannot satisfy is its refusal, not a failure.
     let impossible = RootfsRequest {
@@ -160,12 +165,20 @@ async fn disabling_the_builtin_policy_leaves_no_graph_policy() {
     let data = tempfile::tempdir().unwrap();
     let host = host(data.path()).await;
     host.set_enabled("graph-layout", false).await.unwrap();
-    assert_eq!(host.graph_policy().active(), None);
+    assert_eq!(
+        host.graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy))
+            .active(),
+        None
+    );
     let status = host.inspect("graph-layout").unwrap();
     assert_eq!(status.state, PluginState::Disabled);
     assert!(!status.active);
     host.set_enabled("graph-layout", true).await.unwrap();
-    assert!(host.graph_policy().active().is_some());
+    assert!(
+        host.graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy))
+            .active()
+            .is_some()
+    );
     assert!(host.set_enabled("nope", true).await.is_err());
 }
 
@@ -342,7 +355,7 @@ async fn graph_layout_plugin_reproduces_the_native_policy() {
     use berth_graph::LayoutPolicy;
     let data = tempfile::tempdir().unwrap();
     let host = host(data.path()).await;
-    let plugin = host.graph_policy();
+    let plugin = host.graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy));
     let native = berth_graph::NativeLayoutPolicy;
     let (rootfs, import, gc) = graph_inputs();
     tokio::task::spawn_blocking(move || {
@@ -378,7 +391,7 @@ async fn without_an_enabled_graph_policy_the_native_one_decides() {
     let data = tempfile::tempdir().unwrap();
     let host = host(data.path()).await;
     host.set_enabled("graph-layout", false).await.unwrap();
-    let handle = host.graph_policy();
+    let handle = host.graph_policy(std::sync::Arc::new(berth_graph::NativeLayoutPolicy));
     assert_eq!(handle.name(), "native");
     let (rootfs, _, _) = graph_inputs();
     let plan = tokio::task::spawn_blocking(move || handle.plan_rootfs(&rootfs[30]))

@@ -48,6 +48,10 @@ pub enum SecurityOptError {
     /// A seccomp profile that does not decode.
     #[error("Decoding seccomp profile failed: {0}")]
     Seccomp(String),
+    /// A seccomp profile that decodes but breaks one of moby's rules
+    /// (worded as moby's decoding failure).
+    #[error("Decoding seccomp profile failed: {0}")]
+    SeccompRule(#[from] berth_model::container::seccomp::ProfileError),
 }
 
 impl SecurityOptions {
@@ -116,7 +120,7 @@ fn parse_seccomp(value: &str) -> Result<Seccomp, SecurityOptError> {
         json => {
             let profile: SeccompProfile =
                 serde_json::from_str(json).map_err(|e| SecurityOptError::Seccomp(e.to_string()))?;
-            profile.check().map_err(SecurityOptError::Seccomp)?;
+            profile.check()?;
             // moby `setupSeccomp`: no default action and no rules means
             // seccomp disabled.
             if profile.default_action.is_none() && profile.syscalls.is_empty() {
@@ -264,5 +268,12 @@ mod tests {
                 .to_string();
             assert!(err.starts_with(wanted), "{json}: {err}");
         }
+        let json = r#"{"syscalls":[{"names":["b"],"action":"SCMP_ACT_ALLOW"}]}"#;
+        assert!(matches!(
+            parse(&[&format!("seccomp={json}")]),
+            Err(SecurityOptError::SeccompRule(
+                berth_model::container::seccomp::ProfileError::RulesWithoutDefaultAction
+            ))
+        ));
     }
 }

@@ -208,8 +208,15 @@ fn log_configs_parse_with_mobys_rules() {
             "invalid max-file 'x': not an integer",
         ),
     ] {
-        assert_eq!(config(kind, opts).driver(), Err(message.to_owned()));
+        assert_eq!(
+            config(kind, opts).driver().map_err(|e| e.to_string()),
+            Err(message.to_owned())
+        );
     }
     let compress = config("json-file", &[("compress", "true")]).driver();
-    assert!(compress.is_err_and(|e| e.contains("not supported by berth")));
+    assert_eq!(
+        compress,
+        Err(super::log::LogConfigError::CompressUnsupported)
+    );
+    assert!(compress.is_err_and(|e| e.to_string().contains("not supported by berth")));
 }

@@ -124,7 +124,7 @@ pub enum SpecError {
     UnavailableCapability(String),
     /// A seccomp profile cannot be resolved for this container.
     #[error("invalid seccomp profile: {0}")]
-    Seccomp(String),
+    Seccomp(#[from] seccomp::SeccompError),
     /// A bind's missing host directory cannot be created (Docker's `-v`
     /// creates it).
     #[error(
@@ -359,8 +359,7 @@ fn linux(
         }
         Seccomp::Unconfined => {}
         Seccomp::Profile(profile) => {
-            linux =
-                linux.seccomp(seccomp::resolve(profile, &bounding).map_err(SpecError::Seccomp)?);
+            linux = linux.seccomp(seccomp::resolve(profile, &bounding)?);
         }
     }
     Ok(linux.build()?)

@@ -63,13 +63,25 @@ fn host_kernel() -> Option<(u64, u64)> {
     Some((kernel, major))
 }
 
-fn at_least(version: KernelVersion) -> Result<bool, String> {
-    let (kernel, major) = host_kernel().ok_or("cannot read the kernel version")?;
+/// Why a seccomp profile cannot be resolved for this container.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeccompError {
+    /// A rule has a `minKernel` condition and the running kernel's version
+    /// cannot be read from `/proc/sys/kernel/osrelease`.
+    #[error("cannot read the kernel version")]
+    KernelVersion,
+}
+
+fn at_least(version: KernelVersion) -> Result<bool, SeccompError> {
+    let (kernel, major) = host_kernel().ok_or(SeccompError::KernelVersion)?;
     Ok((kernel, major) >= (u64::from(version.kernel), u64::from(version.major)))
 }
 
 /// Resolves `profile` for a container whose bounding set is `bounding`.
-pub fn resolve(profile: &SeccompProfile, bounding: &[Capability]) -> Result<LinuxSeccomp, String> {
+pub fn resolve(
+    profile: &SeccompProfile,
+    bounding: &[Capability],
+) -> Result<LinuxSeccomp, SeccompError> {
     let go_arch = native_go_arch();
     let caps: Vec<String> = bounding
         .iter()

@@ -66,11 +66,9 @@ impl Graph {
     ) -> Result<ImportReport, GraphError> {
         // Validate every option before reading a byte.
         let reference = import_reference(options.repo.as_deref(), options.tag.as_deref())?;
-        let platform = Platform::parse(options.platform.as_deref().unwrap_or(""))
-            .map_err(|reason| GraphError::InvalidImportOption { reason })?;
+        let platform = Platform::parse(options.platform.as_deref().unwrap_or(""))?;
         let mut container_config = Config::default();
-        apply_changes(&mut container_config, &options.changes)
-            .map_err(|reason| GraphError::InvalidImportOption { reason })?;
+        apply_changes(&mut container_config, &options.changes)?;
 
         let staged = self.stage_layer(source)?;
 

@@ -322,7 +322,7 @@ impl Graph {
         if reference.digest().is_some() {
             return Err(GraphError::Reference(crate::reference::ReferenceError {
                 input: repo.to_owned(),
-                reason: "refusing to create a tag with a digest reference".into(),
+                reason: crate::reference::InvalidReference::TagWithDigest,
             }));
         }
         let reference = match tag.filter(|t| !t.is_empty()) {

@@ -144,6 +144,46 @@ fn invalid_options_change_nothing() {
 }
 
 #[test]
+fn refused_changes_and_platforms_are_typed_and_keep_their_words() {
+    let f = Fixture::vfs();
+    let import = |options: ImportOptions| {
+        f.graph
+            .import(Cursor::new(small_rootfs()), &options)
+            .unwrap_err()
+    };
+    let err = import(ImportOptions {
+        changes: vec!["RUN rm -rf /".into()],
+        ..Default::default()
+    });
+    assert!(
+        matches!(&err, GraphError::InvalidChange(crate::ChangeError::NotAChangeCommand { instruction }) if instruction == "RUN"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid import option: RUN is not a valid change command"
+    );
+    let err = import(ImportOptions {
+        platform: Some("windows/amd64".into()),
+        ..Default::default()
+    });
+    assert!(
+        matches!(&err, GraphError::InvalidPlatform(crate::PlatformError::UnsupportedOs(os)) if os == "windows"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid import option: operating system \"windows\" is not supported: berth imports \
+         linux images only"
+    );
+    let err = "zfs".parse::<crate::DriverChoice>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown storage driver \"zfs\": choose overlay, vfs or auto"
+    );
+}
+
+#[test]
 fn resolve_by_tag_id_digest_and_prefix() {
     let f = Fixture::vfs();
     let r = f.import(&small_rootfs(), Some("busybox")).unwrap();

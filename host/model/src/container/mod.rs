@@ -177,10 +177,15 @@ impl AbsolutePath {
     }
 }
 
+/// A path that does not start with `/`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an absolute path")]
+pub struct NotAbsolute(pub String);
+
 impl TryFrom<String> for AbsolutePath {
-    type Error = String;
-    fn try_from(path: String) -> Result<AbsolutePath, String> {
-        AbsolutePath::new(&path).ok_or_else(|| format!("{path:?} is not an absolute path"))
+    type Error = NotAbsolute;
+    fn try_from(path: String) -> Result<AbsolutePath, NotAbsolute> {
+        AbsolutePath::new(&path).ok_or(NotAbsolute(path))
     }
 }
 

@@ -132,22 +132,43 @@ impl<'de> Deserialize<'de> for KernelVersion {
     }
 }
 
+/// A seccomp profile that breaks one of moby's `setupSeccomp` rules (the
+/// first two messages are moby's, `profiles/seccomp/seccomp_linux.go`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    /// Both `architectures` and `archMap`.
+    #[error(
+        "both 'architectures' and 'archMap' are specified in the seccomp profile, use either \
+         'architectures' or 'archMap'"
+    )]
+    ArchitecturesAndArchMap,
+    /// A rule with both `name` and `names`.
+    #[error(
+        "both 'name' and 'names' are specified in the seccomp profile, use either 'name' or \
+         'names'"
+    )]
+    NameAndNames,
+    /// Syscall rules without a `defaultAction`.
+    #[error("the profile has syscall rules but no defaultAction")]
+    RulesWithoutDefaultAction,
+}
+
 impl SeccompProfile {
     /// The checks of moby's `setupSeccomp` that do not depend on the host.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ProfileError> {
         if !self.architectures.is_empty() && !self.arch_map.is_empty() {
-            return Err("both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'".to_owned());
+            return Err(ProfileError::ArchitecturesAndArchMap);
         }
         if self
             .syscalls
             .iter()
             .any(|rule| !rule.name.is_empty() && !rule.names.is_empty())
         {
-            return Err("both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'".to_owned());
+            return Err(ProfileError::NameAndNames);
         }
         // runc refuses this at start; here it is a create error.
         if self.default_action.is_none() && !self.syscalls.is_empty() {
-            return Err("the profile has syscall rules but no defaultAction".to_owned());
+            return Err(ProfileError::RulesWithoutDefaultAction);
         }
         Ok(())
     }

@@ -39,16 +39,16 @@ pub fn open(
     exec: &ExecOptions,
     plugins: &berth_plugin_host::PluginHost,
 ) -> anyhow::Result<Drivers> {
-    let choice: berth_graph::DriverChoice = storage_driver
-        .unwrap_or("auto")
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let choice: berth_graph::DriverChoice = storage_driver.unwrap_or("auto").parse()?;
     let graph = berth_graph::Graph::open(
         store.clone(),
         berth_graph::GraphConfig::new(&config.data_root)
             .driver(choice)
-            // The active graph-policy plugin (built-in: graph-layout).
-            .policy(Arc::new(plugins.graph_policy())),
+            // The active graph-policy plugin (built-in: graph-layout); the
+            // native policy when none is enabled.
+            .policy(Arc::new(
+                plugins.graph_policy(Arc::new(berth_graph::NativeLayoutPolicy)),
+            )),
     )
     .context("failed to open the graph driver")?;
     let graph = Arc::new(graph);

@@ -58,7 +58,9 @@ pub(super) fn capabilities(host: &HostConfig) -> Result<CapabilityTweak, JobErro
 
 /// `LogConfig` with moby's rules (`mergeAndVerifyLogConfig`).
 pub(super) fn log_driver(host: &HostConfig) -> Result<LogDriver, JobError> {
-    host.log_config.driver().map_err(JobError::invalid)
+    host.log_config
+        .driver()
+        .map_err(|e| JobError::invalid(e.to_string()))
 }
 
 /// `SecurityOpt` (moby `parseSecurityOpt`).
