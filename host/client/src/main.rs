@@ -103,27 +103,9 @@ enum Command {
         containers: Vec<String>,
     },
     /// Stop running containers.
-    Stop {
-        /// Seconds to wait before killing.
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        /// Signal to send.
-        #[arg(short = 's', long)]
-        signal: Option<String>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Stop(cmd::StopArgs),
     /// Restart one or more containers.
-    Restart {
-        /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        /// Signal to send to the container.
-        #[arg(short = 's', long)]
-        signal: Option<String>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Restart(cmd::StopArgs),
     /// Rename a container: CONTAINER NEW_NAME.
     Rename { container: String, new_name: String },
     /// Display the running processes of a container: CONTAINER [ps OPTIONS].
@@ -290,29 +272,46 @@ fn main() {
 }
 
 async fn dispatch(cli: Cli) -> i32 {
-    let host = cli.host.unwrap_or_else(|| http::DEFAULT_HOST.to_owned());
-    let tls = http::TlsOptions {
-        ca: cli.tlscacert.clone(),
-        cert: cli.tlscert.clone(),
-        key: cli.tlskey.clone(),
-    };
-    let client = http::Client::new(&host).and_then(|c| {
-        if cli.tlsverify || cli.tlscacert.is_some() {
-            c.with_tls(&tls)
-        } else {
-            Ok(c)
-        }
-    });
-    let client = match client {
+    let client = match connect(&cli) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e:#}");
             return 1;
         }
     };
-    let result = match cli.command {
-        Command::Version => cmd::version(&client).await,
-        Command::Info => cmd::info(&client).await,
+    match execute(&client, cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            cmd::print_error(&e);
+            1
+        }
+    }
+}
+
+/// The daemon client `-H` and the TLS flags ask for.
+fn connect(cli: &Cli) -> anyhow::Result<http::Client> {
+    let host = cli
+        .host
+        .clone()
+        .unwrap_or_else(|| http::DEFAULT_HOST.to_owned());
+    let tls = http::TlsOptions {
+        ca: cli.tlscacert.clone(),
+        cert: cli.tlscert.clone(),
+        key: cli.tlskey.clone(),
+    };
+    let client = http::Client::new(&host)?;
+    if cli.tlsverify || cli.tlscacert.is_some() {
+        client.with_tls(&tls)
+    } else {
+        Ok(client)
+    }
+}
+
+/// Runs one command; its exit code.
+async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Version => cmd::version(client).await,
+        Command::Info => cmd::info(client).await,
         Command::Import {
             file,
             reference,
@@ -320,7 +319,7 @@ async fn dispatch(cli: Cli) -> i32 {
             message,
         } => {
             cmd::import(
-                &client,
+                client,
                 &file,
                 reference.as_deref(),
                 &change,
@@ -328,92 +327,67 @@ async fn dispatch(cli: Cli) -> i32 {
             )
             .await
         }
-        Command::Images { quiet } => cmd::images(&client, quiet).await,
-        Command::Tag { source, target } => cmd::tag(&client, &source, &target).await,
-        Command::Rmi { images, force } => cmd::rmi(&client, &images, force).await,
-        Command::Run(args) => return cmd::run(&client, args).await,
-        Command::Create(args) => cmd::create(&client, &args).await.map(|id| {
+        Command::Images { quiet } => cmd::images(client, quiet).await,
+        Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
+        Command::Rmi { images, force } => cmd::rmi(client, &images, force).await,
+        // These print their own errors and exit with the container's or
+        // the job's status.
+        Command::Run(args) => Ok(cmd::run(client, args).await),
+        Command::Job(JobCommand::Run(args)) => {
+            Ok(cmd::job_run(client, &args.name, &args.args, &args.env).await)
+        }
+        Command::Create(args) => cmd::create(client, &args).await.map(|id| {
             println!("{id}");
             0
         }),
         Command::Attach {
             no_stdin,
             container,
-        } => cmd::attach(&client, &container, !no_stdin).await,
-        Command::Start { containers } => cmd::each(&client, &containers, cmd::start).await,
-        Command::Stop {
-            time,
-            signal,
-            containers,
-        } => {
-            cmd::each(&client, &containers, |c, id| {
-                cmd::stop(c, id, time, signal.clone())
-            })
-            .await
-        }
-        Command::Restart {
-            time,
-            signal,
-            containers,
-        } => {
-            cmd::each(&client, &containers, |c, id| {
-                cmd::restart(c, id, time, signal.clone())
-            })
-            .await
-        }
+        } => cmd::attach(client, &container, !no_stdin).await,
+        Command::Start { containers } => cmd::each(client, &containers, cmd::start).await,
+        Command::Stop(args) => cmd::stop_all(client, "stop", args).await,
+        Command::Restart(args) => cmd::stop_all(client, "restart", args).await,
         Command::Rename {
             container,
             new_name,
-        } => cmd::rename(&client, &container, &new_name)
-            .await
-            .map(|()| 0),
+        } => cmd::rename(client, &container, &new_name).await.map(|()| 0),
         Command::Top {
             container,
             ps_options,
-        } => cmd::top(&client, &container, &ps_options).await,
+        } => cmd::top(client, &container, &ps_options).await,
         Command::Kill { signal, containers } => {
-            cmd::each(&client, &containers, |c, id| {
+            cmd::each(client, &containers, |c, id| {
                 cmd::kill(c, id, signal.clone())
             })
             .await
         }
         Command::Pause { containers } => {
-            cmd::each(&client, &containers, |c, id| cmd::freeze(c, id, true)).await
+            cmd::each(client, &containers, |c, id| cmd::freeze(c, id, true)).await
         }
         Command::Unpause { containers } => {
-            cmd::each(&client, &containers, |c, id| cmd::freeze(c, id, false)).await
+            cmd::each(client, &containers, |c, id| cmd::freeze(c, id, false)).await
         }
         Command::Rm { force, containers } => {
-            cmd::each(&client, &containers, |c, id| cmd::rm(c, id, force)).await
+            cmd::each(client, &containers, |c, id| cmd::rm(c, id, force)).await
         }
-        Command::Ps { all, quiet, filter } => cmd::ps(&client, all, quiet, &filter).await,
+        Command::Ps { all, quiet, filter } => cmd::ps(client, all, quiet, &filter).await,
         Command::Logs {
             follow,
             timestamps,
             tail,
             container,
-        } => cmd::logs(&client, &container, follow, timestamps, &tail).await,
-        Command::Inspect { objects } => cmd::inspect(&client, &objects).await,
-        Command::Wait { containers } => cmd::wait_all(&client, &containers).await,
+        } => cmd::logs(client, &container, follow, timestamps, &tail).await,
+        Command::Inspect { objects } => cmd::inspect(client, &objects).await,
+        Command::Wait { containers } => cmd::wait_all(client, &containers).await,
         Command::Container(ContainerCommand::Prune { force, filter }) => {
-            cmd::container_prune(&client, force, &filter).await
+            cmd::container_prune(client, force, &filter).await
         }
         Command::Image(ImageCommand::Prune { all, force, filter }) => {
-            cmd::image_prune(&client, all, force, &filter).await
+            cmd::image_prune(client, all, force, &filter).await
         }
-        Command::System(SystemCommand::Df { verbose }) => cmd::system_df(&client, verbose).await,
-        Command::Diff { container } => cmd::diff(&client, &container).await,
-        Command::Job(JobCommand::Ls) => cmd::job_ls(&client).await,
-        Command::Plugin(command) => plugin::run(&client, &command).await,
-        Command::Job(JobCommand::Run(args)) => {
-            return cmd::job_run(&client, &args.name, &args.args, &args.env).await;
-        }
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            cmd::print_error(&e);
-            1
-        }
+        Command::System(SystemCommand::Df { verbose }) => cmd::system_df(client, verbose).await,
+        Command::Diff { container } => cmd::diff(client, &container).await,
+        Command::Job(JobCommand::Ls) => cmd::job_ls(client).await,
+        Command::Plugin(command) => plugin::run(client, &command).await,
     }
 }

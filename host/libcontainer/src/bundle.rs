@@ -66,34 +66,57 @@ impl Bundle {
             .linux()
             .as_ref()
             .ok_or_else(|| invalid("`linux` is missing".into()))?;
-        check_linux(linux).map_err(invalid)?;
-        check_hooks(&spec).map_err(invalid)?;
+        check_linux(linux).map_err(|e| invalid(e.to_string()))?;
+        check_hooks(&spec).map_err(|e| invalid(e.to_string()))?;
         check_mount_destinations(&spec, &rootfs, &config_path)?;
         Ok(Bundle { dir, spec, rootfs })
     }
 }
 
+/// Why a spec's `linux` section or hooks are refused: the reason of an
+/// [`Error::InvalidConfig`].
+#[derive(Debug, thiserror::Error)]
+enum SpecRefusal {
+    #[error("namespace {0} is listed twice")]
+    NamespaceTwice(LinuxNamespaceType),
+    #[error("the time namespace is not supported")]
+    TimeNamespace,
+    #[error("{typ} namespace path {} does not exist", path.display())]
+    NamespacePathMissing {
+        typ: LinuxNamespaceType,
+        path: PathBuf,
+    },
+    #[error("{0} is not supported by this runtime")]
+    Unsupported(&'static str),
+    #[error("a mount namespace is required")]
+    NoMountNamespace,
+    #[error("a new user namespace needs linux.uidMappings and linux.gidMappings")]
+    NoIdMaps,
+    #[error(
+        "createContainer and startContainer hooks (run inside the container) are not supported"
+    )]
+    InContainerHooks,
+}
+
 /// Checks the `linux` section: namespaces listed once, supported and
 /// present, a mount namespace, id maps for a new user namespace, no field
-/// this runtime does not implement. `Err` is the reason, for
-/// [`Error::InvalidConfig`].
-fn check_linux(linux: &Linux) -> Result<(), String> {
+/// this runtime does not implement.
+fn check_linux(linux: &Linux) -> Result<(), SpecRefusal> {
     let mut seen = HashSet::new();
     for ns in linux.namespaces().iter().flatten() {
         if !seen.insert(ns.typ()) {
-            return Err(format!("namespace {} is listed twice", ns.typ()));
+            return Err(SpecRefusal::NamespaceTwice(ns.typ()));
         }
         if ns.typ() == LinuxNamespaceType::Time {
-            return Err("the time namespace is not supported".into());
+            return Err(SpecRefusal::TimeNamespace);
         }
         if let Some(path) = ns.path()
             && !path.exists()
         {
-            return Err(format!(
-                "{} namespace path {} does not exist",
-                ns.typ(),
-                path.display()
-            ));
+            return Err(SpecRefusal::NamespacePathMissing {
+                typ: ns.typ(),
+                path: path.clone(),
+            });
         }
     }
     for (field, set) in [
@@ -105,13 +128,13 @@ fn check_linux(linux: &Linux) -> Result<(), String> {
         ),
     ] {
         if set {
-            return Err(format!("{field} is not supported by this runtime"));
+            return Err(SpecRefusal::Unsupported(field));
         }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
         // pivot_root needs a private mount namespace; runc's `--no-pivot`
         // chroot mode is not offered.
-        return Err("a mount namespace is required".into());
+        return Err(SpecRefusal::NoMountNamespace);
     }
     let user_ns = seen.contains(&LinuxNamespaceType::User);
     if user_ns && linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
@@ -121,9 +144,7 @@ fn check_linux(linux: &Linux) -> Result<(), String> {
             .flatten()
             .any(|ns| ns.typ() == LinuxNamespaceType::User && ns.path().is_some());
         if !joined {
-            return Err(
-                "a new user namespace needs linux.uidMappings and linux.gidMappings".into(),
-            );
+            return Err(SpecRefusal::NoIdMaps);
         }
     }
     Ok(())
@@ -131,15 +152,14 @@ fn check_linux(linux: &Linux) -> Result<(), String> {
 
 /// Refuses the hooks that run inside the container (this runtime runs
 /// only the ones that run in the runtime's namespaces).
-fn check_hooks(spec: &Spec) -> Result<(), String> {
+fn check_hooks(spec: &Spec) -> Result<(), SpecRefusal> {
     let set = |hooks: &Option<Vec<oci_spec::runtime::Hook>>| {
         hooks.as_ref().is_some_and(|h| !h.is_empty())
     };
     match spec.hooks() {
-        Some(hooks) if set(hooks.create_container()) || set(hooks.start_container()) => Err(
-            "createContainer and startContainer hooks (run inside the container) are not supported"
-                .into(),
-        ),
+        Some(hooks) if set(hooks.create_container()) || set(hooks.start_container()) => {
+            Err(SpecRefusal::InContainerHooks)
+        }
         _ => Ok(()),
     }
 }

@@ -45,11 +45,99 @@ const GET: MethodFilter = MethodFilter::GET;
 const POST: MethodFilter = MethodFilter::POST;
 const DELETE: MethodFilter = MethodFilter::DELETE;
 
+/// The routes on one container (`/containers/{id}/...`): the method, the
+/// job that answers, and the status of a success.
+const CONTAINER_ROUTES: &[(&str, MethodFilter, &str, StatusCode)] = &[
+    (
+        "/containers/{id}",
+        DELETE,
+        "container_delete",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/json",
+        GET,
+        "container_inspect",
+        StatusCode::OK,
+    ),
+    (
+        "/containers/{id}/start",
+        POST,
+        "container_start",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/stop",
+        POST,
+        "container_stop",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/restart",
+        POST,
+        "container_restart",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/rename",
+        POST,
+        "container_rename",
+        StatusCode::NO_CONTENT,
+    ),
+    ("/containers/{id}/top", GET, "container_top", StatusCode::OK),
+    (
+        "/containers/{id}/pause",
+        POST,
+        "container_pause",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/unpause",
+        POST,
+        "container_unpause",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/kill",
+        POST,
+        "container_kill",
+        StatusCode::NO_CONTENT,
+    ),
+    (
+        "/containers/{id}/wait",
+        POST,
+        "container_wait",
+        StatusCode::OK,
+    ),
+    (
+        "/containers/{id}/resize",
+        POST,
+        "container_resize",
+        StatusCode::OK,
+    ),
+    (
+        "/containers/{id}/logs",
+        GET,
+        "container_logs",
+        StatusCode::OK,
+    ),
+    (
+        "/containers/{id}/changes",
+        GET,
+        "container_changes",
+        StatusCode::OK,
+    ),
+];
+
 /// Builds the API router.
 pub fn router(state: AppState) -> Router {
     use StatusCode as S;
     let authz = state.authz.clone();
-    let api = Router::new()
+    let api = CONTAINER_ROUTES
+        .iter()
+        .fold(Router::new(), |api, &(path, method, job, ok)| {
+            api.route(path, object_job(method, job, ok))
+        })
         .route("/_ping", get(ping).head(ping))
         .route("/version", plain_job("system_version"))
         .route("/info", plain_job("system_info"))
@@ -64,62 +152,6 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/containers/create",
             body_job("container_create", S::CREATED),
-        )
-        .route(
-            "/containers/{id}",
-            object_job(DELETE, "container_delete", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/json",
-            object_job(GET, "container_inspect", S::OK),
-        )
-        .route(
-            "/containers/{id}/start",
-            object_job(POST, "container_start", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/stop",
-            object_job(POST, "container_stop", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/restart",
-            object_job(POST, "container_restart", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/rename",
-            object_job(POST, "container_rename", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/top",
-            object_job(GET, "container_top", S::OK),
-        )
-        .route(
-            "/containers/{id}/pause",
-            object_job(POST, "container_pause", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/unpause",
-            object_job(POST, "container_unpause", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/kill",
-            object_job(POST, "container_kill", S::NO_CONTENT),
-        )
-        .route(
-            "/containers/{id}/wait",
-            object_job(POST, "container_wait", S::OK),
-        )
-        .route(
-            "/containers/{id}/resize",
-            object_job(POST, "container_resize", S::OK),
-        )
-        .route(
-            "/containers/{id}/logs",
-            object_job(GET, "container_logs", S::OK),
-        )
-        .route(
-            "/containers/{id}/changes",
-            object_job(GET, "container_changes", S::OK),
         )
         .route("/containers/{id}/attach", post(container_attach))
         .route("/berth/jobs", plain_job("job_list"))

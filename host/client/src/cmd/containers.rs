@@ -281,23 +281,30 @@ pub async fn start(client: &Client, id: &str) -> Result<()> {
         .await
 }
 
-pub async fn stop(
-    client: &Client,
-    id: &str,
-    time: Option<i64>,
-    signal: Option<String>,
-) -> Result<()> {
-    stop_or_restart(client, "stop", id, time, signal).await
+/// The flags of `stop` and `restart` (docker's: the same for both).
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short = 't', long = "time")]
+    pub time: Option<i64>,
+    /// Signal to send to the container.
+    #[arg(short = 's', long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
 }
 
-/// `docker restart`: the same `t` and `signal` as `stop`.
-pub async fn restart(
-    client: &Client,
-    id: &str,
-    time: Option<i64>,
-    signal: Option<String>,
-) -> Result<()> {
-    stop_or_restart(client, "restart", id, time, signal).await
+/// `stop` or `restart` (`verb`) of each container, printing each name.
+pub async fn stop_all(client: &Client, verb: &str, args: StopArgs) -> Result<i32> {
+    let StopArgs {
+        time,
+        signal,
+        containers,
+    } = args;
+    super::each(client, &containers, |c, id| {
+        stop_or_restart(c, verb, id, time, signal.clone())
+    })
+    .await
 }
 
 async fn stop_or_restart(
