@@ -15,9 +15,19 @@ impl Daemon {
     pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), JobError> {
         let signal = signal::parse(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
         let container = self.running_container(reference)?;
-        self.signal(&container, signal).await?;
-        let record = container.record();
-        self.container_event("kill", &record, &[("signal", signal.to_string())]);
+        self.signal_logged(&container, signal).await
+    }
+
+    /// [`Daemon::signal`], then moby's `kill` event naming the signal
+    /// (`daemon/kill.go` logs it for every signal it delivers: `kill`, and
+    /// each signal of a `stop`).
+    async fn signal_logged(&self, container: &Arc<Container>, signal: i32) -> Result<(), JobError> {
+        self.signal(container, signal).await?;
+        self.container_event(
+            "kill",
+            &container.record(),
+            &[("signal", signal.to_string())],
+        );
         Ok(())
     }
 
@@ -137,7 +147,7 @@ impl Daemon {
             .unwrap_or_else(|| "SIGTERM".to_owned());
         let signal = signal::parse(&signal)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(10);
-        if let Err(e) = self.signal(&container, signal).await {
+        if let Err(e) = self.signal_logged(&container, signal).await {
             // It may have exited on its own since we looked: then it is
             // stopped, which is what was asked.
             if container.lock().record.state.running {
@@ -151,7 +161,7 @@ impl Daemon {
             .is_err()
         {
             tracing::info!(id = %container.id, timeout, "container did not stop in time, killing it");
-            if let Err(e) = self.signal(&container, signal::SIGKILL).await
+            if let Err(e) = self.signal_logged(&container, signal::SIGKILL).await
                 && container.lock().record.state.running
             {
                 return Err(e);

@@ -39,7 +39,10 @@ async fn restart_stops_then_starts_a_running_container_with_moby_events() {
     assert_eq!(f.runtime.started.lock().unwrap().len(), 2);
     let state = f.daemon.inspect(&id).unwrap().state;
     assert_eq!((state.status, state.running), (Status::Running, true));
-    assert_eq!(actions(&mut events), ["die", "stop", "start", "restart"]);
+    assert_eq!(
+        actions(&mut events),
+        ["kill", "kill", "die", "stop", "start", "restart"]
+    );
 }
 
 #[tokio::test]

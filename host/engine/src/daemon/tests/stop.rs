@@ -10,7 +10,20 @@ async fn stop_escalates_to_sigkill() {
         .await
         .unwrap();
     f.daemon.start("ss").await.unwrap();
+    let mut events = f.engine.events().subscribe();
     f.daemon.stop("ss", Some(0), None).await.unwrap();
+    // moby's events: a `kill` per signal delivered, then the exit and the stop.
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        let signal = e
+            .actor
+            .attributes
+            .get("signal")
+            .cloned()
+            .unwrap_or_default();
+        seen.push(format!("{} {signal}", e.action).trim().to_owned());
+    }
+    assert_eq!(seen, ["kill 15", "kill 9", "die", "stop"]);
     let signals: Vec<i32> = f
         .runtime
         .signals
