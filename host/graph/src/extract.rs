@@ -53,6 +53,7 @@ use crate::fsutil::{
 mod libc_errno {
     pub(super) const ENOTDIR: i32 = rustix::io::Errno::NOTDIR.raw_os_error();
     pub(super) const ELOOP: i32 = rustix::io::Errno::LOOP.raw_os_error();
+    pub(super) const EEXIST: i32 = rustix::io::Errno::EXIST.raw_os_error();
 }
 
 /// Longest path we accept in a tar entry (`PATH_MAX` less the NUL).
@@ -227,10 +228,12 @@ impl Extractor {
                 }
             } else if matches!(
                 source.raw_os_error(),
-                Some(libc_errno::ENOTDIR | libc_errno::ELOOP)
+                Some(libc_errno::ENOTDIR | libc_errno::ELOOP | libc_errno::EEXIST)
             ) {
-                // The tar put the entry under a file, fifo or symlink loop
-                // of its own: the archive is at fault, not the host.
+                // The tar put the entry under a file, fifo, symlink loop or
+                // dangling symlink of its own (creating the parents over the
+                // last answers EEXIST): the archive is at fault, not the
+                // host.
                 GraphError::UnsafeEntry {
                     entry,
                     reason: format!("{op}: a parent of the entry is not a directory"),

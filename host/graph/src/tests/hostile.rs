@@ -261,4 +261,9 @@ fn entries_under_a_file_or_a_symlink_loop_are_the_tars_fault() {
         Tar::new().symlink("l", "l").file("l/a", "y").build(),
         "not a directory",
     );
+    // Under a dangling symlink: creating the parent answers EEXIST.
+    refused(
+        Tar::new().symlink("a", "b").file("a/a", "y").build(),
+        "not a directory",
+    );
 }
