@@ -191,13 +191,14 @@ impl Daemon {
         }
         if wants("container") {
             let now = Utc::now();
+            let sizes = RowSizes::new(&usage);
             let rows = self
                 .containers
                 .all()
                 .iter()
                 .map(|c| {
                     let mut row = summary(&c.record(), now);
-                    set_sizes(&mut row, &usage);
+                    sizes.apply(&mut row);
                     row
                 })
                 .collect();
@@ -220,8 +221,9 @@ impl Daemon {
             return Ok(());
         }
         let usage = self.disk_usage().await?;
+        let sizes = RowSizes::new(&usage);
         for row in rows {
-            set_sizes(row, &usage);
+            sizes.apply(row);
         }
         Ok(())
     }
@@ -240,21 +242,37 @@ impl Daemon {
     }
 }
 
-/// A container row's `SizeRw` (what it wrote) and `SizeRootFs` (that and
-/// its image), from the store's figures.
-fn set_sizes(row: &mut ContainerSummary, usage: &DiskUsage) {
-    let size_rw = usage
-        .containers
-        .iter()
-        .find(|c| c.container_id == row.id)
-        .map_or(0, |c| c.size_rw);
-    let image = usage
-        .images
-        .iter()
-        .find(|i| i.id == row.image_id)
-        .map_or(0, |i| i.size);
-    row.size_rw = Some(to_i64(size_rw));
-    row.size_root_fs = Some(to_i64(size_rw.saturating_add(image)));
+/// The store's figures a container row needs, indexed once per request
+/// (a row is then two lookups, not two scans of the store's lists).
+struct RowSizes<'a> {
+    written: HashMap<&'a str, u64>,
+    image: HashMap<&'a str, u64>,
+}
+
+impl<'a> RowSizes<'a> {
+    fn new(usage: &'a DiskUsage) -> Self {
+        RowSizes {
+            written: usage
+                .containers
+                .iter()
+                .map(|c| (c.container_id.as_str(), c.size_rw))
+                .collect(),
+            image: usage
+                .images
+                .iter()
+                .map(|i| (i.id.as_str(), i.size))
+                .collect(),
+        }
+    }
+
+    /// A container row's `SizeRw` (what it wrote) and `SizeRootFs` (that
+    /// and its image).
+    fn apply(&self, row: &mut ContainerSummary) {
+        let size_rw = self.written.get(row.id.as_str()).copied().unwrap_or(0);
+        let image = self.image.get(row.image_id.as_str()).copied().unwrap_or(0);
+        row.size_rw = Some(to_i64(size_rw));
+        row.size_root_fs = Some(to_i64(size_rw.saturating_add(image)));
+    }
 }
 
 /// The image rows of `system df`: the list's summaries with the store's
