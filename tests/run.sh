@@ -21,5 +21,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+# docker-py, a client of berthd in the privileged suite: a venv of the
+# pinned SDK, made again only when the pins change.
+venv=target/docker-py
+if ! cmp -s tests/docker-py/requirements.txt "$venv/requirements.txt"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/docker-py/requirements.txt
+    cp tests/docker-py/requirements.txt "$venv/requirements.txt"
+fi
+
 cargo build --locked --bins
 cargo nextest run --locked --profile ci "$@"
