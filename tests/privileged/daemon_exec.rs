@@ -126,7 +126,8 @@ fn docker_exec_runs_in_the_container_with_its_output_and_exit_code() {
         .lines()
         .filter_map(|p| p.parse::<u32>().ok())
         .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c == "sleep\x0077\x00")
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c == "sleep\x0077\x00")
         })
         .unwrap_or_else(|| panic!("the detached exec is not in the container's cgroup: {pids}"));
     assert_eq!(
@@ -277,4 +278,88 @@ fn kill_9_of_berthd_while_an_exec_runs_leaves_the_truth_in_inspect() {
     // The container still takes execs, and stops with its exec inside.
     assert_eq!(d.docker(&["exec", "k9", "echo", "back"]).ok(), "back\n");
     d.docker(&["rm", "-f", "k9"]).ok();
+}
+
+#[test]
+fn berth_exec_takes_dockers_flags_and_exits_with_the_exec_status() {
+    let d = ready();
+    d.berth(&["run", "-d", "--name", "be", "busybox", "sleep", "1000"])
+        .ok();
+    assert_eq!(d.berth(&["exec", "be", "echo", "hi"]).ok(), "hi\n");
+    let out = d.berth(&["exec", "be", "sh", "-c", "echo err >&2; exit 7"]);
+    assert_eq!((out.code(), out.stderr.as_str()), (7, "err\n"), "{out:?}");
+    let env_file = d.dir().join("exec.env");
+    std::fs::write(&env_file, "# a comment\n\nFROM_FILE=f\n").unwrap();
+    let out = d
+        .berth(&[
+            "exec",
+            "-e",
+            "FROM_FLAG=e",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "-w",
+            "/etc",
+            "-u",
+            "1000:1000",
+            "be",
+            "sh",
+            "-c",
+            "echo $FROM_FLAG $FROM_FILE $(pwd) $(id -u):$(id -g)",
+        ])
+        .ok();
+    assert_eq!(out, "e f /etc 1000:1000\n");
+    let caps = cap_eff(
+        &d.berth(&[
+            "exec",
+            "--privileged",
+            "be",
+            "grep",
+            "Cap",
+            "/proc/self/status",
+        ])
+        .ok(),
+    );
+    assert_ne!(caps, "00000000a80425fb");
+    let out = d.berth_with_input(&["exec", "-i", "be", "tr", "a-z", "A-Z"], Some(b"piped\n"));
+    assert_eq!(out.ok(), "PIPED\n");
+    assert_eq!(d.berth(&["exec", "-d", "be", "sleep", "5"]).ok(), "");
+    let out = d.berth(&["exec", "gone", "true"]);
+    assert_eq!(out.code(), 1, "{out:?}");
+    assert!(out.stderr.contains("No such container: gone"), "{out:?}");
+    d.berth(&["rm", "-f", "be"]).ok();
+}
+
+#[test]
+fn tty_execs_get_a_terminal_of_the_clients_size_and_follow_it() {
+    use crate::daemon_tty::{OnPty, PRINT_SIZE_PER_LINE};
+    let d = ready();
+    d.berth(&["run", "-d", "--name", "tt", "busybox", "sleep", "1000"])
+        .ok();
+    let mut t = OnPty::spawn(
+        &d,
+        &["exec", "-it", "tt", "sh", "-c", PRINT_SIZE_PER_LINE],
+        24,
+        80,
+    );
+    t.expect_size("24 80");
+    t.resize(50, 120);
+    t.expect_size("50 120");
+    assert_eq!(t.finish(), 0);
+    // The docker CLI's -t: the process has a terminal.
+    let out = d.docker(&["exec", "-t", "tt", "sh", "-c", "test -t 1 && echo on-a-tty"]);
+    assert_eq!(out.ok(), "on-a-tty\r\n");
+    // The API's ConsoleSize reaches the terminal; the stream is raw.
+    let r = d.http(
+        "POST",
+        "/containers/tt/exec",
+        br#"{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[33,101]}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let exec_id = r.json()["Id"].as_str().unwrap().to_owned();
+    let (head, mut stream) = d.http_hijack(&format!("/exec/{exec_id}/start"));
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut out).unwrap();
+    assert_eq!(out, "33 101\r\n");
+    d.berth(&["rm", "-f", "tt"]).ok();
 }
