@@ -26,7 +26,7 @@ fn winsize(rows: u16, cols: u16) -> Winsize {
 }
 
 /// `berth` running on the slave side of a pty; the test holds the master.
-struct OnPty {
+pub(crate) struct OnPty {
     master: std::fs::File,
     child: Child,
     output: mpsc::Receiver<Vec<u8>>,
@@ -34,7 +34,7 @@ struct OnPty {
 }
 
 impl OnPty {
-    fn spawn(d: &Daemon, args: &[&str], rows: u16, cols: u16) -> OnPty {
+    pub(crate) fn spawn(d: &Daemon, args: &[&str], rows: u16, cols: u16) -> OnPty {
         let pty = openpty(Some(&winsize(rows, cols)), None).expect("openpty");
         let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup the pty slave"));
         let child = Command::new(berth_tests::workspace_bin("berth"))
@@ -72,7 +72,7 @@ impl OnPty {
     /// Sets the pty's size and tells `berth`, as a terminal emulator does
     /// (the kernel signals only a foreground process group of a
     /// controlling terminal, which this pty is not).
-    fn resize(&mut self, rows: u16, cols: u16) {
+    pub(crate) fn resize(&mut self, rows: u16, cols: u16) {
         let ws = winsize(rows, cols);
         // SAFETY: TIOCSWINSZ reads the winsize we pass; the fd is our open master.
         let rc = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
@@ -84,7 +84,7 @@ impl OnPty {
     /// Sends a line to the container (each makes it print `stty size`)
     /// until a line of output is `want`.
     #[track_caller]
-    fn expect_size(&mut self, want: &str) {
+    pub(crate) fn expect_size(&mut self, want: &str) {
         let deadline = Instant::now() + BOUND;
         while Instant::now() < deadline {
             self.master.write_all(b"\n").expect("write to the pty");
@@ -100,7 +100,7 @@ impl OnPty {
 
     /// Ends the container's input (Ctrl-D) and returns berth's exit code.
     #[track_caller]
-    fn finish(mut self) -> i32 {
+    pub(crate) fn finish(mut self) -> i32 {
         self.master.write_all(b"\x04").expect("write to the pty");
         let deadline = Instant::now() + BOUND;
         while Instant::now() < deadline {
@@ -120,7 +120,7 @@ impl Drop for OnPty {
     }
 }
 
-const PRINT_SIZE_PER_LINE: &str = "while read x; do stty size; done";
+pub(crate) const PRINT_SIZE_PER_LINE: &str = "while read x; do stty size; done";
 
 #[test]
 fn berth_run_it_follows_the_terminal_size() {

@@ -17,6 +17,7 @@
 
 pub mod container;
 pub mod event;
+pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod job;

@@ -90,6 +90,8 @@ enum Command {
     /// Create a container.
     #[command(disable_help_flag = true)]
     Create(cmd::CreateArgs),
+    /// Execute a command in a running container.
+    Exec(cmd::ExecArgs),
     /// Attach local standard input, output, and error streams to a running container.
     Attach {
         /// Do not attach STDIN.
@@ -344,6 +346,7 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             no_stdin,
             container,
         } => cmd::attach(client, &container, !no_stdin).await,
+        Command::Exec(args) => cmd::exec(client, &args).await,
         Command::Start { containers } => cmd::each(client, &containers, cmd::start).await,
         Command::Stop(args) => cmd::stop_all(client, "stop", args).await,
         Command::Restart(args) => cmd::stop_all(client, "restart", args).await,

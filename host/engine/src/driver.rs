@@ -140,6 +140,36 @@ impl std::fmt::Debug for AttachStreams {
     }
 }
 
+/// A started exec process (`docker exec`).
+pub struct ExecStreams {
+    /// Host pid of the process.
+    pub pid: i32,
+    /// Its stdin (when attached) and output; the output ends when the
+    /// process has exited and its output is drained.
+    pub streams: AttachStreams,
+    /// Its exit record, sent once the output has ended (dropped when the
+    /// runtime's connection broke first).
+    pub exit: tokio::sync::oneshot::Receiver<ExitRecord>,
+}
+
+impl std::fmt::Debug for ExecStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecStreams")
+            .field("pid", &self.pid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of an exec's start.
+#[derive(Debug)]
+pub enum ExecLaunch {
+    /// The process runs.
+    Running(ExecStreams),
+    /// The command could not be started: Docker's exit code for it (126,
+    /// 127, 128) and the runtime's message as `error`.
+    Failed(ExitRecord),
+}
+
 /// The wire stream (Docker's multiplexed header) of a container stream:
 /// the numbers are the same by design.
 pub fn stream_type(kind: StreamKind) -> StreamType {
@@ -207,4 +237,24 @@ pub trait ExecService: Send + Sync + 'static {
     /// Finds out, after a daemon restart, what became of a container that
     /// was running.
     fn restore(&self, id: &str) -> BoxFuture<Result<RunState, JobError>>;
+
+    /// Runs an exec process (`docker exec`) in running container `id`,
+    /// named `exec_id`; `container` is the container's model (its
+    /// environment and user are the exec's defaults).
+    fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        container: &ContainerModel,
+        config: &berth_model::exec_process::ExecProcessConfig,
+    ) -> BoxFuture<Result<ExecLaunch, JobError>>;
+
+    /// Sets the terminal size of a running exec process with a TTY.
+    fn resize_exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        height: u16,
+        width: u16,
+    ) -> BoxFuture<Result<(), JobError>>;
 }

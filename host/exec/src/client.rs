@@ -122,6 +122,8 @@ fn request_name(request: &Request) -> &'static str {
         Request::Resize { .. } => "resize",
         Request::Wait => "wait",
         Request::Attach { .. } => "attach",
+        Request::Exec { .. } => "exec",
+        Request::ResizeExec { .. } => "resize exec",
     }
 }
 

@@ -304,6 +304,9 @@ pub(crate) struct ProcessConfig {
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
     pub terminal: bool,
+    /// `process.consoleSize` (rows, columns), set on the pty before the
+    /// process runs (runc `setupConsole`).
+    pub console_size: Option<(u16, u16)>,
 }
 
 fn cstring(s: &str) -> CString {
@@ -399,6 +402,12 @@ impl ProcessConfig {
             rlimits,
             oom_score_adj: process.oom_score_adj(),
             terminal: process.terminal().unwrap_or(false),
+            console_size: process.console_size().as_ref().map(|b| {
+                (
+                    u16::try_from(b.height()).unwrap_or(u16::MAX),
+                    u16::try_from(b.width()).unwrap_or(u16::MAX),
+                )
+            }),
         }
     }
 }

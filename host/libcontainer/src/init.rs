@@ -187,7 +187,7 @@ fn init(
             })?;
     }
     if cfg.process.terminal {
-        setup_console(fds, Some(&root))?;
+        setup_console(fds, Some(&root), cfg.process.console_size)?;
     }
     if let Some(hostname) = &cfg.hostname {
         nix::unistd::sethostname(hostname).step(|| InitStep::Hostname)?;
@@ -233,7 +233,7 @@ fn exec(
     nix::unistd::setsid().step(|| InitStep::Setsid)?;
     wire_stdio(fds)?;
     if process.terminal {
-        setup_console(fds, None)?;
+        setup_console(fds, None, process.console_size)?;
     }
     finish(process, fds, &mut seccomp, &mut || Ok(()))
 }
@@ -345,12 +345,32 @@ fn set_oom_score_adj(value: i32) -> Result<(), StepError> {
 /// Opens a pty in the container's devpts, sends the master to the
 /// console socket and makes the slave the controlling terminal and stdio.
 /// With `root` (container init), the pty is also bound onto `/dev/console`.
-fn setup_console(fds: &ChildFds<'_>, root: Option<&Root>) -> Result<(), StepError> {
+/// With `size`, the terminal has it before the process runs (runc's
+/// `setupConsole` resizes the pty here too), so that a process that reads
+/// its size at once does not see 0x0.
+fn setup_console(
+    fds: &ChildFds<'_>,
+    root: Option<&Root>,
+    size: Option<(u16, u16)>,
+) -> Result<(), StepError> {
     let console = fds.console.ok_or_else(|| {
         StepError::new(InitStep::Console, Errno::EINVAL)
             .with_detail("process.terminal is set but no console socket was given")
     })?;
     let (master, slave_path, slave) = crate::console::open_pty().step(|| InitStep::Console)?;
+    if let Some((rows, cols)) = size {
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads the winsize we pass; the fd is the
+        // master just opened.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+            return Err(StepError::new(InitStep::Console, Errno::last()));
+        }
+    }
     if let Some(root) = root {
         // runc bind-mounts the pty onto /dev/console (rootfs_linux.go,
         // mountConsole) so that programs writing there reach the terminal;

@@ -154,6 +154,10 @@ pub fn router(state: AppState) -> Router {
             body_job("container_create", S::CREATED),
         )
         .route("/containers/{id}/attach", post(container_attach))
+        .route("/containers/{id}/exec", post(crate::exec::exec_create))
+        .route("/exec/{id}/start", post(crate::exec::exec_start))
+        .route("/exec/{id}/json", object_job(GET, "exec_inspect", S::OK))
+        .route("/exec/{id}/resize", object_job(POST, "exec_resize", S::OK))
         .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))
         .route("/berth/plugins", plain_job("plugin_list"))

@@ -14,6 +14,7 @@ mod authz;
 mod drivers;
 mod edge;
 mod error;
+mod exec;
 mod facts;
 mod hijack;
 mod listen;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use berth_libcontainer::console::ConsoleSocket;
 use berth_libcontainer::{Container, CreateOptions, InitStdio};
+use berth_shim::protocol::ExecProcess;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -75,6 +76,9 @@ pub trait ContainerOps {
     fn create(&mut self, io: InitIo) -> Result<Created, ContainerOpsError>;
     /// Lets init execute the user process.
     fn start(&mut self) -> Result<(), ContainerOpsError>;
+    /// Runs `process` in the running container (`docker exec`) with `io`
+    /// as its stdio; the shim becomes its parent and reaps it.
+    fn exec(&mut self, process: &ExecProcess, io: InitIo) -> Result<Created, ContainerOpsError>;
     /// Signals init, or every process of the container.
     fn kill(&mut self, signal: Signal, all: bool) -> Result<(), ContainerOpsError>;
     /// Freezes the container.
@@ -222,6 +226,59 @@ impl ContainerOps for Libcontainer {
         self.container()?.start().map_err(lc)
     }
 
+    fn exec(&mut self, process: &ExecProcess, io: InitIo) -> Result<Created, ContainerOpsError> {
+        // As in `create`: the directory handle outlives the console socket
+        // whose path goes through it. One exec is set up at a time (the
+        // shim is single-threaded), so one socket name serves them all.
+        let mut bundle_dir = None;
+        let (stdio, console) = match io {
+            InitIo::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => (
+                InitStdio::Fds {
+                    stdin,
+                    stdout,
+                    stderr,
+                },
+                None,
+            ),
+            InitIo::Tty => {
+                let dir = open_dir(&self.bundle)?;
+                let path = PathBuf::from(format!(
+                    "/proc/self/fd/{}/exec-console.sock",
+                    dir.as_raw_fd()
+                ));
+                let _ = std::fs::remove_file(&path);
+                let socket = ConsoleSocket::bind(&path).map_err(lc)?;
+                bundle_dir = Some(dir);
+                (
+                    InitStdio::Fds {
+                        stdin: dev_null()?,
+                        stdout: dev_null()?,
+                        stderr: dev_null()?,
+                    },
+                    Some(socket),
+                )
+            }
+        };
+        let container = self.container()?;
+        let pid = container
+            .exec(process, stdio, console.as_ref().map(|c| c.path()))
+            .map_err(lc)?;
+        let console = match console {
+            Some(socket) => {
+                let master = socket.accept_master().map_err(lc);
+                let _ = std::fs::remove_file(socket.path());
+                Some(master?)
+            }
+            None => None,
+        };
+        drop(bundle_dir);
+        Ok(Created { pid, console })
+    }
+
     fn kill(&mut self, signal: Signal, all: bool) -> Result<(), ContainerOpsError> {
         self.container()?.kill(signal, all).map_err(lc)
     }
@@ -363,6 +420,68 @@ pub mod tests {
                 .ok_or_else(|| ContainerOpsError::Runtime("already started".to_owned()))?;
             gate.write_all(b"go\n")
                 .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
+        }
+
+        fn exec(
+            &mut self,
+            process: &berth_shim::protocol::ExecProcess,
+            io: InitIo,
+        ) -> Result<Created, ContainerOpsError> {
+            let argv = process.args().clone().unwrap_or_default();
+            let Some(program) = argv.first() else {
+                return Err(ContainerOpsError::Runtime("no args".to_owned()));
+            };
+            let mut command = Command::new(program);
+            command.args(&argv[1..]).env_clear();
+            for var in process.env().iter().flatten() {
+                if let Some((k, v)) = var.split_once('=') {
+                    command.env(k, v);
+                }
+            }
+            command.current_dir(process.cwd());
+            let mut console = None;
+            match io {
+                InitIo::Pipes {
+                    stdin,
+                    stdout,
+                    stderr,
+                } => {
+                    command
+                        .stdin(Stdio::from(stdin))
+                        .stdout(Stdio::from(stdout))
+                        .stderr(Stdio::from(stderr));
+                }
+                InitIo::Tty => {
+                    let pty = nix::pty::openpty(None, None)
+                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
+                    let slave: OwnedFd = pty.slave;
+                    let dup = |fd: &OwnedFd| {
+                        fd.try_clone()
+                            .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
+                    };
+                    command
+                        .stdin(Stdio::from(dup(&slave)?))
+                        .stdout(Stdio::from(dup(&slave)?))
+                        .stderr(Stdio::from(slave));
+                    // SAFETY: only async-signal-safe calls (setsid, ioctl)
+                    // run between fork and exec.
+                    unsafe {
+                        command.pre_exec(|| {
+                            libc::setsid();
+                            libc::ioctl(0, libc::TIOCSCTTY, 0);
+                            Ok(())
+                        });
+                    }
+                    console = Some(pty.master);
+                }
+            }
+            let child = command
+                .spawn()
+                .map_err(|e| ContainerOpsError::Runtime(format!("exec {program:?}: {e}")))?;
+            Ok(Created {
+                pid: Pid::from_raw(child.id() as i32),
+                console,
+            })
         }
 
         fn kill(&mut self, signal: Signal, _all: bool) -> Result<(), ContainerOpsError> {

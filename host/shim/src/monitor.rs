@@ -13,6 +13,7 @@
 
 mod client;
 mod control;
+mod exec;
 mod stdio;
 
 use std::io::{self, ErrorKind};
@@ -42,7 +43,7 @@ pub(super) const CLIENT_BUFFER_LIMIT: usize = 1024 * 1024;
 
 /// Input queued for the container's stdin above which clients' input stops
 /// being read.
-const STDIN_BUFFER_LIMIT: usize = 64 * 1024;
+pub(super) const STDIN_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Capacity asked for the container's stdout and stderr pipes (the
 /// default is 64 KiB): a container that prints a lot blocks, and wakes the
@@ -61,7 +62,7 @@ pub(super) const LOG_BATCH: usize = 64 * 1024;
 /// How long to keep draining output after init has exited. Everything in
 /// the container's pid namespace dies with init, so the pipes close at once;
 /// the bound only protects against a runtime that shares namespaces.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long clients get to read the final replies before the shim exits.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,11 +95,13 @@ pub(super) enum Phase {
 }
 
 /// One round's `poll(2)` set. Slots: the listener, the pidfd, SIGCHLD,
-/// then the outputs, stdin, the clients.
+/// then the outputs, stdin, the clients, and [`exec::EXEC_SLOTS`] per exec
+/// process.
 struct PollSet {
     fds: Vec<libc::pollfd>,
     stdin_slot: usize,
     clients_slot: usize,
+    execs_slot: usize,
 }
 
 impl PollSet {
@@ -135,6 +138,10 @@ pub struct Monitor<R: ContainerOps> {
     start_failure: Option<ShimFailure>,
     /// The exit record, once written.
     record: Option<ExitRecord>,
+    /// Exec processes running (or draining) in the container.
+    execs: Vec<exec::ExecProcess>,
+    /// The last key given to an exec process.
+    next_exec_key: u64,
 }
 
 /// Sets `O_NONBLOCK` on `fd`.
@@ -153,7 +160,7 @@ pub(super) fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
 }
 
 /// A pidfd of `pid` (pidfd_open(2)): readable once it has exited.
-fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+pub(super) fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     if fd < 0 {
@@ -217,6 +224,8 @@ impl<R: ContainerOps> Monitor<R> {
             paused: false,
             start_failure: None,
             record: None,
+            execs: Vec::new(),
+            next_exec_key: 0,
         })
     }
 
@@ -237,6 +246,7 @@ impl<R: ContainerOps> Monitor<R> {
             {
                 return self.finish(status);
             }
+            self.finish_execs();
             self.poll_once();
         }
     }
@@ -244,9 +254,13 @@ impl<R: ContainerOps> Monitor<R> {
     /// Builds the poll set, waits, and handles what is ready.
     fn poll_once(&mut self) {
         let mut set = self.poll_set();
-        let timeout = match self.phase {
-            Phase::Draining { deadline, .. } => millis_until(deadline),
-            _ => -1,
+        let deadline = match self.phase {
+            Phase::Draining { deadline, .. } => Some(deadline),
+            _ => None,
+        };
+        let timeout = match deadline.into_iter().chain(self.exec_deadline()).min() {
+            Some(deadline) => millis_until(deadline),
+            None => -1,
         };
         let fds = &mut set.fds;
         // SAFETY: `fds` is a valid array of pollfd of the given length.
@@ -271,8 +285,9 @@ impl<R: ContainerOps> Monitor<R> {
             && self.clients.iter().any(|c| {
                 matches!(c.state, ClientState::Attached { .. }) && c.queued() > CLIENT_BUFFER_LIMIT
             });
-        let mut fds: Vec<libc::pollfd> =
-            Vec::with_capacity(4 + self.outputs.len() + self.clients.len());
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(
+            4 + self.outputs.len() + self.clients.len() + exec::EXEC_SLOTS * self.execs.len(),
+        );
         let pfd = |fd: RawFd, events: i16| libc::pollfd {
             fd,
             events,
@@ -308,7 +323,13 @@ impl<R: ContainerOps> Monitor<R> {
         let clients_slot = fds.len();
         for client in &self.clients {
             let mut events = 0;
-            let reading_input = matches!(client.state, ClientState::Attached { .. }) && !stdin_full;
+            let reading_input = match client.state {
+                ClientState::Attached { .. } => !stdin_full,
+                ClientState::Exec { key, .. } => {
+                    !self.execs.iter().any(|e| e.key == key && e.stdin_full())
+                }
+                _ => false,
+            };
             if !client.read_closed && (client.state == ClientState::Request || reading_input) {
                 events |= libc::POLLIN;
             }
@@ -318,10 +339,23 @@ impl<R: ContainerOps> Monitor<R> {
             // POLLHUP (peer gone entirely) is reported whatever we ask.
             fds.push(pfd(client.stream.as_raw_fd(), events));
         }
+        let execs_slot = fds.len();
+        for exec in &self.execs {
+            // An exec's output waits for its own client only.
+            let backpressure = !exec.reaped()
+                && self.clients.iter().any(|c| {
+                    matches!(c.state, ClientState::Exec { key, .. } if key == exec.key)
+                        && c.queued() > CLIENT_BUFFER_LIMIT
+                });
+            for (fd, events) in exec.poll_fds(backpressure) {
+                fds.push(pfd(fd, events));
+            }
+        }
         PollSet {
             fds,
             stdin_slot,
             clients_slot,
+            execs_slot,
         }
     }
 
@@ -366,6 +400,24 @@ impl<R: ContainerOps> Monitor<R> {
                 self.clients[i].flush();
             }
         }
+        // Execs started by the requests above are not in `fds`: only the
+        // ones the set was built for (execs are removed only between
+        // rounds, so their indices hold).
+        let execs = (fds.len() - set.execs_slot) / exec::EXEC_SLOTS;
+        for i in 0..execs {
+            let slot = set.execs_slot + exec::EXEC_SLOTS * i;
+            if fds[slot].revents != 0 {
+                self.reap_exec(i);
+            }
+            for j in 0..2 {
+                if fds[slot + 1 + j].revents != 0 {
+                    self.read_exec_output(i, j);
+                }
+            }
+            if fds[slot + 3].revents != 0 {
+                self.write_exec_stdin(i);
+            }
+        }
         if fds[PollSet::LISTENER].revents != 0 {
             self.accept();
         }
@@ -392,6 +444,9 @@ impl<R: ContainerOps> Monitor<R> {
                         return;
                     }
                 }
+                Ok(status @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
+                    self.exec_reaped(pid, status);
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(_) => {}
             }
@@ -416,6 +471,7 @@ impl<R: ContainerOps> Monitor<R> {
             eprintln!("berth-shim: {e}");
         }
         self.record = Some(record.clone());
+        self.end_all_execs();
         // New connections now find no listener and read the record.
         let _ = std::fs::remove_file(&self.config.args.socket);
         if let Err(e) = self.runtime.delete() {
@@ -497,7 +553,9 @@ impl<R: ContainerOps> Monitor<R> {
                         client.queue(&exit_frame);
                         client.state = ClientState::Closing;
                     }
-                    ClientState::Request | ClientState::Closing => {}
+                    // Exec clients got their exit frame from
+                    // `end_all_execs` and are closing already.
+                    ClientState::Request | ClientState::Closing | ClientState::Exec { .. } => {}
                 }
                 client.flush();
             }

@@ -13,6 +13,10 @@
 //!     raw stdin bytes from the client (half-close = end of this client's
 //!     stdin) and [stream frames](StreamFrameHeader) from the shim: output
 //!     chunks, then one exit frame, then EOF.
+//!   - [`Request::Exec`]: after [`Reply::ExecStarted`] the connection
+//!     carries the exec process's stdin and output the same way as an
+//!     attach, and its exit frame holds the exec process's own
+//!     [`ExitRecord`].
 //!
 //! One request per connection keeps the shim's state machine small; connecting
 //! to a local socket is cheap.
@@ -23,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::exit::ExitRecord;
 use crate::time::Timestamp;
+
+/// The process an exec runs, as the OCI runtime spec describes it.
+pub use oci_spec::runtime::Process as ExecProcess;
 
 /// Upper bound of one message; requests and replies are small, so anything
 /// larger is a protocol violation, not data.
@@ -78,6 +85,32 @@ pub enum Request {
         /// Send stderr frames.
         stderr: bool,
     },
+    /// Runs `process` in the running container (`docker exec`): in its
+    /// namespaces and cgroup, under its seccomp profile, reaped by the shim.
+    /// The connection then streams as an attach does (see the module docs).
+    Exec {
+        /// The engine's id of the exec (names it in resizes and messages).
+        exec_id: String,
+        /// What to run: args, env, cwd, user, capabilities, terminal.
+        process: Box<ExecProcess>,
+        /// Give the process a stdin fed from this connection (else
+        /// `/dev/null`); without a terminal, the connection's half-close
+        /// closes it (moby's exec: `CloseStdin`).
+        stdin: bool,
+        /// Send stdout frames.
+        stdout: bool,
+        /// Send stderr frames.
+        stderr: bool,
+    },
+    /// Sets the terminal size of a running exec process with a terminal.
+    ResizeExec {
+        /// The exec's id, as in [`Request::Exec`].
+        exec_id: String,
+        /// Rows.
+        height: u16,
+        /// Columns.
+        width: u16,
+    },
 }
 
 /// The shim's answer to a [`Request`].
@@ -103,6 +136,11 @@ pub enum Reply {
         /// (requested, and the container was created with `OpenStdin` and
         /// its stdin is still open).
         stdin: bool,
+    },
+    /// Answer to [`Request::Exec`]: the process runs; stream frames follow.
+    ExecStarted {
+        /// Host pid of the exec process.
+        pid: i32,
     },
     /// The request needs a running container and it has exited (or, for
     /// [`Request::Start`], was started already).
@@ -484,6 +522,18 @@ mod tests {
                 stdout: true,
                 stderr: false,
             },
+            Request::Exec {
+                exec_id: "e1".into(),
+                process: Box::default(),
+                stdin: true,
+                stdout: true,
+                stderr: false,
+            },
+            Request::ResizeExec {
+                exec_id: "e1".into(),
+                height: 24,
+                width: 80,
+            },
         ];
         for request in requests {
             let mut wire = Vec::new();
@@ -494,6 +544,7 @@ mod tests {
         let replies = [
             Reply::Ok,
             Reply::Attached { stdin: true },
+            Reply::ExecStarted { pid: 7 },
             Reply::NotRunning,
             Reply::Exited(record()),
             Reply::Started {

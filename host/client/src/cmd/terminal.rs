@@ -39,7 +39,7 @@ impl Drop for RawTerminal {
 }
 
 /// The size of the terminal on stdout, as rows and columns.
-fn terminal_size() -> Option<(u16, u16)> {
+pub(super) fn terminal_size() -> Option<(u16, u16)> {
     let mut ws = nix::libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -51,14 +51,13 @@ fn terminal_size() -> Option<(u16, u16)> {
     (rc == 0 && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
 }
 
-/// Sends the local terminal's size to container `id`.
-async fn send_size(client: &Client, id: &str) {
+/// Sends the local terminal's size to `resize` (a resize endpoint).
+async fn send_size(client: &Client, resize: &str) {
     let Some((h, w)) = terminal_size() else {
         return;
     };
     let path = format!(
-        "/containers/{}/resize{}",
-        segment(id),
+        "{resize}{}",
         query(&[("h", &h.to_string()), ("w", &w.to_string())])
     );
     // As the docker CLI: a failed resize is no reason to end the session.
@@ -69,15 +68,20 @@ async fn send_size(client: &Client, id: &str) {
 /// SIGWINCH, until the returned task is aborted. The handler is installed
 /// before the first size is read, so a change in between is not missed.
 pub fn follow_size(client: &Client, id: &str) -> JoinHandle<()> {
-    let (client, id) = (client.clone(), id.to_owned());
+    follow_resize(client, format!("/containers/{}/resize", segment(id)))
+}
+
+/// [`follow_size`] for any resize endpoint (`/exec/{id}/resize`).
+pub fn follow_resize(client: &Client, resize: String) -> JoinHandle<()> {
+    let client = client.clone();
     let winch = signal(SignalKind::window_change());
     tokio::spawn(async move {
-        send_size(&client, &id).await;
+        send_size(&client, &resize).await;
         let Ok(mut winch) = winch else {
             return;
         };
         while winch.recv().await.is_some() {
-            send_size(&client, &id).await;
+            send_size(&client, &resize).await;
         }
     })
 }

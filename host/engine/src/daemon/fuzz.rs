@@ -164,6 +164,18 @@ impl ExecService for NoRuntime {
     fn restore(&self, _: &str) -> BoxFuture<Result<RunState, JobError>> {
         refused()
     }
+    fn exec(
+        &self,
+        _: &str,
+        _: &str,
+        _: &berth_model::container::ContainerModel,
+        _: &berth_model::exec_process::ExecProcessConfig,
+    ) -> BoxFuture<Result<crate::driver::ExecLaunch, JobError>> {
+        refused()
+    }
+    fn resize_exec(&self, _: &str, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
+        refused()
+    }
 }
 
 /// A daemon on fake drivers with the real job handlers.

@@ -208,6 +208,8 @@ impl Daemon {
             restart_count: record.restart_count,
             driver: self.images.driver_name(),
             platform: "linux".to_owned(),
+            // moby lists the execs that have not ended; null when none.
+            exec_ids: Some(self.execs.running_ids(&record.id)).filter(|ids| !ids.is_empty()),
             host_config: record.host_config,
             config: record.config,
             ..ContainerInspect::default()

@@ -14,6 +14,7 @@ pub mod blocking;
 mod changes;
 pub mod container;
 mod create;
+pub mod exec;
 mod exit;
 pub mod handlers;
 pub mod images;
@@ -92,6 +93,8 @@ pub struct Daemon {
     containers: ContainerSet,
     pool: BlockingPool,
     pruning: prune::PruneGuards,
+    /// `docker exec` sessions, in memory only (moby's `execCommands`).
+    execs: exec::ExecStore,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -127,6 +130,7 @@ impl Daemon {
             containers: ContainerSet::default(),
             pool: BlockingPool::default(),
             pruning: prune::PruneGuards::default(),
+            execs: exec::ExecStore::default(),
         })
     }
 

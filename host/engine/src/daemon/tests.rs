@@ -151,9 +151,21 @@ struct FakeRuntime {
     processes_asked: Mutex<Vec<String>>,
     /// What `processes` answers.
     pids: Mutex<Vec<u32>>,
+    /// `exec` calls: container id, exec id, the process asked for.
+    execs: Mutex<Vec<(String, String, berth_model::exec_process::ExecProcessConfig)>>,
+    /// Exec processes that run until [`FakeRuntime::end_exec`].
+    exec_exits: Mutex<HashMap<String, tokio::sync::oneshot::Sender<i32>>>,
+    /// `resize_exec` calls: exec id, height, width.
+    exec_resizes: Mutex<Vec<(String, u16, u16)>>,
 }
 
 impl FakeRuntime {
+    /// Ends exec process `exec_id` (one started with `wait`) with `code`.
+    fn end_exec(&self, exec_id: &str, code: i32) {
+        let tx = self.exec_exits.lock().unwrap().remove(exec_id).unwrap();
+        tx.send(code).unwrap();
+    }
+
     fn exit(&self, id: &str, code: i64) {
         let proc = self.procs.lock().unwrap().get(id).cloned().unwrap();
         proc.exit.send_replace(Some(code));
@@ -310,6 +322,109 @@ impl ExecService for Arc<FakeRuntime> {
         let r = self.restored.lock().unwrap().clone();
         Box::pin(async move { r.ok_or_else(|| JobError::not_found("nothing to restore")) })
     }
+    /// Exec processes by their command: `missing` cannot start (127),
+    /// `echo WORDS` prints them, `exit N` exits N, `cat` echoes its stdin
+    /// until it closes, `wait` runs until [`FakeRuntime::end_exec`].
+    fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        _: &berth_model::container::ContainerModel,
+        config: &berth_model::exec_process::ExecProcessConfig,
+    ) -> BoxFuture<Result<crate::driver::ExecLaunch, JobError>> {
+        use crate::driver::{ExecLaunch, ExecStreams};
+        use tokio::io::AsyncReadExt;
+        self.execs
+            .lock()
+            .unwrap()
+            .push((id.to_owned(), exec_id.to_owned(), config.clone()));
+        let argv = config.command.clone();
+        let (end_tx, end_rx) = tokio::sync::oneshot::channel::<i32>();
+        if argv[0] == "wait" {
+            self.exec_exits
+                .lock()
+                .unwrap()
+                .insert(exec_id.to_owned(), end_tx);
+        } else {
+            drop(end_tx);
+        }
+        Box::pin(async move {
+            if argv[0] == "missing" {
+                return Ok(ExecLaunch::Failed(ExitRecord::failed(
+                    127,
+                    "exec: \"missing\": executable file not found in $PATH",
+                    berth_model::Timestamp::now(),
+                )));
+            }
+            let (out_tx, mut out_rx) = mpsc::channel::<(StreamType, Bytes)>(8);
+            let (exit_tx, exit_rx) = tokio::sync::oneshot::channel();
+            let (stdin, mut process_in) = tokio::io::duplex(1024);
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                let code = match argv[0].as_str() {
+                    "echo" => {
+                        let line = Bytes::from(format!("{}\n", argv[1..].join(" ")));
+                        out_tx.send((StreamType::Stdout, line)).await.unwrap();
+                        0
+                    }
+                    "exit" => argv[1].parse().unwrap(),
+                    "cat" => {
+                        let mut buf = [0u8; 64];
+                        loop {
+                            match process_in.read(&mut buf).await {
+                                Ok(0) | Err(_) => break 0,
+                                Ok(n) => out_tx
+                                    .send((StreamType::Stdout, Bytes::copy_from_slice(&buf[..n])))
+                                    .await
+                                    .unwrap(),
+                            }
+                        }
+                    }
+                    _ => end_rx.await.unwrap_or(137),
+                };
+                drop(out_tx);
+                // The exit comes once the output has ended, as from the shim.
+                let _ = done_rx.await;
+                let _ = exit_tx.send(ExitRecord::exited(
+                    code,
+                    None,
+                    berth_model::Timestamp::now(),
+                ));
+            });
+            let output = futures_util::stream::poll_fn(move |cx| out_rx.poll_recv(cx));
+            let mut done = Some(done_tx);
+            let output = futures_util::StreamExt::chain(
+                output,
+                futures_util::stream::poll_fn(move |_| {
+                    if let Some(done) = done.take() {
+                        let _ = done.send(());
+                    }
+                    std::task::Poll::Ready(None)
+                }),
+            );
+            Ok(ExecLaunch::Running(ExecStreams {
+                pid: 777,
+                streams: AttachStreams {
+                    stdin: Some(Box::new(stdin)),
+                    output: Box::pin(output),
+                },
+                exit: exit_rx,
+            }))
+        })
+    }
+    fn resize_exec(
+        &self,
+        _: &str,
+        exec_id: &str,
+        h: u16,
+        w: u16,
+    ) -> BoxFuture<Result<(), JobError>> {
+        self.exec_resizes
+            .lock()
+            .unwrap()
+            .push((exec_id.to_owned(), h, w));
+        Box::pin(async { Ok(()) })
+    }
 }
 
 struct Fixture {
@@ -448,6 +563,7 @@ impl Fixture {
 mod attach;
 mod create;
 mod create_fields;
+mod exec;
 mod filters;
 mod jobs;
 mod list;

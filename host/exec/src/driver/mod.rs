@@ -42,7 +42,10 @@ use crate::error::ExecError;
 use crate::logs::{self, LogStream};
 use crate::spec::SpecOptions;
 
+mod exec;
 mod start;
+
+pub use exec::ExecLaunch;
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the

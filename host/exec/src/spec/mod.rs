@@ -43,6 +43,7 @@
 
 mod caps;
 mod devices;
+mod exec;
 mod resources;
 mod rootfs;
 mod seccomp;
@@ -65,6 +66,9 @@ use resources::{resources, rlimits};
 pub use berth_model::container::CapabilitySet;
 pub use berth_model::container::caps::DOCKER_DEFAULT;
 pub use caps::to_oci as capabilities_to_oci;
+pub use exec::exec_process;
+/// The OCI process an exec runs.
+pub use oci_spec::runtime::Process as ExecProcessSpec;
 pub use rootfs::{MAX_IMAGE_FILE, read_in_root};
 pub use seccomp::native_go_arch;
 pub use user::{ExecUser, resolve_user, resolve_user_in_rootfs};
@@ -369,15 +373,27 @@ fn linux(
 /// container's `Env` replaces or extends them (an entry without `=` removes
 /// the variable), then `HOME` when still unset (runc sets it from passwd).
 fn environment(container: &ContainerModel, user: &ExecUser) -> Vec<String> {
+    environment_with(container, container.process.tty, &[], user)
+}
+
+/// [`environment`] for a process with or without a `tty` (an exec's own),
+/// with `extra` applied over the container's `Env` the same way (moby's
+/// exec: `ReplaceOrAppendEnvValues(CreateDaemonEnvironment(tty), Env)`).
+fn environment_with(
+    container: &ContainerModel,
+    tty: bool,
+    extra: &[String],
+    user: &ExecUser,
+) -> Vec<String> {
     let mut env = vec![
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={}", container.hostname.as_str()),
     ];
-    if container.process.tty {
+    if tty {
         env.push("TERM=xterm".to_owned());
     }
     let key = |entry: &str| entry.split_once('=').map_or(entry, |(k, _)| k).to_owned();
-    for entry in &container.process.env {
+    for entry in container.process.env.iter().chain(extra) {
         let k = key(entry);
         if !entry.contains('=') {
             env.retain(|e| key(e) != k);

@@ -742,5 +742,6 @@ fn tmpfs_mounts_merge_dockers_defaults() {
     );
 }
 
+mod exec;
 mod limits;
 mod security;

@@ -175,4 +175,39 @@ impl ExecService for ExecAdapter {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move { driver.state(&id).await.map_err(job_error) })
     }
+
+    fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        container: &ContainerModel,
+        config: &berth_model::exec_process::ExecProcessConfig,
+    ) -> BoxFuture<Result<berth_engine::driver::ExecLaunch, JobError>> {
+        let driver = self.driver.clone();
+        let (id, exec_id) = (id.to_owned(), exec_id.to_owned());
+        let (container, config) = (container.clone(), config.clone());
+        Box::pin(async move {
+            let launch = driver
+                .exec(&id, &exec_id, &container, &config)
+                .await
+                .map_err(job_error)?;
+            Ok(crate::drivers::exec_launch::launch(launch))
+        })
+    }
+
+    fn resize_exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        height: u16,
+        width: u16,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id, exec_id) = (self.driver.clone(), id.to_owned(), exec_id.to_owned());
+        Box::pin(async move {
+            driver
+                .resize_exec(&id, &exec_id, height, width)
+                .await
+                .map_err(job_error)
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! ([`graph::GraphImages`]) and the exec driver ([`exec::ExecAdapter`]).
 
 pub mod exec;
+pub mod exec_launch;
 pub mod graph;
 
 use std::path::PathBuf;

@@ -21,6 +21,13 @@ pub(super) enum ClientState {
         /// It gets the container's stderr.
         stderr: bool,
     },
+    /// Streaming an exec process (`Request::Exec`).
+    Exec {
+        /// The shim's key of the exec process.
+        key: u64,
+        /// Its input goes to the process's stdin.
+        stdin: bool,
+    },
     /// Close once the output queue is flushed.
     Closing,
 }

@@ -49,6 +49,7 @@ impl<R: ContainerOps> Monitor<R> {
             match client.state {
                 ClientState::Request => client.dead = true,
                 ClientState::Attached { stdin: true, .. } => self.stdin_detached(),
+                ClientState::Exec { key, stdin: true } => self.exec_stdin_detached(key),
                 _ => {}
             }
             return;
@@ -81,6 +82,10 @@ impl<R: ContainerOps> Monitor<R> {
 
     /// Input from an attached client.
     fn client_input(&mut self, index: usize, data: &[u8]) {
+        if let ClientState::Exec { key, stdin: true } = self.clients[index].state {
+            self.exec_input(key, data);
+            return;
+        }
         if let ClientState::Attached { stdin: true, .. } = self.clients[index].state
             && let Some(stdin) = &mut self.stdin
             && !stdin.closing
@@ -148,6 +153,27 @@ impl<R: ContainerOps> Monitor<R> {
                 self.clients[index].state = ClientState::Waiting;
                 None
             }
+            Request::Exec {
+                exec_id,
+                process,
+                stdin,
+                stdout,
+                stderr,
+            } => self.start_exec(
+                index,
+                exec_id,
+                &process,
+                super::exec::ExecAttach {
+                    stdin,
+                    stdout,
+                    stderr,
+                },
+            ),
+            Request::ResizeExec {
+                exec_id,
+                height,
+                width,
+            } => Some(self.resize_exec(&exec_id, height, width)),
             Request::Attach {
                 stdin,
                 stdout,

@@ -50,13 +50,26 @@ impl ShimStdio {
     /// yet, the pty master comes back from create (see
     /// [`ShimStdio::attach_console`]).
     pub(super) fn prepare(args: &ShimArgs) -> Result<(ShimStdio, InitIo), ShimFailure> {
+        if args.tty {
+            return Ok((
+                ShimStdio {
+                    outputs: Vec::with_capacity(2),
+                    stdin: None,
+                },
+                InitIo::Tty,
+            ));
+        }
+        ShimStdio::pipes(args.open_stdin)
+    }
+
+    /// Pipes for a process without a TTY: stdout, stderr, and stdin
+    /// (`/dev/null` unless `open_stdin`). The process's ends come back as
+    /// [`InitIo`].
+    pub(super) fn pipes(open_stdin: bool) -> Result<(ShimStdio, InitIo), ShimFailure> {
         let mut stdio = ShimStdio {
             outputs: Vec::with_capacity(2),
             stdin: None,
         };
-        if args.tty {
-            return Ok((stdio, InitIo::Tty));
-        }
         let (out_r, out_w) = cloexec_pipe().map_err(|e| io_failure("stdout pipe", e))?;
         let (err_r, err_w) = cloexec_pipe().map_err(|e| io_failure("stderr pipe", e))?;
         for pipe in [&out_r, &err_r] {
@@ -64,7 +77,7 @@ impl ShimStdio {
             // user's pipe page limit the default size stays.
             let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
         }
-        let container_stdin = if args.open_stdin {
+        let container_stdin = if open_stdin {
             let (in_r, in_w) = cloexec_pipe().map_err(|e| io_failure("stdin pipe", e))?;
             stdio.stdin = Some(Stdin::new(File::from(in_w)));
             in_r
@@ -91,7 +104,18 @@ impl ShimStdio {
         master: &OwnedFd,
         args: &ShimArgs,
     ) -> Result<(), ShimFailure> {
-        if let Some((h, w)) = args.console_size
+        self.attach_master(master, args.console_size, args.open_stdin)
+    }
+
+    /// Takes a pty master as the output (and, with `open_stdin`, the
+    /// stdin) of a process with a terminal, at `size` when given.
+    pub(super) fn attach_master(
+        &mut self,
+        master: &OwnedFd,
+        size: Option<(u16, u16)>,
+        open_stdin: bool,
+    ) -> Result<(), ShimFailure> {
+        if let Some((h, w)) = size
             && let Err(e) = set_winsize(master, h, w)
         {
             eprintln!("berth-shim: initial console size: {e}");
@@ -101,7 +125,7 @@ impl ShimStdio {
             .map_err(|e| io_failure("dup pty master", e))?;
         self.outputs
             .push(Output::new(File::from(reader), StreamKind::Stdout));
-        if args.open_stdin {
+        if open_stdin {
             let writer = master
                 .try_clone()
                 .map_err(|e| io_failure("dup pty master", e))?;

@@ -506,3 +506,5 @@ fn a_slow_attached_client_loses_no_output() {
     assert_eq!(total, 3_000_000);
     assert_eq!(h.join().exit_code, 0);
 }
+
+mod exec;

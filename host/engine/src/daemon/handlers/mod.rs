@@ -37,6 +37,10 @@
 //! | `container_resize` | id | `h`, `w` | |
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
 //! | `container_changes` | id | | `[FilesystemChange]` |
+//! | `exec_create` | container id | | `{"Id"}` (stdin: `ExecCreateRequest`) |
+//! | `exec_start` | exec id | `detach`, `h`, `w` | frames (stdin: client input) |
+//! | `exec_inspect` | exec id | | `ExecInspect` |
+//! | `exec_resize` | exec id | `h`, `w` | |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -51,6 +55,7 @@ use crate::engine::{Engine, Exposure};
 use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
 
 mod containers;
+mod exec;
 mod images;
 mod system;
 
@@ -274,6 +279,30 @@ pub const JOBS: &[JobSpec] = &[
         description: "lists what a container changed in its image's files",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_changes(cx, job)),
+    },
+    JobSpec {
+        name: "exec_create",
+        description: "creates an exec in a running container from a JSON config on stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(exec::exec_create(cx, job)),
+    },
+    JobSpec {
+        name: "exec_start",
+        description: "starts an exec and streams it (job stdin: its input)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(exec::exec_start(cx, job)),
+    },
+    JobSpec {
+        name: "exec_inspect",
+        description: "shows an exec",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(exec::exec_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "exec_resize",
+        description: "resizes an exec's TTY",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(exec::exec_resize(cx, job)),
     },
 ];
 

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 30] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 34] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -128,6 +128,18 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 30] = [
     (
         "container_wait",
         "waits for a container to stop, exit or be removed",
+        Exposure::Route,
+    ),
+    (
+        "exec_create",
+        "creates an exec in a running container from a JSON config on stdin",
+        Exposure::Route,
+    ),
+    ("exec_inspect", "shows an exec", Exposure::Route),
+    ("exec_resize", "resizes an exec's TTY", Exposure::Route),
+    (
+        "exec_start",
+        "starts an exec and streams it (job stdin: its input)",
         Exposure::Route,
     ),
     (
