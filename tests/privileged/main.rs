@@ -11,6 +11,7 @@ mod daemon;
 mod daemon_attach;
 mod daemon_containers;
 mod daemon_exec;
+mod daemon_health;
 mod daemon_jobs;
 mod daemon_listeners;
 mod daemon_options;

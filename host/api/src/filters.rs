@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub use glob::{BadPattern, path_match};
-pub use until::{UntilError, parse_until};
+pub use until::{UntilError, parse_go_duration, parse_until};
 
 /// Parsed filters: name → accepted values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

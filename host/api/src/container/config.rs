@@ -39,6 +39,9 @@ pub struct Config {
         skip_serializing_if = "Option::is_none"
     )]
     pub cmd: Option<Vec<String>>,
+    /// How to probe the container's health (`HEALTHCHECK`, `--health-*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::HealthConfig>,
     /// Image name the container was created from.
     pub image: String,
     /// Working directory.

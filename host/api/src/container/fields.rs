@@ -93,7 +93,7 @@ pub const CONFIG: &[(&str, Handling)] = &[
     ("StdinOnce", Honoured),
     ("Env", Honoured),
     ("Cmd", Honoured),
-    ("Healthcheck", unsupported("--health-*", Struct)),
+    ("Healthcheck", Honoured),
     // Windows only.
     ("ArgsEscaped", api_only(Scalar)),
     ("Image", Honoured),

@@ -83,6 +83,9 @@ pub struct State {
     pub started_at: String,
     /// RFC 3339 time of the last exit.
     pub finished_at: String,
+    /// The health check's state; only for a container that has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::Health>,
 }
 
 /// `GET /containers/{id}/json` (Docker API: `ContainerInspectResponse`).

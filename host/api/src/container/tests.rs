@@ -37,6 +37,7 @@ fn the_typed_fields_are_the_honoured_ones_of_the_table() {
         entrypoint: Some(vec![]),
         stop_signal: Some("SIGTERM".into()),
         stop_timeout: Some(1),
+        healthcheck: Some(HealthConfig::default()),
         exposed_ports: BTreeMap::from([("80/tcp".into(), serde_json::json!({}))]),
         volumes: BTreeMap::from([("/v".into(), serde_json::json!({}))]),
         ..Config::default()

@@ -29,7 +29,7 @@ pub fn parse_until(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Unt
         return Err(UntilError::Empty);
     }
     if value != "0"
-        && let Some(back) = go_duration(value)
+        && let Some(back) = parse_go_duration(value)
     {
         return Ok(now - back);
     }
@@ -137,13 +137,16 @@ fn unix_seconds(value: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Go's `time.ParseDuration`: a signed sequence of decimal numbers, each
-/// with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`).
-fn go_duration(value: &str) -> Option<Duration> {
+/// with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), or `0` alone.
+pub fn parse_go_duration(value: &str) -> Option<Duration> {
     let (negative, mut rest) = match value.as_bytes().first()? {
         b'-' => (true, &value[1..]),
         b'+' => (false, &value[1..]),
         _ => (false, value),
     };
+    if rest == "0" {
+        return Some(Duration::zero());
+    }
     if rest.is_empty() {
         return None;
     }

@@ -103,6 +103,8 @@ pub struct CreateArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
+    #[command(flatten)]
+    pub health: super::health_flags::HealthArgs,
     /// Print help (`-h` is the host name, as in docker).
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -152,6 +154,7 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     c.working_dir = args.workdir.clone().unwrap_or_default();
     c.user = args.user.clone().unwrap_or_default();
     c.hostname = args.hostname.clone().unwrap_or_default();
+    c.healthcheck = args.health.config()?;
     c.tty = args.tty;
     c.open_stdin = args.interactive;
     c.stdin_once = args.interactive;

@@ -7,6 +7,7 @@ use crate::http::{Client, DaemonError};
 mod attach;
 mod containers;
 mod exec;
+mod health_flags;
 mod images;
 mod jobs;
 mod prune;

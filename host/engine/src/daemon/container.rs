@@ -96,6 +96,11 @@ pub struct ContainerInner {
     pub cancel_start: Option<Arc<tokio::sync::Notify>>,
     /// A restart is stopping it: its exit does not auto-remove it.
     pub restarting: bool,
+    /// The health check's monitor, while it runs.
+    pub health_monitor: Option<crate::daemon::health::Monitor>,
+    /// Bumped at each monitor start, so that a stopped one's last result
+    /// is dropped.
+    pub health_generation: u64,
 }
 
 /// One container: its data behind a mutex, and a watch channel that fires
@@ -142,6 +147,8 @@ impl Container {
                 busy: false,
                 cancel_start: None,
                 restarting: false,
+                health_monitor: None,
+                health_generation: 0,
             }),
             changes,
         })

@@ -48,6 +48,7 @@ impl Daemon {
             let removing = inner.record.state.status == Status::Removing;
             // A restart's stop is followed by its start ([`Daemon::restart`]).
             let restarting = inner.restarting;
+            crate::daemon::health::stop_monitor(&mut inner);
             container::set_exited(
                 &mut inner.record.state,
                 i64::from(exit.exit_code),

@@ -131,8 +131,7 @@ const CONTAINER_FILTERS: [&str; 15] = [
 
 /// moby's `includeContainerInList` for the filters berth applies: `name`
 /// and `id` are regular expressions, `exited` needs a container that ran,
-/// labels are ANDed; no container has a health check, so every one is
-/// `none`.
+/// labels are ANDed; `health` is the check's status, `none` without one.
 fn matches_filters(record: &ContainerRecord, filters: &Filters, exited: &[i64]) -> bool {
     let state = &record.state;
     let ran = !state.running && state.started_at != berth_api::ZERO_TIME;
@@ -141,7 +140,10 @@ fn matches_filters(record: &ContainerRecord, filters: &Filters, exited: &[i64]) 
         && filters.match_labels("label", &record.config.labels)
         && (exited.is_empty() || (ran && exited.contains(&state.exit_code)))
         && filters.matches("status", state.status.as_str())
-        && filters.exact("health", "none")
+        && filters.exact(
+            "health",
+            state.health.as_ref().map_or("none", |h| h.status.as_str()),
+        )
         && (filters.get("ancestor").is_empty()
             || filters
                 .get("ancestor")
@@ -161,7 +163,14 @@ pub fn human_status(state: &berth_api::container::State, now: DateTime<Utc>) -> 
             .map(|t| human_duration((now - t).num_seconds()))
     };
     match state.status {
-        Status::Running => format!("Up {}", since(&state.started_at).unwrap_or_default()),
+        Status::Running => match &state.health {
+            Some(health) => format!(
+                "Up {} ({})",
+                since(&state.started_at).unwrap_or_default(),
+                crate::daemon::health::status_suffix(health)
+            ),
+            None => format!("Up {}", since(&state.started_at).unwrap_or_default()),
+        },
         Status::Paused => format!(
             "Up {} (Paused)",
             since(&state.started_at).unwrap_or_default()

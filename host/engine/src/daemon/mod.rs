@@ -17,6 +17,7 @@ mod create;
 pub mod exec;
 mod exit;
 pub mod handlers;
+pub mod health;
 pub mod images;
 pub mod list;
 mod logs;

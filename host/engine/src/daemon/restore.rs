@@ -56,6 +56,7 @@ impl Daemon {
                     let pid = i64::from(pid);
                     tracing::info!(id = %container.id, pid, "reattached to running container");
                     container.lock().record.state.pid = pid;
+                    self.init_health(&container);
                     self.spawn_monitor(container);
                     continue;
                 }

@@ -85,6 +85,11 @@ impl ContainerSpecBuilder {
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
         let (warnings, parts) = validate_host(&mut host, &sysinfo)?;
+        // moby `verifyContainerSettings`: the request's own check before
+        // the command is looked at.
+        if let Some(check) = &config.healthcheck {
+            crate::daemon::health::validate(check)?;
+        }
 
         // Command: moby `daemon/create.go` merge rules. An explicit
         // entrypoint (even empty) drops the image's Cmd unless Cmd is given.
@@ -137,6 +142,12 @@ impl ContainerSpecBuilder {
         }
         if let Some(signal) = &config.stop_signal {
             crate::daemon::signal::parse(signal)?;
+        }
+        // The image's check under the container's, and checked again: an
+        // image's check berth cannot run is refused as well.
+        crate::daemon::health::merge(&mut config.healthcheck, defaults.healthcheck.as_ref());
+        if let Some(check) = &config.healthcheck {
+            crate::daemon::health::validate(check)?;
         }
 
         // Host name: moby uses the short id when none is given.

@@ -119,6 +119,7 @@ impl Daemon {
         let _ = self.persist(&record).await;
         container.notify(false);
         self.container_event("start", &record, &[]);
+        self.init_health(&container);
         // One session per client, each over its own streams.
         for (client, streams) in pending.into_iter().zip(started.attach) {
             tokio::spawn(client.serve(streams));

@@ -72,6 +72,12 @@ impl Daemon {
                 return None;
             }
             state.paused = paused;
+            // A frozen container cannot answer a probe (moby
+            // `updateHealthMonitor`); unpause starts the monitor again.
+            if paused {
+                crate::daemon::health::stop_monitor(&mut inner);
+            }
+            let state = &mut inner.record.state;
             match (paused, state.status) {
                 (true, Status::Running) => state.status = Status::Paused,
                 (false, Status::Paused) => state.status = Status::Running,
@@ -104,7 +110,7 @@ impl Daemon {
     }
 
     /// `POST /containers/{id}/unpause`: thaws a paused container.
-    pub async fn unpause(&self, reference: &str) -> Result<(), JobError> {
+    pub async fn unpause(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
         if !container.lock().record.state.paused {
             return Err(JobError::conflict(format!(
@@ -115,6 +121,7 @@ impl Daemon {
         self.runtime.resume(&container.id).await?;
         if let Some(record) = self.set_paused(&container, false).await {
             self.container_event("unpause", &record, &[]);
+            self.update_health_monitor(&container);
         }
         Ok(())
     }

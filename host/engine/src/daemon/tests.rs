@@ -565,6 +565,7 @@ mod create;
 mod create_fields;
 mod exec;
 mod filters;
+mod health;
 mod jobs;
 mod list;
 mod logs;

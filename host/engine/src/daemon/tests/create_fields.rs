@@ -89,8 +89,8 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "Config.Volumes (anonymous volumes, -v /path) is not supported by berth".to_owned(),
         ),
         (
-            r#"{"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","true"]}}"#.to_owned(),
-            "Config.Healthcheck (--health-*) is not supported by berth".to_owned(),
+            r#"{"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","true"],"Probe":1}}"#.to_owned(),
+            "Config.Healthcheck.Probe is not a field of the Docker Engine API 1.43: berth cannot honour it".to_owned(),
         ),
         (
             r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"IPv4Address":"1.2.3.4"}}}}}"#.to_owned(),
