@@ -24,6 +24,7 @@ pub mod prune;
 mod remove;
 mod rename;
 mod restart;
+pub mod restart_policy;
 mod restore;
 pub mod signal;
 pub mod spec;

@@ -151,6 +151,8 @@ struct FakeRuntime {
     processes_asked: Mutex<Vec<String>>,
     /// What `processes` answers.
     pids: Mutex<Vec<u32>>,
+    /// When each start was asked for, on tokio's clock.
+    start_times: Mutex<Vec<tokio::time::Instant>>,
 }
 
 impl FakeRuntime {
@@ -190,6 +192,10 @@ impl ExecService for Arc<FakeRuntime> {
             .unwrap()
             .push(!request.attach.is_empty());
         self.started.lock().unwrap().push(request.container.clone());
+        self.start_times
+            .lock()
+            .unwrap()
+            .push(tokio::time::Instant::now());
         Box::pin(async move {
             let argv = request.container.process.command.args().to_vec();
             // A start that never ends, like one stuck on a FIFO in the image.
@@ -456,6 +462,7 @@ mod prune;
 mod remove;
 mod rename;
 mod restart;
+mod restart_policy;
 mod restore;
 mod start;
 mod start_bounds;
