@@ -207,4 +207,14 @@ pub trait ExecService: Send + Sync + 'static {
     /// Finds out, after a daemon restart, what became of a container that
     /// was running.
     fn restore(&self, id: &str) -> BoxFuture<Result<RunState, JobError>>;
+
+    /// Writes the limits of `container` into the running container's
+    /// cgroup (`docker update`); when the kernel refuses part of them, the
+    /// limits of `previous` are written back before the error returns.
+    fn update(
+        &self,
+        id: &str,
+        container: ContainerModel,
+        previous: ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>>;
 }

@@ -320,7 +320,7 @@ pub fn check_section(
 }
 
 /// `null`, `false`, `0`, `""`, `[]` or `{}`.
-fn is_empty(value: &Value) -> bool {
+pub(crate) fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Bool(b) => !b,

@@ -164,6 +164,14 @@ impl ExecService for NoRuntime {
     fn restore(&self, _: &str) -> BoxFuture<Result<RunState, JobError>> {
         refused()
     }
+    fn update(
+        &self,
+        _: &str,
+        _: berth_model::container::ContainerModel,
+        _: berth_model::container::ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>> {
+        refused()
+    }
 }
 
 /// A daemon on fake drivers with the real job handlers.

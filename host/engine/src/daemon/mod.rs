@@ -32,6 +32,7 @@ mod start;
 mod stop;
 pub mod sysinfo;
 pub mod top;
+mod update;
 
 pub use attach::AttachReplay;
 

@@ -209,6 +209,18 @@ fn validate_host(
     Ok((warnings, parts))
 }
 
+/// The resource checks of create (errors, warnings, normalisation) on
+/// the `HostConfig` an update leads to (moby `verifyContainerSettings`
+/// with `update`).
+pub(crate) fn validate_update(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+) -> Result<Vec<String>, JobError> {
+    let warnings = resources::validate(host, sys)?;
+    validate_restart_policy(host)?;
+    Ok(warnings)
+}
+
 /// A known restart policy, and none with `AutoRemove`, with moby's
 /// messages (`verifyContainerSettings`, `container.ValidateRestartPolicy`
 /// of `api/types/container/hostconfig.go`).

@@ -153,6 +153,11 @@ struct FakeRuntime {
     pids: Mutex<Vec<u32>>,
     /// When each start was asked for, on tokio's clock.
     start_times: Mutex<Vec<tokio::time::Instant>>,
+    /// The resources of every `update`, in order.
+    updates: Mutex<Vec<berth_model::container::Resources>>,
+    /// `update` fails with this message (the driver wrote the old limits
+    /// back).
+    update_fails: Mutex<Option<String>>,
 }
 
 impl FakeRuntime {
@@ -316,6 +321,23 @@ impl ExecService for Arc<FakeRuntime> {
         let r = self.restored.lock().unwrap().clone();
         Box::pin(async move { r.ok_or_else(|| JobError::not_found("nothing to restore")) })
     }
+    fn update(
+        &self,
+        _: &str,
+        container: berth_model::container::ContainerModel,
+        _: berth_model::container::ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let failure = self.update_fails.lock().unwrap().clone();
+        if failure.is_none() {
+            self.updates.lock().unwrap().push(container.resources);
+        }
+        Box::pin(async move {
+            match failure {
+                Some(message) => Err(JobError::new(ErrorKind::Internal, message)),
+                None => Ok(()),
+            }
+        })
+    }
 }
 
 struct Fixture {
@@ -468,3 +490,4 @@ mod start;
 mod start_bounds;
 mod stop;
 mod top;
+mod update;
