@@ -11,6 +11,7 @@ mod daemon;
 mod daemon_attach;
 mod daemon_containers;
 mod daemon_jobs;
+mod daemon_lifecycle;
 mod daemon_listeners;
 mod daemon_options;
 mod daemon_prune;

@@ -8,7 +8,7 @@ use berth_api::container::{Status, WaitCondition};
 
 use crate::daemon::container::{self, Container, ContainerRecord};
 use crate::daemon::{Daemon, signal};
-use crate::job::JobError;
+use crate::job::{ErrorKind, JobError};
 
 impl Daemon {
     /// `POST /containers/{id}/kill`.
@@ -163,8 +163,10 @@ impl Daemon {
         }
         if let Err(e) = self.signal_logged(&container, signal).await {
             // It may have exited on its own since we looked: then it is
-            // stopped, which is what was asked.
-            if container.lock().record.state.running {
+            // stopped, which is what was asked. The driver says so (a
+            // conflict: not running) before the exit monitor has recorded
+            // it, which the wait below sees.
+            if container.lock().record.state.running && e.kind != ErrorKind::Conflict {
                 return Err(e);
             }
         }
