@@ -78,10 +78,13 @@ impl ExecDriver {
 /// What writes the cgroup back to `before` after a failed update towards
 /// `wanted`. The cgroup writers leave a 0 or absent value as it is (runc's
 /// "unset"), so a limit the update set where the container had none is
-/// written back as the kernel's own default: unlimited memory, swap, soft
-/// limit, pids and CFS quota, the default CFS period and shares
-/// (cgroup-v1/memory.rst, pids.rst; sched-bwc.rst: period 100 ms, quota
-/// -1; `cpu.shares` 1024).
+/// written back as the kernel's own default: unlimited memory, swap, pids
+/// and CFS quota, the default CFS period and shares (cgroup-v1/memory.rst,
+/// pids.rst; sched-bwc.rst: period 100 ms, quota -1; `cpu.shares` 1024,
+/// which v2 gets as runc's weight for it). A soft limit (reservation) the
+/// container did not have stays: "none" is -1 on v1 but 0 on v2
+/// (`memory.low`), and the cgroup writers read both 0 and -1 as
+/// something else.
 fn restore_plan(mut before: LinuxResources, wanted: &LinuxResources) -> LinuxResources {
     let set = |v: Option<i64>| v.is_some_and(|v| v != 0);
     let unset = |v: Option<i64>| !set(v);
@@ -92,9 +95,6 @@ fn restore_plan(mut before: LinuxResources, wanted: &LinuxResources) -> LinuxRes
         }
         if set(new.swap()) && unset(memory.swap()) {
             memory.set_swap(Some(-1));
-        }
-        if set(new.reservation()) && unset(memory.reservation()) {
-            memory.set_reservation(Some(-1));
         }
         before.set_memory(Some(memory));
     }
@@ -160,7 +160,7 @@ mod tests {
         let memory = (*plan.memory()).unwrap();
         assert_eq!(
             (memory.limit(), memory.swap(), memory.reservation()),
-            (Some(64 << 20), Some(128 << 20), Some(-1))
+            (Some(64 << 20), Some(128 << 20), None)
         );
         let cpu = plan.cpu().clone().unwrap();
         assert_eq!(
