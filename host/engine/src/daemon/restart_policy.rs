@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::daemon::Daemon;
 use crate::daemon::container::Container;
+use crate::job::JobError;
 
 /// First wait before a restart (moby `restartmanager.defaultTimeout`).
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -257,6 +258,23 @@ impl Daemon {
                 tracing::warn!(id, error = %e, "restart policy: start at daemon start failed");
             }
         });
+    }
+
+    /// The container `reference` names, running and not waiting to be
+    /// restarted: what `pause` and `top` need (moby
+    /// `errContainerIsRestarting`, verbatim).
+    pub(super) fn running_not_restarting(
+        &self,
+        reference: &str,
+    ) -> Result<Arc<Container>, JobError> {
+        let container = self.running_container(reference)?;
+        if container.lock().record.state.status == Status::Restarting {
+            return Err(JobError::conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                container.id
+            )));
+        }
+        Ok(container)
     }
 
     /// What a user `stop` or `kill` does to the restart policy before it

@@ -97,7 +97,7 @@ impl Daemon {
     /// `POST /containers/{id}/pause`: freezes every process of the
     /// container (cgroup freezer).
     pub async fn pause(&self, reference: &str) -> Result<(), JobError> {
-        let container = self.running_container(reference)?;
+        let container = self.running_not_restarting(reference)?;
         if container.lock().record.state.paused {
             return Err(JobError::conflict(format!(
                 "Container {} is already paused",

@@ -213,6 +213,19 @@ async fn rm_force_and_kill_end_a_pending_restart() {
         f.runtime.exit(id, 1);
         f.wait_until(id, |s| s.status == Status::Restarting).await;
     }
+    // moby's refusals while it waits.
+    for refused in [
+        f.daemon.pause("gone").await.unwrap_err(),
+        f.daemon.top("gone", "").await.unwrap_err(),
+    ] {
+        assert_eq!(
+            (refused.kind, refused.message),
+            (
+                ErrorKind::Conflict,
+                format!("Container {gone} is restarting, wait until the container is running")
+            )
+        );
+    }
     // Running in its state (as moby): rm without force refuses.
     let refused = f.daemon.remove("gone", false).await.unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Conflict);
