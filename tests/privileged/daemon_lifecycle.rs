@@ -78,13 +78,21 @@ fn a_container_killed_from_the_host_comes_back_with_its_restart_count() {
         .expect("kill the container's process");
         wait_for(&d, "rp", "the restart", |c| running_again(c, count, pid));
     }
-    // moby's events: die then start at each restart.
-    let actions: Vec<String> = d
-        .past_events(Some("container"))
-        .iter()
-        .filter_map(|e| e["Action"].as_str().map(str::to_owned))
-        .filter(|a| a == "die" || a == "start")
-        .collect();
+    // moby's events: die then start at each restart. The state changes
+    // before the event is published: poll for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let actions = loop {
+        let actions: Vec<String> = d
+            .past_events(Some("container"))
+            .iter()
+            .filter_map(|e| e["Action"].as_str().map(str::to_owned))
+            .filter(|a| a == "die" || a == "start")
+            .collect();
+        if actions.len() >= 5 || Instant::now() > deadline {
+            break actions;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(actions, ["start", "die", "start", "die", "start"]);
     // A user stop ends it for good; docker ps says how it ended.
     d.docker(&["stop", "-t", "1", "rp"]).ok();

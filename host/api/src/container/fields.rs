@@ -122,7 +122,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     // Typed; the modes berth has are checked at create.
     ("NetworkMode", Honoured),
     ("PortBindings", unsupported("-p, --publish", Map)),
-    // Typed; only "no" is honoured until restart policies exist.
+    // Typed; run by the engine's restart manager.
     ("RestartPolicy", Honoured),
     ("AutoRemove", Honoured),
     ("VolumeDriver", unsupported("--volume-driver", Scalar)),
