@@ -116,8 +116,8 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             r#"HostConfig.NetworkMode (--network) "host" is not supported by berth"#,
         ),
         (
-            &["--restart", "always"],
-            "HostConfig.RestartPolicy (--restart) is not supported by berth",
+            &["--restart", "always:3"],
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'",
         ),
         (
             &["--sysctl", "net.ipv4.ip_forward=1"],

@@ -13,6 +13,7 @@ mod daemon_containers;
 mod daemon_exec;
 mod daemon_health;
 mod daemon_jobs;
+mod daemon_lifecycle;
 mod daemon_listeners;
 mod daemon_options;
 mod daemon_prune;

@@ -14,6 +14,7 @@ mod list;
 mod log;
 pub mod security;
 mod top;
+mod update;
 
 pub use bind::*;
 pub use config::*;
@@ -24,6 +25,7 @@ pub use inspect::*;
 pub use list::*;
 pub use log::*;
 pub use top::*;
+pub use update::*;
 
 use serde::{Deserialize, Deserializer};
 

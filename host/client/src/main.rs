@@ -110,6 +110,8 @@ enum Command {
     Restart(cmd::StopArgs),
     /// Rename a container: CONTAINER NEW_NAME.
     Rename { container: String, new_name: String },
+    /// Update the limits and restart policy of one or more containers.
+    Update(cmd::UpdateArgs),
     /// Display the running processes of a container: CONTAINER [ps OPTIONS].
     Top {
         container: String,
@@ -354,6 +356,7 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             container,
             new_name,
         } => cmd::rename(client, &container, &new_name).await.map(|()| 0),
+        Command::Update(args) => cmd::update(client, &args).await,
         Command::Top {
             container,
             ps_options,

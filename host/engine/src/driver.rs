@@ -257,4 +257,14 @@ pub trait ExecService: Send + Sync + 'static {
         height: u16,
         width: u16,
     ) -> BoxFuture<Result<(), JobError>>;
+
+    /// Writes the limits of `container` into the running container's
+    /// cgroup (`docker update`); when the kernel refuses part of them, the
+    /// limits of `previous` are written back before the error returns.
+    fn update(
+        &self,
+        id: &str,
+        container: ContainerModel,
+        previous: ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>>;
 }

@@ -158,6 +158,10 @@ pub fn router(state: AppState) -> Router {
         .route("/exec/{id}/start", post(crate::exec::exec_start))
         .route("/exec/{id}/json", object_job(GET, "exec_inspect", S::OK))
         .route("/exec/{id}/resize", object_job(POST, "exec_resize", S::OK))
+        .route(
+            "/containers/{id}/update",
+            object_body_job("container_update", S::OK),
+        )
         .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))
         .route("/berth/plugins", plain_job("plugin_list"))
@@ -290,6 +294,22 @@ fn object_job(method: MethodFilter, name: &'static str, ok: StatusCode) -> Metho
         method,
         move |State(state): State<AppState>, Path(id): Path<String>, Query(q): Params| async move {
             let (job, streams) = job_with(name, vec![id], q);
+            edge::respond(&state.engine, job, streams, ok).await
+        },
+    )
+}
+
+/// `POST` of job `name` on the object the path names, with the request
+/// body as the job's stdin (a JSON document, e.g. `UpdateConfig`); `ok` on
+/// success.
+fn object_body_job(name: &'static str, ok: StatusCode) -> MethodRouter<AppState> {
+    post(
+        move |State(state): State<AppState>,
+              Path(id): Path<String>,
+              Query(q): Params,
+              body: Body| async move {
+            let (job, streams) = job_with(name, vec![id], q);
+            let job = job.stdin(body_reader(body));
             edge::respond(&state.engine, job, streams, ok).await
         },
     )

@@ -28,13 +28,10 @@ pub struct CreateRequest {
 /// network) are refused.
 const NETWORK_MODES: [&str; 4] = ["", "default", "bridge", "none"];
 
-/// Restart policies Docker has that berth does not run yet.
-const RESTART_POLICIES: [&str; 3] = ["always", "unless-stopped", "on-failure"];
-
 impl CreateRequest {
     /// Refuses a request that sets a field berth does not honour
-    /// ([`fields`]), names a network mode berth has no driver for, or
-    /// asks for a restart policy, naming the field and the option.
+    /// ([`fields`]) or names a network mode berth has no driver for,
+    /// naming the field and the option.
     pub fn check_fields(&self) -> Result<(), fields::FieldError> {
         use fields::{FieldError, Section, check_section};
         let unsupported = |field: &str, option: &'static str| FieldError::Unsupported {
@@ -61,9 +58,6 @@ impl CreateRequest {
                 field: format!("HostConfig.NetworkMode (--network) {mode:?}"),
                 option: None,
             });
-        }
-        if RESTART_POLICIES.contains(&self.host_config.restart_policy.name.as_str()) {
-            return Err(unsupported("HostConfig.RestartPolicy", "--restart"));
         }
         let networking = match &self.networking_config {
             None | Some(serde_json::Value::Null) => return Ok(()),

@@ -122,7 +122,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     // Typed; the modes berth has are checked at create.
     ("NetworkMode", Honoured),
     ("PortBindings", unsupported("-p, --publish", Map)),
-    // Typed; only "no" is honoured until restart policies exist.
+    // Typed; run by the engine's restart manager.
     ("RestartPolicy", Honoured),
     ("AutoRemove", Honoured),
     ("VolumeDriver", unsupported("--volume-driver", Scalar)),
@@ -320,7 +320,7 @@ pub fn check_section(
 }
 
 /// `null`, `false`, `0`, `""`, `[]` or `{}`.
-fn is_empty(value: &Value) -> bool {
+pub(crate) fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Bool(b) => !b,

@@ -175,6 +175,68 @@ fn apply_writes_v2_files() {
     assert_eq!(fx.file("memory.swap.max"), "max");
 }
 
+/// `docker update` of a running container (libcontainer `update`): what
+/// the update names is rewritten, the rest stays; the write-back of a
+/// failed update lifts limits the container did not have.
+#[test]
+fn an_update_rewrites_what_it_names_and_a_write_back_lifts_what_was_unset() {
+    let fx = Fixture::new();
+    let created = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 << 20)
+                .swap(128 << 20)
+                .build()
+                .unwrap(),
+        )
+        .cpu(
+            LinuxCpuBuilder::default()
+                .quota(50_000)
+                .period(100_000u64)
+                .cpus("0")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    fx.manager.apply(&created).unwrap();
+    let update = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(128 << 20)
+                .swap(256 << 20)
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(50).build().unwrap())
+        .build()
+        .unwrap();
+    fx.manager.apply(&update).unwrap();
+    assert_eq!(fx.file("memory.max"), (128 << 20).to_string());
+    assert_eq!(fx.file("memory.swap.max"), (128 << 20).to_string());
+    assert_eq!(fx.file("pids.max"), "50");
+    // Not named: as created.
+    assert_eq!(fx.file("cpu.max"), "50000 100000");
+    assert_eq!(fx.file("cpuset.cpus"), "0");
+    // The write-back of the exec driver for a container that had no pids
+    // limit and this memory: -1 is the kernel's "max".
+    let write_back = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .limit(64 << 20)
+                .swap(128 << 20)
+                .build()
+                .unwrap(),
+        )
+        .pids(LinuxPidsBuilder::default().limit(-1).build().unwrap())
+        .build()
+        .unwrap();
+    fx.manager.apply(&write_back).unwrap();
+    assert_eq!(fx.file("memory.max"), (64 << 20).to_string());
+    assert_eq!(fx.file("memory.swap.max"), (64 << 20).to_string());
+    assert_eq!(fx.file("pids.max"), "max");
+}
+
 #[test]
 fn v1_only_knobs_are_refused_before_any_write() {
     let fx = Fixture::new();

@@ -97,6 +97,16 @@ pub struct CreateArgs {
     /// Automatically remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Restart policy to apply when a container exits (no, always,
+    /// on-failure[:max-retries], unless-stopped).
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Signal to stop the container.
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub stop_timeout: Option<i64>,
     /// Keep STDIN open even if not attached.
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -216,8 +226,33 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     }
     h.binds = args.volumes.clone();
     h.auto_remove = args.rm;
-    h.network_mode = "default".to_owned();
+    if let Some(policy) = &args.restart {
+        h.restart_policy = restart_policy(policy)?;
+    }
+    req.config.stop_signal = args.stop_signal.clone();
+    req.config.stop_timeout = args.stop_timeout;
+    req.host_config.network_mode = "default".to_owned();
     Ok(req)
+}
+
+/// `--restart NAME[:COUNT]` as the docker CLI parses it
+/// (`opts.ParseRestartPolicy`): the daemon validates the policy.
+pub(super) fn restart_policy(policy: &str) -> Result<berth_api::container::RestartPolicy> {
+    let (name, count) = policy.split_once(':').unwrap_or((policy, ""));
+    if policy.contains(':') && name.is_empty() {
+        bail!("invalid restart policy format: no policy provided before colon");
+    }
+    let maximum_retry_count = if count.is_empty() {
+        0
+    } else {
+        count.parse().map_err(|_| {
+            anyhow!("invalid restart policy format: maximum retry count must be an integer")
+        })?
+    };
+    Ok(berth_api::container::RestartPolicy {
+        name: name.to_owned(),
+        maximum_retry_count,
+    })
 }
 
 /// A `--security-opt` as the docker CLI sends it (`parseSecurityOpts`): a

@@ -14,6 +14,7 @@ mod prune;
 mod run;
 mod system;
 mod terminal;
+mod update;
 
 pub use attach::*;
 pub use containers::*;
@@ -23,6 +24,7 @@ pub use jobs::*;
 pub use prune::*;
 pub use run::*;
 pub use system::*;
+pub use update::*;
 
 type Result<T> = anyhow::Result<T>;
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::daemon::attach::PendingAttach;
+use crate::daemon::restart_policy::RestartManager;
 use crate::job::JobError;
 
 /// Container records, keyed by id.
@@ -49,8 +50,13 @@ pub struct ContainerRecord {
     pub model: Option<ContainerModel>,
     /// Lifecycle state.
     pub state: State,
-    /// Number of starts after the first.
+    /// Restarts by the restart policy since the last user start (moby
+    /// `RestartCount`: a user start or restart resets it).
     pub restart_count: i64,
+    /// The user stopped or killed it (moby `HasBeenManuallyStopped`): an
+    /// `unless-stopped` container then stays stopped, also across a daemon
+    /// restart. A user start clears it.
+    pub manually_stopped: bool,
 }
 
 impl ContainerRecord {
@@ -101,6 +107,12 @@ pub struct ContainerInner {
     /// Bumped at each monitor start, so that a stopped one's last result
     /// is dropped.
     pub health_generation: u64,
+    /// Its restart policy's live state ([`RestartManager`]).
+    pub restart: RestartManager,
+    /// When its process last started, on the daemon's clock (for the
+    /// restart backoff; `None` after a daemon restart, when the record's
+    /// times serve).
+    pub started: Option<tokio::time::Instant>,
 }
 
 /// One container: its data behind a mutex, and a watch channel that fires
@@ -142,13 +154,15 @@ impl Container {
         Arc::new(Container {
             id: record.id.clone(),
             inner: Mutex::new(ContainerInner {
-                record,
                 pending_attach: Vec::new(),
                 busy: false,
                 cancel_start: None,
                 restarting: false,
                 health_monitor: None,
                 health_generation: 0,
+                restart: RestartManager::new(record.restart_count),
+                started: None,
+                record,
             }),
             changes,
         })

@@ -80,6 +80,7 @@ impl Daemon {
             model: Some(spec.model),
             state: spec::created_state(),
             restart_count: 0,
+            manually_stopped: false,
         };
         // Name and record in one transaction: the name is reserved
         // atomically, and a failure leaves neither behind.

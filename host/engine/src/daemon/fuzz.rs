@@ -173,6 +173,14 @@ impl ExecService for NoRuntime {
     ) -> BoxFuture<Result<crate::driver::ExecLaunch, JobError>> {
         refused()
     }
+    fn update(
+        &self,
+        _: &str,
+        _: berth_model::container::ContainerModel,
+        _: berth_model::container::ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>> {
+        refused()
+    }
     fn resize_exec(&self, _: &str, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
         refused()
     }

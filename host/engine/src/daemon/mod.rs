@@ -26,6 +26,7 @@ pub mod prune;
 mod remove;
 mod rename;
 mod restart;
+pub mod restart_policy;
 mod restore;
 pub mod signal;
 pub mod spec;
@@ -33,6 +34,7 @@ mod start;
 mod stop;
 pub mod sysinfo;
 pub mod top;
+mod update;
 
 pub use attach::AttachReplay;
 

@@ -54,8 +54,12 @@ impl Daemon {
                             container.id
                         )));
                     }
-                    let running = state.running;
+                    // A container waiting to be restarted has no process
+                    // to kill; its restart is cancelled (moby kills it,
+                    // which cancels the restart).
+                    let running = state.running && state.status != Status::Restarting;
                     state.status = Status::Removing;
+                    inner.restart.cancel();
                     // Clients attached to a container that will never start:
                     // their sessions end now (dropping them closes their
                     // streams).

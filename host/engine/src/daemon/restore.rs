@@ -7,7 +7,8 @@ use std::sync::Arc;
 use berth_api::container::Status;
 
 use crate::daemon::blocking::BlockingKind;
-use crate::daemon::container::{CONTAINERS, Container};
+use crate::daemon::container::{self, CONTAINERS, Container};
+use crate::daemon::exit::AfterExit;
 use crate::daemon::{Daemon, names, store_error};
 use crate::driver::{ExitRecord, LOST_EXIT_CODE, RunState};
 use crate::job::JobError;
@@ -42,9 +43,11 @@ impl Daemon {
                 tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
             }
             let was_running = record.state.running;
+            let was_restarting = record.state.status == Status::Restarting;
             let container = Container::new(record);
             self.containers.insert(Arc::clone(&container));
             if !was_running {
+                self.restart_at_daemon_start(&container);
                 continue;
             }
             let exit = match self.runtime.restore(&container.id).await {
@@ -55,9 +58,26 @@ impl Daemon {
                 ) => {
                     let pid = i64::from(pid);
                     tracing::info!(id = %container.id, pid, "reattached to running container");
-                    container.lock().record.state.pid = pid;
+                    {
+                        let mut inner = container.lock();
+                        // A restart by policy got as far as the process
+                        // before the daemon went away: it runs.
+                        if was_restarting {
+                            let now = crate::daemon::now_rfc3339();
+                            container::set_running(&mut inner.record.state, pid, &now);
+                        }
+                        inner.record.state.pid = pid;
+                    }
                     self.init_health(&container);
                     self.spawn_monitor(container);
+                    continue;
+                }
+                // The daemon went away while the container waited out its
+                // restart backoff: its exit is recorded already (and its
+                // `die` told); the policy goes on where it was.
+                _ if was_restarting => {
+                    tracing::info!(id = %container.id, "resuming the restart of a container");
+                    self.resume_restart(container);
                     continue;
                 }
                 Ok(RunState::Exited(exit)) => exit,
@@ -75,17 +95,25 @@ impl Daemon {
                         format!("lost track of the container: {e}"),
                         berth_model::Timestamp::now(),
                     );
-                    self.record_exit(&container, exit).await;
+                    // Its process may still run out of sight: neither
+                    // removed nor started a second time.
+                    if let AfterExit::Restart(_) = self.record_exit(&container, exit).await {
+                        container.lock().restart.cancel();
+                        self.end_restarting(&container).await;
+                    }
                     continue;
                 }
             };
             tracing::info!(id = %container.id, code = exit.exit_code, "container exited while the daemon was down");
-            // An AutoRemove container that ended meanwhile goes now, as it
-            // would have had the daemon been up.
-            if self.record_exit(&container, exit).await
-                && let Err(e) = self.remove_container(&container, false).await
-            {
-                tracing::warn!(id = %container.id, error = %e, "auto-remove at restore failed");
+            // What would have followed the exit had the daemon been up:
+            // an AutoRemove container goes now, a restart policy restarts
+            // it after its backoff (in its own task).
+            match self.record_exit(&container, exit).await {
+                AfterExit::Restart(restart) => {
+                    let daemon = Arc::clone(self);
+                    tokio::spawn(async move { daemon.run_restart(container, restart).await });
+                }
+                after => self.after_exit(container, after).await,
             }
         }
         Ok(count)

@@ -220,24 +220,50 @@ fn validate_host(
     Ok((warnings, parts))
 }
 
-/// A known restart policy, and none with `AutoRemove` (moby
-/// `verifyContainerSettings`).
-fn validate_restart_policy(host: &HostConfig) -> Result<(), JobError> {
-    let policy = host.restart_policy.name.as_str();
-    if !matches!(
-        policy,
-        "" | "no" | "always" | "unless-stopped" | "on-failure"
-    ) {
-        return Err(JobError::invalid(format!(
-            "invalid restart policy '{policy}'"
-        )));
-    }
-    if host.auto_remove && !matches!(policy, "" | "no") {
+/// The resource checks of create (errors, warnings, normalisation) on
+/// the `HostConfig` an update leads to (moby `verifyContainerSettings`
+/// with `update`).
+pub(crate) fn validate_update(
+    host: &mut HostConfig,
+    sys: &SysInfo,
+) -> Result<Vec<String>, JobError> {
+    let warnings = resources::validate(host, sys)?;
+    validate_restart_policy(host)?;
+    Ok(warnings)
+}
+
+/// A known restart policy, and none with `AutoRemove`, with moby's
+/// messages (`verifyContainerSettings`, `container.ValidateRestartPolicy`
+/// of `api/types/container/hostconfig.go`).
+pub(crate) fn validate_restart_policy(host: &HostConfig) -> Result<(), JobError> {
+    let policy = &host.restart_policy;
+    if host.auto_remove && !matches!(policy.name.as_str(), "" | "no") {
         return Err(JobError::invalid(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    Ok(())
+    let max = policy.maximum_retry_count;
+    match policy.name.as_str() {
+        "always" | "unless-stopped" | "no" if max != 0 => {
+            let negative = if max < 0 {
+                " and cannot be negative"
+            } else {
+                ""
+            };
+            Err(JobError::invalid(format!(
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'{negative}"
+            )))
+        }
+        "on-failure" if max < 0 => Err(JobError::invalid(
+            "invalid restart policy: maximum retry count cannot be negative",
+        )),
+        // moby: "Versions before v25.0.0 created an empty restart-policy
+        // name as default": any count is accepted with it.
+        "" | "always" | "unless-stopped" | "no" | "on-failure" => Ok(()),
+        name => Err(JobError::invalid(format!(
+            "invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        ))),
+    }
 }
 
 /// A model error as the client sees it.
@@ -353,6 +379,44 @@ mod tests {
         let spec = build(r#"{"Image":"b","HostConfig":{"PidsLimit":-1}}"#).unwrap();
         assert_eq!(spec.host_config.pids_limit, None);
         assert!(build(r#"{"Image":"b","HostConfig":{"NanoCpus":1,"CpuQuota":5000}}"#).is_err());
+    }
+
+    #[test]
+    fn restart_policies_are_checked_with_moby_messages() {
+        let message = |policy: &str, extra: &str| {
+            let json =
+                format!(r#"{{"Image":"b","HostConfig":{{"RestartPolicy":{policy}{extra}}}}}"#);
+            build(&json).err().map(|e| e.message)
+        };
+        for ok in [
+            r#"{"Name":"always"}"#,
+            r#"{"Name":"unless-stopped"}"#,
+            r#"{"Name":"no"}"#,
+            r#"{"Name":"on-failure","MaximumRetryCount":3}"#,
+            r#"{"Name":"","MaximumRetryCount":-3}"#,
+        ] {
+            assert_eq!(message(ok, ""), None, "{ok}");
+        }
+        assert_eq!(
+            message(r#"{"Name":"always","MaximumRetryCount":2}"#, "").unwrap(),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        );
+        assert_eq!(
+            message(r#"{"Name":"no","MaximumRetryCount":-2}"#, "").unwrap(),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative"
+        );
+        assert_eq!(
+            message(r#"{"Name":"on-failure","MaximumRetryCount":-1}"#, "").unwrap(),
+            "invalid restart policy: maximum retry count cannot be negative"
+        );
+        assert_eq!(
+            message(r#"{"Name":"sometimes"}"#, "").unwrap(),
+            "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        );
+        assert_eq!(
+            message(r#"{"Name":"unless-stopped"}"#, r#","AutoRemove":true"#).unwrap(),
+            "can't create 'AutoRemove' container with restart policy"
+        );
     }
 
     #[test]

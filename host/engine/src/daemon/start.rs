@@ -9,6 +9,7 @@ use berth_api::container::{Status, start_failure_code};
 
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{self, Container};
+use crate::daemon::restart_policy::RestartManager;
 use crate::daemon::{Daemon, attach, now_rfc3339, signal};
 use crate::driver::StartRequest;
 use crate::job::{ErrorKind, JobError};
@@ -21,6 +22,14 @@ enum StartOutcome {
     Cancelled,
     /// [`DaemonConfig::start_timeout`](crate::daemon::DaemonConfig::start_timeout) passed.
     TimedOut,
+}
+
+/// Who starts a container: the user (`start`, `restart`), or its restart
+/// policy after an exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartBy {
+    User,
+    Policy,
 }
 
 /// Bound of each step that undoes an abandoned start.
@@ -50,28 +59,69 @@ impl Daemon {
     /// [`DaemonConfig::start_timeout`]: crate::daemon::DaemonConfig::start_timeout
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), JobError> {
         let container = self.containers.get(reference)?;
+        self.start_container(&container, StartBy::User)
+            .await
+            .map(drop)
+    }
+
+    /// Starts a container its restart policy restarts, unless the restart
+    /// was cancelled meanwhile (then `Ok(false)`).
+    pub(super) async fn start_by_policy(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+    ) -> Result<bool, JobError> {
+        self.start_container(container, StartBy::Policy).await
+    }
+
+    async fn start_container(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        by: StartBy,
+    ) -> Result<bool, JobError> {
         let cancel = Arc::new(tokio::sync::Notify::new());
         let (pending, request) = {
             let mut inner = container.lock();
             let state = &inner.record.state;
-            if state.running {
-                return Err(JobError::not_modified());
-            }
-            if inner.busy || state.status == Status::Removing {
-                return Err(JobError::conflict(format!(
-                    "container {} is busy: another operation is in progress",
-                    container.id
-                )));
-            }
-            if state.status == Status::Dead {
-                return Err(JobError::conflict(format!(
-                    "cannot start a dead container {}",
-                    container.id
-                )));
+            match by {
+                StartBy::User => {
+                    if state.running {
+                        return Err(JobError::not_modified());
+                    }
+                    if inner.busy || state.status == Status::Removing {
+                        return Err(JobError::conflict(format!(
+                            "container {} is busy: another operation is in progress",
+                            container.id
+                        )));
+                    }
+                    if state.status == Status::Dead {
+                        return Err(JobError::conflict(format!(
+                            "cannot start a dead container {}",
+                            container.id
+                        )));
+                    }
+                }
+                // Checked under the same lock as `cancel_restart` cancels:
+                // a restart cancelled before this point never starts.
+                StartBy::Policy => {
+                    if state.status != Status::Restarting
+                        || inner.busy
+                        || inner.restart.is_cancelled()
+                    {
+                        return Ok(false);
+                    }
+                }
             }
             // Before the container is marked busy: a record whose model
             // cannot be rebuilt refuses the start and stays as it is.
             let container_model = inner.record.ensure_model()?;
+            if by == StartBy::User {
+                // moby `containerStart(..., resetRestartManager=true)`: a
+                // user start begins a new policy run.
+                inner.restart.cancel();
+                inner.restart = RestartManager::new(0);
+                inner.record.restart_count = 0;
+                inner.record.manually_stopped = false;
+            }
             inner.busy = true;
             inner.cancel_start = Some(Arc::clone(&cancel));
             let mut pending = std::mem::take(&mut inner.pending_attach);
@@ -88,13 +138,13 @@ impl Daemon {
             (pending, request)
         };
         container.notify(false);
-        let (result, cancelled) = self.run_start(&container, request, &cancel).await;
+        let (result, cancelled) = self.run_start(container, request, &cancel).await;
         let started = match result {
             Ok(started) => started,
             Err(e) => {
                 // Clients waiting for output get end-of-stream.
                 drop(pending);
-                self.start_failed(&container, &e, cancelled).await;
+                self.start_failed(container, &e, cancelled).await;
                 return Err(e);
             }
         };
@@ -102,9 +152,7 @@ impl Daemon {
             let mut inner = container.lock();
             inner.busy = false;
             inner.cancel_start = None;
-            if inner.record.state.finished_at != berth_api::ZERO_TIME {
-                inner.record.restart_count += 1;
-            }
+            inner.started = Some(tokio::time::Instant::now());
             container::set_running(
                 &mut inner.record.state,
                 i64::from(started.pid),
@@ -124,8 +172,8 @@ impl Daemon {
         for (client, streams) in pending.into_iter().zip(started.attach) {
             tokio::spawn(client.serve(streams));
         }
-        self.spawn_monitor(container);
-        Ok(())
+        self.spawn_monitor(Arc::clone(container));
+        Ok(true)
     }
 
     /// Runs the start until it ends, `cancel` is notified (`rm -f`) or
@@ -178,6 +226,13 @@ impl Daemon {
             inner.cancel_start = None;
             let state = &mut inner.record.state;
             state.error = e.message.clone();
+            // A restart by policy that fails ends the restarting (moby
+            // `SetStopped` after a failed `containerStart`).
+            if state.status == Status::Restarting {
+                state.status = Status::Exited;
+                state.running = false;
+                state.restarting = false;
+            }
             // moby `daemon/start.go`: 127/126 from the message, else 128.
             state.exit_code = start_failure_code(&e.message).map_or(128, i64::from);
             inner.record.clone()

@@ -8,13 +8,21 @@ use berth_api::container::{Status, WaitCondition};
 
 use crate::daemon::container::{self, Container, ContainerRecord};
 use crate::daemon::{Daemon, signal};
-use crate::job::JobError;
+use crate::job::{ErrorKind, JobError};
 
 impl Daemon {
     /// `POST /containers/{id}/kill`.
     pub async fn kill(&self, reference: &str, signal: Option<&str>) -> Result<(), JobError> {
         let signal = signal::parse(signal.filter(|s| !s.is_empty()).unwrap_or("SIGKILL"))?;
         let container = self.running_container(reference)?;
+        // moby `killWithSignal`: SIGKILL and the stop signal end the
+        // restart policy's run; other signals do not.
+        let stop_signal = container.lock().record.config.stop_signal.clone();
+        let stop_signal = signal::parse(stop_signal.as_deref().unwrap_or("SIGTERM"))?;
+        let ends = signal == signal::SIGKILL || signal == stop_signal;
+        if !self.stop_by_user(&container, ends).await {
+            return Ok(());
+        }
         self.signal_logged(&container, signal).await
     }
 
@@ -95,7 +103,7 @@ impl Daemon {
     /// `POST /containers/{id}/pause`: freezes every process of the
     /// container (cgroup freezer).
     pub async fn pause(&self, reference: &str) -> Result<(), JobError> {
-        let container = self.running_container(reference)?;
+        let container = self.running_not_restarting(reference)?;
         if container.lock().record.state.paused {
             return Err(JobError::conflict(format!(
                 "Container {} is already paused",
@@ -154,10 +162,18 @@ impl Daemon {
             .unwrap_or_else(|| "SIGTERM".to_owned());
         let signal = signal::parse(&signal)?;
         let timeout = timeout.or(stop_timeout).unwrap_or(10);
+        // A container waiting to be restarted is stopped by cancelling the
+        // restart (moby `containerStop` of a restarting container).
+        if !self.stop_by_user(&container, true).await {
+            self.container_event("stop", &container.record(), &[]);
+            return Ok(());
+        }
         if let Err(e) = self.signal_logged(&container, signal).await {
             // It may have exited on its own since we looked: then it is
-            // stopped, which is what was asked.
-            if container.lock().record.state.running {
+            // stopped, which is what was asked. The driver says so (a
+            // conflict: not running) before the exit monitor has recorded
+            // it, which the wait below sees.
+            if container.lock().record.state.running && e.kind != ErrorKind::Conflict {
                 return Err(e);
             }
         }
@@ -193,8 +209,11 @@ impl Daemon {
         let start = *rx.borrow_and_update();
         registered.await;
         let done = |s: &container::Snapshot| match condition {
+            // moby `State.Wait`: an exit wakes not-running waiters also when
+            // the restart policy restarts the container.
             WaitCondition::NotRunning => {
                 s.removed
+                    || s.exits > start.exits
                     || !matches!(
                         s.status,
                         Status::Running | Status::Restarting | Status::Paused

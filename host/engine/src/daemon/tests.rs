@@ -157,6 +157,13 @@ struct FakeRuntime {
     exec_exits: Mutex<HashMap<String, tokio::sync::oneshot::Sender<i32>>>,
     /// `resize_exec` calls: exec id, height, width.
     exec_resizes: Mutex<Vec<(String, u16, u16)>>,
+    /// When each start was asked for, on tokio's clock.
+    start_times: Mutex<Vec<tokio::time::Instant>>,
+    /// The resources of every `update`, in order.
+    updates: Mutex<Vec<berth_model::container::Resources>>,
+    /// `update` fails with this message (the driver wrote the old limits
+    /// back).
+    update_fails: Mutex<Option<String>>,
 }
 
 impl FakeRuntime {
@@ -202,6 +209,10 @@ impl ExecService for Arc<FakeRuntime> {
             .unwrap()
             .push(!request.attach.is_empty());
         self.started.lock().unwrap().push(request.container.clone());
+        self.start_times
+            .lock()
+            .unwrap()
+            .push(tokio::time::Instant::now());
         Box::pin(async move {
             let argv = request.container.process.command.args().to_vec();
             // A start that never ends, like one stuck on a FIFO in the image.
@@ -425,6 +436,23 @@ impl ExecService for Arc<FakeRuntime> {
             .push((exec_id.to_owned(), h, w));
         Box::pin(async { Ok(()) })
     }
+    fn update(
+        &self,
+        _: &str,
+        container: berth_model::container::ContainerModel,
+        _: berth_model::container::ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let failure = self.update_fails.lock().unwrap().clone();
+        if failure.is_none() {
+            self.updates.lock().unwrap().push(container.resources);
+        }
+        Box::pin(async move {
+            match failure {
+                Some(message) => Err(JobError::new(ErrorKind::Internal, message)),
+                None => Ok(()),
+            }
+        })
+    }
 }
 
 struct Fixture {
@@ -573,8 +601,10 @@ mod prune;
 mod remove;
 mod rename;
 mod restart;
+mod restart_policy;
 mod restore;
 mod start;
 mod start_bounds;
 mod stop;
 mod top;
+mod update;

@@ -113,7 +113,7 @@ impl Daemon {
     pub async fn top(&self, reference: &str, ps_args: &str) -> Result<TopResponse, JobError> {
         validate_ps_args(ps_args)?;
         let ps_args = if ps_args.is_empty() { "-ef" } else { ps_args };
-        let container = self.running_container(reference)?;
+        let container = self.running_not_restarting(reference)?;
         let pids = self.runtime.processes(&container.id).await?;
         // moby splits on single spaces, not on runs of whitespace.
         let args: Vec<String> = ps_args.split(' ').map(str::to_owned).collect();

@@ -44,6 +44,7 @@ use crate::spec::SpecOptions;
 
 mod exec;
 mod start;
+mod update;
 
 pub use exec::ExecLaunch;
 

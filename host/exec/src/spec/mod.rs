@@ -179,6 +179,15 @@ impl Default for SpecOptions {
     }
 }
 
+/// The cgroup limits (`linux.resources`) of `container` on this host: what
+/// `build_spec` puts in the spec, and what a live update writes.
+pub fn linux_resources(
+    container: &ContainerModel,
+    options: &SpecOptions,
+) -> Result<oci_spec::runtime::LinuxResources, SpecError> {
+    resources(container, options)
+}
+
 /// Builds the runtime spec of container `id` whose (mounted) root filesystem
 /// is `rootfs`.
 pub fn build_spec(

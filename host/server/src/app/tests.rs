@@ -493,6 +493,13 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             StatusCode::NO_CONTENT,
         ),
         (
+            Method::POST,
+            "/containers/c/update",
+            "container_update",
+            Some("c"),
+            StatusCode::OK,
+        ),
+        (
             Method::GET,
             "/containers/c/top",
             "container_top",

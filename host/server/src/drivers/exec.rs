@@ -210,4 +210,19 @@ impl ExecService for ExecAdapter {
                 .map_err(job_error)
         })
     }
+
+    fn update(
+        &self,
+        id: &str,
+        container: ContainerModel,
+        previous: ContainerModel,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let (driver, id) = (self.driver.clone(), id.to_owned());
+        Box::pin(async move {
+            driver
+                .update(&id, &container, &previous)
+                .await
+                .map_err(job_error)
+        })
+    }
 }

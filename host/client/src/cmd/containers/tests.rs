@@ -215,3 +215,38 @@ fn empty_entrypoint_resets() {
         Some(vec![])
     );
 }
+
+#[test]
+fn restart_and_stop_flags_map_onto_the_create_request() {
+    let args = parse(&[
+        "--restart",
+        "on-failure:2",
+        "--stop-signal",
+        "SIGUSR1",
+        "--stop-timeout",
+        "3",
+        "busybox",
+    ]);
+    let req = create_request(&args.create, false).unwrap();
+    let policy = &req.host_config.restart_policy;
+    assert_eq!(
+        (policy.name.as_str(), policy.maximum_retry_count),
+        ("on-failure", 2)
+    );
+    assert_eq!(req.config.stop_signal.as_deref(), Some("SIGUSR1"));
+    assert_eq!(req.config.stop_timeout, Some(3));
+    let always = create_request(&parse(&["--restart", "always", "busybox"]).create, false).unwrap();
+    assert_eq!(always.host_config.restart_policy.name, "always");
+    let bad = create_request(&parse(&["--restart", ":2", "busybox"]).create, false).unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "invalid restart policy format: no policy provided before colon"
+    );
+    assert!(
+        create_request(
+            &parse(&["--restart", "on-failure:x", "busybox"]).create,
+            false
+        )
+        .is_err()
+    );
+}

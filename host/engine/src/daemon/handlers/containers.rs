@@ -255,3 +255,14 @@ pub(super) async fn container_changes(cx: Arc<Context>, job: Job) -> JobResult {
     job.stdout.write_json(&changes).await?;
     Ok(0)
 }
+
+/// `container_update`: new limits and restart policy for a container, from
+/// a JSON `UpdateConfig` on stdin.
+pub(super) async fn container_update(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let request: berth_api::container::UpdateRequest = job.read_json(MAX_JSON_BODY).await?;
+    let id = job.required_arg(0, "container id")?.to_owned();
+    let answer = d.update(&id, request).await?;
+    job.stdout.write_json(&answer).await?;
+    Ok(0)
+}

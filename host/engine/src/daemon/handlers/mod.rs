@@ -26,6 +26,7 @@
 //! | `container_stop` | id | `t`, `signal` | |
 //! | `container_restart` | id | `t`, `signal` | |
 //! | `container_rename` | id | `name` | |
+//! | `container_update` | id | | `UpdateResponse` (stdin: `UpdateConfig`) |
 //! | `container_top` | id | `ps_args` | `TopResponse` |
 //! | `container_kill` | id | `signal` | |
 //! | `container_pause` | id | | |
@@ -213,6 +214,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "gives a container a new name",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_rename(cx, job)),
+    },
+    JobSpec {
+        name: "container_update",
+        description: "changes a container's limits and restart policy, live when it runs",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_update(cx, job)),
     },
     JobSpec {
         name: "container_top",

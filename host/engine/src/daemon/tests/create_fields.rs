@@ -72,10 +72,6 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
                 .to_owned(),
         ),
         (
-            with_host(r#"{"RestartPolicy":{"Name":"always"}}"#),
-            "HostConfig.RestartPolicy (--restart) is not supported by berth".to_owned(),
-        ),
-        (
             with_host(r#"{"NetworkMode":"host"}"#),
             "HostConfig.NetworkMode (--network) \"host\" is not supported by berth".to_owned(),
         ),

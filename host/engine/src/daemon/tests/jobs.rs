@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 34] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 35] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -123,6 +123,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 34] = [
     (
         "container_unpause",
         "thaws a paused container",
+        Exposure::Route,
+    ),
+    (
+        "container_update",
+        "changes a container's limits and restart policy, live when it runs",
         Exposure::Route,
     ),
     (
