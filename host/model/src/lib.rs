@@ -14,6 +14,7 @@
 
 pub mod container;
 pub mod exec;
+pub mod files;
 pub mod graph;
 pub mod host;
 pub mod plugin;
