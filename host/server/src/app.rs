@@ -25,6 +25,8 @@ use crate::edge;
 use crate::error::ApiError;
 use crate::hijack;
 
+mod archive;
+
 /// What every route needs.
 #[derive(Clone)]
 pub struct AppState {
@@ -154,6 +156,13 @@ pub fn router(state: AppState) -> Router {
             body_job("container_create", S::CREATED),
         )
         .route("/containers/{id}/attach", post(container_attach))
+        .route(
+            "/containers/{id}/archive",
+            on(
+                GET.or(MethodFilter::HEAD).or(MethodFilter::PUT),
+                archive::container_archive,
+            ),
+        )
         .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))
         .route("/berth/plugins", plain_job("plugin_list"))
