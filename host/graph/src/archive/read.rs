@@ -144,6 +144,53 @@ fn header(stat: &Stat, kind: tar::EntryType) -> tar::Header {
 }
 
 impl TarWriter<'_, '_> {
+    /// Appends an entry with `name` (and a link's `target`) byte for byte:
+    /// the tar crate's path setters normalise (`./a` becomes `a`, a link
+    /// to `/` becomes `//`), while moby's names keep the `./` of a
+    /// `/dir/.` copy, which the docker CLI's rebase relies on. A name or
+    /// target too long for the header goes first as a GNU long-name
+    /// (`L`) or long-link (`K`) record, as GNU tar and Go's archive/tar do.
+    fn append(
+        &mut self,
+        h: &mut tar::Header,
+        name: &Path,
+        target: Option<&[u8]>,
+        data: impl Read,
+    ) -> Result<(), ArchiveError> {
+        let name = name.as_os_str().as_bytes();
+        if let Some(target) = target {
+            if target.len() >= 100 {
+                self.long_record(tar::EntryType::GNULongLink, target)?;
+            }
+            let field = &mut h.as_old_mut().linkname;
+            let n = target.len().min(100);
+            field.fill(0);
+            field[..n].copy_from_slice(&target[..n]);
+        }
+        if name.len() >= 100 {
+            self.long_record(tar::EntryType::GNULongName, name)?;
+        }
+        let field = &mut h.as_old_mut().name;
+        let n = name.len().min(100);
+        field.fill(0);
+        field[..n].copy_from_slice(&name[..n]);
+        h.set_cksum();
+        self.builder.append(h, data).map_err(ArchiveError::Stream)
+    }
+
+    fn long_record(&mut self, kind: tar::EntryType, value: &[u8]) -> Result<(), ArchiveError> {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        let mut data = value.to_vec();
+        data.push(0);
+        h.set_size(data.len() as u64);
+        h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+        h.set_cksum();
+        self.builder
+            .append(&h, data.as_slice())
+            .map_err(ArchiveError::Stream)
+    }
+
     /// One entry that is not a directory: a file, symlink, fifo, device.
     fn entry_of(&mut self, resolved: &Resolved, name: &Path) -> Result<(), ArchiveError> {
         let Some((parent, file_name)) = &resolved.parent else {
@@ -198,20 +245,12 @@ impl TarWriter<'_, '_> {
                     .map_err(|e| ArchiveError::io("read the symlink", shown)(e.into()))?;
                 let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
                 let mut h = header(stat, tar::EntryType::Symlink);
-                // The target byte for byte: `append_link` normalises it as a
-                // path (`/` would become `//`). Only a target longer than
-                // the header's field needs its GNU long-link record.
-                if target.as_os_str().len() < 100 {
-                    h.set_link_name_literal(target.as_os_str().as_bytes())
-                        .map_err(ArchiveError::Stream)?;
-                    self.builder
-                        .append_data(&mut h, name, io::empty())
-                        .map_err(ArchiveError::Stream)
-                } else {
-                    self.builder
-                        .append_link(&mut h, name, target)
-                        .map_err(ArchiveError::Stream)
-                }
+                self.append(
+                    &mut h,
+                    name,
+                    Some(target.as_os_str().as_bytes()),
+                    io::empty(),
+                )
             }
             FileType::Fifo => self.special(stat, tar::EntryType::Fifo, name),
             FileType::CharacterDevice => self.special(stat, tar::EntryType::Char, name),
@@ -237,9 +276,7 @@ impl TarWriter<'_, '_> {
             let _ = h.set_device_major(rustix::fs::major(dev));
             let _ = h.set_device_minor(rustix::fs::minor(dev));
         }
-        self.builder
-            .append_data(&mut h, name, io::empty())
-            .map_err(ArchiveError::Stream)
+        self.append(&mut h, name, None, io::empty())
     }
 
     fn file_at(
@@ -266,10 +303,12 @@ impl TarWriter<'_, '_> {
             if let Some(first) = self.links.get(&key) {
                 let mut h = header(&now, tar::EntryType::Link);
                 let first = first.clone();
-                return self
-                    .builder
-                    .append_link(&mut h, name, first)
-                    .map_err(ArchiveError::Stream);
+                return self.append(
+                    &mut h,
+                    name,
+                    Some(first.as_os_str().as_bytes()),
+                    io::empty(),
+                );
             }
             self.links.insert(key, name.to_path_buf());
         }
@@ -280,9 +319,7 @@ impl TarWriter<'_, '_> {
         // grows is cut, one that shrinks is padded with zeros, so the
         // stream stays a valid tar.
         let data = File::from(fd).take(size).chain(io::repeat(0)).take(size);
-        self.builder
-            .append_data(&mut h, name, data)
-            .map_err(ArchiveError::Stream)
+        self.append(&mut h, name, None, data)
     }
 
     /// A directory and everything under it. `fd` is its `O_PATH`
@@ -300,9 +337,7 @@ impl TarWriter<'_, '_> {
                 let mut h = header(&stat, tar::EntryType::Directory);
                 let mut dir_name = name.clone().into_os_string();
                 dir_name.push("/");
-                self.builder
-                    .append_data(&mut h, Path::new(&dir_name), io::empty())
-                    .map_err(ArchiveError::Stream)?;
+                self.append(&mut h, Path::new(&dir_name), None, io::empty())?;
             }
             let read = inroot::reopen(fd.as_fd(), FileType::Directory, OFlags::RDONLY)
                 .map_err(ArchiveError::io("open the directory", &at))?;

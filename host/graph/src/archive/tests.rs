@@ -153,7 +153,7 @@ fn a_directory_is_archived_under_its_base_name() {
     assert_eq!(names, vec!["dir/", "dir/a", "dir/sub/", "dir/sub/b"]);
     let (_, tar) = get(&cfs(&f), "/dir/.").expect("get /.");
     let names: Vec<String> = entries(&tar).into_iter().map(|e| e.0).collect();
-    assert_eq!(names, vec!["./", "a", "sub/", "sub/b"]);
+    assert_eq!(names, vec!["./", "./a", "./sub/", "./sub/b"]);
 }
 
 #[test]
@@ -170,6 +170,25 @@ fn links_are_archived_as_links_never_followed_out() {
         "{got:?}"
     );
     assert!(!got.iter().any(|(_, v)| v.contains("HOST")), "{got:?}");
+}
+
+#[test]
+fn long_names_and_targets_round_trip() {
+    let f = fixture();
+    let long = "n".repeat(150);
+    let target = format!("/{}", "t".repeat(200));
+    fs::write(f.root.join("dir").join(&long), "long").expect("long");
+    symlink(&target, f.root.join("dir/longlink")).expect("link");
+    let (_, tar) = get(&cfs(&f), "/dir").expect("get");
+    let got = entries(&tar);
+    assert!(
+        got.contains(&(format!("dir/{long}"), "long".into())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("dir/longlink".into(), format!("-> {target}"))),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -141,7 +141,7 @@ impl Extractor<'_> {
         check_writable(self.opened, &parent)?;
         let dir = parent.fd.as_fd();
         let header = entry.header().clone();
-        let mode = header.mode().map_err(ArchiveError::InvalidArchive)? & 0o7777;
+        let mode = numeric(header.mode().map(u64::from), &header.as_old().mode)? as u32 & 0o7777;
         let existing = stat_at(dir, &file_name);
         if let Some(st) = &existing {
             let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
@@ -176,7 +176,7 @@ impl Extractor<'_> {
                 let fd = open_nofollow(dir, &file_name, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(ArchiveError::io("open the directory", &at))?;
                 self.finish_fd(&fd, &header, mode, &at)?;
-                let mtime = header.mtime().map_err(ArchiveError::InvalidArchive)? as i64;
+                let mtime = mtime_of(&header)?;
                 self.dirs.push((at, mtime));
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
@@ -225,7 +225,7 @@ impl Extractor<'_> {
                 rustix::fs::symlinkat(target.as_os_str(), dir, file_name.as_os_str())
                     .map_err(|e| ArchiveError::io("create the symlink", &at)(e.into()))?;
                 self.chown_at(dir, &file_name, &header, &at)?;
-                let mtime = header.mtime().map_err(ArchiveError::InvalidArchive)? as i64;
+                let mtime = mtime_of(&header)?;
                 rustix::fs::utimensat(
                     dir,
                     file_name.as_os_str(),
@@ -367,8 +367,8 @@ impl Extractor<'_> {
         if let Some(owner) = self.owner {
             return Ok(owner);
         }
-        let uid = header.uid().map_err(ArchiveError::InvalidArchive)?;
-        let gid = header.gid().map_err(ArchiveError::InvalidArchive)?;
+        let uid = numeric(header.uid(), &header.as_old().uid)?;
+        let gid = numeric(header.gid(), &header.as_old().gid)?;
         let bad = |_| ArchiveError::InvalidArchive(io::Error::other("a uid or gid beyond 32 bits"));
         Ok((
             u32::try_from(uid).map_err(bad)?,
@@ -417,7 +417,7 @@ impl Extractor<'_> {
         let proc_path = format!("/proc/self/fd/{}", fd.as_raw_fd());
         rustix::fs::chmod(proc_path.as_str(), Mode::from_raw_mode(mode))
             .map_err(|e| ArchiveError::io("change the mode of", at)(e.into()))?;
-        let mtime = header.mtime().map_err(ArchiveError::InvalidArchive)? as i64;
+        let mtime = mtime_of(header)?;
         rustix::fs::utimensat(fd, "", &times(mtime), AtFlags::EMPTY_PATH)
             .map_err(|e| ArchiveError::io("set the times of", at)(e.into()))
     }
@@ -458,6 +458,20 @@ impl Extractor<'_> {
     }
 }
 
+/// A numeric header field; an empty one (NULs or spaces) reads as 0, as
+/// Go's `archive/tar` reads it (moby's side of the API).
+fn numeric(value: io::Result<u64>, raw: &[u8]) -> Result<u64, ArchiveError> {
+    match value {
+        Ok(v) => Ok(v),
+        Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+        Err(e) => Err(ArchiveError::InvalidArchive(e)),
+    }
+}
+
+fn mtime_of(header: &tar::Header) -> Result<i64, ArchiveError> {
+    Ok(numeric(header.mtime(), &header.as_old().mtime)? as i64)
+}
+
 fn times(mtime: i64) -> Timestamps {
     let t = Timespec {
         tv_sec: mtime,
@@ -470,7 +484,7 @@ fn times(mtime: i64) -> Timestamps {
 }
 
 fn set_times(fd: BorrowedFd<'_>, header: &tar::Header, at: &Path) -> Result<(), ArchiveError> {
-    let mtime = header.mtime().map_err(ArchiveError::InvalidArchive)? as i64;
+    let mtime = mtime_of(header)?;
     rustix::fs::futimens(fd, &times(mtime))
         .map_err(|e| ArchiveError::io("set the times of", at)(e.into()))
 }
