@@ -6,6 +6,7 @@ use crate::http::{Client, DaemonError};
 
 mod attach;
 mod containers;
+mod cp;
 mod images;
 mod jobs;
 mod prune;
@@ -15,6 +16,7 @@ mod terminal;
 
 pub use attach::*;
 pub use containers::*;
+pub use cp::*;
 pub use images::*;
 pub use jobs::*;
 pub use prune::*;
