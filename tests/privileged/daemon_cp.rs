@@ -517,3 +517,71 @@ fn berth_cp_copies_both_ways_with_docker_flags() {
     d.berth(&["rm", "-f", "b"]).ok();
     victim.assert_untouched();
 }
+
+#[test]
+fn stalled_copies_do_not_stall_the_daemon() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let victim = Victim::new();
+    let d = ready(victim.path());
+    d.docker(&["run", "-d", "--name", "s", "busybox", "sleep", "1000"])
+        .ok();
+    // A file larger than every buffer between the copy and the client.
+    // (The test's `http` says its body is JSON, which the authz layer
+    // reads whole up to 1 MiB, as moby's; the docker CLI sends a tar.)
+    let work = tempfile::tempdir().expect("work");
+    fs::write(work.path().join("big"), "z".repeat(16 << 20)).expect("big");
+    d.docker(&[
+        "cp",
+        work.path().join("big").to_str().expect("utf-8"),
+        "s:/tmp/",
+    ])
+    .ok();
+
+    // Two uploads whose body stops after one header, and a download
+    // nobody reads.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut s = UnixStream::connect(d.socket()).expect("connect");
+        let head = "PUT /containers/s/archive?path=/tmp HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
+        s.write_all(head.as_bytes()).expect("head");
+        let partial = &tar_of(&[("partial", &"p".repeat(1 << 20))])[..1024];
+        s.write_all(format!("{:x}\r\n", partial.len()).as_bytes())
+            .expect("chunk");
+        s.write_all(partial).expect("chunk");
+        s.write_all(b"\r\n").expect("chunk");
+        stalled.push(s);
+    }
+    let mut s = UnixStream::connect(d.socket()).expect("connect");
+    s.write_all(b"GET /containers/s/archive?path=/tmp/big HTTP/1.1\r\nHost: berth\r\n\r\n")
+        .expect("get");
+    stalled.push(s);
+
+    // The daemon serves on, copies included.
+    assert_eq!(d.http("GET", "/_ping", b"").text(), "OK");
+    d.docker(&["ps"]).ok();
+    fs::write(work.path().join("small"), "small\n").expect("small");
+    d.docker(&[
+        "cp",
+        work.path().join("small").to_str().expect("utf-8"),
+        "s:/tmp/",
+    ])
+    .ok();
+    let r = d.http("GET", "/containers/s/archive?path=/tmp/small", b"");
+    assert_eq!(
+        tar_entries(&r.body),
+        [("small".to_owned(), "small\n".to_owned())]
+    );
+    // Once their clients go away, their blocking threads are free again.
+    drop(stalled);
+    for _ in 0..3 {
+        d.docker(&[
+            "cp",
+            work.path().join("small").to_str().expect("utf-8"),
+            "s:/tmp/",
+        ])
+        .ok();
+    }
+    d.docker(&["rm", "-f", "s"]).ok();
+    victim.assert_untouched();
+}
