@@ -140,6 +140,13 @@ fn docker_cp_copies_files_and_directories_out_of_and_into_containers() {
     assert!(r.header("x-docker-container-path-stat").is_some());
     assert!(r.body.is_empty());
 
+    // `/etc/hostname` is the file berthd binds there, as in moby.
+    let hostname = d
+        .docker(&["inspect", "-f", "{{.Config.Hostname}}", "src"])
+        .ok();
+    let r = d.http("GET", "/containers/src/archive?path=/etc/hostname", b"");
+    assert_eq!(tar_entries(&r.body), [("hostname".to_owned(), hostname)]);
+
     // Into a running container: it waits for the file, then cats it.
     d.docker(&[
         "run",

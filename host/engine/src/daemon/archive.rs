@@ -152,10 +152,32 @@ impl Daemon {
         };
         let images = Arc::clone(self.images());
         let id = container.id.clone();
-        let root = self
-            .blocking(BlockingKind::Rootfs, move || images.mount_rootfs(&id))
+        // The files the exec driver binds over `/etc` at start (moby's
+        // network mounts), once they exist: a copy of `/etc/hosts` is the
+        // container's, as in moby.
+        let files = self.runtime.files(&container.id);
+        let file_mounts = [
+            ("/etc/resolv.conf", files.resolv_conf),
+            ("/etc/hostname", files.hostname),
+            ("/etc/hosts", files.hosts),
+        ];
+        let readonly = model.readonly_rootfs;
+        let (root, mut mounts) = self
+            .blocking(BlockingKind::Rootfs, move || {
+                let root = images.mount_rootfs(&id)?;
+                let present: Vec<FsMount> = file_mounts
+                    .into_iter()
+                    .filter(|(_, source)| source.is_file())
+                    .map(|(destination, source)| FsMount {
+                        destination: destination.into(),
+                        source: Some(source),
+                        read_only: readonly,
+                    })
+                    .collect();
+                Ok((root, present))
+            })
             .await?;
-        let mounts = model
+        let user_mounts: Vec<FsMount> = model
             .mounts
             .iter()
             .map(|m| match m {
@@ -176,6 +198,7 @@ impl Daemon {
                 },
             })
             .collect();
+        mounts.extend(user_mounts);
         let fs = ContainerFs {
             root,
             mounts,

@@ -392,6 +392,20 @@ fn a_mount_is_reached_in_its_source_and_read_only_ones_refused() {
         read_only: false,
     });
     put(&fs_, "/data", |b| file(b, "v", "in the volume")).expect("put");
+    // Through the mount point's own entry, as `docker cp dir c:/` sends it.
+    put(&fs_, "/", |b| {
+        let mut h = header(tar::EntryType::Directory, 0);
+        b.append_data(&mut h, "data/", std::io::empty())
+            .expect("dir");
+        file(b, "data/w", "below the mount point");
+    })
+    .expect("put through the mount point");
+    assert_eq!(
+        fs::read_to_string(volume.join("w")).expect("w"),
+        "below the mount point"
+    );
+    let e = put(&fs_, "/", |b| file(b, "data", "over the mount point")).expect_err("mount point");
+    assert!(matches!(e, ArchiveError::UnsafeEntry { .. }), "{e}");
     assert_eq!(
         fs::read_to_string(volume.join("v")).expect("v"),
         "in the volume"

@@ -137,6 +137,19 @@ impl Extractor<'_> {
             .file_name()
             .map(OsStr::to_os_string)
             .unwrap_or_default();
+        if self.opened.root.mount_at(&at).is_some() {
+            // A mount point of the container: moby's untar, in the
+            // container's mount namespace, cannot replace it (EBUSY). A
+            // directory entry over a mounted directory just goes on
+            // below it, in the mount's source.
+            if kind == tar::EntryType::Directory {
+                return Ok(());
+            }
+            return Err(Self::unsafe_entry(
+                &raw,
+                format!("{} is a mount point of the container", at.display()),
+            ));
+        }
         let parent = self.parent_dir(&parent_at, &raw)?;
         check_writable(self.opened, &parent)?;
         let dir = parent.fd.as_fd();
