@@ -12,6 +12,7 @@ mod daemon_attach;
 mod daemon_containers;
 mod daemon_exec;
 mod daemon_health;
+mod daemon_cp;
 mod daemon_jobs;
 mod daemon_lifecycle;
 mod daemon_listeners;

@@ -182,6 +182,18 @@ enum Command {
     },
     /// Inspect changes to files or directories on a container's filesystem.
     Diff { container: String },
+    /// Copy files between a container and the local filesystem:
+    /// CONTAINER:SRC_PATH DEST_PATH|- or SRC_PATH|- CONTAINER:DEST_PATH.
+    Cp {
+        /// Archive mode (copy all uid/gid information).
+        #[arg(short = 'a', long)]
+        archive: bool,
+        /// Always follow symbol link in SRC_PATH.
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        source: String,
+        destination: String,
+    },
     /// Manage containers (`container prune`).
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -393,6 +405,12 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         }
         Command::System(SystemCommand::Df { verbose }) => cmd::system_df(client, verbose).await,
         Command::Diff { container } => cmd::diff(client, &container).await,
+        Command::Cp {
+            archive,
+            follow_link,
+            source,
+            destination,
+        } => cmd::cp(client, &source, &destination, archive, follow_link).await,
         Command::Job(JobCommand::Ls) => cmd::job_ls(client).await,
         Command::Plugin(command) => plugin::run(client, &command).await,
     }

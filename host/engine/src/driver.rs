@@ -17,6 +17,7 @@ use berth_api::container::FilesystemChange;
 use berth_api::image::{ImageDeleteItem, ImageInspect, ImageSummary};
 use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
+use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 use berth_model::graph::DiskUsage;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -93,6 +94,38 @@ pub trait ImageService: Send + Sync + 'static {
     /// What the container changed in its image's files (`docker diff`),
     /// parents before children. Walks its writable layer.
     fn changes(&self, container_id: &str) -> Result<Vec<FilesystemChange>, JobError>;
+
+    /// The stat of `path` in a container's files (`HEAD
+    /// /containers/{id}/archive`); `container` is the name the client
+    /// used, for moby's messages. Every path is resolved inside `fs`.
+    fn path_stat(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+    ) -> Result<PathStat, JobError>;
+
+    /// Writes a tar stream of `path` to `out` (`GET
+    /// /containers/{id}/archive`), after handing its stat to `on_stat`.
+    fn archive_path(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+        on_stat: &mut dyn FnMut(&PathStat) -> std::io::Result<()>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), JobError>;
+
+    /// Extracts the tar stream `input` under the directory `path`
+    /// (`PUT /containers/{id}/archive`), reading it as it arrives.
+    fn extract_to_dir(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+        options: &ExtractOptions,
+        input: &mut dyn Read,
+    ) -> Result<(), JobError>;
 }
 
 /// Everything the exec driver needs to start a container's process.

@@ -13,6 +13,11 @@
 //! file or the new one) and drops both syncs. It exists for files that are
 //! generated again from durable state before anything reads them after a
 //! crash; a caller picks it by name, so the choice shows at the call site.
+//!
+//! [`inroot`] resolves container paths inside a container's root and its
+//! mounts, never following a link out of it (the daemon's `docker cp`).
+
+pub mod inroot;
 
 use std::fs::{File, Permissions};
 use std::io::{self, Write};

@@ -76,6 +76,7 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
 mod changes;
 mod compress;
 mod diff;

@@ -15,6 +15,7 @@
 pub mod container;
 pub mod exec;
 pub mod exec_process;
+pub mod files;
 pub mod graph;
 pub mod host;
 pub mod plugin;

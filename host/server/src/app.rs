@@ -25,6 +25,8 @@ use crate::edge;
 use crate::error::ApiError;
 use crate::hijack;
 
+mod archive;
+
 /// What every route needs.
 #[derive(Clone)]
 pub struct AppState {
@@ -161,6 +163,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/containers/{id}/update",
             object_body_job("container_update", S::OK),
+        )
+        .route(
+            "/containers/{id}/archive",
+            on(
+                GET.or(MethodFilter::HEAD).or(MethodFilter::PUT),
+                archive::container_archive,
+            ),
         )
         .route("/berth/jobs", plain_job("job_list"))
         .route("/berth/jobs/{name}", post(job_run))

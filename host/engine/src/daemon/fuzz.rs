@@ -104,6 +104,34 @@ impl ImageService for Images {
     fn changes(&self, _: &str) -> Result<Vec<berth_api::container::FilesystemChange>, JobError> {
         Err(JobError::invalid("no store"))
     }
+    fn path_stat(
+        &self,
+        _: &berth_model::files::ContainerFs,
+        _: &str,
+        _: &str,
+    ) -> Result<berth_model::files::PathStat, JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn archive_path(
+        &self,
+        _: &berth_model::files::ContainerFs,
+        _: &str,
+        _: &str,
+        _: &mut dyn FnMut(&berth_model::files::PathStat) -> std::io::Result<()>,
+        _: &mut dyn std::io::Write,
+    ) -> Result<(), JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn extract_to_dir(
+        &self,
+        _: &berth_model::files::ContainerFs,
+        _: &str,
+        _: &str,
+        _: &berth_model::files::ExtractOptions,
+        _: &mut dyn std::io::Read,
+    ) -> Result<(), JobError> {
+        Err(JobError::invalid("no store"))
+    }
 }
 
 /// A runtime that accepts every configuration and runs nothing: create

@@ -9,6 +9,7 @@
 //! `exit` records the end of a container for `start` and `restore`. This
 //! file keeps the [`Daemon`], its construction and what every verb shares.
 
+mod archive;
 pub mod attach;
 pub mod blocking;
 mod changes;

@@ -128,6 +128,69 @@ impl ImageService for FakeImages {
             kind: 0,
         }])
     }
+    fn path_stat(
+        &self,
+        fs: &berth_model::files::ContainerFs,
+        container: &str,
+        path: &str,
+    ) -> Result<berth_model::files::PathStat, JobError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("stat {} {container} {path}", fs.root.display()));
+        Ok(fake_stat(path))
+    }
+    fn archive_path(
+        &self,
+        fs: &berth_model::files::ContainerFs,
+        container: &str,
+        path: &str,
+        on_stat: &mut dyn FnMut(&berth_model::files::PathStat) -> std::io::Result<()>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), JobError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("archive {} {container} {path}", fs.root.display()));
+        on_stat(&fake_stat(path)).unwrap();
+        out.write_all(b"tar bytes").unwrap();
+        Ok(())
+    }
+    fn extract_to_dir(
+        &self,
+        fs: &berth_model::files::ContainerFs,
+        container: &str,
+        path: &str,
+        options: &berth_model::files::ExtractOptions,
+        input: &mut dyn Read,
+    ) -> Result<(), JobError> {
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).unwrap();
+        let mounts: Vec<String> = fs
+            .mounts
+            .iter()
+            .map(|m| format!("{}={:?}", m.destination.display(), m.source))
+            .collect();
+        self.calls.lock().unwrap().push(format!(
+            "extract {} {container} {path} {} {:?} {} [{}]",
+            fs.root.display(),
+            data.len(),
+            options.copy_uid_gid,
+            options.no_overwrite_dir_non_dir,
+            mounts.join(",")
+        ));
+        Ok(())
+    }
+}
+
+fn fake_stat(path: &str) -> berth_model::files::PathStat {
+    berth_model::files::PathStat {
+        name: path.rsplit('/').next().unwrap_or_default().to_owned(),
+        size: 9,
+        mode: 0o644,
+        mtime: "2024-01-01T00:00:00Z".into(),
+        link_target: String::new(),
+    }
 }
 
 /// A process simulated by the fake runtime.
@@ -588,6 +651,7 @@ impl Fixture {
     }
 }
 
+mod archive;
 mod attach;
 mod create;
 mod create_fields;

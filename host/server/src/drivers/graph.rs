@@ -11,7 +11,9 @@ use berth_api::image::{
 };
 use berth_engine::driver::{ImageService, ImportOptions};
 use berth_engine::{ErrorKind, JobError};
+use berth_graph::archive;
 use berth_graph::{DeleteRecord, Graph, GraphError};
+use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 
 /// [`ImageService`] over a [`Graph`].
 pub struct GraphImages {
@@ -37,6 +39,26 @@ fn job_error(what: &str, err: GraphError) -> JobError {
     };
     // The cause too, for client errors such as a refused tar entry.
     JobError::with_cause(kind, &err)
+}
+
+/// A failed `docker cp`: moby's messages for the client's faults.
+fn archive_error(err: archive::ArchiveError) -> JobError {
+    job_error_of(err.kind(), "failed to copy the container's files", &err)
+}
+
+fn job_error_of(
+    kind: berth_graph::ErrorKind,
+    what: &str,
+    err: &(dyn std::error::Error + 'static),
+) -> JobError {
+    let kind = match kind {
+        berth_graph::ErrorKind::NotFound => ErrorKind::NotFound,
+        berth_graph::ErrorKind::Conflict => ErrorKind::Conflict,
+        berth_graph::ErrorKind::InvalidParameter => ErrorKind::InvalidParameter,
+        berth_graph::ErrorKind::NotImplemented => ErrorKind::NotImplemented,
+        berth_graph::ErrorKind::Internal => return JobError::internal(what, err),
+    };
+    JobError::with_cause(kind, err)
 }
 
 /// The container defaults of an OCI image config, in the Docker API's shape.
@@ -219,6 +241,37 @@ impl ImageService for GraphImages {
                 kind: c.kind.code(),
             })
             .collect())
+    }
+
+    fn path_stat(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+    ) -> Result<PathStat, JobError> {
+        archive::stat_path(fs, container, path).map_err(archive_error)
+    }
+
+    fn archive_path(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+        on_stat: &mut dyn FnMut(&PathStat) -> std::io::Result<()>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), JobError> {
+        archive::archive_path(fs, container, path, on_stat, out).map_err(archive_error)
+    }
+
+    fn extract_to_dir(
+        &self,
+        fs: &ContainerFs,
+        container: &str,
+        path: &str,
+        options: &ExtractOptions,
+        input: &mut dyn Read,
+    ) -> Result<(), JobError> {
+        archive::extract_to_dir(fs, container, path, options, input).map_err(archive_error)
     }
 
     fn disk_usage(&self) -> Result<berth_model::graph::DiskUsage, JobError> {

@@ -42,6 +42,9 @@
 //! | `exec_start` | exec id | `detach`, `h`, `w` | frames (stdin: client input) |
 //! | `exec_inspect` | exec id | | `ExecInspect` |
 //! | `exec_resize` | exec id | `h`, `w` | |
+//! | `container_archive_stat` | id | `path` | `PathStat` |
+//! | `container_archive` | id | `path` | a `PathStat` line, then a tar stream |
+//! | `container_extract_to_dir` | id | `path`, `noOverwriteDirNonDir`, `copyUIDGID` (stdin: a tar stream) | |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -55,6 +58,7 @@ use crate::daemon::Daemon;
 use crate::engine::{Engine, Exposure};
 use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
 
+mod archive;
 mod containers;
 mod exec;
 mod images;
@@ -310,6 +314,24 @@ pub const JOBS: &[JobSpec] = &[
         description: "resizes an exec's TTY",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(exec::exec_resize(cx, job)),
+    },
+    JobSpec {
+        name: "container_archive_stat",
+        description: "the stat of a path in a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(archive::container_archive_stat(cx, job)),
+    },
+    JobSpec {
+        name: "container_archive",
+        description: "a tar stream of a path in a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(archive::container_archive(cx, job)),
+    },
+    JobSpec {
+        name: "container_extract_to_dir",
+        description: "extracts a tar stream from stdin under a directory of a container",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(archive::container_extract_to_dir(cx, job)),
     },
 ];
 

@@ -55,7 +55,17 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 35] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 38] = [
+    (
+        "container_archive",
+        "a tar stream of a path in a container",
+        Exposure::Route,
+    ),
+    (
+        "container_archive_stat",
+        "the stat of a path in a container",
+        Exposure::Route,
+    ),
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -72,6 +82,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 35] = [
         Exposure::Route,
     ),
     ("container_delete", "removes a container", Exposure::Route),
+    (
+        "container_extract_to_dir",
+        "extracts a tar stream from stdin under a directory of a container",
+        Exposure::Route,
+    ),
     ("container_inspect", "shows a container", Exposure::Route),
     (
         "container_kill",
