@@ -15,6 +15,7 @@ mod daemon_listeners;
 mod daemon_options;
 mod daemon_prune;
 mod daemon_resources;
+mod daemon_stats;
 mod daemon_tty;
 mod daemon_verbs;
 mod exec;

@@ -17,6 +17,7 @@ pub mod exec;
 pub mod graph;
 pub mod host;
 pub mod plugin;
+pub mod stats;
 pub mod time;
 
 pub use time::Timestamp;

@@ -127,6 +127,12 @@ const CONTAINER_ROUTES: &[(&str, MethodFilter, &str, StatusCode)] = &[
         "container_changes",
         StatusCode::OK,
     ),
+    (
+        "/containers/{id}/stats",
+        GET,
+        "container_stats",
+        StatusCode::OK,
+    ),
 ];
 
 /// Builds the API router.

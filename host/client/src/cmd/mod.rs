@@ -10,6 +10,7 @@ mod images;
 mod jobs;
 mod prune;
 mod run;
+mod stats;
 mod system;
 mod terminal;
 
@@ -19,6 +20,7 @@ pub use images::*;
 pub use jobs::*;
 pub use prune::*;
 pub use run::*;
+pub use stats::*;
 pub use system::*;
 
 type Result<T> = anyhow::Result<T>;

@@ -28,6 +28,7 @@ mod restore;
 pub mod signal;
 pub mod spec;
 mod start;
+pub mod stats;
 mod stop;
 pub mod sysinfo;
 pub mod top;

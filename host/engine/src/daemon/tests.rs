@@ -151,6 +151,11 @@ struct FakeRuntime {
     processes_asked: Mutex<Vec<String>>,
     /// What `processes` answers.
     pids: Mutex<Vec<u32>>,
+    /// The ids `stats` was asked for, in order.
+    stats_asked: Mutex<Vec<String>>,
+    /// What `stats` answers for a started container, one a call (the
+    /// last one again when they run out); `None` as if it had exited.
+    samples: Mutex<Vec<Option<berth_model::stats::ResourceSample>>>,
 }
 
 impl FakeRuntime {
@@ -276,6 +281,15 @@ impl ExecService for Arc<FakeRuntime> {
         self.processes_asked.lock().unwrap().push(id.to_owned());
         let pids = self.pids.lock().unwrap().clone();
         Box::pin(async move { Ok(pids) })
+    }
+    fn stats(&self, id: &str) -> Result<Option<berth_model::stats::ResourceSample>, JobError> {
+        self.stats_asked.lock().unwrap().push(id.to_owned());
+        let mut samples = self.samples.lock().unwrap();
+        match samples.len() {
+            0 => Err(JobError::conflict("no sample in the fake")),
+            1 => Ok(samples[0].clone()),
+            _ => Ok(samples.remove(0)),
+        }
     }
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
         self.freezer.lock().unwrap().push((id.to_owned(), true));
@@ -459,5 +473,6 @@ mod restart;
 mod restore;
 mod start;
 mod start_bounds;
+mod stats;
 mod stop;
 mod top;

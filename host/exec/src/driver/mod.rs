@@ -43,6 +43,7 @@ use crate::logs::{self, LogStream};
 use crate::spec::SpecOptions;
 
 mod start;
+mod stats;
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the

@@ -37,6 +37,7 @@
 //! | `container_resize` | id | `h`, `w` | |
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
 //! | `container_changes` | id | | `[FilesystemChange]` |
+//! | `container_stats` | id | `stream`, `one-shot` | `StatsResponse` lines |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -274,6 +275,12 @@ pub const JOBS: &[JobSpec] = &[
         description: "lists what a container changed in its image's files",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_changes(cx, job)),
+    },
+    JobSpec {
+        name: "container_stats",
+        description: "streams a container's resource usage samples",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_stats(cx, job)),
     },
 ];
 

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 30] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 31] = [
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -110,6 +110,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 30] = [
         Exposure::Route,
     ),
     ("container_start", "starts a container", Exposure::Route),
+    (
+        "container_stats",
+        "streams a container's resource usage samples",
+        Exposure::Route,
+    ),
     (
         "container_stop",
         "stops a container: its stop signal, then SIGKILL after t seconds",
