@@ -10,6 +10,7 @@ mod cgroups;
 mod daemon;
 mod daemon_attach;
 mod daemon_containers;
+mod daemon_events;
 mod daemon_jobs;
 mod daemon_listeners;
 mod daemon_options;
