@@ -17,6 +17,7 @@ mod daemon_options;
 mod daemon_prune;
 mod daemon_resources;
 mod daemon_stats;
+mod daemon_system_prune;
 mod daemon_tty;
 mod daemon_verbs;
 mod exec;

@@ -20,6 +20,7 @@ pub mod event;
 pub mod filters;
 pub mod image;
 pub mod job;
+pub mod prune;
 pub mod stream;
 pub mod system;
 pub mod units;

@@ -21,6 +21,7 @@ pub mod list;
 mod logs;
 pub mod names;
 pub mod prune;
+mod prune_unowned;
 mod remove;
 mod rename;
 mod restart;

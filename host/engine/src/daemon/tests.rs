@@ -467,6 +467,7 @@ mod jobs;
 mod list;
 mod logs;
 mod prune;
+mod prune_unowned;
 mod remove;
 mod rename;
 mod restart;

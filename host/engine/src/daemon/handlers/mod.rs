@@ -38,6 +38,8 @@
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
 //! | `container_changes` | id | | `[FilesystemChange]` |
 //! | `container_stats` | id | `stream`, `one-shot` | `StatsResponse` lines |
+//! | `network_prune` | | `filters` | `NetworkPruneResponse` |
+//! | `build_prune` | | `filters`, `all`, `keep-storage`, `reserved-space`, `max-used-space`, `min-free-space` | `BuildCachePruneResponse` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -281,6 +283,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "streams a container's resource usage samples",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_stats(cx, job)),
+    },
+    JobSpec {
+        name: "network_prune",
+        description: "removes unused networks (berth has none of its own yet)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::network_prune(cx, job)),
+    },
+    JobSpec {
+        name: "build_prune",
+        description: "removes build cache (berth has none yet)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::build_prune(cx, job)),
     },
 ];
 

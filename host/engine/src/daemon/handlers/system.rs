@@ -117,3 +117,26 @@ pub(super) async fn system_df(cx: Arc<Context>, job: Job) -> JobResult {
     job.stdout.write_json(&usage).await?;
     Ok(0)
 }
+
+/// `network_prune`: removes unused networks (berth has none of its own yet).
+pub(super) async fn network_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let report = cx.daemon.network_prune(&filters)?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
+}
+
+/// `build_prune`: removes build cache (berth has none yet).
+pub(super) async fn build_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    job.env.get_bool("all")?;
+    let sizes: Vec<(&str, &str)> = crate::daemon::prune_unowned::BUILD_PRUNE_SIZES
+        .iter()
+        .filter_map(|name| job.env.get(name).map(|v| (*name, v)))
+        .collect();
+    let report = cx.daemon.build_prune(&filters, &sizes)?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
+}

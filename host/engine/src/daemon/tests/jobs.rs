@@ -55,7 +55,12 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 31] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 33] = [
+    (
+        "build_prune",
+        "removes build cache (berth has none yet)",
+        Exposure::Route,
+    ),
     (
         "container_attach",
         "attaches stdin (job stdin) and output (job stdout) to a container",
@@ -152,6 +157,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 31] = [
     (
         "job_list",
         "lists the engine's handler table",
+        Exposure::Route,
+    ),
+    (
+        "network_prune",
+        "removes unused networks (berth has none of its own yet)",
         Exposure::Route,
     ),
     (
