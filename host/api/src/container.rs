@@ -2,6 +2,7 @@
 //!
 //! - [`fields`]: which fields of a create request berth honours.
 //! - [`security`]: `HostConfig.SecurityOpt`, parsed.
+//! - [`stats`]: the samples of `GET /containers/{id}/stats`.
 
 mod bind;
 mod config;
@@ -13,6 +14,7 @@ mod inspect;
 mod list;
 mod log;
 pub mod security;
+pub mod stats;
 mod top;
 mod update;
 

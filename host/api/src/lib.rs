@@ -21,6 +21,7 @@ pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod job;
+pub mod prune;
 pub mod stream;
 pub mod system;
 pub mod units;

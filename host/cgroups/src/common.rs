@@ -195,6 +195,12 @@ pub(crate) fn parse_flat_keyed(path: &Path, content: &str) -> Result<BTreeMap<St
     Ok(map)
 }
 
+/// A `MAJOR:MINOR` device number as cgroup files print it.
+pub(crate) fn parse_device(device: &str) -> Option<(u64, u64)> {
+    let (major, minor) = device.split_once(':')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// Reads a flat-keyed file.
 pub(crate) fn read_flat_keyed(path: &Path) -> Result<BTreeMap<String, u64>> {
     parse_flat_keyed(path, &read(path)?)

@@ -66,5 +66,7 @@ pub use error::CgroupError;
 pub use manager::{AnyCgroupManager, CgroupManager};
 pub use mountinfo::{CgroupMode, CgroupMount, CgroupSetup, Mount, cgroup_mounts};
 pub use path::{CgroupsPath, OwnCgroups};
-pub use stats::{CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData};
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, MemoryStats, PidsStats, Stats, ThrottlingData,
+};
 pub use v2::shares_to_weight;

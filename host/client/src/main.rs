@@ -119,6 +119,16 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_options: Vec<String>,
     },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats {
+        /// Show all containers (default shows just running).
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Disable streaming stats and only pull the first result.
+        #[arg(long = "no-stream")]
+        no_stream: bool,
+        containers: Vec<String>,
+    },
     /// Kill running containers.
     Kill {
         /// Signal to send.
@@ -373,6 +383,11 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             container,
             ps_options,
         } => cmd::top(client, &container, &ps_options).await,
+        Command::Stats {
+            all,
+            no_stream,
+            containers,
+        } => cmd::stats(client, no_stream, all, &containers).await,
         Command::Kill { signal, containers } => {
             cmd::each(client, &containers, |c, id| {
                 cmd::kill(c, id, signal.clone())

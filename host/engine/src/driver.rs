@@ -19,6 +19,7 @@ use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
 use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 use berth_model::graph::DiskUsage;
+use berth_model::stats::ResourceSample;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::io::AsyncWrite;
@@ -248,6 +249,11 @@ pub trait ExecService: Send + Sync + 'static {
     /// The host pids of every process of the running container (its
     /// cgroup's), for `top`.
     fn processes(&self, id: &str) -> BoxFuture<Result<Vec<u32>, JobError>>;
+
+    /// One sample of the running container's resource usage (its cgroup's
+    /// counters and the host's CPU clock); `None` when it is not running.
+    /// Blocking (file reads): the engine calls it on its blocking pool.
+    fn stats(&self, id: &str) -> Result<Option<ResourceSample>, JobError>;
 
     /// Freezes every process of the container.
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>>;

@@ -8,6 +8,7 @@
 //!   [`JobError`]) and the [`Handler`] trait;
 //! - [`engine`]: the [`Engine`] and its runtime-mutable handler table;
 //! - [`events`]: the `/events` hub (container, image, job and plugin events);
+//!   [`event_filter`]: which of them a subscriber gets;
 //! - [`driver`]: the seams to the graph driver ([`driver::ImageService`]) and
 //!   the exec driver ([`driver::ExecService`]);
 //! - [`daemon`]: containers (records in `berth-store`, state machine,
@@ -22,6 +23,7 @@
 pub mod daemon;
 pub mod driver;
 pub mod engine;
+pub mod event_filter;
 pub mod events;
 pub mod job;
 

@@ -19,6 +19,7 @@ pub mod files;
 pub mod graph;
 pub mod host;
 pub mod plugin;
+pub mod stats;
 pub mod time;
 
 pub use time::Timestamp;

@@ -129,6 +129,12 @@ const CONTAINER_ROUTES: &[(&str, MethodFilter, &str, StatusCode)] = &[
         "container_changes",
         StatusCode::OK,
     ),
+    (
+        "/containers/{id}/stats",
+        GET,
+        "container_stats",
+        StatusCode::OK,
+    ),
 ];
 
 /// Builds the API router.
@@ -151,6 +157,8 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/json", query_job("container_list"))
         .route("/containers/prune", body_job("container_prune", S::OK))
         .route("/system/df", query_job("system_df"))
+        .route("/networks/prune", body_job("network_prune", S::OK))
+        .route("/build/prune", body_job("build_prune", S::OK))
         .route(
             "/containers/create",
             body_job("container_create", S::CREATED),

@@ -177,6 +177,9 @@ impl CgroupManager for V1Manager {
         if let Some(dir) = self.dirs.get(&Controller::Pids) {
             stats.pids = pids::stats(dir)?;
         }
+        if let Some(dir) = self.dirs.get(&Controller::Blkio) {
+            stats.blkio = blkio::stats(dir)?;
+        }
         Ok(stats)
     }
 

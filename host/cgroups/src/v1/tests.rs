@@ -562,3 +562,74 @@ fn blkio_weight_goes_to_cfqs_file_else_to_bfqs() {
         .apply(&LinuxResourcesBuilder::default().build().unwrap())
         .unwrap();
 }
+
+#[test]
+fn blkio_counters_come_from_the_throttle_files_without_cfq() {
+    let fx = Fixture::new();
+    // This machine's kernel: no CFQ, so only the throttling layer counts.
+    fx.set(
+        Controller::Blkio,
+        "blkio.throttle.io_service_bytes_recursive",
+        "8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 8192\n8:0 Async 4096\n\
+         8:0 Discard 0\n8:0 Total 12288\nTotal 12288\n",
+    );
+    fx.set(
+        Controller::Blkio,
+        "blkio.throttle.io_serviced_recursive",
+        "8:0 Read 1\n8:0 Write 2\nTotal 3\n",
+    );
+    let blkio = fx.manager.stats().unwrap().blkio;
+    let ops: Vec<(u64, u64, &str, u64)> = blkio
+        .io_service_bytes
+        .iter()
+        .map(|e| (e.major, e.minor, e.op.as_str(), e.value))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            (8, 0, "Read", 4096),
+            (8, 0, "Write", 8192),
+            (8, 0, "Sync", 8192),
+            (8, 0, "Async", 4096),
+            (8, 0, "Discard", 0),
+            (8, 0, "Total", 12288),
+        ]
+    );
+    assert_eq!(blkio.io_serviced.len(), 2);
+    assert_eq!(blkio.io_serviced[1].value, 2);
+
+    // With CFQ's counters present and non-empty, those win (containerd).
+    fx.set(
+        Controller::Blkio,
+        "blkio.io_serviced_recursive",
+        "8:16 Read 7\nTotal 7\n",
+    );
+    fx.set(
+        Controller::Blkio,
+        "blkio.io_service_bytes_recursive",
+        "8:16 Read 70\nTotal 70\n",
+    );
+    let blkio = fx.manager.stats().unwrap().blkio;
+    assert_eq!(blkio.io_service_bytes[0].minor, 16);
+    assert_eq!(blkio.io_service_bytes[0].value, 70);
+    assert_eq!(blkio.io_serviced[0].value, 7);
+
+    // A line that is not a counter is an error naming the file.
+    fx.set(
+        Controller::Blkio,
+        "blkio.io_serviced_recursive",
+        "sda Read 7\n",
+    );
+    let err = fx.manager.stats().unwrap_err();
+    assert!(
+        err.to_string().contains("blkio.io_serviced_recursive"),
+        "{err}"
+    );
+}
+
+#[test]
+fn blkio_without_counter_files_has_no_entries() {
+    let fx = Fixture::new();
+    let blkio = fx.manager.stats().unwrap().blkio;
+    assert!(blkio.io_service_bytes.is_empty() && blkio.io_serviced.is_empty());
+}

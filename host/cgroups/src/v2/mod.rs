@@ -8,6 +8,7 @@ mod cpu;
 pub use cpu::shares_to_weight;
 mod devices;
 mod freezer;
+mod io;
 mod memory;
 
 use std::path::{Path, PathBuf};
@@ -235,6 +236,7 @@ impl CgroupManager for V2Manager {
             // Same files as v1's pids controller.
             stats.pids = crate::v1::pids_stats(&self.dir)?;
         }
+        stats.blkio = io::stats(&self.dir)?;
         Ok(stats)
     }
 

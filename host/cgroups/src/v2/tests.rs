@@ -299,6 +299,7 @@ fn stats_and_oom_count_from_v2_files() {
     assert_eq!(stats.cpu.throttling.throttled_time, 4_000);
     assert_eq!(stats.pids.current, 3);
     assert_eq!(stats.pids.limit, Some(64));
+    assert!(stats.blkio.io_service_bytes.is_empty(), "no io.stat yet");
     assert_eq!(fx.manager.oom_kill_count().unwrap(), 2);
 }
 
@@ -393,4 +394,34 @@ fn blkio_weight_goes_to_bfq_or_converted_to_io_weight() {
     fs::remove_file(dir.join("io.weight")).unwrap();
     let err = fx.manager.apply(&weight(500)).unwrap_err();
     assert!(err.to_string().contains("io.weight"), "{err}");
+}
+
+#[test]
+fn io_stat_becomes_read_and_write_entries_per_device() {
+    let fx = Fixture::new();
+    fx.set(
+        "io.stat",
+        "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n\
+         253:0 rbytes=10 wbytes=20 rios=1 wios=2\n",
+    );
+    let blkio = fx.manager.stats().unwrap().blkio;
+    let bytes: Vec<(u64, u64, &str, u64)> = blkio
+        .io_service_bytes
+        .iter()
+        .map(|e| (e.major, e.minor, e.op.as_str(), e.value))
+        .collect();
+    assert_eq!(
+        bytes,
+        [
+            (8, 16, "read", 1_459_200),
+            (8, 16, "write", 314_773_504),
+            (253, 0, "read", 10),
+            (253, 0, "write", 20),
+        ]
+    );
+    let ios: Vec<u64> = blkio.io_serviced.iter().map(|e| e.value).collect();
+    assert_eq!(ios, [192, 353, 1, 2]);
+    fx.set("io.stat", "8:16 rbytes=x\n");
+    let err = fx.manager.stats().unwrap_err();
+    assert!(err.to_string().contains("io.stat"), "{err}");
 }

@@ -13,6 +13,7 @@ mod images;
 mod jobs;
 mod prune;
 mod run;
+mod stats;
 mod system;
 mod terminal;
 mod update;
@@ -25,6 +26,7 @@ pub use images::*;
 pub use jobs::*;
 pub use prune::*;
 pub use run::*;
+pub use stats::*;
 pub use system::*;
 pub use update::*;
 

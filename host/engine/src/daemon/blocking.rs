@@ -44,21 +44,26 @@ pub enum BlockingKind {
     /// exec run here; the caller awaits the child asynchronously under a
     /// deadline, so a slow `ps` holds no thread.
     HostProcess,
+    /// Reading a running container's cgroup files and the host's CPU clock
+    /// for one stats sample: a few small reads, many containers' streams
+    /// taking turns.
+    Stats,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 6] = [
+    pub const ALL: [BlockingKind; 7] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
         BlockingKind::StoreCommit,
         BlockingKind::ContainerDir,
         BlockingKind::HostProcess,
+        BlockingKind::Stats,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
-    /// 24, leaves 8 of berthd's 32 blocking threads to the exec driver's
+    /// 25, leaves 7 of berthd's 32 blocking threads to the exec driver's
     /// own bounded work (bundle preparation, orphan cleanup: 6) and to the
     /// rest (plugin compilation, file reads of the HTTP edge).
     pub const fn default_limit(self) -> usize {
@@ -69,6 +74,7 @@ impl BlockingKind {
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
             BlockingKind::HostProcess => 2,
+            BlockingKind::Stats => 1,
         }
     }
 
@@ -80,6 +86,7 @@ impl BlockingKind {
             BlockingKind::StoreCommit => 3,
             BlockingKind::ContainerDir => 4,
             BlockingKind::HostProcess => 5,
+            BlockingKind::Stats => 6,
         }
     }
 }
@@ -88,9 +95,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 6]>,
+    permits: Arc<[Arc<Semaphore>; 7]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 6]>,
+    ran: Arc<[AtomicU64; 7]>,
 }
 
 impl Default for BlockingPool {

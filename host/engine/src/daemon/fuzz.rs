@@ -173,6 +173,9 @@ impl ExecService for NoRuntime {
     fn processes(&self, _: &str) -> BoxFuture<Result<Vec<u32>, JobError>> {
         refused()
     }
+    fn stats(&self, _: &str) -> Result<Option<berth_model::stats::ResourceSample>, JobError> {
+        Err(JobError::conflict("not in the fake"))
+    }
     fn pause(&self, _: &str) -> BoxFuture<Result<(), JobError>> {
         refused()
     }

@@ -227,6 +227,11 @@ struct FakeRuntime {
     /// `update` fails with this message (the driver wrote the old limits
     /// back).
     update_fails: Mutex<Option<String>>,
+    /// The ids `stats` was asked for, in order.
+    stats_asked: Mutex<Vec<String>>,
+    /// What `stats` answers for a started container, one a call (the
+    /// last one again when they run out); `None` as if it had exited.
+    samples: Mutex<Vec<Option<berth_model::stats::ResourceSample>>>,
 }
 
 impl FakeRuntime {
@@ -362,6 +367,15 @@ impl ExecService for Arc<FakeRuntime> {
         self.processes_asked.lock().unwrap().push(id.to_owned());
         let pids = self.pids.lock().unwrap().clone();
         Box::pin(async move { Ok(pids) })
+    }
+    fn stats(&self, id: &str) -> Result<Option<berth_model::stats::ResourceSample>, JobError> {
+        self.stats_asked.lock().unwrap().push(id.to_owned());
+        let mut samples = self.samples.lock().unwrap();
+        match samples.len() {
+            0 => Err(JobError::conflict("no sample in the fake")),
+            1 => Ok(samples[0].clone()),
+            _ => Ok(samples.remove(0)),
+        }
     }
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
         self.freezer.lock().unwrap().push((id.to_owned(), true));
@@ -662,6 +676,7 @@ mod jobs;
 mod list;
 mod logs;
 mod prune;
+mod prune_unowned;
 mod remove;
 mod rename;
 mod restart;
@@ -669,6 +684,7 @@ mod restart_policy;
 mod restore;
 mod start;
 mod start_bounds;
+mod stats;
 mod stop;
 mod top;
 mod update;

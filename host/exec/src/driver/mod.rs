@@ -47,6 +47,7 @@ mod start;
 mod update;
 
 pub use exec::ExecLaunch;
+mod stats;
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the

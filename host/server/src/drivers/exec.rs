@@ -129,6 +129,10 @@ impl ExecService for ExecAdapter {
         Box::pin(async move { driver.processes(&id).await.map_err(job_error) })
     }
 
+    fn stats(&self, id: &str) -> Result<Option<berth_model::stats::ResourceSample>, JobError> {
+        self.driver.stats(id).map_err(job_error)
+    }
+
     fn pause(&self, id: &str) -> BoxFuture<Result<(), JobError>> {
         let (driver, id) = (self.driver.clone(), id.to_owned());
         Box::pin(async move { driver.pause(&id).await.map_err(job_error) })

@@ -266,3 +266,20 @@ pub(super) async fn container_update(cx: Arc<Context>, mut job: Job) -> JobResul
     job.stdout.write_json(&answer).await?;
     Ok(0)
 }
+
+/// `container_stats`: streams a container's resource usage samples.
+/// `stream` defaults to true (moby `BoolValueOrDefault(r, "stream", true)`).
+pub(super) async fn container_stats(cx: Arc<Context>, job: Job) -> JobResult {
+    let d = &cx.daemon;
+    let stream = match job.env.get("stream") {
+        None | Some("") => true,
+        Some(_) => job.env.get_bool("stream")?,
+    };
+    let options = crate::daemon::stats::StatsOptions {
+        stream,
+        one_shot: job.env.get_bool("one-shot")?,
+    };
+    d.stats(job.required_arg(0, "container id")?, options, &job.stdout)
+        .await?;
+    Ok(0)
+}

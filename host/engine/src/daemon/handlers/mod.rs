@@ -45,6 +45,9 @@
 //! | `container_archive_stat` | id | `path` | `PathStat` |
 //! | `container_archive` | id | `path` | a `PathStat` line, then a tar stream |
 //! | `container_extract_to_dir` | id | `path`, `noOverwriteDirNonDir`, `copyUIDGID` (stdin: a tar stream) | |
+//! | `container_stats` | id | `stream`, `one-shot` | `StatsResponse` lines |
+//! | `network_prune` | | `filters` | `NetworkPruneResponse` |
+//! | `build_prune` | | `filters`, `all`, `keep-storage`, `reserved-space`, `max-used-space`, `min-free-space` | `BuildCachePruneResponse` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -332,6 +335,24 @@ pub const JOBS: &[JobSpec] = &[
         description: "extracts a tar stream from stdin under a directory of a container",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(archive::container_extract_to_dir(cx, job)),
+    },
+    JobSpec {
+        name: "container_stats",
+        description: "streams a container's resource usage samples",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(containers::container_stats(cx, job)),
+    },
+    JobSpec {
+        name: "network_prune",
+        description: "removes unused networks (berth has none of its own yet)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::network_prune(cx, job)),
+    },
+    JobSpec {
+        name: "build_prune",
+        description: "removes build cache (berth has none yet)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(system::build_prune(cx, job)),
     },
 ];
 

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use berth_api::event::EventMessage;
-use berth_api::filters::Filters;
 
 use super::Context;
 use crate::daemon::blocking::BlockingKind;
+use crate::event_filter::EventFilter;
 use crate::job::{ErrorKind, Job, JobError, JobResult};
 
 /// `system_ping`: answers OK when the daemon is up.
@@ -52,47 +52,24 @@ pub(super) async fn job_list(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
-/// The filters of `/events` (moby `daemon/events/filter.go`); berth emits
-/// no event of the swarm, network, volume or daemon kinds, and refuses
-/// their filters rather than answer as if they had matched.
-const EVENT_FILTERS: [&str; 14] = [
-    "config",
-    "container",
-    "daemon",
-    "event",
-    "image",
-    "label",
-    "network",
-    "node",
-    "plugin",
-    "scope",
-    "secret",
-    "service",
-    "type",
-    "volume",
-];
-const UNSUPPORTED_EVENT_FILTERS: [&str; 7] = [
-    "config", "daemon", "network", "node", "secret", "service", "volume",
-];
-
 /// `system_events`: streams events as JSON lines.
 pub(super) async fn system_events(cx: Arc<Context>, job: Job) -> JobResult {
     let daemon = &cx.daemon;
-    let filters = Filters::parse(job.env.get("filters").unwrap_or(""))
-        .map_err(|e| JobError::invalid(e.to_string()))?;
-    filters
-        .check_names(&EVENT_FILTERS)
-        .and_then(|()| filters.refuse(&UNSUPPORTED_EVENT_FILTERS))
-        .map_err(|e| JobError::invalid(e.to_string()))?;
-    let since = parse_unix_nanos(job.env.get("since"))?;
-    let until = parse_unix_nanos(job.env.get("until"))?;
+    let filter = EventFilter::parse(
+        job.env.get("filters").unwrap_or(""),
+        job.env.get("since"),
+        job.env.get("until"),
+        chrono::Utc::now(),
+    )
+    .map_err(|e| JobError::invalid(e.to_string()))?;
+    let (since, until) = (filter.since, filter.until);
     // The replay and the live stream split the events between them: an
     // event published meanwhile is sent once.
     let (past, mut rx) = match since {
         Some(since) => daemon.events().subscribe_since(since),
         None => (Vec::new(), daemon.events().subscribe()),
     };
-    let matches = |m: &EventMessage| event_matches(&filters, m);
+    let matches = |m: &EventMessage| filter.include(m);
     job.stdout.begin(Some("application/json")).await?;
     for m in past {
         if until.is_some_and(|u| m.time_nano > u) {
@@ -141,122 +118,25 @@ pub(super) async fn system_df(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
-/// moby's `events.Filter.Include` for the filters berth applies: `type`,
-/// `event` and `scope` exactly (every berth event is `local`); `container`
-/// and `plugin` by a prefix of the actor's id or name; `image` by the id or
-/// the image name, with or without its tag; `label` against the actor's
-/// attributes.
-fn event_matches(filters: &Filters, m: &EventMessage) -> bool {
-    let attr = |name: &str| m.actor.attributes.get(name).map_or("", String::as_str);
-    let fuzzy = |filter: &str| {
-        let wanted = filters.get(filter);
-        wanted.is_empty()
-            || wanted.iter().any(|w| {
-                m.actor.id.starts_with(w.as_str())
-                    || (!attr("name").is_empty() && attr("name").starts_with(w.as_str()))
-            })
-    };
-    let image_name = if m.kind == "image" {
-        attr("name")
-    } else {
-        attr("image")
-    };
-    let strip_tag = |s: &str| -> String {
-        match s.rsplit_once(':') {
-            Some((name, tag)) if !tag.contains('/') => name.to_owned(),
-            _ => s.to_owned(),
-        }
-    };
-    filters.exact("type", &m.kind)
-        && filters.exact("event", &m.action)
-        && filters.exact("scope", "local")
-        && fuzzy("container")
-        && fuzzy("plugin")
-        && (filters.exact("image", &m.actor.id)
-            || (!image_name.is_empty()
-                && (filters.exact("image", image_name)
-                    || filters.exact("image", &strip_tag(image_name)))))
-        && filters.match_labels("label", &m.actor.attributes)
+/// `network_prune`: removes unused networks (berth has none of its own yet).
+pub(super) async fn network_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    let report = cx.daemon.network_prune(&filters)?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
 }
 
-/// `since`/`until`: Unix seconds, possibly fractional (`1700000000.5`).
-fn parse_unix_nanos(raw: Option<&str>) -> Result<Option<i64>, JobError> {
-    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
-        return Ok(None);
-    };
-    let secs: f64 = raw.parse().map_err(|_| {
-        JobError::invalid(format!("invalid timestamp {raw:?}: expected Unix seconds"))
-    })?;
-    Ok(Some((secs * 1e9) as i64))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use berth_api::event::Actor;
-
-    use super::*;
-
-    fn event(kind: &str, action: &str, id: &str, name: &str) -> EventMessage {
-        EventMessage {
-            kind: kind.to_owned(),
-            action: action.to_owned(),
-            actor: Actor {
-                id: id.to_owned(),
-                attributes: BTreeMap::from([("name".to_owned(), name.to_owned())]),
-            },
-            ..EventMessage::default()
-        }
-    }
-
-    #[test]
-    fn event_filters_select_by_type_action_container_and_image() {
-        let start = event("container", "start", "c1", "web");
-        let import = event("image", "import", "sha256:ab", "");
-        let job = event("job", "end", "container_start", "");
-        let f = |json: &str| Filters::parse(json).unwrap();
-        let all = Filters::default();
-        assert!(
-            [&start, &import, &job]
-                .iter()
-                .all(|m| event_matches(&all, m))
-        );
-        let containers = f(r#"{"type":["container"]}"#);
-        assert!(event_matches(&containers, &start) && !event_matches(&containers, &job));
-        let by_name = f(r#"{"container":["web"],"event":["start"]}"#);
-        assert!(event_matches(&by_name, &start));
-        assert!(!event_matches(
-            &by_name,
-            &event("container", "die", "c1", "web")
-        ));
-        assert!(!event_matches(&by_name, &import), "only container events");
-        assert!(event_matches(&f(r#"{"container":["c1"]}"#), &start));
-        let image = f(r#"{"image":["sha256:ab"]}"#);
-        assert!(event_matches(&image, &import) && !event_matches(&image, &start));
-        // A container's events carry its image, with or without the tag.
-        let mut from_busybox = start.clone();
-        from_busybox
-            .actor
-            .attributes
-            .insert("image".into(), "busybox:latest".into());
-        assert!(event_matches(&f(r#"{"image":["busybox"]}"#), &from_busybox));
-        assert!(!event_matches(&f(r#"{"image":["busybox"]}"#), &start));
-        // Labels against the actor's attributes; every event is local.
-        from_busybox
-            .actor
-            .attributes
-            .insert("tier".into(), "front".into());
-        assert!(event_matches(
-            &f(r#"{"label":["tier=front"]}"#),
-            &from_busybox
-        ));
-        assert!(!event_matches(
-            &f(r#"{"label":["tier=back"]}"#),
-            &from_busybox
-        ));
-        assert!(!event_matches(&f(r#"{"label":["tier"]}"#), &start));
-        assert!(event_matches(&f(r#"{"scope":["local"]}"#), &start));
-        assert!(!event_matches(&f(r#"{"scope":["swarm"]}"#), &start));
-    }
+/// `build_prune`: removes build cache (berth has none yet).
+pub(super) async fn build_prune(cx: Arc<Context>, job: Job) -> JobResult {
+    let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
+        .map_err(|e| JobError::invalid(e.to_string()))?;
+    job.env.get_bool("all")?;
+    let sizes: Vec<(&str, &str)> = crate::daemon::prune_unowned::BUILD_PRUNE_SIZES
+        .iter()
+        .filter_map(|name| job.env.get(name).map(|v| (*name, v)))
+        .collect();
+    let report = cx.daemon.build_prune(&filters, &sizes)?;
+    job.stdout.write_json(&report).await?;
+    Ok(0)
 }

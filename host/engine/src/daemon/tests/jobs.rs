@@ -55,7 +55,12 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 38] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 41] = [
+    (
+        "build_prune",
+        "removes build cache (berth has none yet)",
+        Exposure::Route,
+    ),
     (
         "container_archive",
         "a tar stream of a path in a container",
@@ -126,6 +131,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 38] = [
     ),
     ("container_start", "starts a container", Exposure::Route),
     (
+        "container_stats",
+        "streams a container's resource usage samples",
+        Exposure::Route,
+    ),
+    (
         "container_stop",
         "stops a container: its stop signal, then SIGKILL after t seconds",
         Exposure::Route,
@@ -179,6 +189,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 38] = [
     (
         "job_list",
         "lists the engine's handler table",
+        Exposure::Route,
+    ),
+    (
+        "network_prune",
+        "removes unused networks (berth has none of its own yet)",
         Exposure::Route,
     ),
     (
