@@ -149,6 +149,17 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/json", query_job("container_list"))
         .route("/containers/prune", body_job("container_prune", S::OK))
         .route("/system/df", query_job("system_df"))
+        .route("/volumes", query_job("volume_list"))
+        .route("/volumes/create", body_job("volume_create", S::CREATED))
+        .route("/volumes/prune", body_job("volume_prune", S::OK))
+        .route(
+            "/volumes/{name}",
+            object_job(GET, "volume_inspect", S::OK).merge(object_job(
+                DELETE,
+                "volume_delete",
+                S::NO_CONTENT,
+            )),
+        )
         .route(
             "/containers/create",
             body_job("container_create", S::CREATED),

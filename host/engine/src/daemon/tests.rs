@@ -461,3 +461,4 @@ mod start;
 mod start_bounds;
 mod stop;
 mod top;
+mod volumes;

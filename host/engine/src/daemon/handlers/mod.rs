@@ -37,6 +37,11 @@
 //! | `container_resize` | id | `h`, `w` | |
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
 //! | `container_changes` | id | | `[FilesystemChange]` |
+//! | `volume_create` | | | `Volume` |
+//! | `volume_list` | | `filters` | `VolumeListResponse` |
+//! | `volume_inspect` | name | | `Volume` |
+//! | `volume_delete` | name | `force` | |
+//! | `volume_prune` | | `filters` | `VolumePruneResponse` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -53,6 +58,7 @@ use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
 mod containers;
 mod images;
 mod system;
+mod volumes;
 
 /// Static facts for `version` and `info`.
 #[derive(Debug, Clone, Default)]
@@ -274,6 +280,36 @@ pub const JOBS: &[JobSpec] = &[
         description: "lists what a container changed in its image's files",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(containers::container_changes(cx, job)),
+    },
+    JobSpec {
+        name: "volume_create",
+        description: "creates a volume from a JSON body on stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_create(cx, job)),
+    },
+    JobSpec {
+        name: "volume_list",
+        description: "lists volumes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_list(cx, job)),
+    },
+    JobSpec {
+        name: "volume_inspect",
+        description: "shows a volume",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "volume_delete",
+        description: "removes a volume no container uses",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_delete(cx, job)),
+    },
+    JobSpec {
+        name: "volume_prune",
+        description: "removes unused volumes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_prune(cx, job)),
     },
 ];
 
