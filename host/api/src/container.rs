@@ -11,6 +11,7 @@ pub mod fields;
 mod inspect;
 mod list;
 mod log;
+mod mount;
 pub mod security;
 mod top;
 
@@ -21,6 +22,7 @@ pub use exit::*;
 pub use inspect::*;
 pub use list::*;
 pub use log::*;
+pub use mount::*;
 pub use top::*;
 
 use serde::{Deserialize, Deserializer};

@@ -17,6 +17,10 @@
 
 #![warn(missing_docs)]
 
+mod copy;
+
+pub use copy::CopyError;
+
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -353,6 +357,22 @@ impl LocalDriver {
             }
         }
         Ok(total)
+    }
+
+    /// Copies the image's content at `destination` from the container's
+    /// root filesystem `rootfs` into the volume, if the volume is empty
+    /// (moby `CopyImagePathContent`). Returns whether anything was copied.
+    pub fn copy_up(&self, name: &str, rootfs: &Path, destination: &str) -> Result<bool, CopyError> {
+        let data = self.mountpoint(name);
+        match self.is_empty(name) {
+            Ok(true) => copy::copy_up(rootfs, destination, &data),
+            Ok(false) => Ok(false),
+            Err(_) => Err(CopyError::Io {
+                op: "read",
+                path: data,
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            }),
+        }
     }
 
     /// Whether the volume's data directory has no entry (moby copies an

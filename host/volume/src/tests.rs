@@ -115,3 +115,57 @@ fn size_counts_hard_links_once_and_does_not_follow_symlinks() {
     std::os::unix::fs::symlink("/etc", data.join("l")).unwrap();
     assert_eq!(d.size("data").unwrap(), 100 + "/etc".len() as u64);
 }
+
+#[test]
+fn copy_up_copies_the_images_tree_into_an_empty_volume_only() {
+    let (dir, d) = driver();
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("srv/data/sub")).unwrap();
+    std::fs::write(rootfs.join("srv/data/sub/f"), b"image").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", rootfs.join("srv/data/link")).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("srv/data"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    d.create(request("data")).unwrap();
+    assert!(d.copy_up("data", &rootfs, "/srv/data").unwrap());
+    let data = d.mountpoint("data");
+    assert_eq!(std::fs::read(data.join("sub/f")).unwrap(), b"image");
+    // A symlink stays a symlink: never followed on the host.
+    assert_eq!(
+        std::fs::read_link(data.join("link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o750);
+    // Not empty any more: a second copy-up leaves it alone.
+    std::fs::write(rootfs.join("srv/data/new"), b"x").unwrap();
+    assert!(!d.copy_up("data", &rootfs, "/srv/data").unwrap());
+    assert!(!data.join("new").exists());
+    // Nothing there in the image: nothing copied.
+    d.create(request("other")).unwrap();
+    assert!(!d.copy_up("other", &rootfs, "/missing").unwrap());
+}
+
+#[test]
+fn copy_up_resolves_the_mount_point_inside_the_rootfs() {
+    let (dir, d) = driver();
+    let rootfs = dir.path().join("rootfs");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("secret")).unwrap();
+    std::fs::write(outside.join("secret/key"), b"host").unwrap();
+    std::fs::create_dir_all(rootfs.join("inside")).unwrap();
+    std::fs::write(rootfs.join("inside/ok"), b"image").unwrap();
+    // An image whose mount point is an absolute symlink to a host path:
+    // it resolves to the rootfs's own /inside... or to nothing.
+    std::os::unix::fs::symlink(&outside, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../inside", rootfs.join("climb")).unwrap();
+    d.create(request("v1")).unwrap();
+    assert!(!d.copy_up("v1", &rootfs, "/abs/secret").unwrap());
+    assert!(d.is_empty("v1").unwrap());
+    assert!(d.copy_up("v1", &rootfs, "/climb").unwrap());
+    assert_eq!(
+        std::fs::read(d.mountpoint("v1").join("ok")).unwrap(),
+        b"image"
+    );
+}

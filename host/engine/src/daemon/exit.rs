@@ -25,7 +25,7 @@ impl Daemon {
                 ),
             };
             let auto_remove = daemon.record_exit(&container, exit).await;
-            if auto_remove && let Err(e) = daemon.remove_container(&container, false).await {
+            if auto_remove && let Err(e) = daemon.auto_remove(&container, false).await {
                 tracing::warn!(id = %container.id, error = %e, "auto-remove failed");
             }
         });

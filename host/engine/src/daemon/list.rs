@@ -208,6 +208,10 @@ impl Daemon {
             restart_count: record.restart_count,
             driver: self.images.driver_name(),
             platform: "linux".to_owned(),
+            mounts: crate::daemon::volumes::mount_points(
+                record.model.as_ref().map_or(&[][..], |m| &m.mounts[..]),
+                &record.host_config.tmpfs,
+            ),
             host_config: record.host_config,
             config: record.config,
             ..ContainerInspect::default()

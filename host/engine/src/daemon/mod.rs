@@ -31,7 +31,7 @@ mod start;
 mod stop;
 pub mod sysinfo;
 pub mod top;
-mod volumes;
+pub mod volumes;
 
 pub use attach::AttachReplay;
 

@@ -188,7 +188,7 @@ impl Daemon {
         // the start was cancelled by a removal, which does that.
         if record.host_config.auto_remove
             && !cancelled
-            && let Err(cleanup) = self.remove_container(container, true).await
+            && let Err(cleanup) = self.auto_remove(container, true).await
         {
             tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
         }

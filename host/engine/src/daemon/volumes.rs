@@ -10,6 +10,7 @@
 //! container is being given it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use berth_api::filters::Filters;
 use berth_api::volume::{
@@ -266,4 +267,220 @@ impl Daemon {
         }
         Ok(())
     }
+}
+
+impl Daemon {
+    /// `--volumes-from container[:ro|rw]` (moby `parseVolumesFrom`): the
+    /// container's binds and volumes, read-only or writable as asked
+    /// (else as they are there). Volumes come as named ones: `rm -v` of
+    /// this container leaves them to their owner.
+    pub(super) fn volumes_from(&self, entries: &[String]) -> Result<Vec<Mount>, JobError> {
+        let mut mounts = Vec::new();
+        for entry in entries {
+            let (reference, mode) = match entry.split_once(':') {
+                Some((reference, mode)) => (reference, Some(mode)),
+                None => (entry.as_str(), None),
+            };
+            let read_only = match mode {
+                None => None,
+                Some("ro") => Some(true),
+                Some("rw") => Some(false),
+                Some(mode) => {
+                    return Err(JobError::invalid(format!(
+                        "invalid mode for volumes-from: {mode}"
+                    )));
+                }
+            };
+            let record = self.containers.get(reference)?.record();
+            for mount in record.model.iter().flat_map(|m| m.mounts.iter()) {
+                match mount.clone() {
+                    Mount::Bind {
+                        source,
+                        destination,
+                        read_only: ro,
+                        propagation,
+                    } => mounts.push(Mount::Bind {
+                        source,
+                        destination,
+                        read_only: read_only.unwrap_or(ro),
+                        propagation,
+                    }),
+                    Mount::Volume {
+                        name,
+                        driver,
+                        source,
+                        destination,
+                        read_only: ro,
+                        ..
+                    } => mounts.push(Mount::Volume {
+                        name,
+                        driver,
+                        source,
+                        destination,
+                        read_only: read_only.unwrap_or(ro),
+                        anonymous: false,
+                    }),
+                    // A tmpfs is the container's own memory, not shared.
+                    Mount::Tmpfs { .. } => {}
+                }
+            }
+        }
+        Ok(mounts)
+    }
+
+    /// Makes the volumes a new container mounts (existing ones are used as
+    /// they are) and copies the image's content into each empty one that
+    /// asks for it, from the container's root filesystem. Returns the
+    /// names it created, for [`Daemon::drop_new_volumes`] if the create
+    /// fails later. Called with [`Daemon::volume_lock`] held.
+    pub(super) async fn provide_volumes(
+        &self,
+        container_id: &str,
+        uses: &[super::spec::VolumeUse],
+    ) -> Result<Vec<String>, JobError> {
+        let mut created = Vec::new();
+        for volume in uses {
+            let create = CreateVolume {
+                name: volume.name.clone(),
+                driver: String::new(),
+                labels: volume.labels.clone(),
+                options: volume.options.clone(),
+                created_at: now_rfc3339(),
+            };
+            match self.on_volumes(move |d| d.create(create)).await {
+                Ok((record, true)) => created.push(record.name),
+                Ok((_, false)) => {}
+                Err(e) => {
+                    self.drop_new_volumes(created).await;
+                    return Err(e);
+                }
+            }
+        }
+        let copies: Vec<(String, String)> = uses
+            .iter()
+            .filter(|v| v.copy_up)
+            .map(|v| (v.name.clone(), v.destination.as_str().to_owned()))
+            .collect();
+        if !copies.is_empty() {
+            let (images, driver, id) = (
+                Arc::clone(&self.images),
+                self.volumes.clone(),
+                container_id.to_owned(),
+            );
+            let copied = self
+                .blocking(BlockingKind::ImageContent, move || {
+                    let rootfs = images.mount_rootfs(&id)?;
+                    let result = copies.iter().try_for_each(|(name, destination)| {
+                        driver
+                            .copy_up(name, &rootfs, destination)
+                            .map(drop)
+                            .map_err(|e| JobError::internal("copy-up into a volume failed", &e))
+                    });
+                    let unmounted = images.unmount_rootfs(&id);
+                    result.and(unmounted)
+                })
+                .await;
+            if let Err(e) = copied {
+                self.drop_new_volumes(created).await;
+                return Err(e);
+            }
+        }
+        Ok(created)
+    }
+
+    /// Removes volumes a failed create made.
+    pub(super) async fn drop_new_volumes(&self, names: Vec<String>) {
+        for name in names {
+            let owned = name.clone();
+            if let Err(e) = self.on_volumes(move |d| d.remove(&owned)).await {
+                tracing::warn!(volume = %name, error = %e.message, "cannot remove a volume of a failed create");
+            }
+        }
+    }
+
+    /// Events for the volumes a create made, once it succeeded.
+    pub(super) fn volumes_created(&self, names: &[String]) {
+        for name in names {
+            self.volume_event("create", name, &[]);
+        }
+    }
+
+    /// `rm -v`: the container's anonymous volumes that no other container
+    /// uses (moby `removeMountPoints`: named volumes stay, and one still in
+    /// use is left with a warning).
+    pub(super) async fn remove_anonymous_volumes(&self, record: &ContainerRecord) {
+        let _held = self.volume_lock.lock().await;
+        let names: Vec<String> = volumes_of(record)
+            .filter(|(_, anonymous)| *anonymous)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        for name in names {
+            if !self.volume_users(&name).is_empty() {
+                tracing::warn!(volume = %name, "anonymous volume still in use; kept");
+                continue;
+            }
+            let owned = name.clone();
+            match self.on_volumes(move |d| d.remove(&owned)).await {
+                Ok(()) => self.volume_event("destroy", &name, &[]),
+                Err(e) => {
+                    tracing::warn!(volume = %name, error = %e.message, "cannot remove an anonymous volume")
+                }
+            }
+        }
+    }
+}
+
+/// The `Mounts` of inspect (moby `container.MountPoint` as the API shows
+/// it): binds and volumes, and `--mount` tmpfs mounts (not `--tmpfs`
+/// ones, which moby shows only in `HostConfig.Tmpfs`).
+pub fn mount_points(
+    mounts: &[Mount],
+    tmpfs_flags: &BTreeMap<String, String>,
+) -> Vec<berth_api::container::MountPoint> {
+    use berth_api::container::MountPoint;
+    mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Bind {
+                source,
+                destination,
+                read_only,
+                propagation,
+            } => Some(MountPoint {
+                kind: "bind".to_owned(),
+                source: source.display().to_string(),
+                destination: destination.as_str().to_owned(),
+                mode: if *read_only { "ro" } else { "" }.to_owned(),
+                rw: !read_only,
+                propagation: propagation.as_str().to_owned(),
+                ..MountPoint::default()
+            }),
+            Mount::Volume {
+                name,
+                driver,
+                source,
+                destination,
+                read_only,
+                ..
+            } => Some(MountPoint {
+                kind: "volume".to_owned(),
+                name: name.clone(),
+                source: source.display().to_string(),
+                destination: destination.as_str().to_owned(),
+                driver: driver.clone(),
+                mode: if *read_only { "ro" } else { "z" }.to_owned(),
+                rw: !read_only,
+                propagation: String::new(),
+            }),
+            Mount::Tmpfs { destination, .. } if !tmpfs_flags.contains_key(destination.as_str()) => {
+                Some(MountPoint {
+                    kind: "tmpfs".to_owned(),
+                    destination: destination.as_str().to_owned(),
+                    rw: true,
+                    ..MountPoint::default()
+                })
+            }
+            Mount::Tmpfs { .. } => None,
+        })
+        .collect()
 }

@@ -259,3 +259,162 @@ async fn a_restart_removes_directories_a_crash_left_without_a_record() {
     assert!(f._dir.path().join("volumes/kept/_data").is_dir());
     assert_eq!(f.volume_names("").await.unwrap(), ["kept"]);
 }
+
+/// The volume names in the store.
+fn stored(f: &Fixture) -> Vec<String> {
+    f.store
+        .list(berth_volume::VOLUMES)
+        .unwrap()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_container_gets_its_named_and_anonymous_volumes_and_inspect_shows_them() {
+    let f = fixture();
+    let id = f
+        .create(
+            Some("c1"),
+            r#"{"Image":"busybox","Volumes":{"/anon":{}},"HostConfig":{"Binds":["data:/data:ro","/tmp:/host"]}}"#,
+        )
+        .await
+        .unwrap();
+    let names = stored(&f);
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"data".to_owned()));
+    let anonymous = names.iter().find(|n| n.len() == 64).unwrap().clone();
+    let anon_record = f
+        .store
+        .get(berth_volume::VOLUMES, &anonymous)
+        .unwrap()
+        .unwrap();
+    assert!(anon_record.is_anonymous());
+    let inspect = f.daemon.inspect(&id).unwrap();
+    let mut kinds: Vec<(String, String, String, bool)> = inspect
+        .mounts
+        .iter()
+        .map(|m| (m.kind.clone(), m.name.clone(), m.destination.clone(), m.rw))
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("bind".into(), "".into(), "/host".into(), true),
+            ("volume".into(), anonymous.clone(), "/anon".into(), true),
+            ("volume".into(), "data".into(), "/data".into(), false),
+        ]
+    );
+    let data = inspect.mounts.iter().find(|m| m.name == "data").unwrap();
+    assert_eq!(
+        data.source,
+        f._dir
+            .path()
+            .join("volumes/data/_data")
+            .display()
+            .to_string()
+    );
+    // In use: moby's 409, and the list's `dangling` sees it.
+    let err = f.daemon.volume_remove("data", false).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.message),
+        (
+            ErrorKind::Conflict,
+            format!("remove data: volume is in use - [{id}]")
+        )
+    );
+    assert_eq!(
+        f.volume_names(r#"{"dangling":["true"]}"#).await.unwrap(),
+        Vec::<String>::new()
+    );
+    // A prune leaves volumes in use alone.
+    let report = f.daemon.volume_prune(r#"{"all":["1"]}"#).await.unwrap();
+    assert!(report.volumes_deleted.is_empty());
+
+    // `rm -v`: the anonymous volume goes, the named one stays.
+    f.daemon.remove_with_volumes(&id, false).await.unwrap();
+    assert_eq!(stored(&f), ["data"]);
+    assert!(!f._dir.path().join("volumes").join(&anonymous).exists());
+    f.daemon.volume_remove("data", false).await.unwrap();
+}
+
+#[tokio::test]
+async fn rm_without_v_keeps_every_volume() {
+    let f = fixture();
+    let id = f
+        .create(None, r#"{"Image":"busybox","Volumes":{"/anon":{}}}"#)
+        .await
+        .unwrap();
+    f.daemon.remove(&id, false).await.unwrap();
+    assert_eq!(stored(&f).len(), 1);
+}
+
+#[tokio::test]
+async fn volumes_from_shares_the_mounts_with_the_mode_asked_for() {
+    let f = fixture();
+    let first = f
+        .create(
+            Some("first"),
+            r#"{"Image":"busybox","Volumes":{"/anon":{}},"HostConfig":{"Binds":["shared:/shared"]}}"#,
+        )
+        .await
+        .unwrap();
+    let second = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"VolumesFrom":["first:ro"]}}"#,
+        )
+        .await
+        .unwrap();
+    let mounts = f.daemon.inspect(&second).unwrap().mounts;
+    assert_eq!(mounts.len(), 2);
+    assert!(mounts.iter().all(|m| !m.rw && m.kind == "volume"));
+    // `rm -v` of the first: its anonymous volume is in use by the second,
+    // so it stays.
+    f.daemon.remove_with_volumes(&first, false).await.unwrap();
+    assert_eq!(stored(&f).len(), 2);
+    let err = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"VolumesFrom":["first"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    let err = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"VolumesFrom":["x:rx"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, "invalid mode for volumes-from: rx");
+}
+
+#[tokio::test]
+async fn a_failed_create_leaves_no_volume_behind() {
+    let f = fixture();
+    f.create(Some("taken"), r#"{"Image":"busybox"}"#)
+        .await
+        .unwrap();
+    let err = f
+        .create(
+            Some("taken"),
+            r#"{"Image":"busybox","HostConfig":{"Binds":["fresh:/x"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(stored(&f).is_empty());
+    assert!(!f._dir.path().join("volumes/fresh").exists());
+    // Refused mounts make nothing either.
+    for body in [
+        r#"{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"bogus","Target":"/x"}]}}"#,
+        r#"{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"bind","Source":"/nonexistent/berth","Target":"/x"}]}}"#,
+        r#"{"Image":"busybox","HostConfig":{"Binds":["ok1:/x"],"Mounts":[{"Type":"volume","Source":"ok2","Target":"/x"}]}}"#,
+    ] {
+        let err = f.create(None, body).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidParameter, "{body}");
+        assert!(stored(&f).is_empty(), "{body}");
+    }
+}
