@@ -17,6 +17,7 @@ mod daemon_prune;
 mod daemon_resources;
 mod daemon_tty;
 mod daemon_verbs;
+mod daemon_volumes;
 mod exec;
 mod graph;
 mod hostile_images;

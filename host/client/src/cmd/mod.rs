@@ -12,6 +12,7 @@ mod prune;
 mod run;
 mod system;
 mod terminal;
+mod volumes;
 
 pub use attach::*;
 pub use containers::*;
@@ -20,6 +21,7 @@ pub use jobs::*;
 pub use prune::*;
 pub use run::*;
 pub use system::*;
+pub use volumes::*;
 
 type Result<T> = anyhow::Result<T>;
 
