@@ -73,6 +73,7 @@ impl Daemon {
             extra.push(("oomKilled", "true".to_owned()));
         }
         self.container_event("die", &record, &extra);
+        self.volume_mount_events("unmount", &record);
         auto_remove
     }
 }

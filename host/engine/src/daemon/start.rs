@@ -118,6 +118,7 @@ impl Daemon {
         // would leave a running container that nothing monitors.
         let _ = self.persist(&record).await;
         container.notify(false);
+        self.volume_mount_events("mount", &record);
         self.container_event("start", &record, &[]);
         // One session per client, each over its own streams.
         for (client, streams) in pending.into_iter().zip(started.attach) {

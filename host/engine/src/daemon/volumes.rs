@@ -259,6 +259,31 @@ impl Daemon {
         Ok(rows)
     }
 
+    /// moby's `volume mount` (at start, before the container's `start`,
+    /// with the mount's destination, mode and propagation) and `volume
+    /// unmount` (after its `die`) events, one per volume the container
+    /// mounts (`daemon/volumes.go`, `container.UnmountVolumes`).
+    pub(super) fn volume_mount_events(&self, action: &str, record: &ContainerRecord) {
+        for mount in record.model.iter().flat_map(|m| m.mounts.iter()) {
+            let Mount::Volume {
+                name,
+                destination,
+                read_only,
+                ..
+            } = mount
+            else {
+                continue;
+            };
+            let mut extra = vec![("container", record.id.clone())];
+            if action == "mount" {
+                extra.push(("destination", destination.as_str().to_owned()));
+                extra.push(("propagation", String::new()));
+                extra.push(("read/write", (!read_only).to_string()));
+            }
+            self.volume_event(action, name, &extra);
+        }
+    }
+
     /// At daemon start: directories a crash left without a record go.
     pub(super) async fn reconcile_volumes(&self) -> Result<(), JobError> {
         let removed = self.on_volumes(|d| d.reconcile()).await?;

@@ -296,13 +296,14 @@ async fn a_container_gets_its_named_and_anonymous_volumes_and_inspect_shows_them
         .iter()
         .map(|m| (m.kind.clone(), m.name.clone(), m.destination.clone(), m.rw))
         .collect();
-    kinds.sort();
+    // By destination: the anonymous volume's name is random.
+    kinds.sort_by(|a, b| a.2.cmp(&b.2));
     assert_eq!(
         kinds,
         [
-            ("bind".into(), "".into(), "/host".into(), true),
             ("volume".into(), anonymous.clone(), "/anon".into(), true),
             ("volume".into(), "data".into(), "/data".into(), false),
+            ("bind".into(), "".into(), "/host".into(), true),
         ]
     );
     let data = inspect.mounts.iter().find(|m| m.name == "data").unwrap();
@@ -417,4 +418,42 @@ async fn a_failed_create_leaves_no_volume_behind() {
         assert_eq!(err.kind, ErrorKind::InvalidParameter, "{body}");
         assert!(stored(&f).is_empty(), "{body}");
     }
+}
+
+#[tokio::test]
+async fn start_and_exit_publish_volume_mount_and_unmount_events() {
+    let f = fixture();
+    let id = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"Binds":["data:/data:ro"]}}"#,
+        )
+        .await
+        .unwrap();
+    let mut events = f.engine.events().subscribe();
+    f.daemon.start(&id).await.unwrap();
+    f.runtime.exit(&id, 0);
+    f.wait_status(&id, Status::Exited).await;
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push((e.kind.clone(), e.action.clone(), e.actor.attributes.clone()));
+    }
+    let order: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|(k, a, _)| (k.as_str(), a.as_str()))
+        .filter(|(k, _)| *k != "job")
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("volume", "mount"),
+            ("container", "start"),
+            ("container", "die"),
+            ("volume", "unmount")
+        ]
+    );
+    let mount = &seen.iter().find(|(_, a, _)| a == "mount").unwrap().2;
+    assert_eq!(mount["container"], id);
+    assert_eq!(mount["destination"], "/data");
+    assert_eq!(mount["read/write"], "false");
 }
