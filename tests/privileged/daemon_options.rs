@@ -96,12 +96,12 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "is not supported by berth",
         ),
         (
-            &["--mount", "type=bind,src=/tmp,dst=/x"],
-            "HostConfig.Mounts (--mount) is not supported by berth",
+            &["--mount", "type=bogus,dst=/x"],
+            r#"invalid mount config for type "bogus": mount type unknown"#,
         ),
         (
-            &["-v", "/data"],
-            "Config.Volumes (anonymous volumes, -v /path) is not supported by berth",
+            &["--volume-driver", "nfs", "-v", "data:/data"],
+            "HostConfig.VolumeDriver (--volume-driver) is not supported by berth",
         ),
         (
             &["-p", "8080:80"],

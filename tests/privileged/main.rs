@@ -25,6 +25,7 @@ mod daemon_system_prune;
 mod daemon_tty;
 mod daemon_verbs;
 mod docker_py;
+mod daemon_volumes;
 mod exec;
 mod graph;
 mod hostile_images;

@@ -13,6 +13,7 @@ mod health;
 mod inspect;
 mod list;
 mod log;
+mod mount;
 pub mod security;
 pub mod stats;
 mod top;
@@ -26,6 +27,7 @@ pub use health::*;
 pub use inspect::*;
 pub use list::*;
 pub use log::*;
+pub use mount::*;
 pub use top::*;
 pub use update::*;
 

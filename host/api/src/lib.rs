@@ -12,6 +12,7 @@
 //! - [`filters`]: the `filters` query parameter.
 //! - [`units`]: human sizes such as `512m`.
 //! - [`job`]: berth's own `/berth/jobs` wire types.
+//! - [`volume`]: the `/volumes` bodies.
 
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod stream;
 pub mod system;
 pub mod units;
 pub mod version;
+pub mod volume;
 
 use serde::{Deserialize, Serialize};
 

@@ -176,9 +176,9 @@ pub struct DiskUsageResponse {
     /// Containers, with `SizeRw` and `SizeRootFs` filled in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<crate::container::ContainerSummary>>,
-    /// Volumes: berth has none yet, so always empty when asked for.
+    /// Volumes, with `UsageData` filled in.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<Vec<serde_json::Value>>,
+    pub volumes: Option<Vec<crate::volume::Volume>>,
     /// Build cache: berth does not build images, so always empty when
     /// asked for.
     #[serde(skip_serializing_if = "Option::is_none")]

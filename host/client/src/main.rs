@@ -152,6 +152,9 @@ enum Command {
         /// Kill and remove running containers.
         #[arg(short, long)]
         force: bool,
+        /// Remove anonymous volumes associated with the container.
+        #[arg(short, long)]
+        volumes: bool,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -213,6 +216,9 @@ enum Command {
     /// Manage berth (`system df`).
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// The engine's jobs.
     #[command(subcommand)]
     Job(JobCommand),
@@ -245,6 +251,60 @@ enum ImageCommand {
         #[arg(short, long)]
         force: bool,
         /// Provide filter values (`until=<timestamp>`, `label=<key>[=<value>]`).
+        #[arg(long)]
+        filter: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VolumeCommand {
+    /// Create a volume.
+    Create {
+        /// Specify volume driver name.
+        #[arg(short, long, default_value = "local")]
+        driver: String,
+        /// Set metadata for a volume.
+        #[arg(long)]
+        label: Vec<String>,
+        /// Set driver specific options.
+        #[arg(short, long = "opt")]
+        opt: Vec<String>,
+        /// The name (generated when absent).
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display volume names.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Provide filter values (`dangling=true`, `driver=`, `label=`, `name=`).
+        #[arg(short, long)]
+        filter: Vec<String>,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        /// Do not fail for a volume that does not exist.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove unused local volumes.
+    Prune {
+        /// Remove all unused volumes, not just anonymous ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values (`label=<key>[=<value>]`).
         #[arg(long)]
         filter: Vec<String>,
     },
@@ -400,9 +460,11 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         Command::Unpause { containers } => {
             cmd::each(client, &containers, |c, id| cmd::freeze(c, id, false)).await
         }
-        Command::Rm { force, containers } => {
-            cmd::each(client, &containers, |c, id| cmd::rm(c, id, force)).await
-        }
+        Command::Rm {
+            force,
+            volumes,
+            containers,
+        } => cmd::each(client, &containers, |c, id| cmd::rm(c, id, force, volumes)).await,
         Command::Ps { all, quiet, filter } => cmd::ps(client, all, quiet, &filter).await,
         Command::Logs {
             follow,
@@ -419,6 +481,24 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             cmd::image_prune(client, all, force, &filter).await
         }
         Command::System(SystemCommand::Df { verbose }) => cmd::system_df(client, verbose).await,
+        Command::Volume(VolumeCommand::Create {
+            driver,
+            label,
+            opt,
+            name,
+        }) => cmd::volume_create(client, name.as_deref(), &driver, &label, &opt).await,
+        Command::Volume(VolumeCommand::Ls { quiet, filter }) => {
+            cmd::volume_ls(client, quiet, &filter).await
+        }
+        Command::Volume(VolumeCommand::Inspect { volumes }) => {
+            cmd::volume_inspect(client, &volumes).await
+        }
+        Command::Volume(VolumeCommand::Rm { force, volumes }) => {
+            cmd::volume_rm(client, &volumes, force).await
+        }
+        Command::Volume(VolumeCommand::Prune { all, force, filter }) => {
+            cmd::volume_prune(client, all, force, &filter).await
+        }
         Command::Diff { container } => cmd::diff(client, &container).await,
         Command::Cp {
             archive,

@@ -159,6 +159,17 @@ pub fn router(state: AppState) -> Router {
         .route("/system/df", query_job("system_df"))
         .route("/networks/prune", body_job("network_prune", S::OK))
         .route("/build/prune", body_job("build_prune", S::OK))
+        .route("/volumes", query_job("volume_list"))
+        .route("/volumes/create", body_job("volume_create", S::CREATED))
+        .route("/volumes/prune", body_job("volume_prune", S::OK))
+        .route(
+            "/volumes/{name}",
+            object_job(GET, "volume_inspect", S::OK).merge(object_job(
+                DELETE,
+                "volume_delete",
+                S::NO_CONTENT,
+            )),
+        )
         .route(
             "/containers/create",
             body_job("container_create", S::CREATED),

@@ -68,8 +68,8 @@ pub struct Config {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub exposed_ports: BTreeMap<String, serde_json::Value>,
-    /// Volume paths, kept for inspect. In a create request they ask for
-    /// anonymous volumes, which berth refuses ([`fields::CONFIG`](super::fields::CONFIG)).
+    /// Volume paths: the image's `VOLUME`s and `-v /path`, each an
+    /// anonymous volume unless another mount has that destination.
     #[serde(
         deserialize_with = "null_as_default",
         skip_serializing_if = "BTreeMap::is_empty"
@@ -150,6 +150,18 @@ pub struct HostConfig {
     /// directory is created, as Docker's `-v` does.
     #[serde(deserialize_with = "null_as_default")]
     pub binds: Vec<String>,
+    /// `--mount` entries.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub mounts: Vec<super::MountSpec>,
+    /// `--volumes-from`: `container[:ro|rw]`.
+    #[serde(
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub volumes_from: Vec<String>,
     /// Security options ([`security::SecurityOptions::parse`](super::security::SecurityOptions::parse)).
     #[serde(deserialize_with = "null_as_default")]
     pub security_opt: Vec<String>,

@@ -97,9 +97,8 @@ pub const CONFIG: &[(&str, Handling)] = &[
     // Windows only.
     ("ArgsEscaped", api_only(Scalar)),
     ("Image", Honoured),
-    // Typed for the image's `VOLUME`s in inspect; in a request it asks for
-    // anonymous volumes, which berth does not create.
-    ("Volumes", unsupported("anonymous volumes, -v /path", Map)),
+    // Anonymous volumes (`-v /path`), with the image's `VOLUME`s.
+    ("Volumes", Honoured),
     ("WorkingDir", Honoured),
     ("Entrypoint", Honoured),
     ("NetworkDisabled", api_only(Scalar)),
@@ -125,8 +124,12 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     // Typed; run by the engine's restart manager.
     ("RestartPolicy", Honoured),
     ("AutoRemove", Honoured),
-    ("VolumeDriver", unsupported("--volume-driver", Scalar)),
-    ("VolumesFrom", unsupported("--volumes-from", List)),
+    // `local` is the only driver, and what "" means.
+    (
+        "VolumeDriver",
+        unsupported("--volume-driver", ScalarOr(&[r#""local""#])),
+    ),
+    ("VolumesFrom", Honoured),
     ("ConsoleSize", Honoured),
     ("Annotations", unsupported("--annotation", Map)),
     ("CapAdd", Honoured),
@@ -225,7 +228,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
         "IOMaximumBandwidth",
         unsupported("--io-maxbandwidth", Scalar),
     ),
-    ("Mounts", unsupported("--mount", List)),
+    ("Mounts", Honoured),
     // `--security-opt systempaths=unconfined` sends both empty.
     ("MaskedPaths", Honoured),
     ("ReadonlyPaths", Honoured),

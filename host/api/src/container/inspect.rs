@@ -125,8 +125,9 @@ pub struct ContainerInspect {
     pub exec_ids: Option<Vec<String>>,
     /// Host configuration.
     pub host_config: HostConfig,
-    /// Mounts (none yet).
-    pub mounts: Vec<serde_json::Value>,
+    /// Mounts: binds, volumes and `--mount` tmpfs mounts.
+    #[serde(deserialize_with = "super::null_as_default")]
+    pub mounts: Vec<super::MountPoint>,
     /// The container configuration.
     pub config: Config,
     /// Network settings (none yet).

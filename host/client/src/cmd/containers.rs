@@ -87,10 +87,17 @@ pub struct CreateArgs {
     /// Mount a tmpfs directory (PATH[:OPTIONS], e.g. /run:size=64m).
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// Bind mount a host directory (HOST:CONTAINER[:OPTIONS]); a missing
-    /// host directory is created.
+    /// Bind mount a host directory (HOST:CONTAINER[:OPTIONS]; a missing
+    /// host directory is created), a named volume (NAME:CONTAINER[:OPTIONS])
+    /// or an anonymous one (CONTAINER).
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
+    /// Attach a filesystem mount (type=bind|volume|tmpfs,src=,dst=,...).
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Mount volumes from the specified container(s) (CONTAINER[:ro|rw]).
+    #[arg(long)]
+    pub volumes_from: Vec<String>,
     /// Overwrite the default ENTRYPOINT of the image.
     #[arg(long)]
     pub entrypoint: Option<String>,
@@ -224,7 +231,24 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
         let (path, options) = entry.split_once(':').unwrap_or((entry, ""));
         h.tmpfs.insert(path.to_owned(), options.to_owned());
     }
-    h.binds = args.volumes.clone();
+    // As the docker CLI: `-v /path` (no host part) asks for an anonymous
+    // volume through `Config.Volumes`, the rest are `Binds`.
+    for entry in &args.volumes {
+        if entry.contains(':') {
+            h.binds.push(entry.clone());
+        } else {
+            req.config
+                .volumes
+                .insert(entry.clone(), serde_json::json!({}));
+        }
+    }
+    let h = &mut req.host_config;
+    h.mounts = args
+        .mount
+        .iter()
+        .map(|m| super::parse_mount(m))
+        .collect::<Result<_>>()?;
+    h.volumes_from = args.volumes_from.clone();
     h.auto_remove = args.rm;
     if let Some(policy) = &args.restart {
         h.restart_policy = restart_policy(policy)?;
@@ -419,14 +443,15 @@ pub async fn freeze(client: &Client, id: &str, pause: bool) -> Result<()> {
         .await
 }
 
-pub async fn rm(client: &Client, id: &str, force: bool) -> Result<()> {
+/// `rm [-f] [-v]`: `-v` takes the container's anonymous volumes along.
+pub async fn rm(client: &Client, id: &str, force: bool, volumes: bool) -> Result<()> {
     client
         .simple(
             Method::DELETE,
             &format!(
                 "/containers/{}{}",
                 segment(id),
-                query(&[("force", flag(force))])
+                query(&[("force", flag(force)), ("v", flag(volumes))])
             ),
         )
         .await

@@ -17,6 +17,7 @@ mod stats;
 mod system;
 mod terminal;
 mod update;
+mod volumes;
 
 pub use attach::*;
 pub use containers::*;
@@ -29,6 +30,7 @@ pub use run::*;
 pub use stats::*;
 pub use system::*;
 pub use update::*;
+pub use volumes::*;
 
 type Result<T> = anyhow::Result<T>;
 

@@ -30,7 +30,7 @@ pub fn parse_filters(flags: &[String]) -> Result<Filters> {
 
 /// docker's confirmation: `y`/`Y` goes on, anything else (or no input)
 /// stops.
-fn confirm(warning: &str) -> Result<bool> {
+pub(super) fn confirm(warning: &str) -> Result<bool> {
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
@@ -42,7 +42,7 @@ fn confirm(warning: &str) -> Result<bool> {
 }
 
 /// POSTs a prune with `filters`; its JSON report.
-async fn prune<T: serde::de::DeserializeOwned>(
+pub(super) async fn prune<T: serde::de::DeserializeOwned>(
     client: &Client,
     path: &str,
     filters: &Filters,

@@ -191,6 +191,18 @@ impl Daemon {
                     source: Some(source.clone()),
                     read_only: *read_only,
                 },
+                // A volume is its data directory bound there: `docker cp`
+                // into a running container writes into the volume.
+                Mount::Volume {
+                    source,
+                    destination,
+                    read_only,
+                    ..
+                } => FsMount {
+                    destination: destination.as_str().into(),
+                    source: Some(source.clone()),
+                    read_only: *read_only,
+                },
                 Mount::Tmpfs { destination, .. } => FsMount {
                     destination: destination.as_str().into(),
                     source: None,

@@ -41,8 +41,11 @@ impl Daemon {
             })
             .await?;
         let id = names::generate_id();
+        let inherited = self.volumes_from(&request.host_config.volumes_from)?;
         let spec = ContainerSpecBuilder::new(request, image, &id)
             .sysinfo(&self.config.sysinfo)
+            .volumes_root(&self.config.volumes_root())
+            .volumes_from(inherited)
             .build()?;
         // What only the exec driver knows of the host (its bounding set):
         // refused now rather than at the first start.
@@ -66,6 +69,16 @@ impl Daemon {
             self.discard_after_failed_create(&id).await;
             return Err(e);
         }
+        // From making its volumes until the container is in the set, no
+        // volume removal may decide they are unused.
+        let volumes_held = self.volume_lock.lock().await;
+        let new_volumes = match self.provide_volumes(&id, &spec.volumes).await {
+            Ok(names) => names,
+            Err(e) => {
+                self.discard_after_failed_create(&id).await;
+                return Err(e);
+            }
+        };
 
         let mut record = ContainerRecord {
             id: id.clone(),
@@ -98,10 +111,13 @@ impl Daemon {
             }
         };
         if let Err(e) = result {
+            self.drop_new_volumes(new_volumes).await;
             self.discard_after_failed_create(&id).await;
             return Err(e);
         }
         self.containers.insert(Container::new(record.clone()));
+        drop(volumes_held);
+        self.volumes_created(&new_volumes);
         self.container_event("create", &record, &[]);
         for warning in &warnings {
             tracing::warn!(container = %id, "{warning}");

@@ -47,7 +47,7 @@ impl Daemon {
         match after {
             AfterExit::Stay => {}
             AfterExit::AutoRemove => {
-                if let Err(e) = self.remove_container(&container, false).await {
+                if let Err(e) = self.auto_remove(&container, false).await {
                     tracing::warn!(id = %container.id, error = %e, "auto-remove failed");
                 }
             }
@@ -136,6 +136,7 @@ impl Daemon {
             extra.push(("oomKilled", "true".to_owned()));
         }
         self.container_event("die", &record, &extra);
+        self.volume_mount_events("unmount", &record);
         after
     }
 }

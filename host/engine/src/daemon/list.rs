@@ -219,6 +219,10 @@ impl Daemon {
             platform: "linux".to_owned(),
             // moby lists the execs that have not ended; null when none.
             exec_ids: Some(self.execs.running_ids(&record.id)).filter(|ids| !ids.is_empty()),
+            mounts: crate::daemon::volumes::mount_points(
+                record.model.as_ref().map_or(&[][..], |m| &m.mounts[..]),
+                &record.host_config.tmpfs,
+            ),
             host_config: record.host_config,
             config: record.config,
             ..ContainerInspect::default()

@@ -38,6 +38,7 @@ mod stop;
 pub mod sysinfo;
 pub mod top;
 mod update;
+pub mod volumes;
 
 pub use attach::AttachReplay;
 
@@ -83,6 +84,11 @@ impl DaemonConfig {
         self.data_root.join("containers")
     }
 
+    /// `<data-root>/volumes`: the local volume driver's directories.
+    pub fn volumes_root(&self) -> PathBuf {
+        self.data_root.join("volumes")
+    }
+
     /// `<data-root>/containers/<id>`: logs and per-container files.
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.containers_root().join(id)
@@ -101,6 +107,12 @@ pub struct Daemon {
     pruning: prune::PruneGuards,
     /// `docker exec` sessions, in memory only (moby's `execCommands`).
     execs: exec::ExecStore,
+    /// The `local` volume driver over `<data-root>/volumes`.
+    volumes: berth_volume::LocalDriver,
+    /// Held while a volume's users are decided: a create that mounts
+    /// volumes (until its record is in the set) and a volume removal or
+    /// prune, so that no volume goes while a container is being given it.
+    volume_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -128,6 +140,8 @@ impl Daemon {
         events: Arc<Events>,
     ) -> Arc<Daemon> {
         Arc::new(Daemon {
+            volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
+            volume_lock: tokio::sync::Mutex::new(()),
             config,
             store,
             images,

@@ -204,10 +204,10 @@ impl Daemon {
                 .collect();
             response.containers = Some(rows);
         }
-        // berth has no volumes and builds no images yet: nothing to count.
         if wants("volume") {
-            response.volumes = Some(Vec::new());
+            response.volumes = Some(self.volume_usage().await?);
         }
+        // berth builds no images: no build cache to count.
         if wants("build-cache") {
             response.build_cache = Some(Vec::new());
         }

@@ -19,6 +19,30 @@ impl Daemon {
         self.remove_container(&container, force).await
     }
 
+    /// `AutoRemove` (`run --rm`): the container and its anonymous volumes,
+    /// as moby's `ContainerRm` with `RemoveVolume`.
+    pub(super) async fn auto_remove(
+        &self,
+        container: &Arc<Container>,
+        force: bool,
+    ) -> Result<(), JobError> {
+        let record = container.record();
+        self.remove_container(container, force).await?;
+        self.remove_anonymous_volumes(&record).await;
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}?v=1`: the container, then its anonymous
+    /// volumes no other container uses (moby `ContainerRm` with
+    /// `RemoveVolume`).
+    pub async fn remove_with_volumes(&self, reference: &str, force: bool) -> Result<(), JobError> {
+        let container = self.containers.get(reference)?;
+        let record = container.record();
+        self.remove_container(&container, force).await?;
+        self.remove_anonymous_volumes(&record).await;
+        Ok(())
+    }
+
     /// A start in progress holds the container. dockerd's `rm` waits on the
     /// container's lock, and its `rm -f` of a container whose start hangs
     /// never returns. Here a start is bounded by

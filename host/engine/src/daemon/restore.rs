@@ -29,6 +29,9 @@ impl Daemon {
         let count = records.len();
         let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
         self.discard_orphans(&known).await;
+        if let Err(e) = self.reconcile_volumes().await {
+            tracing::warn!(error = %e.message, "cannot reconcile the volumes' directories");
+        }
         for (_, mut record) in records {
             // A removal cut short by a crash: the container is dead, and
             // `rm` (which accepts dead containers) finishes the job.

@@ -12,9 +12,11 @@ use crate::job::JobError;
 mod model;
 mod mounts;
 mod resources;
+mod volumes;
 
 pub use model::container_model;
 pub use resources::{MIN_MEMORY, ULIMIT_NAMES};
+pub use volumes::{VolumeInputs, VolumeUse};
 
 use model::HostParts;
 
@@ -39,6 +41,8 @@ pub struct ContainerSpec {
     /// The trusted model the exec driver runs, made from `config` and
     /// `host_config` (what [`container_model`] rebuilds for old records).
     pub model: ContainerModel,
+    /// The volumes the model mounts, for the daemon to make.
+    pub volumes: Vec<VolumeUse>,
 }
 
 /// Builds a [`ContainerSpec`] from a create request and its image.
@@ -48,6 +52,7 @@ pub struct ContainerSpecBuilder {
     image: ImageInspect,
     id: String,
     sysinfo: SysInfo,
+    volumes: VolumeInputs,
 }
 
 impl ContainerSpecBuilder {
@@ -59,7 +64,28 @@ impl ContainerSpecBuilder {
             image,
             id: id.to_owned(),
             sysinfo: SysInfo::default(),
+            volumes: VolumeInputs {
+                root: "/var/lib/berth/volumes".into(),
+                ..VolumeInputs::default()
+            },
         }
+    }
+
+    /// Where the local volume driver keeps volumes (default: under
+    /// berthd's default data root).
+    pub fn volumes_root(mut self, root: &std::path::Path) -> ContainerSpecBuilder {
+        self.volumes.root = root.to_owned();
+        self
+    }
+
+    /// The mounts of the `--volumes-from` containers, their modes applied
+    /// (the daemon resolves the containers).
+    pub fn volumes_from(
+        mut self,
+        mounts: Vec<berth_model::container::Mount>,
+    ) -> ContainerSpecBuilder {
+        self.volumes.inherited = mounts;
+        self
     }
 
     /// What the host offers (default: everything, this machine's CPUs).
@@ -76,15 +102,24 @@ impl ContainerSpecBuilder {
             image,
             id,
             sysinfo,
+            mut volumes,
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
         // Checked by `CreateRequest::check_fields`: what is left is unused.
         config.rest.clear();
         let defaults = &image.config;
+        // moby `merge`: the image's volumes join the request's.
+        for (path, value) in &defaults.volumes {
+            config
+                .volumes
+                .entry(path.clone())
+                .or_insert_with(|| value.clone());
+        }
+        volumes.anonymous = config.volumes.keys().cloned().collect();
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
-        let (warnings, parts) = validate_host(&mut host, &sysinfo)?;
+        let (warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
         // moby `verifyContainerSettings`: the request's own check before
         // the command is looked at.
         if let Some(check) = &config.healthcheck {
@@ -165,6 +200,7 @@ impl ContainerSpecBuilder {
             image_id: image.id,
             warnings,
             model,
+            volumes: volume_uses,
         })
     }
 }
@@ -175,7 +211,8 @@ impl ContainerSpecBuilder {
 fn validate_host(
     host: &mut HostConfig,
     sys: &SysInfo,
-) -> Result<(Vec<String>, HostParts), JobError> {
+    volume_inputs: &VolumeInputs,
+) -> Result<(Vec<String>, HostParts, Vec<VolumeUse>), JobError> {
     // moby checks capability names before the resource settings
     // (`verifyContainerSettings`).
     let capabilities = model::capabilities(host)?;
@@ -198,7 +235,8 @@ fn validate_host(
     }
     let tmpfs = mounts::tmpfs(host)?;
     validate_restart_policy(host)?;
-    let binds = mounts::binds(host)?;
+    // Binds, volumes and `--mount` entries (moby `registerMountPoints`).
+    let (binds, volume_uses) = volumes::plan(host, volume_inputs, &tmpfs)?;
     // moby `parseSecurityOpt` at create, in this order of checks.
     let security_options = model::security_options(host)?;
     let masked_paths = model::confined_paths("MaskedPaths", &host.masked_paths)?;
@@ -217,7 +255,7 @@ fn validate_host(
         masked_paths,
         readonly_paths,
     };
-    Ok((warnings, parts))
+    Ok((warnings, parts, volume_uses))
 }
 
 /// The resource checks of create (errors, warnings, normalisation) on
@@ -429,7 +467,8 @@ mod tests {
             build(r#"{"Image":"b","HostConfig":{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}}"#)
                 .is_err()
         );
-        assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["rel:/x"]}}"#).is_err());
+        // Not absolute and no volume name (a leading `.`).
+        assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["./rel:/x"]}}"#).is_err());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro"]}}"#).is_ok());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:ro,rslave"]}}"#).is_ok());
         assert!(build(r#"{"Image":"b","HostConfig":{"Binds":["/tmp:/x:bogus"]}}"#).is_err());

@@ -166,6 +166,7 @@ impl Daemon {
         // would leave a running container that nothing monitors.
         let _ = self.persist(&record).await;
         container.notify(false);
+        self.volume_mount_events("mount", &record);
         self.container_event("start", &record, &[]);
         self.init_health(&container);
         // One session per client, each over its own streams.
@@ -244,7 +245,7 @@ impl Daemon {
         // the start was cancelled by a removal, which does that.
         if record.host_config.auto_remove
             && !cancelled
-            && let Err(cleanup) = self.remove_container(container, true).await
+            && let Err(cleanup) = self.auto_remove(container, true).await
         {
             tracing::warn!(id = %container.id, error = %cleanup, "auto-remove after a failed start failed");
         }

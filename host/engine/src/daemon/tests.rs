@@ -32,6 +32,10 @@ struct FakeImages {
     catalog: Mutex<Vec<(ImageSummary, String)>>,
     /// What `disk_usage` answers.
     usage: Mutex<berth_model::graph::DiskUsage>,
+    /// Where `mount_rootfs` makes a container's (empty) root directory
+    /// when set (a volume's copy-up reads it); else a path that does not
+    /// exist.
+    mount_root: Mutex<Option<PathBuf>>,
 }
 
 impl ImageService for FakeImages {
@@ -107,6 +111,10 @@ impl ImageService for FakeImages {
     }
     fn mount_rootfs(&self, id: &str) -> Result<PathBuf, JobError> {
         self.calls.lock().unwrap().push(format!("mount {id}"));
+        if let Some(root) = &*self.mount_root.lock().unwrap() {
+            std::fs::create_dir_all(root.join(id)).unwrap();
+            return Ok(root.join(id));
+        }
         Ok(PathBuf::from("/fake/rootfs").join(id))
     }
     fn unmount_rootfs(&self, id: &str) -> Result<(), JobError> {
@@ -586,6 +594,7 @@ impl FixtureBuilder {
             (dir, store)
         });
         let images = Arc::new(FakeImages::default());
+        *images.mount_root.lock().unwrap() = Some(dir.path().join("rootfs"));
         let engine = Engine::new();
         let config = DaemonConfig {
             data_root: dir.path().to_owned(),
@@ -688,3 +697,4 @@ mod stats;
 mod stop;
 mod top;
 mod update;
+mod volumes;

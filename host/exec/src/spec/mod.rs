@@ -552,7 +552,8 @@ fn system_mounts(container: &ContainerModel) -> Result<Vec<Mount>, SpecError> {
     ])
 }
 
-/// `Binds` and `Tmpfs`, in the model's order (parents before children).
+/// `Binds`, volumes and `Tmpfs`, in the model's order (parents before
+/// children).
 fn user_mounts(container: &ContainerModel) -> Result<Vec<Mount>, SpecError> {
     container
         .mounts
@@ -565,6 +566,25 @@ fn user_mounts(container: &ContainerModel) -> Result<Vec<Mount>, SpecError> {
                 propagation,
             } => {
                 let mut options = vec!["rbind", propagation.as_str()];
+                if *read_only {
+                    options.push("ro");
+                }
+                mount(
+                    destination.as_str(),
+                    "bind",
+                    &source.to_string_lossy(),
+                    &options,
+                )
+            }
+            // A volume is a bind of its data directory (moby mounts local
+            // volumes the same way: `volume/local`, `Mount` returns the path).
+            UserMount::Volume {
+                source,
+                destination,
+                read_only,
+                ..
+            } => {
+                let mut options = vec!["rbind", "rprivate"];
                 if *read_only {
                     options.push("ro");
                 }

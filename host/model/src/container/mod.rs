@@ -253,6 +253,24 @@ pub enum Mount {
         /// Mount propagation.
         propagation: Propagation,
     },
+    /// A volume of the volume driver: `-v name:/ctr`, `-v /ctr`,
+    /// `--mount type=volume`, an image's `VOLUME`; mounted as a bind of
+    /// its directory.
+    Volume {
+        /// The volume's name (generated for an anonymous one).
+        name: String,
+        /// The driver (`local`).
+        driver: String,
+        /// The volume's data directory on the host.
+        source: PathBuf,
+        /// Where in the container (not `/`).
+        destination: AbsolutePath,
+        /// `ro`.
+        read_only: bool,
+        /// Made for this container alone (`-v /ctr`, `VOLUME`): removed
+        /// with it by `rm -v`.
+        anonymous: bool,
+    },
     /// A `Tmpfs` entry.
     Tmpfs {
         /// Where in the container (not `/`).
@@ -267,7 +285,9 @@ impl Mount {
     /// Where in the container.
     pub fn destination(&self) -> &AbsolutePath {
         match self {
-            Mount::Bind { destination, .. } | Mount::Tmpfs { destination, .. } => destination,
+            Mount::Bind { destination, .. }
+            | Mount::Volume { destination, .. }
+            | Mount::Tmpfs { destination, .. } => destination,
         }
     }
 }

@@ -598,6 +598,35 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             Some("p"),
             StatusCode::OK,
         ),
+        (Method::GET, "/volumes", "volume_list", None, StatusCode::OK),
+        (
+            Method::POST,
+            "/volumes/create",
+            "volume_create",
+            None,
+            StatusCode::CREATED,
+        ),
+        (
+            Method::POST,
+            "/volumes/prune",
+            "volume_prune",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/volumes/v1",
+            "volume_inspect",
+            Some("v1"),
+            StatusCode::OK,
+        ),
+        (
+            Method::DELETE,
+            "/volumes/v1",
+            "volume_delete",
+            Some("v1"),
+            StatusCode::NO_CONTENT,
+        ),
     ];
     for (_, _, job, _, _) in &routes {
         let handler =

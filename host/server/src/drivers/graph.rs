@@ -86,6 +86,14 @@ fn docker_config(config: &berth_graph::ImageConfiguration) -> Config {
             .into_iter()
             .map(|p| (p, serde_json::json!({})))
             .collect(),
+        // `VOLUME`s: an anonymous volume each in a container of the image.
+        volumes: c
+            .volumes()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| (v, serde_json::json!({})))
+            .collect(),
         ..Config::default()
     }
 }

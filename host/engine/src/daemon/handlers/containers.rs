@@ -157,8 +157,12 @@ pub(super) async fn container_wait(cx: Arc<Context>, job: Job) -> JobResult {
 pub(super) async fn container_delete(cx: Arc<Context>, job: Job) -> JobResult {
     let d = &cx.daemon;
     let force = job.env.get_bool("force")?;
-    d.remove(job.required_arg(0, "container id")?, force)
-        .await?;
+    let reference = job.required_arg(0, "container id")?;
+    if job.env.get_bool("v")? {
+        d.remove_with_volumes(reference, force).await?;
+    } else {
+        d.remove(reference, force).await?;
+    }
     Ok(0)
 }
 

@@ -48,6 +48,11 @@
 //! | `container_stats` | id | `stream`, `one-shot` | `StatsResponse` lines |
 //! | `network_prune` | | `filters` | `NetworkPruneResponse` |
 //! | `build_prune` | | `filters`, `all`, `keep-storage`, `reserved-space`, `max-used-space`, `min-free-space` | `BuildCachePruneResponse` |
+//! | `volume_create` | | | `Volume` |
+//! | `volume_list` | | `filters` | `VolumeListResponse` |
+//! | `volume_inspect` | name | | `Volume` |
+//! | `volume_delete` | name | `force` | |
+//! | `volume_prune` | | `filters` | `VolumePruneResponse` |
 //!
 //! Each job is one named `async fn` (in `system.rs`, `images.rs` or
 //! `containers.rs`, by the resource it acts on) and one row of [`JOBS`],
@@ -66,6 +71,7 @@ mod containers;
 mod exec;
 mod images;
 mod system;
+mod volumes;
 
 /// Static facts for `version` and `info`.
 #[derive(Debug, Clone, Default)]
@@ -353,6 +359,36 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes build cache (berth has none yet)",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(system::build_prune(cx, job)),
+    },
+    JobSpec {
+        name: "volume_create",
+        description: "creates a volume from a JSON body on stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_create(cx, job)),
+    },
+    JobSpec {
+        name: "volume_list",
+        description: "lists volumes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_list(cx, job)),
+    },
+    JobSpec {
+        name: "volume_inspect",
+        description: "shows a volume",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "volume_delete",
+        description: "removes a volume no container uses",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_delete(cx, job)),
+    },
+    JobSpec {
+        name: "volume_prune",
+        description: "removes unused volumes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(volumes::volume_prune(cx, job)),
     },
 ];
 

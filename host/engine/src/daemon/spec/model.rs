@@ -26,7 +26,8 @@ pub(super) struct HostParts {
     pub log: LogDriver,
     /// `Tmpfs`.
     pub tmpfs: Vec<Mount>,
-    /// `Binds`.
+    /// `Binds`, volumes and `Mounts` at create; `Binds` alone when a
+    /// record from before volumes is rebuilt.
     pub binds: Vec<Mount>,
     /// `SecurityOpt`.
     pub security_options: SecurityOptions,

@@ -26,11 +26,13 @@ async fn a_stopped_containers_rootfs_is_mounted_for_the_copy_and_unmounted_after
     let stat: berth_model::files::PathStat = serde_json::from_str(stat).unwrap();
     assert_eq!(stat.name, "hosts");
     assert_eq!(tar, "tar bytes");
+    // Where the fake graph driver mounts a container's root.
+    let root = f.images.mount_root.lock().unwrap().clone().unwrap().join(&id);
     assert_eq!(
         calls(&f),
         [
             format!("mount {id}"),
-            format!("archive /fake/rootfs/{id} cp1 /etc/hosts"),
+            format!("archive {} cp1 /etc/hosts", root.display()),
             format!("unmount {id}"),
         ]
     );

@@ -51,8 +51,12 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "HostConfig.PortBindings (-p, --publish) is not supported by berth".to_owned(),
         ),
         (
-            with_host(r#"{"Mounts":[{"Type":"bind","Source":"/tmp","Target":"/x"}]}"#),
-            "HostConfig.Mounts (--mount) is not supported by berth".to_owned(),
+            with_host(r#"{"Mounts":[{"Type":"bogus","Source":"/tmp","Target":"/x"}]}"#),
+            "invalid mount config for type \"bogus\": mount type unknown".to_owned(),
+        ),
+        (
+            with_host(r#"{"VolumeDriver":"nfs"}"#),
+            "HostConfig.VolumeDriver (--volume-driver) is not supported by berth".to_owned(),
         ),
         (
             with_host(r#"{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}"#),
@@ -81,8 +85,8 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
                 .to_owned(),
         ),
         (
-            r#"{"Image":"busybox","Volumes":{"/data":{}}}"#.to_owned(),
-            "Config.Volumes (anonymous volumes, -v /path) is not supported by berth".to_owned(),
+            r#"{"Image":"busybox","Volumes":{"/data":{}},"HostConfig":{"Binds":["x/y:/data"]}}"#.to_owned(),
+            "create x/y: \"x/y\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path".to_owned(),
         ),
         (
             r#"{"Image":"busybox","Healthcheck":{"Test":["CMD-SHELL","true"],"Probe":1}}"#.to_owned(),

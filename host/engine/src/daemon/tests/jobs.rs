@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 41] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -213,6 +213,19 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 41] = [
         Exposure::Route,
     ),
     ("system_version", "the daemon's version", Exposure::Route),
+    (
+        "volume_create",
+        "creates a volume from a JSON body on stdin",
+        Exposure::Route,
+    ),
+    (
+        "volume_delete",
+        "removes a volume no container uses",
+        Exposure::Route,
+    ),
+    ("volume_inspect", "shows a volume", Exposure::Route),
+    ("volume_list", "lists volumes", Exposure::Route),
+    ("volume_prune", "removes unused volumes", Exposure::Route),
 ];
 
 #[test]

@@ -1,0 +1,171 @@
+use super::*;
+
+fn driver() -> (tempfile::TempDir, LocalDriver) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("berth.redb")).unwrap();
+    let driver = LocalDriver::new(dir.path().join("volumes"), store);
+    (dir, driver)
+}
+
+fn request(name: &str) -> CreateVolume {
+    CreateVolume {
+        name: name.into(),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        ..CreateVolume::default()
+    }
+}
+
+#[test]
+fn names_follow_mobys_rule() {
+    for good in ["ab", "a1", "data.v2", "my_vol-1", "0x"] {
+        assert!(validate_name(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "a", "", "a/b", "../x", "-ab", ".ab", "_ab", "a b", "a:b", "é1",
+    ] {
+        assert!(validate_name(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        validate_name("a/b").unwrap_err().to_string(),
+        "create a/b: \"a/b\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+    );
+}
+
+#[test]
+fn create_makes_the_directory_and_the_record_and_is_idempotent() {
+    let (_dir, d) = driver();
+    let mut req = request("data");
+    req.labels.insert("k".into(), "v".into());
+    let (record, created) = d.create(req).unwrap();
+    assert!(created);
+    assert_eq!(
+        (record.driver.as_str(), record.labels["k"].as_str()),
+        ("local", "v")
+    );
+    assert!(d.mountpoint("data").is_dir());
+    assert!(d.is_empty("data").unwrap());
+    // Again: the existing volume, labels as first created.
+    let (again, created) = d.create(request("data")).unwrap();
+    assert!(!created);
+    assert_eq!(again, record);
+    assert_eq!(d.list().unwrap(), [record]);
+}
+
+#[test]
+fn bad_requests_create_nothing() {
+    let (dir, d) = driver();
+    assert!(matches!(
+        d.create(request("a/b")),
+        Err(VolumeError::InvalidName { .. })
+    ));
+    let mut other = request("ab");
+    other.driver = "nfs".into();
+    let err = d.create(other).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "create ab: error looking up volume plugin nfs: plugin \"nfs\" not found"
+    );
+    let mut opts = request("ab");
+    opts.options.insert("type".into(), "nfs".into());
+    assert!(matches!(d.create(opts), Err(VolumeError::Option { .. })));
+    assert!(d.list().unwrap().is_empty());
+    assert!(!dir.path().join("volumes").join("ab").exists());
+}
+
+#[test]
+fn remove_deletes_record_and_directory() {
+    let (_dir, d) = driver();
+    d.create(request("data")).unwrap();
+    std::fs::write(d.mountpoint("data").join("f"), b"1234").unwrap();
+    assert_eq!(d.size("data").unwrap(), 4);
+    d.remove("data").unwrap();
+    assert!(!d.mountpoint("data").exists());
+    assert_eq!(
+        d.remove("data").unwrap_err().to_string(),
+        "get data: no such volume"
+    );
+    assert_eq!(
+        d.get("data").unwrap_err().to_string(),
+        "get data: no such volume"
+    );
+}
+
+#[test]
+fn reconcile_removes_directories_without_records() {
+    let (dir, d) = driver();
+    d.create(request("kept")).unwrap();
+    // A create cut short before its commit, or a remove after its commit.
+    std::fs::create_dir_all(dir.path().join("volumes/orphan/_data")).unwrap();
+    std::fs::write(dir.path().join("volumes/orphan/_data/f"), b"x").unwrap();
+    // A record whose directory is gone.
+    std::fs::remove_dir_all(d.mountpoint("kept")).unwrap();
+    assert_eq!(d.reconcile().unwrap(), ["orphan"]);
+    assert!(!dir.path().join("volumes/orphan").exists());
+    assert!(d.mountpoint("kept").is_dir());
+}
+
+#[test]
+fn size_counts_hard_links_once_and_does_not_follow_symlinks() {
+    let (_dir, d) = driver();
+    d.create(request("data")).unwrap();
+    let data = d.mountpoint("data");
+    std::fs::create_dir(data.join("sub")).unwrap();
+    std::fs::write(data.join("sub/a"), vec![0u8; 100]).unwrap();
+    std::fs::hard_link(data.join("sub/a"), data.join("b")).unwrap();
+    std::os::unix::fs::symlink("/etc", data.join("l")).unwrap();
+    assert_eq!(d.size("data").unwrap(), 100 + "/etc".len() as u64);
+}
+
+#[test]
+fn copy_up_copies_the_images_tree_into_an_empty_volume_only() {
+    let (dir, d) = driver();
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("srv/data/sub")).unwrap();
+    std::fs::write(rootfs.join("srv/data/sub/f"), b"image").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", rootfs.join("srv/data/link")).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("srv/data"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    d.create(request("data")).unwrap();
+    assert!(d.copy_up("data", &rootfs, "/srv/data").unwrap());
+    let data = d.mountpoint("data");
+    assert_eq!(std::fs::read(data.join("sub/f")).unwrap(), b"image");
+    // A symlink stays a symlink: never followed on the host.
+    assert_eq!(
+        std::fs::read_link(data.join("link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    assert_eq!(data.metadata().unwrap().mode() & 0o7777, 0o750);
+    // Not empty any more: a second copy-up leaves it alone.
+    std::fs::write(rootfs.join("srv/data/new"), b"x").unwrap();
+    assert!(!d.copy_up("data", &rootfs, "/srv/data").unwrap());
+    assert!(!data.join("new").exists());
+    // Nothing there in the image: nothing copied.
+    d.create(request("other")).unwrap();
+    assert!(!d.copy_up("other", &rootfs, "/missing").unwrap());
+}
+
+#[test]
+fn copy_up_resolves_the_mount_point_inside_the_rootfs() {
+    let (dir, d) = driver();
+    let rootfs = dir.path().join("rootfs");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("secret")).unwrap();
+    std::fs::write(outside.join("secret/key"), b"host").unwrap();
+    std::fs::create_dir_all(rootfs.join("inside")).unwrap();
+    std::fs::write(rootfs.join("inside/ok"), b"image").unwrap();
+    // An image whose mount point is an absolute symlink to a host path:
+    // it resolves to the rootfs's own /inside... or to nothing.
+    std::os::unix::fs::symlink(&outside, rootfs.join("abs")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../inside", rootfs.join("climb")).unwrap();
+    d.create(request("v1")).unwrap();
+    assert!(!d.copy_up("v1", &rootfs, "/abs/secret").unwrap());
+    assert!(d.is_empty("v1").unwrap());
+    assert!(d.copy_up("v1", &rootfs, "/climb").unwrap());
+    assert_eq!(
+        std::fs::read(d.mountpoint("v1").join("ok")).unwrap(),
+        b"image"
+    );
+}
