@@ -108,20 +108,12 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "HostConfig.PortBindings (-p, --publish) is not supported by berth",
         ),
         (
-            &["--init"],
-            "HostConfig.Init (--init) is not supported by berth",
-        ),
-        (
             &["--network", "host"],
             r#"HostConfig.NetworkMode (--network) "host" is not supported by berth"#,
         ),
         (
             &["--restart", "always"],
             "HostConfig.RestartPolicy (--restart) is not supported by berth",
-        ),
-        (
-            &["--sysctl", "net.ipv4.ip_forward=1"],
-            "HostConfig.Sysctls (--sysctl) is not supported by berth",
         ),
     ] {
         let mut args = vec!["create", "--name", "refused"];

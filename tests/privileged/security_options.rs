@@ -150,3 +150,200 @@ fn a_seccomp_profile_moby_refuses_is_refused_at_create() {
         "1"
     );
 }
+
+/// `POST /containers/create` with a raw body: the refusal's status and
+/// message (what API clients other than the docker CLI see).
+#[track_caller]
+fn api_create_refused(d: &Daemon, body: &str) -> (u16, String) {
+    let r = d.http("POST", "/containers/create", body.as_bytes());
+    let message = r.json()["message"].as_str().unwrap_or_default().to_owned();
+    (r.status, message)
+}
+
+#[test]
+fn namespaced_sysctls_reach_the_container_and_the_rest_is_refused() {
+    let d = ready();
+    assert_eq!(
+        docker_sh(
+            &d,
+            &[
+                "--sysctl",
+                "net.ipv4.ip_forward=1",
+                "--sysctl",
+                "kernel.shmmax=65536",
+                "--sysctl",
+                "fs.mqueue.msg_max=16",
+            ],
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/fs/mqueue/msg_max",
+        ),
+        "1\n65536\n16\n"
+    );
+    // Docker's default stays where the container sets nothing else.
+    assert_eq!(
+        docker_sh(
+            &d,
+            &["--sysctl", "net.ipv4.ip_forward=1"],
+            "cat /proc/sys/net/ipv4/ip_unprivileged_port_start"
+        ),
+        "0\n"
+    );
+    // The CLI refuses what is outside its list itself; berthd refuses it
+    // for every API client with runc's messages.
+    refused_at_create(
+        &d,
+        &["--sysctl", "kernel.hostname=x"],
+        "sysctl 'kernel.hostname=x' is not allowed",
+    );
+    for (key, message) in [
+        (
+            "kernel.hostname",
+            r#"sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field"#,
+        ),
+        (
+            "kernel.pid_max",
+            r#"sysctl "kernel.pid_max" is not in a separate kernel namespace"#,
+        ),
+        (
+            "vm.swappiness",
+            r#"sysctl "vm.swappiness" is not in a separate kernel namespace"#,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"Image":"busybox","Cmd":["true"],"HostConfig":{{"Sysctls":{{"{key}":"1"}}}}}}"#
+        );
+        assert_eq!(api_create_refused(&d, &body), (400, message.to_owned()));
+    }
+    assert!(d.container_ids().is_empty(), "nothing was created");
+}
+
+#[test]
+fn init_runs_as_pid_1_forwards_signals_and_passes_the_status_on() {
+    let d = ready();
+    // PID 1 is the init, the command its child.
+    let ps = docker_sh(&d, &["--init"], "ps -o pid,args");
+    let pid1 = ps
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("1"))
+        .unwrap_or_else(|| panic!("no PID 1 in {ps:?}"));
+    assert!(
+        pid1.contains("/sbin/docker-init -- sh -c ps -o pid,args"),
+        "{ps}"
+    );
+    // Without --init the command is PID 1 itself.
+    let ps = docker_sh(&d, &[], "ps -o pid,args");
+    let pid1 = ps
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("1"))
+        .unwrap_or_else(|| panic!("no PID 1 in {ps:?}"));
+    assert!(
+        pid1.contains("sh -c ps -o pid,args") && !pid1.contains("docker-init"),
+        "{ps}"
+    );
+    // The init is read-only in the container.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /sbin/docker-init",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    // Exit statuses pass through.
+    let out = d.docker(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 3"]);
+    assert_eq!(out.code(), 3, "{out:?}");
+
+    // `docker stop` sends SIGTERM to PID 1: the init hands it to `sleep`,
+    // which dies of it (143). Had it not reached sleep, the stop would
+    // have ended in SIGKILL (137) after the timeout.
+    let out = d.docker(&[
+        "run", "-d", "--name", "sleeper", "--init", "busybox", "sleep", "1000",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let out = d.docker(&["stop", "-t", "30", "sleeper"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    let code = d.docker(&[
+        "inspect",
+        "-f",
+        "{{.State.ExitCode}} {{.HostConfig.Init}}",
+        "sleeper",
+    ]);
+    assert_eq!(code.stdout.trim(), "143 true", "{code:?}");
+    d.docker(&["rm", "sleeper"]).ok();
+}
+
+#[test]
+fn init_is_refused_at_create_when_berthds_binary_is_missing() {
+    let missing = "/nonexistent/berth-init";
+    let d = Daemon::start_with(&["--init-path", missing]);
+    d.import_busybox("busybox");
+    refused_at_create(
+        &d,
+        &["--init"],
+        &format!(
+            "--init is not available: berthd's init binary {missing} is missing (berthd --init-path)"
+        ),
+    );
+    // Containers without --init are unaffected.
+    assert_eq!(docker_sh(&d, &[], "echo ok"), "ok\n");
+}
+
+#[test]
+fn group_add_resolves_in_the_containers_own_group_file() {
+    let d = ready();
+    let groups = |flags: &[&str]| -> String {
+        docker_sh(&d, flags, "grep '^Groups:' /proc/self/status | cut -f2")
+            .trim()
+            .to_owned()
+    };
+    let before = groups(&[]);
+    // A name from the image's /etc/group, and numbers with and without an
+    // entry there.
+    let gid_of = |name: &str| -> String {
+        docker_sh(
+            &d,
+            &[],
+            &format!("grep '^{name}:' /etc/group | cut -d: -f3"),
+        )
+        .trim()
+        .to_owned()
+    };
+    let name = ["audio", "wheel", "users", "nogroup", "daemon"]
+        .into_iter()
+        .find(|n| !gid_of(n).is_empty())
+        .expect("the busybox image's /etc/group has a named group to test with");
+    let gid = gid_of(name);
+    let with = groups(&["--group-add", name, "--group-add", "4242"]);
+    let mut wanted: Vec<u32> = before
+        .split_whitespace()
+        .chain([gid.as_str(), "4242"])
+        .map(|g| g.parse().expect("a gid"))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut got: Vec<u32> = with
+        .split_whitespace()
+        .map(|g| g.parse().expect("a gid"))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, wanted, "Groups: {with}");
+
+    // A name the image does not have: moby's (runc's) message when the
+    // process starts, as with dockerd, and berthd serves on.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--group-add",
+        "nosuchgroup",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Unable to find group nosuchgroup: no matching entries in group file"),
+        "{out:?}"
+    );
+    refused_at_create(&d, &["--group-add", "a:b"], r#"invalid --group-add "a:b""#);
+}

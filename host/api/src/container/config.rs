@@ -163,6 +163,18 @@ pub struct HostConfig {
     /// only, as dockerd does.
     #[serde(rename = "ContainerIDFile")]
     pub container_id_file: String,
+    /// Namespaced kernel parameters (`--sysctl`), key → value; checked
+    /// with runc's rules at create (`berth_model::container::Sysctls`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub sysctls: BTreeMap<String, String>,
+    /// Run an init as PID 1 in front of the command (`--init`); `None`
+    /// is berthd's default, which is no init.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    /// Supplementary groups (`--group-add`), names or gids, resolved in
+    /// the container's `/etc/group` at start.
+    #[serde(deserialize_with = "null_as_default")]
+    pub group_add: Vec<String>,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]

@@ -136,7 +136,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("DnsOptions", unsupported("--dns-option", List)),
     ("DnsSearch", unsupported("--dns-search", List)),
     ("ExtraHosts", unsupported("--add-host", List)),
-    ("GroupAdd", unsupported("--group-add", List)),
+    ("GroupAdd", Honoured),
     // Every container has its own IPC namespace, which is Docker's
     // "private"; "shareable" differs only for containers that join it,
     // and joining (`container:ID`) is refused.
@@ -161,7 +161,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
         unsupported("--userns", ScalarOr(&[r#""host""#])),
     ),
     ("ShmSize", Honoured),
-    ("Sysctls", unsupported("--sysctl", Map)),
+    ("Sysctls", Honoured),
     ("Runtime", unsupported("--runtime", Scalar)),
     // Linux knows only the default isolation.
     (
@@ -229,7 +229,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     // `--security-opt systempaths=unconfined` sends both empty.
     ("MaskedPaths", Honoured),
     ("ReadonlyPaths", Honoured),
-    ("Init", unsupported("--init", Scalar)),
+    ("Init", Honoured),
 ];
 
 /// `NetworkingConfig` (moby `api/types/network/network.go`).

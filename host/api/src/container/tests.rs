@@ -46,6 +46,7 @@ fn the_typed_fields_are_the_honoured_ones_of_the_table() {
         console_size: Some([1, 1]),
         masked_paths: Some(vec![]),
         readonly_paths: Some(vec![]),
+        init: Some(true),
         ..HostConfig::default()
     };
     let keys = |value: serde_json::Value| -> Vec<String> {

@@ -742,5 +742,6 @@ fn tmpfs_mounts_merge_dockers_defaults() {
     );
 }
 
+mod host_options;
 mod limits;
 mod security;

@@ -63,8 +63,13 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "HostConfig.PidMode (--pid) is not supported by berth".to_owned(),
         ),
         (
-            with_host(r#"{"Sysctls":{"net.ipv4.ip_forward":"1"}}"#),
-            "HostConfig.Sysctls (--sysctl) is not supported by berth".to_owned(),
+            with_host(r#"{"Sysctls":{"kernel.pid_max":"1"}}"#),
+            r#"sysctl "kernel.pid_max" is not in a separate kernel namespace"#.to_owned(),
+        ),
+        (
+            with_host(r#"{"GroupAdd":["a:b"]}"#),
+            r#"invalid --group-add "a:b": a group name or number, without ':', ',' or whitespace"#
+                .to_owned(),
         ),
         (
             with_host(r#"{"MemorySwappiness":10}"#),
