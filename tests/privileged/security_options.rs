@@ -347,3 +347,29 @@ fn group_add_resolves_in_the_containers_own_group_file() {
     );
     refused_at_create(&d, &["--group-add", "a:b"], r#"invalid --group-add "a:b""#);
 }
+
+#[test]
+fn devices_reach_the_container_with_the_access_they_were_given() {
+    let d = ready();
+    // /dev/loop-control: a node no container has by default, harmless to
+    // open. With "r" it opens for reading only: the device cgroup refuses
+    // the write open (EPERM) on v1 and v2 alike.
+    let probe = "(exec 3</dev/lc) && echo read-ok; (exec 4>/dev/lc) 2>/dev/null && echo write-ok || echo write-refused; stat -c '%t:%T' /dev/lc";
+    assert_eq!(
+        docker_sh(&d, &["--device", "/dev/loop-control:/dev/lc:r"], probe),
+        "read-ok\nwrite-refused\na:ed\n"
+    );
+    assert_eq!(
+        docker_sh(&d, &["--device", "/dev/loop-control:/dev/lc"], probe),
+        "read-ok\nwrite-ok\na:ed\n"
+    );
+    assert_eq!(
+        docker_sh(&d, &[], "test -e /dev/lc && echo present || echo absent"),
+        "absent\n"
+    );
+    refused_at_create(
+        &d,
+        &["--device", "/nonexistent"],
+        r#"error gathering device information while adding custom device "/nonexistent": no such file or directory"#,
+    );
+}

@@ -175,10 +175,25 @@ pub struct HostConfig {
     /// the container's `/etc/group` at start.
     #[serde(deserialize_with = "null_as_default")]
     pub group_add: Vec<String>,
+    /// Host devices for the container (`--device`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub devices: Vec<DeviceMapping>,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]
     pub rest: BTreeMap<String, serde_json::Value>,
+}
+
+/// One entry of `HostConfig.Devices` (moby `container.DeviceMapping`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    /// The node on the host.
+    pub path_on_host: String,
+    /// Where the container sees it (empty: the host's path).
+    pub path_in_container: String,
+    /// Device cgroup access, some of `rwm` (empty: `rwm`).
+    pub cgroup_permissions: String,
 }
 
 /// One entry of `HostConfig.Ulimits`.

@@ -199,7 +199,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ),
     ("CpusetCpus", Honoured),
     ("CpusetMems", Honoured),
-    ("Devices", unsupported("--device", List)),
+    ("Devices", Honoured),
     (
         "DeviceCgroupRules",
         unsupported("--device-cgroup-rule", List),
@@ -416,12 +416,12 @@ mod tests {
         let err = check_section(
             Section::HostConfig,
             "HostConfig",
-            &members(json!({"Memory": 5, "Devices": [{"PathOnHost": "/dev/x"}]})),
+            &members(json!({"Memory": 5, "DeviceCgroupRules": ["c 1:3 rwm"]})),
         )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "HostConfig.Devices (--device) is not supported by berth"
+            "HostConfig.DeviceCgroupRules (--device-cgroup-rule) is not supported by berth"
         );
         let err = check_section(
             Section::Config,

@@ -148,6 +148,14 @@ pub enum SpecError {
     /// (runc's message, which moby returns at start).
     #[error("{0}")]
     GroupAdd(String),
+    /// A `Devices` entry whose host node cannot be used (moby's message).
+    #[error("error gathering device information while adding custom device {path:?}: {reason}")]
+    Device {
+        /// The host path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// `--init` on a daemon without an init binary.
     #[error("--init is not available: berthd has no init binary (berthd --init-path)")]
     NoInit,
@@ -247,6 +255,7 @@ pub fn build_spec(
 /// capabilities within berthd's bounding set, an init binary for `--init`.
 pub fn validate(container: &ContainerModel, options: &SpecOptions) -> Result<(), SpecError> {
     capabilities(container, options)?;
+    devices::user_devices(&container.security.devices)?;
     init::check(container, options)
 }
 
@@ -354,15 +363,29 @@ fn linux(
             "{}/{id}",
             options.cgroup_parent.trim_end_matches('/')
         )))
-        .resources(resources(container, options)?)
         .sysctl(sysctls(container));
+    let (user_devices, user_rules) = devices::user_devices(&security.devices)?;
+    let mut resources = resources(container, options)?;
+    if !user_rules.is_empty() {
+        let mut rules = resources.devices().clone().unwrap_or_default();
+        rules.extend(user_rules);
+        resources.set_devices(Some(rules));
+    }
+    linux = linux.resources(resources);
     if security.privileged {
+        // The host's nodes, then the user's (which may rename one).
+        let mut all = devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?;
+        all.retain(|d| !user_devices.iter().any(|u| u.path() == d.path()));
+        all.extend(user_devices);
         // Explicitly empty: oci-spec's builder would fill in its defaults.
         linux = linux
             .masked_paths(Vec::new())
             .readonly_paths(Vec::new())
-            .devices(devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?);
+            .devices(all);
         return Ok(linux.build()?);
+    }
+    if !user_devices.is_empty() {
+        linux = linux.devices(user_devices);
     }
     // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
     // replaces Docker's when it has one, even an empty one.

@@ -21,12 +21,14 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub mod caps;
+pub mod device;
 pub mod groups;
 pub mod resources;
 pub mod seccomp;
 pub mod sysctl;
 
 pub use caps::{Capability, CapabilitySet, CapabilityTweak};
+pub use device::{Device, DeviceError};
 pub use groups::{GroupAdd, GroupError};
 pub use resources::{Cfs, Cpu, Memory, Resources, Rlimit, RlimitKind, Swap};
 pub use seccomp::{KernelVersion, SeccompArchMap, SeccompCondition, SeccompProfile, SeccompRule};
@@ -82,6 +84,9 @@ pub enum ModelError {
     /// A `GroupAdd` entry.
     #[error(transparent)]
     GroupAdd(#[from] GroupError),
+    /// A `Devices` entry.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
 }
 
 /// A container to run.
@@ -343,6 +348,9 @@ pub struct Security {
     /// before berth honoured it have none).
     #[serde(default)]
     pub sysctls: Sysctls,
+    /// `Devices`: host device nodes in the container's `/dev`.
+    #[serde(default)]
+    pub devices: Vec<Device>,
 }
 
 /// The seccomp choice of a container (moby `daemon/seccomp_linux.go`).

@@ -10,8 +10,8 @@
 use berth_api::container::security::SecurityOptions;
 use berth_api::container::{Config, HostConfig};
 use berth_model::container::{
-    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, GroupAdd, Hostname,
-    LogDriver, ModelError, Mount, Process, Security, Sysctls,
+    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, Device, GroupAdd,
+    Hostname, LogDriver, ModelError, Mount, Process, Security, Sysctls,
 };
 
 use super::{invalid, mounts, resources};
@@ -120,6 +120,14 @@ pub(super) fn assemble(
             masked_paths: parts.masked_paths,
             readonly_paths: parts.readonly_paths,
             sysctls: Sysctls::new(host.sysctls.clone()).map_err(|e| invalid(e.into()))?,
+            devices: host
+                .devices
+                .iter()
+                .map(|d| {
+                    Device::new(&d.path_on_host, &d.path_in_container, &d.cgroup_permissions)
+                        .map_err(|e| invalid(e.into()))
+                })
+                .collect::<Result<_, _>>()?,
         },
         cgroupns,
         readonly_rootfs: host.readonly_rootfs,

@@ -55,8 +55,13 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "HostConfig.Mounts (--mount) is not supported by berth".to_owned(),
         ),
         (
-            with_host(r#"{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}"#),
-            "HostConfig.Devices (--device) is not supported by berth".to_owned(),
+            with_host(r#"{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwx"}]}"#),
+            "bad mode specified: rwx".to_owned(),
+        ),
+        (
+            with_host(r#"{"DeviceCgroupRules":["c 1:3 rwm"]}"#),
+            "HostConfig.DeviceCgroupRules (--device-cgroup-rule) is not supported by berth"
+                .to_owned(),
         ),
         (
             with_host(r#"{"PidMode":"host"}"#),

@@ -84,3 +84,50 @@ fn group_add_resolves_names_in_the_containers_group_file() {
         r#"invalid --group-add "a:b": a group name or number, without ':', ',' or whitespace"#
     );
 }
+
+#[test]
+fn devices_become_nodes_and_allow_rules_with_their_permissions() {
+    use berth_api::container::DeviceMapping;
+    let host = |host: &str, container: &str, perms: &str| HostConfig {
+        devices: vec![DeviceMapping {
+            path_on_host: host.into(),
+            path_in_container: container.into(),
+            cgroup_permissions: perms.into(),
+        }],
+        ..HostConfig::default()
+    };
+    let spec = build(&config(&["true"]), &host("/dev/full", "/dev/f", "r")).expect("spec");
+    let linux = spec.linux().as_ref().expect("linux");
+    let node = linux
+        .devices()
+        .iter()
+        .flatten()
+        .find(|d| d.path() == Path::new("/dev/f"))
+        .expect("the node");
+    assert_eq!((node.major(), node.minor()), (1, 7));
+    let rules = resources_of(&spec).devices().clone().expect("rules");
+    let last = rules.last().expect("a rule");
+    assert_eq!(
+        (
+            last.allow(),
+            last.major(),
+            last.minor(),
+            last.access().as_deref()
+        ),
+        (true, Some(1), Some(7), Some("r"))
+    );
+    // Docker's deny-all stays first.
+    assert!(!rules[0].allow());
+
+    let err = build(&config(&["true"]), &host("/nonexistent", "", "")).expect_err("missing");
+    assert_eq!(
+        err.to_string(),
+        r#"error gathering device information while adding custom device "/nonexistent": no such file or directory"#
+    );
+    let err = build(&config(&["true"]), &host("/etc/hostname", "", "")).expect_err("a file");
+    assert!(err.to_string().ends_with("not a device node"), "{err}");
+    assert_eq!(
+        refused(&config(&["true"]), &host("/dev/full", "", "rwx")),
+        "bad mode specified: rwx"
+    );
+}
