@@ -178,6 +178,9 @@ pub struct HostConfig {
     /// Host devices for the container (`--device`).
     #[serde(deserialize_with = "null_as_default")]
     pub devices: Vec<DeviceMapping>,
+    /// Device cgroup allow rules (`--device-cgroup-rule 'c 1:3 rwm'`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub device_cgroup_rules: Vec<String>,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]

@@ -200,10 +200,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("CpusetCpus", Honoured),
     ("CpusetMems", Honoured),
     ("Devices", Honoured),
-    (
-        "DeviceCgroupRules",
-        unsupported("--device-cgroup-rule", List),
-    ),
+    ("DeviceCgroupRules", Honoured),
     ("DeviceRequests", unsupported("--gpus", List)),
     ("KernelMemory", unsupported("--kernel-memory", Scalar)),
     ("KernelMemoryTCP", api_only(Scalar)),
@@ -416,12 +413,12 @@ mod tests {
         let err = check_section(
             Section::HostConfig,
             "HostConfig",
-            &members(json!({"Memory": 5, "DeviceCgroupRules": ["c 1:3 rwm"]})),
+            &members(json!({"Memory": 5, "DeviceRequests": [{"Count": 1}]})),
         )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "HostConfig.DeviceCgroupRules (--device-cgroup-rule) is not supported by berth"
+            "HostConfig.DeviceRequests (--gpus) is not supported by berth"
         );
         let err = check_section(
             Section::Config,

@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use berth_model::container::Device;
+use berth_model::container::{Device, DeviceCgroupRule};
 use oci_spec::runtime::{
     LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
 };
@@ -83,6 +83,30 @@ pub fn user_devices(
         );
     }
     Ok((nodes, rules))
+}
+
+/// `DeviceCgroupRules` as allow rules (moby `WithDevices`).
+pub fn cgroup_rules(rules: &[DeviceCgroupRule]) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    rules
+        .iter()
+        .map(|rule| {
+            let mut b = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(match rule.kind() {
+                    'b' => LinuxDeviceType::B,
+                    'c' => LinuxDeviceType::C,
+                    _ => LinuxDeviceType::A,
+                })
+                .access(rule.access());
+            if let Some(major) = rule.major() {
+                b = b.major(major);
+            }
+            if let Some(minor) = rule.minor() {
+                b = b.minor(minor);
+            }
+            Ok(b.build()?)
+        })
+        .collect()
 }
 
 /// An I/O error as Go prints it (`no such file or directory`).

@@ -364,7 +364,8 @@ fn linux(
             options.cgroup_parent.trim_end_matches('/')
         )))
         .sysctl(sysctls(container));
-    let (user_devices, user_rules) = devices::user_devices(&security.devices)?;
+    let (user_devices, mut user_rules) = devices::user_devices(&security.devices)?;
+    user_rules.extend(devices::cgroup_rules(&security.device_cgroup_rules)?);
     let mut resources = resources(container, options)?;
     if !user_rules.is_empty() {
         let mut rules = resources.devices().clone().unwrap_or_default();

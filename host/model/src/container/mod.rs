@@ -28,7 +28,7 @@ pub mod seccomp;
 pub mod sysctl;
 
 pub use caps::{Capability, CapabilitySet, CapabilityTweak};
-pub use device::{Device, DeviceError};
+pub use device::{Device, DeviceCgroupRule, DeviceError};
 pub use groups::{GroupAdd, GroupError};
 pub use resources::{Cfs, Cpu, Memory, Resources, Rlimit, RlimitKind, Swap};
 pub use seccomp::{KernelVersion, SeccompArchMap, SeccompCondition, SeccompProfile, SeccompRule};
@@ -351,6 +351,9 @@ pub struct Security {
     /// `Devices`: host device nodes in the container's `/dev`.
     #[serde(default)]
     pub devices: Vec<Device>,
+    /// `DeviceCgroupRules`: allow rules after Docker's deny-all.
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<DeviceCgroupRule>,
 }
 
 /// The seccomp choice of a container (moby `daemon/seccomp_linux.go`).

@@ -10,8 +10,8 @@
 use berth_api::container::security::SecurityOptions;
 use berth_api::container::{Config, HostConfig};
 use berth_model::container::{
-    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, Device, GroupAdd,
-    Hostname, LogDriver, ModelError, Mount, Process, Security, Sysctls,
+    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, Device, DeviceCgroupRule,
+    GroupAdd, Hostname, LogDriver, ModelError, Mount, Process, Security, Sysctls,
 };
 
 use super::{invalid, mounts, resources};
@@ -127,6 +127,11 @@ pub(super) fn assemble(
                     Device::new(&d.path_on_host, &d.path_in_container, &d.cgroup_permissions)
                         .map_err(|e| invalid(e.into()))
                 })
+                .collect::<Result<_, _>>()?,
+            device_cgroup_rules: host
+                .device_cgroup_rules
+                .iter()
+                .map(|r| DeviceCgroupRule::new(r).map_err(|e| invalid(e.into())))
                 .collect::<Result<_, _>>()?,
         },
         cgroupns,

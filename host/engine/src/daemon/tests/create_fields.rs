@@ -59,9 +59,8 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "bad mode specified: rwx".to_owned(),
         ),
         (
-            with_host(r#"{"DeviceCgroupRules":["c 1:3 rwm"]}"#),
-            "HostConfig.DeviceCgroupRules (--device-cgroup-rule) is not supported by berth"
-                .to_owned(),
+            with_host(r#"{"DeviceCgroupRules":["c 1:3"]}"#),
+            "invalid device cgroup rule format: 'c 1:3'".to_owned(),
         ),
         (
             with_host(r#"{"PidMode":"host"}"#),
