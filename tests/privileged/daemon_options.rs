@@ -108,20 +108,12 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "HostConfig.PortBindings (-p, --publish) is not supported by berth",
         ),
         (
-            &["--init"],
-            "HostConfig.Init (--init) is not supported by berth",
-        ),
-        (
             &["--network", "host"],
             r#"HostConfig.NetworkMode (--network) "host" is not supported by berth"#,
         ),
         (
             &["--restart", "always:3"],
             "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-        ),
-        (
-            &["--sysctl", "net.ipv4.ip_forward=1"],
-            "HostConfig.Sysctls (--sysctl) is not supported by berth",
         ),
     ] {
         let mut args = vec!["create", "--name", "refused"];

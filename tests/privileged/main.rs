@@ -36,3 +36,4 @@ mod runc_lifecycle;
 mod runc_parity;
 mod runc_support;
 mod seccomp;
+mod security_options;

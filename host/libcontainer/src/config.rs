@@ -192,21 +192,16 @@ fn default_devices() -> Vec<DeviceEntry> {
     .collect()
 }
 
-/// The device cgroup rules of a container: the spec's, then allow rules
-/// for its `linux.devices`, then runc's always-allowed devices
-/// (`specconv.AllowedDevices`), so that `mknod` of the default nodes and
-/// ptys work even under Docker's default deny-all rule.
+/// The device cgroup rules of a container: the spec's, then runc's
+/// always-allowed devices (`specconv.AllowedDevices`), so that `mknod` of
+/// the default nodes and ptys work even under Docker's default deny-all
+/// rule. A `linux.devices` node gets no rule of its own, as in runc
+/// (`CreateCgroupConfig`): what the spec's rules allow of it is all it
+/// gets, so `docker run --device /dev/x:/dev/x:r` stays read-only.
 pub(crate) fn resources_with_default_devices(spec: &Spec) -> Option<LinuxResources> {
     let linux = spec.linux().as_ref()?;
     let mut resources = linux.resources().clone().unwrap_or_default();
     let mut rules = resources.devices().clone().unwrap_or_default();
-    for d in linux.devices().iter().flatten() {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => LinuxDeviceType::B,
-            _ => LinuxDeviceType::C,
-        };
-        rules.push(allow_rule(typ, Some(d.major()), Some(d.minor()), "rwm"));
-    }
     let (b, c) = (LinuxDeviceType::B, LinuxDeviceType::C);
     for (typ, major, minor, access) in [
         (c, None, None, "m"),

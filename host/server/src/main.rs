@@ -111,6 +111,11 @@ struct Args {
     /// The per-container monitor binary (default: berth-shim next to berthd).
     #[arg(long, value_name = "FILE")]
     shim: Option<PathBuf>,
+    /// The init binary `--init` containers run as PID 1, bind-mounted at
+    /// /sbin/docker-init (default: berthd writes its own static berth-init
+    /// to EXEC_ROOT/berth-init at start). A missing file refuses `--init`.
+    #[arg(long, value_name = "FILE")]
+    init_path: Option<PathBuf>,
     /// Watched directory of WebAssembly plugins (NAME.wasm + NAME.toml).
     #[arg(long, value_name = "DIR", default_value = berth_plugin_host::DEFAULT_PLUGIN_DIR)]
     plugin_dir: PathBuf,
@@ -291,7 +296,19 @@ fn exec_options(
             .context("cannot locate berthd's own binary")?
             .with_file_name("berth-shim"),
     };
+    let init_path = match &args.init_path {
+        Some(path) => path.clone(),
+        None => {
+            // Written at every start: the exec root is runtime state, and
+            // the file always matches this berthd.
+            let path = args.exec_root.join("berth-init");
+            berth_init::install(&path)
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            path
+        }
+    };
     let spec = berth_exec::spec::SpecOptions {
+        init_path: Some(init_path),
         cgroup_parent: args.cgroup_parent.clone(),
         swap_limit: cgroups.is_some_and(|c| c.swap_limit),
         available_caps: facts::bounding_capabilities(status),

@@ -178,10 +178,40 @@ pub struct HostConfig {
     /// only, as dockerd does.
     #[serde(rename = "ContainerIDFile")]
     pub container_id_file: String,
+    /// Namespaced kernel parameters (`--sysctl`), key → value; checked
+    /// with runc's rules at create (`berth_model::container::Sysctls`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub sysctls: BTreeMap<String, String>,
+    /// Run an init as PID 1 in front of the command (`--init`); `None`
+    /// is berthd's default, which is no init.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
+    /// Supplementary groups (`--group-add`), names or gids, resolved in
+    /// the container's `/etc/group` at start.
+    #[serde(deserialize_with = "null_as_default")]
+    pub group_add: Vec<String>,
+    /// Host devices for the container (`--device`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub devices: Vec<DeviceMapping>,
+    /// Device cgroup allow rules (`--device-cgroup-rule 'c 1:3 rwm'`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub device_cgroup_rules: Vec<String>,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]
     pub rest: BTreeMap<String, serde_json::Value>,
+}
+
+/// One entry of `HostConfig.Devices` (moby `container.DeviceMapping`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    /// The node on the host.
+    pub path_on_host: String,
+    /// Where the container sees it (empty: the host's path).
+    pub path_in_container: String,
+    /// Device cgroup access, some of `rwm` (empty: `rwm`).
+    pub cgroup_permissions: String,
 }
 
 /// One entry of `HostConfig.Ulimits`.

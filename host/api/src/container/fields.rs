@@ -139,7 +139,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("DnsOptions", unsupported("--dns-option", List)),
     ("DnsSearch", unsupported("--dns-search", List)),
     ("ExtraHosts", unsupported("--add-host", List)),
-    ("GroupAdd", unsupported("--group-add", List)),
+    ("GroupAdd", Honoured),
     // Every container has its own IPC namespace, which is Docker's
     // "private"; "shareable" differs only for containers that join it,
     // and joining (`container:ID`) is refused.
@@ -164,7 +164,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
         unsupported("--userns", ScalarOr(&[r#""host""#])),
     ),
     ("ShmSize", Honoured),
-    ("Sysctls", unsupported("--sysctl", Map)),
+    ("Sysctls", Honoured),
     ("Runtime", unsupported("--runtime", Scalar)),
     // Linux knows only the default isolation.
     (
@@ -202,11 +202,8 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ),
     ("CpusetCpus", Honoured),
     ("CpusetMems", Honoured),
-    ("Devices", unsupported("--device", List)),
-    (
-        "DeviceCgroupRules",
-        unsupported("--device-cgroup-rule", List),
-    ),
+    ("Devices", Honoured),
+    ("DeviceCgroupRules", Honoured),
     ("DeviceRequests", unsupported("--gpus", List)),
     ("KernelMemory", unsupported("--kernel-memory", Scalar)),
     ("KernelMemoryTCP", api_only(Scalar)),
@@ -232,7 +229,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     // `--security-opt systempaths=unconfined` sends both empty.
     ("MaskedPaths", Honoured),
     ("ReadonlyPaths", Honoured),
-    ("Init", unsupported("--init", Scalar)),
+    ("Init", Honoured),
 ];
 
 /// `NetworkingConfig` (moby `api/types/network/network.go`).
@@ -419,12 +416,12 @@ mod tests {
         let err = check_section(
             Section::HostConfig,
             "HostConfig",
-            &members(json!({"Memory": 5, "Devices": [{"PathOnHost": "/dev/x"}]})),
+            &members(json!({"Memory": 5, "DeviceRequests": [{"Count": 1}]})),
         )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "HostConfig.Devices (--device) is not supported by berth"
+            "HostConfig.DeviceRequests (--gpus) is not supported by berth"
         );
         let err = check_section(
             Section::Config,

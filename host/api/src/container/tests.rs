@@ -49,6 +49,7 @@ fn the_typed_fields_are_the_honoured_ones_of_the_table() {
         readonly_paths: Some(vec![]),
         mounts: vec![MountSpec::default()],
         volumes_from: vec!["c".into()],
+        init: Some(true),
         ..HostConfig::default()
     };
     let keys = |value: serde_json::Value| -> Vec<String> {

@@ -65,7 +65,7 @@ impl ExecDriver {
     /// outside berthd's bounding set): the engine asks at create, so that
     /// the refusal comes before anything is stored; the start checks again.
     pub fn validate(&self, container: &ContainerModel) -> Result<(), spec::SpecError> {
-        spec::capabilities(container, &self.inner.config.spec).map(drop)
+        spec::validate(container, &self.inner.config.spec)
     }
 
     /// Creates the container through a new shim and starts its process.

@@ -5,7 +5,12 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceBuilder, LinuxDeviceType};
+use berth_model::container::{Device, DeviceCgroupRule};
+use oci_spec::runtime::{
+    LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+};
+
+use super::SpecError;
 
 /// Directories under `/dev` that are not the host's devices: the
 /// container mounts its own `pts`, `shm` and `mqueue`, `fd` is a link to
@@ -21,6 +26,99 @@ pub fn host_devices(dev: &Path) -> io::Result<Vec<LinuxDevice>> {
     walk(dev, Path::new("/dev"), &mut found)?;
     found.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(found)
+}
+
+/// `Devices` (`--device`): each host node (symbolic links followed, as
+/// moby resolves them) as the container's node at its path, and a device
+/// cgroup rule that allows it with the permissions given (moby
+/// `WithDevices`). The rules go after Docker's deny-all default, so they
+/// are what the container may do with the node on cgroup v1
+/// (`devices.allow`) and v2 (libcontainer's eBPF program) alike.
+pub fn user_devices(
+    devices: &[Device],
+) -> Result<(Vec<LinuxDevice>, Vec<LinuxDeviceCgroup>), SpecError> {
+    let mut nodes = Vec::with_capacity(devices.len());
+    let mut rules = Vec::with_capacity(devices.len());
+    for device in devices {
+        let host = device.path_on_host.as_str();
+        // moby's message (`devices.DeviceFromPath` through `WithDevices`).
+        let gathering = |reason: String| SpecError::Device {
+            path: host.to_owned(),
+            reason,
+        };
+        let meta = std::fs::metadata(host).map_err(|e| gathering(io_reason(&e)))?;
+        let kind = meta.file_type();
+        let typ = if kind.is_char_device() {
+            LinuxDeviceType::C
+        } else if kind.is_block_device() {
+            LinuxDeviceType::B
+        } else if kind.is_dir() {
+            return Err(gathering(
+                "it is a directory: berth adds device nodes one by one".to_owned(),
+            ));
+        } else {
+            return Err(gathering("not a device node".to_owned()));
+        };
+        let rdev = meta.rdev();
+        let (major, minor) = (i64::from(libc::major(rdev)), i64::from(libc::minor(rdev)));
+        nodes.push(
+            LinuxDeviceBuilder::default()
+                .path(PathBuf::from(device.path_in_container.as_str()))
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .file_mode(meta.mode() & 0o777)
+                .uid(meta.uid())
+                .gid(meta.gid())
+                .build()?,
+        );
+        rules.push(
+            LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(typ)
+                .major(major)
+                .minor(minor)
+                .access(device.permissions())
+                .build()?,
+        );
+    }
+    Ok((nodes, rules))
+}
+
+/// `DeviceCgroupRules` as allow rules (moby `WithDevices`).
+pub fn cgroup_rules(rules: &[DeviceCgroupRule]) -> Result<Vec<LinuxDeviceCgroup>, SpecError> {
+    rules
+        .iter()
+        .map(|rule| {
+            let mut b = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(match rule.kind() {
+                    'b' => LinuxDeviceType::B,
+                    'c' => LinuxDeviceType::C,
+                    _ => LinuxDeviceType::A,
+                })
+                .access(rule.access());
+            if let Some(major) = rule.major() {
+                b = b.major(major);
+            }
+            if let Some(minor) = rule.minor() {
+                b = b.minor(minor);
+            }
+            Ok(b.build()?)
+        })
+        .collect()
+}
+
+/// An I/O error as Go prints it (`no such file or directory`).
+fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    // std: "No such file or directory (os error 2)".
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn walk(dir: &Path, in_container: &Path, found: &mut Vec<LinuxDevice>) -> io::Result<()> {

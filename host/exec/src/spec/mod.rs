@@ -37,6 +37,10 @@
 //!   read-only paths, `/sys` and `/sys/fs/cgroup` read-write, a device
 //!   cgroup that allows every device, and the host's device nodes in its
 //!   `/dev` ([`devices::host_devices`]).
+//! - `Sysctls` over Docker's two network defaults; `GroupAdd` resolved in
+//!   the container's `/etc/group` after the user's own groups; `Init`:
+//!   berth's init bind-mounted read-only at `/sbin/docker-init` in front
+//!   of the command ([`init`]).
 //! - cgroups path `<cgroup parent>/<id>`.
 //! - environment: `PATH` (default), `HOSTNAME`, `TERM=xterm` with a TTY,
 //!   the container's `Env` over those, and `HOME` from `/etc/passwd`.
@@ -44,6 +48,7 @@
 mod caps;
 mod devices;
 mod exec;
+mod init;
 mod resources;
 mod rootfs;
 mod seccomp;
@@ -143,6 +148,24 @@ pub enum SpecError {
         #[source]
         error: std::io::Error,
     },
+    /// A `GroupAdd` name the container's `/etc/group` does not have
+    /// (runc's message, which moby returns at start).
+    #[error("{0}")]
+    GroupAdd(String),
+    /// A `Devices` entry whose host node cannot be used (moby's message).
+    #[error("error gathering device information while adding custom device {path:?}: {reason}")]
+    Device {
+        /// The host path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `--init` on a daemon without an init binary.
+    #[error("--init is not available: berthd has no init binary (berthd --init-path)")]
+    NoInit,
+    /// `--init`, and berthd's init binary is missing.
+    #[error("--init is not available: berthd's init binary {0} is missing (berthd --init-path)")]
+    InitMissing(String),
     /// `--privileged`: the host's `/dev` cannot be listed.
     #[error("failed to list the host's devices for --privileged: {0}")]
     HostDevices(#[source] std::io::Error),
@@ -166,6 +189,10 @@ pub struct SpecOptions {
     /// The capabilities berthd may hand out (its bounding set, `CapBnd`):
     /// what `--privileged` and `--cap-add ALL` grant.
     pub available_caps: CapabilitySet,
+    /// The init binary a container with `--init` runs as PID 1
+    /// (dockerd's `--init-path`; berthd writes its own to
+    /// `<exec-root>/berth-init`); `None`: `--init` is refused.
+    pub init_path: Option<PathBuf>,
 }
 
 impl Default for SpecOptions {
@@ -175,6 +202,7 @@ impl Default for SpecOptions {
             swap_limit: true,
             default_rlimits: Vec::new(),
             available_caps: CapabilitySet::all(),
+            init_path: None,
         }
     }
 }
@@ -197,7 +225,13 @@ pub fn build_spec(
     files: &ContainerFiles,
     options: &SpecOptions,
 ) -> Result<Spec, SpecError> {
-    let user = resolve_user_in_rootfs(rootfs, &container.process.user)?;
+    let mut user = resolve_user_in_rootfs(rootfs, &container.process.user)?;
+    // moby `getUser`: the user's groups, then `GroupAdd`'s.
+    for gid in user::add_groups_in_rootfs(rootfs, &container.process.group_add)? {
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let env = environment(container, &user);
     let resolved = Resolved {
         env,
@@ -215,13 +249,27 @@ pub fn build_spec(
                 .build()?,
         )
         .hostname(container.hostname.as_str())
-        .mounts(mounts(container, files)?)
+        .mounts(
+            mounts(container, files)?
+                .into_iter()
+                .chain(init::mounts(container, options)?)
+                .collect::<Vec<_>>(),
+        )
         .process(process)
         .linux(linux);
     if let Some(domainname) = &container.domainname {
         builder = builder.domainname(domainname.clone());
     }
     Ok(builder.build()?)
+}
+
+/// What only this host can refuse of a container, asked at create (through
+/// `ExecService::validate`) rather than at the first start: its
+/// capabilities within berthd's bounding set, an init binary for `--init`.
+pub fn validate(container: &ContainerModel, options: &SpecOptions) -> Result<(), SpecError> {
+    capabilities(container, options)?;
+    devices::user_devices(&container.security.devices)?;
+    init::check(container, options)
 }
 
 /// The container's capabilities on this host: `CapAdd`/`CapDrop` applied
@@ -268,7 +316,7 @@ fn process(
                 .additional_gids(user.additional_gids.clone())
                 .build()?,
         )
-        .args(model.command.args().to_vec())
+        .args(init::args(container))
         .env(env.clone())
         .cwd(PathBuf::from(
             model.working_dir.as_ref().map_or("/", |dir| dir.as_str()),
@@ -328,27 +376,30 @@ fn linux(
             "{}/{id}",
             options.cgroup_parent.trim_end_matches('/')
         )))
-        .resources(resources(container, options)?)
-        // A new network namespace: Docker relaxes these two so that an
-        // unprivileged user can bind low ports and ping (moby
-        // `daemon/oci_linux.go`, `WithSysctls`, since 20.10).
-        .sysctl(HashMap::from([
-            (
-                "net.ipv4.ip_unprivileged_port_start".to_owned(),
-                "0".to_owned(),
-            ),
-            (
-                "net.ipv4.ping_group_range".to_owned(),
-                "0 2147483647".to_owned(),
-            ),
-        ]));
+        .sysctl(sysctls(container));
+    let (user_devices, mut user_rules) = devices::user_devices(&security.devices)?;
+    user_rules.extend(devices::cgroup_rules(&security.device_cgroup_rules)?);
+    let mut resources = resources(container, options)?;
+    if !user_rules.is_empty() {
+        let mut rules = resources.devices().clone().unwrap_or_default();
+        rules.extend(user_rules);
+        resources.set_devices(Some(rules));
+    }
+    linux = linux.resources(resources);
     if security.privileged {
+        // The host's nodes, then the user's (which may rename one).
+        let mut all = devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?;
+        all.retain(|d| !user_devices.iter().any(|u| u.path() == d.path()));
+        all.extend(user_devices);
         // Explicitly empty: oci-spec's builder would fill in its defaults.
         linux = linux
             .masked_paths(Vec::new())
             .readonly_paths(Vec::new())
-            .devices(devices::host_devices(Path::new("/dev")).map_err(SpecError::HostDevices)?);
+            .devices(all);
         return Ok(linux.build()?);
+    }
+    if !user_devices.is_empty() {
+        linux = linux.devices(user_devices);
     }
     // moby `WithMaskedPaths`/`WithReadonlyPaths`: the container's list
     // replaces Docker's when it has one, even an empty one.
@@ -376,6 +427,28 @@ fn linux(
         }
     }
     Ok(linux.build()?)
+}
+
+/// The spec's `linux.sysctl`: the container's `Sysctls` over Docker's two
+/// defaults of a new network namespace, which relax what an unprivileged
+/// user may do so that it can bind low ports and ping (moby
+/// `daemon/oci_linux.go`, `WithSysctls`, since 20.10: a default is set
+/// only where the container does not set the key).
+fn sysctls(container: &ContainerModel) -> HashMap<String, String> {
+    let mut sysctls = HashMap::from([
+        (
+            "net.ipv4.ip_unprivileged_port_start".to_owned(),
+            "0".to_owned(),
+        ),
+        (
+            "net.ipv4.ping_group_range".to_owned(),
+            "0 2147483647".to_owned(),
+        ),
+    ]);
+    for (key, value) in container.security.sysctls.iter() {
+        sysctls.insert(key.to_owned(), value.to_owned());
+    }
+    sysctls
 }
 
 /// moby's `Container.CreateDaemonEnvironment`: defaults first, the

@@ -743,5 +743,6 @@ fn tmpfs_mounts_merge_dockers_defaults() {
 }
 
 mod exec;
+mod host_options;
 mod limits;
 mod security;

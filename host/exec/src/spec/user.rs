@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use berth_model::container::GroupAdd;
+
 use super::SpecError;
 use super::rootfs::read_in_root;
 
@@ -175,6 +177,43 @@ pub fn resolve_user(
             .collect();
     }
     Ok(user)
+}
+
+/// `GroupAdd` → gids, with runc's `user.GetAdditionalGroups` rules (moby
+/// `getUser`): an entry is the first group of the file whose name or gid
+/// it is; a number without an entry is used as is; a name without one is
+/// an error (runc's message). No group file: numbers only.
+pub fn add_groups(group_add: &[GroupAdd], group: Option<&str>) -> Result<Vec<u32>, SpecError> {
+    let mut gids: Vec<u32> = Vec::new();
+    for entry in group_add {
+        let found = group.and_then(|text| {
+            group_entries(text)
+                .find(|g| g.name == entry.as_str() || Some(g.gid) == entry.gid())
+                .map(|g| g.gid)
+        });
+        let gid = found.or(entry.gid()).ok_or_else(|| {
+            SpecError::GroupAdd(format!(
+                "Unable to find group {}: no matching entries in group file",
+                entry.as_str()
+            ))
+        })?;
+        if !gids.contains(&gid) {
+            gids.push(gid);
+        }
+    }
+    Ok(gids)
+}
+
+/// [`add_groups`] against the rootfs's `/etc/group` (read inside it, as
+/// [`resolve_user_in_rootfs`] reads it).
+pub fn add_groups_in_rootfs(rootfs: &Path, group_add: &[GroupAdd]) -> Result<Vec<u32>, SpecError> {
+    if group_add.is_empty() {
+        return Ok(Vec::new());
+    }
+    let group = read_in_root(rootfs, "/etc/group")
+        .map_err(|error| SpecError::ReadRootfs { error })?
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    add_groups(group_add, group.as_deref())
 }
 
 /// Resolves `spec` against the rootfs's `/etc/passwd` and `/etc/group`,

@@ -21,12 +21,18 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub mod caps;
+pub mod device;
+pub mod groups;
 pub mod resources;
 pub mod seccomp;
+pub mod sysctl;
 
 pub use caps::{Capability, CapabilitySet, CapabilityTweak};
+pub use device::{Device, DeviceCgroupRule, DeviceError};
+pub use groups::{GroupAdd, GroupError};
 pub use resources::{Cfs, Cpu, Memory, Resources, Rlimit, RlimitKind, Swap};
 pub use seccomp::{KernelVersion, SeccompArchMap, SeccompCondition, SeccompProfile, SeccompRule};
+pub use sysctl::{SysctlError, Sysctls};
 
 /// A value the model refuses; the engine returns it as InvalidParameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +78,15 @@ pub enum ModelError {
         /// Normalised (`CAP_` prefix, upper case).
         name: String,
     },
+    /// A `Sysctls` entry (runc's messages).
+    #[error(transparent)]
+    Sysctl(#[from] SysctlError),
+    /// A `GroupAdd` entry.
+    #[error(transparent)]
+    GroupAdd(#[from] GroupError),
+    /// A `Devices` entry.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
 }
 
 /// A container to run.
@@ -118,6 +133,14 @@ pub struct Process {
     pub open_stdin: bool,
     /// `Config.StdinOnce`.
     pub stdin_once: bool,
+    /// `HostConfig.Init`: berth's init runs as PID 1 in front of the
+    /// command (records written before berth honoured it have none).
+    #[serde(default)]
+    pub init: bool,
+    /// `HostConfig.GroupAdd`: supplementary groups beyond the user's,
+    /// resolved in the container's `/etc/group` at start.
+    #[serde(default)]
+    pub group_add: Vec<GroupAdd>,
 }
 
 /// A command line with at least the executable.
@@ -341,6 +364,16 @@ pub struct Security {
     pub masked_paths: Option<Vec<AbsolutePath>>,
     /// `ReadonlyPaths`: `None` is Docker's list.
     pub readonly_paths: Option<Vec<AbsolutePath>>,
+    /// `Sysctls`, over Docker's two network defaults (records written
+    /// before berth honoured it have none).
+    #[serde(default)]
+    pub sysctls: Sysctls,
+    /// `Devices`: host device nodes in the container's `/dev`.
+    #[serde(default)]
+    pub devices: Vec<Device>,
+    /// `DeviceCgroupRules`: allow rules after Docker's deny-all.
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<DeviceCgroupRule>,
 }
 
 /// The seccomp choice of a container (moby `daemon/seccomp_linux.go`).

@@ -10,8 +10,8 @@
 use berth_api::container::security::SecurityOptions;
 use berth_api::container::{Config, HostConfig};
 use berth_model::container::{
-    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, Hostname, LogDriver,
-    ModelError, Mount, Process, Security,
+    AbsolutePath, CapabilityTweak, CgroupnsMode, Command, ContainerModel, Device, DeviceCgroupRule,
+    GroupAdd, Hostname, LogDriver, ModelError, Mount, Process, Security, Sysctls,
 };
 
 use super::{invalid, mounts, resources};
@@ -120,6 +120,20 @@ pub(super) fn assemble(
             seccomp: parts.security_options.seccomp,
             masked_paths: parts.masked_paths,
             readonly_paths: parts.readonly_paths,
+            sysctls: Sysctls::new(host.sysctls.clone()).map_err(|e| invalid(e.into()))?,
+            devices: host
+                .devices
+                .iter()
+                .map(|d| {
+                    Device::new(&d.path_on_host, &d.path_in_container, &d.cgroup_permissions)
+                        .map_err(|e| invalid(e.into()))
+                })
+                .collect::<Result<_, _>>()?,
+            device_cgroup_rules: host
+                .device_cgroup_rules
+                .iter()
+                .map(|r| DeviceCgroupRule::new(r).map_err(|e| invalid(e.into())))
+                .collect::<Result<_, _>>()?,
         },
         cgroupns,
         readonly_rootfs: host.readonly_rootfs,
@@ -162,5 +176,11 @@ fn process(config: &Config, host: &HostConfig) -> Result<Process, JobError> {
         console_size,
         open_stdin: config.open_stdin,
         stdin_once: config.stdin_once,
+        init: host.init.unwrap_or(false),
+        group_add: host
+            .group_add
+            .iter()
+            .map(|g| GroupAdd::new(g).map_err(|e| invalid(e.into())))
+            .collect::<Result<_, _>>()?,
     })
 }

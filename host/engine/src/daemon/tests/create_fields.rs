@@ -59,16 +59,25 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             "HostConfig.VolumeDriver (--volume-driver) is not supported by berth".to_owned(),
         ),
         (
-            with_host(r#"{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwm"}]}"#),
-            "HostConfig.Devices (--device) is not supported by berth".to_owned(),
+            with_host(r#"{"Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rwx"}]}"#),
+            "bad mode specified: rwx".to_owned(),
+        ),
+        (
+            with_host(r#"{"DeviceCgroupRules":["c 1:3"]}"#),
+            "invalid device cgroup rule format: 'c 1:3'".to_owned(),
         ),
         (
             with_host(r#"{"PidMode":"host"}"#),
             "HostConfig.PidMode (--pid) is not supported by berth".to_owned(),
         ),
         (
-            with_host(r#"{"Sysctls":{"net.ipv4.ip_forward":"1"}}"#),
-            "HostConfig.Sysctls (--sysctl) is not supported by berth".to_owned(),
+            with_host(r#"{"Sysctls":{"kernel.pid_max":"1"}}"#),
+            r#"sysctl "kernel.pid_max" is not in a separate kernel namespace"#.to_owned(),
+        ),
+        (
+            with_host(r#"{"GroupAdd":["a:b"]}"#),
+            r#"invalid --group-add "a:b": a group name or number, without ':', ',' or whitespace"#
+                .to_owned(),
         ),
         (
             with_host(r#"{"MemorySwappiness":10}"#),
