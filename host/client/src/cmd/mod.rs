@@ -6,9 +6,9 @@ use crate::http::{Client, DaemonError};
 
 mod attach;
 mod containers;
+mod cp;
 mod exec;
 mod health_flags;
-mod cp;
 mod images;
 mod jobs;
 mod prune;
@@ -21,8 +21,8 @@ mod volumes;
 
 pub use attach::*;
 pub use containers::*;
-pub use exec::*;
 pub use cp::*;
+pub use exec::*;
 pub use images::*;
 pub use jobs::*;
 pub use prune::*;

@@ -168,7 +168,7 @@ impl Daemon {
         container.notify(false);
         self.volume_mount_events("mount", &record);
         self.container_event("start", &record, &[]);
-        self.init_health(&container);
+        self.init_health(container);
         // One session per client, each over its own streams.
         for (client, streams) in pending.into_iter().zip(started.attach) {
             tokio::spawn(client.serve(streams));

@@ -27,7 +27,14 @@ async fn a_stopped_containers_rootfs_is_mounted_for_the_copy_and_unmounted_after
     assert_eq!(stat.name, "hosts");
     assert_eq!(tar, "tar bytes");
     // Where the fake graph driver mounts a container's root.
-    let root = f.images.mount_root.lock().unwrap().clone().unwrap().join(&id);
+    let root = f
+        .images
+        .mount_root
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap()
+        .join(&id);
     assert_eq!(
         calls(&f),
         [
