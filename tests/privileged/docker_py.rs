@@ -71,3 +71,23 @@ fn images() {
 fn system() {
     run_script("system");
 }
+
+#[test]
+fn exec() {
+    run_script("exec");
+}
+
+#[test]
+fn volumes() {
+    run_script("volumes");
+}
+
+#[test]
+fn files() {
+    run_script("files");
+}
+
+#[test]
+fn lifecycle() {
+    run_script("lifecycle");
+}

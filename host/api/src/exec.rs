@@ -35,6 +35,9 @@ pub struct ExecCreateRequest {
     pub working_dir: String,
     /// The command and its arguments.
     pub cmd: Option<Vec<String>>,
+    /// Legacy field docker-py still sends (moby's old `ExecConfig.Container`):
+    /// the container the path names; another one is refused.
+    pub container: String,
 }
 
 /// `POST /containers/{id}/exec` answer (moby `IDResponse`).

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::null_as_default;
 
 /// `Config.Healthcheck`: how to probe a container. Durations are Go
-/// `time.Duration`s, nanoseconds; zero means "inherit" (from the image, then
-/// the daemon's default).
+/// `time.Duration`s, nanoseconds; zero (or `null`, which docker-py sends
+/// for what it leaves unset) means "inherit" (from the image, then the
+/// daemon's default).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HealthConfig {
@@ -23,19 +24,19 @@ pub struct HealthConfig {
     )]
     pub test: Vec<String>,
     /// Time between two probes (and before the first).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
     pub interval: i64,
     /// Time one probe may take before it counts as failed.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
     pub timeout: i64,
     /// Time after a start during which failures are not counted.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
     pub start_period: i64,
     /// Time between probes during the start period.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
     pub start_interval: i64,
     /// Consecutive failures that make the container unhealthy.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(deserialize_with = "null_as_default", skip_serializing_if = "is_zero")]
     pub retries: i64,
     /// Members berth does not know, refused at create.
     #[serde(flatten)]
@@ -80,4 +81,30 @@ pub struct HealthcheckResult {
     pub exit_code: i64,
     /// Its output (stdout and stderr), at most 4096 bytes.
     pub output: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nulls_docker_py_sends_read_as_unset() {
+        let check: HealthConfig = serde_json::from_str(
+            r#"{"Test":["CMD-SHELL","true"],"Interval":100000000,"Timeout":null,"Retries":null,"StartPeriod":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            check,
+            HealthConfig {
+                test: vec!["CMD-SHELL".into(), "true".into()],
+                interval: 100_000_000,
+                ..HealthConfig::default()
+            }
+        );
+        // Unset members are left out, as Go's omitempty does.
+        assert_eq!(
+            serde_json::to_string(&check).unwrap(),
+            r#"{"Test":["CMD-SHELL","true"],"Interval":100000000}"#
+        );
+    }
 }

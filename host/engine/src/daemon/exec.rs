@@ -283,6 +283,16 @@ impl Daemon {
             return Err(JobError::invalid("No exec command specified"));
         }
         let container = self.containers.get(reference)?;
+        // docker-py sends the container again in the body; moby ignores
+        // it, berthd makes sure it says the same as the path.
+        if !request.container.is_empty()
+            && self.containers.get(&request.container)?.id != container.id
+        {
+            return Err(JobError::invalid(format!(
+                "Container in the body ({}) is not the container of the path ({reference})",
+                request.container
+            )));
+        }
         check_active(&container, reference)?;
         let detach_keys = if request.detach_keys.is_empty() {
             Vec::new()
@@ -364,6 +374,14 @@ impl Daemon {
         id: &str,
         console_size: Option<(u16, u16)>,
     ) -> Result<(Arc<ExecSession>, ExecLaunch), JobError> {
+        let claimed = self.claim(id, console_size)?;
+        let session = Arc::clone(&claimed.session);
+        Ok((session, self.run_claimed(claimed).await?))
+    }
+
+    /// Marks the exec started (moby: 409 when it runs or ran already) and
+    /// emits `exec_start: CMD`: everything of a start but the process.
+    fn claim(&self, id: &str, console_size: Option<(u16, u16)>) -> Result<Claimed, JobError> {
         let (session, container) = self.active_exec(id)?;
         let mut refused = None;
         session.phase.send_if_modified(|phase| match phase {
@@ -406,9 +424,25 @@ impl Daemon {
                 return Err(e);
             }
         };
+        Ok(Claimed {
+            session,
+            container_id: container.id.clone(),
+            model,
+            config,
+        })
+    }
+
+    /// Runs a claimed exec's process.
+    async fn run_claimed(&self, claimed: Claimed) -> Result<ExecLaunch, JobError> {
+        let Claimed {
+            session,
+            container_id,
+            model,
+            config,
+        } = claimed;
         match self
             .runtime
-            .exec(&container.id, &session.id, &model, &config)
+            .exec(&container_id, &session.id, &model, &config)
             .await
         {
             Ok(launch) => {
@@ -421,7 +455,7 @@ impl Daemon {
                         pid: 0,
                     }),
                 }
-                Ok((session, launch))
+                Ok(launch)
             }
             Err(e) => {
                 // The process never ran: moby leaves such an exec with the
@@ -471,23 +505,15 @@ impl Daemon {
         stdin: Option<JobStdin>,
         out: JobOutput,
     ) -> Result<(), JobError> {
-        let (session, launch) = self.launch(id, options.console_size).await?;
-        let streams = match launch {
-            ExecLaunch::Failed(record) => {
-                let message = record.error.unwrap_or_default();
-                if options.detach {
+        if options.detach {
+            let (session, launch) = self.launch(id, options.console_size).await?;
+            let streams = match launch {
+                ExecLaunch::Failed(record) => {
+                    let message = record.error.unwrap_or_default();
                     return Err(start_failure(record.exit_code, message));
                 }
-                let mut client = ClientOutput::begin(out, session.config.tty).await?;
-                let _ = client
-                    .write(StreamType::Stdout, format!("{message}\r\n").into())
-                    .await;
-                client.finish().await;
-                return Ok(());
-            }
-            ExecLaunch::Running(streams) => streams,
-        };
-        if options.detach {
+                ExecLaunch::Running(streams) => streams,
+            };
             let daemon = Arc::clone(self);
             tokio::spawn(async move {
                 let pid = streams.pid;
@@ -496,7 +522,29 @@ impl Daemon {
             });
             return Ok(());
         }
-        let client = ClientOutput::begin(out, session.config.tty).await?;
+        // As moby (`postContainerExecStart`): the client's stream begins
+        // (the upgrade answered) before the process runs, so that its first
+        // output never rides with the response's head, which clients that
+        // read the head through a buffer (docker-py) would swallow. What
+        // keeps the process from running is then written into the stream.
+        let claimed = self.claim(id, options.console_size)?;
+        let session = Arc::clone(&claimed.session);
+        let mut client = ClientOutput::begin(out, session.config.tty).await?;
+        let failure = match self.run_claimed(claimed).await {
+            Ok(ExecLaunch::Running(streams)) => Ok(streams),
+            Ok(ExecLaunch::Failed(record)) => Err(record.error.unwrap_or_default()),
+            Err(e) => Err(e.message),
+        };
+        let streams = match failure {
+            Ok(streams) => streams,
+            Err(message) => {
+                let _ = client
+                    .write(StreamType::Stdout, format!("{message}\r\n").into())
+                    .await;
+                client.finish().await;
+                return Ok(());
+            }
+        };
         let pid = streams.pid;
         let stdin = stdin.filter(|_| session.config.attach.stdin);
         let (exit, client) = drain(streams, stdin, Some(client)).await;
@@ -587,6 +635,14 @@ impl Daemon {
             output: kept,
         })
     }
+}
+
+/// An exec marked started, ready for its process ([`Daemon::claim`]).
+struct Claimed {
+    session: Arc<ExecSession>,
+    container_id: String,
+    model: berth_model::container::ContainerModel,
+    config: ExecProcessConfig,
 }
 
 /// A command that could not start, as the detached start answers it

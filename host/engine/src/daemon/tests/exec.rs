@@ -398,3 +398,31 @@ async fn after_a_daemon_restart_old_exec_ids_are_unknown() {
     let err = f.daemon.exec_inspect(&exec_id).unwrap_err();
     assert_eq!(err.message, format!("No such exec instance: {exec_id}"));
 }
+
+#[tokio::test]
+async fn the_legacy_container_field_must_name_the_paths_container() {
+    let f = fixture();
+    let id = running(&f, "ex").await;
+    running(&f, "other").await;
+    // docker-py sends the id again; a name of the same container is fine.
+    for same in [id.as_str(), "ex"] {
+        let body = format!(r#"{{"Cmd":["true"],"Container":"{same}"}}"#);
+        f.daemon
+            .exec_create("ex", exec_request(&body))
+            .await
+            .unwrap();
+    }
+    let err = f
+        .daemon
+        .exec_create(
+            "ex",
+            exec_request(r#"{"Cmd":["true"],"Container":"other"}"#),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidParameter);
+    assert_eq!(
+        err.message,
+        "Container in the body (other) is not the container of the path (ex)"
+    );
+}
