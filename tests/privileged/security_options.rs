@@ -397,3 +397,38 @@ fn device_cgroup_rules_allow_what_they_name() {
     );
     assert!(d.container_ids().is_empty(), "nothing was created");
 }
+
+#[test]
+fn the_berth_cli_passes_sysctl_device_group_add_and_init() {
+    let d = ready();
+    let out = d
+        .berth(&[
+            "run",
+            "--rm",
+            "--init",
+            "--sysctl",
+            "kernel.msgmax=65536",
+            "--device",
+            "/dev/null:/dev/berth-null:r",
+            "--group-add",
+            "1234",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/msgmax; cat /proc/1/cmdline | tr '\\0' ' '; echo; \
+             test -c /dev/berth-null && echo device; id -G",
+        ])
+        .ok();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"65536"), "{out}");
+    assert!(lines[1].starts_with("/sbin/docker-init -- sh -c"), "{out}");
+    assert_eq!(lines.get(2), Some(&"device"), "{out}");
+    assert!(lines[3].split(' ').any(|g| g == "1234"), "{out}");
+    let bad = d.berth(&["run", "--rm", "--device", "/a:/b:r:x", "busybox", "true"]);
+    assert_ne!(bad.code(), 0);
+    assert!(
+        bad.stderr
+            .contains("invalid device specification: /a:/b:r:x"),
+        "{bad:?}"
+    );
+}

@@ -122,6 +122,8 @@ pub struct CreateArgs {
     pub tty: bool,
     #[command(flatten)]
     pub health: super::health_flags::HealthArgs,
+    #[command(flatten)]
+    pub host: super::host_flags::HostArgs,
     /// Print help (`-h` is the host name, as in docker).
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -250,6 +252,7 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
         .collect::<Result<_>>()?;
     h.volumes_from = args.volumes_from.clone();
     h.auto_remove = args.rm;
+    args.host.apply(h)?;
     if let Some(policy) = &args.restart {
         h.restart_policy = restart_policy(policy)?;
     }

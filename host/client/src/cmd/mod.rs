@@ -9,6 +9,7 @@ mod containers;
 mod cp;
 mod exec;
 mod health_flags;
+mod host_flags;
 mod images;
 mod jobs;
 mod prune;
