@@ -353,6 +353,7 @@ impl Daemon {
         started: DateTime<Utc>,
         generation: u64,
     ) {
+        let mut overdue: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             let status = {
                 let inner = container.lock();
@@ -366,9 +367,14 @@ impl Daemon {
             };
             let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
             tokio::time::sleep(probe.next_delay(elapsed, &status)).await;
+            // The last probe that ran past its timeout ends first.
+            if let Some(overdue) = overdue.take() {
+                let _ = overdue.await;
+            }
             let start = Utc::now();
             let start_text = berth_model::time::now_rfc3339();
-            let outcome = self.probe_once(&container, &probe).await;
+            let (outcome, still_running) = self.probe_once(&container, &probe).await;
+            overdue = still_running;
             let result = HealthcheckResult {
                 start: start_text,
                 end: berth_model::time::now_rfc3339(),
@@ -396,22 +402,44 @@ impl Daemon {
     }
 
     /// One probe under its timeout; what keeps it from running is a failed
-    /// probe with the reason as its output (moby: exit code -1).
-    async fn probe_once(&self, container: &Arc<Container>, probe: &Probe) -> ProbeOutcome {
-        match tokio::time::timeout(probe.timeout, self.run_probe(container, &probe.argv)).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => ProbeOutcome {
+    /// probe with the reason as its output (moby: exit code -1). A probe
+    /// past its timeout is recorded as failed at once, but its process is
+    /// not killed (the exec seam has no way to signal one exec yet): the
+    /// returned task ends with it, and the monitor awaits it before the
+    /// next probe, so that probes never pile up (moby kills and awaits).
+    async fn probe_once(
+        self: &Arc<Self>,
+        container: &Arc<Container>,
+        probe: &Probe,
+    ) -> (ProbeOutcome, Option<tokio::task::JoinHandle<()>>) {
+        let daemon = Arc::clone(self);
+        let (watched, argv) = (Arc::clone(container), probe.argv.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let running = tokio::spawn(async move {
+            let _ = tx.send(daemon.run_probe(&watched, &argv).await);
+        });
+        let outcome = match tokio::time::timeout(probe.timeout, rx).await {
+            Ok(Ok(Ok(outcome))) => outcome,
+            Ok(Ok(Err(e))) => ProbeOutcome {
                 exit_code: -1,
                 output: e.message,
             },
-            Err(_) => ProbeOutcome {
+            Ok(Err(_)) => ProbeOutcome {
                 exit_code: -1,
-                output: format!(
-                    "Health check exceeded timeout ({})",
-                    go_duration(probe.timeout)
-                ),
+                output: "the health check's exec ended without a result".to_owned(),
             },
-        }
+            Err(_) => {
+                let outcome = ProbeOutcome {
+                    exit_code: -1,
+                    output: format!(
+                        "Health check exceeded timeout ({})",
+                        go_duration(probe.timeout)
+                    ),
+                };
+                return (outcome, Some(running));
+            }
+        };
+        (outcome, None)
     }
 
     /// Runs `argv` in the container as an exec process with the

@@ -139,6 +139,20 @@ async fn a_probe_past_its_timeout_fails_with_mobys_output() {
     let h = health_when(&f, "slow", |h| h.status == "unhealthy").await;
     assert_eq!(h.log[0].exit_code, -1);
     assert_eq!(h.log[0].output, "Health check exceeded timeout (20ms)");
+    // The overdue probe still runs: no second one starts until it ends, so
+    // probes never pile up.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let execs = f.runtime.execs.lock().unwrap().clone();
+    assert_eq!(execs.len(), 1, "{execs:?}");
+    f.runtime.end_exec(&execs[0].1, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while f.runtime.execs.lock().unwrap().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no probe after the overdue one ended"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
