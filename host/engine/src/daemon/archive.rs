@@ -38,6 +38,9 @@ enum Piece {
     Data(Bytes),
 }
 
+/// What `PUT .../archive` reads after the tar's end before it answers.
+const TRAILER_LIMIT: u64 = 1 << 20;
+
 impl Daemon {
     /// The stat of `path` in the container `reference` names.
     pub async fn archive_stat(&self, reference: &str, path: &str) -> Result<PathStat, JobError> {
@@ -127,7 +130,18 @@ impl Daemon {
         let result = self
             .blocking(BlockingKind::ImageContent, move || {
                 let mut input = TimedReader { handle, stdin };
-                images.extract_to_dir(&fs, &name, &path, &options, &mut input)
+                let extracted = images.extract_to_dir(&fs, &name, &path, &options, &mut input);
+                if extracted.is_ok() {
+                    // A client may still be sending what follows the
+                    // archive's end (tar pads to a 10 KiB record): read it,
+                    // so that the answer never meets a client still writing
+                    // (a broken pipe on its side). Bounded: a client that
+                    // sends more after the end is not waited for.
+                    use std::io::Read as _;
+                    let _ =
+                        std::io::copy(&mut (&mut input).take(TRAILER_LIMIT), &mut std::io::sink());
+                }
+                extracted
             })
             .await;
         self.archive_end(&container, mounted).await;
