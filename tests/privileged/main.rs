@@ -29,6 +29,7 @@ mod docker_py;
 mod exec;
 mod graph;
 mod hostile_images;
+mod network;
 mod plugins;
 mod runc_bad_bundles;
 mod runc_dockerd;
