@@ -9,13 +9,13 @@ use berth_tests::busybox::BUSYBOX;
 use berth_tests::netlab::{Lab, is_mounted};
 
 fn net(addr: &str, prefix: u8) -> IpNetwork {
-    IpNetwork::new(addr.parse().unwrap(), prefix).unwrap()
+    IpNetwork::new(addr.parse().expect("address"), prefix).expect("prefix")
 }
 
 fn network(id: &str, bridge: &str, gateway: &str, internal: bool) -> NetworkSpec {
     NetworkSpec {
         id: id.into(),
-        bridge: IfName::new(bridge).unwrap(),
+        bridge: IfName::new(bridge).expect("bridge name"),
         gateways: vec![net(gateway, 24)],
         internal,
     }
@@ -31,8 +31,8 @@ fn endpoint(
     EndpointSpec {
         container_id: container.into(),
         network_id: network.into(),
-        host_ifname: IfName::new(&format!("veth{container}")).unwrap(),
-        container_ifname: IfName::new("eth0").unwrap(),
+        host_ifname: IfName::new(&format!("veth{container}")).expect("veth name"),
+        container_ifname: IfName::new("eth0").expect("eth0"),
         mac: [0x02, 0x42, 0x0a, 0xe7, 0x01, last],
         addresses: vec![net(addr, 24)],
         ports,
@@ -42,7 +42,7 @@ fn endpoint(
 fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortSpec {
     PortSpec {
         proto: Protocol::Tcp,
-        host_ip: host_ip.map(|ip| ip.parse().unwrap()),
+        host_ip: host_ip.map(|ip| ip.parse().expect("host ip")),
         host_port,
         container_port,
     }
