@@ -228,7 +228,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )?;
 
     let engine = Engine::new();
-    let daemon = Daemon::new(config, store, images, runtime, Arc::clone(engine.events()));
+    // Until the kernel driver (host/network) is wired here, every network
+    // call that would change the kernel is refused with this reason.
+    let network = Arc::new(berth_engine::driver::UnavailableNetwork::new(
+        "berthd was built without the network driver",
+    ));
+    let daemon = Daemon::with_network(
+        config,
+        store,
+        images,
+        runtime,
+        network,
+        Arc::clone(engine.events()),
+    );
     let restored = daemon
         .restore()
         .await
