@@ -35,8 +35,16 @@ fn endpoint(
         container_ifname: IfName::new("eth0").expect("eth0"),
         mac: [0x02, 0x42, 0x0a, 0xe7, 0x01, last],
         addresses: vec![net(addr, 24)],
+        gateways: vec![gateway_of(addr)],
         ports,
     }
+}
+
+/// The first host of the /24 (the tests' gateways).
+fn gateway_of(addr: &str) -> std::net::IpAddr {
+    let addr: std::net::Ipv4Addr = addr.parse().expect("address");
+    let [a, b, c, _] = addr.octets();
+    std::net::Ipv4Addr::new(a, b, c, 1).into()
 }
 
 fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortSpec {
@@ -210,6 +218,13 @@ fn outbound_traffic_is_masqueraded_and_internal_networks_stay_inside() {
         .connect(&endpoint("c2", "n2", "10.231.4.2", 2, vec![]))
         .unwrap();
 
+    let routes = lab.driver.host_routes().expect("host routes");
+    let outside_route = IpNetwork::new("192.0.2.0".parse().expect("ip"), 24).expect("net");
+    assert!(routes.contains(&outside_route), "{routes:?}");
+    assert!(
+        !routes.iter().any(|r| r.subnet() == "10.231.3.0/24"),
+        "own bridge listed: {routes:?}"
+    );
     let table = lab.table().expect("the table exists");
     assert!(
         table.contains("ip saddr 10.231.3.0/24 oifname != \"bnk3\" masquerade"),
@@ -303,6 +318,10 @@ fn reconcile_after_a_crash_removes_what_nobody_owns_and_keeps_the_rest() {
         .connect(&endpoint("c2", "n1", "10.231.6.3", 3, vec![]))
         .unwrap();
     lab.serve_http(&c1, 80, "survivor");
+    // A network the store no longer knows (removed while the daemon was down).
+    lab.driver
+        .create_network(&network("n9", "bnk9", "10.231.9.1", false))
+        .expect("network n9");
 
     // A new daemon (a new driver on the same host) that knows only c1.
     let restarted = berth_network::NetworkDriver::new(
@@ -317,7 +336,7 @@ fn reconcile_after_a_crash_removes_what_nobody_owns_and_keeps_the_rest() {
     assert!(!c2.exists() && !is_mounted(&c2), "c2's namespace survived");
     let links = lab.links(&lab.host);
     assert!(
-        !links.contains("vethc2") && links.contains("vethc1"),
+        !links.contains("vethc2") && !links.contains("bnk9") && links.contains("vethc1"),
         "{links}"
     );
     let table = lab.table().unwrap();

@@ -2,7 +2,6 @@
 //! kernel and the firewall.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -136,10 +135,23 @@ impl NetworkDriver {
         Ok(())
     }
 
+    /// The alias marking this daemon's bridges.
+    fn bridge_alias(&self) -> String {
+        format!("berth:{}", self.config.table.as_str())
+    }
+
+    /// The destinations of the host's routes except through this daemon's
+    /// bridges, for the engine's choice of free subnets.
+    pub fn host_routes(&self) -> Result<Vec<crate::IpNetwork>, NetworkError> {
+        let owned = self.kernel.bridges_with_alias(&self.bridge_alias())?;
+        self.kernel.route_destinations(&owned)
+    }
+
     fn ensure_network(&self, network: &NetworkSpec) -> Result<(), NetworkError> {
         self.kernel.ensure_bridge(&BridgeSpec {
             name: network.bridge.clone(),
             addresses: network.gateways.clone(),
+            alias: self.bridge_alias(),
         })?;
         if !network.internal && network.gateways.iter().any(|g| !g.is_ipv6()) {
             self.ensure_ip_forward()?;
@@ -202,19 +214,6 @@ impl NetworkDriver {
         network: &NetworkSpec,
         endpoint: &EndpointSpec,
     ) -> Result<VethSpec, NetworkError> {
-        // The default route of each family the endpoint has an address of
-        // goes through the network's gateway of that family.
-        let gateways: Vec<IpAddr> = network
-            .gateways
-            .iter()
-            .filter(|g| {
-                endpoint
-                    .addresses
-                    .iter()
-                    .any(|a| a.is_ipv6() == g.is_ipv6())
-            })
-            .map(|g| g.addr())
-            .collect();
         Ok(VethSpec {
             host_ifname: endpoint.host_ifname.clone(),
             bridge: network.bridge.clone(),
@@ -222,7 +221,7 @@ impl NetworkDriver {
             container_ifname: endpoint.container_ifname.clone(),
             mac: endpoint.mac,
             addresses: endpoint.addresses.clone(),
-            gateways,
+            gateways: endpoint.gateways.clone(),
         })
     }
 
@@ -265,6 +264,12 @@ impl NetworkDriver {
             keep_netns.insert(self.netns_path(id)?);
         }
         self.remove_stray_netns(&keep_netns)?;
+        for bridge in self.kernel.bridges_with_alias(&self.bridge_alias())? {
+            if !state.networks.values().any(|n| n.bridge == bridge) {
+                tracing::info!(bridge = %bridge, "removing a bridge no network owns");
+                self.kernel.delete_link(&bridge)?;
+            }
+        }
 
         for network in state.networks.values() {
             self.ensure_network(network)?;

@@ -21,6 +21,8 @@ pub enum KernelCall {
     AttachVeth(VethSpec),
     /// [`Kernel::bridge_ports`].
     BridgePorts(IfName),
+    /// [`Kernel::bridges_with_alias`].
+    BridgesWithAlias(String),
     /// [`Kernel::write_sysctl`].
     WriteSysctl(String, String),
 }
@@ -34,6 +36,10 @@ pub struct FakeKernel {
     pub calls: Mutex<Vec<KernelCall>>,
     /// What [`Kernel::bridge_ports`] returns, per bridge.
     pub ports: Mutex<Vec<(IfName, Vec<IfName>)>>,
+    /// What [`Kernel::bridges_with_alias`] returns.
+    pub owned_bridges: Mutex<Vec<IfName>>,
+    /// What [`Kernel::route_destinations`] returns.
+    pub routes: Mutex<Vec<crate::IpNetwork>>,
     /// The sysctls' values.
     pub sysctls: Mutex<Vec<(String, String)>>,
     /// Fail the calls whose debug form contains this.
@@ -92,6 +98,22 @@ impl Kernel for FakeKernel {
             .find(|(b, _)| b == bridge)
             .map(|(_, p)| p)
             .unwrap_or_default())
+    }
+
+    fn bridges_with_alias(&self, alias: &str) -> Result<Vec<IfName>, NetworkError> {
+        self.record(KernelCall::BridgesWithAlias(alias.into()))?;
+        Ok(self
+            .owned_bridges
+            .lock()
+            .map(|b| b.clone())
+            .unwrap_or_default())
+    }
+
+    fn route_destinations(
+        &self,
+        _exclude: &[IfName],
+    ) -> Result<Vec<crate::IpNetwork>, NetworkError> {
+        Ok(self.routes.lock().map(|r| r.clone()).unwrap_or_default())
     }
 
     fn read_sysctl(&self, key: &str) -> Result<String, NetworkError> {

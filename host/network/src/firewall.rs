@@ -97,7 +97,18 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
     }
 
     let mut postrouting = String::new();
+    // Bridges do not talk to each other (moby's DOCKER-ISOLATION chains):
+    // these drops come before every accept below.
     let mut forward = String::new();
+    for network in &networks {
+        for other in networks.iter().filter(|o| o.id != network.id) {
+            let _ = writeln!(
+                forward,
+                "\t\tiifname \"{}\" oifname \"{}\" drop comment \"network:{}\"",
+                network.bridge, other.bridge, network.id
+            );
+        }
+    }
     for network in &networks {
         let br = network.bridge.as_str();
         let tag = format!("comment \"network:{}\"", network.id);

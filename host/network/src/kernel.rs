@@ -12,6 +12,10 @@ pub struct BridgeSpec {
     pub name: IfName,
     /// Its addresses (the networks' gateways).
     pub addresses: Vec<IpNetwork>,
+    /// The interface alias (`ip link set alias`) marking the bridge as
+    /// this daemon's, so that a reconcile can find the bridges it owns
+    /// whatever their names.
+    pub alias: String,
 }
 
 /// A veth pair for one container endpoint.
@@ -57,6 +61,11 @@ pub trait Kernel: Send + Sync {
     /// The names of the links enslaved to `bridge` (its ports); empty when
     /// the bridge does not exist.
     fn bridge_ports(&self, bridge: &IfName) -> Result<Vec<IfName>, NetworkError>;
+    /// The bridges whose alias is `alias` (see [`BridgeSpec::alias`]).
+    fn bridges_with_alias(&self, alias: &str) -> Result<Vec<IfName>, NetworkError>;
+    /// The destinations of the host's routes, IPv4 and IPv6, every table,
+    /// default routes and routes through the `exclude`d links left out.
+    fn route_destinations(&self, exclude: &[IfName]) -> Result<Vec<IpNetwork>, NetworkError>;
     /// Reads a sysctl of the host namespace, `key` as a path under
     /// `/proc/sys` (`net/ipv4/ip_forward`).
     fn read_sysctl(&self, key: &str) -> Result<String, NetworkError>;

@@ -119,6 +119,8 @@ pub enum Protocol {
     Tcp,
     /// UDP.
     Udp,
+    /// SCTP.
+    Sctp,
 }
 
 impl Protocol {
@@ -127,6 +129,7 @@ impl Protocol {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
         }
     }
 }
@@ -173,6 +176,9 @@ pub struct EndpointSpec {
     pub mac: [u8; 6],
     /// The container's addresses, with their subnets' prefix lengths.
     pub addresses: Vec<IpNetwork>,
+    /// Default routes through these gateways (the engine sets them on a
+    /// container's first network only; none on an internal one).
+    pub gateways: Vec<IpAddr>,
     /// Published ports.
     pub ports: Vec<PortSpec>,
 }

@@ -24,6 +24,8 @@ fn endpoint(
     addr: &str,
     ports: Vec<PortSpec>,
 ) -> EndpointSpec {
+    let gateway: std::net::Ipv4Addr = addr.parse().unwrap();
+    let [a, b, c, _] = gateway.octets();
     EndpointSpec {
         container_id: container.into(),
         network_id: network.into(),
@@ -31,6 +33,7 @@ fn endpoint(
         container_ifname: IfName::new("eth0").unwrap(),
         mac: [2, 0x42, 10, 0, 0, 2],
         addresses: vec![net(addr, 24)],
+        gateways: vec![std::net::Ipv4Addr::new(a, b, c, 1).into()],
         ports,
     }
 }
@@ -84,6 +87,7 @@ fn a_network_gets_its_bridge_forwarding_and_masquerade() {
             KernelCall::EnsureBridge(BridgeSpec {
                 name: IfName::new("br-t1").unwrap(),
                 addresses: vec![net("10.9.0.1", 24)],
+                alias: "berth:berth_t".into(),
             }),
             KernelCall::WriteSysctl("net/ipv4/ip_forward".into(), "1".into()),
         ]
@@ -278,6 +282,10 @@ fn reconcile_removes_stray_ports_and_namespaces_and_reattaches_missing_endpoints
             IfName::new("vethold").unwrap(),
         ],
     ));
+    rig.kernel.owned_bridges.lock().unwrap().extend([
+        IfName::new("br-t1").unwrap(),
+        IfName::new("br-old").unwrap(),
+    ]);
     let network = bridge_net("n1", "br-t1", "10.9.0.1", false);
     let endpoints = [
         endpoint("c1", "n1", "vethc1", "10.9.0.2", vec![tcp(None, 8080, 80)]),
@@ -302,6 +310,8 @@ fn reconcile_removes_stray_ports_and_namespaces_and_reattaches_missing_endpoints
         );
     }
     assert!(calls.contains(&KernelCall::DeleteLink(IfName::new("vethold").unwrap())));
+    assert!(calls.contains(&KernelCall::DeleteLink(IfName::new("br-old").unwrap())));
+    assert!(!calls.contains(&KernelCall::DeleteLink(IfName::new("br-t1").unwrap())));
     assert!(!calls.contains(&KernelCall::DeleteLink(IfName::new("vethc1").unwrap())));
     let attached: Vec<&IfName> = calls
         .iter()
@@ -327,6 +337,12 @@ fn the_rendered_table_is_complete_and_ordered() {
     let mut dual = endpoint("c1", "n1", "vethc1", "10.9.0.2", vec![tcp(None, 8080, 80)]);
     dual.addresses.push(net("fd00:9::2", 64));
     dual.ports.push(PortSpec {
+        proto: Protocol::Sctp,
+        host_ip: None,
+        host_port: 9,
+        container_port: 9,
+    });
+    dual.ports.push(PortSpec {
         proto: Protocol::Udp,
         host_ip: Some("10.0.0.5".parse().unwrap()),
         host_port: 53,
@@ -340,6 +356,8 @@ table inet berth {
 \tchain published {
 \t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"
 \t\tmeta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"
+\t\tmeta nfproto ipv4 sctp dport 9 dnat ip to 10.9.0.2:9 comment \"container:c1\"
+\t\tmeta nfproto ipv6 sctp dport 9 dnat ip6 to [fd00:9::2]:9 comment \"container:c1\"
 \t\tip daddr 10.0.0.5 udp dport 53 dnat ip to 10.9.0.2:5353 comment \"container:c1\"
 \t}
 \tchain prerouting {
@@ -360,6 +378,8 @@ table inet berth {
 \t}
 \tchain forward {
 \t\ttype filter hook forward priority filter; policy accept;
+\t\tiifname \"br-t1\" oifname \"br-int\" drop comment \"network:n1\"
+\t\tiifname \"br-int\" oifname \"br-t1\" drop comment \"network:n2\"
 \t\tiifname \"br-t1\" accept comment \"network:n1\"
 \t\toifname \"br-t1\" accept comment \"network:n1\"
 \t\tiifname \"br-int\" oifname != \"br-int\" drop comment \"network:n2\"
@@ -368,4 +388,44 @@ table inet berth {
 }
 ";
     assert_eq!(script, expected);
+}
+
+#[test]
+fn default_routes_are_the_engines_choice() {
+    let rig = rig();
+    rig.driver
+        .create_network(&bridge_net("n1", "br-t1", "10.9.0.1", false))
+        .unwrap();
+    let mut second = endpoint("c1", "n1", "vethc1", "10.9.0.2", vec![]);
+    second.gateways.clear();
+    rig.driver.connect(&second).unwrap();
+    let veth = rig
+        .kernel
+        .calls()
+        .into_iter()
+        .find_map(|c| match c {
+            KernelCall::AttachVeth(v) => Some(v),
+            _ => None,
+        })
+        .unwrap();
+    assert!(veth.gateways.is_empty(), "{veth:?}");
+}
+
+#[test]
+fn host_routes_leave_out_the_daemons_own_bridges() {
+    let rig = rig();
+    rig.kernel
+        .routes
+        .lock()
+        .unwrap()
+        .push(net("192.168.7.0", 24));
+    assert_eq!(
+        rig.driver.host_routes().unwrap(),
+        vec![net("192.168.7.0", 24)]
+    );
+    assert!(
+        rig.kernel
+            .calls()
+            .contains(&KernelCall::BridgesWithAlias("berth:berth_t".into()))
+    );
 }

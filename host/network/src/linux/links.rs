@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::AddressHeaderFlags;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::{IfName, IpNetwork, NetworkError};
@@ -91,6 +92,7 @@ async fn add_address(
 pub(crate) async fn ensure_bridge(
     handle: &Handle,
     name: &IfName,
+    alias: &str,
     addresses: &[IpNetwork],
 ) -> Result<(), NetworkError> {
     let index = match index_of(handle, name.as_str()).await? {
@@ -111,7 +113,12 @@ pub(crate) async fn ensure_bridge(
     for address in addresses {
         add_address(handle, index, name.as_str(), address).await?;
     }
-    set_up(handle, index, name.as_str()).await
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).alias(alias).up().build())
+        .execute()
+        .await
+        .map_err(netlink("mark and bring up", name))
 }
 
 pub(crate) async fn delete(handle: &Handle, name: &str) -> Result<(), NetworkError> {
@@ -154,6 +161,82 @@ pub(crate) async fn ports_of(
         }
     }
     Ok(ports)
+}
+
+fn alias_of(link: &LinkMessage) -> Option<&str> {
+    link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfAlias(alias) => Some(alias.as_str()),
+        _ => None,
+    })
+}
+
+pub(crate) async fn with_alias(handle: &Handle, alias: &str) -> Result<Vec<IfName>, NetworkError> {
+    let mut links = handle.link().get().execute();
+    let mut found = Vec::new();
+    while let Some(link) = links
+        .try_next()
+        .await
+        .map_err(netlink("list links with alias", alias))?
+    {
+        if alias_of(&link) == Some(alias)
+            && let Some(name) = name_of(&link).and_then(|n| IfName::new(n).ok())
+        {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
+pub(crate) async fn route_destinations(
+    handle: &Handle,
+    exclude: &[IfName],
+) -> Result<Vec<IpNetwork>, NetworkError> {
+    let mut excluded = Vec::new();
+    for name in exclude {
+        if let Some(index) = index_of(handle, name.as_str()).await? {
+            excluded.push(index);
+        }
+    }
+    let mut found = Vec::new();
+    let requests = [
+        RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+        RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+    ];
+    for request in requests {
+        let mut routes = handle.route().get(request).execute();
+        while let Some(route) = routes
+            .try_next()
+            .await
+            .map_err(netlink("list routes", "of the host"))?
+        {
+            let prefix = route.header.destination_prefix_length;
+            let mut destination = None;
+            let mut through_excluded = false;
+            for attribute in &route.attributes {
+                match attribute {
+                    RouteAttribute::Destination(RouteAddress::Inet(a)) => {
+                        destination = Some(IpAddr::V4(*a))
+                    }
+                    RouteAttribute::Destination(RouteAddress::Inet6(a)) => {
+                        destination = Some(IpAddr::V6(*a))
+                    }
+                    RouteAttribute::Oif(index) => through_excluded = excluded.contains(index),
+                    _ => {}
+                }
+            }
+            // A default route (no destination, prefix 0) overlaps
+            // everything and says nothing about which subnets are used.
+            if let Some(addr) = destination
+                && prefix > 0
+                && !through_excluded
+                && let Ok(network) = IpNetwork::new(addr, prefix)
+                && !found.contains(&network)
+            {
+                found.push(network);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Host half of an attach: creates the pair, moves the peer (named

@@ -77,7 +77,7 @@ impl Kernel for LinuxKernel {
     fn ensure_bridge(&self, bridge: &BridgeSpec) -> Result<(), NetworkError> {
         in_netns(self.host(), || {
             block_on_netlink(|handle| async move {
-                links::ensure_bridge(&handle, &bridge.name, &bridge.addresses).await
+                links::ensure_bridge(&handle, &bridge.name, &bridge.alias, &bridge.addresses).await
             })?;
             // Published ports reached at 127.0.0.1 are DNATed out of this
             // bridge with a loopback source, which the kernel drops as
@@ -138,6 +138,23 @@ impl Kernel for LinuxKernel {
     fn bridge_ports(&self, bridge: &IfName) -> Result<Vec<IfName>, NetworkError> {
         in_netns(self.host(), || {
             block_on_netlink(|handle| async move { links::ports_of(&handle, bridge).await })
+        })
+    }
+
+    fn bridges_with_alias(&self, alias: &str) -> Result<Vec<IfName>, NetworkError> {
+        in_netns(self.host(), || {
+            block_on_netlink(|handle| async move { links::with_alias(&handle, alias).await })
+        })
+    }
+
+    fn route_destinations(
+        &self,
+        exclude: &[IfName],
+    ) -> Result<Vec<crate::IpNetwork>, NetworkError> {
+        in_netns(self.host(), || {
+            block_on_netlink(
+                |handle| async move { links::route_destinations(&handle, exclude).await },
+            )
         })
     }
 
