@@ -17,6 +17,7 @@ mod daemon_health;
 mod daemon_jobs;
 mod daemon_lifecycle;
 mod daemon_listeners;
+mod daemon_network;
 mod daemon_options;
 mod daemon_prune;
 mod daemon_resources;

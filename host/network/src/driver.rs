@@ -135,9 +135,8 @@ impl NetworkDriver {
         Ok(())
     }
 
-    /// The alias marking this daemon's bridges.
     fn bridge_alias(&self) -> String {
-        format!("berth:{}", self.config.table.as_str())
+        bridge_alias(&self.config.table)
     }
 
     /// The destinations of the host's routes except through this daemon's
@@ -350,6 +349,13 @@ impl NetworkDriver {
     pub fn netns_dir(&self) -> &Path {
         &self.config.netns_dir
     }
+}
+
+/// The interface alias marking the bridges of the daemon whose table is
+/// `table` (`berth:<table>`): reconcile removes the ones no network owns,
+/// and a test's cleanup finds those of a daemon it killed.
+pub fn bridge_alias(table: &TableName) -> String {
+    format!("berth:{}", table.as_str())
 }
 
 /// A published port needs an address of its host address's family.

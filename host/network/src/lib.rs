@@ -36,7 +36,7 @@ mod kernel;
 mod linux;
 mod types;
 
-pub use driver::{NetworkDriver, NetworkDriverConfig};
+pub use driver::{NetworkDriver, NetworkDriverConfig, bridge_alias};
 pub use error::NetworkError;
 pub use firewall::{Firewall, NftFirewall, TableName};
 pub use kernel::{BridgeSpec, Kernel, VethSpec};
