@@ -122,6 +122,12 @@ impl NetworkDriver {
         let mut state = self.state()?;
         self.ensure_network(network)?;
         let previous = state.networks.insert(network.id.clone(), network.clone());
+        // The engine makes sure of the network before every connect: the
+        // table only changes when the network does, so an unchanged one
+        // costs no nft run on a container's start.
+        if previous.as_ref() == Some(network) {
+            return Ok(());
+        }
         if let Err(e) = self.apply(&state) {
             match previous {
                 Some(p) => state.networks.insert(p.id.clone(), p),

@@ -429,3 +429,28 @@ fn host_routes_leave_out_the_daemons_own_bridges() {
             .contains(&KernelCall::BridgesWithAlias("berth:berth_t".into()))
     );
 }
+
+#[test]
+fn creating_a_known_network_again_does_not_rewrite_the_table() {
+    let rig = rig();
+    let network = bridge_net("n1", "br-t1", "10.9.0.1", false);
+    rig.driver.create_network(&network).unwrap();
+    rig.driver.create_network(&network).unwrap();
+    assert_eq!(rig.firewall.applied.lock().unwrap().len(), 1);
+    // The bridge is still made sure of (it may have been deleted by hand).
+    let ensured = rig
+        .kernel
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, KernelCall::EnsureBridge(_)))
+        .count();
+    assert_eq!(ensured, 2);
+    // A changed network is applied.
+    rig.driver
+        .create_network(&NetworkSpec {
+            internal: true,
+            ..network
+        })
+        .unwrap();
+    assert_eq!(rig.firewall.applied.lock().unwrap().len(), 2);
+}
