@@ -29,6 +29,7 @@ pub struct Daemon {
     child: Option<Child>,
     extra_args: Vec<String>,
     cgroup_parent: String,
+    nft_table: String,
 }
 
 /// A raw HTTP response.
@@ -97,14 +98,33 @@ impl Daemon {
                 DAEMONS.fetch_add(1, Ordering::Relaxed)
             ),
         };
+        // An nftables table of its own too (berthd's default is `berth`),
+        // so that no two daemons rebuild each other's rules; Drop deletes it.
+        let nft_table = match extra_args.iter().position(|a| *a == "--nft-table") {
+            Some(i) => extra_args
+                .get(i + 1)
+                .expect("--nft-table needs a value")
+                .to_string(),
+            None => format!(
+                "berth_t{}_{}",
+                std::process::id(),
+                DAEMONS.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
         let mut daemon = Daemon {
             dir,
             child: None,
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
             cgroup_parent,
+            nft_table,
         };
         daemon.spawn();
         daemon
+    }
+
+    /// The daemon's nftables table (`--nft-table`).
+    pub fn nft_table(&self) -> &str {
+        &self.nft_table
     }
 
     /// The temp dir holding everything of this daemon.
@@ -183,6 +203,9 @@ impl Daemon {
         }
         if !self.extra_args.iter().any(|a| a == "--cgroup-parent") {
             command.arg("--cgroup-parent").arg(&self.cgroup_parent);
+        }
+        if !self.extra_args.iter().any(|a| a == "--nft-table") {
+            command.arg("--nft-table").arg(&self.nft_table);
         }
         if !self.extra_args.iter().any(|a| a == "--plugin-grants") {
             command
@@ -483,6 +506,17 @@ impl Drop for Daemon {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // The daemon's nftables table and the bridges it marked as its own
+        // (a daemon killed by the test cannot remove them itself).
+        if let Ok(table) = berth_network::TableName::new(&self.nft_table) {
+            use berth_network::{Firewall, Kernel};
+            let _ = berth_network::NftFirewall::new().delete(&table);
+            let kernel = berth_network::LinuxKernel::new();
+            let alias = berth_network::bridge_alias(&table);
+            for bridge in kernel.bridges_with_alias(&alias).unwrap_or_default() {
+                let _ = kernel.delete_link(&bridge);
             }
         }
         // Mounts left under our directories, deepest first.

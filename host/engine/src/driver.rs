@@ -307,3 +307,151 @@ pub trait ExecService: Send + Sync + 'static {
         previous: ContainerModel,
     ) -> BoxFuture<Result<(), JobError>>;
 }
+
+// The types the network seam shares with the driver, defined once below both.
+pub use berth_model::network::{
+    EndpointModel, InterfaceAddress, InterfaceName, IpNet, MacAddress, NetworkModel, NetworkState,
+    PortBinding, Protocol, SandboxModel, SandboxState, Subnet,
+};
+
+/// Applies the engine's networking decisions to the kernel (the network
+/// driver: bridges, veth pairs, addresses, routes, nftables rules).
+///
+/// The engine decides everything — subnets, addresses, MACs, interface
+/// names, host ports — validates it, and persists it before it calls here;
+/// the driver only applies a plan it is given and never chooses. Every
+/// call is idempotent (applying what is already there succeeds, removing
+/// what is gone succeeds), so that the engine can retry and
+/// [`NetworkService::reconcile`] can rebuild after a crash.
+///
+/// Blocking (netlink and nftables round trips, namespace switches on the
+/// driver's own threads): the engine calls it through its bounded
+/// blocking helper (`BlockingKind::Network`).
+pub trait NetworkService: Send + Sync + 'static {
+    /// Creates a container's network namespace, holding only `lo` (up),
+    /// bind-mounted at `<exec-root>/netns/<container_id>`, and returns it.
+    /// The runtime joins the namespace by that path, so the namespace
+    /// exists before the container's process does (no create/start race).
+    fn create_sandbox(&self, container_id: &str) -> Result<SandboxModel, JobError>;
+
+    /// Removes a sandbox: its endpoints' host ends (whatever is left of
+    /// them), its bind mount and the file. Idempotent.
+    fn remove_sandbox(&self, sandbox: &SandboxModel) -> Result<(), JobError>;
+
+    /// Makes the network's bridge exist with the gateways' addresses, up,
+    /// and its firewall rules (masquerade unless internal, isolation from
+    /// the other bridges). Idempotent: the engine calls it before every
+    /// connect too.
+    fn create_network(&self, network: &NetworkModel) -> Result<(), JobError>;
+
+    /// Removes the bridge and its rules. Idempotent. The engine calls it
+    /// only once no endpoint is left on the network.
+    fn remove_network(&self, network: &NetworkModel) -> Result<(), JobError>;
+
+    /// Connects a sandbox to a network: the veth pair (host end enslaved
+    /// to the bridge, container end moved into the sandbox and renamed
+    /// `endpoint.ifname_container`), its MAC, addresses, the default route
+    /// when the endpoint has a gateway, and the DNAT/hairpin rules of its
+    /// published ports. A failed connect leaves nothing of the endpoint
+    /// behind.
+    fn connect(
+        &self,
+        sandbox: &SandboxModel,
+        network: &NetworkModel,
+        endpoint: &EndpointModel,
+    ) -> Result<(), JobError>;
+
+    /// Undoes [`NetworkService::connect`]: the port rules and the veth
+    /// pair. Idempotent.
+    fn disconnect(
+        &self,
+        sandbox: &SandboxModel,
+        network: &NetworkModel,
+        endpoint: &EndpointModel,
+    ) -> Result<(), JobError>;
+
+    /// At daemon start (also after `kill -9`): removes the bridges,
+    /// sandboxes, veth pairs and rules of berth's that `state` does not
+    /// list, and re-applies what it does list.
+    fn reconcile(&self, state: &NetworkState) -> Result<(), JobError>;
+
+    /// The destinations of the host's routes (every table the daemon can
+    /// read, berth's own bridges excluded), so that the engine picks a
+    /// subnet for a new network that clashes with none (moby
+    /// `netutils.FindAvailableNetwork`).
+    fn host_routes(&self) -> Result<Vec<IpNet>, JobError>;
+}
+
+/// The network driver of a berthd that has none: every call that would
+/// change the kernel is refused with [`ErrorKind::Unavailable`] and a
+/// message naming why, so that `--network none|host|container:` (which
+/// need no driver) and the store-only network verbs still work.
+///
+/// [`ErrorKind::Unavailable`]: crate::job::ErrorKind::Unavailable
+#[derive(Debug, Clone)]
+pub struct UnavailableNetwork {
+    reason: String,
+}
+
+impl UnavailableNetwork {
+    /// A driver refusing with `networking is not available: <reason>`.
+    pub fn new(reason: impl Into<String>) -> UnavailableNetwork {
+        UnavailableNetwork {
+            reason: reason.into(),
+        }
+    }
+
+    fn refuse(&self) -> JobError {
+        JobError::new(
+            crate::job::ErrorKind::Unavailable,
+            format!("networking is not available: {}", self.reason),
+        )
+    }
+}
+
+impl NetworkService for UnavailableNetwork {
+    fn create_sandbox(&self, _container_id: &str) -> Result<SandboxModel, JobError> {
+        Err(self.refuse())
+    }
+
+    // Nothing was ever created: removing succeeds.
+    fn remove_sandbox(&self, _sandbox: &SandboxModel) -> Result<(), JobError> {
+        Ok(())
+    }
+
+    fn create_network(&self, _network: &NetworkModel) -> Result<(), JobError> {
+        Err(self.refuse())
+    }
+
+    fn remove_network(&self, _network: &NetworkModel) -> Result<(), JobError> {
+        Ok(())
+    }
+
+    fn connect(
+        &self,
+        _sandbox: &SandboxModel,
+        _network: &NetworkModel,
+        _endpoint: &EndpointModel,
+    ) -> Result<(), JobError> {
+        Err(self.refuse())
+    }
+
+    fn disconnect(
+        &self,
+        _sandbox: &SandboxModel,
+        _network: &NetworkModel,
+        _endpoint: &EndpointModel,
+    ) -> Result<(), JobError> {
+        Ok(())
+    }
+
+    // There is no kernel state of berth's to reconcile.
+    fn reconcile(&self, _state: &NetworkState) -> Result<(), JobError> {
+        Ok(())
+    }
+
+    // No route is known: subnets are chosen from the pools alone.
+    fn host_routes(&self) -> Result<Vec<IpNet>, JobError> {
+        Ok(Vec::new())
+    }
+}

@@ -18,6 +18,7 @@ pub mod exec_process;
 pub mod files;
 pub mod graph;
 pub mod host;
+pub mod network;
 pub mod plugin;
 pub mod stats;
 pub mod time;

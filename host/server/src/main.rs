@@ -135,6 +135,10 @@ struct Args {
     /// (default: private on cgroup v2 hosts, host on v1, as dockerd).
     #[arg(long, value_name = "MODE", value_parser = parse_cgroupns_mode)]
     default_cgroupns_mode: Option<CgroupnsMode>,
+    /// berthd's nftables table (inet family) for NAT and published ports;
+    /// daemons sharing a host each need their own.
+    #[arg(long, value_name = "NAME", default_value = drivers::network::DEFAULT_TABLE)]
+    nft_table: String,
     /// Internal: compile the plugins into the cache and exit (berthd runs
     /// itself this way at start, see `plugins::precompile_in_child`).
     #[arg(long, hide = true)]
@@ -228,7 +232,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )?;
 
     let engine = Engine::new();
-    let daemon = Daemon::new(config, store, images, runtime, Arc::clone(engine.events()));
+    // The kernel side of networking (host/network): namespaces under
+    // EXEC_ROOT/netns, rules in the daemon's own nftables table.
+    let network = Arc::new(drivers::network::NetworkAdapter::new(
+        &args.exec_root,
+        &args.nft_table,
+    )?);
+    let daemon = Daemon::with_network(
+        config,
+        store,
+        images,
+        runtime,
+        network,
+        Arc::clone(engine.events()),
+    );
     let restored = daemon
         .restore()
         .await

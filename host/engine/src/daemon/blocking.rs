@@ -48,11 +48,17 @@ pub enum BlockingKind {
     /// for one stats sample: a few small reads, many containers' streams
     /// taking turns.
     Stats,
+    /// The network driver (`NetworkService`): netlink and nftables round
+    /// trips and namespace switches for a sandbox, a bridge or an
+    /// endpoint. One: the driver applies one plan at a time anyway (one
+    /// nftables table), and the budget had one thread left (taken from
+    /// ImageMetadata, whose reads are short).
+    Network,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 7] = [
+    pub const ALL: [BlockingKind; 8] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
@@ -60,6 +66,7 @@ impl BlockingKind {
         BlockingKind::ContainerDir,
         BlockingKind::HostProcess,
         BlockingKind::Stats,
+        BlockingKind::Network,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
@@ -69,12 +76,13 @@ impl BlockingKind {
     pub const fn default_limit(self) -> usize {
         match self {
             BlockingKind::ImageContent => 4,
-            BlockingKind::ImageMetadata => 6,
+            BlockingKind::ImageMetadata => 5,
             BlockingKind::Rootfs => 6,
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
             BlockingKind::HostProcess => 2,
             BlockingKind::Stats => 1,
+            BlockingKind::Network => 1,
         }
     }
 
@@ -87,6 +95,7 @@ impl BlockingKind {
             BlockingKind::ContainerDir => 4,
             BlockingKind::HostProcess => 5,
             BlockingKind::Stats => 6,
+            BlockingKind::Network => 7,
         }
     }
 }
@@ -95,9 +104,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 7]>,
+    permits: Arc<[Arc<Semaphore>; 8]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 7]>,
+    ran: Arc<[AtomicU64; 8]>,
 }
 
 impl Default for BlockingPool {

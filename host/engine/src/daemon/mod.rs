@@ -50,7 +50,7 @@ use std::time::Duration;
 use berth_store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
-use crate::driver::{ExecService, ImageService};
+use crate::driver::{ExecService, ImageService, NetworkService, UnavailableNetwork};
 use crate::events::Events;
 use crate::job::JobError;
 use blocking::{BlockingKind, BlockingPool};
@@ -101,6 +101,8 @@ pub struct Daemon {
     store: Store,
     images: Arc<dyn ImageService>,
     runtime: Arc<dyn ExecService>,
+    /// The network driver (bridges, veth pairs, nftables).
+    network: Arc<dyn NetworkService>,
     events: Arc<Events>,
     containers: ContainerSet,
     pool: BlockingPool,
@@ -139,6 +141,19 @@ impl Daemon {
         runtime: Arc<dyn ExecService>,
         events: Arc<Events>,
     ) -> Arc<Daemon> {
+        let network = Arc::new(UnavailableNetwork::new("berthd has no network driver"));
+        Daemon::with_network(config, store, images, runtime, network, events)
+    }
+
+    /// [`Daemon::new`] with a network driver.
+    pub fn with_network(
+        config: DaemonConfig,
+        store: Store,
+        images: Arc<dyn ImageService>,
+        runtime: Arc<dyn ExecService>,
+        network: Arc<dyn NetworkService>,
+        events: Arc<Events>,
+    ) -> Arc<Daemon> {
         Arc::new(Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
@@ -146,6 +161,7 @@ impl Daemon {
             store,
             images,
             runtime,
+            network,
             events,
             containers: ContainerSet::default(),
             pool: BlockingPool::default(),
@@ -172,6 +188,11 @@ impl Daemon {
     /// The graph driver.
     pub fn images(&self) -> &Arc<dyn ImageService> {
         &self.images
+    }
+
+    /// The network driver.
+    pub fn network(&self) -> &Arc<dyn NetworkService> {
+        &self.network
     }
 
     /// The events hub.

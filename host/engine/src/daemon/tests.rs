@@ -546,6 +546,9 @@ struct Fixture {
     engine: Arc<Engine>,
     images: Arc<FakeImages>,
     runtime: Arc<FakeRuntime>,
+    /// The recording network driver (kept across [`Fixture::restart`], as
+    /// the kernel's state survives berthd).
+    network: Arc<network_fake::FakeNetwork>,
     store: Store,
 }
 
@@ -562,6 +565,8 @@ struct FixtureBuilder {
     data: Option<(tempfile::TempDir, Store)>,
     runtime: Arc<FakeRuntime>,
     start_timeout: Duration,
+    /// The network driver; a fresh fake unless a restart.
+    network: Option<Arc<network_fake::FakeNetwork>>,
 }
 
 impl Default for FixtureBuilder {
@@ -570,6 +575,7 @@ impl Default for FixtureBuilder {
             data: None,
             runtime: Arc::new(FakeRuntime::default()),
             start_timeout: DEFAULT_START_TIMEOUT,
+            network: None,
         }
     }
 }
@@ -602,11 +608,17 @@ impl FixtureBuilder {
             sysinfo: Default::default(),
             start_timeout: self.start_timeout,
         };
-        let daemon = Daemon::new(
+        let network = self.network.unwrap_or_else(|| {
+            Arc::new(network_fake::FakeNetwork::new(
+                dir.path().join("exec").join("netns"),
+            ))
+        });
+        let daemon = Daemon::with_network(
             config,
             store.clone(),
             Arc::clone(&images) as Arc<dyn ImageService>,
             Arc::new(Arc::clone(&self.runtime)),
+            Arc::clone(&network) as Arc<dyn crate::driver::NetworkService>,
             Arc::clone(engine.events()),
         );
         handlers::register_all(&engine, &daemon, handlers::SystemFacts::default());
@@ -616,6 +628,7 @@ impl FixtureBuilder {
             engine,
             images,
             runtime: self.runtime,
+            network,
             store,
         }
     }
@@ -644,6 +657,7 @@ impl Fixture {
     fn restart(self, runtime: Arc<FakeRuntime>) -> Fixture {
         FixtureBuilder {
             data: Some((self._dir, self.store)),
+            network: Some(self.network),
             ..FixtureBuilder::default()
         }
         .runtime(runtime)
@@ -684,6 +698,8 @@ mod health;
 mod jobs;
 mod list;
 mod logs;
+mod network;
+mod network_fake;
 mod prune;
 mod prune_unowned;
 mod remove;

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Benchmark harness (not a test): what berth's networking costs, against a
+# private dockerd (Debian's docker.io) measured in the same run.
+#
+# For each daemon, with hyperfine:
+#   1. throughput host -> container: a 256 MiB download (busybox wget from
+#      busybox httpd in the container) through a published port at
+#      127.0.0.1 (DNAT in the output hook) vs from the container's address
+#      directly;
+#   2. connect latency: a tiny download, the same two ways;
+#   3. container start: `run --rm busybox true` with the default bridge
+#      network vs `--network none`.
+# Prints medians and ratios. Targets: published-port throughput >= 0.9x
+# direct; the network adds < 10 ms to a start.
+#
+# berthd runs with its own nftables table (--nft-table berth_bench) and the
+# bridge arguments in BERTH_NET_ARGS; dockerd gets its own bridge (created
+# here, bdbench0, 10.251.0.1/24) with its iptables rules, and the bench turns
+# net.ipv4.ip_forward on for the run and restores the old value after, so
+# dockerd leaves the FORWARD policy alone (moby only sets it to DROP when it
+# turned forwarding on itself).
+#
+# Usage: sudo tests/bench/network.sh [RUNS]
+#   BERTH_BIN_DIR   directory with berthd, berth, berth-shim
+#   BERTH_NET_ARGS  extra berthd arguments for its default bridge network
+set -euo pipefail
+
+runs=${1:-10}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${BERTH_BIN_DIR:-}
+if [[ -z $bin ]]; then
+    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
+fi
+for tool in hyperfine docker dockerd busybox python3 ip nft iptables; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+for b in berthd berth berth-shim; do
+    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/bn-XXXXXX)
+sock=$work/berth.sock
+berthd_pid=
+old_forward=$(cat /proc/sys/net/ipv4/ip_forward)
+# shellcheck source=tests/bench/dockerd.sh
+source "$(dirname "$0")/dockerd.sh"
+# shellcheck source=tests/bench/bundle.sh
+source "$(dirname "$0")/bundle.sh"
+cleanup() {
+    set +e
+    dockerd_cleanup
+    ip link del bdbench0 2>/dev/null
+    # dockerd leaves its iptables chains behind when it stops: remove the
+    # rules that jump to them or name its bridge, then the chains.
+    for t in nat filter; do
+        iptables -t $t -S 2>/dev/null | grep -E '^-A ' | grep -E 'DOCKER|bdbench0' | sed 's/^-A/-D/' |
+            while read -r rule; do eval "iptables -t $t $rule" 2>/dev/null; done
+        for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -F "$c"; done
+        for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -X "$c"; done
+    done
+    if [[ -n $berthd_pid ]]; then
+        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
+            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
+        done
+        kill "$berthd_pid" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$berthd_pid" 2>/dev/null
+    fi
+    nft delete table inet berth_bench 2>/dev/null
+    echo "$old_forward" >/proc/sys/net/ipv4/ip_forward
+    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+    rmdir /sys/fs/cgroup/*/"berth-bench-$$" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+busybox_bundle true
+
+# The web server every run measures: 256 MiB and a 3-byte page.
+serve='mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=256 2>/dev/null && echo hi >/www/index.html && exec httpd -f -p 8080 -h /www'
+
+mkdir -p "$work/plugins"
+# shellcheck disable=SC2086
+"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
+    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
+    --cgroup-parent "/berth-bench-$$" --nft-table berth_bench ${BERTH_NET_ARGS:-} \
+    >>"$work/berthd.log" 2>&1 &
+berthd_pid=$!
+for _ in $(seq 300); do
+    [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+B=(docker -H "unix://$sock")
+"${B[@]}" import "$work/busybox.tar" busybox >/dev/null
+
+echo 1 >/proc/sys/net/ipv4/ip_forward
+ip link add bdbench0 type bridge
+ip addr add 10.251.0.1/24 dev bdbench0
+ip link set bdbench0 up
+# dockerd.sh's dockerd_start runs dockerd with no bridge; this run starts it
+# the same way (own roots, socket, cgroup parent, cleaned up by
+# dockerd_cleanup) but on its own bridge, with its iptables NAT.
+echo '{}' >"$work/daemon.json"
+dockerd --config-file "$work/daemon.json" --data-root "$work/dockerd-data" \
+    --exec-root "$work/dockerd-exec" --pidfile "$work/dockerd.pid" -H "unix://$dsock" \
+    --bridge bdbench0 --userland-proxy=false \
+    --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent "/dockerd-bench-$$" \
+    >>"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+for _ in $(seq 600); do
+    [[ -S $dsock ]] && docker -H "unix://$dsock" version >/dev/null 2>&1 && break
+    sleep 0.1
+done
+D=(docker -H "unix://$dsock")
+"${D[@]}" import "$work/busybox.tar" busybox >/dev/null
+
+"${B[@]}" run -d --name web -p 127.0.0.1:18080:8080 busybox sh -c "$serve" >/dev/null
+"${D[@]}" run -d --name web -p 127.0.0.1:18090:8080 busybox sh -c "$serve" >/dev/null
+bip=$("${B[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' web)
+dip=$("${D[@]}" inspect -f '{{.NetworkSettings.IPAddress}}' web)
+for url in "http://127.0.0.1:18080/" "http://$bip:8080/" "http://127.0.0.1:18090/" "http://$dip:8080/"; do
+    for _ in $(seq 100); do busybox wget -q -O /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+    busybox wget -q -O /dev/null "$url" || { echo "$url does not answer" >&2; exit 1; }
+done
+
+get() { echo "busybox wget -q -O /dev/null $1"; }
+hyperfine --warmup 2 --runs "$runs" --style basic --export-json "$work/results.json" \
+    -n "berth published 256M" "$(get http://127.0.0.1:18080/big)" \
+    -n "berth direct 256M" "$(get "http://$bip:8080/big")" \
+    -n "dockerd published 256M" "$(get http://127.0.0.1:18090/big)" \
+    -n "dockerd direct 256M" "$(get "http://$dip:8080/big")" \
+    -n "berth published tiny" "$(get http://127.0.0.1:18080/)" \
+    -n "berth direct tiny" "$(get "http://$bip:8080/")" \
+    -n "dockerd published tiny" "$(get http://127.0.0.1:18090/)" \
+    -n "dockerd direct tiny" "$(get "http://$dip:8080/")" \
+    -n "berth run bridge" "docker -H unix://$sock run --rm busybox true" \
+    -n "berth run none" "docker -H unix://$sock run --rm --network none busybox true" \
+    -n "dockerd run bridge" "docker -H unix://$dsock run --rm busybox true" \
+    -n "dockerd run none" "docker -H unix://$dsock run --rm --network none busybox true"
+
+python3 - "$work/results.json" <<'PY'
+import json, sys
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+mib = 256
+for d in ("berth", "dockerd"):
+    pub, direct = r[f"{d} published 256M"], r[f"{d} direct 256M"]
+    print(f"{d:8} throughput published {mib / pub:8.0f} MiB/s, direct {mib / direct:8.0f} MiB/s, ratio {direct / pub:.2f}x (target >= 0.9)")
+    print(f"{d:8} connect+GET published {r[f'{d} published tiny'] * 1000:6.2f} ms, direct {r[f'{d} direct tiny'] * 1000:6.2f} ms")
+    print(f"{d:8} run bridge {r[f'{d} run bridge'] * 1000:6.1f} ms, none {r[f'{d} run none'] * 1000:6.1f} ms, network adds {(r[f'{d} run bridge'] - r[f'{d} run none']) * 1000:6.1f} ms (target < 10)")
+print(f"berth/dockerd run with bridge: {r['berth run bridge'] / r['dockerd run bridge']:.2f}x")
+PY
