@@ -30,6 +30,7 @@ mod exec;
 mod graph;
 mod hostile_images;
 mod plugins;
+mod registry_pull;
 mod runc_bad_bundles;
 mod runc_dockerd;
 mod runc_lifecycle;

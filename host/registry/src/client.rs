@@ -302,6 +302,100 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Checks `credentials` against `registry`'s `/v2/` with the challenge
+    /// flow, as `docker login` asks the daemon to (moby
+    /// `registry.loginV2`): a `Basic` challenge is answered with the
+    /// credentials, a `Bearer` one at its realm's token endpoint. Returns
+    /// the identity (refresh) token the token service gave, if any.
+    pub async fn login(
+        &self,
+        registry: &str,
+        credentials: &Credentials,
+    ) -> Result<Option<String>, RegistryError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RegistryError::Unauthorized {
+                message: "a user name and password are needed to log in".into(),
+            });
+        };
+        let host = match registry {
+            "docker.io" | "index.docker.io" | "https://index.docker.io/v1/" => {
+                "registry-1.docker.io"
+            }
+            other => other
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/'),
+        };
+        let scheme = if self.is_insecure(host) {
+            "http"
+        } else {
+            "https"
+        };
+        let url = format!("{scheme}://{host}/v2/");
+        let transport = |e: reqwest::Error| RegistryError::Transport(format!("Get {url:?}: {e}"));
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(transport)?;
+        let first = http.get(&url).send().await.map_err(transport)?;
+        if first.status().is_success() {
+            return Ok(None);
+        }
+        let failed = |status: reqwest::StatusCode| RegistryError::Unauthorized {
+            // moby's text (registry/auth.go, loginV2).
+            message: format!("login attempt to {url} failed with status: {status}"),
+        };
+        if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Err(failed(first.status()));
+        }
+        let challenges = first
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(crate::challenge::parse)
+            .flatten()
+            .collect::<Vec<_>>();
+        if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
+            let realm = bearer.realm().ok_or_else(|| {
+                RegistryError::Transport(format!("{url}: bearer challenge without a realm"))
+            })?;
+            let mut query = vec![("account", username.as_str()), ("client_id", "berth")];
+            if let Some(service) = bearer.service() {
+                query.push(("service", service));
+            }
+            let response = http
+                .get(realm)
+                .query(&query)
+                .basic_auth(username, Some(password))
+                .send()
+                .await
+                .map_err(transport)?;
+            if !response.status().is_success() {
+                return Err(RegistryError::Unauthorized {
+                    message: "incorrect username or password".into(),
+                });
+            }
+            let body: serde_json::Value = response.json().await.map_err(transport)?;
+            return Ok(body["refresh_token"].as_str().map(str::to_owned));
+        }
+        if challenges.iter().any(|c| c.scheme == "basic") {
+            let response = http
+                .get(&url)
+                .basic_auth(username, Some(password))
+                .send()
+                .await
+                .map_err(transport)?;
+            if response.status().is_success() {
+                return Ok(None);
+            }
+            return Err(failed(response.status()));
+        }
+        Err(failed(first.status()))
+    }
+}
+
 fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod challenge;
 mod client;
 mod error;
 mod manifest;

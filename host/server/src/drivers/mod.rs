@@ -4,6 +4,7 @@
 pub mod exec;
 pub mod exec_launch;
 pub mod graph;
+pub mod registry;
 
 use std::path::PathBuf;
 use std::sync::Arc;
