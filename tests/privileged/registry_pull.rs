@@ -195,3 +195,55 @@ fn berth_pull_prints_docker_s_progress_lines() {
         .ok();
     assert_eq!(out, "3 cli\n");
 }
+
+#[test]
+fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = five_layer_layout(&tmp.path().join("old"), "v1", "old");
+    registry.push_layout(&tmp.path().join("old"), "v1", "test/app:v1");
+    let new = five_layer_layout(&tmp.path().join("new"), "v1", "new");
+    registry.push_layout(&tmp.path().join("new"), "v1", "test/app:v2");
+    let d = Daemon::start();
+    let v1 = registry.reference("test/app:v1");
+    let v2 = registry.reference("test/app:v2");
+    d.docker(&["pull", &v1]).ok();
+    let before = images(&d);
+
+    // Same size, other bytes: the digest check refuses it.
+    let victim = registry.blob_file(&new.layer_digests[2]);
+    let mut bytes = std::fs::read(&victim).expect("read blob");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&victim, &bytes).expect("corrupt blob");
+    let out = d.docker(&["pull", &v2]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    // Ours, or oci-client's check at the end of the stream.
+    assert!(
+        out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+
+    // Shorter than its descriptor says.
+    bytes.truncate(middle);
+    std::fs::write(&victim, &bytes).expect("truncate blob");
+    let out = d.docker(&["pull", &v2]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("size mismatch") || out.stderr.contains("failed to read blob"),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+
+    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
+        .expect("graph tmp")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &v1])
+        .ok();
+    assert_eq!(id.trim(), old.image_id);
+    let out = d.docker(&["run", "--rm", &v1, "cat", "/layer3.txt"]).ok();
+    assert_eq!(out, "3 old\n");
+}

@@ -328,3 +328,17 @@ pub fn five_layer_layout(layout: &Path, tag: &str, salt: &str) -> TestImage {
 pub fn layout_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+impl Registry {
+    /// The file the registry serves blob `digest` from (its filesystem
+    /// storage driver's layout), to damage it behind the registry's back.
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
