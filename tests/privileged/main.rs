@@ -32,6 +32,7 @@ mod graph;
 mod hostile_images;
 mod network;
 mod plugins;
+mod registry_pull;
 mod runc_bad_bundles;
 mod runc_dockerd;
 mod runc_lifecycle;

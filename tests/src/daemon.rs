@@ -279,6 +279,8 @@ impl Daemon {
         let mut command = Command::new(crate::workspace_bin("berth"));
         command.arg("-H").arg(self.host()).args(args);
         command.env_remove("BERTH_HOST");
+        // Registry credentials (berth login) stay in this daemon's dir.
+        command.env("DOCKER_CONFIG", self.dir().join("docker-config"));
         run_with_input(&mut command, input, CLI_TIMEOUT)
     }
 

@@ -10,6 +10,7 @@ pub mod busybox;
 pub mod cmd;
 pub mod daemon;
 pub mod netlab;
+pub mod registry;
 pub mod require;
 
 /// Path of a binary built by this workspace (`berthd`, `berth`, `berth-runc`,

@@ -130,12 +130,26 @@ pub struct ProgressMessage {
     /// Object id the status is about.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub id: String,
+    /// How far a download is (`Downloading`); the docker CLI draws a bar
+    /// from it on a terminal.
+    #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
+    pub progress_detail: Option<ProgressDetail>,
     /// Error text; the docker CLI prints it and exits 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Structured error.
     #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorDetail>,
+}
+
+/// The `progressDetail` of a progress message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressDetail {
+    /// Bytes done.
+    pub current: u64,
+    /// Bytes in all.
+    pub total: u64,
 }
 
 /// The `errorDetail` of a progress message.

@@ -247,6 +247,20 @@ impl Client {
         content_type: Option<&str>,
         upgrade: bool,
     ) -> anyhow::Result<Response<Incoming>> {
+        self.send_with_headers(method, path, body, content_type, upgrade, &[])
+            .await
+    }
+
+    /// [`Client::send`] with extra request headers (`X-Registry-Auth`).
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        content_type: Option<&str>,
+        upgrade: bool,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<Response<Incoming>> {
         let io = self.connect().await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -267,6 +281,9 @@ impl Client {
         }
         if upgrade {
             req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
+        }
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
         }
         let req = req.body(box_body(body))?;
         sender

@@ -67,6 +67,37 @@ enum Command {
         #[arg(short = 'm', long)]
         message: Option<String>,
     },
+    /// Log in to a registry (credentials checked by the daemon, stored in
+    /// the docker CLI's config file).
+    Login {
+        /// The registry (default: Docker Hub).
+        server: Option<String>,
+        /// User name.
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Password.
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Read the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Log out from a registry.
+    Logout {
+        /// The registry (default: Docker Hub).
+        server: Option<String>,
+    },
+    /// Pull an image from a registry.
+    Pull {
+        /// NAME[:TAG|@DIGEST].
+        reference: String,
+        /// os[/arch[/variant]] to pull from a multi-platform image.
+        #[arg(long)]
+        platform: Option<String>,
+        /// Print only the reference, no progress.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// List images.
     Images {
         /// Only show image ids.
@@ -413,6 +444,27 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             )
             .await
         }
+        Command::Login {
+            server,
+            username,
+            password,
+            password_stdin,
+        } => {
+            cmd::login(
+                client,
+                server.as_deref(),
+                username.as_deref(),
+                password.as_deref(),
+                password_stdin,
+            )
+            .await
+        }
+        Command::Logout { server } => cmd::logout(server.as_deref()),
+        Command::Pull {
+            reference,
+            platform,
+            quiet,
+        } => cmd::pull(client, &reference, platform.as_deref(), quiet).await,
         Command::Images { quiet } => cmd::images(client, quiet).await,
         Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
         Command::Rmi { images, force } => cmd::rmi(client, &images, force).await,

@@ -127,6 +127,147 @@ pub trait ImageService: Send + Sync + 'static {
         options: &ExtractOptions,
         input: &mut dyn Read,
     ) -> Result<(), JobError>;
+
+    /// If the layer with this diff id (`sha256:...`) is stored, holds it
+    /// from collection (a pull never fetches it again, and it must still be
+    /// there when the image is created); `None` if it is not stored.
+    fn hold_layer(&self, _diff_id: &str) -> Result<Option<LayerHold>, JobError> {
+        Err(pull_unsupported())
+    }
+
+    /// A directory on the data root's filesystem for a pull's temporary
+    /// blob files; emptied when the driver opens, so a killed pull leaves
+    /// nothing behind.
+    fn scratch_dir(&self) -> Result<PathBuf, JobError> {
+        Err(pull_unsupported())
+    }
+
+    /// Stores one layer from a (plain, gzip or zstd) tar stream whose diff
+    /// id must be `diff_id`; the layer is held from collection until
+    /// [`LayerHold`] is dropped, so a concurrent `rmi` cannot remove it
+    /// before [`ImageService::create_image`] references it.
+    fn add_layer(
+        &self,
+        _source: Box<dyn Read + Send>,
+        _diff_id: &str,
+    ) -> Result<LayerHold, JobError> {
+        Err(pull_unsupported())
+    }
+
+    /// Registers an image from its config JSON (kept byte for byte; the id
+    /// is its digest), whose layers are stored, tagged with `reference`
+    /// (`registry/repo:tag`) if given. Returns the image id.
+    fn create_image(&self, _config: &[u8], _reference: Option<&str>) -> Result<String, JobError> {
+        Err(pull_unsupported())
+    }
+}
+
+/// Keeps a stored layer from garbage collection while it is held (the
+/// window between [`ImageService::add_layer`] and
+/// [`ImageService::create_image`]).
+pub struct LayerHold(pub Box<dyn Send + Sync>);
+
+impl std::fmt::Debug for LayerHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LayerHold")
+    }
+}
+
+fn pull_unsupported() -> JobError {
+    JobError::new(
+        crate::job::ErrorKind::NotImplemented,
+        "this image service cannot store pulled images",
+    )
+}
+
+/// Credentials for a registry, from the client's `X-Registry-Auth` header
+/// (moby's `registry.AuthConfig`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// A token for the registry's token service (OAuth refresh token).
+    pub identity_token: String,
+    /// A bearer token to send to the registry as is.
+    pub registry_token: String,
+    /// The registry these are for (`serveraddress`; login only).
+    pub server_address: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `POST /images/create?fromImage=` asks for, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullRequest {
+    /// `[registry/]repo[:tag|@digest]`.
+    pub reference: String,
+    /// A tag or digest replacing the reference's (may be empty).
+    pub tag: String,
+    /// `os[/arch[/variant]]`, empty for linux/amd64.
+    pub platform: String,
+    /// Credentials for the registry.
+    pub auth: RegistryAuth,
+}
+
+/// One layer blob of a remote image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteLayer {
+    /// The blob's digest (`sha256:...`).
+    pub digest: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// An image manifest resolved in a registry for one platform.
+#[derive(Debug, Clone)]
+pub struct RemoteImage {
+    /// The repository as Docker shows it (`busybox`, `127.0.0.1:5000/app`).
+    pub repository: String,
+    /// The tag, or the digest for a pull by digest.
+    pub tag: String,
+    /// The full reference as Docker shows it (`busybox:latest`).
+    pub familiar: String,
+    /// The tag to record (`registry/repo:tag`), `None` for a pull by digest.
+    pub tagged: Option<String>,
+    /// The manifest (list) digest the reference resolved to.
+    pub digest: String,
+    /// The image config JSON, verified.
+    pub config: Vec<u8>,
+    /// The layer blobs, bottom first.
+    pub layers: Vec<RemoteLayer>,
+}
+
+/// Called with the bytes of a blob received so far.
+pub type BlobProgressFn = Box<dyn FnMut(u64) + Send>;
+
+/// The registry driver: the distribution client.
+pub trait RegistryService: Send + Sync + 'static {
+    /// Resolves the request's reference to one image manifest (choosing the
+    /// platform in a manifest list) and fetches its config.
+    fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>>;
+
+    /// Streams a layer blob into `dest`, verifying its digest and size, and
+    /// syncs it; on error `dest` may hold a partial file for the caller to
+    /// remove.
+    fn fetch_blob(
+        &self,
+        request: PullRequest,
+        layer: RemoteLayer,
+        dest: PathBuf,
+        progress: BlobProgressFn,
+    ) -> BoxFuture<Result<(), JobError>>;
+
+    /// Checks `auth` against the registry `auth.server_address` (`docker
+    /// login`); returns an identity token if the registry issued one.
+    fn login(&self, auth: RegistryAuth) -> BoxFuture<Result<Option<String>, JobError>>;
 }
 
 /// Everything the exec driver needs to start a container's process.

@@ -99,6 +99,10 @@ impl Graph {
             let Some((_, record)) = layers.iter().find(|(l, _)| l == id) else {
                 continue;
             };
+            // Being pulled: an image will reference it (see `hold`).
+            if crate::hold::is_held(&self.holds, id) {
+                continue;
+            }
             if apply {
                 // Record first; a crash leaves a directory the next open
                 // sweeps.

@@ -210,6 +210,8 @@ pub struct Graph {
     /// Serialises every change of records and published directories.
     /// Extraction (the slow part of an import) runs outside it.
     lock: Mutex<()>,
+    /// Layers held from collection during a pull (`hold`).
+    pub(crate) holds: crate::hold::Holds,
 }
 
 impl fmt::Debug for Graph {
@@ -308,6 +310,7 @@ impl Graph {
                 ""
             },
             lock: Mutex::new(()),
+            holds: Default::default(),
         };
         graph.sweep()?;
         tracing::info!(root = %graph.layout.root.display(), driver = %driver, "graph opened");

@@ -85,6 +85,7 @@ pub mod extract;
 mod fsutil;
 mod gc;
 mod graph;
+mod hold;
 mod image;
 mod merge;
 pub mod mount;
@@ -101,6 +102,7 @@ pub use graph::{
     DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, OverlayUnavailable, StorageDriver,
     UnknownDriver,
 };
+pub use hold::LayerHold;
 pub use image::{
     DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
 };

@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::hijack;
 
 mod archive;
+mod registry;
 
 /// What every route needs.
 #[derive(Clone)]
@@ -151,7 +152,8 @@ pub fn router(state: AppState) -> Router {
         .route("/info", plain_job("system_info"))
         .route("/events", query_job("system_events"))
         .route("/images/json", query_job("image_list"))
-        .route("/images/create", body_job("image_import", S::OK))
+        .route("/auth", body_job("system_auth", S::OK))
+        .route("/images/create", registry::images_create())
         .route("/images/prune", body_job("image_prune", S::OK))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/containers/json", query_job("container_list"))

@@ -139,6 +139,10 @@ struct Args {
     /// daemons sharing a host each need their own.
     #[arg(long, value_name = "NAME", default_value = drivers::network::DEFAULT_TABLE)]
     nft_table: String,
+    /// A registry (`host[:port]`) to speak to over plain HTTP (repeatable);
+    /// 127.0.0.0/8, ::1 and localhost always are, as with dockerd.
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    insecure_registries: Vec<String>,
     /// Internal: compile the plugins into the cache and exit (berthd runs
     /// itself this way at start, see `plugins::precompile_in_child`).
     #[arg(long, hide = true)]
@@ -185,6 +189,9 @@ fn plugin_options(args: &Args) -> plugins::PluginOptions {
 /// open the store, probe the host, start the plugins and drivers, build
 /// the Engine and restore its containers, then serve until a signal.
 async fn run(args: Args) -> anyhow::Result<()> {
+    // One TLS stack: the registry client's rustls uses ring, as the
+    // listeners do. Fails only if a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     berth_exec::host_cgroups::validate_cgroup_parent(&args.cgroup_parent)
         .with_context(|| format!("invalid --cgroup-parent {:?}", args.cgroup_parent))?;
     // Every -H address (and the TLS material) is checked before anything is
@@ -246,6 +253,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         network,
         Arc::clone(engine.events()),
     );
+    daemon.set_registry(Arc::new(drivers::registry::RegistryAdapter::new(
+        berth_registry::Registry::new(berth_registry::RegistryConfig {
+            insecure_registries: args.insecure_registries.clone(),
+        }),
+    )));
     let restored = daemon
         .restore()
         .await

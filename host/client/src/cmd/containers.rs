@@ -331,9 +331,22 @@ pub(super) async fn create_with(
         Some(n) => query(&[("name", n)]),
         None => String::new(),
     };
-    let created: CreateResponse = client
-        .post_json(&format!("/containers/create{q}"), req)
-        .await?;
+    let path = format!("/containers/create{q}");
+    let created: CreateResponse = match client.post_json(&path, req).await {
+        Err(e) if super::pull::is_missing_image(&e) => {
+            // The docker CLI's `--pull=missing`: pull, then create again.
+            let image = args.image.clone();
+            eprintln!("Unable to find image '{image}' locally");
+            let output = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                super::PullOutput::Bars
+            } else {
+                super::PullOutput::Lines
+            };
+            super::pull_with(client, &image, None, output, true).await?;
+            client.post_json(&path, req).await?
+        }
+        other => other?,
+    };
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }

@@ -25,6 +25,7 @@ mod logs;
 pub mod names;
 pub mod prune;
 mod prune_unowned;
+mod pull;
 mod remove;
 mod rename;
 mod restart;
@@ -56,6 +57,7 @@ use crate::job::JobError;
 use blocking::{BlockingKind, BlockingPool};
 use container::{CONTAINERS, Container, ContainerRecord, ContainerSet};
 pub use list::human_status;
+pub use pull::{MAX_CONCURRENT_DOWNLOADS, auth_config_from_json, decode_auth_config};
 
 /// Where the daemon keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +117,10 @@ pub struct Daemon {
     /// volumes (until its record is in the set) and a volume removal or
     /// prune, so that no volume goes while a container is being given it.
     volume_lock: tokio::sync::Mutex<()>,
+    /// The registry driver, wired in by berthd after construction.
+    registry: std::sync::OnceLock<Arc<dyn crate::driver::RegistryService>>,
+    /// Layers being pulled, one turn at a time.
+    pulls: pull::PullLocks,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -167,7 +173,19 @@ impl Daemon {
             pool: BlockingPool::default(),
             pruning: prune::PruneGuards::default(),
             execs: exec::ExecStore::default(),
+            registry: std::sync::OnceLock::new(),
+            pulls: pull::PullLocks::default(),
         })
+    }
+
+    /// The registry driver, if one is wired in.
+    pub fn registry(&self) -> Option<&Arc<dyn crate::driver::RegistryService>> {
+        self.registry.get()
+    }
+
+    /// Wires in the registry driver (`image_pull`); the first one set stays.
+    pub fn set_registry(&self, registry: Arc<dyn crate::driver::RegistryService>) {
+        let _ = self.registry.set(registry);
     }
 
     /// Runs blocking driver work of `kind` off the async workers, within

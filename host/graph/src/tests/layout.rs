@@ -561,3 +561,25 @@ fn add_layer_checks_an_announced_diff_id() {
     assert_eq!(report.diff_id, right);
     assert!(!report.reused);
 }
+
+#[test]
+fn a_held_layer_survives_gc_until_its_hold_is_dropped() {
+    // The window between add_layer and create_image of a pull: a
+    // concurrent rmi's gc must not take the layer.
+    let f = Fixture::vfs();
+    let tar = Tar::new().file("f", "held").build();
+    let diff_id = format!("sha256:{}", crate::compress::sha256_hex(&tar));
+    let (_, hold) = f
+        .graph
+        .add_layer_held(std::io::Cursor::new(tar), &diff_id)
+        .unwrap();
+    assert!(f.graph.gc().unwrap().removed.is_empty());
+    let again = f.graph.hold_layer(&diff_id).unwrap().expect("stored");
+    drop(hold);
+    assert!(f.graph.gc().unwrap().removed.is_empty(), "still held once");
+    drop(again);
+    let removed = f.graph.gc().unwrap().removed;
+    assert_eq!(removed.len(), 1);
+    assert!(f.graph.hold_layer(&diff_id).unwrap().is_none());
+    assert!(f.graph.hold_layer("sha256:../x").is_err());
+}

@@ -416,6 +416,14 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             StatusCode::OK,
         ),
         (
+            Method::POST,
+            "/images/create?fromImage=busybox",
+            "image_pull",
+            None,
+            StatusCode::OK,
+        ),
+        (Method::POST, "/auth", "system_auth", None, StatusCode::OK),
+        (
             Method::GET,
             "/images/a/b/json",
             "image_inspect",

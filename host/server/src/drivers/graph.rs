@@ -287,4 +287,37 @@ impl ImageService for GraphImages {
             .disk_usage()
             .map_err(|e| job_error("failed to measure the image store's disk use", e))
     }
+
+    fn hold_layer(
+        &self,
+        diff_id: &str,
+    ) -> Result<Option<berth_engine::driver::LayerHold>, JobError> {
+        let hold = self
+            .graph
+            .hold_layer(diff_id)
+            .map_err(|e| job_error("failed to look up a layer", e))?;
+        Ok(hold.map(|h| berth_engine::driver::LayerHold(Box::new(h))))
+    }
+
+    fn scratch_dir(&self) -> Result<PathBuf, JobError> {
+        Ok(self.graph.scratch_dir())
+    }
+
+    fn add_layer(
+        &self,
+        source: Box<dyn Read + Send>,
+        diff_id: &str,
+    ) -> Result<berth_engine::driver::LayerHold, JobError> {
+        let (_, hold) = self
+            .graph
+            .add_layer_held(source, diff_id)
+            .map_err(|e| job_error("failed to store a pulled layer", e))?;
+        Ok(berth_engine::driver::LayerHold(Box::new(hold)))
+    }
+
+    fn create_image(&self, config: &[u8], reference: Option<&str>) -> Result<String, JobError> {
+        self.graph
+            .create_image(config, reference)
+            .map_err(|e| job_error("failed to create the pulled image", e))
+    }
 }

@@ -5,6 +5,7 @@ pub mod exec;
 pub mod exec_launch;
 pub mod graph;
 pub mod network;
+pub mod registry;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The image jobs: `image_list`, `image_inspect`, `image_import`,
-//! `image_tag`, `image_delete`.
+//! `image_pull`, `image_tag`, `image_delete`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -161,5 +161,23 @@ pub(super) async fn image_import(cx: Arc<Context>, mut job: Job) -> JobResult {
             ..ProgressMessage::default()
         })
         .await?;
+    Ok(0)
+}
+
+/// `image_pull`: pulls an image from a registry (`POST
+/// /images/create?fromImage=`), streaming Docker's progress lines.
+pub(super) async fn image_pull(cx: Arc<Context>, job: Job) -> JobResult {
+    let reference = job
+        .env
+        .get("fromImage")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| JobError::invalid("fromImage is required"))?;
+    let request = crate::driver::PullRequest {
+        reference: reference.to_owned(),
+        tag: job.env.get("tag").unwrap_or("").to_owned(),
+        platform: job.env.get("platform").unwrap_or("").to_owned(),
+        auth: crate::daemon::decode_auth_config(job.env.get("X-Registry-Auth").unwrap_or(""))?,
+    };
+    cx.daemon.image_pull(request, &job.stdout).await?;
     Ok(0)
 }

@@ -16,6 +16,8 @@
 //! | `image_list` | | | `[ImageSummary]` |
 //! | `image_inspect` | name | | `ImageInspect` |
 //! | `image_import` | | `fromSrc`, `repo`, `tag`, `changes`*, `message`, `platform` | progress lines |
+//! | `system_auth` | | | `{"Status":"Login Succeeded"}` (stdin: `AuthConfig`) |
+//! | `image_pull` | | `fromImage`, `tag`, `platform`, `X-Registry-Auth` | progress lines |
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
@@ -70,6 +72,7 @@ mod archive;
 mod containers;
 mod exec;
 mod images;
+mod registry;
 mod system;
 mod volumes;
 
@@ -167,6 +170,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "imports a rootfs tarball from stdin as an image",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(images::image_import(cx, job)),
+    },
+    JobSpec {
+        name: "system_auth",
+        description: "checks registry credentials (docker login; stdin: AuthConfig)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(registry::system_auth(cx, job)),
+    },
+    JobSpec {
+        name: "image_pull",
+        description: "pulls an image from a registry (env X-Registry-Auth: credentials)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(images::image_pull(cx, job)),
     },
     JobSpec {
         name: "image_tag",

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 48] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -185,6 +185,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
     ("image_inspect", "shows an image", Exposure::Route),
     ("image_list", "lists images", Exposure::Route),
     ("image_prune", "removes unused images", Exposure::Route),
+    (
+        "image_pull",
+        "pulls an image from a registry (env X-Registry-Auth: credentials)",
+        Exposure::Route,
+    ),
     ("image_tag", "tags an image", Exposure::Route),
     (
         "job_list",
@@ -194,6 +199,11 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
     (
         "network_prune",
         "removes unused networks (berth has none of its own yet)",
+        Exposure::Route,
+    ),
+    (
+        "system_auth",
+        "checks registry credentials (docker login; stdin: AuthConfig)",
         Exposure::Route,
     ),
     (

@@ -1,0 +1,147 @@
+//! The registry driver's errors.
+
+use std::path::PathBuf;
+
+/// What went wrong talking to a registry. The registry's own error `code`
+/// and `message` (distribution spec "Error Codes") are carried through.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The reference does not parse (moby's `invalid reference format`).
+    #[error("invalid reference format: {reference}")]
+    InvalidReference {
+        /// What was given.
+        reference: String,
+    },
+    /// The platform string does not parse.
+    #[error("invalid platform {platform:?}: {reason}")]
+    InvalidPlatform {
+        /// What was given.
+        platform: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The manifest (or its tag) is not in the registry; moby's text.
+    #[error("manifest for {reference} not found: manifest unknown: {message}")]
+    ManifestUnknown {
+        /// The familiar reference.
+        reference: String,
+        /// The registry's message.
+        message: String,
+    },
+    /// A manifest list / index has no entry for the wanted platform; moby's
+    /// text (`distribution/pull_v2.go`).
+    #[error("no matching manifest for {platform} in the manifest list entries")]
+    NoMatchingPlatform {
+        /// The wanted platform, `os/arch[/variant]`.
+        platform: String,
+    },
+    /// The manifest is not something we can pull.
+    #[error("cannot parse the manifest of {reference}: {reason}")]
+    BadManifest {
+        /// The familiar reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// The registry refused the credentials (or wanted some).
+    #[error("unauthorized: {message}")]
+    Unauthorized {
+        /// The registry's message.
+        message: String,
+    },
+    /// Any other error the registry reported in its error envelope.
+    #[error("{code}: {message}")]
+    Registry {
+        /// The distribution error code, e.g. `BLOB_UNKNOWN`.
+        code: String,
+        /// The registry's message.
+        message: String,
+    },
+    /// Content did not hash to the digest it was asked for by.
+    #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// What was fetched (`blob sha256:...`, `manifest ...`).
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// The blob was shorter or longer than its descriptor's size.
+    #[error("size mismatch for {digest}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        /// The blob.
+        digest: String,
+        /// The descriptor's size.
+        expected: u64,
+        /// What arrived.
+        actual: u64,
+    },
+    /// The connection or the HTTP exchange failed.
+    #[error("{0}")]
+    Transport(String),
+    /// A local file operation failed.
+    #[error("failed to {op} {path}")]
+    Io {
+        /// What was done.
+        op: &'static str,
+        /// To what.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl RegistryError {
+    pub(crate) fn io(
+        op: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| RegistryError::Io { op, path, source }
+    }
+
+    /// Maps oci-client's error, keeping the registry's code and message.
+    pub(crate) fn from_oci(reference: &str, err: oci_client::errors::OciDistributionError) -> Self {
+        use oci_client::errors::OciDistributionError as E;
+        match err {
+            E::RegistryError { envelope, .. } => {
+                let first = envelope.errors.into_iter().next();
+                let (code, message) = match first {
+                    Some(e) => (
+                        serde_json::to_value(&e.code)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_else(|| format!("{:?}", e.code)),
+                        e.message,
+                    ),
+                    None => ("UNKNOWN".to_owned(), String::new()),
+                };
+                match code.as_str() {
+                    "MANIFEST_UNKNOWN" | "NAME_UNKNOWN" => RegistryError::ManifestUnknown {
+                        reference: reference.to_owned(),
+                        message,
+                    },
+                    "UNAUTHORIZED" | "DENIED" => RegistryError::Unauthorized { message },
+                    _ => RegistryError::Registry { code, message },
+                }
+            }
+            E::ImageManifestNotFoundError(message) => RegistryError::ManifestUnknown {
+                reference: reference.to_owned(),
+                message,
+            },
+            E::AuthenticationFailure(message) => RegistryError::Unauthorized { message },
+            // A 401 without an error envelope; the registry's usual text.
+            E::UnauthorizedError { .. } => RegistryError::Unauthorized {
+                message: "authentication required".to_owned(),
+            },
+            E::ServerError { code, message, .. } => RegistryError::Registry {
+                code: code.to_string(),
+                message,
+            },
+            E::DigestError(e) => RegistryError::Transport(e.to_string()),
+            other => RegistryError::Transport(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The registry driver behind the engine's [`RegistryService`] seam:
+//! `berth-registry`'s distribution client. Registry failures become job
+//! errors with moby's status codes (`distribution/errors.go`): an unknown
+//! manifest or repository is 404, refused credentials 401, a reference or
+//! platform the client got wrong 400, the rest 500 with the registry's
+//! code and message.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use berth_engine::driver::{
+    BlobProgressFn, PullRequest, RegistryService, RemoteImage, RemoteLayer,
+};
+use berth_engine::job::BoxFuture;
+use berth_engine::{ErrorKind, JobError};
+use berth_registry::{Credentials, ImageName, Layer, Platform, Registry, RegistryError};
+
+/// The distribution client as the engine's registry driver.
+#[derive(Debug, Clone)]
+pub struct RegistryAdapter {
+    registry: Arc<Registry>,
+}
+
+impl RegistryAdapter {
+    /// Wraps the daemon's distribution client.
+    pub fn new(registry: Registry) -> Self {
+        RegistryAdapter {
+            registry: Arc::new(registry),
+        }
+    }
+}
+
+fn job_error(err: RegistryError) -> JobError {
+    let kind = match &err {
+        RegistryError::InvalidReference { .. } | RegistryError::InvalidPlatform { .. } => {
+            ErrorKind::InvalidParameter
+        }
+        RegistryError::ManifestUnknown { .. } | RegistryError::NoMatchingPlatform { .. } => {
+            ErrorKind::NotFound
+        }
+        RegistryError::Unauthorized { .. } => ErrorKind::Unauthorized,
+        RegistryError::Io { .. } => return JobError::internal("failed to pull", &err),
+        _ => ErrorKind::Internal,
+    };
+    JobError::new(kind, err.to_string())
+}
+
+/// A pull's error: as [`job_error`], but refused credentials are a 500 as
+/// with dockerd (`no basic auth credentials`), never a 401 — the docker
+/// CLI answers a 401 to a pull by prompting for a login.
+fn pull_error(err: RegistryError) -> JobError {
+    match err {
+        RegistryError::Unauthorized { .. } => JobError::new(ErrorKind::Internal, err.to_string()),
+        other => job_error(other),
+    }
+}
+
+fn credentials(request: &PullRequest) -> Credentials {
+    let auth = &request.auth;
+    if !auth.registry_token.is_empty() {
+        Credentials::Token(auth.registry_token.clone())
+    } else if !auth.username.is_empty() {
+        Credentials::Basic {
+            username: auth.username.clone(),
+            password: auth.password.clone(),
+        }
+    } else {
+        Credentials::Anonymous
+    }
+}
+
+fn name_of(request: &PullRequest) -> Result<ImageName, JobError> {
+    ImageName::parse(&request.reference, Some(&request.tag)).map_err(job_error)
+}
+
+impl RegistryService for RegistryAdapter {
+    fn login(
+        &self,
+        auth: berth_engine::driver::RegistryAuth,
+    ) -> BoxFuture<Result<Option<String>, JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move {
+            let server = if auth.server_address.is_empty() {
+                "docker.io".to_owned()
+            } else {
+                auth.server_address.clone()
+            };
+            let credentials = Credentials::Basic {
+                username: auth.username,
+                password: auth.password,
+            };
+            registry
+                .login(&server, &credentials)
+                .await
+                .map_err(job_error)
+        })
+    }
+
+    fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move {
+            let name = name_of(&request)?;
+            let platform = Platform::parse(&request.platform).map_err(job_error)?;
+            let resolved = registry
+                .resolve(&name, &platform, &credentials(&request))
+                .await
+                .map_err(pull_error)?;
+            let tag = match (name.digest(), name.tag()) {
+                (Some(d), _) => d.to_owned(),
+                (None, t) => t.unwrap_or("latest").to_owned(),
+            };
+            Ok(RemoteImage {
+                repository: name.repository().to_owned(),
+                tag,
+                familiar: name.familiar(),
+                tagged: name.tagged(),
+                digest: resolved.digest,
+                config: resolved.config,
+                layers: resolved
+                    .layers
+                    .into_iter()
+                    .map(|l| RemoteLayer {
+                        digest: l.digest,
+                        size: l.size,
+                    })
+                    .collect(),
+            })
+        })
+    }
+
+    fn fetch_blob(
+        &self,
+        request: PullRequest,
+        layer: RemoteLayer,
+        dest: PathBuf,
+        mut progress: BlobProgressFn,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move {
+            let name = name_of(&request)?;
+            let layer = Layer {
+                digest: layer.digest,
+                size: layer.size,
+                // The graph detects the compression itself.
+                media_type: String::new(),
+                kind: berth_registry::MediaKind::Gzip,
+            };
+            registry
+                .fetch_blob(&name, &credentials(&request), &layer, &dest, &mut *progress)
+                .await
+                .map_err(pull_error)
+        })
+    }
+}
