@@ -245,7 +245,25 @@ struct FakeRuntime {
     samples: Mutex<Vec<Option<berth_model::stats::ResourceSample>>>,
 }
 
+/// What `events` has received so far, as `pick` keeps it (the tests of
+/// restart policies, execs and health checks each look at their own).
+fn events_seen<T>(
+    events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
+    mut pick: impl FnMut(berth_api::event::EventMessage) -> Option<T>,
+) -> Vec<T> {
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.extend(pick(e));
+    }
+    seen
+}
+
 impl FakeRuntime {
+    /// The `kill` calls so far: container id, signal.
+    fn signals_sent(&self) -> Vec<(String, i32)> {
+        self.signals.lock().unwrap().clone()
+    }
+
     /// Ends exec process `exec_id` (one started with `wait`) with `code`.
     fn end_exec(&self, exec_id: &str, code: i32) {
         let tx = self.exec_exits.lock().unwrap().remove(exec_id).unwrap();

@@ -39,13 +39,9 @@ async fn health_when(
 fn health_events(
     events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
 ) -> Vec<String> {
-    let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if e.action.starts_with("health_status") {
-            seen.push(e.action);
-        }
-    }
-    seen
+    events_seen(events, |e| {
+        e.action.starts_with("health_status").then_some(e.action)
+    })
 }
 
 #[tokio::test]
