@@ -16,60 +16,29 @@ set -euo pipefail
 
 runs=${1:-30}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BERTH_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
-fi
-for tool in hyperfine docker busybox python3; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-for b in berthd berth berth-shim; do
-    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
-done
-[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
-
 # Short path: dockerd's containerd socket lives below it (108-byte sun_path).
 work=$(mktemp -d /tmp/be-XXXXXX)
-sock=$work/berth.sock
-berthd_pid=
+# shellcheck source=tests/bench/berthd.sh
+source "$(dirname "$0")/berthd.sh"
 # shellcheck source=tests/bench/dockerd.sh
 source "$(dirname "$0")/dockerd.sh"
 # shellcheck source=tests/bench/bundle.sh
 source "$(dirname "$0")/bundle.sh"
 cleanup() {
     set +e
-    timeout 20 docker -H "unix://$dsock" rm -f bench-exec >/dev/null 2>&1
     dockerd_cleanup
-    if [[ -n $berthd_pid ]]; then
-        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
-            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
-        done
-        kill "$berthd_pid" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$berthd_pid" 2>/dev/null
-    fi
-    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
-    rmdir /sys/fs/cgroup/*/"berth-bench-$$"/* /sys/fs/cgroup/*/"berth-bench-$$" 2>/dev/null
+    berthd_cleanup
     rm -rf "$work"
 }
 trap cleanup EXIT
+berthd_bin hyperfine docker busybox python3
 
 echo "binaries: $bin"
 # The busybox image tarball ($work/busybox.tar), shared with dockerd.
 busybox_bundle true
 
-mkdir -p "$work/docker-config" "$work/plugins"
-"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
-    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
-    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
-    --cgroup-parent "/berth-bench-$$" \
-    >>"$work/berthd.log" 2>&1 &
-berthd_pid=$!
-for _ in $(seq 300); do
-    [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
+mkdir -p "$work/docker-config"
+berthd_start
 "$bin/berth" -H "unix://$sock" run -d --name bench-exec busybox sleep 100000 >/dev/null
 
 export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false

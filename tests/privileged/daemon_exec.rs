@@ -134,6 +134,20 @@ fn docker_exec_runs_in_the_container_with_its_output_and_exit_code() {
         memory(&std::fs::read_to_string(format!("/proc/{sleeper}/cgroup")).unwrap()),
         memory(&init_cgroup)
     );
+    // In every hierarchy (on cgroup v1 the exec moves itself through each
+    // `tasks` file), as init is.
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{sleeper}/cgroup")).unwrap(),
+        init_cgroup
+    );
+    // Each exec gets the container's seccomp filter, the first one and the
+    // next ones (the shim keeps the compiled program).
+    for _ in 0..2 {
+        let status = d
+            .docker(&["exec", "box", "grep", "^Seccomp:", "/proc/self/status"])
+            .ok();
+        assert_eq!(status, "Seccomp:\t2\n");
+    }
     // stdin piped, half-closed at its end.
     let out = d.docker_with_input(&["exec", "-i", "box", "cat"], Some(b"hi\n"));
     assert_eq!(out.ok(), "hi\n");

@@ -1,8 +1,8 @@
 //! Health checks (`HEALTHCHECK`, `--health-*`) through berthd: the probe
 //! runs as an exec process in the container, `State.Health` follows moby's
 //! rules, `docker ps` shows the status and filters on it, each change is a
-//! `health_status` event; a probe past its timeout fails; bad settings are
-//! refused at create with moby's messages.
+//! `health_status` event; a probe past its timeout fails and is killed;
+//! bad settings are refused at create with moby's messages.
 
 use std::time::{Duration, Instant};
 
@@ -184,6 +184,55 @@ fn a_probe_past_its_timeout_fails_and_no_healthcheck_has_none() {
         .ok();
     assert!(!status.contains('('), "{status}");
     d.docker(&["rm", "-f", "slow", "plain"]).ok();
+}
+
+#[test]
+fn an_overdue_probe_is_killed_and_the_next_probe_runs() {
+    let d = ready();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "stuck",
+        "--health-cmd",
+        "sleep 1000",
+        "--health-timeout",
+        "1s",
+        "--health-interval",
+        "100ms",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    // A second timed-out probe in the log: the first one's `sleep 1000`
+    // was killed (the monitor awaits an overdue probe before the next).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        let h = health(&d, "stuck");
+        let log = h["Log"].as_array().cloned().unwrap_or_default();
+        if log.len() >= 2 {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no second probe: the overdue one was not killed: {h}\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for entry in &log[..2] {
+        assert_eq!(entry["ExitCode"], -1, "{entry}");
+        assert_eq!(
+            entry["Output"], "Health check exceeded timeout (1s)",
+            "{entry}"
+        );
+    }
+    // At most the probe under way runs in the container: none piled up.
+    let top = d.docker(&["top", "stuck"]).ok();
+    let probes = top.lines().filter(|l| l.ends_with("sleep 1000")).count();
+    assert!(probes <= 1, "{top}");
+    d.docker(&["rm", "-f", "stuck"]).ok();
 }
 
 #[test]

@@ -328,6 +328,35 @@ fn group_add_resolves_in_the_containers_own_group_file() {
         .collect();
     got.sort_unstable();
     assert_eq!(got, wanted, "Groups: {with}");
+    // An exec process gets them too (moby `getUser` for execs).
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "grouped",
+        "--group-add",
+        name,
+        "--group-add",
+        "4242",
+        "busybox",
+        "sleep",
+        "300",
+    ])
+    .ok();
+    let exec = d.docker(&["exec", "grouped", "id", "-G"]).ok();
+    let mut got: Vec<u32> = exec
+        .split_whitespace()
+        .map(|g| g.parse().expect("a gid"))
+        .collect();
+    got.sort_unstable();
+    got.dedup();
+    // `id -G` lists root's primary group (0) with the supplementary ones.
+    let mut wanted_exec = wanted.clone();
+    wanted_exec.push(0);
+    wanted_exec.sort_unstable();
+    wanted_exec.dedup();
+    assert_eq!(got, wanted_exec, "id -G in an exec: {exec}");
+    d.docker(&["rm", "-f", "grouped"]).ok();
 
     // A name the image does not have: moby's (runc's) message when the
     // process starts, as with dockerd, and berthd serves on.

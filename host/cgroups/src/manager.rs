@@ -27,6 +27,20 @@ pub trait CgroupManager {
     /// writing it to `cgroup.procs` in every hierarchy.
     fn add_task(&self, pid: Pid) -> Result<()>;
 
+    /// The files a single-threaded process writes `0` to, each, to move
+    /// *itself* into the cgroup; `None` where the version has no such
+    /// file (v2's `cgroup.threads` needs a threaded subtree).
+    ///
+    /// Why: moving another process ([`CgroupManager::add_task`]) takes the
+    /// kernel's global `cgroup_threadgroup_rwsem` for writing, which waits
+    /// for an RCU grace period (10-20 ms on a loaded host) on the first
+    /// write of a burst; moving the calling thread (`0` to v1's `tasks`)
+    /// skips that lock (kernel/cgroup/cgroup.c, `cgroup_procs_write_start`:
+    /// "If we migrate a single thread, we don't care about threadgroup
+    /// stability ... we can skip the global lock"). For a process of one
+    /// thread, moving its thread moves the process.
+    fn self_join_files(&self) -> Option<Vec<PathBuf>>;
+
     /// Applies the OCI resource limits. Fields left unset (and, as in runc,
     /// numeric fields set to 0) are not touched.
     fn apply(&self, resources: &LinuxResources) -> Result<()>;
@@ -112,6 +126,9 @@ impl CgroupManager for AnyCgroupManager {
     }
     fn add_task(&self, pid: Pid) -> Result<()> {
         self.inner().add_task(pid)
+    }
+    fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        self.inner().self_join_files()
     }
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         self.inner().apply(resources)

@@ -438,6 +438,12 @@ pub trait ExecService: Send + Sync + 'static {
         width: u16,
     ) -> BoxFuture<Result<(), JobError>>;
 
+    /// Sends `signal` to running exec process `exec_id` of container `id`
+    /// (an overdue health probe is killed, as moby's `ContainerExecStart`
+    /// kills its process when its context ends); `false` when it does not
+    /// run (it ended, or has not started).
+    fn kill_exec(&self, id: &str, exec_id: &str, signal: i32) -> BoxFuture<Result<bool, JobError>>;
+
     /// Writes the limits of `container` into the running container's
     /// cgroup (`docker update`); when the kernel refuses part of them, the
     /// limits of `previous` are written back before the error returns.

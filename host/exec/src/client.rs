@@ -124,6 +124,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::Attach { .. } => "attach",
         Request::Exec { .. } => "exec",
         Request::ResizeExec { .. } => "resize exec",
+        Request::KillExec { .. } => "kill exec",
     }
 }
 

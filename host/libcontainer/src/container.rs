@@ -80,6 +80,8 @@ pub struct Container {
     dir: PathBuf,
     record: Record,
     cgroup: AnyCgroupManager,
+    /// The seccomp program of its execs, once compiled (`exec`).
+    exec_seccomp: std::cell::OnceCell<Option<crate::seccomp::BpfProgram>>,
 }
 
 fn validate_id(id: &str) -> Result<(), Error> {
@@ -116,6 +118,7 @@ impl Container {
             dir,
             record,
             cgroup,
+            exec_seccomp: std::cell::OnceCell::new(),
         })
     }
 

@@ -230,6 +230,12 @@ impl Error {
 pub enum InitStep {
     /// Waiting for the runtime to finish its side (cgroup, id maps).
     SyncWithParent,
+    /// Moving itself into the container's cgroup (`0` to this v1 `tasks`
+    /// file).
+    JoinCgroup {
+        /// The `tasks` file.
+        path: PathBuf,
+    },
     /// `setns` into a namespace given by path.
     JoinNamespace {
         /// Namespace type (`net`, `ipc`, ...).
@@ -352,6 +358,7 @@ impl fmt::Display for InitStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InitStep::SyncWithParent => write!(f, "sync with runtime"),
+            InitStep::JoinCgroup { path } => write!(f, "join cgroup {}", path.display()),
             InitStep::JoinNamespace { kind, path } => {
                 write!(f, "join {kind} namespace {}", path.display())
             }

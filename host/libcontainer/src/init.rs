@@ -40,6 +40,9 @@ pub(crate) struct ChildFds<'a> {
     pub fifo: Option<BorrowedFd<'a>>,
     /// Highest capability number of the kernel.
     pub last_cap: u8,
+    /// cgroup v1 `tasks` files to write `0` to (exec only; see
+    /// `Spawn::cgroup_tasks`), with their paths for the error.
+    pub cgroup_tasks: Vec<(BorrowedFd<'a>, &'a Path)>,
 }
 
 /// Entry point of container init. Never returns.
@@ -102,6 +105,29 @@ fn wait_for_parent(chan: &Channel) -> Result<(), StepError> {
             Err(StepError::new(InitStep::SyncWithParent, Errno::EPROTO).with_detail(e.to_string()))
         }
     }
+}
+
+/// Moves this (single-threaded) process into the container's cgroup by
+/// writing `0` to each hierarchy's `tasks`: the kernel then moves the
+/// calling thread without taking its global threadgroup lock, which a
+/// move by pid waits an RCU grace period for (see
+/// `berth_cgroups::CgroupManager::self_join_files`). Done first, while
+/// still root in the host's namespaces, so that everything the process
+/// does afterwards is charged to the container.
+fn join_cgroup_self(fds: &ChildFds<'_>) -> Result<(), StepError> {
+    for (fd, path) in &fds.cgroup_tasks {
+        // SAFETY: write(2) of a 1-byte buffer to a valid fd.
+        let written = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) };
+        if written != 1 {
+            return Err(StepError::new(
+                InitStep::JoinCgroup {
+                    path: path.to_path_buf(),
+                },
+                Errno::last(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn join_namespaces(fds: &ChildFds<'_>) -> Result<(), StepError> {
@@ -221,6 +247,7 @@ fn exec(
     fds: &ChildFds<'_>,
     mut seccomp: Option<BpfProgram>,
 ) -> Result<Never, StepError> {
+    join_cgroup_self(fds)?;
     wait_for_parent(chan)?;
     join_namespaces(fds)?;
     if fds

@@ -320,6 +320,51 @@ pub mod tests {
 
     use super::{ContainerOps, ContainerOpsError, Created, InitIo};
 
+    /// Gives `command` the stdio of `io`: the pipes as they are, or a new
+    /// pty (of `size` rows and columns, set before the child runs, as
+    /// libcontainer's child sets it) with its slave on all three; returns
+    /// the pty's master. The child still has to make the pty its
+    /// controlling terminal.
+    fn wire_stdio(
+        command: &mut Command,
+        io: InitIo,
+        size: Option<(u16, u16)>,
+    ) -> Result<Option<OwnedFd>, ContainerOpsError> {
+        match io {
+            InitIo::Pipes {
+                stdin,
+                stdout,
+                stderr,
+            } => {
+                command
+                    .stdin(Stdio::from(stdin))
+                    .stdout(Stdio::from(stdout))
+                    .stderr(Stdio::from(stderr));
+                Ok(None)
+            }
+            InitIo::Tty => {
+                let winsize = size.map(|(rows, cols)| nix::pty::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                });
+                let pty = nix::pty::openpty(winsize.as_ref(), None)
+                    .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
+                let slave: OwnedFd = pty.slave;
+                let dup = |fd: &OwnedFd| {
+                    fd.try_clone()
+                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
+                };
+                command
+                    .stdin(Stdio::from(dup(&slave)?))
+                    .stdout(Stdio::from(dup(&slave)?))
+                    .stderr(Stdio::from(slave));
+                Ok(Some(pty.master))
+            }
+        }
+    }
+
     /// Runs `argv` as the "container".
     pub struct ProcessOps {
         argv: Vec<String>,
@@ -360,33 +405,7 @@ pub mod tests {
                 .arg("read _ <&3; exec 3<&-; exec \"$@\"")
                 .arg("sh")
                 .args(&self.argv);
-            let mut console = None;
-            match io {
-                InitIo::Pipes {
-                    stdin,
-                    stdout,
-                    stderr,
-                } => {
-                    command
-                        .stdin(Stdio::from(stdin))
-                        .stdout(Stdio::from(stdout))
-                        .stderr(Stdio::from(stderr));
-                }
-                InitIo::Tty => {
-                    let pty = nix::pty::openpty(None, None)
-                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
-                    let slave: OwnedFd = pty.slave;
-                    let dup = |fd: &OwnedFd| {
-                        fd.try_clone()
-                            .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
-                    };
-                    command
-                        .stdin(Stdio::from(dup(&slave)?))
-                        .stdout(Stdio::from(dup(&slave)?))
-                        .stderr(Stdio::from(slave));
-                    console = Some(pty.master);
-                }
-            }
+            let console = wire_stdio(&mut command, io, None)?;
             let gate_fd = gate_r.as_raw_fd();
             let tty = console.is_some();
             // SAFETY: only async-signal-safe calls (setsid, ioctl, dup2) run
@@ -439,40 +458,20 @@ pub mod tests {
                 }
             }
             command.current_dir(process.cwd());
-            let mut console = None;
-            match io {
-                InitIo::Pipes {
-                    stdin,
-                    stdout,
-                    stderr,
-                } => {
-                    command
-                        .stdin(Stdio::from(stdin))
-                        .stdout(Stdio::from(stdout))
-                        .stderr(Stdio::from(stderr));
-                }
-                InitIo::Tty => {
-                    let pty = nix::pty::openpty(None, None)
-                        .map_err(|e| ContainerOpsError::Runtime(e.to_string()))?;
-                    let slave: OwnedFd = pty.slave;
-                    let dup = |fd: &OwnedFd| {
-                        fd.try_clone()
-                            .map_err(|e| ContainerOpsError::Runtime(e.to_string()))
-                    };
-                    command
-                        .stdin(Stdio::from(dup(&slave)?))
-                        .stdout(Stdio::from(dup(&slave)?))
-                        .stderr(Stdio::from(slave));
-                    // SAFETY: only async-signal-safe calls (setsid, ioctl)
-                    // run between fork and exec.
-                    unsafe {
-                        command.pre_exec(|| {
-                            libc::setsid();
-                            libc::ioctl(0, libc::TIOCSCTTY, 0);
-                            Ok(())
-                        });
-                    }
-                    console = Some(pty.master);
+            let size = process.console_size().as_ref().map(|b| {
+                let clamp = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+                (clamp(b.height()), clamp(b.width()))
+            });
+            let console = wire_stdio(&mut command, io, size)?;
+            if console.is_some() {
+                // SAFETY: only async-signal-safe calls (setsid, ioctl) run
+                // between fork and exec.
+                unsafe {
+                    command.pre_exec(|| {
+                        libc::setsid();
+                        libc::ioctl(0, libc::TIOCSCTTY, 0);
+                        Ok(())
+                    });
                 }
             }
             let child = command

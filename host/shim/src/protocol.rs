@@ -111,6 +111,15 @@ pub enum Request {
         /// Columns.
         width: u16,
     },
+    /// Signals one running exec process (an overdue health probe is
+    /// killed, as moby does); [`Reply::NotRunning`] when it has ended or
+    /// never ran.
+    KillExec {
+        /// The exec's id, as in [`Request::Exec`].
+        exec_id: String,
+        /// Signal number.
+        signal: i32,
+    },
 }
 
 /// The shim's answer to a [`Request`].
@@ -533,6 +542,10 @@ mod tests {
                 exec_id: "e1".into(),
                 height: 24,
                 width: 80,
+            },
+            Request::KillExec {
+                exec_id: "e1".into(),
+                signal: 9,
             },
         ];
         for request in requests {

@@ -94,6 +94,15 @@ impl CgroupManager for V1Manager {
         Ok(())
     }
 
+    fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        Some(
+            self.unique_dirs()
+                .into_iter()
+                .map(|dir| dir.join("tasks"))
+                .collect(),
+        )
+    }
+
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         // Validate everything that can be validated before the first write,
         // so that bad input changes nothing.

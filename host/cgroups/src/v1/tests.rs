@@ -301,6 +301,23 @@ fn add_task_writes_each_distinct_directory_once() {
 }
 
 #[test]
+fn a_process_joins_itself_through_the_tasks_file_of_each_distinct_directory() {
+    let fx = Fixture::new();
+    let files = fx.manager.self_join_files().expect("v1 has `tasks`");
+    let mut expected: Vec<PathBuf> = fx
+        .manager
+        .dirs()
+        .iter()
+        .map(|dir| dir.join("tasks"))
+        .collect();
+    expected.sort();
+    let mut got = files.clone();
+    got.sort();
+    assert_eq!(got, expected);
+    assert_eq!(files.len(), Controller::ALL.len());
+}
+
+#[test]
 fn co_mounted_cpu_and_cpuacct_share_one_directory() {
     let dir = tempfile::tempdir().unwrap();
     let mount = dir.path().join("cpu,cpuacct");

@@ -153,6 +153,10 @@ impl CgroupManager for V2Manager {
         common::write(&self.dir.join("cgroup.procs"), pid.as_raw())
     }
 
+    fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        None
+    }
+
     fn apply(&self, resources: &LinuxResources) -> Result<()> {
         // Compute every value first so that bad input writes nothing.
         let memory = resources

@@ -596,10 +596,25 @@ impl Daemon {
         config: ExecProcessConfig,
         max_output: usize,
     ) -> Result<ExecOutput, JobError> {
+        let exec_id = crate::daemon::names::generate_id();
+        self.exec_collect_as(reference, &exec_id, config, max_output, None)
+            .await
+    }
+
+    /// [`Daemon::exec_collect`] with the exec named `exec_id` in the exec
+    /// driver (for [`ExecService::kill_exec`](crate::driver::ExecService::kill_exec)),
+    /// telling `launched` once its process runs.
+    pub(crate) async fn exec_collect_as(
+        &self,
+        reference: &str,
+        exec_id: &str,
+        config: ExecProcessConfig,
+        max_output: usize,
+        launched: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<ExecOutput, JobError> {
         let container = self.containers.get(reference)?;
         check_active(&container, reference)?;
         let model = container.lock().record.ensure_model()?;
-        let exec_id = crate::daemon::names::generate_id();
         let config = ExecProcessConfig {
             attach: AttachOptions {
                 stdin: false,
@@ -610,7 +625,7 @@ impl Daemon {
         };
         let launch = self
             .runtime
-            .exec(&container.id, &exec_id, &model, &config)
+            .exec(&container.id, exec_id, &model, &config)
             .await?;
         let streams = match launch {
             ExecLaunch::Failed(record) => {
@@ -621,6 +636,9 @@ impl Daemon {
             }
             ExecLaunch::Running(streams) => streams,
         };
+        if let Some(launched) = launched {
+            let _ = launched.send(());
+        }
         use futures_util::StreamExt;
         let ExecStreams { streams, exit, .. } = streams;
         let mut output = streams.output;

@@ -215,6 +215,9 @@ impl ExecService for NoRuntime {
     fn resize_exec(&self, _: &str, _: &str, _: u16, _: u16) -> BoxFuture<Result<(), JobError>> {
         refused()
     }
+    fn kill_exec(&self, _: &str, _: &str, _: i32) -> BoxFuture<Result<bool, JobError>> {
+        refused()
+    }
 }
 
 /// A daemon on fake drivers with the real job handlers.

@@ -403,10 +403,12 @@ impl Daemon {
 
     /// One probe under its timeout; what keeps it from running is a failed
     /// probe with the reason as its output (moby: exit code -1). A probe
-    /// past its timeout is recorded as failed at once, but its process is
-    /// not killed (the exec seam has no way to signal one exec yet): the
-    /// returned task ends with it, and the monitor awaits it before the
-    /// next probe, so that probes never pile up (moby kills and awaits).
+    /// past its timeout is recorded as failed at once and its process is
+    /// killed, as moby's `ContainerExecStart` does when the probe's context
+    /// ends ("Sending KILL signal to container process",
+    /// `daemon/exec.go`); the returned task ends with the process, and the
+    /// monitor awaits it before the next probe, so that probes never pile
+    /// up (moby's `monitor` waits for `execErr` too).
     async fn probe_once(
         self: &Arc<Self>,
         container: &Arc<Container>,
@@ -414,9 +416,15 @@ impl Daemon {
     ) -> (ProbeOutcome, Option<tokio::task::JoinHandle<()>>) {
         let daemon = Arc::clone(self);
         let (watched, argv) = (Arc::clone(container), probe.argv.clone());
+        let exec_id = crate::daemon::names::generate_id();
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let (launched_tx, launched) = tokio::sync::oneshot::channel();
+        let probe_exec_id = exec_id.clone();
         let running = tokio::spawn(async move {
-            let _ = tx.send(daemon.run_probe(&watched, &argv).await);
+            let ran = daemon
+                .run_probe(&watched, &probe_exec_id, &argv, launched_tx)
+                .await;
+            let _ = tx.send(ran);
         });
         let outcome = match tokio::time::timeout(probe.timeout, rx).await {
             Ok(Ok(Ok(outcome))) => outcome,
@@ -436,7 +444,28 @@ impl Daemon {
                         go_duration(probe.timeout)
                     ),
                 };
-                return (outcome, Some(running));
+                let daemon = Arc::clone(self);
+                let id = container.id.clone();
+                let overdue = tokio::spawn(async move {
+                    // Once its process runs (a start still under way is
+                    // waited for; one that failed has nothing to kill).
+                    if launched.await.is_ok() {
+                        match daemon
+                            .runtime
+                            .kill_exec(&id, &exec_id, crate::daemon::signal::SIGKILL)
+                            .await
+                        {
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(
+                                container = %id,
+                                error = %e.message,
+                                "cannot kill an overdue health probe"
+                            ),
+                        }
+                    }
+                    let _ = running.await;
+                });
+                return (outcome, Some(overdue));
             }
         };
         (outcome, None)
@@ -448,7 +477,9 @@ impl Daemon {
     async fn run_probe(
         &self,
         container: &Arc<Container>,
+        exec_id: &str,
         argv: &[String],
+        launched: tokio::sync::oneshot::Sender<()>,
     ) -> Result<ProbeOutcome, JobError> {
         let (user, working_dir) = {
             let inner = container.lock();
@@ -466,7 +497,13 @@ impl Daemon {
         };
         // One byte past the limit tells that the output was cut.
         let ran = self
-            .exec_collect(&container.id, config, MAX_OUTPUT_LEN + 1)
+            .exec_collect_as(
+                &container.id,
+                exec_id,
+                config,
+                MAX_OUTPUT_LEN + 1,
+                Some(launched),
+            )
             .await?;
         Ok(ProbeOutcome {
             exit_code: i64::from(ran.exit_code),

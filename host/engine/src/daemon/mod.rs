@@ -111,6 +111,8 @@ pub struct Daemon {
     pruning: prune::PruneGuards,
     /// `docker exec` sessions, in memory only (moby's `execCommands`).
     execs: exec::ExecStore,
+    /// The last stats sample of each container (`stream=false` precpu).
+    last_samples: stats::LastSamples,
     /// The `local` volume driver over `<data-root>/volumes`.
     volumes: berth_volume::LocalDriver,
     /// Held while a volume's users are decided: a create that mounts
@@ -175,6 +177,7 @@ impl Daemon {
             execs: exec::ExecStore::default(),
             registry: std::sync::OnceLock::new(),
             pulls: pull::PullLocks::default(),
+            last_samples: stats::LastSamples::default(),
         })
     }
 

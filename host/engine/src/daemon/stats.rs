@@ -11,6 +11,7 @@
 //! containers' streams at once take turns sample by sample, and however
 //! many there are they hold at most that kind's threads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use berth_api::container::stats::{
     StorageStats, ThrottlingData, ZERO_TIME,
 };
 use berth_model::stats::{BlkioEntry, ResourceSample};
+use tokio::time::Instant;
 
 use crate::daemon::Daemon;
 use crate::daemon::blocking::BlockingKind;
@@ -32,10 +34,65 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// `stream=false` sends one sample whose `precpu_stats` come from a first
 /// one, as moby primes it, so that the CLI's CPU % (a delta) is not 0.
 /// moby's first sample is its collector's previous tick (up to a second
-/// before); berth takes its own first sample this long before the one it
-/// sends. The CPU % is the average over this window: shorter is a noisier
-/// figure, longer a slower `docker stats --no-stream`.
+/// before). berth keeps the last sample it read of each container
+/// ([`LastSamples`]) and uses it when it is between this window and
+/// [`STATS_INTERVAL`] old; otherwise it takes its own first sample this
+/// long before the one it sends. The CPU % is the average over the window:
+/// shorter is a noisier figure (`/proc/stat` counts in 10 ms ticks),
+/// longer a slower `docker stats --no-stream`.
 pub const NO_STREAM_WINDOW: Duration = Duration::from_millis(200);
+
+/// The last sample berthd read of each running container, the way moby's
+/// stats collector (`daemon/stats/collector.go`) keeps its previous tick:
+/// the `precpu_stats` of a `stream=false` answer within a tick of it, so
+/// that a `docker stats --no-stream` repeated (or run for many containers
+/// one after the other) reads each container once instead of twice with
+/// [`NO_STREAM_WINDOW`] between. Entries older than a tick are useless
+/// and dropped as others are kept.
+#[derive(Debug, Default)]
+pub struct LastSamples {
+    map: std::sync::Mutex<HashMap<String, Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    /// Monotonic (tokio's clock, so that tests can pause it).
+    taken: Instant,
+    /// The run it belongs to (`State.StartedAt`): a restart starts the
+    /// cgroup's counters over.
+    run: String,
+    sample: ResourceSample,
+}
+
+impl LastSamples {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kept sample of run `run` of container `id` when it is old
+    /// enough for a steady CPU % and no older than a collector tick.
+    fn precpu(&self, id: &str, run: &str) -> Option<ResourceSample> {
+        let map = self.map();
+        let kept = map.get(id)?;
+        let age = kept.taken.elapsed();
+        (kept.run == run && (NO_STREAM_WINDOW..=STATS_INTERVAL).contains(&age))
+            .then(|| kept.sample.clone())
+    }
+
+    /// Keeps `sample`, just read, as the last of container `id`.
+    fn keep(&self, id: &str, run: &str, sample: &ResourceSample) {
+        let mut map = self.map();
+        map.retain(|_, kept| kept.taken.elapsed() <= STATS_INTERVAL);
+        map.insert(
+            id.to_owned(),
+            Kept {
+                taken: Instant::now(),
+                run: run.to_owned(),
+                sample: sample.clone(),
+            },
+        );
+    }
+}
 
 /// What the client asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +124,12 @@ impl Daemon {
         let name = format!("/{}", container.lock().record.name);
         out.begin(Some("application/json")).await?;
         if !options.stream {
+            let run = container.lock().record.state.started_at.clone();
+            let kept = self.last_samples.precpu(&container.id, &run);
             let response = match self.sample(&container).await? {
                 None => StatsResponse::zeroed(&name, &container.id),
                 Some(first) if options.one_shot => response(&name, &container.id, &first, None),
+                Some(now) if kept.is_some() => response(&name, &container.id, &now, kept.as_ref()),
                 Some(first) => {
                     tokio::time::sleep(NO_STREAM_WINDOW).await;
                     match self.sample(&container).await? {
@@ -105,16 +165,25 @@ impl Daemon {
         }
     }
 
-    /// One sample of a running container, read on the blocking pool; `None`
-    /// when it is not running.
+    /// One sample of a running container, read on the blocking pool and
+    /// kept as its last ([`LastSamples`]); `None` when it is not running.
     async fn sample(&self, container: &Container) -> Result<Option<ResourceSample>, JobError> {
-        if !container.lock().record.state.running {
-            return Ok(None);
-        }
+        let run = {
+            let inner = container.lock();
+            if !inner.record.state.running {
+                return Ok(None);
+            }
+            inner.record.state.started_at.clone()
+        };
         let runtime = Arc::clone(&self.runtime);
         let id = container.id.clone();
-        self.blocking(BlockingKind::Stats, move || runtime.stats(&id))
-            .await
+        let sample = self
+            .blocking(BlockingKind::Stats, move || runtime.stats(&id))
+            .await?;
+        if let Some(sample) = &sample {
+            self.last_samples.keep(&container.id, &run, sample);
+        }
+        Ok(sample)
     }
 }
 

@@ -228,6 +228,9 @@ struct FakeRuntime {
     exec_exits: Mutex<HashMap<String, tokio::sync::oneshot::Sender<i32>>>,
     /// `resize_exec` calls: exec id, height, width.
     exec_resizes: Mutex<Vec<(String, u16, u16)>>,
+    /// `kill_exec` calls: container id, exec id, signal. A running `wait`
+    /// process ends with 128 + the signal; `stubborn` ignores it.
+    exec_kills: Mutex<Vec<(String, String, i32)>>,
     /// When each start was asked for, on tokio's clock.
     start_times: Mutex<Vec<tokio::time::Instant>>,
     /// The resources of every `update`, in order.
@@ -242,7 +245,25 @@ struct FakeRuntime {
     samples: Mutex<Vec<Option<berth_model::stats::ResourceSample>>>,
 }
 
+/// What `events` has received so far, as `pick` keeps it (the tests of
+/// restart policies, execs and health checks each look at their own).
+fn events_seen<T>(
+    events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
+    mut pick: impl FnMut(berth_api::event::EventMessage) -> Option<T>,
+) -> Vec<T> {
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.extend(pick(e));
+    }
+    seen
+}
+
 impl FakeRuntime {
+    /// The `kill` calls so far: container id, signal.
+    fn signals_sent(&self) -> Vec<(String, i32)> {
+        self.signals.lock().unwrap().clone()
+    }
+
     /// Ends exec process `exec_id` (one started with `wait`) with `code`.
     fn end_exec(&self, exec_id: &str, code: i32) {
         let tx = self.exec_exits.lock().unwrap().remove(exec_id).unwrap();
@@ -436,7 +457,7 @@ impl ExecService for Arc<FakeRuntime> {
             .push((id.to_owned(), exec_id.to_owned(), config.clone()));
         let argv = config.command.clone();
         let (end_tx, end_rx) = tokio::sync::oneshot::channel::<i32>();
-        if argv[0] == "wait" {
+        if argv[0] == "wait" || argv[0] == "stubborn" {
             self.exec_exits
                 .lock()
                 .unwrap()
@@ -520,6 +541,31 @@ impl ExecService for Arc<FakeRuntime> {
             .unwrap()
             .push((exec_id.to_owned(), h, w));
         Box::pin(async { Ok(()) })
+    }
+    fn kill_exec(&self, id: &str, exec_id: &str, signal: i32) -> BoxFuture<Result<bool, JobError>> {
+        self.exec_kills
+            .lock()
+            .unwrap()
+            .push((id.to_owned(), exec_id.to_owned(), signal));
+        let stubborn = self
+            .execs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e, config)| e == exec_id && config.command[0] == "stubborn");
+        let waiting = self.exec_exits.lock().unwrap().remove(exec_id);
+        let running = match waiting {
+            Some(tx) if stubborn => {
+                self.exec_exits
+                    .lock()
+                    .unwrap()
+                    .insert(exec_id.to_owned(), tx);
+                true
+            }
+            Some(tx) => tx.send(128 + signal).is_ok(),
+            None => false,
+        };
+        Box::pin(async move { Ok(running) })
     }
     fn update(
         &self,

@@ -117,6 +117,16 @@ impl ExecDriver {
         self.simple(id, &request).await
     }
 
+    /// Sends `signal` to exec `exec_id` in container `id`; `false` when it
+    /// does not run (it ended, or never started), or no shim is there.
+    pub async fn kill_exec(&self, id: &str, exec_id: &str, signal: i32) -> Result<bool, ExecError> {
+        let request = Request::KillExec {
+            exec_id: exec_id.to_owned(),
+            signal,
+        };
+        self.socket(id)?.call_ok(&request).await
+    }
+
     /// [`spec::exec_process`] over the container's bundle, on the blocking
     /// pool (it reads the bundle and the container's passwd and group
     /// files) within the preparations' bound.

@@ -10,6 +10,7 @@ use berth_model::container::ContainerModel;
 use berth_model::exec_process::ExecProcessConfig;
 use oci_spec::runtime::{BoxBuilder, Capabilities, LinuxCapabilitiesBuilder, Process, UserBuilder};
 
+use super::user::add_groups_in_rootfs;
 use super::{
     CapabilitySet, SpecError, capabilities_to_oci, environment_with, resolve_user_in_rootfs,
 };
@@ -26,7 +27,14 @@ pub fn exec_process(
     rootfs: &Path,
     available: CapabilitySet,
 ) -> Result<Process, SpecError> {
-    let user = resolve_user_in_rootfs(rootfs, &config.user)?;
+    let mut user = resolve_user_in_rootfs(rootfs, &config.user)?;
+    // moby `execSetPlatformOpt` takes the exec's user from `getUser`, as a
+    // container's: the user's own groups, then the container's `GroupAdd`.
+    for gid in add_groups_in_rootfs(rootfs, &container.process.group_add)? {
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
     let mut process = base.clone();
     process.set_args(Some(config.command.clone()));
     process.set_env(Some(environment_with(

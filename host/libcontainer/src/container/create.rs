@@ -120,6 +120,7 @@ impl Container {
             stdio: &opts.stdio,
             console,
             seccomp,
+            cgroup_tasks: &[],
         }
         .clone_child()?;
         guard.child = Some(pid);
@@ -152,6 +153,7 @@ impl Container {
             dir,
             record,
             cgroup,
+            exec_seccomp: std::cell::OnceCell::new(),
         })
     }
 }

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use berth_cgroups::CgroupManager;
+use nix::fcntl::{OFlag, open};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{Linux, LinuxNamespaceType, Process};
@@ -18,6 +20,7 @@ use crate::bundle::validate_process;
 use crate::channel::Message;
 use crate::config::{ProcessConfig, proc_ns_name};
 use crate::error::Error;
+use crate::seccomp::BpfProgram;
 use crate::state::Status;
 
 impl Container {
@@ -42,7 +45,7 @@ impl Container {
         let pcfg = ProcessConfig::from_process(process);
         let no_linux = Linux::default();
         let linux = self.record.config.linux().as_ref().unwrap_or(&no_linux);
-        let seccomp = seccomp_program(linux, &self.dir.join(crate::state::STATE_FILE))?;
+        let seccomp = self.exec_seccomp(linux)?;
         let init = self
             .pid()
             .ok_or_else(|| self.wrong_status(Status::Stopped, "exec"))?;
@@ -54,6 +57,17 @@ impl Container {
             .any(|ns| ns.typ() == LinuxNamespaceType::Pid);
         let console = connect_console(console_socket, pcfg.terminal, Path::new("exec process"))?;
         let pid_ns = PathBuf::from(format!("/proc/{init}/ns/pid"));
+        let cgroup_tasks = match self.cgroup.self_join_files() {
+            Some(files) => files
+                .into_iter()
+                .map(|path| {
+                    open(&path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+                        .map(|fd| (fd, path.clone()))
+                        .map_err(|e| Error::sys(format!("open {}", path.display()), e))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
         let (pid, chan) = Spawn {
             child: Child::Exec { process: &pcfg },
             clone_flags: CloneFlags::empty(),
@@ -62,6 +76,7 @@ impl Container {
             stdio: &stdio,
             console,
             seccomp,
+            cgroup_tasks: &cgroup_tasks,
         }
         .clone_child()?;
         let reap = |err: Error| {
@@ -69,12 +84,26 @@ impl Container {
             let _ = waitpid(pid, None);
             err
         };
-        self.cgroup
-            .add_task(pid)
-            .map_err(|source| reap(cgroup_error(&self.record.id, source)))?;
+        // Where the child cannot move itself (v2), it is moved by pid.
+        if cgroup_tasks.is_empty() {
+            self.cgroup
+                .add_task(pid)
+                .map_err(|source| reap(cgroup_error(&self.record.id, source)))?;
+        }
         let _ = chan.send(&Message::Continue);
         await_child(&chan, pid, false).map_err(reap)?;
         Ok(pid)
+    }
+
+    /// The container's seccomp program for an exec: compiled by libseccomp
+    /// on the first exec and kept, since the profile is the container's
+    /// and does not change (a compile costs milliseconds each exec).
+    fn exec_seccomp(&self, linux: &Linux) -> Result<Option<BpfProgram>, Error> {
+        if let Some(program) = self.exec_seccomp.get() {
+            return Ok(program.clone());
+        }
+        let program = seccomp_program(linux, &self.dir.join(crate::state::STATE_FILE))?;
+        Ok(self.exec_seccomp.get_or_init(|| program).clone())
     }
 }
 

@@ -228,6 +228,11 @@ pub(super) struct Spawn<'a> {
     pub console: Option<UnixStream>,
     /// The seccomp program the child loads.
     pub seccomp: Option<BpfProgram>,
+    /// Open cgroup v1 `tasks` files the child writes `0` to, moving
+    /// itself into the container's cgroup before anything else
+    /// ([`berth_cgroups::CgroupManager::self_join_files`]); empty when the
+    /// runtime moves it (`add_task`) instead.
+    pub cgroup_tasks: &'a [(OwnedFd, PathBuf)],
 }
 
 impl Spawn<'_> {
@@ -263,6 +268,11 @@ impl Spawn<'_> {
                     Child::Exec { .. } => None,
                 },
                 last_cap,
+                cgroup_tasks: self
+                    .cgroup_tasks
+                    .iter()
+                    .map(|(fd, path)| (fd.as_fd(), path.as_path()))
+                    .collect(),
             };
             match self.child {
                 Child::Init { cfg, .. } => init_main(cfg, child_chan, fds, self.seccomp),

@@ -215,6 +215,16 @@ impl ExecService for ExecAdapter {
         })
     }
 
+    fn kill_exec(&self, id: &str, exec_id: &str, signal: i32) -> BoxFuture<Result<bool, JobError>> {
+        let (driver, id, exec_id) = (self.driver.clone(), id.to_owned(), exec_id.to_owned());
+        Box::pin(async move {
+            driver
+                .kill_exec(&id, &exec_id, signal)
+                .await
+                .map_err(job_error)
+        })
+    }
+
     fn update(
         &self,
         id: &str,

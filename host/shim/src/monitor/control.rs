@@ -174,6 +174,7 @@ impl<R: ContainerOps> Monitor<R> {
                 height,
                 width,
             } => Some(self.resize_exec(&exec_id, height, width)),
+            Request::KillExec { exec_id, signal } => Some(self.kill_exec(&exec_id, signal)),
             Request::Attach {
                 stdin,
                 stdout,

@@ -238,6 +238,26 @@ impl<R: ContainerOps> Monitor<R> {
         }
     }
 
+    /// `KillExec`. The process is our child and is reaped only by this
+    /// loop, so until then its pid cannot be reused: `kill` reaches it.
+    pub(super) fn kill_exec(&mut self, exec_id: &str, signal: i32) -> Reply {
+        let Some(exec) = self
+            .execs
+            .iter()
+            .find(|e| e.exec_id == exec_id && !e.reaped())
+        else {
+            return Reply::NotRunning;
+        };
+        let signal = match Signal::try_from(signal) {
+            Ok(signal) => signal,
+            Err(_) => return Reply::Error(ShimFailure::other(format!("invalid signal {signal}"))),
+        };
+        match kill(exec.pid, signal) {
+            Ok(()) => Reply::Ok,
+            Err(e) => Reply::Error(ShimFailure::other(format!("kill exec process: {e}"))),
+        }
+    }
+
     /// A reaped child: init or an exec process. Returns whether it was
     /// one of them.
     pub(super) fn exec_reaped(&mut self, pid: Pid, status: WaitStatus) -> bool {

@@ -36,13 +36,11 @@ fn inspect(f: &Fixture, exec_id: &str) -> ExecInspect {
 fn exec_events(
     events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
 ) -> Vec<(String, BTreeMap<String, String>)> {
-    let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if e.action.starts_with("exec_") {
-            seen.push((e.action, e.actor.attributes));
-        }
-    }
-    seen
+    events_seen(events, |e| {
+        e.action
+            .starts_with("exec_")
+            .then_some((e.action, e.actor.attributes))
+    })
 }
 
 #[tokio::test]

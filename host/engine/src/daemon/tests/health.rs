@@ -39,13 +39,9 @@ async fn health_when(
 fn health_events(
     events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
 ) -> Vec<String> {
-    let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if e.action.starts_with("health_status") {
-            seen.push(e.action);
-        }
-    }
-    seen
+    events_seen(events, |e| {
+        e.action.starts_with("health_status").then_some(e.action)
+    })
 }
 
 #[tokio::test]
@@ -128,7 +124,7 @@ async fn a_passing_probe_makes_it_healthy_and_a_shell_check_runs_bin_sh() {
 }
 
 #[tokio::test]
-async fn a_probe_past_its_timeout_fails_with_mobys_output() {
+async fn a_probe_past_its_timeout_fails_with_mobys_output_is_killed_and_the_next_runs() {
     let f = fixture();
     checked(
         &f,
@@ -139,8 +135,37 @@ async fn a_probe_past_its_timeout_fails_with_mobys_output() {
     let h = health_when(&f, "slow", |h| h.status == "unhealthy").await;
     assert_eq!(h.log[0].exit_code, -1);
     assert_eq!(h.log[0].output, "Health check exceeded timeout (20ms)");
-    // The overdue probe still runs: no second one starts until it ends, so
+    // moby kills the overdue probe (SIGKILL), then the next one runs.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while f.runtime.execs.lock().unwrap().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no probe after the overdue one"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let execs = f.runtime.execs.lock().unwrap().clone();
+    let kills = f.runtime.exec_kills.lock().unwrap().clone();
+    assert_eq!(kills[0], (execs[0].0.clone(), execs[0].1.clone(), 9));
+}
+
+#[tokio::test]
+async fn an_overdue_probe_that_outlives_its_kill_is_awaited_before_the_next() {
+    let f = fixture();
+    checked(
+        &f,
+        "stuck",
+        r#"{"Test":["CMD","stubborn"],"Interval":5000000,"Timeout":20000000,"Retries":1}"#,
+    )
+    .await;
+    health_when(&f, "stuck", |h| h.status == "unhealthy").await;
+    // Killed, but it runs on: no second probe starts until it ends, so
     // probes never pile up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while f.runtime.exec_kills.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never killed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let execs = f.runtime.execs.lock().unwrap().clone();
     assert_eq!(execs.len(), 1, "{execs:?}");

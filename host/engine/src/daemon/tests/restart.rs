@@ -54,7 +54,7 @@ async fn restart_takes_the_signal_of_the_request_and_starts_a_stopped_container(
     // Never started: a restart starts it.
     f.daemon.restart("rq", None, None).await.unwrap();
     assert!(f.daemon.inspect("rq").unwrap().state.running);
-    assert!(f.runtime.signals.lock().unwrap().is_empty());
+    assert!(f.runtime.signals_sent().is_empty());
     f.daemon
         .restart("rq", Some(5), Some("SIGUSR1"))
         .await

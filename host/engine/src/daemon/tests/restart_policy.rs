@@ -9,13 +9,7 @@ use crate::daemon::container::ContainerRecord;
 fn actions(
     events: &mut tokio::sync::broadcast::Receiver<berth_api::event::EventMessage>,
 ) -> Vec<String> {
-    let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        if e.kind == "container" {
-            seen.push(e.action);
-        }
-    }
-    seen
+    events_seen(events, |e| (e.kind == "container").then_some(e.action))
 }
 
 fn with_policy(policy: &str) -> String {
@@ -144,7 +138,7 @@ async fn stop_of_a_restarting_container_cancels_the_restart() {
     assert_eq!(f.starts(), 1);
     // No process to signal: only the stop is told.
     assert_eq!(actions(&mut events), ["stop"]);
-    assert!(f.runtime.signals.lock().unwrap().is_empty());
+    assert!(f.runtime.signals_sent().is_empty());
     // Stopped already: a second stop is NotModified.
     let again = f.daemon.stop("s", None, None).await.unwrap_err();
     assert_eq!(again.kind, ErrorKind::NotModified);
@@ -239,7 +233,7 @@ async fn rm_force_and_kill_end_a_pending_restart() {
     );
     assert_eq!(f.starts(), 2);
     // Neither had a process to signal.
-    assert!(f.runtime.signals.lock().unwrap().is_empty());
+    assert!(f.runtime.signals_sent().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@ use berth_api::container::stats::StatsResponse;
 use berth_model::stats::{BlkioEntry, ResourceSample, Stats};
 
 use super::*;
+use crate::daemon::stats::STATS_INTERVAL;
 use crate::job::Chunk;
 
 /// A reading: `cpu` ns of container CPU time against `system` ns of host
@@ -208,4 +209,81 @@ async fn a_stream_ends_when_the_container_is_removed() {
     f.daemon.remove("gone", false).await.unwrap();
     while streams.stdout.next().await.is_some() {}
     handle.await.unwrap().unwrap();
+}
+
+/// Runs `stream=false` stats of `reference` and returns its one sample.
+async fn no_stream(f: &Fixture, reference: &str) -> StatsResponse {
+    let (job, streams) = stats_job(reference, &[("stream", "false")]);
+    let (result, out) = f.run_job(job, streams).await;
+    result.unwrap();
+    let mut got = samples(&out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    got.remove(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_stream_takes_precpu_from_the_sample_kept_less_than_a_tick_ago() {
+    let f = fixture();
+    f.create(Some("kept"), r#"{"Image":"busybox","Cmd":["sleep"]}"#)
+        .await
+        .unwrap();
+    f.daemon.start("kept").await.unwrap();
+    *f.runtime.samples.lock().unwrap() = vec![
+        Some(sample(100, 1_000, 10_000)),
+        Some(sample(101, 1_500, 12_000)),
+        Some(sample(102, 1_800, 14_000)),
+        Some(sample(110, 2_000, 30_000)),
+        Some(sample(111, 2_100, 32_000)),
+    ];
+    // Nothing kept yet: primed, two readings.
+    let first = no_stream(&f, "kept").await;
+    assert_eq!(first.precpu_stats.cpu_usage.total_usage, 1_000);
+    assert_eq!(f.runtime.stats_asked.lock().unwrap().len(), 2);
+    // Half a second later (a `docker stats --no-stream` loop): the last
+    // sample is the precpu, as moby's collector's previous tick is, and
+    // one reading is enough.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = no_stream(&f, "kept").await;
+    assert_eq!(second.preread, first.read);
+    assert_eq!(second.precpu_stats, first.cpu_stats);
+    assert_eq!(second.cpu_stats.cpu_usage.total_usage, 1_800);
+    assert_eq!(f.runtime.stats_asked.lock().unwrap().len(), 3);
+    // More than a tick later, the kept sample is too old: primed again.
+    tokio::time::sleep(STATS_INTERVAL + Duration::from_millis(1)).await;
+    let third = no_stream(&f, "kept").await;
+    assert_eq!(third.precpu_stats.cpu_usage.total_usage, 2_000);
+    assert_eq!(third.cpu_stats.cpu_usage.total_usage, 2_100);
+    assert_eq!(f.runtime.stats_asked.lock().unwrap().len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_stream_primes_when_the_kept_sample_is_too_recent_or_of_an_earlier_run() {
+    let f = fixture();
+    f.create(Some("fresh"), r#"{"Image":"busybox","Cmd":["sleep"]}"#)
+        .await
+        .unwrap();
+    f.daemon.start("fresh").await.unwrap();
+    *f.runtime.samples.lock().unwrap() = vec![
+        Some(sample(100, 1_000, 10_000)),
+        Some(sample(101, 1_500, 12_000)),
+        Some(sample(102, 1_600, 13_000)),
+        Some(sample(103, 1_700, 14_000)),
+        Some(sample(200, 10, 50_000)),
+        Some(sample(201, 20, 52_000)),
+    ];
+    no_stream(&f, "fresh").await;
+    // Right after: a window shorter than the priming one would make a
+    // noisy CPU %; primed instead.
+    let again = no_stream(&f, "fresh").await;
+    assert_eq!(again.precpu_stats.cpu_usage.total_usage, 1_600);
+    assert_eq!(f.runtime.stats_asked.lock().unwrap().len(), 4);
+    // A restart in between: its counters started over, the sample kept
+    // before it is not a precpu of this run.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.daemon.stop("fresh", None, None).await.unwrap();
+    f.daemon.start("fresh").await.unwrap();
+    let restarted = no_stream(&f, "fresh").await;
+    assert_eq!(restarted.precpu_stats.cpu_usage.total_usage, 10);
+    assert_eq!(restarted.cpu_stats.cpu_usage.total_usage, 20);
+    assert_eq!(f.runtime.stats_asked.lock().unwrap().len(), 6);
 }

@@ -96,7 +96,7 @@ async fn stopping_a_paused_container_thaws_it_after_the_signal() {
         [(id.clone(), true), (id.clone(), false)]
     );
     assert_eq!(
-        *f.runtime.signals.lock().unwrap(),
+        f.runtime.signals_sent(),
         [(id.clone(), 10), (id.clone(), 15)]
     );
 }

@@ -94,6 +94,32 @@ fn the_exec_user_resolves_in_the_containers_passwd_and_group() {
 }
 
 #[test]
+fn an_exec_gets_the_containers_group_add_after_the_users_own_groups() {
+    let host = HostConfig {
+        group_add: vec!["audio".into(), "4242".into(), "wheel".into()],
+        ..HostConfig::default()
+    };
+    let (root, model, spec) = container(&config(&["sh"]), &host);
+    let base = spec.process().clone().expect("process");
+    // root is in no group of the fixture: GroupAdd's, resolved in the
+    // container's /etc/group, duplicates once (moby `getUser`).
+    let p = exec_process(
+        &base,
+        &model,
+        &exec_config(&["id", "-G"]),
+        root.path(),
+        CapabilitySet::all(),
+    )
+    .expect("exec");
+    assert_eq!(p.user().additional_gids().clone().unwrap(), [29, 4242, 10]);
+    // Another user: its own groups (wheel, audio) first, then GroupAdd's.
+    let mut exec = exec_config(&["id", "-G"]);
+    exec.user = "berth".into();
+    let p = exec_process(&base, &model, &exec, root.path(), CapabilitySet::all()).expect("exec");
+    assert_eq!(p.user().additional_gids().clone().unwrap(), [10, 29, 4242]);
+}
+
+#[test]
 fn a_privileged_tty_exec_gets_every_available_capability_a_terminal_and_its_size() {
     let (root, model, spec) = container(&config(&["sh"]), &HostConfig::default());
     let base = spec.process().clone().expect("process");

@@ -111,6 +111,45 @@ fn an_exec_killed_by_a_signal_gets_128_plus_n_and_several_run_at_once() {
 }
 
 #[test]
+fn kill_exec_signals_that_exec_only_and_not_one_that_ended() {
+    let mut h = spawn(&["sleep", "100"], Flags::default());
+    h.start();
+    let (mut slow, reply) = h.exec("probe", process(&["sleep", "100"], false), false);
+    assert!(matches!(reply, Reply::ExecStarted { .. }), "{reply:?}");
+    let (mut other, reply) = h.exec("other", process(&["sleep", "100"], false), false);
+    assert!(matches!(reply, Reply::ExecStarted { .. }), "{reply:?}");
+    let kill_exec = |h: &Harness, exec_id: &str, signal: i32| {
+        h.call(&Request::KillExec {
+            exec_id: exec_id.into(),
+            signal,
+        })
+    };
+    assert_eq!(kill_exec(&h, "probe", 9), Reply::Ok);
+    let (_, _, record) = drain_attach(&mut slow);
+    assert_eq!((record.exit_code, record.signal), (137, Some(9)));
+    // Ended (and reaped), or never there: not running.
+    assert_eq!(kill_exec(&h, "probe", 9), Reply::NotRunning);
+    assert_eq!(kill_exec(&h, "nope", 9), Reply::NotRunning);
+    assert!(matches!(kill_exec(&h, "other", 12345), Reply::Error(_)));
+    // The other exec and the container run on.
+    assert!(matches!(
+        h.call(&Request::State),
+        Reply::State(ShimState {
+            status: ContainerStatus::Running,
+            ..
+        })
+    ));
+    assert_eq!(kill_exec(&h, "other", 15), Reply::Ok);
+    let (_, _, record) = drain_attach(&mut other);
+    assert_eq!(record.exit_code, 143);
+    h.call(&Request::Kill {
+        signal: 9,
+        all: false,
+    });
+    h.join();
+}
+
+#[test]
 fn a_tty_exec_gets_its_console_size_and_resizes() {
     let mut h = spawn(&["sleep", "100"], Flags::default());
     h.start();
