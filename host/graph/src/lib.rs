@@ -93,6 +93,7 @@ mod records;
 pub mod reference;
 mod rootfs;
 
+pub use berth_model::graph::archive::HistoryEntry;
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use changes::{ChangeError, Platform, PlatformError, QuotingError};
 pub use diff::{Change, ChangeKind};
@@ -102,7 +103,8 @@ pub use graph::{
     UnknownDriver,
 };
 pub use image::{
-    DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
+    DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport, LoadReport,
+    LoadedImage, MAX_ARCHIVE_JSON,
 };
 pub use mount::{KernelMounter, MountCall, Mounter, RecordingMounter};
 pub use policy::{

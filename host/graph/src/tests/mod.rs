@@ -7,6 +7,7 @@ mod fuzz_reference;
 mod hostile;
 mod images;
 mod layout;
+mod load;
 
 use std::fs;
 use std::io::Cursor;
