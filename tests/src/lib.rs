@@ -9,6 +9,7 @@
 pub mod busybox;
 pub mod cmd;
 pub mod daemon;
+pub mod image_archive;
 pub mod require;
 
 /// Path of a binary built by this workspace (`berthd`, `berth`, `berth-runc`,

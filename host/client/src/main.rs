@@ -73,6 +73,10 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Load images from a tar archive (docker-archive or OCI layout).
+    Load(cmd::LoadArgs),
+    /// Show the history of an image.
+    History(cmd::HistoryArgs),
     /// Tag an image: SOURCE TARGET[:TAG].
     Tag { source: String, target: String },
     /// Remove images.
@@ -415,6 +419,8 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         }
         Command::Images { quiet } => cmd::images(client, quiet).await,
         Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
+        Command::Load(args) => cmd::load(client, &args).await,
+        Command::History(args) => cmd::history(client, &args).await,
         Command::Rmi { images, force } => cmd::rmi(client, &images, force).await,
         // These print their own errors and exit with the container's or
         // the job's status.

@@ -19,6 +19,7 @@ use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
 use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 use berth_model::graph::DiskUsage;
+pub use berth_model::graph::archive::{HistoryEntry, LoadReport, LoadedImage};
 use berth_model::stats::ResourceSample;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -127,6 +128,15 @@ pub trait ImageService: Send + Sync + 'static {
         options: &ExtractOptions,
         input: &mut dyn Read,
     ) -> Result<(), JobError>;
+
+    /// Loads the images of an image archive (`POST /images/load`:
+    /// docker-archive or OCI layout), read once as it arrives; every
+    /// digest is checked before anything is committed, so a refused
+    /// archive changes nothing.
+    fn load(&self, source: Box<dyn Read + Send>) -> Result<LoadReport, JobError>;
+
+    /// The history of an image, newest first (`GET /images/{name}/history`).
+    fn history(&self, name: &str) -> Result<Vec<HistoryEntry>, JobError>;
 }
 
 /// Everything the exec driver needs to start a container's process.

@@ -153,6 +153,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/json", query_job("image_list"))
         .route("/images/create", body_job("image_import", S::OK))
         .route("/images/prune", body_job("image_prune", S::OK))
+        .route("/images/load", body_job("image_load", S::OK))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/containers/json", query_job("container_list"))
         .route("/containers/prune", body_job("container_prune", S::OK))
@@ -359,7 +360,10 @@ async fn image_dispatch(
     let (name, ok) = match method {
         Method::GET => match rest.strip_suffix("/json") {
             Some(image) => (("image_inspect", image.to_owned()), StatusCode::OK),
-            None => return ApiError::page_not_found().into_response(),
+            None => match rest.strip_suffix("/history") {
+                Some(image) => (("image_history", image.to_owned()), StatusCode::OK),
+                None => return ApiError::page_not_found().into_response(),
+            },
         },
         Method::POST => match rest.strip_suffix("/tag") {
             Some(image) => (("image_tag", image.to_owned()), StatusCode::CREATED),

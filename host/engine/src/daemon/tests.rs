@@ -189,6 +189,59 @@ impl ImageService for FakeImages {
         ));
         Ok(())
     }
+    fn load(
+        &self,
+        mut source: Box<dyn Read + Send>,
+    ) -> Result<crate::driver::LoadReport, JobError> {
+        let mut data = Vec::new();
+        source.read_to_end(&mut data).unwrap();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("load {}", data.len()));
+        if data.starts_with(b"bad") {
+            return Err(JobError::invalid(
+                "invalid image archive: not a tar archive",
+            ));
+        }
+        Ok(crate::driver::LoadReport {
+            images: vec![
+                crate::driver::LoadedImage {
+                    id: "sha256:aaaa".into(),
+                    tags: vec!["app:1".into(), "app:2".into()],
+                },
+                crate::driver::LoadedImage {
+                    id: "sha256:bbbb".into(),
+                    tags: vec![],
+                },
+            ],
+            warnings: vec![],
+        })
+    }
+    fn history(&self, name: &str) -> Result<Vec<crate::driver::HistoryEntry>, JobError> {
+        self.calls.lock().unwrap().push(format!("history {name}"));
+        if name != "busybox" {
+            return Err(JobError::not_found(format!("No such image: {name}")));
+        }
+        Ok(vec![
+            crate::driver::HistoryEntry {
+                id: "sha256:feed".into(),
+                created: 2,
+                created_by: "RUN x".into(),
+                tags: vec!["busybox:latest".into()],
+                size: 10,
+                comment: "c".into(),
+            },
+            crate::driver::HistoryEntry {
+                id: "<missing>".into(),
+                created: 1,
+                created_by: "ADD rootfs".into(),
+                tags: vec![],
+                size: 0,
+                comment: String::new(),
+            },
+        ])
+    }
 }
 
 fn fake_stat(path: &str) -> berth_model::files::PathStat {
@@ -681,6 +734,7 @@ mod create_fields;
 mod exec;
 mod filters;
 mod health;
+mod image_archive;
 mod jobs;
 mod list;
 mod logs;

@@ -437,6 +437,20 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             StatusCode::OK,
         ),
         (
+            Method::POST,
+            "/images/load",
+            "image_load",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/images/reg:5000/a/history",
+            "image_history",
+            Some("reg:5000/a"),
+            StatusCode::OK,
+        ),
+        (
             Method::GET,
             "/containers/json",
             "container_list",

@@ -287,4 +287,19 @@ impl ImageService for GraphImages {
             .disk_usage()
             .map_err(|e| job_error("failed to measure the image store's disk use", e))
     }
+
+    fn load(
+        &self,
+        source: Box<dyn Read + Send>,
+    ) -> Result<berth_engine::driver::LoadReport, JobError> {
+        self.graph
+            .load(source)
+            .map_err(|e| job_error("failed to load the image archive", e))
+    }
+
+    fn history(&self, name: &str) -> Result<Vec<berth_engine::driver::HistoryEntry>, JobError> {
+        self.graph
+            .history(name)
+            .map_err(|e| job_error("failed to read the image history", e))
+    }
 }

@@ -19,6 +19,8 @@
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
+//! | `image_load` | | `quiet` (stdin: an image archive) | `{"stream"}` lines |
+//! | `image_history` | name | | `[HistoryResponseItem]` |
 //! | `container_create` | | `name` | `CreateResponse` |
 //! | `container_list` | | `all`, `filters`, `limit`, `size` | `[ContainerSummary]` |
 //! | `container_inspect` | id | | `ContainerInspect` |
@@ -69,6 +71,7 @@ use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
 mod archive;
 mod containers;
 mod exec;
+mod image_archive;
 mod images;
 mod system;
 mod volumes;
@@ -185,6 +188,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes unused images",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(images::image_prune(cx, job)),
+    },
+    JobSpec {
+        name: "image_load",
+        description: "loads the images of a docker-archive or OCI layout tar from stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_load(cx, job)),
+    },
+    JobSpec {
+        name: "image_history",
+        description: "shows the history of an image",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_history(cx, job)),
     },
     JobSpec {
         name: "container_create",

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 48] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -178,12 +178,22 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 46] = [
         Exposure::Route,
     ),
     (
+        "image_history",
+        "shows the history of an image",
+        Exposure::Route,
+    ),
+    (
         "image_import",
         "imports a rootfs tarball from stdin as an image",
         Exposure::Route,
     ),
     ("image_inspect", "shows an image", Exposure::Route),
     ("image_list", "lists images", Exposure::Route),
+    (
+        "image_load",
+        "loads the images of a docker-archive or OCI layout tar from stdin",
+        Exposure::Route,
+    ),
     ("image_prune", "removes unused images", Exposure::Route),
     ("image_tag", "tags an image", Exposure::Route),
     (
