@@ -161,3 +161,212 @@ fn daemon_images_load_reads_what_skopeo_writes_as_an_oci_layout() {
         .ok();
     assert_eq!(run, "two\n");
 }
+
+fn tar_names(file: &Path) -> Vec<String> {
+    let out = berth_tests::cmd::run(
+        ["tar", "tf", file.to_str().expect("utf-8")],
+        Duration::from_secs(60),
+    )
+    .ok();
+    out.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn daemon_images_docker_save_is_read_by_skopeo_and_round_trips_through_load() {
+    berth_tests::require::root();
+    let d = Daemon::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let archive = work.path().join("multi.tar");
+    multi_layer_archive(&archive, &extra_layers(), &["multi:5"]);
+    d.docker(&["load", "-i", archive.to_str().expect("utf-8")])
+        .ok();
+    d.import_busybox("busybox");
+
+    let saved = work.path().join("saved.tar");
+    let saved_s = saved.to_str().expect("utf-8");
+    d.docker(&["save", "-o", saved_s, "multi:5", "busybox"])
+        .ok();
+    let names = tar_names(&saved);
+    for wanted in ["manifest.json", "index.json", "oci-layout", "repositories"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    // skopeo reads it as a docker-archive and copies it to an OCI layout.
+    let inspect: serde_json::Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        &format!("docker-archive:{saved_s}:multi:5"),
+    ]))
+    .expect("skopeo inspect json");
+    assert_eq!(
+        inspect["Layers"].as_array().map(Vec::len),
+        Some(5),
+        "{inspect}"
+    );
+    let oci = work.path().join("oci");
+    skopeo(&[
+        "copy",
+        &format!("docker-archive:{saved_s}:multi:5"),
+        &format!("oci:{}:multi", oci.display()),
+    ]);
+    assert!(oci.join("index.json").is_file());
+    // And as an OCI layout, since it is one too.
+    // (`org.opencontainers.image.ref.name` is the tag, as docker writes it.)
+    let oci_inspect: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", &format!("oci-archive:{saved_s}:5")]))
+            .expect("skopeo inspect json");
+    assert_eq!(oci_inspect["Layers"].as_array().map(Vec::len), Some(5));
+
+    // Into a second daemon, and saved again: the same bytes.
+    let e = Daemon::start();
+    let loaded = e.berth(&["load", "-i", saved_s]).ok();
+    assert_eq!(
+        loaded,
+        "Loaded image: multi:5\nLoaded image: busybox:latest\n"
+    );
+    let run = e
+        .docker(&[
+            "run",
+            "--rm",
+            "multi:5",
+            "sh",
+            "-c",
+            "cat /layer4; test -e /layer1 || echo gone",
+        ])
+        .ok();
+    assert_eq!(run, "four\ngone\n");
+    let again = work.path().join("again.tar");
+    let out = e.berth(&[
+        "save",
+        "-o",
+        again.to_str().expect("utf-8"),
+        "multi:5",
+        "busybox",
+    ]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    assert!(
+        std::fs::read(&saved).expect("saved") == std::fs::read(&again).expect("again"),
+        "save → load → save gives the same archive"
+    );
+
+    let bad = d.docker(&[
+        "save",
+        "-o",
+        work.path().join("x.tar").to_str().expect("utf-8"),
+        "nope",
+    ]);
+    assert_ne!(bad.code(), 0);
+    assert!(
+        bad.stderr.contains("No such image") || bad.stderr.contains("nope"),
+        "{bad:?}"
+    );
+    assert!(!work.path().join("x.tar").exists());
+}
+
+#[test]
+fn daemon_images_docker_export_of_a_stopped_container_holds_what_it_wrote() {
+    berth_tests::require::root();
+    let d = Daemon::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let archive = work.path().join("multi.tar");
+    multi_layer_archive(&archive, &extra_layers(), &["multi:5"]);
+    d.docker(&["load", "-i", archive.to_str().expect("utf-8")])
+        .ok();
+    d.docker(&[
+        "run",
+        "--name",
+        "ex",
+        "multi:5",
+        "sh",
+        "-c",
+        "echo hi > /written; rm /layer2; ln -s /etc/shadow-outside /link",
+    ])
+    .ok();
+    let out = work.path().join("ex.tar");
+    d.docker(&["export", "-o", out.to_str().expect("utf-8"), "ex"])
+        .ok();
+    let names = tar_names(&out);
+    for wanted in ["written", "layer4", "etc/motd", "bin/busybox", "link"] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} in {names:?}");
+    }
+    for gone in ["layer1", "layer2"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} in {names:?}");
+    }
+    let berth = work.path().join("ex2.tar");
+    d.berth(&["export", "-o", berth.to_str().expect("utf-8"), "ex"])
+        .ok();
+    assert_eq!(tar_names(&berth), names);
+    let missing = d.docker(&["export", "-o", "/dev/null", "nope"]);
+    assert_ne!(missing.code(), 0);
+}
+
+#[test]
+fn daemon_images_docker_commit_of_a_running_container_adds_a_layer_and_history() {
+    berth_tests::require::root();
+    let d = Daemon::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let archive = work.path().join("multi.tar");
+    multi_layer_archive(&archive, &extra_layers(), &["multi:5"]);
+    d.docker(&["load", "-i", archive.to_str().expect("utf-8")])
+        .ok();
+    d.docker(&["run", "-d", "--name", "live", "multi:5", "sleep", "1000"])
+        .ok();
+    d.docker(&["exec", "live", "sh", "-c", "echo live > /live; rm /layer2"])
+        .ok();
+    let id = d
+        .docker(&[
+            "commit",
+            "-a",
+            "me",
+            "-m",
+            "a snapshot",
+            "-c",
+            "CMD [\"cat\", \"/live\"]",
+            "live",
+            "snap:live",
+        ])
+        .ok();
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    // Still running after the freeze.
+    let state = d
+        .docker(&["inspect", "-f", "{{.State.Status}}", "live"])
+        .ok();
+    assert_eq!(state.trim(), "running");
+    let run = d.docker(&["run", "--rm", "snap:live"]).ok();
+    assert_eq!(run, "live\n");
+    let gone = d
+        .docker(&[
+            "run",
+            "--rm",
+            "snap:live",
+            "sh",
+            "-c",
+            "test -e /layer2 || echo gone",
+        ])
+        .ok();
+    assert_eq!(gone, "gone\n");
+    let layers = d
+        .docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{len .RootFS.Layers}} {{.Author}}",
+            "snap:live",
+        ])
+        .ok();
+    assert_eq!(layers.trim(), "6 me");
+    let top = d
+        .docker(&[
+            "history",
+            "--format",
+            "{{.CreatedBy}}|{{.Comment}}",
+            "snap:live",
+        ])
+        .ok();
+    assert_eq!(top.lines().next(), Some("sleep 1000|a snapshot"), "{top}");
+    // berth's verb, with the container stopped.
+    d.docker(&["stop", "-t", "0", "live"]).ok();
+    let out = d.berth(&["commit", "live", "snap:berth"]).ok();
+    assert!(out.trim().starts_with("sha256:"), "{out}");
+    d.docker(&["rm", "-f", "live"]).ok();
+    let missing = d.docker(&["commit", "nope", "x:1"]);
+    assert_ne!(missing.code(), 0);
+}

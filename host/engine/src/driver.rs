@@ -19,7 +19,9 @@ use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
 use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 use berth_model::graph::DiskUsage;
-pub use berth_model::graph::archive::{HistoryEntry, LoadReport, LoadedImage};
+pub use berth_model::graph::archive::{
+    CommitDefaults, CommitRequest, HistoryEntry, LoadReport, LoadedImage,
+};
 use berth_model::stats::ResourceSample;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -137,6 +139,15 @@ pub trait ImageService: Send + Sync + 'static {
 
     /// The history of an image, newest first (`GET /images/{name}/history`).
     fn history(&self, name: &str) -> Result<Vec<HistoryEntry>, JobError>;
+
+    /// Writes the images `names` as one image archive to `out` (`GET
+    /// /images/get`): docker-archive and OCI layout at once, as docker 25+
+    /// writes it. Every name is resolved before the first byte.
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError>;
+
+    /// Commits a container's changes as a new image (`POST /commit`);
+    /// returns its id. The caller keeps the container from writing.
+    fn commit(&self, request: &CommitRequest) -> Result<String, JobError>;
 }
 
 /// Everything the exec driver needs to start a container's process.

@@ -86,6 +86,7 @@ mod fsutil;
 mod gc;
 mod graph;
 mod image;
+mod layer_tar;
 mod merge;
 pub mod mount;
 pub mod policy;
@@ -93,7 +94,7 @@ mod records;
 pub mod reference;
 mod rootfs;
 
-pub use berth_model::graph::archive::HistoryEntry;
+pub use berth_model::graph::archive::{CommitDefaults, CommitRequest, HistoryEntry};
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use changes::{ChangeError, Platform, PlatformError, QuotingError};
 pub use diff::{Change, ChangeKind};

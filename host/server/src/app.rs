@@ -135,6 +135,12 @@ const CONTAINER_ROUTES: &[(&str, MethodFilter, &str, StatusCode)] = &[
         "container_stats",
         StatusCode::OK,
     ),
+    (
+        "/containers/{id}/export",
+        GET,
+        "container_export",
+        StatusCode::OK,
+    ),
 ];
 
 /// Builds the API router.
@@ -154,6 +160,8 @@ pub fn router(state: AppState) -> Router {
         .route("/images/create", body_job("image_import", S::OK))
         .route("/images/prune", body_job("image_prune", S::OK))
         .route("/images/load", body_job("image_load", S::OK))
+        .route("/images/get", query_job("image_save"))
+        .route("/commit", body_job("container_commit", S::CREATED))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/containers/json", query_job("container_list"))
         .route("/containers/prune", body_job("container_prune", S::OK))
@@ -362,7 +370,10 @@ async fn image_dispatch(
             Some(image) => (("image_inspect", image.to_owned()), StatusCode::OK),
             None => match rest.strip_suffix("/history") {
                 Some(image) => (("image_history", image.to_owned()), StatusCode::OK),
-                None => return ApiError::page_not_found().into_response(),
+                None => match rest.strip_suffix("/get") {
+                    Some(image) => (("image_save", image.to_owned()), StatusCode::OK),
+                    None => return ApiError::page_not_found().into_response(),
+                },
             },
         },
         Method::POST => match rest.strip_suffix("/tag") {

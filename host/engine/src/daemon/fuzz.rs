@@ -141,6 +141,12 @@ impl ImageService for Images {
     fn history(&self, _: &str) -> Result<Vec<crate::driver::HistoryEntry>, JobError> {
         Err(JobError::invalid("no store"))
     }
+    fn save(&self, _: &[String], _: &mut dyn std::io::Write) -> Result<(), JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn commit(&self, _: &crate::driver::CommitRequest) -> Result<String, JobError> {
+        Err(JobError::invalid("no store"))
+    }
 }
 
 /// A runtime that accepts every configuration and runs nothing: create

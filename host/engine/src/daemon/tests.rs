@@ -218,6 +218,29 @@ impl ImageService for FakeImages {
             warnings: vec![],
         })
     }
+    fn commit(&self, request: &crate::driver::CommitRequest) -> Result<String, JobError> {
+        self.calls.lock().unwrap().push(format!(
+            "commit {} {}:{} {:?} {:?} {}",
+            request.container_id,
+            request.repo,
+            request.tag,
+            request.changes,
+            request.defaults.cmd,
+            request.created_by
+        ));
+        Ok("sha256:committed".into())
+    }
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("save {}", names.join(",")));
+        if names.iter().any(|n| n == "nope") {
+            return Err(JobError::not_found("No such image: nope"));
+        }
+        out.write_all(&vec![b't'; 200 * 1024]).unwrap();
+        Ok(())
+    }
     fn history(&self, name: &str) -> Result<Vec<crate::driver::HistoryEntry>, JobError> {
         self.calls.lock().unwrap().push(format!("history {name}"));
         if name != "busybox" {

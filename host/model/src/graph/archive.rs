@@ -36,3 +36,48 @@ pub struct HistoryEntry {
     /// Its comment.
     pub comment: String,
 }
+
+/// The container defaults a committed image keeps (the container's own
+/// config, as moby's `commit` starts from it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitDefaults {
+    /// `User`.
+    pub user: String,
+    /// `Env`.
+    pub env: Vec<String>,
+    /// `Cmd`.
+    pub cmd: Option<Vec<String>>,
+    /// `Entrypoint`.
+    pub entrypoint: Option<Vec<String>>,
+    /// `WorkingDir`.
+    pub working_dir: String,
+    /// `Labels`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `StopSignal`.
+    pub stop_signal: Option<String>,
+    /// `ExposedPorts` keys (`80/tcp`).
+    pub exposed_ports: Vec<String>,
+    /// `Volumes` keys.
+    pub volumes: Vec<String>,
+}
+
+/// `POST /commit`: a container's changes as a new image.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitRequest {
+    /// The container (64 hex).
+    pub container_id: String,
+    /// `repo` (may carry a tag), empty for an untagged image.
+    pub repo: String,
+    /// `tag`.
+    pub tag: String,
+    /// `comment`, the history entry's comment.
+    pub comment: String,
+    /// `author`.
+    pub author: String,
+    /// Dockerfile-like `changes`, applied to `defaults`.
+    pub changes: Vec<String>,
+    /// The container's config.
+    pub defaults: CommitDefaults,
+    /// The history entry's `created_by` (moby: the container's command).
+    pub created_by: String,
+}

@@ -302,4 +302,16 @@ impl ImageService for GraphImages {
             .history(name)
             .map_err(|e| job_error("failed to read the image history", e))
     }
+
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        self.graph
+            .save(names, out)
+            .map_err(|e| job_error("failed to save the images", e))
+    }
+
+    fn commit(&self, request: &berth_engine::driver::CommitRequest) -> Result<String, JobError> {
+        self.graph
+            .commit(request)
+            .map_err(|e| job_error("failed to commit the container", e))
+    }
 }

@@ -1,5 +1,7 @@
 //! The image archive jobs: `image_load` (`POST /images/load`),
-//! `image_history` (`GET /images/{name}/history`).
+//! `image_history` (`GET /images/{name}/history`), `image_save` (`GET
+//! /images/get`, `GET /images/{name}/get`), `container_export` (`GET
+//! /containers/{id}/export`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,5 +88,66 @@ pub(super) async fn image_history(cx: Arc<Context>, job: Job) -> JobResult {
         })
         .collect();
     job.stdout.write_json(&items).await?;
+    Ok(0)
+}
+
+/// `image_save`: the images named by the `names` parameters (or the one
+/// argument, for `/images/{name}/get`) as one tar stream.
+pub(super) async fn image_save(cx: Arc<Context>, job: Job) -> JobResult {
+    let mut names: Vec<String> = job.args.clone();
+    names.extend(job.env.get_all("names").map(str::to_owned));
+    names.retain(|n| !n.is_empty());
+    if names.is_empty() {
+        return Err(crate::job::JobError::invalid(
+            "no image named: pass one or more names",
+        ));
+    }
+    cx.daemon.image_save(names, &job.stdout).await?;
+    Ok(0)
+}
+
+/// `container_export`: a container's root filesystem as one tar stream.
+pub(super) async fn container_export(cx: Arc<Context>, job: Job) -> JobResult {
+    let id = job.required_arg(0, "container id")?.to_owned();
+    cx.daemon.container_export(&id, &job.stdout).await?;
+    Ok(0)
+}
+
+/// `container_commit`: a container's changes as a new image (`POST
+/// /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`).
+pub(super) async fn container_commit(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let container = match job.env.get("container") {
+        Some(c) if !c.is_empty() => c.to_owned(),
+        _ => {
+            return Err(crate::job::JobError::invalid(
+                "No container name or ID supplied",
+            ));
+        }
+    };
+    // The body may carry a container config to merge; berth takes the
+    // container's own and `changes` only, so one is refused, not dropped.
+    let body: serde_json::Value = job.read_json(1 << 20).await?;
+    if !(body.is_null() || body.as_object().is_some_and(serde_json::Map::is_empty)) {
+        return Err(crate::job::JobError::new(
+            crate::job::ErrorKind::NotImplemented,
+            "a config in the body of POST /commit is not supported: use changes",
+        ));
+    }
+    let pause = match job.env.get("pause") {
+        None | Some("") => true,
+        Some(_) => job.env.get_bool("pause")?,
+    };
+    let params = crate::daemon::commit::CommitParams {
+        repo: job.env.get("repo").unwrap_or("").to_owned(),
+        tag: job.env.get("tag").unwrap_or("").to_owned(),
+        comment: job.env.get("comment").unwrap_or("").to_owned(),
+        author: job.env.get("author").unwrap_or("").to_owned(),
+        changes: job.env.get_all("changes").map(str::to_owned).collect(),
+        pause,
+    };
+    let id = cx.daemon.container_commit(&container, params).await?;
+    job.stdout
+        .write_json(&berth_api::image_archive::IdResponse { id })
+        .await?;
     Ok(0)
 }

@@ -21,6 +21,9 @@
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
 //! | `image_load` | | `quiet` (stdin: an image archive) | `{"stream"}` lines |
 //! | `image_history` | name | | `[HistoryResponseItem]` |
+//! | `image_save` | name* | `names`* | a tar stream |
+//! | `container_export` | id | | a tar stream |
+//! | `container_commit` | | `container`, `repo`, `tag`, `comment`, `author`, `pause`, `changes`* | `{"Id"}` |
 //! | `container_create` | | `name` | `CreateResponse` |
 //! | `container_list` | | `all`, `filters`, `limit`, `size` | `[ContainerSummary]` |
 //! | `container_inspect` | id | | `ContainerInspect` |
@@ -200,6 +203,24 @@ pub const JOBS: &[JobSpec] = &[
         description: "shows the history of an image",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(image_archive::image_history(cx, job)),
+    },
+    JobSpec {
+        name: "image_save",
+        description: "writes images as one docker-archive and OCI layout tar",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_save(cx, job)),
+    },
+    JobSpec {
+        name: "container_export",
+        description: "writes a container's root filesystem as one tar",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::container_export(cx, job)),
+    },
+    JobSpec {
+        name: "container_commit",
+        description: "makes a new image of a container's changes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::container_commit(cx, job)),
     },
     JobSpec {
         name: "container_create",
