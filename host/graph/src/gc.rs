@@ -95,10 +95,22 @@ impl Graph {
         )?;
         let mut reclaimed = 0;
         let mut removed = Vec::new();
+        let pinned: Vec<String> = self
+            .pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
         for id in &plan.remove {
             let Some((_, record)) = layers.iter().find(|(l, _)| l == id) else {
                 continue;
             };
+            // Added for an image that is being registered: whatever the
+            // plan, not removed (the race of add_layer and create_image).
+            if pinned.contains(id) {
+                continue;
+            }
             if apply {
                 // Record first; a crash leaves a directory the next open
                 // sweeps.

@@ -210,6 +210,10 @@ pub struct Graph {
     /// Serialises every change of records and published directories.
     /// Extraction (the slow part of an import) runs outside it.
     lock: Mutex<()>,
+    /// Layers [`Graph::add_layer`] stored for an image not registered yet
+    /// (diff hex → adds outstanding): [`Graph::gc`] never removes them
+    /// until [`Graph::create_image`] or [`Graph::release_layer`].
+    pub(crate) pins: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl fmt::Debug for Graph {
@@ -308,6 +312,7 @@ impl Graph {
                 ""
             },
             lock: Mutex::new(()),
+            pins: Mutex::new(std::collections::HashMap::new()),
         };
         graph.sweep()?;
         tracing::info!(root = %graph.layout.root.display(), driver = %driver, "graph opened");
@@ -368,6 +373,19 @@ impl Graph {
             reason,
         })?;
         Ok((name, plan))
+    }
+
+    /// Drops one pin of each layer of `hexes`.
+    pub(crate) fn unpin(&self, hexes: &[String]) {
+        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        for hex in hexes {
+            if let Some(n) = pins.get_mut(hex) {
+                *n -= 1;
+                if *n == 0 {
+                    pins.remove(hex);
+                }
+            }
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {

@@ -10,8 +10,8 @@
 //! - A second name of a hard-linked file is a link entry to the first.
 //! - Whiteouts go back to the OCI form: an overlay whiteout (char device
 //!   0/0) is `.wh.<name>`, an opaque directory (`trusted.overlay.opaque=y`)
-//!   gets `.wh..wh..opq`; vfs layers keep them as files already. Whiteout
-//!   entries have mode 0 and mtime 0 (extraction keeps neither).
+//!   gets `.wh..wh..opq`; vfs layers keep them as `.wh.` files already.
+//!   Whiteout entries have mode 0 and mtime 0 (extraction keeps neither).
 //! - Other device nodes are not written (extraction never stores them).
 //! - Extended attributes are not written: a layer's `security.capability`
 //!   is lost in a save (known gap).
@@ -133,6 +133,15 @@ impl<W: Write> Writer<W> {
         }
         if !ft.is_file() {
             // Device nodes and sockets: extraction never stores them.
+            return Ok(false);
+        }
+        if name
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(WHITEOUT_PREFIX.as_bytes()))
+        {
+            // A vfs layer's whiteout or opaque marker: extraction makes it
+            // without the tar's mode and mtime, so they are not written.
+            self.whiteout(name)?;
             return Ok(false);
         }
         if meta.nlink() > 1 {

@@ -134,8 +134,9 @@ impl Graph {
     /// Stores one layer from a tar stream (plain, gzip or zstd) without
     /// making an image of it — the first half of a registry pull; then
     /// [`Graph::create_image`] with a config whose `rootfs.diff_ids` name it.
-    /// An unreferenced layer is fair game for [`Graph::gc`], so the two calls
-    /// should follow each other.
+    /// The layer is pinned until that call (or [`Graph::release_layer`],
+    /// for a pull that gives up): [`Graph::gc`] does not remove it
+    /// meanwhile, though no image references it yet.
     ///
     /// With `expected_diff_id` (`sha256:<hex>`, e.g. from the image config
     /// being pulled), content that hashes to anything else is refused before
@@ -165,6 +166,14 @@ impl Graph {
                 return Err(e.into());
             }
         }
+        // Pinned under the graph lock, which gc holds: no gc runs between
+        // the publication and the pin.
+        *self
+            .pins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(diff_hex.clone())
+            .or_insert(0) += 1;
         drop(guard);
         Ok(LayerReport {
             diff_id: format!("sha256:{diff_hex}"),
@@ -200,13 +209,25 @@ impl Graph {
                 ),
             });
         }
-        let (id, _, _) = self.commit_image(
+        let chain = layer_chain(&config)?;
+        let result = self.commit_image(
             config_json,
             &config,
             reference.into_iter().collect(),
             Vec::new(),
-        )?;
-        Ok(id)
+        );
+        // Registered (the image references them now) or refused: either
+        // way the pull's pins of these layers end here.
+        self.unpin(&chain);
+        Ok(result?.0)
+    }
+
+    /// Releases the pin [`Graph::add_layer`] put on `diff_id`
+    /// (`sha256:<hex>`) when no [`Graph::create_image`] will follow (a
+    /// failed pull); the layer is then collected like any unreferenced one.
+    pub fn release_layer(&self, diff_id: &str) {
+        let hex = diff_id.strip_prefix("sha256:").unwrap_or(diff_id);
+        self.unpin(&[hex.to_owned()]);
     }
 
     /// Extracts a tar stream into a staging directory under `tmp/` and

@@ -9,6 +9,7 @@ mod hostile;
 mod images;
 mod layout;
 mod load;
+mod pins;
 mod save;
 
 use std::fs;

@@ -118,6 +118,40 @@ fn save_load_save_round_trips_to_identical_ids() {
     }
     let mut second = Vec::new();
     g.graph.save(&names, &mut second).unwrap();
+    let (m1, m2) = (members(&first), members(&second));
+    assert_eq!(
+        m1.keys().collect::<Vec<_>>(),
+        m2.keys().collect::<Vec<_>>(),
+        "a loaded archive saves to the same members"
+    );
+    for (name, data) in &m1 {
+        if data != &m2[name] && name.starts_with("blobs/") {
+            let inner = |d: &[u8]| {
+                let mut a = tar::Archive::new(Cursor::new(d.to_vec()));
+                a.entries()
+                    .map(|es| {
+                        es.map(|e| {
+                            let e = e.unwrap();
+                            let h = e.header();
+                            format!(
+                                "{} {:o} {} {:?}",
+                                e.path().unwrap().display(),
+                                h.mode().unwrap(),
+                                h.mtime().unwrap(),
+                                h.entry_type()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            };
+            panic!(
+                "{name} differs: {:?} vs {:?}",
+                inner(data),
+                inner(&m2[name])
+            );
+        }
+    }
     assert_eq!(first, second, "a loaded archive saves to the same bytes");
     // The container sees the same files through the reloaded image.
     let two = g.graph.inspect("two:1").unwrap();
