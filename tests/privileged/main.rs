@@ -14,6 +14,7 @@ mod daemon_cp;
 mod daemon_events;
 mod daemon_exec;
 mod daemon_health;
+mod daemon_images;
 mod daemon_jobs;
 mod daemon_lifecycle;
 mod daemon_listeners;

@@ -21,6 +21,7 @@ pub mod event;
 pub mod exec;
 pub mod filters;
 pub mod image;
+pub mod image_archive;
 pub mod job;
 pub mod prune;
 pub mod stream;

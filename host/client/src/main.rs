@@ -104,6 +104,16 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Load images from a tar archive (docker-archive or OCI layout).
+    Load(cmd::LoadArgs),
+    /// Show the history of an image.
+    History(cmd::HistoryArgs),
+    /// Save images to a tar archive (docker-archive and OCI layout).
+    Save(cmd::SaveArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(cmd::ExportArgs),
+    /// Create a new image from a container's changes.
+    Commit(cmd::CommitArgs),
     /// Tag an image: SOURCE TARGET[:TAG].
     Tag { source: String, target: String },
     /// Remove images.
@@ -467,6 +477,11 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         } => cmd::pull(client, &reference, platform.as_deref(), quiet).await,
         Command::Images { quiet } => cmd::images(client, quiet).await,
         Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
+        Command::Load(args) => cmd::load(client, &args).await,
+        Command::History(args) => cmd::history(client, &args).await,
+        Command::Save(args) => cmd::save(client, &args).await,
+        Command::Export(args) => cmd::export(client, &args).await,
+        Command::Commit(args) => cmd::commit(client, &args).await,
         Command::Rmi { images, force } => cmd::rmi(client, &images, force).await,
         // These print their own errors and exit with the container's or
         // the job's status.

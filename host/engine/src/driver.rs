@@ -19,6 +19,9 @@ use berth_api::stream::StreamType;
 use berth_model::container::ContainerModel;
 use berth_model::files::{ContainerFs, ExtractOptions, PathStat};
 use berth_model::graph::DiskUsage;
+pub use berth_model::graph::archive::{
+    CommitDefaults, CommitRequest, HistoryEntry, LoadReport, LoadedImage,
+};
 use berth_model::stats::ResourceSample;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -160,6 +163,24 @@ pub trait ImageService: Send + Sync + 'static {
     fn create_image(&self, _config: &[u8], _reference: Option<&str>) -> Result<String, JobError> {
         Err(pull_unsupported())
     }
+
+    /// Loads the images of an image archive (`POST /images/load`:
+    /// docker-archive or OCI layout), read once as it arrives; every
+    /// digest is checked before anything is committed, so a refused
+    /// archive changes nothing.
+    fn load(&self, source: Box<dyn Read + Send>) -> Result<LoadReport, JobError>;
+
+    /// The history of an image, newest first (`GET /images/{name}/history`).
+    fn history(&self, name: &str) -> Result<Vec<HistoryEntry>, JobError>;
+
+    /// Writes the images `names` as one image archive to `out` (`GET
+    /// /images/get`): docker-archive and OCI layout at once, as docker 25+
+    /// writes it. Every name is resolved before the first byte.
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError>;
+
+    /// Commits a container's changes as a new image (`POST /commit`);
+    /// returns its id. The caller keeps the container from writing.
+    fn commit(&self, request: &CommitRequest) -> Result<String, JobError>;
 }
 
 /// Keeps a stored layer from garbage collection while it is held (the

@@ -93,6 +93,15 @@ pub enum GraphError {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// An image archive (`docker load`: docker-archive or OCI image layout)
+    /// is refused: not a tar, a member climbing out of it, a manifest naming
+    /// a missing or mismatching blob, an oversized JSON file. Nothing was
+    /// stored.
+    #[error("invalid image archive: {reason}")]
+    InvalidImageArchive {
+        /// What is wrong, naming the member.
+        reason: String,
+    },
     /// A tar entry was refused (escapes the layer, unsafe link, unsupported
     /// type). Nothing was stored.
     #[error("refused layer entry {entry:?}: {reason}")]
@@ -247,6 +256,7 @@ impl GraphError {
             | Self::InvalidChange(_)
             | Self::InvalidPlatform(_)
             | Self::InvalidArchive { .. }
+            | Self::InvalidImageArchive { .. }
             | Self::DiffIdMismatch { .. }
             | Self::UnsafeEntry { .. }
             | Self::InvalidContainerId { .. } => ErrorKind::InvalidParameter,

@@ -87,6 +87,7 @@ mod gc;
 mod graph;
 mod hold;
 mod image;
+mod layer_tar;
 mod merge;
 pub mod mount;
 pub mod policy;
@@ -94,6 +95,7 @@ mod records;
 pub mod reference;
 mod rootfs;
 
+pub use berth_model::graph::archive::{CommitDefaults, CommitRequest, HistoryEntry};
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};
 pub use changes::{ChangeError, Platform, PlatformError, QuotingError};
 pub use diff::{Change, ChangeKind};
@@ -104,7 +106,8 @@ pub use graph::{
 };
 pub use hold::LayerHold;
 pub use image::{
-    DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport,
+    DeleteRecord, ImageDetails, ImageSummary, ImportOptions, ImportReport, LayerReport, LoadReport,
+    LoadedImage, MAX_ARCHIVE_JSON,
 };
 pub use mount::{KernelMounter, MountCall, Mounter, RecordingMounter};
 pub use policy::{

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+pub mod archive;
 pub mod policy;
 
 /// One layer's or flattened cache's figures: what the graph-layout policy

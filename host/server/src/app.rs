@@ -136,6 +136,12 @@ const CONTAINER_ROUTES: &[(&str, MethodFilter, &str, StatusCode)] = &[
         "container_stats",
         StatusCode::OK,
     ),
+    (
+        "/containers/{id}/export",
+        GET,
+        "container_export",
+        StatusCode::OK,
+    ),
 ];
 
 /// Builds the API router.
@@ -155,6 +161,9 @@ pub fn router(state: AppState) -> Router {
         .route("/auth", body_job("system_auth", S::OK))
         .route("/images/create", registry::images_create())
         .route("/images/prune", body_job("image_prune", S::OK))
+        .route("/images/load", body_job("image_load", S::OK))
+        .route("/images/get", query_job("image_save"))
+        .route("/commit", body_job("container_commit", S::CREATED))
         .route("/images/{*rest}", any(image_dispatch))
         .route("/containers/json", query_job("container_list"))
         .route("/containers/prune", body_job("container_prune", S::OK))
@@ -361,7 +370,13 @@ async fn image_dispatch(
     let (name, ok) = match method {
         Method::GET => match rest.strip_suffix("/json") {
             Some(image) => (("image_inspect", image.to_owned()), StatusCode::OK),
-            None => return ApiError::page_not_found().into_response(),
+            None => match rest.strip_suffix("/history") {
+                Some(image) => (("image_history", image.to_owned()), StatusCode::OK),
+                None => match rest.strip_suffix("/get") {
+                    Some(image) => (("image_save", image.to_owned()), StatusCode::OK),
+                    None => return ApiError::page_not_found().into_response(),
+                },
+            },
         },
         Method::POST => match rest.strip_suffix("/tag") {
             Some(image) => (("image_tag", image.to_owned()), StatusCode::CREATED),

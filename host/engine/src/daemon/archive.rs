@@ -30,11 +30,13 @@ use crate::job::{JobError, JobOutput, JobStdin};
 pub const CLIENT_IDLE: Duration = Duration::from_secs(120);
 
 /// Bytes per chunk sent to the client.
-const CHUNK: usize = 64 << 10;
+pub(crate) const CHUNK: usize = 64 << 10;
 
 /// What the copy of a `GET` sends to the request's task.
-enum Piece {
+pub(crate) enum Piece {
+    /// The stat line of a `GET`.
     Stat(PathStat),
+    /// Bytes of the stream.
     Data(Bytes),
 }
 
@@ -154,7 +156,7 @@ impl Daemon {
 
     /// The container, its file system as the graph driver reaches it, and
     /// whether this request mounted its rootfs.
-    async fn archive_begin(
+    pub(crate) async fn archive_begin(
         &self,
         reference: &str,
     ) -> Result<(Arc<Container>, ContainerFs, bool), JobError> {
@@ -235,7 +237,7 @@ impl Daemon {
 
     /// Unmounts a rootfs this request mounted, unless the container started
     /// meanwhile (its start found the rootfs mounted and uses it).
-    async fn archive_end(&self, container: &Arc<Container>, mounted: bool) {
+    pub(crate) async fn archive_end(&self, container: &Arc<Container>, mounted: bool) {
         if !mounted {
             return;
         }
@@ -266,7 +268,11 @@ fn archive_keeps_mounted(status: &Status, busy: bool) -> bool {
     )
 }
 
-fn send(handle: &tokio::runtime::Handle, tx: &mpsc::Sender<Piece>, piece: Piece) -> io::Result<()> {
+pub(crate) fn send(
+    handle: &tokio::runtime::Handle,
+    tx: &mpsc::Sender<Piece>,
+    piece: Piece,
+) -> io::Result<()> {
     match handle.block_on(tokio::time::timeout(CLIENT_IDLE, tx.send(piece))) {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(io::Error::new(
@@ -281,9 +287,9 @@ fn send(handle: &tokio::runtime::Handle, tx: &mpsc::Sender<Piece>, piece: Piece)
 }
 
 /// The blocking copy's output: each write is a chunk for the client.
-struct ChannelWriter {
-    handle: tokio::runtime::Handle,
-    tx: mpsc::Sender<Piece>,
+pub(crate) struct ChannelWriter {
+    pub(crate) handle: tokio::runtime::Handle,
+    pub(crate) tx: mpsc::Sender<Piece>,
 }
 
 impl Write for ChannelWriter {

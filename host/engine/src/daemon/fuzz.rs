@@ -132,6 +132,21 @@ impl ImageService for Images {
     ) -> Result<(), JobError> {
         Err(JobError::invalid("no store"))
     }
+    fn load(
+        &self,
+        _: Box<dyn std::io::Read + Send>,
+    ) -> Result<crate::driver::LoadReport, JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn history(&self, _: &str) -> Result<Vec<crate::driver::HistoryEntry>, JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn save(&self, _: &[String], _: &mut dyn std::io::Write) -> Result<(), JobError> {
+        Err(JobError::invalid("no store"))
+    }
+    fn commit(&self, _: &crate::driver::CommitRequest) -> Result<String, JobError> {
+        Err(JobError::invalid("no store"))
+    }
 }
 
 /// A runtime that accepts every configuration and runs nothing: create

@@ -189,6 +189,82 @@ impl ImageService for FakeImages {
         ));
         Ok(())
     }
+    fn load(
+        &self,
+        mut source: Box<dyn Read + Send>,
+    ) -> Result<crate::driver::LoadReport, JobError> {
+        let mut data = Vec::new();
+        source.read_to_end(&mut data).unwrap();
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("load {}", data.len()));
+        if data.starts_with(b"bad") {
+            return Err(JobError::invalid(
+                "invalid image archive: not a tar archive",
+            ));
+        }
+        Ok(crate::driver::LoadReport {
+            images: vec![
+                crate::driver::LoadedImage {
+                    id: "sha256:aaaa".into(),
+                    tags: vec!["app:1".into(), "app:2".into()],
+                },
+                crate::driver::LoadedImage {
+                    id: "sha256:bbbb".into(),
+                    tags: vec![],
+                },
+            ],
+            warnings: vec![],
+        })
+    }
+    fn commit(&self, request: &crate::driver::CommitRequest) -> Result<String, JobError> {
+        self.calls.lock().unwrap().push(format!(
+            "commit {} {}:{} {:?} {:?} {}",
+            request.container_id,
+            request.repo,
+            request.tag,
+            request.changes,
+            request.defaults.cmd,
+            request.created_by
+        ));
+        Ok("sha256:committed".into())
+    }
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("save {}", names.join(",")));
+        if names.iter().any(|n| n == "nope") {
+            return Err(JobError::not_found("No such image: nope"));
+        }
+        out.write_all(&vec![b't'; 200 * 1024]).unwrap();
+        Ok(())
+    }
+    fn history(&self, name: &str) -> Result<Vec<crate::driver::HistoryEntry>, JobError> {
+        self.calls.lock().unwrap().push(format!("history {name}"));
+        if name != "busybox" {
+            return Err(JobError::not_found(format!("No such image: {name}")));
+        }
+        Ok(vec![
+            crate::driver::HistoryEntry {
+                id: "sha256:feed".into(),
+                created: 2,
+                created_by: "RUN x".into(),
+                tags: vec!["busybox:latest".into()],
+                size: 10,
+                comment: "c".into(),
+            },
+            crate::driver::HistoryEntry {
+                id: "<missing>".into(),
+                created: 1,
+                created_by: "ADD rootfs".into(),
+                tags: vec![],
+                size: 0,
+                comment: String::new(),
+            },
+        ])
+    }
 }
 
 fn fake_stat(path: &str) -> berth_model::files::PathStat {
@@ -741,6 +817,7 @@ mod create_fields;
 mod exec;
 mod filters;
 mod health;
+mod image_archive;
 mod jobs;
 mod list;
 mod logs;

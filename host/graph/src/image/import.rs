@@ -22,15 +22,15 @@ use crate::records::{IMAGES, ImageRecord, LAYERS, LayerKind, LayerRecord, TAGS};
 use crate::reference::Reference;
 
 /// A layer extracted into `tmp/`, not yet published.
-struct StagedLayer {
+pub(super) struct StagedLayer {
     staging: tempfile::TempDir,
-    diff_hex: String,
-    size: u64,
-    warnings: Vec<String>,
+    pub(super) diff_hex: String,
+    pub(super) size: u64,
+    pub(super) warnings: Vec<String>,
 }
 
 /// The reference an import tags, from the API's `repo` and `tag`.
-fn import_reference(
+pub(super) fn import_reference(
     repo: Option<&str>,
     tag: Option<&str>,
 ) -> Result<Option<Reference>, GraphError> {
@@ -112,8 +112,14 @@ impl Graph {
         let size = staged.size;
         let diff_hex = staged.diff_hex.clone();
         let warnings = staged.warnings.clone();
-        let (image_id, tagged, layer_reused) =
-            self.commit_image(&config_bytes, &image_config, reference, Some(staged))?;
+        let (image_id, tagged, published) = self.commit_image(
+            &config_bytes,
+            &image_config,
+            reference.into_iter().collect(),
+            vec![staged],
+        )?;
+        let tagged = tagged.into_iter().next();
+        let layer_reused = published == 0;
         tracing::info!(image = %image_id, layer = %diff_hex, tag = ?tagged, "imported image");
         Ok(ImportReport {
             image_id,
@@ -194,13 +200,18 @@ impl Graph {
                 ),
             });
         }
-        let (id, _, _) = self.commit_image(config_json, &config, reference, None)?;
+        let (id, _, _) = self.commit_image(
+            config_json,
+            &config,
+            reference.into_iter().collect(),
+            Vec::new(),
+        )?;
         Ok(id)
     }
 
     /// Extracts a tar stream into a staging directory under `tmp/` and
     /// makes it durable. Dropping the result removes it.
-    fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
+    pub(super) fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
         let (staging, diff) = self.staging_dir("layer-")?;
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
@@ -265,22 +276,24 @@ impl Graph {
         Ok(true)
     }
 
-    /// Consults the policy, then (under the lock) publishes the staged
-    /// layer if any, writes the config blob and commits the records in one
-    /// transaction; undoes the files on failure. Returns the image id, the
-    /// familiar tag and whether the staged layer was already stored.
-    fn commit_image(
+    /// Consults the policy, then (under the lock, so that no gc runs
+    /// between a layer's publication and the image record that references
+    /// it) publishes the staged layers, writes the config blob and commits
+    /// the records in one transaction; undoes the files on failure. Returns
+    /// the image id, the familiar tags and how many staged layers were
+    /// published (the others were stored already).
+    pub(super) fn commit_image(
         &self,
         config_bytes: &[u8],
         config: &ImageConfiguration,
-        reference: Option<Reference>,
-        staged: Option<StagedLayer>,
-    ) -> Result<(String, Option<String>, bool), GraphError> {
+        references: Vec<Reference>,
+        staged: Vec<StagedLayer>,
+    ) -> Result<(String, Vec<String>, usize), GraphError> {
         let image_hex = sha256_hex(config_bytes);
         let image_id = format!("sha256:{image_hex}");
         let chain = layer_chain(config)?;
         // Ask the policy before anything becomes visible.
-        let (layers, plan) = self.plan_image_import(&image_id, &chain, staged.as_ref())?;
+        let (layers, plan) = self.plan_image_import(&image_id, &chain, &staged)?;
         let created = config.created().clone().unwrap_or_default();
         let created_unix = chrono::DateTime::parse_from_rfc3339(&created)
             .map(|t| t.timestamp())
@@ -292,17 +305,26 @@ impl Graph {
             size: layers.iter().map(|l| l.size).sum(),
             created,
             created_unix,
-            reference,
+            references,
         };
 
         let guard = self.lock();
-        let staged_meta = staged.as_ref().map(|s| (s.diff_hex.clone(), s.size));
-        let published = match staged {
-            Some(s) => self.publish_layer_locked(s)?,
-            None => false,
-        };
-        let ours = staged_meta.as_ref().filter(|_| published);
-        self.write_image_locked(&pending, ours)?;
+        let mut ours: Vec<(String, u64)> = Vec::new();
+        for s in staged {
+            let meta = (s.diff_hex.clone(), s.size);
+            match self.publish_layer_locked(s) {
+                Ok(true) => ours.push(meta),
+                Ok(false) => {}
+                Err(e) => {
+                    // Nothing references the layers published so far.
+                    for (hex, _) in &ours {
+                        let _ = self.remove_layer_files(LayerKind::Layer, hex);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.write_image_locked(&pending, &ours)?;
         drop(guard);
         for run in &plan.flatten {
             let base = pending.chain.starts_with(&run.layers);
@@ -310,11 +332,10 @@ impl Graph {
                 tracing::warn!(error = %e, "cannot pre-build a flattened layer");
             }
         }
-        let reused = staged_meta.is_some() && !published;
         Ok((
             image_id,
-            pending.reference.as_ref().map(Reference::familiar),
-            reused,
+            pending.references.iter().map(Reference::familiar).collect(),
+            ours.len(),
         ))
     }
 
@@ -325,19 +346,24 @@ impl Graph {
         &self,
         image_id: &str,
         chain: &[String],
-        staged: Option<&StagedLayer>,
+        staged: &[StagedLayer],
     ) -> Result<(Vec<LayerInfo>, ImportPlan), GraphError> {
         let read = self.store.read()?;
         let mut layers = Vec::with_capacity(chain.len());
         let mut new_layers = Vec::new();
         for hex in chain {
-            let size = match (read.get(LAYERS, hex)?, staged) {
+            let size = match (
+                read.get(LAYERS, hex)?,
+                staged.iter().find(|s| &s.diff_hex == hex),
+            ) {
                 (Some(l), _) => l.size,
-                (None, Some(s)) if &s.diff_hex == hex => {
-                    new_layers.push(hex.clone());
+                (None, Some(s)) => {
+                    if !new_layers.contains(hex) {
+                        new_layers.push(hex.clone());
+                    }
                     s.size
                 }
-                (None, _) => {
+                (None, None) => {
                     return Err(GraphError::InvalidImportOption {
                         reason: format!("layer sha256:{hex} of the image is not stored"),
                     });
@@ -367,13 +393,13 @@ impl Graph {
     }
 
     /// Under the graph lock: writes the config blob and the image's records
-    /// in one transaction. `ours` is the layer this import just published
-    /// (its record is written here); on failure it and a new blob are
+    /// in one transaction. `ours` are the layers this import just published
+    /// (their records are written here); on failure they and a new blob are
     /// removed again.
     fn write_image_locked(
         &self,
         pending: &PendingImage<'_>,
-        ours: Option<&(String, u64)>,
+        ours: &[(String, u64)],
     ) -> Result<(), GraphError> {
         let blob = self.layout.blob(&pending.image_hex);
         let blob_existed = blob.exists();
@@ -382,17 +408,17 @@ impl Graph {
                 write_blob(&blob, pending.config_bytes, &pending.image_hex)?;
             }
             let now = now_unix();
-            let tag_time = pending
-                .reference
-                .as_ref()
-                .map(|_| now_rfc3339())
-                .unwrap_or_default();
+            let tag_time = if pending.references.is_empty() {
+                String::new()
+            } else {
+                now_rfc3339()
+            };
             self.store
                 .write(|txn: &mut WriteTxn| put_image_records(txn, pending, ours, now, &tag_time))
         };
         if let Err(e) = commit() {
             // Undo what became visible; the records were not written.
-            if let Some((hex, _)) = ours {
+            for (hex, _) in ours {
                 let _ = self.remove_layer_files(LayerKind::Layer, hex);
             }
             if !blob_existed {
@@ -430,7 +456,7 @@ struct PendingImage<'a> {
     size: u64,
     created: String,
     created_unix: i64,
-    reference: Option<Reference>,
+    references: Vec<Reference>,
 }
 
 /// The image's layers (hex diff ids, lowest first) from its config.
@@ -454,19 +480,19 @@ fn layer_chain(config: &ImageConfiguration) -> Result<Vec<String>, GraphError> {
     Ok(chain)
 }
 
-/// The records of an import, in the caller's transaction: the layer this
-/// import published (`ours`), the image and its tag.
+/// The records of an import, in the caller's transaction: the layers this
+/// import published (`ours`), the image and its tags.
 fn put_image_records(
     txn: &mut WriteTxn,
     pending: &PendingImage<'_>,
-    ours: Option<&(String, u64)>,
+    ours: &[(String, u64)],
     now: i64,
     tag_time: &str,
 ) -> Result<(), GraphError> {
     for hex in &pending.chain {
-        match ours {
-            Some((h, size)) if h == hex => {
-                txn.put(LAYERS, hex, &LayerRecord::imported(hex, *size, now))?;
+        match ours.iter().find(|(h, _)| h == hex) {
+            Some((h, size)) => {
+                txn.put(LAYERS, h, &LayerRecord::imported(h, *size, now))?;
             }
             // Between the policy's lookup and the lock, a gc may have
             // removed a layer nothing referenced yet.
@@ -488,11 +514,11 @@ fn put_image_records(
             created_unix: pending.created_unix,
             last_tag_time: String::new(),
         });
-    if pending.reference.is_some() {
+    if !pending.references.is_empty() {
         record.last_tag_time = tag_time.to_owned();
     }
     txn.put(IMAGES, &pending.image_hex, &record)?;
-    if let Some(r) = &pending.reference {
+    for r in &pending.references {
         txn.put(TAGS, &r.to_string(), &pending.image_hex)?;
     }
     Ok(())

@@ -1,8 +1,14 @@
 //! Images: the types of the image API, name resolution and the queries
 //! (list, inspect, tag); import and removal in their own modules.
 
+mod commit;
+mod history;
 mod import;
+mod load;
 mod remove;
+mod save;
+
+pub use load::{LoadReport, LoadedImage, MAX_ARCHIVE_JSON};
 
 use std::collections::BTreeMap;
 use std::fs;

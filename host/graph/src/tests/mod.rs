@@ -2,11 +2,14 @@
 //! through the recording mounter, hostile tars, rmi rules, policy
 //! validation, crash recovery.
 
+mod commit;
 mod fuzz_extract;
 mod fuzz_reference;
 mod hostile;
 mod images;
 mod layout;
+mod load;
+mod save;
 
 use std::fs;
 use std::io::Cursor;

@@ -320,4 +320,31 @@ impl ImageService for GraphImages {
             .create_image(config, reference)
             .map_err(|e| job_error("failed to create the pulled image", e))
     }
+
+    fn load(
+        &self,
+        source: Box<dyn Read + Send>,
+    ) -> Result<berth_engine::driver::LoadReport, JobError> {
+        self.graph
+            .load(source)
+            .map_err(|e| job_error("failed to load the image archive", e))
+    }
+
+    fn history(&self, name: &str) -> Result<Vec<berth_engine::driver::HistoryEntry>, JobError> {
+        self.graph
+            .history(name)
+            .map_err(|e| job_error("failed to read the image history", e))
+    }
+
+    fn save(&self, names: &[String], out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        self.graph
+            .save(names, out)
+            .map_err(|e| job_error("failed to save the images", e))
+    }
+
+    fn commit(&self, request: &berth_engine::driver::CommitRequest) -> Result<String, JobError> {
+        self.graph
+            .commit(request)
+            .map_err(|e| job_error("failed to commit the container", e))
+    }
 }

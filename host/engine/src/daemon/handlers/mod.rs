@@ -21,6 +21,11 @@
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
+//! | `image_load` | | `quiet` (stdin: an image archive) | `{"stream"}` lines |
+//! | `image_history` | name | | `[HistoryResponseItem]` |
+//! | `image_save` | name* | `names`* | a tar stream |
+//! | `container_export` | id | | a tar stream |
+//! | `container_commit` | | `container`, `repo`, `tag`, `comment`, `author`, `pause`, `changes`* | `{"Id"}` |
 //! | `container_create` | | `name` | `CreateResponse` |
 //! | `container_list` | | `all`, `filters`, `limit`, `size` | `[ContainerSummary]` |
 //! | `container_inspect` | id | | `ContainerInspect` |
@@ -71,6 +76,7 @@ use crate::job::{BoxFuture, Handler, Job, JobResult, handler_with};
 mod archive;
 mod containers;
 mod exec;
+mod image_archive;
 mod images;
 mod registry;
 mod system;
@@ -200,6 +206,36 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes unused images",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(images::image_prune(cx, job)),
+    },
+    JobSpec {
+        name: "image_load",
+        description: "loads the images of a docker-archive or OCI layout tar from stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_load(cx, job)),
+    },
+    JobSpec {
+        name: "image_history",
+        description: "shows the history of an image",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_history(cx, job)),
+    },
+    JobSpec {
+        name: "image_save",
+        description: "writes images as one docker-archive and OCI layout tar",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::image_save(cx, job)),
+    },
+    JobSpec {
+        name: "container_export",
+        description: "writes a container's root filesystem as one tar",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::container_export(cx, job)),
+    },
+    JobSpec {
+        name: "container_commit",
+        description: "makes a new image of a container's changes",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(image_archive::container_commit(cx, job)),
     },
     JobSpec {
         name: "container_create",

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 48] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 53] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -82,11 +82,21 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 48] = [
         Exposure::Route,
     ),
     (
+        "container_commit",
+        "makes a new image of a container's changes",
+        Exposure::Route,
+    ),
+    (
         "container_create",
         "creates a container from a JSON config on stdin",
         Exposure::Route,
     ),
     ("container_delete", "removes a container", Exposure::Route),
+    (
+        "container_export",
+        "writes a container's root filesystem as one tar",
+        Exposure::Route,
+    ),
     (
         "container_extract_to_dir",
         "extracts a tar stream from stdin under a directory of a container",
@@ -178,16 +188,31 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 48] = [
         Exposure::Route,
     ),
     (
+        "image_history",
+        "shows the history of an image",
+        Exposure::Route,
+    ),
+    (
         "image_import",
         "imports a rootfs tarball from stdin as an image",
         Exposure::Route,
     ),
     ("image_inspect", "shows an image", Exposure::Route),
     ("image_list", "lists images", Exposure::Route),
+    (
+        "image_load",
+        "loads the images of a docker-archive or OCI layout tar from stdin",
+        Exposure::Route,
+    ),
     ("image_prune", "removes unused images", Exposure::Route),
     (
         "image_pull",
         "pulls an image from a registry (env X-Registry-Auth: credentials)",
+        Exposure::Route,
+    ),
+    (
+        "image_save",
+        "writes images as one docker-archive and OCI layout tar",
         Exposure::Route,
     ),
     ("image_tag", "tags an image", Exposure::Route),
