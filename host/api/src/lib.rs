@@ -22,6 +22,7 @@ pub mod exec;
 pub mod filters;
 pub mod image;
 pub mod job;
+pub mod network;
 pub mod prune;
 pub mod stream;
 pub mod system;

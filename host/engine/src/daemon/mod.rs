@@ -20,9 +20,12 @@ mod exit;
 pub mod handlers;
 pub mod health;
 pub mod images;
+pub mod ipam;
 pub mod list;
 mod logs;
 pub mod names;
+mod network_mode;
+pub mod networks;
 pub mod prune;
 mod prune_unowned;
 mod remove;
@@ -115,6 +118,9 @@ pub struct Daemon {
     /// volumes (until its record is in the set) and a volume removal or
     /// prune, so that no volume goes while a container is being given it.
     volume_lock: tokio::sync::Mutex<()>,
+    /// Held while networks are created or removed, so that two creates
+    /// cannot take one name or overlapping subnets.
+    network_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -157,6 +163,7 @@ impl Daemon {
         Arc::new(Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
+            network_lock: tokio::sync::Mutex::new(()),
             config,
             store,
             images,
