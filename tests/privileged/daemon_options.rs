@@ -108,8 +108,8 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "HostConfig.PortBindings (-p, --publish) is not supported by berth",
         ),
         (
-            &["--network", "host"],
-            r#"HostConfig.NetworkMode (--network) "host" is not supported by berth"#,
+            &["--network", "mynet"],
+            r#"HostConfig.NetworkMode (--network) "mynet" is not supported by berth"#,
         ),
         (
             &["--restart", "always:3"],

@@ -112,6 +112,7 @@ impl ExecFixture {
             container,
             rootfs: self.rootfs.clone(),
             attach: Vec::new(),
+            network: Default::default(),
         }
     }
 

@@ -19,6 +19,8 @@ mod daemon_jobs;
 mod daemon_lifecycle;
 mod daemon_listeners;
 mod daemon_network;
+mod daemon_network_modes;
+mod daemon_networks;
 mod daemon_options;
 mod daemon_prune;
 mod daemon_resources;

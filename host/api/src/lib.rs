@@ -23,6 +23,7 @@ pub mod filters;
 pub mod image;
 pub mod image_archive;
 pub mod job;
+pub mod network;
 pub mod prune;
 pub mod stream;
 pub mod system;

@@ -260,6 +260,9 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// The engine's jobs.
     #[command(subcommand)]
     Job(JobCommand),
@@ -294,6 +297,60 @@ enum ImageCommand {
         /// Provide filter values (`until=<timestamp>`, `label=<key>[=<value>]`).
         #[arg(long)]
         filter: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NetworkCommand {
+    /// Create a network.
+    Create {
+        /// Driver to manage the network (`bridge`).
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
+        /// Subnet in CIDR format (one per address family).
+        #[arg(long)]
+        subnet: Vec<String>,
+        /// Gateway for the subnet, in the order of the subnets.
+        #[arg(long)]
+        gateway: Vec<String>,
+        /// Restrict external access to the network.
+        #[arg(long)]
+        internal: bool,
+        /// Enable IPv6 networking.
+        #[arg(long)]
+        ipv6: bool,
+        /// Set metadata on a network.
+        #[arg(long)]
+        label: Vec<String>,
+        /// Set driver specific options.
+        #[arg(short, long = "opt")]
+        opt: Vec<String>,
+        /// The network's name.
+        name: String,
+    },
+    /// List networks.
+    #[command(alias = "list")]
+    Ls {
+        /// Only display network IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Do not truncate the output.
+        #[arg(long)]
+        no_trunc: bool,
+        /// Provide filter values (`driver=`, `id=`, `label=`, `name=`, `scope=`, `type=`, `dangling=`).
+        #[arg(short, long)]
+        filter: Vec<String>,
+    },
+    /// Display detailed information on one or more networks.
+    Inspect {
+        #[arg(required = true)]
+        networks: Vec<String>,
+    },
+    /// Remove one or more networks.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(required = true)]
+        networks: Vec<String>,
     },
 }
 
@@ -565,6 +622,38 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         }
         Command::Volume(VolumeCommand::Prune { all, force, filter }) => {
             cmd::volume_prune(client, all, force, &filter).await
+        }
+        Command::Network(NetworkCommand::Create {
+            driver,
+            subnet,
+            gateway,
+            internal,
+            ipv6,
+            label,
+            opt,
+            name,
+        }) => {
+            let flags = cmd::NetworkCreateFlags {
+                driver,
+                subnet,
+                gateway,
+                internal,
+                ipv6,
+                label,
+                opt,
+            };
+            cmd::network_create(client, &name, &flags).await
+        }
+        Command::Network(NetworkCommand::Ls {
+            quiet,
+            no_trunc,
+            filter,
+        }) => cmd::network_ls(client, quiet, no_trunc, &filter).await,
+        Command::Network(NetworkCommand::Inspect { networks }) => {
+            cmd::network_inspect(client, &networks).await
+        }
+        Command::Network(NetworkCommand::Rm { networks }) => {
+            cmd::network_rm(client, &networks).await
         }
         Command::Diff { container } => cmd::diff(client, &container).await,
         Command::Cp {

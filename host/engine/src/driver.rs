@@ -305,6 +305,9 @@ pub struct StartRequest {
     /// One attachment per client attached before start, each connected
     /// from the process's first byte to its own [`AttachStreams`].
     pub attach: Vec<AttachOptions>,
+    /// Its network namespace and `/etc` files, as the engine decided them
+    /// for this start.
+    pub network: berth_model::network::NetworkSetup,
 }
 
 /// A started container, with the streams of [`StartRequest::attach`] in

@@ -63,6 +63,15 @@ pub fn resolv_conf(host: Option<&str>) -> String {
     out
 }
 
+/// The host's hosts file, which a container on the host's network gets a
+/// copy of (moby: `OptionOriginHostsPath("/etc/hosts")`).
+pub const HOST_HOSTS: &str = "/etc/hosts";
+
+/// Reads the host's hosts file, `None` when it is missing or unreadable.
+pub fn host_hosts(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
 /// Reads the host's resolv.conf, `None` when it is missing or unreadable.
 pub fn host_resolv_conf(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()

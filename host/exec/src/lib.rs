@@ -22,7 +22,12 @@
 //! ))?;
 //! let id = "0123456789ab";
 //! let started = driver
-//!     .start(id, StartOptions { container, rootfs: "/mnt/rootfs".into(), attach: Vec::new() })
+//!     .start(id, StartOptions {
+//!         container,
+//!         rootfs: "/mnt/rootfs".into(),
+//!         attach: Vec::new(),
+//!         network: Default::default(),
+//!     })
 //!     .await?;
 //! println!("pid {}", started.pid);
 //! let exit = driver.stop(id, libc::SIGTERM, Duration::from_secs(10)).await?;

@@ -469,12 +469,125 @@ pub struct NetworkState {
     pub sandboxes: Vec<SandboxState>,
 }
 
+/// How a container is networked (`HostConfig.NetworkMode`, moby
+/// `container.NetworkMode`), as create resolved it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// `bridge` or `default` (also the records written before networks
+    /// existed): the default bridge network.
+    #[default]
+    Bridge,
+    /// `none`: a network namespace of its own with only `lo`.
+    None,
+    /// `host`: no network namespace; the host's `/etc/hosts`,
+    /// `/etc/resolv.conf` and host name.
+    Host,
+    /// `container:<id>`: the namespace (and the `/etc` files) of that
+    /// container, resolved to its full id at create.
+    Container(String),
+    /// A user-defined network, by name or id.
+    Network(String),
+}
+
+impl NetworkMode {
+    /// Parses `HostConfig.NetworkMode` (moby `runconfig`: an empty
+    /// `container:` is refused with moby's message).
+    pub fn parse(mode: &str) -> Result<NetworkMode, NetworkModeError> {
+        Ok(match mode {
+            "" | "default" | "bridge" => NetworkMode::Bridge,
+            "none" => NetworkMode::None,
+            "host" => NetworkMode::Host,
+            _ => match mode.strip_prefix("container:") {
+                Some("") => return Err(NetworkModeError::ContainerFormat),
+                Some(reference) => NetworkMode::Container(reference.to_owned()),
+                None if mode == "container" => return Err(NetworkModeError::ContainerFormat),
+                None => NetworkMode::Network(mode.to_owned()),
+            },
+        })
+    }
+}
+
+/// A `NetworkMode` moby refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkModeError {
+    /// `container:` without a container (moby `validateNetContainerMode`).
+    #[error("invalid network mode: invalid container format container:<name|id>")]
+    ContainerFormat,
+}
+
+/// The network namespace a container's process gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NetworkNamespace {
+    /// A new one the runtime creates, holding only `lo` (`--network none`).
+    #[default]
+    New,
+    /// The host's: the spec has no network namespace entry.
+    Host,
+    /// The container's own sandbox, made by the network driver and joined
+    /// by the path of its bind mount (Docker's "private" namespace: the
+    /// network sysctl defaults apply).
+    Sandbox(PathBuf),
+    /// Another container's, joined by `/proc/<pid>/ns/net` (`container:`
+    /// mode: nothing of the namespace is set for this container).
+    Join(PathBuf),
+}
+
+/// Where a container's `/etc/hostname`, `/etc/hosts` and
+/// `/etc/resolv.conf` come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NetworkFiles {
+    /// Its own, written by the exec driver for a namespace without an
+    /// address (loopback `hosts`, the host's resolvers minus loopback).
+    #[default]
+    Own,
+    /// Its own, copied from the host's `/etc/hosts` and
+    /// `/etc/resolv.conf` as they are (moby, `--network host`: the same
+    /// namespace reaches the same resolvers).
+    Host,
+    /// Another container's files, bind-mounted as they are (moby
+    /// `initializeNetworking` for `container:` mode).
+    Shared(crate::exec::ContainerFiles),
+}
+
+/// What the exec driver needs of a container's networking at start, as
+/// the engine decided it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkSetup {
+    /// Its network namespace.
+    pub namespace: NetworkNamespace,
+    /// Its `/etc` files.
+    pub files: NetworkFiles,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cidr(text: &str) -> IpNet {
         parse_cidr(text).expect("cidr")
+    }
+
+    #[test]
+    fn network_modes_parse_as_moby() {
+        assert_eq!(NetworkMode::parse(""), Ok(NetworkMode::Bridge));
+        assert_eq!(NetworkMode::parse("default"), Ok(NetworkMode::Bridge));
+        assert_eq!(NetworkMode::parse("none"), Ok(NetworkMode::None));
+        assert_eq!(NetworkMode::parse("host"), Ok(NetworkMode::Host));
+        assert_eq!(
+            NetworkMode::parse("container:web"),
+            Ok(NetworkMode::Container("web".into()))
+        );
+        assert_eq!(
+            NetworkMode::parse("mynet"),
+            Ok(NetworkMode::Network("mynet".into()))
+        );
+        for bad in ["container:", "container"] {
+            assert_eq!(
+                NetworkMode::parse(bad).expect_err(bad).to_string(),
+                "invalid network mode: invalid container format container:<name|id>"
+            );
+        }
     }
 
     #[test]

@@ -169,6 +169,16 @@ pub fn router(state: AppState) -> Router {
         .route("/containers/prune", body_job("container_prune", S::OK))
         .route("/system/df", query_job("system_df"))
         .route("/networks/prune", body_job("network_prune", S::OK))
+        .route("/networks", query_job("network_list"))
+        .route("/networks/create", body_job("network_create", S::CREATED))
+        .route(
+            "/networks/{id}",
+            object_job(GET, "network_inspect", S::OK).merge(object_job(
+                DELETE,
+                "network_delete",
+                S::NO_CONTENT,
+            )),
+        )
         .route("/build/prune", body_job("build_prune", S::OK))
         .route("/volumes", query_job("volume_list"))
         .route("/volumes/create", body_job("volume_create", S::CREATED))

@@ -23,10 +23,11 @@ pub struct CreateRequest {
 }
 
 /// Network modes berth gives containers: a network namespace of their own
-/// with only `lo`. The default (`default`, `bridge`) gets the same until the
-/// network driver exists; other modes (`host`, `container:ID`, a named
-/// network) are refused.
-const NETWORK_MODES: [&str; 4] = ["", "default", "bridge", "none"];
+/// with only `lo` (`none`; the default, `default` or `bridge`, gets the
+/// same until the default network exists), the host's (`host`), or
+/// another container's (`container:<name|id>`, checked by the engine).
+/// A user-defined network is refused until networks exist.
+const NETWORK_MODES: [&str; 5] = ["", "default", "bridge", "none", "host"];
 
 impl CreateRequest {
     /// Refuses a request that sets a field berth does not honour
@@ -53,7 +54,7 @@ impl CreateRequest {
             &members(serde_json::to_value(&self.host_config)),
         )?;
         let mode = self.host_config.network_mode.as_str();
-        if !NETWORK_MODES.contains(&mode) {
+        if !NETWORK_MODES.contains(&mode) && !mode.starts_with("container:") {
             return Err(FieldError::Unsupported {
                 field: format!("HostConfig.NetworkMode (--network) {mode:?}"),
                 option: None,

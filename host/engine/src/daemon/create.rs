@@ -16,7 +16,7 @@ impl Daemon {
     pub async fn create(
         &self,
         name: Option<&str>,
-        request: CreateRequest,
+        mut request: CreateRequest,
     ) -> Result<CreateResponse, JobError> {
         if request.config.image.is_empty() {
             return Err(JobError::invalid("config.Image must not be empty"));
@@ -42,7 +42,9 @@ impl Daemon {
             .await?;
         let id = names::generate_id();
         let inherited = self.volumes_from(&request.host_config.volumes_from)?;
+        let network_host_name = self.resolve_network_mode(&mut request).await?;
         let spec = ContainerSpecBuilder::new(request, image, &id)
+            .network_host_name(network_host_name)
             .sysinfo(&self.config.sysinfo)
             .volumes_root(&self.config.volumes_root())
             .volumes_from(inherited)

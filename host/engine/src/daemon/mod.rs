@@ -22,9 +22,12 @@ pub mod handlers;
 pub mod health;
 mod image_archive;
 pub mod images;
+pub mod ipam;
 pub mod list;
 mod logs;
 pub mod names;
+mod network_mode;
+pub mod networks;
 pub mod prune;
 mod prune_unowned;
 mod pull;
@@ -125,6 +128,9 @@ pub struct Daemon {
     registry: std::sync::OnceLock<Arc<dyn crate::driver::RegistryService>>,
     /// Layers being pulled, one turn at a time.
     pulls: pull::PullLocks,
+    /// Held while networks are created or removed, so that two creates
+    /// cannot take one name or overlapping subnets.
+    network_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -167,6 +173,7 @@ impl Daemon {
         Arc::new(Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
+            network_lock: tokio::sync::Mutex::new(()),
             config,
             store,
             images,

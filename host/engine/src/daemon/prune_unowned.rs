@@ -1,10 +1,10 @@
 //! `POST /networks/prune` and `POST /build/prune`, which `docker system
 //! prune` calls after `/containers/prune` and before `/images/prune`.
-//! berthd has no networks besides the host's (issue 12 brings them) and no
-//! build cache (no builder yet), so the true answer is that nothing was
-//! deleted; the filters are still checked as moby checks them, so that a
-//! request dockerd would refuse is refused here too, and an unknown filter
-//! is a 400.
+//! Networks are pruned as moby's `NetworksPrune` does (in `networks.rs`'s
+//! store); berthd has no build cache (no builder yet), so the true answer
+//! there is that nothing was deleted. The filters are checked as moby
+//! checks them, so that a request dockerd would refuse is refused here
+//! too, and an unknown filter is a 400.
 
 use berth_api::filters::{FilterError, Filters, parse_until};
 use berth_api::prune::{BuildCachePruneResponse, NetworkPruneResponse};
@@ -51,20 +51,21 @@ pub const BUILD_PRUNE_SIZES: [&str; 4] = [
 ];
 
 impl Daemon {
-    /// `POST /networks/prune`: no network is removed.
-    ///
-    /// When networks land (issue 12) this removes every user-defined
-    /// network no container is connected to, narrowed by `until` (created
-    /// before) and `label`/`label!` with [`Filters::prune_labels_match`],
-    /// never the predefined `bridge`, `host` and `none`, and reports their
-    /// names, as moby's `NetworksPrune` does.
-    pub fn network_prune(&self, filters: &Filters) -> Result<NetworkPruneResponse, JobError> {
+    /// `POST /networks/prune`: removes every user-defined network no
+    /// container is connected to, narrowed by `until` (created before) and
+    /// `label`/`label!` with [`Filters::prune_labels_match`], never the
+    /// predefined `bridge`, `host` and `none`, and reports their names, as
+    /// moby's `NetworksPrune` does.
+    pub async fn network_prune(&self, filters: &Filters) -> Result<NetworkPruneResponse, JobError> {
         filters
             .check_names(&NETWORK_PRUNE_FILTERS)
             .map_err(invalid)?;
         // moby's getUntilFromPruneFilters: one value, a time or duration.
-        filters.until(Utc::now()).map_err(invalid)?;
-        Ok(NetworkPruneResponse::default())
+        let until = filters.until(Utc::now()).map_err(invalid)?;
+        let deleted = self.prune_networks(filters, until).await?;
+        Ok(NetworkPruneResponse {
+            networks_deleted: (!deleted.is_empty()).then_some(deleted),
+        })
     }
 
     /// `POST /build/prune`: no build cache exists, nothing is removed.

@@ -32,6 +32,7 @@ impl Daemon {
         if let Err(e) = self.reconcile_volumes().await {
             tracing::warn!(error = %e.message, "cannot reconcile the volumes' directories");
         }
+        self.ensure_default_network().await?;
         for (_, mut record) in records {
             // A removal cut short by a crash: the container is dead, and
             // `rm` (which accepts dead containers) finishes the job.

@@ -53,6 +53,9 @@ pub struct ContainerSpecBuilder {
     id: String,
     sysinfo: SysInfo,
     volumes: VolumeInputs,
+    /// The host name a container without its own takes from its network
+    /// mode: the host's (`host`), the joined container's (`container:`).
+    network_host_name: Option<String>,
 }
 
 impl ContainerSpecBuilder {
@@ -68,7 +71,16 @@ impl ContainerSpecBuilder {
                 root: "/var/lib/berth/volumes".into(),
                 ..VolumeInputs::default()
             },
+            network_host_name: None,
         }
+    }
+
+    /// The host name the network mode gives a container that names none
+    /// (moby: `os.Hostname()` for `host`, the other container's for
+    /// `container:`); the daemon looks it up.
+    pub fn network_host_name(mut self, name: Option<String>) -> ContainerSpecBuilder {
+        self.network_host_name = name;
+        self
     }
 
     /// Where the local volume driver keeps volumes (default: under
@@ -103,9 +115,13 @@ impl ContainerSpecBuilder {
             id,
             sysinfo,
             mut volumes,
+            network_host_name,
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
+        // moby checks the network mode first (runconfig, as the request is
+        // decoded).
+        crate::daemon::network_mode::check_conflicts(&config, &host)?;
         // Checked by `CreateRequest::check_fields`: what is left is unused.
         config.rest.clear();
         let defaults = &image.config;
@@ -185,7 +201,12 @@ impl ContainerSpecBuilder {
             crate::daemon::health::validate(check)?;
         }
 
-        // Host name: moby uses the short id when none is given.
+        // Host name: the network mode's, else moby uses the short id.
+        if config.hostname.is_empty()
+            && let Some(name) = network_host_name
+        {
+            config.hostname = name;
+        }
         if config.hostname.is_empty() {
             config.hostname = id[..12.min(id.len())].to_owned();
         }

@@ -79,6 +79,13 @@ impl Daemon {
         by: StartBy,
     ) -> Result<bool, JobError> {
         let cancel = Arc::new(tokio::sync::Notify::new());
+        // Decided before this container's lock is taken: it looks up (and
+        // locks) the container whose network it may join. Its error counts
+        // only once the state checks below have passed.
+        let network = {
+            let model = container.lock().record.ensure_model();
+            model.and_then(|model| self.network_setup(&container.id, &model))
+        };
         let (pending, request) = {
             let mut inner = container.lock();
             let state = &inner.record.state;
@@ -114,6 +121,7 @@ impl Daemon {
             // Before the container is marked busy: a record whose model
             // cannot be rebuilt refuses the start and stays as it is.
             let container_model = inner.record.ensure_model()?;
+            let network = network?;
             if by == StartBy::User {
                 // moby `containerStart(..., resetRestartManager=true)`: a
                 // user start begins a new policy run.
@@ -134,6 +142,7 @@ impl Daemon {
                 container_dir: self.config.container_dir(&container.id),
                 container: container_model,
                 attach: attach::start_options(&pending),
+                network,
             };
             (pending, request)
         };

@@ -294,6 +294,8 @@ struct FakeRuntime {
     restored: Mutex<Option<RunState>>,
     /// `StartRequest::container` of every start, in order.
     started: Mutex<Vec<berth_model::container::ContainerModel>>,
+    /// `StartRequest::network` of every start, in order.
+    started_networks: Mutex<Vec<berth_model::network::NetworkSetup>>,
     /// The ids `processes` was asked for, in order.
     processes_asked: Mutex<Vec<String>>,
     /// What `processes` answers.
@@ -382,6 +384,10 @@ impl ExecService for Arc<FakeRuntime> {
             .unwrap()
             .push(!request.attach.is_empty());
         self.started.lock().unwrap().push(request.container.clone());
+        self.started_networks
+            .lock()
+            .unwrap()
+            .push(request.network.clone());
         self.start_times
             .lock()
             .unwrap()
@@ -823,6 +829,7 @@ mod list;
 mod logs;
 mod network;
 mod network_fake;
+mod networks;
 mod prune;
 mod prune_unowned;
 mod remove;

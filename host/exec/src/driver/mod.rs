@@ -104,6 +104,8 @@ pub struct StartOptions {
     /// output (`docker run` attaches before it starts the container): one
     /// shim connection each, in order.
     pub attach: Vec<AttachOptions>,
+    /// Its network namespace and `/etc` files, as the engine decided them.
+    pub network: berth_model::network::NetworkSetup,
 }
 
 /// A started container, with the attachments requested in

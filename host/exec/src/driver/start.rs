@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use berth_fsutil::write_atomic_non_durable;
 use berth_model::container::{ContainerModel, LogDriver};
+use berth_model::exec::ContainerFiles;
+use berth_model::network::NetworkFiles;
 use berth_shim::args::ShimArgs;
 use berth_shim::logfile::Rotation;
 use berth_shim::protocol::{Reply, Request, ShimFailure, StartupReport};
@@ -206,21 +208,41 @@ impl ExecDriver {
         mkdir(&paths.dir, 0o710)?;
         mkdir(&shim_dir, 0o700)?;
         let container = &options.container;
-        let resolv = files::resolv_conf(
-            files::host_resolv_conf(&self.inner.config.host_resolv_conf).as_deref(),
-        );
+        let host_resolv = files::host_resolv_conf(&self.inner.config.host_resolv_conf);
+        // moby: a container on the host's network gets the host's files as
+        // they are (its resolvers are reachable, loopback ones included);
+        // one sharing another container's network mounts that container's
+        // files and writes none of its own.
+        let (hosts, resolv) = match &options.network.files {
+            NetworkFiles::Own | NetworkFiles::Shared(_) => (
+                files::HOSTS.to_owned(),
+                files::resolv_conf(host_resolv.as_deref()),
+            ),
+            NetworkFiles::Host => (
+                files::host_hosts(Path::new(files::HOST_HOSTS))
+                    .unwrap_or_else(|| files::HOSTS.to_owned()),
+                host_resolv.unwrap_or_else(|| files::resolv_conf(None)),
+            ),
+        };
         for (path, contents) in [
             (
                 &paths.files.hostname,
                 files::hostname_file(container.hostname.as_str()),
             ),
-            (&paths.files.hosts, files::HOSTS.to_owned()),
+            (&paths.files.hosts, hosts),
             (&paths.files.resolv_conf, resolv),
         ] {
             // Written again at every start: atomic, but no fsync.
             write_atomic_non_durable(path, contents.as_bytes(), 0o644)
                 .map_err(|e| ExecError::io("write", path, e.source))?;
         }
+        let mounted_files = match &options.network.files {
+            NetworkFiles::Shared(other) => ContainerFiles {
+                log: paths.files.log.clone(),
+                ..other.clone()
+            },
+            NetworkFiles::Own | NetworkFiles::Host => paths.files.clone(),
+        };
         // A record of a previous run must not answer for this one.
         remove_if_exists(&paths.exit)?;
         remove_if_exists(&shim_dir.join("sock"))?;
@@ -228,11 +250,12 @@ impl ExecDriver {
             id: id.to_owned(),
             source,
         })?;
-        let spec = spec::build_spec(
+        let spec = spec::build_spec_in(
             id,
             container,
             &options.rootfs,
-            &paths.files,
+            &mounted_files,
+            &options.network.namespace,
             &self.inner.config.spec,
         )
         .map_err(|source| ExecError::Spec {

@@ -60,6 +60,7 @@ use std::path::{Path, PathBuf};
 
 use berth_model::container::{CgroupnsMode, ContainerModel, Mount as UserMount, Seccomp};
 use berth_model::exec::ContainerFiles;
+use berth_model::network::NetworkNamespace;
 use oci_spec::OciSpecError;
 use oci_spec::runtime::{
     LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
@@ -217,12 +218,34 @@ pub fn linux_resources(
 }
 
 /// Builds the runtime spec of container `id` whose (mounted) root filesystem
-/// is `rootfs`.
+/// is `rootfs`, in a new network namespace of its own.
 pub fn build_spec(
     id: &str,
     container: &ContainerModel,
     rootfs: &Path,
     files: &ContainerFiles,
+    options: &SpecOptions,
+) -> Result<Spec, SpecError> {
+    build_spec_in(
+        id,
+        container,
+        rootfs,
+        files,
+        &NetworkNamespace::New,
+        options,
+    )
+}
+
+/// [`build_spec`] with the network namespace the engine decided: a new
+/// one, none (the host's), or one joined by path (a sandbox's bind mount,
+/// another container's `/proc/<pid>/ns/net`), which the runtime `setns`es
+/// into before the process starts (OCI runtime spec, `namespaces.path`).
+pub fn build_spec_in(
+    id: &str,
+    container: &ContainerModel,
+    rootfs: &Path,
+    files: &ContainerFiles,
+    network: &NetworkNamespace,
     options: &SpecOptions,
 ) -> Result<Spec, SpecError> {
     let mut user = resolve_user_in_rootfs(rootfs, &container.process.user)?;
@@ -239,7 +262,7 @@ pub fn build_spec(
         cap_set: capabilities_to_oci(capabilities(container, options)?),
     };
     let process = process(container, options, &resolved)?;
-    let linux = linux(id, container, options, &resolved)?;
+    let linux = linux(id, container, network, options, &resolved)?;
     let mut builder = SpecBuilder::default()
         .version("1.0.2")
         .root(
@@ -352,31 +375,50 @@ fn process(
 fn linux(
     id: &str,
     container: &ContainerModel,
+    network: &NetworkNamespace,
     options: &SpecOptions,
     resolved: &Resolved,
 ) -> Result<oci_spec::runtime::Linux, SpecError> {
     let cgroupns =
         (container.cgroupns == CgroupnsMode::Private).then_some(LinuxNamespaceType::Cgroup);
     let security = &container.security;
+    // moby `WithNamespaces`: no network entry for the host's namespace,
+    // an entry with a path to join an existing one.
+    let network_entry = match network {
+        NetworkNamespace::New => Some(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .build()?,
+        ),
+        NetworkNamespace::Host => None,
+        NetworkNamespace::Sandbox(path) | NetworkNamespace::Join(path) => Some(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::Network)
+                .path(path.clone())
+                .build()?,
+        ),
+    };
+    let mut namespaces = [
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+    ]
+    .into_iter()
+    .chain(cgroupns)
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .collect::<Result<Vec<_>, _>>()?;
+    // In the order the spec had before: mount, network, then the others.
+    if let Some(entry) = network_entry {
+        namespaces.insert(1, entry);
+    }
     let mut linux = LinuxBuilder::default()
-        .namespaces(
-            [
-                LinuxNamespaceType::Mount,
-                LinuxNamespaceType::Network,
-                LinuxNamespaceType::Uts,
-                LinuxNamespaceType::Pid,
-                LinuxNamespaceType::Ipc,
-            ]
-            .into_iter()
-            .chain(cgroupns)
-            .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
-            .collect::<Result<Vec<_>, _>>()?,
-        )
+        .namespaces(namespaces)
         .cgroups_path(PathBuf::from(format!(
             "{}/{id}",
             options.cgroup_parent.trim_end_matches('/')
         )))
-        .sysctl(sysctls(container));
+        .sysctl(sysctls(container, network));
     let (user_devices, mut user_rules) = devices::user_devices(&security.devices)?;
     user_rules.extend(devices::cgroup_rules(&security.device_cgroup_rules)?);
     let mut resources = resources(container, options)?;
@@ -434,17 +476,29 @@ fn linux(
 /// user may do so that it can bind low ports and ping (moby
 /// `daemon/oci_linux.go`, `WithSysctls`, since 20.10: a default is set
 /// only where the container does not set the key).
-fn sysctls(container: &ContainerModel) -> HashMap<String, String> {
-    let mut sysctls = HashMap::from([
-        (
-            "net.ipv4.ip_unprivileged_port_start".to_owned(),
-            "0".to_owned(),
-        ),
-        (
-            "net.ipv4.ping_group_range".to_owned(),
-            "0 2147483647".to_owned(),
-        ),
-    ]);
+fn sysctls(container: &ContainerModel, network: &NetworkNamespace) -> HashMap<String, String> {
+    // moby `WithCommonOptions`: the defaults only in a namespace made for
+    // the container (`NetworkMode.IsPrivate`), never in the host's or
+    // another container's.
+    let private = matches!(
+        network,
+        NetworkNamespace::New | NetworkNamespace::Sandbox(_)
+    );
+    let defaults = if !private {
+        Vec::new()
+    } else {
+        vec![
+            (
+                "net.ipv4.ip_unprivileged_port_start".to_owned(),
+                "0".to_owned(),
+            ),
+            (
+                "net.ipv4.ping_group_range".to_owned(),
+                "0 2147483647".to_owned(),
+            ),
+        ]
+    };
+    let mut sysctls: HashMap<String, String> = defaults.into_iter().collect();
     for (key, value) in container.security.sysctls.iter() {
         sysctls.insert(key.to_owned(), value.to_owned());
     }

@@ -745,4 +745,5 @@ fn tmpfs_mounts_merge_dockers_defaults() {
 mod exec;
 mod host_options;
 mod limits;
+mod network;
 mod security;

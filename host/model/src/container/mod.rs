@@ -110,6 +110,10 @@ pub struct ContainerModel {
     pub readonly_rootfs: bool,
     /// `HostConfig.LogConfig`, parsed.
     pub log: LogDriver,
+    /// `HostConfig.NetworkMode`, parsed (records written before it read
+    /// back as the default bridge).
+    #[serde(default)]
+    pub network: crate::network::NetworkMode,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's

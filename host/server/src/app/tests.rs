@@ -677,6 +677,34 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
             Some("v1"),
             StatusCode::NO_CONTENT,
         ),
+        (
+            Method::GET,
+            "/networks",
+            "network_list",
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/networks/create",
+            "network_create",
+            None,
+            StatusCode::CREATED,
+        ),
+        (
+            Method::GET,
+            "/networks/n1",
+            "network_inspect",
+            Some("n1"),
+            StatusCode::OK,
+        ),
+        (
+            Method::DELETE,
+            "/networks/n1",
+            "network_delete",
+            Some("n1"),
+            StatusCode::NO_CONTENT,
+        ),
     ];
     for (_, _, job, _, _) in &routes {
         let handler =

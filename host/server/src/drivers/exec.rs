@@ -85,6 +85,7 @@ impl ExecService for ExecAdapter {
                 container: request.container,
                 rootfs: request.rootfs,
                 attach: request.attach,
+                network: request.network,
             };
             let started = driver
                 .start(&request.id, options)

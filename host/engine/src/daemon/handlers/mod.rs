@@ -54,6 +54,10 @@
 //! | `container_extract_to_dir` | id | `path`, `noOverwriteDirNonDir`, `copyUIDGID` (stdin: a tar stream) | |
 //! | `container_stats` | id | `stream`, `one-shot` | `StatsResponse` lines |
 //! | `network_prune` | | `filters` | `NetworkPruneResponse` |
+//! | `network_create` | | | `NetworkCreateResponse` (stdin: `NetworkCreateRequest`) |
+//! | `network_list` | | `filters` | `[NetworkResource]` |
+//! | `network_inspect` | id or name | | `NetworkResource` |
+//! | `network_delete` | id or name | | |
 //! | `build_prune` | | `filters`, `all`, `keep-storage`, `reserved-space`, `max-used-space`, `min-free-space` | `BuildCachePruneResponse` |
 //! | `volume_create` | | | `Volume` |
 //! | `volume_list` | | `filters` | `VolumeListResponse` |
@@ -79,6 +83,7 @@ mod exec;
 mod image_archive;
 mod images;
 mod registry;
+mod networks;
 mod system;
 mod volumes;
 
@@ -401,9 +406,33 @@ pub const JOBS: &[JobSpec] = &[
     },
     JobSpec {
         name: "network_prune",
-        description: "removes unused networks (berth has none of its own yet)",
+        description: "removes unused networks",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(system::network_prune(cx, job)),
+    },
+    JobSpec {
+        name: "network_create",
+        description: "creates a bridge network from a JSON body on stdin",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_create(cx, job)),
+    },
+    JobSpec {
+        name: "network_list",
+        description: "lists networks",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_list(cx, job)),
+    },
+    JobSpec {
+        name: "network_inspect",
+        description: "shows a network",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_inspect(cx, job)),
+    },
+    JobSpec {
+        name: "network_delete",
+        description: "removes a network",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_delete(cx, job)),
     },
     JobSpec {
         name: "build_prune",

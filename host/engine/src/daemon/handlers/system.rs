@@ -118,11 +118,11 @@ pub(super) async fn system_df(cx: Arc<Context>, job: Job) -> JobResult {
     Ok(0)
 }
 
-/// `network_prune`: removes unused networks (berth has none of its own yet).
+/// `network_prune`: removes unused networks.
 pub(super) async fn network_prune(cx: Arc<Context>, job: Job) -> JobResult {
     let filters = berth_api::filters::Filters::parse(job.env.get("filters").unwrap_or(""))
         .map_err(|e| JobError::invalid(e.to_string()))?;
-    let report = cx.daemon.network_prune(&filters)?;
+    let report = cx.daemon.network_prune(&filters).await?;
     job.stdout.write_json(&report).await?;
     Ok(0)
 }

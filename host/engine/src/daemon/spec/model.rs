@@ -16,6 +16,7 @@ use berth_model::container::{
 
 use super::{invalid, mounts, resources};
 use crate::job::JobError;
+use berth_model::network::NetworkMode;
 
 /// The parsed values of a `HostConfig` that the model keeps.
 #[derive(Debug, Clone)]
@@ -137,6 +138,8 @@ pub(super) fn assemble(
         },
         cgroupns,
         readonly_rootfs: host.readonly_rootfs,
+        network: NetworkMode::parse(&host.network_mode)
+            .map_err(|e| JobError::invalid(e.to_string()))?,
     })
 }
 

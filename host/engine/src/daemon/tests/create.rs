@@ -135,7 +135,9 @@ async fn create_and_restore_touch_the_disk_from_the_blocking_pool() {
     assert_eq!(ran(&f.daemon), (2, 1));
     let f = f.restart(Arc::default());
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
-    // The records' load; the listing of the containers' directories and
-    // of the volumes' (a crash's leftovers).
-    assert_eq!(ran(&f.daemon), (1, 2));
+    // The records' load, the networks' load and the default network's
+    // commit (no daemon was restored on this data root before); the
+    // listing of the containers' directories and of the volumes' (a
+    // crash's leftovers).
+    assert_eq!(ran(&f.daemon), (3, 2));
 }

@@ -85,8 +85,8 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
                 .to_owned(),
         ),
         (
-            with_host(r#"{"NetworkMode":"host"}"#),
-            "HostConfig.NetworkMode (--network) \"host\" is not supported by berth".to_owned(),
+            with_host(r#"{"NetworkMode":"mynet"}"#),
+            "HostConfig.NetworkMode (--network) \"mynet\" is not supported by berth".to_owned(),
         ),
         (
             with_host(r#"{"Frobnicate":true}"#),

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 53] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 57] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -222,10 +222,14 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 53] = [
         Exposure::Route,
     ),
     (
-        "network_prune",
-        "removes unused networks (berth has none of its own yet)",
+        "network_create",
+        "creates a bridge network from a JSON body on stdin",
         Exposure::Route,
     ),
+    ("network_delete", "removes a network", Exposure::Route),
+    ("network_inspect", "shows a network", Exposure::Route),
+    ("network_list", "lists networks", Exposure::Route),
+    ("network_prune", "removes unused networks", Exposure::Route),
     (
         "system_auth",
         "checks registry credentials (docker login; stdin: AuthConfig)",

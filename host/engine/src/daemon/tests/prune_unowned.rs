@@ -1,5 +1,5 @@
-//! `/networks/prune` and `/build/prune`: nothing to delete yet, moby's
-//! filter checks.
+//! `/networks/prune` and `/build/prune`: moby's filter checks (what
+//! network prune removes is tested in `networks.rs`).
 
 use super::*;
 
@@ -19,6 +19,7 @@ async fn network_prune_deletes_nothing_and_checks_mobys_filters() {
     let d = &fx.daemon;
     let report = d
         .network_prune(&f(r#"{"label":["a"],"until":["24h"]}"#))
+        .await
         .unwrap();
     assert_eq!(report.networks_deleted, None);
     assert_eq!(
@@ -26,14 +27,14 @@ async fn network_prune_deletes_nothing_and_checks_mobys_filters() {
         r#"{"NetworksDeleted":null}"#
     );
     assert_eq!(
-        message(d.network_prune(&f(r#"{"dangling":["1"]}"#))),
+        message(d.network_prune(&f(r#"{"dangling":["1"]}"#)).await),
         "invalid filter 'dangling'"
     );
     assert_eq!(
-        message(d.network_prune(&f(r#"{"until":["1h","2h"]}"#))),
+        message(d.network_prune(&f(r#"{"until":["1h","2h"]}"#)).await),
         "more than one until filter specified"
     );
-    assert!(d.network_prune(&f(r#"{"until":["soon"]}"#)).is_err());
+    assert!(d.network_prune(&f(r#"{"until":["soon"]}"#)).await.is_err());
 }
 
 #[tokio::test]
