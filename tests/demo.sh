@@ -34,6 +34,13 @@ if berth version >/dev/null 2>&1; then
     exit 1
 fi
 
+# berthd makes its default bridge network (bridge berth0, nftables table
+# berth) and turns IPv4 forwarding on, as dockerd does; the demo puts the
+# host back as it found it when it stops.
+had_bridge=$(ip link show berth0 >/dev/null 2>&1 && echo yes || echo no)
+had_table=$(nft list table inet berth >/dev/null 2>&1 && echo yes || echo no)
+ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)
+
 # Its own session: Ctrl-C reaches this script only, which removes the demo
 # container before it stops the daemon.
 setsid "$bin/berthd" &
@@ -45,6 +52,9 @@ stop() {
     berth rm -f berth-demo >/dev/null 2>&1 || true
     kill -TERM "$daemon" 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
+    [ "$had_bridge" = yes ] || ip link delete berth0 2>/dev/null || true
+    [ "$had_table" = yes ] || nft delete table inet berth 2>/dev/null || true
+    echo "$ip_forward" > /proc/sys/net/ipv4/ip_forward
 }
 trap stop EXIT INT TERM
 

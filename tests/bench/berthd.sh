@@ -36,7 +36,7 @@ berthd_bin() {
 
 berthd_start() {
     mkdir -p "$work/plugins"
-    "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+    "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
         --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
         --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
         --cgroup-parent "/berth-bench-$$" \

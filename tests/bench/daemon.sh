@@ -68,7 +68,7 @@ busybox_bundle true
 mkdir -p "$work/docker-config"
 mkdir -p "$work/plugins"
 start_berthd() {
-    "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+    "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
         --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
         --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
         --cgroup-parent "/berth-bench-$$" \

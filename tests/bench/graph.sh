@@ -69,7 +69,7 @@ for driver in overlay2 vfs; do
     root=$work/$driver
     sock=$root/berth.sock
     mkdir -p "$root"
-    "$bin/berthd" -H "unix://$sock" --data-root "$root/data" --exec-root "$root/exec" \
+    "$bin/berthd" -H "unix://$sock" --data-root "$root/data" --exec-root "$root/exec" --bridge none \
         --pidfile "$root/berthd.pid" --storage-driver "$driver" --log-level warn \
         >"$root/berthd.log" 2>&1 &
     berthd_pid=$!

@@ -90,7 +90,7 @@ wait_for() { # SOCKET CLIENT... : until `CLIENT version` answers, at most 60 s
 }
 
 mkdir -p "$work/plugins" "$work/docker-config"
-"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
+"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
     --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
     --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
     --cgroup-parent "/berth-bench-$$" \

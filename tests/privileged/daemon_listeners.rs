@@ -38,6 +38,10 @@ fn berthd_roots(dir: &Path) -> Vec<OsString> {
     }
     args.push("--cgroup-parent".into());
     args.push(format!("/berth-test-listeners-{}", std::process::id()).into());
+    // No default bridge network: these daemons test listeners, and a
+    // bridge of their own would outlive the kill that ends each test.
+    args.push("--bridge".into());
+    args.push("none".into());
     args
 }
 

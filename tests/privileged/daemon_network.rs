@@ -64,6 +64,7 @@ fn a_killed_test_daemon_leaves_no_table_or_bridge() {
         NetworkDriverConfig {
             netns_dir: daemon.exec_root().join("netns"),
             table: table.clone(),
+            ip_forward: true,
         },
     );
     let forward_before = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("sysctl");

@@ -330,6 +330,7 @@ fn reconcile_after_a_crash_removes_what_nobody_owns_and_keeps_the_rest() {
         berth_network::NetworkDriverConfig {
             netns_dir: lab.driver.netns_dir().to_path_buf(),
             table: lab.table.clone(),
+            ip_forward: true,
         },
     );
     restarted.reconcile(&[n1], &[e1], &[]).unwrap();

@@ -30,6 +30,8 @@ pub struct Daemon {
     extra_args: Vec<String>,
     cgroup_parent: String,
     nft_table: String,
+    bridge: String,
+    bip: String,
 }
 
 /// A raw HTTP response.
@@ -111,12 +113,26 @@ impl Daemon {
                 DAEMONS.fetch_add(1, Ordering::Relaxed)
             ),
         };
+        // A default bridge and subnet of its own (berthd's default is
+        // `berth0` with a subnet from the pools, which parallel daemons
+        // would share): a /28 of 10.128.0.0/9 from the pid and a counter.
+        let n = DAEMONS.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let bridge = format!("bt{pid}x{}", n % 1000);
+        let bip = format!(
+            "10.{}.{}.{}/28",
+            128 + ((pid >> 8) & 0x7f),
+            pid & 0xff,
+            (n % 16) * 16 + 1
+        );
         let mut daemon = Daemon {
             dir,
             child: None,
             extra_args: extra_args.iter().map(|s| (*s).to_owned()).collect(),
             cgroup_parent,
             nft_table,
+            bridge,
+            bip,
         };
         daemon.spawn();
         daemon
@@ -206,6 +222,20 @@ impl Daemon {
         }
         if !self.extra_args.iter().any(|a| a == "--nft-table") {
             command.arg("--nft-table").arg(&self.nft_table);
+        }
+        if !self.extra_args.iter().any(|a| a == "--bridge") {
+            command.arg("--bridge").arg(&self.bridge);
+        }
+        if !self.extra_args.iter().any(|a| a == "--bip") {
+            command.arg("--bip").arg(&self.bip);
+        }
+        // The host's forwarding setting is not a test's to change.
+        if !self
+            .extra_args
+            .iter()
+            .any(|a| a.starts_with("--ip-forward"))
+        {
+            command.arg("--ip-forward=false");
         }
         if !self.extra_args.iter().any(|a| a == "--plugin-grants") {
             command

@@ -70,6 +70,7 @@ impl Lab {
             NetworkDriverConfig {
                 netns_dir: dir.path().join("netns"),
                 table: table.clone(),
+                ip_forward: true,
             },
         );
         Lab {

@@ -19,6 +19,10 @@ pub struct NetworkDriverConfig {
     /// The daemon's nftables table (`berth` by default; test daemons name
     /// their own so they never share one).
     pub table: TableName,
+    /// Turn `net.ipv4.ip_forward` on when a bridge network needs it
+    /// (dockerd's `--ip-forward`, on by default); off, the host's setting
+    /// is left alone and only same-bridge and host-local traffic flows.
+    pub ip_forward: bool,
 }
 
 #[derive(Debug, Default)]
@@ -158,7 +162,10 @@ impl NetworkDriver {
             addresses: network.gateways.clone(),
             alias: self.bridge_alias(),
         })?;
-        if !network.internal && network.gateways.iter().any(|g| !g.is_ipv6()) {
+        if self.config.ip_forward
+            && !network.internal
+            && network.gateways.iter().any(|g| !g.is_ipv6())
+        {
             self.ensure_ip_forward()?;
         }
         Ok(())

@@ -139,6 +139,18 @@ struct Args {
     /// daemons sharing a host each need their own.
     #[arg(long, value_name = "NAME", default_value = drivers::network::DEFAULT_TABLE)]
     nft_table: String,
+    /// The default network's bridge interface (dockerd's `--bridge`).
+    #[arg(long = "bridge", value_name = "NAME", default_value = berth_engine::daemon::networks::DEFAULT_BRIDGE)]
+    bridge: String,
+    /// The default bridge's address with the subnet's prefix, e.g.
+    /// `172.17.0.1/16` (dockerd's `--bip`); without it a free subnet is
+    /// chosen once and kept.
+    #[arg(long = "bip", value_name = "CIDR", value_parser = parse_bip)]
+    bip: Option<berth_model::network::IpNet>,
+    /// Turn on `net.ipv4.ip_forward` for bridge networks, as dockerd's
+    /// `--ip-forward` (on by default).
+    #[arg(long = "ip-forward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    ip_forward: bool,
     /// A registry (`host[:port]`) to speak to over plain HTTP (repeatable);
     /// 127.0.0.0/8, ::1 and localhost always are, as with dockerd.
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
@@ -224,6 +236,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         exec_root: args.exec_root.clone(),
         sysinfo: sysinfo.clone(),
         start_timeout: berth_engine::daemon::DEFAULT_START_TIMEOUT,
+        default_bridge: berth_engine::daemon::DefaultBridge {
+            name: args.bridge.clone(),
+            bip: args.bip,
+        },
     };
     let plugins = plugins::start(&plugin_options(&args)).await?;
     let drivers::Drivers {
@@ -244,6 +260,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let network = Arc::new(drivers::network::NetworkAdapter::new(
         &args.exec_root,
         &args.nft_table,
+        args.ip_forward,
     )?);
     let daemon = Daemon::with_network(
         config,
@@ -418,6 +435,23 @@ async fn wait_for_signal() {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+}
+
+/// `--bip`: an address with its prefix whose host part is not zero (the
+/// bridge's own address), as dockerd requires.
+fn parse_bip(value: &str) -> Result<berth_model::network::IpNet, String> {
+    let bip = berth_model::network::parse_cidr(value).map_err(|e| e.to_string())?;
+    if !bip.addr().is_ipv4() {
+        return Err(format!(
+            "--bip {value:?} must be an IPv4 address with a prefix"
+        ));
+    }
+    if bip.addr() == bip.network() || bip.addr() == bip.broadcast() {
+        return Err(format!(
+            "--bip {value:?} names the subnet, not an address in it (e.g. 172.17.0.1/16)"
+        ));
+    }
+    Ok(bip)
 }
 
 fn parse_cgroupns_mode(value: &str) -> Result<CgroupnsMode, String> {

@@ -267,6 +267,7 @@ fn fixture() -> Fixture {
             exec_root: dir.path().join("exec"),
             sysinfo: sysinfo.clone(),
             start_timeout: crate::daemon::DEFAULT_START_TIMEOUT,
+            default_bridge: Default::default(),
         },
         store.clone(),
         Arc::new(Images),

@@ -77,6 +77,31 @@ pub struct DaemonConfig {
     /// filesystem to its process running ([`DEFAULT_START_TIMEOUT`]). A
     /// start past it fails, and what it set up is undone.
     pub start_timeout: Duration,
+    /// The default `bridge` network's kernel bridge and address
+    /// (`--bridge`, `--bip`); several daemons on one host each need their
+    /// own.
+    pub default_bridge: DefaultBridge,
+}
+
+/// `--bridge NAME` and `--bip ADDR/PREFIX` (dockerd's flags): the default
+/// network's bridge, and its gateway address with the subnet's prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultBridge {
+    /// The bridge interface (`berth0` unless configured).
+    pub name: String,
+    /// The gateway with the subnet's prefix (`172.17.0.1/16`); `None`
+    /// lets the daemon pick a free subnet from the default pools once and
+    /// keep it.
+    pub bip: Option<berth_model::network::IpNet>,
+}
+
+impl Default for DefaultBridge {
+    fn default() -> DefaultBridge {
+        DefaultBridge {
+            name: networks::DEFAULT_BRIDGE.to_owned(),
+            bip: None,
+        }
+    }
 }
 
 /// [`DaemonConfig::start_timeout`] by default: beyond the exec driver's

@@ -299,31 +299,76 @@ impl Daemon {
     /// so that its subnet and id survive restarts, then applied.
     pub(super) async fn ensure_default_network(&self) -> Result<(), JobError> {
         let _held = self.network_lock.lock().await;
-        let networks = self.stored_networks().await?;
-        if let Some(existing) = networks.iter().find(|n| n.name == "bridge") {
-            return self.apply_network(existing).await;
+        let wanted = &self.config.default_bridge;
+        // dockerd's `--bridge=none`: no default bridge network.
+        if wanted.name == NO_DEFAULT_BRIDGE {
+            return Ok(());
         }
-        let in_use: Vec<IpNet> = networks
-            .iter()
-            .flat_map(|n| n.ipv4.iter().map(Subnet::cidr))
-            .collect();
-        let network = Arc::clone(&self.network);
-        let routes = self
-            .blocking(BlockingKind::Network, move || network.host_routes())
-            .await?;
-        let cidr = ipam::choose_subnet(&in_use, &routes).map_err(pool_error)?;
+        let bridge =
+            InterfaceName::new(&wanted.name).map_err(|e| JobError::invalid(e.to_string()))?;
+        // --bip is the gateway with the subnet's prefix, as dockerd reads it.
+        let configured = wanted
+            .bip
+            .map(|bip| subnet(bip.trunc(), Some(bip.addr())))
+            .transpose()?;
+        let networks = self.stored_networks().await?;
+        let existing = networks.iter().find(|n| n.name == "bridge").cloned();
+        if let Some(existing) = &existing {
+            let same_subnet = configured.is_none() || existing.ipv4 == configured;
+            if existing.bridge == bridge && same_subnet {
+                return self.apply_network(existing).await;
+            }
+            // The flags changed since the network was stored: the old
+            // bridge goes (nothing can be connected to it while berthd
+            // starts), the network keeps its id with the new settings.
+            let network = Arc::clone(&self.network);
+            let old = existing.clone();
+            self.blocking(BlockingKind::Network, move || network.remove_network(&old))
+                .await
+                .or_else(|e| {
+                    if e.kind == ErrorKind::Unavailable {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })?;
+        }
+        let ipv4 = match configured {
+            Some(subnet) => subnet,
+            None => match existing.as_ref().and_then(|n| n.ipv4) {
+                Some(kept) => kept,
+                None => {
+                    let in_use: Vec<IpNet> = networks
+                        .iter()
+                        .filter(|n| n.name != "bridge")
+                        .flat_map(|n| n.ipv4.iter().map(Subnet::cidr))
+                        .collect();
+                    let network = Arc::clone(&self.network);
+                    let routes = self
+                        .blocking(BlockingKind::Network, move || network.host_routes())
+                        .await?;
+                    subnet(
+                        ipam::choose_subnet(&in_use, &routes).map_err(pool_error)?,
+                        None,
+                    )?
+                }
+            },
+        };
         let model = NetworkModel {
-            id: names::generate_id(),
+            id: existing
+                .as_ref()
+                .map_or_else(names::generate_id, |n| n.id.clone()),
             name: "bridge".to_owned(),
             driver: "bridge".to_owned(),
-            bridge: InterfaceName::new(DEFAULT_BRIDGE)
-                .map_err(|e| JobError::invalid(e.to_string()))?,
-            ipv4: Some(subnet(cidr, None)?),
+            bridge,
+            ipv4: Some(ipv4),
             ipv6: None,
             internal: false,
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
-            created: now_rfc3339(),
+            created: existing
+                .as_ref()
+                .map_or_else(now_rfc3339, |n| n.created.clone()),
         };
         let store = self.store.clone();
         let record = model.clone();
@@ -378,6 +423,9 @@ impl Daemon {
 
 /// The default network's bridge (dockerd's is `docker0`).
 pub const DEFAULT_BRIDGE: &str = "berth0";
+
+/// `--bridge none`: the daemon has no default bridge network, as dockerd.
+pub const NO_DEFAULT_BRIDGE: &str = "none";
 
 /// What a create request asks of the network, checked.
 struct NetworkPlan {

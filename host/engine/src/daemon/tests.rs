@@ -735,6 +735,7 @@ impl FixtureBuilder {
             exec_root: dir.path().join("exec"),
             sysinfo: Default::default(),
             start_timeout: self.start_timeout,
+            default_bridge: Default::default(),
         };
         let network = self.network.unwrap_or_else(|| {
             Arc::new(network_fake::FakeNetwork::new(

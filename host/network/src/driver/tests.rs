@@ -64,6 +64,7 @@ fn rig() -> Rig {
         NetworkDriverConfig {
             netns_dir: dir.path().join("netns"),
             table: TableName::new("berth_t").unwrap(),
+            ip_forward: true,
         },
     );
     Rig {

@@ -28,7 +28,11 @@ pub struct NetworkAdapter {
 impl NetworkAdapter {
     /// The real driver: namespaces under `<exec_root>/netns`, rules in the
     /// nftables table `table`, in berthd's own network namespace.
-    pub fn new(exec_root: &std::path::Path, table: &str) -> anyhow::Result<NetworkAdapter> {
+    pub fn new(
+        exec_root: &std::path::Path,
+        table: &str,
+        ip_forward: bool,
+    ) -> anyhow::Result<NetworkAdapter> {
         let table = TableName::new(table)?;
         Ok(NetworkAdapter::with_driver(NetworkDriver::new(
             Arc::new(LinuxKernel::new()),
@@ -36,6 +40,7 @@ impl NetworkAdapter {
             NetworkDriverConfig {
                 netns_dir: exec_root.join("netns"),
                 table,
+                ip_forward,
             },
         )))
     }

@@ -82,8 +82,8 @@ mod containers;
 mod exec;
 mod image_archive;
 mod images;
-mod registry;
 mod networks;
+mod registry;
 mod system;
 mod volumes;
 

@@ -22,6 +22,7 @@ fn rig() -> (
         NetworkDriverConfig {
             netns_dir: dir.path().join("netns"),
             table: TableName::new("berth_u").unwrap(),
+            ip_forward: true,
         },
     ));
     (kernel, firewall, adapter, dir)
