@@ -258,7 +258,9 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     }
     req.config.stop_signal = args.stop_signal.clone();
     req.config.stop_timeout = args.stop_timeout;
-    req.host_config.network_mode = "default".to_owned();
+    if req.host_config.network_mode.is_empty() {
+        req.host_config.network_mode = "default".to_owned();
+    }
     Ok(req)
 }
 

@@ -26,6 +26,11 @@ pub struct HostArgs {
     /// processes.
     #[arg(long)]
     pub init: bool,
+    /// Connect the container to a network (`none`, `host`,
+    /// `container:NAME`, `bridge` or a network's name); berthd refuses
+    /// what it cannot honour.
+    #[arg(long = "network", alias = "net", value_name = "NETWORK")]
+    pub network: Option<String>,
 }
 
 /// Whether `mode` is a device access mode: some of `rwm`, each once.
@@ -84,6 +89,12 @@ impl HostArgs {
         host.device_cgroup_rules = self.device_cgroup_rules.clone();
         host.group_add = self.group_add.clone();
         host.init = self.init.then_some(true);
+        if let Some(network) = &self.network {
+            if network.is_empty() {
+                bail!("invalid argument \"\" for \"--network\" flag: empty network name");
+            }
+            host.network_mode = network.clone();
+        }
         Ok(())
     }
 }
@@ -136,6 +147,7 @@ mod tests {
             devices: vec!["/dev/null:/dev/x:r".into()],
             device_cgroup_rules: vec!["c 1:3 rwm".into()],
             group_add: vec!["audio".into(), "1234".into()],
+            network: Some("host".into()),
             init: true,
         };
         let mut host = HostConfig::default();
@@ -148,6 +160,7 @@ mod tests {
         assert_eq!(host.devices, [mapping("/dev/null", "/dev/x", "r")]);
         assert_eq!(host.device_cgroup_rules, ["c 1:3 rwm"]);
         assert_eq!(host.group_add, ["audio", "1234"]);
+        assert_eq!(host.network_mode, "host");
         assert_eq!(host.init, Some(true));
         let mut plain = HostConfig::default();
         HostArgs::default().apply(&mut plain).unwrap();
