@@ -144,8 +144,43 @@ fn open_dir(path: &Path) -> Result<OwnedFd, ContainerOpsError> {
 /// to it (libcontainer connects while `create` runs here), so the socket is
 /// reached through this process's handle on the directory, a path whose
 /// length does not depend on the exec root.
-fn console_socket_path(dir: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}/console.sock", dir.as_raw_fd()))
+///
+/// [`wire_io`] gives the stdio of a new process (init or exec) and, for a
+/// terminal, that socket (named `socket_name`) with the directory handle
+/// first: bound first, it is dropped last, after the socket.
+type WiredIo = (Option<OwnedFd>, InitStdio, Option<ConsoleSocket>);
+
+fn wire_io(bundle: &Path, io: InitIo, socket_name: &str) -> Result<WiredIo, ContainerOpsError> {
+    match io {
+        InitIo::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => Ok((
+            None,
+            InitStdio::Fds {
+                stdin,
+                stdout,
+                stderr,
+            },
+            None,
+        )),
+        InitIo::Tty => {
+            let dir = open_dir(bundle)?;
+            let path = PathBuf::from(format!("/proc/self/fd/{}/{socket_name}", dir.as_raw_fd()));
+            let _ = std::fs::remove_file(&path);
+            let socket = ConsoleSocket::bind(&path).map_err(lc)?;
+            Ok((
+                Some(dir),
+                InitStdio::Fds {
+                    stdin: dev_null()?,
+                    stdout: dev_null()?,
+                    stderr: dev_null()?,
+                },
+                Some(socket),
+            ))
+        }
+    }
 }
 
 fn dev_null() -> Result<OwnedFd, ContainerOpsError> {
@@ -170,36 +205,7 @@ impl ContainerOps for Libcontainer {
         }
         // Declared first so that it outlives the console socket, whose path
         // goes through it.
-        let mut bundle_dir = None;
-        let (stdio, console) = match io {
-            InitIo::Pipes {
-                stdin,
-                stdout,
-                stderr,
-            } => (
-                InitStdio::Fds {
-                    stdin,
-                    stdout,
-                    stderr,
-                },
-                None,
-            ),
-            InitIo::Tty => {
-                let dir = open_dir(&self.bundle)?;
-                let path = console_socket_path(&dir);
-                let _ = std::fs::remove_file(&path);
-                let socket = ConsoleSocket::bind(&path).map_err(lc)?;
-                bundle_dir = Some(dir);
-                (
-                    InitStdio::Fds {
-                        stdin: dev_null()?,
-                        stdout: dev_null()?,
-                        stderr: dev_null()?,
-                    },
-                    Some(socket),
-                )
-            }
-        };
+        let (bundle_dir, stdio, console) = wire_io(&self.bundle, io, "console.sock")?;
         let container = Container::create(CreateOptions {
             id: self.id.clone(),
             bundle: self.bundle.clone(),

@@ -92,3 +92,30 @@ where
 fn flag(on: bool) -> &'static str {
     if on { "1" } else { "0" }
 }
+
+/// `berth network|volume inspect NAME...`: `GET PREFIX/NAME` for each
+/// name, the objects found printed as one JSON array and each missing one
+/// on stderr, exit status 1 if any was missing, as docker does.
+pub(crate) async fn inspect_each(
+    client: &crate::http::Client,
+    prefix: &str,
+    names: &[String],
+) -> anyhow::Result<i32> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in names {
+        let path = format!("{prefix}/{}", crate::http::segment(name));
+        match client.get_json::<serde_json::Value>(&path).await {
+            Ok(object) => found.push(object),
+            Err(e) => {
+                print_error(&e);
+                code = 1;
+            }
+        }
+    }
+    println!(
+        "{}",
+        crate::format::pretty_json(&serde_json::Value::Array(found))
+    );
+    Ok(code)
+}

@@ -7,7 +7,7 @@ use berth_api::network::{
 };
 use hyper::Method;
 
-use crate::format::{pretty_json, table};
+use crate::format::table;
 use crate::http::{Client, query, segment};
 
 use super::prune::parse_filters;
@@ -121,22 +121,7 @@ pub async fn network_ls(
 /// `berth network inspect NETWORK...`: the networks found as one JSON
 /// array, each missing one on stderr, as docker does.
 pub async fn network_inspect(client: &Client, names: &[String]) -> Result<i32> {
-    let mut found = Vec::new();
-    let mut code = 0;
-    for name in names {
-        match client
-            .get_json::<serde_json::Value>(&format!("/networks/{}", segment(name)))
-            .await
-        {
-            Ok(network) => found.push(network),
-            Err(e) => {
-                super::print_error(&e);
-                code = 1;
-            }
-        }
-    }
-    println!("{}", pretty_json(&serde_json::Value::Array(found)));
-    Ok(code)
+    super::inspect_each(client, "/networks", names).await
 }
 
 /// `berth network rm NETWORK...`: each removed name, as docker.

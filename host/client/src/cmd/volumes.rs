@@ -7,7 +7,7 @@ use berth_api::units::human_size;
 use berth_api::volume::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 use hyper::Method;
 
-use crate::format::{pretty_json, table};
+use crate::format::table;
 use crate::http::{Client, query, segment};
 
 use super::prune::{confirm, parse_filters, prune};
@@ -75,22 +75,7 @@ pub async fn volume_ls(client: &Client, quiet: bool, filter: &[String]) -> Resul
 /// `berth volume inspect NAME...`: the volumes found as one JSON array,
 /// each missing one on stderr, as docker does.
 pub async fn volume_inspect(client: &Client, names: &[String]) -> Result<i32> {
-    let mut found = Vec::new();
-    let mut code = 0;
-    for name in names {
-        match client
-            .get_json::<serde_json::Value>(&format!("/volumes/{}", segment(name)))
-            .await
-        {
-            Ok(volume) => found.push(volume),
-            Err(e) => {
-                super::print_error(&e);
-                code = 1;
-            }
-        }
-    }
-    println!("{}", pretty_json(&serde_json::Value::Array(found)));
-    Ok(code)
+    super::inspect_each(client, "/volumes", names).await
 }
 
 /// `berth volume rm [-f] NAME...`: each removed name, as docker.
