@@ -10,7 +10,7 @@
 //! streams only), and nothing survives the shim: exec ids are the engine's,
 //! and the engine forgets them on restart as moby does.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Instant;
 
@@ -340,21 +340,7 @@ impl<R: ContainerOps> Monitor<R> {
     /// Writes queued input to exec `i`'s stdin.
     pub(super) fn write_exec_stdin(&mut self, i: usize) {
         let exec = &mut self.execs[i];
-        let Some(stdin) = &mut exec.stdin else { return };
-        while !stdin.queued.is_empty() {
-            match stdin.file.write(&stdin.queued) {
-                Ok(n) => {
-                    stdin.queued.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    exec.stdin = None;
-                    return;
-                }
-            }
-        }
-        if stdin.closing {
+        if exec.stdin.as_mut().is_some_and(|stdin| !stdin.flush()) {
             exec.stdin = None;
         }
     }

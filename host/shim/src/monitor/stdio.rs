@@ -38,6 +38,26 @@ pub(super) struct Stdin {
     pub(super) closing: bool,
 }
 
+impl Stdin {
+    /// Writes as much queued input as the pipe takes. `false` once the
+    /// stdin is done with: the process closed it, or a requested close
+    /// found nothing left to write.
+    pub(super) fn flush(&mut self) -> bool {
+        while !self.queued.is_empty() {
+            match self.file.write(&self.queued) {
+                Ok(n) => {
+                    self.queued.drain(..n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // The process closed its stdin.
+                Err(_) => return false,
+            }
+        }
+        !self.closing
+    }
+}
+
 /// The container's output streams and stdin, as the shim holds them.
 pub(super) struct ShimStdio {
     pub(super) outputs: Vec<Output>,
@@ -271,22 +291,7 @@ impl<R: ContainerOps> Monitor<R> {
 
     /// Writes queued input to the container's stdin, as much as it takes.
     pub(super) fn write_stdin(&mut self) {
-        let Some(stdin) = &mut self.stdin else { return };
-        while !stdin.queued.is_empty() {
-            match stdin.file.write(&stdin.queued) {
-                Ok(n) => {
-                    stdin.queued.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The container closed its stdin.
-                    self.stdin = None;
-                    return;
-                }
-            }
-        }
-        if stdin.closing {
+        if self.stdin.as_mut().is_some_and(|stdin| !stdin.flush()) {
             self.stdin = None;
         }
     }
