@@ -113,6 +113,9 @@ pub struct TestPlugins {
     pub example_authz: Built,
     /// `misbehave-authz`: an authz policy failing on request.
     pub misbehave_authz: Built,
+    /// `example-registry-policy`: maps a registry to another's stored
+    /// credential (WIT 1.2.0).
+    pub example_registry_policy: Built,
 }
 
 /// Builds (or finds up to date) every test plugin.
@@ -128,6 +131,7 @@ pub fn test_plugins() -> TestPlugins {
             "berth-plugin-example-registry-auth",
             "berth-plugin-example-authz",
             "berth-plugin-misbehave-authz",
+            "berth-plugin-example-registry-policy",
         ],
         &[],
     );
@@ -155,6 +159,7 @@ pub fn test_plugins() -> TestPlugins {
         example_registry_auth: built("example-registry-auth", &out, "example-registry-auth"),
         example_authz: built("example-authz", &out, "example-authz"),
         misbehave_authz: built("misbehave-authz", &out, "misbehave-authz"),
+        example_registry_policy: built("example-registry-policy", &out, "example-registry-policy"),
     }
 }
 
