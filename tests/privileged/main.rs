@@ -36,6 +36,8 @@ mod hostile_images;
 mod network;
 mod plugins;
 mod registry_auth;
+mod registry_faults;
+mod registry_platform;
 mod registry_pull;
 mod registry_tls;
 mod runc_bad_bundles;

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod image_archive;
 pub mod netlab;
 pub mod registry;
+pub mod regproxy;
 pub mod require;
 pub mod tlsreg;
 
