@@ -37,6 +37,7 @@ mod network;
 mod plugins;
 mod registry_auth;
 mod registry_faults;
+mod registry_layout;
 mod registry_platform;
 mod registry_pull;
 mod registry_tls;
