@@ -1,5 +1,6 @@
 //! Builds the built-in plugins (`plugins/graph-layout`, `plugins/image-gc`,
-//! `plugins/disk-usage`, `plugins/authz-default`) for `wasm32-wasip2` so
+//! `plugins/disk-usage`, `plugins/authz-default`,
+//! `plugins/registry-policy-default`) for `wasm32-wasip2` so
 //! that berthd embeds them and runs with no plugin directory.
 //!
 //! The nested `cargo build` uses its own target directory
@@ -21,6 +22,10 @@ const BUILTINS: &[(&str, &str)] = &[
     ("image-gc", "berth-plugin-image-gc"),
     ("disk-usage", "berth-plugin-disk-usage"),
     ("authz-default", "berth-plugin-authz-default"),
+    (
+        "registry-policy-default",
+        "berth-plugin-registry-policy-default",
+    ),
 ];
 
 /// Environment the outer cargo sets for build scripts that must not leak

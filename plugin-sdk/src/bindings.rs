@@ -1,5 +1,6 @@
 //! Generated bindings, one module per world: the four worlds of
-//! `berth:plugin@1.0.0`, and `authz` of `berth:plugin@1.1.0`.
+//! `berth:plugin@1.0.0`, `authz` of `berth:plugin@1.1.0` and
+//! `registry-policy` of `berth:plugin@1.2.0`.
 //!
 //! Plugin authors never use these directly: the world modules of this crate
 //! wrap them in idiomatic traits, and the `register_*!` macros export them.
@@ -92,6 +93,24 @@ pub mod authz {
         with: {
             "berth:plugin/host@1.1.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
             "berth:plugin/types@1.1.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
+    });
+}
+
+/// `world registry-policy`, from `berth:plugin@1.2.0` (the minor version
+/// that added it). Its `host` and `types` are bound to the 1.0.0 ones every
+/// other world shares, as `authz`'s are.
+pub mod registry_policy {
+    wit_bindgen::generate!({
+        world: "registry-policy",
+        path: "../wit/since_v1.2.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_registry_policy",
+        default_bindings_module: "berth_plugin_sdk::bindings::registry_policy",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.2.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.2.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
         },
     });
 }

@@ -12,6 +12,7 @@
 //! | `network-policy` | [`network::NetworkPolicy`] | [`register_network_policy!`] |
 //! | `registry-auth` | [`registry::RegistryAuth`] | [`register_registry_auth!`] |
 //! | `authz` | [`authz::AuthzPolicy`] | [`register_authz_policy!`] |
+//! | `registry-policy` | [`registry_policy::RegistryPolicy`] | [`register_registry_policy!`] |
 //!
 //! Every plugin may also log through berthd and read its configuration with
 //! [`host`]. The WIT version a plugin targets is recorded in the component
@@ -19,7 +20,8 @@
 //! the manifest: [`WIT_VERSION`] (1.0.0) for the first four worlds, so that
 //! plugins built before 1.1 keep building unchanged, and
 //! [`authz::WIT_VERSION`] (1.1.0, the minor version that added the world)
-//! for `authz`.
+//! for `authz`, [`registry_policy::WIT_VERSION`] (1.2.0) for
+//! `registry-policy`.
 //!
 //! A plugin crate is a `cdylib` that registers exactly one world:
 //!
@@ -68,6 +70,7 @@ pub mod host;
 pub mod job;
 pub mod network;
 pub mod registry;
+pub mod registry_policy;
 
 /// The version of the `berth:plugin` WIT package the `job-handler`,
 /// `graph-policy`, `network-policy` and `registry-auth` worlds of this SDK

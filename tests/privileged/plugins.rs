@@ -127,9 +127,10 @@ fn berthd_lists_plugins_for_berth_the_api_and_docker() {
     }
 
     let listed = d.http("GET", "/berth/plugins", b"").json();
-    // Four built-in plugins (authz-default, disk-usage, graph-layout,
-    // image-gc), example-job, misbehave and the refused junk.
-    assert_eq!(listed.as_array().unwrap().len(), 7, "{listed}");
+    // Five built-in plugins (authz-default, disk-usage, graph-layout,
+    // image-gc, registry-policy-default), example-job, misbehave and the
+    // refused junk.
+    assert_eq!(listed.as_array().unwrap().len(), 8, "{listed}");
     let example = plugin_json(&d, "example-job");
     assert_eq!(example["world"], "job-handler");
     assert_eq!(example["source"]["kind"], "directory");
@@ -212,7 +213,7 @@ fn bad_plugins_never_take_berthd_down() {
     assert_eq!(refused["state"], "refused");
     let reason = refused["refused"].as_str().unwrap();
     assert!(
-        reason.contains("WIT 3.0.0") && reason.contains("supports 1.1.0"),
+        reason.contains("WIT 3.0.0") && reason.contains("supports 1.2.0"),
         "{reason}"
     );
     // The refused policy does not replace the default one.

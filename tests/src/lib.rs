@@ -12,7 +12,9 @@ pub mod daemon;
 pub mod image_archive;
 pub mod netlab;
 pub mod registry;
+pub mod regproxy;
 pub mod require;
+pub mod tlsreg;
 
 /// Path of a binary built by this workspace (`berthd`, `berth`, `berth-runc`,
 /// `berth-shim`), next to the test executable's `deps/` directory.

@@ -91,7 +91,8 @@ async fn sdk_built_plugins_load_from_the_plugin_directory() {
             "graph-layout",
             "image-gc",
             "misbehave",
-            "misbehave-policy"
+            "misbehave-policy",
+            "registry-policy-default"
         ]
     );
     let example = f.host.inspect("example-job").unwrap();
@@ -441,9 +442,9 @@ async fn an_incompatible_wit_version_is_refused_naming_both_versions() {
     assert_refused(
         &f.host,
         "example-job",
-        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.1.0"],
+        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.2.0"],
     );
-    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.1.0"]);
+    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.2.0"]);
     assert!(!f.host.has_job("example-echo"));
 }
 

@@ -113,6 +113,11 @@ pub struct TestPlugins {
     pub example_authz: Built,
     /// `misbehave-authz`: an authz policy failing on request.
     pub misbehave_authz: Built,
+    /// `example-registry-policy`: maps a registry to another's stored
+    /// credential (WIT 1.2.0).
+    pub example_registry_policy: Built,
+    /// `example-graph-flatten`: two lowers whatever the image's depth.
+    pub example_graph_flatten: Built,
 }
 
 /// Builds (or finds up to date) every test plugin.
@@ -128,6 +133,8 @@ pub fn test_plugins() -> TestPlugins {
             "berth-plugin-example-registry-auth",
             "berth-plugin-example-authz",
             "berth-plugin-misbehave-authz",
+            "berth-plugin-example-registry-policy",
+            "berth-plugin-example-graph-flatten",
         ],
         &[],
     );
@@ -155,6 +162,8 @@ pub fn test_plugins() -> TestPlugins {
         example_registry_auth: built("example-registry-auth", &out, "example-registry-auth"),
         example_authz: built("example-authz", &out, "example-authz"),
         misbehave_authz: built("misbehave-authz", &out, "misbehave-authz"),
+        example_registry_policy: built("example-registry-policy", &out, "example-registry-policy"),
+        example_graph_flatten: built("example-graph-flatten", &out, "example-graph-flatten"),
     }
 }
 

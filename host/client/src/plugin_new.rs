@@ -15,11 +15,12 @@ use anyhow::{Context, bail};
 pub use berth_model::plugin::{World, is_valid_name};
 
 /// The WIT version the SDK's bindings of `world` target: `authz` was added
-/// in 1.1.0, the others are 1.0.0 (the SDK's `WIT_VERSION` and
-/// `authz::WIT_VERSION`).
+/// in 1.1.0, `registry-policy` in 1.2.0, the others are 1.0.0 (the SDK's
+/// `WIT_VERSION`, `authz::WIT_VERSION` and `registry_policy::WIT_VERSION`).
 fn wit(world: World) -> &'static str {
     match world {
         World::Authz => "1.1.0",
+        World::RegistryPolicy => "1.2.0",
         _ => "1.0.0",
     }
 }
@@ -31,6 +32,9 @@ fn template(world: World) -> &'static str {
         World::NetworkPolicy => include_str!("../../../plugin-sdk/templates/network-policy.rs"),
         World::RegistryAuth => include_str!("../../../plugin-sdk/templates/registry-auth.rs"),
         World::Authz => include_str!("../../../plugin-sdk/templates/authz.rs"),
+        World::RegistryPolicy => {
+            include_str!("../../../plugin-sdk/templates/registry-policy.rs")
+        }
     }
 }
 
@@ -227,6 +231,7 @@ mod tests {
             World::NetworkPolicy,
             World::RegistryAuth,
             World::Authz,
+            World::RegistryPolicy,
         ] {
             let name = format!("p-{}", world.as_str());
             create(dir.path(), &name, world, Some(&sdk)).unwrap();

@@ -471,8 +471,15 @@ impl Graph {
         let _guard = self.lock();
         let tmp = self.layout.tmp();
         for entry in read_dir_names(&tmp)? {
-            fsutil::remove_tree(&tmp.join(&entry))?;
-            let _ = fs::remove_file(tmp.join(&entry));
+            let path = tmp.join(&entry);
+            // Staging areas are directories; a pull's blobs (streamed into
+            // `tmp/blob-*` before extraction) are plain files.
+            match fs::symlink_metadata(&path) {
+                Ok(meta) if meta.is_dir() => fsutil::remove_tree(&path)?,
+                Ok(_) => fs::remove_file(&path).map_err(GraphError::io("remove", &path))?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(GraphError::io("inspect", &path)(e)),
+            }
         }
         let read = self.store.read()?;
         let layers = read.list(LAYERS)?;

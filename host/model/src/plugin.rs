@@ -21,16 +21,20 @@ pub enum World {
     RegistryAuth,
     /// Authorization of every API request (WIT 1.1.0 and newer).
     Authz,
+    /// Which held credential goes to which registry, without seeing
+    /// secrets (WIT 1.2.0 and newer).
+    RegistryPolicy,
 }
 
 impl World {
     /// Every world, in declaration order.
-    pub const ALL: [World; 5] = [
+    pub const ALL: [World; 6] = [
         World::JobHandler,
         World::GraphPolicy,
         World::NetworkPolicy,
         World::RegistryAuth,
         World::Authz,
+        World::RegistryPolicy,
     ];
 
     /// The WIT name of the world, as manifests spell it.
@@ -41,6 +45,7 @@ impl World {
             World::NetworkPolicy => "network-policy",
             World::RegistryAuth => "registry-auth",
             World::Authz => "authz",
+            World::RegistryPolicy => "registry-policy",
         }
     }
 
@@ -49,6 +54,7 @@ impl World {
     pub fn since(self) -> semver::Version {
         match self {
             World::Authz => semver::Version::new(1, 1, 0),
+            World::RegistryPolicy => semver::Version::new(1, 2, 0),
             _ => semver::Version::new(1, 0, 0),
         }
     }
@@ -66,6 +72,7 @@ impl World {
             World::NetworkPolicy => "network",
             World::RegistryAuth => "credentials",
             World::Authz => "authorization",
+            World::RegistryPolicy => "credential-choice",
         }
     }
 }
@@ -140,7 +147,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown world \"job\" (expected one of: job-handler, graph-policy, \
-             network-policy, registry-auth, authz)"
+             network-policy, registry-auth, authz, registry-policy)"
         );
     }
 

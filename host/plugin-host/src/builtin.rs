@@ -17,13 +17,14 @@ macro_rules! builtin {
     };
 }
 
-/// The default graph-layout and authz policies and the image maintenance
+/// The default graph-layout, authz and registry policies and the image maintenance
 /// jobs.
 pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("graph-layout"),
     builtin!("image-gc"),
     builtin!("disk-usage"),
     builtin!("authz-default"),
+    builtin!("registry-policy-default"),
 ];
 
 /// Names of the built-in plugins.

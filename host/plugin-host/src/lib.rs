@@ -16,7 +16,9 @@
 //!   Job's stdio as the plugin's WASI stdio ([`JobIo`]).
 //! - Policies: [`PluginHost::graph_policy`] (graph layout, plans validated
 //!   before use), [`PluginHost::plan_network`],
-//!   [`PluginHost::registry_credentials`], and [`PluginHost::authorize`]
+//!   [`PluginHost::registry_credentials`],
+//!   [`PluginHost::choose_registry_credential`] (which held credential
+//!   goes to which registry, without secrets), and [`PluginHost::authorize`]
 //!   for every API request (fail-closed; see [`authz`]).
 //! - Admin: [`PluginHost::list`], [`PluginHost::inspect`],
 //!   [`PluginHost::set_enabled`], [`PluginHost::reload`], and
@@ -42,6 +44,7 @@ mod host;
 pub mod manifest;
 mod plugin;
 mod policy;
+mod registry_policy;
 mod runtime;
 mod state;
 mod watcher;
@@ -59,6 +62,7 @@ pub use host::{
 pub use manifest::{Capability, Manifest, World};
 pub use plugin::{HealthPolicy, JobIo, JobSpec, PluginSource};
 pub use policy::{GraphPolicyHandle, graph_types, network_types, registry_types};
+pub use registry_policy::{DEFAULT_REGISTRY_POLICY_PLUGIN, registry_policy_types};
 pub use runtime::{CompileOrigin, HostLimits, Limits};
 pub use watcher::{DEBOUNCE, WatchHandle};
 

@@ -3,8 +3,8 @@
 //! ```toml
 //! name = "example-job"          # must match the file (or folder) name
 //! version = "1.0.0"             # the plugin's own semver version
-//! world = "job-handler"         # job-handler | graph-policy | network-policy | registry-auth | authz
-//! wit = "1.0.0"                 # the berth:plugin WIT version it was built against (authz: 1.1.0 or newer)
+//! world = "job-handler"         # job-handler | graph-policy | network-policy | registry-auth | authz | registry-policy
+//! wit = "1.0.0"                 # the berth:plugin WIT version it was built against (authz: 1.1.0 or newer, registry-policy: 1.2.0 or newer)
 //! summary = "example jobs"      # optional
 //! component = "example-job.wasm"  # optional, relative to the manifest
 //! capabilities = ["scratch-dir"]  # optional: scratch-dir, graph-admin (job handlers only)

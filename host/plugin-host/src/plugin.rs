@@ -616,6 +616,7 @@ impl LoadedPlugin {
                 Err(reason) => {
                     let what = match self.manifest.world {
                         World::Authz => "decision",
+                        World::RegistryPolicy => "choice",
                         _ => "plan",
                     };
                     Err(self.failed(

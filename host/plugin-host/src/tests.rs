@@ -38,18 +38,25 @@ async fn builtins_load_and_describe_themselves() {
     let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["authz-default", "disk-usage", "graph-layout", "image-gc"]
+        [
+            "authz-default",
+            "disk-usage",
+            "graph-layout",
+            "image-gc",
+            "registry-policy-default"
+        ]
     );
     for status in &list {
         assert_eq!(status.state, PluginState::Loaded, "{status:?}");
         assert_eq!(status.source, Some(PluginSource::Builtin));
-        // The 1.0.0 plugins load unchanged beside the 1.1.0 authz world,
-        // their imports (`host@1.0.0`) served by the linker's 1.1.0
-        // definitions through wasmtime's semver matching.
-        let wit = if status.name == "authz-default" {
-            "1.1.0"
-        } else {
-            "1.0.0"
+        // The 1.0.0 plugins load unchanged beside the 1.1.0 authz world and
+        // the 1.2.0 registry-policy world, their imports (`host@1.0.0`)
+        // served by the linker's 1.1.0 definitions through wasmtime's
+        // semver matching.
+        let wit = match status.name.as_str() {
+            "authz-default" => "1.1.0",
+            "registry-policy-default" => "1.2.0",
+            _ => "1.0.0",
         };
         assert_eq!(status.wit.as_deref(), Some(wit), "{}", status.name);
         assert!(status.active);
@@ -434,7 +441,10 @@ async fn unused_cache_entries_are_pruned_at_start() {
     assert!(!stale.exists());
     assert!(unrelated.exists());
     // One entry per built-in plugin, and the unrelated file.
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 5);
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        crate::builtin_names().count() + 1
+    );
     drop(host);
 }
 
@@ -598,4 +608,55 @@ async fn a_scan_that_panics_keeps_the_loaded_plugins() {
     );
     let event = events.try_recv().unwrap();
     assert_eq!(event.kind, crate::PluginEventKind::Refuse);
+}
+
+#[tokio::test]
+async fn the_builtin_registry_policy_chooses_without_seeing_secrets() {
+    use crate::registry_policy_types::{AccessRequest, Choice, CredentialRef, CredentialSource};
+    let data = tempfile::tempdir().unwrap();
+    let host = host(data.path()).await;
+    assert_eq!(
+        host.inspect("registry-policy-default").unwrap().world,
+        Some(World::RegistryPolicy)
+    );
+    let request = AccessRequest {
+        registry: "reg.example:5000".into(),
+        repository: "team/app".into(),
+        actions: vec!["pull".into()],
+        origin: "pull".into(),
+    };
+    let held = |source, registry: &str| CredentialRef {
+        source,
+        registry: registry.into(),
+        username: "u".into(),
+    };
+    let choose = |refs: Vec<CredentialRef>| {
+        let host = host.clone();
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            host.choose_registry_credential(&request, &refs)
+                .expect("the built-in serves")
+                .expect("it answers")
+        })
+    };
+    // Nothing held: anonymous.
+    assert_eq!(choose(vec![]).await.unwrap(), Choice::Anonymous);
+    // The admin's credential for another registry is not presented.
+    let other = held(CredentialSource::AdminConfig, "other.example");
+    assert_eq!(
+        choose(vec![other.clone()]).await.unwrap(),
+        Choice::Anonymous
+    );
+    // The admin's for this registry is.
+    let mine = held(CredentialSource::AdminConfig, "reg.example:5000");
+    assert_eq!(
+        choose(vec![other.clone(), mine.clone()]).await.unwrap(),
+        Choice::UseHeld(1)
+    );
+    // The client's own goes first.
+    let client = held(CredentialSource::XRegistryAuth, "reg.example:5000");
+    assert_eq!(
+        choose(vec![other, mine, client]).await.unwrap(),
+        Choice::UseHeld(2)
+    );
 }

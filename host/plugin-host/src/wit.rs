@@ -14,12 +14,13 @@ use semver::Version;
 /// The WIT folders this host carries bindings for, newest first, with the
 /// module serving each.
 pub const FOLDERS: &[(Version, BindingsVersion)] = &[
+    (Version::new(1, 2, 0), BindingsVersion::V1_2),
     (Version::new(1, 1, 0), BindingsVersion::V1_1),
     (Version::new(1, 0, 0), BindingsVersion::V1),
 ];
 
 /// The newest WIT version of each major this host supports, newest first.
-pub const SUPPORTED: &[Version] = &[Version::new(1, 1, 0)];
+pub const SUPPORTED: &[Version] = &[Version::new(1, 2, 0)];
 
 /// Which bindings module serves a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,10 @@ pub enum BindingsVersion {
     V1,
     /// `wit/since_v1.1.0`, served by the `bindings::v1_1` module.
     V1_1,
+    /// `wit/since_v1.2.0`: its new `registry-policy` world is served by
+    /// the `bindings::v1_2` module; the worlds it carries forward unchanged
+    /// by `bindings::v1_1` (see `world::WorldPre::new`).
+    V1_2,
 }
 
 /// Human-readable list of supported versions, for errors.
@@ -79,13 +84,14 @@ mod tests {
         assert_eq!(bindings_for(&v("1.0.0")), Some(BindingsVersion::V1));
         assert_eq!(bindings_for(&v("1.0.1")), Some(BindingsVersion::V1));
         assert_eq!(bindings_for(&v("1.1.0")), Some(BindingsVersion::V1_1));
+        assert_eq!(bindings_for(&v("1.2.0")), Some(BindingsVersion::V1_2));
     }
 
     #[test]
     fn newer_minor_other_major_and_prerelease_are_not() {
         for wanted in [
-            "1.2.0",
-            "1.1.1",
+            "1.3.0",
+            "1.2.1",
             "2.0.0",
             "0.9.0",
             "1.0.0-rc.1",
@@ -119,7 +125,7 @@ mod tests {
     fn supported_versions_are_described() {
         assert_eq!(
             describe_supported(),
-            "1.1.0 (plugins built for 1.0.0 to 1.1.0)"
+            "1.2.0 (plugins built for 1.0.0 to 1.2.0)"
         );
     }
 }

@@ -10,7 +10,7 @@
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{latest, v1};
+use crate::bindings::{latest, v1, v1_2};
 use crate::manifest::World;
 use crate::state::CallState;
 use crate::wit::BindingsVersion;
@@ -19,6 +19,7 @@ use latest::graph_policy::berth::plugin::types::{HandlerInfo, PluginInfo};
 use latest::graph_policy::exports::berth::plugin::graph_layout as graph;
 use latest::network_policy::exports::berth::plugin::network;
 use latest::registry_auth::exports::berth::plugin::credentials;
+use v1_2::registry_policy::exports::berth::plugin::credential_choice as choice;
 
 /// A world's `InstancePre`, in the bindings of the plugin's WIT version.
 pub(crate) enum Versioned<Old, New> {
@@ -50,6 +51,8 @@ pub(crate) type RegistryPre = Versioned<
 >;
 /// An authz policy (the world exists since 1.1.0 only).
 pub(crate) type AuthzPre = latest::authz::AuthzPre<CallState>;
+/// A registry policy (the world exists since 1.2.0 only).
+pub(crate) type RegistryPolicyPre = v1_2::registry_policy::RegistryPolicyPre<CallState>;
 
 /// The instantiable form of a plugin, by world.
 pub(crate) enum WorldPre {
@@ -58,6 +61,7 @@ pub(crate) enum WorldPre {
     Network(NetworkPre),
     Registry(RegistryPre),
     Authz(AuthzPre),
+    RegistryPolicy(RegistryPolicyPre),
 }
 
 impl WorldPre {
@@ -68,34 +72,46 @@ impl WorldPre {
         version: BindingsVersion,
         pre: InstancePre<CallState>,
     ) -> wasmtime::Result<WorldPre> {
-        use BindingsVersion::{V1, V1_1};
+        use BindingsVersion::{V1, V1_1, V1_2};
         use Versioned::{Latest, V1 as Old};
+        // 1.2.0 only adds a world: a 1.2.0 plugin of a world carried forward
+        // is served by the 1.1 bindings (see `bindings::v1_2`).
         Ok(match (world, version) {
             (World::JobHandler, V1) => {
                 WorldPre::Job(Old(v1::job_handler::JobHandlerPre::new(pre)?))
             }
-            (World::JobHandler, V1_1) => {
+            (World::JobHandler, V1_1 | V1_2) => {
                 WorldPre::Job(Latest(latest::job_handler::JobHandlerPre::new(pre)?))
             }
             (World::GraphPolicy, V1) => {
                 WorldPre::Graph(Old(v1::graph_policy::GraphPolicyPre::new(pre)?))
             }
-            (World::GraphPolicy, V1_1) => {
+            (World::GraphPolicy, V1_1 | V1_2) => {
                 WorldPre::Graph(Latest(latest::graph_policy::GraphPolicyPre::new(pre)?))
             }
             (World::NetworkPolicy, V1) => {
                 WorldPre::Network(Old(v1::network_policy::NetworkPolicyPre::new(pre)?))
             }
-            (World::NetworkPolicy, V1_1) => {
+            (World::NetworkPolicy, V1_1 | V1_2) => {
                 WorldPre::Network(Latest(latest::network_policy::NetworkPolicyPre::new(pre)?))
             }
             (World::RegistryAuth, V1) => {
                 WorldPre::Registry(Old(v1::registry_auth::RegistryAuthPre::new(pre)?))
             }
-            (World::RegistryAuth, V1_1) => {
+            (World::RegistryAuth, V1_1 | V1_2) => {
                 WorldPre::Registry(Latest(latest::registry_auth::RegistryAuthPre::new(pre)?))
             }
-            (World::Authz, V1_1) => WorldPre::Authz(latest::authz::AuthzPre::new(pre)?),
+            (World::Authz, V1_1 | V1_2) => WorldPre::Authz(latest::authz::AuthzPre::new(pre)?),
+            (World::RegistryPolicy, V1_2) => {
+                WorldPre::RegistryPolicy(v1_2::registry_policy::RegistryPolicyPre::new(pre)?)
+            }
+            // Manifest::parse refuses a world older than the WIT it needs.
+            (World::RegistryPolicy, V1 | V1_1) => {
+                return Err(wasmtime::format_err!(
+                    "world registry-policy needs berth:plugin WIT {} or newer",
+                    World::RegistryPolicy.since()
+                ));
+            }
             // Manifest::parse refuses an authz manifest with wit < 1.1.0.
             (World::Authz, V1) => {
                 return Err(wasmtime::format_err!(
@@ -118,6 +134,7 @@ impl WorldPre {
             WorldPre::Registry(V1(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
             WorldPre::Registry(Latest(pre)) => pre.instantiate(&mut *store)?.call_describe(store),
             WorldPre::Authz(pre) => pre.instantiate(&mut *store)?.call_describe(store),
+            WorldPre::RegistryPolicy(pre) => pre.instantiate(&mut *store)?.call_describe(store),
             WorldPre::Job(_) => Err(wasmtime::format_err!(
                 "a job handler describes itself with its jobs"
             )),
@@ -269,5 +286,19 @@ impl RegistryPre {
                 .berth_plugin_credentials()
                 .call_lookup(store, request),
         }
+    }
+}
+
+impl RegistryPolicyPre {
+    /// `choose`.
+    pub fn choose(
+        &self,
+        store: &mut Store<CallState>,
+        request: &choice::AccessRequest,
+        held: &[choice::CredentialRef],
+    ) -> PolicyResult<choice::Choice> {
+        self.instantiate(&mut *store)?
+            .berth_plugin_credential_choice()
+            .call_choose(store, request, held)
     }
 }

@@ -2,7 +2,7 @@
 //! `oci-client`.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -11,6 +11,7 @@ use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::certs;
 use crate::error::RegistryError;
 use crate::manifest::{self, Document, Layer};
 use crate::platform::Platform;
@@ -22,6 +23,54 @@ pub struct RegistryConfig {
     /// Registries (`host[:port]`) spoken to over plain HTTP besides the
     /// loopback ones (`--insecure-registry`).
     pub insecure_registries: Vec<String>,
+    /// The `certs.d` directory (`--certs-dir`): `DIR/HOST[:PORT]/*.crt`
+    /// are CA roots for that registry, and a directory for a loopback
+    /// registry makes it TLS (moby `registry.ReadCertsDirectory`).
+    pub certs_dir: Option<PathBuf>,
+    /// Docker Hub mirrors (`--registry-mirror`), tried in order before
+    /// Docker Hub itself.
+    pub mirrors: Vec<Mirror>,
+}
+
+/// A validated `--registry-mirror`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mirror {
+    /// `host[:port]`.
+    pub host: String,
+    /// Plain HTTP (`http://`) rather than TLS.
+    pub plain: bool,
+}
+
+impl Mirror {
+    /// Parses a mirror URL as moby's `ValidateMirror` (`registry/config.go`)
+    /// does: `http://` or `https://`, a host, no path but `/`, no query,
+    /// no credentials.
+    pub fn parse(url: &str) -> Result<Mirror, RegistryError> {
+        let invalid = |why: &str| RegistryError::InvalidMirror {
+            reason: format!("{why}: {url}"),
+        };
+        let (plain, rest) = if let Some(rest) = url.strip_prefix("http://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("https://") {
+            (false, rest)
+        } else {
+            return Err(invalid("unsupported scheme"));
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if host.is_empty() {
+            return Err(invalid("no host"));
+        }
+        if host.contains('@') {
+            return Err(invalid("unsupported user info"));
+        }
+        if !path.is_empty() || rest.contains(['?', '#']) {
+            return Err(invalid("unsupported path/query/fragment at end of the URI"));
+        }
+        Ok(Mirror {
+            host: host.to_owned(),
+            plain,
+        })
+    }
 }
 
 /// Credentials for one registry, from the client's `X-Registry-Auth`.
@@ -116,45 +165,127 @@ impl Registry {
         }
     }
 
-    /// Whether `registry` is spoken to over plain HTTP.
+    /// Whether `registry` is spoken to over plain HTTP: listed as
+    /// insecure, a mirror given as `http://`, or on the loopback without a
+    /// `certs.d` directory (CA material there means the admin wants TLS).
     pub fn is_insecure(&self, registry: &str) -> bool {
-        is_loopback_registry(registry)
+        let explicit = self
+            .config
+            .insecure_registries
+            .iter()
+            .any(|r| r == registry)
             || self
                 .config
-                .insecure_registries
+                .mirrors
                 .iter()
-                .any(|r| r == registry)
+                .any(|m| m.plain && m.host == registry);
+        explicit || (is_loopback_registry(registry) && !self.has_certs_dir(registry))
     }
 
-    fn client(&self, name: &ImageName, credentials: &Credentials) -> Arc<oci_client::Client> {
+    fn has_certs_dir(&self, registry: &str) -> bool {
+        self.config
+            .certs_dir
+            .as_deref()
+            .and_then(|dir| certs::dir_for(dir, registry))
+            .is_some_and(|dir| dir.is_dir())
+    }
+
+    /// The CA roots `certs.d` holds for `registry` (none for plain HTTP).
+    fn certs(&self, registry: &str) -> Result<certs::RegistryCerts, RegistryError> {
+        match &self.config.certs_dir {
+            Some(dir) if !self.is_insecure(registry) => {
+                Ok(certs::read(dir, registry)?.unwrap_or_default())
+            }
+            _ => Ok(certs::RegistryCerts::default()),
+        }
+    }
+
+    fn client(
+        &self,
+        name: &ImageName,
+        credentials: &Credentials,
+    ) -> Result<Arc<oci_client::Client>, RegistryError> {
         let registry = name.oci().resolve_registry().to_owned();
-        let key = format!("{registry}\n{}", credentials.key());
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        // Read on every access, as dockerd does: a CA dropped into
+        // certs.d takes effect without a restart.
+        let certs = self.certs(name.registry())?;
+        let key = format!("{registry}\n{}\n{}", credentials.key(), certs.key);
         let protocol = if self.is_insecure(name.registry()) {
             ClientProtocol::Http
         } else {
             ClientProtocol::Https
         };
-        Arc::clone(clients.entry(key).or_insert_with(|| {
-            Arc::new(oci_client::Client::new(ClientConfig {
-                protocol,
-                // We choose the platform ourselves (`Platform::select`).
-                platform_resolver: None,
-                user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
-                ..ClientConfig::default()
-            }))
-        }))
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(Arc::clone(client));
+        }
+        let client = oci_client::Client::try_from(ClientConfig {
+            protocol,
+            // We choose the platform ourselves (`Platform::select`).
+            platform_resolver: None,
+            user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
+            extra_root_certificates: certs.roots,
+            ..ClientConfig::default()
+        })
+        .map_err(|e| RegistryError::Tls {
+            registry: name.registry().to_owned(),
+            reason: crate::error::error_chain(&e),
+        })?;
+        let client = Arc::new(client);
+        clients.insert(key, Arc::clone(&client));
+        Ok(client)
+    }
+
+    /// Where to look for `name`, in order: the mirrors for Docker Hub
+    /// images (moby `registry/service.go`, `lookupV2Endpoints`: mirrors
+    /// first, then the official index), then the registry itself.
+    fn sources(&self, name: &ImageName) -> Vec<ImageName> {
+        let mut sources = Vec::new();
+        if name.registry() == "docker.io" {
+            sources.extend(
+                self.config
+                    .mirrors
+                    .iter()
+                    .map(|m| name.on_registry(&m.host)),
+            );
+        }
+        sources.push(name.clone());
+        sources
     }
 
     /// Resolves `name` to one image manifest for `platform` and fetches its
-    /// config.
+    /// config: from a mirror if one has it, else from its registry (the
+    /// origin's error is the one reported).
     pub async fn resolve(
         &self,
         name: &ImageName,
         platform: &Platform,
         credentials: &Credentials,
     ) -> Result<ResolvedImage, RegistryError> {
-        let client = self.client(name, credentials);
+        let sources = self.sources(name);
+        let last = sources.len() - 1;
+        for (n, source) in sources.into_iter().enumerate() {
+            match self.resolve_on(&source, platform, credentials).await {
+                Ok(mut image) => {
+                    image.name = name.clone();
+                    return Ok(image);
+                }
+                Err(e) if n < last => {
+                    tracing::info!(mirror = %source.registry(), error = %e, "mirror failed, trying the next source");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("sources() always ends with the origin")
+    }
+
+    async fn resolve_on(
+        &self,
+        name: &ImageName,
+        platform: &Platform,
+        credentials: &Credentials,
+    ) -> Result<ResolvedImage, RegistryError> {
+        let client = self.client(name, credentials)?;
         let auth = credentials.oci();
         let familiar = name.familiar();
         let oci_err = |e| RegistryError::from_oci(&familiar, e);
@@ -218,7 +349,15 @@ impl Registry {
         client
             .pull_blob(name.oci(), image.config_digest.as_str(), &mut config)
             .await
-            .map_err(oci_err)?;
+            .map_err(|e| match RegistryError::from_oci(&familiar, e) {
+                // The config is a blob: a transfer cut short reads as the
+                // layers' do.
+                RegistryError::Transport(reason) => RegistryError::Transport(format!(
+                    "failed to read blob {}: {reason}",
+                    image.config_digest
+                )),
+                other => other,
+            })?;
         let actual = sha256_digest(&config);
         if actual != image.config_digest {
             return Err(RegistryError::DigestMismatch {
@@ -238,7 +377,9 @@ impl Registry {
     /// Streams the blob of `layer` into `dest` (created, or truncated),
     /// hashing as it goes; its digest and size are checked and the file
     /// is `fsync`ed before this returns `Ok`. On error the caller removes
-    /// `dest`. Nothing but the read buffer is held in memory.
+    /// `dest`. Nothing but the read buffer is held in memory. A Docker Hub
+    /// blob comes from the first mirror that serves it whole, else from
+    /// Docker Hub (blobs are content-addressed: any source will do).
     pub async fn fetch_blob(
         &self,
         name: &ImageName,
@@ -247,7 +388,31 @@ impl Registry {
         dest: &Path,
         progress: BlobProgress<'_>,
     ) -> Result<(), RegistryError> {
-        let client = self.client(name, credentials);
+        let sources = self.sources(name);
+        let last = sources.len() - 1;
+        for (n, source) in sources.into_iter().enumerate() {
+            match self
+                .fetch_blob_from(&source, credentials, layer, dest, &mut *progress)
+                .await
+            {
+                Err(e) if n < last => {
+                    tracing::info!(mirror = %source.registry(), error = %e, "mirror failed, trying the next source");
+                }
+                done => return done,
+            }
+        }
+        unreachable!("sources() always ends with the origin")
+    }
+
+    async fn fetch_blob_from(
+        &self,
+        name: &ImageName,
+        credentials: &Credentials,
+        layer: &Layer,
+        dest: &Path,
+        progress: BlobProgress<'_>,
+    ) -> Result<(), RegistryError> {
+        let client = self.client(name, credentials)?;
         let familiar = name.familiar();
         client
             .store_auth_if_needed(name.oci().resolve_registry(), &credentials.oci())
@@ -333,9 +498,22 @@ impl Registry {
             "https"
         };
         let url = format!("{scheme}://{host}/v2/");
-        let transport = |e: reqwest::Error| RegistryError::Transport(format!("Get {url:?}: {e}"));
+        let transport = |e: reqwest::Error| {
+            RegistryError::Transport(format!("Get {url:?}: {}", crate::error::error_chain(&e)))
+        };
+        let roots = self
+            .certs(host)?
+            .roots
+            .iter()
+            .map(|c| reqwest::Certificate::from_pem(&c.data))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RegistryError::Tls {
+                registry: host.to_owned(),
+                reason: crate::error::error_chain(&e),
+            })?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(roots)
             .build()
             .map_err(transport)?;
         let first = http.get(&url).send().await.map_err(transport)?;
@@ -398,4 +576,61 @@ impl Registry {
 
 fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_are_validated_as_moby_does() {
+        assert_eq!(
+            Mirror::parse("http://127.0.0.1:5000/").unwrap(),
+            Mirror {
+                host: "127.0.0.1:5000".into(),
+                plain: true
+            }
+        );
+        assert!(!Mirror::parse("https://mirror.example").unwrap().plain);
+        for bad in [
+            "mirror.example",
+            "ftp://m",
+            "https://",
+            "https://m/v2/",
+            "https://m?x",
+            "https://u:p@m",
+        ] {
+            assert!(Mirror::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_certs_dir_makes_a_loopback_registry_tls_and_mirrors_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("127.0.0.1:5443")).unwrap();
+        let registry = Registry::new(RegistryConfig {
+            certs_dir: Some(dir.path().to_owned()),
+            mirrors: vec![Mirror::parse("http://127.0.0.1:6000").unwrap()],
+            ..RegistryConfig::default()
+        });
+        assert!(!registry.is_insecure("127.0.0.1:5443"));
+        assert!(registry.is_insecure("127.0.0.1:5000"));
+        assert!(registry.is_insecure("127.0.0.1:6000"));
+        assert!(!registry.is_insecure("reg.example"));
+        let hub = ImageName::parse("busybox:1", None).unwrap();
+        let sources: Vec<String> = registry
+            .sources(&hub)
+            .iter()
+            .map(|s| format!("{}/{}:{}", s.registry(), s.repository(), s.tag().unwrap()))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                "127.0.0.1:6000/library/busybox:1",
+                "docker.io/library/busybox:1"
+            ]
+        );
+        let other = ImageName::parse("127.0.0.1:5443/a:1", None).unwrap();
+        assert_eq!(registry.sources(&other), [other]);
+    }
 }

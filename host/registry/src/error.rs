@@ -77,6 +77,21 @@ pub enum RegistryError {
         /// What arrived.
         actual: u64,
     },
+    /// The TLS material for a registry (its `certs.d` directory) cannot be
+    /// used.
+    #[error("cannot use the TLS configuration for {registry}: {reason}")]
+    Tls {
+        /// The registry (`host[:port]`).
+        registry: String,
+        /// Why.
+        reason: String,
+    },
+    /// A `--registry-mirror` that is not a mirror URL.
+    #[error("invalid mirror: {reason}")]
+    InvalidMirror {
+        /// Why (moby's words, `registry/config.go` `ValidateMirror`).
+        reason: String,
+    },
     /// The connection or the HTTP exchange failed.
     #[error("{0}")]
     Transport(String),
@@ -141,7 +156,29 @@ impl RegistryError {
                 message,
             },
             E::DigestError(e) => RegistryError::Transport(e.to_string()),
-            other => RegistryError::Transport(other.to_string()),
+            // reqwest's Display leaves out the cause (the TLS or connect
+            // error): show the whole chain.
+            other => RegistryError::Transport(error_chain(&other)),
         }
     }
+}
+
+/// `err` and its sources, joined with `: `; a TLS handshake refused for an
+/// unknown issuer says so in the words users search for (Go's, as dockerd
+/// prints them).
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    if text.contains("UnknownIssuer") {
+        text.push_str(" (x509: certificate signed by unknown authority)");
+    }
+    text
 }

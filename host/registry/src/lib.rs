@@ -10,14 +10,18 @@
 //! `WWW-Authenticate` challenge (tokens cached per scope until they expire).
 //!
 //! Registries on `127.0.0.0/8`, `::1` and `localhost` are spoken to over
-//! plain HTTP, as dockerd does; others over TLS unless the daemon lists them
-//! as insecure (`--insecure-registry`).
+//! plain HTTP, as dockerd does, unless a `certs.d` directory for them holds
+//! CA material; others over TLS (with the system's roots and their
+//! `certs.d/HOST/*.crt`) unless the daemon lists them as insecure
+//! (`--insecure-registry`). Docker Hub pulls try the `--registry-mirror`s
+//! first.
 //!
 //! What this crate does not do: store anything. The engine's pull verb
 //! decides which layers are needed and hands the verified files to the graph.
 
 #![warn(missing_docs)]
 
+mod certs;
 pub mod challenge;
 mod client;
 mod error;
@@ -25,7 +29,7 @@ mod manifest;
 mod platform;
 mod reference;
 
-pub use client::{BlobProgress, Credentials, Registry, RegistryConfig, ResolvedImage};
+pub use client::{BlobProgress, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage};
 pub use error::RegistryError;
 pub use manifest::{Layer, MediaKind};
 pub use platform::Platform;

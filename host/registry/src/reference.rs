@@ -95,6 +95,19 @@ impl ImageName {
     pub(crate) fn oci(&self) -> &Reference {
         &self.inner
     }
+
+    /// The same repository, tag and digest on `registry` (a mirror).
+    pub(crate) fn on_registry(&self, registry: &str) -> ImageName {
+        let (repo, registry) = (self.repository().to_owned(), registry.to_owned());
+        let inner = match (self.tag(), self.digest()) {
+            (Some(t), Some(d)) => {
+                Reference::with_tag_and_digest(registry, repo, t.to_owned(), d.to_owned())
+            }
+            (None, Some(d)) => Reference::with_digest(registry, repo, d.to_owned()),
+            (t, None) => Reference::with_tag(registry, repo, t.unwrap_or("latest").to_owned()),
+        };
+        ImageName { inner }
+    }
 }
 
 impl std::fmt::Display for ImageName {

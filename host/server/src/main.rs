@@ -155,6 +155,23 @@ struct Args {
     /// 127.0.0.0/8, ::1 and localhost always are, as with dockerd.
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
     insecure_registries: Vec<String>,
+    /// The admin's registry credentials: a docker CLI `config.json`
+    /// (`auths`), offered to the registry policy beside the client's own.
+    #[arg(long = "registry-auth-config", value_name = "FILE")]
+    registry_auth_config: Option<PathBuf>,
+    /// Per-registry TLS material, as dockerd's /etc/docker/certs.d:
+    /// DIR/HOST[:PORT]/*.crt are CA roots for that registry (a directory
+    /// for a loopback registry makes it TLS).
+    #[arg(
+        long = "certs-dir",
+        value_name = "DIR",
+        default_value = "/etc/berth/certs.d"
+    )]
+    certs_dir: PathBuf,
+    /// A Docker Hub mirror (`http://` or `https://` URL), tried before
+    /// Docker Hub (repeatable, in order).
+    #[arg(long = "registry-mirror", value_name = "URL")]
+    registry_mirrors: Vec<String>,
     /// Internal: compile the plugins into the cache and exit (berthd runs
     /// itself this way at start, see `plugins::precompile_in_child`).
     #[arg(long, hide = true)]
@@ -210,6 +227,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // created: a daemon that cannot serve what it was asked to leaves no
     // data root behind.
     let (addresses, limits) = api_listeners(&args)?;
+    // The admin's registry credentials too: a file named but unreadable
+    // would otherwise mean pulls made anonymously.
+    let admin_credentials = match &args.registry_auth_config {
+        Some(path) => drivers::registry_auth::AdminCredentials::load(path)?,
+        None => drivers::registry_auth::AdminCredentials::default(),
+    };
+    let mirrors = args
+        .registry_mirrors
+        .iter()
+        .map(|url| berth_registry::Mirror::parse(url))
+        .collect::<Result<Vec<_>, _>>()?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
@@ -270,11 +298,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
         network,
         Arc::clone(engine.events()),
     );
-    daemon.set_registry(Arc::new(drivers::registry::RegistryAdapter::new(
-        berth_registry::Registry::new(berth_registry::RegistryConfig {
-            insecure_registries: args.insecure_registries.clone(),
-        }),
-    )));
+    daemon.set_registry(Arc::new(
+        drivers::registry::RegistryAdapter::new(berth_registry::Registry::new(
+            berth_registry::RegistryConfig {
+                insecure_registries: args.insecure_registries.clone(),
+                certs_dir: Some(args.certs_dir.clone()),
+                mirrors,
+            },
+        ))
+        .with_chooser(drivers::registry_auth::CredentialChooser::new(
+            Some(plugins.host.clone()),
+            admin_credentials,
+        )),
+    ));
     let restored = daemon
         .restore()
         .await

@@ -771,7 +771,8 @@ mod tests {
                 "authz-default:1.0.0",
                 "disk-usage:1.0.0",
                 "graph-layout:1.0.0",
-                "image-gc:1.0.0"
+                "image-gc:1.0.0",
+                "registry-policy-default:1.0.0"
             ]
         );
         assert_eq!(list[2]["Enabled"], true);

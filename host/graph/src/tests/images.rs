@@ -411,3 +411,18 @@ fn concurrent_imports_of_one_layer_share_it() {
     assert_eq!(fs::read_dir(f.graph.root().join("tmp")).unwrap().count(), 0);
     assert_eq!(f.graph.images().unwrap().len(), 4);
 }
+
+#[test]
+fn a_blob_file_a_killed_pull_left_in_tmp_is_swept_at_open() {
+    // A pull streams each layer blob into a plain file `tmp/blob-*`; a
+    // `kill -9` leaves it there. Opening the graph again must remove it
+    // (and must not refuse to open because it is not a directory).
+    let mut f = Fixture::vfs();
+    let tmp = f.graph.root().join("tmp");
+    fs::write(tmp.join("blob-partial"), b"half a layer").unwrap();
+    fs::create_dir(tmp.join("import-staging")).unwrap();
+    fs::write(tmp.join("import-staging/file"), b"x").unwrap();
+    f.reopen(|c| c.driver(crate::DriverChoice::Vfs));
+    let left: Vec<_> = fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -2,7 +2,11 @@
 //!
 //! - `v1` serves `wit/since_v1.0.0` (plugins built for 1.0.x);
 //! - `v1_1` serves `wit/since_v1.1.0` (plugins built for 1.1.x) and is
-//!   `latest`, the only types the rest of the crate sees.
+//!   `latest`, the only types the rest of the crate sees for the worlds
+//!   it has;
+//! - `v1_2` serves the world `wit/since_v1.2.0` adds (`registry-policy`);
+//!   the worlds that folder carries forward unchanged are served by
+//!   `v1_1` (see `v1_2`'s module doc).
 //!
 //! An older module maps its types onto the newest ones at this boundary
 //! (the Zed extension host's pattern, `wasm_host/wit/since_v*.rs`): the
@@ -14,6 +18,7 @@
 
 pub mod v1;
 pub mod v1_1;
+pub mod v1_2;
 
 /// The newest bindings: what the rest of the crate programs against.
 pub use v1_1 as latest;

@@ -1,5 +1,6 @@
 //! The registry driver behind the engine's [`RegistryService`] seam:
-//! `berth-registry`'s distribution client. Registry failures become job
+//! `berth-registry`'s distribution client, presenting the credentials the
+//! registry policy chooses (`registry_auth`). Registry failures become job
 //! errors with moby's status codes (`distribution/errors.go`): an unknown
 //! manifest or repository is 404, refused credentials 401, a reference or
 //! platform the client got wrong 400, the rest 500 with the registry's
@@ -15,18 +16,48 @@ use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
 use berth_registry::{Credentials, ImageName, Layer, Platform, Registry, RegistryError};
 
+use super::registry_auth::{AdminCredentials, CredentialChooser};
+
 /// The distribution client as the engine's registry driver.
 #[derive(Debug, Clone)]
 pub struct RegistryAdapter {
     registry: Arc<Registry>,
+    chooser: CredentialChooser,
 }
 
 impl RegistryAdapter {
-    /// Wraps the daemon's distribution client.
+    /// Wraps the daemon's distribution client; the client's own
+    /// credentials go to its registry (the default policy's rule, without
+    /// a plugin host) until [`RegistryAdapter::with_chooser`].
     pub fn new(registry: Registry) -> Self {
         RegistryAdapter {
             registry: Arc::new(registry),
+            chooser: CredentialChooser::new(None, AdminCredentials::default()),
         }
+    }
+
+    /// Chooses each access's credentials through `chooser` (the
+    /// registry-policy plugin, with the admin's credentials held).
+    pub fn with_chooser(mut self, chooser: CredentialChooser) -> Self {
+        self.chooser = chooser;
+        self
+    }
+
+    /// The credentials a pull of `name` presents.
+    async fn pull_credentials(
+        &self,
+        name: &ImageName,
+        request: &PullRequest,
+    ) -> Result<Credentials, JobError> {
+        self.chooser
+            .choose(
+                name.registry(),
+                name.repository(),
+                &["pull"],
+                "pull",
+                &request.auth,
+            )
+            .await
     }
 }
 
@@ -52,20 +83,6 @@ fn pull_error(err: RegistryError) -> JobError {
     match err {
         RegistryError::Unauthorized { .. } => JobError::new(ErrorKind::Internal, err.to_string()),
         other => job_error(other),
-    }
-}
-
-fn credentials(request: &PullRequest) -> Credentials {
-    let auth = &request.auth;
-    if !auth.registry_token.is_empty() {
-        Credentials::Token(auth.registry_token.clone())
-    } else if !auth.username.is_empty() {
-        Credentials::Basic {
-            username: auth.username.clone(),
-            password: auth.password.clone(),
-        }
-    } else {
-        Credentials::Anonymous
     }
 }
 
@@ -97,12 +114,14 @@ impl RegistryService for RegistryAdapter {
     }
 
     fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>> {
-        let registry = Arc::clone(&self.registry);
+        let this = self.clone();
         Box::pin(async move {
+            let registry = &this.registry;
             let name = name_of(&request)?;
             let platform = Platform::parse(&request.platform).map_err(job_error)?;
+            let credentials = this.pull_credentials(&name, &request).await?;
             let resolved = registry
-                .resolve(&name, &platform, &credentials(&request))
+                .resolve(&name, &platform, &credentials)
                 .await
                 .map_err(pull_error)?;
             let tag = match (name.digest(), name.tag()) {
@@ -135,9 +154,11 @@ impl RegistryService for RegistryAdapter {
         dest: PathBuf,
         mut progress: BlobProgressFn,
     ) -> BoxFuture<Result<(), JobError>> {
-        let registry = Arc::clone(&self.registry);
+        let this = self.clone();
         Box::pin(async move {
+            let registry = &this.registry;
             let name = name_of(&request)?;
+            let credentials = this.pull_credentials(&name, &request).await?;
             let layer = Layer {
                 digest: layer.digest,
                 size: layer.size,
@@ -146,7 +167,7 @@ impl RegistryService for RegistryAdapter {
                 kind: berth_registry::MediaKind::Gzip,
             };
             registry
-                .fetch_blob(&name, &credentials(&request), &layer, &dest, &mut *progress)
+                .fetch_blob(&name, &credentials, &layer, &dest, &mut *progress)
                 .await
                 .map_err(pull_error)
         })

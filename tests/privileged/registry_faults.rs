@@ -1,0 +1,189 @@
+//! Bad input and a crash mid-pull (issue 11), through a proxy in front of
+//! the real registry that damages what it passes on: a manifest that is
+//! not JSON, a blob with other bytes, a blob cut short mid-stream, and
+//! blobs served slowly enough to `kill -9` berthd in the middle of a pull.
+//! Every failure is a clear error that commits nothing (no image, nothing
+//! left in the graph's scratch dir) and keeps the previous image with the
+//! tag; after the crash the store is consistent and the pull succeeds.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_tests::daemon::Daemon;
+use berth_tests::registry::{Registry, five_layer_layout};
+use berth_tests::regproxy::{Fault, FaultProxy};
+
+fn images(d: &Daemon) -> String {
+    d.docker(&[
+        "images",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}:{{.Tag}} {{.ID}}",
+    ])
+    .ok()
+}
+
+#[track_caller]
+fn scratch_is_empty(d: &Daemon) {
+    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
+        .expect("graph tmp")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = five_layer_layout(&tmp.path().join("old"), "v1", "old");
+    registry.push_layout(&tmp.path().join("old"), "v1", "test/app:v1");
+    five_layer_layout(&tmp.path().join("new"), "v1", "new");
+    registry.push_layout(&tmp.path().join("new"), "v1", "test/app:v2");
+    let proxy = FaultProxy::start(&registry.addr, Fault::None);
+    let d = Daemon::start();
+    let app = proxy.reference("test/app:v1");
+    d.docker(&["pull", &app]).ok();
+    // The tag moves to v2's content only if a pull of v2 under it succeeds.
+    let out = d
+        .docker(&["tag", &app, &proxy.reference("test/app:keep")])
+        .ok();
+    assert!(out.is_empty(), "{out}");
+    let before = images(&d);
+    let v2 = proxy.reference("test/app:v2");
+
+    proxy.set(Fault::ManifestNotJson);
+    let out = d.docker(&["pull", &v2]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot parse the manifest of {v2}: not a JSON manifest"
+        )),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+
+    proxy.set(Fault::BlobWrongDigest);
+    let out = d.docker(&["pull", &v2]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+
+    proxy.set(Fault::BlobTruncated);
+    let out = d.docker(&["pull", &v2]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("failed to read blob") || out.stderr.contains("size mismatch"),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+    scratch_is_empty(&d);
+
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &app])
+        .ok();
+    assert_eq!(id.trim(), old.image_id);
+    let out = d.docker(&["run", "--rm", &app, "cat", "/layer3.txt"]).ok();
+    assert_eq!(out, "3 old\n");
+
+    // The wire healed, the same pull works.
+    proxy.set(Fault::None);
+    let out = d.docker(&["pull", &v2]).ok();
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let out = d.docker(&["run", "--rm", &v2, "cat", "/layer3.txt"]).ok();
+    assert_eq!(out, "3 new\n");
+}
+
+/// The background `docker pull`: killed and reaped however the test
+/// ends (it is bounded by that, not by a timeout of its own).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "crash");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "test/crash:v1");
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Fault::BlobSlow {
+            chunk: 8 * 1024,
+            pause_ms: 20,
+        },
+    );
+    let reference = proxy.reference("test/crash:v1");
+    let mut d = Daemon::start();
+    let before = images(&d);
+
+    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
+    let pull = KillOnDrop(
+        Command::new(docker)
+            .arg("-H")
+            .arg(d.host())
+            .args(["pull", &reference])
+            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker pull"),
+    );
+    // Wait (bounded) until a blob is part-way into the scratch dir.
+    let scratch = d.data_root().join("graph/tmp");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = std::fs::read_dir(&scratch)
+            .expect("graph tmp")
+            .filter_map(Result::ok)
+            .any(|e| e.metadata().is_ok_and(|m| m.len() > 0));
+        if partial {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no blob was ever being downloaded: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.kill9();
+    drop(pull);
+
+    d.restart();
+    scratch_is_empty(&d);
+    assert_eq!(images(&d), before, "a killed pull left an image");
+
+    proxy.set(Fault::None);
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(
+        out.contains(&format!("Digest: {}", image.manifest_digest)),
+        "{out}"
+    );
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
+        .ok();
+    assert_eq!(id.trim(), image.image_id);
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            &reference,
+            "cat",
+            "/layer1.txt",
+            "/layer4.txt",
+        ])
+        .ok();
+    assert_eq!(out, "1 crash\n4 crash\n");
+    scratch_is_empty(&d);
+}

@@ -1,0 +1,102 @@
+//! Registry TLS from a `certs.d` directory and Docker Hub mirrors (issue
+//! 11): a registry on 127.0.0.1 serving TLS with a throwaway CA is spoken
+//! to over TLS because `--certs-dir` has a directory for it (loopback is
+//! plain HTTP otherwise), the pull works with the CA there and fails with
+//! an x509 error without it; a client certificate is refused clearly; a
+//! `--registry-mirror` serves Docker Hub names, the origin tried after it.
+
+use berth_tests::daemon::Daemon;
+use berth_tests::registry::{Registry, five_layer_layout};
+use berth_tests::tlsreg::TlsRegistry;
+
+#[test]
+fn certs_d_makes_a_loopback_registry_tls_and_its_ca_is_needed() {
+    let registry = TlsRegistry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    five_layer_layout(&tmp.path().join("layout"), "v1", "tls");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "secure/app:v1");
+    let reference = registry.reference("secure/app:v1");
+    let certs = tmp.path().join("certs.d");
+    let host_dir = certs.join(&registry.addr);
+    std::fs::create_dir_all(&host_dir).expect("certs.d/HOST");
+    let d = Daemon::start_with(&["--certs-dir", certs.to_str().expect("utf-8")]);
+
+    // A directory without the CA: TLS (not plain HTTP), and the system's
+    // roots do not know the test CA.
+    let out = d.docker(&["pull", &reference]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("x509: certificate signed by unknown authority"),
+        "{out:#?}"
+    );
+
+    // The CA dropped in (read on every pull, as dockerd does): it works.
+    std::fs::copy(registry.ca_crt(), host_dir.join("ca.crt")).expect("copy ca.crt");
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let out = d
+        .docker(&["run", "--rm", &reference, "cat", "/layer2.txt"])
+        .ok();
+    assert_eq!(out, "2 tls\n");
+
+    // A client certificate cannot be presented: refused, never skipped.
+    d.docker(&["rmi", &reference]).ok();
+    std::fs::write(host_dir.join("client.cert"), "x").expect("client.cert");
+    std::fs::write(host_dir.join("client.key"), "x").expect("client.key");
+    let out = d.docker(&["pull", &reference]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot use the TLS configuration for {}: client certificates are not supported",
+            registry.addr
+        )),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn a_registry_mirror_serves_docker_hub_names_before_the_origin() {
+    let mirror = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "mirror");
+    mirror.push_layout(&tmp.path().join("layout"), "v1", "library/mirrored:v1");
+    let url = format!("http://{}", mirror.addr);
+    let d = Daemon::start_with(&["--registry-mirror", &url]);
+
+    let out = d.docker(&["pull", "mirrored:v1"]).ok();
+    assert!(
+        out.contains("Status: Downloaded newer image for mirrored:v1"),
+        "{out}"
+    );
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", "mirrored:v1"])
+        .ok();
+    assert_eq!(id.trim(), image.image_id);
+
+    // A tag the mirror lacks goes to Docker Hub itself (oci-client's
+    // `index.docker.io`), which this machine cannot reach: the origin's
+    // error is the one reported.
+    let out = d.docker(&["pull", "mirrored:absent"]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains("https://index.docker.io/v2/"),
+        "{out:#?}"
+    );
+
+    // A mirror that is not a URL stops berthd at start.
+    let bad = berth_tests::cmd::run_with_timeout(
+        std::process::Command::new(berth_tests::workspace_bin("berthd"))
+            .args(["--registry-mirror", "mirror.example"])
+            .arg("--data-root")
+            .arg(tmp.path().join("root")),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!bad.status.success(), "{bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("invalid mirror: unsupported scheme: mirror.example"),
+        "{bad:#?}"
+    );
+    assert!(!tmp.path().join("root").exists());
+}

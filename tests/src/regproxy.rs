@@ -1,0 +1,192 @@
+//! A small HTTP proxy in front of the test registry that damages what it
+//! passes on, for the pull's bad-input and crash tests: a manifest that is
+//! not JSON, a blob whose bytes do not match its digest, a blob cut short
+//! mid-stream, or blobs served slowly enough to kill berthd mid-pull.
+//!
+//! It speaks just enough HTTP/1.1 for a registry client: one request per
+//! connection (it answers `Connection: close`), requests without bodies
+//! (pulls are `GET`/`HEAD`), the upstream response read whole and passed
+//! on with the fault applied.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What the proxy does to the responses it passes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing: a plain proxy.
+    None,
+    /// Every manifest body becomes text that is not JSON (the digest
+    /// header dropped, the length fixed).
+    ManifestNotJson,
+    /// Every blob keeps its length but has one byte flipped.
+    BlobWrongDigest,
+    /// Every blob announces its full length and the connection closes
+    /// after half of it.
+    BlobTruncated,
+    /// Every blob is sent `chunk` bytes at a time, `pause_ms` apart.
+    BlobSlow {
+        /// Bytes per write.
+        chunk: usize,
+        /// Milliseconds between writes.
+        pause_ms: u64,
+    },
+}
+
+/// A running proxy; stopped on drop.
+pub struct FaultProxy {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    fault: Arc<Mutex<Fault>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// A proxy to `upstream` (`127.0.0.1:PORT`) applying `fault`.
+    pub fn start(upstream: &str, fault: Fault) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        let addr = listener.local_addr().expect("proxy addr").to_string();
+        let fault = Arc::new(Mutex::new(fault));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (fault, stop, upstream) =
+                (Arc::clone(&fault), Arc::clone(&stop), upstream.to_owned());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((client, _)) => {
+                            let fault = *fault.lock().unwrap_or_else(|p| p.into_inner());
+                            let upstream = upstream.clone();
+                            std::thread::spawn(move || {
+                                let _ = serve(client, &upstream, fault);
+                            });
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            })
+        };
+        FaultProxy {
+            addr,
+            fault,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Applies `fault` to the connections accepted from now on.
+    pub fn set(&self, fault: Fault) {
+        *self.fault.lock().unwrap_or_else(|p| p.into_inner()) = fault;
+    }
+
+    /// `127.0.0.1:PORT/repo:tag` through the proxy.
+    pub fn reference(&self, repo_tag: &str) -> String {
+        format!("{}/{repo_tag}", self.addr)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads the request head, forwards it upstream with `Connection: close`,
+/// and passes the response back with `fault` applied.
+fn serve(mut client: TcpStream, upstream: &str, fault: Fault) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while find(&head, b"\r\n\r\n").is_none() {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let path = request_line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let get = request_line.starts_with("GET ");
+    let mut forwarded = format!("{request_line}\r\n");
+    for line in lines.filter(|l| !l.is_empty()) {
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if name != "connection" && name != "host" {
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
+        }
+    }
+    forwarded.push_str(&format!("Host: {upstream}\r\nConnection: close\r\n\r\n"));
+    let mut up = TcpStream::connect(upstream)?;
+    up.set_read_timeout(Some(Duration::from_secs(30)))?;
+    up.write_all(forwarded.as_bytes())?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    let Some(split) = find(&response, b"\r\n\r\n") else {
+        return client.write_all(&response);
+    };
+    let (head, body) = (&response[..split], &response[split + 4..]);
+    let head = String::from_utf8_lossy(head).into_owned();
+    let ok = head.starts_with("HTTP/1.1 200");
+    let manifest = get && ok && path.contains("/manifests/");
+    let blob = get && ok && path.contains("/blobs/");
+    let mut body = body.to_vec();
+    let mut head_lines: Vec<String> = head.split("\r\n").map(str::to_owned).collect();
+    let set_length = |lines: &mut Vec<String>, len: usize| {
+        lines.retain(|l| !l.to_ascii_lowercase().starts_with("content-length:"));
+        lines.push(format!("Content-Length: {len}"));
+    };
+    match fault {
+        Fault::ManifestNotJson if manifest => {
+            body = b"<html>this is not a manifest</html>".to_vec();
+            head_lines.retain(|l| !l.to_ascii_lowercase().starts_with("docker-content-digest:"));
+            set_length(&mut head_lines, body.len());
+        }
+        Fault::BlobWrongDigest if blob && !body.is_empty() => {
+            let middle = body.len() / 2;
+            body[middle] ^= 0xff;
+        }
+        Fault::BlobTruncated if blob => {
+            let half = body.len() / 2;
+            client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
+            client.write_all(&body[..half])?;
+            return client.flush();
+        }
+        Fault::BlobSlow { chunk, pause_ms } if blob => {
+            client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
+            for part in body.chunks(chunk.max(1)) {
+                client.write_all(part)?;
+                client.flush()?;
+                std::thread::sleep(Duration::from_millis(pause_ms));
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
+    client.write_all(&body)?;
+    client.flush()
+}

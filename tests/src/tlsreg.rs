@@ -1,0 +1,185 @@
+//! A TLS registry for the `certs.d` tests: Debian's `docker-registry` on a
+//! free 127.0.0.1 port serving a certificate for `IP:127.0.0.1` signed by
+//! a throwaway CA that `openssl` makes in the registry's temp dir.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cmd::{Output, run_with_timeout};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running TLS `docker-registry serve`; stopped and removed on drop.
+pub struct TlsRegistry {
+    child: Child,
+    dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let openssl = crate::require::program("openssl", "openssl");
+    run_with_timeout(Command::new(openssl).current_dir(dir).args(args), TIMEOUT).ok();
+}
+
+impl TlsRegistry {
+    /// Makes the CA and the server certificate, starts the registry.
+    pub fn start() -> TlsRegistry {
+        let binary = "/usr/bin/docker-registry";
+        assert!(
+            Path::new(binary).is_file(),
+            "{binary} is missing: install the Debian package `docker-registry`"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("berth-tlsreg-")
+            .tempdir()
+            .expect("registry temp dir");
+        let d = dir.path();
+        fs::create_dir_all(d.join("ca")).expect("ca dir");
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut ca = vec!["req", "-x509"];
+        ca.extend(ec);
+        ca.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca/ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&ca, d);
+        let mut csr = vec!["req"];
+        csr.extend(ec);
+        csr.extend([
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&csr, d);
+        fs::write(
+            d.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("server.ext");
+        openssl(
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca/ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ],
+            d,
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        fs::create_dir_all(d.join("storage")).expect("storage");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
+            d.join("storage").display(),
+            d.join("server.crt").display(),
+            d.join("server.key").display(),
+        );
+        fs::write(d.join("config.yml"), config).expect("registry config");
+        let log = fs::File::create(d.join("registry.log")).expect("registry log");
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(d.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn docker-registry");
+        let mut registry = TlsRegistry { child, dir, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(&registry.addr).is_err() {
+            if let Ok(Some(status)) = registry.child.try_wait() {
+                panic!("docker-registry exited ({status}): {}", registry.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "registry never listened: {}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    /// The registry's log.
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_crt(&self) -> PathBuf {
+        self.dir.path().join("ca/ca.crt")
+    }
+
+    /// `127.0.0.1:PORT/repo:tag`.
+    pub fn reference(&self, repo_tag: &str) -> String {
+        format!("{}/{repo_tag}", self.addr)
+    }
+
+    /// `skopeo copy oci:LAYOUT:TAG docker://HERE/REPO_TAG`, trusting the CA.
+    #[track_caller]
+    pub fn push_layout(&self, layout: &Path, tag: &str, repo_tag: &str) {
+        crate::require::program("skopeo", "skopeo");
+        let out: Output = run_with_timeout(
+            Command::new("skopeo")
+                .args(["--insecure-policy", "copy"])
+                .arg(format!(
+                    "--dest-cert-dir={}",
+                    self.dir.path().join("ca").display()
+                ))
+                .arg(format!("oci:{}:{tag}", layout.display()))
+                .arg(format!("docker://{}", self.reference(repo_tag))),
+            Duration::from_secs(120),
+        );
+        assert!(
+            out.status.success(),
+            "skopeo copy: {out:#?}\n{}",
+            self.log()
+        );
+    }
+}
+
+impl Drop for TlsRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
