@@ -53,7 +53,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    fn oci(&self) -> RegistryAuth {
+    pub(crate) fn oci(&self) -> RegistryAuth {
         match self {
             Credentials::Anonymous => RegistryAuth::Anonymous,
             Credentials::Basic { username, password } => {
@@ -126,7 +126,11 @@ impl Registry {
                 .any(|r| r == registry)
     }
 
-    fn client(&self, name: &ImageName, credentials: &Credentials) -> Arc<oci_client::Client> {
+    pub(crate) fn client(
+        &self,
+        name: &ImageName,
+        credentials: &Credentials,
+    ) -> Arc<oci_client::Client> {
         let registry = name.oci().resolve_registry().to_owned();
         let key = format!("{registry}\n{}", credentials.key());
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
@@ -141,6 +145,10 @@ impl Registry {
                 // We choose the platform ourselves (`Platform::select`).
                 platform_resolver: None,
                 user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
+                // A push streams each blob file in one PUT (the
+                // distribution API's monolithic upload): one request per
+                // layer rather than one per chunk of the file.
+                use_monolithic_push: true,
                 ..ClientConfig::default()
             }))
         }))
@@ -396,6 +404,6 @@ impl Registry {
     }
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
