@@ -36,6 +36,7 @@ mod hostile_images;
 mod network;
 mod plugins;
 mod registry_pull;
+mod registry_push;
 mod runc_bad_bundles;
 mod runc_dockerd;
 mod runc_lifecycle;

@@ -6,6 +6,7 @@ pub mod exec_launch;
 pub mod graph;
 pub mod network;
 pub mod registry;
+mod registry_push;
 
 use std::path::PathBuf;
 use std::sync::Arc;

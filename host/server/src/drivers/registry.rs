@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_engine::driver::{
-    BlobProgressFn, PullRequest, RegistryService, RemoteImage, RemoteLayer,
+    BlobProgressFn, PullRequest, PushTarget, RegistryService, RemoteImage, RemoteLayer, RemoteName,
+    SearchHit, SearchRequest,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
@@ -30,7 +31,7 @@ impl RegistryAdapter {
     }
 }
 
-fn job_error(err: RegistryError) -> JobError {
+pub(super) fn job_error(err: RegistryError) -> JobError {
     let kind = match &err {
         RegistryError::InvalidReference { .. } | RegistryError::InvalidPlatform { .. } => {
             ErrorKind::InvalidParameter
@@ -55,7 +56,7 @@ fn pull_error(err: RegistryError) -> JobError {
     }
 }
 
-fn credentials(request: &PullRequest) -> Credentials {
+pub(super) fn credentials(request: &PullRequest) -> Credentials {
     let auth = &request.auth;
     if !auth.registry_token.is_empty() {
         Credentials::Token(auth.registry_token.clone())
@@ -150,5 +151,56 @@ impl RegistryService for RegistryAdapter {
                 .await
                 .map_err(pull_error)
         })
+    }
+
+    fn remote_name(&self, reference: &str, tag: &str) -> Result<RemoteName, JobError> {
+        super::registry_push::remote_name(reference, tag)
+    }
+
+    fn push_authorize(&self, target: PushTarget) -> BoxFuture<Result<(), JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move { super::registry_push::authorize(&registry, target).await })
+    }
+
+    fn blob_exists(&self, target: PushTarget, digest: String) -> BoxFuture<Result<bool, JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move { super::registry_push::blob_exists(&registry, target, digest).await })
+    }
+
+    fn mount_blob(&self, target: PushTarget, digest: String, from: String) -> BoxFuture<bool> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(
+            async move { super::registry_push::mount_blob(&registry, target, digest, from).await },
+        )
+    }
+
+    fn push_blob(
+        &self,
+        target: PushTarget,
+        blob: RemoteLayer,
+        path: PathBuf,
+        progress: BlobProgressFn,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move {
+            super::registry_push::push_blob(&registry, target, blob, path, progress).await
+        })
+    }
+
+    fn push_manifest(
+        &self,
+        target: PushTarget,
+        body: Vec<u8>,
+        media_type: String,
+    ) -> BoxFuture<Result<String, JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move {
+            super::registry_push::push_manifest(&registry, target, body, media_type).await
+        })
+    }
+
+    fn search(&self, request: SearchRequest) -> BoxFuture<Result<Vec<SearchHit>, JobError>> {
+        let registry = Arc::clone(&self.registry);
+        Box::pin(async move { super::registry_push::search(&registry, request).await })
     }
 }
