@@ -40,6 +40,7 @@ mod registry_faults;
 mod registry_layout;
 mod registry_platform;
 mod registry_pull;
+mod registry_push;
 mod registry_tls;
 mod runc_bad_bundles;
 mod runc_dockerd;

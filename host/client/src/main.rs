@@ -98,6 +98,31 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Push an image to a registry.
+    Push {
+        /// NAME[:TAG].
+        reference: String,
+        /// Push every tag of the repository.
+        #[arg(short, long)]
+        all_tags: bool,
+        /// Print only the reference, no progress.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Search a registry for repositories.
+    Search {
+        /// [REGISTRY/]TERM.
+        term: String,
+        /// At most this many results (1-100, default 25).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Filter (is-official=true, is-automated=true, stars=N).
+        #[arg(short, long)]
+        filter: Vec<String>,
+        /// Do not truncate descriptions.
+        #[arg(long)]
+        no_trunc: bool,
+    },
     /// List images.
     Images {
         /// Only show image ids.
@@ -532,6 +557,17 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             platform,
             quiet,
         } => cmd::pull(client, &reference, platform.as_deref(), quiet).await,
+        Command::Push {
+            reference,
+            all_tags,
+            quiet,
+        } => cmd::push(client, &reference, all_tags, quiet).await,
+        Command::Search {
+            term,
+            limit,
+            filter,
+            no_trunc,
+        } => cmd::search(client, &term, limit, &filter, no_trunc).await,
         Command::Images { quiet } => cmd::images(client, quiet).await,
         Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
         Command::Load(args) => cmd::load(client, &args).await,

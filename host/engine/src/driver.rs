@@ -181,6 +181,18 @@ pub trait ImageService: Send + Sync + 'static {
     /// Commits a container's changes as a new image (`POST /commit`);
     /// returns its id. The caller keeps the container from writing.
     fn commit(&self, request: &CommitRequest) -> Result<String, JobError>;
+
+    /// The id and config JSON (byte for byte) of the image `name` resolves
+    /// to (a push). NotFound: `No such image: <name>`.
+    fn image_config(&self, _name: &str) -> Result<(String, Vec<u8>), JobError> {
+        Err(pull_unsupported())
+    }
+
+    /// Writes the stored layer `diff_id` to `out` as a layer tar,
+    /// deterministically (a push compresses it). The caller holds it.
+    fn write_layer(&self, _diff_id: &str, _out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        Err(pull_unsupported())
+    }
 }
 
 /// Keeps a stored layer from garbage collection while it is held (the
@@ -289,6 +301,118 @@ pub trait RegistryService: Send + Sync + 'static {
     /// Checks `auth` against the registry `auth.server_address` (`docker
     /// login`); returns an identity token if the registry issued one.
     fn login(&self, auth: RegistryAuth) -> BoxFuture<Result<Option<String>, JobError>>;
+
+    /// Normalizes `reference` (+ `tag`) as the registry sees it
+    /// (InvalidParameter: moby's `invalid reference format`).
+    fn remote_name(&self, _reference: &str, _tag: &str) -> Result<RemoteName, JobError> {
+        Err(push_unsupported())
+    }
+
+    /// Authenticates for a push to `target` (refused credentials fail
+    /// here, before any upload).
+    fn push_authorize(&self, _target: PushTarget) -> BoxFuture<Result<(), JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
+
+    /// Whether `target`'s repository has the blob `digest` (`HEAD`).
+    fn blob_exists(
+        &self,
+        _target: PushTarget,
+        _digest: String,
+    ) -> BoxFuture<Result<bool, JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
+
+    /// Mounts the blob `digest` from the repository `from` of the same
+    /// registry into `target`'s; `false` if the registry did not.
+    fn mount_blob(&self, _target: PushTarget, _digest: String, _from: String) -> BoxFuture<bool> {
+        Box::pin(async { false })
+    }
+
+    /// Uploads the blob file `path` (digest and size known) to `target`'s
+    /// repository, streamed.
+    fn push_blob(
+        &self,
+        _target: PushTarget,
+        _blob: RemoteLayer,
+        _path: PathBuf,
+        _progress: BlobProgressFn,
+    ) -> BoxFuture<Result<(), JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
+
+    /// PUTs a manifest under `target`'s tag; returns the registry's digest
+    /// of it.
+    fn push_manifest(
+        &self,
+        _target: PushTarget,
+        _body: Vec<u8>,
+        _media_type: String,
+    ) -> BoxFuture<Result<String, JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
+
+    /// Searches a registry's repositories (`GET /images/search`).
+    fn search(&self, _request: SearchRequest) -> BoxFuture<Result<Vec<SearchHit>, JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
+}
+
+fn push_unsupported() -> JobError {
+    JobError::new(
+        crate::job::ErrorKind::NotImplemented,
+        "this registry driver cannot push or search",
+    )
+}
+
+/// A reference as a registry sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteName {
+    /// The registry host (`docker.io`, `127.0.0.1:5000`).
+    pub registry: String,
+    /// The repository path (`library/busybox`, `test/app`).
+    pub repository: String,
+    /// The repository as Docker shows it (`busybox`, `127.0.0.1:5000/test/app`).
+    pub familiar: String,
+    /// The tag (`latest` when none was given).
+    pub tag: String,
+}
+
+/// Where a push goes: a repository and tag, with the client's credentials.
+#[derive(Debug, Clone)]
+pub struct PushTarget {
+    /// The repository and tag.
+    pub name: RemoteName,
+    /// Credentials for the registry.
+    pub auth: RegistryAuth,
+}
+
+/// What `GET /images/search` asks a registry, validated.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    /// The registry host (`docker.io` unless the term names one).
+    pub registry: String,
+    /// The term, without the registry.
+    pub term: String,
+    /// At most this many results (1..=100).
+    pub limit: usize,
+    /// Credentials for the registry.
+    pub auth: RegistryAuth,
+}
+
+/// One search result (moby's `registry.SearchResult`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The repository name.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// Its stars.
+    pub star_count: u64,
+    /// Whether it is an official image.
+    pub is_official: bool,
+    /// Whether it is an automated build.
+    pub is_automated: bool,
 }
 
 /// Everything the exec driver needs to start a container's process.

@@ -102,7 +102,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    fn oci(&self) -> RegistryAuth {
+    pub(crate) fn oci(&self) -> RegistryAuth {
         match self {
             Credentials::Anonymous => RegistryAuth::Anonymous,
             Credentials::Basic { username, password } => {
@@ -200,7 +200,7 @@ impl Registry {
         }
     }
 
-    fn client(
+    pub(crate) fn client(
         &self,
         name: &ImageName,
         credentials: &Credentials,
@@ -225,6 +225,10 @@ impl Registry {
             platform_resolver: None,
             user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
             extra_root_certificates: certs.roots,
+            // A push streams each blob file in one PUT (the
+            // distribution API's monolithic upload): one request per
+            // layer rather than one per chunk of the file.
+            use_monolithic_push: true,
             ..ClientConfig::default()
         })
         .map_err(|e| RegistryError::Tls {
@@ -574,7 +578,7 @@ impl Registry {
     }
 }
 
-fn sha256_digest(bytes: &[u8]) -> String {
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 

@@ -27,10 +27,14 @@ mod client;
 mod error;
 mod manifest;
 mod platform;
+mod push;
 mod reference;
+mod search;
 
 pub use client::{BlobProgress, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage};
 pub use error::RegistryError;
 pub use manifest::{Layer, MediaKind};
 pub use platform::Platform;
+pub use push::UploadProgress;
 pub use reference::{ImageName, is_loopback_registry};
+pub use search::SearchResult;

@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/images/json", query_job("image_list"))
         .route("/auth", body_job("system_auth", S::OK))
         .route("/images/create", registry::images_create())
+        .route("/images/search", registry::images_search())
         .route("/images/prune", body_job("image_prune", S::OK))
         .route("/images/load", body_job("image_load", S::OK))
         .route("/images/get", query_job("image_save"))
@@ -374,6 +375,7 @@ pub fn body_reader(body: Body) -> impl tokio::io::AsyncRead + Send + Unpin + 'st
 async fn image_dispatch(
     State(state): State<AppState>,
     method: Method,
+    headers: axum::http::HeaderMap,
     Path(rest): Path<String>,
     Query(q): Params,
 ) -> Response {
@@ -390,7 +392,10 @@ async fn image_dispatch(
         },
         Method::POST => match rest.strip_suffix("/tag") {
             Some(image) => (("image_tag", image.to_owned()), StatusCode::CREATED),
-            None => return ApiError::page_not_found().into_response(),
+            None => match rest.strip_suffix("/push") {
+                Some(image) => return registry::image_push(state, headers, image, q).await,
+                None => return ApiError::page_not_found().into_response(),
+            },
         },
         Method::DELETE => (("image_delete", rest), StatusCode::OK),
         _ => return ApiError::page_not_found().into_response(),

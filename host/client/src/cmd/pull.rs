@@ -71,6 +71,16 @@ pub async fn pull_with(
             &headers,
         )
         .await?;
+    show_progress(response, output, to_stderr).await
+}
+
+/// Shows a progress stream (a pull's or a push's) as `output` asks; an
+/// in-band error ends it as the daemon's error.
+pub(crate) async fn show_progress(
+    response: hyper::Response<hyper::body::Incoming>,
+    output: PullOutput,
+    to_stderr: bool,
+) -> Result<()> {
     let response = check(response).await?;
     let mut body = BodyStream::new(response.into_body());
     let mut pending = Vec::new();

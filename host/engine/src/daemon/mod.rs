@@ -16,6 +16,7 @@ mod changes;
 pub mod commit;
 pub mod container;
 mod create;
+mod distribution;
 pub mod exec;
 mod exit;
 pub mod handlers;
@@ -31,11 +32,13 @@ pub mod networks;
 pub mod prune;
 mod prune_unowned;
 mod pull;
+mod push;
 mod remove;
 mod rename;
 mod restart;
 pub mod restart_policy;
 mod restore;
+mod search;
 pub mod signal;
 pub mod spec;
 mod start;
@@ -63,6 +66,8 @@ use blocking::{BlockingKind, BlockingPool};
 use container::{CONTAINERS, Container, ContainerRecord, ContainerSet};
 pub use list::human_status;
 pub use pull::{MAX_CONCURRENT_DOWNLOADS, auth_config_from_json, decode_auth_config};
+pub use push::{MANIFEST_V2, MAX_CONCURRENT_UPLOADS, PushRequest};
+pub use search::{DEFAULT_SEARCH_LIMIT, SearchFilters, parse_limit, split_term};
 
 /// Where the daemon keeps its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +158,8 @@ pub struct Daemon {
     registry: std::sync::OnceLock<Arc<dyn crate::driver::RegistryService>>,
     /// Layers being pulled, one turn at a time.
     pulls: pull::PullLocks,
+    /// The blobs the layers travelled as (`<data-root>/image/distribution`).
+    distribution: Arc<distribution::DistributionStore>,
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
@@ -198,6 +205,9 @@ impl Daemon {
         Arc::new(Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
+            distribution: Arc::new(distribution::DistributionStore::new(
+                config.data_root.join("image/distribution"),
+            )),
             network_lock: tokio::sync::Mutex::new(()),
             config,
             store,

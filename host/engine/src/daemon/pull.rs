@@ -319,6 +319,8 @@ impl Daemon {
                 }),
             )
             .await?;
+        self.remember_pulled(&registry, request, layer, diff_id, scratch.path())
+            .await;
         send(progress("Verifying Checksum", &id));
         send(progress("Download complete", &id));
         send(progress("Extracting", &id));
@@ -336,6 +338,46 @@ impl Daemon {
             .await?;
         send(progress("Pull complete", &id));
         Ok(hold)
+    }
+}
+
+impl Daemon {
+    /// Records the gzip blob a layer was pulled as and its repository, so
+    /// that a push to that registry finds or mounts it rather than
+    /// recompressing the layer ([`super::distribution`]). Other blobs
+    /// (zstd, plain tar) are not pushed as they came, so not recorded.
+    async fn remember_pulled(
+        &self,
+        registry: &Arc<dyn crate::driver::RegistryService>,
+        request: &PullRequest,
+        layer: &RemoteLayer,
+        diff_id: &str,
+        blob: &std::path::Path,
+    ) {
+        let Ok(name) = registry.remote_name(&request.reference, &request.tag) else {
+            return;
+        };
+        let blob = blob.to_owned();
+        let gzip = self
+            .blocking(BlockingKind::ImageMetadata, move || {
+                let mut magic = [0u8; 2];
+                Ok(std::fs::File::open(&blob)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                    .is_ok()
+                    && magic == [0x1f, 0x8b])
+            })
+            .await
+            .unwrap_or(false);
+        if !gzip {
+            return;
+        }
+        let pushed = super::push::PushedLayer {
+            digest: layer.digest.clone(),
+            size: layer.size,
+            diff_id: diff_id.to_owned(),
+        };
+        let repository = format!("{}/{}", name.registry, name.repository);
+        self.remember(diff_id, &pushed, &repository).await;
     }
 }
 

@@ -5,6 +5,7 @@ mod commit;
 mod history;
 mod import;
 mod load;
+mod push;
 mod remove;
 mod save;
 

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{MethodRouter, post};
+use axum::routing::{MethodRouter, get, post};
 
 use super::{AppState, Params, body_reader, job_with};
 use crate::edge;
@@ -44,4 +44,38 @@ async fn create(
         job = job.stdin(body_reader(body));
     }
     edge::respond(&state.engine, job, streams, StatusCode::OK).await
+}
+
+fn auth_header(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-registry-auth")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// `POST /images/{name}/push?tag=`: the `image_push` job, with the
+/// client's credentials from `X-Registry-Auth`.
+pub(super) async fn image_push(
+    state: AppState,
+    headers: HeaderMap,
+    image: &str,
+    q: Vec<(String, String)>,
+) -> Response {
+    let q = q.into_iter().filter(|(k, _)| k != AUTH_ENV).collect();
+    let (mut job, streams) = job_with("image_push", vec![image.to_owned()], q);
+    job.env.set(AUTH_ENV, auth_header(&headers));
+    edge::respond(&state.engine, job, streams, StatusCode::OK).await
+}
+
+/// The `/images/search` route: the `image_search` job, with the client's
+/// credentials from `X-Registry-Auth`.
+pub(super) fn images_search() -> MethodRouter<AppState> {
+    get(
+        |State(state): State<AppState>, headers: HeaderMap, Query(q): Params| async move {
+            let q = q.into_iter().filter(|(k, _)| k != AUTH_ENV).collect();
+            let (mut job, streams) = job_with("image_search", Vec::new(), q);
+            job.env.set(AUTH_ENV, auth_header(&headers));
+            edge::respond(&state.engine, job, streams, StatusCode::OK).await
+        },
+    )
 }

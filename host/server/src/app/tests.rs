@@ -424,6 +424,20 @@ async fn every_route_runs_its_job_with_the_path_object_as_argument() {
         ),
         (Method::POST, "/auth", "system_auth", None, StatusCode::OK),
         (
+            Method::POST,
+            "/images/127.0.0.1:5000/a/b/push?tag=v1",
+            "image_push",
+            Some("127.0.0.1:5000/a/b"),
+            StatusCode::OK,
+        ),
+        (
+            Method::GET,
+            "/images/search?term=a",
+            "image_search",
+            None,
+            StatusCode::OK,
+        ),
+        (
             Method::GET,
             "/images/a/b/json",
             "image_inspect",

@@ -347,4 +347,16 @@ impl ImageService for GraphImages {
             .commit(request)
             .map_err(|e| job_error("failed to commit the container", e))
     }
+
+    fn image_config(&self, name: &str) -> Result<(String, Vec<u8>), JobError> {
+        self.graph
+            .image_config_bytes(name)
+            .map_err(|e| job_error("failed to read the image config", e))
+    }
+
+    fn write_layer(&self, diff_id: &str, out: &mut dyn std::io::Write) -> Result<(), JobError> {
+        self.graph
+            .write_layer(diff_id, out)
+            .map_err(|e| job_error("failed to write a layer", e))
+    }
 }

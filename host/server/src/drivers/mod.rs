@@ -7,6 +7,7 @@ pub mod graph;
 pub mod network;
 pub mod registry;
 pub mod registry_auth;
+mod registry_push;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_engine::driver::{
-    BlobProgressFn, PullRequest, RegistryService, RemoteImage, RemoteLayer,
+    BlobProgressFn, PullRequest, PushTarget, RegistryService, RemoteImage, RemoteLayer, RemoteName,
+    SearchHit, SearchRequest,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
@@ -61,7 +62,7 @@ impl RegistryAdapter {
     }
 }
 
-fn job_error(err: RegistryError) -> JobError {
+pub(super) fn job_error(err: RegistryError) -> JobError {
     let kind = match &err {
         RegistryError::InvalidReference { .. } | RegistryError::InvalidPlatform { .. } => {
             ErrorKind::InvalidParameter
@@ -171,5 +172,58 @@ impl RegistryService for RegistryAdapter {
                 .await
                 .map_err(pull_error)
         })
+    }
+
+    fn remote_name(&self, reference: &str, tag: &str) -> Result<RemoteName, JobError> {
+        super::registry_push::remote_name(reference, tag)
+    }
+
+    fn push_authorize(&self, target: PushTarget) -> BoxFuture<Result<(), JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move { super::registry_push::authorize(&registry, &chooser, target).await })
+    }
+
+    fn blob_exists(&self, target: PushTarget, digest: String) -> BoxFuture<Result<bool, JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move {
+            super::registry_push::blob_exists(&registry, &chooser, target, digest).await
+        })
+    }
+
+    fn mount_blob(&self, target: PushTarget, digest: String, from: String) -> BoxFuture<bool> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move {
+            super::registry_push::mount_blob(&registry, &chooser, target, digest, from).await
+        })
+    }
+
+    fn push_blob(
+        &self,
+        target: PushTarget,
+        blob: RemoteLayer,
+        path: PathBuf,
+        progress: BlobProgressFn,
+    ) -> BoxFuture<Result<(), JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move {
+            super::registry_push::push_blob(&registry, &chooser, target, blob, path, progress).await
+        })
+    }
+
+    fn push_manifest(
+        &self,
+        target: PushTarget,
+        body: Vec<u8>,
+        media_type: String,
+    ) -> BoxFuture<Result<String, JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move {
+            super::registry_push::push_manifest(&registry, &chooser, target, body, media_type).await
+        })
+    }
+
+    fn search(&self, request: SearchRequest) -> BoxFuture<Result<Vec<SearchHit>, JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move { super::registry_push::search(&registry, &chooser, request).await })
     }
 }

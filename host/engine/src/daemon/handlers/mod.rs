@@ -18,6 +18,8 @@
 //! | `image_import` | | `fromSrc`, `repo`, `tag`, `changes`*, `message`, `platform` | progress lines |
 //! | `system_auth` | | | `{"Status":"Login Succeeded"}` (stdin: `AuthConfig`) |
 //! | `image_pull` | | `fromImage`, `tag`, `platform`, `X-Registry-Auth` | progress lines |
+//! | `image_push` | name | `tag`, `X-Registry-Auth` | progress lines |
+//! | `image_search` | | `term`, `limit`, `filters`, `X-Registry-Auth` | `[SearchResult]` |
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |
@@ -193,6 +195,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "pulls an image from a registry (env X-Registry-Auth: credentials)",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(images::image_pull(cx, job)),
+    },
+    JobSpec {
+        name: "image_push",
+        description: "pushes an image to a registry (env X-Registry-Auth: credentials)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(registry::image_push(cx, job)),
+    },
+    JobSpec {
+        name: "image_search",
+        description: "searches a registry's repositories",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(registry::image_search(cx, job)),
     },
     JobSpec {
         name: "image_tag",

@@ -28,3 +28,56 @@ pub(super) async fn system_auth(cx: Arc<Context>, mut job: Job) -> JobResult {
         .await?;
     Ok(0)
 }
+
+/// `image_push`: pushes an image to a registry (`POST
+/// /images/{name}/push?tag=`), streaming Docker's progress lines.
+pub(super) async fn image_push(cx: Arc<Context>, job: Job) -> JobResult {
+    let name = job
+        .args
+        .first()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| JobError::invalid("an image name is required"))?;
+    let request = crate::daemon::PushRequest {
+        name: name.clone(),
+        tag: job.env.get("tag").unwrap_or("").to_owned(),
+        auth: crate::daemon::decode_auth_config(job.env.get("X-Registry-Auth").unwrap_or(""))?,
+    };
+    cx.daemon.image_push(request, &job.stdout).await?;
+    Ok(0)
+}
+
+/// One search result on the wire (moby `registry.SearchResult`).
+#[derive(serde::Serialize)]
+struct SearchResultJson<'a> {
+    star_count: u64,
+    is_official: bool,
+    name: &'a str,
+    is_automated: bool,
+    description: &'a str,
+}
+
+/// `image_search`: searches a registry (`GET /images/search?term=`).
+pub(super) async fn image_search(cx: Arc<Context>, job: Job) -> JobResult {
+    let term = job
+        .env
+        .get("term")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| JobError::invalid("term is required"))?
+        .to_owned();
+    let limit = crate::daemon::parse_limit(job.env.get("limit").unwrap_or(""))?;
+    let filters = crate::daemon::SearchFilters::parse(job.env.get("filters").unwrap_or(""))?;
+    let auth = crate::daemon::decode_auth_config(job.env.get("X-Registry-Auth").unwrap_or(""))?;
+    let hits = cx.daemon.image_search(&term, limit, &filters, auth).await?;
+    let body: Vec<SearchResultJson<'_>> = hits
+        .iter()
+        .map(|h| SearchResultJson {
+            star_count: h.star_count,
+            is_official: h.is_official,
+            name: &h.name,
+            is_automated: h.is_automated,
+            description: &h.description,
+        })
+        .collect();
+    job.stdout.write_json(&body).await?;
+    Ok(0)
+}

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 57] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 59] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -211,8 +211,18 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 57] = [
         Exposure::Route,
     ),
     (
+        "image_push",
+        "pushes an image to a registry (env X-Registry-Auth: credentials)",
+        Exposure::Route,
+    ),
+    (
         "image_save",
         "writes images as one docker-archive and OCI layout tar",
+        Exposure::Route,
+    ),
+    (
+        "image_search",
+        "searches a registry's repositories",
         Exposure::Route,
     ),
     ("image_tag", "tags an image", Exposure::Route),

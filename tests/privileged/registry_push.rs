@@ -1,0 +1,224 @@
+//! `docker push` / `berth push` from one berthd to a real registry
+//! (Debian's `docker-registry`), pulled back into a second berthd with its
+//! own data root; `docker search` / `berth search` through the registry's
+//! catalog.
+
+use berth_tests::daemon::Daemon;
+use berth_tests::registry::{
+    Compression, Registry, TestImage, file_layer, five_layer_layout, write_layout,
+};
+
+fn image_id(d: &Daemon, reference: &str) -> String {
+    d.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+        .ok()
+        .trim()
+        .to_owned()
+}
+
+/// The `TAG: digest: sha256:... size: N` line's digest.
+fn pushed_digest(out: &str, tag: &str) -> String {
+    let prefix = format!("{tag}: digest: ");
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no digest line for {tag} in {out}"));
+    let digest = line.split_whitespace().next().expect("digest").to_owned();
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{line}"
+    );
+    digest
+}
+
+/// A five-layer image, every layer gzip (as docker and skopeo push them).
+fn gzip_layout(layout: &std::path::Path, salt: &str) -> TestImage {
+    let layers: Vec<(Vec<u8>, Compression)> = (1..=4)
+        .map(|n| {
+            (
+                file_layer(&format!("layer{n}.txt"), &format!("{n} {salt}\n")),
+                Compression::Gzip,
+            )
+        })
+        .collect();
+    write_layout(layout, "v1", "amd64", &layers)
+}
+
+#[test]
+fn a_pushed_image_pulls_into_a_second_daemon_with_the_same_ids() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = gzip_layout(&tmp.path().join("layout"), "trip");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "test/app:v1");
+    let source = registry.reference("test/app:v1");
+    let copy = registry.reference("copy/app:v2");
+
+    let a = Daemon::start();
+    a.docker(&["pull", &source]).ok();
+    a.docker(&["tag", &source, &copy]).ok();
+    let out = a.docker(&["push", &copy]).ok();
+    assert!(
+        out.contains(&format!(
+            "The push refers to repository [{}/copy/app]",
+            registry.addr
+        )),
+        "{out}"
+    );
+    // Every layer came from test/app of this registry: mounted, never
+    // recompressed or uploaded.
+    assert_eq!(out.matches("Mounted from test/app").count(), 5, "{out}");
+    assert!(!out.contains("Pushed"), "{out}");
+    let digest = pushed_digest(&out, "v2");
+
+    // A second daemon with its own data root pulls the same image.
+    let b = Daemon::start();
+    let out = b.docker(&["pull", &copy]).ok();
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert_eq!(image_id(&b, &copy), image.image_id);
+    assert_eq!(image_id(&a, &copy), image.image_id);
+    let out = b
+        .docker(&["run", "--rm", &copy, "cat", "/layer1.txt", "/layer4.txt"])
+        .ok();
+    assert_eq!(out, "1 trip\n4 trip\n");
+
+    // Pushed again: every blob is found, the manifest is the same.
+    let out = a.docker(&["push", &copy]).ok();
+    assert_eq!(out.matches("Layer already exists").count(), 5, "{out}");
+    assert_eq!(pushed_digest(&out, "v2"), digest);
+
+    // A layer made in berth (a commit) is written, compressed and
+    // uploaded; the base layers are mounted. `berth push` this time.
+    let cid = a
+        .docker(&["create", &source, "sh", "-c", "echo made > /made.txt"])
+        .ok();
+    let cid = cid.trim();
+    a.docker(&["start", "-a", cid]).ok();
+    let made = registry.reference("made/app:v1");
+    a.docker(&["commit", cid, &made]).ok();
+    let out = a.berth(&["push", &made]).ok();
+    assert_eq!(out.matches("Mounted from").count(), 5, "{out}");
+    assert_eq!(out.matches(": Pushed").count(), 1, "{out}");
+    let made_digest = pushed_digest(&out, "v1");
+    // The second push compresses nothing: the digests agree.
+    let out = a.berth(&["push", &made]).ok();
+    assert_eq!(out.matches("Layer already exists").count(), 6, "{out}");
+    assert_eq!(pushed_digest(&out, "v1"), made_digest);
+    let out = b.berth(&["pull", &made]).ok();
+    assert!(out.contains(&format!("Digest: {made_digest}")), "{out}");
+    assert_eq!(image_id(&b, &made), image_id(&a, &made));
+    let out = b.docker(&["run", "--rm", &made, "cat", "/made.txt"]).ok();
+    assert_eq!(out, "made\n");
+
+    let pushes = a
+        .past_events(Some("image"))
+        .into_iter()
+        .filter(|e| e["Action"] == "push")
+        .count();
+    assert_eq!(pushes, 4);
+}
+
+#[test]
+fn a_push_needs_a_local_image_and_the_registry_s_credentials() {
+    let registry = Registry::start_with_auth("berth", "s3cret");
+    let a = Daemon::start();
+
+    // moby's message for an image that is not there, in-band after the
+    // first line.
+    let missing = registry.reference("none/app:v1");
+    let out = a.docker(&["push", &missing]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "An image does not exist locally with the tag: {}/none/app",
+            registry.addr
+        )),
+        "{out:#?}"
+    );
+
+    a.import_busybox("base:1");
+    let name = registry.reference("private/app:v1");
+    a.docker(&["tag", "base:1", &name]).ok();
+    let out = a.docker(&["push", &name]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(out.stderr.contains("unauthorized"), "{out:#?}");
+
+    let out = a.docker_with_input(
+        &["login", "-u", "berth", "--password-stdin", &registry.addr],
+        Some(b"s3cret\n"),
+    );
+    assert!(out.status.success(), "{out:#?}");
+    let out = a.docker(&["push", &name]).ok();
+    let digest = pushed_digest(&out, "v1");
+
+    // The layer berth imported is pushed as berth writes it, the same
+    // blob every time.
+    let out = a.docker(&["push", &name]).ok();
+    assert_eq!(out.matches("Layer already exists").count(), 1, "{out}");
+    assert_eq!(pushed_digest(&out, "v1"), digest);
+
+    let b = Daemon::start();
+    let out = b.docker_with_input(
+        &["login", "-u", "berth", "--password-stdin", &registry.addr],
+        Some(b"s3cret\n"),
+    );
+    assert!(out.status.success(), "{out:#?}");
+    let out = b.docker(&["pull", &name]).ok();
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    let out = b.docker(&["run", "--rm", &name, "echo", "ran"]).ok();
+    assert_eq!(out, "ran\n");
+}
+
+#[test]
+fn search_lists_a_registry_s_repositories_through_its_catalog() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    five_layer_layout(&tmp.path().join("layout"), "v1", "search");
+    for repo in ["team/app:v1", "team/app-tools:v1", "other/db:v1"] {
+        registry.push_layout(&tmp.path().join("layout"), "v1", repo);
+    }
+    let d = Daemon::start();
+    let term = format!("{}/app", registry.addr);
+    let out = d.docker(&["search", "--format", "{{.Name}}", &term]).ok();
+    let mut names: Vec<&str> = out.lines().collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec![
+            format!("{}/team/app", registry.addr),
+            format!("{}/team/app-tools", registry.addr),
+        ],
+        "{out}"
+    );
+    let out = d
+        .docker(&["search", "--limit", "1", "--format", "{{.Name}}", &term])
+        .ok();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    // Catalog results are not official: the filter leaves none.
+    let out = d
+        .docker(&[
+            "search",
+            "--filter",
+            "is-official=true",
+            "--format",
+            "{{.Name}}",
+            &term,
+        ])
+        .ok();
+    assert_eq!(out, "");
+    let out = d.docker(&["search", "--filter", "color=red", &term]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    assert!(out.stderr.contains("invalid filter 'color'"), "{out:#?}");
+
+    let out = d.berth(&["search", &format!("{}/db", registry.addr)]).ok();
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(
+        out.contains(&format!("{}/other/db", registry.addr)),
+        "{out}"
+    );
+    let out = d.berth(&["search", "--limit", "101", &term]);
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("limit 101 is outside the range of [1, 100]"),
+        "{out:#?}"
+    );
+}
