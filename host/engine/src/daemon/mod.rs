@@ -16,6 +16,7 @@ mod changes;
 pub mod commit;
 pub mod container;
 mod create;
+pub mod endpoints;
 pub mod exec;
 mod exit;
 pub mod handlers;
@@ -156,6 +157,8 @@ pub struct Daemon {
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
+    /// The containers' sandboxes and endpoints while they run.
+    attachments: endpoints::Attachments,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -199,6 +202,7 @@ impl Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
             network_lock: tokio::sync::Mutex::new(()),
+            attachments: endpoints::Attachments::default(),
             config,
             store,
             images,
