@@ -244,3 +244,62 @@ fn a_killed_berthd_comes_back_with_its_containers_addresses_and_nothing_leaked()
     d.docker(&["rm", "-f", "web", "brief"]).ok();
     assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
 }
+
+#[test]
+fn containers_on_a_user_network_talk_and_the_network_stays_while_they_run() {
+    let d = ready();
+    let missing = d.http(
+        "POST",
+        "/containers/create",
+        br#"{"Image":"busybox","HostConfig":{"NetworkMode":"nope"}}"#,
+    );
+    assert_eq!(missing.status, 404, "{}", missing.text());
+    assert_eq!(missing.json()["message"], "network nope not found");
+    let net_id = d.docker(&["network", "create", "n"]).ok().trim().to_owned();
+    d.docker(&[
+        "run",
+        "-d",
+        "--network",
+        "n",
+        "--name",
+        "a",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo on-n > /www/index.html && exec httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    let addr = inspect(&d, "a", "{{.NetworkSettings.Networks.n.IPAddress}}");
+    assert!(!addr.is_empty());
+    assert_eq!(
+        inspect(&d, "a", "{{.NetworkSettings.Networks.n.NetworkID}}"),
+        net_id
+    );
+    // Only the default bridge fills the top level, as moby.
+    assert_eq!(inspect(&d, "a", "{{.NetworkSettings.IPAddress}}"), "");
+    let got = d
+        .docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "n",
+            "busybox",
+            "sh",
+            "-c",
+            &format!(
+                "for i in $(seq 50); do timeout 5 wget -q -O- http://{addr}/ && exit 0; sleep 0.2; done; exit 1"
+            ),
+        ])
+        .ok();
+    assert_eq!(got, "on-n\n");
+    let refused = d.docker(&["network", "rm", "n"]);
+    assert_ne!(refused.code(), 0);
+    assert!(
+        refused.stderr.contains(&format!(
+            "error while removing network: network n id {net_id} has active endpoints"
+        )),
+        "{refused:?}"
+    );
+    d.docker(&["rm", "-f", "a"]).ok();
+    d.docker(&["network", "rm", "n"]).ok();
+}

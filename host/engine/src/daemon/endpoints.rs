@@ -580,6 +580,37 @@ impl Daemon {
         }
     }
 
+    /// A network with containers on it cannot go (moby
+    /// `libnetwork.ActiveEndpointsError`, a 403). Called under the network
+    /// lock, which every lease takes too.
+    pub(super) async fn refuse_active_endpoints(
+        &self,
+        network: &NetworkModel,
+    ) -> Result<(), JobError> {
+        let store = self.store.clone();
+        let leases = self
+            .blocking(BlockingKind::StoreCommit, move || {
+                store
+                    .list(SANDBOXES)
+                    .map_err(|e| store_error("read the address leases", e))
+            })
+            .await?;
+        let active = leases
+            .iter()
+            .flat_map(|(_, state)| state.endpoints.iter())
+            .any(|ep| ep.network_id == network.id);
+        if active {
+            return Err(JobError::new(
+                ErrorKind::Forbidden,
+                format!(
+                    "error while removing network: network {} id {} has active endpoints",
+                    network.name, network.id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// moby's `connect`/`disconnect` events of a network.
     fn endpoint_event(&self, action: &str, network: &NetworkModel, container_id: &str) {
         let attrs = BTreeMap::from([

@@ -62,8 +62,8 @@ impl Daemon {
     /// Resolves the request's network mode before its spec is built:
     /// `container:<name>` becomes `container:<full id>` (moby stores the
     /// id, so a rename of the other container changes nothing), and the
-    /// host name the mode gives is returned. A user-defined network is
-    /// refused: berthd has none yet.
+    /// host name the mode gives is returned. A user-defined network must
+    /// exist.
     pub(super) async fn resolve_network_mode(
         &self,
         request: &mut CreateRequest,
@@ -92,9 +92,14 @@ impl Daemon {
                 host.network_mode = format!("container:{}", other.id);
                 Ok(Some(hostname))
             }
-            // moby `daemon.FindNetwork`'s error.
+            // Looked up now, with moby `daemon.FindNetwork`'s 404 for an
+            // unknown one; joined at start (`endpoints`).
             NetworkMode::Network(name) => {
-                Err(JobError::not_found(format!("network {name} not found")))
+                let network = self.find_network(&name).await?;
+                if network.name == "bridge" {
+                    host.network_mode = "bridge".to_owned();
+                }
+                Ok(None)
             }
         }
     }
@@ -144,9 +149,9 @@ impl Daemon {
                     addresses: Vec::new(),
                 })
             }
-            NetworkMode::Network(name) => {
-                Err(JobError::not_found(format!("network {name} not found")))
-            }
+            // Its sandbox comes from the network driver at start
+            // (`Daemon::join_networks`).
+            NetworkMode::Network(_) => Ok(NetworkSetup::default()),
         }
     }
 }

@@ -272,6 +272,7 @@ impl Daemon {
         if PREDEFINED.contains(&model.name.as_str()) {
             return Err(forbidden(&model.name));
         }
+        self.refuse_active_endpoints(&model).await?;
         // The bridge goes first: a network whose bridge could not be
         // removed stays in the store, so reconcile finds it again.
         let network = Arc::clone(&self.network);

@@ -306,3 +306,77 @@ async fn without_a_default_network_a_bridge_container_has_only_lo() {
     assert_eq!(lease_count(&f), 0);
     let _ = id;
 }
+
+#[tokio::test]
+async fn a_container_on_a_user_network_joins_it_with_its_dns_names() {
+    let f = bridged().await;
+    let request: berth_api::network::NetworkCreateRequest =
+        serde_json::from_str(r#"{"Name":"mynet"}"#).unwrap();
+    let net_id = f.daemon.network_create(request).await.unwrap().id;
+    f.network.calls.lock().unwrap().clear();
+    let id = f
+        .create(
+            Some("api"),
+            r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"NetworkMode":"mynet"}}"#,
+        )
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    assert_eq!(
+        f.network.calls(),
+        vec![
+            NetCall::CreateSandbox(id.clone()),
+            NetCall::CreateNetwork("mynet".into()),
+            NetCall::Connect(id.clone(), "mynet".into(), "eth0".into()),
+        ]
+    );
+    let settings = f.daemon.inspect(&id).unwrap().network_settings;
+    assert!(!settings.networks.contains_key("bridge"));
+    let mynet = &settings.networks["mynet"];
+    assert_eq!(mynet.network_id, net_id);
+    // The first user pool after the default bridge's.
+    assert_eq!(mynet.ip_address, "172.18.0.2");
+    assert_eq!(mynet.gateway, "172.18.0.1");
+    assert_eq!(
+        mynet.dns_names,
+        Some(vec!["api".to_owned(), id[..12].to_owned()])
+    );
+    // Only the default bridge fills the top level (moby).
+    assert_eq!(settings.ip_address, "");
+    let (_, endpoint) = f.network.kernel().endpoints.into_iter().next().unwrap();
+    assert_eq!(endpoint.gateway4, Some("172.18.0.1".parse().unwrap()));
+    f.daemon.stop(&id, Some(1), None).await.unwrap();
+    assert!(f.network.kernel().endpoints.is_empty());
+}
+
+#[tokio::test]
+async fn a_network_with_a_running_container_cannot_be_removed() {
+    let f = bridged().await;
+    let request: berth_api::network::NetworkCreateRequest =
+        serde_json::from_str(r#"{"Name":"mynet"}"#).unwrap();
+    let net_id = f.daemon.network_create(request).await.unwrap().id;
+    let id = f
+        .create(
+            Some("api"),
+            r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"NetworkMode":"mynet"}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start(&id).await.unwrap();
+    let err = f.daemon.network_remove("mynet").await.expect_err("in use");
+    assert_eq!(err.kind, ErrorKind::Forbidden);
+    assert_eq!(
+        err.message,
+        format!("error while removing network: network mynet id {net_id} has active endpoints")
+    );
+    assert!(f.network.kernel().bridges.len() == 2);
+    f.daemon.stop(&id, Some(1), None).await.unwrap();
+    f.daemon
+        .network_remove("mynet")
+        .await
+        .expect("no endpoint left");
+    // Its container now fails to start, with moby's 404.
+    let err = f.daemon.start(&id).await.expect_err("network gone");
+    assert_eq!(err.message, "network mynet not found");
+    assert!(f.network.kernel().sandboxes.is_empty());
+}

@@ -254,7 +254,7 @@ async fn container_mode_refusals_are_mobys() {
 }
 
 #[tokio::test]
-async fn a_user_network_is_refused_until_networks_exist() {
+async fn an_unknown_user_network_is_mobys_404() {
     let f = fixture();
     let err = f
         .create(
@@ -262,8 +262,8 @@ async fn a_user_network_is_refused_until_networks_exist() {
             r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"NetworkMode":"mynet"}}"#,
         )
         .await
-        .expect_err("no networks yet");
-    assert_eq!(err.kind, ErrorKind::InvalidParameter);
-    assert!(err.message.contains("NetworkMode"), "{}", err.message);
+        .expect_err("no such network");
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.message, "network mynet not found");
     assert_eq!(f.record_count(), 0);
 }
