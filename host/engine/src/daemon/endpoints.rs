@@ -25,6 +25,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use berth_api::container::{EndpointSettings, NetworkSettings};
+use berth_api::network::{EndpointResource, NetworkResource};
 use berth_model::container::ContainerModel;
 use berth_model::network::{
     EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkFiles, NetworkMode,
@@ -609,6 +610,37 @@ impl Daemon {
             ));
         }
         Ok(())
+    }
+
+    /// A network's wire form with the running containers on it
+    /// (`Containers`, by container id, as moby's network inspect).
+    pub(super) fn with_containers(&self, mut resource: NetworkResource) -> NetworkResource {
+        let live = self.attachments.live().clone();
+        for (id, attached) in live {
+            for (network, ep) in &attached.endpoints {
+                if network.id != resource.id {
+                    continue;
+                }
+                let name = self
+                    .containers
+                    .get(&id)
+                    .map(|c| c.lock().record.name.clone())
+                    .unwrap_or_default();
+                let cidr =
+                    |a: Option<InterfaceAddress>| a.map(|a| a.to_string()).unwrap_or_default();
+                resource.containers.insert(
+                    id.clone(),
+                    EndpointResource {
+                        name,
+                        endpoint_id: ep.id.clone(),
+                        mac_address: ep.mac.to_string(),
+                        ipv4_address: cidr(ep.ipv4),
+                        ipv6_address: cidr(ep.ipv6),
+                    },
+                );
+            }
+        }
+        resource
     }
 
     /// moby's `connect`/`disconnect` events of a network.

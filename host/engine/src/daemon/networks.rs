@@ -223,7 +223,10 @@ impl Daemon {
             .map_err(|e| JobError::invalid(e.to_string()))?;
         let stored = self.stored_networks().await?;
         let created = predefined_created(&stored);
-        let mut all: Vec<NetworkResource> = stored.iter().map(resource).collect();
+        let mut all: Vec<NetworkResource> = stored
+            .iter()
+            .map(|n| self.with_containers(resource(n)))
+            .collect();
         all.extend(["host", "none"].map(|name| predefined_resource(name, &created)));
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all
@@ -253,7 +256,9 @@ impl Daemon {
             let created = predefined_created(&self.stored_networks().await?);
             return Ok(predefined_resource(name, &created));
         }
-        self.find_network(reference).await.map(|n| resource(&n))
+        self.find_network(reference)
+            .await
+            .map(|n| self.with_containers(resource(&n)))
     }
 
     /// `DELETE /networks/{id}`.

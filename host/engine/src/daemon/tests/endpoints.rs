@@ -370,6 +370,17 @@ async fn a_network_with_a_running_container_cannot_be_removed() {
         format!("error while removing network: network mynet id {net_id} has active endpoints")
     );
     assert!(f.network.kernel().bridges.len() == 2);
+    // network inspect lists it, and it is not dangling.
+    let listed = f.daemon.network_inspect("mynet").await.unwrap().containers;
+    assert_eq!(listed[&id].name, "api");
+    assert_eq!(listed[&id].ipv4_address, "172.18.0.2/16");
+    assert_eq!(listed[&id].mac_address, "02:42:ac:12:00:02");
+    let dangling = f
+        .daemon
+        .network_list(r#"{"dangling":["true"]}"#)
+        .await
+        .unwrap();
+    assert!(dangling.iter().all(|n| n.name != "mynet"));
     f.daemon.stop(&id, Some(1), None).await.unwrap();
     f.daemon
         .network_remove("mynet")
