@@ -2,9 +2,10 @@
 //! resolved at create, turned into the exec driver's [`NetworkSetup`] at
 //! start.
 //!
-//! - `none`, and for now `bridge`/`default`: a new namespace with only `lo`
-//!   and the container's own `/etc` files. (The default bridge network
-//!   replaces the latter when the network driver is wired.)
+//! - `none`: a new namespace with only `lo` and the container's own `/etc`
+//!   files. `bridge`/`default` and a user network get the same here; at
+//!   start the network driver's sandbox replaces it (`endpoints`), unless
+//!   the daemon has no default network (`--bridge none`).
 //! - `host`: no network namespace; the host's `/etc/hosts` and
 //!   `/etc/resolv.conf` copied as they are, and the host's name unless the
 //!   container names its own (moby `daemon/container_operations_unix.go`).

@@ -390,9 +390,9 @@ impl Daemon {
 
 impl Daemon {
     /// moby `NetworksPrune`: the user-defined networks created before
-    /// `until` whose labels match, and that no container is connected to
-    /// (none can be yet: containers join only the predefined networks),
-    /// removed as `rm` removes them; their names, in name order.
+    /// `until` whose labels match, and that no running container is
+    /// connected to (`rm` refuses those), removed as `rm` removes them;
+    /// their names, in name order.
     pub(super) async fn prune_networks(
         &self,
         filters: &Filters,
