@@ -108,10 +108,6 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "HostConfig.PortBindings (-p, --publish) is not supported by berth",
         ),
         (
-            &["--network", "mynet"],
-            r#"HostConfig.NetworkMode (--network) "mynet" is not supported by berth"#,
-        ),
-        (
             &["--restart", "always:3"],
             "invalid restart policy: maximum retry count can only be used with 'on-failure'",
         ),

@@ -226,7 +226,8 @@ fn top_lists_the_containers_processes_through_docker_berth_and_the_api() {
 }
 
 /// What dockerd writes into `/etc/hosts` of a container without a network
-/// address (`--network none`, berthd's only mode yet): libnetwork's
+/// address (`--network none`; one on a network also gets a line for its
+/// address, `daemon_bridge.rs`): libnetwork's
 /// `etchosts` default records, IPv4 then IPv6, `IP\tnames`. The hostname
 /// line is added only for an interface address (`Sandbox.updateHostsFile`
 /// returns early without one), so there is none here.
@@ -251,6 +252,8 @@ fn etc_hosts_and_hostname_are_what_docker_writes_without_a_network_address() {
     let out = d.docker(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "--hostname",
         "h",
         "busybox",
@@ -267,6 +270,8 @@ fn etc_hosts_and_hostname_are_what_docker_writes_without_a_network_address() {
     let out = d.docker(&[
         "run",
         "--rm",
+        "--network",
+        "none",
         "--hostname",
         "web",
         "--domainname",
@@ -286,6 +291,8 @@ fn etc_hosts_and_hostname_are_what_docker_writes_without_a_network_address() {
     let id = d
         .berth(&[
             "create",
+            "--network",
+            "none",
             "busybox",
             "sh",
             "-c",

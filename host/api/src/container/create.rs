@@ -22,13 +22,6 @@ pub struct CreateRequest {
     pub networking_config: Option<serde_json::Value>,
 }
 
-/// Network modes berth gives containers: a network namespace of their own
-/// with only `lo` (`none`; the default, `default` or `bridge`, gets the
-/// same until the default network exists), the host's (`host`), or
-/// another container's (`container:<name|id>`, checked by the engine).
-/// A user-defined network is refused until networks exist.
-const NETWORK_MODES: [&str; 5] = ["", "default", "bridge", "none", "host"];
-
 impl CreateRequest {
     /// Refuses a request that sets a field berth does not honour
     /// ([`fields`]) or names a network mode berth has no driver for,
@@ -53,13 +46,9 @@ impl CreateRequest {
             "HostConfig",
             &members(serde_json::to_value(&self.host_config)),
         )?;
+        // Any other mode names a user-defined network, which the daemon
+        // looks up (moby: 404 `network NAME not found`).
         let mode = self.host_config.network_mode.as_str();
-        if !NETWORK_MODES.contains(&mode) && !mode.starts_with("container:") {
-            return Err(FieldError::Unsupported {
-                field: format!("HostConfig.NetworkMode (--network) {mode:?}"),
-                option: None,
-            });
-        }
         let networking = match &self.networking_config {
             None | Some(serde_json::Value::Null) => return Ok(()),
             Some(serde_json::Value::Object(members)) => members,

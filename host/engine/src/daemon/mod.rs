@@ -17,6 +17,7 @@ pub mod commit;
 pub mod container;
 mod create;
 mod distribution;
+pub mod endpoints;
 pub mod exec;
 mod exit;
 pub mod handlers;
@@ -163,6 +164,8 @@ pub struct Daemon {
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
+    /// The containers' sandboxes and endpoints while they run.
+    attachments: endpoints::Attachments,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -209,6 +212,7 @@ impl Daemon {
                 config.data_root.join("image/distribution"),
             )),
             network_lock: tokio::sync::Mutex::new(()),
+            attachments: endpoints::Attachments::default(),
             config,
             store,
             images,

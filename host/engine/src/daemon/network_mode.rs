@@ -2,9 +2,10 @@
 //! resolved at create, turned into the exec driver's [`NetworkSetup`] at
 //! start.
 //!
-//! - `none`, and for now `bridge`/`default`: a new namespace with only `lo`
-//!   and the container's own `/etc` files. (The default bridge network
-//!   replaces the latter when the network driver is wired.)
+//! - `none`: a new namespace with only `lo` and the container's own `/etc`
+//!   files. `bridge`/`default` and a user network get the same here; at
+//!   start the network driver's sandbox replaces it (`endpoints`), unless
+//!   the daemon has no default network (`--bridge none`).
 //! - `host`: no network namespace; the host's `/etc/hosts` and
 //!   `/etc/resolv.conf` copied as they are, and the host's name unless the
 //!   container names its own (moby `daemon/container_operations_unix.go`).
@@ -62,8 +63,8 @@ impl Daemon {
     /// Resolves the request's network mode before its spec is built:
     /// `container:<name>` becomes `container:<full id>` (moby stores the
     /// id, so a rename of the other container changes nothing), and the
-    /// host name the mode gives is returned. A user-defined network is
-    /// refused: berthd has none yet.
+    /// host name the mode gives is returned. A user-defined network must
+    /// exist.
     pub(super) async fn resolve_network_mode(
         &self,
         request: &mut CreateRequest,
@@ -92,9 +93,14 @@ impl Daemon {
                 host.network_mode = format!("container:{}", other.id);
                 Ok(Some(hostname))
             }
-            // moby `daemon.FindNetwork`'s error.
+            // Looked up now, with moby `daemon.FindNetwork`'s 404 for an
+            // unknown one; joined at start (`endpoints`).
             NetworkMode::Network(name) => {
-                Err(JobError::not_found(format!("network {name} not found")))
+                let network = self.find_network(&name).await?;
+                if network.name == "bridge" {
+                    host.network_mode = "bridge".to_owned();
+                }
+                Ok(None)
             }
         }
     }
@@ -111,6 +117,7 @@ impl Daemon {
             NetworkMode::Host => Ok(NetworkSetup {
                 namespace: NetworkNamespace::Host,
                 files: NetworkFiles::Host,
+                addresses: Vec::new(),
             }),
             NetworkMode::Container(other_id) => {
                 // moby `getNetworkedContainer`, with its messages.
@@ -140,11 +147,12 @@ impl Daemon {
                 Ok(NetworkSetup {
                     namespace: NetworkNamespace::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
                     files: NetworkFiles::Shared(self.runtime.files(&other.id)),
+                    addresses: Vec::new(),
                 })
             }
-            NetworkMode::Network(name) => {
-                Err(JobError::not_found(format!("network {name} not found")))
-            }
+            // Its sandbox comes from the network driver at start
+            // (`Daemon::join_networks`).
+            NetworkMode::Network(_) => Ok(NetworkSetup::default()),
         }
     }
 }

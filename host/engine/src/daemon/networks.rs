@@ -223,7 +223,10 @@ impl Daemon {
             .map_err(|e| JobError::invalid(e.to_string()))?;
         let stored = self.stored_networks().await?;
         let created = predefined_created(&stored);
-        let mut all: Vec<NetworkResource> = stored.iter().map(resource).collect();
+        let mut all: Vec<NetworkResource> = stored
+            .iter()
+            .map(|n| self.with_containers(resource(n)))
+            .collect();
         all.extend(["host", "none"].map(|name| predefined_resource(name, &created)));
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all
@@ -253,7 +256,9 @@ impl Daemon {
             let created = predefined_created(&self.stored_networks().await?);
             return Ok(predefined_resource(name, &created));
         }
-        self.find_network(reference).await.map(|n| resource(&n))
+        self.find_network(reference)
+            .await
+            .map(|n| self.with_containers(resource(&n)))
     }
 
     /// `DELETE /networks/{id}`.
@@ -272,6 +277,7 @@ impl Daemon {
         if PREDEFINED.contains(&model.name.as_str()) {
             return Err(forbidden(&model.name));
         }
+        self.refuse_active_endpoints(&model).await?;
         // The bridge goes first: a network whose bridge could not be
         // removed stays in the store, so reconcile finds it again.
         let network = Arc::clone(&self.network);
@@ -384,9 +390,9 @@ impl Daemon {
 
 impl Daemon {
     /// moby `NetworksPrune`: the user-defined networks created before
-    /// `until` whose labels match, and that no container is connected to
-    /// (none can be yet: containers join only the predefined networks),
-    /// removed as `rm` removes them; their names, in name order.
+    /// `until` whose labels match, and that no running container is
+    /// connected to (`rm` refuses those), removed as `rm` removes them;
+    /// their names, in name order.
     pub(super) async fn prune_networks(
         &self,
         filters: &Filters,

@@ -85,10 +85,6 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
                 .to_owned(),
         ),
         (
-            with_host(r#"{"NetworkMode":"mynet"}"#),
-            "HostConfig.NetworkMode (--network) \"mynet\" is not supported by berth".to_owned(),
-        ),
-        (
             with_host(r#"{"Frobnicate":true}"#),
             "HostConfig.Frobnicate is not a field of the Docker Engine API 1.43: berth cannot honour it"
                 .to_owned(),

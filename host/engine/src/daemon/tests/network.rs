@@ -107,6 +107,7 @@ async fn host_mode_has_no_namespace_the_hosts_files_and_the_hosts_name() {
         berth_model::network::NetworkSetup {
             namespace: berth_model::network::NetworkNamespace::Host,
             files: berth_model::network::NetworkFiles::Host,
+            addresses: Vec::new(),
         }
     );
     // A name of its own stays.
@@ -213,6 +214,7 @@ async fn container_mode_joins_the_running_container_by_full_id_with_its_files_an
                 "/proc/{pid}/ns/net"
             ))),
             files: berth_model::network::NetworkFiles::Shared(f.runtime.files(&web)),
+            addresses: Vec::new(),
         }
     );
 }
@@ -252,7 +254,7 @@ async fn container_mode_refusals_are_mobys() {
 }
 
 #[tokio::test]
-async fn a_user_network_is_refused_until_networks_exist() {
+async fn an_unknown_user_network_is_mobys_404() {
     let f = fixture();
     let err = f
         .create(
@@ -260,8 +262,8 @@ async fn a_user_network_is_refused_until_networks_exist() {
             r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"NetworkMode":"mynet"}}"#,
         )
         .await
-        .expect_err("no networks yet");
-    assert_eq!(err.kind, ErrorKind::InvalidParameter);
-    assert!(err.message.contains("NetworkMode"), "{}", err.message);
+        .expect_err("no such network");
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    assert_eq!(err.message, "network mynet not found");
     assert_eq!(f.record_count(), 0);
 }
