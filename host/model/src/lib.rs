@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod dns;
 pub mod exec;
 pub mod exec_process;
 pub mod files;

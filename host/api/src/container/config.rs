@@ -196,6 +196,19 @@ pub struct HostConfig {
     /// Device cgroup allow rules (`--device-cgroup-rule 'c 1:3 rwm'`).
     #[serde(deserialize_with = "null_as_default")]
     pub device_cgroup_rules: Vec<String>,
+    /// `--dns`: name servers for the container's `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns: Vec<String>,
+    /// `--dns-option`: the `options` of its `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_options: Vec<String>,
+    /// `--dns-search`: the `search` domains of its `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_search: Vec<String>,
+    /// `--add-host`: `name:ip` (or `name=ip`, `name:host-gateway`) lines
+    /// for its `/etc/hosts`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub extra_hosts: Vec<String>,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]

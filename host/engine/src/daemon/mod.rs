@@ -16,6 +16,7 @@ mod changes;
 pub mod commit;
 pub mod container;
 mod create;
+mod dns;
 pub mod exec;
 mod exit;
 pub mod handlers;

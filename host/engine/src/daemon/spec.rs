@@ -56,6 +56,8 @@ pub struct ContainerSpecBuilder {
     /// The host name a container without its own takes from its network
     /// mode: the host's (`host`), the joined container's (`container:`).
     network_host_name: Option<String>,
+    /// What `--add-host NAME:host-gateway` stands for.
+    host_gateway: Option<std::net::IpAddr>,
 }
 
 impl ContainerSpecBuilder {
@@ -72,6 +74,7 @@ impl ContainerSpecBuilder {
                 ..VolumeInputs::default()
             },
             network_host_name: None,
+            host_gateway: None,
         }
     }
 
@@ -80,6 +83,13 @@ impl ContainerSpecBuilder {
     /// `container:`); the daemon looks it up.
     pub fn network_host_name(mut self, name: Option<String>) -> ContainerSpecBuilder {
         self.network_host_name = name;
+        self
+    }
+
+    /// The address `host-gateway` in `--add-host` stands for (the default
+    /// bridge's gateway; the daemon looks it up).
+    pub fn host_gateway(mut self, addr: Option<std::net::IpAddr>) -> ContainerSpecBuilder {
+        self.host_gateway = addr;
         self
     }
 
@@ -116,6 +126,7 @@ impl ContainerSpecBuilder {
             sysinfo,
             mut volumes,
             network_host_name,
+            host_gateway,
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
@@ -136,6 +147,7 @@ impl ContainerSpecBuilder {
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
         let (warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
+        let dns = crate::daemon::dns::dns_config(&host, host_gateway)?;
         // moby `verifyContainerSettings`: the request's own check before
         // the command is looked at.
         if let Some(check) = &config.healthcheck {
@@ -210,7 +222,8 @@ impl ContainerSpecBuilder {
         if config.hostname.is_empty() {
             config.hostname = id[..12.min(id.len())].to_owned();
         }
-        let model = model::assemble(&config, &host, parts)?;
+        let mut model = model::assemble(&config, &host, parts)?;
+        model.dns = dns;
 
         Ok(ContainerSpec {
             path: path.clone(),

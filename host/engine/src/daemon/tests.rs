@@ -821,6 +821,7 @@ mod archive;
 mod attach;
 mod create;
 mod create_fields;
+mod dns;
 mod exec;
 mod filters;
 mod health;

@@ -114,6 +114,10 @@ pub struct ContainerModel {
     /// back as the default bridge).
     #[serde(default)]
     pub network: crate::network::NetworkMode,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host` (records
+    /// written before them read back empty).
+    #[serde(default)]
+    pub dns: crate::dns::DnsConfig,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's
