@@ -21,6 +21,7 @@ pub mod graph;
 pub mod host;
 pub mod network;
 pub mod plugin;
+pub mod ports;
 pub mod stats;
 pub mod time;
 

@@ -255,7 +255,8 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     h.volumes_from = args.volumes_from.clone();
     h.auto_remove = args.rm;
     args.host.apply(h)?;
-    args.net.apply(h);
+    args.net.apply(&mut req.config, &mut req.host_config)?;
+    let h = &mut req.host_config;
     if let Some(policy) = &args.restart {
         h.restart_policy = restart_policy(policy)?;
     }

@@ -72,6 +72,7 @@ impl Daemon {
         {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
+        self.release_ports(&container.id).await;
         let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, after) = {
             let mut inner = container.lock();

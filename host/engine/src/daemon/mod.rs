@@ -29,8 +29,10 @@ mod logs;
 pub mod names;
 mod network_mode;
 pub mod networks;
+pub mod ports;
 pub mod prune;
 mod prune_unowned;
+mod publish;
 mod pull;
 mod remove;
 mod rename;
@@ -157,6 +159,8 @@ pub struct Daemon {
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
+    /// Host port reservations of published ports.
+    ports: Arc<ports::PortAllocator>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -200,6 +204,10 @@ impl Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
             network_lock: tokio::sync::Mutex::new(()),
+            ports: Arc::new(ports::PortAllocator::new(
+                Arc::new(ports::SocketHolder),
+                ports::ephemeral_range(),
+            )),
             config,
             store,
             images,

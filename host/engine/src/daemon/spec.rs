@@ -135,6 +135,9 @@ impl ContainerSpecBuilder {
         crate::daemon::network_mode::check_conflicts(&config, &host)?;
         // Checked by `CreateRequest::check_fields`: what is left is unused.
         config.rest.clear();
+        let (ports, port_warnings) =
+            crate::daemon::publish::port_requests(&mut config, &host, &image.config.exposed_ports)?;
+        crate::daemon::publish::until_wired(&ports)?;
         let defaults = &image.config;
         // moby `merge`: the image's volumes join the request's.
         for (path, value) in &defaults.volumes {
@@ -146,7 +149,8 @@ impl ContainerSpecBuilder {
         volumes.anonymous = config.volumes.keys().cloned().collect();
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
-        let (warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
+        let (mut warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
+        warnings.extend(port_warnings);
         let dns = crate::daemon::dns::dns_config(&host, host_gateway)?;
         // moby `verifyContainerSettings`: the request's own check before
         // the command is looked at.
@@ -224,6 +228,7 @@ impl ContainerSpecBuilder {
         }
         let mut model = model::assemble(&config, &host, parts)?;
         model.dns = dns;
+        model.ports = ports;
 
         Ok(ContainerSpec {
             path: path.clone(),

@@ -834,6 +834,7 @@ mod network_fake;
 mod networks;
 mod prune;
 mod prune_unowned;
+mod publish;
 mod remove;
 mod rename;
 mod restart;

@@ -118,6 +118,10 @@ pub struct ContainerModel {
     /// written before them read back empty).
     #[serde(default)]
     pub dns: crate::dns::DnsConfig,
+    /// What it publishes (`-p`, `-P`), host ports not yet chosen: the
+    /// engine reserves them at each start.
+    #[serde(default)]
+    pub ports: Vec<crate::ports::PortRequest>,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's

@@ -142,6 +142,7 @@ pub(super) fn assemble(
             .map_err(|e| JobError::invalid(e.to_string()))?,
         // Set by the builder at create, where `host-gateway` resolves.
         dns: Default::default(),
+        ports: Vec::new(),
     })
 }
 
