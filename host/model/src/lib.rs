@@ -19,6 +19,7 @@ pub mod exec_process;
 pub mod files;
 pub mod graph;
 pub mod host;
+pub mod net_policy;
 pub mod network;
 pub mod plugin;
 pub mod ports;

@@ -27,6 +27,7 @@ pub mod ipam;
 pub mod list;
 mod logs;
 pub mod names;
+pub mod net_policy;
 mod network_mode;
 pub mod networks;
 pub mod ports;
