@@ -105,7 +105,7 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
         ),
         (
             &["-p", "8080:80"],
-            "HostConfig.PortBindings (-p, --publish) is not supported by berth",
+            "publishing ports (-p, -P) is not supported by berth yet",
         ),
         (
             &["--restart", "always:3"],

@@ -23,6 +23,7 @@ mod daemon_network;
 mod daemon_network_modes;
 mod daemon_networks;
 mod daemon_options;
+mod daemon_ports;
 mod daemon_prune;
 mod daemon_resources;
 mod daemon_stats;

@@ -39,6 +39,7 @@
 
 mod attach;
 mod client;
+mod dns_files;
 mod driver;
 mod error;
 mod files;

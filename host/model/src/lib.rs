@@ -13,13 +13,16 @@
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod dns;
 pub mod exec;
 pub mod exec_process;
 pub mod files;
 pub mod graph;
 pub mod host;
+pub mod net_policy;
 pub mod network;
 pub mod plugin;
+pub mod ports;
 pub mod stats;
 pub mod time;
 

@@ -196,6 +196,25 @@ pub struct HostConfig {
     /// Device cgroup allow rules (`--device-cgroup-rule 'c 1:3 rwm'`).
     #[serde(deserialize_with = "null_as_default")]
     pub device_cgroup_rules: Vec<String>,
+    /// `--dns`: name servers for the container's `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns: Vec<String>,
+    /// `--dns-option`: the `options` of its `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_options: Vec<String>,
+    /// `--dns-search`: the `search` domains of its `resolv.conf`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub dns_search: Vec<String>,
+    /// `--add-host`: `name:ip` (or `name=ip`, `name:host-gateway`) lines
+    /// for its `/etc/hosts`.
+    #[serde(deserialize_with = "null_as_default")]
+    pub extra_hosts: Vec<String>,
+    /// `-p`: container port (`80/tcp`) → host bindings; a key with no
+    /// binding is exposed only (published by `-P`).
+    #[serde(deserialize_with = "null_as_default")]
+    pub port_bindings: BTreeMap<String, Option<Vec<PortBinding>>>,
+    /// `-P`: publish every exposed port on an ephemeral host port.
+    pub publish_all_ports: bool,
     /// Fields berth has no typed member for, as sent: checked against
     /// [`fields::HOST_CONFIG`](super::fields::HOST_CONFIG) at create and dropped after.
     #[serde(flatten)]
@@ -235,4 +254,18 @@ pub struct RestartPolicy {
     pub name: String,
     /// Retries for `on-failure`.
     pub maximum_retry_count: i64,
+}
+
+/// One host binding of a published port (Docker API: `PortBinding`):
+/// `HostIp` empty for every address, `HostPort` empty for an ephemeral
+/// port, or a number, or a range `first-last`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortBinding {
+    /// Host address.
+    #[serde(rename = "HostIp")]
+    pub host_ip: String,
+    /// Host port(s).
+    #[serde(rename = "HostPort")]
+    pub host_port: String,
 }

@@ -120,7 +120,9 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("LogConfig", Honoured),
     // Typed; the modes berth has are checked at create.
     ("NetworkMode", Honoured),
-    ("PortBindings", unsupported("-p, --publish", Map)),
+    // Typed and checked at create (moby's messages); published on the
+    // host through the container's endpoint.
+    ("PortBindings", Honoured),
     // Typed; run by the engine's restart manager.
     ("RestartPolicy", Honoured),
     ("AutoRemove", Honoured),
@@ -135,10 +137,10 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("CapAdd", Honoured),
     ("CapDrop", Honoured),
     ("CgroupnsMode", Honoured),
-    ("Dns", unsupported("--dns", List)),
-    ("DnsOptions", unsupported("--dns-option", List)),
-    ("DnsSearch", unsupported("--dns-search", List)),
-    ("ExtraHosts", unsupported("--add-host", List)),
+    ("Dns", Honoured),
+    ("DnsOptions", Honoured),
+    ("DnsSearch", Honoured),
+    ("ExtraHosts", Honoured),
     ("GroupAdd", Honoured),
     // Every container has its own IPC namespace, which is Docker's
     // "private"; "shareable" differs only for containers that join it,
@@ -152,7 +154,7 @@ pub const HOST_CONFIG: &[(&str, Handling)] = &[
     ("OomScoreAdj", Honoured),
     ("PidMode", unsupported("--pid", Scalar)),
     ("Privileged", Honoured),
-    ("PublishAllPorts", unsupported("-P, --publish-all", Scalar)),
+    ("PublishAllPorts", Honoured),
     ("ReadonlyRootfs", Honoured),
     ("SecurityOpt", Honoured),
     ("StorageOpt", unsupported("--storage-opt", Map)),

@@ -124,6 +124,8 @@ pub struct CreateArgs {
     pub health: super::health_flags::HealthArgs,
     #[command(flatten)]
     pub host: super::host_flags::HostArgs,
+    #[command(flatten)]
+    pub net: super::net_flags::NetArgs,
     /// Print help (`-h` is the host name, as in docker).
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -253,6 +255,8 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     h.volumes_from = args.volumes_from.clone();
     h.auto_remove = args.rm;
     args.host.apply(h)?;
+    args.net.apply(&mut req.config, &mut req.host_config)?;
+    let h = &mut req.host_config;
     if let Some(policy) = &args.restart {
         h.restart_policy = restart_policy(policy)?;
     }

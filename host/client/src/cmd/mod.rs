@@ -15,6 +15,7 @@ mod image_archive;
 mod images;
 mod jobs;
 mod login;
+mod net_flags;
 mod networks;
 mod prune;
 mod pull;

@@ -43,8 +43,10 @@ impl Daemon {
         let id = names::generate_id();
         let inherited = self.volumes_from(&request.host_config.volumes_from)?;
         let network_host_name = self.resolve_network_mode(&mut request).await?;
+        let host_gateway = self.host_gateway(&request.host_config).await?;
         let spec = ContainerSpecBuilder::new(request, image, &id)
             .network_host_name(network_host_name)
+            .host_gateway(host_gateway)
             .sysinfo(&self.config.sysinfo)
             .volumes_root(&self.config.volumes_root())
             .volumes_from(inherited)

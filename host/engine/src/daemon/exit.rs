@@ -74,6 +74,7 @@ impl Daemon {
         }
         // Its sandbox, veth pairs and address leases (moby `releaseNetwork`).
         self.leave_networks(&container.id).await;
+        self.release_ports(&container.id).await;
         let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, after) = {
             let mut inner = container.lock();

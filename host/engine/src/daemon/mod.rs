@@ -17,6 +17,7 @@ pub mod commit;
 pub mod container;
 mod create;
 mod distribution;
+mod dns;
 pub mod endpoints;
 pub mod exec;
 mod exit;
@@ -28,10 +29,13 @@ pub mod ipam;
 pub mod list;
 mod logs;
 pub mod names;
+pub mod net_policy;
 mod network_mode;
 pub mod networks;
+pub mod ports;
 pub mod prune;
 mod prune_unowned;
+mod publish;
 mod pull;
 mod push;
 mod remove;
@@ -166,6 +170,8 @@ pub struct Daemon {
     network_lock: tokio::sync::Mutex<()>,
     /// The containers' sandboxes and endpoints while they run.
     attachments: endpoints::Attachments,
+    /// Host port reservations of published ports.
+    ports: Arc<ports::PortAllocator>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -213,6 +219,10 @@ impl Daemon {
             )),
             network_lock: tokio::sync::Mutex::new(()),
             attachments: endpoints::Attachments::default(),
+            ports: Arc::new(ports::PortAllocator::new(
+                Arc::new(ports::SocketHolder),
+                ports::ephemeral_range(),
+            )),
             config,
             store,
             images,

@@ -51,6 +51,8 @@ pub(super) fn check_conflicts(config: &Config, host: &HostConfig) -> Result<(), 
             "conflicting options: hostname and the network mode",
         ));
     }
+    super::dns::check_container_mode(host)?;
+    super::publish::check_container_mode(host)?;
     if !config.exposed_ports.is_empty() {
         return Err(JobError::invalid(
             "conflicting options: port exposing and the container type network mode",

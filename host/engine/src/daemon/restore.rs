@@ -130,6 +130,7 @@ impl Daemon {
                 after => self.after_exit(container, after).await,
             }
         }
+        self.restore_ports().await;
         Ok(count)
     }
 

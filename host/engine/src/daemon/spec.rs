@@ -56,6 +56,8 @@ pub struct ContainerSpecBuilder {
     /// The host name a container without its own takes from its network
     /// mode: the host's (`host`), the joined container's (`container:`).
     network_host_name: Option<String>,
+    /// What `--add-host NAME:host-gateway` stands for.
+    host_gateway: Option<std::net::IpAddr>,
 }
 
 impl ContainerSpecBuilder {
@@ -72,6 +74,7 @@ impl ContainerSpecBuilder {
                 ..VolumeInputs::default()
             },
             network_host_name: None,
+            host_gateway: None,
         }
     }
 
@@ -80,6 +83,13 @@ impl ContainerSpecBuilder {
     /// `container:`); the daemon looks it up.
     pub fn network_host_name(mut self, name: Option<String>) -> ContainerSpecBuilder {
         self.network_host_name = name;
+        self
+    }
+
+    /// The address `host-gateway` in `--add-host` stands for (the default
+    /// bridge's gateway; the daemon looks it up).
+    pub fn host_gateway(mut self, addr: Option<std::net::IpAddr>) -> ContainerSpecBuilder {
+        self.host_gateway = addr;
         self
     }
 
@@ -116,6 +126,7 @@ impl ContainerSpecBuilder {
             sysinfo,
             mut volumes,
             network_host_name,
+            host_gateway,
         } = self;
         let mut config = request.config;
         let mut host = request.host_config;
@@ -124,6 +135,9 @@ impl ContainerSpecBuilder {
         crate::daemon::network_mode::check_conflicts(&config, &host)?;
         // Checked by `CreateRequest::check_fields`: what is left is unused.
         config.rest.clear();
+        let (ports, port_warnings) =
+            crate::daemon::publish::port_requests(&mut config, &host, &image.config.exposed_ports)?;
+        crate::daemon::publish::until_wired(&ports)?;
         let defaults = &image.config;
         // moby `merge`: the image's volumes join the request's.
         for (path, value) in &defaults.volumes {
@@ -135,7 +149,9 @@ impl ContainerSpecBuilder {
         volumes.anonymous = config.volumes.keys().cloned().collect();
         // Host settings first: dockerd verifies them before looking at the
         // command (verifyContainerSettings).
-        let (warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
+        let (mut warnings, parts, volume_uses) = validate_host(&mut host, &sysinfo, &volumes)?;
+        warnings.extend(port_warnings);
+        let dns = crate::daemon::dns::dns_config(&host, host_gateway)?;
         // moby `verifyContainerSettings`: the request's own check before
         // the command is looked at.
         if let Some(check) = &config.healthcheck {
@@ -210,7 +226,9 @@ impl ContainerSpecBuilder {
         if config.hostname.is_empty() {
             config.hostname = id[..12.min(id.len())].to_owned();
         }
-        let model = model::assemble(&config, &host, parts)?;
+        let mut model = model::assemble(&config, &host, parts)?;
+        model.dns = dns;
+        model.ports = ports;
 
         Ok(ContainerSpec {
             path: path.clone(),

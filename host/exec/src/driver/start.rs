@@ -224,9 +224,17 @@ impl ExecDriver {
             NetworkFiles::Host => (
                 files::host_hosts(Path::new(files::HOST_HOSTS))
                     .unwrap_or_else(|| files::HOSTS.to_owned()),
-                host_resolv.unwrap_or_else(|| files::resolv_conf(None)),
+                host_resolv
+                    .clone()
+                    .unwrap_or_else(|| files::resolv_conf(None)),
             ),
         };
+        let (hosts, resolv) = crate::dns_files::apply(
+            &container.dns,
+            &options.network.files,
+            (hosts, resolv),
+            host_resolv.as_deref(),
+        );
         for (path, contents) in [
             (
                 &paths.files.hostname,

@@ -114,6 +114,14 @@ pub struct ContainerModel {
     /// back as the default bridge).
     #[serde(default)]
     pub network: crate::network::NetworkMode,
+    /// `--dns`, `--dns-search`, `--dns-option`, `--add-host` (records
+    /// written before them read back empty).
+    #[serde(default)]
+    pub dns: crate::dns::DnsConfig,
+    /// What it publishes (`-p`, `-P`), host ports not yet chosen: the
+    /// engine reserves them at each start.
+    #[serde(default)]
+    pub ports: Vec<crate::ports::PortRequest>,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's

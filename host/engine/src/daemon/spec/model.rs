@@ -140,6 +140,9 @@ pub(super) fn assemble(
         readonly_rootfs: host.readonly_rootfs,
         network: NetworkMode::parse(&host.network_mode)
             .map_err(|e| JobError::invalid(e.to_string()))?,
+        // Set by the builder at create, where `host-gateway` resolves.
+        dns: Default::default(),
+        ports: Vec::new(),
     })
 }
 

@@ -48,7 +48,7 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
         ),
         (
             with_host(r#"{"PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"80"}]}}"#),
-            "HostConfig.PortBindings (-p, --publish) is not supported by berth".to_owned(),
+            "publishing ports (-p, -P) is not supported by berth yet: the container's endpoint is not wired".to_owned(),
         ),
         (
             with_host(r#"{"Mounts":[{"Type":"bogus","Source":"/tmp","Target":"/x"}]}"#),

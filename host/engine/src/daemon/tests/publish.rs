@@ -1,0 +1,154 @@
+//! `-p`/`-P` at create (issue 12): moby's checks and messages, `-P` over
+//! the image's and the request's exposed ports, the network modes.
+
+use berth_api::container::{Config, HostConfig};
+use berth_model::ports::{HostPorts, PortRequest};
+
+use crate::daemon::publish::{HOST_MODE_WARNING, port_requests};
+use crate::daemon::spec::ContainerSpecBuilder;
+
+use super::*;
+
+fn host(json: &str) -> HostConfig {
+    serde_json::from_str(json).unwrap()
+}
+
+fn requests(
+    config: &mut Config,
+    host_json: &str,
+    image: &[&str],
+) -> Result<(Vec<PortRequest>, Vec<String>), JobError> {
+    let image = image
+        .iter()
+        .map(|k| (k.to_string(), serde_json::json!({})))
+        .collect();
+    port_requests(config, &host(host_json), &image)
+}
+
+#[test]
+fn bindings_become_requests_and_exposed_ports() {
+    let mut config = Config::default();
+    let (reqs, warnings) = requests(
+        &mut config,
+        r#"{"PortBindings":{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"8080"}],"53/udp":[{"HostIp":"","HostPort":""}]}}"#,
+        &["443/tcp"],
+    )
+    .unwrap();
+    assert!(warnings.is_empty());
+    assert_eq!(reqs.len(), 2);
+    let web = reqs.iter().find(|r| r.container.port == 80).unwrap();
+    assert_eq!(web.host_ip, Some("127.0.0.1".parse().unwrap()));
+    assert_eq!(
+        web.host_ports,
+        HostPorts::Range {
+            first: 8080,
+            last: 8080
+        }
+    );
+    let dns = reqs.iter().find(|r| r.container.port == 53).unwrap();
+    assert_eq!(dns.host_ports, HostPorts::Ephemeral);
+    let exposed: Vec<&str> = config.exposed_ports.keys().map(String::as_str).collect();
+    assert_eq!(exposed, ["443/tcp", "53/udp", "80/tcp"]);
+}
+
+#[test]
+fn publish_all_gives_every_exposed_port_without_a_binding_an_ephemeral_one() {
+    let mut config = Config::default();
+    config
+        .exposed_ports
+        .insert("9000/tcp".into(), serde_json::json!({}));
+    let (reqs, _) = requests(
+        &mut config,
+        r#"{"PublishAllPorts":true,"PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"8080"}]}}"#,
+        &["443/tcp"],
+    )
+    .unwrap();
+    let mut got: Vec<(u16, HostPorts)> = reqs
+        .iter()
+        .map(|r| (r.container.port, r.host_ports))
+        .collect();
+    got.sort_by_key(|(p, _)| *p);
+    assert_eq!(
+        got,
+        [
+            (
+                80,
+                HostPorts::Range {
+                    first: 8080,
+                    last: 8080
+                }
+            ),
+            (443, HostPorts::Ephemeral),
+            (9000, HostPorts::Ephemeral),
+        ]
+    );
+}
+
+#[test]
+fn bad_publications_are_refused_with_mobys_messages() {
+    let cases = [
+        (
+            r#"{"PortBindings":{"0/tcp":[]}}"#,
+            r#"invalid port specification: "0""#,
+        ),
+        (
+            r#"{"PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"99999"}]}}"#,
+            r#"invalid port specification: "99999""#,
+        ),
+        (r#"{"PortBindings":{"80/icmp":[]}}"#, "invalid proto: icmp"),
+        (
+            r#"{"PortBindings":{"80/tcp":[{"HostIp":"nowhere","HostPort":"80"}]}}"#,
+            r#"invalid host IP: "nowhere""#,
+        ),
+        (
+            r#"{"NetworkMode":"none","PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"80"}]}}"#,
+            "conflicting options: port publishing and the network mode none: the container has no address to forward to",
+        ),
+    ];
+    for (json, message) in cases {
+        let err = requests(&mut Config::default(), json, &[]).expect_err(json);
+        assert_eq!(err.message, message, "{json}");
+    }
+    assert!(
+        requests(
+            &mut Config::default(),
+            r#"{"PortBindings":{"80/sctp":[{"HostIp":"","HostPort":"80"}]}}"#,
+            &[]
+        )
+        .expect_err("sctp")
+        .message
+        .starts_with("publishing sctp ports is not supported by berth")
+    );
+}
+
+#[test]
+fn the_hosts_network_discards_published_ports_with_mobys_warning() {
+    let (reqs, warnings) = requests(
+        &mut Config::default(),
+        r#"{"NetworkMode":"host","PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"80"}]}}"#,
+        &[],
+    )
+    .unwrap();
+    assert!(reqs.is_empty());
+    assert_eq!(warnings, [HOST_MODE_WARNING]);
+}
+
+#[tokio::test]
+async fn a_container_on_anothers_network_cannot_publish() {
+    let f = fixture();
+    f.create(Some("web"), r#"{"Image":"busybox","Cmd":["sh"]}"#)
+        .await
+        .unwrap();
+    let spec = ContainerSpecBuilder::new(
+        request(
+            r#"{"Image":"busybox","Cmd":["sh"],"ExposedPorts":{"80/tcp":{}},"HostConfig":{"NetworkMode":"container:web","PortBindings":{"80/tcp":[]}}}"#,
+        ),
+        Default::default(),
+        &"ab".repeat(32),
+    )
+    .build();
+    assert_eq!(
+        spec.expect_err("conflict").message,
+        "conflicting options: port publishing and the container type network mode"
+    );
+}
