@@ -151,6 +151,11 @@ struct Args {
     /// `--ip-forward` (on by default).
     #[arg(long = "ip-forward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     ip_forward: bool,
+    /// The resolver configuration whose name servers the embedded DNS
+    /// server of user-defined networks forwards to, and whose search and
+    /// options their containers get (tests give a file of their own).
+    #[arg(long = "dns-resolv-conf", value_name = "FILE", default_value = drivers::names::DEFAULT_RESOLV_CONF)]
+    dns_resolv_conf: PathBuf,
     /// A registry (`host[:port]`) to speak to over plain HTTP (repeatable);
     /// 127.0.0.0/8, ::1 and localhost always are, as with dockerd.
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
@@ -270,6 +275,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         network,
         Arc::clone(engine.events()),
     );
+    // The embedded DNS server of user-defined networks (host/network `dns`).
+    daemon.set_name_service(Arc::new(drivers::names::NameAdapter::new(
+        args.dns_resolv_conf.clone(),
+    )?));
     daemon.set_registry(Arc::new(drivers::registry::RegistryAdapter::new(
         berth_registry::Registry::new(berth_registry::RegistryConfig {
             insecure_registries: args.insecure_registries.clone(),

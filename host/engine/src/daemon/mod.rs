@@ -25,6 +25,7 @@ pub mod images;
 pub mod ipam;
 pub mod list;
 mod logs;
+pub mod name_service;
 pub mod names;
 mod network_mode;
 pub mod networks;
@@ -156,6 +157,9 @@ pub struct Daemon {
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
+    /// The embedded DNS server of user-defined networks, wired in by
+    /// berthd after construction.
+    names: std::sync::OnceLock<Arc<dyn crate::driver::NameService>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -212,6 +216,7 @@ impl Daemon {
             registry: std::sync::OnceLock::new(),
             pulls: pull::PullLocks::default(),
             last_samples: stats::LastSamples::default(),
+            names: std::sync::OnceLock::new(),
         })
     }
 

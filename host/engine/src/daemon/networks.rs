@@ -280,6 +280,7 @@ impl Daemon {
             network.remove_network(&removed)
         })
         .await?;
+        self.forget_network_names(&model);
         let store = self.store.clone();
         let id = model.id.clone();
         self.blocking(BlockingKind::StoreCommit, move || {

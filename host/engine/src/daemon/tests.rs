@@ -828,6 +828,8 @@ mod image_archive;
 mod jobs;
 mod list;
 mod logs;
+mod name_service;
+mod names_fake;
 mod network;
 mod network_fake;
 mod networks;

@@ -4,6 +4,7 @@
 pub mod exec;
 pub mod exec_launch;
 pub mod graph;
+pub mod names;
 pub mod network;
 pub mod registry;
 
