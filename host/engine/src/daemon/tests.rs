@@ -819,6 +819,7 @@ impl Fixture {
 
 mod archive;
 mod attach;
+mod compose;
 mod create;
 mod create_fields;
 mod exec;
