@@ -151,9 +151,9 @@ struct Args {
     /// `--ip-forward` (on by default).
     #[arg(long = "ip-forward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     ip_forward: bool,
-    /// The resolver configuration whose name servers the embedded DNS
-    /// server of user-defined networks forwards to, and whose search and
-    /// options their containers get (tests give a file of their own).
+    /// The host's resolver configuration: the embedded DNS server of
+    /// user-defined networks forwards to its name servers, containers'
+    /// `resolv.conf` is made from it (tests give a file of their own).
     #[arg(long = "dns-resolv-conf", value_name = "FILE", default_value = drivers::names::DEFAULT_RESOLV_CONF)]
     dns_resolv_conf: PathBuf,
     /// A registry (`host[:port]`) to speak to over plain HTTP (repeatable);
@@ -369,7 +369,11 @@ fn exec_options(
         available_caps: facts::bounding_capabilities(status),
         ..berth_exec::spec::SpecOptions::default()
     };
-    Ok(drivers::ExecOptions { shim, spec })
+    Ok(drivers::ExecOptions {
+        shim,
+        spec,
+        resolv_conf: args.dns_resolv_conf.clone(),
+    })
 }
 
 /// Registers and runs the `serveapi` job until SIGTERM or SIGINT.
