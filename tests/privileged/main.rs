@@ -9,6 +9,7 @@ mod authz;
 mod cgroups;
 mod daemon;
 mod daemon_attach;
+mod daemon_bridge;
 mod daemon_containers;
 mod daemon_cp;
 mod daemon_events;

@@ -7,6 +7,7 @@
 mod bind;
 mod config;
 mod create;
+mod endpoint;
 mod exit;
 pub mod fields;
 mod health;
@@ -22,6 +23,7 @@ mod update;
 pub use bind::*;
 pub use config::*;
 pub use create::*;
+pub use endpoint::*;
 pub use exit::*;
 pub use health::*;
 pub use inspect::*;

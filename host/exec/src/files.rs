@@ -2,14 +2,12 @@
 //! `/etc/hosts` and `/etc/resolv.conf` (Docker keeps them in the container's
 //! directory too: `HostnamePath`, `HostsPath`, `ResolvConfPath`).
 //!
-//! Networking is not wired yet: every container has a new network namespace
-//! with only `lo`, which is Docker's `--network none`. So `hosts` has the
-//! loopback entries only, byte for byte what dockerd writes for a container
-//! without a network address: libnetwork's `etchosts` default records, and
-//! no line for the hostname, which `Sandbox.updateHostsFile` adds only for
-//! an interface address (the hostname lives in `/etc/hostname` and the UTS
-//! namespace). When networks land, the hostname line comes with the
-//! address. `resolv.conf` is the host's with loopback name servers removed (they are
+//! A container without a network address (`--network none`) gets the
+//! loopback entries only, byte for byte what dockerd writes: libnetwork's
+//! `etchosts` default records, and no line for the hostname, which
+//! `Sandbox.updateHostsFile` adds only for an interface address (the
+//! hostname lives in `/etc/hostname` and the UTS namespace). A container on
+//! a network gets a line for each of its addresses after them. `resolv.conf` is the host's with loopback name servers removed (they are
 //! unreachable from another network namespace), falling back to Docker's
 //! public defaults when none remain (moby `libnetwork/resolvconf`).
 
@@ -23,6 +21,18 @@ fe00::0\tip6-localnet\n\
 ff00::0\tip6-mcastprefix\n\
 ff02::1\tip6-allnodes\n\
 ff02::2\tip6-allrouters\n";
+
+/// Docker's `/etc/hosts` for a container with addresses on its networks:
+/// [`HOSTS`], then one `<address>\t<hostname>` line per address (moby
+/// `libnetwork/sandbox_dns_unix.go` `updateHostsFile`, which appends the
+/// container's own records after the defaults).
+pub fn hosts_with_addresses(addresses: &[IpAddr], hostname: &str) -> String {
+    let mut out = HOSTS.to_owned();
+    for addr in addresses {
+        out.push_str(&format!("{addr}\t{hostname}\n"));
+    }
+    out
+}
 
 /// Name servers Docker falls back to (moby `resolvconf.defaultIPv4Dns`).
 const DEFAULT_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
@@ -106,5 +116,16 @@ mod tests {
     fn hosts_and_hostname() {
         assert!(HOSTS.starts_with("127.0.0.1\tlocalhost\n"));
         assert_eq!(hostname_file("web"), "web\n");
+    }
+
+    #[test]
+    fn a_container_with_an_address_gets_its_own_line_last() {
+        let addresses = ["172.17.0.2".parse().unwrap(), "fd00::2".parse().unwrap()];
+        let hosts = hosts_with_addresses(&addresses, "3f4e5d6c7b8a");
+        assert_eq!(
+            hosts,
+            format!("{HOSTS}172.17.0.2\t3f4e5d6c7b8a\nfd00::2\t3f4e5d6c7b8a\n")
+        );
+        assert_eq!(hosts_with_addresses(&[], "web"), HOSTS);
     }
 }

@@ -558,6 +558,10 @@ pub struct NetworkSetup {
     pub namespace: NetworkNamespace,
     /// Its `/etc` files.
     pub files: NetworkFiles,
+    /// The container's own addresses on its networks: each gets a line
+    /// `<address>\t<hostname>` in its own `/etc/hosts` (moby
+    /// `Sandbox.updateHostsFile`).
+    pub addresses: Vec<IpAddr>,
 }
 
 #[cfg(test)]

@@ -134,10 +134,41 @@ pub struct ContainerInspect {
     pub network_settings: NetworkSettings,
 }
 
-/// Network settings of a container (empty in this slice).
+/// Network settings of a container (Docker API `NetworkSettings`): its
+/// sandbox, and one endpoint per network it is connected to. The
+/// top-level address fields describe the default `bridge` network only, as
+/// moby fills them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkSettings {
     /// Endpoints by network name.
-    pub networks: BTreeMap<String, serde_json::Value>,
+    pub networks: BTreeMap<String, super::EndpointSettings>,
+    /// The sandbox's id (the container's id while it runs, as berth keeps
+    /// one namespace per container).
+    #[serde(rename = "SandboxID")]
+    pub sandbox_id: String,
+    /// The network namespace's path while the container runs.
+    pub sandbox_key: String,
+    /// The default bridge endpoint's id.
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    /// The default bridge's gateway.
+    pub gateway: String,
+    /// The address on the default bridge.
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// Its prefix length.
+    #[serde(rename = "IPPrefixLen")]
+    pub ip_prefix_len: u8,
+    /// The default bridge's IPv6 gateway.
+    #[serde(rename = "IPv6Gateway")]
+    pub ipv6_gateway: String,
+    /// The IPv6 address on the default bridge.
+    #[serde(rename = "GlobalIPv6Address")]
+    pub global_ipv6_address: String,
+    /// Its prefix length.
+    #[serde(rename = "GlobalIPv6PrefixLen")]
+    pub global_ipv6_prefix_len: u8,
+    /// The MAC address on the default bridge.
+    pub mac_address: String,
 }

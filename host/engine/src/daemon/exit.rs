@@ -72,6 +72,8 @@ impl Daemon {
         {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
+        // Its sandbox, veth pairs and address leases (moby `releaseNetwork`).
+        self.leave_networks(&container.id).await;
         let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, after) = {
             let mut inner = container.lock();

@@ -198,6 +198,7 @@ impl Daemon {
         let record = container.record();
         let files = self.runtime.files(&record.id);
         let path = |p: PathBuf| p.to_string_lossy().into_owned();
+        let network_settings = self.network_settings(&record);
         Ok(ContainerInspect {
             id: record.id.clone(),
             created: record.created,
@@ -223,9 +224,9 @@ impl Daemon {
                 record.model.as_ref().map_or(&[][..], |m| &m.mounts[..]),
                 &record.host_config.tmpfs,
             ),
+            network_settings,
             host_config: record.host_config,
             config: record.config,
-            ..ContainerInspect::default()
         })
     }
 }

@@ -16,6 +16,7 @@ mod changes;
 pub mod commit;
 pub mod container;
 mod create;
+pub mod endpoints;
 pub mod exec;
 mod exit;
 pub mod handlers;
@@ -160,6 +161,8 @@ pub struct Daemon {
     /// The embedded DNS server of user-defined networks, wired in by
     /// berthd after construction.
     names: std::sync::OnceLock<Arc<dyn crate::driver::NameService>>,
+    /// The containers' sandboxes and endpoints while they run.
+    attachments: endpoints::Attachments,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -203,6 +206,7 @@ impl Daemon {
             volumes: berth_volume::LocalDriver::new(config.volumes_root(), store.clone()),
             volume_lock: tokio::sync::Mutex::new(()),
             network_lock: tokio::sync::Mutex::new(()),
+            attachments: endpoints::Attachments::default(),
             config,
             store,
             images,

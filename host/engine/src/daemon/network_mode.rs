@@ -111,6 +111,7 @@ impl Daemon {
             NetworkMode::Host => Ok(NetworkSetup {
                 namespace: NetworkNamespace::Host,
                 files: NetworkFiles::Host,
+                addresses: Vec::new(),
             }),
             NetworkMode::Container(other_id) => {
                 // moby `getNetworkedContainer`, with its messages.
@@ -140,6 +141,7 @@ impl Daemon {
                 Ok(NetworkSetup {
                     namespace: NetworkNamespace::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
                     files: NetworkFiles::Shared(self.runtime.files(&other.id)),
+                    addresses: Vec::new(),
                 })
             }
             NetworkMode::Network(name) => {

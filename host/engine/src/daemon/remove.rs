@@ -152,6 +152,7 @@ impl Daemon {
         if let Err(e) = self.runtime.remove(&container.id).await {
             tracing::warn!(id = %container.id, error = %e, "exec driver cleanup failed");
         }
+        self.forget_networks(&container.id).await;
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
         self.blocking(BlockingKind::Rootfs, move || images.remove_rootfs(&id))

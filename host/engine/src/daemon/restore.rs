@@ -33,6 +33,16 @@ impl Daemon {
             tracing::warn!(error = %e.message, "cannot reconcile the volumes' directories");
         }
         self.ensure_default_network().await?;
+        // Before any container starts: the kernel gets the sandboxes of
+        // the containers that ran, and loses what else of berth's it has.
+        let running: HashSet<String> = records
+            .iter()
+            .filter(|(_, r)| r.state.running)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if let Err(e) = self.reconcile_networks(&running).await {
+            tracing::warn!(error = %e.message, "cannot reconcile the networks with the kernel");
+        }
         for (_, mut record) in records {
             // A removal cut short by a crash: the container is dead, and
             // `rm` (which accepts dead containers) finishes the job.

@@ -192,7 +192,7 @@ impl Daemon {
     ///
     /// [`DaemonConfig::start_timeout`]: crate::daemon::DaemonConfig::start_timeout
     async fn run_start(
-        &self,
+        self: &Arc<Self>,
         container: &Arc<Container>,
         request: StartRequest,
         cancel: &tokio::sync::Notify,
@@ -261,7 +261,7 @@ impl Daemon {
     }
 
     async fn start_locked(
-        &self,
+        self: &Arc<Self>,
         container: &Arc<Container>,
         mut request: StartRequest,
     ) -> Result<crate::driver::Started, JobError> {
@@ -270,9 +270,29 @@ impl Daemon {
         request.rootfs = self
             .blocking(BlockingKind::Rootfs, move || images.mount_rootfs(&id))
             .await?;
+        // Its networks, before its process starts (moby `initializeNetworking`).
+        let name = container.lock().record.name.clone();
+        let joined = self
+            .join_networks(&container.id, &name, &request.container)
+            .await;
+        let joined = match joined {
+            Ok(joined) => joined,
+            Err(e) => {
+                let images = Arc::clone(&self.images);
+                let id = container.id.clone();
+                let _ = self
+                    .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
+                    .await;
+                return Err(e);
+            }
+        };
+        if let Some(network) = joined {
+            request.network = network;
+        }
         match self.runtime.start(request).await {
             Ok(started) => Ok(started),
             Err(e) => {
+                self.leave_networks(&container.id).await;
                 let images = Arc::clone(&self.images);
                 let id = container.id.clone();
                 let _ = self
@@ -294,6 +314,11 @@ impl Daemon {
         bounded(id, "kill", self.runtime.kill(id, signal::SIGKILL)).await;
         let wait = self.runtime.wait(id);
         bounded(id, "wait", async move { wait.await.map(drop) }).await;
+        bounded(id, "networks", async {
+            self.leave_networks(id).await;
+            Ok(())
+        })
+        .await;
         let images = Arc::clone(&self.images);
         let rootfs_id = id.to_owned();
         let unmount = self.blocking(BlockingKind::Rootfs, move || {

@@ -822,6 +822,7 @@ mod attach;
 mod compose;
 mod create;
 mod create_fields;
+mod endpoints;
 mod exec;
 mod filters;
 mod health;

@@ -215,7 +215,10 @@ impl ExecDriver {
         // files and writes none of its own.
         let (hosts, resolv) = match &options.network.files {
             NetworkFiles::Own | NetworkFiles::Shared(_) => (
-                files::HOSTS.to_owned(),
+                files::hosts_with_addresses(
+                    &options.network.addresses,
+                    container.hostname.as_str(),
+                ),
                 files::resolv_conf(host_resolv.as_deref()),
             ),
             NetworkFiles::Host => (

@@ -136,8 +136,8 @@ async fn create_and_restore_touch_the_disk_from_the_blocking_pool() {
     let f = f.restart(Arc::default());
     assert_eq!(f.daemon.restore().await.unwrap(), 1);
     // The records' load, the networks' load and the default network's
-    // commit (no daemon was restored on this data root before); the
-    // listing of the containers' directories and of the volumes' (a
-    // crash's leftovers).
-    assert_eq!(ran(&f.daemon), (3, 2));
+    // commit (no daemon was restored on this data root before), the
+    // address leases' reconcile; the listing of the containers'
+    // directories and of the volumes' (a crash's leftovers).
+    assert_eq!(ran(&f.daemon), (4, 2));
 }
