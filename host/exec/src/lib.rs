@@ -40,6 +40,7 @@
 mod attach;
 mod client;
 mod driver;
+mod embedded_dns;
 mod error;
 mod files;
 pub mod host_cgroups;

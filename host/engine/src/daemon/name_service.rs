@@ -100,3 +100,33 @@ impl Daemon {
         }
     }
 }
+
+impl Daemon {
+    /// The resolver of a container joined to `endpoints` (in connect
+    /// order): its first user network's gateway when names are served.
+    pub(super) fn resolver_for(
+        &self,
+        endpoints: &[(NetworkModel, EndpointModel)],
+    ) -> Option<IpAddr> {
+        self.names.get()?;
+        resolver_of(endpoints.iter().map(|(n, _)| n))
+    }
+
+    /// Publishes the names of container `id` on each of its user networks.
+    /// A failure is logged and the container runs (moby logs a resolver
+    /// that cannot start and goes on too): it stays reachable by address.
+    pub(super) fn publish_all_names(&self, id: &str, endpoints: &[(NetworkModel, EndpointModel)]) {
+        for (network, endpoint) in endpoints {
+            if let Err(e) = self.publish_names(network, endpoint) {
+                tracing::error!(id, network = %network.name, error = %e.message, "cannot publish the container's names");
+            }
+        }
+    }
+
+    /// Withdraws the names of container `id` from each of its networks.
+    pub(super) fn withdraw_all_names(&self, id: &str, endpoints: &[(NetworkModel, EndpointModel)]) {
+        for (network, _) in endpoints {
+            self.withdraw_names(network, id);
+        }
+    }
+}

@@ -112,6 +112,7 @@ impl Daemon {
                 namespace: NetworkNamespace::Host,
                 files: NetworkFiles::Host,
                 addresses: Vec::new(),
+                resolver: None,
             }),
             NetworkMode::Container(other_id) => {
                 // moby `getNetworkedContainer`, with its messages.
@@ -142,6 +143,7 @@ impl Daemon {
                     namespace: NetworkNamespace::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
                     files: NetworkFiles::Shared(self.runtime.files(&other.id)),
                     addresses: Vec::new(),
+                    resolver: None,
                 })
             }
             NetworkMode::Network(name) => {

@@ -100,5 +100,45 @@ async fn a_removed_network_is_no_longer_served() {
         .await
         .expect("create");
     f.daemon.network_remove("front").await.expect("remove");
-    assert_eq!(names.calls(), vec![NameCall::RemoveNetwork("front".into())]);
+    // At start the server was given the user networks (none yet).
+    assert_eq!(
+        names.calls(),
+        vec![
+            NameCall::Reconcile(vec![], vec![]),
+            NameCall::RemoveNetwork("front".into())
+        ]
+    );
+}
+
+/// What a joining container does with its endpoints (the calls in
+/// `endpoints.rs`' join and leave): names published on its user networks
+/// only, its resolver the first user network's gateway, names withdrawn
+/// when it leaves. (Through `start`: once user networks are taken at
+/// create, which is the netattach branch's next step.)
+#[test]
+fn a_joining_container_is_named_on_its_user_networks() {
+    let f = fixture();
+    let bridge = network("bridge", "172.17.0.0/16");
+    let front = network("front", "10.9.0.0/24");
+    let joined = vec![
+        (bridge.clone(), endpoint(&bridge, "c1")),
+        (front.clone(), endpoint(&front, "c1")),
+    ];
+    // No server wired in: no resolver, the host's resolvers stay.
+    assert_eq!(f.daemon.resolver_for(&joined), None);
+    let names = Arc::new(FakeNames::default());
+    f.daemon.set_name_service(names.clone());
+    assert_eq!(
+        f.daemon.resolver_for(&joined),
+        Some("10.9.0.1".parse().unwrap())
+    );
+    f.daemon.publish_all_names("c1", &joined);
+    f.daemon.withdraw_all_names("c1", &joined);
+    assert_eq!(
+        names.calls(),
+        vec![
+            NameCall::Publish("front".into(), "c1".into(), vec!["web".into()]),
+            NameCall::Withdraw("front".into(), "c1".into()),
+        ]
+    );
 }
