@@ -35,6 +35,7 @@ mod exec;
 mod graph;
 mod hostile_images;
 mod network;
+mod network_dns;
 mod plugins;
 mod registry_pull;
 mod runc_bad_bundles;
