@@ -36,6 +36,7 @@ mod exec;
 mod graph;
 mod hostile_images;
 mod network;
+mod network_dns;
 mod plugins;
 mod registry_auth;
 mod registry_faults;

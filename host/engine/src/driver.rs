@@ -750,3 +750,32 @@ impl NetworkService for UnavailableNetwork {
         Ok(Vec::new())
     }
 }
+
+/// The embedded DNS server of user-defined networks (Podman's
+/// aardvark-dns, moby's libnetwork resolver): each served network's
+/// containers reach it at their network's gateway, port 53, and it answers
+/// the names published on *that* network (container name, short id,
+/// aliases: [`EndpointModel::aliases`]) and forwards the rest to the host's
+/// resolvers.
+///
+/// The engine calls it for user-defined networks only: containers on the
+/// default `bridge` have no name resolution (as moby). The calls bind
+/// sockets and update a table, both quick and non-blocking; the server's
+/// own work runs on its own thread.
+pub trait NameService: Send + Sync + 'static {
+    /// Makes `endpoint`'s names resolve to its addresses on `network`,
+    /// serving the network (listening on its gateways) if it was not yet.
+    /// Idempotent: publishing again replaces the container's names there.
+    fn publish(&self, network: &NetworkModel, endpoint: &EndpointModel) -> Result<(), JobError>;
+
+    /// Forgets the names of `container_id` on `network`. Idempotent.
+    fn withdraw(&self, network: &NetworkModel, container_id: &str) -> Result<(), JobError>;
+
+    /// Stops serving `network`. Idempotent.
+    fn remove_network(&self, network: &NetworkModel) -> Result<(), JobError>;
+
+    /// At daemon start: serves exactly the networks of `state` with the
+    /// names of its endpoints (the engine passes the user-defined networks
+    /// and the running containers' endpoints on them).
+    fn reconcile(&self, state: &NetworkState) -> Result<(), JobError>;
+}

@@ -41,6 +41,7 @@ mod attach;
 mod client;
 mod dns_files;
 mod driver;
+mod embedded_dns;
 mod error;
 mod files;
 pub mod host_cgroups;

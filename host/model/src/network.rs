@@ -562,6 +562,9 @@ pub struct NetworkSetup {
     /// `<address>\t<hostname>` in its own `/etc/hosts` (moby
     /// `Sandbox.updateHostsFile`).
     pub addresses: Vec<IpAddr>,
+    /// The embedded DNS server its `resolv.conf` names (the gateway of
+    /// its first user-defined network); `None`: the host's resolvers.
+    pub resolver: Option<IpAddr>,
 }
 
 #[cfg(test)]

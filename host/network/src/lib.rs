@@ -14,6 +14,9 @@
 //!   policy of internal networks, rebuilt whole and applied atomically on
 //!   every change ([`Firewall`], [`firewall::render`]).
 //!
+//! - the embedded DNS server of user-defined networks ([`dns::DnsServer`]),
+//!   listening on their gateways in the host namespace.
+//!
 //! Every kernel side effect sits behind [`Kernel`] and [`Firewall`]; the real
 //! implementations are [`LinuxKernel`] and [`NftFirewall`], the recording
 //! fakes [`fake::FakeKernel`] and [`fake::FakeFirewall`]. [`NetworkDriver`]
@@ -28,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dns;
 mod driver;
 mod error;
 pub mod fake;

@@ -151,6 +151,11 @@ struct Args {
     /// `--ip-forward` (on by default).
     #[arg(long = "ip-forward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     ip_forward: bool,
+    /// The host's resolver configuration: the embedded DNS server of
+    /// user-defined networks forwards to its name servers, containers'
+    /// `resolv.conf` is made from it (tests give a file of their own).
+    #[arg(long = "dns-resolv-conf", value_name = "FILE", default_value = drivers::names::DEFAULT_RESOLV_CONF)]
+    dns_resolv_conf: PathBuf,
     /// A registry (`host[:port]`) to speak to over plain HTTP (repeatable);
     /// 127.0.0.0/8, ::1 and localhost always are, as with dockerd.
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
@@ -298,6 +303,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         network,
         Arc::clone(engine.events()),
     );
+    // The embedded DNS server of user-defined networks (host/network `dns`).
+    daemon.set_name_service(Arc::new(drivers::names::NameAdapter::new(
+        args.dns_resolv_conf.clone(),
+    )?));
     daemon.set_registry(Arc::new(
         drivers::registry::RegistryAdapter::new(berth_registry::Registry::new(
             berth_registry::RegistryConfig {
@@ -396,7 +405,11 @@ fn exec_options(
         available_caps: facts::bounding_capabilities(status),
         ..berth_exec::spec::SpecOptions::default()
     };
-    Ok(drivers::ExecOptions { shim, spec })
+    Ok(drivers::ExecOptions {
+        shim,
+        spec,
+        resolv_conf: args.dns_resolv_conf.clone(),
+    })
 }
 
 /// Registers and runs the `serveapi` job until SIGTERM or SIGINT.

@@ -279,6 +279,7 @@ impl Daemon {
             namespace: NetworkNamespace::Sandbox(joined.sandbox.netns_path.clone()),
             files: NetworkFiles::Own,
             addresses,
+            resolver: self.resolver_for(&joined.endpoints),
         }))
     }
 
@@ -325,6 +326,7 @@ impl Daemon {
         self.attachments
             .live()
             .insert(id.to_owned(), attached.clone());
+        self.publish_all_names(id, &attached.endpoints);
         for (network, _) in &attached.endpoints {
             self.endpoint_event("connect", network, id);
         }
@@ -428,6 +430,7 @@ impl Daemon {
         if let Err(e) = result {
             tracing::warn!(id, error = %e.message, "cannot take the container off its networks");
         }
+        self.withdraw_all_names(id, &attached.endpoints);
         let hints: BTreeMap<String, Vec<IpAddr>> = attached
             .endpoints
             .iter()
@@ -571,6 +574,7 @@ impl Daemon {
             networks: networks.into_values().collect(),
             sandboxes: kept,
         };
+        self.reconcile_names(&state);
         let network = Arc::clone(&self.network);
         match self
             .blocking(BlockingKind::Network, move || network.reconcile(&state))

@@ -28,6 +28,7 @@ pub mod images;
 pub mod ipam;
 pub mod list;
 mod logs;
+pub mod name_service;
 pub mod names;
 pub mod net_policy;
 mod network_mode;
@@ -168,6 +169,9 @@ pub struct Daemon {
     /// Held while networks are created or removed, so that two creates
     /// cannot take one name or overlapping subnets.
     network_lock: tokio::sync::Mutex<()>,
+    /// The embedded DNS server of user-defined networks, wired in by
+    /// berthd after construction.
+    names: std::sync::OnceLock<Arc<dyn crate::driver::NameService>>,
     /// The containers' sandboxes and endpoints while they run.
     attachments: endpoints::Attachments,
     /// Host port reservations of published ports.
@@ -236,6 +240,7 @@ impl Daemon {
             registry: std::sync::OnceLock::new(),
             pulls: pull::PullLocks::default(),
             last_samples: stats::LastSamples::default(),
+            names: std::sync::OnceLock::new(),
         })
     }
 

@@ -120,6 +120,7 @@ impl Daemon {
                 namespace: NetworkNamespace::Host,
                 files: NetworkFiles::Host,
                 addresses: Vec::new(),
+                resolver: None,
             }),
             NetworkMode::Container(other_id) => {
                 // moby `getNetworkedContainer`, with its messages.
@@ -150,6 +151,7 @@ impl Daemon {
                     namespace: NetworkNamespace::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
                     files: NetworkFiles::Shared(self.runtime.files(&other.id)),
                     addresses: Vec::new(),
+                    resolver: None,
                 })
             }
             // Its sandbox comes from the network driver at start

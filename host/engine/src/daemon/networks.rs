@@ -286,6 +286,7 @@ impl Daemon {
             network.remove_network(&removed)
         })
         .await?;
+        self.forget_network_names(&model);
         let store = self.store.clone();
         let id = model.id.clone();
         self.blocking(BlockingKind::StoreCommit, move || {
@@ -454,10 +455,12 @@ impl NetworkPlan {
         if !matches!(request.scope.as_str(), "" | "local") {
             return Err(unsupported(&format!("scope {:?}", request.scope)));
         }
-        if request.attachable || request.ingress || request.config_only {
-            return Err(unsupported(
-                "a swarm network (attachable, ingress, config-only)",
-            ));
+        // `Attachable` is taken: on a local bridge network it changes
+        // nothing in dockerd either (it lets standalone containers join a
+        // swarm-scoped network), and docker-compose 1.29 sets it on every
+        // project network.
+        if request.ingress || request.config_only {
+            return Err(unsupported("a swarm network (ingress, config-only)"));
         }
         if request
             .config_from

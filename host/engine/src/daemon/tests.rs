@@ -819,6 +819,7 @@ impl Fixture {
 
 mod archive;
 mod attach;
+mod compose;
 mod create;
 mod create_fields;
 mod dns;
@@ -830,6 +831,8 @@ mod image_archive;
 mod jobs;
 mod list;
 mod logs;
+mod name_service;
+mod names_fake;
 mod network;
 mod network_fake;
 mod networks;

@@ -219,7 +219,13 @@ impl ExecDriver {
                     &options.network.addresses,
                     container.hostname.as_str(),
                 ),
-                files::resolv_conf(host_resolv.as_deref()),
+                match options.network.resolver {
+                    Some(resolver) => crate::embedded_dns::resolv_conf_with_resolver(
+                        resolver,
+                        host_resolv.as_deref(),
+                    ),
+                    None => files::resolv_conf(host_resolv.as_deref()),
+                },
             ),
             NetworkFiles::Host => (
                 files::host_hosts(Path::new(files::HOST_HOSTS))

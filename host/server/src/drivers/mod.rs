@@ -4,6 +4,7 @@
 pub mod exec;
 pub mod exec_launch;
 pub mod graph;
+pub mod names;
 pub mod network;
 pub mod registry;
 pub mod registry_auth;
@@ -23,6 +24,9 @@ pub struct ExecOptions {
     pub shim: PathBuf,
     /// Spec generation settings (cgroup parent, swap accounting).
     pub spec: berth_exec::spec::SpecOptions,
+    /// The host's resolver configuration containers' `resolv.conf` is
+    /// made from (berthd `--dns-resolv-conf`).
+    pub resolv_conf: PathBuf,
 }
 
 /// The opened drivers: behind the engine's seams, plus the exec driver
@@ -66,6 +70,7 @@ pub fn open(
         exec.shim.clone(),
     );
     exec_config.spec = exec.spec.clone();
+    exec_config.host_resolv_conf = exec.resolv_conf.clone();
     let exec =
         berth_exec::ExecDriver::new(exec_config).context("failed to open the exec driver")?;
     let runtime: Arc<dyn ExecService> = Arc::new(exec::ExecAdapter::new(exec.clone()));
