@@ -403,6 +403,57 @@ fn devices_reach_the_container_with_the_access_they_were_given() {
     );
 }
 
+/// `mknod PATH c MAJOR:MINOR` with `mode`, for a device directory.
+fn make_char_node(path: &std::path::Path, major: u64, minor: u64, mode: u32) {
+    use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+    mknod(
+        path,
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(mode),
+        makedev(major, minor),
+    )
+    .unwrap_or_else(|e| panic!("mknod {}: {e}", path.display()));
+    // mknod applies the umask: set the mode the container must see.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+#[test]
+fn a_device_directory_adds_every_node_below_it() {
+    let d = ready();
+    // moby's `DevicesFromPath`: a directory given to --device adds each
+    // device node below it (recursively, links not followed) at the same
+    // place under the container path, with its mode and the access given.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devices = dir.path().join("devs");
+    std::fs::create_dir_all(devices.join("sub")).expect("mkdir devs/sub");
+    make_char_node(&devices.join("lc"), 10, 237, 0o640);
+    make_char_node(&devices.join("sub/null"), 1, 3, 0o666);
+    std::fs::write(devices.join("file"), "not a device").expect("write file");
+    std::os::unix::fs::symlink("/dev/zero", devices.join("link")).expect("symlink");
+    let spec = format!("{}:/dev/mine:r", devices.display());
+    let probe = "stat -c '%n %t:%T %a' /dev/mine/lc /dev/mine/sub/null; \
+                 ls /dev/mine | tr '\\n' ' '; echo; \
+                 (exec 3</dev/mine/lc) && echo read-ok; \
+                 (exec 4>/dev/mine/lc) 2>/dev/null && echo write-ok || echo write-refused";
+    assert_eq!(
+        docker_sh(&d, &["--device", &spec], probe),
+        "/dev/mine/lc a:ed 640\n/dev/mine/sub/null 1:3 666\nlc sub \nread-ok\nwrite-refused\n"
+    );
+    // A directory without a device node is moby's error.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir empty");
+    refused_at_create(
+        &d,
+        &["--device", &empty.display().to_string()],
+        &format!(
+            "error gathering device information while adding custom device {:?}: not a device node",
+            empty.display().to_string()
+        ),
+    );
+}
+
 #[test]
 fn device_cgroup_rules_allow_what_they_name() {
     let d = ready();

@@ -58,4 +58,4 @@ pub use berth_cgroups::{CgroupManager, Stats};
 pub use capabilities::last_cap;
 pub use container::{Container, CreateOptions, InitStdio};
 pub use error::{Error, InitStep, ProtocolError};
-pub use state::{State, Status, write_pid_file};
+pub use state::{STATE_FILE, State, Status, write_pid_file};

@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
-/// File name of the state record in the container's directory.
-pub(crate) const STATE_FILE: &str = "state.json";
+/// File name of the state record in the container's directory
+/// (`<state_root>/<id>/state.json`, as runc names it). It is replaced
+/// (written aside and renamed) whenever the record changes, so a caller
+/// that keeps something derived from it can tell by the file's identity
+/// when to read it again.
+pub const STATE_FILE: &str = "state.json";
 /// File name of the exec FIFO in the container's directory.
 pub(crate) const EXEC_FIFO: &str = "exec.fifo";
 

@@ -48,6 +48,7 @@ mod update;
 
 pub use exec::ExecLaunch;
 mod stats;
+mod stats_cache;
 
 /// How long a shim may take to create a container (pull nothing, but mount,
 /// set up cgroups and namespaces on a loaded machine), and how long the
@@ -141,6 +142,9 @@ struct Inner {
     prepare_permits: Arc<Semaphore>,
     /// Bounds the cleanups on the blocking pool ([`CLEANUP_PERMITS`]).
     cleanup_permits: Arc<Semaphore>,
+    /// Each container's cgroup manager for `docker stats`, kept between
+    /// samples ([`stats_cache`]).
+    cgroups: stats_cache::StateCache<berth_cgroups::AnyCgroupManager>,
 }
 
 /// Removes an id from the starting set when `start` returns (or is
@@ -211,6 +215,7 @@ impl ExecDriver {
                 start_done: Notify::new(),
                 prepare_permits: Arc::new(Semaphore::new(PREPARE_PERMITS)),
                 cleanup_permits: Arc::new(Semaphore::new(CLEANUP_PERMITS)),
+                cgroups: stats_cache::StateCache::default(),
             }),
         })
     }

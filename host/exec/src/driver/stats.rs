@@ -13,6 +13,9 @@ use berth_model::Timestamp;
 use berth_model::stats::ResourceSample;
 use berth_shim::protocol::error_chain;
 
+use berth_libcontainer::CgroupManager;
+
+use super::stats_cache::Lookup;
 use super::{ExecDriver, validate_id};
 use crate::client::exists;
 use crate::error::ExecError;
@@ -28,17 +31,30 @@ impl ExecDriver {
     pub fn stats(&self, id: &str) -> Result<Option<ResourceSample>, ExecError> {
         validate_id(id)?;
         let state_root = self.runtime_root();
-        if !exists(&state_root.join(id)) {
-            return Ok(None);
-        }
+        let state_file = state_root.join(id).join(berth_libcontainer::STATE_FILE);
         let read = Timestamp::now();
-        let stats = berth_libcontainer::Container::load(&state_root, id).and_then(|c| c.stats());
+        let cgroup = self.inner.cgroups.get(id, &state_file, || {
+            berth_libcontainer::Container::load(&state_root, id).map(|c| c.cgroup().clone())
+        });
+        let stats = match cgroup {
+            Lookup::Gone => return Ok(None),
+            Lookup::Found(cgroup) => {
+                cgroup
+                    .stats()
+                    .map_err(|source| berth_libcontainer::Error::Cgroup {
+                        id: id.to_owned(),
+                        source,
+                    })
+            }
+            Lookup::Load(e) => Err(e),
+            Lookup::Stat(e) => return Err(ExecError::io("stat", &state_file, e)),
+        };
         let stats = match stats {
             Ok(stats) => stats,
             // The container exited between the check and the reads: its
             // state (and cgroup) went with it. That is "not running", not
             // an error.
-            Err(_) if !exists(&state_root.join(id)) => return Ok(None),
+            Err(_) if !exists(&state_file) => return Ok(None),
             Err(e) => {
                 return Err(ExecError::Shim {
                     id: id.to_owned(),

@@ -47,42 +47,88 @@ pub fn user_devices(
             reason,
         };
         let meta = std::fs::metadata(host).map_err(|e| gathering(io_reason(&e)))?;
-        let kind = meta.file_type();
-        let typ = if kind.is_char_device() {
-            LinuxDeviceType::C
-        } else if kind.is_block_device() {
-            LinuxDeviceType::B
-        } else if kind.is_dir() {
-            return Err(gathering(
-                "it is a directory: berth adds device nodes one by one".to_owned(),
-            ));
+        let in_container = PathBuf::from(device.path_in_container.as_str());
+        let mut found = Vec::new();
+        if meta.is_dir() {
+            // moby `DevicesFromPath` (`oci/devices_linux.go`): a directory
+            // stands for every device node below it, at the same place
+            // under the container path; what is not a node (files, links,
+            // unreadable entries) is skipped; none at all is its error.
+            walk_nodes(Path::new(host), &in_container, &mut found);
+            if found.is_empty() {
+                return Err(gathering("not a device node".to_owned()));
+            }
         } else {
-            return Err(gathering("not a device node".to_owned()));
-        };
-        let rdev = meta.rdev();
-        let (major, minor) = (i64::from(libc::major(rdev)), i64::from(libc::minor(rdev)));
-        nodes.push(
-            LinuxDeviceBuilder::default()
-                .path(PathBuf::from(device.path_in_container.as_str()))
-                .typ(typ)
-                .major(major)
-                .minor(minor)
-                .file_mode(meta.mode() & 0o777)
-                .uid(meta.uid())
-                .gid(meta.gid())
-                .build()?,
-        );
-        rules.push(
-            LinuxDeviceCgroupBuilder::default()
-                .allow(true)
-                .typ(typ)
-                .major(major)
-                .minor(minor)
-                .access(device.permissions())
-                .build()?,
-        );
+            let typ = node_type(&meta).ok_or_else(|| gathering("not a device node".to_owned()))?;
+            found.push((in_container, typ, meta));
+        }
+        for (path, typ, meta) in found {
+            let rdev = meta.rdev();
+            let (major, minor) = (i64::from(libc::major(rdev)), i64::from(libc::minor(rdev)));
+            nodes.push(
+                LinuxDeviceBuilder::default()
+                    .path(path)
+                    .typ(typ)
+                    .major(major)
+                    .minor(minor)
+                    .file_mode(meta.mode() & 0o777)
+                    .uid(meta.uid())
+                    .gid(meta.gid())
+                    .build()?,
+            );
+            rules.push(
+                LinuxDeviceCgroupBuilder::default()
+                    .allow(true)
+                    .typ(typ)
+                    .major(major)
+                    .minor(minor)
+                    .access(device.permissions())
+                    .build()?,
+            );
+        }
     }
     Ok((nodes, rules))
+}
+
+/// The OCI type of a character or block device node.
+fn node_type(meta: &std::fs::Metadata) -> Option<LinuxDeviceType> {
+    let kind = meta.file_type();
+    if kind.is_char_device() {
+        Some(LinuxDeviceType::C)
+    } else if kind.is_block_device() {
+        Some(LinuxDeviceType::B)
+    } else {
+        None
+    }
+}
+
+/// The device nodes below host directory `dir` (links not followed, as
+/// Go's `filepath.WalkDir` does not), each with its path under
+/// `in_container`, in name order.
+fn walk_nodes(
+    dir: &Path,
+    in_container: &Path,
+    found: &mut Vec<(PathBuf, LinuxDeviceType, std::fs::Metadata)>,
+) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    for name in names {
+        let path = dir.join(&name);
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk_nodes(&path, &in_container.join(&name), found);
+        } else if let Some(typ) = node_type(&meta) {
+            found.push((in_container.join(&name), typ, meta));
+        }
+    }
 }
 
 /// `DeviceCgroupRules` as allow rules (moby `WithDevices`).
