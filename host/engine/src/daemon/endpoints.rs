@@ -29,7 +29,8 @@ use berth_api::network::{EndpointResource, NetworkResource};
 use berth_model::container::ContainerModel;
 use berth_model::network::{
     EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkFiles, NetworkMode,
-    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, SandboxModel, SandboxState,
+    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, PortBinding, SandboxModel,
+    SandboxState,
 };
 use berth_store::{StoreError, Table};
 
@@ -256,8 +257,17 @@ impl Daemon {
     ) -> Result<Option<NetworkSetup>, JobError> {
         let wanted = self.wanted_networks(model).await?;
         if wanted.is_empty() {
+            // Host mode drops its publications at create (with moby's
+            // warning), none and container: refuse them; what is left is
+            // a bridge container on a daemon without a default network.
+            if !model.ports.is_empty() {
+                return Err(JobError::invalid(
+                    "publishing ports (-p, -P) needs a network to forward to: this daemon has no default bridge network (--bridge=none)",
+                ));
+            }
             return Ok(None);
         }
+        let requests = model.ports.clone();
         let daemon = Arc::clone(self);
         let id = id.to_owned();
         let name = name.to_owned();
@@ -266,7 +276,15 @@ impl Daemon {
         let joined = tokio::spawn(async move {
             let lock = daemon.attachments.lock_of(&id);
             let _held = lock.lock().await;
-            daemon.join_locked(&id, &name, wanted).await
+            // Its host ports first, all or none (moby `allocatePorts`
+            // before the endpoint joins): the endpoint carries them into
+            // the driver's DNAT rules.
+            let ports = daemon.reserve_ports(&id, requests).await?;
+            let joined = daemon.join_locked(&id, &name, wanted, ports).await;
+            if joined.is_err() {
+                daemon.release_ports(&id).await;
+            }
+            joined
         })
         .await
         .map_err(|e| JobError::internal("the network join failed", &e))??;
@@ -288,6 +306,7 @@ impl Daemon {
         id: &str,
         name: &str,
         wanted: Vec<(NetworkModel, EndpointWish)>,
+        ports: Vec<PortBinding>,
     ) -> Result<Attached, JobError> {
         // What a run whose end went unseen left behind goes first.
         self.leave_locked(id).await;
@@ -298,7 +317,7 @@ impl Daemon {
                 network.create_sandbox(&owned)
             })
             .await?;
-        let endpoints = match self.lease(id, name, &sandbox, &wanted).await {
+        let endpoints = match self.lease(id, name, &sandbox, &wanted, ports).await {
             Ok(endpoints) => endpoints,
             Err(e) => {
                 self.remove_sandbox_logged(&sandbox).await;
@@ -342,6 +361,7 @@ impl Daemon {
         name: &str,
         sandbox: &SandboxModel,
         wanted: &[(NetworkModel, EndpointWish)],
+        ports: Vec<PortBinding>,
     ) -> Result<Vec<EndpointModel>, JobError> {
         let _held = self.network_lock.lock().await;
         let store = self.store.clone();
@@ -377,6 +397,11 @@ impl Daemon {
                 dns_names: dns_names(network, id, name, &wish.aliases),
             })?;
             endpoints.push(endpoint);
+        }
+        // Published through the first network, as moby's bridge driver
+        // does for the container's gateway endpoint.
+        if let Some(first) = endpoints.first_mut() {
+            first.ports = ports;
         }
         let record = SandboxState {
             sandbox: sandbox.clone(),
@@ -675,6 +700,12 @@ impl Daemon {
         };
         settings.sandbox_id = record.id.clone();
         settings.sandbox_key = attached.sandbox.netns_path.display().to_string();
+        let bindings = attached
+            .endpoints
+            .first()
+            .map_or(&[][..], |(_, ep)| ep.ports.as_slice());
+        settings.ports =
+            super::publish::inspect_ports(record.config.exposed_ports.keys(), bindings);
         for (network, ep) in &attached.endpoints {
             let endpoint = endpoint_settings(network, ep);
             if network.name == DEFAULT_NETWORK {

@@ -137,7 +137,6 @@ impl ContainerSpecBuilder {
         config.rest.clear();
         let (ports, port_warnings) =
             crate::daemon::publish::port_requests(&mut config, &host, &image.config.exposed_ports)?;
-        crate::daemon::publish::until_wired(&ports)?;
         let defaults = &image.config;
         // moby `merge`: the image's volumes join the request's.
         for (path, value) in &defaults.volumes {
