@@ -239,7 +239,11 @@ impl Daemon {
             },
             NetworkMode::Network(name) => {
                 let network = self.find_network(name).await?;
-                Ok(vec![(network, EndpointWish::default())])
+                let wish = EndpointWish {
+                    aliases: model.aliases.clone(),
+                    ..EndpointWish::default()
+                };
+                Ok(vec![(network, wish)])
             }
             NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => Ok(Vec::new()),
         }
@@ -687,6 +691,12 @@ impl Daemon {
     /// the networks it is on with their addresses empty, as moby.
     pub(super) fn network_settings(&self, record: &ContainerRecord) -> NetworkSettings {
         let mut settings = NetworkSettings::default();
+        // moby reports the asked aliases whether it runs or not.
+        let aliases = record
+            .model
+            .as_ref()
+            .map(|m| m.aliases.clone())
+            .filter(|a| !a.is_empty());
         let attached = if record.state.running {
             self.attachments.get(&record.id)
         } else {
@@ -694,7 +704,11 @@ impl Daemon {
         };
         let Some(attached) = attached else {
             if let Some(name) = configured_network(record) {
-                settings.networks.insert(name, EndpointSettings::default());
+                let endpoint = EndpointSettings {
+                    aliases,
+                    ..EndpointSettings::default()
+                };
+                settings.networks.insert(name, endpoint);
             }
             return settings;
         };
@@ -707,7 +721,10 @@ impl Daemon {
         settings.ports =
             super::publish::inspect_ports(record.config.exposed_ports.keys(), bindings);
         for (network, ep) in &attached.endpoints {
-            let endpoint = endpoint_settings(network, ep);
+            let mut endpoint = endpoint_settings(network, ep);
+            if network.name != DEFAULT_NETWORK {
+                endpoint.aliases.clone_from(&aliases);
+            }
             if network.name == DEFAULT_NETWORK {
                 settings.endpoint_id = endpoint.endpoint_id.clone();
                 settings.gateway = endpoint.gateway.clone();
