@@ -12,6 +12,7 @@ mod daemon_attach;
 mod daemon_bridge;
 mod daemon_containers;
 mod daemon_cp;
+mod daemon_dns;
 mod daemon_events;
 mod daemon_exec;
 mod daemon_health;
