@@ -240,16 +240,16 @@ pub const NETWORKING_CONFIG: &[(&str, Handling)] = &[
     ("EndpointsConfig", Honoured),
 ];
 
-/// One `EndpointsConfig` entry (`EndpointSettings`): berth has no network
-/// driver yet, so none of it is honoured; the docker CLI sends the entry of
-/// the container's network with every field zero.
+/// One `EndpointsConfig` entry (`EndpointSettings`): only `Aliases` is
+/// honoured yet; the docker CLI sends the entry of the container's network
+/// with every other field zero.
 pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
     (
         "IPAMConfig",
         unsupported("--ip, --ip6, --link-local-ip", Struct),
     ),
     ("Links", unsupported("--link", List)),
-    ("Aliases", unsupported("--network-alias", List)),
+    ("Aliases", Honoured),
     ("NetworkID", api_only(Scalar)),
     ("EndpointID", api_only(Scalar)),
     ("Gateway", api_only(Scalar)),

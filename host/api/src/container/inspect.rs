@@ -171,4 +171,18 @@ pub struct NetworkSettings {
     pub global_ipv6_prefix_len: u8,
     /// The MAC address on the default bridge.
     pub mac_address: String,
+    /// Exposed ports (`"80/tcp"`) with their host bindings while the
+    /// container runs: `null` for an exposed port that is not published,
+    /// empty when it is stopped (moby `nat.PortMap`).
+    pub ports: BTreeMap<String, Option<Vec<PortMapping>>>,
+}
+
+/// One host binding of a published port (moby `nat.PortBinding`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortMapping {
+    /// The host address (`0.0.0.0` for every address).
+    pub host_ip: String,
+    /// The host port, as a string.
+    pub host_port: String,
 }

@@ -29,7 +29,8 @@ use berth_api::network::{EndpointResource, NetworkResource};
 use berth_model::container::ContainerModel;
 use berth_model::network::{
     EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkFiles, NetworkMode,
-    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, SandboxModel, SandboxState,
+    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, PortBinding, SandboxModel,
+    SandboxState,
 };
 use berth_store::{StoreError, Table};
 
@@ -238,7 +239,11 @@ impl Daemon {
             },
             NetworkMode::Network(name) => {
                 let network = self.find_network(name).await?;
-                Ok(vec![(network, EndpointWish::default())])
+                let wish = EndpointWish {
+                    aliases: model.aliases.clone(),
+                    ..EndpointWish::default()
+                };
+                Ok(vec![(network, wish)])
             }
             NetworkMode::None | NetworkMode::Host | NetworkMode::Container(_) => Ok(Vec::new()),
         }
@@ -256,8 +261,17 @@ impl Daemon {
     ) -> Result<Option<NetworkSetup>, JobError> {
         let wanted = self.wanted_networks(model).await?;
         if wanted.is_empty() {
+            // Host mode drops its publications at create (with moby's
+            // warning), none and container: refuse them; what is left is
+            // a bridge container on a daemon without a default network.
+            if !model.ports.is_empty() {
+                return Err(JobError::invalid(
+                    "publishing ports (-p, -P) needs a network to forward to: this daemon has no default bridge network (--bridge=none)",
+                ));
+            }
             return Ok(None);
         }
+        let requests = model.ports.clone();
         let daemon = Arc::clone(self);
         let id = id.to_owned();
         let name = name.to_owned();
@@ -266,7 +280,15 @@ impl Daemon {
         let joined = tokio::spawn(async move {
             let lock = daemon.attachments.lock_of(&id);
             let _held = lock.lock().await;
-            daemon.join_locked(&id, &name, wanted).await
+            // Its host ports first, all or none (moby `allocatePorts`
+            // before the endpoint joins): the endpoint carries them into
+            // the driver's DNAT rules.
+            let ports = daemon.reserve_ports(&id, requests).await?;
+            let joined = daemon.join_locked(&id, &name, wanted, ports).await;
+            if joined.is_err() {
+                daemon.release_ports(&id).await;
+            }
+            joined
         })
         .await
         .map_err(|e| JobError::internal("the network join failed", &e))??;
@@ -288,6 +310,7 @@ impl Daemon {
         id: &str,
         name: &str,
         wanted: Vec<(NetworkModel, EndpointWish)>,
+        ports: Vec<PortBinding>,
     ) -> Result<Attached, JobError> {
         // What a run whose end went unseen left behind goes first.
         self.leave_locked(id).await;
@@ -298,7 +321,7 @@ impl Daemon {
                 network.create_sandbox(&owned)
             })
             .await?;
-        let endpoints = match self.lease(id, name, &sandbox, &wanted).await {
+        let endpoints = match self.lease(id, name, &sandbox, &wanted, ports).await {
             Ok(endpoints) => endpoints,
             Err(e) => {
                 self.remove_sandbox_logged(&sandbox).await;
@@ -342,6 +365,7 @@ impl Daemon {
         name: &str,
         sandbox: &SandboxModel,
         wanted: &[(NetworkModel, EndpointWish)],
+        ports: Vec<PortBinding>,
     ) -> Result<Vec<EndpointModel>, JobError> {
         let _held = self.network_lock.lock().await;
         let store = self.store.clone();
@@ -377,6 +401,11 @@ impl Daemon {
                 dns_names: dns_names(network, id, name, &wish.aliases),
             })?;
             endpoints.push(endpoint);
+        }
+        // Published through the first network, as moby's bridge driver
+        // does for the container's gateway endpoint.
+        if let Some(first) = endpoints.first_mut() {
+            first.ports = ports;
         }
         let record = SandboxState {
             sandbox: sandbox.clone(),
@@ -662,6 +691,12 @@ impl Daemon {
     /// the networks it is on with their addresses empty, as moby.
     pub(super) fn network_settings(&self, record: &ContainerRecord) -> NetworkSettings {
         let mut settings = NetworkSettings::default();
+        // moby reports the asked aliases whether it runs or not.
+        let aliases = record
+            .model
+            .as_ref()
+            .map(|m| m.aliases.clone())
+            .filter(|a| !a.is_empty());
         let attached = if record.state.running {
             self.attachments.get(&record.id)
         } else {
@@ -669,14 +704,27 @@ impl Daemon {
         };
         let Some(attached) = attached else {
             if let Some(name) = configured_network(record) {
-                settings.networks.insert(name, EndpointSettings::default());
+                let endpoint = EndpointSettings {
+                    aliases,
+                    ..EndpointSettings::default()
+                };
+                settings.networks.insert(name, endpoint);
             }
             return settings;
         };
         settings.sandbox_id = record.id.clone();
         settings.sandbox_key = attached.sandbox.netns_path.display().to_string();
+        let bindings = attached
+            .endpoints
+            .first()
+            .map_or(&[][..], |(_, ep)| ep.ports.as_slice());
+        settings.ports =
+            super::publish::inspect_ports(record.config.exposed_ports.keys(), bindings);
         for (network, ep) in &attached.endpoints {
-            let endpoint = endpoint_settings(network, ep);
+            let mut endpoint = endpoint_settings(network, ep);
+            if network.name != DEFAULT_NETWORK {
+                endpoint.aliases.clone_from(&aliases);
+            }
             if network.name == DEFAULT_NETWORK {
                 settings.endpoint_id = endpoint.endpoint_id.clone();
                 settings.gateway = endpoint.gateway.clone();

@@ -81,7 +81,12 @@ impl Daemon {
             if !matches_filters(&record, filters, &exited) {
                 continue;
             }
-            out.push(summary(&record, now));
+            let mut row = summary(&record, now);
+            if state.running {
+                let settings = self.network_settings(&record);
+                row.ports = super::publish::summary_ports(&settings.ports);
+            }
+            out.push(row);
         }
         Ok(out)
     }

@@ -9,6 +9,7 @@
 //! `exit` records the end of a container for `start` and `restore`. This
 //! file keeps the [`Daemon`], its construction and what every verb shares.
 
+pub(crate) mod aliases;
 mod archive;
 pub mod attach;
 pub mod blocking;

@@ -4,10 +4,10 @@
 //! `verifyPlatformContainerSettings`), and the daemon's use of the port
 //! allocator: reserve at start, release at exit, restore at daemon start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use berth_api::container::{Config, HostConfig};
+use berth_api::container::{Config, HostConfig, PortMapping};
 use berth_model::network::{NetworkMode, PortBinding};
 use berth_model::ports::{ContainerPort, PortError, PortRequest};
 
@@ -85,19 +85,6 @@ pub(super) fn port_requests(
     }
 }
 
-/// Until containers join their networks (the endpoint carries the ports
-/// into the driver's DNAT rules), there is nothing to publish through: a
-/// publication is refused at create, never dropped.
-pub(super) fn until_wired(requests: &[PortRequest]) -> Result<(), JobError> {
-    if requests.is_empty() {
-        Ok(())
-    } else {
-        Err(JobError::invalid(
-            "publishing ports (-p, -P) is not supported by berth yet: the container's endpoint is not wired",
-        ))
-    }
-}
-
 /// moby `validateNetContainerMode`: a container on another's network
 /// publishes nothing of its own (checked before `ExposedPorts`, as moby).
 pub(super) fn check_container_mode(host: &HostConfig) -> Result<(), JobError> {
@@ -111,9 +98,7 @@ pub(super) fn check_container_mode(host: &HostConfig) -> Result<(), JobError> {
 
 impl Daemon {
     /// Reserves and holds the host ports of container `id`'s publications
-    /// (at start, before its endpoint is planned).
-    // Called by the endpoint plan at start (netattach's planning).
-    #[allow(dead_code)]
+    /// (at start, before its endpoint is planned): all of them or none.
     pub(super) async fn reserve_ports(
         &self,
         id: &str,
@@ -143,16 +128,6 @@ impl Daemon {
         }
     }
 
-    /// The host ports reserved for container `id`.
-    #[allow(dead_code)]
-    pub(super) async fn reserved_ports(&self, id: &str) -> Result<Vec<PortBinding>, JobError> {
-        let (ports, store, id) = (Arc::clone(&self.ports), self.store.clone(), id.to_owned());
-        self.blocking(BlockingKind::StoreCommit, move || {
-            ports.bindings(&store, &id)
-        })
-        .await
-    }
-
     /// At daemon start, after the containers are restored: the running
     /// ones keep (and hold again) their ports, the others' go.
     pub(super) async fn restore_ports(&self) {
@@ -173,4 +148,66 @@ impl Daemon {
             tracing::warn!(error = %e.message, "restoring the port reservations failed");
         }
     }
+}
+
+/// moby's `0.0.0.0` for a binding on every address.
+fn shown_host_ip(binding: &PortBinding) -> String {
+    binding
+        .host_ip
+        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string())
+}
+
+/// Inspect's `NetworkSettings.Ports` of a running container: each exposed
+/// port, `null` unless published, with its host bindings (moby
+/// `getPortMapInfo`).
+pub(super) fn inspect_ports<'a>(
+    exposed: impl Iterator<Item = &'a String>,
+    bindings: &[PortBinding],
+) -> BTreeMap<String, Option<Vec<PortMapping>>> {
+    let mut ports: BTreeMap<String, Option<Vec<PortMapping>>> =
+        exposed.map(|key| (key.clone(), None)).collect();
+    for binding in bindings {
+        let key = format!("{}/{}", binding.container_port, binding.proto);
+        ports
+            .entry(key)
+            .or_default()
+            .get_or_insert_with(Vec::new)
+            .push(PortMapping {
+                host_ip: shown_host_ip(binding),
+                host_port: binding.host_port.to_string(),
+            });
+    }
+    ports
+}
+
+/// `Ports` of `/containers/json` from inspect's map (moby
+/// `daemon/list.go` `transformContainer`): one row per binding, one row
+/// without public port per exposed port that is not published.
+pub(super) fn summary_ports(
+    ports: &BTreeMap<String, Option<Vec<PortMapping>>>,
+) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for (key, bindings) in ports {
+        let Ok(port) = key.parse::<ContainerPort>() else {
+            continue;
+        };
+        match bindings {
+            None => rows.push(serde_json::json!({
+                "PrivatePort": port.port,
+                "Type": port.proto.as_str(),
+            })),
+            Some(bindings) => {
+                for b in bindings {
+                    let public: u16 = b.host_port.parse().unwrap_or_default();
+                    rows.push(serde_json::json!({
+                        "IP": b.host_ip,
+                        "PrivatePort": port.port,
+                        "PublicPort": public,
+                        "Type": port.proto.as_str(),
+                    }));
+                }
+            }
+        }
+    }
+    rows
 }

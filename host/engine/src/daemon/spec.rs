@@ -135,9 +135,12 @@ impl ContainerSpecBuilder {
         crate::daemon::network_mode::check_conflicts(&config, &host)?;
         // Checked by `CreateRequest::check_fields`: what is left is unused.
         config.rest.clear();
+        let aliases = crate::daemon::aliases::network_aliases(
+            request.networking_config.as_ref(),
+            &host.network_mode,
+        )?;
         let (ports, port_warnings) =
             crate::daemon::publish::port_requests(&mut config, &host, &image.config.exposed_ports)?;
-        crate::daemon::publish::until_wired(&ports)?;
         let defaults = &image.config;
         // moby `merge`: the image's volumes join the request's.
         for (path, value) in &defaults.volumes {
@@ -229,6 +232,7 @@ impl ContainerSpecBuilder {
         let mut model = model::assemble(&config, &host, parts)?;
         model.dns = dns;
         model.ports = ports;
+        model.aliases = aliases;
 
         Ok(ContainerSpec {
             path: path.clone(),

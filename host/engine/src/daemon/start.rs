@@ -293,6 +293,7 @@ impl Daemon {
             Ok(started) => Ok(started),
             Err(e) => {
                 self.leave_networks(&container.id).await;
+                self.release_ports(&container.id).await;
                 let images = Arc::clone(&self.images);
                 let id = container.id.clone();
                 let _ = self
@@ -316,6 +317,7 @@ impl Daemon {
         bounded(id, "wait", async move { wait.await.map(drop) }).await;
         bounded(id, "networks", async {
             self.leave_networks(id).await;
+            self.release_ports(id).await;
             Ok(())
         })
         .await;

@@ -817,6 +817,7 @@ impl Fixture {
     }
 }
 
+mod aliases;
 mod archive;
 mod attach;
 mod compose;

@@ -122,6 +122,10 @@ pub struct ContainerModel {
     /// engine reserves them at each start.
     #[serde(default)]
     pub ports: Vec<crate::ports::PortRequest>,
+    /// `--network-alias` on its user-defined network (records written
+    /// before them read back empty).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's

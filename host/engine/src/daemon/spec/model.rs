@@ -143,6 +143,7 @@ pub(super) fn assemble(
         // Set by the builder at create, where `host-gateway` resolves.
         dns: Default::default(),
         ports: Vec::new(),
+        aliases: Vec::new(),
     })
 }
 

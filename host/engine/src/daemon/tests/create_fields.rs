@@ -47,10 +47,6 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             r#"invalid --security-opt 1: "bogus""#.to_owned(),
         ),
         (
-            with_host(r#"{"PortBindings":{"80/tcp":[{"HostIp":"","HostPort":"80"}]}}"#),
-            "publishing ports (-p, -P) is not supported by berth yet: the container's endpoint is not wired".to_owned(),
-        ),
-        (
             with_host(r#"{"Mounts":[{"Type":"bogus","Source":"/tmp","Target":"/x"}]}"#),
             "invalid mount config for type \"bogus\": mount type unknown".to_owned(),
         ),

@@ -152,3 +152,108 @@ async fn a_container_on_anothers_network_cannot_publish() {
         "conflicting options: port publishing and the container type network mode"
     );
 }
+
+/// A daemon whose default `bridge` network exists, no call recorded yet.
+async fn bridged() -> Fixture {
+    let f = fixture();
+    f.daemon.restore().await.expect("restore");
+    f.network.calls.lock().unwrap().clear();
+    f
+}
+
+fn publishing(host_port: &str) -> String {
+    format!(
+        r#"{{"Image":"busybox","Cmd":["sh"],"ExposedPorts":{{"443/tcp":{{}}}},"HostConfig":{{"PortBindings":{{"80/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{host_port}"}}]}}}}}}"#
+    )
+}
+
+fn reservations(f: &Fixture) -> Vec<berth_model::network::PortBinding> {
+    f.store
+        .list(crate::daemon::ports::PORTS)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.binding)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_published_port_is_reserved_and_carried_by_the_endpoint_until_exit() {
+    let f = bridged().await;
+    let id = f
+        .create(Some("web"), &publishing(""))
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    let kernel = f.network.kernel();
+    let (_, endpoint) = kernel.endpoints.iter().next().expect("an endpoint");
+    assert_eq!(endpoint.ports.len(), 1, "{endpoint:?}");
+    let binding = endpoint.ports[0];
+    assert_eq!(binding.container_port, 80);
+    assert_eq!(binding.host_ip, Some("127.0.0.1".parse().unwrap()));
+    assert_ne!(binding.host_port, 0);
+    assert_eq!(reservations(&f), vec![binding]);
+    // Inspect and ps as moby shows them; 443 is exposed, not published.
+    let settings = f.daemon.inspect(&id).unwrap().network_settings;
+    let port = binding.host_port.to_string();
+    assert_eq!(
+        serde_json::to_value(&settings.ports).unwrap(),
+        serde_json::json!({
+            "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": port}],
+            "443/tcp": null,
+        })
+    );
+    let rows = f
+        .daemon
+        .list(false, &berth_api::filters::Filters::default())
+        .unwrap();
+    assert_eq!(
+        rows[0].ports,
+        vec![
+            serde_json::json!({"PrivatePort": 443, "Type": "tcp"}),
+            serde_json::json!({"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": binding.host_port, "Type": "tcp"}),
+        ]
+    );
+
+    // The same host port for another container: moby's message, and
+    // neither an endpoint nor a reservation of its own is left.
+    let other = f
+        .create(Some("other"), &publishing(&binding.host_port.to_string()))
+        .await
+        .expect("create");
+    let err = f.daemon.start(&other).await.expect_err("port taken");
+    assert_eq!(
+        err.message,
+        format!(
+            "Bind for 127.0.0.1:{} failed: port is already allocated",
+            binding.host_port
+        )
+    );
+    assert_eq!(f.network.kernel().endpoints.len(), 1);
+    assert!(!f.network.kernel().sandboxes.contains(&other));
+    assert_eq!(reservations(&f), vec![binding]);
+
+    f.daemon.stop(&id, Some(1), None).await.expect("stop");
+    assert!(f.network.kernel().endpoints.is_empty());
+    assert!(reservations(&f).is_empty());
+    let stopped = f.daemon.inspect(&id).unwrap().network_settings;
+    assert_eq!(
+        serde_json::to_value(&stopped.ports).unwrap(),
+        serde_json::json!({})
+    );
+    // The port is free again: the other container gets it.
+    f.daemon.start(&other).await.expect("start");
+    assert_eq!(
+        f.network.kernel().endpoints.iter().next().unwrap().1.ports,
+        vec![binding]
+    );
+}
+
+#[tokio::test]
+async fn a_process_that_cannot_start_gives_its_ports_back() {
+    let f = bridged().await;
+    let body = publishing("").replace(r#"["sh"]"#, r#"["missing"]"#);
+    let id = f.create(Some("bad"), &body).await.expect("create");
+    f.daemon.start(&id).await.expect_err("no such executable");
+    assert!(f.network.kernel().endpoints.is_empty());
+    assert!(reservations(&f).is_empty());
+}
