@@ -14,7 +14,7 @@
 #   berthd_start           starts berthd on $sock, waits (60 s at most) until
 #                          it answers, imports $work/busybox.tar as busybox
 #   berthd_cleanup         removes its containers, stops it, unmounts what is
-#                          left under $work, removes its cgroups
+#                          left under $work, removes its cgroups and nft table
 
 sock=$work/berth.sock
 berthd_pid=
@@ -37,6 +37,7 @@ berthd_bin() {
 berthd_start() {
     mkdir -p "$work/plugins"
     "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
+        --nft-table "berth_bench_$$" --ip-forward=false \
         --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
         --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
         --cgroup-parent "/berth-bench-$$" \
@@ -65,6 +66,7 @@ berthd_cleanup() {
         kill -9 "$berthd_pid" 2>/dev/null
         berthd_pid=
     fi
+    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
     for hierarchy in /sys/fs/cgroup/*/; do
         for dir in "$hierarchy"berth-bench-$$/* "$hierarchy"berth-bench-$$; do

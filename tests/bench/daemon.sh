@@ -56,6 +56,7 @@ cleanup() {
     timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
     grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
     rmdir /sys/fs/cgroup/*/"berth-bench-$$" 2>/dev/null
+    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,6 +70,7 @@ mkdir -p "$work/docker-config"
 mkdir -p "$work/plugins"
 start_berthd() {
     "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
+        --nft-table "berth_bench_$$" --ip-forward=false \
         --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
         --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
         --cgroup-parent "/berth-bench-$$" \

@@ -43,6 +43,7 @@ stop_berthd() {
 cleanup() {
     set +e
     stop_berthd
+    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
     rm -rf "$work"
 }
@@ -70,6 +71,7 @@ for driver in overlay2 vfs; do
     sock=$root/berth.sock
     mkdir -p "$root"
     "$bin/berthd" -H "unix://$sock" --data-root "$root/data" --exec-root "$root/exec" --bridge none \
+        --nft-table "berth_bench_$$" --ip-forward=false \
         --pidfile "$root/berthd.pid" --storage-driver "$driver" --log-level warn \
         >"$root/berthd.log" 2>&1 &
     berthd_pid=$!

@@ -63,6 +63,7 @@ cleanup() {
         stop "$berthd_pid"
     fi
     dockerd_cleanup
+    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
     grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
     for hierarchy in /sys/fs/cgroup/*/; do
@@ -91,6 +92,7 @@ wait_for() { # SOCKET CLIENT... : until `CLIENT version` answers, at most 60 s
 
 mkdir -p "$work/plugins" "$work/docker-config"
 "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
+        --nft-table "berth_bench_$$" --ip-forward=false \
     --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
     --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
     --cgroup-parent "/berth-bench-$$" \
