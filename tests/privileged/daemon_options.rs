@@ -104,8 +104,8 @@ fn options_berthd_does_not_honour_are_refused_and_leave_nothing() {
             "HostConfig.VolumeDriver (--volume-driver) is not supported by berth",
         ),
         (
-            &["-p", "8080:80"],
-            "publishing ports (-p, -P) is not supported by berth yet",
+            &["--gpus", "all"],
+            "HostConfig.DeviceRequests (--gpus) is not supported by berth",
         ),
         (
             &["--restart", "always:3"],

@@ -311,6 +311,14 @@ impl NetworkDriver {
                 }
             }
         }
+        if state.networks.is_empty() {
+            // No network, no firewall footprint: a daemon started with
+            // `--bridge none` and no user network leaves the host's ruleset
+            // as it found it (and removes what an earlier run left), as
+            // dockerd without networks adds no chain. The first network's
+            // `create_network` makes the table again.
+            return self.firewall.delete(&self.config.table);
+        }
         self.apply(&state)
     }
 

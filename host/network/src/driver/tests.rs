@@ -455,3 +455,11 @@ fn creating_a_known_network_again_does_not_rewrite_the_table() {
         .unwrap();
     assert_eq!(rig.firewall.applied.lock().unwrap().len(), 2);
 }
+
+#[test]
+fn reconcile_without_networks_removes_the_table_instead_of_writing_an_empty_one() {
+    let rig = rig();
+    rig.driver.reconcile(&[], &[], &[]).unwrap();
+    let applied = rig.firewall.applied.lock().unwrap().clone();
+    assert_eq!(applied, [None], "{applied:?}");
+}
