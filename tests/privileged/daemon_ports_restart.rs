@@ -149,3 +149,50 @@ fn a_published_port_survives_a_clean_restart_of_berthd() {
     d.docker(&["stop", "-t", "1", "web"]).ok();
     assert_released(&d, target);
 }
+
+#[test]
+fn a_connection_the_dnat_rule_does_not_catch_is_refused_not_left_hanging() {
+    // A port published on every address is held by berthd's socket on the
+    // dual-stack wildcard; its DNAT rules are IPv4 only, so a connection
+    // to [::1] reaches that socket. The socket does not listen: the kernel
+    // refuses the connection at once (before, a listener that never
+    // accepts completed the handshake and the client waited forever).
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello-all > /www/index.html && exec httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    let port_line = d.docker(&["port", "web", "80/tcp"]).ok();
+    let port: u16 = port_line
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once(':'))
+        .and_then(|(_, p)| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("docker port: {port_line:?}"));
+    // Caught by the rule: the container answers.
+    let caught = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(fetch(caught).contains("hello-all"));
+    let rules = nft_rules(&d);
+    assert!(
+        !rules.contains("ip6 "),
+        "the rules now cover IPv6, pick an address they do not catch: {rules}"
+    );
+    // Not caught: refused, with the timeout only bounding a hang.
+    let missed = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let err = TcpStream::connect_timeout(&missed, Duration::from_secs(10))
+        .expect_err("a connection to the held socket itself must not be accepted");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // Still held against other binders.
+    let err = TcpListener::bind(missed).expect_err("held");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+}
