@@ -7,14 +7,18 @@
 //! Why berthd holds a socket: the DNAT rule catches traffic for the port
 //! before any local socket sees it, so a host process that binds the same
 //! port later would start without an error and never receive a packet.
-//! moby holds the port the same way (docker-proxy listens on it). The tcp
-//! socket is std's listener (no connection is ever accepted: the DNAT
-//! rules of the output and prerouting chains, with `route_localnet` for
-//! 127.0.0.1, take every connection to a local address first), the udp
-//! one a bound socket; another bind of the port fails with `EADDRINUSE`
-//! (a listening socket blocks even `SO_REUSEADDR` binders). After `kill -9` the
-//! sockets are gone with the process; [`PortAllocator::restore`] binds them
-//! again for the containers still running.
+//! moby reserves the port the same way (without the userland proxy,
+//! `portmapper` binds it and does not listen). Both sockets are bound and
+//! never listen: a tcp connection the DNAT rules do not catch (an address
+//! or family they do not cover) finds no listener and is refused with a
+//! reset at once, where a listening socket that never accepts would leave
+//! it hanging in the backlog. Another bind of the port still fails with
+//! `EADDRINUSE`: the kernel lets two sockets share a port only when both
+//! set `SO_REUSEADDR` (or both `SO_REUSEPORT`) and ours sets neither
+//! (`inet_csk_bind_conflict`, net/ipv4/inet_connection_sock.c). After
+//! `kill -9` the sockets are gone with the process;
+//! [`PortAllocator::restore`] binds them again for the containers still
+//! running.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -84,15 +88,7 @@ impl PortHolder for SocketHolder {
         };
         let mut last = None;
         for ip in candidates {
-            let addr = SocketAddr::new(ip, port);
-            let held: std::io::Result<HeldPort> = match proto {
-                Protocol::Tcp => std::net::TcpListener::bind(addr).map(|s| Box::new(s) as HeldPort),
-                Protocol::Udp => std::net::UdpSocket::bind(addr).map(|s| Box::new(s) as HeldPort),
-                Protocol::Sctp => Err(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "sctp ports cannot be held",
-                )),
-            };
+            let held = bind_unlistened(proto, SocketAddr::new(ip, port));
             match held {
                 Ok(socket) => return Ok(socket),
                 // No IPv6 on this host: the IPv4 wildcard next.
@@ -108,6 +104,28 @@ impl PortHolder for SocketHolder {
         }
         Err(last.unwrap_or_else(|| std::io::Error::other("no address to bind")))
     }
+}
+
+/// A socket of `proto` bound to `addr` that never listens (see the module
+/// doc); the IPv6 wildcard explicitly dual-stack, whatever
+/// `net.ipv6.bindv6only` says, so that it holds the IPv4 port too.
+fn bind_unlistened(proto: Protocol, addr: SocketAddr) -> std::io::Result<HeldPort> {
+    let (kind, protocol) = match proto {
+        Protocol::Tcp => (socket2::Type::STREAM, socket2::Protocol::TCP),
+        Protocol::Udp => (socket2::Type::DGRAM, socket2::Protocol::UDP),
+        Protocol::Sctp => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "sctp ports cannot be held",
+            ));
+        }
+    };
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), kind, Some(protocol))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    socket.bind(&addr.into())?;
+    Ok(Box::new(socket))
 }
 
 /// The host port allocator: the store's reservations and the sockets that
@@ -540,5 +558,50 @@ mod tests {
             .expect("udp wildcard");
         assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
         drop(udp);
+    }
+
+    /// A free tcp port of 127.0.0.1 (bound, read and closed).
+    fn free_port() -> u16 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn a_held_port_refuses_binders_that_ask_to_share_it() {
+        let port = free_port();
+        let _held = SocketHolder.hold(Protocol::Tcp, None, port).expect("hold");
+        // A binder asking for both kinds of sharing, on IPv4 and IPv6.
+        for addr in [
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
+        ] {
+            let other = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .unwrap();
+            other.set_reuse_address(true).unwrap();
+            other.set_reuse_port(true).unwrap();
+            let err = other.bind(&addr.into()).expect_err("the port is held");
+            assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{addr}");
+        }
+    }
+
+    #[test]
+    fn a_connection_to_a_held_port_is_refused_instead_of_hanging() {
+        // What a connection the DNAT rules do not catch meets: the held
+        // socket itself. A listener that never accepts would complete the
+        // handshake and leave the client waiting for an answer; the held
+        // socket does not listen, so the kernel resets the connection.
+        let port = free_port();
+        let _held = SocketHolder
+            .hold(Protocol::Tcp, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), port)
+            .expect("hold");
+        let target = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        // The timeout only bounds a hang; a refusal comes at once.
+        let err = std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(10))
+            .expect_err("nothing listens on a held port");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     }
 }

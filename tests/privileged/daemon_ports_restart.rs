@@ -1,0 +1,198 @@
+//! Published ports across a berthd restart (issue 12): after `kill -9` and
+//! after a clean stop, a new berthd over the same roots keeps a running
+//! container's published port working (the DNAT rule, the reservation and
+//! the host socket that holds the port), shows the same port through
+//! `docker port` and inspect, and a later `docker stop` removes the rule
+//! and frees the port.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use berth_tests::cmd::run;
+use berth_tests::daemon::Daemon;
+
+/// GET / from the host, retried while the server (or the daemon's rules)
+/// come up; bounded.
+fn fetch(target: SocketAddr) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
+            Ok(mut stream) => {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(5)))
+                    .expect("timeout");
+                stream
+                    .write_all(b"GET / HTTP/1.0\r\n\r\n")
+                    .expect("request");
+                let mut response = String::new();
+                match stream.read_to_string(&mut response) {
+                    Ok(_) if !response.is_empty() => return response,
+                    Ok(_) => last = "empty response".to_owned(),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{target} unreachable from the host: {last}");
+}
+
+fn nft_rules(d: &Daemon) -> String {
+    let out = run(
+        ["nft", "list", "table", "inet", d.nft_table()],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.code(), 0, "nft list table: {out:?}");
+    out.stdout
+}
+
+/// What the daemon says of `web`'s published port: `docker port` and
+/// inspect's `NetworkSettings.Ports`, which must agree.
+fn published(d: &Daemon) -> SocketAddr {
+    let port_line = d.docker(&["port", "web"]).ok();
+    let (spec, host) = port_line
+        .trim()
+        .split_once(" -> ")
+        .unwrap_or_else(|| panic!("docker port: {port_line:?}"));
+    assert_eq!(spec, "80/tcp");
+    let target: SocketAddr = host.parse().expect("host address");
+    let ports = d
+        .docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"])
+        .ok();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ports).expect("json"),
+        serde_json::json!({"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": target.port().to_string()}]})
+    );
+    target
+}
+
+/// The port is berthd's: the DNAT rule is there and another bind fails.
+fn assert_held(d: &Daemon, target: SocketAddr) {
+    let err = TcpListener::bind(target).expect_err("the published port is held by berthd");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+    let rules = nft_rules(d);
+    assert!(
+        rules.contains(&format!("dport {} dnat", target.port())),
+        "{rules}"
+    );
+}
+
+fn assert_released(d: &Daemon, target: SocketAddr) {
+    let stopped = d
+        .docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"])
+        .ok();
+    assert_eq!(stopped.trim(), "{}");
+    let rules = nft_rules(d);
+    assert!(
+        !rules.contains(&format!("dport {}", target.port())),
+        "rules left: {rules}"
+    );
+    TcpListener::bind(target).expect("the port is free after stop");
+}
+
+fn start_web(d: &Daemon) -> SocketAddr {
+    d.import_busybox("busybox");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello-restart > /www/index.html && exec httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    let target = published(d);
+    assert!(fetch(target).contains("hello-restart"));
+    assert_held(d, target);
+    target
+}
+
+#[test]
+fn a_published_port_survives_a_kill_9_of_berthd() {
+    let mut d = Daemon::start();
+    let target = start_web(&d);
+
+    d.kill9();
+    d.restart();
+    let status = d
+        .docker(&["inspect", "-f", "{{.State.Status}}", "web"])
+        .ok();
+    assert_eq!(status.trim(), "running");
+    assert_eq!(published(&d), target, "the same port after the restart");
+    assert!(fetch(target).contains("hello-restart"));
+    assert_held(&d, target);
+
+    d.docker(&["stop", "-t", "1", "web"]).ok();
+    assert_released(&d, target);
+}
+
+#[test]
+fn a_published_port_survives_a_clean_restart_of_berthd() {
+    let mut d = Daemon::start();
+    let target = start_web(&d);
+
+    d.restart();
+    let status = d
+        .docker(&["inspect", "-f", "{{.State.Status}}", "web"])
+        .ok();
+    assert_eq!(status.trim(), "running");
+    assert_eq!(published(&d), target, "the same port after the restart");
+    assert!(fetch(target).contains("hello-restart"));
+    assert_held(&d, target);
+
+    d.docker(&["stop", "-t", "1", "web"]).ok();
+    assert_released(&d, target);
+}
+
+#[test]
+fn a_connection_the_dnat_rule_does_not_catch_is_refused_not_left_hanging() {
+    // A port published on every address is held by berthd's socket on the
+    // dual-stack wildcard; its DNAT rules are IPv4 only, so a connection
+    // to [::1] reaches that socket. The socket does not listen: the kernel
+    // refuses the connection at once (before, a listener that never
+    // accepts completed the handshake and the client waited forever).
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "80",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hello-all > /www/index.html && exec httpd -f -p 80 -h /www",
+    ])
+    .ok();
+    let port_line = d.docker(&["port", "web", "80/tcp"]).ok();
+    let port: u16 = port_line
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit_once(':'))
+        .and_then(|(_, p)| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("docker port: {port_line:?}"));
+    // Caught by the rule: the container answers.
+    let caught = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(fetch(caught).contains("hello-all"));
+    let rules = nft_rules(&d);
+    assert!(
+        !rules.contains("ip6 "),
+        "the rules now cover IPv6, pick an address they do not catch: {rules}"
+    );
+    // Not caught: refused, with the timeout only bounding a hang.
+    let missed = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let err = TcpStream::connect_timeout(&missed, Duration::from_secs(10))
+        .expect_err("a connection to the held socket itself must not be accepted");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    // Still held against other binders.
+    let err = TcpListener::bind(missed).expect_err("held");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
+}
