@@ -364,7 +364,9 @@ fn http_request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send request head");
+    stream
+        .write_all(head.as_bytes())
+        .expect("send request head");
     stream.write_all(body).expect("send request body");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read response");
@@ -393,5 +395,54 @@ impl Registry {
         );
         assert_eq!(status, 200, "GET {repo}@{reference}: {}", self.log());
         serde_json::from_slice(&body).expect("a JSON manifest")
+    }
+
+    /// The head (status line and headers) of the answer to `GET path`.
+    #[track_caller]
+    pub fn response_head(&self, path: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to the registry");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send request");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read response");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+    }
+
+    /// Tags the OCI manifest `repo:from` as each of `tags` too (a manifest
+    /// `PUT` per tag, as a client retagging in the registry does).
+    #[track_caller]
+    pub fn retag(&self, repo: &str, from: &str, tags: &[String]) {
+        const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+        let (status, manifest) = http_request(
+            &self.addr,
+            "GET",
+            &format!("/v2/{repo}/manifests/{from}"),
+            &[("Accept", OCI_MANIFEST)],
+            b"",
+        );
+        assert_eq!(status, 200, "GET {repo}:{from}: {}", self.log());
+        for tag in tags {
+            let (status, body) = http_request(
+                &self.addr,
+                "PUT",
+                &format!("/v2/{repo}/manifests/{tag}"),
+                &[("Content-Type", OCI_MANIFEST)],
+                &manifest,
+            );
+            assert_eq!(
+                status,
+                201,
+                "PUT {repo}:{tag}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
     }
 }

@@ -38,6 +38,14 @@ pub enum Fault {
         /// Milliseconds between writes.
         pause_ms: u64,
     },
+    /// Every tag list is cut into pages of `page` tags in lexical order,
+    /// each with the distribution spec's `Link: <...>; rel="next"` header
+    /// to the next (`last=`), as registries that paginate answer
+    /// (Debian's `docker-registry` ignores `n` and sends all at once).
+    TagPages {
+        /// Tags per page.
+        page: usize,
+    },
     /// Every request body (blob uploads, manifests) is read from the
     /// client `chunk` bytes at a time, `pause_ms` apart.
     UploadSlow {
@@ -233,6 +241,37 @@ fn serve(
             client.write_all(&body[..half])?;
             return client.flush();
         }
+        Fault::TagPages { page } if get && ok && path.contains("/tags/list") => {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let mut tags: Vec<String> = value["tags"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            tags.sort();
+            let last = path
+                .split_once('?')
+                .map(|(_, q)| q)
+                .unwrap_or_default()
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("last="))
+                .unwrap_or_default()
+                .to_owned();
+            let rest: Vec<String> = tags.into_iter().filter(|t| *t > last).collect();
+            let page = page.max(1);
+            let shown: Vec<String> = rest.iter().take(page).cloned().collect();
+            if rest.len() > page
+                && let Some(end) = shown.last()
+            {
+                let base = path.split('?').next().unwrap_or_default();
+                head_lines.push(format!("Link: <{base}?n={page}&last={end}>; rel=\"next\""));
+            }
+            value_body(&mut body, &value["name"], &shown);
+            set_length(&mut head_lines, body.len());
+        }
         Fault::BlobSlow { chunk, pause_ms } if blob => {
             client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
             for part in body.chunks(chunk.max(1)) {
@@ -247,4 +286,10 @@ fn serve(
     client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
     client.write_all(&body)?;
     client.flush()
+}
+
+/// A tag list body: `{"name": ..., "tags": [...]}`.
+fn value_body(body: &mut Vec<u8>, name: &serde_json::Value, tags: &[String]) {
+    *body =
+        serde_json::to_vec(&serde_json::json!({"name": name, "tags": tags})).unwrap_or_default();
 }
