@@ -1,10 +1,12 @@
 //! Bad input and a crash mid-pull (issue 11), through a proxy in front of
 //! the real registry that damages what it passes on: a manifest that is
 //! not JSON, a blob with other bytes, a blob cut short mid-stream, and
-//! blobs served slowly enough to `kill -9` berthd in the middle of a pull.
+//! blobs served slowly enough to `kill -9` berthd in the middle of a pull,
+//! uploads taken slowly enough to `kill -9` it in the middle of a push.
 //! Every failure is a clear error that commits nothing (no image, nothing
 //! left in the graph's scratch dir) and keeps the previous image with the
-//! tag; after the crash the store is consistent and the pull succeeds.
+//! tag; after the crash the store is consistent and the pull (or the push)
+//! succeeds.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -186,4 +188,116 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
         .ok();
     assert_eq!(out, "1 crash\n4 crash\n");
     scratch_is_empty(&d);
+}
+
+/// Files under `root` that an interrupted write leaves: tempfile's
+/// `.tmp*` names and the push's `push-*` blob files.
+fn temp_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp") || name.starts_with("push-") {
+                found.push(path.clone());
+            }
+            // Layers' own files are the images' content, not temp files.
+            let content = path.ends_with("layers") || path.ends_with("flat");
+            if entry.file_type().is_ok_and(|t| t.is_dir()) && !content {
+                dirs.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
+    let registry = Registry::start();
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Fault::UploadSlow {
+            chunk: 4 * 1024,
+            pause_ms: 20,
+        },
+    );
+    let reference = proxy.reference("test/pushcrash:v1");
+    let mut d = Daemon::start();
+    // A layer no registry has seen: the push must compress and upload it.
+    let id = d.import_busybox(&reference);
+    let before = images(&d);
+
+    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
+    let push = KillOnDrop(
+        Command::new(docker)
+            .arg("-H")
+            .arg(d.host())
+            .args(["push", &reference])
+            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker push"),
+    );
+    // Wait (bounded) until the layer's upload is under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.uploaded() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no blob was ever being uploaded: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    d.kill9();
+    drop(push);
+
+    d.restart();
+    scratch_is_empty(&d);
+    let left = temp_files(&d.data_root());
+    assert!(left.is_empty(), "a killed push left temp files: {left:?}");
+    assert_eq!(images(&d), before, "a killed push changed the images");
+    let out = d
+        .docker(&["run", "--rm", &reference, "busybox", "echo", "intact"])
+        .ok();
+    assert_eq!(out, "intact\n");
+
+    proxy.set(Fault::None);
+    let out = d.docker(&["push", &reference]).ok();
+    assert_eq!(out.matches(": Pushed").count(), 1, "{out}");
+    let prefix = "v1: digest: ";
+    let digest = out
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest line in {out}"))
+        .to_owned();
+    scratch_is_empty(&d);
+
+    // A second daemon pulls the same manifest and the same image.
+    let other = Daemon::start();
+    let out = other.docker(&["pull", &reference]).ok();
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    let pulled = other
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
+        .ok();
+    let manifest = registry.manifest("test/pushcrash", &digest);
+    assert_eq!(pulled.trim(), manifest["config"]["digest"], "{manifest}");
+    // The pushing daemon's image is untouched (an imported layer writes
+    // back as another tar, so the pushed config may get another id).
+    let local = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
+        .ok();
+    assert_eq!(local.trim(), id);
+    let out = other
+        .docker(&["run", "--rm", &reference, "busybox", "echo", "pulled"])
+        .ok();
+    assert_eq!(out, "pulled\n");
 }

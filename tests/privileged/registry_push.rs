@@ -7,6 +7,7 @@ use berth_tests::daemon::Daemon;
 use berth_tests::registry::{
     Compression, Registry, TestImage, file_layer, five_layer_layout, write_layout,
 };
+use berth_tests::regproxy::{Fault, FaultProxy};
 
 fn image_id(d: &Daemon, reference: &str) -> String {
     d.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
@@ -220,5 +221,89 @@ fn search_lists_a_registry_s_repositories_through_its_catalog() {
         out.stderr
             .contains("limit 101 is outside the range of [1, 100]"),
         "{out:#?}"
+    );
+}
+
+#[test]
+fn search_list_tags_reads_every_page_of_a_repository_s_tags() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    five_layer_layout(&tmp.path().join("layout"), "v1", "tags");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "team/app:v1");
+    // More tags than one page (berth asks 50 at a time): the rest are
+    // only reached through the registry's `Link` header.
+    let more: Vec<String> = (0..64).map(|n| format!("t{n:02}")).collect();
+    registry.retag("team/app", "v1", &more);
+    let mut want: Vec<String> = more.clone();
+    want.push("v1".to_owned());
+    want.sort();
+    // Debian's registry sends every tag at once: the proxy pages them, 7
+    // a page, linking each page to the next as paginating registries do.
+    let proxy = FaultProxy::start(&registry.addr, Fault::TagPages { page: 7 });
+    let head = registry.response_head("/v2/team/app/tags/list?n=7");
+    assert!(
+        !head.contains("rel=\"next\""),
+        "no longer needs the proxy: {head}"
+    );
+
+    let d = Daemon::start();
+    let repo = format!("{}/team/app", proxy.addr);
+    let out = d.berth(&["search", "--list-tags", &repo]).ok();
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(header, ["NAME", "TAG"], "{out}");
+    let rows: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut cols = l.split_whitespace();
+            let name = cols.next().unwrap_or_default().to_owned();
+            (name, cols.next().unwrap_or_default().to_owned())
+        })
+        .collect();
+    assert!(rows.iter().all(|(name, _)| *name == repo), "{out}");
+    let mut tags: Vec<String> = rows.into_iter().map(|(_, t)| t).collect();
+    tags.sort();
+    assert_eq!(tags, want, "{out}");
+
+    // The API: the limit caps the tags; filters select repositories and
+    // are refused here, as is a reference with a tag.
+    let path = format!("/images/search?term={repo}&listTags=true&limit=3");
+    let response = d.http("GET", &path, b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    let listed = body.as_array().expect("an array");
+    assert_eq!(listed.len(), 3, "{body}");
+    for entry in listed {
+        assert_eq!(entry["name"], repo.as_str(), "{body}");
+        let tag = entry["tag"].as_str().unwrap_or_default();
+        assert!(want.iter().any(|t| t == tag), "{body}");
+    }
+    let out = d.berth(&["search", "--list-tags", "-f", "stars=3", &repo]);
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("filters are not applicable when listing tags"),
+        "{out:#?}"
+    );
+    let out = d.berth(&["search", "--list-tags", &format!("{repo}:v1")]);
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(out.stderr.contains("without a tag or digest"), "{out:#?}");
+    // A repository the registry does not have: its own error, a 404.
+    let missing = format!("{}/team/none", proxy.addr);
+    let response = d.http(
+        "GET",
+        &format!("/images/search?term={missing}&listTags=true"),
+        b"",
+    );
+    assert_eq!(response.status, 404, "{}", response.text());
+    assert!(
+        response
+            .text()
+            .contains("repository name not known to registry"),
+        "{}",
+        response.text()
     );
 }

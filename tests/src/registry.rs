@@ -342,3 +342,107 @@ impl Registry {
             .join("data")
     }
 }
+
+/// One raw HTTP/1.1 request to `addr` (`Connection: close`): the status
+/// and the body.
+fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the registry");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .expect("send request head");
+    stream.write_all(body).expect("send request body");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read response");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let status = std::str::from_utf8(&response[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, response[split + 4..].to_vec())
+}
+
+impl Registry {
+    /// The manifest `repo@reference` as JSON (Docker's or OCI's type).
+    #[track_caller]
+    pub fn manifest(&self, repo: &str, reference: &str) -> serde_json::Value {
+        let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
+        let (status, body) = http_request(
+            &self.addr,
+            "GET",
+            &format!("/v2/{repo}/manifests/{reference}"),
+            &[("Accept", accept)],
+            b"",
+        );
+        assert_eq!(status, 200, "GET {repo}@{reference}: {}", self.log());
+        serde_json::from_slice(&body).expect("a JSON manifest")
+    }
+
+    /// The head (status line and headers) of the answer to `GET path`.
+    #[track_caller]
+    pub fn response_head(&self, path: &str) -> String {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect to the registry");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .expect("send request");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).expect("read response");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+    }
+
+    /// Tags the OCI manifest `repo:from` as each of `tags` too (a manifest
+    /// `PUT` per tag, as a client retagging in the registry does).
+    #[track_caller]
+    pub fn retag(&self, repo: &str, from: &str, tags: &[String]) {
+        const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+        let (status, manifest) = http_request(
+            &self.addr,
+            "GET",
+            &format!("/v2/{repo}/manifests/{from}"),
+            &[("Accept", OCI_MANIFEST)],
+            b"",
+        );
+        assert_eq!(status, 200, "GET {repo}:{from}: {}", self.log());
+        for tag in tags {
+            let (status, body) = http_request(
+                &self.addr,
+                "PUT",
+                &format!("/v2/{repo}/manifests/{tag}"),
+                &[("Content-Type", OCI_MANIFEST)],
+                &manifest,
+            );
+            assert_eq!(
+                status,
+                201,
+                "PUT {repo}:{tag}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}

@@ -122,6 +122,9 @@ enum Command {
         /// Do not truncate descriptions.
         #[arg(long)]
         no_trunc: bool,
+        /// List the tags of the repository TERM names (as podman).
+        #[arg(long)]
+        list_tags: bool,
     },
     /// List images.
     Images {
@@ -567,7 +570,8 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
             limit,
             filter,
             no_trunc,
-        } => cmd::search(client, &term, limit, &filter, no_trunc).await,
+            list_tags,
+        } => cmd::search(client, &term, limit, &filter, no_trunc, list_tags).await,
         Command::Images { quiet } => cmd::images(client, quiet).await,
         Command::Tag { source, target } => cmd::tag(client, &source, &target).await,
         Command::Load(args) => cmd::load(client, &args).await,

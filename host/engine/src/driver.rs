@@ -356,6 +356,11 @@ pub trait RegistryService: Send + Sync + 'static {
     fn search(&self, _request: SearchRequest) -> BoxFuture<Result<Vec<SearchHit>, JobError>> {
         Box::pin(async { Err(push_unsupported()) })
     }
+
+    /// Lists a repository's tags (`GET /images/search?listTags=true`).
+    fn list_tags(&self, _request: TagsRequest) -> BoxFuture<Result<Vec<String>, JobError>> {
+        Box::pin(async { Err(push_unsupported()) })
+    }
 }
 
 fn push_unsupported() -> JobError {
@@ -395,6 +400,17 @@ pub struct SearchRequest {
     /// The term, without the registry.
     pub term: String,
     /// At most this many results (1..=100).
+    pub limit: usize,
+    /// Credentials for the registry.
+    pub auth: RegistryAuth,
+}
+
+/// What `GET /images/search?listTags=true` asks a registry, validated.
+#[derive(Debug, Clone)]
+pub struct TagsRequest {
+    /// The repository (its `tag` is unused).
+    pub name: RemoteName,
+    /// At most this many tags (`usize::MAX`: all the driver reads).
     pub limit: usize,
     /// Credentials for the registry.
     pub auth: RegistryAuth,

@@ -5,10 +5,16 @@
 //!
 //! A directory for a registry also means "speak TLS to it", even on
 //! loopback (which is plain HTTP by default): the admin put CA material
-//! there for a reason. Client certificates are refused with a clear error:
-//! `oci-client` 0.18 builds its own HTTP client and takes no client
-//! identity, and pulling without the certificate the admin configured
-//! would be widening what was asked.
+//! there for a reason. Client certificates are refused with a clear error,
+//! and pulling without the certificate the admin configured would be
+//! widening what was asked. The refusal stands because `oci-client` cannot
+//! present one: in 0.18.0 (the newest release) `Client` builds its private
+//! `reqwest::Client` in `TryFrom<ClientConfig>`, whose TLS fields are root
+//! certificates only (`tls_certs_only`, `extra_root_certificates`, and the
+//! `accept_invalid_*` switches), and no constructor takes a caller's
+//! `reqwest::Client` or a `reqwest::Identity`. Its proxy settings do not
+//! help either: through a proxy (`CONNECT`) the TLS session still runs
+//! between `oci-client` and the registry, so nothing else can present it.
 
 use std::path::{Path, PathBuf};
 

@@ -28,6 +28,14 @@ pub enum RegistryError {
         /// The registry's message.
         message: String,
     },
+    /// The repository is not in the registry (`NAME_UNKNOWN`).
+    #[error("repository {reference} not found: {message}")]
+    RepositoryUnknown {
+        /// The familiar repository name.
+        reference: String,
+        /// The registry's message.
+        message: String,
+    },
     /// A manifest list / index has no entry for the wanted platform; moby's
     /// text (`distribution/pull_v2.go`).
     #[error("no matching manifest for {platform} in the manifest list entries")]

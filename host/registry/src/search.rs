@@ -137,7 +137,7 @@ impl Registry {
     }
 }
 
-fn authorized(
+pub(crate) fn authorized(
     request: reqwest::RequestBuilder,
     credentials: &Credentials,
 ) -> reqwest::RequestBuilder {
@@ -148,7 +148,7 @@ fn authorized(
     }
 }
 
-fn status_error(status: reqwest::StatusCode) -> RegistryError {
+pub(crate) fn status_error(status: reqwest::StatusCode) -> RegistryError {
     if status == reqwest::StatusCode::UNAUTHORIZED {
         RegistryError::Unauthorized {
             message: "authentication required".into(),

@@ -62,16 +62,29 @@ struct SearchResult {
     is_official: bool,
 }
 
-/// `berth search [--limit N] [-f FILTER] [--no-trunc] TERM`.
+/// One row of `GET /images/search?listTags=true`.
+#[derive(serde::Deserialize)]
+struct TagResult {
+    name: String,
+    tag: String,
+}
+
+/// `berth search [--limit N] [-f FILTER] [--no-trunc] [--list-tags] TERM`:
+/// Docker's table of repositories, or with `--list-tags` podman's table of
+/// one repository's tags.
 pub async fn search(
     client: &Client,
     term: &str,
     limit: Option<u32>,
     filters: &[String],
     no_trunc: bool,
+    list_tags: bool,
 ) -> Result<i32> {
     let limit = limit.map(|l| l.to_string());
     let mut pairs = vec![("term", term)];
+    if list_tags {
+        pairs.push(("listTags", "true"));
+    }
     if let Some(l) = &limit {
         pairs.push(("limit", l));
     }
@@ -97,6 +110,13 @@ pub async fn search(
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await?
         .to_bytes();
+    if list_tags {
+        // podman's `search --list-tags` table.
+        let tags: Vec<TagResult> = serde_json::from_slice(&body)?;
+        let rows: Vec<Vec<String>> = tags.into_iter().map(|t| vec![t.name, t.tag]).collect();
+        print!("{}", table(&["NAME", "TAG"], &rows));
+        return Ok(0);
+    }
     let results: Vec<SearchResult> = serde_json::from_slice(&body)?;
     let rows: Vec<Vec<String>> = results
         .iter()

@@ -53,6 +53,7 @@ pub mod stats;
 mod stop;
 pub mod sysinfo;
 pub mod top;
+mod transfer;
 mod update;
 pub mod volumes;
 

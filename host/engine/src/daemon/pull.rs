@@ -17,11 +17,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
 use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
-use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::mpsc;
 
 use super::Daemon;
 use super::blocking::BlockingKind;
+use super::transfer;
 use crate::driver::{LayerHold, PullRequest, RegistryAuth, RemoteImage, RemoteLayer};
 use crate::job::{ErrorKind, JobError, JobOutput};
 
@@ -193,35 +193,22 @@ impl Daemon {
         diff_ids: &[String],
         out: &JobOutput,
     ) -> Result<String, JobError> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<ProgressMessage>();
-        let work = async move {
-            let tx = tx;
-            // Owned items: a stream of borrowed ones trips the `Send`
-            // check of the handler's boxed future (rust-lang/rust#102211).
-            let items: Vec<(RemoteLayer, String)> = image
-                .layers
-                .iter()
-                .cloned()
-                .zip(diff_ids.iter().cloned())
-                .collect();
-            stream::iter(items)
-                .map(|(layer, diff_id)| {
-                    let tx = tx.clone();
-                    async move { self.pull_layer(request, &layer, &diff_id, tx).await }
-                })
-                .buffered(MAX_CONCURRENT_DOWNLOADS)
-                .try_collect::<Vec<LayerHold>>()
-                .await
-        };
-        let writer = async {
-            while let Some(m) = rx.recv().await {
-                out.write_json(&m).await?;
-            }
-            Ok::<(), JobError>(())
-        };
-        let (holds, written) = tokio::join!(work, writer);
-        let holds = holds?;
-        written?;
+        let items: Vec<(RemoteLayer, String)> = image
+            .layers
+            .iter()
+            .cloned()
+            .zip(diff_ids.iter().cloned())
+            .collect();
+        let holds =
+            transfer::run(
+                items,
+                MAX_CONCURRENT_DOWNLOADS,
+                out,
+                |(layer, diff_id), tx| async move {
+                    self.pull_layer(request, &layer, &diff_id, tx).await
+                },
+            )
+            .await?;
 
         let images = Arc::clone(self.images());
         let previous = match &image.tagged {

@@ -23,13 +23,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
-use futures_util::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::Daemon;
 use super::blocking::BlockingKind;
 use super::distribution::BlobRecord;
+use super::transfer;
 use crate::driver::{
     LayerHold, PushTarget, RegistryAuth, RegistryService, RemoteLayer, RemoteName,
 };
@@ -433,30 +433,13 @@ impl Daemon {
         diff_ids: &[String],
         out: &JobOutput,
     ) -> Result<Vec<PushedLayer>, JobError> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<ProgressMessage>();
-        let work = async move {
-            let tx = tx;
-            // Owned items, as in the pull (rust-lang/rust#102211).
-            let items: Vec<String> = diff_ids.to_vec();
-            stream::iter(items)
-                .map(|diff_id| {
-                    let tx = tx.clone();
-                    async move { self.push_layer(registry, target, &diff_id, tx).await }
-                })
-                .buffered(MAX_CONCURRENT_UPLOADS)
-                .try_collect::<Vec<PushedLayer>>()
-                .await
-        };
-        let writer = async {
-            while let Some(m) = rx.recv().await {
-                out.write_json(&m).await?;
-            }
-            Ok::<(), JobError>(())
-        };
-        let (layers, written) = tokio::join!(work, writer);
-        let layers = layers?;
-        written?;
-        Ok(layers)
+        transfer::run(
+            diff_ids.to_vec(),
+            MAX_CONCURRENT_UPLOADS,
+            out,
+            |diff_id, tx| async move { self.push_layer(registry, target, &diff_id, tx).await },
+        )
+        .await
     }
 
     /// Makes one layer's blob present in the target repository.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use berth_api::filters::Filters;
 
 use super::Daemon;
-use crate::driver::{RegistryAuth, SearchHit, SearchRequest};
+use crate::driver::{RegistryAuth, SearchHit, SearchRequest, TagsRequest};
 use crate::job::{ErrorKind, JobError};
 
 /// moby `registry.DefaultSearchLimit`.
@@ -112,6 +112,35 @@ impl Daemon {
             .filter(|h| filters.keeps(h))
             .take(limit)
             .collect())
+    }
+
+    /// The tags of the repository `term` names (podman's `search
+    /// --list-tags`): its familiar name and at most `limit` tags. A term
+    /// with a tag or a digest is refused, not trimmed.
+    pub(crate) async fn image_tags(
+        &self,
+        term: &str,
+        limit: usize,
+        auth: RegistryAuth,
+    ) -> Result<(String, Vec<String>), JobError> {
+        let registry = self.registry.get().map(Arc::clone).ok_or_else(|| {
+            JobError::new(
+                ErrorKind::NotImplemented,
+                "this daemon has no registry driver",
+            )
+        })?;
+        let last = term.rsplit('/').next().unwrap_or(term);
+        if term.contains('@') || last.contains(':') {
+            return Err(JobError::invalid(format!(
+                "cannot list the tags of {term}: name a repository, without a tag or digest"
+            )));
+        }
+        let name = registry.remote_name(term, "")?;
+        let familiar = name.familiar.clone();
+        let tags = registry
+            .list_tags(TagsRequest { name, limit, auth })
+            .await?;
+        Ok((familiar, tags))
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use berth_engine::driver::{
     BlobProgressFn, PullRequest, PushTarget, RegistryService, RemoteImage, RemoteLayer, RemoteName,
-    SearchHit, SearchRequest,
+    SearchHit, SearchRequest, TagsRequest,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
@@ -67,9 +67,9 @@ pub(super) fn job_error(err: RegistryError) -> JobError {
         RegistryError::InvalidReference { .. } | RegistryError::InvalidPlatform { .. } => {
             ErrorKind::InvalidParameter
         }
-        RegistryError::ManifestUnknown { .. } | RegistryError::NoMatchingPlatform { .. } => {
-            ErrorKind::NotFound
-        }
+        RegistryError::ManifestUnknown { .. }
+        | RegistryError::RepositoryUnknown { .. }
+        | RegistryError::NoMatchingPlatform { .. } => ErrorKind::NotFound,
         RegistryError::Unauthorized { .. } => ErrorKind::Unauthorized,
         RegistryError::Io { .. } => return JobError::internal("failed to pull", &err),
         _ => ErrorKind::Internal,
@@ -225,5 +225,10 @@ impl RegistryService for RegistryAdapter {
     fn search(&self, request: SearchRequest) -> BoxFuture<Result<Vec<SearchHit>, JobError>> {
         let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
         Box::pin(async move { super::registry_push::search(&registry, &chooser, request).await })
+    }
+
+    fn list_tags(&self, request: TagsRequest) -> BoxFuture<Result<Vec<String>, JobError>> {
+        let (registry, chooser) = (Arc::clone(&self.registry), self.chooser.clone());
+        Box::pin(async move { super::registry_push::list_tags(&registry, &chooser, request).await })
     }
 }

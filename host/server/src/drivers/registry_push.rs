@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use berth_engine::driver::{
-    BlobProgressFn, PushTarget, RemoteLayer, RemoteName, SearchHit, SearchRequest,
+    BlobProgressFn, PushTarget, RemoteLayer, RemoteName, SearchHit, SearchRequest, TagsRequest,
 };
 use berth_engine::{ErrorKind, JobError};
 use berth_registry::{Credentials, ImageName, Registry, RegistryError};
@@ -155,4 +155,27 @@ pub(super) async fn search(
             is_automated: h.is_automated,
         })
         .collect())
+}
+
+pub(super) async fn list_tags(
+    registry: &Registry,
+    chooser: &CredentialChooser,
+    request: TagsRequest,
+) -> Result<Vec<String>, JobError> {
+    let reference = format!("{}/{}", request.name.registry, request.name.repository);
+    let name = ImageName::parse(&reference, None).map_err(job_error)?;
+    // Listing tags reads the repository, as a pull does.
+    let creds = chooser
+        .choose(
+            name.registry(),
+            name.repository(),
+            &["pull"],
+            "pull",
+            &request.auth,
+        )
+        .await?;
+    registry
+        .list_tags(&name, &creds, request.limit)
+        .await
+        .map_err(job_error)
 }

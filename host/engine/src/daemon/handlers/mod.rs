@@ -19,7 +19,7 @@
 //! | `system_auth` | | | `{"Status":"Login Succeeded"}` (stdin: `AuthConfig`) |
 //! | `image_pull` | | `fromImage`, `tag`, `platform`, `X-Registry-Auth` | progress lines |
 //! | `image_push` | name | `tag`, `X-Registry-Auth` | progress lines |
-//! | `image_search` | | `term`, `limit`, `filters`, `X-Registry-Auth` | `[SearchResult]` |
+//! | `image_search` | | `term`, `limit`, `filters`, `listTags`, `X-Registry-Auth` | `[SearchResult]`; with `listTags`, `[{name, tag}]` |
 //! | `image_tag` | name | `repo`, `tag` | |
 //! | `image_delete` | name | `force`, `noprune` | `[ImageDeleteItem]` |
 //! | `image_prune` | | `filters` | `ImagePruneResponse` |

@@ -56,7 +56,27 @@ struct SearchResultJson<'a> {
     description: &'a str,
 }
 
-/// `image_search`: searches a registry (`GET /images/search?term=`).
+/// One tag of `GET /images/search?listTags=true` (berth's extension,
+/// podman's `listTags`).
+#[derive(serde::Serialize)]
+struct TagJson<'a> {
+    name: &'a str,
+    tag: &'a str,
+}
+
+/// `listTags`: absent, or a bool as the API writes them.
+fn list_tags(raw: &str) -> Result<bool, JobError> {
+    match raw {
+        "" | "0" | "false" => Ok(false),
+        "1" | "true" => Ok(true),
+        other => Err(JobError::invalid(format!(
+            "invalid value for listTags: {other:?}"
+        ))),
+    }
+}
+
+/// `image_search`: searches a registry (`GET /images/search?term=`), or
+/// lists one repository's tags (`listTags=true`).
 pub(super) async fn image_search(cx: Arc<Context>, job: Job) -> JobResult {
     let term = job
         .env
@@ -64,9 +84,32 @@ pub(super) async fn image_search(cx: Arc<Context>, job: Job) -> JobResult {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| JobError::invalid("term is required"))?
         .to_owned();
-    let limit = crate::daemon::parse_limit(job.env.get("limit").unwrap_or(""))?;
+    let raw_limit = job.env.get("limit").unwrap_or("");
+    let limit = crate::daemon::parse_limit(raw_limit)?;
     let filters = crate::daemon::SearchFilters::parse(job.env.get("filters").unwrap_or(""))?;
     let auth = crate::daemon::decode_auth_config(job.env.get("X-Registry-Auth").unwrap_or(""))?;
+    if list_tags(job.env.get("listTags").unwrap_or(""))? {
+        // Without a limit, every tag (as podman lists them); the registry
+        // driver bounds the pages it reads.
+        let limit = if raw_limit.is_empty() {
+            usize::MAX
+        } else {
+            limit
+        };
+        // The filters select repositories; a tag list has none to select.
+        if filters != crate::daemon::SearchFilters::default() {
+            return Err(JobError::invalid(
+                "filters are not applicable when listing tags",
+            ));
+        }
+        let (name, tags) = cx.daemon.image_tags(&term, limit, auth).await?;
+        let body: Vec<TagJson<'_>> = tags
+            .iter()
+            .map(|tag| TagJson { name: &name, tag })
+            .collect();
+        job.stdout.write_json(&body).await?;
+        return Ok(0);
+    }
     let hits = cx.daemon.image_search(&term, limit, &filters, auth).await?;
     let body: Vec<SearchResultJson<'_>> = hits
         .iter()
