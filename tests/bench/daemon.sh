@@ -22,44 +22,23 @@ set -euo pipefail
 
 runs=${1:-20}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BERTH_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
-fi
-for tool in hyperfine runc unshare docker busybox python3; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-for b in berthd berth berth-shim; do
-    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
-done
-[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
-
 # Short path: dockerd's containerd socket lives below it (108-byte sun_path).
 work=$(mktemp -d /tmp/bd-XXXXXX)
-sock=$work/berth.sock
-berthd_pid=
+# shellcheck source=tests/bench/berthd.sh
+source "$repo/tests/bench/berthd.sh"
 # shellcheck source=tests/bench/dockerd.sh
-source "$(dirname "$0")/dockerd.sh"
+source "$repo/tests/bench/dockerd.sh"
 # shellcheck source=tests/bench/bundle.sh
-source "$(dirname "$0")/bundle.sh"
+source "$repo/tests/bench/bundle.sh"
 cleanup() {
     set +e
     dockerd_cleanup
-    if [[ -n $berthd_pid ]]; then
-        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
-            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
-        done
-        kill "$berthd_pid" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$berthd_pid" 2>/dev/null
-    fi
+    berthd_cleanup
     timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
-    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
-    rmdir /sys/fs/cgroup/*/"berth-bench-$$" 2>/dev/null
-    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     rm -rf "$work"
 }
 trap cleanup EXIT
+berthd_bin hyperfine runc unshare docker busybox python3
 
 echo "binaries: $bin"
 # The busybox image and the runc bundle running the same command.
@@ -68,24 +47,11 @@ busybox_bundle true
 # berthd with its own roots.
 mkdir -p "$work/docker-config"
 mkdir -p "$work/plugins"
+# berthd's idle RSS is measured before it imports anything.
+berthd_import=
 start_berthd() {
-    "$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
-        --nft-table "berth_bench_$$" --ip-forward=false \
-        --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
-        --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
-        --cgroup-parent "/berth-bench-$$" \
-        >>"$work/berthd.log" 2>&1 &
-    berthd_pid=$!
-    for _ in $(seq 300); do
-        [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+    berthd_start
     sleep 1
-}
-stop_berthd() {
-    kill "$berthd_pid"
-    for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
-    berthd_pid=
 }
 # "RSS anon file" of a process in KiB, from smaps_rollup.
 rss_of() {
@@ -96,7 +62,7 @@ rss_of() {
 start_berthd
 read -r cold_rss cold_anon cold_file < <(rss_of "$berthd_pid")
 # Second start over the same data root: the cache is warm.
-stop_berthd
+berthd_stop
 start_berthd
 read -r idle_rss idle_anon idle_file < <(rss_of "$berthd_pid")
 "$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null

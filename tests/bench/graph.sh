@@ -11,40 +11,24 @@
 # per-container copy costs.
 #
 # Usage: sudo tests/bench/graph.sh [RUNS]
-#   BERTH_BIN_DIR  directory with berthd (default: target/release if built,
-#                  else target/debug)
+#   BERTH_BIN_DIR  directory with berthd, berth, berth-shim (default:
+#                  target/release if built, else target/debug)
 set -euo pipefail
 
 runs=${1:-15}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BERTH_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
-fi
-for tool in hyperfine docker busybox gzip zstd python3 timeout; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-[[ -x $bin/berthd ]] || { echo "missing $bin/berthd: cargo build -p berth-server" >&2; exit 1; }
-[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
-
 work=$(mktemp -d /tmp/berth-bench-graph.XXXXXX)
-berthd_pid=
 export DOCKER_CONFIG=$work/docker-config
 mkdir -p "$DOCKER_CONFIG"
-
-stop_berthd() {
-    if [[ -n $berthd_pid ]]; then
-        kill "$berthd_pid" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$berthd_pid" 2>/dev/null || true
-        berthd_pid=
-    fi
-}
+# shellcheck source=tests/bench/berthd.sh
+source "$repo/tests/bench/berthd.sh"
+berthd_bin hyperfine docker busybox gzip zstd python3 timeout
+# Each storage driver gets a berthd of its own (berthd_dir per driver);
+# the bench imports its images itself.
+berthd_import=
 cleanup() {
     set +e
-    stop_berthd
-    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
-    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
+    berthd_cleanup
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -68,16 +52,11 @@ echo "busybox tarball: $(stat -c %s "$work/busybox.tar") bytes, $entries entries
 
 for driver in overlay2 vfs; do
     root=$work/$driver
-    sock=$root/berth.sock
+    berthd_dir=$root
     mkdir -p "$root"
-    "$bin/berthd" -H "unix://$sock" --data-root "$root/data" --exec-root "$root/exec" --bridge none \
-        --nft-table "berth_bench_$$" --ip-forward=false \
-        --pidfile "$root/berthd.pid" --storage-driver "$driver" --log-level warn \
-        >"$root/berthd.log" 2>&1 &
-    berthd_pid=$!
+    berthd_start --storage-driver "$driver" --log-level warn
     d=(timeout 60 docker -H "unix://$sock")
     for _ in $(seq 100); do "${d[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
-    "${d[@]}" version >/dev/null || { cat "$root/berthd.log"; exit 1; }
     "${d[@]}" import "$work/busybox.tar" bench:plain >/dev/null
     dc="timeout 60 docker -H unix://$sock"
     hyperfine --warmup 2 --runs "$runs" --style basic \
@@ -86,7 +65,7 @@ for driver in overlay2 vfs; do
         -n "$driver import gzip" "$dc import $work/busybox.tar.gz bench:gz" \
         -n "$driver import zstd" "$dc import $work/busybox.tar.zst bench:zst" \
         -n "$driver create+rm" "$dc rm \$($dc create bench:plain true)"
-    stop_berthd
+    berthd_stop
 done
 
 python3 - "$work" <<'EOF'

@@ -13,7 +13,8 @@
 # Prints medians and ratios. Targets: published-port throughput >= 0.9x
 # direct; the network adds < 10 ms to a start.
 #
-# berthd runs with its own nftables table (--nft-table berth_bench) and the
+# berthd (tests/bench/berthd.sh) runs with its own nftables table, its
+# default bridge network on a bridge of its own (bbench<pid>) and the
 # bridge arguments in BERTH_NET_ARGS; dockerd gets its own bridge (created
 # here, bdbench0, 10.251.0.1/24) with its iptables rules, and the bench turns
 # net.ipv4.ip_forward on for the run and restores the old value after, so
@@ -27,26 +28,20 @@ set -euo pipefail
 
 runs=${1:-10}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BERTH_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
-fi
-for tool in hyperfine docker dockerd busybox python3 ip nft iptables; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-for b in berthd berth berth-shim; do
-    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
-done
-[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
-
+# Short path: dockerd's containerd socket lives below it (108-byte sun_path).
 work=$(mktemp -d /tmp/bn-XXXXXX)
-sock=$work/berth.sock
-berthd_pid=
 old_forward=$(cat /proc/sys/net/ipv4/ip_forward)
+# shellcheck source=tests/bench/berthd.sh
+source "$repo/tests/bench/berthd.sh"
 # shellcheck source=tests/bench/dockerd.sh
-source "$(dirname "$0")/dockerd.sh"
+source "$repo/tests/bench/dockerd.sh"
 # shellcheck source=tests/bench/bundle.sh
-source "$(dirname "$0")/bundle.sh"
+source "$repo/tests/bench/bundle.sh"
+# berthd's default bridge network on a bridge of its own (deleted at
+# cleanup); ip_forward is the bench's to set and restore.
+berthd_bridge=bbench$$
+# shellcheck disable=SC2206
+berthd_net=(--bridge "$berthd_bridge" --ip-forward=false ${BERTH_NET_ARGS:-})
 cleanup() {
     set +e
     dockerd_cleanup
@@ -59,41 +54,20 @@ cleanup() {
         for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -F "$c"; done
         for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -X "$c"; done
     done
-    if [[ -n $berthd_pid ]]; then
-        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
-            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
-        done
-        kill "$berthd_pid" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$berthd_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$berthd_pid" 2>/dev/null
-    fi
-    nft delete table inet berth_bench 2>/dev/null
+    berthd_cleanup
     echo "$old_forward" >/proc/sys/net/ipv4/ip_forward
-    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
-    rmdir /sys/fs/cgroup/*/"berth-bench-$$" 2>/dev/null
     rm -rf "$work"
 }
 trap cleanup EXIT
+berthd_bin hyperfine docker dockerd busybox python3 ip nft iptables
 
 busybox_bundle true
 
 # The web server every run measures: 256 MiB and a 3-byte page.
 serve='mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=256 2>/dev/null && echo hi >/www/index.html && exec httpd -f -p 8080 -h /www'
 
-mkdir -p "$work/plugins"
-# shellcheck disable=SC2086
-"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" \
-    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
-    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
-    --cgroup-parent "/berth-bench-$$" --nft-table berth_bench ${BERTH_NET_ARGS:-} \
-    >>"$work/berthd.log" 2>&1 &
-berthd_pid=$!
-for _ in $(seq 300); do
-    [[ -S $sock ]] && "$bin/berth" -H "unix://$sock" version >/dev/null 2>&1 && break
-    sleep 0.1
-done
+berthd_start
 B=(docker -H "unix://$sock")
-"${B[@]}" import "$work/busybox.tar" busybox >/dev/null
 
 echo 1 >/proc/sys/net/ipv4/ip_forward
 ip link add bdbench0 type bridge

@@ -29,77 +29,31 @@ set -euo pipefail
 runs=${1:-5}
 mib=${BENCH_MIB:-1024}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BERTH_BIN_DIR:-}
-if [[ -z $bin ]]; then
-    if [[ -x $repo/target/release/berthd ]]; then bin=$repo/target/release; else bin=$repo/target/debug; fi
-fi
-for tool in hyperfine runc docker dockerd containerd containerd-shim-runc-v2 busybox python3; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-for b in berthd berth berth-shim; do
-    [[ -x $bin/$b ]] || { echo "missing $bin/$b: cargo build --release -p berth-server -p berth-client -p berth-shim" >&2; exit 1; }
-done
-[[ $(id -u) == 0 ]] || { echo "run as root" >&2; exit 1; }
-
 # Short path: containerd's socket lives below it (108-byte sun_path limit).
 work=$(mktemp -d /tmp/bs-XXXXXX)
-sock=$work/berth.sock
-berthd_pid=
-stop() { # PID: TERM, wait up to 30 s, then KILL
-    kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null
-}
+# shellcheck source=tests/bench/berthd.sh
+source "$repo/tests/bench/berthd.sh"
 # shellcheck source=tests/bench/dockerd.sh
-source "$(dirname "$0")/dockerd.sh"
+source "$repo/tests/bench/dockerd.sh"
 # shellcheck source=tests/bench/bundle.sh
-source "$(dirname "$0")/bundle.sh"
+source "$repo/tests/bench/bundle.sh"
 cleanup() {
     set +e
-    if [[ -n $berthd_pid ]]; then
-        for c in $("$bin/berth" -H "unix://$sock" ps -aq 2>/dev/null); do
-            timeout 20 "$bin/berth" -H "unix://$sock" rm -f "$c" >/dev/null 2>&1
-        done
-        stop "$berthd_pid"
-    fi
+    berthd_cleanup
     dockerd_cleanup
-    nft delete table inet "berth_bench_$$" 2>/dev/null  # berthd's own table (--nft-table)
     timeout 10 runc --root "$work/runc" delete -f bench-runc >/dev/null 2>&1
-    grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l
-    for hierarchy in /sys/fs/cgroup/*/; do
-        for dir in "$hierarchy"berth-bench-$$/* "$hierarchy"berth-bench-$$; do
-            [[ -d $dir ]] && rmdir "$dir" 2>/dev/null
-        done
-    done
     rm -rf "$work"
 }
 trap cleanup EXIT
+berthd_bin hyperfine runc docker dockerd containerd containerd-shim-runc-v2 busybox python3
 
 echo "binaries: $bin; streaming $mib MiB, $runs runs each"
 dd_args="dd if=/dev/zero bs=1M count=$mib"
 # The busybox image and the runc bundle running the same command.
 busybox_bundle $dd_args
 
-wait_for() { # SOCKET CLIENT... : until `CLIENT version` answers, at most 60 s
-    local socket=$1; shift
-    for _ in $(seq 600); do
-        [[ -S $socket ]] && "$@" version >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "daemon on $socket did not come up" >&2
-    return 1
-}
-
-mkdir -p "$work/plugins" "$work/docker-config"
-"$bin/berthd" -H "unix://$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
-        --nft-table "berth_bench_$$" --ip-forward=false \
-    --pidfile "$work/berthd.pid" --shim "$bin/berth-shim" \
-    --plugin-dir "$work/plugins" --plugin-grants "$work/plugin-grants.toml" \
-    --cgroup-parent "/berth-bench-$$" \
-    >>"$work/berthd.log" 2>&1 &
-berthd_pid=$!
-wait_for "$sock" "$bin/berth" -H "unix://$sock" || { cat "$work/berthd.log" >&2; exit 1; }
-"$bin/berth" -H "unix://$sock" import "$work/busybox.tar" busybox >/dev/null
+mkdir -p "$work/docker-config"
+berthd_start
 
 export DOCKER_CONFIG=$work/docker-config DOCKER_CLI_HINTS=false
 dockerd_start

@@ -43,6 +43,7 @@ mod network_dns;
 mod plugins;
 mod registry_auth;
 mod registry_faults;
+mod registry_kept_blob;
 mod registry_layout;
 mod registry_platform;
 mod registry_pull;

@@ -193,6 +193,27 @@ pub trait ImageService: Send + Sync + 'static {
     fn write_layer(&self, _diff_id: &str, _out: &mut dyn std::io::Write) -> Result<(), JobError> {
         Err(pull_unsupported())
     }
+
+    /// Keeps the file `blob`, the verified gzip blob `digest` the stored
+    /// layer `diff_id` was pulled as, so that a push can send it back as it
+    /// came instead of recompressing the layer; it is moved (it lies in
+    /// [`ImageService::scratch_dir`]) and removed with the layer. `false`
+    /// if nothing was kept (a driver that keeps no blobs, or one is kept).
+    fn keep_layer_blob(
+        &self,
+        _diff_id: &str,
+        _digest: &str,
+        _blob: &std::path::Path,
+    ) -> Result<bool, JobError> {
+        Ok(false)
+    }
+
+    /// The blob `digest` kept for the stored layer `diff_id`
+    /// ([`ImageService::keep_layer_blob`]), if any. The caller holds the
+    /// layer and checks the file's digest before sending it.
+    fn layer_blob(&self, _diff_id: &str, _digest: &str) -> Result<Option<PathBuf>, JobError> {
+        Ok(None)
+    }
 }
 
 /// Keeps a stored layer from garbage collection while it is held (the
@@ -287,8 +308,9 @@ pub trait RegistryService: Send + Sync + 'static {
     /// platform in a manifest list) and fetches its config.
     fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>>;
 
-    /// Streams a layer blob into `dest`, verifying its digest and size, and
-    /// syncs it; on error `dest` may hold a partial file for the caller to
+    /// Streams a layer blob into `dest`, verifying its digest and size (not
+    /// syncing it: it is extracted, or kept and checked again before a push
+    /// sends it); on error `dest` may hold a partial file for the caller to
     /// remove.
     fn fetch_blob(
         &self,

@@ -45,7 +45,7 @@ pub(crate) fn is_held(holds: &Holds, diff_hex: &str) -> bool {
         .contains_key(diff_hex)
 }
 
-fn diff_hex(diff_id: &str) -> Result<&str, GraphError> {
+pub(crate) fn diff_hex(diff_id: &str) -> Result<&str, GraphError> {
     diff_id
         .strip_prefix("sha256:")
         .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))

@@ -17,6 +17,9 @@ use crate::manifest::{self, Document, Layer};
 use crate::platform::Platform;
 use crate::reference::{ImageName, is_loopback_registry};
 
+/// The write buffer of a blob being fetched.
+const BLOB_WRITE_BUFFER: usize = 1 << 20;
+
 /// The daemon-wide registry settings.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
@@ -379,8 +382,9 @@ impl Registry {
     }
 
     /// Streams the blob of `layer` into `dest` (created, or truncated),
-    /// hashing as it goes; its digest and size are checked and the file
-    /// is `fsync`ed before this returns `Ok`. On error the caller removes
+    /// hashing as it goes; its digest and size are checked before this
+    /// returns `Ok` (the file is written, not synced: a temp file the graph
+    /// extracts, or keeps and checks again before it is sent). On error the caller removes
     /// `dest`. Nothing but the read buffer is held in memory. A Docker Hub
     /// blob comes from the first mirror that serves it whole, else from
     /// Docker Hub (blobs are content-addressed: any source will do).
@@ -425,9 +429,14 @@ impl Registry {
             .pull_blob_stream(name.oci(), layer.digest.as_str())
             .await
             .map_err(|e| RegistryError::from_oci(&familiar, e))?;
-        let mut file = tokio::fs::File::create(dest)
-            .await
-            .map_err(RegistryError::io("create", dest))?;
+        // Buffered: every write to a tokio `File` is a trip to the blocking
+        // pool, and the body arrives in chunks of a few KiB.
+        let mut file = tokio::io::BufWriter::with_capacity(
+            BLOB_WRITE_BUFFER,
+            tokio::fs::File::create(dest)
+                .await
+                .map_err(RegistryError::io("create", dest))?,
+        );
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
         while let Some(chunk) = stream.next().await {
@@ -464,9 +473,11 @@ impl Registry {
                 actual,
             });
         }
-        file.sync_all()
+        // Not synced: the file is a temp file the graph extracts (and syncs
+        // as a layer) or keeps unsynced, checking it before it is sent again.
+        file.flush()
             .await
-            .map_err(RegistryError::io("sync", dest))?;
+            .map_err(RegistryError::io("write", dest))?;
         Ok(())
     }
 }

@@ -29,6 +29,10 @@ use crate::job::{ErrorKind, JobError, JobOutput};
 /// `--max-concurrent-downloads` default).
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 3;
 
+/// The read buffer of a blob being extracted (std's 8 KiB default costs a
+/// read syscall per 8 KiB of a 100 MB layer).
+const BLOB_READ_BUFFER: usize = 256 * 1024;
+
 /// A "Downloading" line at most every this many bytes of a layer.
 const PROGRESS_STEP: u64 = 512 * 1024;
 
@@ -306,21 +310,32 @@ impl Daemon {
                 }),
             )
             .await?;
-        self.remember_pulled(&registry, request, layer, diff_id, scratch.path())
+        let gzip = self
+            .remember_pulled(&registry, request, layer, diff_id, scratch.path())
             .await;
         send(progress("Verifying Checksum", &id));
         send(progress("Download complete", &id));
         send(progress("Extracting", &id));
-        let diff = diff_id.to_owned();
+        let (diff, digest) = (diff_id.to_owned(), layer.digest.clone());
         let hold = self
             .blocking(BlockingKind::ImageContent, move || {
                 let file = scratch
                     .reopen()
                     .map_err(|e| JobError::internal("failed to reopen a blob file", &e))?;
-                let hold = images.add_layer(Box::new(std::io::BufReader::new(file)), &diff);
-                // The temp file goes now, whatever the outcome.
+                let hold = images.add_layer(
+                    Box::new(std::io::BufReader::with_capacity(BLOB_READ_BUFFER, file)),
+                    &diff,
+                )?;
+                // The blob (verified by the fetch, its layer by add_layer)
+                // is kept for a push to send back as it came; only gzip,
+                // the one compression a push sends. Not kept is only a
+                // later recompression.
+                if gzip && let Err(e) = images.keep_layer_blob(&diff, &digest, scratch.path()) {
+                    tracing::warn!(layer = %diff, error = %e, "cannot keep a pulled layer's blob");
+                }
+                // The temp file goes now (if it was not kept).
                 drop(scratch);
-                hold
+                Ok(hold)
             })
             .await?;
         send(progress("Pull complete", &id));
@@ -333,6 +348,7 @@ impl Daemon {
     /// that a push to that registry finds or mounts it rather than
     /// recompressing the layer ([`super::distribution`]). Other blobs
     /// (zstd, plain tar) are not pushed as they came, so not recorded.
+    /// Returns whether the blob is gzip.
     async fn remember_pulled(
         &self,
         registry: &Arc<dyn crate::driver::RegistryService>,
@@ -340,10 +356,7 @@ impl Daemon {
         layer: &RemoteLayer,
         diff_id: &str,
         blob: &std::path::Path,
-    ) {
-        let Ok(name) = registry.remote_name(&request.reference, &request.tag) else {
-            return;
-        };
+    ) -> bool {
         let blob = blob.to_owned();
         let gzip = self
             .blocking(BlockingKind::ImageMetadata, move || {
@@ -356,8 +369,11 @@ impl Daemon {
             .await
             .unwrap_or(false);
         if !gzip {
-            return;
+            return false;
         }
+        let Ok(name) = registry.remote_name(&request.reference, &request.tag) else {
+            return true;
+        };
         let pushed = super::push::PushedLayer {
             digest: layer.digest.clone(),
             size: layer.size,
@@ -365,6 +381,7 @@ impl Daemon {
         };
         let repository = format!("{}/{}", name.registry, name.repository);
         self.remember(diff_id, &pushed, &repository).await;
+        true
     }
 }
 

@@ -16,7 +16,9 @@
 //! `save`); its diff id in the pushed config is then that of the tar pushed,
 //! so the pushed image is consistent (it gets a new id, as with `save`).
 //! A layer pulled from the target registry is never recompressed: its
-//! original blob is found or mounted.
+//! original blob is found or mounted. A layer pulled from anywhere as gzip
+//! is not recompressed either: the graph keeps the blob it came in, and
+//! that is uploaded as it is (after its digest is checked).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -124,6 +126,15 @@ impl<W: Write> Write for HashingWriter<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// The digest and size of the file at `path`.
+fn file_digest(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    let mut hashing = HashingWriter::new(std::io::sink());
+    let mut file = std::io::BufReader::with_capacity(256 * 1024, std::fs::File::open(path)?);
+    std::io::copy(&mut file, &mut hashing)?;
+    let (_, digest, size) = hashing.finish();
+    Ok((digest, size))
 }
 
 /// A layer compressed into a temp file.
@@ -493,6 +504,15 @@ impl Daemon {
                 }
             }
         }
+        // A blob the layer was pulled as, kept by the graph: sent as it
+        // came, byte for byte, without writing or compressing the layer.
+        if let Some((layer, blob)) = self.kept_blob(diff_id, &records).await {
+            self.upload(registry, target, &layer, &blob, &id, &tx)
+                .await?;
+            send(progress("Pushed", &id));
+            self.remember(diff_id, &layer, &here).await;
+            return Ok(layer);
+        }
         // No known blob in reach: write the layer and compress it.
         let compressed = {
             let (images, d) = (Arc::clone(self.images()), diff_id.to_owned());
@@ -513,8 +533,26 @@ impl Daemon {
             self.remember(diff_id, &layer, &here).await;
             return Ok(layer);
         }
+        self.upload(registry, target, &layer, compressed.file.path(), &id, &tx)
+            .await?;
+        drop(compressed);
+        send(progress("Pushed", &id));
+        self.remember(diff_id, &layer, &here).await;
+        Ok(layer)
+    }
+
+    /// Uploads the file `blob` as `layer`'s blob, with "Pushing" lines.
+    async fn upload(
+        &self,
+        registry: &Arc<dyn RegistryService>,
+        target: &PushTarget,
+        layer: &PushedLayer,
+        blob: &std::path::Path,
+        id: &str,
+        tx: &mpsc::UnboundedSender<ProgressMessage>,
+    ) -> Result<(), JobError> {
         let total = layer.size;
-        let (progress_tx, progress_id) = (tx.clone(), id.clone());
+        let (progress_tx, progress_id) = (tx.clone(), id.to_owned());
         let mut last = 0u64;
         registry
             .push_blob(
@@ -523,7 +561,7 @@ impl Daemon {
                     digest: layer.digest.clone(),
                     size: layer.size,
                 },
-                compressed.file.path().to_owned(),
+                blob.to_owned(),
                 Box::new(move |current| {
                     if current == total || current - last >= PROGRESS_STEP {
                         last = current;
@@ -534,11 +572,60 @@ impl Daemon {
                     }
                 }),
             )
-            .await?;
-        drop(compressed);
-        send(progress("Pushed", &id));
-        self.remember(diff_id, &layer, &here).await;
-        Ok(layer)
+            .await
+    }
+
+    /// The first of `records` whose blob the graph kept for the layer
+    /// `diff_id` and whose file still hashes to its digest (a kept blob is
+    /// not synced; after a crash it may be cut short). A blob that does not
+    /// check out is logged and skipped: the layer is then recompressed.
+    async fn kept_blob(
+        &self,
+        diff_id: &str,
+        records: &[BlobRecord],
+    ) -> Option<(PushedLayer, std::path::PathBuf)> {
+        let (images, d, records) = (
+            Arc::clone(self.images()),
+            diff_id.to_owned(),
+            records.to_vec(),
+        );
+        let found = self
+            .blocking(BlockingKind::ImageContent, move || {
+                for record in records {
+                    // A record berth compressed itself may name a tar other
+                    // than the stored layer's; only the pulled ones are kept.
+                    if record.diff_id != d {
+                        continue;
+                    }
+                    let Some(path) = images.layer_blob(&d, &record.digest)? else {
+                        continue;
+                    };
+                    match file_digest(&path) {
+                        Ok((digest, size)) if digest == record.digest && size == record.size => {
+                            let layer = PushedLayer {
+                                digest: record.digest,
+                                size: record.size,
+                                diff_id: record.diff_id,
+                            };
+                            return Ok(Some((layer, path)));
+                        }
+                        Ok((digest, size)) => tracing::warn!(
+                            layer = %d, blob = %path.display(), %digest, size,
+                            expected = %record.digest, "a kept layer blob does not match its digest"
+                        ),
+                        Err(e) => tracing::warn!(
+                            layer = %d, blob = %path.display(), error = %e,
+                            "cannot read a kept layer blob"
+                        ),
+                    }
+                }
+                Ok(None)
+            })
+            .await;
+        found.unwrap_or_else(|e| {
+            tracing::warn!(layer = %diff_id, error = %e, "cannot look up a kept layer blob");
+            None
+        })
     }
 
     /// Records that the stored layer `diff_id` travels as `layer`, held by

@@ -4,6 +4,7 @@
 mod commit;
 mod history;
 mod import;
+mod kept_blob;
 mod load;
 mod push;
 mod remove;

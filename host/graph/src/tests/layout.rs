@@ -583,3 +583,52 @@ fn a_held_layer_survives_gc_until_its_hold_is_dropped() {
     assert!(f.graph.hold_layer(&diff_id).unwrap().is_none());
     assert!(f.graph.hold_layer("sha256:../x").is_err());
 }
+
+#[test]
+fn a_pulled_blob_is_kept_with_its_layer_and_goes_with_it() {
+    let f = Fixture::vfs();
+    let tar = Tar::new().file("f", "kept").build();
+    let diff_id = format!("sha256:{}", crate::compress::sha256_hex(&tar));
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let blob = |name: &str| {
+        let path = f.graph.scratch_dir().join(name);
+        fs::write(&path, name).unwrap();
+        path
+    };
+    // Not stored yet: nothing kept, the file left alone.
+    let first = blob("blob-1");
+    assert!(!f.graph.keep_layer_blob(&diff_id, &digest, &first).unwrap());
+    assert!(first.exists());
+    assert_eq!(f.graph.layer_blob(&diff_id, &digest).unwrap(), None);
+
+    let (_, hold) = f
+        .graph
+        .add_layer_held(std::io::Cursor::new(tar), &diff_id)
+        .unwrap();
+    assert!(f.graph.keep_layer_blob(&diff_id, &digest, &first).unwrap());
+    assert!(!first.exists(), "moved, not copied");
+    let kept = f
+        .graph
+        .layer_blob(&diff_id, &digest)
+        .unwrap()
+        .expect("kept");
+    assert_eq!(fs::read(&kept).unwrap(), b"blob-1");
+    // One blob per layer: a second one is not kept.
+    let other = format!("sha256:{}", "c".repeat(64));
+    let second = blob("blob-2");
+    assert!(!f.graph.keep_layer_blob(&diff_id, &other, &second).unwrap());
+    assert!(second.exists());
+    assert_eq!(f.graph.layer_blob(&diff_id, &other).unwrap(), None);
+    for bad in ["sha256:../x", "md5:00"] {
+        assert!(f.graph.layer_blob(&diff_id, bad).is_err(), "{bad}");
+        assert!(f.graph.keep_layer_blob(&diff_id, bad, &second).is_err());
+    }
+    fs::remove_file(&second).unwrap();
+
+    // Collected with the layer.
+    drop(hold);
+    assert_eq!(f.graph.gc().unwrap().removed.len(), 1);
+    assert!(!kept.exists());
+    assert_eq!(f.graph.layer_blob(&diff_id, &digest).unwrap(), None);
+    f.assert_empty();
+}

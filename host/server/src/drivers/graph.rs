@@ -359,4 +359,21 @@ impl ImageService for GraphImages {
             .write_layer(diff_id, out)
             .map_err(|e| job_error("failed to write a layer", e))
     }
+
+    fn keep_layer_blob(
+        &self,
+        diff_id: &str,
+        digest: &str,
+        blob: &std::path::Path,
+    ) -> Result<bool, JobError> {
+        self.graph
+            .keep_layer_blob(diff_id, digest, blob)
+            .map_err(|e| job_error("failed to keep a pulled layer's blob", e))
+    }
+
+    fn layer_blob(&self, diff_id: &str, digest: &str) -> Result<Option<PathBuf>, JobError> {
+        self.graph
+            .layer_blob(diff_id, digest)
+            .map_err(|e| job_error("failed to look up a layer's blob", e))
+    }
 }
