@@ -1,9 +1,3 @@
-//! NOT REGISTERED in `tests/privileged/main.rs` yet (a draft that
-//! compiled against this branch): it needs user-defined networks taken at
-//! create, `--network NAME` and `EndpointsConfig.Aliases`/`--network-alias`
-//! (the netattach branch's next step; `fields.rs` still refuses both). Add
-//! `mod compose;` to `main.rs` once they land.
-//!
 //! Debian's docker-compose 1.29 (docker-py) as a real multi-container
 //! client of berthd: a two-service project on its own network — a web
 //! server with a named volume, and a client that reaches it by service
@@ -35,7 +29,7 @@ services:
     image: busybox
     depends_on:
       - web
-    command: ["sh", "-c", "until wget -q -T 2 -O - http://web/; do sleep 0.2; done; exec sleep 1000"]
+    command: ["sh", "-c", "until timeout 2 wget -q -O - http://web/; do sleep 0.2; done; exec sleep 1000"]
 volumes:
   webdata:
 "#;

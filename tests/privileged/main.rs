@@ -7,9 +7,11 @@
 #![allow(unsafe_code)]
 mod authz;
 mod cgroups;
+mod compose;
 mod daemon;
 mod daemon_attach;
 mod daemon_bridge;
+mod daemon_connect;
 mod daemon_containers;
 mod daemon_cp;
 mod daemon_dns;

@@ -24,6 +24,7 @@ pub mod image;
 pub mod image_archive;
 pub mod job;
 pub mod network;
+pub mod network_connect;
 pub mod prune;
 pub mod stream;
 pub mod system;

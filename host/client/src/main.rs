@@ -380,6 +380,32 @@ enum NetworkCommand {
         #[arg(required = true)]
         networks: Vec<String>,
     },
+    /// Connect a container to a network.
+    Connect {
+        /// IPv4 address (e.g., `172.30.100.104`).
+        #[arg(long)]
+        ip: Option<String>,
+        /// IPv6 address (e.g., `2001:db8::33`).
+        #[arg(long)]
+        ip6: Option<String>,
+        /// Add network-scoped alias for the container.
+        #[arg(long)]
+        alias: Vec<String>,
+        /// The network.
+        network: String,
+        /// The container.
+        container: String,
+    },
+    /// Disconnect a container from a network.
+    Disconnect {
+        /// Force the container to disconnect from a network.
+        #[arg(short, long)]
+        force: bool,
+        /// The network.
+        network: String,
+        /// The container.
+        container: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -695,6 +721,21 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         Command::Network(NetworkCommand::Rm { networks }) => {
             cmd::network_rm(client, &networks).await
         }
+        Command::Network(NetworkCommand::Connect {
+            ip,
+            ip6,
+            alias,
+            network,
+            container,
+        }) => {
+            let flags = cmd::NetworkConnectFlags { ip, ip6, alias };
+            cmd::network_connect(client, &network, &container, &flags).await
+        }
+        Command::Network(NetworkCommand::Disconnect {
+            force,
+            network,
+            container,
+        }) => cmd::network_disconnect(client, &network, &container, force).await,
         Command::Diff { container } => cmd::diff(client, &container).await,
         Command::Cp {
             archive,

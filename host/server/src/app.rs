@@ -173,6 +173,14 @@ pub fn router(state: AppState) -> Router {
         .route("/networks", query_job("network_list"))
         .route("/networks/create", body_job("network_create", S::CREATED))
         .route(
+            "/networks/{id}/connect",
+            object_body_job("network_connect", S::OK),
+        )
+        .route(
+            "/networks/{id}/disconnect",
+            object_body_job("network_disconnect", S::OK),
+        )
+        .route(
             "/networks/{id}",
             object_job(GET, "network_inspect", S::OK).merge(object_job(
                 DELETE,

@@ -57,6 +57,9 @@ pub struct ContainerRecord {
     /// `unless-stopped` container then stays stopped, also across a daemon
     /// restart. A user start clears it.
     pub manually_stopped: bool,
+    /// The networks it is on, in order, once `network connect` or
+    /// `disconnect` changed them; `None`: the one its network mode names.
+    pub connections: Option<Vec<super::connect::Connection>>,
 }
 
 impl ContainerRecord {

@@ -98,6 +98,7 @@ impl Daemon {
             state: spec::created_state(),
             restart_count: 0,
             manually_stopped: false,
+            connections: None,
         };
         // Name and record in one transaction: the name is reserved
         // atomically, and a failure leaves neither behind.

@@ -48,7 +48,7 @@ pub const SANDBOXES: Table<SandboxState> = Table::new("sandboxes");
 pub const ADDRESS_HINTS: Table<BTreeMap<String, Vec<IpAddr>>> = Table::new("address_hints");
 
 /// The name of the default network (moby `network.NetworkBridge`).
-const DEFAULT_NETWORK: &str = "bridge";
+pub(super) const DEFAULT_NETWORK: &str = "bridge";
 
 /// What a container asks of one of its networks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,11 +204,11 @@ pub struct Attachments {
 }
 
 impl Attachments {
-    fn live(&self) -> MutexGuard<'_, HashMap<String, Attached>> {
+    pub(super) fn live(&self) -> MutexGuard<'_, HashMap<String, Attached>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn lock_of(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(locks.entry(id.to_owned()).or_default())
     }
@@ -224,7 +224,7 @@ impl Daemon {
     /// asks of each. The default network when it exists (dockerd with
     /// `--bridge=none` leaves a `bridge`-mode container with only `lo`:
     /// moby `connectToNetwork` sets `NetworkDisabled`).
-    async fn wanted_networks(
+    pub(super) async fn wanted_networks(
         &self,
         model: &ContainerModel,
     ) -> Result<Vec<(NetworkModel, EndpointWish)>, JobError> {
@@ -259,7 +259,7 @@ impl Daemon {
         name: &str,
         model: &ContainerModel,
     ) -> Result<Option<NetworkSetup>, JobError> {
-        let wanted = self.wanted_networks(model).await?;
+        let wanted = self.networks_to_join(id, model).await?;
         if wanted.is_empty() {
             // Host mode drops its publications at create (with moby's
             // warning), none and container: refuse them; what is left is
@@ -677,7 +677,7 @@ impl Daemon {
     }
 
     /// moby's `connect`/`disconnect` events of a network.
-    fn endpoint_event(&self, action: &str, network: &NetworkModel, container_id: &str) {
+    pub(super) fn endpoint_event(&self, action: &str, network: &NetworkModel, container_id: &str) {
         let attrs = BTreeMap::from([
             ("container".to_owned(), container_id.to_owned()),
             ("name".to_owned(), network.name.clone()),
@@ -703,6 +703,15 @@ impl Daemon {
             None
         };
         let Some(attached) = attached else {
+            if let Some(connections) = &record.connections {
+                for connection in connections {
+                    let endpoint = connection.settings();
+                    settings
+                        .networks
+                        .insert(connection.network_name.clone(), endpoint);
+                }
+                return settings;
+            }
             if let Some(name) = configured_network(record) {
                 let endpoint = EndpointSettings {
                     aliases,
@@ -723,7 +732,7 @@ impl Daemon {
         for (network, ep) in &attached.endpoints {
             let mut endpoint = endpoint_settings(network, ep);
             if network.name != DEFAULT_NETWORK {
-                endpoint.aliases.clone_from(&aliases);
+                endpoint.aliases = super::connect::inspect_aliases(record, network, &aliases);
             }
             if network.name == DEFAULT_NETWORK {
                 settings.endpoint_id = endpoint.endpoint_id.clone();
@@ -774,7 +783,12 @@ fn endpoint_settings(network: &NetworkModel, ep: &EndpointModel) -> EndpointSett
 /// user-defined network: its name, its short id, its aliases (moby
 /// `EndpointSettings.DNSNames`); none on the default bridge, which has no
 /// DNS server.
-fn dns_names(network: &NetworkModel, id: &str, name: &str, aliases: &[String]) -> Vec<String> {
+pub(super) fn dns_names(
+    network: &NetworkModel,
+    id: &str,
+    name: &str,
+    aliases: &[String],
+) -> Vec<String> {
     if network.name == DEFAULT_NETWORK {
         return Vec::new();
     }

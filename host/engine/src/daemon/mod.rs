@@ -15,6 +15,7 @@ pub mod attach;
 pub mod blocking;
 mod changes;
 pub mod commit;
+pub mod connect;
 pub mod container;
 mod create;
 mod distribution;

@@ -39,6 +39,8 @@ impl Daemon {
             }
             return Err(e);
         }
+        self.rename_dns_names(&record.id, &old_name, &record.name)
+            .await;
         self.container_event("rename", &record, &[("oldName", format!("/{old_name}"))]);
         Ok(())
     }

@@ -821,6 +821,7 @@ mod aliases;
 mod archive;
 mod attach;
 mod compose;
+mod connect;
 mod create;
 mod create_fields;
 mod dns;

@@ -60,6 +60,8 @@
 //! | `network_list` | | `filters` | `[NetworkResource]` |
 //! | `network_inspect` | id or name | | `NetworkResource` |
 //! | `network_delete` | id or name | | |
+//! | `network_connect` | id or name | | (stdin: `NetworkConnectRequest`) |
+//! | `network_disconnect` | id or name | | (stdin: `NetworkDisconnectRequest`) |
 //! | `build_prune` | | `filters`, `all`, `keep-storage`, `reserved-space`, `max-used-space`, `min-free-space` | `BuildCachePruneResponse` |
 //! | `volume_create` | | | `Volume` |
 //! | `volume_list` | | `filters` | `VolumeListResponse` |
@@ -447,6 +449,18 @@ pub const JOBS: &[JobSpec] = &[
         description: "removes a network",
         exposure: Exposure::Route,
         handler: |cx, job| Box::pin(networks::network_delete(cx, job)),
+    },
+    JobSpec {
+        name: "network_connect",
+        description: "puts a container on a network (stdin: NetworkConnectRequest)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_connect(cx, job)),
+    },
+    JobSpec {
+        name: "network_disconnect",
+        description: "takes a container off a network (stdin: NetworkDisconnectRequest)",
+        exposure: Exposure::Route,
+        handler: |cx, job| Box::pin(networks::network_disconnect(cx, job)),
     },
     JobSpec {
         name: "build_prune",

@@ -46,3 +46,23 @@ pub(super) async fn network_delete(cx: Arc<Context>, job: Job) -> JobResult {
         .await?;
     Ok(0)
 }
+
+/// `network_connect`: puts a container on a network (stdin:
+/// `NetworkConnectRequest`).
+pub(super) async fn network_connect(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let reference = job.required_arg(0, "network id or name")?.to_owned();
+    let request: berth_api::network_connect::NetworkConnectRequest =
+        job.read_json(MAX_JSON_BODY).await?;
+    cx.daemon.network_connect(&reference, request).await?;
+    Ok(0)
+}
+
+/// `network_disconnect`: takes a container off a network (stdin:
+/// `NetworkDisconnectRequest`).
+pub(super) async fn network_disconnect(cx: Arc<Context>, mut job: Job) -> JobResult {
+    let reference = job.required_arg(0, "network id or name")?.to_owned();
+    let request: berth_api::network_connect::NetworkDisconnectRequest =
+        job.read_json(MAX_JSON_BODY).await?;
+    cx.daemon.network_disconnect(&reference, request).await?;
+    Ok(0)
+}

@@ -55,7 +55,7 @@ async fn job_list_shows_the_handler_table() {
 /// The builtin jobs, their descriptions and exposures as `job_list` shows
 /// them: API clients and authorization policies see these, so a change to
 /// the handler table must not change them.
-const BUILTIN_JOBS: [(&str, &str, Exposure); 59] = [
+const BUILTIN_JOBS: [(&str, &str, Exposure); 61] = [
     (
         "build_prune",
         "removes build cache (berth has none yet)",
@@ -232,11 +232,21 @@ const BUILTIN_JOBS: [(&str, &str, Exposure); 59] = [
         Exposure::Route,
     ),
     (
+        "network_connect",
+        "puts a container on a network (stdin: NetworkConnectRequest)",
+        Exposure::Route,
+    ),
+    (
         "network_create",
         "creates a bridge network from a JSON body on stdin",
         Exposure::Route,
     ),
     ("network_delete", "removes a network", Exposure::Route),
+    (
+        "network_disconnect",
+        "takes a container off a network (stdin: NetworkDisconnectRequest)",
+        Exposure::Route,
+    ),
     ("network_inspect", "shows a network", Exposure::Route),
     ("network_list", "lists networks", Exposure::Route),
     ("network_prune", "removes unused networks", Exposure::Route),
