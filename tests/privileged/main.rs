@@ -33,6 +33,7 @@ mod daemon_system_prune;
 mod daemon_tty;
 mod daemon_verbs;
 mod daemon_volumes;
+mod detach_keys;
 mod docker_py;
 mod exec;
 mod graph;

@@ -17,6 +17,7 @@ mod changes;
 pub mod commit;
 pub mod container;
 mod create;
+pub mod detach;
 mod distribution;
 mod dns;
 pub mod endpoints;
