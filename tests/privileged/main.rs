@@ -55,3 +55,4 @@ mod runc_parity;
 mod runc_support;
 mod seccomp;
 mod security_options;
+mod volume_options;
