@@ -35,13 +35,20 @@ pub(crate) struct OnPty {
 
 impl OnPty {
     pub(crate) fn spawn(d: &Daemon, args: &[&str], rows: u16, cols: u16) -> OnPty {
-        let pty = openpty(Some(&winsize(rows, cols)), None).expect("openpty");
-        let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup the pty slave"));
-        let child = Command::new(berth_tests::workspace_bin("berth"))
+        let mut command = Command::new(berth_tests::workspace_bin("berth"));
+        command
             .arg("-H")
             .arg(d.host())
             .args(args)
-            .env_remove("BERTH_HOST")
+            .env_remove("BERTH_HOST");
+        OnPty::spawn_command(command, rows, cols)
+    }
+
+    /// `command` (a client of the daemon) on the slave side of a pty.
+    pub(crate) fn spawn_command(mut command: Command, rows: u16, cols: u16) -> OnPty {
+        let pty = openpty(Some(&winsize(rows, cols)), None).expect("openpty");
+        let stdio = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup the pty slave"));
+        let child = command
             .stdin(stdio(&pty.slave))
             .stdout(stdio(&pty.slave))
             .stderr(stdio(&pty.slave))
@@ -96,6 +103,42 @@ impl OnPty {
             }
         }
         panic!("no {want:?} from the container; it printed {:?}", self.seen);
+    }
+
+    /// Types `bytes` on the terminal.
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).expect("write to the pty");
+    }
+
+    /// Waits until the output so far contains `want`.
+    #[track_caller]
+    pub(crate) fn expect_output(&mut self, want: &str) {
+        let deadline = Instant::now() + BOUND;
+        while Instant::now() < deadline && !self.seen.contains(want) {
+            if let Ok(chunk) = self.output.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        assert!(self.seen.contains(want), "no {want:?} in {:?}", self.seen);
+    }
+
+    /// Waits for the client to exit on its own; its exit code and all it
+    /// printed.
+    #[track_caller]
+    pub(crate) fn wait_exit(mut self) -> (i32, String) {
+        let deadline = Instant::now() + BOUND;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait for the client") {
+                while let Ok(chunk) = self.output.recv_timeout(Duration::from_millis(100)) {
+                    self.seen.push_str(&String::from_utf8_lossy(&chunk));
+                }
+                return (status.code().unwrap_or(-1), std::mem::take(&mut self.seen));
+            }
+            if let Ok(chunk) = self.output.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        }
+        panic!("the client did not exit: {:?}", self.seen);
     }
 
     /// Ends the container's input (Ctrl-D) and returns berth's exit code.

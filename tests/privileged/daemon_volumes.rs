@@ -332,7 +332,7 @@ fn bad_mounts_and_names_are_refused_and_create_nothing() {
         ),
         (
             &["volume", "create", "-o", "type=nfs", "nfs-vol"],
-            "invalid option",
+            "missing required option: \"device\"",
         ),
         (
             &[

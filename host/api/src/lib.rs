@@ -13,10 +13,12 @@
 //! - [`units`]: human sizes such as `512m`.
 //! - [`job`]: berth's own `/berth/jobs` wire types.
 //! - [`volume`]: the `/volumes` bodies.
+//! - [`escape`]: detach keys (`--detach-keys`) and their matcher.
 
 #![warn(missing_docs)]
 
 pub mod container;
+pub mod escape;
 pub mod event;
 pub mod exec;
 pub mod filters;

@@ -166,6 +166,9 @@ enum Command {
         /// Do not attach STDIN.
         #[arg(long = "no-stdin")]
         no_stdin: bool,
+        /// Override the key sequence for detaching a container.
+        #[arg(long = "detach-keys")]
+        detach_keys: Option<String>,
         container: String,
     },
     /// Start stopped containers.
@@ -618,8 +621,9 @@ async fn execute(client: &http::Client, command: Command) -> anyhow::Result<i32>
         }),
         Command::Attach {
             no_stdin,
+            detach_keys,
             container,
-        } => cmd::attach(client, &container, !no_stdin).await,
+        } => cmd::attach(client, &container, !no_stdin, detach_keys.as_deref()).await,
         Command::Exec(args) => cmd::exec(client, &args).await,
         Command::Start { containers } => cmd::each(client, &containers, cmd::start).await,
         Command::Stop(args) => cmd::stop_all(client, "stop", args).await,

@@ -18,12 +18,15 @@
 #![warn(missing_docs)]
 
 mod copy;
+pub mod mount;
 
 pub use copy::CopyError;
+pub use mount::{KernelMounter, MountOptions, OptionError, RecordingMounter, VolumeMounter};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use berth_store::{Store, StoreError, Table};
 use serde::{Deserialize, Serialize};
@@ -103,15 +106,33 @@ pub enum VolumeError {
         /// The driver asked for.
         driver: String,
     },
-    /// A driver option berth's local driver cannot honour.
-    #[error(
-        "create {name}: invalid option: {option:?}: berth's local volume driver takes no options (moby's tmpfs, NFS and device mounts are not supported)"
-    )]
+    /// Driver options moby's `validateOpts` refuses.
+    #[error("create {name}: {source}")]
     Option {
         /// The volume.
         name: String,
-        /// The option's key.
-        option: String,
+        /// What is wrong with them.
+        #[source]
+        source: OptionError,
+    },
+    /// The volume's own mount failed at a container's start (moby
+    /// `localVolume.mount` through `MountPoint.Setup`); nothing is left
+    /// mounted.
+    #[error(
+        "error while mounting volume '{}': failed to mount local volume: mount {device}:{}, data: {data}: {source}",
+        path.display(),
+        path.display()
+    )]
+    Mount {
+        /// The volume's data directory.
+        path: PathBuf,
+        /// `device`.
+        device: String,
+        /// The data part of `o`.
+        data: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
     },
     /// A volume that exists with another driver (moby `errNameConflict`).
     #[error("create {name}: volume name must be unique")]
@@ -165,6 +186,10 @@ pub fn validate_name(name: &str) -> Result<(), VolumeError> {
 pub struct LocalDriver {
     root: PathBuf,
     store: Store,
+    mounter: Arc<dyn VolumeMounter>,
+    /// Who holds each mounted volume (moby `localVolume.active`): its
+    /// mount goes with the last holder.
+    active: Arc<Mutex<HashMap<String, HashSet<String>>>>,
 }
 
 fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + use<> {
@@ -176,7 +201,73 @@ impl LocalDriver {
     /// The driver over `root` (`<data-root>/volumes`); nothing is touched
     /// until the first create or [`LocalDriver::reconcile`].
     pub fn new(root: PathBuf, store: Store) -> LocalDriver {
-        LocalDriver { root, store }
+        LocalDriver {
+            root,
+            store,
+            mounter: Arc::new(KernelMounter),
+            active: Arc::default(),
+        }
+    }
+
+    /// The driver with `mounter` doing volumes' own mounts (a
+    /// [`RecordingMounter`] in tests).
+    pub fn with_mounter(self, mounter: Arc<dyn VolumeMounter>) -> LocalDriver {
+        LocalDriver { mounter, ..self }
+    }
+
+    /// Mounts the volume's own mount (its `type`/`device`/`o` options) on
+    /// its data directory for `holder` (a container id), unless another
+    /// holder has it mounted already; a volume without options needs
+    /// nothing. moby `localVolume.Mount`.
+    pub fn mount(&self, name: &str, holder: &str) -> Result<(), VolumeError> {
+        let record = self.get(name)?;
+        let Some(options) =
+            MountOptions::parse(&record.options).map_err(|source| VolumeError::Option {
+                name: name.to_owned(),
+                source,
+            })?
+        else {
+            return Ok(());
+        };
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let holders = active.entry(name.to_owned()).or_default();
+        if holders.is_empty() {
+            let path = self.mountpoint(name);
+            if let Err(source) = self.mounter.mount(&options, &path) {
+                active.remove(name);
+                return Err(VolumeError::Mount {
+                    path,
+                    device: options.device,
+                    data: options.data,
+                    source,
+                });
+            }
+        }
+        holders.insert(holder.to_owned());
+        Ok(())
+    }
+
+    /// Lets `holder` go of the volume; the last holder's release unmounts
+    /// it. moby `localVolume.Unmount`.
+    pub fn unmount(&self, name: &str, holder: &str) -> Result<(), VolumeError> {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(holders) = active.get_mut(name) else {
+            return Ok(());
+        };
+        if !holders.remove(holder) || !holders.is_empty() {
+            return Ok(());
+        }
+        active.remove(name);
+        let path = self.mountpoint(name);
+        self.mounter.unmount(&path).map_err(io("unmount", &path))
+    }
+
+    /// Whether the volume's own mount is up.
+    pub fn is_mounted(&self, name: &str) -> bool {
+        self.active
+            .lock()
+            .map(|a| a.contains_key(name))
+            .unwrap_or(false)
     }
 
     /// `<root>/<name>/_data`: what containers mount (moby's layout, so
@@ -205,11 +296,9 @@ impl LocalDriver {
         if driver != LOCAL {
             return Err(VolumeError::UnknownDriver { name, driver });
         }
-        if let Some(option) = options.keys().next() {
-            return Err(VolumeError::Option {
-                name,
-                option: option.clone(),
-            });
+        // moby `validateOpts`: refused at create, mounted at first use.
+        if let Err(source) = MountOptions::parse(&options) {
+            return Err(VolumeError::Option { name, source });
         }
         let record = VolumeRecord {
             name: name.clone(),

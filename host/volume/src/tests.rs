@@ -1,4 +1,5 @@
 use super::*;
+use crate::mount::MountCall;
 
 fn driver() -> (tempfile::TempDir, LocalDriver) {
     let dir = tempfile::tempdir().unwrap();
@@ -67,7 +68,10 @@ fn bad_requests_create_nothing() {
     );
     let mut opts = request("ab");
     opts.options.insert("type".into(), "nfs".into());
-    assert!(matches!(d.create(opts), Err(VolumeError::Option { .. })));
+    assert_eq!(
+        d.create(opts).unwrap_err().to_string(),
+        "create ab: missing required option: \"device\""
+    );
     assert!(d.list().unwrap().is_empty());
     assert!(!dir.path().join("volumes").join("ab").exists());
 }
@@ -168,4 +172,70 @@ fn copy_up_resolves_the_mount_point_inside_the_rootfs() {
         std::fs::read(d.mountpoint("v1").join("ok")).unwrap(),
         b"image"
     );
+}
+
+#[test]
+fn a_volume_with_options_is_mounted_for_its_first_holder_and_unmounted_after_its_last() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    let mut req = request("tmp");
+    for (k, v) in [
+        ("type", "tmpfs"),
+        ("device", "tmpfs"),
+        ("o", "size=10m,noexec"),
+    ] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+    d.create(request("plain")).unwrap();
+    assert!(fake.calls().is_empty(), "nothing mounted at create");
+    d.mount("plain", "c1").unwrap();
+    d.mount("tmp", "c1").unwrap();
+    d.mount("tmp", "c2").unwrap();
+    let target = d.mountpoint("tmp");
+    assert_eq!(
+        fake.calls(),
+        [MountCall::Mount {
+            device: "tmpfs".into(),
+            fstype: "tmpfs".into(),
+            data: "size=10m".into(),
+            target: target.clone(),
+        }]
+    );
+    d.unmount("tmp", "c1").unwrap();
+    assert!(d.is_mounted("tmp"), "c2 still holds it");
+    d.unmount("tmp", "c2").unwrap();
+    d.unmount("tmp", "c2").unwrap();
+    d.unmount("plain", "c1").unwrap();
+    assert_eq!(fake.calls().len(), 2);
+    assert_eq!(fake.calls()[1], MountCall::Unmount(target));
+    assert!(!d.is_mounted("tmp"));
+}
+
+#[test]
+fn a_failed_mount_is_a_clear_error_and_leaves_nothing_held() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    let mut req = request("bad");
+    for (k, v) in [
+        ("type", "tmpfs"),
+        ("device", RecordingMounter::FAIL_DEVICE),
+        ("o", "size=x"),
+    ] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+    let err = d.mount("bad", "c1").unwrap_err().to_string();
+    let path = d.mountpoint("bad").display().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "error while mounting volume '{path}': failed to mount local volume: mount fail:{path}, data: size=x: Invalid argument (os error 22)"
+        )
+    );
+    assert!(!d.is_mounted("bad"));
+    d.unmount("bad", "c1").unwrap();
+    assert!(fake.calls().is_empty(), "no unmount of what never mounted");
 }

@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use berth_api::exec::{ExecCreateRequest, ExecCreateResponse, ExecInspect, ExecStartRequest};
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
 
 use crate::http::{Body, Client, segment};
 use crate::stream::copy_output;
 
 use super::Result;
+use super::detach::{detached, spawn_input};
 use super::terminal::{RawTerminal, follow_resize, terminal_size};
 
 /// `berth exec` flags (docker's).
@@ -29,6 +29,9 @@ pub struct ExecArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     /// Username or UID (format: <name|uid>[:<group|gid>]).
     #[arg(short = 'u', long)]
     pub user: Option<String>,
@@ -97,6 +100,7 @@ fn create_request(args: &ExecArgs) -> Result<ExecCreateRequest> {
         env: (!env.is_empty()).then_some(env),
         working_dir: args.workdir.clone().unwrap_or_default(),
         cmd: Some(args.command.clone()),
+        detach_keys: args.detach_keys.clone().unwrap_or_default(),
         ..ExecCreateRequest::default()
     })
 }
@@ -133,19 +137,28 @@ pub async fn exec(client: &Client, args: &ExecArgs) -> Result<i32> {
     let resizes = args
         .tty
         .then(|| follow_resize(client, format!("/exec/{}/resize", segment(&id))));
-    let (read, mut write) = tokio::io::split(conn);
-    let input = stdin.then(|| {
-        tokio::spawn(async move {
-            let mut local = tokio::io::stdin();
-            let _ = tokio::io::copy(&mut local, &mut write).await;
-            let _ = write.shutdown().await;
-        })
-    });
-    let output = copy_output(read, args.tty).await;
+    let (read, write) = tokio::io::split(conn);
+    let keys = args
+        .tty
+        .then(|| args.detach_keys.clone().unwrap_or_default());
+    let (input, signal) = match stdin.then(|| spawn_input(write, keys)) {
+        Some((task, signal)) => (Some(task), Some(signal)),
+        None => (None, None),
+    };
+    let output = tokio::select! {
+        output = copy_output(read, args.tty) => Some(output),
+        () = detached(signal) => None,
+    };
     for task in [input, resizes].into_iter().flatten() {
         task.abort();
     }
     drop(raw_terminal);
+    let Some(output) = output else {
+        // Detached: the command runs on. docker exec, as docker attach,
+        // prints the escape proxy's error and exits 1.
+        eprintln!("read escape sequence");
+        return Ok(1);
+    };
     output?;
     // The stream ends once the daemon has the exit code.
     let inspect: ExecInspect = client

@@ -8,6 +8,7 @@ mod attach;
 mod containers;
 mod cp;
 mod credentials;
+mod detach;
 mod exec;
 mod health_flags;
 mod host_flags;

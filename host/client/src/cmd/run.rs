@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 
 use berth_api::container::WaitResponse;
 use hyper::Method;
-use tokio::io::AsyncWriteExt;
 
 use hyper_util::rt::TokioIo;
 
@@ -13,6 +12,7 @@ use crate::http::{Body, Client, query};
 use crate::stream::copy_output;
 
 use super::containers::{RunArgs, create_request, create_with, start};
+use super::detach::{detached, query_pair, spawn_input};
 use super::terminal::{RawTerminal, follow_size};
 use super::{flag, print_error};
 
@@ -33,12 +33,14 @@ async fn attach_and_wait(
     TokioIo<hyper::upgrade::Upgraded>,
     hyper::Response<hyper::body::Incoming>,
 )> {
-    let attach_q = query(&[
+    let mut pairs = vec![
         ("stream", "1"),
         ("stdin", flag(args.create.interactive)),
         ("stdout", "1"),
         ("stderr", "1"),
-    ]);
+    ];
+    pairs.extend(query_pair(args.detach_keys.as_deref()));
+    let attach_q = query(&pairs);
     let conn = client
         .hijack(&format!("/containers/{id}/attach{attach_q}"), Body::Empty)
         .await?;
@@ -102,16 +104,16 @@ pub async fn run(client: &Client, args: RunArgs) -> i32 {
     }
     // The size now and at every change of the local terminal.
     let resizes = tty.then(|| follow_size(client, &id));
-    let (read, mut write) = tokio::io::split(conn);
-    let input = interactive.then(|| {
-        tokio::spawn(async move {
-            let mut stdin = tokio::io::stdin();
-            let _ = tokio::io::copy(&mut stdin, &mut write).await;
-            // Half-close: the container sees end of input.
-            let _ = write.shutdown().await;
-        })
-    });
-    let output = copy_output(read, tty).await;
+    let (read, write) = tokio::io::split(conn);
+    let keys = tty.then(|| args.detach_keys.clone().unwrap_or_default());
+    let (input, signal) = match interactive.then(|| spawn_input(write, keys)) {
+        Some((task, signal)) => (Some(task), Some(signal)),
+        None => (None, None),
+    };
+    let output = tokio::select! {
+        output = copy_output(read, tty) => Some(output),
+        () = detached(signal) => None,
+    };
     if let Some(task) = input {
         task.abort();
     }
@@ -119,6 +121,10 @@ pub async fn run(client: &Client, args: RunArgs) -> i32 {
         task.abort();
     }
     drop(raw_terminal);
+    let Some(output) = output else {
+        // Detached: the container runs on, docker run exits 0.
+        return 0;
+    };
     if let Err(e) = output {
         return fail(e, 125);
     }

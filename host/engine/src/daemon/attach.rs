@@ -14,12 +14,14 @@
 //! then starts): it is parked as a [`PendingAttach`] and its session runs
 //! over the streams the runtime connected before the process started.
 
+use berth_api::escape::DetachKeys;
 use berth_api::stream::{StreamType, encode_frame, frame_header};
 use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::daemon::Daemon;
+use crate::daemon::detach::{InputEnd, forward_input, on_detach};
 use crate::driver::{AttachOptions, AttachStreams, LogRecord, stream_type};
 use crate::job::{JobError, JobOutput, JobStdin, OutputClosed, RawOutput};
 
@@ -109,6 +111,8 @@ pub struct Session {
     pub stdin: Option<JobStdin>,
     /// Where its output goes.
     pub out: ClientOutput,
+    /// The keys that detach it (with a TTY).
+    pub detach_keys: DetachKeys,
 }
 
 /// A client waiting for the container to start.
@@ -124,8 +128,8 @@ pub struct PendingAttach {
     pub out: JobOutput,
     /// Its input and output, once they are ready.
     pub session: oneshot::Receiver<Session>,
-    /// Fired when its session is over.
-    pub done: oneshot::Sender<()>,
+    /// Fired when its session is over, with whether the client detached.
+    pub done: oneshot::Sender<bool>,
 }
 
 impl std::fmt::Debug for PendingAttach {
@@ -140,10 +144,11 @@ impl PendingAttach {
     /// Runs the client's session over the streams connected at start.
     pub async fn serve(self, streams: AttachStreams) {
         // Without a session the client went away before its stream began.
+        let mut detached = false;
         if let Ok(session) = self.session.await {
-            serve(streams, session.stdin, session.out).await;
+            detached = serve(streams, session.stdin, session.out, session.detach_keys).await;
         }
-        let _ = self.done.send(());
+        let _ = self.done.send(detached);
     }
 }
 
@@ -176,36 +181,63 @@ pub fn encode(stream: StreamType, data: &[u8], tty: bool) -> bytes::Bytes {
     }
 }
 
-/// Runs one client's session until the container's output ends or the
-/// client goes away: output to the client, the client's input (when it
-/// attached stdin and the container has one) to the container. The end of
-/// that input (half-close) closes the container's stdin.
-pub async fn serve(streams: AttachStreams, stdin: Option<JobStdin>, mut out: ClientOutput) {
+/// Runs one client's session until the container's output ends, the
+/// client goes away or (with a TTY) types `detach_keys`: output to the
+/// client, the client's input (when it attached stdin and the container
+/// has one) to the container. The end of that input (half-close) ends the
+/// client's input to the runtime (which closes the container's stdin with
+/// `StdinOnce`). Returns whether the client detached.
+pub async fn serve(
+    streams: AttachStreams,
+    stdin: Option<JobStdin>,
+    mut out: ClientOutput,
+    detach_keys: DetachKeys,
+) -> bool {
     use futures_util::StreamExt;
     let AttachStreams {
         stdin: container_stdin,
         mut output,
     } = streams;
+    let (detached_tx, detached_rx) = oneshot::channel();
+    let detach = on_detach(detached_rx);
+    tokio::pin!(detach);
+    // moby `copyEscapable`: the keys are watched for only with a TTY.
+    let keys = out.tty.then_some(detach_keys);
     let stdin_task = match (container_stdin, stdin) {
-        (Some(mut container_stdin), Some(mut client_stdin)) => Some(tokio::spawn(async move {
-            if let Err(e) = tokio::io::copy(&mut client_stdin, &mut container_stdin).await {
-                tracing::debug!(error = %e, "attach stdin copy ended");
+        (Some(mut container_stdin), Some(client_stdin)) => Some(tokio::spawn(async move {
+            match forward_input(client_stdin, &mut container_stdin, keys.as_ref()).await {
+                // Half-close: the client ended its input.
+                InputEnd::Eof => {
+                    let _ = container_stdin.shutdown().await;
+                }
+                InputEnd::Detached => {
+                    let _ = detached_tx.send(());
+                }
             }
-            // Half-close: the client ended its input, so the process sees EOF.
-            let _ = container_stdin.shutdown().await;
         })),
         _ => None,
     };
-    while let Some((stream, data)) = output.next().await {
-        if out.write(stream, data).await.is_err() {
-            // The client left: keep nothing running on its behalf.
-            break;
+    let mut detached = false;
+    loop {
+        tokio::select! {
+            chunk = output.next() => {
+                let Some((stream, data)) = chunk else { break };
+                if out.write(stream, data).await.is_err() {
+                    // The client left: keep nothing running on its behalf.
+                    break;
+                }
+            }
+            () = &mut detach => {
+                detached = true;
+                break;
+            }
         }
     }
     if let Some(task) = stdin_task {
         task.abort();
     }
     out.finish().await;
+    detached
 }
 
 /// What an attach sends besides live output (`logs`, `stream` of
@@ -237,6 +269,7 @@ impl Daemon {
         reference: &str,
         options: AttachOptions,
         replay: AttachReplay,
+        detach_keys: DetachKeys,
         stdin: Option<JobStdin>,
         out: JobOutput,
     ) -> Result<(), JobError> {
@@ -283,7 +316,9 @@ impl Daemon {
                 let streams = self.runtime.attach(&container.id, options).await?;
                 (ClientOutput::begin(out, tty).await?, streams)
             };
-            serve(streams, stdin, client).await;
+            if serve(streams, stdin, client, detach_keys).await {
+                self.log_detach(&container);
+            }
             return Ok(());
         }
         // Parked before the stream begins: a client that starts the
@@ -306,16 +341,31 @@ impl Daemon {
         }
         let mut client = ClientOutput::begin(out.clone(), tty).await?;
         client.replay(records).await?;
-        if let Err(session) = session_tx.send(Session { stdin, out: client }) {
+        let session = Session {
+            stdin,
+            out: client,
+            detach_keys,
+        };
+        if let Err(session) = session_tx.send(session) {
             // Unparked meanwhile (removed): the session is over.
             session.out.finish().await;
             return Ok(());
         }
         tokio::select! {
-            _ = done_rx => {}
+            detached = done_rx => {
+                if detached == Ok(true) {
+                    self.log_detach(&container);
+                }
+            }
             _ = out.closed() => {}
         }
         Ok(())
+    }
+
+    /// moby `daemon/attach.go`: a client that detached with the keys is a
+    /// `detach` event.
+    fn log_detach(&self, container: &crate::daemon::container::Container) {
+        self.container_event("detach", &container.record(), &[]);
     }
 
     /// `POST /containers/{id}/resize`.
@@ -361,7 +411,12 @@ mod tests {
             .await
             .unwrap();
         drop(job);
-        let session = tokio::spawn(serve(streams, Some(Box::new(&b"input"[..])), out));
+        let session = tokio::spawn(serve(
+            streams,
+            Some(Box::new(&b"input"[..])),
+            out,
+            DetachKeys::default(),
+        ));
         let mut got = Vec::new();
         container_side.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"input", "stdin reached the container and was closed");
@@ -400,7 +455,7 @@ mod tests {
             (StreamType::Stdout, b"one\n"),
             (StreamType::Stderr, b"two\n"),
         ]);
-        serve(streams, None, out).await;
+        serve(streams, None, out, DetachKeys::default()).await;
         let mut got = Vec::new();
         client.read_to_end(&mut got).await.unwrap();
         let mut want = encode_frame(StreamType::Stdout, b"one\n").to_vec();
@@ -422,7 +477,13 @@ mod tests {
         let begin = tokio::spawn(async move { ClientOutput::begin(out, true).await });
         let mut client = grant_raw(&mut job_streams.stdout).await;
         let out = begin.await.unwrap().unwrap();
-        serve(streams_of(vec![(StreamType::Stdout, b"a\r\n")]), None, out).await;
+        serve(
+            streams_of(vec![(StreamType::Stdout, b"a\r\n")]),
+            None,
+            out,
+            DetachKeys::default(),
+        )
+        .await;
         let mut got = Vec::new();
         client.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"a\r\n");
@@ -444,7 +505,7 @@ mod tests {
         };
         tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            serve(streams, None, out),
+            serve(streams, None, out, DetachKeys::default()),
         )
         .await
         .expect("the session ended");

@@ -19,16 +19,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use berth_api::escape::DetachKeys;
 use berth_api::exec::{ExecCreateRequest, ExecInspect, ExecProcessConfig as WireProcessConfig};
 use berth_api::stream::StreamType;
 use berth_model::exec::AttachOptions;
 use berth_model::exec_process::ExecProcessConfig;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::daemon::Daemon;
 use crate::daemon::attach::ClientOutput;
 use crate::daemon::container::Container;
+use crate::daemon::detach::{InputEnd, forward_input, on_detach};
 use crate::driver::{ExecLaunch, ExecStreams, ExitRecord, LOST_EXIT_CODE};
 use crate::job::{JobError, JobOutput, JobStdin};
 
@@ -207,32 +209,11 @@ fn check_active(container: &Container, reference: &str) -> Result<(), JobError> 
     Ok(())
 }
 
-/// moby's `term.ToBytes`: comma-separated `ctrl-<key>` or single ASCII
-/// characters; "Invalid escape keys (KEYS) provided" otherwise.
-pub fn parse_detach_keys(keys: &str) -> Result<Vec<u8>, JobError> {
-    let invalid = || JobError::invalid(format!("Invalid escape keys ({keys}) provided"));
-    let mut out = Vec::new();
-    for key in keys.split(',') {
-        let lower = key.to_ascii_lowercase();
-        if let Some(rest) = lower.strip_prefix("ctrl-") {
-            let code = match rest.as_bytes() {
-                [c @ b'a'..=b'z'] => c - b'a' + 1,
-                [b'@'] => 0,
-                [b'['] => 27,
-                [b'\\'] => 28,
-                [b']'] => 29,
-                [b'^'] => 30,
-                [b'_'] => 31,
-                _ => return Err(invalid()),
-            };
-            out.push(code);
-        } else if key.len() == 1 && key.is_ascii() {
-            out.push(key.as_bytes()[0]);
-        } else {
-            return Err(invalid());
-        }
-    }
-    Ok(out)
+/// moby `daemon/exec.go`: the exec's `DetachKeys` in `term.ToBytes`
+/// syntax; "Invalid escape keys (KEYS) provided" otherwise.
+pub fn parse_detach_keys(keys: &str) -> Result<DetachKeys, JobError> {
+    DetachKeys::parse(keys)
+        .map_err(|_| JobError::invalid(format!("Invalid escape keys ({keys}) provided")))
 }
 
 /// A `[height, width]` console size from the wire.
@@ -294,15 +275,12 @@ impl Daemon {
             )));
         }
         check_active(&container, reference)?;
+        // Kept as given (none: empty, as moby's inspect shows it); the
+        // start falls back to ctrl-p,ctrl-q.
         let detach_keys = if request.detach_keys.is_empty() {
             Vec::new()
         } else {
-            parse_detach_keys(&request.detach_keys)?;
-            // Honoured nowhere in berthd yet: refused, not ignored.
-            return Err(JobError::invalid(format!(
-                "DetachKeys ({}) are not supported by berthd",
-                request.detach_keys
-            )));
+            parse_detach_keys(&request.detach_keys)?.as_bytes().to_vec()
         };
         if !request.working_dir.is_empty() && !request.working_dir.starts_with('/') {
             return Err(JobError::invalid(format!(
@@ -517,7 +495,7 @@ impl Daemon {
             let daemon = Arc::clone(self);
             tokio::spawn(async move {
                 let pid = streams.pid;
-                let (exit, _) = drain(streams, None, None).await;
+                let (exit, _) = drain(streams, None, None, None).await;
                 daemon.exec_ended(&session, pid, exit);
             });
             return Ok(());
@@ -547,11 +525,41 @@ impl Daemon {
         };
         let pid = streams.pid;
         let stdin = stdin.filter(|_| session.config.attach.stdin);
-        let (exit, client) = drain(streams, stdin, Some(client)).await;
-        // Recorded before the client's stream ends: see the module docs.
-        self.exec_ended(&session, pid, exit);
-        if let Some(client) = client {
-            client.finish().await;
+        // moby `daemon/exec.go`: with a TTY the input goes through the
+        // escape proxy; the exec's keys, else ctrl-p,ctrl-q.
+        let (detached_tx, detached_rx) = oneshot::channel();
+        let detach = session.config.tty.then(|| Detach {
+            keys: DetachKeys::from_bytes(&session.detach_keys),
+            detached: detached_tx,
+        });
+        // The session runs on its own: a client that detaches leaves the
+        // process running, and its exit is still recorded.
+        let daemon = Arc::clone(self);
+        let running = Arc::clone(&session);
+        let mut ran = tokio::spawn(async move {
+            let (exit, client) = drain(streams, stdin, Some(client), detach).await;
+            // Recorded before the client's stream ends: see the module docs.
+            daemon.exec_ended(&running, pid, exit);
+            if let Some(client) = client {
+                client.finish().await;
+            }
+        });
+        tokio::select! {
+            detached = detached_rx => {
+                if let Ok(client) = detached {
+                    client.finish().await;
+                    if let Ok(container) = self.containers.get(&session.container_id) {
+                        self.container_event(
+                            "exec_detach",
+                            &container.record(),
+                            &[("execID", session.id.clone())],
+                        );
+                    }
+                    return Ok(());
+                }
+                let _ = ran.await;
+            }
+            _ = &mut ran => {}
         }
         Ok(())
     }
@@ -673,15 +681,25 @@ fn start_failure(exit_code: i32, message: String) -> JobError {
     }
 }
 
+/// Where a client that typed the detach keys goes: the keys, and the
+/// channel that hands its output back to the start, which ends its stream
+/// at once while the process runs on.
+struct Detach {
+    keys: DetachKeys,
+    detached: oneshot::Sender<ClientOutput>,
+}
+
 /// Runs an exec's session: its output to `client` (while it is there; a
-/// client that left does not stop the process, its output is then read
-/// and dropped), the client's input to its stdin (the end of the input
-/// half-closes it). Returns the exit record once the output has ended,
-/// and the client, whose stream the caller ends once the record is kept.
+/// client that left or detached does not stop the process, its output is
+/// then read and dropped), the client's input to its stdin (the end of the
+/// input half-closes it; with `detach`, the keys end the client's session
+/// instead). Returns the exit record once the output has ended, and the
+/// client, whose stream the caller ends once the record is kept.
 async fn drain(
     streams: ExecStreams,
     stdin: Option<JobStdin>,
     mut client: Option<ClientOutput>,
+    detach: Option<Detach>,
 ) -> (Option<ExitRecord>, Option<ClientOutput>) {
     use futures_util::StreamExt;
     let ExecStreams { streams, exit, .. } = streams;
@@ -689,21 +707,44 @@ async fn drain(
         stdin: process_stdin,
         mut output,
     } = streams;
+    let (keys, mut handover) = match detach {
+        Some(Detach { keys, detached }) => (Some(keys), Some(detached)),
+        None => (None, None),
+    };
+    let (detached_tx, detached_rx) = oneshot::channel();
+    let detach_signal = on_detach(detached_rx);
+    tokio::pin!(detach_signal);
+    let mut detach_seen = false;
     let stdin_task = match (process_stdin, stdin) {
-        (Some(mut process_stdin), Some(mut client_stdin)) => Some(tokio::spawn(async move {
-            if let Err(e) = tokio::io::copy(&mut client_stdin, &mut process_stdin).await {
-                tracing::debug!(error = %e, "exec stdin copy ended");
+        (Some(mut process_stdin), Some(client_stdin)) => Some(tokio::spawn(async move {
+            match forward_input(client_stdin, &mut process_stdin, keys.as_ref()).await {
+                InputEnd::Eof => {
+                    let _ = process_stdin.shutdown().await;
+                }
+                InputEnd::Detached => {
+                    let _ = detached_tx.send(());
+                }
             }
-            let _ = process_stdin.shutdown().await;
         })),
         // Nobody feeds it: dropping it half-closes the process's stdin.
         _ => None,
     };
-    while let Some((stream, data)) = output.next().await {
-        if let Some(out) = &mut client
-            && out.write(stream, data).await.is_err()
-        {
-            client = None;
+    loop {
+        tokio::select! {
+            chunk = output.next() => {
+                let Some((stream, data)) = chunk else { break };
+                if let Some(out) = &mut client
+                    && out.write(stream, data).await.is_err()
+                {
+                    client = None;
+                }
+            }
+            () = &mut detach_signal, if !detach_seen => {
+                detach_seen = true;
+                if let (Some(out), Some(handover)) = (client.take(), handover.take()) {
+                    let _ = handover.send(out);
+                }
+            }
         }
     }
     if let Some(task) = stdin_task {

@@ -18,6 +18,7 @@ pub mod commit;
 pub mod connect;
 pub mod container;
 mod create;
+pub mod detach;
 mod distribution;
 mod dns;
 pub mod endpoints;

@@ -147,10 +147,15 @@ impl Daemon {
             (pending, request)
         };
         container.notify(false);
-        let (result, cancelled) = self.run_start(container, request, &cancel).await;
+        let model = request.container.clone();
+        let (result, cancelled) = match self.mount_volumes(&container.id, &model).await {
+            Ok(()) => self.run_start(container, request, &cancel).await,
+            Err(e) => (Err(e), false),
+        };
         let started = match result {
             Ok(started) => started,
             Err(e) => {
+                self.unmount_volumes(&container.id, Some(&model)).await;
                 // Clients waiting for output get end-of-stream.
                 drop(pending);
                 self.start_failed(container, &e, cancelled).await;

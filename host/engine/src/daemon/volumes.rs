@@ -38,6 +38,8 @@ pub(super) fn volume_error(error: VolumeError) -> JobError {
         | VolumeError::Option { .. } => ErrorKind::InvalidParameter,
         VolumeError::Conflict { .. } => ErrorKind::Conflict,
         VolumeError::NotFound { .. } => ErrorKind::NotFound,
+        // The message says what failed to mount where: the client's to see.
+        VolumeError::Mount { .. } => ErrorKind::Internal,
         VolumeError::Store(_) | VolumeError::Io { .. } => {
             return JobError::internal("volume driver", &error);
         }
@@ -79,6 +81,21 @@ fn volumes_of(record: &ContainerRecord) -> impl Iterator<Item = (&str, bool)> {
             } => Some((name.as_str(), *anonymous)),
             _ => None,
         })
+}
+
+/// The names of the volumes a model mounts, each once.
+fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> {
+    let mut names: Vec<String> = model
+        .mounts
+        .iter()
+        .filter_map(|m| match m {
+            Mount::Volume { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 impl Daemon {
@@ -281,6 +298,54 @@ impl Daemon {
                 extra.push(("read/write", (!read_only).to_string()));
             }
             self.volume_event(action, name, &extra);
+        }
+    }
+
+    /// Mounts the own mounts (`type`/`device`/`o` options) of the volumes
+    /// container `id` mounts, before its process starts (moby
+    /// `MountPoint.Setup` → `localVolume.Mount`). A failure unmounts what
+    /// this call mounted: nothing stays mounted for a start that failed.
+    pub(super) async fn mount_volumes(
+        &self,
+        id: &str,
+        model: &berth_model::container::ContainerModel,
+    ) -> Result<(), JobError> {
+        let names = model_volumes(model);
+        if names.is_empty() {
+            return Ok(());
+        }
+        let id = id.to_owned();
+        self.on_volumes(move |d| {
+            for (i, name) in names.iter().enumerate() {
+                if let Err(e) = d.mount(name, &id) {
+                    for done in &names[..i] {
+                        let _ = d.unmount(done, &id);
+                    }
+                    return Err(e);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Releases container `id`'s hold on its volumes' own mounts (after
+    /// its exit, or a start that failed); the last holder unmounts.
+    pub(super) async fn unmount_volumes(
+        &self,
+        id: &str,
+        model: Option<&berth_model::container::ContainerModel>,
+    ) {
+        let names = model.map(model_volumes).unwrap_or_default();
+        if names.is_empty() {
+            return;
+        }
+        let id = id.to_owned();
+        let result = self
+            .on_volumes(move |d| names.iter().try_for_each(|name| d.unmount(name, &id)))
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e.message, "failed to unmount a volume");
         }
     }
 

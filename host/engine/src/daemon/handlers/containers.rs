@@ -9,6 +9,7 @@ use super::Context;
 use crate::daemon::AttachReplay;
 use crate::driver::{AttachOptions, LogOptions};
 use crate::job::{Job, JobError, JobResult, JobStdin};
+use berth_api::escape::DetachKeys;
 
 /// Largest JSON request body accepted (create requests are a few KiB).
 const MAX_JSON_BODY: usize = 4 << 20;
@@ -220,11 +221,15 @@ pub(super) async fn container_attach(cx: Arc<Context>, mut job: Job) -> JobResul
             "Bad parameters: stream or logs must be set",
         ));
     }
+    // moby `daemon/attach.go`: checked before the container is looked up.
+    let keys = job.env.get("detachKeys").unwrap_or_default();
+    let detach_keys = DetachKeys::parse(keys)
+        .map_err(|_| JobError::invalid(format!("Invalid detach keys ({keys}) provided")))?;
     let stdin = options
         .stdin
         .then(|| std::mem::replace(&mut job.stdin, Box::new(tokio::io::empty())) as JobStdin);
     let id = job.required_arg(0, "container id")?;
-    d.attach(id, options, replay, stdin, job.stdout.clone())
+    d.attach(id, options, replay, detach_keys, stdin, job.stdout.clone())
         .await?;
     Ok(0)
 }

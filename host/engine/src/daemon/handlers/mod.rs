@@ -43,7 +43,7 @@
 //! | `container_wait` | id | `condition` | `WaitResponse` |
 //! | `container_delete` | id | `force`, `v` | |
 //! | `container_logs` | id | `follow`, `stdout`, `stderr`, `tail`, `since`, `until`, `timestamps` | frames |
-//! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
+//! | `container_attach` | id | `logs`, `stream`, `stdin`, `stdout`, `stderr`, `detachKeys` | frames: the log (`logs`), then live output (`stream`; stdin: client input) |
 //! | `container_resize` | id | `h`, `w` | |
 //! | `container_prune` | | `filters` | `ContainerPruneResponse` |
 //! | `container_changes` | id | | `[FilesystemChange]` |

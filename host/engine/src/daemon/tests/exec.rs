@@ -284,8 +284,9 @@ async fn refusals_use_mobys_messages() {
             "Invalid escape keys (ctrl-) provided".to_owned(),
         ),
         (
-            r#"{"Cmd":["true"],"DetachKeys":"ctrl-p,ctrl-q"}"#,
-            "DetachKeys (ctrl-p,ctrl-q) are not supported by berthd".to_owned(),
+            // moby's `term.ToBytes` names are lower case only.
+            r#"{"Cmd":["true"],"DetachKeys":"ctrl-P,ctrl-q"}"#,
+            "Invalid escape keys (ctrl-P,ctrl-q) provided".to_owned(),
         ),
         (
             r#"{"Cmd":["true"],"WorkingDir":"rel"}"#,

@@ -1,0 +1,179 @@
+//! The local driver's mount options (moby `volume/local/local_unix.go`):
+//! `type`, `device` and `o` are checked at create, reported by inspect,
+//! mounted on the volume's data directory when the first container using
+//! it starts and unmounted when the last one stops; a failing mount is the
+//! start's error and leaves nothing mounted.
+
+use std::path::Path;
+
+use berth_tests::daemon::Daemon;
+
+fn ready() -> Daemon {
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    d
+}
+
+/// The file-system type mounted at `path` in this mount namespace (the
+/// test daemon's), if any.
+fn mounted_fstype(path: &Path) -> Option<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let path = path.to_str().expect("utf-8 path");
+    info.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let sep = fields.iter().position(|f| *f == "-")?;
+        (fields.get(4) == Some(&path)).then(|| fields[sep + 1].to_owned())
+    })
+}
+
+#[test]
+fn a_tmpfs_volume_is_mounted_while_a_container_uses_it() {
+    let d = ready();
+    d.docker(&[
+        "volume",
+        "create",
+        "--driver",
+        "local",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=10m",
+        "tv",
+    ])
+    .ok();
+    let options = d
+        .docker(&["volume", "inspect", "-f", "{{json .Options}}", "tv"])
+        .ok();
+    assert_eq!(
+        options.trim(),
+        r#"{"device":"tmpfs","o":"size=10m","type":"tmpfs"}"#
+    );
+    let data = d.data_root().join("volumes/tv/_data");
+    assert_eq!(mounted_fstype(&data), None, "nothing mounted at create");
+    d.docker(&[
+        "run", "-d", "--name", "t1", "-v", "tv:/data", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    d.docker(&[
+        "run", "-d", "--name", "t2", "-v", "tv:/data", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    assert_eq!(mounted_fstype(&data).as_deref(), Some("tmpfs"));
+    let df = d.docker(&["exec", "t1", "df", "-k", "/data"]).ok();
+    assert!(df.contains("10240"), "a 10m tmpfs: {df}");
+    d.docker(&["exec", "t1", "sh", "-c", "echo shared > /data/f"])
+        .ok();
+    assert_eq!(d.docker(&["exec", "t2", "cat", "/data/f"]).ok(), "shared\n");
+    d.docker(&["rm", "-f", "t1"]).ok();
+    assert_eq!(
+        mounted_fstype(&data).as_deref(),
+        Some("tmpfs"),
+        "t2 holds it"
+    );
+    d.docker(&["rm", "-f", "t2"]).ok();
+    assert_eq!(mounted_fstype(&data), None, "unmounted with its last user");
+    d.docker(&["volume", "rm", "tv"]).ok();
+}
+
+#[test]
+fn a_bind_volume_shows_the_host_directory() {
+    let d = ready();
+    let host = d.dir().join("bind-source");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("from-host"), b"hello\n").unwrap();
+    let device = format!("device={}", host.display());
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &device,
+        "bv",
+    ])
+    .ok();
+    let out = d
+        .docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "bv:/data",
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/from-host && echo back > /data/from-ctr",
+        ])
+        .ok();
+    assert_eq!(out, "hello\n");
+    assert_eq!(std::fs::read(host.join("from-ctr")).unwrap(), b"back\n");
+    assert_eq!(
+        mounted_fstype(&d.data_root().join("volumes/bv/_data")),
+        None
+    );
+    d.docker(&["volume", "rm", "bv"]).ok();
+}
+
+#[test]
+fn bad_options_are_refused_at_create_and_a_failing_mount_at_start() {
+    let d = ready();
+    for (opts, want) in [
+        (&["--opt", "foo=bar"][..], "invalid option: \"foo\""),
+        (
+            &["--opt", "type=tmpfs"][..],
+            "missing required option: \"device\"",
+        ),
+        (
+            &[
+                "--opt",
+                "type=tmpfs",
+                "--opt",
+                "device=tmpfs",
+                "--opt",
+                "size=1m",
+            ][..],
+            "quota size requested but no quota support",
+        ),
+    ] {
+        let mut args = vec!["volume", "create"];
+        args.extend_from_slice(opts);
+        args.push("refused");
+        let out = d.docker(&args);
+        assert_eq!(out.code(), 1, "{out:?}");
+        assert!(out.stderr.contains(want), "{want}: {out:?}");
+    }
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=bogus",
+        "broken",
+    ])
+    .ok();
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "b1",
+        "-v",
+        "broken:/data",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("error while mounting volume")
+            && out.stderr.contains("failed to mount local volume"),
+        "{out:?}"
+    );
+    let data = d.data_root().join("volumes/broken/_data");
+    assert_eq!(mounted_fstype(&data), None, "nothing left mounted");
+    d.docker(&["rm", "-f", "b1"]).ok();
+    d.docker(&["volume", "rm", "broken"]).ok();
+}
