@@ -39,6 +39,7 @@ mod graph;
 mod hostile_images;
 mod network;
 mod network_dns;
+mod network_policy;
 mod plugins;
 mod registry_auth;
 mod registry_faults;
