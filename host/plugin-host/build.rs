@@ -1,7 +1,8 @@
 //! Builds the built-in plugins (`plugins/graph-layout`, `plugins/image-gc`,
 //! `plugins/disk-usage`, `plugins/authz-default`,
-//! `plugins/registry-policy-default`) for `wasm32-wasip2` so
-//! that berthd embeds them and runs with no plugin directory.
+//! `plugins/registry-policy-default`, `plugins/network-policy-default`)
+//! for `wasm32-wasip2` so that berthd embeds them and runs with no plugin
+//! directory.
 //!
 //! The nested `cargo build` uses its own target directory
 //! (`target/<profile>/wasm-plugins`): the outer cargo holds the lock of the
@@ -25,6 +26,10 @@ const BUILTINS: &[(&str, &str)] = &[
     (
         "registry-policy-default",
         "berth-plugin-registry-policy-default",
+    ),
+    (
+        "network-policy-default",
+        "berth-plugin-network-policy-default",
     ),
 ];
 

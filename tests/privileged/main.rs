@@ -43,6 +43,7 @@ mod graph;
 mod hostile_images;
 mod network;
 mod network_dns;
+mod network_policy;
 mod plugins;
 mod registry_auth;
 mod registry_faults;

@@ -127,10 +127,10 @@ fn berthd_lists_plugins_for_berth_the_api_and_docker() {
     }
 
     let listed = d.http("GET", "/berth/plugins", b"").json();
-    // Five built-in plugins (authz-default, disk-usage, graph-layout,
-    // image-gc, registry-policy-default), example-job, misbehave and the
-    // refused junk.
-    assert_eq!(listed.as_array().unwrap().len(), 8, "{listed}");
+    // Six built-in plugins (authz-default, disk-usage, graph-layout,
+    // image-gc, network-policy-default, registry-policy-default),
+    // example-job, misbehave and the refused junk.
+    assert_eq!(listed.as_array().unwrap().len(), 9, "{listed}");
     let example = plugin_json(&d, "example-job");
     assert_eq!(example["world"], "job-handler");
     assert_eq!(example["source"]["kind"], "directory");

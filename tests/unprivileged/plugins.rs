@@ -92,6 +92,7 @@ async fn sdk_built_plugins_load_from_the_plugin_directory() {
             "image-gc",
             "misbehave",
             "misbehave-policy",
+            "network-policy-default",
             "registry-policy-default"
         ]
     );

@@ -118,6 +118,9 @@ pub struct TestPlugins {
     pub example_registry_policy: Built,
     /// `example-graph-flatten`: two lowers whatever the image's depth.
     pub example_graph_flatten: Built,
+    /// `example-network-policy`: no host port below 1024, addresses from
+    /// the top of the subnet.
+    pub example_network_policy: Built,
 }
 
 /// Builds (or finds up to date) every test plugin.
@@ -135,6 +138,7 @@ pub fn test_plugins() -> TestPlugins {
             "berth-plugin-misbehave-authz",
             "berth-plugin-example-registry-policy",
             "berth-plugin-example-graph-flatten",
+            "berth-plugin-example-network-policy",
         ],
         &[],
     );
@@ -164,6 +168,7 @@ pub fn test_plugins() -> TestPlugins {
         misbehave_authz: built("misbehave-authz", &out, "misbehave-authz"),
         example_registry_policy: built("example-registry-policy", &out, "example-registry-policy"),
         example_graph_flatten: built("example-graph-flatten", &out, "example-graph-flatten"),
+        example_network_policy: built("example-network-policy", &out, "example-network-policy"),
     }
 }
 

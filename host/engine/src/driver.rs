@@ -817,3 +817,30 @@ pub trait NameService: Send + Sync + 'static {
     /// and the running containers' endpoints on them).
     fn reconcile(&self, state: &NetworkState) -> Result<(), JobError>;
 }
+
+/// The network-policy plugin (issue 12; WIT `berth:plugin/network`,
+/// `plan-network`): it decides a container's address on a network and its
+/// host ports; the engine checks the plan ([`crate::daemon::net_policy`])
+/// before anything is configured. berthd's adapter asks the plugin host,
+/// where a `network-policy` plugin of the plugin directory replaces the
+/// built-in `network-policy-default`.
+pub trait NetworkPolicy: Send + Sync + 'static {
+    /// Asks the serving policy to plan `request`: `Ok(None)` when no
+    /// network-policy plugin serves (the engine then plans as the default
+    /// does), the plugin's answer or refusal with its name, or an error
+    /// naming the plugin when it failed (trapped, ran out of time, is
+    /// resting). Blocking: a sync wasm call under an epoch deadline.
+    fn plan_network(
+        &self,
+        request: &berth_model::net_policy::PlanRequest,
+    ) -> Result<Option<PolicyAnswer>, JobError>;
+}
+
+/// What a network policy answered, and which plugin did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyAnswer {
+    /// The plugin's name and version (`network-policy-default 1.0.0`).
+    pub plugin: String,
+    /// Its plan, unchecked, or its refusal in its own words.
+    pub decision: Result<berth_model::net_policy::Plan, String>,
+}

@@ -17,7 +17,7 @@ macro_rules! builtin {
     };
 }
 
-/// The default graph-layout, authz and registry policies and the image maintenance
+/// The default graph-layout, authz, registry and network policies and the image maintenance
 /// jobs.
 pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("graph-layout"),
@@ -25,6 +25,7 @@ pub(crate) const BUILTINS: &[Builtin] = &[
     builtin!("disk-usage"),
     builtin!("authz-default"),
     builtin!("registry-policy-default"),
+    builtin!("network-policy-default"),
 ];
 
 /// Names of the built-in plugins.

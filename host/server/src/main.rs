@@ -307,6 +307,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     daemon.set_name_service(Arc::new(drivers::names::NameAdapter::new(
         args.dns_resolv_conf.clone(),
     )?));
+    // Container addresses and host ports, through the network policy.
+    daemon.set_network_policy(Arc::new(
+        drivers::network_policy::NetworkPolicyAdapter::new(plugins.host.clone()),
+    ));
     daemon.set_registry(Arc::new(
         drivers::registry::RegistryAdapter::new(berth_registry::Registry::new(
             berth_registry::RegistryConfig {

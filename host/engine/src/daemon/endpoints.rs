@@ -29,9 +29,9 @@ use berth_api::network::{EndpointResource, NetworkResource};
 use berth_model::container::ContainerModel;
 use berth_model::network::{
     EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkFiles, NetworkMode,
-    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, PortBinding, SandboxModel,
-    SandboxState,
+    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, SandboxModel, SandboxState,
 };
+use berth_model::ports::PortRequest;
 use berth_store::{StoreError, Table};
 
 use super::blocking::BlockingKind;
@@ -280,11 +280,9 @@ impl Daemon {
         let joined = tokio::spawn(async move {
             let lock = daemon.attachments.lock_of(&id);
             let _held = lock.lock().await;
-            // Its host ports first, all or none (moby `allocatePorts`
-            // before the endpoint joins): the endpoint carries them into
-            // the driver's DNAT rules.
-            let ports = daemon.reserve_ports(&id, requests).await?;
-            let joined = daemon.join_locked(&id, &name, wanted, ports).await;
+            // Its host ports are reserved with its leases, as the
+            // network policy planned them (`lease`).
+            let joined = daemon.join_locked(&id, &name, wanted, requests).await;
             if joined.is_err() {
                 daemon.release_ports(&id).await;
             }
@@ -310,7 +308,7 @@ impl Daemon {
         id: &str,
         name: &str,
         wanted: Vec<(NetworkModel, EndpointWish)>,
-        ports: Vec<PortBinding>,
+        requests: Vec<PortRequest>,
     ) -> Result<Attached, JobError> {
         // What a run whose end went unseen left behind goes first.
         self.leave_locked(id).await;
@@ -321,7 +319,7 @@ impl Daemon {
                 network.create_sandbox(&owned)
             })
             .await?;
-        let endpoints = match self.lease(id, name, &sandbox, &wanted, ports).await {
+        let endpoints = match self.lease(id, name, &sandbox, &wanted, requests).await {
             Ok(endpoints) => endpoints,
             Err(e) => {
                 self.remove_sandbox_logged(&sandbox).await;
@@ -365,7 +363,7 @@ impl Daemon {
         name: &str,
         sandbox: &SandboxModel,
         wanted: &[(NetworkModel, EndpointWish)],
-        ports: Vec<PortBinding>,
+        requests: Vec<PortRequest>,
     ) -> Result<Vec<EndpointModel>, JobError> {
         let _held = self.network_lock.lock().await;
         let store = self.store.clone();
@@ -381,6 +379,7 @@ impl Daemon {
             .await?;
         let hints = hints.unwrap_or_default();
         let mut endpoints: Vec<EndpointModel> = Vec::new();
+        let mut planned_ports = Vec::new();
         for (index, (network, wish)) in wanted.iter().enumerate() {
             let used: BTreeSet<IpAddr> = leases
                 .iter()
@@ -391,7 +390,10 @@ impl Daemon {
                 .flat_map(|ep| ep.ipv4.iter().chain(ep.ipv6.iter()).map(|a| a.addr))
                 .collect();
             let previous = hints.get(&network.id).map_or(&[][..], Vec::as_slice);
-            let endpoint = plan_endpoint(&EndpointRequest {
+            // Published through the first network, as moby's bridge
+            // driver does for the container's gateway endpoint.
+            let publishes = if index == 0 { &requests[..] } else { &[] };
+            let request = EndpointRequest {
                 container_id: id,
                 network,
                 index,
@@ -399,11 +401,15 @@ impl Daemon {
                 wish,
                 previous,
                 dns_names: dns_names(network, id, name, &wish.aliases),
-            })?;
+            };
+            let (endpoint, ports) = self.plan_endpoint_by_policy(request, publishes).await?;
+            planned_ports.extend(ports);
             endpoints.push(endpoint);
         }
-        // Published through the first network, as moby's bridge driver
-        // does for the container's gateway endpoint.
+        // Its host ports, all or none (moby `allocatePorts` before the
+        // endpoint joins): the endpoint carries them into the driver's
+        // DNAT rules. The join's undo releases them on a later failure.
+        let ports = self.reserve_ports(id, planned_ports).await?;
         if let Some(first) = endpoints.first_mut() {
             first.ports = ports;
         }

@@ -21,6 +21,7 @@ mod create;
 pub mod detach;
 mod distribution;
 mod dns;
+mod endpoint_policy;
 pub mod endpoints;
 pub mod exec;
 mod exit;
@@ -180,6 +181,8 @@ pub struct Daemon {
     attachments: endpoints::Attachments,
     /// Host port reservations of published ports.
     ports: Arc<ports::PortAllocator>,
+    /// The network-policy plugin, wired in by berthd after construction.
+    net_policy: std::sync::OnceLock<Arc<dyn crate::driver::NetworkPolicy>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -245,6 +248,7 @@ impl Daemon {
             pulls: pull::PullLocks::default(),
             last_samples: stats::LastSamples::default(),
             names: std::sync::OnceLock::new(),
+            net_policy: std::sync::OnceLock::new(),
         })
     }
 

@@ -837,6 +837,7 @@ mod name_service;
 mod names_fake;
 mod network;
 mod network_fake;
+mod network_policy;
 mod networks;
 mod prune;
 mod prune_unowned;

@@ -6,6 +6,7 @@ pub mod exec_launch;
 pub mod graph;
 pub mod names;
 pub mod network;
+pub mod network_policy;
 pub mod registry;
 pub mod registry_auth;
 mod registry_push;

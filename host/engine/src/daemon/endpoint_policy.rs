@@ -1,0 +1,173 @@
+//! A container's endpoint planned through the network-policy plugin
+//! (issue 12: "address allocation for containers, port-publishing
+//! decisions ... decided by the `network-policy` plugin ... The host
+//! validates each plan and applies it").
+//!
+//! For each network a container joins, under the network lock (so the
+//! addresses the policy sees in use are the leases of the moment), the
+//! engine asks the policy with the network's subnet and gateway, the
+//! addresses in use, the address it wants (`--ip`, else the one the
+//! container had if still free: the WIT request has one field for both)
+//! and, on the first network, the ports the container publishes. The
+//! answer is checked ([`super::net_policy::check_plan`]) before anything is
+//! reserved or configured; a refusal, a failed call or an invalid plan
+//! fails the start naming the plugin, and the join's undo leaves no
+//! lease, veth or reservation.
+//!
+//! The WIT request has one subnet: the policy plans the IPv4 address (the
+//! IPv6 one on an IPv6-only network); a dual-stack network's IPv6 address
+//! stays with the engine's own allocation.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use berth_model::net_policy::PlanRequest;
+use berth_model::network::{EndpointModel, Subnet};
+use berth_model::ports::PortRequest;
+
+use super::blocking::BlockingKind;
+use super::endpoints::{EndpointRequest, EndpointWish, plan_endpoint};
+use super::{Daemon, net_policy};
+use crate::driver::NetworkPolicy;
+use crate::job::{ErrorKind, JobError};
+
+/// What the policy's side of planning gives an endpoint: the address it
+/// chose (`None`: no policy serves, the engine chose) and the publications
+/// to reserve.
+struct Planned {
+    address: Option<IpAddr>,
+    ports: Vec<PortRequest>,
+}
+
+impl Daemon {
+    /// Wires in the network-policy plugin; the first one set stays.
+    /// Without one the engine plans addresses and ports itself, as the
+    /// built-in default policy does.
+    pub fn set_network_policy(&self, policy: Arc<dyn NetworkPolicy>) {
+        let _ = self.net_policy.set(policy);
+    }
+
+    /// Plans one endpoint ([`plan_endpoint`]) with the address the policy
+    /// chose, and returns it with the publications to reserve (`ports`, as
+    /// the policy planned them). Called under the network lock.
+    pub(super) async fn plan_endpoint_by_policy(
+        &self,
+        request: EndpointRequest<'_>,
+        ports: &[PortRequest],
+    ) -> Result<(EndpointModel, Vec<PortRequest>), JobError> {
+        let subnet = request.network.ipv4.or(request.network.ipv6);
+        let (policy, subnet) = match (self.net_policy.get(), subnet) {
+            (Some(policy), Some(subnet)) => (Arc::clone(policy), subnet),
+            _ => return Ok((plan_endpoint(&request)?, ports.to_vec())),
+        };
+        let planned = self.ask_policy(policy, &request, &subnet, ports).await?;
+        let Some(address) = planned.address else {
+            return Ok((plan_endpoint(&request)?, planned.ports));
+        };
+        // The policy's address is the endpoint's, in its family; the
+        // engine's allocation (and the container's old address) only for
+        // the other family.
+        let mut wish = request.wish.clone();
+        let mut previous: Vec<IpAddr> = request.previous.to_vec();
+        previous.retain(|a| a.is_ipv4() != address.is_ipv4());
+        if address.is_ipv4() {
+            wish.ipv4 = Some(address);
+        } else {
+            wish.ipv6 = Some(address);
+        }
+        let endpoint = plan_endpoint(&EndpointRequest {
+            wish: &wish,
+            previous: &previous,
+            ..request
+        })?;
+        Ok((endpoint, planned.ports))
+    }
+
+    async fn ask_policy(
+        &self,
+        policy: Arc<dyn NetworkPolicy>,
+        request: &EndpointRequest<'_>,
+        subnet: &Subnet,
+        ports: &[PortRequest],
+    ) -> Result<Planned, JobError> {
+        let asked = wished(request.wish, subnet);
+        let hint = asked.or_else(|| {
+            request.previous.iter().copied().find(|addr| {
+                subnet.is_host_address(*addr)
+                    && *addr != subnet.gateway()
+                    && !request.used.contains(addr)
+            })
+        });
+        let plan_request = PlanRequest {
+            container_id: request.container_id.to_owned(),
+            network: request.network.name.clone(),
+            subnet: subnet.cidr().to_string(),
+            gateway: subnet.gateway().to_string(),
+            used_addresses: request.used.iter().map(ToString::to_string).collect(),
+            requested_address: hint.map(|a| a.to_string()),
+            ports: net_policy::planned_ports(ports),
+        };
+        let sent = plan_request.clone();
+        let answer = self
+            .blocking(BlockingKind::Network, move || policy.plan_network(&sent))
+            .await?;
+        let Some(answer) = answer else {
+            return Ok(Planned {
+                address: None,
+                ports: ports.to_vec(),
+            });
+        };
+        let id = request.container_id;
+        let plan = answer
+            .decision
+            .map_err(|why| net_policy::refused(&answer.plugin, id, &why))?;
+        let checked = net_policy::check_plan(
+            &answer.plugin,
+            &plan_request,
+            subnet,
+            request.used,
+            ports,
+            &plan,
+        )?;
+        let invalid = |why: String| {
+            JobError::invalid(format!(
+                "network policy {:?} gave an invalid plan for container {id}: {why}",
+                answer.plugin
+            ))
+        };
+        // `--ip` must be given or the start fails; the old address is only
+        // a hint the policy may pass over.
+        if let Some(asked) = asked
+            && checked.address != asked
+        {
+            return Err(invalid(format!(
+                "address {} is not the requested {asked}",
+                checked.address
+            )));
+        }
+        if !checked.dns_servers.is_empty() {
+            // Not silently dropped: berthd does not write a policy's name
+            // servers into resolv.conf yet (`--dns` does).
+            return Err(JobError::new(
+                ErrorKind::InvalidParameter,
+                format!(
+                    "network policy {:?} planned name servers {:?} for container {id}: berthd does not apply a network policy's name servers (use --dns)",
+                    answer.plugin, plan.dns_servers
+                ),
+            ));
+        }
+        Ok(Planned {
+            address: Some(checked.address),
+            ports: checked.ports,
+        })
+    }
+}
+
+/// The address `wish` asks for in `subnet`'s family.
+fn wished(wish: &EndpointWish, subnet: &Subnet) -> Option<IpAddr> {
+    if subnet.gateway().is_ipv4() {
+        wish.ipv4
+    } else {
+        wish.ipv6
+    }
+}

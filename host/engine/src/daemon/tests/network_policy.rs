@@ -1,0 +1,297 @@
+//! A container's address and host ports through the network-policy seam
+//! (issue 12), with a fake policy: what it is asked, its plan applied, its
+//! refusal, failure or invalid plan a start error that leaves nothing.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+
+use berth_model::net_policy::{Plan, PlanRequest};
+
+use super::*;
+use crate::daemon::endpoints::SANDBOXES;
+use crate::driver::{NetworkPolicy, PolicyAnswer};
+
+type Decide = dyn Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync;
+
+/// A policy that records what it is asked and answers with `decide`.
+struct FakePolicy {
+    asked: Mutex<Vec<PlanRequest>>,
+    decide: Box<Decide>,
+}
+
+impl NetworkPolicy for FakePolicy {
+    fn plan_network(&self, request: &PlanRequest) -> Result<Option<PolicyAnswer>, JobError> {
+        self.asked.lock().unwrap().push(request.clone());
+        (self.decide)(request)
+    }
+}
+
+fn answer(decision: Result<Plan, String>) -> Result<Option<PolicyAnswer>, JobError> {
+    Ok(Some(PolicyAnswer {
+        plugin: "fake-policy 1.0.0".into(),
+        decision,
+    }))
+}
+
+/// The highest free host address of the request's IPv4 subnet; ports as
+/// asked, except that a requested range gets its last port.
+fn from_the_top(request: &PlanRequest) -> Result<Option<PolicyAnswer>, JobError> {
+    if let Some(wanted) = &request.requested_address {
+        return answer(Ok(plan(wanted, request)));
+    }
+    let net: ipnet::Ipv4Net = request.subnet.parse().unwrap();
+    let mut candidate = u32::from(net.broadcast()) - 1;
+    while request
+        .used_addresses
+        .contains(&Ipv4Addr::from(candidate).to_string())
+    {
+        candidate -= 1;
+    }
+    answer(Ok(plan(&Ipv4Addr::from(candidate).to_string(), request)))
+}
+
+fn plan(address: &str, request: &PlanRequest) -> Plan {
+    Plan {
+        address: address.into(),
+        dns_servers: Vec::new(),
+        ports: request.ports.clone(),
+    }
+}
+
+async fn with_policy(
+    decide: impl Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync + 'static,
+) -> (Fixture, Arc<FakePolicy>) {
+    let f = fixture();
+    f.daemon.restore().await.expect("restore");
+    f.network.calls.lock().unwrap().clear();
+    let policy = Arc::new(FakePolicy {
+        asked: Mutex::new(Vec::new()),
+        decide: Box::new(decide),
+    });
+    f.daemon
+        .set_network_policy(Arc::clone(&policy) as Arc<dyn NetworkPolicy>);
+    (f, policy)
+}
+
+const PLAIN: &str = r#"{"Image":"busybox","Cmd":["sh"]}"#;
+
+fn publishing(host_port: &str) -> String {
+    format!(
+        r#"{{"Image":"busybox","Cmd":["sh"],"HostConfig":{{"PortBindings":{{"80/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{host_port}"}}]}}}}}}"#
+    )
+}
+
+fn address(f: &Fixture, id: &str) -> String {
+    f.daemon.inspect(id).unwrap().network_settings.networks["bridge"]
+        .ip_address
+        .clone()
+}
+
+fn reservations(f: &Fixture) -> Vec<berth_model::network::PortBinding> {
+    f.store
+        .list(crate::daemon::ports::PORTS)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.binding)
+        .collect()
+}
+
+/// Nothing of a failed start is left: no lease, sandbox, veth or host
+/// port reservation.
+fn nothing_left(f: &Fixture) {
+    assert!(f.store.list(SANDBOXES).unwrap().is_empty());
+    let kernel = f.network.kernel();
+    assert!(kernel.sandboxes.is_empty(), "{:?}", kernel.sandboxes);
+    assert!(kernel.endpoints.is_empty(), "{:?}", kernel.endpoints);
+    assert!(reservations(f).is_empty());
+}
+
+#[tokio::test]
+async fn the_policy_chooses_the_address_and_is_asked_with_what_the_engine_knows() {
+    let (f, policy) = with_policy(from_the_top).await;
+    let web = f.create(Some("web"), PLAIN).await.expect("create");
+    f.daemon.start(&web).await.expect("start");
+    assert_eq!(address(&f, &web), "172.17.255.254");
+    let (_, endpoint) = f.network.kernel().endpoints.into_iter().next().unwrap();
+    // The MAC follows the policy's address, as moby derives it.
+    assert_eq!(endpoint.mac.to_string(), "02:42:ac:11:ff:fe");
+
+    let other = f.create(Some("other"), PLAIN).await.expect("create");
+    f.daemon.start(&other).await.expect("start");
+    assert_eq!(address(&f, &other), "172.17.255.253");
+
+    // A restart offers the old address as the one wanted.
+    f.daemon.stop(&web, Some(1), None).await.expect("stop");
+    f.daemon.start(&web).await.expect("start");
+    assert_eq!(address(&f, &web), "172.17.255.254");
+
+    let asked = policy.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 3);
+    assert_eq!(
+        asked[0],
+        PlanRequest {
+            container_id: web.clone(),
+            network: "bridge".into(),
+            subnet: "172.17.0.0/16".into(),
+            gateway: "172.17.0.1".into(),
+            used_addresses: Vec::new(),
+            requested_address: None,
+            ports: Vec::new(),
+        }
+    );
+    assert_eq!(asked[1].used_addresses, ["172.17.255.254"]);
+    assert_eq!(asked[2].used_addresses, ["172.17.255.253"]);
+    assert_eq!(
+        asked[2].requested_address.as_deref(),
+        Some("172.17.255.254")
+    );
+}
+
+#[tokio::test]
+async fn the_policy_plans_the_host_ports_that_are_reserved() {
+    // Ports 20000-20009: the policy takes the last of the range.
+    let (f, policy) = with_policy(|request| {
+        let mut plan = plan("172.17.0.9", request);
+        for port in &mut plan.ports {
+            port.host_port = 20009;
+        }
+        answer(Ok(plan))
+    })
+    .await;
+    let id = f
+        .create(Some("web"), &publishing("20000-20009"))
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    let asked = policy.asked.lock().unwrap()[0].ports.clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].container_port, asked[0].host_port),
+        (80, 0),
+        "a range goes to the policy as 0"
+    );
+    assert_eq!(asked[0].host_ip, "127.0.0.1");
+    assert_eq!(asked[0].protocol, "tcp");
+    let bindings = reservations(&f);
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].host_port, 20009);
+    let (_, endpoint) = f.network.kernel().endpoints.into_iter().next().unwrap();
+    assert_eq!(endpoint.ports, bindings);
+    assert_eq!(address(&f, &id), "172.17.0.9");
+}
+
+#[tokio::test]
+async fn a_refusal_fails_the_start_in_the_plugins_words_and_leaves_nothing() {
+    let (f, _) = with_policy(|request| {
+        if request
+            .ports
+            .iter()
+            .any(|p| (1..1024).contains(&p.host_port))
+        {
+            return answer(Err("host port 80 is below 1024".into()));
+        }
+        answer(Ok(plan("172.17.0.5", request)))
+    })
+    .await;
+    let id = f
+        .create(Some("web"), &publishing("80"))
+        .await
+        .expect("create");
+    let err = f.daemon.start(&id).await.expect_err("refused");
+    assert_eq!(err.kind, ErrorKind::InvalidParameter);
+    assert_eq!(
+        err.message,
+        format!(
+            r#"network policy "fake-policy 1.0.0" refused container {id}: host port 80 is below 1024"#
+        )
+    );
+    nothing_left(&f);
+    // The same policy lets a high port through.
+    let ok = f
+        .create(Some("ok"), &publishing("20080"))
+        .await
+        .expect("create");
+    f.daemon.start(&ok).await.expect("start");
+    assert_eq!(reservations(&f)[0].host_port, 20080);
+}
+
+#[tokio::test]
+async fn a_failed_call_or_a_bad_plan_fails_the_start_and_leaves_nothing() {
+    let gateway = |request: &PlanRequest| answer(Ok(plan("172.17.0.1", request)));
+    let crashed = |_: &PlanRequest| -> Result<Option<PolicyAnswer>, JobError> {
+        Err(JobError::new(
+            ErrorKind::Internal,
+            "network policy failed: plugin fake-policy 1.0.0: plan-network failed: trapped",
+        ))
+    };
+    let dns = |request: &PlanRequest| {
+        let mut plan = plan("172.17.0.5", request);
+        plan.dns_servers = vec!["192.0.2.53".into()];
+        answer(Ok(plan))
+    };
+    let extra_port = |request: &PlanRequest| {
+        let mut plan = plan("172.17.0.5", request);
+        plan.ports.extend(plan.ports.clone());
+        answer(Ok(plan))
+    };
+    type Case = (Box<Decide>, &'static str);
+    let cases: Vec<Case> = vec![
+        (Box::new(gateway), "address 172.17.0.1 is the gateway"),
+        (Box::new(crashed), "plan-network failed: trapped"),
+        (
+            Box::new(dns),
+            "berthd does not apply a network policy's name servers (use --dns)",
+        ),
+        (
+            Box::new(extra_port),
+            "it has 2 ports for the 1 the container publishes",
+        ),
+    ];
+    for (decide, why) in cases {
+        let (f, _) = with_policy(decide).await;
+        let id = f
+            .create(Some("web"), &publishing("20081"))
+            .await
+            .expect("create");
+        let err = f.daemon.start(&id).await.expect_err(why);
+        assert!(err.message.ends_with(why), "{}", err.message);
+        assert!(err.message.contains("fake-policy 1.0.0"), "{}", err.message);
+        nothing_left(&f);
+    }
+}
+
+#[tokio::test]
+async fn an_old_address_is_only_a_hint_the_policy_may_pass_over() {
+    let (f, policy) = with_policy(|request| {
+        let hinted = request.requested_address.as_deref() == Some("172.17.0.2");
+        answer(Ok(plan(
+            if hinted { "172.17.0.3" } else { "172.17.0.2" },
+            request,
+        )))
+    })
+    .await;
+    let a = f.create(Some("a"), PLAIN).await.expect("create");
+    f.daemon.start(&a).await.expect("start");
+    assert_eq!(address(&f, &a), "172.17.0.2");
+    f.daemon.stop(&a, Some(1), None).await.expect("stop");
+    f.daemon.start(&a).await.expect("start");
+    assert_eq!(address(&f, &a), "172.17.0.3");
+    assert_eq!(
+        policy.asked.lock().unwrap()[1].requested_address.as_deref(),
+        Some("172.17.0.2")
+    );
+}
+
+#[tokio::test]
+async fn without_an_answer_the_engine_plans_as_the_default_does() {
+    let (f, policy) = with_policy(|_| Ok(None)).await;
+    let id = f
+        .create(Some("web"), &publishing("20082"))
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    assert_eq!(address(&f, &id), "172.17.0.2");
+    assert_eq!(reservations(&f)[0].host_port, 20082);
+    assert_eq!(policy.asked.lock().unwrap().len(), 1);
+    let _: IpAddr = address(&f, &id).parse().unwrap();
+}

@@ -1,0 +1,132 @@
+//! The default network policy, built into berthd: what dockerd's default
+//! IPAM and port mapper do (moby `libnetwork/ipams/defaultipam`,
+//! `libnetwork/portmapper`).
+//!
+//! - the address berthd asks for (`--ip`, else the address the container
+//!   had, which berthd offers only while it is free) when it is a host
+//!   address of the subnet other than the gateway and not in use, else the
+//!   lowest free host address; moby's IPAM messages when there is none;
+//! - no name servers of its own (berthd's resolver rules apply);
+//! - every published port as asked: a host port 0 lets berthd choose.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use berth_plugin_sdk::network::{NetworkPlan, NetworkPolicy, NetworkRequest};
+use berth_plugin_sdk::{PluginInfo, register_network_policy};
+
+struct Default;
+
+/// A subnet as numbers: its first and last host address, its family.
+struct Range {
+    first: u128,
+    last: u128,
+    v4: bool,
+}
+
+impl Range {
+    fn parse(cidr: &str) -> Result<Range, String> {
+        let bad = || format!("subnet {cidr:?} is not CIDR");
+        let (base, bits) = cidr.split_once('/').ok_or_else(bad)?;
+        let base: IpAddr = base.parse().map_err(|_| bad())?;
+        let bits: u32 = bits.parse().map_err(|_| bad())?;
+        let (value, width, v4) = match base {
+            IpAddr::V4(a) => (u128::from(u32::from(a)), 32, true),
+            IpAddr::V6(a) => (u128::from(a), 128, false),
+        };
+        if bits > width {
+            return Err(bad());
+        }
+        let host_bits = width - bits;
+        let size_mask = if host_bits == 128 {
+            u128::MAX
+        } else {
+            (1u128 << host_bits) - 1
+        };
+        let network = value & !size_mask;
+        let top = network | size_mask;
+        // IPv4 has a broadcast address; IPv6 only its subnet-router
+        // (network) address is not a host's (as berthd's `Subnet`).
+        let last = if v4 { top.saturating_sub(1) } else { top };
+        Ok(Range {
+            first: network + 1,
+            last,
+            v4,
+        })
+    }
+
+    fn number(&self, addr: IpAddr) -> Option<u128> {
+        match addr {
+            IpAddr::V4(a) if self.v4 => Some(u128::from(u32::from(a))),
+            IpAddr::V6(a) if !self.v4 => Some(u128::from(a)),
+            _ => None,
+        }
+    }
+
+    fn address(&self, n: u128) -> IpAddr {
+        if self.v4 {
+            // The range of an IPv4 subnet holds 32-bit numbers only.
+            IpAddr::V4(Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(n))
+        }
+    }
+}
+
+impl NetworkPolicy for Default {
+    fn new() -> Self {
+        Default
+    }
+
+    fn info(&self) -> PluginInfo {
+        PluginInfo::new(
+            "network-policy-default",
+            env!("CARGO_PKG_VERSION"),
+            "default network policy: the wanted address, else the lowest free one; ports as asked",
+        )
+    }
+
+    fn plan_network(&mut self, request: &NetworkRequest) -> Result<NetworkPlan, String> {
+        let range = Range::parse(&request.subnet)?;
+        let gateway: IpAddr = request
+            .gateway
+            .parse()
+            .map_err(|_| format!("gateway {:?} is not an address", request.gateway))?;
+        let used: Vec<IpAddr> = request
+            .used_addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .chain([gateway])
+            .collect();
+        let address = match &request.requested_address {
+            Some(wanted) => {
+                // moby `ErrIPOutOfRange`, `ErrIPAlreadyAllocated`.
+                let addr: IpAddr = wanted
+                    .parse()
+                    .map_err(|_| "Requested address is out of range".to_owned())?;
+                let inside = range
+                    .number(addr)
+                    .is_some_and(|n| (range.first..=range.last).contains(&n));
+                if !inside || addr == gateway {
+                    return Err("Requested address is out of range".into());
+                }
+                if used.contains(&addr) {
+                    return Err("Address already in use".into());
+                }
+                addr
+            }
+            // The walk takes at most `used.len() + 1` steps.
+            None => (range.first..=range.last)
+                .map(|n| range.address(n))
+                .find(|a| !used.contains(a))
+                // moby `ErrNoAvailableIPs`.
+                .ok_or_else(|| "No available addresses on this pool".to_owned())?,
+        };
+        Ok(NetworkPlan {
+            address: address.to_string(),
+            dns_servers: Vec::new(),
+            ports: request.ports.clone(),
+        })
+    }
+}
+
+register_network_policy!(Default);

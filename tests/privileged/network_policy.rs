@@ -1,0 +1,185 @@
+//! The network policy end to end (issue 12): berthd's built-in
+//! `network-policy-default` decides containers' addresses and host ports
+//! as the engine did; a `network-policy` plugin hot-loaded into the plugin
+//! directory of a running berthd replaces it (here one that refuses host
+//! ports below 1024 and gives addresses from the top of the subnet), and
+//! its removal brings the default back, without a restart.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::{Duration, Instant};
+
+use berth_tests::daemon::Daemon;
+
+use crate::plugins::plugins_support::{PluginDir, install, test_plugins};
+
+/// Waits (bounded) until `GET /berth/plugins/NAME` answers `status` and,
+/// when it is 200, the plugin is the active one for its world.
+fn wait_for(d: &Daemon, name: &str, status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = d.http("GET", &format!("/berth/plugins/{name}"), b"");
+        if r.status == status && (status != 200 || r.json()["active"] == true) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "plugin {name} never answered {status} (active): {} {}",
+            r.status,
+            r.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ip_of(d: &Daemon, name: &str) -> String {
+    d.docker(&[
+        "inspect",
+        "-f",
+        "{{.NetworkSettings.Networks.bridge.IPAddress}}",
+        name,
+    ])
+    .ok()
+    .trim()
+    .to_owned()
+}
+
+/// The default bridge's subnet: (network address, prefix length).
+fn bridge_subnet(d: &Daemon) -> (Ipv4Addr, u32) {
+    let cidr = d
+        .docker(&[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ])
+        .ok();
+    let (base, bits) = cidr
+        .trim()
+        .split_once('/')
+        .unwrap_or_else(|| panic!("subnet {cidr:?}"));
+    (base.parse().expect("IPv4"), bits.parse().expect("prefix"))
+}
+
+/// A TCP port on 127.0.0.1 that is free now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Nothing of container `name`'s refused start is left: it is created,
+/// without a sandbox, on no network's list, in no nftables rule, and
+/// 127.0.0.1:`port` is free on the host.
+fn nothing_left(d: &Daemon, name: &str, port: u16) {
+    let state = d
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}}|{{.NetworkSettings.SandboxKey}}|{{.Id}}",
+            name,
+        ])
+        .ok();
+    let mut parts = state.trim().split('|');
+    assert_eq!(parts.next(), Some("created"), "{state}");
+    assert_eq!(parts.next(), Some(""), "{state}");
+    let id = parts.next().expect("id").to_owned();
+    let on_bridge = d
+        .docker(&["network", "inspect", "bridge", "-f", "{{json .Containers}}"])
+        .ok();
+    assert!(!on_bridge.contains(&id), "{on_bridge}");
+    let netns = d.exec_root().join("netns").join(&id);
+    assert!(!netns.exists(), "{} left", netns.display());
+    let rules = berth_tests::cmd::run(
+        ["nft", "list", "table", "inet", d.nft_table()],
+        Duration::from_secs(30),
+    );
+    assert!(
+        !rules.stdout.contains(&format!("dport {port} ")),
+        "{rules:?}"
+    );
+    TcpListener::bind(("127.0.0.1", port)).expect("the host port is not held");
+}
+
+#[test]
+fn a_network_policy_plugin_replaces_the_default_while_berthd_runs() {
+    let built = test_plugins();
+    let p = PluginDir::new();
+    let d = p.start();
+    d.import_busybox("busybox");
+    let builtin = d.http("GET", "/berth/plugins/network-policy-default", b"");
+    assert_eq!(builtin.status, 200, "{}", builtin.text());
+    assert_eq!(builtin.json()["active"], true, "{}", builtin.text());
+
+    // The default: the lowest free address, as dockerd's IPAM.
+    let (network, prefix) = bridge_subnet(&d);
+    let base = u32::from(network);
+    let lowest = |n: u32| Ipv4Addr::from(base + n).to_string();
+    d.docker(&["run", "-d", "--name", "first", "busybox", "sleep", "60"])
+        .ok();
+    assert_eq!(ip_of(&d, "first"), lowest(2));
+
+    // The replacement, hot-loaded into the running berthd.
+    install(&p.plugins(), &built.example_network_policy, None);
+    wait_for(&d, "example-network-policy", 200);
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "low",
+        "-p",
+        "127.0.0.1:987:80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains(r#"network policy "example-network-policy 1.0.0" refused container "#)
+            && out
+                .stderr
+                .contains("host port 987 is below 1024: this host publishes on ports 1024 and up"),
+        "{out:?}"
+    );
+    nothing_left(&d, "low", 987);
+
+    let high = free_port();
+    let publish = format!("127.0.0.1:{high}:80");
+    d.docker(&[
+        "run", "-d", "--name", "high", "-p", &publish, "busybox", "sleep", "60",
+    ])
+    .ok();
+    let port = d.docker(&["port", "high"]).ok();
+    assert_eq!(port.trim(), format!("80/tcp -> 127.0.0.1:{high}"));
+    // The plugin's choice: the top host address of the subnet.
+    let top = Ipv4Addr::from(base | (u32::MAX >> prefix));
+    let top = Ipv4Addr::from(u32::from(top) - 1).to_string();
+    assert_eq!(ip_of(&d, "high"), top);
+
+    // Removed, the default is back: the next lowest address, and port 987
+    // may be published again.
+    std::fs::remove_file(p.plugins().join("example-network-policy.wasm")).expect("rm wasm");
+    std::fs::remove_file(p.plugins().join("example-network-policy.toml")).expect("rm toml");
+    wait_for(&d, "example-network-policy", 404);
+    let builtin = d.http("GET", "/berth/plugins/network-policy-default", b"");
+    assert_eq!(builtin.json()["active"], true, "{}", builtin.text());
+    d.docker(&["rm", "low"]).ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "back",
+        "-p",
+        "127.0.0.1:987:80",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    assert_eq!(ip_of(&d, "back"), lowest(3));
+    let port = d.docker(&["port", "back"]).ok();
+    assert_eq!(port.trim(), "80/tcp -> 127.0.0.1:987");
+    d.docker(&["rm", "-f", "first", "high", "back"]).ok();
+}
