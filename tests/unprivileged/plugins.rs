@@ -670,7 +670,9 @@ async fn hot_reload_under_load_loses_no_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_and_registry_policies_answer_through_the_host() {
     let built = test_plugins();
-    // Without plugins of these worlds the host has nothing to ask.
+    // Without a plugin of this world in the directory, the built-in
+    // network-policy-default answers: the lowest free address, the ports as
+    // asked (host port 0 left for the host to choose), no name servers.
     let empty = fixture(|_, _| {}).await;
     let request = NetworkRequest {
         container_id: "c".repeat(64),
@@ -686,7 +688,18 @@ async fn network_and_registry_policies_answer_through_the_host() {
             host_port: 0,
         }],
     };
-    assert!(empty.host.plan_network(&request).is_none());
+    let default_plan = {
+        let host = empty.host.clone();
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || host.plan_network(&request))
+            .await
+            .unwrap()
+            .expect("the built-in network policy answers")
+            .unwrap()
+    };
+    assert_eq!(default_plan.address, "172.30.0.3");
+    assert!(default_plan.dns_servers.is_empty());
+    assert_eq!(default_plan.ports[0].host_port, 0);
 
     let f = fixture(|dir, grants| {
         install(dir, &built.example_network, None);
