@@ -42,6 +42,9 @@ source "$repo/tests/bench/bundle.sh"
 berthd_bridge=bbench$$
 # shellcheck disable=SC2206
 berthd_net=(--bridge "$berthd_bridge" --ip-forward=false ${BERTH_NET_ARGS:-})
+# The iptables-nft tables that were there before dockerd made its own: the
+# ones it made are deleted at cleanup, those that were there are left.
+tables_before=$(nft list tables 2>/dev/null)
 cleanup() {
     set +e
     dockerd_cleanup
@@ -53,6 +56,9 @@ cleanup() {
             while read -r rule; do eval "iptables -t $t $rule" 2>/dev/null; done
         for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -F "$c"; done
         for c in $(iptables -t $t -S 2>/dev/null | awk '/^-N DOCKER/ {print $2}'); do iptables -t $t -X "$c"; done
+        # iptables-nft also leaves the base table (`table ip nat`, `table
+        # ip filter`) with its empty built-in chains.
+        grep -qx "table ip $t" <<<"$tables_before" || nft delete table ip $t 2>/dev/null
     done
     berthd_cleanup
     echo "$old_forward" >/proc/sys/net/ipv4/ip_forward
