@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::blocking::BlockingKind;
 use super::container::{Container, ContainerRecord};
 use super::endpoints::{
-    Attached, DEFAULT_NETWORK, EndpointRequest, EndpointWish, SANDBOXES, dns_names, plan_endpoint,
+    Attached, DEFAULT_NETWORK, EndpointRequest, EndpointWish, SANDBOXES, dns_names,
 };
 use super::{Daemon, store_error};
 use crate::job::{ErrorKind, JobError};
@@ -355,7 +355,9 @@ impl Daemon {
                 .filter(|ep| ep.network_id == network.id)
                 .flat_map(|ep| ep.ipv4.iter().chain(ep.ipv6.iter()).map(|a| a.addr))
                 .collect();
-            let endpoint = plan_endpoint(&EndpointRequest {
+            // Planned by the network policy, as a start's endpoints are;
+            // the published ports stay with the first network.
+            let request = EndpointRequest {
                 container_id: id,
                 network,
                 index: free_index(&attached.endpoints),
@@ -363,7 +365,8 @@ impl Daemon {
                 wish,
                 previous: &[],
                 dns_names: dns_names(network, id, name, &wish.aliases),
-            })?;
+            };
+            let (endpoint, _) = self.plan_endpoint_by_policy(request, &[]).await?;
             let mut after = before.clone();
             after.endpoints.push(endpoint.clone());
             self.put_lease(id, after).await?;

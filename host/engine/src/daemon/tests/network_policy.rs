@@ -295,3 +295,63 @@ async fn without_an_answer_the_engine_plans_as_the_default_does() {
     assert_eq!(policy.asked.lock().unwrap().len(), 1);
     let _: IpAddr = address(&f, &id).parse().unwrap();
 }
+
+/// `docker network connect` of a running container plans its new endpoint
+/// through the policy too, and a refusal leaves the container as it was.
+#[tokio::test]
+async fn a_connect_of_a_running_container_is_planned_by_the_policy() {
+    // From the top; once `refuse` is set, nothing on `back`.
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refusing = Arc::clone(&refuse);
+    let (f, policy) = with_policy(move |r: &PlanRequest| {
+        if refusing.load(std::sync::atomic::Ordering::SeqCst) && r.subnet == "10.8.0.0/24" {
+            answer(Err("no more on back".into()))
+        } else {
+            from_the_top(r)
+        }
+    })
+    .await;
+    let request: berth_api::network::NetworkCreateRequest =
+        serde_json::from_str(r#"{"Name":"back","IPAM":{"Config":[{"Subnet":"10.8.0.0/24"}]}}"#)
+            .unwrap();
+    f.daemon.network_create(request).await.expect("network");
+    let web = f.create(Some("web"), PLAIN).await.expect("create");
+    f.daemon.start(&web).await.expect("start");
+    policy.asked.lock().unwrap().clear();
+
+    let connect = |container: &str| berth_api::network_connect::NetworkConnectRequest {
+        container: container.into(),
+        endpoint_config: None,
+    };
+    f.daemon
+        .network_connect("back", connect("web"))
+        .await
+        .expect("connect");
+    let asked = policy.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].subnet, "10.8.0.0/24");
+    assert!(
+        asked[0].ports.is_empty(),
+        "ports go with the first network only"
+    );
+    let settings = f.daemon.inspect(&web).unwrap().network_settings;
+    assert_eq!(settings.networks["back"].ip_address, "10.8.0.254");
+
+    // A policy that refuses: the second container stays on its first
+    // network only, with no lease on `back` and no veth there.
+    refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let api = f.create(Some("api"), PLAIN).await.expect("create");
+    f.daemon.start(&api).await.expect("start");
+    let endpoints_before = f.network.kernel().endpoints.len();
+    let err = f
+        .daemon
+        .network_connect("back", connect("api"))
+        .await
+        .expect_err("refused");
+    assert!(err.message.contains("no more on back"), "{}", err.message);
+    assert_eq!(f.network.kernel().endpoints.len(), endpoints_before);
+    let lease = f.store.get(SANDBOXES, &api).unwrap().expect("lease");
+    assert_eq!(lease.endpoints.len(), 1, "{:?}", lease.endpoints);
+    let settings = f.daemon.inspect(&api).unwrap().network_settings;
+    assert!(!settings.networks.contains_key("back"));
+}
