@@ -5,12 +5,11 @@
 //! `kill -9` of berthd and its restart keep a running container's address
 //! and connectivity.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use berth_tests::cmd::run;
 use berth_tests::daemon::Daemon;
+use berth_tests::http::get_from_host;
 
 fn ready() -> Daemon {
     let d = Daemon::start();
@@ -68,30 +67,9 @@ fn ports_of(bridge: &str) -> Vec<String> {
         .collect()
 }
 
-/// GET / from the host, retried while the server comes up (bounded).
+/// GET / of `addr` port 80 from the host (bounded retries).
 fn fetch_from_host(addr: &str) -> String {
-    let target: SocketAddr = format!("{addr}:80").parse().expect("address");
-    let mut last = String::new();
-    for _ in 0..100 {
-        match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(mut stream) => {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .expect("timeout");
-                stream
-                    .write_all(b"GET / HTTP/1.0\r\n\r\n")
-                    .expect("request");
-                let mut response = String::new();
-                match stream.read_to_string(&mut response) {
-                    Ok(_) => return response,
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{addr}:80 unreachable from the host: {last}");
+    get_from_host(format!("{addr}:80").parse().expect("address"))
 }
 
 /// `wget` of `http://addr/` from a new container on the default bridge,

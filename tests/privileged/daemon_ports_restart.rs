@@ -5,48 +5,11 @@
 //! `docker port` and inspect, and a later `docker stop` removes the rule
 //! and frees the port.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use berth_tests::cmd::run;
 use berth_tests::daemon::Daemon;
-
-/// GET / from the host, retried while the server (or the daemon's rules)
-/// come up; bounded.
-fn fetch(target: SocketAddr) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(mut stream) => {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .expect("timeout");
-                stream
-                    .write_all(b"GET / HTTP/1.0\r\n\r\n")
-                    .expect("request");
-                let mut response = String::new();
-                match stream.read_to_string(&mut response) {
-                    Ok(_) if !response.is_empty() => return response,
-                    Ok(_) => last = "empty response".to_owned(),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{target} unreachable from the host: {last}");
-}
-
-fn nft_rules(d: &Daemon) -> String {
-    let out = run(
-        ["nft", "list", "table", "inet", d.nft_table()],
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code(), 0, "nft list table: {out:?}");
-    out.stdout
-}
+use berth_tests::http::get_from_host;
 
 /// What the daemon says of `web`'s published port: `docker port` and
 /// inspect's `NetworkSettings.Ports`, which must agree.
@@ -72,7 +35,7 @@ fn published(d: &Daemon) -> SocketAddr {
 fn assert_held(d: &Daemon, target: SocketAddr) {
     let err = TcpListener::bind(target).expect_err("the published port is held by berthd");
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err}");
-    let rules = nft_rules(d);
+    let rules = d.nft_rules();
     assert!(
         rules.contains(&format!("dport {} dnat", target.port())),
         "{rules}"
@@ -84,7 +47,7 @@ fn assert_released(d: &Daemon, target: SocketAddr) {
         .docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"])
         .ok();
     assert_eq!(stopped.trim(), "{}");
-    let rules = nft_rules(d);
+    let rules = d.nft_rules();
     assert!(
         !rules.contains(&format!("dport {}", target.port())),
         "rules left: {rules}"
@@ -108,7 +71,7 @@ fn start_web(d: &Daemon) -> SocketAddr {
     ])
     .ok();
     let target = published(d);
-    assert!(fetch(target).contains("hello-restart"));
+    assert!(get_from_host(target).contains("hello-restart"));
     assert_held(d, target);
     target
 }
@@ -125,7 +88,7 @@ fn a_published_port_survives_a_kill_9_of_berthd() {
         .ok();
     assert_eq!(status.trim(), "running");
     assert_eq!(published(&d), target, "the same port after the restart");
-    assert!(fetch(target).contains("hello-restart"));
+    assert!(get_from_host(target).contains("hello-restart"));
     assert_held(&d, target);
 
     d.docker(&["stop", "-t", "1", "web"]).ok();
@@ -143,7 +106,7 @@ fn a_published_port_survives_a_clean_restart_of_berthd() {
         .ok();
     assert_eq!(status.trim(), "running");
     assert_eq!(published(&d), target, "the same port after the restart");
-    assert!(fetch(target).contains("hello-restart"));
+    assert!(get_from_host(target).contains("hello-restart"));
     assert_held(&d, target);
 
     d.docker(&["stop", "-t", "1", "web"]).ok();
@@ -181,8 +144,8 @@ fn a_connection_the_dnat_rule_does_not_catch_is_refused_not_left_hanging() {
         .unwrap_or_else(|| panic!("docker port: {port_line:?}"));
     // Caught by the rule: the container answers.
     let caught = SocketAddr::from(([127, 0, 0, 1], port));
-    assert!(fetch(caught).contains("hello-all"));
-    let rules = nft_rules(&d);
+    assert!(get_from_host(caught).contains("hello-all"));
+    let rules = d.nft_rules();
     assert!(
         !rules.contains("ip6 "),
         "the rules now cover IPv6, pick an address they do not catch: {rules}"

@@ -4,47 +4,10 @@
 //! container asking for the same host port gets moby's error and leaves
 //! nothing, and a stop frees the port and its rule.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use berth_tests::cmd::run;
 use berth_tests::daemon::Daemon;
-
-/// GET / from the host, retried while the server comes up (bounded).
-fn fetch(target: SocketAddr) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        match TcpStream::connect_timeout(&target, Duration::from_secs(2)) {
-            Ok(mut stream) => {
-                stream
-                    .set_read_timeout(Some(Duration::from_secs(5)))
-                    .expect("timeout");
-                stream
-                    .write_all(b"GET / HTTP/1.0\r\n\r\n")
-                    .expect("request");
-                let mut response = String::new();
-                match stream.read_to_string(&mut response) {
-                    Ok(_) if !response.is_empty() => return response,
-                    Ok(_) => last = "empty response".to_owned(),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(e) => last = e.to_string(),
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{target} unreachable from the host: {last}");
-}
-
-fn nft_rules(d: &Daemon) -> String {
-    let out = run(
-        ["nft", "list", "table", "inet", d.nft_table()],
-        Duration::from_secs(30),
-    );
-    assert_eq!(out.code(), 0, "nft list table: {out:?}");
-    out.stdout
-}
+use berth_tests::http::get_from_host;
 
 #[test]
 fn a_published_port_reaches_the_container_from_the_host_and_goes_at_stop() {
@@ -74,7 +37,7 @@ fn a_published_port_reaches_the_container_from_the_host_and_goes_at_stop() {
     assert_eq!(spec, "80/tcp");
     let target: SocketAddr = host.parse().expect("host address");
     assert_eq!(target.ip().to_string(), "127.0.0.1");
-    let response = fetch(target);
+    let response = get_from_host(target);
     assert!(response.contains("hello-published"), "{response}");
 
     let ports = d
@@ -87,9 +50,10 @@ fn a_published_port_reaches_the_container_from_the_host_and_goes_at_stop() {
     let ps = d.docker(&["ps", "--format", "{{.Ports}}"]).ok();
     assert_eq!(ps.trim(), format!("127.0.0.1:{}->80/tcp", target.port()));
     assert!(
-        nft_rules(&d).contains(&format!("dport {} dnat", target.port())),
+        d.nft_rules()
+            .contains(&format!("dport {} dnat", target.port())),
         "{}",
-        nft_rules(&d)
+        d.nft_rules()
     );
 
     // The same host port again: moby's message, nothing left of it.
@@ -129,7 +93,7 @@ fn a_published_port_reaches_the_container_from_the_host_and_goes_at_stop() {
         .docker(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"])
         .ok();
     assert_eq!(stopped.trim(), "{}");
-    let rules = nft_rules(&d);
+    let rules = d.nft_rules();
     assert!(
         !rules.contains(&format!("dport {}", target.port())) && !rules.contains(&web[..12]),
         "rules left: {rules}"

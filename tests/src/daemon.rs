@@ -143,6 +143,17 @@ impl Daemon {
         &self.nft_table
     }
 
+    /// The rules of the daemon's nftables table (`nft list table`); the
+    /// table must exist.
+    pub fn nft_rules(&self) -> String {
+        let out = crate::cmd::run(
+            ["nft", "list", "table", "inet", self.nft_table.as_str()],
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.code(), 0, "nft list table: {out:?}");
+        out.stdout
+    }
+
     /// The temp dir holding everything of this daemon.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -331,14 +331,7 @@ impl Daemon {
         network: &NetworkModel,
         wish: &EndpointWish,
     ) -> Result<(), JobError> {
-        let before = SandboxState {
-            sandbox: attached.sandbox.clone(),
-            endpoints: attached
-                .endpoints
-                .iter()
-                .map(|(_, ep)| ep.clone())
-                .collect(),
-        };
+        let before = attached.lease_state();
         let endpoint = {
             let _held = self.network_lock.lock().await;
             let store = self.store.clone();
@@ -484,14 +477,7 @@ impl Daemon {
         .await?;
         self.withdraw_names(&net, id);
         attached.endpoints.remove(position);
-        let state = SandboxState {
-            sandbox: attached.sandbox.clone(),
-            endpoints: attached
-                .endpoints
-                .iter()
-                .map(|(_, ep)| ep.clone())
-                .collect(),
-        };
+        let state = attached.lease_state();
         self.attachments.live().insert(id.to_owned(), attached);
         {
             let _held = self.network_lock.lock().await;
@@ -552,14 +538,7 @@ impl Daemon {
                 tracing::error!(id, network = %network.name, error = %e.message, "cannot publish the container's new name");
             }
         }
-        let state = SandboxState {
-            sandbox: attached.sandbox.clone(),
-            endpoints: attached
-                .endpoints
-                .iter()
-                .map(|(_, ep)| ep.clone())
-                .collect(),
-        };
+        let state = attached.lease_state();
         self.attachments.live().insert(id.to_owned(), attached);
         let _network = self.network_lock.lock().await;
         if let Err(e) = self.put_lease(id, state).await {

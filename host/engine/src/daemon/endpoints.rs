@@ -195,6 +195,17 @@ pub struct Attached {
     pub endpoints: Vec<(NetworkModel, EndpointModel)>,
 }
 
+impl Attached {
+    /// What the store keeps of this attachment (table `sandboxes`): the
+    /// sandbox and its endpoints, without the networks.
+    pub(super) fn lease_state(&self) -> SandboxState {
+        SandboxState {
+            sandbox: self.sandbox.clone(),
+            endpoints: self.endpoints.iter().map(|(_, ep)| ep.clone()).collect(),
+        }
+    }
+}
+
 /// The daemon's in-memory view of the attachments (the store has the
 /// same), and one lock per container that orders its joins and leaves.
 #[derive(Debug, Default)]
