@@ -30,6 +30,11 @@ struct State {
     networks: BTreeMap<String, NetworkSpec>,
     /// Keyed by (container id, network id).
     endpoints: BTreeMap<(String, String), EndpointSpec>,
+    /// The script the firewall last accepted; `None` when unknown (before
+    /// the first apply, after a delete or a failed apply). The table
+    /// depends only on the networks and the published ports, so most
+    /// starts and stops render the same script again and cost no nft run.
+    applied: Option<String>,
 }
 
 /// The kernel side of networking for one daemon.
@@ -112,7 +117,7 @@ impl NetworkDriver {
             .collect();
         if !gone.is_empty() {
             state.endpoints.retain(|(c, _), _| c != container_id);
-            self.apply(&state)?;
+            self.apply(&mut state)?;
             for endpoint in &gone {
                 self.kernel.delete_link(&endpoint.host_ifname)?;
             }
@@ -132,7 +137,7 @@ impl NetworkDriver {
         if previous.as_ref() == Some(network) {
             return Ok(());
         }
-        if let Err(e) = self.apply(&state) {
+        if let Err(e) = self.apply(&mut state) {
             match previous {
                 Some(p) => state.networks.insert(p.id.clone(), p),
                 None => {
@@ -192,7 +197,7 @@ impl NetworkDriver {
             return Ok(());
         };
         state.endpoints.retain(|(_, n), _| n != network_id);
-        self.apply(&state)?;
+        self.apply(&mut state)?;
         self.kernel.delete_link(&network.bridge)
     }
 
@@ -210,7 +215,7 @@ impl NetworkDriver {
         self.kernel.attach_veth(&veth)?;
         let key = (endpoint.container_id.clone(), endpoint.network_id.clone());
         let previous = state.endpoints.insert(key.clone(), endpoint.clone());
-        if let Err(e) = self.apply(&state) {
+        if let Err(e) = self.apply(&mut state) {
             match previous {
                 Some(p) => state.endpoints.insert(key, p),
                 None => state.endpoints.remove(&key),
@@ -244,7 +249,7 @@ impl NetworkDriver {
         let Some(endpoint) = state.endpoints.remove(&key) else {
             return Ok(());
         };
-        self.apply(&state)?;
+        self.apply(&mut state)?;
         self.kernel.delete_link(&endpoint.host_ifname)
     }
 
@@ -261,6 +266,9 @@ impl NetworkDriver {
         sandboxes: &[String],
     ) -> Result<(), NetworkError> {
         let mut state = self.state()?;
+        // Rebuilt from scratch whatever was applied before: the table may
+        // have been changed or deleted behind our back.
+        state.applied = None;
         state.networks = networks.iter().map(|n| (n.id.clone(), n.clone())).collect();
         state.endpoints = endpoints
             .iter()
@@ -319,7 +327,7 @@ impl NetworkDriver {
             // `create_network` makes the table again.
             return self.firewall.delete(&self.config.table);
         }
-        self.apply(&state)
+        self.apply(&mut state)
     }
 
     fn remove_stray_netns(&self, keep: &BTreeSet<PathBuf>) -> Result<(), NetworkError> {
@@ -347,6 +355,7 @@ impl NetworkDriver {
 
     /// Deletes the daemon's table (the last cleanup of a test daemon).
     pub fn delete_table(&self) -> Result<(), NetworkError> {
+        self.state()?.applied = None;
         self.firewall.delete(&self.config.table)
     }
 
@@ -362,8 +371,17 @@ impl NetworkDriver {
         render(&self.config.table, &networks, &endpoints)
     }
 
-    fn apply(&self, state: &State) -> Result<(), NetworkError> {
-        self.firewall.apply(&self.config.table, &self.render(state))
+    /// Applies the table the state renders to, unless it is the one the
+    /// firewall already has.
+    fn apply(&self, state: &mut State) -> Result<(), NetworkError> {
+        let script = self.render(state);
+        if state.applied.as_deref() == Some(script.as_str()) {
+            return Ok(());
+        }
+        state.applied = None;
+        self.firewall.apply(&self.config.table, &script)?;
+        state.applied = Some(script);
+        Ok(())
     }
 
     /// The namespace directory.

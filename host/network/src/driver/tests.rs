@@ -463,3 +463,61 @@ fn reconcile_without_networks_removes_the_table_instead_of_writing_an_empty_one(
     let applied = rig.firewall.applied.lock().unwrap().clone();
     assert_eq!(applied, [None], "{applied:?}");
 }
+
+#[test]
+fn the_table_is_rewritten_only_when_its_rules_change() {
+    let rig = rig();
+    let applies = || rig.firewall.applied.lock().unwrap().len();
+    rig.driver
+        .create_network(&bridge_net("n1", "br-t1", "10.9.0.1", false))
+        .unwrap();
+    assert_eq!(applies(), 1);
+    // A container without published ports adds no rule: no nft run on its
+    // start or its stop, though its veth comes and goes.
+    rig.driver
+        .connect(&endpoint("c1", "n1", "vethc1", "10.9.0.2", vec![]))
+        .unwrap();
+    rig.driver.remove_sandbox("c1").unwrap();
+    assert_eq!(applies(), 1);
+    assert!(
+        rig.kernel
+            .calls()
+            .contains(&KernelCall::DeleteLink(IfName::new("vethc1").unwrap()))
+    );
+    // Published ports are rules: applied when they come and when they go.
+    rig.driver
+        .connect(&endpoint(
+            "c2",
+            "n1",
+            "vethc2",
+            "10.9.0.3",
+            vec![tcp(None, 8080, 80)],
+        ))
+        .unwrap();
+    assert_eq!(applies(), 2);
+    assert!(rig.firewall.last().unwrap().contains("container:c2"));
+    rig.driver.remove_sandbox("c2").unwrap();
+    assert_eq!(applies(), 3);
+    assert!(!rig.firewall.last().unwrap().contains("container:c2"));
+    // After a failed apply the firewall's table is not known to be ours:
+    // the next change applies even a script equal to the last one.
+    *rig.firewall.fail.lock().unwrap() = true;
+    rig.driver
+        .connect(&endpoint(
+            "c3",
+            "n1",
+            "vethc3",
+            "10.9.0.4",
+            vec![tcp(None, 8081, 80)],
+        ))
+        .unwrap_err();
+    *rig.firewall.fail.lock().unwrap() = false;
+    rig.driver
+        .connect(&endpoint("c4", "n1", "vethc4", "10.9.0.5", vec![]))
+        .unwrap();
+    assert_eq!(applies(), 4);
+    // A reconcile (daemon start) rebuilds the table whatever was applied.
+    let networks = [bridge_net("n1", "br-t1", "10.9.0.1", false)];
+    rig.driver.reconcile(&networks, &[], &[]).unwrap();
+    assert_eq!(applies(), 5);
+}
