@@ -3,7 +3,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
@@ -201,12 +201,37 @@ pub(crate) fn is_overlay_opaque(dir: &Dir) -> bool {
     )
 }
 
-/// The allowed extended attributes of an open file or directory.
+/// The allowed extended attributes of an open file or directory, sorted
+/// by name.
 pub(crate) fn read_xattrs(fd: impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
     let fd = fd.as_fd();
+    collect_xattrs(
+        |buf| rustix::fs::flistxattr(fd, buf),
+        |name, buf| rustix::fs::fgetxattr(fd, name, buf),
+    )
+}
+
+/// The allowed extended attributes of what is at `path`, sorted by name,
+/// without following a symlink there (`llistxattr`/`lgetxattr`: a
+/// symlink's own, which the `f*` calls cannot reach through an `O_PATH`
+/// handle).
+pub(crate) fn read_xattrs_nofollow(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    collect_xattrs(
+        |buf| rustix::fs::llistxattr(path, buf),
+        |name, buf| rustix::fs::lgetxattr(path, name, buf),
+    )
+}
+
+/// Lists the names with `list`, keeps the allowed ones ([`xattr_allowed`])
+/// and reads each with `get`; sorted by name, so that archives written
+/// from the same tree are the same bytes.
+fn collect_xattrs(
+    list: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
+    get: impl Fn(&str, &mut [u8]) -> rustix::io::Result<usize>,
+) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut names = vec![0u8; 1024];
     let len = loop {
-        match rustix::fs::flistxattr(fd, &mut names) {
+        match list(&mut names) {
             Ok(n) => break n,
             Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
             Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
@@ -223,16 +248,71 @@ pub(crate) fn read_xattrs(fd: impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
         }
         let mut value = vec![0u8; 256];
         let n = loop {
-            match rustix::fs::fgetxattr(fd, name, &mut value) {
-                Ok(n) => break n,
+            match get(name, &mut value) {
+                Ok(n) => break Some(n),
                 Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                // Removed since the listing: there is nothing to copy.
+                Err(rustix::io::Errno::NODATA) => break None,
                 Err(e) => return Err(e.into()),
             }
         };
-        value.truncate(n);
-        out.push((name.to_owned(), value));
+        if let Some(n) = n {
+            value.truncate(n);
+            out.push((name.to_owned(), value));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The PAX record prefix of an extended attribute (`SCHILY.xattr.<name>`,
+/// from star; what GNU tar, Go's `archive/tar` and moby `pkg/archive`
+/// read and write).
+const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
+
+/// The allowed extended attributes ([`xattr_allowed`]) of a tar entry's
+/// PAX records; the others are dropped (moby `createTarFile` applies every
+/// `SCHILY.xattr.*` record; we keep to the ones a container may own).
+pub(crate) fn pax_xattrs<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let Some(exts) = entry.pax_extensions()? else {
+        return Ok(out);
+    };
+    for ext in exts {
+        let ext = ext?;
+        let Ok(key) = ext.key() else { continue };
+        if let Some(name) = key.strip_prefix(PAX_XATTR_PREFIX) {
+            if xattr_allowed(name) {
+                out.push((name.to_owned(), ext.value_bytes().to_vec()));
+            } else {
+                tracing::debug!(xattr = name, "dropped extended attribute");
+            }
+        }
     }
     Ok(out)
+}
+
+/// Writes `xattrs` as one PAX extended header of `SCHILY.xattr.<name>`
+/// records, which applies to the entry appended next; nothing when there
+/// are none (moby `ReadSecurityXattrToTarHeader` and `FileInfoHeader`).
+pub(crate) fn append_pax_xattrs<W: Write>(
+    builder: &mut tar::Builder<W>,
+    xattrs: &[(String, Vec<u8>)],
+) -> io::Result<()> {
+    if xattrs.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = xattrs
+        .iter()
+        .map(|(name, _)| format!("{PAX_XATTR_PREFIX}{name}"))
+        .collect();
+    builder.append_pax_extensions(
+        keys.iter()
+            .map(String::as_str)
+            .zip(xattrs.iter().map(|(_, v)| v.as_slice())),
+    )
 }
 
 /// Sets an extended attribute on an open file or directory.
