@@ -393,7 +393,7 @@ impl Extractor {
         if !meta.xattrs.is_empty() {
             let d = open_nofollow(at.parent, at.name, OFlags::DIRECTORY)
                 .map_err(e("open directory"))?;
-            apply_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
+            fsutil::set_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
         }
         self.deferred.push(DeferredDir {
             rel,
@@ -435,7 +435,7 @@ impl Extractor {
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(meta.mode))
             .map_err(|er| e("set mode")(er.into()))?;
-        apply_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
+        fsutil::set_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
         fsutil::set_times_fd(&file, timespec(meta.mtime, 0)).map_err(e("set times"))?;
         Ok(())
     }
@@ -636,12 +636,4 @@ pub(crate) fn open_nofollow(parent: &Dir, name: &OsStr, extra: OFlags) -> io::Re
         Mode::empty(),
     )?;
     Ok(Dir::from_std_file(std::fs::File::from(fd)))
-}
-
-fn apply_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)]) -> io::Result<()> {
-    let fd = fd.as_fd();
-    for (name, value) in xattrs {
-        fsutil::set_xattr(fd, name, value)?;
-    }
-    Ok(())
 }

@@ -4,7 +4,8 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use cap_std::fs::FileTypeExt as _;
@@ -222,6 +223,51 @@ pub(crate) fn read_xattrs_nofollow(path: &Path) -> io::Result<Vec<(String, Vec<u
     )
 }
 
+/// The allowed extended attributes of `name` in the directory `dir`,
+/// without following a symlink at `name`. There is no `*xattrat` call
+/// before Linux 6.13, so the name is reached through the directory's
+/// `/proc/self/fd` entry: the magic link resolves to the directory itself
+/// (not to a path that could have changed) and `name` is one component
+/// looked up in it, so nothing outside `dir` can be read.
+pub(crate) fn read_xattrs_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+) -> io::Result<Vec<(String, Vec<u8>)>> {
+    read_xattrs_nofollow(&proc_fd_child(dir, name)?)
+}
+
+/// Sets extended attributes on `name` in `dir` without following a
+/// symlink there, the way [`read_xattrs_at`] reads them.
+pub(crate) fn set_xattrs_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    xattrs: &[(String, Vec<u8>)],
+) -> io::Result<()> {
+    if xattrs.is_empty() {
+        return Ok(());
+    }
+    let path = proc_fd_child(dir, name)?;
+    for (key, value) in xattrs {
+        rustix::fs::lsetxattr(&path, key.as_str(), value, rustix::fs::XattrFlags::empty())?;
+    }
+    Ok(())
+}
+
+/// `/proc/self/fd/<dir>/<name>`, refusing a `name` that is not a single
+/// component.
+fn proc_fd_child(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<PathBuf> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes == b"." || bytes == b".." || bytes.contains(&b'/') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{name:?} is not a single path component"),
+        ));
+    }
+    let mut path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    path.push(name);
+    Ok(path)
+}
+
 /// Lists the names with `list`, keeps the allowed ones ([`xattr_allowed`])
 /// and reads each with `get`; sorted by name, so that archives written
 /// from the same tree are the same bytes.
@@ -318,6 +364,15 @@ pub(crate) fn append_pax_xattrs<W: Write>(
 /// Sets an extended attribute on an open file or directory.
 pub(crate) fn set_xattr(fd: impl AsFd, name: &str, value: &[u8]) -> io::Result<()> {
     rustix::fs::fsetxattr(fd, name, value, rustix::fs::XattrFlags::empty()).map_err(io::Error::from)
+}
+
+/// Sets extended attributes on an open file or directory.
+pub(crate) fn set_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)]) -> io::Result<()> {
+    let fd = fd.as_fd();
+    for (name, value) in xattrs {
+        set_xattr(fd, name, value)?;
+    }
+    Ok(())
 }
 
 /// Flushes every dirty page of the filesystem holding `path` (`syncfs(2)`):

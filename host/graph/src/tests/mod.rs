@@ -10,7 +10,7 @@ mod images;
 mod layout;
 mod load;
 mod save;
-mod xattrs;
+pub(crate) mod xattrs;
 
 use std::fs;
 use std::io::Cursor;

@@ -29,12 +29,12 @@ pub(crate) const NET_BIND_CAP: [u8; 20] = [
     0x00, 0x00, 0x00, 0x00, // inheritable[1]
 ];
 
-fn set(path: &Path, name: &str, value: &[u8]) {
+pub(crate) fn set(path: &Path, name: &str, value: &[u8]) {
     rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty())
         .unwrap_or_else(|e| panic!("setxattr {name} on {}: {e}", path.display()));
 }
 
-fn get(path: &Path, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn get(path: &Path, name: &str) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 256];
     match rustix::fs::lgetxattr(path, name, &mut buf) {
         Ok(n) => Some(buf[..n].to_vec()),
@@ -45,7 +45,7 @@ fn get(path: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// Gives `path` the allowed `user.x` and `security.capability`, and a
 /// `trusted.foo` that must not be written.
-fn decorate(path: &Path) {
+pub(crate) fn decorate(path: &Path) {
     set(path, "user.x", b"1");
     set(path, "security.capability", &NET_BIND_CAP);
     set(path, "trusted.foo", b"host only");
@@ -70,7 +70,8 @@ pub(crate) fn pax_records(tar_bytes: &[u8]) -> BTreeMap<String, Vec<(String, Vec
     out
 }
 
-fn expected() -> Vec<(String, Vec<u8>)> {
+/// The records [`decorate`] gives a file, as they must be written.
+pub(crate) fn expected() -> Vec<(String, Vec<u8>)> {
     vec![
         (
             "SCHILY.xattr.security.capability".to_owned(),
