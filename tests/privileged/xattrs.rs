@@ -1,8 +1,9 @@
 //! Extended attributes through every tar berthd writes or reads (issue 10):
 //! a file with capabilities (`setcap cap_net_bind_service+ep`) and a
 //! `user.*` attribute keeps both through `docker load`, a running
-//! container, `docker cp` out and in, `docker commit`, `docker save` and a
-//! `docker load` into another daemon — as with dockerd, whose
+//! container, `docker cp` out and in, `docker export`, a volume's
+//! copy-up, `docker commit`, `docker save` and a `docker load` into
+//! another daemon — as with dockerd, whose
 //! `pkg/archive` writes and applies PAX `SCHILY.xattr.*` records. A
 //! `trusted.*` record copied in never lands.
 
@@ -208,6 +209,21 @@ fn capabilities_and_user_xattrs_survive_run_cp_commit_save_and_load() {
     let out = d.docker(&["cp", "c:/srv/capfile", "-"]).ok();
     let records = xattr_records(out.as_bytes());
     assert_eq!(records["capfile"], both(b"yes"), "{records:?}");
+
+    // docker export: the same records in the container's whole tree.
+    let exported = w.join("exported.tar");
+    d.docker(&["export", "-o", exported.to_str().expect("utf-8"), "c"])
+        .ok();
+    let records = xattr_records(&fs::read(&exported).expect("exported tar"));
+    assert_eq!(records["srv/capfile"], both(b"yes"));
+
+    // A new volume on /srv is filled from the image with them (copy-up).
+    d.docker(&["run", "--rm", "-v", "capvol:/srv", "capimg:1", "true"])
+        .ok();
+    let mountpoint = d
+        .docker(&["volume", "inspect", "-f", "{{.Mountpoint}}", "capvol"])
+        .ok();
+    assert_has_both(&Path::new(mountpoint.trim()).join("capfile"), b"yes");
 
     // docker cp in: the allowed records land, trusted.* does not.
     let mut b = tar::Builder::new(Vec::new());
