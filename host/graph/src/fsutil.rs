@@ -1,6 +1,7 @@
 //! Small filesystem helpers: `*at` operations that never follow a symlink in
 //! the final component, whiteout markers, syncs, sizes.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
@@ -343,6 +344,8 @@ pub(crate) fn pax_xattrs<R: Read>(
 /// Writes `xattrs` as one PAX extended header of `SCHILY.xattr.<name>`
 /// records, which applies to the entry appended next; nothing when there
 /// are none (moby `ReadSecurityXattrToTarHeader` and `FileInfoHeader`).
+/// A namespaced capability is written in its portable form
+/// ([`portable_capability`]).
 pub(crate) fn append_pax_xattrs<W: Write>(
     builder: &mut tar::Builder<W>,
     xattrs: &[(String, Vec<u8>)],
@@ -350,15 +353,42 @@ pub(crate) fn append_pax_xattrs<W: Write>(
     if xattrs.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = xattrs
+    let records: Vec<(String, Cow<'_, [u8]>)> = xattrs
         .iter()
-        .map(|(name, _)| format!("{PAX_XATTR_PREFIX}{name}"))
+        .map(|(name, value)| {
+            let value = if name == CAPABILITY_XATTR {
+                portable_capability(value)
+            } else {
+                Cow::Borrowed(value.as_slice())
+            };
+            (format!("{PAX_XATTR_PREFIX}{name}"), value)
+        })
         .collect();
-    builder.append_pax_extensions(
-        keys.iter()
-            .map(String::as_str)
-            .zip(xattrs.iter().map(|(_, v)| v.as_slice())),
-    )
+    builder.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_ref())))
+}
+
+/// The file capability attribute.
+const CAPABILITY_XATTR: &str = "security.capability";
+
+/// A `security.capability` value as moby writes it into archives
+/// (`ReadSecurityXattrToTarHeader`): a revision 3 `vfs_ns_cap_data`
+/// (linux/capability.h: the revision 2 layout plus the `rootid` of the
+/// user namespace it belongs to, 24 bytes) becomes revision 2 by setting
+/// the revision byte (the most significant byte of the little-endian
+/// `magic_etc`) and dropping `rootid`, "as root UID makes no sense outside
+/// the user namespace the archive is built in". Anything else is kept.
+fn portable_capability(value: &[u8]) -> Cow<'_, [u8]> {
+    const V2_SIZE: usize = 20;
+    const V3_SIZE: usize = 24;
+    const REVISION_BYTE: usize = 3;
+    match value.get(REVISION_BYTE) {
+        Some(3) if value.len() == V3_SIZE => {
+            let mut v2 = value[..V2_SIZE].to_vec();
+            v2[REVISION_BYTE] = 2;
+            Cow::Owned(v2)
+        }
+        _ => Cow::Borrowed(value),
+    }
 }
 
 /// Sets an extended attribute on an open file or directory.

@@ -17,7 +17,8 @@
 //!   `security.capability`: [`crate::fsutil::xattr_allowed`]) go before
 //!   their entry as PAX `SCHILY.xattr.<name>` records, sorted by name, as
 //!   moby `pkg/archive` writes them (`ReadSecurityXattrToTarHeader`), so a
-//!   file's capabilities survive commit, save and push. They are read
+//!   file's capabilities survive commit, save and push (a namespaced, v3
+//!   capability is written as v2, as moby does). They are read
 //!   without following a symlink. `trusted.*` is never written: the
 //!   overlay's own (`trusted.overlay.opaque`, `.origin`, `.redirect`)
 //!   belong to this host's overlayfs, and the opaque marker is written as

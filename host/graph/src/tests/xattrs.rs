@@ -188,3 +188,30 @@ fn commit_and_save_keep_a_files_capabilities_and_load_restores_them() {
         Some(&NET_BIND_CAP[..])
     );
 }
+
+#[test]
+fn a_namespaced_v3_capability_is_written_as_v2_as_moby_does() {
+    // `vfs_ns_cap_data`: the v2 layout with revision 3 and a trailing
+    // `rootid` (here 100000, a user namespace's root the host does not
+    // map to 0, so the kernel keeps it as v3).
+    let mut v3 = NET_BIND_CAP.to_vec();
+    v3[3] = 0x03;
+    v3.extend_from_slice(&100_000u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "f").unwrap();
+    set(&dir.path().join("f"), "security.capability", &v3);
+    assert_eq!(
+        get(&dir.path().join("f"), "security.capability").as_deref(),
+        Some(&v3[..]),
+        "the kernel kept the v3 form"
+    );
+    let mut bytes = Vec::new();
+    crate::layer_tar::write_layer_tar(dir.path(), &mut bytes).unwrap();
+    assert_eq!(
+        pax_records(&bytes)["f"],
+        [(
+            "SCHILY.xattr.security.capability".to_owned(),
+            NET_BIND_CAP.to_vec()
+        )]
+    );
+}
