@@ -542,3 +542,25 @@ fn copying_in_applies_allowed_xattrs_and_drops_the_others() {
     assert_eq!(xattr(&new, "user.y").as_deref(), Some(&b"y"[..]));
     host_untouched(&f);
 }
+
+#[test]
+fn an_xattr_the_file_system_refuses_fails_the_copy_by_name() {
+    // Linux keeps `user.*` to regular files and directories (xattr(7)):
+    // on a symlink it is refused, and the copy says so rather than drop it.
+    let f = fixture();
+    let err = put(&cfs(&f), "/dir", |b| {
+        b.append_pax_extensions([("SCHILY.xattr.user.x", &b"1"[..])])
+            .expect("pax");
+        link(b, "ln", "a");
+    })
+    .expect_err("refused");
+    assert!(
+        matches!(
+            &err,
+            ArchiveError::Io { op: "set the extended attributes of", path, .. }
+                if path == Path::new("/dir/ln")
+        ),
+        "{err:?}"
+    );
+    host_untouched(&f);
+}
