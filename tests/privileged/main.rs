@@ -61,3 +61,4 @@ mod runc_support;
 mod seccomp;
 mod security_options;
 mod volume_options;
+mod xattrs;

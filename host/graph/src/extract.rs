@@ -46,7 +46,7 @@ use rustix::fs::{Mode, OFlags};
 use crate::error::GraphError;
 use crate::fsutil::{
     self, Removed, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, WhiteoutFormat, is_escape, remove_entry,
-    timespec, xattr_allowed,
+    timespec,
 };
 
 /// errno values (rustix's, as raw numbers) of a path the tar itself broke.
@@ -125,7 +125,7 @@ struct EntryMeta {
     uid: u32,
     gid: u32,
     mtime: i64,
-    /// The extended attributes we keep (see [`pax_xattrs`]).
+    /// The extended attributes we keep (see [`fsutil::pax_xattrs`]).
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
@@ -145,7 +145,10 @@ impl EntryMeta {
                 });
             }
         };
-        let xattrs = pax_xattrs(entry, shown)?;
+        let xattrs = fsutil::pax_xattrs(entry).map_err(|e| GraphError::InvalidArchive {
+            reason: format!("cannot read the PAX records of {shown:?}"),
+            source: Some(e),
+        })?;
         Ok(Self {
             mode,
             uid,
@@ -390,7 +393,7 @@ impl Extractor {
         if !meta.xattrs.is_empty() {
             let d = open_nofollow(at.parent, at.name, OFlags::DIRECTORY)
                 .map_err(e("open directory"))?;
-            apply_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
+            fsutil::set_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
         }
         self.deferred.push(DeferredDir {
             rel,
@@ -432,7 +435,7 @@ impl Extractor {
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(meta.mode))
             .map_err(|er| e("set mode")(er.into()))?;
-        apply_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
+        fsutil::set_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
         fsutil::set_times_fd(&file, timespec(meta.mtime, 0)).map_err(e("set times"))?;
         Ok(())
     }
@@ -633,44 +636,4 @@ pub(crate) fn open_nofollow(parent: &Dir, name: &OsStr, extra: OFlags) -> io::Re
         Mode::empty(),
     )?;
     Ok(Dir::from_std_file(std::fs::File::from(fd)))
-}
-
-fn pax_xattrs<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    shown: &str,
-) -> Result<Vec<(String, Vec<u8>)>, GraphError> {
-    const PREFIX: &str = "SCHILY.xattr.";
-    let mut out = Vec::new();
-    let Some(exts) = entry
-        .pax_extensions()
-        .map_err(|e| GraphError::InvalidArchive {
-            reason: format!("cannot read the PAX header of {shown:?}"),
-            source: Some(e),
-        })?
-    else {
-        return Ok(out);
-    };
-    for ext in exts {
-        let ext = ext.map_err(|e| GraphError::InvalidArchive {
-            reason: format!("malformed PAX record in {shown:?}"),
-            source: Some(e),
-        })?;
-        let Ok(key) = ext.key() else { continue };
-        if let Some(name) = key.strip_prefix(PREFIX) {
-            if xattr_allowed(name) {
-                out.push((name.to_owned(), ext.value_bytes().to_vec()));
-            } else {
-                tracing::debug!(entry = %shown, xattr = name, "dropped extended attribute");
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn apply_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)]) -> io::Result<()> {
-    let fd = fd.as_fd();
-    for (name, value) in xattrs {
-        fsutil::set_xattr(fd, name, value)?;
-    }
-    Ok(())
 }

@@ -13,8 +13,17 @@
 //!   gets `.wh..wh..opq`; vfs layers keep them as `.wh.` files already.
 //!   Whiteout entries have mode 0 and mtime 0 (extraction keeps neither).
 //! - Other device nodes are not written (extraction never stores them).
-//! - Extended attributes are not written: a layer's `security.capability`
-//!   is lost in a save (known gap).
+//! - Extended attributes that extraction keeps (`user.*`,
+//!   `security.capability`: [`crate::fsutil::xattr_allowed`]) go before
+//!   their entry as PAX `SCHILY.xattr.<name>` records, sorted by name, as
+//!   moby `pkg/archive` writes them (`ReadSecurityXattrToTarHeader`), so a
+//!   file's capabilities survive commit, save and push (a namespaced, v3
+//!   capability is written as v2, as moby does). They are read
+//!   without following a symlink. `trusted.*` is never written: the
+//!   overlay's own (`trusted.overlay.opaque`, `.origin`, `.redirect`)
+//!   belong to this host's overlayfs, and the opaque marker is written as
+//!   `.wh..wh..opq` instead. Whiteouts and second names of a hard-linked
+//!   file carry none (the first name carries the inode's).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -24,7 +33,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::fsutil::{OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
+use crate::fsutil::{self, OVERLAY_OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
 
 /// Writes the layer directory `root` as a tar stream to `out`.
 pub(crate) fn write_layer_tar(root: &Path, out: impl Write) -> io::Result<()> {
@@ -105,11 +114,19 @@ impl<W: Write> Writer<W> {
         self.builder.append_data(&mut h, name, io::empty())
     }
 
+    /// Writes the allowed extended attributes of `path` as the PAX
+    /// records of the entry appended next.
+    fn xattrs(&mut self, path: &Path) -> io::Result<()> {
+        let xattrs = fsutil::read_xattrs_nofollow(path)?;
+        fsutil::append_pax_xattrs(&mut self.builder, &xattrs)
+    }
+
     /// Writes one entry; whether it is a directory to descend into.
     fn entry(&mut self, path: &Path, name: &Path, meta: &Metadata) -> io::Result<bool> {
         let ft = meta.file_type();
         if ft.is_dir() {
             let mut h = Self::header(meta, tar::EntryType::Directory);
+            self.xattrs(path)?;
             self.builder.append_data(&mut h, name, io::empty())?;
             return Ok(true);
         }
@@ -123,11 +140,13 @@ impl<W: Write> Writer<W> {
         if ft.is_symlink() {
             let target = fs::read_link(path)?;
             let mut h = Self::header(meta, tar::EntryType::Symlink);
+            self.xattrs(path)?;
             self.builder.append_link(&mut h, name, target)?;
             return Ok(false);
         }
         if ft.is_fifo() {
             let mut h = Self::header(meta, tar::EntryType::Fifo);
+            self.xattrs(path)?;
             self.builder.append_data(&mut h, name, io::empty())?;
             return Ok(false);
         }
@@ -157,6 +176,8 @@ impl<W: Write> Writer<W> {
         let mut h = Self::header(meta, tar::EntryType::Regular);
         h.set_size(meta.len());
         let file = File::open(path)?;
+        let xattrs = fsutil::read_xattrs(&file)?;
+        fsutil::append_pax_xattrs(&mut self.builder, &xattrs)?;
         let mut limited = file.take(meta.len());
         self.builder.append_data(&mut h, name, &mut limited)?;
         if limited.limit() != 0 {

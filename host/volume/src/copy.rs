@@ -10,10 +10,19 @@
 //! entries are checked with `lstat` and files opened `O_NOFOLLOW`. The
 //! rootfs is a new container's, with nothing running in it, so what the
 //! walk sees does not change under it.
+//!
+//! What is copied (moby copies with containerd's `fs.CopyDir`): directories,
+//! regular files, symlinks and fifos, with owner and mode, and the extended
+//! attributes image layers keep (`user.*` and `security.capability`, the
+//! graph's `xattr_allowed` rule: `trusted.*` would steer overlayfs and
+//! `security.selinux` is the host's policy), set after the owner since
+//! `chown` drops `security.capability`. Device nodes and sockets are left
+//! out, as layer extraction leaves devices out: a volume is data, and a
+//! device node there would be a door to the host's devices.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_libcontainer::root::{Root, RootError, proc_fd_path};
@@ -82,7 +91,66 @@ pub fn copy_up(rootfs: &Path, destination: &str, data: &Path) -> Result<bool, Co
     }
     copy_tree(&source, data, destination)?;
     copy_owner_and_mode(&meta, data)?;
+    copy_xattrs(&source, Source::ProcFd, data)?;
     Ok(true)
+}
+
+/// Extended attributes a container may own: the rule of image layers
+/// (berth-graph `fsutil::xattr_allowed`).
+fn xattr_allowed(name: &str) -> bool {
+    name.starts_with("user.") || name == "security.capability"
+}
+
+/// How [`copy_xattrs`] reaches its source.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// An entry of the walk: a symlink there is read as itself.
+    Entry,
+    /// The resolved mount point's `/proc/self/fd` magic link, which is
+    /// followed to the directory it stands for (read without following,
+    /// it is the link's own, empty, attributes).
+    ProcFd,
+}
+
+/// Copies the allowed extended attributes of `from` to `to`, never
+/// following a symlink at `to` (`l*xattr`).
+fn copy_xattrs(from: &Path, how: Source, to: &Path) -> Result<(), CopyError> {
+    let list = |buf: &mut [u8]| match how {
+        Source::Entry => rustix::fs::llistxattr(from, buf),
+        Source::ProcFd => rustix::fs::listxattr(from, buf),
+    };
+    let get = |name: &str, buf: &mut [u8]| match how {
+        Source::Entry => rustix::fs::lgetxattr(from, name, buf),
+        Source::ProcFd => rustix::fs::getxattr(from, name, buf),
+    };
+    let mut names = vec![0u8; 1024];
+    let len = loop {
+        match list(&mut names) {
+            Ok(n) => break n,
+            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
+            Err(rustix::io::Errno::NOTSUP) => return Ok(()),
+            Err(e) => return Err(io_err("list the extended attributes of", from)(e.into())),
+        }
+    };
+    let mut value = vec![0u8; 256];
+    for name in names[..len].split(|&b| b == 0) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if !xattr_allowed(name) {
+            continue;
+        }
+        let n = loop {
+            match get(name, &mut value) {
+                Ok(n) => break n,
+                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
+                Err(e) => return Err(io_err("read the extended attributes of", from)(e.into())),
+            }
+        };
+        rustix::fs::lsetxattr(to, name, &value[..n], rustix::fs::XattrFlags::empty())
+            .map_err(|e| io_err("set the extended attributes of", to)(e.into()))?;
+    }
+    Ok(())
 }
 
 fn copy_owner_and_mode(meta: &fs::Metadata, to: &Path) -> Result<(), CopyError> {
@@ -106,12 +174,14 @@ fn copy_tree(from: &Path, to: &Path, destination: &str) -> Result<(), CopyError>
             if kind.is_dir() {
                 fs::create_dir(&d).map_err(io_err("create", &d))?;
                 copy_owner_and_mode(&meta, &d)?;
+                copy_xattrs(&s, Source::Entry, &d)?;
                 stack.push((s, d, depth + 1));
             } else if kind.is_symlink() {
                 let target = fs::read_link(&s).map_err(io_err("read link", &s))?;
                 std::os::unix::fs::symlink(&target, &d).map_err(io_err("create", &d))?;
                 std::os::unix::fs::lchown(&d, Some(meta.uid()), Some(meta.gid()))
                     .map_err(io_err("chown", &d))?;
+                copy_xattrs(&s, Source::Entry, &d)?;
             } else if kind.is_file() {
                 let mut input = OpenOptions::new()
                     .read(true)
@@ -121,11 +191,23 @@ fn copy_tree(from: &Path, to: &Path, destination: &str) -> Result<(), CopyError>
                 let mut output = File::create_new(&d).map_err(io_err("create", &d))?;
                 io::copy(&mut input, &mut output).map_err(io_err("copy", &s))?;
                 copy_owner_and_mode(&meta, &d)?;
+                copy_xattrs(&s, Source::Entry, &d)?;
+            } else if kind.is_fifo() {
+                rustix::fs::mknodat(
+                    rustix::fs::CWD,
+                    &d,
+                    rustix::fs::FileType::Fifo,
+                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0,
+                )
+                .map_err(|e| io_err("create", &d)(e.into()))?;
+                copy_owner_and_mode(&meta, &d)?;
+                copy_xattrs(&s, Source::Entry, &d)?;
             } else {
-                // Devices, FIFOs and sockets in an image's volume path are
-                // not data; moby's copy would recreate them, berth leaves
+                // Devices and sockets in an image's volume path are not
+                // data; moby's copy would recreate devices, berth leaves
                 // them out rather than make device nodes on the host.
-                tracing::debug!(path = %s.display(), "copy-up skips a special file");
+                tracing::debug!(path = %s.display(), "copy-up skips a device node or socket");
             }
         }
     }

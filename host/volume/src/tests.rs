@@ -239,3 +239,82 @@ fn a_failed_mount_is_a_clear_error_and_leaves_nothing_held() {
     d.unmount("bad", "c1").unwrap();
     assert!(fake.calls().is_empty(), "no unmount of what never mounted");
 }
+
+/// `cap_net_bind_service+ep` as `setcap` writes it: a version 2
+/// `vfs_cap_data` (linux/capability.h), little-endian: `magic_etc`
+/// (`VFS_CAP_REVISION_2` | `VFS_CAP_FLAGS_EFFECTIVE`), then permitted and
+/// inheritable for capabilities 0-31 (bit 10 permitted) and 32-63.
+const NET_BIND_CAP: [u8; 20] = [
+    0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00,
+];
+
+fn set_xattr(path: &std::path::Path, name: &str, value: &[u8]) {
+    rustix::fs::lsetxattr(path, name, value, rustix::fs::XattrFlags::empty())
+        .unwrap_or_else(|e| panic!("setxattr {name} on {}: {e}", path.display()));
+}
+
+fn xattr(path: &std::path::Path, name: &str) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    match rustix::fs::lgetxattr(path, name, &mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(rustix::io::Errno::NODATA) => None,
+        Err(e) => panic!("getxattr {name} on {}: {e}", path.display()),
+    }
+}
+
+#[test]
+fn copy_up_keeps_allowed_xattrs_and_fifos_and_leaves_devices_out() {
+    use std::os::unix::fs::FileTypeExt;
+    let (dir, d) = driver();
+    let rootfs = dir.path().join("rootfs");
+    let src = rootfs.join("srv/data");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("ping"), b"#!/bin/sh\n").unwrap();
+    set_xattr(&src.join("ping"), "user.x", b"1");
+    set_xattr(&src.join("ping"), "security.capability", &NET_BIND_CAP);
+    set_xattr(&src.join("ping"), "trusted.foo", b"host only");
+    set_xattr(&src.join("sub"), "user.d", b"d");
+    set_xattr(&src, "user.root", b"r");
+    let mknod = |name: &str, kind, mode, dev| {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            src.join(name),
+            kind,
+            rustix::fs::Mode::from_raw_mode(mode),
+            dev,
+        )
+        .unwrap();
+    };
+    mknod("pipe", rustix::fs::FileType::Fifo, 0o640, 0);
+    mknod(
+        "null",
+        rustix::fs::FileType::CharacterDevice,
+        0o666,
+        rustix::fs::makedev(1, 3),
+    );
+    std::fs::set_permissions(
+        src.join("pipe"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    d.create(request("data")).unwrap();
+    assert!(d.copy_up("data", &rootfs, "/srv/data").unwrap());
+    let data = d.mountpoint("data");
+    let ping = data.join("ping");
+    assert_eq!(xattr(&ping, "user.x").as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        xattr(&ping, "security.capability").as_deref(),
+        Some(&NET_BIND_CAP[..])
+    );
+    assert_eq!(xattr(&ping, "trusted.foo"), None);
+    assert_eq!(
+        xattr(&data.join("sub"), "user.d").as_deref(),
+        Some(&b"d"[..])
+    );
+    assert_eq!(xattr(&data, "user.root").as_deref(), Some(&b"r"[..]));
+    let pipe = std::fs::symlink_metadata(data.join("pipe")).unwrap();
+    assert!(pipe.file_type().is_fifo());
+    assert_eq!(pipe.mode() & 0o7777, 0o640);
+    assert!(!data.join("null").exists(), "device nodes are not copied");
+}

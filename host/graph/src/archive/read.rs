@@ -1,5 +1,11 @@
 //! `HEAD` and `GET /containers/{id}/archive`: the stat of a path, and a
 //! tar stream of it (moby `containerStatPath`, `containerArchivePath`).
+//!
+//! Each entry carries the extended attributes a container may own
+//! (`user.*`, `security.capability`; `fsutil::xattr_allowed`) as PAX
+//! `SCHILY.xattr.<name>` records, sorted by name, as moby `pkg/archive`
+//! `addTarFile` writes them: a file's capabilities survive `docker cp`
+//! and `docker export`. They are read without following a symlink.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -15,6 +21,7 @@ use berth_model::files::{ContainerFs, PathStat, go_file_mode};
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 
 use super::{ArchiveError, ClientPath, Opened};
+use crate::fsutil;
 
 /// The stat of `path` in the container (moby `StatPath`): the final
 /// symlink is not followed unless the path ends in `/` or `/.`.
@@ -178,6 +185,17 @@ impl TarWriter<'_, '_> {
         self.builder.append(h, data).map_err(ArchiveError::Stream)
     }
 
+    /// Writes `xattrs` (read by the caller from what is archived next) as
+    /// the PAX records of the entry appended next.
+    fn xattrs(
+        &mut self,
+        xattrs: io::Result<Vec<(String, Vec<u8>)>>,
+        shown: &Path,
+    ) -> Result<(), ArchiveError> {
+        let xattrs = xattrs.map_err(ArchiveError::io("read the extended attributes of", shown))?;
+        fsutil::append_pax_xattrs(&mut self.builder, &xattrs).map_err(ArchiveError::Stream)
+    }
+
     fn long_record(&mut self, kind: tar::EntryType, value: &[u8]) -> Result<(), ArchiveError> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
@@ -245,6 +263,7 @@ impl TarWriter<'_, '_> {
                     .map_err(|e| ArchiveError::io("read the symlink", shown)(e.into()))?;
                 let target = Path::new(std::ffi::OsStr::from_bytes(target.as_bytes()));
                 let mut h = header(stat, tar::EntryType::Symlink);
+                self.xattrs(fsutil::read_xattrs_at(dir, file_name), shown)?;
                 self.append(
                     &mut h,
                     name,
@@ -252,9 +271,18 @@ impl TarWriter<'_, '_> {
                     io::empty(),
                 )
             }
-            FileType::Fifo => self.special(stat, tar::EntryType::Fifo, name),
-            FileType::CharacterDevice => self.special(stat, tar::EntryType::Char, name),
-            FileType::BlockDevice => self.special(stat, tar::EntryType::Block, name),
+            FileType::Fifo => {
+                self.xattrs(fsutil::read_xattrs_at(dir, file_name), shown)?;
+                self.special(stat, tar::EntryType::Fifo, name)
+            }
+            FileType::CharacterDevice => {
+                self.xattrs(fsutil::read_xattrs_at(dir, file_name), shown)?;
+                self.special(stat, tar::EntryType::Char, name)
+            }
+            FileType::BlockDevice => {
+                self.xattrs(fsutil::read_xattrs_at(dir, file_name), shown)?;
+                self.special(stat, tar::EntryType::Block, name)
+            }
             // moby `addTarFile`: "archive: skipping %q since it is a socket".
             FileType::Socket => {
                 tracing::warn!(path = %shown.display(), "archive: skipping a socket");
@@ -291,7 +319,10 @@ impl TarWriter<'_, '_> {
         if FileType::from_raw_mode(now.st_mode) != FileType::RegularFile {
             // Swapped since the first stat: archive what it is now.
             return match FileType::from_raw_mode(now.st_mode) {
-                FileType::Fifo => self.special(&now, tar::EntryType::Fifo, name),
+                FileType::Fifo => {
+                    self.xattrs(fsutil::read_xattrs(&fd), shown)?;
+                    self.special(&now, tar::EntryType::Fifo, name)
+                }
                 _ => Err(ArchiveError::io("archive", shown)(io::Error::other(
                     "the file changed type while it was archived",
                 ))),
@@ -315,6 +346,7 @@ impl TarWriter<'_, '_> {
         let size = now.st_size.max(0) as u64;
         let mut h = header(&now, tar::EntryType::Regular);
         h.set_size(size);
+        self.xattrs(fsutil::read_xattrs(&fd), shown)?;
         // Exactly `size` bytes whatever the file does meanwhile: a file that
         // grows is cut, one that shrinks is padded with zeros, so the
         // stream stays a valid tar.
@@ -333,14 +365,15 @@ impl TarWriter<'_, '_> {
     ) -> Result<(), ArchiveError> {
         let mut stack = vec![(fd, at.to_path_buf(), name.to_path_buf(), *stat)];
         while let Some((fd, at, name, stat)) = stack.pop() {
+            let read = inroot::reopen(fd.as_fd(), FileType::Directory, OFlags::RDONLY)
+                .map_err(ArchiveError::io("open the directory", &at))?;
             if !name.as_os_str().is_empty() {
                 let mut h = header(&stat, tar::EntryType::Directory);
                 let mut dir_name = name.clone().into_os_string();
                 dir_name.push("/");
+                self.xattrs(fsutil::read_xattrs(&read), &at)?;
                 self.append(&mut h, Path::new(&dir_name), None, io::empty())?;
             }
-            let read = inroot::reopen(fd.as_fd(), FileType::Directory, OFlags::RDONLY)
-                .map_err(ArchiveError::io("open the directory", &at))?;
             let mut names: Vec<OsString> = Vec::new();
             let dir = rustix::fs::Dir::read_from(&read)
                 .map_err(|e| ArchiveError::io("read the directory", &at)(e.into()))?;

@@ -452,3 +452,115 @@ fn an_empty_path_is_refused() {
     let e = get(&cfs(&f), "").expect_err("empty");
     assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
 }
+
+#[test]
+fn copying_out_writes_allowed_xattrs_as_pax_records() {
+    use crate::tests::xattrs::{NET_BIND_CAP, decorate, expected, pax_records, set};
+    let f = fixture();
+    decorate(&f.root.join("dir/a"));
+    set(&f.root.join("dir/sub"), "user.d", b"d");
+    // A symlink's and a fifo's own (only `security.*` ones can be there),
+    // read without following or opening them.
+    symlink("/etc/shadow", f.root.join("dir/ln")).expect("link");
+    set(&f.root.join("dir/ln"), "security.capability", &NET_BIND_CAP);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        f.root.join("dir/pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .expect("fifo");
+    set(
+        &f.root.join("dir/pipe"),
+        "security.capability",
+        &NET_BIND_CAP,
+    );
+    let cap_only = vec![(
+        "SCHILY.xattr.security.capability".to_owned(),
+        NET_BIND_CAP.to_vec(),
+    )];
+    let (_, tar) = get(&cfs(&f), "/dir").expect("get");
+    let records = pax_records(&tar);
+    assert_eq!(records["dir/a"], expected(), "{records:?}");
+    assert_eq!(
+        records["dir/sub/"],
+        [("SCHILY.xattr.user.d".to_owned(), b"d".to_vec())]
+    );
+    assert!(records["dir/sub/b"].is_empty());
+    assert_eq!(records["dir/ln"], cap_only);
+    assert_eq!(records["dir/pipe"], cap_only);
+    let keys: Vec<&String> = records.values().flatten().map(|(k, _)| k).collect();
+    assert!(!keys.iter().any(|k| k.contains("trusted")), "{keys:?}");
+    // A single file, and through `docker export`'s "/".
+    let (_, tar) = get(&cfs(&f), "/dir/a").expect("get a");
+    assert_eq!(pax_records(&tar)["a"], expected());
+    let (_, tar) = get(&cfs(&f), "/").expect("get /");
+    assert_eq!(pax_records(&tar)["dir/a"], expected());
+}
+
+#[test]
+fn copying_in_applies_allowed_xattrs_and_drops_the_others() {
+    use crate::tests::xattrs::{NET_BIND_CAP, get as xattr};
+    let f = fixture();
+    put(&cfs(&f), "/dir", |b| {
+        b.append_pax_extensions([
+            ("SCHILY.xattr.security.capability", &NET_BIND_CAP[..]),
+            ("SCHILY.xattr.trusted.evil", b"e"),
+            ("SCHILY.xattr.trusted.overlay.opaque", b"y"),
+            ("SCHILY.xattr.user.y", b"y"),
+        ])
+        .expect("pax");
+        file(b, "new", "hello");
+        b.append_pax_extensions([("SCHILY.xattr.user.d", &b"d"[..])])
+            .expect("pax");
+        let mut h = header(tar::EntryType::Directory, 0);
+        h.set_mode(0o755);
+        b.append_data(&mut h, "made/", io::empty()).expect("dir");
+        b.append_pax_extensions([("SCHILY.xattr.security.capability", &NET_BIND_CAP[..])])
+            .expect("pax");
+        link(b, "ln", "new");
+    })
+    .expect("put");
+    let new = f.root.join("dir/new");
+    assert_eq!(xattr(&new, "user.y").as_deref(), Some(&b"y"[..]));
+    assert_eq!(
+        xattr(&new, "security.capability").as_deref(),
+        Some(&NET_BIND_CAP[..])
+    );
+    assert_eq!(xattr(&new, "trusted.evil"), None);
+    assert_eq!(xattr(&new, "trusted.overlay.opaque"), None);
+    assert_eq!(
+        xattr(&f.root.join("dir/made"), "user.d").as_deref(),
+        Some(&b"d"[..])
+    );
+    assert_eq!(
+        xattr(&f.root.join("dir/ln"), "security.capability").as_deref(),
+        Some(&NET_BIND_CAP[..]),
+        "set on the symlink itself"
+    );
+    assert_eq!(xattr(&new, "user.y").as_deref(), Some(&b"y"[..]));
+    host_untouched(&f);
+}
+
+#[test]
+fn an_xattr_the_file_system_refuses_fails_the_copy_by_name() {
+    // Linux keeps `user.*` to regular files and directories (xattr(7)):
+    // on a symlink it is refused, and the copy says so rather than drop it.
+    let f = fixture();
+    let err = put(&cfs(&f), "/dir", |b| {
+        b.append_pax_extensions([("SCHILY.xattr.user.x", &b"1"[..])])
+            .expect("pax");
+        link(b, "ln", "a");
+    })
+    .expect_err("refused");
+    assert!(
+        matches!(
+            &err,
+            ArchiveError::Io { op: "set the extended attributes of", path, .. }
+                if path == Path::new("/dir/ln")
+        ),
+        "{err:?}"
+    );
+    host_untouched(&f);
+}

@@ -2,6 +2,14 @@
 //! directory of the container (moby `containerExtractToDir` and
 //! `archive.Unpack`, run by moby inside a chroot of the container's root;
 //! here every entry is resolved inside the root instead).
+//!
+//! Extended attributes from an entry's PAX `SCHILY.xattr.*` records are
+//! applied as moby `createTarFile` applies them (after the owner: `chown`
+//! drops `security.capability`), but only those a container may own, as
+//! for image layers (`fsutil::xattr_allowed`: `user.*` and
+//! `security.capability`); `trusted.*` (which steers overlayfs) and
+//! `security.selinux` (the host's policy) are dropped. One the file system
+//! refuses (a `user.*` on a symlink or fifo) fails the copy, as in moby.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -15,6 +23,7 @@ use berth_model::files::{ContainerFs, ExtractOptions};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 
 use super::{ArchiveError, ClientPath, Opened};
+use crate::fsutil;
 
 /// The most bytes read from the container's `/etc/passwd` or `/etc/group`
 /// for `copyUIDGID`.
@@ -126,6 +135,7 @@ impl Extractor<'_> {
         ) {
             return Ok(());
         }
+        let xattrs = fsutil::pax_xattrs(&mut entry).map_err(ArchiveError::InvalidArchive)?;
         let name = clean_name(&raw).map_err(|r| Self::unsafe_entry(&raw, r))?;
         let Some(name) = name else {
             // "." : the extraction point itself, which exists (moby skips it).
@@ -189,6 +199,7 @@ impl Extractor<'_> {
                 let fd = open_nofollow(dir, &file_name, OFlags::RDONLY | OFlags::DIRECTORY)
                     .map_err(ArchiveError::io("open the directory", &at))?;
                 self.finish_fd(&fd, &header, mode, &at)?;
+                set_xattrs(&fd, &xattrs, &at)?;
                 let mtime = mtime_of(&header)?;
                 self.dirs.push((at, mtime));
             }
@@ -214,6 +225,7 @@ impl Extractor<'_> {
                     }
                 })?;
                 self.finish_fd(&file.as_fd(), &header, mode, &at)?;
+                set_xattrs(&file, &xattrs, &at)?;
                 set_times(file.as_fd(), &header, &at)?;
             }
             tar::EntryType::Symlink => {
@@ -238,6 +250,8 @@ impl Extractor<'_> {
                 rustix::fs::symlinkat(target.as_os_str(), dir, file_name.as_os_str())
                     .map_err(|e| ArchiveError::io("create the symlink", &at)(e.into()))?;
                 self.chown_at(dir, &file_name, &header, &at)?;
+                fsutil::set_xattrs_at(dir, &file_name, &xattrs)
+                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
                 let mtime = mtime_of(&header)?;
                 rustix::fs::utimensat(
                     dir,
@@ -282,6 +296,8 @@ impl Extractor<'_> {
                     AtFlags::empty(),
                 )
                 .map_err(|e| ArchiveError::io("create the hard link", &at)(e.into()))?;
+                fsutil::set_xattrs_at(dir, &file_name, &xattrs)
+                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
             }
             tar::EntryType::Fifo => {
                 rustix::fs::mknodat(
@@ -295,6 +311,8 @@ impl Extractor<'_> {
                 let fd = open_nofollow(dir, &file_name, OFlags::PATH)
                     .map_err(ArchiveError::io("open the fifo", &at))?;
                 self.finish_path_fd(&fd, &header, mode, &at)?;
+                fsutil::set_xattrs_at(dir, &file_name, &xattrs)
+                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
             }
             tar::EntryType::Char | tar::EntryType::Block => {
                 // As image layers (graph `extract`): a container gets its
@@ -500,6 +518,10 @@ fn set_times(fd: BorrowedFd<'_>, header: &tar::Header, at: &Path) -> Result<(), 
     let mtime = mtime_of(header)?;
     rustix::fs::futimens(fd, &times(mtime))
         .map_err(|e| ArchiveError::io("set the times of", at)(e.into()))
+}
+
+fn set_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)], at: &Path) -> Result<(), ArchiveError> {
+    fsutil::set_xattrs(fd, xattrs).map_err(ArchiveError::io("set the extended attributes of", at))
 }
 
 fn stat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Option<rustix::fs::Stat> {
