@@ -177,3 +177,69 @@ fn bad_options_are_refused_at_create_and_a_failing_mount_at_start() {
     d.docker(&["rm", "-f", "b1"]).ok();
     d.docker(&["volume", "rm", "broken"]).ok();
 }
+
+/// Copy-up at create lands on the volume's own mount (moby
+/// `CopyImagePathContent` mounts the volume, copies, unmounts): a bind
+/// volume's host directory gets the image's content, and nothing stays
+/// mounted after the create.
+#[test]
+fn copy_up_lands_in_the_host_directory_of_a_bind_volume() {
+    let d = ready();
+    let host = d.dir().join("copy-target");
+    std::fs::create_dir_all(&host).unwrap();
+    let device = format!("device={}", host.display());
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &device,
+        "cv",
+    ])
+    .ok();
+    let data = d.data_root().join("volumes/cv/_data");
+    d.docker(&["run", "--name", "c1", "-v", "cv:/etc", "busybox", "true"])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(host.join("hostname")).unwrap(),
+        "busybox\n",
+        "the image's /etc is in the bound host directory"
+    );
+    assert!(host.join("passwd").is_file());
+    assert_eq!(
+        mounted_fstype(&data),
+        None,
+        "the create's mount is released"
+    );
+    assert!(
+        std::fs::read_dir(&data).unwrap().next().is_none(),
+        "nothing was copied beneath the mount"
+    );
+    // A tmpfs volume: the copy goes to a tmpfs that is released after
+    // (moby's behaviour); the create does not fail.
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=10m",
+        "tv2",
+    ])
+    .ok();
+    d.docker(&[
+        "create", "--name", "c2", "-v", "tv2:/etc", "busybox", "true",
+    ])
+    .ok();
+    let tmp_data = d.data_root().join("volumes/tv2/_data");
+    assert_eq!(mounted_fstype(&tmp_data), None);
+    let out = d.docker(&["start", "-a", "c2"]);
+    assert_eq!(out.code(), 0, "{out:?}");
+    d.docker(&["rm", "-f", "c1", "c2"]).ok();
+    d.docker(&["volume", "rm", "cv", "tv2"]).ok();
+}

@@ -18,9 +18,11 @@
 #![warn(missing_docs)]
 
 mod copy;
+mod holders;
 pub mod mount;
 
 pub use copy::CopyError;
+pub use holders::PopulateError;
 pub use mount::{KernelMounter, MountOptions, OptionError, RecordingMounter, VolumeMounter};
 
 use std::collections::{BTreeMap, HashMap, HashSet};

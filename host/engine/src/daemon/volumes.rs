@@ -17,7 +17,7 @@ use berth_api::volume::{
     UsageData, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 use berth_model::container::Mount;
-use berth_volume::{CreateVolume, LocalDriver, VolumeError, VolumeRecord};
+use berth_volume::{CreateVolume, LocalDriver, PopulateError, VolumeError, VolumeRecord};
 
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::ContainerRecord;
@@ -45,6 +45,18 @@ pub(super) fn volume_error(error: VolumeError) -> JobError {
         }
     };
     JobError::new(kind, error.to_string())
+}
+
+/// A copy-up's error: a mount that failed is the client's to read (moby
+/// `populateVolume`), a copy that failed is logged.
+fn populate_error(error: PopulateError) -> JobError {
+    match error {
+        PopulateError::Mount(VolumeError::Mount { .. }) => {
+            JobError::new(ErrorKind::Internal, error.to_string())
+        }
+        PopulateError::Mount(other) => volume_error(other),
+        PopulateError::Copy(e) => JobError::internal("copy-up into a volume failed", &e),
+    }
 }
 
 /// A record as the API shows it; `UsageData` only where asked for.
@@ -460,11 +472,15 @@ impl Daemon {
             let copied = self
                 .blocking(BlockingKind::ImageContent, move || {
                     let rootfs = images.mount_rootfs(&id)?;
+                    // The create's own hold on each volume's own mount
+                    // while its content is copied (moby mounts with an id
+                    // of its own for `CopyImagePathContent`).
+                    let holder = format!("create:{id}");
                     let result = copies.iter().try_for_each(|(name, destination)| {
                         driver
-                            .copy_up(name, &rootfs, destination)
+                            .populate(name, &holder, &rootfs, destination)
                             .map(drop)
-                            .map_err(|e| JobError::internal("copy-up into a volume failed", &e))
+                            .map_err(populate_error)
                     });
                     let unmounted = images.unmount_rootfs(&id);
                     result.and(unmounted)

@@ -460,3 +460,89 @@ async fn start_and_exit_publish_volume_mount_and_unmount_events() {
     assert_eq!(mount["destination"], "/data");
     assert_eq!(mount["read/write"], "false");
 }
+
+/// A volume with its own mount (`type`/`device`/`o`) made at `path`.
+async fn volume_with_device(f: &Fixture, name: &str, device: &str) {
+    f.volume_create(&format!(
+        r#"{{"Name":"{name}","DriverOpts":{{"type":"none","device":"{device}","o":"bind"}}}}"#
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn copy_up_lands_on_the_volumes_own_mount_which_goes_after() {
+    let f = fixture();
+    f.images
+        .image_files
+        .lock()
+        .unwrap()
+        .push(("etc/passwd".into(), "root:x:0:0::/root:/bin/sh\n".into()));
+    volume_with_device(&f, "bv", "/srv/x").await;
+    f.create(
+        None,
+        r#"{"Image":"busybox","HostConfig":{"Binds":["bv:/etc"]}}"#,
+    )
+    .await
+    .unwrap();
+    // moby `CopyImagePathContent`: the volume is mounted, the content
+    // copied into it, and the mount released.
+    let target = f._dir.path().join("volumes/bv/_data");
+    assert_eq!(
+        f.mounter.calls(),
+        [
+            berth_volume::mount::MountCall::Mount {
+                device: "/srv/x".into(),
+                fstype: "none".into(),
+                data: String::new(),
+                target: target.clone(),
+            },
+            berth_volume::mount::MountCall::Unmount(target.clone()),
+        ]
+    );
+    assert!(target.join("passwd").is_file());
+    assert!(
+        !f.daemon.volumes.is_mounted("bv"),
+        "the create's hold is released"
+    );
+
+    // An image with nothing at the mount point copies nothing, and mounts
+    // nothing (moby stats the path first).
+    volume_with_device(&f, "nothing", "/srv/y").await;
+    f.create(
+        None,
+        r#"{"Image":"busybox","HostConfig":{"Binds":["nothing:/absent"]}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.mounter.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_copy_up_whose_mount_fails_fails_the_create() {
+    let f = fixture();
+    f.images
+        .image_files
+        .lock()
+        .unwrap()
+        .push(("etc/passwd".into(), "root\n".into()));
+    volume_with_device(&f, "bad", berth_volume::RecordingMounter::FAIL_DEVICE).await;
+    let err = f
+        .create(
+            Some("c"),
+            r#"{"Image":"busybox","HostConfig":{"Binds":["bad:/etc"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    let path = f._dir.path().join("volumes/bad/_data");
+    assert_eq!(
+        err.message,
+        format!(
+            "failed to populate volume: error while mounting volume '{p}': failed to mount local volume: mount fail:{p}, data: : Invalid argument (os error 22)",
+            p = path.display()
+        )
+    );
+    assert_eq!(f.record_count(), 0);
+    assert!(f.mounter.calls().is_empty());
+    assert!(!f.daemon.volumes.is_mounted("bad"));
+}
