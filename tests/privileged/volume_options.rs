@@ -243,3 +243,105 @@ fn copy_up_lands_in_the_host_directory_of_a_bind_volume() {
     d.docker(&["rm", "-f", "c1", "c2"]).ok();
     d.docker(&["volume", "rm", "cv", "tv2"]).ok();
 }
+
+/// How many mounts this mount namespace has exactly at `path`.
+fn mount_count(path: &Path) -> usize {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let path = path.to_str().expect("utf-8 path");
+    info.lines()
+        .filter(|line| line.split(' ').nth(4) == Some(path))
+        .count()
+}
+
+fn tmpfs_volume(d: &Daemon, name: &str) {
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=10m",
+        name,
+    ])
+    .ok();
+}
+
+/// After `kill -9` of berthd its containers run on (their shims outlive
+/// it), and so do their volumes' mounts: the new berthd gives the holds
+/// back to the running containers (moby `restoreIfMounted`), so a second
+/// user shares the mount instead of mounting another on top, and the last
+/// user's stop unmounts it.
+#[test]
+fn a_volume_mount_outlives_a_kill_9_of_berthd_and_goes_with_its_last_user() {
+    let mut d = ready();
+    tmpfs_volume(&d, "rv");
+    let data = d.data_root().join("volumes/rv/_data");
+    d.docker(&[
+        "run", "-d", "--name", "r1", "-v", "rv:/data", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    d.docker(&["exec", "r1", "sh", "-c", "echo kept > /data/f"])
+        .ok();
+    d.kill9();
+    d.restart();
+    assert_eq!(mount_count(&data), 1);
+    d.docker(&[
+        "run", "-d", "--name", "r2", "-v", "rv:/data", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    assert_eq!(mount_count(&data), 1, "the second user shares the mount");
+    assert_eq!(d.docker(&["exec", "r2", "cat", "/data/f"]).ok(), "kept\n");
+    d.docker(&["stop", "-t", "1", "r1"]).ok();
+    assert_eq!(mount_count(&data), 1, "r2 still holds it");
+    d.docker(&["stop", "-t", "1", "r2"]).ok();
+    assert_eq!(mount_count(&data), 0, "unmounted with its last user");
+    d.docker(&["rm", "r1", "r2"]).ok();
+    d.docker(&["volume", "rm", "rv"]).ok();
+}
+
+/// A container that exits while berthd is down leaves its volume mounted
+/// with no holder: the new berthd unmounts it at its start.
+#[test]
+fn a_volume_mount_whose_user_exited_while_berthd_was_down_goes_at_daemon_start() {
+    let mut d = ready();
+    tmpfs_volume(&d, "ev");
+    let data = d.data_root().join("volumes/ev/_data");
+    d.docker(&[
+        "run", "-d", "--name", "e1", "-v", "ev:/data", "busybox", "sleep", "1000",
+    ])
+    .ok();
+    let pid: i32 = d
+        .docker(&["inspect", "-f", "{{.State.Pid}}", "e1"])
+        .ok()
+        .trim()
+        .parse()
+        .expect("a pid");
+    d.kill9();
+    assert_eq!(mount_count(&data), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the container's process");
+    // Its shim records the exit; wait for the process to be gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pid {pid} did not die"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    d.restart();
+    assert_eq!(
+        d.docker(&["inspect", "-f", "{{.State.Status}}", "e1"])
+            .ok()
+            .trim(),
+        "exited"
+    );
+    assert_eq!(mount_count(&data), 0, "unmounted at daemon start");
+    d.docker(&["rm", "e1"]).ok();
+    d.docker(&["volume", "rm", "ev"]).ok();
+}

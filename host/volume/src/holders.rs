@@ -1,11 +1,14 @@
-//! Who holds a volume's own mount beyond a container's run: the create
-//! that copies the image's content into it ([`LocalDriver::populate`]).
+//! Who holds a volume's own mount beyond a container's start and exit:
+//! the create that copies the image's content into it
+//! ([`LocalDriver::populate`]), and the containers that outlived the
+//! daemon that mounted it ([`LocalDriver::restore_mounts`]).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use berth_libcontainer::root::Root;
 
-use crate::{CopyError, LocalDriver, VolumeError};
+use crate::{CopyError, LocalDriver, MountOptions, VolumeError};
 
 /// A copy-up that failed ([`LocalDriver::populate`]).
 #[derive(Debug, thiserror::Error)]
@@ -54,5 +57,58 @@ impl LocalDriver {
             tracing::warn!(volume = name, error = %e, "cannot unmount a volume after its copy-up");
         }
         Ok(copied?)
+    }
+}
+
+impl LocalDriver {
+    /// At daemon start, before any container is reattached, started or
+    /// recorded as exited: the holders of the volumes' own mounts went
+    /// with the daemon that mounted them, while the mounts themselves and
+    /// the containers (their shims outlive berthd) may still be there.
+    ///
+    /// For each volume with its own mount that is up (moby
+    /// `localVolume.restoreIfMounted`, which checks mountinfo), `users`
+    /// (volume name → ids of the containers whose records say they run)
+    /// become its holders again, so the last one's exit unmounts it and a
+    /// new user does not mount it a second time on top; a mount nobody
+    /// holds is unmounted. A mount that is down is left down, with no
+    /// holder: the next user mounts it. Failures are logged per volume.
+    /// Returns the volumes it unmounted.
+    pub fn restore_mounts(
+        &self,
+        users: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<String>, VolumeError> {
+        let mut unmounted = Vec::new();
+        for record in self.list()? {
+            let name = record.name;
+            // Options are validated at create: one that no longer parses
+            // asks for nothing this daemon would have mounted.
+            if !matches!(MountOptions::parse(&record.options), Ok(Some(_))) {
+                continue;
+            }
+            let path = self.mountpoint(&name);
+            let holders: HashSet<String> =
+                users.get(&name).into_iter().flatten().cloned().collect();
+            match self.mounter.is_mounted(&path) {
+                Ok(true) if holders.is_empty() => match self.mounter.unmount(&path) {
+                    Ok(()) => unmounted.push(name),
+                    Err(e) => {
+                        tracing::warn!(volume = %name, error = %e, "cannot unmount a volume nobody uses")
+                    }
+                },
+                Ok(true) => {
+                    let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+                    active.insert(name, holders);
+                }
+                Ok(false) if !holders.is_empty() => {
+                    tracing::warn!(volume = %name, "a running container's volume is no longer mounted; its next user mounts it");
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(volume = %name, error = %e, "cannot tell whether a volume is mounted")
+                }
+            }
+        }
+        Ok(unmounted)
     }
 }

@@ -272,6 +272,14 @@ impl LocalDriver {
             .unwrap_or(false)
     }
 
+    /// Who holds the volume's own mount (none when it is down).
+    pub fn holders(&self, name: &str) -> HashSet<String> {
+        self.active
+            .lock()
+            .map(|a| a.get(name).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
     /// `<root>/<name>/_data`: what containers mount (moby's layout, so
     /// tools that know Docker's find the files).
     pub fn mountpoint(&self, name: &str) -> PathBuf {

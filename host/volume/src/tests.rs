@@ -239,3 +239,52 @@ fn a_failed_mount_is_a_clear_error_and_leaves_nothing_held() {
     d.unmount("bad", "c1").unwrap();
     assert!(fake.calls().is_empty(), "no unmount of what never mounted");
 }
+
+/// A volume `name` with a tmpfs of its own.
+fn tmpfs_volume(d: &LocalDriver, name: &str) {
+    let mut req = request(name);
+    for (k, v) in [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+}
+
+#[test]
+fn restore_mounts_gives_mounts_back_to_running_users_and_unmounts_the_rest() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    for name in ["held", "orphan", "down"] {
+        tmpfs_volume(&d, name);
+    }
+    d.create(request("plain")).unwrap();
+    // What the daemon before this one left mounted.
+    fake.left_mounted(&d.mountpoint("held"), "tmpfs");
+    fake.left_mounted(&d.mountpoint("orphan"), "tmpfs");
+    let users = std::collections::HashMap::from([
+        ("held".to_owned(), vec!["c1".to_owned(), "c2".to_owned()]),
+        ("down".to_owned(), vec!["c3".to_owned()]),
+        ("plain".to_owned(), vec!["c1".to_owned()]),
+    ]);
+    assert_eq!(d.restore_mounts(&users).unwrap(), ["orphan"]);
+    assert_eq!(
+        fake.calls(),
+        [MountCall::Unmount(d.mountpoint("orphan"))],
+        "only the mount nobody holds goes"
+    );
+    assert!(d.is_mounted("held"));
+    assert!(!d.is_mounted("down"), "a mount that is down is not held");
+    // The holders are back: a new user shares the mount, the last
+    // holder's release unmounts it.
+    d.mount("held", "c4").unwrap();
+    for holder in ["c1", "c2", "c4"] {
+        d.unmount("held", holder).unwrap();
+    }
+    assert_eq!(fake.calls().len(), 2);
+    assert_eq!(fake.calls()[1], MountCall::Unmount(d.mountpoint("held")));
+    // The volume that was down is mounted by its next user.
+    d.mount("down", "c5").unwrap();
+    assert!(
+        matches!(&fake.calls()[2], MountCall::Mount { target, .. } if *target == d.mountpoint("down"))
+    );
+}

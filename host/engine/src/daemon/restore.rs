@@ -26,12 +26,22 @@ impl Daemon {
                     .map_err(|e| store_error("failed to load container records", e))
             })
             .await?;
+        let mut records = records;
+        // Records written before records carried the model get it now
+        // from their wire configuration; one that no longer validates
+        // keeps none, and its start says why.
+        for (_, record) in &mut records {
+            if let Err(e) = record.ensure_model() {
+                tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
+            }
+        }
         let count = records.len();
         let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
         self.discard_orphans(&known).await;
         if let Err(e) = self.reconcile_volumes().await {
             tracing::warn!(error = %e.message, "cannot reconcile the volumes' directories");
         }
+        self.restore_volume_mounts(&records).await;
         self.ensure_default_network().await?;
         // Before any container starts: the kernel gets the sandboxes of
         // the containers that ran, and loses what else of berth's it has.
@@ -49,12 +59,6 @@ impl Daemon {
             if record.state.status == Status::Removing {
                 record.state.status = Status::Dead;
                 record.state.dead = true;
-            }
-            // Records written before records carried the model get it now
-            // from their wire configuration; one that no longer validates
-            // keeps none, and its start says why.
-            if let Err(e) = record.ensure_model() {
-                tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
             }
             let was_running = record.state.running;
             let was_restarting = record.state.status == Status::Restarting;
@@ -91,6 +95,10 @@ impl Daemon {
                 // `die` told); the policy goes on where it was.
                 _ if was_restarting => {
                     tracing::info!(id = %container.id, "resuming the restart of a container");
+                    // Its exit released its volumes; the hold its record
+                    // gave back goes, and its restart takes one again.
+                    let model = container.lock().record.model.clone();
+                    self.unmount_volumes(&container.id, model.as_ref()).await;
                     self.resume_restart(container);
                     continue;
                 }

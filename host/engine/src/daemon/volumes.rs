@@ -9,7 +9,7 @@
 //! mounts volumes against a removal, so a volume never goes while a
 //! container is being given it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_api::filters::Filters;
@@ -358,6 +358,32 @@ impl Daemon {
             .await;
         if let Err(e) = result {
             tracing::warn!(error = %e.message, "failed to unmount a volume");
+        }
+    }
+
+    /// At daemon start, before any container is reattached: the holds on
+    /// the volumes' own mounts are those of the containers whose records
+    /// say they run (their shims outlive berthd), and a mount nobody holds
+    /// goes ([`LocalDriver::restore_mounts`]). Taken from the records
+    /// rather than after the reattach, so that no exit seen meanwhile can
+    /// release a hold before it is made: a container that exited while
+    /// berthd was down is recorded as exited next, which releases it.
+    pub(super) async fn restore_volume_mounts(&self, records: &[(String, ContainerRecord)]) {
+        let mut users: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, record) in records.iter().filter(|(_, r)| r.state.running) {
+            for name in record.model.iter().flat_map(model_volumes) {
+                users.entry(name).or_default().push(id.clone());
+            }
+        }
+        match self.on_volumes(move |d| d.restore_mounts(&users)).await {
+            Ok(unmounted) => {
+                for name in unmounted {
+                    tracing::info!(volume = %name, "unmounted a volume no running container uses");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot restore the volumes' mounts")
+            }
         }
     }
 

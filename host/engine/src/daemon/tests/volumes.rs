@@ -546,3 +546,97 @@ async fn a_copy_up_whose_mount_fails_fails_the_create() {
     assert!(f.mounter.calls().is_empty());
     assert!(!f.daemon.volumes.is_mounted("bad"));
 }
+
+/// A tmpfs volume `name` (its own mount) and a container `ctr` using it.
+async fn tmpfs_user(f: &Fixture, name: &str, ctr: &str) -> String {
+    f.volume_create(&format!(
+        r#"{{"Name":"{name}","DriverOpts":{{"type":"tmpfs","device":"tmpfs","o":"size=1m"}}}}"#
+    ))
+    .await
+    .unwrap();
+    f.create(
+        Some(ctr),
+        &format!(r#"{{"Image":"busybox","HostConfig":{{"Binds":["{name}:/data"]}}}}"#),
+    )
+    .await
+    .unwrap()
+}
+
+/// An exec driver whose shim of `id` still runs after berthd's restart.
+fn still_running(id: &str) -> Arc<FakeRuntime> {
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(RunState::Running {
+        pid: 42,
+        started_at: berth_model::Timestamp::now(),
+    });
+    let (exit, _) = watch::channel(None);
+    runtime.procs.lock().unwrap().insert(
+        id.to_owned(),
+        Arc::new(FakeProc {
+            exit,
+            ignores_term: false,
+        }),
+    );
+    runtime
+}
+
+#[tokio::test]
+async fn a_running_containers_hold_on_a_volume_mount_survives_a_daemon_restart() {
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "c1").await;
+    f.daemon.start(&id).await.unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    assert_eq!(f.mounter.calls().len(), 1);
+    // berthd is killed; c1's shim still runs, and so does its tmpfs.
+    let f = f.restart(still_running(&id));
+    f.daemon.restore().await.unwrap();
+    assert!(f.daemon.volumes.is_mounted("tv"), "c1 holds it again");
+    // A second user shares the mount, not a new one on top of it.
+    let second = f
+        .create(
+            Some("c2"),
+            r#"{"Image":"busybox","HostConfig":{"Binds":["tv:/data"]}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start(&second).await.unwrap();
+    assert_eq!(f.mounter.calls().len(), 1, "{:?}", f.mounter.calls());
+    assert_eq!(
+        f.daemon.volumes.holders("tv"),
+        [id.clone(), second.clone()].into()
+    );
+    // The exits release the holds after their state is told.
+    f.runtime.exit(&id, 0);
+    until(|| f.daemon.volumes.holders("tv") == [second.clone()].into()).await;
+    assert_eq!(f.mounter.calls().len(), 1, "c2 holds it");
+    f.runtime.exit(&second, 0);
+    until(|| !f.daemon.volumes.is_mounted("tv")).await;
+    assert_eq!(f.mounter.calls().last(), Some(&MountCall::Unmount(target)));
+}
+
+/// Waits (bounded) until `done`.
+async fn until(done: impl Fn() -> bool) {
+    let wait = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("the condition within 5 s");
+}
+
+#[tokio::test]
+async fn a_volume_mount_nobody_holds_after_a_restart_is_unmounted_at_daemon_start() {
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "c1").await;
+    f.daemon.start(&id).await.unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    // c1 exited while berthd was down: its mount has no holder left.
+    let f = f.restart(FakeRuntime::exited_meanwhile(0));
+    f.daemon.restore().await.unwrap();
+    assert_eq!(f.mounter.calls().last(), Some(&MountCall::Unmount(target)));
+    assert!(!f.daemon.volumes.is_mounted("tv"));
+}
