@@ -97,8 +97,8 @@ impl Daemon {
                     tracing::info!(id = %container.id, "resuming the restart of a container");
                     // Its exit released its volumes; the hold its record
                     // gave back goes, and its restart takes one again.
-                    let model = container.lock().record.model.clone();
-                    self.unmount_volumes(&container.id, model.as_ref()).await;
+                    let volumes = crate::daemon::volumes::record_volumes(&container.lock().record);
+                    self.unmount_volumes(&container.id, volumes).await;
                     self.resume_restart(container);
                     continue;
                 }

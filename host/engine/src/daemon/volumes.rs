@@ -95,8 +95,8 @@ fn volumes_of(record: &ContainerRecord) -> impl Iterator<Item = (&str, bool)> {
         })
 }
 
-/// The names of the volumes a model mounts, each once.
-fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> {
+/// The names of the volumes a model mounts, each once, in name order.
+pub(super) fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> {
     let mut names: Vec<String> = model
         .mounts
         .iter()
@@ -108,6 +108,11 @@ fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> 
     names.sort();
     names.dedup();
     names
+}
+
+/// The names of the volumes a container's record mounts ([`model_volumes`]).
+pub(super) fn record_volumes(record: &ContainerRecord) -> Vec<String> {
+    record.model.as_ref().map(model_volumes).unwrap_or_default()
 }
 
 impl Daemon {
@@ -317,16 +322,11 @@ impl Daemon {
     /// container `id` mounts, before its process starts (moby
     /// `MountPoint.Setup` → `localVolume.Mount`). A failure unmounts what
     /// this call mounted: nothing stays mounted for a start that failed.
-    pub(super) async fn mount_volumes(
-        &self,
-        id: &str,
-        model: &berth_model::container::ContainerModel,
-    ) -> Result<(), JobError> {
-        let names = model_volumes(model);
+    pub(super) async fn mount_volumes(&self, id: &str, names: &[String]) -> Result<(), JobError> {
         if names.is_empty() {
             return Ok(());
         }
-        let id = id.to_owned();
+        let (id, names) = (id.to_owned(), names.to_vec());
         self.on_volumes(move |d| {
             for (i, name) in names.iter().enumerate() {
                 if let Err(e) = d.mount(name, &id) {
@@ -341,23 +341,28 @@ impl Daemon {
         .await
     }
 
-    /// Releases container `id`'s hold on its volumes' own mounts (after
-    /// its exit, or a start that failed); the last holder unmounts.
-    pub(super) async fn unmount_volumes(
-        &self,
-        id: &str,
-        model: Option<&berth_model::container::ContainerModel>,
-    ) {
-        let names = model.map(model_volumes).unwrap_or_default();
+    /// Releases container `id`'s hold on the volumes `names` (its
+    /// [`model_volumes`]) after its exit or a start that failed; the last
+    /// holder unmounts. Every hold is released: one unmount that fails is
+    /// logged and does not keep the volumes after it held forever.
+    pub(super) async fn unmount_volumes(&self, id: &str, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
         let id = id.to_owned();
         let result = self
-            .on_volumes(move |d| names.iter().try_for_each(|name| d.unmount(name, &id)))
+            .on_volumes(move |d| {
+                for name in &names {
+                    if let Err(e) = d.unmount(name, &id) {
+                        let cause = std::error::Error::source(&e).map(ToString::to_string);
+                        tracing::warn!(id, volume = %name, error = %e, cause, "failed to unmount a volume");
+                    }
+                }
+                Ok(())
+            })
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e.message, "failed to unmount a volume");
+            tracing::warn!(error = %e.message, "failed to release the volumes of a container");
         }
     }
 
@@ -371,7 +376,7 @@ impl Daemon {
     pub(super) async fn restore_volume_mounts(&self, records: &[(String, ContainerRecord)]) {
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
         for (id, record) in records.iter().filter(|(_, r)| r.state.running) {
-            for name in record.model.iter().flat_map(model_volumes) {
+            for name in record_volumes(record) {
                 users.entry(name).or_default().push(id.clone());
             }
         }

@@ -640,3 +640,41 @@ async fn a_volume_mount_nobody_holds_after_a_restart_is_unmounted_at_daemon_star
     assert_eq!(f.mounter.calls().last(), Some(&MountCall::Unmount(target)));
     assert!(!f.daemon.volumes.is_mounted("tv"));
 }
+
+#[tokio::test]
+async fn an_unmount_that_fails_does_not_keep_the_other_volumes_held() {
+    let f = fixture();
+    // Released in name order: the failing one first.
+    for (name, device) in [
+        ("abusy", berth_volume::RecordingMounter::FAIL_UNMOUNT_DEVICE),
+        ("bok", "tmpfs"),
+    ] {
+        f.volume_create(&format!(
+            r#"{{"Name":"{name}","DriverOpts":{{"type":"tmpfs","device":"{device}"}}}}"#
+        ))
+        .await
+        .unwrap();
+    }
+    let id = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"Binds":["abusy:/a","bok:/b"]}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start(&id).await.unwrap();
+    assert!(f.daemon.volumes.is_mounted("abusy") && f.daemon.volumes.is_mounted("bok"));
+    f.runtime.exit(&id, 0);
+    until(|| !f.daemon.volumes.is_mounted("bok")).await;
+    assert!(
+        f.mounter
+            .calls()
+            .contains(&berth_volume::mount::MountCall::Unmount(
+                f._dir.path().join("volumes/bok/_data")
+            ))
+    );
+    assert!(
+        !f.daemon.volumes.is_mounted("abusy"),
+        "its hold is released too"
+    );
+}
