@@ -93,7 +93,11 @@ impl LocalDriver {
                 Ok(true) if holders.is_empty() => match self.mounter.unmount(&path) {
                     Ok(()) => unmounted.push(name),
                     Err(e) => {
-                        tracing::warn!(volume = %name, error = %e, "cannot unmount a volume nobody uses")
+                        tracing::warn!(volume = %name, error = %e, "cannot unmount a volume nobody uses");
+                        // Still up: known as mounted, unheld, so that its
+                        // next user shares it (as after a failed release).
+                        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+                        active.insert(name, HashSet::new());
                     }
                 },
                 Ok(true) => {

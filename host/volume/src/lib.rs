@@ -136,6 +136,17 @@ pub enum VolumeError {
         #[source]
         source: std::io::Error,
     },
+    /// The last holder's unmount failed and the mount is still up (moby
+    /// `localVolume.unmount`); it stays known as mounted, for the next
+    /// user to share.
+    #[error("error while unmounting volume path '{}': {source}", path.display())]
+    Unmount {
+        /// The volume's data directory.
+        path: PathBuf,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A volume that exists with another driver (moby `errNameConflict`).
     #[error("create {name}: volume name must be unique")]
     Conflict {
@@ -232,8 +243,9 @@ impl LocalDriver {
             return Ok(());
         };
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let holders = active.entry(name.to_owned()).or_default();
-        if holders.is_empty() {
+        // An entry is a mount that is up, held or not (one whose unmount
+        // failed): a new holder shares it (moby `active.mounted`).
+        if !active.contains_key(name) {
             let path = self.mountpoint(name);
             if let Err(source) = self.mounter.mount(&options, &path) {
                 active.remove(name);
@@ -245,12 +257,18 @@ impl LocalDriver {
                 });
             }
         }
-        holders.insert(holder.to_owned());
+        active
+            .entry(name.to_owned())
+            .or_default()
+            .insert(holder.to_owned());
         Ok(())
     }
 
     /// Lets `holder` go of the volume; the last holder's release unmounts
-    /// it. moby `localVolume.Unmount`.
+    /// it. moby `localVolume.Unmount`: the hold goes whatever happens, and
+    /// an unmount that fails with the mount still up leaves it known as
+    /// mounted (no holder), so the next user shares it instead of stacking
+    /// another mount on it; one that is gone anyway is no error.
     pub fn unmount(&self, name: &str, holder: &str) -> Result<(), VolumeError> {
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
         let Some(holders) = active.get_mut(name) else {
@@ -259,9 +277,16 @@ impl LocalDriver {
         if !holders.remove(holder) || !holders.is_empty() {
             return Ok(());
         }
-        active.remove(name);
         let path = self.mountpoint(name);
-        self.mounter.unmount(&path).map_err(io("unmount", &path))
+        match self.mounter.unmount(&path) {
+            Ok(()) => {}
+            Err(source) if self.mounter.is_mounted(&path).unwrap_or(true) => {
+                return Err(VolumeError::Unmount { path, source });
+            }
+            Err(_) => {}
+        }
+        active.remove(name);
+        Ok(())
     }
 
     /// Whether the volume's own mount is up.

@@ -257,6 +257,11 @@ fn restore_mounts_gives_mounts_back_to_running_users_and_unmounts_the_rest() {
     for name in ["held", "orphan", "down"] {
         tmpfs_volume(&d, name);
     }
+    tmpfs_volume(&d, "stuck");
+    fake.left_mounted(
+        &d.mountpoint("stuck"),
+        RecordingMounter::FAIL_UNMOUNT_DEVICE,
+    );
     d.create(request("plain")).unwrap();
     // What the daemon before this one left mounted.
     fake.left_mounted(&d.mountpoint("held"), "tmpfs");
@@ -269,22 +274,66 @@ fn restore_mounts_gives_mounts_back_to_running_users_and_unmounts_the_rest() {
     assert_eq!(d.restore_mounts(&users).unwrap(), ["orphan"]);
     assert_eq!(
         fake.calls(),
-        [MountCall::Unmount(d.mountpoint("orphan"))],
-        "only the mount nobody holds goes"
+        [
+            MountCall::Unmount(d.mountpoint("orphan")),
+            MountCall::Unmount(d.mountpoint("stuck")),
+        ],
+        "only the mounts nobody holds go"
     );
+    // One that would not go stays known as up: its next user shares it.
+    assert!(d.is_mounted("stuck") && d.holders("stuck").is_empty());
+    let before = fake.calls().len();
+    d.mount("stuck", "c6").unwrap();
+    assert_eq!(fake.calls().len(), before);
+    let _ = d.unmount("stuck", "c6");
     assert!(d.is_mounted("held"));
     assert!(!d.is_mounted("down"), "a mount that is down is not held");
     // The holders are back: a new user shares the mount, the last
     // holder's release unmounts it.
+    let before = fake.calls().len();
     d.mount("held", "c4").unwrap();
     for holder in ["c1", "c2", "c4"] {
         d.unmount("held", holder).unwrap();
     }
-    assert_eq!(fake.calls().len(), 2);
-    assert_eq!(fake.calls()[1], MountCall::Unmount(d.mountpoint("held")));
+    assert_eq!(
+        fake.calls()[before..],
+        [MountCall::Unmount(d.mountpoint("held"))]
+    );
     // The volume that was down is mounted by its next user.
     d.mount("down", "c5").unwrap();
     assert!(
-        matches!(&fake.calls()[2], MountCall::Mount { target, .. } if *target == d.mountpoint("down"))
+        matches!(fake.calls().last(), Some(MountCall::Mount { target, .. }) if *target == d.mountpoint("down"))
     );
+}
+
+#[test]
+fn an_unmount_that_fails_releases_the_hold_but_keeps_the_mount_for_the_next_user() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    let mut req = request("stuck");
+    for (k, v) in [
+        ("type", "tmpfs"),
+        ("device", RecordingMounter::FAIL_UNMOUNT_DEVICE),
+    ] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+    d.mount("stuck", "c1").unwrap();
+    let path = d.mountpoint("stuck");
+    // moby `localVolume.Unmount`: the count goes down whatever happens,
+    // and a mount still up stays known as mounted.
+    assert_eq!(
+        d.unmount("stuck", "c1").unwrap_err().to_string(),
+        format!(
+            "error while unmounting volume path '{}': Device or resource busy (os error 16)",
+            path.display()
+        )
+    );
+    assert!(d.holders("stuck").is_empty());
+    assert!(d.is_mounted("stuck"));
+    // The next user shares it rather than mounting another on top.
+    d.mount("stuck", "c2").unwrap();
+    assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+    assert_eq!(d.holders("stuck"), ["c2".to_owned()].into());
 }

@@ -40,7 +40,7 @@ pub(super) fn volume_error(error: VolumeError) -> JobError {
         VolumeError::NotFound { .. } => ErrorKind::NotFound,
         // The message says what failed to mount where: the client's to see.
         VolumeError::Mount { .. } => ErrorKind::Internal,
-        VolumeError::Store(_) | VolumeError::Io { .. } => {
+        VolumeError::Store(_) | VolumeError::Io { .. } | VolumeError::Unmount { .. } => {
             return JobError::internal("volume driver", &error);
         }
     };

@@ -673,8 +673,8 @@ async fn an_unmount_that_fails_does_not_keep_the_other_volumes_held() {
                 f._dir.path().join("volumes/bok/_data")
             ))
     );
-    assert!(
-        !f.daemon.volumes.is_mounted("abusy"),
-        "its hold is released too"
-    );
+    // Its hold went too; its mount, still up, stays known for the next
+    // user to share (moby `localVolume.Unmount`).
+    assert!(f.daemon.volumes.holders("abusy").is_empty());
+    assert!(f.daemon.volumes.is_mounted("abusy"));
 }
