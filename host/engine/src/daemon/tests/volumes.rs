@@ -678,3 +678,34 @@ async fn an_unmount_that_fails_does_not_keep_the_other_volumes_held() {
     assert!(f.daemon.volumes.holders("abusy").is_empty());
     assert!(f.daemon.volumes.is_mounted("abusy"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_container_in_its_restart_backoff_at_daemon_start_holds_its_volumes_only_once_restarted()
+{
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "w").await;
+    // What the record says when berthd was killed during a backoff; the
+    // tmpfs is still up (an unmount that failed before).
+    let mut record: ContainerRecord = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    record.state.status = Status::Restarting;
+    record.state.running = true;
+    record.state.restarting = true;
+    record.state.started_at = "2026-01-01T00:00:00Z".into();
+    f.store.put(CONTAINERS, &id, &record).unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    f.mounter.left_mounted(&target, "tmpfs");
+    let f = f.restart(FakeRuntime::exited_meanwhile(1));
+    f.daemon.restore().await.unwrap();
+    // Its exit released it already: it holds nothing while it waits, so
+    // a stop or removal meanwhile leaves nothing held.
+    assert_eq!(f.mounter.calls(), [MountCall::Unmount(target.clone())]);
+    assert!(!f.daemon.volumes.is_mounted("tv"));
+    // Its restart takes a hold again.
+    f.wait_status(&id, Status::Running).await;
+    assert_eq!(f.daemon.volumes.holders("tv"), [id].into());
+    assert!(matches!(
+        f.mounter.calls().last(),
+        Some(MountCall::Mount { .. })
+    ));
+}
