@@ -248,7 +248,6 @@ impl LocalDriver {
         if !active.contains_key(name) {
             let path = self.mountpoint(name);
             if let Err(source) = self.mounter.mount(&options, &path) {
-                active.remove(name);
                 return Err(VolumeError::Mount {
                     path,
                     device: options.device,
@@ -278,12 +277,12 @@ impl LocalDriver {
             return Ok(());
         }
         let path = self.mountpoint(name);
-        match self.mounter.unmount(&path) {
-            Ok(()) => {}
-            Err(source) if self.mounter.is_mounted(&path).unwrap_or(true) => {
-                return Err(VolumeError::Unmount { path, source });
-            }
-            Err(_) => {}
+        // A mount that is gone anyway (unmounted by hand: EINVAL) is no
+        // error, as in moby's `unmount` (`mount.Mounted` after a failure).
+        if let Err(source) = self.mounter.unmount(&path)
+            && self.mounter.is_mounted(&path).unwrap_or(true)
+        {
+            return Err(VolumeError::Unmount { path, source });
         }
         active.remove(name);
         Ok(())

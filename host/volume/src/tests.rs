@@ -337,3 +337,18 @@ fn an_unmount_that_fails_releases_the_hold_but_keeps_the_mount_for_the_next_user
     assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
     assert_eq!(d.holders("stuck"), ["c2".to_owned()].into());
 }
+
+#[test]
+fn releasing_a_mount_that_is_gone_anyway_is_no_error() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    tmpfs_volume(&d, "tv");
+    d.mount("tv", "c1").unwrap();
+    fake.unmounted_outside(&d.mountpoint("tv"));
+    d.unmount("tv", "c1").unwrap();
+    assert!(!d.is_mounted("tv"));
+    // Its next user mounts it again.
+    d.mount("tv", "c2").unwrap();
+    assert!(matches!(fake.calls().last(), Some(MountCall::Mount { .. })));
+}

@@ -19,14 +19,13 @@ impl Daemon {
     /// exits that happened while the daemon was away are recorded.
     pub async fn restore(self: &Arc<Self>) -> Result<usize, JobError> {
         let store = self.store.clone();
-        let records = self
+        let mut records = self
             .blocking(BlockingKind::StoreCommit, move || {
                 store
                     .list(CONTAINERS)
                     .map_err(|e| store_error("failed to load container records", e))
             })
             .await?;
-        let mut records = records;
         // Records written before records carried the model get it now
         // from their wire configuration; one that no longer validates
         // keeps none, and its start says why.
