@@ -345,3 +345,42 @@ fn a_volume_mount_whose_user_exited_while_berthd_was_down_goes_at_daemon_start()
     d.docker(&["rm", "e1"]).ok();
     d.docker(&["volume", "rm", "ev"]).ok();
 }
+
+/// A bind volume whose mount is up with no user (left by a crash, or an
+/// unmount that failed): `volume rm` unmounts it before the volume's
+/// directory goes (moby `Root.Remove`), and never empties the host
+/// directory through the mount.
+#[test]
+fn removing_a_volume_left_mounted_never_empties_its_host_directory() {
+    use berth_tests::cmd::run_with_timeout;
+    let d = ready();
+    let host = d.dir().join("precious");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("keep"), b"mine\n").unwrap();
+    let device = format!("device={}", host.display());
+    d.docker(&[
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        &device,
+        "lv",
+    ])
+    .ok();
+    let data = d.data_root().join("volumes/lv/_data");
+    run_with_timeout(
+        std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(&host)
+            .arg(&data),
+        std::time::Duration::from_secs(10),
+    )
+    .ok();
+    d.docker(&["volume", "rm", "lv"]).ok();
+    assert_eq!(std::fs::read(host.join("keep")).unwrap(), b"mine\n");
+    assert_eq!(mount_count(&data), 0);
+    assert!(!data.exists(), "the volume's directory is gone");
+}

@@ -1,7 +1,8 @@
 //! Who holds a volume's own mount beyond a container's start and exit:
 //! the create that copies the image's content into it
 //! ([`LocalDriver::populate`]), and the containers that outlived the
-//! daemon that mounted it ([`LocalDriver::restore_mounts`]).
+//! daemon that mounted it ([`LocalDriver::restore_mounts`]); and the
+//! removal that must find it down.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -114,5 +115,46 @@ impl LocalDriver {
             }
         }
         Ok(unmounted)
+    }
+}
+
+impl LocalDriver {
+    /// Before a volume's directory goes: its own mount must be down, or
+    /// removing the directory would empty the mounted file system (a bind
+    /// volume's host directory). moby `Root.Remove`: refused while held,
+    /// else unmounted (here only when mountinfo says it is up), and a
+    /// failed unmount refuses the removal.
+    pub(crate) fn unmount_for_remove(&self, name: &str) -> Result<(), VolumeError> {
+        let record = match self.get(name) {
+            Ok(record) => record,
+            // The removal itself says so.
+            Err(VolumeError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if !matches!(MountOptions::parse(&record.options), Ok(Some(_))) {
+            return Ok(());
+        }
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        if active.get(name).is_some_and(|holders| !holders.is_empty()) {
+            return Err(VolumeError::ActiveMounts {
+                name: name.to_owned(),
+            });
+        }
+        let path = self.mountpoint(name);
+        let up = self
+            .mounter
+            .is_mounted(&path)
+            .map_err(|source| VolumeError::Io {
+                op: "read the mount table for",
+                path: path.clone(),
+                source,
+            })?;
+        if up {
+            self.mounter
+                .unmount(&path)
+                .map_err(|source| VolumeError::Unmount { path, source })?;
+        }
+        active.remove(name);
+        Ok(())
     }
 }

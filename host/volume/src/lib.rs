@@ -147,6 +147,13 @@ pub enum VolumeError {
         #[source]
         source: std::io::Error,
     },
+    /// A removal of a volume whose own mount has holders (moby
+    /// `Root.Remove` through the volume service's `OpErr`).
+    #[error("remove {name}: volume has active mounts")]
+    ActiveMounts {
+        /// The volume.
+        name: String,
+    },
     /// A volume that exists with another driver (moby `errNameConflict`).
     #[error("create {name}: volume name must be unique")]
     Conflict {
@@ -405,6 +412,7 @@ impl LocalDriver {
     /// Removes the volume: its record first, then its directory (see the
     /// crate's notes). Whether it is in use is the caller's to check.
     pub fn remove(&self, name: &str) -> Result<(), VolumeError> {
+        self.unmount_for_remove(name)?;
         let removed = self.store.write(|txn| txn.delete(VOLUMES, name))?;
         if !removed {
             return Err(VolumeError::NotFound {

@@ -352,3 +352,36 @@ fn releasing_a_mount_that_is_gone_anyway_is_no_error() {
     d.mount("tv", "c2").unwrap();
     assert!(matches!(fake.calls().last(), Some(MountCall::Mount { .. })));
 }
+
+#[test]
+fn remove_unmounts_a_volume_mount_first_and_refuses_when_it_cannot() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    // A bind volume left mounted: its directory must not be emptied
+    // through the mount (that would be the host directory's content).
+    tmpfs_volume(&d, "up");
+    let up = d.mountpoint("up");
+    fake.left_mounted(&up, "tmpfs");
+    d.remove("up").unwrap();
+    assert_eq!(fake.calls(), [MountCall::Unmount(up)]);
+    tmpfs_volume(&d, "stuck");
+    let stuck = d.mountpoint("stuck");
+    fake.left_mounted(&stuck, RecordingMounter::FAIL_UNMOUNT_DEVICE);
+    assert_eq!(
+        d.remove("stuck").unwrap_err().to_string(),
+        format!(
+            "error while unmounting volume path '{}': Device or resource busy (os error 16)",
+            stuck.display()
+        )
+    );
+    assert!(d.get("stuck").is_ok() && stuck.is_dir(), "nothing removed");
+    // Held (a create copying into it): moby's refusal.
+    tmpfs_volume(&d, "held");
+    d.mount("held", "create:c1").unwrap();
+    assert_eq!(
+        d.remove("held").unwrap_err().to_string(),
+        "remove held: volume has active mounts"
+    );
+    assert!(d.get("held").is_ok());
+}

@@ -39,8 +39,10 @@ pub(super) fn volume_error(error: VolumeError) -> JobError {
         VolumeError::Conflict { .. } => ErrorKind::Conflict,
         VolumeError::NotFound { .. } => ErrorKind::NotFound,
         // The message says what failed to mount where: the client's to see.
-        VolumeError::Mount { .. } => ErrorKind::Internal,
-        VolumeError::Store(_) | VolumeError::Io { .. } | VolumeError::Unmount { .. } => {
+        VolumeError::Mount { .. }
+        | VolumeError::Unmount { .. }
+        | VolumeError::ActiveMounts { .. } => ErrorKind::Internal,
+        VolumeError::Store(_) | VolumeError::Io { .. } => {
             return JobError::internal("volume driver", &error);
         }
     };
