@@ -18,9 +18,11 @@
 #![warn(missing_docs)]
 
 mod copy;
+mod holders;
 pub mod mount;
 
 pub use copy::CopyError;
+pub use holders::PopulateError;
 pub use mount::{KernelMounter, MountOptions, OptionError, RecordingMounter, VolumeMounter};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -134,6 +136,24 @@ pub enum VolumeError {
         #[source]
         source: std::io::Error,
     },
+    /// The last holder's unmount failed and the mount is still up (moby
+    /// `localVolume.unmount`); it stays known as mounted, for the next
+    /// user to share.
+    #[error("error while unmounting volume path '{}': {source}", path.display())]
+    Unmount {
+        /// The volume's data directory.
+        path: PathBuf,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A removal of a volume whose own mount has holders (moby
+    /// `Root.Remove` through the volume service's `OpErr`).
+    #[error("remove {name}: volume has active mounts")]
+    ActiveMounts {
+        /// The volume.
+        name: String,
+    },
     /// A volume that exists with another driver (moby `errNameConflict`).
     #[error("create {name}: volume name must be unique")]
     Conflict {
@@ -230,11 +250,11 @@ impl LocalDriver {
             return Ok(());
         };
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let holders = active.entry(name.to_owned()).or_default();
-        if holders.is_empty() {
+        // An entry is a mount that is up, held or not (one whose unmount
+        // failed): a new holder shares it (moby `active.mounted`).
+        if !active.contains_key(name) {
             let path = self.mountpoint(name);
             if let Err(source) = self.mounter.mount(&options, &path) {
-                active.remove(name);
                 return Err(VolumeError::Mount {
                     path,
                     device: options.device,
@@ -243,12 +263,18 @@ impl LocalDriver {
                 });
             }
         }
-        holders.insert(holder.to_owned());
+        active
+            .entry(name.to_owned())
+            .or_default()
+            .insert(holder.to_owned());
         Ok(())
     }
 
     /// Lets `holder` go of the volume; the last holder's release unmounts
-    /// it. moby `localVolume.Unmount`.
+    /// it. moby `localVolume.Unmount`: the hold goes whatever happens, and
+    /// an unmount that fails with the mount still up leaves it known as
+    /// mounted (no holder), so the next user shares it instead of stacking
+    /// another mount on it; one that is gone anyway is no error.
     pub fn unmount(&self, name: &str, holder: &str) -> Result<(), VolumeError> {
         let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
         let Some(holders) = active.get_mut(name) else {
@@ -257,9 +283,16 @@ impl LocalDriver {
         if !holders.remove(holder) || !holders.is_empty() {
             return Ok(());
         }
-        active.remove(name);
         let path = self.mountpoint(name);
-        self.mounter.unmount(&path).map_err(io("unmount", &path))
+        // A mount that is gone anyway (unmounted by hand: EINVAL) is no
+        // error, as in moby's `unmount` (`mount.Mounted` after a failure).
+        if let Err(source) = self.mounter.unmount(&path)
+            && self.mounter.is_mounted(&path).unwrap_or(true)
+        {
+            return Err(VolumeError::Unmount { path, source });
+        }
+        active.remove(name);
+        Ok(())
     }
 
     /// Whether the volume's own mount is up.
@@ -268,6 +301,14 @@ impl LocalDriver {
             .lock()
             .map(|a| a.contains_key(name))
             .unwrap_or(false)
+    }
+
+    /// Who holds the volume's own mount (none when it is down).
+    pub fn holders(&self, name: &str) -> HashSet<String> {
+        self.active
+            .lock()
+            .map(|a| a.get(name).cloned().unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// `<root>/<name>/_data`: what containers mount (moby's layout, so
@@ -371,6 +412,7 @@ impl LocalDriver {
     /// Removes the volume: its record first, then its directory (see the
     /// crate's notes). Whether it is in use is the caller's to check.
     pub fn remove(&self, name: &str) -> Result<(), VolumeError> {
+        self.unmount_for_remove(name)?;
         let removed = self.store.write(|txn| txn.delete(VOLUMES, name))?;
         if !removed {
             return Err(VolumeError::NotFound {

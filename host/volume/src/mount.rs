@@ -137,6 +137,9 @@ pub trait VolumeMounter: Send + Sync + std::fmt::Debug {
     fn mount(&self, options: &MountOptions, target: &Path) -> std::io::Result<()>;
     /// Unmounts `target`.
     fn unmount(&self, target: &Path) -> std::io::Result<()>;
+    /// Whether something is mounted exactly at `target` (a mount an
+    /// earlier daemon left, at this one's start).
+    fn is_mounted(&self, target: &Path) -> std::io::Result<bool>;
 }
 
 /// mount(2) and umount2(2).
@@ -179,6 +182,13 @@ impl VolumeMounter for KernelMounter {
         // in flight) does not keep the mount on the data directory.
         nix::mount::umount2(target, MntFlags::MNT_DETACH).map_err(Into::into)
     }
+
+    fn is_mounted(&self, target: &Path) -> std::io::Result<bool> {
+        // proc(5): field 5 of each line is a mount point; the graph
+        // driver's reader undoes the kernel's octal escapes.
+        let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+        Ok(berth_graph::mount::mountinfo_has_mount_point(&info, target))
+    }
 }
 
 /// What a [`RecordingMounter`] was asked.
@@ -199,20 +209,42 @@ pub enum MountCall {
     Unmount(PathBuf),
 }
 
-/// A fake [`VolumeMounter`]: records the calls, and fails mounts of the
-/// device named [`RecordingMounter::FAIL_DEVICE`].
+/// A fake [`VolumeMounter`]: records the calls and keeps a mount table
+/// (target → device) as the kernel would; fails mounts of the device named
+/// [`RecordingMounter::FAIL_DEVICE`], unmounts of one mounted from
+/// [`RecordingMounter::FAIL_UNMOUNT_DEVICE`], and unmounts of what is not
+/// mounted (EINVAL, as umount2(2)).
 #[derive(Debug, Clone, Default)]
 pub struct RecordingMounter {
     calls: Arc<Mutex<Vec<MountCall>>>,
+    mounted: Arc<Mutex<BTreeMap<PathBuf, String>>>,
 }
 
 impl RecordingMounter {
     /// A device whose mount fails (EINVAL).
     pub const FAIL_DEVICE: &str = "fail";
+    /// A device that mounts, but whose unmount fails (EBUSY).
+    pub const FAIL_UNMOUNT_DEVICE: &str = "busy";
 
     /// The calls so far.
     pub fn calls(&self) -> Vec<MountCall> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Puts a mount of `device` at `target` in the table without a call:
+    /// what an earlier daemon left mounted.
+    pub fn left_mounted(&self, target: &Path, device: &str) {
+        if let Ok(mut mounted) = self.mounted.lock() {
+            mounted.insert(target.to_owned(), device.to_owned());
+        }
+    }
+
+    /// Takes the mount at `target` out of the table without a call: an
+    /// admin's `umount` behind the driver's back.
+    pub fn unmounted_outside(&self, target: &Path) {
+        if let Ok(mut mounted) = self.mounted.lock() {
+            mounted.remove(target);
+        }
     }
 
     fn record(&self, call: MountCall) {
@@ -233,12 +265,32 @@ impl VolumeMounter for RecordingMounter {
             data: options.data.clone(),
             target: target.to_owned(),
         });
+        self.left_mounted(target, &options.device);
         Ok(())
     }
 
     fn unmount(&self, target: &Path) -> std::io::Result<()> {
         self.record(MountCall::Unmount(target.to_owned()));
-        Ok(())
+        let mut mounted = self
+            .mounted
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        match mounted.get(target).map(String::as_str) {
+            None => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+            Some(Self::FAIL_UNMOUNT_DEVICE) => Err(std::io::Error::from_raw_os_error(libc::EBUSY)),
+            Some(_) => {
+                mounted.remove(target);
+                Ok(())
+            }
+        }
+    }
+
+    fn is_mounted(&self, target: &Path) -> std::io::Result<bool> {
+        let mounted = self
+            .mounted
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        Ok(mounted.contains_key(target))
     }
 }
 

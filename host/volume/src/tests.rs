@@ -318,3 +318,149 @@ fn copy_up_keeps_allowed_xattrs_and_fifos_and_leaves_devices_out() {
     assert_eq!(pipe.mode() & 0o7777, 0o640);
     assert!(!data.join("null").exists(), "device nodes are not copied");
 }
+
+/// A volume `name` with a tmpfs of its own.
+fn tmpfs_volume(d: &LocalDriver, name: &str) {
+    let mut req = request(name);
+    for (k, v) in [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=1m")] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+}
+
+#[test]
+fn restore_mounts_gives_mounts_back_to_running_users_and_unmounts_the_rest() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    for name in ["held", "orphan", "down"] {
+        tmpfs_volume(&d, name);
+    }
+    tmpfs_volume(&d, "stuck");
+    fake.left_mounted(
+        &d.mountpoint("stuck"),
+        RecordingMounter::FAIL_UNMOUNT_DEVICE,
+    );
+    d.create(request("plain")).unwrap();
+    // What the daemon before this one left mounted.
+    fake.left_mounted(&d.mountpoint("held"), "tmpfs");
+    fake.left_mounted(&d.mountpoint("orphan"), "tmpfs");
+    let users = std::collections::HashMap::from([
+        ("held".to_owned(), vec!["c1".to_owned(), "c2".to_owned()]),
+        ("down".to_owned(), vec!["c3".to_owned()]),
+        ("plain".to_owned(), vec!["c1".to_owned()]),
+    ]);
+    assert_eq!(d.restore_mounts(&users).unwrap(), ["orphan"]);
+    assert_eq!(
+        fake.calls(),
+        [
+            MountCall::Unmount(d.mountpoint("orphan")),
+            MountCall::Unmount(d.mountpoint("stuck")),
+        ],
+        "only the mounts nobody holds go"
+    );
+    // One that would not go stays known as up: its next user shares it.
+    assert!(d.is_mounted("stuck") && d.holders("stuck").is_empty());
+    let before = fake.calls().len();
+    d.mount("stuck", "c6").unwrap();
+    assert_eq!(fake.calls().len(), before);
+    let _ = d.unmount("stuck", "c6");
+    assert!(d.is_mounted("held"));
+    assert!(!d.is_mounted("down"), "a mount that is down is not held");
+    // The holders are back: a new user shares the mount, the last
+    // holder's release unmounts it.
+    let before = fake.calls().len();
+    d.mount("held", "c4").unwrap();
+    for holder in ["c1", "c2", "c4"] {
+        d.unmount("held", holder).unwrap();
+    }
+    assert_eq!(
+        fake.calls()[before..],
+        [MountCall::Unmount(d.mountpoint("held"))]
+    );
+    // The volume that was down is mounted by its next user.
+    d.mount("down", "c5").unwrap();
+    assert!(
+        matches!(fake.calls().last(), Some(MountCall::Mount { target, .. }) if *target == d.mountpoint("down"))
+    );
+}
+
+#[test]
+fn an_unmount_that_fails_releases_the_hold_but_keeps_the_mount_for_the_next_user() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    let mut req = request("stuck");
+    for (k, v) in [
+        ("type", "tmpfs"),
+        ("device", RecordingMounter::FAIL_UNMOUNT_DEVICE),
+    ] {
+        req.options.insert(k.into(), v.into());
+    }
+    d.create(req).unwrap();
+    d.mount("stuck", "c1").unwrap();
+    let path = d.mountpoint("stuck");
+    // moby `localVolume.Unmount`: the count goes down whatever happens,
+    // and a mount still up stays known as mounted.
+    assert_eq!(
+        d.unmount("stuck", "c1").unwrap_err().to_string(),
+        format!(
+            "error while unmounting volume path '{}': Device or resource busy (os error 16)",
+            path.display()
+        )
+    );
+    assert!(d.holders("stuck").is_empty());
+    assert!(d.is_mounted("stuck"));
+    // The next user shares it rather than mounting another on top.
+    d.mount("stuck", "c2").unwrap();
+    assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+    assert_eq!(d.holders("stuck"), ["c2".to_owned()].into());
+}
+
+#[test]
+fn releasing_a_mount_that_is_gone_anyway_is_no_error() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    tmpfs_volume(&d, "tv");
+    d.mount("tv", "c1").unwrap();
+    fake.unmounted_outside(&d.mountpoint("tv"));
+    d.unmount("tv", "c1").unwrap();
+    assert!(!d.is_mounted("tv"));
+    // Its next user mounts it again.
+    d.mount("tv", "c2").unwrap();
+    assert!(matches!(fake.calls().last(), Some(MountCall::Mount { .. })));
+}
+
+#[test]
+fn remove_unmounts_a_volume_mount_first_and_refuses_when_it_cannot() {
+    let (_dir, d) = driver();
+    let fake = RecordingMounter::default();
+    let d = d.with_mounter(std::sync::Arc::new(fake.clone()));
+    // A bind volume left mounted: its directory must not be emptied
+    // through the mount (that would be the host directory's content).
+    tmpfs_volume(&d, "up");
+    let up = d.mountpoint("up");
+    fake.left_mounted(&up, "tmpfs");
+    d.remove("up").unwrap();
+    assert_eq!(fake.calls(), [MountCall::Unmount(up)]);
+    tmpfs_volume(&d, "stuck");
+    let stuck = d.mountpoint("stuck");
+    fake.left_mounted(&stuck, RecordingMounter::FAIL_UNMOUNT_DEVICE);
+    assert_eq!(
+        d.remove("stuck").unwrap_err().to_string(),
+        format!(
+            "error while unmounting volume path '{}': Device or resource busy (os error 16)",
+            stuck.display()
+        )
+    );
+    assert!(d.get("stuck").is_ok() && stuck.is_dir(), "nothing removed");
+    // Held (a create copying into it): moby's refusal.
+    tmpfs_volume(&d, "held");
+    d.mount("held", "create:c1").unwrap();
+    assert_eq!(
+        d.remove("held").unwrap_err().to_string(),
+        "remove held: volume has active mounts"
+    );
+    assert!(d.get("held").is_ok());
+}

@@ -140,8 +140,8 @@ impl Daemon {
         }
         self.container_event("die", &record, &extra);
         self.volume_mount_events("unmount", &record);
-        self.unmount_volumes(&record.id, record.model.as_ref())
-            .await;
+        let volumes = crate::daemon::volumes::record_volumes(&record);
+        self.unmount_volumes(&record.id, volumes).await;
         after
     }
 }

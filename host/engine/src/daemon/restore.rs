@@ -19,19 +19,28 @@ impl Daemon {
     /// exits that happened while the daemon was away are recorded.
     pub async fn restore(self: &Arc<Self>) -> Result<usize, JobError> {
         let store = self.store.clone();
-        let records = self
+        let mut records = self
             .blocking(BlockingKind::StoreCommit, move || {
                 store
                     .list(CONTAINERS)
                     .map_err(|e| store_error("failed to load container records", e))
             })
             .await?;
+        // Records written before records carried the model get it now
+        // from their wire configuration; one that no longer validates
+        // keeps none, and its start says why.
+        for (_, record) in &mut records {
+            if let Err(e) = record.ensure_model() {
+                tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
+            }
+        }
         let count = records.len();
         let known: HashSet<&str> = records.iter().map(|(id, _)| id.as_str()).collect();
         self.discard_orphans(&known).await;
         if let Err(e) = self.reconcile_volumes().await {
             tracing::warn!(error = %e.message, "cannot reconcile the volumes' directories");
         }
+        self.restore_volume_mounts(&records).await;
         self.ensure_default_network().await?;
         // Before any container starts: the kernel gets the sandboxes of
         // the containers that ran, and loses what else of berth's it has.
@@ -49,12 +58,6 @@ impl Daemon {
             if record.state.status == Status::Removing {
                 record.state.status = Status::Dead;
                 record.state.dead = true;
-            }
-            // Records written before records carried the model get it now
-            // from their wire configuration; one that no longer validates
-            // keeps none, and its start says why.
-            if let Err(e) = record.ensure_model() {
-                tracing::warn!(id = %record.id, error = %e.message, "cannot rebuild the container model");
             }
             let was_running = record.state.running;
             let was_restarting = record.state.status == Status::Restarting;
@@ -91,6 +94,10 @@ impl Daemon {
                 // `die` told); the policy goes on where it was.
                 _ if was_restarting => {
                     tracing::info!(id = %container.id, "resuming the restart of a container");
+                    // Its exit released its volumes; the hold its record
+                    // gave back goes, and its restart takes one again.
+                    let volumes = crate::daemon::volumes::record_volumes(&container.lock().record);
+                    self.unmount_volumes(&container.id, volumes).await;
                     self.resume_restart(container);
                     continue;
                 }

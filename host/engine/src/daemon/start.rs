@@ -147,15 +147,15 @@ impl Daemon {
             (pending, request)
         };
         container.notify(false);
-        let model = request.container.clone();
-        let (result, cancelled) = match self.mount_volumes(&container.id, &model).await {
+        let volumes = crate::daemon::volumes::model_volumes(&request.container);
+        let (result, cancelled) = match self.mount_volumes(&container.id, &volumes).await {
             Ok(()) => self.run_start(container, request, &cancel).await,
             Err(e) => (Err(e), false),
         };
         let started = match result {
             Ok(started) => started,
             Err(e) => {
-                self.unmount_volumes(&container.id, Some(&model)).await;
+                self.unmount_volumes(&container.id, volumes).await;
                 // Clients waiting for output get end-of-stream.
                 drop(pending);
                 self.start_failed(container, &e, cancelled).await;

@@ -36,6 +36,9 @@ struct FakeImages {
     /// when set (a volume's copy-up reads it); else a path that does not
     /// exist.
     mount_root: Mutex<Option<PathBuf>>,
+    /// Files `mount_rootfs` puts in the root it makes (path inside the
+    /// root, content): the image's content a volume's copy-up finds.
+    image_files: Mutex<Vec<(String, String)>>,
 }
 
 impl ImageService for FakeImages {
@@ -113,6 +116,11 @@ impl ImageService for FakeImages {
         self.calls.lock().unwrap().push(format!("mount {id}"));
         if let Some(root) = &*self.mount_root.lock().unwrap() {
             std::fs::create_dir_all(root.join(id)).unwrap();
+            for (path, content) in &*self.image_files.lock().unwrap() {
+                let file = root.join(id).join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, content).unwrap();
+            }
             return Ok(root.join(id));
         }
         Ok(PathBuf::from("/fake/rootfs").join(id))
@@ -678,6 +686,9 @@ struct Fixture {
     /// the kernel's state survives berthd).
     network: Arc<network_fake::FakeNetwork>,
     store: Store,
+    /// The volumes' own mounts (kept across [`Fixture::restart`], as the
+    /// kernel's mount table survives berthd).
+    mounter: berth_volume::RecordingMounter,
 }
 
 /// A daemon over a fresh store with the fake drivers.
@@ -695,6 +706,8 @@ struct FixtureBuilder {
     start_timeout: Duration,
     /// The network driver; a fresh fake unless a restart.
     network: Option<Arc<network_fake::FakeNetwork>>,
+    /// The volumes' mounter; a fresh fake unless a restart.
+    mounter: Option<berth_volume::RecordingMounter>,
 }
 
 impl Default for FixtureBuilder {
@@ -704,6 +717,7 @@ impl Default for FixtureBuilder {
             runtime: Arc::new(FakeRuntime::default()),
             start_timeout: DEFAULT_START_TIMEOUT,
             network: None,
+            mounter: None,
         }
     }
 }
@@ -742,7 +756,7 @@ impl FixtureBuilder {
                 dir.path().join("exec").join("netns"),
             ))
         });
-        let daemon = Daemon::with_network(
+        let mut daemon = Daemon::with_network(
             config,
             store.clone(),
             Arc::clone(&images) as Arc<dyn ImageService>,
@@ -750,6 +764,13 @@ impl FixtureBuilder {
             Arc::clone(&network) as Arc<dyn crate::driver::NetworkService>,
             Arc::clone(engine.events()),
         );
+        // No kernel mounts in unit tests: volumes' own mounts are recorded.
+        let mounter = self.mounter.unwrap_or_default();
+        let inner = Arc::get_mut(&mut daemon).expect("nothing holds the new daemon yet");
+        inner.volumes = inner
+            .volumes
+            .clone()
+            .with_mounter(Arc::new(mounter.clone()));
         handlers::register_all(&engine, &daemon, handlers::SystemFacts::default());
         Fixture {
             _dir: dir,
@@ -759,6 +780,7 @@ impl FixtureBuilder {
             runtime: self.runtime,
             network,
             store,
+            mounter,
         }
     }
 }
@@ -787,6 +809,7 @@ impl Fixture {
         FixtureBuilder {
             data: Some((self._dir, self.store)),
             network: Some(self.network),
+            mounter: Some(self.mounter),
             ..FixtureBuilder::default()
         }
         .runtime(runtime)

@@ -9,7 +9,7 @@
 //! mounts volumes against a removal, so a volume never goes while a
 //! container is being given it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use berth_api::filters::Filters;
@@ -17,7 +17,7 @@ use berth_api::volume::{
     UsageData, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
 };
 use berth_model::container::Mount;
-use berth_volume::{CreateVolume, LocalDriver, VolumeError, VolumeRecord};
+use berth_volume::{CreateVolume, LocalDriver, PopulateError, VolumeError, VolumeRecord};
 
 use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::ContainerRecord;
@@ -39,12 +39,26 @@ pub(super) fn volume_error(error: VolumeError) -> JobError {
         VolumeError::Conflict { .. } => ErrorKind::Conflict,
         VolumeError::NotFound { .. } => ErrorKind::NotFound,
         // The message says what failed to mount where: the client's to see.
-        VolumeError::Mount { .. } => ErrorKind::Internal,
+        VolumeError::Mount { .. }
+        | VolumeError::Unmount { .. }
+        | VolumeError::ActiveMounts { .. } => ErrorKind::Internal,
         VolumeError::Store(_) | VolumeError::Io { .. } => {
             return JobError::internal("volume driver", &error);
         }
     };
     JobError::new(kind, error.to_string())
+}
+
+/// A copy-up's error: a mount that failed is the client's to read (moby
+/// `populateVolume`), a copy that failed is logged.
+fn populate_error(error: PopulateError) -> JobError {
+    match error {
+        PopulateError::Mount(VolumeError::Mount { .. }) => {
+            JobError::new(ErrorKind::Internal, error.to_string())
+        }
+        PopulateError::Mount(other) => volume_error(other),
+        PopulateError::Copy(e) => JobError::internal("copy-up into a volume failed", &e),
+    }
 }
 
 /// A record as the API shows it; `UsageData` only where asked for.
@@ -83,8 +97,8 @@ fn volumes_of(record: &ContainerRecord) -> impl Iterator<Item = (&str, bool)> {
         })
 }
 
-/// The names of the volumes a model mounts, each once.
-fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> {
+/// The names of the volumes a model mounts, each once, in name order.
+pub(super) fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> {
     let mut names: Vec<String> = model
         .mounts
         .iter()
@@ -96,6 +110,11 @@ fn model_volumes(model: &berth_model::container::ContainerModel) -> Vec<String> 
     names.sort();
     names.dedup();
     names
+}
+
+/// The names of the volumes a container's record mounts ([`model_volumes`]).
+pub(super) fn record_volumes(record: &ContainerRecord) -> Vec<String> {
+    record.model.as_ref().map(model_volumes).unwrap_or_default()
 }
 
 impl Daemon {
@@ -305,16 +324,11 @@ impl Daemon {
     /// container `id` mounts, before its process starts (moby
     /// `MountPoint.Setup` → `localVolume.Mount`). A failure unmounts what
     /// this call mounted: nothing stays mounted for a start that failed.
-    pub(super) async fn mount_volumes(
-        &self,
-        id: &str,
-        model: &berth_model::container::ContainerModel,
-    ) -> Result<(), JobError> {
-        let names = model_volumes(model);
+    pub(super) async fn mount_volumes(&self, id: &str, names: &[String]) -> Result<(), JobError> {
         if names.is_empty() {
             return Ok(());
         }
-        let id = id.to_owned();
+        let (id, names) = (id.to_owned(), names.to_vec());
         self.on_volumes(move |d| {
             for (i, name) in names.iter().enumerate() {
                 if let Err(e) = d.mount(name, &id) {
@@ -329,23 +343,54 @@ impl Daemon {
         .await
     }
 
-    /// Releases container `id`'s hold on its volumes' own mounts (after
-    /// its exit, or a start that failed); the last holder unmounts.
-    pub(super) async fn unmount_volumes(
-        &self,
-        id: &str,
-        model: Option<&berth_model::container::ContainerModel>,
-    ) {
-        let names = model.map(model_volumes).unwrap_or_default();
+    /// Releases container `id`'s hold on the volumes `names` (its
+    /// [`model_volumes`]) after its exit or a start that failed; the last
+    /// holder unmounts. Every hold is released: one unmount that fails is
+    /// logged and does not keep the volumes after it held forever.
+    pub(super) async fn unmount_volumes(&self, id: &str, names: Vec<String>) {
         if names.is_empty() {
             return;
         }
         let id = id.to_owned();
         let result = self
-            .on_volumes(move |d| names.iter().try_for_each(|name| d.unmount(name, &id)))
+            .on_volumes(move |d| {
+                for name in &names {
+                    if let Err(e) = d.unmount(name, &id) {
+                        let cause = std::error::Error::source(&e).map(ToString::to_string);
+                        tracing::warn!(id, volume = %name, error = %e, cause, "failed to unmount a volume");
+                    }
+                }
+                Ok(())
+            })
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e.message, "failed to unmount a volume");
+            tracing::warn!(error = %e.message, "failed to release the volumes of a container");
+        }
+    }
+
+    /// At daemon start, before any container is reattached: the holds on
+    /// the volumes' own mounts are those of the containers whose records
+    /// say they run (their shims outlive berthd), and a mount nobody holds
+    /// goes ([`LocalDriver::restore_mounts`]). Taken from the records
+    /// rather than after the reattach, so that no exit seen meanwhile can
+    /// release a hold before it is made: a container that exited while
+    /// berthd was down is recorded as exited next, which releases it.
+    pub(super) async fn restore_volume_mounts(&self, records: &[(String, ContainerRecord)]) {
+        let mut users: HashMap<String, Vec<String>> = HashMap::new();
+        for (id, record) in records.iter().filter(|(_, r)| r.state.running) {
+            for name in record_volumes(record) {
+                users.entry(name).or_default().push(id.clone());
+            }
+        }
+        match self.on_volumes(move |d| d.restore_mounts(&users)).await {
+            Ok(unmounted) => {
+                for name in unmounted {
+                    tracing::info!(volume = %name, "unmounted a volume no running container uses");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message, "cannot restore the volumes' mounts")
+            }
         }
     }
 
@@ -460,11 +505,15 @@ impl Daemon {
             let copied = self
                 .blocking(BlockingKind::ImageContent, move || {
                     let rootfs = images.mount_rootfs(&id)?;
+                    // The create's own hold on each volume's own mount
+                    // while its content is copied (moby mounts with an id
+                    // of its own for `CopyImagePathContent`).
+                    let holder = format!("create:{id}");
                     let result = copies.iter().try_for_each(|(name, destination)| {
                         driver
-                            .copy_up(name, &rootfs, destination)
+                            .populate(name, &holder, &rootfs, destination)
                             .map(drop)
-                            .map_err(|e| JobError::internal("copy-up into a volume failed", &e))
+                            .map_err(populate_error)
                     });
                     let unmounted = images.unmount_rootfs(&id);
                     result.and(unmounted)

@@ -460,3 +460,252 @@ async fn start_and_exit_publish_volume_mount_and_unmount_events() {
     assert_eq!(mount["destination"], "/data");
     assert_eq!(mount["read/write"], "false");
 }
+
+/// A volume with its own mount (`type`/`device`/`o`) made at `path`.
+async fn volume_with_device(f: &Fixture, name: &str, device: &str) {
+    f.volume_create(&format!(
+        r#"{{"Name":"{name}","DriverOpts":{{"type":"none","device":"{device}","o":"bind"}}}}"#
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn copy_up_lands_on_the_volumes_own_mount_which_goes_after() {
+    let f = fixture();
+    f.images
+        .image_files
+        .lock()
+        .unwrap()
+        .push(("etc/passwd".into(), "root:x:0:0::/root:/bin/sh\n".into()));
+    volume_with_device(&f, "bv", "/srv/x").await;
+    f.create(
+        None,
+        r#"{"Image":"busybox","HostConfig":{"Binds":["bv:/etc"]}}"#,
+    )
+    .await
+    .unwrap();
+    // moby `CopyImagePathContent`: the volume is mounted, the content
+    // copied into it, and the mount released.
+    let target = f._dir.path().join("volumes/bv/_data");
+    assert_eq!(
+        f.mounter.calls(),
+        [
+            berth_volume::mount::MountCall::Mount {
+                device: "/srv/x".into(),
+                fstype: "none".into(),
+                data: String::new(),
+                target: target.clone(),
+            },
+            berth_volume::mount::MountCall::Unmount(target.clone()),
+        ]
+    );
+    assert!(target.join("passwd").is_file());
+    assert!(
+        !f.daemon.volumes.is_mounted("bv"),
+        "the create's hold is released"
+    );
+
+    // An image with nothing at the mount point copies nothing, and mounts
+    // nothing (moby stats the path first).
+    volume_with_device(&f, "nothing", "/srv/y").await;
+    f.create(
+        None,
+        r#"{"Image":"busybox","HostConfig":{"Binds":["nothing:/absent"]}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.mounter.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_copy_up_whose_mount_fails_fails_the_create() {
+    let f = fixture();
+    f.images
+        .image_files
+        .lock()
+        .unwrap()
+        .push(("etc/passwd".into(), "root\n".into()));
+    volume_with_device(&f, "bad", berth_volume::RecordingMounter::FAIL_DEVICE).await;
+    let err = f
+        .create(
+            Some("c"),
+            r#"{"Image":"busybox","HostConfig":{"Binds":["bad:/etc"]}}"#,
+        )
+        .await
+        .unwrap_err();
+    let path = f._dir.path().join("volumes/bad/_data");
+    assert_eq!(
+        err.message,
+        format!(
+            "failed to populate volume: error while mounting volume '{p}': failed to mount local volume: mount fail:{p}, data: : Invalid argument (os error 22)",
+            p = path.display()
+        )
+    );
+    assert_eq!(f.record_count(), 0);
+    assert!(f.mounter.calls().is_empty());
+    assert!(!f.daemon.volumes.is_mounted("bad"));
+}
+
+/// A tmpfs volume `name` (its own mount) and a container `ctr` using it.
+async fn tmpfs_user(f: &Fixture, name: &str, ctr: &str) -> String {
+    f.volume_create(&format!(
+        r#"{{"Name":"{name}","DriverOpts":{{"type":"tmpfs","device":"tmpfs","o":"size=1m"}}}}"#
+    ))
+    .await
+    .unwrap();
+    f.create(
+        Some(ctr),
+        &format!(r#"{{"Image":"busybox","HostConfig":{{"Binds":["{name}:/data"]}}}}"#),
+    )
+    .await
+    .unwrap()
+}
+
+/// An exec driver whose shim of `id` still runs after berthd's restart.
+fn still_running(id: &str) -> Arc<FakeRuntime> {
+    let runtime = Arc::new(FakeRuntime::default());
+    *runtime.restored.lock().unwrap() = Some(RunState::Running {
+        pid: 42,
+        started_at: berth_model::Timestamp::now(),
+    });
+    let (exit, _) = watch::channel(None);
+    runtime.procs.lock().unwrap().insert(
+        id.to_owned(),
+        Arc::new(FakeProc {
+            exit,
+            ignores_term: false,
+        }),
+    );
+    runtime
+}
+
+#[tokio::test]
+async fn a_running_containers_hold_on_a_volume_mount_survives_a_daemon_restart() {
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "c1").await;
+    f.daemon.start(&id).await.unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    assert_eq!(f.mounter.calls().len(), 1);
+    // berthd is killed; c1's shim still runs, and so does its tmpfs.
+    let f = f.restart(still_running(&id));
+    f.daemon.restore().await.unwrap();
+    assert!(f.daemon.volumes.is_mounted("tv"), "c1 holds it again");
+    // A second user shares the mount, not a new one on top of it.
+    let second = f
+        .create(
+            Some("c2"),
+            r#"{"Image":"busybox","HostConfig":{"Binds":["tv:/data"]}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start(&second).await.unwrap();
+    assert_eq!(f.mounter.calls().len(), 1, "{:?}", f.mounter.calls());
+    assert_eq!(
+        f.daemon.volumes.holders("tv"),
+        [id.clone(), second.clone()].into()
+    );
+    // The exits release the holds after their state is told.
+    f.runtime.exit(&id, 0);
+    until(|| f.daemon.volumes.holders("tv") == [second.clone()].into()).await;
+    assert_eq!(f.mounter.calls().len(), 1, "c2 holds it");
+    f.runtime.exit(&second, 0);
+    until(|| !f.daemon.volumes.is_mounted("tv")).await;
+    assert_eq!(f.mounter.calls().last(), Some(&MountCall::Unmount(target)));
+}
+
+/// Waits (bounded) until `done`.
+async fn until(done: impl Fn() -> bool) {
+    let wait = async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .expect("the condition within 5 s");
+}
+
+#[tokio::test]
+async fn a_volume_mount_nobody_holds_after_a_restart_is_unmounted_at_daemon_start() {
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "c1").await;
+    f.daemon.start(&id).await.unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    // c1 exited while berthd was down: its mount has no holder left.
+    let f = f.restart(FakeRuntime::exited_meanwhile(0));
+    f.daemon.restore().await.unwrap();
+    assert_eq!(f.mounter.calls().last(), Some(&MountCall::Unmount(target)));
+    assert!(!f.daemon.volumes.is_mounted("tv"));
+}
+
+#[tokio::test]
+async fn an_unmount_that_fails_does_not_keep_the_other_volumes_held() {
+    let f = fixture();
+    // Released in name order: the failing one first.
+    for (name, device) in [
+        ("abusy", berth_volume::RecordingMounter::FAIL_UNMOUNT_DEVICE),
+        ("bok", "tmpfs"),
+    ] {
+        f.volume_create(&format!(
+            r#"{{"Name":"{name}","DriverOpts":{{"type":"tmpfs","device":"{device}"}}}}"#
+        ))
+        .await
+        .unwrap();
+    }
+    let id = f
+        .create(
+            None,
+            r#"{"Image":"busybox","HostConfig":{"Binds":["abusy:/a","bok:/b"]}}"#,
+        )
+        .await
+        .unwrap();
+    f.daemon.start(&id).await.unwrap();
+    assert!(f.daemon.volumes.is_mounted("abusy") && f.daemon.volumes.is_mounted("bok"));
+    f.runtime.exit(&id, 0);
+    until(|| !f.daemon.volumes.is_mounted("bok")).await;
+    assert!(
+        f.mounter
+            .calls()
+            .contains(&berth_volume::mount::MountCall::Unmount(
+                f._dir.path().join("volumes/bok/_data")
+            ))
+    );
+    // Its hold went too; its mount, still up, stays known for the next
+    // user to share (moby `localVolume.Unmount`).
+    assert!(f.daemon.volumes.holders("abusy").is_empty());
+    assert!(f.daemon.volumes.is_mounted("abusy"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_in_its_restart_backoff_at_daemon_start_holds_its_volumes_only_once_restarted()
+{
+    use berth_volume::mount::MountCall;
+    let f = fixture();
+    let id = tmpfs_user(&f, "tv", "w").await;
+    // What the record says when berthd was killed during a backoff; the
+    // tmpfs is still up (an unmount that failed before).
+    let mut record: ContainerRecord = f.store.get(CONTAINERS, &id).unwrap().unwrap();
+    record.state.status = Status::Restarting;
+    record.state.running = true;
+    record.state.restarting = true;
+    record.state.started_at = "2026-01-01T00:00:00Z".into();
+    f.store.put(CONTAINERS, &id, &record).unwrap();
+    let target = f._dir.path().join("volumes/tv/_data");
+    f.mounter.left_mounted(&target, "tmpfs");
+    let f = f.restart(FakeRuntime::exited_meanwhile(1));
+    f.daemon.restore().await.unwrap();
+    // Its exit released it already: it holds nothing while it waits, so
+    // a stop or removal meanwhile leaves nothing held.
+    assert_eq!(f.mounter.calls(), [MountCall::Unmount(target.clone())]);
+    assert!(!f.daemon.volumes.is_mounted("tv"));
+    // Its restart takes a hold again.
+    f.wait_status(&id, Status::Running).await;
+    assert_eq!(f.daemon.volumes.holders("tv"), [id].into());
+    assert!(matches!(
+        f.mounter.calls().last(),
+        Some(MountCall::Mount { .. })
+    ));
+}
