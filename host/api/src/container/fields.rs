@@ -260,6 +260,9 @@ pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
     ("GlobalIPv6PrefixLen", api_only(Scalar)),
     ("MacAddress", unsupported("--mac-address", Scalar)),
     ("DriverOpts", unsupported("--network driver-opt", Map)),
+    // API 1.48 (moby v28), which the docker CLI 28 sends zero on every
+    // create: berth routes through the first network only.
+    ("GwPriority", unsupported("--gw-priority", Scalar)),
 ];
 
 /// A field of a create request that berth does not honour, set to a value
@@ -377,10 +380,10 @@ mod tests {
             assert_eq!(names.len(), unique.len(), "{section:?}");
         }
         // moby v24: ContainerConfig has 25 fields, HostConfig 40 plus the
-        // 31 of Resources, EndpointSettings 13.
+        // 31 of Resources, EndpointSettings 13 (and 1.48's GwPriority).
         assert_eq!(
             (CONFIG.len(), HOST_CONFIG.len(), ENDPOINT_SETTINGS.len()),
-            (25, 71, 13)
+            (25, 71, 14)
         );
     }
 
@@ -444,6 +447,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "NetworkingConfig.EndpointsConfig.default.DNSNames is not a field of the Docker Engine API 1.43: berth cannot honour it"
+        );
+        let err = check_section(
+            Section::EndpointSettings,
+            "NetworkingConfig.EndpointsConfig.n",
+            &members(json!({"GwPriority": 5})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "NetworkingConfig.EndpointsConfig.n.GwPriority (--gw-priority) is not supported by berth"
         );
         assert!(
             check_section(

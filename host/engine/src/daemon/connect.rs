@@ -98,8 +98,8 @@ impl Connection {
 
 /// `EndpointConfig` of a connect request, checked once: the addresses
 /// parse and are of their family, and what berth has no use for (links,
-/// link-local addresses, driver options, a MAC address) is refused rather
-/// than dropped.
+/// link-local addresses, driver options, a MAC address, a gateway
+/// priority) is refused rather than dropped.
 pub fn endpoint_wish(config: Option<&EndpointSettings>) -> Result<EndpointWish, JobError> {
     let Some(config) = config else {
         return Ok(EndpointWish::default());
@@ -117,6 +117,12 @@ pub fn endpoint_wish(config: Option<&EndpointSettings>) -> Result<EndpointWish, 
     }
     if !config.mac_address.is_empty() {
         return refuse("MacAddress");
+    }
+    // API 1.48's `--gw-priority` picks which network gives the default
+    // route; berth routes through the first network only, so a priority
+    // would be silently ignored (moby `network.EndpointSettings.GwPriority`).
+    if config.gw_priority != 0 {
+        return refuse("GwPriority (--gw-priority)");
     }
     let mut wish = EndpointWish::default();
     if let Some(ipam) = &config.ipam_config {

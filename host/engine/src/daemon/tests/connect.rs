@@ -413,6 +413,20 @@ async fn every_refusal_leaves_nothing_and_says_what_moby_says() {
             "Invalid address 10.7.0.5: It does not belong to any of this network's subnets (10.8.0.0/24 on network back)".into(),
         ),
         (
+            "a gateway priority (docker CLI 28 sends it when --gw-priority is given)",
+            f.daemon
+                .network_connect(
+                    "back",
+                    serde_json::from_str(
+                        r#"{"Container":"web","EndpointConfig":{"GwPriority":10}}"#,
+                    )
+                    .unwrap(),
+                )
+                .await,
+            ErrorKind::InvalidParameter,
+            "EndpointConfig.GwPriority (--gw-priority) is not supported by berth".into(),
+        ),
+        (
             "an IPv6 address as --ip",
             f.daemon
                 .network_connect("back", with("web", "fd00::5", &[]))

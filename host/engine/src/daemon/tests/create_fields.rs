@@ -97,6 +97,12 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
             r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"IPv4Address":"1.2.3.4"}}}}}"#.to_owned(),
             "NetworkingConfig.EndpointsConfig.default.IPAMConfig (--ip, --ip6, --link-local-ip) is not supported by berth".to_owned(),
         ),
+        (
+            // API 1.48's gateway priority: berth routes through the first
+            // network only and cannot honour it.
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"GwPriority":10}}}}"#.to_owned(),
+            "NetworkingConfig.EndpointsConfig.default.GwPriority (--gw-priority) is not supported by berth".to_owned(),
+        ),
     ];
     for (body, message) in cases {
         let err = f.create(Some("refused"), &body).await.unwrap_err();
