@@ -30,6 +30,8 @@ pub enum Section {
     NetworkingConfig,
     /// One `NetworkingConfig.EndpointsConfig` entry.
     EndpointSettings,
+    /// Its `IPAMConfig`.
+    EndpointIpamConfig,
 }
 
 /// What berth does with one field.
@@ -240,14 +242,12 @@ pub const NETWORKING_CONFIG: &[(&str, Handling)] = &[
     ("EndpointsConfig", Honoured),
 ];
 
-/// One `EndpointsConfig` entry (`EndpointSettings`): only `Aliases` is
-/// honoured yet; the docker CLI sends the entry of the container's network
-/// with every other field zero.
+/// One `EndpointsConfig` entry (`EndpointSettings`): `Aliases` and the
+/// addresses of `IPAMConfig` are honoured; the docker CLI sends the entry
+/// of the container's network with every other field zero.
 pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
-    (
-        "IPAMConfig",
-        unsupported("--ip, --ip6, --link-local-ip", Struct),
-    ),
+    // Checked member by member against [`ENDPOINT_IPAM_CONFIG`].
+    ("IPAMConfig", Honoured),
     ("Links", unsupported("--link", List)),
     ("Aliases", Honoured),
     ("NetworkID", api_only(Scalar)),
@@ -263,6 +263,15 @@ pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
     // API 1.48 (moby v28), which the docker CLI 28 sends zero on every
     // create: berth routes through the first network only.
     ("GwPriority", unsupported("--gw-priority", Scalar)),
+];
+
+/// `EndpointSettings.IPAMConfig` (moby `EndpointIPAMConfig`): `--ip` and
+/// `--ip6`, checked by the engine against the network (moby
+/// `validateNetworkingConfig`).
+pub const ENDPOINT_IPAM_CONFIG: &[(&str, Handling)] = &[
+    ("IPv4Address", Honoured),
+    ("IPv6Address", Honoured),
+    ("LinkLocalIPs", unsupported("--link-local-ip", List)),
 ];
 
 /// A field of a create request that berth does not honour, set to a value
@@ -292,6 +301,7 @@ pub fn table(section: Section) -> &'static [(&'static str, Handling)] {
         Section::HostConfig => HOST_CONFIG,
         Section::NetworkingConfig => NETWORKING_CONFIG,
         Section::EndpointSettings => ENDPOINT_SETTINGS,
+        Section::EndpointIpamConfig => ENDPOINT_IPAM_CONFIG,
     }
 }
 
@@ -372,6 +382,7 @@ mod tests {
             Section::HostConfig,
             Section::NetworkingConfig,
             Section::EndpointSettings,
+            Section::EndpointIpamConfig,
         ] {
             let names: Vec<&str> = table(section).iter().map(|(n, _)| *n).collect();
             let mut unique = names.clone();

@@ -35,6 +35,7 @@ mod logs;
 pub mod name_service;
 pub mod names;
 pub mod net_policy;
+mod network_addresses;
 mod network_mode;
 pub mod networks;
 pub mod ports;
