@@ -1,5 +1,6 @@
-//! `docker run --network NET --ip A` (issue 12), end to end through the
-//! real docker CLI: the asked address is the container's, at each start; a
+//! `docker run --network NET --ip A` and a container on the default bridge
+//! connected to a user network (issue 12), end to end through the real
+//! docker CLI: the asked address is the container's, at each start; a
 //! second container asking for it is refused with moby's message and
 //! leaves no container, veth or namespace; `--ip` off a user network with
 //! a subnet of the user's is refused as moby does.
@@ -171,4 +172,88 @@ fn run_with_ip_gives_that_address_and_a_second_asker_is_refused() {
 
     ok(&d.docker(&["rm", "-f", "holder"]), "rm");
     ok(&d.docker(&["network", "rm", "ipnet", "auto"]), "network rm");
+}
+
+/// One bounded lookup of `name` from inside container `from`.
+fn lookup(d: &Daemon, from: &str, name: &str) -> Output {
+    d.docker(&["exec", from, "timeout", "5", "nslookup", name])
+}
+
+/// A container on the default bridge (the host's resolvers in its
+/// resolv.conf) connected to a user network switches to that network's
+/// embedded DNS server, as moby's sandbox starts its resolver at the
+/// first user network (libnetwork `populateNetworkResources` →
+/// `startResolver` → `rebuildDNS`): names on the network resolve.
+#[test]
+fn a_bridge_container_connected_to_a_user_network_resolves_its_names() {
+    berth_tests::require::root();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The daemon's resolvers: none reachable, nothing here needs one (no
+    // `search` either: busybox would ask `other.<domain>` first, which the
+    // embedded server forwards to the unreachable upstream).
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 192.0.2.53\noptions attempts:2\n").expect("resolv.conf");
+    let resolv = resolv.to_str().expect("utf-8").to_owned();
+    let d = Daemon::start_with(&["--dns-resolv-conf", &resolv]);
+    d.import_busybox("busybox");
+    ok(
+        &d.docker(&["network", "create", "--subnet", "10.231.52.0/24", "dnsnet"]),
+        "network create",
+    );
+    ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "other",
+            "--network",
+            "dnsnet",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "run other",
+    );
+    ok(
+        &d.docker(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]),
+        "run plain",
+    );
+    let before = ok(
+        &d.docker(&["exec", "plain", "cat", "/etc/resolv.conf"]),
+        "resolv.conf",
+    );
+    assert!(before.contains("nameserver 192.0.2.53"), "{before}");
+    let out = lookup(&d, "plain", "other");
+    assert!(
+        !out.status.success(),
+        "resolved on the default bridge: {out:?}"
+    );
+
+    ok(
+        &d.docker(&["network", "connect", "dnsnet", "plain"]),
+        "connect",
+    );
+    let after = ok(
+        &d.docker(&["exec", "plain", "cat", "/etc/resolv.conf"]),
+        "resolv.conf",
+    );
+    // The embedded server on dnsnet's gateway; the host's options kept.
+    assert!(after.contains("nameserver 10.231.52.1"), "{after}");
+    assert!(!after.contains("192.0.2.53"), "{after}");
+    assert!(after.contains("options attempts:2"), "{after}");
+    let out = lookup(&d, "plain", "other");
+    assert!(out.status.success(), "other does not resolve: {out:?}");
+    let other = ok(
+        &d.docker(&[
+            "inspect",
+            "other",
+            "--format",
+            "{{(index .NetworkSettings.Networks \"dnsnet\").IPAddress}}",
+        ]),
+        "address",
+    );
+    assert!(out.stdout.contains(&other), "{out:?} is not {other}");
+
+    ok(&d.docker(&["rm", "-f", "plain", "other"]), "rm");
+    ok(&d.docker(&["network", "rm", "dnsnet"]), "network rm");
 }

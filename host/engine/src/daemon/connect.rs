@@ -10,6 +10,9 @@
 //! ([`ContainerRecord::connections`]), which the next start joins in
 //! order (moby keeps the same list in `NetworkSettings.Networks`).
 //!
+//! A running container's `resolv.conf` follows its resolver as its
+//! networks change ([`super::network_resolver`]).
+//!
 //! Every refusal is decided before anything changes, so it leaves nothing.
 
 use std::collections::BTreeSet;
@@ -327,8 +330,11 @@ impl Daemon {
                     container.id
                 ))
             })?;
+            let resolver = self.resolver_for(&attached.endpoints);
             self.connect_running(&container.id, &record.name, attached, &network, &wish)
                 .await?;
+            self.follow_resolver(&container.id, &model.dns, resolver)
+                .await;
         }
         connections.push(Connection::new(&network, &wish));
         self.save_connections(&container, connections).await
@@ -461,7 +467,10 @@ impl Daemon {
             return Err(not_connected(&container.id, &network.name));
         };
         if record.state.running {
+            let resolver = self.current_resolver(&container.id);
             self.disconnect_running(&container.id, &network).await?;
+            self.follow_resolver(&container.id, &model.dns, resolver)
+                .await;
         }
         connections.remove(position);
         self.save_connections(&container, connections).await

@@ -37,6 +37,7 @@ pub mod names;
 pub mod net_policy;
 mod network_addresses;
 mod network_mode;
+mod network_resolver;
 pub mod networks;
 pub mod ports;
 pub mod prune;

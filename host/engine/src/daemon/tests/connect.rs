@@ -669,3 +669,54 @@ async fn addresses_at_create_are_refused_as_moby_refuses_them() {
         (ErrorKind::InvalidParameter, no_subnet)
     );
 }
+
+/// A running container's `resolv.conf` follows its resolver as connects
+/// and disconnects change it (moby starts a sandbox's resolver at its
+/// first user network: `startResolver` → `rebuildDNS`); berth's resolver is
+/// the gateway of its first user network, the host's without one.
+#[tokio::test]
+async fn the_resolver_of_a_running_container_follows_its_networks() {
+    let (f, _names) = networked().await;
+    let id = created(&f, "plain", "bridge").await;
+    f.daemon.start(&id).await.expect("start");
+    let started = f.runtime.started_networks.lock().unwrap().last().cloned();
+    assert_eq!(started.expect("started").resolver, None);
+    let calls = || f.runtime.resolvers.lock().unwrap().clone();
+    let (front, back) = ("10.9.0.1".parse().ok(), "10.8.0.1".parse().ok());
+
+    f.daemon
+        .network_connect("front", connect("plain"))
+        .await
+        .expect("connect front");
+    assert_eq!(calls(), vec![(id.clone(), None, front)]);
+    // A second user network: the resolver is the first one's still.
+    f.daemon
+        .network_connect("back", connect("plain"))
+        .await
+        .expect("connect back");
+    assert_eq!(calls().len(), 1);
+    f.daemon
+        .network_disconnect("front", disconnect("plain"))
+        .await
+        .expect("disconnect front");
+    f.daemon
+        .network_disconnect("back", disconnect("plain"))
+        .await
+        .expect("disconnect back");
+    assert_eq!(
+        calls(),
+        vec![
+            (id.clone(), None, front),
+            (id.clone(), front, back),
+            (id.clone(), back, None),
+        ]
+    );
+
+    // A container that does not run has its files written at its start.
+    created(&f, "stopped", "bridge").await;
+    f.daemon
+        .network_connect("front", connect("stopped"))
+        .await
+        .expect("connect");
+    assert_eq!(calls().len(), 3);
+}
