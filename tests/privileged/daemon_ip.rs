@@ -169,6 +169,23 @@ fn run_with_ip_gives_that_address_and_a_second_asker_is_refused() {
         "Invalid address 10.231.51.5: It does not belong to any of this network's subnets",
     );
     assert_eq!(d.container_ids(), containers, "a refused container is left");
+    // A gateway priority berth cannot honour is refused, not dropped.
+    let out = d.docker(&["network", "connect", "--gw-priority", "5", "auto", "holder"]);
+    refused(
+        &out,
+        "--gw-priority",
+        "EndpointConfig.GwPriority (--gw-priority) is not supported by berth",
+    );
+    let networks = ok(
+        &d.docker(&[
+            "inspect",
+            "holder",
+            "--format",
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+        ]),
+        "networks",
+    );
+    assert_eq!(networks, "ipnet");
 
     ok(&d.docker(&["rm", "-f", "holder"]), "rm");
     ok(&d.docker(&["network", "rm", "ipnet", "auto"]), "network rm");
