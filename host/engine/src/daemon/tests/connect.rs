@@ -720,3 +720,38 @@ async fn the_resolver_of_a_running_container_follows_its_networks() {
         .expect("connect");
     assert_eq!(calls().len(), 3);
 }
+
+/// `--ip` and `--ip6` on a dual-stack network: each family's address is
+/// the asked one (the policy plans the IPv4 one, the engine the IPv6 one).
+#[tokio::test]
+async fn both_families_asked_at_create_are_given() {
+    let (f, _names) = networked().await;
+    let dual: berth_api::network::NetworkCreateRequest = serde_json::from_str(
+        r#"{"Name":"dual","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"10.7.0.0/24"},{"Subnet":"fd00:7::/64"}]}}"#,
+    )
+    .unwrap();
+    f.daemon.network_create(dual).await.expect("network");
+    let id = f
+        .create(
+            Some("both"),
+            &create_body(
+                "dual",
+                r#"{"IPv4Address":"10.7.0.40","IPv6Address":"fd00:7::40"}"#,
+            ),
+        )
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    let endpoint = f.network.kernel().endpoints[&(id.clone(), network_id(&f, "dual"))].clone();
+    assert_eq!(endpoint.ipv4.unwrap().to_string(), "10.7.0.40/24");
+    assert_eq!(endpoint.ipv6.unwrap().to_string(), "fd00:7::40/64");
+    let settings = f.daemon.inspect(&id).unwrap().network_settings;
+    let ipam = settings.networks["dual"]
+        .ipam_config
+        .clone()
+        .expect("asked");
+    assert_eq!(
+        (ipam.ipv4_address.as_str(), ipam.ipv6_address.as_str()),
+        ("10.7.0.40", "fd00:7::40")
+    );
+}
