@@ -19,6 +19,7 @@ mod daemon_events;
 mod daemon_exec;
 mod daemon_health;
 mod daemon_images;
+mod daemon_ip;
 mod daemon_jobs;
 mod daemon_lifecycle;
 mod daemon_listeners;

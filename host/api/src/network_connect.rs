@@ -40,6 +40,14 @@ mod tests {
         let endpoint = connect.endpoint_config.expect("endpoint config");
         assert_eq!(endpoint.aliases, Some(vec!["a".to_owned()]));
         assert_eq!(endpoint.ipam_config.expect("ipam").ipv4_address, "10.9.0.5");
+        let connect: NetworkConnectRequest =
+            serde_json::from_str(r#"{"Container":"web","EndpointConfig":{"GwPriority":10}}"#)
+                .expect("connect body with a gateway priority");
+        let endpoint = connect.endpoint_config.expect("endpoint config");
+        assert_eq!(endpoint.gw_priority, 10);
+        // Not written back: a 1.43 client never sees the field.
+        let json = serde_json::to_value(EndpointSettings::default()).expect("serialise");
+        assert!(json.get("GwPriority").is_none(), "{json}");
         let disconnect: NetworkDisconnectRequest =
             serde_json::from_str(r#"{"Container":"web","Force":true}"#).expect("disconnect body");
         assert!(disconnect.force);

@@ -639,6 +639,19 @@ pub trait ExecService: Send + Sync + 'static {
         container: ContainerModel,
         previous: ContainerModel,
     ) -> BoxFuture<Result<(), JobError>>;
+
+    /// Rewrites the `resolv.conf` of running container `id` (on a network
+    /// of its own, DNS settings `dns`) after a connect or disconnect
+    /// changed its resolver from `before` to `after` (`None`: the host's
+    /// resolvers): what a start would write now, in place, unless the
+    /// user changed the file since. Whether it was rewritten. Blocking.
+    fn update_resolver(
+        &self,
+        id: &str,
+        dns: &berth_model::dns::DnsConfig,
+        before: Option<std::net::IpAddr>,
+        after: Option<std::net::IpAddr>,
+    ) -> Result<bool, JobError>;
 }
 
 // The types the network seam shares with the driver, defined once below both.

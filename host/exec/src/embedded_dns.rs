@@ -8,6 +8,16 @@
 
 use std::net::IpAddr;
 
+/// The `resolv.conf` of a container with its own network files, before
+/// its `--dns` settings: the embedded server's when it has one
+/// (`resolver`), else the host's resolvers ([`crate::files::resolv_conf`]).
+pub fn resolv_conf_for(resolver: Option<IpAddr>, host: Option<&str>) -> String {
+    match resolver {
+        Some(resolver) => resolv_conf_with_resolver(resolver, host),
+        None => crate::files::resolv_conf(host),
+    }
+}
+
 /// `nameserver <resolver>`, then the host's last `search`/`domain` line
 /// and its `options` lines, as they are (`host`: the host's
 /// `resolv.conf`, `None` when it has none).

@@ -53,8 +53,8 @@ pub use berth_model::Timestamp;
 pub use berth_model::exec::{AttachOptions, ContainerFiles, ExitRecord, LogOptions};
 pub use berth_shim::StreamKind;
 pub use driver::{
-    ContainerPaths, ExecConfig, ExecDriver, ExecLaunch, LOST_EXIT_CODE, RunState, StartOptions,
-    Started,
+    ContainerPaths, ExecConfig, ExecDriver, ExecLaunch, LOST_EXIT_CODE, ResolverUpdate, RunState,
+    StartOptions, Started,
 };
 pub use error::ExecError;
 pub use logs::{LogRecord, LogStream};

@@ -321,6 +321,13 @@ pub struct NetworkModel {
     pub bridge: InterfaceName,
     /// Its IPv4 subnet (every bridge network has one).
     pub ipv4: Option<Subnet>,
+    /// Whether the user gave the IPv4 subnet (`--subnet`) rather than
+    /// berth choosing it from its pools: only then may a container ask
+    /// for its own address in it (moby `validateNetworkingConfig`, its
+    /// `IpamConf.PreferredPool`). An IPv6 subnet is always the user's.
+    /// Records written before it read back as not given.
+    #[serde(default)]
+    pub ipv4_user_subnet: bool,
     /// Its IPv6 subnet (`--ipv6`).
     pub ipv6: Option<Subnet>,
     /// `--internal`: no route out (no masquerade, no published ports).
@@ -573,6 +580,20 @@ mod tests {
 
     fn cidr(text: &str) -> IpNet {
         parse_cidr(text).expect("cidr")
+    }
+
+    #[test]
+    fn a_network_stored_before_user_subnets_were_told_apart_has_none() {
+        let old = r#"{"id":"n","name":"lab","driver":"bridge","bridge":"br-0123456789ab",
+            "ipv4":{"cidr":"10.9.0.0/24","gateway":"10.9.0.1"},"ipv6":null,"internal":false,
+            "labels":{},"options":{},"created":"2026-01-01T00:00:00Z"}"#;
+        let network: NetworkModel = serde_json::from_str(old).expect("an old record");
+        assert!(!network.ipv4_user_subnet);
+        let mut given = network.clone();
+        given.ipv4_user_subnet = true;
+        let back: NetworkModel =
+            serde_json::from_str(&serde_json::to_string(&given).expect("json")).expect("read");
+        assert!(back.ipv4_user_subnet);
     }
 
     #[test]

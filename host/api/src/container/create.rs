@@ -15,9 +15,9 @@ pub struct CreateRequest {
     /// Host configuration.
     #[serde(deserialize_with = "null_as_default")]
     pub host_config: HostConfig,
-    /// Network endpoints: berth has no network driver yet, so only the
-    /// entry of the container's own network with zero values is accepted
-    /// ([`fields::ENDPOINT_SETTINGS`](super::fields::ENDPOINT_SETTINGS)).
+    /// Network endpoints: only the entry of the container's own network,
+    /// with what [`fields::ENDPOINT_SETTINGS`](super::fields::ENDPOINT_SETTINGS)
+    /// honours (aliases, addresses).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub networking_config: Option<serde_json::Value>,
 }
@@ -77,6 +77,19 @@ impl CreateRequest {
                 serde_json::Value::Null => {}
                 serde_json::Value::Object(members) => {
                     check_section(Section::EndpointSettings, &path, members)?;
+                    match members.get("IPAMConfig") {
+                        None | Some(serde_json::Value::Null) => {}
+                        Some(serde_json::Value::Object(ipam)) => check_section(
+                            Section::EndpointIpamConfig,
+                            &format!("{path}.IPAMConfig"),
+                            ipam,
+                        )?,
+                        Some(_) => {
+                            return Err(FieldError::Unknown {
+                                field: format!("{path}.IPAMConfig"),
+                            });
+                        }
+                    }
                 }
                 _ => return Err(FieldError::Unknown { field: path }),
             }

@@ -46,6 +46,15 @@ pub struct EndpointSettings {
     /// this network.
     #[serde(rename = "DNSNames")]
     pub dns_names: Option<Vec<String>>,
+    /// `--gw-priority` (API 1.48): read so that a connect asking for one
+    /// is refused rather than dropped; never written (berth advertises
+    /// 1.43, whose `EndpointSettings` has no such field).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gw_priority: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// `EndpointSettings.IPAMConfig`.

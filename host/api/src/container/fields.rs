@@ -30,6 +30,8 @@ pub enum Section {
     NetworkingConfig,
     /// One `NetworkingConfig.EndpointsConfig` entry.
     EndpointSettings,
+    /// Its `IPAMConfig`.
+    EndpointIpamConfig,
 }
 
 /// What berth does with one field.
@@ -240,14 +242,12 @@ pub const NETWORKING_CONFIG: &[(&str, Handling)] = &[
     ("EndpointsConfig", Honoured),
 ];
 
-/// One `EndpointsConfig` entry (`EndpointSettings`): only `Aliases` is
-/// honoured yet; the docker CLI sends the entry of the container's network
-/// with every other field zero.
+/// One `EndpointsConfig` entry (`EndpointSettings`): `Aliases` and the
+/// addresses of `IPAMConfig` are honoured; the docker CLI sends the entry
+/// of the container's network with every other field zero.
 pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
-    (
-        "IPAMConfig",
-        unsupported("--ip, --ip6, --link-local-ip", Struct),
-    ),
+    // Checked member by member against [`ENDPOINT_IPAM_CONFIG`].
+    ("IPAMConfig", Honoured),
     ("Links", unsupported("--link", List)),
     ("Aliases", Honoured),
     ("NetworkID", api_only(Scalar)),
@@ -260,6 +260,18 @@ pub const ENDPOINT_SETTINGS: &[(&str, Handling)] = &[
     ("GlobalIPv6PrefixLen", api_only(Scalar)),
     ("MacAddress", unsupported("--mac-address", Scalar)),
     ("DriverOpts", unsupported("--network driver-opt", Map)),
+    // API 1.48 (moby v28), which the docker CLI 28 sends zero on every
+    // create: berth routes through the first network only.
+    ("GwPriority", unsupported("--gw-priority", Scalar)),
+];
+
+/// `EndpointSettings.IPAMConfig` (moby `EndpointIPAMConfig`): `--ip` and
+/// `--ip6`, checked by the engine against the network (moby
+/// `validateNetworkingConfig`).
+pub const ENDPOINT_IPAM_CONFIG: &[(&str, Handling)] = &[
+    ("IPv4Address", Honoured),
+    ("IPv6Address", Honoured),
+    ("LinkLocalIPs", unsupported("--link-local-ip", List)),
 ];
 
 /// A field of a create request that berth does not honour, set to a value
@@ -289,6 +301,7 @@ pub fn table(section: Section) -> &'static [(&'static str, Handling)] {
         Section::HostConfig => HOST_CONFIG,
         Section::NetworkingConfig => NETWORKING_CONFIG,
         Section::EndpointSettings => ENDPOINT_SETTINGS,
+        Section::EndpointIpamConfig => ENDPOINT_IPAM_CONFIG,
     }
 }
 
@@ -369,6 +382,7 @@ mod tests {
             Section::HostConfig,
             Section::NetworkingConfig,
             Section::EndpointSettings,
+            Section::EndpointIpamConfig,
         ] {
             let names: Vec<&str> = table(section).iter().map(|(n, _)| *n).collect();
             let mut unique = names.clone();
@@ -377,10 +391,10 @@ mod tests {
             assert_eq!(names.len(), unique.len(), "{section:?}");
         }
         // moby v24: ContainerConfig has 25 fields, HostConfig 40 plus the
-        // 31 of Resources, EndpointSettings 13.
+        // 31 of Resources, EndpointSettings 13 (and 1.48's GwPriority).
         assert_eq!(
             (CONFIG.len(), HOST_CONFIG.len(), ENDPOINT_SETTINGS.len()),
-            (25, 71, 13)
+            (25, 71, 14)
         );
     }
 
@@ -444,6 +458,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "NetworkingConfig.EndpointsConfig.default.DNSNames is not a field of the Docker Engine API 1.43: berth cannot honour it"
+        );
+        let err = check_section(
+            Section::EndpointSettings,
+            "NetworkingConfig.EndpointsConfig.n",
+            &members(json!({"GwPriority": 5})),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "NetworkingConfig.EndpointsConfig.n.GwPriority (--gw-priority) is not supported by berth"
         );
         assert!(
             check_section(

@@ -222,3 +222,44 @@ fn log_configs_parse_with_mobys_rules() {
     );
     assert!(compress.is_err_and(|e| e.to_string().contains("not supported by berth")));
 }
+
+/// `docker run --network n --ip A --ip6 B` (moby `EndpointIPAMConfig`):
+/// the addresses are honoured, the link-local ones refused by name.
+#[test]
+fn the_addresses_of_an_endpoint_are_honoured_and_link_local_ones_refused() {
+    let request = |ipam: serde_json::Value| -> CreateRequest {
+        serde_json::from_value(serde_json::json!({
+            "Image": "busybox",
+            "HostConfig": {"NetworkMode": "n"},
+            "NetworkingConfig": {"EndpointsConfig": {"n": {"IPAMConfig": ipam}}},
+        }))
+        .expect("request")
+    };
+    let docker_cli = serde_json::json!({"IPv4Address": "10.9.0.5", "IPv6Address": "fd00::5", "LinkLocalIPs": null});
+    assert_eq!(request(docker_cli).check_fields(), Ok(()));
+    assert_eq!(
+        request(serde_json::json!({"IPv4Address": "", "LinkLocalIPs": []})).check_fields(),
+        Ok(())
+    );
+    assert_eq!(
+        request(serde_json::json!({"LinkLocalIPs": ["169.254.0.9"]}))
+            .check_fields()
+            .unwrap_err()
+            .to_string(),
+        "NetworkingConfig.EndpointsConfig.n.IPAMConfig.LinkLocalIPs (--link-local-ip) is not supported by berth"
+    );
+    assert_eq!(
+        request(serde_json::json!({"IPv4Address": "10.9.0.5", "Frob": 1}))
+            .check_fields()
+            .unwrap_err()
+            .to_string(),
+        "NetworkingConfig.EndpointsConfig.n.IPAMConfig.Frob is not a field of the Docker Engine API 1.43: berth cannot honour it"
+    );
+    assert_eq!(
+        request(serde_json::json!("10.9.0.5"))
+            .check_fields()
+            .unwrap_err()
+            .to_string(),
+        "NetworkingConfig.EndpointsConfig.n.IPAMConfig is not a field of the Docker Engine API 1.43: berth cannot honour it"
+    );
+}

@@ -10,6 +10,9 @@
 //! ([`ContainerRecord::connections`]), which the next start joins in
 //! order (moby keeps the same list in `NetworkSettings.Networks`).
 //!
+//! A running container's `resolv.conf` follows its resolver as its
+//! networks change ([`super::network_resolver`]).
+//!
 //! Every refusal is decided before anything changes, so it leaves nothing.
 
 use std::collections::BTreeSet;
@@ -41,6 +44,8 @@ pub const CONFLICT_SHARED_NETWORK: &str = "container sharing network namespace w
 /// moby `runconfig.ErrUnsupportedNetworkAndIP`.
 pub const IP_ON_DEFAULT_NETWORK: &str =
     "user specified IP address is supported on user defined networks only";
+/// moby `runconfig.ErrUnsupportedNetworkNoSubnetAndIP`.
+pub const IP_WITHOUT_USER_SUBNET: &str = "user specified IP address is supported only when connecting to networks with user configured subnets";
 
 /// One network a container is on, with what it asks of it, as its record
 /// keeps it once `connect` or `disconnect` changed its list.
@@ -80,15 +85,8 @@ impl Connection {
     /// inspect's entry for it while the container is not running: what it
     /// asked for, no address yet (as moby).
     pub(super) fn settings(&self) -> EndpointSettings {
-        let text = |addr: Option<IpAddr>| addr.map(|a| a.to_string()).unwrap_or_default();
-        let ipam_config =
-            (self.ipv4.is_some() || self.ipv6.is_some()).then(|| EndpointIpamConfig {
-                ipv4_address: text(self.ipv4),
-                ipv6_address: text(self.ipv6),
-                ..EndpointIpamConfig::default()
-            });
         EndpointSettings {
-            ipam_config,
+            ipam_config: asked_ipam(self.ipv4, self.ipv6),
             aliases: (!self.aliases.is_empty()).then(|| self.aliases.clone()),
             network_id: self.network_id.clone(),
             ..EndpointSettings::default()
@@ -98,8 +96,8 @@ impl Connection {
 
 /// `EndpointConfig` of a connect request, checked once: the addresses
 /// parse and are of their family, and what berth has no use for (links,
-/// link-local addresses, driver options, a MAC address) is refused rather
-/// than dropped.
+/// link-local addresses, driver options, a MAC address, a gateway
+/// priority) is refused rather than dropped.
 pub fn endpoint_wish(config: Option<&EndpointSettings>) -> Result<EndpointWish, JobError> {
     let Some(config) = config else {
         return Ok(EndpointWish::default());
@@ -117,6 +115,12 @@ pub fn endpoint_wish(config: Option<&EndpointSettings>) -> Result<EndpointWish, 
     }
     if !config.mac_address.is_empty() {
         return refuse("MacAddress");
+    }
+    // API 1.48's `--gw-priority` picks which network gives the default
+    // route; berth routes through the first network only, so a priority
+    // would be silently ignored (moby `network.EndpointSettings.GwPriority`).
+    if config.gw_priority != 0 {
+        return refuse("GwPriority (--gw-priority)");
     }
     let mut wish = EndpointWish::default();
     if let Some(ipam) = &config.ipam_config {
@@ -137,7 +141,7 @@ pub fn endpoint_wish(config: Option<&EndpointSettings>) -> Result<EndpointWish, 
 /// An `IPAMConfig` address: empty is none; else an address of the family
 /// its field names (moby `validateEndpointSettings`: "invalid IPv4
 /// address", "invalid IPv6 address").
-fn parse_address(text: &str, v4: bool) -> Result<Option<IpAddr>, JobError> {
+pub(super) fn parse_address(text: &str, v4: bool) -> Result<Option<IpAddr>, JobError> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -151,8 +155,11 @@ fn parse_address(text: &str, v4: bool) -> Result<Option<IpAddr>, JobError> {
 }
 
 /// What a network accepts of a wish: aliases and addresses on user
-/// networks only, addresses inside its subnets (moby
-/// `ErrUnsupportedNetworkAndAlias`, `ErrUnsupportedNetworkAndIP`).
+/// networks only, an address only of a family whose subnet the user gave,
+/// inside it (moby v24 `validateNetworkingConfig`:
+/// `ErrUnsupportedNetworkAndAlias`, `ErrUnsupportedNetworkAndIP`,
+/// `ErrUnsupportedNetworkNoSubnetAndIP`, in that order; then libnetwork's
+/// range check).
 pub fn check_wish(network: &NetworkModel, wish: &EndpointWish) -> Result<(), JobError> {
     if network.name == DEFAULT_NETWORK {
         if wish.ipv4.is_some() || wish.ipv6.is_some() {
@@ -162,23 +169,32 @@ pub fn check_wish(network: &NetworkModel, wish: &EndpointWish) -> Result<(), Job
             return Err(JobError::invalid(super::aliases::ALIAS_ON_DEFAULT_NETWORK));
         }
     }
+    // berth refuses `--ipv6` without an IPv6 `--subnet`: an IPv6 subnet
+    // is always the user's.
+    let user_subnets = [
+        (
+            wish.ipv4,
+            network.ipv4.is_some() && network.ipv4_user_subnet,
+        ),
+        (wish.ipv6, network.ipv6.is_some()),
+    ];
+    if user_subnets
+        .iter()
+        .any(|(addr, user_given)| addr.is_some() && !user_given)
+    {
+        return Err(JobError::invalid(IP_WITHOUT_USER_SUBNET));
+    }
     for (addr, subnet) in [(wish.ipv4, network.ipv4), (wish.ipv6, network.ipv6)] {
-        let Some(addr) = addr else { continue };
-        match subnet {
-            Some(subnet) if subnet.is_host_address(addr) && addr != subnet.gateway() => {}
-            Some(subnet) => {
-                return Err(JobError::invalid(format!(
-                    "Invalid address {addr}: It does not belong to any of this network's subnets ({} on network {})",
-                    subnet.cidr(),
-                    network.name
-                )));
-            }
-            None => {
-                return Err(JobError::invalid(format!(
-                    "Invalid address {addr}: network {} has no subnet of its family",
-                    network.name
-                )));
-            }
+        // Both present when asked: checked just above.
+        let (Some(addr), Some(subnet)) = (addr, subnet) else {
+            continue;
+        };
+        if !subnet.is_host_address(addr) || addr == subnet.gateway() {
+            return Err(JobError::invalid(format!(
+                "Invalid address {addr}: It does not belong to any of this network's subnets ({} on network {})",
+                subnet.cidr(),
+                network.name
+            )));
         }
     }
     Ok(())
@@ -314,8 +330,11 @@ impl Daemon {
                     container.id
                 ))
             })?;
+            let resolver = self.resolver_for(&attached.endpoints);
             self.connect_running(&container.id, &record.name, attached, &network, &wish)
                 .await?;
+            self.follow_resolver(&container.id, &model.dns, resolver)
+                .await;
         }
         connections.push(Connection::new(&network, &wish));
         self.save_connections(&container, connections).await
@@ -448,7 +467,10 @@ impl Daemon {
             return Err(not_connected(&container.id, &network.name));
         };
         if record.state.running {
+            let resolver = self.current_resolver(&container.id);
             self.disconnect_running(&container.id, &network).await?;
+            self.follow_resolver(&container.id, &model.dns, resolver)
+                .await;
         }
         connections.remove(position);
         self.save_connections(&container, connections).await
@@ -485,6 +507,37 @@ impl Daemon {
         }
         self.endpoint_event("disconnect", &net, id);
         Ok(())
+    }
+}
+
+/// inspect's `IPAMConfig`: the addresses asked for (`--ip`, `--ip6`),
+/// `None` when none was.
+pub(super) fn asked_ipam(ipv4: Option<IpAddr>, ipv6: Option<IpAddr>) -> Option<EndpointIpamConfig> {
+    let text = |addr: Option<IpAddr>| addr.map(|a| a.to_string()).unwrap_or_default();
+    (ipv4.is_some() || ipv6.is_some()).then(|| EndpointIpamConfig {
+        ipv4_address: text(ipv4),
+        ipv6_address: text(ipv6),
+        ..EndpointIpamConfig::default()
+    })
+}
+
+/// inspect's `IPAMConfig` of a running container on `network`: what its
+/// connection asked for when `connect` made its list, else what the
+/// create request asked for its own network (moby reports the asked
+/// addresses whether it runs or not).
+pub(super) fn inspect_ipam(
+    record: &ContainerRecord,
+    network: &NetworkModel,
+) -> Option<EndpointIpamConfig> {
+    match &record.connections {
+        Some(connections) => connections
+            .iter()
+            .find(|c| c.network_id == network.id)
+            .and_then(|c| asked_ipam(c.ipv4, c.ipv6)),
+        None => {
+            let model = record.model.as_ref()?;
+            asked_ipam(model.ipv4_address, model.ipv6_address)
+        }
     }
 }
 

@@ -51,6 +51,8 @@ impl Daemon {
             .volumes_root(&self.config.volumes_root())
             .volumes_from(inherited)
             .build()?;
+        // `--ip`/`--ip6` against the network, as connect checks them.
+        self.check_requested_addresses(&spec.model).await?;
         // What only the exec driver knows of the host (its bounding set):
         // refused now rather than at the first start.
         self.runtime.validate(&spec.model)?;

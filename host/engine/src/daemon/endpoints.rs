@@ -251,8 +251,9 @@ impl Daemon {
             NetworkMode::Network(name) => {
                 let network = self.find_network(name).await?;
                 let wish = EndpointWish {
+                    ipv4: model.ipv4_address,
+                    ipv6: model.ipv6_address,
                     aliases: model.aliases.clone(),
-                    ..EndpointWish::default()
                 };
                 Ok(vec![(network, wish)])
             }
@@ -732,6 +733,10 @@ impl Daemon {
             if let Some(name) = configured_network(record) {
                 let endpoint = EndpointSettings {
                     aliases,
+                    ipam_config: record
+                        .model
+                        .as_ref()
+                        .and_then(|m| super::connect::asked_ipam(m.ipv4_address, m.ipv6_address)),
                     ..EndpointSettings::default()
                 };
                 settings.networks.insert(name, endpoint);
@@ -750,6 +755,7 @@ impl Daemon {
             let mut endpoint = endpoint_settings(network, ep);
             if network.name != DEFAULT_NETWORK {
                 endpoint.aliases = super::connect::inspect_aliases(record, network, &aliases);
+                endpoint.ipam_config = super::connect::inspect_ipam(record, network);
             }
             if network.name == DEFAULT_NETWORK {
                 settings.endpoint_id = endpoint.endpoint_id.clone();

@@ -233,6 +233,15 @@ impl ExecService for NoRuntime {
     fn kill_exec(&self, _: &str, _: &str, _: i32) -> BoxFuture<Result<bool, JobError>> {
         refused()
     }
+    fn update_resolver(
+        &self,
+        _: &str,
+        _: &berth_model::dns::DnsConfig,
+        _: Option<std::net::IpAddr>,
+        _: Option<std::net::IpAddr>,
+    ) -> Result<bool, JobError> {
+        Err(JobError::conflict("not in the fake"))
+    }
 }
 
 /// A daemon on fake drivers with the real job handlers.

@@ -120,6 +120,7 @@ impl Daemon {
             .iter()
             .flat_map(|n| n.ipv4.iter().chain(n.ipv6.iter()).map(Subnet::cidr))
             .collect();
+        let ipv4_user_subnet = plan.ipv4.is_some();
         let ipv4 = match plan.ipv4 {
             Some((cidr, gateway)) => {
                 ipam::check_subnet(&cidr, &in_use).map_err(pool_error)?;
@@ -151,6 +152,7 @@ impl Daemon {
             driver: "bridge".to_owned(),
             bridge,
             ipv4: Some(ipv4),
+            ipv4_user_subnet,
             ipv6,
             internal: request.internal,
             labels: request.labels,
@@ -369,6 +371,8 @@ impl Daemon {
             driver: "bridge".to_owned(),
             bridge,
             ipv4: Some(ipv4),
+            // `--bip` or not: the default network takes no `--ip` anyway.
+            ipv4_user_subnet: configured.is_some(),
             ipv6: None,
             internal: false,
             labels: BTreeMap::new(),

@@ -139,6 +139,10 @@ impl ContainerSpecBuilder {
             request.networking_config.as_ref(),
             &host.network_mode,
         )?;
+        let (ipv4_address, ipv6_address) = crate::daemon::network_addresses::requested_addresses(
+            request.networking_config.as_ref(),
+            &host.network_mode,
+        )?;
         let (ports, port_warnings) =
             crate::daemon::publish::port_requests(&mut config, &host, &image.config.exposed_ports)?;
         let defaults = &image.config;
@@ -233,6 +237,8 @@ impl ContainerSpecBuilder {
         model.dns = dns;
         model.ports = ports;
         model.aliases = aliases;
+        model.ipv4_address = ipv4_address;
+        model.ipv6_address = ipv6_address;
 
         Ok(ContainerSpec {
             path: path.clone(),

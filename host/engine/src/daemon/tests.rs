@@ -329,7 +329,12 @@ struct FakeRuntime {
     /// What `stats` answers for a started container, one a call (the
     /// last one again when they run out); `None` as if it had exited.
     samples: Mutex<Vec<Option<berth_model::stats::ResourceSample>>>,
+    /// `update_resolver` calls, in order.
+    resolvers: Mutex<Vec<ResolverCall>>,
 }
+
+/// An `update_resolver` call: container id, resolver before, after.
+type ResolverCall = (String, Option<std::net::IpAddr>, Option<std::net::IpAddr>);
 
 /// What `events` has received so far, as `pick` keeps it (the tests of
 /// restart policies, execs and health checks each look at their own).
@@ -657,6 +662,20 @@ impl ExecService for Arc<FakeRuntime> {
         };
         Box::pin(async move { Ok(running) })
     }
+    fn update_resolver(
+        &self,
+        id: &str,
+        _: &berth_model::dns::DnsConfig,
+        before: Option<std::net::IpAddr>,
+        after: Option<std::net::IpAddr>,
+    ) -> Result<bool, JobError> {
+        self.resolvers
+            .lock()
+            .unwrap()
+            .push((id.to_owned(), before, after));
+        Ok(true)
+    }
+
     fn update(
         &self,
         _: &str,

@@ -43,10 +43,12 @@ use crate::logs::{self, LogStream};
 use crate::spec::SpecOptions;
 
 mod exec;
+mod resolver;
 mod start;
 mod update;
 
 pub use exec::ExecLaunch;
+pub use resolver::ResolverUpdate;
 mod stats;
 mod stats_cache;
 

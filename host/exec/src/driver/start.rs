@@ -219,13 +219,10 @@ impl ExecDriver {
                     &options.network.addresses,
                     container.hostname.as_str(),
                 ),
-                match options.network.resolver {
-                    Some(resolver) => crate::embedded_dns::resolv_conf_with_resolver(
-                        resolver,
-                        host_resolv.as_deref(),
-                    ),
-                    None => files::resolv_conf(host_resolv.as_deref()),
-                },
+                crate::embedded_dns::resolv_conf_for(
+                    options.network.resolver,
+                    host_resolv.as_deref(),
+                ),
             ),
             NetworkFiles::Host => (
                 files::host_hosts(Path::new(files::HOST_HOSTS))

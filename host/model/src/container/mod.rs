@@ -126,6 +126,13 @@ pub struct ContainerModel {
     /// before them read back empty).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// `--ip`: the IPv4 address it must have on its user-defined network,
+    /// at every start (records written before it read back without).
+    #[serde(default)]
+    pub ipv4_address: Option<std::net::IpAddr>,
+    /// `--ip6`, likewise.
+    #[serde(default)]
+    pub ipv6_address: Option<std::net::IpAddr>,
 }
 
 /// The first process (moby `daemon/create.go` merges the image's

@@ -240,4 +240,17 @@ impl ExecService for ExecAdapter {
                 .map_err(job_error)
         })
     }
+
+    fn update_resolver(
+        &self,
+        id: &str,
+        dns: &berth_model::dns::DnsConfig,
+        before: Option<std::net::IpAddr>,
+        after: Option<std::net::IpAddr>,
+    ) -> Result<bool, JobError> {
+        self.driver
+            .update_resolver(id, dns, before, after)
+            .map(|done| done == berth_exec::ResolverUpdate::Rewritten)
+            .map_err(job_error)
+    }
 }

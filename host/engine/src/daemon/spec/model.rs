@@ -144,6 +144,8 @@ pub(super) fn assemble(
         dns: Default::default(),
         ports: Vec::new(),
         aliases: Vec::new(),
+        ipv4_address: None,
+        ipv6_address: None,
     })
 }
 

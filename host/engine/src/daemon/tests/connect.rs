@@ -413,6 +413,20 @@ async fn every_refusal_leaves_nothing_and_says_what_moby_says() {
             "Invalid address 10.7.0.5: It does not belong to any of this network's subnets (10.8.0.0/24 on network back)".into(),
         ),
         (
+            "a gateway priority (docker CLI 28 sends it when --gw-priority is given)",
+            f.daemon
+                .network_connect(
+                    "back",
+                    serde_json::from_str(
+                        r#"{"Container":"web","EndpointConfig":{"GwPriority":10}}"#,
+                    )
+                    .unwrap(),
+                )
+                .await,
+            ErrorKind::InvalidParameter,
+            "EndpointConfig.GwPriority (--gw-priority) is not supported by berth".into(),
+        ),
+        (
             "an IPv6 address as --ip",
             f.daemon
                 .network_connect("back", with("web", "fd00::5", &[]))
@@ -504,4 +518,240 @@ async fn a_renamed_container_is_answered_by_its_new_name_only() {
     f.daemon.rename(&id, "web2").await.expect("rename stopped");
     f.daemon.start(&id).await.expect("start");
     assert_eq!(names.served.lock().unwrap()["front"][&id][0], "web2");
+}
+
+/// `docker run --network NET --ip A --ip6 B`: the create request's
+/// `NetworkingConfig.EndpointsConfig.NET.IPAMConfig`.
+fn create_body(mode: &str, ipam: &str) -> String {
+    format!(
+        r#"{{"Image":"busybox","Cmd":["sh"],"HostConfig":{{"NetworkMode":"{mode}"}},"NetworkingConfig":{{"EndpointsConfig":{{"{mode}":{{"IPAMConfig":{ipam},"GwPriority":0}}}}}}}}"#
+    )
+}
+
+/// An address asked at create is the container's at each of its starts,
+/// and a second container asking for it cannot start and leaves nothing
+/// (moby's IPAM: "Address already in use").
+#[tokio::test]
+async fn an_address_asked_at_create_is_given_at_every_start() {
+    let (f, names) = networked().await;
+    let web = f
+        .create(
+            Some("web"),
+            &create_body("front", r#"{"IPv4Address":"10.9.0.50"}"#),
+        )
+        .await
+        .expect("create");
+    // Asked, not yet given: inspect shows it as moby does.
+    let settings = f.daemon.inspect(&web).unwrap().network_settings;
+    assert_eq!(
+        settings.networks["front"]
+            .ipam_config
+            .as_ref()
+            .map(|c| c.ipv4_address.as_str()),
+        Some("10.9.0.50")
+    );
+    f.daemon.start(&web).await.expect("start");
+    let front = network_id(&f, "front");
+    let address = |f: &Fixture| {
+        f.network.kernel().endpoints[&(web.clone(), front.clone())]
+            .ipv4
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(address(&f), "10.9.0.50/24");
+    let settings = f.daemon.inspect(&web).unwrap().network_settings;
+    assert_eq!(settings.networks["front"].ip_address, "10.9.0.50");
+
+    // Another container asks for the same address: created (moby checks
+    // the address at the start), refused at its start, nothing left.
+    let other = f
+        .create(
+            Some("other"),
+            &create_body("front", r#"{"IPv4Address":"10.9.0.50"}"#),
+        )
+        .await
+        .expect("create");
+    let before = snapshot(&f, &names);
+    let err = f.daemon.start(&other).await.expect_err("in use");
+    assert_eq!(err.kind, ErrorKind::Conflict);
+    assert!(err.message.contains("Address already in use"), "{err:?}");
+    let after = snapshot(&f, &names);
+    assert_eq!(after.kernel, before.kernel);
+    assert_eq!(after.leases, before.leases);
+    assert_eq!(after.names, before.names);
+    assert_eq!(leased(&f, &other), Vec::<String>::new());
+
+    // The address is asked at every start, not only remembered: while
+    // the other holds it web cannot start (a remembered address would
+    // give way to another one), once it is free web has it again.
+    f.daemon.stop(&web, Some(1), None).await.expect("stop");
+    f.daemon
+        .start(&other)
+        .await
+        .expect("the address is free now");
+    let err = f.daemon.start(&web).await.expect_err("taken by other");
+    assert!(err.message.contains("Address already in use"), "{err:?}");
+    f.daemon.remove(&other, true).await.expect("rm");
+    f.daemon.start(&web).await.expect("start again");
+    assert_eq!(address(&f), "10.9.0.50/24");
+    // And connect's list, once made, keeps it.
+    f.daemon
+        .network_connect("back", connect("web"))
+        .await
+        .expect("connect");
+    f.daemon.stop(&web, Some(1), None).await.expect("stop");
+    f.daemon.start(&web).await.expect("start once more");
+    assert_eq!(address(&f), "10.9.0.50/24");
+}
+
+/// moby `verifyNetworkingConfig` and `validateNetworkingConfig` (v24),
+/// libnetwork's range check: each refused at create, nothing recorded.
+#[tokio::test]
+async fn addresses_at_create_are_refused_as_moby_refuses_them() {
+    let (f, _names) = networked().await;
+    // A network whose subnet berth chose from its pools.
+    let auto: berth_api::network::NetworkCreateRequest =
+        serde_json::from_str(r#"{"Name":"auto"}"#).unwrap();
+    f.daemon.network_create(auto).await.expect("network");
+    let no_subnet = "user specified IP address is supported only when connecting to networks with user configured subnets";
+    let cases = [
+        (
+            create_body("bridge", r#"{"IPv4Address":"172.17.0.9"}"#),
+            IP_ON_DEFAULT_NETWORK.to_owned(),
+        ),
+        (
+            create_body("default", r#"{"IPv4Address":"172.17.0.9"}"#),
+            IP_ON_DEFAULT_NETWORK.to_owned(),
+        ),
+        (
+            create_body("host", r#"{"IPv4Address":"172.17.0.9"}"#),
+            IP_ON_DEFAULT_NETWORK.to_owned(),
+        ),
+        (
+            create_body("auto", r#"{"IPv4Address":"172.17.0.9"}"#),
+            no_subnet.to_owned(),
+        ),
+        (
+            create_body("front", r#"{"IPv6Address":"fd00::9"}"#),
+            no_subnet.to_owned(),
+        ),
+        (
+            create_body("front", r#"{"IPv4Address":"10.7.0.5"}"#),
+            "Invalid address 10.7.0.5: It does not belong to any of this network's subnets (10.9.0.0/24 on network front)".to_owned(),
+        ),
+        (
+            create_body("front", r#"{"IPv4Address":"fd00::5"}"#),
+            "invalid IPv4 address: fd00::5".to_owned(),
+        ),
+        (
+            create_body("front", r#"{"IPv6Address":"10.9.0.5"}"#),
+            "invalid IPv6 address: 10.9.0.5".to_owned(),
+        ),
+    ];
+    for (body, message) in cases {
+        let err = f.create(Some("refused"), &body).await.unwrap_err();
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::InvalidParameter, message.as_str()),
+            "{body}"
+        );
+        assert_eq!(f.record_count(), 0, "{body}");
+    }
+    // connect checks the same.
+    created(&f, "web", "front").await;
+    let err = f
+        .daemon
+        .network_connect("auto", with("web", "172.17.0.9", &[]))
+        .await
+        .expect_err("no user subnet");
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (ErrorKind::InvalidParameter, no_subnet)
+    );
+}
+
+/// A running container's `resolv.conf` follows its resolver as connects
+/// and disconnects change it (moby starts a sandbox's resolver at its
+/// first user network: `startResolver` → `rebuildDNS`); berth's resolver is
+/// the gateway of its first user network, the host's without one.
+#[tokio::test]
+async fn the_resolver_of_a_running_container_follows_its_networks() {
+    let (f, _names) = networked().await;
+    let id = created(&f, "plain", "bridge").await;
+    f.daemon.start(&id).await.expect("start");
+    let started = f.runtime.started_networks.lock().unwrap().last().cloned();
+    assert_eq!(started.expect("started").resolver, None);
+    let calls = || f.runtime.resolvers.lock().unwrap().clone();
+    let (front, back) = ("10.9.0.1".parse().ok(), "10.8.0.1".parse().ok());
+
+    f.daemon
+        .network_connect("front", connect("plain"))
+        .await
+        .expect("connect front");
+    assert_eq!(calls(), vec![(id.clone(), None, front)]);
+    // A second user network: the resolver is the first one's still.
+    f.daemon
+        .network_connect("back", connect("plain"))
+        .await
+        .expect("connect back");
+    assert_eq!(calls().len(), 1);
+    f.daemon
+        .network_disconnect("front", disconnect("plain"))
+        .await
+        .expect("disconnect front");
+    f.daemon
+        .network_disconnect("back", disconnect("plain"))
+        .await
+        .expect("disconnect back");
+    assert_eq!(
+        calls(),
+        vec![
+            (id.clone(), None, front),
+            (id.clone(), front, back),
+            (id.clone(), back, None),
+        ]
+    );
+
+    // A container that does not run has its files written at its start.
+    created(&f, "stopped", "bridge").await;
+    f.daemon
+        .network_connect("front", connect("stopped"))
+        .await
+        .expect("connect");
+    assert_eq!(calls().len(), 3);
+}
+
+/// `--ip` and `--ip6` on a dual-stack network: each family's address is
+/// the asked one (the policy plans the IPv4 one, the engine the IPv6 one).
+#[tokio::test]
+async fn both_families_asked_at_create_are_given() {
+    let (f, _names) = networked().await;
+    let dual: berth_api::network::NetworkCreateRequest = serde_json::from_str(
+        r#"{"Name":"dual","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"10.7.0.0/24"},{"Subnet":"fd00:7::/64"}]}}"#,
+    )
+    .unwrap();
+    f.daemon.network_create(dual).await.expect("network");
+    let id = f
+        .create(
+            Some("both"),
+            &create_body(
+                "dual",
+                r#"{"IPv4Address":"10.7.0.40","IPv6Address":"fd00:7::40"}"#,
+            ),
+        )
+        .await
+        .expect("create");
+    f.daemon.start(&id).await.expect("start");
+    let endpoint = f.network.kernel().endpoints[&(id.clone(), network_id(&f, "dual"))].clone();
+    assert_eq!(endpoint.ipv4.unwrap().to_string(), "10.7.0.40/24");
+    assert_eq!(endpoint.ipv6.unwrap().to_string(), "fd00:7::40/64");
+    let settings = f.daemon.inspect(&id).unwrap().network_settings;
+    let ipam = settings.networks["dual"]
+        .ipam_config
+        .clone()
+        .expect("asked");
+    assert_eq!(
+        (ipam.ipv4_address.as_str(), ipam.ipv6_address.as_str()),
+        ("10.7.0.40", "fd00:7::40")
+    );
 }

@@ -95,7 +95,18 @@ async fn options_berth_does_not_honour_are_refused_naming_them() {
         ),
         (
             r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"IPv4Address":"1.2.3.4"}}}}}"#.to_owned(),
-            "NetworkingConfig.EndpointsConfig.default.IPAMConfig (--ip, --ip6, --link-local-ip) is not supported by berth".to_owned(),
+            // moby `runconfig.ErrUnsupportedNetworkAndIP`.
+            "user specified IP address is supported on user defined networks only".to_owned(),
+        ),
+        (
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"IPAMConfig":{"LinkLocalIPs":["169.254.0.9"]}}}}}"#.to_owned(),
+            "NetworkingConfig.EndpointsConfig.default.IPAMConfig.LinkLocalIPs (--link-local-ip) is not supported by berth".to_owned(),
+        ),
+        (
+            // API 1.48's gateway priority: berth routes through the first
+            // network only and cannot honour it.
+            r#"{"Image":"busybox","NetworkingConfig":{"EndpointsConfig":{"default":{"GwPriority":10}}}}"#.to_owned(),
+            "NetworkingConfig.EndpointsConfig.default.GwPriority (--gw-priority) is not supported by berth".to_owned(),
         ),
     ];
     for (body, message) in cases {

@@ -17,6 +17,7 @@ fn network(name: &str, cidr: &str) -> NetworkModel {
         driver: "bridge".into(),
         bridge: InterfaceName::new(&format!("br-{name}")).unwrap(),
         ipv4: Some(Subnet::new(parse_cidr(cidr).unwrap(), None).unwrap()),
+        ipv4_user_subnet: true,
         ipv6: None,
         internal: false,
         labels: BTreeMap::new(),

@@ -33,6 +33,7 @@ fn network(id: char, gateway: &str) -> NetworkModel {
             )
             .unwrap(),
         ),
+        ipv4_user_subnet: true,
         ipv6: None,
         internal: false,
         labels: BTreeMap::new(),

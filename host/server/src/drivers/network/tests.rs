@@ -35,6 +35,7 @@ fn network() -> NetworkModel {
         driver: "bridge".into(),
         bridge: InterfaceName::new("br-0123456789ab").unwrap(),
         ipv4: Some(Subnet::new(parse_cidr("10.77.0.0/16").unwrap(), None).unwrap()),
+        ipv4_user_subnet: true,
         ipv6: None,
         internal: false,
         labels: BTreeMap::new(),
