@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::AddressHeaderFlags;
-use rtnetlink::packet_route::link::{LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -239,45 +239,39 @@ pub(crate) async fn route_destinations(
     Ok(found)
 }
 
-/// Host half of an attach: creates the pair, moves the peer (named
-/// `peer`) into `netns`, enslaves the host side to the bridge with
-/// hairpin mode on, up.
+/// Host half of an attach: creates the pair with its peer already in
+/// `netns`, under its final name and MAC, and the host side enslaved to
+/// the bridge; then hairpin mode on and up.
+///
+/// The peer is made where it belongs (the veth peer's own `IFLA_NET_NS_FD`,
+/// as `ip link add … type veth peer name eth0 netns …` does) rather than
+/// made here and moved: a move (`dev_change_net_namespace`) waits for an
+/// RCU grace period, about 15 ms of every start, and needed a temporary
+/// name here and a rename there.
 pub(crate) async fn create_pair(
     handle: &Handle,
     host: &IfName,
-    peer: &str,
+    peer: &IfName,
+    mac: [u8; 6],
     bridge: &IfName,
     netns: &std::fs::File,
 ) -> Result<(), NetworkError> {
     let bridge_index = require_index(handle, bridge.as_str(), "to attach a veth to").await?;
+    let peer_message = LinkUnspec::new_with_name(peer.as_str())
+        .address(mac.to_vec())
+        .setns_by_fd(netns.as_raw_fd())
+        .build();
+    let pair = LinkVeth::new(host.as_str(), peer.as_str())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_message)))
+        .controller(bridge_index)
+        .build();
     handle
         .link()
-        .add(LinkVeth::new(host.as_str(), peer).build())
+        .add(pair)
         .execute()
         .await
         .map_err(netlink("create veth pair", format!("{host}/{peer}")))?;
-    let peer_index = require_index(handle, peer, "after creating the pair").await?;
-    handle
-        .link()
-        .set(
-            LinkUnspec::new_with_index(peer_index)
-                .setns_by_fd(netns.as_raw_fd())
-                .build(),
-        )
-        .execute()
-        .await
-        .map_err(netlink("move into the container's namespace", peer))?;
     let host_index = require_index(handle, host.as_str(), "after creating the pair").await?;
-    handle
-        .link()
-        .set(
-            LinkUnspec::new_with_index(host_index)
-                .controller(bridge_index)
-                .build(),
-        )
-        .execute()
-        .await
-        .map_err(netlink("attach to bridge", format!("{host} to {bridge}")))?;
     // Hairpin: a container reaching its own published port through the
     // host leaves and re-enters by the same bridge port (moby
     // `bridge.setHairpinMode` when the userland proxy is off).
@@ -291,31 +285,14 @@ pub(crate) async fn create_pair(
 }
 
 /// Container half of an attach, run inside the container's namespace:
-/// renames the peer, sets its MAC, addresses, brings it up, routes.
+/// addresses on the peer (named and addressed at its creation), up, routes.
 pub(crate) async fn configure_peer(
     handle: &Handle,
-    peer: &str,
     name: &IfName,
-    mac: [u8; 6],
     addresses: &[IpNetwork],
     gateways: &[IpAddr],
 ) -> Result<(), NetworkError> {
-    let index = require_index(handle, peer, "in the container's namespace").await?;
-    // A link is renamed while down (the kernel refuses EBUSY when up).
-    handle
-        .link()
-        .set(
-            LinkUnspec::new_with_index(index)
-                .name(name.as_str())
-                .address(mac.to_vec())
-                .build(),
-        )
-        .execute()
-        .await
-        .map_err(netlink(
-            "rename and set the MAC of",
-            format!("{peer} to {name}"),
-        ))?;
+    let index = require_index(handle, name.as_str(), "in the container's namespace").await?;
     for address in addresses {
         add_address(handle, index, name.as_str(), address).await?;
     }

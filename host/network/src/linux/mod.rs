@@ -6,7 +6,6 @@ pub(crate) mod thread;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use thread::{block_on_netlink, in_netns};
 
@@ -39,15 +38,6 @@ impl LinuxKernel {
     fn host(&self) -> Option<&Path> {
         self.host_netns.as_deref()
     }
-}
-
-/// The peer's name between its creation in the host namespace and its
-/// rename inside the container's: unique per process and call, and short
-/// enough for IFNAMSIZ.
-fn temporary_peer_name() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("bp{:x}x{:x}", std::process::id() & 0xff_ffff, n & 0xff_ffff)
 }
 
 fn sysctl_path(key: &str) -> Result<PathBuf, NetworkError> {
@@ -98,19 +88,26 @@ impl Kernel for LinuxKernel {
     }
 
     fn attach_veth(&self, veth: &VethSpec) -> Result<(), NetworkError> {
-        let peer = temporary_peer_name();
         let netns = File::open(&veth.netns).map_err(|source| NetworkError::Io {
             op: "open network namespace",
             path: veth.netns.clone(),
             source,
         })?;
-        let (peer, netns) = (&peer, &netns);
+        let netns = &netns;
         let host = in_netns(self.host(), || {
             block_on_netlink(|handle| async move {
                 // A host side left by a container that was not cleaned up
                 // (a crash) is replaced, not an error: the name is ours.
                 links::delete(&handle, veth.host_ifname.as_str()).await?;
-                links::create_pair(&handle, &veth.host_ifname, peer, &veth.bridge, netns).await
+                links::create_pair(
+                    &handle,
+                    &veth.host_ifname,
+                    &veth.container_ifname,
+                    veth.mac,
+                    &veth.bridge,
+                    netns,
+                )
+                .await
             })
         });
         let configured = host.and_then(|()| {
@@ -118,9 +115,7 @@ impl Kernel for LinuxKernel {
                 block_on_netlink(|handle| async move {
                     links::configure_peer(
                         &handle,
-                        peer,
                         &veth.container_ifname,
-                        veth.mac,
                         &veth.addresses,
                         &veth.gateways,
                     )
