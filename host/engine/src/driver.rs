@@ -686,8 +686,8 @@ pub trait NetworkService: Send + Sync + 'static {
 
     /// Makes the network's bridge exist with the gateways' addresses, up,
     /// and its firewall rules (masquerade unless internal, isolation from
-    /// the other bridges). Idempotent: the engine calls it before every
-    /// connect too.
+    /// the other bridges). Idempotent: the engine calls it right before
+    /// every connect too, so that `connect` need not.
     fn create_network(&self, network: &NetworkModel) -> Result<(), JobError>;
 
     /// Removes the bridge and its rules. Idempotent. The engine calls it
@@ -695,8 +695,8 @@ pub trait NetworkService: Send + Sync + 'static {
     fn remove_network(&self, network: &NetworkModel) -> Result<(), JobError>;
 
     /// Connects a sandbox to a network: the veth pair (host end enslaved
-    /// to the bridge, container end moved into the sandbox and renamed
-    /// `endpoint.ifname_container`), its MAC, addresses, the default route
+    /// to the bridge, container end made in the sandbox as
+    /// `endpoint.ifname_container` with its MAC), its addresses, the default route
     /// when the endpoint has a gateway, and the DNAT/hairpin rules of its
     /// published ports. A failed connect leaves nothing of the endpoint
     /// behind.

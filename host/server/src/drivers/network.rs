@@ -154,12 +154,12 @@ impl NetworkService for NetworkAdapter {
     fn connect(
         &self,
         _sandbox: &SandboxModel,
-        network: &NetworkModel,
+        _network: &NetworkModel,
         endpoint: &EndpointModel,
     ) -> Result<(), JobError> {
-        // The engine calls create_network before every connect; a driver
-        // restarted since then learns the network here all the same.
-        self.create_network(network)?;
+        // The engine calls create_network right before every connect (the
+        // trait's contract): making sure of the bridge again here cost a
+        // second netlink round of every start.
         self.driver
             .connect(&endpoint_spec(endpoint)?)
             .map_err(|e| job_error("connect the container", e))

@@ -78,8 +78,15 @@ fn connect_applies_the_engines_plan_as_given() {
             .netns_path
             .ends_with(format!("netns/{}", "c".repeat(64)))
     );
+    // As the engine does: the network made sure of, then the connect.
+    adapter.create_network(&network()).unwrap();
     adapter.connect(&sandbox, &network(), &endpoint()).unwrap();
     let calls = kernel.calls();
+    let ensured = calls
+        .iter()
+        .filter(|c| matches!(c, KernelCall::EnsureBridge(_)))
+        .count();
+    assert_eq!(ensured, 1, "the bridge is made sure of once per connect");
     let veth = calls
         .iter()
         .find_map(|c| match c {
