@@ -43,8 +43,8 @@ pub(crate) enum WhiteoutFormat {
 /// Extended attributes copied from tar headers and between layers. Others
 /// (`trusted.*`, in particular `trusted.overlay.*`, which would let a tar
 /// steer overlayfs; `security.selinux`, which belongs to the host's policy)
-/// are dropped.
-pub(crate) fn xattr_allowed(name: &str) -> bool {
+/// are dropped. Volume copy-up keeps the same ones.
+pub fn xattr_allowed(name: &str) -> bool {
     name.starts_with("user.") || name == "security.capability"
 }
 

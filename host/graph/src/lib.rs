@@ -100,6 +100,7 @@ pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, La
 pub use changes::{ChangeError, Platform, PlatformError, QuotingError};
 pub use diff::{Change, ChangeKind};
 pub use error::{ErrorKind, GraphError};
+pub use fsutil::xattr_allowed;
 pub use graph::{
     DEFAULT_MAX_LOWER_DIRS, DriverChoice, Graph, GraphConfig, OverlayUnavailable, StorageDriver,
     UnknownDriver,

@@ -25,6 +25,7 @@ use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use berth_graph::xattr_allowed;
 use berth_libcontainer::root::{Root, RootError, proc_fd_path};
 
 /// How deep a copied tree may go; deeper is an image built to hurt.
@@ -93,12 +94,6 @@ pub fn copy_up(rootfs: &Path, destination: &str, data: &Path) -> Result<bool, Co
     copy_owner_and_mode(&meta, data)?;
     copy_xattrs(&source, Source::ProcFd, data)?;
     Ok(true)
-}
-
-/// Extended attributes a container may own: the rule of image layers
-/// (berth-graph `fsutil::xattr_allowed`).
-fn xattr_allowed(name: &str) -> bool {
-    name.starts_with("user.") || name == "security.capability"
 }
 
 /// How [`copy_xattrs`] reaches its source.
