@@ -201,16 +201,24 @@ fn without_root_a_capability_is_skipped_with_a_warning() {
     );
 }
 
-/// An attribute the file system refuses fails the copy, naming it.
+/// An attribute the kernel does not permit there (EPERM: `user.*` on a
+/// symlink, xattr(7)) is skipped with a warning, as moby `createTarFile`
+/// does; any other failure fails the copy, naming the attribute.
 #[test]
-fn an_attribute_that_cannot_be_set_fails_naming_it() {
+fn a_refused_attribute_warns_and_another_failure_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ln");
     std::os::unix::fs::symlink("target", &link).unwrap();
-    // user.* attributes are refused on symlinks (xattr(7)).
+    let warnings =
+        super::xattrs::apply(&link, &[("user.x".to_owned(), b"1".to_vec())], true).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("user.x"), "{warnings:?}");
+    let f = dir.path().join("f");
+    std::fs::write(&f, b"f").unwrap();
+    // Larger than any attribute value may be (XATTR_SIZE_MAX, 64 KiB).
     let err =
-        super::xattrs::apply(&link, &[("user.x".to_owned(), b"1".to_vec())], true).unwrap_err();
-    assert!(err.to_string().contains("setting user.x on"), "{err}");
+        super::xattrs::apply(&f, &[("user.big".to_owned(), vec![0; 70_000])], true).unwrap_err();
+    assert!(err.to_string().contains("setting user.big on"), "{err}");
 }
 
 /// A namespaced (revision 3) capability is archived in its portable

@@ -130,7 +130,10 @@ pub(super) fn from_pax<R: io::Read>(
 /// Setting `security.capability` needs CAP_SETFCAP: without it
 /// (`may_set_capability` false, the client not run as root) the attribute
 /// is skipped and named in the returned warnings, as GNU tar skips what it
-/// may not set. Any other failure fails the copy, naming the attribute.
+/// may not set. An attribute the kernel does not permit there (EPERM, e.g.
+/// `user.*` on a symlink) is skipped with a warning too, as moby
+/// `createTarFile` does; any other failure fails the copy, naming the
+/// attribute.
 pub(super) fn apply(
     path: &Path,
     xattrs: &[(String, Vec<u8>)],
@@ -145,13 +148,20 @@ pub(super) fn apply(
             ));
             continue;
         }
-        rustix::fs::lsetxattr(path, name.as_str(), value, rustix::fs::XattrFlags::empty())
-            .map_err(|e| {
-                io::Error::new(
+        match rustix::fs::lsetxattr(path, name.as_str(), value, rustix::fs::XattrFlags::empty()) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM) => warnings.push(format!(
+                "{}: {name} not set: {}",
+                path.display(),
+                rustix::io::Errno::PERM
+            )),
+            Err(e) => {
+                return Err(io::Error::new(
                     io::Error::from(e).kind(),
                     format!("setting {name} on {}: {e}", path.display()),
-                )
-            })?;
+                ));
+            }
+        }
     }
     Ok(warnings)
 }
