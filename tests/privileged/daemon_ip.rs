@@ -274,3 +274,76 @@ fn a_bridge_container_connected_to_a_user_network_resolves_its_names() {
     ok(&d.docker(&["rm", "-f", "plain", "other"]), "rm");
     ok(&d.docker(&["network", "rm", "dnsnet"]), "network rm");
 }
+
+/// `berth run --network NET --ip A --ip6 B` through berth's own client:
+/// the container has both addresses, and berth inspect reports what it
+/// asked for; `--ip` without a user network is sent for the daemon to
+/// refuse with moby's message, as the docker CLI does.
+#[test]
+fn berth_run_with_ip_and_ip6_gives_those_addresses() {
+    berth_tests::require::root();
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    ok(
+        &d.berth(&[
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "10.231.53.0/24",
+            "--subnet",
+            "fd00:231:53::/64",
+            "ipnet6",
+        ]),
+        "network create",
+    );
+    ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "addressed",
+            "--network",
+            "ipnet6",
+            "--ip",
+            "10.231.53.53",
+            "--ip6",
+            "fd00:231:53::53",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "berth run --ip --ip6",
+    );
+    let v4 = ok(
+        &d.berth(&["exec", "addressed", "ip", "-4", "addr"]),
+        "ip -4",
+    );
+    assert!(v4.contains("inet 10.231.53.53/24"), "{v4}");
+    let v6 = ok(
+        &d.berth(&["exec", "addressed", "ip", "-6", "addr"]),
+        "ip -6",
+    );
+    assert!(v6.contains("inet6 fd00:231:53::53/64"), "{v6}");
+    let asked = ok(
+        &d.docker(&[
+            "inspect",
+            "addressed",
+            "--format",
+            "{{with index .NetworkSettings.Networks \"ipnet6\"}}{{.IPAMConfig.IPv4Address}} {{.IPAMConfig.IPv6Address}}{{end}}",
+        ]),
+        "inspect",
+    );
+    assert_eq!(asked, "10.231.53.53 fd00:231:53::53");
+
+    let containers = d.container_ids();
+    refused(
+        &d.berth(&["run", "--rm", "--ip", "10.231.53.60", "busybox", "true"]),
+        "berth run --ip on the default bridge",
+        "user specified IP address is supported on user defined networks only",
+    );
+    assert_eq!(d.container_ids(), containers, "a refused container is left");
+
+    ok(&d.berth(&["rm", "-f", "addressed"]), "rm");
+    ok(&d.berth(&["network", "rm", "ipnet6"]), "network rm");
+}

@@ -19,6 +19,8 @@ use crate::http::{Body, Client, DaemonError, query, segment};
 
 use super::Result;
 
+mod xattrs;
+
 /// One side of a copy.
 #[derive(Debug, PartialEq, Eq)]
 enum Endpoint<'a> {
@@ -245,20 +247,28 @@ async fn copy_from(
     }
     renames.push(rename);
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
-    tokio::task::spawn_blocking(move || extract_local(bridge, Path::new(&dir), &renames))
-        .await
-        .context("the extraction task failed")??;
+    let warnings =
+        tokio::task::spawn_blocking(move || extract_local(bridge, Path::new(&dir), &renames))
+            .await
+            .context("the extraction task failed")??;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok(0)
 }
 
 /// Extracts a tar from the daemon into the local directory `dir`. Entry
 /// names may only go down from `dir`; ownership is not applied (the
-/// docker CLI's `NoLchown`).
+/// docker CLI's `NoLchown`); the allowed extended attributes are
+/// ([`xattrs`]), a file capability only when run as root. Returns the
+/// warnings of what was skipped.
 fn extract_local(
     input: impl io::Read,
     dir: &Path,
     renames: &[Option<(OsString, OsString)>],
-) -> Result<()> {
+) -> Result<Vec<String>> {
+    let may_set_capability = nix::unistd::geteuid().is_root();
+    let mut warnings = Vec::new();
     let mut archive = tar::Archive::new(input);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
@@ -279,14 +289,20 @@ fn extract_local(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
+        // moby `createTarFile` leaves an existing directory as it is, its
+        // attributes included.
         if entry.header().entry_type() == tar::EntryType::Directory && target.is_dir() {
             continue;
         }
+        let attributes = xattrs::from_pax(&mut entry).context("reading the archive")?;
         entry
             .unpack(&target)
             .with_context(|| format!("extracting {}", target.display()))?;
+        // After the content and the mode: writing a file clears its
+        // capability.
+        warnings.extend(xattrs::apply(&target, &attributes, may_set_capability)?);
     }
-    Ok(())
+    Ok(warnings)
 }
 
 async fn copy_to(
@@ -402,7 +418,8 @@ async fn copy_to(
 }
 
 /// Writes a tar of the local `source` (links kept as links), its entries
-/// named from `base` (`.` for a `dir/.` source) renamed by `rename`.
+/// named from `base` (`.` for a `dir/.` source) renamed by `rename`, each
+/// with its extended attributes ([`xattrs`]).
 fn pack_local(
     out: impl io::Write,
     source: &Path,
@@ -413,16 +430,31 @@ fn pack_local(
     let mut builder = tar::Builder::new(out);
     builder.follow_symlinks(false);
     let name = PathBuf::from(OsString::from_vec(rebase(base.as_bytes(), rename)));
-    let meta =
-        std::fs::symlink_metadata(source).with_context(|| format!("{}", source.display()))?;
-    if meta.is_dir() {
+    // Depth first, a directory before what it holds and names in order, so
+    // that the same tree gives the same archive; a stack rather than
+    // recursion, as deep as the tree may be.
+    let mut stack = vec![(source.to_path_buf(), name)];
+    while let Some((source, name)) = stack.pop() {
+        let meta =
+            std::fs::symlink_metadata(&source).with_context(|| format!("{}", source.display()))?;
+        let attributes = xattrs::read(&source)
+            .with_context(|| format!("reading the extended attributes of {}", source.display()))?;
+        xattrs::append_pax(&mut builder, &attributes).context("sending the archive")?;
         builder
-            .append_dir_all(&name, source)
+            .append_path_with_name(&source, &name)
             .with_context(|| format!("archiving {}", source.display()))?;
-    } else {
-        builder
-            .append_path_with_name(source, &name)
-            .with_context(|| format!("archiving {}", source.display()))?;
+        if meta.is_dir() {
+            let mut children = std::fs::read_dir(&source)
+                .and_then(|d| {
+                    d.map(|e| e.map(|e| e.file_name()))
+                        .collect::<io::Result<Vec<_>>>()
+                })
+                .with_context(|| format!("reading {}", source.display()))?;
+            children.sort();
+            for child in children.into_iter().rev() {
+                stack.push((source.join(&child), name.join(&child)));
+            }
+        }
     }
     builder
         .into_inner()
@@ -430,6 +462,9 @@ fn pack_local(
         .context("sending the archive")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod xattr_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! `create`/`run` flags for the container's name resolution (`--dns`,
-//! `--dns-search`, `--dns-option`, `--add-host`) and its published ports
-//! (`-p`, `-P`, `--expose`), sent as the docker CLI sends them
+//! `--dns-search`, `--dns-option`, `--add-host`), its published ports
+//! (`-p`, `-P`, `--expose`) and its addresses (`--ip`, `--ip6`: the
+//! endpoint's `IPAMConfig`), sent as the docker CLI sends them
 //! (`cli/command/container/opts.go`: the DNS lists as given; ports through
 //! go-connections `nat.ParsePortSpecs`: `ExposedPorts` and
 //! `PortBindings`). berthd checks each value at create.
@@ -34,6 +35,14 @@ pub struct NetArgs {
     /// Expose a port or a range of ports.
     #[arg(long = "expose", value_name = "PORT")]
     pub expose: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104) on the `--network`, a user
+    /// network with a subnet of the user's.
+    #[arg(long = "ip", value_name = "ADDRESS")]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33) on the `--network`, a user
+    /// network with a subnet of the user's.
+    #[arg(long = "ip6", value_name = "ADDRESS")]
+    pub ip6: Option<String>,
 }
 
 /// go-connections `nat.ParsePortRange`: `N` or `N-M`.
@@ -139,6 +148,27 @@ impl NetArgs {
         }
         host.publish_all_ports = self.publish_all;
         Ok(())
+    }
+
+    /// The `NetworkingConfig` of `--ip`/`--ip6`: the addresses in the
+    /// `EndpointsConfig` entry of `network` (the container's network mode,
+    /// `default` without `--network`), as the docker CLI sends them
+    /// (`cli/command/container/opts.go` `parseNetworkOpts`: the first
+    /// network takes the addresses; `parseNetworkAttachmentOpt` sets
+    /// `IPAMConfig` when one is given; an empty one is left out, as Go's
+    /// `omitempty`). The addresses go as given: berthd checks them against
+    /// the network and refuses one off a user network with moby's message.
+    pub fn networking_config(&self, network: &str) -> Option<serde_json::Value> {
+        let mut ipam = serde_json::Map::new();
+        for (key, address) in [("IPv4Address", &self.ip), ("IPv6Address", &self.ip6)] {
+            if let Some(address) = address.as_deref().filter(|a| !a.is_empty()) {
+                ipam.insert(key.to_owned(), address.into());
+            }
+        }
+        if ipam.is_empty() {
+            return None;
+        }
+        Some(serde_json::json!({"EndpointsConfig": {network: {"IPAMConfig": ipam}}}))
     }
 }
 

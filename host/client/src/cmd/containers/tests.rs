@@ -250,3 +250,76 @@ fn restart_and_stop_flags_map_onto_the_create_request() {
         .is_err()
     );
 }
+
+/// `--ip`/`--ip6` go into the `EndpointsConfig` entry of the `--network`
+/// the container is created on, as the docker CLI 28 sends them
+/// (`parseNetworkOpts`: the first network takes `--ip`, `--ip6`; an empty
+/// address is left out), and the body passes the API's own field check.
+#[test]
+fn ip_flags_go_into_the_endpoint_of_the_network() {
+    let args = parse(&[
+        "--network",
+        "lab",
+        "--ip",
+        "10.1.2.3",
+        "--ip6",
+        "fd00::5",
+        "busybox",
+    ]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(req.host_config.network_mode, "lab");
+    assert_eq!(
+        req.networking_config,
+        Some(
+            serde_json::json!({"EndpointsConfig": {"lab": {"IPAMConfig": {
+                "IPv4Address": "10.1.2.3",
+                "IPv6Address": "fd00::5",
+            }}}})
+        )
+    );
+    req.check_fields().unwrap();
+
+    let args = parse(&["--net", "lab", "--ip6", "fd00::5", "busybox"]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(
+        req.networking_config,
+        Some(
+            serde_json::json!({"EndpointsConfig": {"lab": {"IPAMConfig": {
+                "IPv6Address": "fd00::5",
+            }}}})
+        )
+    );
+    req.check_fields().unwrap();
+}
+
+/// Without `--network` the address is asked of the `default` network, as
+/// the docker CLI sends it: berthd refuses it with moby's message rather
+/// than the client dropping it. No address, no `NetworkingConfig`.
+#[test]
+fn an_ip_off_a_named_network_is_sent_for_the_daemon_to_refuse() {
+    let args = parse(&["--ip", "10.1.2.3", "busybox"]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(req.host_config.network_mode, "default");
+    assert_eq!(
+        req.networking_config,
+        Some(
+            serde_json::json!({"EndpointsConfig": {"default": {"IPAMConfig": {
+                "IPv4Address": "10.1.2.3",
+            }}}})
+        )
+    );
+    let args = parse(&["--network", "host", "--ip", "10.1.2.3", "busybox"]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(
+        req.networking_config,
+        Some(
+            serde_json::json!({"EndpointsConfig": {"host": {"IPAMConfig": {
+                "IPv4Address": "10.1.2.3",
+            }}}})
+        )
+    );
+    for plain in [&["busybox"][..], &["--network", "lab", "busybox"][..]] {
+        let req = create_request(&parse(plain).create, false).unwrap();
+        assert_eq!(req.networking_config, None, "{plain:?}");
+    }
+}
