@@ -16,8 +16,12 @@
 //!
 //! [`inroot`] resolves container paths inside a container's root and its
 //! mounts, never following a link out of it (the daemon's `docker cp`).
+//!
+//! [`xattr`] is the one rule for the extended attributes that cross a copy
+//! or an archive, and their PAX records.
 
 pub mod inroot;
+pub mod xattr;
 
 use std::fs::{File, Permissions};
 use std::io::{self, Write};

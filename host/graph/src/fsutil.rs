@@ -1,10 +1,9 @@
 //! Small filesystem helpers: `*at` operations that never follow a symlink in
 //! the final component, whiteout markers, syncs, sizes.
 
-use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -40,13 +39,13 @@ pub(crate) enum WhiteoutFormat {
     Aufs,
 }
 
-/// Extended attributes copied from tar headers and between layers. Others
-/// (`trusted.*`, in particular `trusted.overlay.*`, which would let a tar
-/// steer overlayfs; `security.selinux`, which belongs to the host's policy)
-/// are dropped. Volume copy-up keeps the same ones.
-pub fn xattr_allowed(name: &str) -> bool {
-    name.starts_with("user.") || name == "security.capability"
-}
+/// Extended attributes copied from tar headers and between layers, and
+/// their PAX records: the workspace's one rule (`berth_fsutil::xattr`).
+pub use berth_fsutil::xattr::allowed as xattr_allowed;
+pub(crate) use berth_fsutil::xattr::{
+    append_pax as append_pax_xattrs, from_pax as pax_xattrs, read_fd as read_xattrs,
+    read_nofollow as read_xattrs_nofollow,
+};
 
 /// Whether a failed cap-std call refused a path that resolves outside its
 /// directory (cap-primitives' "escape attempt").
@@ -203,27 +202,6 @@ pub(crate) fn is_overlay_opaque(dir: &Dir) -> bool {
     )
 }
 
-/// The allowed extended attributes of an open file or directory, sorted
-/// by name.
-pub(crate) fn read_xattrs(fd: impl AsFd) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let fd = fd.as_fd();
-    collect_xattrs(
-        |buf| rustix::fs::flistxattr(fd, buf),
-        |name, buf| rustix::fs::fgetxattr(fd, name, buf),
-    )
-}
-
-/// The allowed extended attributes of what is at `path`, sorted by name,
-/// without following a symlink there (`llistxattr`/`lgetxattr`: a
-/// symlink's own, which the `f*` calls cannot reach through an `O_PATH`
-/// handle).
-pub(crate) fn read_xattrs_nofollow(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
-    collect_xattrs(
-        |buf| rustix::fs::llistxattr(path, buf),
-        |name, buf| rustix::fs::lgetxattr(path, name, buf),
-    )
-}
-
 /// The allowed extended attributes of `name` in the directory `dir`,
 /// without following a symlink at `name`. There is no `*xattrat` call
 /// before Linux 6.13, so the name is reached through the directory's
@@ -267,128 +245,6 @@ fn proc_fd_child(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<PathBuf> {
     let mut path = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
     path.push(name);
     Ok(path)
-}
-
-/// Lists the names with `list`, keeps the allowed ones ([`xattr_allowed`])
-/// and reads each with `get`; sorted by name, so that archives written
-/// from the same tree are the same bytes.
-fn collect_xattrs(
-    list: impl Fn(&mut [u8]) -> rustix::io::Result<usize>,
-    get: impl Fn(&str, &mut [u8]) -> rustix::io::Result<usize>,
-) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let mut names = vec![0u8; 1024];
-    let len = loop {
-        match list(&mut names) {
-            Ok(n) => break n,
-            Err(rustix::io::Errno::RANGE) => names.resize(names.len() * 4, 0),
-            Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    let mut out = Vec::new();
-    for name in names[..len].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let Ok(name) = std::str::from_utf8(name) else {
-            continue;
-        };
-        if !xattr_allowed(name) {
-            continue;
-        }
-        let mut value = vec![0u8; 256];
-        let n = loop {
-            match get(name, &mut value) {
-                Ok(n) => break Some(n),
-                Err(rustix::io::Errno::RANGE) => value.resize(value.len() * 4, 0),
-                // Removed since the listing: there is nothing to copy.
-                Err(rustix::io::Errno::NODATA) => break None,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        if let Some(n) = n {
-            value.truncate(n);
-            out.push((name.to_owned(), value));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The PAX record prefix of an extended attribute (`SCHILY.xattr.<name>`,
-/// from star; what GNU tar, Go's `archive/tar` and moby `pkg/archive`
-/// read and write).
-const PAX_XATTR_PREFIX: &str = "SCHILY.xattr.";
-
-/// The allowed extended attributes ([`xattr_allowed`]) of a tar entry's
-/// PAX records; the others are dropped (moby `createTarFile` applies every
-/// `SCHILY.xattr.*` record; we keep to the ones a container may own).
-pub(crate) fn pax_xattrs<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-) -> io::Result<Vec<(String, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let Some(exts) = entry.pax_extensions()? else {
-        return Ok(out);
-    };
-    for ext in exts {
-        let ext = ext?;
-        let Ok(key) = ext.key() else { continue };
-        if let Some(name) = key.strip_prefix(PAX_XATTR_PREFIX) {
-            if xattr_allowed(name) {
-                out.push((name.to_owned(), ext.value_bytes().to_vec()));
-            } else {
-                tracing::debug!(xattr = name, "dropped extended attribute");
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Writes `xattrs` as one PAX extended header of `SCHILY.xattr.<name>`
-/// records, which applies to the entry appended next; nothing when there
-/// are none (moby `ReadSecurityXattrToTarHeader` and `FileInfoHeader`).
-/// A namespaced capability is written in its portable form
-/// ([`portable_capability`]).
-pub(crate) fn append_pax_xattrs<W: Write>(
-    builder: &mut tar::Builder<W>,
-    xattrs: &[(String, Vec<u8>)],
-) -> io::Result<()> {
-    if xattrs.is_empty() {
-        return Ok(());
-    }
-    let records: Vec<(String, Cow<'_, [u8]>)> = xattrs
-        .iter()
-        .map(|(name, value)| {
-            let value = if name == CAPABILITY_XATTR {
-                portable_capability(value)
-            } else {
-                Cow::Borrowed(value.as_slice())
-            };
-            (format!("{PAX_XATTR_PREFIX}{name}"), value)
-        })
-        .collect();
-    builder.append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_ref())))
-}
-
-/// The file capability attribute.
-const CAPABILITY_XATTR: &str = "security.capability";
-
-/// A `security.capability` value as moby writes it into archives
-/// (`ReadSecurityXattrToTarHeader`): a revision 3 `vfs_ns_cap_data`
-/// (linux/capability.h: the revision 2 layout plus the `rootid` of the
-/// user namespace it belongs to, 24 bytes) becomes revision 2 by setting
-/// the revision byte (the most significant byte of the little-endian
-/// `magic_etc`) and dropping `rootid`, "as root UID makes no sense outside
-/// the user namespace the archive is built in". Anything else is kept.
-fn portable_capability(value: &[u8]) -> Cow<'_, [u8]> {
-    const V2_SIZE: usize = 20;
-    const V3_SIZE: usize = 24;
-    const REVISION_BYTE: usize = 3;
-    match value.get(REVISION_BYTE) {
-        Some(3) if value.len() == V3_SIZE => {
-            let mut v2 = value[..V2_SIZE].to_vec();
-            v2[REVISION_BYTE] = 2;
-            Cow::Owned(v2)
-        }
-        _ => Cow::Borrowed(value),
-    }
 }
 
 /// Sets an extended attribute on an open file or directory.
