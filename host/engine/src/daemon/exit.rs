@@ -66,15 +66,20 @@ impl Daemon {
     ) -> AfterExit {
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
-        if let Err(e) = self
-            .blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id))
-            .await
-        {
+        let unmount = self.blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id));
+        // Its sandbox, veth pairs and address leases (moby `releaseNetwork`),
+        // beside the rootfs: the two share nothing, and each waits on the
+        // kernel (an overlay unmount syncs the upper layer's filesystem, a
+        // veth's deletion waits out an RCU grace period), so the exit costs
+        // the longer of the two rather than their sum.
+        let network = async {
+            self.leave_networks(&container.id).await;
+            self.release_ports(&container.id).await;
+        };
+        let (unmounted, ()) = tokio::join!(unmount, network);
+        if let Err(e) = unmounted {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");
         }
-        // Its sandbox, veth pairs and address leases (moby `releaseNetwork`).
-        self.leave_networks(&container.id).await;
-        self.release_ports(&container.id).await;
         let finished_at = exit.finished_at.to_rfc3339_nano();
         let (record, after) = {
             let mut inner = container.lock();
