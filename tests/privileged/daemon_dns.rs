@@ -253,3 +253,60 @@ fn dns_on_a_user_network_goes_through_the_embedded_server() {
     drop(d);
     drop(stub);
 }
+
+/// `berth run --network-alias` through berth's own client: a second
+/// container on the network resolves each alias to the first one's
+/// address; off a user-defined network the flag is refused with the
+/// docker CLI's message and nothing is created.
+#[test]
+fn berth_run_network_alias_names_the_container_for_the_others() {
+    berth_tests::require::root();
+    let (_dir, d) = daemon_with_silent_host_resolver("127.0.0.163");
+    ok(&d.berth(&["network", "create", "aliasnet"]), "create");
+    ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "aliasnet",
+            "--network-alias",
+            "site",
+            "--network-alias",
+            "www.site",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "berth run --network-alias",
+    );
+    let web = address_on(&d, "web", "aliasnet");
+    for alias in ["site.", "www.site."] {
+        let found = ok(
+            &d.berth(&[
+                "run",
+                "--rm",
+                "--network",
+                "aliasnet",
+                "busybox",
+                "nslookup",
+                alias,
+            ]),
+            alias,
+        );
+        assert!(found.contains(&web), "{alias}: {found}");
+    }
+    let containers = d.container_ids();
+    let out = d.berth(&["run", "--rm", "--network-alias", "x", "busybox", "true"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("network-scoped aliases are only supported for user-defined networks"),
+        "{out:?}"
+    );
+    assert_eq!(d.container_ids(), containers, "a refused container is left");
+
+    ok(&d.berth(&["rm", "-f", "web"]), "rm");
+    ok(&d.berth(&["network", "rm", "aliasnet"]), "network rm");
+}
