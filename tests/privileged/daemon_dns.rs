@@ -6,93 +6,15 @@
 //! `--dns-resolv-conf` — here a fake upstream on a loopback address of
 //! the test's, so the host's `/etc/resolv.conf` is never read or touched.
 
-use std::net::UdpSocket;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
+use berth_tests::dns_stub::{DnsStub, EXTERNAL};
 
 /// Where the fake upstream listens (port 53: berthd asks `nameserver`s
 /// there). Only this test uses the address.
 const UPSTREAM: &str = "127.0.0.153";
-
-/// The external name the fake upstream knows, and its answer.
-const EXTERNAL: (&str, [u8; 4]) = ("external.berth-dns.test", [192, 0, 2, 53]);
-
-/// A fake upstream resolver on `UPSTREAM:53`: an A answer for
-/// [`EXTERNAL`], NXDOMAIN for every other name. Stops when dropped.
-struct FakeUpstream {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl FakeUpstream {
-    fn start() -> FakeUpstream {
-        let socket =
-            UdpSocket::bind((UPSTREAM, 53)).expect("the fake upstream binds 127.0.0.153:53");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            while !stopped.load(Ordering::SeqCst) {
-                let Ok((n, peer)) = socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                if let Some(reply) = answer(&buf[..n]) {
-                    let _ = socket.send_to(&reply, peer);
-                }
-            }
-        });
-        FakeUpstream {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeUpstream {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// The reply to a one-question query (RFC 1035 4.1): the question echoed,
-/// then an A record for [`EXTERNAL`] or NXDOMAIN.
-fn answer(query: &[u8]) -> Option<Vec<u8>> {
-    if query.len() < 12 {
-        return None;
-    }
-    // The question: labels up to the root, then type and class.
-    let mut at = 12;
-    let mut labels = Vec::new();
-    while *query.get(at)? != 0 {
-        let len = usize::from(query[at]);
-        labels.push(String::from_utf8_lossy(query.get(at + 1..at + 1 + len)?).to_lowercase());
-        at += 1 + len;
-    }
-    let question_end = at + 5;
-    let qtype = u16::from_be_bytes([*query.get(at + 1)?, *query.get(at + 2)?]);
-    let known = labels.join(".") == EXTERNAL.0;
-    let mut reply = query.get(..question_end)?.to_vec();
-    reply[2] = 0x81; // response, recursion desired
-    reply[3] = if known { 0x80 } else { 0x83 }; // RA; NOERROR or NXDOMAIN
-    reply[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 0]);
-    if known && qtype == 1 {
-        reply[7] = 1;
-        // A pointer to the question's name, A, IN, TTL 60, 4 bytes.
-        reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        reply.extend_from_slice(&EXTERNAL.1);
-    }
-    Some(reply)
-}
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {out:?}");
@@ -109,7 +31,7 @@ fn run_on(d: &Daemon, network: &str, command: &[&str]) -> Output {
 #[test]
 fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
     berth_tests::require::root();
-    let upstream = FakeUpstream::start();
+    let upstream = DnsStub::start(UPSTREAM);
     let dir = tempfile::tempdir().expect("temp dir");
     let resolv = dir.path().join("resolv.conf");
     std::fs::write(
@@ -221,4 +143,170 @@ fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
     );
     drop(d);
     drop(upstream);
+}
+
+/// A daemon whose host resolvers answer nothing (no one listens on
+/// `silent`:53), so an answer from outside the networks can only come
+/// from a container's own name servers; the file's search and options
+/// are `berth-dns.test` and `ndots:0`.
+fn daemon_with_silent_host_resolver(silent: &str) -> (tempfile::TempDir, Daemon) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        format!("nameserver {silent}\nsearch berth-dns.test\noptions ndots:0\n"),
+    )
+    .expect("resolv.conf");
+    let resolv = resolv.to_str().expect("utf-8 path").to_owned();
+    let d = Daemon::start_with(&["--dns-resolv-conf", &resolv]);
+    d.import_busybox("busybox");
+    (dir, d)
+}
+
+fn gateway_of(d: &Daemon, network: &str) -> String {
+    ok(
+        &d.docker(&[
+            "network",
+            "inspect",
+            network,
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ]),
+        "gateway",
+    )
+}
+
+fn address_on(d: &Daemon, container: &str, network: &str) -> String {
+    ok(
+        &d.docker(&[
+            "inspect",
+            "--format",
+            &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+            container,
+        ]),
+        "address",
+    )
+}
+
+/// `--dns` on a user network, as moby (`sandbox_dns_unix.go` `setupDNS`:
+/// `nameserver 127.0.0.11`, the `--dns` servers the resolver's external
+/// ones): the container's `resolv.conf` still names the embedded server,
+/// so the network's names still resolve, and its other names are
+/// forwarded to its `--dns` server, not to the host's; `--dns-search` and
+/// `--dns-option` still go into the file.
+#[test]
+fn dns_on_a_user_network_goes_through_the_embedded_server() {
+    berth_tests::require::root();
+    const OWN: &str = "127.0.0.161";
+    let stub = DnsStub::start(OWN);
+    let (_dir, d) = daemon_with_silent_host_resolver("127.0.0.162");
+    ok(&d.docker(&["network", "create", "dnsnet"]), "create");
+    let gateway = gateway_of(&d, "dnsnet");
+    ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "dnsnet",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "run web",
+    );
+    let web = address_on(&d, "web", "dnsnet");
+    let with_dns = |command: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--network",
+            "dnsnet",
+            "--dns",
+            OWN,
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:1",
+            "busybox",
+        ];
+        args.extend_from_slice(command);
+        d.docker(&args)
+    };
+    let conf = ok(&with_dns(&["cat", "/etc/resolv.conf"]), "resolv.conf");
+    assert_eq!(
+        conf,
+        format!("nameserver {gateway}\nsearch example.test\noptions ndots:1")
+    );
+    let found = ok(&with_dns(&["nslookup", "web."]), "nslookup web");
+    assert!(found.contains(&web), "{found}");
+    let external = format!("{}.", EXTERNAL.0);
+    let found = ok(&with_dns(&["nslookup", &external]), "nslookup external");
+    assert!(found.contains("192.0.2.53"), "{found}");
+    // Without `--dns` the host's resolver is asked, and it is silent.
+    let out = run_on(&d, "dnsnet", &["nslookup", &external]);
+    assert!(!out.stdout.contains("192.0.2.53"), "{out:?}");
+
+    ok(&d.docker(&["rm", "-f", "web"]), "rm");
+    ok(&d.docker(&["network", "rm", "dnsnet"]), "network rm");
+    drop(d);
+    drop(stub);
+}
+
+/// `berth run --network-alias` through berth's own client: a second
+/// container on the network resolves each alias to the first one's
+/// address; off a user-defined network the flag is refused with the
+/// docker CLI's message and nothing is created.
+#[test]
+fn berth_run_network_alias_names_the_container_for_the_others() {
+    berth_tests::require::root();
+    let (_dir, d) = daemon_with_silent_host_resolver("127.0.0.163");
+    ok(&d.berth(&["network", "create", "aliasnet"]), "create");
+    ok(
+        &d.berth(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "aliasnet",
+            "--network-alias",
+            "site",
+            "--network-alias",
+            "www.site",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "berth run --network-alias",
+    );
+    let web = address_on(&d, "web", "aliasnet");
+    for alias in ["site.", "www.site."] {
+        let found = ok(
+            &d.berth(&[
+                "run",
+                "--rm",
+                "--network",
+                "aliasnet",
+                "busybox",
+                "nslookup",
+                alias,
+            ]),
+            alias,
+        );
+        assert!(found.contains(&web), "{alias}: {found}");
+    }
+    let containers = d.container_ids();
+    let out = d.berth(&["run", "--rm", "--network-alias", "x", "busybox", "true"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("network-scoped aliases are only supported for user-defined networks"),
+        "{out:?}"
+    );
+    assert_eq!(d.container_ids(), containers, "a refused container is left");
+
+    ok(&d.berth(&["rm", "-f", "web"]), "rm");
+    ok(&d.berth(&["network", "rm", "aliasnet"]), "network rm");
 }

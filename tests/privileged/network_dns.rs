@@ -89,6 +89,7 @@ fn containers_ask_their_gateway_and_get_their_own_networks_names_only() {
                                     container_id: container.into(),
                                     names: vec![name.into()],
                                     addresses: vec![ip(addr)],
+                                    upstreams: vec![],
                                 },
                             )
                             .expect("publish")

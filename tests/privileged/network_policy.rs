@@ -3,12 +3,16 @@
 //! as the engine did; a `network-policy` plugin hot-loaded into the plugin
 //! directory of a running berthd replaces it (here one that refuses host
 //! ports below 1024 and gives addresses from the top of the subnet), and
-//! its removal brings the default back, without a restart.
+//! its removal brings the default back, without a restart. The example
+//! policy's name servers reach the containers, on the default bridge and
+//! through the embedded DNS server of a user network.
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
+use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
+use berth_tests::dns_stub::{DnsStub, EXTERNAL};
 
 use crate::plugins::plugins_support::{PluginDir, install, test_plugins};
 
@@ -182,4 +186,125 @@ fn a_network_policy_plugin_replaces_the_default_while_berthd_runs() {
     let port = d.docker(&["port", "back"]).ok();
     assert_eq!(port.trim(), "80/tcp -> 127.0.0.1:987");
     d.docker(&["rm", "-f", "first", "high", "back"]).ok();
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(out.status.success(), "{what}: {out:?}");
+    out.stdout.trim().to_owned()
+}
+
+fn gateway_of(d: &Daemon, network: &str) -> String {
+    ok(
+        &d.docker(&[
+            "network",
+            "inspect",
+            network,
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ]),
+        "gateway",
+    )
+}
+
+/// The policy's name servers (issue 12): `example-network` plans the one
+/// of its `dns` setting, here a DNS stub on the default bridge's gateway,
+/// and the daemon's own resolver answers nothing (no one listens on
+/// 127.0.0.164). On the default bridge the stub is the container's name
+/// server (its `--dns` goes first); on a user network the container's
+/// `resolv.conf` names the embedded server, which resolves the network's
+/// containers and forwards the other names to the stub.
+#[test]
+fn a_network_policys_name_servers_are_where_containers_ask() {
+    berth_tests::require::root();
+    let built = test_plugins();
+    let p = PluginDir::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.164\nsearch berth-dns.test\noptions ndots:0\n",
+    )
+    .expect("resolv.conf");
+    let d = p.start_with(&["--dns-resolv-conf", resolv.to_str().expect("utf-8")]);
+    d.import_busybox("busybox");
+    let bridge_gateway = gateway_of(&d, "bridge");
+    let stub = DnsStub::start(&bridge_gateway);
+    let manifest = built.example_network.manifest.replace(
+        "dns = \"192.0.2.53\"",
+        &format!("dns = \"{bridge_gateway}\""),
+    );
+    assert_ne!(manifest, built.example_network.manifest, "the dns setting");
+    install(&p.plugins(), &built.example_network, Some(&manifest));
+    wait_for(&d, "example-network", 200);
+
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm"];
+        all.extend_from_slice(args);
+        d.docker(&all)
+    };
+    let external = format!("{}.", EXTERNAL.0);
+    // The default bridge: the policy's server, the host's search and
+    // options.
+    let conf = ok(&run(&["busybox", "cat", "/etc/resolv.conf"]), "resolv.conf");
+    assert_eq!(
+        conf,
+        format!("nameserver {bridge_gateway}\nsearch berth-dns.test\noptions ndots:0")
+    );
+    let found = ok(&run(&["busybox", "nslookup", &external]), "nslookup");
+    assert!(found.contains("192.0.2.53"), "{found}");
+    let conf = ok(
+        &run(&["--dns", "192.0.2.99", "busybox", "cat", "/etc/resolv.conf"]),
+        "--dns",
+    );
+    assert!(conf.starts_with("nameserver 192.0.2.99\n"), "{conf}");
+    assert!(!conf.contains(&bridge_gateway), "{conf}");
+
+    // A user network: the embedded server, which forwards to the stub.
+    ok(
+        &d.docker(&["network", "create", "polnet"]),
+        "network create",
+    );
+    let gateway = gateway_of(&d, "polnet");
+    ok(
+        &d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--network",
+            "polnet",
+            "busybox",
+            "sleep",
+            "1000",
+        ]),
+        "run web",
+    );
+    let web = ok(
+        &d.docker(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.polnet.IPAddress}}",
+            "web",
+        ]),
+        "web's address",
+    );
+    let on_net = |command: &[&str]| {
+        let mut args = vec!["--network", "polnet", "busybox"];
+        args.extend_from_slice(command);
+        run(&args)
+    };
+    let conf = ok(&on_net(&["cat", "/etc/resolv.conf"]), "resolv.conf");
+    assert_eq!(
+        conf,
+        format!("nameserver {gateway}\nsearch berth-dns.test\noptions ndots:0")
+    );
+    let found = ok(&on_net(&["nslookup", "web."]), "nslookup web");
+    assert!(found.contains(&web), "{found}");
+    let found = ok(&on_net(&["nslookup", &external]), "nslookup external");
+    assert!(found.contains("192.0.2.53"), "{found}");
+
+    ok(&d.docker(&["rm", "-f", "web"]), "rm");
+    ok(&d.docker(&["network", "rm", "polnet"]), "network rm");
+    drop(d);
+    drop(stub);
 }

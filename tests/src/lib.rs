@@ -3,12 +3,14 @@
 //! - [`busybox`]: a tiny root filesystem and image tarball built from Debian's
 //!   `busybox-static`, so that no test ever pulls an image.
 //! - [`cmd`]: external commands, always under a timeout.
+//! - [`dns_stub`]: a one-name DNS responder on an address of the test's.
 //! - [`require`]: loud preconditions. A test that cannot run on a machine fails
 //!   and says what is missing; it never passes silently.
 
 pub mod busybox;
 pub mod cmd;
 pub mod daemon;
+pub mod dns_stub;
 pub mod http;
 pub mod image_archive;
 pub mod netlab;

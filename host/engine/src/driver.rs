@@ -642,15 +642,15 @@ pub trait ExecService: Send + Sync + 'static {
 
     /// Rewrites the `resolv.conf` of running container `id` (on a network
     /// of its own, DNS settings `dns`) after a connect or disconnect
-    /// changed its resolver from `before` to `after` (`None`: the host's
-    /// resolvers): what a start would write now, in place, unless the
-    /// user changed the file since. Whether it was rewritten. Blocking.
+    /// changed its resolver from `before` to `after`: what a start would
+    /// write now, in place, unless the user changed the file since.
+    /// Whether it was rewritten. Blocking.
     fn update_resolver(
         &self,
         id: &str,
         dns: &berth_model::dns::DnsConfig,
-        before: Option<std::net::IpAddr>,
-        after: Option<std::net::IpAddr>,
+        before: &berth_model::dns::Resolver,
+        after: &berth_model::dns::Resolver,
     ) -> Result<bool, JobError>;
 }
 

@@ -1,28 +1,36 @@
 //! The container's `/etc/resolv.conf` and `/etc/hosts` when it sets its
 //! own DNS settings (`--dns`, `--dns-search`, `--dns-option`,
-//! `--add-host`), as moby writes them: `resolvconf.Build` (name servers,
-//! then one `search` line, then one `options` line, each list the
-//! container's when given and the host's otherwise; libnetwork
-//! `sandbox_dns_unix.go` `setupDNS`), and the `--add-host` records after
-//! the default ones (`etchosts.Build` with the sandbox's extra hosts).
-//! The values were checked at create (`berth_model::dns`): one word each,
-//! so each stays on its own line.
+//! `--add-host`) or its network policy planned name servers, as moby
+//! writes them: `resolvconf.Build` (name servers, then one `search` line,
+//! then one `options` line, each list the container's when given and the
+//! host's otherwise; libnetwork `sandbox_dns_unix.go` `setupDNS`), and the
+//! `--add-host` records after the default ones (`etchosts.Build` with the
+//! sandbox's extra hosts). The values were checked at create
+//! (`berth_model::dns`): one word each, so each stays on its own line.
+//!
+//! The name servers, first match wins: the embedded DNS server when the
+//! container has one (`--dns` then goes to the server as where it
+//! forwards, as moby's resolver takes the `--dns` servers as its external
+//! ones: `setupDNS`, `resolver.go` `SetExtServers`), the container's
+//! `--dns`, its network policy's servers, the host's.
 
 use std::net::IpAddr;
 
-use berth_model::dns::DnsConfig;
+use berth_model::dns::{DnsConfig, Resolver};
 use berth_model::network::NetworkFiles;
 
 use crate::files;
 
-/// `(hosts, resolv.conf)` with `dns` applied over what the network mode
-/// gave (`host_resolv`: the host's `resolv.conf`). Without settings the
-/// files are as given; a container on the host's network that sets some
-/// gets files built like a container of its own (moby uses the host's
-/// files only when none is set, `daemon/container_operations_unix.go`).
+/// `(hosts, resolv.conf)` with `dns` and the networks' `resolver` applied
+/// over what the network mode gave (`host_resolv`: the host's
+/// `resolv.conf`). Without settings the files are as given; a container on
+/// the host's network that sets some gets files built like a container of
+/// its own (moby uses the host's files only when none is set,
+/// `daemon/container_operations_unix.go`).
 pub(crate) fn apply(
     dns: &DnsConfig,
     mode: &NetworkFiles,
+    resolver: &Resolver,
     (hosts, resolv): (String, String),
     host_resolv: Option<&str>,
 ) -> (String, String) {
@@ -44,16 +52,29 @@ pub(crate) fn apply(
         }
         out
     };
-    let resolv = if dns.overrides_resolver() {
-        resolv_conf(dns, host_resolv)
-    } else {
-        resolv
+    let resolv = match name_servers(dns, resolver) {
+        Some(servers) => resolv_conf(&servers, dns, host_resolv),
+        None => resolv,
     };
     (hosts, resolv)
 }
 
-/// moby `resolvconf.Build` from the container's settings over the host's.
-fn resolv_conf(dns: &DnsConfig, host: Option<&str>) -> String {
+/// The name servers the file is built with (empty: the host's), `None`
+/// when nothing is set and the file stays as the network mode wrote it.
+fn name_servers(dns: &DnsConfig, resolver: &Resolver) -> Option<Vec<IpAddr>> {
+    let search_or_options = !(dns.search().is_empty() && dns.options().is_empty());
+    match resolver {
+        Resolver::Embedded(server) => search_or_options.then(|| vec![*server]),
+        _ if !dns.nameservers().is_empty() => Some(dns.nameservers().to_vec()),
+        Resolver::Servers(servers) if !servers.is_empty() => Some(servers.clone()),
+        Resolver::Host | Resolver::Servers(_) => search_or_options.then(Vec::new),
+    }
+}
+
+/// moby `resolvconf.Build`: `servers` (the host's without loopback ones
+/// when empty), then the container's search domains and options over the
+/// host's.
+fn resolv_conf(servers: &[IpAddr], dns: &DnsConfig, host: Option<&str>) -> String {
     let host = host.unwrap_or_default();
     let mut host_servers = Vec::new();
     let mut host_search: Vec<String> = Vec::new();
@@ -80,7 +101,7 @@ fn resolv_conf(dns: &DnsConfig, host: Option<&str>) -> String {
             _ => {}
         }
     }
-    let servers: Vec<String> = if dns.nameservers().is_empty() {
+    let servers: Vec<String> = if servers.is_empty() {
         let servers = files::resolv_conf(Some(
             &host_servers
                 .iter()
@@ -92,7 +113,7 @@ fn resolv_conf(dns: &DnsConfig, host: Option<&str>) -> String {
             .filter_map(|l| l.strip_prefix("nameserver ").map(str::to_owned))
             .collect()
     } else {
-        dns.nameservers().iter().map(ToString::to_string).collect()
+        servers.iter().map(ToString::to_string).collect()
     };
     let search = if dns.search().is_empty() {
         host_search
@@ -145,9 +166,14 @@ mod tests {
         "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan corp\noptions edns0\n";
 
     fn files_for(dns: &DnsConfig, mode: &NetworkFiles) -> (String, String) {
+        files_with(dns, mode, &Resolver::Host)
+    }
+
+    fn files_with(dns: &DnsConfig, mode: &NetworkFiles, resolver: &Resolver) -> (String, String) {
         apply(
             dns,
             mode,
+            resolver,
             (files::HOSTS.to_owned(), files::resolv_conf(Some(HOST))),
             Some(HOST),
         )
@@ -193,9 +219,61 @@ mod tests {
         let (hosts, _) = apply(
             &dns,
             &NetworkFiles::Host,
+            &Resolver::Host,
             ("1.2.3.4 hostonly\n".to_owned(), String::new()),
             None,
         );
         assert!(hosts.starts_with(files::HOSTS) && hosts.ends_with("172.17.0.1\tgw\n"));
+    }
+
+    #[test]
+    fn the_policys_servers_come_after_the_containers_own() {
+        let policy = Resolver::Servers(vec!["192.0.2.53".parse().unwrap()]);
+        let (_, resolv) = files_with(&DnsConfig::default(), &NetworkFiles::Own, &policy);
+        assert_eq!(
+            resolv,
+            "nameserver 192.0.2.53\nsearch lan corp\noptions edns0\n"
+        );
+        let (_, resolv) = files_with(
+            &config(&[], &["example.com"], &[], &[]),
+            &NetworkFiles::Own,
+            &policy,
+        );
+        assert_eq!(
+            resolv,
+            "nameserver 192.0.2.53\nsearch example.com\noptions edns0\n"
+        );
+        let (_, resolv) = files_with(
+            &config(&["1.1.1.1"], &[], &[], &[]),
+            &NetworkFiles::Own,
+            &policy,
+        );
+        assert_eq!(
+            resolv,
+            "nameserver 1.1.1.1\nsearch lan corp\noptions edns0\n"
+        );
+    }
+
+    #[test]
+    fn the_embedded_server_stays_the_name_server_with_dns_set() {
+        let embedded = Resolver::Embedded("10.9.0.1".parse().unwrap());
+        let given = "nameserver 10.9.0.1\nsearch lan corp\noptions edns0\n";
+        let files_given = |dns: &DnsConfig| {
+            apply(
+                dns,
+                &NetworkFiles::Own,
+                &embedded,
+                (String::new(), given.to_owned()),
+                Some(HOST),
+            )
+            .1
+        };
+        // `--dns` alone: the server forwards to it, the file is as given.
+        assert_eq!(files_given(&config(&["1.1.1.1"], &[], &[], &[])), given);
+        // `--dns-search` and `--dns-option` still go into the file.
+        assert_eq!(
+            files_given(&config(&["1.1.1.1"], &["example.com"], &["ndots:1"], &[])),
+            "nameserver 10.9.0.1\nsearch example.com\noptions ndots:1\n"
+        );
     }
 }

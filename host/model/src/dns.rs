@@ -127,6 +127,38 @@ impl fmt::Display for ExtraHost {
     }
 }
 
+/// Where a container on a network of its own sends its queries, as its
+/// networks decide it (the engine's `name_service::resolver_of`); the exec
+/// driver writes its `resolv.conf` from it with the container's
+/// [`DnsConfig`] applied over it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resolver {
+    /// The host's resolvers (the default bridge, or no network).
+    #[default]
+    Host,
+    /// These name servers, in order: the ones the network policy planned
+    /// for the container on a network without the embedded DNS server
+    /// (its `--dns` still goes first).
+    Servers(Vec<IpAddr>),
+    /// The embedded DNS server listening at this address (the gateway of
+    /// the container's first user-defined network), the only name server
+    /// of the file even with `--dns`: the server forwards the names it
+    /// does not know to the container's `--dns` or policy's servers (moby
+    /// `sandbox_dns_unix.go` `setupDNS`: `nameserver 127.0.0.11`, the
+    /// `--dns` servers become the resolver's external servers).
+    Embedded(IpAddr),
+}
+
+impl Resolver {
+    /// The embedded DNS server's address, when it is the resolver.
+    pub fn embedded(&self) -> Option<IpAddr> {
+        match self {
+            Resolver::Embedded(addr) => Some(*addr),
+            Resolver::Host | Resolver::Servers(_) => None,
+        }
+    }
+}
+
 /// A container's DNS settings; empty lists mean "as the host has them".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "DnsRecord", into = "DnsRecord")]

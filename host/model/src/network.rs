@@ -442,6 +442,15 @@ pub struct EndpointModel {
     /// `--network-alias`), for the embedded DNS server; the kernel driver
     /// has no use for them.
     pub aliases: Vec<String>,
+    /// Where the container's queries go from this network: its `--dns`
+    /// servers, else the name servers the network policy planned for it
+    /// here; empty: the host's resolvers. The embedded DNS server forwards
+    /// the names it does not know there; on a network without one they are
+    /// the `nameserver`s of the container's `resolv.conf`
+    /// ([`crate::dns::Resolver`]). Read as empty from a record stored
+    /// before it existed.
+    #[serde(default)]
+    pub dns_servers: Vec<IpAddr>,
 }
 
 /// A container's network namespace, bind-mounted at `netns_path` (under
@@ -569,9 +578,9 @@ pub struct NetworkSetup {
     /// `<address>\t<hostname>` in its own `/etc/hosts` (moby
     /// `Sandbox.updateHostsFile`).
     pub addresses: Vec<IpAddr>,
-    /// The embedded DNS server its `resolv.conf` names (the gateway of
-    /// its first user-defined network); `None`: the host's resolvers.
-    pub resolver: Option<IpAddr>,
+    /// Where its `resolv.conf` sends its queries, as its networks decide
+    /// it (its `--dns` settings are applied over it).
+    pub resolver: crate::dns::Resolver,
 }
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ pub(super) fn create_request(args: &CreateArgs, attach: bool) -> Result<CreateRe
     if req.host_config.network_mode.is_empty() {
         req.host_config.network_mode = "default".to_owned();
     }
-    req.networking_config = args.net.networking_config(&req.host_config.network_mode);
+    req.networking_config = args.net.networking_config(&req.host_config.network_mode)?;
     Ok(req)
 }
 

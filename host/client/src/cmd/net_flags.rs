@@ -1,7 +1,9 @@
 //! `create`/`run` flags for the container's name resolution (`--dns`,
 //! `--dns-search`, `--dns-option`, `--add-host`), its published ports
-//! (`-p`, `-P`, `--expose`) and its addresses (`--ip`, `--ip6`: the
-//! endpoint's `IPAMConfig`), sent as the docker CLI sends them
+//! (`-p`, `-P`, `--expose`), its addresses (`--ip`, `--ip6`: the
+//! endpoint's `IPAMConfig`) and its names on its network
+//! (`--network-alias`: the endpoint's `Aliases`), sent as the docker CLI
+//! sends them
 //! (`cli/command/container/opts.go`: the DNS lists as given; ports through
 //! go-connections `nat.ParsePortSpecs`: `ExposedPorts` and
 //! `PortBindings`). berthd checks each value at create.
@@ -43,6 +45,21 @@ pub struct NetArgs {
     /// network with a subnet of the user's.
     #[arg(long = "ip6", value_name = "ADDRESS")]
     pub ip6: Option<String>,
+    /// Add network-scoped alias for the container (on a user-defined
+    /// `--network` only).
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_aliases: Vec<String>,
+}
+
+/// The docker CLI's refusal of `--network-alias` off a user-defined
+/// network (`cli/command/container/opts.go` `parseNetworkAttachmentOpt`).
+const ALIAS_NEEDS_USER_NETWORK: &str =
+    "network-scoped aliases are only supported for user-defined networks";
+
+/// moby `container.NetworkMode.IsUserDefined`: not `default`, `bridge`,
+/// `host`, `none` or `container:<id>`.
+fn is_user_defined(network: &str) -> bool {
+    !matches!(network, "default" | "bridge" | "host" | "none") && !network.starts_with("container:")
 }
 
 /// go-connections `nat.ParsePortRange`: `N` or `N-M`.
@@ -150,25 +167,40 @@ impl NetArgs {
         Ok(())
     }
 
-    /// The `NetworkingConfig` of `--ip`/`--ip6`: the addresses in the
-    /// `EndpointsConfig` entry of `network` (the container's network mode,
-    /// `default` without `--network`), as the docker CLI sends them
+    /// The `NetworkingConfig` of `--ip`/`--ip6` and `--network-alias`:
+    /// the addresses and aliases in the `EndpointsConfig` entry of
+    /// `network` (the container's network mode, `default` without
+    /// `--network`), as the docker CLI sends them
     /// (`cli/command/container/opts.go` `parseNetworkOpts`: the first
-    /// network takes the addresses; `parseNetworkAttachmentOpt` sets
-    /// `IPAMConfig` when one is given; an empty one is left out, as Go's
-    /// `omitempty`). The addresses go as given: berthd checks them against
-    /// the network and refuses one off a user network with moby's message.
-    pub fn networking_config(&self, network: &str) -> Option<serde_json::Value> {
+    /// network takes them; `parseNetworkAttachmentOpt` sets `IPAMConfig`
+    /// when an address is given, an empty one left out as Go's
+    /// `omitempty`, and `Aliases`). The addresses go as given: berthd
+    /// checks them against the network and refuses one off a user network
+    /// with moby's message. Aliases off a user-defined network are refused
+    /// here, with the docker CLI's message, as the CLI does.
+    pub fn networking_config(&self, network: &str) -> Result<Option<serde_json::Value>> {
+        if !self.network_aliases.is_empty() && !is_user_defined(network) {
+            bail!(ALIAS_NEEDS_USER_NETWORK);
+        }
         let mut ipam = serde_json::Map::new();
         for (key, address) in [("IPv4Address", &self.ip), ("IPv6Address", &self.ip6)] {
             if let Some(address) = address.as_deref().filter(|a| !a.is_empty()) {
                 ipam.insert(key.to_owned(), address.into());
             }
         }
-        if ipam.is_empty() {
-            return None;
+        let mut endpoint = serde_json::Map::new();
+        if !ipam.is_empty() {
+            endpoint.insert("IPAMConfig".to_owned(), ipam.into());
         }
-        Some(serde_json::json!({"EndpointsConfig": {network: {"IPAMConfig": ipam}}}))
+        if !self.network_aliases.is_empty() {
+            endpoint.insert("Aliases".to_owned(), self.network_aliases.clone().into());
+        }
+        if endpoint.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            serde_json::json!({"EndpointsConfig": {network: endpoint}}),
+        ))
     }
 }
 

@@ -331,8 +331,16 @@ impl Daemon {
                 ))
             })?;
             let resolver = self.resolver_for(&attached.endpoints);
-            self.connect_running(&container.id, &record.name, attached, &network, &wish)
-                .await?;
+            let nameservers = model.dns.nameservers();
+            self.connect_running(
+                &container.id,
+                &record.name,
+                attached,
+                &network,
+                &wish,
+                nameservers,
+            )
+            .await?;
             self.follow_resolver(&container.id, &model.dns, resolver)
                 .await;
         }
@@ -349,6 +357,7 @@ impl Daemon {
         attached: Attached,
         network: &NetworkModel,
         wish: &EndpointWish,
+        nameservers: &[IpAddr],
     ) -> Result<(), JobError> {
         let before = attached.lease_state();
         let endpoint = {
@@ -377,6 +386,7 @@ impl Daemon {
                 wish,
                 previous: &[],
                 dns_names: dns_names(network, id, name, &wish.aliases),
+                nameservers,
             };
             let (endpoint, _) = self.plan_endpoint_by_policy(request, &[]).await?;
             let mut after = before.clone();

@@ -17,6 +17,12 @@
 //! The WIT request has one subnet: the policy plans the IPv4 address (the
 //! IPv6 one on an IPv6-only network); a dual-stack network's IPv6 address
 //! stays with the engine's own allocation.
+//!
+//! The plan's name servers become the endpoint's
+//! ([`EndpointModel::dns_servers`]) unless the container has `--dns`,
+//! which goes first (moby: the container's own settings over the daemon's
+//! and the host's); which network's plan a container resolves through is
+//! [`super::name_service::resolver_of`]'s rule.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,14 +35,20 @@ use super::blocking::BlockingKind;
 use super::endpoints::{EndpointRequest, EndpointWish, plan_endpoint};
 use super::{Daemon, net_policy};
 use crate::driver::NetworkPolicy;
-use crate::job::{ErrorKind, JobError};
+use crate::job::JobError;
+
+/// The most name servers a plan may give: a `resolv.conf` is read up to
+/// three `nameserver` lines (glibc `MAXNS`, moby's resolver `maxExtDNS`),
+/// so more would be silently dropped; such a plan is refused instead.
+pub const MAX_PLANNED_NAME_SERVERS: usize = 3;
 
 /// What the policy's side of planning gives an endpoint: the address it
-/// chose (`None`: no policy serves, the engine chose) and the publications
-/// to reserve.
+/// chose (`None`: no policy serves, the engine chose), the publications
+/// to reserve and the name servers it planned (empty: none).
 struct Planned {
     address: Option<IpAddr>,
     ports: Vec<PortRequest>,
+    dns_servers: Vec<IpAddr>,
 }
 
 impl Daemon {
@@ -47,9 +59,10 @@ impl Daemon {
         let _ = self.net_policy.set(policy);
     }
 
-    /// Plans one endpoint ([`plan_endpoint`]) with the address the policy
-    /// chose, and returns it with the publications to reserve (`ports`, as
-    /// the policy planned them). Called under the network lock.
+    /// Plans one endpoint ([`plan_endpoint`]) with the address and name
+    /// servers the policy chose (the container's `--dns` before the
+    /// latter), and returns it with the publications to reserve (`ports`,
+    /// as the policy planned them). Called under the network lock.
     pub(super) async fn plan_endpoint_by_policy(
         &self,
         request: EndpointRequest<'_>,
@@ -75,11 +88,15 @@ impl Daemon {
         } else {
             wish.ipv6 = Some(address);
         }
-        let endpoint = plan_endpoint(&EndpointRequest {
+        let nameservers = request.nameservers;
+        let mut endpoint = plan_endpoint(&EndpointRequest {
             wish: &wish,
             previous: &previous,
             ..request
         })?;
+        if nameservers.is_empty() {
+            endpoint.dns_servers = planned.dns_servers;
+        }
         Ok((endpoint, planned.ports))
     }
 
@@ -115,6 +132,7 @@ impl Daemon {
             return Ok(Planned {
                 address: None,
                 ports: ports.to_vec(),
+                dns_servers: Vec::new(),
             });
         };
         let id = request.container_id;
@@ -145,20 +163,16 @@ impl Daemon {
                 checked.address
             )));
         }
-        if !checked.dns_servers.is_empty() {
-            // Not silently dropped: berthd does not write a policy's name
-            // servers into resolv.conf yet (`--dns` does).
-            return Err(JobError::new(
-                ErrorKind::InvalidParameter,
-                format!(
-                    "network policy {:?} planned name servers {:?} for container {id}: berthd does not apply a network policy's name servers (use --dns)",
-                    answer.plugin, plan.dns_servers
-                ),
-            ));
+        if checked.dns_servers.len() > MAX_PLANNED_NAME_SERVERS {
+            return Err(invalid(format!(
+                "it plans {} name servers, more than the {MAX_PLANNED_NAME_SERVERS} a resolv.conf uses",
+                checked.dns_servers.len()
+            )));
         }
         Ok(Planned {
             address: Some(checked.address),
             ports: checked.ports,
+            dns_servers: checked.dns_servers,
         })
     }
 }

@@ -79,6 +79,9 @@ pub struct EndpointRequest<'a> {
     pub previous: &'a [IpAddr],
     /// The names the embedded DNS server answers for it on this network.
     pub dns_names: Vec<String>,
+    /// Its `--dns` servers: where its queries go from every network,
+    /// before any a network policy plans ([`EndpointModel::dns_servers`]).
+    pub nameservers: &'a [IpAddr],
 }
 
 /// Plans one endpoint: its addresses (the requested one, else the one it
@@ -147,6 +150,7 @@ pub fn plan_endpoint(request: &EndpointRequest<'_>) -> Result<EndpointModel, Job
         gateway6,
         ports: Vec::new(),
         aliases: request.dns_names.clone(),
+        dns_servers: request.nameservers.to_vec(),
     })
 }
 
@@ -284,6 +288,7 @@ impl Daemon {
             return Ok(None);
         }
         let requests = model.ports.clone();
+        let nameservers = model.dns.nameservers().to_vec();
         let daemon = Arc::clone(self);
         let id = id.to_owned();
         let name = name.to_owned();
@@ -294,7 +299,9 @@ impl Daemon {
             let _held = lock.lock().await;
             // Its host ports are reserved with its leases, as the
             // network policy planned them (`lease`).
-            let joined = daemon.join_locked(&id, &name, wanted, requests).await;
+            let joined = daemon
+                .join_locked(&id, &name, wanted, requests, &nameservers)
+                .await;
             if joined.is_err() {
                 daemon.release_ports(&id).await;
             }
@@ -321,6 +328,7 @@ impl Daemon {
         name: &str,
         wanted: Vec<(NetworkModel, EndpointWish)>,
         requests: Vec<PortRequest>,
+        nameservers: &[IpAddr],
     ) -> Result<Attached, JobError> {
         // What a run whose end went unseen left behind goes first.
         self.leave_locked(id).await;
@@ -331,7 +339,10 @@ impl Daemon {
                 network.create_sandbox(&owned)
             })
             .await?;
-        let endpoints = match self.lease(id, name, &sandbox, &wanted, requests).await {
+        let leased = self
+            .lease(id, name, &sandbox, &wanted, requests, nameservers)
+            .await;
+        let endpoints = match leased {
             Ok(endpoints) => endpoints,
             Err(e) => {
                 self.remove_sandbox_logged(&sandbox).await;
@@ -376,6 +387,7 @@ impl Daemon {
         sandbox: &SandboxModel,
         wanted: &[(NetworkModel, EndpointWish)],
         requests: Vec<PortRequest>,
+        nameservers: &[IpAddr],
     ) -> Result<Vec<EndpointModel>, JobError> {
         let _held = self.network_lock.lock().await;
         let store = self.store.clone();
@@ -413,6 +425,7 @@ impl Daemon {
                 wish,
                 previous,
                 dns_names: dns_names(network, id, name, &wish.aliases),
+                nameservers,
             };
             let (endpoint, ports) = self.plan_endpoint_by_policy(request, publishes).await?;
             planned_ports.extend(ports);

@@ -237,8 +237,8 @@ impl ExecService for NoRuntime {
         &self,
         _: &str,
         _: &berth_model::dns::DnsConfig,
-        _: Option<std::net::IpAddr>,
-        _: Option<std::net::IpAddr>,
+        _: &berth_model::dns::Resolver,
+        _: &berth_model::dns::Resolver,
     ) -> Result<bool, JobError> {
         Err(JobError::conflict("not in the fake"))
     }

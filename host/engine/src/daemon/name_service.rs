@@ -15,8 +15,9 @@
 //! or rule per container, no entering namespaces, and the server sees each
 //! query arrive on the network it is about.
 
-use std::net::IpAddr;
 use std::sync::Arc;
+
+use berth_model::dns::Resolver;
 
 use crate::driver::{EndpointModel, NameService, NetworkModel, NetworkState};
 use crate::job::JobError;
@@ -32,16 +33,39 @@ pub fn has_names(network: &NetworkModel) -> bool {
     network.name != DEFAULT_NETWORK
 }
 
-/// The name server a container on `networks` (in the order it joined
-/// them) gets in its `resolv.conf`: the gateway of its first user-defined
-/// network (IPv4 if it has one), `None` when it is on none (the host's
-/// resolvers then, as moby for the default bridge).
-pub fn resolver_of<'a>(networks: impl IntoIterator<Item = &'a NetworkModel>) -> Option<IpAddr> {
-    networks
-        .into_iter()
+/// Where a container joined to `endpoints` (each network with its
+/// endpoint, in the order it joined them) sends its queries; `names`: the
+/// embedded DNS server is wired in.
+///
+/// One network decides, the container's *resolver network*: its first
+/// user-defined network when names are served, else its first network.
+/// On a user network the embedded DNS server on that network's gateway is
+/// the only name server of its `resolv.conf` (IPv4 if the network has
+/// it), and forwards the names it does not know to the servers of the
+/// container's endpoint there ([`EndpointModel::dns_servers`]: its
+/// `--dns`, else what that network's policy planned; the host's without
+/// either). Otherwise (the default bridge, as moby) that endpoint's
+/// servers are the file's `nameserver`s, the host's when it has none. So
+/// when the policy plans different servers on the container's networks,
+/// the plan of the network it resolves through wins; a connect or
+/// disconnect that changes that network rewrites the file
+/// ([`super::network_resolver`]), and each network's records carry the
+/// servers planned on it.
+pub fn resolver_of(endpoints: &[(NetworkModel, EndpointModel)], names: bool) -> Resolver {
+    let embedded = endpoints
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|_| names)
         .find(|n| has_names(n))
         .and_then(|n| n.ipv4.or(n.ipv6))
-        .map(|subnet| subnet.gateway())
+        .map(|subnet| subnet.gateway());
+    match (embedded, endpoints.first()) {
+        (Some(server), _) => Resolver::Embedded(server),
+        (None, Some((_, endpoint))) if !endpoint.dns_servers.is_empty() => {
+            Resolver::Servers(endpoint.dns_servers.clone())
+        }
+        (None, _) => Resolver::Host,
+    }
 }
 
 impl Daemon {
@@ -103,13 +127,9 @@ impl Daemon {
 
 impl Daemon {
     /// The resolver of a container joined to `endpoints` (in connect
-    /// order): its first user network's gateway when names are served.
-    pub(super) fn resolver_for(
-        &self,
-        endpoints: &[(NetworkModel, EndpointModel)],
-    ) -> Option<IpAddr> {
-        self.names.get()?;
-        resolver_of(endpoints.iter().map(|(n, _)| n))
+    /// order), as [`resolver_of`] decides it.
+    pub(super) fn resolver_for(&self, endpoints: &[(NetworkModel, EndpointModel)]) -> Resolver {
+        resolver_of(endpoints, self.names.get().is_some())
     }
 
     /// Publishes the names of container `id` on each of its user networks.

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use berth_api::container::{Config, CreateRequest, HostConfig};
 use berth_model::container::ContainerModel;
+use berth_model::dns::Resolver;
 use berth_model::network::{NetworkFiles, NetworkMode, NetworkNamespace, NetworkSetup};
 
 use super::Daemon;
@@ -120,7 +121,7 @@ impl Daemon {
                 namespace: NetworkNamespace::Host,
                 files: NetworkFiles::Host,
                 addresses: Vec::new(),
-                resolver: None,
+                resolver: Resolver::Host,
             }),
             NetworkMode::Container(other_id) => {
                 // moby `getNetworkedContainer`, with its messages.
@@ -151,7 +152,7 @@ impl Daemon {
                     namespace: NetworkNamespace::Join(PathBuf::from(format!("/proc/{pid}/ns/net"))),
                     files: NetworkFiles::Shared(self.runtime.files(&other.id)),
                     addresses: Vec::new(),
-                    resolver: None,
+                    resolver: Resolver::Host,
                 })
             }
             // Its sandbox comes from the network driver at start

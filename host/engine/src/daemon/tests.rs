@@ -334,7 +334,11 @@ struct FakeRuntime {
 }
 
 /// An `update_resolver` call: container id, resolver before, after.
-type ResolverCall = (String, Option<std::net::IpAddr>, Option<std::net::IpAddr>);
+type ResolverCall = (
+    String,
+    berth_model::dns::Resolver,
+    berth_model::dns::Resolver,
+);
 
 /// What `events` has received so far, as `pick` keeps it (the tests of
 /// restart policies, execs and health checks each look at their own).
@@ -666,13 +670,13 @@ impl ExecService for Arc<FakeRuntime> {
         &self,
         id: &str,
         _: &berth_model::dns::DnsConfig,
-        before: Option<std::net::IpAddr>,
-        after: Option<std::net::IpAddr>,
+        before: &berth_model::dns::Resolver,
+        after: &berth_model::dns::Resolver,
     ) -> Result<bool, JobError> {
         self.resolvers
             .lock()
             .unwrap()
-            .push((id.to_owned(), before, after));
+            .push((id.to_owned(), before.clone(), after.clone()));
         Ok(true)
     }
 

@@ -2,9 +2,9 @@
 //! 12): a container on the default bridge that is connected to a
 //! user-defined network now has names to resolve there, and its
 //! `resolv.conf` must name the embedded DNS server instead of the host's
-//! resolvers, as moby's sandbox does when its first user network joins
-//! (libnetwork `sandbox.populateNetworkResources` → `startResolver` →
-//! `rebuildDNS`).
+//! resolvers (or its network policy's name servers), as moby's sandbox
+//! does when its first user network joins (libnetwork
+//! `sandbox.populateNetworkResources` → `startResolver` → `rebuildDNS`).
 //!
 //! The file is the one a start wrote in the container's directory and
 //! bind-mounted over its `/etc/resolv.conf`, so it is rewritten in place:
@@ -20,10 +20,9 @@
 
 use std::fs::OpenOptions;
 use std::io::Read;
-use std::net::IpAddr;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
-use berth_model::dns::DnsConfig;
+use berth_model::dns::{DnsConfig, Resolver};
 use berth_model::network::NetworkFiles;
 
 use super::ExecDriver;
@@ -39,24 +38,26 @@ const MAX_RESOLV_CONF: u64 = 64 * 1024;
 pub enum ResolverUpdate {
     /// The file names the new resolver.
     Rewritten,
-    /// The file is as it was: the container's own settings (`--dns`)
-    /// decide it either way, or the user changed it since its start.
+    /// The file is as it was: it reads the same either way (the
+    /// container's `--dns` on networks without the embedded server), or the
+    /// user changed it since its start.
     Kept,
 }
 
 impl ExecDriver {
     /// The `resolv.conf` a start writes for a container on a network of
-    /// its own with `resolver` (the embedded DNS server, `None`: the
-    /// host's resolvers), its `--dns` settings (`dns`) applied over it.
+    /// its own with `resolver`, its `--dns` settings (`dns`) applied over
+    /// it.
     pub(super) fn own_resolv_conf(
         dns: &DnsConfig,
-        resolver: Option<IpAddr>,
+        resolver: &Resolver,
         host_resolv: Option<&str>,
     ) -> String {
-        let resolv = embedded_dns::resolv_conf_for(resolver, host_resolv);
+        let resolv = embedded_dns::resolv_conf_for(resolver.embedded(), host_resolv);
         dns_files::apply(
             dns,
             &NetworkFiles::Own,
+            resolver,
             (String::new(), resolv),
             host_resolv,
         )
@@ -70,8 +71,8 @@ impl ExecDriver {
         &self,
         id: &str,
         dns: &DnsConfig,
-        before: Option<IpAddr>,
-        after: Option<IpAddr>,
+        before: &Resolver,
+        after: &Resolver,
     ) -> Result<ResolverUpdate, ExecError> {
         super::validate_id(id)?;
         let host_resolv = files::host_resolv_conf(&self.inner.config.host_resolv_conf);
@@ -117,6 +118,8 @@ impl ExecDriver {
 mod tests {
     use std::fs;
 
+    use std::net::IpAddr;
+
     use super::*;
 
     fn driver(host_resolv: &str) -> (tempfile::TempDir, ExecDriver) {
@@ -143,7 +146,7 @@ mod tests {
         let (_dir, driver) = driver(HOST);
         let path = driver.paths("c1").files.resolv_conf;
         let container = DnsConfig::default();
-        let at_start = ExecDriver::own_resolv_conf(&container, None, Some(HOST));
+        let at_start = ExecDriver::own_resolv_conf(&container, &Resolver::Host, Some(HOST));
         assert_eq!(
             at_start,
             "nameserver 10.0.0.2\nsearch lan\noptions ndots:2\n"
@@ -154,10 +157,10 @@ mod tests {
             std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).expect("stat"))
         };
         let before = inode(&path);
-        let gateway: IpAddr = "10.9.0.1".parse().unwrap();
+        let gateway = Resolver::Embedded("10.9.0.1".parse().unwrap());
         assert_eq!(
             driver
-                .update_resolver("c1", &container, None, Some(gateway))
+                .update_resolver("c1", &container, &Resolver::Host, &gateway)
                 .expect("update"),
             ResolverUpdate::Rewritten
         );
@@ -169,7 +172,7 @@ mod tests {
         // Back to the host's, shorter than what is there: no tail left.
         assert_eq!(
             driver
-                .update_resolver("c1", &container, Some(gateway), None)
+                .update_resolver("c1", &container, &gateway, &Resolver::Host)
                 .expect("update"),
             ResolverUpdate::Rewritten
         );
@@ -181,11 +184,11 @@ mod tests {
         let (dir, driver) = driver(HOST);
         let path = driver.paths("c1").files.resolv_conf;
         let container = DnsConfig::default();
-        let gateway: IpAddr = "10.9.0.1".parse().unwrap();
+        let gateway = Resolver::Embedded("10.9.0.1".parse().unwrap());
         fs::write(&path, "nameserver 1.1.1.1\n").expect("edited by the user");
         assert_eq!(
             driver
-                .update_resolver("c1", &container, None, Some(gateway))
+                .update_resolver("c1", &container, &Resolver::Host, &gateway)
                 .expect("update"),
             ResolverUpdate::Kept
         );
@@ -195,33 +198,83 @@ mod tests {
         let outside = dir.path().join("outside");
         fs::write(
             &outside,
-            ExecDriver::own_resolv_conf(&container, None, Some(HOST)),
+            ExecDriver::own_resolv_conf(&container, &Resolver::Host, Some(HOST)),
         )
         .expect("outside");
         fs::remove_file(&path).expect("rm");
         std::os::unix::fs::symlink(&outside, &path).expect("symlink");
         let err = driver
-            .update_resolver("c1", &container, None, Some(gateway))
+            .update_resolver("c1", &container, &Resolver::Host, &gateway)
             .expect_err("a link");
         assert!(err.to_string().contains("resolv.conf"), "{err}");
         assert_eq!(
             fs::read_to_string(&outside).unwrap(),
-            ExecDriver::own_resolv_conf(&container, None, Some(HOST))
+            ExecDriver::own_resolv_conf(&container, &Resolver::Host, Some(HOST))
         );
     }
 
     #[test]
-    fn a_container_with_its_own_resolvers_keeps_them() {
+    fn with_dns_the_file_moves_to_the_embedded_server_and_back() {
         let (_dir, driver) = driver(HOST);
+        let path = driver.paths("c1").files.resolv_conf;
         let container: DnsConfig =
             serde_json::from_str(r#"{"nameservers":["9.9.9.9"]}"#).expect("dns");
-        let gateway: IpAddr = "10.9.0.1".parse().unwrap();
-        // Nothing to change: the file is not even opened.
+        let own = ExecDriver::own_resolv_conf(&container, &Resolver::Host, Some(HOST));
+        assert_eq!(own, "nameserver 9.9.9.9\nsearch lan\noptions ndots:2\n");
+        fs::write(&path, &own).expect("written at start");
+        // Its own servers decide on the bridge whatever the policy says:
+        // nothing to change, the file is not even opened.
+        let policy = Resolver::Servers(vec![IpAddr::from([192, 0, 2, 53])]);
         assert_eq!(
             driver
-                .update_resolver("c1", &container, None, Some(gateway))
+                .update_resolver("c1", &container, &Resolver::Host, &policy)
                 .expect("update"),
             ResolverUpdate::Kept
+        );
+        // On a user network the embedded server is the name server; it
+        // forwards to 9.9.9.9 (moby: `nameserver 127.0.0.11`).
+        let gateway = Resolver::Embedded("10.9.0.1".parse().unwrap());
+        assert_eq!(
+            driver
+                .update_resolver("c1", &container, &policy, &gateway)
+                .expect("update"),
+            ResolverUpdate::Rewritten
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "nameserver 10.9.0.1\nsearch lan\noptions ndots:2\n"
+        );
+        assert_eq!(
+            driver
+                .update_resolver("c1", &container, &gateway, &Resolver::Host)
+                .expect("update"),
+            ResolverUpdate::Rewritten
+        );
+        assert_eq!(fs::read_to_string(&path).unwrap(), own);
+    }
+
+    #[test]
+    fn the_policys_servers_give_way_to_the_embedded_server() {
+        let (_dir, driver) = driver(HOST);
+        let path = driver.paths("c1").files.resolv_conf;
+        let container = DnsConfig::default();
+        let policy = Resolver::Servers(vec![IpAddr::from([192, 0, 2, 53])]);
+        let at_start = ExecDriver::own_resolv_conf(&container, &policy, Some(HOST));
+        assert_eq!(
+            at_start,
+            "nameserver 192.0.2.53\nsearch lan\noptions ndots:2\n"
+        );
+        fs::write(&path, &at_start).expect("written at start");
+        let gateway = Resolver::Embedded("10.9.0.1".parse().unwrap());
+        assert_eq!(
+            driver
+                .update_resolver("c1", &container, &policy, &gateway)
+                .expect("update"),
+            ResolverUpdate::Rewritten
+        );
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "nameserver 10.9.0.1\nsearch lan\noptions ndots:2\n"
         );
     }
 }

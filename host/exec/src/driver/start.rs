@@ -220,7 +220,7 @@ impl ExecDriver {
                     container.hostname.as_str(),
                 ),
                 crate::embedded_dns::resolv_conf_for(
-                    options.network.resolver,
+                    options.network.resolver.embedded(),
                     host_resolv.as_deref(),
                 ),
             ),
@@ -235,6 +235,7 @@ impl ExecDriver {
         let (hosts, resolv) = crate::dns_files::apply(
             &container.dns,
             &options.network.files,
+            &options.network.resolver,
             (hosts, resolv),
             host_resolv.as_deref(),
         );

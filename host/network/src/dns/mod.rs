@@ -13,9 +13,14 @@
 //!   short id); a known name without an address of the asked family gets
 //!   an empty NOERROR answer and is not forwarded (moby `handleIPQuery`,
 //!   "ipv6Miss"); PTR for the addresses of the network's records.
-//! - Everything else is forwarded to the host's resolvers, read from the
-//!   host's `resolv.conf` on every forwarded query (so edits to it are seen
-//!   without a restart): at most [`MAX_UPSTREAMS`] of them in order, each
+//! - Everything else is forwarded to the querying container's own
+//!   upstreams when it has some (its `--dns`, or its network policy's name
+//!   servers: [`DnsRecord::upstreams`], found by the query's source
+//!   address, as moby's resolver forwards to a sandbox's external servers,
+//!   `resolver.go` `SetExtServers`), else to the host's resolvers, read
+//!   from the host's `resolv.conf` on every forwarded query (so edits to
+//!   it are seen without a restart): at most [`MAX_UPSTREAMS`] of them in
+//!   order, each
 //!   under a timeout, a truncated UDP answer retried over TCP, SERVFAIL and
 //!   REFUSED and a non-authoritative NXDOMAIN tried on the next one (moby
 //!   `ServeDNS`, RFC 8020). When none answers, SERVFAIL. Loopback resolvers
@@ -99,6 +104,10 @@ pub struct DnsRecord {
     pub names: Vec<String>,
     /// Its addresses on the network.
     pub addresses: Vec<IpAddr>,
+    /// Where its queries that the network's records do not answer go,
+    /// in order; empty: the server's [`Upstreams`] (the host's). A query
+    /// is the container's when it comes from one of `addresses`.
+    pub upstreams: Vec<SocketAddr>,
 }
 
 /// What the DNS server could not do, naming the object.

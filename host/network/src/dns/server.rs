@@ -290,7 +290,13 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>, network_id: Stri
         let (socket, shared, network_id) = (socket.clone(), shared.clone(), network_id.clone());
         // One task per query: a slow upstream holds only its own query.
         tokio::spawn(async move {
-            if let Some(reply) = handle(&shared, &network_id, &raw, false).await
+            let query = Query {
+                network_id: &network_id,
+                source: peer.ip(),
+                raw: &raw,
+                tcp: false,
+            };
+            if let Some(reply) = handle(&shared, query).await
                 && let Err(error) = socket.send_to(&reply, peer).await
             {
                 tracing::debug!(%peer, %error, "dns: UDP reply failed");
@@ -302,8 +308,9 @@ async fn serve_udp(socket: Arc<UdpSocket>, shared: Arc<Shared>, network_id: Stri
 async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, network_id: String) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, shared.clone(), network_id.clone()));
+            Ok((stream, peer)) => {
+                let task = serve_connection(stream, peer.ip(), shared.clone(), network_id.clone());
+                tokio::spawn(task);
             }
             Err(error) => {
                 tracing::debug!(%error, "dns: TCP accept failed");
@@ -314,13 +321,24 @@ async fn serve_tcp(listener: TcpListener, shared: Arc<Shared>, network_id: Strin
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>, network_id: String) {
+async fn serve_connection(
+    mut stream: TcpStream,
+    source: IpAddr,
+    shared: Arc<Shared>,
+    network_id: String,
+) {
     loop {
         let raw = match tokio::time::timeout(TCP_IDLE, forward::read_framed(&mut stream)).await {
             Ok(Ok(raw)) => raw,
             _ => return,
         };
-        let Some(reply) = handle(&shared, &network_id, &raw, true).await else {
+        let query = Query {
+            network_id: &network_id,
+            source,
+            raw: &raw,
+            tcp: true,
+        };
+        let Some(reply) = handle(&shared, query).await else {
             return;
         };
         if forward::write_framed(&mut stream, &reply).await.is_err() {
@@ -329,34 +347,57 @@ async fn serve_connection(mut stream: TcpStream, shared: Arc<Shared>, network_id
     }
 }
 
+/// One query as it arrived.
+struct Query<'a> {
+    /// The network it arrived on.
+    network_id: &'a str,
+    /// The address it came from (the querying container's on the network).
+    source: IpAddr,
+    /// The message, as received.
+    raw: &'a [u8],
+    /// Whether it came over TCP.
+    tcp: bool,
+}
+
 /// The reply to one query, `None` when there is nothing to say (not a DNS
 /// message, or the network is no longer served).
-async fn handle(shared: &Shared, network_id: &str, raw: &[u8], tcp: bool) -> Option<Vec<u8>> {
-    let query = Message::from_vec(raw).ok()?;
-    let zone = lock(&shared.zones).get(network_id).cloned()?;
-    let mut reply = match answer::decide(&query, &zone) {
+async fn handle(shared: &Shared, query: Query<'_>) -> Option<Vec<u8>> {
+    let message = Message::from_vec(query.raw).ok()?;
+    let zone = lock(&shared.zones).get(query.network_id).cloned()?;
+    let mut reply = match answer::decide(&message, &zone) {
         Decision::Reply(reply) => reply,
-        Decision::Forward => match forward_query(shared, &query, raw, tcp).await {
-            Some(bytes) => return Some(bytes),
-            None => answer::error(&query, ResponseCode::ServFail),
-        },
+        Decision::Forward => {
+            let own = zone.upstreams_of(query.source);
+            match forward_query(shared, own, &message, &query).await {
+                Some(bytes) => return Some(bytes),
+                None => answer::error(&message, ResponseCode::ServFail),
+            }
+        }
     };
-    if tcp {
+    if query.tcp {
         reply.to_vec().ok()
     } else {
-        answer::encode_udp(&mut reply, &query)
+        answer::encode_udp(&mut reply, &message)
     }
 }
 
-async fn forward_query(shared: &Shared, query: &Message, raw: &[u8], tcp: bool) -> Option<Vec<u8>> {
+/// Forwards `message` to `own` (the querying container's upstreams) or,
+/// without them, to the server's.
+async fn forward_query(
+    shared: &Shared,
+    own: Option<&[SocketAddr]>,
+    message: &Message,
+    query: &Query<'_>,
+) -> Option<Vec<u8>> {
     let Ok(_permit) = shared.forwards.clone().try_acquire_owned() else {
         tracing::warn!("dns: more than {MAX_CONCURRENT_FORWARDS} forwarded queries in flight");
         return None;
     };
-    let upstreams = match &shared.upstreams {
-        Upstreams::Fixed(addrs) => addrs.clone(),
+    let upstreams = match (own, &shared.upstreams) {
+        (Some(own), _) => own.to_vec(),
+        (None, Upstreams::Fixed(addrs)) => addrs.clone(),
         // A few hundred bytes from /etc on the server's own thread.
-        Upstreams::ResolvConf(path) => match ResolvConf::read(path) {
+        (None, Upstreams::ResolvConf(path)) => match ResolvConf::read(path) {
             Ok(conf) => conf
                 .nameservers
                 .into_iter()
@@ -368,5 +409,12 @@ async fn forward_query(shared: &Shared, query: &Message, raw: &[u8], tcp: bool) 
             }
         },
     };
-    forward::forward(raw, query.metadata.id, tcp, &upstreams, shared.timeout).await
+    forward::forward(
+        query.raw,
+        message.metadata.id,
+        query.tcp,
+        &upstreams,
+        shared.timeout,
+    )
+    .await
 }

@@ -42,6 +42,7 @@ fn record(container: &str, names: &[&str], addresses: &[&str]) -> DnsRecord {
         container_id: container.into(),
         names: names.iter().map(|n| n.to_string()).collect(),
         addresses: addresses.iter().map(|a| ip(a)).collect(),
+        upstreams: vec![],
     }
 }
 
@@ -261,6 +262,61 @@ fn unknown_names_are_forwarded_and_the_answer_passed_on() {
         vec![ip("192.0.2.7")]
     );
     assert_eq!(asked.load(Ordering::SeqCst), 2);
+}
+
+/// `ask_udp` from the client address `from` (a container's address).
+fn ask_udp_from(from: &str, server: SocketAddr, message: &Message) -> Message {
+    let socket = UdpSocket::bind((ip(from), 0)).expect("client socket");
+    socket.set_read_timeout(Some(BOUND)).expect("timeout");
+    socket
+        .send_to(&message.to_vec().expect("encode"), server)
+        .expect("send");
+    let mut buf = vec![0; 65535];
+    let (n, _) = socket.recv_from(&mut buf).expect("an answer");
+    Message::from_vec(&buf[..n]).expect("decode")
+}
+
+/// A container with upstreams of its own (its `--dns`, its policy's name
+/// servers) has its unknown names forwarded there, found by the query's
+/// source address; anyone else's go to the server's upstreams.
+#[test]
+fn a_containers_own_upstreams_get_its_queries_and_only_its() {
+    let (host, host_asked) = fake_udp("127.0.0.1:0", answering(Ipv4Addr::new(192, 0, 2, 1)));
+    let (own, own_asked) = fake_udp("127.0.0.1:0", answering(Ipv4Addr::new(192, 0, 2, 2)));
+    let server = server(vec![host], BOUND);
+    let net = network("n", "127.0.0.65", false);
+    let mut with_own = record("c1", &["web"], &["127.0.0.66"]);
+    with_own.upstreams = vec![own];
+    server.publish(&net, with_own).expect("publish c1");
+    server
+        .publish(&net, record("c2", &["db"], &["127.0.0.67"]))
+        .expect("publish c2");
+    let addr = server.local_addrs("n")[0];
+    let external = query("example.org.", RecordType::A);
+    assert_eq!(
+        addresses(&ask_udp_from("127.0.0.66", addr, &external)),
+        vec![ip("192.0.2.2")]
+    );
+    assert_eq!(
+        addresses(&ask_udp_from("127.0.0.67", addr, &external)),
+        vec![ip("192.0.2.1")]
+    );
+    assert_eq!(
+        addresses(&ask_udp_from("127.0.0.68", addr, &external)),
+        vec![ip("192.0.2.1")]
+    );
+    assert_eq!(own_asked.load(Ordering::SeqCst), 1);
+    assert_eq!(host_asked.load(Ordering::SeqCst), 2);
+    // The network's own names are still answered, not forwarded.
+    assert_eq!(
+        addresses(&ask_udp_from(
+            "127.0.0.66",
+            addr,
+            &query("db", RecordType::A)
+        )),
+        vec![ip("127.0.0.67")]
+    );
+    assert_eq!(own_asked.load(Ordering::SeqCst), 1);
 }
 
 #[test]

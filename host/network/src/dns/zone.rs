@@ -1,7 +1,7 @@
 //! The records of one network and the lookups on them.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::{DnsNetwork, DnsRecord};
 
@@ -54,6 +54,16 @@ impl Zone {
         } else {
             Lookup::Unknown
         }
+    }
+
+    /// The upstreams of the container the query from `source` comes from,
+    /// `None` when it is no container's here or it has none of its own.
+    pub(crate) fn upstreams_of(&self, source: IpAddr) -> Option<&[SocketAddr]> {
+        self.records
+            .values()
+            .find(|r| r.addresses.contains(&source))
+            .map(|r| r.upstreams.as_slice())
+            .filter(|upstreams| !upstreams.is_empty())
     }
 
     /// The first name of the container holding `addr`.

@@ -245,8 +245,8 @@ impl ExecService for ExecAdapter {
         &self,
         id: &str,
         dns: &berth_model::dns::DnsConfig,
-        before: Option<std::net::IpAddr>,
-        after: Option<std::net::IpAddr>,
+        before: &berth_model::dns::Resolver,
+        after: &berth_model::dns::Resolver,
     ) -> Result<bool, JobError> {
         self.driver
             .update_resolver(id, dns, before, after)

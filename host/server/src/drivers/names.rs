@@ -2,7 +2,7 @@
 //! DNS server: the engine's models become the server's networks and
 //! records here, once.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use berth_engine::driver::{EndpointModel, NameService, NetworkModel, NetworkState};
@@ -73,6 +73,13 @@ fn dns_record(endpoint: &EndpointModel) -> DnsRecord {
         container_id: endpoint.container_id.clone(),
         names: endpoint.aliases.clone(),
         addresses,
+        // The container's `--dns` or its policy's servers; the host's
+        // resolvers (the server's own upstreams) without them.
+        upstreams: endpoint
+            .dns_servers
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, DNS_PORT))
+            .collect(),
     }
 }
 

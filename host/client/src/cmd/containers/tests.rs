@@ -292,6 +292,57 @@ fn ip_flags_go_into_the_endpoint_of_the_network() {
     req.check_fields().unwrap();
 }
 
+/// `--network-alias` goes into the `Aliases` of the `--network`'s
+/// `EndpointsConfig` entry, beside `--ip`, as the docker CLI 28 sends it;
+/// off a user-defined network it is refused with the CLI's message before
+/// any request.
+#[test]
+fn network_aliases_go_into_the_endpoint_of_a_user_network_only() {
+    let args = parse(&[
+        "--network",
+        "lab",
+        "--network-alias",
+        "site",
+        "--network-alias",
+        "www",
+        "--ip",
+        "10.1.2.3",
+        "busybox",
+    ]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(
+        req.networking_config,
+        Some(serde_json::json!({"EndpointsConfig": {"lab": {
+            "IPAMConfig": {"IPv4Address": "10.1.2.3"},
+            "Aliases": ["site", "www"],
+        }}}))
+    );
+    req.check_fields().unwrap();
+    let args = parse(&["--net", "lab", "--network-alias", "site", "busybox"]);
+    let req = create_request(&args.create, false).unwrap();
+    assert_eq!(
+        req.networking_config,
+        Some(serde_json::json!({"EndpointsConfig": {"lab": {"Aliases": ["site"]}}}))
+    );
+    for network in [
+        &[][..],
+        &["--network", "bridge"][..],
+        &["--network", "default"][..],
+        &["--network", "host"][..],
+        &["--network", "none"][..],
+        &["--network", "container:web"][..],
+    ] {
+        let mut argv = network.to_vec();
+        argv.extend(["--network-alias", "site", "busybox"]);
+        let err = create_request(&parse(&argv).create, false).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "network-scoped aliases are only supported for user-defined networks",
+            "{argv:?}"
+        );
+    }
+}
+
 /// Without `--network` the address is asked of the `default` network, as
 /// the docker CLI sends it: berthd refuses it with moby's message rather
 /// than the client dropping it. No address, no `NetworkingConfig`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use berth_api::container::{EndpointIpamConfig, EndpointSettings};
 use berth_api::network_connect::{NetworkConnectRequest, NetworkDisconnectRequest};
+use berth_model::dns::Resolver;
 
 use super::names_fake::{FakeNames, NameCall};
 use super::network_fake::{FailOn, NetCall};
@@ -680,15 +681,17 @@ async fn the_resolver_of_a_running_container_follows_its_networks() {
     let id = created(&f, "plain", "bridge").await;
     f.daemon.start(&id).await.expect("start");
     let started = f.runtime.started_networks.lock().unwrap().last().cloned();
-    assert_eq!(started.expect("started").resolver, None);
+    assert_eq!(started.expect("started").resolver, Resolver::Host);
     let calls = || f.runtime.resolvers.lock().unwrap().clone();
-    let (front, back) = ("10.9.0.1".parse().ok(), "10.8.0.1".parse().ok());
+    let front = Resolver::Embedded("10.9.0.1".parse().unwrap());
+    let back = Resolver::Embedded("10.8.0.1".parse().unwrap());
+    let none = Resolver::Host;
 
     f.daemon
         .network_connect("front", connect("plain"))
         .await
         .expect("connect front");
-    assert_eq!(calls(), vec![(id.clone(), None, front)]);
+    assert_eq!(calls(), vec![(id.clone(), none.clone(), front.clone())]);
     // A second user network: the resolver is the first one's still.
     f.daemon
         .network_connect("back", connect("plain"))
@@ -706,9 +709,9 @@ async fn the_resolver_of_a_running_container_follows_its_networks() {
     assert_eq!(
         calls(),
         vec![
-            (id.clone(), None, front),
-            (id.clone(), front, back),
-            (id.clone(), back, None),
+            (id.clone(), none.clone(), front.clone()),
+            (id.clone(), front, back.clone()),
+            (id.clone(), back, none),
         ]
     );
 

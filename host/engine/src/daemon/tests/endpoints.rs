@@ -66,7 +66,7 @@ async fn a_container_on_the_default_bridge_gets_a_sandbox_an_address_and_a_route
             namespace: NetworkNamespace::Sandbox(netns.clone()),
             files: NetworkFiles::Own,
             addresses: vec![ip("172.17.0.2")],
-            resolver: None,
+            resolver: berth_model::dns::Resolver::Host,
         })
     );
     let kernel = f.network.kernel();

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use berth_model::dns::Resolver;
 use berth_model::network::{InterfaceAddress, InterfaceName, MacAddress, Subnet, parse_cidr};
 
 use super::names_fake::{FakeNames, NameCall};
@@ -43,6 +44,7 @@ fn endpoint(network: &NetworkModel, container: &str) -> EndpointModel {
         gateway6: None,
         ports: vec![],
         aliases: vec!["web".into()],
+        dns_servers: vec![],
     }
 }
 
@@ -53,12 +55,35 @@ fn the_default_bridge_has_no_names_and_user_networks_do() {
     let back = network("back", "10.8.0.0/24");
     assert!(!has_names(&bridge));
     assert!(has_names(&front));
+    let on = |networks: &[&NetworkModel]| -> Vec<(NetworkModel, EndpointModel)> {
+        networks
+            .iter()
+            .map(|n| ((*n).clone(), endpoint(n, "c1")))
+            .collect()
+    };
     // The first user network's gateway, whatever came before it.
+    let joined = on(&[&bridge, &front, &back]);
     assert_eq!(
-        resolver_of([&bridge, &front, &back]),
-        Some("10.9.0.1".parse().unwrap())
+        resolver_of(&joined, true),
+        Resolver::Embedded("10.9.0.1".parse().unwrap())
     );
-    assert_eq!(resolver_of([&bridge]), None);
+    assert_eq!(resolver_of(&on(&[&bridge]), true), Resolver::Host);
+    // Without a name server, the first network's servers decide.
+    let mut joined = joined;
+    joined[0].1.dns_servers = vec!["192.0.2.53".parse().unwrap()];
+    joined[1].1.dns_servers = vec!["192.0.2.54".parse().unwrap()];
+    assert_eq!(
+        resolver_of(&joined, false),
+        Resolver::Servers(vec!["192.0.2.53".parse().unwrap()])
+    );
+    assert_eq!(
+        resolver_of(&joined[1..], false),
+        Resolver::Servers(vec!["192.0.2.54".parse().unwrap()])
+    );
+    assert_eq!(
+        resolver_of(&joined, true),
+        Resolver::Embedded("10.9.0.1".parse().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -126,12 +151,12 @@ fn a_joining_container_is_named_on_its_user_networks() {
         (front.clone(), endpoint(&front, "c1")),
     ];
     // No server wired in: no resolver, the host's resolvers stay.
-    assert_eq!(f.daemon.resolver_for(&joined), None);
+    assert_eq!(f.daemon.resolver_for(&joined), Resolver::Host);
     let names = Arc::new(FakeNames::default());
     f.daemon.set_name_service(names.clone());
     assert_eq!(
         f.daemon.resolver_for(&joined),
-        Some("10.9.0.1".parse().unwrap())
+        Resolver::Embedded("10.9.0.1".parse().unwrap())
     );
     f.daemon.publish_all_names("c1", &joined);
     f.daemon.withdraw_all_names("c1", &joined);

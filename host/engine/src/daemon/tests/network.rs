@@ -108,7 +108,7 @@ async fn host_mode_has_no_namespace_the_hosts_files_and_the_hosts_name() {
             namespace: berth_model::network::NetworkNamespace::Host,
             files: berth_model::network::NetworkFiles::Host,
             addresses: Vec::new(),
-            resolver: None,
+            resolver: berth_model::dns::Resolver::Host,
         }
     );
     // A name of its own stays.
@@ -216,7 +216,7 @@ async fn container_mode_joins_the_running_container_by_full_id_with_its_files_an
             ))),
             files: berth_model::network::NetworkFiles::Shared(f.runtime.files(&web)),
             addresses: Vec::new(),
-            resolver: None,
+            resolver: berth_model::dns::Resolver::Host,
         }
     );
 }

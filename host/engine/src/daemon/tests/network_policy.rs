@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
+use berth_model::dns::Resolver;
 use berth_model::net_policy::{Plan, PlanRequest};
 
 use super::*;
@@ -226,7 +227,7 @@ async fn a_failed_call_or_a_bad_plan_fails_the_start_and_leaves_nothing() {
     };
     let dns = |request: &PlanRequest| {
         let mut plan = plan("172.17.0.5", request);
-        plan.dns_servers = vec!["192.0.2.53".into()];
+        plan.dns_servers = (1..=4).map(|i| format!("192.0.2.{i}")).collect();
         answer(Ok(plan))
     };
     let extra_port = |request: &PlanRequest| {
@@ -240,7 +241,7 @@ async fn a_failed_call_or_a_bad_plan_fails_the_start_and_leaves_nothing() {
         (Box::new(crashed), "plan-network failed: trapped"),
         (
             Box::new(dns),
-            "berthd does not apply a network policy's name servers (use --dns)",
+            "it plans 4 name servers, more than the 3 a resolv.conf uses",
         ),
         (
             Box::new(extra_port),
@@ -354,4 +355,78 @@ async fn a_connect_of_a_running_container_is_planned_by_the_policy() {
     assert_eq!(lease.endpoints.len(), 1, "{:?}", lease.endpoints);
     let settings = f.daemon.inspect(&api).unwrap().network_settings;
     assert!(!settings.networks.contains_key("back"));
+}
+
+/// [`from_the_top`] with two name servers in the plan.
+fn with_servers(request: &PlanRequest) -> Result<Option<PolicyAnswer>, JobError> {
+    let mut planned = from_the_top(request)?;
+    if let Some(PolicyAnswer {
+        decision: Ok(plan), ..
+    }) = &mut planned
+    {
+        plan.dns_servers = vec!["192.0.2.53".into(), "2001:db8::53".into()];
+    }
+    Ok(planned)
+}
+
+fn last_resolver(f: &Fixture) -> Resolver {
+    let started = f.runtime.started_networks.lock().unwrap().last().cloned();
+    started.expect("a start").resolver
+}
+
+fn endpoint_servers(f: &Fixture, id: &str) -> Vec<IpAddr> {
+    let lease = f.store.get(SANDBOXES, id).unwrap().expect("lease");
+    lease.endpoints[0].dns_servers.clone()
+}
+
+/// The policy's name servers (issue 12) are where a container's queries
+/// go: on the default bridge the `nameserver`s of its `resolv.conf`, kept
+/// with its endpoint (so a restarted daemon's DNS server has them), and
+/// its own `--dns` goes before them.
+#[tokio::test]
+async fn the_policys_name_servers_are_the_containers_unless_it_has_its_own() {
+    let (f, _) = with_policy(with_servers).await;
+    let planned: Vec<IpAddr> = vec![
+        "192.0.2.53".parse().unwrap(),
+        "2001:db8::53".parse().unwrap(),
+    ];
+    let web = f.create(Some("web"), PLAIN).await.expect("create");
+    f.daemon.start(&web).await.expect("start");
+    assert_eq!(last_resolver(&f), Resolver::Servers(planned.clone()));
+    assert_eq!(endpoint_servers(&f, &web), planned);
+
+    let own = r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"Dns":["1.1.1.1"]}}"#;
+    let api = f.create(Some("api"), own).await.expect("create");
+    f.daemon.start(&api).await.expect("start");
+    let dns: Vec<IpAddr> = vec!["1.1.1.1".parse().unwrap()];
+    assert_eq!(last_resolver(&f), Resolver::Servers(dns.clone()));
+    assert_eq!(endpoint_servers(&f, &api), dns);
+}
+
+/// On a user network the container's resolver is the embedded DNS
+/// server whatever the policy plans; the plan's servers ride with the
+/// endpoint, for the server to forward that container's queries to.
+#[tokio::test]
+async fn on_a_user_network_the_embedded_server_forwards_to_the_policys_servers() {
+    let (f, _) = with_policy(with_servers).await;
+    let names = Arc::new(super::names_fake::FakeNames::default());
+    f.daemon.set_name_service(names);
+    let request: berth_api::network::NetworkCreateRequest =
+        serde_json::from_str(r#"{"Name":"front","IPAM":{"Config":[{"Subnet":"10.9.0.0/24"}]}}"#)
+            .unwrap();
+    f.daemon.network_create(request).await.expect("network");
+    let body = r#"{"Image":"busybox","Cmd":["sh"],"HostConfig":{"NetworkMode":"front"}}"#;
+    let web = f.create(Some("web"), body).await.expect("create");
+    f.daemon.start(&web).await.expect("start");
+    assert_eq!(
+        last_resolver(&f),
+        Resolver::Embedded("10.9.0.1".parse().unwrap())
+    );
+    assert_eq!(
+        endpoint_servers(&f, &web),
+        [
+            "192.0.2.53".parse::<IpAddr>().unwrap(),
+            "2001:db8::53".parse().unwrap()
+        ]
+    );
 }

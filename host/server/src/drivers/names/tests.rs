@@ -64,6 +64,7 @@ fn endpoint(
         gateway6: None,
         ports: vec![],
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        dns_servers: vec![],
     }
 }
 
@@ -149,4 +150,24 @@ fn reconcile_serves_each_network_with_its_own_endpoints() {
     let on_b = adapter.server().local_addrs(&b.id)[0];
     assert_eq!(ask(on_a, "web"), (0, vec![Ipv4Addr::new(10, 77, 0, 2)]));
     assert_eq!(ask(on_b, "web"), (2, vec![]));
+}
+
+/// A container's own name servers (its `--dns` or its policy's) are its
+/// record's upstreams on port 53; without them the server's own are used.
+#[test]
+fn an_endpoints_name_servers_are_its_records_upstreams() {
+    let net = network('a', "127.0.0.74");
+    let mut ep = endpoint(&net, 'c', "10.77.0.2", &["web"]);
+    assert!(dns_record(&ep).upstreams.is_empty());
+    ep.dns_servers = vec![
+        "192.0.2.53".parse().unwrap(),
+        "2001:db8::53".parse().unwrap(),
+    ];
+    assert_eq!(
+        dns_record(&ep).upstreams,
+        [
+            "192.0.2.53:53".parse::<SocketAddr>().unwrap(),
+            "[2001:db8::53]:53".parse().unwrap()
+        ]
+    );
 }

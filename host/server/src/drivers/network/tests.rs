@@ -66,6 +66,7 @@ fn endpoint() -> EndpointModel {
             container_port: 80,
         }],
         aliases: vec!["web".into()],
+        dns_servers: vec![],
     }
 }
 
