@@ -9,6 +9,7 @@
 pub mod busybox;
 pub mod cmd;
 pub mod daemon;
+pub mod hostlink;
 pub mod http;
 pub mod image_archive;
 pub mod netlab;
