@@ -32,6 +32,8 @@ pub struct Daemon {
     nft_table: String,
     bridge: String,
     bip: String,
+    /// The network namespace berthd runs in (`None`: the test's own).
+    netns: Option<PathBuf>,
 }
 
 /// A raw HTTP response.
@@ -80,6 +82,20 @@ impl Daemon {
 
     /// Starts a daemon with extra `berthd` flags.
     pub fn start_with(extra_args: &[&str]) -> Daemon {
+        Daemon::launch(extra_args, None)
+    }
+
+    /// Starts a daemon with extra `berthd` flags inside the network
+    /// namespace bind-mounted at `netns` (a [`crate::hostlink::HostLink`]'s
+    /// host): its bridges, table, sysctls and held ports are that
+    /// namespace's, so it may be given `--ip-forward=true`. The namespace
+    /// must outlive the daemon.
+    pub fn start_in(netns: &Path, extra_args: &[&str]) -> Daemon {
+        crate::require::program("nsenter", "util-linux");
+        Daemon::launch(extra_args, Some(netns.to_path_buf()))
+    }
+
+    fn launch(extra_args: &[&str], netns: Option<PathBuf>) -> Daemon {
         crate::require::root();
         let dir = tempfile::Builder::new()
             .prefix("berth-daemon-")
@@ -133,6 +149,7 @@ impl Daemon {
             nft_table,
             bridge,
             bip,
+            netns,
         };
         daemon.spawn();
         daemon
@@ -146,10 +163,11 @@ impl Daemon {
     /// The rules of the daemon's nftables table (`nft list table`); the
     /// table must exist.
     pub fn nft_rules(&self) -> String {
-        let out = crate::cmd::run(
-            ["nft", "list", "table", "inet", self.nft_table.as_str()],
-            Duration::from_secs(30),
-        );
+        let argv = ["nft", "list", "table", "inet", self.nft_table.as_str()];
+        let out = match &self.netns {
+            Some(netns) => crate::netlab::run_in(netns, &argv),
+            None => crate::cmd::run(argv, Duration::from_secs(30)),
+        };
         assert_eq!(out.code(), 0, "nft list table: {out:?}");
         out.stdout
     }
@@ -206,7 +224,19 @@ impl Daemon {
             .append(true)
             .open(self.dir().join("berthd.log"))
             .expect("daemon log file");
-        let mut command = Command::new(crate::workspace_bin("berthd"));
+        let berthd = crate::workspace_bin("berthd");
+        // nsenter execs berthd once in the namespace: the child is berthd.
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("nsenter");
+                command
+                    .arg(format!("--net={}", netns.display()))
+                    .arg("--")
+                    .arg(berthd);
+                command
+            }
+            None => Command::new(berthd),
+        };
         command
             .arg("-H")
             .arg(self.host())
@@ -240,7 +270,8 @@ impl Daemon {
         if !self.extra_args.iter().any(|a| a == "--bip") {
             command.arg("--bip").arg(&self.bip);
         }
-        // The host's forwarding setting is not a test's to change.
+        // The host's forwarding setting is not a test's to change (that of
+        // a daemon's own namespace is: such a test asks for it).
         if !self
             .extra_args
             .iter()
@@ -554,9 +585,15 @@ impl Drop for Daemon {
         // The daemon's nftables table and the bridges it marked as its own
         // (a daemon killed by the test cannot remove them itself).
         if let Ok(table) = berth_network::TableName::new(&self.nft_table) {
-            use berth_network::{Firewall, Kernel};
-            let _ = berth_network::NftFirewall::new().delete(&table);
-            let kernel = berth_network::LinuxKernel::new();
+            use berth_network::{Firewall, Kernel, LinuxKernel, NftFirewall};
+            let (firewall, kernel) = match &self.netns {
+                Some(netns) => (
+                    NftFirewall::in_namespace(netns.clone()),
+                    LinuxKernel::in_namespace(netns.clone()),
+                ),
+                None => (NftFirewall::new(), LinuxKernel::new()),
+            };
+            let _ = firewall.delete(&table);
             let alias = berth_network::bridge_alias(&table);
             for bridge in kernel.bridges_with_alias(&alias).unwrap_or_default() {
                 let _ = kernel.delete_link(&bridge);

@@ -11,6 +11,7 @@ pub mod busybox;
 pub mod cmd;
 pub mod daemon;
 pub mod dns_stub;
+pub mod hostlink;
 pub mod http;
 pub mod image_archive;
 pub mod netlab;

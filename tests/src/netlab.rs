@@ -98,23 +98,12 @@ impl Lab {
 
     /// Runs `argv` inside the namespace at `netns`, under a timeout.
     pub fn run_in(&self, netns: &Path, argv: &[&str]) -> Output {
-        let mut command = Command::new("nsenter");
-        command
-            .arg(format!("--net={}", netns.display()))
-            .arg("--")
-            .args(argv);
-        run_with_timeout(&mut command, COMMAND_TIMEOUT)
+        run_in(netns, argv)
     }
 
-    /// Fetches `url` with busybox wget from inside `netns`, giving up after
-    /// 10 s (busybox 1.35's own `wget -T` crashes, so `timeout` bounds it).
+    /// Fetches `url` with busybox wget from inside `netns` (see [`fetch`]).
     pub fn fetch(&self, netns: &Path, url: &str) -> Output {
-        self.run_in(
-            netns,
-            &[
-                BUSYBOX, "timeout", "10", BUSYBOX, "wget", "-q", "-O", "-", url,
-            ],
-        )
+        fetch(netns, url)
     }
 
     /// Starts `busybox httpd` serving `body` at `/` on `port` inside
@@ -167,6 +156,47 @@ impl Lab {
     pub fn tables(&self) -> String {
         self.run_in(&self.host, &["nft", "list", "tables"]).ok()
     }
+}
+
+/// Runs `argv` inside the network namespace bind-mounted at `netns`,
+/// under [`COMMAND_TIMEOUT`].
+pub fn run_in(netns: &Path, argv: &[&str]) -> Output {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net={}", netns.display()))
+        .arg("--")
+        .args(argv);
+    run_with_timeout(&mut command, COMMAND_TIMEOUT)
+}
+
+/// Fetches `url` with busybox wget from inside `netns`, giving up after
+/// 10 s (busybox 1.35's own `wget -T` crashes, so `timeout` bounds it).
+pub fn fetch(netns: &Path, url: &str) -> Output {
+    run_in(
+        netns,
+        &[
+            BUSYBOX, "timeout", "10", BUSYBOX, "wget", "-q", "-O", "-", url,
+        ],
+    )
+}
+
+/// Runs `work` on a thread of its own inside the network namespace at
+/// `netns` and returns what it returns (a panic in it is this caller's):
+/// sockets belong to the namespace of the thread that opens them, and no
+/// other thread of the test changes namespace.
+pub fn in_netns<T: Send>(netns: &Path, work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let file = std::fs::File::open(netns)
+                .unwrap_or_else(|e| panic!("open {}: {e}", netns.display()));
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("enter {}: {e}", netns.display()));
+            work()
+        });
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Whether `path` is a mount point of this process's mount namespace.

@@ -33,6 +33,14 @@ pub enum PortError {
     /// A `HostIp` that is not an address.
     #[error("invalid host IP: {0:?}")]
     HostIp(String),
+    /// A port on the IPv6 loopback address, which berthd cannot forward:
+    /// a connection to `[::1]` DNATed to a container gets no answer (IPv6
+    /// has no `route_localnet`), so moby serves these through its userland
+    /// proxy, which berth does not have.
+    #[error(
+        "publishing a port on the IPv6 loopback address {0} is not supported by berth: the kernel cannot forward it to a container without a userland proxy; publish on 127.0.0.1 instead"
+    )]
+    Ipv6Loopback(String),
 }
 
 /// A container port with its transport, the key of `ExposedPorts` and
@@ -132,8 +140,16 @@ impl PortRequest {
         }
         let host_ip = match host_ip {
             "" => None,
-            ip => {
-                let ip: IpAddr = ip.parse().map_err(|_| PortError::HostIp(ip.to_owned()))?;
+            text => {
+                // An IPv4-mapped address is the IPv4 one, as moby unmaps
+                // it (`configurePortBindingIPv4`, `To4`).
+                let ip = text
+                    .parse::<IpAddr>()
+                    .map_err(|_| PortError::HostIp(text.to_owned()))?
+                    .to_canonical();
+                if ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST) {
+                    return Err(PortError::Ipv6Loopback(text.to_owned()));
+                }
                 (!ip.is_unspecified()).then_some(ip)
             }
         };
@@ -212,5 +228,23 @@ mod tests {
         assert_eq!(err("80", "", "9-8"), r#"invalid port specification: "9-8""#);
         assert_eq!(err("80", "1.2.3", "8080"), r#"invalid host IP: "1.2.3""#);
         assert!(err("80/sctp", "", "8080").starts_with("publishing sctp ports is not supported"));
+    }
+
+    #[test]
+    fn ipv6_host_addresses_are_kept_mapped_ones_unmapped_and_the_loopback_refused() {
+        let req = PortRequest::parse("80/tcp", "fd00:b1::1", "9090").expect("valid");
+        assert_eq!(req.host_ip, Some("fd00:b1::1".parse().expect("ip")));
+        let req = PortRequest::parse("80/tcp", "::ffff:127.0.0.1", "9090").expect("valid");
+        assert_eq!(req.host_ip, Some("127.0.0.1".parse().expect("ip")));
+        for loopback in ["::1", "0:0:0:0:0:0:0:1"] {
+            assert_eq!(
+                PortRequest::parse("80/tcp", loopback, "8080")
+                    .expect_err("::1")
+                    .to_string(),
+                format!(
+                    "publishing a port on the IPv6 loopback address {loopback} is not supported by berth: the kernel cannot forward it to a container without a userland proxy; publish on 127.0.0.1 instead"
+                )
+            );
+        }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::firewall::render;
 use crate::{
-    BridgeSpec, EndpointSpec, Firewall, IfName, Kernel, NetworkError, NetworkSpec, TableName,
-    VethSpec,
+    BridgeSpec, EndpointSpec, Firewall, IfName, IpNetwork, Kernel, NetworkError, NetworkSpec,
+    TableName, VethSpec,
 };
 
 /// Where the driver keeps its namespaces and what its table is called.
@@ -19,9 +19,11 @@ pub struct NetworkDriverConfig {
     /// The daemon's nftables table (`berth` by default; test daemons name
     /// their own so they never share one).
     pub table: TableName,
-    /// Turn `net.ipv4.ip_forward` on when a bridge network needs it
-    /// (dockerd's `--ip-forward`, on by default); off, the host's setting
-    /// is left alone and only same-bridge and host-local traffic flows.
+    /// Turn forwarding on when a bridge network needs it (dockerd's
+    /// `--ip-forward`, on by default): `net.ipv4.ip_forward` for a network
+    /// with IPv4, IPv6's `all` and `default` forwarding for a dual-stack
+    /// one. Off, the host's settings are left alone and only same-bridge
+    /// and host-local traffic flows.
     pub ip_forward: bool,
 }
 
@@ -58,6 +60,13 @@ impl std::fmt::Debug for NetworkDriver {
 }
 
 const IP_FORWARD: &str = "net/ipv4/ip_forward";
+
+/// IPv6 forwarding: `default` for interfaces made later, `all` for every
+/// one (and the switch the kernel's forward path reads), in moby's order.
+const IPV6_FORWARDING: [&str; 2] = [
+    "net/ipv6/conf/default/forwarding",
+    "net/ipv6/conf/all/forwarding",
+];
 
 impl NetworkDriver {
     /// A driver with no networks yet (see [`NetworkDriver::reconcile`]).
@@ -167,23 +176,31 @@ impl NetworkDriver {
             addresses: network.gateways.clone(),
             alias: self.bridge_alias(),
         })?;
-        if self.config.ip_forward
-            && !network.internal
-            && network.gateways.iter().any(|g| !g.is_ipv6())
-        {
-            self.ensure_ip_forward()?;
+        if self.config.ip_forward && !network.internal {
+            if network.gateways.iter().any(|g| !g.is_ipv6()) {
+                self.ensure_forwarding(IP_FORWARD)?;
+            }
+            if network.gateways.iter().any(IpNetwork::is_ipv6) {
+                for key in IPV6_FORWARDING {
+                    self.ensure_forwarding(key)?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Bridged traffic is routed through the host: like dockerd
-    /// (`libnetwork/drivers/bridge/setup_ip_forwarding.go`), turn IPv4
-    /// forwarding on when it is off, and say so.
-    fn ensure_ip_forward(&self) -> Result<(), NetworkError> {
-        if self.kernel.read_sysctl(IP_FORWARD)? != "1" {
-            self.kernel.write_sysctl(IP_FORWARD, "1")?;
+    /// (`libnetwork/drivers/bridge/setup_ip_forwarding.go`,
+    /// `setupIPv4Forwarding` and, for a network with IPv6,
+    /// `setupIPv6Forwarding`), turn forwarding on when it is off, and say
+    /// so. IPv6 has no per-interface switch for the forward path: without
+    /// `all`, a packet DNATed to a container's IPv6 address is dropped.
+    fn ensure_forwarding(&self, key: &str) -> Result<(), NetworkError> {
+        if self.kernel.read_sysctl(key)? != "1" {
+            self.kernel.write_sysctl(key, "1")?;
             tracing::warn!(
-                "net.ipv4.ip_forward was off; turned it on for bridge networks, as dockerd does"
+                sysctl = %key.replace('/', "."),
+                "forwarding was off; turned it on for bridge networks, as dockerd does"
             );
         }
         Ok(())

@@ -76,14 +76,23 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
     for endpoint in &endpoints {
         for port in &endpoint.ports {
             for address in &endpoint.addresses {
-                let (family, nfproto, target) = match address.addr() {
-                    IpAddr::V4(a) => ("ip", "ipv4", format!("{a}:{}", port.container_port)),
-                    IpAddr::V6(a) => ("ip6", "ipv6", format!("[{a}]:{}", port.container_port)),
+                let (family, target) = match address.addr() {
+                    IpAddr::V4(a) => ("ip", format!("{a}:{}", port.container_port)),
+                    IpAddr::V6(a) => ("ip6", format!("[{a}]:{}", port.container_port)),
                 };
                 let destination = match port.host_ip {
                     Some(ip) if ip.is_ipv4() != address.addr().is_ipv4() => continue,
                     Some(ip) => format!("{family} daddr {ip}"),
-                    None => format!("meta nfproto {nfproto}"),
+                    None if address.addr().is_ipv4() => "meta nfproto ipv4".to_owned(),
+                    // Never [::1]: a packet DNATed from it leaves the host
+                    // with a loopback source, and the reply, turned back
+                    // to ::1, is not routed from the bridge to `lo` (IPv6
+                    // has no `route_localnet`; loopback needs a strict
+                    // route lookup), so the client would hang. Left alone,
+                    // it meets berthd's held socket and is refused at once.
+                    // kube-proxy leaves ::1 out of its IPv6 node ports the
+                    // same way (`! -d ::1/128`).
+                    None => "ip6 daddr != ::1".to_owned(),
                 };
                 let _ = writeln!(
                     published,

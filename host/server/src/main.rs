@@ -147,7 +147,8 @@ struct Args {
     /// chosen once and kept.
     #[arg(long = "bip", value_name = "CIDR", value_parser = parse_bip)]
     bip: Option<berth_model::network::IpNet>,
-    /// Turn on `net.ipv4.ip_forward` for bridge networks, as dockerd's
+    /// Turn on `net.ipv4.ip_forward` for bridge networks, and IPv6
+    /// forwarding (`all` and `default`) for dual-stack ones, as dockerd's
     /// `--ip-forward` (on by default).
     #[arg(long = "ip-forward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     ip_forward: bool,

@@ -758,12 +758,11 @@ impl Daemon {
         };
         settings.sandbox_id = record.id.clone();
         settings.sandbox_key = attached.sandbox.netns_path.display().to_string();
-        let bindings = attached
-            .endpoints
-            .first()
-            .map_or(&[][..], |(_, ep)| ep.ports.as_slice());
-        settings.ports =
-            super::publish::inspect_ports(record.config.exposed_ports.keys(), bindings);
+        // Published through the first network (see `lease`).
+        settings.ports = super::publish::inspect_ports(
+            record.config.exposed_ports.keys(),
+            attached.endpoints.first().map(|(_, ep)| ep),
+        );
         for (network, ep) in &attached.endpoints {
             let mut endpoint = endpoint_settings(network, ep);
             if network.name != DEFAULT_NETWORK {

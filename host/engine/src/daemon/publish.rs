@@ -5,10 +5,11 @@
 //! allocator: reserve at start, release at exit, restore at daemon start.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use berth_api::container::{Config, HostConfig, PortMapping};
-use berth_model::network::{NetworkMode, PortBinding};
+use berth_model::network::{EndpointModel, NetworkMode, PortBinding};
 use berth_model::ports::{ContainerPort, PortError, PortRequest};
 
 use super::Daemon;
@@ -150,32 +151,46 @@ impl Daemon {
     }
 }
 
-/// moby's `0.0.0.0` for a binding on every address.
-fn shown_host_ip(binding: &PortBinding) -> String {
-    binding
-        .host_ip
-        .map_or_else(|| "0.0.0.0".to_owned(), |ip| ip.to_string())
+/// The host addresses inspect shows for `binding` of `endpoint`: its own,
+/// or for one on every address one per family the endpoint has, `0.0.0.0`
+/// then `::` (moby `addPortMappings` expands such a binding into an IPv4
+/// and an IPv6 one, "because that's how the mapping is presented in
+/// 'inspect'"; without a userland proxy there is no `::` binding for a
+/// container without an IPv6 address, as berth's rules have none).
+fn shown_host_ips(binding: &PortBinding, endpoint: &EndpointModel) -> Vec<String> {
+    match binding.host_ip {
+        Some(ip) => vec![ip.to_string()],
+        None => [
+            endpoint.ipv4.map(|_| Ipv4Addr::UNSPECIFIED.to_string()),
+            endpoint.ipv6.map(|_| Ipv6Addr::UNSPECIFIED.to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }
 }
 
 /// Inspect's `NetworkSettings.Ports` of a running container: each exposed
-/// port, `null` unless published, with its host bindings (moby
-/// `getPortMapInfo`).
+/// port, `null` unless published, with the host bindings of `endpoint`,
+/// the one its ports are published through (moby `getPortMapInfo`).
 pub(super) fn inspect_ports<'a>(
     exposed: impl Iterator<Item = &'a String>,
-    bindings: &[PortBinding],
+    endpoint: Option<&EndpointModel>,
 ) -> BTreeMap<String, Option<Vec<PortMapping>>> {
     let mut ports: BTreeMap<String, Option<Vec<PortMapping>>> =
         exposed.map(|key| (key.clone(), None)).collect();
-    for binding in bindings {
+    let Some(endpoint) = endpoint else {
+        return ports;
+    };
+    for binding in &endpoint.ports {
         let key = format!("{}/{}", binding.container_port, binding.proto);
-        ports
-            .entry(key)
-            .or_default()
-            .get_or_insert_with(Vec::new)
-            .push(PortMapping {
-                host_ip: shown_host_ip(binding),
+        let mappings = ports.entry(key).or_default().get_or_insert_with(Vec::new);
+        for host_ip in shown_host_ips(binding, endpoint) {
+            mappings.push(PortMapping {
+                host_ip,
                 host_port: binding.host_port.to_string(),
             });
+        }
     }
     ports
 }

@@ -142,6 +142,120 @@ fn forwarding_already_on_is_left_alone_and_internal_networks_never_turn_it_on() 
 }
 
 #[test]
+fn a_dual_stack_network_turns_ipv6_forwarding_on_too_and_only_what_is_off() {
+    let dual = |id: &str, bridge: &str, internal| NetworkSpec {
+        gateways: vec![net("10.9.0.1", 24), net("fd00:9::1", 64)],
+        ..bridge_net(id, bridge, "10.9.0.1", internal)
+    };
+    let rig = rig();
+    rig.driver
+        .create_network(&dual("n1", "br-t1", false))
+        .unwrap();
+    let writes: Vec<KernelCall> = rig
+        .kernel
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, KernelCall::WriteSysctl(..)))
+        .collect();
+    // moby setupIPv4Forwarding, then setupIPv6Forwarding: default, all.
+    assert_eq!(
+        writes,
+        vec![
+            KernelCall::WriteSysctl("net/ipv4/ip_forward".into(), "1".into()),
+            KernelCall::WriteSysctl("net/ipv6/conf/default/forwarding".into(), "1".into()),
+            KernelCall::WriteSysctl("net/ipv6/conf/all/forwarding".into(), "1".into()),
+        ]
+    );
+
+    // Already on: left alone; an IPv4-only network never touches IPv6's.
+    let on = self::rig();
+    on.kernel
+        .sysctls
+        .lock()
+        .unwrap()
+        .push(("net/ipv6/conf/all/forwarding".into(), "1".into()));
+    on.driver
+        .create_network(&dual("n1", "br-t1", false))
+        .unwrap();
+    on.driver
+        .create_network(&bridge_net("n2", "br-t2", "10.9.1.1", false))
+        .unwrap();
+    let writes: Vec<KernelCall> = on
+        .kernel
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c, KernelCall::WriteSysctl(..)))
+        .collect();
+    assert_eq!(
+        writes,
+        vec![
+            KernelCall::WriteSysctl("net/ipv4/ip_forward".into(), "1".into()),
+            KernelCall::WriteSysctl("net/ipv6/conf/default/forwarding".into(), "1".into()),
+        ]
+    );
+
+    // Internal, or a daemon told --ip-forward=false: nothing is written.
+    let internal = self::rig();
+    internal
+        .driver
+        .create_network(&dual("n3", "br-t3", true))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = Arc::new(FakeKernel::default());
+    let off = NetworkDriver::new(
+        kernel.clone(),
+        Arc::new(FakeFirewall::default()),
+        NetworkDriverConfig {
+            netns_dir: dir.path().join("netns"),
+            table: TableName::new("berth_t").unwrap(),
+            ip_forward: false,
+        },
+    );
+    off.create_network(&dual("n4", "br-t4", false)).unwrap();
+    for calls in [internal.kernel.calls(), kernel.calls()] {
+        assert!(
+            !calls
+                .iter()
+                .any(|c| matches!(c, KernelCall::WriteSysctl(..))),
+            "{calls:?}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_ports_on_every_address_leave_the_loopback_to_the_held_socket() {
+    let table = TableName::new("berth").unwrap();
+    let network = NetworkSpec {
+        gateways: vec![net("10.9.0.1", 24), net("fd00:9::1", 64)],
+        ..bridge_net("n1", "br-t1", "10.9.0.1", false)
+    };
+    let mut dual = endpoint(
+        "c1",
+        "n1",
+        "vethc1",
+        "10.9.0.2",
+        vec![tcp(None, 8080, 80), tcp(Some("fd00:b1::1"), 9090, 80)],
+    );
+    dual.addresses.push(net("fd00:9::2", 64));
+    let script = render(&table, &[network], &[dual]);
+    let published: Vec<&str> = script
+        .lines()
+        .skip_while(|l| !l.contains("chain published"))
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with('}'))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        published,
+        [
+            "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"",
+            "ip6 daddr != ::1 tcp dport 8080 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"",
+            "ip6 daddr fd00:b1::1 tcp dport 9090 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"",
+        ]
+    );
+}
+
+#[test]
 fn a_container_gets_its_veth_and_dnat_rules_and_loses_exactly_them() {
     let rig = rig();
     rig.driver
@@ -356,9 +470,9 @@ delete table inet berth
 table inet berth {
 \tchain published {
 \t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"
-\t\tmeta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"
+\t\tip6 daddr != ::1 tcp dport 8080 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"
 \t\tmeta nfproto ipv4 sctp dport 9 dnat ip to 10.9.0.2:9 comment \"container:c1\"
-\t\tmeta nfproto ipv6 sctp dport 9 dnat ip6 to [fd00:9::2]:9 comment \"container:c1\"
+\t\tip6 daddr != ::1 sctp dport 9 dnat ip6 to [fd00:9::2]:9 comment \"container:c1\"
 \t\tip daddr 10.0.0.5 udp dport 53 dnat ip to 10.9.0.2:5353 comment \"container:c1\"
 \t}
 \tchain prerouting {

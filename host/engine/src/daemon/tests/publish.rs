@@ -257,3 +257,68 @@ async fn a_process_that_cannot_start_gives_its_ports_back() {
     assert!(f.network.kernel().endpoints.is_empty());
     assert!(reservations(&f).is_empty());
 }
+
+/// `-p 80` (every address) as Docker 28 shows it: one binding per family
+/// the container has on the network it publishes through, the same host
+/// port for both; an IPv4-only container has no `::` one (berth has no
+/// userland proxy to carry IPv6 to an IPv4 address).
+#[tokio::test]
+async fn a_port_on_every_address_is_shown_once_per_family_of_the_container() {
+    let f = bridged().await;
+    let dual: berth_api::network::NetworkCreateRequest = serde_json::from_str(
+        r#"{"Name":"dual","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"10.7.0.0/24"},{"Subnet":"fd00:7::/64"}]}}"#,
+    )
+    .unwrap();
+    f.daemon.network_create(dual).await.expect("network");
+    let body = |network: &str| {
+        format!(
+            r#"{{"Image":"busybox","Cmd":["sh"],"HostConfig":{{"NetworkMode":"{network}","PortBindings":{{"80/tcp":[{{"HostIp":"","HostPort":""}}]}}}}}}"#
+        )
+    };
+    let both = f.create(Some("both"), &body("dual")).await.expect("create");
+    f.daemon.start(&both).await.expect("start");
+    let v4 = f.create(Some("v4"), &body("bridge")).await.expect("create");
+    f.daemon.start(&v4).await.expect("start");
+
+    let kernel = f.network.kernel();
+    let port = |id: &str| {
+        let (_, endpoint) = kernel
+            .endpoints
+            .iter()
+            .find(|((c, _), _)| c == id)
+            .expect("an endpoint");
+        assert_eq!(endpoint.ports.len(), 1, "one binding: {endpoint:?}");
+        assert_eq!(endpoint.ports[0].host_ip, None);
+        endpoint.ports[0].host_port
+    };
+    let (dual_port, v4_port) = (port(&both), port(&v4));
+    let ports = |id: &str| {
+        serde_json::to_value(f.daemon.inspect(id).unwrap().network_settings.ports).unwrap()
+    };
+    assert_eq!(
+        ports(&both),
+        serde_json::json!({"80/tcp": [
+            {"HostIp": "0.0.0.0", "HostPort": dual_port.to_string()},
+            {"HostIp": "::", "HostPort": dual_port.to_string()},
+        ]})
+    );
+    assert_eq!(
+        ports(&v4),
+        serde_json::json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": v4_port.to_string()}]})
+    );
+    let rows = f
+        .daemon
+        .list(false, &berth_api::filters::Filters::default())
+        .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.id == both)
+        .expect("the dual-stack container");
+    assert_eq!(
+        row.ports,
+        vec![
+            serde_json::json!({"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": dual_port, "Type": "tcp"}),
+            serde_json::json!({"IP": "::", "PrivatePort": 80, "PublicPort": dual_port, "Type": "tcp"}),
+        ]
+    );
+}
