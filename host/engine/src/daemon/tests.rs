@@ -893,6 +893,7 @@ mod start;
 mod start_bounds;
 mod stats;
 mod stop;
+mod subnet_policy;
 mod top;
 mod update;
 mod volumes;
