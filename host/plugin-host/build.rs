@@ -71,6 +71,11 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("plugin-sdk").display()
     );
+    // The network-policy-default plugin walks moby's pools with berth-ipam.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("host").join("ipam").display()
+    );
     for (name, _) in BUILTINS {
         println!(
             "cargo:rerun-if-changed={}",

@@ -1,6 +1,7 @@
 //! Generated bindings, one module per world: the four worlds of
-//! `berth:plugin@1.0.0`, `authz` of `berth:plugin@1.1.0` and
-//! `registry-policy` of `berth:plugin@1.2.0`.
+//! `berth:plugin@1.0.0`, `authz` of `berth:plugin@1.1.0`,
+//! `registry-policy` of `berth:plugin@1.2.0` and `network-policy` of
+//! `berth:plugin@1.3.0`.
 //!
 //! Plugin authors never use these directly: the world modules of this crate
 //! wrap them in idiomatic traits, and the `register_*!` macros export them.
@@ -111,6 +112,37 @@ pub mod registry_policy {
         with: {
             "berth:plugin/host@1.2.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
             "berth:plugin/types@1.2.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
+        },
+    });
+}
+
+/// `world network-policy` of `berth:plugin@1.3.0`, whose `network`
+/// interface 1.3.0 changed (`plan-subnet`, an address per family). Its
+/// `host` and `types` are bound to the 1.0.0 ones every other world shares,
+/// as `authz`'s are.
+///
+/// Generated through an SDK-local world that includes it: wit-bindgen names
+/// its crate-level helper macros after the world, and the 1.0.0
+/// `network-policy` world above already has those names. The component's
+/// imports and exports are the included world's, unchanged.
+pub mod network_policy_v1_3 {
+    wit_bindgen::generate!({
+        inline: "
+            package berth:sdk;
+
+            world network-policy-v1-3 {
+                include berth:plugin/network-policy@1.3.0;
+            }
+        ",
+        world: "network-policy-v1-3",
+        path: "../wit/since_v1.3.0",
+        pub_export_macro: true,
+        export_macro_name: "__export_network_policy_v1_3",
+        default_bindings_module: "berth_plugin_sdk::bindings::network_policy_v1_3",
+        runtime_path: "berth_plugin_sdk::__private::wit_bindgen::rt",
+        with: {
+            "berth:plugin/host@1.3.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::host,
+            "berth:plugin/types@1.3.0": berth_plugin_sdk::bindings::plugin_imports::berth::plugin::types,
         },
     });
 }

@@ -10,6 +10,7 @@
 //! | `job-handler` | [`job::JobHandler`] | [`register_job_handler!`] |
 //! | `graph-policy` | [`graph::GraphPolicy`] | [`register_graph_policy!`] |
 //! | `network-policy` | [`network::NetworkPolicy`] | [`register_network_policy!`] |
+//! | `network-policy` (WIT 1.3) | [`network::v1_3::NetworkPolicy`] | [`register_network_policy_v1_3!`] |
 //! | `registry-auth` | [`registry::RegistryAuth`] | [`register_registry_auth!`] |
 //! | `authz` | [`authz::AuthzPolicy`] | [`register_authz_policy!`] |
 //! | `registry-policy` | [`registry_policy::RegistryPolicy`] | [`register_registry_policy!`] |
@@ -21,7 +22,8 @@
 //! plugins built before 1.1 keep building unchanged, and
 //! [`authz::WIT_VERSION`] (1.1.0, the minor version that added the world)
 //! for `authz`, [`registry_policy::WIT_VERSION`] (1.2.0) for
-//! `registry-policy`.
+//! `registry-policy`, [`network::v1_3::WIT_VERSION`] (1.3.0) for a network
+//! policy that plans subnets and both families.
 //!
 //! A plugin crate is a `cdylib` that registers exactly one world:
 //!

@@ -38,6 +38,13 @@
 //! ```
 //!
 //! Its manifest names `world = "network-policy"`.
+//!
+//! This is the world as WIT 1.0.0 to 1.2.0 have it: one subnet per request,
+//! one address per plan, no subnet planning; berthd still serves it (the
+//! engine then chooses subnets, and a dual-stack network's IPv6 address,
+//! itself). [`v1_3`] is the world as 1.3.0 has it.
+
+pub mod v1_3;
 
 use crate::PluginInfo;
 use crate::bindings::network_policy::exports::berth::plugin::network as wit_network;

@@ -3,11 +3,13 @@
 //! as the engine did; a `network-policy` plugin hot-loaded into the plugin
 //! directory of a running berthd replaces it (here one that refuses host
 //! ports below 1024 and gives addresses from the top of the subnet), and
-//! its removal brings the default back, without a restart. The example
-//! policy's name servers reach the containers, on the default bridge and
-//! through the embedded DNS server of a user network.
+//! its removal brings the default back, without a restart. With WIT 1.3
+//! the plugin also chooses new networks' subnets (from its own pools) and
+//! both addresses of a dual-stack container, every plan checked by berthd.
+//! The example policy's name servers reach the containers, on the default
+//! bridge and through the embedded DNS server of a user network.
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use berth_tests::cmd::Output;
@@ -141,7 +143,7 @@ fn a_network_policy_plugin_replaces_the_default_while_berthd_runs() {
     assert_ne!(out.code(), 0, "{out:?}");
     assert!(
         out.stderr
-            .contains(r#"network policy "example-network-policy 1.0.0" refused container "#)
+            .contains(r#"network policy "example-network-policy 1.1.0" refused container "#)
             && out
                 .stderr
                 .contains("host port 987 is below 1024: this host publishes on ports 1024 and up"),
@@ -307,4 +309,111 @@ fn a_network_policys_name_servers_are_where_containers_ask() {
     ok(&d.docker(&["network", "rm", "polnet"]), "network rm");
     drop(d);
     drop(stub);
+}
+
+/// The subnets of network `name`, as `docker network inspect` shows them.
+fn subnets_of(d: &Daemon, name: &str) -> Vec<String> {
+    d.docker(&[
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ])
+    .ok()
+    .split_whitespace()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// `cidr`'s base address and prefix length.
+fn split_cidr(cidr: &str) -> (&str, u32) {
+    let (base, bits) = cidr
+        .split_once('/')
+        .unwrap_or_else(|| panic!("{cidr:?} is not CIDR"));
+    (base, bits.parse().expect("prefix"))
+}
+
+/// WIT 1.3 through the real docker CLI: `example-network-policy` (pools
+/// `10.123.0.0/16` in /24s and `fd00:123::/48` in /64s, from its manifest)
+/// gives `docker network create` without `--subnet` its subnet, both
+/// families for `--ipv6`, and a container there both addresses from the
+/// top; an invalid plan (an admin's pool size leaving /31s) fails the
+/// create with berthd's reason, naming the plugin, and leaves no network.
+#[test]
+fn a_policy_plans_new_subnets_and_both_addresses_of_a_dual_stack_container() {
+    let built = test_plugins();
+    let p = PluginDir::new();
+    let d = p.start();
+    d.import_busybox("busybox");
+    let plugin = &built.example_network_policy;
+
+    let tiny = plugin.manifest.replace("prefix = 24", "prefix = 31");
+    assert_ne!(tiny, plugin.manifest, "the manifest sets prefix = 24");
+    install(&p.plugins(), plugin, Some(&tiny));
+    wait_for(&d, "example-network-policy", 200);
+    let out = d.docker(&["network", "create", "tiny"]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            r#"network policy "example-network-policy 1.1.0" gave an invalid IPv4 subnet for network tiny: "#
+        ) && out.stderr.contains("/31"),
+        "{out:?}"
+    );
+    let names = d.docker(&["network", "ls", "--format", "{{.Name}}"]).ok();
+    assert!(!names.lines().any(|n| n == "tiny"), "{names}");
+
+    // The plugin as shipped.
+    std::fs::remove_file(p.plugins().join("example-network-policy.toml")).expect("rm toml");
+    std::fs::remove_file(p.plugins().join("example-network-policy.wasm")).expect("rm wasm");
+    wait_for(&d, "example-network-policy", 404);
+    install(&p.plugins(), plugin, None);
+    wait_for(&d, "example-network-policy", 200);
+
+    d.docker(&["network", "create", "carved"]).ok();
+    let carved = subnets_of(&d, "carved");
+    assert_eq!(carved.len(), 1, "{carved:?}");
+    let (base, bits) = split_cidr(&carved[0]);
+    assert!(base.starts_with("10.123.") && bits == 24, "{carved:?}");
+
+    d.docker(&["network", "create", "--ipv6", "dual"]).ok();
+    let dual = subnets_of(&d, "dual");
+    assert_eq!(dual.len(), 2, "{dual:?}");
+    let (v4, v4_bits) = split_cidr(&dual[0]);
+    let (v6, v6_bits) = split_cidr(&dual[1]);
+    assert!(v4.starts_with("10.123.") && v4_bits == 24, "{dual:?}");
+    assert_ne!(dual[0], carved[0], "a subnet in use is not given twice");
+    assert!(v6.starts_with("fd00:123:") && v6_bits == 64, "{dual:?}");
+
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "both",
+        "--network",
+        "dual",
+        "busybox",
+        "sleep",
+        "60",
+    ])
+    .ok();
+    let top4 = Ipv4Addr::from(u32::from(v4.parse::<Ipv4Addr>().expect("IPv4")) | 254);
+    let top6 =
+        Ipv6Addr::from(u128::from(v6.parse::<Ipv6Addr>().expect("IPv6")) | u128::from(u64::MAX));
+    let addresses = d
+        .docker(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.dual.IPAddress}} {{.NetworkSettings.Networks.dual.GlobalIPv6Address}}",
+            "both",
+        ])
+        .ok();
+    assert_eq!(addresses.trim(), format!("{top4} {top6}"));
+    let inside = d.docker(&["exec", "both", "ip", "addr"]).ok();
+    assert!(
+        inside.contains(&format!("inet {top4}/24")) && inside.contains(&format!("inet6 {top6}/64")),
+        "{inside}"
+    );
+    d.docker(&["rm", "-f", "both"]).ok();
+    d.docker(&["network", "rm", "carved", "dual"]).ok();
 }

@@ -213,7 +213,7 @@ fn bad_plugins_never_take_berthd_down() {
     assert_eq!(refused["state"], "refused");
     let reason = refused["refused"].as_str().unwrap();
     assert!(
-        reason.contains("WIT 3.0.0") && reason.contains("supports 1.2.0"),
+        reason.contains("WIT 3.0.0") && reason.contains("supports 1.3.0"),
         "{reason}"
     );
     // The refused policy does not replace the default one.

@@ -5,5 +5,6 @@ mod daemon_log;
 mod plugin_new;
 mod plugins;
 mod plugins_authz;
+mod plugins_network;
 mod plugins_support;
 mod support_selftest;

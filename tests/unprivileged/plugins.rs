@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use berth_plugin_host::network_types::{NetworkRequest, PortMapping};
-use berth_plugin_host::registry_types::{AuthRequest, Credential};
 use berth_plugin_host::{
     CallFailure, HealthPolicy, JobIo, PluginError, PluginEventKind, PluginHost, PluginSource,
     PluginState,
@@ -443,9 +441,9 @@ async fn an_incompatible_wit_version_is_refused_naming_both_versions() {
     assert_refused(
         &f.host,
         "example-job",
-        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.2.0"],
+        &["example-job 1.0.0", "WIT 2.0.0", "supports 1.3.0"],
     );
-    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.2.0"]);
+    assert_refused(&f.host, "misbehave", &["WIT 1.4.0", "supports 1.3.0"]);
     assert!(!f.host.has_job("example-echo"));
 }
 
@@ -665,92 +663,6 @@ async fn hot_reload_under_load_loses_no_call() {
         "hot reload: {} calls during 20 replacements, none failed",
         calls.load(Ordering::Relaxed)
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_and_registry_policies_answer_through_the_host() {
-    let built = test_plugins();
-    // Without a plugin of this world in the directory, the built-in
-    // network-policy-default answers: the lowest free address, the ports as
-    // asked (host port 0 left for the host to choose), no name servers.
-    let empty = fixture(|_, _| {}).await;
-    let request = NetworkRequest {
-        container_id: "c".repeat(64),
-        network: "bridge".into(),
-        subnet: "172.30.0.0/24".into(),
-        gateway: "172.30.0.1".into(),
-        used_addresses: vec!["172.30.0.2".into()],
-        requested_address: None,
-        ports: vec![PortMapping {
-            protocol: "tcp".into(),
-            container_port: 80,
-            host_ip: String::new(),
-            host_port: 0,
-        }],
-    };
-    let default_plan = {
-        let host = empty.host.clone();
-        let request = request.clone();
-        tokio::task::spawn_blocking(move || host.plan_network(&request))
-            .await
-            .unwrap()
-            .expect("the built-in network policy answers")
-            .unwrap()
-    };
-    assert_eq!(default_plan.address, "172.30.0.3");
-    assert!(default_plan.dns_servers.is_empty());
-    assert_eq!(default_plan.ports[0].host_port, 0);
-
-    let f = fixture(|dir, grants| {
-        install(dir, &built.example_network, None);
-        install(dir, &built.example_registry_auth, None);
-        std::fs::write(
-            grants,
-            "[plugin.example-registry-auth.config]\n\"token.registry.example\" = \"s3cret\"\n",
-        )
-        .unwrap();
-    })
-    .await;
-    let host = f.host.clone();
-    tokio::task::spawn_blocking(move || {
-        let plan = host.plan_network(&request).unwrap().unwrap();
-        assert_eq!(plan.address, "172.30.0.3");
-        assert_eq!(plan.dns_servers, ["192.0.2.53"]);
-        assert_eq!(plan.ports[0].host_port, 80);
-        let taken = NetworkRequest {
-            requested_address: Some("172.30.0.2".into()),
-            ..request
-        };
-        let err = host.plan_network(&taken).unwrap().unwrap_err();
-        assert_eq!(err.call_failure(), Some(CallFailure::Returned));
-        assert!(err.to_string().contains("172.30.0.2 is in use"), "{err}");
-
-        let ask = |registry: &str, action: &str| AuthRequest {
-            registry: registry.into(),
-            repository: "library/busybox".into(),
-            actions: vec![action.into()],
-        };
-        let credential = host
-            .registry_credentials(&ask("registry.example", "pull"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(credential, Credential::Bearer("s3cret".into()));
-        let credential = host
-            .registry_credentials(&ask("other.example", "pull"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(credential, Credential::Anonymous);
-        let err = host
-            .registry_credentials(&ask("registry.example", "push"))
-            .unwrap()
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("pushing to registry.example is not allowed")
-        );
-    })
-    .await
-    .unwrap();
 }
 
 /// What `plugin-sdk/README.md` tells plugin authors about removal: the

@@ -15,12 +15,15 @@ use anyhow::{Context, bail};
 pub use berth_model::plugin::{World, is_valid_name};
 
 /// The WIT version the SDK's bindings of `world` target: `authz` was added
-/// in 1.1.0, `registry-policy` in 1.2.0, the others are 1.0.0 (the SDK's
-/// `WIT_VERSION`, `authz::WIT_VERSION` and `registry_policy::WIT_VERSION`).
+/// in 1.1.0, `registry-policy` in 1.2.0, `network-policy` changed in 1.3.0
+/// (the template uses the newest), the others are 1.0.0 (the SDK's
+/// `WIT_VERSION`, `authz::WIT_VERSION`, `registry_policy::WIT_VERSION` and
+/// `network::v1_3::WIT_VERSION`).
 fn wit(world: World) -> &'static str {
     match world {
         World::Authz => "1.1.0",
         World::RegistryPolicy => "1.2.0",
+        World::NetworkPolicy => "1.3.0",
         _ => "1.0.0",
     }
 }

@@ -831,12 +831,14 @@ pub trait NameService: Send + Sync + 'static {
     fn reconcile(&self, state: &NetworkState) -> Result<(), JobError>;
 }
 
-/// The network-policy plugin (issue 12; WIT `berth:plugin/network`,
-/// `plan-network`): it decides a container's address on a network and its
-/// host ports; the engine checks the plan ([`crate::daemon::net_policy`])
-/// before anything is configured. berthd's adapter asks the plugin host,
-/// where a `network-policy` plugin of the plugin directory replaces the
-/// built-in `network-policy-default`.
+/// The network-policy plugin (issue 12; WIT `berth:plugin/network`): it
+/// decides a new network's subnet (`plan-subnet`, WIT 1.3), a container's
+/// addresses on a network and its host ports (`plan-network`); the engine
+/// checks every plan ([`crate::daemon::net_policy`],
+/// [`crate::daemon::subnet_policy`]) before anything is created or
+/// configured. berthd's adapter asks the plugin host, where a
+/// `network-policy` plugin of the plugin directory replaces the built-in
+/// `network-policy-default`.
 pub trait NetworkPolicy: Send + Sync + 'static {
     /// Asks the serving policy to plan `request`: `Ok(None)` when no
     /// network-policy plugin serves (the engine then plans as the default
@@ -847,13 +849,36 @@ pub trait NetworkPolicy: Send + Sync + 'static {
         &self,
         request: &berth_model::net_policy::PlanRequest,
     ) -> Result<Option<PolicyAnswer>, JobError>;
+
+    /// Asks the serving policy for a new network's subnet of one family:
+    /// `Ok(None)` when no network-policy plugin serves or the serving one
+    /// predates WIT 1.3 (it has no `plan-subnet`: the engine chooses from
+    /// moby's default pools, as before), else as [`Self::plan_network`].
+    fn plan_subnet(
+        &self,
+        request: &berth_model::net_policy::SubnetRequest,
+    ) -> Result<Option<SubnetAnswer>, JobError>;
 }
 
-/// What a network policy answered, and which plugin did.
+/// What a network policy answered to `plan-network`, and which plugin did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyAnswer {
-    /// The plugin's name and version (`network-policy-default 1.0.0`).
+    /// The plugin's name and version (`network-policy-default 1.1.0`).
     pub plugin: String,
+    /// Whether the plugin plans every family of the network (built for
+    /// WIT 1.3 or later): then its plan must give an address of each. A
+    /// plugin built for an older WIT was asked for one family (IPv4, else
+    /// IPv6) and the engine allocates the other, as before 1.3.
+    pub every_family: bool,
     /// Its plan, unchecked, or its refusal in its own words.
     pub decision: Result<berth_model::net_policy::Plan, String>,
+}
+
+/// What a network policy answered to `plan-subnet`, and which plugin did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetAnswer {
+    /// The plugin's name and version.
+    pub plugin: String,
+    /// Its subnet, unchecked, or its refusal in its own words.
+    pub decision: Result<berth_model::net_policy::SubnetPlan, String>,
 }

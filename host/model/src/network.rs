@@ -324,12 +324,20 @@ pub struct NetworkModel {
     /// Whether the user gave the IPv4 subnet (`--subnet`) rather than
     /// berth choosing it from its pools: only then may a container ask
     /// for its own address in it (moby `validateNetworkingConfig`, its
-    /// `IpamConf.PreferredPool`). An IPv6 subnet is always the user's.
-    /// Records written before it read back as not given.
+    /// `IpamConf.PreferredPool`). Records written before it read back as
+    /// not given.
     #[serde(default)]
     pub ipv4_user_subnet: bool,
     /// Its IPv6 subnet (`--ipv6`).
     pub ipv6: Option<Subnet>,
+    /// Whether the network policy planned the IPv6 subnet (`--ipv6`
+    /// without an IPv6 `--subnet`, WIT 1.3) rather than the user giving
+    /// it: then no container may ask for its own IPv6 address in it, as
+    /// for an IPv4 subnet berth chose. Records written before policies
+    /// planned subnets read back as not planned: their IPv6 subnets were
+    /// all the user's.
+    #[serde(default)]
+    pub ipv6_planned: bool,
     /// `--internal`: no route out (no masquerade, no published ports).
     pub internal: bool,
     /// User labels.

@@ -61,7 +61,7 @@ pub use host::{
     PluginStatus,
 };
 pub use manifest::{Capability, Manifest, World};
-pub use network_policy::DEFAULT_NETWORK_POLICY_PLUGIN;
+pub use network_policy::{DEFAULT_NETWORK_POLICY_PLUGIN, NetworkAnswer};
 pub use plugin::{HealthPolicy, JobIo, JobSpec, PluginSource};
 pub use policy::{GraphPolicyHandle, graph_types, network_types, registry_types};
 pub use registry_policy::{DEFAULT_REGISTRY_POLICY_PLUGIN, registry_policy_types};

@@ -414,6 +414,12 @@ impl LoadedPlugin {
         &self.identity.version
     }
 
+    /// The instantiable form, for what a world's version can answer (e.g.
+    /// whether a network policy plans subnets).
+    pub(crate) fn world_pre(&self) -> &WorldPre {
+        &self.pre
+    }
+
     /// `name version`, for logs.
     pub fn label(&self) -> String {
         format!("{} {}", self.manifest.name, self.identity.version)

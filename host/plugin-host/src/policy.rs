@@ -22,10 +22,11 @@ pub mod graph_types {
     };
 }
 
-/// The `network` interface's types.
+/// The `network` interface's types (WIT 1.3, the newest).
 pub mod network_types {
-    pub use crate::bindings::latest::network_policy::exports::berth::plugin::network::{
-        NetworkPlan, NetworkRequest, PortMapping,
+    pub use crate::bindings::v1_3::network_policy::exports::berth::plugin::network::{
+        FamilyRequest, IpFamily, NetworkPlan, NetworkRequest, PortMapping, SubnetPlan,
+        SubnetRequest,
     };
 }
 

@@ -50,13 +50,14 @@ async fn builtins_load_and_describe_themselves() {
     for status in &list {
         assert_eq!(status.state, PluginState::Loaded, "{status:?}");
         assert_eq!(status.source, Some(PluginSource::Builtin));
-        // The 1.0.0 plugins load unchanged beside the 1.1.0 authz world and
-        // the 1.2.0 registry-policy world, their imports (`host@1.0.0`)
-        // served by the linker's 1.1.0 definitions through wasmtime's
-        // semver matching.
+        // The 1.0.0 plugins load unchanged beside the 1.1.0 authz world,
+        // the 1.2.0 registry-policy world and the 1.3.0 network policy,
+        // their imports (`host@1.0.0`) served by the linker's 1.1.0
+        // definitions through wasmtime's semver matching.
         let wit = match status.name.as_str() {
             "authz-default" => "1.1.0",
             "registry-policy-default" => "1.2.0",
+            "network-policy-default" => "1.3.0",
             _ => "1.0.0",
         };
         assert_eq!(status.wit.as_deref(), Some(wit), "{}", status.name);
@@ -662,88 +663,4 @@ async fn the_builtin_registry_policy_chooses_without_seeing_secrets() {
     );
 }
 
-#[tokio::test]
-async fn the_builtin_network_policy_plans_as_the_engine_s_ipam_did() {
-    use crate::network_types::{NetworkRequest, PortMapping};
-    let data = tempfile::tempdir().unwrap();
-    let host = host(data.path()).await;
-    assert_eq!(
-        host.inspect(crate::DEFAULT_NETWORK_POLICY_PLUGIN)
-            .unwrap()
-            .world,
-        Some(World::NetworkPolicy)
-    );
-    let request =
-        |subnet: &str, gateway: &str, used: &[&str], wanted: Option<&str>| NetworkRequest {
-            container_id: "c".repeat(64),
-            network: "bridge".into(),
-            subnet: subnet.into(),
-            gateway: gateway.into(),
-            used_addresses: used.iter().map(|u| (*u).to_owned()).collect(),
-            requested_address: wanted.map(str::to_owned),
-            ports: vec![PortMapping {
-                protocol: "tcp".into(),
-                container_port: 80,
-                host_ip: String::new(),
-                host_port: 0,
-            }],
-        };
-    let plan = |r: NetworkRequest| {
-        let host = host.clone();
-        tokio::task::spawn_blocking(move || {
-            let (plugin, result) = host.plan_network_by(&r).expect("the built-in serves");
-            assert_eq!(plugin, "network-policy-default 1.0.0");
-            result
-                .map(|p| {
-                    assert!(p.dns_servers.is_empty());
-                    assert_eq!(p.ports, r.ports, "ports as asked");
-                    p.address
-                })
-                .map_err(|e| {
-                    assert_eq!(e.call_failure(), Some(crate::CallFailure::Returned), "{e}");
-                    e.to_string()
-                })
-        })
-    };
-    let v4 = |used: &[&str], wanted: Option<&str>| {
-        plan(request("172.17.0.0/16", "172.17.0.1", used, wanted))
-    };
-    // The lowest free host address, the gateway and used ones skipped.
-    assert_eq!(v4(&[], None).await.unwrap().unwrap(), "172.17.0.2");
-    assert_eq!(
-        v4(&["172.17.0.2", "172.17.0.4"], None)
-            .await
-            .unwrap()
-            .unwrap(),
-        "172.17.0.3"
-    );
-    // The wanted one when free, moby's IPAM messages when not.
-    assert_eq!(
-        v4(&["172.17.0.2"], Some("172.17.0.9"))
-            .await
-            .unwrap()
-            .unwrap(),
-        "172.17.0.9"
-    );
-    for (wanted, why) in [
-        ("172.17.0.2", "Address already in use"),
-        ("172.17.0.1", "Requested address is out of range"),
-        ("172.17.255.255", "Requested address is out of range"),
-        ("10.0.0.2", "Requested address is out of range"),
-    ] {
-        let err = v4(&["172.17.0.2"], Some(wanted))
-            .await
-            .unwrap()
-            .unwrap_err();
-        assert!(err.ends_with(why), "{wanted}: {err}");
-    }
-    let full = plan(request("10.9.0.0/30", "10.9.0.1", &["10.9.0.2"], None));
-    let err = full.await.unwrap().unwrap_err();
-    assert!(
-        err.ends_with("No available addresses on this pool"),
-        "{err}"
-    );
-    // IPv6: the subnet-router address is not a host's, the rest are.
-    let v6 = plan(request("fd00:1::/64", "fd00:1::1", &["fd00:1::2"], None));
-    assert_eq!(v6.await.unwrap().unwrap(), "fd00:1::3");
-}
+mod network;

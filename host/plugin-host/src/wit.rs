@@ -14,13 +14,14 @@ use semver::Version;
 /// The WIT folders this host carries bindings for, newest first, with the
 /// module serving each.
 pub const FOLDERS: &[(Version, BindingsVersion)] = &[
+    (Version::new(1, 3, 0), BindingsVersion::V1_3),
     (Version::new(1, 2, 0), BindingsVersion::V1_2),
     (Version::new(1, 1, 0), BindingsVersion::V1_1),
     (Version::new(1, 0, 0), BindingsVersion::V1),
 ];
 
 /// The newest WIT version of each major this host supports, newest first.
-pub const SUPPORTED: &[Version] = &[Version::new(1, 2, 0)];
+pub const SUPPORTED: &[Version] = &[Version::new(1, 3, 0)];
 
 /// Which bindings module serves a plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,10 @@ pub enum BindingsVersion {
     /// the `bindings::v1_2` module; the worlds it carries forward unchanged
     /// by `bindings::v1_1` (see `world::WorldPre::new`).
     V1_2,
+    /// `wit/since_v1.3.0`: its changed `network-policy` world is served by
+    /// the `bindings::v1_3` module; the worlds it carries forward unchanged
+    /// by the bindings of the version that last changed them.
+    V1_3,
 }
 
 /// Human-readable list of supported versions, for errors.
@@ -85,17 +90,20 @@ mod tests {
         assert_eq!(bindings_for(&v("1.0.1")), Some(BindingsVersion::V1));
         assert_eq!(bindings_for(&v("1.1.0")), Some(BindingsVersion::V1_1));
         assert_eq!(bindings_for(&v("1.2.0")), Some(BindingsVersion::V1_2));
+        assert_eq!(bindings_for(&v("1.2.1")), Some(BindingsVersion::V1_2));
+        assert_eq!(bindings_for(&v("1.3.0")), Some(BindingsVersion::V1_3));
     }
 
     #[test]
     fn newer_minor_other_major_and_prerelease_are_not() {
         for wanted in [
-            "1.3.0",
-            "1.2.1",
+            "1.4.0",
+            "1.3.1",
             "2.0.0",
             "0.9.0",
             "1.0.0-rc.1",
             "1.1.0-rc.1",
+            "1.3.0-rc.1",
         ] {
             assert_eq!(bindings_for(&v(wanted)), None, "{wanted}");
         }
@@ -125,7 +133,7 @@ mod tests {
     fn supported_versions_are_described() {
         assert_eq!(
             describe_supported(),
-            "1.2.0 (plugins built for 1.0.0 to 1.2.0)"
+            "1.3.0 (plugins built for 1.0.0 to 1.3.0)"
         );
     }
 }

@@ -10,22 +10,24 @@
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
-use crate::bindings::{latest, v1, v1_2};
+use crate::bindings::{latest, v1, v1_2, v1_3};
 use crate::manifest::World;
 use crate::state::CallState;
 use crate::wit::BindingsVersion;
 
 use latest::graph_policy::berth::plugin::types::{HandlerInfo, PluginInfo};
 use latest::graph_policy::exports::berth::plugin::graph_layout as graph;
-use latest::network_policy::exports::berth::plugin::network;
 use latest::registry_auth::exports::berth::plugin::credentials;
 use v1_2::registry_policy::exports::berth::plugin::credential_choice as choice;
+use v1_3::network_policy::exports::berth::plugin::network;
 
 /// A world's `InstancePre`, in the bindings of the plugin's WIT version.
 pub(crate) enum Versioned<Old, New> {
-    /// Built against WIT 1.0.x (`bindings::v1`).
+    /// Built against WIT 1.0.x (`bindings::v1`); for `network-policy`,
+    /// against 1.0.x to 1.2.x (its interface changed in 1.3).
     V1(Old),
-    /// Built against WIT 1.1.x (`bindings::latest`).
+    /// Built against the WIT that last changed the world or later
+    /// (`bindings::latest`; `bindings::v1_3` for `network-policy`).
     Latest(New),
 }
 
@@ -42,7 +44,7 @@ pub(crate) type GraphPre = Versioned<
 /// A network policy.
 pub(crate) type NetworkPre = Versioned<
     v1::network_policy::NetworkPolicyPre<CallState>,
-    latest::network_policy::NetworkPolicyPre<CallState>,
+    v1_3::network_policy::NetworkPolicyPre<CallState>,
 >;
 /// A registry-auth policy.
 pub(crate) type RegistryPre = Versioned<
@@ -72,37 +74,41 @@ impl WorldPre {
         version: BindingsVersion,
         pre: InstancePre<CallState>,
     ) -> wasmtime::Result<WorldPre> {
-        use BindingsVersion::{V1, V1_1, V1_2};
+        use BindingsVersion::{V1, V1_1, V1_2, V1_3};
         use Versioned::{Latest, V1 as Old};
-        // 1.2.0 only adds a world: a 1.2.0 plugin of a world carried forward
-        // is served by the 1.1 bindings (see `bindings::v1_2`).
+        // 1.2.0 only adds a world, 1.3.0 only changes `network-policy`: a
+        // plugin of a world carried forward is served by the bindings of
+        // the version that last changed it (see `bindings::v1_2`).
         Ok(match (world, version) {
             (World::JobHandler, V1) => {
                 WorldPre::Job(Old(v1::job_handler::JobHandlerPre::new(pre)?))
             }
-            (World::JobHandler, V1_1 | V1_2) => {
+            (World::JobHandler, V1_1 | V1_2 | V1_3) => {
                 WorldPre::Job(Latest(latest::job_handler::JobHandlerPre::new(pre)?))
             }
             (World::GraphPolicy, V1) => {
                 WorldPre::Graph(Old(v1::graph_policy::GraphPolicyPre::new(pre)?))
             }
-            (World::GraphPolicy, V1_1 | V1_2) => {
+            (World::GraphPolicy, V1_1 | V1_2 | V1_3) => {
                 WorldPre::Graph(Latest(latest::graph_policy::GraphPolicyPre::new(pre)?))
             }
-            (World::NetworkPolicy, V1) => {
+            // `network` was the same from 1.0 to 1.2 (`bindings::v1`).
+            (World::NetworkPolicy, V1 | V1_1 | V1_2) => {
                 WorldPre::Network(Old(v1::network_policy::NetworkPolicyPre::new(pre)?))
             }
-            (World::NetworkPolicy, V1_1 | V1_2) => {
-                WorldPre::Network(Latest(latest::network_policy::NetworkPolicyPre::new(pre)?))
+            (World::NetworkPolicy, V1_3) => {
+                WorldPre::Network(Latest(v1_3::network_policy::NetworkPolicyPre::new(pre)?))
             }
             (World::RegistryAuth, V1) => {
                 WorldPre::Registry(Old(v1::registry_auth::RegistryAuthPre::new(pre)?))
             }
-            (World::RegistryAuth, V1_1 | V1_2) => {
+            (World::RegistryAuth, V1_1 | V1_2 | V1_3) => {
                 WorldPre::Registry(Latest(latest::registry_auth::RegistryAuthPre::new(pre)?))
             }
-            (World::Authz, V1_1 | V1_2) => WorldPre::Authz(latest::authz::AuthzPre::new(pre)?),
-            (World::RegistryPolicy, V1_2) => {
+            (World::Authz, V1_1 | V1_2 | V1_3) => {
+                WorldPre::Authz(latest::authz::AuthzPre::new(pre)?)
+            }
+            (World::RegistryPolicy, V1_2 | V1_3) => {
                 WorldPre::RegistryPolicy(v1_2::registry_policy::RegistryPolicyPre::new(pre)?)
             }
             // Manifest::parse refuses a world older than the WIT it needs.
@@ -250,21 +256,54 @@ impl GraphPre {
 }
 
 impl NetworkPre {
-    /// `plan-network`.
+    /// Whether the policy plans subnets and every family of a network
+    /// (built for WIT 1.3 or later); an older one plans one family's
+    /// address (see `bindings::v1`).
+    pub fn plans_every_family(&self) -> bool {
+        matches!(self, Versioned::Latest(_))
+    }
+
+    /// `plan-network`. A pre-1.3 policy is asked the request's IPv4 side,
+    /// else its IPv6 side, and its address comes back as that family's.
     pub fn plan_network(
         &self,
         store: &mut Store<CallState>,
         request: &network::NetworkRequest,
     ) -> PolicyResult<network::NetworkPlan> {
         match self {
-            Versioned::V1(pre) => up(pre
-                .instantiate(&mut *store)?
-                .berth_plugin_network()
-                .call_plan_network(store, &request.into())),
+            Versioned::V1(pre) => {
+                let (family, side) = v1::asked_side(request).ok_or_else(|| {
+                    wasmtime::format_err!("network {} has no subnet to plan", request.network)
+                })?;
+                let old = v1::request_down(request, side);
+                let answer = pre
+                    .instantiate(&mut *store)?
+                    .berth_plugin_network()
+                    .call_plan_network(store, &old)?;
+                Ok(answer.map(|plan| v1::plan_up(plan, family)))
+            }
             Versioned::Latest(pre) => pre
                 .instantiate(&mut *store)?
                 .berth_plugin_network()
                 .call_plan_network(store, request),
+        }
+    }
+
+    /// `plan-subnet`; a policy built before 1.3 has none (callers ask
+    /// [`Self::plans_every_family`] first).
+    pub fn plan_subnet(
+        &self,
+        store: &mut Store<CallState>,
+        request: &network::SubnetRequest,
+    ) -> PolicyResult<network::SubnetPlan> {
+        match self {
+            Versioned::V1(_) => Err(wasmtime::format_err!(
+                "a network policy built before berth:plugin WIT 1.3.0 has no plan-subnet"
+            )),
+            Versioned::Latest(pre) => pre
+                .instantiate(&mut *store)?
+                .berth_plugin_network()
+                .call_plan_subnet(store, request),
         }
     }
 }

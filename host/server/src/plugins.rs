@@ -772,7 +772,7 @@ mod tests {
                 "disk-usage:1.0.0",
                 "graph-layout:1.0.0",
                 "image-gc:1.0.0",
-                "network-policy-default:1.0.0",
+                "network-policy-default:1.1.0",
                 "registry-policy-default:1.0.0"
             ]
         );

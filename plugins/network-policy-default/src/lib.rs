@@ -2,7 +2,11 @@
 //! IPAM and port mapper do (moby `libnetwork/ipams/defaultipam`,
 //! `libnetwork/portmapper`).
 //!
-//! - the address berthd asks for (`--ip`, else the address the container
+//! - a new network's IPv4 subnet: the first of moby's default pools that
+//!   overlaps neither a network of berthd nor a host route (the walk is
+//!   `berth_ipam`'s, the one the engine uses for older policies); no IPv6
+//!   subnet (berth has no default IPv6 pool: give `--subnet`);
+//! - for each family of the network, the address berthd asks for (`--ip`, else the address the container
 //!   had, which berthd offers only while it is free) when it is a host
 //!   address of the subnet other than the gateway and not in use, else the
 //!   lowest free host address; moby's IPAM messages when there is none;
@@ -11,8 +15,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use berth_plugin_sdk::network::{NetworkPlan, NetworkPolicy, NetworkRequest};
-use berth_plugin_sdk::{PluginInfo, register_network_policy};
+use berth_ipam::IpNet;
+use berth_plugin_sdk::network::v1_3::{
+    FamilyRequest, IpFamily, NetworkPlan, NetworkPolicy, NetworkRequest, SubnetPlan, SubnetRequest,
+};
+use berth_plugin_sdk::{PluginInfo, register_network_policy_v1_3};
 
 struct Default;
 
@@ -72,6 +79,54 @@ impl Range {
     }
 }
 
+/// The address of one family: the wanted one when it is a free host
+/// address of the subnet, else the lowest free one.
+fn address(side: &FamilyRequest) -> Result<IpAddr, String> {
+    let range = Range::parse(&side.subnet)?;
+    let gateway: IpAddr = side
+        .gateway
+        .parse()
+        .map_err(|_| format!("gateway {:?} is not an address", side.gateway))?;
+    let used: Vec<IpAddr> = side
+        .used_addresses
+        .iter()
+        .filter_map(|a| a.parse().ok())
+        .chain([gateway])
+        .collect();
+    match &side.requested_address {
+        Some(wanted) => {
+            // moby `ErrIPOutOfRange`, `ErrIPAlreadyAllocated`.
+            let addr: IpAddr = wanted
+                .parse()
+                .map_err(|_| "Requested address is out of range".to_owned())?;
+            let inside = range
+                .number(addr)
+                .is_some_and(|n| (range.first..=range.last).contains(&n));
+            if !inside || addr == gateway {
+                return Err("Requested address is out of range".into());
+            }
+            if used.contains(&addr) {
+                return Err("Address already in use".into());
+            }
+            Ok(addr)
+        }
+        // The walk takes at most `used.len() + 1` steps.
+        None => (range.first..=range.last)
+            .map(|n| range.address(n))
+            .find(|a| !used.contains(a))
+            // moby `ErrNoAvailableIPs`.
+            .ok_or_else(|| "No available addresses on this pool".to_owned()),
+    }
+}
+
+/// `texts` as networks; what berthd sends is CIDR, anything else is said.
+fn networks(texts: &[String]) -> Result<Vec<IpNet>, String> {
+    texts
+        .iter()
+        .map(|t| t.parse().map_err(|_| format!("{t:?} is not CIDR")))
+        .collect()
+}
+
 impl NetworkPolicy for Default {
     fn new() -> Self {
         Default
@@ -81,52 +136,43 @@ impl NetworkPolicy for Default {
         PluginInfo::new(
             "network-policy-default",
             env!("CARGO_PKG_VERSION"),
-            "default network policy: the wanted address, else the lowest free one; ports as asked",
+            "default network policy: moby's default pools; the wanted address, else the lowest free one; ports as asked",
         )
     }
 
-    fn plan_network(&mut self, request: &NetworkRequest) -> Result<NetworkPlan, String> {
-        let range = Range::parse(&request.subnet)?;
-        let gateway: IpAddr = request
-            .gateway
-            .parse()
-            .map_err(|_| format!("gateway {:?} is not an address", request.gateway))?;
-        let used: Vec<IpAddr> = request
-            .used_addresses
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .chain([gateway])
-            .collect();
-        let address = match &request.requested_address {
-            Some(wanted) => {
-                // moby `ErrIPOutOfRange`, `ErrIPAlreadyAllocated`.
-                let addr: IpAddr = wanted
-                    .parse()
-                    .map_err(|_| "Requested address is out of range".to_owned())?;
-                let inside = range
-                    .number(addr)
-                    .is_some_and(|n| (range.first..=range.last).contains(&n));
-                if !inside || addr == gateway {
-                    return Err("Requested address is out of range".into());
-                }
-                if used.contains(&addr) {
-                    return Err("Address already in use".into());
-                }
-                addr
+    fn plan_subnet(&mut self, request: &SubnetRequest) -> Result<SubnetPlan, String> {
+        match request.family {
+            IpFamily::Ipv4 => {
+                let in_use = networks(&request.subnets_in_use)?;
+                let routes = networks(&request.host_routes)?;
+                let subnet = berth_ipam::choose_default_ipv4(&in_use, &routes).ok_or(
+                    // moby's message when every default pool is taken.
+                    "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                )?;
+                Ok(SubnetPlan {
+                    subnet: subnet.to_string(),
+                    gateway: None,
+                })
             }
-            // The walk takes at most `used.len() + 1` steps.
-            None => (range.first..=range.last)
-                .map(|n| range.address(n))
-                .find(|a| !used.contains(a))
-                // moby `ErrNoAvailableIPs`.
-                .ok_or_else(|| "No available addresses on this pool".to_owned())?,
+            IpFamily::Ipv6 => Err(
+                "--ipv6 without an IPv6 --subnet is not supported by berth: it has no default IPv6 address pool".into(),
+            ),
+        }
+    }
+
+    fn plan_network(&mut self, request: &NetworkRequest) -> Result<NetworkPlan, String> {
+        let plan = |side: &Option<FamilyRequest>| {
+            side.as_ref()
+                .map(|s| address(s).map(|a| a.to_string()))
+                .transpose()
         };
         Ok(NetworkPlan {
-            address: address.to_string(),
+            ipv4_address: plan(&request.ipv4)?,
+            ipv6_address: plan(&request.ipv6)?,
             dns_servers: Vec::new(),
             ports: request.ports.clone(),
         })
     }
 }
 
-register_network_policy!(Default);
+register_network_policy_v1_3!(Default);

@@ -169,14 +169,14 @@ pub fn check_wish(network: &NetworkModel, wish: &EndpointWish) -> Result<(), Job
             return Err(JobError::invalid(super::aliases::ALIAS_ON_DEFAULT_NETWORK));
         }
     }
-    // berth refuses `--ipv6` without an IPv6 `--subnet`: an IPv6 subnet
-    // is always the user's.
+    // An IPv6 subnet is the user's unless the network policy planned it
+    // (`--ipv6` without an IPv6 `--subnet`).
     let user_subnets = [
         (
             wish.ipv4,
             network.ipv4.is_some() && network.ipv4_user_subnet,
         ),
-        (wish.ipv6, network.ipv6.is_some()),
+        (wish.ipv6, network.ipv6.is_some() && !network.ipv6_planned),
     ];
     if user_subnets
         .iter()

@@ -5,18 +5,20 @@
 //!
 //! For each network a container joins, under the network lock (so the
 //! addresses the policy sees in use are the leases of the moment), the
-//! engine asks the policy with the network's subnet and gateway, the
-//! addresses in use, the address it wants (`--ip`, else the one the
-//! container had if still free: the WIT request has one field for both)
-//! and, on the first network, the ports the container publishes. The
-//! answer is checked ([`super::net_policy::check_plan`]) before anything is
-//! reserved or configured; a refusal, a failed call or an invalid plan
-//! fails the start naming the plugin, and the join's undo leaves no
-//! lease, veth or reservation.
+//! engine asks the policy with each of the network's families (subnet,
+//! gateway, the addresses of that family in use, the address it wants:
+//! `--ip`/`--ip6`, else the one the container had if still free) and, on
+//! the first network, the ports the container publishes. The answer is
+//! checked ([`super::net_policy::check_plan`]) before anything is reserved
+//! or configured; a refusal, a failed call or an invalid plan fails the
+//! start naming the plugin, and the join's undo leaves no lease, veth or
+//! reservation.
 //!
-//! The WIT request has one subnet: the policy plans the IPv4 address (the
-//! IPv6 one on an IPv6-only network); a dual-stack network's IPv6 address
-//! stays with the engine's own allocation.
+//! A policy built for WIT 1.3 or later plans an address of every family
+//! the network has. One built for an older WIT sees one subnet (IPv4,
+//! else IPv6: the plugin host gives it that family only) and plans that
+//! family; a dual-stack network's IPv6 address then stays with the
+//! engine's own allocation, as before 1.3.
 //!
 //! The plan's name servers become the endpoint's
 //! ([`EndpointModel::dns_servers`]) unless the container has `--dns`,
@@ -27,7 +29,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use berth_model::net_policy::PlanRequest;
+use berth_model::net_policy::{FamilyRequest, PlanRequest};
 use berth_model::network::{EndpointModel, Subnet};
 use berth_model::ports::PortRequest;
 
@@ -42,11 +44,12 @@ use crate::job::JobError;
 /// so more would be silently dropped; such a plan is refused instead.
 pub const MAX_PLANNED_NAME_SERVERS: usize = 3;
 
-/// What the policy's side of planning gives an endpoint: the address it
-/// chose (`None`: no policy serves, the engine chose), the publications
-/// to reserve and the name servers it planned (empty: none).
+/// What the policy's side of planning gives an endpoint: the addresses it
+/// chose, IPv4 and IPv6 (`None`: no policy serves, or it does not plan
+/// that family; the engine allocates), the publications to reserve and the
+/// name servers it planned (empty: none).
 struct Planned {
-    address: Option<IpAddr>,
+    addresses: [Option<IpAddr>; 2],
     ports: Vec<PortRequest>,
     dns_servers: Vec<IpAddr>,
 }
@@ -59,7 +62,7 @@ impl Daemon {
         let _ = self.net_policy.set(policy);
     }
 
-    /// Plans one endpoint ([`plan_endpoint`]) with the address and name
+    /// Plans one endpoint ([`plan_endpoint`]) with the addresses and name
     /// servers the policy chose (the container's `--dns` before the
     /// latter), and returns it with the publications to reserve (`ports`,
     /// as the policy planned them). Called under the network lock.
@@ -68,25 +71,24 @@ impl Daemon {
         request: EndpointRequest<'_>,
         ports: &[PortRequest],
     ) -> Result<(EndpointModel, Vec<PortRequest>), JobError> {
-        let subnet = request.network.ipv4.or(request.network.ipv6);
-        let (policy, subnet) = match (self.net_policy.get(), subnet) {
-            (Some(policy), Some(subnet)) => (Arc::clone(policy), subnet),
+        let has_subnet = request.network.ipv4.is_some() || request.network.ipv6.is_some();
+        let policy = match self.net_policy.get() {
+            Some(policy) if has_subnet => Arc::clone(policy),
             _ => return Ok((plan_endpoint(&request)?, ports.to_vec())),
         };
-        let planned = self.ask_policy(policy, &request, &subnet, ports).await?;
-        let Some(address) = planned.address else {
-            return Ok((plan_endpoint(&request)?, planned.ports));
-        };
-        // The policy's address is the endpoint's, in its family; the
-        // engine's allocation (and the container's old address) only for
-        // the other family.
+        let planned = self.ask_policy(policy, &request, ports).await?;
+        // The policy's addresses are the endpoint's; the engine's
+        // allocation (and the container's old address) only for a family
+        // it did not plan (a policy older than WIT 1.3).
         let mut wish = request.wish.clone();
         let mut previous: Vec<IpAddr> = request.previous.to_vec();
-        previous.retain(|a| a.is_ipv4() != address.is_ipv4());
-        if address.is_ipv4() {
-            wish.ipv4 = Some(address);
-        } else {
-            wish.ipv6 = Some(address);
+        for address in planned.addresses.into_iter().flatten() {
+            previous.retain(|a| a.is_ipv4() != address.is_ipv4());
+            if address.is_ipv4() {
+                wish.ipv4 = Some(address);
+            } else {
+                wish.ipv6 = Some(address);
+            }
         }
         let nameservers = request.nameservers;
         let mut endpoint = plan_endpoint(&EndpointRequest {
@@ -104,24 +106,35 @@ impl Daemon {
         &self,
         policy: Arc<dyn NetworkPolicy>,
         request: &EndpointRequest<'_>,
-        subnet: &Subnet,
         ports: &[PortRequest],
     ) -> Result<Planned, JobError> {
-        let asked = wished(request.wish, subnet);
-        let hint = asked.or_else(|| {
-            request.previous.iter().copied().find(|addr| {
-                subnet.is_host_address(*addr)
-                    && *addr != subnet.gateway()
-                    && !request.used.contains(addr)
-            })
-        });
+        let network = request.network;
+        let family = |subnet: &Subnet| {
+            let asked = wished(request.wish, subnet);
+            let hint = asked.or_else(|| {
+                request.previous.iter().copied().find(|addr| {
+                    subnet.is_host_address(*addr)
+                        && *addr != subnet.gateway()
+                        && !request.used.contains(addr)
+                })
+            });
+            FamilyRequest {
+                subnet: subnet.cidr().to_string(),
+                gateway: subnet.gateway().to_string(),
+                used_addresses: request
+                    .used
+                    .iter()
+                    .filter(|a| a.is_ipv4() != subnet.is_ipv6())
+                    .map(ToString::to_string)
+                    .collect(),
+                requested_address: hint.map(|a| a.to_string()),
+            }
+        };
         let plan_request = PlanRequest {
             container_id: request.container_id.to_owned(),
-            network: request.network.name.clone(),
-            subnet: subnet.cidr().to_string(),
-            gateway: subnet.gateway().to_string(),
-            used_addresses: request.used.iter().map(ToString::to_string).collect(),
-            requested_address: hint.map(|a| a.to_string()),
+            network: network.name.clone(),
+            ipv4: network.ipv4.as_ref().map(family),
+            ipv6: network.ipv6.as_ref().map(family),
             ports: net_policy::planned_ports(ports),
         };
         let sent = plan_request.clone();
@@ -130,7 +143,7 @@ impl Daemon {
             .await?;
         let Some(answer) = answer else {
             return Ok(Planned {
-                address: None,
+                addresses: [None, None],
                 ports: ports.to_vec(),
                 dns_servers: Vec::new(),
             });
@@ -142,9 +155,10 @@ impl Daemon {
         let checked = net_policy::check_plan(
             &answer.plugin,
             &plan_request,
-            subnet,
+            network,
             request.used,
             ports,
+            answer.every_family,
             &plan,
         )?;
         let invalid = |why: String| {
@@ -153,15 +167,20 @@ impl Daemon {
                 answer.plugin
             ))
         };
-        // `--ip` must be given or the start fails; the old address is only
-        // a hint the policy may pass over.
-        if let Some(asked) = asked
-            && checked.address != asked
-        {
-            return Err(invalid(format!(
-                "address {} is not the requested {asked}",
-                checked.address
-            )));
+        // `--ip`/`--ip6` must be given or the start fails; the old address
+        // is only a hint the policy may pass over. A family the policy did
+        // not plan (older than 1.3) gets it from the engine's allocation.
+        for (asked, planned) in [
+            (request.wish.ipv4, checked.ipv4),
+            (request.wish.ipv6, checked.ipv6),
+        ] {
+            if let (Some(asked), Some(planned)) = (asked, planned)
+                && planned != asked
+            {
+                return Err(invalid(format!(
+                    "address {planned} is not the requested {asked}"
+                )));
+            }
         }
         if checked.dns_servers.len() > MAX_PLANNED_NAME_SERVERS {
             return Err(invalid(format!(
@@ -170,7 +189,7 @@ impl Daemon {
             )));
         }
         Ok(Planned {
-            address: Some(checked.address),
+            addresses: [checked.ipv4, checked.ipv6],
             ports: checked.ports,
             dns_servers: checked.dns_servers,
         })

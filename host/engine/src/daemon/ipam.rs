@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_model::network::{IpNet, Subnet};
-use ipnet::Ipv4Net;
 
 /// Why no subnet or address could be given; the messages are moby's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,43 +34,18 @@ pub enum IpamError {
     OutOfRange,
 }
 
-/// moby's default address pools (`ipamutils.localScopeDefaultNetworks`):
-/// 172.17.0.0/16 to 172.31.0.0/16, then 192.168.0.0/16 in /20s.
-pub fn default_pools() -> Vec<Ipv4Net> {
-    let mut pools = Vec::new();
-    for second in 17..=31u8 {
-        pools.extend(Ipv4Net::new(Ipv4Addr::new(172, second, 0, 0), 16).ok());
-    }
-    if let Ok(base) = Ipv4Net::new(Ipv4Addr::new(192, 168, 0, 0), 16)
-        && let Ok(subnets) = base.subnets(20)
-    {
-        pools.extend(subnets);
-    }
-    pools
-}
-
-fn overlaps(a: &IpNet, b: &IpNet) -> bool {
-    a.contains(b) || b.contains(a)
-}
-
-/// The first default pool that overlaps neither a network's subnet in
-/// `in_use` nor a host route in `routes` (a default route, `0.0.0.0/0`,
-/// overlaps everything and is not counted, as moby skips it).
+/// The first of moby's default pools that overlaps neither a network's
+/// subnet in `in_use` nor a host route in `routes` (the walk is
+/// `berth_ipam`'s, shared with the built-in network policy). The engine
+/// chooses itself only when the serving network policy predates WIT 1.3
+/// (no `plan-subnet`) or none is wired.
 pub fn choose_subnet(in_use: &[IpNet], routes: &[IpNet]) -> Result<IpNet, IpamError> {
-    let routes: Vec<&IpNet> = routes.iter().filter(|r| r.prefix_len() != 0).collect();
-    default_pools()
-        .into_iter()
-        .map(IpNet::V4)
-        .find(|pool| {
-            !in_use.iter().any(|net| overlaps(pool, net))
-                && !routes.iter().any(|route| overlaps(pool, route))
-        })
-        .ok_or(IpamError::NoPool)
+    berth_ipam::choose_default_ipv4(in_use, routes).ok_or(IpamError::NoPool)
 }
 
 /// Checks a subnet the user asked for against the ones in use.
 pub fn check_subnet(subnet: &IpNet, in_use: &[IpNet]) -> Result<(), IpamError> {
-    if in_use.iter().any(|net| overlaps(subnet, net)) {
+    if in_use.iter().any(|net| berth_ipam::overlaps(subnet, net)) {
         return Err(IpamError::Overlap);
     }
     Ok(())
@@ -132,16 +106,6 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
-    }
-
-    #[test]
-    fn the_pools_are_mobys_in_order() {
-        let pools = default_pools();
-        assert_eq!(pools.len(), 15 + 16);
-        assert_eq!(pools[0].to_string(), "172.17.0.0/16");
-        assert_eq!(pools[14].to_string(), "172.31.0.0/16");
-        assert_eq!(pools[15].to_string(), "192.168.0.0/20");
-        assert_eq!(pools[16].to_string(), "192.168.16.0/20");
     }
 
     #[test]

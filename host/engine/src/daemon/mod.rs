@@ -56,6 +56,7 @@ pub mod spec;
 mod start;
 pub mod stats;
 mod stop;
+pub mod subnet_policy;
 pub mod sysinfo;
 pub mod top;
 mod transfer;

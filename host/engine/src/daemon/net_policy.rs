@@ -1,15 +1,16 @@
 //! The host's checks of a network-policy plan (DESIGN: "policies are pure
 //! decisions ... the host validates the plan and does the privileged
-//! work"): the address is a free host address of the subnet, every host
+//! work"): each address is a free host address of the network's subnet of
+//! its family, every family the policy was asked is planned, every host
 //! port is one the request allows and is taken once, every name server is
-//! an address. A plan that fails is refused with the plugin's name; nothing
-//! of it is applied.
+//! an address. A plan that fails is refused with the plugin's name;
+//! nothing of it is applied.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use berth_model::net_policy::{PlanRequest, PlannedPort};
-use berth_model::network::{Protocol, Subnet};
+use berth_model::net_policy::{Family, PlanRequest, PlannedPort};
+use berth_model::network::{NetworkModel, Protocol, Subnet};
 use berth_model::ports::{ContainerPort, HostPorts, PortRequest};
 
 use crate::job::JobError;
@@ -17,8 +18,10 @@ use crate::job::JobError;
 /// A plan the host accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedPlan {
-    /// The container's address.
-    pub address: IpAddr,
+    /// The container's IPv4 address, when the policy planned one.
+    pub ipv4: Option<IpAddr>,
+    /// Its IPv6 address, when the policy planned one.
+    pub ipv6: Option<IpAddr>,
     /// Its name servers (empty: the host's).
     pub dns_servers: Vec<IpAddr>,
     /// What to reserve: the policy's host port where it chose one.
@@ -42,15 +45,37 @@ pub fn planned_ports(requests: &[PortRequest]) -> Vec<PlannedPort> {
         .collect()
 }
 
+/// The network's subnets, by family.
+fn subnets(network: &NetworkModel) -> [(Family, Option<Subnet>); 2] {
+    [(Family::Ipv4, network.ipv4), (Family::Ipv6, network.ipv6)]
+}
+
+/// The families a policy must plan on `network`: every one the network
+/// has when it plans them all (`every_family`, WIT 1.3 and later), else
+/// the one it was asked (IPv4, else IPv6: what a plugin built for an older
+/// WIT is given).
+pub fn planned_families(network: &NetworkModel, every_family: bool) -> Vec<Family> {
+    let present = subnets(network)
+        .into_iter()
+        .filter(|(_, subnet)| subnet.is_some())
+        .map(|(family, _)| family);
+    if every_family {
+        present.collect()
+    } else {
+        present.take(1).collect()
+    }
+}
+
 /// Checks `plan` (from the plugin `plugin`) against `request`, the
-/// network's `subnet`, the addresses in `used`, and the container's
-/// publications `requests`.
+/// `network`'s subnets, the addresses in `used`, and the container's
+/// publications `requests`; `every_family` as [`planned_families`].
 pub fn check_plan(
     plugin: &str,
     request: &PlanRequest,
-    subnet: &Subnet,
+    network: &NetworkModel,
     used: &BTreeSet<IpAddr>,
     requests: &[PortRequest],
+    every_family: bool,
     plan: &berth_model::net_policy::Plan,
 ) -> Result<CheckedPlan, JobError> {
     let refuse = |why: String| {
@@ -59,22 +84,41 @@ pub fn check_plan(
             request.container_id
         ))
     };
-    let address: IpAddr = plan
-        .address
-        .parse()
-        .map_err(|_| refuse(format!("address {:?} is not an IP address", plan.address)))?;
-    if !subnet.is_host_address(address) {
-        return Err(refuse(format!(
-            "address {address} is not a host address of {}",
-            subnet.cidr()
-        )));
+    let wanted = planned_families(network, every_family);
+    let mut addresses = [None, None];
+    for ((family, subnet), slot) in subnets(network).into_iter().zip(&mut addresses) {
+        let planned = plan.address(family);
+        let subnet = match (subnet, planned) {
+            (_, None) if wanted.contains(&family) => {
+                return Err(refuse(format!("it gives no {family} address")));
+            }
+            (_, None) => continue,
+            (Some(subnet), Some(_)) if wanted.contains(&family) => subnet,
+            (_, Some(text)) => {
+                return Err(refuse(format!(
+                    "{family} address {text:?} was not asked for"
+                )));
+            }
+        };
+        let text = planned.unwrap_or_default();
+        let address: IpAddr = text
+            .parse()
+            .map_err(|_| refuse(format!("address {text:?} is not an IP address")))?;
+        if !subnet.is_host_address(address) {
+            return Err(refuse(format!(
+                "address {address} is not a host address of {}",
+                subnet.cidr()
+            )));
+        }
+        if address == subnet.gateway() {
+            return Err(refuse(format!("address {address} is the gateway")));
+        }
+        if used.contains(&address) {
+            return Err(refuse(format!("address {address} is in use")));
+        }
+        *slot = Some(address);
     }
-    if address == subnet.gateway() {
-        return Err(refuse(format!("address {address} is the gateway")));
-    }
-    if used.contains(&address) {
-        return Err(refuse(format!("address {address} is in use")));
-    }
+    let [ipv4, ipv6] = addresses;
     let dns_servers = plan
         .dns_servers
         .iter()
@@ -149,7 +193,8 @@ pub fn check_plan(
         });
     }
     Ok(CheckedPlan {
-        address,
+        ipv4,
+        ipv6,
         dns_servers,
         ports,
     })
@@ -170,18 +215,39 @@ mod tests {
 
     use super::*;
 
-    fn subnet() -> Subnet {
-        Subnet::new(parse_cidr("10.9.0.0/24").unwrap(), None).unwrap()
+    fn subnet(cidr: &str) -> Subnet {
+        Subnet::new(parse_cidr(cidr).unwrap(), None).unwrap()
+    }
+
+    /// 10.9.0.0/24, and fd00:9::/64 when `dual`.
+    fn network(dual: bool) -> NetworkModel {
+        NetworkModel {
+            id: "n".into(),
+            name: "lab".into(),
+            driver: "bridge".into(),
+            bridge: berth_model::network::InterfaceName::new("br-lab").unwrap(),
+            ipv4: Some(subnet("10.9.0.0/24")),
+            ipv4_user_subnet: true,
+            ipv6: dual.then(|| subnet("fd00:9::/64")),
+            ipv6_planned: false,
+            internal: false,
+            labels: Default::default(),
+            options: Default::default(),
+            created: String::new(),
+        }
     }
 
     fn request(ports: &[PortRequest]) -> PlanRequest {
         PlanRequest {
             container_id: "c1".into(),
-            network: "bridge".into(),
-            subnet: "10.9.0.0/24".into(),
-            gateway: "10.9.0.1".into(),
-            used_addresses: vec!["10.9.0.2".into()],
-            requested_address: None,
+            network: "lab".into(),
+            ipv4: Some(berth_model::net_policy::FamilyRequest {
+                subnet: "10.9.0.0/24".into(),
+                gateway: "10.9.0.1".into(),
+                used_addresses: vec!["10.9.0.2".into()],
+                requested_address: None,
+            }),
+            ipv6: None,
             ports: planned_ports(ports),
         }
     }
@@ -199,7 +265,8 @@ mod tests {
 
     fn plan(address: &str, ports: &[(u16, u16)]) -> Plan {
         Plan {
-            address: address.into(),
+            ipv4_address: Some(address.into()),
+            ipv6_address: None,
             dns_servers: vec!["10.9.0.1".into()],
             ports: ports
                 .iter()
@@ -214,13 +281,23 @@ mod tests {
     }
 
     fn check(p: &Plan, requests: &[PortRequest]) -> Result<CheckedPlan, String> {
-        let used = BTreeSet::from(["10.9.0.2".parse().unwrap()]);
+        check_on(false, true, p, requests)
+    }
+
+    fn check_on(
+        dual: bool,
+        every_family: bool,
+        p: &Plan,
+        requests: &[PortRequest],
+    ) -> Result<CheckedPlan, String> {
+        let used = BTreeSet::from(["10.9.0.2".parse().unwrap(), "fd00:9::2".parse().unwrap()]);
         check_plan(
             "low-ports",
             &request(requests),
-            &subnet(),
+            &network(dual),
             &used,
             requests,
+            every_family,
             p,
         )
         .map_err(|e| e.message)
@@ -247,7 +324,8 @@ mod tests {
             [0, 0]
         );
         let got = check(&plan("10.9.0.3", &[(80, 0), (81, 8005)]), &reqs).unwrap();
-        assert_eq!(got.address.to_string(), "10.9.0.3");
+        assert_eq!(got.ipv4, Some("10.9.0.3".parse().unwrap()));
+        assert_eq!(got.ipv6, None);
         assert_eq!(got.ports[0].host_ports, HostPorts::Ephemeral);
         assert_eq!(
             got.ports[1].host_ports,
@@ -335,6 +413,79 @@ mod tests {
         assert_eq!(
             refused("low-ports", "c1", "host port 80 is below 1024").message,
             r#"network policy "low-ports" refused container c1: host port 80 is below 1024"#
+        );
+    }
+
+    #[test]
+    fn a_dual_stack_plan_gives_each_family_its_address() {
+        let mut both = plan("10.9.0.3", &[]);
+        both.ipv6_address = Some("fd00:9::3".into());
+        let got = check_on(true, true, &both, &[]).unwrap();
+        assert_eq!(
+            (got.ipv4, got.ipv6),
+            (
+                Some("10.9.0.3".parse().unwrap()),
+                Some("fd00:9::3".parse().unwrap())
+            )
+        );
+        let prefix = r#"network policy "low-ports" gave an invalid plan for container c1: "#;
+        let with = |v4: Option<&str>, v6: Option<&str>| Plan {
+            ipv4_address: v4.map(str::to_owned),
+            ipv6_address: v6.map(str::to_owned),
+            ..plan("10.9.0.3", &[])
+        };
+        for (dual, every, p, why) in [
+            (
+                true,
+                true,
+                with(Some("10.9.0.3"), None),
+                "it gives no IPv6 address",
+            ),
+            (
+                true,
+                true,
+                with(None, Some("fd00:9::3")),
+                "it gives no IPv4 address",
+            ),
+            (
+                true,
+                true,
+                with(Some("10.9.0.3"), Some("fd00:9::2")),
+                "address fd00:9::2 is in use",
+            ),
+            (
+                true,
+                true,
+                with(Some("10.9.0.3"), Some("fd00:8::3")),
+                "address fd00:8::3 is not a host address of fd00:9::/64",
+            ),
+            (
+                true,
+                true,
+                with(Some("fd00:9::3"), Some("fd00:9::4")),
+                "address fd00:9::3 is not a host address of 10.9.0.0/24",
+            ),
+            (
+                false,
+                true,
+                with(Some("10.9.0.3"), Some("fd00:9::3")),
+                r#"IPv6 address "fd00:9::3" was not asked for"#,
+            ),
+        ] {
+            assert_eq!(
+                check_on(dual, every, &p, &[]).unwrap_err(),
+                format!("{prefix}{why}"),
+                "{p:?}"
+            );
+        }
+        // A plugin older than 1.3 plans the first family only: the engine
+        // allocates the other.
+        let got = check_on(true, false, &with(Some("10.9.0.3"), None), &[]).unwrap();
+        assert_eq!((got.ipv4.is_some(), got.ipv6), (true, None));
+        assert_eq!(planned_families(&network(true), false), [Family::Ipv4]);
+        assert_eq!(
+            planned_families(&network(true), true),
+            [Family::Ipv4, Family::Ipv6]
         );
     }
 }

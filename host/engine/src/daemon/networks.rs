@@ -1,7 +1,8 @@
 //! `/networks`: create, list, inspect and remove bridge networks (moby
 //! `daemon/network.go`). A network is a [`NetworkModel`] in the store's
-//! `networks` table; its subnet is chosen by [`ipam`] (or checked against
-//! the ones in use when given). The predefined `host` and `none` networks
+//! `networks` table; a subnet the user gives is checked against the ones
+//! in use ([`ipam`]), one not given is the network policy's, checked
+//! (`subnet_policy`). The predefined `host` and `none` networks
 //! are listed as moby lists them and are never stored.
 //!
 //! The kernel side (the bridge) is the network driver's: a network is
@@ -16,6 +17,7 @@ use berth_api::filters::Filters;
 use berth_api::network::{
     Ipam, IpamConfig, NetworkCreateRequest, NetworkCreateResponse, NetworkResource,
 };
+use berth_model::net_policy::Family;
 use berth_model::network::{InterfaceName, IpNet, NetworkModel, Subnet, parse_cidr, parse_ip};
 use berth_store::Table;
 
@@ -126,19 +128,20 @@ impl Daemon {
                 ipam::check_subnet(&cidr, &in_use).map_err(pool_error)?;
                 subnet(cidr, gateway)?
             }
-            None => {
-                let network = Arc::clone(&self.network);
-                let routes = self
-                    .blocking(BlockingKind::Network, move || network.host_routes())
-                    .await?;
-                let cidr = ipam::choose_subnet(&in_use, &routes).map_err(pool_error)?;
-                subnet(cidr, None)?
-            }
+            None => self.choose_new_subnet(&name, Family::Ipv4, &in_use).await?,
         };
+        // The IPv6 subnet is checked against the IPv4 one just chosen too
+        // (a policy could answer anything).
+        let mut in_use = in_use;
+        in_use.push(ipv4.cidr());
+        let ipv6_planned = plan.enable_ipv6 && plan.ipv6.is_none();
         let ipv6 = match plan.ipv6 {
             Some((cidr, gateway)) => {
                 ipam::check_subnet(&cidr, &in_use).map_err(pool_error)?;
                 Some(subnet(cidr, gateway)?)
+            }
+            None if plan.enable_ipv6 => {
+                Some(self.choose_new_subnet(&name, Family::Ipv6, &in_use).await?)
             }
             None => None,
         };
@@ -154,6 +157,7 @@ impl Daemon {
             ipv4: Some(ipv4),
             ipv4_user_subnet,
             ipv6,
+            ipv6_planned,
             internal: request.internal,
             labels: request.labels,
             options: request.options,
@@ -350,16 +354,10 @@ impl Daemon {
                     let in_use: Vec<IpNet> = networks
                         .iter()
                         .filter(|n| n.name != "bridge")
-                        .flat_map(|n| n.ipv4.iter().map(Subnet::cidr))
+                        .flat_map(|n| n.ipv4.iter().chain(n.ipv6.iter()).map(Subnet::cidr))
                         .collect();
-                    let network = Arc::clone(&self.network);
-                    let routes = self
-                        .blocking(BlockingKind::Network, move || network.host_routes())
-                        .await?;
-                    subnet(
-                        ipam::choose_subnet(&in_use, &routes).map_err(pool_error)?,
-                        None,
-                    )?
+                    self.choose_new_subnet("bridge", Family::Ipv4, &in_use)
+                        .await?
                 }
             },
         };
@@ -374,6 +372,7 @@ impl Daemon {
             // `--bip` or not: the default network takes no `--ip` anyway.
             ipv4_user_subnet: configured.is_some(),
             ipv6: None,
+            ipv6_planned: false,
             internal: false,
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
@@ -442,6 +441,9 @@ pub const NO_DEFAULT_BRIDGE: &str = "none";
 struct NetworkPlan {
     ipv4: Option<(IpNet, Option<std::net::IpAddr>)>,
     ipv6: Option<(IpNet, Option<std::net::IpAddr>)>,
+    /// `--ipv6`: the network has an IPv6 side, the given subnet or one the
+    /// network policy plans.
+    enable_ipv6: bool,
 }
 
 impl NetworkPlan {
@@ -482,6 +484,7 @@ impl NetworkPlan {
         let mut plan = NetworkPlan {
             ipv4: None,
             ipv6: None,
+            enable_ipv6: request.enable_ipv6.unwrap_or(false),
         };
         if let Some(ipam) = &request.ipam {
             if !matches!(ipam.driver.as_str(), "" | "default") {
@@ -518,14 +521,10 @@ impl NetworkPlan {
                 *slot = Some((cidr, gateway));
             }
         }
-        let ipv6 = request.enable_ipv6.unwrap_or(false);
-        if plan.ipv6.is_some() && !ipv6 {
+        if plan.ipv6.is_some() && !plan.enable_ipv6 {
             return Err(JobError::invalid(
                 "an IPv6 subnet needs --ipv6 (EnableIPv6)",
             ));
-        }
-        if ipv6 && plan.ipv6.is_none() {
-            return Err(unsupported("--ipv6 without an IPv6 --subnet"));
         }
         Ok(plan)
     }
@@ -537,7 +536,7 @@ fn subnet(cidr: IpNet, gateway: Option<std::net::IpAddr>) -> Result<Subnet, JobE
 
 /// libnetwork's IPAM errors as `docker network create` reports them
 /// (`invalid pool request: ...`, Forbidden).
-fn pool_error(e: ipam::IpamError) -> JobError {
+pub(super) fn pool_error(e: ipam::IpamError) -> JobError {
     match e {
         ipam::IpamError::Overlap => {
             JobError::new(ErrorKind::Forbidden, format!("invalid pool request: {e}"))

@@ -897,6 +897,7 @@ mod start;
 mod start_bounds;
 mod stats;
 mod stop;
+mod subnet_policy;
 mod top;
 mod update;
 mod volumes;

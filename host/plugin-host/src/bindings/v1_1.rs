@@ -37,19 +37,6 @@ pub mod graph_policy {
     });
 }
 
-/// `world network-policy`: sync.
-pub mod network_policy {
-    wasmtime::component::bindgen!({
-        world: "network-policy",
-        path: "../../wit/since_v1.1.0",
-        additional_derives: [PartialEq, Eq],
-        with: {
-            "berth:plugin/host": crate::bindings::v1_1::graph_policy::berth::plugin::host,
-            "berth:plugin/types": crate::bindings::v1_1::graph_policy::berth::plugin::types,
-        },
-    });
-}
-
 /// `world registry-auth`: sync.
 pub mod registry_auth {
     wasmtime::component::bindgen!({

@@ -20,6 +20,7 @@ fn network(name: &str, cidr: &str) -> NetworkModel {
         ipv4: Some(Subnet::new(parse_cidr(cidr).unwrap(), None).unwrap()),
         ipv4_user_subnet: true,
         ipv6: None,
+        ipv6_planned: false,
         internal: false,
         labels: BTreeMap::new(),
         options: BTreeMap::new(),

@@ -6,18 +6,24 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 
 use berth_model::dns::Resolver;
-use berth_model::net_policy::{Plan, PlanRequest};
+use berth_model::net_policy::{FamilyRequest, Plan, PlanRequest, SubnetPlan, SubnetRequest};
 
 use super::*;
 use crate::daemon::endpoints::SANDBOXES;
-use crate::driver::{NetworkPolicy, PolicyAnswer};
+use crate::driver::{NetworkPolicy, PolicyAnswer, SubnetAnswer};
 
-type Decide = dyn Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync;
+pub(super) type Decide =
+    dyn Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync;
+pub(super) type DecideSubnet =
+    dyn Fn(&SubnetRequest) -> Result<Option<SubnetAnswer>, JobError> + Send + Sync;
 
-/// A policy that records what it is asked and answers with `decide`.
-struct FakePolicy {
-    asked: Mutex<Vec<PlanRequest>>,
+/// A policy that records what it is asked and answers with `decide` and
+/// `decide_subnet`.
+pub(super) struct FakePolicy {
+    pub asked: Mutex<Vec<PlanRequest>>,
+    pub asked_subnets: Mutex<Vec<SubnetRequest>>,
     decide: Box<Decide>,
+    decide_subnet: Box<DecideSubnet>,
 }
 
 impl NetworkPolicy for FakePolicy {
@@ -25,49 +31,99 @@ impl NetworkPolicy for FakePolicy {
         self.asked.lock().unwrap().push(request.clone());
         (self.decide)(request)
     }
+
+    fn plan_subnet(&self, request: &SubnetRequest) -> Result<Option<SubnetAnswer>, JobError> {
+        self.asked_subnets.lock().unwrap().push(request.clone());
+        (self.decide_subnet)(request)
+    }
 }
 
-fn answer(decision: Result<Plan, String>) -> Result<Option<PolicyAnswer>, JobError> {
+/// The fake policy's answer, from a policy that plans every family.
+pub(super) fn answer(decision: Result<Plan, String>) -> Result<Option<PolicyAnswer>, JobError> {
     Ok(Some(PolicyAnswer {
         plugin: "fake-policy 1.0.0".into(),
+        every_family: true,
         decision,
     }))
 }
 
-/// The highest free host address of the request's IPv4 subnet; ports as
-/// asked, except that a requested range gets its last port.
-fn from_the_top(request: &PlanRequest) -> Result<Option<PolicyAnswer>, JobError> {
-    if let Some(wanted) = &request.requested_address {
-        return answer(Ok(plan(wanted, request)));
+/// The highest free host address of `side`'s subnet, or the wanted one.
+pub(super) fn top_of(side: &FamilyRequest) -> String {
+    if let Some(wanted) = &side.requested_address {
+        return wanted.clone();
     }
-    let net: ipnet::Ipv4Net = request.subnet.parse().unwrap();
-    let mut candidate = u32::from(net.broadcast()) - 1;
-    while request
-        .used_addresses
-        .contains(&Ipv4Addr::from(candidate).to_string())
-    {
+    let net: ipnet::IpNet = side.subnet.parse().unwrap();
+    let (mut candidate, v4) = match net {
+        ipnet::IpNet::V4(n) => (u128::from(u32::from(n.broadcast())) - 1, true),
+        ipnet::IpNet::V6(n) => (u128::from(n.broadcast()), false),
+    };
+    let text = |n: u128| {
+        if v4 {
+            Ipv4Addr::from(n as u32).to_string()
+        } else {
+            std::net::Ipv6Addr::from(n).to_string()
+        }
+    };
+    while side.used_addresses.contains(&text(candidate)) {
         candidate -= 1;
     }
-    answer(Ok(plan(&Ipv4Addr::from(candidate).to_string(), request)))
+    text(candidate)
+}
+
+/// The highest free host address of each of the request's families; ports
+/// as asked.
+pub(super) fn from_the_top(request: &PlanRequest) -> Result<Option<PolicyAnswer>, JobError> {
+    answer(Ok(Plan {
+        ipv4_address: request.ipv4.as_ref().map(top_of),
+        ipv6_address: request.ipv6.as_ref().map(top_of),
+        dns_servers: Vec::new(),
+        ports: request.ports.clone(),
+    }))
 }
 
 fn plan(address: &str, request: &PlanRequest) -> Plan {
     Plan {
-        address: address.into(),
+        ipv4_address: Some(address.into()),
+        ipv6_address: None,
         dns_servers: Vec::new(),
         ports: request.ports.clone(),
     }
 }
 
+/// `10.50.N.0/24` for the Nth network asked, without a gateway.
+pub(super) fn tens(request: &SubnetRequest) -> Result<Option<SubnetAnswer>, JobError> {
+    Ok(Some(SubnetAnswer {
+        plugin: "fake-policy 1.0.0".into(),
+        decision: Ok(SubnetPlan {
+            subnet: format!("10.50.{}.0/24", request.subnets_in_use.len()),
+            gateway: None,
+        }),
+    }))
+}
+
 async fn with_policy(
     decide: impl Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync + 'static,
+) -> (Fixture, Arc<FakePolicy>) {
+    with_policies(decide, tens).await
+}
+
+/// A fixture whose daemon asks a [`FakePolicy`] (after its restore: the
+/// default network is the engine's).
+pub(super) async fn with_policies(
+    decide: impl Fn(&PlanRequest) -> Result<Option<PolicyAnswer>, JobError> + Send + Sync + 'static,
+    decide_subnet: impl Fn(&SubnetRequest) -> Result<Option<SubnetAnswer>, JobError>
+    + Send
+    + Sync
+    + 'static,
 ) -> (Fixture, Arc<FakePolicy>) {
     let f = fixture();
     f.daemon.restore().await.expect("restore");
     f.network.calls.lock().unwrap().clear();
     let policy = Arc::new(FakePolicy {
         asked: Mutex::new(Vec::new()),
+        asked_subnets: Mutex::new(Vec::new()),
         decide: Box::new(decide),
+        decide_subnet: Box::new(decide_subnet),
     });
     f.daemon
         .set_network_policy(Arc::clone(&policy) as Arc<dyn NetworkPolicy>);
@@ -133,19 +189,20 @@ async fn the_policy_chooses_the_address_and_is_asked_with_what_the_engine_knows(
         PlanRequest {
             container_id: web.clone(),
             network: "bridge".into(),
-            subnet: "172.17.0.0/16".into(),
-            gateway: "172.17.0.1".into(),
-            used_addresses: Vec::new(),
-            requested_address: None,
+            ipv4: Some(FamilyRequest {
+                subnet: "172.17.0.0/16".into(),
+                gateway: "172.17.0.1".into(),
+                used_addresses: Vec::new(),
+                requested_address: None,
+            }),
+            ipv6: None,
             ports: Vec::new(),
         }
     );
-    assert_eq!(asked[1].used_addresses, ["172.17.255.254"]);
-    assert_eq!(asked[2].used_addresses, ["172.17.255.253"]);
-    assert_eq!(
-        asked[2].requested_address.as_deref(),
-        Some("172.17.255.254")
-    );
+    let v4 = |n: usize| asked[n].ipv4.clone().unwrap();
+    assert_eq!(v4(1).used_addresses, ["172.17.255.254"]);
+    assert_eq!(v4(2).used_addresses, ["172.17.255.253"]);
+    assert_eq!(v4(2).requested_address.as_deref(), Some("172.17.255.254"));
 }
 
 #[tokio::test]
@@ -264,7 +321,8 @@ async fn a_failed_call_or_a_bad_plan_fails_the_start_and_leaves_nothing() {
 #[tokio::test]
 async fn an_old_address_is_only_a_hint_the_policy_may_pass_over() {
     let (f, policy) = with_policy(|request| {
-        let hinted = request.requested_address.as_deref() == Some("172.17.0.2");
+        let hinted =
+            request.ipv4.as_ref().unwrap().requested_address.as_deref() == Some("172.17.0.2");
         answer(Ok(plan(
             if hinted { "172.17.0.3" } else { "172.17.0.2" },
             request,
@@ -277,10 +335,8 @@ async fn an_old_address_is_only_a_hint_the_policy_may_pass_over() {
     f.daemon.stop(&a, Some(1), None).await.expect("stop");
     f.daemon.start(&a).await.expect("start");
     assert_eq!(address(&f, &a), "172.17.0.3");
-    assert_eq!(
-        policy.asked.lock().unwrap()[1].requested_address.as_deref(),
-        Some("172.17.0.2")
-    );
+    let asked = policy.asked.lock().unwrap()[1].ipv4.clone().unwrap();
+    assert_eq!(asked.requested_address.as_deref(), Some("172.17.0.2"));
 }
 
 #[tokio::test]
@@ -305,7 +361,8 @@ async fn a_connect_of_a_running_container_is_planned_by_the_policy() {
     let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let refusing = Arc::clone(&refuse);
     let (f, policy) = with_policy(move |r: &PlanRequest| {
-        if refusing.load(std::sync::atomic::Ordering::SeqCst) && r.subnet == "10.8.0.0/24" {
+        let on_back = r.ipv4.as_ref().is_some_and(|s| s.subnet == "10.8.0.0/24");
+        if refusing.load(std::sync::atomic::Ordering::SeqCst) && on_back {
             answer(Err("no more on back".into()))
         } else {
             from_the_top(r)
@@ -330,7 +387,7 @@ async fn a_connect_of_a_running_container_is_planned_by_the_policy() {
         .expect("connect");
     let asked = policy.asked.lock().unwrap().clone();
     assert_eq!(asked.len(), 1, "{asked:?}");
-    assert_eq!(asked[0].subnet, "10.8.0.0/24");
+    assert_eq!(asked[0].ipv4.as_ref().unwrap().subnet, "10.8.0.0/24");
     assert!(
         asked[0].ports.is_empty(),
         "ports go with the first network only"

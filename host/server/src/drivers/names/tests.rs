@@ -35,6 +35,7 @@ fn network(id: char, gateway: &str) -> NetworkModel {
         ),
         ipv4_user_subnet: true,
         ipv6: None,
+        ipv6_planned: false,
         internal: false,
         labels: BTreeMap::new(),
         options: BTreeMap::new(),

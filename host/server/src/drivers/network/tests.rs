@@ -37,6 +37,7 @@ fn network() -> NetworkModel {
         ipv4: Some(Subnet::new(parse_cidr("10.77.0.0/16").unwrap(), None).unwrap()),
         ipv4_user_subnet: true,
         ipv6: None,
+        ipv6_planned: false,
         internal: false,
         labels: BTreeMap::new(),
         options: BTreeMap::new(),
