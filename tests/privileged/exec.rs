@@ -632,6 +632,44 @@ fn exec_a_killed_shim_is_reported_lost() {
     assert_eq!(f.wait(&id).exit_code, 0);
 }
 
+#[test]
+fn exec_the_process_waits_for_its_setup_and_a_failed_setup_runs_nothing() {
+    let mut f = ExecFixture::new("ready");
+    // Held: the container is created, its process has printed nothing
+    // while the setup goes on, and it runs once the setup is done.
+    let id = f.id("held");
+    let log = f.driver().paths(&id).files.log;
+    let options = f.options(cmd(&["sh", "-c", "echo ran"]), HostConfig::default());
+    let ready = async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        match std::fs::read_to_string(&log).unwrap_or_default() {
+            logged if logged.is_empty() => Ok(()),
+            logged => Err(format!("the process ran before its setup ended: {logged}").into()),
+        }
+    };
+    let started = f
+        .block_on(f.driver().start_when_ready(&id, options, ready))
+        .unwrap_or_else(|e| panic!("start {id}: {e}"));
+    assert!(started.pid > 0);
+    assert_eq!(f.wait(&id).exit_code, 0);
+    assert_eq!(f.logs(&id).0, "ran\n");
+
+    // Failed: the start fails with the setup's error and the created
+    // container is killed before its process ever ran.
+    let id = f.id("unready");
+    let options = f.options(cmd(&["sh", "-c", "echo ran"]), HostConfig::default());
+    let failed = async { Err("the network is not there".into()) };
+    let err = f
+        .block_on(f.driver().start_when_ready(&id, options, failed))
+        .expect_err("the start must fail");
+    assert!(
+        matches!(&err, ExecError::NotReady { source, .. } if source.to_string() == "the network is not there"),
+        "{err:?}"
+    );
+    assert_ne!(f.wait(&id).exit_code, 0, "killed, not run");
+    assert_eq!(f.logs(&id).0, "", "its process never ran");
+}
+
 /// A benchmark figure, not an assertion: the shim's resident set while it
 /// monitors an idle container (target < 2 MiB).
 #[test]

@@ -470,6 +470,58 @@ pub struct StartRequest {
     /// Its network namespace and `/etc` files, as the engine decided them
     /// for this start.
     pub network: berth_model::network::NetworkSetup,
+    /// What its process waits for once the container is created: the
+    /// network setup the engine does meanwhile. The runtime awaits it
+    /// before the process runs, and fails the start with its error.
+    pub network_ready: NetworkReady,
+}
+
+/// The end of the engine's network setup of a starting container (veth
+/// pairs, addresses, routes, rules), which proceeds beside the runtime's
+/// creation of the container, as moby's did from a prestart hook; the
+/// runtime releases the container's process only once it is `Ok`. Cheap to
+/// clone: every clone sees the one outcome.
+#[derive(Clone)]
+pub struct NetworkReady(futures_util::future::Shared<BoxFuture<Result<(), JobError>>>);
+
+impl NetworkReady {
+    /// Ready once `setup` ends, with its outcome.
+    pub fn new(setup: impl Future<Output = Result<(), JobError>> + Send + 'static) -> Self {
+        use futures_util::FutureExt as _;
+        NetworkReady((Box::pin(setup) as BoxFuture<_>).shared())
+    }
+
+    /// Nothing to wait for.
+    pub fn now() -> Self {
+        NetworkReady::new(std::future::ready(Ok(())))
+    }
+
+    /// Waits for the setup's end.
+    pub async fn wait(self) -> Result<(), JobError> {
+        self.0.await
+    }
+
+    /// The setup's error, once it has ended with one.
+    pub fn failure(&self) -> Option<JobError> {
+        self.0.peek().and_then(|outcome| outcome.clone().err())
+    }
+}
+
+impl Default for NetworkReady {
+    fn default() -> Self {
+        NetworkReady::now()
+    }
+}
+
+impl std::fmt::Debug for NetworkReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.peek() {
+            None => "pending",
+            Some(Ok(())) => "ready",
+            Some(Err(_)) => "failed",
+        };
+        f.debug_tuple("NetworkReady").field(&state).finish()
+    }
 }
 
 /// A started container, with the streams of [`StartRequest::attach`] in

@@ -13,6 +13,16 @@ use crate::spec::SpecError;
 /// [`ExecError::Spec`] and [`ExecError::InvalidId`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// What the container's process waited for between its creation and
+    /// its start failed ([`crate::ExecDriver::start_when_ready`]).
+    #[error("container {id} was not started: its setup failed: {source}")]
+    NotReady {
+        /// Container id.
+        id: String,
+        /// The failure.
+        #[source]
+        source: ReadyError,
+    },
     /// The id cannot name a container (empty, too long, or characters that
     /// do not belong in a path).
     #[error("invalid container id {0:?}")]
@@ -163,3 +173,6 @@ impl ExecError {
         }
     }
 }
+
+/// Why what a start waited for failed ([`ExecError::NotReady`]).
+pub type ReadyError = Box<dyn std::error::Error + Send + Sync>;

@@ -56,5 +56,5 @@ pub use driver::{
     ContainerPaths, ExecConfig, ExecDriver, ExecLaunch, LOST_EXIT_CODE, ResolverUpdate, RunState,
     StartOptions, Started,
 };
-pub use error::ExecError;
+pub use error::{ExecError, ReadyError};
 pub use logs::{LogRecord, LogStream};

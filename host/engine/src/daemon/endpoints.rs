@@ -28,8 +28,8 @@ use berth_api::container::{EndpointSettings, NetworkSettings};
 use berth_api::network::{EndpointResource, NetworkResource};
 use berth_model::container::ContainerModel;
 use berth_model::network::{
-    EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkFiles, NetworkMode,
-    NetworkModel, NetworkNamespace, NetworkSetup, NetworkState, SandboxModel, SandboxState,
+    EndpointModel, InterfaceAddress, InterfaceName, MacAddress, NetworkMode, NetworkModel,
+    NetworkState, SandboxModel, SandboxState,
 };
 use berth_model::ports::PortRequest;
 use berth_store::{StoreError, Table};
@@ -265,122 +265,10 @@ impl Daemon {
         }
     }
 
-    /// Joins container `id` to its networks before its process starts:
-    /// `None` when it has none (its mode decides its namespace), else the
-    /// sandbox to run in and its addresses for `/etc/hosts`. A failed step
-    /// undoes the earlier ones.
-    pub(super) async fn join_networks(
-        self: &Arc<Self>,
-        id: &str,
-        name: &str,
-        model: &ContainerModel,
-    ) -> Result<Option<NetworkSetup>, JobError> {
-        let wanted = self.networks_to_join(id, model).await?;
-        if wanted.is_empty() {
-            // Host mode drops its publications at create (with moby's
-            // warning), none and container: refuse them; what is left is
-            // a bridge container on a daemon without a default network.
-            if !model.ports.is_empty() {
-                return Err(JobError::invalid(
-                    "publishing ports (-p, -P) needs a network to forward to: this daemon has no default bridge network (--bridge=none)",
-                ));
-            }
-            return Ok(None);
-        }
-        let requests = model.ports.clone();
-        let nameservers = model.dns.nameservers().to_vec();
-        let daemon = Arc::clone(self);
-        let id = id.to_owned();
-        let name = name.to_owned();
-        // A task of its own: it runs to its end even when the start that
-        // asked for it is abandoned, and the undo waits for it.
-        let joined = tokio::spawn(async move {
-            let lock = daemon.attachments.lock_of(&id);
-            let _held = lock.lock().await;
-            // Its host ports are reserved with its leases, as the
-            // network policy planned them (`lease`).
-            let joined = daemon
-                .join_locked(&id, &name, wanted, requests, &nameservers)
-                .await;
-            if joined.is_err() {
-                daemon.release_ports(&id).await;
-            }
-            joined
-        })
-        .await
-        .map_err(|e| JobError::internal("the network join failed", &e))??;
-        let addresses = joined
-            .endpoints
-            .iter()
-            .flat_map(|(_, ep)| ep.ipv4.iter().chain(ep.ipv6.iter()).map(|a| a.addr))
-            .collect();
-        Ok(Some(NetworkSetup {
-            namespace: NetworkNamespace::Sandbox(joined.sandbox.netns_path.clone()),
-            files: NetworkFiles::Own,
-            addresses,
-            resolver: self.resolver_for(&joined.endpoints),
-        }))
-    }
-
-    async fn join_locked(
-        &self,
-        id: &str,
-        name: &str,
-        wanted: Vec<(NetworkModel, EndpointWish)>,
-        requests: Vec<PortRequest>,
-        nameservers: &[IpAddr],
-    ) -> Result<Attached, JobError> {
-        // What a run whose end went unseen left behind goes first.
-        self.leave_locked(id).await;
-        let network = Arc::clone(&self.network);
-        let owned = id.to_owned();
-        let sandbox = self
-            .blocking(BlockingKind::Network, move || {
-                network.create_sandbox(&owned)
-            })
-            .await?;
-        let leased = self
-            .lease(id, name, &sandbox, &wanted, requests, nameservers)
-            .await;
-        let endpoints = match leased {
-            Ok(endpoints) => endpoints,
-            Err(e) => {
-                self.remove_sandbox_logged(&sandbox).await;
-                return Err(e);
-            }
-        };
-        let attached = Attached {
-            sandbox,
-            endpoints: wanted.into_iter().map(|(n, _)| n).zip(endpoints).collect(),
-        };
-        let network = Arc::clone(&self.network);
-        let applied = attached.clone();
-        let result = self
-            .blocking(BlockingKind::Network, move || {
-                apply(network.as_ref(), &applied)
-            })
-            .await;
-        if let Err(e) = result {
-            // The kernel is as it was: the leases go too.
-            if let Err(undo) = self.drop_lease(id, None).await {
-                tracing::warn!(id, error = %undo.message, "cannot release the addresses of a failed join");
-            }
-            return Err(e);
-        }
-        self.attachments
-            .live()
-            .insert(id.to_owned(), attached.clone());
-        self.publish_all_names(id, &attached.endpoints);
-        for (network, _) in &attached.endpoints {
-            self.endpoint_event("connect", network, id);
-        }
-        Ok(attached)
-    }
-
     /// Leases an address on each wanted network and stores the sandbox
     /// with its endpoints, under the network lock so that two starts, or a
     /// start and a network's removal, see each other's leases.
-    async fn lease(
+    pub(super) async fn lease(
         &self,
         id: &str,
         name: &str,
@@ -464,7 +352,7 @@ impl Daemon {
         self.leave_locked(id).await;
     }
 
-    async fn leave_locked(&self, id: &str) {
+    pub(super) async fn leave_locked(&self, id: &str) {
         let live = self.attachments.live().remove(id);
         let attached = match live {
             Some(attached) => Some(attached),
@@ -540,7 +428,7 @@ impl Daemon {
 
     /// Deletes the container's leases, and records `hints` (its addresses)
     /// for its next start when given.
-    async fn drop_lease(
+    pub(super) async fn drop_lease(
         &self,
         id: &str,
         hints: Option<BTreeMap<String, Vec<IpAddr>>>,
@@ -580,7 +468,7 @@ impl Daemon {
         }
     }
 
-    async fn remove_sandbox_logged(&self, sandbox: &SandboxModel) {
+    pub(super) async fn remove_sandbox_logged(&self, sandbox: &SandboxModel) {
         let network = Arc::clone(&self.network);
         let removed = sandbox.clone();
         if let Err(e) = self
@@ -852,7 +740,10 @@ fn attached_from(state: SandboxState, networks: &HashMap<String, NetworkModel>) 
 /// order; on a failure what was done is undone (the failed endpoint's
 /// half-made veth, the earlier endpoints, the sandbox) and the error
 /// returned. Blocking.
-fn apply(network: &dyn crate::driver::NetworkService, attached: &Attached) -> Result<(), JobError> {
+pub(super) fn apply(
+    network: &dyn crate::driver::NetworkService,
+    attached: &Attached,
+) -> Result<(), JobError> {
     for (done, (net, ep)) in attached.endpoints.iter().enumerate() {
         let step = network
             .create_network(net)

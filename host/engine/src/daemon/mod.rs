@@ -30,6 +30,7 @@ pub mod health;
 mod image_archive;
 pub mod images;
 pub mod ipam;
+mod join;
 pub mod list;
 mod logs;
 pub mod name_service;

@@ -11,7 +11,7 @@ use crate::daemon::blocking::BlockingKind;
 use crate::daemon::container::{self, Container};
 use crate::daemon::restart_policy::RestartManager;
 use crate::daemon::{Daemon, attach, now_rfc3339, signal};
-use crate::driver::StartRequest;
+use crate::driver::{NetworkReady, StartRequest};
 use crate::job::{ErrorKind, JobError};
 
 /// How a start ended ([`Daemon::start`]).
@@ -143,6 +143,7 @@ impl Daemon {
                 container: container_model,
                 attach: attach::start_options(&pending),
                 network,
+                network_ready: NetworkReady::now(),
             };
             (pending, request)
         };
@@ -291,12 +292,18 @@ impl Daemon {
                 return Err(e);
             }
         };
-        if let Some(network) = joined {
-            request.network = network;
-        }
+        // The kernel side of the join goes on while the runtime creates the
+        // container; its process waits for it (`StartRequest::network_ready`).
+        let ready = joined.map(|joined| {
+            request.network = joined.setup;
+            request.network_ready = joined.ready.clone();
+            joined.ready
+        });
         match self.runtime.start(request).await {
             Ok(started) => Ok(started),
             Err(e) => {
+                // A network setup that failed says why the runtime gave up.
+                let e = ready.and_then(|ready| ready.failure()).unwrap_or(e);
                 self.leave_networks(&container.id).await;
                 self.release_ports(&container.id).await;
                 let images = Arc::clone(&self.images);

@@ -420,6 +420,9 @@ impl ExecService for Arc<FakeRuntime> {
                     "exec: \"missing\": executable file not found in $PATH",
                 ));
             }
+            // The process runs only once its network is set up, as the
+            // exec driver holds it.
+            request.network_ready.clone().wait().await?;
             let (exit, _) = watch::channel(None);
             let proc = Arc::new(FakeProc {
                 exit,

@@ -21,7 +21,7 @@ use super::{
     ExecDriver, STARTUP_TIMEOUT, StartOptions, Started, StartingGuard, mkdir, read_exit_record,
 };
 use crate::client::{REQUEST_TIMEOUT, ShimSocket};
-use crate::error::ExecError;
+use crate::error::{ExecError, ReadyError};
 use crate::files;
 use crate::spec;
 
@@ -75,7 +75,22 @@ impl ExecDriver {
     /// Fails with [`ExecError::StartFailed`] (carrying Docker's exit code,
     /// also recorded in the exit record) when the process cannot be
     /// started, e.g. a missing executable (127).
-    pub async fn start(&self, id: &str, mut options: StartOptions) -> Result<Started, ExecError> {
+    pub async fn start(&self, id: &str, options: StartOptions) -> Result<Started, ExecError> {
+        self.start_when_ready(id, options, std::future::ready(Ok(())))
+            .await
+    }
+
+    /// [`ExecDriver::start`], with the container's process held between
+    /// its creation and its start until `ready` ends: what its caller sets
+    /// up meanwhile (its network) is in place before the process runs. A
+    /// `ready` that fails fails the start, and the created container is
+    /// killed.
+    pub async fn start_when_ready(
+        &self,
+        id: &str,
+        mut options: StartOptions,
+        ready: impl Future<Output = Result<(), ReadyError>> + Send,
+    ) -> Result<Started, ExecError> {
         let socket = self.socket(id)?;
         {
             let mut starting = self
@@ -129,6 +144,13 @@ impl ExecDriver {
                     return Err(e);
                 }
             }
+        }
+        if let Err(source) = ready.await {
+            // The reaper, still armed, kills the created container.
+            return Err(ExecError::NotReady {
+                id: id.to_owned(),
+                source,
+            });
         }
         match socket.call(&Request::Start, Some(STARTUP_TIMEOUT)).await? {
             Some((_, Reply::Started { pid, started_at })) => {

@@ -81,14 +81,21 @@ impl ExecService for ExecAdapter {
     fn start(&self, request: StartRequest) -> BoxFuture<Result<Started, JobError>> {
         let driver = self.driver.clone();
         Box::pin(async move {
+            let ready = request.network_ready;
             let options = berth_exec::StartOptions {
                 container: request.container,
                 rootfs: request.rootfs,
                 attach: request.attach,
                 network: request.network,
             };
+            let ready = async move {
+                ready
+                    .wait()
+                    .await
+                    .map_err(|e| berth_exec::ReadyError::from(Box::new(e)))
+            };
             let started = driver
-                .start(&request.id, options)
+                .start_when_ready(&request.id, options, ready)
                 .await
                 .map_err(job_error)?;
             Ok(started.map_attach(attach_streams))
