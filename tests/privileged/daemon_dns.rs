@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
-use berth_tests::dns_stub::{DnsStub, EXTERNAL};
+use berth_tests::dns_stub::{DnsStub, EXTERNAL, host_resolv_conf};
 
 /// Where the fake upstream listens (port 53: berthd asks `nameserver`s
 /// there). Only this test uses the address.
@@ -33,27 +33,12 @@ fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
     berth_tests::require::root();
     let upstream = DnsStub::start(UPSTREAM);
     let dir = tempfile::tempdir().expect("temp dir");
-    let resolv = dir.path().join("resolv.conf");
-    std::fs::write(
-        &resolv,
-        format!("nameserver {UPSTREAM}\nsearch berth-dns.test\noptions ndots:0\n"),
-    )
-    .expect("resolv.conf");
-    let resolv = resolv.to_str().expect("utf-8 path").to_owned();
+    let resolv = host_resolv_conf(dir.path(), UPSTREAM);
     let d = Daemon::start_with(&["--dns-resolv-conf", &resolv]);
     d.import_busybox("busybox");
     ok(&d.docker(&["network", "create", "front"]), "create front");
     ok(&d.docker(&["network", "create", "other"]), "create other");
-    let gateway = ok(
-        &d.docker(&[
-            "network",
-            "inspect",
-            "front",
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ]),
-        "front's gateway",
-    );
+    let gateway = d.network_gateway("front");
 
     ok(
         &d.docker(&[
@@ -151,29 +136,10 @@ fn containers_on_a_user_network_resolve_each_other_and_the_rest_is_forwarded() {
 /// are `berth-dns.test` and `ndots:0`.
 fn daemon_with_silent_host_resolver(silent: &str) -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let resolv = dir.path().join("resolv.conf");
-    std::fs::write(
-        &resolv,
-        format!("nameserver {silent}\nsearch berth-dns.test\noptions ndots:0\n"),
-    )
-    .expect("resolv.conf");
-    let resolv = resolv.to_str().expect("utf-8 path").to_owned();
+    let resolv = host_resolv_conf(dir.path(), silent);
     let d = Daemon::start_with(&["--dns-resolv-conf", &resolv]);
     d.import_busybox("busybox");
     (dir, d)
-}
-
-fn gateway_of(d: &Daemon, network: &str) -> String {
-    ok(
-        &d.docker(&[
-            "network",
-            "inspect",
-            network,
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ]),
-        "gateway",
-    )
 }
 
 fn address_on(d: &Daemon, container: &str, network: &str) -> String {
@@ -201,7 +167,7 @@ fn dns_on_a_user_network_goes_through_the_embedded_server() {
     let stub = DnsStub::start(OWN);
     let (_dir, d) = daemon_with_silent_host_resolver("127.0.0.162");
     ok(&d.docker(&["network", "create", "dnsnet"]), "create");
-    let gateway = gateway_of(&d, "dnsnet");
+    let gateway = d.network_gateway("dnsnet");
     ok(
         &d.docker(&[
             "run",

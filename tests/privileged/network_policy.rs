@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
-use berth_tests::dns_stub::{DnsStub, EXTERNAL};
+use berth_tests::dns_stub::{DnsStub, EXTERNAL, host_resolv_conf};
 
 use crate::plugins::plugins_support::{PluginDir, install, test_plugins};
 
@@ -195,19 +195,6 @@ fn ok(out: &Output, what: &str) -> String {
     out.stdout.trim().to_owned()
 }
 
-fn gateway_of(d: &Daemon, network: &str) -> String {
-    ok(
-        &d.docker(&[
-            "network",
-            "inspect",
-            network,
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ]),
-        "gateway",
-    )
-}
-
 /// The policy's name servers (issue 12): `example-network` plans the one
 /// of its `dns` setting, here a DNS stub on the default bridge's gateway,
 /// and the daemon's own resolver answers nothing (no one listens on
@@ -221,15 +208,10 @@ fn a_network_policys_name_servers_are_where_containers_ask() {
     let built = test_plugins();
     let p = PluginDir::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let resolv = dir.path().join("resolv.conf");
-    std::fs::write(
-        &resolv,
-        "nameserver 127.0.0.164\nsearch berth-dns.test\noptions ndots:0\n",
-    )
-    .expect("resolv.conf");
-    let d = p.start_with(&["--dns-resolv-conf", resolv.to_str().expect("utf-8")]);
+    let resolv = host_resolv_conf(dir.path(), "127.0.0.164");
+    let d = p.start_with(&["--dns-resolv-conf", &resolv]);
     d.import_busybox("busybox");
-    let bridge_gateway = gateway_of(&d, "bridge");
+    let bridge_gateway = d.network_gateway("bridge");
     let stub = DnsStub::start(&bridge_gateway);
     let manifest = built.example_network.manifest.replace(
         "dns = \"192.0.2.53\"",
@@ -266,7 +248,7 @@ fn a_network_policys_name_servers_are_where_containers_ask() {
         &d.docker(&["network", "create", "polnet"]),
         "network create",
     );
-    let gateway = gateway_of(&d, "polnet");
+    let gateway = d.network_gateway("polnet");
     ok(
         &d.docker(&[
             "run",

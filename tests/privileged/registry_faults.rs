@@ -25,14 +25,6 @@ fn images(d: &Daemon) -> String {
     .ok()
 }
 
-#[track_caller]
-fn scratch_is_empty(d: &Daemon) {
-    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
-        .expect("graph tmp")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
 #[test]
 fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
     let registry = Registry::start();
@@ -81,7 +73,7 @@ fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
         "{out:#?}"
     );
     assert_eq!(images(&d), before);
-    scratch_is_empty(&d);
+    d.assert_graph_scratch_empty();
 
     let id = d
         .docker(&["image", "inspect", "--format", "{{.Id}}", &app])
@@ -163,7 +155,7 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     drop(pull);
 
     d.restart();
-    scratch_is_empty(&d);
+    d.assert_graph_scratch_empty();
     assert_eq!(images(&d), before, "a killed pull left an image");
 
     proxy.set(Fault::None);
@@ -187,7 +179,7 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
         ])
         .ok();
     assert_eq!(out, "1 crash\n4 crash\n");
-    scratch_is_empty(&d);
+    d.assert_graph_scratch_empty();
 }
 
 /// Files under `root` that an interrupted write leaves: tempfile's
@@ -260,7 +252,7 @@ fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
     drop(push);
 
     d.restart();
-    scratch_is_empty(&d);
+    d.assert_graph_scratch_empty();
     let left = temp_files(&d.data_root());
     assert!(left.is_empty(), "a killed push left temp files: {left:?}");
     assert_eq!(images(&d), before, "a killed push changed the images");
@@ -279,7 +271,7 @@ fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
         .and_then(|l| l.split_whitespace().next())
         .unwrap_or_else(|| panic!("no digest line in {out}"))
         .to_owned();
-    scratch_is_empty(&d);
+    d.assert_graph_scratch_empty();
 
     // A second daemon pulls the same manifest and the same image.
     let other = Daemon::start();

@@ -108,10 +108,7 @@ fn an_unknown_tag_or_repository_is_a_clear_error_and_changes_nothing() {
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(out.stderr.contains("not found"), "{out:#?}");
     assert_eq!(images(&d), before);
-    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
-        .expect("graph tmp")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    d.assert_graph_scratch_empty();
 }
 
 #[test]
@@ -236,10 +233,7 @@ fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
     );
     assert_eq!(images(&d), before);
 
-    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
-        .expect("graph tmp")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    d.assert_graph_scratch_empty();
     let id = d
         .docker(&["image", "inspect", "--format", "{{.Id}}", &v1])
         .ok();
@@ -282,10 +276,7 @@ fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
         "{out:#?}"
     );
     assert_eq!(images(&d), before);
-    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
-        .expect("graph tmp")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    d.assert_graph_scratch_empty();
 
     // The blob as it was: that layer is fetched and extracted again (the
     // others may have been stored by the failed pull).

@@ -182,6 +182,31 @@ impl Daemon {
         self.dir().join("data")
     }
 
+    /// The (first) gateway of network `name`, as `docker network inspect`
+    /// shows it.
+    pub fn network_gateway(&self, name: &str) -> String {
+        self.docker(&[
+            "network",
+            "inspect",
+            name,
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ])
+        .ok()
+        .trim()
+        .to_owned()
+    }
+
+    /// Asserts that the graph's scratch directory holds nothing: no temp
+    /// blob or half-staged layer outlived the operation that made it.
+    #[track_caller]
+    pub fn assert_graph_scratch_empty(&self) {
+        let leftovers: Vec<_> = std::fs::read_dir(self.data_root().join("graph/tmp"))
+            .expect("graph tmp")
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
     /// `--exec-root`.
     pub fn exec_root(&self) -> PathBuf {
         self.dir().join("exec")

@@ -12,6 +12,19 @@ use std::time::Duration;
 /// The external name the stub knows, and its answer.
 pub const EXTERNAL: (&str, [u8; 4]) = ("external.berth-dns.test", [192, 0, 2, 53]);
 
+/// Writes a `resolv.conf` for a test daemon's `--dns-resolv-conf` into
+/// `dir`: `nameserver` (the test's own upstream, or an address where no
+/// one answers), search `berth-dns.test`, `ndots:0`. Returns its path.
+pub fn host_resolv_conf(dir: &std::path::Path, nameserver: &str) -> String {
+    let path = dir.join("resolv.conf");
+    std::fs::write(
+        &path,
+        format!("nameserver {nameserver}\nsearch berth-dns.test\noptions ndots:0\n"),
+    )
+    .expect("resolv.conf");
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
 /// The responder on port 53 of one address; it stops when dropped.
 pub struct DnsStub {
     stop: Arc<AtomicBool>,
