@@ -55,15 +55,36 @@ fn assert_released(d: &Daemon, target: SocketAddr) {
     TcpListener::bind(target).expect("the port is free after stop");
 }
 
+/// A port free on 127.0.0.1 now, below the range berthd allocates from
+/// (32768 up): while a test restarts its berthd the port is nobody's, and
+/// a daemon of a test running beside it, allocating for `-p 80`, could
+/// take one from that range and keep this test's berthd from holding it
+/// again.
+fn free_port_below_the_allocation_range() -> u16 {
+    // Spread by the clock, so two tests of this file rarely try the same.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    for attempt in 0..100u32 {
+        let port = 20000 + (start / 1000 + attempt * 7919) % 10000;
+        let port = u16::try_from(port).expect("below 30000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in 20000..30000");
+}
+
 fn start_web(d: &Daemon) -> SocketAddr {
     d.import_busybox("busybox");
+    let publish = format!("127.0.0.1:{}:80", free_port_below_the_allocation_range());
     d.docker(&[
         "run",
         "-d",
         "--name",
         "web",
         "-p",
-        "127.0.0.1::80",
+        &publish,
         "busybox",
         "sh",
         "-c",
