@@ -320,15 +320,14 @@ impl Daemon {
         // source: all but the last one end with their attempt's failure,
         // dropping what they staged. The readers end when the fetch does
         // (join! drops a finished future, and with it the sender). An
-        // extraction waits on the network as well as the disk: it runs as
-        // LayerStream, so a stalled registry holds none of ImageContent's
-        // permits (imports and image removal go on).
+        // extraction holds its ImageContent permit while it waits on the
+        // network: a stalled registry holds up to one per layer in flight.
         let extract = async {
             let mut last = None;
             while let Some(reader) = readers_rx.recv().await {
                 let (images, diff) = (Arc::clone(&images), diff_id.to_owned());
                 last = Some(
-                    self.blocking(BlockingKind::LayerStream, move || {
+                    self.blocking(BlockingKind::ImageContent, move || {
                         images.add_layer(Box::new(reader), &diff)
                     })
                     .await,
