@@ -12,7 +12,6 @@
 pub(crate) mod aliases;
 mod archive;
 pub mod attach;
-mod blob_stream;
 pub mod blocking;
 mod changes;
 pub mod commit;
