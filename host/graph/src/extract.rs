@@ -393,7 +393,8 @@ impl Extractor {
         if !meta.xattrs.is_empty() {
             let d = open_nofollow(at.parent, at.name, OFlags::DIRECTORY)
                 .map_err(e("open directory"))?;
-            fsutil::set_xattrs(&d, &meta.xattrs).map_err(e("set extended attributes"))?;
+            fsutil::set_xattrs(&d, &meta.xattrs)
+                .map_err(|x| e("set extended attributes")(x.into()))?;
         }
         self.deferred.push(DeferredDir {
             rel,
@@ -435,7 +436,8 @@ impl Extractor {
         }
         rustix::fs::fchmod(&file, Mode::from_raw_mode(meta.mode))
             .map_err(|er| e("set mode")(er.into()))?;
-        fsutil::set_xattrs(&file, &meta.xattrs).map_err(e("set extended attributes"))?;
+        fsutil::set_xattrs(&file, &meta.xattrs)
+            .map_err(|x| e("set extended attributes")(x.into()))?;
         fsutil::set_times_fd(&file, timespec(meta.mtime, 0)).map_err(e("set times"))?;
         Ok(())
     }

@@ -221,13 +221,17 @@ pub(crate) fn set_xattrs_at(
     dir: BorrowedFd<'_>,
     name: &OsStr,
     xattrs: &[(String, Vec<u8>)],
-) -> io::Result<()> {
+) -> Result<(), XattrError> {
     if xattrs.is_empty() {
         return Ok(());
     }
-    let path = proc_fd_child(dir, name)?;
+    let path = proc_fd_child(dir, name).map_err(|source| XattrError {
+        name: xattrs[0].0.clone(),
+        source,
+    })?;
     for (key, value) in xattrs {
-        rustix::fs::lsetxattr(&path, key.as_str(), value, rustix::fs::XattrFlags::empty())?;
+        rustix::fs::lsetxattr(&path, key.as_str(), value, rustix::fs::XattrFlags::empty())
+            .map_err(|e| XattrError::new(key, e))?;
     }
     Ok(())
 }
@@ -253,12 +257,54 @@ pub(crate) fn set_xattr(fd: impl AsFd, name: &str, value: &[u8]) -> io::Result<(
 }
 
 /// Sets extended attributes on an open file or directory.
-pub(crate) fn set_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)]) -> io::Result<()> {
+pub(crate) fn set_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)]) -> Result<(), XattrError> {
     let fd = fd.as_fd();
     for (name, value) in xattrs {
-        set_xattr(fd, name, value)?;
+        set_xattr(fd, name, value).map_err(|source| XattrError {
+            name: name.clone(),
+            source,
+        })?;
     }
     Ok(())
+}
+
+/// An extended attribute the kernel would not set, named: a tar's
+/// attributes come from its author, and "which one" is what they need to
+/// know (an invalid `security.capability`, a `user.*` on a symlink).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set the extended attribute {name}: {source}")]
+pub(crate) struct XattrError {
+    /// The attribute's name.
+    pub(crate) name: String,
+    /// The kernel's answer.
+    #[source]
+    pub(crate) source: io::Error,
+}
+
+impl XattrError {
+    fn new(name: &str, errno: rustix::io::Errno) -> XattrError {
+        XattrError {
+            name: name.to_owned(),
+            source: errno.into(),
+        }
+    }
+
+    /// Whether the kernel refused the attribute itself (its name, value or
+    /// the file it was for), rather than failing to store it: the archive's
+    /// fault, not the daemon's.
+    pub(crate) fn is_refusal(&self) -> bool {
+        use rustix::io::Errno;
+        matches!(
+            self.source.raw_os_error().map(Errno::from_raw_os_error),
+            Some(Errno::INVAL | Errno::RANGE | Errno::TOOBIG | Errno::PERM | Errno::NOTSUP)
+        )
+    }
+}
+
+impl From<XattrError> for io::Error {
+    fn from(e: XattrError) -> io::Error {
+        io::Error::new(e.source.kind(), e)
+    }
 }
 
 /// Flushes every dirty page of the filesystem holding `path` (`syncfs(2)`):

@@ -17,6 +17,7 @@ use berth_fsutil::inroot::{InRoot, InRootError};
 use berth_model::files::ContainerFs;
 
 use crate::error::ErrorKind;
+use crate::fsutil;
 
 mod read;
 #[cfg(test)]
@@ -90,6 +91,22 @@ pub enum ArchiveError {
         #[source]
         source: io::Error,
     },
+    /// An extended attribute of an entry that the kernel would not set
+    /// (moby `createTarFile` fails the copy too, except that it drops
+    /// ENOTSUP and EPERM where berth names them).
+    #[error("failed to set the extended attribute {name} of {path}: {source}")]
+    Xattr {
+        /// The attribute.
+        name: String,
+        /// The container path.
+        path: PathBuf,
+        /// The kernel's answer.
+        #[source]
+        source: io::Error,
+        /// Whether it refused the attribute itself: a bad request, not a
+        /// failure of the daemon.
+        refused: bool,
+    },
     /// The copy's reader or writer failed (the client went away).
     #[error("failed to stream the archive: {0}")]
     Stream(#[source] io::Error),
@@ -107,8 +124,20 @@ impl ArchiveError {
             | ArchiveError::UnsafeEntry { .. }
             | ArchiveError::Overwrite(_)
             | ArchiveError::InvalidArchive(_) => ErrorKind::InvalidParameter,
+            ArchiveError::Xattr { refused: true, .. } => ErrorKind::InvalidParameter,
             ArchiveError::Tmpfs { .. } => ErrorKind::NotImplemented,
+            ArchiveError::Xattr { .. } => ErrorKind::Internal,
             ArchiveError::Io { .. } | ArchiveError::Stream(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn xattr(path: &Path) -> impl FnOnce(fsutil::XattrError) -> ArchiveError {
+        let path = path.to_path_buf();
+        move |e| ArchiveError::Xattr {
+            refused: e.is_refusal(),
+            name: e.name,
+            path,
+            source: e.source,
         }
     }
 

@@ -557,10 +557,28 @@ fn an_xattr_the_file_system_refuses_fails_the_copy_by_name() {
     assert!(
         matches!(
             &err,
-            ArchiveError::Io { op: "set the extended attributes of", path, .. }
-                if path == Path::new("/dir/ln")
+            ArchiveError::Xattr { name, path, refused: true, .. }
+                if name == "user.x" && path == Path::new("/dir/ln")
         ),
         "{err:?}"
     );
+    // The client's archive is at fault: a 400 naming the attribute, not a
+    // daemon error.
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    assert!(err.to_string().contains("user.x"), "{err}");
+
+    // A file capability the kernel cannot parse (too short for any
+    // `vfs_cap_data` revision).
+    let err = put(&cfs(&f), "/dir", |b| {
+        b.append_pax_extensions([("SCHILY.xattr.security.capability", &b"xx"[..])])
+            .expect("pax");
+        file(b, "capped", "x");
+    })
+    .expect_err("refused");
+    assert!(
+        matches!(&err, ArchiveError::Xattr { name, refused: true, .. } if name == "security.capability"),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
     host_untouched(&f);
 }

@@ -251,7 +251,7 @@ impl Extractor<'_> {
                     .map_err(|e| ArchiveError::io("create the symlink", &at)(e.into()))?;
                 self.chown_at(dir, &file_name, &header, &at)?;
                 fsutil::set_xattrs_at(dir, &file_name, &xattrs)
-                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
+                    .map_err(ArchiveError::xattr(&at))?;
                 let mtime = mtime_of(&header)?;
                 rustix::fs::utimensat(
                     dir,
@@ -297,7 +297,7 @@ impl Extractor<'_> {
                 )
                 .map_err(|e| ArchiveError::io("create the hard link", &at)(e.into()))?;
                 fsutil::set_xattrs_at(dir, &file_name, &xattrs)
-                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
+                    .map_err(ArchiveError::xattr(&at))?;
             }
             tar::EntryType::Fifo => {
                 rustix::fs::mknodat(
@@ -312,7 +312,7 @@ impl Extractor<'_> {
                     .map_err(ArchiveError::io("open the fifo", &at))?;
                 self.finish_path_fd(&fd, &header, mode, &at)?;
                 fsutil::set_xattrs_at(dir, &file_name, &xattrs)
-                    .map_err(ArchiveError::io("set the extended attributes of", &at))?;
+                    .map_err(ArchiveError::xattr(&at))?;
             }
             tar::EntryType::Char | tar::EntryType::Block => {
                 // As image layers (graph `extract`): a container gets its
@@ -521,7 +521,7 @@ fn set_times(fd: BorrowedFd<'_>, header: &tar::Header, at: &Path) -> Result<(), 
 }
 
 fn set_xattrs(fd: impl AsFd, xattrs: &[(String, Vec<u8>)], at: &Path) -> Result<(), ArchiveError> {
-    fsutil::set_xattrs(fd, xattrs).map_err(ArchiveError::io("set the extended attributes of", at))
+    fsutil::set_xattrs(fd, xattrs).map_err(ArchiveError::xattr(at))
 }
 
 fn stat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Option<rustix::fs::Stat> {
