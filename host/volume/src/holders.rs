@@ -80,7 +80,11 @@ impl LocalDriver {
         users: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<String>, VolumeError> {
         let mut unmounted = Vec::new();
-        for record in self.list()? {
+        let records = self.list()?;
+        // The mount table, read once, and only when a volume has a mount
+        // of its own.
+        let mut mount_points = None;
+        for record in records {
             let name = record.name;
             // Options are validated at create: one that no longer parses
             // asks for nothing this daemon would have mounted.
@@ -90,8 +94,15 @@ impl LocalDriver {
             let path = self.mountpoint(&name);
             let holders: HashSet<String> =
                 users.get(&name).into_iter().flatten().cloned().collect();
-            match self.mounter.is_mounted(&path) {
-                Ok(true) if holders.is_empty() => match self.mounter.unmount(&path) {
+            let up = match mount_points.get_or_insert_with(|| self.mounter.mount_points()) {
+                Ok(points) => points.contains(&path),
+                Err(e) => {
+                    tracing::warn!(volume = %name, error = %e, "cannot tell whether a volume is mounted");
+                    continue;
+                }
+            };
+            match up {
+                true if holders.is_empty() => match self.mounter.unmount(&path) {
                     Ok(()) => unmounted.push(name),
                     Err(e) => {
                         tracing::warn!(volume = %name, error = %e, "cannot unmount a volume nobody uses");
@@ -101,17 +112,14 @@ impl LocalDriver {
                         active.insert(name, HashSet::new());
                     }
                 },
-                Ok(true) => {
+                true => {
                     let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
                     active.insert(name, holders);
                 }
-                Ok(false) if !holders.is_empty() => {
+                false if !holders.is_empty() => {
                     tracing::warn!(volume = %name, "a running container's volume is no longer mounted; its next user mounts it");
                 }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(volume = %name, error = %e, "cannot tell whether a volume is mounted")
-                }
+                false => {}
             }
         }
         Ok(unmounted)

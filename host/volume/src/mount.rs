@@ -10,7 +10,7 @@
 //! mount(2) flags, the rest the data string). The kernel work is behind
 //! [`VolumeMounter`], with [`RecordingMounter`] for tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -139,7 +139,12 @@ pub trait VolumeMounter: Send + Sync + std::fmt::Debug {
     fn unmount(&self, target: &Path) -> std::io::Result<()>;
     /// Whether something is mounted exactly at `target` (a mount an
     /// earlier daemon left, at this one's start).
-    fn is_mounted(&self, target: &Path) -> std::io::Result<bool>;
+    fn is_mounted(&self, target: &Path) -> std::io::Result<bool> {
+        Ok(self.mount_points()?.contains(target))
+    }
+    /// Every mount point, read once (a daemon's start checks each volume
+    /// against one reading rather than reading the table per volume).
+    fn mount_points(&self) -> std::io::Result<HashSet<PathBuf>>;
 }
 
 /// mount(2) and umount2(2).
@@ -183,11 +188,13 @@ impl VolumeMounter for KernelMounter {
         nix::mount::umount2(target, MntFlags::MNT_DETACH).map_err(Into::into)
     }
 
-    fn is_mounted(&self, target: &Path) -> std::io::Result<bool> {
+    fn mount_points(&self) -> std::io::Result<HashSet<PathBuf>> {
         // proc(5): field 5 of each line is a mount point; the graph
-        // driver's reader undoes the kernel's octal escapes.
+        // driver's reader undoes the kernel's octal escapes. Not statx's
+        // mount-root attribute (the graph's check): resolving a network
+        // file system's root may wait on its server.
         let info = std::fs::read_to_string("/proc/self/mountinfo")?;
-        Ok(berth_graph::mount::mountinfo_has_mount_point(&info, target))
+        Ok(berth_graph::mount::mountinfo_mount_points(&info))
     }
 }
 
@@ -285,12 +292,12 @@ impl VolumeMounter for RecordingMounter {
         }
     }
 
-    fn is_mounted(&self, target: &Path) -> std::io::Result<bool> {
+    fn mount_points(&self) -> std::io::Result<HashSet<PathBuf>> {
         let mounted = self
             .mounted
             .lock()
             .map_err(|_| std::io::Error::other("poisoned"))?;
-        Ok(mounted.contains_key(target))
+        Ok(mounted.keys().cloned().collect())
     }
 }
 
