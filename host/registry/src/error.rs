@@ -125,6 +125,19 @@ impl RegistryError {
         move |source| RegistryError::Io { op, path, source }
     }
 
+    /// A registry's error code (distribution spec "Error Codes") and
+    /// message as this crate's error.
+    fn from_code(reference: &str, code: String, message: String) -> Self {
+        match code.as_str() {
+            "MANIFEST_UNKNOWN" | "NAME_UNKNOWN" => RegistryError::ManifestUnknown {
+                reference: reference.to_owned(),
+                message,
+            },
+            "UNAUTHORIZED" | "DENIED" => RegistryError::Unauthorized { message },
+            _ => RegistryError::Registry { code, message },
+        }
+    }
+
     /// Maps oci-client's error, keeping the registry's code and message.
     pub(crate) fn from_oci(reference: &str, err: oci_client::errors::OciDistributionError) -> Self {
         use oci_client::errors::OciDistributionError as E;
@@ -141,14 +154,7 @@ impl RegistryError {
                     ),
                     None => ("UNKNOWN".to_owned(), String::new()),
                 };
-                match code.as_str() {
-                    "MANIFEST_UNKNOWN" | "NAME_UNKNOWN" => RegistryError::ManifestUnknown {
-                        reference: reference.to_owned(),
-                        message,
-                    },
-                    "UNAUTHORIZED" | "DENIED" => RegistryError::Unauthorized { message },
-                    _ => RegistryError::Registry { code, message },
-                }
+                RegistryError::from_code(reference, code, message)
             }
             E::ImageManifestNotFoundError(message) => RegistryError::ManifestUnknown {
                 reference: reference.to_owned(),
@@ -159,10 +165,37 @@ impl RegistryError {
             E::UnauthorizedError { .. } => RegistryError::Unauthorized {
                 message: "authentication required".to_owned(),
             },
-            E::ServerError { code, message, .. } => RegistryError::Registry {
-                code: code.to_string(),
-                message,
-            },
+            // An answer oci-client did not read as an error envelope (a
+            // 401 to a push's upload, a 403): the envelope is in its body.
+            E::ServerError { code, message, .. } => {
+                #[derive(serde::Deserialize)]
+                struct Envelope {
+                    errors: Vec<Entry>,
+                }
+                #[derive(serde::Deserialize)]
+                struct Entry {
+                    code: String,
+                    #[serde(default)]
+                    message: String,
+                }
+                let first = serde_json::from_str::<Envelope>(&message)
+                    .ok()
+                    .and_then(|e| e.errors.into_iter().next());
+                match first {
+                    Some(e) => RegistryError::from_code(reference, e.code, e.message),
+                    None if code == 401 || code == 403 => RegistryError::Unauthorized {
+                        message: if message.trim().is_empty() {
+                            "authentication required".to_owned()
+                        } else {
+                            message
+                        },
+                    },
+                    None => RegistryError::Registry {
+                        code: code.to_string(),
+                        message,
+                    },
+                }
+            }
             E::DigestError(e) => RegistryError::Transport(e.to_string()),
             // reqwest's Display leaves out the cause (the TLS or connect
             // error): show the whole chain.
@@ -189,4 +222,40 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         text.push_str(" (x509: certificate signed by unknown authority)");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_client::errors::OciDistributionError;
+
+    fn server_error(code: u16, message: &str) -> RegistryError {
+        RegistryError::from_oci(
+            "127.0.0.1:5000/shared/app",
+            OciDistributionError::ServerError {
+                code,
+                url: "http://127.0.0.1:5000/v2/shared/app/blobs/uploads/".into(),
+                message: message.into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_server_error_reads_the_registry_s_error_envelope() {
+        // What distribution answers a push the token does not allow.
+        let e = server_error(
+            401,
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"shared/app","Action":"push"}]}]}"#,
+        );
+        assert_eq!(e.to_string(), "unauthorized: authentication required");
+        let e = server_error(403, "");
+        assert_eq!(e.to_string(), "unauthorized: authentication required");
+        let e = server_error(
+            404,
+            r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#,
+        );
+        assert!(matches!(e, RegistryError::ManifestUnknown { .. }), "{e}");
+        let e = server_error(500, "boom");
+        assert_eq!(e.to_string(), "500: boom");
+    }
 }
