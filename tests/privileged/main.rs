@@ -55,6 +55,7 @@ mod registry_platform;
 mod registry_pull;
 mod registry_push;
 mod registry_tls;
+mod registry_token;
 mod runc_bad_bundles;
 mod runc_dockerd;
 mod runc_lifecycle;

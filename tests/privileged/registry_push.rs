@@ -4,9 +4,7 @@
 //! catalog.
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{
-    Compression, Registry, TestImage, file_layer, five_layer_layout, write_layout,
-};
+use berth_tests::registry::{Registry, five_layer_layout, gzip_five_layer_layout};
 use berth_tests::regproxy::{Fault, FaultProxy};
 
 fn image_id(d: &Daemon, reference: &str) -> String {
@@ -31,24 +29,11 @@ fn pushed_digest(out: &str, tag: &str) -> String {
     digest
 }
 
-/// A five-layer image, every layer gzip (as docker and skopeo push them).
-fn gzip_layout(layout: &std::path::Path, salt: &str) -> TestImage {
-    let layers: Vec<(Vec<u8>, Compression)> = (1..=4)
-        .map(|n| {
-            (
-                file_layer(&format!("layer{n}.txt"), &format!("{n} {salt}\n")),
-                Compression::Gzip,
-            )
-        })
-        .collect();
-    write_layout(layout, "v1", "amd64", &layers)
-}
-
 #[test]
 fn a_pushed_image_pulls_into_a_second_daemon_with_the_same_ids() {
     let registry = Registry::start();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let image = gzip_layout(&tmp.path().join("layout"), "trip");
+    let image = gzip_five_layer_layout(&tmp.path().join("layout"), "trip");
     registry.push_layout(&tmp.path().join("layout"), "v1", "test/app:v1");
     let source = registry.reference("test/app:v1");
     let copy = registry.reference("copy/app:v2");

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod regproxy;
 pub mod require;
 pub mod tlsreg;
+pub mod tokenauth;
 
 /// Path of a binary built by this workspace (`berthd`, `berth`, `berth-runc`,
 /// `berth-shim`), next to the test executable's `deps/` directory.

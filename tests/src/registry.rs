@@ -16,6 +16,15 @@ use crate::cmd::{Output, run_with_timeout};
 
 const SKOPEO_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How a test registry authenticates.
+enum Auth {
+    None,
+    /// htpasswd with the registry's credentials (Basic).
+    Htpasswd,
+    /// This `auth:` section of its config.
+    Config(String),
+}
+
 /// A running `docker-registry serve`; stopped and removed on drop.
 pub struct Registry {
     child: Child,
@@ -42,7 +51,34 @@ impl Registry {
         Registry::spawn(Some((user.to_owned(), password.to_owned())))
     }
 
+    /// A registry with bearer-token auth whose tokens `tokens` issues
+    /// (`auth: token`); its own pushes ([`Registry::push_layout`]) go as
+    /// the service's `admin`.
+    pub fn start_with_tokens(tokens: &crate::tokenauth::TokenServer) -> Registry {
+        let auth = format!(
+            "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            tokens.realm(),
+            crate::tokenauth::SERVICE,
+            crate::tokenauth::ISSUER,
+            tokens.cert.display()
+        );
+        let (user, password) = crate::tokenauth::USERS[0];
+        Registry::spawn_with(
+            Some((user.to_owned(), password.to_owned())),
+            Auth::Config(auth),
+        )
+    }
+
     fn spawn(credentials: Option<(String, String)>) -> Registry {
+        let auth = if credentials.is_some() {
+            Auth::Htpasswd
+        } else {
+            Auth::None
+        };
+        Registry::spawn_with(credentials, auth)
+    }
+
+    fn spawn_with(credentials: Option<(String, String)>, auth: Auth) -> Registry {
         let binary = "/usr/bin/docker-registry";
         assert!(
             Path::new(binary).is_file(),
@@ -59,7 +95,10 @@ impl Registry {
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
             storage.display()
         );
-        if let Some((user, password)) = &credentials {
+        if let Auth::Config(auth) = &auth {
+            config.push_str(auth);
+        }
+        if let (Auth::Htpasswd, Some((user, password))) = (&auth, &credentials) {
             crate::require::program("htpasswd", "apache2-utils");
             let out = run_with_timeout(
                 Command::new("htpasswd").args(["-Bbn", user, password]),
@@ -303,6 +342,20 @@ pub fn write_layout(
         manifest_digest,
         layer_digests,
     }
+}
+
+/// A five-layer image at `layout` (tag `v1`), every layer gzip, as docker
+/// and skopeo push them: a push mounts or sends each as it came.
+pub fn gzip_five_layer_layout(layout: &Path, salt: &str) -> TestImage {
+    let layers: Vec<(Vec<u8>, Compression)> = (1..=4)
+        .map(|n| {
+            (
+                file_layer(&format!("layer{n}.txt"), &format!("{n} {salt}\n")),
+                Compression::Gzip,
+            )
+        })
+        .collect();
+    write_layout(layout, "v1", "amd64", &layers)
 }
 
 /// A five-layer test image: busybox, then `/layer1.txt`..`/layer4.txt`

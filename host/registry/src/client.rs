@@ -116,7 +116,7 @@ impl Credentials {
     }
 
     /// A key that tells credentials apart without holding the secret.
-    fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         let secret = match self {
             Credentials::Anonymous => String::new(),
             Credentials::Basic { username, password } => format!("b{username}\0{password}"),
@@ -149,6 +149,8 @@ pub type BlobProgress<'a> = &'a mut (dyn FnMut(u64) + Send);
 pub struct Registry {
     config: RegistryConfig,
     clients: Mutex<HashMap<String, Arc<oci_client::Client>>>,
+    /// Challenges and tokens of the requests made outside `oci-client`.
+    pub(crate) auth: crate::session::AuthCache,
 }
 
 impl std::fmt::Debug for Registry {
@@ -165,6 +167,7 @@ impl Registry {
         Registry {
             config,
             clients: Mutex::new(HashMap::new()),
+            auth: crate::session::AuthCache::default(),
         }
     }
 
@@ -483,6 +486,28 @@ impl Registry {
 }
 
 impl Registry {
+    /// An HTTP client for `host` (`host[:port]`) that trusts its `certs.d`
+    /// roots besides the system's, for the requests made outside
+    /// `oci-client`.
+    pub(crate) fn http_client(&self, host: &str) -> Result<reqwest::Client, RegistryError> {
+        let tls = |reason: String| RegistryError::Tls {
+            registry: host.to_owned(),
+            reason,
+        };
+        let roots = self
+            .certs(host)?
+            .roots
+            .iter()
+            .map(|c| reqwest::Certificate::from_pem(&c.data))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| tls(crate::error::error_chain(&e)))?;
+        reqwest::Client::builder()
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|e| tls(crate::error::error_chain(&e)))
+    }
+
     /// Checks `credentials` against `registry`'s `/v2/` with the challenge
     /// flow, as `docker login` asks the daemon to (moby
     /// `registry.loginV2`): a `Basic` challenge is answered with the
@@ -516,21 +541,7 @@ impl Registry {
         let transport = |e: reqwest::Error| {
             RegistryError::Transport(format!("Get {url:?}: {}", crate::error::error_chain(&e)))
         };
-        let roots = self
-            .certs(host)?
-            .roots
-            .iter()
-            .map(|c| reqwest::Certificate::from_pem(&c.data))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RegistryError::Tls {
-                registry: host.to_owned(),
-                reason: crate::error::error_chain(&e),
-            })?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .tls_certs_merge(roots)
-            .build()
-            .map_err(transport)?;
+        let http = self.http_client(host)?;
         let first = http.get(&url).send().await.map_err(transport)?;
         if first.status().is_success() {
             return Ok(None);

@@ -30,6 +30,7 @@ mod platform;
 mod push;
 mod reference;
 mod search;
+mod session;
 mod tags;
 
 pub use client::{BlobProgress, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage};

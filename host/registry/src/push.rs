@@ -32,14 +32,18 @@ impl Registry {
         credentials: &Credentials,
     ) -> Result<(), RegistryError> {
         let client = self.client(name, credentials)?;
-        client
-            .auth(
-                name.oci(),
-                &credentials.oci(),
-                oci_client::RegistryOperation::Push,
-            )
-            .await
-            .map_err(|e| RegistryError::from_oci(&name.familiar(), e))?;
+        // Both of the operations a push does, once each, before its layers
+        // go at once: their blob checks (`Pull`) would otherwise each miss
+        // oci-client's token cache and fetch a token of their own.
+        for operation in [
+            oci_client::RegistryOperation::Push,
+            oci_client::RegistryOperation::Pull,
+        ] {
+            client
+                .auth(name.oci(), &credentials.oci(), operation)
+                .await
+                .map_err(|e| RegistryError::from_oci(&name.familiar(), e))?;
+        }
         Ok(())
     }
 
@@ -74,10 +78,14 @@ impl Registry {
 
     /// Asks the registry to link the blob `digest` from the repository
     /// `from` (same registry) into `name`'s (`POST
-    /// /v2/<name>/blobs/uploads/?mount=<digest>&from=<from>`). `false` when
-    /// the registry did not mount it (it answers 202 and opens an upload
-    /// instead, e.g. when the source is gone or not readable with these
-    /// credentials): the caller then uploads the blob.
+    /// /v2/<name>/blobs/uploads/?mount=<digest>&from=<from>`, distribution
+    /// spec "Mounting a blob from another repository"): 201 is a mount.
+    /// `false` when the registry did not mount it: it answers 202 and opens
+    /// an upload instead (the source is gone, or not readable with these
+    /// credentials), which is cancelled, and the caller uploads the blob.
+    /// On a token registry the token carries `pull` on `from` as well as
+    /// `pull,push` on `name` (moby `distribution/push_v2.go`): a token for
+    /// the destination alone never mounts.
     pub async fn mount_blob(
         &self,
         name: &ImageName,
@@ -85,19 +93,62 @@ impl Registry {
         digest: &str,
         from: &str,
     ) -> bool {
-        // A mount is only a shortcut: without a client, upload instead.
-        let Ok(client) = self.client(name, credentials) else {
-            return false;
-        };
-        let Ok(source) = ImageName::parse(&format!("{}/{from}", name.registry()), None) else {
-            return false;
-        };
-        match client.mount_blob(name.oci(), source.oci(), digest).await {
-            Ok(()) => true,
+        match self.try_mount(name, credentials, digest, from).await {
+            Ok(mounted) => mounted,
+            // A mount is only a shortcut: on any failure, upload instead.
             Err(e) => {
-                tracing::debug!(%digest, %from, error = %e, "cross-repository mount refused");
+                tracing::debug!(%digest, %from, error = %e, "cross-repository mount failed");
                 false
             }
+        }
+    }
+
+    async fn try_mount(
+        &self,
+        name: &ImageName,
+        credentials: &Credentials,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, RegistryError> {
+        let session = self.session(name.registry(), credentials)?;
+        let repository = name.repository();
+        let url = format!("{}/v2/{repository}/blobs/uploads/", session.base);
+        let scopes = [
+            format!("repository:{repository}:pull,push"),
+            format!("repository:{from}:pull"),
+        ];
+        let response = session
+            .send(&scopes, |http| {
+                http.post(&url)
+                    .query(&[("mount", digest), ("from", from)])
+                    .header(reqwest::header::CONTENT_LENGTH, 0)
+            })
+            .await?;
+        tracing::debug!(%digest, %from, status = %response.status(), "cross-repository mount answered");
+        match response.status() {
+            reqwest::StatusCode::CREATED => Ok(true),
+            reqwest::StatusCode::ACCEPTED => {
+                // An upload session the registry opened for nothing: ended
+                // now rather than left to expire (spec "Canceling an
+                // Upload").
+                if let Some(location) = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| reqwest::Url::parse(&url).ok()?.join(l).ok())
+                {
+                    let cancelled = session
+                        .send(&scopes, |http| http.delete(location.clone()))
+                        .await;
+                    if let Err(e) = cancelled {
+                        tracing::debug!(%digest, error = %e, "cancelling an unused upload failed");
+                    }
+                }
+                Ok(false)
+            }
+            status => Err(RegistryError::Transport(format!(
+                "mount of {digest} from {from} answered {status}"
+            ))),
         }
     }
 

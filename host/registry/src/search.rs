@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::client::{Credentials, Registry};
 use crate::error::RegistryError;
+use crate::session::Session;
 
 /// One search result, with moby's fields (`registry.SearchResult`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -53,21 +54,14 @@ impl Registry {
         // moby `registry.newIndexInfo`: Docker Hub's index answers search.
         let hub = matches!(registry, "docker.io" | "index.docker.io");
         let host = if hub { "index.docker.io" } else { registry };
-        let scheme = if !hub && self.is_insecure(host) {
-            "http"
-        } else {
-            "https"
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RegistryError::Transport(e.to_string()))?;
-        let url = format!("{scheme}://{host}/v1/search");
-        let response = authorized(http.get(&url), credentials)
-            .query(&[("q", term), ("n", &limit.to_string())])
-            .send()
-            .await
-            .map_err(|e| RegistryError::Transport(format!("Get {url:?}: {e}")))?;
+        let session = self.session_with(host, credentials)?;
+        let url = format!("{}/v1/search", session.base);
+        let response = session
+            .send(&[], |http| {
+                http.get(&url)
+                    .query(&[("q", term), ("n", &limit.to_string())])
+            })
+            .await?;
         if response.status().is_success() {
             let body: V1Results = response
                 .json()
@@ -78,74 +72,61 @@ impl Registry {
         if hub || !matches!(response.status().as_u16(), 404 | 405) {
             return Err(status_error(response.status()));
         }
-        self.search_catalog(&http, scheme, host, term, limit, credentials)
-            .await
-    }
-
-    async fn search_catalog(
-        &self,
-        http: &reqwest::Client,
-        scheme: &str,
-        host: &str,
-        term: &str,
-        limit: usize,
-        credentials: &Credentials,
-    ) -> Result<Vec<SearchResult>, RegistryError> {
-        let needle = term.to_ascii_lowercase();
-        let mut results = Vec::new();
-        let mut last: Option<String> = None;
-        for _ in 0..MAX_CATALOG_PAGES {
-            let url = format!("{scheme}://{host}/v2/_catalog");
-            let mut query = vec![("n", CATALOG_PAGE.to_string())];
-            if let Some(l) = &last {
-                query.push(("last", l.clone()));
-            }
-            let response = authorized(http.get(&url), credentials)
-                .query(&query)
-                .send()
-                .await
-                .map_err(|e| RegistryError::Transport(format!("Get {url:?}: {e}")))?;
-            if !response.status().is_success() {
-                return Err(status_error(response.status()));
-            }
-            let has_next = response
-                .headers()
-                .get(reqwest::header::LINK)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("rel=\"next\""));
-            let page: Catalog = response
-                .json()
-                .await
-                .map_err(|e| RegistryError::Transport(format!("Get {url:?}: {e}")))?;
-            last = page.repositories.last().cloned();
-            for repo in page.repositories {
-                if results.len() == limit {
-                    return Ok(results);
-                }
-                if repo.to_ascii_lowercase().contains(&needle) {
-                    results.push(SearchResult {
-                        name: format!("{host}/{repo}"),
-                        ..SearchResult::default()
-                    });
-                }
-            }
-            if !has_next || last.is_none() {
-                break;
-            }
-        }
-        Ok(results)
+        search_catalog(&session, host, term, limit).await
     }
 }
 
-pub(crate) fn authorized(
-    request: reqwest::RequestBuilder,
-    credentials: &Credentials,
-) -> reqwest::RequestBuilder {
-    match credentials {
-        Credentials::Anonymous => request,
-        Credentials::Basic { username, password } => request.basic_auth(username, Some(password)),
-        Credentials::Token(t) => request.bearer_auth(t),
+/// The catalog's repositories whose name holds `term` (a registry without
+/// Docker Hub's search: `GET /v2/_catalog`, page after page).
+async fn search_catalog(
+    session: &Session<'_>,
+    host: &str,
+    term: &str,
+    limit: usize,
+) -> Result<Vec<SearchResult>, RegistryError> {
+    let needle = term.to_ascii_lowercase();
+    let mut results = Vec::new();
+    let mut last: Option<String> = None;
+    // distribution's scope for the catalog.
+    let scopes = ["registry:catalog:*".to_owned()];
+    for _ in 0..MAX_CATALOG_PAGES {
+        let url = format!("{}/v2/_catalog", session.base);
+        let mut query = vec![("n", CATALOG_PAGE.to_string())];
+        if let Some(l) = &last {
+            query.push(("last", l.clone()));
+        }
+        let response = session
+            .send(&scopes, |http| http.get(&url).query(&query))
+            .await?;
+        if !response.status().is_success() {
+            return Err(status_error(response.status()));
+        }
+        let has_next = response
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("rel=\"next\""));
+        let page: Catalog = response
+            .json()
+            .await
+            .map_err(|e| RegistryError::Transport(format!("Get {url:?}: {e}")))?;
+        last = page.repositories.last().cloned();
+        for repo in page.repositories {
+            if results.len() == limit {
+                return Ok(results);
+            }
+            if repo.to_ascii_lowercase().contains(&needle) {
+                results.push(SearchResult {
+                    name: format!("{host}/{repo}"),
+                    ..SearchResult::default()
+                });
+            }
+        }
+        if !has_next || last.is_none() {
+            break;
+        }
     }
+    Ok(results)
 }
 
 pub(crate) fn status_error(status: reqwest::StatusCode) -> RegistryError {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::client::{Credentials, Registry};
 use crate::error::RegistryError;
 use crate::reference::ImageName;
-use crate::search::{authorized, status_error};
+use crate::search::status_error;
 
 /// Tags asked for per page (`n`); the registry may answer fewer.
 const TAGS_PAGE: usize = 50;
@@ -45,22 +45,9 @@ impl Registry {
         credentials: &Credentials,
         limit: usize,
     ) -> Result<Vec<String>, RegistryError> {
-        let host = name.registry();
-        let host = if host == "docker.io" {
-            "registry-1.docker.io"
-        } else {
-            host
-        };
-        let scheme = if self.is_insecure(name.registry()) {
-            "http"
-        } else {
-            "https"
-        };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RegistryError::Transport(e.to_string()))?;
-        let base = reqwest::Url::parse(&format!("{scheme}://{host}/"))
+        let session = self.session(name.registry(), credentials)?;
+        let scopes = [format!("repository:{}:pull", name.repository())];
+        let base = reqwest::Url::parse(&format!("{}/", session.base))
             .map_err(|e| RegistryError::Transport(e.to_string()))?;
         let mut url = base
             .join(&format!("v2/{}/tags/list", name.repository()))
@@ -69,10 +56,7 @@ impl Registry {
             .append_pair("n", &TAGS_PAGE.min(limit).to_string());
         let mut tags = Vec::new();
         for _ in 0..MAX_TAG_PAGES {
-            let response = authorized(http.get(url.clone()), credentials)
-                .send()
-                .await
-                .map_err(|e| RegistryError::Transport(format!("Get {:?}: {e}", url.as_str())))?;
+            let response = session.send(&scopes, |http| http.get(url.clone())).await?;
             if response.status() == reqwest::StatusCode::NOT_FOUND {
                 // The registry's message from its error envelope.
                 let body: serde_json::Value = response.json().await.unwrap_or_default();
