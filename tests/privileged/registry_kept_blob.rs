@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{Compression, Registry, file_layer, write_layout};
+use berth_tests::registry::{Compression, Registry, file_layer, five_layer_layout, write_layout};
 use sha2::{Digest, Sha256};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -149,4 +149,49 @@ fn a_layer_pulled_as_gzip_is_pushed_to_another_registry_byte_for_byte() {
         );
     }
     assert!(d.log().contains("does not match its digest"), "{}", d.log());
+}
+
+/// A layer that came as zstd (no blob kept: a push sends gzip) and layers
+/// from tars another tool wrote are written back as the tars they came
+/// as: `docker save` → `docker load` into a second daemon, and a push from
+/// there, keep the image's diff ids and so its id.
+#[test]
+fn a_saved_loaded_and_pushed_image_keeps_its_id() {
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "keeps");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "keeps/app:v1");
+    let pulled = registry.reference("keeps/app:v1");
+    let id_of = |d: &Daemon, reference: &str| {
+        d.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+            .ok()
+            .trim()
+            .to_owned()
+    };
+
+    let a = Daemon::start();
+    a.docker(&["pull", &pulled]).ok();
+    assert_eq!(id_of(&a, &pulled), image.image_id);
+    let archive = tmp.path().join("saved.tar");
+    a.docker(&["save", "-o", archive.to_str().expect("utf-8"), &pulled])
+        .ok();
+
+    let b = Daemon::start();
+    let out = b
+        .docker(&["load", "-i", archive.to_str().expect("utf-8")])
+        .ok();
+    assert!(out.contains(&format!("Loaded image: {pulled}")), "{out}");
+    assert_eq!(id_of(&b, &pulled), image.image_id);
+
+    let copy = registry.reference("keeps/copy:v1");
+    b.docker(&["tag", &pulled, &copy]).ok();
+    b.docker(&["push", &copy]).ok();
+    let manifest = registry.manifest("keeps/copy", "v1");
+    assert_eq!(
+        manifest["config"]["digest"].as_str(),
+        Some(image.image_id.as_str()),
+        "{manifest:#}"
+    );
+    let out = b.docker(&["run", "--rm", &copy, "cat", "/layer4.txt"]).ok();
+    assert_eq!(out, "4 keeps\n");
 }

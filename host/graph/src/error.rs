@@ -139,6 +139,16 @@ pub enum GraphError {
         /// What the content hashes to (64 hex).
         actual: String,
     },
+    /// A stored layer written back from the record of its tar is not the
+    /// tar it came as: its files changed on disk, or the record is
+    /// damaged.
+    #[error("layer sha256:{id} cannot be written back as it came: {reason}")]
+    LayerChanged {
+        /// The layer id (64 hex).
+        id: String,
+        /// What differs.
+        reason: String,
+    },
     /// A stored blob's content does not match its digest.
     #[error("blob {path} does not match digest {expected} (found {actual})")]
     DigestMismatch {

@@ -48,6 +48,7 @@ use crate::fsutil::{
     self, Removed, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, WhiteoutFormat, is_escape, remove_entry,
     timespec,
 };
+use crate::tarsplit::SplitHandle;
 
 /// errno values (rustix's, as raw numbers) of a path the tar itself broke.
 mod libc_errno {
@@ -89,10 +90,15 @@ struct DeferredDir {
 
 /// Extracts every entry of `archive` into the directory `root` (which must
 /// exist and should be empty).
+///
+/// With `split`, the tar is recorded as it is read ([`crate::tarsplit`]):
+/// the extractor tells it each entry's path and where file content starts
+/// and ends.
 pub(crate) fn extract<R: Read>(
     archive: &mut tar::Archive<R>,
     root: &Path,
     opts: ExtractOptions,
+    split: Option<SplitHandle>,
 ) -> Result<ExtractReport, GraphError> {
     let root_dir = Dir::open_ambient_dir(root, cap_std::ambient_authority())
         .map_err(GraphError::io("open layer directory", root))?;
@@ -102,6 +108,7 @@ pub(crate) fn extract<R: Read>(
         report: ExtractReport::default(),
         deferred: Vec::new(),
         parent_cache: None,
+        split,
     };
     let entries = archive.entries().map_err(|e| GraphError::InvalidArchive {
         reason: "cannot read the tar stream".into(),
@@ -176,6 +183,8 @@ struct Extractor {
     /// for every entry of a directory. Dropped whenever a directory is
     /// removed, since the handle could then point at an unlinked directory.
     parent_cache: Option<(PathBuf, Dir)>,
+    /// The recording of the tar, if one is made.
+    split: Option<SplitHandle>,
 }
 
 /// Turns a tar path into a relative path of normal components.
@@ -311,6 +320,11 @@ impl Extractor {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let rel = sanitize(&raw, &shown)?;
+        if let Some(split) = &self.split
+            && !rel.as_os_str().is_empty()
+        {
+            split.entry(&rel);
+        }
         let kind = entry.header().entry_type();
         let meta = EntryMeta::read(&mut entry, &shown)?;
 
@@ -332,7 +346,7 @@ impl Extractor {
         match kind {
             tar::EntryType::Directory => self.directory(&at, rel, &meta)?,
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                self.regular(&at, &mut entry, &meta)?;
+                self.regular(&at, &rel, &mut entry, &meta)?;
             }
             tar::EntryType::Symlink => self.symlink(&at, &entry, &meta)?,
             tar::EntryType::Link => match self.link_target(&entry, &rel, &shown)? {
@@ -410,6 +424,7 @@ impl Extractor {
     fn regular<R: Read>(
         &mut self,
         at: &At<'_>,
+        rel: &Path,
         entry: &mut tar::Entry<'_, R>,
         meta: &EntryMeta,
     ) -> Result<(), GraphError> {
@@ -421,10 +436,16 @@ impl Extractor {
             .parent
             .open_with(at.name, &opts)
             .map_err(e("create file"))?;
+        if let Some(split) = &self.split {
+            split.content_begins(rel);
+        }
         let written = io::copy(entry, &mut file).map_err(|source| GraphError::InvalidArchive {
             reason: format!("cannot read the content of {:?}", at.shown),
             source: Some(source),
         })?;
+        if let Some(split) = &self.split {
+            split.content_ends(written);
+        }
         self.report.size += written;
         if self.opts.chown {
             rustix::fs::fchown(
@@ -577,6 +598,9 @@ impl Extractor {
         }
         match self.opts.format {
             WhiteoutFormat::Overlay => {
+                if let Some(split) = &self.split {
+                    split.whiteout(&parent_rel.join(&target));
+                }
                 self.clear(&parent, &target, false, entry)?;
                 fsutil::make_overlay_whiteout(&parent, &target)
                     .map_err(Self::extract_err(entry, "create whiteout device"))?;

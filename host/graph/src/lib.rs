@@ -19,6 +19,7 @@
 //!   graph/                           mode 0700
 //!     blobs/sha256/<hex>             image config JSON; <hex> = image id
 //!     layers/<diff-hex>/diff/        an imported layer's files
+//!     layers/<diff-hex>/tar-split.zst   the record of the tar it came as
 //!     flat/<id>/diff/                a flattened run of layers (a cache)
 //!     l/<16 hex> -> ../layers/<diff-hex>/diff   short names for lowerdir=
 //!     containers/<container-id>/
@@ -44,7 +45,9 @@
 //! # Layers and whiteouts
 //!
 //! Layer ids are diff ids (SHA-256 of the uncompressed tar). A layer's
-//! directory holds only its own changes. For overlay, whiteouts are stored
+//! directory holds only its own changes; the record beside it lets `save`
+//! and `push` write the layer back as the very tar it came as, so an image
+//! keeps its id whatever tool wrote its tars (see `tarsplit`). For overlay, whiteouts are stored
 //! as overlayfs expects (char device 0/0, `trusted.overlay.opaque=y`), so the
 //! directory is a lower dir as is; for vfs they stay `.wh.` files and are
 //! applied when a container's copy is assembled. The data root remembers its
@@ -94,6 +97,7 @@ pub mod policy;
 mod records;
 pub mod reference;
 mod rootfs;
+mod tarsplit;
 
 pub use berth_model::graph::archive::{CommitDefaults, CommitRequest, HistoryEntry};
 pub use berth_model::graph::{ContainerUsage, DiskUsage, GcReport, ImageUsage, LayerUsage};

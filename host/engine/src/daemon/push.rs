@@ -11,10 +11,12 @@
 //! and uploaded ("Pushing", "Pushed"). Then the config blob, then the
 //! manifest (Docker v2 schema 2); the digest reported is the registry's.
 //!
-//! The graph keeps no copy of the tar a layer came in. A layer from a tar
-//! another tool wrote may write back as a different tar (see the graph's
-//! `save`); its diff id in the pushed config is then that of the tar pushed,
-//! so the pushed image is consistent (it gets a new id, as with `save`).
+//! The graph writes a layer back as the tar it came in (it keeps a record
+//! of the tar beside the layer), so a pushed image keeps its diff ids and
+//! its id. A layer stored by an older berth has no record: written as
+//! berth's own tar, its diff id in the pushed config is then that of the
+//! tar pushed, so the pushed image is consistent (it gets a new id, as
+//! with `save`).
 //! A layer pulled from the target registry is never recompressed: its
 //! original blob is found or mounted. A layer pulled from anywhere as gzip
 //! is not recompressed either: the graph keeps the blob it came in, and

@@ -20,6 +20,7 @@ use crate::graph::{Graph, now_rfc3339, now_unix};
 use crate::policy::{ImportPlan, ImportRequest, LayerInfo, is_layer_id, validate_import_plan};
 use crate::records::{IMAGES, ImageRecord, LAYERS, LayerKind, LayerRecord, TAGS};
 use crate::reference::Reference;
+use crate::tarsplit::{SPLIT_FILE, SplitHandle, SplitReader};
 
 /// A layer extracted into `tmp/`, not yet published.
 pub(super) struct StagedLayer {
@@ -216,7 +217,10 @@ impl Graph {
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
         let hashing = HashingReader::new(decompressed(source)?);
-        let mut archive = tar::Archive::new(hashing);
+        // The tar as it came, to write the layer back byte for byte.
+        let record = staging.path().join(SPLIT_FILE);
+        let split = SplitHandle::create(&record).map_err(GraphError::io("create", &record))?;
+        let mut archive = tar::Archive::new(SplitReader::new(hashing, Some(split.clone())));
         let report = extract(
             &mut archive,
             &diff,
@@ -224,15 +228,17 @@ impl Graph {
                 format: self.whiteouts(),
                 chown: self.chown,
             },
+            Some(split.clone()),
         )?;
-        let (diff_hex, tar_len) =
-            archive
-                .into_inner()
-                .finish()
-                .map_err(|e| GraphError::InvalidArchive {
-                    reason: "cannot read the end of the input".into(),
-                    source: Some(e),
-                })?;
+        let end_err = |e| GraphError::InvalidArchive {
+            reason: "cannot read the end of the input".into(),
+            source: Some(e),
+        };
+        let hashing = archive.into_inner().finish().map_err(end_err)?;
+        let (diff_hex, tar_len) = hashing.finish().map_err(end_err)?;
+        if !split.finish().map_err(GraphError::io("write", &record))? {
+            fs::remove_file(&record).map_err(GraphError::io("remove", &record))?;
+        }
         if report.entries == 0 && tar_len < 1024 {
             return Err(GraphError::InvalidArchive {
                 reason: "the input holds no tar entries".into(),

@@ -3,12 +3,13 @@
 //! docker-archive (`manifest.json`, `repositories`) and an OCI image layout
 //! (`oci-layout`, `index.json`, `blobs/sha256/...`).
 //!
-//! Layer tars are written from the layer directories by
-//! [`crate::layer_tar`], deterministically. berth keeps no copy of the tar
-//! a layer came from, so when the written tar's digest differs from the
-//! diff id the image config names (a layer another tool wrote), the saved
-//! config names the written tars instead: such an image gets a new id in
-//! the archive, and a save → load → save round trip is then stable.
+//! Layer tars are written as they came ([`crate::tarsplit`]), so a saved
+//! image keeps its id. A layer stored without the record of its tar
+//! (stored by an older berth) is written by [`crate::layer_tar`],
+//! deterministically; when that tar's digest differs from the diff id the
+//! image config names (a layer another tool wrote), the saved config names
+//! the written tars instead: such an image gets a new id in the archive,
+//! and a save → load → save round trip is then stable.
 //! Each layer is written to a file under `tmp/` first (its size goes in
 //! the member's header), one at a time; a layer shared by several images
 //! is written once.
@@ -258,8 +259,7 @@ impl Graph {
         let tmp = tempfile::tempfile_in(self.layout.tmp())
             .map_err(GraphError::io("create a layer file in", self.layout.tmp()))?;
         let mut hashing = HashingWriter::new(tmp);
-        crate::layer_tar::write_layer_tar(&dir, &mut hashing)
-            .map_err(GraphError::io("write a tar of the layer", &dir))?;
+        self.write_stored_layer(hex, &mut hashing)?;
         let (mut file, digest, size) = hashing.finish();
         file.rewind()
             .map_err(GraphError::io("rewind the layer file of", &dir))?;

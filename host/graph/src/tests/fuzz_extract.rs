@@ -377,7 +377,8 @@ fn extract_checked(
         format: crate::fsutil::WhiteoutFormat::Aufs,
         chown: rustix::process::geteuid().is_root(),
     };
-    let result = crate::extract::extract(&mut tar::Archive::new(tar.as_slice()), &layer, opts);
+    let result =
+        crate::extract::extract(&mut tar::Archive::new(tar.as_slice()), &layer, opts, None);
     prop_assert_eq!(
         outside(dir.path(), &layer),
         before,

@@ -10,6 +10,7 @@ mod images;
 mod layout;
 mod load;
 mod save;
+mod tarsplit;
 pub(crate) mod xattrs;
 
 use std::fs;

@@ -120,6 +120,7 @@ fn a_layer_tar_carries_allowed_xattrs_as_sorted_pax_records_and_extracts_back() 
             format: WhiteoutFormat::Overlay,
             chown: true,
         },
+        None,
     )
     .unwrap();
     let ping = out.join("bin/ping");
