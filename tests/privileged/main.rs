@@ -28,6 +28,7 @@ mod daemon_network_modes;
 mod daemon_networks;
 mod daemon_options;
 mod daemon_ports;
+mod daemon_ports_direct;
 mod daemon_ports_ipv6;
 mod daemon_ports_restart;
 mod daemon_ports_traffic;

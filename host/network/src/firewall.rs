@@ -134,8 +134,47 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
             );
             continue;
         }
+        // What the containers send (out, and between them when bridged
+        // traffic meets this hook), and what answers it.
         let _ = writeln!(forward, "\t\tiifname \"{br}\" accept {tag}");
-        let _ = writeln!(forward, "\t\toifname \"{br}\" accept {tag}");
+        let _ = writeln!(
+            forward,
+            "\t\toifname \"{br}\" ct state established,related accept {tag}"
+        );
+        // Into the bridge from elsewhere, only to published ports, as
+        // Docker 28 (`DOCKER` chain): a connection to a host port DNATed
+        // here, or one addressed to a container's published port directly
+        // (per-port ACCEPT); any other port of a container is dropped, so a
+        // machine with a route to the subnet cannot reach what was never
+        // published (`! -i BRIDGE -o BRIDGE -j DROP`).
+        let _ = writeln!(forward, "\t\toifname \"{br}\" ct status dnat accept {tag}");
+        for endpoint in endpoints.iter().filter(|e| e.network_id == network.id) {
+            for port in &endpoint.ports {
+                for address in &endpoint.addresses {
+                    // The family the port is published for, as above.
+                    if port
+                        .host_ip
+                        .is_some_and(|ip| ip.is_ipv4() != address.addr().is_ipv4())
+                    {
+                        continue;
+                    }
+                    let family = if address.addr().is_ipv4() {
+                        "ip"
+                    } else {
+                        "ip6"
+                    };
+                    let _ = writeln!(
+                        forward,
+                        "\t\toifname \"{br}\" {family} daddr {} {} dport {} accept comment \"container:{}\"",
+                        address.addr(),
+                        port.proto.as_str(),
+                        port.container_port,
+                        endpoint.container_id,
+                    );
+                }
+            }
+        }
+        let _ = writeln!(forward, "\t\toifname \"{br}\" drop {tag}");
         for gateway in &network.gateways {
             let family = if gateway.is_ipv6() { "ip6" } else { "ip" };
             let subnet = gateway.subnet();
