@@ -500,11 +500,6 @@ impl NetworkReady {
     pub async fn wait(self) -> Result<(), JobError> {
         self.0.await
     }
-
-    /// The setup's error, once it has ended with one.
-    pub fn failure(&self) -> Option<JobError> {
-        self.0.peek().and_then(|outcome| outcome.clone().err())
-    }
 }
 
 impl Default for NetworkReady {
