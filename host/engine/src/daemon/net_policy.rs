@@ -123,8 +123,22 @@ pub fn check_plan(
         .dns_servers
         .iter()
         .map(|s| {
-            s.parse()
-                .map_err(|_| refuse(format!("name server {s:?} is not an IP address")))
+            let server: IpAddr = s
+                .parse()
+                .map_err(|_| refuse(format!("name server {s:?} is not an IP address")))?;
+            // Written into a container's resolv.conf (the default bridge,
+            // or after the last user network leaves), a loopback address
+            // is the container's own namespace, where nothing answers.
+            // moby drops the host's loopback name servers from the file it
+            // gives containers (libnetwork `resolvconf` `FilterResolvDNS`,
+            // as berth does for the host's); a plan is the plugin's, and
+            // refused rather than silently trimmed.
+            if server.to_canonical().is_loopback() {
+                return Err(refuse(format!(
+                    "name server {server} is a loopback address, which inside the container is the container's own"
+                )));
+            }
+            Ok(server)
         })
         .collect::<Result<Vec<IpAddr>, _>>()?;
     if plan.ports.len() != requests.len() {
@@ -401,6 +415,16 @@ mod tests {
                 .unwrap_err()
                 .ends_with("name server \"resolver\" is not an IP address")
         );
+        for loopback in ["127.0.0.53", "::1", "::ffff:127.0.0.1"] {
+            bad_dns.dns_servers = vec!["10.9.0.1".into(), loopback.into()];
+            assert_eq!(
+                check(&bad_dns, &reqs).unwrap_err(),
+                format!(
+                    "{prefix}name server {} is a loopback address, which inside the container is the container's own",
+                    loopback.parse::<IpAddr>().unwrap()
+                )
+            );
+        }
         let fixed = [publish(
             80,
             HostPorts::Range {
