@@ -9,7 +9,10 @@
 //! binding), and outbound IPv6 leaves with the host's address. A port on
 //! one host IPv6 address works; `[::1]` is refused at create (berth has no
 //! userland proxy); an IPv6 connection no rule forwards (to an IPv4-only
-//! container, or to the host's own `[::1]`) is refused at once.
+//! container, or to the host's own `[::1]`) is refused at once. An
+//! explicit `0.0.0.0` or `[::]` publishes on that family only, as Docker
+//! 28, so two containers share a host port, one per family; `[::]` on an
+//! IPv4-only container is refused at start.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -280,4 +283,118 @@ fn an_ipv6_connection_no_rule_forwards_is_refused_at_once() {
         let response = get_from_host(SocketAddr::new(IpAddr::V6(HostLink::HOST_V6), 8081));
         assert!(response.contains("hello-v6"), "{response}");
     });
+}
+
+#[test]
+fn an_explicit_unspecified_address_publishes_one_family_so_two_containers_share_the_port() {
+    let link = HostLink::new();
+    let d = daemon(&link);
+    run_web(&d, "web4", "dual", "0.0.0.0:8090:80", "hello-four");
+    run_web(&d, "web6", "dual", "[::]:8090:80", "hello-six");
+
+    // Each lists only its own family's binding.
+    assert_eq!(d.docker(&["port", "web4"]).ok(), "80/tcp -> 0.0.0.0:8090\n");
+    assert_eq!(d.docker(&["port", "web6"]).ok(), "80/tcp -> [::]:8090\n");
+    assert_eq!(
+        inspect_ports(&d, "web4"),
+        serde_json::json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8090"}]})
+    );
+    assert_eq!(
+        inspect_ports(&d, "web6"),
+        serde_json::json!({"80/tcp": [{"HostIp": "::", "HostPort": "8090"}]})
+    );
+    let ps = d.docker(&["ps", "--format", "{{.Names}} {{.Ports}}"]).ok();
+    let mut rows: Vec<&str> = ps.lines().collect();
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        ["web4 0.0.0.0:8090->80/tcp", "web6 [::]:8090->80/tcp"]
+    );
+
+    // From outside: each family reaches its own container.
+    for (host, body) in [
+        (IpAddr::V4(HostLink::HOST_V4), "hello-four"),
+        (IpAddr::V6(HostLink::HOST_V6), "hello-six"),
+    ] {
+        let response = link.in_outside(|| get_from_host(SocketAddr::new(host, 8090)));
+        assert!(response.contains(body), "{host}: {response}");
+    }
+
+    // With one of them gone, its family is refused at once, not hung, and
+    // not carried to the other container.
+    d.docker(&["rm", "-f", "web6"]).ok();
+    link.in_outside(|| assert_refused(SocketAddr::new(IpAddr::V6(HostLink::HOST_V6), 8090)));
+    let response =
+        link.in_outside(|| get_from_host(SocketAddr::new(IpAddr::V4(HostLink::HOST_V4), 8090)));
+    assert!(response.contains("hello-four"), "{response}");
+    d.docker(&["rm", "-f", "web4"]).ok();
+    run_web(&d, "web6", "dual", "[::]:8090:80", "hello-six");
+    link.in_outside(|| assert_refused(SocketAddr::new(IpAddr::V4(HostLink::HOST_V4), 8090)));
+    let response =
+        link.in_outside(|| get_from_host(SocketAddr::new(IpAddr::V6(HostLink::HOST_V6), 8090)));
+    assert!(response.contains("hello-six"), "{response}");
+    let rules = d.nft_rules();
+    assert!(
+        rules.contains("ip6 daddr != ::1 tcp dport 8090") && !rules.contains("ipv4 tcp dport 8090"),
+        "{rules}"
+    );
+
+    // `-p 8090:80` (every address) finds the IPv6 side taken.
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "both",
+        "--network",
+        "dual",
+        "-p",
+        "8090:80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("Bind for 0.0.0.0:8090 failed: port is already allocated"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_explicit_ipv6_wildcard_on_an_ipv4_only_container_is_refused_at_start() {
+    // moby without its userland proxy logs and drops such a binding
+    // (`sortAndNormPBs`: "Cannot map from IPv6 to an IPv4-only container
+    // because the userland proxy is disabled"); berth has no proxy and
+    // refuses what it cannot honour instead of dropping it.
+    let link = HostLink::new();
+    let d = daemon(&link);
+    d.docker(&["network", "create", "--subnet", "10.231.62.0/24", "v4only"])
+        .ok();
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "v4only",
+        "-p",
+        "[::]:8091:80",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    assert_ne!(out.code(), 0, "{out:?}");
+    assert!(
+        out.stderr.contains("has no address to publish 8091/tcp to"),
+        "{out:?}"
+    );
+    let rules = d.nft_rules();
+    assert!(!rules.contains("dport 8091"), "{rules}");
+    // Nothing holds the port: the container's start was undone.
+    d.docker(&["rm", "-f", "web"]).ok();
+    run_web(&d, "web4", "v4only", "0.0.0.0:8091:80", "hello-v4");
+    let v4 =
+        link.in_outside(|| get_from_host(SocketAddr::new(IpAddr::V4(HostLink::HOST_V4), 8091)));
+    assert!(v4.contains("hello-v4"), "{v4}");
 }

@@ -399,3 +399,74 @@ fn a_policy_plans_new_subnets_and_both_addresses_of_a_dual_stack_container() {
     d.docker(&["rm", "-f", "both"]).ok();
     d.docker(&["network", "rm", "carved", "dual"]).ok();
 }
+
+/// `--ipv6` without an IPv6 subnet, as Docker 27 and later: the built-in
+/// policy gives the network the first /64 of the daemon's ULA /48, which
+/// moby derives from its host id (`deriveULABaseNetwork`: the low 40 bits
+/// of the first 8 bytes of the id's SHA-256 after `fd`) and berthd from
+/// its engine id, the ID `docker info` shows; a container there gets an
+/// address in it and reaches another over IPv6.
+#[test]
+fn ipv6_without_a_subnet_gets_a_64_of_the_engine_ids_ula_48() {
+    use sha2::{Digest, Sha256};
+    let d = Daemon::start();
+    d.import_busybox("busybox");
+    let id = d.docker(&["info", "-f", "{{.ID}}"]).ok();
+    let sha = Sha256::digest(id.trim().as_bytes());
+    let first: [u8; 8] = sha[..8].try_into().expect("8 bytes");
+    let global_id = u64::from_be_bytes(first) & ((1 << 40) - 1);
+    let base = Ipv6Addr::from((0xfd_u128 << 120) | (u128::from(global_id) << 80));
+
+    d.docker(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.231.64.0/24",
+        "v6",
+    ])
+    .ok();
+    assert_eq!(
+        subnets_of(&d, "v6"),
+        ["10.231.64.0/24".to_owned(), format!("{base}/64")]
+    );
+
+    for name in ["a", "b"] {
+        d.docker(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "v6",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .ok();
+    }
+    let address = |name: &str| -> Ipv6Addr {
+        d.docker(&[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.Networks.v6.GlobalIPv6Address}}",
+            name,
+        ])
+        .ok()
+        .trim()
+        .parse()
+        .expect("an IPv6 address")
+    };
+    let (a, b) = (address("a"), address("b"));
+    for addr in [a, b] {
+        assert_eq!(
+            u128::from(addr) >> 64,
+            u128::from(base) >> 64,
+            "{addr} in {base}/64"
+        );
+    }
+    let out = d.docker(&["exec", "b", "ping", "-c", "1", "-W", "5", &a.to_string()]);
+    assert_eq!(out.code(), 0, "b pings a at {a}: {out:?}");
+    d.docker(&["rm", "-f", "a", "b"]).ok();
+    d.docker(&["network", "rm", "v6"]).ok();
+}

@@ -500,11 +500,6 @@ impl NetworkReady {
     pub async fn wait(self) -> Result<(), JobError> {
         self.0.await
     }
-
-    /// The setup's error, once it has ended with one.
-    pub fn failure(&self) -> Option<JobError> {
-        self.0.peek().and_then(|outcome| outcome.clone().err())
-    }
 }
 
 impl Default for NetworkReady {
@@ -915,7 +910,7 @@ pub trait NetworkPolicy: Send + Sync + 'static {
 /// What a network policy answered to `plan-network`, and which plugin did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyAnswer {
-    /// The plugin's name and version (`network-policy-default 1.1.0`).
+    /// The plugin's name and version (`network-policy-default 1.2.0`).
     pub plugin: String,
     /// Whether the plugin plans every family of the network (built for
     /// WIT 1.3 or later): then its plan must give an address of each. A

@@ -12,14 +12,24 @@
 
 use std::net::Ipv4Addr;
 
-pub use ipnet::{IpNet, Ipv4Net};
+pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+/// The plugin configuration key under which berthd hands every plugin its
+/// default IPv6 pool, a ULA /48 in CIDR (a host fact a pure policy cannot
+/// derive: it comes from the engine id). The manifest's `[config]` or the
+/// admin's grants may set another.
+pub const DEFAULT_IPV6_POOL_CONFIG: &str = "default-ipv6-pool";
+
+/// The size of the subnets carved from the default IPv6 pool (moby
+/// `deriveULABaseNetwork`: `Size: 64`).
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
 
 /// moby's default IPv4 address pools (`ipamutils.localScopeDefaultNetworks`):
 /// 172.17.0.0/16 to 172.31.0.0/16, then 192.168.0.0/16 in /20s.
 ///
-/// There is no default IPv6 pool: moby 27 and later derive a ULA /48 from
-/// the daemon's host id; berth has none, so an IPv6 subnet comes from the
-/// user or from a network-policy plugin.
+/// The default IPv6 pool is the daemon's own ULA /48 (see
+/// [`choose_default_ipv6`]); its derivation from the engine id is the
+/// host's (berthd hands the /48 to the policy).
 pub fn default_pools() -> Vec<Ipv4Net> {
     let mut pools = Vec::new();
     for second in 17..=31u8 {
@@ -60,6 +70,15 @@ pub fn first_free(
 /// pool among the defaults to assign to the network").
 pub fn choose_default_ipv4(in_use: &[IpNet], routes: &[IpNet]) -> Option<IpNet> {
     first_free(default_pools().into_iter().map(IpNet::V4), in_use, routes)
+}
+
+/// The first /64 of `pool` (the daemon's ULA /48, moby
+/// `deriveULABaseNetwork`) free of `in_use` and `routes` ([`first_free`]),
+/// as moby's default IPAM carves its IPv6 default pool; `None` when every
+/// one is taken, or `pool` is smaller than a /64.
+pub fn choose_default_ipv6(pool: Ipv6Net, in_use: &[IpNet], routes: &[IpNet]) -> Option<IpNet> {
+    let subnets = pool.subnets(DEFAULT_IPV6_PREFIX).ok()?;
+    first_free(subnets.map(IpNet::V6), in_use, routes)
 }
 
 #[cfg(test)]
@@ -108,6 +127,26 @@ mod tests {
         assert_eq!(
             first_free(pools, &[], &[net("10.10.0.128/25")]),
             Some(net("10.10.1.0/24"))
+        );
+    }
+
+    #[test]
+    fn the_ipv6_pool_is_walked_in_64s_skipping_what_is_taken() {
+        let pool: Ipv6Net = "fd12:3456:789a::/48".parse().unwrap();
+        assert_eq!(
+            choose_default_ipv6(pool, &[], &[]),
+            Some(net("fd12:3456:789a::/64"))
+        );
+        let in_use = [net("fd12:3456:789a::/64"), net("10.0.0.0/8")];
+        let routes = [net("fd12:3456:789a:1::/64"), net("::/0")];
+        assert_eq!(
+            choose_default_ipv6(pool, &in_use, &routes),
+            Some(net("fd12:3456:789a:2::/64"))
+        );
+        // A route over the whole pool leaves nothing.
+        assert_eq!(
+            choose_default_ipv6(pool, &[], &[net("fd12:3456::/32")]),
+            None
         );
     }
 }

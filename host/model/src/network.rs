@@ -394,7 +394,9 @@ impl fmt::Display for Protocol {
 pub struct PortBinding {
     /// Transport.
     pub proto: Protocol,
-    /// Host address to accept on; `None` for every address.
+    /// Host address to accept on; `None` for every address of every
+    /// family, an unspecified address (`0.0.0.0`, `::`) for every address
+    /// of its family only (as [`PortRequest`](crate::ports::PortRequest)).
     pub host_ip: Option<IpAddr>,
     /// Host port (never 0 here: the engine has chosen it).
     pub host_port: u16,

@@ -123,7 +123,11 @@ impl HostPorts {
 pub struct PortRequest {
     /// The container's port.
     pub container: ContainerPort,
-    /// Host address to accept on; `None`: every address (`0.0.0.0`).
+    /// Host address to accept on. `None`: every address of every family
+    /// the container has (`HostIp` empty); an unspecified address
+    /// (`0.0.0.0`, `::`): every address of that family only (see
+    /// [`PortRequest::parse`]); records stored before the two were told
+    /// apart have `None`, which is what they meant.
     pub host_ip: Option<IpAddr>,
     /// Host ports it may take.
     pub host_ports: HostPorts,
@@ -150,7 +154,7 @@ impl PortRequest {
                 if ip == IpAddr::V6(std::net::Ipv6Addr::LOCALHOST) {
                     return Err(PortError::Ipv6Loopback(text.to_owned()));
                 }
-                (!ip.is_unspecified()).then_some(ip)
+                Some(ip)
             }
         };
         Ok(PortRequest {
@@ -164,6 +168,7 @@ impl PortRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net_policy::Family;
 
     #[test]
     fn keys_parse_as_go_connections() {
@@ -206,7 +211,10 @@ mod tests {
             }
         );
         let req = PortRequest::parse("80/tcp", "0.0.0.0", "").expect("valid");
-        assert_eq!((req.host_ip, req.host_ports), (None, HostPorts::Ephemeral));
+        assert_eq!(
+            (req.host_ip, req.host_ports),
+            (Some("0.0.0.0".parse().expect("ip")), HostPorts::Ephemeral)
+        );
         let req = PortRequest::parse("53/udp", "127.0.0.1", "8000-8010").expect("valid");
         assert_eq!(req.host_ip, Some("127.0.0.1".parse().expect("ip")));
         assert_eq!(
@@ -228,6 +236,23 @@ mod tests {
         assert_eq!(err("80", "", "9-8"), r#"invalid port specification: "9-8""#);
         assert_eq!(err("80", "1.2.3", "8080"), r#"invalid host IP: "1.2.3""#);
         assert!(err("80/sctp", "", "8080").starts_with("publishing sctp ports is not supported"));
+    }
+
+    #[test]
+    fn an_explicit_unspecified_address_keeps_its_family_and_none_means_both() {
+        for (ip, family) in [
+            ("", None),
+            ("0.0.0.0", Some(Family::Ipv4)),
+            ("::", Some(Family::Ipv6)),
+            ("0:0:0:0:0:0:0:0", Some(Family::Ipv6)),
+            // An IPv4-mapped unspecified address is the IPv4 one (moby
+            // `To4`).
+            ("::ffff:0.0.0.0", Some(Family::Ipv4)),
+        ] {
+            let req = PortRequest::parse("80/tcp", ip, "8080").expect(ip);
+            assert_eq!(req.host_ip.map(Family::of), family, "{ip:?}");
+            assert!(req.host_ip.is_none_or(|ip| ip.is_unspecified()), "{ip:?}");
+        }
     }
 
     #[test]

@@ -80,10 +80,14 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
                     IpAddr::V4(a) => ("ip", format!("{a}:{}", port.container_port)),
                     IpAddr::V6(a) => ("ip6", format!("[{a}]:{}", port.container_port)),
                 };
+                // An explicit `0.0.0.0` or `::` publishes on its family
+                // only (moby `configurePortBindingIPv4`/`IPv6` skip the
+                // other family's address): it gets that family's rule for
+                // every address, and the other family's none.
                 let destination = match port.host_ip {
                     Some(ip) if ip.is_ipv4() != address.addr().is_ipv4() => continue,
-                    Some(ip) => format!("{family} daddr {ip}"),
-                    None if address.addr().is_ipv4() => "meta nfproto ipv4".to_owned(),
+                    Some(ip) if !ip.is_unspecified() => format!("{family} daddr {ip}"),
+                    _ if address.addr().is_ipv4() => "meta nfproto ipv4".to_owned(),
                     // Never [::1]: a packet DNATed from it leaves the host
                     // with a loopback source, and the reply, turned back
                     // to ::1, is not routed from the bridge to `lo` (IPv6
@@ -92,7 +96,7 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
                     // it meets berthd's held socket and is refused at once.
                     // kube-proxy leaves ::1 out of its IPv6 node ports the
                     // same way (`! -d ::1/128`).
-                    None => "ip6 daddr != ::1".to_owned(),
+                    _ => "ip6 daddr != ::1".to_owned(),
                 };
                 let _ = writeln!(
                     published,

@@ -135,12 +135,15 @@ impl Protocol {
 }
 
 /// A published port: traffic to `host_ip:host_port` (every local address
-/// when `host_ip` is `None`) goes to the endpoint's `container_port`.
+/// of both families when `host_ip` is `None`, of one family when it is
+/// that family's unspecified address) goes to the endpoint's
+/// `container_port`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PortSpec {
     /// TCP or UDP.
     pub proto: Protocol,
-    /// The host address it is published on; `None` for all of them.
+    /// The host address it is published on; `None` for all of them,
+    /// `0.0.0.0` or `::` for all of that family.
     pub host_ip: Option<IpAddr>,
     /// The port on the host.
     pub host_port: u16,

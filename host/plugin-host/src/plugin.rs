@@ -2,7 +2,7 @@
 //! per-call machinery (a fresh `Store` per call, deadline, memory limit,
 //! failure classification and backoff).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,6 +118,8 @@ pub(crate) struct LoadRequest<'a> {
     pub source: PluginSource,
     pub builtin: bool,
     pub grants: &'a Grants,
+    /// The host's own configuration values, beneath the plugin's.
+    pub host_config: &'a BTreeMap<String, String>,
     /// Parent of the per-plugin scratch directories.
     pub scratch_root: &'a Path,
 }
@@ -246,6 +248,7 @@ impl LoadedPlugin {
             source,
             builtin,
             grants,
+            host_config,
             scratch_root,
         } = request;
         let name = manifest.name.clone();
@@ -260,7 +263,10 @@ impl LoadedPlugin {
             });
         };
         let capabilities = grants.authorize(&manifest, builtin)?;
-        let config = grants.config_for(&manifest);
+        // The host's values first, so that the manifest and the admin
+        // override them.
+        let mut config = host_config.clone();
+        config.extend(grants.config_for(&manifest));
         let digest = hex::encode(Sha256::digest(&bytes));
         let component_path = match &source {
             PluginSource::Directory { component, .. } => component.clone(),

@@ -41,7 +41,7 @@ fn mem_total() -> u64 {
 }
 
 /// A stable daemon id, kept in `<data-root>/engine-id`.
-fn engine_id(data_root: &Path) -> String {
+pub fn engine_id(data_root: &Path) -> String {
     let path = data_root.join("engine-id");
     if let Ok(id) = std::fs::read_to_string(&path)
         && !id.trim().is_empty()

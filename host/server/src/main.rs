@@ -217,7 +217,14 @@ fn plugin_options(args: &Args) -> plugins::PluginOptions {
         data_root: args.data_root.clone(),
         authorization_plugins: args.authorization_plugins.clone(),
         log_format: args.log_format,
+        default_ipv6_pool: default_ipv6_pool(args),
     }
+}
+
+/// The daemon's default IPv6 pool, from its engine id (moby
+/// `deriveULABaseNetwork` from `daemon.id`).
+fn default_ipv6_pool(args: &Args) -> berth_engine::daemon::ipam::Ipv6Net {
+    berth_engine::daemon::ipam::default_ipv6_pool(&facts::engine_id(&args.data_root))
 }
 
 /// The daemon's life: check every option, create the data and exec roots,
@@ -274,6 +281,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             name: args.bridge.clone(),
             bip: args.bip,
         },
+        default_ipv6_pool: default_ipv6_pool(&args),
     };
     let plugins = plugins::start(&plugin_options(&args)).await?;
     let drivers::Drivers {

@@ -39,6 +39,10 @@ pub struct PluginOptions {
     /// `--log-format`, handed on to the compiling child: its records share
     /// berthd's stderr.
     pub log_format: crate::logging::LogFormat,
+    /// The daemon's default IPv6 pool, handed to the plugins as their
+    /// `default-ipv6-pool` configuration (the built-in network policy
+    /// carves `--ipv6` networks' subnets from it).
+    pub default_ipv6_pool: berth_engine::daemon::ipam::Ipv6Net,
 }
 
 /// The running plugin host and its directory watcher.
@@ -53,6 +57,10 @@ fn host_config(options: &PluginOptions) -> PluginHostConfig {
     config.plugin_dir = Some(options.plugin_dir.clone());
     config.grants_file = Some(options.grants_file.clone());
     config.authorization_plugins = options.authorization_plugins.clone();
+    config.host_config.insert(
+        berth_engine::daemon::ipam::DEFAULT_IPV6_POOL_CONFIG.to_owned(),
+        options.default_ipv6_pool.to_string(),
+    );
     config
 }
 
@@ -772,7 +780,7 @@ mod tests {
                 "disk-usage:1.0.0",
                 "graph-layout:1.0.0",
                 "image-gc:1.0.0",
-                "network-policy-default:1.1.0",
+                "network-policy-default:1.2.0",
                 "registry-policy-default:1.0.0"
             ]
         );

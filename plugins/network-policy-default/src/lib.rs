@@ -4,8 +4,9 @@
 //!
 //! - a new network's IPv4 subnet: the first of moby's default pools that
 //!   overlaps neither a network of berthd nor a host route (the walk is
-//!   `berth_ipam`'s, the one the engine uses for older policies); no IPv6
-//!   subnet (berth has no default IPv6 pool: give `--subnet`);
+//!   `berth_ipam`'s, the one the engine uses for older policies); an IPv6
+//!   one: the first free /64 of the daemon's ULA /48, which berthd hands
+//!   it as `[config] default-ipv6-pool` (moby 27's default IPv6 pool);
 //! - for each family of the network, the address berthd asks for (`--ip`, else the address the container
 //!   had, which berthd offers only while it is free) when it is a host
 //!   address of the subnet other than the gateway and not in use, else the
@@ -15,11 +16,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use berth_ipam::IpNet;
+use berth_ipam::{IpNet, Ipv6Net};
 use berth_plugin_sdk::network::v1_3::{
     FamilyRequest, IpFamily, NetworkPlan, NetworkPolicy, NetworkRequest, SubnetPlan, SubnetRequest,
 };
-use berth_plugin_sdk::{PluginInfo, register_network_policy_v1_3};
+use berth_plugin_sdk::{PluginInfo, host, register_network_policy_v1_3};
 
 struct Default;
 
@@ -119,6 +120,20 @@ fn address(side: &FamilyRequest) -> Result<IpAddr, String> {
     }
 }
 
+/// The daemon's default IPv6 pool, which berthd hands every plugin as
+/// configuration (derived from its engine id as moby derives its ULA /48
+/// from its host id); an admin's `[config]` may set another.
+fn ipv6_pool() -> Result<Ipv6Net, String> {
+    let key = berth_ipam::DEFAULT_IPV6_POOL_CONFIG;
+    let text = host::config(key).ok_or_else(|| {
+        format!(
+            "--ipv6 without an IPv6 --subnet needs a default IPv6 pool: [config] {key} is not set"
+        )
+    })?;
+    text.parse()
+        .map_err(|_| format!("[config] {key} = {text:?} is not an IPv6 CIDR"))
+}
+
 /// `texts` as networks; what berthd sends is CIDR, anything else is said.
 fn networks(texts: &[String]) -> Result<Vec<IpNet>, String> {
     texts
@@ -141,23 +156,24 @@ impl NetworkPolicy for Default {
     }
 
     fn plan_subnet(&mut self, request: &SubnetRequest) -> Result<SubnetPlan, String> {
-        match request.family {
-            IpFamily::Ipv4 => {
-                let in_use = networks(&request.subnets_in_use)?;
-                let routes = networks(&request.host_routes)?;
-                let subnet = berth_ipam::choose_default_ipv4(&in_use, &routes).ok_or(
-                    // moby's message when every default pool is taken.
-                    "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
-                )?;
-                Ok(SubnetPlan {
-                    subnet: subnet.to_string(),
-                    gateway: None,
-                })
+        let in_use = networks(&request.subnets_in_use)?;
+        let routes = networks(&request.host_routes)?;
+        let subnet = match request.family {
+            IpFamily::Ipv4 => berth_ipam::choose_default_ipv4(&in_use, &routes).ok_or(
+                // moby's message when every default pool is taken.
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+            )?,
+            IpFamily::Ipv6 => {
+                berth_ipam::choose_default_ipv6(ipv6_pool()?, &in_use, &routes).ok_or(
+                    // moby's message for the other family.
+                    "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network",
+                )?
             }
-            IpFamily::Ipv6 => Err(
-                "--ipv6 without an IPv6 --subnet is not supported by berth: it has no default IPv6 address pool".into(),
-            ),
-        }
+        };
+        Ok(SubnetPlan {
+            subnet: subnet.to_string(),
+            gateway: None,
+        })
     }
 
     fn plan_network(&mut self, request: &NetworkRequest) -> Result<NetworkPlan, String> {

@@ -277,6 +277,7 @@ fn fixture() -> Fixture {
             sysinfo: sysinfo.clone(),
             start_timeout: crate::daemon::DEFAULT_START_TIMEOUT,
             default_bridge: Default::default(),
+            default_ipv6_pool: crate::daemon::ipam::default_ipv6_pool("test-engine"),
         },
         store.clone(),
         Arc::new(Images),

@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use berth_model::network::{IpNet, Subnet};
+pub use ipnet::Ipv6Net;
+use sha2::{Digest, Sha256};
 
 /// Why no subnet or address could be given; the messages are moby's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,6 +20,12 @@ pub enum IpamError {
         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
     )]
     NoPool,
+    /// Every /64 of the default IPv6 pool overlaps a network or a route
+    /// (moby `defaultipam`, the same message for the other family).
+    #[error(
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network"
+    )]
+    NoPool6,
     /// A requested subnet overlaps one in use (moby `ErrPoolOverlap`, as
     /// `docker network create` reports it).
     #[error("Pool overlaps with other one on this address space")]
@@ -41,6 +49,36 @@ pub enum IpamError {
 /// (no `plan-subnet`) or none is wired.
 pub fn choose_subnet(in_use: &[IpNet], routes: &[IpNet]) -> Result<IpNet, IpamError> {
     berth_ipam::choose_default_ipv4(in_use, routes).ok_or(IpamError::NoPool)
+}
+
+/// The first free /64 of the daemon's default IPv6 pool `pool` (the walk
+/// is `berth_ipam`'s, as for IPv4).
+pub fn choose_subnet_v6(
+    pool: Ipv6Net,
+    in_use: &[IpNet],
+    routes: &[IpNet],
+) -> Result<IpNet, IpamError> {
+    berth_ipam::choose_default_ipv6(pool, in_use, routes).ok_or(IpamError::NoPool6)
+}
+
+pub use berth_ipam::DEFAULT_IPV6_POOL_CONFIG;
+
+/// The daemon's default IPv6 pool: a ULA /48 (`fd00::/8` with a 40-bit
+/// global id, RFC 4193 3.2) whose global id is the low 40 bits of the
+/// first 8 bytes, big-endian, of the SHA-256 of `engine_id`, to be carved
+/// in /64s. This is moby's `deriveULABaseNetwork` (`daemon/daemon.go`,
+/// called with `daemon.id`, the id `docker info` shows), so the pool is
+/// stable for as long as the engine id is, and differs between hosts.
+pub fn default_ipv6_pool(engine_id: &str) -> Ipv6Net {
+    let sha = Sha256::digest(engine_id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&sha[..8]);
+    let global_id = u64::from_be_bytes(first) & ((1 << 40) - 1);
+    // moby `ipbits.Add(fd00::, gid, 80)`: the id goes right after the
+    // `fd` byte, filling bits 8..48.
+    let base = (0xfd_u128 << 120) | (u128::from(global_id) << 80);
+    // 48 is a valid IPv6 prefix length: `new_assert` cannot panic.
+    Ipv6Net::new_assert(Ipv6Addr::from(base), 48)
 }
 
 /// Checks a subnet the user asked for against the ones in use.
@@ -185,5 +223,35 @@ mod tests {
         let subnet = Subnet::new(net("fd00:1::/64"), None).unwrap();
         let used = BTreeSet::from([ip("fd00:1::2")]);
         assert_eq!(allocate(&subnet, &used, None), Ok(ip("fd00:1::3")));
+    }
+
+    #[test]
+    fn the_default_ipv6_pool_is_mobys_ula_48_of_the_engine_id() {
+        // Vectors computed with moby's deriveULABaseNetwork algorithm
+        // (sha256, first 8 bytes big-endian, low 40 bits, added at bit 80
+        // of fd00::), by an independent script.
+        for (id, pool) in [
+            (
+                "ACUN:5ZQA:VFMT:2HKN:QX5V:7ABA:GHV4:JYOK:7KZX:6FSD:NNRS:OB3G",
+                "fd48:f6e3:e663::/48",
+            ),
+            (
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "fd6e:e929:abea::/48",
+            ),
+        ] {
+            assert_eq!(default_ipv6_pool(id).to_string(), pool, "{id}");
+            assert_eq!(default_ipv6_pool(id), default_ipv6_pool(id), "stable");
+        }
+        let pool =
+            default_ipv6_pool("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            choose_subnet_v6(pool, &[net("fd6e:e929:abea::/64")], &[]),
+            Ok(net("fd6e:e929:abea:1::/64"))
+        );
+        assert_eq!(
+            choose_subnet_v6(pool, &[], &[net("fd6e::/16")]),
+            Err(IpamError::NoPool6)
+        );
     }
 }

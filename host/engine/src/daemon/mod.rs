@@ -101,6 +101,10 @@ pub struct DaemonConfig {
     /// (`--bridge`, `--bip`); several daemons on one host each need their
     /// own.
     pub default_bridge: DefaultBridge,
+    /// The ULA /48 new networks' IPv6 subnets come from when `--ipv6` names
+    /// none, derived from the engine id ([`ipam::default_ipv6_pool`]), as
+    /// moby's `deriveULABaseNetwork` from its host id.
+    pub default_ipv6_pool: ipnet::Ipv6Net,
 }
 
 /// `--bridge NAME` and `--bip ADDR/PREFIX` (dockerd's flags): the default

@@ -123,8 +123,22 @@ pub fn check_plan(
         .dns_servers
         .iter()
         .map(|s| {
-            s.parse()
-                .map_err(|_| refuse(format!("name server {s:?} is not an IP address")))
+            let server: IpAddr = s
+                .parse()
+                .map_err(|_| refuse(format!("name server {s:?} is not an IP address")))?;
+            // Written into a container's resolv.conf (the default bridge,
+            // or after the last user network leaves), a loopback address
+            // is the container's own namespace, where nothing answers.
+            // moby drops the host's loopback name servers from the file it
+            // gives containers (libnetwork `resolvconf` `FilterResolvDNS`,
+            // as berth does for the host's); a plan is the plugin's, and
+            // refused rather than silently trimmed.
+            if server.to_canonical().is_loopback() {
+                return Err(refuse(format!(
+                    "name server {server} is a loopback address, which inside the container is the container's own"
+                )));
+            }
+            Ok(server)
         })
         .collect::<Result<Vec<IpAddr>, _>>()?;
     if plan.ports.len() != requests.len() {
@@ -142,14 +156,17 @@ pub fn check_plan(
             .protocol
             .parse()
             .map_err(|_| refuse(format!("protocol {:?} is not tcp or udp", p.protocol)))?;
+        // Kept as given: `0.0.0.0` and `::` are one family's addresses,
+        // "" is every address (see `PortRequest::parse`), and the plan
+        // must publish what was asked, not widen or narrow it.
         let host_ip: Option<IpAddr> = match p.host_ip.as_str() {
             "" => None,
             ip => Some(
-                ip.parse()
-                    .map_err(|_| refuse(format!("host address {ip:?} is not an IP address")))?,
+                ip.parse::<IpAddr>()
+                    .map_err(|_| refuse(format!("host address {ip:?} is not an IP address")))?
+                    .to_canonical(),
             ),
-        }
-        .filter(|ip: &IpAddr| !ip.is_unspecified());
+        };
         let container = ContainerPort {
             port: p.container_port,
             proto,
@@ -163,7 +180,7 @@ pub fn check_plan(
                     "port {shown} on {} is not one the container publishes",
                     host_ip
                         .map(|i| i.to_string())
-                        .unwrap_or_else(|| "0.0.0.0".into())
+                        .unwrap_or_else(|| "every address".into())
                 ))
             })?;
         let asked = remaining.remove(at);
@@ -382,7 +399,7 @@ mod tests {
             (
                 "10.9.0.3",
                 vec![(80, 0), (82, 0)],
-                "port 82/tcp on 0.0.0.0 is not one the container publishes",
+                "port 82/tcp on every address is not one the container publishes",
             ),
         ] {
             assert_eq!(
@@ -398,6 +415,16 @@ mod tests {
                 .unwrap_err()
                 .ends_with("name server \"resolver\" is not an IP address")
         );
+        for loopback in ["127.0.0.53", "::1", "::ffff:127.0.0.1"] {
+            bad_dns.dns_servers = vec!["10.9.0.1".into(), loopback.into()];
+            assert_eq!(
+                check(&bad_dns, &reqs).unwrap_err(),
+                format!(
+                    "{prefix}name server {} is a loopback address, which inside the container is the container's own",
+                    loopback.parse::<IpAddr>().unwrap()
+                )
+            );
+        }
         let fixed = [publish(
             80,
             HostPorts::Range {
@@ -414,6 +441,44 @@ mod tests {
             refused("low-ports", "c1", "host port 80 is below 1024").message,
             r#"network policy "low-ports" refused container c1: host port 80 is below 1024"#
         );
+    }
+
+    #[test]
+    fn an_explicit_family_reaches_the_policy_and_its_plan_must_keep_it() {
+        let reqs = [
+            PortRequest {
+                host_ip: Some("0.0.0.0".parse().unwrap()),
+                ..publish(80, HostPorts::Ephemeral)
+            },
+            PortRequest {
+                host_ip: Some("::".parse().unwrap()),
+                ..publish(81, HostPorts::Ephemeral)
+            },
+            publish(82, HostPorts::Ephemeral),
+        ];
+        let asked = planned_ports(&reqs);
+        assert_eq!(
+            asked.iter().map(|p| p.host_ip.as_str()).collect::<Vec<_>>(),
+            ["0.0.0.0", "::", ""]
+        );
+        let echo = Plan {
+            ports: asked.clone(),
+            ..plan("10.9.0.3", &[])
+        };
+        assert_eq!(check(&echo, &reqs).unwrap().ports, reqs);
+        let prefix = r#"network policy "low-ports" gave an invalid plan for container c1: "#;
+        for (at, host_ip, why) in [
+            (0, "", "port 80/tcp on every address"),
+            (1, "0.0.0.0", "port 81/tcp on 0.0.0.0"),
+            (2, "::", "port 82/tcp on ::"),
+        ] {
+            let mut widened = echo.clone();
+            widened.ports[at].host_ip = host_ip.into();
+            assert_eq!(
+                check(&widened, &reqs).unwrap_err(),
+                format!("{prefix}{why} is not one the container publishes")
+            );
+        }
     }
 
     #[test]

@@ -76,9 +76,11 @@ pub struct SocketHolder;
 
 impl PortHolder for SocketHolder {
     fn hold(&self, proto: Protocol, ip: Option<IpAddr>, port: u16) -> std::io::Result<HeldPort> {
-        // Every address: the IPv6 wildcard, which is dual-stack (it also
-        // takes the IPv4 port) under Linux's default `bindv6only=0`; the
-        // IPv4 wildcard when the host has no IPv6.
+        // Every address: the IPv6 wildcard made dual-stack (it also takes
+        // the IPv4 port); the IPv4 wildcard when the host has no IPv6. An
+        // explicit `::` holds the IPv6 port only, so that the IPv4 one
+        // stays free for another publication, as its rules catch IPv6 only.
+        let every_family = ip.is_none();
         let candidates: Vec<IpAddr> = match ip {
             Some(ip) => vec![ip],
             None => vec![
@@ -88,7 +90,7 @@ impl PortHolder for SocketHolder {
         };
         let mut last = None;
         for ip in candidates {
-            let held = bind_unlistened(proto, SocketAddr::new(ip, port));
+            let held = bind_unlistened(proto, SocketAddr::new(ip, port), every_family);
             match held {
                 Ok(socket) => return Ok(socket),
                 // No IPv6 on this host: the IPv4 wildcard next.
@@ -107,9 +109,14 @@ impl PortHolder for SocketHolder {
 }
 
 /// A socket of `proto` bound to `addr` that never listens (see the module
-/// doc); the IPv6 wildcard explicitly dual-stack, whatever
-/// `net.ipv6.bindv6only` says, so that it holds the IPv4 port too.
-fn bind_unlistened(proto: Protocol, addr: SocketAddr) -> std::io::Result<HeldPort> {
+/// doc). The IPv6 wildcard is set explicitly, whatever
+/// `net.ipv6.bindv6only` says: dual-stack when it holds `every_family`
+/// (so that it holds the IPv4 port too), IPv6 only when it does not.
+fn bind_unlistened(
+    proto: Protocol,
+    addr: SocketAddr,
+    every_family: bool,
+) -> std::io::Result<HeldPort> {
     let (kind, protocol) = match proto {
         Protocol::Tcp => (socket2::Type::STREAM, socket2::Protocol::TCP),
         Protocol::Udp => (socket2::Type::DGRAM, socket2::Protocol::UDP),
@@ -122,7 +129,7 @@ fn bind_unlistened(proto: Protocol, addr: SocketAddr) -> std::io::Result<HeldPor
     };
     let socket = socket2::Socket::new(socket2::Domain::for_address(addr), kind, Some(protocol))?;
     if addr.is_ipv6() && addr.ip().is_unspecified() {
-        socket.set_only_v6(false)?;
+        socket.set_only_v6(!every_family)?;
     }
     socket.bind(&addr.into())?;
     Ok(Box::new(socket))
@@ -161,8 +168,17 @@ pub fn ephemeral_range() -> (u16, u16) {
 
 /// Whether two reservations of one proto and port collide: the same
 /// address, or one of them on every address.
+/// Whether publications on host addresses `a` and `b` would share a port:
+/// every address (`None`) shares with all, a family's unspecified address
+/// with every address of that family (the kernel refuses the bind the
+/// same way), other addresses only with themselves.
 fn overlaps(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
-    a.is_none() || b.is_none() || a == b
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a == b || (a.is_ipv4() == b.is_ipv4() && (a.is_unspecified() || b.is_unspecified()))
+        }
+        _ => true,
+    }
 }
 
 fn shown_ip(ip: Option<IpAddr>) -> String {
@@ -474,6 +490,44 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_unspecified_address_takes_the_port_of_its_family_only() {
+        let (_dir, store, holder, alloc) = setup();
+        let v4 = [request(80, Protocol::Tcp, Some("0.0.0.0"), one(8080))];
+        let v6 = [request(80, Protocol::Tcp, Some("::"), one(8080))];
+        assert_eq!(alloc.reserve(&store, "a", &v4).unwrap()[0].host_port, 8080);
+        assert_eq!(alloc.reserve(&store, "b", &v6).unwrap()[0].host_port, 8080);
+        assert_eq!(
+            holder.holds.lock().unwrap().as_slice(),
+            [
+                (Protocol::Tcp, Some("0.0.0.0".parse().unwrap()), 8080),
+                (Protocol::Tcp, Some("::".parse().unwrap()), 8080)
+            ]
+        );
+        for (ip, shown) in [
+            (Some("0.0.0.0"), "0.0.0.0"),
+            (Some("127.0.0.1"), "127.0.0.1"),
+            (Some("::"), "::"),
+            (Some("fd00::1"), "fd00::1"),
+            (None, "0.0.0.0"),
+        ] {
+            let err = alloc
+                .reserve(&store, "c", &[request(80, Protocol::Tcp, ip, one(8080))])
+                .unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("Bind for {shown}:8080 failed: port is already allocated")
+            );
+        }
+        // With only the IPv6 side taken, an IPv4 address is free.
+        alloc.release(&store, "a").unwrap();
+        let local = [request(80, Protocol::Tcp, Some("127.0.0.1"), one(8080))];
+        assert_eq!(
+            alloc.reserve(&store, "c", &local).unwrap()[0].host_port,
+            8080
+        );
+    }
+
+    #[test]
     fn ephemeral_ports_and_ranges_take_the_first_free_one() {
         let (_dir, store, holder, alloc) = setup();
         holder.busy.lock().unwrap().insert(40000);
@@ -569,6 +623,30 @@ mod tests {
             .expect("udp wildcard");
         assert!(std::net::UdpSocket::bind(("127.0.0.1", port)).is_err());
         drop(udp);
+    }
+
+    #[test]
+    fn the_real_holder_of_one_family_leaves_the_other_familys_port_free() {
+        let port = free_port();
+        let v6 = SocketHolder
+            .hold(Protocol::Tcp, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)), port)
+            .expect("hold [::]");
+        let v4 = SocketHolder
+            .hold(Protocol::Tcp, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port)
+            .expect("0.0.0.0 is free beside an IPv6-only [::]");
+        drop(v6);
+        // And the other way round: a dual-stack bind of [::] meets the
+        // IPv4 hold, an IPv6-only one does not.
+        let err = SocketHolder.hold(Protocol::Tcp, None, port).err();
+        assert_eq!(
+            err.map(|e| e.kind()),
+            Some(std::io::ErrorKind::AddrInUse),
+            "every address overlaps 0.0.0.0"
+        );
+        let _v6 = SocketHolder
+            .hold(Protocol::Tcp, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)), port)
+            .expect("[::] is free beside 0.0.0.0");
+        drop(v4);
     }
 
     /// A free tcp port of 127.0.0.1 (bound, read and closed).

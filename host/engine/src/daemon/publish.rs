@@ -151,8 +151,9 @@ impl Daemon {
     }
 }
 
-/// The host addresses inspect shows for `binding` of `endpoint`: its own,
-/// or for one on every address one per family the endpoint has, `0.0.0.0`
+/// The host addresses inspect shows for `binding` of `endpoint`: its own
+/// (an explicit `0.0.0.0` or `::` is one family's, shown alone), or for
+/// one on every address one per family the endpoint has, `0.0.0.0`
 /// then `::` (moby `addPortMappings` expands such a binding into an IPv4
 /// and an IPv6 one, "because that's how the mapping is presented in
 /// 'inspect'"; without a userland proxy there is no `::` binding for a

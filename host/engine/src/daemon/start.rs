@@ -303,7 +303,15 @@ impl Daemon {
             Ok(started) => Ok(started),
             Err(e) => {
                 // A network setup that failed says why the runtime gave up.
-                let e = ready.and_then(|ready| ready.failure()).unwrap_or(e);
+                // It is awaited, not peeked: the runtime may fail first, on
+                // the namespace the failed setup has just removed, before
+                // anything polled the setup to its end. It is kernel work
+                // that ends by itself, and the leave below waits for it
+                // anyway (it takes the same attachment lock).
+                let e = match ready {
+                    Some(ready) => ready.wait().await.err().unwrap_or(e),
+                    None => e,
+                };
                 self.leave_networks(&container.id).await;
                 self.release_ports(&container.id).await;
                 let images = Arc::clone(&self.images);

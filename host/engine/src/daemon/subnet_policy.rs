@@ -11,7 +11,8 @@
 //! create naming the plugin, and there is no fallback to the engine's own
 //! choice then. Only when no policy serves, or the serving one predates
 //! 1.3 (no `plan-subnet`), does the engine choose itself, as before: moby's
-//! default IPv4 pools (`berth_ipam`), and no IPv6 subnet at all.
+//! default IPv4 pools, and for IPv6 the daemon's ULA /48 in /64s (moby 27's
+//! `deriveULABaseNetwork`), both walked by `berth_ipam`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -60,17 +61,13 @@ impl Daemon {
                 return check_subnet_plan(&answer.plugin, &request, in_use, &plan);
             }
         }
-        match family {
-            Family::Ipv4 => {
-                let cidr = ipam::choose_subnet(in_use, &routes).map_err(pool_error)?;
-                Subnet::new(cidr, None).map_err(|e| JobError::invalid(e.to_string()))
-            }
-            // berth has no default IPv6 pool (moby 27 derives one from its
-            // host id): without a policy that plans one, say so.
-            Family::Ipv6 => Err(JobError::invalid(
-                "--ipv6 without an IPv6 --subnet is not supported by berth",
-            )),
+        let cidr = match family {
+            Family::Ipv4 => ipam::choose_subnet(in_use, &routes),
+            // The daemon's ULA /48, as moby 27 and later.
+            Family::Ipv6 => ipam::choose_subnet_v6(self.config.default_ipv6_pool, in_use, &routes),
         }
+        .map_err(pool_error)?;
+        Subnet::new(cidr, None).map_err(|e| JobError::invalid(e.to_string()))
     }
 }
 

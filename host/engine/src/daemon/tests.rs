@@ -776,6 +776,7 @@ impl FixtureBuilder {
             sysinfo: Default::default(),
             start_timeout: self.start_timeout,
             default_bridge: Default::default(),
+            default_ipv6_pool: crate::daemon::ipam::default_ipv6_pool("test-engine"),
         };
         let network = self.network.unwrap_or_else(|| {
             Arc::new(network_fake::FakeNetwork::new(

@@ -256,6 +256,38 @@ fn ipv6_ports_on_every_address_leave_the_loopback_to_the_held_socket() {
 }
 
 #[test]
+fn an_explicit_unspecified_address_publishes_on_its_family_only() {
+    let table = TableName::new("berth").unwrap();
+    let network = NetworkSpec {
+        gateways: vec![net("10.9.0.1", 24), net("fd00:9::1", 64)],
+        ..bridge_net("n1", "br-t1", "10.9.0.1", false)
+    };
+    let mut dual = endpoint(
+        "c1",
+        "n1",
+        "vethc1",
+        "10.9.0.2",
+        vec![tcp(Some("0.0.0.0"), 8080, 80), tcp(Some("::"), 8081, 81)],
+    );
+    dual.addresses.push(net("fd00:9::2", 64));
+    let script = render(&table, &[network], &[dual]);
+    let published: Vec<&str> = script
+        .lines()
+        .skip_while(|l| !l.contains("chain published"))
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with('}'))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        published,
+        [
+            "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"",
+            "ip6 daddr != ::1 tcp dport 8081 dnat ip6 to [fd00:9::2]:81 comment \"container:c1\"",
+        ]
+    );
+}
+
+#[test]
 fn a_container_gets_its_veth_and_dnat_rules_and_loses_exactly_them() {
     let rig = rig();
     rig.driver
@@ -360,21 +392,27 @@ fn a_port_without_an_address_of_its_family_is_refused_before_any_kernel_work() {
         .create_network(&bridge_net("n1", "br-t1", "10.9.0.1", false))
         .unwrap();
     let before = rig.kernel.calls().len();
-    let err = rig
-        .driver
-        .connect(&endpoint(
-            "c1",
-            "n1",
-            "vethc1",
-            "10.9.0.2",
-            vec![tcp(Some("::1"), 8080, 80)],
-        ))
-        .unwrap_err();
-    assert!(
-        matches!(err, NetworkError::NoAddressForPort { .. }),
-        "{err}"
-    );
-    assert_eq!(rig.kernel.calls().len(), before);
+    // `[::]` is IPv6 only: berth has no userland proxy to carry it to an
+    // IPv4 address (moby `sortAndNormPBs` maps it to the IPv4 address only
+    // through its proxy), so it is refused rather than dropped.
+    for host_ip in ["::1", "::"] {
+        let err = rig
+            .driver
+            .connect(&endpoint(
+                "c1",
+                "n1",
+                "vethc1",
+                "10.9.0.2",
+                vec![tcp(Some(host_ip), 8080, 80)],
+            ))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "endpoint of container c1 on network n1 has no address to publish 8080/tcp to",
+            "{host_ip}"
+        );
+        assert_eq!(rig.kernel.calls().len(), before);
+    }
     let err = rig
         .driver
         .connect(&endpoint("c1", "nope", "vethc1", "10.9.0.2", vec![]))

@@ -54,6 +54,11 @@ pub struct PluginHostConfig {
     /// `--authorization-plugin`); empty: the directory's authz plugins, else
     /// the built-in `authz-default` (see [`PluginHost::authorize`]).
     pub authorization_plugins: Vec<String>,
+    /// Configuration the host itself supplies to every plugin, beneath the
+    /// manifest's `[config]` and the admin's grants (which override it):
+    /// facts of this daemon a pure policy cannot derive, such as berthd's
+    /// default IPv6 pool (`default-ipv6-pool`, from its engine id).
+    pub host_config: BTreeMap<String, String>,
 }
 
 impl PluginHostConfig {
@@ -67,6 +72,7 @@ impl PluginHostConfig {
             limits: HostLimits::default(),
             health: HealthPolicy::default(),
             authorization_plugins: Vec::new(),
+            host_config: BTreeMap::new(),
         }
     }
 }
@@ -411,6 +417,7 @@ impl PluginHost {
                     source: PluginSource::Builtin,
                     builtin: true,
                     grants: &grants,
+                    host_config: &self.inner.config.host_config,
                     scratch_root: &self.scratch_root(),
                 },
             )

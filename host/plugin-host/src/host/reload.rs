@@ -269,6 +269,7 @@ impl PluginHost {
                         },
                         builtin: false,
                         grants,
+                        host_config: &self.inner.config.host_config,
                         scratch_root: &self.scratch_root(),
                     },
                 )

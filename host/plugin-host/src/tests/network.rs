@@ -37,7 +37,7 @@ async fn the_builtin_network_policy_plans_as_the_engine_s_ipam_did() {
         let host = host.clone();
         tokio::task::spawn_blocking(move || {
             let answer = host.plan_network_by(&r).expect("the built-in serves");
-            assert_eq!(answer.plugin, "network-policy-default 1.1.0");
+            assert_eq!(answer.plugin, "network-policy-default 1.2.0");
             assert!(answer.every_family, "a 1.3 policy");
             answer
                 .result
@@ -120,7 +120,7 @@ async fn the_builtin_network_policy_walks_mobys_default_pools() {
         let host = host.clone();
         tokio::task::spawn_blocking(move || {
             let (plugin, result) = host.plan_subnet_by(&request).expect("a 1.3 policy");
-            assert_eq!(plugin, "network-policy-default 1.1.0");
+            assert_eq!(plugin, "network-policy-default 1.2.0");
             result.map_err(|e| {
                 assert_eq!(e.call_failure(), Some(crate::CallFailure::Returned), "{e}");
                 e.to_string()
@@ -145,6 +145,37 @@ async fn the_builtin_network_policy_walks_mobys_default_pools() {
         err.ends_with("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"),
         "{err}"
     );
+    // No pool from the host: said, naming the key.
     let err = ask(IpFamily::Ipv6, &[], &[]).await.unwrap().unwrap_err();
-    assert!(err.contains("no default IPv6 address pool"), "{err}");
+    assert!(
+        err.ends_with("--ipv6 without an IPv6 --subnet needs a default IPv6 pool: [config] default-ipv6-pool is not set"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_builtin_network_policy_carves_the_hosts_ipv6_pool_in_64s() {
+    use crate::network_types::{IpFamily, SubnetRequest};
+    let data = tempfile::tempdir().unwrap();
+    let mut config = crate::PluginHostConfig::new(data.path());
+    config.host_config.insert(
+        "default-ipv6-pool".to_owned(),
+        "fd6e:e929:abea::/48".to_owned(),
+    );
+    let host = crate::PluginHost::start(config).await.unwrap();
+    let request = SubnetRequest {
+        network: "v6".into(),
+        family: IpFamily::Ipv6,
+        subnets_in_use: vec!["172.17.0.0/16".into(), "fd6e:e929:abea::/64".into()],
+        host_routes: vec!["::/0".into(), "fd6e:e929:abea:1::/64".into()],
+    };
+    let plan = tokio::task::spawn_blocking(move || {
+        let (_, result) = host.plan_subnet_by(&request).expect("a 1.3 policy");
+        result.map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(plan.subnet, "fd6e:e929:abea:2::/64");
+    assert_eq!(plan.gateway, None);
 }

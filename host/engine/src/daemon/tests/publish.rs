@@ -322,3 +322,77 @@ async fn a_port_on_every_address_is_shown_once_per_family_of_the_container() {
         ]
     );
 }
+
+/// `-p 0.0.0.0:P:80` and `-p [::]:P:80` publish one family each (Docker
+/// 28), so two containers share host port P, one per family, and each
+/// lists only its own binding; `-p P:80` (every address) then finds P
+/// taken.
+#[tokio::test]
+async fn an_explicit_unspecified_address_publishes_one_family_and_leaves_the_other() {
+    let f = bridged().await;
+    let dual: berth_api::network::NetworkCreateRequest = serde_json::from_str(
+        r#"{"Name":"dual","EnableIPv6":true,"IPAM":{"Config":[{"Subnet":"10.7.0.0/24"},{"Subnet":"fd00:7::/64"}]}}"#,
+    )
+    .unwrap();
+    f.daemon.network_create(dual).await.expect("network");
+    // A port free on both families now (the real holder binds it).
+    let port = std::net::TcpListener::bind("[::]:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let body = |host_ip: &str| {
+        format!(
+            r#"{{"Image":"busybox","Cmd":["sh"],"HostConfig":{{"NetworkMode":"dual","PortBindings":{{"80/tcp":[{{"HostIp":"{host_ip}","HostPort":"{port}"}}]}}}}}}"#
+        )
+    };
+    let v4 = f
+        .create(Some("v4"), &body("0.0.0.0"))
+        .await
+        .expect("create");
+    f.daemon.start(&v4).await.expect("start 0.0.0.0");
+    let v6 = f.create(Some("v6"), &body("::")).await.expect("create");
+    f.daemon
+        .start(&v6)
+        .await
+        .expect("start [::] beside 0.0.0.0");
+
+    let kernel = f.network.kernel();
+    for (id, host_ip) in [(&v4, "0.0.0.0"), (&v6, "::")] {
+        let (_, endpoint) = kernel
+            .endpoints
+            .iter()
+            .find(|((c, _), _)| c == id)
+            .expect("an endpoint");
+        assert_eq!(
+            endpoint.ports,
+            [berth_model::network::PortBinding {
+                proto: berth_model::network::Protocol::Tcp,
+                host_ip: Some(host_ip.parse().unwrap()),
+                host_port: port,
+                container_port: 80,
+            }]
+        );
+        assert_eq!(
+            serde_json::to_value(f.daemon.inspect(id).unwrap().network_settings.ports).unwrap(),
+            serde_json::json!({"80/tcp": [{"HostIp": host_ip, "HostPort": port.to_string()}]})
+        );
+    }
+    let rows = f
+        .daemon
+        .list(false, &berth_api::filters::Filters::default())
+        .unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.id == v6)
+        .expect("the [::] container");
+    assert_eq!(
+        row.ports,
+        [serde_json::json!({"IP": "::", "PrivatePort": 80, "PublicPort": port, "Type": "tcp"})]
+    );
+    let both = f.create(Some("both"), &body("")).await.expect("create");
+    let err = f.daemon.start(&both).await.expect_err("port taken");
+    assert_eq!(
+        err.message,
+        format!("Bind for 0.0.0.0:{port} failed: port is already allocated")
+    );
+}

@@ -224,17 +224,16 @@ async fn without_plan_subnet_the_engine_chooses_and_plans_the_other_family() {
         "moby's next pool"
     );
     assert_eq!(policy.asked_subnets.lock().unwrap().len(), 1);
-    // No default IPv6 pool in the engine.
-    let err = f
-        .daemon
+    // The engine's own IPv6 choice: the first /64 of the daemon's ULA
+    // /48 (the fixture's engine id is "test-engine").
+    let pool = crate::daemon::ipam::default_ipv6_pool("test-engine");
+    f.daemon
         .network_create(create(r#"{"Name":"six","EnableIPv6":true}"#))
         .await
-        .unwrap_err();
-    assert_eq!(
-        err.message,
-        "--ipv6 without an IPv6 --subnet is not supported by berth"
-    );
-    assert!(subnets(&f, "six").is_empty());
+        .expect("create");
+    let first = pool.subnets(64).unwrap().next().unwrap();
+    assert_eq!(subnets(&f, "six")[1].0, first.to_string());
+    assert_eq!(pool, f.daemon.config().default_ipv6_pool);
 
     f.daemon
         .network_create(create(
