@@ -211,11 +211,16 @@ impl Graph {
 
     /// Extracts a tar stream into a staging directory under `tmp/` and
     /// makes it durable. Dropping the result removes it.
-    pub(super) fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
+    ///
+    /// The input is read to its very end, even past the end of the
+    /// compressed stream: a streamed source (a pull's blob being fetched)
+    /// reports its failure only there (a digest mismatch), and nothing may
+    /// be staged, so published, before it has.
+    pub(super) fn stage_layer(&self, mut source: impl Read) -> Result<StagedLayer, GraphError> {
         let (staging, diff) = self.staging_dir("layer-")?;
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
-        let hashing = HashingReader::new(decompressed(source)?);
+        let hashing = HashingReader::new(decompressed(&mut source)?);
         let mut archive = tar::Archive::new(hashing);
         let report = extract(
             &mut archive,
@@ -233,6 +238,14 @@ impl Graph {
                     reason: "cannot read the end of the input".into(),
                     source: Some(e),
                 })?;
+        // Usually nothing is left (the decompressors and the hashing reader
+        // read to the end); what is left is not part of the layer.
+        std::io::copy(&mut source, &mut std::io::sink()).map_err(|e| {
+            GraphError::InvalidArchive {
+                reason: "cannot read the end of the input".into(),
+                source: Some(e),
+            }
+        })?;
         if report.entries == 0 && tar_len < 1024 {
             return Err(GraphError::InvalidArchive {
                 reason: "the input holds no tar entries".into(),
