@@ -143,6 +143,25 @@ pub struct ResolvedImage {
 /// Called with the bytes received so far.
 pub type BlobProgress<'a> = &'a mut (dyn FnMut(u64) + Send);
 
+/// Where a blob being fetched is also sent as it arrives, so that its
+/// consumer (a pull's extraction) works alongside the download instead of
+/// after it.
+#[derive(Debug)]
+pub struct BlobTee {
+    /// The blob's bytes, in order. Bounded: a slow consumer slows the
+    /// download rather than filling memory.
+    pub data: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// Sent once the whole blob is received, written and its size and
+    /// digest checked; dropped unsent on any failure, which is how the
+    /// consumer tells a verified end from a cut one.
+    pub verified: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Gives a fresh [`BlobTee`] at the start of every source a fetch tries: an
+/// attempt that fails leaves its consumer with a partial blob, so the next
+/// one starts over.
+pub type BlobTeeFn<'a> = &'a mut (dyn FnMut() -> BlobTee + Send);
+
 /// The distribution client of the daemon. One `oci-client` client per
 /// registry and credentials, so bearer tokens are cached (per scope, until
 /// they expire) across pulls.
@@ -384,10 +403,15 @@ impl Registry {
     /// Streams the blob of `layer` into `dest` (created, or truncated),
     /// hashing as it goes; its digest and size are checked before this
     /// returns `Ok` (the file is written, not synced: a temp file the graph
-    /// extracts, or keeps and checks again before it is sent). On error the caller removes
-    /// `dest`. Nothing but the read buffer is held in memory. A Docker Hub
+    /// keeps for a push and checks again before it is sent). On error the
+    /// caller removes `dest`. Nothing but the read buffer and the tee's
+    /// bounded channel is held in memory. A Docker Hub
     /// blob comes from the first mirror that serves it whole, else from
     /// Docker Hub (blobs are content-addressed: any source will do).
+    ///
+    /// Each source's attempt also sends the blob into a tee from `tee`
+    /// (see [`BlobTee`]), marked verified only when that attempt returns
+    /// `Ok`.
     pub async fn fetch_blob(
         &self,
         name: &ImageName,
@@ -395,12 +419,13 @@ impl Registry {
         layer: &Layer,
         dest: &Path,
         progress: BlobProgress<'_>,
+        tee: BlobTeeFn<'_>,
     ) -> Result<(), RegistryError> {
         let sources = self.sources(name);
         let last = sources.len() - 1;
         for (n, source) in sources.into_iter().enumerate() {
             match self
-                .fetch_blob_from(&source, credentials, layer, dest, &mut *progress)
+                .fetch_blob_from(&source, credentials, layer, dest, &mut *progress, tee())
                 .await
             {
                 Err(e) if n < last => {
@@ -419,7 +444,10 @@ impl Registry {
         layer: &Layer,
         dest: &Path,
         progress: BlobProgress<'_>,
+        tee: BlobTee,
     ) -> Result<(), RegistryError> {
+        let BlobTee { data, verified } = tee;
+        let mut data = Some(data);
         let client = self.client(name, credentials)?;
         let familiar = name.familiar();
         client
@@ -456,6 +484,14 @@ impl Registry {
             file.write_all(&chunk)
                 .await
                 .map_err(RegistryError::io("write", dest))?;
+            if let Some(tx) = &data
+                && tx.send(chunk).await.is_err()
+            {
+                // The consumer stopped (its extraction failed). The blob is
+                // still fetched and checked: a bad blob is the failure to
+                // report, and a good one is kept for a push.
+                data = None;
+            }
             progress(received);
         }
         if received != layer.size {
@@ -473,11 +509,16 @@ impl Registry {
                 actual,
             });
         }
-        // Not synced: the file is a temp file the graph extracts (and syncs
-        // as a layer) or keeps unsynced, checking it before it is sent again.
+        // Not synced: the layer is extracted (and synced) from the tee; the
+        // file is a temp file the graph keeps unsynced, checking it before
+        // it is sent again.
         file.flush()
             .await
             .map_err(RegistryError::io("write", dest))?;
+        // Last, once nothing here can fail: the consumer may commit what
+        // it made of the blob as soon as it sees this.
+        let _ = verified.send(());
+        drop(data);
         Ok(())
     }
 }

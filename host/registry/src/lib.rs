@@ -32,7 +32,9 @@ mod reference;
 mod search;
 mod tags;
 
-pub use client::{BlobProgress, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage};
+pub use client::{
+    BlobProgress, BlobTee, BlobTeeFn, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage,
+};
 pub use error::RegistryError;
 pub use manifest::{Layer, MediaKind};
 pub use platform::Platform;

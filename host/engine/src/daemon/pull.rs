@@ -3,8 +3,9 @@
 //!
 //! The registry driver resolves the reference to one manifest and the
 //! image config; every layer not stored yet is streamed into a temp file
-//! under the graph's scratch dir (verified there), then extracted through
-//! the graph (`add_layer`, which checks the diff id) — at most
+//! under the graph's scratch dir (verified there) and, at the same time,
+//! extracted through the graph (`add_layer`, which checks the diff id) from
+//! a bounded stream of the same bytes ([`super::blob_stream`]) — at most
 //! [`MAX_CONCURRENT_DOWNLOADS`] at once, dockerd's default. The image is
 //! created last, so a failed or killed pull leaves no image, and its temp
 //! files are removed (on drop, or when the graph next opens).
@@ -20,6 +21,7 @@ use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
 use tokio::sync::mpsc;
 
 use super::Daemon;
+use super::blob_stream::{BlobReader, blob_stream};
 use super::blocking::BlockingKind;
 use super::transfer;
 use crate::driver::{LayerHold, PullRequest, RegistryAuth, RemoteImage, RemoteLayer};
@@ -28,10 +30,6 @@ use crate::job::{ErrorKind, JobError, JobOutput};
 /// Layers downloaded at once by one pull (dockerd's
 /// `--max-concurrent-downloads` default).
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 3;
-
-/// The read buffer of a blob being extracted (std's 8 KiB default costs a
-/// read syscall per 8 KiB of a 100 MB layer).
-const BLOB_READ_BUFFER: usize = 256 * 1024;
 
 /// A "Downloading" line at most every this many bytes of a layer.
 const PROGRESS_STEP: u64 = 512 * 1024;
@@ -294,50 +292,81 @@ impl Daemon {
         let progress_tx = tx.clone();
         let progress_id = id.clone();
         let mut last = 0u64;
-        registry
-            .fetch_blob(
-                request.clone(),
-                layer.clone(),
-                scratch.path().to_owned(),
-                Box::new(move |current| {
-                    if current == total || current - last >= PROGRESS_STEP {
-                        last = current;
-                        let _ = progress_tx.send(ProgressMessage {
-                            progress_detail: Some(ProgressDetail { current, total }),
-                            ..progress("Downloading", &progress_id)
-                        });
-                    }
-                }),
+        // Every source the fetch tries hands its reader over here.
+        let (readers_tx, mut readers_rx) = mpsc::unbounded_channel::<BlobReader>();
+        let fetch = registry.fetch_blob(
+            request.clone(),
+            layer.clone(),
+            scratch.path().to_owned(),
+            Box::new(move |current| {
+                if current == total || current - last >= PROGRESS_STEP {
+                    last = current;
+                    let _ = progress_tx.send(ProgressMessage {
+                        progress_detail: Some(ProgressDetail { current, total }),
+                        ..progress("Downloading", &progress_id)
+                    });
+                }
+            }),
+            Box::new(move || {
+                let (stream, reader) = blob_stream();
+                // Gone only with this pull, and then so is the fetch.
+                let _ = readers_tx.send(reader);
+                stream
+            }),
+        );
+        // The layer is extracted while it downloads: the graph reads the
+        // stream to its end (the fetch's verified mark) before it publishes
+        // the layer, and add_layer checks the diff id. One extraction per
+        // source: all but the last one end with their attempt's failure,
+        // dropping what they staged. The readers end when the fetch does
+        // (join! drops a finished future, and with it the sender). An
+        // extraction holds its ImageContent permit while it waits on the
+        // network: a stalled registry holds up to one per layer in flight.
+        let extract = async {
+            let mut last = None;
+            while let Some(reader) = readers_rx.recv().await {
+                let (images, diff) = (Arc::clone(&images), diff_id.to_owned());
+                last = Some(
+                    self.blocking(BlockingKind::ImageContent, move || {
+                        images.add_layer(Box::new(reader), &diff)
+                    })
+                    .await,
+                );
+            }
+            last
+        };
+        let (fetched, extracted) = tokio::join!(fetch, extract);
+        // The fetch's failure first: a bad blob also fails its extraction,
+        // but the fetch says why (a digest or size mismatch, a cut transfer).
+        fetched?;
+        let hold = extracted.ok_or_else(|| {
+            JobError::new(
+                ErrorKind::Internal,
+                "the layer's fetch succeeded without streaming the blob",
             )
-            .await?;
+        })??;
         let gzip = self
             .remember_pulled(&registry, request, layer, diff_id, scratch.path())
             .await;
+        // Docker's order of a layer's lines, though the extraction has run
+        // alongside the download.
         send(progress("Verifying Checksum", &id));
         send(progress("Download complete", &id));
         send(progress("Extracting", &id));
         let (diff, digest) = (diff_id.to_owned(), layer.digest.clone());
-        let hold = self
-            .blocking(BlockingKind::ImageContent, move || {
-                let file = scratch
-                    .reopen()
-                    .map_err(|e| JobError::internal("failed to reopen a blob file", &e))?;
-                let hold = images.add_layer(
-                    Box::new(std::io::BufReader::with_capacity(BLOB_READ_BUFFER, file)),
-                    &diff,
-                )?;
-                // The blob (verified by the fetch, its layer by add_layer)
-                // is kept for a push to send back as it came; only gzip,
-                // the one compression a push sends. Not kept is only a
-                // later recompression.
-                if gzip && let Err(e) = images.keep_layer_blob(&diff, &digest, scratch.path()) {
-                    tracing::warn!(layer = %diff, error = %e, "cannot keep a pulled layer's blob");
-                }
-                // The temp file goes now (if it was not kept).
-                drop(scratch);
-                Ok(hold)
-            })
-            .await?;
+        self.blocking(BlockingKind::ImageContent, move || {
+            // The blob (verified by the fetch, its layer by add_layer) is
+            // kept for a push to send back as it came; only gzip, the one
+            // compression a push sends. Not kept is only a later
+            // recompression.
+            if gzip && let Err(e) = images.keep_layer_blob(&diff, &digest, scratch.path()) {
+                tracing::warn!(layer = %diff, error = %e, "cannot keep a pulled layer's blob");
+            }
+            // The temp file goes now (if it was not kept).
+            drop(scratch);
+            Ok(())
+        })
+        .await?;
         send(progress("Pull complete", &id));
         Ok(hold)
     }
