@@ -320,14 +320,15 @@ impl Daemon {
         // source: all but the last one end with their attempt's failure,
         // dropping what they staged. The readers end when the fetch does
         // (join! drops a finished future, and with it the sender). An
-        // extraction holds its ImageContent permit while it waits on the
-        // network: a stalled registry holds up to one per layer in flight.
+        // extraction waits on the network as well as the disk: it runs as
+        // LayerStream, so a stalled registry holds none of ImageContent's
+        // permits (imports and image removal go on).
         let extract = async {
             let mut last = None;
             while let Some(reader) = readers_rx.recv().await {
                 let (images, diff) = (Arc::clone(&images), diff_id.to_owned());
                 last = Some(
-                    self.blocking(BlockingKind::ImageContent, move || {
+                    self.blocking(BlockingKind::LayerStream, move || {
                         images.add_layer(Box::new(reader), &diff)
                     })
                     .await,
