@@ -276,10 +276,7 @@ fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
         "{out:#?}"
     );
     assert_eq!(images(&d), before);
-    let leftovers: Vec<_> = std::fs::read_dir(d.data_root().join("graph/tmp"))
-        .expect("graph tmp")
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    d.assert_graph_scratch_empty();
 
     // The blob as it was: that layer is fetched and extracted again (the
     // others may have been stored by the failed pull).

@@ -325,9 +325,12 @@ pub trait RegistryService: Send + Sync + 'static {
     /// platform in a manifest list) and fetches its config.
     fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>>;
 
-    /// Streams a layer blob into `dest`, verifying its digest and size (not
-    /// syncing it: it is kept and checked again before a push sends it);
-    /// on error `dest` may hold a partial file for the caller to remove.
+    /// Streams a layer blob into the open file `dest` (`dest_path` names it
+    /// in errors), verifying its digest and size (not syncing it: it is
+    /// kept and checked again before a push sends it); on error `dest` may
+    /// hold a partial blob. The fetch never opens `dest_path`: the caller
+    /// owns that path and removes it when it likes, even while a write of
+    /// a dropped fetch is still on the blocking pool.
     /// Every attempt (source) also sends the blob into a stream from
     /// `stream`, for the caller to extract it meanwhile; only the attempt
     /// that returns `Ok` marks its stream verified.
@@ -335,7 +338,8 @@ pub trait RegistryService: Send + Sync + 'static {
         &self,
         request: PullRequest,
         layer: RemoteLayer,
-        dest: PathBuf,
+        dest: std::fs::File,
+        dest_path: PathBuf,
         progress: BlobProgressFn,
         stream: BlobStreamFn,
     ) -> BoxFuture<Result<(), JobError>>;

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::certs;
 use crate::error::RegistryError;
@@ -161,6 +161,18 @@ pub struct BlobTee {
 /// attempt that fails leaves its consumer with a partial blob, so the next
 /// one starts over.
 pub type BlobTeeFn<'a> = &'a mut (dyn FnMut() -> BlobTee + Send);
+
+/// Where a fetched blob is written: an open file, never reopened by its
+/// path, so its owner may remove the path at any time, even while a write
+/// of a dropped fetch is still on the blocking pool, and nothing re-creates
+/// it; the path only names it in errors.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobFile<'a> {
+    /// The open file.
+    pub file: &'a std::fs::File,
+    /// Its path, for messages.
+    pub path: &'a Path,
+}
 
 /// The distribution client of the daemon. One `oci-client` client per
 /// registry and credentials, so bearer tokens are cached (per scope, until
@@ -400,14 +412,14 @@ impl Registry {
         })
     }
 
-    /// Streams the blob of `layer` into `dest` (created, or truncated),
-    /// hashing as it goes; its digest and size are checked before this
-    /// returns `Ok` (the file is written, not synced: a temp file the graph
-    /// keeps for a push and checks again before it is sent). On error the
-    /// caller removes `dest`. Nothing but the read buffer and the tee's
-    /// bounded channel is held in memory. A Docker Hub
-    /// blob comes from the first mirror that serves it whole, else from
-    /// Docker Hub (blobs are content-addressed: any source will do).
+    /// Streams the blob of `layer` into `dest` (truncated at each source's
+    /// attempt), hashing as it goes; its digest and size are checked before
+    /// this returns `Ok` (the file is written, not synced: a temp file the
+    /// graph keeps for a push and checks again before it is sent). Nothing
+    /// but the read buffer and the tee's bounded channel is held in memory.
+    /// A Docker Hub blob comes from the first mirror that serves it whole,
+    /// else from Docker Hub (blobs are content-addressed: any source will
+    /// do).
     ///
     /// Each source's attempt also sends the blob into a tee from `tee`
     /// (see [`BlobTee`]), marked verified only when that attempt returns
@@ -417,7 +429,7 @@ impl Registry {
         name: &ImageName,
         credentials: &Credentials,
         layer: &Layer,
-        dest: &Path,
+        dest: BlobFile<'_>,
         progress: BlobProgress<'_>,
         tee: BlobTeeFn<'_>,
     ) -> Result<(), RegistryError> {
@@ -442,7 +454,7 @@ impl Registry {
         name: &ImageName,
         credentials: &Credentials,
         layer: &Layer,
-        dest: &Path,
+        dest: BlobFile<'_>,
         progress: BlobProgress<'_>,
         tee: BlobTee,
     ) -> Result<(), RegistryError> {
@@ -459,12 +471,20 @@ impl Registry {
             .map_err(|e| RegistryError::from_oci(&familiar, e))?;
         // Buffered: every write to a tokio `File` is a trip to the blocking
         // pool, and the body arrives in chunks of a few KiB.
-        let mut file = tokio::io::BufWriter::with_capacity(
-            BLOB_WRITE_BUFFER,
-            tokio::fs::File::create(dest)
-                .await
-                .map_err(RegistryError::io("create", dest))?,
+        // A handle of its own (the same open file): an earlier source's
+        // attempt may have left bytes, so the file starts over.
+        let mut file = tokio::fs::File::from_std(
+            dest.file
+                .try_clone()
+                .map_err(RegistryError::io("open", dest.path))?,
         );
+        file.set_len(0)
+            .await
+            .map_err(RegistryError::io("truncate", dest.path))?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(RegistryError::io("seek", dest.path))?;
+        let mut file = tokio::io::BufWriter::with_capacity(BLOB_WRITE_BUFFER, file);
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
         while let Some(chunk) = stream.next().await {
@@ -483,7 +503,7 @@ impl Registry {
             hasher.update(&chunk);
             file.write_all(&chunk)
                 .await
-                .map_err(RegistryError::io("write", dest))?;
+                .map_err(RegistryError::io("write", dest.path))?;
             if let Some(tx) = &data
                 && tx.send(chunk).await.is_err()
             {
@@ -514,7 +534,7 @@ impl Registry {
         // it is sent again.
         file.flush()
             .await
-            .map_err(RegistryError::io("write", dest))?;
+            .map_err(RegistryError::io("write", dest.path))?;
         // Last, once nothing here can fail: the consumer may commit what
         // it made of the blob as soon as it sees this.
         let _ = verified.send(());

@@ -33,7 +33,8 @@ mod search;
 mod tags;
 
 pub use client::{
-    BlobProgress, BlobTee, BlobTeeFn, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage,
+    BlobFile, BlobProgress, BlobTee, BlobTeeFn, Credentials, Mirror, Registry, RegistryConfig,
+    ResolvedImage,
 };
 pub use error::RegistryError;
 pub use manifest::{Layer, MediaKind};

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Daemon;
 use super::blob_stream::{BlobReader, blob_stream};
 use super::blocking::BlockingKind;
-use super::transfer;
+use super::transfer::{self, unless_cancelled};
 use crate::driver::{LayerHold, PullRequest, RegistryAuth, RemoteImage, RemoteLayer};
 use crate::job::{ErrorKind, JobError, JobOutput};
 
@@ -201,16 +202,16 @@ impl Daemon {
             .cloned()
             .zip(diff_ids.iter().cloned())
             .collect();
-        let holds =
-            transfer::run(
-                items,
-                MAX_CONCURRENT_DOWNLOADS,
-                out,
-                |(layer, diff_id), tx| async move {
-                    self.pull_layer(request, &layer, &diff_id, tx).await
-                },
-            )
-            .await?;
+        let holds = transfer::run(
+            items,
+            MAX_CONCURRENT_DOWNLOADS,
+            out,
+            |(layer, diff_id), tx, cancel| async move {
+                self.pull_layer(request, &layer, &diff_id, tx, &cancel)
+                    .await
+            },
+        )
+        .await?;
 
         let images = Arc::clone(self.images());
         let previous = match &image.tagged {
@@ -244,12 +245,24 @@ impl Daemon {
 
     /// Makes one layer available: already stored, or fetched and
     /// extracted. Returns the hold that keeps it until the image exists.
+    ///
+    /// When `cancel` fires (another layer failed), the wait for its turn
+    /// and the download stop; the blocking work already started (the temp
+    /// file's creation, the extraction, which then sees its stream cut) is
+    /// awaited to its end, so that this returns only once nothing of the
+    /// layer runs any more and its temp files are gone. If the pull is
+    /// dropped instead (the client went away), the same files are still
+    /// removed by their owners: the temp blob by `scratch`, or by the
+    /// blocking task that holds it, the staging directory by the
+    /// extraction; the fetch writes through its own handle of the blob and
+    /// never re-creates its path.
     async fn pull_layer(
         &self,
         request: &PullRequest,
         layer: &RemoteLayer,
         diff_id: &str,
         tx: mpsc::UnboundedSender<ProgressMessage>,
+        cancel: &CancellationToken,
     ) -> Result<LayerHold, JobError> {
         let id = short_id(&layer.digest);
         let send = |m: ProgressMessage| {
@@ -257,7 +270,7 @@ impl Daemon {
             let _ = tx.send(m);
         };
         let lock = self.pulls.lock_for(diff_id);
-        let _turn = lock.lock().await;
+        let _turn = unless_cancelled(cancel, async { Ok(lock.lock().await) }).await?;
         let images = Arc::clone(self.images());
         let held = {
             let (images, diff_id) = (Arc::clone(&images), diff_id.to_owned());
@@ -271,14 +284,21 @@ impl Daemon {
             return Ok(hold);
         }
         send(progress("Pulling fs layer", &id));
-        let scratch = {
+        // The temp blob and a handle of it for the fetch, which writes
+        // through that handle only (see above).
+        let (scratch, blob) = {
             let images = Arc::clone(&images);
             self.blocking(BlockingKind::ImageMetadata, move || {
                 let dir = images.scratch_dir()?;
-                tempfile::Builder::new()
+                let scratch = tempfile::Builder::new()
                     .prefix("blob-")
                     .tempfile_in(&dir)
-                    .map_err(|e| JobError::internal("failed to create a blob file", &e))
+                    .map_err(|e| JobError::internal("failed to create a blob file", &e))?;
+                let blob = scratch
+                    .as_file()
+                    .try_clone()
+                    .map_err(|e| JobError::internal("failed to open a blob file", &e))?;
+                Ok((scratch, blob))
             })
             .await?
         };
@@ -297,6 +317,7 @@ impl Daemon {
         let fetch = registry.fetch_blob(
             request.clone(),
             layer.clone(),
+            blob,
             scratch.path().to_owned(),
             Box::new(move |current| {
                 if current == total || current - last >= PROGRESS_STEP {
@@ -322,7 +343,10 @@ impl Daemon {
         // (join! drops a finished future, and with it the sender). An
         // extraction waits on the network as well as the disk: it runs as
         // LayerStream, so a stalled registry holds none of ImageContent's
-        // permits (imports and image removal go on).
+        // permits (imports and image removal go on). A cancelled pull drops
+        // the fetch, and with it the streams' senders: the extraction fails
+        // at its next read and removes what it staged, and is awaited.
+        let fetch = unless_cancelled(cancel, fetch);
         let extract = async {
             let mut last = None;
             while let Some(reader) = readers_rx.recv().await {

@@ -6,8 +6,10 @@
 use std::future::Future;
 
 use berth_api::image::ProgressMessage;
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::job::{JobError, JobOutput};
 
@@ -21,6 +23,13 @@ pub(crate) type ProgressSender = mpsc::UnboundedSender<ProgressMessage>;
 /// even if the client goes away (a layer half-written is worth less than
 /// one finished); the write error is returned after them.
 ///
+/// On the first error no transfer is started any more and `cancel`, the
+/// token every transfer gets, is cancelled: a transfer stops what can stop
+/// at once (a download) and cleans up what cannot (a blocking extraction,
+/// its temp files). The error is returned only once every transfer started
+/// has ended, never with work of this run still going on beside the
+/// answer (a client that sees the error may look at the data root).
+///
 /// The items are owned: a stream of borrowed ones trips the `Send` check
 /// of the handler's boxed future (rust-lang/rust#102211).
 pub(crate) async fn run<I, T, F, Fut>(
@@ -30,19 +39,58 @@ pub(crate) async fn run<I, T, F, Fut>(
     transfer: F,
 ) -> Result<Vec<T>, JobError>
 where
-    F: Fn(I, ProgressSender) -> Fut,
+    F: Fn(I, ProgressSender, CancellationToken) -> Fut,
     Fut: Future<Output = Result<T, JobError>>,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<ProgressMessage>();
+    let cancel = CancellationToken::new();
     let work = async move {
-        let results = stream::iter(items)
-            .map(|item| transfer(item, tx.clone()))
-            .buffered(limit)
-            .try_collect::<Vec<T>>()
-            .await;
+        let count = items.len();
+        let mut results: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
+        let mut first_error = None;
+        let mut pending = items.into_iter().enumerate();
+        let mut running = FuturesUnordered::new();
+        loop {
+            // Top up to the limit, unless a transfer has failed.
+            while first_error.is_none() && running.len() < limit.max(1) {
+                let Some((n, item)) = pending.next() else {
+                    break;
+                };
+                let done = transfer(item, tx.clone(), cancel.clone());
+                running.push(async move { (n, done.await) });
+            }
+            // Empty only once nothing more will be started.
+            let Some((n, result)) = running.next().await else {
+                break;
+            };
+            match result {
+                Ok(value) => results[n] = Some(value),
+                Err(e) => {
+                    if first_error.is_none() {
+                        cancel.cancel();
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
         // The last sender goes here, so the writer sees the end.
         drop(tx);
+        if let Some(e) = first_error {
+            // The finished transfers' results go with it (a pull's layer
+            // holds, released).
+            return Err(e);
+        }
         results
+            .into_iter()
+            .map(|r| {
+                r.ok_or_else(|| {
+                    JobError::new(
+                        crate::job::ErrorKind::Internal,
+                        "a transfer ended without its result",
+                    )
+                })
+            })
+            .collect()
     };
     let writer = async {
         while let Some(m) = rx.recv().await {
@@ -54,4 +102,21 @@ where
     let results = results?;
     written?;
     Ok(results)
+}
+
+/// Runs a step of a transfer that may stop at any point (a network round
+/// trip: dropping it stops it and leaves nothing behind) unless `cancel`
+/// fires first; then it fails. Never for blocking work, which runs on
+/// after its future is dropped: that is awaited to its end instead.
+pub(crate) async fn unless_cancelled<T>(
+    cancel: &CancellationToken,
+    step: impl Future<Output = Result<T, JobError>>,
+) -> Result<T, JobError> {
+    match cancel.run_until_cancelled(step).await {
+        Some(result) => result,
+        None => Err(JobError::new(
+            crate::job::ErrorKind::Internal,
+            "the transfer was cancelled: another layer failed",
+        )),
+    }
 }

@@ -152,7 +152,8 @@ impl RegistryService for RegistryAdapter {
         &self,
         request: PullRequest,
         layer: RemoteLayer,
-        dest: PathBuf,
+        dest: std::fs::File,
+        dest_path: PathBuf,
         mut progress: BlobProgressFn,
         mut stream: BlobStreamFn,
     ) -> BoxFuture<Result<(), JobError>> {
@@ -173,7 +174,10 @@ impl RegistryService for RegistryAdapter {
                     &name,
                     &credentials,
                     &layer,
-                    &dest,
+                    berth_registry::BlobFile {
+                        file: &dest,
+                        path: &dest_path,
+                    },
                     &mut *progress,
                     &mut || {
                         let BlobStream { data, verified } = stream();
