@@ -252,8 +252,11 @@ impl Graph {
                 source: None,
             });
         }
-        // Durability of the extracted files before they are published.
-        fsutil::sync_filesystem(&diff)?;
+        // Durability of the extracted files before they are published (the
+        // staging root too: its entry `diff`; publishing renames the root
+        // and syncs `layers/`). Records are the truth: a layer is recorded
+        // only once this has returned.
+        fsutil::sync_tree(staging.path(), fsutil::SYNC_EACH_MAX)?;
         Ok(StagedLayer {
             staging,
             diff_hex,
