@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::Daemon;
 use super::blob_stream::{BlobReader, blob_stream};
 use super::blocking::BlockingKind;
-use super::transfer::{self, unless_cancelled};
+use super::transfer::{self, unless_cancelled, unless_cancelled_now};
 use crate::driver::{LayerHold, PullRequest, RegistryAuth, RemoteImage, RemoteLayer};
 use crate::job::{ErrorKind, JobError, JobOutput};
 
@@ -283,6 +283,8 @@ impl Daemon {
             send(progress("Already exists", &id));
             return Ok(hold);
         }
+        // Another layer failed meanwhile: no temp blob, no download.
+        unless_cancelled_now(cancel)?;
         send(progress("Pulling fs layer", &id));
         // The temp blob and a handle of it for the fetch, which writes
         // through that handle only (see above).

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use super::Daemon;
 use super::blocking::BlockingKind;
 use super::distribution::BlobRecord;
-use super::transfer::{self, unless_cancelled};
+use super::transfer::{self, unless_cancelled, unless_cancelled_now};
 use crate::driver::{
     LayerHold, PushTarget, RegistryAuth, RegistryService, RemoteLayer, RemoteName,
 };
@@ -518,6 +518,9 @@ impl Daemon {
                 }
             }
         }
+        // Another layer failed while the registry was asked: no reading or
+        // compressing of this one.
+        unless_cancelled_now(cancel)?;
         // A blob the layer was pulled as, kept by the graph: sent as it
         // came, byte for byte, without writing or compressing the layer.
         if let Some((layer, blob)) = self.kept_blob(diff_id, &records).await {

@@ -114,9 +114,92 @@ pub(crate) async fn unless_cancelled<T>(
 ) -> Result<T, JobError> {
     match cancel.run_until_cancelled(step).await {
         Some(result) => result,
-        None => Err(JobError::new(
-            crate::job::ErrorKind::Internal,
-            "the transfer was cancelled: another layer failed",
-        )),
+        None => Err(cancelled()),
+    }
+}
+
+/// Fails a step not started because `cancel` fired: for blocking work,
+/// which is better not begun than begun and awaited for nothing.
+pub(crate) fn unless_cancelled_now(cancel: &CancellationToken) -> Result<(), JobError> {
+    if cancel.is_cancelled() {
+        return Err(cancelled());
+    }
+    Ok(())
+}
+
+/// A transfer's error once another one failed (never the one reported:
+/// the run returns the first error).
+fn cancelled() -> JobError {
+    JobError::new(
+        crate::job::ErrorKind::Internal,
+        "the transfer was cancelled: another layer failed",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::job::output_pipe;
+
+    #[tokio::test]
+    async fn the_first_error_is_returned_only_once_the_other_transfers_have_ended() {
+        let (out, _stream) = output_pipe();
+        let cleaned = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicUsize::new(0));
+        let result = run(vec![0, 1, 2, 3], 2, &out, |n, _tx, cancel| {
+            let (cleaned, started) = (Arc::clone(&cleaned), Arc::clone(&started));
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                match n {
+                    // Work that cannot stop at once: told to stop, it still
+                    // has blocking cleanup to do.
+                    0 => {
+                        cancel.cancelled().await;
+                        tokio::task::spawn_blocking(move || {
+                            std::thread::sleep(Duration::from_millis(50));
+                            cleaned.store(true, Ordering::SeqCst);
+                        })
+                        .await
+                        .expect("cleanup");
+                        Err(cancelled())
+                    }
+                    1 => Err(JobError::invalid("layer 1 is bad")),
+                    _ => Ok(n),
+                }
+            }
+        })
+        .await;
+        let err = result.expect_err("layer 1 failed");
+        assert_eq!(err.message, "layer 1 is bad", "the first error is returned");
+        assert!(
+            cleaned.load(Ordering::SeqCst),
+            "the error came before the other transfer had cleaned up"
+        );
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "no transfer starts after the first error"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn results_come_in_the_items_order_whatever_order_they_end_in() {
+        let (out, _stream) = output_pipe();
+        let results = run(
+            vec![30u64, 10, 20],
+            3,
+            &out,
+            |ms, _tx, _cancel| async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(ms)
+            },
+        )
+        .await
+        .expect("no transfer fails");
+        assert_eq!(results, vec![30, 10, 20]);
     }
 }
