@@ -101,6 +101,96 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `docker pull reference` against `d`, in the background.
+fn spawn_pull(d: &Daemon, reference: &str) -> KillOnDrop {
+    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
+    KillOnDrop(
+        Command::new(docker)
+            .arg("-H")
+            .arg(d.host())
+            .args(["pull", reference])
+            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker pull"),
+    )
+}
+
+/// Waits (bounded) until a blob is part-way into the graph's scratch dir.
+fn wait_for_a_partial_blob(d: &Daemon) {
+    let scratch = d.data_root().join("graph/tmp");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = std::fs::read_dir(&scratch)
+            .expect("graph tmp")
+            .filter_map(Result::ok)
+            .any(|e| e.metadata().is_ok_and(|m| m.len() > 0));
+        if partial {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no blob was ever being downloaded: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_client_gone_mid_pull_leaves_no_temp_file_behind() {
+    // The client goes away while the layers download. Whether the pull
+    // then runs on or stops, every temp blob and staging directory it made
+    // is removed by its owner, wherever that is (the pull's future, a
+    // blocking task): the scratch dir empties (bounded wait; a blob path
+    // re-created by a write left over would stay), and a pull afterwards
+    // succeeds and leaves it empty too.
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "gone");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "test/gone:v1");
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Fault::BlobSlow {
+            chunk: 8 * 1024,
+            pause_ms: 20,
+        },
+    );
+    let reference = proxy.reference("test/gone:v1");
+    let d = Daemon::start();
+
+    let pull = spawn_pull(&d, &reference);
+    wait_for_a_partial_blob(&d);
+    drop(pull);
+    let scratch = d.data_root().join("graph/tmp");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read_dir(&scratch)
+        .expect("graph tmp")
+        .next()
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "temp files stayed after the client left: {:?}",
+            std::fs::read_dir(&scratch)
+                .expect("graph tmp")
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.set(Fault::None);
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(
+        out.contains(&format!("Digest: {}", image.manifest_digest)),
+        "{out}"
+    );
+    d.assert_graph_scratch_empty();
+}
+
 #[test]
 fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     let registry = Registry::start();
@@ -118,39 +208,8 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     let mut d = Daemon::start();
     let before = images(&d);
 
-    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
-    let pull = KillOnDrop(
-        Command::new(docker)
-            .arg("-H")
-            .arg(d.host())
-            .args(["pull", &reference])
-            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn docker pull"),
-    );
-    // Wait (bounded) until a blob is part-way into the scratch dir.
-    let scratch = d.data_root().join("graph/tmp");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let partial = std::fs::read_dir(&scratch)
-            .expect("graph tmp")
-            .filter_map(Result::ok)
-            .any(|e| e.metadata().is_ok_and(|m| m.len() > 0));
-        if partial {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no blob was ever being downloaded: {}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pull = spawn_pull(&d, &reference);
+    wait_for_a_partial_blob(&d);
     d.kill9();
     drop(pull);
 
