@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{Registry, five_layer_layout};
+use berth_tests::registry::{Compression, Registry, file_layer, five_layer_layout, write_layout};
 use berth_tests::regproxy::{Fault, FaultProxy};
 
 fn images(d: &Daemon) -> String {
@@ -101,6 +101,96 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `docker pull reference` against `d`, in the background.
+fn spawn_pull(d: &Daemon, reference: &str) -> KillOnDrop {
+    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
+    KillOnDrop(
+        Command::new(docker)
+            .arg("-H")
+            .arg(d.host())
+            .args(["pull", reference])
+            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn docker pull"),
+    )
+}
+
+/// Waits (bounded) until a blob is part-way into the graph's scratch dir.
+fn wait_for_a_partial_blob(d: &Daemon) {
+    let scratch = d.data_root().join("graph/tmp");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = std::fs::read_dir(&scratch)
+            .expect("graph tmp")
+            .filter_map(Result::ok)
+            .any(|e| e.metadata().is_ok_and(|m| m.len() > 0));
+        if partial {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no blob was ever being downloaded: {}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_client_gone_mid_pull_leaves_no_temp_file_behind() {
+    // The client goes away while the layers download. Whether the pull
+    // then runs on or stops, every temp blob and staging directory it made
+    // is removed by its owner, wherever that is (the pull's future, a
+    // blocking task): the scratch dir empties (bounded wait; a blob path
+    // re-created by a write left over would stay), and a pull afterwards
+    // succeeds and leaves it empty too.
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "gone");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "test/gone:v1");
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Fault::BlobSlow {
+            chunk: 8 * 1024,
+            pause_ms: 20,
+        },
+    );
+    let reference = proxy.reference("test/gone:v1");
+    let d = Daemon::start();
+
+    let pull = spawn_pull(&d, &reference);
+    wait_for_a_partial_blob(&d);
+    drop(pull);
+    let scratch = d.data_root().join("graph/tmp");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read_dir(&scratch)
+        .expect("graph tmp")
+        .next()
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "temp files stayed after the client left: {:?}",
+            std::fs::read_dir(&scratch)
+                .expect("graph tmp")
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy.set(Fault::None);
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(
+        out.contains(&format!("Digest: {}", image.manifest_digest)),
+        "{out}"
+    );
+    d.assert_graph_scratch_empty();
+}
+
 #[test]
 fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     let registry = Registry::start();
@@ -118,39 +208,8 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     let mut d = Daemon::start();
     let before = images(&d);
 
-    let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
-    let pull = KillOnDrop(
-        Command::new(docker)
-            .arg("-H")
-            .arg(d.host())
-            .args(["pull", &reference])
-            .env("DOCKER_CONFIG", d.dir().join("docker-config"))
-            .env_remove("DOCKER_HOST")
-            .env_remove("DOCKER_CONTEXT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn docker pull"),
-    );
-    // Wait (bounded) until a blob is part-way into the scratch dir.
-    let scratch = d.data_root().join("graph/tmp");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let partial = std::fs::read_dir(&scratch)
-            .expect("graph tmp")
-            .filter_map(Result::ok)
-            .any(|e| e.metadata().is_ok_and(|m| m.len() > 0));
-        if partial {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no blob was ever being downloaded: {}",
-            d.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pull = spawn_pull(&d, &reference);
+    wait_for_a_partial_blob(&d);
     d.kill9();
     drop(pull);
 
@@ -180,6 +239,88 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
         .ok();
     assert_eq!(out, "1 crash\n4 crash\n");
     d.assert_graph_scratch_empty();
+}
+
+/// A tar of `count` empty files (`d<n>/f<m>`, 1000 a directory): a blob
+/// of some hundred KiB whose extraction takes long.
+fn many_files_layer(count: usize) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for n in 0..count {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("d{}/f{}", n / 1000, n % 1000),
+                std::io::empty(),
+            )
+            .expect("append layer file");
+    }
+    builder.into_inner().expect("finish layer tar")
+}
+
+#[test]
+fn a_layer_that_fails_while_others_are_pulled_answers_after_they_cleaned_up() {
+    // Three layers are pulled at once: busybox fails its digest at once,
+    // while the other two, sent slowly, are downloading and being
+    // extracted, each with a temp blob and a staging directory in the
+    // graph's scratch dir; the second holds 20000 files, so its extraction
+    // runs on for a while after its download stops (through the chunks
+    // already sent to it) and then removes what it made. The error may
+    // reach the client only once that work has ended and those files are
+    // gone: a download can be cancelled, an extraction cannot.
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = tmp.path().join("layout");
+    let image = write_layout(
+        &layout,
+        "v1",
+        "amd64",
+        &[
+            (many_files_layer(20_000), Compression::Gzip),
+            (file_layer("small.txt", "small\n"), Compression::Gzip),
+        ],
+    );
+    registry.push_layout(&layout, "v1", "test/mixed:v1");
+    let proxy = FaultProxy::start(
+        &registry.addr,
+        Fault::OneBlobWrongDigest {
+            digest: image.layer_digests[0].clone(),
+            chunk: 8 * 1024,
+            pause_ms: 10,
+        },
+    );
+    let reference = proxy.reference("test/mixed:v1");
+    let d = Daemon::start();
+    let before = images(&d);
+
+    for _ in 0..3 {
+        let out = d.docker(&["pull", &reference]);
+        // Right after the error, nothing waited for.
+        d.assert_graph_scratch_empty();
+        assert_eq!(out.code(), 1, "{out:#?}");
+        // Ours, or oci-client's check at the end of the stream.
+        assert!(
+            out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
+            "{out:#?}"
+        );
+        assert_eq!(images(&d), before);
+    }
+
+    proxy.set(Fault::None);
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(
+        out.contains(&format!("Digest: {}", image.manifest_digest)),
+        "{out}"
+    );
+    d.assert_graph_scratch_empty();
+    let out = d
+        .docker(&["run", "--rm", &reference, "cat", "/small.txt", "/d19/f999"])
+        .ok();
+    assert_eq!(out, "small\n");
 }
 
 /// Files under `root` that an interrupted write leaves: tempfile's

@@ -241,3 +241,59 @@ fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
     let out = d.docker(&["run", "--rm", &v1, "cat", "/layer3.txt"]).ok();
     assert_eq!(out, "3 old\n");
 }
+
+/// Changes a gzip blob's header MTIME: it still decompresses to the same
+/// tar (so its extraction succeeds whole, diff id and all) while its digest
+/// is another. Returns the original bytes.
+fn touch_gzip_mtime(blob: &std::path::Path) -> Vec<u8> {
+    let original = std::fs::read(blob).expect("read blob");
+    assert_eq!(original[..2], [0x1f, 0x8b], "the test needs a gzip layer");
+    let mut bytes = original.clone();
+    bytes[4] ^= 0xff;
+    std::fs::write(blob, &bytes).expect("rewrite blob");
+    original
+}
+
+#[test]
+fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
+    // The layer is extracted while its blob downloads: only the blob's
+    // digest, known at its very end, may let the layer be published.
+    let registry = Registry::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "whole");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "test/whole:v1");
+    let reference = registry.reference("test/whole:v1");
+    let victim = registry.blob_file(&image.layer_digests[2]);
+    let original = touch_gzip_mtime(&victim);
+    let d = Daemon::start();
+    let before = images(&d);
+
+    let out = d.docker(&["pull", &reference]);
+    assert_eq!(out.code(), 1, "{out:#?}");
+    // Ours, or oci-client's check at the end of the stream.
+    assert!(
+        out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
+        "{out:#?}"
+    );
+    assert_eq!(images(&d), before);
+    d.assert_graph_scratch_empty();
+
+    // The blob as it was: that layer is fetched and extracted again (the
+    // others may have been stored by the failed pull).
+    std::fs::write(&victim, original).expect("restore blob");
+    let out = d.docker(&["pull", &reference]).ok();
+    let id: String = image.layer_digests[2]
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect();
+    assert!(out.contains(&format!("{id}: Pull complete")), "{id}: {out}");
+    assert!(
+        !out.contains(&format!("{id}: Already exists")),
+        "{id}: {out}"
+    );
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
+        .ok();
+    assert_eq!(id.trim(), image.image_id);
+}

@@ -3,7 +3,8 @@
 //! to over TLS because `--certs-dir` has a directory for it (loopback is
 //! plain HTTP otherwise), the pull works with the CA there and fails with
 //! an x509 error without it; a client certificate is refused clearly; a
-//! `--registry-mirror` serves Docker Hub names, the origin tried after it.
+//! `--registry-mirror` serves Docker Hub names, the origin tried after it,
+//! and a blob one mirror serves wrong comes from the next one.
 
 use berth_tests::daemon::Daemon;
 use berth_tests::registry::{Registry, five_layer_layout};
@@ -99,4 +100,47 @@ fn a_registry_mirror_serves_docker_hub_names_before_the_origin() {
         "{bad:#?}"
     );
     assert!(!tmp.path().join("root").exists());
+}
+
+#[test]
+fn a_blob_a_mirror_serves_wrong_comes_from_the_next_mirror() {
+    // The first mirror's blob decompresses to the right layer but has
+    // another digest (its gzip header's MTIME changed): its extraction,
+    // run alongside the download, is dropped and the next mirror's attempt
+    // extracts the layer again.
+    let (bad, good) = (Registry::start(), Registry::start());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "mirror");
+    for mirror in [&bad, &good] {
+        mirror.push_layout(&tmp.path().join("layout"), "v1", "library/mirrored:v1");
+    }
+    let victim = bad.blob_file(&image.layer_digests[2]);
+    let mut bytes = std::fs::read(&victim).expect("read blob");
+    assert_eq!(bytes[..2], [0x1f, 0x8b], "the test needs a gzip layer");
+    bytes[4] ^= 0xff;
+    std::fs::write(&victim, &bytes).expect("rewrite blob");
+    let (bad_url, good_url) = (
+        format!("http://{}", bad.addr),
+        format!("http://{}", good.addr),
+    );
+    let d = Daemon::start_with(&[
+        "--registry-mirror",
+        &bad_url,
+        "--registry-mirror",
+        &good_url,
+    ]);
+
+    let out = d.docker(&["pull", "mirrored:v1"]).ok();
+    assert!(
+        out.contains("Status: Downloaded newer image for mirrored:v1"),
+        "{out}"
+    );
+    let id = d
+        .docker(&["image", "inspect", "--format", "{{.Id}}", "mirrored:v1"])
+        .ok();
+    assert_eq!(id.trim(), image.image_id);
+    let out = d
+        .docker(&["run", "--rm", "mirrored:v1", "cat", "/layer3.txt"])
+        .ok();
+    assert_eq!(out, "3 mirror\n");
 }

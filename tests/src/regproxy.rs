@@ -1,8 +1,10 @@
 //! A small HTTP proxy in front of the test registry that damages what it
 //! passes on, for the bad-input and crash tests: a manifest that is not
 //! JSON, a blob whose bytes do not match its digest, a blob cut short
-//! mid-stream, blobs served slowly enough to kill berthd mid-pull, or
-//! uploads taken slowly enough to kill it mid-push.
+//! mid-stream, blobs served slowly enough to kill berthd mid-pull, one
+//! blob damaged while the others come slowly (a layer that fails while
+//! others are still being pulled), or uploads taken slowly enough to kill
+//! it mid-push.
 //!
 //! It speaks just enough HTTP/1.1 for a registry client: one request per
 //! connection (it answers `Connection: close`), request bodies sized by
@@ -19,7 +21,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// What the proxy does to the responses it passes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Nothing: a plain proxy.
     None,
@@ -36,6 +38,17 @@ pub enum Fault {
         /// Bytes per write.
         chunk: usize,
         /// Milliseconds between writes.
+        pause_ms: u64,
+    },
+    /// The blob `digest` (`sha256:<hex>`) keeps its length but has one
+    /// byte flipped, sent at once; every other blob is sent `chunk` bytes
+    /// at a time, `pause_ms` apart.
+    OneBlobWrongDigest {
+        /// The blob damaged.
+        digest: String,
+        /// Bytes per write of the other blobs.
+        chunk: usize,
+        /// Milliseconds between those writes.
         pause_ms: u64,
     },
     /// Every tag list is cut into pages of `page` tags in lexical order,
@@ -85,7 +98,7 @@ impl FaultProxy {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((client, _)) => {
-                            let fault = *fault.lock().unwrap_or_else(|p| p.into_inner());
+                            let fault = fault.lock().unwrap_or_else(|p| p.into_inner()).clone();
                             let upstream = upstream.clone();
                             let uploaded = Arc::clone(&uploaded);
                             std::thread::spawn(move || {
@@ -273,19 +286,43 @@ fn serve(
             set_length(&mut head_lines, body.len());
         }
         Fault::BlobSlow { chunk, pause_ms } if blob => {
-            client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
-            for part in body.chunks(chunk.max(1)) {
-                client.write_all(part)?;
-                client.flush()?;
-                std::thread::sleep(Duration::from_millis(pause_ms));
+            return send_slowly(&mut client, &head_lines, &body, chunk, pause_ms);
+        }
+        Fault::OneBlobWrongDigest {
+            ref digest,
+            chunk,
+            pause_ms,
+        } if blob => {
+            if !path.ends_with(&format!("/blobs/{digest}")) {
+                return send_slowly(&mut client, &head_lines, &body, chunk, pause_ms);
             }
-            return Ok(());
+            if !body.is_empty() {
+                let middle = body.len() / 2;
+                body[middle] ^= 0xff;
+            }
         }
         _ => {}
     }
     client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
     client.write_all(&body)?;
     client.flush()
+}
+
+/// Sends a response `chunk` bytes at a time, `pause_ms` apart.
+fn send_slowly(
+    client: &mut TcpStream,
+    head_lines: &[String],
+    body: &[u8],
+    chunk: usize,
+    pause_ms: u64,
+) -> std::io::Result<()> {
+    client.write_all(format!("{}\r\n\r\n", head_lines.join("\r\n")).as_bytes())?;
+    for part in body.chunks(chunk.max(1)) {
+        client.write_all(part)?;
+        client.flush()?;
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    Ok(())
 }
 
 /// A tag list body: `{"name": ..., "tags": [...]}`.

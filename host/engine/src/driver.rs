@@ -302,22 +302,46 @@ pub struct RemoteImage {
 /// Called with the bytes of a blob received so far.
 pub type BlobProgressFn = Box<dyn FnMut(u64) + Send>;
 
+/// The sending half of a blob stream: a fetch sends the blob's bytes
+/// into `data` as they arrive and `verified` once its size and digest are
+/// checked (the reading half, in the engine, reports the end of the blob
+/// only then, and an error if `verified` is dropped unsent).
+#[derive(Debug)]
+pub struct BlobStream {
+    /// The blob's bytes, in order; a bounded channel, the stream's only
+    /// buffer.
+    pub data: mpsc::Sender<Bytes>,
+    /// The mark that the whole blob was received and verified.
+    pub verified: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Called at the start of every source a fetch tries, for a fresh
+/// [`BlobStream`] (the previous attempt's reader sees its failure).
+pub type BlobStreamFn = Box<dyn FnMut() -> BlobStream + Send>;
+
 /// The registry driver: the distribution client.
 pub trait RegistryService: Send + Sync + 'static {
     /// Resolves the request's reference to one image manifest (choosing the
     /// platform in a manifest list) and fetches its config.
     fn resolve(&self, request: PullRequest) -> BoxFuture<Result<RemoteImage, JobError>>;
 
-    /// Streams a layer blob into `dest`, verifying its digest and size (not
-    /// syncing it: it is extracted, or kept and checked again before a push
-    /// sends it); on error `dest` may hold a partial file for the caller to
-    /// remove.
+    /// Streams a layer blob into the open file `dest` (`dest_path` names it
+    /// in errors), verifying its digest and size (not syncing it: it is
+    /// kept and checked again before a push sends it); on error `dest` may
+    /// hold a partial blob. The fetch never opens `dest_path`: the caller
+    /// owns that path and removes it when it likes, even while a write of
+    /// a dropped fetch is still on the blocking pool.
+    /// Every attempt (source) also sends the blob into a stream from
+    /// `stream`, for the caller to extract it meanwhile; only the attempt
+    /// that returns `Ok` marks its stream verified.
     fn fetch_blob(
         &self,
         request: PullRequest,
         layer: RemoteLayer,
-        dest: PathBuf,
+        dest: std::fs::File,
+        dest_path: PathBuf,
         progress: BlobProgressFn,
+        stream: BlobStreamFn,
     ) -> BoxFuture<Result<(), JobError>>;
 
     /// Checks `auth` against the registry `auth.server_address` (`docker

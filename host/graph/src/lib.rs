@@ -35,8 +35,10 @@
 //!
 //! # Crash safety
 //!
-//! Records are the truth. An import extracts into `tmp/`, `syncfs`es,
-//! renames the layer into `layers/`, writes the config blob (temp file,
+//! Records are the truth. An import extracts into `tmp/`, makes the
+//! extracted tree durable (an `fsync` of each file and directory when the
+//! layer has few, else one `syncfs`: `fsutil::sync_tree`), renames the
+//! layer into `layers/`, writes the config blob (temp file,
 //! `fsync`, rename; its digest checked first), then commits all records in
 //! one transaction. Removal deletes records first, files second. At open,
 //! everything without a record (temp dirs, layer dirs, blobs, links,

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::certs;
 use crate::error::RegistryError;
@@ -142,6 +142,37 @@ pub struct ResolvedImage {
 
 /// Called with the bytes received so far.
 pub type BlobProgress<'a> = &'a mut (dyn FnMut(u64) + Send);
+
+/// Where a blob being fetched is also sent as it arrives, so that its
+/// consumer (a pull's extraction) works alongside the download instead of
+/// after it.
+#[derive(Debug)]
+pub struct BlobTee {
+    /// The blob's bytes, in order. Bounded: a slow consumer slows the
+    /// download rather than filling memory.
+    pub data: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    /// Sent once the whole blob is received, written and its size and
+    /// digest checked; dropped unsent on any failure, which is how the
+    /// consumer tells a verified end from a cut one.
+    pub verified: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Gives a fresh [`BlobTee`] at the start of every source a fetch tries: an
+/// attempt that fails leaves its consumer with a partial blob, so the next
+/// one starts over.
+pub type BlobTeeFn<'a> = &'a mut (dyn FnMut() -> BlobTee + Send);
+
+/// Where a fetched blob is written: an open file, never reopened by its
+/// path, so its owner may remove the path at any time, even while a write
+/// of a dropped fetch is still on the blocking pool, and nothing re-creates
+/// it; the path only names it in errors.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobFile<'a> {
+    /// The open file.
+    pub file: &'a std::fs::File,
+    /// Its path, for messages.
+    pub path: &'a Path,
+}
 
 /// The distribution client of the daemon. One `oci-client` client per
 /// registry and credentials, so bearer tokens are cached (per scope, until
@@ -384,26 +415,32 @@ impl Registry {
         })
     }
 
-    /// Streams the blob of `layer` into `dest` (created, or truncated),
-    /// hashing as it goes; its digest and size are checked before this
-    /// returns `Ok` (the file is written, not synced: a temp file the graph
-    /// extracts, or keeps and checks again before it is sent). On error the caller removes
-    /// `dest`. Nothing but the read buffer is held in memory. A Docker Hub
-    /// blob comes from the first mirror that serves it whole, else from
-    /// Docker Hub (blobs are content-addressed: any source will do).
+    /// Streams the blob of `layer` into `dest` (truncated at each source's
+    /// attempt), hashing as it goes; its digest and size are checked before
+    /// this returns `Ok` (the file is written, not synced: a temp file the
+    /// graph keeps for a push and checks again before it is sent). Nothing
+    /// but the read buffer and the tee's bounded channel is held in memory.
+    /// A Docker Hub blob comes from the first mirror that serves it whole,
+    /// else from Docker Hub (blobs are content-addressed: any source will
+    /// do).
+    ///
+    /// Each source's attempt also sends the blob into a tee from `tee`
+    /// (see [`BlobTee`]), marked verified only when that attempt returns
+    /// `Ok`.
     pub async fn fetch_blob(
         &self,
         name: &ImageName,
         credentials: &Credentials,
         layer: &Layer,
-        dest: &Path,
+        dest: BlobFile<'_>,
         progress: BlobProgress<'_>,
+        tee: BlobTeeFn<'_>,
     ) -> Result<(), RegistryError> {
         let sources = self.sources(name);
         let last = sources.len() - 1;
         for (n, source) in sources.into_iter().enumerate() {
             match self
-                .fetch_blob_from(&source, credentials, layer, dest, &mut *progress)
+                .fetch_blob_from(&source, credentials, layer, dest, &mut *progress, tee())
                 .await
             {
                 Err(e) if n < last => {
@@ -420,9 +457,12 @@ impl Registry {
         name: &ImageName,
         credentials: &Credentials,
         layer: &Layer,
-        dest: &Path,
+        dest: BlobFile<'_>,
         progress: BlobProgress<'_>,
+        tee: BlobTee,
     ) -> Result<(), RegistryError> {
+        let BlobTee { data, verified } = tee;
+        let mut data = Some(data);
         let client = self.client(name, credentials)?;
         let familiar = name.familiar();
         client
@@ -434,12 +474,20 @@ impl Registry {
             .map_err(|e| RegistryError::from_oci(&familiar, e))?;
         // Buffered: every write to a tokio `File` is a trip to the blocking
         // pool, and the body arrives in chunks of a few KiB.
-        let mut file = tokio::io::BufWriter::with_capacity(
-            BLOB_WRITE_BUFFER,
-            tokio::fs::File::create(dest)
-                .await
-                .map_err(RegistryError::io("create", dest))?,
+        // A handle of its own (the same open file): an earlier source's
+        // attempt may have left bytes, so the file starts over.
+        let mut file = tokio::fs::File::from_std(
+            dest.file
+                .try_clone()
+                .map_err(RegistryError::io("open", dest.path))?,
         );
+        file.set_len(0)
+            .await
+            .map_err(RegistryError::io("truncate", dest.path))?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(RegistryError::io("seek", dest.path))?;
+        let mut file = tokio::io::BufWriter::with_capacity(BLOB_WRITE_BUFFER, file);
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
         while let Some(chunk) = stream.next().await {
@@ -458,7 +506,15 @@ impl Registry {
             hasher.update(&chunk);
             file.write_all(&chunk)
                 .await
-                .map_err(RegistryError::io("write", dest))?;
+                .map_err(RegistryError::io("write", dest.path))?;
+            if let Some(tx) = &data
+                && tx.send(chunk).await.is_err()
+            {
+                // The consumer stopped (its extraction failed). The blob is
+                // still fetched and checked: a bad blob is the failure to
+                // report, and a good one is kept for a push.
+                data = None;
+            }
             progress(received);
         }
         if received != layer.size {
@@ -476,11 +532,16 @@ impl Registry {
                 actual,
             });
         }
-        // Not synced: the file is a temp file the graph extracts (and syncs
-        // as a layer) or keeps unsynced, checking it before it is sent again.
+        // Not synced: the layer is extracted (and synced) from the tee; the
+        // file is a temp file the graph keeps unsynced, checking it before
+        // it is sent again.
         file.flush()
             .await
-            .map_err(RegistryError::io("write", dest))?;
+            .map_err(RegistryError::io("write", dest.path))?;
+        // Last, once nothing here can fail: the consumer may commit what
+        // it made of the blob as soon as it sees this.
+        let _ = verified.send(());
+        drop(data);
         Ok(())
     }
 }

@@ -33,7 +33,10 @@ mod search;
 mod session;
 mod tags;
 
-pub use client::{BlobProgress, Credentials, Mirror, Registry, RegistryConfig, ResolvedImage};
+pub use client::{
+    BlobFile, BlobProgress, BlobTee, BlobTeeFn, Credentials, Mirror, Registry, RegistryConfig,
+    ResolvedImage,
+};
 pub use error::RegistryError;
 pub use manifest::{Layer, MediaKind};
 pub use platform::Platform;

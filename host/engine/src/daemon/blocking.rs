@@ -54,11 +54,16 @@ pub enum BlockingKind {
     /// nftables table), and the budget had one thread left (taken from
     /// ImageMetadata, whose reads are short).
     Network,
+    /// Extracting a layer while it downloads (a pull): the thread waits on
+    /// the registry as much as on the disk, so it holds none of
+    /// ImageContent's permits, which imports and image removal need while
+    /// a registry is slow. As many as one pull downloads at once.
+    LayerStream,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 8] = [
+    pub const ALL: [BlockingKind; 9] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
@@ -67,22 +72,25 @@ impl BlockingKind {
         BlockingKind::HostProcess,
         BlockingKind::Stats,
         BlockingKind::Network,
+        BlockingKind::LayerStream,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
-    /// 25, leaves 7 of berthd's 32 blocking threads to the exec driver's
+    /// 25 (ImageMetadata and HostProcess gave LayerStream its threads),
+    /// leaves 7 of berthd's 32 blocking threads to the exec driver's
     /// own bounded work (bundle preparation, orphan cleanup: 6) and to the
     /// rest (plugin compilation, file reads of the HTTP edge).
     pub const fn default_limit(self) -> usize {
         match self {
             BlockingKind::ImageContent => 4,
-            BlockingKind::ImageMetadata => 5,
+            BlockingKind::ImageMetadata => 3,
             BlockingKind::Rootfs => 6,
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
-            BlockingKind::HostProcess => 2,
+            BlockingKind::HostProcess => 1,
             BlockingKind::Stats => 1,
             BlockingKind::Network => 1,
+            BlockingKind::LayerStream => super::pull::MAX_CONCURRENT_DOWNLOADS,
         }
     }
 
@@ -96,6 +104,7 @@ impl BlockingKind {
             BlockingKind::HostProcess => 5,
             BlockingKind::Stats => 6,
             BlockingKind::Network => 7,
+            BlockingKind::LayerStream => 8,
         }
     }
 }
@@ -104,9 +113,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 8]>,
+    permits: Arc<[Arc<Semaphore>; 9]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 8]>,
+    ran: Arc<[AtomicU64; 9]>,
 }
 
 impl Default for BlockingPool {

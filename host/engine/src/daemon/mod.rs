@@ -12,6 +12,7 @@
 pub(crate) mod aliases;
 mod archive;
 pub mod attach;
+mod blob_stream;
 pub mod blocking;
 mod changes;
 pub mod commit;

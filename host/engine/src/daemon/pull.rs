@@ -3,8 +3,9 @@
 //!
 //! The registry driver resolves the reference to one manifest and the
 //! image config; every layer not stored yet is streamed into a temp file
-//! under the graph's scratch dir (verified there), then extracted through
-//! the graph (`add_layer`, which checks the diff id) — at most
+//! under the graph's scratch dir (verified there) and, at the same time,
+//! extracted through the graph (`add_layer`, which checks the diff id) from
+//! a bounded stream of the same bytes ([`super::blob_stream`]) — at most
 //! [`MAX_CONCURRENT_DOWNLOADS`] at once, dockerd's default. The image is
 //! created last, so a failed or killed pull leaves no image, and its temp
 //! files are removed (on drop, or when the graph next opens).
@@ -18,20 +19,18 @@ use std::sync::{Arc, Mutex, Weak};
 
 use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Daemon;
+use super::blob_stream::{BlobReader, blob_stream};
 use super::blocking::BlockingKind;
-use super::transfer;
+use super::transfer::{self, unless_cancelled, unless_cancelled_now};
 use crate::driver::{LayerHold, PullRequest, RegistryAuth, RemoteImage, RemoteLayer};
 use crate::job::{ErrorKind, JobError, JobOutput};
 
 /// Layers downloaded at once by one pull (dockerd's
 /// `--max-concurrent-downloads` default).
 pub const MAX_CONCURRENT_DOWNLOADS: usize = 3;
-
-/// The read buffer of a blob being extracted (std's 8 KiB default costs a
-/// read syscall per 8 KiB of a 100 MB layer).
-const BLOB_READ_BUFFER: usize = 256 * 1024;
 
 /// A "Downloading" line at most every this many bytes of a layer.
 const PROGRESS_STEP: u64 = 512 * 1024;
@@ -203,16 +202,16 @@ impl Daemon {
             .cloned()
             .zip(diff_ids.iter().cloned())
             .collect();
-        let holds =
-            transfer::run(
-                items,
-                MAX_CONCURRENT_DOWNLOADS,
-                out,
-                |(layer, diff_id), tx| async move {
-                    self.pull_layer(request, &layer, &diff_id, tx).await
-                },
-            )
-            .await?;
+        let holds = transfer::run(
+            items,
+            MAX_CONCURRENT_DOWNLOADS,
+            out,
+            |(layer, diff_id), tx, cancel| async move {
+                self.pull_layer(request, &layer, &diff_id, tx, &cancel)
+                    .await
+            },
+        )
+        .await?;
 
         let images = Arc::clone(self.images());
         let previous = match &image.tagged {
@@ -246,12 +245,24 @@ impl Daemon {
 
     /// Makes one layer available: already stored, or fetched and
     /// extracted. Returns the hold that keeps it until the image exists.
+    ///
+    /// When `cancel` fires (another layer failed), the wait for its turn
+    /// and the download stop; the blocking work already started (the temp
+    /// file's creation, the extraction, which then sees its stream cut) is
+    /// awaited to its end, so that this returns only once nothing of the
+    /// layer runs any more and its temp files are gone. If the pull is
+    /// dropped instead (the client went away), the same files are still
+    /// removed by their owners: the temp blob by `scratch`, or by the
+    /// blocking task that holds it, the staging directory by the
+    /// extraction; the fetch writes through its own handle of the blob and
+    /// never re-creates its path.
     async fn pull_layer(
         &self,
         request: &PullRequest,
         layer: &RemoteLayer,
         diff_id: &str,
         tx: mpsc::UnboundedSender<ProgressMessage>,
+        cancel: &CancellationToken,
     ) -> Result<LayerHold, JobError> {
         let id = short_id(&layer.digest);
         let send = |m: ProgressMessage| {
@@ -259,7 +270,7 @@ impl Daemon {
             let _ = tx.send(m);
         };
         let lock = self.pulls.lock_for(diff_id);
-        let _turn = lock.lock().await;
+        let _turn = unless_cancelled(cancel, async { Ok(lock.lock().await) }).await?;
         let images = Arc::clone(self.images());
         let held = {
             let (images, diff_id) = (Arc::clone(&images), diff_id.to_owned());
@@ -272,15 +283,24 @@ impl Daemon {
             send(progress("Already exists", &id));
             return Ok(hold);
         }
+        // Another layer failed meanwhile: no temp blob, no download.
+        unless_cancelled_now(cancel)?;
         send(progress("Pulling fs layer", &id));
-        let scratch = {
+        // The temp blob and a handle of it for the fetch, which writes
+        // through that handle only (see above).
+        let (scratch, blob) = {
             let images = Arc::clone(&images);
             self.blocking(BlockingKind::ImageMetadata, move || {
                 let dir = images.scratch_dir()?;
-                tempfile::Builder::new()
+                let scratch = tempfile::Builder::new()
                     .prefix("blob-")
                     .tempfile_in(&dir)
-                    .map_err(|e| JobError::internal("failed to create a blob file", &e))
+                    .map_err(|e| JobError::internal("failed to create a blob file", &e))?;
+                let blob = scratch
+                    .as_file()
+                    .try_clone()
+                    .map_err(|e| JobError::internal("failed to open a blob file", &e))?;
+                Ok((scratch, blob))
             })
             .await?
         };
@@ -294,50 +314,86 @@ impl Daemon {
         let progress_tx = tx.clone();
         let progress_id = id.clone();
         let mut last = 0u64;
-        registry
-            .fetch_blob(
-                request.clone(),
-                layer.clone(),
-                scratch.path().to_owned(),
-                Box::new(move |current| {
-                    if current == total || current - last >= PROGRESS_STEP {
-                        last = current;
-                        let _ = progress_tx.send(ProgressMessage {
-                            progress_detail: Some(ProgressDetail { current, total }),
-                            ..progress("Downloading", &progress_id)
-                        });
-                    }
-                }),
+        // Every source the fetch tries hands its reader over here.
+        let (readers_tx, mut readers_rx) = mpsc::unbounded_channel::<BlobReader>();
+        let fetch = registry.fetch_blob(
+            request.clone(),
+            layer.clone(),
+            blob,
+            scratch.path().to_owned(),
+            Box::new(move |current| {
+                if current == total || current - last >= PROGRESS_STEP {
+                    last = current;
+                    let _ = progress_tx.send(ProgressMessage {
+                        progress_detail: Some(ProgressDetail { current, total }),
+                        ..progress("Downloading", &progress_id)
+                    });
+                }
+            }),
+            Box::new(move || {
+                let (stream, reader) = blob_stream();
+                // Gone only with this pull, and then so is the fetch.
+                let _ = readers_tx.send(reader);
+                stream
+            }),
+        );
+        // The layer is extracted while it downloads: the graph reads the
+        // stream to its end (the fetch's verified mark) before it publishes
+        // the layer, and add_layer checks the diff id. One extraction per
+        // source: all but the last one end with their attempt's failure,
+        // dropping what they staged. The readers end when the fetch does
+        // (join! drops a finished future, and with it the sender). An
+        // extraction waits on the network as well as the disk: it runs as
+        // LayerStream, so a stalled registry holds none of ImageContent's
+        // permits (imports and image removal go on). A cancelled pull drops
+        // the fetch, and with it the streams' senders: the extraction fails
+        // at its next read and removes what it staged, and is awaited.
+        let fetch = unless_cancelled(cancel, fetch);
+        let extract = async {
+            let mut last = None;
+            while let Some(reader) = readers_rx.recv().await {
+                let (images, diff) = (Arc::clone(&images), diff_id.to_owned());
+                last = Some(
+                    self.blocking(BlockingKind::LayerStream, move || {
+                        images.add_layer(Box::new(reader), &diff)
+                    })
+                    .await,
+                );
+            }
+            last
+        };
+        let (fetched, extracted) = tokio::join!(fetch, extract);
+        // The fetch's failure first: a bad blob also fails its extraction,
+        // but the fetch says why (a digest or size mismatch, a cut transfer).
+        fetched?;
+        let hold = extracted.ok_or_else(|| {
+            JobError::new(
+                ErrorKind::Internal,
+                "the layer's fetch succeeded without streaming the blob",
             )
-            .await?;
+        })??;
         let gzip = self
             .remember_pulled(&registry, request, layer, diff_id, scratch.path())
             .await;
+        // Docker's order of a layer's lines, though the extraction has run
+        // alongside the download.
         send(progress("Verifying Checksum", &id));
         send(progress("Download complete", &id));
         send(progress("Extracting", &id));
         let (diff, digest) = (diff_id.to_owned(), layer.digest.clone());
-        let hold = self
-            .blocking(BlockingKind::ImageContent, move || {
-                let file = scratch
-                    .reopen()
-                    .map_err(|e| JobError::internal("failed to reopen a blob file", &e))?;
-                let hold = images.add_layer(
-                    Box::new(std::io::BufReader::with_capacity(BLOB_READ_BUFFER, file)),
-                    &diff,
-                )?;
-                // The blob (verified by the fetch, its layer by add_layer)
-                // is kept for a push to send back as it came; only gzip,
-                // the one compression a push sends. Not kept is only a
-                // later recompression.
-                if gzip && let Err(e) = images.keep_layer_blob(&diff, &digest, scratch.path()) {
-                    tracing::warn!(layer = %diff, error = %e, "cannot keep a pulled layer's blob");
-                }
-                // The temp file goes now (if it was not kept).
-                drop(scratch);
-                Ok(hold)
-            })
-            .await?;
+        self.blocking(BlockingKind::ImageContent, move || {
+            // The blob (verified by the fetch, its layer by add_layer) is
+            // kept for a push to send back as it came; only gzip, the one
+            // compression a push sends. Not kept is only a later
+            // recompression.
+            if gzip && let Err(e) = images.keep_layer_blob(&diff, &digest, scratch.path()) {
+                tracing::warn!(layer = %diff, error = %e, "cannot keep a pulled layer's blob");
+            }
+            // The temp file goes now (if it was not kept).
+            drop(scratch);
+            Ok(())
+        })
+        .await?;
         send(progress("Pull complete", &id));
         Ok(hold)
     }

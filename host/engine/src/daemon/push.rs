@@ -29,11 +29,12 @@ use std::sync::Arc;
 use berth_api::image::{ErrorDetail, ProgressDetail, ProgressMessage};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Daemon;
 use super::blocking::BlockingKind;
 use super::distribution::BlobRecord;
-use super::transfer;
+use super::transfer::{self, unless_cancelled, unless_cancelled_now};
 use crate::driver::{
     LayerHold, PushTarget, RegistryAuth, RegistryService, RemoteLayer, RemoteName,
 };
@@ -450,18 +451,25 @@ impl Daemon {
             diff_ids.to_vec(),
             MAX_CONCURRENT_UPLOADS,
             out,
-            |diff_id, tx| async move { self.push_layer(registry, target, &diff_id, tx).await },
+            |diff_id, tx, cancel| async move {
+                self.push_layer(registry, target, &diff_id, tx, &cancel)
+                    .await
+            },
         )
         .await
     }
 
-    /// Makes one layer's blob present in the target repository.
+    /// Makes one layer's blob present in the target repository. When
+    /// `cancel` fires (another layer failed), its registry round trips stop;
+    /// a compression already started is awaited, so its temp file is gone
+    /// when this returns.
     async fn push_layer(
         &self,
         registry: &Arc<dyn RegistryService>,
         target: &PushTarget,
         diff_id: &str,
         tx: mpsc::UnboundedSender<ProgressMessage>,
+        cancel: &CancellationToken,
     ) -> Result<PushedLayer, JobError> {
         let id = short_id(diff_id);
         let send = |m: ProgressMessage| {
@@ -480,9 +488,11 @@ impl Daemon {
                 size: record.size,
                 diff_id: record.diff_id.clone(),
             };
-            if registry
-                .blob_exists(target.clone(), record.digest.clone())
-                .await?
+            if unless_cancelled(
+                cancel,
+                registry.blob_exists(target.clone(), record.digest.clone()),
+            )
+            .await?
             {
                 send(progress("Layer already exists", &id));
                 self.remember(diff_id, &layer, &here).await;
@@ -496,21 +506,31 @@ impl Daemon {
                 if *from == here {
                     continue;
                 }
-                if registry
-                    .mount_blob(target.clone(), record.digest.clone(), repository.to_owned())
-                    .await
-                {
+                let mounted = cancel
+                    .run_until_cancelled(registry.mount_blob(
+                        target.clone(),
+                        record.digest.clone(),
+                        repository.to_owned(),
+                    ))
+                    .await;
+                if mounted == Some(true) {
                     send(progress(format!("Mounted from {repository}"), &id));
                     self.remember(diff_id, &layer, &here).await;
                     return Ok(layer);
                 }
             }
         }
+        // Another layer failed while the registry was asked: no reading or
+        // compressing of this one.
+        unless_cancelled_now(cancel)?;
         // A blob the layer was pulled as, kept by the graph: sent as it
         // came, byte for byte, without writing or compressing the layer.
         if let Some((layer, blob)) = self.kept_blob(diff_id, &records).await {
-            self.upload(registry, target, &layer, &blob, &id, &tx)
-                .await?;
+            unless_cancelled(
+                cancel,
+                self.upload(registry, target, &layer, &blob, &id, &tx),
+            )
+            .await?;
             send(progress("Pushed", &id));
             self.remember(diff_id, &layer, &here).await;
             return Ok(layer);
@@ -527,16 +547,21 @@ impl Daemon {
         let layer = compressed.layer.clone();
         // Our own compression is worth remembering before the upload.
         self.remember(diff_id, &layer, "").await;
-        if registry
-            .blob_exists(target.clone(), layer.digest.clone())
-            .await?
+        if unless_cancelled(
+            cancel,
+            registry.blob_exists(target.clone(), layer.digest.clone()),
+        )
+        .await?
         {
             send(progress("Layer already exists", &id));
             self.remember(diff_id, &layer, &here).await;
             return Ok(layer);
         }
-        self.upload(registry, target, &layer, compressed.file.path(), &id, &tx)
-            .await?;
+        unless_cancelled(
+            cancel,
+            self.upload(registry, target, &layer, compressed.file.path(), &id, &tx),
+        )
+        .await?;
         drop(compressed);
         send(progress("Pushed", &id));
         self.remember(diff_id, &layer, &here).await;

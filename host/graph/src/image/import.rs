@@ -212,11 +212,16 @@ impl Graph {
 
     /// Extracts a tar stream into a staging directory under `tmp/` and
     /// makes it durable. Dropping the result removes it.
-    pub(super) fn stage_layer(&self, source: impl Read) -> Result<StagedLayer, GraphError> {
+    ///
+    /// The input is read to its very end, even past the end of the
+    /// compressed stream: a streamed source (a pull's blob being fetched)
+    /// reports its failure only there (a digest mismatch), and nothing may
+    /// be staged, so published, before it has.
+    pub(super) fn stage_layer(&self, mut source: impl Read) -> Result<StagedLayer, GraphError> {
         let (staging, diff) = self.staging_dir("layer-")?;
         fs::set_permissions(&diff, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .map_err(GraphError::io("set mode of", &diff))?;
-        let hashing = HashingReader::new(decompressed(source)?);
+        let hashing = HashingReader::new(decompressed(&mut source)?);
         // The tar as it came, to write the layer back byte for byte.
         let record = staging.path().join(SPLIT_FILE);
         let split = SplitHandle::create(&record).map_err(GraphError::io("create", &record))?;
@@ -236,6 +241,9 @@ impl Graph {
         };
         let hashing = archive.into_inner().finish().map_err(end_err)?;
         let (diff_hex, tar_len) = hashing.finish().map_err(end_err)?;
+        // Usually nothing is left (the decompressors and the hashing reader
+        // read to the end); what is left is not part of the layer.
+        std::io::copy(&mut source, &mut std::io::sink()).map_err(end_err)?;
         if !split.finish().map_err(GraphError::io("write", &record))? {
             fs::remove_file(&record).map_err(GraphError::io("remove", &record))?;
         }
@@ -245,8 +253,11 @@ impl Graph {
                 source: None,
             });
         }
-        // Durability of the extracted files before they are published.
-        fsutil::sync_filesystem(&diff)?;
+        // Durability of the extracted files before they are published (the
+        // staging root too: its entry `diff`; publishing renames the root
+        // and syncs `layers/`). Records are the truth: a layer is recorded
+        // only once this has returned.
+        fsutil::sync_tree(staging.path(), fsutil::SYNC_EACH_MAX)?;
         Ok(StagedLayer {
             staging,
             diff_hex,

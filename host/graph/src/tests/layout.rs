@@ -562,6 +562,51 @@ fn add_layer_checks_an_announced_diff_id() {
     assert!(!report.reused);
 }
 
+/// Yields its bytes, then fails where its end would be: a pull's blob
+/// stream whose digest did not verify.
+struct FailsAtTheEnd(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for FailsAtTheEnd {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 if !buf.is_empty() => Err(std::io::Error::other("digest mismatch")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn add_layer_reads_its_input_to_the_end_before_it_publishes() {
+    use std::io::Write as _;
+    let f = Fixture::vfs();
+    let tar = Tar::new().file("f", "streamed").build();
+    let diff_id = format!("sha256:{}", crate::compress::sha256_hex(&tar));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let zst = zstd::encode_all(std::io::Cursor::new(&tar), 3).unwrap();
+    for (kind, blob) in [
+        ("plain", tar.clone()),
+        ("gzip", gz.finish().unwrap()),
+        ("zstd", zst),
+    ] {
+        // The archive and its compression end before the input fails.
+        let err = f
+            .graph
+            .add_layer(FailsAtTheEnd(std::io::Cursor::new(blob)), Some(&diff_id))
+            .expect_err(kind);
+        assert!(
+            matches!(err, GraphError::InvalidArchive { .. }),
+            "{kind}: {err}"
+        );
+        f.assert_empty();
+    }
+    let report = f
+        .graph
+        .add_layer(std::io::Cursor::new(tar), Some(&diff_id))
+        .unwrap();
+    assert_eq!(report.diff_id, diff_id);
+}
+
 #[test]
 fn a_held_layer_survives_gc_until_its_hold_is_dropped() {
     // The window between add_layer and create_image of a pull: a

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_engine::driver::{
-    BlobProgressFn, PullRequest, PushTarget, RegistryService, RemoteImage, RemoteLayer, RemoteName,
-    SearchHit, SearchRequest, TagsRequest,
+    BlobProgressFn, BlobStream, BlobStreamFn, PullRequest, PushTarget, RegistryService,
+    RemoteImage, RemoteLayer, RemoteName, SearchHit, SearchRequest, TagsRequest,
 };
 use berth_engine::job::BoxFuture;
 use berth_engine::{ErrorKind, JobError};
@@ -152,8 +152,10 @@ impl RegistryService for RegistryAdapter {
         &self,
         request: PullRequest,
         layer: RemoteLayer,
-        dest: PathBuf,
+        dest: std::fs::File,
+        dest_path: PathBuf,
         mut progress: BlobProgressFn,
+        mut stream: BlobStreamFn,
     ) -> BoxFuture<Result<(), JobError>> {
         let this = self.clone();
         Box::pin(async move {
@@ -168,7 +170,20 @@ impl RegistryService for RegistryAdapter {
                 kind: berth_registry::MediaKind::Gzip,
             };
             registry
-                .fetch_blob(&name, &credentials, &layer, &dest, &mut *progress)
+                .fetch_blob(
+                    &name,
+                    &credentials,
+                    &layer,
+                    berth_registry::BlobFile {
+                        file: &dest,
+                        path: &dest_path,
+                    },
+                    &mut *progress,
+                    &mut || {
+                        let BlobStream { data, verified } = stream();
+                        berth_registry::BlobTee { data, verified }
+                    },
+                )
                 .await
                 .map_err(pull_error)
         })
