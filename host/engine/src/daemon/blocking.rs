@@ -54,11 +54,18 @@ pub enum BlockingKind {
     /// nftables table), and the budget had one thread left (taken from
     /// ImageMetadata, whose reads are short).
     Network,
+    /// A stopped container's network teardown ([`super::teardown`]): its
+    /// veth pairs' deletion waits out an RCU grace period (15 to 20 ms) in
+    /// the kernel, which must not hold up the next start's setup on
+    /// [`BlockingKind::Network`]. One (taken from HostProcess, whose `ps`
+    /// for `top` is rare): teardowns are off every request's path and
+    /// queue without harm, their leases held until they end.
+    NetworkTeardown,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 8] = [
+    pub const ALL: [BlockingKind; 9] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
@@ -67,6 +74,7 @@ impl BlockingKind {
         BlockingKind::HostProcess,
         BlockingKind::Stats,
         BlockingKind::Network,
+        BlockingKind::NetworkTeardown,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
@@ -80,9 +88,10 @@ impl BlockingKind {
             BlockingKind::Rootfs => 6,
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
-            BlockingKind::HostProcess => 2,
+            BlockingKind::HostProcess => 1,
             BlockingKind::Stats => 1,
             BlockingKind::Network => 1,
+            BlockingKind::NetworkTeardown => 1,
         }
     }
 
@@ -96,6 +105,7 @@ impl BlockingKind {
             BlockingKind::HostProcess => 5,
             BlockingKind::Stats => 6,
             BlockingKind::Network => 7,
+            BlockingKind::NetworkTeardown => 8,
         }
     }
 }
@@ -104,9 +114,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 8]>,
+    permits: Arc<[Arc<Semaphore>; 9]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 8]>,
+    ran: Arc<[AtomicU64; 9]>,
 }
 
 impl Default for BlockingPool {

@@ -59,6 +59,7 @@ pub mod stats;
 mod stop;
 pub mod subnet_policy;
 pub mod sysinfo;
+mod teardown;
 pub mod top;
 mod transfer;
 mod update;
@@ -183,6 +184,8 @@ pub struct Daemon {
     names: std::sync::OnceLock<Arc<dyn crate::driver::NameService>>,
     /// The containers' sandboxes and endpoints while they run.
     attachments: endpoints::Attachments,
+    /// The network teardowns of exited containers still in flight.
+    teardowns: teardown::Teardowns,
     /// Host port reservations of published ports.
     ports: Arc<ports::PortAllocator>,
     /// The network-policy plugin, wired in by berthd after construction.
@@ -234,6 +237,7 @@ impl Daemon {
             )),
             network_lock: tokio::sync::Mutex::new(()),
             attachments: endpoints::Attachments::default(),
+            teardowns: teardown::Teardowns::default(),
             ports: Arc::new(ports::PortAllocator::new(
                 Arc::new(ports::SocketHolder),
                 ports::ephemeral_range(),

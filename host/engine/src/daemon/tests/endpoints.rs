@@ -107,6 +107,8 @@ async fn a_stop_takes_the_container_off_and_its_next_start_gives_its_address_bac
     let other = run(&f, "other").await;
     let mut events = f.daemon.events().subscribe();
     f.daemon.stop(&web, Some(1), None).await.expect("stop");
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(
         f.network.calls().ends_with(&[
             NetCall::Disconnect(web.clone(), "bridge".into()),
@@ -146,6 +148,8 @@ async fn a_container_that_dies_by_itself_or_is_killed_leaves_nothing() {
     f.wait_status(&dies, Status::Exited).await;
     f.daemon.kill(&killed, None).await.expect("kill");
     f.wait_status(&killed, Status::Exited).await;
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert_eq!(f.network.kernel().sandboxes.len(), 0);
     assert!(f.network.kernel().endpoints.is_empty());
     assert_eq!(lease_count(&f), 0);
@@ -156,6 +160,8 @@ async fn rm_force_of_a_running_container_releases_and_forgets_its_address() {
     let f = bridged().await;
     let id = run(&f, "web").await;
     f.daemon.remove(&id, true).await.expect("rm -f");
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(f.network.kernel().sandboxes.is_empty());
     assert!(f.network.kernel().endpoints.is_empty());
     assert_eq!(lease_count(&f), 0);
@@ -292,6 +298,8 @@ async fn leases_survive_a_daemon_restart_and_strays_are_reconciled_away() {
     // web's exit, seen by the new daemon, releases it.
     f.runtime.exit(&web, 0);
     f.wait_status(&web, Status::Exited).await;
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(!f.network.kernel().sandboxes.contains(&web));
     assert_eq!(lease_count(&f), 1);
 }
