@@ -263,6 +263,8 @@ async fn leases_survive_a_daemon_restart_and_strays_are_reconciled_away() {
     // was killed between the lease and the record).
     let mut stray = f.store.get(SANDBOXES, &gone).unwrap().unwrap();
     f.daemon.stop(&gone, Some(1), None).await.unwrap();
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     stray.sandbox.container_id = gone.clone();
     f.store.put(SANDBOXES, &gone, &stray).unwrap();
     // berthd is killed; web's shim still runs.
@@ -357,6 +359,8 @@ async fn a_container_on_a_user_network_joins_it_with_its_dns_names() {
     let (_, endpoint) = f.network.kernel().endpoints.into_iter().next().unwrap();
     assert_eq!(endpoint.gateway4, Some("172.18.0.1".parse().unwrap()));
     f.daemon.stop(&id, Some(1), None).await.unwrap();
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(f.network.kernel().endpoints.is_empty());
 }
 
