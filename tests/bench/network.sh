@@ -9,7 +9,10 @@
 #      directly;
 #   2. connect latency: a tiny download, the same two ways;
 #   3. container start: `run --rm busybox true` with the default bridge
-#      network vs `--network none`.
+#      network vs `--network none`;
+#   4. each way alone, bridge vs none: `docker start` of a created
+#      container (the way in) and `docker stop -t 0` of a running one (the
+#      way out).
 # Prints medians and ratios. Targets: published-port throughput >= 0.9x
 # direct; the network adds < 10 ms to a start.
 #
@@ -120,14 +123,40 @@ hyperfine --warmup 2 --runs "$runs" --style basic --export-json "$work/results.j
     -n "dockerd run bridge" "docker -H unix://$dsock run --rm busybox true" \
     -n "dockerd run none" "docker -H unix://$dsock run --rm --network none busybox true"
 
-python3 - "$work/results.json" <<'PY'
+# Each way alone, the container made (or started) and the previous one
+# removed outside the timing, with a pause for that removal's network
+# teardown to end: the way in is `docker start` of a created container
+# (the API answers once its process runs), the way out `docker stop -t 0`
+# of a running one (busybox's sleep as PID 1 ignores SIGTERM: SIGKILL at
+# once; the API answers once the exit is recorded).
+prep() { # DOCKER-HOST VERB NETWORK-ARGS
+    echo "docker -H $1 rm -f st >/dev/null 2>&1; docker -H $1 $2 --name st $3 busybox sleep 1000 >/dev/null; sleep 0.3"
+}
+ways=()
+for d in berth dockerd; do
+    host=unix://$sock
+    [[ $d == dockerd ]] && host=unix://$dsock
+    for net in bridge none; do
+        args=""
+        [[ $net == none ]] && args="--network none"
+        ways+=(--prepare "$(prep "$host" create "$args")" -n "$d start $net" "docker -H $host start st")
+        ways+=(--prepare "$(prep "$host" "run -d" "$args")" -n "$d stop $net" "docker -H $host stop -t 0 st")
+    done
+done
+hyperfine --warmup 2 --runs "$runs" --style basic --export-json "$work/ways.json" "${ways[@]}"
+"${B[@]}" rm -f st >/dev/null
+"${D[@]}" rm -f st >/dev/null
+
+python3 - "$work/results.json" "$work/ways.json" <<'PY'
 import json, sys
-r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+r = {x["command"]: x["median"] for f in sys.argv[1:] for x in json.load(open(f))["results"]}
 mib = 256
 for d in ("berth", "dockerd"):
     pub, direct = r[f"{d} published 256M"], r[f"{d} direct 256M"]
     print(f"{d:8} throughput published {mib / pub:8.0f} MiB/s, direct {mib / direct:8.0f} MiB/s, ratio {direct / pub:.2f}x (target >= 0.9)")
     print(f"{d:8} connect+GET published {r[f'{d} published tiny'] * 1000:6.2f} ms, direct {r[f'{d} direct tiny'] * 1000:6.2f} ms")
     print(f"{d:8} run bridge {r[f'{d} run bridge'] * 1000:6.1f} ms, none {r[f'{d} run none'] * 1000:6.1f} ms, network adds {(r[f'{d} run bridge'] - r[f'{d} run none']) * 1000:6.1f} ms (target < 10)")
+    for way in ("start", "stop"):
+        print(f"{d:8} {way:5} bridge {r[f'{d} {way} bridge'] * 1000:6.1f} ms, none {r[f'{d} {way} none'] * 1000:6.1f} ms, network adds {(r[f'{d} {way} bridge'] - r[f'{d} {way} none']) * 1000:6.1f} ms")
 print(f"berth/dockerd run with bridge: {r['berth run bridge'] / r['dockerd run bridge']:.2f}x")
 PY

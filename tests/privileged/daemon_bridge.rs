@@ -161,6 +161,7 @@ fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
 
     // Stopped: its veth, namespace and address go.
     d.docker(&["stop", "-t", "1", "web"]).ok();
+    d.wait_for_network_teardowns();
     assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
     assert_eq!(inspect(&d, "web", "{{.NetworkSettings.IPAddress}}"), "");
     let netns_dir = d.exec_root().join("netns");
@@ -175,6 +176,7 @@ fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
     d.docker(&["start", "web"]).ok();
     assert_eq!(inspect(&d, "web", "{{.NetworkSettings.IPAddress}}"), addr);
     d.docker(&["rm", "-f", "web"]).ok();
+    d.wait_for_network_teardowns();
     assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
 }
 
@@ -220,6 +222,7 @@ fn a_killed_berthd_comes_back_with_its_containers_addresses_and_nothing_leaked()
         .ok();
     assert!(!other.contains(&format!("inet {addr}/")), "{other}");
     d.docker(&["rm", "-f", "web", "brief"]).ok();
+    d.wait_for_network_teardowns();
     assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
 }
 

@@ -36,6 +36,7 @@ mod daemon_prune;
 mod daemon_resources;
 mod daemon_stats;
 mod daemon_system_prune;
+mod daemon_teardown;
 mod daemon_tty;
 mod daemon_verbs;
 mod daemon_volumes;

@@ -197,6 +197,15 @@ impl Daemon {
         .to_owned()
     }
 
+    /// The bridge interface of user network `name` (`br-` and 12 hex
+    /// digits of its id, as dockerd names them).
+    pub fn network_bridge(&self, name: &str) -> String {
+        let id = self
+            .docker(&["network", "inspect", name, "--format", "{{.Id}}"])
+            .ok();
+        format!("br-{}", &id.trim()[..12])
+    }
+
     /// Asserts that the graph's scratch directory holds nothing: no temp
     /// blob or half-staged layer outlived the operation that made it.
     #[track_caller]
@@ -479,6 +488,51 @@ impl Daemon {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("event {l:?}: {e}")))
             .collect()
+    }
+
+    /// Waits until every network namespace berthd holds belongs to a
+    /// running container. An exit's network teardown (the veth pairs, then
+    /// the namespace, then the address leases) goes on after the exit is
+    /// recorded (issue 12), so a test that checks the kernel after a stop
+    /// or a removal waits for it first. Bounded: after 30 s the test fails
+    /// naming what is left.
+    pub fn wait_for_network_teardowns(&self) {
+        let dir = self.exec_root().join("netns");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let running = self.running_ids();
+            let left: Vec<String> = std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter_map(|e| e.file_name().into_string().ok())
+                        .filter(|name| !running.contains(name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "network teardowns unfinished after 30 s: namespaces {left:?} in {}",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn running_ids(&self) -> Vec<String> {
+        let r = self.http("GET", "/containers/json", b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Ids of every container the daemon knows.

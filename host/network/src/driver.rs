@@ -127,11 +127,14 @@ impl NetworkDriver {
         if !gone.is_empty() {
             state.endpoints.retain(|(c, _), _| c != container_id);
             self.apply(&mut state)?;
-            for endpoint in &gone {
-                self.kernel.delete_link(&endpoint.host_ifname)?;
-            }
         }
+        // The links are the container's alone once its rules are gone:
+        // their deletion (an RCU grace period each) does not hold up the
+        // other containers' calls.
         drop(state);
+        for endpoint in &gone {
+            self.kernel.delete_link(&endpoint.host_ifname)?;
+        }
         self.kernel.remove_netns(&path)
     }
 
@@ -267,6 +270,8 @@ impl NetworkDriver {
             return Ok(());
         };
         self.apply(&mut state)?;
+        // Off the state lock, as in `remove_sandbox`.
+        drop(state);
         self.kernel.delete_link(&endpoint.host_ifname)
     }
 

@@ -349,6 +349,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     plugins::register(&engine, &plugins.host);
     serve_until_signal(&engine, addresses, limits, &plugins.host).await?;
+    // The network teardowns of containers that exited last end before
+    // berthd does, rather than be cut short (their leases would wait for
+    // the next start's reconcile).
+    daemon.finish_teardowns().await;
     release_cgroup_parent(&exec);
     Ok(())
 }

@@ -59,11 +59,18 @@ pub enum BlockingKind {
     /// ImageContent's permits, which imports and image removal need while
     /// a registry is slow. As many as one pull downloads at once.
     LayerStream,
+    /// A stopped container's network teardown ([`super::teardown`]): its
+    /// veth pairs' deletion waits out an RCU grace period (15 to 20 ms) in
+    /// the kernel, which must not hold up the next start's setup on
+    /// [`BlockingKind::Network`]. One (taken from Rootfs, which keeps five
+    /// for starts and exits at once): teardowns are off every request's
+    /// path and queue without harm, their leases held until they end.
+    NetworkTeardown,
 }
 
 impl BlockingKind {
     /// Every kind.
-    pub const ALL: [BlockingKind; 9] = [
+    pub const ALL: [BlockingKind; 10] = [
         BlockingKind::ImageContent,
         BlockingKind::ImageMetadata,
         BlockingKind::Rootfs,
@@ -73,10 +80,12 @@ impl BlockingKind {
         BlockingKind::Stats,
         BlockingKind::Network,
         BlockingKind::LayerStream,
+        BlockingKind::NetworkTeardown,
     ];
 
     /// How many tasks of this kind may run at once by default. The sum,
-    /// 25 (ImageMetadata and HostProcess gave LayerStream its threads),
+    /// 25 (ImageMetadata and HostProcess gave LayerStream its threads,
+    /// Rootfs gave NetworkTeardown one),
     /// leaves 7 of berthd's 32 blocking threads to the exec driver's
     /// own bounded work (bundle preparation, orphan cleanup: 6) and to the
     /// rest (plugin compilation, file reads of the HTTP edge).
@@ -84,13 +93,14 @@ impl BlockingKind {
         match self {
             BlockingKind::ImageContent => 4,
             BlockingKind::ImageMetadata => 3,
-            BlockingKind::Rootfs => 6,
+            BlockingKind::Rootfs => 5,
             BlockingKind::StoreCommit => 4,
             BlockingKind::ContainerDir => 2,
             BlockingKind::HostProcess => 1,
             BlockingKind::Stats => 1,
             BlockingKind::Network => 1,
             BlockingKind::LayerStream => super::pull::MAX_CONCURRENT_DOWNLOADS,
+            BlockingKind::NetworkTeardown => 1,
         }
     }
 
@@ -105,6 +115,7 @@ impl BlockingKind {
             BlockingKind::Stats => 6,
             BlockingKind::Network => 7,
             BlockingKind::LayerStream => 8,
+            BlockingKind::NetworkTeardown => 9,
         }
     }
 }
@@ -113,9 +124,9 @@ impl BlockingKind {
 /// bounds.
 #[derive(Debug, Clone)]
 pub struct BlockingPool {
-    permits: Arc<[Arc<Semaphore>; 9]>,
+    permits: Arc<[Arc<Semaphore>; 10]>,
     /// Tasks run to completion, per kind.
-    ran: Arc<[AtomicU64; 9]>,
+    ran: Arc<[AtomicU64; 10]>,
 }
 
 impl Default for BlockingPool {

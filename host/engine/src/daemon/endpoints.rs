@@ -18,6 +18,8 @@
 //! network lock, in a task of its own: a start whose future is dropped
 //! (timed out, cancelled by `rm -f`) cannot leave a half-made attachment,
 //! since the undo ([`Daemon::leave_networks`]) waits for the join to end.
+//! The leave side, and an exit's teardown that goes on after the exit is
+//! recorded, are in `teardown.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
@@ -341,64 +343,10 @@ impl Daemon {
         Ok(endpoints)
     }
 
-    /// Takes container `id` off its networks and removes its sandbox (at
-    /// its exit, a failed start, its removal); its addresses are released
-    /// and remembered for its next start. Nothing to do when it has none.
-    /// Failures are logged: what the kernel kept is cleared at the next
-    /// daemon start (reconcile).
-    pub(super) async fn leave_networks(&self, id: &str) {
-        let lock = self.attachments.lock_of(id);
-        let _held = lock.lock().await;
-        self.leave_locked(id).await;
-    }
-
-    pub(super) async fn leave_locked(&self, id: &str) {
-        let live = self.attachments.live().remove(id);
-        let attached = match live {
-            Some(attached) => Some(attached),
-            None => match self.stored_attachment(id).await {
-                Ok(attached) => attached,
-                Err(e) => {
-                    tracing::warn!(id, error = %e.message, "cannot read the container's network attachment");
-                    None
-                }
-            },
-        };
-        let Some(attached) = attached else {
-            return;
-        };
-        let network = Arc::clone(&self.network);
-        let undone = attached.clone();
-        let result = self
-            .blocking(BlockingKind::Network, move || {
-                undo(network.as_ref(), &undone, undone.endpoints.len());
-                Ok(())
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(id, error = %e.message, "cannot take the container off its networks");
-        }
-        self.withdraw_all_names(id, &attached.endpoints);
-        let hints: BTreeMap<String, Vec<IpAddr>> = attached
-            .endpoints
-            .iter()
-            .map(|(network, ep)| {
-                let addrs = ep.ipv4.iter().chain(ep.ipv6.iter()).map(|a| a.addr);
-                (network.id.clone(), addrs.collect())
-            })
-            .collect();
-        if let Err(e) = self.drop_lease(id, Some(hints)).await {
-            tracing::warn!(id, error = %e.message, "cannot release the container's addresses");
-        }
-        for (network, _) in &attached.endpoints {
-            self.endpoint_event("disconnect", network, id);
-        }
-    }
-
     /// The attachment the store has for `id`, with its networks as stored
     /// (an endpoint whose network is gone is dropped: its bridge and veth
     /// went with the network).
-    async fn stored_attachment(&self, id: &str) -> Result<Option<Attached>, JobError> {
+    pub(super) async fn stored_attachment(&self, id: &str) -> Result<Option<Attached>, JobError> {
         let store = self.store.clone();
         let key = id.to_owned();
         let state = self
@@ -424,48 +372,6 @@ impl Daemon {
         })
         .await
         .map(|rows| rows.into_iter().collect())
-    }
-
-    /// Deletes the container's leases, and records `hints` (its addresses)
-    /// for its next start when given.
-    pub(super) async fn drop_lease(
-        &self,
-        id: &str,
-        hints: Option<BTreeMap<String, Vec<IpAddr>>>,
-    ) -> Result<(), JobError> {
-        let store = self.store.clone();
-        let key = id.to_owned();
-        self.blocking(BlockingKind::StoreCommit, move || {
-            store
-                .write(|txn| {
-                    txn.delete(SANDBOXES, &key)?;
-                    if let Some(hints) = &hints {
-                        txn.put(ADDRESS_HINTS, &key, hints)?;
-                    }
-                    Ok::<(), StoreError>(())
-                })
-                .map_err(|e| store_error("release the address leases", e))
-        })
-        .await
-    }
-
-    /// At removal: the container's networks are left and its remembered
-    /// addresses forgotten.
-    pub(super) async fn forget_networks(&self, id: &str) {
-        self.leave_networks(id).await;
-        let store = self.store.clone();
-        let key = id.to_owned();
-        let forgotten = self
-            .blocking(BlockingKind::StoreCommit, move || {
-                store
-                    .delete(ADDRESS_HINTS, &key)
-                    .map(drop)
-                    .map_err(|e| store_error("forget the container's addresses", e))
-            })
-            .await;
-        if let Err(e) = forgotten {
-            tracing::warn!(id, error = %e.message, "cannot forget the container's addresses");
-        }
     }
 
     pub(super) async fn remove_sandbox_logged(&self, sandbox: &SandboxModel) {
@@ -758,7 +664,7 @@ pub(super) fn apply(
 
 /// Disconnects the first `count` endpoints, last first, then removes the
 /// sandbox; failures are logged. Blocking.
-fn undo(network: &dyn crate::driver::NetworkService, attached: &Attached, count: usize) {
+pub(super) fn undo(network: &dyn crate::driver::NetworkService, attached: &Attached, count: usize) {
     let id = &attached.sandbox.container_id;
     for (net, ep) in attached.endpoints.iter().take(count).rev() {
         if let Err(e) = network.disconnect(&attached.sandbox, net, ep) {

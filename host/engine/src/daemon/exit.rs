@@ -60,22 +60,20 @@ impl Daemon {
     /// `Running` in its state, with its `RestartCount` counted), else
     /// AutoRemove.
     pub(super) async fn record_exit(
-        &self,
+        self: &Arc<Self>,
         container: &Arc<Container>,
         exit: ExitRecord,
     ) -> AfterExit {
         let images = Arc::clone(&self.images);
         let id = container.id.clone();
         let unmount = self.blocking(BlockingKind::Rootfs, move || images.unmount_rootfs(&id));
-        // Its sandbox, veth pairs and address leases (moby `releaseNetwork`),
-        // beside the rootfs: the two share nothing, and each waits on the
-        // kernel (an overlay unmount syncs the upper layer's filesystem, a
-        // veth's deletion waits out an RCU grace period), so the exit costs
-        // the longer of the two rather than their sum.
-        let network = async {
-            self.leave_networks(&container.id).await;
-            self.release_ports(&container.id).await;
-        };
+        // Its networks (moby `releaseNetwork`), beside the rootfs unmount,
+        // which shares nothing with them: the container is taken off them
+        // now, and the kernel teardown (a veth's deletion waits out an RCU
+        // grace period) with the release of its leases and ports goes on
+        // in a task of its own that whatever needs them gone waits for
+        // (`teardown.rs`).
+        let network = self.leave_networks_in_background(&container.id);
         let (unmounted, ()) = tokio::join!(unmount, network);
         if let Err(e) = unmounted {
             tracing::warn!(id = %container.id, error = %e, "unmounting the rootfs after exit failed");

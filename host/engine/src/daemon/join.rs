@@ -126,9 +126,21 @@ impl Daemon {
                 network.create_sandbox(&owned)
             })
             .await?;
-        let leased = self
-            .lease(id, name, &sandbox, &wanted, requests, nameservers)
+        let mut leased = self
+            .lease(id, name, &sandbox, &wanted, requests.clone(), nameservers)
             .await;
+        if leased.is_err() && self.teardowns.any() {
+            // Exited containers hold their addresses until their veth
+            // pairs are gone (`teardown.rs`): this lease may have been
+            // refused for one of them (its --ip, a full subnet). Once those
+            // teardowns end, it is tried once more, with whatever host
+            // ports the refused one held given back first.
+            self.release_ports(id).await;
+            self.finish_teardowns().await;
+            leased = self
+                .lease(id, name, &sandbox, &wanted, requests, nameservers)
+                .await;
+        }
         let endpoints = match leased {
             Ok(endpoints) => endpoints,
             Err(e) => {

@@ -60,6 +60,7 @@ pub mod stats;
 mod stop;
 pub mod subnet_policy;
 pub mod sysinfo;
+mod teardown;
 pub mod top;
 mod transfer;
 mod update;
@@ -188,6 +189,8 @@ pub struct Daemon {
     names: std::sync::OnceLock<Arc<dyn crate::driver::NameService>>,
     /// The containers' sandboxes and endpoints while they run.
     attachments: endpoints::Attachments,
+    /// The network teardowns of exited containers still in flight.
+    teardowns: teardown::Teardowns,
     /// Host port reservations of published ports.
     ports: Arc<ports::PortAllocator>,
     /// The network-policy plugin, wired in by berthd after construction.
@@ -239,6 +242,7 @@ impl Daemon {
             )),
             network_lock: tokio::sync::Mutex::new(()),
             attachments: endpoints::Attachments::default(),
+            teardowns: teardown::Teardowns::default(),
             ports: Arc::new(ports::PortAllocator::new(
                 Arc::new(ports::SocketHolder),
                 ports::ephemeral_range(),

@@ -278,6 +278,11 @@ impl Daemon {
         if ["host", "none"].contains(&reference) {
             return Err(forbidden(reference));
         }
+        // A container that has just exited is off the network, but its
+        // lease goes only once its veth is deleted (`teardown.rs`): its
+        // teardown ends first, so that `down` (the containers, then the
+        // network at once) is never refused for an endpoint on its way out.
+        self.finish_teardowns().await;
         let _held = self.network_lock.lock().await;
         let model = self.find_network(reference).await?;
         if PREDEFINED.contains(&model.name.as_str()) {

@@ -137,6 +137,10 @@ impl Daemon {
                 after => self.after_exit(container, after).await,
             }
         }
+        // The network teardowns of the exits recorded above end before
+        // anything is served, and before the ports of the containers that
+        // no longer run are given up.
+        self.finish_teardowns().await;
         self.restore_ports().await;
         Ok(count)
     }

@@ -902,6 +902,7 @@ mod start_bounds;
 mod stats;
 mod stop;
 mod subnet_policy;
+mod teardown;
 mod top;
 mod update;
 mod volumes;

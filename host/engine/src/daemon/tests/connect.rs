@@ -198,6 +198,8 @@ async fn a_running_container_joins_now_and_leaves_now() {
     );
     // The next start joins both, in connect order.
     f.daemon.stop(&id, Some(1), None).await.expect("stop");
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert_eq!(leased(&f, &id), Vec::<String>::new());
     f.network.calls.lock().unwrap().clear();
     f.daemon.start(&id).await.expect("start again");

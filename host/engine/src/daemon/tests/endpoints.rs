@@ -107,6 +107,8 @@ async fn a_stop_takes_the_container_off_and_its_next_start_gives_its_address_bac
     let other = run(&f, "other").await;
     let mut events = f.daemon.events().subscribe();
     f.daemon.stop(&web, Some(1), None).await.expect("stop");
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(
         f.network.calls().ends_with(&[
             NetCall::Disconnect(web.clone(), "bridge".into()),
@@ -146,6 +148,8 @@ async fn a_container_that_dies_by_itself_or_is_killed_leaves_nothing() {
     f.wait_status(&dies, Status::Exited).await;
     f.daemon.kill(&killed, None).await.expect("kill");
     f.wait_status(&killed, Status::Exited).await;
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert_eq!(f.network.kernel().sandboxes.len(), 0);
     assert!(f.network.kernel().endpoints.is_empty());
     assert_eq!(lease_count(&f), 0);
@@ -156,6 +160,8 @@ async fn rm_force_of_a_running_container_releases_and_forgets_its_address() {
     let f = bridged().await;
     let id = run(&f, "web").await;
     f.daemon.remove(&id, true).await.expect("rm -f");
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(f.network.kernel().sandboxes.is_empty());
     assert!(f.network.kernel().endpoints.is_empty());
     assert_eq!(lease_count(&f), 0);
@@ -257,6 +263,8 @@ async fn leases_survive_a_daemon_restart_and_strays_are_reconciled_away() {
     // was killed between the lease and the record).
     let mut stray = f.store.get(SANDBOXES, &gone).unwrap().unwrap();
     f.daemon.stop(&gone, Some(1), None).await.unwrap();
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     stray.sandbox.container_id = gone.clone();
     f.store.put(SANDBOXES, &gone, &stray).unwrap();
     // berthd is killed; web's shim still runs.
@@ -292,6 +300,8 @@ async fn leases_survive_a_daemon_restart_and_strays_are_reconciled_away() {
     // web's exit, seen by the new daemon, releases it.
     f.runtime.exit(&web, 0);
     f.wait_status(&web, Status::Exited).await;
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(!f.network.kernel().sandboxes.contains(&web));
     assert_eq!(lease_count(&f), 1);
 }
@@ -349,6 +359,8 @@ async fn a_container_on_a_user_network_joins_it_with_its_dns_names() {
     let (_, endpoint) = f.network.kernel().endpoints.into_iter().next().unwrap();
     assert_eq!(endpoint.gateway4, Some("172.18.0.1".parse().unwrap()));
     f.daemon.stop(&id, Some(1), None).await.unwrap();
+    // The exit's network teardown goes on after it (teardown.rs).
+    f.daemon.finish_teardowns().await;
     assert!(f.network.kernel().endpoints.is_empty());
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use crate::driver::{
     EndpointModel, IpNet, NetworkModel, NetworkService, NetworkState, SandboxModel,
@@ -60,6 +60,11 @@ pub(crate) struct FakeNetwork {
     pub routes: Mutex<Vec<IpNet>>,
     /// Where sandboxes are "mounted".
     pub netns_dir: PathBuf,
+    /// While true, [`NetworkService::disconnect`] waits (on its blocking
+    /// thread) before it does anything, as a veth's deletion waits out
+    /// the kernel's RCU grace period: what must not wait for a teardown,
+    /// and what must, can then be told apart without timing.
+    held: (Mutex<bool>, Condvar),
 }
 
 impl FakeNetwork {
@@ -80,6 +85,20 @@ impl FakeNetwork {
 
     pub(crate) fn fail_on(&self, kind: Option<FailOn>) {
         *self.fail_on.lock().unwrap() = kind;
+    }
+
+    /// Holds (`true`) or lets go (`false`) every disconnect.
+    pub(crate) fn hold_disconnects(&self, held: bool) {
+        let (lock, changed) = &self.held;
+        *lock.lock().unwrap() = held;
+        changed.notify_all();
+    }
+
+    fn wait_while_held(&self) {
+        let (lock, changed) = &self.held;
+        let _released = changed
+            .wait_while(lock.lock().unwrap(), |held| *held)
+            .unwrap();
     }
 
     fn record(&self, call: NetCall) {
@@ -177,6 +196,7 @@ impl NetworkService for FakeNetwork {
         network: &NetworkModel,
         _endpoint: &EndpointModel,
     ) -> Result<(), JobError> {
+        self.wait_while_held();
         self.record(NetCall::Disconnect(
             sandbox.container_id.clone(),
             network.name.clone(),
