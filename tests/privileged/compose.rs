@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use berth_tests::cmd::{Output, run_with_timeout};
 use berth_tests::daemon::Daemon;
+use berth_tests::netlab::bridge_ports;
 
 /// A bound on a hung compose command, not an expectation.
 const COMPOSE_TIMEOUT: Duration = Duration::from_secs(180);
@@ -52,19 +53,6 @@ fn compose(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> Output {
 fn ok(out: &Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {out:?}");
     format!("{}{}", out.stdout, out.stderr)
-}
-
-/// The interfaces enslaved to `bridge` (the veth pairs' host ends).
-fn bridge_ports(bridge: &str) -> Vec<String> {
-    let out = berth_tests::cmd::run(
-        ["ip", "-o", "link", "show", "master", bridge],
-        Duration::from_secs(30),
-    );
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split(':').nth(1))
-        .map(|n| n.trim().split('@').next().unwrap_or_default().to_owned())
-        .collect()
 }
 
 #[test]

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use berth_tests::cmd::run;
 use berth_tests::daemon::Daemon;
 use berth_tests::http::get_from_host;
+use berth_tests::netlab::bridge_ports;
 
 fn ready() -> Daemon {
     let d = Daemon::start();
@@ -53,20 +53,6 @@ fn inspect_network(d: &Daemon, format: &str) -> String {
         .to_owned()
 }
 
-/// The interfaces enslaved to `bridge`.
-fn ports_of(bridge: &str) -> Vec<String> {
-    let out = run(
-        ["ip", "-o", "link", "show", "master", bridge],
-        Duration::from_secs(10),
-    );
-    assert_eq!(out.code(), 0, "ip link: {out:?}");
-    out.stdout
-        .lines()
-        .filter_map(|line| line.split(": ").nth(1))
-        .map(|name| name.split('@').next().unwrap_or(name).to_owned())
-        .collect()
-}
-
 /// GET / of `addr` port 80 from the host (bounded retries).
 fn fetch_from_host(addr: &str) -> String {
     get_from_host(format!("{addr}:80").parse().expect("address"))
@@ -93,7 +79,11 @@ fn fetch_from_container(d: &Daemon, addr: &str) -> String {
 fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
     let d = ready();
     let bridge = bridge_of(&d);
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
     let subnet = inspect_network(&d, "{{(index .IPAM.Config 0).Subnet}}");
     let gateway = inspect_network(&d, "{{(index .IPAM.Config 0).Gateway}}");
     let web = run_httpd(&d, "web", "hello-bridge");
@@ -147,7 +137,7 @@ fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
         inside.ends_with(&format!("{addr}\t{hostname}\n")),
         "{inside}"
     );
-    let ports = ports_of(&bridge);
+    let ports = bridge_ports(&bridge);
     assert_eq!(ports.len(), 1, "{ports:?}");
     assert!(
         ports[0].starts_with("veth") && ports[0].len() == 11,
@@ -162,7 +152,11 @@ fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
     // Stopped: its veth, namespace and address go.
     d.docker(&["stop", "-t", "1", "web"]).ok();
     d.wait_for_network_teardowns();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
     assert_eq!(inspect(&d, "web", "{{.NetworkSettings.IPAddress}}"), "");
     let netns_dir = d.exec_root().join("netns");
     let left: Vec<_> = std::fs::read_dir(&netns_dir)
@@ -177,7 +171,11 @@ fn two_containers_on_the_default_bridge_talk_and_the_host_reaches_them() {
     assert_eq!(inspect(&d, "web", "{{.NetworkSettings.IPAddress}}"), addr);
     d.docker(&["rm", "-f", "web"]).ok();
     d.wait_for_network_teardowns();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
 }
 
 #[test]
@@ -192,7 +190,7 @@ fn a_killed_berthd_comes_back_with_its_containers_addresses_and_nothing_leaked()
         .ok();
     let brief_addr = inspect(&d, "brief", "{{.NetworkSettings.IPAddress}}");
     assert_ne!(brief_addr, addr);
-    assert_eq!(ports_of(&bridge).len(), 2);
+    assert_eq!(bridge_ports(&bridge).len(), 2);
     let brief_pid: i32 = inspect(&d, "brief", "{{.State.Pid}}")
         .parse()
         .expect("a pid");
@@ -213,7 +211,12 @@ fn a_killed_berthd_comes_back_with_its_containers_addresses_and_nothing_leaked()
     assert_eq!(inspect(&d, "web", "{{.NetworkSettings.IPAddress}}"), addr);
     assert!(fetch_from_host(&addr).ends_with("still-here\n"));
     assert_eq!(inspect(&d, "brief", "{{.State.Running}}"), "false");
-    assert_eq!(ports_of(&bridge).len(), 1, "{:?}", ports_of(&bridge));
+    assert_eq!(
+        bridge_ports(&bridge).len(),
+        1,
+        "{:?}",
+        bridge_ports(&bridge)
+    );
     // No address is handed out twice.
     let other = d
         .docker(&[
@@ -223,7 +226,11 @@ fn a_killed_berthd_comes_back_with_its_containers_addresses_and_nothing_leaked()
     assert!(!other.contains(&format!("inet {addr}/")), "{other}");
     d.docker(&["rm", "-f", "web", "brief"]).ok();
     d.wait_for_network_teardowns();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
 }
 
 #[test]

@@ -10,27 +10,11 @@ use std::time::Duration;
 
 use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
+use berth_tests::netlab::bridge_ports;
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {out:?}");
     out.stdout.trim().to_owned()
-}
-
-/// The interfaces enslaved to `bridge` (the veth pairs' host ends).
-fn bridge_ports(bridge: &str) -> Vec<String> {
-    let out = berth_tests::cmd::run(
-        ["ip", "-o", "link", "show", "master", bridge],
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "ip link show master {bridge}: {out:?}"
-    );
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split(':').nth(1))
-        .map(|n| n.trim().split('@').next().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn bridge_of(d: &Daemon, network: &str) -> String {

@@ -6,10 +6,10 @@
 //! a subnet of the user's is refused as moby does.
 
 use std::path::Path;
-use std::time::Duration;
 
 use berth_tests::cmd::Output;
 use berth_tests::daemon::Daemon;
+use berth_tests::netlab::bridge_ports;
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(out.status.success(), "{what}: {out:?}");
@@ -19,23 +19,6 @@ fn ok(out: &Output, what: &str) -> String {
 fn refused(out: &Output, what: &str, message: &str) {
     assert!(!out.status.success(), "{what} was accepted: {out:?}");
     assert!(out.stderr.contains(message), "{what}: {out:?}");
-}
-
-/// The interfaces enslaved to `bridge` (the veth pairs' host ends).
-fn bridge_ports(bridge: &str) -> Vec<String> {
-    let out = berth_tests::cmd::run(
-        ["ip", "-o", "link", "show", "master", bridge],
-        Duration::from_secs(30),
-    );
-    assert!(
-        out.status.success(),
-        "ip link show master {bridge}: {out:?}"
-    );
-    out.stdout
-        .lines()
-        .filter_map(|l| l.split(':').nth(1))
-        .map(|n| n.trim().split('@').next().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn bridge_of(d: &Daemon, network: &str) -> String {

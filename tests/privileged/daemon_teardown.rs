@@ -9,20 +9,7 @@ use std::time::Duration;
 
 use berth_tests::cmd::run;
 use berth_tests::daemon::Daemon;
-
-/// The interfaces enslaved to `bridge`.
-fn ports_of(bridge: &str) -> Vec<String> {
-    let out = run(
-        ["ip", "-o", "link", "show", "master", bridge],
-        Duration::from_secs(10),
-    );
-    assert_eq!(out.code(), 0, "ip link: {out:?}");
-    out.stdout
-        .lines()
-        .filter_map(|line| line.split(": ").nth(1))
-        .map(|name| name.split('@').next().unwrap_or(name).to_owned())
-        .collect()
-}
+use berth_tests::netlab::bridge_ports;
 
 /// `run --rm` on `network`: the container's address and MAC.
 fn run_rm(d: &Daemon, network: &str) -> (String, String) {
@@ -78,7 +65,11 @@ fn a_storm_of_run_rm_on_a_small_network_gets_addresses_and_leaves_nothing() {
         assert_eq!(mac, &format!("02:42:0a:e7:4d:{last:02x}"), "{addr}");
     }
     d.wait_for_network_teardowns();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
     let containers = d
         .docker(&["network", "inspect", "-f", "{{json .Containers}}", "storm"])
         .ok();
@@ -133,6 +124,10 @@ fn a_container_started_again_right_after_its_exit_has_its_network() {
     }
     d.docker(&["rm", "twice"]).ok();
     d.wait_for_network_teardowns();
-    assert!(ports_of(&bridge).is_empty(), "{:?}", ports_of(&bridge));
+    assert!(
+        bridge_ports(&bridge).is_empty(),
+        "{:?}",
+        bridge_ports(&bridge)
+    );
     assert_eq!(d.docker(&["network", "rm", "again"]).ok().trim(), "again");
 }

@@ -158,6 +158,24 @@ impl Lab {
     }
 }
 
+/// The interfaces enslaved to `bridge` in the test's namespace (`ip -o
+/// link show master`), without their `@peer` suffix.
+pub fn bridge_ports(bridge: &str) -> Vec<String> {
+    let out = crate::cmd::run(
+        ["ip", "-o", "link", "show", "master", bridge],
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "ip link show master {bridge}: {out:?}"
+    );
+    out.stdout
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_owned())
+        .collect()
+}
+
 /// Runs `argv` inside the network namespace bind-mounted at `netns`,
 /// under [`COMMAND_TIMEOUT`].
 pub fn run_in(netns: &Path, argv: &[&str]) -> Output {
