@@ -2,8 +2,9 @@
 //! 11): a registry on 127.0.0.1 serving TLS with a throwaway CA is spoken
 //! to over TLS because `--certs-dir` has a directory for it (loopback is
 //! plain HTTP otherwise), the pull works with the CA there and fails with
-//! an x509 error without it; a client certificate is refused clearly; a
-//! `--registry-mirror` serves Docker Hub names, the origin tried after it,
+//! an x509 error without it; a registry that requires a client
+//! certificate gets the one in `certs.d` (and a broken pair is refused
+//! clearly); a `--registry-mirror` serves Docker Hub names, the origin tried after it,
 //! and a blob one mirror serves wrong comes from the next one.
 
 use berth_tests::daemon::Daemon;
@@ -40,19 +41,98 @@ fn certs_d_makes_a_loopback_registry_tls_and_its_ca_is_needed() {
         .docker(&["run", "--rm", &reference, "cat", "/layer2.txt"])
         .ok();
     assert_eq!(out, "2 tls\n");
+}
 
-    // A client certificate cannot be presented: refused, never skipped.
-    d.docker(&["rmi", &reference]).ok();
-    std::fs::write(host_dir.join("client.cert"), "x").expect("client.cert");
-    std::fs::write(host_dir.join("client.key"), "x").expect("client.key");
+#[test]
+fn a_registry_that_requires_a_client_certificate_gets_the_one_in_certs_d() {
+    let registry = TlsRegistry::start_requiring_client_certs();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    five_layer_layout(&tmp.path().join("layout"), "v1", "mtls");
+    registry.push_layout(&tmp.path().join("layout"), "v1", "secure/app:v1");
+    let reference = registry.reference("secure/app:v1");
+    let certs = tmp.path().join("certs.d");
+    let host_dir = certs.join(&registry.addr);
+    std::fs::create_dir_all(&host_dir).expect("certs.d/HOST");
+    std::fs::copy(registry.ca_crt(), host_dir.join("ca.crt")).expect("copy ca.crt");
+    let d = Daemon::start_with(&["--certs-dir", certs.to_str().expect("utf-8")]);
+    let refused = |out: &berth_tests::cmd::Output, why: &str| {
+        assert_eq!(out.code(), 1, "{out:#?}");
+        assert!(
+            out.stderr.contains(&format!(
+                "cannot use the TLS configuration for {}: {why}",
+                registry.addr
+            )),
+            "{out:#?}"
+        );
+    };
+
+    // The CA alone: the registry ends the handshake, and the error says
+    // what it wants.
     let out = d.docker(&["pull", &reference]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(
-        out.stderr.contains(&format!(
-            "cannot use the TLS configuration for {}: client certificates are not supported",
-            registry.addr
-        )),
+        out.stderr
+            .contains("the registry wants a client certificate it trusts"),
+        "{out:#?}\n{}",
+        registry.log()
+    );
+
+    // Half a pair: refused in moby's words.
+    std::fs::copy(registry.client_cert(), host_dir.join("client.cert")).expect("client.cert");
+    refused(
+        &d.docker(&["pull", &reference]),
+        "missing key client.key for client certificate client.cert",
+    );
+
+    // A key that is not the certificate's: refused before any connection.
+    let other_key = host_dir.join("client.key");
+    let openssl = berth_tests::require::program("openssl", "openssl");
+    let made = std::process::Command::new(openssl)
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&other_key)
+        .status()
+        .expect("openssl genpkey");
+    assert!(made.success(), "openssl genpkey: {made}");
+    let out = d.docker(&["pull", &reference]);
+    refused(&out, "");
+    assert!(
+        out.stderr
+            .contains(&host_dir.join("client.cert").display().to_string()),
         "{out:#?}"
+    );
+
+    // The pair: pull, run, push and login all present it.
+    std::fs::copy(registry.client_key(), &other_key).expect("client.key");
+    let out = d.docker(&["pull", &reference]).ok();
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let out = d
+        .docker(&["run", "--rm", &reference, "cat", "/layer4.txt"])
+        .ok();
+    assert_eq!(out, "4 mtls\n");
+    let copy = registry.reference("secure/copy:v1");
+    d.docker(&["tag", &reference, &copy]).ok();
+    d.docker(&["push", &copy]).ok();
+    d.docker(&["rmi", &copy, &reference]).ok();
+    let out = d.docker(&["pull", &copy]).ok();
+    assert!(out.contains("Status: Downloaded newer image"), "{out}");
+    let out = d.docker_with_input(
+        &["login", "-u", "anyone", "--password-stdin", &registry.addr],
+        Some(b"anything\n"),
+    );
+    assert!(out.stdout.contains("Login Succeeded"), "{out:#?}");
+
+    // The certificate gone again: refused, never sent without it.
+    std::fs::remove_file(host_dir.join("client.cert")).expect("rm client.cert");
+    refused(
+        &d.docker(&["pull", &copy]),
+        "missing client certificate client.cert for key client.key",
     );
 }
 
@@ -75,13 +155,14 @@ fn a_registry_mirror_serves_docker_hub_names_before_the_origin() {
         .ok();
     assert_eq!(id.trim(), image.image_id);
 
-    // A tag the mirror lacks goes to Docker Hub itself (oci-client's
-    // `index.docker.io`), which this machine cannot reach: the origin's
-    // error is the one reported.
+    // A tag the mirror lacks goes to Docker Hub itself (its API host,
+    // moby's `DefaultV2Registry`), which this machine cannot reach: the
+    // origin's error is the one reported.
     let out = d.docker(&["pull", "mirrored:absent"]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(
-        out.stderr.contains("https://index.docker.io/v2/"),
+        out.stderr
+            .contains("https://registry-1.docker.io/v2/library/mirrored/"),
         "{out:#?}"
     );
 

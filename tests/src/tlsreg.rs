@@ -1,6 +1,8 @@
 //! A TLS registry for the `certs.d` tests: Debian's `docker-registry` on a
 //! free 127.0.0.1 port serving a certificate for `IP:127.0.0.1` signed by
-//! a throwaway CA that `openssl` makes in the registry's temp dir.
+//! a throwaway CA that `openssl` makes in the registry's temp dir; on
+//! demand it also requires a client certificate signed by that CA
+//! (`http.tls.clientcas`), and one is made for the tests to present.
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -28,6 +30,18 @@ fn openssl(args: &[&str], dir: &Path) {
 impl TlsRegistry {
     /// Makes the CA and the server certificate, starts the registry.
     pub fn start() -> TlsRegistry {
+        TlsRegistry::start_with(false)
+    }
+
+    /// As [`TlsRegistry::start`], and the registry refuses a client
+    /// without a certificate the CA signed. One is made
+    /// ([`TlsRegistry::client_cert`], [`TlsRegistry::client_key`]), and
+    /// [`TlsRegistry::push_layout`] presents it.
+    pub fn start_requiring_client_certs() -> TlsRegistry {
+        TlsRegistry::start_with(true)
+    }
+
+    fn start_with(client_certs: bool) -> TlsRegistry {
         let binary = "/usr/bin/docker-registry";
         assert!(
             Path::new(binary).is_file(),
@@ -100,19 +114,68 @@ impl TlsRegistry {
             ],
             d,
         );
+        if client_certs {
+            // In `ca/`, the directory skopeo reads as its certs.d (the
+            // same `NAME.cert` + `NAME.key` convention as dockerd's).
+            let mut csr = vec!["req"];
+            csr.extend(ec);
+            csr.extend([
+                "-keyout",
+                "ca/client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=berth test client",
+            ]);
+            openssl(&csr, d);
+            fs::write(
+                d.join("client.ext"),
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n\
+                 extendedKeyUsage=clientAuth\n",
+            )
+            .expect("client.ext");
+            openssl(
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "client.csr",
+                    "-CA",
+                    "ca/ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    "ca/client.cert",
+                    "-days",
+                    "2",
+                    "-extfile",
+                    "client.ext",
+                ],
+                d,
+            );
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
         fs::create_dir_all(d.join("storage")).expect("storage");
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
              http:\n  addr: {addr}\n  tls:\n    certificate: {}\n    key: {}\n",
             d.join("storage").display(),
             d.join("server.crt").display(),
             d.join("server.key").display(),
         );
+        if client_certs {
+            // distribution then requires and verifies a client
+            // certificate (`tls.RequireAndVerifyClientCert`).
+            config.push_str(&format!(
+                "    clientcas:\n      - {}\n",
+                d.join("ca/ca.crt").display()
+            ));
+        }
         fs::write(d.join("config.yml"), config).expect("registry config");
         let log = fs::File::create(d.join("registry.log")).expect("registry log");
         let child = Command::new(binary)
@@ -147,6 +210,17 @@ impl TlsRegistry {
     /// The CA certificate (PEM).
     pub fn ca_crt(&self) -> PathBuf {
         self.dir.path().join("ca/ca.crt")
+    }
+
+    /// The client certificate the CA signed (PEM), made by
+    /// [`TlsRegistry::start_requiring_client_certs`].
+    pub fn client_cert(&self) -> PathBuf {
+        self.dir.path().join("ca/client.cert")
+    }
+
+    /// The client certificate's key (PEM).
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.path().join("ca/client.key")
     }
 
     /// `127.0.0.1:PORT/repo:tag`.

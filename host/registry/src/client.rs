@@ -1,24 +1,31 @@
-//! The distribution client: manifests, configs and blobs over
-//! `oci-client`.
+//! The distribution client: manifests, configs and blobs, over the
+//! session that answers the registry's challenges ([`crate::session`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use futures_util::StreamExt;
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use crate::certs;
-use crate::error::RegistryError;
+use crate::error::{RegistryError, error_chain};
 use crate::manifest::{self, Document, Layer};
 use crate::platform::Platform;
 use crate::reference::{ImageName, is_loopback_registry};
+use crate::session::Session;
 
 /// The write buffer of a blob being fetched.
 const BLOB_WRITE_BUFFER: usize = 1 << 20;
+/// The largest manifest read: distribution's client refuses more
+/// (`maxManifestBodySize`, 4 MiB), and so does moby.
+const MAX_MANIFEST: u64 = 4 << 20;
+/// A config is small (KiBs); bound it anyway before reading it whole.
+const MAX_CONFIG: u64 = 8 << 20;
+/// How long a connection to a registry may take: moby's dialer's timeout
+/// (`registry.NewTransport`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The daemon-wide registry settings.
 #[derive(Debug, Clone, Default)]
@@ -105,16 +112,6 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub(crate) fn oci(&self) -> RegistryAuth {
-        match self {
-            Credentials::Anonymous => RegistryAuth::Anonymous,
-            Credentials::Basic { username, password } => {
-                RegistryAuth::Basic(username.clone(), password.clone())
-            }
-            Credentials::Token(t) => RegistryAuth::Bearer(t.clone()),
-        }
-    }
-
     /// A key that tells credentials apart without holding the secret.
     pub(crate) fn key(&self) -> String {
         let secret = match self {
@@ -174,13 +171,15 @@ pub struct BlobFile<'a> {
     pub path: &'a Path,
 }
 
-/// The distribution client of the daemon. One `oci-client` client per
-/// registry and credentials, so bearer tokens are cached (per scope, until
-/// they expire) across pulls.
+/// The distribution client of the daemon. One HTTP client per registry
+/// and TLS material, so connections are kept across requests; bearer
+/// tokens are cached (per scope and credentials, until they expire) across
+/// pulls and pushes.
 pub struct Registry {
     config: RegistryConfig,
-    clients: Mutex<HashMap<String, Arc<oci_client::Client>>>,
-    /// Challenges and tokens of the requests made outside `oci-client`.
+    /// By registry host and the digest of its `certs.d` material.
+    http: Mutex<HashMap<String, reqwest::Client>>,
+    /// The registries' challenges and the tokens they gave.
     pub(crate) auth: crate::session::AuthCache,
 }
 
@@ -197,7 +196,7 @@ impl Registry {
     pub fn new(config: RegistryConfig) -> Self {
         Registry {
             config,
-            clients: Mutex::new(HashMap::new()),
+            http: Mutex::new(HashMap::new()),
             auth: crate::session::AuthCache::default(),
         }
     }
@@ -235,46 +234,6 @@ impl Registry {
             }
             _ => Ok(certs::RegistryCerts::default()),
         }
-    }
-
-    pub(crate) fn client(
-        &self,
-        name: &ImageName,
-        credentials: &Credentials,
-    ) -> Result<Arc<oci_client::Client>, RegistryError> {
-        let registry = name.oci().resolve_registry().to_owned();
-        // Read on every access, as dockerd does: a CA dropped into
-        // certs.d takes effect without a restart.
-        let certs = self.certs(name.registry())?;
-        let key = format!("{registry}\n{}\n{}", credentials.key(), certs.key);
-        let protocol = if self.is_insecure(name.registry()) {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(client) = clients.get(&key) {
-            return Ok(Arc::clone(client));
-        }
-        let client = oci_client::Client::try_from(ClientConfig {
-            protocol,
-            // We choose the platform ourselves (`Platform::select`).
-            platform_resolver: None,
-            user_agent: concat!("berth/", env!("CARGO_PKG_VERSION")),
-            extra_root_certificates: certs.roots,
-            // A push streams each blob file in one PUT (the
-            // distribution API's monolithic upload): one request per
-            // layer rather than one per chunk of the file.
-            use_monolithic_push: true,
-            ..ClientConfig::default()
-        })
-        .map_err(|e| RegistryError::Tls {
-            registry: name.registry().to_owned(),
-            reason: crate::error::error_chain(&e),
-        })?;
-        let client = Arc::new(client);
-        clients.insert(key, Arc::clone(&client));
-        Ok(client)
     }
 
     /// Where to look for `name`, in order: the mirrors for Docker Hub
@@ -326,20 +285,11 @@ impl Registry {
         platform: &Platform,
         credentials: &Credentials,
     ) -> Result<ResolvedImage, RegistryError> {
-        let client = self.client(name, credentials)?;
-        let auth = credentials.oci();
+        let session = self.session(name.registry(), credentials)?;
         let familiar = name.familiar();
-        let oci_err = |e| RegistryError::from_oci(&familiar, e);
-        // Authenticate first, so that bad credentials are reported as such
-        // rather than as an unknown manifest.
-        client
-            .auth(name.oci(), &auth, oci_client::RegistryOperation::Pull)
-            .await
-            .map_err(oci_err)?;
-        let (body, _) = client
-            .pull_manifest_raw(name.oci(), &auth, &manifest::ACCEPTED)
-            .await
-            .map_err(oci_err)?;
+        // The reference verified below when it pins a digest.
+        let reference = name.digest().or(name.tag()).unwrap_or("latest");
+        let body = session.manifest(name, reference).await?;
         let digest = sha256_digest(&body);
         if let Some(pinned) = name.digest()
             && pinned != digest
@@ -354,11 +304,7 @@ impl Registry {
             Document::Image(m) => m,
             Document::Index(entries) => {
                 let entry = platform.select(&entries)?;
-                let by_digest = name.oci().clone_with_digest(entry.digest.clone());
-                let (body, _) = client
-                    .pull_manifest_raw(&by_digest, &auth, &manifest::ACCEPTED)
-                    .await
-                    .map_err(oci_err)?;
+                let body = session.manifest(name, &entry.digest).await?;
                 let actual = sha256_digest(&body);
                 if actual != entry.digest {
                     return Err(RegistryError::DigestMismatch {
@@ -378,26 +324,28 @@ impl Registry {
                 }
             }
         };
-        // A config is small (KiBs); bound it anyway before reading it whole.
-        const MAX_CONFIG: u64 = 8 << 20;
         if image.config_size > MAX_CONFIG {
             return Err(RegistryError::BadManifest {
                 reference: familiar,
                 reason: format!("image config of {} bytes is too large", image.config_size),
             });
         }
-        let mut config = Vec::new();
-        client
-            .pull_blob(name.oci(), image.config_digest.as_str(), &mut config)
+        let config = session.blob(name, &image.config_digest).await?;
+        let config = read_bounded(config, image.config_size)
             .await
-            .map_err(|e| match RegistryError::from_oci(&familiar, e) {
+            .map_err(|e| match e {
                 // The config is a blob: a transfer cut short reads as the
                 // layers' do.
-                RegistryError::Transport(reason) => RegistryError::Transport(format!(
-                    "failed to read blob {}: {reason}",
-                    image.config_digest
+                Bounded::Transport(e) => RegistryError::Transport(format!(
+                    "failed to read blob {}: {}",
+                    image.config_digest,
+                    error_chain(&e)
                 )),
-                other => other,
+                Bounded::TooLong(read) => RegistryError::SizeMismatch {
+                    digest: image.config_digest.clone(),
+                    expected: image.config_size,
+                    actual: read,
+                },
             })?;
         let actual = sha256_digest(&config);
         if actual != image.config_digest {
@@ -463,15 +411,8 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         let BlobTee { data, verified } = tee;
         let mut data = Some(data);
-        let client = self.client(name, credentials)?;
-        let familiar = name.familiar();
-        client
-            .store_auth_if_needed(name.oci().resolve_registry(), &credentials.oci())
-            .await;
-        let mut stream = client
-            .pull_blob_stream(name.oci(), layer.digest.as_str())
-            .await
-            .map_err(|e| RegistryError::from_oci(&familiar, e))?;
+        let session = self.session(name.registry(), credentials)?;
+        let mut response = session.blob(name, &layer.digest).await?;
         // Buffered: every write to a tokio `File` is a trip to the blocking
         // pool, and the body arrives in chunks of a few KiB.
         // A handle of its own (the same open file): an earlier source's
@@ -490,11 +431,13 @@ impl Registry {
         let mut file = tokio::io::BufWriter::with_capacity(BLOB_WRITE_BUFFER, file);
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                // oci-client's own digest check fails the stream's end.
-                RegistryError::Transport(format!("failed to read blob {}: {e}", layer.digest))
-            })?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            RegistryError::Transport(format!(
+                "failed to read blob {}: {}",
+                layer.digest,
+                error_chain(&e)
+            ))
+        })? {
             received += chunk.len() as u64;
             if received > layer.size {
                 return Err(RegistryError::SizeMismatch {
@@ -547,26 +490,46 @@ impl Registry {
 }
 
 impl Registry {
-    /// An HTTP client for `host` (`host[:port]`) that trusts its `certs.d`
-    /// roots besides the system's, for the requests made outside
-    /// `oci-client`.
+    /// The HTTP client for `host` (`host[:port]`): it trusts the host's
+    /// `certs.d` roots besides the system's and presents its client
+    /// certificate. `certs.d` is read on every call, as dockerd does: a CA
+    /// or certificate dropped in takes effect without a restart, and gets
+    /// a client of its own.
     pub(crate) fn http_client(&self, host: &str) -> Result<reqwest::Client, RegistryError> {
+        let certs = self.certs(host)?;
+        let key = format!("{host}\n{}", certs.key);
+        let mut clients = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
         let tls = |reason: String| RegistryError::Tls {
             registry: host.to_owned(),
             reason,
         };
-        let roots = self
-            .certs(host)?
+        let roots = certs
             .roots
             .iter()
-            .map(|c| reqwest::Certificate::from_pem(&c.data))
+            .map(|pem| reqwest::Certificate::from_pem(pem))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| tls(crate::error::error_chain(&e)))?;
-        reqwest::Client::builder()
+            .map_err(|e| tls(error_chain(&e)))?;
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .tls_certs_merge(roots)
-            .build()
-            .map_err(|e| tls(crate::error::error_chain(&e)))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tls_certs_merge(roots);
+        if let Some((pem, path)) = &certs.identity {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| tls(format!("{}: {}", path.display(), error_chain(&e))))?;
+            builder = builder.identity(identity);
+        }
+        let client = builder.build().map_err(|e| {
+            let mut reason = error_chain(&e);
+            if let Some((_, path)) = &certs.identity {
+                reason = format!("{reason} (with the client certificate {})", path.display());
+            }
+            tls(reason)
+        })?;
+        clients.insert(key, client.clone());
+        Ok(client)
     }
 
     /// Checks `credentials` against `registry`'s `/v2/` with the challenge
@@ -600,7 +563,7 @@ impl Registry {
         };
         let url = format!("{scheme}://{host}/v2/");
         let transport = |e: reqwest::Error| {
-            RegistryError::Transport(format!("Get {url:?}: {}", crate::error::error_chain(&e)))
+            RegistryError::Transport(format!("Get {url:?}: {}", error_chain(&e)))
         };
         let http = self.http_client(host)?;
         let first = http.get(&url).send().await.map_err(transport)?;
@@ -659,6 +622,80 @@ impl Registry {
         }
         Err(failed(first.status()))
     }
+}
+
+impl Session<'_> {
+    /// The manifest `reference` (a tag or a digest) of `name`'s
+    /// repository, of one of the types berth reads.
+    async fn manifest(&self, name: &ImageName, reference: &str) -> Result<Vec<u8>, RegistryError> {
+        let url = self.url(name, &format!("manifests/{reference}"));
+        let accept = manifest::ACCEPTED.join(", ");
+        let response = self
+            .send(&[pull_scope(name)], |http| {
+                http.get(&url).header(reqwest::header::ACCEPT, &accept)
+            })
+            .await?;
+        let familiar = name.familiar();
+        if !response.status().is_success() {
+            return Err(self.error(&familiar, response).await);
+        }
+        read_bounded(response, MAX_MANIFEST)
+            .await
+            .map_err(|e| match e {
+                Bounded::TooLong(_) => RegistryError::BadManifest {
+                    reference: familiar,
+                    reason: format!("the manifest is larger than {MAX_MANIFEST} bytes"),
+                },
+                Bounded::Transport(e) => self.transport(&e),
+            })
+    }
+
+    /// The answer to `GET` of the blob `digest` of `name`'s repository,
+    /// its body unread.
+    async fn blob(
+        &self,
+        name: &ImageName,
+        digest: &str,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let url = self.url(name, &format!("blobs/{digest}"));
+        let response = self
+            .send(&[pull_scope(name)], |http| http.get(&url))
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.error(&name.familiar(), response).await);
+        }
+        Ok(response)
+    }
+}
+
+/// The token scope to read `name`'s repository.
+fn pull_scope(name: &ImageName) -> String {
+    format!("repository:{}:pull", name.repository())
+}
+
+/// Why [`read_bounded`] failed.
+pub(crate) enum Bounded {
+    /// The body was longer than allowed: this many bytes had come.
+    TooLong(u64),
+    /// The transfer failed.
+    Transport(reqwest::Error),
+}
+
+/// The body of `response`, refused once it passes `limit` bytes: never
+/// more than that is held, whatever the registry sends.
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, Bounded> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Bounded::Transport)? {
+        let read = body.len() as u64 + chunk.len() as u64;
+        if read > limit {
+            return Err(Bounded::TooLong(read));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 pub(crate) fn sha256_digest(bytes: &[u8]) -> String {

@@ -138,68 +138,40 @@ impl RegistryError {
         }
     }
 
-    /// Maps oci-client's error, keeping the registry's code and message.
-    pub(crate) fn from_oci(reference: &str, err: oci_client::errors::OciDistributionError) -> Self {
-        use oci_client::errors::OciDistributionError as E;
-        match err {
-            E::RegistryError { envelope, .. } => {
-                let first = envelope.errors.into_iter().next();
-                let (code, message) = match first {
-                    Some(e) => (
-                        serde_json::to_value(&e.code)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_else(|| format!("{:?}", e.code)),
-                        e.message,
-                    ),
-                    None => ("UNKNOWN".to_owned(), String::new()),
-                };
-                RegistryError::from_code(reference, code, message)
-            }
-            E::ImageManifestNotFoundError(message) => RegistryError::ManifestUnknown {
-                reference: reference.to_owned(),
-                message,
+    /// The error a registry's answer of `status` with `body` reports: the
+    /// first entry of its error envelope, else what the status says.
+    pub(crate) fn from_status(reference: &str, status: reqwest::StatusCode, body: &str) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Envelope {
+            errors: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            code: String,
+            #[serde(default)]
+            message: String,
+        }
+        let first = serde_json::from_str::<Envelope>(body)
+            .ok()
+            .and_then(|e| e.errors.into_iter().next());
+        let body = body.trim();
+        match first {
+            Some(e) => RegistryError::from_code(reference, e.code, e.message),
+            None if matches!(status.as_u16(), 401 | 403) => RegistryError::Unauthorized {
+                message: if body.is_empty() {
+                    "authentication required".to_owned()
+                } else {
+                    body.to_owned()
+                },
             },
-            E::AuthenticationFailure(message) => RegistryError::Unauthorized { message },
-            // A 401 without an error envelope; the registry's usual text.
-            E::UnauthorizedError { .. } => RegistryError::Unauthorized {
-                message: "authentication required".to_owned(),
+            None => RegistryError::Registry {
+                code: status.as_u16().to_string(),
+                message: if body.is_empty() {
+                    status.canonical_reason().unwrap_or_default().to_owned()
+                } else {
+                    body.to_owned()
+                },
             },
-            // An answer oci-client did not read as an error envelope (a
-            // 401 to a push's upload, a 403): the envelope is in its body.
-            E::ServerError { code, message, .. } => {
-                #[derive(serde::Deserialize)]
-                struct Envelope {
-                    errors: Vec<Entry>,
-                }
-                #[derive(serde::Deserialize)]
-                struct Entry {
-                    code: String,
-                    #[serde(default)]
-                    message: String,
-                }
-                let first = serde_json::from_str::<Envelope>(&message)
-                    .ok()
-                    .and_then(|e| e.errors.into_iter().next());
-                match first {
-                    Some(e) => RegistryError::from_code(reference, e.code, e.message),
-                    None if code == 401 || code == 403 => RegistryError::Unauthorized {
-                        message: if message.trim().is_empty() {
-                            "authentication required".to_owned()
-                        } else {
-                            message
-                        },
-                    },
-                    None => RegistryError::Registry {
-                        code: code.to_string(),
-                        message,
-                    },
-                }
-            }
-            E::DigestError(e) => RegistryError::Transport(e.to_string()),
-            // reqwest's Display leaves out the cause (the TLS or connect
-            // error): show the whole chain.
-            other => RegistryError::Transport(error_chain(&other)),
         }
     }
 }
@@ -221,41 +193,44 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     if text.contains("UnknownIssuer") {
         text.push_str(" (x509: certificate signed by unknown authority)");
     }
+    // The alerts a registry that verifies client certificates sends when
+    // it got none, or one it does not trust (Go's server: bad_certificate;
+    // TLS 1.3's certificate_required).
+    if text.contains("alert: BadCertificate") || text.contains("alert: CertificateRequired") {
+        text.push_str(
+            " (the registry wants a client certificate it trusts: \
+             certs.d/HOST/NAME.cert with its NAME.key)",
+        );
+    }
     text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oci_client::errors::OciDistributionError;
 
-    fn server_error(code: u16, message: &str) -> RegistryError {
-        RegistryError::from_oci(
-            "127.0.0.1:5000/shared/app",
-            OciDistributionError::ServerError {
-                code,
-                url: "http://127.0.0.1:5000/v2/shared/app/blobs/uploads/".into(),
-                message: message.into(),
-            },
-        )
+    fn answer(code: u16, body: &str) -> RegistryError {
+        let status = reqwest::StatusCode::from_u16(code).unwrap();
+        RegistryError::from_status("127.0.0.1:5000/shared/app", status, body)
     }
 
     #[test]
-    fn a_server_error_reads_the_registry_s_error_envelope() {
+    fn an_error_answer_reads_the_registry_s_error_envelope() {
         // What distribution answers a push the token does not allow.
-        let e = server_error(
+        let e = answer(
             401,
             r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":[{"Type":"repository","Name":"shared/app","Action":"push"}]}]}"#,
         );
         assert_eq!(e.to_string(), "unauthorized: authentication required");
-        let e = server_error(403, "");
+        // A HEAD's answer has no body.
+        let e = answer(403, "");
         assert_eq!(e.to_string(), "unauthorized: authentication required");
-        let e = server_error(
+        let e = answer(
             404,
             r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#,
         );
         assert!(matches!(e, RegistryError::ManifestUnknown { .. }), "{e}");
-        let e = server_error(500, "boom");
-        assert_eq!(e.to_string(), "500: boom");
+        assert_eq!(answer(500, "boom\n").to_string(), "500: boom");
+        assert_eq!(answer(502, "").to_string(), "502: Bad Gateway");
     }
 }

@@ -1,13 +1,14 @@
 //! berth-registry: the registry driver — the distribution client.
 //!
 //! It speaks the OCI distribution API (and Docker's Registry HTTP API V2,
-//! which it grew from) through `oci-client`: it resolves a reference
+//! which it grew from) over one HTTP client per registry: it resolves a reference
 //! (`[registry/]repo[:tag|@digest]`, Docker Hub and `library/` by default)
 //! to an image manifest, choosing one platform from a manifest list or OCI
 //! index, fetches the image config, and streams each layer blob into a file
 //! whose digest is verified before the caller may use it — a layer is never
 //! held in memory. Basic and bearer-token auth follow the registry's
 //! `WWW-Authenticate` challenge (tokens cached per scope until they expire).
+//! A `certs.d` client certificate is presented to its registry.
 //!
 //! Registries on `127.0.0.0/8`, `::1` and `localhost` are spoken to over
 //! plain HTTP, as dockerd does, unless a `certs.d` directory for them holds

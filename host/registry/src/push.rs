@@ -25,26 +25,22 @@ const UPLOAD_READ_SIZE: usize = 1 << 20;
 impl Registry {
     /// Authenticates for a push to `name`'s repository (a bearer token
     /// with `pull,push` scope, or the Basic credentials), so that refused
-    /// credentials are reported before any upload starts.
+    /// credentials are reported before any upload starts. The push's
+    /// requests then all carry that one token.
     pub async fn authorize_push(
         &self,
         name: &ImageName,
         credentials: &Credentials,
     ) -> Result<(), RegistryError> {
-        let client = self.client(name, credentials)?;
-        // Both of the operations a push does, once each, before its layers
-        // go at once: their blob checks (`Pull`) would otherwise each miss
-        // oci-client's token cache and fetch a token of their own.
-        for operation in [
-            oci_client::RegistryOperation::Push,
-            oci_client::RegistryOperation::Pull,
-        ] {
-            client
-                .auth(name.oci(), &credentials.oci(), operation)
-                .await
-                .map_err(|e| RegistryError::from_oci(&name.familiar(), e))?;
+        let session = self.session(name.registry(), credentials)?;
+        let url = format!("{}/v2/", session.base);
+        let response = session
+            .send(&[push_scope(name)], |http| http.get(&url))
+            .await?;
+        if response.status().is_success() {
+            return Ok(());
         }
-        Ok(())
+        Err(session.error(&name.familiar(), response).await)
     }
 
     /// Whether the repository of `name` has the blob `digest` (`HEAD
@@ -55,25 +51,16 @@ impl Registry {
         credentials: &Credentials,
         digest: &str,
     ) -> Result<bool, RegistryError> {
-        let client = self.client(name, credentials)?;
-        client
-            .store_auth_if_needed(name.oci().resolve_registry(), &credentials.oci())
-            .await;
-        client
-            .blob_exists(name.oci(), digest)
-            .await
-            .map_err(|e| match e {
-                // oci-client passes a HEAD's status through as a bare
-                // reqwest error (a HEAD has no error body to read).
-                oci_client::errors::OciDistributionError::RequestError(r)
-                    if r.status() == Some(reqwest::StatusCode::UNAUTHORIZED) =>
-                {
-                    RegistryError::Unauthorized {
-                        message: "authentication required".to_owned(),
-                    }
-                }
-                other => RegistryError::from_oci(&name.familiar(), other),
-            })
+        let session = self.session(name.registry(), credentials)?;
+        let url = session.url(name, &format!("blobs/{digest}"));
+        let response = session
+            .send(&[push_scope(name)], |http| http.head(&url))
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(session.error(&name.familiar(), response).await),
+        }
     }
 
     /// Asks the registry to link the blob `digest` from the repository
@@ -111,12 +98,8 @@ impl Registry {
         from: &str,
     ) -> Result<bool, RegistryError> {
         let session = self.session(name.registry(), credentials)?;
-        let repository = name.repository();
-        let url = format!("{}/v2/{repository}/blobs/uploads/", session.base);
-        let scopes = [
-            format!("repository:{repository}:pull,push"),
-            format!("repository:{from}:pull"),
-        ];
+        let url = session.url(name, "blobs/uploads/");
+        let scopes = [push_scope(name), format!("repository:{from}:pull")];
         let response = session
             .send(&scopes, |http| {
                 http.post(&url)
@@ -131,12 +114,7 @@ impl Registry {
                 // An upload session the registry opened for nothing: ended
                 // now rather than left to expire (spec "Canceling an
                 // Upload").
-                if let Some(location) = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| reqwest::Url::parse(&url).ok()?.join(l).ok())
-                {
+                if let Some(location) = upload_location(&url, &response) {
                     let cancelled = session
                         .send(&scopes, |http| http.delete(location.clone()))
                         .await;
@@ -154,8 +132,10 @@ impl Registry {
 
     /// Uploads the blob file `path` (whose digest and size the caller
     /// computed) to `name`'s repository: one upload session, the file
-    /// streamed as the body of the closing PUT. The registry checks the
-    /// digest before it commits the blob.
+    /// streamed as the body of the closing PUT (the distribution API's
+    /// monolithic upload: one request per layer rather than one per chunk
+    /// of the file). The registry checks the digest before it commits the
+    /// blob.
     pub async fn push_blob_file(
         &self,
         name: &ImageName,
@@ -165,26 +145,47 @@ impl Registry {
         path: &Path,
         mut progress: UploadProgress,
     ) -> Result<(), RegistryError> {
-        let client = self.client(name, credentials)?;
+        let session = self.session(name.registry(), credentials)?;
+        let familiar = name.familiar();
+        let scopes = [push_scope(name)];
+        let url = session.url(name, "blobs/uploads/");
+        let response = session
+            .send(&scopes, |http| {
+                http.post(&url).header(reqwest::header::CONTENT_LENGTH, 0)
+            })
+            .await?;
+        if response.status() != reqwest::StatusCode::ACCEPTED {
+            return Err(session.error(&familiar, response).await);
+        }
+        let mut location = upload_location(&url, &response).ok_or_else(|| {
+            RegistryError::Transport(format!(
+                "the registry opened an upload for {digest} without a usable Location"
+            ))
+        })?;
+        location.query_pairs_mut().append_pair("digest", digest);
         let file = tokio::fs::File::open(path)
             .await
             .map_err(RegistryError::io("open", path))?;
         let mut sent = 0u64;
-        let stream =
-            tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_READ_SIZE).map(move |chunk| {
-                let chunk = chunk.map_err(|e| {
-                    oci_client::errors::OciDistributionError::GenericError(Some(format!(
-                        "failed to read the blob file: {e}"
-                    )))
-                })?;
-                sent += chunk.len() as u64;
-                progress(sent);
-                Ok(chunk)
-            });
-        client
-            .push_blob_stream(name.oci(), stream, digest, Some(size))
-            .await
-            .map_err(|e| RegistryError::from_oci(&name.familiar(), e))?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, UPLOAD_READ_SIZE).inspect(
+            move |chunk| {
+                if let Ok(chunk) = chunk {
+                    sent += chunk.len() as u64;
+                    progress(sent);
+                }
+            },
+        );
+        let response = session
+            .send_once(&scopes, |http| {
+                http.put(location)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .header(reqwest::header::CONTENT_LENGTH, size)
+                    .body(reqwest::Body::wrap_stream(stream))
+            })
+            .await?;
+        if !response.status().is_success() {
+            return Err(session.error(&familiar, response).await);
+        }
         Ok(())
     }
 
@@ -199,19 +200,50 @@ impl Registry {
         body: Vec<u8>,
         media_type: &str,
     ) -> Result<String, RegistryError> {
-        let client = self.client(name, credentials)?;
+        let familiar = name.familiar();
         let content_type =
             HeaderValue::from_str(media_type).map_err(|_| RegistryError::BadManifest {
-                reference: name.familiar(),
+                reference: familiar.clone(),
                 reason: format!("invalid media type {media_type:?}"),
             })?;
+        let session = self.session(name.registry(), credentials)?;
+        let reference = name.tag().or(name.digest()).unwrap_or("latest");
+        let url = session.url(name, &format!("manifests/{reference}"));
         let ours = crate::client::sha256_digest(&body);
-        let location = client
-            .push_manifest_raw(name.oci(), body, content_type)
-            .await
-            .map_err(|e| RegistryError::from_oci(&name.familiar(), e))?;
-        Ok(digest_of_location(&location).unwrap_or(ours))
+        let body = bytes::Bytes::from(body);
+        let response = session
+            .send(&[push_scope(name)], |http| {
+                http.put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, content_type.clone())
+                    .body(body.clone())
+            })
+            .await?;
+        if !response.status().is_success() {
+            return Err(session.error(&familiar, response).await);
+        }
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok());
+        Ok(location.and_then(digest_of_location).unwrap_or(ours))
     }
+}
+
+/// The token scope to push to `name`'s repository: every request of a
+/// push asks for it, so one token serves them all.
+fn push_scope(name: &ImageName) -> String {
+    format!("repository:{}:pull,push", name.repository())
+}
+
+/// Where an upload the registry opened continues: its `Location`, which
+/// may be relative to the request's URL.
+fn upload_location(url: &str, response: &reqwest::Response) -> Option<reqwest::Url> {
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    reqwest::Url::parse(url).ok()?.join(location).ok()
 }
 
 /// The digest at the end of a manifest `Location`

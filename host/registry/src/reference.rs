@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use oci_client::Reference;
+use oci_spec::distribution::Reference;
 
 use crate::error::RegistryError;
 
@@ -90,10 +90,6 @@ impl ImageName {
         self.tag()
             .filter(|_| self.digest().is_none())
             .map(|t| format!("{}/{}:{t}", self.registry(), self.repository()))
-    }
-
-    pub(crate) fn oci(&self) -> &Reference {
-        &self.inner
     }
 
     /// The same repository, tag and digest on `registry` (a mirror).

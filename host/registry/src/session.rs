@@ -1,7 +1,7 @@
-//! Requests berthd makes to a registry outside `oci-client`: the tag
-//! list, the catalog search and the cross-repository mount. They go through
-//! one client that trusts the registry's `certs.d` roots and answers the
-//! registry's `WWW-Authenticate` challenge: `Basic` with the credentials,
+//! Every request berthd makes to a registry goes through a session: one
+//! client that trusts the registry's `certs.d` roots, presents its client
+//! certificate, and answers the registry's `WWW-Authenticate` challenge:
+//! `Basic` with the credentials,
 //! `Bearer` with a token from the challenge's realm for the scopes the
 //! request needs (Docker's token authentication spec; distribution's
 //! `registry/client/auth`), cached until it expires.
@@ -21,12 +21,15 @@ use serde::Deserialize;
 use crate::challenge::{self, Challenge};
 use crate::client::{Credentials, Registry};
 use crate::error::{RegistryError, error_chain};
+use crate::reference::ImageName;
 
 /// distribution's client: a token without `expires_in` lives 60 s, and
 /// one that says less is taken as 60 s too (`minimumTokenLifetimeSeconds`).
 const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// A token is not used in its last seconds: it could expire in flight.
 const TOKEN_MARGIN: Duration = Duration::from_secs(5);
+/// The most of an error answer read for its envelope.
+const MAX_ERROR_BODY: u64 = 64 << 10;
 
 /// Tokens and challenges learnt from registries, for [`Registry`].
 #[derive(Debug, Default)]
@@ -157,6 +160,42 @@ impl Session<'_> {
         retry.send().await.map_err(|e| self.transport(&e))
     }
 
+    /// Sends the request `build` makes once, authenticated as the
+    /// registry's last challenge asks: for a request whose body cannot be
+    /// sent twice (an upload's stream). The request before it (the
+    /// upload's `POST`) learnt the challenge; a 401 now is the answer.
+    pub(crate) async fn send_once(
+        &self,
+        scopes: &[String],
+        build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let request = match self.known_challenge() {
+            Some(c) => self.authorize(build(&self.http), &c, scopes).await?,
+            None => build(&self.http),
+        };
+        request.send().await.map_err(|e| self.transport(&e))
+    }
+
+    /// `BASE/v2/REPOSITORY/TAIL` for `name`'s repository.
+    pub(crate) fn url(&self, name: &ImageName, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.base, name.repository())
+    }
+
+    /// The error a registry's answer that is not a success reports: the
+    /// first of its error envelope (distribution spec "Error Codes"),
+    /// else its status. At most [`MAX_ERROR_BODY`] bytes of it are read.
+    pub(crate) async fn error(
+        &self,
+        reference: &str,
+        response: reqwest::Response,
+    ) -> RegistryError {
+        let status = response.status();
+        let body = crate::client::read_bounded(response, MAX_ERROR_BODY)
+            .await
+            .unwrap_or_default();
+        RegistryError::from_status(reference, status, &String::from_utf8_lossy(&body))
+    }
+
     fn known_challenge(&self) -> Option<Challenge> {
         let known = self.registry.auth.challenges.lock();
         let known = known.unwrap_or_else(|p| p.into_inner());
@@ -276,7 +315,7 @@ impl Session<'_> {
         Ok(token)
     }
 
-    fn transport(&self, e: &reqwest::Error) -> RegistryError {
+    pub(crate) fn transport(&self, e: &reqwest::Error) -> RegistryError {
         RegistryError::Transport(format!("{}: {}", self.host, error_chain(e)))
     }
 }
