@@ -31,6 +31,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -62,8 +63,15 @@ struct Recording {
     pending: Vec<u8>,
     /// The file whose content is being read: its bytes are not recorded.
     content: Option<(PathBuf, u64)>,
-    /// Every entry path seen, to find one written twice.
-    paths: HashSet<PathBuf>,
+    /// Every entry path seen, as a hash: to find one written twice while a
+    /// layer of any size holds a few bytes an entry, never its paths. A
+    /// collision (keys random per tar) only costs the record, as a path
+    /// written twice does; a path seen twice is never missed.
+    entries: HashSet<u64>,
+    /// Every directory above an entry, as a hash: a whiteout of a
+    /// directory removes its entries even when its own entry never came.
+    ancestors: HashSet<u64>,
+    hasher: RandomState,
     /// Bytes read after the extractor's last entry.
     trailer: u64,
     at_end: bool,
@@ -81,7 +89,9 @@ impl SplitHandle {
             out: Some(out),
             pending: Vec::new(),
             content: None,
-            paths: HashSet::new(),
+            entries: HashSet::new(),
+            ancestors: HashSet::new(),
+            hasher: RandomState::new(),
             trailer: 0,
             at_end: false,
             spoiled: None,
@@ -93,8 +103,18 @@ impl SplitHandle {
     /// record: the directory keeps only the last of the two.
     pub(crate) fn entry(&self, rel: &Path) {
         let mut r = self.0.borrow_mut();
-        if !r.paths.insert(rel.to_path_buf()) {
+        let hash = r.hasher.hash_one(rel);
+        if !r.entries.insert(hash) {
             r.spoil("a path is written twice");
+        }
+        let mut above = rel.parent();
+        while let Some(dir) = above.filter(|d| !d.as_os_str().is_empty()) {
+            let hash = r.hasher.hash_one(dir);
+            // Seen before, so were the directories above it.
+            if !r.ancestors.insert(hash) {
+                break;
+            }
+            above = dir.parent();
         }
     }
 
@@ -102,7 +122,8 @@ impl SplitHandle {
     /// back.
     pub(crate) fn whiteout(&self, rel: &Path) {
         let mut r = self.0.borrow_mut();
-        if r.paths.iter().any(|p| p.starts_with(rel)) {
+        let hash = r.hasher.hash_one(rel);
+        if r.entries.contains(&hash) || r.ancestors.contains(&hash) {
             r.spoil("a whiteout removes an entry of the same tar");
         }
     }

@@ -109,6 +109,18 @@ fn a_layer_is_written_back_as_the_tar_it_came_as() {
             .add_layer(Cursor::new(gz.finish().unwrap()), None)
             .unwrap();
         assert_eq!(written_back(&f, &report.diff_id).unwrap(), other);
+
+        // A whiteout of a name that only begins like an entry's directory,
+        // or of one whited out before its entry came, removes nothing
+        // of this tar.
+        let kept = Tar::new()
+            .file("ab/x", "x")
+            .file(".wh.a", "")
+            .file("ab/.wh.x2", "")
+            .file("ab/x2", "y")
+            .build();
+        let report = f.graph.add_layer(Cursor::new(kept.clone()), None).unwrap();
+        assert_eq!(written_back(&f, &report.diff_id).unwrap(), kept);
     }
 }
 
@@ -145,7 +157,9 @@ fn a_tar_that_cannot_be_replayed_is_written_the_deterministic_way() {
     let twice = Tar::new().file("a", "first").file("a", "second").build();
     // A whiteout of a file of the same tar removes it.
     let removed = Tar::new().file("a", "gone").file(".wh.a", "").build();
-    for tar in [twice, removed] {
+    // ... or a directory of it whose own entry never came.
+    let under = Tar::new().file("d/e/f", "gone").file(".wh.d", "").build();
+    for tar in [twice, removed, under] {
         let report = f.graph.add_layer(Cursor::new(tar.clone()), None).unwrap();
         let hex = report.diff_id.strip_prefix("sha256:").unwrap();
         assert!(
