@@ -195,102 +195,22 @@ fn a_live_daemons_socket_and_pidfile_are_refused() {
     assert_eq!(d.http("GET", "/_ping", b"").status, 200);
 }
 
-/// Runs openssl under a timeout in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    berth_tests::require::program("openssl", "openssl");
-    let out = run_with_timeout(
-        Command::new("openssl").current_dir(dir).args(args),
-        Duration::from_secs(60),
-    );
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-}
-
 /// A throwaway PKI: a CA, a server certificate for 127.0.0.1 and a client
 /// certificate with CN `client`, all signed by the CA.
 struct Pki {
-    dir: tempfile::TempDir,
+    pki: berth_tests::pki::Pki,
 }
 
 impl Pki {
     fn new() -> Pki {
-        let dir = tempfile::tempdir().expect("PKI temp dir");
-        let p = dir.path();
-        openssl(
-            p,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=berth test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        );
-        std::fs::write(
-            p.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .expect("server extensions");
-        std::fs::write(
-            p.join("client.ext"),
-            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
-        )
-        .expect("client extensions");
-        for who in ["server", "client"] {
-            let (key, csr, cert, ext) = (
-                format!("{who}.key"),
-                format!("{who}.csr"),
-                format!("{who}.pem"),
-                format!("{who}.ext"),
-            );
-            openssl(
-                p,
-                &[
-                    "req",
-                    "-newkey",
-                    "rsa:2048",
-                    "-nodes",
-                    "-subj",
-                    &format!("/CN={who}"),
-                    "-keyout",
-                    &key,
-                    "-out",
-                    &csr,
-                ],
-            );
-            openssl(
-                p,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &csr,
-                    "-CA",
-                    "ca.pem",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-days",
-                    "1",
-                    "-extfile",
-                    &ext,
-                    "-out",
-                    &cert,
-                ],
-            );
-        }
-        Pki { dir }
+        let pki = berth_tests::pki::Pki::new();
+        pki.issue("server", "/CN=127.0.0.1", berth_tests::pki::SERVER_127);
+        pki.issue("client", "/CN=client", berth_tests::pki::CLIENT);
+        Pki { pki }
     }
 
     fn path(&self, file: &str) -> String {
-        self.dir.path().join(file).display().to_string()
+        self.pki.path(file).display().to_string()
     }
 
     /// berthd's flags for a TLS listener on `tcp` that verifies clients.
@@ -349,7 +269,7 @@ impl Pki {
                 &self.path("client.key"),
             ])
             .args(args)
-            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .env("DOCKER_CONFIG", self.pki.dir().join("docker-config"))
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT")
             .env_remove("DOCKER_TLS_VERIFY")

@@ -11,17 +11,40 @@ use berth_tests::daemon::Daemon;
 use berth_tests::registry::{Registry, five_layer_layout};
 use berth_tests::tlsreg::TlsRegistry;
 
-#[test]
-fn certs_d_makes_a_loopback_registry_tls_and_its_ca_is_needed() {
-    let registry = TlsRegistry::start();
+/// The five-layer image with `salt` pushed to a TLS registry as
+/// `secure/app:v1`, and a daemon whose `--certs-dir` has an empty
+/// directory for the registry.
+struct Setup {
+    reference: String,
+    host_dir: std::path::PathBuf,
+    d: Daemon,
+    _tmp: tempfile::TempDir,
+}
+
+fn setup(registry: &TlsRegistry, salt: &str) -> Setup {
     let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "tls");
+    five_layer_layout(&tmp.path().join("layout"), "v1", salt);
     registry.push_layout(&tmp.path().join("layout"), "v1", "secure/app:v1");
-    let reference = registry.reference("secure/app:v1");
     let certs = tmp.path().join("certs.d");
     let host_dir = certs.join(&registry.addr);
     std::fs::create_dir_all(&host_dir).expect("certs.d/HOST");
-    let d = Daemon::start_with(&["--certs-dir", certs.to_str().expect("utf-8")]);
+    Setup {
+        reference: registry.reference("secure/app:v1"),
+        host_dir,
+        d: Daemon::start_with(&["--certs-dir", certs.to_str().expect("utf-8")]),
+        _tmp: tmp,
+    }
+}
+
+#[test]
+fn certs_d_makes_a_loopback_registry_tls_and_its_ca_is_needed() {
+    let registry = TlsRegistry::start();
+    let Setup {
+        reference,
+        host_dir,
+        d,
+        _tmp,
+    } = setup(&registry, "tls");
 
     // A directory without the CA: TLS (not plain HTTP), and the system's
     // roots do not know the test CA.
@@ -46,15 +69,13 @@ fn certs_d_makes_a_loopback_registry_tls_and_its_ca_is_needed() {
 #[test]
 fn a_registry_that_requires_a_client_certificate_gets_the_one_in_certs_d() {
     let registry = TlsRegistry::start_requiring_client_certs();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "mtls");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "secure/app:v1");
-    let reference = registry.reference("secure/app:v1");
-    let certs = tmp.path().join("certs.d");
-    let host_dir = certs.join(&registry.addr);
-    std::fs::create_dir_all(&host_dir).expect("certs.d/HOST");
+    let Setup {
+        reference,
+        host_dir,
+        d,
+        _tmp,
+    } = setup(&registry, "mtls");
     std::fs::copy(registry.ca_crt(), host_dir.join("ca.crt")).expect("copy ca.crt");
-    let d = Daemon::start_with(&["--certs-dir", certs.to_str().expect("utf-8")]);
     let refused = |out: &berth_tests::cmd::Output, why: &str| {
         assert_eq!(out.code(), 1, "{out:#?}");
         assert!(

@@ -15,6 +15,7 @@ pub mod hostlink;
 pub mod http;
 pub mod image_archive;
 pub mod netlab;
+pub mod pki;
 pub mod registry;
 pub mod regproxy;
 pub mod require;

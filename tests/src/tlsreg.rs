@@ -11,8 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Output, run_with_timeout};
-
-const TIMEOUT: Duration = Duration::from_secs(60);
+use crate::pki::{self, Pki};
 
 /// A running TLS `docker-registry serve`; stopped and removed on drop.
 pub struct TlsRegistry {
@@ -20,11 +19,6 @@ pub struct TlsRegistry {
     dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub addr: String,
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let openssl = crate::require::program("openssl", "openssl");
-    run_with_timeout(Command::new(openssl).current_dir(dir).args(args), TIMEOUT).ok();
 }
 
 impl TlsRegistry {
@@ -52,108 +46,25 @@ impl TlsRegistry {
             .tempdir()
             .expect("registry temp dir");
         let d = dir.path();
+        // `ca/` is the directory skopeo reads as its certs.d (the same
+        // `*.crt` and `NAME.cert` + `NAME.key` convention as dockerd's).
+        let pki = Pki::new();
+        pki.issue("server", "/CN=127.0.0.1", pki::SERVER_127);
         fs::create_dir_all(d.join("ca")).expect("ca dir");
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
+        let mut files = vec![
+            ("ca.pem", "ca/ca.crt"),
+            ("server.pem", "server.crt"),
+            ("server.key", "server.key"),
         ];
-        let mut ca = vec!["req", "-x509"];
-        ca.extend(ec);
-        ca.extend([
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca/ca.crt",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=berth test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&ca, d);
-        let mut csr = vec!["req"];
-        csr.extend(ec);
-        csr.extend([
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        openssl(&csr, d);
-        fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .expect("server.ext");
-        openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca/ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.crt",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-            d,
-        );
         if client_certs {
-            // In `ca/`, the directory skopeo reads as its certs.d (the
-            // same `NAME.cert` + `NAME.key` convention as dockerd's).
-            let mut csr = vec!["req"];
-            csr.extend(ec);
-            csr.extend([
-                "-keyout",
-                "ca/client.key",
-                "-out",
-                "client.csr",
-                "-subj",
-                "/CN=berth test client",
+            pki.issue("client", "/CN=berth test client", pki::CLIENT);
+            files.extend([
+                ("client.pem", "ca/client.cert"),
+                ("client.key", "ca/client.key"),
             ]);
-            openssl(&csr, d);
-            fs::write(
-                d.join("client.ext"),
-                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n\
-                 extendedKeyUsage=clientAuth\n",
-            )
-            .expect("client.ext");
-            openssl(
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    "client.csr",
-                    "-CA",
-                    "ca/ca.crt",
-                    "-CAkey",
-                    "ca.key",
-                    "-CAcreateserial",
-                    "-out",
-                    "ca/client.cert",
-                    "-days",
-                    "2",
-                    "-extfile",
-                    "client.ext",
-                ],
-                d,
-            );
+        }
+        for (from, to) in files {
+            fs::copy(pki.path(from), d.join(to)).expect("copy a certificate");
         }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
