@@ -45,4 +45,6 @@ pub use error::NetworkError;
 pub use firewall::{Firewall, NftFirewall, TableName};
 pub use kernel::{BridgeSpec, Kernel, VethSpec};
 pub use linux::LinuxKernel;
-pub use types::{EndpointSpec, IfName, IpNetwork, NetworkSpec, PortSpec, Protocol};
+pub use types::{EndpointSpec, IfName, IpNetwork, NetworkSpec};
+// A published port is the engine's model, as the engine chose it.
+pub use berth_model::network::{PortBinding, Protocol};

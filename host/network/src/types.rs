@@ -3,6 +3,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use berth_model::network::PortBinding;
+
 use crate::NetworkError;
 
 /// A network interface name, checked once: the kernel's rules
@@ -112,45 +114,6 @@ impl fmt::Display for IpNetwork {
     }
 }
 
-/// A transport protocol of a published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Protocol {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-    /// SCTP.
-    Sctp,
-}
-
-impl Protocol {
-    /// The protocol's name as nft and Docker spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        }
-    }
-}
-
-/// A published port: traffic to `host_ip:host_port` (every local address
-/// of both families when `host_ip` is `None`, of one family when it is
-/// that family's unspecified address) goes to the endpoint's
-/// `container_port`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PortSpec {
-    /// TCP or UDP.
-    pub proto: Protocol,
-    /// The host address it is published on; `None` for all of them,
-    /// `0.0.0.0` or `::` for all of that family.
-    pub host_ip: Option<IpAddr>,
-    /// The port on the host.
-    pub host_port: u16,
-    /// The port in the container.
-    pub container_port: u16,
-}
-
 /// A bridge network as the kernel side needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkSpec {
@@ -183,7 +146,7 @@ pub struct EndpointSpec {
     /// container's first network only; none on an internal one).
     pub gateways: Vec<IpAddr>,
     /// Published ports.
-    pub ports: Vec<PortSpec>,
+    pub ports: Vec<PortBinding>,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::fake::{FakeFirewall, FakeKernel, KernelCall};
-use crate::{IpNetwork, PortSpec, Protocol};
+use crate::{IpNetwork, PortBinding, Protocol};
 
 fn net(addr: &str, prefix: u8) -> IpNetwork {
     IpNetwork::new(addr.parse().unwrap(), prefix).unwrap()
@@ -22,7 +22,7 @@ fn endpoint(
     network: &str,
     host: &str,
     addr: &str,
-    ports: Vec<PortSpec>,
+    ports: Vec<PortBinding>,
 ) -> EndpointSpec {
     let gateway: std::net::Ipv4Addr = addr.parse().unwrap();
     let [a, b, c, _] = gateway.octets();
@@ -38,8 +38,8 @@ fn endpoint(
     }
 }
 
-fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortSpec {
-    PortSpec {
+fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortBinding {
+    PortBinding {
         proto: Protocol::Tcp,
         host_ip: host_ip.map(|ip| ip.parse().unwrap()),
         host_port,
@@ -489,13 +489,13 @@ fn the_rendered_table_is_complete_and_ordered() {
     ];
     let mut dual = endpoint("c1", "n1", "vethc1", "10.9.0.2", vec![tcp(None, 8080, 80)]);
     dual.addresses.push(net("fd00:9::2", 64));
-    dual.ports.push(PortSpec {
+    dual.ports.push(PortBinding {
         proto: Protocol::Sctp,
         host_ip: None,
         host_port: 9,
         container_port: 9,
     });
-    dual.ports.push(PortSpec {
+    dual.ports.push(PortBinding {
         proto: Protocol::Udp,
         host_ip: Some("10.0.0.5".parse().unwrap()),
         host_port: 53,

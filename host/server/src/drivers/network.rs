@@ -7,13 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use berth_engine::driver::{
-    EndpointModel, IpNet, NetworkModel, NetworkService, NetworkState, PortBinding, Protocol,
-    SandboxModel,
+    EndpointModel, IpNet, NetworkModel, NetworkService, NetworkState, SandboxModel,
 };
 use berth_engine::job::{ErrorKind, JobError};
 use berth_network::{
     EndpointSpec, IfName, IpNetwork, LinuxKernel, NetworkDriver, NetworkDriverConfig, NetworkError,
-    NetworkSpec, NftFirewall, PortSpec, TableName,
+    NetworkSpec, NftFirewall, TableName,
 };
 
 /// The default nftables table of a daemon (`--nft-table`).
@@ -85,19 +84,6 @@ fn network_spec(network: &NetworkModel) -> Result<NetworkSpec, JobError> {
     })
 }
 
-fn port_spec(port: &PortBinding) -> PortSpec {
-    PortSpec {
-        proto: match port.proto {
-            Protocol::Tcp => berth_network::Protocol::Tcp,
-            Protocol::Udp => berth_network::Protocol::Udp,
-            Protocol::Sctp => berth_network::Protocol::Sctp,
-        },
-        host_ip: port.host_ip,
-        host_port: port.host_port,
-        container_port: port.container_port,
-    }
-}
-
 fn endpoint_spec(endpoint: &EndpointModel) -> Result<EndpointSpec, JobError> {
     let mut addresses = Vec::new();
     for address in endpoint.ipv4.iter().chain(endpoint.ipv6.iter()) {
@@ -117,7 +103,7 @@ fn endpoint_spec(endpoint: &EndpointModel) -> Result<EndpointSpec, JobError> {
         mac: endpoint.mac.bytes(),
         addresses,
         gateways,
-        ports: endpoint.ports.iter().map(port_spec).collect(),
+        ports: endpoint.ports.clone(),
     })
 }
 

@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use berth_engine::driver::{InterfaceAddress, InterfaceName, MacAddress, SandboxState, Subnet};
+use berth_engine::driver::{
+    InterfaceAddress, InterfaceName, MacAddress, PortBinding, Protocol, SandboxState, Subnet,
+};
 use berth_model::network::parse_cidr;
 use berth_network::fake::{FakeFirewall, FakeKernel, KernelCall};
 
