@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::linux::thread::in_netns;
-use crate::{EndpointSpec, NetworkError, NetworkSpec};
+use crate::{EndpointSpec, NetworkError, NetworkSpec, PortBinding};
 
 /// The name of berth's nftables table, checked once: an nft identifier
 /// (a letter, then letters, digits or `_`; at most 32 bytes).
@@ -56,6 +56,24 @@ pub trait Firewall: Send + Sync {
     fn delete(&self, table: &TableName) -> Result<(), NetworkError>;
 }
 
+/// Each published port of `endpoint` with each of the endpoint's addresses
+/// of a family the port is published for, and that family's nft name
+/// (`ip`, `ip6`). A port published on an address, `0.0.0.0` or `::` is for
+/// that family only (moby `configurePortBindingIPv4`/`IPv6` skip the other
+/// family's address); one without an address is for both.
+fn published_targets(
+    endpoint: &EndpointSpec,
+) -> impl Iterator<Item = (&PortBinding, IpAddr, &'static str)> {
+    endpoint.ports.iter().flat_map(move |port| {
+        endpoint
+            .addresses
+            .iter()
+            .map(|a| a.addr())
+            .filter(move |addr| port.host_ip.is_none_or(|ip| ip.is_ipv4() == addr.is_ipv4()))
+            .map(move |addr| (port, addr, if addr.is_ipv4() { "ip" } else { "ip6" }))
+    })
+}
+
 /// Renders the whole table for `networks` and their `endpoints`.
 ///
 /// Endpoints whose network is not in `networks` get no rules. Ports are
@@ -74,38 +92,33 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
 
     let mut published = String::new();
     for endpoint in &endpoints {
-        for port in &endpoint.ports {
-            for address in &endpoint.addresses {
-                let (family, target) = match address.addr() {
-                    IpAddr::V4(a) => ("ip", format!("{a}:{}", port.container_port)),
-                    IpAddr::V6(a) => ("ip6", format!("[{a}]:{}", port.container_port)),
-                };
-                // An explicit `0.0.0.0` or `::` publishes on its family
-                // only (moby `configurePortBindingIPv4`/`IPv6` skip the
-                // other family's address): it gets that family's rule for
-                // every address, and the other family's none.
-                let destination = match port.host_ip {
-                    Some(ip) if ip.is_ipv4() != address.addr().is_ipv4() => continue,
-                    Some(ip) if !ip.is_unspecified() => format!("{family} daddr {ip}"),
-                    _ if address.addr().is_ipv4() => "meta nfproto ipv4".to_owned(),
-                    // Never [::1]: a packet DNATed from it leaves the host
-                    // with a loopback source, and the reply, turned back
-                    // to ::1, is not routed from the bridge to `lo` (IPv6
-                    // has no `route_localnet`; loopback needs a strict
-                    // route lookup), so the client would hang. Left alone,
-                    // it meets berthd's held socket and is refused at once.
-                    // kube-proxy leaves ::1 out of its IPv6 node ports the
-                    // same way (`! -d ::1/128`).
-                    _ => "ip6 daddr != ::1".to_owned(),
-                };
-                let _ = writeln!(
-                    published,
-                    "\t\t{destination} {proto} dport {hp} dnat {family} to {target} comment \"container:{c}\"",
-                    proto = port.proto.as_str(),
-                    hp = port.host_port,
-                    c = endpoint.container_id,
-                );
-            }
+        for (port, addr, family) in published_targets(endpoint) {
+            let target = match addr {
+                IpAddr::V4(a) => format!("{a}:{}", port.container_port),
+                IpAddr::V6(a) => format!("[{a}]:{}", port.container_port),
+            };
+            // An explicit `0.0.0.0` or `::` gets its family's rule for
+            // every address of the host.
+            let destination = match port.host_ip {
+                Some(ip) if !ip.is_unspecified() => format!("{family} daddr {ip}"),
+                _ if addr.is_ipv4() => "meta nfproto ipv4".to_owned(),
+                // Never [::1]: a packet DNATed from it leaves the host
+                // with a loopback source, and the reply, turned back
+                // to ::1, is not routed from the bridge to `lo` (IPv6
+                // has no `route_localnet`; loopback needs a strict
+                // route lookup), so the client would hang. Left alone,
+                // it meets berthd's held socket and is refused at once.
+                // kube-proxy leaves ::1 out of its IPv6 node ports the
+                // same way (`! -d ::1/128`).
+                _ => "ip6 daddr != ::1".to_owned(),
+            };
+            let _ = writeln!(
+                published,
+                "\t\t{destination} {proto} dport {hp} dnat {family} to {target} comment \"container:{c}\"",
+                proto = port.proto.as_str(),
+                hp = port.host_port,
+                c = endpoint.container_id,
+            );
         }
     }
 
@@ -153,29 +166,14 @@ pub fn render(table: &TableName, networks: &[NetworkSpec], endpoints: &[Endpoint
         // published (`! -i BRIDGE -o BRIDGE -j DROP`).
         let _ = writeln!(forward, "\t\toifname \"{br}\" ct status dnat accept {tag}");
         for endpoint in endpoints.iter().filter(|e| e.network_id == network.id) {
-            for port in &endpoint.ports {
-                for address in &endpoint.addresses {
-                    // The family the port is published for, as above.
-                    if port
-                        .host_ip
-                        .is_some_and(|ip| ip.is_ipv4() != address.addr().is_ipv4())
-                    {
-                        continue;
-                    }
-                    let family = if address.addr().is_ipv4() {
-                        "ip"
-                    } else {
-                        "ip6"
-                    };
-                    let _ = writeln!(
-                        forward,
-                        "\t\toifname \"{br}\" {family} daddr {} {} dport {} accept comment \"container:{}\"",
-                        address.addr(),
-                        port.proto.as_str(),
-                        port.container_port,
-                        endpoint.container_id,
-                    );
-                }
+            for (port, addr, family) in published_targets(endpoint) {
+                let _ = writeln!(
+                    forward,
+                    "\t\toifname \"{br}\" {family} daddr {addr} {} dport {} accept comment \"container:{}\"",
+                    port.proto.as_str(),
+                    port.container_port,
+                    endpoint.container_id,
+                );
             }
         }
         let _ = writeln!(forward, "\t\toifname \"{br}\" drop {tag}");
