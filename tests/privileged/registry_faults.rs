@@ -59,10 +59,7 @@ fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
     proxy.set(Fault::BlobWrongDigest);
     let out = d.docker(&["pull", &v2]);
     assert_eq!(out.code(), 1, "{out:#?}");
-    assert!(
-        out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
     assert_eq!(images(&d), before);
 
     proxy.set(Fault::BlobTruncated);
@@ -302,11 +299,7 @@ fn a_layer_that_fails_while_others_are_pulled_answers_after_they_cleaned_up() {
         // Right after the error, nothing waited for.
         d.assert_graph_scratch_empty();
         assert_eq!(out.code(), 1, "{out:#?}");
-        // Ours, or oci-client's check at the end of the stream.
-        assert!(
-            out.stderr.contains("digest mismatch") || out.stderr.contains("Invalid digest"),
-            "{out:#?}"
-        );
+        assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
         assert_eq!(images(&d), before);
     }
 
