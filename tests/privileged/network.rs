@@ -4,7 +4,7 @@
 //! from a peer (hairpin), internal networks, and a removal that leaves
 //! nothing behind.
 
-use berth_network::{EndpointSpec, IfName, IpNetwork, NetworkSpec, PortSpec, Protocol};
+use berth_network::{EndpointSpec, IfName, IpNetwork, NetworkSpec, PortBinding, Protocol};
 use berth_tests::busybox::BUSYBOX;
 use berth_tests::netlab::{Lab, is_mounted};
 
@@ -26,7 +26,7 @@ fn endpoint(
     network: &str,
     addr: &str,
     last: u8,
-    ports: Vec<PortSpec>,
+    ports: Vec<PortBinding>,
 ) -> EndpointSpec {
     EndpointSpec {
         container_id: container.into(),
@@ -47,8 +47,8 @@ fn gateway_of(addr: &str) -> std::net::IpAddr {
     std::net::Ipv4Addr::new(a, b, c, 1).into()
 }
 
-fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortSpec {
-    PortSpec {
+fn tcp(host_ip: Option<&str>, host_port: u16, container_port: u16) -> PortBinding {
+    PortBinding {
         proto: Protocol::Tcp,
         host_ip: host_ip.map(|ip| ip.parse().expect("host ip")),
         host_port,

@@ -25,6 +25,28 @@ impl Challenge {
     }
 }
 
+/// The challenges of every `WWW-Authenticate` header of an answer; those
+/// that do not parse are left out.
+pub fn of_headers(headers: &reqwest::header::HeaderMap) -> Vec<Challenge> {
+    headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(parse)
+        .flatten()
+        .collect()
+}
+
+/// The challenge berth answers among `challenges`: `Bearer` (a token for
+/// just the scopes asked) before `Basic` (the password on every request),
+/// as distribution's client prefers it.
+pub fn preferred(challenges: &[Challenge]) -> Option<&Challenge> {
+    challenges
+        .iter()
+        .find(|c| c.scheme == "bearer")
+        .or_else(|| challenges.iter().find(|c| c.scheme == "basic"))
+}
+
 /// Parses a `WWW-Authenticate` value holding one or more challenges;
 /// `None` if it does not parse.
 pub fn parse(header: &str) -> Option<Vec<Challenge>> {

@@ -104,6 +104,95 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Checks `credentials` against `registry`'s `/v2/` with the challenge
+    /// flow, as `docker login` asks the daemon to (moby
+    /// `registry.loginV2`): a `Basic` challenge is answered with the
+    /// credentials, a `Bearer` one at its realm's token endpoint. Returns
+    /// the identity (refresh) token the token service gave, if any.
+    pub async fn login(
+        &self,
+        registry: &str,
+        credentials: &Credentials,
+    ) -> Result<Option<String>, RegistryError> {
+        let Credentials::Basic { username, password } = credentials else {
+            return Err(RegistryError::Unauthorized {
+                message: "a user name and password are needed to log in".into(),
+            });
+        };
+        let host = match registry {
+            "docker.io" | "index.docker.io" | "https://index.docker.io/v1/" => {
+                "registry-1.docker.io"
+            }
+            other => other
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/'),
+        };
+        let session = self.session_with(host, credentials)?;
+        let url = format!("{}/v2/", session.base);
+        let transport = |e: reqwest::Error| {
+            RegistryError::Transport(format!("Get {url:?}: {}", error_chain(&e)))
+        };
+        let first = session.http.get(&url).send().await.map_err(transport)?;
+        if first.status().is_success() {
+            return Ok(None);
+        }
+        let failed = |status: reqwest::StatusCode| RegistryError::Unauthorized {
+            // moby's text (registry/auth.go, loginV2).
+            message: format!("login attempt to {url} failed with status: {status}"),
+        };
+        if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Err(failed(first.status()));
+        }
+        let challenges = challenge::of_headers(first.headers());
+        match challenge::preferred(&challenges) {
+            Some(bearer) if bearer.scheme == "bearer" => {
+                let realm = bearer.realm().ok_or_else(|| {
+                    RegistryError::Transport(format!("{url}: bearer challenge without a realm"))
+                })?;
+                // No scope: the token only proves the password; the token
+                // service's refresh token, if it gives one, is what the
+                // client keeps instead of it.
+                let mut query = vec![("account", username.as_str()), ("client_id", "berth")];
+                if let Some(service) = bearer.service() {
+                    query.push(("service", service));
+                }
+                let response = session
+                    .http
+                    .get(realm)
+                    .query(&query)
+                    .basic_auth(username, Some(password))
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                if !response.status().is_success() {
+                    return Err(RegistryError::Unauthorized {
+                        message: "incorrect username or password".into(),
+                    });
+                }
+                let body: serde_json::Value = response.json().await.map_err(transport)?;
+                Ok(body["refresh_token"].as_str().map(str::to_owned))
+            }
+            Some(_basic) => {
+                let response = session
+                    .http
+                    .get(&url)
+                    .basic_auth(username, Some(password))
+                    .send()
+                    .await
+                    .map_err(transport)?;
+                if response.status().is_success() {
+                    Ok(None)
+                } else {
+                    Err(failed(response.status()))
+                }
+            }
+            None => Err(failed(first.status())),
+        }
+    }
+}
+
 impl Session<'_> {
     /// Sends the request `build` makes, authenticated for `scopes` (`type:name:actions`).
     /// A registry whose challenge is known gets the credentials (or a
@@ -123,20 +212,8 @@ impl Session<'_> {
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let challenges: Vec<Challenge> = response
-            .headers()
-            .get_all(reqwest::header::WWW_AUTHENTICATE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(challenge::parse)
-            .flatten()
-            .collect();
-        let Some(challenge) = challenges
-            .iter()
-            .find(|c| c.scheme == "bearer")
-            .or_else(|| challenges.iter().find(|c| c.scheme == "basic"))
-            .cloned()
-        else {
+        let challenges = challenge::of_headers(response.headers());
+        let Some(challenge) = challenge::preferred(&challenges).cloned() else {
             return Ok(response);
         };
         // Answered already with what this challenge asks: the credentials
