@@ -232,10 +232,8 @@ fn answer(
     if !line.starts_with("GET ") || path != "/token" {
         return respond(stream, "404 Not Found", "{}");
     }
-    let params: Vec<(String, String)> = query
-        .split('&')
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect();
     let scopes: Vec<String> = params
         .iter()
@@ -355,30 +353,4 @@ fn respond(mut stream: TcpStream, status: &str, body: &str) -> std::io::Result<(
         body.len()
     )?;
     stream.flush()
-}
-
-/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a
-/// byte.
-fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
