@@ -106,7 +106,9 @@ pub fn auth_config_from_json(json: &[u8]) -> Result<RegistryAuth, JobError> {
     })
 }
 
-fn progress(status: impl Into<String>, id: &str) -> ProgressMessage {
+/// A progress line of the JSON stream: `status` for the layer (or image)
+/// `id`.
+pub(super) fn progress(status: impl Into<String>, id: &str) -> ProgressMessage {
     ProgressMessage {
         status: status.into(),
         id: id.to_owned(),
@@ -115,7 +117,7 @@ fn progress(status: impl Into<String>, id: &str) -> ProgressMessage {
 }
 
 /// The short id Docker shows for a layer: 12 hex digits of its digest.
-fn short_id(digest: &str) -> String {
+pub(super) fn short_id(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
     hex.chars().take(12).collect()
 }

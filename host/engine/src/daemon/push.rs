@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::Daemon;
 use super::blocking::BlockingKind;
 use super::distribution::BlobRecord;
+use super::pull::{progress, short_id};
 use super::transfer::{self, unless_cancelled, unless_cancelled_now};
 use crate::driver::{
     LayerHold, PushTarget, RegistryAuth, RegistryService, RemoteLayer, RemoteName,
@@ -72,19 +73,6 @@ pub(crate) struct PushedLayer {
     pub size: u64,
     /// The digest of the tar it holds.
     pub diff_id: String,
-}
-
-fn progress(status: impl Into<String>, id: &str) -> ProgressMessage {
-    ProgressMessage {
-        status: status.into(),
-        id: id.to_owned(),
-        ..ProgressMessage::default()
-    }
-}
-
-fn short_id(digest: &str) -> String {
-    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    hex.chars().take(12).collect()
 }
 
 fn sha256_digest(bytes: &[u8]) -> String {
