@@ -59,17 +59,35 @@ fn parse_size(input: &str, base: f64) -> Result<i64, SizeError> {
     Ok(bytes as i64)
 }
 
-/// Formats a size the way `docker images` prints it (decimal units, three
-/// significant digits): `4.86MB`.
+/// Formats a size the way `docker images` prints it (go-units
+/// `HumanSize`: decimal units, four significant digits): `4.86MB`.
 pub fn human_size(bytes: i64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
+    custom_size(
+        bytes as f64,
+        1000.0,
+        &["B", "kB", "MB", "GB", "TB", "PB", "EB"],
+    )
+}
+
+/// go-units `BytesSize`: binary units, four significant digits (`10MiB`,
+/// `1.953GiB`), as `docker stats` prints memory.
+pub fn bytes_size(bytes: u64) -> String {
+    custom_size(
+        bytes as f64,
+        1024.0,
+        &["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"],
+    )
+}
+
+/// go-units `CustomSize("%.4g%s", ...)`: `value` divided by `base` until
+/// under it (or out of units), four significant digits, trailing zeros
+/// trimmed.
+fn custom_size(mut value: f64, base: f64, units: &[&str]) -> String {
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    while value >= base && unit < units.len() - 1 {
+        value /= base;
         unit += 1;
     }
-    // go-units uses %.4g: four significant digits, trailing zeros trimmed.
     let int_digits = if value < 1.0 {
         1
     } else {
@@ -78,14 +96,9 @@ pub fn human_size(bytes: i64) -> String {
     let precision = 4usize.saturating_sub(int_digits);
     let mut text = format!("{value:.precision$}");
     if text.contains('.') {
-        while text.ends_with('0') {
-            text.pop();
-        }
-        if text.ends_with('.') {
-            text.pop();
-        }
+        text = text.trim_end_matches('0').trim_end_matches('.').to_owned();
     }
-    format!("{text}{}", UNITS[unit])
+    format!("{text}{}", units[unit])
 }
 
 /// go-units `HumanDuration` of `seconds`, as `docker ps` and `docker
@@ -122,6 +135,14 @@ mod tests {
         assert_eq!(ram_in_bytes("2GiB").unwrap(), 2 << 30);
         assert_eq!(ram_in_bytes("4096").unwrap(), 4096);
         assert_eq!(ram_in_bytes("10 m").unwrap(), 10 << 20);
+    }
+
+    #[test]
+    fn binary_sizes_print_as_go_units_does() {
+        assert_eq!(bytes_size(0), "0B");
+        assert_eq!(bytes_size(1023), "1023B");
+        assert_eq!(bytes_size(1536), "1.5KiB");
+        assert_eq!(bytes_size(2_097_152_000), "1.953GiB");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use berth_api::container::ContainerSummary;
 use berth_api::container::stats::{BlkioStats, MemoryStats, StatsResponse};
-use berth_api::units::human_size;
+use berth_api::units::{bytes_size, human_size};
 
 use super::Result;
 use crate::format::{short_id, table};
@@ -192,30 +192,6 @@ fn block_io(b: &BlkioStats) -> (u64, u64) {
     (read, write)
 }
 
-/// go-units `BytesSize`: binary units, four significant digits (`10MiB`,
-/// `1.953GiB`).
-fn bytes_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let int_digits = if value < 1.0 {
-        1
-    } else {
-        (value.log10().floor() as usize) + 1
-    };
-    let precision = 4usize.saturating_sub(int_digits);
-    let mut text = format!("{value:.precision$}");
-    if text.contains('.') {
-        let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-        text = trimmed.to_owned();
-    }
-    format!("{text}{}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use berth_api::container::stats::BlkioStatEntry;
@@ -270,12 +246,5 @@ mod tests {
         let r = row("abc", "off", &s);
         assert_eq!(r[2..5], ["0.00%", "0B / 0B", "0.00%"]);
         assert_eq!(r[7], "0");
-    }
-
-    #[test]
-    fn bytes_size_is_go_units() {
-        assert_eq!(bytes_size(0), "0B");
-        assert_eq!(bytes_size(1536), "1.5KiB");
-        assert_eq!(bytes_size(2_097_152_000), "1.953GiB");
     }
 }
