@@ -318,14 +318,50 @@ pub(crate) fn sync_filesystem(path: &Path) -> Result<(), GraphError> {
     })
 }
 
-/// The most files and directories a staged tree may hold for
-/// [`sync_tree`] to `fsync` them one by one rather than `syncfs` the
-/// filesystem. Below it, the `fsync`s write only what the tree holds,
-/// where a `syncfs` also waits for every other writer's dirty pages on
-/// the filesystem (a busy build beside berthd made it 35 ms and more per
-/// layer); above it, one `syncfs` costs less than an `fsync` (a journal
-/// commit) per file.
-pub(crate) const SYNC_EACH_MAX: usize = 64;
+/// What the disk writes back in the time an `fsync` of one small file
+/// takes (its journal commit). Measured with `tests/bench/sync.sh` on ext4
+/// over virtio (the CI's kind of machine): a `syncfs` behind 256 MiB of
+/// another writer's dirty pages took about 200 ms, an `fsync` a file about
+/// 0.2 ms, the same with or without them.
+const BYTES_PER_FSYNC: u64 = 256 << 10;
+
+/// The most entries [`sync_tree`] `fsync`s one by one when the page cache
+/// cannot be read (no `/proc`): what was used before it was measured.
+const SYNC_EACH_FALLBACK: usize = 64;
+
+/// The most files and directories a staged tree holding `tree_bytes` of
+/// content may have for [`sync_tree`] to `fsync` them one by one rather
+/// than `syncfs` the filesystem, by what a `syncfs` would wait for besides
+/// the tree: every other writer's dirty pages.
+///
+/// On a quiet filesystem one `syncfs` is the cheaper at any size (2.2 ms
+/// against 3.5 ms for 8 files, 4.7 against 23.7 ms for 128, in
+/// `tests/bench/sync.sh`), so the answer is 0. With 256 MiB of another
+/// writer's pages dirty, a `syncfs` took 200 ms and more while 128
+/// `fsync`s took 26 ms: each entry is worth an `fsync` while the others'
+/// pending bytes exceed [`BYTES_PER_FSYNC`] for it. The host's `Dirty` and
+/// `Writeback` count every filesystem, so a busy one elsewhere only makes
+/// berth choose the `fsync`s, which stay correct.
+pub(crate) fn sync_each_max(tree_bytes: u64) -> usize {
+    let Some(pending) = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| pending_writeback(&m))
+    else {
+        return SYNC_EACH_FALLBACK;
+    };
+    let others = pending.saturating_sub(tree_bytes);
+    usize::try_from(others / BYTES_PER_FSYNC).unwrap_or(usize::MAX)
+}
+
+/// `Dirty` + `Writeback` of `/proc/meminfo`'s text, in bytes.
+fn pending_writeback(meminfo: &str) -> Option<u64> {
+    let field = |name: &str| -> Option<u64> {
+        let line = meminfo.lines().find(|l| l.starts_with(name))?;
+        let kib = line[name.len()..].trim().strip_suffix("kB")?.trim();
+        kib.parse::<u64>().ok()?.checked_mul(1024)
+    };
+    field("Dirty:")?.checked_add(field("Writeback:")?)
+}
 
 /// Makes the tree at `root` durable before it is published: its regular
 /// files (data and inode) and its directories (so their entries: files,
@@ -452,6 +488,19 @@ mod tests {
     }
 
     #[test]
+    fn the_fsync_budget_grows_with_the_other_writers_pending_pages() {
+        let meminfo = "MemTotal:       24000000 kB\nDirty:             65536 kB\n\
+                       Writeback:          1024 kB\nAnonPages:   10 kB\n";
+        let pending = pending_writeback(meminfo).expect("parses");
+        assert_eq!(pending, 66_560 << 10);
+        // 65 MiB pending, 1 MiB of it the tree's own: 256 entries' worth.
+        assert_eq!(pending.saturating_sub(1 << 20) / BYTES_PER_FSYNC, 256);
+        for bad in ["", "Dirty: 12 kB\n", "Dirty: x kB\nWriteback: 0 kB\n"] {
+            assert_eq!(pending_writeback(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn a_small_tree_is_synced_file_by_file_and_a_large_one_by_syncfs() {
         let root = tree();
         // a/file and link are one file, counted as two entries: the walk
@@ -470,7 +519,7 @@ mod tests {
     #[test]
     fn a_tree_that_cannot_be_read_is_an_error_naming_it() {
         let missing = tempfile::tempdir().expect("tempdir").path().join("gone");
-        let err = sync_tree(&missing, SYNC_EACH_MAX).expect_err("missing root");
+        let err = sync_tree(&missing, SYNC_EACH_FALLBACK).expect_err("missing root");
         assert!(err.to_string().contains("gone"), "{err}");
     }
 }

@@ -36,8 +36,9 @@
 //! # Crash safety
 //!
 //! Records are the truth. An import extracts into `tmp/`, makes the
-//! extracted tree durable (an `fsync` of each file and directory when the
-//! layer has few, else one `syncfs`: `fsutil::sync_tree`), renames the
+//! extracted tree durable (one `syncfs`, or an `fsync` of each file and
+//! directory when other writers' dirty pages would make the `syncfs` wait
+//! longer: `fsutil::sync_tree`, `fsutil::sync_each_max`), renames the
 //! layer into `layers/`, writes the config blob (temp file,
 //! `fsync`, rename; its digest checked first), then commits all records in
 //! one transaction. Removal deletes records first, files second. At open,

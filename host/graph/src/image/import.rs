@@ -257,7 +257,8 @@ impl Graph {
         // staging root too: its entry `diff`; publishing renames the root
         // and syncs `layers/`). Records are the truth: a layer is recorded
         // only once this has returned.
-        fsutil::sync_tree(staging.path(), fsutil::SYNC_EACH_MAX)?;
+        let how = fsutil::sync_tree(staging.path(), fsutil::sync_each_max(report.size))?;
+        tracing::debug!(layer = %diff_hex, ?how, "staged layer made durable");
         Ok(StagedLayer {
             staging,
             diff_hex,
