@@ -230,10 +230,8 @@ fn docker_cli_reads_version_info_and_images() {
         .docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
         .ok();
     assert!(images.lines().any(|l| l == "viadocker:1"), "{images}");
-    let inspected = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", "viadocker:1"])
-        .ok();
-    assert_eq!(inspected.trim(), id.trim());
+    let inspected = d.image_id("viadocker:1");
+    assert_eq!(inspected, id.trim());
     let missing = d.docker(&["image", "inspect", "nope:never"]);
     assert_eq!(missing.code(), 1);
 }

@@ -15,16 +15,6 @@ use berth_tests::daemon::Daemon;
 use berth_tests::registry::{Compression, Registry, file_layer, five_layer_layout, write_layout};
 use berth_tests::regproxy::{Fault, FaultProxy};
 
-fn images(d: &Daemon) -> String {
-    d.docker(&[
-        "images",
-        "--no-trunc",
-        "--format",
-        "{{.Repository}}:{{.Tag}} {{.ID}}",
-    ])
-    .ok()
-}
-
 #[test]
 fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
     let registry = Registry::start();
@@ -42,7 +32,7 @@ fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
         .docker(&["tag", &app, &proxy.reference("test/app:keep")])
         .ok();
     assert!(out.is_empty(), "{out}");
-    let before = images(&d);
+    let before = d.images();
     let v2 = proxy.reference("test/app:v2");
 
     proxy.set(Fault::ManifestNotJson);
@@ -54,13 +44,13 @@ fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
         )),
         "{out:#?}"
     );
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
 
     proxy.set(Fault::BlobWrongDigest);
     let out = d.docker(&["pull", &v2]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
 
     proxy.set(Fault::BlobTruncated);
     let out = d.docker(&["pull", &v2]);
@@ -69,13 +59,11 @@ fn a_bad_manifest_or_blob_from_the_wire_commits_nothing_and_keeps_the_tag() {
         out.stderr.contains("failed to read blob") || out.stderr.contains("size mismatch"),
         "{out:#?}"
     );
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
     d.assert_graph_scratch_empty();
 
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &app])
-        .ok();
-    assert_eq!(id.trim(), old.image_id);
+    let id = d.image_id(&app);
+    assert_eq!(id, old.image_id);
     let out = d.docker(&["run", "--rm", &app, "cat", "/layer3.txt"]).ok();
     assert_eq!(out, "3 old\n");
 
@@ -203,7 +191,7 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     );
     let reference = proxy.reference("test/crash:v1");
     let mut d = Daemon::start();
-    let before = images(&d);
+    let before = d.images();
 
     let pull = spawn_pull(&d, &reference);
     wait_for_a_partial_blob(&d);
@@ -212,7 +200,7 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
 
     d.restart();
     d.assert_graph_scratch_empty();
-    assert_eq!(images(&d), before, "a killed pull left an image");
+    assert_eq!(d.images(), before, "a killed pull left an image");
 
     proxy.set(Fault::None);
     let out = d.docker(&["pull", &reference]).ok();
@@ -220,10 +208,8 @@ fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
         out.contains(&format!("Digest: {}", image.manifest_digest)),
         "{out}"
     );
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
-        .ok();
-    assert_eq!(id.trim(), image.image_id);
+    let id = d.image_id(&reference);
+    assert_eq!(id, image.image_id);
     let out = d
         .docker(&[
             "run",
@@ -292,7 +278,7 @@ fn a_layer_that_fails_while_others_are_pulled_answers_after_they_cleaned_up() {
     );
     let reference = proxy.reference("test/mixed:v1");
     let d = Daemon::start();
-    let before = images(&d);
+    let before = d.images();
 
     for _ in 0..3 {
         let out = d.docker(&["pull", &reference]);
@@ -300,7 +286,7 @@ fn a_layer_that_fails_while_others_are_pulled_answers_after_they_cleaned_up() {
         d.assert_graph_scratch_empty();
         assert_eq!(out.code(), 1, "{out:#?}");
         assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
-        assert_eq!(images(&d), before);
+        assert_eq!(d.images(), before);
     }
 
     proxy.set(Fault::None);
@@ -355,7 +341,7 @@ fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
     let mut d = Daemon::start();
     // A layer no registry has seen: the push must compress and upload it.
     let id = d.import_busybox(&reference);
-    let before = images(&d);
+    let before = d.images();
 
     let docker = berth_tests::require::program("docker", "docker-ce-cli (or docker.io)");
     let push = KillOnDrop(
@@ -389,7 +375,7 @@ fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
     d.assert_graph_scratch_empty();
     let left = temp_files(&d.data_root());
     assert!(left.is_empty(), "a killed push left temp files: {left:?}");
-    assert_eq!(images(&d), before, "a killed push changed the images");
+    assert_eq!(d.images(), before, "a killed push changed the images");
     let out = d
         .docker(&["run", "--rm", &reference, "busybox", "echo", "intact"])
         .ok();
@@ -411,17 +397,13 @@ fn kill_9_mid_push_leaves_a_consistent_store_and_the_push_then_succeeds() {
     let other = Daemon::start();
     let out = other.docker(&["pull", &reference]).ok();
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
-    let pulled = other
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
-        .ok();
+    let pulled = other.image_id(&reference);
     let manifest = registry.manifest("test/pushcrash", &digest);
-    assert_eq!(pulled.trim(), manifest["config"]["digest"], "{manifest}");
+    assert_eq!(pulled, manifest["config"]["digest"], "{manifest}");
     // The pushing daemon's image is untouched (an imported layer writes
     // back as another tar, so the pushed config may get another id).
-    let local = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
-        .ok();
-    assert_eq!(local.trim(), id);
+    let local = d.image_id(&reference);
+    assert_eq!(local, id);
     let out = other
         .docker(&["run", "--rm", &reference, "busybox", "echo", "pulled"])
         .ok();

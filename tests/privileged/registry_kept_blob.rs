@@ -162,16 +162,10 @@ fn a_saved_loaded_and_pushed_image_keeps_its_id() {
     let image = five_layer_layout(&tmp.path().join("layout"), "v1", "keeps");
     registry.push_layout(&tmp.path().join("layout"), "v1", "keeps/app:v1");
     let pulled = registry.reference("keeps/app:v1");
-    let id_of = |d: &Daemon, reference: &str| {
-        d.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
-            .ok()
-            .trim()
-            .to_owned()
-    };
 
     let a = Daemon::start();
     a.docker(&["pull", &pulled]).ok();
-    assert_eq!(id_of(&a, &pulled), image.image_id);
+    assert_eq!(a.image_id(&pulled), image.image_id);
     let archive = tmp.path().join("saved.tar");
     a.docker(&["save", "-o", archive.to_str().expect("utf-8"), &pulled])
         .ok();
@@ -181,7 +175,7 @@ fn a_saved_loaded_and_pushed_image_keeps_its_id() {
         .docker(&["load", "-i", archive.to_str().expect("utf-8")])
         .ok();
     assert!(out.contains(&format!("Loaded image: {pulled}")), "{out}");
-    assert_eq!(id_of(&b, &pulled), image.image_id);
+    assert_eq!(b.image_id(&pulled), image.image_id);
 
     let copy = registry.reference("keeps/copy:v1");
     b.docker(&["tag", &pulled, &copy]).ok();

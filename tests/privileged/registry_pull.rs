@@ -4,16 +4,6 @@
 use berth_tests::daemon::Daemon;
 use berth_tests::registry::{Registry, five_layer_layout};
 
-fn images(d: &Daemon) -> String {
-    d.docker(&[
-        "images",
-        "--no-trunc",
-        "--format",
-        "{{.Repository}}:{{.Tag}} {{.ID}}",
-    ])
-    .ok()
-}
-
 #[test]
 fn docker_pulls_a_five_layer_image_and_runs_it() {
     let registry = Registry::start();
@@ -34,10 +24,8 @@ fn docker_pulls_a_five_layer_image_and_runs_it() {
         out.contains(&format!("Status: Downloaded newer image for {reference}")),
         "{out}"
     );
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
-        .ok();
-    assert_eq!(id.trim(), image.image_id);
+    let id = d.image_id(&reference);
+    assert_eq!(id, image.image_id);
 
     // Every layer, the zstd one included, made it into the rootfs.
     let out = d
@@ -93,7 +81,7 @@ fn an_unknown_tag_or_repository_is_a_clear_error_and_changes_nothing() {
     five_layer_layout(&tmp.path().join("layout"), "v1", "x");
     registry.push_layout(&tmp.path().join("layout"), "v1", "test/app:v1");
     let d = Daemon::start();
-    let before = images(&d);
+    let before = d.images();
 
     let out = d.docker(&["pull", &registry.reference("test/app:nope")]);
     assert_eq!(out.code(), 1, "{out:#?}");
@@ -107,7 +95,7 @@ fn an_unknown_tag_or_repository_is_a_clear_error_and_changes_nothing() {
     let out = d.docker(&["pull", &registry.reference("no/such:v1")]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(out.stderr.contains("not found"), "{out:#?}");
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
     d.assert_graph_scratch_empty();
 }
 
@@ -205,7 +193,7 @@ fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
     let v1 = registry.reference("test/app:v1");
     let v2 = registry.reference("test/app:v2");
     d.docker(&["pull", &v1]).ok();
-    let before = images(&d);
+    let before = d.images();
 
     // Same size, other bytes: the digest check refuses it.
     let victim = registry.blob_file(&new.layer_digests[2]);
@@ -216,7 +204,7 @@ fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
     let out = d.docker(&["pull", &v2]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
 
     // Shorter than its descriptor says.
     bytes.truncate(middle);
@@ -227,13 +215,11 @@ fn a_corrupt_or_truncated_blob_commits_nothing_and_keeps_the_previous_image() {
         out.stderr.contains("size mismatch") || out.stderr.contains("failed to read blob"),
         "{out:#?}"
     );
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
 
     d.assert_graph_scratch_empty();
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &v1])
-        .ok();
-    assert_eq!(id.trim(), old.image_id);
+    let id = d.image_id(&v1);
+    assert_eq!(id, old.image_id);
     let out = d.docker(&["run", "--rm", &v1, "cat", "/layer3.txt"]).ok();
     assert_eq!(out, "3 old\n");
 }
@@ -262,12 +248,12 @@ fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
     let victim = registry.blob_file(&image.layer_digests[2]);
     let original = touch_gzip_mtime(&victim);
     let d = Daemon::start();
-    let before = images(&d);
+    let before = d.images();
 
     let out = d.docker(&["pull", &reference]);
     assert_eq!(out.code(), 1, "{out:#?}");
     assert!(out.stderr.contains("digest mismatch"), "{out:#?}");
-    assert_eq!(images(&d), before);
+    assert_eq!(d.images(), before);
     d.assert_graph_scratch_empty();
 
     // The blob as it was: that layer is fetched and extracted again (the
@@ -284,8 +270,6 @@ fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
         !out.contains(&format!("{id}: Already exists")),
         "{id}: {out}"
     );
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", &reference])
-        .ok();
-    assert_eq!(id.trim(), image.image_id);
+    let id = d.image_id(&reference);
+    assert_eq!(id, image.image_id);
 }

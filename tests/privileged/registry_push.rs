@@ -7,13 +7,6 @@ use berth_tests::daemon::Daemon;
 use berth_tests::registry::{Registry, five_layer_layout, gzip_five_layer_layout};
 use berth_tests::regproxy::{Fault, FaultProxy};
 
-fn image_id(d: &Daemon, reference: &str) -> String {
-    d.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
-        .ok()
-        .trim()
-        .to_owned()
-}
-
 /// The `TAG: digest: sha256:... size: N` line's digest.
 fn pushed_digest(out: &str, tag: &str) -> String {
     let prefix = format!("{tag}: digest: ");
@@ -59,8 +52,8 @@ fn a_pushed_image_pulls_into_a_second_daemon_with_the_same_ids() {
     let b = Daemon::start();
     let out = b.docker(&["pull", &copy]).ok();
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
-    assert_eq!(image_id(&b, &copy), image.image_id);
-    assert_eq!(image_id(&a, &copy), image.image_id);
+    assert_eq!(b.image_id(&copy), image.image_id);
+    assert_eq!(a.image_id(&copy), image.image_id);
     let out = b
         .docker(&["run", "--rm", &copy, "cat", "/layer1.txt", "/layer4.txt"])
         .ok();
@@ -90,7 +83,7 @@ fn a_pushed_image_pulls_into_a_second_daemon_with_the_same_ids() {
     assert_eq!(pushed_digest(&out, "v1"), made_digest);
     let out = b.berth(&["pull", &made]).ok();
     assert!(out.contains(&format!("Digest: {made_digest}")), "{out}");
-    assert_eq!(image_id(&b, &made), image_id(&a, &made));
+    assert_eq!(b.image_id(&made), a.image_id(&made));
     let out = b.docker(&["run", "--rm", &made, "cat", "/made.txt"]).ok();
     assert_eq!(out, "made\n");
 

@@ -171,10 +171,8 @@ fn a_registry_mirror_serves_docker_hub_names_before_the_origin() {
         out.contains("Status: Downloaded newer image for mirrored:v1"),
         "{out}"
     );
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", "mirrored:v1"])
-        .ok();
-    assert_eq!(id.trim(), image.image_id);
+    let id = d.image_id("mirrored:v1");
+    assert_eq!(id, image.image_id);
 
     // A tag the mirror lacks goes to Docker Hub itself (its API host,
     // moby's `DefaultV2Registry`), which this machine cannot reach: the
@@ -237,10 +235,8 @@ fn a_blob_a_mirror_serves_wrong_comes_from_the_next_mirror() {
         out.contains("Status: Downloaded newer image for mirrored:v1"),
         "{out}"
     );
-    let id = d
-        .docker(&["image", "inspect", "--format", "{{.Id}}", "mirrored:v1"])
-        .ok();
-    assert_eq!(id.trim(), image.image_id);
+    let id = d.image_id("mirrored:v1");
+    assert_eq!(id, image.image_id);
     let out = d
         .docker(&["run", "--rm", "mirrored:v1", "cat", "/layer3.txt"])
         .ok();

@@ -206,6 +206,28 @@ impl Daemon {
         format!("br-{}", &id.trim()[..12])
     }
 
+    /// The id `docker image inspect` gives `reference`.
+    #[track_caller]
+    pub fn image_id(&self, reference: &str) -> String {
+        self.docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+            .ok()
+            .trim()
+            .to_owned()
+    }
+
+    /// `docker images` as `REPOSITORY:TAG ID` lines, full ids: what a
+    /// failed pull or push must leave as it was.
+    #[track_caller]
+    pub fn images(&self) -> String {
+        self.docker(&[
+            "images",
+            "--no-trunc",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.ID}}",
+        ])
+        .ok()
+    }
+
     /// Asserts that the graph's scratch directory holds nothing: no temp
     /// blob or half-staged layer outlived the operation that made it.
     #[track_caller]
