@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{Registry, five_layer_layout};
+use berth_tests::registry::Registry;
 
 use crate::plugins::plugins_support::{PluginDir, install, test_plugins};
 
@@ -35,8 +35,7 @@ fn a_registry_policy_plugin_maps_a_registry_to_another_stored_credential() {
     let built = test_plugins();
     let registry = Registry::start_with_auth("berth", "s3cret");
     let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "policy");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "private/app:v1");
+    registry.push_five_layer("private/app:v1", "policy");
     let reference = registry.reference("private/app:v1");
 
     // The admin holds the registry's password under another name only, so
@@ -118,8 +117,7 @@ fn a_registry_policy_plugin_maps_a_registry_to_another_stored_credential() {
 fn the_client_s_credential_goes_first_and_the_admin_s_for_its_own_registry() {
     let registry = Registry::start_with_auth("berth", "s3cret");
     let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "admin");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "private/app:v1");
+    registry.push_five_layer("private/app:v1", "admin");
     let reference = registry.reference("private/app:v1");
     let admin = tmp.path().join("registry-auth.json");
     std::fs::write(

@@ -135,9 +135,7 @@ fn a_client_gone_mid_pull_leaves_no_temp_file_behind() {
     // re-created by a write left over would stay), and a pull afterwards
     // succeeds and leaves it empty too.
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "gone");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "test/gone:v1");
+    let image = registry.push_five_layer("test/gone:v1", "gone");
     let proxy = FaultProxy::start(
         &registry.addr,
         Fault::BlobSlow {
@@ -179,9 +177,7 @@ fn a_client_gone_mid_pull_leaves_no_temp_file_behind() {
 #[test]
 fn kill_9_mid_pull_leaves_a_consistent_store_and_the_pull_then_succeeds() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "crash");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "test/crash:v1");
+    let image = registry.push_five_layer("test/crash:v1", "crash");
     let proxy = FaultProxy::start(
         &registry.addr,
         Fault::BlobSlow {

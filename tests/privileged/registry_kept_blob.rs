@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{Compression, Registry, file_layer, five_layer_layout, write_layout};
+use berth_tests::registry::{Compression, Registry, file_layer, write_layout};
 use sha2::{Digest, Sha256};
 
 fn sha256(bytes: &[u8]) -> String {
@@ -159,8 +159,7 @@ fn a_layer_pulled_as_gzip_is_pushed_to_another_registry_byte_for_byte() {
 fn a_saved_loaded_and_pushed_image_keeps_its_id() {
     let registry = Registry::start();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "keeps");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "keeps/app:v1");
+    let image = registry.push_five_layer("keeps/app:v1", "keeps");
     let pulled = registry.reference("keeps/app:v1");
 
     let a = Daemon::start();

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use berth_tests::daemon::Daemon;
-use berth_tests::registry::{Registry, five_layer_layout};
+use berth_tests::registry::Registry;
 
 use crate::plugins::plugins_support::{PluginDir, install, test_plugins};
 
@@ -39,9 +39,7 @@ fn lower_dirs(d: &Daemon, name: &str) -> Vec<String> {
 fn a_pulled_five_layer_image_is_laid_out_by_the_graph_policy_and_a_plugin_changes_it() {
     let built = test_plugins();
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "layout");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "deep/app:v1");
+    registry.push_five_layer("deep/app:v1", "layout");
     let reference = registry.reference("deep/app:v1");
     let p = PluginDir::new();
     let d = p.start_with(&["--storage-driver", "overlay2"]);

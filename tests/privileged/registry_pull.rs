@@ -7,9 +7,7 @@ use berth_tests::registry::{Registry, five_layer_layout};
 #[test]
 fn docker_pulls_a_five_layer_image_and_runs_it() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "first");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "test/app:v1");
+    let image = registry.push_five_layer("test/app:v1", "first");
     let reference = registry.reference("test/app:v1");
 
     let d = Daemon::start();
@@ -58,9 +56,7 @@ fn docker_pulls_a_five_layer_image_and_runs_it() {
 #[test]
 fn docker_run_pulls_a_missing_image_first() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v2", "run");
-    registry.push_layout(&tmp.path().join("layout"), "v2", "team/run:v2");
+    registry.push_five_layer("team/run:v2", "run");
     let reference = registry.reference("team/run:v2");
 
     let d = Daemon::start();
@@ -77,9 +73,7 @@ fn docker_run_pulls_a_missing_image_first() {
 #[test]
 fn an_unknown_tag_or_repository_is_a_clear_error_and_changes_nothing() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "x");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "test/app:v1");
+    registry.push_five_layer("test/app:v1", "x");
     let d = Daemon::start();
     let before = d.images();
 
@@ -102,9 +96,7 @@ fn an_unknown_tag_or_repository_is_a_clear_error_and_changes_nothing() {
 #[test]
 fn login_checks_credentials_and_pulls_send_them() {
     let registry = Registry::start_with_auth("berth", "s3cret");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "auth");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "private/app:v1");
+    registry.push_five_layer("private/app:v1", "auth");
     let reference = registry.reference("private/app:v1");
     let d = Daemon::start();
 
@@ -156,9 +148,7 @@ fn login_checks_credentials_and_pulls_send_them() {
 #[test]
 fn berth_pull_prints_docker_s_progress_lines() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "cli");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "cli/app:v1");
+    let image = registry.push_five_layer("cli/app:v1", "cli");
     let reference = registry.reference("cli/app:v1");
     let d = Daemon::start();
     let out = d.berth(&["pull", &reference]).ok();
@@ -241,9 +231,7 @@ fn a_blob_that_extracts_whole_but_fails_its_digest_stores_no_layer() {
     // The layer is extracted while its blob downloads: only the blob's
     // digest, known at its very end, may let the layer be published.
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "whole");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "test/whole:v1");
+    let image = registry.push_five_layer("test/whole:v1", "whole");
     let reference = registry.reference("test/whole:v1");
     let victim = registry.blob_file(&image.layer_digests[2]);
     let original = touch_gzip_mtime(&victim);

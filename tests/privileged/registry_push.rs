@@ -205,9 +205,7 @@ fn search_lists_a_registry_s_repositories_through_its_catalog() {
 #[test]
 fn search_list_tags_reads_every_page_of_a_repository_s_tags() {
     let registry = Registry::start();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", "tags");
-    registry.push_layout(&tmp.path().join("layout"), "v1", "team/app:v1");
+    registry.push_five_layer("team/app:v1", "tags");
     // More tags than one page (berth asks 50 at a time): the rest are
     // only reached through the registry's `Link` header.
     let more: Vec<String> = (0..64).map(|n| format!("t{n:02}")).collect();

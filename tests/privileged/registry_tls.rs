@@ -23,8 +23,7 @@ struct Setup {
 
 fn setup(registry: &TlsRegistry, salt: &str) -> Setup {
     let tmp = tempfile::tempdir().expect("tempdir");
-    five_layer_layout(&tmp.path().join("layout"), "v1", salt);
-    registry.push_layout(&tmp.path().join("layout"), "v1", "secure/app:v1");
+    registry.push_five_layer("secure/app:v1", salt);
     let certs = tmp.path().join("certs.d");
     let host_dir = certs.join(&registry.addr);
     std::fs::create_dir_all(&host_dir).expect("certs.d/HOST");
@@ -161,8 +160,7 @@ fn a_registry_that_requires_a_client_certificate_gets_the_one_in_certs_d() {
 fn a_registry_mirror_serves_docker_hub_names_before_the_origin() {
     let mirror = Registry::start();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let image = five_layer_layout(&tmp.path().join("layout"), "v1", "mirror");
-    mirror.push_layout(&tmp.path().join("layout"), "v1", "library/mirrored:v1");
+    let image = mirror.push_five_layer("library/mirrored:v1", "mirror");
     let url = format!("http://{}", mirror.addr);
     let d = Daemon::start_with(&["--registry-mirror", &url]);
 

@@ -163,6 +163,15 @@ impl Registry {
         format!("{}/{repo_tag}", self.addr)
     }
 
+    /// Pushes [`five_layer_layout`] with `salt` here as `repo_tag`
+    /// (`repo:tag`), through a layout of its own that is gone after.
+    #[track_caller]
+    pub fn push_five_layer(&self, repo_tag: &str, salt: &str) -> TestImage {
+        let (image, tmp) = five_layer_image(repo_tag, salt);
+        self.push_layout(&tmp.path().join("layout"), tag_of(repo_tag), repo_tag);
+        image
+    }
+
     /// Copies the OCI layout `layout` (its ref `tag`) to `repo_tag` here.
     #[track_caller]
     pub fn push_layout(&self, layout: &Path, tag: &str, repo_tag: &str) {
@@ -356,6 +365,22 @@ pub fn gzip_five_layer_layout(layout: &Path, salt: &str) -> TestImage {
         })
         .collect();
     write_layout(layout, "v1", "amd64", &layers)
+}
+
+/// [`five_layer_layout`] with `salt` in a new temp dir, its layout's ref
+/// the tag of `repo_tag`.
+pub(crate) fn five_layer_image(repo_tag: &str, salt: &str) -> (TestImage, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let image = five_layer_layout(&tmp.path().join("layout"), tag_of(repo_tag), salt);
+    (image, tmp)
+}
+
+/// The tag of `repo:tag`.
+pub(crate) fn tag_of(repo_tag: &str) -> &str {
+    repo_tag
+        .rsplit_once(':')
+        .map(|(_, tag)| tag)
+        .expect("a repo:tag reference")
 }
 
 /// A five-layer test image: busybox, then `/layer1.txt`..`/layer4.txt`

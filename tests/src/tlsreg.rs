@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{Output, run_with_timeout};
 use crate::pki::{self, Pki};
+use crate::registry::TestImage;
 
 /// A running TLS `docker-registry serve`; stopped and removed on drop.
 pub struct TlsRegistry {
@@ -137,6 +138,16 @@ impl TlsRegistry {
     /// `127.0.0.1:PORT/repo:tag`.
     pub fn reference(&self, repo_tag: &str) -> String {
         format!("{}/{repo_tag}", self.addr)
+    }
+
+    /// Pushes [`crate::registry::five_layer_layout`] with `salt` here as
+    /// `repo_tag` (`repo:tag`).
+    #[track_caller]
+    pub fn push_five_layer(&self, repo_tag: &str, salt: &str) -> TestImage {
+        let (image, tmp) = crate::registry::five_layer_image(repo_tag, salt);
+        let tag = crate::registry::tag_of(repo_tag);
+        self.push_layout(&tmp.path().join("layout"), tag, repo_tag);
+        image
     }
 
     /// `skopeo copy oci:LAYOUT:TAG docker://HERE/REPO_TAG`, trusting the CA.

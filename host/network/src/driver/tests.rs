@@ -222,31 +222,29 @@ fn a_dual_stack_network_turns_ipv6_forwarding_on_too_and_only_what_is_off() {
     }
 }
 
-#[test]
-fn ipv6_ports_on_every_address_leave_the_loopback_to_the_held_socket() {
+/// The rules of the `published` chain for a dual-stack container
+/// (10.9.0.2, fd00:9::2) on a dual-stack bridge publishing `ports`.
+fn published_rules(ports: Vec<PortBinding>) -> Vec<String> {
     let table = TableName::new("berth").unwrap();
     let network = NetworkSpec {
         gateways: vec![net("10.9.0.1", 24), net("fd00:9::1", 64)],
         ..bridge_net("n1", "br-t1", "10.9.0.1", false)
     };
-    let mut dual = endpoint(
-        "c1",
-        "n1",
-        "vethc1",
-        "10.9.0.2",
-        vec![tcp(None, 8080, 80), tcp(Some("fd00:b1::1"), 9090, 80)],
-    );
+    let mut dual = endpoint("c1", "n1", "vethc1", "10.9.0.2", ports);
     dual.addresses.push(net("fd00:9::2", 64));
-    let script = render(&table, &[network], &[dual]);
-    let published: Vec<&str> = script
+    render(&table, &[network], &[dual])
         .lines()
         .skip_while(|l| !l.contains("chain published"))
         .skip(1)
         .take_while(|l| !l.trim().starts_with('}'))
-        .map(str::trim)
-        .collect();
+        .map(|l| l.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn ipv6_ports_on_every_address_leave_the_loopback_to_the_held_socket() {
     assert_eq!(
-        published,
+        published_rules(vec![tcp(None, 8080, 80), tcp(Some("fd00:b1::1"), 9090, 80)]),
         [
             "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"",
             "ip6 daddr != ::1 tcp dport 8080 dnat ip6 to [fd00:9::2]:80 comment \"container:c1\"",
@@ -257,29 +255,11 @@ fn ipv6_ports_on_every_address_leave_the_loopback_to_the_held_socket() {
 
 #[test]
 fn an_explicit_unspecified_address_publishes_on_its_family_only() {
-    let table = TableName::new("berth").unwrap();
-    let network = NetworkSpec {
-        gateways: vec![net("10.9.0.1", 24), net("fd00:9::1", 64)],
-        ..bridge_net("n1", "br-t1", "10.9.0.1", false)
-    };
-    let mut dual = endpoint(
-        "c1",
-        "n1",
-        "vethc1",
-        "10.9.0.2",
-        vec![tcp(Some("0.0.0.0"), 8080, 80), tcp(Some("::"), 8081, 81)],
-    );
-    dual.addresses.push(net("fd00:9::2", 64));
-    let script = render(&table, &[network], &[dual]);
-    let published: Vec<&str> = script
-        .lines()
-        .skip_while(|l| !l.contains("chain published"))
-        .skip(1)
-        .take_while(|l| !l.trim().starts_with('}'))
-        .map(str::trim)
-        .collect();
     assert_eq!(
-        published,
+        published_rules(vec![
+            tcp(Some("0.0.0.0"), 8080, 80),
+            tcp(Some("::"), 8081, 81)
+        ]),
         [
             "meta nfproto ipv4 tcp dport 8080 dnat ip to 10.9.0.2:80 comment \"container:c1\"",
             "ip6 daddr != ::1 tcp dport 8081 dnat ip6 to [fd00:9::2]:81 comment \"container:c1\"",

@@ -355,16 +355,7 @@ impl Daemon {
     ) {
         let mut overdue: Option<tokio::task::JoinHandle<()>> = None;
         loop {
-            let status = {
-                let inner = container.lock();
-                inner
-                    .record
-                    .state
-                    .health
-                    .as_ref()
-                    .map(|h| h.status.clone())
-                    .unwrap_or_default()
-            };
+            let status = health_status_of(&container.lock());
             let elapsed = (Utc::now() - started).to_std().unwrap_or_default();
             tokio::time::sleep(probe.next_delay(elapsed, &status)).await;
             // The last probe that ran past its timeout ends first.

@@ -9,6 +9,18 @@ use crate::daemon::spec::ContainerSpecBuilder;
 
 use super::*;
 
+/// The `Ports` `docker ps` shows for container `id`.
+fn ps_ports(f: &Fixture, id: &str) -> Vec<serde_json::Value> {
+    let rows = f
+        .daemon
+        .list(false, &berth_api::filters::Filters::default())
+        .unwrap();
+    rows.into_iter()
+        .find(|r| r.id == id)
+        .expect("the container is listed")
+        .ports
+}
+
 fn host(json: &str) -> HostConfig {
     serde_json::from_str(json).unwrap()
 }
@@ -202,12 +214,8 @@ async fn a_published_port_is_reserved_and_carried_by_the_endpoint_until_exit() {
             "443/tcp": null,
         })
     );
-    let rows = f
-        .daemon
-        .list(false, &berth_api::filters::Filters::default())
-        .unwrap();
     assert_eq!(
-        rows[0].ports,
+        ps_ports(&f, &id),
         vec![
             serde_json::json!({"PrivatePort": 443, "Type": "tcp"}),
             serde_json::json!({"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": binding.host_port, "Type": "tcp"}),
@@ -306,16 +314,8 @@ async fn a_port_on_every_address_is_shown_once_per_family_of_the_container() {
         ports(&v4),
         serde_json::json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": v4_port.to_string()}]})
     );
-    let rows = f
-        .daemon
-        .list(false, &berth_api::filters::Filters::default())
-        .unwrap();
-    let row = rows
-        .iter()
-        .find(|r| r.id == both)
-        .expect("the dual-stack container");
     assert_eq!(
-        row.ports,
+        ps_ports(&f, &both),
         vec![
             serde_json::json!({"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": dual_port, "Type": "tcp"}),
             serde_json::json!({"IP": "::", "PrivatePort": 80, "PublicPort": dual_port, "Type": "tcp"}),
@@ -377,16 +377,8 @@ async fn an_explicit_unspecified_address_publishes_one_family_and_leaves_the_oth
             serde_json::json!({"80/tcp": [{"HostIp": host_ip, "HostPort": port.to_string()}]})
         );
     }
-    let rows = f
-        .daemon
-        .list(false, &berth_api::filters::Filters::default())
-        .unwrap();
-    let row = rows
-        .iter()
-        .find(|r| r.id == v6)
-        .expect("the [::] container");
     assert_eq!(
-        row.ports,
+        ps_ports(&f, &v6),
         [serde_json::json!({"IP": "::", "PrivatePort": 80, "PublicPort": port, "Type": "tcp"})]
     );
     let both = f.create(Some("both"), &body("")).await.expect("create");
